@@ -1,0 +1,339 @@
+/*
+ * sluice.h -- the whole public API of libsluice, and its specification.
+ *
+ * sluice runs dataflow jobs over bounded and unbounded streams on every core
+ * of one machine, in the spirit of Apache Flink's DataStream API.  A program
+ *
+ *   1. creates an environment (sl_env_new) and configures it by string
+ *      key/value (sl_env_set; `sluice conf --list` prints every key),
+ *   2. builds a graph: sources -> transformations -> sinks,
+ *   3. runs it with sl_execute(), which returns when every bounded source is
+ *      exhausted and every sink is flushed, or when the job is cancelled or
+ *      fails,
+ *   4. frees the environment (sl_env_free), which frees everything the graph
+ *      owns.
+ *
+ * Conventions (they hold for every function below unless it says otherwise)
+ *
+ *   - Functions returning `int` return 0 on success or a negative SL_E* code
+ *     (e.g. -SL_EINVAL).  sl_strerror(rc) names it; sl_env_last_error(env)
+ *     holds the human message of the last failure (what, where, what to do).
+ *   - Functions returning a pointer return NULL on failure; the reason is in
+ *     sl_env_last_error() when an environment is involved.  Graph-building
+ *     functions accept NULL inputs and then return NULL too, so a chain of
+ *     calls can be checked once at the end (sl_execute fails with SL_EINVAL
+ *     if any step of the chain failed).
+ *   - Ownership: sl_source/sl_sink objects are created free-standing and are
+ *     taken over by the environment when passed to sl_source_stream()/
+ *     sl_sink_to(); from then on the environment frees them (also when the call
+ *     fails).  sl_stream handles belong to their environment and live until
+ *     sl_env_free.  `const char *` and buffer arguments are copied unless
+ *     stated otherwise.  sl_collect objects belong to the caller.
+ *   - Threads: an sl_env is built and executed from one thread.  User
+ *     callbacks run on worker threads; each parallel instance (subtask) of an
+ *     operator is only ever called from one thread at a time, so per-subtask
+ *     state needs no locks, but `ud` pointers shared by all subtasks must be
+ *     read-only or synchronised by the user.  sl_cancel() may be called from
+ *     any thread and from a signal handler.
+ *   - Records handed to callbacks are borrowed views, valid only for the
+ *     duration of the call.  Emit a record by value (sl_emit copies it).
+ */
+#ifndef SLUICE_H
+#define SLUICE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define SL_VERSION_MAJOR 0
+#define SL_VERSION_MINOR 1
+#define SL_VERSION_PATCH 0
+#define SL_VERSION_STRING "0.1.0"
+
+/* ------------------------------------------------------------------------ */
+/* Errors                                                                    */
+/* ------------------------------------------------------------------------ */
+
+/* X-macro list: one place for names, codes and messages. */
+#define SL_ERRNO_MAP(XX)                                                      \
+  XX(EINVAL, 1, "invalid argument")                                          \
+  XX(ENOMEM, 2, "out of memory")                                             \
+  XX(EIO, 3, "input/output error")                                           \
+  XX(ENOENT, 4, "no such file or directory")                                 \
+  XX(EBADREC, 5, "malformed record")                                         \
+  XX(EUSER, 6, "user function failed")                                       \
+  XX(ECANCELED, 7, "job cancelled")                                          \
+  XX(ECONN, 8, "connection failed")                                          \
+  XX(ECONFIG, 9, "invalid configuration")                                    \
+  XX(ESTATE, 10, "state error")                                              \
+  XX(EINTERNAL, 11, "internal error")
+
+typedef enum {
+#define SL__ERR_ENUM(name, code, msg) SL_##name = code,
+  SL_ERRNO_MAP(SL__ERR_ENUM)
+#undef SL__ERR_ENUM
+} sl_errno;
+
+/* Message for an error code (accepts either sign).  Static string. */
+const char *sl_strerror(int rc);
+/* Symbolic name ("SL_EINVAL") for an error code.  Static string. */
+const char *sl_err_name(int rc);
+
+/* Library version, "MAJOR.MINOR.PATCH".  Static string. */
+const char *sl_version(void);
+
+/* Memory hooks: every allocation of the library goes through these.  Set
+ * them before creating any environment; NULL restores libc.  Used by the
+ * tests to fail allocations on purpose. */
+typedef struct sl_allocator {
+  void *(*malloc_fn)(size_t size);
+  void *(*realloc_fn)(void *ptr, size_t size);
+  void (*free_fn)(void *ptr);
+} sl_allocator;
+void sl_set_allocator(const sl_allocator *alloc);
+
+/* ------------------------------------------------------------------------ */
+/* Records                                                                   */
+/* ------------------------------------------------------------------------ */
+
+/* Timestamp of a record that has none (Flink's Long.MIN_VALUE). */
+#define SL_NO_TIMESTAMP INT64_MIN
+
+/* A record: event timestamp in milliseconds, optional key, value bytes.
+ * In a callback argument it is a borrowed view: the pointed-to bytes live
+ * until the callback returns.  Records built by user code point to memory
+ * that the user keeps alive until the sl_emit / return that hands it over.
+ * key_len == 0 means "no key"; value may be NULL when value_len == 0. */
+typedef struct sl_record {
+  int64_t ts;
+  const void *key;
+  uint32_t key_len;
+  const void *value;
+  uint32_t value_len;
+} sl_record;
+
+/* ------------------------------------------------------------------------ */
+/* Environment and configuration                                             */
+/* ------------------------------------------------------------------------ */
+
+typedef struct sl_env sl_env;
+typedef struct sl_stream sl_stream;
+typedef struct sl_source sl_source;
+typedef struct sl_sink sl_sink;
+typedef struct sl_ctx sl_ctx;
+typedef struct sl_collector sl_collector;
+
+/* New environment with every key at its default.  NULL on out-of-memory. */
+sl_env *sl_env_new(void);
+/* Frees the environment, its graph, and every source/sink it took over.
+ * Not while sl_execute runs.  NULL is a no-op. */
+void sl_env_free(sl_env *env);
+
+/* Set configuration key `key` to `value` (both copied).  Values are parsed
+ * by the key's type: int ("4"), bool ("true"/"false"), duration ("100ms",
+ * "10s", "1m", a bare number is milliseconds), size ("32kb", "1mb", bytes
+ * when bare), string.  Returns -SL_ECONFIG for an unknown key or a value
+ * that does not parse or is out of range (message in sl_env_last_error). */
+int sl_env_set(sl_env *env, const char *key, const char *value);
+/* Current value of `key` as text, or NULL for an unknown key.  The string
+ * is owned by env and valid until the next sl_env_set of that key. */
+const char *sl_env_get(sl_env *env, const char *key);
+/* Parse "key=value" and set it (the CLI's -D). */
+int sl_env_set_kv(sl_env *env, const char *kv);
+
+/* The last error message of this environment ("" if none).  Owned by env,
+ * valid until the next call on env. */
+const char *sl_env_last_error(const sl_env *env);
+
+/* Configuration key table, for tools: iterate i = 0.. until NULL. */
+typedef struct sl_config_key {
+  const char *key;
+  const char *type;     /* "int" "bool" "duration" "size" "string" */
+  const char *deflt;    /* default as text */
+  const char *doc;
+} sl_config_key;
+const sl_config_key *sl_config_key_at(size_t i);
+
+/* ------------------------------------------------------------------------ */
+/* Operator context (passed to every user callback)                          */
+/* ------------------------------------------------------------------------ */
+
+/* Index of this parallel instance, 0 .. parallelism-1. */
+int sl_ctx_subtask(const sl_ctx *ctx);
+/* Number of parallel instances of the operator. */
+int sl_ctx_parallelism(const sl_ctx *ctx);
+/* Name of the operator (static for the job's lifetime). */
+const char *sl_ctx_operator(const sl_ctx *ctx);
+/* Scratch memory of at least `size` bytes owned by this operator instance,
+ * valid until the next call of the same callback on this instance (so a
+ * record built in it may be returned or emitted).  NULL on out-of-memory. */
+void *sl_ctx_scratch(sl_ctx *ctx, size_t size);
+/* Attach a message to the failure a callback is about to return; the job's
+ * error then reads "operator 'NAME' (subtask i/P) failed on record ...:
+ * MESSAGE".  printf-style.  Returns -SL_EUSER for convenience. */
+int sl_ctx_fail(sl_ctx *ctx, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
+
+/* Emit a record to the operator's output (flat_map, process).  The record
+ * is copied before sl_emit returns.  Returns 0 or a negative code, which
+ * the callback should return as is (the job is stopping). */
+int sl_emit(sl_collector *out, const sl_record *rec);
+
+/* ------------------------------------------------------------------------ */
+/* User function types.  Every callback returns 0 on success or a negative  */
+/* code (use sl_ctx_fail for a message); a failure fails the job.           */
+/* ------------------------------------------------------------------------ */
+
+/* map: one in, one out.  *out starts as a copy of *in; change what differs
+ * (point value at sl_ctx_scratch memory, or at memory of your own that
+ * outlives the call). */
+typedef int (*sl_map_fn)(void *ud, sl_ctx *ctx, const sl_record *in,
+                         sl_record *out);
+/* filter: return 1 to keep, 0 to drop, negative to fail. */
+typedef int (*sl_filter_fn)(void *ud, sl_ctx *ctx, const sl_record *in);
+/* flat_map / process: emit 0..n records with sl_emit. */
+typedef int (*sl_flat_map_fn)(void *ud, sl_ctx *ctx, const sl_record *in,
+                              sl_collector *out);
+/* key selector: set out->key/key_len (e.g. into scratch or into in's own
+ * bytes, which stay valid).  Other fields of *out are ignored. */
+typedef int (*sl_key_fn)(void *ud, sl_ctx *ctx, const sl_record *in,
+                         sl_record *out);
+/* rolling reduce: combine the accumulator with a new record of the same
+ * key into *out (starts as a copy of *acc).  The first record of a key
+ * becomes the accumulator as is. */
+typedef int (*sl_reduce_fn)(void *ud, sl_ctx *ctx, const sl_record *acc,
+                            const sl_record *in, sl_record *out);
+
+/* ------------------------------------------------------------------------ */
+/* Graph building                                                            */
+/* ------------------------------------------------------------------------ */
+
+/* A stream reading from `src` (taken over by env).  Sources that can be
+ * split (files, sequences) run on every subtask; the others (socket, stdin,
+ * collection) run on subtask 0 and their output is rebalanced. */
+sl_stream *sl_source_stream(sl_env *env, sl_source *src);
+
+sl_stream *sl_map(sl_stream *in, sl_map_fn fn, void *ud);
+sl_stream *sl_filter(sl_stream *in, sl_filter_fn fn, void *ud);
+sl_stream *sl_flat_map(sl_stream *in, sl_flat_map_fn fn, void *ud);
+sl_stream *sl_process(sl_stream *in, sl_flat_map_fn fn, void *ud);
+/* Key the stream: `fn` extracts the key (fn == NULL keeps each record's
+ * existing key).  The next operator receives records hash-partitioned by
+ * key: xxHash3(key) % pipeline.max-parallelism is the key group, and key
+ * group g goes to subtask g * P / max-parallelism. */
+sl_stream *sl_key_by(sl_stream *in, sl_key_fn fn, void *ud);
+/* Rolling reduce on a keyed stream; emits the updated accumulator (with
+ * its key and the latest record's timestamp) after every record.  Fails
+ * with SL_EINVAL if `in` is not keyed. */
+sl_stream *sl_reduce(sl_stream *in, sl_reduce_fn fn, void *ud);
+/* Union of n streams of the same environment. */
+sl_stream *sl_union(sl_stream *const *ins, size_t n);
+
+/* Partitioning of the edge to the next operator (Flink's partitioners). */
+sl_stream *sl_forward(sl_stream *in);     /* same subtask (the default) */
+sl_stream *sl_rebalance(sl_stream *in);   /* round-robin over subtasks */
+sl_stream *sl_broadcast(sl_stream *in);   /* every record to every subtask */
+sl_stream *sl_global(sl_stream *in);      /* every record to subtask 0 */
+
+/* Name the operator that produced `s` (used in errors and metrics).
+ * Returns s. */
+sl_stream *sl_name(sl_stream *s, const char *name);
+
+/* Terminate `in` in `sink` (taken over by env).  0 or negative code. */
+int sl_sink_to(sl_stream *in, sl_sink *sink);
+
+/* ------------------------------------------------------------------------ */
+/* Execution                                                                 */
+/* ------------------------------------------------------------------------ */
+
+/* Run the job.  Returns 0 when every source ended and every sink flushed;
+ * -SL_ECANCELED when sl_cancel() (or SIGINT/SIGTERM, see
+ * execution.handle-signals) stopped it -- sources stop, records already
+ * read are processed and sinks are flushed; another negative code when the
+ * job failed (message in sl_env_last_error).  A graph runs once. */
+int sl_execute(sl_env *env, const char *job_name);
+/* Ask a running job to stop.  Async-signal-safe; any thread. */
+void sl_cancel(sl_env *env);
+
+/* Counters of the last run (valid after sl_execute returned). */
+typedef struct sl_job_stats {
+  uint64_t records_in;    /* records read by sources */
+  uint64_t records_out;   /* records received by sinks */
+  uint64_t dead_letters;  /* records written to the dead-letter file */
+  double seconds;         /* wall time of sl_execute */
+  int parallelism;
+} sl_job_stats;
+void sl_job_stats_get(const sl_env *env, sl_job_stats *stats);
+
+/* ------------------------------------------------------------------------ */
+/* Sources                                                                   */
+/* ------------------------------------------------------------------------ */
+
+/* Text lines from a file, a directory (its regular files, sorted) or a glob
+ * pattern.  One record per line without its '\n' (a trailing '\r' is kept),
+ * timestamp SL_NO_TIMESTAMP, no key.  Large files are split in byte ranges
+ * (source.file.split-size) across subtasks.  With
+ * source.monitor-interval > 0 the source is continuous: it keeps reading
+ * lines appended to the files and files that appear later.  A line longer
+ * than pipeline.max-line-length or not valid UTF-8 (with
+ * pipeline.text.validate-utf8) fails the job naming file and byte offset,
+ * or goes to pipeline.dead-letter.path when that is set. */
+sl_source *sl_file_source(const char *path);
+/* Text lines from a TCP server (Flink's socketTextStream); on connection
+ * loss it reconnects with backoff up to source.socket.max-retry times. */
+sl_source *sl_socket_source(const char *host, int port);
+/* Text lines from standard input. */
+sl_source *sl_stdin_source(void);
+/* The given records (copied now), in order, from subtask 0. */
+sl_source *sl_collection_source(const sl_record *recs, size_t n);
+/* Lines of text (copied now) as records, from subtask 0. */
+sl_source *sl_lines_source(const char *const *lines, size_t n);
+/* The integers from..to inclusive as 8-byte little-endian int64 values,
+ * split in contiguous ranges over the subtasks; timestamp = the number. */
+sl_source *sl_sequence_source(int64_t from, int64_t to);
+/* Generated records: fn fills record `index` (0 .. count-1; count
+ * UINT64_MAX = unbounded), indexes split round-robin over subtasks. */
+typedef int (*sl_datagen_fn)(void *ud, sl_ctx *ctx, uint64_t index,
+                             sl_record *out);
+sl_source *sl_datagen_source(uint64_t count, sl_datagen_fn fn, void *ud);
+
+/* ------------------------------------------------------------------------ */
+/* Sinks                                                                     */
+/* ------------------------------------------------------------------------ */
+
+/* Values as text lines (value bytes + '\n').  If `path` is an existing
+ * directory or ends in '/', each subtask writes part files
+ * `part-<subtask>-<n>` there, rolled at sink.rolling-policy.file-size
+ * (Flink's FileSink naming).  Otherwise one file: every record is routed to
+ * subtask 0, written to PATH.inprogress and renamed to PATH when the job
+ * ends (on failure the .inprogress file is left for inspection). */
+sl_sink *sl_file_sink(const char *path);
+/* Values as lines on stdout; at parallelism > 1 each line is prefixed with
+ * "<subtask+1>> " like Flink's print(). */
+sl_sink *sl_print_sink(void);
+/* Values as lines to a TCP server (one connection per subtask). */
+sl_sink *sl_socket_sink(const char *host, int port);
+/* Counts records and drops them. */
+sl_sink *sl_discard_sink(void);
+
+/* Collect sink for tests: keeps every record in memory.  The sl_collect is
+ * the caller's; it must outlive sl_execute.  Records of one subtask keep
+ * their order; subtasks follow each other in subtask order. */
+typedef struct sl_collect sl_collect;
+sl_collect *sl_collect_new(void);
+void sl_collect_free(sl_collect *c);
+sl_sink *sl_collect_sink(sl_collect *c);
+size_t sl_collect_count(const sl_collect *c);
+/* Record i (0..count-1); the view lives until sl_collect_free. */
+int sl_collect_get(const sl_collect *c, size_t i, sl_record *out);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* SLUICE_H */

@@ -1,0 +1,383 @@
+/*
+ * graph.c -- the environment and the logical graph that the DataStream API
+ * builds: every transformation appends an op whose input edges carry the
+ * partitioning of the stream it was applied to.
+ *
+ * An sl_stream is a view of an op's output plus the partitioning that its
+ * consumers will get.  Defaults: forward; hash after key_by; rebalance after
+ * a non-parallel source (Flink does the same when parallelism changes);
+ * global into a sink that asks for it (the single-file sink).
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <unistd.h>
+
+#include "connectors/connector.h"
+#include "runtime/runtime.h"
+
+struct sl_stream {
+  sl_env *env;
+  sl__op *op;
+  sl__part part;
+  int part_set; /* chosen explicitly by the user */
+};
+
+struct sl_env {
+  sl__conf conf;
+  char err[2048];
+  sl__op **ops;
+  int n_ops;
+  sl_stream **streams;
+  int n_streams;
+  int broken;   /* a graph call failed */
+  int executed;
+  _Atomic int cancel; /* sl_cancel; read by the running job */
+  sl_job_stats stats;
+};
+
+void sl__job_collect_stats(sl__job *job, sl_job_stats *st);
+void sl__job_release(sl__job *job);
+
+static void env_err(sl_env *env, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static void env_err(sl_env *env, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  sl__vfmt(env->err, sizeof env->err, fmt, ap);
+  va_end(ap);
+}
+
+sl_env *sl_env_new(void) {
+  sl_env *env = sl__calloc(1, sizeof *env);
+  if (!env) return NULL;
+  if (sl__conf_init(&env->conf)) {
+    sl__free(env);
+    return NULL;
+  }
+  return env;
+}
+
+static void op_free(sl__op *op) {
+  if (op->source && op->source->vt->free) op->source->vt->free(op->source);
+  if (op->sink && op->sink->vt->free) op->sink->vt->free(op->sink);
+  sl__free(op->source);
+  sl__free(op->sink);
+  sl__free(op->in);
+  sl__free(op->name);
+  sl__free(op);
+}
+
+void sl_env_free(sl_env *env) {
+  if (!env) return;
+  for (int i = 0; i < env->n_ops; i++) op_free(env->ops[i]);
+  for (int i = 0; i < env->n_streams; i++) sl__free(env->streams[i]);
+  sl__free(env->ops);
+  sl__free(env->streams);
+  sl__conf_free(&env->conf);
+  sl__free(env);
+}
+
+int sl_env_set(sl_env *env, const char *key, const char *value) {
+  if (!env) return -SL_EINVAL;
+  return sl__conf_set(&env->conf, key, value, env->err, sizeof env->err);
+}
+
+int sl_env_set_kv(sl_env *env, const char *kv) {
+  if (!env || !kv) return -SL_EINVAL;
+  const char *eq = strchr(kv, '=');
+  if (!eq || eq == kv) {
+    env_err(env, "expected key=value, got '%s'", kv);
+    return -SL_ECONFIG;
+  }
+  char key[256];
+  size_t n = (size_t)(eq - kv);
+  if (n >= sizeof key) {
+    env_err(env, "configuration key too long in '%s'", kv);
+    return -SL_ECONFIG;
+  }
+  memcpy(key, kv, n);
+  key[n] = 0;
+  return sl_env_set(env, key, eq + 1);
+}
+
+const char *sl_env_get(sl_env *env, const char *key) {
+  if (!env || !key) return NULL;
+  for (size_t i = 0; sl_config_key_at(i); i++)
+    if (!strcmp(sl_config_key_at(i)->key, key)) return env->conf.v[i].text;
+  return NULL;
+}
+
+const char *sl_env_last_error(const sl_env *env) {
+  return env ? env->err : "no environment";
+}
+
+/* ---- graph -------------------------------------------------------------- */
+
+static sl_stream *new_stream(sl_env *env, sl__op *op, sl__part part, int set) {
+  sl_stream **a = sl__realloc(env->streams, (size_t)(env->n_streams + 1) * sizeof *a);
+  if (!a) return NULL;
+  env->streams = a;
+  sl_stream *s = sl__calloc(1, sizeof *s);
+  if (!s) return NULL;
+  *s = (sl_stream){env, op, part, set};
+  env->streams[env->n_streams++] = s;
+  return s;
+}
+
+static const char *kind_name(sl__op_kind k) {
+  static const char *names[] = {"source", "map", "filter", "flat_map", "process",
+                                "key_by", "reduce", "union", "sink"};
+  return names[k];
+}
+
+/* Append an op reading from `ins` (n of them); returns its output stream. */
+static sl_stream *add_op(sl_env *env, sl__op_kind kind, sl_stream *const *ins,
+                         size_t n, void *fn, void *ud) {
+  if (env->executed) {
+    env_err(env, "the graph was already executed; build a new environment");
+    env->broken = 1;
+    return NULL;
+  }
+  sl__op *op = sl__calloc(1, sizeof *op);
+  sl__op **ops = op ? sl__realloc(env->ops, (size_t)(env->n_ops + 1) * sizeof *ops) : NULL;
+  if (!ops) goto oom;
+  env->ops = ops;
+  op->id = env->n_ops;
+  op->kind = kind;
+  op->fn = fn;
+  op->ud = ud;
+  char name[64];
+  sl__fmt(name, sizeof name, "%s#%d", kind_name(kind), op->id);
+  op->name = sl__strdup(name);
+  op->in = n ? sl__calloc(n, sizeof *op->in) : NULL;
+  if (!op->name || (n && !op->in)) {
+    sl__free(op->name);
+    sl__free(op->in);
+    goto oom;
+  }
+  op->n_in = (int)n;
+  for (size_t i = 0; i < n; i++) op->in[i] = (sl__edge){ins[i]->op, ins[i]->part};
+  env->ops[env->n_ops++] = op;
+  sl_stream *s = new_stream(env, op, SL__PART_FORWARD, 0);
+  if (!s) {
+    env->broken = 1;
+    env_err(env, "out of memory");
+  }
+  return s;
+oom:
+  sl__free(op);
+  env->broken = 1;
+  env_err(env, "out of memory while building the graph");
+  return NULL;
+}
+
+sl_stream *sl_source_stream(sl_env *env, sl_source *src) {
+  if (!env) {
+    if (src && src->vt->free) src->vt->free(src);
+    sl__free(src);
+    return NULL;
+  }
+  if (!src) {
+    env->broken = 1;
+    if (!env->err[0]) env_err(env, "sl_source_stream: source is NULL (its constructor failed)");
+    return NULL;
+  }
+  sl_stream *s = add_op(env, SL__OP_SOURCE, NULL, 0, NULL, NULL);
+  if (!s) {
+    if (src->vt->free) src->vt->free(src);
+    sl__free(src);
+    return NULL;
+  }
+  s->op->source = src;
+  s->op->nonparallel = src->nonparallel;
+  char name[64];
+  sl__fmt(name, sizeof name, "%s-source#%d", src->vt->kind, s->op->id);
+  sl__free(s->op->name);
+  s->op->name = sl__strdup(name);
+  if (src->nonparallel) s->part = SL__PART_REBALANCE;
+  return s;
+}
+
+static sl_stream *unary(sl_stream *in, sl__op_kind kind, void *fn, void *ud) {
+  if (!in) return NULL;
+  if (!fn && kind != SL__OP_KEY_BY) {
+    in->env->broken = 1;
+    env_err(in->env, "%s: function is NULL", kind_name(kind));
+    return NULL;
+  }
+  return add_op(in->env, kind, &in, 1, fn, ud);
+}
+
+sl_stream *sl_map(sl_stream *in, sl_map_fn fn, void *ud) {
+  return unary(in, SL__OP_MAP, (void *)fn, ud);
+}
+sl_stream *sl_filter(sl_stream *in, sl_filter_fn fn, void *ud) {
+  return unary(in, SL__OP_FILTER, (void *)fn, ud);
+}
+sl_stream *sl_flat_map(sl_stream *in, sl_flat_map_fn fn, void *ud) {
+  return unary(in, SL__OP_FLAT_MAP, (void *)fn, ud);
+}
+sl_stream *sl_process(sl_stream *in, sl_flat_map_fn fn, void *ud) {
+  return unary(in, SL__OP_PROCESS, (void *)fn, ud);
+}
+
+sl_stream *sl_key_by(sl_stream *in, sl_key_fn fn, void *ud) {
+  sl_stream *s = unary(in, SL__OP_KEY_BY, (void *)fn, ud);
+  if (!s) return NULL;
+  s->op->keyed = 1;
+  s->part = SL__PART_HASH;
+  return s;
+}
+
+sl_stream *sl_reduce(sl_stream *in, sl_reduce_fn fn, void *ud) {
+  if (!in) return NULL;
+  if (!in->op->keyed || in->part != SL__PART_HASH) {
+    in->env->broken = 1;
+    env_err(in->env, "sl_reduce: the input stream is not keyed (call sl_key_by first)");
+    return NULL;
+  }
+  return unary(in, SL__OP_REDUCE, (void *)fn, ud);
+}
+
+sl_stream *sl_union(sl_stream *const *ins, size_t n) {
+  if (!ins || !n) return NULL;
+  for (size_t i = 0; i < n; i++)
+    if (!ins[i]) {
+      if (ins[0]) ins[0]->env->broken = 1;
+      return NULL;
+    }
+  sl_env *env = ins[0]->env;
+  for (size_t i = 1; i < n; i++)
+    if (ins[i]->env != env) {
+      env->broken = 1;
+      env_err(env, "sl_union: streams belong to different environments");
+      return NULL;
+    }
+  return add_op(env, SL__OP_UNION, ins, n, NULL, NULL);
+}
+
+static sl_stream *repartition(sl_stream *in, sl__part part) {
+  if (!in) return NULL;
+  return new_stream(in->env, in->op, part, 1);
+}
+sl_stream *sl_forward(sl_stream *in) { return repartition(in, SL__PART_FORWARD); }
+sl_stream *sl_rebalance(sl_stream *in) { return repartition(in, SL__PART_REBALANCE); }
+sl_stream *sl_broadcast(sl_stream *in) { return repartition(in, SL__PART_BROADCAST); }
+sl_stream *sl_global(sl_stream *in) { return repartition(in, SL__PART_GLOBAL); }
+
+sl_stream *sl_name(sl_stream *s, const char *name) {
+  if (!s || !name) return s;
+  char *n = sl__strdup(name);
+  if (n) {
+    sl__free(s->op->name);
+    s->op->name = n;
+  }
+  return s;
+}
+
+int sl_sink_to(sl_stream *in, sl_sink *sink) {
+  if (!in || !sink) {
+    if (sink && sink->vt->free) sink->vt->free(sink);
+    sl__free(sink);
+    if (in) {
+      in->env->broken = 1;
+      if (!in->env->err[0]) env_err(in->env, "sl_sink_to: sink is NULL (its constructor failed)");
+    }
+    return -SL_EINVAL;
+  }
+  sl_stream tmp = *in;
+  if (sink->global) tmp.part = SL__PART_GLOBAL;
+  sl_stream *ptmp = &tmp;
+  sl_stream *s = add_op(in->env, SL__OP_SINK, &ptmp, 1, NULL, NULL);
+  if (!s) {
+    if (sink->vt->free) sink->vt->free(sink);
+    sl__free(sink);
+    return -SL_ENOMEM;
+  }
+  s->op->sink = sink;
+  char name[64];
+  sl__fmt(name, sizeof name, "%s-sink#%d", sink->vt->kind, s->op->id);
+  sl__free(s->op->name);
+  s->op->name = sl__strdup(name);
+  return 0;
+}
+
+/* ---- execution ---------------------------------------------------------- */
+
+static int online_cpus(void) {
+  long n = sysconf(_SC_NPROCESSORS_ONLN);
+  return n > 0 ? (int)n : 1;
+}
+
+int sl_execute(sl_env *env, const char *job_name) {
+  if (!env) return -SL_EINVAL;
+  (void)job_name;
+  if (env->broken) {
+    if (!env->err[0]) env_err(env, "the job graph is incomplete (a graph call failed)");
+    return -SL_EINVAL;
+  }
+  if (env->executed) {
+    env_err(env, "this environment already executed its job");
+    return -SL_EINVAL;
+  }
+  int has_sink = 0;
+  for (int i = 0; i < env->n_ops; i++) has_sink |= env->ops[i]->kind == SL__OP_SINK;
+  if (!has_sink) {
+    env_err(env, "the job has no sink: nothing would be produced");
+    return -SL_EINVAL;
+  }
+  env->executed = 1;
+  env->err[0] = 0;
+
+  sl__job job;
+  memset(&job, 0, sizeof job);
+  job.env = env;
+  job.conf = &env->conf;
+  int P = (int)SL__CONF_I(&env->conf, PARALLELISM);
+  job.P = P > 0 ? P : online_cpus();
+  job.max_parallelism = (int)SL__CONF_I(&env->conf, MAX_PARALLELISM);
+  if (job.P > job.max_parallelism) {
+    env_err(env, "parallelism.default (%d) exceeds pipeline.max-parallelism (%d)",
+            job.P, job.max_parallelism);
+    return -SL_ECONFIG;
+  }
+  job.batch_size = (uint32_t)SL__CONF_I(&env->conf, BATCH_SIZE);
+  job.buffer_timeout_ns = SL__CONF_I(&env->conf, BUFFER_TIMEOUT) * 1000000;
+  job.ops = env->ops;
+  job.n_ops = env->n_ops;
+  job.dl_fd = -1;
+  job.cancel = &env->cancel;
+  pthread_mutex_init(&job.mu, NULL);
+
+  /* Plan the sources (file enumeration, splits): errors surface here. */
+  int rc = 0;
+  for (int i = 0; i < env->n_ops && !rc; i++) {
+    sl_source *src = env->ops[i]->source;
+    if (src && src->vt->plan) {
+      char err[1024] = "";
+      rc = src->vt->plan(src, &env->conf, job.P, err, sizeof err);
+      if (rc) env_err(env, "operator '%s': %s", env->ops[i]->name, err);
+    }
+  }
+  int64_t t0 = sl__now_ns();
+  if (!rc) {
+    rc = sl__job_run(&job);
+    if (job.err[0]) sl__fmt(env->err, sizeof env->err, "%s", job.err);
+  }
+  memset(&env->stats, 0, sizeof env->stats);
+  sl__job_collect_stats(&job, &env->stats);
+  env->stats.seconds = (double)(sl__now_ns() - t0) / 1e9;
+  sl__job_release(&job);
+  if (job.dl_fd >= 0) close(job.dl_fd);
+  pthread_mutex_destroy(&job.mu);
+  return rc;
+}
+
+void sl_cancel(sl_env *env) {
+  if (!env) return;
+  atomic_store(&env->cancel, 1);
+}
+
+void sl_job_stats_get(const sl_env *env, sl_job_stats *stats) {
+  if (env && stats) *stats = env->stats;
+}

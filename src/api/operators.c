@@ -1,0 +1,179 @@
+/*
+ * operators.c -- what each operator kind does per record: calls the user
+ * function, handles its failure, emits the result.
+ *
+ * A user function's failure fails the job with a message naming the
+ * operator, the subtask and the record (sl__user_fail).  A failure that
+ * comes back from downstream through sl_emit is passed on unchanged (the
+ * first error recorded wins).
+ */
+#include <stdarg.h>
+#include <stdio.h>
+
+#include "connectors/connector.h"
+#include "runtime/runtime.h"
+#include "state/keyed_map.h"
+
+/* ---- sl_ctx ------------------------------------------------------------- */
+
+int sl_ctx_subtask(const sl_ctx *ctx) { return ctx->subtask; }
+int sl_ctx_parallelism(const sl_ctx *ctx) { return ctx->parallelism; }
+const char *sl_ctx_operator(const sl_ctx *ctx) { return ctx->name; }
+
+void *sl_ctx_scratch(sl_ctx *ctx, size_t size) {
+  if (size > ctx->scratch_cap) {
+    size_t cap = SL__MAX(size, 2 * ctx->scratch_cap);
+    void *p = sl__realloc(ctx->scratch, cap);
+    if (!p) return NULL;
+    ctx->scratch = p;
+    ctx->scratch_cap = cap;
+  }
+  return ctx->scratch;
+}
+
+int sl_ctx_fail(sl_ctx *ctx, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  sl__vfmt(ctx->msg, sizeof ctx->msg, fmt, ap);
+  va_end(ap);
+  return -SL_EUSER;
+}
+
+static int user_fail(sl__inst *inst, int rc, const sl_record *r) {
+  if (sl__failed(inst->job)) return rc; /* downstream failure passing up */
+  char key[96], val[160], ts[32];
+  if (r->ts == SL_NO_TIMESTAMP)
+    sl__fmt(ts, sizeof ts, "none");
+  else
+    sl__fmt(ts, sizeof ts, "%lld", (long long)r->ts);
+  const char *msg = inst->ctx.msg[0] ? inst->ctx.msg : sl_strerror(rc);
+  int code = rc < 0 ? rc : -SL_EUSER;
+  sl__fail(inst, code, "user function failed on record (ts=%s key=%s value=%s): %s",
+           ts, sl__preview(key, sizeof key, r->key, r->key_len, 32),
+           sl__preview(val, sizeof val, r->value, r->value_len, 64), msg);
+  inst->ctx.msg[0] = 0;
+  return code;
+}
+
+/* ---- stateless ---------------------------------------------------------- */
+
+static int map_process(sl__inst *inst, const sl_record *r) {
+  sl_record out = *r;
+  int rc = ((sl_map_fn)inst->op->fn)(inst->op->ud, &inst->ctx, r, &out);
+  if (SL__UNLIKELY(rc < 0)) return user_fail(inst, rc, r);
+  return sl__emit(inst, &out);
+}
+
+static int filter_process(sl__inst *inst, const sl_record *r) {
+  int rc = ((sl_filter_fn)inst->op->fn)(inst->op->ud, &inst->ctx, r);
+  if (SL__UNLIKELY(rc < 0)) return user_fail(inst, rc, r);
+  return rc ? sl__emit(inst, r) : 0;
+}
+
+static int flat_map_process(sl__inst *inst, const sl_record *r) {
+  int rc = ((sl_flat_map_fn)inst->op->fn)(inst->op->ud, &inst->ctx, r, &inst->coll);
+  if (SL__UNLIKELY(rc < 0)) return user_fail(inst, rc, r);
+  return 0;
+}
+
+static int key_by_process(sl__inst *inst, const sl_record *r) {
+  if (!inst->op->fn) return sl__emit(inst, r);
+  sl_record out = *r;
+  int rc = ((sl_key_fn)inst->op->fn)(inst->op->ud, &inst->ctx, r, &out);
+  if (SL__UNLIKELY(rc < 0)) return user_fail(inst, rc, r);
+  sl_record keyed = *r;
+  keyed.key = out.key;
+  keyed.key_len = out.key_len;
+  return sl__emit(inst, &keyed);
+}
+
+static int pass_process(sl__inst *inst, const sl_record *r) {
+  return sl__emit(inst, r);
+}
+
+/* ---- rolling reduce ----------------------------------------------------- */
+
+static int reduce_open(sl__inst *inst) {
+  sl__kmap *m = sl__calloc(1, sizeof *m);
+  if (!m || sl__kmap_init(m)) {
+    sl__free(m);
+    return sl__fail(inst, -SL_ENOMEM, "cannot allocate reduce state");
+  }
+  inst->impl = m;
+  return 0;
+}
+
+static int reduce_process(sl__inst *inst, const sl_record *r) {
+  sl__kmap *m = inst->impl;
+  uint64_t h = sl__key_hash(r->key, r->key_len);
+  sl__kmap_slot *s = sl__kmap_get(m, h, r->key, r->key_len);
+  if (!s) {
+    if (sl__kmap_put(m, h, r->key, r->key_len, r->value, r->value_len))
+      return sl__fail(inst, -SL_ENOMEM, "out of memory for reduce state");
+    return sl__emit(inst, r);
+  }
+  sl_record acc = {r->ts, s->kv, s->klen, sl__kmap_value(s), s->vlen};
+  sl_record out = acc;
+  int rc = ((sl_reduce_fn)inst->op->fn)(inst->op->ud, &inst->ctx, &acc, r, &out);
+  if (SL__UNLIKELY(rc < 0)) return user_fail(inst, rc, r);
+  if (sl__kmap_set(s, out.value, out.value_len))
+    return sl__fail(inst, -SL_ENOMEM, "out of memory for reduce state");
+  sl_record emit = {r->ts, s->kv, s->klen, sl__kmap_value(s), s->vlen};
+  return sl__emit(inst, &emit);
+}
+
+static void reduce_close(sl__inst *inst, int ok) {
+  if (!inst->impl) return;
+  sl__kmap_destroy(inst->impl);
+  sl__free(inst->impl);
+  inst->impl = NULL;
+}
+
+/* ---- sources and sinks -------------------------------------------------- */
+
+static int source_open(sl__inst *inst) {
+  sl_source *src = inst->op->source;
+  if (src->nonparallel && inst->ctx.subtask != 0) return 0; /* impl NULL: ends */
+  return src->vt->open(src, inst, &inst->impl);
+}
+
+static void source_close(sl__inst *inst, int ok) {
+  if (inst->impl && inst->op->source->vt->close)
+    inst->op->source->vt->close(inst->impl);
+  inst->impl = NULL;
+}
+
+static int sink_open(sl__inst *inst) {
+  sl_sink *sink = inst->op->sink;
+  return sink->vt->open(sink, inst, &inst->impl);
+}
+
+static int sink_process(sl__inst *inst, const sl_record *r) {
+  inst->n_records++;
+  return inst->op->sink->vt->write(inst->impl, inst, r);
+}
+
+static int sink_finish(sl__inst *inst) {
+  sl_sink *sink = inst->op->sink;
+  return sink->vt->flush ? sink->vt->flush(inst->impl, inst) : 0;
+}
+
+static void sink_close(sl__inst *inst, int ok) {
+  if (inst->impl && inst->op->sink->vt->close)
+    inst->op->sink->vt->close(inst->impl, ok);
+  inst->impl = NULL;
+}
+
+static const sl__op_vt g_vts[] = {
+    [SL__OP_SOURCE] = {source_open, NULL, NULL, source_close},
+    [SL__OP_MAP] = {NULL, map_process, NULL, NULL},
+    [SL__OP_FILTER] = {NULL, filter_process, NULL, NULL},
+    [SL__OP_FLAT_MAP] = {NULL, flat_map_process, NULL, NULL},
+    [SL__OP_PROCESS] = {NULL, flat_map_process, NULL, NULL},
+    [SL__OP_KEY_BY] = {NULL, key_by_process, NULL, NULL},
+    [SL__OP_REDUCE] = {reduce_open, reduce_process, NULL, reduce_close},
+    [SL__OP_UNION] = {NULL, pass_process, NULL, NULL},
+    [SL__OP_SINK] = {sink_open, sink_process, sink_finish, sink_close},
+};
+
+const sl__op_vt *sl__op_vtable(sl__op_kind kind) { return &g_vts[kind]; }

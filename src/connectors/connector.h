@@ -1,0 +1,68 @@
+/*
+ * connector.h -- the interface between the runtime and sources/sinks.
+ *
+ * A source is planned once (on the thread calling sl_execute), then opened
+ * on every worker; the worker polls it from its step loop.  poll() emits at
+ * most `budget` records with sl__source_emit() and must not block: a source
+ * with nothing to read returns SL__POLL_IDLE.  Non-parallel sources set
+ * `nonparallel` and are opened on subtask 0 only.
+ *
+ * A sink is opened on every worker, receives records with write(), is
+ * flushed when its inputs end (finish, on the worker thread), closed after
+ * the workers joined, and finally told once whether the job succeeded
+ * (commit; e.g. the single-file sink renames PATH.inprogress to PATH).
+ * A sink that sets `global` receives every record on subtask 0.
+ *
+ * Checkpoint seam: later, sources report their position and sinks get
+ * pre-commit/commit calls per checkpoint through this same table.
+ */
+#ifndef SL_CONNECTOR_H
+#define SL_CONNECTOR_H
+
+#include "runtime/runtime.h"
+
+enum { SL__POLL_MORE = 1, SL__POLL_IDLE = 2, SL__POLL_END = 3 };
+
+typedef struct sl__source_vt {
+  const char *kind;
+  /* Optional: compute splits for P subtasks; errors go to err. */
+  int (*plan)(sl_source *src, const sl__conf *conf, int P, char *err,
+              size_t errcap);
+  /* Open this subtask's reader; *reader = NULL when it has nothing to read. */
+  int (*open)(sl_source *src, sl__inst *inst, void **reader);
+  /* 0..budget records; returns SL__POLL_* or a negative code (after
+   * sl__fail or sl__bad_record recorded why). */
+  int (*poll)(void *reader, sl__inst *inst, int budget);
+  void (*close)(void *reader);
+  void (*free)(sl_source *src);
+} sl__source_vt;
+
+struct sl_source {
+  const sl__source_vt *vt;
+  int nonparallel;
+  void *impl;
+};
+
+typedef struct sl__sink_vt {
+  const char *kind;
+  int (*open)(sl_sink *sink, sl__inst *inst, void **writer);
+  int (*write)(void *writer, sl__inst *inst, const sl_record *r);
+  int (*flush)(void *writer, sl__inst *inst); /* inputs ended */
+  void (*close)(void *writer, int ok);
+  int (*commit)(sl_sink *sink, int ok, char *err, size_t errcap);
+  void (*free)(sl_sink *sink);
+} sl__sink_vt;
+
+struct sl_sink {
+  const sl__sink_vt *vt;
+  int global;
+  void *impl;
+};
+
+sl_source *sl__source_new(const sl__source_vt *vt, void *impl, int nonparallel);
+sl_sink *sl__sink_new(const sl__sink_vt *vt, void *impl, int global);
+
+/* Write all of buf to fd (retrying on EINTR/short writes). 0 or -errno. */
+int sl__write_all(int fd, const void *buf, size_t len);
+
+#endif

@@ -1,0 +1,112 @@
+/*
+ * config.c -- typed configuration values, set and validated from the key
+ * table in config.h.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "core/config.h"
+#include "core/core.h"
+
+typedef struct {
+  const char *key;
+  sl__conf_type type;
+  const char *def;
+  int64_t min, max;
+  const char *doc;
+} key_info;
+
+static const key_info g_keys[] = {
+#define XX(id, key, type, def, min, max, doc) {key, type, def, min, max, doc},
+    SL__CONFIG_KEYS(XX)
+#undef XX
+};
+
+static const char *type_name(sl__conf_type t) {
+  switch (t) {
+    case SL__T_INT: return "int";
+    case SL__T_BOOL: return "bool";
+    case SL__T_DURATION: return "duration";
+    case SL__T_SIZE: return "size";
+    default: return "string";
+  }
+}
+
+const sl_config_key *sl_config_key_at(size_t i) {
+  static sl_config_key pub[SL__CONF_COUNT];
+  if (i >= SL__CONF_COUNT) return NULL;
+  pub[i] = (sl_config_key){g_keys[i].key, type_name(g_keys[i].type),
+                           g_keys[i].def, g_keys[i].doc};
+  return &pub[i];
+}
+
+static int set_id(sl__conf *conf, int id, const char *value, char *err,
+                  size_t errcap) {
+  const key_info *k = &g_keys[id];
+  int64_t v = 0;
+  int rc = 0;
+  switch (k->type) {
+    case SL__T_INT: rc = sl__parse_int(value, &v); break;
+    case SL__T_BOOL: rc = sl__parse_bool(value, &v); break;
+    case SL__T_DURATION: rc = sl__parse_duration_ms(value, &v); break;
+    case SL__T_SIZE: rc = sl__parse_size(value, &v); break;
+    case SL__T_STRING: break;
+  }
+  if (rc) {
+    sl__fmt(err, errcap, "configuration key '%s': cannot parse '%s' as %s",
+            k->key, value, type_name(k->type));
+    return -SL_ECONFIG;
+  }
+  if (k->type != SL__T_STRING && (v < k->min || v > k->max)) {
+    sl__fmt(err, errcap,
+            "configuration key '%s': value '%s' is out of range [%lld, %lld]",
+            k->key, value, (long long)k->min, (long long)k->max);
+    return -SL_ECONFIG;
+  }
+  char *text = sl__strdup(value);
+  char *s = k->type == SL__T_STRING ? sl__strdup(value) : NULL;
+  if (!text || (k->type == SL__T_STRING && !s)) {
+    sl__free(text);
+    sl__free(s);
+    sl__fmt(err, errcap, "out of memory");
+    return -SL_ENOMEM;
+  }
+  sl__free(conf->v[id].text);
+  sl__free(conf->v[id].s);
+  conf->v[id] = (sl__conf_val){v, s, text};
+  return 0;
+}
+
+int sl__conf_init(sl__conf *conf) {
+  char err[256];
+  memset(conf, 0, sizeof *conf);
+  for (int i = 0; i < SL__CONF_COUNT; i++) {
+    int rc = set_id(conf, i, g_keys[i].def, err, sizeof err);
+    if (rc) {
+      sl__conf_free(conf);
+      return rc;
+    }
+  }
+  return 0;
+}
+
+void sl__conf_free(sl__conf *conf) {
+  for (int i = 0; i < SL__CONF_COUNT; i++) {
+    sl__free(conf->v[i].text);
+    sl__free(conf->v[i].s);
+  }
+  memset(conf, 0, sizeof *conf);
+}
+
+int sl__conf_set(sl__conf *conf, const char *key, const char *value,
+                 char *err, size_t errcap) {
+  if (!key || !value) {
+    sl__fmt(err, errcap, "configuration key and value must not be NULL");
+    return -SL_EINVAL;
+  }
+  for (int i = 0; i < SL__CONF_COUNT; i++)
+    if (!strcmp(g_keys[i].key, key)) return set_id(conf, i, value, err, errcap);
+  sl__fmt(err, errcap,
+          "unknown configuration key '%s' (see `sluice conf --list`)", key);
+  return -SL_ECONFIG;
+}

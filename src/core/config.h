@@ -1,0 +1,92 @@
+/*
+ * config.h -- the one table of configuration keys.
+ *
+ * Every key of sluice is declared once in SL__CONFIG_KEYS with its type,
+ * default, range and documentation.  From this table come: the typed
+ * storage in sl__conf (read on the hot path as plain integers), the
+ * validation in sl_env_set, `sluice conf --list` and docs/CONFIGURATION.md
+ * (`sluice conf --markdown`; a test checks the committed file is current).
+ * Keys mirror Flink's names where the meaning is the same.
+ */
+#ifndef SL_CONFIG_H
+#define SL_CONFIG_H
+
+#include <stdint.h>
+
+typedef enum { SL__T_INT, SL__T_BOOL, SL__T_DURATION, SL__T_SIZE, SL__T_STRING } sl__conf_type;
+
+/* XX(ID, key, type, default, min, max, doc) -- min/max apply to numbers. */
+#define SL__CONFIG_KEYS(XX)                                                   \
+  XX(PARALLELISM, "parallelism.default", SL__T_INT, "0", 0, 1024,             \
+     "Number of worker threads (parallel instances of every operator); 0 "    \
+     "means the number of online CPUs.")                                      \
+  XX(MAX_PARALLELISM, "pipeline.max-parallelism", SL__T_INT, "128", 1, 32768, \
+     "Number of key groups: the unit of keyed-state partitioning and the "    \
+     "upper bound for rescaling.")                                            \
+  XX(BUFFER_TIMEOUT, "execution.buffer-timeout", SL__T_DURATION, "100ms", 0,  \
+     INT64_MAX,                                                               \
+     "Longest time a partly filled batch waits before it is sent to the "    \
+     "next worker; 0 sends after every record.  An idle worker sends its "   \
+     "partial batches at once.")                                              \
+  XX(BATCH_SIZE, "execution.batch-size", SL__T_SIZE, "32kb", 256,             \
+     (64 << 20), "Size of a record batch exchanged between workers.")         \
+  XX(CHANNEL_CAPACITY, "execution.channel-capacity", SL__T_INT, "4", 1, 1024, \
+     "Batches in flight per channel (producer worker -> consumer worker, "    \
+     "per exchange).  Bounds memory; a full channel backpressures.")          \
+  XX(HANDLE_SIGNALS, "execution.handle-signals", SL__T_BOOL, "true", 0, 1,    \
+     "While sl_execute runs, SIGINT/SIGTERM cancel the job cleanly (sources " \
+     "stop, sinks flush); a second signal exits at once.")                    \
+  XX(MAX_LINE_LENGTH, "pipeline.max-line-length", SL__T_SIZE, "1mb", 16,      \
+     (1 << 30), "Longest text line a source accepts; longer lines are bad "   \
+     "records.")                                                              \
+  XX(VALIDATE_UTF8, "pipeline.text.validate-utf8", SL__T_BOOL, "true", 0, 1,  \
+     "Text sources reject lines that are not valid UTF-8 as bad records.")    \
+  XX(DEAD_LETTER_PATH, "pipeline.dead-letter.path", SL__T_STRING, "", 0, 0,   \
+     "File that receives bad records (with source, file, byte offset and "    \
+     "reason) instead of failing the job.  Empty: bad records fail the job.") \
+  XX(FILE_SPLIT_SIZE, "source.file.split-size", SL__T_SIZE, "32mb", 1,        \
+     INT64_MAX, "Files larger than this are read as several splits in "       \
+     "parallel.")                                                             \
+  XX(MONITOR_INTERVAL, "source.monitor-interval", SL__T_DURATION, "0", 0,     \
+     INT64_MAX, "File source: 0 reads the files once (bounded); > 0 keeps "   \
+     "reading appended lines and new files, checking at this interval.")      \
+  XX(SOCKET_MAX_RETRY, "source.socket.max-retry", SL__T_INT, "0", -1,         \
+     INT32_MAX, "Socket source: reconnect attempts after the connection "    \
+     "fails or closes; 0 ends the stream when the peer closes, -1 retries "   \
+     "forever.")                                                              \
+  XX(SOCKET_BACKOFF, "source.socket.retry-backoff", SL__T_DURATION, "500ms",  \
+     1, INT64_MAX, "Socket source: first reconnect delay; doubles up to "     \
+     "30 s.")                                                                 \
+  XX(ROLLING_SIZE, "sink.rolling-policy.file-size", SL__T_SIZE, "128mb", 1,   \
+     INT64_MAX, "File sink (directory mode): start a new part file when the " \
+     "current one reaches this size.")
+
+typedef enum {
+#define SL__CONF_ENUM(id, key, type, def, min, max, doc) SL__CONF_##id,
+  SL__CONFIG_KEYS(SL__CONF_ENUM)
+#undef SL__CONF_ENUM
+  SL__CONF_COUNT
+} sl__conf_id;
+
+/* Typed values: numbers in .i (durations in ms, sizes in bytes), strings
+ * in .s; .text is the value as the user set it (for sl_env_get). */
+typedef struct sl__conf_val {
+  int64_t i;
+  char *s;
+  char *text;
+} sl__conf_val;
+
+typedef struct sl__conf {
+  sl__conf_val v[SL__CONF_COUNT];
+} sl__conf;
+
+#define SL__CONF_I(conf, id) ((conf)->v[SL__CONF_##id].i)
+#define SL__CONF_S(conf, id) ((conf)->v[SL__CONF_##id].s)
+
+int sl__conf_init(sl__conf *conf);
+void sl__conf_free(sl__conf *conf);
+/* Set key; on error writes a message to err. */
+int sl__conf_set(sl__conf *conf, const char *key, const char *value,
+                 char *err, size_t errcap);
+
+#endif

@@ -1,0 +1,71 @@
+/*
+ * core.h -- internal helpers shared by every module: the allocation hook,
+ * checked string/buffer helpers, the monotonic clock, key hashing.
+ *
+ * Everything here is `sl__`-prefixed and private to libsluice.  All memory
+ * of the library is allocated through sl__malloc/sl__realloc/sl__free so a
+ * test can swap the allocator (sl_set_allocator) and fail allocations.
+ */
+#ifndef SL_CORE_H
+#define SL_CORE_H
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+#include <time.h>
+
+#include "sluice.h"
+
+void *sl__malloc(size_t size);
+void *sl__calloc(size_t n, size_t size);
+void *sl__realloc(void *ptr, size_t size);
+void sl__free(void *ptr);
+char *sl__strdup(const char *s);
+void *sl__memdup(const void *p, size_t n);
+
+/* snprintf into a fixed buffer, always terminated, never overflowing. */
+void sl__fmt(char *buf, size_t cap, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+void sl__vfmt(char *buf, size_t cap, const char *fmt, va_list ap);
+
+/* Printable, quoted preview of bytes for error messages: at most `max`
+ * input bytes, non-printables as \xNN.  Returns buf. */
+char *sl__preview(char *buf, size_t cap, const void *p, size_t n, size_t max);
+
+/* Monotonic time. */
+static inline int64_t sl__now_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+static inline int64_t sl__now_ms(void) { return sl__now_ns() / 1000000; }
+
+/* Key routing (DESIGN.md "Keys"): key bytes -> xxHash3 -> key group ->
+ * subtask. */
+uint64_t sl__key_hash(const void *key, size_t len);
+static inline int sl__key_group(uint64_t hash, int max_parallelism) {
+  return (int)(hash % (uint64_t)max_parallelism);
+}
+static inline int sl__key_group_to_subtask(int kg, int max_parallelism,
+                                           int parallelism) {
+  return (int)((int64_t)kg * parallelism / max_parallelism);
+}
+
+/* UTF-8 validation: returns the byte index of the first invalid sequence,
+ * or len when all of buf is valid. */
+size_t sl__utf8_check(const void *buf, size_t len);
+
+/* Parsing of config values. */
+int sl__parse_duration_ms(const char *s, int64_t *out);
+int sl__parse_size(const char *s, int64_t *out);
+int sl__parse_int(const char *s, int64_t *out);
+int sl__parse_bool(const char *s, int64_t *out);
+
+#define SL__MIN(a, b) ((a) < (b) ? (a) : (b))
+#define SL__MAX(a, b) ((a) > (b) ? (a) : (b))
+#define SL__UNUSED(x) (void)(x)
+#define SL__LIKELY(x) __builtin_expect(!!(x), 1)
+#define SL__UNLIKELY(x) __builtin_expect(!!(x), 0)
+
+#endif

@@ -1,0 +1,181 @@
+/*
+ * util.c -- the allocation hook, small string helpers, key hashing, UTF-8
+ * validation and the parsers for configuration values (durations, sizes).
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <xxhash.h>
+
+#include "core/core.h"
+
+static sl_allocator g_alloc = {malloc, realloc, free};
+
+void sl_set_allocator(const sl_allocator *alloc) {
+  if (alloc && alloc->malloc_fn && alloc->realloc_fn && alloc->free_fn)
+    g_alloc = *alloc;
+  else
+    g_alloc = (sl_allocator){malloc, realloc, free};
+}
+
+void *sl__malloc(size_t size) { return g_alloc.malloc_fn(size ? size : 1); }
+void *sl__calloc(size_t n, size_t size) {
+  if (size && n > SIZE_MAX / size) return NULL;
+  void *p = sl__malloc(n * size);
+  if (p) memset(p, 0, n * size);
+  return p;
+}
+void *sl__realloc(void *ptr, size_t size) {
+  return g_alloc.realloc_fn(ptr, size ? size : 1);
+}
+void sl__free(void *ptr) {
+  if (ptr) g_alloc.free_fn(ptr);
+}
+char *sl__strdup(const char *s) {
+  return s ? sl__memdup(s, strlen(s) + 1) : NULL;
+}
+void *sl__memdup(const void *p, size_t n) {
+  void *q = sl__malloc(n);
+  if (q && n) memcpy(q, p, n);
+  return q;
+}
+
+void sl__vfmt(char *buf, size_t cap, const char *fmt, va_list ap) {
+  if (!cap) return;
+  int n = vsnprintf(buf, cap, fmt, ap);
+  if (n < 0) buf[0] = 0;
+}
+void sl__fmt(char *buf, size_t cap, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  sl__vfmt(buf, cap, fmt, ap);
+  va_end(ap);
+}
+
+char *sl__preview(char *buf, size_t cap, const void *p, size_t n,
+                  size_t max) {
+  const unsigned char *s = p;
+  size_t o = 0;
+  if (cap < 8) {
+    if (cap) buf[0] = 0;
+    return buf;
+  }
+  buf[o++] = '"';
+  for (size_t i = 0; i < n && i < max && o + 6 < cap; i++) {
+    unsigned char c = s[i];
+    if (c >= 0x20 && c < 0x7f && c != '"' && c != '\\')
+      buf[o++] = (char)c;
+    else
+      o += (size_t)snprintf(buf + o, cap - o, "\\x%02x", c);
+  }
+  buf[o++] = '"';
+  if (n > max && o + 4 < cap) {
+    memcpy(buf + o, "...", 3);
+    o += 3;
+  }
+  buf[o] = 0;
+  return buf;
+}
+
+uint64_t sl__key_hash(const void *key, size_t len) {
+  return XXH3_64bits(key, len);
+}
+
+size_t sl__utf8_check(const void *buf, size_t len) {
+  const unsigned char *s = buf;
+  size_t i = 0;
+  while (i < len) {
+    /* fast path: 8 ASCII bytes at a time */
+    if (i + 8 <= len) {
+      uint64_t w;
+      memcpy(&w, s + i, 8);
+      if (!(w & 0x8080808080808080ull)) {
+        i += 8;
+        continue;
+      }
+    }
+    unsigned char c = s[i];
+    if (c < 0x80) {
+      i++;
+      continue;
+    }
+    size_t n;
+    uint32_t cp;
+    if (c >= 0xc2 && c <= 0xdf) n = 1, cp = c & 0x1f;
+    else if (c >= 0xe0 && c <= 0xef) n = 2, cp = c & 0x0f;
+    else if (c >= 0xf0 && c <= 0xf4) n = 3, cp = c & 0x07;
+    else return i;
+    if (i + n >= len) return i; /* truncated sequence */
+    for (size_t k = 1; k <= n; k++) {
+      if ((s[i + k] & 0xc0) != 0x80) return i;
+      cp = (cp << 6) | (s[i + k] & 0x3f);
+    }
+    if ((n == 2 && cp < 0x800) || (n == 3 && (cp < 0x10000 || cp > 0x10ffff)) ||
+        (cp >= 0xd800 && cp <= 0xdfff))
+      return i;
+    i += n + 1;
+  }
+  return len;
+}
+
+int sl__parse_int(const char *s, int64_t *out) {
+  char *end;
+  errno = 0;
+  long long v = strtoll(s, &end, 10);
+  if (errno || end == s || *end) return -SL_ECONFIG;
+  *out = v;
+  return 0;
+}
+
+int sl__parse_bool(const char *s, int64_t *out) {
+  if (!strcmp(s, "true") || !strcmp(s, "1") || !strcmp(s, "yes")) *out = 1;
+  else if (!strcmp(s, "false") || !strcmp(s, "0") || !strcmp(s, "no")) *out = 0;
+  else return -SL_ECONFIG;
+  return 0;
+}
+
+/* number followed by an optional unit from `units` (name, multiplier). */
+struct sl__unit { const char *name; int64_t mult; };
+static int parse_with_units(const char *s, const struct sl__unit *units,
+                            int64_t *out) {
+  char *end;
+  errno = 0;
+  while (isspace((unsigned char)*s)) s++;
+  if (*s == '-') return -SL_ECONFIG;
+  unsigned long long v = strtoull(s, &end, 10);
+  if (errno || end == s) return -SL_ECONFIG;
+  while (isspace((unsigned char)*end)) end++;
+  int64_t mult = 1;
+  if (*end) {
+    int found = 0;
+    for (const struct sl__unit *u = units; u->name; u++) {
+      if (!strcasecmp(end, u->name)) {
+        mult = u->mult;
+        found = 1;
+        break;
+      }
+    }
+    if (!found) return -SL_ECONFIG;
+  }
+  if (v > (unsigned long long)(INT64_MAX / mult)) return -SL_ECONFIG;
+  *out = (int64_t)v * mult;
+  return 0;
+}
+
+int sl__parse_duration_ms(const char *s, int64_t *out) {
+  static const struct sl__unit units[] = {
+      {"ms", 1},           {"s", 1000},        {"sec", 1000},
+      {"min", 60000},      {"m", 60000},       {"h", 3600000},
+      {"d", 86400000},     {NULL, 0}};
+  return parse_with_units(s, units, out);
+}
+
+int sl__parse_size(const char *s, int64_t *out) {
+  static const struct sl__unit units[] = {
+      {"b", 1},          {"k", 1024},       {"kb", 1024},
+      {"kib", 1024},     {"m", 1 << 20},    {"mb", 1 << 20},
+      {"mib", 1 << 20},  {"g", 1 << 30},    {"gb", 1 << 30},
+      {"gib", 1 << 30},  {NULL, 0}};
+  return parse_with_units(s, units, out);
+}

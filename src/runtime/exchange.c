@@ -1,0 +1,125 @@
+/*
+ * exchange.c -- the producer side of an exchange edge: routing records to
+ * consumer subtasks and filling, sending and recycling batches.
+ *
+ * Routing: hash -> xxHash3(key) -> key group -> subtask (core.h);
+ * rebalance -> round robin from the producer's own subtask; broadcast ->
+ * every subtask; global -> subtask 0.
+ *
+ * A batch is sent when the next record does not fit, when it is older than
+ * execution.buffer-timeout (worker.c calls sl__xchg_flush), or when the
+ * worker is idle.  Getting an empty batch may wait: see invariant 3 in
+ * runtime.h for why waiting while draining higher-ranked inputs cannot
+ * deadlock.
+ */
+#include "runtime/runtime.h"
+
+/* Send the batch being filled (never blocks: invariant 2). */
+static void chan_send(sl__chan *ch) {
+  if (!ch->cur) return;
+  int rc = sl__ring_push(&ch->full, ch->cur);
+  (void)rc; /* cannot fail: ring capacity >= ch->limit */
+  ch->cur = NULL;
+}
+
+void sl__xchg_flush(sl__chan *ch, int64_t older_than_ns) {
+  if (ch->cur && ch->cur->count &&
+      (older_than_ns == INT64_MAX || ch->cur->first_ns <= older_than_ns))
+    chan_send(ch);
+}
+
+/* Get an empty batch into ch->cur, waiting (and draining inputs of ranks
+ * above `rank`) while the consumer holds all of them. */
+static int chan_acquire(sl__inst *inst, sl__chan *ch) {
+  sl__worker *w = inst->w;
+  unsigned idle = 0;
+  for (;;) {
+    sl__batch *b = sl__ring_pop(&ch->free);
+    if (b) {
+      sl__batch_reset(b);
+      ch->cur = b;
+      return 0;
+    }
+    if (ch->allocated < ch->limit) {
+      b = sl__batch_new(w->job->batch_size);
+      if (!b) return sl__fail(inst, -SL_ENOMEM, "cannot allocate a record batch");
+      ch->allocated++;
+      ch->cur = b;
+      return 0;
+    }
+    /* Backpressure: the consumer has every batch of this channel. */
+    if (sl__failed(w->job)) return -SL_ECANCELED;
+    int did = 0;
+    int rc = sl__worker_drain(w, inst->op->id, &did);
+    if (rc) return rc;
+    if (did)
+      idle = 0;
+    else
+      sl__backoff(&idle);
+  }
+}
+
+static int chan_put(sl__inst *inst, sl__chan *ch, const sl_record *r) {
+  uint32_t size = sl__entry_size(r->key_len, r->value_len);
+  if (SL__UNLIKELY(!ch->cur || !sl__batch_fits(ch->cur, size))) {
+    if (ch->cur && ch->cur->count) chan_send(ch);
+    if (!ch->cur) {
+      int rc = chan_acquire(inst, ch);
+      if (rc) return rc;
+    }
+    if (!sl__batch_fits(ch->cur, size) && sl__batch_reserve(ch->cur, size))
+      return sl__fail(inst, -SL_ENOMEM, "record of %u bytes does not fit in memory",
+                      size);
+  }
+  sl__batch *b = ch->cur;
+  if (!b->count) b->first_ns = inst->w->now_ns;
+  sl__batch_put(b, r);
+  if (SL__UNLIKELY(inst->job->buffer_timeout_ns == 0)) chan_send(ch);
+  return 0;
+}
+
+int sl__xchg_write(sl__inst *inst, sl__out *o, const sl_record *r) {
+  sl__exchange *x = o->x;
+  int P = inst->job->P, p = inst->w->index;
+  sl__chan *row = x->ch + (size_t)p * P;
+  switch (o->part) {
+    case SL__PART_HASH: {
+      int kg = sl__key_group(sl__key_hash(r->key, r->key_len),
+                             inst->job->max_parallelism);
+      return chan_put(inst, &row[sl__key_group_to_subtask(
+                                kg, inst->job->max_parallelism, P)], r);
+    }
+    case SL__PART_REBALANCE: {
+      int c = (int)(o->rr++ % (uint32_t)P);
+      return chan_put(inst, &row[c], r);
+    }
+    case SL__PART_GLOBAL:
+      return chan_put(inst, &row[0], r);
+    case SL__PART_BROADCAST:
+      for (int c = 0; c < P; c++) {
+        int rc = chan_put(inst, &row[c], r);
+        if (rc) return rc;
+      }
+      return 0;
+    case SL__PART_FORWARD:
+      break;
+  }
+  return sl__fail(inst, -SL_EINTERNAL, "forward edge routed through an exchange");
+}
+
+/* End of input on every channel of this producer: in-band, after its data. */
+int sl__xchg_end(sl__inst *inst, sl__out *o) {
+  int P = inst->job->P, p = inst->w->index;
+  for (int c = 0; c < P; c++) {
+    sl__chan *ch = &o->x->ch[(size_t)p * P + c];
+    uint32_t size = (uint32_t)sizeof(sl__entry_hdr);
+    if (!ch->cur || !sl__batch_fits(ch->cur, size)) {
+      if (ch->cur) chan_send(ch);
+      int rc = chan_acquire(inst, ch);
+      if (rc) return rc;
+    }
+    sl__batch_put_ctrl(ch->cur, SL__EV_END, 0);
+    chan_send(ch);
+  }
+  return 0;
+}

@@ -1,0 +1,337 @@
+/*
+ * job.c -- turns the logical graph into the physical plan, runs the workers
+ * and collects the outcome.
+ *
+ * Plan: for every op, one instance per worker; for every input edge of an
+ * op, either a forward link (producer instance -> consumer instance on the
+ * same worker, counted as 1 input) or an exchange with P x P channels
+ * (counted as P inputs at each consumer instance).  Each worker's input
+ * channels are ordered by the consumer op's rank so draining "ranks above
+ * r" is a suffix walk.
+ *
+ * Failure: the first sl__fail() stores the message and sets `failed`; every
+ * worker leaves its loop at its next check; sinks are closed with ok = 0 and
+ * not committed.  Cancellation only makes sources end, so what was read is
+ * processed and flushed.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <unistd.h>
+
+#include "connectors/connector.h"
+#include "runtime/runtime.h"
+
+void *sl__worker_main(void *arg);
+
+static const char *inst_name(const sl__inst *inst) { return inst->op->name; }
+
+int sl__fail(sl__inst *inst, int rc, const char *fmt, ...) {
+  sl__job *job = inst->job;
+  char msg[1536];
+  va_list ap;
+  va_start(ap, fmt);
+  sl__vfmt(msg, sizeof msg, fmt, ap);
+  va_end(ap);
+  pthread_mutex_lock(&job->mu);
+  if (!atomic_load(&job->failed)) {
+    sl__fmt(job->err, sizeof job->err, "operator '%s' (subtask %d/%d): %s",
+            inst_name(inst), inst->ctx.subtask + 1, job->P, msg);
+    job->err_rc = rc < 0 ? rc : -SL_EINTERNAL;
+    atomic_store(&job->failed, 1);
+  }
+  pthread_mutex_unlock(&job->mu);
+  return rc < 0 ? rc : -SL_EINTERNAL;
+}
+
+/* Escape bytes losslessly into one line: printable ASCII as is, the rest
+ * (and '\\') as \xNN.  Written in chunks so long records need no big buffer. */
+static int write_escaped(int fd, const unsigned char *p, size_t n) {
+  char buf[4096];
+  size_t o = 0;
+  for (size_t i = 0; i < n; i++) {
+    unsigned char c = p[i];
+    if (o + 4 > sizeof buf) {
+      if (sl__write_all(fd, buf, o)) return -SL_EIO;
+      o = 0;
+    }
+    if (c >= 0x20 && c < 0x7f && c != '\\') {
+      buf[o++] = (char)c;
+    } else {
+      static const char hex[] = "0123456789abcdef";
+      buf[o++] = '\\';
+      buf[o++] = 'x';
+      buf[o++] = hex[c >> 4];
+      buf[o++] = hex[c & 15];
+    }
+  }
+  return o && sl__write_all(fd, buf, o) ? -SL_EIO : 0;
+}
+
+int sl__bad_record(sl__inst *inst, const char *where, const char *reason,
+                   const void *rec, size_t len) {
+  sl__job *job = inst->job;
+  const char *path = SL__CONF_S(job->conf, DEAD_LETTER_PATH);
+  if (!path || !*path) {
+    char prev[96];
+    return sl__fail(inst, -SL_EBADREC,
+                    "bad record at %s: %s; record %s (set pipeline.dead-letter.path "
+                    "to divert bad records instead of failing)",
+                    where, reason, sl__preview(prev, sizeof prev, rec, len, 64));
+  }
+  int rc = 0;
+  pthread_mutex_lock(&job->mu);
+  if (job->dl_fd < 0)
+    job->dl_fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+  if (job->dl_fd < 0) {
+    rc = -errno;
+  } else {
+    /* operator<TAB>subtask<TAB>where<TAB>reason<TAB>escaped record */
+    char head[1024];
+    sl__fmt(head, sizeof head, "%s\t%d\t%s\t%s\t", inst_name(inst),
+            inst->ctx.subtask, where, reason);
+    if (sl__write_all(job->dl_fd, head, strlen(head)) ||
+        write_escaped(job->dl_fd, rec, len) || sl__write_all(job->dl_fd, "\n", 1))
+      rc = -errno ? -errno : -EIO;
+  }
+  pthread_mutex_unlock(&job->mu);
+  if (rc)
+    return sl__fail(inst, -SL_EIO, "cannot write dead-letter file '%s': %s",
+                    path, strerror(-rc));
+  atomic_fetch_add(&job->dead_letters, 1);
+  return 0;
+}
+
+/* ---- plan --------------------------------------------------------------- */
+
+static int add_chan_ptr(sl__chan ***arr, int *n, sl__chan *ch) {
+  sl__chan **a = sl__realloc(*arr, (size_t)(*n + 1) * sizeof *a);
+  if (!a) return -SL_ENOMEM;
+  a[(*n)++] = ch;
+  *arr = a;
+  return 0;
+}
+
+static int plan(sl__job *job) {
+  int P = job->P, n = job->n_ops;
+  job->workers = sl__calloc((size_t)P, sizeof *job->workers);
+  if (!job->workers) return -SL_ENOMEM;
+  int n_x = 0;
+  for (int i = 0; i < n; i++)
+    for (int e = 0; e < job->ops[i]->n_in; e++)
+      if (job->ops[i]->in[e].part != SL__PART_FORWARD) n_x++;
+  job->xs = sl__calloc((size_t)(n_x ? n_x : 1), sizeof *job->xs);
+  if (!job->xs) return -SL_ENOMEM;
+
+  for (int w = 0; w < P; w++) {
+    sl__worker *wk = &job->workers[w];
+    wk->index = w;
+    wk->job = job;
+    wk->insts = sl__calloc((size_t)n, sizeof *wk->insts);
+    if (!wk->insts) return -SL_ENOMEM;
+    wk->n_live = n;
+    for (int i = 0; i < n; i++) {
+      sl__inst *inst = &wk->insts[i];
+      sl__op *op = job->ops[i];
+      inst->op = op;
+      inst->vt = sl__op_vtable(op->kind);
+      inst->w = wk;
+      inst->job = job;
+      inst->ctx = (struct sl_ctx){.inst = inst, .subtask = w, .parallelism = P,
+                                  .name = op->name};
+      inst->coll.inst = inst;
+    }
+  }
+
+  /* Outputs: count per producer op, then fill. */
+  for (int i = 0; i < n; i++) {
+    sl__op *op = job->ops[i];
+    for (int e = 0; e < op->n_in; e++) {
+      sl__edge *edge = &op->in[e];
+      int from = edge->from->id;
+      sl__exchange *x = NULL;
+      if (edge->part != SL__PART_FORWARD) {
+        x = &job->xs[job->n_xs++];
+        x->part = edge->part;
+        x->from = edge->from;
+        x->to = op;
+        x->ch = sl__calloc((size_t)P * P, sizeof *x->ch);
+        if (!x->ch) return -SL_ENOMEM;
+        int limit = (int)SL__CONF_I(job->conf, CHANNEL_CAPACITY);
+        for (int p = 0; p < P; p++)
+          for (int c = 0; c < P; c++) {
+            sl__chan *ch = &x->ch[p * P + c];
+            ch->limit = limit;
+            ch->target = &job->workers[c].insts[i];
+            ch->consumer = &job->workers[c];
+            if (sl__ring_init(&ch->full, (uint32_t)limit) ||
+                sl__ring_init(&ch->free, (uint32_t)limit))
+              return -SL_ENOMEM;
+            if (add_chan_ptr(&job->workers[p].out, &job->workers[p].n_out, ch) ||
+                add_chan_ptr(&job->workers[c].in, &job->workers[c].n_in, ch))
+              return -SL_ENOMEM;
+          }
+      }
+      for (int w = 0; w < P; w++) {
+        sl__inst *src = &job->workers[w].insts[from];
+        sl__inst *dst = &job->workers[w].insts[i];
+        sl__out *outs = sl__realloc(src->outs, (size_t)(src->n_outs + 1) * sizeof *outs);
+        if (!outs) return -SL_ENOMEM;
+        src->outs = outs;
+        outs[src->n_outs++] = (sl__out){.part = edge->part,
+                                        .target = x ? NULL : dst,
+                                        .x = x,
+                                        .rr = (uint32_t)w};
+        dst->n_inputs += x ? P : 1;
+      }
+    }
+  }
+  /* Input channels are added in op order, i.e. already sorted by rank. */
+  return 0;
+}
+
+static void unplan(sl__job *job) {
+  if (job->workers) {
+    for (int w = 0; w < job->P; w++) {
+      sl__worker *wk = &job->workers[w];
+      if (wk->insts)
+        for (int i = 0; i < job->n_ops; i++) {
+          sl__free(wk->insts[i].outs);
+          sl__free(wk->insts[i].ctx.scratch);
+        }
+      sl__free(wk->insts);
+      sl__free(wk->in);
+      sl__free(wk->out);
+    }
+  }
+  for (int i = 0; i < job->n_xs; i++) {
+    sl__exchange *x = &job->xs[i];
+    if (!x->ch) continue;
+    for (int k = 0; k < job->P * job->P; k++) {
+      sl__chan *ch = &x->ch[k];
+      sl__batch *b;
+      if (ch->full.slots)
+        while ((b = sl__ring_pop(&ch->full))) sl__batch_free(b);
+      if (ch->free.slots)
+        while ((b = sl__ring_pop(&ch->free))) sl__batch_free(b);
+      sl__batch_free(ch->cur);
+      sl__ring_destroy(&ch->full);
+      sl__ring_destroy(&ch->free);
+    }
+    sl__free(x->ch);
+  }
+  sl__free(job->xs);
+  sl__free(job->workers);
+}
+
+/* ---- signals ------------------------------------------------------------ */
+
+static _Atomic int *volatile g_sig_cancel;
+static volatile sig_atomic_t g_sig_count;
+
+static void on_signal(int sig) {
+  if (g_sig_count++ > 0) _exit(128 + sig); /* second signal: leave now */
+  _Atomic int *cancel = g_sig_cancel;
+  if (cancel) atomic_store(cancel, 1);
+}
+
+/* ---- run ---------------------------------------------------------------- */
+
+int sl__job_run(sl__job *job) {
+  int rc = plan(job);
+  if (rc) {
+    sl__fmt(job->err, sizeof job->err, "cannot build the physical plan: %s",
+            sl_strerror(rc));
+    job->err_rc = rc;
+    atomic_store(&job->failed, 1);
+    return rc;
+  }
+
+  /* Open every instance on the calling thread: errors surface before any
+   * worker starts.  Non-parallel sources open on subtask 0 only. */
+  int opened_w = 0, opened_i = 0;
+  for (int w = 0; w < job->P && !rc; w++)
+    for (int i = 0; i < job->n_ops && !rc; i++) {
+      sl__inst *inst = &job->workers[w].insts[i];
+      rc = inst->vt->open ? inst->vt->open(inst) : 0;
+      opened_w = w;
+      opened_i = i + 1;
+      if (rc && !atomic_load(&job->failed))
+        sl__fail(inst, rc, "cannot open: %s", sl_strerror(rc));
+    }
+
+  struct sigaction old_int, old_term;
+  int handle = !rc && SL__CONF_I(job->conf, HANDLE_SIGNALS);
+  if (handle) {
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    g_sig_count = 0;
+    g_sig_cancel = job->cancel;
+    sigaction(SIGINT, &sa, &old_int);
+    sigaction(SIGTERM, &sa, &old_term);
+  }
+
+  int started = 0;
+  if (!rc) {
+    sigset_t block, prev;
+    sigemptyset(&block);
+    sigaddset(&block, SIGINT);
+    sigaddset(&block, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &block, &prev); /* workers inherit the mask */
+    for (; started < job->P; started++)
+      if (pthread_create(&job->workers[started].thread, NULL, sl__worker_main,
+                         &job->workers[started])) {
+        sl__fail(&job->workers[0].insts[0], -SL_ENOMEM,
+                 "cannot start worker thread %d", started);
+        break;
+      }
+    pthread_sigmask(SIG_SETMASK, &prev, NULL);
+    for (int w = 0; w < started; w++) pthread_join(job->workers[w].thread, NULL);
+  }
+
+  if (handle) {
+    sigaction(SIGINT, &old_int, NULL);
+    sigaction(SIGTERM, &old_term, NULL);
+    g_sig_cancel = NULL;
+  }
+
+  int ok = !atomic_load(&job->failed);
+  /* Close what was opened: all instances of workers before opened_w, and
+   * the first opened_i of worker opened_w. */
+  for (int w = 0; w <= opened_w && w < job->P; w++)
+    for (int i = 0; i < (w < opened_w ? job->n_ops : opened_i); i++) {
+      sl__inst *inst = &job->workers[w].insts[i];
+      if (inst->vt->close) inst->vt->close(inst, ok);
+    }
+  /* Commit sinks once (e.g. single-file rename) after all writers closed. */
+  for (int i = 0; i < job->n_ops; i++) {
+    sl__op *op = job->ops[i];
+    if (op->kind != SL__OP_SINK || !op->sink->vt->commit) continue;
+    char err[1024] = "";
+    int crc = op->sink->vt->commit(op->sink, ok, err, sizeof err);
+    if (crc && ok) {
+      sl__fail(&job->workers[0].insts[i], crc, "%s", err);
+      ok = 0;
+    }
+  }
+  rc = atomic_load(&job->failed) ? job->err_rc : 0;
+  if (!rc && atomic_load(job->cancel)) rc = -SL_ECANCELED;
+  return rc;
+}
+
+void sl__job_collect_stats(sl__job *job, sl_job_stats *st) {
+  st->parallelism = job->P;
+  st->dead_letters = atomic_load(&job->dead_letters);
+  if (!job->workers) return;
+  for (int w = 0; w < job->P; w++)
+    for (int i = 0; i < job->n_ops; i++) {
+      sl__inst *inst = &job->workers[w].insts[i];
+      if (inst->op->kind == SL__OP_SOURCE) st->records_in += inst->n_records;
+      if (inst->op->kind == SL__OP_SINK) st->records_out += inst->n_records;
+    }
+}
+
+void sl__job_release(sl__job *job) { unplan(job); }

@@ -1,0 +1,230 @@
+/*
+ * runtime.h -- the physical plan and the worker runtime (internal).
+ *
+ * Logical graph (built by src/api/graph.c):  sl__op nodes, each with input
+ * edges that carry a partitioning (forward, rebalance, hash, broadcast,
+ * global).  Ops are created after their inputs, so op->id is a topological
+ * order ("rank").
+ *
+ * Physical plan (src/runtime/job.c):  P workers, one thread each.  Every
+ * worker holds one instance (sl__inst, a "subtask") of every op.
+ *   - A forward edge is a direct function call from the producer instance to
+ *     the consumer instance on the same worker (operator chaining).
+ *   - Any other edge is an exchange: P x P channels (sl__chan), one per
+ *     (producer worker, consumer worker).  A channel is two SPSC rings: full
+ *     batches go producer -> consumer, emptied batches come back.  At most
+ *     execution.channel-capacity batches exist per channel, so memory is
+ *     bounded and a slow consumer stops its producers (backpressure).
+ *
+ * Invariants
+ *   1. An instance is only touched by its worker's thread.
+ *   2. Pushing a batch into a channel's full ring never fails: the ring holds
+ *      as many slots as the channel has batches.  Only acquiring an empty
+ *      batch can wait.
+ *   3. A worker that waits for an empty batch on an edge whose producer has
+ *      rank r keeps draining its input channels whose consumer op has rank
+ *      > r (never an op that may be on its call stack).  The worker blocked
+ *      at the highest rank always finds its consumer draining, so no cycle
+ *      of waits can form: the exchange graph is deadlock-free.
+ *   4. Control events (end of input) travel in-band after the data of their
+ *      channel; an instance ends when every one of its inputs has ended, then
+ *      flushes and forwards the end to its outputs.
+ *
+ * Worker step loop (worker.c):  drain input channels -> poll sources -> send
+ * timed-out batches -> if nothing happened, send all partial batches and back
+ * off.  Cancellation makes sources end; failure makes every worker stop.
+ */
+#ifndef SL_RUNTIME_H
+#define SL_RUNTIME_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+
+#include "core/config.h"
+#include "core/core.h"
+#include "runtime/batch.h"
+#include "runtime/ring.h"
+
+typedef enum {
+  SL__OP_SOURCE,
+  SL__OP_MAP,
+  SL__OP_FILTER,
+  SL__OP_FLAT_MAP,
+  SL__OP_PROCESS,
+  SL__OP_KEY_BY,
+  SL__OP_REDUCE,
+  SL__OP_UNION,
+  SL__OP_SINK
+} sl__op_kind;
+
+typedef enum {
+  SL__PART_FORWARD,
+  SL__PART_REBALANCE,
+  SL__PART_HASH,
+  SL__PART_BROADCAST,
+  SL__PART_GLOBAL
+} sl__part;
+
+typedef struct sl__op sl__op;
+typedef struct sl__inst sl__inst;
+typedef struct sl__worker sl__worker;
+typedef struct sl__job sl__job;
+typedef struct sl__chan sl__chan;
+
+typedef struct sl__edge {
+  sl__op *from;
+  sl__part part;
+} sl__edge;
+
+/* Per-kind behaviour of an operator instance. */
+typedef struct sl__op_vt {
+  int (*open)(sl__inst *inst);                        /* worker thread */
+  int (*process)(sl__inst *inst, const sl_record *r); /* data record */
+  int (*finish)(sl__inst *inst);  /* every input ended; may still emit */
+  void (*close)(sl__inst *inst, int ok); /* after the workers joined */
+} sl__op_vt;
+
+struct sl__op {
+  int id; /* creation order = topological rank */
+  sl__op_kind kind;
+  char *name;
+  void *fn;
+  void *ud;
+  sl_source *source;
+  sl_sink *sink;
+  sl__edge *in;
+  int n_in;
+  int keyed;       /* output is keyed (key_by): consumers get hash edges */
+  int nonparallel; /* a source that runs on subtask 0 only */
+};
+
+/* One output of an instance: a direct call or an exchange. */
+typedef struct sl__out {
+  sl__part part;
+  sl__inst *target;   /* forward: the consumer instance on this worker */
+  struct sl__exchange *x; /* otherwise: the exchange of this edge */
+  uint32_t rr;        /* rebalance cursor */
+} sl__out;
+
+struct sl__chan {
+  sl__ring full;   /* producer -> consumer */
+  sl__ring free;   /* consumer -> producer */
+  sl__batch *cur;  /* producer: batch being filled */
+  int allocated;   /* producer: batches created so far */
+  int limit;       /* batches this channel may hold */
+  sl__inst *target;/* consumer instance */
+  sl__worker *consumer;
+  int ended;       /* consumer: END seen */
+};
+
+typedef struct sl__exchange {
+  sl__part part;
+  sl__op *from, *to;
+  sl__chan *ch; /* [p * P + c] */
+} sl__exchange;
+
+/* The context handed to user callbacks (sl_ctx in the public API). */
+struct sl_ctx {
+  sl__inst *inst;
+  int subtask;
+  int parallelism;
+  const char *name;
+  void *scratch;
+  size_t scratch_cap;
+  char msg[512]; /* set by sl_ctx_fail */
+};
+
+struct sl_collector {
+  sl__inst *inst;
+};
+
+struct sl__inst {
+  sl__op *op;
+  const sl__op_vt *vt;
+  sl__worker *w;
+  sl__job *job;
+  struct sl_ctx ctx;
+  struct sl_collector coll;
+  sl__out *outs;
+  int n_outs;
+  int n_inputs; /* forward edges count 1, exchanges count P */
+  int n_ended;
+  int ended;
+  void *impl;   /* per-kind state: source reader, sink writer, reduce map */
+  uint64_t n_records; /* records read (source) or received (sink) */
+};
+
+struct sl__worker {
+  int index;
+  sl__job *job;
+  pthread_t thread;
+  sl__inst *insts; /* [op id] */
+  int n_live;      /* instances not yet ended */
+  sl__chan **in;   /* channels this worker consumes, by consumer rank */
+  int n_in;
+  sl__chan **out;  /* channels this worker produces into */
+  int n_out;
+  int64_t now_ns;  /* refreshed once per step */
+  int rc;          /* first error of this worker */
+};
+
+struct sl__job {
+  sl_env *env;
+  const sl__conf *conf;
+  int P;
+  int max_parallelism;
+  uint32_t batch_size;
+  int64_t buffer_timeout_ns;
+  sl__op **ops;
+  int n_ops;
+  sl__worker *workers;
+  sl__exchange *xs;
+  int n_xs;
+  _Atomic int failed;
+  _Atomic int *cancel; /* the environment's flag (sl_cancel, signals) */
+  pthread_mutex_t mu; /* guards err and the dead-letter file */
+  int err_rc;
+  char err[2048];
+  int dl_fd;
+  _Atomic uint64_t dead_letters;
+};
+
+/* --- used by operators and connectors --------------------------------- */
+
+/* Send a record to every output of `inst`. */
+int sl__emit(sl__inst *inst, const sl_record *r);
+/* Sources: count and send. */
+static inline int sl__source_emit(sl__inst *inst, const sl_record *r) {
+  inst->n_records++;
+  return sl__emit(inst, r);
+}
+/* Record the job's failure (the first one wins) with a message that names
+ * the operator and subtask; returns rc (negative) for `return sl__fail(..)`.
+ */
+int sl__fail(sl__inst *inst, int rc, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* A bad record: written to pipeline.dead-letter.path when configured
+ * (returns 0, the caller goes on), else fails the job with the message
+ * "<where>: <reason>" (returns -SL_EBADREC). */
+int sl__bad_record(sl__inst *inst, const char *where, const char *reason,
+                   const void *rec, size_t len);
+static inline int sl__cancelled(const sl__inst *inst) {
+  return atomic_load_explicit(inst->job->cancel, memory_order_relaxed);
+}
+static inline int sl__failed(const sl__job *job) {
+  return atomic_load_explicit(&job->failed, memory_order_relaxed);
+}
+/* Wait a little when there is nothing to do (spins, then sleeps). */
+void sl__backoff(unsigned *idle);
+
+/* --- runtime internals ------------------------------------------------ */
+int sl__inst_input_ended(sl__inst *inst);
+int sl__inst_end(sl__inst *inst);
+int sl__xchg_write(sl__inst *inst, sl__out *o, const sl_record *r);
+int sl__xchg_end(sl__inst *inst, sl__out *o);
+void sl__xchg_flush(sl__chan *ch, int64_t older_than_ns);
+int sl__worker_drain(sl__worker *w, int min_rank, int *did);
+int sl__job_run(sl__job *job);
+const sl__op_vt *sl__op_vtable(sl__op_kind kind);
+
+#endif

@@ -1,0 +1,283 @@
+/*
+ * test_jobs.c -- whole-job tests of the DataStream API at parallelism 1, 2
+ * and 4 with exact expected output, computed here by plain loops.
+ */
+#include <pthread.h>
+#include <unistd.h>
+
+#include "test.h"
+
+static int64_t v64(const sl_record *r) {
+  int64_t v;
+  memcpy(&v, r->value, sizeof v);
+  return v;
+}
+
+static sl_env *env_p(int p) {
+  sl_env *env = sl_env_new();
+  char buf[16];
+  snprintf(buf, sizeof buf, "%d", p);
+  CHECK_EQ_INT(sl_env_set(env, "parallelism.default", buf), 0);
+  return env;
+}
+
+/* map: x -> x * 3 */
+static int times3(void *ud, sl_ctx *ctx, const sl_record *in, sl_record *out) {
+  int64_t *v = sl_ctx_scratch(ctx, 8);
+  *v = v64(in) * 3;
+  out->value = v;
+  return 0;
+}
+static int even(void *ud, sl_ctx *ctx, const sl_record *in) {
+  return v64(in) % 2 == 0;
+}
+/* key = value % 10 as one byte */
+static int mod10(void *ud, sl_ctx *ctx, const sl_record *in, sl_record *out) {
+  uint8_t *k = sl_ctx_scratch(ctx, 1);
+  *k = (uint8_t)(v64(in) % 10);
+  out->key = k;
+  out->key_len = 1;
+  return 0;
+}
+static int sum(void *ud, sl_ctx *ctx, const sl_record *acc, const sl_record *in,
+               sl_record *out) {
+  int64_t *v = sl_ctx_scratch(ctx, 8);
+  *v = v64(acc) + v64(in);
+  out->value = v;
+  return 0;
+}
+
+/* sequence 1..N -> *3 -> even -> key %10 -> rolling sum -> collect:
+ * the final (max) sum per key must equal the loop's; count = #even. */
+static void pipeline_at(int P) {
+  const int64_t N = 100000;
+  sl_env *env = env_p(P);
+  sl_collect *c = sl_collect_new();
+  sl_stream *s = sl_source_stream(env, sl_sequence_source(1, N));
+  s = sl_map(s, times3, NULL);
+  s = sl_filter(s, even, NULL);
+  s = sl_key_by(s, mod10, NULL);
+  s = sl_reduce(s, sum, NULL);
+  CHECK_EQ_INT(sl_sink_to(s, sl_collect_sink(c)), 0);
+  int rc = sl_execute(env, "pipeline");
+  CHECK_EQ_INT(rc, 0);
+  if (rc) fprintf(stderr, "%s\n", sl_env_last_error(env));
+  int64_t want[10] = {0}, got[10] = {0};
+  int64_t count = 0;
+  for (int64_t i = 1; i <= N; i++)
+    if ((i * 3) % 2 == 0) want[(i * 3) % 10] += i * 3, count++;
+  CHECK_EQ_INT(sl_collect_count(c), count);
+  for (size_t i = 0; i < sl_collect_count(c); i++) {
+    sl_record r;
+    sl_collect_get(c, i, &r);
+    CHECK_EQ_INT(r.key_len, 1);
+    int k = *(const uint8_t *)r.key;
+    if (v64(&r) > got[k]) got[k] = v64(&r);
+  }
+  for (int k = 0; k < 10; k++) CHECK_EQ_INT(got[k], want[k]);
+  sl_job_stats st;
+  sl_job_stats_get(env, &st);
+  CHECK_EQ_INT(st.records_in, N);
+  CHECK_EQ_INT(st.records_out, count);
+  CHECK_EQ_INT(st.parallelism, P);
+  sl_collect_free(c);
+  sl_env_free(env);
+}
+static void test_pipeline_p1(void) { pipeline_at(1); }
+static void test_pipeline_p2(void) { pipeline_at(2); }
+static void test_pipeline_p4(void) { pipeline_at(4); }
+
+/* Order: at P=1 a forward chain keeps source order exactly. */
+static void test_order_p1(void) {
+  sl_env *env = env_p(1);
+  sl_collect *c = sl_collect_new();
+  sl_stream *s = sl_source_stream(env, sl_sequence_source(0, 9999));
+  sl_sink_to(sl_map(s, times3, NULL), sl_collect_sink(c));
+  CHECK_EQ_INT(sl_execute(env, "order"), 0);
+  CHECK_EQ_INT(sl_collect_count(c), 10000);
+  int bad = 0;
+  for (size_t i = 0; i < sl_collect_count(c); i++) {
+    sl_record r;
+    sl_collect_get(c, i, &r);
+    bad += v64(&r) != (int64_t)i * 3;
+  }
+  CHECK_EQ_INT(bad, 0);
+  sl_collect_free(c);
+  sl_env_free(env);
+}
+
+/* flat_map emits n copies of "n" for each word "n"; union with itself via
+ * rebalance; broadcast doubles at P=2. */
+static int repeat(void *ud, sl_ctx *ctx, const sl_record *in, sl_collector *out) {
+  int n = atoi((const char *)in->value); /* values are NUL-free digits */
+  char buf[16];
+  int len = snprintf(buf, sizeof buf, "%.*s", (int)in->value_len, (const char *)in->value);
+  n = atoi(buf);
+  for (int i = 0; i < n; i++) {
+    sl_record r = {i, NULL, 0, buf, (uint32_t)len};
+    int rc = sl_emit(out, &r);
+    if (rc) return rc;
+  }
+  return 0;
+}
+
+static void count_values(sl_collect *c, int *hist, int max) {
+  for (size_t i = 0; i < sl_collect_count(c); i++) {
+    sl_record r;
+    sl_collect_get(c, i, &r);
+    char buf[16];
+    snprintf(buf, sizeof buf, "%.*s", (int)r.value_len, (const char *)r.value);
+    int v = atoi(buf);
+    if (v >= 0 && v < max) hist[v]++;
+  }
+}
+
+static void test_flat_map_union_broadcast(void) {
+  for (int P = 1; P <= 4; P *= 2) {
+    sl_env *env = env_p(P);
+    const char *lines[] = {"1", "2", "3", "0", "5"};
+    sl_collect *c = sl_collect_new();
+    sl_stream *a = sl_source_stream(env, sl_lines_source(lines, 5));
+    sl_stream *b = sl_source_stream(env, sl_lines_source(lines, 5));
+    sl_stream *fa = sl_flat_map(a, repeat, NULL);
+    sl_stream *fb = sl_broadcast(sl_flat_map(b, repeat, NULL));
+    sl_stream *ins[] = {sl_rebalance(fa), fb};
+    sl_stream *u = sl_union(ins, 2);
+    sl_stream *m = sl_name(sl_process(u, repeat, NULL), "repeat-again");
+    CHECK_EQ_INT(sl_sink_to(m, sl_collect_sink(c)), 0);
+    CHECK_EQ_INT(sl_execute(env, "fm"), 0);
+    int hist[10] = {0};
+    count_values(c, hist, 10);
+    /* each n appears n times per stream, then repeated n times again;
+     * broadcast stream b reaches every one of the P subtasks. */
+    for (int n = 0; n <= 5; n++) {
+      int per = (n == 4) ? 0 : n * n;
+      CHECK_EQ_INT(hist[n], per + per * P);
+    }
+    sl_collect_free(c);
+    sl_env_free(env);
+  }
+}
+
+/* global: everything ends on subtask 0, in per-producer order. */
+static void test_global(void) {
+  sl_env *env = env_p(4);
+  sl_collect *c = sl_collect_new();
+  sl_stream *s = sl_source_stream(env, sl_sequence_source(1, 1000));
+  sl_sink_to(sl_global(s), sl_collect_sink(c));
+  CHECK_EQ_INT(sl_execute(env, "global"), 0);
+  CHECK_EQ_INT(sl_collect_count(c), 1000);
+  int64_t total = 0;
+  for (size_t i = 0; i < sl_collect_count(c); i++) {
+    sl_record r;
+    sl_collect_get(c, i, &r);
+    total += v64(&r);
+  }
+  CHECK_EQ_INT(total, 500500);
+  sl_collect_free(c);
+  sl_env_free(env);
+}
+
+/* A failing user function fails the job and names operator, subtask and
+ * record. */
+static int fail_at_777(void *ud, sl_ctx *ctx, const sl_record *in, sl_record *out) {
+  if (v64(in) == 777) return sl_ctx_fail(ctx, "cannot handle %lld", (long long)v64(in));
+  return 0;
+}
+static void test_user_failure(void) {
+  for (int P = 1; P <= 4; P *= 2) {
+    sl_env *env = env_p(P);
+    sl_collect *c = sl_collect_new();
+    sl_stream *s = sl_source_stream(env, sl_sequence_source(1, 100000));
+    s = sl_name(sl_map(s, fail_at_777, NULL), "checker");
+    sl_sink_to(sl_key_by(s, mod10, NULL) ? sl_reduce(sl_key_by(s, mod10, NULL), sum, NULL) : NULL,
+               sl_collect_sink(c));
+    int rc = sl_execute(env, "fail");
+    CHECK_EQ_INT(rc, -SL_EUSER);
+    const char *e = sl_env_last_error(env);
+    CHECK_CONTAINS(e, "operator 'checker' (subtask ");
+    CHECK_CONTAINS(e, "cannot handle 777");
+    CHECK_CONTAINS(e, "ts=777");
+    CHECK_CONTAINS(e, P == 1 ? "subtask 1/1" : "/");
+    sl_collect_free(c);
+    sl_env_free(env);
+  }
+}
+
+/* Graph errors. */
+static void test_graph_errors(void) {
+  sl_env *env = env_p(1);
+  sl_stream *s = sl_source_stream(env, sl_sequence_source(1, 10));
+  CHECK(sl_reduce(s, sum, NULL) == NULL);
+  CHECK_CONTAINS(sl_env_last_error(env), "not keyed");
+  CHECK(sl_execute(env, "x") == -SL_EINVAL);
+  sl_env_free(env);
+  env = env_p(1);
+  sl_source_stream(env, sl_sequence_source(1, 10));
+  CHECK_EQ_INT(sl_execute(env, "nosink"), -SL_EINVAL);
+  CHECK_CONTAINS(sl_env_last_error(env), "no sink");
+  CHECK_EQ_INT(sl_env_set(env, "no.such.key", "1"), -SL_ECONFIG);
+  CHECK_CONTAINS(sl_env_last_error(env), "no.such.key");
+  CHECK_EQ_INT(sl_env_set(env, "parallelism.default", "abc"), -SL_ECONFIG);
+  CHECK_EQ_INT(sl_env_set(env, "execution.buffer-timeout", "2s"), 0);
+  CHECK_EQ_STR(sl_env_get(env, "execution.buffer-timeout"), "2s");
+  sl_env_free(env);
+}
+
+/* buffer-timeout 0 (a batch per record) and tiny batches still deliver. */
+static void test_tiny_batches(void) {
+  sl_env *env = env_p(2);
+  sl_env_set(env, "execution.buffer-timeout", "0");
+  sl_env_set(env, "execution.batch-size", "256");
+  sl_env_set(env, "execution.channel-capacity", "1");
+  sl_collect *c = sl_collect_new();
+  sl_stream *s = sl_source_stream(env, sl_sequence_source(1, 20000));
+  sl_sink_to(sl_reduce(sl_key_by(s, mod10, NULL), sum, NULL), sl_collect_sink(c));
+  CHECK_EQ_INT(sl_execute(env, "tiny"), 0);
+  CHECK_EQ_INT(sl_collect_count(c), 20000);
+  sl_collect_free(c);
+  sl_env_free(env);
+}
+
+/* Cancellation of an unbounded job from another thread. */
+static int gen_val(void *ud, sl_ctx *ctx, uint64_t i, sl_record *out) {
+  int64_t *v = sl_ctx_scratch(ctx, 8);
+  *v = (int64_t)i;
+  out->value = v;
+  out->value_len = 8;
+  return 0;
+}
+static void *canceller(void *arg) {
+  usleep(200000);
+  sl_cancel(arg);
+  return NULL;
+}
+static void test_cancel(void) {
+  sl_env *env = env_p(2);
+  sl_stream *s = sl_source_stream(env, sl_datagen_source(UINT64_MAX, gen_val, NULL));
+  sl_sink_to(sl_reduce(sl_key_by(s, mod10, NULL), sum, NULL), sl_discard_sink());
+  pthread_t t;
+  pthread_create(&t, NULL, canceller, env);
+  int rc = sl_execute(env, "cancel");
+  pthread_join(t, NULL);
+  CHECK_EQ_INT(rc, -SL_ECANCELED);
+  sl_job_stats st;
+  sl_job_stats_get(env, &st);
+  CHECK(st.records_in > 0);
+  CHECK_EQ_INT(st.records_out, st.records_in); /* in-flight records drained */
+  sl_env_free(env);
+}
+
+int main(void) {
+  RUN(test_pipeline_p1);
+  RUN(test_pipeline_p2);
+  RUN(test_pipeline_p4);
+  RUN(test_order_p1);
+  RUN(test_flat_map_union_broadcast);
+  RUN(test_global);
+  RUN(test_user_failure);
+  RUN(test_graph_errors);
+  RUN(test_tiny_batches);
+  RUN(test_cancel);
+  TEST_MAIN_END();
+}
