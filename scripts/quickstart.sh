@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# One command for a new user: install dependencies, build, and run the two
+# built-in example jobs on the sample data in data/.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+./scripts/deps.sh
+cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+cmake --build build -j"$(nproc)" >/dev/null
+mkdir -p out
+echo "== sluice run upper --input data/input.txt --output out/upper.txt"
+./build/sluice run upper --input data/input.txt --output out/upper.txt
+head -n 5 out/upper.txt
+echo "== sluice run wordcount --input data/input.txt --output out/wordcount.txt --parallelism 4"
+./build/sluice run wordcount --input data/input.txt --output out/wordcount.txt --parallelism 4
+# the last line of each word is its total
+awk -F'\t' '{c[$1]=$2} END {for (w in c) print c[w] "\t" w}' out/wordcount.txt | sort -rn | head -n 5

@@ -1,0 +1,519 @@
+/*
+ * file_source.c -- text lines from a file, a directory or a glob pattern
+ * (sl_file_source), bounded or continuous.
+ *
+ * Enumeration: a directory gives its regular files (not recursive, dot-files
+ * skipped), a path that does not exist but holds glob characters is
+ * expanded with glob(3), anything else is one file; the list is sorted by
+ * name.
+ *
+ * Bounded mode (source.monitor-interval = 0).  plan() opens every file (so
+ * a missing or unreadable file fails the job before it starts, naming the
+ * path and the OS reason), and cuts files larger than
+ * source.file.split-size into byte ranges [start, end).  Split i (in file
+ * order) belongs to subtask i % P.  A line belongs to the split where it
+ * starts: a split with start > 0 skips up to and including the first '\n'
+ * at or after start - 1, and stops before a line that starts at or after
+ * end (the Hadoop rule), so every line is read exactly once.  The last
+ * split of a file reads to end of file; an unterminated last line is a
+ * line.
+ *
+ * Continuous mode (source.monitor-interval > 0).  No byte ranges: subtask s
+ * owns the files whose path hashes to s (sl__key_hash(path) % P).  Every
+ * interval it lists the path again, opens new files it owns, forgets files
+ * that vanished, and marks files that grew; it then reads the complete
+ * lines appended since its last read (a partial last line waits for its
+ * '\n').  A file that shrank is read again from the start.  The source
+ * ends only when the job is cancelled.
+ *
+ * One line reader (one buffer) per subtask serves every file of the
+ * subtask; in continuous mode each file remembers its read offset and the
+ * reader is re-attached (at that offset) when the subtask moves to another
+ * file.  Bad records name "file=PATH offset=BYTE" (offset of the line).
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <glob.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "connectors/connector.h"
+#include "connectors/line_reader.h"
+
+typedef struct fs_split {
+  size_t file;
+  uint64_t start, end; /* end SL__LR_NO_LIMIT: to end of file */
+} fs_split;
+
+typedef struct fs_src {
+  char *path;
+  int continuous;
+  char **files; /* bounded: the planned files */
+  size_t n_files;
+  fs_split *splits;
+  size_t n_splits;
+} fs_src;
+
+/* A file followed in continuous mode. */
+typedef struct fs_file {
+  char *path;
+  int fd;
+  uint64_t off;       /* start of the next unread line */
+  uint64_t seen;      /* bytes read so far (the size last seen) */
+  int skipping;       /* inside an overlong line at `off` */
+  int dirty;          /* may have unread bytes */
+} fs_file;
+
+typedef struct fs_reader {
+  fs_src *src;
+  sl__line_reader lr;
+  int P, subtask;
+  /* bounded */
+  size_t *mine;
+  size_t n_mine, next;
+  int fd;
+  /* continuous */
+  fs_file *files;
+  size_t n_files;
+  ptrdiff_t attached; /* index of the file the reader holds, or -1 */
+  size_t cursor;
+  int64_t interval_ms, next_scan_ms;
+} fs_reader;
+
+static void free_names(char **names, size_t n) {
+  for (size_t i = 0; i < n; i++) sl__free(names[i]);
+  sl__free(names);
+}
+
+static int cmp_names(const void *a, const void *b) {
+  return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static int has_glob_chars(const char *s) { return strpbrk(s, "*?[") != NULL; }
+
+static int push_name(char ***names, size_t *n, size_t *cap, char *name) {
+  if (!name) return -SL_ENOMEM;
+  if (*n == *cap) {
+    size_t ncap = *cap ? *cap * 2 : 16;
+    char **nn = sl__realloc(*names, ncap * sizeof *nn);
+    if (!nn) {
+      sl__free(name);
+      return -SL_ENOMEM;
+    }
+    *names = nn;
+    *cap = ncap;
+  }
+  (*names)[(*n)++] = name;
+  return 0;
+}
+
+static int errno_code(int e) {
+  return e == ENOENT || e == ENOTDIR ? -SL_ENOENT : e == ENOMEM ? -SL_ENOMEM
+                                                                : -SL_EIO;
+}
+
+/* The sorted file list of `path`.  allow_empty: a glob without matches is
+ * an empty list (continuous mode) rather than an error. */
+static int list_files(const char *path, int allow_empty, char ***out,
+                      size_t *out_n, char *err, size_t errcap) {
+  char **names = NULL;
+  size_t n = 0, cap = 0;
+  int rc = 0;
+  struct stat st;
+  *out = NULL;
+  *out_n = 0;
+  if (stat(path, &st) == 0) {
+    if (!S_ISDIR(st.st_mode)) {
+      rc = push_name(&names, &n, &cap, sl__strdup(path));
+      goto done;
+    }
+    DIR *dir = opendir(path);
+    if (!dir) {
+      int e = errno;
+      sl__fmt(err, errcap, "cannot read directory %s: %s", path, strerror(e));
+      return errno_code(e);
+    }
+    size_t plen = strlen(path);
+    int slash = plen > 0 && path[plen - 1] == '/';
+    struct dirent *de;
+    while (!rc && (de = readdir(dir)) != NULL) {
+      if (de->d_name[0] == '.') continue;
+      size_t flen = plen + 1 + strlen(de->d_name) + 1;
+      char *full = sl__malloc(flen);
+      if (!full) {
+        rc = -SL_ENOMEM;
+        break;
+      }
+      sl__fmt(full, flen, "%s%s%s", path, slash ? "" : "/", de->d_name);
+      if (stat(full, &st) != 0 || !S_ISREG(st.st_mode)) {
+        sl__free(full);
+        continue;
+      }
+      rc = push_name(&names, &n, &cap, full);
+    }
+    closedir(dir);
+  } else if (has_glob_chars(path)) {
+    glob_t g;
+    int grc = glob(path, 0, NULL, &g);
+    if (grc == GLOB_NOSPACE) {
+      rc = -SL_ENOMEM;
+    } else if (grc == GLOB_ABORTED) {
+      sl__fmt(err, errcap, "cannot expand %s: read error", path);
+      rc = -SL_EIO;
+    } else if (grc == 0) {
+      for (size_t i = 0; !rc && i < g.gl_pathc; i++) {
+        if (stat(g.gl_pathv[i], &st) != 0 || !S_ISREG(st.st_mode)) continue;
+        rc = push_name(&names, &n, &cap, sl__strdup(g.gl_pathv[i]));
+      }
+    }
+    if (grc != GLOB_NOSPACE && grc != GLOB_ABORTED) globfree(&g);
+    if (!rc && n == 0 && !allow_empty) {
+      sl__fmt(err, errcap, "no file matches %s", path);
+      rc = -SL_ENOENT;
+    }
+  } else {
+    int e = errno;
+    sl__fmt(err, errcap, "cannot read %s: %s", path, strerror(e));
+    return errno_code(e);
+  }
+done:
+  if (rc) {
+    if (rc == -SL_ENOMEM && !err[0]) sl__fmt(err, errcap, "out of memory");
+    free_names(names, n);
+    return rc;
+  }
+  if (n > 1) qsort(names, n, sizeof *names, cmp_names);
+  *out = names;
+  *out_n = n;
+  return 0;
+}
+
+static void src_reset_plan(fs_src *s) {
+  free_names(s->files, s->n_files);
+  s->files = NULL;
+  s->n_files = 0;
+  sl__free(s->splits);
+  s->splits = NULL;
+  s->n_splits = 0;
+}
+
+static int fs_plan(sl_source *src, const sl__conf *conf, int P, char *err,
+                   size_t errcap) {
+  fs_src *s = src->impl;
+  src_reset_plan(s);
+  s->continuous = SL__CONF_I(conf, MONITOR_INTERVAL) > 0;
+  uint64_t split = (uint64_t)SL__CONF_I(conf, FILE_SPLIT_SIZE);
+  if (!split) split = 1;
+  int rc = list_files(s->path, s->continuous, &s->files, &s->n_files, err,
+                      errcap);
+  if (rc) return rc;
+  size_t n_splits = 0;
+  uint64_t *sizes = sl__calloc(s->n_files ? s->n_files : 1, sizeof *sizes);
+  if (!sizes) goto nomem;
+  /* Open every file now: a missing or unreadable one fails before the job
+   * starts, with its name and the reason. */
+  for (size_t i = 0; i < s->n_files; i++) {
+    int fd = open(s->files[i], O_RDONLY | O_CLOEXEC);
+    struct stat st;
+    if (fd < 0 || fstat(fd, &st) != 0) {
+      int e = errno;
+      if (fd >= 0) close(fd);
+      sl__fmt(err, errcap, "cannot open %s: %s", s->files[i], strerror(e));
+      sl__free(sizes);
+      return errno_code(e);
+    }
+    close(fd);
+    sizes[i] = S_ISREG(st.st_mode) ? (uint64_t)st.st_size : 0;
+    n_splits += sizes[i] > split ? (size_t)((sizes[i] + split - 1) / split) : 1;
+  }
+  if (!s->continuous) {
+    s->splits = sl__calloc(n_splits ? n_splits : 1, sizeof *s->splits);
+    if (!s->splits) goto nomem;
+    for (size_t i = 0; i < s->n_files; i++) {
+      uint64_t start = 0;
+      do {
+        fs_split *sp = &s->splits[s->n_splits++];
+        sp->file = i;
+        sp->start = start;
+        start = sizes[i] - start > split ? start + split : sizes[i];
+        sp->end = start < sizes[i] ? start : SL__LR_NO_LIMIT;
+      } while (start < sizes[i]);
+    }
+  }
+  sl__free(sizes);
+  SL__UNUSED(P);
+  return 0;
+nomem:
+  sl__free(sizes);
+  sl__fmt(err, errcap, "out of memory planning %s", s->path);
+  return -SL_ENOMEM;
+}
+
+static int fs_open(sl_source *src, sl__inst *inst, void **reader) {
+  fs_src *s = src->impl;
+  const sl__conf *conf = inst->job->conf;
+  int P = inst->ctx.parallelism, me = inst->ctx.subtask;
+  *reader = NULL;
+  size_t mine = 0;
+  if (!s->continuous) {
+    for (size_t i = (size_t)me; i < s->n_splits; i += (size_t)P) mine++;
+    if (!mine) return 0;
+  }
+  fs_reader *r = sl__calloc(1, sizeof *r);
+  if (!r) return -SL_ENOMEM;
+  r->src = s;
+  r->P = P;
+  r->subtask = me;
+  r->fd = -1;
+  r->attached = -1;
+  int rc = sl__lr_init(&r->lr, (size_t)SL__CONF_I(conf, MAX_LINE_LENGTH),
+                       (int)SL__CONF_I(conf, VALIDATE_UTF8), 0);
+  if (rc) goto fail;
+  if (s->continuous) {
+    r->interval_ms = SL__CONF_I(conf, MONITOR_INTERVAL);
+    r->next_scan_ms = 0; /* scan at the first poll */
+  } else {
+    r->mine = sl__calloc(mine, sizeof *r->mine);
+    if (!r->mine) {
+      rc = -SL_ENOMEM;
+      goto fail;
+    }
+    for (size_t i = (size_t)me; i < s->n_splits; i += (size_t)P)
+      r->mine[r->n_mine++] = i;
+  }
+  *reader = r;
+  return 0;
+fail:
+  sl__lr_free(&r->lr);
+  sl__free(r);
+  return rc;
+}
+
+static void fs_close(void *reader) {
+  fs_reader *r = reader;
+  if (!r) return;
+  if (r->fd >= 0) close(r->fd);
+  for (size_t i = 0; i < r->n_files; i++) {
+    if (r->files[i].fd >= 0) close(r->files[i].fd);
+    sl__free(r->files[i].path);
+  }
+  sl__free(r->files);
+  sl__free(r->mine);
+  sl__lr_free(&r->lr);
+  sl__free(r);
+}
+
+/* Hand one result of the line reader to the job: 0 or a negative code. */
+static int deliver(sl__inst *inst, sl__line_reader *lr, int res,
+                   const sl__line *line, const char *path) {
+  if (SL__LIKELY(res == SL__LR_LINE)) {
+    sl_record rec = {.ts = SL_NO_TIMESTAMP,
+                     .value = line->data,
+                     .value_len = (uint32_t)line->len};
+    return sl__source_emit(inst, &rec);
+  }
+  char where[4200];
+  sl__fmt(where, sizeof where, "file=%s offset=%" PRIu64, path, line->offset);
+  return sl__bad_record(inst, where, lr->reason, line->data, line->len);
+}
+
+static int read_failed(sl__inst *inst, int res, const char *path,
+                       uint64_t off) {
+  return sl__fail(inst, res == -ENOMEM ? -SL_ENOMEM : -SL_EIO,
+                  "cannot read %s at offset %" PRIu64 ": %s", path, off,
+                  strerror(-res));
+}
+
+static int poll_bounded(fs_reader *r, sl__inst *inst, int budget) {
+  fs_src *s = r->src;
+  int n = 0;
+  while (n < budget) {
+    if (r->fd < 0) {
+      if (r->next >= r->n_mine) return SL__POLL_END;
+      const fs_split *sp = &s->splits[r->mine[r->next]];
+      const char *path = s->files[sp->file];
+      r->fd = open(path, O_RDONLY | O_CLOEXEC);
+      if (r->fd < 0)
+        return sl__fail(inst, errno_code(errno), "cannot open %s: %s", path,
+                        strerror(errno));
+      if (sp->start > 0)
+        sl__lr_reset(&r->lr, r->fd, SL__LR_FINAL | SL__LR_PREAD,
+                     sp->start - 1, 1, sp->end);
+      else
+        sl__lr_reset(&r->lr, r->fd, SL__LR_FINAL | SL__LR_PREAD, 0, 0,
+                     sp->end);
+    }
+    const char *path = s->files[s->splits[r->mine[r->next]].file];
+    sl__line line;
+    int res = sl__lr_next(&r->lr, &line);
+    if (res == SL__LR_LINE || res == SL__LR_BAD) {
+      int rc = deliver(inst, &r->lr, res, &line, path);
+      if (rc) return rc;
+      n++;
+    } else if (res == SL__LR_EOF) {
+      close(r->fd);
+      r->fd = -1;
+      r->next++;
+    } else if (res == SL__LR_AGAIN) {
+      return n ? SL__POLL_MORE : SL__POLL_IDLE; /* not a regular file */
+    } else {
+      return read_failed(inst, res, path, sl__lr_pos(&r->lr));
+    }
+  }
+  return SL__POLL_MORE;
+}
+
+/* ---- continuous mode ---------------------------------------------------- */
+
+static void detach(fs_reader *r) {
+  if (r->attached < 0) return;
+  fs_file *f = &r->files[r->attached];
+  f->off = sl__lr_pos(&r->lr);
+  f->skipping = r->lr.skipping;
+  r->attached = -1;
+}
+
+static int owns(const fs_reader *r, const char *path) {
+  return (int)(sl__key_hash(path, strlen(path)) % (uint64_t)r->P) ==
+         r->subtask;
+}
+
+/* List the path again: open new files this subtask owns, drop vanished
+ * ones, mark grown ones dirty.  Both lists are sorted, so this is a merge. */
+static int rescan(fs_reader *r, sl__inst *inst) {
+  char err[512] = "";
+  char **names;
+  size_t n_names;
+  if (list_files(r->src->path, 1, &names, &n_names, err, sizeof err))
+    return 0; /* e.g. the path vanished for a moment: keep what we have */
+  detach(r);
+  size_t k = 0;
+  for (size_t j = 0; j < n_names; j++) {
+    if (owns(r, names[j])) names[k++] = names[j];
+    else sl__free(names[j]);
+  }
+  n_names = k;
+  fs_file *nf = sl__calloc(r->n_files + n_names + 1, sizeof *nf);
+  if (!nf) {
+    free_names(names, n_names);
+    return sl__fail(inst, -SL_ENOMEM, "out of memory rescanning %s",
+                    r->src->path);
+  }
+  size_t i = 0, j = 0, m = 0;
+  int rc = 0;
+  while (i < r->n_files || j < n_names) {
+    int c = i == r->n_files ? 1
+            : j == n_names  ? -1
+                            : strcmp(r->files[i].path, names[j]);
+    if (c < 0) { /* vanished */
+      close(r->files[i].fd);
+      sl__free(r->files[i].path);
+      i++;
+    } else if (c == 0) {
+      nf[m++] = r->files[i++];
+      sl__free(names[j++]);
+    } else { /* new */
+      char *path = names[j++];
+      int fd = rc ? -1 : open(path, O_RDONLY | O_CLOEXEC);
+      if (fd < 0) {
+        if (!rc && errno != ENOENT)
+          rc = sl__fail(inst, errno_code(errno), "cannot open %s: %s", path,
+                        strerror(errno));
+        sl__free(path);
+        continue;
+      }
+      nf[m++] = (fs_file){.path = path, .fd = fd};
+    }
+  }
+  sl__free(names);
+  sl__free(r->files);
+  r->files = nf;
+  r->n_files = m;
+  for (i = 0; i < m; i++) {
+    fs_file *f = &nf[i];
+    struct stat st;
+    if (fstat(f->fd, &st) != 0) continue;
+    uint64_t size = (uint64_t)st.st_size;
+    if (size < f->seen) { /* truncated: read it again from the start */
+      f->off = f->seen = 0;
+      f->skipping = 0;
+    }
+    if (size > f->seen) f->dirty = 1;
+  }
+  if (r->cursor >= m) r->cursor = 0;
+  return rc;
+}
+
+static int poll_continuous(fs_reader *r, sl__inst *inst, int budget) {
+  if (sl__cancelled(inst)) return SL__POLL_END;
+  int64_t now = sl__now_ms();
+  if (now >= r->next_scan_ms) {
+    int rc = rescan(r, inst);
+    if (rc) return rc;
+    r->next_scan_ms = now + r->interval_ms;
+  }
+  int n = 0;
+  size_t tried = 0;
+  while (n < budget && r->n_files) {
+    fs_file *f = &r->files[r->cursor];
+    if (!f->dirty) {
+      r->cursor = (r->cursor + 1) % r->n_files;
+      if (++tried > r->n_files) break;
+      continue;
+    }
+    if (r->attached != (ptrdiff_t)r->cursor) {
+      detach(r);
+      sl__lr_reset(&r->lr, f->fd, SL__LR_PREAD, f->off, f->skipping,
+                   SL__LR_NO_LIMIT);
+      r->attached = (ptrdiff_t)r->cursor;
+    }
+    sl__line line;
+    int res = sl__lr_next(&r->lr, &line);
+    if (res == SL__LR_LINE || res == SL__LR_BAD) {
+      int rc = deliver(inst, &r->lr, res, &line, f->path);
+      if (rc) return rc;
+      n++;
+    } else if (res == SL__LR_AGAIN || res == SL__LR_EOF) {
+      f->seen = r->lr.base + r->lr.end;
+      f->dirty = 0;
+      detach(r);
+    } else {
+      return read_failed(inst, res, f->path, sl__lr_pos(&r->lr));
+    }
+  }
+  return n ? SL__POLL_MORE : SL__POLL_IDLE;
+}
+
+static int fs_poll(void *reader, sl__inst *inst, int budget) {
+  fs_reader *r = reader;
+  return r->src->continuous ? poll_continuous(r, inst, budget)
+                            : poll_bounded(r, inst, budget);
+}
+
+static void fs_free(sl_source *src) {
+  fs_src *s = src->impl;
+  if (!s) return;
+  src_reset_plan(s);
+  sl__free(s->path);
+  sl__free(s);
+  src->impl = NULL;
+}
+
+static const sl__source_vt fs_vt = {"file", fs_plan, fs_open, fs_poll,
+                                    fs_close, fs_free};
+
+sl_source *sl_file_source(const char *path) {
+  if (!path || !*path) return NULL;
+  fs_src *s = sl__calloc(1, sizeof *s);
+  if (!s) return NULL;
+  s->path = sl__strdup(path);
+  sl_source *src = s->path ? sl__source_new(&fs_vt, s, 0) : NULL;
+  if (!src) {
+    sl__free(s->path);
+    sl__free(s);
+  }
+  return src;
+}

@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Install into a prefix, then build examples/upper.c the way a user would:
+# `cc upper.c $(pkg-config --cflags --libs sluice)`, and run it.
+. "$(dirname "$0")/lib_cli.sh"
+check "cmake --install" cmake --install "$SL_BUILD" --prefix "$TMP/prefix" >/dev/null
+export PKG_CONFIG_PATH="$TMP/prefix/lib/pkgconfig:$TMP/prefix/lib/x86_64-linux-gnu/pkgconfig"
+check "pkg-config finds sluice" pkg-config --exists sluice
+check "compile example against the installed library" \
+  cc -o "$TMP/upper" "$SL_SRC/examples/upper.c" $(pkg-config --cflags --libs sluice) -Wl,-rpath,"$TMP/prefix/lib"
+printf 'hello\nworld\n' >"$TMP/input.txt"
+check "example runs" bash -c "cd '$TMP' && ./upper"
+check "example output" cmp -s "$TMP/output.txt" <(printf 'HELLO\nWORLD\n')
+check "static link works" cc -o "$TMP/upper_static" "$SL_SRC/examples/upper.c" -I"$TMP/prefix/include" \
+  "$(ls "$TMP"/prefix/lib*/libsluice.a "$TMP"/prefix/lib/*/libsluice.a 2>/dev/null | head -1)" -lxxhash -lpthread
+finish

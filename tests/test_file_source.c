@@ -1,0 +1,468 @@
+/*
+ * test_file_source.c -- whole-job tests of sl_file_source through the
+ * public API: a file, a directory and a glob at parallelism 1, 2 and 4 with
+ * exact expected lines (compared as sorted multisets when P > 1), byte-range
+ * splits (every line exactly once), error messages for missing and
+ * unreadable input, bad records (overlong, invalid UTF-8) failing the job
+ * with the exact byte offset or going to the dead-letter file, and the
+ * continuous mode (appended lines, new files, cancellation).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "test.h"
+
+static char g_tmp[512];
+
+static void mkdir_p(const char *path) {
+  char cmd[1200];
+  snprintf(cmd, sizeof cmd, "mkdir -p '%s'", path);
+  CHECK_EQ_INT(system(cmd), 0);
+}
+
+/* A fresh, empty directory g_tmp/name; its path in out. */
+static void fresh_dir(const char *name, char *out, size_t cap) {
+  char cmd[1200];
+  snprintf(out, cap, "%s/%s", g_tmp, name);
+  snprintf(cmd, sizeof cmd, "rm -rf '%s'", out);
+  CHECK_EQ_INT(system(cmd), 0);
+  mkdir_p(out);
+}
+
+static void write_file(const char *path, const char *data, size_t len,
+                       int append) {
+  int fd = open(path, O_WRONLY | O_CREAT | (append ? O_APPEND : O_TRUNC), 0644);
+  CHECK(fd >= 0);
+  if (fd < 0) return;
+  CHECK_EQ_INT(write(fd, data, len), (ssize_t)len);
+  close(fd);
+}
+
+/* ---- expected lines ------------------------------------------------------ */
+
+typedef struct lines {
+  char **v;
+  size_t n, cap;
+} lines;
+
+static void lines_add(lines *l, const char *s, size_t len) {
+  if (l->n == l->cap) {
+    l->cap = l->cap ? l->cap * 2 : 64;
+    l->v = realloc(l->v, l->cap * sizeof *l->v);
+  }
+  char *c = malloc(len + 1);
+  memcpy(c, s, len);
+  c[len] = 0;
+  l->v[l->n++] = c;
+}
+
+static void lines_free(lines *l) {
+  for (size_t i = 0; i < l->n; i++) free(l->v[i]);
+  free(l->v);
+  memset(l, 0, sizeof *l);
+}
+
+static int cmp_str(const void *a, const void *b) {
+  return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Lines of a text the way the source splits it ('\n' ends a line, an
+ * unterminated last line counts). */
+static void split_text(lines *l, const char *text, size_t len) {
+  size_t b = 0;
+  for (size_t i = 0; i < len; i++)
+    if (text[i] == '\n') {
+      lines_add(l, text + b, i - b);
+      b = i + 1;
+    }
+  if (b < len) lines_add(l, text + b, len - b);
+}
+
+static void collected(lines *l, sl_collect *c) {
+  for (size_t i = 0; i < sl_collect_count(c); i++) {
+    sl_record r;
+    CHECK_EQ_INT(sl_collect_get(c, i, &r), 0);
+    CHECK(r.ts == SL_NO_TIMESTAMP);
+    CHECK_EQ_INT(r.key_len, 0);
+    lines_add(l, r.value, r.value_len);
+  }
+}
+
+/* want == got, in order (ordered) or as sorted multisets. */
+static int same_lines(lines *want, lines *got, int ordered) {
+  if (!ordered) {
+    qsort(want->v, want->n, sizeof *want->v, cmp_str);
+    qsort(got->v, got->n, sizeof *got->v, cmp_str);
+  }
+  if (want->n != got->n) {
+    fprintf(stderr, "  want %zu lines, got %zu\n", want->n, got->n);
+    return 0;
+  }
+  for (size_t i = 0; i < want->n; i++)
+    if (strcmp(want->v[i], got->v[i])) {
+      fprintf(stderr, "  line %zu: want \"%s\", got \"%s\"\n", i, want->v[i],
+              got->v[i]);
+      return 0;
+    }
+  return 1;
+}
+
+/* ---- running a job ------------------------------------------------------- */
+
+static sl_env *env_p(int P) {
+  sl_env *env = sl_env_new();
+  char buf[16];
+  snprintf(buf, sizeof buf, "%d", P);
+  CHECK_EQ_INT(sl_env_set(env, "parallelism.default", buf), 0);
+  return env;
+}
+
+/* Run source(path) -> collect at P with extra "key=value" settings (NULL
+ * terminated).  Returns the rc; lines in *got; error text in err. */
+static int run_file_job(const char *path, int P, const char *const *kv,
+                        lines *got, char *err, size_t errcap,
+                        sl_job_stats *st) {
+  sl_env *env = env_p(P);
+  for (; kv && *kv; kv++) CHECK_EQ_INT(sl_env_set_kv(env, *kv), 0);
+  sl_collect *c = sl_collect_new();
+  sl_stream *s = sl_source_stream(env, sl_file_source(path));
+  CHECK_EQ_INT(sl_sink_to(s, sl_collect_sink(c)), 0);
+  int rc = sl_execute(env, "file-source-test");
+  if (err) snprintf(err, errcap, "%s", sl_env_last_error(env));
+  if (got && !rc) collected(got, c);
+  if (st) sl_job_stats_get(env, st);
+  sl_collect_free(c);
+  sl_env_free(env);
+  return rc;
+}
+
+/* A text of n lines with varied lengths, empty lines, a CRLF line, UTF-8,
+ * and no final newline when `no_final_nl`. */
+static char *make_text(const char *tag, int n, int no_final_nl, size_t *len) {
+  size_t cap = (size_t)n * 120 + 64, o = 0;
+  char *s = malloc(cap);
+  for (int i = 0; i < n; i++) {
+    if (i % 17 == 5) {
+      s[o++] = '\n'; /* empty line */
+      continue;
+    }
+    o += (size_t)snprintf(s + o, cap - o, "%s-%d:", tag, i);
+    int extra = (i * 37) % 80;
+    for (int k = 0; k < extra; k++) s[o++] = (char)('a' + (i + k) % 26);
+    if (i % 23 == 3) o += (size_t)snprintf(s + o, cap - o, " gr\xc3\xbc\xc3\x9f");
+    if (i % 29 == 7) s[o++] = '\r';
+    s[o++] = '\n';
+  }
+  if (no_final_nl) o += (size_t)snprintf(s + o, cap - o, "%s-last", tag);
+  *len = o;
+  return s;
+}
+
+/* ---- tests ---------------------------------------------------------------- */
+
+static void test_single_file(void) {
+  char dir[700], path[800];
+  fresh_dir("single", dir, sizeof dir);
+  snprintf(path, sizeof path, "%s/input.txt", dir);
+  size_t len;
+  char *text = make_text("s", 500, 1, &len);
+  write_file(path, text, len, 0);
+  const int Ps[] = {1, 2, 4};
+  for (int i = 0; i < 3; i++) {
+    lines want = {0}, got = {0};
+    split_text(&want, text, len);
+    char err[2048];
+    sl_job_stats st;
+    int rc = run_file_job(path, Ps[i], NULL, &got, err, sizeof err, &st);
+    CHECK_EQ_INT(rc, 0);
+    if (rc) fprintf(stderr, "  P=%d: %s\n", Ps[i], err);
+    CHECK(same_lines(&want, &got, Ps[i] == 1));
+    CHECK_EQ_INT(st.records_in, want.n);
+    lines_free(&want);
+    lines_free(&got);
+  }
+  free(text);
+}
+
+static void test_splits(void) {
+  char dir[700], path[800];
+  fresh_dir("splits", dir, sizeof dir);
+  snprintf(path, sizeof path, "%s/big.txt", dir);
+  size_t len;
+  char *text = make_text("x", 400, 1, &len); /* ~20 KB */
+  CHECK(len > 10000);
+  write_file(path, text, len, 0);
+  const int Ps[] = {1, 2, 4};
+  const char *sizes[] = {"source.file.split-size=100", "source.file.split-size=7",
+                         "source.file.split-size=4096"};
+  for (int s = 0; s < 3; s++)
+    for (int i = 0; i < 3; i++) {
+      lines want = {0}, got = {0};
+      split_text(&want, text, len);
+      const char *kv[] = {sizes[s], NULL};
+      char err[2048];
+      int rc = run_file_job(path, Ps[i], kv, &got, err, sizeof err, NULL);
+      CHECK_EQ_INT(rc, 0);
+      if (rc) fprintf(stderr, "  %s P=%d: %s\n", sizes[s], Ps[i], err);
+      /* At P=1 the splits are read in order, so even the order holds. */
+      if (!same_lines(&want, &got, Ps[i] == 1)) {
+        fprintf(stderr, "  %s P=%d\n", sizes[s], Ps[i]);
+        CHECK(0);
+      }
+      lines_free(&want);
+      lines_free(&got);
+    }
+  free(text);
+}
+
+static void test_directory_and_glob(void) {
+  char dir[700], p[900];
+  fresh_dir("dir", dir, sizeof dir);
+  static const char a[] = "a1\na2\n", b[] = "b1\r\n\nb3", c[] = "c1\nc2\n";
+  snprintf(p, sizeof p, "%s/b.log", dir);
+  write_file(p, b, sizeof b - 1, 0);
+  snprintf(p, sizeof p, "%s/a.log", dir);
+  write_file(p, a, sizeof a - 1, 0);
+  snprintf(p, sizeof p, "%s/c.txt", dir);
+  write_file(p, c, sizeof c - 1, 0);
+  snprintf(p, sizeof p, "%s/.hidden", dir);
+  write_file(p, "hidden\n", 7, 0);
+  snprintf(p, sizeof p, "%s/sub", dir);
+  mkdir_p(p);
+  snprintf(p, sizeof p, "%s/sub/nested.log", dir);
+  write_file(p, "nested\n", 7, 0);
+
+  const int Ps[] = {1, 2, 4};
+  for (int i = 0; i < 3; i++) {
+    /* Directory: a.log, b.log, c.txt in name order; no dot-file, no
+     * subdirectory. */
+    lines want = {0}, got = {0};
+    const char *w[] = {"a1", "a2", "b1\r", "", "b3", "c1", "c2"};
+    for (size_t k = 0; k < 7; k++) lines_add(&want, w[k], strlen(w[k]));
+    char err[2048];
+    int rc = run_file_job(dir, Ps[i], NULL, &got, err, sizeof err, NULL);
+    CHECK_EQ_INT(rc, 0);
+    if (rc) fprintf(stderr, "  %s\n", err);
+    CHECK(same_lines(&want, &got, Ps[i] == 1));
+    lines_free(&want);
+    lines_free(&got);
+
+    /* Glob: only *.log, top level. */
+    snprintf(p, sizeof p, "%s/*.log", dir);
+    for (size_t k = 0; k < 5; k++) lines_add(&want, w[k], strlen(w[k]));
+    rc = run_file_job(p, Ps[i], NULL, &got, err, sizeof err, NULL);
+    CHECK_EQ_INT(rc, 0);
+    if (rc) fprintf(stderr, "  %s\n", err);
+    CHECK(same_lines(&want, &got, Ps[i] == 1));
+    lines_free(&want);
+    lines_free(&got);
+  }
+  /* An empty directory is an empty stream. */
+  fresh_dir("emptydir", p, sizeof p);
+  lines got = {0};
+  CHECK_EQ_INT(run_file_job(p, 2, NULL, &got, NULL, 0, NULL), 0);
+  CHECK_EQ_INT(got.n, 0);
+  lines_free(&got);
+}
+
+static void test_missing_and_unreadable(void) {
+  char dir[700], p[900], err[2048];
+  fresh_dir("missing", dir, sizeof dir);
+  snprintf(p, sizeof p, "%s/no-such-file.txt", dir);
+  int rc = run_file_job(p, 2, NULL, NULL, err, sizeof err, NULL);
+  CHECK_EQ_INT(rc, -SL_ENOENT);
+  CHECK_CONTAINS(err, p);
+  CHECK_CONTAINS(err, "No such file or directory");
+
+  snprintf(p, sizeof p, "%s/*.nothing", dir);
+  rc = run_file_job(p, 1, NULL, NULL, err, sizeof err, NULL);
+  CHECK_EQ_INT(rc, -SL_ENOENT);
+  CHECK_CONTAINS(err, p);
+
+  if (geteuid() != 0) { /* root reads everything */
+    snprintf(p, sizeof p, "%s/secret.txt", dir);
+    write_file(p, "x\n", 2, 0);
+    chmod(p, 0);
+    rc = run_file_job(p, 1, NULL, NULL, err, sizeof err, NULL);
+    CHECK_EQ_INT(rc, -SL_EIO);
+    CHECK_CONTAINS(err, p);
+    CHECK_CONTAINS(err, "Permission denied");
+  }
+}
+
+/* A file with one bad line at a known offset, read at several P with
+ * small splits so the bad line can land in any subtask. */
+static void bad_record_case(const char *name, const char *bad, const char *kv0,
+                            const char *reason) {
+  char dir[700], path[800], err[2048], want_where[1000];
+  fresh_dir(name, dir, sizeof dir);
+  snprintf(path, sizeof path, "%s/data.txt", dir);
+  size_t len;
+  char *head = make_text("h", 60, 0, &len);
+  size_t bad_off = len;
+  size_t total = len + strlen(bad) + 1 + 200;
+  char *text = malloc(total);
+  memcpy(text, head, len);
+  size_t o = len;
+  o += (size_t)snprintf(text + o, total - o, "%s\n", bad);
+  o += (size_t)snprintf(text + o, total - o, "tail1\ntail2\n");
+  write_file(path, text, o, 0);
+  snprintf(want_where, sizeof want_where, "file=%s offset=%zu", path, bad_off);
+
+  const int Ps[] = {1, 2, 4};
+  for (int i = 0; i < 3; i++) {
+    const char *kv[] = {kv0, "source.file.split-size=300", NULL};
+    int rc = run_file_job(path, Ps[i], kv, NULL, err, sizeof err, NULL);
+    CHECK_EQ_INT(rc, -SL_EBADREC);
+    CHECK_CONTAINS(err, want_where);
+    CHECK_CONTAINS(err, reason);
+  }
+
+  /* With a dead-letter file: the job succeeds, every good line arrives, the
+   * bad one is in the dead-letter file with its file and offset. */
+  char dl[800], dlkv[900];
+  snprintf(dl, sizeof dl, "%s/dead.txt", dir);
+  snprintf(dlkv, sizeof dlkv, "pipeline.dead-letter.path=%s", dl);
+  for (int i = 0; i < 3; i++) {
+    unlink(dl);
+    const char *kv[] = {kv0, "source.file.split-size=300", dlkv, NULL};
+    lines want = {0}, got = {0};
+    split_text(&want, head, len);
+    lines_add(&want, "tail1", 5);
+    lines_add(&want, "tail2", 5);
+    sl_job_stats st;
+    int rc = run_file_job(path, Ps[i], kv, &got, err, sizeof err, &st);
+    CHECK_EQ_INT(rc, 0);
+    if (rc) fprintf(stderr, "  %s\n", err);
+    CHECK(same_lines(&want, &got, 0));
+    CHECK_EQ_INT(st.dead_letters, 1);
+    char buf[8192] = "";
+    FILE *f = fopen(dl, "r");
+    CHECK(f != NULL);
+    if (f) {
+      size_t n = fread(buf, 1, sizeof buf - 1, f);
+      buf[n] = 0;
+      fclose(f);
+    }
+    CHECK_CONTAINS(buf, want_where);
+    CHECK_CONTAINS(buf, reason);
+    lines_free(&want);
+    lines_free(&got);
+  }
+  free(head);
+  free(text);
+}
+
+static void test_overlong_line(void) {
+  char bad[200];
+  memset(bad, 'L', 100);
+  bad[100] = 0;
+  bad_record_case("overlong", bad, "pipeline.max-line-length=99",
+                  "line longer than pipeline.max-line-length (99 bytes)");
+}
+
+static void test_invalid_utf8(void) {
+  bad_record_case("badutf8", "valid start \xc3\x28 then junk",
+                  "pipeline.text.validate-utf8=true",
+                  "invalid UTF-8 at byte 12 of the line");
+}
+
+/* ---- continuous mode ----------------------------------------------------- */
+
+typedef struct cont_job {
+  sl_env *env;
+  sl_collect *c;
+  _Atomic long seen;
+  int rc;
+} cont_job;
+
+static int count_map(void *ud, sl_ctx *ctx, const sl_record *in,
+                     sl_record *out) {
+  atomic_fetch_add((_Atomic long *)ud, 1);
+  return 0;
+}
+
+static void *cont_thread(void *arg) {
+  cont_job *j = arg;
+  j->rc = sl_execute(j->env, "continuous");
+  return NULL;
+}
+
+/* Wait (up to 5 s) until `seen` reaches n. */
+static int wait_seen(cont_job *j, long n) {
+  for (int i = 0; i < 500; i++) {
+    if (atomic_load(&j->seen) >= n) return 1;
+    struct timespec ts = {0, 10 * 1000 * 1000};
+    nanosleep(&ts, NULL);
+  }
+  fprintf(stderr, "  timed out: seen %ld, want %ld\n", atomic_load(&j->seen), n);
+  return 0;
+}
+
+static void test_continuous(void) {
+  char dir[700], a[900], b[900], hidden[900];
+  fresh_dir("continuous", dir, sizeof dir);
+  snprintf(a, sizeof a, "%s/a.txt", dir);
+  snprintf(b, sizeof b, "%s/b.txt", dir);
+  snprintf(hidden, sizeof hidden, "%s/.c.txt", dir);
+  write_file(a, "a1\na2\na3\n", 9, 0);
+
+  cont_job j = {0};
+  j.env = env_p(2);
+  CHECK_EQ_INT(sl_env_set(j.env, "source.monitor-interval", "50ms"), 0);
+  CHECK_EQ_INT(sl_env_set(j.env, "execution.buffer-timeout", "5ms"), 0);
+  CHECK_EQ_INT(sl_env_set(j.env, "execution.handle-signals", "false"), 0);
+  j.c = sl_collect_new();
+  sl_stream *s = sl_source_stream(j.env, sl_file_source(dir));
+  s = sl_map(s, count_map, (void *)&j.seen);
+  CHECK_EQ_INT(sl_sink_to(s, sl_collect_sink(j.c)), 0);
+  pthread_t t;
+  CHECK_EQ_INT(pthread_create(&t, NULL, cont_thread, &j), 0);
+
+  CHECK(wait_seen(&j, 3));
+  write_file(a, "a4\na5\npart", 10, 1); /* "part" waits for its newline */
+  write_file(b, "b1\nb2\n", 6, 0);      /* a new file */
+  write_file(hidden, "h\n", 2, 0);      /* ignored */
+  CHECK(wait_seen(&j, 7));
+  struct timespec ts = {0, 150 * 1000 * 1000};
+  nanosleep(&ts, NULL);
+  CHECK_EQ_INT(atomic_load(&j.seen), 7); /* the partial line is not a line */
+  write_file(a, "ial\n", 4, 1);
+  write_file(b, "b3", 2, 1);
+  CHECK(wait_seen(&j, 8));
+  nanosleep(&ts, NULL);
+  sl_cancel(j.env);
+  pthread_join(t, NULL);
+  CHECK_EQ_INT(j.rc, -SL_ECANCELED);
+  if (j.rc != -SL_ECANCELED) fprintf(stderr, "  %s\n", sl_env_last_error(j.env));
+
+  lines want = {0}, got = {0};
+  const char *w[] = {"a1", "a2", "a3", "a4", "a5", "partial", "b1", "b2"};
+  for (size_t k = 0; k < 8; k++) lines_add(&want, w[k], strlen(w[k]));
+  collected(&got, j.c);
+  CHECK(same_lines(&want, &got, 0));
+  lines_free(&want);
+  lines_free(&got);
+  sl_collect_free(j.c);
+  sl_env_free(j.env);
+}
+
+int main(void) {
+  const char *t = getenv("SL_TEST_TMP");
+  snprintf(g_tmp, sizeof g_tmp, "%s", t ? t : "/tmp/sl_test_file_source");
+  mkdir_p(g_tmp);
+  RUN(test_single_file);
+  RUN(test_splits);
+  RUN(test_directory_and_glob);
+  RUN(test_missing_and_unreadable);
+  RUN(test_overlong_line);
+  RUN(test_invalid_utf8);
+  RUN(test_continuous);
+  TEST_MAIN_END();
+}

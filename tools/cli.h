@@ -1,0 +1,52 @@
+/*
+ * cli.h -- shared pieces of the `sluice` command: option parsing, building
+ * an environment from -D/--parallelism, running a job and mapping its result
+ * to the documented exit codes.
+ */
+#ifndef SL_CLI_H
+#define SL_CLI_H
+
+#include <stdint.h>
+
+#include "sluice.h"
+
+/* Exit codes (documented in README.md and `sluice --help`). */
+enum {
+  SL_EXIT_OK = 0,        /* job finished */
+  SL_EXIT_FAILED = 1,    /* job failed: bad input, I/O, user function */
+  SL_EXIT_USAGE = 2,     /* bad command line or configuration */
+  SL_EXIT_CANCELED = 130 /* stopped by SIGINT/SIGTERM (sinks flushed) */
+};
+
+/* Options common to jobs: collected from argv. */
+typedef struct cli_opts {
+  const char *input;
+  const char *output;
+  const char *socket; /* HOST:PORT */
+  const char *parallelism;
+  const char *records;
+  const char *keys;
+  int stateless;
+} cli_opts;
+
+/* Parse argv[first..]: known --flags into opts, -D key=value into env.
+ * `allowed` lists the long flags this command takes, e.g.
+ * "input,output,parallelism".  Prints the error and returns SL_EXIT_USAGE
+ * on a problem, 0 otherwise. */
+int cli_parse(int argc, char **argv, int first, const char *cmd,
+              const char *allowed, sl_env *env, cli_opts *opts);
+
+/* Run env's job; print the error on failure; return the exit code. */
+int cli_execute(sl_env *env, const char *name);
+
+/* "host:port" -> host (into buf) and port.  0 or SL_EXIT_USAGE. */
+int cli_host_port(const char *s, char *host, size_t cap, int *port);
+
+/* Peak resident set size of this process in MiB. */
+double cli_peak_rss_mb(void);
+
+int job_upper(int argc, char **argv);
+int job_wordcount(int argc, char **argv);
+int bench_pipeline(int argc, char **argv);
+
+#endif
