@@ -2,14 +2,16 @@
 # Install into a prefix, then build examples/upper.c the way a user would:
 # `cc upper.c $(pkg-config --cflags --libs sluice)`, and run it.
 . "$(dirname "$0")/lib_cli.sh"
+# a sanitizer build's library needs the same -fsanitize at link time
+san=${SL_SANITIZE:+-fsanitize=$SL_SANITIZE}
 check "cmake --install" cmake --install "$SL_BUILD" --prefix "$TMP/prefix" >/dev/null
 export PKG_CONFIG_PATH="$TMP/prefix/lib/pkgconfig:$TMP/prefix/lib/x86_64-linux-gnu/pkgconfig"
 check "pkg-config finds sluice" pkg-config --exists sluice
 check "compile example against the installed library" \
-  cc -o "$TMP/upper" "$SL_SRC/examples/upper.c" $(pkg-config --cflags --libs sluice) -Wl,-rpath,"$TMP/prefix/lib"
+  cc $san -o "$TMP/upper" "$SL_SRC/examples/upper.c" $(pkg-config --cflags --libs sluice) -Wl,-rpath,"$TMP/prefix/lib"
 printf 'hello\nworld\n' >"$TMP/input.txt"
 check "example runs" bash -c "cd '$TMP' && ./upper"
 check "example output" cmp -s "$TMP/output.txt" <(printf 'HELLO\nWORLD\n')
-check "static link works" cc -o "$TMP/upper_static" "$SL_SRC/examples/upper.c" -I"$TMP/prefix/include" \
+check "static link works" cc $san -o "$TMP/upper_static" "$SL_SRC/examples/upper.c" -I"$TMP/prefix/include" \
   "$(ls "$TMP"/prefix/lib*/libsluice.a "$TMP"/prefix/lib/*/libsluice.a 2>/dev/null | head -1)" -lxxhash -lpthread
 finish

@@ -9,7 +9,8 @@
  *
  * A sink is opened on every worker, receives records with write(), is
  * flushed when its inputs end (finish, on the worker thread), closed after
- * the workers joined, and finally told once whether the job succeeded
+ * the workers joined (idle() is called when its worker has nothing to do),
+ * and finally told once whether the job succeeded
  * (commit; e.g. the single-file sink renames PATH.inprogress to PATH).
  * A sink that sets `global` receives every record on subtask 0.
  *
@@ -48,6 +49,9 @@ typedef struct sl__sink_vt {
   int (*open)(sl_sink *sink, sl__inst *inst, void **writer);
   int (*write)(void *writer, sl__inst *inst, const sl_record *r);
   int (*flush)(void *writer, sl__inst *inst); /* inputs ended */
+  /* Optional: the worker has nothing to do; write out buffered output so a
+   * quiet unbounded job does not hold results back. */
+  int (*idle)(void *writer, sl__inst *inst);
   void (*close)(void *writer, int ok);
   int (*commit)(sl_sink *sink, int ok, char *err, size_t errcap);
   void (*free)(sl_sink *sink);

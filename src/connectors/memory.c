@@ -193,8 +193,8 @@ static int discard_open(sl_sink *sink, sl__inst *inst, void **writer) {
 static int discard_write(void *writer, sl__inst *inst, const sl_record *r) {
   return 0;
 }
-static const sl__sink_vt discard_vt = {"discard", discard_open, discard_write,
-                                       NULL, NULL, NULL, NULL};
+static const sl__sink_vt discard_vt = {
+    .kind = "discard", .open = discard_open, .write = discard_write};
 
 sl_sink *sl_discard_sink(void) { return sl__sink_new(&discard_vt, NULL, 0); }
 
@@ -272,8 +272,10 @@ static int collect_commit(sl_sink *sink, int ok, char *err, size_t errcap) {
   return 0;
 }
 
-static const sl__sink_vt collect_vt = {"collect", collect_open, collect_write,
-                                       NULL, NULL, collect_commit, NULL};
+static const sl__sink_vt collect_vt = {.kind = "collect",
+                                       .open = collect_open,
+                                       .write = collect_write,
+                                       .commit = collect_commit};
 
 sl_sink *sl_collect_sink(sl_collect *c) {
   if (!c) return NULL;

@@ -122,6 +122,7 @@ static const sl__sink_vt ps_vt = {
     .open = ps_open,
     .write = ps_write,
     .flush = ps_flush,
+    .idle = ps_flush,
     .close = ps_close,
     .free = ps_free,
 };

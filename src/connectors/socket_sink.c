@@ -169,6 +169,7 @@ static const sl__sink_vt ss_vt = {
     .open = ss_open,
     .write = ss_write,
     .flush = ss_flush,
+    .idle = ss_flush,
     .close = ss_close,
     .free = ss_free,
 };

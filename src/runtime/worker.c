@@ -95,6 +95,19 @@ int sl__worker_drain(sl__worker *w, int min_rank, int *did) {
   return 0;
 }
 
+/* Nothing to do: send partial batches, let sinks write out their buffers. */
+static int on_idle(sl__worker *w) {
+  for (int i = 0; i < w->n_out; i++) sl__xchg_flush(w->out[i], INT64_MAX);
+  for (int i = 0; i < w->job->n_ops; i++) {
+    sl__inst *inst = &w->insts[i];
+    if (inst->op->kind != SL__OP_SINK || inst->ended || !inst->impl) continue;
+    const sl__sink_vt *vt = inst->op->sink->vt;
+    int rc = vt->idle ? vt->idle(inst->impl, inst) : 0;
+    if (rc) return rc;
+  }
+  return 0;
+}
+
 static int poll_sources(sl__worker *w, int *did) {
   sl__job *job = w->job;
   for (int i = 0; i < job->n_ops; i++) {
@@ -138,7 +151,7 @@ void *sl__worker_main(void *arg) {
     if (rc) break;
     w->now_ns = sl__now_ns();
     if (!did) {
-      for (int i = 0; i < w->n_out; i++) sl__xchg_flush(w->out[i], INT64_MAX);
+      if (idle == 0 && (rc = on_idle(w))) break;
       sl__backoff(&idle);
       w->now_ns = sl__now_ns();
     } else {
