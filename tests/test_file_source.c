@@ -285,7 +285,18 @@ static void test_missing_and_unreadable(void) {
   CHECK_EQ_INT(rc, -SL_ENOENT);
   CHECK_CONTAINS(err, p);
 
-  if (geteuid() != 0) { /* root reads everything */
+  /* unreadable for everyone, root included: a symlink loop */
+  char p2[900];
+  snprintf(p, sizeof p, "%s/loop-a.txt", dir);
+  snprintf(p2, sizeof p2, "%s/loop-b.txt", dir);
+  CHECK_EQ_INT(symlink(p2, p), 0);
+  CHECK_EQ_INT(symlink(p, p2), 0);
+  rc = run_file_job(p, 1, NULL, NULL, err, sizeof err, NULL);
+  CHECK(rc == -SL_EIO || rc == -SL_ENOENT);
+  CHECK_CONTAINS(err, p);
+  CHECK_CONTAINS(err, "Too many levels of symbolic links");
+
+  if (geteuid() != 0) { /* permission bits: root would read it anyway */
     snprintf(p, sizeof p, "%s/secret.txt", dir);
     write_file(p, "x\n", 2, 0);
     chmod(p, 0);

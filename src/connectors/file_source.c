@@ -16,7 +16,8 @@
  * at or after start - 1, and stops before a line that starts at or after
  * end (the Hadoop rule), so every line is read exactly once.  The last
  * split of a file reads to end of file; an unterminated last line is a
- * line.
+ * line.  Regular files are read with pread(); a FIFO or device (one split)
+ * with poll() + read(), so it does not block the worker.
  *
  * Continuous mode (source.monitor-interval > 0).  No byte ranges: subtask s
  * owns the files whose path hashes to s (sl__key_hash(path) % P).  Every
@@ -216,7 +217,7 @@ static int fs_plan(sl_source *src, const sl__conf *conf, int P, char *err,
   /* Open every file now: a missing or unreadable one fails before the job
    * starts, with its name and the reason. */
   for (size_t i = 0; i < s->n_files; i++) {
-    int fd = open(s->files[i], O_RDONLY | O_CLOEXEC);
+    int fd = open(s->files[i], O_RDONLY | O_CLOEXEC | O_NONBLOCK);
     struct stat st;
     if (fd < 0 || fstat(fd, &st) != 0) {
       int e = errno;
@@ -339,12 +340,15 @@ static int poll_bounded(fs_reader *r, sl__inst *inst, int budget) {
       if (r->fd < 0)
         return sl__fail(inst, errno_code(errno), "cannot open %s: %s", path,
                         strerror(errno));
+      /* A FIFO or device has one split and is read without blocking. */
+      struct stat st;
+      int flags = fstat(r->fd, &st) == 0 && !S_ISREG(st.st_mode)
+                      ? SL__LR_FINAL | SL__LR_POLL
+                      : SL__LR_FINAL | SL__LR_PREAD;
       if (sp->start > 0)
-        sl__lr_reset(&r->lr, r->fd, SL__LR_FINAL | SL__LR_PREAD,
-                     sp->start - 1, 1, sp->end);
+        sl__lr_reset(&r->lr, r->fd, flags, sp->start - 1, 1, sp->end);
       else
-        sl__lr_reset(&r->lr, r->fd, SL__LR_FINAL | SL__LR_PREAD, 0, 0,
-                     sp->end);
+        sl__lr_reset(&r->lr, r->fd, flags, 0, 0, sp->end);
     }
     const char *path = s->files[s->splits[r->mine[r->next]].file];
     sl__line line;
@@ -358,7 +362,7 @@ static int poll_bounded(fs_reader *r, sl__inst *inst, int budget) {
       r->fd = -1;
       r->next++;
     } else if (res == SL__LR_AGAIN) {
-      return n ? SL__POLL_MORE : SL__POLL_IDLE; /* not a regular file */
+      return n ? SL__POLL_MORE : SL__POLL_IDLE; /* a FIFO with no data */
     } else {
       return read_failed(inst, res, path, sl__lr_pos(&r->lr));
     }

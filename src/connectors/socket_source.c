@@ -9,7 +9,9 @@
  * zero-timeout poll() on later polls (giving up after
  * SL__SOCK_CONNECT_TIMEOUT_MS); reads return SL__POLL_IDLE when no data is
  * there; the wait before a reconnect is a deadline checked on each poll.
- * stdin is read only after poll() says it is readable.
+ * stdin is read only after poll() says it is readable.  (getaddrinfo is
+ * the one blocking call: instant for numeric addresses and /etc/hosts
+ * names, a DNS lookup otherwise.)
  *
  * Socket states:
  *

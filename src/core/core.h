@@ -43,7 +43,11 @@ static inline int64_t sl__now_ms(void) { return sl__now_ns() / 1000000; }
 
 /* Key routing (DESIGN.md "Keys"): key bytes -> xxHash3 -> key group ->
  * subtask. */
-uint64_t sl__key_hash(const void *key, size_t len);
+#define XXH_INLINE_ALL /* short keys: let the compiler specialise XXH3 */
+#include <xxhash.h>
+static inline uint64_t sl__key_hash(const void *key, size_t len) {
+  return XXH3_64bits(key, len);
+}
 static inline int sl__key_group(uint64_t hash, int max_parallelism) {
   return (int)(hash % (uint64_t)max_parallelism);
 }

@@ -6,7 +6,6 @@
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <xxhash.h>
 
 #include "core/core.h"
 
@@ -78,9 +77,6 @@ char *sl__preview(char *buf, size_t cap, const void *p, size_t n,
   return buf;
 }
 
-uint64_t sl__key_hash(const void *key, size_t len) {
-  return XXH3_64bits(key, len);
-}
 
 size_t sl__utf8_check(const void *buf, size_t len) {
   const unsigned char *s = buf;

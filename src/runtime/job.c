@@ -45,7 +45,7 @@ int sl__fail(sl__inst *inst, int rc, const char *fmt, ...) {
   return rc < 0 ? rc : -SL_EINTERNAL;
 }
 
-/* Escape bytes losslessly into one line: printable ASCII as is, the rest
+/* 0 or -errno.  Escape bytes losslessly into one line: printable ASCII as is, the rest
  * (and '\\') as \xNN.  Written in chunks so long records need no big buffer. */
 static int write_escaped(int fd, const unsigned char *p, size_t n) {
   char buf[4096];
@@ -53,7 +53,8 @@ static int write_escaped(int fd, const unsigned char *p, size_t n) {
   for (size_t i = 0; i < n; i++) {
     unsigned char c = p[i];
     if (o + 4 > sizeof buf) {
-      if (sl__write_all(fd, buf, o)) return -SL_EIO;
+      int rc = sl__write_all(fd, buf, o);
+      if (rc) return rc;
       o = 0;
     }
     if (c >= 0x20 && c < 0x7f && c != '\\') {
@@ -66,7 +67,7 @@ static int write_escaped(int fd, const unsigned char *p, size_t n) {
       buf[o++] = hex[c & 15];
     }
   }
-  return o && sl__write_all(fd, buf, o) ? -SL_EIO : 0;
+  return o ? sl__write_all(fd, buf, o) : 0;
 }
 
 int sl__bad_record(sl__inst *inst, const char *where, const char *reason,
@@ -88,12 +89,17 @@ int sl__bad_record(sl__inst *inst, const char *where, const char *reason,
     rc = -errno;
   } else {
     /* operator<TAB>subtask<TAB>where<TAB>reason<TAB>escaped record */
-    char head[1024];
-    sl__fmt(head, sizeof head, "%s\t%d\t%s\t%s\t", inst_name(inst),
-            inst->ctx.subtask, where, reason);
-    if (sl__write_all(job->dl_fd, head, strlen(head)) ||
-        write_escaped(job->dl_fd, rec, len) || sl__write_all(job->dl_fd, "\n", 1))
-      rc = -errno ? -errno : -EIO;
+    char sub[16];
+    sl__fmt(sub, sizeof sub, "\t%d\t", inst->ctx.subtask);
+    const char *name = inst_name(inst);
+    rc = sl__write_all(job->dl_fd, name, strlen(name));
+    if (!rc) rc = sl__write_all(job->dl_fd, sub, strlen(sub));
+    if (!rc) rc = sl__write_all(job->dl_fd, where, strlen(where));
+    if (!rc) rc = sl__write_all(job->dl_fd, "\t", 1);
+    if (!rc) rc = sl__write_all(job->dl_fd, reason, strlen(reason));
+    if (!rc) rc = sl__write_all(job->dl_fd, "\t", 1);
+    if (!rc) rc = write_escaped(job->dl_fd, rec, len);
+    if (!rc) rc = sl__write_all(job->dl_fd, "\n", 1);
   }
   pthread_mutex_unlock(&job->mu);
   if (rc)

@@ -3,6 +3,16 @@
 
 #include "core/core.h"
 
+static inline int sl__bytes_eq(const void *a, const void *b, uint32_t n) {
+  if (n == 8) { /* the common fixed-size key: one load each */
+    uint64_t x, y;
+    memcpy(&x, a, 8);
+    memcpy(&y, b, 8);
+    return x == y;
+  }
+  return !memcmp(a, b, n);
+}
+
 int sl__kmap_init(sl__kmap *m) {
   m->cap = 1024;
   m->count = 0;
@@ -23,7 +33,7 @@ sl__kmap_slot *sl__kmap_get(sl__kmap *m, uint64_t hash, const void *key,
   for (size_t i = hash & mask;; i = (i + 1) & mask) {
     sl__kmap_slot *s = &m->slots[i];
     if (!s->kv) return NULL;
-    if (s->hash == hash && s->klen == klen && !memcmp(s->kv, key, klen))
+    if (s->hash == hash && s->klen == klen && sl__bytes_eq(s->kv, key, klen))
       return s;
   }
 }
@@ -56,7 +66,13 @@ int sl__kmap_set(sl__kmap_slot *s, const void *val, uint32_t vlen) {
     s->vlen = vlen;
     return 0;
   }
-  if (vlen) memmove(s->kv + s->klen, val, vlen);
+  if (vlen == 8) { /* fixed-size value: one load, one store */
+    uint64_t v;
+    memcpy(&v, val, 8);
+    memcpy(s->kv + s->klen, &v, 8);
+  } else if (vlen) {
+    memmove(s->kv + s->klen, val, vlen);
+  }
   s->vlen = vlen;
   return 0;
 }
