@@ -94,9 +94,9 @@ static int pass_process(sl__inst *inst, const sl_record *r) {
 /* ---- rolling reduce ----------------------------------------------------- */
 
 static int reduce_open(sl__inst *inst) {
-  sl__kmap *m = sl__calloc(1, sizeof *m);
+  sl__kmap *m = sl__calloc_private(sizeof *m);
   if (!m || sl__kmap_init(m)) {
-    sl__free(m);
+    sl__free_private(m);
     return sl__fail(inst, -SL_ENOMEM, "cannot allocate reduce state");
   }
   inst->impl = m;
@@ -125,7 +125,7 @@ static int reduce_process(sl__inst *inst, const sl_record *r) {
 static void reduce_close(sl__inst *inst, int ok) {
   if (!inst->impl) return;
   sl__kmap_destroy(inst->impl);
-  sl__free(inst->impl);
+  sl__free_private(inst->impl);
   inst->impl = NULL;
 }
 

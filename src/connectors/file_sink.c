@@ -196,12 +196,12 @@ static void writer_free(fs_writer *w) {
   if (w->fd >= 0) close(w->fd);
   free_names(w);
   sl__free(w->buf);
-  sl__free(w);
+  sl__free_private(w);
 }
 
 static int fs_open(sl_sink *sink, sl__inst *inst, void **writer) {
   fs_sink *s = sink->impl;
-  fs_writer *w = sl__calloc(1, sizeof *w);
+  fs_writer *w = sl__calloc_private(sizeof *w);
   if (!w) return sl__fail(inst, -SL_ENOMEM, "cannot write '%s': out of memory", s->path);
   w->sink = s;
   w->subtask = inst->ctx.subtask;

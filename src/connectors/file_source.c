@@ -263,7 +263,7 @@ static int fs_open(sl_source *src, sl__inst *inst, void **reader) {
     for (size_t i = (size_t)me; i < s->n_splits; i += (size_t)P) mine++;
     if (!mine) return 0;
   }
-  fs_reader *r = sl__calloc(1, sizeof *r);
+  fs_reader *r = sl__calloc_private(sizeof *r);
   if (!r) return -SL_ENOMEM;
   r->src = s;
   r->P = P;
@@ -289,7 +289,7 @@ static int fs_open(sl_source *src, sl__inst *inst, void **reader) {
   return 0;
 fail:
   sl__lr_free(&r->lr);
-  sl__free(r);
+  sl__free_private(r);
   return rc;
 }
 
@@ -304,7 +304,7 @@ static void fs_close(void *reader) {
   sl__free(r->files);
   sl__free(r->mine);
   sl__lr_free(&r->lr);
-  sl__free(r);
+  sl__free_private(r);
 }
 
 /* Hand one result of the line reader to the job: 0 or a negative code. */

@@ -21,7 +21,7 @@ typedef struct {
 } coll_reader;
 
 static int coll_open(sl_source *src, sl__inst *inst, void **reader) {
-  coll_reader *r = sl__calloc(1, sizeof *r);
+  coll_reader *r = sl__calloc_private(sizeof *r);
   if (!r) return -SL_ENOMEM;
   r->c = src->impl;
   *reader = r;
@@ -37,7 +37,7 @@ static int coll_poll(void *reader, sl__inst *inst, int budget) {
   return r->next < r->c->n ? SL__POLL_MORE : SL__POLL_END;
 }
 
-static void reader_close(void *reader) { sl__free(reader); }
+static void reader_close(void *reader) { sl__free_private(reader); }
 
 static void coll_free(sl_source *src) {
   coll_src *c = src->impl;
@@ -112,7 +112,7 @@ typedef struct {
 
 static int gen_open(sl_source *src, sl__inst *inst, void **reader) {
   const gen_src *g = src->impl;
-  gen_reader *r = sl__calloc(1, sizeof *r);
+  gen_reader *r = sl__calloc_private(sizeof *r);
   if (!r) return -SL_ENOMEM;
   r->g = g;
   uint64_t P = (uint64_t)inst->ctx.parallelism, i = (uint64_t)inst->ctx.subtask;

@@ -60,7 +60,7 @@ static int ps_out(ps_writer *w, sl__inst *inst, const void *extra,
 }
 
 static int ps_open(sl_sink *sink, sl__inst *inst, void **writer) {
-  ps_writer *w = sl__malloc(sizeof *w);
+  ps_writer *w = sl__calloc_private(sizeof *w);
   if (!w) return sl__fail(inst, -SL_ENOMEM, "print sink: out of memory");
   w->fd = STDOUT_FILENO;
   w->len = 0;
@@ -112,7 +112,7 @@ static void ps_close(void *writer, int ok) {
     (void)sl__write_all(w->fd, w->buf, w->len);
     pthread_mutex_unlock(&g_stdout_mu);
   }
-  sl__free(w);
+  sl__free_private(w);
 }
 
 static void ps_free(sl_sink *sink) { SL__UNUSED(sink); }

@@ -107,11 +107,11 @@ static int ss_connect(const ss_sink *s, sl__inst *inst) {
 
 static int ss_open(sl_sink *sink, sl__inst *inst, void **writer) {
   const ss_sink *s = sink->impl;
-  ss_writer *w = sl__malloc(sizeof *w);
+  ss_writer *w = sl__calloc_private(sizeof *w);
   if (!w) return sl__fail(inst, -SL_ENOMEM, "socket sink %s: out of memory", s->where);
   int fd = ss_connect(s, inst);
   if (fd < 0) {
-    sl__free(w);
+    sl__free_private(w);
     return fd;
   }
   w->sink = s;
@@ -153,7 +153,7 @@ static void ss_close(void *writer, int ok) {
   ss_writer *w = writer;
   SL__UNUSED(ok);
   close(w->fd);
-  sl__free(w);
+  sl__free_private(w);
 }
 
 static void ss_free(sl_sink *sink) {

@@ -73,12 +73,12 @@ static int sock_open(sl_source *src, sl__inst *inst, void **reader) {
   const sl__conf *conf = inst->job->conf;
   *reader = NULL;
   if (inst->ctx.subtask != 0) return 0;
-  sock_reader *r = sl__calloc(1, sizeof *r);
+  sock_reader *r = sl__calloc_private(sizeof *r);
   if (!r) return -SL_ENOMEM;
   int rc = sl__lr_init(&r->lr, (size_t)SL__CONF_I(conf, MAX_LINE_LENGTH),
                        (int)SL__CONF_I(conf, VALIDATE_UTF8), 0);
   if (rc) {
-    sl__free(r);
+    sl__free_private(r);
     return rc;
   }
   r->src = s;
@@ -106,7 +106,7 @@ static void sock_close(void *reader) {
   if (r->src->host && r->fd >= 0) close(r->fd);
   if (r->ai) freeaddrinfo(r->ai);
   sl__lr_free(&r->lr);
-  sl__free(r);
+  sl__free_private(r);
 }
 
 static void drop_fd(sock_reader *r) {

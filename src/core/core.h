@@ -22,6 +22,11 @@ void *sl__calloc(size_t n, size_t size);
 void *sl__realloc(void *ptr, size_t size);
 void sl__free(void *ptr);
 char *sl__strdup(const char *s);
+/* Zeroed memory on cache lines of its own (64-byte aligned, padded): for
+ * objects one worker writes per record (readers, writers, instances), so
+ * two workers' objects never share a line.  Free with sl__free_private. */
+void *sl__calloc_private(size_t size);
+void sl__free_private(void *p);
 void *sl__memdup(const void *p, size_t n);
 
 /* snprintf into a fixed buffer, always terminated, never overflowing. */

@@ -31,6 +31,19 @@ void *sl__realloc(void *ptr, size_t size) {
 void sl__free(void *ptr) {
   if (ptr) g_alloc.free_fn(ptr);
 }
+void *sl__calloc_private(size_t size) {
+  size_t padded = (size + 63) & ~(size_t)63;
+  char *raw = sl__calloc(1, padded + 64 + sizeof(void *));
+  if (!raw) return NULL;
+  uintptr_t a = ((uintptr_t)raw + sizeof(void *) + 63) & ~(uintptr_t)63;
+  ((void **)a)[-1] = raw;
+  return (void *)a;
+}
+
+void sl__free_private(void *p) {
+  if (p) sl__free(((void **)p)[-1]);
+}
+
 char *sl__strdup(const char *s) {
   return s ? sl__memdup(s, strlen(s) + 1) : NULL;
 }

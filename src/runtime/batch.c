@@ -2,11 +2,11 @@
 #include "runtime/batch.h"
 
 sl__batch *sl__batch_new(uint32_t cap) {
-  sl__batch *b = sl__calloc(1, sizeof *b);
+  sl__batch *b = sl__calloc_private(sizeof *b);
   if (!b) return NULL;
   b->data = sl__malloc(cap);
   if (!b->data) {
-    sl__free(b);
+    sl__free_private(b);
     return NULL;
   }
   b->cap = cap;
@@ -16,7 +16,7 @@ sl__batch *sl__batch_new(uint32_t cap) {
 void sl__batch_free(sl__batch *b) {
   if (!b) return;
   sl__free(b->data);
-  sl__free(b);
+  sl__free_private(b);
 }
 
 int sl__batch_reserve(sl__batch *b, uint32_t need) {

@@ -121,7 +121,7 @@ static int add_chan_ptr(sl__chan ***arr, int *n, sl__chan *ch) {
 
 static int plan(sl__job *job) {
   int P = job->P, n = job->n_ops;
-  job->workers = sl__calloc((size_t)P, sizeof *job->workers);
+  job->workers = sl__calloc_private((size_t)P * sizeof *job->workers);
   if (!job->workers) return -SL_ENOMEM;
   int n_x = 0;
   for (int i = 0; i < n; i++)
@@ -134,7 +134,7 @@ static int plan(sl__job *job) {
     sl__worker *wk = &job->workers[w];
     wk->index = w;
     wk->job = job;
-    wk->insts = sl__calloc((size_t)n, sizeof *wk->insts);
+    wk->insts = sl__calloc_private((size_t)n * sizeof *wk->insts);
     if (!wk->insts) return -SL_ENOMEM;
     wk->n_live = n;
     for (int i = 0; i < n; i++) {
@@ -162,7 +162,7 @@ static int plan(sl__job *job) {
         x->part = edge->part;
         x->from = edge->from;
         x->to = op;
-        x->ch = sl__calloc((size_t)P * P, sizeof *x->ch);
+        x->ch = sl__calloc_private((size_t)P * P * sizeof *x->ch);
         if (!x->ch) return -SL_ENOMEM;
         int limit = (int)SL__CONF_I(job->conf, CHANNEL_CAPACITY);
         for (int p = 0; p < P; p++)
@@ -206,7 +206,7 @@ static void unplan(sl__job *job) {
           sl__free(wk->insts[i].outs);
           sl__free(wk->insts[i].ctx.scratch);
         }
-      sl__free(wk->insts);
+      sl__free_private(wk->insts);
       sl__free(wk->in);
       sl__free(wk->out);
     }
@@ -225,10 +225,10 @@ static void unplan(sl__job *job) {
       sl__ring_destroy(&ch->full);
       sl__ring_destroy(&ch->free);
     }
-    sl__free(x->ch);
+    sl__free_private(x->ch);
   }
   sl__free(job->xs);
-  sl__free(job->workers);
+  sl__free_private(job->workers);
 }
 
 /* ---- signals ------------------------------------------------------------ */

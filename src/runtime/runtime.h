@@ -155,7 +155,7 @@ struct sl__inst {
 };
 
 struct sl__worker {
-  int index;
+  _Alignas(64) int index; /* each worker on its own cache lines */
   sl__job *job;
   pthread_t thread;
   sl__inst *insts; /* [op id] */
