@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/deps.sh
 cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-cmake --build build -j"$(nproc)" >/dev/null
+cmake --build build -j"$(nproc)" --target sluice >/dev/null
 mkdir -p out
 echo "== sluice run upper --input data/input.txt --output out/upper.txt"
 ./build/sluice run upper --input data/input.txt --output out/upper.txt
