@@ -211,6 +211,101 @@ typedef int (*sl_reduce_fn)(void *ud, sl_ctx *ctx, const sl_record *acc,
                             const sl_record *in, sl_record *out);
 
 /* ------------------------------------------------------------------------ */
+/* Keyed state                                                               */
+/* ------------------------------------------------------------------------ */
+
+/* A byte view.  Lifetime: stated by the call that returns it. */
+typedef struct sl_bytes {
+  const void *data;
+  uint32_t len;
+} sl_bytes;
+
+typedef enum {
+  SL_STATE_VALUE = 1,      /* one byte string per key */
+  SL_STATE_LIST = 2,       /* a list of byte strings per key */
+  SL_STATE_MAP = 3,        /* user key -> value per key */
+  SL_STATE_REDUCING = 4,   /* fixed-size value combined by `reduce` */
+  SL_STATE_AGGREGATING = 5 /* fixed-size accumulator: create/add/merge/result */
+} sl_state_kind;
+
+typedef enum {
+  SL_TTL_ON_CREATE_AND_WRITE = 0, /* writes restart the time-to-live */
+  SL_TTL_ON_READ_AND_WRITE = 1    /* reads restart it too */
+} sl_ttl_update;
+
+/* A state descriptor, declared once (usually `static const`) and valid for
+ * the whole job.  States are identified by `name` within an operator;
+ * declaring the same name with another kind fails with SL_ESTATE.
+ * Time-to-live (ttl_ms > 0) counts processing time (wall clock); expired
+ * values are never returned (Flink's NeverReturnExpired) and are removed
+ * when touched.  For list state the TTL applies per element, for map state
+ * per entry. */
+typedef struct sl_state_desc {
+  const char *name;
+  sl_state_kind kind;
+  /* reducing / aggregating: size in bytes of the value / accumulator */
+  uint32_t size;
+  /* reducing: *acc = *acc (+) *in, both `size` bytes */
+  int (*reduce)(void *ud, void *acc, const void *in);
+  /* aggregating: initialise an accumulator; fold an input in; merge
+   * `other` into acc (session windows); produce the result view (may point
+   * into acc, valid until the next state call) */
+  void (*agg_create)(void *ud, void *acc);
+  int (*agg_add)(void *ud, void *acc, const void *in, uint32_t in_len);
+  int (*agg_merge)(void *ud, void *acc, const void *other);
+  int (*agg_result)(void *ud, const void *acc, sl_bytes *out);
+  void *ud;
+  int64_t ttl_ms;
+  sl_ttl_update ttl_update;
+} sl_state_desc;
+
+/* A state handle, bound to the operator instance and to the key of the
+ * record being processed.  Valid during the callback that obtained it. */
+typedef struct sl_state sl_state;
+
+/* The handle of `desc` in a keyed operator (process/reduce/flat_map/map
+ * applied to a stream from sl_key_by).  Returns 0, or -SL_ESTATE when the
+ * operator is not keyed or the name was declared with another kind (the
+ * message, naming operator and state, is attached to the job error if the
+ * callback then fails). */
+int sl_state_get(sl_ctx *ctx, const sl_state_desc *desc, sl_state **out);
+
+/* Operations.  Getters return 0 with a view valid until the next state
+ * call of this operator instance, or SL_EMPTY when there is no value.  All
+ * return a negative SL_E* code on failure. */
+#define SL_EMPTY 1
+int sl_value_get(sl_state *s, sl_bytes *out);
+int sl_value_set(sl_state *s, const void *data, uint32_t len);
+int sl_list_add(sl_state *s, const void *data, uint32_t len);
+/* Iterate: *it starts zeroed after sl_list_get; sl_list_next returns 1 with
+ * the next element, 0 at the end. */
+typedef struct sl_list_iter {
+  const uint8_t *p, *end;
+  int64_t now;
+  int ttl;
+} sl_list_iter;
+int sl_list_get(sl_state *s, sl_list_iter *it);
+int sl_list_next(sl_list_iter *it, sl_bytes *out);
+int sl_list_update(sl_state *s, const sl_bytes *items, size_t n);
+int sl_map_get(sl_state *s, const void *ukey, uint32_t uklen, sl_bytes *out);
+int sl_map_put(sl_state *s, const void *ukey, uint32_t uklen, const void *val,
+               uint32_t vlen);
+int sl_map_remove(sl_state *s, const void *ukey, uint32_t uklen);
+/* Visit every entry of the current key's map; fn returns 0 to go on.  The
+ * map must not be modified during the visit. */
+int sl_map_foreach(sl_state *s,
+                   int (*fn)(void *ud, sl_bytes ukey, sl_bytes val), void *ud);
+int sl_reducing_add(sl_state *s, const void *value); /* desc->size bytes */
+int sl_reducing_get(sl_state *s, sl_bytes *out);
+int sl_aggregating_add(sl_state *s, const void *in, uint32_t in_len);
+int sl_aggregating_get(sl_state *s, sl_bytes *out); /* the result */
+/* Remove the current key's value (all entries for list/map). */
+int sl_state_clear(sl_state *s);
+/* Scope the handle to a namespace (windows keep one state per window);
+ * the default namespace is empty.  The bytes are copied. */
+int sl_state_namespace(sl_state *s, const void *ns, uint32_t len);
+
+/* ------------------------------------------------------------------------ */
 /* Graph building                                                            */
 /* ------------------------------------------------------------------------ */
 

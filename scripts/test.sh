@@ -16,10 +16,10 @@ echo "== ASan+UBSan build and test"
 cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DSLUICE_SANITIZE=address,undefined \
   -DSLUICE_BUILD_EXAMPLES=OFF >/dev/null
 cmake --build build-asan -j"$jobs" >/dev/null
-(cd build-asan && ASAN_OPTIONS=detect_leaks=1 ctest --output-on-failure -j"$jobs")
+(cd build-asan && SL_TEST_SMALL=1 ASAN_OPTIONS=detect_leaks=1 ctest --output-on-failure -j"$jobs")
 
 echo "== TSan build and runtime tests"
 cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=Debug -DSLUICE_SANITIZE=thread \
   -DCMAKE_C_COMPILER=clang -DSLUICE_BUILD_EXAMPLES=OFF >/dev/null
 cmake --build build-tsan -j"$jobs" >/dev/null
-(cd build-tsan && TSAN_OPTIONS=halt_on_error=1 ctest --output-on-failure -j"$jobs" -R 'test_jobs|test_units|test_backpressure|source|sink')
+(cd build-tsan && SL_TEST_SMALL=1 TSAN_OPTIONS=halt_on_error=1 ctest --output-on-failure -j"$jobs" -R 'test_jobs|test_units|test_backpressure|source|sink')

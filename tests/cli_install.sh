@@ -13,5 +13,5 @@ printf 'hello\nworld\n' >"$TMP/input.txt"
 check "example runs" bash -c "cd '$TMP' && ./upper"
 check "example output" cmp -s "$TMP/output.txt" <(printf 'HELLO\nWORLD\n')
 check "static link works" cc $san -o "$TMP/upper_static" "$SL_SRC/examples/upper.c" -I"$TMP/prefix/include" \
-  "$(ls "$TMP"/prefix/lib*/libsluice.a "$TMP"/prefix/lib/*/libsluice.a 2>/dev/null | head -1)" -lxxhash -lpthread
+  "$(ls "$TMP"/prefix/lib*/libsluice.a "$TMP"/prefix/lib/*/libsluice.a 2>/dev/null | head -1)" -lxxhash -lrocksdb -lpthread
 finish

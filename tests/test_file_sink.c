@@ -17,99 +17,13 @@
 #include <unistd.h>
 
 #include "test.h"
-
-static char g_tmp[512];
+#include "test_util.h"
 
 /* ---- helpers ------------------------------------------------------------ */
-
-static void mkdir_p(const char *dir) {
-  char p[1024];
-  snprintf(p, sizeof p, "%s", dir);
-  for (char *s = p + 1; *s; s++)
-    if (*s == '/') {
-      *s = 0;
-      mkdir(p, 0777);
-      *s = '/';
-    }
-  mkdir(p, 0777);
-}
-
-static void rm_rf(const char *path) {
-  struct stat st;
-  if (lstat(path, &st) != 0) return;
-  if (S_ISDIR(st.st_mode)) {
-    DIR *d = opendir(path);
-    struct dirent *e;
-    while (d && (e = readdir(d))) {
-      if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
-      char sub[1024];
-      snprintf(sub, sizeof sub, "%s/%s", path, e->d_name);
-      rm_rf(sub);
-    }
-    if (d) closedir(d);
-    rmdir(path);
-  } else {
-    unlink(path);
-  }
-}
-
-/* A fresh scratch path under SL_TEST_TMP. */
-static const char *tpath(char *buf, size_t cap, const char *name) {
-  snprintf(buf, cap, "%s/%s", g_tmp, name);
-  return buf;
-}
 
 static int exists(const char *path) {
   struct stat st;
   return stat(path, &st) == 0;
-}
-
-static char *read_file(const char *path, size_t *len) {
-  FILE *f = fopen(path, "rb");
-  if (!f) return NULL;
-  size_t cap = 4096, n = 0;
-  char *buf = malloc(cap);
-  size_t got;
-  while ((got = fread(buf + n, 1, cap - n, f)) > 0) {
-    n += got;
-    if (n == cap) buf = realloc(buf, cap *= 2);
-  }
-  fclose(f);
-  buf = realloc(buf, n + 1);
-  buf[n] = 0;
-  *len = n;
-  return buf;
-}
-
-/* Lines of a text as a vector of strings (the text is modified in place). */
-typedef struct lines {
-  char **v;
-  size_t n, cap;
-} lines;
-
-static void lines_push(lines *l, char *s) {
-  if (l->n == l->cap) {
-    l->cap = l->cap ? l->cap * 2 : 256;
-    l->v = realloc(l->v, l->cap * sizeof *l->v);
-  }
-  l->v[l->n++] = s;
-}
-
-/* Split text into lines; returns 0 if the text does not end in '\n'
- * (unless empty). */
-static int split_lines(char *text, size_t len, lines *l) {
-  size_t start = 0;
-  for (size_t i = 0; i < len; i++)
-    if (text[i] == '\n') {
-      text[i] = 0;
-      lines_push(l, text + start);
-      start = i + 1;
-    }
-  return start == len;
-}
-
-static int cmp_str(const void *a, const void *b) {
-  return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
 /* ---- the jobs ----------------------------------------------------------- */
@@ -157,10 +71,7 @@ static int drop(void *ud, sl_ctx *ctx, const sl_record *in) {
 }
 
 static int run_job(const char *path, const job_opts *o) {
-  sl_env *env = sl_env_new();
-  char p[16];
-  snprintf(p, sizeof p, "%d", o->P);
-  CHECK_EQ_INT(sl_env_set(env, "parallelism.default", p), 0);
+  sl_env *env = env_p(o->P);
   if (o->roll) CHECK_EQ_INT(sl_env_set(env, "sink.rolling-policy.file-size", o->roll), 0);
   sl_stream *s = sl_source_stream(env, sl_sequence_source(1, o->n));
   if (o->drop_all) s = sl_filter(s, drop, NULL);
@@ -181,13 +92,8 @@ static lines expected(const job_opts *o, int sorted) {
     expected_line(k, o, s, cap);
     lines_push(&l, s);
   }
-  if (sorted) qsort(l.v, l.n, sizeof *l.v, cmp_str);
+  if (sorted) lines_sort(&l);
   return l;
-}
-
-static void free_expected(lines *l) {
-  for (size_t i = 0; i < l->n; i++) free(l->v[i]);
-  free(l->v);
 }
 
 static void check_same_lines(lines *got, lines *want) {
@@ -216,11 +122,11 @@ static void single_file_case(const char *name, job_opts o, int sorted) {
   CHECK(text != NULL);
   if (!text) return;
   lines got = {0};
-  CHECK(split_lines(text, len, &got));
-  if (sorted) qsort(got.v, got.n, sizeof *got.v, cmp_str);
+  CHECK(lines_split_inplace(&got, text, len));
+  if (sorted) lines_sort(&got);
   lines want = expected(&o, sorted);
   check_same_lines(&got, &want);
-  free_expected(&want);
+  lines_free(&want);
   free(got.v);
   free(text);
 }
@@ -330,7 +236,7 @@ static void read_parts(const char *dir, int s, int count, lines *l,
     CHECK(texts[n] != NULL);
     if (!texts[n]) return;
     CHECK(len > 0);
-    CHECK(split_lines(texts[n], len, l));
+    CHECK(lines_split_inplace(l, texts[n], len));
   }
 }
 
@@ -381,11 +287,11 @@ static void dir_case(const char *name, int P, int64_t n, const char *roll,
     free(texts);
     free(mine.v);
   }
-  qsort(all.v, all.n, sizeof *all.v, cmp_str);
+  lines_sort(&all);
   lines want = expected(&o, 1);
   check_same_lines(&all, &want);
-  free_expected(&want);
-  free_expected(&all);
+  lines_free(&want);
+  lines_free(&all);
 }
 
 static void directory_mode_p2(void) { dir_case("outdir", 2, 10000, NULL, 0, 0); }
@@ -470,10 +376,7 @@ static void write_failure_fails_job(void) {
 }
 
 int main(void) {
-  const char *t = getenv("SL_TEST_TMP");
-  snprintf(g_tmp, sizeof g_tmp, "%s", t && *t ? t : "/tmp/sl_test_file_sink");
-  rm_rf(g_tmp);
-  mkdir_p(g_tmp);
+  scratch_init("/tmp/sl_test_file_sink", 1);
   RUN(single_file_p1_exact_order);
   RUN(single_file_p4_multiset);
   RUN(single_file_empty_output);

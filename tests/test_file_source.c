@@ -9,30 +9,17 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <pthread.h>
-#include <sched.h>
-#include <stdatomic.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "test.h"
-
-static char g_tmp[512];
-
-static void mkdir_p(const char *path) {
-  char cmd[1200];
-  snprintf(cmd, sizeof cmd, "mkdir -p '%s'", path);
-  CHECK_EQ_INT(system(cmd), 0);
-}
+#include "test_util.h"
 
 /* A fresh, empty directory g_tmp/name; its path in out. */
 static void fresh_dir(const char *name, char *out, size_t cap) {
-  char cmd[1200];
-  snprintf(out, cap, "%s/%s", g_tmp, name);
-  snprintf(cmd, sizeof cmd, "rm -rf '%s'", out);
-  CHECK_EQ_INT(system(cmd), 0);
-  mkdir_p(out);
+  tpath(out, cap, name);
+  CHECK_EQ_INT(rm_rf(out), 0);
+  CHECK_EQ_INT(mkdir_p(out), 0);
 }
 
 static void write_file(const char *path, const char *data, size_t len,
@@ -46,44 +33,6 @@ static void write_file(const char *path, const char *data, size_t len,
 
 /* ---- expected lines ------------------------------------------------------ */
 
-typedef struct lines {
-  char **v;
-  size_t n, cap;
-} lines;
-
-static void lines_add(lines *l, const char *s, size_t len) {
-  if (l->n == l->cap) {
-    l->cap = l->cap ? l->cap * 2 : 64;
-    l->v = realloc(l->v, l->cap * sizeof *l->v);
-  }
-  char *c = malloc(len + 1);
-  memcpy(c, s, len);
-  c[len] = 0;
-  l->v[l->n++] = c;
-}
-
-static void lines_free(lines *l) {
-  for (size_t i = 0; i < l->n; i++) free(l->v[i]);
-  free(l->v);
-  memset(l, 0, sizeof *l);
-}
-
-static int cmp_str(const void *a, const void *b) {
-  return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-/* Lines of a text the way the source splits it ('\n' ends a line, an
- * unterminated last line counts). */
-static void split_text(lines *l, const char *text, size_t len) {
-  size_t b = 0;
-  for (size_t i = 0; i < len; i++)
-    if (text[i] == '\n') {
-      lines_add(l, text + b, i - b);
-      b = i + 1;
-    }
-  if (b < len) lines_add(l, text + b, len - b);
-}
-
 static void collected(lines *l, sl_collect *c) {
   for (size_t i = 0; i < sl_collect_count(c); i++) {
     sl_record r;
@@ -94,34 +43,7 @@ static void collected(lines *l, sl_collect *c) {
   }
 }
 
-/* want == got, in order (ordered) or as sorted multisets. */
-static int same_lines(lines *want, lines *got, int ordered) {
-  if (!ordered) {
-    qsort(want->v, want->n, sizeof *want->v, cmp_str);
-    qsort(got->v, got->n, sizeof *got->v, cmp_str);
-  }
-  if (want->n != got->n) {
-    fprintf(stderr, "  want %zu lines, got %zu\n", want->n, got->n);
-    return 0;
-  }
-  for (size_t i = 0; i < want->n; i++)
-    if (strcmp(want->v[i], got->v[i])) {
-      fprintf(stderr, "  line %zu: want \"%s\", got \"%s\"\n", i, want->v[i],
-              got->v[i]);
-      return 0;
-    }
-  return 1;
-}
-
 /* ---- running a job ------------------------------------------------------- */
-
-static sl_env *env_p(int P) {
-  sl_env *env = sl_env_new();
-  char buf[16];
-  snprintf(buf, sizeof buf, "%d", P);
-  CHECK_EQ_INT(sl_env_set(env, "parallelism.default", buf), 0);
-  return env;
-}
 
 /* Run source(path) -> collect at P with extra "key=value" settings (NULL
  * terminated).  Returns the rc; lines in *got; error text in err. */
@@ -176,7 +98,7 @@ static void test_single_file(void) {
   const int Ps[] = {1, 2, 4};
   for (int i = 0; i < 3; i++) {
     lines want = {0}, got = {0};
-    split_text(&want, text, len);
+    lines_split_copy(&want, text, len);
     char err[2048];
     sl_job_stats st;
     int rc = run_file_job(path, Ps[i], NULL, &got, err, sizeof err, &st);
@@ -204,7 +126,7 @@ static void test_splits(void) {
   for (int s = 0; s < 3; s++)
     for (int i = 0; i < 3; i++) {
       lines want = {0}, got = {0};
-      split_text(&want, text, len);
+      lines_split_copy(&want, text, len);
       const char *kv[] = {sizes[s], NULL};
       char err[2048];
       int rc = run_file_job(path, Ps[i], kv, &got, err, sizeof err, NULL);
@@ -234,7 +156,7 @@ static void test_directory_and_glob(void) {
   snprintf(p, sizeof p, "%s/.hidden", dir);
   write_file(p, "hidden\n", 7, 0);
   snprintf(p, sizeof p, "%s/sub", dir);
-  mkdir_p(p);
+  CHECK_EQ_INT(mkdir_p(p), 0);
   snprintf(p, sizeof p, "%s/sub/nested.log", dir);
   write_file(p, "nested\n", 7, 0);
 
@@ -344,7 +266,7 @@ static void bad_record_case(const char *name, const char *bad, const char *kv0,
     unlink(dl);
     const char *kv[] = {kv0, "source.file.split-size=300", dlkv, NULL};
     lines want = {0}, got = {0};
-    split_text(&want, head, len);
+    lines_split_copy(&want, head, len);
     lines_add(&want, "tail1", 5);
     lines_add(&want, "tail2", 5);
     sl_job_stats st;
@@ -386,36 +308,6 @@ static void test_invalid_utf8(void) {
 
 /* ---- continuous mode ----------------------------------------------------- */
 
-typedef struct cont_job {
-  sl_env *env;
-  sl_collect *c;
-  _Atomic long seen;
-  int rc;
-} cont_job;
-
-static int count_map(void *ud, sl_ctx *ctx, const sl_record *in,
-                     sl_record *out) {
-  atomic_fetch_add((_Atomic long *)ud, 1);
-  return 0;
-}
-
-static void *cont_thread(void *arg) {
-  cont_job *j = arg;
-  j->rc = sl_execute(j->env, "continuous");
-  return NULL;
-}
-
-/* Wait (up to 5 s) until `seen` reaches n. */
-static int wait_seen(cont_job *j, long n) {
-  for (int i = 0; i < 500; i++) {
-    if (atomic_load(&j->seen) >= n) return 1;
-    struct timespec ts = {0, 10 * 1000 * 1000};
-    nanosleep(&ts, NULL);
-  }
-  fprintf(stderr, "  timed out: seen %ld, want %ld\n", atomic_load(&j->seen), n);
-  return 0;
-}
-
 static void test_continuous(void) {
   char dir[700], a[900], b[900], hidden[900];
   fresh_dir("continuous", dir, sizeof dir);
@@ -424,32 +316,26 @@ static void test_continuous(void) {
   snprintf(hidden, sizeof hidden, "%s/.c.txt", dir);
   write_file(a, "a1\na2\na3\n", 9, 0);
 
-  cont_job j = {0};
-  j.env = env_p(2);
-  CHECK_EQ_INT(sl_env_set(j.env, "source.monitor-interval", "50ms"), 0);
-  CHECK_EQ_INT(sl_env_set(j.env, "execution.buffer-timeout", "5ms"), 0);
-  CHECK_EQ_INT(sl_env_set(j.env, "execution.handle-signals", "false"), 0);
-  j.c = sl_collect_new();
-  sl_stream *s = sl_source_stream(j.env, sl_file_source(dir));
-  s = sl_map(s, count_map, (void *)&j.seen);
-  CHECK_EQ_INT(sl_sink_to(s, sl_collect_sink(j.c)), 0);
-  pthread_t t;
-  CHECK_EQ_INT(pthread_create(&t, NULL, cont_thread, &j), 0);
+  bg_job j = {0};
+  sl_env *env = env_p(2);
+  CHECK_EQ_INT(sl_env_set(env, "source.monitor-interval", "50ms"), 0);
+  CHECK_EQ_INT(sl_env_set(env, "execution.buffer-timeout", "5ms"), 0);
+  CHECK_EQ_INT(sl_env_set(env, "execution.handle-signals", "false"), 0);
+  bg_start(&j, env, sl_file_source(dir), "continuous");
 
   CHECK(wait_seen(&j, 3));
   write_file(a, "a4\na5\npart", 10, 1); /* "part" waits for its newline */
   write_file(b, "b1\nb2\n", 6, 0);      /* a new file */
   write_file(hidden, "h\n", 2, 0);      /* ignored */
   CHECK(wait_seen(&j, 7));
-  struct timespec ts = {0, 150 * 1000 * 1000};
-  nanosleep(&ts, NULL);
+  sleep_ms(150);
   CHECK_EQ_INT(atomic_load(&j.seen), 7); /* the partial line is not a line */
   write_file(a, "ial\n", 4, 1);
   write_file(b, "b3", 2, 1);
   CHECK(wait_seen(&j, 8));
-  nanosleep(&ts, NULL);
+  sleep_ms(150);
   sl_cancel(j.env);
-  pthread_join(t, NULL);
+  bg_join(&j);
   CHECK_EQ_INT(j.rc, -SL_ECANCELED);
   if (j.rc != -SL_ECANCELED) fprintf(stderr, "  %s\n", sl_env_last_error(j.env));
 
@@ -460,14 +346,11 @@ static void test_continuous(void) {
   CHECK(same_lines(&want, &got, 0));
   lines_free(&want);
   lines_free(&got);
-  sl_collect_free(j.c);
-  sl_env_free(j.env);
+  bg_free(&j);
 }
 
 int main(void) {
-  const char *t = getenv("SL_TEST_TMP");
-  snprintf(g_tmp, sizeof g_tmp, "%s", t ? t : "/tmp/sl_test_file_source");
-  mkdir_p(g_tmp);
+  scratch_init("/tmp/sl_test_file_source", 0);
   RUN(test_single_file);
   RUN(test_splits);
   RUN(test_directory_and_glob);

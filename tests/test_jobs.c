@@ -3,22 +3,14 @@
  * and 4 with exact expected output, computed here by plain loops.
  */
 #include <pthread.h>
-#include <unistd.h>
 
 #include "test.h"
+#include "test_util.h"
 
 static int64_t v64(const sl_record *r) {
   int64_t v;
   memcpy(&v, r->value, sizeof v);
   return v;
-}
-
-static sl_env *env_p(int p) {
-  sl_env *env = sl_env_new();
-  char buf[16];
-  snprintf(buf, sizeof buf, "%d", p);
-  CHECK_EQ_INT(sl_env_set(env, "parallelism.default", buf), 0);
-  return env;
 }
 
 /* map: x -> x * 3 */
@@ -135,10 +127,10 @@ static void count_values(sl_collect *c, int *hist, int max) {
 static void test_flat_map_union_broadcast(void) {
   for (int P = 1; P <= 4; P *= 2) {
     sl_env *env = env_p(P);
-    const char *lines[] = {"1", "2", "3", "0", "5"};
+    const char *words[] = {"1", "2", "3", "0", "5"};
     sl_collect *c = sl_collect_new();
-    sl_stream *a = sl_source_stream(env, sl_lines_source(lines, 5));
-    sl_stream *b = sl_source_stream(env, sl_lines_source(lines, 5));
+    sl_stream *a = sl_source_stream(env, sl_lines_source(words, 5));
+    sl_stream *b = sl_source_stream(env, sl_lines_source(words, 5));
     sl_stream *fa = sl_flat_map(a, repeat, NULL);
     sl_stream *fb = sl_broadcast(sl_flat_map(b, repeat, NULL));
     sl_stream *ins[] = {sl_rebalance(fa), fb};
@@ -248,7 +240,7 @@ static int gen_val(void *ud, sl_ctx *ctx, uint64_t i, sl_record *out) {
   return 0;
 }
 static void *canceller(void *arg) {
-  usleep(200000);
+  sleep_ms(200);
   sl_cancel(arg);
   return NULL;
 }

@@ -14,19 +14,12 @@
 
 #include "connectors/line_reader.h"
 #include "test.h"
-
-static char g_dir[512];
-
-static void setup_dir(void) {
-  const char *t = getenv("SL_TEST_TMP");
-  snprintf(g_dir, sizeof g_dir, "%s", t ? t : "/tmp/sl_test_line_reader");
-  mkdir(g_dir, 0755);
-}
+#include "test_util.h"
 
 /* Write `len` bytes to a fresh temp file; returns an fd open for reading. */
 static int temp_file(const char *name, const void *data, size_t len) {
   char path[700];
-  snprintf(path, sizeof path, "%s/%s", g_dir, name);
+  tpath(path, sizeof path, name);
   int fd = open(path, O_CREAT | O_TRUNC | O_RDWR, 0644);
   if (fd < 0) return -1;
   if (len && write(fd, data, len) != (ssize_t)len) {
@@ -70,9 +63,9 @@ static size_t read_all(sl__line_reader *lr, got *out, size_t max, int *last) {
   }
 }
 
-static size_t read_file(const char *name, const char *data, size_t len,
-                        size_t max_line, int utf8, size_t bufsize, got *out,
-                        size_t max, int *last) {
+static size_t read_tmp(const char *name, const char *data, size_t len,
+                       size_t max_line, int utf8, size_t bufsize, got *out,
+                       size_t max, int *last) {
   int fd = temp_file(name, data, len);
   CHECK(fd >= 0);
   sl__line_reader lr;
@@ -90,8 +83,8 @@ static void test_lines_and_offsets(void) {
   static const char data[] = "a\nbb\n\nccc\r\n\r\nlast";
   got g[16];
   int last;
-  size_t n = read_file("basic", data, sizeof data - 1, 1024, 1, 0, g, 16,
-                       &last);
+  size_t n = read_tmp("basic", data, sizeof data - 1, 1024, 1, 0, g, 16,
+                      &last);
   CHECK_EQ_INT(n, 6);
   CHECK_EQ_INT(last, SL__LR_EOF);
   const char *want[] = {"a", "bb", "", "ccc\r", "\r", "last"};
@@ -103,7 +96,7 @@ static void test_lines_and_offsets(void) {
     CHECK_EQ_INT(g[i].offset, off[i]);
   }
   /* The same with a 3-byte buffer: every line spans refills. */
-  n = read_file("basic3", data, sizeof data - 1, 1024, 1, 3, g, 16, &last);
+  n = read_tmp("basic3", data, sizeof data - 1, 1024, 1, 3, g, 16, &last);
   CHECK_EQ_INT(n, 6);
   for (size_t i = 0; i < 6 && i < n; i++) {
     CHECK_EQ_STR(g[i].text, want[i]);
@@ -114,13 +107,13 @@ static void test_lines_and_offsets(void) {
 static void test_empty_and_newline_only(void) {
   got g[8];
   int last;
-  CHECK_EQ_INT(read_file("empty", "", 0, 64, 1, 0, g, 8, &last), 0);
+  CHECK_EQ_INT(read_tmp("empty", "", 0, 64, 1, 0, g, 8, &last), 0);
   CHECK_EQ_INT(last, SL__LR_EOF);
-  size_t n = read_file("nl", "\n\n", 2, 64, 1, 0, g, 8, &last);
+  size_t n = read_tmp("nl", "\n\n", 2, 64, 1, 0, g, 8, &last);
   CHECK_EQ_INT(n, 2);
   CHECK_EQ_INT(g[0].len, 0);
   CHECK_EQ_INT(g[1].offset, 1);
-  n = read_file("trail", "x\n", 2, 64, 1, 0, g, 8, &last);
+  n = read_tmp("trail", "x\n", 2, 64, 1, 0, g, 8, &last);
   CHECK_EQ_INT(n, 1); /* a final '\n' does not make an empty last line */
 }
 
@@ -134,7 +127,7 @@ static void test_overlong(void) {
   for (size_t bufsize = 2; bufsize <= 64; bufsize += 5) {
     got g[16];
     int last;
-    size_t n = read_file("long", data, len, 8, 1, bufsize, g, 16, &last);
+    size_t n = read_tmp("long", data, len, 8, 1, bufsize, g, 16, &last);
     CHECK_EQ_INT(n, 6);
     CHECK_EQ_INT(last, SL__LR_EOF);
     if (n != 6) continue;
@@ -188,7 +181,7 @@ static void test_utf8(void) {
   static const char data[] = "good\nab\xff" "cd\n\xc3\xa9t\xc3\xa9\n\xe2\x82\n";
   got g[8];
   int last;
-  size_t n = read_file("utf8", data, sizeof data - 1, 64, 1, 0, g, 8, &last);
+  size_t n = read_tmp("utf8", data, sizeof data - 1, 64, 1, 0, g, 8, &last);
   CHECK_EQ_INT(n, 4);
   CHECK_EQ_INT(g[0].res, SL__LR_LINE);
   CHECK_EQ_INT(g[1].res, SL__LR_BAD);
@@ -201,7 +194,7 @@ static void test_utf8(void) {
   CHECK_EQ_INT(g[3].offset, 17);
   CHECK_CONTAINS(g[3].reason, "at byte 0");
   /* Validation off: every line is good. */
-  n = read_file("utf8off", data, sizeof data - 1, 64, 0, 0, g, 8, &last);
+  n = read_tmp("utf8off", data, sizeof data - 1, 64, 0, 0, g, 8, &last);
   CHECK_EQ_INT(n, 4);
   for (size_t i = 0; i < n && i < 8; i++) CHECK_EQ_INT(g[i].res, SL__LR_LINE);
 }
@@ -232,7 +225,7 @@ static void test_refills_and_growth(void) {
     sl__line_reader lr;
     CHECK_EQ_INT(sl__lr_init(&lr, max_len, 1, sizes[s]), 0);
     sl__lr_reset(&lr, fd, SL__LR_FINAL | SL__LR_PREAD, 0, 0, SL__LR_NO_LIMIT);
-    size_t pos = 0, lines = 0;
+    size_t pos = 0, n_lines = 0;
     int bad = 0;
     for (;;) {
       sl__line line;
@@ -249,10 +242,10 @@ static void test_refills_and_growth(void) {
         break;
       }
       pos += line.len + 1;
-      lines++;
+      n_lines++;
     }
     CHECK_EQ_INT(bad, 0);
-    CHECK_EQ_INT(lines, 2000);
+    CHECK_EQ_INT(n_lines, 2000);
     CHECK_EQ_INT(pos, len);
     size_t initial = sizes[s] ? sizes[s] : SL__LR_DEFAULT_BUF;
     CHECK(lr.cap <= (initial > max_len + 1 ? initial : max_len + 1));
@@ -368,7 +361,7 @@ static void test_growing_file_not_final(void) {
 }
 
 int main(void) {
-  setup_dir();
+  scratch_init("/tmp/sl_test_line_reader", 0);
   RUN(test_lines_and_offsets);
   RUN(test_empty_and_newline_only);
   RUN(test_overlong);

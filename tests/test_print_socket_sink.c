@@ -26,23 +26,11 @@
 #include <unistd.h>
 
 #include "test.h"
+#include "test_util.h"
 
-static char g_tmp[512];
 static char g_err[2048];
 
 /* ---- helpers ------------------------------------------------------------ */
-
-static void mkdir_p(const char *dir) {
-  char p[1024];
-  snprintf(p, sizeof p, "%s", dir);
-  for (char *s = p + 1; *s; s++)
-    if (*s == '/') {
-      *s = 0;
-      mkdir(p, 0777);
-      *s = '/';
-    }
-  mkdir(p, 0777);
-}
 
 typedef struct buf {
   char *p;
@@ -59,53 +47,11 @@ static void buf_add(buf *b, const void *p, size_t n) {
   b->p[b->len] = 0;
 }
 
-static char *read_file(const char *path, size_t *len) {
-  int fd = open(path, O_RDONLY);
-  if (fd < 0) return NULL;
-  buf b = {0};
-  char tmp[65536];
-  ssize_t n;
-  while ((n = read(fd, tmp, sizeof tmp)) > 0) buf_add(&b, tmp, (size_t)n);
-  close(fd);
-  if (!b.p) buf_add(&b, "", 0);
-  *len = b.len;
-  return b.p;
-}
-
-typedef struct lines {
-  char **v;
-  size_t n, cap;
-} lines;
-
-static void lines_push(lines *l, char *s) {
-  if (l->n == l->cap) {
-    l->cap = l->cap ? l->cap * 2 : 256;
-    l->v = realloc(l->v, l->cap * sizeof *l->v);
-  }
-  l->v[l->n++] = s;
-}
-
-/* Split in place; 0 if the text does not end with '\n' (unless empty). */
-static int split_lines(char *text, size_t len, lines *l) {
-  size_t start = 0;
-  for (size_t i = 0; i < len; i++)
-    if (text[i] == '\n') {
-      text[i] = 0;
-      lines_push(l, text + start);
-      start = i + 1;
-    }
-  return start == len;
-}
-
-static int cmp_str(const void *a, const void *b) {
-  return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
 #define LONG_LEN (150 * 1000)
 
 /* The payload of number k: "line-k", or a LONG_LEN line for k == long_at. */
 static void payload(int64_t k, int64_t long_at, char *out, size_t cap) {
-  if (k == long_at) {
+  if (k == long_at && cap > LONG_LEN) {
     memset(out, 'x', LONG_LEN);
     out[LONG_LEN] = 0;
   } else {
@@ -115,14 +61,15 @@ static void payload(int64_t k, int64_t long_at, char *out, size_t cap) {
 
 /* Checks that `got` (sorted here) is exactly lines 1..n. */
 static void check_multiset(lines *got, int64_t n, int64_t long_at) {
-  qsort(got->v, got->n, sizeof *got->v, cmp_str);
+  lines_sort(got);
   lines want = {0};
   for (int64_t k = 1; k <= n; k++) {
-    char *s = malloc(k == long_at ? LONG_LEN + 1 : 32);
-    payload(k, long_at, s, 32);
+    size_t cap = k == long_at ? LONG_LEN + 1 : 32;
+    char *s = malloc(cap);
+    payload(k, long_at, s, cap);
     lines_push(&want, s);
   }
-  qsort(want.v, want.n, sizeof *want.v, cmp_str);
+  lines_sort(&want);
   CHECK_EQ_INT(got->n, want.n);
   for (size_t i = 0; i < got->n && i < want.n; i++)
     if (strcmp(got->v[i], want.v[i])) {
@@ -131,8 +78,7 @@ static void check_multiset(lines *got, int64_t n, int64_t long_at) {
       CHECK(!"lines differ");
       break;
     }
-  for (size_t i = 0; i < want.n; i++) free(want.v[i]);
-  free(want.v);
+  lines_free(&want);
 }
 
 /* ---- jobs --------------------------------------------------------------- */
@@ -147,24 +93,17 @@ static int to_text(void *ud, sl_ctx *ctx, const sl_record *in, sl_record *out) {
   const job_opts *o = ud;
   int64_t k;
   memcpy(&k, in->value, sizeof k);
-  char *s = sl_ctx_scratch(ctx, k == o->long_at ? LONG_LEN + 1 : 32);
+  size_t cap = k == o->long_at ? LONG_LEN + 1 : 32;
+  char *s = sl_ctx_scratch(ctx, cap);
   if (!s) return -SL_ENOMEM;
-  payload(k, o->long_at, s, 32);
+  payload(k, o->long_at, s, cap);
   out->value = s;
   out->value_len = (uint32_t)strlen(s);
   return 0;
 }
 
-static sl_env *new_env(int P) {
-  sl_env *env = sl_env_new();
-  char p[16];
-  snprintf(p, sizeof p, "%d", P);
-  CHECK_EQ_INT(sl_env_set(env, "parallelism.default", p), 0);
-  return env;
-}
-
 static int run_sequence_job(const job_opts *o, sl_sink *sink) {
-  sl_env *env = new_env(o->P);
+  sl_env *env = env_p(o->P);
   sl_stream *s = sl_source_stream(env, sl_sequence_source(1, o->n));
   s = sl_map(s, to_text, (void *)o);
   CHECK_EQ_INT(sl_sink_to(s, sink), 0);
@@ -179,7 +118,7 @@ static int run_sequence_job(const job_opts *o, sl_sink *sink) {
 /* Runs the job in a child with stdout to a file; returns the output. */
 static char *print_job(const job_opts *o, const char *name, size_t *len) {
   char path[700];
-  snprintf(path, sizeof path, "%s/%s", g_tmp, name);
+  tpath(path, sizeof path, name);
   fflush(NULL);
   pid_t pid = fork();
   if (pid == 0) {
@@ -203,7 +142,7 @@ static void print_sink_p2_prefixed(void) {
   CHECK(text != NULL);
   if (!text) return;
   lines all = {0}, payloads = {0};
-  CHECK(split_lines(text, len, &all));
+  CHECK(lines_split_inplace(&all, text, len));
   int64_t last[2] = {0, 0};
   size_t count[2] = {0, 0};
   for (size_t i = 0; i < all.n; i++) {
@@ -237,7 +176,7 @@ static void print_sink_p1_plain(void) {
   CHECK(text != NULL);
   if (!text) return;
   lines all = {0};
-  CHECK(split_lines(text, len, &all));
+  CHECK(lines_split_inplace(&all, text, len));
   CHECK_EQ_INT(all.n, o.n);
   for (size_t i = 0; i < all.n; i++) {
     char want[32];
@@ -268,17 +207,8 @@ static int server_start(server *srv, int expect, int close_at_once) {
   memset(srv, 0, sizeof *srv);
   srv->expect = expect;
   srv->close_at_once = close_at_once;
-  srv->lfd = socket(AF_INET, SOCK_STREAM, 0);
-  struct sockaddr_in a = {0};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  a.sin_port = 0;
-  socklen_t alen = sizeof a;
-  if (bind(srv->lfd, (struct sockaddr *)&a, sizeof a) || listen(srv->lfd, 16) ||
-      getsockname(srv->lfd, (struct sockaddr *)&a, &alen))
-    return -1;
-  srv->port = ntohs(a.sin_port);
-  return 0;
+  srv->lfd = listen_loopback(&srv->port, 16);
+  return srv->lfd < 0 ? -1 : 0;
 }
 
 static void *server_main(void *arg) {
@@ -341,7 +271,7 @@ static void socket_sink_p2_lines(void) {
     texts[i] = malloc(32);
     payload(i + 1, -1, texts[i], 32);
   }
-  sl_env *env = new_env(2);
+  sl_env *env = env_p(2);
   sl_stream *s = sl_source_stream(env, sl_lines_source((const char *const *)texts, N));
   CHECK_EQ_INT(sl_sink_to(s, sl_socket_sink("127.0.0.1", srv.port)), 0);
   int rc = sl_execute(env, "socket_sink_test");
@@ -357,7 +287,7 @@ static void socket_sink_p2_lines(void) {
   lines all = {0};
   for (int i = 0; i < srv.n_conns; i++) {
     CHECK(srv.data[i].len > 0); /* rebalance feeds both connections */
-    if (srv.data[i].p) CHECK(split_lines(srv.data[i].p, srv.data[i].len, &all));
+    if (srv.data[i].p) CHECK(lines_split_inplace(&all, srv.data[i].p, srv.data[i].len));
   }
   check_multiset(&all, N, -1);
   free(all.v);
@@ -407,9 +337,7 @@ static void socket_sink_bad_host(void) {
 }
 
 int main(void) {
-  const char *t = getenv("SL_TEST_TMP");
-  snprintf(g_tmp, sizeof g_tmp, "%s", t && *t ? t : "/tmp/sl_test_print_socket");
-  mkdir_p(g_tmp);
+  scratch_init("/tmp/sl_test_print_socket", 0);
   RUN(print_sink_p2_prefixed);
   RUN(print_sink_p1_plain);
   RUN(socket_sink_p2_lines);

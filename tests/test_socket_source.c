@@ -8,26 +8,13 @@
  * overlong lines name the socket and offset, cancellation ends a stream
  * that never closes, and stdin (a pipe dup'ed onto fd 0) is read to EOF.
  */
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "test.h"
-
-static void sleep_ms(int ms) {
-  struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000};
-  nanosleep(&ts, NULL);
-}
-
-static int64_t now_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
+#include "test_util.h"
 
 #define SL_MIN_SZ(a, b) ((a) < (b) ? (a) : (b))
 
@@ -65,20 +52,8 @@ static void *server_main(void *arg) {
   return NULL;
 }
 
-static int listen_any(int *port) {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  struct sockaddr_in sa = {.sin_family = AF_INET};
-  sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof sa;
-  if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof sa) ||
-      listen(fd, 8) || getsockname(fd, (struct sockaddr *)&sa, &len))
-    return -1;
-  *port = ntohs(sa.sin_port);
-  return fd;
-}
-
 static void server_start(server *s) {
-  s->lfd = listen_any(&s->port);
+  s->lfd = listen_loopback(&s->port, 8);
   CHECK(s->lfd >= 0);
   CHECK_EQ_INT(pthread_create(&s->thread, NULL, server_main, s), 0);
 }
@@ -92,62 +67,23 @@ static void server_stop(server *s) {
 
 /* ---- jobs ------------------------------------------------------------------ */
 
-typedef struct lines {
-  char **v;
-  size_t n;
-} lines;
-
-static int cmp_str(const void *a, const void *b) {
-  return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-static void lines_free(lines *l) {
-  for (size_t i = 0; i < l->n; i++) free(l->v[i]);
-  free(l->v);
-  memset(l, 0, sizeof *l);
-}
-
 /* Lines of texts concatenated per connection (an unterminated last line of
  * each text counts, as when the peer closes). */
 static void want_lines(lines *l, const char *const *texts, int n) {
-  for (int t = 0; t < n; t++) {
-    const char *p = texts[t];
-    while (*p) {
-      const char *nl = strchr(p, '\n');
-      size_t len = nl ? (size_t)(nl - p) : strlen(p);
-      l->v = realloc(l->v, (l->n + 1) * sizeof *l->v);
-      l->v[l->n++] = strndup(p, len);
-      p += len + (nl ? 1 : 0);
-    }
-  }
+  for (int t = 0; t < n; t++) lines_split_copy(l, texts[t], strlen(texts[t]));
 }
 
 static void got_lines(lines *l, sl_collect *c) {
   for (size_t i = 0; i < sl_collect_count(c); i++) {
     sl_record r;
     sl_collect_get(c, i, &r);
-    l->v = realloc(l->v, (l->n + 1) * sizeof *l->v);
-    l->v[l->n++] = strndup(r.value, r.value_len);
+    lines_add(l, r.value, strnlen(r.value, r.value_len));
   }
 }
 
-static int same_lines(lines *want, lines *got, int ordered) {
-  if (!ordered) {
-    qsort(want->v, want->n, sizeof *want->v, cmp_str);
-    qsort(got->v, got->n, sizeof *got->v, cmp_str);
-  }
-  int ok = want->n == got->n;
-  for (size_t i = 0; ok && i < want->n; i++) ok = !strcmp(want->v[i], got->v[i]);
-  if (!ok) fprintf(stderr, "  want %zu lines, got %zu (or content differs)\n",
-                   want->n, got->n);
-  return ok;
-}
-
-static sl_env *env_p(int P) {
-  sl_env *env = sl_env_new();
-  char buf[16];
-  snprintf(buf, sizeof buf, "%d", P);
-  CHECK_EQ_INT(sl_env_set(env, "parallelism.default", buf), 0);
+/* env_p(P) that leaves signals to the test process. */
+static sl_env *socket_env(int P) {
+  sl_env *env = env_p(P);
   CHECK_EQ_INT(sl_env_set(env, "execution.handle-signals", "false"), 0);
   return env;
 }
@@ -155,7 +91,7 @@ static sl_env *env_p(int P) {
 /* socket(127.0.0.1:port) -> collect.  Returns rc; lines and error out. */
 static int run_socket_job(int port, int P, const char *const *kv, lines *got,
                           char *err, size_t errcap) {
-  sl_env *env = env_p(P);
+  sl_env *env = socket_env(P);
   for (; kv && *kv; kv++) CHECK_EQ_INT(sl_env_set_kv(env, *kv), 0);
   sl_collect *c = sl_collect_new();
   sl_stream *s = sl_source_stream(env, sl_socket_source("127.0.0.1", port));
@@ -237,8 +173,8 @@ static void test_reconnect(void) {
 }
 
 static void test_refused(void) {
-  int port;
-  int fd = listen_any(&port);
+  int port = 0;
+  int fd = listen_loopback(&port, 8);
   CHECK(fd >= 0);
   close(fd); /* nothing listens on `port` now */
   char err[2048], want[64];
@@ -279,53 +215,24 @@ static void test_overlong_names_socket_offset(void) {
 
 /* ---- cancellation of a stream that never ends ------------------------------ */
 
-typedef struct bg_job {
-  sl_env *env;
-  sl_collect *c;
-  _Atomic long seen;
-  int rc;
-} bg_job;
-
-static int count_map(void *ud, sl_ctx *ctx, const sl_record *in,
-                     sl_record *out) {
-  atomic_fetch_add((_Atomic long *)ud, 1);
-  return 0;
-}
-
-static void *bg_main(void *arg) {
-  bg_job *j = arg;
-  j->rc = sl_execute(j->env, "background");
-  return NULL;
-}
-
-static int wait_seen(bg_job *j, long n) {
-  for (int i = 0; i < 500 && atomic_load(&j->seen) < n; i++) sleep_ms(10);
-  return atomic_load(&j->seen) >= n;
-}
-
-static void start_bg(bg_job *j, sl_source *src, pthread_t *t) {
-  j->env = env_p(2);
-  CHECK_EQ_INT(sl_env_set(j->env, "execution.buffer-timeout", "5ms"), 0);
-  j->c = sl_collect_new();
-  sl_stream *st = sl_source_stream(j->env, src);
-  st = sl_map(st, count_map, (void *)&j->seen);
-  CHECK_EQ_INT(sl_sink_to(st, sl_collect_sink(j->c)), 0);
-  CHECK_EQ_INT(pthread_create(t, NULL, bg_main, j), 0);
+/* src -> count_map -> collect at P=2, in a background thread. */
+static void start_bg(bg_job *j, sl_source *src) {
+  sl_env *env = socket_env(2);
+  CHECK_EQ_INT(sl_env_set(env, "execution.buffer-timeout", "5ms"), 0);
+  bg_start(j, env, src, "background");
 }
 
 static void test_cancel_open_stream(void) {
   server s = {.n_conns = 1, .payload = {"x1\nx2\n"}, .keep_open = 1};
   server_start(&s);
   bg_job j = {0};
-  pthread_t t;
-  start_bg(&j, sl_socket_source("127.0.0.1", s.port), &t);
+  start_bg(&j, sl_socket_source("127.0.0.1", s.port));
   CHECK(wait_seen(&j, 2));
   sl_cancel(j.env);
-  pthread_join(t, NULL);
+  bg_join(&j);
   CHECK_EQ_INT(j.rc, -SL_ECANCELED);
   CHECK_EQ_INT(sl_collect_count(j.c), 2);
-  sl_collect_free(j.c);
-  sl_env_free(j.env);
+  bg_free(&j);
   server_stop(&s);
 }
 
@@ -336,8 +243,7 @@ static void test_stdin(void) {
   dup2(p[0], 0);
   close(p[0]);
   bg_job j = {0};
-  pthread_t t;
-  start_bg(&j, sl_stdin_source(), &t);
+  start_bg(&j, sl_stdin_source());
   /* The source must not block while stdin has nothing: write late, in
    * pieces. */
   sleep_ms(30);
@@ -346,7 +252,7 @@ static void test_stdin(void) {
   sleep_ms(20);
   CHECK_EQ_INT(write(p[1], "2\nin3", 5), 5);
   close(p[1]); /* EOF ends the stream; "in3" is the final line */
-  pthread_join(t, NULL);
+  bg_join(&j);
   dup2(saved, 0);
   close(saved);
   CHECK_EQ_INT(j.rc, 0);
@@ -358,8 +264,7 @@ static void test_stdin(void) {
   CHECK(same_lines(&want, &got, 0));
   lines_free(&want);
   lines_free(&got);
-  sl_collect_free(j.c);
-  sl_env_free(j.env);
+  bg_free(&j);
 }
 
 int main(void) {

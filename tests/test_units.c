@@ -2,7 +2,7 @@
  * test_units.c -- unit tests of the core and runtime building blocks: SPSC
  * ring (two threads, order and count), batch encoding (data, control
  * events, oversize records), configuration parsing and validation, UTF-8
- * validation, the keyed map against a simple reference, and key routing.
+ * validation and key routing.
  */
 #include <pthread.h>
 
@@ -10,7 +10,6 @@
 #include "core/core.h"
 #include "runtime/batch.h"
 #include "runtime/ring.h"
-#include "state/keyed_map.h"
 #include "test.h"
 
 /* ---- ring ---------------------------------------------------------------- */
@@ -145,50 +144,6 @@ static void test_utf8(void) {
     CHECK_EQ_INT(sl__utf8_check(cases[i].s, cases[i].len), cases[i].bad);
 }
 
-/* ---- keyed map vs a reference array ------------------------------------- */
-
-static void test_kmap_reference(void) {
-  enum { KEYS = 5000, OPS = 200000 };
-  static int64_t ref[KEYS];
-  static char present[KEYS];
-  sl__kmap m;
-  CHECK_EQ_INT(sl__kmap_init(&m), 0);
-  uint64_t x = 12345;
-  int bad = 0;
-  for (int i = 0; i < OPS; i++) {
-    x ^= x << 13, x ^= x >> 7, x ^= x << 17;
-    int k = (int)(x % KEYS);
-    char key[16];
-    int klen = snprintf(key, sizeof key, "key%d", k);
-    uint64_t h = sl__key_hash(key, (size_t)klen);
-    sl__kmap_slot *s = sl__kmap_get(&m, h, key, (uint32_t)klen);
-    if ((s != NULL) != present[k]) bad++;
-    int64_t v = (int64_t)(x >> 20);
-    if (x & 1) { /* variable-size value: 8 or 16 bytes */
-      int64_t vv[2] = {v, v};
-      CHECK_EQ_INT(sl__kmap_put(&m, h, key, (uint32_t)klen, vv, (x & 2) ? 16 : 8), 0);
-    } else {
-      CHECK_EQ_INT(sl__kmap_put(&m, h, key, (uint32_t)klen, &v, 8), 0);
-    }
-    ref[k] = v;
-    present[k] = 1;
-  }
-  size_t count = 0;
-  for (int k = 0; k < KEYS; k++) {
-    if (!present[k]) continue;
-    count++;
-    char key[16];
-    int klen = snprintf(key, sizeof key, "key%d", k);
-    sl__kmap_slot *s = sl__kmap_get(&m, sl__key_hash(key, (size_t)klen), key, (uint32_t)klen);
-    int64_t v = 0;
-    if (s) memcpy(&v, sl__kmap_value(s), 8);
-    bad += !s || v != ref[k];
-  }
-  CHECK_EQ_INT(bad, 0);
-  CHECK_EQ_INT(m.count, count);
-  sl__kmap_destroy(&m);
-}
-
 /* ---- routing ------------------------------------------------------------- */
 
 static void test_key_routing(void) {
@@ -226,7 +181,6 @@ int main(void) {
   RUN(test_parsers);
   RUN(test_config_table);
   RUN(test_utf8);
-  RUN(test_kmap_reference);
   RUN(test_key_routing);
   RUN(test_errors);
   TEST_MAIN_END();

@@ -157,6 +157,9 @@ static sl_stream *add_op(sl_env *env, sl__op_kind kind, sl_stream *const *ins,
   }
   op->n_in = (int)n;
   for (size_t i = 0; i < n; i++) op->in[i] = (sl__edge){ins[i]->op, ins[i]->part};
+  /* one keyed input: the operator has keyed state (Flink: KeyedStream ops) */
+  op->keyed_input = n == 1 && kind != SL__OP_SINK && ins[0]->op->keyed &&
+                    ins[0]->part == SL__PART_HASH;
   env->ops[env->n_ops++] = op;
   sl_stream *s = new_stream(env, op, SL__PART_FORWARD, 0);
   if (!s) {

@@ -12,7 +12,7 @@
 
 #include "connectors/connector.h"
 #include "runtime/runtime.h"
-#include "state/keyed_map.h"
+#include "state/state.h"
 
 /* ---- sl_ctx ------------------------------------------------------------- */
 
@@ -55,9 +55,42 @@ static int user_fail(sl__inst *inst, int rc, const sl_record *r) {
   return code;
 }
 
+/* ---- keyed context -------------------------------------------------------- */
+
+sl__kstate *sl__ctx_kstate(sl_ctx *ctx) { return ctx->inst->ks; }
+
+/* Keyed operators: a state backend over this subtask's key groups. */
+static int keyed_open(sl__inst *inst) {
+  if (!inst->op->keyed_input) return 0;
+  sl__job *job = inst->job;
+  int lo, hi;
+  sl__key_group_range(job->max_parallelism, job->P, inst->ctx.subtask, &lo, &hi);
+  char name[160], err[1024] = "";
+  sl__fmt(name, sizeof name, "%s-%d", inst->op->name, inst->ctx.subtask);
+  for (char *p = name; *p; p++)
+    if (*p == '/' || *p == ' ') *p = '_';
+  sl__backend *be;
+  int rc = sl__backend_open(job->conf, name, lo, hi, job->max_parallelism, &be, err,
+                            sizeof err);
+  if (!rc) rc = sl__kstate_new(be, &inst->ctx, &inst->ks);
+  if (rc) return sl__fail(inst, rc, "cannot open keyed state: %s", err[0] ? err : sl_strerror(rc));
+  return 0;
+}
+
+static void keyed_close(sl__inst *inst, int ok) {
+  sl__kstate_free(inst->ks);
+  inst->ks = NULL;
+}
+
+static inline void set_key(sl__inst *inst, const sl_record *r) {
+  int kg = sl__key_group(sl__key_hash(r->key, r->key_len), inst->job->max_parallelism);
+  sl__kstate_set_key(inst->ks, r->key, r->key_len, kg);
+}
+
 /* ---- stateless ---------------------------------------------------------- */
 
 static int map_process(sl__inst *inst, const sl_record *r) {
+  if (inst->ks) set_key(inst, r);
   sl_record out = *r;
   int rc = ((sl_map_fn)inst->op->fn)(inst->op->ud, &inst->ctx, r, &out);
   if (SL__UNLIKELY(rc < 0)) return user_fail(inst, rc, r);
@@ -65,12 +98,14 @@ static int map_process(sl__inst *inst, const sl_record *r) {
 }
 
 static int filter_process(sl__inst *inst, const sl_record *r) {
+  if (inst->ks) set_key(inst, r);
   int rc = ((sl_filter_fn)inst->op->fn)(inst->op->ud, &inst->ctx, r);
   if (SL__UNLIKELY(rc < 0)) return user_fail(inst, rc, r);
   return rc ? sl__emit(inst, r) : 0;
 }
 
 static int flat_map_process(sl__inst *inst, const sl_record *r) {
+  if (inst->ks) set_key(inst, r);
   int rc = ((sl_flat_map_fn)inst->op->fn)(inst->op->ud, &inst->ctx, r, &inst->coll);
   if (SL__UNLIKELY(rc < 0)) return user_fail(inst, rc, r);
   return 0;
@@ -93,40 +128,42 @@ static int pass_process(sl__inst *inst, const sl_record *r) {
 
 /* ---- rolling reduce ----------------------------------------------------- */
 
+/* The accumulator of each key is value state "reduce" of the operator. */
+static const sl_state_desc reduce_desc = {.name = "reduce", .kind = SL_STATE_VALUE};
+
 static int reduce_open(sl__inst *inst) {
-  sl__kmap *m = sl__calloc_private(sizeof *m);
-  if (!m || sl__kmap_init(m)) {
-    sl__free_private(m);
-    return sl__fail(inst, -SL_ENOMEM, "cannot allocate reduce state");
-  }
-  inst->impl = m;
+  int rc = keyed_open(inst);
+  if (rc) return rc;
+  sl_state *s;
+  rc = sl_state_get(&inst->ctx, &reduce_desc, &s);
+  if (rc) return sl__fail(inst, rc, "%s", inst->ctx.msg);
+  inst->impl = s;
   return 0;
 }
 
 static int reduce_process(sl__inst *inst, const sl_record *r) {
-  sl__kmap *m = inst->impl;
-  uint64_t h = sl__key_hash(r->key, r->key_len);
-  sl__kmap_slot *s = sl__kmap_get(m, h, r->key, r->key_len);
-  if (!s) {
-    if (sl__kmap_put(m, h, r->key, r->key_len, r->value, r->value_len))
-      return sl__fail(inst, -SL_ENOMEM, "out of memory for reduce state");
+  sl_state *s = inst->impl;
+  set_key(inst, r);
+  sl_bytes acc;
+  int rc = sl_value_get(s, &acc);
+  if (SL__UNLIKELY(rc < 0)) return user_fail(inst, rc, r);
+  if (rc == SL_EMPTY) {
+    rc = sl_value_set(s, r->value, r->value_len);
+    if (SL__UNLIKELY(rc < 0)) return user_fail(inst, rc, r);
     return sl__emit(inst, r);
   }
-  sl_record acc = {r->ts, s->kv, s->klen, sl__kmap_value(s), s->vlen};
-  sl_record out = acc;
-  int rc = ((sl_reduce_fn)inst->op->fn)(inst->op->ud, &inst->ctx, &acc, r, &out);
+  sl_record a = {r->ts, r->key, r->key_len, acc.data, acc.len};
+  sl_record out = a;
+  rc = ((sl_reduce_fn)inst->op->fn)(inst->op->ud, &inst->ctx, &a, r, &out);
   if (SL__UNLIKELY(rc < 0)) return user_fail(inst, rc, r);
-  if (sl__kmap_set(s, out.value, out.value_len))
-    return sl__fail(inst, -SL_ENOMEM, "out of memory for reduce state");
-  sl_record emit = {r->ts, s->kv, s->klen, sl__kmap_value(s), s->vlen};
-  return sl__emit(inst, &emit);
-}
-
-static void reduce_close(sl__inst *inst, int ok) {
-  if (!inst->impl) return;
-  sl__kmap_destroy(inst->impl);
-  sl__free_private(inst->impl);
-  inst->impl = NULL;
+  out.ts = r->ts;
+  out.key = r->key;
+  out.key_len = r->key_len;
+  /* emit before storing: out may point into the stored accumulator */
+  rc = sl__emit(inst, &out);
+  if (rc) return rc;
+  rc = sl_value_set(s, out.value, out.value_len);
+  return SL__UNLIKELY(rc < 0) ? user_fail(inst, rc, r) : 0;
 }
 
 /* ---- sources and sinks -------------------------------------------------- */
@@ -166,12 +203,12 @@ static void sink_close(sl__inst *inst, int ok) {
 
 static const sl__op_vt g_vts[] = {
     [SL__OP_SOURCE] = {source_open, NULL, NULL, source_close},
-    [SL__OP_MAP] = {NULL, map_process, NULL, NULL},
-    [SL__OP_FILTER] = {NULL, filter_process, NULL, NULL},
-    [SL__OP_FLAT_MAP] = {NULL, flat_map_process, NULL, NULL},
-    [SL__OP_PROCESS] = {NULL, flat_map_process, NULL, NULL},
+    [SL__OP_MAP] = {keyed_open, map_process, NULL, keyed_close},
+    [SL__OP_FILTER] = {keyed_open, filter_process, NULL, keyed_close},
+    [SL__OP_FLAT_MAP] = {keyed_open, flat_map_process, NULL, keyed_close},
+    [SL__OP_PROCESS] = {keyed_open, flat_map_process, NULL, keyed_close},
     [SL__OP_KEY_BY] = {NULL, key_by_process, NULL, NULL},
-    [SL__OP_REDUCE] = {reduce_open, reduce_process, NULL, reduce_close},
+    [SL__OP_REDUCE] = {reduce_open, reduce_process, NULL, keyed_close},
     [SL__OP_UNION] = {NULL, pass_process, NULL, NULL},
     [SL__OP_SINK] = {sink_open, sink_process, sink_finish, sink_close},
 };

@@ -40,9 +40,26 @@ const sl_config_key *sl_config_key_at(size_t i) {
   return &pub[i];
 }
 
+/* String keys that only take some values: "a|b|c". */
+static const char *const g_choices[SL__CONF_COUNT] = {
+    [SL__CONF_STATE_BACKEND] = "hashmap|rocksdb",
+};
+
+static int is_choice(const char *choices, const char *v) {
+  size_t n = strlen(v);
+  for (const char *p = choices; p; p = strchr(p, '|'), p = p ? p + 1 : NULL)
+    if (!strncmp(p, v, n) && (p[n] == '|' || !p[n])) return 1;
+  return 0;
+}
+
 static int set_id(sl__conf *conf, int id, const char *value, char *err,
                   size_t errcap) {
   const key_info *k = &g_keys[id];
+  if (g_choices[id] && !is_choice(g_choices[id], value)) {
+    sl__fmt(err, errcap, "configuration key '%s': '%s' is not one of %s", k->key,
+            value, g_choices[id]);
+    return -SL_ECONFIG;
+  }
   int64_t v = 0;
   int rc = 0;
   switch (k->type) {

@@ -59,7 +59,26 @@ typedef enum { SL__T_INT, SL__T_BOOL, SL__T_DURATION, SL__T_SIZE, SL__T_STRING }
      "30 s.")                                                                 \
   XX(ROLLING_SIZE, "sink.rolling-policy.file-size", SL__T_SIZE, "128mb", 1,   \
      INT64_MAX, "File sink (directory mode): start a new part file when the " \
-     "current one reaches this size.")
+     "current one reaches this size.")                                        \
+  XX(STATE_BACKEND, "state.backend.type", SL__T_STRING, "hashmap", 0, 0,      \
+     "Keyed-state backend: hashmap (in memory, copy-on-write snapshots) or "  \
+     "rocksdb (on disk, for state larger than memory).")                      \
+  XX(ROCKSDB_DIR, "state.backend.rocksdb.dir", SL__T_STRING,                  \
+     "/tmp/sluice-rocksdb", 0, 0,                                             \
+     "Directory for the RocksDB backend's working files; each operator "      \
+     "instance uses a subdirectory, removed when the job ends.")              \
+  XX(ROCKSDB_BLOCK_CACHE, "state.backend.rocksdb.block.cache-size",           \
+     SL__T_SIZE, "64mb", 0, INT64_MAX,                                        \
+     "RocksDB block cache per operator instance (uncompressed blocks).")      \
+  XX(ROCKSDB_BLOCK_SIZE, "state.backend.rocksdb.block.blocksize", SL__T_SIZE, \
+     "4kb", 512, (64 << 20), "RocksDB data block size.")                      \
+  XX(ROCKSDB_WRITE_BUFFER, "state.backend.rocksdb.writebuffer.size",          \
+     SL__T_SIZE, "64mb", 65536, INT64_MAX,                                    \
+     "RocksDB memtable size per column family (one per state).")             \
+  XX(ROCKSDB_WRITE_BUFFERS, "state.backend.rocksdb.writebuffer.count",        \
+     SL__T_INT, "2", 1, 64, "RocksDB memtables per column family.")           \
+  XX(ROCKSDB_THREADS, "state.backend.rocksdb.thread.num", SL__T_INT, "1", 1,  \
+     64, "RocksDB background flush/compaction threads per instance.")
 
 typedef enum {
 #define SL__CONF_ENUM(id, key, type, def, min, max, doc) SL__CONF_##id,

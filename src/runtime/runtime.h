@@ -96,6 +96,7 @@ struct sl__op {
   int n_in;
   int keyed;       /* output is keyed (key_by): consumers get hash edges */
   int nonparallel; /* a source that runs on subtask 0 only */
+  int keyed_input; /* reads a keyed stream: has keyed state */
 };
 
 /* One output of an instance: a direct call or an exchange. */
@@ -150,7 +151,8 @@ struct sl__inst {
   int n_inputs; /* forward edges count 1, exchanges count P */
   int n_ended;
   int ended;
-  void *impl;   /* per-kind state: source reader, sink writer, reduce map */
+  void *impl;   /* per-kind state: source reader, sink writer, reduce state */
+  struct sl__kstate *ks; /* keyed state (keyed_input ops), else NULL */
   uint64_t n_records; /* records read (source) or received (sink) */
 };
 

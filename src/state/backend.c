@@ -1,0 +1,72 @@
+/*
+ * backend.c -- what every backend shares: choosing one by configuration and
+ * the registry of state names and kinds (a descriptor reused under the same
+ * name with another kind is an error, never a silent reinterpretation).
+ */
+#include <stdio.h>
+
+#include "state/backend.h"
+
+int sl__backend_open(const sl__conf *conf, const char *instance, int kg_lo,
+                     int kg_hi, int max_parallelism, sl__backend **out,
+                     char *err, size_t errcap) {
+  *out = NULL;
+  const char *type = SL__CONF_S(conf, STATE_BACKEND);
+  if (!strcmp(type, "rocksdb"))
+    return sl__rocksdb_backend_open(conf, instance, kg_lo, kg_hi,
+                                    max_parallelism, out, err, errcap);
+  return sl__heap_backend_open(conf, kg_lo, kg_hi, max_parallelism, out, err,
+                               errcap);
+}
+
+static const char *kind_name(sl__state_kind k) {
+  switch (k) {
+    case SL__STATE_VALUE: return "value";
+    case SL__STATE_LIST: return "list";
+    case SL__STATE_MAP: return "map";
+    case SL__STATE_REDUCING: return "reducing";
+    case SL__STATE_AGGREGATING: return "aggregating";
+  }
+  return "unknown";
+}
+
+int sl__backend_register(sl__backend *be, const char *name,
+                         sl__state_kind kind, uint32_t *sid, int *is_new) {
+  *is_new = 0;
+  for (uint32_t i = 0; i < be->n_states; i++) {
+    if (strcmp(be->states[i].name, name)) continue;
+    if (be->states[i].kind != kind) {
+      sl__fmt(be->err, sizeof be->err,
+              "state '%s' is declared as %s state but was registered as %s "
+              "state (use another name)",
+              name, kind_name(kind), kind_name(be->states[i].kind));
+      return -SL_ESTATE;
+    }
+    *sid = i;
+    return 0;
+  }
+  if (be->n_states >= 65535) {
+    sl__fmt(be->err, sizeof be->err, "too many states (65535)");
+    return -SL_ESTATE;
+  }
+  sl__state_meta *m = sl__realloc(be->states, (be->n_states + 1) * sizeof *m);
+  char *copy = sl__strdup(name);
+  if (!m || !copy) {
+    if (m) be->states = m;
+    sl__free(copy);
+    sl__fmt(be->err, sizeof be->err, "out of memory registering state '%s'", name);
+    return -SL_ENOMEM;
+  }
+  be->states = m;
+  m[be->n_states] = (sl__state_meta){copy, kind};
+  *sid = be->n_states++;
+  *is_new = 1;
+  return 0;
+}
+
+void sl__backend_meta_free(sl__backend *be) {
+  for (uint32_t i = 0; i < be->n_states; i++) sl__free(be->states[i].name);
+  sl__free(be->states);
+  be->states = NULL;
+  be->n_states = 0;
+}

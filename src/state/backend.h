@@ -1,0 +1,178 @@
+/*
+ * backend.h -- the keyed-state backend interface (heap and RocksDB).
+ *
+ * A backend holds the keyed state of ONE operator instance for a contiguous
+ * range of key groups [kg_lo, kg_hi].  Every entry is addressed by
+ *
+ *     (key group, state id, composite key)  ->  value bytes
+ *
+ * where the composite key ("ck") is built by the state layer (state.c) as
+ *
+ *     varint(key_len) key  varint(ns_len) namespace  [user key]
+ *
+ * so that all entries of one (key, namespace) -- e.g. the entries of a map
+ * state -- share a prefix, and prefix iteration finds them.  The backend
+ * treats ck and values as opaque bytes.
+ *
+ * Snapshots (the seam for checkpoints):
+ *   snapshot()      synchronous and short: takes a consistent point-in-time
+ *                   view (heap: copy-on-write of the slot arrays; RocksDB: a
+ *                   DB snapshot).  Processing continues right after.
+ *   snap_iter()     reads that view, state by state and key group by key
+ *                   group; may run on another thread while the owner keeps
+ *                   writing.  image.c turns it into the canonical image.
+ *   snap_release()  on the owner's thread, when the image is written.
+ * At most one snapshot per backend is open at a time.
+ * Restore goes through put(): image.c reads canonical images (from any
+ * parallelism, either backend) and puts the entries whose key group lies in
+ * the backend's range.
+ *
+ * Lifetimes: a value returned by get() is a view valid until the next call
+ * on the same backend.  iter() callbacks get views valid during the call and
+ * must not modify the backend.
+ *
+ * Return codes: 0 ok, 1 = not found (get), negative SL_E* on failure, with a
+ * message in the backend's err buffer (sl__backend_error).
+ */
+#ifndef SL_STATE_BACKEND_H
+#define SL_STATE_BACKEND_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/config.h"
+#include "core/core.h"
+
+/* Kinds of state, stored with each state id (images record them). */
+typedef enum {
+  SL__STATE_VALUE = 1,
+  SL__STATE_LIST = 2,
+  SL__STATE_MAP = 3,
+  SL__STATE_REDUCING = 4,
+  SL__STATE_AGGREGATING = 5
+} sl__state_kind;
+
+typedef struct sl__backend sl__backend;
+typedef struct sl__snapshot sl__snapshot;
+
+/* Entry visitor: return 0 to go on, non-zero to stop (returned as is). */
+typedef int (*sl__entry_fn)(void *arg, const void *ck, uint32_t cklen,
+                            const void *val, uint32_t vlen);
+
+typedef struct sl__backend_vt {
+  const char *name; /* "hashmap" | "rocksdb" */
+  /* Register (or find, by name) a state; *sid is dense from 0. */
+  int (*add_state)(sl__backend *be, const char *name, sl__state_kind kind,
+                   uint32_t *sid);
+  int (*get)(sl__backend *be, int kg, uint32_t sid, const void *ck,
+             uint32_t cklen, const void **val, uint32_t *vlen);
+  int (*put)(sl__backend *be, int kg, uint32_t sid, const void *ck,
+             uint32_t cklen, const void *val, uint32_t vlen);
+  /* Append bytes to the value (creating it): list state's add. */
+  int (*append)(sl__backend *be, int kg, uint32_t sid, const void *ck,
+                uint32_t cklen, const void *val, uint32_t vlen);
+  int (*del)(sl__backend *be, int kg, uint32_t sid, const void *ck,
+             uint32_t cklen);
+  /* Every entry of (kg, sid) whose ck starts with prefix (plen 0: all). */
+  int (*iter)(sl__backend *be, int kg, uint32_t sid, const void *prefix,
+              uint32_t plen, sl__entry_fn fn, void *arg);
+  int (*snapshot)(sl__backend *be, sl__snapshot **snap);
+  int (*snap_iter)(sl__snapshot *snap, int kg, uint32_t sid, sl__entry_fn fn,
+                   void *arg);
+  void (*snap_release)(sl__snapshot *snap);
+  void (*free)(sl__backend *be);
+} sl__backend_vt;
+
+/* Registered states (shared bookkeeping of every backend). */
+typedef struct sl__state_meta {
+  char *name;
+  sl__state_kind kind;
+} sl__state_meta;
+
+struct sl__backend {
+  const sl__backend_vt *vt;
+  int kg_lo, kg_hi;  /* inclusive key-group range */
+  int max_parallelism;
+  sl__state_meta *states;
+  uint32_t n_states;
+  char err[1024];
+};
+
+/* Open the backend selected by state.backend.type for key groups
+ * [kg_lo, kg_hi].  `instance` names this operator instance ("op-3-1"); the
+ * RocksDB backend keeps its files in state.backend.rocksdb.dir/<instance>
+ * (created; removed again by free).  On failure *out is NULL and err says
+ * what and where. */
+int sl__backend_open(const sl__conf *conf, const char *instance, int kg_lo,
+                     int kg_hi, int max_parallelism, sl__backend **out,
+                     char *err, size_t errcap);
+
+int sl__heap_backend_open(const sl__conf *conf, int kg_lo, int kg_hi,
+                          int max_parallelism, sl__backend **out, char *err,
+                          size_t errcap);
+int sl__rocksdb_backend_open(const sl__conf *conf, const char *instance,
+                             int kg_lo, int kg_hi, int max_parallelism,
+                             sl__backend **out, char *err, size_t errcap);
+
+/* Shared helper for add_state: find `name` or append it; -SL_ESTATE if it
+ * exists with another kind (message in be->err). */
+int sl__backend_register(sl__backend *be, const char *name,
+                         sl__state_kind kind, uint32_t *sid, int *is_new);
+void sl__backend_meta_free(sl__backend *be);
+
+static inline void sl__backend_free(sl__backend *be) {
+  if (be) be->vt->free(be);
+}
+
+/* ---- canonical images (image.c) ------------------------------------------
+ * Format (little-endian):
+ *   "SLSTATE1" | u32 version | u32 max_parallelism | u32 kg_lo | u32 kg_hi
+ *   | u32 n_states | per state: u8 kind, u16 name_len, name
+ *   | blocks: u32 kg, u32 sid, then entries: u32 cklen, ck, u32 vlen, value,
+ *     closed by u32 0xFFFFFFFF
+ *   | u32 0xFFFFFFFF (end of blocks) | u64 XXH64 of everything before
+ * Written from a snapshot while the owner keeps processing; read back into
+ * any backend, keeping only the key groups of its range. */
+typedef struct sl__wstream {
+  int (*write)(void *arg, const void *buf, size_t len); /* 0 or negative */
+  void *arg;
+} sl__wstream;
+typedef struct sl__rstream {
+  /* reads exactly len bytes: 0, or negative (short read = -SL_EIO) */
+  int (*read)(void *arg, void *buf, size_t len);
+  void *arg;
+} sl__rstream;
+
+int sl__image_write(sl__backend *be, sl__snapshot *snap, sl__wstream *out);
+/* Restore: states are registered in `be` by name; errors name `source`. */
+int sl__image_read(sl__backend *be, sl__rstream *in, const char *source);
+
+/* File streams for images (fd-based, buffered). */
+int sl__image_write_file(sl__backend *be, sl__snapshot *snap, const char *path);
+int sl__image_read_file(sl__backend *be, const char *path);
+
+/* ---- composite keys ------------------------------------------------------ */
+static inline uint32_t sl__varint_put(uint8_t *p, uint32_t v) {
+  uint32_t n = 0;
+  while (v >= 0x80) {
+    p[n++] = (uint8_t)(v | 0x80);
+    v >>= 7;
+  }
+  p[n++] = (uint8_t)v;
+  return n;
+}
+static inline uint32_t sl__varint_get(const uint8_t *p, uint32_t avail,
+                                      uint32_t *v) {
+  uint32_t r = 0, n = 0;
+  for (int shift = 0; n < avail && shift < 35; shift += 7) {
+    uint8_t b = p[n++];
+    r |= (uint32_t)(b & 0x7f) << shift;
+    if (!(b & 0x80)) {
+      *v = r;
+      return n;
+    }
+  }
+  return 0; /* malformed */
+}
+
+#endif

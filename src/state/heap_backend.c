@@ -1,0 +1,417 @@
+/*
+ * heap_backend.c -- the default keyed-state backend: hash tables in memory,
+ * one per (state, key group), with copy-on-write snapshots.
+ *
+ * Table: open addressing with linear probing and backward-shift deletion
+ * (no tombstones); a slot holds the 64-bit hash of the composite key and a
+ * pointer to an entry { version, ck, value }.  A value is updated in place
+ * when it fits and the entry is not shared with a snapshot, so a fixed-size
+ * value costs no allocation per access.
+ *
+ * Copy-on-write (the scheme of Flink's CopyOnWriteStateMap, simplified to
+ * one open snapshot):
+ *   1. snapshot() copies every table's slot array (pointers only), records
+ *      snap_version = version and bumps version.  O(slots) memcpy; processing
+ *      resumes immediately.
+ *   2. An entry with e->version <= snap_version is shared with the snapshot
+ *      and immutable: writing it first copies it (new version) into the live
+ *      slot; deleting it only unlinks it.  Either way the old entry goes to
+ *      the table's retired list.
+ *   3. snap_iter() reads the copied slot arrays and their (immutable) entries,
+ *      from any thread, while the owner keeps writing.
+ *   4. snap_release() frees the copies and the retired entries.
+ *
+ *     version:   1 ---- snapshot ----> 2 ------ release ------> 2
+ *     entry v1:  mutable               shared (copy on write)    mutable
+ */
+#include <stdio.h>
+
+#include "state/backend.h"
+
+typedef struct entry {
+  uint32_t version;
+  uint32_t cklen, vlen, vcap;
+  uint8_t data[]; /* ck, then value (vcap bytes) */
+} entry;
+
+typedef struct slot {
+  uint64_t hash;
+  entry *e; /* NULL = empty */
+} slot;
+
+typedef struct table {
+  slot *slots;
+  uint32_t cap; /* power of two */
+  uint32_t count;
+  slot *snap;   /* slot array copied by the open snapshot */
+  uint32_t snap_cap;
+  entry **retired;
+  uint32_t n_retired, cap_retired;
+} table;
+
+typedef struct heap_be {
+  sl__backend base;
+  table **tables; /* [sid] -> array of (kg_hi - kg_lo + 1) tables */
+  uint32_t n_tables;
+  uint32_t version;
+  uint32_t snap_version; /* 0: no snapshot open */
+} heap_be;
+
+struct sl__snapshot {
+  heap_be *be;
+};
+
+static inline uint8_t *val_of(entry *e) { return e->data + e->cklen; }
+
+static table *get_table(heap_be *h, int kg, uint32_t sid) {
+  if (sid >= h->n_tables || kg < h->base.kg_lo || kg > h->base.kg_hi) return NULL;
+  return &h->tables[sid][kg - h->base.kg_lo];
+}
+
+static int fail(heap_be *h, int rc, const char *what) {
+  sl__fmt(h->base.err, sizeof h->base.err, "heap state backend: %s", what);
+  return rc;
+}
+
+static int check_kg(heap_be *h, int kg) {
+  if (kg >= h->base.kg_lo && kg <= h->base.kg_hi) return 0;
+  sl__fmt(h->base.err, sizeof h->base.err,
+          "heap state backend: key group %d outside this instance's range [%d, %d]",
+          kg, h->base.kg_lo, h->base.kg_hi);
+  return -SL_ESTATE;
+}
+
+/* ---- states ---------------------------------------------------------------- */
+
+static int heap_add_state(sl__backend *be, const char *name, sl__state_kind kind,
+                          uint32_t *sid) {
+  heap_be *h = (heap_be *)be;
+  int is_new;
+  int rc = sl__backend_register(be, name, kind, sid, &is_new);
+  if (rc || !is_new) return rc;
+  table **t = sl__realloc(h->tables, (size_t)(*sid + 1) * sizeof *t);
+  if (!t) return fail(h, -SL_ENOMEM, "out of memory");
+  h->tables = t;
+  size_t n = (size_t)(be->kg_hi - be->kg_lo + 1);
+  t[*sid] = sl__calloc(n, sizeof(table));
+  if (!t[*sid]) return fail(h, -SL_ENOMEM, "out of memory");
+  h->n_tables = *sid + 1;
+  return 0;
+}
+
+/* ---- lookup ---------------------------------------------------------------- */
+
+static inline int ck_eq(const entry *e, const void *ck, uint32_t cklen) {
+  return e->cklen == cklen && !memcmp(e->data, ck, cklen);
+}
+
+/* Index of ck's slot, or of the empty slot where it would go. */
+static inline uint32_t find(const table *t, uint64_t hash, const void *ck,
+                            uint32_t cklen) {
+  uint32_t mask = t->cap - 1;
+  for (uint32_t i = (uint32_t)hash & mask;; i = (i + 1) & mask) {
+    const slot *s = &t->slots[i];
+    if (!s->e || (s->hash == hash && ck_eq(s->e, ck, cklen))) return i;
+  }
+}
+
+static int heap_get(sl__backend *be, int kg, uint32_t sid, const void *ck,
+                    uint32_t cklen, const void **val, uint32_t *vlen) {
+  table *t = get_table((heap_be *)be, kg, sid);
+  if (!t || !t->count) return 1;
+  uint64_t hash = sl__key_hash(ck, cklen);
+  slot *s = &t->slots[find(t, hash, ck, cklen)];
+  if (!s->e) return 1;
+  *val = val_of(s->e);
+  *vlen = s->e->vlen;
+  return 0;
+}
+
+/* ---- mutation ---------------------------------------------------------------- */
+
+static int retire(heap_be *h, table *t, entry *e) {
+  if (t->n_retired == t->cap_retired) {
+    uint32_t ncap = t->cap_retired ? 2 * t->cap_retired : 64;
+    entry **r = sl__realloc(t->retired, ncap * sizeof *r);
+    if (!r) return fail(h, -SL_ENOMEM, "out of memory");
+    t->retired = r;
+    t->cap_retired = ncap;
+  }
+  t->retired[t->n_retired++] = e;
+  return 0;
+}
+
+static inline int shared(const heap_be *h, const entry *e) {
+  return h->snap_version && e->version <= h->snap_version;
+}
+
+static int grow(heap_be *h, table *t) {
+  uint32_t ncap = t->cap ? t->cap * 2 : 16;
+  slot *ns = sl__calloc(ncap, sizeof *ns);
+  if (!ns) return fail(h, -SL_ENOMEM, "out of memory");
+  for (uint32_t i = 0; i < t->cap; i++) {
+    if (!t->slots[i].e) continue;
+    uint32_t j = (uint32_t)t->slots[i].hash & (ncap - 1);
+    while (ns[j].e) j = (j + 1) & (ncap - 1);
+    ns[j] = t->slots[i];
+  }
+  sl__free(t->slots);
+  t->slots = ns;
+  t->cap = ncap;
+  return 0;
+}
+
+static entry *new_entry(heap_be *h, const void *ck, uint32_t cklen, uint32_t vcap) {
+  entry *e = sl__malloc(sizeof *e + cklen + vcap);
+  if (!e) return NULL;
+  e->version = h->version;
+  e->cklen = cklen;
+  e->vlen = 0;
+  e->vcap = vcap;
+  memcpy(e->data, ck, cklen);
+  return e;
+}
+
+/* Make slot s hold a private entry with room for vneed value bytes, keeping
+ * the first `keep` bytes of the current value. */
+static int make_writable(heap_be *h, table *t, slot *s, uint32_t vneed,
+                         uint32_t keep) {
+  entry *e = s->e;
+  if (!shared(h, e) && vneed <= e->vcap) return 0;
+  uint32_t vcap = vneed <= e->vcap ? e->vcap : SL__MAX(vneed, e->vcap + e->vcap / 2);
+  entry *n = new_entry(h, e->data, e->cklen, vcap);
+  if (!n) return fail(h, -SL_ENOMEM, "out of memory");
+  memcpy(val_of(n), val_of(e), keep);
+  n->vlen = keep;
+  if (shared(h, e)) {
+    int rc = retire(h, t, e);
+    if (rc) {
+      sl__free(n);
+      return rc;
+    }
+  } else {
+    sl__free(e);
+  }
+  s->e = n;
+  return 0;
+}
+
+/* Slot of ck, inserting an empty entry (vcap bytes) if absent. */
+static int upsert(heap_be *h, int kg, uint32_t sid, const void *ck, uint32_t cklen,
+                  uint32_t vcap, table **tout, slot **sout) {
+  int rc = check_kg(h, kg);
+  if (rc) return rc;
+  table *t = get_table(h, kg, sid);
+  if (!t) return fail(h, -SL_ESTATE, "unknown state id");
+  if ((t->count + 1) * 4 > t->cap * 3 && (rc = grow(h, t))) return rc;
+  uint64_t hash = sl__key_hash(ck, cklen);
+  slot *s = &t->slots[find(t, hash, ck, cklen)];
+  if (!s->e) {
+    entry *e = new_entry(h, ck, cklen, vcap);
+    if (!e) return fail(h, -SL_ENOMEM, "out of memory");
+    s->hash = hash;
+    s->e = e;
+    t->count++;
+  }
+  *tout = t;
+  *sout = s;
+  return 0;
+}
+
+static int heap_put(sl__backend *be, int kg, uint32_t sid, const void *ck,
+                    uint32_t cklen, const void *val, uint32_t vlen) {
+  heap_be *h = (heap_be *)be;
+  table *t;
+  slot *s;
+  int rc = upsert(h, kg, sid, ck, cklen, vlen, &t, &s);
+  if (rc) return rc;
+  /* val may point into the entry itself (a value read just before) */
+  if (s->e->vcap >= vlen && !shared(h, s->e)) {
+    memmove(val_of(s->e), val, vlen);
+    s->e->vlen = vlen;
+    return 0;
+  }
+  entry *old = s->e;
+  entry *n = new_entry(h, ck, cklen, vlen);
+  if (!n) return fail(h, -SL_ENOMEM, "out of memory");
+  memcpy(val_of(n), val, vlen);
+  n->vlen = vlen;
+  if (shared(h, old)) {
+    if ((rc = retire(h, t, old))) {
+      sl__free(n);
+      return rc;
+    }
+  } else {
+    sl__free(old);
+  }
+  s->e = n;
+  return 0;
+}
+
+static int heap_append(sl__backend *be, int kg, uint32_t sid, const void *ck,
+                       uint32_t cklen, const void *val, uint32_t vlen) {
+  heap_be *h = (heap_be *)be;
+  table *t;
+  slot *s;
+  int rc = upsert(h, kg, sid, ck, cklen, vlen, &t, &s);
+  if (rc) return rc;
+  uint32_t old = s->e->vlen;
+  if ((uint64_t)old + vlen > UINT32_MAX / 2) return fail(h, -SL_ESTATE, "value too large");
+  if ((rc = make_writable(h, t, s, old + vlen, old))) return rc;
+  memcpy(val_of(s->e) + old, val, vlen);
+  s->e->vlen = old + vlen;
+  return 0;
+}
+
+static int heap_del(sl__backend *be, int kg, uint32_t sid, const void *ck,
+                    uint32_t cklen) {
+  heap_be *h = (heap_be *)be;
+  table *t = get_table(h, kg, sid);
+  if (!t || !t->count) return 0;
+  uint32_t mask = t->cap - 1, i = find(t, sl__key_hash(ck, cklen), ck, cklen);
+  if (!t->slots[i].e) return 0;
+  entry *e = t->slots[i].e;
+  if (shared(h, e)) {
+    int rc = retire(h, t, e);
+    if (rc) return rc;
+  } else {
+    sl__free(e);
+  }
+  /* backward-shift deletion keeps probe sequences intact */
+  uint32_t j = i;
+  for (;;) {
+    t->slots[i].e = NULL;
+    for (;;) {
+      j = (j + 1) & mask;
+      if (!t->slots[j].e) {
+        t->count--;
+        return 0;
+      }
+      uint32_t home = (uint32_t)t->slots[j].hash & mask;
+      /* move j back to i unless its home lies cyclically in (i, j] */
+      if (i <= j ? (home <= i || home > j) : (home <= i && home > j)) break;
+    }
+    t->slots[i] = t->slots[j];
+    i = j;
+  }
+}
+
+static int scan(slot *slots, uint32_t cap, const void *prefix, uint32_t plen,
+                sl__entry_fn fn, void *arg) {
+  for (uint32_t i = 0; i < cap; i++) {
+    entry *e = slots[i].e;
+    if (!e || e->cklen < plen || (plen && memcmp(e->data, prefix, plen))) continue;
+    int rc = fn(arg, e->data, e->cklen, val_of(e), e->vlen);
+    if (rc) return rc;
+  }
+  return 0;
+}
+
+static int heap_iter(sl__backend *be, int kg, uint32_t sid, const void *prefix,
+                     uint32_t plen, sl__entry_fn fn, void *arg) {
+  table *t = get_table((heap_be *)be, kg, sid);
+  if (!t || !t->count) return 0;
+  return scan(t->slots, t->cap, prefix, plen, fn, arg);
+}
+
+/* ---- snapshots --------------------------------------------------------------- */
+
+static void release_copies(heap_be *h) {
+  for (uint32_t sid = 0; sid < h->n_tables; sid++)
+    for (int k = 0; k <= h->base.kg_hi - h->base.kg_lo; k++) {
+      table *t = &h->tables[sid][k];
+      sl__free(t->snap);
+      t->snap = NULL;
+      t->snap_cap = 0;
+      for (uint32_t i = 0; i < t->n_retired; i++) sl__free(t->retired[i]);
+      t->n_retired = 0;
+    }
+}
+
+static int heap_snapshot(sl__backend *be, sl__snapshot **out) {
+  heap_be *h = (heap_be *)be;
+  if (h->snap_version) return fail(h, -SL_ESTATE, "a snapshot is already open");
+  sl__snapshot *snap = sl__calloc(1, sizeof *snap);
+  if (!snap) return fail(h, -SL_ENOMEM, "out of memory");
+  snap->be = h;
+  for (uint32_t sid = 0; sid < h->n_tables; sid++)
+    for (int k = 0; k <= be->kg_hi - be->kg_lo; k++) {
+      table *t = &h->tables[sid][k];
+      if (!t->count) continue;
+      t->snap = sl__memdup(t->slots, t->cap * sizeof *t->slots);
+      if (!t->snap) {
+        release_copies(h);
+        sl__free(snap);
+        return fail(h, -SL_ENOMEM, "out of memory for a snapshot");
+      }
+      t->snap_cap = t->cap;
+    }
+  h->snap_version = h->version++;
+  *out = snap;
+  return 0;
+}
+
+static int heap_snap_iter(sl__snapshot *snap, int kg, uint32_t sid,
+                          sl__entry_fn fn, void *arg) {
+  heap_be *h = snap->be;
+  table *t = get_table(h, kg, sid);
+  if (!t || !t->snap) return 0;
+  return scan(t->snap, t->snap_cap, NULL, 0, fn, arg);
+}
+
+static void heap_snap_release(sl__snapshot *snap) {
+  if (!snap) return;
+  release_copies(snap->be);
+  snap->be->snap_version = 0;
+  sl__free(snap);
+}
+
+static void heap_free(sl__backend *be) {
+  heap_be *h = (heap_be *)be;
+  if (!h) return;
+  release_copies(h);
+  for (uint32_t sid = 0; sid < h->n_tables; sid++) {
+    for (int k = 0; k <= be->kg_hi - be->kg_lo; k++) {
+      table *t = &h->tables[sid][k];
+      for (uint32_t i = 0; i < t->cap; i++) sl__free(t->slots[i].e);
+      sl__free(t->slots);
+      sl__free(t->retired);
+    }
+    sl__free(h->tables[sid]);
+  }
+  sl__free(h->tables);
+  sl__backend_meta_free(be);
+  sl__free_private(h);
+}
+
+static const sl__backend_vt heap_vt = {
+    .name = "hashmap",
+    .add_state = heap_add_state,
+    .get = heap_get,
+    .put = heap_put,
+    .append = heap_append,
+    .del = heap_del,
+    .iter = heap_iter,
+    .snapshot = heap_snapshot,
+    .snap_iter = heap_snap_iter,
+    .snap_release = heap_snap_release,
+    .free = heap_free,
+};
+
+int sl__heap_backend_open(const sl__conf *conf, int kg_lo, int kg_hi,
+                          int max_parallelism, sl__backend **out, char *err,
+                          size_t errcap) {
+  (void)conf;
+  heap_be *h = sl__calloc_private(sizeof *h);
+  if (!h) {
+    sl__fmt(err, errcap, "heap state backend: out of memory");
+    return -SL_ENOMEM;
+  }
+  h->base.vt = &heap_vt;
+  h->base.kg_lo = kg_lo;
+  h->base.kg_hi = kg_hi;
+  h->base.max_parallelism = max_parallelism;
+  h->version = 1;
+  *out = &h->base;
+  return 0;
+}

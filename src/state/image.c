@@ -1,0 +1,290 @@
+/*
+ * image.c -- canonical state images: one format for both backends, written
+ * from a snapshot (possibly on another thread while processing goes on) and
+ * read back into any backend whose key-group range overlaps the image's.
+ * That is what lets state written at parallelism 2 restore at 4 or 1, and a
+ * heap snapshot restore into RocksDB.  The format is in backend.h.
+ *
+ * Buffered through a 64 KiB buffer; XXH64 over every byte before the
+ * trailing checksum detects damage.  A damaged or truncated image fails the
+ * restore with the source's name; the caller discards that backend.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <unistd.h>
+
+#include "connectors/connector.h" /* sl__write_all */
+#include "state/backend.h"
+
+#define MAGIC "SLSTATE1"
+#define FORMAT_VERSION 1u
+#define END_MARK 0xFFFFFFFFu
+
+typedef struct wbuf {
+  sl__wstream *out;
+  XXH64_state_t hash;
+  uint8_t buf[65536];
+  size_t len;
+  int rc;
+} wbuf;
+
+static void w_flush(wbuf *w) {
+  if (w->len && !w->rc) w->rc = w->out->write(w->out->arg, w->buf, w->len);
+  w->len = 0;
+}
+
+static void w_bytes(wbuf *w, const void *p, size_t n) {
+  XXH64_update(&w->hash, p, n);
+  const uint8_t *s = p;
+  while (n && !w->rc) {
+    if (w->len == sizeof w->buf) w_flush(w);
+    size_t k = SL__MIN(n, sizeof w->buf - w->len);
+    memcpy(w->buf + w->len, s, k);
+    w->len += k;
+    s += k;
+    n -= k;
+  }
+}
+
+static void w_u32(wbuf *w, uint32_t v) { w_bytes(w, &v, 4); } /* LE hosts */
+
+static int w_entry(void *arg, const void *ck, uint32_t cklen, const void *val,
+                   uint32_t vlen) {
+  wbuf *w = arg;
+  w_u32(w, cklen);
+  w_bytes(w, ck, cklen);
+  w_u32(w, vlen);
+  w_bytes(w, val, vlen);
+  return w->rc;
+}
+
+int sl__image_write(sl__backend *be, sl__snapshot *snap, sl__wstream *out) {
+  wbuf *w = sl__malloc(sizeof *w);
+  if (!w) return -SL_ENOMEM;
+  w->out = out;
+  w->len = 0;
+  w->rc = 0;
+  XXH64_reset(&w->hash, 0);
+  w_bytes(w, MAGIC, 8);
+  w_u32(w, FORMAT_VERSION);
+  w_u32(w, (uint32_t)be->max_parallelism);
+  w_u32(w, (uint32_t)be->kg_lo);
+  w_u32(w, (uint32_t)be->kg_hi);
+  w_u32(w, be->n_states);
+  for (uint32_t i = 0; i < be->n_states; i++) {
+    uint8_t kind = (uint8_t)be->states[i].kind;
+    uint16_t nlen = (uint16_t)strlen(be->states[i].name);
+    w_bytes(w, &kind, 1);
+    w_bytes(w, &nlen, 2);
+    w_bytes(w, be->states[i].name, nlen);
+  }
+  for (uint32_t sid = 0; sid < be->n_states && !w->rc; sid++)
+    for (int kg = be->kg_lo; kg <= be->kg_hi && !w->rc; kg++) {
+      w_u32(w, (uint32_t)kg);
+      w_u32(w, sid);
+      int rc = be->vt->snap_iter(snap, kg, sid, w_entry, w);
+      if (rc && !w->rc) w->rc = rc;
+      w_u32(w, END_MARK);
+    }
+  w_u32(w, END_MARK);
+  uint64_t sum = XXH64_digest(&w->hash);
+  w_bytes(w, &sum, 8);
+  w_flush(w);
+  int rc = w->rc;
+  sl__free(w);
+  return rc;
+}
+
+/* ---- reading --------------------------------------------------------------- */
+
+typedef struct rbuf {
+  sl__rstream *in;
+  XXH64_state_t hash;
+  int rc;
+} rbuf;
+
+static int r_bytes(rbuf *r, void *p, size_t n) {
+  if (r->rc) return r->rc;
+  r->rc = r->in->read(r->in->arg, p, n);
+  if (!r->rc) XXH64_update(&r->hash, p, n);
+  return r->rc;
+}
+static uint32_t r_u32(rbuf *r) {
+  uint32_t v = 0;
+  r_bytes(r, &v, 4);
+  return v;
+}
+
+int sl__image_read(sl__backend *be, sl__rstream *in, const char *source) {
+  rbuf r = {in, {0}, 0};
+  XXH64_reset(&r.hash, 0);
+  char magic[8];
+  uint32_t *sids = NULL, n_states = 0;
+  uint8_t *buf = NULL;
+  size_t cap = 0;
+  int rc = 0;
+  if (r_bytes(&r, magic, 8) || memcmp(magic, MAGIC, 8)) {
+    sl__fmt(be->err, sizeof be->err, "state image '%s': not a sluice state image", source);
+    return -SL_EIO;
+  }
+  uint32_t version = r_u32(&r), maxp = r_u32(&r);
+  r_u32(&r); /* kg_lo: the blocks say which key group they hold */
+  r_u32(&r);
+  n_states = r_u32(&r);
+  if (r.rc || version != FORMAT_VERSION) {
+    sl__fmt(be->err, sizeof be->err,
+            "state image '%s': unsupported format version %u (this build reads %u)",
+            source, version, FORMAT_VERSION);
+    return -SL_EIO;
+  }
+  if ((int)maxp != be->max_parallelism) {
+    sl__fmt(be->err, sizeof be->err,
+            "state image '%s' was written with pipeline.max-parallelism %u; this "
+            "job uses %d (key groups must match)",
+            source, maxp, be->max_parallelism);
+    return -SL_ESTATE;
+  }
+  sids = sl__calloc(n_states ? n_states : 1, sizeof *sids);
+  if (!sids) return -SL_ENOMEM;
+  for (uint32_t i = 0; i < n_states && !rc; i++) {
+    uint8_t kind;
+    uint16_t nlen;
+    char name[65536];
+    if (r_bytes(&r, &kind, 1) || r_bytes(&r, &nlen, 2) || r_bytes(&r, name, nlen)) break;
+    name[nlen] = 0;
+    rc = be->vt->add_state(be, name, (sl__state_kind)kind, &sids[i]);
+  }
+  while (!rc && !r.rc) {
+    uint32_t kg = r_u32(&r);
+    if (kg == END_MARK || r.rc) break;
+    uint32_t sid = r_u32(&r);
+    if (sid >= n_states) {
+      rc = -SL_EIO;
+      break;
+    }
+    int mine = (int)kg >= be->kg_lo && (int)kg <= be->kg_hi;
+    for (;;) {
+      uint32_t cklen = r_u32(&r);
+      if (r.rc || cklen == END_MARK) break;
+      if (cklen > (1u << 30)) {
+        rc = -SL_EIO;
+        break;
+      }
+      if (cklen + 4 > cap) {
+        size_t ncap = SL__MAX((size_t)cklen + 4, 2 * cap);
+        uint8_t *nb = sl__realloc(buf, ncap);
+        if (!nb) {
+          rc = -SL_ENOMEM;
+          break;
+        }
+        buf = nb;
+        cap = ncap;
+      }
+      if (r_bytes(&r, buf, cklen)) break;
+      uint32_t vlen = r_u32(&r);
+      if (r.rc || vlen > (1u << 30)) {
+        rc = r.rc ? r.rc : -SL_EIO;
+        break;
+      }
+      if ((size_t)cklen + vlen > cap) {
+        size_t ncap = SL__MAX((size_t)cklen + vlen, 2 * cap);
+        uint8_t *nb = sl__realloc(buf, ncap);
+        if (!nb) {
+          rc = -SL_ENOMEM;
+          break;
+        }
+        buf = nb;
+        cap = ncap;
+      }
+      if (r_bytes(&r, buf + cklen, vlen)) break;
+      if (mine && (rc = be->vt->put(be, (int)kg, sids[sid], buf, cklen, buf + cklen, vlen)))
+        break;
+    }
+  }
+  if (!rc && !r.rc) {
+    uint64_t want = XXH64_digest(&r.hash), got = 0;
+    if (r.in->read(r.in->arg, &got, 8) || got != want) rc = -SL_EIO;
+  }
+  sl__free(sids);
+  sl__free(buf);
+  if (!rc && r.rc) rc = r.rc;
+  if (rc == -SL_EIO || rc == -SL_ENOENT)
+    sl__fmt(be->err, sizeof be->err,
+            "state image '%s' is damaged or truncated (checksum or structure mismatch)",
+            source);
+  return rc;
+}
+
+/* ---- files ------------------------------------------------------------------ */
+
+static int fd_write(void *arg, const void *buf, size_t len) {
+  int rc = sl__write_all(*(int *)arg, buf, len);
+  return rc ? -SL_EIO : 0;
+}
+
+typedef struct fd_reader {
+  int fd;
+  uint8_t buf[65536];
+  size_t pos, len;
+} fd_reader;
+
+static int fd_read(void *arg, void *out, size_t n) {
+  fd_reader *r = arg;
+  uint8_t *o = out;
+  while (n) {
+    if (r->pos == r->len) {
+      ssize_t k = read(r->fd, r->buf, sizeof r->buf);
+      if (k < 0 && errno == EINTR) continue;
+      if (k <= 0) return -SL_EIO;
+      r->pos = 0;
+      r->len = (size_t)k;
+    }
+    size_t k = SL__MIN(n, r->len - r->pos);
+    memcpy(o, r->buf + r->pos, k);
+    r->pos += k;
+    o += k;
+    n -= k;
+  }
+  return 0;
+}
+
+int sl__image_write_file(sl__backend *be, sl__snapshot *snap, const char *path) {
+  char tmp[4096];
+  sl__fmt(tmp, sizeof tmp, "%s.tmp", path);
+  int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) {
+    sl__fmt(be->err, sizeof be->err, "cannot create state image '%s': %s", tmp,
+            strerror(errno));
+    return -SL_EIO;
+  }
+  sl__wstream ws = {fd_write, &fd};
+  int rc = sl__image_write(be, snap, &ws);
+  if (!rc && fsync(fd)) rc = -SL_EIO;
+  if (close(fd) && !rc) rc = -SL_EIO;
+  if (!rc && rename(tmp, path)) rc = -SL_EIO;
+  if (rc) {
+    sl__fmt(be->err, sizeof be->err, "cannot write state image '%s': %s", path,
+            strerror(errno));
+    unlink(tmp);
+  }
+  return rc;
+}
+
+int sl__image_read_file(sl__backend *be, const char *path) {
+  fd_reader *r = sl__malloc(sizeof *r);
+  if (!r) return -SL_ENOMEM;
+  r->pos = r->len = 0;
+  r->fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (r->fd < 0) {
+    sl__fmt(be->err, sizeof be->err, "cannot open state image '%s': %s", path,
+            strerror(errno));
+    sl__free(r);
+    return -SL_ENOENT;
+  }
+  sl__rstream rs = {fd_read, r};
+  int rc = sl__image_read(be, &rs, path);
+  close(r->fd);
+  sl__free(r);
+  return rc;
+}

@@ -1,0 +1,631 @@
+/*
+ * rocksdb_backend.c -- the RocksDB keyed-state backend (state larger than
+ * memory), implementing backend.h on RocksDB's C API.
+ *
+ * Layout:
+ *   - One DB per operator instance, in its own directory
+ *     <state.backend.rocksdb.dir>/<instance>-<pid>-<n>, created empty by
+ *     open and removed recursively by free (the working copy is
+ *     disposable: checkpoints are canonical images written from snapshots).
+ *   - One column family per state, named by the state name (cf[sid]); a
+ *     state named "default" uses RocksDB's default column family, which is
+ *     otherwise unused.
+ *   - RocksDB key = 2-byte big-endian key group || ck.  One key group is a
+ *     contiguous key range, and the entries of (kg, ck prefix) are found by
+ *     a seek to kg||prefix bounded by the prefix's successor
+ *     (iterate_upper_bound, so deleted entries past the range are not
+ *     scanned).
+ *   - append() is a RocksDB merge with a concatenating merge operator, so a
+ *     list-state add never reads the old value.
+ *   - Writes skip the WAL (like Flink's RocksDB backend): durability comes
+ *     from checkpoints; the DB is never reopened after a crash.
+ *
+ * Invariants:
+ *   1. Keys and values are opaque; the only structure is the 2-byte prefix.
+ *   2. The value returned by get() is a pinned slice, released at the next
+ *      get() or at free(): valid until the next call on the backend.
+ *   3. iter() uses no per-backend buffer (stack, or heap for long
+ *      prefixes), so a callback may call get().
+ *   4. A snapshot copies the column-family handles that exist when it is
+ *      taken, so snap_iter() on another thread never reads the owner's
+ *      cf array (which add_state may grow).  Handles live until free().
+ *   5. At most one snapshot is open; free() releases one still open.
+ *
+ * Tuning (config.h): block cache (LRU, 0 = none), block size, memtable size
+ * and count per column family, background jobs (thread.num; RocksDB grows
+ * its shared thread pools to fit at open).  Fixed: level compaction with
+ * dynamic level sizes, LZ4 (none when the library lacks it), whole-key
+ * 10-bit bloom filters.
+ *
+ * Every RocksDB error becomes -SL_EIO with a message naming the operation,
+ * the state and the DB path in be->err; nothing aborts.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <rocksdb/c.h>
+
+#include "state/backend.h"
+
+typedef struct rdb_backend {
+  sl__backend base; /* first: the vtable functions cast back */
+  char *path;       /* DB directory */
+  rocksdb_t *db;
+  rocksdb_options_t *opts; /* DB and column-family options (shared) */
+  rocksdb_cache_t *cache;  /* NULL when block.cache-size is 0 */
+  rocksdb_writeoptions_t *wo;
+  rocksdb_readoptions_t *ro;
+  rocksdb_column_family_handle_t *default_cf;
+  rocksdb_column_family_handle_t **cf; /* by sid */
+  uint32_t cf_cap;
+  uint8_t *key; /* kg||ck for get/put/append/del */
+  size_t key_cap;
+  rocksdb_pinnableslice_t *pinned; /* last get()'s value */
+  int snap_open;
+} rdb_backend;
+
+struct sl__snapshot {
+  rdb_backend *b;
+  const rocksdb_snapshot_t *snap;
+  uint32_t n_cf;
+  rocksdb_column_family_handle_t **cf; /* copy of b->cf at snapshot time */
+};
+
+static atomic_uint g_dir_counter;
+
+/* ---- directories ---------------------------------------------------------- */
+
+/* mkdir -p.  0, or -errno. */
+static int mkdir_p(const char *dir) {
+  char *p = sl__strdup(dir);
+  if (!p) return -ENOMEM;
+  size_t n = strlen(p);
+  for (size_t i = 1; i <= n; i++) {
+    if (p[i] != '/' && p[i] != '\0') continue;
+    char c = p[i];
+    p[i] = '\0';
+    if (mkdir(p, 0777) != 0) {
+      int e = errno;
+      struct stat st;
+      if (e != EEXIST || stat(p, &st) != 0 || !S_ISDIR(st.st_mode)) {
+        sl__free(p);
+        return e == EEXIST ? -ENOTDIR : -e;
+      }
+    }
+    p[i] = c;
+  }
+  sl__free(p);
+  return 0;
+}
+
+/* rm -rf (best effort; the DB directory is flat, but be general). */
+static void rm_rf(const char *path) {
+  struct stat st;
+  if (lstat(path, &st) != 0) return;
+  if (S_ISDIR(st.st_mode)) {
+    DIR *d = opendir(path);
+    if (d) {
+      struct dirent *de;
+      while ((de = readdir(d)) != NULL) {
+        if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, "..")) continue;
+        size_t len = strlen(path) + strlen(de->d_name) + 2;
+        char *child = sl__malloc(len);
+        if (!child) continue;
+        snprintf(child, len, "%s/%s", path, de->d_name);
+        rm_rf(child);
+        sl__free(child);
+      }
+      closedir(d);
+    }
+    rmdir(path);
+  } else {
+    unlink(path);
+  }
+}
+
+/* ---- the merge operator: concatenation ------------------------------------ *
+ * Runs on RocksDB's threads (reads, flushes, compactions) and its result is
+ * handed back to RocksDB, which frees it through delete_value: this memory
+ * belongs to RocksDB, so it uses plain malloc rather than the sl__ hook (a
+ * test failing sl__ allocations must not fail a background compaction). */
+
+static char *concat(const char *first, size_t first_len,
+                    const char *const *ops, const size_t *op_lens, int n_ops,
+                    unsigned char *success, size_t *out_len) {
+  size_t n = first ? first_len : 0;
+  for (int i = 0; i < n_ops; i++) n += op_lens[i];
+  char *r = malloc(n ? n : 1);
+  if (!r) {
+    *success = 0;
+    *out_len = 0;
+    return NULL;
+  }
+  size_t off = 0;
+  if (first && first_len) {
+    memcpy(r, first, first_len);
+    off = first_len;
+  }
+  for (int i = 0; i < n_ops; i++) {
+    if (op_lens[i]) memcpy(r + off, ops[i], op_lens[i]);
+    off += op_lens[i];
+  }
+  *success = 1;
+  *out_len = n;
+  return r;
+}
+
+static char *merge_full(void *state, const char *key, size_t key_len,
+                        const char *existing, size_t existing_len,
+                        const char *const *ops, const size_t *op_lens,
+                        int n_ops, unsigned char *success, size_t *out_len) {
+  return concat(existing, existing_len, ops, op_lens, n_ops, success, out_len);
+}
+
+static char *merge_partial(void *state, const char *key, size_t key_len,
+                           const char *const *ops, const size_t *op_lens,
+                           int n_ops, unsigned char *success,
+                           size_t *out_len) {
+  return concat(NULL, 0, ops, op_lens, n_ops, success, out_len);
+}
+
+static void merge_delete_value(void *state, const char *value, size_t len) {
+  free((void *)value);
+}
+
+static void merge_destroy(void *state) {}
+
+static const char *merge_name(void *state) { return "sluice.concat"; }
+
+/* ---- helpers -------------------------------------------------------------- */
+
+static const char *state_name(rdb_backend *b, uint32_t sid) {
+  return sid < b->base.n_states ? b->base.states[sid].name : "?";
+}
+
+/* Takes ownership of the RocksDB error string. */
+static int rdb_fail(rdb_backend *b, char *rerr, const char *op, uint32_t sid) {
+  sl__fmt(b->base.err, sizeof b->base.err,
+          "RocksDB backend: %s in state '%s' failed in '%s': %s", op,
+          state_name(b, sid), b->path, rerr ? rerr : "unknown error");
+  rocksdb_free(rerr);
+  return -SL_EIO;
+}
+
+static int check_addr(rdb_backend *b, int kg, uint32_t sid) {
+  if (SL__UNLIKELY(sid >= b->base.n_states)) {
+    sl__fmt(b->base.err, sizeof b->base.err,
+            "RocksDB backend: unknown state id %u (%u states registered)", sid,
+            b->base.n_states);
+    return -SL_EINVAL;
+  }
+  if (SL__UNLIKELY(kg < b->base.kg_lo || kg > b->base.kg_hi)) {
+    sl__fmt(b->base.err, sizeof b->base.err,
+            "RocksDB backend: key group %d outside this instance's range "
+            "[%d, %d]",
+            kg, b->base.kg_lo, b->base.kg_hi);
+    return -SL_EINVAL;
+  }
+  return 0;
+}
+
+/* kg||ck into b->key (grown as needed); returns the length or 0 on OOM. */
+static size_t make_key(rdb_backend *b, int kg, const void *ck, uint32_t cklen) {
+  size_t need = (size_t)cklen + 2;
+  if (SL__UNLIKELY(need > b->key_cap)) {
+    size_t cap = b->key_cap * 2;
+    if (cap < need) cap = need;
+    uint8_t *k = sl__realloc(b->key, cap);
+    if (!k) {
+      sl__fmt(b->base.err, sizeof b->base.err,
+              "RocksDB backend: out of memory for a %u-byte key", cklen);
+      return 0;
+    }
+    b->key = k;
+    b->key_cap = cap;
+  }
+  b->key[0] = (uint8_t)(kg >> 8);
+  b->key[1] = (uint8_t)kg;
+  if (cklen) memcpy(b->key + 2, ck, cklen);
+  return need;
+}
+
+/* Entries of cf whose key starts with kg||prefix, seen through `snap`
+ * (NULL: the current state).  Errors are written to b->base.err. */
+static int scan(rdb_backend *b, rocksdb_column_family_handle_t *cf,
+                const rocksdb_snapshot_t *snap, int kg, uint32_t sid,
+                const void *prefix, uint32_t plen, sl__entry_fn fn,
+                void *arg) {
+  uint8_t small[2 * 258];
+  size_t lolen = (size_t)plen + 2;
+  uint8_t *lo = small, *heap = NULL;
+  if (lolen > sizeof small / 2) {
+    heap = sl__malloc(2 * lolen);
+    if (!heap) {
+      sl__fmt(b->base.err, sizeof b->base.err,
+              "RocksDB backend: out of memory for a %u-byte prefix", plen);
+      return -SL_ENOMEM;
+    }
+    lo = heap;
+  }
+  uint8_t *hi = lo + lolen;
+  lo[0] = (uint8_t)(kg >> 8);
+  lo[1] = (uint8_t)kg;
+  if (plen) memcpy(lo + 2, prefix, plen);
+  /* Upper bound: the smallest key greater than every key with this prefix
+   * (none when the prefix is all 0xFF). */
+  size_t hilen = lolen;
+  memcpy(hi, lo, lolen);
+  while (hilen > 0 && hi[hilen - 1] == 0xFF) hilen--;
+  if (hilen > 0) hi[hilen - 1]++;
+
+  rocksdb_readoptions_t *ro = rocksdb_readoptions_create();
+  if (hilen > 0)
+    rocksdb_readoptions_set_iterate_upper_bound(ro, (const char *)hi, hilen);
+  if (snap) {
+    rocksdb_readoptions_set_snapshot(ro, snap);
+    rocksdb_readoptions_set_fill_cache(ro, 0); /* keep the working set */
+  }
+  rocksdb_iterator_t *it = rocksdb_create_iterator_cf(b->db, ro, cf);
+  int rc = 0;
+  for (rocksdb_iter_seek(it, (const char *)lo, lolen); rocksdb_iter_valid(it);
+       rocksdb_iter_next(it)) {
+    size_t klen, vlen;
+    const char *k = rocksdb_iter_key(it, &klen);
+    if (klen < lolen || memcmp(k, lo, lolen)) break;
+    const char *v = rocksdb_iter_value(it, &vlen);
+    rc = fn(arg, k + 2, (uint32_t)(klen - 2), v, (uint32_t)vlen);
+    if (rc) break;
+  }
+  if (!rc) {
+    char *rerr = NULL;
+    rocksdb_iter_get_error(it, &rerr);
+    if (rerr) rc = rdb_fail(b, rerr, snap ? "snapshot scan" : "scan", sid);
+  }
+  rocksdb_iter_destroy(it);
+  rocksdb_readoptions_destroy(ro);
+  sl__free(heap);
+  return rc;
+}
+
+/* ---- the vtable ----------------------------------------------------------- */
+
+static int rdb_add_state(sl__backend *be, const char *name,
+                         sl__state_kind kind, uint32_t *sid) {
+  rdb_backend *b = (rdb_backend *)be;
+  int is_new, rc = sl__backend_register(be, name, kind, sid, &is_new);
+  if (rc || !is_new) return rc;
+  if (*sid >= b->cf_cap) {
+    uint32_t cap = b->cf_cap ? b->cf_cap * 2 : 8;
+    rocksdb_column_family_handle_t **cf =
+        sl__realloc(b->cf, cap * sizeof *cf);
+    if (!cf) {
+      sl__fmt(be->err, sizeof be->err,
+              "RocksDB backend: out of memory registering state '%s'", name);
+      rc = -SL_ENOMEM;
+      goto unregister;
+    }
+    b->cf = cf;
+    b->cf_cap = cap;
+  }
+  if (!strcmp(name, "default")) {
+    b->cf[*sid] = b->default_cf;
+    return 0;
+  }
+  char *rerr = NULL;
+  b->cf[*sid] = rocksdb_create_column_family(b->db, b->opts, name, &rerr);
+  if (rerr || !b->cf[*sid]) {
+    sl__fmt(be->err, sizeof be->err,
+            "RocksDB backend: cannot create column family for state '%s' in "
+            "'%s': %s",
+            name, b->path, rerr ? rerr : "unknown error");
+    rocksdb_free(rerr);
+    if (b->cf[*sid]) rocksdb_column_family_handle_destroy(b->cf[*sid]);
+    rc = -SL_EIO;
+    goto unregister;
+  }
+  return 0;
+unregister: /* the new state is the last one registered: take it back */
+  be->n_states--;
+  sl__free(be->states[be->n_states].name);
+  return rc;
+}
+
+static int rdb_get(sl__backend *be, int kg, uint32_t sid, const void *ck,
+                   uint32_t cklen, const void **val, uint32_t *vlen) {
+  rdb_backend *b = (rdb_backend *)be;
+  int rc = check_addr(b, kg, sid);
+  if (rc) return rc;
+  if (b->pinned) {
+    rocksdb_pinnableslice_destroy(b->pinned);
+    b->pinned = NULL;
+  }
+  size_t klen = make_key(b, kg, ck, cklen);
+  if (!klen) return -SL_ENOMEM;
+  char *rerr = NULL;
+  b->pinned = rocksdb_get_pinned_cf(b->db, b->ro, b->cf[sid],
+                                    (const char *)b->key, klen, &rerr);
+  if (rerr) return rdb_fail(b, rerr, "get", sid);
+  if (!b->pinned) return 1;
+  size_t n;
+  *val = rocksdb_pinnableslice_value(b->pinned, &n);
+  *vlen = (uint32_t)n;
+  return 0;
+}
+
+static int rdb_put(sl__backend *be, int kg, uint32_t sid, const void *ck,
+                   uint32_t cklen, const void *val, uint32_t vlen) {
+  rdb_backend *b = (rdb_backend *)be;
+  int rc = check_addr(b, kg, sid);
+  if (rc) return rc;
+  size_t klen = make_key(b, kg, ck, cklen);
+  if (!klen) return -SL_ENOMEM;
+  char *rerr = NULL;
+  rocksdb_put_cf(b->db, b->wo, b->cf[sid], (const char *)b->key, klen,
+                 vlen ? (const char *)val : "", vlen, &rerr);
+  return rerr ? rdb_fail(b, rerr, "put", sid) : 0;
+}
+
+static int rdb_append(sl__backend *be, int kg, uint32_t sid, const void *ck,
+                      uint32_t cklen, const void *val, uint32_t vlen) {
+  rdb_backend *b = (rdb_backend *)be;
+  int rc = check_addr(b, kg, sid);
+  if (rc) return rc;
+  size_t klen = make_key(b, kg, ck, cklen);
+  if (!klen) return -SL_ENOMEM;
+  char *rerr = NULL;
+  rocksdb_merge_cf(b->db, b->wo, b->cf[sid], (const char *)b->key, klen,
+                   vlen ? (const char *)val : "", vlen, &rerr);
+  return rerr ? rdb_fail(b, rerr, "append (merge)", sid) : 0;
+}
+
+static int rdb_del(sl__backend *be, int kg, uint32_t sid, const void *ck,
+                   uint32_t cklen) {
+  rdb_backend *b = (rdb_backend *)be;
+  int rc = check_addr(b, kg, sid);
+  if (rc) return rc;
+  size_t klen = make_key(b, kg, ck, cklen);
+  if (!klen) return -SL_ENOMEM;
+  char *rerr = NULL;
+  rocksdb_delete_cf(b->db, b->wo, b->cf[sid], (const char *)b->key, klen,
+                    &rerr);
+  return rerr ? rdb_fail(b, rerr, "delete", sid) : 0;
+}
+
+static int rdb_iter(sl__backend *be, int kg, uint32_t sid, const void *prefix,
+                    uint32_t plen, sl__entry_fn fn, void *arg) {
+  rdb_backend *b = (rdb_backend *)be;
+  int rc = check_addr(b, kg, sid);
+  if (rc) return rc;
+  return scan(b, b->cf[sid], NULL, kg, sid, prefix, plen, fn, arg);
+}
+
+static int rdb_snapshot(sl__backend *be, sl__snapshot **out) {
+  rdb_backend *b = (rdb_backend *)be;
+  *out = NULL;
+  if (b->snap_open) {
+    sl__fmt(be->err, sizeof be->err,
+            "RocksDB backend: a snapshot of '%s' is already open (release it "
+            "before taking the next one)",
+            b->path);
+    return -SL_ESTATE;
+  }
+  sl__snapshot *s = sl__calloc(1, sizeof *s);
+  if (s && be->n_states) {
+    s->cf = sl__memdup(b->cf, be->n_states * sizeof *b->cf);
+    if (!s->cf) {
+      sl__free(s);
+      s = NULL;
+    }
+  }
+  if (!s) {
+    sl__fmt(be->err, sizeof be->err, "RocksDB backend: out of memory for a "
+                                     "snapshot");
+    return -SL_ENOMEM;
+  }
+  s->b = b;
+  s->n_cf = be->n_states;
+  s->snap = rocksdb_create_snapshot(b->db);
+  b->snap_open = 1;
+  *out = s;
+  return 0;
+}
+
+static int rdb_snap_iter(sl__snapshot *s, int kg, uint32_t sid,
+                         sl__entry_fn fn, void *arg) {
+  /* States registered after the snapshot have no entries in it. */
+  if (sid >= s->n_cf) return 0;
+  return scan(s->b, s->cf[sid], s->snap, kg, sid, NULL, 0, fn, arg);
+}
+
+static void rdb_snap_release(sl__snapshot *s) {
+  if (!s) return;
+  rocksdb_release_snapshot(s->b->db, s->snap);
+  s->b->snap_open = 0;
+  sl__free(s->cf);
+  sl__free(s);
+}
+
+static void rdb_free(sl__backend *be);
+
+static const sl__backend_vt rdb_vt = {
+    .name = "rocksdb",
+    .add_state = rdb_add_state,
+    .get = rdb_get,
+    .put = rdb_put,
+    .append = rdb_append,
+    .del = rdb_del,
+    .iter = rdb_iter,
+    .snapshot = rdb_snapshot,
+    .snap_iter = rdb_snap_iter,
+    .snap_release = rdb_snap_release,
+    .free = rdb_free,
+};
+
+static void rdb_free(sl__backend *be) {
+  rdb_backend *b = (rdb_backend *)be;
+  if (b->pinned) rocksdb_pinnableslice_destroy(b->pinned);
+  if (b->db) {
+    for (uint32_t i = 0; i < be->n_states; i++)
+      if (b->cf[i] && b->cf[i] != b->default_cf)
+        rocksdb_column_family_handle_destroy(b->cf[i]);
+    if (b->default_cf) rocksdb_column_family_handle_destroy(b->default_cf);
+    rocksdb_close(b->db);
+  }
+  if (b->wo) rocksdb_writeoptions_destroy(b->wo);
+  if (b->ro) rocksdb_readoptions_destroy(b->ro);
+  if (b->opts) rocksdb_options_destroy(b->opts);
+  if (b->cache) rocksdb_cache_destroy(b->cache);
+  if (b->path) rm_rf(b->path);
+  sl__backend_meta_free(be);
+  sl__free(b->cf);
+  sl__free(b->key);
+  sl__free(b->path);
+  sl__free(b);
+}
+
+/* ---- open ----------------------------------------------------------------- */
+
+static rocksdb_options_t *make_options(const sl__conf *conf,
+                                       rocksdb_cache_t **cache,
+                                       int compression) {
+  rocksdb_options_t *o = rocksdb_options_create();
+  rocksdb_options_set_create_if_missing(o, 1);
+  rocksdb_options_set_create_missing_column_families(o, 1);
+  rocksdb_options_set_compression(o, compression);
+  rocksdb_options_set_level_compaction_dynamic_level_bytes(o, 1);
+  rocksdb_options_set_write_buffer_size(
+      o, (size_t)SL__CONF_I(conf, ROCKSDB_WRITE_BUFFER));
+  rocksdb_options_set_max_write_buffer_number(
+      o, (int)SL__CONF_I(conf, ROCKSDB_WRITE_BUFFERS));
+  rocksdb_options_set_max_background_jobs(
+      o, (int)SL__CONF_I(conf, ROCKSDB_THREADS));
+  rocksdb_options_set_keep_log_file_num(o, 2);
+  rocksdb_options_set_memtable_prefix_bloom_size_ratio(o, 0.1);
+  rocksdb_options_set_memtable_whole_key_filtering(o, 1);
+  rocksdb_options_set_merge_operator(
+      o, rocksdb_mergeoperator_create(NULL, merge_destroy, merge_full,
+                                      merge_partial, merge_delete_value,
+                                      merge_name));
+
+  rocksdb_block_based_table_options_t *t =
+      rocksdb_block_based_options_create();
+  rocksdb_block_based_options_set_block_size(
+      t, (size_t)SL__CONF_I(conf, ROCKSDB_BLOCK_SIZE));
+  int64_t cache_size = SL__CONF_I(conf, ROCKSDB_BLOCK_CACHE);
+  if (cache_size > 0) {
+    *cache = rocksdb_cache_create_lru((size_t)cache_size);
+    rocksdb_block_based_options_set_block_cache(t, *cache);
+  } else {
+    rocksdb_block_based_options_set_no_block_cache(t, 1);
+  }
+  rocksdb_block_based_options_set_filter_policy(
+      t, rocksdb_filterpolicy_create_bloom_full(10));
+  rocksdb_options_set_block_based_table_factory(o, t);
+  rocksdb_block_based_options_destroy(t);
+  return o;
+}
+
+/* Opens the DB at b->path (fresh).  On failure: the RocksDB message in
+ * *rerr (rocksdb_free it). */
+static int open_db(rdb_backend *b, const sl__conf *conf, char **rerr) {
+  int compression = rocksdb_lz4_compression;
+  for (;;) {
+    b->opts = make_options(conf, &b->cache, compression);
+    const char *names[1] = {"default"};
+    const rocksdb_options_t *cf_opts[1] = {b->opts};
+    rocksdb_column_family_handle_t *handles[1] = {NULL};
+    *rerr = NULL;
+    b->db = rocksdb_open_column_families(b->opts, b->path, 1, names, cf_opts,
+                                         handles, rerr);
+    if (b->db && !*rerr) {
+      b->default_cf = handles[0];
+      return 0;
+    }
+    rocksdb_options_destroy(b->opts);
+    b->opts = NULL;
+    if (b->cache) rocksdb_cache_destroy(b->cache);
+    b->cache = NULL;
+    /* A build without LZ4 refuses the option: use no compression. */
+    if (compression != rocksdb_no_compression && *rerr &&
+        strstr(*rerr, "ompression")) {
+      rocksdb_free(*rerr);
+      compression = rocksdb_no_compression;
+      rm_rf(b->path);
+      continue;
+    }
+    return -SL_EIO;
+  }
+}
+
+int sl__rocksdb_backend_open(const sl__conf *conf, const char *instance,
+                             int kg_lo, int kg_hi, int max_parallelism,
+                             sl__backend **out, char *err, size_t errcap) {
+  *out = NULL;
+  if (kg_lo < 0 || kg_hi < kg_lo || kg_hi > 0xFFFF) {
+    sl__fmt(err, errcap,
+            "RocksDB backend: invalid key-group range [%d, %d] (0..65535)",
+            kg_lo, kg_hi);
+    return -SL_EINVAL;
+  }
+  rdb_backend *b = sl__calloc(1, sizeof *b);
+  if (!b) goto oom;
+  b->base.vt = &rdb_vt;
+  b->base.kg_lo = kg_lo;
+  b->base.kg_hi = kg_hi;
+  b->base.max_parallelism = max_parallelism;
+
+  /* <dir>/<instance>-<pid>-<n>; '/' in the instance name becomes '_'. */
+  const char *dir = SL__CONF_S(conf, ROCKSDB_DIR);
+  if (!dir || !*dir) dir = ".";
+  if (!instance || !*instance) instance = "state";
+  size_t cap = strlen(dir) + strlen(instance) + 48;
+  b->path = sl__malloc(cap);
+  b->key_cap = 256;
+  b->key = sl__malloc(b->key_cap);
+  if (!b->path || !b->key) {
+    sl__free(b->path);
+    b->path = NULL;
+    goto oom;
+  }
+  snprintf(b->path, cap, "%s/%s-%ld-%u", dir, instance, (long)getpid(),
+           atomic_fetch_add(&g_dir_counter, 1));
+  for (char *p = b->path + strlen(dir) + 1; *p; p++)
+    if (*p == '/') *p = '_';
+
+  int rc = mkdir_p(dir);
+  if (rc) {
+    sl__fmt(err, errcap,
+            "RocksDB backend: cannot open '%s': cannot create directory "
+            "'%s': %s",
+            b->path, dir, strerror(-rc));
+    sl__free(b->path);
+    b->path = NULL; /* nothing of ours to remove */
+    rdb_free(&b->base);
+    return -SL_EIO;
+  }
+  rm_rf(b->path); /* a leftover of a crashed process with a reused pid */
+
+  char *rerr = NULL;
+  if (open_db(b, conf, &rerr)) {
+    sl__fmt(err, errcap, "RocksDB backend: cannot open '%s': %s", b->path,
+            rerr ? rerr : "unknown error");
+    rocksdb_free(rerr);
+    rdb_free(&b->base);
+    return -SL_EIO;
+  }
+  b->wo = rocksdb_writeoptions_create();
+  rocksdb_writeoptions_disable_WAL(b->wo, 1);
+  b->ro = rocksdb_readoptions_create();
+  *out = &b->base;
+  return 0;
+oom:
+  sl__fmt(err, errcap, "RocksDB backend: out of memory opening instance '%s'",
+          instance ? instance : "?");
+  if (b) rdb_free(&b->base);
+  return -SL_ENOMEM;
+}

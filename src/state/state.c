@@ -1,0 +1,508 @@
+/*
+ * state.c -- keyed state as user functions see it (sl_state_* in sluice.h),
+ * mapped onto a backend (backend.h).
+ *
+ * Every keyed operator instance owns an sl__kstate: its backend, the key of
+ * the record being processed (set by the runtime before each call, with its
+ * key group), and one handle per descriptor.  An access builds the composite
+ * key  varint(klen) key varint(nslen) ns [user key]  in a reusable buffer.
+ *
+ * Value encodings (what the backend stores):
+ *   value        payload
+ *   list         elements: u32 len, [u64 expiry], bytes     (append = add)
+ *   map          one entry per user key: [u64 expiry], value
+ *   reducing     [u64 expiry], `size` bytes
+ *   aggregating  [u64 expiry], `size`-byte accumulator
+ * [u64 expiry] is present only when the descriptor has a TTL: the absolute
+ * processing time (ms) after which the value is treated as absent and
+ * removed when touched.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+
+#include "state/state.h"
+
+struct sl_state {
+  sl__kstate *ks;
+  const sl_state_desc *desc;
+  uint32_t sid;
+  uint8_t *ns;
+  uint32_t nslen;
+};
+
+struct sl__kstate {
+  sl__backend *be;
+  sl_ctx *ctx;
+  const void *key;
+  uint32_t klen;
+  int kg;
+  sl_state **handles;
+  uint32_t n_handles;
+  uint8_t *ck;
+  uint32_t ckcap;
+  uint8_t *vbuf; /* scratch for values built here (TTL wrap, accumulators) */
+  uint32_t vcap;
+};
+
+/* ---- clock (processing time for TTL; tests replace it) -------------------- */
+
+static int64_t real_clock(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+static int64_t (*g_clock)(void) = real_clock;
+void sl__state_set_clock(int64_t (*clock_ms)(void)) {
+  g_clock = clock_ms ? clock_ms : real_clock;
+}
+
+/* ---- instance context ------------------------------------------------------- */
+
+int sl__kstate_new(sl__backend *be, sl_ctx *ctx, sl__kstate **out) {
+  sl__kstate *ks = sl__calloc_private(sizeof *ks);
+  if (!ks) return -SL_ENOMEM;
+  ks->be = be;
+  ks->ctx = ctx;
+  *out = ks;
+  return 0;
+}
+
+void sl__kstate_free(sl__kstate *ks) {
+  if (!ks) return;
+  for (uint32_t i = 0; i < ks->n_handles; i++) {
+    sl__free(ks->handles[i]->ns);
+    sl__free(ks->handles[i]);
+  }
+  sl__free(ks->handles);
+  sl__free(ks->ck);
+  sl__free(ks->vbuf);
+  sl__backend_free(ks->be);
+  sl__free_private(ks);
+}
+
+sl__backend *sl__kstate_backend(sl__kstate *ks) { return ks->be; }
+
+void sl__kstate_set_key(sl__kstate *ks, const void *key, uint32_t klen, int kg) {
+  ks->key = key;
+  ks->klen = klen;
+  ks->kg = kg;
+}
+
+/* ---- errors ----------------------------------------------------------------- */
+
+static int state_fail(sl_state *s, int rc, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static int state_fail(sl_state *s, int rc, const char *fmt, ...) {
+  char msg[400];
+  va_list ap;
+  va_start(ap, fmt);
+  sl__vfmt(msg, sizeof msg, fmt, ap);
+  va_end(ap);
+  sl_ctx_fail(s->ks->ctx, "state '%s' (%s backend): %s", s->desc->name,
+              s->ks->be->vt->name, msg);
+  return rc;
+}
+
+static int be_fail(sl_state *s, int rc) {
+  return state_fail(s, rc, "%s", s->ks->be->err);
+}
+
+/* ---- handles ---------------------------------------------------------------- */
+
+static int kind_ok(const sl_state_desc *d) {
+  switch (d->kind) {
+    case SL_STATE_VALUE:
+    case SL_STATE_LIST:
+    case SL_STATE_MAP: return 1;
+    case SL_STATE_REDUCING: return d->size && d->reduce;
+    case SL_STATE_AGGREGATING:
+      return d->size && d->agg_create && d->agg_add && d->agg_result;
+  }
+  return 0;
+}
+
+int sl_state_get(sl_ctx *ctx, const sl_state_desc *desc, sl_state **out) {
+  if (!ctx || !desc || !out) return -SL_EINVAL;
+  sl__kstate *ks = sl__ctx_kstate(ctx);
+  if (!ks)
+    return sl_ctx_fail(ctx,
+                       "state '%s' used in operator '%s', which is not keyed "
+                       "(apply it to a stream from sl_key_by)",
+                       desc->name ? desc->name : "?", sl_ctx_operator(ctx)),
+           -SL_ESTATE;
+  for (uint32_t i = 0; i < ks->n_handles; i++)
+    if (ks->handles[i]->desc == desc) {
+      *out = ks->handles[i];
+      return 0;
+    }
+  if (!desc->name || !desc->name[0] || !kind_ok(desc))
+    return sl_ctx_fail(ctx, "state descriptor '%s' is incomplete (name, kind, "
+                            "size and the functions its kind needs)",
+                       desc->name ? desc->name : "?"),
+           -SL_EINVAL;
+  uint32_t sid;
+  int rc = ks->be->vt->add_state(ks->be, desc->name, (sl__state_kind)desc->kind, &sid);
+  if (rc)
+    return sl_ctx_fail(ctx, "state '%s': %s", desc->name, ks->be->err), rc;
+  sl_state **hs = sl__realloc(ks->handles, (ks->n_handles + 1) * sizeof *hs);
+  sl_state *s = sl__calloc(1, sizeof *s);
+  if (!hs || !s) {
+    if (hs) ks->handles = hs;
+    sl__free(s);
+    return -SL_ENOMEM;
+  }
+  ks->handles = hs;
+  *s = (sl_state){ks, desc, sid, NULL, 0};
+  hs[ks->n_handles++] = s;
+  *out = s;
+  return 0;
+}
+
+int sl_state_namespace(sl_state *s, const void *ns, uint32_t len) {
+  if (len > s->nslen || !s->ns) {
+    uint8_t *p = sl__realloc(s->ns, len ? len : 1);
+    if (!p) return -SL_ENOMEM;
+    s->ns = p;
+  }
+  if (len) memcpy(s->ns, ns, len);
+  s->nslen = len;
+  return 0;
+}
+
+/* ---- composite keys and buffers ---------------------------------------------- */
+
+static int reserve(uint8_t **buf, uint32_t *cap, uint32_t need) {
+  if (need <= *cap) return 0;
+  uint32_t ncap = SL__MAX(need, *cap ? *cap * 2 : 256);
+  uint8_t *p = sl__realloc(*buf, ncap);
+  if (!p) return -SL_ENOMEM;
+  *buf = p;
+  *cap = ncap;
+  return 0;
+}
+
+/* Build ck for the current key and namespace (+ user key) in ks->ck. */
+static int build_ck(sl_state *s, const void *ukey, uint32_t uklen, uint32_t *cklen) {
+  sl__kstate *ks = s->ks;
+  if (!ks->key && ks->klen)
+    return state_fail(s, -SL_ESTATE, "no current key");
+  uint32_t need = 10 + ks->klen + s->nslen + uklen;
+  if (reserve(&ks->ck, &ks->ckcap, need)) return state_fail(s, -SL_ENOMEM, "out of memory");
+  uint8_t *p = ks->ck;
+  uint32_t n = sl__varint_put(p, ks->klen);
+  if (ks->klen) memcpy(p + n, ks->key, ks->klen);
+  n += ks->klen;
+  n += sl__varint_put(p + n, s->nslen);
+  if (s->nslen) memcpy(p + n, s->ns, s->nslen);
+  n += s->nslen;
+  if (uklen) memcpy(p + n, ukey, uklen);
+  *cklen = n + uklen;
+  return 0;
+}
+
+static inline int has_ttl(const sl_state *s) { return s->desc->ttl_ms > 0; }
+
+static int64_t rd64(const void *p) {
+  int64_t v;
+  memcpy(&v, p, 8);
+  return v;
+}
+
+/* Get the stored value of ck; handles TTL: expired -> deleted, SL_EMPTY;
+ * on-read-and-write refreshes.  *out excludes the expiry prefix. */
+static int get_raw(sl_state *s, uint32_t cklen, sl_bytes *out) {
+  sl__kstate *ks = s->ks;
+  const void *v;
+  uint32_t vlen;
+  int rc = ks->be->vt->get(ks->be, ks->kg, s->sid, ks->ck, cklen, &v, &vlen);
+  if (rc < 0) return be_fail(s, rc);
+  if (rc) return SL_EMPTY;
+  if (has_ttl(s) && s->desc->kind != SL_STATE_LIST) {
+    if (vlen < 8) return state_fail(s, -SL_ESTATE, "stored value shorter than its TTL header");
+    int64_t now = g_clock();
+    if (rd64(v) <= now) {
+      rc = ks->be->vt->del(ks->be, ks->kg, s->sid, ks->ck, cklen);
+      return rc ? be_fail(s, rc) : SL_EMPTY;
+    }
+    if (s->desc->ttl_update == SL_TTL_ON_READ_AND_WRITE) {
+      if (reserve(&ks->vbuf, &ks->vcap, vlen)) return state_fail(s, -SL_ENOMEM, "out of memory");
+      int64_t exp = now + s->desc->ttl_ms;
+      memcpy(ks->vbuf, &exp, 8);
+      memcpy(ks->vbuf + 8, (const uint8_t *)v + 8, vlen - 8);
+      rc = ks->be->vt->put(ks->be, ks->kg, s->sid, ks->ck, cklen, ks->vbuf, vlen);
+      if (rc) return be_fail(s, rc);
+      rc = ks->be->vt->get(ks->be, ks->kg, s->sid, ks->ck, cklen, &v, &vlen);
+      if (rc) return rc < 0 ? be_fail(s, rc) : SL_EMPTY;
+    }
+    v = (const uint8_t *)v + 8;
+    vlen -= 8;
+  }
+  *out = (sl_bytes){v, vlen};
+  return 0;
+}
+
+/* Put payload (prefixed with a fresh expiry when the state has a TTL). */
+static int put_raw(sl_state *s, uint32_t cklen, const void *data, uint32_t len) {
+  sl__kstate *ks = s->ks;
+  int rc;
+  if (has_ttl(s)) {
+    if (reserve(&ks->vbuf, &ks->vcap, len + 8)) return state_fail(s, -SL_ENOMEM, "out of memory");
+    int64_t exp = g_clock() + s->desc->ttl_ms;
+    memmove(ks->vbuf + 8, data, len); /* data may live in vbuf */
+    memcpy(ks->vbuf, &exp, 8);
+    rc = ks->be->vt->put(ks->be, ks->kg, s->sid, ks->ck, cklen, ks->vbuf, len + 8);
+  } else {
+    rc = ks->be->vt->put(ks->be, ks->kg, s->sid, ks->ck, cklen, data, len);
+  }
+  return rc ? be_fail(s, rc) : 0;
+}
+
+static int check_kind(sl_state *s, sl_state_kind kind, const char *op) {
+  if (s->desc->kind == kind) return 0;
+  return state_fail(s, -SL_ESTATE, "%s called on a state of another kind", op);
+}
+
+/* ---- value ------------------------------------------------------------------- */
+
+int sl_value_get(sl_state *s, sl_bytes *out) {
+  uint32_t cklen;
+  int rc = check_kind(s, SL_STATE_VALUE, "sl_value_get");
+  if (!rc) rc = build_ck(s, NULL, 0, &cklen);
+  return rc ? rc : get_raw(s, cklen, out);
+}
+
+int sl_value_set(sl_state *s, const void *data, uint32_t len) {
+  uint32_t cklen;
+  int rc = check_kind(s, SL_STATE_VALUE, "sl_value_set");
+  if (!rc) rc = build_ck(s, NULL, 0, &cklen);
+  return rc ? rc : put_raw(s, cklen, data, len);
+}
+
+/* ---- list -------------------------------------------------------------------- */
+
+int sl_list_add(sl_state *s, const void *data, uint32_t len) {
+  uint32_t cklen;
+  int rc = check_kind(s, SL_STATE_LIST, "sl_list_add");
+  if (!rc) rc = build_ck(s, NULL, 0, &cklen);
+  if (rc) return rc;
+  sl__kstate *ks = s->ks;
+  uint32_t hdr = has_ttl(s) ? 12 : 4;
+  if (reserve(&ks->vbuf, &ks->vcap, hdr + len)) return state_fail(s, -SL_ENOMEM, "out of memory");
+  memcpy(ks->vbuf, &len, 4);
+  if (has_ttl(s)) {
+    int64_t exp = g_clock() + s->desc->ttl_ms;
+    memcpy(ks->vbuf + 4, &exp, 8);
+  }
+  memcpy(ks->vbuf + hdr, data, len);
+  rc = ks->be->vt->append(ks->be, ks->kg, s->sid, ks->ck, cklen, ks->vbuf, hdr + len);
+  return rc ? be_fail(s, rc) : 0;
+}
+
+int sl_list_get(sl_state *s, sl_list_iter *it) {
+  uint32_t cklen;
+  memset(it, 0, sizeof *it);
+  int rc = check_kind(s, SL_STATE_LIST, "sl_list_get");
+  if (!rc) rc = build_ck(s, NULL, 0, &cklen);
+  if (rc) return rc;
+  sl_bytes v;
+  rc = get_raw(s, cklen, &v);
+  if (rc) return rc;
+  it->p = v.data;
+  it->end = it->p + v.len;
+  it->ttl = has_ttl(s);
+  it->now = it->ttl ? g_clock() : 0;
+  return 0;
+}
+
+int sl_list_next(sl_list_iter *it, sl_bytes *out) {
+  uint32_t hdr = it->ttl ? 12 : 4;
+  while (it->p && it->p + hdr <= it->end) {
+    uint32_t len;
+    memcpy(&len, it->p, 4);
+    const uint8_t *data = it->p + hdr;
+    int expired = it->ttl && rd64(it->p + 4) <= it->now;
+    if (data + len > it->end) break; /* malformed: stop */
+    it->p = data + len;
+    if (expired) continue;
+    *out = (sl_bytes){data, len};
+    return 1;
+  }
+  return 0;
+}
+
+int sl_list_update(sl_state *s, const sl_bytes *items, size_t n) {
+  uint32_t cklen;
+  int rc = check_kind(s, SL_STATE_LIST, "sl_list_update");
+  if (!rc) rc = build_ck(s, NULL, 0, &cklen);
+  if (rc) return rc;
+  sl__kstate *ks = s->ks;
+  rc = ks->be->vt->del(ks->be, ks->kg, s->sid, ks->ck, cklen);
+  if (rc) return be_fail(s, rc);
+  for (size_t i = 0; i < n && !rc; i++) rc = sl_list_add(s, items[i].data, items[i].len);
+  return rc;
+}
+
+/* ---- map --------------------------------------------------------------------- */
+
+int sl_map_get(sl_state *s, const void *ukey, uint32_t uklen, sl_bytes *out) {
+  uint32_t cklen;
+  int rc = check_kind(s, SL_STATE_MAP, "sl_map_get");
+  if (!rc) rc = build_ck(s, ukey, uklen, &cklen);
+  return rc ? rc : get_raw(s, cklen, out);
+}
+
+int sl_map_put(sl_state *s, const void *ukey, uint32_t uklen, const void *val,
+               uint32_t vlen) {
+  uint32_t cklen;
+  int rc = check_kind(s, SL_STATE_MAP, "sl_map_put");
+  if (!rc) rc = build_ck(s, ukey, uklen, &cklen);
+  return rc ? rc : put_raw(s, cklen, val, vlen);
+}
+
+int sl_map_remove(sl_state *s, const void *ukey, uint32_t uklen) {
+  uint32_t cklen;
+  int rc = check_kind(s, SL_STATE_MAP, "sl_map_remove");
+  if (!rc) rc = build_ck(s, ukey, uklen, &cklen);
+  if (rc) return rc;
+  rc = s->ks->be->vt->del(s->ks->be, s->ks->kg, s->sid, s->ks->ck, cklen);
+  return rc ? be_fail(s, rc) : 0;
+}
+
+typedef struct map_visit {
+  sl_state *s;
+  uint32_t plen;
+  int64_t now;
+  int (*fn)(void *ud, sl_bytes ukey, sl_bytes val);
+  void *ud;
+} map_visit;
+
+static int map_visit_fn(void *arg, const void *ck, uint32_t cklen, const void *val,
+                        uint32_t vlen) {
+  map_visit *m = arg;
+  sl_bytes uk = {(const uint8_t *)ck + m->plen, cklen - m->plen};
+  if (has_ttl(m->s)) {
+    if (vlen < 8 || rd64(val) <= m->now) return 0; /* expired: not returned */
+    val = (const uint8_t *)val + 8;
+    vlen -= 8;
+  }
+  return m->fn(m->ud, uk, (sl_bytes){val, vlen});
+}
+
+int sl_map_foreach(sl_state *s, int (*fn)(void *ud, sl_bytes ukey, sl_bytes val),
+                   void *ud) {
+  uint32_t plen;
+  int rc = check_kind(s, SL_STATE_MAP, "sl_map_foreach");
+  if (!rc) rc = build_ck(s, NULL, 0, &plen);
+  if (rc) return rc;
+  /* the prefix must be a copy: fn may use other states (same ck buffer) */
+  uint8_t stackp[256], *prefix = plen <= sizeof stackp ? stackp : sl__malloc(plen);
+  if (!prefix) return state_fail(s, -SL_ENOMEM, "out of memory");
+  memcpy(prefix, s->ks->ck, plen);
+  map_visit m = {s, plen, has_ttl(s) ? g_clock() : 0, fn, ud};
+  rc = s->ks->be->vt->iter(s->ks->be, s->ks->kg, s->sid, prefix, plen, map_visit_fn, &m);
+  if (prefix != stackp) sl__free(prefix);
+  return rc;
+}
+
+/* ---- reducing / aggregating ------------------------------------------------- */
+
+/* Load the accumulator of the current key into ks->vbuf (+8 when TTL):
+ * returns 0 when present, SL_EMPTY when not. */
+static int load_acc(sl_state *s, uint32_t cklen, uint8_t **acc) {
+  sl__kstate *ks = s->ks;
+  uint32_t size = s->desc->size;
+  if (reserve(&ks->vbuf, &ks->vcap, size + 8)) return state_fail(s, -SL_ENOMEM, "out of memory");
+  *acc = ks->vbuf + 8; /* leave room for put_raw's expiry prefix */
+  sl_bytes v;
+  int rc = get_raw(s, cklen, &v);
+  if (rc) return rc;
+  if (v.len != size)
+    return state_fail(s, -SL_ESTATE, "stored value has %u bytes, descriptor size is %u",
+                      v.len, size);
+  memcpy(*acc, v.data, size);
+  return 0;
+}
+
+int sl_reducing_add(sl_state *s, const void *value) {
+  uint32_t cklen;
+  uint8_t *acc;
+  int rc = check_kind(s, SL_STATE_REDUCING, "sl_reducing_add");
+  if (!rc) rc = build_ck(s, NULL, 0, &cklen);
+  if (!rc) rc = load_acc(s, cklen, &acc);
+  if (rc < 0) return rc;
+  if (rc == SL_EMPTY) {
+    memcpy(acc, value, s->desc->size);
+  } else if ((rc = s->desc->reduce(s->desc->ud, acc, value)) < 0) {
+    return rc;
+  }
+  return put_raw(s, cklen, acc, s->desc->size);
+}
+
+int sl_reducing_get(sl_state *s, sl_bytes *out) {
+  uint32_t cklen;
+  int rc = check_kind(s, SL_STATE_REDUCING, "sl_reducing_get");
+  if (!rc) rc = build_ck(s, NULL, 0, &cklen);
+  return rc ? rc : get_raw(s, cklen, out);
+}
+
+int sl_aggregating_add(sl_state *s, const void *in, uint32_t in_len) {
+  uint32_t cklen;
+  uint8_t *acc;
+  int rc = check_kind(s, SL_STATE_AGGREGATING, "sl_aggregating_add");
+  if (!rc) rc = build_ck(s, NULL, 0, &cklen);
+  if (!rc) rc = load_acc(s, cklen, &acc);
+  if (rc < 0) return rc;
+  if (rc == SL_EMPTY) s->desc->agg_create(s->desc->ud, acc);
+  if ((rc = s->desc->agg_add(s->desc->ud, acc, in, in_len)) < 0) return rc;
+  return put_raw(s, cklen, acc, s->desc->size);
+}
+
+int sl_aggregating_get(sl_state *s, sl_bytes *out) {
+  uint32_t cklen;
+  uint8_t *acc;
+  int rc = check_kind(s, SL_STATE_AGGREGATING, "sl_aggregating_get");
+  if (!rc) rc = build_ck(s, NULL, 0, &cklen);
+  if (!rc) rc = load_acc(s, cklen, &acc);
+  if (rc) return rc;
+  return s->desc->agg_result(s->desc->ud, acc, out);
+}
+
+/* ---- clear ------------------------------------------------------------------- */
+
+typedef struct collect_keys {
+  uint8_t *buf;
+  uint32_t len, cap;
+  int rc;
+} collect_keys;
+
+static int collect_key(void *arg, const void *ck, uint32_t cklen, const void *v,
+                       uint32_t vlen) {
+  collect_keys *c = arg;
+  if (reserve(&c->buf, &c->cap, c->len + 4 + cklen)) return c->rc = -SL_ENOMEM;
+  memcpy(c->buf + c->len, &cklen, 4);
+  memcpy(c->buf + c->len + 4, ck, cklen);
+  c->len += 4 + cklen;
+  return 0;
+}
+
+int sl_state_clear(sl_state *s) {
+  uint32_t cklen;
+  int rc = build_ck(s, NULL, 0, &cklen);
+  if (rc) return rc;
+  sl__kstate *ks = s->ks;
+  if (s->desc->kind != SL_STATE_MAP) {
+    rc = ks->be->vt->del(ks->be, ks->kg, s->sid, ks->ck, cklen);
+    return rc ? be_fail(s, rc) : 0;
+  }
+  /* map: collect the entries' keys, then delete them */
+  collect_keys c = {0};
+  rc = ks->be->vt->iter(ks->be, ks->kg, s->sid, ks->ck, cklen, collect_key, &c);
+  for (uint32_t off = 0; !rc && off < c.len;) {
+    uint32_t n;
+    memcpy(&n, c.buf + off, 4);
+    rc = ks->be->vt->del(ks->be, ks->kg, s->sid, c.buf + off + 4, n);
+    off += 4 + n;
+  }
+  sl__free(c.buf);
+  return rc ? (rc == -SL_ENOMEM ? state_fail(s, rc, "out of memory") : be_fail(s, rc)) : 0;
+}

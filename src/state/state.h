@@ -1,0 +1,36 @@
+/*
+ * state.h -- the keyed-state layer between the runtime and the backends
+ * (internal).  The runtime creates one sl__kstate per keyed operator
+ * instance, sets the current key before each user call, and frees it with
+ * the instance.  See state.c for the value encodings.
+ */
+#ifndef SL_STATE_H
+#define SL_STATE_H
+
+#include "state/backend.h"
+
+typedef struct sl__kstate sl__kstate;
+
+/* Takes ownership of `be`. */
+int sl__kstate_new(sl__backend *be, sl_ctx *ctx, sl__kstate **out);
+void sl__kstate_free(sl__kstate *ks);
+sl__backend *sl__kstate_backend(sl__kstate *ks);
+/* The key (borrowed: valid while the record is processed) and its group. */
+void sl__kstate_set_key(sl__kstate *ks, const void *key, uint32_t klen, int kg);
+
+/* The keyed-state context of the operator instance behind ctx, or NULL
+ * when the operator is not keyed (runtime). */
+sl__kstate *sl__ctx_kstate(sl_ctx *ctx);
+
+/* Key groups of subtask i of P (Flink's computeKeyGroupRangeForOperatorIndex):
+ * exactly the groups g with g * P / max_parallelism == i. */
+static inline void sl__key_group_range(int max_parallelism, int P, int i, int *lo,
+                                       int *hi) {
+  *lo = (i * max_parallelism + P - 1) / P;
+  *hi = ((i + 1) * max_parallelism - 1) / P;
+}
+
+/* Processing-time clock used for TTL (tests install a fake one). */
+void sl__state_set_clock(int64_t (*clock_ms)(void));
+
+#endif

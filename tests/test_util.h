@@ -1,0 +1,293 @@
+/*
+ * test_util.h -- helpers shared by the tests/test_*.c programs; include it
+ * after test.h.  It holds what several tests used to carry a copy of:
+ *
+ *   - env_p(P): a new sl_env with parallelism.default = P;
+ *   - sleep_ms / now_ms: sleeping and a monotonic clock in milliseconds;
+ *   - the scratch directory g_tmp from SL_TEST_TMP (scratch_init, tpath,
+ *     mkdir_p, rm_rf) and read_file (a whole file, NUL-terminated);
+ *   - `lines`, a growable vector of strings: push, add (copy), split,
+ *     sort, compare (same_lines), free;
+ *   - listen_loopback: a TCP listener on 127.0.0.1 at a kernel-chosen port;
+ *   - bg_job: a job run in a background thread whose records are counted
+ *     (count_map) as they pass, so a test can wait_seen() for them.
+ *
+ * Everything is static inline (or marked unused), so each test includes
+ * the whole header and uses only what it needs without -Wunused warnings.
+ * A CHECK failing inside a helper reports this file's line; the test name
+ * printed with it (t_current) still says which test it was.
+ */
+#ifndef SL_TEST_UTIL_H
+#define SL_TEST_UTIL_H
+
+#include <arpa/inet.h>
+#include <dirent.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "test.h"
+
+/* ---- environments and time ------------------------------------------------ */
+
+/* A new environment with parallelism.default = P. */
+static inline sl_env *env_p(int P) {
+  sl_env *env = sl_env_new();
+  char buf[16];
+  snprintf(buf, sizeof buf, "%d", P);
+  CHECK_EQ_INT(sl_env_set(env, "parallelism.default", buf), 0);
+  return env;
+}
+
+static inline void sleep_ms(int ms) {
+  struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000};
+  nanosleep(&ts, NULL);
+}
+
+static inline int64_t now_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* ---- files and the scratch directory -------------------------------------- */
+
+/* The test's scratch directory (see scratch_init). */
+static char g_tmp[512] __attribute__((unused));
+
+/* mkdir -p; returns 0 when dir is a directory afterwards. */
+static inline int mkdir_p(const char *dir) {
+  char p[1024];
+  snprintf(p, sizeof p, "%s", dir);
+  for (char *s = p + 1; *s; s++)
+    if (*s == '/') {
+      *s = 0;
+      mkdir(p, 0777);
+      *s = '/';
+    }
+  mkdir(p, 0777);
+  struct stat st;
+  return stat(p, &st) == 0 && S_ISDIR(st.st_mode) ? 0 : -1;
+}
+
+/* rm -rf (symbolic links are removed, not followed); returns 0 when
+ * nothing is left at path. */
+static inline int rm_rf(const char *path) {
+  struct stat st;
+  if (lstat(path, &st) != 0) return 0;
+  if (S_ISDIR(st.st_mode)) {
+    DIR *d = opendir(path);
+    struct dirent *e;
+    while (d && (e = readdir(d))) {
+      if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
+      char sub[4096];
+      if (snprintf(sub, sizeof sub, "%s/%s", path, e->d_name) < (int)sizeof sub)
+        rm_rf(sub);
+    }
+    if (d) closedir(d);
+    rmdir(path);
+  } else {
+    unlink(path);
+  }
+  return lstat(path, &st) == 0 ? -1 : 0;
+}
+
+/* Sets g_tmp to $SL_TEST_TMP (set by ctest; `fallback` when unset or
+ * empty), empties it first when `clean`, and creates it. */
+static inline void scratch_init(const char *fallback, int clean) {
+  const char *t = getenv("SL_TEST_TMP");
+  snprintf(g_tmp, sizeof g_tmp, "%s", t && *t ? t : fallback);
+  if (clean) rm_rf(g_tmp);
+  CHECK_EQ_INT(mkdir_p(g_tmp), 0);
+}
+
+/* The path g_tmp/name in buf (returned). */
+static inline const char *tpath(char *buf, size_t cap, const char *name) {
+  snprintf(buf, cap, "%s/%s", g_tmp, name);
+  return buf;
+}
+
+/* The whole file, NUL-terminated (malloc'd; length in *len), or NULL when
+ * it cannot be opened. */
+static inline char *read_file(const char *path, size_t *len) {
+  FILE *f = fopen(path, "rb");
+  if (!f) return NULL;
+  size_t cap = 4096, n = 0;
+  char *buf = malloc(cap);
+  size_t got;
+  while ((got = fread(buf + n, 1, cap - n, f)) > 0) {
+    n += got;
+    if (n == cap) buf = realloc(buf, cap *= 2);
+  }
+  fclose(f);
+  buf = realloc(buf, n + 1);
+  buf[n] = 0;
+  *len = n;
+  return buf;
+}
+
+/* ---- a vector of lines ----------------------------------------------------- */
+
+/* Strings; whether the vector owns them is up to the user: lines_add copies
+ * (free with lines_free), lines_push and lines_split_inplace do not (free
+ * only .v then). */
+typedef struct lines {
+  char **v;
+  size_t n, cap;
+} lines;
+
+static inline void lines_push(lines *l, char *s) {
+  if (l->n == l->cap) {
+    l->cap = l->cap ? l->cap * 2 : 256;
+    l->v = realloc(l->v, l->cap * sizeof *l->v);
+  }
+  l->v[l->n++] = s;
+}
+
+/* Appends a NUL-terminated copy of s[0..len). */
+static inline void lines_add(lines *l, const char *s, size_t len) {
+  char *c = malloc(len + 1);
+  memcpy(c, s, len);
+  c[len] = 0;
+  lines_push(l, c);
+}
+
+/* Frees the strings and the vector; leaves l empty. */
+static inline void lines_free(lines *l) {
+  for (size_t i = 0; i < l->n; i++) free(l->v[i]);
+  free(l->v);
+  memset(l, 0, sizeof *l);
+}
+
+static inline int cmp_str(const void *a, const void *b) {
+  return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static inline void lines_sort(lines *l) {
+  qsort(l->v, l->n, sizeof *l->v, cmp_str);
+}
+
+/* Appends copies of the lines of text[0..len): '\n' ends a line, an
+ * unterminated last line counts (as the text sources split). */
+static inline void lines_split_copy(lines *l, const char *text, size_t len) {
+  size_t b = 0;
+  for (size_t i = 0; i < len; i++)
+    if (text[i] == '\n') {
+      lines_add(l, text + b, i - b);
+      b = i + 1;
+    }
+  if (b < len) lines_add(l, text + b, len - b);
+}
+
+/* Splits text in place ('\n' becomes NUL) and pushes the lines; returns 0
+ * if the text does not end in '\n' (unless empty), whose tail is dropped. */
+static inline int lines_split_inplace(lines *l, char *text, size_t len) {
+  size_t start = 0;
+  for (size_t i = 0; i < len; i++)
+    if (text[i] == '\n') {
+      text[i] = 0;
+      lines_push(l, text + start);
+      start = i + 1;
+    }
+  return start == len;
+}
+
+/* want == got, in order (ordered) or as sorted multisets (both are sorted
+ * in place then); prints the first difference. */
+static inline int same_lines(lines *want, lines *got, int ordered) {
+  if (!ordered) {
+    lines_sort(want);
+    lines_sort(got);
+  }
+  if (want->n != got->n) {
+    fprintf(stderr, "  want %zu lines, got %zu\n", want->n, got->n);
+    return 0;
+  }
+  for (size_t i = 0; i < want->n; i++)
+    if (strcmp(want->v[i], got->v[i])) {
+      fprintf(stderr, "  line %zu: want \"%s\", got \"%s\"\n", i, want->v[i],
+              got->v[i]);
+      return 0;
+    }
+  return 1;
+}
+
+/* ---- sockets ---------------------------------------------------------------- */
+
+/* A TCP socket listening on 127.0.0.1 at a port the kernel picks (in
+ * *port).  Returns the fd, or -1. */
+static inline int listen_loopback(int *port, int backlog) {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  struct sockaddr_in sa = {.sin_family = AF_INET};
+  sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof sa;
+  if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof sa) ||
+      listen(fd, backlog) || getsockname(fd, (struct sockaddr *)&sa, &len)) {
+    if (fd >= 0) close(fd);
+    return -1;
+  }
+  *port = ntohs(sa.sin_port);
+  return fd;
+}
+
+/* ---- a job in a background thread ------------------------------------------ */
+
+/* source -> count_map -> collect, executed by a thread; `seen` counts the
+ * records that passed the map so far. */
+typedef struct bg_job {
+  sl_env *env;
+  sl_collect *c;
+  _Atomic long seen;
+  int rc;           /* sl_execute's result, after bg_join */
+  const char *name; /* the job name */
+  pthread_t thread;
+} bg_job;
+
+/* A map that counts records in the _Atomic long at ud. */
+static inline int count_map(void *ud, sl_ctx *ctx, const sl_record *in,
+                            sl_record *out) {
+  atomic_fetch_add((_Atomic long *)ud, 1);
+  return 0;
+}
+
+static inline void *bg_main(void *arg) {
+  bg_job *j = arg;
+  j->rc = sl_execute(j->env, j->name);
+  return NULL;
+}
+
+/* Builds src -> count_map -> collect on env (configured by the caller; j
+ * owns it from here) and executes it as `name` in a new thread. */
+static inline void bg_start(bg_job *j, sl_env *env, sl_source *src,
+                            const char *name) {
+  j->env = env;
+  j->name = name;
+  j->c = sl_collect_new();
+  sl_stream *s = sl_source_stream(env, src);
+  s = sl_map(s, count_map, (void *)&j->seen);
+  CHECK_EQ_INT(sl_sink_to(s, sl_collect_sink(j->c)), 0);
+  CHECK_EQ_INT(pthread_create(&j->thread, NULL, bg_main, j), 0);
+}
+
+/* Waits for the job's thread to end (after sl_cancel or end of input). */
+static inline void bg_join(bg_job *j) { pthread_join(j->thread, NULL); }
+
+/* Frees the collect and the environment (after bg_join). */
+static inline void bg_free(bg_job *j) {
+  sl_collect_free(j->c);
+  sl_env_free(j->env);
+}
+
+/* Waits (up to 5 s) until `seen` reaches n; 0 on timeout. */
+static inline int wait_seen(bg_job *j, long n) {
+  for (int i = 0; i < 500 && atomic_load(&j->seen) < n; i++) sleep_ms(10);
+  if (atomic_load(&j->seen) >= n) return 1;
+  fprintf(stderr, "  timed out: seen %ld, want %ld\n", atomic_load(&j->seen), n);
+  return 0;
+}
+
+#endif
