@@ -1,0 +1,332 @@
+/*
+ * test_state_backend.c -- the backend interface, the same tests on heap and
+ * RocksDB: a randomized operation sequence against a plain reference array,
+ * snapshot isolation while writing continues, and canonical images
+ * restored at another parallelism (2 -> 4, 4 -> 1) and into the other
+ * backend, with byte-identical contents; damaged images are detected.
+ */
+#include "state/state.h"
+#include "test.h"
+#include "test_util.h"
+
+#define MAXP 128
+
+static sl__conf g_conf;
+
+static sl__backend *open_be(const char *type, int lo, int hi, const char *name) {
+  char err[1024] = "", dir[1024];
+  snprintf(dir, sizeof dir, "%s/rocks", g_tmp);
+  sl__conf_set(&g_conf, "state.backend.type", type, err, sizeof err);
+  sl__conf_set(&g_conf, "state.backend.rocksdb.dir", dir, err, sizeof err);
+  sl__conf_set(&g_conf, "state.backend.rocksdb.block.cache-size", "1mb", err, sizeof err);
+  sl__conf_set(&g_conf, "state.backend.rocksdb.writebuffer.size", "1mb", err, sizeof err);
+  sl__backend *be = NULL;
+  int rc = sl__backend_open(&g_conf, name, lo, hi, MAXP, &be, err, sizeof err);
+  if (rc) fprintf(stderr, "open %s: %s\n", type, err);
+  CHECK_EQ_INT(rc, 0);
+  return be;
+}
+
+static int key_kg(const void *k, uint32_t n) { return sl__key_group(sl__key_hash(k, n), MAXP); }
+
+/* ---- randomized vs reference ----------------------------------------------- */
+
+#define RKEYS 600
+typedef struct ref_entry {
+  int present;
+  uint8_t val[64];
+  uint32_t len;
+} ref_entry;
+
+static void randomized(const char *type) {
+  static ref_entry ref[2][RKEYS];
+  memset(ref, 0, sizeof ref);
+  sl__backend *be = open_be(type, 0, MAXP - 1, "rand");
+  if (!be) return;
+  uint32_t sid[2];
+  CHECK_EQ_INT(be->vt->add_state(be, "a", SL__STATE_VALUE, &sid[0]), 0);
+  CHECK_EQ_INT(be->vt->add_state(be, "b", SL__STATE_LIST, &sid[1]), 0);
+  uint64_t x = 88172645463325252ull;
+  int bad = 0;
+  for (int i = 0; i < 60000; i++) {
+    x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+    int s = (int)(x >> 60) & 1, k = (int)((x >> 20) % RKEYS), op = (int)(x % 10);
+    char ck[16];
+    uint32_t cklen = (uint32_t)snprintf(ck, sizeof ck, "key-%d", k);
+    int kg = key_kg(ck, cklen);
+    ref_entry *r = &ref[s][k];
+    if (op < 4) { /* put, random length 1..24 */
+      uint8_t v[24];
+      uint32_t len = 1 + (uint32_t)((x >> 8) % 24);
+      for (uint32_t j = 0; j < len; j++) v[j] = (uint8_t)(x >> (j % 56));
+      CHECK_EQ_INT(be->vt->put(be, kg, sid[s], ck, cklen, v, len), 0);
+      memcpy(r->val, v, len);
+      r->len = len;
+      r->present = 1;
+    } else if (op < 6) { /* append up to the reference's capacity */
+      uint8_t v[4] = {(uint8_t)i, (uint8_t)(i >> 8), 7, 9};
+      if (r->len + 4 > sizeof r->val) continue;
+      CHECK_EQ_INT(be->vt->append(be, kg, sid[s], ck, cklen, v, 4), 0);
+      memcpy(r->val + r->len, v, 4);
+      r->len += 4;
+      r->present = 1;
+    } else if (op < 7) {
+      CHECK_EQ_INT(be->vt->del(be, kg, sid[s], ck, cklen), 0);
+      r->present = 0;
+      r->len = 0;
+    } else {
+      const void *v;
+      uint32_t vlen;
+      int rc = be->vt->get(be, kg, sid[s], ck, cklen, &v, &vlen);
+      if (rc != (r->present ? 0 : 1)) bad++;
+      else if (!rc && (vlen != r->len || memcmp(v, r->val, vlen))) bad++;
+    }
+  }
+  CHECK_EQ_INT(bad, 0);
+  /* final full comparison */
+  for (int s = 0; s < 2; s++)
+    for (int k = 0; k < RKEYS; k++) {
+      char ck[16];
+      uint32_t cklen = (uint32_t)snprintf(ck, sizeof ck, "key-%d", k);
+      const void *v;
+      uint32_t vlen;
+      int rc = be->vt->get(be, key_kg(ck, cklen), sid[s], ck, cklen, &v, &vlen);
+      ref_entry *r = &ref[s][k];
+      if (rc != (r->present ? 0 : 1) || (!rc && (vlen != r->len || memcmp(v, r->val, vlen))))
+        bad++;
+    }
+  CHECK_EQ_INT(bad, 0);
+  sl__backend_free(be);
+}
+static void test_randomized_heap(void) { randomized("hashmap"); }
+static void test_randomized_rocksdb(void) { randomized("rocksdb"); }
+
+/* ---- dumps --------------------------------------------------------------------- */
+
+/* A dump: lines "state|kg|hex(ck)|hex(value)", sorted, joined. */
+typedef struct dump {
+  lines l;
+  int kg;
+  const char *state;
+} dump;
+
+static void hex(char *out, const void *p, uint32_t n) {
+  static const char d[] = "0123456789abcdef";
+  const uint8_t *b = p;
+  for (uint32_t i = 0; i < n; i++) out[2 * i] = d[b[i] >> 4], out[2 * i + 1] = d[b[i] & 15];
+  out[2 * n] = 0;
+}
+
+static int dump_entry(void *arg, const void *ck, uint32_t cklen, const void *v, uint32_t vlen) {
+  dump *d = arg;
+  char *line = malloc(64 + 2 * (size_t)(cklen + vlen) + 2);
+  int n = sprintf(line, "%s|%d|", d->state, d->kg);
+  hex(line + n, ck, cklen);
+  strcat(line, "|");
+  hex(line + strlen(line), v, vlen);
+  lines_push(&d->l, line);
+  return 0;
+}
+
+/* Every entry of the backends, through iter(). */
+static void dump_all(sl__backend **bes, int n, lines *out) {
+  dump d = {.l = {0}};
+  for (int i = 0; i < n; i++) {
+    sl__backend *be = bes[i];
+    for (uint32_t sid = 0; sid < be->n_states; sid++) {
+      d.state = be->states[sid].name;
+      for (int kg = be->kg_lo; kg <= be->kg_hi; kg++) {
+        d.kg = kg;
+        be->vt->iter(be, kg, sid, NULL, 0, dump_entry, &d);
+      }
+    }
+  }
+  lines_sort(&d.l);
+  *out = d.l;
+}
+
+/* Fill P backends (the key groups of P subtasks) with 3000 keys x 3 states. */
+static void fill(sl__backend **bes, int P, const char *type) {
+  for (int i = 0; i < P; i++) {
+    int lo, hi;
+    sl__key_group_range(MAXP, P, i, &lo, &hi);
+    char name[32];
+    snprintf(name, sizeof name, "fill-%d-%d", P, i);
+    bes[i] = open_be(type, lo, hi, name);
+    uint32_t sid;
+    bes[i]->vt->add_state(bes[i], "value", SL__STATE_VALUE, &sid);
+    bes[i]->vt->add_state(bes[i], "list", SL__STATE_LIST, &sid);
+    bes[i]->vt->add_state(bes[i], "map", SL__STATE_MAP, &sid);
+  }
+  for (int k = 0; k < 3000; k++) {
+    char ck[32];
+    uint32_t cklen = (uint32_t)snprintf(ck, sizeof ck, "k%d", k);
+    int kg = key_kg(ck, cklen);
+    sl__backend *be = bes[sl__key_group_to_subtask(kg, MAXP, P)];
+    char v[32];
+    uint32_t vlen = (uint32_t)snprintf(v, sizeof v, "value-%d", k * 7);
+    CHECK_EQ_INT(be->vt->put(be, kg, 0, ck, cklen, v, vlen), 0);
+    for (int j = 0; j < k % 4; j++) CHECK_EQ_INT(be->vt->append(be, kg, 1, ck, cklen, v, vlen), 0);
+    CHECK_EQ_INT(be->vt->put(be, kg, 2, ck, cklen, &k, sizeof k), 0);
+  }
+}
+
+static int same_dump(const lines *a, const lines *b) {
+  if (a->n != b->n) {
+    fprintf(stderr, "  dumps differ in size: %zu vs %zu\n", a->n, b->n);
+    return 0;
+  }
+  for (size_t i = 0; i < a->n; i++)
+    if (strcmp(a->v[i], b->v[i])) {
+      fprintf(stderr, "  dumps differ at %zu: %s vs %s\n", i, a->v[i], b->v[i]);
+      return 0;
+    }
+  return 1;
+}
+
+/* Snapshot P_from backends of type `from` into images, restore into P_to
+ * backends of type `to`, compare dumps. */
+static void rescale(const char *from, int P_from, const char *to, int P_to) {
+  sl__backend *src[8] = {0}, *dst[8] = {0};
+  fill(src, P_from, from);
+  lines before;
+  dump_all(src, P_from, &before);
+  CHECK_EQ_INT(before.n, 3000 + 2250 + 3000); /* lists only for k % 4 != 0 */
+  char paths[8][1024];
+  for (int i = 0; i < P_from; i++) {
+    sl__snapshot *snap;
+    CHECK_EQ_INT(src[i]->vt->snapshot(src[i], &snap), 0);
+    snprintf(paths[i], sizeof paths[i], "%s/img-%s-%d-%d", g_tmp, from, P_from, i);
+    int rc = sl__image_write_file(src[i], snap, paths[i]);
+    if (rc) fprintf(stderr, "%s\n", src[i]->err);
+    CHECK_EQ_INT(rc, 0);
+    src[i]->vt->snap_release(snap);
+  }
+  for (int j = 0; j < P_to; j++) {
+    int lo, hi;
+    sl__key_group_range(MAXP, P_to, j, &lo, &hi);
+    char name[32];
+    snprintf(name, sizeof name, "restore-%d-%d", P_to, j);
+    dst[j] = open_be(to, lo, hi, name);
+    for (int i = 0; i < P_from; i++) {
+      int rc = sl__image_read_file(dst[j], paths[i]);
+      if (rc) fprintf(stderr, "%s\n", dst[j]->err);
+      CHECK_EQ_INT(rc, 0);
+    }
+  }
+  lines after;
+  dump_all(dst, P_to, &after);
+  CHECK(same_dump(&before, &after));
+  lines_free(&before);
+  lines_free(&after);
+  for (int i = 0; i < P_from; i++) sl__backend_free(src[i]);
+  for (int j = 0; j < P_to; j++) sl__backend_free(dst[j]);
+}
+
+static void test_rescale_heap_2_to_4(void) { rescale("hashmap", 2, "hashmap", 4); }
+static void test_rescale_heap_4_to_1(void) { rescale("hashmap", 4, "hashmap", 1); }
+static void test_rescale_rocksdb_2_to_4(void) { rescale("rocksdb", 2, "rocksdb", 4); }
+static void test_rescale_rocksdb_4_to_1(void) { rescale("rocksdb", 4, "rocksdb", 1); }
+static void test_heap_to_rocksdb(void) { rescale("hashmap", 2, "rocksdb", 3); }
+static void test_rocksdb_to_heap(void) { rescale("rocksdb", 3, "hashmap", 2); }
+
+/* ---- snapshot isolation ------------------------------------------------------- */
+
+static void isolation(const char *type) {
+  sl__backend *be = NULL;
+  fill(&be, 1, type);
+  lines before;
+  dump_all(&be, 1, &before);
+  sl__snapshot *snap;
+  CHECK_EQ_INT(be->vt->snapshot(be, &snap), 0);
+  sl__snapshot *second;
+  CHECK_EQ_INT(be->vt->snapshot(be, &second), -SL_ESTATE); /* one at a time */
+  /* keep writing: overwrite, grow, delete, add */
+  for (int k = 0; k < 3000; k += 3) {
+    char ck[32];
+    uint32_t cklen = (uint32_t)snprintf(ck, sizeof ck, "k%d", k);
+    int kg = key_kg(ck, cklen);
+    CHECK_EQ_INT(be->vt->put(be, kg, 0, ck, cklen, "changed", 7), 0);
+    CHECK_EQ_INT(be->vt->append(be, kg, 1, ck, cklen, "more", 4), 0);
+    CHECK_EQ_INT(be->vt->del(be, kg, 2, ck, cklen), 0);
+    char nk[32];
+    uint32_t nlen = (uint32_t)snprintf(nk, sizeof nk, "new%d", k);
+    CHECK_EQ_INT(be->vt->put(be, key_kg(nk, nlen), 0, nk, nlen, "n", 1), 0);
+  }
+  /* the snapshot still shows the old contents, exactly */
+  dump d = {.l = {0}};
+  for (uint32_t sid = 0; sid < be->n_states; sid++) {
+    d.state = be->states[sid].name;
+    for (int kg = 0; kg < MAXP; kg++) {
+      d.kg = kg;
+      be->vt->snap_iter(snap, kg, sid, dump_entry, &d);
+    }
+  }
+  lines_sort(&d.l);
+  CHECK(same_dump(&before, &d.l));
+  be->vt->snap_release(snap);
+  /* and the live state has the changes */
+  lines now;
+  dump_all(&be, 1, &now);
+  CHECK_EQ_INT(now.n, 3000 + (2250 + 250) + 2000 + 1000); /* k%3==0 && k%4==0: 250 */
+  lines_free(&before);
+  lines_free(&d.l);
+  lines_free(&now);
+  sl__backend_free(be);
+}
+static void test_isolation_heap(void) { isolation("hashmap"); }
+static void test_isolation_rocksdb(void) { isolation("rocksdb"); }
+
+/* ---- damaged images ------------------------------------------------------------- */
+
+static void test_damaged_image(void) {
+  sl__backend *be = NULL;
+  fill(&be, 1, "hashmap");
+  sl__snapshot *snap;
+  be->vt->snapshot(be, &snap);
+  char path[1024];
+  snprintf(path, sizeof path, "%s/damaged", g_tmp);
+  CHECK_EQ_INT(sl__image_write_file(be, snap, path), 0);
+  be->vt->snap_release(snap);
+  sl__backend_free(be);
+  /* flip one byte in the middle */
+  size_t len = 0;
+  char *img = read_file(path, &len);
+  CHECK(img && len > 1000);
+  img[len / 2] ^= 0x40;
+  FILE *f = fopen(path, "wb");
+  fwrite(img, 1, len, f);
+  fclose(f);
+  sl__backend *dst = open_be("hashmap", 0, MAXP - 1, "damaged");
+  CHECK(sl__image_read_file(dst, path) < 0);
+  CHECK_CONTAINS(dst->err, path);
+  CHECK_CONTAINS(dst->err, "damaged");
+  sl__backend_free(dst);
+  /* truncated */
+  f = fopen(path, "wb");
+  fwrite(img, 1, len - 5, f);
+  fclose(f);
+  dst = open_be("rocksdb", 0, MAXP - 1, "truncated");
+  CHECK(sl__image_read_file(dst, path) < 0);
+  CHECK_CONTAINS(dst->err, path);
+  sl__backend_free(dst);
+  free(img);
+}
+
+int main(void) {
+  scratch_init("/tmp/sl_test_state_backend", 1);
+  sl__conf_init(&g_conf);
+  RUN(test_randomized_heap);
+  RUN(test_randomized_rocksdb);
+  RUN(test_isolation_heap);
+  RUN(test_isolation_rocksdb);
+  RUN(test_rescale_heap_2_to_4);
+  RUN(test_rescale_heap_4_to_1);
+  RUN(test_rescale_rocksdb_2_to_4);
+  RUN(test_rescale_rocksdb_4_to_1);
+  RUN(test_heap_to_rocksdb);
+  RUN(test_rocksdb_to_heap);
+  RUN(test_damaged_image);
+  sl__conf_free(&g_conf);
+  TEST_MAIN_END();
+}
