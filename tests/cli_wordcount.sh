@@ -24,6 +24,14 @@ for p in 1 4; do
     --parallelism "$p" -D source.file.split-size=20kb
   check "big wordcount P=$p totals = reference" cmp -s "$TMP/ref_big.txt" <(last_per_word "$TMP/wcbig$p.txt")
 done
+# the same totals on the RocksDB backend, at P=1 and P=4
+for p in 1 4; do
+  check "rocksdb wordcount P=$p" "$SLUICE" run wordcount --input "$TMP/big" --output "$TMP/wcrdb$p.txt" \
+    --parallelism "$p" -D state.backend.type=rocksdb -D "state.backend.rocksdb.dir=$TMP/rocksdb"
+  check "rocksdb P=$p totals = reference" cmp -s "$TMP/ref_big.txt" <(last_per_word "$TMP/wcrdb$p.txt")
+  check "rocksdb P=$p totals = hashmap totals" cmp -s <(last_per_word "$TMP/wcbig$p.txt") <(last_per_word "$TMP/wcrdb$p.txt")
+done
+check "rocksdb working dirs removed" test -z "$(ls -A "$TMP/rocksdb" 2>/dev/null)"
 check "glob input" "$SLUICE" run wordcount --input "$TMP/big/f*.txt" --output "$TMP/wcglob.txt" --parallelism 2
 check "glob totals = reference" cmp -s "$TMP/ref_big.txt" <(last_per_word "$TMP/wcglob.txt")
 finish
