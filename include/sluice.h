@@ -225,7 +225,9 @@ typedef enum {
   SL_STATE_LIST = 2,       /* a list of byte strings per key */
   SL_STATE_MAP = 3,        /* user key -> value per key */
   SL_STATE_REDUCING = 4,   /* fixed-size value combined by `reduce` */
-  SL_STATE_AGGREGATING = 5 /* fixed-size accumulator: create/add/merge/result */
+  SL_STATE_AGGREGATING = 5, /* fixed-size accumulator: create/add/merge/result */
+  SL_STATE_UNION_LIST = 6   /* operator state: a list each subtask gets whole
+                               on restore (plain LIST is split evenly) */
 } sl_state_kind;
 
 typedef enum {
@@ -269,6 +271,19 @@ typedef struct sl_state sl_state;
  * message, naming operator and state, is attached to the job error if the
  * callback then fails). */
 int sl_state_get(sl_ctx *ctx, const sl_state_desc *desc, sl_state **out);
+
+/* Broadcast state (in sl_connect_broadcast's functions): a map state
+ * (kind SL_STATE_MAP) per subtask; read-write in bcast_fn, read-only in fn
+ * (writes fail with SL_ESTATE).  Same return codes as sl_state_get. */
+int sl_broadcast_state_get(sl_ctx *ctx, const sl_state_desc *desc,
+                           sl_state **out);
+/* Operator state (Flink's ListState / UnionListState of CheckpointedFunction):
+ * one list per subtask, in any operator; descriptor kind SL_STATE_LIST
+ * (split evenly over the subtasks on restore at another parallelism) or
+ * SL_STATE_UNION_LIST (every subtask gets all elements).  Use the sl_list_*
+ * calls on it. */
+int sl_operator_state_get(sl_ctx *ctx, const sl_state_desc *desc,
+                          sl_state **out);
 
 /* Operations.  Getters return 0 with a view valid until the next state
  * call of this operator instance, or SL_EMPTY when there is no value.  All
@@ -329,6 +344,21 @@ sl_stream *sl_key_by(sl_stream *in, sl_key_fn fn, void *ud);
 sl_stream *sl_reduce(sl_stream *in, sl_reduce_fn fn, void *ud);
 /* Union of n streams of the same environment. */
 sl_stream *sl_union(sl_stream *const *ins, size_t n);
+/* Two inputs, one operator (Flink's connect + CoProcessFunction): fn1 gets
+ * the records of `a`, fn2 those of `b`; both emit to the one output.  When
+ * both streams come from sl_key_by the operator is keyed: the two functions
+ * share keyed state, partitioned by key. */
+sl_stream *sl_connect(sl_stream *a, sl_stream *b, sl_flat_map_fn fn1,
+                      sl_flat_map_fn fn2, void *ud);
+/* The broadcast state pattern: every record of `bcast` reaches every
+ * subtask and goes to bcast_fn, which may read and write broadcast state
+ * (sl_broadcast_state_get); the records of `in` (keyed or not) go to fn,
+ * which may only read it.  Keep bcast_fn deterministic so that every
+ * subtask holds the same broadcast state.  If `in` is keyed, fn also has
+ * keyed state; bcast_fn has no current key. */
+sl_stream *sl_connect_broadcast(sl_stream *in, sl_stream *bcast,
+                                sl_flat_map_fn fn, sl_flat_map_fn bcast_fn,
+                                void *ud);
 
 /* Partitioning of the edge to the next operator (Flink's partitioners). */
 sl_stream *sl_forward(sl_stream *in);     /* same subtask (the default) */

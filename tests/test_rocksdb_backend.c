@@ -599,7 +599,7 @@ static void test_errors(void) {
    * reason is in the message */
   {
     sl__conf conf;
-    char inst[400];
+    char inst[257]; /* > NAME_MAX */
     memset(inst, 'x', sizeof inst - 1);
     inst[sizeof inst - 1] = 0;
     CHECK_EQ_INT(sl__conf_init(&conf), 0);

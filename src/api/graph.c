@@ -125,8 +125,9 @@ static sl_stream *new_stream(sl_env *env, sl__op *op, sl__part part, int set) {
 }
 
 static const char *kind_name(sl__op_kind k) {
-  static const char *names[] = {"source", "map", "filter", "flat_map", "process",
-                                "key_by", "reduce", "union", "sink"};
+  static const char *names[] = {"source", "map",   "filter", "flat_map",
+                                "process", "key_by", "reduce", "union",
+                                "sink",   "connect", "broadcast_connect"};
   return names[k];
 }
 
@@ -158,8 +159,16 @@ static sl_stream *add_op(sl_env *env, sl__op_kind kind, sl_stream *const *ins,
   op->n_in = (int)n;
   for (size_t i = 0; i < n; i++) op->in[i] = (sl__edge){ins[i]->op, ins[i]->part};
   /* one keyed input: the operator has keyed state (Flink: KeyedStream ops) */
-  op->keyed_input = n == 1 && kind != SL__OP_SINK && ins[0]->op->keyed &&
-                    ins[0]->part == SL__PART_HASH;
+  /* keyed operators have keyed state (Flink: operators of a KeyedStream,
+   * connect of two keyed streams, broadcast connect of a keyed stream) */
+#define SL__KEYED(st) ((st)->op->keyed && (st)->part == SL__PART_HASH)
+  if (kind == SL__OP_CONNECT)
+    op->keyed_input = SL__KEYED(ins[0]) && SL__KEYED(ins[1]);
+  else if (kind == SL__OP_BROADCAST_CONNECT)
+    op->keyed_input = SL__KEYED(ins[0]);
+  else
+    op->keyed_input = n == 1 && kind != SL__OP_SINK && SL__KEYED(ins[0]);
+#undef SL__KEYED
   env->ops[env->n_ops++] = op;
   sl_stream *s = new_stream(env, op, SL__PART_FORWARD, 0);
   if (!s) {
@@ -257,6 +266,38 @@ sl_stream *sl_union(sl_stream *const *ins, size_t n) {
       return NULL;
     }
   return add_op(env, SL__OP_UNION, ins, n, NULL, NULL);
+}
+
+static sl_stream *two_inputs(sl_stream *a, sl_stream *b, sl__op_kind kind,
+                             sl_flat_map_fn fn, sl_flat_map_fn fn2, void *ud) {
+  if (!a || !b) {
+    if (a) a->env->broken = 1;
+    if (b) b->env->broken = 1;
+    return NULL;
+  }
+  sl_env *env = a->env;
+  if (b->env != env || !fn || !fn2) {
+    env->broken = 1;
+    env_err(env, "%s: %s", kind_name(kind),
+            b->env != env ? "streams belong to different environments" : "function is NULL");
+    return NULL;
+  }
+  sl_stream bb = *b;
+  if (kind == SL__OP_BROADCAST_CONNECT) bb.part = SL__PART_BROADCAST;
+  sl_stream *ins[2] = {a, &bb};
+  sl_stream *s = add_op(env, kind, ins, 2, (void *)fn, ud);
+  if (s) s->op->fn2 = (void *)fn2;
+  return s;
+}
+
+sl_stream *sl_connect(sl_stream *a, sl_stream *b, sl_flat_map_fn fn1,
+                      sl_flat_map_fn fn2, void *ud) {
+  return two_inputs(a, b, SL__OP_CONNECT, fn1, fn2, ud);
+}
+
+sl_stream *sl_connect_broadcast(sl_stream *in, sl_stream *bcast, sl_flat_map_fn fn,
+                                sl_flat_map_fn bcast_fn, void *ud) {
+  return two_inputs(in, bcast, SL__OP_BROADCAST_CONNECT, fn, bcast_fn, ud);
 }
 
 static sl_stream *repartition(sl_stream *in, sl__part part) {

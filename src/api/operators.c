@@ -58,6 +58,26 @@ static int user_fail(sl__inst *inst, int rc, const sl_record *r) {
 /* ---- keyed context -------------------------------------------------------- */
 
 sl__kstate *sl__ctx_kstate(sl_ctx *ctx) { return ctx->inst->ks; }
+sl__kstate *sl__ctx_bstate(sl_ctx *ctx) { return ctx->inst->bs; }
+
+/* Operator and broadcast state: a heap store of one key group (0) and an
+ * empty key; the list or map is the state itself. */
+static int unkeyed_store(sl__inst *inst, const char *what, sl__kstate **out) {
+  sl__backend *be;
+  char err[256];
+  int rc = sl__heap_backend_open(inst->job->conf, 0, 0, inst->job->max_parallelism,
+                                 &be, err, sizeof err);
+  if (!rc) rc = sl__kstate_new(be, &inst->ctx, what, out);
+  if (!rc) sl__kstate_set_key(*out, NULL, 0, 0);
+  return rc;
+}
+
+int sl__ctx_ostate(sl_ctx *ctx, sl__kstate **out) {
+  sl__inst *inst = ctx->inst;
+  int rc = inst->os ? 0 : unkeyed_store(inst, "operator", &inst->os);
+  *out = inst->os;
+  return rc;
+}
 
 /* Keyed operators: a state backend over this subtask's key groups. */
 static int keyed_open(sl__inst *inst) {
@@ -72,14 +92,16 @@ static int keyed_open(sl__inst *inst) {
   sl__backend *be;
   int rc = sl__backend_open(job->conf, name, lo, hi, job->max_parallelism, &be, err,
                             sizeof err);
-  if (!rc) rc = sl__kstate_new(be, &inst->ctx, &inst->ks);
+  if (!rc) rc = sl__kstate_new(be, &inst->ctx, "keyed", &inst->ks);
   if (rc) return sl__fail(inst, rc, "cannot open keyed state: %s", err[0] ? err : sl_strerror(rc));
   return 0;
 }
 
 static void keyed_close(sl__inst *inst, int ok) {
   sl__kstate_free(inst->ks);
-  inst->ks = NULL;
+  sl__kstate_free(inst->os);
+  sl__kstate_free(inst->bs);
+  inst->ks = inst->os = inst->bs = NULL;
 }
 
 static inline void set_key(sl__inst *inst, const sl_record *r) {
@@ -89,7 +111,7 @@ static inline void set_key(sl__inst *inst, const sl_record *r) {
 
 /* ---- stateless ---------------------------------------------------------- */
 
-static int map_process(sl__inst *inst, const sl_record *r) {
+static int map_process(sl__inst *inst, int port, const sl_record *r) {
   if (inst->ks) set_key(inst, r);
   sl_record out = *r;
   int rc = ((sl_map_fn)inst->op->fn)(inst->op->ud, &inst->ctx, r, &out);
@@ -97,21 +119,21 @@ static int map_process(sl__inst *inst, const sl_record *r) {
   return sl__emit(inst, &out);
 }
 
-static int filter_process(sl__inst *inst, const sl_record *r) {
+static int filter_process(sl__inst *inst, int port, const sl_record *r) {
   if (inst->ks) set_key(inst, r);
   int rc = ((sl_filter_fn)inst->op->fn)(inst->op->ud, &inst->ctx, r);
   if (SL__UNLIKELY(rc < 0)) return user_fail(inst, rc, r);
   return rc ? sl__emit(inst, r) : 0;
 }
 
-static int flat_map_process(sl__inst *inst, const sl_record *r) {
+static int flat_map_process(sl__inst *inst, int port, const sl_record *r) {
   if (inst->ks) set_key(inst, r);
   int rc = ((sl_flat_map_fn)inst->op->fn)(inst->op->ud, &inst->ctx, r, &inst->coll);
   if (SL__UNLIKELY(rc < 0)) return user_fail(inst, rc, r);
   return 0;
 }
 
-static int key_by_process(sl__inst *inst, const sl_record *r) {
+static int key_by_process(sl__inst *inst, int port, const sl_record *r) {
   if (!inst->op->fn) return sl__emit(inst, r);
   sl_record out = *r;
   int rc = ((sl_key_fn)inst->op->fn)(inst->op->ud, &inst->ctx, r, &out);
@@ -122,8 +144,35 @@ static int key_by_process(sl__inst *inst, const sl_record *r) {
   return sl__emit(inst, &keyed);
 }
 
-static int pass_process(sl__inst *inst, const sl_record *r) {
+static int pass_process(sl__inst *inst, int port, const sl_record *r) {
   return sl__emit(inst, r);
+}
+
+/* ---- two inputs --------------------------------------------------------- */
+
+static int connect_process(sl__inst *inst, int port, const sl_record *r) {
+  if (inst->ks && inst->op->kind == SL__OP_CONNECT) set_key(inst, r);
+  sl_flat_map_fn fn = (sl_flat_map_fn)(port ? inst->op->fn2 : inst->op->fn);
+  int rc = fn(inst->op->ud, &inst->ctx, r, &inst->coll);
+  return SL__UNLIKELY(rc < 0) ? user_fail(inst, rc, r) : 0;
+}
+
+static int bconnect_open(sl__inst *inst) {
+  int rc = keyed_open(inst);
+  if (!rc && (rc = unkeyed_store(inst, "broadcast", &inst->bs)))
+    return sl__fail(inst, rc, "cannot create broadcast state");
+  return rc;
+}
+
+/* Port 0: the (keyed) input, read-only broadcast state.  Port 1: the
+ * broadcast input, read-write broadcast state, no current key. */
+static int bconnect_process(sl__inst *inst, int port, const sl_record *r) {
+  sl__kstate_set_readonly(inst->bs, port == 0);
+  if (inst->ks) {
+    if (port == 0) set_key(inst, r);
+    sl__kstate_set_no_key(inst->ks, port == 1);
+  }
+  return connect_process(inst, port, r);
 }
 
 /* ---- rolling reduce ----------------------------------------------------- */
@@ -141,7 +190,7 @@ static int reduce_open(sl__inst *inst) {
   return 0;
 }
 
-static int reduce_process(sl__inst *inst, const sl_record *r) {
+static int reduce_process(sl__inst *inst, int port, const sl_record *r) {
   sl_state *s = inst->impl;
   set_key(inst, r);
   sl_bytes acc;
@@ -175,6 +224,7 @@ static int source_open(sl__inst *inst) {
 }
 
 static void source_close(sl__inst *inst, int ok) {
+  keyed_close(inst, ok); /* operator state a datagen function may have used */
   if (inst->impl && inst->op->source->vt->close)
     inst->op->source->vt->close(inst->impl);
   inst->impl = NULL;
@@ -185,7 +235,7 @@ static int sink_open(sl__inst *inst) {
   return sink->vt->open(sink, inst, &inst->impl);
 }
 
-static int sink_process(sl__inst *inst, const sl_record *r) {
+static int sink_process(sl__inst *inst, int port, const sl_record *r) {
   inst->n_records++;
   return inst->op->sink->vt->write(inst->impl, inst, r);
 }
@@ -196,6 +246,7 @@ static int sink_finish(sl__inst *inst) {
 }
 
 static void sink_close(sl__inst *inst, int ok) {
+  keyed_close(inst, ok);
   if (inst->impl && inst->op->sink->vt->close)
     inst->op->sink->vt->close(inst->impl, ok);
   inst->impl = NULL;
@@ -207,10 +258,12 @@ static const sl__op_vt g_vts[] = {
     [SL__OP_FILTER] = {keyed_open, filter_process, NULL, keyed_close},
     [SL__OP_FLAT_MAP] = {keyed_open, flat_map_process, NULL, keyed_close},
     [SL__OP_PROCESS] = {keyed_open, flat_map_process, NULL, keyed_close},
-    [SL__OP_KEY_BY] = {NULL, key_by_process, NULL, NULL},
+    [SL__OP_KEY_BY] = {NULL, key_by_process, NULL, keyed_close},
     [SL__OP_REDUCE] = {reduce_open, reduce_process, NULL, keyed_close},
-    [SL__OP_UNION] = {NULL, pass_process, NULL, NULL},
+    [SL__OP_UNION] = {NULL, pass_process, NULL, keyed_close},
     [SL__OP_SINK] = {sink_open, sink_process, sink_finish, sink_close},
+    [SL__OP_CONNECT] = {keyed_open, connect_process, NULL, keyed_close},
+    [SL__OP_BROADCAST_CONNECT] = {bconnect_open, bconnect_process, NULL, keyed_close},
 };
 
 const sl__op_vt *sl__op_vtable(sl__op_kind kind) { return &g_vts[kind]; }

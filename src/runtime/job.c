@@ -170,6 +170,7 @@ static int plan(sl__job *job) {
             sl__chan *ch = &x->ch[p * P + c];
             ch->limit = limit;
             ch->target = &job->workers[c].insts[i];
+            ch->port = e;
             ch->consumer = &job->workers[c];
             if (sl__ring_init(&ch->full, (uint32_t)limit) ||
                 sl__ring_init(&ch->free, (uint32_t)limit))
@@ -187,6 +188,7 @@ static int plan(sl__job *job) {
         src->outs = outs;
         outs[src->n_outs++] = (sl__out){.part = edge->part,
                                         .target = x ? NULL : dst,
+                                        .port = e,
                                         .x = x,
                                         .rr = (uint32_t)w};
         dst->n_inputs += x ? P : 1;

@@ -54,7 +54,9 @@ typedef enum {
   SL__OP_KEY_BY,
   SL__OP_REDUCE,
   SL__OP_UNION,
-  SL__OP_SINK
+  SL__OP_SINK,
+  SL__OP_CONNECT,          /* two inputs, fn and fn2 */
+  SL__OP_BROADCAST_CONNECT /* input 0 any, input 1 broadcast; fn and fn2 */
 } sl__op_kind;
 
 typedef enum {
@@ -79,7 +81,9 @@ typedef struct sl__edge {
 /* Per-kind behaviour of an operator instance. */
 typedef struct sl__op_vt {
   int (*open)(sl__inst *inst);                        /* worker thread */
-  int (*process)(sl__inst *inst, const sl_record *r); /* data record */
+  /* a data record arriving on input `port` (the index of the op's input
+   * edge: 0 for single-input ops, 0/1 for connect) */
+  int (*process)(sl__inst *inst, int port, const sl_record *r);
   int (*finish)(sl__inst *inst);  /* every input ended; may still emit */
   void (*close)(sl__inst *inst, int ok); /* after the workers joined */
 } sl__op_vt;
@@ -89,6 +93,7 @@ struct sl__op {
   sl__op_kind kind;
   char *name;
   void *fn;
+  void *fn2; /* second input's function (connect) */
   void *ud;
   sl_source *source;
   sl_sink *sink;
@@ -103,6 +108,7 @@ struct sl__op {
 typedef struct sl__out {
   sl__part part;
   sl__inst *target;   /* forward: the consumer instance on this worker */
+  int port;           /* forward: the input port at target */
   struct sl__exchange *x; /* otherwise: the exchange of this edge */
   uint32_t rr;        /* rebalance cursor */
 } sl__out;
@@ -114,6 +120,7 @@ struct sl__chan {
   int allocated;   /* producer: batches created so far */
   int limit;       /* batches this channel may hold */
   sl__inst *target;/* consumer instance */
+  int port;        /* input port at target */
   sl__worker *consumer;
   int ended;       /* consumer: END seen */
 };
@@ -153,6 +160,8 @@ struct sl__inst {
   int ended;
   void *impl;   /* per-kind state: source reader, sink writer, reduce state */
   struct sl__kstate *ks; /* keyed state (keyed_input ops), else NULL */
+  struct sl__kstate *os; /* operator state (created on first use) */
+  struct sl__kstate *bs; /* broadcast state (broadcast connect) */
   uint64_t n_records; /* records read (source) or received (sink) */
 };
 

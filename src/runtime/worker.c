@@ -36,7 +36,7 @@ void sl__backoff(unsigned *idle) {
 int sl__emit(sl__inst *inst, const sl_record *r) {
   for (int i = 0; i < inst->n_outs; i++) {
     sl__out *o = &inst->outs[i];
-    int rc = o->target ? o->target->vt->process(o->target, r)
+    int rc = o->target ? o->target->vt->process(o->target, o->port, r)
                        : sl__xchg_write(inst, o, r);
     if (SL__UNLIKELY(rc)) return rc;
   }
@@ -82,7 +82,7 @@ int sl__worker_drain(sl__worker *w, int min_rank, int *did) {
     sl__inst *target = ch->target;
     while (!rc && (t = sl__batch_next(b, &off, &r, &kind)) != 0) {
       if (t == 1)
-        rc = target->vt->process(target, &r);
+        rc = target->vt->process(target, ch->port, &r);
       else if (kind == SL__EV_END) {
         ch->ended = 1;
         rc = sl__inst_input_ended(target);

@@ -26,6 +26,7 @@ static const char *kind_name(sl__state_kind k) {
     case SL__STATE_MAP: return "map";
     case SL__STATE_REDUCING: return "reducing";
     case SL__STATE_AGGREGATING: return "aggregating";
+    case SL__STATE_UNION_LIST: return "union list";
   }
   return "unknown";
 }

@@ -49,7 +49,8 @@ typedef enum {
   SL__STATE_LIST = 2,
   SL__STATE_MAP = 3,
   SL__STATE_REDUCING = 4,
-  SL__STATE_AGGREGATING = 5
+  SL__STATE_AGGREGATING = 5,
+  SL__STATE_UNION_LIST = 6 /* operator state only */
 } sl__state_kind;
 
 typedef struct sl__backend sl__backend;

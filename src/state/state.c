@@ -33,6 +33,9 @@ struct sl_state {
 struct sl__kstate {
   sl__backend *be;
   sl_ctx *ctx;
+  const char *what; /* "keyed" | "operator" | "broadcast", for messages */
+  int readonly;     /* broadcast state seen from the non-broadcast side */
+  int no_key;       /* keyed state seen from the broadcast side */
   const void *key;
   uint32_t klen;
   int kg;
@@ -58,11 +61,16 @@ void sl__state_set_clock(int64_t (*clock_ms)(void)) {
 
 /* ---- instance context ------------------------------------------------------- */
 
-int sl__kstate_new(sl__backend *be, sl_ctx *ctx, sl__kstate **out) {
+int sl__kstate_new(sl__backend *be, sl_ctx *ctx, const char *what,
+                   sl__kstate **out) {
   sl__kstate *ks = sl__calloc_private(sizeof *ks);
-  if (!ks) return -SL_ENOMEM;
+  if (!ks) {
+    sl__backend_free(be);
+    return -SL_ENOMEM;
+  }
   ks->be = be;
   ks->ctx = ctx;
+  ks->what = what;
   *out = ks;
   return 0;
 }
@@ -82,6 +90,9 @@ void sl__kstate_free(sl__kstate *ks) {
 
 sl__backend *sl__kstate_backend(sl__kstate *ks) { return ks->be; }
 
+void sl__kstate_set_readonly(sl__kstate *ks, int readonly) { ks->readonly = readonly; }
+void sl__kstate_set_no_key(sl__kstate *ks, int no_key) { ks->no_key = no_key; }
+
 void sl__kstate_set_key(sl__kstate *ks, const void *key, uint32_t klen, int kg) {
   ks->key = key;
   ks->klen = klen;
@@ -98,8 +109,8 @@ static int state_fail(sl_state *s, int rc, const char *fmt, ...) {
   va_start(ap, fmt);
   sl__vfmt(msg, sizeof msg, fmt, ap);
   va_end(ap);
-  sl_ctx_fail(s->ks->ctx, "state '%s' (%s backend): %s", s->desc->name,
-              s->ks->be->vt->name, msg);
+  sl_ctx_fail(s->ks->ctx, "%s state '%s' (%s backend): %s", s->ks->what,
+              s->desc->name, s->ks->be->vt->name, msg);
   return rc;
 }
 
@@ -117,19 +128,13 @@ static int kind_ok(const sl_state_desc *d) {
     case SL_STATE_REDUCING: return d->size && d->reduce;
     case SL_STATE_AGGREGATING:
       return d->size && d->agg_create && d->agg_add && d->agg_result;
+    case SL_STATE_UNION_LIST: return 1;
   }
   return 0;
 }
 
-int sl_state_get(sl_ctx *ctx, const sl_state_desc *desc, sl_state **out) {
-  if (!ctx || !desc || !out) return -SL_EINVAL;
-  sl__kstate *ks = sl__ctx_kstate(ctx);
-  if (!ks)
-    return sl_ctx_fail(ctx,
-                       "state '%s' used in operator '%s', which is not keyed "
-                       "(apply it to a stream from sl_key_by)",
-                       desc->name ? desc->name : "?", sl_ctx_operator(ctx)),
-           -SL_ESTATE;
+static int handle_get(sl__kstate *ks, sl_ctx *ctx, const sl_state_desc *desc,
+                      sl_state **out) {
   for (uint32_t i = 0; i < ks->n_handles; i++)
     if (ks->handles[i]->desc == desc) {
       *out = ks->handles[i];
@@ -158,6 +163,52 @@ int sl_state_get(sl_ctx *ctx, const sl_state_desc *desc, sl_state **out) {
   return 0;
 }
 
+int sl_state_get(sl_ctx *ctx, const sl_state_desc *desc, sl_state **out) {
+  if (!ctx || !desc || !out) return -SL_EINVAL;
+  sl__kstate *ks = sl__ctx_kstate(ctx);
+  if (!ks)
+    return sl_ctx_fail(ctx,
+                       "state '%s' used in operator '%s', which is not keyed "
+                       "(apply it to a stream from sl_key_by)",
+                       desc->name ? desc->name : "?", sl_ctx_operator(ctx)),
+           -SL_ESTATE;
+  if (desc->kind == SL_STATE_UNION_LIST)
+    return sl_ctx_fail(ctx, "state '%s': union list state is operator state "
+                            "(use sl_operator_state_get)", desc->name),
+           -SL_ESTATE;
+  return handle_get(ks, ctx, desc, out);
+}
+
+int sl_broadcast_state_get(sl_ctx *ctx, const sl_state_desc *desc, sl_state **out) {
+  if (!ctx || !desc || !out) return -SL_EINVAL;
+  sl__kstate *ks = sl__ctx_bstate(ctx);
+  if (!ks)
+    return sl_ctx_fail(ctx,
+                       "broadcast state '%s' used in operator '%s', which is not "
+                       "a broadcast connect (sl_connect_broadcast)",
+                       desc->name ? desc->name : "?", sl_ctx_operator(ctx)),
+           -SL_ESTATE;
+  if (desc->kind != SL_STATE_MAP)
+    return sl_ctx_fail(ctx, "broadcast state '%s' must be a map state", desc->name),
+           -SL_ESTATE;
+  return handle_get(ks, ctx, desc, out);
+}
+
+int sl_operator_state_get(sl_ctx *ctx, const sl_state_desc *desc, sl_state **out) {
+  if (!ctx || !desc || !out) return -SL_EINVAL;
+  if ((desc->kind != SL_STATE_LIST && desc->kind != SL_STATE_UNION_LIST) ||
+      desc->ttl_ms)
+    return sl_ctx_fail(ctx,
+                       "operator state '%s' must be a list or union list state "
+                       "without time-to-live",
+                       desc->name ? desc->name : "?"),
+           -SL_ESTATE;
+  sl__kstate *ks;
+  int rc = sl__ctx_ostate(ctx, &ks);
+  if (rc) return sl_ctx_fail(ctx, "operator state '%s': cannot create its store", desc->name), rc;
+  return handle_get(ks, ctx, desc, out);
+}
+
 int sl_state_namespace(sl_state *s, const void *ns, uint32_t len) {
   if (len > s->nslen || !s->ns) {
     uint8_t *p = sl__realloc(s->ns, len ? len : 1);
@@ -184,8 +235,10 @@ static int reserve(uint8_t **buf, uint32_t *cap, uint32_t need) {
 /* Build ck for the current key and namespace (+ user key) in ks->ck. */
 static int build_ck(sl_state *s, const void *ukey, uint32_t uklen, uint32_t *cklen) {
   sl__kstate *ks = s->ks;
-  if (!ks->key && ks->klen)
-    return state_fail(s, -SL_ESTATE, "no current key");
+  if (ks->no_key)
+    return state_fail(s, -SL_ESTATE,
+                      "no current key in the broadcast function (keyed state is "
+                      "available in the non-broadcast function)");
   uint32_t need = 10 + ks->klen + s->nslen + uklen;
   if (reserve(&ks->ck, &ks->ckcap, need)) return state_fail(s, -SL_ENOMEM, "out of memory");
   uint8_t *p = ks->ck;
@@ -241,10 +294,17 @@ static int get_raw(sl_state *s, uint32_t cklen, sl_bytes *out) {
   return 0;
 }
 
+static int writable(sl_state *s) {
+  if (!s->ks->readonly) return 0;
+  return state_fail(s, -SL_ESTATE,
+                    "is read-only here (write it in the broadcast function)");
+}
+
 /* Put payload (prefixed with a fresh expiry when the state has a TTL). */
 static int put_raw(sl_state *s, uint32_t cklen, const void *data, uint32_t len) {
   sl__kstate *ks = s->ks;
-  int rc;
+  int rc = writable(s);
+  if (rc) return rc;
   if (has_ttl(s)) {
     if (reserve(&ks->vbuf, &ks->vcap, len + 8)) return state_fail(s, -SL_ENOMEM, "out of memory");
     int64_t exp = g_clock() + s->desc->ttl_ms;
@@ -259,6 +319,7 @@ static int put_raw(sl_state *s, uint32_t cklen, const void *data, uint32_t len) 
 
 static int check_kind(sl_state *s, sl_state_kind kind, const char *op) {
   if (s->desc->kind == kind) return 0;
+  if (kind == SL_STATE_LIST && s->desc->kind == SL_STATE_UNION_LIST) return 0;
   return state_fail(s, -SL_ESTATE, "%s called on a state of another kind", op);
 }
 
@@ -283,6 +344,7 @@ int sl_value_set(sl_state *s, const void *data, uint32_t len) {
 int sl_list_add(sl_state *s, const void *data, uint32_t len) {
   uint32_t cklen;
   int rc = check_kind(s, SL_STATE_LIST, "sl_list_add");
+  if (!rc) rc = writable(s);
   if (!rc) rc = build_ck(s, NULL, 0, &cklen);
   if (rc) return rc;
   sl__kstate *ks = s->ks;
@@ -333,6 +395,7 @@ int sl_list_next(sl_list_iter *it, sl_bytes *out) {
 int sl_list_update(sl_state *s, const sl_bytes *items, size_t n) {
   uint32_t cklen;
   int rc = check_kind(s, SL_STATE_LIST, "sl_list_update");
+  if (!rc) rc = writable(s);
   if (!rc) rc = build_ck(s, NULL, 0, &cklen);
   if (rc) return rc;
   sl__kstate *ks = s->ks;
@@ -362,6 +425,7 @@ int sl_map_put(sl_state *s, const void *ukey, uint32_t uklen, const void *val,
 int sl_map_remove(sl_state *s, const void *ukey, uint32_t uklen) {
   uint32_t cklen;
   int rc = check_kind(s, SL_STATE_MAP, "sl_map_remove");
+  if (!rc) rc = writable(s);
   if (!rc) rc = build_ck(s, ukey, uklen, &cklen);
   if (rc) return rc;
   rc = s->ks->be->vt->del(s->ks->be, s->ks->kg, s->sid, s->ks->ck, cklen);
@@ -487,7 +551,8 @@ static int collect_key(void *arg, const void *ck, uint32_t cklen, const void *v,
 
 int sl_state_clear(sl_state *s) {
   uint32_t cklen;
-  int rc = build_ck(s, NULL, 0, &cklen);
+  int rc = writable(s);
+  if (!rc) rc = build_ck(s, NULL, 0, &cklen);
   if (rc) return rc;
   sl__kstate *ks = s->ks;
   if (s->desc->kind != SL_STATE_MAP) {

@@ -11,8 +11,12 @@
 
 typedef struct sl__kstate sl__kstate;
 
-/* Takes ownership of `be`. */
-int sl__kstate_new(sl__backend *be, sl_ctx *ctx, sl__kstate **out);
+/* Takes ownership of `be` (also on failure).  `what` names the kind of
+ * state in messages: "keyed", "operator" or "broadcast". */
+int sl__kstate_new(sl__backend *be, sl_ctx *ctx, const char *what,
+                   sl__kstate **out);
+void sl__kstate_set_readonly(sl__kstate *ks, int readonly);
+void sl__kstate_set_no_key(sl__kstate *ks, int no_key);
 void sl__kstate_free(sl__kstate *ks);
 sl__backend *sl__kstate_backend(sl__kstate *ks);
 /* The key (borrowed: valid while the record is processed) and its group. */
@@ -21,6 +25,10 @@ void sl__kstate_set_key(sl__kstate *ks, const void *key, uint32_t klen, int kg);
 /* The keyed-state context of the operator instance behind ctx, or NULL
  * when the operator is not keyed (runtime). */
 sl__kstate *sl__ctx_kstate(sl_ctx *ctx);
+/* Broadcast state of a broadcast connect, or NULL. */
+sl__kstate *sl__ctx_bstate(sl_ctx *ctx);
+/* Operator state of the instance, created on first use. */
+int sl__ctx_ostate(sl_ctx *ctx, sl__kstate **out);
 
 /* Key groups of subtask i of P (Flink's computeKeyGroupRangeForOperatorIndex):
  * exactly the groups g with g * P / max_parallelism == i. */
@@ -29,6 +37,12 @@ static inline void sl__key_group_range(int max_parallelism, int P, int i, int *l
   *lo = (i * max_parallelism + P - 1) / P;
   *hi = ((i + 1) * max_parallelism - 1) / P;
 }
+
+/* Operator state of subtask `subtask` of P, restored from the images that
+ * the n subtasks of an earlier run wrote (in subtask order) into `be` (a
+ * one-key-group heap store): list state split evenly, union list whole. */
+int sl__opstate_restore(sl__backend *be, const char *const *paths, int n, int P,
+                        int subtask, char *err, size_t errcap);
 
 /* Processing-time clock used for TTL (tests install a fake one). */
 void sl__state_set_clock(int64_t (*clock_ms)(void));
