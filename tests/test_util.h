@@ -168,7 +168,7 @@ static inline int cmp_str(const void *a, const void *b) {
 }
 
 static inline void lines_sort(lines *l) {
-  qsort(l->v, l->n, sizeof *l->v, cmp_str);
+  if (l->n) qsort(l->v, l->n, sizeof *l->v, cmp_str);
 }
 
 /* Appends copies of the lines of text[0..len): '\n' ends a line, an
