@@ -26,6 +26,7 @@ typedef struct cli_opts {
   const char *parallelism;
   const char *records;
   const char *keys;
+  const char *backend;
   int stateless;
 } cli_opts;
 
@@ -48,5 +49,6 @@ double cli_peak_rss_mb(void);
 int job_upper(int argc, char **argv);
 int job_wordcount(int argc, char **argv);
 int bench_pipeline(int argc, char **argv);
+int bench_state(int argc, char **argv);
 
 #endif

@@ -19,6 +19,8 @@ static const char *USAGE =
     "      rolling word count; one `word<TAB>count` line per update\n"
     "  sluice bench pipeline [--parallelism P] [--records N] [--keys K] [--stateless]\n"
     "      generator -> map -> filter -> key_by -> reduce -> discard\n"
+    "  sluice bench state [--backend hashmap|rocksdb] [--keys N] [--records OPS] [--parallelism P]\n"
+    "      value-state read-modify-write per record on a keyed stream\n"
     "  sluice conf --list | --markdown\n"
     "      configuration keys with type, default and description\n"
     "  sluice --help | --version\n"
@@ -79,7 +81,8 @@ int main(int argc, char **argv) {
   }
   if (!strcmp(argv[1], "bench") && argc >= 3) {
     if (!strcmp(argv[2], "pipeline")) return bench_pipeline(argc, argv);
-    fprintf(stderr, "sluice bench: unknown benchmark '%s' (benchmarks: pipeline)\n",
+    if (!strcmp(argv[2], "state")) return bench_state(argc, argv);
+    fprintf(stderr, "sluice bench: unknown benchmark '%s' (benchmarks: pipeline, state)\n",
             argv[2]);
     return SL_EXIT_USAGE;
   }
@@ -106,7 +109,8 @@ int cli_parse(int argc, char **argv, int first, const char *cmd,
                {"socket", offsetof(cli_opts, socket)},
                {"parallelism", offsetof(cli_opts, parallelism)},
                {"records", offsetof(cli_opts, records)},
-               {"keys", offsetof(cli_opts, keys)}};
+               {"keys", offsetof(cli_opts, keys)},
+               {"backend", offsetof(cli_opts, backend)}};
   for (int i = first; i < argc; i++) {
     const char *a = argv[i];
     if (!strcmp(a, "-D") || !strncmp(a, "-D", 2)) {

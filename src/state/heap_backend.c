@@ -51,6 +51,10 @@ typedef struct table {
 
 typedef struct heap_be {
   sl__backend base;
+  /* the slot of the last get: a read-modify-write's put finds it again
+   * without hashing and probing (checked by comparing the key bytes) */
+  table *last_t;
+  uint32_t last_i;
   table **tables; /* [sid] -> array of (kg_hi - kg_lo + 1) tables */
   uint32_t n_tables;
   uint32_t version;
@@ -101,8 +105,20 @@ static int heap_add_state(sl__backend *be, const char *name, sl__state_kind kind
 
 /* ---- lookup ---------------------------------------------------------------- */
 
+static inline int bytes_eq(const uint8_t *a, const uint8_t *b, uint32_t n) {
+  for (; n >= 8; a += 8, b += 8, n -= 8) {
+    uint64_t x, y;
+    memcpy(&x, a, 8);
+    memcpy(&y, b, 8);
+    if (x != y) return 0;
+  }
+  while (n--)
+    if (*a++ != *b++) return 0;
+  return 1;
+}
+
 static inline int ck_eq(const entry *e, const void *ck, uint32_t cklen) {
-  return e->cklen == cklen && !memcmp(e->data, ck, cklen);
+  return e->cklen == cklen && bytes_eq(e->data, ck, cklen);
 }
 
 /* Index of ck's slot, or of the empty slot where it would go. */
@@ -117,10 +133,14 @@ static inline uint32_t find(const table *t, uint64_t hash, const void *ck,
 
 static int heap_get(sl__backend *be, int kg, uint32_t sid, const void *ck,
                     uint32_t cklen, const void **val, uint32_t *vlen) {
-  table *t = get_table((heap_be *)be, kg, sid);
+  heap_be *h = (heap_be *)be;
+  table *t = get_table(h, kg, sid);
   if (!t || !t->count) return 1;
   uint64_t hash = sl__key_hash(ck, cklen);
-  slot *s = &t->slots[find(t, hash, ck, cklen)];
+  uint32_t i = find(t, hash, ck, cklen);
+  h->last_t = t;
+  h->last_i = i;
+  slot *s = &t->slots[i];
   if (!s->e) return 1;
   *val = val_of(s->e);
   *vlen = s->e->vlen;
@@ -203,6 +223,11 @@ static int upsert(heap_be *h, int kg, uint32_t sid, const void *ck, uint32_t ckl
   if (rc) return rc;
   table *t = get_table(h, kg, sid);
   if (!t) return fail(h, -SL_ESTATE, "unknown state id");
+  if (t == h->last_t && t->slots[h->last_i].e && ck_eq(t->slots[h->last_i].e, ck, cklen)) {
+    *tout = t; /* the key just read: no hash, no probe */
+    *sout = &t->slots[h->last_i];
+    return 0;
+  }
   if ((t->count + 1) * 4 > t->cap * 3 && (rc = grow(h, t))) return rc;
   uint64_t hash = sl__key_hash(ck, cklen);
   slot *s = &t->slots[find(t, hash, ck, cklen)];
@@ -227,7 +252,13 @@ static int heap_put(sl__backend *be, int kg, uint32_t sid, const void *ck,
   if (rc) return rc;
   /* val may point into the entry itself (a value read just before) */
   if (s->e->vcap >= vlen && !shared(h, s->e)) {
-    memmove(val_of(s->e), val, vlen);
+    if (vlen == 8) { /* the common fixed-size value: one load, one store */
+      uint64_t v;
+      memcpy(&v, val, 8);
+      memcpy(val_of(s->e), &v, 8);
+    } else {
+      memmove(val_of(s->e), val, vlen);
+    }
     s->e->vlen = vlen;
     return 0;
   }

@@ -43,6 +43,10 @@ struct sl__kstate {
   uint32_t n_handles;
   uint8_t *ck;
   uint32_t ckcap;
+  /* ck holds the key of (ck_owner, epoch): a get and set of one state for
+   * one record build it once.  epoch changes with the key and namespaces. */
+  const sl_state *ck_owner;
+  uint32_t ck_epoch, ck_len, epoch;
   uint8_t *vbuf; /* scratch for values built here (TTL wrap, accumulators) */
   uint32_t vcap;
 };
@@ -97,6 +101,7 @@ void sl__kstate_set_key(sl__kstate *ks, const void *key, uint32_t klen, int kg) 
   ks->key = key;
   ks->klen = klen;
   ks->kg = kg;
+  ks->epoch++;
 }
 
 /* ---- errors ----------------------------------------------------------------- */
@@ -217,6 +222,7 @@ int sl_state_namespace(sl_state *s, const void *ns, uint32_t len) {
   }
   if (len) memcpy(s->ns, ns, len);
   s->nslen = len;
+  s->ks->epoch++;
   return 0;
 }
 
@@ -239,6 +245,10 @@ static int build_ck(sl_state *s, const void *ukey, uint32_t uklen, uint32_t *ckl
     return state_fail(s, -SL_ESTATE,
                       "no current key in the broadcast function (keyed state is "
                       "available in the non-broadcast function)");
+  if (!uklen && ks->ck_owner == s && ks->ck_epoch == ks->epoch) {
+    *cklen = ks->ck_len;
+    return 0;
+  }
   uint32_t need = 10 + ks->klen + s->nslen + uklen;
   if (reserve(&ks->ck, &ks->ckcap, need)) return state_fail(s, -SL_ENOMEM, "out of memory");
   uint8_t *p = ks->ck;
@@ -250,6 +260,9 @@ static int build_ck(sl_state *s, const void *ukey, uint32_t uklen, uint32_t *ckl
   n += s->nslen;
   if (uklen) memcpy(p + n, ukey, uklen);
   *cklen = n + uklen;
+  ks->ck_owner = uklen ? NULL : s;
+  ks->ck_epoch = ks->epoch;
+  ks->ck_len = n;
   return 0;
 }
 
