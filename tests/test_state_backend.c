@@ -5,6 +5,8 @@
  * restored at another parallelism (2 -> 4, 4 -> 1) and into the other
  * backend, with byte-identical contents; damaged images are detected.
  */
+#include <pthread.h>
+
 #include "state/state.h"
 #include "test.h"
 #include "test_util.h"
@@ -277,6 +279,58 @@ static void isolation(const char *type) {
 static void test_isolation_heap(void) { isolation("hashmap"); }
 static void test_isolation_rocksdb(void) { isolation("rocksdb"); }
 
+/* ---- writing an image on another thread while the owner writes ---------------- */
+
+typedef struct bg_image {
+  sl__backend *be;
+  sl__snapshot *snap;
+  char path[1024];
+  int rc;
+} bg_image;
+
+static void *image_thread(void *arg) {
+  bg_image *b = arg;
+  b->rc = sl__image_write_file(b->be, b->snap, b->path);
+  return NULL;
+}
+
+static void concurrent_image(const char *type) {
+  sl__backend *be = NULL;
+  fill(&be, 1, type);
+  lines before;
+  dump_all(&be, 1, &before);
+  bg_image b = {be, NULL, "", 0};
+  snprintf(b.path, sizeof b.path, "%s/concurrent-%s", g_tmp, type);
+  CHECK_EQ_INT(be->vt->snapshot(be, &b.snap), 0);
+  pthread_t t;
+  pthread_create(&t, NULL, image_thread, &b);
+  /* the owner keeps changing every entry while the image is written */
+  for (int round = 0; round < 5; round++)
+    for (int k = 0; k < 3000; k++) {
+      char ck[32];
+      uint32_t cklen = (uint32_t)snprintf(ck, sizeof ck, "k%d", k);
+      int kg = key_kg(ck, cklen);
+      be->vt->put(be, kg, 0, ck, cklen, &round, sizeof round);
+      be->vt->append(be, kg, 1, ck, cklen, "x", 1);
+      if (round == 4) be->vt->del(be, kg, 2, ck, cklen);
+    }
+  pthread_join(t, NULL);
+  CHECK_EQ_INT(b.rc, 0);
+  be->vt->snap_release(b.snap);
+  /* the image holds the state as of the snapshot */
+  sl__backend *dst = open_be(type, 0, MAXP - 1, "concurrent-restore");
+  CHECK_EQ_INT(sl__image_read_file(dst, b.path), 0);
+  lines after;
+  dump_all(&dst, 1, &after);
+  CHECK(same_dump(&before, &after));
+  lines_free(&before);
+  lines_free(&after);
+  sl__backend_free(dst);
+  sl__backend_free(be);
+}
+static void test_concurrent_image_heap(void) { concurrent_image("hashmap"); }
+static void test_concurrent_image_rocksdb(void) { concurrent_image("rocksdb"); }
+
 /* ---- damaged images ------------------------------------------------------------- */
 
 static void test_damaged_image(void) {
@@ -326,6 +380,8 @@ int main(void) {
   RUN(test_rescale_rocksdb_4_to_1);
   RUN(test_heap_to_rocksdb);
   RUN(test_rocksdb_to_heap);
+  RUN(test_concurrent_image_heap);
+  RUN(test_concurrent_image_rocksdb);
   RUN(test_damaged_image);
   sl__conf_free(&g_conf);
   TEST_MAIN_END();
