@@ -10,6 +10,7 @@
 #include "core/core.h"
 #include "runtime/batch.h"
 #include "runtime/ring.h"
+#include "state/state.h"
 #include "test.h"
 
 /* ---- ring ---------------------------------------------------------------- */
@@ -153,6 +154,18 @@ static void test_key_routing(void) {
   CHECK_EQ_INT(sl__key_group_to_subtask(32, 128, 4), 1);
   CHECK_EQ_INT(sl__key_group_to_subtask(127, 128, 4), 3);
   CHECK_EQ_INT(sl__key_group_to_subtask(127, 128, 3), 2);
+  /* a max parallelism that is not a power of two takes the division path */
+  CHECK_EQ_INT(sl__key_group_to_subtask(99, 100, 4), 3);
+  CHECK_EQ_INT(sl__key_group_to_subtask(24, 100, 4), 0);
+  CHECK_EQ_INT(sl__key_group_to_subtask(25, 100, 4), 1);
+  CHECK_EQ_INT(sl__key_group(1000003, 100), 3);
+  CHECK_EQ_INT(sl__key_group(1000003, 128), 1000003 % 128);
+  for (int P = 1; P <= 7; P++) /* every key group maps into [0, P) */
+    for (int g = 0; g < 128; g++) {
+      int t = sl__key_group_to_subtask(g, 128, P), lo, hi;
+      sl__key_group_range(128, P, t, &lo, &hi);
+      CHECK(t >= 0 && t < P && g >= lo && g <= hi); /* and range agrees */
+    }
   /* the same key always lands in the same group; groups spread evenly */
   int hist[128] = {0};
   for (int i = 0; i < 128000; i++) {

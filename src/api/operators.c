@@ -201,8 +201,10 @@ static int reduce_process(sl__inst *inst, int port, const sl_record *r) {
     if (SL__UNLIKELY(rc < 0)) return user_fail(inst, rc, r);
     return sl__emit(inst, r);
   }
+  /* both built from scalars: copying `a` right after storing it field by
+   * field stalls on store-to-load forwarding */
   sl_record a = {r->ts, r->key, r->key_len, acc.data, acc.len};
-  sl_record out = a;
+  sl_record out = {r->ts, r->key, r->key_len, acc.data, acc.len};
   rc = ((sl_reduce_fn)inst->op->fn)(inst->op->ud, &inst->ctx, &a, r, &out);
   if (SL__UNLIKELY(rc < 0)) return user_fail(inst, rc, r);
   out.ts = r->ts;

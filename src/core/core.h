@@ -53,12 +53,16 @@ static inline int64_t sl__now_ms(void) { return sl__now_ns() / 1000000; }
 static inline uint64_t sl__key_hash(const void *key, size_t len) {
   return XXH3_64bits(key, len);
 }
+/* (A power-of-two max parallelism, the default 128, avoids 64-bit
+ * divisions on the per-record path: mask and shift instead.) */
 static inline int sl__key_group(uint64_t hash, int max_parallelism) {
-  return (int)(hash % (uint64_t)max_parallelism);
+  uint64_t m = (uint64_t)max_parallelism;
+  return (int)(m & (m - 1) ? hash % m : hash & (m - 1));
 }
 static inline int sl__key_group_to_subtask(int kg, int max_parallelism,
                                            int parallelism) {
-  return (int)((int64_t)kg * parallelism / max_parallelism);
+  uint32_t m = (uint32_t)max_parallelism, x = (uint32_t)kg * (uint32_t)parallelism;
+  return (int)(m & (m - 1) ? x / m : x >> __builtin_ctz(m));
 }
 
 /* UTF-8 validation: returns the byte index of the first invalid sequence,
