@@ -408,6 +408,20 @@ static void test_rocksdb_dir_error(void) {
   free(got);
 }
 
+/* A disk with less free space than required fails the job cleanly, naming
+ * the directory (RocksDB itself would abort on a full disk). */
+static void test_rocksdb_disk_full_guard(void) {
+  if (strcmp(g_backend, "rocksdb")) return;
+  step s[] = {{"k", "v set 1"}};
+  char *got = run_script(s, 1, "state.backend.rocksdb.min-free-disk=100000000gb");
+  CHECK(got == NULL);
+  CHECK_CONTAINS(g_err, "operator 'interpret'");
+  CHECK_CONTAINS(g_err, "disk almost full at '");
+  CHECK_CONTAINS(g_err, g_tmp);
+  CHECK_CONTAINS(g_err, "state.backend.rocksdb.min-free-disk");
+  free(got);
+}
+
 /* Results at P=1, 2 and 4 agree: per-key counters through value state. */
 static int count_fn(void *ud, sl_ctx *ctx, const sl_record *in, sl_collector *col) {
   static const sl_state_desc cnt = {.name = "count", .kind = SL_STATE_VALUE};
@@ -479,6 +493,7 @@ int main(void) {
     RUN(test_errors);
     RUN(test_not_keyed);
     RUN(test_rocksdb_dir_error);
+    RUN(test_rocksdb_disk_full_guard);
     RUN(test_counts_across_parallelism);
   }
   TEST_MAIN_END();

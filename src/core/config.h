@@ -78,7 +78,12 @@ typedef enum { SL__T_INT, SL__T_BOOL, SL__T_DURATION, SL__T_SIZE, SL__T_STRING }
   XX(ROCKSDB_WRITE_BUFFERS, "state.backend.rocksdb.writebuffer.count",        \
      SL__T_INT, "2", 1, 64, "RocksDB memtables per column family.")           \
   XX(ROCKSDB_THREADS, "state.backend.rocksdb.thread.num", SL__T_INT, "1", 1,  \
-     64, "RocksDB background flush/compaction threads per instance.")
+     64, "RocksDB background flush/compaction threads per instance.")         \
+  XX(ROCKSDB_MIN_FREE, "state.backend.rocksdb.min-free-disk", SL__T_SIZE,      \
+     "64mb", 0, INT64_MAX,                                                    \
+     "Fail the job with a clear error when the RocksDB directory's file "     \
+     "system has less free space than this (checked at open and every 1024 "  \
+     "writes); RocksDB itself aborts on a full disk.  0 disables the check.")
 
 typedef enum {
 #define SL__CONF_ENUM(id, key, type, def, min, max, doc) SL__CONF_##id,

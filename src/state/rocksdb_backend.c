@@ -52,6 +52,8 @@
 
 #include <rocksdb/c.h>
 
+#include <sys/statvfs.h>
+
 #include "state/backend.h"
 
 typedef struct rdb_backend {
@@ -69,6 +71,8 @@ typedef struct rdb_backend {
   size_t key_cap;
   rocksdb_pinnableslice_t *pinned; /* last get()'s value */
   int snap_open;
+  int64_t min_free;     /* state.backend.rocksdb.min-free-disk */
+  uint32_t until_check; /* writes until the next free-space check */
 } rdb_backend;
 
 struct sl__snapshot {
@@ -359,10 +363,34 @@ static int rdb_get(sl__backend *be, int kg, uint32_t sid, const void *ck,
   return 0;
 }
 
+/* Free space guard.  The Debian build of RocksDB (7.8.3) aborts on an
+ * assertion when a file write fails (ENOSPC, EFBIG) instead of returning
+ * an error, so the backend stops the job itself, with a clear message,
+ * while there is still room: at open and every 1024 writes. */
+static int check_free_space(rdb_backend *b, char *err, size_t errcap) {
+  struct statvfs sv;
+  if (b->min_free <= 0 || statvfs(b->path, &sv)) return 0;
+  uint64_t avail = (uint64_t)sv.f_bavail * sv.f_frsize;
+  if (avail >= (uint64_t)b->min_free) return 0;
+  sl__fmt(err, errcap,
+          "RocksDB backend: disk almost full at '%s': %llu MB free, below "
+          "state.backend.rocksdb.min-free-disk (%lld MB); free space or point "
+          "state.backend.rocksdb.dir elsewhere",
+          b->path, (unsigned long long)(avail >> 20), (long long)(b->min_free >> 20));
+  return -SL_EIO;
+}
+
+static inline int write_guard(rdb_backend *b) {
+  if (SL__LIKELY(b->until_check--)) return 0;
+  b->until_check = 1024;
+  return check_free_space(b, b->base.err, sizeof b->base.err);
+}
+
 static int rdb_put(sl__backend *be, int kg, uint32_t sid, const void *ck,
                    uint32_t cklen, const void *val, uint32_t vlen) {
   rdb_backend *b = (rdb_backend *)be;
   int rc = check_addr(b, kg, sid);
+  if (!rc) rc = write_guard(b);
   if (rc) return rc;
   size_t klen = make_key(b, kg, ck, cklen);
   if (!klen) return -SL_ENOMEM;
@@ -376,6 +404,7 @@ static int rdb_append(sl__backend *be, int kg, uint32_t sid, const void *ck,
                       uint32_t cklen, const void *val, uint32_t vlen) {
   rdb_backend *b = (rdb_backend *)be;
   int rc = check_addr(b, kg, sid);
+  if (!rc) rc = write_guard(b);
   if (rc) return rc;
   size_t klen = make_key(b, kg, ck, cklen);
   if (!klen) return -SL_ENOMEM;
@@ -623,6 +652,12 @@ int sl__rocksdb_backend_open(const sl__conf *conf, const char *instance,
   b->wo = rocksdb_writeoptions_create();
   rocksdb_writeoptions_disable_WAL(b->wo, 1);
   b->ro = rocksdb_readoptions_create();
+  b->min_free = SL__CONF_I(conf, ROCKSDB_MIN_FREE);
+  b->until_check = 1024;
+  if ((rc = check_free_space(b, err, errcap))) {
+    rdb_free(&b->base);
+    return rc;
+  }
   *out = &b->base;
   return 0;
 oom:
