@@ -5,7 +5,9 @@
  * restored at another parallelism (2 -> 4, 4 -> 1) and into the other
  * backend, with byte-identical contents; damaged images are detected.
  */
+#include <dirent.h>
 #include <pthread.h>
+#include <sys/stat.h>
 
 #include "state/state.h"
 #include "test.h"
@@ -232,6 +234,89 @@ static void test_rescale_rocksdb_4_to_1(void) { rescale("rocksdb", 4, "rocksdb",
 static void test_heap_to_rocksdb(void) { rescale("hashmap", 2, "rocksdb", 3); }
 static void test_rocksdb_to_heap(void) { rescale("rocksdb", 3, "hashmap", 2); }
 
+/* ---- RocksDB native checkpoints ------------------------------------------------ */
+
+/* inodes of the *.sst files in dir */
+static int sst_inodes(const char *dir, ino_t *out, int max) {
+  DIR *d = opendir(dir);
+  int n = 0;
+  struct dirent *e;
+  while (d && (e = readdir(d)) && n < max) {
+    size_t len = strlen(e->d_name);
+    if (len < 4 || strcmp(e->d_name + len - 4, ".sst")) continue;
+    char p[2048];
+    snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
+    struct stat st;
+    if (!stat(p, &st)) out[n++] = st.st_ino;
+  }
+  if (d) closedir(d);
+  return n;
+}
+
+static void test_rocksdb_native_checkpoint(void) {
+  sl__backend *src[2] = {0};
+  fill(src, 2, "rocksdb");
+  lines before;
+  dump_all(src, 2, &before);
+  char dirs[2][1024];
+  for (int i = 0; i < 2; i++) {
+    snprintf(dirs[i], sizeof dirs[i], "%s/native-%d", g_tmp, i);
+    rm_rf(dirs[i]);
+    int rc = sl__rocksdb_checkpoint(src[i], dirs[i]);
+    if (rc) fprintf(stderr, "%s\n", src[i]->err);
+    CHECK_EQ_INT(rc, 0);
+  }
+  /* restore at P=4, into RocksDB and into the heap */
+  const char *types[] = {"rocksdb", "hashmap"};
+  for (int t = 0; t < 2; t++) {
+    sl__backend *dst[4];
+    for (int j = 0; j < 4; j++) {
+      int lo, hi;
+      sl__key_group_range(MAXP, 4, j, &lo, &hi);
+      char name[32];
+      snprintf(name, sizeof name, "native-restore-%d", j);
+      dst[j] = open_be(types[t], lo, hi, name);
+      for (int i = 0; i < 2; i++) {
+        int rc = sl__rocksdb_checkpoint_restore(dst[j], &g_conf, dirs[i]);
+        if (rc) fprintf(stderr, "%s\n", dst[j]->err);
+        CHECK_EQ_INT(rc, 0);
+      }
+    }
+    lines after;
+    dump_all(dst, 4, &after);
+    CHECK(same_dump(&before, &after));
+    lines_free(&after);
+    for (int j = 0; j < 4; j++) sl__backend_free(dst[j]);
+  }
+  /* a second checkpoint after more writes shares the unchanged SST files */
+  ino_t a[256], b[256];
+  int na = sst_inodes(dirs[0], a, 256);
+  CHECK(na > 0);
+  for (int k = 0; k < 2000; k++) {
+    char ck[32];
+    uint32_t cklen = (uint32_t)snprintf(ck, sizeof ck, "extra%d", k);
+    int kg = key_kg(ck, cklen);
+    if (kg <= src[0]->kg_hi) src[0]->vt->put(src[0], kg, 0, ck, cklen, "e", 1);
+  }
+  char second[1024];
+  snprintf(second, sizeof second, "%s/native-0-second", g_tmp);
+  rm_rf(second);
+  CHECK_EQ_INT(sl__rocksdb_checkpoint(src[0], second), 0);
+  int nb = sst_inodes(second, b, 256), shared = 0;
+  for (int i = 0; i < na; i++)
+    for (int j = 0; j < nb; j++) shared += a[i] == b[j];
+  fprintf(stderr, "  first checkpoint %d SST files, second %d, shared %d\n", na, nb, shared);
+  CHECK(shared > 0);  /* reused, not copied */
+  CHECK(nb > shared); /* and the new data is in new files */
+  /* a directory that is not a checkpoint */
+  sl__backend *bad = open_be("hashmap", 0, MAXP - 1, "native-bad");
+  CHECK(sl__rocksdb_checkpoint_restore(bad, &g_conf, g_tmp) < 0);
+  CHECK_CONTAINS(bad->err, "SLUICE_STATES");
+  sl__backend_free(bad);
+  lines_free(&before);
+  for (int i = 0; i < 2; i++) sl__backend_free(src[i]);
+}
+
 /* ---- snapshot isolation ------------------------------------------------------- */
 
 static void isolation(const char *type) {
@@ -380,6 +465,7 @@ int main(void) {
   RUN(test_rescale_rocksdb_4_to_1);
   RUN(test_heap_to_rocksdb);
   RUN(test_rocksdb_to_heap);
+  RUN(test_rocksdb_native_checkpoint);
   RUN(test_concurrent_image_heap);
   RUN(test_concurrent_image_rocksdb);
   RUN(test_damaged_image);

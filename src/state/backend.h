@@ -152,6 +152,15 @@ int sl__image_read(sl__backend *be, sl__rstream *in, const char *source);
 int sl__image_write_file(sl__backend *be, sl__snapshot *snap, const char *path);
 int sl__image_read_file(sl__backend *be, const char *path);
 
+/* ---- RocksDB native checkpoints (incremental checkpoints build on these) --
+ * Checkpoint: flush and hard-link the live SST files into `dir` (which must
+ * not exist), plus the states' kinds; unchanged SST files are shared with
+ * earlier checkpoints.  Restore: copy the key groups of dst's range from
+ * such a checkpoint into dst (any backend). */
+int sl__rocksdb_checkpoint(sl__backend *be, const char *dir);
+int sl__rocksdb_checkpoint_restore(sl__backend *dst, const sl__conf *conf,
+                                   const char *dir);
+
 /* ---- composite keys ------------------------------------------------------ */
 static inline uint32_t sl__varint_put(uint8_t *p, uint32_t v) {
   uint32_t n = 0;

@@ -666,3 +666,152 @@ oom:
   if (b) rdb_free(&b->base);
   return -SL_ENOMEM;
 }
+
+/* ---- native checkpoints --------------------------------------------------
+ * rocksdb_checkpoint_create flushes the memtables and hard-links the live
+ * SST files into `dir`: unchanged SST files are shared between consecutive
+ * checkpoints (the basis of incremental checkpoints).  A small text file
+ * SLUICE_STATES records the states' kinds and the key-group range, which
+ * RocksDB does not know.  Restoring opens the checkpoint read-only and
+ * copies the key groups of the destination's range into it, whatever its
+ * backend: that is how a checkpoint taken at P=2 restores at P=4. */
+
+#define STATES_FILE "SLUICE_STATES"
+
+int sl__rocksdb_checkpoint(sl__backend *be, const char *dir) {
+  rdb_backend *b = (rdb_backend *)be;
+  if (be->vt != &rdb_vt) {
+    sl__fmt(be->err, sizeof be->err, "native checkpoints need the rocksdb backend");
+    return -SL_EINVAL;
+  }
+  char *rerr = NULL;
+  rocksdb_checkpoint_t *cp = rocksdb_checkpoint_object_create(b->db, &rerr);
+  if (!rerr) rocksdb_checkpoint_create(cp, dir, 0 /* always flush */, &rerr);
+  if (cp) rocksdb_checkpoint_object_destroy(cp);
+  if (rerr) {
+    sl__fmt(be->err, sizeof be->err, "RocksDB backend: checkpoint of '%s' into '%s': %s",
+            b->path, dir, rerr);
+    rocksdb_free(rerr);
+    return -SL_EIO;
+  }
+  char path[4096], tmp[4200];
+  sl__fmt(path, sizeof path, "%s/%s", dir, STATES_FILE);
+  sl__fmt(tmp, sizeof tmp, "%s.tmp", path);
+  FILE *f = fopen(tmp, "w");
+  int ok = f != NULL;
+  if (f) {
+    ok = fprintf(f, "sluice-rocksdb-checkpoint 1 %d %d %d\n", be->max_parallelism,
+                 be->kg_lo, be->kg_hi) > 0;
+    for (uint32_t i = 0; ok && i < be->n_states; i++)
+      ok = fprintf(f, "%d %s\n", (int)be->states[i].kind, be->states[i].name) > 0;
+    ok = (fflush(f) == 0) && ok && fsync(fileno(f)) == 0;
+    ok = (fclose(f) == 0) && ok;
+  }
+  if (!ok || rename(tmp, path)) {
+    sl__fmt(be->err, sizeof be->err, "RocksDB backend: cannot write '%s': %s", path,
+            strerror(errno));
+    return -SL_EIO;
+  }
+  return 0;
+}
+
+typedef struct restore_ctx {
+  sl__backend *dst;
+  int kg;
+  uint32_t sid;
+} restore_ctx;
+
+int sl__rocksdb_checkpoint_restore(sl__backend *dst, const sl__conf *conf,
+                                   const char *dir) {
+  char path[4096], line[1024];
+  sl__fmt(path, sizeof path, "%s/%s", dir, STATES_FILE);
+  FILE *f = fopen(path, "r");
+  int maxp = 0, lo = 0, hi = -1, version = 0;
+  if (!f || !fgets(line, sizeof line, f) ||
+      sscanf(line, "sluice-rocksdb-checkpoint %d %d %d %d", &version, &maxp, &lo, &hi) != 4 ||
+      version != 1) {
+    sl__fmt(dst->err, sizeof dst->err,
+            "RocksDB checkpoint '%s' has no valid %s (damaged or not a checkpoint)", dir,
+            STATES_FILE);
+    if (f) fclose(f);
+    return -SL_EIO;
+  }
+  if (maxp != dst->max_parallelism) {
+    fclose(f);
+    sl__fmt(dst->err, sizeof dst->err,
+            "RocksDB checkpoint '%s' was written with pipeline.max-parallelism %d; "
+            "this job uses %d",
+            dir, maxp, dst->max_parallelism);
+    return -SL_ESTATE;
+  }
+  /* states: kinds and names; CF handles are opened in the same order */
+  char *names[1 + 4096];
+  uint32_t sids[4096];
+  int n = 0, rc = 0;
+  names[0] = sl__strdup("default");
+  while (n < 4096 && fgets(line, sizeof line, f)) {
+    int kind;
+    char name[1000];
+    if (sscanf(line, "%d %999[^\n]", &kind, name) != 2) continue;
+    names[1 + n] = sl__strdup(name);
+    if (!rc) rc = dst->vt->add_state(dst, name, (sl__state_kind)kind, &sids[n]);
+    n++;
+  }
+  fclose(f);
+  rocksdb_cache_t *cache = NULL;
+  rocksdb_options_t *o = make_options(conf, &cache, rocksdb_lz4_compression);
+  const rocksdb_options_t **cf_opts = sl__calloc((size_t)n + 1, sizeof *cf_opts);
+  rocksdb_column_family_handle_t **cfs = sl__calloc((size_t)n + 1, sizeof *cfs);
+  rocksdb_t *db = NULL;
+  char *rerr = NULL;
+  if (!rc && cf_opts && cfs) {
+    for (int i = 0; i <= n; i++) cf_opts[i] = o;
+    db = rocksdb_open_for_read_only_column_families(o, dir, n + 1, (const char *const *)names,
+                                                   cf_opts, cfs, 0, &rerr);
+    if (rerr) {
+      sl__fmt(dst->err, sizeof dst->err, "cannot open RocksDB checkpoint '%s': %s", dir, rerr);
+      rocksdb_free(rerr);
+      rc = -SL_EIO;
+    }
+  } else if (!rc) {
+    rc = -SL_ENOMEM;
+  }
+  /* copy the overlap of [lo, hi] and the destination's range */
+  rocksdb_readoptions_t *ro = rocksdb_readoptions_create();
+  rocksdb_readoptions_set_fill_cache(ro, 0);
+  for (int i = 0; db && !rc && i < n; i++) {
+    rocksdb_iterator_t *it = rocksdb_create_iterator_cf(db, ro, cfs[1 + i]);
+    int from = SL__MAX(lo, dst->kg_lo), to = SL__MIN(hi, dst->kg_hi);
+    uint8_t start[2] = {(uint8_t)(from >> 8), (uint8_t)from};
+    for (rocksdb_iter_seek(it, (const char *)start, 2); !rc && rocksdb_iter_valid(it);
+         rocksdb_iter_next(it)) {
+      size_t klen, vlen;
+      const uint8_t *k = (const uint8_t *)rocksdb_iter_key(it, &klen);
+      const char *v = rocksdb_iter_value(it, &vlen);
+      if (klen < 2) continue;
+      int kg = k[0] << 8 | k[1];
+      if (kg > to) break;
+      rc = dst->vt->put(dst, kg, sids[i], k + 2, (uint32_t)(klen - 2), v, (uint32_t)vlen);
+    }
+    rocksdb_iter_get_error(it, &rerr);
+    if (rerr && !rc) {
+      sl__fmt(dst->err, sizeof dst->err, "reading RocksDB checkpoint '%s': %s", dir, rerr);
+      rc = -SL_EIO;
+    }
+    if (rerr) rocksdb_free(rerr);
+    rerr = NULL;
+    rocksdb_iter_destroy(it);
+  }
+  rocksdb_readoptions_destroy(ro);
+  if (db) {
+    for (int i = 0; i <= n; i++)
+      if (cfs[i]) rocksdb_column_family_handle_destroy(cfs[i]);
+    rocksdb_close(db);
+  }
+  rocksdb_options_destroy(o);
+  if (cache) rocksdb_cache_destroy(cache);
+  for (int i = 0; i <= n; i++) sl__free(names[i]);
+  sl__free(cf_opts);
+  sl__free(cfs);
+  return rc;
+}
