@@ -94,33 +94,6 @@ static char *fs_printf(const char *fmt, ...) {
   return s;
 }
 
-/* mkdir -p.  0, or -errno with the component that failed in *bad
- * (sl__malloc'ed, may be NULL on out-of-memory). */
-static int mkdir_p(const char *dir, char **bad) {
-  *bad = NULL;
-  char *p = sl__strdup(dir);
-  if (!p) return -ENOMEM;
-  size_t n = strlen(p);
-  for (size_t i = 1; i <= n; i++) {
-    if (p[i] != '/' && p[i] != '\0') continue;
-    char c = p[i];
-    p[i] = '\0';
-    if (mkdir(p, 0777) != 0) {
-      int e = errno;
-      struct stat st;
-      if (e != EEXIST || stat(p, &st) != 0 || !S_ISDIR(st.st_mode)) {
-        if (e == EEXIST) e = ENOTDIR;
-        *bad = p;
-        return -e;
-      }
-    }
-    p[i] = c;
-    while (p[i] == '/' && p[i + 1] == '/') i++;
-  }
-  sl__free(p);
-  return 0;
-}
-
 static int fail_mkdir(sl__inst *inst, const fs_sink *s, int rc, char *bad) {
   rc = sl__fail(inst, -SL_EIO, "cannot write '%s': cannot create directory '%s': %s",
                 s->path, bad ? bad : s->dir, strerror(-rc));
@@ -210,12 +183,12 @@ static int fs_open(sl_sink *sink, sl__inst *inst, void **writer) {
   char *bad;
   if (s->dirmode) {
     w->roll = SL__CONF_I(inst->job->conf, ROLLING_SIZE);
-    if ((rc = mkdir_p(s->dir, &bad)) != 0) {
+    if ((rc = sl__mkdir_p(s->dir, &bad)) != 0) {
       rc = fail_mkdir(inst, s, rc, bad);
       goto fail;
     }
   } else if (w->subtask == 0) {
-    if ((rc = mkdir_p(s->dir, &bad)) != 0) {
+    if ((rc = sl__mkdir_p(s->dir, &bad)) != 0) {
       rc = fail_mkdir(inst, s, rc, bad);
       goto fail;
     }

@@ -65,6 +65,10 @@ static inline int sl__key_group_to_subtask(int kg, int max_parallelism,
   return (int)(m & (m - 1) ? x / m : x >> __builtin_ctz(m));
 }
 
+/* mkdir -p.  0, or -errno; *bad (when bad is not NULL) gets the component
+ * that failed (sl__malloc'ed, may be NULL on out-of-memory). */
+int sl__mkdir_p(const char *dir, char **bad);
+
 /* UTF-8 validation: returns the byte index of the first invalid sequence,
  * or len when all of buf is valid. */
 size_t sl__utf8_check(const void *buf, size_t len);

@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 
 #include "core/core.h"
 
@@ -126,6 +127,34 @@ size_t sl__utf8_check(const void *buf, size_t len) {
     i += n + 1;
   }
   return len;
+}
+
+int sl__mkdir_p(const char *dir, char **bad) {
+  if (bad) *bad = NULL;
+  char *p = sl__strdup(dir);
+  if (!p) return -ENOMEM;
+  size_t n = strlen(p);
+  for (size_t i = 1; i <= n; i++) {
+    if (p[i] != '/' && p[i] != '\0') continue;
+    char c = p[i];
+    p[i] = '\0';
+    if (mkdir(p, 0777) != 0) {
+      int e = errno;
+      struct stat st;
+      if (e != EEXIST || stat(p, &st) != 0 || !S_ISDIR(st.st_mode)) {
+        if (e == EEXIST) e = ENOTDIR;
+        if (bad)
+          *bad = p;
+        else
+          sl__free(p);
+        return -e;
+      }
+    }
+    p[i] = c;
+    while (p[i] == '/' && p[i + 1] == '/') i++;
+  }
+  sl__free(p);
+  return 0;
 }
 
 int sl__parse_int(const char *s, int64_t *out) {

@@ -116,6 +116,16 @@ static uint32_t r_u32(rbuf *r) {
   return v;
 }
 
+static int grow(uint8_t **buf, size_t *cap, size_t need) {
+  if (need <= *cap) return 0;
+  size_t ncap = SL__MAX(need, 2 * *cap);
+  uint8_t *nb = sl__realloc(*buf, ncap);
+  if (!nb) return -SL_ENOMEM;
+  *buf = nb;
+  *cap = ncap;
+  return 0;
+}
+
 int sl__image_read(sl__backend *be, sl__rstream *in, const char *source) {
   rbuf r = {in, {0}, 0};
   XXH64_reset(&r.hash, 0);
@@ -171,32 +181,14 @@ int sl__image_read(sl__backend *be, sl__rstream *in, const char *source) {
         rc = -SL_EIO;
         break;
       }
-      if (cklen + 4 > cap) {
-        size_t ncap = SL__MAX((size_t)cklen + 4, 2 * cap);
-        uint8_t *nb = sl__realloc(buf, ncap);
-        if (!nb) {
-          rc = -SL_ENOMEM;
-          break;
-        }
-        buf = nb;
-        cap = ncap;
-      }
+      if ((rc = grow(&buf, &cap, (size_t)cklen + 4))) break;
       if (r_bytes(&r, buf, cklen)) break;
       uint32_t vlen = r_u32(&r);
       if (r.rc || vlen > (1u << 30)) {
         rc = r.rc ? r.rc : -SL_EIO;
         break;
       }
-      if ((size_t)cklen + vlen > cap) {
-        size_t ncap = SL__MAX((size_t)cklen + vlen, 2 * cap);
-        uint8_t *nb = sl__realloc(buf, ncap);
-        if (!nb) {
-          rc = -SL_ENOMEM;
-          break;
-        }
-        buf = nb;
-        cap = ncap;
-      }
+      if ((rc = grow(&buf, &cap, (size_t)cklen + vlen))) break;
       if (r_bytes(&r, buf + cklen, vlen)) break;
       if (mine && (rc = be->vt->put(be, (int)kg, sids[sid], buf, cklen, buf + cklen, vlen)))
         break;

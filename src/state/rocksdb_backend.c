@@ -86,29 +86,6 @@ static atomic_uint g_dir_counter;
 
 /* ---- directories ---------------------------------------------------------- */
 
-/* mkdir -p.  0, or -errno. */
-static int mkdir_p(const char *dir) {
-  char *p = sl__strdup(dir);
-  if (!p) return -ENOMEM;
-  size_t n = strlen(p);
-  for (size_t i = 1; i <= n; i++) {
-    if (p[i] != '/' && p[i] != '\0') continue;
-    char c = p[i];
-    p[i] = '\0';
-    if (mkdir(p, 0777) != 0) {
-      int e = errno;
-      struct stat st;
-      if (e != EEXIST || stat(p, &st) != 0 || !S_ISDIR(st.st_mode)) {
-        sl__free(p);
-        return e == EEXIST ? -ENOTDIR : -e;
-      }
-    }
-    p[i] = c;
-  }
-  sl__free(p);
-  return 0;
-}
-
 /* rm -rf (best effort; the DB directory is flat, but be general). */
 static void rm_rf(const char *path) {
   struct stat st;
@@ -628,7 +605,7 @@ int sl__rocksdb_backend_open(const sl__conf *conf, const char *instance,
   for (char *p = b->path + strlen(dir) + 1; *p; p++)
     if (*p == '/') *p = '_';
 
-  int rc = mkdir_p(dir);
+  int rc = sl__mkdir_p(dir, NULL);
   if (rc) {
     sl__fmt(err, errcap,
             "RocksDB backend: cannot open '%s': cannot create directory "
