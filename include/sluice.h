@@ -180,6 +180,14 @@ int sl_ctx_fail(sl_ctx *ctx, const char *fmt, ...)
 #endif
     ;
 
+/* A bad record found by a user function (e.g. a line that does not parse):
+ * written to pipeline.dead-letter.path with the operator, subtask, `where`
+ * (e.g. "line 17") and `reason`, and the function goes on (returns 0); when
+ * no dead-letter file is configured, returns -SL_EBADREC with the job's
+ * error set to that message -- return it to fail the job. */
+int sl_ctx_bad_record(sl_ctx *ctx, const char *where, const char *reason,
+                      const sl_record *rec);
+
 /* Emit a record to the operator's output (flat_map, process).  The record
  * is copied before sl_emit returns.  Returns 0 or a negative code, which
  * the callback should return as is (the job is stopping). */
@@ -319,6 +327,142 @@ int sl_state_clear(sl_state *s);
 /* Scope the handle to a namespace (windows keep one state per window);
  * the default namespace is empty.  The bytes are copied. */
 int sl_state_namespace(sl_state *s, const void *ns, uint32_t len);
+
+/* ------------------------------------------------------------------------ */
+/* Event time, timers, side outputs                                          */
+/* ------------------------------------------------------------------------ */
+
+/* Watermark before any was seen, and the one that ends event time (sent at
+ * the end of bounded input: it fires every pending event-time timer). */
+#define SL_WATERMARK_MIN INT64_MIN
+#define SL_WATERMARK_MAX INT64_MAX
+
+typedef enum { SL_TIME_EVENT = 0, SL_TIME_PROCESSING = 1 } sl_time_domain;
+
+/* Event time of a record, in milliseconds. */
+typedef int64_t (*sl_timestamp_fn)(void *ud, const sl_record *in);
+
+typedef enum {
+  /* watermark = max timestamp seen - out_of_orderness_ms - 1 (Flink) */
+  SL_WM_BOUNDED_OUT_OF_ORDERNESS = 0,
+  /* timestamps ascend: watermark = max timestamp seen - 1 */
+  SL_WM_MONOTONOUS = 1,
+  /* user-defined: on_event may return a watermark after each record
+   * (punctuated), on_periodic one at every emission interval (periodic);
+   * return SL_WATERMARK_MIN for "none".  Called per subtask; keep
+   * per-subtask state in ud indexed by sl_ctx_subtask(ctx). */
+  SL_WM_CUSTOM = 2
+} sl_wm_kind;
+
+typedef struct sl_watermark_strategy {
+  sl_wm_kind kind;
+  int64_t out_of_orderness_ms;
+  /* a subtask that sees no record for this long is idle: it stops holding
+   * back the watermark downstream until its next record (0 = never) */
+  int64_t idle_timeout_ms;
+  int64_t (*on_event)(void *ud, sl_ctx *ctx, const sl_record *in, int64_t ts);
+  int64_t (*on_periodic)(void *ud, sl_ctx *ctx);
+  void *ud;
+} sl_watermark_strategy;
+
+/* Assign event timestamps (ts_fn) and generate watermarks (strategy,
+ * copied).  Watermarks are emitted every pipeline.auto-watermark-interval
+ * of processing time, and after every record when that is 0.  An operator
+ * forwards the minimum of the watermarks of its inputs (ignoring idle
+ * inputs and ended ones). */
+sl_stream *sl_assign_timestamps(sl_stream *in, sl_timestamp_fn ts_fn, void *ud,
+                                const sl_watermark_strategy *strategy);
+
+/* Event-time watermark of the operator instance (SL_WATERMARK_MIN before
+ * the first), and processing time (wall clock, ms). */
+int64_t sl_ctx_watermark(const sl_ctx *ctx);
+int64_t sl_ctx_now(const sl_ctx *ctx);
+/* The current key in a keyed operator (record or timer); SL_EMPTY if none.
+ * The view lives until the callback returns. */
+int sl_ctx_key(const sl_ctx *ctx, sl_bytes *key);
+
+/* Keyed process function with timers (Flink's KeyedProcessFunction):
+ * fn gets records, on_timer gets timers of the current key, both may use
+ * keyed state and emit.  `keyed` must come from sl_key_by. */
+typedef int (*sl_timer_fn)(void *ud, sl_ctx *ctx, int64_t ts,
+                           sl_time_domain domain, sl_collector *out);
+sl_stream *sl_keyed_process(sl_stream *keyed, sl_flat_map_fn fn,
+                            sl_timer_fn on_timer, void *ud);
+/* Timers of the current key: one per (key, domain, ts) however often it is
+ * registered.  Event-time timers fire when the watermark reaches ts,
+ * processing-time timers when the clock does.  0 or negative SL_E*. */
+int sl_timer_register(sl_ctx *ctx, sl_time_domain domain, int64_t ts);
+int sl_timer_delete(sl_ctx *ctx, sl_time_domain domain, int64_t ts);
+
+/* Side outputs: emit to the output named `tag`; sl_side_output(s, tag) is
+ * the stream of what the operator behind s emitted under that tag (records
+ * emitted under a tag nobody consumes are counted and dropped). */
+int sl_emit_side(sl_collector *out, const char *tag, const sl_record *rec);
+sl_stream *sl_side_output(sl_stream *s, const char *tag);
+
+/* ------------------------------------------------------------------------ */
+/* Windows                                                                   */
+/* ------------------------------------------------------------------------ */
+
+typedef enum {
+  SL_WINDOW_TUMBLING = 0, /* [k*size + offset, +size) */
+  SL_WINDOW_SLIDING = 1,  /* size/slide windows of `size`, every `slide` */
+  SL_WINDOW_SESSION = 2,  /* merging: records closer than `gap` join */
+  SL_WINDOW_GLOBAL = 3    /* one window per key; needs a count trigger */
+} sl_window_kind;
+
+typedef enum {
+  SL_TRIGGER_DEFAULT = 0,     /* event or processing time, by `time` */
+  SL_TRIGGER_EVENT_TIME = 1,  /* fire when the watermark passes the end */
+  SL_TRIGGER_PROCESSING_TIME = 2,
+  SL_TRIGGER_COUNT = 3        /* fire every `count` records */
+} sl_trigger_kind;
+
+typedef struct sl_window_spec {
+  sl_window_kind kind;
+  sl_time_domain time;
+  int64_t size_ms, slide_ms, gap_ms, offset_ms;
+  sl_trigger_kind trigger;
+  uint64_t count; /* SL_TRIGGER_COUNT */
+  int purge;      /* purging variant: clear the window's contents on fire */
+  /* event time: records up to this late re-fire their window with the
+   * updated result; later ones go to the side output `late_tag` (default
+   * "late"); nothing is dropped silently */
+  int64_t allowed_lateness_ms;
+  const char *late_tag;
+} sl_window_spec;
+
+/* A window [start, end); its results carry timestamp end - 1. */
+typedef struct sl_window {
+  int64_t start, end;
+} sl_window;
+
+/* The window being fired (window functions only). */
+int sl_ctx_window(const sl_ctx *ctx, sl_window *w);
+
+/* Elements of a window for a process window function. */
+typedef struct sl_window_elems sl_window_elems;
+/* Next element (1) or end (0); the view lives until the next call. */
+int sl_window_next(sl_window_elems *e, sl_record *out);
+
+/* Called once per firing with the window's elements (or, combined with an
+ * aggregate or reduce, with the single pre-aggregated result). */
+typedef int (*sl_window_fn)(void *ud, sl_ctx *ctx, const sl_window *w,
+                            sl_window_elems *elems, sl_collector *out);
+
+/* Incremental aggregation: `agg` is an SL_STATE_AGGREGATING descriptor
+ * (create/add/merge/result, merge needed for sessions); each record's value
+ * is added.  Without `fn` the result is emitted as the value of a record
+ * with the window's key and timestamp end - 1. */
+sl_stream *sl_window_aggregate(sl_stream *keyed, const sl_window_spec *w,
+                               const sl_state_desc *agg, sl_window_fn fn,
+                               void *ud);
+/* Incremental reduce of records (fn2 as for sl_window_aggregate). */
+sl_stream *sl_window_reduce(sl_stream *keyed, const sl_window_spec *w,
+                            sl_reduce_fn reduce, sl_window_fn fn, void *ud);
+/* All elements, buffered in list state, handed to fn on firing. */
+sl_stream *sl_window_process(sl_stream *keyed, const sl_window_spec *w,
+                             sl_window_fn fn, void *ud);
 
 /* ------------------------------------------------------------------------ */
 /* Graph building                                                            */

@@ -5,7 +5,8 @@
  * splits (every line exactly once), error messages for missing and
  * unreadable input, bad records (overlong, invalid UTF-8) failing the job
  * with the exact byte offset or going to the dead-letter file, and the
- * continuous mode (appended lines, new files, cancellation).
+ * continuous mode (appended lines, new files, cancellation), and line
+ * numbers as timestamps (source.text.line-numbers).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -349,6 +350,86 @@ static void test_continuous(void) {
   bg_free(&j);
 }
 
+/* ---- line numbers ---------------------------------------------------------- */
+
+/* source.text.line-numbers: every record's timestamp is its 1-based line
+ * number within its file, even with a split size that would otherwise cut
+ * the files in many byte ranges; an overlong line (to the dead-letter file)
+ * still counts as a line. */
+static void test_line_numbers(void) {
+  char dir[700], path[3][800], dl[800], dlkv[900];
+  fresh_dir("linenum", dir, sizeof dir);
+  snprintf(dl, sizeof dl, "%s.dead", dir);
+  snprintf(dlkv, sizeof dlkv, "pipeline.dead-letter.path=%s", dl);
+  const int n_lines[3] = {300, 1, 120};
+  lines want = {0};
+  for (int f = 0; f < 3; f++) {
+    snprintf(path[f], sizeof path[f], "%s/f%d.txt", dir, f);
+    char *text = malloc((size_t)n_lines[f] * 200 + 16);
+    size_t o = 0;
+    for (int i = 1; i <= n_lines[f]; i++) {
+      char want_line[64];
+      if (f == 2 && i == 7) { /* overlong: 150 bytes > 128 */
+        memset(text + o, 'L', 150);
+        o += 150;
+        text[o++] = '\n';
+        continue;
+      }
+      int len = snprintf(want_line, sizeof want_line, "%d:f%d-%d", i, f, i);
+      o += (size_t)snprintf(text + o, 64, "f%d-%d%.*s\n", f, i, i % 40,
+                            "........................................");
+      lines_add(&want, want_line, (size_t)len);
+    }
+    write_file(path[f], text, f == 1 ? o - 1 : o, 0); /* f1: no final \n */
+    free(text);
+  }
+  const int Ps[] = {1, 3};
+  for (int k = 0; k < 2; k++) {
+    unlink(dl);
+    sl_env *env = env_p(Ps[k]);
+    CHECK_EQ_INT(sl_env_set(env, "source.text.line-numbers", "true"), 0);
+    CHECK_EQ_INT(sl_env_set(env, "source.file.split-size", "256"), 0);
+    CHECK_EQ_INT(sl_env_set(env, "pipeline.max-line-length", "128"), 0);
+    CHECK_EQ_INT(sl_env_set_kv(env, dlkv), 0);
+    sl_collect *c = sl_collect_new();
+    sl_stream *s = sl_source_stream(env, sl_file_source(dir));
+    CHECK_EQ_INT(sl_sink_to(s, sl_collect_sink(c)), 0);
+    int rc = sl_execute(env, "line-numbers");
+    CHECK_EQ_INT(rc, 0);
+    if (rc) fprintf(stderr, "  %s\n", sl_env_last_error(env));
+    lines got = {0};
+    for (size_t i = 0; i < sl_collect_count(c); i++) {
+      sl_record r;
+      CHECK_EQ_INT(sl_collect_get(c, i, &r), 0);
+      /* "TS:" + the line up to its dots */
+      char buf[128];
+      uint32_t vl = r.value_len;
+      const char *v = r.value;
+      while (vl && v[vl - 1] == '.') vl--;
+      int len = snprintf(buf, sizeof buf, "%lld:%.*s", (long long)r.ts, (int)vl, v);
+      lines_add(&got, buf, (size_t)len);
+    }
+    lines w2 = {0};
+    for (size_t i = 0; i < want.n; i++) lines_add(&w2, want.v[i], strlen(want.v[i]));
+    CHECK(same_lines(&w2, &got, 0));
+    size_t dlen = 0;
+    char *dead = read_file(dl, &dlen);
+    CHECK(dead != NULL);
+    if (dead) {
+      char where[1000];
+      snprintf(where, sizeof where, "file=%s offset=", path[2]);
+      CHECK_CONTAINS(dead, where);
+      free(dead);
+    }
+    lines_free(&w2);
+    lines_free(&got);
+    sl_collect_free(c);
+    sl_env_free(env);
+  }
+  lines_free(&want);
+  unlink(dl);
+}
+
 int main(void) {
   scratch_init("/tmp/sl_test_file_source", 0);
   RUN(test_single_file);
@@ -358,5 +439,6 @@ int main(void) {
   RUN(test_overlong_line);
   RUN(test_invalid_utf8);
   RUN(test_continuous);
+  RUN(test_line_numbers);
   TEST_MAIN_END();
 }

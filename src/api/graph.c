@@ -20,6 +20,7 @@ struct sl_stream {
   sl__op *op;
   sl__part part;
   int part_set; /* chosen explicitly by the user */
+  char *tag;    /* a side output of op (owned), NULL = main output */
 };
 
 struct sl_env {
@@ -62,6 +63,7 @@ static void op_free(sl__op *op) {
   if (op->sink && op->sink->vt->free) op->sink->vt->free(op->sink);
   sl__free(op->source);
   sl__free(op->sink);
+  if (op->cfg && op->cfg_free) op->cfg_free(op->cfg);
   sl__free(op->in);
   sl__free(op->name);
   sl__free(op);
@@ -70,7 +72,10 @@ static void op_free(sl__op *op) {
 void sl_env_free(sl_env *env) {
   if (!env) return;
   for (int i = 0; i < env->n_ops; i++) op_free(env->ops[i]);
-  for (int i = 0; i < env->n_streams; i++) sl__free(env->streams[i]);
+  for (int i = 0; i < env->n_streams; i++) {
+    sl__free(env->streams[i]->tag);
+    sl__free(env->streams[i]);
+  }
   sl__free(env->ops);
   sl__free(env->streams);
   sl__conf_free(&env->conf);
@@ -119,15 +124,16 @@ static sl_stream *new_stream(sl_env *env, sl__op *op, sl__part part, int set) {
   env->streams = a;
   sl_stream *s = sl__calloc(1, sizeof *s);
   if (!s) return NULL;
-  *s = (sl_stream){env, op, part, set};
+  *s = (sl_stream){env, op, part, set, NULL};
   env->streams[env->n_streams++] = s;
   return s;
 }
 
 static const char *kind_name(sl__op_kind k) {
-  static const char *names[] = {"source", "map",   "filter", "flat_map",
-                                "process", "key_by", "reduce", "union",
-                                "sink",   "connect", "broadcast_connect"};
+  static const char *names[] = {"source",     "map",      "filter",  "flat_map",
+                                "process",    "key_by",   "reduce",  "union",
+                                "sink",       "connect",  "broadcast_connect",
+                                "timestamps", "keyed_process", "window"};
   return names[k];
 }
 
@@ -157,7 +163,8 @@ static sl_stream *add_op(sl_env *env, sl__op_kind kind, sl_stream *const *ins,
     goto oom;
   }
   op->n_in = (int)n;
-  for (size_t i = 0; i < n; i++) op->in[i] = (sl__edge){ins[i]->op, ins[i]->part};
+  for (size_t i = 0; i < n; i++)
+    op->in[i] = (sl__edge){ins[i]->op, ins[i]->part, ins[i]->tag};
   /* one keyed input: the operator has keyed state (Flink: KeyedStream ops) */
   /* keyed operators have keyed state (Flink: operators of a KeyedStream,
    * connect of two keyed streams, broadcast connect of a keyed stream) */
@@ -233,6 +240,40 @@ sl_stream *sl_process(sl_stream *in, sl_flat_map_fn fn, void *ud) {
   return unary(in, SL__OP_PROCESS, (void *)fn, ud);
 }
 
+/* A graph call failed: the job will not run, with this message. */
+void sl__graph_error(sl_stream *s, const char *msg) {
+  s->env->broken = 1;
+  env_err(s->env, "%s", msg);
+}
+
+/* A single-input operator with a configuration (time and window ops);
+ * takes cfg over, also on failure. */
+sl_stream *sl__add_op_cfg(sl_stream *in, sl__op_kind kind, void *fn, void *fn2, void *ud,
+                          void *cfg, void (*cfg_free)(void *)) {
+  int needs_keyed = kind == SL__OP_KEYED_PROCESS || kind == SL__OP_WINDOW;
+  if (!in || (needs_keyed && !(in->op->keyed && in->part == SL__PART_HASH)) ||
+      (kind == SL__OP_KEYED_PROCESS && (!fn || !fn2))) {
+    if (in) {
+      in->env->broken = 1;
+      env_err(in->env, "%s: %s", kind_name(kind),
+              needs_keyed && !(in->op->keyed && in->part == SL__PART_HASH)
+                  ? "the input stream is not keyed (call sl_key_by first)"
+                  : "function is NULL");
+    }
+    if (cfg && cfg_free) cfg_free(cfg);
+    return NULL;
+  }
+  sl_stream *s = add_op(in->env, kind, &in, 1, fn, ud);
+  if (!s) {
+    if (cfg && cfg_free) cfg_free(cfg);
+    return NULL;
+  }
+  s->op->fn2 = fn2;
+  s->op->cfg = cfg;
+  s->op->cfg_free = cfg_free;
+  return s;
+}
+
 sl_stream *sl_key_by(sl_stream *in, sl_key_fn fn, void *ud) {
   sl_stream *s = unary(in, SL__OP_KEY_BY, (void *)fn, ud);
   if (!s) return NULL;
@@ -302,7 +343,21 @@ sl_stream *sl_connect_broadcast(sl_stream *in, sl_stream *bcast, sl_flat_map_fn 
 
 static sl_stream *repartition(sl_stream *in, sl__part part) {
   if (!in) return NULL;
-  return new_stream(in->env, in->op, part, 1);
+  sl_stream *s = new_stream(in->env, in->op, part, 1);
+  if (s && in->tag && !(s->tag = sl__strdup(in->tag))) return NULL;
+  return s;
+}
+
+sl_stream *sl_side_output(sl_stream *s, const char *tag) {
+  if (!s) return NULL;
+  if (!tag || !*tag) {
+    s->env->broken = 1;
+    env_err(s->env, "sl_side_output: the tag is empty");
+    return NULL;
+  }
+  sl_stream *o = new_stream(s->env, s->op, SL__PART_FORWARD, 0);
+  if (o && !(o->tag = sl__strdup(tag))) return NULL;
+  return o;
 }
 sl_stream *sl_forward(sl_stream *in) { return repartition(in, SL__PART_FORWARD); }
 sl_stream *sl_rebalance(sl_stream *in) { return repartition(in, SL__PART_REBALANCE); }

@@ -12,6 +12,8 @@
 
 #include "connectors/connector.h"
 #include "runtime/runtime.h"
+#include "api/ops.h"
+#include "time/timers.h"
 #include "state/state.h"
 
 /* ---- sl_ctx ------------------------------------------------------------- */
@@ -39,7 +41,7 @@ int sl_ctx_fail(sl_ctx *ctx, const char *fmt, ...) {
   return -SL_EUSER;
 }
 
-static int user_fail(sl__inst *inst, int rc, const sl_record *r) {
+int sl__user_fail(sl__inst *inst, int rc, const sl_record *r) {
   if (sl__failed(inst->job)) return rc; /* downstream failure passing up */
   char key[96], val[160], ts[32];
   if (r->ts == SL_NO_TIMESTAMP)
@@ -80,7 +82,7 @@ int sl__ctx_ostate(sl_ctx *ctx, sl__kstate **out) {
 }
 
 /* Keyed operators: a state backend over this subtask's key groups. */
-static int keyed_open(sl__inst *inst) {
+int sl__keyed_open(sl__inst *inst) {
   if (!inst->op->keyed_input) return 0;
   sl__job *job = inst->job;
   int lo, hi;
@@ -97,39 +99,37 @@ static int keyed_open(sl__inst *inst) {
   return 0;
 }
 
-static void keyed_close(sl__inst *inst, int ok) {
+void sl__keyed_close(sl__inst *inst, int ok) {
+  sl__timers_free(inst->timers);
+  inst->timers = NULL;
   sl__kstate_free(inst->ks);
   sl__kstate_free(inst->os);
   sl__kstate_free(inst->bs);
   inst->ks = inst->os = inst->bs = NULL;
 }
 
-static inline void set_key(sl__inst *inst, const sl_record *r) {
-  int kg = sl__key_group(sl__key_hash(r->key, r->key_len), inst->job->max_parallelism);
-  sl__kstate_set_key(inst->ks, r->key, r->key_len, kg);
-}
 
 /* ---- stateless ---------------------------------------------------------- */
 
 static int map_process(sl__inst *inst, int port, const sl_record *r) {
-  if (inst->ks) set_key(inst, r);
+  if (inst->ks) sl__set_key(inst, r);
   sl_record out = *r;
   int rc = ((sl_map_fn)inst->op->fn)(inst->op->ud, &inst->ctx, r, &out);
-  if (SL__UNLIKELY(rc < 0)) return user_fail(inst, rc, r);
+  if (SL__UNLIKELY(rc < 0)) return sl__user_fail(inst, rc, r);
   return sl__emit(inst, &out);
 }
 
 static int filter_process(sl__inst *inst, int port, const sl_record *r) {
-  if (inst->ks) set_key(inst, r);
+  if (inst->ks) sl__set_key(inst, r);
   int rc = ((sl_filter_fn)inst->op->fn)(inst->op->ud, &inst->ctx, r);
-  if (SL__UNLIKELY(rc < 0)) return user_fail(inst, rc, r);
+  if (SL__UNLIKELY(rc < 0)) return sl__user_fail(inst, rc, r);
   return rc ? sl__emit(inst, r) : 0;
 }
 
 static int flat_map_process(sl__inst *inst, int port, const sl_record *r) {
-  if (inst->ks) set_key(inst, r);
+  if (inst->ks) sl__set_key(inst, r);
   int rc = ((sl_flat_map_fn)inst->op->fn)(inst->op->ud, &inst->ctx, r, &inst->coll);
-  if (SL__UNLIKELY(rc < 0)) return user_fail(inst, rc, r);
+  if (SL__UNLIKELY(rc < 0)) return sl__user_fail(inst, rc, r);
   return 0;
 }
 
@@ -137,7 +137,7 @@ static int key_by_process(sl__inst *inst, int port, const sl_record *r) {
   if (!inst->op->fn) return sl__emit(inst, r);
   sl_record out = *r;
   int rc = ((sl_key_fn)inst->op->fn)(inst->op->ud, &inst->ctx, r, &out);
-  if (SL__UNLIKELY(rc < 0)) return user_fail(inst, rc, r);
+  if (SL__UNLIKELY(rc < 0)) return sl__user_fail(inst, rc, r);
   sl_record keyed = *r;
   keyed.key = out.key;
   keyed.key_len = out.key_len;
@@ -151,14 +151,14 @@ static int pass_process(sl__inst *inst, int port, const sl_record *r) {
 /* ---- two inputs --------------------------------------------------------- */
 
 static int connect_process(sl__inst *inst, int port, const sl_record *r) {
-  if (inst->ks && inst->op->kind == SL__OP_CONNECT) set_key(inst, r);
+  if (inst->ks && inst->op->kind == SL__OP_CONNECT) sl__set_key(inst, r);
   sl_flat_map_fn fn = (sl_flat_map_fn)(port ? inst->op->fn2 : inst->op->fn);
   int rc = fn(inst->op->ud, &inst->ctx, r, &inst->coll);
-  return SL__UNLIKELY(rc < 0) ? user_fail(inst, rc, r) : 0;
+  return SL__UNLIKELY(rc < 0) ? sl__user_fail(inst, rc, r) : 0;
 }
 
 static int bconnect_open(sl__inst *inst) {
-  int rc = keyed_open(inst);
+  int rc = sl__keyed_open(inst);
   if (!rc && (rc = unkeyed_store(inst, "broadcast", &inst->bs)))
     return sl__fail(inst, rc, "cannot create broadcast state");
   return rc;
@@ -169,7 +169,7 @@ static int bconnect_open(sl__inst *inst) {
 static int bconnect_process(sl__inst *inst, int port, const sl_record *r) {
   sl__kstate_set_readonly(inst->bs, port == 0);
   if (inst->ks) {
-    if (port == 0) set_key(inst, r);
+    if (port == 0) sl__set_key(inst, r);
     sl__kstate_set_no_key(inst->ks, port == 1);
   }
   return connect_process(inst, port, r);
@@ -181,7 +181,7 @@ static int bconnect_process(sl__inst *inst, int port, const sl_record *r) {
 static const sl_state_desc reduce_desc = {.name = "reduce", .kind = SL_STATE_VALUE};
 
 static int reduce_open(sl__inst *inst) {
-  int rc = keyed_open(inst);
+  int rc = sl__keyed_open(inst);
   if (rc) return rc;
   sl_state *s;
   rc = sl_state_get(&inst->ctx, &reduce_desc, &s);
@@ -192,13 +192,13 @@ static int reduce_open(sl__inst *inst) {
 
 static int reduce_process(sl__inst *inst, int port, const sl_record *r) {
   sl_state *s = inst->impl;
-  set_key(inst, r);
+  sl__set_key(inst, r);
   sl_bytes acc;
   int rc = sl_value_get(s, &acc);
-  if (SL__UNLIKELY(rc < 0)) return user_fail(inst, rc, r);
+  if (SL__UNLIKELY(rc < 0)) return sl__user_fail(inst, rc, r);
   if (rc == SL_EMPTY) {
     rc = sl_value_set(s, r->value, r->value_len);
-    if (SL__UNLIKELY(rc < 0)) return user_fail(inst, rc, r);
+    if (SL__UNLIKELY(rc < 0)) return sl__user_fail(inst, rc, r);
     return sl__emit(inst, r);
   }
   /* both built from scalars: copying `a` right after storing it field by
@@ -206,7 +206,7 @@ static int reduce_process(sl__inst *inst, int port, const sl_record *r) {
   sl_record a = {r->ts, r->key, r->key_len, acc.data, acc.len};
   sl_record out = {r->ts, r->key, r->key_len, acc.data, acc.len};
   rc = ((sl_reduce_fn)inst->op->fn)(inst->op->ud, &inst->ctx, &a, r, &out);
-  if (SL__UNLIKELY(rc < 0)) return user_fail(inst, rc, r);
+  if (SL__UNLIKELY(rc < 0)) return sl__user_fail(inst, rc, r);
   out.ts = r->ts;
   out.key = r->key;
   out.key_len = r->key_len;
@@ -214,7 +214,7 @@ static int reduce_process(sl__inst *inst, int port, const sl_record *r) {
   rc = sl__emit(inst, &out);
   if (rc) return rc;
   rc = sl_value_set(s, out.value, out.value_len);
-  return SL__UNLIKELY(rc < 0) ? user_fail(inst, rc, r) : 0;
+  return SL__UNLIKELY(rc < 0) ? sl__user_fail(inst, rc, r) : 0;
 }
 
 /* ---- sources and sinks -------------------------------------------------- */
@@ -226,7 +226,7 @@ static int source_open(sl__inst *inst) {
 }
 
 static void source_close(sl__inst *inst, int ok) {
-  keyed_close(inst, ok); /* operator state a datagen function may have used */
+  sl__keyed_close(inst, ok); /* operator state a datagen function may have used */
   if (inst->impl && inst->op->source->vt->close)
     inst->op->source->vt->close(inst->impl);
   inst->impl = NULL;
@@ -248,24 +248,39 @@ static int sink_finish(sl__inst *inst) {
 }
 
 static void sink_close(sl__inst *inst, int ok) {
-  keyed_close(inst, ok);
+  sl__keyed_close(inst, ok);
   if (inst->impl && inst->op->sink->vt->close)
     inst->op->sink->vt->close(inst->impl, ok);
   inst->impl = NULL;
 }
 
+#define VT(o, p, f, c) {.open = (o), .process = (p), .finish = (f), .close = (c)}
 static const sl__op_vt g_vts[] = {
-    [SL__OP_SOURCE] = {source_open, NULL, NULL, source_close},
-    [SL__OP_MAP] = {keyed_open, map_process, NULL, keyed_close},
-    [SL__OP_FILTER] = {keyed_open, filter_process, NULL, keyed_close},
-    [SL__OP_FLAT_MAP] = {keyed_open, flat_map_process, NULL, keyed_close},
-    [SL__OP_PROCESS] = {keyed_open, flat_map_process, NULL, keyed_close},
-    [SL__OP_KEY_BY] = {NULL, key_by_process, NULL, keyed_close},
-    [SL__OP_REDUCE] = {reduce_open, reduce_process, NULL, keyed_close},
-    [SL__OP_UNION] = {NULL, pass_process, NULL, keyed_close},
-    [SL__OP_SINK] = {sink_open, sink_process, sink_finish, sink_close},
-    [SL__OP_CONNECT] = {keyed_open, connect_process, NULL, keyed_close},
-    [SL__OP_BROADCAST_CONNECT] = {bconnect_open, bconnect_process, NULL, keyed_close},
+    [SL__OP_SOURCE] = VT(source_open, NULL, NULL, source_close),
+    [SL__OP_MAP] = VT(sl__keyed_open, map_process, NULL, sl__keyed_close),
+    [SL__OP_FILTER] = VT(sl__keyed_open, filter_process, NULL, sl__keyed_close),
+    [SL__OP_FLAT_MAP] = VT(sl__keyed_open, flat_map_process, NULL, sl__keyed_close),
+    [SL__OP_PROCESS] = VT(sl__keyed_open, flat_map_process, NULL, sl__keyed_close),
+    [SL__OP_KEY_BY] = VT(NULL, key_by_process, NULL, sl__keyed_close),
+    [SL__OP_REDUCE] = VT(reduce_open, reduce_process, NULL, sl__keyed_close),
+    [SL__OP_UNION] = VT(NULL, pass_process, NULL, sl__keyed_close),
+    [SL__OP_SINK] = VT(sink_open, sink_process, sink_finish, sink_close),
+    [SL__OP_CONNECT] = VT(sl__keyed_open, connect_process, NULL, sl__keyed_close),
+    [SL__OP_BROADCAST_CONNECT] = VT(bconnect_open, bconnect_process, NULL, sl__keyed_close),
 };
+#undef VT
 
-const sl__op_vt *sl__op_vtable(sl__op_kind kind) { return &g_vts[kind]; }
+const sl__op_vt *sl__time_vtable(sl__op_kind kind); /* time/ and window/ */
+
+const sl__op_vt *sl__op_vtable(sl__op_kind kind) {
+  if (kind < (int)(sizeof g_vts / sizeof g_vts[0]) && (g_vts[kind].process || g_vts[kind].open))
+    return &g_vts[kind];
+  return sl__time_vtable(kind);
+}
+
+int sl_ctx_bad_record(sl_ctx *ctx, const char *where, const char *reason,
+                      const sl_record *rec) {
+  if (!ctx || !rec) return -SL_EINVAL;
+  return sl__bad_record(ctx->inst, where ? where : "record", reason ? reason : "bad record",
+                        rec->value, rec->value_len);
+}

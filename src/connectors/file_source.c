@@ -31,6 +31,14 @@
  * subtask; in continuous mode each file remembers its read offset and the
  * reader is re-attached (at that offset) when the subtask moves to another
  * file.  Bad records name "file=PATH offset=BYTE" (offset of the line).
+ *
+ * Line numbers (source.text.line-numbers).  Each record's timestamp is the
+ * 1-based number of its line within its file; bad lines (overlong, invalid
+ * UTF-8) count too, so a job sees the same numbers as an editor.  A line's
+ * number needs every line before it, so files are not cut into byte
+ * ranges then: one split per file (files still spread over subtasks).  In
+ * continuous mode each file keeps its count across reads; a file read
+ * again from the start (it shrank) counts from 1 again.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -52,6 +60,7 @@ typedef struct fs_split {
 typedef struct fs_src {
   char *path;
   int continuous;
+  int line_numbers; /* records carry their line number as timestamp */
   char **files; /* bounded: the planned files */
   size_t n_files;
   fs_split *splits;
@@ -66,6 +75,7 @@ typedef struct fs_file {
   uint64_t seen;      /* bytes read so far (the size last seen) */
   int skipping;       /* inside an overlong line at `off` */
   int dirty;          /* may have unread bytes */
+  uint64_t lines;     /* lines delivered so far (line numbers) */
 } fs_file;
 
 typedef struct fs_reader {
@@ -76,6 +86,7 @@ typedef struct fs_reader {
   size_t *mine;
   size_t n_mine, next;
   int fd;
+  uint64_t lines; /* lines delivered from the current split */
   /* continuous */
   fs_file *files;
   size_t n_files;
@@ -206,8 +217,10 @@ static int fs_plan(sl_source *src, const sl__conf *conf, int P, char *err,
   fs_src *s = src->impl;
   src_reset_plan(s);
   s->continuous = SL__CONF_I(conf, MONITOR_INTERVAL) > 0;
+  s->line_numbers = SL__CONF_I(conf, LINE_NUMBERS) != 0;
   uint64_t split = (uint64_t)SL__CONF_I(conf, FILE_SPLIT_SIZE);
   if (!split) split = 1;
+  if (s->line_numbers) split = UINT64_MAX; /* one split per file */
   int rc = list_files(s->path, s->continuous, &s->files, &s->n_files, err,
                       errcap);
   if (rc) return rc;
@@ -307,11 +320,12 @@ static void fs_close(void *reader) {
   sl__free_private(r);
 }
 
-/* Hand one result of the line reader to the job: 0 or a negative code. */
+/* Hand one result of the line reader to the job: 0 or a negative code.
+ * `ts` is the record's timestamp (its line number, or SL_NO_TIMESTAMP). */
 static int deliver(sl__inst *inst, sl__line_reader *lr, int res,
-                   const sl__line *line, const char *path) {
+                   const sl__line *line, const char *path, int64_t ts) {
   if (SL__LIKELY(res == SL__LR_LINE)) {
-    sl_record rec = {.ts = SL_NO_TIMESTAMP,
+    sl_record rec = {.ts = ts,
                      .value = line->data,
                      .value_len = (uint32_t)line->len};
     return sl__source_emit(inst, &rec);
@@ -349,12 +363,14 @@ static int poll_bounded(fs_reader *r, sl__inst *inst, int budget) {
         sl__lr_reset(&r->lr, r->fd, flags, sp->start - 1, 1, sp->end);
       else
         sl__lr_reset(&r->lr, r->fd, flags, 0, 0, sp->end);
+      r->lines = 0;
     }
     const char *path = s->files[s->splits[r->mine[r->next]].file];
     sl__line line;
     int res = sl__lr_next(&r->lr, &line);
     if (res == SL__LR_LINE || res == SL__LR_BAD) {
-      int rc = deliver(inst, &r->lr, res, &line, path);
+      int64_t ts = s->line_numbers ? (int64_t)++r->lines : SL_NO_TIMESTAMP;
+      int rc = deliver(inst, &r->lr, res, &line, path, ts);
       if (rc) return rc;
       n++;
     } else if (res == SL__LR_EOF) {
@@ -444,6 +460,7 @@ static int rescan(fs_reader *r, sl__inst *inst) {
     if (size < f->seen) { /* truncated: read it again from the start */
       f->off = f->seen = 0;
       f->skipping = 0;
+      f->lines = 0;
     }
     if (size > f->seen) f->dirty = 1;
   }
@@ -477,7 +494,9 @@ static int poll_continuous(fs_reader *r, sl__inst *inst, int budget) {
     sl__line line;
     int res = sl__lr_next(&r->lr, &line);
     if (res == SL__LR_LINE || res == SL__LR_BAD) {
-      int rc = deliver(inst, &r->lr, res, &line, f->path);
+      int64_t ts =
+          r->src->line_numbers ? (int64_t)++f->lines : SL_NO_TIMESTAMP;
+      int rc = deliver(inst, &r->lr, res, &line, f->path, ts);
       if (rc) return rc;
       n++;
     } else if (res == SL__LR_AGAIN || res == SL__LR_EOF) {

@@ -32,6 +32,9 @@
  * starts over after a successful connect.  When the peer closes, its last
  * unterminated line is a line.  Offsets in bad-record messages
  * ("socket=HOST:PORT offset=N") count from the start of the connection.
+ * With source.text.line-numbers each record's timestamp is the 1-based
+ * number of its line within the connection (from 1 again after a
+ * reconnect) or within stdin; bad lines count too.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -65,6 +68,8 @@ typedef struct sock_reader {
   int64_t backoff_ms, backoff0_ms;
   int64_t retries_left;  /* -1: forever */
   int last_errno;
+  int line_numbers;      /* records carry their line number as timestamp */
+  uint64_t lines;        /* lines delivered on this connection */
   char where[300];       /* "socket=HOST:PORT" or "stdin" */
 } sock_reader;
 
@@ -83,6 +88,7 @@ static int sock_open(sl_source *src, sl__inst *inst, void **reader) {
   }
   r->src = s;
   r->fd = -1;
+  r->line_numbers = SL__CONF_I(conf, LINE_NUMBERS) != 0;
   if (s->host) {
     r->state = S_WAIT;
     r->deadline_ms = 0; /* first attempt at the first poll */
@@ -140,6 +146,7 @@ static int attempt_over(sock_reader *r, sl__inst *inst, int connect_failed,
 static void connected(sock_reader *r) {
   r->state = S_CONNECTED;
   r->backoff_ms = r->backoff0_ms;
+  r->lines = 0;
   if (r->ai) {
     freeaddrinfo(r->ai);
     r->ai = r->ai_cur = NULL;
@@ -221,13 +228,16 @@ static int read_lines(sock_reader *r, sl__inst *inst, int budget) {
     sl__line line;
     int res = sl__lr_next(&r->lr, &line);
     if (SL__LIKELY(res == SL__LR_LINE)) {
-      sl_record rec = {.ts = SL_NO_TIMESTAMP,
+      r->lines++;
+      sl_record rec = {.ts = r->line_numbers ? (int64_t)r->lines
+                                             : SL_NO_TIMESTAMP,
                        .value = line.data,
                        .value_len = (uint32_t)line.len};
       int rc = sl__source_emit(inst, &rec);
       if (rc) return rc;
       n++;
     } else if (res == SL__LR_BAD) {
+      r->lines++;
       char where[340];
       sl__fmt(where, sizeof where, "%s offset=%" PRIu64, r->where,
               line.offset);

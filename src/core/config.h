@@ -44,6 +44,14 @@ typedef enum { SL__T_INT, SL__T_BOOL, SL__T_DURATION, SL__T_SIZE, SL__T_STRING }
   XX(DEAD_LETTER_PATH, "pipeline.dead-letter.path", SL__T_STRING, "", 0, 0,   \
      "File that receives bad records (with source, file, byte offset and "    \
      "reason) instead of failing the job.  Empty: bad records fail the job.") \
+  XX(LINE_NUMBERS, "source.text.line-numbers", SL__T_BOOL, "false", 0, 1,    \
+     "Text sources (file, socket, stdin) put each line's 1-based line number "\
+     "(per file or connection) into the record's timestamp, for jobs that "   \
+     "report bad lines by number; files are then read whole, not split.")     \
+  XX(WATERMARK_INTERVAL, "pipeline.auto-watermark-interval", SL__T_DURATION,  \
+     "200ms", 0, INT64_MAX,                                                   \
+     "How often timestamp assigners emit a watermark (processing time); 0 "   \
+     "emits one after every record.")                                         \
   XX(FILE_SPLIT_SIZE, "source.file.split-size", SL__T_SIZE, "32mb", 1,        \
      INT64_MAX, "Files larger than this are read as several splits in "       \
      "parallel.")                                                             \

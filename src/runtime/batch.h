@@ -26,7 +26,12 @@
 #include "core/core.h"
 
 #define SL__CTRL UINT32_MAX
-enum { SL__EV_END = 1, SL__EV_WATERMARK = 2, SL__EV_BARRIER = 3 };
+enum {
+  SL__EV_END = 1,       /* the producer's input ended */
+  SL__EV_WATERMARK = 2, /* payload: the watermark */
+  SL__EV_BARRIER = 3,   /* checkpoints (reserved) */
+  SL__EV_IDLE = 4       /* payload: 1 = the producer is idle, 0 = active */
+};
 
 typedef struct sl__entry_hdr {
   int64_t ts;

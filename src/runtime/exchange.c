@@ -107,8 +107,10 @@ int sl__xchg_write(sl__inst *inst, sl__out *o, const sl_record *r) {
   return sl__fail(inst, -SL_EINTERNAL, "forward edge routed through an exchange");
 }
 
-/* End of input on every channel of this producer: in-band, after its data. */
-int sl__xchg_end(sl__inst *inst, sl__out *o) {
+/* A control event on every channel of this producer, in-band after its
+ * data: every consumer subtask must see watermarks and the end.  The end
+ * is sent at once; other events travel with the next batch. */
+int sl__xchg_ctrl(sl__inst *inst, sl__out *o, uint32_t kind, int64_t payload) {
   int P = inst->job->P, p = inst->w->index;
   for (int c = 0; c < P; c++) {
     sl__chan *ch = &o->x->ch[(size_t)p * P + c];
@@ -118,8 +120,9 @@ int sl__xchg_end(sl__inst *inst, sl__out *o) {
       int rc = chan_acquire(inst, ch);
       if (rc) return rc;
     }
-    sl__batch_put_ctrl(ch->cur, SL__EV_END, 0);
-    chan_send(ch);
+    if (!ch->cur->count) ch->cur->first_ns = inst->w->now_ns;
+    sl__batch_put_ctrl(ch->cur, kind, payload);
+    if (kind == SL__EV_END || inst->job->buffer_timeout_ns == 0) chan_send(ch);
   }
   return 0;
 }

@@ -150,9 +150,13 @@ static int plan(sl__job *job) {
     }
   }
 
-  /* Outputs: count per producer op, then fill. */
+  /* Outputs: count per producer op, then fill.  Input channels of an op
+   * are numbered edge by edge: a forward edge is one channel, an exchange
+   * P (one per producer subtask). */
   for (int i = 0; i < n; i++) {
     sl__op *op = job->ops[i];
+    if (job->workers[0].insts[i].vt->tick) job->has_ticks = 1;
+    int chan_base = 0;
     for (int e = 0; e < op->n_in; e++) {
       sl__edge *edge = &op->in[e];
       int from = edge->from->id;
@@ -171,6 +175,7 @@ static int plan(sl__job *job) {
             ch->limit = limit;
             ch->target = &job->workers[c].insts[i];
             ch->port = e;
+            ch->chan = chan_base + p;
             ch->consumer = &job->workers[c];
             if (sl__ring_init(&ch->full, (uint32_t)limit) ||
                 sl__ring_init(&ch->free, (uint32_t)limit))
@@ -189,12 +194,27 @@ static int plan(sl__job *job) {
         outs[src->n_outs++] = (sl__out){.part = edge->part,
                                         .target = x ? NULL : dst,
                                         .port = e,
+                                        .chan = chan_base,
+                                        .tag = edge->tag,
                                         .x = x,
                                         .rr = (uint32_t)w};
         dst->n_inputs += x ? P : 1;
       }
+      chan_base += x ? P : 1;
     }
   }
+  /* Event time: per-channel watermarks start at the minimum. */
+  for (int w = 0; w < P; w++)
+    for (int i = 0; i < n; i++) {
+      sl__inst *inst = &job->workers[w].insts[i];
+      int nc = inst->n_inputs ? inst->n_inputs : 1;
+      inst->wm_in = sl__malloc((size_t)nc * sizeof *inst->wm_in);
+      inst->in_idle = sl__calloc((size_t)nc, 1);
+      inst->in_ended = sl__calloc((size_t)nc, 1);
+      if (!inst->wm_in || !inst->in_idle || !inst->in_ended) return -SL_ENOMEM;
+      for (int c = 0; c < nc; c++) inst->wm_in[c] = SL_WATERMARK_MIN;
+      inst->wm = SL_WATERMARK_MIN;
+    }
   /* Input channels are added in op order, i.e. already sorted by rank. */
   return 0;
 }
@@ -207,6 +227,9 @@ static void unplan(sl__job *job) {
         for (int i = 0; i < job->n_ops; i++) {
           sl__free(wk->insts[i].outs);
           sl__free(wk->insts[i].ctx.scratch);
+          sl__free(wk->insts[i].wm_in);
+          sl__free(wk->insts[i].in_idle);
+          sl__free(wk->insts[i].in_ended);
         }
       sl__free_private(wk->insts);
       sl__free(wk->in);

@@ -55,8 +55,11 @@ typedef enum {
   SL__OP_REDUCE,
   SL__OP_UNION,
   SL__OP_SINK,
-  SL__OP_CONNECT,          /* two inputs, fn and fn2 */
-  SL__OP_BROADCAST_CONNECT /* input 0 any, input 1 broadcast; fn and fn2 */
+  SL__OP_CONNECT,           /* two inputs, fn and fn2 */
+  SL__OP_BROADCAST_CONNECT, /* input 0 any, input 1 broadcast; fn and fn2 */
+  SL__OP_TIMESTAMPS,        /* timestamp assigner + watermark generator */
+  SL__OP_KEYED_PROCESS,     /* fn + on_timer (fn2) */
+  SL__OP_WINDOW             /* window operator (cfg) */
 } sl__op_kind;
 
 typedef enum {
@@ -76,6 +79,7 @@ typedef struct sl__chan sl__chan;
 typedef struct sl__edge {
   sl__op *from;
   sl__part part;
+  const char *tag; /* side output of `from` (owned by the op), NULL = main */
 } sl__edge;
 
 /* Per-kind behaviour of an operator instance. */
@@ -85,6 +89,12 @@ typedef struct sl__op_vt {
    * edge: 0 for single-input ops, 0/1 for connect) */
   int (*process)(sl__inst *inst, int port, const sl_record *r);
   int (*finish)(sl__inst *inst);  /* every input ended; may still emit */
+  /* the instance's event-time watermark advanced (fire timers, may emit);
+   * the runtime forwards the watermark downstream afterwards */
+  int (*on_watermark)(sl__inst *inst, int64_t wm);
+  /* called every step of the worker loop (periodic watermarks, idleness,
+   * processing-time timers); now in ms of wall-clock time */
+  int (*tick)(sl__inst *inst, int64_t now_ms);
   void (*close)(sl__inst *inst, int ok); /* after the workers joined */
 } sl__op_vt;
 
@@ -93,8 +103,10 @@ struct sl__op {
   sl__op_kind kind;
   char *name;
   void *fn;
-  void *fn2; /* second input's function (connect) */
+  void *fn2; /* second input's function (connect), on_timer */
   void *ud;
+  void *cfg; /* kind-specific configuration (owned): strategy, window spec */
+  void (*cfg_free)(void *cfg);
   sl_source *source;
   sl_sink *sink;
   sl__edge *in;
@@ -109,6 +121,8 @@ typedef struct sl__out {
   sl__part part;
   sl__inst *target;   /* forward: the consumer instance on this worker */
   int port;           /* forward: the input port at target */
+  int chan;           /* forward: the input channel index at target */
+  const char *tag;    /* side output name, NULL = the main output */
   struct sl__exchange *x; /* otherwise: the exchange of this edge */
   uint32_t rr;        /* rebalance cursor */
 } sl__out;
@@ -121,6 +135,7 @@ struct sl__chan {
   int limit;       /* batches this channel may hold */
   sl__inst *target;/* consumer instance */
   int port;        /* input port at target */
+  int chan;        /* input channel index at target (watermarks) */
   sl__worker *consumer;
   int ended;       /* consumer: END seen */
 };
@@ -155,9 +170,17 @@ struct sl__inst {
   struct sl_collector coll;
   sl__out *outs;
   int n_outs;
-  int n_inputs; /* forward edges count 1, exchanges count P */
+  int n_inputs; /* input channels: forward edges count 1, exchanges P */
   int n_ended;
   int ended;
+  /* event time: per input channel the last watermark, idle and ended
+   * flags; the instance's watermark is the minimum over the channels that
+   * are neither idle nor ended (invariant: it never decreases) */
+  int64_t *wm_in;
+  uint8_t *in_idle, *in_ended;
+  int64_t wm;
+  int idle_out;   /* told downstream that this instance is idle */
+  struct sl__timers *timers; /* keyed operators with timers */
   void *impl;   /* per-kind state: source reader, sink writer, reduce state */
   struct sl__kstate *ks; /* keyed state (keyed_input ops), else NULL */
   struct sl__kstate *os; /* operator state (created on first use) */
@@ -191,6 +214,7 @@ struct sl__job {
   sl__worker *workers;
   sl__exchange *xs;
   int n_xs;
+  int has_ticks; /* some operator has a tick() */
   _Atomic int failed;
   _Atomic int *cancel; /* the environment's flag (sl_cancel, signals) */
   pthread_mutex_t mu; /* guards err and the dead-letter file */
@@ -229,10 +253,16 @@ static inline int sl__failed(const sl__job *job) {
 void sl__backoff(unsigned *idle);
 
 /* --- runtime internals ------------------------------------------------ */
-int sl__inst_input_ended(sl__inst *inst);
+int sl__inst_input_ended(sl__inst *inst, int chan);
+int sl__inst_watermark(sl__inst *inst, int chan, int64_t wm);
+int sl__inst_idle(sl__inst *inst, int chan, int idle);
+/* Send a control event to every output (all channels of exchanges). */
+int sl__emit_ctrl(sl__inst *inst, uint32_t kind, int64_t payload);
+/* Side output: records to the outputs tagged `tag`. */
+int sl__emit_tagged(sl__inst *inst, const char *tag, const sl_record *r);
 int sl__inst_end(sl__inst *inst);
 int sl__xchg_write(sl__inst *inst, sl__out *o, const sl_record *r);
-int sl__xchg_end(sl__inst *inst, sl__out *o);
+int sl__xchg_ctrl(sl__inst *inst, sl__out *o, uint32_t kind, int64_t payload);
 void sl__xchg_flush(sl__chan *ch, int64_t older_than_ns);
 int sl__worker_drain(sl__worker *w, int min_rank, int *did);
 int sl__job_run(sl__job *job);

@@ -36,11 +36,93 @@ void sl__backoff(unsigned *idle) {
 int sl__emit(sl__inst *inst, const sl_record *r) {
   for (int i = 0; i < inst->n_outs; i++) {
     sl__out *o = &inst->outs[i];
+    if (SL__UNLIKELY(o->tag != NULL)) continue; /* side outputs */
     int rc = o->target ? o->target->vt->process(o->target, o->port, r)
                        : sl__xchg_write(inst, o, r);
     if (SL__UNLIKELY(rc)) return rc;
   }
   return 0;
+}
+
+int sl__emit_tagged(sl__inst *inst, const char *tag, const sl_record *r) {
+  for (int i = 0; i < inst->n_outs; i++) {
+    sl__out *o = &inst->outs[i];
+    if (!o->tag || strcmp(o->tag, tag)) continue;
+    int rc = o->target ? o->target->vt->process(o->target, o->port, r)
+                       : sl__xchg_write(inst, o, r);
+    if (rc) return rc;
+  }
+  return 0;
+}
+
+int sl_emit_side(sl_collector *out, const char *tag, const sl_record *rec) {
+  if (!out || !tag || !rec) return -SL_EINVAL;
+  return sl__emit_tagged(out->inst, tag, rec);
+}
+
+int sl__emit_ctrl(sl__inst *inst, uint32_t kind, int64_t payload) {
+  for (int i = 0; i < inst->n_outs; i++) {
+    sl__out *o = &inst->outs[i];
+    int rc;
+    if (!o->target)
+      rc = sl__xchg_ctrl(inst, o, kind, payload);
+    else if (kind == SL__EV_WATERMARK)
+      rc = sl__inst_watermark(o->target, o->chan, payload);
+    else if (kind == SL__EV_IDLE)
+      rc = sl__inst_idle(o->target, o->chan, (int)payload);
+    else
+      rc = sl__inst_input_ended(o->target, o->chan);
+    if (rc) return rc;
+  }
+  return 0;
+}
+
+/* ---- event time ------------------------------------------------------------
+ * The instance watermark is the minimum over input channels that are
+ * neither idle nor ended; it only moves forward.  When every live input is
+ * idle, the instance tells its consumers it is idle, so they stop waiting
+ * for it (Flink's WatermarkStatus). */
+
+static int advance(sl__inst *inst) {
+  int64_t wm = SL_WATERMARK_MAX;
+  int live = 0, active = 0;
+  for (int c = 0; c < inst->n_inputs; c++) {
+    if (inst->in_ended[c]) continue; /* an ended input holds nothing back */
+    live++;
+    if (inst->in_idle[c]) continue;
+    active++;
+    if (inst->wm_in[c] < wm) wm = inst->wm_in[c];
+  }
+  int rc = 0;
+  int idle = live > 0 && active == 0;
+  if (idle) { /* all live inputs idle: flush to the highest watermark seen */
+    wm = SL_WATERMARK_MIN;
+    for (int c = 0; c < inst->n_inputs; c++)
+      if (inst->wm_in[c] > wm) wm = inst->wm_in[c];
+  }
+  if (wm > inst->wm) {
+    inst->wm = wm;
+    if (inst->vt->on_watermark && (rc = inst->vt->on_watermark(inst, wm))) return rc;
+    if ((rc = sl__emit_ctrl(inst, SL__EV_WATERMARK, wm))) return rc;
+  }
+  if (idle != inst->idle_out) {
+    inst->idle_out = idle;
+    if ((rc = sl__emit_ctrl(inst, SL__EV_IDLE, idle))) return rc;
+  }
+  return 0;
+}
+
+int sl__inst_watermark(sl__inst *inst, int chan, int64_t wm) {
+  if (inst->op->kind == SL__OP_TIMESTAMPS) return 0; /* it makes its own */
+  if (wm <= inst->wm_in[chan]) return 0;
+  inst->wm_in[chan] = wm;
+  return inst->in_idle[chan] ? 0 : advance(inst);
+}
+
+int sl__inst_idle(sl__inst *inst, int chan, int idle) {
+  if (inst->in_idle[chan] == (uint8_t)!!idle) return 0;
+  inst->in_idle[chan] = (uint8_t)!!idle;
+  return advance(inst);
 }
 
 int sl_emit(sl_collector *out, const sl_record *rec) {
@@ -56,16 +138,23 @@ int sl__inst_end(sl__inst *inst) {
   }
   inst->ended = 1;
   inst->w->n_live--;
-  for (int i = 0; i < inst->n_outs; i++) {
-    sl__out *o = &inst->outs[i];
-    int rc = o->target ? sl__inst_input_ended(o->target) : sl__xchg_end(inst, o);
-    if (rc) return rc;
-  }
-  return 0;
+  return sl__emit_ctrl(inst, SL__EV_END, 0);
 }
 
-int sl__inst_input_ended(sl__inst *inst) {
-  if (++inst->n_ended < inst->n_inputs) return 0;
+/* An ended input no longer holds back the watermark; when the last one
+ * ends the watermark goes to SL_WATERMARK_MAX (firing every event-time
+ * timer) before the instance finishes. */
+int sl__inst_input_ended(sl__inst *inst, int chan) {
+  if (inst->in_ended[chan]) return 0;
+  inst->in_ended[chan] = 1;
+  int rc;
+  if (++inst->n_ended < inst->n_inputs) return advance(inst);
+  if (inst->wm < SL_WATERMARK_MAX) {
+    inst->wm = SL_WATERMARK_MAX;
+    if (inst->vt->on_watermark && (rc = inst->vt->on_watermark(inst, SL_WATERMARK_MAX)))
+      return rc;
+    if ((rc = sl__emit_ctrl(inst, SL__EV_WATERMARK, SL_WATERMARK_MAX))) return rc;
+  }
   return sl__inst_end(inst);
 }
 
@@ -83,9 +172,13 @@ int sl__worker_drain(sl__worker *w, int min_rank, int *did) {
     while (!rc && (t = sl__batch_next(b, &off, &r, &kind)) != 0) {
       if (t == 1)
         rc = target->vt->process(target, ch->port, &r);
+      else if (kind == SL__EV_WATERMARK)
+        rc = sl__inst_watermark(target, ch->chan, r.ts);
+      else if (kind == SL__EV_IDLE)
+        rc = sl__inst_idle(target, ch->chan, (int)r.ts);
       else if (kind == SL__EV_END) {
         ch->ended = 1;
-        rc = sl__inst_input_ended(target);
+        rc = sl__inst_input_ended(target, ch->chan);
       }
     }
     sl__batch_reset(b);
@@ -103,6 +196,24 @@ static int on_idle(sl__worker *w) {
     if (inst->op->kind != SL__OP_SINK || inst->ended || !inst->impl) continue;
     const sl__sink_vt *vt = inst->op->sink->vt;
     int rc = vt->idle ? vt->idle(inst->impl, inst) : 0;
+    if (rc) return rc;
+  }
+  return 0;
+}
+
+/* Operators with periodic work (watermark generators, processing-time
+ * timers): once per step. */
+static int tick(sl__worker *w) {
+  int64_t now_ms = 0;
+  for (int i = 0; i < w->job->n_ops; i++) {
+    sl__inst *inst = &w->insts[i];
+    if (!inst->vt->tick || inst->ended) continue;
+    if (!now_ms) {
+      struct timespec ts;
+      clock_gettime(CLOCK_REALTIME, &ts);
+      now_ms = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    }
+    int rc = inst->vt->tick(inst, now_ms);
     if (rc) return rc;
   }
   return 0;
@@ -148,6 +259,7 @@ void *sl__worker_main(void *arg) {
     int did = 0;
     rc = sl__worker_drain(w, -1, &did);
     if (!rc) rc = poll_sources(w, &did);
+    if (!rc && w->job->has_ticks) rc = tick(w);
     if (rc) break;
     w->now_ns = sl__now_ns();
     if (!did) {

@@ -94,6 +94,10 @@ void sl__kstate_free(sl__kstate *ks) {
 
 sl__backend *sl__kstate_backend(sl__kstate *ks) { return ks->be; }
 
+void sl__kstate_key(const sl__kstate *ks, sl_bytes *out) {
+  *out = (sl_bytes){ks->key ? ks->key : "", ks->klen};
+}
+
 void sl__kstate_set_readonly(sl__kstate *ks, int readonly) { ks->readonly = readonly; }
 void sl__kstate_set_no_key(sl__kstate *ks, int no_key) { ks->no_key = no_key; }
 
@@ -532,6 +536,24 @@ int sl_aggregating_add(sl_state *s, const void *in, uint32_t in_len) {
   if (rc == SL_EMPTY) s->desc->agg_create(s->desc->ud, acc);
   if ((rc = s->desc->agg_add(s->desc->ud, acc, in, in_len)) < 0) return rc;
   return put_raw(s, cklen, acc, s->desc->size);
+}
+
+int sl__aggregating_raw(sl_state *s, sl_bytes *out) {
+  uint32_t cklen;
+  uint8_t *acc;
+  int rc = check_kind(s, SL_STATE_AGGREGATING, "merge");
+  if (!rc) rc = build_ck(s, NULL, 0, &cklen);
+  if (!rc) rc = load_acc(s, cklen, &acc);
+  if (rc) return rc;
+  *out = (sl_bytes){acc, s->desc->size};
+  return 0;
+}
+
+int sl__aggregating_set_raw(sl_state *s, const void *acc) {
+  uint32_t cklen;
+  int rc = check_kind(s, SL_STATE_AGGREGATING, "merge");
+  if (!rc) rc = build_ck(s, NULL, 0, &cklen);
+  return rc ? rc : put_raw(s, cklen, acc, s->desc->size);
 }
 
 int sl_aggregating_get(sl_state *s, sl_bytes *out) {

@@ -19,6 +19,7 @@ void sl__kstate_set_readonly(sl__kstate *ks, int readonly);
 void sl__kstate_set_no_key(sl__kstate *ks, int no_key);
 void sl__kstate_free(sl__kstate *ks);
 sl__backend *sl__kstate_backend(sl__kstate *ks);
+void sl__kstate_key(const sl__kstate *ks, sl_bytes *out);
 /* The key (borrowed: valid while the record is processed) and its group. */
 void sl__kstate_set_key(sl__kstate *ks, const void *key, uint32_t klen, int kg);
 
@@ -43,6 +44,11 @@ static inline void sl__key_group_range(int max_parallelism, int P, int i, int *l
  * one-key-group heap store): list state split evenly, union list whole. */
 int sl__opstate_restore(sl__backend *be, const char *const *paths, int n, int P,
                         int subtask, char *err, size_t errcap);
+
+/* An aggregating state's raw accumulator (desc->size bytes; view valid
+ * until the next state call) and its replacement: window merging. */
+int sl__aggregating_raw(sl_state *s, sl_bytes *out);
+int sl__aggregating_set_raw(sl_state *s, const void *acc);
 
 /* Processing-time clock used for TTL (tests install a fake one). */
 void sl__state_set_clock(int64_t (*clock_ms)(void));

@@ -1,0 +1,28 @@
+/*
+ * ops.h -- helpers shared by the operator implementations in src/api,
+ * src/time and src/window (internal).
+ */
+#ifndef SL_OPS_H
+#define SL_OPS_H
+
+#include "runtime/runtime.h"
+#include "state/state.h"
+
+/* Keyed operators: open the state backend over the subtask's key groups;
+ * close frees keyed, operator and broadcast state. */
+int sl__keyed_open(sl__inst *inst);
+void sl__keyed_close(sl__inst *inst, int ok);
+/* A user function failed on record r: record the job error (operator,
+ * subtask, record, message) unless the job already failed; returns the code
+ * to pass up. */
+int sl__user_fail(sl__inst *inst, int rc, const sl_record *r);
+
+/* The record's key becomes the current key of the instance's keyed state. */
+static inline void sl__set_key(sl__inst *inst, const sl_record *r) {
+  int kg = sl__key_group(sl__key_hash(r->key, r->key_len), inst->job->max_parallelism);
+  sl__kstate_set_key(inst->ks, r->key, r->key_len, kg);
+}
+
+const sl__op_vt *sl__window_vtable(void);
+
+#endif

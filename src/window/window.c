@@ -1,0 +1,599 @@
+/*
+ * window.c -- the window operator on keyed streams (Flink's WindowOperator).
+ *
+ * Everything a window holds is keyed state of the current key in the
+ * window's namespace (16 bytes: start and end, order-preserving big-endian):
+ *   contents   aggregating state (sl_window_aggregate), value state with the
+ *              reduced record (sl_window_reduce) or list state of
+ *              [i64 ts][value] elements (sl_window_process)
+ *   count      value state, records since the last count-trigger firing
+ *   sessions   map state of the key's open session windows (no namespace)
+ * and timers are the instance's timer service, so the backend holds it all.
+ *
+ * Per record:
+ *   1. assign windows (tumbling: one; sliding: size/slide; session: [t,
+ *      t+gap) merged with every open session it touches (Flink's
+ *      TimeWindow.intersects, so touching sessions merge and a record can
+ *      bridge two); global: one window);
+ *   2. skip windows that are late: end - 1 + allowed_lateness <= watermark
+ *      (event time); a record whose windows are all late goes to the late
+ *      side output -- never dropped silently;
+ *   3. add the record to each window's contents;
+ *   4. trigger: event time registers a timer at end - 1, or, when the
+ *      watermark is already past it (a late record within the allowed
+ *      lateness), fires at once with the updated contents; processing time
+ *      registers a processing-time timer; count fires every `count` records;
+ *   5. register the cleanup timer at end - 1 + allowed_lateness.
+ * Firing emits the result (or calls the window function); the purging
+ * variants clear the contents after firing.  A cleanup timer clears the
+ * window.  At the end of input the final watermark fires every event-time
+ * window and processing-time windows fire too.
+ */
+#include <stdio.h>
+
+#include "api/ops.h"
+#include "time/timers.h"
+
+typedef enum { WF_AGG, WF_REDUCE, WF_PROCESS } wf_kind;
+
+typedef struct win_cfg {
+  sl_window_spec spec;
+  char *late_tag;
+  wf_kind fk;
+  const sl_state_desc *agg;
+  sl_reduce_fn reduce;
+  sl_window_fn fn;
+} win_cfg;
+
+typedef struct win_inst {
+  sl_state *contents, *count, *sessions;
+  sl_window cur; /* the window being fired */
+  int firing;
+  sl_window *wins;
+  size_t wcap;
+  uint8_t *copy; /* bytes copied across state calls */
+  uint32_t copy_cap;
+} win_inst;
+
+struct sl_window_elems {
+  int single; /* aggregate/reduce: one element */
+  int done;
+  sl_record rec;
+  sl_list_iter it;
+  sl_bytes key;
+  int64_t ts;
+};
+
+static const sl_state_desc D_REDUCE = {.name = "__window_reduce", .kind = SL_STATE_VALUE};
+static const sl_state_desc D_ELEMS = {.name = "__window_elements", .kind = SL_STATE_LIST};
+static const sl_state_desc D_COUNT = {.name = "__window_count", .kind = SL_STATE_VALUE};
+static const sl_state_desc D_SESSIONS = {.name = "__window_sessions", .kind = SL_STATE_MAP};
+
+/* ---- window encoding ---------------------------------------------------------- */
+
+static void put_be(uint8_t *p, int64_t v) {
+  uint64_t u = (uint64_t)v ^ (1ull << 63);
+  for (int i = 0; i < 8; i++) p[i] = (uint8_t)(u >> (56 - 8 * i));
+}
+static int64_t get_be(const uint8_t *p) {
+  uint64_t u = 0;
+  for (int i = 0; i < 8; i++) u = u << 8 | p[i];
+  return (int64_t)(u ^ (1ull << 63));
+}
+static void win_ns(const sl_window *w, uint8_t ns[16]) {
+  put_be(ns, w->start);
+  put_be(ns + 8, w->end);
+}
+
+static int use_ns(sl_state *s, const sl_window *w) {
+  uint8_t ns[16];
+  win_ns(w, ns);
+  return sl_state_namespace(s, ns, 16);
+}
+
+static int64_t floor_mod(int64_t x, int64_t m) {
+  int64_t r = x % m;
+  return r < 0 ? r + m : r;
+}
+
+static sl_trigger_kind trigger_of(const sl_window_spec *s) {
+  if (s->trigger != SL_TRIGGER_DEFAULT) return s->trigger;
+  return s->time == SL_TIME_EVENT ? SL_TRIGGER_EVENT_TIME : SL_TRIGGER_PROCESSING_TIME;
+}
+
+static int is_global(const sl_window_spec *s) { return s->kind == SL_WINDOW_GLOBAL; }
+
+/* When the window's state is removed, in its time domain. */
+static int64_t cleanup_time(const sl_window_spec *s, const sl_window *w) {
+  int64_t t = w->end - 1;
+  if (s->time == SL_TIME_EVENT && s->allowed_lateness_ms > 0) {
+    t = t > INT64_MAX - s->allowed_lateness_ms ? INT64_MAX : t + s->allowed_lateness_ms;
+  }
+  return t;
+}
+
+static int is_late(sl__inst *inst, const sl_window_spec *s, const sl_window *w) {
+  return s->time == SL_TIME_EVENT && !is_global(s) && cleanup_time(s, w) <= inst->wm;
+}
+
+/* ---- contents ------------------------------------------------------------------ */
+
+static int copy_bytes(win_inst *wi, sl_bytes b, sl_bytes *out) {
+  if (b.len > wi->copy_cap) {
+    uint8_t *p = sl__realloc(wi->copy, b.len);
+    if (!p) return -SL_ENOMEM;
+    wi->copy = p;
+    wi->copy_cap = b.len;
+  }
+  if (b.len) memcpy(wi->copy, b.data, b.len);
+  *out = (sl_bytes){wi->copy, b.len};
+  return 0;
+}
+
+static int add_element(sl__inst *inst, const win_cfg *c, win_inst *wi, const sl_window *w,
+                       const sl_record *r) {
+  int rc = use_ns(wi->contents, w);
+  if (rc) return rc;
+  switch (c->fk) {
+    case WF_AGG: return sl_aggregating_add(wi->contents, r->value, r->value_len);
+    case WF_REDUCE: {
+      sl_bytes acc;
+      rc = sl_value_get(wi->contents, &acc);
+      if (rc < 0) return rc;
+      if (rc == SL_EMPTY) return sl_value_set(wi->contents, r->value, r->value_len);
+      sl_record a = {r->ts, r->key, r->key_len, acc.data, acc.len};
+      sl_record out = {r->ts, r->key, r->key_len, acc.data, acc.len};
+      rc = c->reduce(inst->op->ud, &inst->ctx, &a, r, &out);
+      return rc < 0 ? rc : sl_value_set(wi->contents, out.value, out.value_len);
+    }
+    case WF_PROCESS: {
+      uint8_t *buf = sl_ctx_scratch(&inst->ctx, 8 + r->value_len);
+      if (!buf) return -SL_ENOMEM;
+      memcpy(buf, &r->ts, 8);
+      if (r->value_len) memcpy(buf + 8, r->value, r->value_len);
+      return sl_list_add(wi->contents, buf, 8 + r->value_len);
+    }
+  }
+  return -SL_EINTERNAL;
+}
+
+static int clear_window(const win_cfg *c, win_inst *wi, const sl_window *w) {
+  int rc = use_ns(wi->contents, w);
+  if (!rc) rc = sl_state_clear(wi->contents);
+  if (!rc && c->spec.trigger == SL_TRIGGER_COUNT && !(rc = use_ns(wi->count, w)))
+    rc = sl_state_clear(wi->count);
+  if (!rc && c->spec.kind == SL_WINDOW_SESSION) {
+    uint8_t ns[16];
+    win_ns(w, ns);
+    rc = sl_map_remove(wi->sessions, ns, 16);
+  }
+  return rc;
+}
+
+/* ---- firing --------------------------------------------------------------------- */
+
+int sl_window_next(sl_window_elems *e, sl_record *out) {
+  if (!e || !out) return 0;
+  if (e->single) {
+    if (e->done) return 0;
+    e->done = 1;
+    *out = e->rec;
+    return 1;
+  }
+  sl_bytes b;
+  while (sl_list_next(&e->it, &b)) {
+    if (b.len < 8) continue;
+    int64_t ts;
+    memcpy(&ts, b.data, 8);
+    *out = (sl_record){ts, e->key.data, e->key.len, (const uint8_t *)b.data + 8, b.len - 8};
+    return 1;
+  }
+  return 0;
+}
+
+int sl_ctx_window(const sl_ctx *ctx, sl_window *w) {
+  if (!ctx || !w || ctx->inst->op->kind != SL__OP_WINDOW) return -SL_EINVAL;
+  win_inst *wi = ctx->inst->impl;
+  if (!wi || !wi->firing) return -SL_EINVAL;
+  *w = wi->cur;
+  return 0;
+}
+
+static int fire(sl__inst *inst, const win_cfg *c, win_inst *wi, const sl_window *w) {
+  sl_window_elems e;
+  memset(&e, 0, sizeof e);
+  sl_ctx_key(&inst->ctx, &e.key);
+  int rc = use_ns(wi->contents, w);
+  if (rc) return rc;
+  sl_bytes v;
+  if (c->fk == WF_PROCESS) {
+    rc = sl_list_get(wi->contents, &e.it);
+  } else {
+    rc = c->fk == WF_AGG ? sl_aggregating_get(wi->contents, &v) : sl_value_get(wi->contents, &v);
+    e.single = 1;
+    e.rec = (sl_record){w->end - 1, e.key.data, e.key.len, v.data, v.len};
+  }
+  if (rc) return rc == SL_EMPTY ? 0 : rc; /* nothing in the window: no firing */
+  wi->cur = *w;
+  wi->firing = 1;
+  if (c->fn)
+    rc = c->fn(inst->op->ud, &inst->ctx, w, &e, &inst->coll);
+  else
+    rc = sl__emit(inst, &e.rec);
+  wi->firing = 0;
+  if (!rc && c->spec.purge) {
+    if (!(rc = use_ns(wi->contents, w))) rc = sl_state_clear(wi->contents);
+  }
+  return rc;
+}
+
+static int count_and_fire(sl__inst *inst, const win_cfg *c, win_inst *wi, const sl_window *w) {
+  sl_bytes b;
+  int64_t n = 0;
+  int rc = use_ns(wi->count, w);
+  if (!rc) rc = sl_value_get(wi->count, &b);
+  if (rc < 0) return rc;
+  if (rc == 0 && b.len == 8) memcpy(&n, b.data, 8);
+  if ((uint64_t)++n < c->spec.count) return sl_value_set(wi->count, &n, 8);
+  if ((rc = sl_state_clear(wi->count))) return rc;
+  return fire(inst, c, wi, w);
+}
+
+/* ---- sessions ------------------------------------------------------------------- */
+
+typedef struct overlap {
+  sl_window probe;
+  sl_window *found;
+  size_t n, cap;
+  int oom;
+} overlap;
+
+static int find_overlaps(void *ud, sl_bytes k, sl_bytes v) {
+  overlap *o = ud;
+  if (k.len != 16) return 0;
+  sl_window w = {get_be(k.data), get_be((const uint8_t *)k.data + 8)};
+  /* Flink's TimeWindow.intersects: touching windows merge too */
+  if (!(w.start <= o->probe.end && w.end >= o->probe.start)) return 0;
+  if (o->n == o->cap) {
+    size_t ncap = o->cap ? 2 * o->cap : 8;
+    sl_window *f = sl__realloc(o->found, ncap * sizeof *f);
+    if (!f) return o->oom = -SL_ENOMEM;
+    o->found = f;
+    o->cap = ncap;
+  }
+  o->found[o->n++] = w;
+  return 0;
+}
+
+/* Move window `from`'s contents (and count) into `to`. */
+static int merge_into(sl__inst *inst, const win_cfg *c, win_inst *wi, const sl_window *from,
+                      const sl_window *to) {
+  int rc = use_ns(wi->contents, from);
+  if (rc) return rc;
+  if (c->fk == WF_AGG) {
+    uint32_t size = c->agg->size;
+    uint8_t *tmp = sl_ctx_scratch(&inst->ctx, 2 * (size_t)size);
+    sl_bytes b;
+    if (!tmp) return -SL_ENOMEM;
+    if ((rc = sl__aggregating_raw(wi->contents, &b)) < 0) return rc;
+    if (rc == 0) {
+      memcpy(tmp, b.data, size);
+      if ((rc = sl_state_clear(wi->contents)) || (rc = use_ns(wi->contents, to))) return rc;
+      if ((rc = sl__aggregating_raw(wi->contents, &b)) < 0) return rc;
+      if (rc == 0) {
+        memcpy(tmp + size, b.data, size);
+        if (!c->agg->agg_merge) return -SL_EINVAL;
+        if ((rc = c->agg->agg_merge(c->agg->ud, tmp + size, tmp)) < 0) return rc;
+        rc = sl__aggregating_set_raw(wi->contents, tmp + size);
+      } else {
+        rc = sl__aggregating_set_raw(wi->contents, tmp);
+      }
+      if (rc) return rc;
+    }
+  } else if (c->fk == WF_REDUCE) {
+    sl_bytes a, b;
+    if ((rc = sl_value_get(wi->contents, &a)) < 0) return rc;
+    if (rc == 0) {
+      if ((rc = copy_bytes(wi, a, &a)) || (rc = sl_state_clear(wi->contents)) ||
+          (rc = use_ns(wi->contents, to)))
+        return rc;
+      if ((rc = sl_value_get(wi->contents, &b)) < 0) return rc;
+      if (rc == SL_EMPTY) {
+        rc = sl_value_set(wi->contents, a.data, a.len);
+      } else {
+        sl_bytes key;
+        sl_ctx_key(&inst->ctx, &key);
+        sl_record acc = {to->end - 1, key.data, key.len, b.data, b.len};
+        sl_record in = {to->end - 1, key.data, key.len, a.data, a.len};
+        sl_record out = {to->end - 1, key.data, key.len, b.data, b.len};
+        if ((rc = c->reduce(inst->op->ud, &inst->ctx, &acc, &in, &out)) < 0) return rc;
+        rc = sl_value_set(wi->contents, out.value, out.value_len);
+      }
+      if (rc) return rc;
+    }
+  } else {
+    sl_list_iter it;
+    sl_bytes b;
+    if ((rc = sl_list_get(wi->contents, &it)) < 0) return rc;
+    if (rc == 0) {
+      /* copy all elements first: adding to `to` invalidates the iterator */
+      size_t total = (size_t)(it.end - it.p);
+      uint8_t *all = sl__malloc(total ? total : 1);
+      if (!all) return -SL_ENOMEM;
+      memcpy(all, it.p, total);
+      sl_list_iter copy = it;
+      copy.p = all;
+      copy.end = all + total;
+      if (!(rc = sl_state_clear(wi->contents)) && !(rc = use_ns(wi->contents, to)))
+        while (!rc && sl_list_next(&copy, &b)) rc = sl_list_add(wi->contents, b.data, b.len);
+      sl__free(all);
+      if (rc) return rc;
+    }
+  }
+  if (c->spec.trigger == SL_TRIGGER_COUNT) {
+    sl_bytes b;
+    int64_t n = 0, m = 0;
+    if ((rc = use_ns(wi->count, from)) || (rc = sl_value_get(wi->count, &b)) < 0) return rc;
+    if (rc == 0 && b.len == 8) memcpy(&n, b.data, 8);
+    if ((rc = sl_state_clear(wi->count)) || (rc = use_ns(wi->count, to)) ||
+        (rc = sl_value_get(wi->count, &b)) < 0)
+      return rc;
+    if (rc == 0 && b.len == 8) memcpy(&m, b.data, 8);
+    n += m;
+    if ((rc = sl_value_set(wi->count, &n, 8))) return rc;
+  }
+  return 0;
+}
+
+static int drop_timers(sl__inst *inst, const win_cfg *c, const sl_window *w) {
+  uint8_t ns[16];
+  win_ns(w, ns);
+  sl_time_domain d = c->spec.time;
+  int rc = sl__timer_del(inst->timers, d, w->end - 1, ns, 16);
+  if (!rc) rc = sl__timer_del(inst->timers, d, cleanup_time(&c->spec, w), ns, 16);
+  return rc;
+}
+
+/* The session window of a record at t, merged with every open session it
+ * touches; *late when the merged window is already late (then nothing is
+ * changed). */
+static int session_assign(sl__inst *inst, const win_cfg *c, win_inst *wi, int64_t t,
+                          sl_window *out, int *late) {
+  overlap o = {.probe = {t, t + c->spec.gap_ms}};
+  int rc = sl_state_namespace(wi->sessions, NULL, 0);
+  if (!rc) rc = sl_map_foreach(wi->sessions, find_overlaps, &o);
+  if (!rc) rc = o.oom;
+  sl_window m = o.probe;
+  for (size_t i = 0; !rc && i < o.n; i++) {
+    if (o.found[i].start < m.start) m.start = o.found[i].start;
+    if (o.found[i].end > m.end) m.end = o.found[i].end;
+  }
+  *late = !rc && is_late(inst, &c->spec, &m);
+  for (size_t i = 0; !rc && !*late && i < o.n; i++) {
+    if (o.found[i].start == m.start && o.found[i].end == m.end) continue;
+    uint8_t ns[16];
+    win_ns(&o.found[i], ns);
+    if (!(rc = merge_into(inst, c, wi, &o.found[i], &m)) && !(rc = drop_timers(inst, c, &o.found[i])))
+      rc = sl_map_remove(wi->sessions, ns, 16);
+  }
+  if (!rc && !*late) {
+    uint8_t ns[16];
+    win_ns(&m, ns);
+    rc = sl_map_put(wi->sessions, ns, 16, "", 0);
+  }
+  sl__free(o.found);
+  *out = m;
+  return rc;
+}
+
+/* ---- the operator --------------------------------------------------------------- */
+
+static int win_on_timer(sl__inst *inst, sl_time_domain d, int64_t ts, const void *ns,
+                        uint32_t nslen) {
+  const win_cfg *c = inst->op->cfg;
+  win_inst *wi = inst->impl;
+  if (nslen != 16) return 0;
+  sl_window w = {get_be(ns), get_be((const uint8_t *)ns + 8)};
+  sl_trigger_kind trig = trigger_of(&c->spec);
+  int rc = 0;
+  if (ts == w.end - 1 && ((trig == SL_TRIGGER_EVENT_TIME && d == SL_TIME_EVENT) ||
+                          (trig == SL_TRIGGER_PROCESSING_TIME && d == SL_TIME_PROCESSING)))
+    rc = fire(inst, c, wi, &w);
+  if (!rc && d == c->spec.time && ts == cleanup_time(&c->spec, &w)) rc = clear_window(c, wi, &w);
+  if (rc < 0 && !sl__failed(inst->job)) {
+    sl_bytes k;
+    sl_ctx_key(&inst->ctx, &k);
+    sl_record r = {ts, k.data, k.len, NULL, 0};
+    return sl__user_fail(inst, rc, &r);
+  }
+  return rc;
+}
+
+static int win_process(sl__inst *inst, int port, const sl_record *r) {
+  const win_cfg *c = inst->op->cfg;
+  const sl_window_spec *s = &c->spec;
+  win_inst *wi = inst->impl;
+  sl__set_key(inst, r);
+  int64_t t = r->ts;
+  if (s->time == SL_TIME_PROCESSING) {
+    t = sl_ctx_now(&inst->ctx);
+  } else if (r->ts == SL_NO_TIMESTAMP && !is_global(s)) {
+    return sl__fail(inst, -SL_EINVAL,
+                    "an event-time window got a record without a timestamp "
+                    "(assign timestamps with sl_assign_timestamps first)");
+  }
+  size_t n = 0;
+  int rc = 0, late = 0;
+  switch (s->kind) {
+    case SL_WINDOW_TUMBLING: {
+      int64_t start = t - floor_mod(t - s->offset_ms, s->size_ms);
+      wi->wins[n++] = (sl_window){start, start + s->size_ms};
+      break;
+    }
+    case SL_WINDOW_SLIDING: {
+      int64_t last = t - floor_mod(t - s->offset_ms, s->slide_ms);
+      for (int64_t start = last; start > t - s->size_ms && n < wi->wcap; start -= s->slide_ms)
+        wi->wins[n++] = (sl_window){start, start + s->size_ms};
+      break;
+    }
+    case SL_WINDOW_SESSION:
+      rc = session_assign(inst, c, wi, t, &wi->wins[0], &late);
+      n = late ? 0 : 1;
+      break;
+    case SL_WINDOW_GLOBAL:
+      wi->wins[n++] = (sl_window){INT64_MIN, INT64_MAX};
+      break;
+  }
+  sl_trigger_kind trig = trigger_of(s);
+  size_t added = 0;
+  for (size_t i = 0; !rc && i < n; i++) {
+    sl_window w = wi->wins[i];
+    if (is_late(inst, s, &w)) continue;
+    added++;
+    uint8_t ns[16];
+    win_ns(&w, ns);
+    if ((rc = add_element(inst, c, wi, &w, r))) break;
+    if (trig == SL_TRIGGER_COUNT)
+      rc = count_and_fire(inst, c, wi, &w);
+    else if (trig == SL_TRIGGER_EVENT_TIME && w.end - 1 <= inst->wm)
+      rc = fire(inst, c, wi, &w); /* late but within the allowed lateness: re-fire */
+    else if (!is_global(s))
+      rc = sl__timer_add(inst->timers, trig == SL_TRIGGER_EVENT_TIME ? SL_TIME_EVENT
+                                                                     : SL_TIME_PROCESSING,
+                         w.end - 1, ns, 16);
+    if (!rc && !is_global(s)) rc = sl__timer_add(inst->timers, s->time, cleanup_time(s, &w), ns, 16);
+  }
+  if (!rc && !added) return sl__emit_tagged(inst, c->late_tag, r); /* late: side output */
+  return rc < 0 ? sl__user_fail(inst, rc, r) : rc;
+}
+
+static int win_open(sl__inst *inst) {
+  const win_cfg *c = inst->op->cfg;
+  int rc = sl__keyed_open(inst);
+  if (rc) return rc;
+  win_inst *wi = sl__calloc_private(sizeof *wi);
+  if (!wi) return sl__fail(inst, -SL_ENOMEM, "out of memory");
+  inst->impl = wi;
+  wi->wcap = c->spec.kind == SL_WINDOW_SLIDING
+                 ? (size_t)((c->spec.size_ms + c->spec.slide_ms - 1) / c->spec.slide_ms) + 1
+                 : 1;
+  wi->wins = sl__calloc(wi->wcap, sizeof *wi->wins);
+  const sl_state_desc *contents =
+      c->fk == WF_AGG ? c->agg : c->fk == WF_REDUCE ? &D_REDUCE : &D_ELEMS;
+  if (!wi->wins) rc = -SL_ENOMEM;
+  if (!rc) rc = sl_state_get(&inst->ctx, contents, &wi->contents);
+  if (!rc && c->spec.trigger == SL_TRIGGER_COUNT) rc = sl_state_get(&inst->ctx, &D_COUNT, &wi->count);
+  if (!rc && c->spec.kind == SL_WINDOW_SESSION)
+    rc = sl_state_get(&inst->ctx, &D_SESSIONS, &wi->sessions);
+  if (!rc) rc = sl__timers_new(inst, win_on_timer, &inst->timers);
+  if (rc) return sl__fail(inst, rc, "cannot open the window state: %s", inst->ctx.msg);
+  return 0;
+}
+
+static void win_close(sl__inst *inst, int ok) {
+  win_inst *wi = inst->impl;
+  if (wi) {
+    sl__free(wi->wins);
+    sl__free(wi->copy);
+    sl__free_private(wi);
+    inst->impl = NULL;
+  }
+  sl__keyed_close(inst, ok);
+}
+
+static int win_on_watermark(sl__inst *inst, int64_t wm) {
+  return sl__timers_fire(inst->timers, SL_TIME_EVENT, wm);
+}
+
+static int win_tick(sl__inst *inst, int64_t now) {
+  if (sl__timers_next(inst->timers, SL_TIME_PROCESSING) > now) return 0;
+  return sl__timers_fire(inst->timers, SL_TIME_PROCESSING, now);
+}
+
+/* End of input: processing-time windows fire too (event-time ones were
+ * fired by the final watermark). */
+static int win_finish(sl__inst *inst) {
+  return sl__timers_fire(inst->timers, SL_TIME_PROCESSING, INT64_MAX);
+}
+
+static const sl__op_vt win_vt = {.open = win_open,
+                                 .process = win_process,
+                                 .finish = win_finish,
+                                 .close = win_close,
+                                 .on_watermark = win_on_watermark,
+                                 .tick = win_tick};
+
+const sl__op_vt *sl__window_vtable(void) { return &win_vt; }
+
+/* ---- graph ------------------------------------------------------------------------ */
+
+sl_stream *sl__add_op_cfg(sl_stream *in, sl__op_kind kind, void *fn, void *fn2, void *ud,
+                          void *cfg, void (*cfg_free)(void *));
+void sl__graph_error(sl_stream *s, const char *msg);
+
+static void cfg_free(void *p) {
+  win_cfg *c = p;
+  sl__free(c->late_tag);
+  sl__free(c);
+}
+
+static const char *spec_error(const sl_window_spec *w) {
+  switch (w->kind) {
+    case SL_WINDOW_TUMBLING:
+      return w->size_ms > 0 ? NULL : "tumbling windows need size_ms > 0";
+    case SL_WINDOW_SLIDING:
+      if (w->size_ms <= 0 || w->slide_ms <= 0) return "sliding windows need size_ms and slide_ms > 0";
+      return w->size_ms / w->slide_ms > 100000 ? "more than 100000 windows per record" : NULL;
+    case SL_WINDOW_SESSION: return w->gap_ms > 0 ? NULL : "session windows need gap_ms > 0";
+    case SL_WINDOW_GLOBAL:
+      return w->trigger == SL_TRIGGER_COUNT ? NULL : "a global window needs a count trigger";
+  }
+  return "unknown window kind";
+}
+
+static sl_stream *window_op(sl_stream *in, const sl_window_spec *w, wf_kind fk,
+                           const sl_state_desc *agg, sl_reduce_fn reduce, sl_window_fn fn,
+                           void *ud) {
+  if (!in) return NULL;
+  const char *err = !w ? "window spec is NULL" : spec_error(w);
+  if (!err && w->trigger == SL_TRIGGER_COUNT && !w->count) err = "count trigger needs count > 0";
+  if (!err && fk == WF_AGG && (!agg || agg->kind != SL_STATE_AGGREGATING))
+    err = "sl_window_aggregate needs an SL_STATE_AGGREGATING descriptor";
+  if (!err && fk == WF_AGG && w->kind == SL_WINDOW_SESSION && !agg->agg_merge)
+    err = "session windows need the aggregate's agg_merge";
+  if (!err && ((fk == WF_REDUCE && !reduce) || (fk == WF_PROCESS && !fn)))
+    err = "function is NULL";
+  win_cfg *c = err ? NULL : sl__calloc(1, sizeof *c);
+  if (c) {
+    c->spec = *w;
+    c->late_tag = sl__strdup(w->late_tag ? w->late_tag : "late");
+    c->fk = fk;
+    c->agg = agg;
+    c->reduce = reduce;
+    c->fn = fn;
+    if (!c->late_tag) {
+      cfg_free(c);
+      c = NULL;
+    }
+  }
+  if (!c) {
+    sl__graph_error(in, err ? err : "out of memory");
+    return NULL;
+  }
+  return sl__add_op_cfg(in, SL__OP_WINDOW, (void *)fn, NULL, ud, c, cfg_free);
+}
+
+sl_stream *sl_window_aggregate(sl_stream *keyed, const sl_window_spec *w,
+                               const sl_state_desc *agg, sl_window_fn fn, void *ud) {
+  return window_op(keyed, w, WF_AGG, agg, NULL, fn, ud);
+}
+
+sl_stream *sl_window_reduce(sl_stream *keyed, const sl_window_spec *w, sl_reduce_fn reduce,
+                            sl_window_fn fn, void *ud) {
+  return window_op(keyed, w, WF_REDUCE, NULL, reduce, fn, ud);
+}
+
+sl_stream *sl_window_process(sl_stream *keyed, const sl_window_spec *w, sl_window_fn fn,
+                             void *ud) {
+  return window_op(keyed, w, WF_PROCESS, NULL, NULL, fn, ud);
+}
