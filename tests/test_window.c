@@ -291,6 +291,223 @@ static void test_process_and_reduce(void) {
   expect(&r, want2, N(want2), NULL, 0, 0);
 }
 
+
+/* ---- P=4 equals P=1 (and a plain-loop reference) ------------------------------- */
+
+static int gen_ev(void *ud, sl_ctx *ctx, uint64_t i, sl_record *out) {
+  static const char keys[7][3] = {"k0", "k1", "k2", "k3", "k4", "k5", "k6"};
+  int64_t *v = sl_ctx_scratch(ctx, 8);
+  *v = (int64_t)i;
+  *out = (sl_record){(int64_t)i * 3, keys[(i * 5) % 7], 2, v, 8};
+  return 0;
+}
+
+static void sliding_run(int P, lines *out) {
+  sl_env *env = env_p(P);
+  sl_env_set(env, "pipeline.auto-watermark-interval", "0");
+  sl_env_set(env, "state.backend.type", g_backend);
+  char dir[1024];
+  snprintf(dir, sizeof dir, "%s/rocksdb-p", g_tmp);
+  sl_env_set(env, "state.backend.rocksdb.dir", dir);
+  /* every subtask's share is in timestamp order: monotonous watermarks,
+   * and the window's minimum over subtasks never makes a record late */
+  sl_watermark_strategy ws = {.kind = SL_WM_MONOTONOUS};
+  sl_window_spec w = {.kind = SL_WINDOW_SLIDING, .size_ms = 100, .slide_ms = 25};
+  sl_stream *s = sl_source_stream(env, sl_datagen_source(2000, gen_ev, NULL));
+  s = sl_key_by(sl_assign_timestamps(s, rec_ts, NULL, &ws), NULL, NULL);
+  sl_collect *c = sl_collect_new(), *late = sl_collect_new();
+  sl_stream *win = sl_window_aggregate(s, &w, &CS, format_cs, NULL);
+  sl_sink_to(win, sl_collect_sink(c));
+  sl_sink_to(sl_side_output(win, "late"), sl_collect_sink(late));
+  CHECK_EQ_INT(sl_execute(env, "p"), 0);
+  CHECK_EQ_INT(sl_collect_count(late), 0);
+  memset(out, 0, sizeof *out);
+  for (size_t i = 0; i < sl_collect_count(c); i++) {
+    sl_record r;
+    sl_collect_get(c, i, &r);
+    lines_add(out, r.value, r.value_len);
+  }
+  sl_collect_free(c);
+  sl_collect_free(late);
+  sl_env_free(env);
+}
+
+static void test_parallelism_4_equals_1(void) {
+  /* reference: for each window start (multiple of 25) and key, count/sum of
+   * the events with start <= ts < start + 100 */
+  lines ref = {0};
+  for (int64_t start = -75; start < 2000 * 3; start += 25)
+    for (int k = 0; k < 7; k++) {
+      int64_t count = 0, sum = 0;
+      for (int64_t i = 0; i < 2000; i++)
+        if ((i * 5) % 7 == k && i * 3 >= start && i * 3 < start + 100) count++, sum += i;
+      if (!count) continue;
+      char line[96];
+      int n = snprintf(line, sizeof line, "%lld,%lld,k%d,%lld,%lld", (long long)start,
+                       (long long)start + 100, k, (long long)count, (long long)sum);
+      lines_add(&ref, line, (size_t)n);
+    }
+  lines p1, p4;
+  sliding_run(1, &p1);
+  sliding_run(4, &p4);
+  CHECK(same_lines(&ref, &p1, 0));
+  CHECK(same_lines(&p1, &p4, 0));
+  lines_free(&ref);
+  lines_free(&p1);
+  lines_free(&p4);
+}
+
+/* ---- keyed process functions with timers ---------------------------------------- */
+
+static _Atomic int64_t g_ptimer_ts;
+static _Atomic int g_ptimer_fired;
+
+/* value -1: delete the key's timer at 15; otherwise register ts + 10 twice
+ * (deduplicated).  Key "p": register a processing-time timer. */
+static int timer_fn(void *ud, sl_ctx *ctx, const sl_record *in, sl_collector *out) {
+  int64_t v;
+  memcpy(&v, in->value, 8);
+  if (in->key_len == 1 && *(const char *)in->key == 'p') {
+    int64_t expect = 0;
+    atomic_compare_exchange_strong(&g_ptimer_ts, &expect, sl_ctx_now(ctx) + 50);
+    /* the same timestamp again and again until it fired (a timer set in the
+     * past would fire again at once, as in Flink) */
+    if (atomic_load(&g_ptimer_fired)) return 0;
+    return sl_timer_register(ctx, SL_TIME_PROCESSING, atomic_load(&g_ptimer_ts));
+  }
+  if (v == -1) return sl_timer_delete(ctx, SL_TIME_EVENT, 15);
+  int rc = sl_timer_register(ctx, SL_TIME_EVENT, in->ts + 10);
+  return rc ? rc : sl_timer_register(ctx, SL_TIME_EVENT, in->ts + 10);
+}
+
+static int on_timer(void *ud, sl_ctx *ctx, int64_t ts, sl_time_domain d, sl_collector *out) {
+  sl_bytes key;
+  sl_ctx_key(ctx, &key);
+  if (d == SL_TIME_PROCESSING) {
+    atomic_fetch_add(&g_ptimer_fired, 1);
+    return 0;
+  }
+  char line[64];
+  int n = snprintf(line, sizeof line, "%.*s@%lld", (int)key.len, (const char *)key.data,
+                   (long long)ts);
+  sl_record r = {ts, key.data, key.len, line, (uint32_t)n};
+  return sl_emit(out, &r);
+}
+
+/* a@1 (timer a@11), b@3 (b@13), a@5 (a@15, twice), a@6 v=-1 (deletes a@15),
+ * a@12 (wm 11: fires a@11; registers a@22); end: b@13, a@22 (a@15 gone). */
+static void test_keyed_process_timers(void) {
+  ev e[] = {{1, "a", 0}, {3, "b", 0}, {5, "a", 0}, {6, "a", -1}, {12, "a", 0}};
+  sl_env *env = env_p(1);
+  sl_env_set(env, "pipeline.auto-watermark-interval", "0");
+  sl_record recs[8];
+  for (size_t i = 0; i < N(e); i++) recs[i] = (sl_record){e[i].ts, e[i].key, 1, &e[i].value, 8};
+  sl_watermark_strategy ws = {.kind = SL_WM_BOUNDED_OUT_OF_ORDERNESS};
+  sl_stream *s = sl_source_stream(env, sl_collection_source(recs, N(e)));
+  s = sl_key_by(sl_assign_timestamps(sl_forward(s), rec_ts, NULL, &ws), NULL, NULL);
+  sl_collect *c = sl_collect_new();
+  sl_sink_to(sl_keyed_process(s, timer_fn, on_timer, NULL), sl_collect_sink(c));
+  int rc = sl_execute(env, "timers");
+  if (rc) fprintf(stderr, "%s\n", sl_env_last_error(env));
+  CHECK_EQ_INT(rc, 0);
+  lines got = {0}, want = {0};
+  for (size_t i = 0; i < sl_collect_count(c); i++) {
+    sl_record r;
+    sl_collect_get(c, i, &r);
+    lines_add(&got, r.value, r.value_len);
+  }
+  const char *w[] = {"a@11", "b@13", "a@22"};
+  for (size_t i = 0; i < N(w); i++) lines_add(&want, w[i], strlen(w[i]));
+  CHECK(same_lines(&want, &got, 1));
+  lines_free(&got);
+  lines_free(&want);
+  sl_collect_free(c);
+  sl_env_free(env);
+}
+
+/* A rate-limited generator keeps the job alive for ~300 ms; the
+ * processing-time timer, registered ~10 times with the same ts before it is
+ * due (one record every 5 ms, due after 50 ms), fires exactly once. */
+static int slow_p(void *ud, sl_ctx *ctx, uint64_t i, sl_record *out) {
+  static int64_t zero = 0;
+  *out = (sl_record){(int64_t)i, "p", 1, &zero, 8};
+  return 0;
+}
+static void test_processing_time_timer(void) {
+  atomic_store(&g_ptimer_ts, 0);
+  atomic_store(&g_ptimer_fired, 0);
+  sl_env *env = env_p(1);
+  sl_env_set(env, "source.datagen.rows-per-second", "200"); /* 60 records: ~300 ms */
+  sl_stream *s = sl_source_stream(env, sl_datagen_source(60, slow_p, NULL));
+  s = sl_keyed_process(sl_key_by(s, NULL, NULL), timer_fn, on_timer, NULL);
+  sl_sink_to(s, sl_discard_sink());
+  CHECK_EQ_INT(sl_execute(env, "ptimer"), 0);
+  CHECK_EQ_INT(atomic_load(&g_ptimer_fired), 1);
+  sl_env_free(env);
+}
+
+/* ---- idleness ------------------------------------------------------------------- */
+
+/* Input A: 400 records, ts = 10 i, 500 per second.  Input B: a socket that
+ * never sends.  With an idle timeout on B, A's watermark alone drives the
+ * windows: most of them fire while B is still connected and silent. */
+static _Atomic int g_fired, g_fired_before_end, g_a_done;
+static int slow_a(void *ud, sl_ctx *ctx, uint64_t i, sl_record *out) {
+  static int64_t one = 1;
+  if (i == 399) atomic_store(&g_fired_before_end, atomic_load(&g_fired)), atomic_store(&g_a_done, 1);
+  *out = (sl_record){(int64_t)i * 10, "a", 1, &one, 8};
+  return 0;
+}
+static int count_fired(void *ud, sl_ctx *ctx, const sl_record *in, sl_record *out) {
+  atomic_fetch_add(&g_fired, 1);
+  return 0;
+}
+static int64_t zero_ts(void *ud, const sl_record *in) { return 0; }
+
+typedef struct exec_job {
+  sl_env *env;
+  int rc;
+  pthread_t t;
+} exec_job;
+static void *exec_main(void *arg) {
+  exec_job *j = arg;
+  j->rc = sl_execute(j->env, "idle");
+  return NULL;
+}
+
+static void test_idleness(void) {
+  int port = 0;
+  int lfd = listen_loopback(&port, 4);
+  CHECK(lfd >= 0);
+  sl_env *env = env_p(1);
+  sl_env_set(env, "pipeline.auto-watermark-interval", "10ms");
+  sl_env_set(env, "source.datagen.rows-per-second", "500"); /* 400 records: ~0.8 s */
+  sl_watermark_strategy wa = {.kind = SL_WM_MONOTONOUS};
+  sl_watermark_strategy wb = {.kind = SL_WM_MONOTONOUS, .idle_timeout_ms = 100};
+  sl_stream *a = sl_assign_timestamps(sl_source_stream(env, sl_datagen_source(400, slow_a, NULL)),
+                                      rec_ts, NULL, &wa);
+  sl_stream *b = sl_assign_timestamps(sl_source_stream(env, sl_socket_source("127.0.0.1", port)),
+                                      zero_ts, NULL, &wb);
+  sl_stream *ins[] = {a, b};
+  sl_window_spec w = {.kind = SL_WINDOW_TUMBLING, .size_ms = 100};
+  sl_stream *win = sl_window_aggregate(sl_key_by(sl_union(ins, 2), NULL, NULL), &w, &CS, NULL, NULL);
+  sl_sink_to(sl_map(win, count_fired, NULL), sl_discard_sink());
+  exec_job j = {env, 0, 0};
+  pthread_create(&j.t, NULL, exec_main, &j);
+  int c = accept(lfd, NULL, NULL); /* connected, silent */
+  for (int i = 0; i < 500 && !atomic_load(&g_a_done); i++) sleep_ms(10);
+  sleep_ms(50);
+  if (c >= 0) close(c); /* B ends: the job can finish */
+  close(lfd);
+  pthread_join(j.t, NULL);
+  CHECK_EQ_INT(j.rc, 0);
+  fprintf(stderr, "  windows fired while B was silent: %d of %d\n",
+          atomic_load(&g_fired_before_end), atomic_load(&g_fired));
+  CHECK_EQ_INT(atomic_load(&g_fired), 40);           /* [0,100) .. [3900,4000) */
+  CHECK(atomic_load(&g_fired_before_end) >= 30);     /* not held back by B */
+  sl_env_free(env);
+}
+
 int main(void) {
   scratch_init("/tmp/sl_test_window", 1);
   const char *backends[] = {"hashmap", "rocksdb"};
@@ -304,6 +521,10 @@ int main(void) {
     RUN(test_count_purging);
     RUN(test_count_not_purging);
     RUN(test_process_and_reduce);
+    RUN(test_parallelism_4_equals_1);
   }
+  RUN(test_keyed_process_timers);
+  RUN(test_processing_time_timer);
+  RUN(test_idleness);
   TEST_MAIN_END();
 }

@@ -108,6 +108,9 @@ typedef struct {
 typedef struct {
   const gen_src *g;
   uint64_t next, end, step; /* indexes next, next+step, ... < end */
+  double rate;              /* records per second of this subtask, 0 = unlimited */
+  int64_t start_ns;
+  uint64_t emitted;
 } gen_reader;
 
 static int gen_open(sl_source *src, sl__inst *inst, void **reader) {
@@ -116,6 +119,8 @@ static int gen_open(sl_source *src, sl__inst *inst, void **reader) {
   if (!r) return -SL_ENOMEM;
   r->g = g;
   uint64_t P = (uint64_t)inst->ctx.parallelism, i = (uint64_t)inst->ctx.subtask;
+  r->rate = (double)SL__CONF_I(inst->job->conf, DATAGEN_RATE) / (double)P;
+  r->start_ns = sl__now_ns();
   if (g->fn) { /* datagen: round robin */
     r->next = i;
     r->step = P;
@@ -133,6 +138,11 @@ static int gen_open(sl_source *src, sl__inst *inst, void **reader) {
 static int gen_poll(void *reader, sl__inst *inst, int budget) {
   gen_reader *r = reader;
   const gen_src *g = r->g;
+  if (r->rate > 0) { /* on schedule: idle until the next record is due */
+    double due = (double)(sl__now_ns() - r->start_ns) / 1e9 * r->rate;
+    if ((double)r->emitted >= due && r->next < r->end) return SL__POLL_IDLE;
+    if (due - (double)r->emitted < budget) budget = (int)(due - (double)r->emitted) + 1;
+  }
   for (int i = 0; i < budget && r->next < r->end; i++) {
     sl_record rec;
     int64_t v;
@@ -148,6 +158,7 @@ static int gen_poll(void *reader, sl__inst *inst, int budget) {
       rec = (sl_record){v, NULL, 0, &v, sizeof v}; /* little-endian hosts */
     }
     r->next += r->step;
+    r->emitted++;
     int rc = sl__source_emit(inst, &rec);
     if (rc) return rc;
   }

@@ -52,6 +52,10 @@ typedef enum { SL__T_INT, SL__T_BOOL, SL__T_DURATION, SL__T_SIZE, SL__T_STRING }
      "200ms", 0, INT64_MAX,                                                   \
      "How often timestamp assigners emit a watermark (processing time); 0 "   \
      "emits one after every record.")                                         \
+  XX(DATAGEN_RATE, "source.datagen.rows-per-second", SL__T_INT, "0", 0,       \
+     INT64_MAX, "Datagen and sequence sources: records per second over all "  \
+     "subtasks (0 = as fast as possible); between records the source is "     \
+     "idle, it does not block its worker.")                                   \
   XX(FILE_SPLIT_SIZE, "source.file.split-size", SL__T_SIZE, "32mb", 1,        \
      INT64_MAX, "Files larger than this are read as several splits in "       \
      "parallel.")                                                             \
