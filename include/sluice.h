@@ -465,6 +465,29 @@ sl_stream *sl_window_process(sl_stream *keyed, const sl_window_spec *w,
                              sl_window_fn fn, void *ud);
 
 /* ------------------------------------------------------------------------ */
+/* Joins                                                                     */
+/* ------------------------------------------------------------------------ */
+
+/* Called for each joined pair (both records have the same key). */
+typedef int (*sl_join_fn)(void *ud, sl_ctx *ctx, const sl_record *a,
+                          const sl_record *b, sl_collector *out);
+
+/* Window join (Flink's join().where().equalTo().window()): every pair of a
+ * record of `a` and a record of `b` with the same key in the same window
+ * (tumbling or sliding, event or processing time) goes to fn when the
+ * window fires.  Both streams must be keyed the same way (sl_key_by). */
+sl_stream *sl_window_join(sl_stream *a, sl_stream *b, const sl_window_spec *w,
+                          sl_join_fn fn, void *ud);
+
+/* Interval join (Flink's intervalJoin().between(lower, upper)): pairs
+ * (a, b) with the same key and a.ts + lower <= b.ts <= a.ts + upper, in
+ * event time, emitted as soon as both are there.  Records are kept until
+ * the watermark passes their last possible partner; a record that arrives
+ * after that goes to the side output "late" of the result stream. */
+sl_stream *sl_interval_join(sl_stream *a, sl_stream *b, int64_t lower_ms,
+                            int64_t upper_ms, sl_join_fn fn, void *ud);
+
+/* ------------------------------------------------------------------------ */
 /* Graph building                                                            */
 /* ------------------------------------------------------------------------ */
 

@@ -133,7 +133,8 @@ static const char *kind_name(sl__op_kind k) {
   static const char *names[] = {"source",     "map",      "filter",  "flat_map",
                                 "process",    "key_by",   "reduce",  "union",
                                 "sink",       "connect",  "broadcast_connect",
-                                "timestamps", "keyed_process", "window"};
+                                "timestamps", "keyed_process", "window",
+                                "interval_join"};
   return names[k];
 }
 
@@ -169,7 +170,7 @@ static sl_stream *add_op(sl_env *env, sl__op_kind kind, sl_stream *const *ins,
   /* keyed operators have keyed state (Flink: operators of a KeyedStream,
    * connect of two keyed streams, broadcast connect of a keyed stream) */
 #define SL__KEYED(st) ((st)->op->keyed && (st)->part == SL__PART_HASH)
-  if (kind == SL__OP_CONNECT)
+  if (kind == SL__OP_CONNECT || kind == SL__OP_INTERVAL_JOIN)
     op->keyed_input = SL__KEYED(ins[0]) && SL__KEYED(ins[1]);
   else if (kind == SL__OP_BROADCAST_CONNECT)
     op->keyed_input = SL__KEYED(ins[0]);
@@ -328,6 +329,25 @@ static sl_stream *two_inputs(sl_stream *a, sl_stream *b, sl__op_kind kind,
   sl_stream *ins[2] = {a, &bb};
   sl_stream *s = add_op(env, kind, ins, 2, (void *)fn, ud);
   if (s) s->op->fn2 = (void *)fn2;
+  return s;
+}
+
+int sl__stream_keyed(const sl_stream *s) {
+  return s->op->keyed && s->part == SL__PART_HASH;
+}
+
+/* A two-input operator with a configuration (interval join). */
+sl_stream *sl__add_two_input_op(sl_stream *a, sl_stream *b, sl__op_kind kind, void *cfg,
+                                void (*cfg_free)(void *)) {
+  sl_stream *ins[2] = {a, b};
+  sl_stream *s = b->env == a->env ? add_op(a->env, kind, ins, 2, NULL, NULL) : NULL;
+  if (!s) {
+    if (b->env != a->env) sl__graph_error(a, "streams belong to different environments");
+    cfg_free(cfg);
+    return NULL;
+  }
+  s->op->cfg = cfg;
+  s->op->cfg_free = cfg_free;
   return s;
 }
 

@@ -24,5 +24,6 @@ static inline void sl__set_key(sl__inst *inst, const sl_record *r) {
 }
 
 const sl__op_vt *sl__window_vtable(void);
+const sl__op_vt *sl__interval_join_vtable(void);
 
 #endif

@@ -59,7 +59,8 @@ typedef enum {
   SL__OP_BROADCAST_CONNECT, /* input 0 any, input 1 broadcast; fn and fn2 */
   SL__OP_TIMESTAMPS,        /* timestamp assigner + watermark generator */
   SL__OP_KEYED_PROCESS,     /* fn + on_timer (fn2) */
-  SL__OP_WINDOW             /* window operator (cfg) */
+  SL__OP_WINDOW,            /* window operator (cfg) */
+  SL__OP_INTERVAL_JOIN      /* two keyed inputs (cfg) */
 } sl__op_kind;
 
 typedef enum {
