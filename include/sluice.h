@@ -415,8 +415,16 @@ typedef enum {
   SL_TRIGGER_DEFAULT = 0,     /* event or processing time, by `time` */
   SL_TRIGGER_EVENT_TIME = 1,  /* fire when the watermark passes the end */
   SL_TRIGGER_PROCESSING_TIME = 2,
-  SL_TRIGGER_COUNT = 3        /* fire every `count` records */
+  SL_TRIGGER_COUNT = 3,       /* fire every `count` records */
+  SL_TRIGGER_CUSTOM = 4       /* `custom` decides after every record */
 } sl_trigger_kind;
+
+/* What a custom trigger decides for a window after a record was added. */
+typedef enum {
+  SL_TRIGGER_CONTINUE = 0,
+  SL_TRIGGER_FIRE = 1,
+  SL_TRIGGER_FIRE_AND_PURGE = 2
+} sl_trigger_result;
 
 typedef struct sl_window_spec {
   sl_window_kind kind;
@@ -425,6 +433,10 @@ typedef struct sl_window_spec {
   sl_trigger_kind trigger;
   uint64_t count; /* SL_TRIGGER_COUNT */
   int purge;      /* purging variant: clear the window's contents on fire */
+  /* SL_TRIGGER_CUSTOM: called with each record added to a window and the
+   * number of records the window received since it last fired */
+  sl_trigger_result (*custom)(void *ud, const sl_record *in, uint64_t count);
+  void *custom_ud;
   /* event time: records up to this late re-fire their window with the
    * updated result; later ones go to the side output `late_tag` (default
    * "late"); nothing is dropped silently */

@@ -276,6 +276,59 @@ static void test_count_not_purging(void) {
   expect(&r, want, N(want), NULL, 0, 1);
 }
 
+/* Custom trigger on a global window: a value of 0 fires and purges.
+ * 3, 4, 0 -> {3,4,0}; 5, 0 -> {5,0}; 7 waits (never fires). */
+static sl_trigger_result zero_fires(void *ud, const sl_record *in, uint64_t count) {
+  int64_t v;
+  memcpy(&v, in->value, 8);
+  return v == 0 ? SL_TRIGGER_FIRE_AND_PURGE : SL_TRIGGER_CONTINUE;
+}
+static void test_custom_trigger(void) {
+  ev e[] = {{1, "a", 3}, {2, "a", 4}, {3, "a", 0}, {4, "a", 5}, {5, "a", 0}, {6, "a", 7}};
+  sl_window_spec w = {.kind = SL_WINDOW_GLOBAL, .trigger = SL_TRIGGER_CUSTOM, .custom = zero_fires};
+  run_result r;
+  run_windows(e, N(e), &w, 0, 1, FN_AGG, &r);
+  const char *want[] = {"G,a,3,7", "G,a,2,5"};
+  expect(&r, want, N(want), NULL, 0, 1);
+}
+
+/* Processing-time tumbling windows of 50 ms over ~200 ms of input (100
+ * records, 500 per second): every record is counted in exactly one window,
+ * and the input spans several windows; at the end of input the open
+ * windows fire. */
+static int one_a(void *ud, sl_ctx *ctx, uint64_t i, sl_record *out) {
+  static const int64_t one = 1;
+  *out = (sl_record){SL_NO_TIMESTAMP, "a", 1, &one, 8};
+  return 0;
+}
+static void test_processing_time_windows(void) {
+  sl_env *env = env_p(1);
+  sl_env_set(env, "source.datagen.rows-per-second", "500");
+  sl_env_set(env, "state.backend.type", g_backend);
+  char dir[1024];
+  snprintf(dir, sizeof dir, "%s/rocksdb-pt", g_tmp);
+  sl_env_set(env, "state.backend.rocksdb.dir", dir);
+  sl_window_spec w = {.kind = SL_WINDOW_TUMBLING, .time = SL_TIME_PROCESSING, .size_ms = 50};
+  sl_collect *c = sl_collect_new();
+  sl_stream *s = sl_key_by(sl_source_stream(env, sl_datagen_source(100, one_a, NULL)), NULL, NULL);
+  sl_sink_to(sl_window_aggregate(s, &w, &CS, format_cs, NULL), sl_collect_sink(c));
+  CHECK_EQ_INT(sl_execute(env, "ptime"), 0);
+  int64_t total = 0;
+  for (size_t i = 0; i < sl_collect_count(c); i++) {
+    sl_record r;
+    sl_collect_get(c, i, &r);
+    long long start, end, count, sum;
+    char line[128];
+    snprintf(line, sizeof line, "%.*s", (int)r.value_len, (const char *)r.value);
+    if (sscanf(line, "%lld,%lld,a,%lld,%lld", &start, &end, &count, &sum) == 4 && end - start == 50)
+      total += count;
+  }
+  CHECK_EQ_INT(total, 100);
+  CHECK(sl_collect_count(c) >= 2);
+  sl_collect_free(c);
+  sl_env_free(env);
+}
+
 /* Process function gets every element in arrival order; reduce keeps the
  * max.  Tumbling 10, bound 3: a 5, a 2, b 4, a 9, a 15 (wm 11: fire [0,10)
  * for a = {5,2,9} and b = {4}), end: a [10,20) = {15}. */
@@ -521,6 +574,8 @@ int main(void) {
     RUN(test_count_purging);
     RUN(test_count_not_purging);
     RUN(test_process_and_reduce);
+    RUN(test_custom_trigger);
+    RUN(test_processing_time_windows);
     RUN(test_parallelism_4_equals_1);
   }
   RUN(test_keyed_process_timers);

@@ -160,8 +160,7 @@ static int add_element(sl__inst *inst, const win_cfg *c, win_inst *wi, const sl_
 static int clear_window(const win_cfg *c, win_inst *wi, const sl_window *w) {
   int rc = use_ns(wi->contents, w);
   if (!rc) rc = sl_state_clear(wi->contents);
-  if (!rc && c->spec.trigger == SL_TRIGGER_COUNT && !(rc = use_ns(wi->count, w)))
-    rc = sl_state_clear(wi->count);
+  if (!rc && wi->count && !(rc = use_ns(wi->count, w))) rc = sl_state_clear(wi->count);
   if (!rc && c->spec.kind == SL_WINDOW_SESSION) {
     uint8_t ns[16];
     win_ns(w, ns);
@@ -227,16 +226,28 @@ static int fire(sl__inst *inst, const win_cfg *c, win_inst *wi, const sl_window 
   return rc;
 }
 
-static int count_and_fire(sl__inst *inst, const win_cfg *c, win_inst *wi, const sl_window *w) {
+/* Count and custom triggers: count the window's records since its last
+ * firing, then decide. */
+static int count_and_fire(sl__inst *inst, const win_cfg *c, win_inst *wi, const sl_window *w,
+                          const sl_record *r) {
   sl_bytes b;
   int64_t n = 0;
   int rc = use_ns(wi->count, w);
   if (!rc) rc = sl_value_get(wi->count, &b);
   if (rc < 0) return rc;
   if (rc == 0 && b.len == 8) memcpy(&n, b.data, 8);
-  if ((uint64_t)++n < c->spec.count) return sl_value_set(wi->count, &n, 8);
-  if ((rc = sl_state_clear(wi->count))) return rc;
-  return fire(inst, c, wi, w);
+  n++;
+  sl_trigger_result t;
+  if (c->spec.trigger == SL_TRIGGER_CUSTOM)
+    t = c->spec.custom(c->spec.custom_ud, r, (uint64_t)n);
+  else
+    t = (uint64_t)n >= c->spec.count ? (c->spec.purge ? SL_TRIGGER_FIRE_AND_PURGE : SL_TRIGGER_FIRE)
+                                     : SL_TRIGGER_CONTINUE;
+  if (t == SL_TRIGGER_CONTINUE) return sl_value_set(wi->count, &n, 8);
+  if ((rc = sl_state_clear(wi->count)) || (rc = fire(inst, c, wi, w))) return rc;
+  if (t == SL_TRIGGER_FIRE_AND_PURGE && !c->spec.purge && !(rc = use_ns(wi->contents, w)))
+    rc = sl_state_clear(wi->contents); /* (purging specs already purged in fire) */
+  return rc;
 }
 
 /* ---- sessions ------------------------------------------------------------------- */
@@ -330,7 +341,7 @@ static int merge_into(sl__inst *inst, const win_cfg *c, win_inst *wi, const sl_w
       if (rc) return rc;
     }
   }
-  if (c->spec.trigger == SL_TRIGGER_COUNT) {
+  if (wi->count) {
     sl_bytes b;
     int64_t n = 0, m = 0;
     if ((rc = use_ns(wi->count, from)) || (rc = sl_value_get(wi->count, &b)) < 0) return rc;
@@ -453,8 +464,8 @@ static int win_process(sl__inst *inst, int port, const sl_record *r) {
     uint8_t ns[16];
     win_ns(&w, ns);
     if ((rc = add_element(inst, c, wi, &w, r))) break;
-    if (trig == SL_TRIGGER_COUNT)
-      rc = count_and_fire(inst, c, wi, &w);
+    if (trig == SL_TRIGGER_COUNT || trig == SL_TRIGGER_CUSTOM)
+      rc = count_and_fire(inst, c, wi, &w, r);
     else if (trig == SL_TRIGGER_EVENT_TIME && w.end - 1 <= inst->wm)
       rc = fire(inst, c, wi, &w); /* late but within the allowed lateness: re-fire */
     else if (!is_global(s))
@@ -482,7 +493,8 @@ static int win_open(sl__inst *inst) {
       c->fk == WF_AGG ? c->agg : c->fk == WF_REDUCE ? &D_REDUCE : &D_ELEMS;
   if (!wi->wins) rc = -SL_ENOMEM;
   if (!rc) rc = sl_state_get(&inst->ctx, contents, &wi->contents);
-  if (!rc && c->spec.trigger == SL_TRIGGER_COUNT) rc = sl_state_get(&inst->ctx, &D_COUNT, &wi->count);
+  if (!rc && (c->spec.trigger == SL_TRIGGER_COUNT || c->spec.trigger == SL_TRIGGER_CUSTOM))
+    rc = sl_state_get(&inst->ctx, &D_COUNT, &wi->count);
   if (!rc && c->spec.kind == SL_WINDOW_SESSION)
     rc = sl_state_get(&inst->ctx, &D_SESSIONS, &wi->sessions);
   if (!rc) rc = sl__timers_new(inst, win_on_timer, &inst->timers);
@@ -546,7 +558,9 @@ static const char *spec_error(const sl_window_spec *w) {
       return w->size_ms / w->slide_ms > 100000 ? "more than 100000 windows per record" : NULL;
     case SL_WINDOW_SESSION: return w->gap_ms > 0 ? NULL : "session windows need gap_ms > 0";
     case SL_WINDOW_GLOBAL:
-      return w->trigger == SL_TRIGGER_COUNT ? NULL : "a global window needs a count trigger";
+      return w->trigger == SL_TRIGGER_COUNT || w->trigger == SL_TRIGGER_CUSTOM
+                 ? NULL
+                 : "a global window needs a count or custom trigger";
   }
   return "unknown window kind";
 }
@@ -557,6 +571,7 @@ static sl_stream *window_op(sl_stream *in, const sl_window_spec *w, wf_kind fk,
   if (!in) return NULL;
   const char *err = !w ? "window spec is NULL" : spec_error(w);
   if (!err && w->trigger == SL_TRIGGER_COUNT && !w->count) err = "count trigger needs count > 0";
+  if (!err && w->trigger == SL_TRIGGER_CUSTOM && !w->custom) err = "custom trigger needs `custom`";
   if (!err && fk == WF_AGG && (!agg || agg->kind != SL_STATE_AGGREGATING))
     err = "sl_window_aggregate needs an SL_STATE_AGGREGATING descriptor";
   if (!err && fk == WF_AGG && w->kind == SL_WINDOW_SESSION && !agg->agg_merge)
