@@ -182,6 +182,7 @@ static int persist(sl__timers *t, sl_time_domain d, int64_t ts, const void *ns,
 
 int sl__timer_add(sl__timers *t, sl_time_domain d, int64_t ts, const void *ns,
                   uint32_t nslen) {
+  if (!ns) ns = ""; /* memcmp/memcpy need a pointer even for 0 bytes */
   sl_bytes key;
   if (sl_ctx_key(&t->inst->ctx, &key)) key = (sl_bytes){"", 0};
   tq *q = &t->q[d];
@@ -215,6 +216,7 @@ int sl__timer_add(sl__timers *t, sl_time_domain d, int64_t ts, const void *ns,
 
 int sl__timer_del(sl__timers *t, sl_time_domain d, int64_t ts, const void *ns,
                   uint32_t nslen) {
+  if (!ns) ns = ""; /* memcmp/memcpy need a pointer even for 0 bytes */
   sl_bytes key;
   if (sl_ctx_key(&t->inst->ctx, &key)) key = (sl_bytes){"", 0};
   tq *q = &t->q[d];
