@@ -36,7 +36,10 @@
  *      applies to the merged window;
  *   5. at the end a watermark of INT64_MAX fires what has not fired.
  *
- * SL_WINDOW_STREAMS overrides the number of streams (default 2000; 600
+ * Also here: --socket input, whose bad lines are numbered within the
+ * connection.
+ *
+ * SL_WINDOW_STREAMS overrides the number of streams (default 4000; 2000
  * under sanitizers); SL_WINDOW_SEED the seed.
  */
 #include <fcntl.h>
@@ -47,9 +50,9 @@
 #include "test_util.h"
 
 #if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-#define DEFAULT_STREAMS 600
-#else
 #define DEFAULT_STREAMS 2000
+#else
+#define DEFAULT_STREAMS 4000
 #endif
 
 enum { K_TUMBLING, K_SLIDING, K_SESSION };
@@ -470,12 +473,69 @@ static void test_reference_by_hand(void) {
   lines_free(&r.late);
 }
 
+/* --socket: lines over TCP in small pieces; a malformed line is reported
+ * by its line number within the connection.  tumbling:10: [0,10) a = {1,2},
+ * [10,20) a = {4}, [0,10) b = {3}. */
+static void test_socket_input(void) {
+  const char *sluice = getenv("SL_SLUICE");
+  CHECK(sluice && *sluice);
+  if (!sluice || !*sluice) return;
+  char out[700], dead[700], err[700], hp[64];
+  tpath(out, sizeof out, "sock.out");
+  tpath(dead, sizeof dead, "sock.dead");
+  tpath(err, sizeof err, "sock.err");
+  unlink(out);
+  unlink(dead);
+  int port, ls = listen_loopback(&port, 1);
+  CHECK(ls >= 0);
+  if (ls < 0) return;
+  snprintf(hp, sizeof hp, "127.0.0.1:%d", port);
+  pid_t pid = fork();
+  if (pid == 0) {
+    int fd = open(err, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    if (fd >= 0) dup2(fd, 2);
+    execl(sluice, sluice, "run", "window-agg", "--socket", hp, "--output", out,
+          "--dead-letter", dead, "--window", "tumbling:10", "--parallelism", "2",
+          (char *)NULL);
+    _exit(127);
+  }
+  int c = accept(ls, NULL, NULL);
+  CHECK(c >= 0);
+  const char *text = "1,a,1\n2,a,2\n3;b;3\n5,b,3\n12,a,4";
+  size_t len = strlen(text);
+  for (size_t off = 0; c >= 0 && off < len; off += 5) {
+    size_t n = len - off < 5 ? len - off : 5;
+    CHECK_EQ_INT(write(c, text + off, n), (long)n);
+    sleep_ms(1);
+  }
+  if (c >= 0) close(c);
+  close(ls);
+  int st = 0;
+  waitpid(pid, &st, 0);
+  CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+  size_t n;
+  char *got = read_file(out, &n), *dl = read_file(dead, &n);
+  lines want = {0}, gl = {0};
+  const char *w[] = {"0,10,a,2,3,1,2", "0,10,b,1,3,3,3", "10,20,a,1,4,4,4"};
+  for (int i = 0; i < 3; i++) lines_add(&want, w[i], strlen(w[i]));
+  if (got) lines_split_copy(&gl, got, strlen(got));
+  CHECK(same_lines(&want, &gl, 0));
+  CHECK_CONTAINS(dl, "line 3\texpected 3 fields");
+  if (!got || !dl) {
+    char *e = read_file(err, &n);
+    fprintf(stderr, "  stderr: %s\n", e ? e : "");
+    free(e);
+  }
+  free(got);
+  free(dl);
+  lines_free(&want);
+  lines_free(&gl);
+}
+
 static void test_random_streams(void) {
   const char *sluice = getenv("SL_SLUICE");
-  if (!sluice || !*sluice) {
-    fprintf(stderr, "  SL_SLUICE is not set: skipped\n");
-    return;
-  }
+  CHECK(sluice && *sluice); /* set by ctest: the sluice binary */
+  if (!sluice || !*sluice) return;
   const char *e = getenv("SL_WINDOW_STREAMS");
   int total = e && atoi(e) > 0 ? atoi(e) : DEFAULT_STREAMS;
   e = getenv("SL_WINDOW_SEED");
@@ -540,6 +600,7 @@ static void test_random_streams(void) {
 int main(void) {
   scratch_init("/tmp/sl_test_window_agg_random", 1);
   RUN(test_reference_by_hand);
+  RUN(test_socket_input);
   RUN(test_random_streams);
   TEST_MAIN_END();
 }

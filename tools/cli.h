@@ -27,6 +27,15 @@ typedef struct cli_opts {
   const char *records;
   const char *keys;
   const char *backend;
+  /* window-agg, bench window */
+  const char *window;             /* tumbling:SIZE | sliding:SIZE:SLIDE | session:GAP */
+  const char *time;               /* event | processing */
+  const char *out_of_orderness;   /* durations: "500ms", "10s", "1m", bare = ms */
+  const char *allowed_lateness;
+  const char *idle_timeout;
+  const char *watermark_interval;
+  const char *late_output;        /* PATH */
+  const char *dead_letter;        /* PATH */
   int stateless;
 } cli_opts;
 
@@ -43,12 +52,18 @@ int cli_execute(sl_env *env, const char *name);
 /* "host:port" -> host (into buf) and port.  0 or SL_EXIT_USAGE. */
 int cli_host_port(const char *s, char *host, size_t cap, int *port);
 
+/* A duration by the rules of configuration durations ("500ms", "10s",
+ * "1m", a bare number is milliseconds; no negatives).  0 or SL_EXIT_USAGE. */
+int cli_duration_ms(const char *s, int64_t *ms);
+
 /* Peak resident set size of this process in MiB. */
 double cli_peak_rss_mb(void);
 
 int job_upper(int argc, char **argv);
 int job_wordcount(int argc, char **argv);
+int job_window_agg(int argc, char **argv);
 int bench_pipeline(int argc, char **argv);
 int bench_state(int argc, char **argv);
+int bench_window(int argc, char **argv);
 
 #endif
