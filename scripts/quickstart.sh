@@ -14,3 +14,8 @@ echo "== sluice run wordcount --input data/input.txt --output out/wordcount.txt 
 ./build/sluice run wordcount --input data/input.txt --output out/wordcount.txt --parallelism 4
 # the last line of each word is its total
 awk -F'\t' '{c[$1]=$2} END {for (w in c) print c[w] "\t" w}' out/wordcount.txt | sort -rn | head -n 5
+echo "== sluice run window-agg --input data/events.csv --window tumbling:1s ..."
+./build/sluice run window-agg --input data/events.csv --window tumbling:1s \
+  --out-of-orderness 500ms --watermark-interval 0 --parallelism 1 \
+  --late-output out/late.csv --dead-letter out/bad.txt
+echo "late: $(cat out/late.csv)"
