@@ -527,12 +527,18 @@ int sl_reducing_get(sl_state *s, sl_bytes *out) {
 }
 
 int sl_aggregating_add(sl_state *s, const void *in, uint32_t in_len) {
+  int first;
+  return sl__aggregating_add(s, in, in_len, &first);
+}
+
+int sl__aggregating_add(sl_state *s, const void *in, uint32_t in_len, int *first) {
   uint32_t cklen;
   uint8_t *acc;
   int rc = check_kind(s, SL_STATE_AGGREGATING, "sl_aggregating_add");
   if (!rc) rc = build_ck(s, NULL, 0, &cklen);
   if (!rc) rc = load_acc(s, cklen, &acc);
   if (rc < 0) return rc;
+  *first = rc == SL_EMPTY;
   if (rc == SL_EMPTY) s->desc->agg_create(s->desc->ud, acc);
   if ((rc = s->desc->agg_add(s->desc->ud, acc, in, in_len)) < 0) return rc;
   return put_raw(s, cklen, acc, s->desc->size);

@@ -48,6 +48,8 @@ int sl__opstate_restore(sl__backend *be, const char *const *paths, int n, int P,
 /* An aggregating state's raw accumulator (desc->size bytes; view valid
  * until the next state call) and its replacement: window merging. */
 int sl__aggregating_raw(sl_state *s, sl_bytes *out);
+/* sl_aggregating_add that also says whether the accumulator was new. */
+int sl__aggregating_add(sl_state *s, const void *in, uint32_t in_len, int *first);
 int sl__aggregating_set_raw(sl_state *s, const void *acc);
 
 /* Processing-time clock used for TTL (tests install a fake one). */

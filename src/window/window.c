@@ -72,13 +72,13 @@ static const sl_state_desc D_SESSIONS = {.name = "__window_sessions", .kind = SL
 /* ---- window encoding ---------------------------------------------------------- */
 
 static void put_be(uint8_t *p, int64_t v) {
-  uint64_t u = (uint64_t)v ^ (1ull << 63);
-  for (int i = 0; i < 8; i++) p[i] = (uint8_t)(u >> (56 - 8 * i));
+  uint64_t u = __builtin_bswap64((uint64_t)v ^ (1ull << 63));
+  memcpy(p, &u, 8);
 }
 static int64_t get_be(const uint8_t *p) {
-  uint64_t u = 0;
-  for (int i = 0; i < 8; i++) u = u << 8 | p[i];
-  return (int64_t)(u ^ (1ull << 63));
+  uint64_t u;
+  memcpy(&u, p, 8);
+  return (int64_t)(__builtin_bswap64(u) ^ (1ull << 63));
 }
 static void win_ns(const sl_window *w, uint8_t ns[16]) {
   put_be(ns, w->start);
@@ -130,16 +130,20 @@ static int copy_bytes(win_inst *wi, sl_bytes b, sl_bytes *out) {
   return 0;
 }
 
+/* Add r to w; *first = 1 when w had no contents before (its timers are
+ * registered then; for element lists we do not know, so always). */
 static int add_element(sl__inst *inst, const win_cfg *c, win_inst *wi, const sl_window *w,
-                       const sl_record *r) {
+                       const sl_record *r, int *first) {
   int rc = use_ns(wi->contents, w);
   if (rc) return rc;
+  *first = 1;
   switch (c->fk) {
-    case WF_AGG: return sl_aggregating_add(wi->contents, r->value, r->value_len);
+    case WF_AGG: return sl__aggregating_add(wi->contents, r->value, r->value_len, first);
     case WF_REDUCE: {
       sl_bytes acc;
       rc = sl_value_get(wi->contents, &acc);
       if (rc < 0) return rc;
+      *first = rc == SL_EMPTY;
       if (rc == SL_EMPTY) return sl_value_set(wi->contents, r->value, r->value_len);
       sl_record a = {r->ts, r->key, r->key_len, acc.data, acc.len};
       sl_record out = {r->ts, r->key, r->key_len, acc.data, acc.len};
@@ -463,16 +467,24 @@ static int win_process(sl__inst *inst, int port, const sl_record *r) {
     added++;
     uint8_t ns[16];
     win_ns(&w, ns);
-    if ((rc = add_element(inst, c, wi, &w, r))) break;
+    int first;
+    if ((rc = add_element(inst, c, wi, &w, r, &first))) break;
+    if (s->kind == SL_WINDOW_SESSION) first = 1; /* a merged window needs new timers */
+    /* a window's timers are registered with its first element (registering
+     * again would be deduplicated anyway); after a purge the contents are
+     * empty again and the next element registers them again */
+    sl_time_domain fire_d = trig == SL_TRIGGER_EVENT_TIME ? SL_TIME_EVENT : SL_TIME_PROCESSING;
+    int64_t clean = cleanup_time(s, &w);
     if (trig == SL_TRIGGER_COUNT || trig == SL_TRIGGER_CUSTOM)
       rc = count_and_fire(inst, c, wi, &w, r);
     else if (trig == SL_TRIGGER_EVENT_TIME && w.end - 1 <= inst->wm)
       rc = fire(inst, c, wi, &w); /* late but within the allowed lateness: re-fire */
-    else if (!is_global(s))
-      rc = sl__timer_add(inst->timers, trig == SL_TRIGGER_EVENT_TIME ? SL_TIME_EVENT
-                                                                     : SL_TIME_PROCESSING,
-                         w.end - 1, ns, 16);
-    if (!rc && !is_global(s)) rc = sl__timer_add(inst->timers, s->time, cleanup_time(s, &w), ns, 16);
+    else if (first && !is_global(s))
+      rc = sl__timer_add(inst->timers, fire_d, w.end - 1, ns, 16);
+    if (!rc && first && !is_global(s) &&
+        (clean != w.end - 1 || fire_d != s->time || trig == SL_TRIGGER_COUNT ||
+         trig == SL_TRIGGER_CUSTOM))
+      rc = sl__timer_add(inst->timers, s->time, clean, ns, 16);
   }
   if (!rc && !added) return sl__emit_tagged(inst, c->late_tag, r); /* late: side output */
   return rc < 0 ? sl__user_fail(inst, rc, r) : rc;
