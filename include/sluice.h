@@ -572,6 +572,7 @@ typedef struct sl_job_stats {
   uint64_t dead_letters;  /* records written to the dead-letter file */
   double seconds;         /* wall time of sl_execute */
   int parallelism;
+  uint64_t checkpoints;   /* checkpoints completed */
 } sl_job_stats;
 void sl_job_stats_get(const sl_env *env, sl_job_stats *stats);
 

@@ -36,6 +36,12 @@ typedef struct sl__source_vt {
   int (*poll)(void *reader, sl__inst *inst, int budget);
   void (*close)(void *reader);
   void (*free)(sl_source *src);
+  /* Checkpoints (optional; a source without them restarts from the
+   * beginning, at-most-once sources say so): its position as bytes, and
+   * a new reader moved past everything the previous run's readers had
+   * read (their n positions, any parallelism). */
+  int (*position)(void *reader, uint8_t *buf, size_t cap, size_t *len);
+  int (*seek)(void *reader, const uint8_t *const *blobs, const size_t *lens, int n);
 } sl__source_vt;
 
 struct sl_source {

@@ -525,8 +525,8 @@ static void fs_free(sl_source *src) {
   src->impl = NULL;
 }
 
-static const sl__source_vt fs_vt = {"file", fs_plan, fs_open, fs_poll,
-                                    fs_close, fs_free};
+static const sl__source_vt fs_vt = {.kind = "file", .plan = fs_plan, .open = fs_open,
+                                    .poll = fs_poll, .close = fs_close, .free = fs_free};
 
 sl_source *sl_file_source(const char *path) {
   if (!path || !*path) return NULL;

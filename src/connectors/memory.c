@@ -37,6 +37,26 @@ static int coll_poll(void *reader, sl__inst *inst, int budget) {
   return r->next < r->c->n ? SL__POLL_MORE : SL__POLL_END;
 }
 
+/* Position: the index of the next record (subtask 0 reads them all). */
+static int coll_position(void *reader, uint8_t *buf, size_t cap, size_t *len) {
+  coll_reader *r = reader;
+  uint64_t next = r->next;
+  memcpy(buf, &next, 8);
+  *len = 8;
+  return 0;
+}
+
+static int coll_seek(void *reader, const uint8_t *const *blobs, const size_t *lens, int n) {
+  coll_reader *r = reader;
+  for (int i = 0; i < n; i++)
+    if (lens[i] == 8) {
+      uint64_t next;
+      memcpy(&next, blobs[i], 8);
+      if (next > r->next) r->next = SL__MIN(next, r->c->n);
+    }
+  return 0;
+}
+
 static void reader_close(void *reader) { sl__free_private(reader); }
 
 static void coll_free(sl_source *src) {
@@ -47,8 +67,10 @@ static void coll_free(sl_source *src) {
   sl__free(c);
 }
 
-static const sl__source_vt coll_vt = {"collection", NULL, coll_open, coll_poll,
-                                      reader_close, coll_free};
+static const sl__source_vt coll_vt = {.kind = "collection", .open = coll_open,
+                                      .poll = coll_poll, .close = reader_close,
+                                      .free = coll_free, .position = coll_position,
+                                      .seek = coll_seek};
 
 static sl_source *coll_make(const sl_record *recs, const char *const *lines,
                             size_t n) {
@@ -105,9 +127,18 @@ typedef struct {
   void *ud;
 } gen_src;
 
+/* Indexes first, first+step, ... below `next` were emitted (by one reader
+ * of a previous run). */
+typedef struct emitted {
+  uint64_t first, next, step;
+} emitted;
+
 typedef struct {
   const gen_src *g;
+  uint64_t first;           /* this reader's first index */
   uint64_t next, end, step; /* indexes next, next+step, ... < end */
+  emitted *done;            /* after a restore: what earlier readers emitted */
+  int n_done;
   double rate;              /* records per second of this subtask, 0 = unlimited */
   int64_t start_ns;
   uint64_t emitted;
@@ -131,13 +162,24 @@ static int gen_open(sl_source *src, sl__inst *inst, void **reader) {
     r->end = r->next + n / P + (i < n % P);
     r->step = 1;
   }
+  r->first = r->next;
   *reader = r;
+  return 0;
+}
+
+static int was_emitted(const gen_reader *r, uint64_t j) {
+  for (int i = 0; i < r->n_done; i++) {
+    const emitted *e = &r->done[i];
+    if (j >= e->first && j < e->next && (j - e->first) % e->step == 0) return 1;
+  }
   return 0;
 }
 
 static int gen_poll(void *reader, sl__inst *inst, int budget) {
   gen_reader *r = reader;
   const gen_src *g = r->g;
+  while (SL__UNLIKELY(r->n_done) && r->next < r->end && was_emitted(r, r->next))
+    r->next += r->step; /* a restored run skips what was emitted before */
   if (r->rate > 0) { /* on schedule: idle until the next record is due */
     double due = (double)(sl__now_ns() - r->start_ns) / 1e9 * r->rate;
     if ((double)r->emitted >= due && r->next < r->end) return SL__POLL_IDLE;
@@ -159,18 +201,45 @@ static int gen_poll(void *reader, sl__inst *inst, int budget) {
     }
     r->next += r->step;
     r->emitted++;
+    while (SL__UNLIKELY(r->n_done) && r->next < r->end && was_emitted(r, r->next))
+      r->next += r->step;
     int rc = sl__source_emit(inst, &rec);
     if (rc) return rc;
   }
   return r->next < r->end ? SL__POLL_MORE : SL__POLL_END;
 }
 
+static int gen_position(void *reader, uint8_t *buf, size_t cap, size_t *len) {
+  gen_reader *r = reader;
+  emitted e = {r->first, r->next, r->step};
+  memcpy(buf, &e, sizeof e);
+  *len = sizeof e;
+  return 0;
+}
+
+static int gen_seek(void *reader, const uint8_t *const *blobs, const size_t *lens, int n) {
+  gen_reader *r = reader;
+  r->done = sl__calloc((size_t)(n ? n : 1), sizeof *r->done);
+  if (!r->done) return -SL_ENOMEM;
+  for (int i = 0; i < n; i++)
+    if (lens[i] == sizeof(emitted)) memcpy(&r->done[r->n_done++], blobs[i], sizeof(emitted));
+  return 0;
+}
+
+static void gen_close(void *reader) {
+  gen_reader *r = reader;
+  sl__free(r->done);
+  sl__free_private(r);
+}
+
 static void gen_free(sl_source *src) { sl__free(src->impl); }
 
-static const sl__source_vt seq_vt = {"sequence", NULL, gen_open, gen_poll,
-                                     reader_close, gen_free};
-static const sl__source_vt datagen_vt = {"datagen", NULL, gen_open, gen_poll,
-                                         reader_close, gen_free};
+static const sl__source_vt seq_vt = {.kind = "sequence", .open = gen_open, .poll = gen_poll,
+                                     .close = gen_close, .free = gen_free,
+                                     .position = gen_position, .seek = gen_seek};
+static const sl__source_vt datagen_vt = {.kind = "datagen", .open = gen_open, .poll = gen_poll,
+                                         .close = gen_close, .free = gen_free,
+                                         .position = gen_position, .seek = gen_seek};
 
 sl_source *sl_sequence_source(int64_t from, int64_t to) {
   if (to < from) return NULL;

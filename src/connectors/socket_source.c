@@ -292,10 +292,11 @@ static void sock_free(sl_source *src) {
   src->impl = NULL;
 }
 
-static const sl__source_vt sock_vt = {"socket", NULL, sock_open, sock_poll,
-                                      sock_close, sock_free};
-static const sl__source_vt stdin_vt = {"stdin", NULL, sock_open, sock_poll,
-                                       sock_close, sock_free};
+/* No position: a socket cannot replay (at-most-once after a restore). */
+static const sl__source_vt sock_vt = {.kind = "socket", .open = sock_open, .poll = sock_poll,
+                                      .close = sock_close, .free = sock_free};
+static const sl__source_vt stdin_vt = {.kind = "stdin", .open = sock_open, .poll = sock_poll,
+                                       .close = sock_close, .free = sock_free};
 
 sl_source *sl_socket_source(const char *host, int port) {
   if (!host || !*host || port <= 0 || port > 65535) return NULL;

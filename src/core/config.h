@@ -72,6 +72,26 @@ typedef enum { SL__T_INT, SL__T_BOOL, SL__T_DURATION, SL__T_SIZE, SL__T_STRING }
   XX(ROLLING_SIZE, "sink.rolling-policy.file-size", SL__T_SIZE, "128mb", 1,   \
      INT64_MAX, "File sink (directory mode): start a new part file when the " \
      "current one reaches this size.")                                        \
+  XX(CKPT_INTERVAL, "execution.checkpointing.interval", SL__T_DURATION, "0",  \
+     0, INT64_MAX,                                                            \
+     "Take a checkpoint this often (aligned barriers); 0 disables "           \
+     "checkpointing.")                                                        \
+  XX(CKPT_TIMEOUT, "execution.checkpointing.timeout", SL__T_DURATION, "10min",\
+     1, INT64_MAX, "A checkpoint not complete after this long is abandoned.") \
+  XX(CKPT_MIN_PAUSE, "execution.checkpointing.min-pause", SL__T_DURATION, "0",\
+     0, INT64_MAX, "Least time between the end of one checkpoint and the "    \
+     "start of the next.")                                                    \
+  XX(CKPT_MAX_CONCURRENT, "execution.checkpointing.max-concurrent-checkpoints",\
+     SL__T_INT, "1", 1, 1, "Checkpoints in flight at once (1 for now).")      \
+  XX(CKPT_DIR, "state.checkpoints.dir", SL__T_STRING, "", 0, 0,               \
+     "Directory of checkpoints: chk-<n>/ with one file per operator "         \
+     "instance and a _metadata file written last.")                           \
+  XX(CKPT_RETAINED, "state.checkpoints.num-retained", SL__T_INT, "1", 1,      \
+     1000, "Complete checkpoints kept; older ones are deleted.")              \
+  XX(CKPT_RESTORE, "execution.checkpointing.restore", SL__T_STRING, "", 0, 0, \
+     "Start from a checkpoint: a chk-<n> path, or \"latest\" for the newest " \
+     "complete one in state.checkpoints.dir (a damaged one is reported and "  \
+     "the one before is used).")                                              \
   XX(STATE_BACKEND, "state.backend.type", SL__T_STRING, "hashmap", 0, 0,      \
      "Keyed-state backend: hashmap (in memory, copy-on-write snapshots) or "  \
      "rocksdb (on disk, for state larger than memory).")                      \

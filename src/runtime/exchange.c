@@ -122,7 +122,8 @@ int sl__xchg_ctrl(sl__inst *inst, sl__out *o, uint32_t kind, int64_t payload) {
     }
     if (!ch->cur->count) ch->cur->first_ns = inst->w->now_ns;
     sl__batch_put_ctrl(ch->cur, kind, payload);
-    if (kind == SL__EV_END || inst->job->buffer_timeout_ns == 0) chan_send(ch);
+    if (kind == SL__EV_END || kind == SL__EV_BARRIER || inst->job->buffer_timeout_ns == 0)
+      chan_send(ch); /* barriers travel at once: alignment waits for them */
   }
   return 0;
 }

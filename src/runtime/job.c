@@ -200,6 +200,14 @@ static int plan(sl__job *job) {
                                         .rr = (uint32_t)w};
         dst->n_inputs += x ? P : 1;
       }
+      for (int w = 0; w < P; w++) { /* the input port of each channel */
+        sl__inst *dst = &job->workers[w].insts[i];
+        if (!dst->chan_port) {
+          dst->chan_port = sl__calloc((size_t)(dst->n_inputs + P * op->n_in + 1), sizeof(int));
+          if (!dst->chan_port) return -SL_ENOMEM;
+        }
+        for (int k = 0; k < (x ? P : 1); k++) dst->chan_port[chan_base + k] = e;
+      }
       chan_base += x ? P : 1;
     }
   }
@@ -228,6 +236,7 @@ static void unplan(sl__job *job) {
           sl__free(wk->insts[i].outs);
           sl__free(wk->insts[i].ctx.scratch);
           sl__free(wk->insts[i].wm_in);
+          sl__free(wk->insts[i].chan_port);
           sl__free(wk->insts[i].in_idle);
           sl__free(wk->insts[i].in_ended);
         }
@@ -247,6 +256,7 @@ static void unplan(sl__job *job) {
       if (ch->free.slots)
         while ((b = sl__ring_pop(&ch->free))) sl__batch_free(b);
       sl__batch_free(ch->cur);
+      sl__batch_free(ch->parked);
       sl__ring_destroy(&ch->full);
       sl__ring_destroy(&ch->free);
     }
@@ -292,6 +302,15 @@ int sl__job_run(sl__job *job) {
         sl__fail(inst, rc, "cannot open: %s", sl_strerror(rc));
     }
 
+  if (!rc && (rc = sl__ckpt_start(job)) && !atomic_load(&job->failed)) {
+    job->err_rc = rc;
+    atomic_store(&job->failed, 1);
+  }
+  if (!rc && (rc = sl__ckpt_restore(job)) && !atomic_load(&job->failed)) {
+    job->err_rc = rc;
+    atomic_store(&job->failed, 1);
+  }
+
   struct sigaction old_int, old_term;
   int handle = !rc && SL__CONF_I(job->conf, HANDLE_SIGNALS);
   if (handle) {
@@ -329,6 +348,7 @@ int sl__job_run(sl__job *job) {
     g_sig_cancel = NULL;
   }
 
+  sl__ckpt_stop(job); /* finish queued snapshot writes, release snapshots */
   int ok = !atomic_load(&job->failed);
   /* Close what was opened: all instances of workers before opened_w, and
    * the first opened_i of worker opened_w. */
@@ -355,6 +375,7 @@ int sl__job_run(sl__job *job) {
 
 void sl__job_collect_stats(sl__job *job, sl_job_stats *st) {
   st->parallelism = job->P;
+  st->checkpoints = (uint64_t)job->env_ckpt_completed;
   st->dead_letters = atomic_load(&job->dead_letters);
   if (!job->workers) return;
   for (int w = 0; w < job->P; w++)

@@ -96,6 +96,11 @@ typedef struct sl__op_vt {
   /* called every step of the worker loop (periodic watermarks, idleness,
    * processing-time timers); now in ms of wall-clock time */
   int (*tick)(sl__inst *inst, int64_t now_ms);
+  /* checkpoints: operator-private bytes (e.g. a watermark generator's
+   * state) saved with the instance, and loaded from the blobs of every
+   * instance of the previous run (n of them, any parallelism) */
+  int (*save)(sl__inst *inst, uint8_t *buf, size_t cap, size_t *len);
+  int (*load)(sl__inst *inst, const uint8_t *const *blobs, const size_t *lens, int n);
   void (*close)(sl__inst *inst, int ok); /* after the workers joined */
 } sl__op_vt;
 
@@ -137,6 +142,8 @@ struct sl__chan {
   sl__inst *target;/* consumer instance */
   int port;        /* input port at target */
   int chan;        /* input channel index at target (watermarks) */
+  sl__batch *parked; /* consumer: batch stopped at a barrier (alignment) */
+  uint32_t parked_off;
   sl__worker *consumer;
   int ended;       /* consumer: END seen */
 };
@@ -182,6 +189,14 @@ struct sl__inst {
   int64_t wm;
   int idle_out;   /* told downstream that this instance is idle */
   struct sl__timers *timers; /* keyed operators with timers */
+  /* checkpoints (src/checkpoint/checkpoint.c) */
+  int64_t ckpt_id;     /* last checkpoint this instance snapshotted */
+  int64_t align_id;    /* barrier being aligned, 0 = none */
+  uint8_t *ch_barrier; /* per input channel: barrier align_id seen */
+  int n_barrier;
+  int *chan_port;      /* input channel -> port */
+  sl__batch **hold;    /* per forward channel: entries after its barrier */
+  struct sl__snap_task *snap; /* snapshot being written, released by owner */
   void *impl;   /* per-kind state: source reader, sink writer, reduce state */
   struct sl__kstate *ks; /* keyed state (keyed_input ops), else NULL */
   struct sl__kstate *os; /* operator state (created on first use) */
@@ -216,6 +231,8 @@ struct sl__job {
   sl__exchange *xs;
   int n_xs;
   int has_ticks; /* some operator has a tick() */
+  struct sl__ckpt *ckpt; /* checkpointing, NULL when off */
+  int64_t env_ckpt_completed; /* completed checkpoints, for the stats */
   _Atomic int failed;
   _Atomic int *cancel; /* the environment's flag (sl_cancel, signals) */
   pthread_mutex_t mu; /* guards err and the dead-letter file */
@@ -252,6 +269,20 @@ static inline int sl__failed(const sl__job *job) {
 }
 /* Wait a little when there is nothing to do (spins, then sleeps). */
 void sl__backoff(unsigned *idle);
+
+/* --- checkpoints (checkpoint.c) -------------------------------------- */
+int sl__ckpt_start(sl__job *job);          /* before workers start */
+int sl__ckpt_restore(sl__job *job);        /* after instances opened */
+void sl__ckpt_stop(sl__job *job);          /* after workers joined */
+int sl__ckpt_worker_step(sl__worker *w);   /* every step */
+int sl__inst_barrier(sl__inst *inst, int chan, int64_t id);
+/* an input channel ended: alignment may be complete */
+int sl__ckpt_channel_ended(sl__inst *inst);
+/* Forward edges: entries for a channel blocked by alignment are held. */
+static inline int sl__held(const sl__inst *target, int chan) {
+  return SL__UNLIKELY(target->align_id != 0) && target->ch_barrier[chan];
+}
+int sl__hold(sl__inst *target, int chan, const sl_record *r, uint32_t kind);
 
 /* --- runtime internals ------------------------------------------------ */
 int sl__inst_input_ended(sl__inst *inst, int chan);

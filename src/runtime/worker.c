@@ -37,8 +37,9 @@ int sl__emit(sl__inst *inst, const sl_record *r) {
   for (int i = 0; i < inst->n_outs; i++) {
     sl__out *o = &inst->outs[i];
     if (SL__UNLIKELY(o->tag != NULL)) continue; /* side outputs */
-    int rc = o->target ? o->target->vt->process(o->target, o->port, r)
-                       : sl__xchg_write(inst, o, r);
+    int rc = !o->target                       ? sl__xchg_write(inst, o, r)
+             : sl__held(o->target, o->chan) ? sl__hold(o->target, o->chan, r, 0)
+                                             : o->target->vt->process(o->target, o->port, r);
     if (SL__UNLIKELY(rc)) return rc;
   }
   return 0;
@@ -48,8 +49,9 @@ int sl__emit_tagged(sl__inst *inst, const char *tag, const sl_record *r) {
   for (int i = 0; i < inst->n_outs; i++) {
     sl__out *o = &inst->outs[i];
     if (!o->tag || strcmp(o->tag, tag)) continue;
-    int rc = o->target ? o->target->vt->process(o->target, o->port, r)
-                       : sl__xchg_write(inst, o, r);
+    int rc = !o->target                       ? sl__xchg_write(inst, o, r)
+             : sl__held(o->target, o->chan) ? sl__hold(o->target, o->chan, r, 0)
+                                             : o->target->vt->process(o->target, o->port, r);
     if (rc) return rc;
   }
   return 0;
@@ -64,8 +66,13 @@ int sl__emit_ctrl(sl__inst *inst, uint32_t kind, int64_t payload) {
   for (int i = 0; i < inst->n_outs; i++) {
     sl__out *o = &inst->outs[i];
     int rc;
-    if (!o->target)
+    if (!o->target) {
       rc = sl__xchg_ctrl(inst, o, kind, payload);
+    } else if (sl__held(o->target, o->chan)) {
+      sl_record c = {payload, NULL, 0, NULL, 0};
+      rc = sl__hold(o->target, o->chan, &c, kind);
+    } else if (kind == SL__EV_BARRIER)
+      rc = sl__inst_barrier(o->target, o->chan, payload);
     else if (kind == SL__EV_WATERMARK)
       rc = sl__inst_watermark(o->target, o->chan, payload);
     else if (kind == SL__EV_IDLE)
@@ -148,7 +155,10 @@ int sl__inst_input_ended(sl__inst *inst, int chan) {
   if (inst->in_ended[chan]) return 0;
   inst->in_ended[chan] = 1;
   int rc;
-  if (++inst->n_ended < inst->n_inputs) return advance(inst);
+  if (++inst->n_ended < inst->n_inputs) {
+    rc = advance(inst);
+    return rc ? rc : sl__ckpt_channel_ended(inst);
+  }
   if (inst->wm < SL_WATERMARK_MAX) {
     inst->wm = SL_WATERMARK_MAX;
     if (inst->vt->on_watermark && (rc = inst->vt->on_watermark(inst, SL_WATERMARK_MAX)))
@@ -162,16 +172,31 @@ int sl__worker_drain(sl__worker *w, int min_rank, int *did) {
   for (int i = 0; i < w->n_in; i++) {
     sl__chan *ch = w->in[i];
     if (ch->target->op->id <= min_rank || ch->ended) continue;
-    sl__batch *b = sl__ring_pop(&ch->full);
-    if (!b) continue;
-    (*did)++;
-    uint32_t off = 0, kind = 0;
-    sl_record r;
-    int rc = 0, t;
     sl__inst *target = ch->target;
+    if (sl__held(target, ch->chan)) continue; /* aligning: after its barrier */
+    uint32_t off = 0, kind = 0;
+    sl__batch *b = ch->parked;
+    if (b) {
+      off = ch->parked_off;
+      ch->parked = NULL;
+    } else if (!(b = sl__ring_pop(&ch->full))) {
+      continue;
+    }
+    (*did)++;
+    sl_record r;
+    int rc = 0, t, parked = 0;
     while (!rc && (t = sl__batch_next(b, &off, &r, &kind)) != 0) {
       if (t == 1)
         rc = target->vt->process(target, ch->port, &r);
+      else if (kind == SL__EV_BARRIER) {
+        rc = sl__inst_barrier(target, ch->chan, r.ts);
+        if (!rc && sl__held(target, ch->chan) && off < b->used) {
+          ch->parked = b; /* the rest belongs after the checkpoint */
+          ch->parked_off = off;
+          parked = 1;
+          break;
+        }
+      }
       else if (kind == SL__EV_WATERMARK)
         rc = sl__inst_watermark(target, ch->chan, r.ts);
       else if (kind == SL__EV_IDLE)
@@ -181,8 +206,10 @@ int sl__worker_drain(sl__worker *w, int min_rank, int *did) {
         rc = sl__inst_input_ended(target, ch->chan);
       }
     }
-    sl__batch_reset(b);
-    sl__ring_push(&ch->free, b); /* cannot fail: capacity >= limit */
+    if (!parked) {
+      sl__batch_reset(b);
+      sl__ring_push(&ch->free, b); /* cannot fail: capacity >= limit */
+    }
     if (rc) return rc;
   }
   return 0;
@@ -257,7 +284,8 @@ void *sl__worker_main(void *arg) {
       break;
     }
     int did = 0;
-    rc = sl__worker_drain(w, -1, &did);
+    rc = job->ckpt ? sl__ckpt_worker_step(w) : 0;
+    if (!rc) rc = sl__worker_drain(w, -1, &did);
     if (!rc) rc = poll_sources(w, &did);
     if (!rc && w->job->has_ticks) rc = tick(w);
     if (rc) break;

@@ -144,6 +144,34 @@ static int wm_tick(sl__inst *inst, int64_t now) {
   return rc;
 }
 
+/* Checkpoints: the generator's max timestamp and last watermark. */
+static int wm_save(sl__inst *inst, uint8_t *buf, size_t cap, size_t *len) {
+  wm_state *s = inst->impl;
+  int64_t v[2] = {s->max_ts, s->emitted};
+  memcpy(buf, v, sizeof v);
+  *len = sizeof v;
+  return 0;
+}
+
+/* Same parallelism: this subtask's own; else the smallest of all (a
+ * watermark never ahead of what every old subtask had). */
+static int wm_load(sl__inst *inst, const uint8_t *const *blobs, const size_t *lens, int n) {
+  wm_state *s = inst->impl;
+  int64_t best[2] = {SL_WATERMARK_MAX, SL_WATERMARK_MAX};
+  for (int i = 0; i < n; i++) {
+    if (lens[i] != 16 || (n == inst->ctx.parallelism && i != inst->ctx.subtask)) continue;
+    int64_t v[2];
+    memcpy(v, blobs[i], 16);
+    best[0] = SL__MIN(best[0], v[0]);
+    best[1] = SL__MIN(best[1], v[1]);
+  }
+  if (best[0] != SL_WATERMARK_MAX) {
+    s->max_ts = best[0];
+    s->emitted = best[1];
+  }
+  return 0;
+}
+
 sl_stream *sl__add_op_cfg(sl_stream *in, sl__op_kind kind, void *fn, void *fn2, void *ud,
                           void *cfg, void (*cfg_free)(void *));
 
@@ -206,7 +234,9 @@ sl_stream *sl_keyed_process(sl_stream *keyed, sl_flat_map_fn fn, sl_timer_fn on_
 static const sl__op_vt wm_vt = {.open = wm_open,
                                 .process = wm_process,
                                 .close = wm_close,
-                                .tick = wm_tick};
+                                .tick = wm_tick,
+                                .save = wm_save,
+                                .load = wm_load};
 static const sl__op_vt kp_vt = {.open = kp_open,
                                 .process = kp_process,
                                 .close = sl__keyed_close,

@@ -180,11 +180,9 @@ static int persist(sl__timers *t, sl_time_domain d, int64_t ts, const void *ns,
 
 /* ---- API --------------------------------------------------------------------- */
 
-int sl__timer_add(sl__timers *t, sl_time_domain d, int64_t ts, const void *ns,
-                  uint32_t nslen) {
-  if (!ns) ns = ""; /* memcmp/memcpy need a pointer even for 0 bytes */
-  sl_bytes key;
-  if (sl_ctx_key(&t->inst->ctx, &key)) key = (sl_bytes){"", 0};
+/* Insert (deduplicated); persist = write it through to keyed state. */
+static int insert(sl__timers *t, sl_time_domain d, int64_t ts, sl_bytes key, int kg,
+                  const void *ns, uint32_t nslen, int persist_it) {
   tq *q = &t->q[d];
   uint64_t h = timer_hash(ts, key.data, key.len, ns, nslen);
   ptrdiff_t free_slot;
@@ -203,15 +201,63 @@ int sl__timer_add(sl__timers *t, sl_time_domain d, int64_t ts, const void *ns,
   }
   timer *x = sl__malloc(sizeof *x + key.len + nslen);
   if (!x) return -SL_ENOMEM;
-  *x = (timer){ts, h, key.len, nslen,
-               sl__key_group(sl__key_hash(key.data, key.len), t->inst->job->max_parallelism), 0};
+  *x = (timer){ts, h, key.len, nslen, kg, 0};
   memcpy(x->data, key.data, key.len);
   if (nslen) memcpy(x->data + key.len, ns, nslen);
   if (!q->set[free_slot]) q->set_used++;
   q->set[free_slot] = x;
   q->heap[q->n] = x;
   sift_up(q, q->n++);
-  return persist(t, d, ts, ns, nslen, 1);
+  return persist_it ? persist(t, d, ts, ns, nslen, 1) : 0;
+}
+
+int sl__timer_add(sl__timers *t, sl_time_domain d, int64_t ts, const void *ns,
+                  uint32_t nslen) {
+  if (!ns) ns = ""; /* memcmp/memcpy need a pointer even for 0 bytes */
+  sl_bytes key;
+  if (sl_ctx_key(&t->inst->ctx, &key)) key = (sl_bytes){"", 0};
+  int kg = sl__key_group(sl__key_hash(key.data, key.len), t->inst->job->max_parallelism);
+  return insert(t, d, ts, key, kg, ns, nslen, 1);
+}
+
+/* ---- restore: every persisted timer back into the queues ---------------------- */
+
+typedef struct restore_arg {
+  sl__timers *t;
+  sl_time_domain d;
+  int kg;
+  int rc;
+} restore_arg;
+
+static int restore_entry(void *arg, const void *ck, uint32_t cklen, const void *v, uint32_t vlen) {
+  restore_arg *a = arg;
+  const uint8_t *p = ck;
+  uint32_t klen, nslen, n1, n2;
+  if (!(n1 = sl__varint_get(p, cklen, &klen)) || n1 + klen > cklen) return 0;
+  if (!(n2 = sl__varint_get(p + n1 + klen, cklen - n1 - klen, &nslen)) ||
+      n1 + klen + n2 + nslen != cklen || nslen < 8)
+    return 0;
+  const uint8_t *ns = p + n1 + klen + n2;
+  uint64_t u = 0;
+  for (int i = 0; i < 8; i++) u = u << 8 | ns[i];
+  int64_t ts = (int64_t)(u ^ (1ull << 63));
+  a->rc = insert(a->t, a->d, ts, (sl_bytes){p + n1, klen}, a->kg, ns + 8, nslen - 8, 0);
+  return a->rc;
+}
+
+int sl__timers_restore(sl__timers *t) {
+  sl__backend *be = sl__kstate_backend(t->inst->ks);
+  for (int d = 0; d < 2; d++) {
+    uint32_t sid;
+    int rc = be->vt->add_state(be, persist_desc[d].name, SL__STATE_VALUE, &sid);
+    for (int kg = be->kg_lo; !rc && kg <= be->kg_hi; kg++) {
+      restore_arg a = {t, (sl_time_domain)d, kg, 0};
+      rc = be->vt->iter(be, kg, sid, NULL, 0, restore_entry, &a);
+      if (!rc) rc = a.rc;
+    }
+    if (rc) return rc;
+  }
+  return 0;
 }
 
 int sl__timer_del(sl__timers *t, sl_time_domain d, int64_t ts, const void *ns,

@@ -29,6 +29,8 @@ int sl__timer_del(sl__timers *t, sl_time_domain d, int64_t ts, const void *ns,
                   uint32_t nslen);
 /* Fire every timer of domain d with ts <= until. */
 int sl__timers_fire(sl__timers *t, sl_time_domain d, int64_t until);
+/* After a restore: rebuild the timer queues from keyed state. */
+int sl__timers_restore(sl__timers *t);
 /* Earliest pending timestamp of d, or INT64_MAX. */
 int64_t sl__timers_next(sl__timers *t, sl_time_domain d);
 

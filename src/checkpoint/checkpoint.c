@@ -1,0 +1,593 @@
+/*
+ * checkpoint.c -- asynchronous barrier snapshotting (the algorithm Flink
+ * uses), the background writer, and restore.
+ *
+ *   coordinator (worker 0's step): every execution.checkpointing.interval,
+ *     when no checkpoint is in flight and min-pause has passed, publish
+ *     checkpoint n (job->ckpt->trigger = n).
+ *   sources (their worker's step): on seeing n, snapshot their position and
+ *     emit barrier n on every output, in-band, after the records before it.
+ *   every other instance: barrier n on input channel c blocks c (alignment):
+ *     an exchange channel is simply not drained any more (a batch is parked
+ *     at the barrier); a forward channel's later entries are held in a
+ *     buffer.  When every input that has not ended delivered barrier n, the
+ *     instance snapshots (the synchronous part: copy-on-write or a RocksDB
+ *     snapshot, the source position, watermarks), forwards barrier n,
+ *     unblocks its channels and replays what it held.
+ *   writer thread: writes each instance's files (images are produced from
+ *     the snapshots while processing goes on), marks the snapshot for
+ *     release by its owner, counts acknowledgements; the last one writes
+ *     _metadata (the checkpoint is then complete) and applies retention.
+ *
+ * Invariants
+ *   1. A snapshot of instance I for checkpoint n contains exactly the
+ *      effects of the records that entered the job before barrier n on
+ *      every path to I.
+ *   2. One checkpoint in flight (max-concurrent-checkpoints = 1); a
+ *      backend's snapshot is released by its owner before the next one.
+ *   3. A checkpoint exists only when its _metadata exists.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <sys/stat.h>
+
+#include "api/ops.h"
+#include "checkpoint/storage.h"
+#include "connectors/connector.h"
+#include "time/timers.h"
+
+typedef struct sl__snap_task {
+  struct sl__snap_task *next;
+  sl__inst *inst;
+  int64_t id;
+  sl__snapshot *snap[3]; /* keyed, operator, broadcast */
+  sl__backend *be[3];
+  uint8_t *meta;
+  size_t meta_len;
+  _Atomic int written;
+  int rc;
+} sl__snap_task;
+
+typedef struct sl__ckpt {
+  sl__job *job;
+  char *dir;
+  int64_t interval_ms, min_pause_ms;
+  _Atomic int64_t trigger; /* the newest checkpoint published */
+  int64_t next_ms;         /* worker 0: when to trigger next */
+  _Atomic int inflight;
+  _Atomic int64_t done_ms; /* when the last one completed */
+  _Atomic int acks;        /* instances still to be written */
+  sl__ckpt_meta meta;      /* of the checkpoint in flight */
+  pthread_t writer;
+  pthread_mutex_t mu;
+  pthread_cond_t cv;
+  sl__snap_task *head, *tail;
+  int stop;
+  int64_t completed;   /* count, for tests and inspection */
+  int64_t last_complete;
+} sl__ckpt;
+
+static int64_t wall_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* ---- holding entries of blocked forward channels ------------------------------ */
+
+int sl__hold(sl__inst *target, int chan, const sl_record *r, uint32_t kind) {
+  sl__batch **h = &target->hold[chan];
+  uint32_t size = kind ? (uint32_t)sizeof(sl__entry_hdr) : sl__entry_size(r->key_len, r->value_len);
+  if (!*h && !(*h = sl__batch_new(SL__MAX(4096u, size)))) return -SL_ENOMEM;
+  if (!sl__batch_fits(*h, size) && sl__batch_reserve(*h, SL__MAX(size, (*h)->cap)))
+    return -SL_ENOMEM;
+  if (kind)
+    sl__batch_put_ctrl(*h, kind, r->ts);
+  else
+    sl__batch_put(*h, r);
+  return 0;
+}
+
+static int replay(sl__inst *inst) {
+  for (int c = 0; c < inst->n_inputs; c++) {
+    sl__batch *b = inst->hold[c];
+    if (!b || !b->count) continue;
+    inst->hold[c] = NULL; /* entries may be held again by a later barrier */
+    uint32_t off = 0, kind;
+    sl_record r;
+    int t, rc = 0;
+    while (!rc && (t = sl__batch_next(b, &off, &r, &kind)) != 0) {
+      if (sl__held(inst, c))
+        rc = sl__hold(inst, c, &r, t == 1 ? 0 : kind);
+      else if (t == 1)
+        rc = inst->vt->process(inst, inst->chan_port[c], &r);
+      else if (kind == SL__EV_WATERMARK)
+        rc = sl__inst_watermark(inst, c, r.ts);
+      else if (kind == SL__EV_IDLE)
+        rc = sl__inst_idle(inst, c, (int)r.ts);
+      else if (kind == SL__EV_BARRIER)
+        rc = sl__inst_barrier(inst, c, r.ts);
+      else if (kind == SL__EV_END)
+        rc = sl__inst_input_ended(inst, c);
+    }
+    sl__batch_free(b);
+    if (rc) return rc;
+  }
+  return 0;
+}
+
+/* ---- snapshots ------------------------------------------------------------------ */
+
+/* Meta blob: i64 wm, then the operator's own bytes (source position,
+ * watermark generator). */
+static int meta_blob(sl__inst *inst, uint8_t **out, size_t *len) {
+  uint8_t extra[4096];
+  size_t n = 0;
+  if (inst->op->kind == SL__OP_SOURCE && inst->impl && inst->op->source->vt->position) {
+    int rc = inst->op->source->vt->position(inst->impl, extra, sizeof extra, &n);
+    if (rc) return sl__fail(inst, rc, "cannot record the source position for a checkpoint");
+  } else if (inst->vt->save) {
+    int rc = inst->vt->save(inst, extra, sizeof extra, &n);
+    if (rc) return rc;
+  }
+  uint8_t *b = sl__malloc(8 + n);
+  if (!b) return -SL_ENOMEM;
+  memcpy(b, &inst->wm, 8);
+  if (n) memcpy(b + 8, extra, n);
+  *out = b;
+  *len = 8 + n;
+  return 0;
+}
+
+static void release(sl__inst *inst) {
+  sl__snap_task *t = inst->snap;
+  if (!t || !atomic_load(&t->written)) return;
+  for (int i = 0; i < 3; i++)
+    if (t->snap[i]) t->be[i]->vt->snap_release(t->snap[i]);
+  sl__free(t->meta);
+  sl__free(t);
+  inst->snap = NULL;
+}
+
+static int snapshot(sl__inst *inst, int64_t id) {
+  sl__ckpt *ck = inst->job->ckpt;
+  if (inst->snap) { /* the previous one is written: the checkpoint completed */
+    while (!atomic_load(&inst->snap->written)) sched_yield();
+    release(inst);
+  }
+  sl__snap_task *t = sl__calloc(1, sizeof *t);
+  if (!t) return -SL_ENOMEM;
+  t->inst = inst;
+  t->id = id;
+  struct sl__kstate *ks[3] = {inst->ks, inst->os, inst->bs};
+  int rc = 0;
+  for (int i = 0; i < 3 && !rc; i++) {
+    if (!ks[i]) continue;
+    t->be[i] = sl__kstate_backend(ks[i]);
+    if ((rc = t->be[i]->vt->snapshot(t->be[i], &t->snap[i])))
+      rc = sl__fail(inst, rc, "checkpoint %lld: %s", (long long)id, t->be[i]->err);
+  }
+  if (!rc) rc = meta_blob(inst, &t->meta, &t->meta_len);
+  if (rc) {
+    for (int i = 0; i < 3; i++)
+      if (t->snap[i]) t->be[i]->vt->snap_release(t->snap[i]);
+    sl__free(t->meta);
+    sl__free(t);
+    return rc;
+  }
+  inst->ckpt_id = id;
+  inst->snap = t;
+  pthread_mutex_lock(&ck->mu);
+  if (ck->tail)
+    ck->tail->next = t;
+  else
+    ck->head = t;
+  ck->tail = t;
+  pthread_cond_signal(&ck->cv);
+  pthread_mutex_unlock(&ck->mu);
+  return 0;
+}
+
+/* ---- barriers and alignment ----------------------------------------------------- */
+
+static int aligned(sl__inst *inst) {
+  int64_t id = inst->align_id;
+  for (int c = 0; c < inst->n_inputs; c++)
+    if (!inst->ch_barrier[c] && !inst->in_ended[c]) return 0;
+  int rc = snapshot(inst, id);
+  if (!rc) rc = sl__emit_ctrl(inst, SL__EV_BARRIER, id);
+  inst->align_id = 0;
+  memset(inst->ch_barrier, 0, (size_t)inst->n_inputs);
+  return rc ? rc : replay(inst);
+}
+
+int sl__inst_barrier(sl__inst *inst, int chan, int64_t id) {
+  if (id <= inst->ckpt_id) return 0; /* done already */
+  if (inst->align_id != id) {
+    inst->align_id = id;
+    memset(inst->ch_barrier, 0, (size_t)inst->n_inputs);
+  }
+  inst->ch_barrier[chan] = 1;
+  return aligned(inst);
+}
+
+int sl__ckpt_channel_ended(sl__inst *inst) {
+  return inst->align_id ? aligned(inst) : 0;
+}
+
+/* ---- per worker step ---------------------------------------------------------------- */
+
+int sl__ckpt_worker_step(sl__worker *w) {
+  sl__job *job = w->job;
+  sl__ckpt *ck = job->ckpt;
+  int64_t trigger = atomic_load_explicit(&ck->trigger, memory_order_acquire);
+  if (w->index == 0 && !atomic_load(&ck->inflight)) {
+    int64_t now = wall_ms();
+    int64_t earliest = atomic_load(&ck->done_ms) + ck->min_pause_ms;
+    if (now >= ck->next_ms && now >= earliest) {
+      ck->next_ms = now + ck->interval_ms;
+      int64_t id = trigger + 1;
+      char dir[4096];
+      sl__ckpt_path(dir, sizeof dir, ck->dir, id);
+      sl__rm_rf(dir); /* a leftover of a crashed run */
+      if (mkdir(dir, 0755))
+        return sl__fail(&w->insts[0], -SL_EIO, "cannot create checkpoint directory '%s': %s",
+                        dir, strerror(errno));
+      for (int i = 0; i < job->n_ops * job->P; i++) ck->meta.inst[i] = (sl__ckpt_inst){0, 0};
+      ck->meta.id = id;
+      ck->meta.taken_ms = now;
+      atomic_store(&ck->acks, job->n_ops * job->P);
+      atomic_store(&ck->inflight, 1);
+      atomic_store_explicit(&ck->trigger, id, memory_order_release);
+      trigger = id;
+    }
+  }
+  for (int i = 0; i < job->n_ops; i++) {
+    sl__inst *inst = &w->insts[i];
+    if (inst->snap) release(inst);
+    if (trigger <= inst->ckpt_id) continue;
+    /* sources start checkpoint `trigger`; finished instances snapshot their
+     * final state (nothing will reach them any more) */
+    if (inst->op->kind == SL__OP_SOURCE || inst->ended) {
+      int rc = snapshot(inst, trigger);
+      if (!rc && !inst->ended) rc = sl__emit_ctrl(inst, SL__EV_BARRIER, trigger);
+      if (rc) return rc;
+    }
+  }
+  return 0;
+}
+
+/* ---- writer ------------------------------------------------------------------------- */
+
+static int write_task(sl__ckpt *ck, sl__snap_task *t, char *err, size_t errcap) {
+  sl__job *job = ck->job;
+  sl__inst *inst = t->inst;
+  int op = inst->op->id, s = inst->ctx.subtask;
+  char chk[4096], path[4200];
+  sl__ckpt_path(chk, sizeof chk, ck->dir, t->id);
+  static const char *ext[3] = {"keyed", "opstate", "bstate"};
+  sl__ckpt_inst *ci = &ck->meta.inst[op * job->P + s];
+  for (int i = 0; i < 3; i++) {
+    if (!t->snap[i]) continue;
+    sl__ckpt_file(path, sizeof path, chk, op, s, ext[i]);
+    int rc = sl__image_write_file(t->be[i], t->snap[i], path);
+    if (rc) {
+      sl__fmt(err, errcap, "%s", t->be[i]->err);
+      return rc;
+    }
+    struct stat st;
+    if (!stat(path, &st)) ci->bytes += (uint64_t)st.st_size;
+    ci->flags |= (uint8_t)(1 << i);
+  }
+  static const char MAGIC[8] = {'S', 'L', 'O', 'P', 'M', 'E', 'T', 'A'}; /* OPMETA */
+  sl__ckpt_file(path, sizeof path, chk, op, s, "meta");
+  int rc = sl__frame_write(path, MAGIC, t->meta, t->meta_len, err, errcap);
+  if (rc) return rc;
+  ci->flags |= SL__F_META;
+  ci->bytes += t->meta_len + 20;
+  return 0;
+}
+
+static void *writer_main(void *arg) {
+  sl__ckpt *ck = arg;
+  sl__job *job = ck->job;
+  for (;;) {
+    pthread_mutex_lock(&ck->mu);
+    while (!ck->head && !ck->stop) pthread_cond_wait(&ck->cv, &ck->mu);
+    sl__snap_task *t = ck->head;
+    if (t) {
+      ck->head = t->next;
+      if (!ck->head) ck->tail = NULL;
+    }
+    pthread_mutex_unlock(&ck->mu);
+    if (!t) break; /* stop requested and nothing left */
+    char err[1024] = "";
+    int rc = write_task(ck, t, err, sizeof err);
+    int64_t id = t->id;
+    sl__inst *inst = t->inst;
+    /* from here on the owner may release and free t */
+    atomic_store_explicit(&t->written, 1, memory_order_release);
+    if (rc) {
+      sl__fail(inst, rc, "checkpoint %lld: %s", (long long)id, err);
+      continue;
+    }
+    if (atomic_fetch_sub(&ck->acks, 1) == 1) { /* the last instance */
+      char chk[4096];
+      sl__ckpt_path(chk, sizeof chk, ck->dir, id);
+      if (sl__ckpt_meta_write(chk, &ck->meta, err, sizeof err) || sl__fsync_dir(ck->dir)) {
+        sl__fail(inst, -SL_EIO, "checkpoint %lld: %s", (long long)id, err);
+        continue;
+      }
+      ck->completed++;
+      ck->last_complete = id;
+      sl__ckpt_retain(ck->dir, (int)SL__CONF_I(job->conf, CKPT_RETAINED));
+      atomic_store(&ck->done_ms, wall_ms());
+      atomic_store(&ck->inflight, 0);
+    }
+  }
+  return NULL;
+}
+
+/* ---- lifecycle ---------------------------------------------------------------------- */
+
+int sl__ckpt_start(sl__job *job) {
+  const sl__conf *conf = job->conf;
+  int64_t interval = SL__CONF_I(conf, CKPT_INTERVAL);
+  for (int w = 0; w < job->P; w++)
+    for (int i = 0; i < job->n_ops; i++) {
+      sl__inst *inst = &job->workers[w].insts[i];
+      int nc = inst->n_inputs ? inst->n_inputs : 1;
+      inst->ch_barrier = sl__calloc((size_t)nc, 1);
+      inst->hold = sl__calloc((size_t)nc, sizeof *inst->hold);
+      if (!inst->ch_barrier || !inst->hold) return -SL_ENOMEM;
+    }
+  if (interval <= 0) return 0;
+  const char *dir = SL__CONF_S(conf, CKPT_DIR);
+  if (!dir || !*dir) {
+    sl__fmt(job->err, sizeof job->err,
+            "execution.checkpointing.interval is set but state.checkpoints.dir is empty");
+    return -SL_ECONFIG;
+  }
+  char *bad = NULL;
+  int rc = sl__mkdir_p(dir, &bad);
+  if (rc) {
+    sl__fmt(job->err, sizeof job->err, "cannot create state.checkpoints.dir '%s' (%s): %s", dir,
+            bad ? bad : dir, strerror(-rc));
+    sl__free(bad);
+    return -SL_EIO;
+  }
+  sl__ckpt *ck = sl__calloc(1, sizeof *ck);
+  if (!ck) return -SL_ENOMEM;
+  ck->job = job;
+  ck->dir = sl__strdup(dir);
+  ck->interval_ms = interval;
+  ck->min_pause_ms = SL__CONF_I(conf, CKPT_MIN_PAUSE);
+  ck->next_ms = wall_ms() + interval;
+  atomic_init(&ck->trigger, sl__ckpt_max_id(dir)); /* ids continue across runs */
+  ck->meta.P = job->P;
+  ck->meta.max_parallelism = job->max_parallelism;
+  ck->meta.n_ops = job->n_ops;
+  ck->meta.op_kind = sl__calloc((size_t)job->n_ops, 1);
+  ck->meta.op_name = sl__calloc((size_t)job->n_ops, sizeof(char *));
+  ck->meta.inst = sl__calloc((size_t)job->n_ops * (size_t)job->P, sizeof(sl__ckpt_inst));
+  if (!ck->dir || !ck->meta.op_kind || !ck->meta.op_name || !ck->meta.inst) {
+    job->ckpt = ck;
+    return -SL_ENOMEM;
+  }
+  for (int i = 0; i < job->n_ops; i++) {
+    ck->meta.op_kind[i] = (uint8_t)job->ops[i]->kind;
+    ck->meta.op_name[i] = sl__strdup(job->ops[i]->name);
+  }
+  for (int w = 0; w < job->P; w++)
+    for (int i = 0; i < job->n_ops; i++) job->workers[w].insts[i].ckpt_id = atomic_load(&ck->trigger);
+  pthread_mutex_init(&ck->mu, NULL);
+  pthread_cond_init(&ck->cv, NULL);
+  job->ckpt = ck;
+  if (pthread_create(&ck->writer, NULL, writer_main, ck)) {
+    sl__fmt(job->err, sizeof job->err, "cannot start the checkpoint writer thread");
+    return -SL_ENOMEM;
+  }
+  return 0;
+}
+
+void sl__ckpt_stop(sl__job *job) {
+  sl__ckpt *ck = job->ckpt;
+  if (ck && ck->dir) {
+    pthread_mutex_lock(&ck->mu);
+    ck->stop = 1;
+    pthread_cond_signal(&ck->cv);
+    pthread_mutex_unlock(&ck->mu);
+    pthread_join(ck->writer, NULL); /* writes what was queued */
+  }
+  for (int w = 0; job->workers && w < job->P; w++)
+    for (int i = 0; i < job->n_ops; i++) {
+      sl__inst *inst = &job->workers[w].insts[i];
+      if (inst->snap) {
+        atomic_store(&inst->snap->written, 1);
+        release(inst);
+      }
+      if (inst->hold)
+        for (int c = 0; c < (inst->n_inputs ? inst->n_inputs : 1); c++) sl__batch_free(inst->hold[c]);
+      sl__free(inst->hold);
+      sl__free(inst->ch_barrier);
+      inst->hold = NULL;
+      inst->ch_barrier = NULL;
+    }
+  if (!ck) return;
+  if (ck->dir) {
+    pthread_mutex_destroy(&ck->mu);
+    pthread_cond_destroy(&ck->cv);
+  }
+  job->env_ckpt_completed = ck->completed;
+  sl__ckpt_meta_free(&ck->meta);
+  sl__free(ck->dir);
+  sl__free(ck);
+  job->ckpt = NULL;
+}
+
+/* ---- restore ------------------------------------------------------------------------ */
+
+static const char OPMETA_MAGIC[8] = {'S', 'L', 'O', 'P', 'M', 'E', 'T', 'A'};
+
+typedef struct old_meta {
+  uint8_t **blob; /* per old subtask: the operator's bytes (after the wm) */
+  size_t *len;
+  int64_t *wm;
+  int n;
+} old_meta;
+
+static void old_meta_free(old_meta *o) {
+  for (int i = 0; i < o->n; i++) sl__free(o->blob ? o->blob[i] : NULL);
+  sl__free(o->blob);
+  sl__free(o->len);
+  sl__free(o->wm);
+}
+
+/* the .meta files of op from every old subtask (raw frames are kept in
+ * blob[i] with the 8-byte watermark in front; blob[i] + 8 is the payload) */
+static int load_old_meta(const char *chk, const sl__ckpt_meta *m, int op, old_meta *o,
+                         char *err, size_t errcap) {
+  o->n = m->P;
+  o->blob = sl__calloc((size_t)m->P, sizeof *o->blob);
+  o->len = sl__calloc((size_t)m->P, sizeof *o->len);
+  o->wm = sl__calloc((size_t)m->P, sizeof *o->wm);
+  if (!o->blob || !o->len || !o->wm) return -SL_ENOMEM;
+  for (int s = 0; s < m->P; s++) {
+    o->wm[s] = SL_WATERMARK_MIN;
+    if (!(m->inst[op * m->P + s].flags & SL__F_META)) continue;
+    char path[4200];
+    sl__ckpt_file(path, sizeof path, chk, op, s, "meta");
+    int rc = sl__frame_read(path, OPMETA_MAGIC, &o->blob[s], &o->len[s], err, errcap);
+    if (rc) return rc;
+    if (o->len[s] >= 8) memcpy(&o->wm[s], o->blob[s], 8);
+  }
+  return 0;
+}
+
+static int restore_inst(sl__job *job, const char *chk, const sl__ckpt_meta *m, sl__inst *inst,
+                        const old_meta *om, char *err, size_t errcap) {
+  int op = inst->op->id, P_old = m->P, rc = 0;
+  char path[4200];
+  /* keyed state: every old subtask's image; each keeps our key groups */
+  for (int s = 0; !rc && inst->ks && s < P_old; s++) {
+    if (!(m->inst[op * P_old + s].flags & SL__F_KEYED)) continue;
+    sl__backend *be = sl__kstate_backend(inst->ks);
+    sl__ckpt_file(path, sizeof path, chk, op, s, "keyed");
+    if ((rc = sl__image_read_file(be, path))) sl__fmt(err, errcap, "%s", be->err);
+  }
+  /* operator state: redistributed */
+  const char *paths[1024];
+  char store[1024][256];
+  int n = 0;
+  for (int s = 0; s < P_old && s < 1024; s++)
+    if (m->inst[op * P_old + s].flags & SL__F_OPSTATE) {
+      sl__ckpt_file(store[n], sizeof store[n], chk, op, s, "opstate");
+      paths[n] = store[n];
+      n++;
+    }
+  if (!rc && n) {
+    struct sl__kstate *os;
+    if (!(rc = sl__ctx_ostate(&inst->ctx, &os)))
+      rc = sl__opstate_restore(sl__kstate_backend(os), paths, n, job->P, inst->ctx.subtask, err,
+                               errcap);
+  }
+  /* broadcast state: the same everywhere, take subtask 0's */
+  if (!rc && inst->bs && (m->inst[op * P_old].flags & SL__F_BSTATE)) {
+    sl__backend *be = sl__kstate_backend(inst->bs);
+    sl__ckpt_file(path, sizeof path, chk, op, 0, "bstate");
+    if ((rc = sl__image_read_file(be, path))) sl__fmt(err, errcap, "%s", be->err);
+  }
+  if (rc) return rc;
+  /* watermark: this subtask's own at the same parallelism, else the
+   * smallest (never ahead of what every old subtask had seen) */
+  int64_t wm = SL_WATERMARK_MAX;
+  if (P_old == job->P)
+    wm = om->wm[inst->ctx.subtask];
+  else
+    for (int s = 0; s < P_old; s++) wm = SL__MIN(wm, om->wm[s]);
+  if (wm != SL_WATERMARK_MAX && wm > inst->wm) {
+    inst->wm = wm;
+    for (int c = 0; c < inst->n_inputs; c++) inst->wm_in[c] = wm;
+  }
+  /* the operator's own bytes, in old subtask order */
+  const uint8_t *blobs[1024];
+  size_t lens[1024];
+  int nb = 0;
+  for (int s = 0; s < P_old && s < 1024; s++) {
+    blobs[nb] = om->blob[s] ? om->blob[s] + 8 : (const uint8_t *)"";
+    lens[nb++] = om->len[s] >= 8 ? om->len[s] - 8 : 0;
+  }
+  if (inst->op->kind == SL__OP_SOURCE) {
+    const sl__source_vt *vt = inst->op->source->vt;
+    if (inst->impl && vt->seek) {
+      rc = vt->seek(inst->impl, blobs, lens, nb);
+      if (rc) sl__fmt(err, errcap, "operator '%s': cannot resume the source", inst->op->name);
+    } else if (inst->impl && inst->ctx.subtask == 0) {
+      fprintf(stderr, "sluice: source '%s' cannot resume from a checkpoint; it starts from "
+                      "the beginning (at-least-once for its records)\n", inst->op->name);
+    }
+  } else if (inst->vt->load) {
+    rc = inst->vt->load(inst, blobs, lens, nb);
+  }
+  if (!rc && inst->timers) rc = sl__timers_restore(inst->timers);
+  return rc;
+}
+
+int sl__ckpt_restore(sl__job *job) {
+  const char *want = SL__CONF_S(job->conf, CKPT_RESTORE);
+  if (!want || !*want) return 0;
+  char chk[4096], err[1024] = "";
+  sl__ckpt_meta m;
+  int rc;
+  if (!strcmp(want, "latest")) {
+    const char *dir = SL__CONF_S(job->conf, CKPT_DIR);
+    if (!dir || !*dir) {
+      sl__fmt(job->err, sizeof job->err,
+              "execution.checkpointing.restore=latest needs state.checkpoints.dir");
+      return -SL_ECONFIG;
+    }
+    rc = sl__ckpt_latest(dir, chk, sizeof chk, &m, err, sizeof err);
+    if (rc == -SL_ENOENT) {
+      fprintf(stderr, "sluice: no complete checkpoint in '%s'; starting from the beginning\n", dir);
+      return 0;
+    }
+  } else {
+    sl__fmt(chk, sizeof chk, "%s", want);
+    rc = sl__ckpt_verify(chk, &m, err, sizeof err);
+  }
+  if (rc) {
+    sl__fmt(job->err, sizeof job->err, "cannot restore from checkpoint '%s': %s", chk, err);
+    return rc;
+  }
+  if (m.n_ops != job->n_ops || m.max_parallelism != job->max_parallelism) {
+    sl__fmt(job->err, sizeof job->err,
+            "checkpoint '%s' was taken by another job (%d operators, max parallelism %d; this "
+            "job has %d and %d)",
+            chk, m.n_ops, m.max_parallelism, job->n_ops, job->max_parallelism);
+    sl__ckpt_meta_free(&m);
+    return -SL_ESTATE;
+  }
+  for (int i = 0; i < job->n_ops; i++)
+    if (m.op_kind[i] != (uint8_t)job->ops[i]->kind) {
+      sl__fmt(job->err, sizeof job->err,
+              "checkpoint '%s': operator %d is '%s' there but '%s' here (another job graph)", chk,
+              i, m.op_name[i], job->ops[i]->name);
+      sl__ckpt_meta_free(&m);
+      return -SL_ESTATE;
+    }
+  for (int i = 0; !rc && i < job->n_ops; i++) {
+    old_meta om = {0};
+    rc = load_old_meta(chk, &m, i, &om, err, sizeof err);
+    for (int w = 0; !rc && w < job->P; w++)
+      rc = restore_inst(job, chk, &m, &job->workers[w].insts[i], &om, err, sizeof err);
+    old_meta_free(&om);
+  }
+  if (rc)
+    sl__fmt(job->err, sizeof job->err, "cannot restore from checkpoint '%s': %s", chk,
+            err[0] ? err : sl_strerror(rc));
+  else
+    fprintf(stderr, "sluice: restored checkpoint %lld from '%s' (parallelism %d -> %d)\n",
+            (long long)m.id, chk, m.P, job->P);
+  sl__ckpt_meta_free(&m);
+  return rc;
+}

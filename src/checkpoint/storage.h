@@ -1,0 +1,75 @@
+/*
+ * storage.h -- checkpoint storage on a file system (internal).
+ *
+ * Layout under state.checkpoints.dir:
+ *
+ *   chk-<n>/op-<op>-<subtask>.keyed     keyed state image   (state/image.c)
+ *   chk-<n>/op-<op>-<subtask>.opstate   operator state image
+ *   chk-<n>/op-<op>-<subtask>.bstate    broadcast state image
+ *   chk-<n>/op-<op>-<subtask>.meta      framed: source position, watermarks
+ *   chk-<n>/_metadata                   framed: the checkpoint's table of
+ *                                       contents, written last
+ *
+ * Every file begins with magic + format version and ends with an XXH64 of
+ * everything before it; it is written to a temporary name, fsynced,
+ * renamed, and the directory is fsynced.  A checkpoint exists only once its
+ * _metadata does; a damaged or partial one is detected by the checksums and
+ * recovery falls back to the previous complete one.
+ */
+#ifndef SL_CKPT_STORAGE_H
+#define SL_CKPT_STORAGE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+enum { SL__F_KEYED = 1, SL__F_OPSTATE = 2, SL__F_BSTATE = 4, SL__F_META = 8 };
+
+typedef struct sl__ckpt_inst {
+  uint8_t flags;      /* which files the instance wrote */
+  uint64_t bytes;     /* their total size */
+} sl__ckpt_inst;
+
+typedef struct sl__ckpt_meta {
+  int64_t id;
+  int64_t taken_ms;   /* wall clock when triggered */
+  int P, max_parallelism, n_ops;
+  uint8_t *op_kind;   /* [n_ops] */
+  char **op_name;     /* [n_ops] */
+  sl__ckpt_inst *inst; /* [n_ops * P], op-major */
+} sl__ckpt_meta;
+
+/* A framed file: magic (8 bytes), u32 version, payload, XXH64. */
+int sl__frame_write(const char *path, const char magic[8], const void *payload,
+                    size_t len, char *err, size_t errcap);
+/* Reads and verifies; *payload is sl__malloc'ed. */
+int sl__frame_read(const char *path, const char magic[8], uint8_t **payload,
+                   size_t *len, char *err, size_t errcap);
+/* Trailing-checksum check of any checkpoint file (images or frames). */
+int sl__file_verify(const char *path, uint64_t *size, char *err, size_t errcap);
+
+int sl__ckpt_meta_write(const char *chk_dir, const sl__ckpt_meta *m, char *err,
+                        size_t errcap);
+int sl__ckpt_meta_read(const char *chk_dir, sl__ckpt_meta *m, char *err,
+                       size_t errcap);
+void sl__ckpt_meta_free(sl__ckpt_meta *m);
+/* Metadata read + every listed file verified. */
+int sl__ckpt_verify(const char *chk_dir, sl__ckpt_meta *m, char *err,
+                    size_t errcap);
+
+/* "chk-<n>" path of checkpoint n in dir. */
+void sl__ckpt_path(char *out, size_t cap, const char *dir, int64_t id);
+void sl__ckpt_file(char *out, size_t cap, const char *chk_dir, int op,
+                   int subtask, const char *ext);
+/* The newest checkpoint in dir that verifies; older damaged ones are
+ * skipped with a warning on stderr naming the problem.  0 with *path and
+ * *m filled, -SL_ENOENT when there is none. */
+int sl__ckpt_latest(const char *dir, char *path, size_t cap, sl__ckpt_meta *m,
+                    char *err, size_t errcap);
+/* Keep the newest `keep` complete checkpoints in dir, delete the rest. */
+void sl__ckpt_retain(const char *dir, int keep);
+/* Highest checkpoint id present in dir (complete or not), 0 if none. */
+int64_t sl__ckpt_max_id(const char *dir);
+void sl__rm_rf(const char *path);
+int sl__fsync_dir(const char *dir);
+
+#endif
