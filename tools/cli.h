@@ -36,6 +36,10 @@ typedef struct cli_opts {
   const char *watermark_interval;
   const char *late_output;        /* PATH */
   const char *dead_letter;        /* PATH */
+  /* every job: checkpoints */
+  const char *checkpoint_dir;      /* state.checkpoints.dir */
+  const char *checkpoint_interval; /* execution.checkpointing.interval */
+  const char *restore;             /* latest | PATH */
   int stateless;
 } cli_opts;
 
@@ -63,6 +67,7 @@ int job_upper(int argc, char **argv);
 int job_wordcount(int argc, char **argv);
 int job_window_agg(int argc, char **argv);
 int bench_pipeline(int argc, char **argv);
+int checkpoint_inspect(int argc, char **argv);
 int bench_state(int argc, char **argv);
 int bench_window(int argc, char **argv);
 

@@ -36,6 +36,8 @@ static const char *USAGE =
     "      value-state read-modify-write per record on a keyed stream\n"
     "  sluice bench window [--window tumbling|sliding] [--keys K] [--parallelism P] [--records N]\n"
     "      keyed 100 ms windows (sliding: every 20 ms) summing a generated stream\n"
+    "  sluice checkpoint inspect PATH\n"
+    "      what a checkpoint (chk-<n>, or the newest in a directory) holds; verifies checksums\n"
     "  sluice conf --list | --markdown\n"
     "      configuration keys with type, default and description\n"
     "  sluice --help | --version\n"
@@ -43,6 +45,9 @@ static const char *USAGE =
     "job options:\n"
     "  --parallelism N     worker threads (parallelism.default; default: CPUs)\n"
     "  -D key=value        set any configuration key (see `sluice conf --list`)\n"
+    "  --checkpoint-dir DIR --checkpoint-interval DUR\n"
+    "                      take checkpoints (state.checkpoints.dir, execution.checkpointing.interval)\n"
+    "  --restore latest|PATH  resume from the newest complete checkpoint in DIR, or from PATH\n"
     "  --input PATH        a file, a directory or a glob pattern\n"
     "  --output PATH       a file (written atomically at the end) or a\n"
     "                      directory (ending in /) of part files; default stdout\n"
@@ -97,6 +102,8 @@ int main(int argc, char **argv) {
             argv[2]);
     return SL_EXIT_USAGE;
   }
+  if (!strcmp(argv[1], "checkpoint") && argc >= 3 && !strcmp(argv[2], "inspect"))
+    return checkpoint_inspect(argc, argv);
   if (!strcmp(argv[1], "bench") && argc >= 3) {
     if (!strcmp(argv[2], "pipeline")) return bench_pipeline(argc, argv);
     if (!strcmp(argv[2], "state")) return bench_state(argc, argv);
@@ -136,6 +143,9 @@ int cli_parse(int argc, char **argv, int first, const char *cmd,
                {"allowed-lateness", offsetof(cli_opts, allowed_lateness)},
                {"idle-timeout", offsetof(cli_opts, idle_timeout)},
                {"watermark-interval", offsetof(cli_opts, watermark_interval)},
+               {"checkpoint-dir", offsetof(cli_opts, checkpoint_dir)},
+               {"checkpoint-interval", offsetof(cli_opts, checkpoint_interval)},
+               {"restore", offsetof(cli_opts, restore)},
                {"late-output", offsetof(cli_opts, late_output)},
                {"dead-letter", offsetof(cli_opts, dead_letter)}};
   for (int i = first; i < argc; i++) {
@@ -161,7 +171,11 @@ int cli_parse(int argc, char **argv, int first, const char *cmd,
       size_t n = strlen(flags[f].name);
       if (strncmp(a, "--", 2) || strncmp(a + 2, flags[f].name, n)) continue;
       if (a[2 + n] != 0 && a[2 + n] != '=') continue;
-      if (!flag_allowed(allowed, flags[f].name)) break;
+      int job_flag = !strncmp(cmd, "sluice run ", 11) &&
+                     (!strcmp(flags[f].name, "checkpoint-dir") ||
+                      !strcmp(flags[f].name, "checkpoint-interval") ||
+                      !strcmp(flags[f].name, "restore"));
+      if (!job_flag && !flag_allowed(allowed, flags[f].name)) break;
       const char *v = a[2 + n] == '=' ? a + 3 + n : (i + 1 < argc ? argv[++i] : NULL);
       if (!v) {
         fprintf(stderr, "%s: %s needs a value\n", cmd, a);
@@ -172,6 +186,21 @@ int cli_parse(int argc, char **argv, int first, const char *cmd,
     }
     if (!matched) {
       fprintf(stderr, "%s: unknown option '%s'; try `sluice --help`\n", cmd, a);
+      return SL_EXIT_USAGE;
+    }
+  }
+  /* checkpoint flags of every job map to configuration keys */
+  static const struct {
+    size_t off;
+    const char *flag, *key;
+  } ckpt[] = {{offsetof(cli_opts, checkpoint_dir), "--checkpoint-dir", "state.checkpoints.dir"},
+              {offsetof(cli_opts, checkpoint_interval), "--checkpoint-interval",
+               "execution.checkpointing.interval"},
+              {offsetof(cli_opts, restore), "--restore", "execution.checkpointing.restore"}};
+  for (size_t k = 0; k < sizeof ckpt / sizeof ckpt[0]; k++) {
+    const char *v = *(const char **)((const char *)o + ckpt[k].off);
+    if (v && sl_env_set(env, ckpt[k].key, v)) {
+      fprintf(stderr, "%s: %s: %s\n", cmd, ckpt[k].flag, sl_env_last_error(env));
       return SL_EXIT_USAGE;
     }
   }
