@@ -24,10 +24,20 @@ check "inspect shows keyed state" contains "$TMP/inspect" "keyed"
 chk=$(ls -d "$TMP"/ck/chk-* | sort -t- -k2 -n | tail -1)
 "$SLUICE" checkpoint inspect "$chk" >/dev/null 2>&1
 check "inspect of a chk-<n> path" test $? -eq 0
-# a resumed run says where it resumed from
+# a bounded run cannot resume a continuous source: a clear error
+"$SLUICE" run wordcount --input "$TMP/in" --output "$TMP/wc3.txt" --parallelism 1 \
+  --checkpoint-dir "$TMP/ck" --restore latest 2>"$TMP/err3"
+check "mode mismatch: exit 1" test $? -eq 1
+check "mode mismatch: explained" contains "$TMP/err3" "cannot resume the source"
+# a resumed run (same mode: continuous) says where it resumed from
 "$SLUICE" run wordcount --input "$TMP/in" --output "$TMP/wc2.txt" --parallelism 1 \
-  --checkpoint-dir "$TMP/ck" --restore latest 2>"$TMP/err2"
-check "resumed run exit 0" test $? -eq 0
+  -D source.monitor-interval=20ms --checkpoint-dir "$TMP/ck" --restore latest 2>"$TMP/err2" &
+pid=$!
+for _ in $(seq 100); do grep -q "restored checkpoint" "$TMP/err2" 2>/dev/null && break; sleep 0.05; done
+sleep 0.2
+kill -INT "$pid"
+wait "$pid"
+check "resumed run stopped by SIGINT (130)" test $? -eq 130
 check "resumed from a checkpoint (parallelism 2 -> 1)" contains "$TMP/err2" "restored checkpoint"
 check "rescaled" contains "$TMP/err2" "(parallelism 2 -> 1)"
 # damage: a flipped byte in the newest checkpoint

@@ -20,6 +20,7 @@
 
 #define N_RECORDS 200000
 static const char *g_backend;
+static int g_slow = 1; /* child runs slow down the file job */
 
 static int64_t v64(const void *p) {
   int64_t v;
@@ -113,13 +114,18 @@ static pid_t spawn_child(const char *job, int P, const char *dir) {
 
 static sl_env *window_job(int P, const char *dir, const char *rate, const char *restore,
                           sl_collect *c);
+static sl_env *file_job(int P, const char *dir, const char *input, const char *restore,
+                        sl_collect *c);
 
 static int child_main(char **argv) {
   const char *job = argv[2], *dir = argv[5];
   g_backend = argv[3];
   int P = atoi(argv[4]);
-  sl_env *env = !strcmp(job, "sum") ? sum_job(P, dir, "20000", NULL, NULL) /* ~10 s */
-                                    : window_job(P, dir, "20000", NULL, NULL);
+  char input[1100];
+  snprintf(input, sizeof input, "%s/numbers.txt", g_tmp);
+  sl_env *env = !strcmp(job, "sum")      ? sum_job(P, dir, "20000", NULL, NULL) /* ~10 s */
+                : !strcmp(job, "window") ? window_job(P, dir, "20000", NULL, NULL)
+                                         : file_job(P, dir, input, NULL, NULL);
   int rc = sl_execute(env, job);
   sl_env_free(env);
   return rc ? 1 : 0;
@@ -162,6 +168,74 @@ static void crash_and_restore(int P1, int P2) {
 }
 static void test_crash_restore_2_to_4(void) { crash_and_restore(2, 4); }
 static void test_crash_restore_4_to_1(void) { crash_and_restore(4, 1); }
+
+/* ---- the file source resumes where it was ---------------------------------------- */
+
+#define FILE_LINES 400000
+static int parse_line(void *ud, sl_ctx *ctx, const sl_record *in, sl_record *out) {
+  char buf[32];
+  snprintf(buf, sizeof buf, "%.*s", (int)in->value_len, (const char *)in->value);
+  int64_t *v = sl_ctx_scratch(ctx, 8);
+  *v = atoll(buf);
+  out->value = v;
+  out->value_len = 8;
+  static __thread int n;
+  if (g_slow && ++n % 200 == 0) sleep_ms(1); /* ~2 s for the whole file */
+  return 0;
+}
+
+static sl_env *file_job(int P, const char *dir, const char *input, const char *restore,
+                        sl_collect *c) {
+  sl_env *env = env_p(P);
+  sl_env_set(env, "state.backend.type", g_backend);
+  char rdir[1100];
+  snprintf(rdir, sizeof rdir, "%s/rocksdb-f", g_tmp);
+  sl_env_set(env, "state.backend.rocksdb.dir", rdir);
+  sl_env_set(env, "execution.checkpointing.interval", "50ms");
+  sl_env_set(env, "state.checkpoints.dir", dir);
+  sl_env_set(env, "source.file.split-size", "300kb"); /* several splits per subtask */
+  if (restore) sl_env_set(env, "execution.checkpointing.restore", restore);
+  sl_stream *s = sl_map(sl_source_stream(env, sl_file_source(input)), parse_line, NULL);
+  s = sl_reduce(sl_key_by(s, key10, NULL), add, NULL);
+  sl_sink_to(s, c ? sl_collect_sink(c) : sl_discard_sink());
+  return env;
+}
+
+static void test_file_source_resumes(void) {
+  char dir[1024], input[1024];
+  snprintf(dir, sizeof dir, "%s/file-%s", g_tmp, g_backend);
+  snprintf(input, sizeof input, "%s/numbers.txt", g_tmp);
+  rm_rf(dir);
+  FILE *f = fopen(input, "w");
+  for (int i = 0; i < FILE_LINES; i++) fprintf(f, "%d\n", i);
+  fclose(f);
+  pid_t pid = spawn_child("file", 2, dir);
+  for (int i = 0; i < 3000 && count_complete(dir) < 2; i++) sleep_ms(10);
+  kill(pid, SIGKILL);
+  int status;
+  waitpid(pid, &status, 0);
+  CHECK(WIFSIGNALED(status));
+  sl_collect *c = sl_collect_new();
+  g_slow = 0;
+  sl_env *env = file_job(3, dir, input, "latest", c);
+  int rc = sl_execute(env, "file2");
+  if (rc) fprintf(stderr, "%s\n", sl_env_last_error(env));
+  CHECK_EQ_INT(rc, 0);
+  sl_job_stats st;
+  sl_job_stats_get(env, &st);
+  CHECK(st.records_in < FILE_LINES); /* resumed, not re-read */
+  int64_t want[10] = {0}, got[10] = {0};
+  for (int64_t v = 0; v < FILE_LINES; v++) want[v % 10] += v;
+  for (size_t i = 0; i < sl_collect_count(c); i++) {
+    sl_record r;
+    sl_collect_get(c, i, &r);
+    int k = *(const uint8_t *)r.key;
+    if (k < 10 && v64(r.value) > got[k]) got[k] = v64(r.value);
+  }
+  for (int k = 0; k < 10; k++) CHECK_EQ_INT(got[k], want[k]);
+  sl_collect_free(c);
+  sl_env_free(env);
+}
 
 /* ---- windows and timers across a restore ------------------------------------------- */
 
@@ -306,6 +380,7 @@ int main(int argc, char **argv) {
     RUN(test_crash_restore_2_to_4);
     RUN(test_crash_restore_4_to_1);
     RUN(test_windows_survive_restore);
+    RUN(test_file_source_resumes);
     RUN(test_damaged_falls_back);
   }
   TEST_MAIN_END();

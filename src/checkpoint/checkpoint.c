@@ -120,21 +120,26 @@ static int replay(sl__inst *inst) {
 
 /* Meta blob: i64 wm, then the operator's own bytes (source position,
  * watermark generator). */
+#define META_MAX (1u << 20)
 static int meta_blob(sl__inst *inst, uint8_t **out, size_t *len) {
-  uint8_t extra[4096];
+  uint8_t *b = sl__malloc(8 + META_MAX);
   size_t n = 0;
-  if (inst->op->kind == SL__OP_SOURCE && inst->impl && inst->op->source->vt->position) {
-    int rc = inst->op->source->vt->position(inst->impl, extra, sizeof extra, &n);
-    if (rc) return sl__fail(inst, rc, "cannot record the source position for a checkpoint");
-  } else if (inst->vt->save) {
-    int rc = inst->vt->save(inst, extra, sizeof extra, &n);
-    if (rc) return rc;
-  }
-  uint8_t *b = sl__malloc(8 + n);
+  int rc = 0;
   if (!b) return -SL_ENOMEM;
+  if (inst->op->kind == SL__OP_SOURCE && inst->impl && inst->op->source->vt->position) {
+    if ((rc = inst->op->source->vt->position(inst->impl, b + 8, META_MAX, &n)))
+      rc = sl__fail(inst, rc, "cannot record the source position for a checkpoint (more "
+                              "than %u bytes?)", META_MAX);
+  } else if (inst->vt->save) {
+    rc = inst->vt->save(inst, b + 8, META_MAX, &n);
+  }
+  if (rc) {
+    sl__free(b);
+    return rc;
+  }
   memcpy(b, &inst->wm, 8);
-  if (n) memcpy(b + 8, extra, n);
-  *out = b;
+  uint8_t *shrunk = sl__realloc(b, 8 + n);
+  *out = shrunk ? shrunk : b;
   *len = 8 + n;
   return 0;
 }
@@ -521,7 +526,11 @@ static int restore_inst(sl__job *job, const char *chk, const sl__ckpt_meta *m, s
     const sl__source_vt *vt = inst->op->source->vt;
     if (inst->impl && vt->seek) {
       rc = vt->seek(inst->impl, blobs, lens, nb);
-      if (rc) sl__fmt(err, errcap, "operator '%s': cannot resume the source", inst->op->name);
+      if (rc)
+        sl__fmt(err, errcap,
+                "operator '%s': cannot resume the source from this checkpoint (%s: was it "
+                "taken with other input files, split size or source mode?)",
+                inst->op->name, sl_strerror(rc));
     } else if (inst->impl && inst->ctx.subtask == 0) {
       fprintf(stderr, "sluice: source '%s' cannot resume from a checkpoint; it starts from "
                       "the beginning (at-least-once for its records)\n", inst->op->name);

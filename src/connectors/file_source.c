@@ -93,7 +93,25 @@ typedef struct fs_reader {
   ptrdiff_t attached; /* index of the file the reader holds, or -1 */
   size_t cursor;
   int64_t interval_ms, next_scan_ms;
+  /* after a restore: progress of the previous run */
+  struct fs_resume *resume; /* bounded: [n_splits] */
+  struct fs_cresume *cres;  /* continuous: per file */
+  size_t n_cres;
 } fs_reader;
+
+/* bounded: how far the previous run got in a split */
+typedef struct fs_resume {
+  uint8_t state; /* 0 untouched, 1 partly read, 2 done */
+  uint8_t skipping;
+  uint64_t off, lines;
+} fs_resume;
+
+/* continuous: how far the previous run got in a file */
+typedef struct fs_cresume {
+  char *path;
+  uint64_t off, lines;
+  uint8_t skipping;
+} fs_cresume;
 
 static void free_names(char **names, size_t n) {
   for (size_t i = 0; i < n; i++) sl__free(names[i]);
@@ -316,6 +334,9 @@ static void fs_close(void *reader) {
   }
   sl__free(r->files);
   sl__free(r->mine);
+  sl__free(r->resume);
+  for (size_t i = 0; i < r->n_cres; i++) sl__free(r->cres[i].path);
+  sl__free(r->cres);
   sl__lr_free(&r->lr);
   sl__free_private(r);
 }
@@ -359,11 +380,20 @@ static int poll_bounded(fs_reader *r, sl__inst *inst, int budget) {
       int flags = fstat(r->fd, &st) == 0 && !S_ISREG(st.st_mode)
                       ? SL__LR_FINAL | SL__LR_POLL
                       : SL__LR_FINAL | SL__LR_PREAD;
-      if (sp->start > 0)
+      const fs_resume *res = r->resume ? &r->resume[r->mine[r->next]] : NULL;
+      if (res && res->state == 2) { /* read to the end before the restore */
+        close(r->fd);
+        r->fd = -1;
+        r->next++;
+        continue;
+      }
+      if (res && res->state == 1)
+        sl__lr_reset(&r->lr, r->fd, flags, res->off, res->skipping, sp->end);
+      else if (sp->start > 0)
         sl__lr_reset(&r->lr, r->fd, flags, sp->start - 1, 1, sp->end);
       else
         sl__lr_reset(&r->lr, r->fd, flags, 0, 0, sp->end);
-      r->lines = 0;
+      r->lines = res && res->state == 1 ? res->lines : 0;
     }
     const char *path = s->files[s->splits[r->mine[r->next]].file];
     sl__line line;
@@ -446,6 +476,12 @@ static int rescan(fs_reader *r, sl__inst *inst) {
         continue;
       }
       nf[m++] = (fs_file){.path = path, .fd = fd};
+      for (size_t q = 0; q < r->n_cres; q++) /* resumed: go on where it was */
+        if (!strcmp(r->cres[q].path, path)) {
+          nf[m - 1].off = r->cres[q].off;
+          nf[m - 1].lines = r->cres[q].lines;
+          nf[m - 1].skipping = r->cres[q].skipping;
+        }
     }
   }
   sl__free(names);
@@ -525,8 +561,118 @@ static void fs_free(sl_source *src) {
   src->impl = NULL;
 }
 
+/* ---- checkpoints --------------------------------------------------------- */
+
+typedef struct wbuf {
+  uint8_t *p;
+  size_t len, cap;
+} wbuf;
+static int wput(wbuf *b, const void *p, size_t n) {
+  if (b->len + n > b->cap) return -SL_ENOMEM;
+  memcpy(b->p + b->len, p, n);
+  b->len += n;
+  return 0;
+}
+
+/* bounded: 'B', u32 n_splits, u32 count, {u32 split, u8 state, u8 skipping,
+ * u64 off, u64 lines}...;  continuous: 'C', u32 count, {u16 len, path, u64
+ * off, u64 lines, u8 skipping}... */
+static int fs_position(void *reader, uint8_t *buf, size_t cap, size_t *len) {
+  fs_reader *r = reader;
+  wbuf b = {buf, 0, cap};
+  int rc = 0;
+  if (!r->src->continuous) {
+    uint32_t n_splits = (uint32_t)r->src->n_splits, count = 0;
+    for (size_t i = 0; i < r->n_mine; i++) count += i < r->next || (i == r->next && r->fd >= 0);
+    rc = wput(&b, "B", 1);
+    if (!rc) rc = wput(&b, &n_splits, 4);
+    if (!rc) rc = wput(&b, &count, 4);
+    for (size_t i = 0; !rc && i < r->n_mine && i <= r->next; i++) {
+      if (i == r->next && r->fd < 0) break;
+      uint32_t split = (uint32_t)r->mine[i];
+      uint8_t state = i < r->next ? 2 : 1, skip = i < r->next ? 0 : (uint8_t)r->lr.skipping;
+      uint64_t off = i < r->next ? 0 : sl__lr_pos(&r->lr), lines = i < r->next ? 0 : r->lines;
+      if (!(rc = wput(&b, &split, 4)) && !(rc = wput(&b, &state, 1)) && !(rc = wput(&b, &skip, 1)) &&
+          !(rc = wput(&b, &off, 8)))
+        rc = wput(&b, &lines, 8);
+    }
+  } else {
+    detach(r); /* the attached file's offset into files[] */
+    uint32_t count = (uint32_t)r->n_files;
+    rc = wput(&b, "C", 1);
+    if (!rc) rc = wput(&b, &count, 4);
+    for (size_t i = 0; !rc && i < r->n_files; i++) {
+      const fs_file *f = &r->files[i];
+      uint16_t pl = (uint16_t)strlen(f->path);
+      uint8_t skip = (uint8_t)f->skipping;
+      if (!(rc = wput(&b, &pl, 2)) && !(rc = wput(&b, f->path, pl)) && !(rc = wput(&b, &f->off, 8)) &&
+          !(rc = wput(&b, &f->lines, 8)))
+        rc = wput(&b, &skip, 1);
+    }
+  }
+  *len = b.len;
+  return rc;
+}
+
+static int fs_seek(void *reader, const uint8_t *const *blobs, const size_t *lens, int n) {
+  fs_reader *r = reader;
+  fs_src *s = r->src;
+  if (!s->continuous) {
+    r->resume = sl__calloc(s->n_splits ? s->n_splits : 1, sizeof *r->resume);
+    if (!r->resume) return -SL_ENOMEM;
+  }
+  for (int i = 0; i < n; i++) {
+    const uint8_t *p = blobs[i], *end = p + lens[i];
+    if (lens[i] < 5) continue;
+    if ((p[0] == 'C') != (s->continuous != 0))
+      return -SL_ESTATE; /* taken in the other mode (bounded / continuous) */
+    if (p[0] == 'B' && !s->continuous && lens[i] >= 9) {
+      uint32_t n_splits, count;
+      memcpy(&n_splits, p + 1, 4);
+      memcpy(&count, p + 5, 4);
+      if (n_splits != s->n_splits) return -SL_ESTATE; /* the input changed */
+      p += 9;
+      for (uint32_t k = 0; k < count && p + 22 <= end; k++, p += 22) {
+        uint32_t split;
+        fs_resume e = {0};
+        memcpy(&split, p, 4);
+        e.state = p[4];
+        e.skipping = p[5];
+        memcpy(&e.off, p + 6, 8);
+        memcpy(&e.lines, p + 14, 8);
+        if (split >= s->n_splits) continue;
+        fs_resume *cur = &r->resume[split]; /* keep the furthest progress */
+        if (e.state > cur->state || (e.state == cur->state && e.off > cur->off)) *cur = e;
+      }
+    } else if (p[0] == 'C' && s->continuous) {
+      uint32_t count;
+      memcpy(&count, p + 1, 4);
+      p += 5;
+      for (uint32_t k = 0; k < count && p + 2 <= end; k++) {
+        uint16_t pl;
+        memcpy(&pl, p, 2);
+        if (p + 2 + pl + 17 > end) break;
+        fs_cresume *nc = sl__realloc(r->cres, (r->n_cres + 1) * sizeof *nc);
+        if (!nc) return -SL_ENOMEM;
+        r->cres = nc;
+        fs_cresume *c = &r->cres[r->n_cres];
+        if (!(c->path = sl__malloc((size_t)pl + 1))) return -SL_ENOMEM;
+        memcpy(c->path, p + 2, pl);
+        c->path[pl] = 0;
+        memcpy(&c->off, p + 2 + pl, 8);
+        memcpy(&c->lines, p + 10 + pl, 8);
+        c->skipping = p[18 + pl];
+        r->n_cres++;
+        p += 2 + pl + 17;
+      }
+    }
+  }
+  return 0;
+}
+
 static const sl__source_vt fs_vt = {.kind = "file", .plan = fs_plan, .open = fs_open,
-                                    .poll = fs_poll, .close = fs_close, .free = fs_free};
+                                    .poll = fs_poll, .close = fs_close, .free = fs_free,
+                                    .position = fs_position, .seek = fs_seek};
 
 sl_source *sl_file_source(const char *path) {
   if (!path || !*path) return NULL;
