@@ -180,7 +180,7 @@ static int parse_line(void *ud, sl_ctx *ctx, const sl_record *in, sl_record *out
   out->value = v;
   out->value_len = 8;
   static __thread int n;
-  if (g_slow && ++n % 200 == 0) sleep_ms(1); /* ~2 s for the whole file */
+  if (g_slow && ++n % 50 == 0) sleep_ms(1); /* the child: ~4 s for the whole file */
   return 0;
 }
 
@@ -331,11 +331,12 @@ static void test_damaged_falls_back(void) {
   sl_env *env = sum_job(2, dir, "400000", NULL, NULL);
   CHECK_EQ_INT(sl_execute(env, "damage"), 0);
   sl_env_free(env);
-  int64_t newest = sl__ckpt_max_id(dir);
+  /* the newest complete one (a checkpoint in flight when the job ended
+   * stays incomplete, without _metadata, and is skipped) */
   char chk[1200], older[1200], err[1024];
   sl__ckpt_meta m;
   CHECK_EQ_INT(sl__ckpt_latest(dir, chk, sizeof chk, &m, err, sizeof err), 0);
-  CHECK_EQ_INT(m.id, newest);
+  int64_t newest = m.id;
   sl__ckpt_meta_free(&m);
   /* flip a byte of the reduce's keyed state in the newest */
   char f[1300];
@@ -352,7 +353,7 @@ static void test_damaged_falls_back(void) {
   CHECK_CONTAINS(err, "op-2-0.keyed");
   CHECK_CONTAINS(err, "damaged");
   CHECK_EQ_INT(sl__ckpt_latest(dir, older, sizeof older, &m, err, sizeof err), 0);
-  CHECK_EQ_INT(m.id, newest - 1); /* fell back */
+  CHECK(m.id < newest); /* fell back to the previous complete one */
   sl__ckpt_meta_free(&m);
   /* a missing _metadata: that one is skipped too */
   char meta[1300];
