@@ -102,9 +102,18 @@ int bench_window(int argc, char **argv) {
   if (rc == SL_EXIT_OK) {
     sl_job_stats st;
     sl_job_stats_get(env, &st);
-    printf("bench=window window=%s keys=%lld parallelism=%d records=%llu "
+    /* with checkpoints (-D execution.checkpointing.interval=...): their
+     * count and pauses come before the throughput fields */
+    char ck[256] = "";
+    if (st.checkpoints)
+      snprintf(ck, sizeof ck,
+               "checkpoints=%llu align_p50_ms=%.3f align_p99_ms=%.3f checkpoint_p50_ms=%.1f "
+               "checkpoint_p99_ms=%.1f ",
+               (unsigned long long)st.checkpoints, st.align_p50_ms, st.align_p99_ms,
+               st.checkpoint_p50_ms, st.checkpoint_p99_ms);
+    printf("bench=window window=%s keys=%lld parallelism=%d records=%llu %s"
            "seconds=%.3f records_per_sec=%.0f peak_rss_mb=%.1f\n",
-           kind, keys, st.parallelism, (unsigned long long)st.records_in,
+           kind, keys, st.parallelism, (unsigned long long)st.records_in, ck,
            st.seconds, (double)st.records_in / st.seconds, cli_peak_rss_mb());
   }
   sl_env_free(env);

@@ -573,6 +573,11 @@ typedef struct sl_job_stats {
   double seconds;         /* wall time of sl_execute */
   int parallelism;
   uint64_t checkpoints;   /* checkpoints completed */
+  /* per operator instance and checkpoint: first barrier in -> barrier out
+   * (alignment plus the synchronous snapshot), and per checkpoint:
+   * trigger -> complete; percentiles in milliseconds (0 without any) */
+  double align_p50_ms, align_p99_ms;
+  double checkpoint_p50_ms, checkpoint_p99_ms;
 } sl_job_stats;
 void sl_job_stats_get(const sl_env *env, sl_job_stats *stats);
 

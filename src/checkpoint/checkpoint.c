@@ -28,6 +28,7 @@
  *   3. A checkpoint exists only when its _metadata exists.
  */
 #include <errno.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <sys/stat.h>
 
@@ -65,6 +66,12 @@ typedef struct sl__ckpt {
   int stop;
   int64_t completed;   /* count, for tests and inspection */
   int64_t last_complete;
+  int64_t trigger_ns;  /* when the one in flight was triggered */
+  /* samples for the percentiles (ns): alignment pauses, durations */
+#define SAMPLES 65536
+  int64_t *align, *dur;
+  _Atomic uint32_t n_align;
+  uint32_t n_dur;
 } sl__ckpt;
 
 static int64_t wall_ms(void) {
@@ -201,6 +208,11 @@ static int aligned(sl__inst *inst) {
     if (!inst->ch_barrier[c] && !inst->in_ended[c]) return 0;
   int rc = snapshot(inst, id);
   if (!rc) rc = sl__emit_ctrl(inst, SL__EV_BARRIER, id);
+  sl__ckpt *ck = inst->job->ckpt;
+  if (ck && ck->align) { /* first barrier in -> barrier out */
+    uint32_t k = atomic_fetch_add(&ck->n_align, 1);
+    if (k < SAMPLES) ck->align[k] = sl__now_ns() - inst->align_start_ns;
+  }
   inst->align_id = 0;
   memset(inst->ch_barrier, 0, (size_t)inst->n_inputs);
   return rc ? rc : replay(inst);
@@ -210,6 +222,7 @@ int sl__inst_barrier(sl__inst *inst, int chan, int64_t id) {
   if (id <= inst->ckpt_id) return 0; /* done already */
   if (inst->align_id != id) {
     inst->align_id = id;
+    inst->align_start_ns = sl__now_ns();
     memset(inst->ch_barrier, 0, (size_t)inst->n_inputs);
   }
   inst->ch_barrier[chan] = 1;
@@ -242,6 +255,7 @@ int sl__ckpt_worker_step(sl__worker *w) {
       ck->meta.id = id;
       ck->meta.taken_ms = now;
       atomic_store(&ck->acks, job->n_ops * job->P);
+      ck->trigger_ns = sl__now_ns();
       atomic_store(&ck->inflight, 1);
       atomic_store_explicit(&ck->trigger, id, memory_order_release);
       trigger = id;
@@ -325,6 +339,7 @@ static void *writer_main(void *arg) {
       }
       ck->completed++;
       ck->last_complete = id;
+      if (ck->dur && ck->n_dur < SAMPLES) ck->dur[ck->n_dur++] = sl__now_ns() - ck->trigger_ns;
       sl__ckpt_retain(ck->dir, (int)SL__CONF_I(job->conf, CKPT_RETAINED));
       atomic_store(&ck->done_ms, wall_ms());
       atomic_store(&ck->inflight, 0);
@@ -369,6 +384,8 @@ int sl__ckpt_start(sl__job *job) {
   ck->min_pause_ms = SL__CONF_I(conf, CKPT_MIN_PAUSE);
   ck->next_ms = wall_ms() + interval;
   atomic_init(&ck->trigger, sl__ckpt_max_id(dir)); /* ids continue across runs */
+  ck->align = sl__calloc(SAMPLES, sizeof *ck->align);
+  ck->dur = sl__calloc(SAMPLES, sizeof *ck->dur);
   ck->meta.P = job->P;
   ck->meta.max_parallelism = job->max_parallelism;
   ck->meta.n_ops = job->n_ops;
@@ -393,6 +410,18 @@ int sl__ckpt_start(sl__job *job) {
     return -SL_ENOMEM;
   }
   return 0;
+}
+
+static int cmp_i64(const void *a, const void *b) {
+  int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+  return (x > y) - (x < y);
+}
+
+static double percentile_ms(int64_t *v, uint32_t n, double q) {
+  if (!v || !n) return 0;
+  qsort(v, n, sizeof *v, cmp_i64);
+  uint32_t k = (uint32_t)(q * (double)(n - 1) + 0.5);
+  return (double)v[k] / 1e6;
 }
 
 void sl__ckpt_stop(sl__job *job) {
@@ -424,6 +453,13 @@ void sl__ckpt_stop(sl__job *job) {
     pthread_cond_destroy(&ck->cv);
   }
   job->env_ckpt_completed = ck->completed;
+  uint32_t na = SL__MIN(atomic_load(&ck->n_align), (uint32_t)SAMPLES);
+  job->ckpt_pct[0] = percentile_ms(ck->align, na, 0.50);
+  job->ckpt_pct[1] = percentile_ms(ck->align, na, 0.99);
+  job->ckpt_pct[2] = percentile_ms(ck->dur, ck->n_dur, 0.50);
+  job->ckpt_pct[3] = percentile_ms(ck->dur, ck->n_dur, 0.99);
+  sl__free(ck->align);
+  sl__free(ck->dur);
   sl__ckpt_meta_free(&ck->meta);
   sl__free(ck->dir);
   sl__free(ck);

@@ -376,6 +376,10 @@ int sl__job_run(sl__job *job) {
 void sl__job_collect_stats(sl__job *job, sl_job_stats *st) {
   st->parallelism = job->P;
   st->checkpoints = (uint64_t)job->env_ckpt_completed;
+  st->align_p50_ms = job->ckpt_pct[0];
+  st->align_p99_ms = job->ckpt_pct[1];
+  st->checkpoint_p50_ms = job->ckpt_pct[2];
+  st->checkpoint_p99_ms = job->ckpt_pct[3];
   st->dead_letters = atomic_load(&job->dead_letters);
   if (!job->workers) return;
   for (int w = 0; w < job->P; w++)

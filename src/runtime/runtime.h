@@ -192,6 +192,7 @@ struct sl__inst {
   /* checkpoints (src/checkpoint/checkpoint.c) */
   int64_t ckpt_id;     /* last checkpoint this instance snapshotted */
   int64_t align_id;    /* barrier being aligned, 0 = none */
+  int64_t align_start_ns;
   uint8_t *ch_barrier; /* per input channel: barrier align_id seen */
   int n_barrier;
   int *chan_port;      /* input channel -> port */
@@ -233,6 +234,7 @@ struct sl__job {
   int has_ticks; /* some operator has a tick() */
   struct sl__ckpt *ckpt; /* checkpointing, NULL when off */
   int64_t env_ckpt_completed; /* completed checkpoints, for the stats */
+  double ckpt_pct[4];         /* align p50/p99, checkpoint p50/p99 (ms) */
   _Atomic int failed;
   _Atomic int *cancel; /* the environment's flag (sl_cancel, signals) */
   pthread_mutex_t mu; /* guards err and the dead-letter file */
