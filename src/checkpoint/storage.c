@@ -28,23 +28,6 @@ int sl__fsync_dir(const char *dir) {
   return rc;
 }
 
-void sl__rm_rf(const char *path) {
-  struct stat st;
-  if (lstat(path, &st)) return;
-  if (S_ISDIR(st.st_mode)) {
-    DIR *d = opendir(path);
-    struct dirent *e;
-    while (d && (e = readdir(d))) {
-      if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
-      char sub[4096];
-      if (snprintf(sub, sizeof sub, "%s/%s", path, e->d_name) < (int)sizeof sub) sl__rm_rf(sub);
-    }
-    if (d) closedir(d);
-    rmdir(path);
-  } else {
-    unlink(path);
-  }
-}
 
 int sl__frame_write(const char *path, const char magic[8], const void *payload, size_t len,
                     char *err, size_t errcap) {

@@ -69,7 +69,6 @@ int sl__ckpt_latest(const char *dir, char *path, size_t cap, sl__ckpt_meta *m,
 void sl__ckpt_retain(const char *dir, int keep);
 /* Highest checkpoint id present in dir (complete or not), 0 if none. */
 int64_t sl__ckpt_max_id(const char *dir);
-void sl__rm_rf(const char *path);
-int sl__fsync_dir(const char *dir);
+int sl__fsync_dir(const char *dir); /* (rm -rf is sl__rm_rf in core.h) */
 
 #endif

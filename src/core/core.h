@@ -68,6 +68,8 @@ static inline int sl__key_group_to_subtask(int kg, int max_parallelism,
 /* mkdir -p.  0, or -errno; *bad (when bad is not NULL) gets the component
  * that failed (sl__malloc'ed, may be NULL on out-of-memory). */
 int sl__mkdir_p(const char *dir, char **bad);
+/* rm -rf, best effort. */
+void sl__rm_rf(const char *path);
 
 /* UTF-8 validation: returns the byte index of the first invalid sequence,
  * or len when all of buf is valid. */

@@ -3,10 +3,12 @@
  * validation and the parsers for configuration values (durations, sizes).
  */
 #include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "core/core.h"
 
@@ -155,6 +157,30 @@ int sl__mkdir_p(const char *dir, char **bad) {
   }
   sl__free(p);
   return 0;
+}
+
+void sl__rm_rf(const char *path) {
+  struct stat st;
+  if (lstat(path, &st) != 0) return;
+  if (S_ISDIR(st.st_mode)) {
+    DIR *d = opendir(path);
+    if (d) {
+      struct dirent *de;
+      while ((de = readdir(d)) != NULL) {
+        if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, "..")) continue;
+        size_t len = strlen(path) + strlen(de->d_name) + 2;
+        char *child = sl__malloc(len);
+        if (!child) continue;
+        snprintf(child, len, "%s/%s", path, de->d_name);
+        sl__rm_rf(child);
+        sl__free(child);
+      }
+      closedir(d);
+    }
+    rmdir(path);
+  } else {
+    unlink(path);
+  }
 }
 
 int sl__parse_int(const char *s, int64_t *out) {

@@ -86,30 +86,6 @@ static atomic_uint g_dir_counter;
 
 /* ---- directories ---------------------------------------------------------- */
 
-/* rm -rf (best effort; the DB directory is flat, but be general). */
-static void rm_rf(const char *path) {
-  struct stat st;
-  if (lstat(path, &st) != 0) return;
-  if (S_ISDIR(st.st_mode)) {
-    DIR *d = opendir(path);
-    if (d) {
-      struct dirent *de;
-      while ((de = readdir(d)) != NULL) {
-        if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, "..")) continue;
-        size_t len = strlen(path) + strlen(de->d_name) + 2;
-        char *child = sl__malloc(len);
-        if (!child) continue;
-        snprintf(child, len, "%s/%s", path, de->d_name);
-        rm_rf(child);
-        sl__free(child);
-      }
-      closedir(d);
-    }
-    rmdir(path);
-  } else {
-    unlink(path);
-  }
-}
 
 /* ---- the merge operator: concatenation ------------------------------------ *
  * Runs on RocksDB's threads (reads, flushes, compactions) and its result is
@@ -488,7 +464,7 @@ static void rdb_free(sl__backend *be) {
   if (b->ro) rocksdb_readoptions_destroy(b->ro);
   if (b->opts) rocksdb_options_destroy(b->opts);
   if (b->cache) rocksdb_cache_destroy(b->cache);
-  if (b->path) rm_rf(b->path);
+  if (b->path) sl__rm_rf(b->path);
   sl__backend_meta_free(be);
   sl__free(b->cf);
   sl__free(b->key);
@@ -563,7 +539,7 @@ static int open_db(rdb_backend *b, const sl__conf *conf, char **rerr) {
         strstr(*rerr, "ompression")) {
       rocksdb_free(*rerr);
       compression = rocksdb_no_compression;
-      rm_rf(b->path);
+      sl__rm_rf(b->path);
       continue;
     }
     return -SL_EIO;
@@ -616,7 +592,7 @@ int sl__rocksdb_backend_open(const sl__conf *conf, const char *instance,
     rdb_free(&b->base);
     return -SL_EIO;
   }
-  rm_rf(b->path); /* a leftover of a crashed process with a reused pid */
+  sl__rm_rf(b->path); /* a leftover of a crashed process with a reused pid */
 
   char *rerr = NULL;
   if (open_db(b, conf, &rerr)) {
