@@ -516,22 +516,23 @@ static int restore_inst(sl__job *job, const char *chk, const sl__ckpt_meta *m, s
     sl__ckpt_file(path, sizeof path, chk, op, s, "keyed");
     if ((rc = sl__image_read_file(be, path))) sl__fmt(err, errcap, "%s", be->err);
   }
-  /* operator state: redistributed */
-  const char *paths[1024];
-  char store[1024][256];
+  /* operator state: redistributed (paths of every old subtask's image) */
+  char **paths = rc ? NULL : sl__calloc((size_t)P_old, sizeof *paths);
   int n = 0;
-  for (int s = 0; s < P_old && s < 1024; s++)
+  if (!rc && !paths) rc = -SL_ENOMEM;
+  for (int s = 0; !rc && s < P_old; s++)
     if (m->inst[op * P_old + s].flags & SL__F_OPSTATE) {
-      sl__ckpt_file(store[n], sizeof store[n], chk, op, s, "opstate");
-      paths[n] = store[n];
-      n++;
+      sl__ckpt_file(path, sizeof path, chk, op, s, "opstate");
+      if (!(paths[n++] = sl__strdup(path))) rc = -SL_ENOMEM;
     }
   if (!rc && n) {
     struct sl__kstate *os;
     if (!(rc = sl__ctx_ostate(&inst->ctx, &os)))
-      rc = sl__opstate_restore(sl__kstate_backend(os), paths, n, job->P, inst->ctx.subtask, err,
-                               errcap);
+      rc = sl__opstate_restore(sl__kstate_backend(os), (const char *const *)paths, n, job->P,
+                               inst->ctx.subtask, err, errcap);
   }
+  for (int i = 0; paths && i < n; i++) sl__free(paths[i]);
+  sl__free(paths);
   /* broadcast state: the same everywhere, take subtask 0's */
   if (!rc && inst->bs && (m->inst[op * P_old].flags & SL__F_BSTATE)) {
     sl__backend *be = sl__kstate_backend(inst->bs);
@@ -551,12 +552,17 @@ static int restore_inst(sl__job *job, const char *chk, const sl__ckpt_meta *m, s
     for (int c = 0; c < inst->n_inputs; c++) inst->wm_in[c] = wm;
   }
   /* the operator's own bytes, in old subtask order */
-  const uint8_t *blobs[1024];
-  size_t lens[1024];
-  int nb = 0;
-  for (int s = 0; s < P_old && s < 1024; s++) {
-    blobs[nb] = om->blob[s] ? om->blob[s] + 8 : (const uint8_t *)"";
-    lens[nb++] = om->len[s] >= 8 ? om->len[s] - 8 : 0;
+  const uint8_t **blobs = sl__calloc((size_t)P_old, sizeof *blobs);
+  size_t *lens = sl__calloc((size_t)P_old, sizeof *lens);
+  int nb = P_old;
+  if (!blobs || !lens) {
+    sl__free(blobs);
+    sl__free(lens);
+    return -SL_ENOMEM;
+  }
+  for (int s = 0; s < P_old; s++) {
+    blobs[s] = om->blob[s] ? om->blob[s] + 8 : (const uint8_t *)"";
+    lens[s] = om->len[s] >= 8 ? om->len[s] - 8 : 0;
   }
   if (inst->op->kind == SL__OP_SOURCE) {
     const sl__source_vt *vt = inst->op->source->vt;
@@ -574,6 +580,8 @@ static int restore_inst(sl__job *job, const char *chk, const sl__ckpt_meta *m, s
   } else if (inst->vt->load) {
     rc = inst->vt->load(inst, blobs, lens, nb);
   }
+  sl__free(blobs);
+  sl__free(lens);
   if (!rc && inst->timers) rc = sl__timers_restore(inst->timers);
   return rc;
 }

@@ -200,14 +200,6 @@ static int plan(sl__job *job) {
                                         .rr = (uint32_t)w};
         dst->n_inputs += x ? P : 1;
       }
-      for (int w = 0; w < P; w++) { /* the input port of each channel */
-        sl__inst *dst = &job->workers[w].insts[i];
-        if (!dst->chan_port) {
-          dst->chan_port = sl__calloc((size_t)(dst->n_inputs + P * op->n_in + 1), sizeof(int));
-          if (!dst->chan_port) return -SL_ENOMEM;
-        }
-        for (int k = 0; k < (x ? P : 1); k++) dst->chan_port[chan_base + k] = e;
-      }
       chan_base += x ? P : 1;
     }
   }
@@ -217,6 +209,11 @@ static int plan(sl__job *job) {
       sl__inst *inst = &job->workers[w].insts[i];
       int nc = inst->n_inputs ? inst->n_inputs : 1;
       inst->wm_in = sl__malloc((size_t)nc * sizeof *inst->wm_in);
+      inst->chan_port = sl__calloc((size_t)nc, sizeof *inst->chan_port);
+      if (!inst->chan_port) return -SL_ENOMEM;
+      for (int e = 0, c = 0; e < inst->op->n_in; e++) /* channels, edge by edge */
+        for (int k = 0; k < (inst->op->in[e].part == SL__PART_FORWARD ? 1 : P); k++)
+          inst->chan_port[c++] = e;
       inst->in_idle = sl__calloc((size_t)nc, 1);
       inst->in_ended = sl__calloc((size_t)nc, 1);
       if (!inst->wm_in || !inst->in_idle || !inst->in_ended) return -SL_ENOMEM;

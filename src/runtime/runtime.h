@@ -101,6 +101,9 @@ typedef struct sl__op_vt {
    * instance of the previous run (n of them, any parallelism) */
   int (*save)(sl__inst *inst, uint8_t *buf, size_t cap, size_t *len);
   int (*load)(sl__inst *inst, const uint8_t *const *blobs, const size_t *lens, int n);
+  /* the operator makes its own watermarks and ignores its inputs' (a
+   * timestamp assigner replaces upstream watermarks, as in Flink) */
+  int own_watermarks;
   void (*close)(sl__inst *inst, int ok); /* after the workers joined */
 } sl__op_vt;
 

@@ -120,7 +120,7 @@ static int advance(sl__inst *inst) {
 }
 
 int sl__inst_watermark(sl__inst *inst, int chan, int64_t wm) {
-  if (inst->op->kind == SL__OP_TIMESTAMPS) return 0; /* it makes its own */
+  if (inst->vt->own_watermarks) return 0;
   if (wm <= inst->wm_in[chan]) return 0;
   inst->wm_in[chan] = wm;
   return inst->in_idle[chan] ? 0 : advance(inst);

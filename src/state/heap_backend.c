@@ -193,9 +193,11 @@ static entry *new_entry(heap_be *h, const void *ck, uint32_t cklen, uint32_t vca
 }
 
 /* Make slot s hold a private entry with room for vneed value bytes, keeping
- * the first `keep` bytes of the current value. */
+ * the first `keep` bytes of the current value.  A replaced private entry
+ * is freed, or handed to *later (when not NULL) for the caller to free
+ * after it copied a value that may point into it. */
 static int make_writable(heap_be *h, table *t, slot *s, uint32_t vneed,
-                         uint32_t keep) {
+                         uint32_t keep, entry **later) {
   entry *e = s->e;
   if (!shared(h, e) && vneed <= e->vcap) return 0;
   uint32_t vcap = vneed <= e->vcap ? e->vcap : SL__MAX(vneed, e->vcap + e->vcap / 2);
@@ -209,6 +211,8 @@ static int make_writable(heap_be *h, table *t, slot *s, uint32_t vneed,
       sl__free(n);
       return rc;
     }
+  } else if (later) {
+    *later = e;
   } else {
     sl__free(e);
   }
@@ -249,33 +253,17 @@ static int heap_put(sl__backend *be, int kg, uint32_t sid, const void *ck,
   table *t;
   slot *s;
   int rc = upsert(h, kg, sid, ck, cklen, vlen, &t, &s);
-  if (rc) return rc;
-  /* val may point into the entry itself (a value read just before) */
-  if (s->e->vcap >= vlen && !shared(h, s->e)) {
-    if (vlen == 8) { /* the common fixed-size value: one load, one store */
-      uint64_t v;
-      memcpy(&v, val, 8);
-      memcpy(val_of(s->e), &v, 8);
-    } else {
-      memmove(val_of(s->e), val, vlen);
-    }
-    s->e->vlen = vlen;
-    return 0;
-  }
-  entry *old = s->e;
-  entry *n = new_entry(h, ck, cklen, vlen);
-  if (!n) return fail(h, -SL_ENOMEM, "out of memory");
-  memcpy(val_of(n), val, vlen);
-  n->vlen = vlen;
-  if (shared(h, old)) {
-    if ((rc = retire(h, t, old))) {
-      sl__free(n);
-      return rc;
-    }
+  entry *old = NULL; /* val may point into the entry it replaces */
+  if (rc || (rc = make_writable(h, t, s, vlen, 0, &old))) return rc;
+  if (vlen == 8) { /* the common fixed-size value: one load, one store */
+    uint64_t v;
+    memcpy(&v, val, 8);
+    memcpy(val_of(s->e), &v, 8);
   } else {
-    sl__free(old);
+    memmove(val_of(s->e), val, vlen);
   }
-  s->e = n;
+  s->e->vlen = vlen;
+  sl__free(old);
   return 0;
 }
 
@@ -288,7 +276,7 @@ static int heap_append(sl__backend *be, int kg, uint32_t sid, const void *ck,
   if (rc) return rc;
   uint32_t old = s->e->vlen;
   if ((uint64_t)old + vlen > UINT32_MAX / 2) return fail(h, -SL_ESTATE, "value too large");
-  if ((rc = make_writable(h, t, s, old + vlen, old))) return rc;
+  if ((rc = make_writable(h, t, s, old + vlen, old, NULL))) return rc;
   memcpy(val_of(s->e) + old, val, vlen);
   s->e->vlen = old + vlen;
   return 0;

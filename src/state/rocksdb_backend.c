@@ -339,8 +339,9 @@ static inline int write_guard(rdb_backend *b) {
   return check_free_space(b, b->base.err, sizeof b->base.err);
 }
 
-static int rdb_put(sl__backend *be, int kg, uint32_t sid, const void *ck,
-                   uint32_t cklen, const void *val, uint32_t vlen) {
+/* put, or merge (list append through the concatenating merge operator) */
+static int rdb_write(sl__backend *be, int kg, uint32_t sid, const void *ck, uint32_t cklen,
+                     const void *val, uint32_t vlen, int merge) {
   rdb_backend *b = (rdb_backend *)be;
   int rc = check_addr(b, kg, sid);
   if (!rc) rc = write_guard(b);
@@ -348,23 +349,22 @@ static int rdb_put(sl__backend *be, int kg, uint32_t sid, const void *ck,
   size_t klen = make_key(b, kg, ck, cklen);
   if (!klen) return -SL_ENOMEM;
   char *rerr = NULL;
-  rocksdb_put_cf(b->db, b->wo, b->cf[sid], (const char *)b->key, klen,
-                 vlen ? (const char *)val : "", vlen, &rerr);
-  return rerr ? rdb_fail(b, rerr, "put", sid) : 0;
+  const char *v = vlen ? (const char *)val : "";
+  if (merge)
+    rocksdb_merge_cf(b->db, b->wo, b->cf[sid], (const char *)b->key, klen, v, vlen, &rerr);
+  else
+    rocksdb_put_cf(b->db, b->wo, b->cf[sid], (const char *)b->key, klen, v, vlen, &rerr);
+  return rerr ? rdb_fail(b, rerr, merge ? "append (merge)" : "put", sid) : 0;
+}
+
+static int rdb_put(sl__backend *be, int kg, uint32_t sid, const void *ck,
+                   uint32_t cklen, const void *val, uint32_t vlen) {
+  return rdb_write(be, kg, sid, ck, cklen, val, vlen, 0);
 }
 
 static int rdb_append(sl__backend *be, int kg, uint32_t sid, const void *ck,
                       uint32_t cklen, const void *val, uint32_t vlen) {
-  rdb_backend *b = (rdb_backend *)be;
-  int rc = check_addr(b, kg, sid);
-  if (!rc) rc = write_guard(b);
-  if (rc) return rc;
-  size_t klen = make_key(b, kg, ck, cklen);
-  if (!klen) return -SL_ENOMEM;
-  char *rerr = NULL;
-  rocksdb_merge_cf(b->db, b->wo, b->cf[sid], (const char *)b->key, klen,
-                   vlen ? (const char *)val : "", vlen, &rerr);
-  return rerr ? rdb_fail(b, rerr, "append (merge)", sid) : 0;
+  return rdb_write(be, kg, sid, ck, cklen, val, vlen, 1);
 }
 
 static int rdb_del(sl__backend *be, int kg, uint32_t sid, const void *ck,

@@ -236,7 +236,8 @@ static const sl__op_vt wm_vt = {.open = wm_open,
                                 .close = wm_close,
                                 .tick = wm_tick,
                                 .save = wm_save,
-                                .load = wm_load};
+                                .load = wm_load,
+                                .own_watermarks = 1};
 static const sl__op_vt kp_vt = {.open = kp_open,
                                 .process = kp_process,
                                 .close = sl__keyed_close,
