@@ -65,7 +65,8 @@ typedef struct sl__ckpt {
   sl__snap_task *head, *tail;
   int stop;
   int64_t completed;   /* count, for tests and inspection */
-  int64_t last_complete;
+  _Atomic int64_t last_complete; /* sinks commit up to here */
+  int writer_joined;
   int64_t trigger_ns;  /* when the one in flight was triggered */
   /* samples for the percentiles (ns): alignment pauses, durations */
 #define SAMPLES 65536
@@ -128,7 +129,7 @@ static int replay(sl__inst *inst) {
 /* Meta blob: i64 wm, then the operator's own bytes (source position,
  * watermark generator). */
 #define META_MAX (1u << 20)
-static int meta_blob(sl__inst *inst, uint8_t **out, size_t *len) {
+static int meta_blob(sl__inst *inst, int64_t id, uint8_t **out, size_t *len) {
   uint8_t *b = sl__malloc(8 + META_MAX);
   size_t n = 0;
   int rc = 0;
@@ -137,6 +138,8 @@ static int meta_blob(sl__inst *inst, uint8_t **out, size_t *len) {
     if ((rc = inst->op->source->vt->position(inst->impl, b + 8, META_MAX, &n)))
       rc = sl__fail(inst, rc, "cannot record the source position for a checkpoint (more "
                               "than %u bytes?)", META_MAX);
+  } else if (inst->op->kind == SL__OP_SINK && inst->impl && inst->op->sink->vt->precommit) {
+    rc = inst->op->sink->vt->precommit(inst->impl, inst, id, b + 8, META_MAX, &n);
   } else if (inst->vt->save) {
     rc = inst->vt->save(inst, b + 8, META_MAX, &n);
   }
@@ -161,8 +164,8 @@ static void release(sl__inst *inst) {
   inst->snap = NULL;
 }
 
-static int snapshot(sl__inst *inst, int64_t id) {
-  sl__ckpt *ck = inst->job->ckpt;
+/* The synchronous part of instance inst's snapshot for checkpoint id. */
+static int take(sl__inst *inst, int64_t id, sl__snap_task **out) {
   if (inst->snap) { /* the previous one is written: the checkpoint completed */
     while (!atomic_load(&inst->snap->written)) sched_yield();
     release(inst);
@@ -179,7 +182,7 @@ static int snapshot(sl__inst *inst, int64_t id) {
     if ((rc = t->be[i]->vt->snapshot(t->be[i], &t->snap[i])))
       rc = sl__fail(inst, rc, "checkpoint %lld: %s", (long long)id, t->be[i]->err);
   }
-  if (!rc) rc = meta_blob(inst, &t->meta, &t->meta_len);
+  if (!rc) rc = meta_blob(inst, id, &t->meta, &t->meta_len);
   if (rc) {
     for (int i = 0; i < 3; i++)
       if (t->snap[i]) t->be[i]->vt->snap_release(t->snap[i]);
@@ -189,6 +192,16 @@ static int snapshot(sl__inst *inst, int64_t id) {
   }
   inst->ckpt_id = id;
   inst->snap = t;
+  *out = t;
+  return 0;
+}
+
+/* Snapshot and hand the writing to the writer thread. */
+static int snapshot(sl__inst *inst, int64_t id) {
+  sl__ckpt *ck = inst->job->ckpt;
+  sl__snap_task *t;
+  int rc = take(inst, id, &t);
+  if (rc) return rc;
   pthread_mutex_lock(&ck->mu);
   if (ck->tail)
     ck->tail->next = t;
@@ -233,6 +246,23 @@ int sl__ckpt_channel_ended(sl__inst *inst) {
   return inst->align_id ? aligned(inst) : 0;
 }
 
+/* Checkpoint id starts: its directory and an empty table of contents. */
+static int begin(sl__ckpt *ck, int64_t id, int64_t now) {
+  sl__job *job = ck->job;
+  char dir[4096];
+  sl__ckpt_path(dir, sizeof dir, ck->dir, id);
+  sl__rm_rf(dir); /* a leftover of a crashed run */
+  if (mkdir(dir, 0755))
+    return sl__fail(&job->workers[0].insts[0], -SL_EIO,
+                    "cannot create checkpoint directory '%s': %s", dir, strerror(errno));
+  for (int i = 0; i < job->n_ops * job->P; i++) ck->meta.inst[i] = (sl__ckpt_inst){0, 0};
+  ck->meta.id = id;
+  ck->meta.taken_ms = now;
+  atomic_store(&ck->acks, job->n_ops * job->P);
+  ck->trigger_ns = sl__now_ns();
+  return 0;
+}
+
 /* ---- per worker step ---------------------------------------------------------------- */
 
 int sl__ckpt_worker_step(sl__worker *w) {
@@ -245,25 +275,23 @@ int sl__ckpt_worker_step(sl__worker *w) {
     if (now >= ck->next_ms && now >= earliest) {
       ck->next_ms = now + ck->interval_ms;
       int64_t id = trigger + 1;
-      char dir[4096];
-      sl__ckpt_path(dir, sizeof dir, ck->dir, id);
-      sl__rm_rf(dir); /* a leftover of a crashed run */
-      if (mkdir(dir, 0755))
-        return sl__fail(&w->insts[0], -SL_EIO, "cannot create checkpoint directory '%s': %s",
-                        dir, strerror(errno));
-      for (int i = 0; i < job->n_ops * job->P; i++) ck->meta.inst[i] = (sl__ckpt_inst){0, 0};
-      ck->meta.id = id;
-      ck->meta.taken_ms = now;
-      atomic_store(&ck->acks, job->n_ops * job->P);
-      ck->trigger_ns = sl__now_ns();
+      int rc = begin(ck, id, now);
+      if (rc) return rc;
       atomic_store(&ck->inflight, 1);
       atomic_store_explicit(&ck->trigger, id, memory_order_release);
       trigger = id;
     }
   }
+  int64_t done = atomic_load_explicit(&ck->last_complete, memory_order_acquire);
   for (int i = 0; i < job->n_ops; i++) {
     sl__inst *inst = &w->insts[i];
     if (inst->snap) release(inst);
+    if (done > inst->committed_id && inst->op->kind == SL__OP_SINK) {
+      inst->committed_id = done;
+      const sl__sink_vt *vt = inst->op->sink->vt;
+      int rc = inst->impl && vt->commit_ckpt ? vt->commit_ckpt(inst->impl, inst, done) : 0;
+      if (rc) return rc;
+    }
     if (trigger <= inst->ckpt_id) continue;
     /* sources start checkpoint `trigger`; finished instances snapshot their
      * final state (nothing will reach them any more) */
@@ -307,9 +335,16 @@ static int write_task(sl__ckpt *ck, sl__snap_task *t, char *err, size_t errcap) 
   return 0;
 }
 
+static void completed(sl__ckpt *ck, int64_t id) {
+  ck->completed++;
+  sl__ckpt_retain(ck->dir, (int)SL__CONF_I(ck->job->conf, CKPT_RETAINED));
+  atomic_store(&ck->done_ms, wall_ms());
+  atomic_store_explicit(&ck->last_complete, id, memory_order_release);
+  atomic_store(&ck->inflight, 0);
+}
+
 static void *writer_main(void *arg) {
   sl__ckpt *ck = arg;
-  sl__job *job = ck->job;
   for (;;) {
     pthread_mutex_lock(&ck->mu);
     while (!ck->head && !ck->stop) pthread_cond_wait(&ck->cv, &ck->mu);
@@ -337,12 +372,8 @@ static void *writer_main(void *arg) {
         sl__fail(inst, -SL_EIO, "checkpoint %lld: %s", (long long)id, err);
         continue;
       }
-      ck->completed++;
-      ck->last_complete = id;
       if (ck->dur && ck->n_dur < SAMPLES) ck->dur[ck->n_dur++] = sl__now_ns() - ck->trigger_ns;
-      sl__ckpt_retain(ck->dir, (int)SL__CONF_I(job->conf, CKPT_RETAINED));
-      atomic_store(&ck->done_ms, wall_ms());
-      atomic_store(&ck->inflight, 0);
+      completed(ck, id);
     }
   }
   return NULL;
@@ -424,22 +455,65 @@ static double percentile_ms(int64_t *v, uint32_t n, double q) {
   return (double)v[k] / 1e6;
 }
 
-void sl__ckpt_stop(sl__job *job) {
+/* A successful job ends with one more checkpoint of every (ended)
+ * instance, taken on this thread after the workers joined, and the sinks
+ * commit it: their last output becomes visible only once a checkpoint
+ * covers it, so a crash during the final commit recovers exactly. */
+static int final_checkpoint(sl__ckpt *ck) {
+  sl__job *job = ck->job;
+  int64_t id = atomic_load(&ck->trigger) + 1;
+  int rc = begin(ck, id, wall_ms());
+  char err[1024] = "";
+  for (int w = 0; !rc && w < job->P; w++)
+    for (int i = 0; !rc && i < job->n_ops; i++) {
+      sl__inst *inst = &job->workers[w].insts[i];
+      sl__snap_task *t;
+      if ((rc = take(inst, id, &t))) break;
+      rc = write_task(ck, t, err, sizeof err);
+      atomic_store(&t->written, 1);
+      release(inst);
+      if (rc) rc = sl__fail(inst, rc, "checkpoint %lld: %s", (long long)id, err);
+    }
+  atomic_store(&ck->trigger, id);
+  if (rc) return rc;
+  char chk[4096];
+  sl__ckpt_path(chk, sizeof chk, ck->dir, id);
+  if (sl__ckpt_meta_write(chk, &ck->meta, err, sizeof err) || sl__fsync_dir(ck->dir))
+    return sl__fail(&job->workers[0].insts[0], -SL_EIO, "checkpoint %lld: %s", (long long)id, err);
+  completed(ck, id);
+  for (int w = 0; w < job->P; w++)
+    for (int i = 0; i < job->n_ops; i++) {
+      sl__inst *inst = &job->workers[w].insts[i];
+      if (inst->op->kind != SL__OP_SINK || !inst->impl || !inst->op->sink->vt->commit_ckpt) continue;
+      inst->committed_id = id;
+      if ((rc = inst->op->sink->vt->commit_ckpt(inst->impl, inst, id))) return rc;
+    }
+  return 0;
+}
+
+int sl__ckpt_stop(sl__job *job, int ok) {
   sl__ckpt *ck = job->ckpt;
+  int rc = 0;
   if (ck && ck->dir) {
     pthread_mutex_lock(&ck->mu);
     ck->stop = 1;
     pthread_cond_signal(&ck->cv);
     pthread_mutex_unlock(&ck->mu);
     pthread_join(ck->writer, NULL); /* writes what was queued */
+    /* the queued snapshots are written now */
+    for (int w = 0; w < job->P; w++)
+      for (int i = 0; i < job->n_ops; i++) {
+        sl__inst *inst = &job->workers[w].insts[i];
+        if (inst->snap) {
+          atomic_store(&inst->snap->written, 1);
+          release(inst);
+        }
+      }
+    if (ok && !atomic_load(&job->failed)) rc = final_checkpoint(ck);
   }
   for (int w = 0; job->workers && w < job->P; w++)
     for (int i = 0; i < job->n_ops; i++) {
       sl__inst *inst = &job->workers[w].insts[i];
-      if (inst->snap) {
-        atomic_store(&inst->snap->written, 1);
-        release(inst);
-      }
       if (inst->hold)
         for (int c = 0; c < (inst->n_inputs ? inst->n_inputs : 1); c++) sl__batch_free(inst->hold[c]);
       sl__free(inst->hold);
@@ -447,7 +521,7 @@ void sl__ckpt_stop(sl__job *job) {
       inst->hold = NULL;
       inst->ch_barrier = NULL;
     }
-  if (!ck) return;
+  if (!ck) return rc;
   if (ck->dir) {
     pthread_mutex_destroy(&ck->mu);
     pthread_cond_destroy(&ck->cv);
@@ -464,6 +538,7 @@ void sl__ckpt_stop(sl__job *job) {
   sl__free(ck->dir);
   sl__free(ck);
   job->ckpt = NULL;
+  return rc;
 }
 
 /* ---- restore ------------------------------------------------------------------------ */
@@ -586,6 +661,29 @@ static int restore_inst(sl__job *job, const char *chk, const sl__ckpt_meta *m, s
   return rc;
 }
 
+/* A two-phase-commit sink re-commits what the checkpoint pre-committed
+ * (om: every old subtask's bytes; NULL: no checkpoint) and aborts the
+ * rest.  Errors go to out. */
+static int recover_sink(sl__op *op, const old_meta *om, char *out, size_t outcap) {
+  if (op->kind != SL__OP_SINK || !op->sink->vt->recover) return 0;
+  int n = om ? om->n : 0, rc = 0;
+  const uint8_t **blobs = sl__calloc((size_t)n + 1, sizeof *blobs);
+  size_t *lens = sl__calloc((size_t)n + 1, sizeof *lens);
+  char err[1024] = "";
+  if (!blobs || !lens) rc = -SL_ENOMEM;
+  for (int s = 0; !rc && s < n; s++) {
+    blobs[s] = om->len[s] > 8 ? om->blob[s] + 8 : (const uint8_t *)"";
+    lens[s] = om->len[s] > 8 ? om->len[s] - 8 : 0;
+  }
+  if (!rc) rc = op->sink->vt->recover(op->sink, blobs, lens, n, err, sizeof err);
+  if (rc)
+    sl__fmt(out, outcap, "operator '%s': cannot recover the sink: %s", op->name,
+            err[0] ? err : sl_strerror(rc));
+  sl__free(blobs);
+  sl__free(lens);
+  return rc;
+}
+
 int sl__ckpt_restore(sl__job *job) {
   const char *want = SL__CONF_S(job->conf, CKPT_RESTORE);
   if (!want || !*want) return 0;
@@ -602,7 +700,10 @@ int sl__ckpt_restore(sl__job *job) {
     rc = sl__ckpt_latest(dir, chk, sizeof chk, &m, err, sizeof err);
     if (rc == -SL_ENOENT) {
       fprintf(stderr, "sluice: no complete checkpoint in '%s'; starting from the beginning\n", dir);
-      return 0;
+      rc = 0;
+      for (int i = 0; !rc && i < job->n_ops; i++)
+        rc = recover_sink(job->ops[i], NULL, job->err, sizeof job->err);
+      return rc;
     }
   } else {
     sl__fmt(chk, sizeof chk, "%s", want);
@@ -633,6 +734,7 @@ int sl__ckpt_restore(sl__job *job) {
     rc = load_old_meta(chk, &m, i, &om, err, sizeof err);
     for (int w = 0; !rc && w < job->P; w++)
       rc = restore_inst(job, chk, &m, &job->workers[w].insts[i], &om, err, sizeof err);
+    if (!rc) rc = recover_sink(job->ops[i], &om, err, sizeof err);
     old_meta_free(&om);
   }
   if (rc)

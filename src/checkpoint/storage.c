@@ -20,14 +20,6 @@
 #define FRAME_VERSION 1u
 static const char META_MAGIC[8] = {'S', 'L', 'C', 'K', 'P', 'T', '0', '1'};
 
-int sl__fsync_dir(const char *dir) {
-  int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) return -errno;
-  int rc = fsync(fd) ? -errno : 0;
-  close(fd);
-  return rc;
-}
-
 
 int sl__frame_write(const char *path, const char magic[8], const void *payload, size_t len,
                     char *err, size_t errcap) {

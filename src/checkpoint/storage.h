@@ -69,6 +69,5 @@ int sl__ckpt_latest(const char *dir, char *path, size_t cap, sl__ckpt_meta *m,
 void sl__ckpt_retain(const char *dir, int keep);
 /* Highest checkpoint id present in dir (complete or not), 0 if none. */
 int64_t sl__ckpt_max_id(const char *dir);
-int sl__fsync_dir(const char *dir); /* (rm -rf is sl__rm_rf in core.h) */
 
 #endif

@@ -14,8 +14,13 @@
  * (commit; e.g. the single-file sink renames PATH.inprogress to PATH).
  * A sink that sets `global` receives every record on subtask 0.
  *
- * Checkpoint seam: later, sources report their position and sinks get
- * pre-commit/commit calls per checkpoint through this same table.
+ * Checkpoints: sources report their position and seek back to it; sinks
+ * may take part in a two-phase commit (precommit / commit_ckpt / recover,
+ * below), which makes their output exactly-once: what a sink makes visible
+ * is always covered by a complete checkpoint, and recovery re-commits what
+ * the checkpoint pre-committed and aborts everything after it.  A
+ * transactional sink (a database, a message queue) implements the same
+ * three calls with its own transactions.
  */
 #ifndef SL_CONNECTOR_H
 #define SL_CONNECTOR_H
@@ -61,6 +66,25 @@ typedef struct sl__sink_vt {
   void (*close)(void *writer, int ok);
   int (*commit)(sl_sink *sink, int ok, char *err, size_t errcap);
   void (*free)(sl_sink *sink);
+  /* Two-phase commit (all three or none; only called with checkpoints on).
+   *  precommit: barrier `id` reached the writer (its worker thread, in the
+   *    synchronous part of the snapshot; also once more at the end of a
+   *    successful job): make everything written so far durable but not yet
+   *    visible, and describe it -- everything pre-committed and not yet
+   *    committed -- as bytes, which the checkpoint stores.
+   *  commit_ckpt: checkpoint `id` is complete (the writer's worker thread):
+   *    make visible what was pre-committed for checkpoints <= id.  Must be
+   *    idempotent: a crash may repeat it through recover.
+   *  recover: restoring, once per sink, on the main thread after every
+   *    writer was opened and before any record is written: the bytes every
+   *    writer of the previous run (n of them, any parallelism) put in the
+   *    checkpoint (n = 0: restoring found no checkpoint).  Commits them and
+   *    aborts whatever the previous run wrote after that checkpoint. */
+  int (*precommit)(void *writer, sl__inst *inst, int64_t id, uint8_t *buf, size_t cap,
+                   size_t *len);
+  int (*commit_ckpt)(void *writer, sl__inst *inst, int64_t id);
+  int (*recover)(sl_sink *sink, const uint8_t *const *blobs, const size_t *lens, int n,
+                 char *err, size_t errcap);
 } sl__sink_vt;
 
 struct sl_sink {

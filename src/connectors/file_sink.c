@@ -36,10 +36,33 @@
  *     fsyncs the directory; commit(ok=0) leaves the files.  Both free the
  *     writers.
  *
+ * With checkpoints (execution.checkpointing.interval > 0) the sink is
+ * exactly-once, by a two-phase commit like Flink's FileSink:
+ *
+ *   - a rolled part file is closed and fsynced but keeps its in-progress
+ *     name (pending) until a checkpoint covers it;
+ *   - precommit (barrier n): write out the buffer, fsync, tag the pending
+ *     files with n, and store in the checkpoint every pending file and the
+ *     in-progress file with its length;
+ *   - commit_ckpt (checkpoint n complete): rename the files tagged <= n;
+ *   - recover (restore): for every file the checkpoint names, truncate it
+ *     to the stored length and rename it to its final name (a file already
+ *     renamed is skipped, so recovery can repeat); then delete every other
+ *     `.part-*.inprogress` in the directory (written after the checkpoint)
+ *     and continue the part numbers past the highest one present.  In
+ *     single-file mode PATH.inprogress is truncated to the stored length
+ *     and the restored run appends to it (it is opened lazily, at the
+ *     first record or at the end, so opening never truncates it).
+ *   - a successful job ends with a final checkpoint (checkpoint.c) and
+ *     then commit renames what is left.
+ *
+ * So a committed file never holds data that a restored run replays.
+ *
  * Errors name the file and the OS reason: from open/write/flush through
- * sl__fail ("cannot write 'PATH': reason"), from close/commit through
- * commit's err buffer.
+ * sl__fail ("cannot write 'PATH': reason"), from close/commit/recover
+ * through their err buffer.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -52,6 +75,12 @@
 #define FS_BUF (64 * 1024)
 
 typedef struct fs_sink fs_sink;
+
+/* A part file closed but not yet committed (two-phase commit). */
+typedef struct fs_pending {
+  char *tmp, *final;
+  int64_t ckpt; /* pre-committed for this checkpoint; 0 = not yet */
+} fs_pending;
 
 typedef struct fs_writer {
   fs_sink *sink;
@@ -67,6 +96,10 @@ typedef struct fs_writer {
   char *final;     /* the name it gets when finished */
   char *buf;       /* FS_BUF bytes; NULL for an idle writer */
   size_t len;
+  int twopc;       /* checkpoints on: rolled files wait for a checkpoint */
+  int resume;      /* single-file mode: append to the restored in-progress file */
+  fs_pending *pending;
+  int n_pending, cap_pending;
 } fs_writer;
 
 struct fs_sink {
@@ -119,9 +152,11 @@ static int buf_out(fs_writer *w, sl__inst *inst) {
 }
 
 static int open_file(fs_writer *w, sl__inst *inst) {
-  w->fd = open(w->tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
+  w->fd = open(w->tmp, O_WRONLY | O_CREAT | (w->resume ? O_APPEND : O_TRUNC) | O_CLOEXEC, 0666);
   if (w->fd < 0) return fail_io(inst, w->tmp);
-  w->size = 0;
+  struct stat st;
+  w->size = w->resume && fstat(w->fd, &st) == 0 ? (int64_t)st.st_size : 0;
+  w->resume = 0;
   w->dirty = 0;
   return 0;
 }
@@ -146,7 +181,8 @@ static int part_open(fs_writer *w, sl__inst *inst) {
   return open_file(w, inst);
 }
 
-/* Directory mode: finish the current part file (roll). */
+/* Directory mode: finish the current part file (roll).  With checkpoints
+ * it becomes pending; without, it is committed at once. */
 static int part_finish(fs_writer *w, sl__inst *inst) {
   int rc = buf_out(w, inst);
   if (rc) return rc;
@@ -156,6 +192,19 @@ static int part_finish(fs_writer *w, sl__inst *inst) {
   if (e) {
     errno = e;
     return fail_io(inst, w->tmp);
+  }
+  if (w->twopc) {
+    if (w->n_pending == w->cap_pending) {
+      int cap = w->cap_pending ? 2 * w->cap_pending : 8;
+      fs_pending *p = sl__realloc(w->pending, (size_t)cap * sizeof *p);
+      if (!p) return sl__fail(inst, -SL_ENOMEM, "cannot write '%s': out of memory", w->sink->path);
+      w->pending = p;
+      w->cap_pending = cap;
+    }
+    w->pending[w->n_pending++] = (fs_pending){w->tmp, w->final, 0};
+    w->tmp = w->final = NULL;
+    w->part++;
+    return 0;
   }
   if (rename(w->tmp, w->final) != 0)
     return sl__fail(inst, -SL_EIO, "cannot write '%s': cannot rename '%s' to '%s': %s",
@@ -168,6 +217,11 @@ static int part_finish(fs_writer *w, sl__inst *inst) {
 static void writer_free(fs_writer *w) {
   if (w->fd >= 0) close(w->fd);
   free_names(w);
+  for (int i = 0; i < w->n_pending; i++) {
+    sl__free(w->pending[i].tmp);
+    sl__free(w->pending[i].final);
+  }
+  sl__free(w->pending);
   sl__free(w->buf);
   sl__free_private(w);
 }
@@ -179,6 +233,7 @@ static int fs_open(sl_sink *sink, sl__inst *inst, void **writer) {
   w->sink = s;
   w->subtask = inst->ctx.subtask;
   w->fd = -1;
+  w->twopc = SL__CONF_I(inst->job->conf, CKPT_INTERVAL) > 0;
   int rc = 0;
   char *bad;
   if (s->dirmode) {
@@ -198,7 +253,8 @@ static int fs_open(sl_sink *sink, sl__inst *inst, void **writer) {
       rc = sl__fail(inst, -SL_ENOMEM, "cannot write '%s': out of memory", s->path);
       goto fail;
     }
-    if ((rc = open_file(w, inst)) != 0) goto fail;
+    /* the file is opened at the first record or at the end, after a
+     * restore decided whether it continues */
   }
   if (s->dirmode || w->subtask == 0) {
     w->buf = sl__malloc(FS_BUF);
@@ -227,6 +283,9 @@ static int fs_write(void *writer, sl__inst *inst, const sl_record *r) {
       return rc;
     if (w->fd < 0 && (rc = part_open(w, inst)) != 0) return rc;
   } else if (SL__UNLIKELY(w->fd < 0)) {
+    if (w->buf) {
+      if ((rc = open_file(w, inst)) != 0) return rc;
+    } else
     return sl__fail(inst, -SL_EINTERNAL,
                     "file sink '%s' got a record on subtask %d, but a "
                     "single-file sink receives every record on subtask 1",
@@ -251,8 +310,11 @@ static int fs_write(void *writer, sl__inst *inst, const sl_record *r) {
 
 static int fs_flush(void *writer, sl__inst *inst) {
   fs_writer *w = writer;
+  int rc;
+  if (!w->sink->dirmode && w->buf && w->fd < 0 && (rc = open_file(w, inst)) != 0)
+    return rc; /* single-file mode: an empty output is still a file */
   if (w->fd < 0) return 0;
-  int rc = buf_out(w, inst);
+  rc = buf_out(w, inst);
   if (rc) return rc;
   if (w->dirty && fsync(w->fd) != 0) return fail_io(inst, w->tmp);
   w->dirty = 0;
@@ -276,22 +338,31 @@ static void fs_close(void *writer, int ok) {
   w->buf = NULL;
 }
 
-static void fsync_dir(const char *dir) {
-  int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) return;
-  (void)fsync(fd); /* best effort: some file systems refuse directories */
-  close(fd);
+/* rename tmp -> final; a tmp that is gone but whose final name exists was
+ * renamed before (commits repeat after a crash).  0 or errno. */
+static int commit_file(const char *tmp, const char *final) {
+  if (rename(tmp, final) == 0) return 0;
+  int e = errno;
+  return e == ENOENT && access(final, F_OK) == 0 ? 0 : e;
 }
 
 static int fs_commit(sl_sink *sink, int ok, char *err, size_t errcap) {
   fs_sink *s = sink->impl;
-  int rc = 0, renamed = 0;
+  int rc = 0, renamed = 0, e;
   pthread_mutex_lock(&s->mu);
   fs_writer *w = s->writers;
   s->writers = NULL;
   pthread_mutex_unlock(&s->mu);
   while (w) {
     fs_writer *next = w->next;
+    for (int i = 0; ok && !rc && i < w->n_pending; i++) {
+      if ((e = commit_file(w->pending[i].tmp, w->pending[i].final)) != 0) {
+        sl__fmt(err, errcap, "cannot write '%s': cannot rename '%s' to '%s': %s", s->path,
+                w->pending[i].tmp, w->pending[i].final, strerror(e));
+        rc = -SL_EIO;
+      }
+      renamed = 1;
+    }
     if (ok && !rc && w->tmp) {
       if (w->close_errno) {
         sl__fmt(err, errcap, "cannot write '%s': %s", w->tmp,
@@ -301,9 +372,9 @@ static int fs_commit(sl_sink *sink, int ok, char *err, size_t errcap) {
         sl__fmt(err, errcap, "cannot write '%s': file still open at commit",
                 w->tmp);
         rc = -SL_EINTERNAL;
-      } else if (rename(w->tmp, w->final) != 0) {
+      } else if ((e = commit_file(w->tmp, w->final)) != 0) {
         sl__fmt(err, errcap, "cannot write '%s': cannot rename '%s' to '%s': %s",
-                s->path, w->tmp, w->final, strerror(errno));
+                s->path, w->tmp, w->final, strerror(e));
         rc = -SL_EIO;
       } else {
         renamed = 1;
@@ -312,8 +383,190 @@ static int fs_commit(sl_sink *sink, int ok, char *err, size_t errcap) {
     writer_free(w);
     w = next;
   }
-  if (renamed) fsync_dir(s->dir);
+  if (renamed) sl__fsync_dir(s->dir);
   return rc;
+}
+
+/* ---- two-phase commit ---------------------------------------------------------------- */
+
+/* Checkpoint bytes: u32 count, then per file: u8 kind (0 pending, 1 in
+ * progress), i64 length, u16 + in-progress name, u16 + final name (names
+ * relative to the directory). */
+enum { FS_PENDING = 0, FS_INPROGRESS = 1 };
+
+static const char *base(const char *path) {
+  const char *sl = strrchr(path, '/');
+  return sl ? sl + 1 : path;
+}
+
+static int put_file(uint8_t *buf, size_t cap, size_t *n, int kind, int64_t len,
+                    const char *tmp, const char *final) {
+  const char *t = base(tmp), *f = base(final);
+  size_t lt = strlen(t), lf = strlen(f);
+  if (*n + 1 + 8 + 2 + lt + 2 + lf > cap || lt > 0xffff || lf > 0xffff) return -SL_ENOMEM;
+  uint8_t *p = buf + *n;
+  uint16_t l16;
+  *p++ = (uint8_t)kind;
+  memcpy(p, &len, 8), p += 8;
+  l16 = (uint16_t)lt, memcpy(p, &l16, 2), p += 2, memcpy(p, t, lt), p += lt;
+  l16 = (uint16_t)lf, memcpy(p, &l16, 2), p += 2, memcpy(p, f, lf), p += lf;
+  *n = (size_t)(p - buf);
+  return 0;
+}
+
+static int fs_precommit(void *writer, sl__inst *inst, int64_t id, uint8_t *buf, size_t cap,
+                        size_t *len) {
+  fs_writer *w = writer;
+  int rc;
+  if (w->fd >= 0) {
+    if ((rc = buf_out(w, inst)) != 0) return rc;
+    if (w->dirty && fsync(w->fd) != 0) return fail_io(inst, w->tmp);
+    w->dirty = 0;
+  }
+  uint32_t count = 0;
+  size_t n = 4;
+  if (cap < 4) return -SL_ENOMEM;
+  for (int i = 0; i < w->n_pending; i++, count++) {
+    fs_pending *p = &w->pending[i];
+    if (!p->ckpt) p->ckpt = id;
+    struct stat st;
+    if (stat(p->tmp, &st) != 0) return fail_io(inst, p->tmp);
+    if ((rc = put_file(buf, cap, &n, FS_PENDING, (int64_t)st.st_size, p->tmp, p->final)))
+      goto full;
+  }
+  if (w->fd >= 0) {
+    if ((rc = put_file(buf, cap, &n, FS_INPROGRESS, w->size, w->tmp, w->final))) goto full;
+    count++;
+  }
+  memcpy(buf, &count, 4);
+  *len = n;
+  return 0;
+full:
+  return sl__fail(inst, rc, "file sink '%s': too many pending part files for one checkpoint "
+                            "(raise sink.rolling-policy.file-size)", w->sink->path);
+}
+
+static int fs_commit_ckpt(void *writer, sl__inst *inst, int64_t id) {
+  fs_writer *w = writer;
+  int k = 0, e;
+  for (int i = 0; i < w->n_pending; i++) {
+    fs_pending *p = &w->pending[i];
+    if (!p->ckpt || p->ckpt > id) {
+      w->pending[k++] = *p;
+      continue;
+    }
+    if ((e = commit_file(p->tmp, p->final)) != 0) {
+      for (int j = i; j < w->n_pending; j++) w->pending[k++] = w->pending[j];
+      w->n_pending = k;
+      return sl__fail(inst, -SL_EIO, "cannot write '%s': cannot rename '%s' to '%s': %s",
+                      w->sink->path, p->tmp, p->final, strerror(e));
+    }
+    sl__free(p->tmp);
+    sl__free(p->final);
+  }
+  if (k != w->n_pending) sl__fsync_dir(w->sink->dir);
+  w->n_pending = k;
+  return 0;
+}
+
+/* One file the checkpoint names: cut it to the checkpointed length; rename
+ * it to its final name unless `keep` (single-file mode continues it). */
+static int recover_file(const fs_sink *s, int kind, int64_t len, const char *tmp,
+                        const char *final, int keep, char *err, size_t errcap) {
+  struct stat st;
+  if (stat(tmp, &st) != 0) {
+    if (errno == ENOENT && stat(final, &st) == 0) {
+      if (!keep) return 0; /* committed before the crash */
+      if (rename(final, tmp) != 0) goto io; /* single file: continue the committed one */
+    } else {
+      sl__fmt(err, errcap, "file sink '%s': part file '%s', which the checkpoint %s, is "
+                           "missing (%s)", s->path, tmp,
+              kind == FS_PENDING ? "pre-committed" : "holds in progress", strerror(errno));
+      return -SL_ESTATE;
+    }
+  }
+  if (st.st_size < len) {
+    sl__fmt(err, errcap, "file sink '%s': part file '%s' holds %lld bytes, fewer than the "
+                         "%lld the checkpoint pre-committed", s->path, tmp,
+            (long long)st.st_size, (long long)len);
+    return -SL_ESTATE;
+  }
+  int fd = open(tmp, O_WRONLY | O_CLOEXEC);
+  if (fd < 0) goto io;
+  int bad = ftruncate(fd, len) != 0 || fsync(fd) != 0;
+  close(fd);
+  if (bad || (!keep && rename(tmp, final) != 0)) goto io;
+  return 0;
+io:
+  sl__fmt(err, errcap, "file sink '%s': cannot recover '%s': %s", s->path, tmp, strerror(errno));
+  return -SL_EIO;
+}
+
+static int fs_recover(sl_sink *sink, const uint8_t *const *blobs, const size_t *lens, int nb,
+                      char *err, size_t errcap) {
+  fs_sink *s = sink->impl;
+  int rc = 0;
+  fs_writer *w0 = NULL;
+  for (fs_writer *w = s->writers; w; w = w->next)
+    if (w->subtask == 0) w0 = w;
+  for (int b = 0; !rc && b < nb; b++) {
+    const uint8_t *p = blobs[b], *end = blobs[b] + lens[b];
+    uint32_t count = 0;
+    if (lens[b] && lens[b] < 4) goto damaged;
+    if (lens[b]) memcpy(&count, p, 4), p += 4;
+    for (uint32_t i = 0; !rc && i < count; i++) {
+      char *name[2];
+      int64_t len;
+      uint16_t l;
+      if (end - p < 9) goto damaged;
+      int kind = *p++;
+      memcpy(&len, p, 8), p += 8;
+      for (int k = 0; k < 2; k++) {
+        if (end - p < 2) goto damaged;
+        memcpy(&l, p, 2), p += 2;
+        if (end - p < l) goto damaged;
+        name[k] = fs_printf("%s/%.*s", s->dir, (int)l, (const char *)p);
+        p += l;
+      }
+      int keep = !s->dirmode && kind == FS_INPROGRESS;
+      rc = !name[0] || !name[1] ? -SL_ENOMEM
+                                : recover_file(s, kind, len, name[0], name[1], keep, err, errcap);
+      if (!rc && keep && w0) w0->resume = 1;
+      sl__free(name[0]);
+      sl__free(name[1]);
+    }
+  }
+  if (rc || !s->dirmode) return rc;
+  /* whatever is still in progress was written after the checkpoint */
+  DIR *d = opendir(s->dir);
+  if (!d) {
+    sl__fmt(err, errcap, "file sink '%s': cannot read directory '%s': %s", s->path, s->dir,
+            strerror(errno));
+    return -SL_EIO;
+  }
+  unsigned long long next = 0, n;
+  int sub;
+  struct dirent *de;
+  while ((de = readdir(d)) != NULL) {
+    const char *nm = de->d_name;
+    size_t l = strlen(nm);
+    if (!strncmp(nm, ".part-", 6) && l > 11 && !strcmp(nm + l - 11, ".inprogress")) {
+      char *path = fs_printf("%s/%s", s->dir, nm);
+      if (path && unlink(path) != 0 && errno != ENOENT) rc = -SL_EIO;
+      sl__free(path);
+    } else if (sscanf(nm, "part-%d-%llu", &sub, &n) == 2 && n + 1 > next) {
+      next = n + 1;
+    }
+  }
+  closedir(d);
+  for (fs_writer *w = s->writers; w; w = w->next) w->part = next;
+  sl__fsync_dir(s->dir);
+  if (rc) sl__fmt(err, errcap, "file sink '%s': cannot remove uncommitted part files in '%s'",
+                  s->path, s->dir);
+  return rc;
+damaged:
+  sl__fmt(err, errcap, "file sink '%s': the checkpoint's sink state is damaged", s->path);
+  return -SL_ESTATE;
 }
 
 static void fs_free(sl_sink *sink) {
@@ -341,6 +594,9 @@ static const sl__sink_vt fs_vt = {
     .close = fs_close,
     .commit = fs_commit,
     .free = fs_free,
+    .precommit = fs_precommit,
+    .commit_ckpt = fs_commit_ckpt,
+    .recover = fs_recover,
 };
 
 sl_sink *sl_file_sink(const char *path) {

@@ -70,6 +70,8 @@ static inline int sl__key_group_to_subtask(int kg, int max_parallelism,
 int sl__mkdir_p(const char *dir, char **bad);
 /* rm -rf, best effort. */
 void sl__rm_rf(const char *path);
+/* fsync a directory (after renames in it).  0 or -errno. */
+int sl__fsync_dir(const char *dir);
 
 /* UTF-8 validation: returns the byte index of the first invalid sequence,
  * or len when all of buf is valid. */

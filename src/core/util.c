@@ -5,6 +5,7 @@
 #include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/stat.h>
@@ -157,6 +158,14 @@ int sl__mkdir_p(const char *dir, char **bad) {
   }
   sl__free(p);
   return 0;
+}
+
+int sl__fsync_dir(const char *dir) {
+  int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return -errno;
+  int rc = fsync(fd) ? -errno : 0;
+  close(fd);
+  return rc;
 }
 
 void sl__rm_rf(const char *path) {

@@ -345,7 +345,8 @@ int sl__job_run(sl__job *job) {
     g_sig_cancel = NULL;
   }
 
-  sl__ckpt_stop(job); /* finish queued snapshot writes, release snapshots */
+  /* finish queued snapshot writes, take the final checkpoint */
+  sl__ckpt_stop(job, !atomic_load(&job->failed));
   int ok = !atomic_load(&job->failed);
   /* Close what was opened: all instances of workers before opened_w, and
    * the first opened_i of worker opened_w. */

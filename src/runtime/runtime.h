@@ -194,6 +194,7 @@ struct sl__inst {
   struct sl__timers *timers; /* keyed operators with timers */
   /* checkpoints (src/checkpoint/checkpoint.c) */
   int64_t ckpt_id;     /* last checkpoint this instance snapshotted */
+  int64_t committed_id; /* sinks: last checkpoint told to commit_ckpt */
   int64_t align_id;    /* barrier being aligned, 0 = none */
   int64_t align_start_ns;
   uint8_t *ch_barrier; /* per input channel: barrier align_id seen */
@@ -278,7 +279,10 @@ void sl__backoff(unsigned *idle);
 /* --- checkpoints (checkpoint.c) -------------------------------------- */
 int sl__ckpt_start(sl__job *job);          /* before workers start */
 int sl__ckpt_restore(sl__job *job);        /* after instances opened */
-void sl__ckpt_stop(sl__job *job);          /* after workers joined */
+/* after workers joined: the final checkpoint when ok (sinks commit it),
+ * then releases everything.  0 or the final checkpoint's error (recorded
+ * with sl__fail). */
+int sl__ckpt_stop(sl__job *job, int ok);
 int sl__ckpt_worker_step(sl__worker *w);   /* every step */
 int sl__inst_barrier(sl__inst *inst, int chan, int64_t id);
 /* an input channel ended: alignment may be complete */
