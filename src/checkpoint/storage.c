@@ -43,6 +43,7 @@ int sl__frame_write(const char *path, const char magic[8], const void *payload, 
   if (!rc) rc = sl__write_all(fd, &sum, 8);
   if (!rc && fsync(fd)) rc = -errno;
   if (close(fd) && !rc) rc = -errno;
+  if (!rc) sl__fault("ckpt-file");
   if (!rc && rename(tmp, path)) rc = -errno;
   if (rc) {
     sl__fmt(err, errcap, "cannot write '%s': %s", path, strerror(-rc));

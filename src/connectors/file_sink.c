@@ -341,7 +341,10 @@ static void fs_close(void *writer, int ok) {
 /* rename tmp -> final; a tmp that is gone but whose final name exists was
  * renamed before (commits repeat after a crash).  0 or errno. */
 static int commit_file(const char *tmp, const char *final) {
-  if (rename(tmp, final) == 0) return 0;
+  if (rename(tmp, final) == 0) {
+    sl__fault("commit");
+    return 0;
+  }
   int e = errno;
   return e == ENOENT && access(final, F_OK) == 0 ? 0 : e;
 }

@@ -70,6 +70,13 @@ static inline int sl__key_group_to_subtask(int kg, int max_parallelism,
 int sl__mkdir_p(const char *dir, char **bad);
 /* rm -rf, best effort. */
 void sl__rm_rf(const char *path);
+/* Fault injection for crash tests: with SLUICE_FAULT=NAME:N in the
+ * environment, the Nth call of sl__fault("NAME") (process-wide) kills the
+ * process with SIGKILL.  Points: "ckpt-file" (a checkpoint file is written
+ * under its temporary name, before the rename), "commit" (a sink renamed
+ * one committed file; others of the same commit may still be pending).
+ * Only called on checkpoint and commit paths, never per record. */
+void sl__fault(const char *name);
 /* fsync a directory (after renames in it).  0 or -errno. */
 int sl__fsync_dir(const char *dir);
 

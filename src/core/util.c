@@ -6,6 +6,9 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/stat.h>
@@ -158,6 +161,28 @@ int sl__mkdir_p(const char *dir, char **bad) {
   }
   sl__free(p);
   return 0;
+}
+
+static char g_fault_point[64];
+static long g_fault_at;
+static _Atomic long g_fault_hits;
+static pthread_once_t g_fault_once = PTHREAD_ONCE_INIT;
+
+static void fault_init(void) {
+  const char *env = getenv("SLUICE_FAULT");
+  const char *colon = env ? strchr(env, ':') : NULL;
+  if (!colon || (size_t)(colon - env) >= sizeof g_fault_point) return;
+  memcpy(g_fault_point, env, (size_t)(colon - env));
+  g_fault_at = strtol(colon + 1, NULL, 10);
+}
+
+void sl__fault(const char *name) {
+  pthread_once(&g_fault_once, fault_init);
+  if (g_fault_at > 0 && !strcmp(g_fault_point, name) &&
+      atomic_fetch_add(&g_fault_hits, 1) + 1 == g_fault_at) {
+    fprintf(stderr, "%ld killed by fault injection (%s:%ld)\n", (long)getpid(), name, g_fault_at);
+    raise(SIGKILL);
+  }
 }
 
 int sl__fsync_dir(const char *dir) {

@@ -254,6 +254,7 @@ int sl__image_write_file(sl__backend *be, sl__snapshot *snap, const char *path) 
   int rc = sl__image_write(be, snap, &ws);
   if (!rc && fsync(fd)) rc = -SL_EIO;
   if (close(fd) && !rc) rc = -SL_EIO;
+  if (!rc) sl__fault("ckpt-file");
   if (!rc && rename(tmp, path)) rc = -SL_EIO;
   if (rc) {
     sl__fmt(be->err, sizeof be->err, "cannot write state image '%s': %s", path,
