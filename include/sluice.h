@@ -578,6 +578,8 @@ typedef struct sl_job_stats {
    * trigger -> complete; percentiles in milliseconds (0 without any) */
   double align_p50_ms, align_p99_ms;
   double checkpoint_p50_ms, checkpoint_p99_ms;
+  uint64_t restarts;      /* supervised job: times the supervisor restarted it
+                           * (the other counters are of the last attempt) */
 } sl_job_stats;
 void sl_job_stats_get(const sl_env *env, sl_job_stats *stats);
 

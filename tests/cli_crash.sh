@@ -69,6 +69,7 @@ crash_loop() {
   "$SLUICE" "${run[@]}" --parallelism 2 --output "$d/clean/" >/dev/null 2>"$d/log" &&
     same_as_ref "$d/clean" "$input" || { echo "  $name: the crash-free run differs" >&2; return 1; }
   T=$(($(ms_now) - t0))
+  echo $T >"$TMP/$name.ms"
   rm -rf "$d/ck"
   while [ $kills -lt "$KILLS" ]; do
     runs=$((runs + 1))
@@ -114,7 +115,37 @@ crash_loop() {
     same_as_ref "$d/out" "$input"
 }
 
+# supervised NAME INPUT: the supervisor restarts the job itself; its child
+# is killed KILLS times
+supervised() {
+  local name=$1 input=$2 kills=0 child ms T
+  job "$input"
+  local d="$TMP/$name"
+  mkdir -p "$d"
+  T=$(cat "$TMP/heap.ms")
+  "$SLUICE" "${JOB[@]}" --parallelism 2 --output "$d/out/" --checkpoint-dir "$d/ck" \
+    --checkpoint-interval 100ms -D sink.rolling-policy.file-size=16kb \
+    -D restart-strategy.type=fixed-delay -D restart-strategy.fixed-delay.attempts=1000 \
+    -D restart-strategy.fixed-delay.delay=0 >/dev/null 2>"$d/log" &
+  local sup=$!
+  while [ $kills -lt "$KILLS" ] && kill -0 $sup 2>/dev/null; do
+    ms=$((T / 60 + RANDOM % (T / 12 + 1)))
+    sleep "$((ms / 1000)).$(printf %03d $((ms % 1000)))"
+    child=$(pgrep -P $sup | head -1)
+    [ -n "$child" ] && kill -9 "$child" 2>/dev/null && kills=$((kills + 1))
+  done
+  wait $sup || { echo "  $name: the supervised job failed" >&2; tail -5 "$d/log" >&2; return 1; }
+  local restarts
+  restarts=$(grep -c 'the job crashed: killed by signal 9' "$d/log")
+  echo "  $name: $kills kills of the child, $restarts restarts by the supervisor"
+  [ $kills -ge "$KILLS" ] || { echo "  $name: the job finished after $kills kills" >&2; return 1; }
+  [ "$restarts" -eq $kills ] || { echo "  $name: $kills kills but $restarts restarts" >&2; return 1; }
+  same_as_ref "$d/out" "$input"
+}
+
 check "heap backend, 2 M records: SIGKILLs, then the committed output equals a crash-free run" \
   crash_loop heap big
 check "RocksDB backend, 200 k records: the same" crash_loop rocksdb small -D state.backend.type=rocksdb
+check "supervisor: kills of the child, restarts by itself, same committed output" \
+  supervised supervised big
 finish

@@ -428,6 +428,36 @@ static int online_cpus(void) {
   return n > 0 ? (int)n : 1;
 }
 
+/* One run of the job in this process (a supervised job: in the child). */
+static int run_here(void *arg, int restarts, sl_job_stats *stats, char *err, size_t errcap) {
+  sl_env *env = arg;
+  const char *dir = SL__CONF_S(&env->conf, CKPT_DIR);
+  if (restarts > 0 && dir && *dir) /* resume where the crashed attempt left off */
+    sl__conf_set(&env->conf, "execution.checkpointing.restore", "latest", err, errcap);
+  sl__job job;
+  memset(&job, 0, sizeof job);
+  job.env = env;
+  job.conf = &env->conf;
+  int P = (int)SL__CONF_I(&env->conf, PARALLELISM);
+  job.P = P > 0 ? P : online_cpus();
+  job.max_parallelism = (int)SL__CONF_I(&env->conf, MAX_PARALLELISM);
+  job.batch_size = (uint32_t)SL__CONF_I(&env->conf, BATCH_SIZE);
+  job.buffer_timeout_ns = SL__CONF_I(&env->conf, BUFFER_TIMEOUT) * 1000000;
+  job.ops = env->ops;
+  job.n_ops = env->n_ops;
+  job.dl_fd = -1;
+  job.cancel = &env->cancel;
+  pthread_mutex_init(&job.mu, NULL);
+  int rc = sl__job_run(&job);
+  if (job.err[0]) sl__fmt(err, errcap, "%s", job.err);
+  memset(stats, 0, sizeof *stats);
+  sl__job_collect_stats(&job, stats);
+  sl__job_release(&job);
+  if (job.dl_fd >= 0) close(job.dl_fd);
+  pthread_mutex_destroy(&job.mu);
+  return rc;
+}
+
 int sl_execute(sl_env *env, const char *job_name) {
   if (!env) return -SL_EINVAL;
   (void)job_name;
@@ -448,25 +478,22 @@ int sl_execute(sl_env *env, const char *job_name) {
   env->executed = 1;
   env->err[0] = 0;
 
-  sl__job job;
-  memset(&job, 0, sizeof job);
-  job.env = env;
-  job.conf = &env->conf;
   int P = (int)SL__CONF_I(&env->conf, PARALLELISM);
-  job.P = P > 0 ? P : online_cpus();
-  job.max_parallelism = (int)SL__CONF_I(&env->conf, MAX_PARALLELISM);
-  if (job.P > job.max_parallelism) {
-    env_err(env, "parallelism.default (%d) exceeds pipeline.max-parallelism (%d)",
-            job.P, job.max_parallelism);
+  P = P > 0 ? P : online_cpus();
+  int max_p = (int)SL__CONF_I(&env->conf, MAX_PARALLELISM);
+  if (P > max_p) {
+    env_err(env, "parallelism.default (%d) exceeds pipeline.max-parallelism (%d)", P, max_p);
     return -SL_ECONFIG;
   }
-  job.batch_size = (uint32_t)SL__CONF_I(&env->conf, BATCH_SIZE);
-  job.buffer_timeout_ns = SL__CONF_I(&env->conf, BUFFER_TIMEOUT) * 1000000;
-  job.ops = env->ops;
-  job.n_ops = env->n_ops;
-  job.dl_fd = -1;
-  job.cancel = &env->cancel;
-  pthread_mutex_init(&job.mu, NULL);
+  const char *restart = SL__CONF_S(&env->conf, RESTART_TYPE);
+  int supervised = SL__CONF_I(&env->conf, SUPERVISED) ||
+                   (restart && *restart && strcmp(restart, "none"));
+  for (int i = 0; supervised && i < env->n_ops; i++)
+    if (env->ops[i]->sink && !strcmp(env->ops[i]->sink->vt->kind, "collect")) {
+      env_err(env, "operator '%s': a collect sink keeps its records in this process; a "
+                   "supervised job runs in a child process", env->ops[i]->name);
+      return -SL_ECONFIG;
+    }
 
   /* Plan the sources (file enumeration, splits): errors surface here. */
   int rc = 0;
@@ -474,21 +501,22 @@ int sl_execute(sl_env *env, const char *job_name) {
     sl_source *src = env->ops[i]->source;
     if (src && src->vt->plan) {
       char err[1024] = "";
-      rc = src->vt->plan(src, &env->conf, job.P, err, sizeof err);
+      rc = src->vt->plan(src, &env->conf, P, err, sizeof err);
       if (rc) env_err(env, "operator '%s': %s", env->ops[i]->name, err);
     }
   }
   int64_t t0 = sl__now_ns();
-  if (!rc) {
-    rc = sl__job_run(&job);
-    if (job.err[0]) sl__fmt(env->err, sizeof env->err, "%s", job.err);
-  }
   memset(&env->stats, 0, sizeof env->stats);
-  sl__job_collect_stats(&job, &env->stats);
+  if (!rc && supervised) {
+    sl__supervised sv = {.conf = &env->conf, .cancel = &env->cancel, .attempt = run_here,
+                         .arg = env, .stats = &env->stats, .err = env->err,
+                         .errcap = sizeof env->err};
+    rc = sl__supervise(&sv);
+  } else if (!rc) {
+    rc = run_here(env, 0, &env->stats, env->err, sizeof env->err);
+  }
+  env->stats.parallelism = P;
   env->stats.seconds = (double)(sl__now_ns() - t0) / 1e9;
-  sl__job_release(&job);
-  if (job.dl_fd >= 0) close(job.dl_fd);
-  pthread_mutex_destroy(&job.mu);
   return rc;
 }
 

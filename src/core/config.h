@@ -92,6 +92,28 @@ typedef enum { SL__T_INT, SL__T_BOOL, SL__T_DURATION, SL__T_SIZE, SL__T_STRING }
      "Start from a checkpoint: a chk-<n> path, or \"latest\" for the newest " \
      "complete one in state.checkpoints.dir (a damaged one is reported and "  \
      "the one before is used).")                                              \
+  XX(SUPERVISED, "execution.supervised", SL__T_BOOL, "false", 0, 1,          \
+     "Run the job in a child process watched by the calling one, which "      \
+     "restarts it after a crash (signal, abort, non-zero exit) under "        \
+     "restart-strategy.type, from the latest checkpoint.  On by itself when " \
+     "restart-strategy.type is fixed-delay or failure-rate.")                 \
+  XX(RESTART_TYPE, "restart-strategy.type", SL__T_STRING, "", 0, 0,           \
+     "none, fixed-delay or failure-rate.  Empty (Flink's default): "          \
+     "fixed-delay with unlimited attempts when checkpointing is on, else "    \
+     "none.  Only a supervised job restarts.")                                \
+  XX(RESTART_FD_ATTEMPTS, "restart-strategy.fixed-delay.attempts", SL__T_INT, \
+     "1", 0, INT32_MAX, "fixed-delay: restarts before the job is failed.")    \
+  XX(RESTART_FD_DELAY, "restart-strategy.fixed-delay.delay", SL__T_DURATION,  \
+     "1s", 0, INT64_MAX, "fixed-delay: wait between a crash and the restart.")\
+  XX(RESTART_FR_MAX, "restart-strategy.failure-rate.max-failures-per-interval",\
+     SL__T_INT, "1", 1, INT32_MAX, "failure-rate: the job fails at the "      \
+     "crash that makes more than this many within the interval.")             \
+  XX(RESTART_FR_INTERVAL, "restart-strategy.failure-rate.failure-rate-interval",\
+     SL__T_DURATION, "1min", 1, INT64_MAX,                                    \
+     "failure-rate: the sliding interval crashes are counted in.")            \
+  XX(RESTART_FR_DELAY, "restart-strategy.failure-rate.delay", SL__T_DURATION, \
+     "1s", 0, INT64_MAX, "failure-rate: wait between a crash and the "        \
+     "restart.")                                                              \
   XX(STATE_BACKEND, "state.backend.type", SL__T_STRING, "hashmap", 0, 0,      \
      "Keyed-state backend: hashmap (in memory, copy-on-write snapshots) or "  \
      "rocksdb (on disk, for state larger than memory).")                      \

@@ -284,6 +284,22 @@ int sl__ckpt_restore(sl__job *job);        /* after instances opened */
  * with sl__fail). */
 int sl__ckpt_stop(sl__job *job, int ok);
 int sl__ckpt_worker_step(sl__worker *w);   /* every step */
+
+/* supervisor.c: run attempts of a job in child processes under the restart
+ * strategy.  attempt() runs the whole job in the calling (child) process;
+ * n counts the restarts before it (n > 0: resume from the latest
+ * checkpoint).  Returns the last attempt's code; stats and err are the
+ * last attempt's (err: why the job failed, with the strategy's verdict). */
+typedef struct sl__supervised {
+  const sl__conf *conf;
+  _Atomic int *cancel;
+  int (*attempt)(void *arg, int n, sl_job_stats *stats, char *err, size_t errcap);
+  void *arg;
+  sl_job_stats *stats;
+  char *err;
+  size_t errcap;
+} sl__supervised;
+int sl__supervise(const sl__supervised *sv);
 int sl__inst_barrier(sl__inst *inst, int chan, int64_t id);
 /* an input channel ended: alignment may be complete */
 int sl__ckpt_channel_ended(sl__inst *inst);
