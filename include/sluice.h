@@ -69,7 +69,8 @@ extern "C" {
   XX(ECONN, 8, "connection failed")                                          \
   XX(ECONFIG, 9, "invalid configuration")                                    \
   XX(ESTATE, 10, "state error")                                              \
-  XX(EINTERNAL, 11, "internal error")
+  XX(EINTERNAL, 11, "internal error")                                        \
+  XX(ETIMEDOUT, 12, "timed out")
 
 typedef enum {
 #define SL__ERR_ENUM(name, code, msg) SL_##name = code,

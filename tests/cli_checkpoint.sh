@@ -2,7 +2,10 @@
 # Checkpoints from the CLI: a continuous wordcount with --checkpoint-dir and
 # --checkpoint-interval writes checkpoints; `sluice checkpoint inspect`
 # lists them and verifies their checksums, and reports a damaged file;
-# --restore latest resumes from the newest complete one.
+# --restore latest resumes from the newest complete one.  Savepoints:
+# `sluice savepoint DIR` asks a running job for one; after a SIGKILL the job
+# resumes from it (at another parallelism) with exactly the output of a
+# crash-free run, and the savepoint outlives the job.
 . "$(dirname "$0")/lib_cli.sh"
 mkdir -p "$TMP/in"
 for i in $(seq 200); do echo "alpha beta gamma $i"; done >"$TMP/in/a.txt"
@@ -48,4 +51,38 @@ printf '\xff' | dd of="$f" bs=1 seek=20 count=1 conv=notrunc 2>/dev/null
 check "damaged checkpoint: exit 1" test $? -eq 1
 check "damaged checkpoint: the file is named" contains "$TMP/inspect2" "$(basename "$f")"
 check "damaged checkpoint: says damaged" contains "$TMP/inspect2" "damaged"
+
+# ---- savepoints -------------------------------------------------------------
+# window-agg over 3 M lines (`ts,key,value`, 10 keys; ~2 s of work); the checkpoint
+# interval is an hour, so only the savepoint covers anything: files the job
+# committed are exactly what the savepoint pre-committed, and whatever it
+# wrote afterwards is dropped when it resumes from there.
+awk 'BEGIN { for (i = 0; i < 3000000; i++) printf "%d,k%d,%d\n", i, i % 10, i % 7 }' >"$TMP/sp.csv"
+SP=(run window-agg --input "$TMP/sp.csv" --window tumbling:1000 -D sink.rolling-policy.file-size=4kb)
+"$SLUICE" "${SP[@]}" --parallelism 2 --output "$TMP/sp-ref/" 2>/dev/null
+# 3000 windows of 1000 ms x 10 keys
+check "savepoint reference: 30000 window results" test "$(cat "$TMP"/sp-ref/part-* | wc -l)" -eq 30000
+"$SLUICE" "${SP[@]}" --parallelism 2 --output "$TMP/sp-out/" \
+  --checkpoint-dir "$TMP/spck" --checkpoint-interval 1h 2>"$TMP/sp-err" &
+pid=$!
+sleep 0.3
+"$SLUICE" savepoint "$TMP/spck" --timeout 20s >"$TMP/sp-path" 2>"$TMP/sp-err2"
+check "savepoint: exit 0" test $? -eq 0
+sp=$(cat "$TMP/sp-path")
+check "savepoint: a path under DIR/savepoints" contains "$TMP/sp-path" "$TMP/spck/savepoints/savepoint-"
+check "savepoint: the job logged it" contains "$TMP/sp-err" "savepoint 1 written to"
+kill -9 "$pid"
+{ wait "$pid"; } 2>/dev/null
+check "the job was still running when killed" test $? -eq 137
+"$SLUICE" checkpoint inspect "$sp" >"$TMP/sp-inspect" 2>&1
+check "savepoint: inspect verifies it" test $? -eq 0
+"$SLUICE" "${SP[@]}" --parallelism 3 --output "$TMP/sp-out/" --restore "$sp" 2>"$TMP/sp-err3"
+check "resumed from the savepoint: exit 0" test $? -eq 0
+check "resumed from the savepoint at parallelism 3" contains "$TMP/sp-err3" "(parallelism 2 -> 3)"
+check "resumed from the savepoint: output equals the crash-free run" \
+  cmp -s <(LC_ALL=C sort "$TMP"/sp-out/part-*) <(LC_ALL=C sort "$TMP"/sp-ref/part-*)
+check "the savepoint outlives the job" test -f "$sp/_metadata"
+"$SLUICE" savepoint "$TMP/spck" --timeout 300ms 2>"$TMP/sp-err4"
+check "savepoint without a running job: exit 1" test $? -eq 1
+check "savepoint without a running job: explained" contains "$TMP/sp-err4" "no job answered within 300 ms"
 finish

@@ -68,6 +68,7 @@ int job_wordcount(int argc, char **argv);
 int job_window_agg(int argc, char **argv);
 int bench_pipeline(int argc, char **argv);
 int checkpoint_inspect(int argc, char **argv);
+int cmd_savepoint(int argc, char **argv);
 int bench_state(int argc, char **argv);
 int bench_window(int argc, char **argv);
 

@@ -38,6 +38,9 @@ static const char *USAGE =
     "      keyed 100 ms windows (sliding: every 20 ms) summing a generated stream\n"
     "  sluice checkpoint inspect PATH\n"
     "      what a checkpoint (chk-<n>, or the newest in a directory) holds; verifies checksums\n"
+    "  sluice savepoint CHECKPOINT_DIR [--target PATH] [--timeout DUR]\n"
+    "      ask the job checkpointing into CHECKPOINT_DIR for a savepoint; prints its\n"
+    "      path (resume with --restore PATH; savepoints outlive the job)\n"
     "  sluice conf --list | --markdown\n"
     "      configuration keys with type, default and description\n"
     "  sluice --help | --version\n"
@@ -104,6 +107,7 @@ int main(int argc, char **argv) {
   }
   if (!strcmp(argv[1], "checkpoint") && argc >= 3 && !strcmp(argv[2], "inspect"))
     return checkpoint_inspect(argc, argv);
+  if (!strcmp(argv[1], "savepoint")) return cmd_savepoint(argc, argv);
   if (!strcmp(argv[1], "bench") && argc >= 3) {
     if (!strcmp(argv[2], "pipeline")) return bench_pipeline(argc, argv);
     if (!strcmp(argv[2], "state")) return bench_state(argc, argv);

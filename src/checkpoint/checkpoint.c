@@ -28,9 +28,11 @@
  *   3. A checkpoint exists only when its _metadata exists.
  */
 #include <errno.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <stdio.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "api/ops.h"
 #include "checkpoint/storage.h"
@@ -68,6 +70,12 @@ typedef struct sl__ckpt {
   _Atomic int64_t last_complete; /* sinks commit up to here */
   int writer_joined;
   int64_t trigger_ns;  /* when the one in flight was triggered */
+  int64_t timeout_ms;
+  /* the one in flight: its directory (chk-<n>, or a savepoint's), and for
+   * a savepoint the file its requester waits for */
+  char cur[4096];
+  char reply[4200];
+  int64_t poll_ms;     /* worker 0: when to look for a savepoint request next */
   /* samples for the percentiles (ns): alignment pauses, durations */
 #define SAMPLES 65536
   int64_t *align, *dur;
@@ -246,21 +254,71 @@ int sl__ckpt_channel_ended(sl__inst *inst) {
   return inst->align_id ? aligned(inst) : 0;
 }
 
-/* Checkpoint id starts: its directory and an empty table of contents. */
-static int begin(sl__ckpt *ck, int64_t id, int64_t now) {
+/* Checkpoint id starts: its directory (chk-<id>, or `savepoint` when it
+ * is one) and an empty table of contents. */
+static int begin(sl__ckpt *ck, int64_t id, int64_t now, const char *savepoint) {
   sl__job *job = ck->job;
-  char dir[4096];
-  sl__ckpt_path(dir, sizeof dir, ck->dir, id);
-  sl__rm_rf(dir); /* a leftover of a crashed run */
-  if (mkdir(dir, 0755))
+  if (savepoint)
+    sl__fmt(ck->cur, sizeof ck->cur, "%s", savepoint);
+  else
+    sl__ckpt_path(ck->cur, sizeof ck->cur, ck->dir, id);
+  sl__rm_rf(ck->cur); /* a leftover of a crashed run */
+  char *bad = NULL;
+  int rc = savepoint ? sl__mkdir_p(ck->cur, &bad) : mkdir(ck->cur, 0755) ? -errno : 0;
+  sl__free(bad);
+  if (rc)
     return sl__fail(&job->workers[0].insts[0], -SL_EIO,
-                    "cannot create checkpoint directory '%s': %s", dir, strerror(errno));
+                    "cannot create checkpoint directory '%s': %s", ck->cur, strerror(-rc));
   for (int i = 0; i < job->n_ops * job->P; i++) ck->meta.inst[i] = (sl__ckpt_inst){0, 0};
   ck->meta.id = id;
   ck->meta.taken_ms = now;
   atomic_store(&ck->acks, job->n_ops * job->P);
   ck->trigger_ns = sl__now_ns();
   return 0;
+}
+
+/* ---- savepoints ----------------------------------------------------------------------- */
+
+/* `sluice savepoint DIR` asks a running job for a savepoint by writing
+ * DIR/_savepoint-request ("<nonce> <target directory>"); the job answers in
+ * DIR/_savepoint-<nonce>: "ok <path>" or "error <message>". */
+static void reply(const char *path, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void reply(const char *path, const char *fmt, ...) {
+  char msg[4400], err[256];
+  va_list ap;
+  va_start(ap, fmt);
+  int n = vsnprintf(msg, sizeof msg, fmt, ap);
+  va_end(ap);
+  if (n < 0) return;
+  static const char MAGIC[8] = {'S', 'L', 'S', 'V', 'P', 'R', 'E', 'P'};
+  sl__frame_write(path, MAGIC, msg, strlen(msg), err, sizeof err);
+}
+
+/* A request waiting?  Fills target (the savepoint's directory) and
+ * ck->reply, and removes the request. */
+static int savepoint_requested(sl__ckpt *ck, int64_t id, int64_t now, char *target, size_t cap) {
+  char req[4200], buf[4200];
+  sl__fmt(req, sizeof req, "%s/_savepoint-request", ck->dir);
+  FILE *f = fopen(req, "r");
+  if (!f) return 0;
+  size_t n = fread(buf, 1, sizeof buf - 1, f);
+  fclose(f);
+  unlink(req);
+  buf[n] = 0;
+  char *nl = strchr(buf, '\n');
+  if (nl) *nl = 0;
+  char *sp = strchr(buf, ' ');
+  if (sp) *sp++ = 0;
+  for (const char *c = buf; *c; c++)
+    if (!((*c >= '0' && *c <= '9') || (*c >= 'a' && *c <= 'z'))) return 0; /* not ours */
+  sl__fmt(ck->reply, sizeof ck->reply, "%s/_savepoint-%s", ck->dir, buf);
+  const char *base = sp && *sp ? sp : SL__CONF_S(ck->job->conf, SAVEPOINT_DIR);
+  if (base && *base)
+    sl__fmt(target, cap, "%s/savepoint-%lld-%lld", base, (long long)id, (long long)now);
+  else
+    sl__fmt(target, cap, "%s/savepoints/savepoint-%lld-%lld", ck->dir, (long long)id,
+            (long long)now);
+  return 1;
 }
 
 /* ---- per worker step ---------------------------------------------------------------- */
@@ -272,15 +330,30 @@ int sl__ckpt_worker_step(sl__worker *w) {
   if (w->index == 0 && !atomic_load(&ck->inflight)) {
     int64_t now = wall_ms();
     int64_t earliest = atomic_load(&ck->done_ms) + ck->min_pause_ms;
-    if (now >= ck->next_ms && now >= earliest) {
-      ck->next_ms = now + ck->interval_ms;
+    char sp[4096];
+    int savepoint = 0;
+    if (now >= ck->poll_ms) { /* a savepoint does not wait for the interval */
+      ck->poll_ms = now + 100;
+      savepoint = savepoint_requested(ck, trigger + 1, now, sp, sizeof sp);
+    }
+    if (savepoint || (now >= ck->next_ms && now >= earliest)) {
+      if (!savepoint) ck->next_ms = now + ck->interval_ms;
+      ck->reply[0] = savepoint ? ck->reply[0] : 0;
       int64_t id = trigger + 1;
-      int rc = begin(ck, id, now);
-      if (rc) return rc;
+      int rc = begin(ck, id, now, savepoint ? sp : NULL);
+      if (rc) {
+        if (savepoint) reply(ck->reply, "error %s", w->job->err);
+        return rc;
+      }
       atomic_store(&ck->inflight, 1);
       atomic_store_explicit(&ck->trigger, id, memory_order_release);
       trigger = id;
     }
+  } else if (w->index == 0 && sl__now_ns() - ck->trigger_ns > ck->timeout_ms * 1000000) {
+    /* as Flink with no tolerable checkpoint failures: the job fails over */
+    return sl__fail(&w->insts[0], -SL_ETIMEDOUT,
+                    "checkpoint %lld expired: not complete after execution.checkpointing."
+                    "timeout (%lld ms)", (long long)trigger, (long long)ck->timeout_ms);
   }
   int64_t done = atomic_load_explicit(&ck->last_complete, memory_order_acquire);
   for (int i = 0; i < job->n_ops; i++) {
@@ -310,8 +383,8 @@ static int write_task(sl__ckpt *ck, sl__snap_task *t, char *err, size_t errcap) 
   sl__job *job = ck->job;
   sl__inst *inst = t->inst;
   int op = inst->op->id, s = inst->ctx.subtask;
-  char chk[4096], path[4200];
-  sl__ckpt_path(chk, sizeof chk, ck->dir, t->id);
+  char path[4200];
+  const char *chk = ck->cur;
   static const char *ext[3] = {"keyed", "opstate", "bstate"};
   sl__ckpt_inst *ci = &ck->meta.inst[op * job->P + s];
   for (int i = 0; i < 3; i++) {
@@ -366,10 +439,16 @@ static void *writer_main(void *arg) {
       continue;
     }
     if (atomic_fetch_sub(&ck->acks, 1) == 1) { /* the last instance */
-      char chk[4096];
-      sl__ckpt_path(chk, sizeof chk, ck->dir, id);
-      if (sl__ckpt_meta_write(chk, &ck->meta, err, sizeof err) || sl__fsync_dir(ck->dir)) {
+      if (sl__ckpt_meta_write(ck->cur, &ck->meta, err, sizeof err) || sl__fsync_dir(ck->dir)) {
+        if (ck->reply[0]) reply(ck->reply, "error %s", err);
         sl__fail(inst, -SL_EIO, "checkpoint %lld: %s", (long long)id, err);
+        continue;
+      }
+      if (ck->reply[0]) { /* a savepoint: no retention, and sinks do not commit it */
+        reply(ck->reply, "ok %s", ck->cur);
+        fprintf(stderr, "sluice: savepoint %lld written to '%s'\n", (long long)id, ck->cur);
+        atomic_store(&ck->done_ms, wall_ms());
+        atomic_store(&ck->inflight, 0);
         continue;
       }
       if (ck->dur && ck->n_dur < SAMPLES) ck->dur[ck->n_dur++] = sl__now_ns() - ck->trigger_ns;
@@ -413,6 +492,7 @@ int sl__ckpt_start(sl__job *job) {
   ck->dir = sl__strdup(dir);
   ck->interval_ms = interval;
   ck->min_pause_ms = SL__CONF_I(conf, CKPT_MIN_PAUSE);
+  ck->timeout_ms = SL__CONF_I(conf, CKPT_TIMEOUT);
   ck->next_ms = wall_ms() + interval;
   atomic_init(&ck->trigger, sl__ckpt_max_id(dir)); /* ids continue across runs */
   ck->align = sl__calloc(SAMPLES, sizeof *ck->align);
@@ -462,7 +542,8 @@ static double percentile_ms(int64_t *v, uint32_t n, double q) {
 static int final_checkpoint(sl__ckpt *ck) {
   sl__job *job = ck->job;
   int64_t id = atomic_load(&ck->trigger) + 1;
-  int rc = begin(ck, id, wall_ms());
+  ck->reply[0] = 0;
+  int rc = begin(ck, id, wall_ms(), NULL);
   char err[1024] = "";
   for (int w = 0; !rc && w < job->P; w++)
     for (int i = 0; !rc && i < job->n_ops; i++) {
@@ -476,9 +557,7 @@ static int final_checkpoint(sl__ckpt *ck) {
     }
   atomic_store(&ck->trigger, id);
   if (rc) return rc;
-  char chk[4096];
-  sl__ckpt_path(chk, sizeof chk, ck->dir, id);
-  if (sl__ckpt_meta_write(chk, &ck->meta, err, sizeof err) || sl__fsync_dir(ck->dir))
+  if (sl__ckpt_meta_write(ck->cur, &ck->meta, err, sizeof err) || sl__fsync_dir(ck->dir))
     return sl__fail(&job->workers[0].insts[0], -SL_EIO, "checkpoint %lld: %s", (long long)id, err);
   completed(ck, id);
   for (int w = 0; w < job->P; w++)

@@ -77,7 +77,9 @@ typedef enum { SL__T_INT, SL__T_BOOL, SL__T_DURATION, SL__T_SIZE, SL__T_STRING }
      "Take a checkpoint this often (aligned barriers); 0 disables "           \
      "checkpointing.")                                                        \
   XX(CKPT_TIMEOUT, "execution.checkpointing.timeout", SL__T_DURATION, "10min",\
-     1, INT64_MAX, "A checkpoint not complete after this long is abandoned.") \
+     1, INT64_MAX, "A checkpoint not complete after this long fails the "    \
+     "job (as Flink with no tolerable checkpoint failures); a supervised job " \
+     "restarts from the previous one.")                                       \
   XX(CKPT_MIN_PAUSE, "execution.checkpointing.min-pause", SL__T_DURATION, "0",\
      0, INT64_MAX, "Least time between the end of one checkpoint and the "    \
      "start of the next.")                                                    \
@@ -114,6 +116,9 @@ typedef enum { SL__T_INT, SL__T_BOOL, SL__T_DURATION, SL__T_SIZE, SL__T_STRING }
   XX(RESTART_FR_DELAY, "restart-strategy.failure-rate.delay", SL__T_DURATION, \
      "1s", 0, INT64_MAX, "failure-rate: wait between a crash and the "        \
      "restart.")                                                              \
+  XX(SAVEPOINT_DIR, "state.savepoints.dir", SL__T_STRING, "", 0, 0,          \
+     "Where `sluice savepoint` puts savepoints (savepoint-<n>-<ms>/) unless "  \
+     "it names a target; empty: <state.checkpoints.dir>/savepoints.")         \
   XX(STATE_BACKEND, "state.backend.type", SL__T_STRING, "hashmap", 0, 0,      \
      "Keyed-state backend: hashmap (in memory, copy-on-write snapshots) or "  \
      "rocksdb (on disk, for state larger than memory).")                      \
