@@ -74,7 +74,7 @@ crash_loop() {
   while [ $kills -lt "$KILLS" ]; do
     runs=$((runs + 1))
     local p=$((1 + RANDOM % 3)) fault= ms
-    ms=$((T / 60 + RANDOM % (T / 12 + 1))) # a run makes at most a few % of the job
+    ms=$((T / 100 + RANDOM % (T / 20 + 1))) # a run makes at most a few % of the job
     case $((runs % 5)) in # one run in five dies by fault injection
       2) fault=ckpt-file:$((1 + RANDOM % 12)) ms=$((T / 3)) ;;
       4) fault=commit:$((1 + RANDOM % 6)) ms=$((T / 3)) ;;
@@ -129,7 +129,7 @@ supervised() {
     -D restart-strategy.fixed-delay.delay=0 >/dev/null 2>"$d/log" &
   local sup=$!
   while [ $kills -lt "$KILLS" ] && kill -0 $sup 2>/dev/null; do
-    ms=$((T / 60 + RANDOM % (T / 12 + 1)))
+    ms=$((T / 100 + RANDOM % (T / 20 + 1)))
     sleep "$((ms / 1000)).$(printf %03d $((ms % 1000)))"
     child=$(pgrep -P $sup | head -1)
     [ -n "$child" ] && kill -9 "$child" 2>/dev/null && kills=$((kills + 1))

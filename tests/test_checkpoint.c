@@ -132,8 +132,8 @@ static int child_main(char **argv) {
 }
 
 /* Run 1 in a child, killed with SIGKILL once a checkpoint exists; run 2
- * restores "latest" at P2 and runs to the end; the last value per key is
- * its total. */
+ * restores "latest" at P2 (after a cancelled run at P=3 in between) and
+ * runs to the end; the last value per key is its total. */
 static void crash_and_restore(int P1, int P2) {
   char dir[1024];
   snprintf(dir, sizeof dir, "%s/crash-%s-%d-%d", g_tmp, g_backend, P1, P2);
@@ -146,8 +146,15 @@ static void crash_and_restore(int P1, int P2) {
   CHECK(WIFSIGNALED(status)); /* it really was killed mid-run */
   CHECK(count_complete(dir) >= 1);
 
+  /* a restored run at a third parallelism, cancelled before its sources
+   * emit anything, ends with a checkpoint that must carry over what run 1
+   * had emitted */
+  sl_env *env = sum_job(3, dir, NULL, "latest", NULL);
+  sl_cancel(env);
+  CHECK_EQ_INT(sl_execute(env, "run-cancelled"), -SL_ECANCELED);
+  sl_env_free(env);
   sl_collect *c = sl_collect_new();
-  sl_env *env = sum_job(P2, dir, NULL, "latest", c);
+  env = sum_job(P2, dir, NULL, "latest", c);
   int rc = sl_execute(env, "run2");
   if (rc) fprintf(stderr, "%s\n", sl_env_last_error(env));
   CHECK_EQ_INT(rc, 0);
@@ -215,9 +222,16 @@ static void test_file_source_resumes(void) {
   int status;
   waitpid(pid, &status, 0);
   CHECK(WIFSIGNALED(status));
-  sl_collect *c = sl_collect_new();
   g_slow = 0;
-  sl_env *env = file_job(3, dir, input, "latest", c);
+  /* a restored run cancelled before its sources read anything still ends
+   * with a checkpoint: it must carry the restored positions over (not
+   * "nothing read yet", which would make the next run read it all again) */
+  sl_env *env = file_job(3, dir, input, "latest", NULL);
+  sl_cancel(env);
+  CHECK_EQ_INT(sl_execute(env, "file-cancelled"), -SL_ECANCELED);
+  sl_env_free(env);
+  sl_collect *c = sl_collect_new();
+  env = file_job(2, dir, input, "latest", c);
   int rc = sl_execute(env, "file2");
   if (rc) fprintf(stderr, "%s\n", sl_env_last_error(env));
   CHECK_EQ_INT(rc, 0);

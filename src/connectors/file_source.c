@@ -574,6 +574,22 @@ static int wput(wbuf *b, const void *p, size_t n) {
   return 0;
 }
 
+/* a resumed file this reader owns but has not rescanned yet */
+static int pending_cres(fs_reader *r, const char *path) {
+  for (size_t i = 0; i < r->n_files; i++)
+    if (!strcmp(r->files[i].path, path)) return 0;
+  return owns(r, path);
+}
+
+static int put_cfile(wbuf *b, const char *path, uint64_t off, uint64_t lines, uint8_t skip) {
+  uint16_t pl = (uint16_t)strlen(path);
+  int rc;
+  if (!(rc = wput(b, &pl, 2)) && !(rc = wput(b, path, pl)) && !(rc = wput(b, &off, 8)) &&
+      !(rc = wput(b, &lines, 8)))
+    rc = wput(b, &skip, 1);
+  return rc;
+}
+
 /* bounded: 'B', u32 n_splits, u32 count, {u32 split, u8 state, u8 skipping,
  * u64 off, u64 lines}...;  continuous: 'C', u32 count, {u16 len, path, u64
  * off, u64 lines, u8 skipping}... */
@@ -582,32 +598,46 @@ static int fs_position(void *reader, uint8_t *buf, size_t cap, size_t *len) {
   wbuf b = {buf, 0, cap};
   int rc = 0;
   if (!r->src->continuous) {
+    /* every split of ours with progress: done ones, the open one, and
+     * those a restore handed us that were not opened again yet (a
+     * checkpoint right after a restore must not forget them) */
     uint32_t n_splits = (uint32_t)r->src->n_splits, count = 0;
-    for (size_t i = 0; i < r->n_mine; i++) count += i < r->next || (i == r->next && r->fd >= 0);
+    fs_resume *e = sl__calloc(r->n_mine ? r->n_mine : 1, sizeof *e);
+    if (!e) return -SL_ENOMEM;
+    for (size_t i = 0; i < r->n_mine; i++) {
+      if (i < r->next)
+        e[i] = (fs_resume){2, 0, 0, 0};
+      else if (i == r->next && r->fd >= 0)
+        e[i] = (fs_resume){1, (uint8_t)r->lr.skipping, sl__lr_pos(&r->lr), r->lines};
+      else if (r->resume)
+        e[i] = r->resume[r->mine[i]];
+      count += e[i].state != 0;
+    }
     rc = wput(&b, "B", 1);
     if (!rc) rc = wput(&b, &n_splits, 4);
     if (!rc) rc = wput(&b, &count, 4);
-    for (size_t i = 0; !rc && i < r->n_mine && i <= r->next; i++) {
-      if (i == r->next && r->fd < 0) break;
+    for (size_t i = 0; !rc && i < r->n_mine; i++) {
+      if (!e[i].state) continue;
       uint32_t split = (uint32_t)r->mine[i];
-      uint8_t state = i < r->next ? 2 : 1, skip = i < r->next ? 0 : (uint8_t)r->lr.skipping;
-      uint64_t off = i < r->next ? 0 : sl__lr_pos(&r->lr), lines = i < r->next ? 0 : r->lines;
-      if (!(rc = wput(&b, &split, 4)) && !(rc = wput(&b, &state, 1)) && !(rc = wput(&b, &skip, 1)) &&
-          !(rc = wput(&b, &off, 8)))
-        rc = wput(&b, &lines, 8);
+      if (!(rc = wput(&b, &split, 4)) && !(rc = wput(&b, &e[i].state, 1)) &&
+          !(rc = wput(&b, &e[i].skipping, 1)) && !(rc = wput(&b, &e[i].off, 8)))
+        rc = wput(&b, &e[i].lines, 8);
     }
+    sl__free(e);
   } else {
     detach(r); /* the attached file's offset into files[] */
+    /* the files being read, and resumed ones not rescanned yet */
     uint32_t count = (uint32_t)r->n_files;
+    for (size_t q = 0; q < r->n_cres; q++) count += pending_cres(r, r->cres[q].path);
     rc = wput(&b, "C", 1);
     if (!rc) rc = wput(&b, &count, 4);
     for (size_t i = 0; !rc && i < r->n_files; i++) {
       const fs_file *f = &r->files[i];
-      uint16_t pl = (uint16_t)strlen(f->path);
-      uint8_t skip = (uint8_t)f->skipping;
-      if (!(rc = wput(&b, &pl, 2)) && !(rc = wput(&b, f->path, pl)) && !(rc = wput(&b, &f->off, 8)) &&
-          !(rc = wput(&b, &f->lines, 8)))
-        rc = wput(&b, &skip, 1);
+      rc = put_cfile(&b, f->path, f->off, f->lines, (uint8_t)f->skipping);
+    }
+    for (size_t q = 0; !rc && q < r->n_cres; q++) {
+      const fs_cresume *c = &r->cres[q];
+      if (pending_cres(r, c->path)) rc = put_cfile(&b, c->path, c->off, c->lines, c->skipping);
     }
   }
   *len = b.len;

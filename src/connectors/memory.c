@@ -209,20 +209,36 @@ static int gen_poll(void *reader, sl__inst *inst, int budget) {
   return r->next < r->end ? SL__POLL_MORE : SL__POLL_END;
 }
 
+/* Position: this reader's own progress, then what earlier runs' readers
+ * had emitted (carried over, so a checkpoint taken right after a restore,
+ * or after rescaling, still knows them). */
 static int gen_position(void *reader, uint8_t *buf, size_t cap, size_t *len) {
   gen_reader *r = reader;
   emitted e = {r->first, r->next, r->step};
+  if ((size_t)(1 + r->n_done) * sizeof e > cap) return -SL_ENOMEM;
   memcpy(buf, &e, sizeof e);
-  *len = sizeof e;
+  if (r->n_done) memcpy(buf + sizeof e, r->done, (size_t)r->n_done * sizeof e);
+  *len = (size_t)(1 + r->n_done) * sizeof e;
   return 0;
 }
 
+/* Every entry of every old reader; the same reader (first, step) seen in
+ * several blobs keeps its furthest progress. */
 static int gen_seek(void *reader, const uint8_t *const *blobs, const size_t *lens, int n) {
   gen_reader *r = reader;
-  r->done = sl__calloc((size_t)(n ? n : 1), sizeof *r->done);
+  size_t total = 0;
+  for (int i = 0; i < n; i++) total += lens[i] / sizeof(emitted);
+  r->done = sl__calloc(total ? total : 1, sizeof *r->done);
   if (!r->done) return -SL_ENOMEM;
   for (int i = 0; i < n; i++)
-    if (lens[i] == sizeof(emitted)) memcpy(&r->done[r->n_done++], blobs[i], sizeof(emitted));
+    for (size_t k = 0; k < lens[i] / sizeof(emitted); k++) {
+      emitted e;
+      memcpy(&e, blobs[i] + k * sizeof e, sizeof e);
+      int j = 0;
+      while (j < r->n_done && (r->done[j].first != e.first || r->done[j].step != e.step)) j++;
+      if (j == r->n_done) r->done[r->n_done++] = e;
+      else if (e.next > r->done[j].next) r->done[j].next = e.next;
+    }
   return 0;
 }
 
