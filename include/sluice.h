@@ -579,6 +579,7 @@ typedef struct sl_job_stats {
    * trigger -> complete; percentiles in milliseconds (0 without any) */
   double align_p50_ms, align_p99_ms;
   double checkpoint_p50_ms, checkpoint_p99_ms;
+  double restore_ms;      /* reading the checkpoint it started from (0: none) */
   uint64_t restarts;      /* supervised job: times the supervisor restarted it
                            * (the other counters are of the last attempt) */
 } sl_job_stats;

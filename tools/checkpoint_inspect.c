@@ -46,13 +46,13 @@ int checkpoint_inspect(int argc, char **argv) {
   printf("taken: %lld ms since the epoch; parallelism %d; max parallelism %d; %d operators\n",
          (long long)m.taken_ms, m.P, m.max_parallelism, m.n_ops);
   uint64_t total = 0;
-  static const char *files[4] = {"keyed", "opstate", "bstate", "meta"};
+  static const char *files[5] = {"keyed", "opstate", "bstate", "meta", "keyed(rocksdb, incremental)"};
   for (int op = 0; op < m.n_ops; op++) {
     printf("operator %d '%s' (%s)\n", op, m.op_name[op], kind_name(m.op_kind[op]));
     for (int s = 0; s < m.P; s++) {
       const sl__ckpt_inst *ci = &m.inst[op * m.P + s];
       printf("  subtask %d: %llu bytes:", s, (unsigned long long)ci->bytes);
-      for (int f = 0; f < 4; f++)
+      for (int f = 0; f < 5; f++)
         if (ci->flags & (1 << f)) printf(" %s", files[f]);
       if (m.op_kind[op] == 0 && (ci->flags & SL__F_META)) {
         /* a source: its position follows the 8-byte watermark */

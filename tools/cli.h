@@ -27,6 +27,7 @@ typedef struct cli_opts {
   const char *records;
   const char *keys;
   const char *backend;
+  const char *state_mb;           /* bench checkpoint */
   /* window-agg, bench window */
   const char *window;             /* tumbling:SIZE | sliding:SIZE:SLIDE | session:GAP */
   const char *time;               /* event | processing */
@@ -71,5 +72,6 @@ int checkpoint_inspect(int argc, char **argv);
 int cmd_savepoint(int argc, char **argv);
 int bench_state(int argc, char **argv);
 int bench_window(int argc, char **argv);
+int bench_checkpoint(int argc, char **argv);
 
 #endif

@@ -36,6 +36,8 @@ static const char *USAGE =
     "      value-state read-modify-write per record on a keyed stream\n"
     "  sluice bench window [--window tumbling|sliding] [--keys K] [--parallelism P] [--records N]\n"
     "      keyed 100 ms windows (sliding: every 20 ms) summing a generated stream\n"
+    "  sluice bench checkpoint [--backend hashmap|rocksdb] [--state-mb M] [--parallelism P]\n"
+    "      time to take and to restore a checkpoint of M MB of keyed state\n"
     "  sluice checkpoint inspect PATH\n"
     "      what a checkpoint (chk-<n>, or the newest in a directory) holds; verifies checksums\n"
     "  sluice savepoint CHECKPOINT_DIR [--target PATH] [--timeout DUR]\n"
@@ -112,7 +114,8 @@ int main(int argc, char **argv) {
     if (!strcmp(argv[2], "pipeline")) return bench_pipeline(argc, argv);
     if (!strcmp(argv[2], "state")) return bench_state(argc, argv);
     if (!strcmp(argv[2], "window")) return bench_window(argc, argv);
-    fprintf(stderr, "sluice bench: unknown benchmark '%s' (benchmarks: pipeline, state, window)\n",
+    if (!strcmp(argv[2], "checkpoint")) return bench_checkpoint(argc, argv);
+    fprintf(stderr, "sluice bench: unknown benchmark '%s' (benchmarks: pipeline, state, window, checkpoint)\n",
             argv[2]);
     return SL_EXIT_USAGE;
   }
@@ -141,6 +144,7 @@ int cli_parse(int argc, char **argv, int first, const char *cmd,
                {"records", offsetof(cli_opts, records)},
                {"keys", offsetof(cli_opts, keys)},
                {"backend", offsetof(cli_opts, backend)},
+               {"state-mb", offsetof(cli_opts, state_mb)},
                {"window", offsetof(cli_opts, window)},
                {"time", offsetof(cli_opts, time)},
                {"out-of-orderness", offsetof(cli_opts, out_of_orderness)},

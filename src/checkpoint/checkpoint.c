@@ -27,6 +27,7 @@
  *      backend's snapshot is released by its owner before the next one.
  *   3. A checkpoint exists only when its _metadata exists.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -49,6 +50,7 @@ typedef struct sl__snap_task {
   size_t meta_len;
   _Atomic int written;
   int rc;
+  int native; /* keyed state went into a native RocksDB checkpoint (take) */
 } sl__snap_task;
 
 typedef struct sl__ckpt {
@@ -187,6 +189,17 @@ static int take(sl__inst *inst, int64_t id, sl__snap_task **out) {
   for (int i = 0; i < 3 && !rc; i++) {
     if (!ks[i]) continue;
     t->be[i] = sl__kstate_backend(ks[i]);
+    if (i == 0 && !strcmp(t->be[0]->vt->name, "rocksdb") &&
+        SL__CONF_I(inst->job->conf, CKPT_INCREMENTAL)) {
+      /* incremental: flush and hard-link the SST files, right here */
+      char path[4200];
+      sl__ckpt_file(path, sizeof path, inst->job->ckpt->cur, inst->op->id, inst->ctx.subtask,
+                    "rocksdb");
+      if ((rc = sl__rocksdb_checkpoint(t->be[0], path)))
+        rc = sl__fail(inst, rc, "checkpoint %lld: %s", (long long)id, t->be[0]->err);
+      t->native = 1;
+      continue;
+    }
     if ((rc = t->be[i]->vt->snapshot(t->be[i], &t->snap[i])))
       rc = sl__fail(inst, rc, "checkpoint %lld: %s", (long long)id, t->be[i]->err);
   }
@@ -379,6 +392,20 @@ int sl__ckpt_worker_step(sl__worker *w) {
 
 /* ---- writer ------------------------------------------------------------------------- */
 
+static uint64_t dir_bytes(const char *dir) {
+  uint64_t n = 0;
+  DIR *d = opendir(dir);
+  struct dirent *e;
+  while (d && (e = readdir(d)) != NULL) {
+    char p[4400];
+    struct stat st;
+    sl__fmt(p, sizeof p, "%s/%s", dir, e->d_name);
+    if (e->d_name[0] != '.' && !stat(p, &st)) n += (uint64_t)st.st_size;
+  }
+  if (d) closedir(d);
+  return n;
+}
+
 static int write_task(sl__ckpt *ck, sl__snap_task *t, char *err, size_t errcap) {
   sl__job *job = ck->job;
   sl__inst *inst = t->inst;
@@ -398,6 +425,11 @@ static int write_task(sl__ckpt *ck, sl__snap_task *t, char *err, size_t errcap) 
     struct stat st;
     if (!stat(path, &st)) ci->bytes += (uint64_t)st.st_size;
     ci->flags |= (uint8_t)(1 << i);
+  }
+  if (t->native) {
+    sl__ckpt_file(path, sizeof path, chk, op, s, "rocksdb");
+    ci->flags |= SL__F_NATIVE;
+    ci->bytes += dir_bytes(path);
   }
   static const char MAGIC[8] = {'S', 'L', 'O', 'P', 'M', 'E', 'T', 'A'}; /* OPMETA */
   sl__ckpt_file(path, sizeof path, chk, op, s, "meta");
@@ -559,6 +591,7 @@ static int final_checkpoint(sl__ckpt *ck) {
   if (rc) return rc;
   if (sl__ckpt_meta_write(ck->cur, &ck->meta, err, sizeof err) || sl__fsync_dir(ck->dir))
     return sl__fail(&job->workers[0].insts[0], -SL_EIO, "checkpoint %lld: %s", (long long)id, err);
+  if (ck->dur && ck->n_dur < SAMPLES) ck->dur[ck->n_dur++] = sl__now_ns() - ck->trigger_ns;
   completed(ck, id);
   for (int w = 0; w < job->P; w++)
     for (int i = 0; i < job->n_ops; i++) {
@@ -667,8 +700,24 @@ static int restore_inst(sl__job *job, const char *chk, const sl__ckpt_meta *m, s
   for (int s = 0; !rc && inst->ks && s < P_old; s++) {
     if (!(m->inst[op * P_old + s].flags & SL__F_KEYED)) continue;
     sl__backend *be = sl__kstate_backend(inst->ks);
+    int lo, hi; /* old subtask s held these key groups: skip it if none is ours */
+    sl__key_group_range(m->max_parallelism, P_old, s, &lo, &hi);
+    if (hi < be->kg_lo || lo > be->kg_hi) continue;
     sl__ckpt_file(path, sizeof path, chk, op, s, "keyed");
     if ((rc = sl__image_read_file(be, path))) sl__fmt(err, errcap, "%s", be->err);
+  }
+  for (int s = 0; !rc && inst->ks && s < P_old; s++) {
+    if (!(m->inst[op * P_old + s].flags & SL__F_NATIVE)) continue;
+    sl__backend *be = sl__kstate_backend(inst->ks);
+    int lo, hi;
+    sl__key_group_range(m->max_parallelism, P_old, s, &lo, &hi);
+    if (hi < be->kg_lo || lo > be->kg_hi) continue;
+    sl__ckpt_file(path, sizeof path, chk, op, s, "rocksdb");
+    /* the same key groups into an empty RocksDB backend: take its files;
+     * else copy our key groups out of it */
+    rc = sl__rocksdb_adopt(be, job->conf, path);
+    if (rc == 1) rc = sl__rocksdb_checkpoint_restore(be, job->conf, path);
+    if (rc) sl__fmt(err, errcap, "%s", be->err);
   }
   /* operator state: redistributed (paths of every old subtask's image) */
   char **paths = rc ? NULL : sl__calloc((size_t)P_old, sizeof *paths);
@@ -740,6 +789,47 @@ static int restore_inst(sl__job *job, const char *chk, const sl__ckpt_meta *m, s
   return rc;
 }
 
+/* Restores operator op's instances, one thread per subtask (each fills
+ * its own backend from the images). */
+typedef struct restore_arg {
+  sl__job *job;
+  const char *chk;
+  const sl__ckpt_meta *m;
+  sl__inst *inst;
+  const old_meta *om;
+  int rc, threaded;
+  char err[1024];
+} restore_arg;
+
+static void *restore_main(void *p) {
+  restore_arg *a = p;
+  a->rc = restore_inst(a->job, a->chk, a->m, a->inst, a->om, a->err, sizeof a->err);
+  return NULL;
+}
+
+static int restore_op(sl__job *job, const char *chk, const sl__ckpt_meta *m, int op,
+                      const old_meta *om, char *err, size_t errcap) {
+  restore_arg *a = sl__calloc((size_t)job->P, sizeof *a);
+  pthread_t *t = sl__calloc((size_t)job->P, sizeof *t);
+  int rc = a && t ? 0 : -SL_ENOMEM;
+  int started = 0;
+  for (int w = 0; !rc && w < job->P; w++, started++) {
+    a[w] = (restore_arg){job, chk, m, &job->workers[w].insts[op], om, 0, 0, ""};
+    a[w].threaded = job->P > 1 && !pthread_create(&t[w], NULL, restore_main, &a[w]);
+    if (!a[w].threaded) restore_main(&a[w]); /* one subtask, or no thread: here */
+  }
+  for (int w = 0; w < started; w++) {
+    if (a[w].threaded) pthread_join(t[w], NULL);
+    if (a[w].rc && !rc) {
+      rc = a[w].rc;
+      sl__fmt(err, errcap, "%s", a[w].err);
+    }
+  }
+  sl__free(a);
+  sl__free(t);
+  return rc;
+}
+
 /* A two-phase-commit sink re-commits what the checkpoint pre-committed
  * (om: every old subtask's bytes; NULL: no checkpoint) and aborts the
  * rest.  Errors go to out. */
@@ -763,7 +853,16 @@ static int recover_sink(sl__op *op, const old_meta *om, char *out, size_t outcap
   return rc;
 }
 
+static int restore(sl__job *job);
+
 int sl__ckpt_restore(sl__job *job) {
+  int64_t t0 = sl__now_ns();
+  int rc = restore(job);
+  job->restore_ms = (double)(sl__now_ns() - t0) / 1e6;
+  return rc;
+}
+
+static int restore(sl__job *job) {
   const char *want = SL__CONF_S(job->conf, CKPT_RESTORE);
   if (!want || !*want) return 0;
   char chk[4096], err[1024] = "";
@@ -811,8 +910,7 @@ int sl__ckpt_restore(sl__job *job) {
   for (int i = 0; !rc && i < job->n_ops; i++) {
     old_meta om = {0};
     rc = load_old_meta(chk, &m, i, &om, err, sizeof err);
-    for (int w = 0; !rc && w < job->P; w++)
-      rc = restore_inst(job, chk, &m, &job->workers[w].insts[i], &om, err, sizeof err);
+    if (!rc) rc = restore_op(job, chk, &m, i, &om, err, sizeof err);
     if (!rc) rc = recover_sink(job->ops[i], &om, err, sizeof err);
     old_meta_free(&om);
   }

@@ -272,6 +272,20 @@ int sl__ckpt_verify(const char *chk_dir, sl__ckpt_meta *m, char *err, size_t err
         sl__ckpt_file(path, sizeof path, chk_dir, op, s, ext[f]);
         rc = sl__file_verify(path, NULL, err, errcap);
       }
+  /* a native RocksDB checkpoint: complete when its CURRENT and state list
+   * are there (RocksDB checks its SST files' block checksums as it reads) */
+  for (int i = 0; !rc && i < m->n_ops * m->P; i++) {
+    if (!(m->inst[i].flags & SL__F_NATIVE)) continue;
+    char path[4096], file[4200];
+    sl__ckpt_file(path, sizeof path, chk_dir, i / m->P, i % m->P, "rocksdb");
+    for (int k = 0; !rc && k < 2; k++) {
+      sl__fmt(file, sizeof file, "%s/%s", path, k ? "SLUICE_STATES" : "CURRENT");
+      if (access(file, R_OK)) {
+        sl__fmt(err, errcap, "'%s' is missing: the RocksDB checkpoint is incomplete", file);
+        rc = -SL_EIO;
+      }
+    }
+  }
   if (rc) sl__ckpt_meta_free(m);
   return rc;
 }

@@ -85,6 +85,11 @@ typedef enum { SL__T_INT, SL__T_BOOL, SL__T_DURATION, SL__T_SIZE, SL__T_STRING }
      "start of the next.")                                                    \
   XX(CKPT_MAX_CONCURRENT, "execution.checkpointing.max-concurrent-checkpoints",\
      SL__T_INT, "1", 1, 1, "Checkpoints in flight at once (1 for now).")      \
+  XX(CKPT_INCREMENTAL, "execution.checkpointing.incremental", SL__T_BOOL,     \
+     "true", 0, 1, "RocksDB backend: keyed state goes into checkpoints as "   \
+     "native RocksDB checkpoints (memtable flushed, SST files hard-linked, "  \
+     "so unchanged files are shared between checkpoints, not copied); "      \
+     "false writes full state images.  (Flink's default is false.)")          \
   XX(CKPT_DIR, "state.checkpoints.dir", SL__T_STRING, "", 0, 0,               \
      "Directory of checkpoints: chk-<n>/ with one file per operator "         \
      "instance and a _metadata file written last.")                           \

@@ -378,6 +378,7 @@ void sl__job_collect_stats(sl__job *job, sl_job_stats *st) {
   st->align_p99_ms = job->ckpt_pct[1];
   st->checkpoint_p50_ms = job->ckpt_pct[2];
   st->checkpoint_p99_ms = job->ckpt_pct[3];
+  st->restore_ms = job->restore_ms;
   st->dead_letters = atomic_load(&job->dead_letters);
   if (!job->workers) return;
   for (int w = 0; w < job->P; w++)

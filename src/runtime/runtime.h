@@ -239,6 +239,7 @@ struct sl__job {
   struct sl__ckpt *ckpt; /* checkpointing, NULL when off */
   int64_t env_ckpt_completed; /* completed checkpoints, for the stats */
   double ckpt_pct[4];         /* align p50/p99, checkpoint p50/p99 (ms) */
+  double restore_ms;          /* time sl__ckpt_restore took */
   _Atomic int failed;
   _Atomic int *cancel; /* the environment's flag (sl_cancel, signals) */
   pthread_mutex_t mu; /* guards err and the dead-letter file */

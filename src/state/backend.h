@@ -160,6 +160,11 @@ int sl__image_read_file(sl__backend *be, const char *path);
 int sl__rocksdb_checkpoint(sl__backend *be, const char *dir);
 int sl__rocksdb_checkpoint_restore(sl__backend *dst, const sl__conf *conf,
                                    const char *dir);
+/* Restore by taking the checkpoint's files (hard links) as the DB of an
+ * empty RocksDB backend with exactly the checkpoint's key-group range: no
+ * copying of entries, so it takes milliseconds.  1 when that does not apply
+ * (another range or backend, states already registered): copy instead. */
+int sl__rocksdb_adopt(sl__backend *be, const sl__conf *conf, const char *dir);
 
 /* ---- composite keys ------------------------------------------------------ */
 static inline uint32_t sl__varint_put(uint8_t *p, uint32_t v) {

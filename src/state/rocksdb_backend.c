@@ -668,6 +668,99 @@ int sl__rocksdb_checkpoint(sl__backend *be, const char *dir) {
   return 0;
 }
 
+/* link(2) src to dst (link: an immutable SST file), or copy it: a file
+ * RocksDB appends to (MANIFEST) must not be shared with the checkpoint, and
+ * links do not cross file systems. */
+static int link_or_copy(const char *src, const char *dst, int link_it) {
+  if (link_it && link(src, dst) == 0) return 0;
+  if (link_it && errno != EXDEV && errno != EPERM) return -errno;
+  FILE *in = fopen(src, "rb"), *out = in ? fopen(dst, "wb") : NULL;
+  char buf[1 << 16];
+  size_t n;
+  int rc = in && out ? 0 : -errno;
+  while (!rc && (n = fread(buf, 1, sizeof buf, in)) > 0)
+    if (fwrite(buf, 1, n, out) != n) rc = -EIO;
+  if (in) fclose(in);
+  if (out && fclose(out) && !rc) rc = -EIO;
+  return rc;
+}
+
+int sl__rocksdb_adopt(sl__backend *be, const sl__conf *conf, const char *dir) {
+  rdb_backend *b = (rdb_backend *)be;
+  char path[4096], line[1024];
+  if (be->vt != &rdb_vt || be->n_states) return 1;
+  sl__fmt(path, sizeof path, "%s/%s", dir, STATES_FILE);
+  FILE *f = fopen(path, "r");
+  int maxp = 0, lo = 0, hi = -1, version = 0;
+  if (!f || !fgets(line, sizeof line, f) ||
+      sscanf(line, "sluice-rocksdb-checkpoint %d %d %d %d", &version, &maxp, &lo, &hi) != 4 ||
+      version != 1 || maxp != be->max_parallelism || lo != be->kg_lo || hi != be->kg_hi) {
+    if (f) fclose(f);
+    return 1; /* not this backend's range (or damaged): copy instead */
+  }
+  int kinds[4096], n = 0;
+  char *names[1 + 4096];
+  names[0] = "default";
+  while (n < 4096 && fgets(line, sizeof line, f)) {
+    char name[1000];
+    if (sscanf(line, "%d %999[^\n]", &kinds[n], name) != 2) continue;
+    if (!(names[1 + n] = sl__strdup(name))) break;
+    n++;
+  }
+  fclose(f);
+  /* the empty DB goes; the checkpoint's files (hard links) take its place */
+  rocksdb_column_family_handle_destroy(b->default_cf);
+  b->default_cf = NULL;
+  rocksdb_close(b->db);
+  b->db = NULL;
+  sl__rm_rf(b->path);
+  int rc = mkdir(b->path, 0755) ? -errno : 0;
+  DIR *d = rc ? NULL : opendir(dir);
+  struct dirent *e;
+  while (!rc && d && (e = readdir(d)) != NULL) {
+    if (e->d_name[0] == '.' || !strcmp(e->d_name, STATES_FILE)) continue;
+    char src[4200], dst[4200];
+    sl__fmt(src, sizeof src, "%s/%s", dir, e->d_name);
+    sl__fmt(dst, sizeof dst, "%s/%s", b->path, e->d_name);
+    size_t l = strlen(e->d_name);
+    rc = link_or_copy(src, dst, l > 4 && !strcmp(e->d_name + l - 4, ".sst"));
+  }
+  if (d) closedir(d);
+  rocksdb_column_family_handle_t **cfs = sl__calloc((size_t)n + 1, sizeof *cfs);
+  const rocksdb_options_t **cf_opts = sl__calloc((size_t)n + 1, sizeof *cf_opts);
+  char *rerr = NULL;
+  if (!rc && (!cfs || !cf_opts)) rc = -ENOMEM;
+  if (!rc) {
+    for (int i = 0; i <= n; i++) cf_opts[i] = b->opts;
+    b->db = rocksdb_open_column_families(b->opts, b->path, n + 1, (const char *const *)names,
+                                         cf_opts, cfs, &rerr);
+    if (rerr) rc = -EIO;
+  }
+  if (!rc) {
+    b->default_cf = cfs[0];
+    for (int i = 0; !rc && i < n; i++) {
+      uint32_t sid;
+      int is_new;
+      rc = sl__backend_register(be, names[1 + i], (sl__state_kind)kinds[i], &sid, &is_new);
+      if (!rc && sid >= b->cf_cap) {
+        uint32_t cap = sid + 8;
+        rocksdb_column_family_handle_t **cf = sl__realloc(b->cf, cap * sizeof *cf);
+        if (!cf) rc = -ENOMEM;
+        else b->cf = cf, b->cf_cap = cap;
+      }
+      if (!rc) b->cf[sid] = cfs[1 + i];
+    }
+  }
+  if (rc)
+    sl__fmt(be->err, sizeof be->err, "RocksDB backend: cannot open checkpoint '%s' as '%s': %s",
+            dir, b->path, rerr ? rerr : strerror(-rc));
+  rocksdb_free(rerr);
+  for (int i = 1; i <= n; i++) sl__free(names[i]);
+  sl__free(cfs);
+  sl__free(cf_opts);
+  return rc ? (rc == -ENOMEM ? -SL_ENOMEM : -SL_EIO) : 0;
+}
+
 typedef struct restore_ctx {
   sl__backend *dst;
   int kg;
