@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The crash-recovery harness: `sluice run window-agg` over 2 M generated
-# records (event-time windows, checkpoints every 100 ms, exactly-once part
-# files) is killed with SIGKILL again and again -- at random moments, and
+# records (1 M under sanitizers; event-time windows, checkpoints every
+# 100 ms, exactly-once part files) is killed with SIGKILL again and again -- at random moments, and
 # by fault injection in the middle of a checkpoint write (SLUICE_FAULT=
 # ckpt-file:K) and in the middle of a commit (commit:K) -- and restarted
 # with `--restore latest` each time, at a random parallelism (1-3).  When
@@ -16,20 +16,24 @@ SEED=${SL_CRASH_SEED:-$$}
 RANDOM=$SEED
 echo "seed $SEED (SL_CRASH_SEED=$SEED replays the random choices)"
 
-# 2 M lines `ts,key,value`: ts rises by 3 with a disorder of 0-5 ms (within
-# the 10 ms bound, so no record is late at any parallelism), 100 keys.
-# RocksDB runs use the first 200 k (its window state is ~40x slower).
-awk 'BEGIN { for (i = 0; i < 2000000; i++)
+# N lines `ts,key,value` (2 M; 1 M in the sanitizer builds): ts rises by 3
+# with a disorder of 0-5 ms (within the 10 ms bound, so no record is late at
+# any parallelism), 100 keys.  RocksDB runs use the first 200 k (its window
+# state is slower).
+N=2000000
+[ -n "${SL_TEST_SMALL:-}" ] && N=1000000
+awk -v n=$N 'BEGIN { for (i = 0; i < n; i++)
   printf "%d,k%d,%d\n", i * 3 + (i * 7919) % 6, (i * 31) % 100, (i * 17) % 2001 - 1000 }' >"$TMP/big.csv"
 head -n 200000 "$TMP/big.csv" >"$TMP/small.csv"
 job() { JOB=(run window-agg --input "$TMP/$1.csv" --window sliding:4000:1000 --out-of-orderness 10); }
 ms_now() { local t=${EPOCHREALTIME/./}; echo $((t / 1000)); }
 
 # The reference: a crash-free run without checkpoints.  4 s windows sliding
-# by 1 s: those starting at -3 s .. S-1 s (S = 6000 for big, 600 for small)
-# each hold all 100 keys (333 records per second); the last record (i = N-1,
-# disorder 5, ts = 3N + 2) alone opens the window starting at S.
-for input in big:6003 small:603; do
+# by 1 s: those starting at -3 s .. S-1 s (S = 3N/1000 s for N lines) each
+# hold all 100 keys (333 records per second); the last record (i = N-1,
+# ts = 3N - 3 + (N-1)*7919 % 6, which is 3N + 2 for 2 M and 3N for 1 M)
+# alone opens the window starting at S.
+for input in big:$((3 * N / 1000 + 3)) small:603; do
   name=${input%:*}
   job "$name"
   t0=$(ms_now)
