@@ -70,5 +70,6 @@ int bench_pipeline(int argc, char **argv);
 int checkpoint_inspect(int argc, char **argv);
 int bench_state(int argc, char **argv);
 int bench_window(int argc, char **argv);
+int bench_nexmark(int argc, char **argv);
 
 #endif

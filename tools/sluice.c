@@ -36,6 +36,10 @@ static const char *USAGE =
     "      value-state read-modify-write per record on a keyed stream\n"
     "  sluice bench window [--window tumbling|sliding] [--keys K] [--parallelism P] [--records N]\n"
     "      keyed 100 ms windows (sliding: every 20 ms) summing a generated stream\n"
+    "  sluice bench nexmark --query qN|all [--events N] [--parallelism P] [--rate R] [--seed S]\n"
+    "                       [--checkpoint-interval DUR] [-D key=value]\n"
+    "      Nexmark queries over the built-in generator, one summary line per query\n"
+    "      (default 10000000 events at 10000000 events/s of event time)\n"
     "  sluice checkpoint inspect PATH\n"
     "      what a checkpoint (chk-<n>, or the newest in a directory) holds; verifies checksums\n"
     "  sluice conf --list | --markdown\n"
@@ -108,7 +112,8 @@ int main(int argc, char **argv) {
     if (!strcmp(argv[2], "pipeline")) return bench_pipeline(argc, argv);
     if (!strcmp(argv[2], "state")) return bench_state(argc, argv);
     if (!strcmp(argv[2], "window")) return bench_window(argc, argv);
-    fprintf(stderr, "sluice bench: unknown benchmark '%s' (benchmarks: pipeline, state, window)\n",
+    if (!strcmp(argv[2], "nexmark")) return bench_nexmark(argc, argv);
+    fprintf(stderr, "sluice bench: unknown benchmark '%s' (benchmarks: pipeline, state, window, nexmark)\n",
             argv[2]);
     return SL_EXIT_USAGE;
   }
