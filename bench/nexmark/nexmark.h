@@ -121,5 +121,8 @@ extern const sl_state_desc nx_count_desc;
 int nx_emit_count(void *ud, sl_ctx *ctx, const sl_window *w, sl_window_elems *elems,
                   sl_collector *out);
 int64_t nx_i64(const void *p); /* unaligned read */
+/* The winning bid of every closed auction that had one (winning.c):
+ * nx_q9 records, timestamp = the auction's expiry. */
+sl_stream *nx_winning_bids(sl_stream *events);
 
 #endif
