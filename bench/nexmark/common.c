@@ -8,7 +8,9 @@
  *   emission at the meter (wall clock) - the wall-clock time at which the
  *   source generated the first event of the result's event-time millisecond
  * using a table filled by a map chained right behind the source (one slot
- * per millisecond of event time, or per 2^k ms for long streams).  For a
+ * per millisecond of event time, or per 2^k ms for long streams); a result
+ * timestamped past the last generated millisecond (a window that ends
+ * after the input does) counts from the last one generated.  For a
  * passthrough query this is the pipeline's latency per event; for a window
  * result (timestamp end - 1) it is the time from generating the window's
  * last millisecond to emitting its result, which includes waiting for the
@@ -111,6 +113,7 @@ struct nx_ingest {
   int shift;           /* slot = (ts - base) >> shift */
   size_t n;
   _Atomic int64_t *ns; /* CLOCK_MONOTONIC ns, 0 = not yet */
+  _Atomic int64_t top; /* highest slot noted */
   int64_t last[256];   /* per subtask: the last slot noted (only its thread) */
 };
 
@@ -129,6 +132,7 @@ nx_ingest *nx_ingest_new(const sl_nexmark_config *cfg) {
   in->n = (size_t)(span >> in->shift) + 1;
   in->base = cfg->base_time_ms;
   in->ns = calloc(in->n, sizeof *in->ns);
+  in->top = -1;
   for (int i = 0; i < 256; i++) in->last[i] = -1;
   if (!in->ns) {
     free(in);
@@ -158,6 +162,9 @@ static int note_ingest(void *ud, sl_ctx *ctx, const sl_record *in, sl_record *ou
     g->last[s] = slot;
     int64_t zero = 0;
     atomic_compare_exchange_strong(&g->ns[slot], &zero, mono_ns());
+    int64_t top = atomic_load_explicit(&g->top, memory_order_relaxed);
+    while (slot > top && !atomic_compare_exchange_weak(&g->top, &top, slot)) {
+    }
   }
   return 0;
 }
@@ -214,8 +221,13 @@ static void sample(nx_meter *m, lane *l, sl_ctx *ctx, const sl_record *in) {
   if (m->processing_time) {
     ms = (double)(sl_ctx_now(ctx) - (in->ts + 1));
   } else {
-    int64_t slot = m->ingest ? ingest_slot(m->ingest, in->ts) : -1;
-    int64_t t0 = slot >= 0 ? atomic_load(&m->ingest->ns[slot]) : 0;
+    /* the newest generated millisecond at or before the result's time
+     * (a window reaching past the end of input: the last one) */
+    const nx_ingest *g = m->ingest;
+    if (!g || in->ts < g->base) return;
+    int64_t slot = (in->ts - g->base) >> g->shift, top = atomic_load(&g->top), t0 = 0;
+    if (slot > top) slot = top;
+    for (int64_t k = 0; slot >= 0 && k < 4096 && !t0; k++, slot--) t0 = atomic_load(&g->ns[slot]);
     if (!t0) return;
     ms = (double)(mono_ns() - t0) / 1e6;
   }
