@@ -71,5 +71,6 @@ int checkpoint_inspect(int argc, char **argv);
 int bench_state(int argc, char **argv);
 int bench_window(int argc, char **argv);
 int bench_nexmark(int argc, char **argv);
+int bench_ysb(int argc, char **argv);
 
 #endif

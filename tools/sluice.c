@@ -40,6 +40,8 @@ static const char *USAGE =
     "                       [--checkpoint-interval DUR] [-D key=value]\n"
     "      Nexmark queries over the built-in generator, one summary line per query\n"
     "      (default 10000000 events at 10000000 events/s of event time)\n"
+    "  sluice bench ysb [--events N] [--parallelism P] [--rate R]\n"
+    "      Yahoo Streaming Benchmark: ad views joined to campaigns, 10 s windowed counts\n"
     "  sluice checkpoint inspect PATH\n"
     "      what a checkpoint (chk-<n>, or the newest in a directory) holds; verifies checksums\n"
     "  sluice conf --list | --markdown\n"
@@ -113,7 +115,8 @@ int main(int argc, char **argv) {
     if (!strcmp(argv[2], "state")) return bench_state(argc, argv);
     if (!strcmp(argv[2], "window")) return bench_window(argc, argv);
     if (!strcmp(argv[2], "nexmark")) return bench_nexmark(argc, argv);
-    fprintf(stderr, "sluice bench: unknown benchmark '%s' (benchmarks: pipeline, state, window, nexmark)\n",
+    if (!strcmp(argv[2], "ysb")) return bench_ysb(argc, argv);
+    fprintf(stderr, "sluice bench: unknown benchmark '%s' (benchmarks: pipeline, state, window, nexmark, ysb)\n",
             argv[2]);
     return SL_EXIT_USAGE;
   }

@@ -154,7 +154,7 @@ static inline int64_t ingest_slot(const nx_ingest *in, int64_t ts) {
   return (size_t)d < in->n ? d : -1;
 }
 
-static int note_ingest(void *ud, sl_ctx *ctx, const sl_record *in, sl_record *out) {
+int nx_ingest_map(void *ud, sl_ctx *ctx, const sl_record *in, sl_record *out) {
   nx_ingest *g = ud;
   int s = sl_ctx_subtask(ctx) & 255;
   int64_t slot = ingest_slot(g, in->ts);
@@ -173,7 +173,7 @@ static int64_t event_ts(void *ud, const sl_record *in) { return in->ts; }
 
 sl_stream *nx_events(sl_env *env, const sl_nexmark_config *cfg, nx_ingest *ingest) {
   sl_stream *s = sl_source_stream(env, sl_nexmark_source(cfg));
-  if (ingest) s = sl_name(sl_map(s, note_ingest, ingest), "ingest-clock");
+  if (ingest) s = sl_name(sl_map(s, nx_ingest_map, ingest), "ingest-clock");
   sl_watermark_strategy wm = {.kind = SL_WM_BOUNDED_OUT_OF_ORDERNESS,
                               .out_of_orderness_ms = NX_WATERMARK_DELAY_MS};
   return sl_assign_timestamps(s, event_ts, NULL, &wm);
