@@ -73,5 +73,7 @@ int cmd_savepoint(int argc, char **argv);
 int bench_state(int argc, char **argv);
 int bench_window(int argc, char **argv);
 int bench_checkpoint(int argc, char **argv);
+int bench_nexmark(int argc, char **argv);
+int bench_ysb(int argc, char **argv);
 
 #endif

@@ -38,6 +38,12 @@ static const char *USAGE =
     "      keyed 100 ms windows (sliding: every 20 ms) summing a generated stream\n"
     "  sluice bench checkpoint [--backend hashmap|rocksdb] [--state-mb M] [--parallelism P]\n"
     "      time to take and to restore a checkpoint of M MB of keyed state\n"
+    "  sluice bench nexmark --query qN|all [--events N] [--parallelism P] [--rate R] [--seed S]\n"
+    "                       [--checkpoint-interval DUR] [-D key=value]\n"
+    "      Nexmark queries over the built-in generator, one summary line per query\n"
+    "      (default 10000000 events at 10000000 events/s of event time)\n"
+    "  sluice bench ysb [--events N] [--parallelism P] [--rate R]\n"
+    "      Yahoo Streaming Benchmark: ad views joined to campaigns, 10 s windowed counts\n"
     "  sluice checkpoint inspect PATH\n"
     "      what a checkpoint (chk-<n>, or the newest in a directory) holds; verifies checksums\n"
     "  sluice savepoint CHECKPOINT_DIR [--target PATH] [--timeout DUR]\n"
@@ -115,7 +121,10 @@ int main(int argc, char **argv) {
     if (!strcmp(argv[2], "state")) return bench_state(argc, argv);
     if (!strcmp(argv[2], "window")) return bench_window(argc, argv);
     if (!strcmp(argv[2], "checkpoint")) return bench_checkpoint(argc, argv);
-    fprintf(stderr, "sluice bench: unknown benchmark '%s' (benchmarks: pipeline, state, window, checkpoint)\n",
+    if (!strcmp(argv[2], "nexmark")) return bench_nexmark(argc, argv);
+    if (!strcmp(argv[2], "ysb")) return bench_ysb(argc, argv);
+    fprintf(stderr, "sluice bench: unknown benchmark '%s' (benchmarks: pipeline, state, window, "
+                    "checkpoint, nexmark, ysb)\n",
             argv[2]);
     return SL_EXIT_USAGE;
   }

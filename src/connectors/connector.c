@@ -36,3 +36,33 @@ int sl__write_all(int fd, const void *buf, size_t len) {
   }
   return 0;
 }
+
+int sl__gen_position(const sl__gen_pos *own, const sl__gen_done *done, uint8_t *buf,
+                     size_t cap, size_t *len) {
+  size_t n = (size_t)(1 + done->n) * sizeof *own;
+  if (n > cap) return -SL_ENOMEM;
+  memcpy(buf, own, sizeof *own);
+  if (done->n) memcpy(buf + sizeof *own, done->e, (size_t)done->n * sizeof *own);
+  *len = n;
+  return 0;
+}
+
+int sl__gen_seek(sl__gen_done *done, const uint8_t *const *blobs, const size_t *lens, int n) {
+  size_t total = 0;
+  for (int i = 0; i < n; i++) total += lens[i] / sizeof(sl__gen_pos);
+  done->e = sl__calloc(total ? total : 1, sizeof *done->e);
+  if (!done->e) return -SL_ENOMEM;
+  for (int i = 0; i < n; i++)
+    for (size_t k = 0; k < lens[i] / sizeof(sl__gen_pos); k++) {
+      sl__gen_pos e;
+      memcpy(&e, blobs[i] + k * sizeof e, sizeof e);
+      if (!e.step) continue;
+      int j = 0;
+      while (j < done->n && (done->e[j].first != e.first || done->e[j].step != e.step)) j++;
+      if (j == done->n)
+        done->e[done->n++] = e;
+      else if (e.next > done->e[j].next)
+        done->e[j].next = e.next;
+    }
+  return 0;
+}

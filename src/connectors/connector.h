@@ -96,6 +96,35 @@ struct sl_sink {
 sl_source *sl__source_new(const sl__source_vt *vt, void *impl, int nonparallel);
 sl_sink *sl__sink_new(const sl__sink_vt *vt, void *impl, int global);
 
+/* Positions of generator sources (sequence, datagen, nexmark), which can
+ * produce any index on any subtask: a reader emits indexes first,
+ * first + step, ... below next.  A restored reader skips every index some
+ * earlier reader emitted (`done`, from every old reader's position, any
+ * parallelism), and its own position carries `done` on, so a checkpoint
+ * taken before it caught up -- or after a rescale -- still knows them. */
+typedef struct sl__gen_pos {
+  uint64_t first, next, step;
+} sl__gen_pos;
+typedef struct sl__gen_done {
+  sl__gen_pos *e; /* one per distinct old reader (first, step): furthest next */
+  int n;
+} sl__gen_done;
+int sl__gen_position(const sl__gen_pos *own, const sl__gen_done *done, uint8_t *buf,
+                     size_t cap, size_t *len);
+int sl__gen_seek(sl__gen_done *done, const uint8_t *const *blobs, const size_t *lens, int n);
+/* The first index >= next (stepping by step, below end) nobody emitted yet. */
+static inline uint64_t sl__gen_skip(const sl__gen_done *d, uint64_t next, uint64_t step,
+                                    uint64_t end) {
+  for (int i = 0; i < d->n && next < end; i++) {
+    const sl__gen_pos *e = &d->e[i];
+    if (next >= e->first && next < e->next && (next - e->first) % e->step == 0) {
+      next = end - next > step ? next + step : end;
+      i = -1; /* check the new index against every entry again */
+    }
+  }
+  return next;
+}
+
 /* Write all of buf to fd (retrying on EINTR/short writes). 0 or -errno. */
 int sl__write_all(int fd, const void *buf, size_t len);
 

@@ -127,18 +127,11 @@ typedef struct {
   void *ud;
 } gen_src;
 
-/* Indexes first, first+step, ... below `next` were emitted (by one reader
- * of a previous run). */
-typedef struct emitted {
-  uint64_t first, next, step;
-} emitted;
-
 typedef struct {
   const gen_src *g;
   uint64_t first;           /* this reader's first index */
   uint64_t next, end, step; /* indexes next, next+step, ... < end */
-  emitted *done;            /* after a restore: what earlier readers emitted */
-  int n_done;
+  sl__gen_done done;        /* after a restore: what earlier readers emitted */
   double rate;              /* records per second of this subtask, 0 = unlimited */
   int64_t start_ns;
   uint64_t emitted;
@@ -167,19 +160,11 @@ static int gen_open(sl_source *src, sl__inst *inst, void **reader) {
   return 0;
 }
 
-static int was_emitted(const gen_reader *r, uint64_t j) {
-  for (int i = 0; i < r->n_done; i++) {
-    const emitted *e = &r->done[i];
-    if (j >= e->first && j < e->next && (j - e->first) % e->step == 0) return 1;
-  }
-  return 0;
-}
-
 static int gen_poll(void *reader, sl__inst *inst, int budget) {
   gen_reader *r = reader;
   const gen_src *g = r->g;
-  while (SL__UNLIKELY(r->n_done) && r->next < r->end && was_emitted(r, r->next))
-    r->next += r->step; /* a restored run skips what was emitted before */
+  if (SL__UNLIKELY(r->done.n)) /* a restored run skips what was emitted before */
+    r->next = sl__gen_skip(&r->done, r->next, r->step, r->end);
   if (r->rate > 0) { /* on schedule: idle until the next record is due */
     double due = (double)(sl__now_ns() - r->start_ns) / 1e9 * r->rate;
     if ((double)r->emitted >= due && r->next < r->end) return SL__POLL_IDLE;
@@ -201,50 +186,27 @@ static int gen_poll(void *reader, sl__inst *inst, int budget) {
     }
     r->next += r->step;
     r->emitted++;
-    while (SL__UNLIKELY(r->n_done) && r->next < r->end && was_emitted(r, r->next))
-      r->next += r->step;
+    if (SL__UNLIKELY(r->done.n)) r->next = sl__gen_skip(&r->done, r->next, r->step, r->end);
     int rc = sl__source_emit(inst, &rec);
     if (rc) return rc;
   }
   return r->next < r->end ? SL__POLL_MORE : SL__POLL_END;
 }
 
-/* Position: this reader's own progress, then what earlier runs' readers
- * had emitted (carried over, so a checkpoint taken right after a restore,
- * or after rescaling, still knows them). */
 static int gen_position(void *reader, uint8_t *buf, size_t cap, size_t *len) {
   gen_reader *r = reader;
-  emitted e = {r->first, r->next, r->step};
-  if ((size_t)(1 + r->n_done) * sizeof e > cap) return -SL_ENOMEM;
-  memcpy(buf, &e, sizeof e);
-  if (r->n_done) memcpy(buf + sizeof e, r->done, (size_t)r->n_done * sizeof e);
-  *len = (size_t)(1 + r->n_done) * sizeof e;
-  return 0;
+  sl__gen_pos own = {r->first, r->next, r->step};
+  return sl__gen_position(&own, &r->done, buf, cap, len);
 }
 
-/* Every entry of every old reader; the same reader (first, step) seen in
- * several blobs keeps its furthest progress. */
 static int gen_seek(void *reader, const uint8_t *const *blobs, const size_t *lens, int n) {
   gen_reader *r = reader;
-  size_t total = 0;
-  for (int i = 0; i < n; i++) total += lens[i] / sizeof(emitted);
-  r->done = sl__calloc(total ? total : 1, sizeof *r->done);
-  if (!r->done) return -SL_ENOMEM;
-  for (int i = 0; i < n; i++)
-    for (size_t k = 0; k < lens[i] / sizeof(emitted); k++) {
-      emitted e;
-      memcpy(&e, blobs[i] + k * sizeof e, sizeof e);
-      int j = 0;
-      while (j < r->n_done && (r->done[j].first != e.first || r->done[j].step != e.step)) j++;
-      if (j == r->n_done) r->done[r->n_done++] = e;
-      else if (e.next > r->done[j].next) r->done[j].next = e.next;
-    }
-  return 0;
+  return sl__gen_seek(&r->done, blobs, lens, n);
 }
 
 static void gen_close(void *reader) {
   gen_reader *r = reader;
-  sl__free(r->done);
+  sl__free(r->done.e);
   sl__free_private(r);
 }
 

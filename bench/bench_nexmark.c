@@ -1,0 +1,183 @@
+/*
+ * bench_nexmark.c -- `sluice bench nexmark`: the Nexmark queries
+ * (bench/nexmark/) over the built-in generator, one summary line each:
+ *
+ *   bench=nexmark query=qN parallelism=P events=N seconds=S events_per_sec=R
+ *   events_per_sec_per_core=C results=K checksum=X p50_latency_ms=L50
+ *   p99_latency_ms=L99 peak_rss_mb=M [checkpoints=K]
+ *
+ * events_per_sec counts generated events (all kinds) over the job's wall
+ * time; per core divides by the parallelism (one worker thread each).
+ * checksum is the sum of a 64-bit hash of every result's bytes, so it does
+ * not depend on the order of results: runs at P=1 and P=2 print the same
+ * one (except q12, whose processing-time windows depend on the clock).
+ * Latency: see bench/nexmark/common.c.  `--query all` runs every query,
+ * each in a child process so that peak_rss_mb is that query's own.
+ *
+ * --checkpoint-interval without --checkpoint-dir takes checkpoints into a
+ * temporary directory, removed afterwards.
+ */
+#define _GNU_SOURCE
+#include <ftw.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "nexmark/nexmark.h"
+
+static const char *CMD = "sluice bench nexmark";
+
+typedef struct nx_opts {
+  const char *query;
+  unsigned long long events, rate, seed;
+} nx_opts;
+
+static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw) {
+  return remove(path);
+}
+
+/* One query in its own environment; prints its line.  Exit code. */
+static int run_one(const nx_query *q, const nx_opts *no, int argc, char **argv) {
+  sl_env *env = sl_env_new();
+  if (!env) return SL_EXIT_FAILED;
+  cli_opts o = {0};
+  int rc = cli_parse(argc, argv, 0, CMD, "parallelism,checkpoint-dir,checkpoint-interval", env, &o);
+  char tmp[] = "/tmp/sluice-nexmark-ckpt-XXXXXX";
+  int made_tmp = 0;
+  if (!rc && o.checkpoint_interval && !o.checkpoint_dir) {
+    if (!mkdtemp(tmp)) {
+      perror("sluice bench nexmark: temporary checkpoint directory");
+      rc = SL_EXIT_FAILED;
+    } else {
+      made_tmp = 1;
+      if (sl_env_set(env, "state.checkpoints.dir", tmp)) rc = SL_EXIT_USAGE;
+    }
+  }
+  sl_nexmark_config cfg;
+  sl_nexmark_config_default(&cfg);
+  cfg.events = no->events;
+  cfg.first_event_rate = no->rate;
+  cfg.seed = no->seed;
+  char err[256];
+  if (!rc && sl_nexmark_config_check(&cfg, err, sizeof err)) {
+    fprintf(stderr, "%s: %s\n", CMD, err);
+    rc = SL_EXIT_USAGE;
+  }
+  nx_ingest *ingest = rc ? NULL : nx_ingest_new(&cfg);
+  nx_meter *meter = ingest ? nx_meter_new(ingest, q->processing_time) : NULL;
+  if (!rc && !meter) rc = SL_EXIT_FAILED;
+  if (!rc) {
+    nx_meter_sink(q->build(nx_events(env, &cfg, ingest)), meter);
+    char name[32];
+    snprintf(name, sizeof name, "nexmark-%s", q->name);
+    rc = cli_execute(env, name);
+  }
+  if (rc == SL_EXIT_OK) {
+    sl_job_stats st;
+    nx_summary sum;
+    sl_job_stats_get(env, &st);
+    nx_meter_summary(meter, &sum);
+    double eps = st.seconds > 0 ? (double)st.records_in / st.seconds : 0;
+    char ck[64] = "";
+    if (st.checkpoints)
+      snprintf(ck, sizeof ck, " checkpoints=%llu", (unsigned long long)st.checkpoints);
+    printf("bench=nexmark query=%s parallelism=%d events=%llu seconds=%.3f events_per_sec=%.0f "
+           "events_per_sec_per_core=%.0f results=%llu checksum=%016llx p50_latency_ms=%.1f "
+           "p99_latency_ms=%.1f peak_rss_mb=%.1f%s\n",
+           q->name, st.parallelism, (unsigned long long)st.records_in, st.seconds, eps,
+           eps / (st.parallelism > 0 ? st.parallelism : 1), (unsigned long long)sum.results,
+           (unsigned long long)sum.checksum, sum.p50_ms, sum.p99_ms, cli_peak_rss_mb(), ck);
+    fflush(stdout);
+  }
+  nx_meter_free(meter);
+  nx_ingest_free(ingest);
+  sl_env_free(env);
+  if (made_tmp) nftw(tmp, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+  return rc;
+}
+
+static int parse_u64(const char *flag, const char *v, unsigned long long *out) {
+  char *end;
+  if (!v || !*v || *v == '-') goto bad;
+  *out = strtoull(v, &end, 10);
+  if (*end) goto bad;
+  return 0;
+bad:
+  fprintf(stderr, "%s: %s expects a non-negative integer, got '%s'\n", CMD, flag, v ? v : "");
+  return SL_EXIT_USAGE;
+}
+
+int bench_nexmark(int argc, char **argv) {
+  nx_opts no = {NULL, 10000000ULL, 10000000ULL, 0};
+  /* our own flags first; the rest (parallelism, checkpoints, -D) go to
+   * cli_parse, once per query */
+  char **rest = calloc((size_t)argc + 1, sizeof *rest);
+  int nrest = 0, rc = 0;
+  if (!rest) return SL_EXIT_FAILED;
+  for (int i = 3; i < argc && !rc; i++) {
+    static const char *const own[] = {"--query", "--events", "--rate", "--seed"};
+    int k = -1;
+    size_t n = 0;
+    for (int j = 0; j < 4; j++) {
+      n = strlen(own[j]);
+      if (!strncmp(argv[i], own[j], n) && (argv[i][n] == 0 || argv[i][n] == '=')) {
+        k = j;
+        break;
+      }
+    }
+    if (k < 0) {
+      rest[nrest++] = argv[i];
+      continue;
+    }
+    const char *v = argv[i][n] == '=' ? argv[i] + n + 1 : (i + 1 < argc ? argv[++i] : NULL);
+    if (!v) {
+      fprintf(stderr, "%s: %s needs a value\n", CMD, own[k]);
+      rc = SL_EXIT_USAGE;
+    } else if (k == 0) {
+      no.query = v;
+    } else {
+      rc = parse_u64(own[k], v, k == 1 ? &no.events : k == 2 ? &no.rate : &no.seed);
+    }
+  }
+  if (!rc && !no.query) {
+    fprintf(stderr, "%s: --query qN or --query all is needed (queries:", CMD);
+    for (size_t i = 0; nx_query_at(i); i++) fprintf(stderr, " %s", nx_query_at(i)->name);
+    fprintf(stderr, ")\n");
+    rc = SL_EXIT_USAGE;
+  }
+  if (!rc && no.events == 0) {
+    fprintf(stderr, "%s: --events must be > 0 (the benchmark is a bounded run)\n", CMD);
+    rc = SL_EXIT_USAGE;
+  }
+  if (!rc && strcmp(no.query, "all")) {
+    const nx_query *q = nx_query_find(no.query);
+    if (!q) {
+      fprintf(stderr, "%s: unknown query '%s' (queries:", CMD, no.query);
+      for (size_t i = 0; nx_query_at(i); i++) fprintf(stderr, " %s", nx_query_at(i)->name);
+      fprintf(stderr, ", all)\n");
+      rc = SL_EXIT_USAGE;
+    } else {
+      rc = run_one(q, &no, nrest, rest);
+    }
+  } else if (!rc) {
+    for (size_t i = 0; nx_query_at(i) && !rc; i++) {
+      fflush(stdout);
+      pid_t pid = fork();
+      if (pid < 0) {
+        perror("sluice bench nexmark: fork");
+        rc = SL_EXIT_FAILED;
+      } else if (pid == 0) {
+        _exit(run_one(nx_query_at(i), &no, nrest, rest));
+      } else {
+        int status;
+        if (waitpid(pid, &status, 0) < 0 || !WIFEXITED(status)) rc = SL_EXIT_FAILED;
+        else rc = WEXITSTATUS(status);
+      }
+    }
+  }
+  free(rest);
+  return rc;
+}

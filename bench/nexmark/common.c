@@ -1,0 +1,281 @@
+/*
+ * common.c -- what every Nexmark query shares: the event stream with
+ * timestamps and watermarks, the query table, small helpers, and the
+ * benchmark meter (count, checksum, latency samples) in front of a discard
+ * sink.
+ *
+ * Latency.  Records carry event time only, so the meter measures
+ *   emission at the meter (wall clock) - the wall-clock time at which the
+ *   source generated the first event of the result's event-time millisecond
+ * using a table filled by a map chained right behind the source (one slot
+ * per millisecond of event time, or per 2^k ms for long streams); a result
+ * timestamped past the last generated millisecond (a window that ends
+ * after the input does) counts from the last one generated.  For a
+ * passthrough query this is the pipeline's latency per event; for a window
+ * result (timestamp end - 1) it is the time from generating the window's
+ * last millisecond to emitting its result, which includes waiting for the
+ * watermark (4 s of event time later) -- what a user of the result sees.
+ * q12's processing-time windows use emission - window end instead.
+ * Every result is a sample until 64 Ki samples per subtask are kept; then
+ * every other one is dropped and the stride doubles.
+ */
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <xxhash.h>
+
+#include "nexmark.h"
+
+extern const nx_query nx_query_q0, nx_query_q1, nx_query_q2, nx_query_q3, nx_query_q4,
+    nx_query_q5, nx_query_q7, nx_query_q8, nx_query_q9, nx_query_q11, nx_query_q12;
+static const nx_query *const QUERIES[] = {
+    &nx_query_q0, &nx_query_q1, &nx_query_q2, &nx_query_q3,  &nx_query_q4, &nx_query_q5,
+    &nx_query_q7, &nx_query_q8, &nx_query_q9, &nx_query_q11, &nx_query_q12};
+
+const nx_query *nx_query_at(size_t i) {
+  return i < sizeof QUERIES / sizeof QUERIES[0] ? QUERIES[i] : NULL;
+}
+
+const nx_query *nx_query_find(const char *name) {
+  for (size_t i = 0; nx_query_at(i); i++)
+    if (!strcmp(QUERIES[i]->name, name)) return QUERIES[i];
+  return NULL;
+}
+
+/* ---- helpers ---------------------------------------------------------------- */
+
+int64_t nx_i64(const void *p) {
+  int64_t v;
+  memcpy(&v, p, sizeof v);
+  return v;
+}
+
+static int is_type(const sl_record *in, int t) { return sl_nexmark_type_of(in) == t; }
+int nx_is_person(void *ud, sl_ctx *ctx, const sl_record *in) {
+  return is_type(in, SL_NEXMARK_PERSON);
+}
+int nx_is_auction(void *ud, sl_ctx *ctx, const sl_record *in) {
+  return is_type(in, SL_NEXMARK_AUCTION);
+}
+int nx_is_bid(void *ud, sl_ctx *ctx, const sl_record *in) { return is_type(in, SL_NEXMARK_BID); }
+
+int nx_key_i64(sl_ctx *ctx, int64_t v, sl_record *out) {
+  int64_t *k = sl_ctx_scratch(ctx, sizeof *k);
+  if (!k) return -SL_ENOMEM;
+  *k = v;
+  out->key = k;
+  out->key_len = sizeof *k;
+  return 0;
+}
+
+static void count_create(void *ud, void *acc) { memset(acc, 0, sizeof(int64_t)); }
+static int count_add(void *ud, void *acc, const void *in, uint32_t len) {
+  int64_t n;
+  memcpy(&n, acc, sizeof n);
+  n++;
+  memcpy(acc, &n, sizeof n);
+  return 0;
+}
+static int count_merge(void *ud, void *acc, const void *other) {
+  int64_t a = nx_i64(acc) + nx_i64(other);
+  memcpy(acc, &a, sizeof a);
+  return 0;
+}
+static int count_result(void *ud, const void *acc, sl_bytes *out) {
+  *out = (sl_bytes){acc, sizeof(int64_t)};
+  return 0;
+}
+const sl_state_desc nx_count_desc = {.name = "count", .kind = SL_STATE_AGGREGATING,
+                                     .size = sizeof(int64_t), .agg_create = count_create,
+                                     .agg_add = count_add, .agg_merge = count_merge,
+                                     .agg_result = count_result};
+
+int nx_emit_count(void *ud, sl_ctx *ctx, const sl_window *w, sl_window_elems *elems,
+                  sl_collector *out) {
+  sl_record r;
+  sl_bytes key;
+  if (sl_ctx_key(ctx, &key) || key.len != 8) return sl_ctx_fail(ctx, "nexmark: no int64 key");
+  while (sl_window_next(elems, &r)) {
+    nx_count c = {nx_i64(key.data), nx_i64(r.value), w->start, w->end};
+    sl_record o = {w->end - 1, NULL, 0, &c, sizeof c};
+    int rc = sl_emit(out, &o);
+    if (rc) return rc;
+  }
+  return 0;
+}
+
+/* ---- events ------------------------------------------------------------------ */
+
+struct nx_ingest {
+  int64_t base;
+  int shift;           /* slot = (ts - base) >> shift */
+  size_t n;
+  _Atomic int64_t *ns; /* CLOCK_MONOTONIC ns, 0 = not yet */
+  _Atomic int64_t top; /* highest slot noted */
+  int64_t last[256];   /* per subtask: the last slot noted (only its thread) */
+};
+
+static int64_t mono_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+nx_ingest *nx_ingest_new(const sl_nexmark_config *cfg) {
+  nx_ingest *in = calloc(1, sizeof *in);
+  if (!in) return NULL;
+  uint64_t events = cfg->events ? cfg->events : UINT64_C(1) << 40;
+  uint64_t span = (uint64_t)((__uint128_t)events * 1000 / cfg->first_event_rate) + 2;
+  while ((span >> in->shift) > (1u << 20)) in->shift++;
+  in->n = (size_t)(span >> in->shift) + 1;
+  in->base = cfg->base_time_ms;
+  in->ns = calloc(in->n, sizeof *in->ns);
+  in->top = -1;
+  for (int i = 0; i < 256; i++) in->last[i] = -1;
+  if (!in->ns) {
+    free(in);
+    return NULL;
+  }
+  return in;
+}
+
+void nx_ingest_free(nx_ingest *in) {
+  if (!in) return;
+  free(in->ns);
+  free(in);
+}
+
+static inline int64_t ingest_slot(const nx_ingest *in, int64_t ts) {
+  int64_t d = ts - in->base;
+  if (d < 0) return -1;
+  d >>= in->shift;
+  return (size_t)d < in->n ? d : -1;
+}
+
+int nx_ingest_map(void *ud, sl_ctx *ctx, const sl_record *in, sl_record *out) {
+  nx_ingest *g = ud;
+  int s = sl_ctx_subtask(ctx) & 255;
+  int64_t slot = ingest_slot(g, in->ts);
+  if (slot > g->last[s]) {
+    g->last[s] = slot;
+    int64_t zero = 0;
+    atomic_compare_exchange_strong(&g->ns[slot], &zero, mono_ns());
+    int64_t top = atomic_load_explicit(&g->top, memory_order_relaxed);
+    while (slot > top && !atomic_compare_exchange_weak(&g->top, &top, slot)) {
+    }
+  }
+  return 0;
+}
+
+static int64_t event_ts(void *ud, const sl_record *in) { return in->ts; }
+
+sl_stream *nx_events(sl_env *env, const sl_nexmark_config *cfg, nx_ingest *ingest) {
+  sl_stream *s = sl_source_stream(env, sl_nexmark_source(cfg));
+  if (ingest) s = sl_name(sl_map(s, nx_ingest_map, ingest), "ingest-clock");
+  sl_watermark_strategy wm = {.kind = SL_WM_BOUNDED_OUT_OF_ORDERNESS,
+                              .out_of_orderness_ms = NX_WATERMARK_DELAY_MS};
+  return sl_assign_timestamps(s, event_ts, NULL, &wm);
+}
+
+/* ---- the meter ------------------------------------------------------------------ */
+
+#define MAX_SAMPLES 65536
+
+typedef struct lane {
+  uint64_t results, checksum;
+  uint64_t stride, skip; /* keep one in `stride` results */
+  size_t n;
+  float *samples; /* latencies in ms */
+  char pad[64];
+} lane;
+
+struct nx_meter {
+  const nx_ingest *ingest;
+  int processing_time;
+  lane lanes[256];
+};
+
+uint64_t nx_hash(const void *value, uint32_t len) { return XXH3_64bits(value, len); }
+
+nx_meter *nx_meter_new(const nx_ingest *ingest, int processing_time) {
+  nx_meter *m = calloc(1, sizeof *m);
+  if (!m) return NULL;
+  m->ingest = ingest;
+  m->processing_time = processing_time;
+  for (int i = 0; i < 256; i++) m->lanes[i].stride = 1;
+  return m;
+}
+
+void nx_meter_free(nx_meter *m) {
+  if (!m) return;
+  for (int i = 0; i < 256; i++) free(m->lanes[i].samples);
+  free(m);
+}
+
+static void sample(nx_meter *m, lane *l, sl_ctx *ctx, const sl_record *in) {
+  if (++l->skip < l->stride) return;
+  l->skip = 0;
+  double ms;
+  if (m->processing_time) {
+    ms = (double)(sl_ctx_now(ctx) - (in->ts + 1));
+  } else {
+    /* the newest generated millisecond at or before the result's time
+     * (a window reaching past the end of input: the last one) */
+    const nx_ingest *g = m->ingest;
+    if (!g || in->ts < g->base) return;
+    int64_t slot = (in->ts - g->base) >> g->shift, top = atomic_load(&g->top), t0 = 0;
+    if (slot > top) slot = top;
+    for (int64_t k = 0; slot >= 0 && k < 4096 && !t0; k++, slot--) t0 = atomic_load(&g->ns[slot]);
+    if (!t0) return;
+    ms = (double)(mono_ns() - t0) / 1e6;
+  }
+  if (!l->samples && !(l->samples = malloc(MAX_SAMPLES * sizeof *l->samples))) return;
+  if (l->n == MAX_SAMPLES) { /* keep every other one, sample half as often */
+    for (size_t i = 0; i < MAX_SAMPLES / 2; i++) l->samples[i] = l->samples[2 * i + 1];
+    l->n = MAX_SAMPLES / 2;
+    l->stride *= 2;
+  }
+  l->samples[l->n++] = (float)(ms < 0 ? 0 : ms);
+}
+
+static int meter_map(void *ud, sl_ctx *ctx, const sl_record *in, sl_record *out) {
+  nx_meter *m = ud;
+  lane *l = &m->lanes[sl_ctx_subtask(ctx) & 255];
+  l->results++;
+  l->checksum += nx_hash(in->value, in->value_len);
+  sample(m, l, ctx, in);
+  return 0;
+}
+
+int nx_meter_sink(sl_stream *results, nx_meter *m) {
+  return sl_sink_to(sl_name(sl_map(results, meter_map, m), "meter"), sl_discard_sink());
+}
+
+static int cmp_float(const void *a, const void *b) {
+  float x = *(const float *)a, y = *(const float *)b;
+  return x < y ? -1 : x > y;
+}
+
+void nx_meter_summary(const nx_meter *m, nx_summary *out) {
+  memset(out, 0, sizeof *out);
+  size_t total = 0;
+  for (int i = 0; i < 256; i++) {
+    out->results += m->lanes[i].results;
+    out->checksum += m->lanes[i].checksum;
+    total += m->lanes[i].n;
+  }
+  out->p50_ms = out->p99_ms = -1;
+  if (!total) return;
+  float *all = malloc(total * sizeof *all);
+  if (!all) return;
+  size_t k = 0;
+  for (int i = 0; i < 256; i++)
+    if (m->lanes[i].n) memcpy(all + k, m->lanes[i].samples, m->lanes[i].n * sizeof *all),
+                       k += m->lanes[i].n;
+  qsort(all, total, sizeof *all, cmp_float);
+  out->p50_ms = all[(total - 1) / 2];
+  out->p99_ms = all[(size_t)((double)(total - 1) * 0.99)];
+  free(all);
+}

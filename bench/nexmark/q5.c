@@ -1,0 +1,76 @@
+/*
+ * q5.c -- Nexmark q5, hot items: per sliding window (size 10 s, every 2 s,
+ * event time) the auctions with the most bids (all of them on a tie), as
+ * nx_count {auction, bids, window start, end}.
+ *
+ * Two stages, as the reference SQL (count per auction and window, joined
+ * with the maximum count per window):
+ *   1. bids keyed by auction -> sliding window count -> one nx_count per
+ *      auction and window, timestamp end - 1;
+ *   2. keyed by window end -> keyed process: value state `max` (the highest
+ *      count so far) and list state `top` (the auctions with that count);
+ *      an event-time timer at end - 1 emits them.  The first stage emits a
+ *      window's counts before its watermark passes end - 1, so the timer
+ *      sees them all.
+ */
+#include <string.h>
+
+#include "nexmark.h"
+
+static const sl_state_desc MAX = {.name = "max", .kind = SL_STATE_VALUE};
+static const sl_state_desc TOP = {.name = "top", .kind = SL_STATE_LIST};
+
+static int bid_auction(void *ud, sl_ctx *ctx, const sl_record *in, sl_record *out) {
+  sl_nexmark_bid b;
+  sl_nexmark_read(in, &b, sizeof b);
+  return nx_key_i64(ctx, b.auction, out);
+}
+
+static int window_key(void *ud, sl_ctx *ctx, const sl_record *in, sl_record *out) {
+  return nx_key_i64(ctx, nx_i64((const char *)in->value + offsetof(nx_count, end)), out);
+}
+
+static int on_count(void *ud, sl_ctx *ctx, const sl_record *in, sl_collector *out) {
+  nx_count c;
+  memcpy(&c, in->value, sizeof c);
+  sl_state *max, *top;
+  sl_bytes v;
+  int rc;
+  if ((rc = sl_state_get(ctx, &MAX, &max)) || (rc = sl_state_get(ctx, &TOP, &top))) return rc;
+  if ((rc = sl_value_get(max, &v)) < 0) return rc;
+  int64_t m = rc == 0 ? nx_i64(v.data) : -1;
+  if (c.count < m) return 0;
+  if (c.count > m) {
+    if ((rc = sl_state_clear(top)) || (rc = sl_value_set(max, &c.count, sizeof c.count)))
+      return rc;
+    if ((rc = sl_timer_register(ctx, SL_TIME_EVENT, c.end - 1))) return rc;
+  }
+  return sl_list_add(top, &c, sizeof c);
+}
+
+static int on_timer(void *ud, sl_ctx *ctx, int64_t ts, sl_time_domain d, sl_collector *out) {
+  sl_state *max, *top;
+  sl_bytes v;
+  sl_list_iter it;
+  int rc;
+  if ((rc = sl_state_get(ctx, &MAX, &max)) || (rc = sl_state_get(ctx, &TOP, &top))) return rc;
+  if ((rc = sl_list_get(top, &it)) < 0) return rc;
+  while (rc == 0 && sl_list_next(&it, &v) == 1) {
+    sl_record o = {ts, NULL, 0, v.data, v.len};
+    if ((rc = sl_emit(out, &o))) return rc;
+  }
+  if ((rc = sl_state_clear(top))) return rc;
+  return sl_state_clear(max);
+}
+
+static sl_stream *build(sl_stream *events) {
+  sl_window_spec w = {.kind = SL_WINDOW_SLIDING, .time = SL_TIME_EVENT, .size_ms = NX_WINDOW_MS,
+                      .slide_ms = NX_Q5_SLIDE_MS};
+  sl_stream *s = sl_key_by(sl_filter(events, nx_is_bid, NULL), bid_auction, NULL);
+  s = sl_name(sl_window_aggregate(s, &w, &nx_count_desc, nx_emit_count, NULL), "q5-count");
+  s = sl_key_by(s, window_key, NULL);
+  return sl_name(sl_keyed_process(s, on_count, on_timer, NULL), "q5-hottest");
+}
+
+const nx_query nx_query_q5 = {"q5", "auctions with the most bids per 10 s window sliding by 2 s",
+                              0, build};

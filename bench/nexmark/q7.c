@@ -1,0 +1,101 @@
+/*
+ * q7.c -- Nexmark q7, highest bid: per tumbling 10 s window (event time)
+ * the bids with the window's maximum price (all of them on a tie), as bid
+ * events.  Window boundaries: a bid belongs to [start, start + 10 s) (the
+ * reference's BETWEEN also admits a bid at exactly the window end; here it
+ * belongs to the next window only).
+ *
+ * Stage 1, per subtask without state: a bid cheaper than the dearest bid
+ * this subtask already passed on for the same window can never be the
+ * maximum, so it is dropped (the local half of a local/global
+ * aggregation; after a restore it only lets more through).
+ * Stage 2, keyed by window start: value state `max`, list state `top` (the
+ * full bid records at that price), emitted by an event-time timer at the
+ * window's end - 1.
+ */
+#include <string.h>
+
+#include "nexmark.h"
+
+static const sl_state_desc MAX = {.name = "max", .kind = SL_STATE_VALUE};
+static const sl_state_desc TOP = {.name = "top", .kind = SL_STATE_LIST};
+
+typedef struct local_max {
+  int64_t window, price;
+  char pad[48];
+} local_max;
+
+static int64_t window_of(int64_t ts) {
+  int64_t r = ts % NX_WINDOW_MS;
+  return ts - (r < 0 ? r + NX_WINDOW_MS : r);
+}
+
+/* ud: one local_max per subtask (256), each touched by its subtask only */
+static int prefilter(void *ud, sl_ctx *ctx, const sl_record *in) {
+  if (sl_nexmark_type_of(in) != SL_NEXMARK_BID) return 0;
+  local_max *m = (local_max *)ud + (sl_ctx_subtask(ctx) & 255);
+  sl_nexmark_bid b;
+  sl_nexmark_read(in, &b, sizeof b);
+  int64_t w = window_of(b.date_time);
+  if (w > m->window) {
+    m->window = w;
+    m->price = b.price;
+    return 1;
+  }
+  if (w < m->window) return 1;
+  if (b.price < m->price) return 0;
+  m->price = b.price;
+  return 1;
+}
+
+static int window_key(void *ud, sl_ctx *ctx, const sl_record *in, sl_record *out) {
+  sl_nexmark_bid b;
+  sl_nexmark_read(in, &b, sizeof b);
+  return nx_key_i64(ctx, window_of(b.date_time), out);
+}
+
+static int on_bid(void *ud, sl_ctx *ctx, const sl_record *in, sl_collector *out) {
+  sl_nexmark_bid b;
+  sl_nexmark_read(in, &b, sizeof b);
+  sl_state *max, *top;
+  sl_bytes v;
+  int rc;
+  if ((rc = sl_state_get(ctx, &MAX, &max)) || (rc = sl_state_get(ctx, &TOP, &top))) return rc;
+  if ((rc = sl_value_get(max, &v)) < 0) return rc;
+  int64_t m = rc == 0 ? nx_i64(v.data) : -1;
+  if (b.price < m) return 0;
+  if (b.price > m) {
+    if ((rc = sl_state_clear(top)) || (rc = sl_value_set(max, &b.price, sizeof b.price)))
+      return rc;
+    if ((rc = sl_timer_register(ctx, SL_TIME_EVENT, window_of(b.date_time) + NX_WINDOW_MS - 1)))
+      return rc;
+  }
+  return sl_list_add(top, in->value, in->value_len);
+}
+
+static int on_timer(void *ud, sl_ctx *ctx, int64_t ts, sl_time_domain d, sl_collector *out) {
+  sl_state *max, *top;
+  sl_bytes v;
+  sl_list_iter it;
+  int rc;
+  if ((rc = sl_state_get(ctx, &MAX, &max)) || (rc = sl_state_get(ctx, &TOP, &top))) return rc;
+  if ((rc = sl_list_get(top, &it)) < 0) return rc;
+  while (rc == 0 && sl_list_next(&it, &v) == 1) {
+    sl_record o = {ts, NULL, 0, v.data, v.len};
+    if ((rc = sl_emit(out, &o))) return rc;
+  }
+  if ((rc = sl_state_clear(top))) return rc;
+  return sl_state_clear(max);
+}
+
+static local_max g_local[256]; /* stage 1's per-subtask maxima */
+
+static sl_stream *build(sl_stream *events) {
+  for (int i = 0; i < 256; i++) g_local[i] = (local_max){INT64_MIN, 0, {0}};
+  sl_stream *s = sl_name(sl_filter(events, prefilter, g_local), "q7-local-max");
+  s = sl_key_by(s, window_key, NULL);
+  return sl_name(sl_keyed_process(s, on_bid, on_timer, NULL), "q7-highest");
+}
+
+const nx_query nx_query_q7 = {"q7", "bids with the highest price per tumbling 10 s window", 0,
+                              build};
