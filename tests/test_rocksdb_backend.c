@@ -410,7 +410,7 @@ static void test_random(void) {
       cmp_arg *c = calloc(1, sizeof *c);
       c->sid = (int)rndn(R_STATES);
       c->kg = R_KG0 + (int)rndn(R_KGS);
-      char prefix[8];
+      char prefix[16];
       int pd = (int)rndn(9) + 1;
       uint32_t plen = (uint32_t)sprintf(prefix, "k%d", pd);
       CHECK_EQ_INT(be->vt->iter(be, c->kg, c->sid, prefix, plen, cmp_entry, c), 0);
