@@ -7,7 +7,9 @@
  *              reduced record (sl_window_reduce) or list state of
  *              [i64 ts][value] elements (sl_window_process)
  *   count      value state, records since the last count-trigger firing
- *   sessions   map state of the key's open session windows (no namespace)
+ *   sessions   value state: the key's open session windows as an array of
+ *              (start, end) int64 pairs (no namespace; one get and one
+ *              set per record, no iteration)
  * and timers are the instance's timer service, so the backend holds it all.
  *
  * Per record:
@@ -53,6 +55,8 @@ typedef struct win_inst {
   size_t wcap;
   uint8_t *copy; /* bytes copied across state calls */
   uint32_t copy_cap;
+  sl_window *sess; /* session windows: the key's open sessions (a copy) */
+  size_t n_sess, sess_cap;
 } win_inst;
 
 struct sl_window_elems {
@@ -67,7 +71,7 @@ struct sl_window_elems {
 static const sl_state_desc D_REDUCE = {.name = "__window_reduce", .kind = SL_STATE_VALUE};
 static const sl_state_desc D_ELEMS = {.name = "__window_elements", .kind = SL_STATE_LIST};
 static const sl_state_desc D_COUNT = {.name = "__window_count", .kind = SL_STATE_VALUE};
-static const sl_state_desc D_SESSIONS = {.name = "__window_sessions", .kind = SL_STATE_MAP};
+static const sl_state_desc D_SESSIONS = {.name = "__window_session_list", .kind = SL_STATE_VALUE};
 
 /* ---- window encoding ---------------------------------------------------------- */
 
@@ -161,15 +165,13 @@ static int add_element(sl__inst *inst, const win_cfg *c, win_inst *wi, const sl_
   return -SL_EINTERNAL;
 }
 
+static int session_remove(win_inst *wi, const sl_window *w);
+
 static int clear_window(const win_cfg *c, win_inst *wi, const sl_window *w) {
   int rc = use_ns(wi->contents, w);
   if (!rc) rc = sl_state_clear(wi->contents);
   if (!rc && wi->count && !(rc = use_ns(wi->count, w))) rc = sl_state_clear(wi->count);
-  if (!rc && c->spec.kind == SL_WINDOW_SESSION) {
-    uint8_t ns[16];
-    win_ns(w, ns);
-    rc = sl_map_remove(wi->sessions, ns, 16);
-  }
+  if (!rc && c->spec.kind == SL_WINDOW_SESSION) rc = session_remove(wi, w);
   return rc;
 }
 
@@ -256,28 +258,38 @@ static int count_and_fire(sl__inst *inst, const win_cfg *c, win_inst *wi, const 
 
 /* ---- sessions ------------------------------------------------------------------- */
 
-typedef struct overlap {
-  sl_window probe;
-  sl_window *found;
-  size_t n, cap;
-  int oom;
-} overlap;
-
-static int find_overlaps(void *ud, sl_bytes k, sl_bytes v) {
-  overlap *o = ud;
-  if (k.len != 16) return 0;
-  sl_window w = {get_be(k.data), get_be((const uint8_t *)k.data + 8)};
-  /* Flink's TimeWindow.intersects: touching windows merge too */
-  if (!(w.start <= o->probe.end && w.end >= o->probe.start)) return 0;
-  if (o->n == o->cap) {
-    size_t ncap = o->cap ? 2 * o->cap : 8;
-    sl_window *f = sl__realloc(o->found, ncap * sizeof *f);
-    if (!f) return o->oom = -SL_ENOMEM;
-    o->found = f;
-    o->cap = ncap;
+/* The current key's open sessions into wi->sess. */
+static int sessions_load(win_inst *wi) {
+  sl_bytes b;
+  int rc = sl_state_namespace(wi->sessions, NULL, 0);
+  if (!rc) rc = sl_value_get(wi->sessions, &b);
+  if (rc < 0) return rc;
+  size_t n = rc == 0 ? b.len / sizeof(sl_window) : 0;
+  if (n > wi->sess_cap) {
+    sl_window *p = sl__realloc(wi->sess, (n + 8) * sizeof *p);
+    if (!p) return -SL_ENOMEM;
+    wi->sess = p;
+    wi->sess_cap = n + 8;
   }
-  o->found[o->n++] = w;
+  if (n) memcpy(wi->sess, b.data, n * sizeof *wi->sess);
+  wi->n_sess = n;
   return 0;
+}
+
+static int sessions_store(win_inst *wi) {
+  return wi->n_sess ? sl_value_set(wi->sessions, wi->sess, (uint32_t)(wi->n_sess * sizeof *wi->sess))
+                    : sl_state_clear(wi->sessions);
+}
+
+/* Remove session w of the current key (it fired or was cleaned up). */
+static int session_remove(win_inst *wi, const sl_window *w) {
+  int rc = sessions_load(wi);
+  size_t k = 0;
+  for (size_t i = 0; !rc && i < wi->n_sess; i++)
+    if (wi->sess[i].start != w->start || wi->sess[i].end != w->end) wi->sess[k++] = wi->sess[i];
+  if (rc || k == wi->n_sess) return rc;
+  wi->n_sess = k;
+  return sessions_store(wi);
 }
 
 /* Move window `from`'s contents (and count) into `to`. */
@@ -374,29 +386,38 @@ static int drop_timers(sl__inst *inst, const win_cfg *c, const sl_window *w) {
  * changed). */
 static int session_assign(sl__inst *inst, const win_cfg *c, win_inst *wi, int64_t t,
                           sl_window *out, int *late) {
-  overlap o = {.probe = {t, t + c->spec.gap_ms}};
-  int rc = sl_state_namespace(wi->sessions, NULL, 0);
-  if (!rc) rc = sl_map_foreach(wi->sessions, find_overlaps, &o);
-  if (!rc) rc = o.oom;
-  sl_window m = o.probe;
-  for (size_t i = 0; !rc && i < o.n; i++) {
-    if (o.found[i].start < m.start) m.start = o.found[i].start;
-    if (o.found[i].end > m.end) m.end = o.found[i].end;
-  }
+  sl_window probe = {t, t + c->spec.gap_ms}, m = probe;
+  int rc = sessions_load(wi);
+  /* Flink's TimeWindow.intersects: touching windows merge too */
+#define TOUCHES(w) ((w).start <= probe.end && (w).end >= probe.start)
+  for (size_t i = 0; !rc && i < wi->n_sess; i++)
+    if (TOUCHES(wi->sess[i])) {
+      if (wi->sess[i].start < m.start) m.start = wi->sess[i].start;
+      if (wi->sess[i].end > m.end) m.end = wi->sess[i].end;
+    }
   *late = !rc && is_late(inst, &c->spec, &m);
-  for (size_t i = 0; !rc && !*late && i < o.n; i++) {
-    if (o.found[i].start == m.start && o.found[i].end == m.end) continue;
-    uint8_t ns[16];
-    win_ns(&o.found[i], ns);
-    if (!(rc = merge_into(inst, c, wi, &o.found[i], &m)) && !(rc = drop_timers(inst, c, &o.found[i])))
-      rc = sl_map_remove(wi->sessions, ns, 16);
+  size_t k = 0;
+  for (size_t i = 0; !rc && !*late && i < wi->n_sess; i++) {
+    sl_window w = wi->sess[i];
+    if (!TOUCHES(w)) {
+      wi->sess[k++] = w; /* untouched: stays */
+      continue;
+    }
+    if (w.start == m.start && w.end == m.end) continue; /* the merged one itself */
+    if (!(rc = merge_into(inst, c, wi, &w, &m))) rc = drop_timers(inst, c, &w);
   }
+#undef TOUCHES
   if (!rc && !*late) {
-    uint8_t ns[16];
-    win_ns(&m, ns);
-    rc = sl_map_put(wi->sessions, ns, 16, "", 0);
+    wi->n_sess = k; /* the touched ones are replaced by m */
+    if (wi->n_sess == wi->sess_cap) {
+      sl_window *p = sl__realloc(wi->sess, (wi->sess_cap + 8) * sizeof *p);
+      if (!p) return -SL_ENOMEM;
+      wi->sess = p;
+      wi->sess_cap += 8;
+    }
+    wi->sess[wi->n_sess++] = m;
+    rc = sessions_store(wi);
   }
-  sl__free(o.found);
   *out = m;
   return rc;
 }
@@ -519,6 +540,7 @@ static void win_close(sl__inst *inst, int ok) {
   if (wi) {
     sl__free(wi->wins);
     sl__free(wi->copy);
+    sl__free(wi->sess);
     sl__free_private(wi);
     inst->impl = NULL;
   }
