@@ -279,3 +279,21 @@ void nx_meter_summary(const nx_meter *m, nx_summary *out) {
   out->p99_ms = all[(size_t)((double)(total - 1) * 0.99)];
   free(all);
 }
+
+const sl_state_desc NX_MAX = {.name = "max", .kind = SL_STATE_VALUE};
+const sl_state_desc NX_TOP = {.name = "top", .kind = SL_STATE_LIST};
+
+int nx_emit_top(void *ud, sl_ctx *ctx, int64_t ts, sl_time_domain d, sl_collector *out) {
+  sl_state *max, *top;
+  sl_bytes v;
+  sl_list_iter it;
+  int rc;
+  if ((rc = sl_state_get(ctx, &NX_MAX, &max)) || (rc = sl_state_get(ctx, &NX_TOP, &top))) return rc;
+  if ((rc = sl_list_get(top, &it)) < 0) return rc;
+  while (rc == 0 && sl_list_next(&it, &v) == 1) {
+    sl_record o = {ts, NULL, 0, v.data, v.len};
+    if ((rc = sl_emit(out, &o))) return rc;
+  }
+  if ((rc = sl_state_clear(top))) return rc;
+  return sl_state_clear(max);
+}

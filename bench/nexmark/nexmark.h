@@ -124,6 +124,13 @@ extern const sl_state_desc nx_count_desc;
 int nx_emit_count(void *ud, sl_ctx *ctx, const sl_window *w, sl_window_elems *elems,
                   sl_collector *out);
 int64_t nx_i64(const void *p); /* unaligned read */
+
+/* "The records with the maximum", keyed by window (q5, q7): value state
+ * NX_MAX holds the highest value so far, list state NX_TOP the records
+ * with it; nx_emit_top is the timer function that emits NX_TOP at the
+ * window's end and clears both. */
+extern const sl_state_desc NX_MAX, NX_TOP;
+int nx_emit_top(void *ud, sl_ctx *ctx, int64_t ts, sl_time_domain d, sl_collector *out);
 /* The winning bid of every closed auction that had one (winning.c):
  * nx_q9 records, timestamp = the auction's expiry. */
 sl_stream *nx_winning_bids(sl_stream *events);

@@ -17,8 +17,6 @@
 
 #include "nexmark.h"
 
-static const sl_state_desc MAX = {.name = "max", .kind = SL_STATE_VALUE};
-static const sl_state_desc TOP = {.name = "top", .kind = SL_STATE_LIST};
 
 static int bid_auction(void *ud, sl_ctx *ctx, const sl_record *in, sl_record *out) {
   sl_nexmark_bid b;
@@ -36,7 +34,7 @@ static int on_count(void *ud, sl_ctx *ctx, const sl_record *in, sl_collector *ou
   sl_state *max, *top;
   sl_bytes v;
   int rc;
-  if ((rc = sl_state_get(ctx, &MAX, &max)) || (rc = sl_state_get(ctx, &TOP, &top))) return rc;
+  if ((rc = sl_state_get(ctx, &NX_MAX, &max)) || (rc = sl_state_get(ctx, &NX_TOP, &top))) return rc;
   if ((rc = sl_value_get(max, &v)) < 0) return rc;
   int64_t m = rc == 0 ? nx_i64(v.data) : -1;
   if (c.count < m) return 0;
@@ -48,28 +46,13 @@ static int on_count(void *ud, sl_ctx *ctx, const sl_record *in, sl_collector *ou
   return sl_list_add(top, &c, sizeof c);
 }
 
-static int on_timer(void *ud, sl_ctx *ctx, int64_t ts, sl_time_domain d, sl_collector *out) {
-  sl_state *max, *top;
-  sl_bytes v;
-  sl_list_iter it;
-  int rc;
-  if ((rc = sl_state_get(ctx, &MAX, &max)) || (rc = sl_state_get(ctx, &TOP, &top))) return rc;
-  if ((rc = sl_list_get(top, &it)) < 0) return rc;
-  while (rc == 0 && sl_list_next(&it, &v) == 1) {
-    sl_record o = {ts, NULL, 0, v.data, v.len};
-    if ((rc = sl_emit(out, &o))) return rc;
-  }
-  if ((rc = sl_state_clear(top))) return rc;
-  return sl_state_clear(max);
-}
-
 static sl_stream *build(sl_stream *events) {
   sl_window_spec w = {.kind = SL_WINDOW_SLIDING, .time = SL_TIME_EVENT, .size_ms = NX_WINDOW_MS,
                       .slide_ms = NX_Q5_SLIDE_MS};
   sl_stream *s = sl_key_by(sl_filter(events, nx_is_bid, NULL), bid_auction, NULL);
   s = sl_name(sl_window_aggregate(s, &w, &nx_count_desc, nx_emit_count, NULL), "q5-count");
   s = sl_key_by(s, window_key, NULL);
-  return sl_name(sl_keyed_process(s, on_count, on_timer, NULL), "q5-hottest");
+  return sl_name(sl_keyed_process(s, on_count, nx_emit_top, NULL), "q5-hottest");
 }
 
 const nx_query nx_query_q5 = {"q5", "auctions with the most bids per 10 s window sliding by 2 s",

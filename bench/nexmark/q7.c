@@ -17,8 +17,6 @@
 
 #include "nexmark.h"
 
-static const sl_state_desc MAX = {.name = "max", .kind = SL_STATE_VALUE};
-static const sl_state_desc TOP = {.name = "top", .kind = SL_STATE_LIST};
 
 typedef struct local_max {
   int64_t window, price;
@@ -60,7 +58,7 @@ static int on_bid(void *ud, sl_ctx *ctx, const sl_record *in, sl_collector *out)
   sl_state *max, *top;
   sl_bytes v;
   int rc;
-  if ((rc = sl_state_get(ctx, &MAX, &max)) || (rc = sl_state_get(ctx, &TOP, &top))) return rc;
+  if ((rc = sl_state_get(ctx, &NX_MAX, &max)) || (rc = sl_state_get(ctx, &NX_TOP, &top))) return rc;
   if ((rc = sl_value_get(max, &v)) < 0) return rc;
   int64_t m = rc == 0 ? nx_i64(v.data) : -1;
   if (b.price < m) return 0;
@@ -73,28 +71,13 @@ static int on_bid(void *ud, sl_ctx *ctx, const sl_record *in, sl_collector *out)
   return sl_list_add(top, in->value, in->value_len);
 }
 
-static int on_timer(void *ud, sl_ctx *ctx, int64_t ts, sl_time_domain d, sl_collector *out) {
-  sl_state *max, *top;
-  sl_bytes v;
-  sl_list_iter it;
-  int rc;
-  if ((rc = sl_state_get(ctx, &MAX, &max)) || (rc = sl_state_get(ctx, &TOP, &top))) return rc;
-  if ((rc = sl_list_get(top, &it)) < 0) return rc;
-  while (rc == 0 && sl_list_next(&it, &v) == 1) {
-    sl_record o = {ts, NULL, 0, v.data, v.len};
-    if ((rc = sl_emit(out, &o))) return rc;
-  }
-  if ((rc = sl_state_clear(top))) return rc;
-  return sl_state_clear(max);
-}
-
 static local_max g_local[256]; /* stage 1's per-subtask maxima */
 
 static sl_stream *build(sl_stream *events) {
   for (int i = 0; i < 256; i++) g_local[i] = (local_max){INT64_MIN, 0, {0}};
   sl_stream *s = sl_name(sl_filter(events, prefilter, g_local), "q7-local-max");
   s = sl_key_by(s, window_key, NULL);
-  return sl_name(sl_keyed_process(s, on_bid, on_timer, NULL), "q7-highest");
+  return sl_name(sl_keyed_process(s, on_bid, nx_emit_top, NULL), "q7-highest");
 }
 
 const nx_query nx_query_q7 = {"q7", "bids with the highest price per tumbling 10 s window", 0,
