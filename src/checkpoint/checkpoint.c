@@ -70,7 +70,7 @@ typedef struct sl__ckpt {
   int stop;
   int64_t completed;   /* count, for tests and inspection */
   _Atomic int64_t last_complete; /* sinks commit up to here */
-  int writer_joined;
+  int writer_started; /* writer thread running (stop joins it) */
   int64_t trigger_ns;  /* when the one in flight was triggered */
   int64_t timeout_ms;
   /* the one in flight: its directory (chk-<n>, or a savepoint's), and for
@@ -520,6 +520,8 @@ int sl__ckpt_start(sl__job *job) {
   }
   sl__ckpt *ck = sl__calloc(1, sizeof *ck);
   if (!ck) return -SL_ENOMEM;
+  pthread_mutex_init(&ck->mu, NULL);
+  pthread_cond_init(&ck->cv, NULL);
   ck->job = job;
   ck->dir = sl__strdup(dir);
   ck->interval_ms = interval;
@@ -545,13 +547,12 @@ int sl__ckpt_start(sl__job *job) {
   }
   for (int w = 0; w < job->P; w++)
     for (int i = 0; i < job->n_ops; i++) job->workers[w].insts[i].ckpt_id = atomic_load(&ck->trigger);
-  pthread_mutex_init(&ck->mu, NULL);
-  pthread_cond_init(&ck->cv, NULL);
   job->ckpt = ck;
   if (pthread_create(&ck->writer, NULL, writer_main, ck)) {
     sl__fmt(job->err, sizeof job->err, "cannot start the checkpoint writer thread");
     return -SL_ENOMEM;
   }
+  ck->writer_started = 1;
   return 0;
 }
 
@@ -606,7 +607,7 @@ static int final_checkpoint(sl__ckpt *ck) {
 int sl__ckpt_stop(sl__job *job, int ok) {
   sl__ckpt *ck = job->ckpt;
   int rc = 0;
-  if (ck && ck->dir) {
+  if (ck && ck->writer_started) {
     pthread_mutex_lock(&ck->mu);
     ck->stop = 1;
     pthread_cond_signal(&ck->cv);
@@ -634,10 +635,8 @@ int sl__ckpt_stop(sl__job *job, int ok) {
       inst->ch_barrier = NULL;
     }
   if (!ck) return rc;
-  if (ck->dir) {
-    pthread_mutex_destroy(&ck->mu);
-    pthread_cond_destroy(&ck->cv);
-  }
+  pthread_mutex_destroy(&ck->mu);
+  pthread_cond_destroy(&ck->cv);
   job->env_ckpt_completed = ck->completed;
   uint32_t na = SL__MIN(atomic_load(&ck->n_align), (uint32_t)SAMPLES);
   job->ckpt_pct[0] = percentile_ms(ck->align, na, 0.50);

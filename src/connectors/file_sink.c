@@ -283,13 +283,12 @@ static int fs_write(void *writer, sl__inst *inst, const sl_record *r) {
       return rc;
     if (w->fd < 0 && (rc = part_open(w, inst)) != 0) return rc;
   } else if (SL__UNLIKELY(w->fd < 0)) {
-    if (w->buf) {
-      if ((rc = open_file(w, inst)) != 0) return rc;
-    } else
-    return sl__fail(inst, -SL_EINTERNAL,
-                    "file sink '%s' got a record on subtask %d, but a "
-                    "single-file sink receives every record on subtask 1",
-                    w->sink->path, w->subtask + 1);
+    if (!w->buf) /* not subtask 0 */
+      return sl__fail(inst, -SL_EINTERNAL,
+                      "file sink '%s' got a record on subtask %d, but a "
+                      "single-file sink receives every record on subtask 1",
+                      w->sink->path, w->subtask + 1);
+    if ((rc = open_file(w, inst)) != 0) return rc; /* the first record */
   }
   if (w->len + n > FS_BUF && (rc = buf_out(w, inst)) != 0) return rc;
   if (SL__UNLIKELY(n > FS_BUF)) {
