@@ -57,6 +57,8 @@ typedef struct win_inst {
   uint32_t copy_cap;
   sl_window *sess; /* session windows: the key's open sessions (a copy) */
   size_t n_sess, sess_cap;
+  uint8_t *acc;    /* sliced windows: panes merged for a firing */
+  uint32_t acc_cap;
 } win_inst;
 
 struct sl_window_elems {
@@ -422,6 +424,123 @@ static int session_assign(sl__inst *inst, const win_cfg *c, win_inst *wi, int64_
   return rc;
 }
 
+/* ---- sliced sliding windows ------------------------------------------------------- *
+ * Event-time sliding windows with an aggregate or reduce function, the
+ * default trigger, no allowed lateness and size a multiple of slide are
+ * sliced (Flink's slicing): a record updates one pane [p, p + slide) instead
+ * of size/slide windows, and a window [e - size, e) is assembled from its
+ * panes when it fires.  Timers: a new pane registers the firing of the
+ * first of its windows that has not fired yet (the one it ends, unless the
+ * watermark passed it); each firing registers the next window's when that
+ * window has panes already, and drops the window's oldest pane, which no
+ * later window contains.  So every window with contents fires once, in
+ * order, and a pane lives until its last window fired. */
+
+static int sliced(const win_cfg *c) {
+  const sl_window_spec *s = &c->spec;
+  return s->kind == SL_WINDOW_SLIDING && s->time == SL_TIME_EVENT &&
+         s->trigger == SL_TRIGGER_DEFAULT && !s->purge && s->allowed_lateness_ms == 0 &&
+         s->size_ms % s->slide_ms == 0 &&
+         (c->fk == WF_REDUCE || (c->fk == WF_AGG && c->agg->agg_merge));
+}
+
+static int acc_reserve(win_inst *wi, uint32_t n) {
+  if (n <= wi->acc_cap) return 0;
+  uint8_t *p = sl__realloc(wi->acc, n);
+  if (!p) return -SL_ENOMEM;
+  wi->acc = p;
+  wi->acc_cap = n;
+  return 0;
+}
+
+/* Merge the panes of w into wi->acc (*len bytes; 0: all empty). */
+static int merge_panes(sl__inst *inst, const win_cfg *c, win_inst *wi, const sl_window *w,
+                       uint32_t *len) {
+  int64_t slide = c->spec.slide_ms;
+  int rc = 0;
+  *len = 0;
+  for (int64_t ps = w->start; !rc && ps < w->end; ps += slide) {
+    sl_window pane = {ps, ps + slide};
+    sl_bytes b;
+    if ((rc = use_ns(wi->contents, &pane))) break;
+    rc = c->fk == WF_AGG ? sl__aggregating_raw(wi->contents, &b) : sl_value_get(wi->contents, &b);
+    if (rc < 0) break;
+    if (rc == SL_EMPTY) {
+      rc = 0;
+      continue;
+    }
+    if (!*len) { /* the first pane with contents */
+      if (!(rc = acc_reserve(wi, b.len))) memcpy(wi->acc, b.data, b.len);
+      *len = b.len;
+    } else if (c->fk == WF_AGG) {
+      rc = c->agg->agg_merge(c->agg->ud, wi->acc, b.data);
+    } else { /* reduce(acc, pane) */
+      sl_bytes k;
+      sl_ctx_key(&inst->ctx, &k);
+      sl_record a = {w->end - 1, k.data, k.len, wi->acc, *len};
+      sl_record in = {w->end - 1, k.data, k.len, b.data, b.len}, out = a;
+      if ((rc = c->reduce(inst->op->ud, &inst->ctx, &a, &in, &out)) < 0) break;
+      if (out.value != wi->acc) { /* the pane's value or the function's scratch */
+        if ((rc = acc_reserve(wi, out.value_len))) break;
+        memcpy(wi->acc, out.value, out.value_len);
+      }
+      *len = out.value_len;
+    }
+  }
+  return rc < 0 ? rc : 0;
+}
+
+/* Window w fires from its panes, drops its oldest pane and asks for the
+ * next window's firing when that window already has panes. */
+static int fire_sliced(sl__inst *inst, const win_cfg *c, win_inst *wi, const sl_window *w) {
+  uint32_t len;
+  int rc = merge_panes(inst, c, wi, w, &len);
+  if (!rc && len) {
+    sl_window_elems e;
+    memset(&e, 0, sizeof e);
+    sl_ctx_key(&inst->ctx, &e.key);
+    sl_bytes v = {wi->acc, len};
+    if (c->fk == WF_AGG) rc = c->agg->agg_result(c->agg->ud, wi->acc, &v);
+    e.single = 1;
+    e.rec = (sl_record){w->end - 1, e.key.data, e.key.len, v.data, v.len};
+    wi->cur = *w;
+    wi->firing = 1;
+    if (!rc) rc = c->fn ? c->fn(inst->op->ud, &inst->ctx, w, &e, &inst->coll) : sl__emit(inst, &e.rec);
+    wi->firing = 0;
+  }
+  int64_t slide = c->spec.slide_ms;
+  sl_window oldest = {w->start, w->start + slide}, next = {w->start + slide, w->end + slide};
+  if (!rc && !(rc = use_ns(wi->contents, &oldest))) rc = sl_state_clear(wi->contents);
+  /* the next window's panes that exist now (its newest pane, [w->end,
+   * w->end + slide), registers the firing itself when it gets contents) */
+  sl_window rest = {next.start, w->end};
+  if (!rc && rest.start < rest.end && !(rc = merge_panes(inst, c, wi, &rest, &len)) && len) {
+    uint8_t ns[16];
+    win_ns(&next, ns);
+    rc = sl__timer_add(inst->timers, SL_TIME_EVENT, next.end - 1, ns, 16);
+  }
+  return rc;
+}
+
+static int process_sliced(sl__inst *inst, const win_cfg *c, win_inst *wi, const sl_record *r) {
+  const sl_window_spec *s = &c->spec;
+  int64_t ps = r->ts - floor_mod(r->ts - s->offset_ms, s->slide_ms);
+  sl_window pane = {ps, ps + s->slide_ms}, last = {ps, ps + s->size_ms};
+  if (is_late(inst, s, &last)) return sl__emit_tagged(inst, c->late_tag, r); /* every window */
+  int first, rc = add_element(inst, c, wi, &pane, r, &first);
+  if (!rc && first) {
+    /* the first of the pane's windows that has not fired yet (the last one,
+     * [ps, ps + size), has not: the record is not late) */
+    int64_t e = pane.end;
+    while (e - 1 <= inst->wm) e += s->slide_ms;
+    sl_window w = {e - s->size_ms, e};
+    uint8_t ns[16];
+    win_ns(&w, ns);
+    rc = sl__timer_add(inst->timers, SL_TIME_EVENT, w.end - 1, ns, 16);
+  }
+  return rc < 0 ? sl__user_fail(inst, rc, r) : rc;
+}
+
 /* ---- the operator --------------------------------------------------------------- */
 
 static int win_on_timer(sl__inst *inst, sl_time_domain d, int64_t ts, const void *ns,
@@ -432,10 +551,13 @@ static int win_on_timer(sl__inst *inst, sl_time_domain d, int64_t ts, const void
   sl_window w = {get_be(ns), get_be((const uint8_t *)ns + 8)};
   sl_trigger_kind trig = trigger_of(&c->spec);
   int rc = 0;
-  if (ts == w.end - 1 && ((trig == SL_TRIGGER_EVENT_TIME && d == SL_TIME_EVENT) ||
+  if (sliced(c)) {
+    rc = ts == w.end - 1 && d == SL_TIME_EVENT ? fire_sliced(inst, c, wi, &w) : 0;
+  } else if (ts == w.end - 1 && ((trig == SL_TRIGGER_EVENT_TIME && d == SL_TIME_EVENT) ||
                           (trig == SL_TRIGGER_PROCESSING_TIME && d == SL_TIME_PROCESSING)))
     rc = fire(inst, c, wi, &w);
-  if (!rc && d == c->spec.time && ts == cleanup_time(&c->spec, &w)) rc = clear_window(c, wi, &w);
+  if (!rc && !sliced(c) && d == c->spec.time && ts == cleanup_time(&c->spec, &w))
+    rc = clear_window(c, wi, &w);
   if (rc < 0 && !sl__failed(inst->job)) {
     sl_bytes k;
     sl_ctx_key(&inst->ctx, &k);
@@ -458,6 +580,7 @@ static int win_process(sl__inst *inst, int port, const sl_record *r) {
                     "an event-time window got a record without a timestamp "
                     "(assign timestamps with sl_assign_timestamps first)");
   }
+  if (sliced(c)) return process_sliced(inst, c, wi, r);
   size_t n = 0;
   int rc = 0, late = 0;
   switch (s->kind) {
@@ -541,6 +664,7 @@ static void win_close(sl__inst *inst, int ok) {
     sl__free(wi->wins);
     sl__free(wi->copy);
     sl__free(wi->sess);
+    sl__free(wi->acc);
     sl__free_private(wi);
     inst->impl = NULL;
   }
