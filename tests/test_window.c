@@ -239,6 +239,23 @@ static void test_sliding(void) {
   expect(&r, want, N(want), NULL, 0, 0);
 }
 
+/* Sliding 10/5 with a reduce (max), bound 0 -- the sliced path (panes of
+ * 5): a@7 -> pane [5,10); a@12 -> pane [10,15), wm 11 fires [0,10) = 7.
+ * Then a@9 = 20 (pane [5,10) again: its window [0,10) fired already and
+ * does not fire again, [5,15) is not late) and b@8 = 40 (a new pane whose
+ * first window [0,10) is late: only [5,15) may fire for b).  End:
+ * a [5,15) = max(7,12,20), a [10,20) = 12, b [5,15) = 40.  b@2 = 50 is late
+ * for both of its windows ([-5,5), [0,10)): side output. */
+static void test_sliding_reduce_late(void) {
+  ev e[] = {{7, "a", 7}, {12, "a", 12}, {9, "a", 20}, {8, "b", 40}, {2, "b", 50}};
+  sl_window_spec w = {.kind = SL_WINDOW_SLIDING, .size_ms = 10, .slide_ms = 5};
+  run_result r;
+  run_windows(e, N(e), &w, 0, 1, FN_REDUCE, &r);
+  const char *want[] = {"0,10,a,max=7", "5,15,a,max=20", "10,20,a,max=12", "5,15,b,max=40"};
+  const char *late[] = {"late b@2=50"};
+  expect(&r, want, N(want), late, N(late), 0);
+}
+
 /* Sessions, gap 10, bound 100 (nothing fires before the end):
  * a: 0 -> [0,10); 30 -> [30,40); 14 -> [14,24) (touches neither);
  * 22 -> [22,32) touches [14,24) and [30,40): bridges them into [14,40)
@@ -570,6 +587,7 @@ int main(void) {
     RUN(test_tumbling_out_of_order);
     RUN(test_allowed_lateness);
     RUN(test_sliding);
+    RUN(test_sliding_reduce_late);
     RUN(test_session_bridge);
     RUN(test_count_purging);
     RUN(test_count_not_purging);
