@@ -512,6 +512,45 @@ static void ref_q4(const ev *e, uint64_t n, lines *out) {
   free(w);
 }
 
+/* q6: per seller, in closing order (expiry, then auction id), the average
+ * winning price of each closed auction and the seller's 10 before it */
+static void fmt_q6(const sl_record *r, lines *out) {
+  nx_q6 q;
+  CHECK_EQ_INT(r->value_len, sizeof q);
+  memcpy(&q, r->value, sizeof q);
+  addf(out, "%lld,%lld,%lld,%lld,%lld", (long long)q.seller, (long long)q.auction,
+       (long long)q.closed_at, (long long)q.avg, (long long)q.auctions);
+}
+
+static void ref_q6(const ev *e, uint64_t n, lines *out) {
+  winner *w = calloc(n, sizeof *w);
+  size_t k = winners(e, n, w);
+  for (size_t i = 0; i < k; i++) {
+    const sl_nexmark_auction *a = w[i].a;
+    /* the seller's closings up to a whose successors up to a are < 11:
+     * the newest 11 in (expiry, id) order */
+    int64_t sum = 0, rows = 0;
+    for (size_t j = 0; j < k; j++) {
+      const sl_nexmark_auction *b = w[j].a;
+      if (b->seller != a->seller ||
+          !(b->expires < a->expires || (b->expires == a->expires && b->id <= a->id)))
+        continue;
+      size_t later = 0; /* closings of the seller between b and a, a included */
+      for (size_t q = 0; q < k; q++) {
+        const sl_nexmark_auction *c = w[q].a;
+        if (c->seller == a->seller &&
+            (c->expires > b->expires || (c->expires == b->expires && c->id > b->id)) &&
+            (c->expires < a->expires || (c->expires == a->expires && c->id <= a->id)))
+          later++;
+      }
+      if (later < 11) sum += w[j].b->price, rows++;
+    }
+    addf(out, "%lld,%lld,%lld,%lld,%lld", (long long)a->seller, (long long)a->id,
+         (long long)a->expires, (long long)(sum / rows), (long long)rows);
+  }
+  free(w);
+}
+
 /* q5: per 10 s window sliding by 2 s, the auctions with the most bids */
 static void fmt_count(const sl_record *r, lines *out) {
   nx_count q;
@@ -662,6 +701,7 @@ static const qcase CASES[] = {
     {"q3", ref_q3, fmt_q3, 3},
     {"q4", ref_q4, fmt_q4, 100},
     {"q5", ref_q5, fmt_count, 20},
+    {"q6", ref_q6, fmt_q6, 100},
     {"q7", ref_q7, fmt_bid, 4},
     {"q8", ref_q8, fmt_q8, 10},
     {"q9", ref_q9, fmt_q9, 100},

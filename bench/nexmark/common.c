@@ -29,10 +29,10 @@
 #include "nexmark.h"
 
 extern const nx_query nx_query_q0, nx_query_q1, nx_query_q2, nx_query_q3, nx_query_q4,
-    nx_query_q5, nx_query_q7, nx_query_q8, nx_query_q9, nx_query_q11, nx_query_q12;
+    nx_query_q5, nx_query_q6, nx_query_q7, nx_query_q8, nx_query_q9, nx_query_q11, nx_query_q12;
 static const nx_query *const QUERIES[] = {
     &nx_query_q0, &nx_query_q1, &nx_query_q2, &nx_query_q3,  &nx_query_q4, &nx_query_q5,
-    &nx_query_q7, &nx_query_q8, &nx_query_q9, &nx_query_q11, &nx_query_q12};
+    &nx_query_q6, &nx_query_q7, &nx_query_q8, &nx_query_q9, &nx_query_q11, &nx_query_q12};
 
 const nx_query *nx_query_at(size_t i) {
   return i < sizeof QUERIES / sizeof QUERIES[0] ? QUERIES[i] : NULL;

@@ -48,6 +48,12 @@ typedef struct nx_q4 {
   int64_t category, closed_at, avg, auctions;
 } nx_q4;
 
+/* q6: after the seller's auction closed at closed_at, the average winning
+ * price of it and the seller's 10 auctions closed before it. */
+typedef struct nx_q6 {
+  int64_t seller, auction, closed_at, avg, auctions;
+} nx_q6;
+
 /* q5 (auction, bid count), q11 and q12 (bidder, bid count) per window. */
 typedef struct nx_count {
   int64_t id, count, start, end;

@@ -350,8 +350,10 @@ int sl__ckpt_worker_step(sl__worker *w) {
       savepoint = savepoint_requested(ck, trigger + 1, now, sp, sizeof sp);
     }
     if (savepoint || (now >= ck->next_ms && now >= earliest)) {
-      if (!savepoint) ck->next_ms = now + ck->interval_ms;
-      ck->reply[0] = savepoint ? ck->reply[0] : 0;
+      if (!savepoint) {
+        ck->next_ms = now + ck->interval_ms;
+        ck->reply[0] = 0; /* no one waits for a periodic checkpoint */
+      }
       int64_t id = trigger + 1;
       int rc = begin(ck, id, now, savepoint ? sp : NULL);
       if (rc) {
