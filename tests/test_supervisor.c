@@ -7,9 +7,9 @@
  * every record once; cancellation reaches the child; in-process sinks are
  * refused.
  *
- * Crashes are counted across processes with marker files: the map aborts
- * at its trigger record only while fewer than g_crashes markers exist, and
- * creates one (O_EXCL) first.
+ * Crashes are counted across processes with marker files: the map (on
+ * subtask 0) aborts at its trigger record only while fewer than g_crashes
+ * markers exist, and creates one (O_EXCL) first.
  */
 #include <fcntl.h>
 #include <pthread.h>
@@ -37,7 +37,8 @@ static int crashy(void *ud, sl_ctx *ctx, const sl_record *in, sl_record *out) {
   memcpy(&v, in->value, 8);
   if (g_slow && v % g_slow == 0) sleep_ms(1);
   int k = markers();
-  if (k < g_crashes && v % 8000 >= (k + 1) * g_every) {
+  /* subtask 0 only: two threads crashing at once could both leave a marker */
+  if (sl_ctx_subtask(ctx) == 0 && k < g_crashes && v % 8000 >= (k + 1) * g_every) {
     char p[1100], name[32];
     snprintf(name, sizeof name, "crash-%d", k);
     int fd = open(tpath(p, sizeof p, name), O_CREAT | O_EXCL | O_WRONLY, 0644);

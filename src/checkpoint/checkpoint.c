@@ -63,14 +63,14 @@ typedef struct sl__ckpt {
   _Atomic int64_t done_ms; /* when the last one completed */
   _Atomic int acks;        /* instances still to be written */
   sl__ckpt_meta meta;      /* of the checkpoint in flight */
-  pthread_t writer;
+  pthread_t writer[4]; /* min(P, 4) writer threads share the queue */
   pthread_mutex_t mu;
   pthread_cond_t cv;
   sl__snap_task *head, *tail;
   int stop;
   int64_t completed;   /* count, for tests and inspection */
   _Atomic int64_t last_complete; /* sinks commit up to here */
-  int writer_started; /* writer thread running (stop joins it) */
+  int writer_started; /* writer threads running (stop joins them) */
   int64_t trigger_ns;  /* when the one in flight was triggered */
   int64_t timeout_ms;
   /* the one in flight: its directory (chk-<n>, or a savepoint's), and for
@@ -550,11 +550,13 @@ int sl__ckpt_start(sl__job *job) {
   for (int w = 0; w < job->P; w++)
     for (int i = 0; i < job->n_ops; i++) job->workers[w].insts[i].ckpt_id = atomic_load(&ck->trigger);
   job->ckpt = ck;
-  if (pthread_create(&ck->writer, NULL, writer_main, ck)) {
+  int n = job->P < 4 ? job->P : 4; /* instances are written in parallel */
+  for (; ck->writer_started < n; ck->writer_started++)
+    if (pthread_create(&ck->writer[ck->writer_started], NULL, writer_main, ck)) break;
+  if (!ck->writer_started) {
     sl__fmt(job->err, sizeof job->err, "cannot start the checkpoint writer thread");
     return -SL_ENOMEM;
   }
-  ck->writer_started = 1;
   return 0;
 }
 
@@ -570,6 +572,25 @@ static double percentile_ms(int64_t *v, uint32_t n, double q) {
   return (double)v[k] / 1e6;
 }
 
+typedef struct final_arg {
+  sl__ckpt *ck;
+  sl__worker *w;
+  int rc, threaded;
+  pthread_t thread;
+} final_arg;
+
+/* Writes the final checkpoint's files of one worker's instances. */
+static void *final_write(void *p) {
+  final_arg *a = p;
+  char err[1024] = "";
+  for (int i = 0; !a->rc && i < a->ck->job->n_ops; i++) {
+    sl__inst *inst = &a->w->insts[i];
+    if (inst->snap && (a->rc = write_task(a->ck, inst->snap, err, sizeof err)))
+      a->rc = sl__fail(inst, a->rc, "checkpoint %lld: %s", (long long)inst->snap->id, err);
+  }
+  return NULL;
+}
+
 /* A successful job ends with one more checkpoint of every (ended)
  * instance, taken on this thread after the workers joined, and the sinks
  * commit it: their last output becomes visible only once a checkpoint
@@ -582,13 +603,27 @@ static int final_checkpoint(sl__ckpt *ck) {
   char err[1024] = "";
   for (int w = 0; !rc && w < job->P; w++)
     for (int i = 0; !rc && i < job->n_ops; i++) {
-      sl__inst *inst = &job->workers[w].insts[i];
       sl__snap_task *t;
-      if ((rc = take(inst, id, &t))) break;
-      rc = write_task(ck, t, err, sizeof err);
-      atomic_store(&t->written, 1);
+      rc = take(&job->workers[w].insts[i], id, &t);
+    }
+  /* write: one thread per worker's instances */
+  final_arg *a = rc ? NULL : sl__calloc((size_t)job->P, sizeof *a);
+  if (!rc && !a) rc = -SL_ENOMEM;
+  for (int w = 0; !rc && w < job->P; w++) {
+    a[w] = (final_arg){ck, &job->workers[w], 0, 0, 0};
+    a[w].threaded = job->P > 1 && !pthread_create(&a[w].thread, NULL, final_write, &a[w]);
+    if (!a[w].threaded) final_write(&a[w]);
+  }
+  for (int w = 0; a && w < job->P; w++) {
+    if (a[w].threaded) pthread_join(a[w].thread, NULL);
+    if (!rc) rc = a[w].rc;
+  }
+  sl__free(a);
+  for (int w = 0; w < job->P; w++) /* written, or given up on */
+    for (int i = 0; i < job->n_ops; i++) {
+      sl__inst *inst = &job->workers[w].insts[i];
+      if (inst->snap) atomic_store(&inst->snap->written, 1);
       release(inst);
-      if (rc) rc = sl__fail(inst, rc, "checkpoint %lld: %s", (long long)id, err);
     }
   atomic_store(&ck->trigger, id);
   if (rc) return rc;
@@ -612,9 +647,10 @@ int sl__ckpt_stop(sl__job *job, int ok) {
   if (ck && ck->writer_started) {
     pthread_mutex_lock(&ck->mu);
     ck->stop = 1;
-    pthread_cond_signal(&ck->cv);
+    pthread_cond_broadcast(&ck->cv);
     pthread_mutex_unlock(&ck->mu);
-    pthread_join(ck->writer, NULL); /* writes what was queued */
+    for (int i = 0; i < ck->writer_started; i++) /* they write what was queued */
+      pthread_join(ck->writer[i], NULL);
     /* the queued snapshots are written now */
     for (int w = 0; w < job->P; w++)
       for (int i = 0; i < job->n_ops; i++) {
