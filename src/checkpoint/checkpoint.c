@@ -14,10 +14,11 @@
  *     instance snapshots (the synchronous part: copy-on-write or a RocksDB
  *     snapshot, the source position, watermarks), forwards barrier n,
  *     unblocks its channels and replays what it held.
- *   writer thread: writes each instance's files (images are produced from
- *     the snapshots while processing goes on), marks the snapshot for
- *     release by its owner, counts acknowledgements; the last one writes
- *     _metadata (the checkpoint is then complete) and applies retention.
+ *   writer threads (min(P, 4), one queue): write each instance's files
+ *     (images are produced from the snapshots while processing goes on),
+ *     mark the snapshot for release by its owner, count acknowledgements;
+ *     the last one writes _metadata (the checkpoint is then complete),
+ *     applies retention, and sinks commit at their next step.
  *
  * Invariants
  *   1. A snapshot of instance I for checkpoint n contains exactly the
@@ -217,7 +218,7 @@ static int take(sl__inst *inst, int64_t id, sl__snap_task **out) {
   return 0;
 }
 
-/* Snapshot and hand the writing to the writer thread. */
+/* Snapshot and hand the writing to the writer threads. */
 static int snapshot(sl__inst *inst, int64_t id) {
   sl__ckpt *ck = inst->job->ckpt;
   sl__snap_task *t;
