@@ -76,27 +76,32 @@ static int run_one(const nx_query *q, const nx_opts *no, int argc, char **argv) 
     rc = cli_execute(env, name);
   }
   if (rc == SL_EXIT_OK) {
-    sl_job_stats st;
-    nx_summary sum;
-    sl_job_stats_get(env, &st);
-    nx_meter_summary(meter, &sum);
-    double eps = st.seconds > 0 ? (double)st.records_in / st.seconds : 0;
-    char ck[64] = "";
-    if (st.checkpoints)
-      snprintf(ck, sizeof ck, " checkpoints=%llu", (unsigned long long)st.checkpoints);
-    printf("bench=nexmark query=%s parallelism=%d events=%llu seconds=%.3f events_per_sec=%.0f "
-           "events_per_sec_per_core=%.0f results=%llu checksum=%016llx p50_latency_ms=%.1f "
-           "p99_latency_ms=%.1f peak_rss_mb=%.1f%s\n",
-           q->name, st.parallelism, (unsigned long long)st.records_in, st.seconds, eps,
-           eps / (st.parallelism > 0 ? st.parallelism : 1), (unsigned long long)sum.results,
-           (unsigned long long)sum.checksum, sum.p50_ms, sum.p99_ms, cli_peak_rss_mb(), ck);
-    fflush(stdout);
+    char head[64];
+    snprintf(head, sizeof head, "bench=nexmark query=%s", q->name);
+    nx_print_summary(head, env, meter);
   }
   nx_meter_free(meter);
   nx_ingest_free(ingest);
   sl_env_free(env);
   if (made_tmp) nftw(tmp, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
   return rc;
+}
+
+void nx_print_summary(const char *head, sl_env *env, nx_meter *meter) {
+  sl_job_stats st;
+  nx_summary sum;
+  sl_job_stats_get(env, &st);
+  nx_meter_summary(meter, &sum);
+  double eps = st.seconds > 0 ? (double)st.records_in / st.seconds : 0;
+  char ck[64] = "";
+  if (st.checkpoints) snprintf(ck, sizeof ck, " checkpoints=%llu", (unsigned long long)st.checkpoints);
+  printf("%s parallelism=%d events=%llu seconds=%.3f events_per_sec=%.0f "
+         "events_per_sec_per_core=%.0f results=%llu checksum=%016llx p50_latency_ms=%.1f "
+         "p99_latency_ms=%.1f peak_rss_mb=%.1f%s\n",
+         head, st.parallelism, (unsigned long long)st.records_in, st.seconds, eps,
+         eps / (st.parallelism > 0 ? st.parallelism : 1), (unsigned long long)sum.results,
+         (unsigned long long)sum.checksum, sum.p50_ms, sum.p99_ms, cli_peak_rss_mb(), ck);
+  fflush(stdout);
 }
 
 static int parse_u64(const char *flag, const char *v, unsigned long long *out) {

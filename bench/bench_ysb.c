@@ -154,19 +154,7 @@ int bench_ysb(int argc, char **argv) {
     nx_meter_sink(s, meter);
     rc = cli_execute(env, "bench-ysb");
   }
-  if (rc == SL_EXIT_OK) {
-    sl_job_stats st;
-    nx_summary sum;
-    sl_job_stats_get(env, &st);
-    nx_meter_summary(meter, &sum);
-    double eps = st.seconds > 0 ? (double)st.records_in / st.seconds : 0;
-    printf("bench=ysb parallelism=%d events=%llu seconds=%.3f events_per_sec=%.0f "
-           "events_per_sec_per_core=%.0f results=%llu checksum=%016llx p50_latency_ms=%.1f "
-           "p99_latency_ms=%.1f peak_rss_mb=%.1f\n",
-           st.parallelism, (unsigned long long)st.records_in, st.seconds, eps,
-           eps / (st.parallelism > 0 ? st.parallelism : 1), (unsigned long long)sum.results,
-           (unsigned long long)sum.checksum, sum.p50_ms, sum.p99_ms, cli_peak_rss_mb());
-  }
+  if (rc == SL_EXIT_OK) nx_print_summary("bench=ysb", env, meter);
   nx_meter_free(meter);
   nx_ingest_free(ingest);
   sl_env_free(env);

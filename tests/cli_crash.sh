@@ -8,8 +8,10 @@
 # it finally runs to the end, the committed output (the part-* files) must
 # equal a crash-free run's: no missing line, no duplicate.  The same on the
 # RocksDB backend, and once more with the supervisor restarting the job by
-# itself.  SL_CRASH_KILLS sets the number of kills per run (default 20,
-# the long mode uses more); SL_CRASH_SEED replays a run's random choices.
+# itself.  A job that ends before its kills (a fault run can get far)
+# starts over in a fresh directory with shorter kills.  SL_CRASH_KILLS sets
+# the number of kills per run (default 20, the long mode uses more);
+# SL_CRASH_SEED replays a run's random choices.
 . "$(dirname "$0")/lib_cli.sh"
 KILLS=${SL_CRASH_KILLS:-20}
 SEED=${SL_CRASH_SEED:-$$}
@@ -61,27 +63,20 @@ same_as_ref() {
   ! ls -A "$1" | grep -q inprogress || { echo "  $1: files left in progress" >&2; return 1; }
 }
 
-# crash_loop NAME INPUT [-D ...]: kill KILLS times, then run to the end
-crash_loop() {
-  local name=$1 input=$2; shift 2
-  job "$input"
-  local d="$TMP/$name" kills=0 runs=0 rc t0 T
-  mkdir -p "$d"
-  local run=("${JOB[@]}" --checkpoint-dir "$d/ck" --checkpoint-interval 100ms --restore latest
-    -D sink.rolling-policy.file-size=16kb "$@")
-  t0=$(ms_now)
-  "$SLUICE" "${run[@]}" --parallelism 2 --output "$d/clean/" >/dev/null 2>"$d/log" &&
-    same_as_ref "$d/clean" "$input" || { echo "  $name: the crash-free run differs" >&2; return 1; }
-  T=$(($(ms_now) - t0))
-  echo $T >"$TMP/$name.ms"
-  rm -rf "$d/ck"
+# kill_loop: the runs of one attempt of crash_loop (its locals: d, run, T,
+# scale, kills, runs, rc); 0 after KILLS kills, else 1 with rc 0 when the
+# job finished (too soon) or the failing run's exit code
+kill_loop() {
   while [ $kills -lt "$KILLS" ]; do
     runs=$((runs + 1))
     local p=$((1 + RANDOM % 3)) fault= ms
-    ms=$((T / 100 + RANDOM % (T / 20 + 1))) # a run makes at most a few % of the job
+    # a run gets at most ~3 % of the job's time; a fault run gets a third
+    # (a commit fault a half: under load the first commit comes after a few
+    # checkpoints, ~0.3-0.4 of the job)
+    ms=$(((T / 200 + RANDOM % (T / 40 + 1)) / scale))
     case $((runs % 5)) in # one run in five dies by fault injection
-      2) fault=ckpt-file:$((1 + RANDOM % 12)) ms=$((T / 3)) ;;
-      4) fault=commit:$((1 + RANDOM % 6)) ms=$((T / 3)) ;;
+      2) fault=ckpt-file:$((1 + RANDOM % 12)) ms=$((T / 3 / scale)) ;;
+      4) fault=commit:$((1 + RANDOM % 6)) ms=$((T / 2 / scale)) ;;
     esac
     {
       SLUICE_FAULT=$fault "$SLUICE" "${run[@]}" --parallelism $p --output "$d/out/" \
@@ -95,7 +90,6 @@ crash_loop() {
     if [ $rc -eq 137 ]; then
       kills=$((kills + 1))
     elif [ $rc -eq 0 ]; then
-      echo "  $name: the job finished after $kills kills, before $KILLS" >&2
       return 1
     else
       echo "  $name: run $runs (P=$p, fault '$fault') failed with exit $rc:" >&2
@@ -103,13 +97,42 @@ crash_loop() {
       return 1
     fi
   done
+}
+
+# crash_loop NAME INPUT [-D ...]: kill KILLS times, then run to the end
+crash_loop() {
+  local name=$1 input=$2; shift 2
+  job "$input"
+  local d="$TMP/$name" kills=0 runs=0 rc t0 T
+  mkdir -p "$d"
+  local run=("${JOB[@]}" --checkpoint-dir "$d/ck" --checkpoint-interval 100ms --restore latest
+    -D sink.rolling-policy.file-size=16kb "$@")
+  t0=$(ms_now)
+  "$SLUICE" "${run[@]}" --parallelism 2 --output "$d/clean/" >/dev/null 2>"$d/log" &&
+    same_as_ref "$d/clean" "$input" || { echo "  $name: the crash-free run differs" >&2; return 1; }
+  T=$(($(ms_now) - t0))
+  echo $T >"$TMP/$name.ms"
+  # Kill times are drawn from T.  A fault run may still get far (the first
+  # commit comes only after a few checkpoints), so a job can end before its
+  # kills: then it starts over in a fresh directory with shorter kills.
+  local attempt scale=1
+  for attempt in 1 2 3; do
+    rm -rf "$d/ck" "$d/out"
+    : >"$d/log"
+    kills=0 runs=0
+    kill_loop && break
+    [ $rc -eq 0 ] || return 1
+    echo "  $name: the job finished after $kills kills, before $KILLS; starting over" >&2
+    scale=$((scale * 2))
+  done
+  [ $kills -ge "$KILLS" ] || { echo "  $name: no attempt got $KILLS kills" >&2; return 1; }
   "$SLUICE" "${run[@]}" --parallelism 2 --output "$d/out/" >/dev/null 2>>"$d/log" ||
     { echo "  $name: the last run failed" >&2; tail -5 "$d/log" >&2; return 1; }
   local fw fc restores
   fw=$(grep -c 'killed by fault injection (ckpt-file' "$d/log")
   fc=$(grep -c 'killed by fault injection (commit' "$d/log")
   restores=$(grep -c 'restored checkpoint' "$d/log")
-  echo "  $name: job ${T} ms; $kills kills in $runs runs ($fw during a checkpoint write," \
+  echo "  $name: job ${T} ms; attempt $attempt: $kills kills in $runs runs ($fw during a checkpoint write," \
     "$fc during a commit), $restores restores"
   [ "$fw" -ge 1 ] && [ "$fc" -ge 1 ] || { echo "  $name: a fault point was never hit" >&2; return 1; }
   [ "$restores" -ge $((KILLS / 4)) ] || { echo "  $name: too few restores" >&2; return 1; }
@@ -133,7 +156,7 @@ supervised() {
     -D restart-strategy.fixed-delay.delay=0 >/dev/null 2>"$d/log" &
   local sup=$!
   while [ $kills -lt "$KILLS" ] && kill -0 $sup 2>/dev/null; do
-    ms=$((T / 100 + RANDOM % (T / 20 + 1)))
+    ms=$((T / 200 + RANDOM % (T / 40 + 1)))
     sleep "$((ms / 1000)).$(printf %03d $((ms % 1000)))"
     child=$(pgrep -P $sup | head -1)
     [ -n "$child" ] && kill -9 "$child" 2>/dev/null && kills=$((kills + 1))

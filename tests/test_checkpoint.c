@@ -44,19 +44,26 @@ static int add(void *ud, sl_ctx *ctx, const sl_record *acc, const sl_record *in,
   return 0;
 }
 
-/* sequence 0..N-1 at a given rate -> key v % 10 -> rolling sum */
-static sl_env *sum_job(int P, const char *dir, const char *rate, const char *restore,
-                       sl_collect *c) {
+/* An environment at P on g_backend (RocksDB files under g_tmp/rocks),
+ * checkpointing into dir every 50 ms, restoring from `restore` if set. */
+static sl_env *ckpt_env(int P, const char *dir, const char *rocks, const char *restore) {
   sl_env *env = env_p(P);
   sl_env_set(env, "state.backend.type", g_backend);
   char rdir[1100];
-  snprintf(rdir, sizeof rdir, "%s/rocksdb", g_tmp);
+  snprintf(rdir, sizeof rdir, "%s/%s", g_tmp, rocks);
   sl_env_set(env, "state.backend.rocksdb.dir", rdir);
   sl_env_set(env, "execution.checkpointing.interval", "50ms");
   sl_env_set(env, "state.checkpoints.dir", dir);
+  if (restore) sl_env_set(env, "execution.checkpointing.restore", restore);
+  return env;
+}
+
+/* sequence 0..N-1 at a given rate -> key v % 10 -> rolling sum */
+static sl_env *sum_job(int P, const char *dir, const char *rate, const char *restore,
+                       sl_collect *c) {
+  sl_env *env = ckpt_env(P, dir, "rocksdb", restore);
   sl_env_set(env, "state.checkpoints.num-retained", "2");
   if (rate) sl_env_set(env, "source.datagen.rows-per-second", rate);
-  if (restore) sl_env_set(env, "execution.checkpointing.restore", restore);
   sl_stream *s = sl_source_stream(env, sl_sequence_source(0, N_RECORDS - 1));
   s = sl_reduce(sl_key_by(s, key10, NULL), add, NULL);
   sl_sink_to(s, c ? sl_collect_sink(c) : sl_discard_sink());
@@ -195,15 +202,8 @@ static int parse_line(void *ud, sl_ctx *ctx, const sl_record *in, sl_record *out
 
 static sl_env *file_job(int P, const char *dir, const char *input, const char *restore,
                         sl_collect *c) {
-  sl_env *env = env_p(P);
-  sl_env_set(env, "state.backend.type", g_backend);
-  char rdir[1100];
-  snprintf(rdir, sizeof rdir, "%s/rocksdb-f", g_tmp);
-  sl_env_set(env, "state.backend.rocksdb.dir", rdir);
-  sl_env_set(env, "execution.checkpointing.interval", "50ms");
-  sl_env_set(env, "state.checkpoints.dir", dir);
+  sl_env *env = ckpt_env(P, dir, "rocksdb-f", restore);
   sl_env_set(env, "source.file.split-size", "300kb"); /* several splits per subtask */
-  if (restore) sl_env_set(env, "execution.checkpointing.restore", restore);
   sl_stream *s = sl_map(sl_source_stream(env, sl_file_source(input)), parse_line, NULL);
   s = sl_reduce(sl_key_by(s, key10, NULL), add, NULL);
   sl_sink_to(s, c ? sl_collect_sink(c) : sl_discard_sink());
@@ -276,16 +276,9 @@ static int64_t seq_ts(void *ud, const sl_record *in) { return v64(in->value); }
  * records per... 10 keys -> 100 records per key and window. */
 static sl_env *window_job(int P, const char *dir, const char *rate, const char *restore,
                           sl_collect *c) {
-  sl_env *env = env_p(P);
-  sl_env_set(env, "state.backend.type", g_backend);
-  char rdir[1100];
-  snprintf(rdir, sizeof rdir, "%s/rocksdb-w", g_tmp);
-  sl_env_set(env, "state.backend.rocksdb.dir", rdir);
-  sl_env_set(env, "execution.checkpointing.interval", "50ms");
-  sl_env_set(env, "state.checkpoints.dir", dir);
+  sl_env *env = ckpt_env(P, dir, "rocksdb-w", restore);
   sl_env_set(env, "pipeline.auto-watermark-interval", "5ms");
   if (rate) sl_env_set(env, "source.datagen.rows-per-second", rate);
-  if (restore) sl_env_set(env, "execution.checkpointing.restore", restore);
   sl_watermark_strategy ws = {.kind = SL_WM_MONOTONOUS};
   sl_window_spec w = {.kind = SL_WINDOW_TUMBLING, .size_ms = 1000};
   sl_stream *s = sl_source_stream(env, sl_sequence_source(0, N_RECORDS - 1));

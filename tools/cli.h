@@ -75,5 +75,10 @@ int bench_window(int argc, char **argv);
 int bench_checkpoint(int argc, char **argv);
 int bench_nexmark(int argc, char **argv);
 int bench_ysb(int argc, char **argv);
+/* bench nexmark/ysb: the one summary line of a finished run, after `head`
+ * ("bench=nexmark query=q0"): parallelism, events, rates, results,
+ * checksum, latency percentiles, peak RSS (and checkpoints, when any). */
+struct nx_meter;
+void nx_print_summary(const char *head, sl_env *env, struct nx_meter *meter);
 
 #endif

@@ -280,8 +280,23 @@ void nx_meter_summary(const nx_meter *m, nx_summary *out) {
   free(all);
 }
 
-const sl_state_desc NX_MAX = {.name = "max", .kind = SL_STATE_VALUE};
-const sl_state_desc NX_TOP = {.name = "top", .kind = SL_STATE_LIST};
+static const sl_state_desc NX_MAX = {.name = "max", .kind = SL_STATE_VALUE};
+static const sl_state_desc NX_TOP = {.name = "top", .kind = SL_STATE_LIST};
+
+int nx_offer_top(sl_ctx *ctx, int64_t score, int64_t fire_at, const void *rec, uint32_t len) {
+  sl_state *max, *top;
+  sl_bytes v;
+  int rc;
+  if ((rc = sl_state_get(ctx, &NX_MAX, &max)) || (rc = sl_state_get(ctx, &NX_TOP, &top))) return rc;
+  if ((rc = sl_value_get(max, &v)) < 0) return rc;
+  int64_t m = rc == 0 ? nx_i64(v.data) : -1;
+  if (score < m) return 0;
+  if (score > m) {
+    if ((rc = sl_state_clear(top)) || (rc = sl_value_set(max, &score, sizeof score))) return rc;
+    if ((rc = sl_timer_register(ctx, SL_TIME_EVENT, fire_at))) return rc;
+  }
+  return sl_list_add(top, rec, len);
+}
 
 int nx_emit_top(void *ud, sl_ctx *ctx, int64_t ts, sl_time_domain d, sl_collector *out) {
   sl_state *max, *top;
@@ -296,4 +311,43 @@ int nx_emit_top(void *ud, sl_ctx *ctx, int64_t ts, sl_time_domain d, sl_collecto
   }
   if ((rc = sl_state_clear(top))) return rc;
   return sl_state_clear(max);
+}
+
+static const sl_state_desc CLOSINGS = {.name = "closings", .kind = SL_STATE_MAP};
+
+int nx_closing_wait(sl_ctx *ctx, const nx_q9 *w) {
+  sl_state *pending;
+  sl_bytes v;
+  int rc;
+  if ((rc = sl_state_get(ctx, &CLOSINGS, &pending))) return rc;
+  if ((rc = sl_map_get(pending, &w->expires, sizeof w->expires, &v)) < 0) return rc;
+  uint32_t have = rc == 0 ? v.len : 0;
+  uint8_t *buf = sl_ctx_scratch(ctx, have + sizeof(nx_closing));
+  if (!buf) return -SL_ENOMEM;
+  if (have) memcpy(buf, v.data, have);
+  nx_closing c = {w->auction, w->price};
+  memcpy(buf + have, &c, sizeof c);
+  if ((rc = sl_map_put(pending, &w->expires, sizeof w->expires, buf, have + (uint32_t)sizeof c)))
+    return rc;
+  return sl_timer_register(ctx, SL_TIME_EVENT, w->expires);
+}
+
+static int by_auction(const void *a, const void *b) {
+  int64_t x = ((const nx_closing *)a)->auction, y = ((const nx_closing *)b)->auction;
+  return (x > y) - (x < y);
+}
+
+int nx_closing_take(sl_ctx *ctx, int64_t t, nx_closing **out, size_t *n) {
+  sl_state *pending;
+  sl_bytes v;
+  int rc;
+  *n = 0;
+  if ((rc = sl_state_get(ctx, &CLOSINGS, &pending))) return rc;
+  if ((rc = sl_map_get(pending, &t, sizeof t, &v)) < 0) return rc;
+  if (rc == SL_EMPTY) return 0;
+  if (!(*out = sl_ctx_scratch(ctx, v.len))) return -SL_ENOMEM;
+  memcpy(*out, v.data, v.len);
+  *n = v.len / sizeof **out;
+  qsort(*out, *n, sizeof **out, by_auction);
+  return sl_map_remove(pending, &t, sizeof t);
 }

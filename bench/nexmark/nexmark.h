@@ -131,12 +131,26 @@ int nx_emit_count(void *ud, sl_ctx *ctx, const sl_window *w, sl_window_elems *el
                   sl_collector *out);
 int64_t nx_i64(const void *p); /* unaligned read */
 
-/* "The records with the maximum", keyed by window (q5, q7): value state
- * NX_MAX holds the highest value so far, list state NX_TOP the records
- * with it; nx_emit_top is the timer function that emits NX_TOP at the
- * window's end and clears both. */
-extern const sl_state_desc NX_MAX, NX_TOP;
+/* "The records with the maximum", keyed by window (q5, q7): nx_offer_top
+ * offers the current record (rec, len) with its score; the window's best
+ * score and the records with it are kept in keyed state, and an event-time
+ * timer at fire_at (set with the first record of a better score) emits
+ * them through nx_emit_top, the keyed process's timer function, which
+ * then forgets the window. */
+int nx_offer_top(sl_ctx *ctx, int64_t score, int64_t fire_at, const void *rec, uint32_t len);
 int nx_emit_top(void *ud, sl_ctx *ctx, int64_t ts, sl_time_domain d, sl_collector *out);
+
+/* Closed auctions in closing order (q4, q6), so the result does not depend
+ * on the order in which parallel closers deliver: nx_closing_wait keeps a
+ * closing (auction, winning price) under its expiry T in map state and
+ * sets an event-time timer at T; at that timer (every closing at or before
+ * T has arrived) nx_closing_take hands back T's closings sorted by auction
+ * id (scratch memory, *n of them, 0 when none) and forgets them. */
+typedef struct nx_closing {
+  int64_t auction, price;
+} nx_closing;
+int nx_closing_wait(sl_ctx *ctx, const nx_q9 *w);
+int nx_closing_take(sl_ctx *ctx, int64_t t, nx_closing **out, size_t *n);
 /* The winning bid of every closed auction that had one (winning.c):
  * nx_q9 records, timestamp = the auction's expiry. */
 sl_stream *nx_winning_bids(sl_stream *events);

@@ -31,19 +31,7 @@ static int window_key(void *ud, sl_ctx *ctx, const sl_record *in, sl_record *out
 static int on_count(void *ud, sl_ctx *ctx, const sl_record *in, sl_collector *out) {
   nx_count c;
   memcpy(&c, in->value, sizeof c);
-  sl_state *max, *top;
-  sl_bytes v;
-  int rc;
-  if ((rc = sl_state_get(ctx, &NX_MAX, &max)) || (rc = sl_state_get(ctx, &NX_TOP, &top))) return rc;
-  if ((rc = sl_value_get(max, &v)) < 0) return rc;
-  int64_t m = rc == 0 ? nx_i64(v.data) : -1;
-  if (c.count < m) return 0;
-  if (c.count > m) {
-    if ((rc = sl_state_clear(top)) || (rc = sl_value_set(max, &c.count, sizeof c.count)))
-      return rc;
-    if ((rc = sl_timer_register(ctx, SL_TIME_EVENT, c.end - 1))) return rc;
-  }
-  return sl_list_add(top, &c, sizeof c);
+  return nx_offer_top(ctx, c.count, c.end - 1, &c, sizeof c);
 }
 
 static sl_stream *build(sl_stream *events) {

@@ -55,20 +55,8 @@ static int window_key(void *ud, sl_ctx *ctx, const sl_record *in, sl_record *out
 static int on_bid(void *ud, sl_ctx *ctx, const sl_record *in, sl_collector *out) {
   sl_nexmark_bid b;
   sl_nexmark_read(in, &b, sizeof b);
-  sl_state *max, *top;
-  sl_bytes v;
-  int rc;
-  if ((rc = sl_state_get(ctx, &NX_MAX, &max)) || (rc = sl_state_get(ctx, &NX_TOP, &top))) return rc;
-  if ((rc = sl_value_get(max, &v)) < 0) return rc;
-  int64_t m = rc == 0 ? nx_i64(v.data) : -1;
-  if (b.price < m) return 0;
-  if (b.price > m) {
-    if ((rc = sl_state_clear(top)) || (rc = sl_value_set(max, &b.price, sizeof b.price)))
-      return rc;
-    if ((rc = sl_timer_register(ctx, SL_TIME_EVENT, window_of(b.date_time) + NX_WINDOW_MS - 1)))
-      return rc;
-  }
-  return sl_list_add(top, in->value, in->value_len);
+  return nx_offer_top(ctx, b.price, window_of(b.date_time) + NX_WINDOW_MS - 1, in->value,
+                      in->value_len);
 }
 
 static local_max g_local[256]; /* stage 1's per-subtask maxima */

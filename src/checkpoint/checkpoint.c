@@ -369,7 +369,9 @@ int sl__ckpt_worker_step(sl__worker *w) {
     /* as Flink with no tolerable checkpoint failures: the job fails over */
     return sl__fail(&w->insts[0], -SL_ETIMEDOUT,
                     "checkpoint %lld expired: not complete after execution.checkpointing."
-                    "timeout (%lld ms)", (long long)trigger, (long long)ck->timeout_ms);
+                    "timeout (%lld ms); raise the timeout if the state is large, else an "
+                    "operator is stalled (backpressure)", (long long)trigger,
+                    (long long)ck->timeout_ms);
   }
   int64_t done = atomic_load_explicit(&ck->last_complete, memory_order_acquire);
   for (int i = 0; i < job->n_ops; i++) {

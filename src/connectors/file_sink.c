@@ -79,6 +79,7 @@ typedef struct fs_sink fs_sink;
 /* A part file closed but not yet committed (two-phase commit). */
 typedef struct fs_pending {
   char *tmp, *final;
+  int64_t size; /* bytes in it (closed: final) */
   int64_t ckpt; /* pre-committed for this checkpoint; 0 = not yet */
 } fs_pending;
 
@@ -201,7 +202,7 @@ static int part_finish(fs_writer *w, sl__inst *inst) {
       w->pending = p;
       w->cap_pending = cap;
     }
-    w->pending[w->n_pending++] = (fs_pending){w->tmp, w->final, 0};
+    w->pending[w->n_pending++] = (fs_pending){w->tmp, w->final, w->size, 0};
     w->tmp = w->final = NULL;
     w->part++;
     return 0;
@@ -431,10 +432,7 @@ static int fs_precommit(void *writer, sl__inst *inst, int64_t id, uint8_t *buf, 
   for (int i = 0; i < w->n_pending; i++, count++) {
     fs_pending *p = &w->pending[i];
     if (!p->ckpt) p->ckpt = id;
-    struct stat st;
-    if (stat(p->tmp, &st) != 0) return fail_io(inst, p->tmp);
-    if ((rc = put_file(buf, cap, &n, FS_PENDING, (int64_t)st.st_size, p->tmp, p->final)))
-      goto full;
+    if ((rc = put_file(buf, cap, &n, FS_PENDING, p->size, p->tmp, p->final))) goto full;
   }
   if (w->fd >= 0) {
     if ((rc = put_file(buf, cap, &n, FS_INPROGRESS, w->size, w->tmp, w->final))) goto full;
@@ -482,15 +480,18 @@ static int recover_file(const fs_sink *s, int kind, int64_t len, const char *tmp
       if (rename(final, tmp) != 0) goto io; /* single file: continue the committed one */
     } else {
       sl__fmt(err, errcap, "file sink '%s': part file '%s', which the checkpoint %s, is "
-                           "missing (%s)", s->path, tmp,
-              kind == FS_PENDING ? "pre-committed" : "holds in progress", strerror(errno));
+                           "missing (%s); restore with the output the checkpoint was taken "
+                           "with, or from an earlier checkpoint",
+              s->path, tmp, kind == FS_PENDING ? "pre-committed" : "holds in progress",
+              strerror(errno));
       return -SL_ESTATE;
     }
   }
   if (st.st_size < len) {
     sl__fmt(err, errcap, "file sink '%s': part file '%s' holds %lld bytes, fewer than the "
-                         "%lld the checkpoint pre-committed", s->path, tmp,
-            (long long)st.st_size, (long long)len);
+                         "%lld the checkpoint pre-committed: it was changed after the "
+                         "checkpoint; restore from an earlier checkpoint or a fresh output",
+            s->path, tmp, (long long)st.st_size, (long long)len);
     return -SL_ESTATE;
   }
   int fd = open(tmp, O_WRONLY | O_CLOEXEC);
@@ -567,7 +568,8 @@ static int fs_recover(sl_sink *sink, const uint8_t *const *blobs, const size_t *
                   s->path, s->dir);
   return rc;
 damaged:
-  sl__fmt(err, errcap, "file sink '%s': the checkpoint's sink state is damaged", s->path);
+  sl__fmt(err, errcap, "file sink '%s': the checkpoint's sink state is damaged; restore from an "
+                       "earlier checkpoint", s->path);
   return -SL_ESTATE;
 }
 

@@ -453,6 +453,14 @@ static int acc_reserve(win_inst *wi, uint32_t n) {
   return 0;
 }
 
+/* The contents of the pane starting at ps: 0 (in *b), SL_EMPTY or < 0. */
+static int pane_get(const win_cfg *c, win_inst *wi, int64_t ps, sl_bytes *b) {
+  sl_window pane = {ps, ps + c->spec.slide_ms};
+  int rc = use_ns(wi->contents, &pane);
+  if (rc) return rc;
+  return c->fk == WF_AGG ? sl__aggregating_raw(wi->contents, b) : sl_value_get(wi->contents, b);
+}
+
 /* Merge the panes of w into wi->acc (*len bytes; 0: all empty). */
 static int merge_panes(sl__inst *inst, const win_cfg *c, win_inst *wi, const sl_window *w,
                        uint32_t *len) {
@@ -460,11 +468,8 @@ static int merge_panes(sl__inst *inst, const win_cfg *c, win_inst *wi, const sl_
   int rc = 0;
   *len = 0;
   for (int64_t ps = w->start; !rc && ps < w->end; ps += slide) {
-    sl_window pane = {ps, ps + slide};
     sl_bytes b;
-    if ((rc = use_ns(wi->contents, &pane))) break;
-    rc = c->fk == WF_AGG ? sl__aggregating_raw(wi->contents, &b) : sl_value_get(wi->contents, &b);
-    if (rc < 0) break;
+    if ((rc = pane_get(c, wi, ps, &b)) < 0) break;
     if (rc == SL_EMPTY) {
       rc = 0;
       continue;
@@ -511,10 +516,16 @@ static int fire_sliced(sl__inst *inst, const win_cfg *c, win_inst *wi, const sl_
   int64_t slide = c->spec.slide_ms;
   sl_window oldest = {w->start, w->start + slide}, next = {w->start + slide, w->end + slide};
   if (!rc && !(rc = use_ns(wi->contents, &oldest))) rc = sl_state_clear(wi->contents);
-  /* the next window's panes that exist now (its newest pane, [w->end,
-   * w->end + slide), registers the firing itself when it gets contents) */
-  sl_window rest = {next.start, w->end};
-  if (!rc && rest.start < rest.end && !(rc = merge_panes(inst, c, wi, &rest, &len)) && len) {
+  /* does the next window have panes already?  (Its newest pane, [w->end,
+   * w->end + slide), registers the firing itself when it gets contents.) */
+  int any = 0;
+  for (int64_t ps = next.start; !rc && !any && ps < w->end; ps += slide) {
+    sl_bytes b;
+    rc = pane_get(c, wi, ps, &b);
+    any = rc == 0;
+    rc = rc < 0 ? rc : 0;
+  }
+  if (!rc && any) {
     uint8_t ns[16];
     win_ns(&next, ns);
     rc = sl__timer_add(inst->timers, SL_TIME_EVENT, next.end - 1, ns, 16);
