@@ -558,12 +558,26 @@ int sl_sink_to(sl_stream *in, sl_sink *sink);
 /* ------------------------------------------------------------------------ */
 
 /* Run the job.  Returns 0 when every source ended and every sink flushed;
- * -SL_ECANCELED when sl_cancel() (or SIGINT/SIGTERM, see
- * execution.handle-signals) stopped it -- sources stop, records already
- * read are processed and sinks are flushed; another negative code when the
- * job failed (message in sl_env_last_error).  A graph runs once. */
+ * -SL_ECANCELED when sl_cancel() / sl_stop() (or SIGINT/SIGTERM, see
+ * execution.handle-signals) stopped it; another negative code when the job
+ * failed (message in sl_env_last_error).  A graph runs once. */
 int sl_execute(sl_env *env, const char *job_name);
-/* Ask a running job to stop.  Async-signal-safe; any thread. */
+/* Ask a running job to stop (Flink's `flink stop`).  Sources stop reading;
+ * records already read are processed and sinks flush them.
+ *   drain = 0: nothing new fires -- no final watermark, so open event-time
+ *     windows and timers stay in the state.  With checkpoints on, a final
+ *     checkpoint holds them and the sinks commit up to it: a job resumed
+ *     from it (`execution.checkpointing.restore=latest`) produces exactly
+ *     the output of a run never stopped.
+ *   drain = 1 (`flink stop --drain`): the end of the input is simulated --
+ *     the watermark goes to the maximum and every event-time window and
+ *     timer fires before the final checkpoint.  As in Flink, a job resumed
+ *     after a drain starts at the maximum watermark (every later record is
+ *     late): drain to retire a job, not to pause it.
+ * The first request wins.  Async-signal-safe; any thread; before
+ * sl_execute it stops the job as soon as it starts. */
+void sl_stop(sl_env *env, int drain);
+/* sl_stop(env, 0): what SIGINT and SIGTERM do. */
 void sl_cancel(sl_env *env);
 
 /* Counters of the last run (valid after sl_execute returned). */

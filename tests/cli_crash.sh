@@ -3,7 +3,8 @@
 # records (1 M under sanitizers; event-time windows, checkpoints every
 # 100 ms, exactly-once part files) is killed with SIGKILL again and again -- at random moments, and
 # by fault injection in the middle of a checkpoint write (SLUICE_FAULT=
-# ckpt-file:K) and in the middle of a commit (commit:K) -- and restarted
+# ckpt-file:K) and in the middle of a commit (commit:K) -- or stopped by
+# SIGTERM at a random moment (one run in five: a stop without drain), and restarted
 # with `--restore latest` each time, at a random parallelism (1-3).  When
 # it finally runs to the end, the committed output (the part-* files) must
 # equal a crash-free run's: no missing line, no duplicate.  The same on the
@@ -69,7 +70,7 @@ same_as_ref() {
 kill_loop() {
   while [ $kills -lt "$KILLS" ]; do
     runs=$((runs + 1))
-    local p=$((1 + RANDOM % 3)) fault= ms
+    local p=$((1 + RANDOM % 3)) fault= ms sig=KILL want=137
     # a run gets at most ~3 % of the job's time; a fault run gets a third
     # (a commit fault a half: under load the first commit comes after a few
     # checkpoints, ~0.3-0.4 of the job)
@@ -77,18 +78,24 @@ kill_loop() {
     case $((runs % 5)) in # one run in five dies by fault injection
       2) fault=ckpt-file:$((1 + RANDOM % 12)) ms=$((T / 3 / scale)) ;;
       4) fault=commit:$((1 + RANDOM % 6)) ms=$((T / 2 / scale)) ;;
+      # and one is stopped (no drain) and must resume exactly; SIGTERM, as
+      # SIGINT takes the same path but a script's background job starts
+      # with SIGINT ignored until the job installs its handler
+      1) sig=TERM want=130 ms=$(((T / 10 + RANDOM % (T / 4 + 1)) / scale)) ;;
     esac
     {
       SLUICE_FAULT=$fault "$SLUICE" "${run[@]}" --parallelism $p --output "$d/out/" \
         >/dev/null 2>>"$d/log" &
       local pid=$!
       sleep "$((ms / 1000)).$(printf %03d $((ms % 1000)))"
-      kill -9 $pid
+      kill -$sig $pid
       wait $pid
     } 2>/dev/null # (no "Killed" notices)
     rc=$?
-    if [ $rc -eq 137 ]; then
+    # (143: the SIGTERM came before the job's handler, a kill at startup)
+    if [ $rc -eq $want ] || { [ $sig = TERM ] && [ $rc -eq 143 ]; }; then
       kills=$((kills + 1))
+      if [ $rc -eq 130 ]; then stops=$((stops + 1)); fi
     elif [ $rc -eq 0 ]; then
       return 1
     else
@@ -103,7 +110,7 @@ kill_loop() {
 crash_loop() {
   local name=$1 input=$2; shift 2
   job "$input"
-  local d="$TMP/$name" kills=0 runs=0 rc t0 T
+  local d="$TMP/$name" kills=0 runs=0 stops=0 rc t0 T
   mkdir -p "$d"
   local run=("${JOB[@]}" --checkpoint-dir "$d/ck" --checkpoint-interval 100ms --restore latest
     -D sink.rolling-policy.file-size=16kb "$@")
@@ -119,7 +126,7 @@ crash_loop() {
   for attempt in 1 2 3; do
     rm -rf "$d/ck" "$d/out"
     : >"$d/log"
-    kills=0 runs=0
+    kills=0 runs=0 stops=0
     kill_loop && break
     [ $rc -eq 0 ] || return 1
     echo "  $name: the job finished after $kills kills, before $KILLS; starting over" >&2
@@ -133,8 +140,9 @@ crash_loop() {
   fc=$(grep -c 'killed by fault injection (commit' "$d/log")
   restores=$(grep -c 'restored checkpoint' "$d/log")
   echo "  $name: job ${T} ms; attempt $attempt: $kills kills in $runs runs ($fw during a checkpoint write," \
-    "$fc during a commit), $restores restores"
+    "$fc during a commit, $stops stopped by SIGTERM), $restores restores"
   [ "$fw" -ge 1 ] && [ "$fc" -ge 1 ] || { echo "  $name: a fault point was never hit" >&2; return 1; }
+  [ "$stops" -ge 1 ] || { echo "  $name: no run was stopped by SIGTERM" >&2; return 1; }
   [ "$restores" -ge $((KILLS / 4)) ] || { echo "  $name: too few restores" >&2; return 1; }
   same_as_ref "$d/out" "$input" || return 1
   # a finished job restored once more adds nothing

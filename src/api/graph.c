@@ -520,10 +520,13 @@ int sl_execute(sl_env *env, const char *job_name) {
   return rc;
 }
 
-void sl_cancel(sl_env *env) {
+void sl_stop(sl_env *env, int drain) {
   if (!env) return;
-  atomic_store(&env->cancel, 1);
+  int run = SL__RUN; /* the first request wins */
+  atomic_compare_exchange_strong(&env->cancel, &run, drain ? SL__STOP_DRAIN : SL__STOP_NODRAIN);
 }
+
+void sl_cancel(sl_env *env) { sl_stop(env, 0); }
 
 void sl_job_stats_get(const sl_env *env, sl_job_stats *stats) {
   if (env && stats) *stats = env->stats;

@@ -127,7 +127,7 @@ static int replay(sl__inst *inst) {
       else if (kind == SL__EV_BARRIER)
         rc = sl__inst_barrier(inst, c, r.ts);
       else if (kind == SL__EV_END)
-        rc = sl__inst_input_ended(inst, c);
+        rc = sl__inst_input_ended(inst, c, (int)r.ts);
     }
     sl__batch_free(b);
     if (rc) return rc;
@@ -363,6 +363,7 @@ int sl__ckpt_worker_step(sl__worker *w) {
       }
       atomic_store(&ck->inflight, 1);
       atomic_store_explicit(&ck->trigger, id, memory_order_release);
+      sl__job_wake_all(job); /* sources on parked workers start it now */
       trigger = id;
     }
   } else if (w->index == 0 && sl__now_ns() - ck->trigger_ns > ck->timeout_ms * 1000000) {
@@ -451,6 +452,7 @@ static void completed(sl__ckpt *ck, int64_t id) {
   atomic_store(&ck->done_ms, wall_ms());
   atomic_store_explicit(&ck->last_complete, id, memory_order_release);
   atomic_store(&ck->inflight, 0);
+  sl__job_wake_all(ck->job); /* sinks commit at their worker's next step */
 }
 
 static void *writer_main(void *arg) {

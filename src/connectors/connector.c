@@ -1,5 +1,8 @@
 /* connector.c -- constructors shared by every source and sink, and I/O helpers. */
 #include <errno.h>
+#include <limits.h>
+#include <poll.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "connectors/connector.h"
@@ -33,6 +36,36 @@ int sl__write_all(int fd, const void *buf, size_t len) {
     }
     p += n;
     len -= (size_t)n;
+  }
+  return 0;
+}
+
+int sl__write_stoppable(sl__inst *inst, int fd, const void *buf, size_t len, int sock) {
+  const char *p = buf;
+  int64_t give_up = 0;
+  while (len) {
+    struct pollfd pfd = {.fd = fd, .events = POLLOUT};
+    int pr = poll(&pfd, 1, 100);
+    if (pr < 0 && errno != EINTR) return -errno;
+    if (pr > 0) {
+      /* a pipe with room takes PIPE_BUF bytes without blocking */
+      size_t chunk = sock ? len : SL__MIN(len, (size_t)PIPE_BUF);
+      ssize_t n = sock ? send(fd, p, chunk, MSG_NOSIGNAL | MSG_DONTWAIT) : write(fd, p, chunk);
+      if (n < 0) {
+        if (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK) continue;
+        return -errno;
+      }
+      p += n;
+      len -= (size_t)n;
+      continue;
+    }
+    if (sl__cancelled(inst) || sl__failed(inst->job)) { /* a last second to drain */
+      int64_t now = sl__now_ms();
+      if (!give_up)
+        give_up = now + 1000;
+      else if (now >= give_up)
+        return -SL_ECANCELED;
+    }
   }
   return 0;
 }

@@ -47,6 +47,11 @@ typedef struct sl__source_vt {
    * read (their n positions, any parallelism). */
   int (*position)(void *reader, uint8_t *buf, size_t cap, size_t *len);
   int (*seek)(void *reader, const uint8_t *const *blobs, const size_t *lens, int n);
+  /* Optional: a descriptor that becomes readable when poll() has records
+   * again (a socket, stdin), or -1.  An idle worker sleeps on it, so data
+   * arriving wakes it at once; sources without one are polled at least
+   * every few milliseconds. */
+  int (*wait_fd)(void *reader);
 } sl__source_vt;
 
 struct sl_source {
@@ -127,5 +132,10 @@ static inline uint64_t sl__gen_skip(const sl__gen_done *d, uint64_t next, uint64
 
 /* Write all of buf to fd (retrying on EINTR/short writes). 0 or -errno. */
 int sl__write_all(int fd, const void *buf, size_t len);
+/* The same for a peer that may stop reading (a socket, a pipe): waits for
+ * room with poll(), so it never blocks for long; when the job is asked to
+ * stop (or failed) it gives the peer one more second, then returns
+ * -SL_ECANCELED.  sock: fd is a socket (send, MSG_NOSIGNAL). */
+int sl__write_stoppable(sl__inst *inst, int fd, const void *buf, size_t len, int sock);
 
 #endif

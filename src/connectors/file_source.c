@@ -371,7 +371,9 @@ static int poll_bounded(fs_reader *r, sl__inst *inst, int budget) {
       if (r->next >= r->n_mine) return SL__POLL_END;
       const fs_split *sp = &s->splits[r->mine[r->next]];
       const char *path = s->files[sp->file];
-      r->fd = open(path, O_RDONLY | O_CLOEXEC);
+      /* O_NONBLOCK: opening a FIFO waits for no writer (it is idle until
+       * one connects, see line_reader.c's poll mode) */
+      r->fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
       if (r->fd < 0)
         return sl__fail(inst, errno_code(errno), "cannot open %s: %s", path,
                         strerror(errno));
@@ -552,6 +554,12 @@ static int fs_poll(void *reader, sl__inst *inst, int budget) {
                             : poll_bounded(r, inst, budget);
 }
 
+/* A FIFO or device being read wakes its parked worker when data comes. */
+static int fs_wait_fd(void *reader) {
+  const fs_reader *r = reader;
+  return !r->src->continuous && r->fd >= 0 && (r->lr.flags & SL__LR_POLL) ? r->fd : -1;
+}
+
 static void fs_free(sl_source *src) {
   fs_src *s = src->impl;
   if (!s) return;
@@ -702,7 +710,8 @@ static int fs_seek(void *reader, const uint8_t *const *blobs, const size_t *lens
 
 static const sl__source_vt fs_vt = {.kind = "file", .plan = fs_plan, .open = fs_open,
                                     .poll = fs_poll, .close = fs_close, .free = fs_free,
-                                    .position = fs_position, .seek = fs_seek};
+                                    .position = fs_position, .seek = fs_seek,
+                                    .wait_fd = fs_wait_fd};
 
 sl_source *sl_file_source(const char *path) {
   if (!path || !*path) return NULL;

@@ -22,6 +22,8 @@
  * flushed when the sink opens so it comes first.
  */
 #include <errno.h>
+#include <limits.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <unistd.h>
@@ -46,14 +48,16 @@ typedef struct ps_writer {
 static int ps_out(ps_writer *w, sl__inst *inst, const void *extra,
                   size_t extra_len) {
   pthread_mutex_lock(&g_stdout_mu);
-  int rc = w->len ? sl__write_all(w->fd, w->buf, w->len) : 0;
+  int rc = w->len ? sl__write_stoppable(inst, w->fd, w->buf, w->len, 0) : 0;
   if (!rc && extra_len) {
-    rc = sl__write_all(w->fd, w->prefix, w->plen);
-    if (!rc) rc = sl__write_all(w->fd, extra, extra_len);
-    if (!rc) rc = sl__write_all(w->fd, "\n", 1);
+    rc = sl__write_stoppable(inst, w->fd, w->prefix, w->plen, 0);
+    if (!rc) rc = sl__write_stoppable(inst, w->fd, extra, extra_len, 0);
+    if (!rc) rc = sl__write_stoppable(inst, w->fd, "\n", 1, 0);
   }
   pthread_mutex_unlock(&g_stdout_mu);
   w->len = 0;
+  if (rc == -SL_ECANCELED)
+    return sl__fail(inst, rc, "stopped while stdout was not read: output not delivered");
   if (rc)
     return sl__fail(inst, -SL_EIO, "cannot write to stdout: %s", strerror(-rc));
   return 0;
@@ -107,9 +111,16 @@ static int ps_flush(void *writer, sl__inst *inst) {
 
 static void ps_close(void *writer, int ok) {
   ps_writer *w = writer;
-  if (w->len && !ok) { /* what was produced before the failure, best effort */
+  if (w->len && !ok) { /* what was produced before the failure, best effort:
+                        * as much as stdout takes without waiting */
     pthread_mutex_lock(&g_stdout_mu);
-    (void)sl__write_all(w->fd, w->buf, w->len);
+    size_t off = 0;
+    struct pollfd p = {.fd = w->fd, .events = POLLOUT};
+    while (off < w->len && poll(&p, 1, 0) == 1 && (p.revents & POLLOUT)) {
+      ssize_t n = write(w->fd, w->buf + off, SL__MIN(w->len - off, (size_t)PIPE_BUF));
+      if (n <= 0) break;
+      off += (size_t)n;
+    }
     pthread_mutex_unlock(&g_stdout_mu);
   }
   sl__free_private(w);

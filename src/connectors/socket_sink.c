@@ -5,8 +5,9 @@
  * open() resolves HOST with getaddrinfo and connects (blocking, trying each
  * address in turn); a failure fails the job with "cannot connect to
  * HOST:PORT: reason".  Each subtask then appends "value\n" to its own
- * 64 KiB buffer and sends whole buffers with blocking send(MSG_NOSIGNAL),
- * so a peer that went away gives EPIPE (failing the job with "connection to
+ * 64 KiB buffer and sends whole buffers with send(MSG_NOSIGNAL) after
+ * poll() finds room (sl__write_stoppable: a stop is never stuck behind a
+ * peer that does not read), so a peer that went away gives EPIPE (failing the job with "connection to
  * HOST:PORT lost: reason") instead of killing the process with SIGPIPE.  A
  * line that does not fit the buffer is sent directly.  TCP_NODELAY is set:
  * the sink batches lines itself.
@@ -45,27 +46,16 @@ typedef struct ss_writer {
   char buf[SS_BUF];
 } ss_writer;
 
-static int send_all(int fd, const void *buf, size_t len) {
-  const char *p = buf;
-  while (len) {
-    ssize_t n = send(fd, p, len, MSG_NOSIGNAL);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return -errno;
-    }
-    p += n;
-    len -= (size_t)n;
-  }
-  return 0;
-}
-
 static int fail_send(ss_writer *w, sl__inst *inst, int rc) {
+  if (rc == -SL_ECANCELED)
+    return sl__fail(inst, rc, "stopped while %s did not read: output not delivered",
+                    w->sink->where);
   return sl__fail(inst, -SL_ECONN, "connection to %s lost: %s", w->sink->where,
                   strerror(-rc));
 }
 
 static int ss_out(ss_writer *w, sl__inst *inst) {
-  int rc = send_all(w->fd, w->buf, w->len);
+  int rc = sl__write_stoppable(inst, w->fd, w->buf, w->len, 1);
   w->len = 0;
   return rc ? fail_send(w, inst, rc) : 0;
 }
@@ -129,8 +119,8 @@ static int ss_write(void *writer, sl__inst *inst, const sl_record *r) {
   int rc;
   if (w->len + n > SS_BUF && (rc = ss_out(w, inst)) != 0) return rc;
   if (SL__UNLIKELY(n > SS_BUF)) {
-    if ((rc = send_all(w->fd, r->value, r->value_len)) != 0 ||
-        (rc = send_all(w->fd, "\n", 1)) != 0)
+    if ((rc = sl__write_stoppable(inst, w->fd, r->value, r->value_len, 1)) != 0 ||
+        (rc = sl__write_stoppable(inst, w->fd, "\n", 1, 1)) != 0)
       return fail_send(w, inst, rc);
     return 0;
   }

@@ -284,6 +284,12 @@ static int sock_poll(void *reader, sl__inst *inst, int budget) {
   }
 }
 
+/* A parked worker sleeps on the connection (or stdin) until data comes. */
+static int sock_wait_fd(void *reader) {
+  const sock_reader *r = reader;
+  return r->state == S_CONNECTED ? r->fd : -1;
+}
+
 static void sock_free(sl_source *src) {
   sock_src *s = src->impl;
   if (!s) return;
@@ -294,9 +300,11 @@ static void sock_free(sl_source *src) {
 
 /* No position: a socket cannot replay (at-most-once after a restore). */
 static const sl__source_vt sock_vt = {.kind = "socket", .open = sock_open, .poll = sock_poll,
-                                      .close = sock_close, .free = sock_free};
+                                      .close = sock_close, .free = sock_free,
+                                      .wait_fd = sock_wait_fd};
 static const sl__source_vt stdin_vt = {.kind = "stdin", .open = sock_open, .poll = sock_poll,
-                                       .close = sock_close, .free = sock_free};
+                                       .close = sock_close, .free = sock_free,
+                                      .wait_fd = sock_wait_fd};
 
 sl_source *sl_socket_source(const char *host, int port) {
   if (!host || !*host || port <= 0 || port > 65535) return NULL;

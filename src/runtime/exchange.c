@@ -20,6 +20,7 @@ static void chan_send(sl__chan *ch) {
   int rc = sl__ring_push(&ch->full, ch->cur);
   (void)rc; /* cannot fail: ring capacity >= ch->limit */
   ch->cur = NULL;
+  sl__worker_wake(ch->consumer);
 }
 
 void sl__xchg_flush(sl__chan *ch, int64_t older_than_ns) {
@@ -55,7 +56,7 @@ static int chan_acquire(sl__inst *inst, sl__chan *ch) {
     if (did)
       idle = 0;
     else
-      sl__backoff(&idle);
+      sl__backoff(w, &idle, &ch->free, inst->op->id);
   }
 }
 

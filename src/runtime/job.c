@@ -17,6 +17,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/eventfd.h>
 #include <stdio.h>
 #include <unistd.h>
 
@@ -42,6 +43,7 @@ int sl__fail(sl__inst *inst, int rc, const char *fmt, ...) {
     atomic_store(&job->failed, 1);
   }
   pthread_mutex_unlock(&job->mu);
+  sl__job_wake_all(job); /* every worker leaves its loop now */
   return rc < 0 ? rc : -SL_EINTERNAL;
 }
 
@@ -123,6 +125,7 @@ static int plan(sl__job *job) {
   int P = job->P, n = job->n_ops;
   job->workers = sl__calloc_private((size_t)P * sizeof *job->workers);
   if (!job->workers) return -SL_ENOMEM;
+  for (int w = 0; w < P; w++) job->workers[w].efd = -1;
   int n_x = 0;
   for (int i = 0; i < n; i++)
     for (int e = 0; e < job->ops[i]->n_in; e++)
@@ -134,6 +137,8 @@ static int plan(sl__job *job) {
     sl__worker *wk = &job->workers[w];
     wk->index = w;
     wk->job = job;
+    wk->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (wk->efd < 0) return -SL_ENOMEM;
     wk->insts = sl__calloc_private((size_t)n * sizeof *wk->insts);
     if (!wk->insts) return -SL_ENOMEM;
     wk->n_live = n;
@@ -177,6 +182,7 @@ static int plan(sl__job *job) {
             ch->port = e;
             ch->chan = chan_base + p;
             ch->consumer = &job->workers[c];
+            ch->producer = &job->workers[p];
             if (sl__ring_init(&ch->full, (uint32_t)limit) ||
                 sl__ring_init(&ch->free, (uint32_t)limit))
               return -SL_ENOMEM;
@@ -240,6 +246,7 @@ static void unplan(sl__job *job) {
       sl__free_private(wk->insts);
       sl__free(wk->in);
       sl__free(wk->out);
+      if (wk->efd >= 0) close(wk->efd);
     }
   }
   for (int i = 0; i < job->n_xs; i++) {
@@ -263,15 +270,61 @@ static void unplan(sl__job *job) {
   sl__free_private(job->workers);
 }
 
-/* ---- signals ------------------------------------------------------------ */
+/* ---- signals -------------------------------------------------------------
+ * One process-wide handler serves every job running in the process (two
+ * threads may each run sl_execute): the first SIGINT/SIGTERM stops every
+ * registered job without drain, a second one exits at once.  The handler
+ * is installed when the first job registers and the previous disposition
+ * is restored when the last one leaves (reference counted under a mutex;
+ * the handler itself only reads the slot array). */
 
-static _Atomic int *volatile g_sig_cancel;
+#define SL__SIG_SLOTS 64 /* jobs beyond this many ignore signals */
+static _Atomic(_Atomic int *) g_sig_jobs[SL__SIG_SLOTS];
+static pthread_mutex_t g_sig_mu = PTHREAD_MUTEX_INITIALIZER;
+static int g_sig_users;
+static struct sigaction g_sig_old_int, g_sig_old_term;
 static volatile sig_atomic_t g_sig_count;
 
 static void on_signal(int sig) {
   if (g_sig_count++ > 0) _exit(128 + sig); /* second signal: leave now */
-  _Atomic int *cancel = g_sig_cancel;
-  if (cancel) atomic_store(cancel, 1);
+  for (int i = 0; i < SL__SIG_SLOTS; i++) {
+    _Atomic int *cancel = atomic_load(&g_sig_jobs[i]);
+    int run = SL__RUN;
+    if (cancel) atomic_compare_exchange_strong(cancel, &run, SL__STOP_NODRAIN);
+  }
+}
+
+/* The slot of cancel, or -1 when every slot is taken. */
+static int sig_register(_Atomic int *cancel) {
+  pthread_mutex_lock(&g_sig_mu);
+  int slot = -1;
+  for (int i = 0; i < SL__SIG_SLOTS && slot < 0; i++)
+    if (!atomic_load(&g_sig_jobs[i])) slot = i;
+  if (slot >= 0) {
+    atomic_store(&g_sig_jobs[slot], cancel);
+    if (g_sig_users++ == 0) {
+      struct sigaction sa;
+      memset(&sa, 0, sizeof sa);
+      sa.sa_handler = on_signal;
+      sigemptyset(&sa.sa_mask);
+      g_sig_count = 0;
+      sigaction(SIGINT, &sa, &g_sig_old_int);
+      sigaction(SIGTERM, &sa, &g_sig_old_term);
+    }
+  }
+  pthread_mutex_unlock(&g_sig_mu);
+  return slot;
+}
+
+static void sig_unregister(int slot) {
+  if (slot < 0) return;
+  pthread_mutex_lock(&g_sig_mu);
+  atomic_store(&g_sig_jobs[slot], NULL);
+  if (--g_sig_users == 0) {
+    sigaction(SIGINT, &g_sig_old_int, NULL);
+    sigaction(SIGTERM, &g_sig_old_term, NULL);
+  }
+  pthread_mutex_unlock(&g_sig_mu);
 }
 
 /* ---- run ---------------------------------------------------------------- */
@@ -308,18 +361,7 @@ int sl__job_run(sl__job *job) {
     atomic_store(&job->failed, 1);
   }
 
-  struct sigaction old_int, old_term;
-  int handle = !rc && SL__CONF_I(job->conf, HANDLE_SIGNALS);
-  if (handle) {
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    sigemptyset(&sa.sa_mask);
-    g_sig_count = 0;
-    g_sig_cancel = job->cancel;
-    sigaction(SIGINT, &sa, &old_int);
-    sigaction(SIGTERM, &sa, &old_term);
-  }
+  int sig_slot = !rc && SL__CONF_I(job->conf, HANDLE_SIGNALS) ? sig_register(job->cancel) : -1;
 
   int started = 0;
   if (!rc) {
@@ -339,11 +381,7 @@ int sl__job_run(sl__job *job) {
     for (int w = 0; w < started; w++) pthread_join(job->workers[w].thread, NULL);
   }
 
-  if (handle) {
-    sigaction(SIGINT, &old_int, NULL);
-    sigaction(SIGTERM, &old_term, NULL);
-    g_sig_cancel = NULL;
-  }
+  sig_unregister(sig_slot);
 
   /* finish queued snapshot writes, take the final checkpoint */
   sl__ckpt_stop(job, !atomic_load(&job->failed));

@@ -51,4 +51,10 @@ static inline void *sl__ring_pop(sl__ring *r) {
   return p;
 }
 
+/* Consumer: nothing to pop (a fresh look at the producer's tail). */
+static inline int sl__ring_empty(sl__ring *r) {
+  return atomic_load_explicit(&r->head, memory_order_relaxed) ==
+         atomic_load_explicit(&r->tail, memory_order_acquire);
+}
+
 #endif

@@ -39,6 +39,7 @@
 
 #include <pthread.h>
 #include <stdatomic.h>
+#include <unistd.h>
 
 #include "core/config.h"
 #include "core/core.h"
@@ -148,6 +149,7 @@ struct sl__chan {
   sl__batch *parked; /* consumer: batch stopped at a barrier (alignment) */
   uint32_t parked_off;
   sl__worker *consumer;
+  sl__worker *producer;
   int ended;       /* consumer: END seen */
 };
 
@@ -184,9 +186,12 @@ struct sl__inst {
   int n_inputs; /* input channels: forward edges count 1, exchanges P */
   int n_ended;
   int ended;
+  int nodrain;  /* an input ended by a stop without drain (cancel): no final
+                 * watermark, and the end forwarded says so too */
   /* event time: per input channel the last watermark, idle and ended
-   * flags; the instance's watermark is the minimum over the channels that
-   * are neither idle nor ended (invariant: it never decreases) */
+   * flags (SL__ENDED, SL__ENDED_NODRAIN); the instance's watermark is the
+   * minimum over the channels that are neither idle nor at their end
+   * (invariant: it never decreases) */
   int64_t *wm_in;
   uint8_t *in_idle, *in_ended;
   int64_t wm;
@@ -221,6 +226,11 @@ struct sl__worker {
   int n_out;
   int64_t now_ns;  /* refreshed once per step */
   int rc;          /* first error of this worker */
+  /* parking (worker.c): a worker with nothing to do sleeps in poll() on
+   * its eventfd (and its sources' descriptors); producers and consumers
+   * that hand it a batch write the eventfd when `parked` is set */
+  _Atomic int parked;
+  int efd;
 };
 
 struct sl__job {
@@ -268,14 +278,34 @@ int sl__fail(sl__inst *inst, int rc, const char *fmt, ...)
  * "<where>: <reason>" (returns -SL_EBADREC). */
 int sl__bad_record(sl__inst *inst, const char *where, const char *reason,
                    const void *rec, size_t len);
+/* The environment's stop request (sl_cancel, sl_stop, SIGINT/SIGTERM). */
+enum { SL__RUN = 0, SL__STOP_NODRAIN = 1, SL__STOP_DRAIN = 2 };
+enum { SL__ENDED = 1, SL__ENDED_NODRAIN = 2 }; /* sl__inst.in_ended[c] */
 static inline int sl__cancelled(const sl__inst *inst) {
   return atomic_load_explicit(inst->job->cancel, memory_order_relaxed);
 }
 static inline int sl__failed(const sl__job *job) {
   return atomic_load_explicit(&job->failed, memory_order_relaxed);
 }
-/* Wait a little when there is nothing to do (spins, then sleeps). */
-void sl__backoff(unsigned *idle);
+/* Wait a little when there is nothing to do (spins, then parks the
+ * worker: see sl__worker_park). */
+void sl__backoff(sl__worker *w, unsigned *idle, sl__ring *also, int min_rank);
+/* Sleep until woken (sl__worker_wake), a source descriptor is readable, or
+ * a short timeout passes.  Returns at once if a batch is waiting in `also`
+ * (NULL: none) or on an input channel into an op of rank > min_rank, or
+ * the job failed. */
+void sl__worker_park(sl__worker *w, sl__ring *also, int min_rank, int timeout_ms);
+/* Wake w if it is parked (after handing it a batch).  No syscall unless it
+ * sleeps. */
+static inline void sl__worker_wake(sl__worker *w) {
+  atomic_thread_fence(memory_order_seq_cst); /* pairs with park's fence */
+  if (SL__UNLIKELY(atomic_load_explicit(&w->parked, memory_order_relaxed))) {
+    uint64_t one = 1;
+    ssize_t n = write(w->efd, &one, sizeof one);
+    (void)n;
+  }
+}
+void sl__job_wake_all(sl__job *job);
 
 /* --- checkpoints (checkpoint.c) -------------------------------------- */
 int sl__ckpt_start(sl__job *job);          /* before workers start */
@@ -311,7 +341,8 @@ static inline int sl__held(const sl__inst *target, int chan) {
 int sl__hold(sl__inst *target, int chan, const sl_record *r, uint32_t kind);
 
 /* --- runtime internals ------------------------------------------------ */
-int sl__inst_input_ended(sl__inst *inst, int chan);
+/* Input channel `chan` ended; nodrain: by a stop without drain. */
+int sl__inst_input_ended(sl__inst *inst, int chan, int nodrain);
 int sl__inst_watermark(sl__inst *inst, int chan, int64_t wm);
 int sl__inst_idle(sl__inst *inst, int chan, int idle);
 /* Send a control event to every output (all channels of exchanges). */

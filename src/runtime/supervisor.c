@@ -21,7 +21,8 @@
  *
  * Cancellation: sl_cancel, or SIGINT/SIGTERM sent to the parent by kill(2)
  * (with execution.handle-signals), is forwarded to the child as SIGTERM,
- * which then stops cleanly.  A terminal's Ctrl-C already reaches both (same
+ * which then stops cleanly without drain (sl_stop with drain: SIGUSR1, which
+ * the child turns into the same request).  A terminal's Ctrl-C already reaches both (same
  * process group) and is not forwarded twice.  The child dies with the
  * parent (PR_SET_PDEATHSIG), so a killed supervisor leaves no orphan job.
  */
@@ -55,6 +56,14 @@ static void on_signal(int sig, siginfo_t *si, void *uc) {
   if (g_signals > 1) _exit(128 + sig);
 }
 
+/* the child: SIGUSR1 from the parent asks for a stop with drain */
+static _Atomic int *g_child_cancel;
+static void on_drain(int sig) {
+  (void)sig;
+  int run = SL__RUN;
+  if (g_child_cancel) atomic_compare_exchange_strong(g_child_cancel, &run, SL__STOP_DRAIN);
+}
+
 static int64_t mono_ms(void) { return sl__now_ns() / 1000000; }
 
 /* Runs one attempt in a child; *res is its result, *why describes a crash. */
@@ -79,6 +88,8 @@ static int run_child(const sl__supervised *sv, int n, result *res, char *why, si
     if (getppid() != parent) _exit(1); /* the parent is already gone */
     signal(SIGINT, SIG_DFL);
     signal(SIGTERM, SIG_DFL);
+    g_child_cancel = sv->cancel;
+    signal(SIGUSR1, on_drain);
     result *r = sl__calloc(1, sizeof *r);
     if (!r) _exit(1);
     r->rc = sv->attempt(sv->arg, n, &r->stats, r->err, sizeof r->err);
@@ -91,8 +102,9 @@ static int run_child(const sl__supervised *sv, int n, result *res, char *why, si
   size_t got = 0;
   int cancel_sent = 0;
   for (;;) {
-    if (!cancel_sent && atomic_load(sv->cancel)) {
-      kill(pid, SIGTERM);
+    int stop = atomic_load(sv->cancel);
+    if (!cancel_sent && stop) {
+      kill(pid, stop == SL__STOP_DRAIN ? SIGUSR1 : SIGTERM);
       cancel_sent = 1;
     }
     struct pollfd pfd = {.fd = fds[0], .events = POLLIN};

@@ -11,6 +11,7 @@
  *   4. if steps 1-2 found nothing: send every partial batch and back off.
  * A worker ends when all of its instances have ended.
  */
+#include <poll.h>
 #include <sched.h>
 #include <stdio.h>
 
@@ -19,18 +20,64 @@
 
 #define SL__SOURCE_BUDGET 512
 
-void sl__backoff(unsigned *idle) {
+/* Spin a little, yield, then park: an idle worker sleeps in poll() and
+ * costs nothing until woken. */
+#define SL__SPINS 32
+#define SL__YIELDS 64
+#define SL__PARK_MS 20  /* longest sleep: bounds the delay of ticks (timers,
+                         * periodic watermarks, the checkpoint coordinator),
+                         * and of sources without a wait_fd */
+#define SL__PARK_FDS 8  /* source descriptors a parked worker watches */
+void sl__backoff(sl__worker *w, unsigned *idle, sl__ring *also, int min_rank) {
   unsigned n = (*idle)++;
-  if (n < 32) {
+  if (n < SL__SPINS) {
 #if defined(__x86_64__) || defined(__i386__)
     __builtin_ia32_pause();
 #endif
-  } else if (n < 64) {
+  } else if (n < SL__YIELDS) {
     sched_yield();
   } else {
-    struct timespec ts = {0, n < 256 ? 20000 : 200000};
-    nanosleep(&ts, NULL);
+    sl__worker_park(w, also, min_rank, SL__PARK_MS);
   }
+}
+
+/* Is there anything for w to take right now (from channels into ops of
+ * rank > min_rank)? */
+static int input_waiting(sl__worker *w, sl__ring *also, int min_rank) {
+  if (also && !sl__ring_empty(also)) return 1;
+  for (int i = 0; i < w->n_in; i++) {
+    sl__chan *ch = w->in[i];
+    if (ch->target->op->id > min_rank && !ch->ended && !sl__ring_empty(&ch->full)) return 1;
+  }
+  return 0;
+}
+
+void sl__worker_park(sl__worker *w, sl__ring *also, int min_rank, int timeout_ms) {
+  sl__job *job = w->job;
+  struct pollfd fds[1 + SL__PARK_FDS];
+  int n = 1;
+  fds[0] = (struct pollfd){.fd = w->efd, .events = POLLIN};
+  for (int i = 0; i < job->n_ops && n < 1 + SL__PARK_FDS; i++) {
+    sl__inst *inst = &w->insts[i];
+    if (inst->op->kind != SL__OP_SOURCE || inst->ended || !inst->impl) continue;
+    const sl__source_vt *vt = inst->op->source->vt;
+    int fd = vt->wait_fd ? vt->wait_fd(inst->impl) : -1;
+    if (fd >= 0) fds[n++] = (struct pollfd){.fd = fd, .events = POLLIN};
+  }
+  atomic_store_explicit(&w->parked, 1, memory_order_relaxed);
+  atomic_thread_fence(memory_order_seq_cst); /* pairs with sl__worker_wake's */
+  if (!input_waiting(w, also, min_rank) && !sl__failed(job))
+    poll(fds, (nfds_t)n, timeout_ms);
+  atomic_store_explicit(&w->parked, 0, memory_order_relaxed);
+  if (fds[0].revents & POLLIN) {
+    uint64_t v;
+    ssize_t r = read(w->efd, &v, sizeof v);
+    (void)r;
+  }
+}
+
+void sl__job_wake_all(sl__job *job) {
+  for (int i = 0; job->workers && i < job->P; i++) sl__worker_wake(&job->workers[i]);
 }
 
 int sl__emit(sl__inst *inst, const sl_record *r) {
@@ -78,7 +125,7 @@ int sl__emit_ctrl(sl__inst *inst, uint32_t kind, int64_t payload) {
     else if (kind == SL__EV_IDLE)
       rc = sl__inst_idle(o->target, o->chan, (int)payload);
     else
-      rc = sl__inst_input_ended(o->target, o->chan);
+      rc = sl__inst_input_ended(o->target, o->chan, (int)payload);
     if (rc) return rc;
   }
   return 0;
@@ -94,7 +141,9 @@ static int advance(sl__inst *inst) {
   int64_t wm = SL_WATERMARK_MAX;
   int live = 0, active = 0;
   for (int c = 0; c < inst->n_inputs; c++) {
-    if (inst->in_ended[c]) continue; /* an ended input holds nothing back */
+    /* an input at its end holds nothing back; one stopped without drain
+     * keeps its last watermark (what it would have sent next is unknown) */
+    if (inst->in_ended[c] == SL__ENDED) continue;
     live++;
     if (inst->in_idle[c]) continue;
     active++;
@@ -137,6 +186,7 @@ int sl_emit(sl_collector *out, const sl_record *rec) {
   return sl__emit(out->inst, rec);
 }
 
+/* Ends inst: finish, then the end to every output (payload: no drain). */
 int sl__inst_end(sl__inst *inst) {
   if (inst->ended) return 0;
   if (inst->vt->finish) {
@@ -145,21 +195,25 @@ int sl__inst_end(sl__inst *inst) {
   }
   inst->ended = 1;
   inst->w->n_live--;
-  return sl__emit_ctrl(inst, SL__EV_END, 0);
+  return sl__emit_ctrl(inst, SL__EV_END, inst->nodrain);
 }
 
-/* An ended input no longer holds back the watermark; when the last one
- * ends the watermark goes to SL_WATERMARK_MAX (firing every event-time
- * timer) before the instance finishes. */
-int sl__inst_input_ended(sl__inst *inst, int chan) {
+/* An ended input no longer holds back the watermark.  When the last one
+ * ends at the end of the input (or a stop with drain) the watermark goes to
+ * SL_WATERMARK_MAX, firing every event-time timer, before the instance
+ * finishes.  When any input was ended by a stop without drain (cancel),
+ * nothing fires: open windows and timers stay in the state, which the final
+ * checkpoint keeps, so a resumed job goes on as if never stopped. */
+int sl__inst_input_ended(sl__inst *inst, int chan, int nodrain) {
   if (inst->in_ended[chan]) return 0;
-  inst->in_ended[chan] = 1;
+  inst->in_ended[chan] = nodrain ? SL__ENDED_NODRAIN : SL__ENDED;
+  if (nodrain) inst->nodrain = 1;
   int rc;
   if (++inst->n_ended < inst->n_inputs) {
     rc = advance(inst);
     return rc ? rc : sl__ckpt_channel_ended(inst);
   }
-  if (inst->wm < SL_WATERMARK_MAX) {
+  if (inst->wm < SL_WATERMARK_MAX && !inst->nodrain) {
     inst->wm = SL_WATERMARK_MAX;
     if (inst->vt->on_watermark && (rc = inst->vt->on_watermark(inst, SL_WATERMARK_MAX)))
       return rc;
@@ -203,12 +257,13 @@ int sl__worker_drain(sl__worker *w, int min_rank, int *did) {
         rc = sl__inst_idle(target, ch->chan, (int)r.ts);
       else if (kind == SL__EV_END) {
         ch->ended = 1;
-        rc = sl__inst_input_ended(target, ch->chan);
+        rc = sl__inst_input_ended(target, ch->chan, (int)r.ts);
       }
     }
     if (!parked) {
       sl__batch_reset(b);
       sl__ring_push(&ch->free, b); /* cannot fail: capacity >= limit */
+      sl__worker_wake(ch->producer); /* it may wait for an empty batch */
     }
     if (rc) return rc;
   }
@@ -251,9 +306,10 @@ static int poll_sources(sl__worker *w, int *did) {
   for (int i = 0; i < job->n_ops; i++) {
     sl__inst *inst = &w->insts[i];
     if (inst->op->kind != SL__OP_SOURCE || inst->ended) continue;
-    int rc;
-    if (!inst->impl || sl__cancelled(inst)) {
+    int rc, stop = sl__cancelled(inst);
+    if (!inst->impl || stop) {
       rc = SL__POLL_END;
+      if (stop == SL__STOP_NODRAIN) inst->nodrain = 1;
     } else {
       uint64_t before = inst->n_records;
       rc = inst->op->source->vt->poll(inst->impl, inst, SL__SOURCE_BUDGET);
@@ -291,8 +347,11 @@ void *sl__worker_main(void *arg) {
     if (rc) break;
     w->now_ns = sl__now_ns();
     if (!did) {
-      if (idle == 0 && (rc = on_idle(w))) break;
-      sl__backoff(&idle);
+      /* Going idle, and before every sleep: send partial batches and let
+       * sinks write out their buffers, so results of timers that fired
+       * while nothing arrived reach the sinks (within one park). */
+      if ((idle == 0 || idle >= SL__YIELDS) && (rc = on_idle(w))) break;
+      sl__backoff(w, &idle, NULL, -1);
       w->now_ns = sl__now_ns();
     } else {
       idle = 0;
