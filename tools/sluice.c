@@ -232,7 +232,11 @@ int cli_execute(sl_env *env, const char *name) {
   int rc = sl_execute(env, name);
   if (rc == 0) return SL_EXIT_OK;
   if (rc == -SL_ECANCELED) {
-    fprintf(stderr, "%s: stopped; output flushed\n", name);
+    const char *why = sl_env_last_error(env);
+    if (why && *why) /* stopped, but a sink could not deliver everything */
+      fprintf(stderr, "%s: stopped: %s\n", name, why);
+    else
+      fprintf(stderr, "%s: stopped; output flushed\n", name);
     return SL_EXIT_CANCELED;
   }
   fprintf(stderr, "%s: job failed (%s): %s\n", name, sl_err_name(rc),
