@@ -5,6 +5,9 @@
  * subtask, rolling by size, no .inprogress left) and I/O errors (unwritable
  * path, a write failing with EFBIG under RLIMIT_FSIZE in a child process).
  *
+ * Rolling by time (rollover-interval, inactivity-interval) on a clock the
+ * test sets, with exact part-file contents; a quiet continuous sink's part
+ * file is rolled and committed by a checkpoint once the interval passed.
  * With checkpoints: restoring from an older checkpoint (a damaged newest
  * one, an explicit path, another parallelism) leaves exactly the output of
  * that checkpoint, so the resumed run's output equals a clean run's; a
@@ -47,6 +50,8 @@ typedef struct job_opts {
   const char *ckdir;  /* checkpoints (every 20 ms, all retained) into this */
   const char *restore; /* execution.checkpointing.restore */
   const char *rate;   /* source.datagen.rows-per-second */
+  const int64_t *times; /* times[k]: the sink's clock (ms) when number k comes */
+  const char *rollover, *inactivity; /* sink.rolling-policy.*-interval */
 } job_opts;
 
 #define LONG_LEN (200 * 1000)
@@ -63,10 +68,19 @@ static void expected_line(int64_t k, const job_opts *o, char *buf, size_t cap) {
   }
 }
 
+/* The sink's clock in the time-based rolling tests: set by the map for
+ * each record (the map calls the sink on the same thread, forward edge). */
+static __thread int64_t t_clock_ms;
+static int64_t thread_clock(void *ud) {
+  (void)ud;
+  return t_clock_ms;
+}
+
 static int to_text(void *ud, sl_ctx *ctx, const sl_record *in, sl_record *out) {
   const job_opts *o = ud;
   int64_t k;
   memcpy(&k, in->value, sizeof k);
+  if (o->times) t_clock_ms = o->times[k];
   if (k == o->fail_at) return sl_ctx_fail(ctx, "planned failure at %lld", (long long)k);
   size_t cap = k == o->long_at ? LONG_LEN + 1 : 64;
   char *buf = sl_ctx_scratch(ctx, cap);
@@ -92,10 +106,16 @@ static int run_job(const char *path, const job_opts *o) {
   }
   if (o->restore) CHECK_EQ_INT(sl_env_set(env, "execution.checkpointing.restore", o->restore), 0);
   if (o->rate) CHECK_EQ_INT(sl_env_set(env, "source.datagen.rows-per-second", o->rate), 0);
+  if (o->rollover)
+    CHECK_EQ_INT(sl_env_set(env, "sink.rolling-policy.rollover-interval", o->rollover), 0);
+  if (o->inactivity)
+    CHECK_EQ_INT(sl_env_set(env, "sink.rolling-policy.inactivity-interval", o->inactivity), 0);
   sl_stream *s = sl_source_stream(env, sl_sequence_source(1, o->n));
   if (o->drop_all) s = sl_filter(s, drop, NULL);
   s = sl_map(s, to_text, (void *)o);
-  CHECK_EQ_INT(sl_sink_to(s, sl_file_sink(path)), 0);
+  sl_sink *sink = sl_file_sink(path);
+  if (o->times) sl__file_sink_set_clock(sink, thread_clock, NULL);
+  CHECK_EQ_INT(sl_sink_to(s, sink), 0);
   int rc = sl_execute(env, "file_sink_test");
   snprintf(g_err, sizeof g_err, "%s", sl_env_last_error(env));
   sl_env_free(env);
@@ -755,6 +775,144 @@ static void symlinked_part_file_rejected(void) {
   free(text);
 }
 
+/* ---- rolling by time ------------------------------------------------------------ */
+
+/* Part file `part-0-<i>` holds exactly the numbers from..to. */
+static void check_part(const char *dir, int i, int64_t from, int64_t to) {
+  char p[1024], want[4096] = "";
+  snprintf(p, sizeof p, "%s/part-0-%d", dir, i);
+  for (int64_t k = from; k <= to; k++)
+    snprintf(want + strlen(want), sizeof want - strlen(want), "line-%lld\n", (long long)k);
+  size_t len;
+  char *text = read_file(p, &len);
+  CHECK_EQ_STR(text, want);
+  free(text);
+}
+
+/* Issue 10 item 3: sink.rolling-policy.rollover-interval and
+ * inactivity-interval, on the sink's clock (injected: number k comes at
+ * times[k]), without checkpoints: rolled files are committed at once. */
+static void rolling_by_time(void) {
+  char dir[600], path[700];
+  int64_t times[41];
+  part_scan ps;
+  /* rollover 10 s, numbers 1 s apart: a new file every 10 numbers */
+  tpath(dir, sizeof dir, "rollover");
+  snprintf(path, sizeof path, "%s/", dir);
+  rm_rf(dir);
+  for (int k = 1; k <= 40; k++) times[k] = 1000 * k;
+  job_opts o = {.n = 35, .P = 1, .times = times, .rollover = "10s", .inactivity = "1h"};
+  CHECK_EQ_INT(run_job(path, &o), 0);
+  scan_parts(dir, &ps);
+  CHECK_EQ_INT(ps.n_parts[0], 4);
+  CHECK_EQ_INT(ps.inprogress, 0);
+  check_part(dir, 0, 1, 10); /* opened at 1 s; 11 comes at 11 s: 10 s later */
+  check_part(dir, 1, 11, 20);
+  check_part(dir, 2, 21, 30);
+  check_part(dir, 3, 31, 35);
+
+  /* inactivity 60 s: gaps of 61 s (after 5) and 60 s (after 7) roll,
+   * 59 s (after 8) does not */
+  tpath(dir, sizeof dir, "inactive");
+  snprintf(path, sizeof path, "%s/", dir);
+  rm_rf(dir);
+  const int64_t t[] = {0, 1000, 2000, 3000, 4000, 5000, 66000, 67000, 127000, 186000, 186500};
+  job_opts o2 = {.n = 10, .P = 1, .times = t, .rollover = "1h", .inactivity = "60s"};
+  CHECK_EQ_INT(run_job(path, &o2), 0);
+  scan_parts(dir, &ps);
+  CHECK_EQ_INT(ps.n_parts[0], 3);
+  check_part(dir, 0, 1, 5);
+  check_part(dir, 1, 6, 7);
+  check_part(dir, 2, 8, 10);
+
+  /* the defaults (60 s each) */
+  tpath(dir, sizeof dir, "defaults");
+  snprintf(path, sizeof path, "%s/", dir);
+  rm_rf(dir);
+  const int64_t t3[] = {0, 0, 59999, 60000, 60001};
+  job_opts o3 = {.n = 4, .P = 1, .times = t3};
+  CHECK_EQ_INT(run_job(path, &o3), 0);
+  check_part(dir, 0, 1, 2); /* 3 comes 60 s after 1 opened the file */
+  check_part(dir, 1, 3, 4);
+}
+
+/* A continuous job (the file source keeps watching) whose sink goes quiet
+ * with a part file in progress: once rollover-interval has passed on the
+ * sink's clock, the next checkpoint rolls it and commits it, although no
+ * record comes any more.  The clock is the test's; the job's own timing
+ * only decides how soon that happens. */
+static _Atomic int64_t g_clock_ms;
+static int64_t shared_clock(void *ud) {
+  (void)ud;
+  return atomic_load(&g_clock_ms);
+}
+
+typedef struct bg_run {
+  sl_env *env;
+  int rc;
+} bg_run;
+
+static void *bg_exec(void *p) {
+  bg_run *r = p;
+  r->rc = sl_execute(r->env, "quiet");
+  return NULL;
+}
+
+/* Waits up to 60 s for path to exist with `size` bytes (size < 0: any). */
+static int wait_file(const char *path, int64_t size) {
+  for (int i = 0; i < 6000; i++) {
+    struct stat st;
+    if (stat(path, &st) == 0 && (size < 0 || st.st_size == size)) return 1;
+    sleep_ms(10);
+  }
+  fprintf(stderr, "  timed out waiting for '%s'\n", path);
+  return 0;
+}
+
+static void quiet_sink_rolls_at_checkpoint(void) {
+  char top[600], in[700], out[700], ck[700], p[800];
+  tpath(top, sizeof top, "quiet");
+  rm_rf(top);
+  snprintf(in, sizeof in, "%s/in", top);
+  snprintf(out, sizeof out, "%s/out/", top);
+  snprintf(ck, sizeof ck, "%s/ck", top);
+  mkdir_p(in);
+  snprintf(p, sizeof p, "%s/a.txt", in);
+  FILE *f = fopen(p, "w");
+  fputs("a\nb\nc\nd\ne\n", f);
+  fclose(f);
+  atomic_store(&g_clock_ms, 0);
+  sl_env *env = env_p(1);
+  CHECK_EQ_INT(sl_env_set(env, "source.monitor-interval", "20ms"), 0);
+  CHECK_EQ_INT(sl_env_set(env, "state.checkpoints.dir", ck), 0);
+  CHECK_EQ_INT(sl_env_set(env, "execution.checkpointing.interval", "20ms"), 0);
+  CHECK_EQ_INT(sl_env_set(env, "sink.rolling-policy.rollover-interval", "10s"), 0);
+  CHECK_EQ_INT(sl_env_set(env, "sink.rolling-policy.inactivity-interval", "1h"), 0);
+  sl_sink *sink = sl_file_sink(out);
+  sl__file_sink_set_clock(sink, shared_clock, NULL);
+  CHECK_EQ_INT(sl_sink_to(sl_source_stream(env, sl_file_source(in)), sink), 0);
+  bg_run r = {env, 0};
+  pthread_t th;
+  CHECK_EQ_INT(pthread_create(&th, NULL, bg_exec, &r), 0);
+  /* a checkpoint wrote the five lines out, in progress */
+  snprintf(p, sizeof p, "%s.part-0-0.inprogress", out);
+  CHECK(wait_file(p, 10));
+  /* the clock stands still: nothing can roll */
+  snprintf(p, sizeof p, "%spart-0-0", out);
+  struct stat st;
+  CHECK(stat(p, &st) != 0);
+  atomic_store(&g_clock_ms, 10000);
+  CHECK(wait_file(p, -1));
+  size_t len;
+  char *text = read_file(p, &len);
+  CHECK_EQ_STR(text, "a\nb\nc\nd\ne\n");
+  free(text);
+  sl_cancel(env);
+  pthread_join(th, NULL);
+  CHECK(r.rc == 0 || r.rc == -SL_ECANCELED);
+  sl_env_free(env);
+}
+
 int main(void) {
   scratch_init("/tmp/sl_test_file_sink", 1);
   RUN(single_file_p1_exact_order);
@@ -769,6 +927,8 @@ int main(void) {
   RUN(unwritable_path_fails);
   RUN(write_failure_fails_job);
   RUN(restore_older_checkpoint_exact);
+  RUN(rolling_by_time);
+  RUN(quiet_sink_rolls_at_checkpoint);
   RUN(decode_sink_state);
   RUN(hostile_sink_state_rejected);
   RUN(symlinked_part_file_rejected);

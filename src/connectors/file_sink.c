@@ -12,7 +12,14 @@
  *     created at the first record that needs it (a subtask without records
  *     writes none) and rolled between records once it holds
  *     sink.rolling-policy.file-size bytes, so a part file never splits a
- *     line and holds at most file-size - 1 bytes plus one line.
+ *     line and holds at most file-size - 1 bytes plus one line.  It also
+ *     rolls (Flink's DefaultRollingPolicy) once it has been open for
+ *     sink.rolling-policy.rollover-interval or not written for
+ *     inactivity-interval, on the sink's clock (monotonic; tests inject
+ *     their own, file_sink.h).  That is checked at every record, when the
+ *     worker is idle (idle()) and at every checkpoint (precommit), so the
+ *     output of a sink that has gone quiet is committed by the next
+ *     checkpoint; without checkpoints a rolled file is visible at once.
  *
  *   single-file mode (anything else; global=1, all records on subtask 0)
  *     Subtask 0 writes PATH.inprogress (its parent directory is created if
@@ -110,6 +117,8 @@ typedef struct fs_writer {
   uint64_t base;   /* directory mode: the part number this run started at */
   int64_t size;    /* bytes in the current file, buffered ones included */
   int64_t roll;    /* directory mode: rolling size */
+  int64_t rollover_ms, inactive_ms; /* directory mode: rolling by time */
+  int64_t opened_ms, written_ms;    /* the current part file's, sink clock */
   char *tmp;       /* file being written (.inprogress); NULL when none */
   char *final;     /* the name it gets when finished */
   char *buf;       /* FS_BUF bytes; NULL for an idle writer */
@@ -127,6 +136,8 @@ struct fs_sink {
   int dirmode;
   pthread_mutex_t mu; /* guards writers */
   fs_writer *writers;
+  int64_t (*now_ms)(void *ud); /* the clock of time-based rolling */
+  void *now_ud;
 };
 
 /* sl__malloc'ed printf. */
@@ -256,6 +267,8 @@ static int fs_open(sl_sink *sink, sl__inst *inst, void **writer) {
   char *bad;
   if (s->dirmode) {
     w->roll = SL__CONF_I(inst->job->conf, ROLLING_SIZE);
+    w->rollover_ms = SL__CONF_I(inst->job->conf, ROLLING_INTERVAL);
+    w->inactive_ms = SL__CONF_I(inst->job->conf, INACTIVITY_INTERVAL);
     if ((rc = sl__mkdir_p(s->dir, &bad)) != 0) {
       rc = fail_mkdir(inst, s, rc, bad);
       goto fail;
@@ -292,14 +305,29 @@ fail:
   return rc;
 }
 
+/* Directory mode: the part file in progress has been open for
+ * rollover-interval or not written for inactivity-interval. */
+static int roll_due(const fs_writer *w, int64_t now) {
+  return w->fd >= 0 &&
+         (now - w->opened_ms >= w->rollover_ms || now - w->written_ms >= w->inactive_ms);
+}
+
+static int64_t sink_now(const fs_sink *s) { return s->now_ms(s->now_ud); }
+
 static int fs_write(void *writer, sl__inst *inst, const sl_record *r) {
   fs_writer *w = writer;
   size_t n = (size_t)r->value_len + 1;
   int rc;
   if (w->sink->dirmode) {
-    if (w->fd >= 0 && w->size >= w->roll && (rc = part_finish(w, inst)) != 0)
+    int64_t now = sink_now(w->sink);
+    if (w->fd >= 0 && (w->size >= w->roll || roll_due(w, now)) &&
+        (rc = part_finish(w, inst)) != 0)
       return rc;
-    if (w->fd < 0 && (rc = part_open(w, inst)) != 0) return rc;
+    if (w->fd < 0) {
+      if ((rc = part_open(w, inst)) != 0) return rc;
+      w->opened_ms = now;
+    }
+    w->written_ms = now;
   } else if (SL__UNLIKELY(w->fd < 0)) {
     if (!w->buf) /* not subtask 0 */
       return sl__fail(inst, -SL_EINTERNAL,
@@ -336,6 +364,14 @@ static int fs_flush(void *writer, sl__inst *inst) {
   if (w->dirty && fsync(w->fd) != 0) return fail_io(inst, w->tmp);
   w->dirty = 0;
   return 0;
+}
+
+/* The worker has nothing to do: roll a part file that is due by time
+ * (without checkpoints it becomes visible now). */
+static int fs_idle(void *writer, sl__inst *inst) {
+  fs_writer *w = writer;
+  if (!w->sink->dirmode || !roll_due(w, sink_now(w->sink))) return 0;
+  return part_finish(w, inst);
 }
 
 /* Closes the file; the writer itself lives on until commit (or free). */
@@ -436,6 +472,10 @@ static int fs_precommit(void *writer, sl__inst *inst, int64_t id, uint8_t *buf, 
                         size_t *len) {
   fs_writer *w = writer;
   int rc;
+  /* a part file due by time rolls here, so a quiet sink's output is
+   * committed by this checkpoint */
+  if (w->sink->dirmode && roll_due(w, sink_now(w->sink)) && (rc = part_finish(w, inst)) != 0)
+    return rc;
   if (w->fd >= 0) {
     if ((rc = buf_out(w, inst)) != 0) return rc;
     if (w->dirty && fsync(w->fd) != 0) return fail_io(inst, w->tmp);
@@ -868,11 +908,30 @@ static void fs_free(sl_sink *sink) {
   sink->impl = NULL;
 }
 
+/* CLOCK_MONOTONIC_COARSE: a few ns per record; rolling intervals are
+ * seconds, so its millisecond steps do not matter. */
+static int64_t coarse_ms(void *ud) {
+  (void)ud;
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static const sl__sink_vt fs_vt;
+
+void sl__file_sink_set_clock(sl_sink *sink, int64_t (*now_ms)(void *ud), void *ud) {
+  if (!sink || sink->vt != &fs_vt) return;
+  fs_sink *s = sink->impl;
+  s->now_ms = now_ms ? now_ms : coarse_ms;
+  s->now_ud = now_ms ? ud : NULL;
+}
+
 static const sl__sink_vt fs_vt = {
     .kind = "file",
     .open = fs_open,
     .write = fs_write,
     .flush = fs_flush,
+    .idle = fs_idle,
     .close = fs_close,
     .commit = fs_commit,
     .free = fs_free,
@@ -886,6 +945,7 @@ sl_sink *sl_file_sink(const char *path) {
   fs_sink *s = sl__calloc(1, sizeof *s);
   if (!s) return NULL;
   pthread_mutex_init(&s->mu, NULL);
+  s->now_ms = coarse_ms;
   size_t n = strlen(path);
   struct stat st;
   s->dirmode = path[n - 1] == '/' || (stat(path, &st) == 0 && S_ISDIR(st.st_mode));

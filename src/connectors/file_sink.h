@@ -59,4 +59,10 @@ int sl__file_sink_decode(const uint8_t *blob, size_t len, int subtask, const cha
                          sl__fs_state *st, char *err, size_t errcap);
 void sl__fs_state_free(sl__fs_state *st);
 
+/* The clock the sink's time-based rolling reads (milliseconds, any
+ * origin, never going back), for tests: now_ms(ud) replaces the monotonic
+ * clock.  Call before the job runs; sink must come from sl_file_sink. */
+struct sl_sink;
+void sl__file_sink_set_clock(struct sl_sink *sink, int64_t (*now_ms)(void *ud), void *ud);
+
 #endif
