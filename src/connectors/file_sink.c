@@ -593,7 +593,7 @@ int sl__file_sink_decode(const uint8_t *blob, size_t len, int subtask, const cha
     memcpy(&st->next, p + 12, 8);
     p += 20;
     if (st->base > st->next || st->next > (uint64_t)INT64_MAX) {
-      sl__fmt(err, errcap, "damaged sink state: part counters %llu..%llu make no sense",
+      sl__fmt(err, errcap, "damaged sink state: its part numbers run from %llu to below %llu",
               (unsigned long long)st->base, (unsigned long long)st->next);
       return -SL_ESTATE;
     }
@@ -659,7 +659,7 @@ int sl__file_sink_decode(const uint8_t *blob, size_t len, int subtask, const cha
       if (subtask != 0 || f->kind != SL__FS_INPROGRESS || i > 0) {
         sl__fmt(err, errcap, "damaged sink state: %s named as %s of subtask %d, but a "
                              "single-file sink writes one file in progress on subtask 0",
-                nb[0], f->kind == SL__FS_PENDING ? "a pending file" : "file in progress",
+                nb[0], f->kind == SL__FS_PENDING ? "a pending file" : "a file in progress",
                 subtask);
         goto bad;
       }
@@ -686,9 +686,9 @@ int sl__file_sink_decode(const uint8_t *blob, size_t len, int subtask, const cha
       goto bad;
     }
     if (st->version == 2 && (f->part < st->base || f->part >= st->next)) {
-      sl__fmt(err, errcap, "damaged sink state: it names %s, outside the part numbers "
-                           "%llu..%llu its writer used", nb[0], (unsigned long long)st->base,
-              (unsigned long long)st->next);
+      sl__fmt(err, errcap, "damaged sink state: it names %s, but its writer used the part "
+                           "numbers from %llu to below %llu", nb[0],
+              (unsigned long long)st->base, (unsigned long long)st->next);
       goto bad;
     }
     if (f->kind == SL__FS_INPROGRESS && inprogress++) {
@@ -800,7 +800,7 @@ static int fs_recover(sl_sink *sink, const uint8_t *const *blobs, const size_t *
     } else if (!rc && st[b].version == 2) {
       if (v2++ && st[b].base != run_base) {
         sl__fmt(err, errcap, "file sink '%s': checkpoint file '%s': part counters start at "
-                             "%llu, those of old subtask 0 at %llu; the checkpoint is damaged: "
+                             "%llu, the other writers' at %llu; the checkpoint is damaged: "
                              "restore from another one", s->path,
                 blob_name(names, b, nm, sizeof nm), (unsigned long long)st[b].base,
                 (unsigned long long)run_base);
