@@ -872,24 +872,32 @@ static int restore_op(sl__job *job, const char *chk, const sl__ckpt_meta *m, int
   return rc;
 }
 
-/* A two-phase-commit sink re-commits what the checkpoint pre-committed
+/* A two-phase-commit sink re-commits what the checkpoint chk pre-committed
  * (om: every old subtask's bytes; NULL: no checkpoint) and aborts the
  * rest.  Errors go to out. */
-static int recover_sink(sl__op *op, const old_meta *om, char *out, size_t outcap) {
+static int recover_sink(sl__op *op, const char *chk, const old_meta *om, char *out,
+                        size_t outcap) {
   if (op->kind != SL__OP_SINK || !op->sink->vt->recover) return 0;
   int n = om ? om->n : 0, rc = 0;
   const uint8_t **blobs = sl__calloc((size_t)n + 1, sizeof *blobs);
   size_t *lens = sl__calloc((size_t)n + 1, sizeof *lens);
-  char err[1024] = "";
-  if (!blobs || !lens) rc = -SL_ENOMEM;
+  char **names = sl__calloc((size_t)n + 1, sizeof *names);
+  char err[1024] = "", path[4200];
+  if (!blobs || !lens || !names) rc = -SL_ENOMEM;
   for (int s = 0; !rc && s < n; s++) {
     blobs[s] = om->len[s] > 8 ? om->blob[s] + 8 : (const uint8_t *)"";
     lens[s] = om->len[s] > 8 ? om->len[s] - 8 : 0;
+    sl__ckpt_file(path, sizeof path, chk, op->id, s, "meta");
+    if (!(names[s] = sl__strdup(path))) rc = -SL_ENOMEM;
   }
-  if (!rc) rc = op->sink->vt->recover(op->sink, blobs, lens, n, err, sizeof err);
+  if (!rc)
+    rc = op->sink->vt->recover(op->sink, blobs, lens, n, n ? (const char *const *)names : NULL,
+                               err, sizeof err);
   if (rc)
     sl__fmt(out, outcap, "operator '%s': cannot recover the sink: %s", op->name,
             err[0] ? err : sl_strerror(rc));
+  for (int s = 0; names && s < n; s++) sl__free(names[s]);
+  sl__free(names);
   sl__free(blobs);
   sl__free(lens);
   return rc;
@@ -922,7 +930,7 @@ static int restore(sl__job *job) {
       fprintf(stderr, "sluice: no complete checkpoint in '%s'; starting from the beginning\n", dir);
       rc = 0;
       for (int i = 0; !rc && i < job->n_ops; i++)
-        rc = recover_sink(job->ops[i], NULL, job->err, sizeof job->err);
+        rc = recover_sink(job->ops[i], NULL, NULL, job->err, sizeof job->err);
       return rc;
     }
   } else {
@@ -953,7 +961,7 @@ static int restore(sl__job *job) {
     old_meta om = {0};
     rc = load_old_meta(chk, &m, i, &om, err, sizeof err);
     if (!rc) rc = restore_op(job, chk, &m, i, &om, err, sizeof err);
-    if (!rc) rc = recover_sink(job->ops[i], &om, err, sizeof err);
+    if (!rc) rc = recover_sink(job->ops[i], chk, &om, err, sizeof err);
     old_meta_free(&om);
   }
   if (rc)

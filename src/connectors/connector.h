@@ -83,13 +83,19 @@ typedef struct sl__sink_vt {
    *  recover: restoring, once per sink, on the main thread after every
    *    writer was opened and before any record is written: the bytes every
    *    writer of the previous run (n of them, any parallelism) put in the
-   *    checkpoint (n = 0: restoring found no checkpoint).  Commits them and
-   *    aborts whatever the previous run wrote after that checkpoint. */
+   *    checkpoint (n = 0: restoring found no checkpoint), and names[i], the
+   *    checkpoint file blob i was read from (for messages; NULL when n = 0).
+   *    Commits them and aborts whatever any run wrote after that checkpoint,
+   *    also what later checkpoints committed (a restore from an older
+   *    checkpoint or a savepoint), so the visible output is exactly that
+   *    of the checkpoint.  The bytes are untrusted (read back from disk):
+   *    a sink checks them fully before it acts on them, and fails with
+   *    -SL_ESTATE and a message naming the file when they are not its own. */
   int (*precommit)(void *writer, sl__inst *inst, int64_t id, uint8_t *buf, size_t cap,
                    size_t *len);
   int (*commit_ckpt)(void *writer, sl__inst *inst, int64_t id);
   int (*recover)(sl_sink *sink, const uint8_t *const *blobs, const size_t *lens, int n,
-                 char *err, size_t errcap);
+                 const char *const *names, char *err, size_t errcap);
 } sl__sink_vt;
 
 struct sl_sink {

@@ -72,6 +72,16 @@ typedef enum { SL__T_INT, SL__T_BOOL, SL__T_DURATION, SL__T_SIZE, SL__T_STRING }
   XX(ROLLING_SIZE, "sink.rolling-policy.file-size", SL__T_SIZE, "128mb", 1,   \
      INT64_MAX, "File sink (directory mode): start a new part file when the " \
      "current one reaches this size.")                                        \
+  XX(ROLLING_INTERVAL, "sink.rolling-policy.rollover-interval",              \
+     SL__T_DURATION, "60s", 1, INT64_MAX,                                     \
+     "File sink (directory mode): roll a part file once it has been open "    \
+     "this long (checked at each record, when the worker is idle and at "     \
+     "each checkpoint).  A rolled file is visible at once without "           \
+     "checkpoints, else after the next complete checkpoint.")                 \
+  XX(INACTIVITY_INTERVAL, "sink.rolling-policy.inactivity-interval",          \
+     SL__T_DURATION, "60s", 1, INT64_MAX,                                     \
+     "File sink (directory mode): roll a part file that has not been "        \
+     "written for this long (checked as rollover-interval is).")              \
   XX(CKPT_INTERVAL, "execution.checkpointing.interval", SL__T_DURATION, "0",  \
      0, INT64_MAX,                                                            \
      "Take a checkpoint this often (aligned barriers); 0 disables "           \
