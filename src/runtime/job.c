@@ -382,7 +382,7 @@ void sl__job_collect_stats(sl__job *job, sl_job_stats *st) {
   st->dead_letters = atomic_load(&job->dead_letters);
   if (!job->workers) return;
   for (int w = 0; w < job->P; w++)
-    for (int i = 0; i < job->n_ops; i++) {
+    for (int i = 0; job->workers[w].insts && i < job->n_ops; i++) {
       sl__inst *inst = &job->workers[w].insts[i];
       if (inst->op->kind == SL__OP_SOURCE) st->records_in += inst->n_records;
       if (inst->op->kind == SL__OP_SINK) st->records_out += inst->n_records;
