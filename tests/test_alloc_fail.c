@@ -43,6 +43,8 @@
 #define WIN_MS 100
 #define STRIDE 2       /* walk 2 ("periodic"): every STRIDE-th N */
 #define STRIDE_SMALL 3  /* ... under SL_TEST_SMALL (sanitizer builds) */
+#define STRIDE_ROCKSDB 2 /* walk 4 ("rocksdb") */
+#define STRIDE_ROCKSDB_SMALL 5
 
 /* ---- the failing allocator ------------------------------------------------ */
 
@@ -118,12 +120,17 @@ typedef struct run_cfg {
   const char *rate;     /* source.datagen.rows-per-second, NULL: unpaced */
   const char *restore;  /* execution.checkpointing.restore, NULL: none */
   const char *ck;       /* state.checkpoints.dir */
-  const char *out;      /* output directory */
+  const char *out;      /* output directory (file sink) */
+  int collect;          /* a collect sink instead of the file sink */
+  const char *rocksdb;  /* the RocksDB backend with its files here, NULL: heap */
+  char *got;            /* collect: its records' values, sorted lines */
 } run_cfg;
+
+static char *join_sorted(lines *l);
 
 /* Builds and runs the job; returns sl_execute's code (or the first error
  * while building), the environment's message in err. */
-static int run_job(const run_cfg *c, char *err, size_t errcap) {
+static int run_job(run_cfg *c, char *err, size_t errcap) {
   err[0] = 0;
   sl_env *env = sl_env_new();
   if (!env) {
@@ -140,6 +147,8 @@ static int run_job(const run_cfg *c, char *err, size_t errcap) {
       {"state.checkpoints.num-retained", "1000"},
       {"source.datagen.rows-per-second", c->rate ? c->rate : "0"},
       {"execution.checkpointing.restore", c->restore ? c->restore : ""},
+      {"state.backend.type", c->rocksdb ? "rocksdb" : "hashmap"},
+      {"state.backend.rocksdb.dir", c->rocksdb ? c->rocksdb : ""},
   };
   int rc = 0;
   for (size_t i = 0; !rc && i < sizeof kv / sizeof kv[0]; i++) {
@@ -152,8 +161,20 @@ static int run_job(const run_cfg *c, char *err, size_t errcap) {
     sl_stream *s = sl_source_stream(env, sl_sequence_source(0, NREC - 1));
     s = sl_assign_timestamps(s, ts_of, NULL, &wm);
     s = sl_window_reduce(sl_key_by(s, key4, NULL), &w, sum, format, NULL);
-    int src = sl_sink_to(s, sl_file_sink(c->out));
+    sl_collect *coll = c->collect ? sl_collect_new() : NULL;
+    int src = sl_sink_to(s, c->collect ? (coll ? sl_collect_sink(coll) : NULL)
+                                       : sl_file_sink(c->out));
     rc = sl_execute(env, c->name);
+    if (coll) {
+      lines l = {0};
+      for (size_t i = 0; i < sl_collect_count(coll); i++) {
+        sl_record r;
+        if (!sl_collect_get(coll, i, &r)) lines_add(&l, r.value, r.value_len);
+      }
+      free(c->got);
+      c->got = join_sorted(&l);
+      sl_collect_free(coll);
+    }
     if (!rc && src) {
       /* the graph was incomplete, yet the job "succeeded" */
       snprintf(err, errcap, "sl_sink_to failed (%d) but sl_execute returned 0", src);
@@ -164,6 +185,23 @@ static int run_job(const run_cfg *c, char *err, size_t errcap) {
   }
   sl_env_free(env);
   return rc;
+}
+
+/* The lines sorted, each ending in '\n', as one string; frees l. */
+static char *join_sorted(lines *l) {
+  lines_sort(l);
+  size_t cap = 1, off = 0;
+  for (size_t i = 0; i < l->n; i++) cap += strlen(l->v[i]) + 1;
+  char *all = malloc(cap);
+  for (size_t i = 0; i < l->n; i++) {
+    size_t n = strlen(l->v[i]);
+    memcpy(all + off, l->v[i], n);
+    all[off + n] = '\n';
+    off += n + 1;
+  }
+  all[off] = 0;
+  lines_free(l);
+  return all;
 }
 
 /* The committed output (part-* files) sorted, as one string; NULL when a
@@ -184,15 +222,7 @@ static char *read_output(const char *dir) {
     free(text);
   }
   if (d) closedir(d);
-  lines_sort(&l);
-  size_t cap = 16;
-  for (size_t i = 0; i < l.n; i++) cap += strlen(l.v[i]) + 1;
-  char *all = calloc(1, cap);
-  for (size_t i = 0; i < l.n; i++) {
-    strcat(all, l.v[i]);
-    strcat(all, "\n");
-  }
-  lines_free(&l);
+  char *all = join_sorted(&l);
   if (inprogress) {
     free(all);
     return NULL;
@@ -213,14 +243,7 @@ static char *reference(void) {
       int n = snprintf(buf, sizeof buf, "%d,%c,%lld", w * WIN_MS, '0' + k, s);
       lines_add(&l, buf, (size_t)n);
     }
-  lines_sort(&l);
-  char *all = calloc(1, 64 * l.n + 1);
-  for (size_t i = 0; i < l.n; i++) {
-    strcat(all, l.v[i]);
-    strcat(all, "\n");
-  }
-  lines_free(&l);
-  return all;
+  return join_sorted(&l);
 }
 
 static char *g_ref;
@@ -229,12 +252,12 @@ static long g_from = 1; /* SL_ALLOC_FROM=N: start the walks at N (debugging) */
 
 /* One walk: N = 1, 1 + stride, 1 + 2 stride, ... until a run does not
  * fire the hook.  Returns the number of runs. */
-static int walk(const run_cfg *c, const char *want, long stride) {
+static int walk(run_cfg *c, const char *want, long stride) {
   int runs = 0, failed = 0, recovered = 0, enomem = 0;
   long n = g_from;
   for (;; n += stride) {
-    rm_rf(c->out);
-    if (!c->restore) rm_rf(c->ck);
+    if (c->out) rm_rf(c->out);
+    rm_rf(c->ck);
     char err[1024];
     arm(n);
     int rc = run_job(c, err, sizeof err);
@@ -248,7 +271,7 @@ static int walk(const run_cfg *c, const char *want, long stride) {
       /* the end of the walk: a run past the last allocation */
       CHECK_EQ_INT(rc, 0);
       if (rc) fprintf(stderr, "  %s: run without failure: %s\n", c->name, err);
-      char *got = read_output(c->out);
+      char *got = c->collect ? strdup(c->got) : read_output(c->out);
       CHECK_EQ_STR(got, want);
       free(got);
       fprintf(stderr, "  %s: %d runs (N = 1..%ld, %ld allocations in a full run): "
@@ -269,7 +292,7 @@ static int walk(const run_cfg *c, const char *want, long stride) {
       /* the library recovered from the failed allocation: the output must
        * be exact */
       recovered++;
-      char *got = read_output(c->out);
+      char *got = c->collect ? strdup(c->got) : read_output(c->out);
       if (!got || strcmp(got, want)) {
         fprintf(stderr, "  %s: N=%ld: sl_execute returned 0 with wrong output\n", c->name, n);
         CHECK_EQ_STR(got, want);
@@ -282,8 +305,7 @@ static int walk(const run_cfg *c, const char *want, long stride) {
 
 static void test_final_checkpoint(void) {
   char ck[700], out[700];
-  run_cfg c = {"alloc-final", "1h", NULL, NULL, tpath(ck, sizeof ck, "final-ck"),
-               NULL};
+  run_cfg c = {.name = "alloc-final", .interval = "1h", .ck = tpath(ck, sizeof ck, "final-ck")};
   snprintf(out, sizeof out, "%s/final-out/", g_tmp);
   c.out = out;
   walk(&c, g_ref, 1);
@@ -292,11 +314,84 @@ static void test_final_checkpoint(void) {
 static void test_periodic_checkpoints(void) {
   char ck[700], out[700];
   /* 1000 records at 20000/s: ~50 ms, checkpoints every 10 ms */
-  run_cfg c = {"alloc-periodic", "10ms", "20000", NULL,
-               tpath(ck, sizeof ck, "periodic-ck"), NULL};
+  run_cfg c = {.name = "alloc-periodic", .interval = "10ms", .rate = "20000",
+               .ck = tpath(ck, sizeof ck, "periodic-ck")};
   snprintf(out, sizeof out, "%s/periodic-out/", g_tmp);
   c.out = out;
   walk(&c, g_ref, getenv("SL_TEST_SMALL") ? STRIDE_SMALL : STRIDE);
+}
+
+/* Walk 4: walk 1 on the RocksDB backend (RocksDB's own allocations do not
+ * go through the hook; the backend's do), every STRIDE_ROCKSDB-th N: a
+ * RocksDB open costs ~10 ms. */
+static void test_rocksdb(void) {
+  char ck[700], out[700], rocks[700];
+  run_cfg c = {.name = "alloc-rocksdb", .interval = "1h",
+               .ck = tpath(ck, sizeof ck, "rocksdb-ck"),
+               .rocksdb = tpath(rocks, sizeof rocks, "rocksdb-files")};
+  snprintf(out, sizeof out, "%s/rocksdb-out/", g_tmp);
+  c.out = out;
+  walk(&c, g_ref, getenv("SL_TEST_SMALL") ? STRIDE_ROCKSDB_SMALL : STRIDE_ROCKSDB);
+  /* every run removed its working files */
+  DIR *d = opendir(rocks);
+  struct dirent *e;
+  int left = 0;
+  while (d && (e = readdir(d)))
+    if (e->d_name[0] != '.') {
+      fprintf(stderr, "  alloc-rocksdb: left behind: %s\n", e->d_name);
+      left++;
+    }
+  if (d) closedir(d);
+  CHECK_EQ_INT(left, 0);
+}
+
+/* Walk 3: restore a checkpoint taken while windows were open.  A collect
+ * sink on both sides (a file sink's recovery needs the output directory as
+ * the checkpoint left it, which each run would have to recreate). */
+static void test_restore(void) {
+  char ck[700], ck2[700], chk[800], err[1024];
+  /* the checkpoint: a paced run without failures, checkpoints every 10 ms;
+   * chk-1 comes ~10 ms into the ~50 ms run, with windows open */
+  run_cfg prep = {.name = "alloc-prep", .interval = "10ms", .rate = "20000",
+                  .ck = tpath(ck, sizeof ck, "restore-ck"), .collect = 1};
+  rm_rf(ck);
+  CHECK_EQ_INT(run_job(&prep, err, sizeof err), 0);
+  CHECK_EQ_STR(prep.got, g_ref);
+  free(prep.got);
+  snprintf(chk, sizeof chk, "%s/chk-1", ck);
+  /* the output of a restore without failures: the windows that had not
+   * fired at chk-1, so a non-empty part of the reference that holds the
+   * last window's four lines */
+  run_cfg c = {.name = "alloc-restore", .interval = "1h", .restore = chk,
+               .ck = tpath(ck2, sizeof ck2, "restore-ck2"), .collect = 1};
+  rm_rf(ck2);
+  int rc = run_job(&c, err, sizeof err);
+  CHECK_EQ_INT(rc, 0);
+  if (rc) fprintf(stderr, "  restore: %s\n", err);
+  char *want = c.got;
+  c.got = NULL;
+  if (!want) return;
+  lines l = {0};
+  lines_split_copy(&l, want, strlen(want));
+  size_t n_lines = l.n;
+  CHECK(l.n >= 4);
+  for (size_t i = 0; i < l.n; i++) {
+    char line[80];
+    snprintf(line, sizeof line, "%s\n", l.v[i]);
+    if (!strstr(g_ref, line)) fprintf(stderr, "  restore: '%s' is not in the reference\n", l.v[i]);
+    CHECK(strstr(g_ref, line) != NULL);
+  }
+  lines_free(&l);
+  for (int k = 0; k < NKEYS; k++) {
+    char last[32];
+    snprintf(last, sizeof last, "%d,%c,", NREC - WIN_MS, '0' + k);
+    CHECK(strstr(want, last) != NULL);
+  }
+  fprintf(stderr, "  restore: %zu result lines after chk-1 (of %d)\n", n_lines,
+          NREC / WIN_MS * NKEYS);
+  walk(&c, want, 1);
+  free(c.got);
+  free(want);
 }
 
 int main(void) {
@@ -308,6 +403,8 @@ int main(void) {
   sl_set_allocator(&a);
   RUN(test_final_checkpoint);
   RUN(test_periodic_checkpoints);
+  RUN(test_restore);
+  RUN(test_rocksdb);
   sl_set_allocator(NULL);
   free(g_ref);
   TEST_MAIN_END();

@@ -248,9 +248,14 @@ sl_stream *sl_process(sl_stream *in, sl_flat_map_fn fn, void *ud) {
   return unary(in, SL__OP_PROCESS, (void *)fn, ud);
 }
 
-/* A graph call failed: the job will not run, with this message. */
+/* A graph call failed: the job will not run, with this message ("out of
+ * memory" makes sl_execute return -SL_ENOMEM). */
 void sl__graph_error(sl_stream *s, const char *msg) {
   s->env->broken = 1;
+  if (!strcmp(msg, "out of memory")) {
+    s->env->oom = 1;
+    msg = "out of memory while building the graph";
+  }
   env_err(s->env, "%s", msg);
 }
 
@@ -423,8 +428,14 @@ int sl_sink_to(sl_stream *in, sl_sink *sink) {
   s->op->sink = sink;
   char name[64];
   sl__fmt(name, sizeof name, "%s-sink#%d", sink->vt->kind, s->op->id);
+  char *op_name = sl__strdup(name);
+  if (!op_name) { /* the op keeps its generic name; the job will not run */
+    in->env->broken = in->env->oom = 1;
+    env_err(in->env, "out of memory while building the graph");
+    return -SL_ENOMEM;
+  }
   sl__free(s->op->name);
-  s->op->name = sl__strdup(name);
+  s->op->name = op_name;
   return 0;
 }
 

@@ -301,10 +301,14 @@ int sl__job_run(sl__job *job) {
 
   if (!rc && (rc = sl__ckpt_start(job)) && !atomic_load(&job->failed)) {
     job->err_rc = rc;
+    if (!job->err[0])
+      sl__fmt(job->err, sizeof job->err, "cannot start checkpointing: %s", sl_strerror(rc));
     atomic_store(&job->failed, 1);
   }
   if (!rc && (rc = sl__ckpt_restore(job)) && !atomic_load(&job->failed)) {
     job->err_rc = rc;
+    if (!job->err[0])
+      sl__fmt(job->err, sizeof job->err, "cannot restore the checkpoint: %s", sl_strerror(rc));
     atomic_store(&job->failed, 1);
   }
 

@@ -183,8 +183,9 @@ static void remove_dead(const char *base) {
 }
 
 /* This process's job directory in base (created on first use).  NULL with
- * err set on failure. */
-static workdir *workdir_acquire(const sl__conf *conf, char *err, size_t errcap) {
+ * err set on failure, *code = -SL_ENOMEM or -SL_EIO. */
+static workdir *workdir_acquire(const sl__conf *conf, int *code, char *err, size_t errcap) {
+  *code = -SL_EIO;
   const char *dir = SL__CONF_S(conf, ROCKSDB_DIR);
   char base[4096];
   int rc;
@@ -265,6 +266,7 @@ static workdir *workdir_acquire(const sl__conf *conf, char *err, size_t errcap) 
   pthread_mutex_unlock(&g_workdir_mu);
   if (rc == -SL_EIO) { /* check_private said why */
   } else if (rc == -ENOMEM) {
+    *code = -SL_ENOMEM;
     sl__fmt(err, errcap, "RocksDB backend: out of memory creating a job directory in '%s'", base);
   } else {
     sl__fmt(err, errcap, "RocksDB backend: cannot create a job directory in '%s': %s", base,
@@ -778,10 +780,11 @@ int sl__rocksdb_backend_open(const sl__conf *conf, const char *instance,
 
   /* <job dir>/<instance>-<n>; '/' in the instance name becomes '_'. */
   if (!instance || !*instance) instance = "state";
-  b->wd = workdir_acquire(conf, err, errcap);
+  int rc;
+  b->wd = workdir_acquire(conf, &rc, err, errcap);
   if (!b->wd) {
     rdb_free(&b->base);
-    return -SL_EIO;
+    return rc;
   }
   size_t cap = strlen(b->wd->path) + strlen(instance) + 24;
   b->path = sl__malloc(cap);
@@ -796,7 +799,6 @@ int sl__rocksdb_backend_open(const sl__conf *conf, const char *instance,
            atomic_fetch_add(&g_dir_counter, 1));
   for (char *p = b->path + strlen(b->wd->path) + 1; *p; p++)
     if (*p == '/') *p = '_';
-  int rc;
 
   char *rerr = NULL;
   if (open_db(b, conf, &rerr)) {
