@@ -27,9 +27,19 @@
  *      allocation of the ~400 of a run; the set-up allocations it skips are
  *      the same as walk 1's, which covers each.
  *   3. "restore": a checkpoint taken in the middle of a run (windows open,
- *      timers pending) is restored into a fresh output directory; every N.
+ *      timers pending) is restored; every N.  Both runs use a collect sink
+ *      (a file sink's recovery needs the output directory as the checkpoint
+ *      left it); a run that recovers must give the output of the restore
+ *      without failures, which is checked against the reference (a part
+ *      of it holding the last window).
+ *   4. "rocksdb": walk 1 on the RocksDB backend, every 2nd (5th) N; the
+ *      backend's working files must all be gone after each run.  (RocksDB's
+ *      own allocations do not go through the hook.)
+ *   5. on request (SL_ALLOC_P2=STRIDE): walk 2 at parallelism 2.
  * The allocation counter is atomic (the coordinator and writer threads
- * allocate too).
+ * allocate too).  ~10 s in the normal build, ~20 s in the ASan build.
+ * Debugging: SL_ALLOC_VERBOSE=1 prints a line per run, SL_ALLOC_FROM=N
+ * starts the walks at N.
  */
 #include <stdatomic.h>
 #include <sys/stat.h>
@@ -43,7 +53,7 @@
 #define WIN_MS 100
 #define STRIDE 2       /* walk 2 ("periodic"): every STRIDE-th N */
 #define STRIDE_SMALL 3  /* ... under SL_TEST_SMALL (sanitizer builds) */
-#define STRIDE_ROCKSDB 2 /* walk 4 ("rocksdb") */
+#define STRIDE_ROCKSDB 2 /* walk 4 ("rocksdb"), a RocksDB open costs ~10 ms */
 #define STRIDE_ROCKSDB_SMALL 5
 
 /* ---- the failing allocator ------------------------------------------------ */
@@ -123,6 +133,7 @@ typedef struct run_cfg {
   const char *out;      /* output directory (file sink) */
   int collect;          /* a collect sink instead of the file sink */
   const char *rocksdb;  /* the RocksDB backend with its files here, NULL: heap */
+  const char *P;        /* parallelism, NULL: 1 */
   char *got;            /* collect: its records' values, sorted lines */
 } run_cfg;
 
@@ -138,7 +149,7 @@ static int run_job(run_cfg *c, char *err, size_t errcap) {
     return -SL_ENOMEM;
   }
   const char *kv[][2] = {
-      {"parallelism.default", "1"},
+      {"parallelism.default", c->P ? c->P : "1"},
       {"restart-strategy.type", "none"},
       {"execution.handle-signals", "false"},
       {"pipeline.auto-watermark-interval", "0"},
@@ -321,9 +332,7 @@ static void test_periodic_checkpoints(void) {
   walk(&c, g_ref, getenv("SL_TEST_SMALL") ? STRIDE_SMALL : STRIDE);
 }
 
-/* Walk 4: walk 1 on the RocksDB backend (RocksDB's own allocations do not
- * go through the hook; the backend's do), every STRIDE_ROCKSDB-th N: a
- * RocksDB open costs ~10 ms. */
+/* Walk 4: walk 1 on the RocksDB backend, every STRIDE_ROCKSDB-th N. */
 static void test_rocksdb(void) {
   char ck[700], out[700], rocks[700];
   run_cfg c = {.name = "alloc-rocksdb", .interval = "1h",
@@ -343,6 +352,19 @@ static void test_rocksdb(void) {
     }
   if (d) closedir(d);
   CHECK_EQ_INT(left, 0);
+}
+
+/* Walk 5 (on request only: SL_ALLOC_P2=STRIDE): walk 2 at parallelism 2,
+ * where a failure on one worker has to stop the other; ~30 s with stride 1
+ * in the ASan build. */
+static void test_parallelism_2(void) {
+  char ck[700], out[700];
+  run_cfg c = {.name = "alloc-p2", .interval = "10ms", .rate = "20000", .P = "2",
+               .ck = tpath(ck, sizeof ck, "p2-ck")};
+  snprintf(out, sizeof out, "%s/p2-out/", g_tmp);
+  c.out = out;
+  long stride = atol(getenv("SL_ALLOC_P2"));
+  walk(&c, g_ref, stride > 0 ? stride : 1);
 }
 
 /* Walk 3: restore a checkpoint taken while windows were open.  A collect
@@ -405,6 +427,7 @@ int main(void) {
   RUN(test_periodic_checkpoints);
   RUN(test_restore);
   RUN(test_rocksdb);
+  if (getenv("SL_ALLOC_P2")) RUN(test_parallelism_2);
   sl_set_allocator(NULL);
   free(g_ref);
   TEST_MAIN_END();

@@ -196,6 +196,7 @@ static workdir *workdir_acquire(const sl__conf *conf, int *code, char *err, size
       sl__fmt(err, errcap, "RocksDB backend: cannot open state.backend.rocksdb.dir '%s': "
               "cannot create '%s': %s", base, bad ? bad : base, strerror(-rc));
       sl__free(bad);
+      if (rc == -ENOMEM) *code = -SL_ENOMEM;
       return NULL;
     }
   } else {
@@ -231,7 +232,10 @@ static workdir *workdir_acquire(const sl__conf *conf, int *code, char *err, size
       rc = -errno;
       break;
     }
-    if ((rc = check_private(fresh, "job directory", err, errcap))) break;
+    if ((rc = check_private(fresh, "job directory", err, errcap))) {
+      rmdir(fresh); /* (not a symbolic link put in its place: rmdir fails) */
+      break;
+    }
     sl__fmt(lock, sizeof lock, "%s/lock", fresh);
     wd->lock_fd = open(lock, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
     if (wd->lock_fd < 0 || flock(wd->lock_fd, LOCK_EX | LOCK_NB)) {
