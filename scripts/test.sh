@@ -1,25 +1,26 @@
 #!/usr/bin/env bash
 # The whole test suite: a normal build with every test, the same tests under
 # ASan+UBSan, and the runtime/job tests under TSan.  Exits non-zero on any
-# failure.
+# failure.  Every build has fault injection (SLUICE_FAULT, for cli_crash)
+# compiled in; a build without it runs cli_fault_off instead.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/deps.sh
 jobs=$(nproc)
 
 echo "== build (RelWithDebInfo) and test"
-cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSLUICE_FAULT_INJECTION=ON >/dev/null
 cmake --build build -j"$jobs" >/dev/null
 (cd build && ctest --output-on-failure -j"$jobs")
 
 echo "== ASan+UBSan build and test"
 cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DSLUICE_SANITIZE=address,undefined \
-  -DSLUICE_BUILD_EXAMPLES=OFF >/dev/null
+  -DSLUICE_BUILD_EXAMPLES=OFF -DSLUICE_FAULT_INJECTION=ON >/dev/null
 cmake --build build-asan -j"$jobs" >/dev/null
 (cd build-asan && SL_TEST_SMALL=1 ASAN_OPTIONS=detect_leaks=1 ctest --output-on-failure -j"$jobs")
 
 echo "== TSan build and runtime tests"
 cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=Debug -DSLUICE_SANITIZE=thread \
-  -DCMAKE_C_COMPILER=clang -DSLUICE_BUILD_EXAMPLES=OFF >/dev/null
+  -DCMAKE_C_COMPILER=clang -DSLUICE_BUILD_EXAMPLES=OFF -DSLUICE_FAULT_INJECTION=ON >/dev/null
 cmake --build build-tsan -j"$jobs" >/dev/null
 (cd build-tsan && SL_TEST_SMALL=1 TSAN_OPTIONS="halt_on_error=1 suppressions=$PWD/../tests/tsan.supp" ctest --output-on-failure -j"$jobs" -R 'test_jobs|test_units|test_backpressure|test_state|test_window$|test_join|test_checkpoint|test_stop|source|sink')

@@ -31,6 +31,7 @@ struct sl_env {
   sl_stream **streams;
   int n_streams;
   int broken;   /* a graph call failed */
+  int oom;      /* ... for want of memory: sl_execute returns -SL_ENOMEM */
   int executed;
   _Atomic int cancel; /* sl_cancel; read by the running job */
   sl_job_stats stats;
@@ -180,13 +181,13 @@ static sl_stream *add_op(sl_env *env, sl__op_kind kind, sl_stream *const *ins,
   env->ops[env->n_ops++] = op;
   sl_stream *s = new_stream(env, op, SL__PART_FORWARD, 0);
   if (!s) {
-    env->broken = 1;
-    env_err(env, "out of memory");
+    env->broken = env->oom = 1;
+    env_err(env, "out of memory while building the graph");
   }
   return s;
 oom:
   sl__free(op);
-  env->broken = 1;
+  env->broken = env->oom = 1;
   env_err(env, "out of memory while building the graph");
   return NULL;
 }
@@ -212,8 +213,14 @@ sl_stream *sl_source_stream(sl_env *env, sl_source *src) {
   s->op->nonparallel = src->nonparallel;
   char name[64];
   sl__fmt(name, sizeof name, "%s-source#%d", src->vt->kind, s->op->id);
+  char *op_name = sl__strdup(name);
+  if (!op_name) { /* the op keeps its generic name; the job will not run */
+    env->broken = env->oom = 1;
+    env_err(env, "out of memory while building the graph");
+    return NULL;
+  }
   sl__free(s->op->name);
-  s->op->name = sl__strdup(name);
+  s->op->name = op_name;
   if (src->nonparallel) s->part = SL__PART_REBALANCE;
   return s;
 }
@@ -241,9 +248,14 @@ sl_stream *sl_process(sl_stream *in, sl_flat_map_fn fn, void *ud) {
   return unary(in, SL__OP_PROCESS, (void *)fn, ud);
 }
 
-/* A graph call failed: the job will not run, with this message. */
+/* A graph call failed: the job will not run, with this message ("out of
+ * memory" makes sl_execute return -SL_ENOMEM). */
 void sl__graph_error(sl_stream *s, const char *msg) {
   s->env->broken = 1;
+  if (!strcmp(msg, "out of memory")) {
+    s->env->oom = 1;
+    msg = "out of memory while building the graph";
+  }
   env_err(s->env, "%s", msg);
 }
 
@@ -416,8 +428,14 @@ int sl_sink_to(sl_stream *in, sl_sink *sink) {
   s->op->sink = sink;
   char name[64];
   sl__fmt(name, sizeof name, "%s-sink#%d", sink->vt->kind, s->op->id);
+  char *op_name = sl__strdup(name);
+  if (!op_name) { /* the op keeps its generic name; the job will not run */
+    in->env->broken = in->env->oom = 1;
+    env_err(in->env, "out of memory while building the graph");
+    return -SL_ENOMEM;
+  }
   sl__free(s->op->name);
-  s->op->name = sl__strdup(name);
+  s->op->name = op_name;
   return 0;
 }
 
@@ -463,7 +481,7 @@ int sl_execute(sl_env *env, const char *job_name) {
   (void)job_name;
   if (env->broken) {
     if (!env->err[0]) env_err(env, "the job graph is incomplete (a graph call failed)");
-    return -SL_EINVAL;
+    return env->oom ? -SL_ENOMEM : -SL_EINVAL;
   }
   if (env->executed) {
     env_err(env, "this environment already executed its job");
@@ -517,6 +535,8 @@ int sl_execute(sl_env *env, const char *job_name) {
   }
   env->stats.parallelism = P;
   env->stats.seconds = (double)(sl__now_ns() - t0) / 1e9;
+  if (rc && !env->err[0]) /* a path that forgot its message */
+    env_err(env, "the job failed: %s (%s)", sl_strerror(rc), sl_err_name(rc));
   return rc;
 }
 

@@ -551,6 +551,10 @@ int sl__ckpt_start(sl__job *job) {
   for (int i = 0; i < job->n_ops; i++) {
     ck->meta.op_kind[i] = (uint8_t)job->ops[i]->kind;
     ck->meta.op_name[i] = sl__strdup(job->ops[i]->name);
+    if (!ck->meta.op_name[i]) {
+      job->ckpt = ck;
+      return -SL_ENOMEM;
+    }
   }
   for (int w = 0; w < job->P; w++)
     for (int i = 0; i < job->n_ops; i++) job->workers[w].insts[i].ckpt_id = atomic_load(&ck->trigger);

@@ -188,6 +188,7 @@ int sl__ckpt_meta_write(const char *chk_dir, const sl__ckpt_meta *m, char *err, 
   }
   if (b.oom) {
     sl__free(b.p);
+    sl__fmt(err, errcap, "out of memory encoding '%s/_metadata'", chk_dir);
     return -SL_ENOMEM;
   }
   char path[4096];

@@ -137,10 +137,14 @@ typedef enum { SL__T_INT, SL__T_BOOL, SL__T_DURATION, SL__T_SIZE, SL__T_STRING }
   XX(STATE_BACKEND, "state.backend.type", SL__T_STRING, "hashmap", 0, 0,      \
      "Keyed-state backend: hashmap (in memory, copy-on-write snapshots) or "  \
      "rocksdb (on disk, for state larger than memory).")                      \
-  XX(ROCKSDB_DIR, "state.backend.rocksdb.dir", SL__T_STRING,                  \
-     "/tmp/sluice-rocksdb", 0, 0,                                             \
-     "Directory for the RocksDB backend's working files; each operator "      \
-     "instance uses a subdirectory, removed when the job ends.")              \
+  XX(ROCKSDB_DIR, "state.backend.rocksdb.dir", SL__T_STRING, "", 0, 0,       \
+     "Directory for the RocksDB backend's working files.  Empty: "            \
+     "$TMPDIR/sluice-<uid> (TMPDIR defaults to /tmp), created with mode "     \
+     "0700 and refused when it is a symbolic link, another user's or "        \
+     "group/world-writable.  A process works in job-<pid>-<n>/ in it (mode "  \
+     "0700, locked while the process lives; a subdirectory per operator "     \
+     "instance), removed when the job ends; a dead process's job "            \
+     "directories are removed at the next start.")                            \
   XX(ROCKSDB_BLOCK_CACHE, "state.backend.rocksdb.block.cache-size",           \
      SL__T_SIZE, "64mb", 0, INT64_MAX,                                        \
      "RocksDB block cache per operator instance (uncompressed blocks).")      \

@@ -75,8 +75,15 @@ void sl__rm_rf(const char *path);
  * process with SIGKILL.  Points: "ckpt-file" (a checkpoint file is written
  * under its temporary name, before the rename), "commit" (a sink renamed
  * one committed file; others of the same commit may still be pending).
- * Only called on checkpoint and commit paths, never per record. */
+ * Only called on checkpoint and commit paths, never per record.  Compiled
+ * in only with the CMake option SLUICE_FAULT_INJECTION (test builds). */
+#ifdef SLUICE_FAULT_INJECTION
 void sl__fault(const char *name);
+#else
+/* A build without -DSLUICE_FAULT_INJECTION=ON (every release build)
+ * compiles the points away: SLUICE_FAULT is never read. */
+static inline void sl__fault(const char *name) { (void)name; }
+#endif
 /* fsync a directory (after renames in it).  0 or -errno. */
 int sl__fsync_dir(const char *dir);
 

@@ -163,6 +163,7 @@ int sl__mkdir_p(const char *dir, char **bad) {
   return 0;
 }
 
+#ifdef SLUICE_FAULT_INJECTION
 static char g_fault_point[64];
 static long g_fault_at;
 static _Atomic long g_fault_hits;
@@ -184,6 +185,7 @@ void sl__fault(const char *name) {
     raise(SIGKILL);
   }
 }
+#endif
 
 int sl__fsync_dir(const char *dir) {
   int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);

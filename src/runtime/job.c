@@ -354,10 +354,14 @@ int sl__job_run(sl__job *job) {
 
   if (!rc && (rc = sl__ckpt_start(job)) && !atomic_load(&job->failed)) {
     job->err_rc = rc;
+    if (!job->err[0])
+      sl__fmt(job->err, sizeof job->err, "cannot start checkpointing: %s", sl_strerror(rc));
     atomic_store(&job->failed, 1);
   }
   if (!rc && (rc = sl__ckpt_restore(job)) && !atomic_load(&job->failed)) {
     job->err_rc = rc;
+    if (!job->err[0])
+      sl__fmt(job->err, sizeof job->err, "cannot restore the checkpoint: %s", sl_strerror(rc));
     atomic_store(&job->failed, 1);
   }
 
@@ -420,7 +424,7 @@ void sl__job_collect_stats(sl__job *job, sl_job_stats *st) {
   st->dead_letters = atomic_load(&job->dead_letters);
   if (!job->workers) return;
   for (int w = 0; w < job->P; w++)
-    for (int i = 0; i < job->n_ops; i++) {
+    for (int i = 0; job->workers[w].insts && i < job->n_ops; i++) {
       sl__inst *inst = &job->workers[w].insts[i];
       if (inst->op->kind == SL__OP_SOURCE) st->records_in += inst->n_records;
       if (inst->op->kind == SL__OP_SINK) st->records_out += inst->n_records;

@@ -4,9 +4,10 @@
  *
  * Layout:
  *   - One DB per operator instance, in its own directory
- *     <state.backend.rocksdb.dir>/<instance>-<pid>-<n>, created empty by
- *     open and removed recursively by free (the working copy is
- *     disposable: checkpoints are canonical images written from snapshots).
+ *     <base>/job-<pid>-<m>/<instance>-<n>, created empty by open and
+ *     removed recursively by free (the working copy is disposable:
+ *     checkpoints are canonical images written from snapshots).  The base
+ *     and the private, locked per-process job directory: "directories".
  *   - One column family per state, named by the state name (cf[sid]); a
  *     state named "default" uses RocksDB's default column family, which is
  *     otherwise unused.
@@ -44,9 +45,13 @@
  */
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -59,6 +64,7 @@
 typedef struct rdb_backend {
   sl__backend base; /* first: the vtable functions cast back */
   char *path;       /* DB directory */
+  struct workdir *wd; /* the process's job directory path is in */
   rocksdb_t *db;
   rocksdb_options_t *opts; /* DB and column-family options (shared) */
   rocksdb_cache_t *cache;  /* NULL when block.cache-size is 0 */
@@ -84,7 +90,219 @@ struct sl__snapshot {
 
 static atomic_uint g_dir_counter;
 
-/* ---- directories ---------------------------------------------------------- */
+/* ---- directories ----------------------------------------------------------
+ * Base: state.backend.rocksdb.dir as given (created if missing), or when it
+ * is empty the private default $TMPDIR/sluice-<uid> (TMPDIR defaulting to
+ * /tmp): created 0700, and refused when it is a symbolic link, not a
+ * directory, owned by another user or group/world-writable (checked on an
+ * O_NOFOLLOW descriptor).
+ *
+ * In the base each process has one job directory job-<pid>-<n>/ (0700),
+ * shared by all its backends on that base (reference-counted) and removed
+ * when the last one is freed.  It holds a file `lock` on which the process
+ * keeps an exclusive flock while alive: the lock dies with the process, so
+ * the next process to open a backend on the base can tell a dead owner from
+ * a live one (a bare pid check is unsafe: pids are reused) and removes dead
+ * owners' job directories.  A job directory is created as new-<pid>-<n>/,
+ * locked, then renamed to job-<pid>-<n>/, so a job-* directory without a
+ * held lock never belongs to a live process; a new-* one is removed only
+ * when its pid no longer exists.  Only directories owned by this user are
+ * ever removed, and rm -rf does not follow symbolic links. */
+
+typedef struct workdir {
+  struct workdir *next;
+  char *base, *path; /* base directory, job directory in it */
+  int lock_fd;
+  int refs;
+  pid_t pid; /* the owner (a forked child never removes its parent's) */
+} workdir;
+
+static pthread_mutex_t g_workdir_mu = PTHREAD_MUTEX_INITIALIZER;
+static workdir *g_workdirs;
+static unsigned g_job_counter;
+
+/* The directory must be ours, private and no symbolic link.  0, or
+ * -SL_EIO with the reason in err. */
+static int check_private(const char *dir, const char *what, char *err, size_t errcap) {
+  int fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  struct stat st;
+  if (fd < 0 || fstat(fd, &st)) {
+    int e = errno;
+    struct stat lst;
+    if (!lstat(dir, &lst) && S_ISLNK(lst.st_mode))
+      sl__fmt(err, errcap, "RocksDB backend: %s '%s' is a symbolic link; refusing to keep "
+              "state there (remove it, or set state.backend.rocksdb.dir)", what, dir);
+    else
+      sl__fmt(err, errcap, "RocksDB backend: cannot open %s '%s': %s (set "
+              "state.backend.rocksdb.dir to a directory of yours)", what, dir, strerror(e));
+    if (fd >= 0) close(fd);
+    return -SL_EIO;
+  }
+  close(fd);
+  if (st.st_uid != geteuid()) {
+    sl__fmt(err, errcap, "RocksDB backend: %s '%s' is owned by uid %ld, not by this user "
+            "(uid %ld); refusing to keep state there (remove it, or set "
+            "state.backend.rocksdb.dir)", what, dir, (long)st.st_uid, (long)geteuid());
+    return -SL_EIO;
+  }
+  if (st.st_mode & 022) {
+    sl__fmt(err, errcap, "RocksDB backend: %s '%s' is group- or world-writable (mode %04o); "
+            "refusing to keep state there (chmod 700 it, or set state.backend.rocksdb.dir)",
+            what, dir, (unsigned)(st.st_mode & 07777));
+    return -SL_EIO;
+  }
+  return 0;
+}
+
+/* Removes the job directories of dead processes in base. */
+static void remove_dead(const char *base) {
+  DIR *d = opendir(base);
+  struct dirent *e;
+  while (d && (e = readdir(d)) != NULL) {
+    long pid;
+    unsigned n;
+    char tail;
+    int job = sscanf(e->d_name, "job-%ld-%u%c", &pid, &n, &tail) == 2;
+    int fresh = !job && sscanf(e->d_name, "new-%ld-%u%c", &pid, &n, &tail) == 2;
+    if (!job && !fresh) continue;
+    char path[4096], lock[4200];
+    sl__fmt(path, sizeof path, "%s/%s", base, e->d_name);
+    struct stat st;
+    if (lstat(path, &st) || !S_ISDIR(st.st_mode) || st.st_uid != geteuid()) continue;
+    if (fresh) { /* between mkdir and rename: only a vanished pid is dead */
+      if (kill((pid_t)pid, 0) && errno == ESRCH) sl__rm_rf(path);
+      continue;
+    }
+    sl__fmt(lock, sizeof lock, "%s/lock", path);
+    int fd = open(lock, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0 && errno != ENOENT) continue;
+    if (fd < 0 || !flock(fd, LOCK_EX | LOCK_NB)) sl__rm_rf(path); /* dead owner */
+    if (fd >= 0) close(fd);
+  }
+  if (d) closedir(d);
+}
+
+/* This process's job directory in base (created on first use).  NULL with
+ * err set on failure, *code = -SL_ENOMEM or -SL_EIO. */
+static workdir *workdir_acquire(const sl__conf *conf, int *code, char *err, size_t errcap) {
+  *code = -SL_EIO;
+  const char *dir = SL__CONF_S(conf, ROCKSDB_DIR);
+  char base[4096];
+  int rc;
+  if (dir && *dir) {
+    sl__fmt(base, sizeof base, "%s", dir);
+    char *bad = NULL;
+    if ((rc = sl__mkdir_p(base, &bad))) {
+      sl__fmt(err, errcap, "RocksDB backend: cannot open state.backend.rocksdb.dir '%s': "
+              "cannot create '%s': %s", base, bad ? bad : base, strerror(-rc));
+      sl__free(bad);
+      if (rc == -ENOMEM) *code = -SL_ENOMEM;
+      return NULL;
+    }
+  } else {
+    const char *tmp = getenv("TMPDIR");
+    sl__fmt(base, sizeof base, "%s/sluice-%ld", tmp && *tmp ? tmp : "/tmp", (long)geteuid());
+    if (mkdir(base, 0700) && errno != EEXIST) {
+      sl__fmt(err, errcap, "RocksDB backend: cannot create the default "
+              "state.backend.rocksdb.dir '%s': %s (set TMPDIR or state.backend.rocksdb.dir)",
+              base, strerror(errno));
+      return NULL;
+    }
+    if (check_private(base, "the default state.backend.rocksdb.dir", err, errcap)) return NULL;
+  }
+  pthread_mutex_lock(&g_workdir_mu);
+  workdir *wd;
+  for (wd = g_workdirs; wd; wd = wd->next)
+    if (wd->pid == getpid() && !strcmp(wd->base, base)) break;
+  if (wd) {
+    wd->refs++;
+    pthread_mutex_unlock(&g_workdir_mu);
+    return wd;
+  }
+  remove_dead(base);
+  wd = sl__calloc(1, sizeof *wd);
+  char fresh[4200], path[4200], lock[4300];
+  rc = wd ? 0 : -ENOMEM;
+  for (int tries = 0; !rc && tries < 100; tries++) {
+    unsigned n = g_job_counter++;
+    sl__fmt(fresh, sizeof fresh, "%s/new-%ld-%u", base, (long)getpid(), n);
+    sl__fmt(path, sizeof path, "%s/job-%ld-%u", base, (long)getpid(), n);
+    if (mkdir(fresh, 0700)) {
+      if (errno == EEXIST) continue; /* a leftover of a reused pid */
+      rc = -errno;
+      break;
+    }
+    if ((rc = check_private(fresh, "job directory", err, errcap))) {
+      rmdir(fresh); /* (not a symbolic link put in its place: rmdir fails) */
+      break;
+    }
+    sl__fmt(lock, sizeof lock, "%s/lock", fresh);
+    wd->lock_fd = open(lock, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (wd->lock_fd < 0 || flock(wd->lock_fd, LOCK_EX | LOCK_NB)) {
+      rc = -errno;
+      if (wd->lock_fd >= 0) close(wd->lock_fd);
+      sl__rm_rf(fresh);
+      break;
+    }
+    if (rename(fresh, path)) {
+      int e = errno;
+      close(wd->lock_fd);
+      sl__rm_rf(fresh);
+      if (e == EEXIST || e == ENOTEMPTY) continue; /* a live job-<pid>-<n> of a reused pid */
+      rc = -e;
+      break;
+    }
+    wd->base = sl__strdup(base);
+    wd->path = sl__strdup(path);
+    if (!wd->base || !wd->path) {
+      rc = -ENOMEM;
+      close(wd->lock_fd);
+      sl__rm_rf(path);
+      break;
+    }
+    wd->refs = 1;
+    wd->pid = getpid();
+    wd->next = g_workdirs;
+    g_workdirs = wd;
+    pthread_mutex_unlock(&g_workdir_mu);
+    return wd;
+  }
+  pthread_mutex_unlock(&g_workdir_mu);
+  if (rc == -SL_EIO) { /* check_private said why */
+  } else if (rc == -ENOMEM) {
+    *code = -SL_ENOMEM;
+    sl__fmt(err, errcap, "RocksDB backend: out of memory creating a job directory in '%s'", base);
+  } else {
+    sl__fmt(err, errcap, "RocksDB backend: cannot create a job directory in '%s': %s", base,
+            rc ? strerror(-rc) : "too many leftovers of this pid");
+  }
+  if (wd) {
+    sl__free(wd->base);
+    sl__free(wd->path);
+  }
+  sl__free(wd);
+  return NULL;
+}
+
+static void workdir_release(workdir *wd) {
+  if (!wd) return;
+  pthread_mutex_lock(&g_workdir_mu);
+  if (--wd->refs > 0) {
+    pthread_mutex_unlock(&g_workdir_mu);
+    return;
+  }
+  for (workdir **pp = &g_workdirs; *pp; pp = &(*pp)->next)
+    if (*pp == wd) {
+      *pp = wd->next;
+      break;
+    }
+  pthread_mutex_unlock(&g_workdir_mu);
+  if (wd->pid == getpid()) sl__rm_rf(wd->path);
+  close(wd->lock_fd);
+  sl__free(wd->base);
+  sl__free(wd->path);
+  sl__free(wd);
+}
 
 
 /* ---- the merge operator: concatenation ------------------------------------ *
@@ -465,6 +683,7 @@ static void rdb_free(sl__backend *be) {
   if (b->opts) rocksdb_options_destroy(b->opts);
   if (b->cache) rocksdb_cache_destroy(b->cache);
   if (b->path) sl__rm_rf(b->path);
+  workdir_release(b->wd);
   sl__backend_meta_free(be);
   sl__free(b->cf);
   sl__free(b->key);
@@ -563,11 +782,15 @@ int sl__rocksdb_backend_open(const sl__conf *conf, const char *instance,
   b->base.kg_hi = kg_hi;
   b->base.max_parallelism = max_parallelism;
 
-  /* <dir>/<instance>-<pid>-<n>; '/' in the instance name becomes '_'. */
-  const char *dir = SL__CONF_S(conf, ROCKSDB_DIR);
-  if (!dir || !*dir) dir = ".";
+  /* <job dir>/<instance>-<n>; '/' in the instance name becomes '_'. */
   if (!instance || !*instance) instance = "state";
-  size_t cap = strlen(dir) + strlen(instance) + 48;
+  int rc;
+  b->wd = workdir_acquire(conf, &rc, err, errcap);
+  if (!b->wd) {
+    rdb_free(&b->base);
+    return rc;
+  }
+  size_t cap = strlen(b->wd->path) + strlen(instance) + 24;
   b->path = sl__malloc(cap);
   b->key_cap = 256;
   b->key = sl__malloc(b->key_cap);
@@ -576,23 +799,10 @@ int sl__rocksdb_backend_open(const sl__conf *conf, const char *instance,
     b->path = NULL;
     goto oom;
   }
-  snprintf(b->path, cap, "%s/%s-%ld-%u", dir, instance, (long)getpid(),
+  snprintf(b->path, cap, "%s/%s-%u", b->wd->path, instance,
            atomic_fetch_add(&g_dir_counter, 1));
-  for (char *p = b->path + strlen(dir) + 1; *p; p++)
+  for (char *p = b->path + strlen(b->wd->path) + 1; *p; p++)
     if (*p == '/') *p = '_';
-
-  int rc = sl__mkdir_p(dir, NULL);
-  if (rc) {
-    sl__fmt(err, errcap,
-            "RocksDB backend: cannot open '%s': cannot create directory "
-            "'%s': %s",
-            b->path, dir, strerror(-rc));
-    sl__free(b->path);
-    b->path = NULL; /* nothing of ours to remove */
-    rdb_free(&b->base);
-    return -SL_EIO;
-  }
-  sl__rm_rf(b->path); /* a leftover of a crashed process with a reused pid */
 
   char *rerr = NULL;
   if (open_db(b, conf, &rerr)) {
@@ -714,7 +924,7 @@ int sl__rocksdb_adopt(sl__backend *be, const sl__conf *conf, const char *dir) {
   rocksdb_close(b->db);
   b->db = NULL;
   sl__rm_rf(b->path);
-  int rc = mkdir(b->path, 0755) ? -errno : 0;
+  int rc = mkdir(b->path, 0700) ? -errno : 0;
   DIR *d = rc ? NULL : opendir(dir);
   struct dirent *e;
   while (!rc && d && (e = readdir(d)) != NULL) {

@@ -175,11 +175,16 @@ static int wm_load(sl__inst *inst, const uint8_t *const *blobs, const size_t *le
 sl_stream *sl__add_op_cfg(sl_stream *in, sl__op_kind kind, void *fn, void *fn2, void *ud,
                           void *cfg, void (*cfg_free)(void *));
 
+void sl__graph_error(sl_stream *s, const char *msg); /* graph.c */
+
 sl_stream *sl_assign_timestamps(sl_stream *in, sl_timestamp_fn ts_fn, void *ud,
                                 const sl_watermark_strategy *strategy) {
   if (!in) return NULL;
   wm_gen *g = sl__calloc(1, sizeof *g);
-  if (!g) return NULL;
+  if (!g) {
+    sl__graph_error(in, "out of memory");
+    return NULL;
+  }
   g->ts_fn = ts_fn;
   g->ud = ud;
   if (strategy) g->ws = *strategy;

@@ -665,7 +665,9 @@ static int win_open(sl__inst *inst) {
   if (!rc && c->spec.kind == SL_WINDOW_SESSION)
     rc = sl_state_get(&inst->ctx, &D_SESSIONS, &wi->sessions);
   if (!rc) rc = sl__timers_new(inst, win_on_timer, &inst->timers);
-  if (rc) return sl__fail(inst, rc, "cannot open the window state: %s", inst->ctx.msg);
+  if (rc)
+    return sl__fail(inst, rc, "cannot open the window state: %s",
+                    inst->ctx.msg[0] ? inst->ctx.msg : sl_strerror(rc));
   return 0;
 }
 
