@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The whole test suite: a normal build with every test, the same tests under
 # ASan+UBSan, and the runtime/job tests under TSan.  Exits non-zero on any
-# failure.  Every build has fault injection (SLUICE_FAULT, for cli_crash)
-# compiled in; a build without it runs cli_fault_off instead.
+# failure.  These builds have fault injection (SLUICE_FAULT, for cli_crash)
+# compiled in; a release build of the CLI without it checks that it ignores
+# SLUICE_FAULT (cli_fault_off).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/deps.sh
@@ -12,6 +13,11 @@ echo "== build (RelWithDebInfo) and test"
 cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSLUICE_FAULT_INJECTION=ON >/dev/null
 cmake --build build -j"$jobs" >/dev/null
 (cd build && ctest --output-on-failure -j"$jobs")
+
+echo "== release CLI without fault injection"
+cmake -S . -B build-release -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSLUICE_BUILD_EXAMPLES=OFF >/dev/null
+cmake --build build-release -j"$jobs" --target sluice >/dev/null
+(cd build-release && ctest --output-on-failure -R cli_fault_off)
 
 echo "== ASan+UBSan build and test"
 cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DSLUICE_SANITIZE=address,undefined \
