@@ -571,6 +571,11 @@ typedef struct sl_job_stats {
   uint64_t records_in;    /* records read by sources */
   uint64_t records_out;   /* records received by sinks */
   uint64_t dead_letters;  /* records written to the dead-letter file */
+  /* late records no side output received (Flink's numLateRecordsDropped):
+   * a window's or interval join's late record when nothing reads the
+   * side output it goes to (sl_side_output); summed over all operators
+   * and subtasks */
+  uint64_t late_records_dropped;
   double seconds;         /* wall time of sl_execute */
   int parallelism;
   uint64_t checkpoints;   /* checkpoints completed */

@@ -76,9 +76,16 @@ static int64_t rec_ts(void *ud, const sl_record *in) { return in->ts; }
 
 typedef struct run_result {
   lines out, late;
+  lines dead; /* the dead-letter file: "<where>" of each line (g_dead_letters) */
+  sl_job_stats stats;
   int rc;
   char err[1024];
 } run_result;
+
+/* run_windows options: records of unrepresentable windows go to a
+ * dead-letter file (else they fail the job); the late side output is not
+ * connected (late records are then dropped and counted). */
+static int g_dead_letters, g_no_late_output;
 
 static int late_line(void *ud, sl_ctx *ctx, const sl_record *in, sl_record *out) {
   int64_t v;
@@ -147,6 +154,10 @@ static void run_windows(const ev *evs, size_t n, const sl_window_spec *w, int64_
   char dir[1024];
   snprintf(dir, sizeof dir, "%s/rocksdb", g_tmp);
   sl_env_set(env, "state.backend.rocksdb.dir", dir);
+  char dead[1024];
+  snprintf(dead, sizeof dead, "%s/dead-letters", g_tmp);
+  unlink(dead);
+  if (g_dead_letters) sl_env_set(env, "pipeline.dead-letter.path", dead);
   sl_record recs[256];
   for (size_t i = 0; i < n; i++)
     recs[i] = (sl_record){evs[i].ts, evs[i].key, (uint32_t)strlen(evs[i].key), &evs[i].value, 8};
@@ -161,12 +172,30 @@ static void run_windows(const ev *evs, size_t n, const sl_window_spec *w, int64_
                                      : sl_window_process(s, w, list_values, NULL);
   sl_collect *c = sl_collect_new(), *late = sl_collect_new();
   sl_sink_to(win, sl_collect_sink(c));
-  sl_sink_to(sl_map(sl_side_output(win, w->late_tag ? w->late_tag : "late"), late_line, NULL),
-             sl_collect_sink(late));
+  if (!g_no_late_output)
+    sl_sink_to(sl_map(sl_side_output(win, w->late_tag ? w->late_tag : "late"), late_line, NULL),
+               sl_collect_sink(late));
   res->rc = sl_execute(env, "windows");
   snprintf(res->err, sizeof res->err, "%s", sl_env_last_error(env));
+  sl_job_stats_get(env, &res->stats);
   memset(&res->out, 0, sizeof res->out);
   memset(&res->late, 0, sizeof res->late);
+  memset(&res->dead, 0, sizeof res->dead);
+  size_t dlen;
+  char *dl = read_file(dead, &dlen);
+  if (dl) { /* operator TAB subtask TAB where TAB reason TAB record */
+    lines all = {0};
+    lines_split_copy(&all, dl, dlen);
+    for (size_t i = 0; i < all.n; i++) {
+      char *f = all.v[i];
+      for (int k = 0; k < 2 && f; k++) f = strchr(f, '\t') ? strchr(f, '\t') + 1 : NULL;
+      char *e = f ? strchr(f, '\t') : NULL;
+      CHECK(e && strstr(e, "int64"));
+      lines_add(&res->dead, f ? f : "?", e ? (size_t)(e - f) : 1);
+    }
+    lines_free(&all);
+    free(dl);
+  }
   for (size_t i = 0; i < sl_collect_count(c); i++) {
     sl_record r;
     sl_collect_get(c, i, &r);
@@ -307,6 +336,134 @@ static void test_custom_trigger(void) {
   run_windows(e, N(e), &w, 0, 1, FN_AGG, &r);
   const char *want[] = {"G,a,3,7", "G,a,2,5"};
   expect(&r, want, N(want), NULL, 0, 1);
+}
+
+/* ---- timestamps at the ends of the int64 range -------------------------------- *
+ * A fixed-size window that would start before INT64_MIN or end after
+ * INT64_MAX cannot be represented: its record goes to the dead-letter file
+ * (one line per record, where = "timestamp T").  A session's end is cut at
+ * INT64_MAX; a record at INT64_MAX itself has no session [t, end) with
+ * end > t: dead letter.  Every record is in an output or a dead letter. */
+
+static void expect_dead(run_result *r, const char *const *want, size_t n) {
+  lines w = {0};
+  for (size_t i = 0; i < n; i++) lines_add(&w, want[i], strlen(want[i]));
+  CHECK(same_lines(&w, &r->dead, 0));
+  CHECK_EQ_INT(r->stats.dead_letters, n);
+  lines_free(&w);
+  lines_free(&r->dead);
+}
+
+/* Tumbling 1000, bound 5.  INT64_MIN = -9223372036854775808, so the first
+ * window that fits starts at -9223372036854775000 and the last one ends at
+ * 9223372036854775000:
+ *   -9223372036854775807 -> [-9223372036854776000, ...): before INT64_MIN
+ *   -9223372036854775000 -> [-9223372036854775000, -9223372036854774000)
+ *    9223372036854774999 -> [9223372036854774000, 9223372036854775000)
+ *    9223372036854775000 -> [9223372036854775000, 9223372036854776000): after
+ *    9223372036854775807 (INT64_MAX) -> the same window: after INT64_MAX */
+static void test_tumbling_int64_edges(void) {
+  ev e[] = {{-9223372036854775807LL, "a", 1}, {-9223372036854775807LL + 807, "a", 2},
+            {9223372036854774999LL, "a", 3}, {9223372036854775000LL, "a", 4},
+            {INT64_MAX, "a", 5}};
+  sl_window_spec w = {.kind = SL_WINDOW_TUMBLING, .size_ms = 1000};
+  const char *want[] = {"-9223372036854775000,-9223372036854774000,a,1,2",
+                        "9223372036854774000,9223372036854775000,a,1,3"};
+  const char *dead[] = {"timestamp -9223372036854775807", "timestamp 9223372036854775000",
+                        "timestamp 9223372036854775807"};
+  run_result r;
+  g_dead_letters = 1;
+  run_windows(e, N(e), &w, 5, 1, FN_AGG, &r);
+  g_dead_letters = 0;
+  expect_dead(&r, dead, N(dead));
+  expect(&r, want, N(want), NULL, 0, 1);
+}
+
+/* Sliding 10/5, bound 0 (aggregate: the sliced path; process function:
+ * one state entry per window).  Multiples of 5 near the ends: INT64_MIN + 3
+ * = -9223372036854775805 and INT64_MAX - 7 = 9223372036854775800.
+ *   -9223372036854775804 -> [-9223372036854775805, ...) and
+ *                           [-9223372036854775810, ...): before INT64_MIN
+ *   -9223372036854775800 -> [-...805, -...795) and [-...800, -...790)
+ *    9223372036854775799 -> [...790, ...800) and [...795, ...805)
+ *    9223372036854775800 -> [...800, ...810): after INT64_MAX
+ *    INT64_MAX           -> the same */
+static void test_sliding_int64_edges(void) {
+  ev e[] = {{-9223372036854775804LL, "a", 1}, {-9223372036854775800LL, "a", 2},
+            {9223372036854775799LL, "a", 3}, {9223372036854775800LL, "a", 4},
+            {INT64_MAX, "a", 5}};
+  sl_window_spec w = {.kind = SL_WINDOW_SLIDING, .size_ms = 10, .slide_ms = 5};
+  const char *dead[] = {"timestamp -9223372036854775804", "timestamp 9223372036854775800",
+                        "timestamp 9223372036854775807"};
+  const char *want[] = {"-9223372036854775805,-9223372036854775795,a,1,2",
+                        "-9223372036854775800,-9223372036854775790,a,1,2",
+                        "9223372036854775790,9223372036854775800,a,1,3",
+                        "9223372036854775795,9223372036854775805,a,1,3"};
+  const char *want_p[] = {"-9223372036854775805,-9223372036854775795,a:2",
+                          "-9223372036854775800,-9223372036854775790,a:2",
+                          "9223372036854775790,9223372036854775800,a:3",
+                          "9223372036854775795,9223372036854775805,a:3"};
+  run_result r;
+  g_dead_letters = 1;
+  run_windows(e, N(e), &w, 0, 1, FN_AGG, &r);
+  expect_dead(&r, dead, N(dead));
+  expect(&r, want, N(want), NULL, 0, 1);
+  run_windows(e, N(e), &w, 0, 1, FN_PROCESS, &r);
+  g_dead_letters = 0;
+  expect_dead(&r, dead, N(dead));
+  expect(&r, want_p, N(want_p), NULL, 0, 1);
+}
+
+/* Sessions end at t + gap, cut at INT64_MAX.  Gap INT64_MAX, bound 0:
+ * a@5 -> [5, MAX); a@100 -> [100, MAX) merges into [5, MAX) = {5, 100};
+ * c@9223372036854775000 -> [9223372036854775000, MAX); b@MAX: no session
+ * [MAX, end > MAX) exists: dead letter.  Gap 10: a@INT64_MIN+1 ->
+ * [-9223372036854775807, -9223372036854775797); a@MAX-3 -> [MAX-3, MAX). */
+static void test_session_int64_edges(void) {
+  ev e[] = {{5, "a", 5}, {100, "a", 100}, {9223372036854775000LL, "c", 7}, {INT64_MAX, "b", 1}};
+  sl_window_spec w = {.kind = SL_WINDOW_SESSION, .gap_ms = INT64_MAX};
+  const char *want[] = {"5,9223372036854775807,a,2,105",
+                        "9223372036854775000,9223372036854775807,c,1,7"};
+  const char *dead[] = {"timestamp 9223372036854775807"};
+  run_result r;
+  g_dead_letters = 1;
+  run_windows(e, N(e), &w, 0, 1, FN_AGG, &r);
+  g_dead_letters = 0;
+  expect_dead(&r, dead, N(dead));
+  expect(&r, want, N(want), NULL, 0, 0);
+  ev e2[] = {{INT64_MIN + 1, "a", 1}, {INT64_MAX - 3, "a", 2}};
+  sl_window_spec w2 = {.kind = SL_WINDOW_SESSION, .gap_ms = 10};
+  const char *want2[] = {"-9223372036854775807,-9223372036854775797,a,1,1",
+                         "9223372036854775804,9223372036854775807,a,1,2"};
+  run_windows(e2, N(e2), &w2, 0, 1, FN_AGG, &r);
+  expect(&r, want2, N(want2), NULL, 0, 1);
+}
+
+/* ---- late records without a side output: counted -------------------------------- *
+ * The inputs of test_tumbling_out_of_order (8 is late) and
+ * test_sliding_reduce_late (b@2 is late), with nothing connected to the
+ * side output "late": the same results, and the job's stats count one late
+ * record dropped.  With the side output connected nothing is dropped. */
+static void test_late_dropped_counted(void) {
+  ev e[] = {{1, "a", 1}, {3, "a", 3}, {12, "a", 12}, {7, "a", 7}, {25, "a", 25}, {8, "a", 8}};
+  sl_window_spec w = {.kind = SL_WINDOW_TUMBLING, .size_ms = 10};
+  const char *want[] = {"0,10,a,3,11", "10,20,a,1,12", "20,30,a,1,25"};
+  const char *late[] = {"late a@8=8"};
+  run_result r;
+  run_windows(e, N(e), &w, 5, 1, FN_AGG, &r);
+  CHECK_EQ_INT(r.stats.late_records_dropped, 0);
+  expect(&r, want, N(want), late, N(late), 1);
+  g_no_late_output = 1;
+  run_windows(e, N(e), &w, 5, 1, FN_AGG, &r);
+  CHECK_EQ_INT(r.stats.late_records_dropped, 1);
+  expect(&r, want, N(want), NULL, 0, 1);
+  ev e2[] = {{7, "a", 7}, {12, "a", 12}, {9, "a", 20}, {8, "b", 40}, {2, "b", 50}};
+  sl_window_spec w2 = {.kind = SL_WINDOW_SLIDING, .size_ms = 10, .slide_ms = 5};
+  const char *want2[] = {"0,10,a,max=7", "5,15,a,max=20", "10,20,a,max=12", "5,15,b,max=40"};
+  run_windows(e2, N(e2), &w2, 0, 1, FN_REDUCE, &r);
+  g_no_late_output = 0;
+  CHECK_EQ_INT(r.stats.late_records_dropped, 1);
+  expect(&r, want2, N(want2), NULL, 0, 0);
 }
 
 /* Processing-time tumbling windows of 50 ms over ~200 ms of input (100
@@ -593,6 +750,10 @@ int main(void) {
     RUN(test_count_not_purging);
     RUN(test_process_and_reduce);
     RUN(test_custom_trigger);
+    RUN(test_tumbling_int64_edges);
+    RUN(test_sliding_int64_edges);
+    RUN(test_session_int64_edges);
+    RUN(test_late_dropped_counted);
     RUN(test_processing_time_windows);
     RUN(test_parallelism_4_equals_1);
   }
