@@ -3,13 +3,17 @@
  * input, watermark after every record, expected firings worked out by hand
  * in the comments.  Tumbling, sliding, session (with a bridging merge),
  * count and purging triggers, allowed lateness with re-firing, the late
- * side output, process and reduce window functions, keyed process timers
- * (event and processing time, deletion, deduplication), idleness, and
- * P=4 equal to P=1.  Window tests run on both state backends.
+ * side output, late records without one (counted), timestamps at the
+ * ends of the int64 range (dead letters, saturated session ends), process
+ * and reduce window functions, keyed process timers (event and processing
+ * time, deletion, deduplication), idleness, and P=4 equal to P=1.  Window
+ * tests run on both state backends.  Processing time runs on a clock the
+ * test drives (sl__clock_set), so no result depends on the machine's speed.
  */
 #include <pthread.h>
 #include <stdatomic.h>
 
+#include "core/core.h" /* sl__clock_set */
 #include "test.h"
 #include "test_util.h"
 
@@ -466,39 +470,63 @@ static void test_late_dropped_counted(void) {
   expect(&r, want2, N(want2), NULL, 0, 0);
 }
 
-/* Processing-time tumbling windows of 50 ms over ~200 ms of input (100
- * records, 500 per second): every record is counted in exactly one window,
- * and the input spans several windows; at the end of input the open
- * windows fire. */
-static int one_a(void *ud, sl_ctx *ctx, uint64_t i, sl_record *out) {
-  static const int64_t one = 1;
-  *out = (sl_record){SL_NO_TIMESTAMP, "a", 1, &one, 8};
+/* ---- processing time on a clock the test drives ----------------------------------
+ * sl__clock_set (core.h) replaces the processing-time clock: here it reads
+ * g_now, which the job itself advances as records are processed, so what
+ * each window holds does not depend on scheduling or the machine's speed. */
+static _Atomic int64_t g_now;
+static int64_t test_clock(void *ud) { return atomic_load(&g_now); }
+
+/* The count/sum aggregate, and every record added moves the clock 2 ms. */
+static int cs_add_tick(void *ud, void *acc, const void *in, uint32_t n) {
+  atomic_fetch_add(&g_now, 2);
+  return cs_add(ud, acc, in, n);
+}
+static const sl_state_desc CS_TICK = {.name = "cs", .kind = SL_STATE_AGGREGATING,
+                                      .size = sizeof(cs), .agg_create = cs_create,
+                                      .agg_add = cs_add_tick, .agg_merge = cs_merge,
+                                      .agg_result = cs_result};
+static int value_i(void *ud, sl_ctx *ctx, uint64_t i, sl_record *out) {
+  int64_t *v = sl_ctx_scratch(ctx, 8);
+  *v = (int64_t)i;
+  *out = (sl_record){SL_NO_TIMESTAMP, "a", 1, v, 8};
   return 0;
 }
+
+/* Processing-time tumbling windows of 50 ms; the clock starts at 1000 and
+ * each record added moves it 2 ms, so record i (value i) is assigned at
+ * 1000 + 2i: [1000,1050) = {0..24}, [1050,1100) = {25..49}, [1100,1150) =
+ * {50..74}, [1150,1200) = {75..99}; sums 300, 925, 1550, 2175.  A window
+ * fires when a tick sees the clock at its end - 1 (an odd number): only
+ * after its last record (at an even time) was added.  The last one fires
+ * at the end of input at the latest. */
 static void test_processing_time_windows(void) {
+  atomic_store(&g_now, 1000);
+  sl__clock_set(test_clock, NULL);
   sl_env *env = env_p(1);
-  sl_env_set(env, "source.datagen.rows-per-second", "500");
   sl_env_set(env, "state.backend.type", g_backend);
   char dir[1024];
   snprintf(dir, sizeof dir, "%s/rocksdb-pt", g_tmp);
   sl_env_set(env, "state.backend.rocksdb.dir", dir);
   sl_window_spec w = {.kind = SL_WINDOW_TUMBLING, .time = SL_TIME_PROCESSING, .size_ms = 50};
   sl_collect *c = sl_collect_new();
-  sl_stream *s = sl_key_by(sl_source_stream(env, sl_datagen_source(100, one_a, NULL)), NULL, NULL);
-  sl_sink_to(sl_window_aggregate(s, &w, &CS, format_cs, NULL), sl_collect_sink(c));
+  sl_stream *s = sl_key_by(sl_source_stream(env, sl_datagen_source(100, value_i, NULL)), NULL, NULL);
+  sl_sink_to(sl_window_aggregate(s, &w, &CS_TICK, format_cs, NULL), sl_collect_sink(c));
   CHECK_EQ_INT(sl_execute(env, "ptime"), 0);
-  int64_t total = 0;
+  sl__clock_set(NULL, NULL);
+  lines got = {0}, want = {0};
   for (size_t i = 0; i < sl_collect_count(c); i++) {
     sl_record r;
     sl_collect_get(c, i, &r);
-    long long start, end, count, sum;
-    char line[128];
-    snprintf(line, sizeof line, "%.*s", (int)r.value_len, (const char *)r.value);
-    if (sscanf(line, "%lld,%lld,a,%lld,%lld", &start, &end, &count, &sum) == 4 && end - start == 50)
-      total += count;
+    lines_add(&got, r.value, r.value_len);
   }
-  CHECK_EQ_INT(total, 100);
-  CHECK(sl_collect_count(c) >= 2);
+  const char *wl[] = {"1000,1050,a,25,300", "1050,1100,a,25,925", "1100,1150,a,25,1550",
+                      "1150,1200,a,25,2175"};
+  for (size_t i = 0; i < 4; i++) lines_add(&want, wl[i], strlen(wl[i]));
+  CHECK(same_lines(&want, &got, 1));
+  CHECK_EQ_INT(atomic_load(&g_now), 1200);
+  lines_free(&got);
+  lines_free(&want);
   sl_collect_free(c);
   sl_env_free(env);
 }
@@ -586,8 +614,8 @@ static void test_parallelism_4_equals_1(void) {
 
 /* ---- keyed process functions with timers ---------------------------------------- */
 
-static _Atomic int64_t g_ptimer_ts;
-static _Atomic int g_ptimer_fired;
+static _Atomic int64_t g_ptimer_ts, g_ptimer_fired_ts;
+static _Atomic int g_ptimer_fired, g_ptimer_registered;
 
 /* value -1: delete the key's timer at 15; otherwise register ts + 10 twice
  * (deduplicated).  Key "p": register a processing-time timer. */
@@ -599,8 +627,13 @@ static int timer_fn(void *ud, sl_ctx *ctx, const sl_record *in, sl_collector *ou
     atomic_compare_exchange_strong(&g_ptimer_ts, &expect, sl_ctx_now(ctx) + 50);
     /* the same timestamp again and again until it fired (a timer set in the
      * past would fire again at once, as in Flink) */
-    if (atomic_load(&g_ptimer_fired)) return 0;
-    return sl_timer_register(ctx, SL_TIME_PROCESSING, atomic_load(&g_ptimer_ts));
+    int rc = 0;
+    if (!atomic_load(&g_ptimer_fired)) {
+      atomic_fetch_add(&g_ptimer_registered, 1);
+      rc = sl_timer_register(ctx, SL_TIME_PROCESSING, atomic_load(&g_ptimer_ts));
+    }
+    atomic_fetch_add(&g_now, 5); /* each record moves the test's clock 5 ms */
+    return rc;
   }
   if (v == -1) return sl_timer_delete(ctx, SL_TIME_EVENT, 15);
   int rc = sl_timer_register(ctx, SL_TIME_EVENT, in->ts + 10);
@@ -611,6 +644,8 @@ static int on_timer(void *ud, sl_ctx *ctx, int64_t ts, sl_time_domain d, sl_coll
   sl_bytes key;
   sl_ctx_key(ctx, &key);
   if (d == SL_TIME_PROCESSING) {
+    atomic_store(&g_ptimer_fired_ts, ts);
+    CHECK(sl_ctx_now(ctx) >= ts); /* due */
     atomic_fetch_add(&g_ptimer_fired, 1);
     return 0;
   }
@@ -652,9 +687,30 @@ static void test_keyed_process_timers(void) {
   sl_env_free(env);
 }
 
-/* A rate-limited generator keeps the job alive for ~300 ms; the
- * processing-time timer, registered ~10 times with the same ts before it is
- * due (one record every 5 ms, due after 50 ms), fires exactly once. */
+typedef struct exec_job {
+  sl_env *env;
+  int rc;
+  pthread_t t;
+} exec_job;
+static void *exec_main(void *arg) {
+  exec_job *j = arg;
+  j->rc = sl_execute(j->env, "job");
+  return NULL;
+}
+
+/* Waits (up to a minute: a bound, not a timing assumption) until *flag
+ * reaches n; returns whether it did. */
+static int wait_for(_Atomic int *flag, int n) {
+  for (int i = 0; i < 60000 && atomic_load(flag) < n; i++) sleep_ms(1);
+  return atomic_load(flag) >= n;
+}
+
+/* An unbounded generator of key "p" on the test's clock: it starts at 1000
+ * and each record moves it 5 ms, so the timer registered by record 0 at
+ * 1050 is registered again by records 1..9 (at 1005..1045, deduplicated)
+ * and fires once, when a tick sees the clock at 1050 or later; then the
+ * test cancels the job.  (Processing-time timers do not fire at the end of
+ * input, so the job must run until the timer fired.) */
 static int slow_p(void *ud, sl_ctx *ctx, uint64_t i, sl_record *out) {
   static int64_t zero = 0;
   *out = (sl_record){(int64_t)i, "p", 1, &zero, 8};
@@ -663,75 +719,122 @@ static int slow_p(void *ud, sl_ctx *ctx, uint64_t i, sl_record *out) {
 static void test_processing_time_timer(void) {
   atomic_store(&g_ptimer_ts, 0);
   atomic_store(&g_ptimer_fired, 0);
+  atomic_store(&g_ptimer_registered, 0);
+  atomic_store(&g_now, 1000);
+  sl__clock_set(test_clock, NULL);
   sl_env *env = env_p(1);
-  sl_env_set(env, "source.datagen.rows-per-second", "200"); /* 60 records: ~300 ms */
-  sl_stream *s = sl_source_stream(env, sl_datagen_source(60, slow_p, NULL));
+  sl_stream *s = sl_source_stream(env, sl_datagen_source(UINT64_MAX, slow_p, NULL));
   s = sl_keyed_process(sl_key_by(s, NULL, NULL), timer_fn, on_timer, NULL);
   sl_sink_to(s, sl_discard_sink());
-  CHECK_EQ_INT(sl_execute(env, "ptimer"), 0);
+  exec_job j = {env, 0, 0};
+  pthread_create(&j.t, NULL, exec_main, &j);
+  CHECK(wait_for(&g_ptimer_fired, 1));
+  sl_cancel(env);
+  pthread_join(j.t, NULL);
+  sl__clock_set(NULL, NULL);
+  CHECK_EQ_INT(j.rc, -SL_ECANCELED);
   CHECK_EQ_INT(atomic_load(&g_ptimer_fired), 1);
+  CHECK_EQ_INT(atomic_load(&g_ptimer_fired_ts), 1050);
+  CHECK(atomic_load(&g_ptimer_registered) >= 10);
   sl_env_free(env);
 }
 
 /* ---- idleness ------------------------------------------------------------------- */
 
-/* Input A: 400 records, ts = 10 i, 500 per second.  Input B: a socket that
- * never sends.  With an idle timeout on B, A's watermark alone drives the
- * windows: most of them fire while B is still connected and silent. */
-static _Atomic int g_fired, g_fired_before_end, g_a_done;
-static int slow_a(void *ud, sl_ctx *ctx, uint64_t i, sl_record *out) {
-  static int64_t one = 1;
-  if (i == 399) atomic_store(&g_fired_before_end, atomic_load(&g_fired)), atomic_store(&g_a_done, 1);
-  *out = (sl_record){(int64_t)i * 10, "a", 1, &one, 8};
-  return 0;
-}
+/* Inputs A and B: two sockets the test writes to; A's lines are
+ * timestamps, B never sends.  B has an idle timeout of 100 ms on the
+ * test's clock, which stands at 1000 until the test moves it: so B holds
+ * the windows back (its watermark is the minimum) until then, whatever the
+ * scheduling; once B is idle, A's watermark alone drives the windows while
+ * B is still connected and silent.  Tumbling 100, A monotonous:
+ *   A 0, 10, .., 990 (100 records)       -> nothing fires (B active)
+ *   clock 2000: B idle, wm 989           -> [0,100) .. [800,900): 9
+ *   A 1000, .., 3990 (300 records), wm 3989 -> up to [3800,3900): 39
+ *   A ends (watermark MAX)               -> [3900,4000): 40
+ * Each step is awaited (up to a minute), never slept for.  While waiting
+ * for firings the test writes more A records with the timestamp of the
+ * step's last one plus 5 (same watermark window, nothing more fires): a
+ * worker with nothing to do does not send its partial batches on (issue
+ * 10 item 12), and the watermark that B's idleness releases sits in one. */
+static _Atomic int g_fired, g_seen;
 static int count_fired(void *ud, sl_ctx *ctx, const sl_record *in, sl_record *out) {
   atomic_fetch_add(&g_fired, 1);
   return 0;
 }
+static int count_seen(void *ud, sl_ctx *ctx, const sl_record *in, sl_record *out) {
+  atomic_fetch_add(&g_seen, 1);
+  return 0;
+}
 static int64_t zero_ts(void *ud, const sl_record *in) { return 0; }
-
-typedef struct exec_job {
-  sl_env *env;
-  int rc;
-  pthread_t t;
-} exec_job;
-static void *exec_main(void *arg) {
-  exec_job *j = arg;
-  j->rc = sl_execute(j->env, "idle");
-  return NULL;
+static int64_t line_ts(void *ud, const sl_record *in) {
+  char buf[32];
+  snprintf(buf, sizeof buf, "%.*s", (int)in->value_len, (const char *)in->value);
+  return strtoll(buf, NULL, 10);
+}
+static int to_one(void *ud, sl_ctx *ctx, const sl_record *in, sl_record *out) {
+  static const int64_t one = 1;
+  *out = (sl_record){in->ts, "a", 1, &one, 8};
+  return 0;
+}
+static int g_written; /* A records written */
+static void write_ts(int fd, int64_t from, int64_t to) {
+  char line[32];
+  for (int64_t t = from; t <= to; t += 10, g_written++) {
+    int n = snprintf(line, sizeof line, "%lld\n", (long long)t);
+    CHECK_EQ_INT(write(fd, line, (size_t)n), n);
+  }
+}
+/* Waits until n windows fired, writing A records at `nudge` meanwhile. */
+static int wait_fired(int fd, int n, int64_t nudge) {
+  for (int i = 0; i < 60000 && atomic_load(&g_fired) < n; i++) {
+    if (i % 10 == 0) write_ts(fd, nudge, nudge);
+    sleep_ms(1);
+  }
+  return atomic_load(&g_fired) >= n;
 }
 
 static void test_idleness(void) {
-  int port = 0;
-  int lfd = listen_loopback(&port, 4);
-  CHECK(lfd >= 0);
+  int port_a = 0, port_b = 0;
+  int la = listen_loopback(&port_a, 4), lb = listen_loopback(&port_b, 4);
+  CHECK(la >= 0 && lb >= 0);
+  atomic_store(&g_now, 1000);
+  sl__clock_set(test_clock, NULL);
   sl_env *env = env_p(1);
-  sl_env_set(env, "pipeline.auto-watermark-interval", "10ms");
-  sl_env_set(env, "source.datagen.rows-per-second", "500"); /* 400 records: ~0.8 s */
+  sl_env_set(env, "pipeline.auto-watermark-interval", "0");
   sl_watermark_strategy wa = {.kind = SL_WM_MONOTONOUS};
   sl_watermark_strategy wb = {.kind = SL_WM_MONOTONOUS, .idle_timeout_ms = 100};
-  sl_stream *a = sl_assign_timestamps(sl_source_stream(env, sl_datagen_source(400, slow_a, NULL)),
-                                      rec_ts, NULL, &wa);
-  sl_stream *b = sl_assign_timestamps(sl_source_stream(env, sl_socket_source("127.0.0.1", port)),
+  sl_stream *a = sl_assign_timestamps(sl_source_stream(env, sl_socket_source("127.0.0.1", port_a)),
+                                      line_ts, NULL, &wa);
+  sl_stream *b = sl_assign_timestamps(sl_source_stream(env, sl_socket_source("127.0.0.1", port_b)),
                                       zero_ts, NULL, &wb);
-  sl_stream *ins[] = {a, b};
+  sl_stream *ins[] = {sl_map(a, to_one, NULL), sl_map(b, to_one, NULL)};
+  sl_stream *u = sl_map(sl_union(ins, 2), count_seen, NULL);
   sl_window_spec w = {.kind = SL_WINDOW_TUMBLING, .size_ms = 100};
-  sl_stream *win = sl_window_aggregate(sl_key_by(sl_union(ins, 2), NULL, NULL), &w, &CS, NULL, NULL);
+  sl_stream *win = sl_window_aggregate(sl_key_by(u, NULL, NULL), &w, &CS, NULL, NULL);
   sl_sink_to(sl_map(win, count_fired, NULL), sl_discard_sink());
   exec_job j = {env, 0, 0};
   pthread_create(&j.t, NULL, exec_main, &j);
-  int c = accept(lfd, NULL, NULL); /* connected, silent */
-  for (int i = 0; i < 500 && !atomic_load(&g_a_done); i++) sleep_ms(10);
-  sleep_ms(50);
-  if (c >= 0) close(c); /* B ends: the job can finish */
-  close(lfd);
+  int ca = accept(la, NULL, NULL), cb = accept(lb, NULL, NULL); /* B: connected, silent */
+  CHECK(ca >= 0 && cb >= 0);
+  g_written = 0;
+  write_ts(ca, 0, 990);
+  CHECK(wait_for(&g_seen, 100));
+  CHECK_EQ_INT(atomic_load(&g_fired), 0); /* B is not idle yet: it holds the watermark */
+  atomic_store(&g_now, 2000);             /* B idle from its next tick */
+  CHECK(wait_fired(ca, 9, 995));
+  write_ts(ca, 1000, 3990);
+  CHECK(wait_fired(ca, 39, 3995));
+  CHECK(wait_for(&g_seen, g_written));
+  CHECK_EQ_INT(atomic_load(&g_fired), 39);
+  close(ca); /* A ends: its watermark goes to MAX */
+  CHECK(wait_for(&g_fired, 40));
+  close(cb); /* B ends: the job can finish */
+  close(la);
+  close(lb);
   pthread_join(j.t, NULL);
+  sl__clock_set(NULL, NULL);
   CHECK_EQ_INT(j.rc, 0);
-  fprintf(stderr, "  windows fired while B was silent: %d of %d\n",
-          atomic_load(&g_fired_before_end), atomic_load(&g_fired));
-  CHECK_EQ_INT(atomic_load(&g_fired), 40);           /* [0,100) .. [3900,4000) */
-  CHECK(atomic_load(&g_fired_before_end) >= 30);     /* not held back by B */
+  CHECK_EQ_INT(atomic_load(&g_fired), 40); /* [0,100) .. [3900,4000), once each */
   sl_env_free(env);
 }
 

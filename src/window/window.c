@@ -147,8 +147,8 @@ static int unrepresentable(sl__inst *inst, const sl_window_spec *s, int64_t t,
   sl__fmt(where, sizeof where, "timestamp %lld", (long long)t);
   if (s->kind == SL_WINDOW_SESSION)
     sl__fmt(reason, sizeof reason,
-            "no session window [t, t + gap) fits below the int64 limit "
-            "9223372036854775807 ms");
+            "a session window [t, end) needs end > t, and t is the largest int64 "
+            "value; check the record's timestamp");
   else if (s->kind == SL_WINDOW_TUMBLING)
     sl__fmt(reason, sizeof reason,
             "its tumbling window (size %lld ms) would reach beyond the int64 range of "
