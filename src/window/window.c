@@ -16,10 +16,14 @@
  *   1. assign windows (tumbling: one; sliding: size/slide; session: [t,
  *      t+gap) merged with every open session it touches (Flink's
  *      TimeWindow.intersects, so touching sessions merge and a record can
- *      bridge two); global: one window);
+ *      bridge two); global: one window); a record whose tumbling or
+ *      sliding window would leave the int64 range is a bad record (dead
+ *      letter), a session's end is cut at INT64_MAX (see "window
+ *      assignment at the ends of the int64 range" below);
  *   2. skip windows that are late: end - 1 + allowed_lateness <= watermark
  *      (event time); a record whose windows are all late goes to the late
- *      side output -- never dropped silently;
+ *      side output, or is counted as dropped when nothing reads it
+ *      (sl__emit_late) -- never dropped silently;
  *   3. add the record to each window's contents;
  *   4. trigger: event time registers a timer at end - 1, or, when the
  *      watermark is already past it (a late record within the allowed
@@ -31,6 +35,7 @@
  * window.  At the end of input the final watermark fires every event-time
  * window and processing-time windows fire too.
  */
+#include <assert.h>
 #include <stdio.h>
 
 #include "api/ops.h"
@@ -601,7 +606,7 @@ static int process_sliced(sl__inst *inst, const win_cfg *c, win_inst *wi, const 
   const sl_window_spec *s = &c->spec;
   size_t n;
   if (assign_fixed(s, r->ts, wi->wins, wi->wcap, &n)) return unrepresentable(inst, s, r->ts, r);
-  if (!n) return sl__emit_late(inst, c->late_tag, r); /* between windows (size < slide) */
+  assert(n >= 1); /* size is a multiple of slide: every record has windows */
   /* wins[0] is the pane's last window: ps + size is representable */
   int64_t ps = wi->wins[0].start;
   sl_window pane = {ps, ps + s->slide_ms}, last = wi->wins[0];
