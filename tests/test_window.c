@@ -416,6 +416,17 @@ static void test_sliding_int64_edges(void) {
   g_dead_letters = 0;
   expect_dead(&r, dead, N(dead));
   expect(&r, want_p, N(want_p), NULL, 0, 1);
+  /* size INT64_MAX, slide s = 4611686018427387903 (INT64_MAX / 2): a@0 is in
+   * [0, MAX), [-s, MAX - s) and [-2s, MAX - 2s) = [-9223372036854775806, 1);
+   * all fire at the end, by end */
+  ev e2[] = {{0, "a", 1}};
+  sl_window_spec w2 = {.kind = SL_WINDOW_SLIDING, .size_ms = INT64_MAX,
+                       .slide_ms = INT64_MAX / 2};
+  const char *want2[] = {"-9223372036854775806,1,a,1,1",
+                         "-4611686018427387903,4611686018427387904,a,1,1",
+                         "0,9223372036854775807,a,1,1"};
+  run_windows(e2, N(e2), &w2, 0, 1, FN_AGG, &r);
+  expect(&r, want2, N(want2), NULL, 0, 1);
 }
 
 /* Sessions end at t + gap, cut at INT64_MAX.  Gap INT64_MAX, bound 0:

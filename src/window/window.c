@@ -719,8 +719,10 @@ static int win_open(sl__inst *inst) {
   win_inst *wi = sl__calloc_private(sizeof *wi);
   if (!wi) return sl__fail(inst, -SL_ENOMEM, "out of memory");
   inst->impl = wi;
+  /* at most ceil(size / slide) windows per record (size + slide could
+   * overflow) */
   wi->wcap = c->spec.kind == SL_WINDOW_SLIDING
-                 ? (size_t)((c->spec.size_ms + c->spec.slide_ms - 1) / c->spec.slide_ms) + 1
+                 ? (size_t)(c->spec.size_ms / c->spec.slide_ms) + 2
                  : 1;
   wi->wins = sl__calloc(wi->wcap, sizeof *wi->wins);
   const sl_state_desc *contents =
