@@ -440,12 +440,20 @@ typedef struct sl_window_spec {
   void *custom_ud;
   /* event time: records up to this late re-fire their window with the
    * updated result; later ones go to the side output `late_tag` (default
-   * "late"); nothing is dropped silently */
+   * "late") or, when nothing reads that side output, are dropped and
+   * counted (sl_job_stats.late_records_dropped); nothing is dropped
+   * silently */
   int64_t allowed_lateness_ms;
   const char *late_tag;
 } sl_window_spec;
 
-/* A window [start, end); its results carry timestamp end - 1. */
+/* A window [start, end); its results carry timestamp end - 1.
+ * Bounds are int64 milliseconds and never wrap around: a tumbling or
+ * sliding window that would start before INT64_MIN or end after INT64_MAX
+ * makes its record a bad record of the window operator (to
+ * pipeline.dead-letter.path with the reason, else the job fails naming
+ * it); a session window's end t + gap is cut at INT64_MAX (a record at
+ * INT64_MAX itself is a bad record: no session [t, end > t) exists). */
 typedef struct sl_window {
   int64_t start, end;
 } sl_window;
@@ -585,6 +593,11 @@ typedef struct sl_job_stats {
   uint64_t records_in;    /* records read by sources */
   uint64_t records_out;   /* records received by sinks */
   uint64_t dead_letters;  /* records written to the dead-letter file */
+  /* late records no side output received (Flink's numLateRecordsDropped):
+   * a window's or interval join's late record when nothing reads the
+   * side output it goes to (sl_side_output); summed over all operators
+   * and subtasks */
+  uint64_t late_records_dropped;
   double seconds;         /* wall time of sl_execute */
   int parallelism;
   uint64_t checkpoints;   /* checkpoints completed */

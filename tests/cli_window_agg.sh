@@ -185,6 +185,55 @@ wa --input "$TMP/big.csv" --output "$TMP/m3.out" --window tumbling:10
 check "int64 overflow: exit 1" rc_is 1
 check "int64 overflow: reason" contains "$TMP/err" "line 2: value: integer part outside the 64-bit range"
 
+# ---- timestamps at the end of the int64 range ----------------------------------------
+# INT64_MAX = 9223372036854775807.  tumbling:1s: the last window that fits is
+# [9223372036854774000, 9223372036854775000); the window of 9223372036854775000
+# and later would end after INT64_MAX: a bad record of the window (dead
+# letter, or the job fails naming it), never a window with a wrapped end.
+#   5 -> [0,1000) {2};  9223372036854774999 -> [...774000, ...775000) {3}
+#   (wm ...774998 fires [0,1000));  9223372036854775000 and INT64_MAX: dead
+printf '5,k,2\n9223372036854774999,k,3\n9223372036854775000,k,4\n9223372036854775807,k,1\n' >"$TMP/x.csv"
+wa --input "$TMP/x.csv" --output "$TMP/x.out" --window tumbling:1s --dead-letter "$TMP/x.dead"
+check "int64 end, tumbling: exit 0" rc_is 0
+check "int64 end, tumbling: output" same_sorted "$TMP/x.out" '0,1000,k,1,2,2,2
+9223372036854774000,9223372036854775000,k,1,3,3,3
+'
+check "int64 end, tumbling: 2 dead letters" test "$(wc -l <"$TMP/x.dead")" -eq 2
+check "int64 end, tumbling: reason" contains "$TMP/x.dead" \
+  "window${T}0${T}timestamp 9223372036854775807${T}its tumbling window (size 1000 ms) would reach beyond the int64 range"
+check "int64 end, tumbling: the line" contains "$TMP/x.dead" "9223372036854775000,k,4"
+# sliding:10s:5s: 5 -> [-5000,5000) and [0,10000); 9223372036854764999 ->
+# [...755000, ...765000) and [...760000, ...770000); 9223372036854770000 ->
+# [...770000, ...780000) would end after INT64_MAX; INT64_MAX too
+printf '5,k,2\n9223372036854764999,k,3\n9223372036854770000,k,4\n9223372036854775807,k,1\n' >"$TMP/xs.csv"
+wa --input "$TMP/xs.csv" --output "$TMP/xs.out" --window sliding:10s:5s --dead-letter "$TMP/xs.dead"
+check "int64 end, sliding: exit 0" rc_is 0
+check "int64 end, sliding: output" same_sorted "$TMP/xs.out" '-5000,5000,k,1,2,2,2
+0,10000,k,1,2,2,2
+9223372036854755000,9223372036854765000,k,1,3,3,3
+9223372036854760000,9223372036854770000,k,1,3,3,3
+'
+check "int64 end, sliding: 2 dead letters" test "$(wc -l <"$TMP/xs.dead")" -eq 2
+check "int64 end, sliding: reason" contains "$TMP/xs.dead" \
+  "timestamp 9223372036854770000${T}one of its sliding windows (size 10000 ms, slide 5000 ms)"
+# session gap INT64_MAX ms: a session's end is cut at INT64_MAX.
+#   5, 100 -> [5, MAX) {2, 3};  j@9223372036854775000 -> [...775000, MAX) {7};
+#   INT64_MAX: no session [t, end > t) exists: dead letter
+printf '5,k,2\n100,k,3\n9223372036854775000,j,7\n9223372036854775807,k,1\n' >"$TMP/xg.csv"
+wa --input "$TMP/xg.csv" --output "$TMP/xg.out" --window session:9223372036854775807 \
+  --dead-letter "$TMP/xg.dead"
+check "int64 end, session: exit 0" rc_is 0
+check "int64 end, session: output" same_sorted "$TMP/xg.out" '5,9223372036854775807,k,2,5,2,3
+9223372036854775000,9223372036854775807,j,1,7,7,7
+'
+check "int64 end, session: 1 dead letter" test "$(wc -l <"$TMP/xg.dead")" -eq 1
+check "int64 end, session: the line" contains "$TMP/xg.dead" "timestamp 9223372036854775807"
+# without --dead-letter the job fails naming the record
+wa --input "$TMP/x.csv" --output "$TMP/x2.out" --window tumbling:1s
+check "int64 end without --dead-letter: exit 1" rc_is 1
+check "int64 end without --dead-letter: message" contains "$TMP/err" \
+  "operator 'window' (subtask 1/1): bad record at timestamp 9223372036854775000: its tumbling window"
+
 # ---- stdin, print sink; line numbers of stdin ----------------------------------------
 printf '1,a,1\n2,a,2\nbad\n12,a,3\n' | "$SLUICE" run window-agg --window tumbling:10 \
   --parallelism 1 --dead-letter "$TMP/in.dead" >"$TMP/in.out" 2>"$TMP/err"

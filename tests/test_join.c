@@ -110,6 +110,32 @@ static void test_interval_join(void) {
   }
 }
 
+/* Timestamps at the ends of the int64 range, between(-5, +5): a@MAX-1 and
+ * a@MAX differ by 1, z@MIN+2 and z@MIN+1 by -1: both pairs join.  (a.ts +
+ * upper and b.ts - lower lie outside the int64 range; the expiry times
+ * saturate, so a's elements wait for the final watermark and z's are kept
+ * until both sides' watermarks pass MIN+7, after both z records.) */
+static void test_interval_join_int64_edges(void) {
+  ev A[] = {{INT64_MIN + 2, "z", "Zm"}, {INT64_MAX - 1, "a", "AM"}};
+  ev B[] = {{INT64_MIN + 1, "z", "zm"}, {INT64_MAX, "a", "BM"}};
+  for (int P = 1; P <= 2; P++) {
+    sl_env *env = join_env(P);
+    sl_collect *c = sl_collect_new();
+    sl_stream *j = sl_interval_join(side(env, A, N(A), 100), side(env, B, N(B), 100), -5, 5,
+                                    pair, NULL);
+    sl_sink_to(j, sl_collect_sink(c));
+    int rc = sl_execute(env, "interval-join");
+    if (rc) fprintf(stderr, "%s\n", sl_env_last_error(env));
+    CHECK_EQ_INT(rc, 0);
+    lines got;
+    collect_lines(c, &got);
+    const char *want[] = {"a:AM+BM", "z:Zm+zm"};
+    expect(&got, want, N(want));
+    sl_collect_free(c);
+    sl_env_free(env);
+  }
+}
+
 /* A record older than the watermark on arrival goes to "late": side A
  * produces 100 and, 200 ms later (5 records/s), 5; by then the watermark
  * is 99 (the B side is empty and has ended). */
@@ -148,6 +174,7 @@ int main(void) {
     RUN(test_window_join);
     RUN(test_interval_join);
     RUN(test_interval_join_late);
+    RUN(test_interval_join_int64_edges);
   }
   TEST_MAIN_END();
 }

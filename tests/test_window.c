@@ -3,13 +3,17 @@
  * input, watermark after every record, expected firings worked out by hand
  * in the comments.  Tumbling, sliding, session (with a bridging merge),
  * count and purging triggers, allowed lateness with re-firing, the late
- * side output, process and reduce window functions, keyed process timers
- * (event and processing time, deletion, deduplication), idleness, and
- * P=4 equal to P=1.  Window tests run on both state backends.
+ * side output, late records without one (counted), timestamps at the
+ * ends of the int64 range (dead letters, saturated session ends), process
+ * and reduce window functions, keyed process timers (event and processing
+ * time, deletion, deduplication), idleness, and P=4 equal to P=1.  Window
+ * tests run on both state backends.  Processing time runs on a clock the
+ * test drives (sl__clock_set), so no result depends on the machine's speed.
  */
 #include <pthread.h>
 #include <stdatomic.h>
 
+#include "core/core.h" /* sl__clock_set */
 #include "test.h"
 #include "test_util.h"
 
@@ -76,9 +80,16 @@ static int64_t rec_ts(void *ud, const sl_record *in) { return in->ts; }
 
 typedef struct run_result {
   lines out, late;
+  lines dead; /* the dead-letter file: "<where>" of each line (g_dead_letters) */
+  sl_job_stats stats;
   int rc;
   char err[1024];
 } run_result;
+
+/* run_windows options: records of unrepresentable windows go to a
+ * dead-letter file (else they fail the job); the late side output is not
+ * connected (late records are then dropped and counted). */
+static int g_dead_letters, g_no_late_output;
 
 static int late_line(void *ud, sl_ctx *ctx, const sl_record *in, sl_record *out) {
   int64_t v;
@@ -147,6 +158,10 @@ static void run_windows(const ev *evs, size_t n, const sl_window_spec *w, int64_
   char dir[1024];
   snprintf(dir, sizeof dir, "%s/rocksdb", g_tmp);
   sl_env_set(env, "state.backend.rocksdb.dir", dir);
+  char dead[1024];
+  snprintf(dead, sizeof dead, "%s/dead-letters", g_tmp);
+  unlink(dead);
+  if (g_dead_letters) sl_env_set(env, "pipeline.dead-letter.path", dead);
   sl_record recs[256];
   for (size_t i = 0; i < n; i++)
     recs[i] = (sl_record){evs[i].ts, evs[i].key, (uint32_t)strlen(evs[i].key), &evs[i].value, 8};
@@ -161,12 +176,30 @@ static void run_windows(const ev *evs, size_t n, const sl_window_spec *w, int64_
                                      : sl_window_process(s, w, list_values, NULL);
   sl_collect *c = sl_collect_new(), *late = sl_collect_new();
   sl_sink_to(win, sl_collect_sink(c));
-  sl_sink_to(sl_map(sl_side_output(win, w->late_tag ? w->late_tag : "late"), late_line, NULL),
-             sl_collect_sink(late));
+  if (!g_no_late_output)
+    sl_sink_to(sl_map(sl_side_output(win, w->late_tag ? w->late_tag : "late"), late_line, NULL),
+               sl_collect_sink(late));
   res->rc = sl_execute(env, "windows");
   snprintf(res->err, sizeof res->err, "%s", sl_env_last_error(env));
+  sl_job_stats_get(env, &res->stats);
   memset(&res->out, 0, sizeof res->out);
   memset(&res->late, 0, sizeof res->late);
+  memset(&res->dead, 0, sizeof res->dead);
+  size_t dlen;
+  char *dl = read_file(dead, &dlen);
+  if (dl) { /* operator TAB subtask TAB where TAB reason TAB record */
+    lines all = {0};
+    lines_split_copy(&all, dl, dlen);
+    for (size_t i = 0; i < all.n; i++) {
+      char *f = all.v[i];
+      for (int k = 0; k < 2 && f; k++) f = strchr(f, '\t') ? strchr(f, '\t') + 1 : NULL;
+      char *e = f ? strchr(f, '\t') : NULL;
+      CHECK(e && strstr(e, "int64"));
+      lines_add(&res->dead, f ? f : "?", e ? (size_t)(e - f) : 1);
+    }
+    lines_free(&all);
+    free(dl);
+  }
   for (size_t i = 0; i < sl_collect_count(c); i++) {
     sl_record r;
     sl_collect_get(c, i, &r);
@@ -309,39 +342,202 @@ static void test_custom_trigger(void) {
   expect(&r, want, N(want), NULL, 0, 1);
 }
 
-/* Processing-time tumbling windows of 50 ms over ~200 ms of input (100
- * records, 500 per second): every record is counted in exactly one window,
- * and the input spans several windows; at the end of input the open
- * windows fire. */
-static int one_a(void *ud, sl_ctx *ctx, uint64_t i, sl_record *out) {
-  static const int64_t one = 1;
-  *out = (sl_record){SL_NO_TIMESTAMP, "a", 1, &one, 8};
+/* ---- timestamps at the ends of the int64 range -------------------------------- *
+ * A fixed-size window that would start before INT64_MIN or end after
+ * INT64_MAX cannot be represented: its record goes to the dead-letter file
+ * (one line per record, where = "timestamp T").  A session's end is cut at
+ * INT64_MAX; a record at INT64_MAX itself has no session [t, end) with
+ * end > t: dead letter.  Every record is in an output or a dead letter. */
+
+static void expect_dead(run_result *r, const char *const *want, size_t n) {
+  lines w = {0};
+  for (size_t i = 0; i < n; i++) lines_add(&w, want[i], strlen(want[i]));
+  CHECK(same_lines(&w, &r->dead, 0));
+  CHECK_EQ_INT(r->stats.dead_letters, n);
+  lines_free(&w);
+  lines_free(&r->dead);
+}
+
+/* Tumbling 1000, bound 5.  INT64_MIN = -9223372036854775808, so the first
+ * window that fits starts at -9223372036854775000 and the last one ends at
+ * 9223372036854775000:
+ *   -9223372036854775807 -> [-9223372036854776000, ...): before INT64_MIN
+ *   -9223372036854775000 -> [-9223372036854775000, -9223372036854774000)
+ *    9223372036854774999 -> [9223372036854774000, 9223372036854775000)
+ *    9223372036854775000 -> [9223372036854775000, 9223372036854776000): after
+ *    9223372036854775807 (INT64_MAX) -> the same window: after INT64_MAX */
+static void test_tumbling_int64_edges(void) {
+  ev e[] = {{-9223372036854775807LL, "a", 1}, {-9223372036854775807LL + 807, "a", 2},
+            {9223372036854774999LL, "a", 3}, {9223372036854775000LL, "a", 4},
+            {INT64_MAX, "a", 5}};
+  sl_window_spec w = {.kind = SL_WINDOW_TUMBLING, .size_ms = 1000};
+  const char *want[] = {"-9223372036854775000,-9223372036854774000,a,1,2",
+                        "9223372036854774000,9223372036854775000,a,1,3"};
+  const char *dead[] = {"timestamp -9223372036854775807", "timestamp 9223372036854775000",
+                        "timestamp 9223372036854775807"};
+  run_result r;
+  g_dead_letters = 1;
+  run_windows(e, N(e), &w, 5, 1, FN_AGG, &r);
+  g_dead_letters = 0;
+  expect_dead(&r, dead, N(dead));
+  expect(&r, want, N(want), NULL, 0, 1);
+}
+
+/* Sliding 10/5, bound 0 (aggregate: the sliced path; process function:
+ * one state entry per window).  Multiples of 5 near the ends: INT64_MIN + 3
+ * = -9223372036854775805 and INT64_MAX - 7 = 9223372036854775800.
+ *   -9223372036854775804 -> [-9223372036854775805, ...) and
+ *                           [-9223372036854775810, ...): before INT64_MIN
+ *   -9223372036854775800 -> [-...805, -...795) and [-...800, -...790)
+ *    9223372036854775799 -> [...790, ...800) and [...795, ...805)
+ *    9223372036854775800 -> [...800, ...810): after INT64_MAX
+ *    INT64_MAX           -> the same */
+static void test_sliding_int64_edges(void) {
+  ev e[] = {{-9223372036854775804LL, "a", 1}, {-9223372036854775800LL, "a", 2},
+            {9223372036854775799LL, "a", 3}, {9223372036854775800LL, "a", 4},
+            {INT64_MAX, "a", 5}};
+  sl_window_spec w = {.kind = SL_WINDOW_SLIDING, .size_ms = 10, .slide_ms = 5};
+  const char *dead[] = {"timestamp -9223372036854775804", "timestamp 9223372036854775800",
+                        "timestamp 9223372036854775807"};
+  const char *want[] = {"-9223372036854775805,-9223372036854775795,a,1,2",
+                        "-9223372036854775800,-9223372036854775790,a,1,2",
+                        "9223372036854775790,9223372036854775800,a,1,3",
+                        "9223372036854775795,9223372036854775805,a,1,3"};
+  const char *want_p[] = {"-9223372036854775805,-9223372036854775795,a:2",
+                          "-9223372036854775800,-9223372036854775790,a:2",
+                          "9223372036854775790,9223372036854775800,a:3",
+                          "9223372036854775795,9223372036854775805,a:3"};
+  run_result r;
+  g_dead_letters = 1;
+  run_windows(e, N(e), &w, 0, 1, FN_AGG, &r);
+  expect_dead(&r, dead, N(dead));
+  expect(&r, want, N(want), NULL, 0, 1);
+  run_windows(e, N(e), &w, 0, 1, FN_PROCESS, &r);
+  g_dead_letters = 0;
+  expect_dead(&r, dead, N(dead));
+  expect(&r, want_p, N(want_p), NULL, 0, 1);
+  /* size INT64_MAX, slide s = 4611686018427387903 (INT64_MAX / 2): a@0 is in
+   * [0, MAX), [-s, MAX - s) and [-2s, MAX - 2s) = [-9223372036854775806, 1);
+   * all fire at the end, by end */
+  ev e2[] = {{0, "a", 1}};
+  sl_window_spec w2 = {.kind = SL_WINDOW_SLIDING, .size_ms = INT64_MAX,
+                       .slide_ms = INT64_MAX / 2};
+  const char *want2[] = {"-9223372036854775806,1,a,1,1",
+                         "-4611686018427387903,4611686018427387904,a,1,1",
+                         "0,9223372036854775807,a,1,1"};
+  run_windows(e2, N(e2), &w2, 0, 1, FN_AGG, &r);
+  expect(&r, want2, N(want2), NULL, 0, 1);
+}
+
+/* Sessions end at t + gap, cut at INT64_MAX.  Gap INT64_MAX, bound 0:
+ * a@5 -> [5, MAX); a@100 -> [100, MAX) merges into [5, MAX) = {5, 100};
+ * c@9223372036854775000 -> [9223372036854775000, MAX); b@MAX: no session
+ * [MAX, end > MAX) exists: dead letter.  Gap 10: a@INT64_MIN+1 ->
+ * [-9223372036854775807, -9223372036854775797); a@MAX-3 -> [MAX-3, MAX). */
+static void test_session_int64_edges(void) {
+  ev e[] = {{5, "a", 5}, {100, "a", 100}, {9223372036854775000LL, "c", 7}, {INT64_MAX, "b", 1}};
+  sl_window_spec w = {.kind = SL_WINDOW_SESSION, .gap_ms = INT64_MAX};
+  const char *want[] = {"5,9223372036854775807,a,2,105",
+                        "9223372036854775000,9223372036854775807,c,1,7"};
+  const char *dead[] = {"timestamp 9223372036854775807"};
+  run_result r;
+  g_dead_letters = 1;
+  run_windows(e, N(e), &w, 0, 1, FN_AGG, &r);
+  g_dead_letters = 0;
+  expect_dead(&r, dead, N(dead));
+  expect(&r, want, N(want), NULL, 0, 0);
+  ev e2[] = {{INT64_MIN + 1, "a", 1}, {INT64_MAX - 3, "a", 2}};
+  sl_window_spec w2 = {.kind = SL_WINDOW_SESSION, .gap_ms = 10};
+  const char *want2[] = {"-9223372036854775807,-9223372036854775797,a,1,1",
+                         "9223372036854775804,9223372036854775807,a,1,2"};
+  run_windows(e2, N(e2), &w2, 0, 1, FN_AGG, &r);
+  expect(&r, want2, N(want2), NULL, 0, 1);
+}
+
+/* ---- late records without a side output: counted -------------------------------- *
+ * The inputs of test_tumbling_out_of_order (8 is late) and
+ * test_sliding_reduce_late (b@2 is late), with nothing connected to the
+ * side output "late": the same results, and the job's stats count one late
+ * record dropped.  With the side output connected nothing is dropped. */
+static void test_late_dropped_counted(void) {
+  ev e[] = {{1, "a", 1}, {3, "a", 3}, {12, "a", 12}, {7, "a", 7}, {25, "a", 25}, {8, "a", 8}};
+  sl_window_spec w = {.kind = SL_WINDOW_TUMBLING, .size_ms = 10};
+  const char *want[] = {"0,10,a,3,11", "10,20,a,1,12", "20,30,a,1,25"};
+  const char *late[] = {"late a@8=8"};
+  run_result r;
+  run_windows(e, N(e), &w, 5, 1, FN_AGG, &r);
+  CHECK_EQ_INT(r.stats.late_records_dropped, 0);
+  expect(&r, want, N(want), late, N(late), 1);
+  g_no_late_output = 1;
+  run_windows(e, N(e), &w, 5, 1, FN_AGG, &r);
+  CHECK_EQ_INT(r.stats.late_records_dropped, 1);
+  expect(&r, want, N(want), NULL, 0, 1);
+  ev e2[] = {{7, "a", 7}, {12, "a", 12}, {9, "a", 20}, {8, "b", 40}, {2, "b", 50}};
+  sl_window_spec w2 = {.kind = SL_WINDOW_SLIDING, .size_ms = 10, .slide_ms = 5};
+  const char *want2[] = {"0,10,a,max=7", "5,15,a,max=20", "10,20,a,max=12", "5,15,b,max=40"};
+  run_windows(e2, N(e2), &w2, 0, 1, FN_REDUCE, &r);
+  g_no_late_output = 0;
+  CHECK_EQ_INT(r.stats.late_records_dropped, 1);
+  expect(&r, want2, N(want2), NULL, 0, 0);
+}
+
+/* ---- processing time on a clock the test drives ----------------------------------
+ * sl__clock_set (core.h) replaces the processing-time clock: here it reads
+ * g_now, which the job itself advances as records are processed, so what
+ * each window holds does not depend on scheduling or the machine's speed. */
+static _Atomic int64_t g_now;
+static int64_t test_clock(void *ud) { return atomic_load(&g_now); }
+
+/* The count/sum aggregate, and every record added moves the clock 2 ms. */
+static int cs_add_tick(void *ud, void *acc, const void *in, uint32_t n) {
+  atomic_fetch_add(&g_now, 2);
+  return cs_add(ud, acc, in, n);
+}
+static const sl_state_desc CS_TICK = {.name = "cs", .kind = SL_STATE_AGGREGATING,
+                                      .size = sizeof(cs), .agg_create = cs_create,
+                                      .agg_add = cs_add_tick, .agg_merge = cs_merge,
+                                      .agg_result = cs_result};
+static int value_i(void *ud, sl_ctx *ctx, uint64_t i, sl_record *out) {
+  int64_t *v = sl_ctx_scratch(ctx, 8);
+  *v = (int64_t)i;
+  *out = (sl_record){SL_NO_TIMESTAMP, "a", 1, v, 8};
   return 0;
 }
+
+/* Processing-time tumbling windows of 50 ms; the clock starts at 1000 and
+ * each record added moves it 2 ms, so record i (value i) is assigned at
+ * 1000 + 2i: [1000,1050) = {0..24}, [1050,1100) = {25..49}, [1100,1150) =
+ * {50..74}, [1150,1200) = {75..99}; sums 300, 925, 1550, 2175.  A window
+ * fires when a tick sees the clock at its end - 1 (an odd number): only
+ * after its last record (at an even time) was added.  The last one fires
+ * at the end of input at the latest. */
 static void test_processing_time_windows(void) {
+  atomic_store(&g_now, 1000);
+  sl__clock_set(test_clock, NULL);
   sl_env *env = env_p(1);
-  sl_env_set(env, "source.datagen.rows-per-second", "500");
   sl_env_set(env, "state.backend.type", g_backend);
   char dir[1024];
   snprintf(dir, sizeof dir, "%s/rocksdb-pt", g_tmp);
   sl_env_set(env, "state.backend.rocksdb.dir", dir);
   sl_window_spec w = {.kind = SL_WINDOW_TUMBLING, .time = SL_TIME_PROCESSING, .size_ms = 50};
   sl_collect *c = sl_collect_new();
-  sl_stream *s = sl_key_by(sl_source_stream(env, sl_datagen_source(100, one_a, NULL)), NULL, NULL);
-  sl_sink_to(sl_window_aggregate(s, &w, &CS, format_cs, NULL), sl_collect_sink(c));
+  sl_stream *s = sl_key_by(sl_source_stream(env, sl_datagen_source(100, value_i, NULL)), NULL, NULL);
+  sl_sink_to(sl_window_aggregate(s, &w, &CS_TICK, format_cs, NULL), sl_collect_sink(c));
   CHECK_EQ_INT(sl_execute(env, "ptime"), 0);
-  int64_t total = 0;
+  sl__clock_set(NULL, NULL);
+  lines got = {0}, want = {0};
   for (size_t i = 0; i < sl_collect_count(c); i++) {
     sl_record r;
     sl_collect_get(c, i, &r);
-    long long start, end, count, sum;
-    char line[128];
-    snprintf(line, sizeof line, "%.*s", (int)r.value_len, (const char *)r.value);
-    if (sscanf(line, "%lld,%lld,a,%lld,%lld", &start, &end, &count, &sum) == 4 && end - start == 50)
-      total += count;
+    lines_add(&got, r.value, r.value_len);
   }
-  CHECK_EQ_INT(total, 100);
-  CHECK(sl_collect_count(c) >= 2);
+  const char *wl[] = {"1000,1050,a,25,300", "1050,1100,a,25,925", "1100,1150,a,25,1550",
+                      "1150,1200,a,25,2175"};
+  for (size_t i = 0; i < 4; i++) lines_add(&want, wl[i], strlen(wl[i]));
+  CHECK(same_lines(&want, &got, 1));
+  CHECK_EQ_INT(atomic_load(&g_now), 1200);
+  lines_free(&got);
+  lines_free(&want);
   sl_collect_free(c);
   sl_env_free(env);
 }
@@ -429,8 +625,8 @@ static void test_parallelism_4_equals_1(void) {
 
 /* ---- keyed process functions with timers ---------------------------------------- */
 
-static _Atomic int64_t g_ptimer_ts;
-static _Atomic int g_ptimer_fired;
+static _Atomic int64_t g_ptimer_ts, g_ptimer_fired_ts;
+static _Atomic int g_ptimer_fired, g_ptimer_registered;
 
 /* value -1: delete the key's timer at 15; otherwise register ts + 10 twice
  * (deduplicated).  Key "p": register a processing-time timer. */
@@ -442,8 +638,13 @@ static int timer_fn(void *ud, sl_ctx *ctx, const sl_record *in, sl_collector *ou
     atomic_compare_exchange_strong(&g_ptimer_ts, &expect, sl_ctx_now(ctx) + 50);
     /* the same timestamp again and again until it fired (a timer set in the
      * past would fire again at once, as in Flink) */
-    if (atomic_load(&g_ptimer_fired)) return 0;
-    return sl_timer_register(ctx, SL_TIME_PROCESSING, atomic_load(&g_ptimer_ts));
+    int rc = 0;
+    if (!atomic_load(&g_ptimer_fired)) {
+      atomic_fetch_add(&g_ptimer_registered, 1);
+      rc = sl_timer_register(ctx, SL_TIME_PROCESSING, atomic_load(&g_ptimer_ts));
+    }
+    atomic_fetch_add(&g_now, 5); /* each record moves the test's clock 5 ms */
+    return rc;
   }
   if (v == -1) return sl_timer_delete(ctx, SL_TIME_EVENT, 15);
   int rc = sl_timer_register(ctx, SL_TIME_EVENT, in->ts + 10);
@@ -454,6 +655,8 @@ static int on_timer(void *ud, sl_ctx *ctx, int64_t ts, sl_time_domain d, sl_coll
   sl_bytes key;
   sl_ctx_key(ctx, &key);
   if (d == SL_TIME_PROCESSING) {
+    atomic_store(&g_ptimer_fired_ts, ts);
+    CHECK(sl_ctx_now(ctx) >= ts); /* due */
     atomic_fetch_add(&g_ptimer_fired, 1);
     return 0;
   }
@@ -495,9 +698,30 @@ static void test_keyed_process_timers(void) {
   sl_env_free(env);
 }
 
-/* A rate-limited generator keeps the job alive for ~300 ms; the
- * processing-time timer, registered ~10 times with the same ts before it is
- * due (one record every 5 ms, due after 50 ms), fires exactly once. */
+typedef struct exec_job {
+  sl_env *env;
+  int rc;
+  pthread_t t;
+} exec_job;
+static void *exec_main(void *arg) {
+  exec_job *j = arg;
+  j->rc = sl_execute(j->env, "job");
+  return NULL;
+}
+
+/* Waits (up to a minute: a bound, not a timing assumption) until *flag
+ * reaches n; returns whether it did. */
+static int wait_for(_Atomic int *flag, int n) {
+  for (int i = 0; i < 60000 && atomic_load(flag) < n; i++) sleep_ms(1);
+  return atomic_load(flag) >= n;
+}
+
+/* An unbounded generator of key "p" on the test's clock: it starts at 1000
+ * and each record moves it 5 ms, so the timer registered by record 0 at
+ * 1050 is registered again by records 1..9 (at 1005..1045, deduplicated)
+ * and fires once, when a tick sees the clock at 1050 or later; then the
+ * test cancels the job.  (Processing-time timers do not fire at the end of
+ * input, so the job must run until the timer fired.) */
 static int slow_p(void *ud, sl_ctx *ctx, uint64_t i, sl_record *out) {
   static int64_t zero = 0;
   *out = (sl_record){(int64_t)i, "p", 1, &zero, 8};
@@ -506,75 +730,122 @@ static int slow_p(void *ud, sl_ctx *ctx, uint64_t i, sl_record *out) {
 static void test_processing_time_timer(void) {
   atomic_store(&g_ptimer_ts, 0);
   atomic_store(&g_ptimer_fired, 0);
+  atomic_store(&g_ptimer_registered, 0);
+  atomic_store(&g_now, 1000);
+  sl__clock_set(test_clock, NULL);
   sl_env *env = env_p(1);
-  sl_env_set(env, "source.datagen.rows-per-second", "200"); /* 60 records: ~300 ms */
-  sl_stream *s = sl_source_stream(env, sl_datagen_source(60, slow_p, NULL));
+  sl_stream *s = sl_source_stream(env, sl_datagen_source(UINT64_MAX, slow_p, NULL));
   s = sl_keyed_process(sl_key_by(s, NULL, NULL), timer_fn, on_timer, NULL);
   sl_sink_to(s, sl_discard_sink());
-  CHECK_EQ_INT(sl_execute(env, "ptimer"), 0);
+  exec_job j = {env, 0, 0};
+  pthread_create(&j.t, NULL, exec_main, &j);
+  CHECK(wait_for(&g_ptimer_fired, 1));
+  sl_cancel(env);
+  pthread_join(j.t, NULL);
+  sl__clock_set(NULL, NULL);
+  CHECK_EQ_INT(j.rc, -SL_ECANCELED);
   CHECK_EQ_INT(atomic_load(&g_ptimer_fired), 1);
+  CHECK_EQ_INT(atomic_load(&g_ptimer_fired_ts), 1050);
+  CHECK(atomic_load(&g_ptimer_registered) >= 10);
   sl_env_free(env);
 }
 
 /* ---- idleness ------------------------------------------------------------------- */
 
-/* Input A: 400 records, ts = 10 i, 500 per second.  Input B: a socket that
- * never sends.  With an idle timeout on B, A's watermark alone drives the
- * windows: most of them fire while B is still connected and silent. */
-static _Atomic int g_fired, g_fired_before_end, g_a_done;
-static int slow_a(void *ud, sl_ctx *ctx, uint64_t i, sl_record *out) {
-  static int64_t one = 1;
-  if (i == 399) atomic_store(&g_fired_before_end, atomic_load(&g_fired)), atomic_store(&g_a_done, 1);
-  *out = (sl_record){(int64_t)i * 10, "a", 1, &one, 8};
-  return 0;
-}
+/* Inputs A and B: two sockets the test writes to; A's lines are
+ * timestamps, B never sends.  B has an idle timeout of 100 ms on the
+ * test's clock, which stands at 1000 until the test moves it: so B holds
+ * the windows back (its watermark is the minimum) until then, whatever the
+ * scheduling; once B is idle, A's watermark alone drives the windows while
+ * B is still connected and silent.  Tumbling 100, A monotonous:
+ *   A 0, 10, .., 990 (100 records)       -> nothing fires (B active)
+ *   clock 2000: B idle, wm 989           -> [0,100) .. [800,900): 9
+ *   A 1000, .., 3990 (300 records), wm 3989 -> up to [3800,3900): 39
+ *   A ends (watermark MAX)               -> [3900,4000): 40
+ * Each step is awaited (up to a minute), never slept for.  While waiting
+ * for firings the test writes more A records with the timestamp of the
+ * step's last one plus 5 (same watermark window, nothing more fires): a
+ * worker with nothing to do does not send its partial batches on (issue
+ * 10 item 12), and the watermark that B's idleness releases sits in one. */
+static _Atomic int g_fired, g_seen;
 static int count_fired(void *ud, sl_ctx *ctx, const sl_record *in, sl_record *out) {
   atomic_fetch_add(&g_fired, 1);
   return 0;
 }
+static int count_seen(void *ud, sl_ctx *ctx, const sl_record *in, sl_record *out) {
+  atomic_fetch_add(&g_seen, 1);
+  return 0;
+}
 static int64_t zero_ts(void *ud, const sl_record *in) { return 0; }
-
-typedef struct exec_job {
-  sl_env *env;
-  int rc;
-  pthread_t t;
-} exec_job;
-static void *exec_main(void *arg) {
-  exec_job *j = arg;
-  j->rc = sl_execute(j->env, "idle");
-  return NULL;
+static int64_t line_ts(void *ud, const sl_record *in) {
+  char buf[32];
+  snprintf(buf, sizeof buf, "%.*s", (int)in->value_len, (const char *)in->value);
+  return strtoll(buf, NULL, 10);
+}
+static int to_one(void *ud, sl_ctx *ctx, const sl_record *in, sl_record *out) {
+  static const int64_t one = 1;
+  *out = (sl_record){in->ts, "a", 1, &one, 8};
+  return 0;
+}
+static int g_written; /* A records written */
+static void write_ts(int fd, int64_t from, int64_t to) {
+  char line[32];
+  for (int64_t t = from; t <= to; t += 10, g_written++) {
+    int n = snprintf(line, sizeof line, "%lld\n", (long long)t);
+    CHECK_EQ_INT(write(fd, line, (size_t)n), n);
+  }
+}
+/* Waits until n windows fired, writing A records at `nudge` meanwhile. */
+static int wait_fired(int fd, int n, int64_t nudge) {
+  for (int i = 0; i < 60000 && atomic_load(&g_fired) < n; i++) {
+    if (i % 10 == 0) write_ts(fd, nudge, nudge);
+    sleep_ms(1);
+  }
+  return atomic_load(&g_fired) >= n;
 }
 
 static void test_idleness(void) {
-  int port = 0;
-  int lfd = listen_loopback(&port, 4);
-  CHECK(lfd >= 0);
+  int port_a = 0, port_b = 0;
+  int la = listen_loopback(&port_a, 4), lb = listen_loopback(&port_b, 4);
+  CHECK(la >= 0 && lb >= 0);
+  atomic_store(&g_now, 1000);
+  sl__clock_set(test_clock, NULL);
   sl_env *env = env_p(1);
-  sl_env_set(env, "pipeline.auto-watermark-interval", "10ms");
-  sl_env_set(env, "source.datagen.rows-per-second", "500"); /* 400 records: ~0.8 s */
+  sl_env_set(env, "pipeline.auto-watermark-interval", "0");
   sl_watermark_strategy wa = {.kind = SL_WM_MONOTONOUS};
   sl_watermark_strategy wb = {.kind = SL_WM_MONOTONOUS, .idle_timeout_ms = 100};
-  sl_stream *a = sl_assign_timestamps(sl_source_stream(env, sl_datagen_source(400, slow_a, NULL)),
-                                      rec_ts, NULL, &wa);
-  sl_stream *b = sl_assign_timestamps(sl_source_stream(env, sl_socket_source("127.0.0.1", port)),
+  sl_stream *a = sl_assign_timestamps(sl_source_stream(env, sl_socket_source("127.0.0.1", port_a)),
+                                      line_ts, NULL, &wa);
+  sl_stream *b = sl_assign_timestamps(sl_source_stream(env, sl_socket_source("127.0.0.1", port_b)),
                                       zero_ts, NULL, &wb);
-  sl_stream *ins[] = {a, b};
+  sl_stream *ins[] = {sl_map(a, to_one, NULL), sl_map(b, to_one, NULL)};
+  sl_stream *u = sl_map(sl_union(ins, 2), count_seen, NULL);
   sl_window_spec w = {.kind = SL_WINDOW_TUMBLING, .size_ms = 100};
-  sl_stream *win = sl_window_aggregate(sl_key_by(sl_union(ins, 2), NULL, NULL), &w, &CS, NULL, NULL);
+  sl_stream *win = sl_window_aggregate(sl_key_by(u, NULL, NULL), &w, &CS, NULL, NULL);
   sl_sink_to(sl_map(win, count_fired, NULL), sl_discard_sink());
   exec_job j = {env, 0, 0};
   pthread_create(&j.t, NULL, exec_main, &j);
-  int c = accept(lfd, NULL, NULL); /* connected, silent */
-  for (int i = 0; i < 500 && !atomic_load(&g_a_done); i++) sleep_ms(10);
-  sleep_ms(50);
-  if (c >= 0) close(c); /* B ends: the job can finish */
-  close(lfd);
+  int ca = accept(la, NULL, NULL), cb = accept(lb, NULL, NULL); /* B: connected, silent */
+  CHECK(ca >= 0 && cb >= 0);
+  g_written = 0;
+  write_ts(ca, 0, 990);
+  CHECK(wait_for(&g_seen, 100));
+  CHECK_EQ_INT(atomic_load(&g_fired), 0); /* B is not idle yet: it holds the watermark */
+  atomic_store(&g_now, 2000);             /* B idle from its next tick */
+  CHECK(wait_fired(ca, 9, 995));
+  write_ts(ca, 1000, 3990);
+  CHECK(wait_fired(ca, 39, 3995));
+  CHECK(wait_for(&g_seen, g_written));
+  CHECK_EQ_INT(atomic_load(&g_fired), 39);
+  close(ca); /* A ends: its watermark goes to MAX */
+  CHECK(wait_for(&g_fired, 40));
+  close(cb); /* B ends: the job can finish */
+  close(la);
+  close(lb);
   pthread_join(j.t, NULL);
+  sl__clock_set(NULL, NULL);
   CHECK_EQ_INT(j.rc, 0);
-  fprintf(stderr, "  windows fired while B was silent: %d of %d\n",
-          atomic_load(&g_fired_before_end), atomic_load(&g_fired));
-  CHECK_EQ_INT(atomic_load(&g_fired), 40);           /* [0,100) .. [3900,4000) */
-  CHECK(atomic_load(&g_fired_before_end) >= 30);     /* not held back by B */
+  CHECK_EQ_INT(atomic_load(&g_fired), 40); /* [0,100) .. [3900,4000), once each */
   sl_env_free(env);
 }
 
@@ -593,6 +864,10 @@ int main(void) {
     RUN(test_count_not_purging);
     RUN(test_process_and_reduce);
     RUN(test_custom_trigger);
+    RUN(test_tumbling_int64_edges);
+    RUN(test_sliding_int64_edges);
+    RUN(test_session_int64_edges);
+    RUN(test_late_dropped_counted);
     RUN(test_processing_time_windows);
     RUN(test_parallelism_4_equals_1);
   }

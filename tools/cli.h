@@ -51,8 +51,14 @@ typedef struct cli_opts {
 int cli_parse(int argc, char **argv, int first, const char *cmd,
               const char *allowed, sl_env *env, cli_opts *opts);
 
-/* Run env's job; print the error on failure; return the exit code. */
+/* Run env's job; print the error on failure; return the exit code.  At
+ * the end it reports late records that no side output received
+ * (sl_job_stats.late_records_dropped), when there were any, as
+ * "NAME: N late records dropped (HINT)" on stderr. */
 int cli_execute(sl_env *env, const char *name);
+/* The HINT of that line: what the user can do to keep late records (a
+ * command sets it before cli_execute; default: a generic hint). */
+extern const char *cli_late_hint;
 
 /* "host:port" -> host (into buf) and port.  0 or SL_EXIT_USAGE. */
 int cli_host_port(const char *s, char *host, size_t cap, int *port);

@@ -11,7 +11,10 @@
  *     -> key_by(key) -> window_aggregate(count/sum/min/max)
  *     -> format "window_start,window_end,key,count,sum,min,max" -> output
  *   window's side output "late" -> the original line -> --late-output, or
- *   counted and reported on stderr at the end (nothing vanishes silently).
+ *   (without --late-output) counted by the engine and reported on stderr at
+ *   the end (nothing vanishes silently).  A record whose window would reach
+ *   beyond the int64 range of milliseconds is a bad record of the window
+ *   (dead letter or failure, like a malformed line).
  *
  * Values are exact decimals: a signed number with up to 9 fractional
  * digits, held as an __int128 scaled by 10^9 (so 1.5 is 1500000000).  The
@@ -26,7 +29,6 @@
  * line, so a late record can be written out as it was read.  The header is
  * read with memcpy: state memory need not be 16-byte aligned.
  */
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,7 +43,6 @@
 
 typedef struct wa_job {
   int processing_time;
-  _Atomic unsigned long long late; /* late records without --late-output */
 } wa_job;
 
 /* The window accumulator (fixed size; stored as bytes by the engine). */
@@ -275,12 +276,6 @@ static int late_line(void *ud, sl_ctx *ctx, const sl_record *in,
   return 0;
 }
 
-/* Late records without --late-output: counted, then dropped. */
-static int late_count(void *ud, sl_ctx *ctx, const sl_record *in) {
-  wa_job *job = ud;
-  atomic_fetch_add(&job->late, 1);
-  return 0;
-}
 
 /* ---- the command ---------------------------------------------------------------- */
 
@@ -394,13 +389,10 @@ static int build(sl_env *env, const cli_opts *o, wa_job *job) {
                                        wa_format, NULL);
   win = sl_name(win, "window");
   sl_sink_to(win, o->output ? sl_file_sink(o->output) : sl_print_sink());
-  sl_stream *late = sl_side_output(win, "late");
-  if (o->late_output) {
+  if (o->late_output) { /* else the engine counts them (cli_execute reports) */
+    sl_stream *late = sl_side_output(win, "late");
     late = sl_name(sl_map(late, late_line, NULL), "late-lines");
     sl_sink_to(late, sl_file_sink(o->late_output));
-  } else {
-    late = sl_name(sl_filter(late, late_count, job), "late-count");
-    sl_sink_to(late, sl_discard_sink());
   }
   return 0;
 }
@@ -420,11 +412,8 @@ int job_window_agg(int argc, char **argv) {
                      env, &o);
   if (!rc) rc = build(env, &o, &job);
   if (!rc) {
+    cli_late_hint = "use --late-output PATH";
     rc = cli_execute(env, "window-agg");
-    unsigned long long late = atomic_load(&job.late);
-    if (late)
-      fprintf(stderr, "window-agg: %llu late records dropped (use --late-output PATH)\n",
-              late);
   }
   sl_env_free(env);
   return rc;

@@ -29,7 +29,8 @@ static const char *USAGE =
     "        --watermark-interval DUR   0: a watermark after every record\n"
     "                                   (default pipeline.auto-watermark-interval)\n"
     "        --late-output PATH         records too late for any window, as read\n"
-    "        --dead-letter PATH         malformed lines go here instead of failing\n"
+    "        --dead-letter PATH         bad records (malformed lines, windows beyond the\n"
+    "                                   int64 range of ms) go here instead of failing\n"
     "  sluice bench pipeline [--parallelism P] [--records N] [--keys K] [--stateless]\n"
     "      generator -> map -> filter -> key_by -> reduce -> discard\n"
     "  sluice bench state [--backend hashmap|rocksdb] [--keys N] [--records OPS] [--parallelism P]\n"
@@ -228,8 +229,19 @@ int cli_parse(int argc, char **argv, int first, const char *cmd,
   return 0;
 }
 
+const char *cli_late_hint = "no side output received them";
+
+static void report_late(sl_env *env, const char *name) {
+  sl_job_stats st;
+  sl_job_stats_get(env, &st);
+  if (st.late_records_dropped)
+    fprintf(stderr, "%s: %llu late records dropped (%s)\n", name,
+            (unsigned long long)st.late_records_dropped, cli_late_hint);
+}
+
 int cli_execute(sl_env *env, const char *name) {
   int rc = sl_execute(env, name);
+  report_late(env, name);
   if (rc == 0) return SL_EXIT_OK;
   if (rc == -SL_ECANCELED) {
     const char *why = sl_env_last_error(env);

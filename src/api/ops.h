@@ -23,6 +23,16 @@ static inline void sl__set_key(sl__inst *inst, const sl_record *r) {
   sl__kstate_set_key(inst->ks, r->key, r->key_len, kg);
 }
 
+/* A late record (windows, interval join): to the side output `tag`, or,
+ * when nothing reads that side output, counted in inst->n_late_dropped
+ * (Flink's numLateRecordsDropped; summed into sl_job_stats). */
+static inline int sl__emit_late(sl__inst *inst, const char *tag, const sl_record *r) {
+  for (int i = 0; i < inst->n_outs; i++)
+    if (inst->outs[i].tag && !strcmp(inst->outs[i].tag, tag)) return sl__emit_tagged(inst, tag, r);
+  inst->n_late_dropped++;
+  return 0;
+}
+
 const sl__op_vt *sl__window_vtable(void);
 const sl__op_vt *sl__interval_join_vtable(void);
 

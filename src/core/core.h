@@ -1,6 +1,7 @@
 /*
  * core.h -- internal helpers shared by every module: the allocation hook,
- * checked string/buffer helpers, the monotonic clock, key hashing.
+ * checked string/buffer helpers, the monotonic clock, the processing-time
+ * clock (replaceable by tests), saturating arithmetic, key hashing.
  *
  * Everything here is `sl__`-prefixed and private to libsluice.  All memory
  * of the library is allocated through sl__malloc/sl__realloc/sl__free so a
@@ -45,6 +46,29 @@ static inline int64_t sl__now_ns(void) {
   return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 static inline int64_t sl__now_ms(void) { return sl__now_ns() / 1000000; }
+
+/* Processing time: wall-clock milliseconds since the epoch
+ * (CLOCK_REALTIME).  Every reader of processing time goes through
+ * sl__clock_ms(): the workers' tick(), sl_ctx_now() (processing-time
+ * windows and timers, the watermark generator's idleness).  A test may
+ * replace the clock process-wide with sl__clock_set(fn, ud) to drive
+ * processing time by hand (fn may be called from any worker thread, so it
+ * must be thread-safe); sl__clock_set(NULL, NULL) restores the real clock.
+ * Set it only while no job runs. */
+typedef int64_t (*sl__clock_fn)(void *ud);
+void sl__clock_set(sl__clock_fn fn, void *ud);
+int64_t sl__clock_ms(void);
+
+/* Saturating int64 arithmetic (signed overflow is undefined behaviour):
+ * results beyond the range become INT64_MAX or INT64_MIN. */
+static inline int64_t sl__sat_add(int64_t a, int64_t b) {
+  int64_t r;
+  return __builtin_add_overflow(a, b, &r) ? (b > 0 ? INT64_MAX : INT64_MIN) : r;
+}
+static inline int64_t sl__sat_sub(int64_t a, int64_t b) {
+  int64_t r;
+  return __builtin_sub_overflow(a, b, &r) ? (b < 0 ? INT64_MAX : INT64_MIN) : r;
+}
 
 /* Key routing (DESIGN.md "Keys"): key bytes -> xxHash3 -> key group ->
  * subtask. */

@@ -428,6 +428,7 @@ void sl__job_collect_stats(sl__job *job, sl_job_stats *st) {
       sl__inst *inst = &job->workers[w].insts[i];
       if (inst->op->kind == SL__OP_SOURCE) st->records_in += inst->n_records;
       if (inst->op->kind == SL__OP_SINK) st->records_out += inst->n_records;
+      st->late_records_dropped += inst->n_late_dropped;
     }
 }
 

@@ -212,6 +212,7 @@ struct sl__inst {
   struct sl__kstate *os; /* operator state (created on first use) */
   struct sl__kstate *bs; /* broadcast state (broadcast connect) */
   uint64_t n_records; /* records read (source) or received (sink) */
+  uint64_t n_late_dropped; /* late records without a side output (ops.h) */
 };
 
 struct sl__worker {

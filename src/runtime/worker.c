@@ -290,11 +290,7 @@ static int tick(sl__worker *w) {
   for (int i = 0; i < w->job->n_ops; i++) {
     sl__inst *inst = &w->insts[i];
     if (!inst->vt->tick || inst->ended) continue;
-    if (!now_ms) {
-      struct timespec ts;
-      clock_gettime(CLOCK_REALTIME, &ts);
-      now_ms = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-    }
+    if (!now_ms) now_ms = sl__clock_ms();
     int rc = inst->vt->tick(inst, now_ms);
     if (rc) return rc;
   }

@@ -53,11 +53,7 @@ struct sl__kstate {
 
 /* ---- clock (processing time for TTL; tests replace it) -------------------- */
 
-static int64_t real_clock(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_REALTIME, &ts);
-  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
+static int64_t real_clock(void) { return sl__clock_ms(); }
 static int64_t (*g_clock)(void) = real_clock;
 void sl__state_set_clock(int64_t (*clock_ms)(void)) {
   g_clock = clock_ms ? clock_ms : real_clock;

@@ -13,6 +13,8 @@
  *     on_periodic() (custom), and only ever moves forward;
  *   - idleness: no record for idle_timeout -> tell consumers "idle"; the
  *     next record makes it active again first.
+ * Processing time (periodic emission, idleness) is sl__clock_ms(), which
+ * tests replace to drive it by hand; arithmetic on times saturates.
  */
 #include "api/ops.h"
 #include "time/timers.h"
@@ -23,9 +25,7 @@ int64_t sl_ctx_watermark(const sl_ctx *ctx) { return ctx->inst->wm; }
 
 int64_t sl_ctx_now(const sl_ctx *ctx) {
   (void)ctx;
-  struct timespec ts;
-  clock_gettime(CLOCK_REALTIME, &ts);
-  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+  return sl__clock_ms();
 }
 
 int sl_ctx_key(const sl_ctx *ctx, sl_bytes *key) {
@@ -86,7 +86,8 @@ static void wm_close(sl__inst *inst, int ok) {
 static int64_t bounded_wm(const wm_gen *g, const wm_state *s) {
   if (s->max_ts == SL_WATERMARK_MIN) return SL_WATERMARK_MIN;
   int64_t bound = g->ws.kind == SL_WM_MONOTONOUS ? 0 : g->ws.out_of_orderness_ms;
-  return s->max_ts - bound - 1;
+  /* saturating: near INT64_MIN the watermark stays at "none" */
+  return sl__sat_sub(sl__sat_sub(s->max_ts, bound), 1);
 }
 
 /* The generator owns the instance's watermark (upstream watermarks are
@@ -128,7 +129,7 @@ static int wm_tick(sl__inst *inst, int64_t now) {
   int64_t interval = SL__CONF_I(inst->job->conf, WATERMARK_INTERVAL);
   int rc = 0;
   if (interval > 0 && now >= s->next_emit) {
-    s->next_emit = now + interval;
+    s->next_emit = sl__sat_add(now, interval);
     int64_t wm = SL_WATERMARK_MIN;
     if (g->ws.kind != SL_WM_CUSTOM)
       wm = bounded_wm(g, s);
@@ -137,7 +138,7 @@ static int wm_tick(sl__inst *inst, int64_t now) {
     if (wm != SL_WATERMARK_MIN) rc = send_wm(inst, s, wm);
   }
   if (!rc && g->ws.idle_timeout_ms > 0 && !s->idle &&
-      now - s->last_record >= g->ws.idle_timeout_ms) {
+      sl__sat_sub(now, s->last_record) >= g->ws.idle_timeout_ms) {
     s->idle = 1;
     rc = sl__inst_idle(inst, 0, 1);
   }

@@ -12,7 +12,9 @@
  * buffered until the watermark passes the last time a partner could still
  * arrive (a.ts + upper for the left side, b.ts - lower for the right), when
  * a timer drops it.  A record older than the watermark on arrival goes to
- * the side output "late".
+ * the side output "late" (counted as dropped when nothing reads it).  The
+ * interval arithmetic is exact or saturating: timestamps may be anywhere in
+ * the int64 range.
  */
 #include <stdio.h>
 
@@ -158,9 +160,17 @@ static int load_side(sl_state *s, elems *e) {
   return 0;
 }
 
-/* when an element of side `port` can no longer find a partner */
+/* when an element of side `port` can no longer find a partner (cut at the
+ * ends of the int64 range: signed overflow is undefined) */
 static int64_t expiry(const join_cfg *c, int port, int64_t ts) {
-  return port == 0 ? ts + c->upper : ts - c->lower;
+  return port == 0 ? sl__sat_add(ts, c->upper) : sl__sat_sub(ts, c->lower);
+}
+
+/* ta + lower <= tb <= ta + upper, computed exactly (the difference of two
+ * int64 fits in __int128) */
+static int in_interval(const join_cfg *c, int64_t ta, int64_t tb) {
+  __int128 d = (__int128)tb - ta;
+  return d >= c->lower && d <= c->upper;
 }
 
 static int ij_process(sl__inst *inst, int port, const sl_record *r) {
@@ -170,7 +180,7 @@ static int ij_process(sl__inst *inst, int port, const sl_record *r) {
   if (r->ts == SL_NO_TIMESTAMP)
     return sl__fail(inst, -SL_EINVAL, "interval join needs event timestamps "
                                       "(sl_assign_timestamps)");
-  if (r->ts < inst->wm) return sl__emit_tagged(inst, "late", r);
+  if (r->ts < inst->wm) return sl__emit_late(inst, "late", r);
   uint8_t *buf = sl_ctx_scratch(&inst->ctx, 8 + (size_t)r->value_len);
   if (!buf) return -SL_ENOMEM;
   memcpy(buf, &r->ts, 8);
@@ -183,7 +193,7 @@ static int ij_process(sl__inst *inst, int port, const sl_record *r) {
   sl_bytes v;
   while (!rc && elems_next(&other, &off, &ts, &v)) {
     int64_t ta = port == 0 ? r->ts : ts, tb = port == 0 ? ts : r->ts;
-    if (tb < ta + c->lower || tb > ta + c->upper) continue;
+    if (!in_interval(c, ta, tb)) continue;
     sl_record o = {0, r->key, r->key_len, v.data, v.len};
     o.ts = ts;
     const sl_record *a = port == 0 ? r : &o, *b = port == 0 ? &o : r;

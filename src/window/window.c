@@ -16,10 +16,14 @@
  *   1. assign windows (tumbling: one; sliding: size/slide; session: [t,
  *      t+gap) merged with every open session it touches (Flink's
  *      TimeWindow.intersects, so touching sessions merge and a record can
- *      bridge two); global: one window);
+ *      bridge two); global: one window); a record whose tumbling or
+ *      sliding window would leave the int64 range is a bad record (dead
+ *      letter), a session's end is cut at INT64_MAX (see "window
+ *      assignment at the ends of the int64 range" below);
  *   2. skip windows that are late: end - 1 + allowed_lateness <= watermark
  *      (event time); a record whose windows are all late goes to the late
- *      side output -- never dropped silently;
+ *      side output, or is counted as dropped when nothing reads it
+ *      (sl__emit_late) -- never dropped silently;
  *   3. add the record to each window's contents;
  *   4. trigger: event time registers a timer at end - 1, or, when the
  *      watermark is already past it (a late record within the allowed
@@ -31,6 +35,7 @@
  * window.  At the end of input the final watermark fires every event-time
  * window and processing-time windows fire too.
  */
+#include <assert.h>
 #include <stdio.h>
 
 #include "api/ops.h"
@@ -100,6 +105,66 @@ static int use_ns(sl_state *s, const sl_window *w) {
 static int64_t floor_mod(int64_t x, int64_t m) {
   int64_t r = x % m;
   return r < 0 ? r + m : r;
+}
+
+/* (t - offset) mod m in [0, m), without computing t - offset (which may
+ * overflow). */
+static int64_t offset_mod(int64_t t, int64_t offset, int64_t m) {
+  int64_t r = floor_mod(t, m) - floor_mod(offset, m);
+  return r < 0 ? r + m : r;
+}
+
+/* ---- window assignment at the ends of the int64 range ----------------------------
+ * Signed overflow is undefined, so every bound is computed with the
+ * overflow builtins.  A tumbling or sliding window that would start before
+ * INT64_MIN or end after INT64_MAX cannot be represented: assign_fixed
+ * says so and the record goes to the dead-letter output (sl__bad_record)
+ * instead of a wrapped-around window.  A session's end (t + gap) is cut at
+ * INT64_MAX; only a record at INT64_MAX itself has no session [t, end).
+ * Every later computation on a window (end - 1, the sliced panes between
+ * start and end, the next window of a sliced firing) stays inside
+ * [start, end] and cannot overflow; the cleanup time saturates. */
+
+/* The tumbling or sliding windows of t into wins (at most cap): 0, or 1
+ * when one of them cannot be represented. */
+static int assign_fixed(const sl_window_spec *s, int64_t t, sl_window *wins, size_t cap,
+                        size_t *n) {
+  *n = 0;
+  int64_t step = s->kind == SL_WINDOW_TUMBLING ? s->size_ms : s->slide_ms, start, end;
+  if (__builtin_sub_overflow(t, offset_mod(t, s->offset_ms, step), &start)) return 1;
+  /* windows [start, start + size) with t - size < start <= t, newest first
+   * (the newest has the largest end, the oldest the smallest start);
+   * start - t is in (-size - step, 0], so (start - t) + size cannot
+   * overflow */
+  while ((start - t) + s->size_ms > 0) {
+    if (__builtin_add_overflow(start, s->size_ms, &end)) return 1;
+    if (*n < cap) wins[(*n)++] = (sl_window){start, end};
+    if (s->kind == SL_WINDOW_TUMBLING || (start - t) + s->size_ms <= step) break;
+    if (__builtin_sub_overflow(start, step, &start)) return 1;
+  }
+  return 0;
+}
+
+/* Dead letter for a record whose window cannot be represented. */
+static int unrepresentable(sl__inst *inst, const sl_window_spec *s, int64_t t,
+                           const sl_record *r) {
+  char where[48], reason[256];
+  sl__fmt(where, sizeof where, "timestamp %lld", (long long)t);
+  if (s->kind == SL_WINDOW_SESSION)
+    sl__fmt(reason, sizeof reason,
+            "a session window [t, end) needs end > t, and t is the largest int64 "
+            "value; check the record's timestamp");
+  else if (s->kind == SL_WINDOW_TUMBLING)
+    sl__fmt(reason, sizeof reason,
+            "its tumbling window (size %lld ms) would reach beyond the int64 range of "
+            "milliseconds; check the record's timestamp",
+            (long long)s->size_ms);
+  else
+    sl__fmt(reason, sizeof reason,
+            "one of its sliding windows (size %lld ms, slide %lld ms) would reach beyond "
+            "the int64 range of milliseconds; check the record's timestamp",
+            (long long)s->size_ms, (long long)s->slide_ms);
+  return sl__bad_record(inst, where, reason, r->value, r->value_len);
 }
 
 static sl_trigger_kind trigger_of(const sl_window_spec *s) {
@@ -388,7 +453,7 @@ static int drop_timers(sl__inst *inst, const win_cfg *c, const sl_window *w) {
  * changed). */
 static int session_assign(sl__inst *inst, const win_cfg *c, win_inst *wi, int64_t t,
                           sl_window *out, int *late) {
-  sl_window probe = {t, t + c->spec.gap_ms}, m = probe;
+  sl_window probe = {t, sl__sat_add(t, c->spec.gap_ms)}, m = probe; /* cut at INT64_MAX */
   int rc = sessions_load(wi);
   /* Flink's TimeWindow.intersects: touching windows merge too */
 #define TOUCHES(w) ((w).start <= probe.end && (w).end >= probe.start)
@@ -514,11 +579,15 @@ static int fire_sliced(sl__inst *inst, const win_cfg *c, win_inst *wi, const sl_
     wi->firing = 0;
   }
   int64_t slide = c->spec.slide_ms;
-  sl_window oldest = {w->start, w->start + slide}, next = {w->start + slide, w->end + slide};
+  sl_window oldest = {w->start, w->start + slide}, next = {w->start + slide, 0};
   if (!rc && !(rc = use_ns(wi->contents, &oldest))) rc = sl_state_clear(wi->contents);
   /* does the next window have panes already?  (Its newest pane, [w->end,
-   * w->end + slide), registers the firing itself when it gets contents.) */
+   * w->end + slide), registers the firing itself when it gets contents.)
+   * A next window ending after INT64_MAX has none: a record in one of its
+   * panes would have had it among its windows and gone to the dead
+   * letters. */
   int any = 0;
+  if (__builtin_add_overflow(w->end, slide, &next.end)) return rc;
   for (int64_t ps = next.start; !rc && !any && ps < w->end; ps += slide) {
     sl_bytes b;
     rc = pane_get(c, wi, ps, &b);
@@ -535,9 +604,13 @@ static int fire_sliced(sl__inst *inst, const win_cfg *c, win_inst *wi, const sl_
 
 static int process_sliced(sl__inst *inst, const win_cfg *c, win_inst *wi, const sl_record *r) {
   const sl_window_spec *s = &c->spec;
-  int64_t ps = r->ts - floor_mod(r->ts - s->offset_ms, s->slide_ms);
-  sl_window pane = {ps, ps + s->slide_ms}, last = {ps, ps + s->size_ms};
-  if (is_late(inst, s, &last)) return sl__emit_tagged(inst, c->late_tag, r); /* every window */
+  size_t n;
+  if (assign_fixed(s, r->ts, wi->wins, wi->wcap, &n)) return unrepresentable(inst, s, r->ts, r);
+  assert(n >= 1); /* size is a multiple of slide: every record has windows */
+  /* wins[0] is the pane's last window: ps + size is representable */
+  int64_t ps = wi->wins[0].start;
+  sl_window pane = {ps, ps + s->slide_ms}, last = wi->wins[0];
+  if (is_late(inst, s, &last)) return sl__emit_late(inst, c->late_tag, r); /* every window */
   int first, rc = add_element(inst, c, wi, &pane, r, &first);
   if (!rc && first) {
     /* the first of the pane's windows that has not fired yet (the last one,
@@ -595,18 +668,12 @@ static int win_process(sl__inst *inst, int port, const sl_record *r) {
   size_t n = 0;
   int rc = 0, late = 0;
   switch (s->kind) {
-    case SL_WINDOW_TUMBLING: {
-      int64_t start = t - floor_mod(t - s->offset_ms, s->size_ms);
-      wi->wins[n++] = (sl_window){start, start + s->size_ms};
+    case SL_WINDOW_TUMBLING:
+    case SL_WINDOW_SLIDING:
+      if (assign_fixed(s, t, wi->wins, wi->wcap, &n)) return unrepresentable(inst, s, t, r);
       break;
-    }
-    case SL_WINDOW_SLIDING: {
-      int64_t last = t - floor_mod(t - s->offset_ms, s->slide_ms);
-      for (int64_t start = last; start > t - s->size_ms && n < wi->wcap; start -= s->slide_ms)
-        wi->wins[n++] = (sl_window){start, start + s->size_ms};
-      break;
-    }
     case SL_WINDOW_SESSION:
+      if (t == INT64_MAX) return unrepresentable(inst, s, t, r);
       rc = session_assign(inst, c, wi, t, &wi->wins[0], &late);
       n = late ? 0 : 1;
       break;
@@ -641,7 +708,7 @@ static int win_process(sl__inst *inst, int port, const sl_record *r) {
          trig == SL_TRIGGER_CUSTOM))
       rc = sl__timer_add(inst->timers, s->time, clean, ns, 16);
   }
-  if (!rc && !added) return sl__emit_tagged(inst, c->late_tag, r); /* late: side output */
+  if (!rc && !added) return sl__emit_late(inst, c->late_tag, r); /* late: side output */
   return rc < 0 ? sl__user_fail(inst, rc, r) : rc;
 }
 
@@ -652,8 +719,10 @@ static int win_open(sl__inst *inst) {
   win_inst *wi = sl__calloc_private(sizeof *wi);
   if (!wi) return sl__fail(inst, -SL_ENOMEM, "out of memory");
   inst->impl = wi;
+  /* at most ceil(size / slide) windows per record (size + slide could
+   * overflow) */
   wi->wcap = c->spec.kind == SL_WINDOW_SLIDING
-                 ? (size_t)((c->spec.size_ms + c->spec.slide_ms - 1) / c->spec.slide_ms) + 1
+                 ? (size_t)(c->spec.size_ms / c->spec.slide_ms) + 2
                  : 1;
   wi->wins = sl__calloc(wi->wcap, sizeof *wi->wins);
   const sl_state_desc *contents =
