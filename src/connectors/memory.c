@@ -144,7 +144,7 @@ static int gen_open(sl_source *src, sl__inst *inst, void **reader) {
   r->g = g;
   uint64_t P = (uint64_t)inst->ctx.parallelism, i = (uint64_t)inst->ctx.subtask;
   r->rate = (double)SL__CONF_I(inst->job->conf, DATAGEN_RATE) / (double)P;
-  r->start_ns = sl__now_ns();
+  r->start_ns = 0; /* the schedule starts at the first poll, not at setup */
   if (g->fn) { /* datagen: round robin */
     r->next = i;
     r->step = P;
@@ -166,6 +166,7 @@ static int gen_poll(void *reader, sl__inst *inst, int budget) {
   if (SL__UNLIKELY(r->done.n)) /* a restored run skips what was emitted before */
     r->next = sl__gen_skip(&r->done, r->next, r->step, r->end);
   if (r->rate > 0) { /* on schedule: idle until the next record is due */
+    if (!r->start_ns) r->start_ns = sl__now_ns() - 1; /* record 0 is due at once */
     double due = (double)(sl__now_ns() - r->start_ns) / 1e9 * r->rate;
     if ((double)r->emitted >= due && r->next < r->end) return SL__POLL_IDLE;
     if (due - (double)r->emitted < budget) budget = (int)(due - (double)r->emitted) + 1;
