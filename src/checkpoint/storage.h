@@ -42,12 +42,24 @@ typedef struct sl__ckpt_meta {
   sl__ckpt_inst *inst; /* [n_ops * P], op-major */
 } sl__ckpt_meta;
 
+/* Limits on what a checkpoint file may claim; anything beyond fails the
+ * read as damaged before memory is allocated for it.  Frames (_metadata and
+ * the .meta files, whose payload is at most 1 MiB) are read whole. */
+#define SL__FRAME_MAX ((size_t)16 << 20)
+#define SL__CKPT_MAX_P 32768       /* pipeline.max-parallelism's ceiling */
+#define SL__CKPT_MAX_OPS 100000
+
 /* A framed file: magic (8 bytes), u32 version, payload, XXH64. */
 int sl__frame_write(const char *path, const char magic[8], const void *payload,
                     size_t len, char *err, size_t errcap);
-/* Reads and verifies; *payload is sl__malloc'ed. */
+/* Reads and verifies; *payload is sl__malloc'ed.  A file larger than
+ * SL__FRAME_MAX fails without being read. */
 int sl__frame_read(const char *path, const char magic[8], uint8_t **payload,
                    size_t *len, char *err, size_t errcap);
+/* The same on bytes in memory (buf[0..n), `name` for messages): the payload
+ * is buf[*off .. *off + *len). */
+int sl__frame_decode(const char *name, const char magic[8], const uint8_t *buf,
+                     size_t n, size_t *off, size_t *len, char *err, size_t errcap);
 /* Trailing-checksum check of any checkpoint file (images or frames). */
 int sl__file_verify(const char *path, uint64_t *size, char *err, size_t errcap);
 
@@ -56,6 +68,10 @@ int sl__ckpt_meta_write(const char *chk_dir, const sl__ckpt_meta *m, char *err,
 int sl__ckpt_meta_read(const char *chk_dir, sl__ckpt_meta *m, char *err,
                        size_t errcap);
 void sl__ckpt_meta_free(sl__ckpt_meta *m);
+/* Parses a _metadata payload (after the frame) held in memory; every count
+ * is checked against the bytes that remain.  Errors name `name`. */
+int sl__ckpt_meta_decode(const char *name, const uint8_t *p, size_t n,
+                         sl__ckpt_meta *m, char *err, size_t errcap);
 /* Metadata read + every listed file verified. */
 int sl__ckpt_verify(const char *chk_dir, sl__ckpt_meta *m, char *err,
                     size_t errcap);

@@ -81,7 +81,7 @@ int sl__opstate_restore(sl__backend *be, const char *const *paths, int n, int P,
       for (const uint8_t *p = v, *end = p + vlen; !rc && p + 4 <= end;) {
         uint32_t len;
         memcpy(&len, p, 4);
-        if (p + 4 + len > end) {
+        if (len > (size_t)(end - p) - 4) {
           sl__fmt(err, errcap, "operator state image '%s': malformed list", paths[i]);
           rc = -SL_EIO;
           break;
