@@ -349,28 +349,40 @@ int sl__ckpt_meta_read(const char *chk_dir, sl__ckpt_meta *m, char *err, size_t 
   return rc;
 }
 
-int sl__ckpt_verify(const char *chk_dir, sl__ckpt_meta *m, char *err, size_t errcap) {
-  int rc = sl__ckpt_meta_read(chk_dir, m, err, errcap);
+int sl__ckpt_check(const char *chk_dir, sl__ckpt_meta *m, sl__ckpt_report_fn report,
+                   void *arg, char *err, size_t errcap) {
+  int rc = sl__ckpt_meta_read(chk_dir, m, err, errcap), first = 0;
+  if (rc) {
+    if (report) report(arg, err);
+    return rc;
+  }
   static const char *ext[4] = {"keyed", "opstate", "bstate", "meta"};
-  for (int op = 0; !rc && op < m->n_ops; op++)
-    for (int s = 0; !rc && s < m->P; s++)
-      for (int f = 0; !rc && f < 4; f++) {
+  char e[1024];
+  for (int op = 0; (!rc || report) && op < m->n_ops; op++)
+    for (int s = 0; (!rc || report) && s < m->P; s++)
+      for (int f = 0; (!rc || report) && f < 4; f++) {
         if (!(m->inst[op * m->P + s].flags & (1 << f))) continue;
         char path[4096];
         sl__ckpt_file(path, sizeof path, chk_dir, op, s, ext[f]);
-        rc = sl__file_verify(path, NULL, err, errcap);
+        int frc = sl__file_verify(path, NULL, e, sizeof e);
+        if (!frc) continue;
+        if (!rc) first = frc, sl__fmt(err, errcap, "%s", e);
+        rc = first;
+        if (report) report(arg, e);
       }
   /* a native RocksDB checkpoint: complete when its CURRENT and state list
    * are there (RocksDB checks its SST files' block checksums as it reads) */
-  for (int i = 0; !rc && i < m->n_ops * m->P; i++) {
+  for (int i = 0; (!rc || report) && i < m->n_ops * m->P; i++) {
     if (!(m->inst[i].flags & SL__F_NATIVE)) continue;
     char path[4096], file[4200];
     sl__ckpt_file(path, sizeof path, chk_dir, i / m->P, i % m->P, "rocksdb");
-    for (int k = 0; !rc && k < 2; k++) {
+    for (int k = 0; (!rc || report) && k < 2; k++) {
       sl__fmt(file, sizeof file, "%s/%s", path, k ? "SLUICE_STATES" : "CURRENT");
       if (access(file, R_OK)) {
-        sl__fmt(err, errcap, "'%s' is missing: the RocksDB checkpoint is incomplete", file);
+        sl__fmt(e, sizeof e, "'%s' is missing: the RocksDB checkpoint is incomplete", file);
+        if (!rc) sl__fmt(err, errcap, "%s", e);
         rc = -SL_EIO;
+        if (report) report(arg, e);
       }
     }
   }
@@ -378,9 +390,14 @@ int sl__ckpt_verify(const char *chk_dir, sl__ckpt_meta *m, char *err, size_t err
   return rc;
 }
 
+int sl__ckpt_verify(const char *chk_dir, sl__ckpt_meta *m, char *err, size_t errcap) {
+  return sl__ckpt_check(chk_dir, m, NULL, NULL, err, errcap);
+}
+
 /* ---- scanning ------------------------------------------------------------------- */
 
-static int ids_in(const char *dir, int64_t **out) {
+int sl__ckpt_ids(const char *dir, int64_t **out) {
+  *out = NULL;
   DIR *d = opendir(dir);
   if (!d) return 0;
   int64_t *ids = NULL;
@@ -412,7 +429,7 @@ static int ids_in(const char *dir, int64_t **out) {
 
 int64_t sl__ckpt_max_id(const char *dir) {
   int64_t *ids = NULL;
-  int n = ids_in(dir, &ids);
+  int n = sl__ckpt_ids(dir, &ids);
   int64_t max = n ? ids[0] : 0;
   sl__free(ids);
   return max;
@@ -421,7 +438,7 @@ int64_t sl__ckpt_max_id(const char *dir) {
 int sl__ckpt_latest(const char *dir, char *path, size_t cap, sl__ckpt_meta *m, char *err,
                     size_t errcap) {
   int64_t *ids = NULL;
-  int n = ids_in(dir, &ids), rc = -SL_ENOENT;
+  int n = sl__ckpt_ids(dir, &ids), rc = -SL_ENOENT;
   for (int i = 0; i < n; i++) {
     char p[4096], e[1024];
     sl__ckpt_path(p, sizeof p, dir, ids[i]);
@@ -439,7 +456,7 @@ int sl__ckpt_latest(const char *dir, char *path, size_t cap, sl__ckpt_meta *m, c
 
 void sl__ckpt_retain(const char *dir, int keep) {
   int64_t *ids = NULL;
-  int n = ids_in(dir, &ids), complete = 0;
+  int n = sl__ckpt_ids(dir, &ids), complete = 0;
   for (int i = 0; i < n; i++) {
     char p[4096], meta[4200];
     sl__ckpt_path(p, sizeof p, dir, ids[i]);

@@ -76,6 +76,13 @@ int sl__ckpt_meta_decode(const char *name, const uint8_t *p, size_t n,
 int sl__ckpt_verify(const char *chk_dir, sl__ckpt_meta *m, char *err,
                     size_t errcap);
 
+/* The same, going on past the first damaged file: report(arg, message) is
+ * called for each problem (the _metadata, or every damaged or missing file)
+ * and the first one is in err.  With report NULL it is sl__ckpt_verify. */
+typedef void (*sl__ckpt_report_fn)(void *arg, const char *msg);
+int sl__ckpt_check(const char *chk_dir, sl__ckpt_meta *m, sl__ckpt_report_fn report,
+                   void *arg, char *err, size_t errcap);
+
 /* "chk-<n>" path of checkpoint n in dir. */
 void sl__ckpt_path(char *out, size_t cap, const char *dir, int64_t id);
 void sl__ckpt_file(char *out, size_t cap, const char *chk_dir, int op,
@@ -87,6 +94,9 @@ int sl__ckpt_latest(const char *dir, char *path, size_t cap, sl__ckpt_meta *m,
                     char *err, size_t errcap);
 /* Keep the newest `keep` complete checkpoints in dir, delete the rest. */
 void sl__ckpt_retain(const char *dir, int keep);
+/* The ids of every chk-<n> directory in dir (complete or not), newest
+ * first, in *out (sl__malloc'ed; NULL when there is none); returns how many. */
+int sl__ckpt_ids(const char *dir, int64_t **out);
 /* Highest checkpoint id present in dir (complete or not), 0 if none. */
 int64_t sl__ckpt_max_id(const char *dir);
 
