@@ -201,6 +201,7 @@ int sl__image_read(sl__backend *be, sl__rstream *in, const char *source) {
     }
     rc = be->vt->add_state(be, name, (sl__state_kind)kind, &sids[i]); /* ESTATE: be->err says */
   }
+  if (!rc && !r.rc) rc = grow(&buf, &cap, 64); /* never NULL: an entry may be empty */
   while (!rc && !r.rc) {
     uint32_t kg = r_u32(&r);
     if (kg == END_MARK || r.rc) break;
