@@ -147,7 +147,7 @@ typedef struct sl__rstream {
 } sl__rstream;
 
 /* Limits on what an image may claim (anything beyond: damaged). */
-#define SL__IMAGE_MAX_STATES 65536u
+#define SL__IMAGE_MAX_STATES 65535u /* as many as a backend holds */
 #define SL__IMAGE_MAX_ENTRY (1u << 30)
 
 int sl__image_write(sl__backend *be, sl__snapshot *snap, sl__wstream *out);
