@@ -98,6 +98,26 @@ static void test_image_huge_entry(void) {
   CHECK_CONTAINS(be->err, path);
   CHECK_CONTAINS(be->err, "1073741824 bytes");
   sl__backend_free(be);
+  /* a one-byte key, then a value of 1 GiB - 1 (the old limit let key +
+   * value ask for 2 GiB together) */
+  uint32_t kv[3] = {0, 0, 1};
+  n -= sizeof blk + 8;
+  memcpy(b + n, kv, sizeof kv);
+  n += sizeof kv;
+  b[n++] = 'k';
+  uint32_t vlen = (1u << 30) - 1;
+  memcpy(b + n, &vlen, 4);
+  n += 4;
+  memset(b + n, 'v', 8);
+  n += 8;
+  put_file(path, b, n);
+  be = heap();
+  g_refused = 0;
+  CHECK_EQ_INT(sl__image_read_file(be, path), -SL_EIO);
+  CHECK_EQ_INT(g_refused, 0);
+  CHECK_CONTAINS(be->err, path);
+  CHECK_CONTAINS(be->err, "a value of 1073741823 bytes");
+  sl__backend_free(be);
 }
 
 /* an operator-state image with the same lie fails the restore naming it */
