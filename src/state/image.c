@@ -247,10 +247,8 @@ int sl__image_read(sl__backend *be, sl__rstream *in, const char *source) {
   }
   sl__free(sids);
   sl__free(buf);
-  if (!rc && r.rc) {
-    rc = r.rc;
-    sl__fmt(why, sizeof why, "it ends early");
-  }
+  if (!rc && r.rc) rc = r.rc;
+  if (r.rc && !why[0]) sl__fmt(why, sizeof why, "it ends early");
   if (rc == -SL_EIO || rc == -SL_ENOENT)
     sl__fmt(be->err, sizeof be->err,
             "state image '%s' is damaged or truncated (at byte %llu: %s); it cannot be "
