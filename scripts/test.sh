@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # The whole test suite: a normal build with every test, the same tests under
-# ASan+UBSan, and the runtime/job tests under TSan.  Exits non-zero on any
-# failure.  These builds have fault injection (SLUICE_FAULT, for cli_crash)
-# compiled in; a release build of the CLI without it checks that it ignores
-# SLUICE_FAULT (cli_fault_off).
+# ASan+UBSan, the runtime/job tests under TSan, and the fuzz suite (every
+# corpus replayed, each libFuzzer harness run for a few seconds: see
+# scripts/fuzz.sh).  Exits non-zero on any failure.  These builds have
+# fault injection (SLUICE_FAULT, for cli_crash) compiled in; a release
+# build of the CLI without it checks that it ignores SLUICE_FAULT
+# (cli_fault_off).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/deps.sh
@@ -30,3 +32,6 @@ cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=Debug -DSLUICE_SANITIZE=thread \
   -DCMAKE_C_COMPILER=clang -DSLUICE_BUILD_EXAMPLES=OFF -DSLUICE_FAULT_INJECTION=ON >/dev/null
 cmake --build build-tsan -j"$jobs" >/dev/null
 (cd build-tsan && SL_TEST_SMALL=1 TSAN_OPTIONS="halt_on_error=1 suppressions=$PWD/../tests/tsan.supp" ctest --output-on-failure -j"$jobs" -R 'test_jobs|test_units|test_backpressure|test_state|test_window$|test_join|test_checkpoint|test_stop|source|sink')
+
+echo "== fuzz suite (clang, libFuzzer + ASan/UBSan): corpora replayed, each harness fuzzed ${SLUICE_FUZZ_TIME:-4}s"
+./scripts/fuzz.sh

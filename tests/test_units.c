@@ -7,6 +7,7 @@
 #include <pthread.h>
 
 #include "core/config.h"
+#include "connectors/connector.h"
 #include "core/core.h"
 #include "runtime/batch.h"
 #include "runtime/ring.h"
@@ -179,6 +180,38 @@ static void test_key_routing(void) {
   CHECK_EQ_INT(sl__key_hash("abc", 3), sl__key_hash("abc", 3));
 }
 
+/* Generator positions read from a checkpoint: a crafted huge position is
+ * skipped in one jump (it used to step index by index, ~forever), positions
+ * that end before they start or are not whole entries are refused, and a
+ * rescale (old step 2, new step 3) skips exactly what was emitted. */
+static void test_gen_positions(void) {
+  sl__gen_pos crafted = {0, UINT64_C(1) << 62, 1};
+  const uint8_t *b[2] = {(const uint8_t *)&crafted};
+  size_t l[2] = {sizeof crafted};
+  sl__gen_done d = {NULL, 0};
+  CHECK_EQ_INT(sl__gen_seek(&d, b, l, 1), 0);
+  CHECK(sl__gen_skip(&d, 0, 1, UINT64_MAX) == UINT64_C(1) << 62);
+  CHECK(sl__gen_skip(&d, 5, 2, UINT64_MAX) == (UINT64_C(1) << 62) + 1); /* odd stays odd */
+  CHECK(sl__gen_skip(&d, 0, 1, 1000) == 1000); /* never past the end */
+  sl__free(d.e);
+  sl__gen_pos backwards = {10, 5, 1};
+  b[0] = (const uint8_t *)&backwards;
+  CHECK_EQ_INT(sl__gen_seek(&d, b, l, 1), -SL_ESTATE);
+  l[0] = sizeof crafted - 1;
+  CHECK_EQ_INT(sl__gen_seek(&d, b, l, 1), -SL_ESTATE);
+  /* two old readers at step 2 emitted 0,2,..,18 and 1,3,..,9; a new reader
+   * at step 3 from 0: 0,3,6,9,12 were emitted (12 even, below 20), 15 not
+   * (odd, not below 11) */
+  sl__gen_pos old[2] = {{0, 20, 2}, {1, 11, 2}};
+  b[0] = (const uint8_t *)&old[0];
+  b[1] = (const uint8_t *)&old[1];
+  l[0] = l[1] = sizeof old[0];
+  CHECK_EQ_INT(sl__gen_seek(&d, b, l, 2), 0);
+  CHECK_EQ_INT(sl__gen_skip(&d, 0, 3, 100), 15);
+  CHECK_EQ_INT(sl__gen_skip(&d, 1, 3, 100), 13); /* 1, 4, 7, 10 emitted; 13 odd >= 11 */
+  sl__free(d.e);
+}
+
 static void test_errors(void) {
   CHECK_EQ_STR(sl_strerror(-SL_EINVAL), "invalid argument");
   CHECK_EQ_STR(sl_strerror(SL_EINVAL), "invalid argument");
@@ -195,6 +228,7 @@ int main(void) {
   RUN(test_config_table);
   RUN(test_utf8);
   RUN(test_key_routing);
+  RUN(test_gen_positions);
   RUN(test_errors);
   TEST_MAIN_END();
 }

@@ -34,9 +34,8 @@
 #include <string.h>
 
 #include "cli.h"
+#include "window_agg_fields.h"
 
-#define WA_E9 1000000000LL
-#define WA_MAX_SCALE 9
 #define WA_HDR 17 /* int128 scaled value + 1 byte scale */
 #define WA_I128_MAX ((__int128)(((unsigned __int128)1 << 127) - 1))
 #define WA_I128_MIN (-WA_I128_MAX - 1)
@@ -52,67 +51,7 @@ typedef struct wa_acc {
   int64_t scale; /* most fractional digits seen */
 } wa_acc;
 
-/* ---- parsing -------------------------------------------------------------- */
-
-static int is_digit(char c) { return c >= '0' && c <= '9'; }
-
-/* A non-negative int64 of decimal digits only.  NULL or the reason. */
-static const char *parse_ts(const char *s, size_t n, int64_t *out) {
-  if (!n) return "timestamp: empty";
-  uint64_t v = 0;
-  for (size_t i = 0; i < n; i++) {
-    if (!is_digit(s[i]))
-      return "timestamp: not a non-negative integer of milliseconds";
-    unsigned d = (unsigned)(s[i] - '0');
-    if (v > ((uint64_t)INT64_MAX - d) / 10)
-      return "timestamp: larger than 9223372036854775807";
-    v = v * 10 + d;
-  }
-  *out = (int64_t)v;
-  return NULL;
-}
-
-/* [+-]digits[.digits] with 1..9 fractional digits, the integer part within
- * int64.  NULL or the reason; *v scaled by 10^9, *scale fractional digits. */
-static const char *parse_value(const char *s, size_t n, __int128 *v,
-                               int *scale) {
-  if (!n) return "value: empty";
-  size_t i = 0;
-  int neg = 0;
-  if (s[0] == '-' || s[0] == '+') {
-    neg = s[0] == '-';
-    i = 1;
-  }
-  size_t first = i;
-  uint64_t ip = 0;
-  const uint64_t limit = neg ? (uint64_t)INT64_MAX + 1 : (uint64_t)INT64_MAX;
-  for (; i < n && is_digit(s[i]); i++) {
-    unsigned d = (unsigned)(s[i] - '0');
-    if (ip > (limit - d) / 10)
-      return "value: integer part outside the 64-bit range";
-    ip = ip * 10 + d;
-  }
-  if (i == first)
-    return "value: not a decimal number (expected e.g. 42, -7 or 12.25)";
-  int sc = 0;
-  uint64_t frac = 0;
-  if (i < n && s[i] == '.') {
-    for (i++; i < n && is_digit(s[i]); i++) {
-      if (sc == WA_MAX_SCALE) return "value: more than 9 fractional digits";
-      frac = frac * 10 + (unsigned)(s[i] - '0');
-      sc++;
-    }
-    if (!sc) return "value: no digits after the decimal point";
-  }
-  if (i != n)
-    return "value: not a decimal number (only digits, one sign and one '.'; "
-           "no spaces or exponents)";
-  for (int k = sc; k < WA_MAX_SCALE; k++) frac *= 10;
-  __int128 x = (__int128)ip * WA_E9 + (__int128)frac;
-  *v = neg ? -x : x;
-  *scale = sc;
-  return NULL;
-}
+/* ---- parsing: the fields (window_agg_fields.c) ---------------------------- */
 
 /* Splits the line into timestamp, key and value; emits key = key bytes,
  * ts = timestamp (or the clock), value = header + the line. */
@@ -122,26 +61,9 @@ static int wa_parse(void *ud, sl_ctx *ctx, const sl_record *in,
   const char *s = in->value;
   size_t n = in->value_len;
   if (n && s[n - 1] == '\r') n--; /* a CRLF line */
-  const char *reason = NULL;
   char buf[96];
-  const char *c1 = n ? memchr(s, ',', n) : NULL;
-  const char *c2 = c1 ? memchr(c1 + 1, ',', n - (size_t)(c1 + 1 - s)) : NULL;
-  const char *c3 = c2 ? memchr(c2 + 1, ',', n - (size_t)(c2 + 1 - s)) : NULL;
-  int64_t ts = 0;
-  __int128 v = 0;
-  int scale = 0;
-  if (!c2 || c3) {
-    size_t fields = 1;
-    for (size_t i = 0; i < n; i++) fields += s[i] == ',';
-    snprintf(buf, sizeof buf,
-             "expected 3 fields timestamp,key,value separated by ',', found %zu",
-             fields);
-    reason = buf;
-  } else {
-    reason = parse_ts(s, (size_t)(c1 - s), &ts);
-    if (!reason && c2 == c1 + 1) reason = "key: empty";
-    if (!reason) reason = parse_value(c2 + 1, n - (size_t)(c2 + 1 - s), &v, &scale);
-  }
+  wa_fields f;
+  const char *reason = wa_split(s, n, &f, buf, sizeof buf);
   if (reason) {
     char where[32];
     snprintf(where, sizeof where, "line %lld", (long long)in->ts);
@@ -149,11 +71,11 @@ static int wa_parse(void *ud, sl_ctx *ctx, const sl_record *in,
   }
   uint8_t *val = sl_ctx_scratch(ctx, WA_HDR + in->value_len);
   if (!val) return -SL_ENOMEM;
-  memcpy(val, &v, sizeof v);
-  val[16] = (uint8_t)scale;
+  memcpy(val, &f.value, sizeof f.value);
+  val[16] = (uint8_t)f.scale;
   memcpy(val + WA_HDR, in->value, in->value_len);
-  sl_record r = {job->processing_time ? sl_ctx_now(ctx) : ts, c1 + 1,
-                 (uint32_t)(c2 - c1 - 1), val, WA_HDR + in->value_len};
+  sl_record r = {job->processing_time ? sl_ctx_now(ctx) : f.ts, f.key, (uint32_t)f.key_len,
+                 val, WA_HDR + in->value_len};
   return sl_emit(out, &r);
 }
 
@@ -211,32 +133,6 @@ static const sl_state_desc wa_agg = {.name = "window-agg",
 
 /* ---- output ------------------------------------------------------------------ */
 
-/* v (scaled by 10^9) with `scale` fractional digits, no exponent; returns
- * the length written to buf (at least 48 bytes). */
-static size_t fmt_dec(char *buf, __int128 v, int scale) {
-  unsigned __int128 a = v < 0 ? -(unsigned __int128)v : (unsigned __int128)v;
-  unsigned __int128 ip = a / WA_E9;
-  uint64_t frac = (uint64_t)(a % WA_E9);
-  char tmp[48];
-  size_t n = 0, o = 0;
-  do {
-    tmp[n++] = (char)('0' + (int)(ip % 10));
-    ip /= 10;
-  } while (ip);
-  if (v < 0) buf[o++] = '-';
-  while (n) buf[o++] = tmp[--n];
-  if (scale > 0) {
-    buf[o++] = '.';
-    for (int k = scale; k < WA_MAX_SCALE; k++) frac /= 10;
-    for (int k = scale - 1; k >= 0; k--) {
-      buf[o + (size_t)k] = (char)('0' + (int)(frac % 10));
-      frac /= 10;
-    }
-    o += (size_t)scale;
-  }
-  return o;
-}
-
 /* One line per firing: window_start,window_end,key,count,sum,min,max. */
 static int wa_format(void *ud, sl_ctx *ctx, const sl_window *w,
                      sl_window_elems *elems, sl_collector *out) {
@@ -256,11 +152,11 @@ static int wa_format(void *ud, sl_ctx *ctx, const sl_window *w,
   o += key.len;
   o += (size_t)sprintf(buf + o, ",%lld,", (long long)a.count);
   int scale = (int)a.scale;
-  o += fmt_dec(buf + o, a.sum, scale);
+  o += wa_fmt_dec(buf + o, a.sum, scale);
   buf[o++] = ',';
-  o += fmt_dec(buf + o, a.min, scale);
+  o += wa_fmt_dec(buf + o, a.min, scale);
   buf[o++] = ',';
-  o += fmt_dec(buf + o, a.max, scale);
+  o += wa_fmt_dec(buf + o, a.max, scale);
   sl_record line = {w->end - 1, key.data, key.len, buf, (uint32_t)o};
   return sl_emit(out, &line);
 }

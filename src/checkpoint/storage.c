@@ -53,7 +53,10 @@ int sl__frame_write(const char *path, const char magic[8], const void *payload, 
   return 0;
 }
 
-static int read_whole(const char *path, uint8_t **out, size_t *len, char *err, size_t errcap) {
+/* The whole of a framed file, refused when larger than `max` (its size is
+ * checked before anything is allocated). */
+static int read_whole(const char *path, size_t max, uint8_t **out, size_t *len, char *err,
+                      size_t errcap) {
   int fd = open(path, O_RDONLY | O_CLOEXEC);
   if (fd < 0) {
     sl__fmt(err, errcap, "cannot open '%s': %s", path, strerror(errno));
@@ -63,6 +66,14 @@ static int read_whole(const char *path, uint8_t **out, size_t *len, char *err, s
   if (fstat(fd, &st)) {
     close(fd);
     sl__fmt(err, errcap, "cannot stat '%s': %s", path, strerror(errno));
+    return -SL_EIO;
+  }
+  if (st.st_size < 0 || (uint64_t)st.st_size > max) {
+    close(fd);
+    sl__fmt(err, errcap,
+            "'%s' is too large for a checkpoint frame (%lld bytes; sluice writes at most "
+            "%zu): damaged or not a sluice file",
+            path, (long long)st.st_size, max);
     return -SL_EIO;
   }
   size_t n = (size_t)st.st_size, got = 0;
@@ -80,7 +91,7 @@ static int read_whole(const char *path, uint8_t **out, size_t *len, char *err, s
   close(fd);
   if (got != n) {
     sl__free(buf);
-    sl__fmt(err, errcap, "cannot read '%s'", path);
+    sl__fmt(err, errcap, "cannot read '%s' (it changed size while being read)", path);
     return -SL_EIO;
   }
   *out = buf;
@@ -88,12 +99,8 @@ static int read_whole(const char *path, uint8_t **out, size_t *len, char *err, s
   return 0;
 }
 
-int sl__frame_read(const char *path, const char magic[8], uint8_t **payload, size_t *len,
-                   char *err, size_t errcap) {
-  uint8_t *buf;
-  size_t n;
-  int rc = read_whole(path, &buf, &n, err, errcap);
-  if (rc) return rc;
+int sl__frame_decode(const char *name, const char magic[8], const uint8_t *buf, size_t n,
+                     size_t *off, size_t *len, char *err, size_t errcap) {
   uint32_t version = 0;
   uint64_t sum = 0;
   if (n >= 20) {
@@ -101,38 +108,85 @@ int sl__frame_read(const char *path, const char magic[8], uint8_t **payload, siz
     memcpy(&sum, buf + n - 8, 8);
   }
   if (n < 20 || memcmp(buf, magic, 8)) {
-    sl__fmt(err, errcap, "'%s' is not a sluice checkpoint file (bad magic or too short)", path);
-    rc = -SL_EIO;
-  } else if (version != FRAME_VERSION) {
-    sl__fmt(err, errcap, "'%s' has format version %u; this build reads %u", path, version,
+    sl__fmt(err, errcap, "'%s' is not a sluice checkpoint file (bad magic or too short)", name);
+    return -SL_EIO;
+  }
+  if (version != FRAME_VERSION) {
+    sl__fmt(err, errcap, "'%s' has format version %u; this build reads %u", name, version,
             FRAME_VERSION);
-    rc = -SL_EIO;
-  } else if (XXH64(buf, n - 8, 0) != sum) {
-    sl__fmt(err, errcap, "'%s' is damaged (checksum mismatch)", path);
-    rc = -SL_EIO;
+    return -SL_EIO;
   }
-  if (rc) {
-    sl__free(buf);
-    return rc;
+  if (XXH64(buf, n - 8, 0) != sum) {
+    sl__fmt(err, errcap, "'%s' is damaged (checksum mismatch)", name);
+    return -SL_EIO;
   }
-  memmove(buf, buf + 12, n - 20);
-  *payload = buf;
+  *off = 12;
   *len = n - 20;
   return 0;
 }
 
-int sl__file_verify(const char *path, uint64_t *size, char *err, size_t errcap) {
+int sl__frame_read(const char *path, const char magic[8], uint8_t **payload, size_t *len,
+                   char *err, size_t errcap) {
   uint8_t *buf;
-  size_t n;
-  int rc = read_whole(path, &buf, &n, err, errcap);
+  size_t n, off;
+  int rc = read_whole(path, SL__FRAME_MAX, &buf, &n, err, errcap);
   if (rc) return rc;
-  uint64_t sum = 0;
-  if (n >= 16) memcpy(&sum, buf + n - 8, 8);
-  if (n < 16 || XXH64(buf, n - 8, 0) != sum) {
-    sl__fmt(err, errcap, "'%s' is damaged (checksum mismatch or truncated)", path);
-    rc = -SL_EIO;
+  if ((rc = sl__frame_decode(path, magic, buf, n, &off, len, err, errcap))) {
+    sl__free(buf);
+    return rc;
   }
-  if (size) *size = n;
+  memmove(buf, buf + off, *len);
+  *payload = buf;
+  return 0;
+}
+
+/* Streams the file through a 64 KiB buffer: images can be any size. */
+int sl__file_verify(const char *path, uint64_t *size, char *err, size_t errcap) {
+  if (size) *size = 0;
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    sl__fmt(err, errcap, "cannot open '%s': %s", path, strerror(errno));
+    return errno == ENOENT ? -SL_ENOENT : -SL_EIO;
+  }
+  enum { CHUNK = 65536 };
+  uint8_t *buf = sl__malloc(CHUNK + 8);
+  if (!buf) {
+    close(fd);
+    return -SL_ENOMEM;
+  }
+  /* the last 8 bytes seen so far are held back: they may be the checksum */
+  XXH64_state_t h;
+  XXH64_reset(&h, 0);
+  size_t held = 0;
+  uint64_t total = 0;
+  int rc = 0;
+  for (;;) {
+    ssize_t k = read(fd, buf + held, CHUNK);
+    if (k < 0 && errno == EINTR) continue;
+    if (k < 0) {
+      sl__fmt(err, errcap, "cannot read '%s': %s", path, strerror(errno));
+      rc = -SL_EIO;
+      break;
+    }
+    if (k == 0) break;
+    total += (uint64_t)k;
+    held += (size_t)k;
+    if (held > 8) {
+      XXH64_update(&h, buf, held - 8);
+      memmove(buf, buf + held - 8, 8);
+      held = 8;
+    }
+  }
+  close(fd);
+  if (!rc) {
+    uint64_t sum = 0;
+    if (held == 8) memcpy(&sum, buf, 8);
+    if (total < 16 || XXH64_digest(&h) != sum) {
+      sl__fmt(err, errcap, "'%s' is damaged (checksum mismatch or truncated)", path);
+      rc = -SL_EIO;
+    }
+  }
+  if (size) *size = total;
   sl__free(buf);
   return rc;
 }
@@ -208,6 +262,77 @@ void sl__ckpt_meta_free(sl__ckpt_meta *m) {
   memset(m, 0, sizeof *m);
 }
 
+/* Each operator takes at least 3 bytes (kind, name length), each instance
+ * 9 (flags, bytes): the counts are checked against what the payload holds
+ * before anything is allocated. */
+int sl__ckpt_meta_decode(const char *name, const uint8_t *p, size_t n, sl__ckpt_meta *m,
+                         char *err, size_t errcap) {
+  memset(m, 0, sizeof *m);
+  size_t o = 0;
+  const char *why = "truncated";
+  char whybuf[160];
+#define TAKE(dst, k)                                                   \
+  do {                                                                 \
+    if ((k) > n - o) goto bad;                                         \
+    memcpy((dst), p + o, (k));                                         \
+    o += (k);                                                          \
+  } while (0)
+  int32_t hdr[3];
+  TAKE(&m->id, 8);
+  TAKE(&m->taken_ms, 8);
+  TAKE(hdr, sizeof hdr);
+  if (hdr[0] <= 0 || hdr[0] > SL__CKPT_MAX_P || hdr[1] <= 0 || hdr[2] <= 0 ||
+      hdr[2] > SL__CKPT_MAX_OPS) {
+    sl__fmt(whybuf, sizeof whybuf,
+            "parallelism %d, max parallelism %d, %d operators (out of range)", (int)hdr[0],
+            (int)hdr[1], (int)hdr[2]);
+    why = whybuf;
+    goto bad;
+  }
+  if ((uint64_t)hdr[2] * (3 + 9 * (uint64_t)hdr[0]) > n - o) {
+    sl__fmt(whybuf, sizeof whybuf,
+            "%d operators x %d subtasks need more than the %zu bytes it holds", (int)hdr[2],
+            (int)hdr[0], n - o);
+    why = whybuf;
+    goto bad;
+  }
+  m->P = hdr[0];
+  m->max_parallelism = hdr[1];
+  m->n_ops = hdr[2];
+  m->op_kind = sl__calloc((size_t)m->n_ops, 1);
+  m->op_name = sl__calloc((size_t)m->n_ops, sizeof *m->op_name);
+  m->inst = sl__calloc((size_t)m->n_ops * (size_t)m->P, sizeof *m->inst);
+  if (!m->op_kind || !m->op_name || !m->inst) {
+    sl__ckpt_meta_free(m);
+    sl__fmt(err, errcap, "out of memory reading '%s'", name);
+    return -SL_ENOMEM;
+  }
+  for (int i = 0; i < m->n_ops; i++) {
+    uint16_t nl;
+    TAKE(&m->op_kind[i], 1);
+    TAKE(&nl, 2);
+    if (nl > n - o) goto bad;
+    if (!(m->op_name[i] = sl__malloc((size_t)nl + 1))) {
+      sl__ckpt_meta_free(m);
+      sl__fmt(err, errcap, "out of memory reading '%s'", name);
+      return -SL_ENOMEM;
+    }
+    memcpy(m->op_name[i], p + o, nl);
+    m->op_name[i][nl] = 0;
+    o += nl;
+  }
+  for (int i = 0; i < m->n_ops * m->P; i++) {
+    TAKE(&m->inst[i].flags, 1);
+    TAKE(&m->inst[i].bytes, 8);
+  }
+#undef TAKE
+  return 0;
+bad:
+  sl__ckpt_meta_free(m);
+  sl__fmt(err, errcap, "'%s' is malformed at byte %zu of its payload: %s", name, o, why);
+  return -SL_EIO;
+}
+
 int sl__ckpt_meta_read(const char *chk_dir, sl__ckpt_meta *m, char *err, size_t errcap) {
   char path[4096];
   sl__fmt(path, sizeof path, "%s/_metadata", chk_dir);
@@ -220,70 +345,45 @@ int sl__ckpt_meta_read(const char *chk_dir, sl__ckpt_meta *m, char *err, size_t 
       sl__fmt(err, errcap, "'%s' has no _metadata (an incomplete checkpoint)", chk_dir);
     return rc;
   }
-  size_t o = 0;
-#define TAKE(dst, k)                                                   \
-  do {                                                                 \
-    if (o + (k) > n) goto bad;                                         \
-    memcpy((dst), p + o, (k));                                         \
-    o += (k);                                                          \
-  } while (0)
-  int32_t hdr[3];
-  TAKE(&m->id, 8);
-  TAKE(&m->taken_ms, 8);
-  TAKE(hdr, sizeof hdr);
-  m->P = hdr[0];
-  m->max_parallelism = hdr[1];
-  m->n_ops = hdr[2];
-  if (m->P <= 0 || m->n_ops <= 0 || m->P > 4096 || m->n_ops > 100000) goto bad;
-  m->op_kind = sl__calloc((size_t)m->n_ops, 1);
-  m->op_name = sl__calloc((size_t)m->n_ops, sizeof *m->op_name);
-  m->inst = sl__calloc((size_t)m->n_ops * (size_t)m->P, sizeof *m->inst);
-  if (!m->op_kind || !m->op_name || !m->inst) goto bad;
-  for (int i = 0; i < m->n_ops; i++) {
-    uint16_t nl;
-    TAKE(&m->op_kind[i], 1);
-    TAKE(&nl, 2);
-    if (o + nl > n || !(m->op_name[i] = sl__malloc((size_t)nl + 1))) goto bad;
-    memcpy(m->op_name[i], p + o, nl);
-    m->op_name[i][nl] = 0;
-    o += nl;
-  }
-  for (int i = 0; i < m->n_ops * m->P; i++) {
-    TAKE(&m->inst[i].flags, 1);
-    TAKE(&m->inst[i].bytes, 8);
-  }
-#undef TAKE
+  rc = sl__ckpt_meta_decode(path, p, n, m, err, errcap);
   sl__free(p);
-  return 0;
-bad:
-  sl__free(p);
-  sl__ckpt_meta_free(m);
-  sl__fmt(err, errcap, "'%s' is malformed", path);
-  return -SL_EIO;
+  return rc;
 }
 
-int sl__ckpt_verify(const char *chk_dir, sl__ckpt_meta *m, char *err, size_t errcap) {
-  int rc = sl__ckpt_meta_read(chk_dir, m, err, errcap);
+int sl__ckpt_check(const char *chk_dir, sl__ckpt_meta *m, sl__ckpt_report_fn report,
+                   void *arg, char *err, size_t errcap) {
+  int rc = sl__ckpt_meta_read(chk_dir, m, err, errcap), first = 0;
+  if (rc) {
+    if (report) report(arg, err);
+    return rc;
+  }
   static const char *ext[4] = {"keyed", "opstate", "bstate", "meta"};
-  for (int op = 0; !rc && op < m->n_ops; op++)
-    for (int s = 0; !rc && s < m->P; s++)
-      for (int f = 0; !rc && f < 4; f++) {
+  char e[1024];
+  for (int op = 0; (!rc || report) && op < m->n_ops; op++)
+    for (int s = 0; (!rc || report) && s < m->P; s++)
+      for (int f = 0; (!rc || report) && f < 4; f++) {
         if (!(m->inst[op * m->P + s].flags & (1 << f))) continue;
         char path[4096];
         sl__ckpt_file(path, sizeof path, chk_dir, op, s, ext[f]);
-        rc = sl__file_verify(path, NULL, err, errcap);
+        int frc = sl__file_verify(path, NULL, e, sizeof e);
+        if (!frc) continue;
+        if (!rc) first = frc, sl__fmt(err, errcap, "%s", e);
+        rc = first;
+        if (report) report(arg, e);
       }
   /* a native RocksDB checkpoint: complete when its CURRENT and state list
    * are there (RocksDB checks its SST files' block checksums as it reads) */
-  for (int i = 0; !rc && i < m->n_ops * m->P; i++) {
+  for (int i = 0; (!rc || report) && i < m->n_ops * m->P; i++) {
     if (!(m->inst[i].flags & SL__F_NATIVE)) continue;
     char path[4096], file[4200];
     sl__ckpt_file(path, sizeof path, chk_dir, i / m->P, i % m->P, "rocksdb");
-    for (int k = 0; !rc && k < 2; k++) {
+    for (int k = 0; (!rc || report) && k < 2; k++) {
       sl__fmt(file, sizeof file, "%s/%s", path, k ? "SLUICE_STATES" : "CURRENT");
       if (access(file, R_OK)) {
-        sl__fmt(err, errcap, "'%s' is missing: the RocksDB checkpoint is incomplete", file);
+        sl__fmt(e, sizeof e, "'%s' is missing: the RocksDB checkpoint is incomplete", file);
+        if (!rc) sl__fmt(err, errcap, "%s", e);
         rc = -SL_EIO;
+        if (report) report(arg, e);
       }
     }
   }
@@ -291,9 +391,14 @@ int sl__ckpt_verify(const char *chk_dir, sl__ckpt_meta *m, char *err, size_t err
   return rc;
 }
 
+int sl__ckpt_verify(const char *chk_dir, sl__ckpt_meta *m, char *err, size_t errcap) {
+  return sl__ckpt_check(chk_dir, m, NULL, NULL, err, errcap);
+}
+
 /* ---- scanning ------------------------------------------------------------------- */
 
-static int ids_in(const char *dir, int64_t **out) {
+int sl__ckpt_ids(const char *dir, int64_t **out) {
+  *out = NULL;
   DIR *d = opendir(dir);
   if (!d) return 0;
   int64_t *ids = NULL;
@@ -325,7 +430,7 @@ static int ids_in(const char *dir, int64_t **out) {
 
 int64_t sl__ckpt_max_id(const char *dir) {
   int64_t *ids = NULL;
-  int n = ids_in(dir, &ids);
+  int n = sl__ckpt_ids(dir, &ids);
   int64_t max = n ? ids[0] : 0;
   sl__free(ids);
   return max;
@@ -334,7 +439,7 @@ int64_t sl__ckpt_max_id(const char *dir) {
 int sl__ckpt_latest(const char *dir, char *path, size_t cap, sl__ckpt_meta *m, char *err,
                     size_t errcap) {
   int64_t *ids = NULL;
-  int n = ids_in(dir, &ids), rc = -SL_ENOENT;
+  int n = sl__ckpt_ids(dir, &ids), rc = -SL_ENOENT;
   for (int i = 0; i < n; i++) {
     char p[4096], e[1024];
     sl__ckpt_path(p, sizeof p, dir, ids[i]);
@@ -352,7 +457,7 @@ int sl__ckpt_latest(const char *dir, char *path, size_t cap, sl__ckpt_meta *m, c
 
 void sl__ckpt_retain(const char *dir, int keep) {
   int64_t *ids = NULL;
-  int n = ids_in(dir, &ids), complete = 0;
+  int n = sl__ckpt_ids(dir, &ids), complete = 0;
   for (int i = 0; i < n; i++) {
     char p[4096], meta[4200];
     sl__ckpt_path(p, sizeof p, dir, ids[i]);

@@ -42,12 +42,24 @@ typedef struct sl__ckpt_meta {
   sl__ckpt_inst *inst; /* [n_ops * P], op-major */
 } sl__ckpt_meta;
 
+/* Limits on what a checkpoint file may claim; anything beyond fails the
+ * read as damaged before memory is allocated for it.  Frames (_metadata and
+ * the .meta files, whose payload is at most 1 MiB) are read whole. */
+#define SL__FRAME_MAX ((size_t)16 << 20)
+#define SL__CKPT_MAX_P 32768       /* pipeline.max-parallelism's ceiling */
+#define SL__CKPT_MAX_OPS 100000
+
 /* A framed file: magic (8 bytes), u32 version, payload, XXH64. */
 int sl__frame_write(const char *path, const char magic[8], const void *payload,
                     size_t len, char *err, size_t errcap);
-/* Reads and verifies; *payload is sl__malloc'ed. */
+/* Reads and verifies; *payload is sl__malloc'ed.  A file larger than
+ * SL__FRAME_MAX fails without being read. */
 int sl__frame_read(const char *path, const char magic[8], uint8_t **payload,
                    size_t *len, char *err, size_t errcap);
+/* The same on bytes in memory (buf[0..n), `name` for messages): the payload
+ * is buf[*off .. *off + *len). */
+int sl__frame_decode(const char *name, const char magic[8], const uint8_t *buf,
+                     size_t n, size_t *off, size_t *len, char *err, size_t errcap);
 /* Trailing-checksum check of any checkpoint file (images or frames). */
 int sl__file_verify(const char *path, uint64_t *size, char *err, size_t errcap);
 
@@ -56,9 +68,20 @@ int sl__ckpt_meta_write(const char *chk_dir, const sl__ckpt_meta *m, char *err,
 int sl__ckpt_meta_read(const char *chk_dir, sl__ckpt_meta *m, char *err,
                        size_t errcap);
 void sl__ckpt_meta_free(sl__ckpt_meta *m);
+/* Parses a _metadata payload (after the frame) held in memory; every count
+ * is checked against the bytes that remain.  Errors name `name`. */
+int sl__ckpt_meta_decode(const char *name, const uint8_t *p, size_t n,
+                         sl__ckpt_meta *m, char *err, size_t errcap);
 /* Metadata read + every listed file verified. */
 int sl__ckpt_verify(const char *chk_dir, sl__ckpt_meta *m, char *err,
                     size_t errcap);
+
+/* The same, going on past the first damaged file: report(arg, message) is
+ * called for each problem (the _metadata, or every damaged or missing file)
+ * and the first one is in err.  With report NULL it is sl__ckpt_verify. */
+typedef void (*sl__ckpt_report_fn)(void *arg, const char *msg);
+int sl__ckpt_check(const char *chk_dir, sl__ckpt_meta *m, sl__ckpt_report_fn report,
+                   void *arg, char *err, size_t errcap);
 
 /* "chk-<n>" path of checkpoint n in dir. */
 void sl__ckpt_path(char *out, size_t cap, const char *dir, int64_t id);
@@ -71,6 +94,9 @@ int sl__ckpt_latest(const char *dir, char *path, size_t cap, sl__ckpt_meta *m,
                     char *err, size_t errcap);
 /* Keep the newest `keep` complete checkpoints in dir, delete the rest. */
 void sl__ckpt_retain(const char *dir, int keep);
+/* The ids of every chk-<n> directory in dir (complete or not), newest
+ * first, in *out (sl__malloc'ed; NULL when there is none); returns how many. */
+int sl__ckpt_ids(const char *dir, int64_t **out);
 /* Highest checkpoint id present in dir (complete or not), 0 if none. */
 int64_t sl__ckpt_max_id(const char *dir);
 

@@ -82,7 +82,10 @@ int sl__gen_position(const sl__gen_pos *own, const sl__gen_done *done, uint8_t *
 
 int sl__gen_seek(sl__gen_done *done, const uint8_t *const *blobs, const size_t *lens, int n) {
   size_t total = 0;
-  for (int i = 0; i < n; i++) total += lens[i] / sizeof(sl__gen_pos);
+  for (int i = 0; i < n; i++) {
+    if (lens[i] % sizeof(sl__gen_pos)) return -SL_ESTATE; /* not positions */
+    total += lens[i] / sizeof(sl__gen_pos);
+  }
   done->e = sl__calloc(total ? total : 1, sizeof *done->e);
   if (!done->e) return -SL_ENOMEM;
   for (int i = 0; i < n; i++)
@@ -90,6 +93,12 @@ int sl__gen_seek(sl__gen_done *done, const uint8_t *const *blobs, const size_t *
       sl__gen_pos e;
       memcpy(&e, blobs[i] + k * sizeof e, sizeof e);
       if (!e.step) continue;
+      if (e.next < e.first) {
+        sl__free(done->e);
+        done->e = NULL;
+        done->n = 0;
+        return -SL_ESTATE;
+      }
       int j = 0;
       while (j < done->n && (done->e[j].first != e.first || done->e[j].step != e.step)) j++;
       if (j == done->n)

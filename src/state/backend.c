@@ -34,6 +34,10 @@ static const char *kind_name(sl__state_kind k) {
 int sl__backend_register(sl__backend *be, const char *name,
                          sl__state_kind kind, uint32_t *sid, int *is_new) {
   *is_new = 0;
+  if (kind < SL__STATE_VALUE || kind > SL__STATE_UNION_LIST) { /* read from a damaged file */
+    sl__fmt(be->err, sizeof be->err, "state '%s' has unknown kind %d", name, (int)kind);
+    return -SL_ESTATE;
+  }
   for (uint32_t i = 0; i < be->n_states; i++) {
     if (strcmp(be->states[i].name, name)) continue;
     if (be->states[i].kind != kind) {

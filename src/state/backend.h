@@ -142,7 +142,13 @@ typedef struct sl__rstream {
   /* reads exactly len bytes: 0, or negative (short read = -SL_EIO) */
   int (*read)(void *arg, void *buf, size_t len);
   void *arg;
+  uint64_t size; /* bytes the stream holds, UINT64_MAX when unknown: counts
+                    and lengths read are checked against what remains */
 } sl__rstream;
+
+/* Limits on what an image may claim (anything beyond: damaged). */
+#define SL__IMAGE_MAX_STATES 65535u /* as many as a backend holds */
+#define SL__IMAGE_MAX_ENTRY (1u << 30)
 
 int sl__image_write(sl__backend *be, sl__snapshot *snap, sl__wstream *out);
 /* Restore: states are registered in `be` by name; errors name `source`. */

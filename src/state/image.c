@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "connectors/connector.h" /* sl__write_all */
@@ -101,19 +102,28 @@ int sl__image_write(sl__backend *be, sl__snapshot *snap, sl__wstream *out) {
 typedef struct rbuf {
   sl__rstream *in;
   XXH64_state_t hash;
+  uint64_t off; /* bytes read so far */
   int rc;
 } rbuf;
 
 static int r_bytes(rbuf *r, void *p, size_t n) {
   if (r->rc) return r->rc;
   r->rc = r->in->read(r->in->arg, p, n);
-  if (!r->rc) XXH64_update(&r->hash, p, n);
+  if (!r->rc) {
+    XXH64_update(&r->hash, p, n);
+    r->off += n;
+  }
   return r->rc;
 }
 static uint32_t r_u32(rbuf *r) {
   uint32_t v = 0;
   r_bytes(r, &v, 4);
   return v;
+}
+/* bytes the stream still holds (UINT64_MAX when its size is unknown) */
+static uint64_t r_left(const rbuf *r) {
+  if (r->in->size == UINT64_MAX) return UINT64_MAX;
+  return r->in->size > r->off ? r->in->size - r->off : 0;
 }
 
 static int grow(uint8_t **buf, size_t *cap, size_t need) {
@@ -126,10 +136,25 @@ static int grow(uint8_t **buf, size_t *cap, size_t need) {
   return 0;
 }
 
+/* len bytes into (*buf)[at..]; the buffer grows by at most 1 MiB ahead of
+ * the bytes that actually arrived, so a stream of unknown size that lies
+ * about a length cannot make it allocate more than about twice what it
+ * holds. */
+static int r_into(rbuf *r, uint8_t **buf, size_t *cap, size_t at, uint32_t len) {
+  for (size_t done = 0; done < len;) {
+    size_t k = SL__MIN((size_t)len - done, (size_t)1 << 20);
+    int rc = grow(buf, cap, at + done + k);
+    if (rc) return rc;
+    if (r_bytes(r, *buf + at + done, k)) return r->rc;
+    done += k;
+  }
+  return 0;
+}
+
 int sl__image_read(sl__backend *be, sl__rstream *in, const char *source) {
-  rbuf r = {in, {0}, 0};
+  rbuf r = {in, {0}, 0, 0};
   XXH64_reset(&r.hash, 0);
-  char magic[8];
+  char magic[8], why[200] = "";
   uint32_t *sids = NULL, n_states = 0;
   uint8_t *buf = NULL;
   size_t cap = 0;
@@ -142,34 +167,48 @@ int sl__image_read(sl__backend *be, sl__rstream *in, const char *source) {
   r_u32(&r); /* kg_lo: the blocks say which key group they hold */
   r_u32(&r);
   n_states = r_u32(&r);
-  if (r.rc || version != FORMAT_VERSION) {
+  if (!r.rc && version != FORMAT_VERSION) {
     sl__fmt(be->err, sizeof be->err,
             "state image '%s': unsupported format version %u (this build reads %u)",
             source, version, FORMAT_VERSION);
     return -SL_EIO;
   }
-  if ((int)maxp != be->max_parallelism) {
+  if (!r.rc && (int)maxp != be->max_parallelism) {
     sl__fmt(be->err, sizeof be->err,
             "state image '%s' was written with pipeline.max-parallelism %u; this "
             "job uses %d (key groups must match)",
             source, maxp, be->max_parallelism);
     return -SL_ESTATE;
   }
-  sids = sl__calloc(n_states ? n_states : 1, sizeof *sids);
-  if (!sids) return -SL_ENOMEM;
-  for (uint32_t i = 0; i < n_states && !rc; i++) {
+  /* each state takes at least 3 bytes (kind, name length) */
+  if (!r.rc && (n_states > SL__IMAGE_MAX_STATES || (uint64_t)n_states * 3 > r_left(&r))) {
+    sl__fmt(why, sizeof why, "it claims %u states (at most %u, and 3 bytes each)", n_states,
+            SL__IMAGE_MAX_STATES);
+    rc = -SL_EIO;
+  }
+  if (!rc && !r.rc && !(sids = sl__calloc(n_states ? n_states : 1, sizeof *sids)))
+    rc = -SL_ENOMEM;
+  for (uint32_t i = 0; i < n_states && !rc && !r.rc; i++) {
     uint8_t kind;
     uint16_t nlen;
     char name[65536];
     if (r_bytes(&r, &kind, 1) || r_bytes(&r, &nlen, 2) || r_bytes(&r, name, nlen)) break;
     name[nlen] = 0;
-    rc = be->vt->add_state(be, name, (sl__state_kind)kind, &sids[i]);
+    if (kind < SL__STATE_VALUE || kind > SL__STATE_UNION_LIST) {
+      sl__fmt(why, sizeof why, "state %u has unknown kind %u", i, kind);
+      rc = -SL_EIO;
+      break;
+    }
+    rc = be->vt->add_state(be, name, (sl__state_kind)kind, &sids[i]); /* ESTATE: be->err says */
   }
+  if (!rc && !r.rc) rc = grow(&buf, &cap, 64); /* never NULL: an entry may be empty */
   while (!rc && !r.rc) {
     uint32_t kg = r_u32(&r);
     if (kg == END_MARK || r.rc) break;
     uint32_t sid = r_u32(&r);
+    if (r.rc) break;
     if (sid >= n_states) {
+      sl__fmt(why, sizeof why, "a block names state %u of %u", sid, n_states);
       rc = -SL_EIO;
       break;
     }
@@ -177,34 +216,47 @@ int sl__image_read(sl__backend *be, sl__rstream *in, const char *source) {
     for (;;) {
       uint32_t cklen = r_u32(&r);
       if (r.rc || cklen == END_MARK) break;
-      if (cklen > (1u << 30)) {
+      if (cklen > SL__IMAGE_MAX_ENTRY || cklen > r_left(&r)) {
+        sl__fmt(why, sizeof why, "a key of %u bytes, with %llu bytes left", cklen,
+                (unsigned long long)r_left(&r));
         rc = -SL_EIO;
         break;
       }
-      if ((rc = grow(&buf, &cap, (size_t)cklen + 4))) break;
-      if (r_bytes(&r, buf, cklen)) break;
+      if ((rc = r_into(&r, &buf, &cap, 0, cklen))) break;
+      if (r.rc) break;
       uint32_t vlen = r_u32(&r);
-      if (r.rc || vlen > (1u << 30)) {
-        rc = r.rc ? r.rc : -SL_EIO;
+      if (r.rc) break;
+      if (vlen > SL__IMAGE_MAX_ENTRY || vlen > r_left(&r)) {
+        sl__fmt(why, sizeof why, "a value of %u bytes, with %llu bytes left", vlen,
+                (unsigned long long)r_left(&r));
+        rc = -SL_EIO;
         break;
       }
-      if ((rc = grow(&buf, &cap, (size_t)cklen + vlen))) break;
-      if (r_bytes(&r, buf + cklen, vlen)) break;
+      if ((rc = r_into(&r, &buf, &cap, cklen, vlen))) break;
+      if (r.rc) break;
       if (mine && (rc = be->vt->put(be, (int)kg, sids[sid], buf, cklen, buf + cklen, vlen)))
         break;
     }
   }
   if (!rc && !r.rc) {
     uint64_t want = XXH64_digest(&r.hash), got = 0;
-    if (r.in->read(r.in->arg, &got, 8) || got != want) rc = -SL_EIO;
+    if (r.in->read(r.in->arg, &got, 8) || got != want) {
+      sl__fmt(why, sizeof why, "checksum mismatch");
+      rc = -SL_EIO;
+    }
   }
   sl__free(sids);
   sl__free(buf);
   if (!rc && r.rc) rc = r.rc;
+  if (r.rc && !why[0]) sl__fmt(why, sizeof why, "it ends early");
   if (rc == -SL_EIO || rc == -SL_ENOENT)
     sl__fmt(be->err, sizeof be->err,
-            "state image '%s' is damaged or truncated (checksum or structure mismatch)",
-            source);
+            "state image '%s' is damaged or truncated (at byte %llu: %s); it cannot be "
+            "restored, use an older checkpoint",
+            source, (unsigned long long)r.off, why);
+  else if (rc == -SL_ENOMEM)
+    sl__fmt(be->err, sizeof be->err, "out of memory restoring state image '%s' (at byte %llu)",
+            source, (unsigned long long)r.off);
   return rc;
 }
 
@@ -275,7 +327,10 @@ int sl__image_read_file(sl__backend *be, const char *path) {
     sl__free(r);
     return -SL_ENOENT;
   }
-  sl__rstream rs = {fd_read, r};
+  struct stat st;
+  uint64_t size = fstat(r->fd, &st) == 0 && S_ISREG(st.st_mode) ? (uint64_t)st.st_size
+                                                                  : UINT64_MAX;
+  sl__rstream rs = {fd_read, r, size};
   int rc = sl__image_read(be, &rs, path);
   close(r->fd);
   sl__free(r);

@@ -12,16 +12,21 @@
 
 #include "state/state.h"
 
+/* The elements of one state: views into copies of the list values (one
+ * copy per value read, so a list of many tiny elements costs 12 bytes per
+ * element, not an allocation each). */
 typedef struct elems {
-  uint8_t **p;
+  const uint8_t **p;
   uint32_t *len;
   size_t n, cap;
+  uint8_t **chunks;
+  size_t n_chunks;
 } elems;
 
-static int elems_add(elems *e, const void *data, uint32_t len) {
+static int elems_add(elems *e, const uint8_t *data, uint32_t len) {
   if (e->n == e->cap) {
     size_t ncap = e->cap ? 2 * e->cap : 64;
-    uint8_t **p = sl__realloc(e->p, ncap * sizeof *p);
+    const uint8_t **p = sl__realloc(e->p, ncap * sizeof *p);
     if (!p) return -SL_ENOMEM;
     e->p = p;
     uint32_t *l = sl__realloc(e->len, ncap * sizeof *l);
@@ -29,14 +34,25 @@ static int elems_add(elems *e, const void *data, uint32_t len) {
     e->len = l;
     e->cap = ncap;
   }
-  e->p[e->n] = sl__memdup(data, len);
-  if (!e->p[e->n] && len) return -SL_ENOMEM;
+  e->p[e->n] = data;
   e->len[e->n++] = len;
   return 0;
 }
 
+/* A copy of a list value that the elements added next point into. */
+static const uint8_t *elems_chunk(elems *e, const void *value, uint32_t len) {
+  uint8_t **c = sl__realloc(e->chunks, (e->n_chunks + 1) * sizeof *c);
+  if (!c) return NULL;
+  e->chunks = c;
+  uint8_t *copy = sl__malloc(len ? len : 1);
+  if (!copy) return NULL;
+  if (len) memcpy(copy, value, len);
+  return e->chunks[e->n_chunks++] = copy;
+}
+
 static void elems_free(elems *e) {
-  for (size_t i = 0; i < e->n; i++) sl__free(e->p[i]);
+  for (size_t i = 0; i < e->n_chunks; i++) sl__free(e->chunks[i]);
+  sl__free(e->chunks);
   sl__free(e->p);
   sl__free(e->len);
 }
@@ -78,10 +94,14 @@ int sl__opstate_restore(sl__backend *be, const char *const *paths, int n, int P,
       const void *v;
       uint32_t vlen;
       if (tmp->vt->get(tmp, 0, sid, EMPTY_CK, 2, &v, &vlen)) continue;
-      for (const uint8_t *p = v, *end = p + vlen; !rc && p + 4 <= end;) {
+      if (!(v = elems_chunk(&fs[f].el, v, vlen))) {
+        rc = -SL_ENOMEM;
+        break;
+      }
+      for (const uint8_t *p = v, *end = p + vlen; !rc && end - p >= 4;) {
         uint32_t len;
         memcpy(&len, p, 4);
-        if (p + 4 + len > end) {
+        if (len > (size_t)(end - p) - 4) {
           sl__fmt(err, errcap, "operator state image '%s': malformed list", paths[i]);
           rc = -SL_EIO;
           break;
