@@ -194,6 +194,11 @@ static void test_gen_positions(void) {
   CHECK(sl__gen_skip(&d, 5, 2, UINT64_MAX) == (UINT64_C(1) << 62) + 1); /* odd stays odd */
   CHECK(sl__gen_skip(&d, 0, 1, 1000) == 1000); /* never past the end */
   sl__free(d.e);
+  sl__gen_pos to_max = {0, UINT64_MAX, 2}; /* the jump must not wrap around */
+  b[0] = (const uint8_t *)&to_max;
+  CHECK_EQ_INT(sl__gen_seek(&d, b, l, 1), 0);
+  CHECK(sl__gen_skip(&d, 0, 2, UINT64_MAX) == UINT64_MAX);
+  sl__free(d.e);
   sl__gen_pos backwards = {10, 5, 1};
   b[0] = (const uint8_t *)&backwards;
   CHECK_EQ_INT(sl__gen_seek(&d, b, l, 1), -SL_ESTATE);

@@ -132,7 +132,7 @@ static inline uint64_t sl__gen_skip(const sl__gen_done *d, uint64_t next, uint64
       /* when our step is a multiple of e's, every index of ours below
        * e->next was e's too: jump past them at once (a restore at the same
        * parallelism, or a crafted position, costs O(1), not O(records)) */
-      uint64_t k = step % e->step == 0 ? (e->next - next + step - 1) / step : 1;
+      uint64_t k = step % e->step == 0 ? (e->next - next - 1) / step + 1 : 1; /* >= 1 */
       next = (end - next) / step > k ? next + k * step : end;
       i = -1; /* check the new index against every entry again */
     }
