@@ -31,6 +31,8 @@ awk -v n=$N 'BEGIN { for (i = 0; i < n; i++)
 head -n 200000 "$TMP/big.csv" >"$TMP/small.csv"
 job() { JOB=(run window-agg --input "$TMP/$1.csv" --window sliding:4000:1000 --out-of-orderness 10); }
 ms_now() { local t=${EPOCHREALTIME/./}; echo $((t / 1000)); }
+# max_ck DIR: the highest checkpoint id begun in DIR (0: none)
+max_ck() { { ls "$1" 2>/dev/null | sed -n 's/^chk-\([0-9]*\)$/\1/p'; echo 0; } | sort -n | tail -1; }
 
 # The reference: a crash-free run without checkpoints.  4 s windows sliding
 # by 1 s: those starting at -3 s .. S-1 s (S = 3N/1000 s for N lines) each
@@ -79,15 +81,26 @@ kill_loop() {
     case $((runs % 5)) in # one run in five dies by fault injection
       2) fault=ckpt-file:$((1 + RANDOM % 12)) ms=$((T / 3 / scale)) ;;
       4) fault=commit:$((1 + RANDOM % 6)) ms=$((T / 2 / scale)) ;;
-      # and one is stopped (no drain) and must resume exactly; SIGTERM, as
-      # SIGINT takes the same path but a script's background job starts
-      # with SIGINT ignored until the job installs its handler
-      1) sig=TERM want=130 ms=$(((T / 10 + RANDOM % (T / 4 + 1)) / scale)) ;;
+      # and one is stopped (no drain) and must resume exactly: SIGTERM a
+      # random moment after the run's first checkpoint began (so the job
+      # runs: its handler is installed); SIGINT takes the same path, but a
+      # script's background job starts with SIGINT ignored
+      1) sig=TERM want=130 ms=$((RANDOM % 50)) ;;
     esac
     {
+      local before
+      before=$(max_ck "$d/ck")
       SLUICE_FAULT=$fault "$SLUICE" "${run[@]}" --parallelism $p --output "$d/out/" \
         >/dev/null 2>>"$d/log" &
       local pid=$!
+      if [ $sig = TERM ]; then # wait for a new checkpoint directory (or the end)
+        local i
+        for i in $(seq 500); do
+          [ "$(max_ck "$d/ck")" -gt "$before" ] && break
+          kill -0 $pid 2>/dev/null || break
+          sleep 0.01
+        done
+      fi
       sleep "$((ms / 1000)).$(printf %03d $((ms % 1000)))"
       kill -$sig $pid
       wait $pid

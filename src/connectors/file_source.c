@@ -670,7 +670,7 @@ static int fs_seek(void *reader, const uint8_t *const *blobs, const size_t *lens
       memcpy(&count, p + 5, 4);
       if (n_splits != s->n_splits) return -SL_ESTATE; /* the input changed */
       p += 9;
-      for (uint32_t k = 0; k < count && p + 22 <= end; k++, p += 22) {
+      for (uint32_t k = 0; k < count && end - p >= 22; k++, p += 22) {
         uint32_t split;
         fs_resume e = {0};
         memcpy(&split, p, 4);
@@ -686,10 +686,10 @@ static int fs_seek(void *reader, const uint8_t *const *blobs, const size_t *lens
       uint32_t count;
       memcpy(&count, p + 1, 4);
       p += 5;
-      for (uint32_t k = 0; k < count && p + 2 <= end; k++) {
+      for (uint32_t k = 0; k < count && end - p >= 2; k++) {
         uint16_t pl;
         memcpy(&pl, p, 2);
-        if (p + 2 + pl + 17 > end) break;
+        if ((size_t)(end - p) < 2 + (size_t)pl + 17) break; /* no pointer past the end */
         fs_cresume *nc = sl__realloc(r->cres, (r->n_cres + 1) * sizeof *nc);
         if (!nc) return -SL_ENOMEM;
         r->cres = nc;
