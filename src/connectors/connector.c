@@ -86,6 +86,7 @@ int sl__gen_seek(sl__gen_done *done, const uint8_t *const *blobs, const size_t *
     if (lens[i] % sizeof(sl__gen_pos)) return -SL_ESTATE; /* not positions */
     total += lens[i] / sizeof(sl__gen_pos);
   }
+  done->n = 0;
   done->e = sl__calloc(total ? total : 1, sizeof *done->e);
   if (!done->e) return -SL_ENOMEM;
   for (int i = 0; i < n; i++)
