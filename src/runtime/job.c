@@ -11,8 +11,8 @@
  *
  * Failure: the first sl__fail() stores the message and sets `failed`; every
  * worker leaves its loop at its next check; sinks are closed with ok = 0 and
- * not committed.  Cancellation only makes sources end, so what was read is
- * processed and flushed.
+ * not committed.  A stop (sl_cancel, sl_stop, signals) only makes sources
+ * end, so what was read is processed and flushed.
  */
 #include <errno.h>
 #include <fcntl.h>

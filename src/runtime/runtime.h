@@ -31,8 +31,9 @@
  *      flushes and forwards the end to its outputs.
  *
  * Worker step loop (worker.c):  drain input channels -> poll sources -> send
- * timed-out batches -> if nothing happened, send all partial batches and back
- * off.  Cancellation makes sources end; failure makes every worker stop.
+ * timed-out batches -> if nothing happened, send all partial batches and park
+ * (sl__worker_park).  A stop makes sources end (without drain: the end says
+ * so and nothing fires); failure makes every worker stop.
  */
 #ifndef SL_RUNTIME_H
 #define SL_RUNTIME_H

@@ -8,7 +8,8 @@
  *      forward chain);
  *   2. poll every live source instance for up to SL__SOURCE_BUDGET records;
  *   3. send batches older than the buffer timeout;
- *   4. if steps 1-2 found nothing: send every partial batch and back off.
+ *   4. if steps 1-2 found nothing: send every partial batch, let sinks write
+ *      out their buffers, spin briefly, then park (sleep until woken).
  * A worker ends when all of its instances have ended.
  */
 #include <poll.h>
