@@ -12,6 +12,8 @@
 #include <stdio.h>
 #include <unistd.h>
 
+#include "api/ops.h"
+#include "checkpoint/checkpoint.h"
 #include "connectors/connector.h"
 #include "runtime/runtime.h"
 
@@ -153,6 +155,7 @@ static sl_stream *add_op(sl_env *env, sl__op_kind kind, sl_stream *const *ins,
   env->ops = ops;
   op->id = env->n_ops;
   op->kind = kind;
+  op->vt = sl__op_vtable(kind); /* bound here: the runtime never looks it up */
   op->fn = fn;
   op->ud = ud;
   char name[64];
@@ -465,6 +468,7 @@ static int run_here(void *arg, int restarts, sl_job_stats *stats, char *err, siz
   job.n_ops = env->n_ops;
   job.dl_fd = -1;
   job.cancel = &env->cancel;
+  job.hooks = &sl__ckpt_hooks;
   pthread_mutex_init(&job.mu, NULL);
   int rc = sl__job_run(&job);
   if (job.err[0]) sl__fmt(err, errcap, "%s", job.err);

@@ -270,8 +270,6 @@ static const sl__op_vt g_vts[] = {
 };
 #undef VT
 
-const sl__op_vt *sl__time_vtable(sl__op_kind kind); /* time/ and window/ */
-
 const sl__op_vt *sl__op_vtable(sl__op_kind kind) {
   if (kind < (int)(sizeof g_vts / sizeof g_vts[0]) && (g_vts[kind].process || g_vts[kind].open))
     return &g_vts[kind];

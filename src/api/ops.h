@@ -33,6 +33,10 @@ static inline int sl__emit_late(sl__inst *inst, const char *tag, const sl_record
   return 0;
 }
 
+/* The behaviour of an operator kind (operators.c), bound on the op when the
+ * graph is built; time/ and window/ provide theirs. */
+const sl__op_vt *sl__op_vtable(sl__op_kind kind);
+const sl__op_vt *sl__time_vtable(sl__op_kind kind);
 const sl__op_vt *sl__window_vtable(void);
 const sl__op_vt *sl__interval_join_vtable(void);
 

@@ -7,13 +7,11 @@
  *     checkpoint n (job->ckpt->trigger = n).
  *   sources (their worker's step): on seeing n, snapshot their position and
  *     emit barrier n on every output, in-band, after the records before it.
- *   every other instance: barrier n on input channel c blocks c (alignment):
- *     an exchange channel is simply not drained any more (a batch is parked
- *     at the barrier); a forward channel's later entries are held in a
- *     buffer.  When every input that has not ended delivered barrier n, the
- *     instance snapshots (the synchronous part: copy-on-write or a RocksDB
- *     snapshot, the source position, watermarks), forwards barrier n,
- *     unblocks its channels and replays what it held.
+ *   every other instance: the runtime aligns barrier n across its inputs
+ *     (src/runtime/input_gate.c) and calls the `aligned` hook, which
+ *     snapshots it here (the synchronous part: copy-on-write or a RocksDB
+ *     snapshot, the source position, watermarks); the runtime then
+ *     forwards barrier n and replays what it held.
  *   writer threads (min(P, 4), one queue): write each instance's files
  *     (images are produced from the snapshots while processing goes on),
  *     mark the snapshot for release by its owner, count acknowledgements;
@@ -37,6 +35,7 @@
 #include <unistd.h>
 
 #include "api/ops.h"
+#include "checkpoint/checkpoint.h"
 #include "checkpoint/storage.h"
 #include "connectors/connector.h"
 #include "time/timers.h"
@@ -90,49 +89,6 @@ static int64_t wall_ms(void) {
   struct timespec ts;
   clock_gettime(CLOCK_REALTIME, &ts);
   return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/* ---- holding entries of blocked forward channels ------------------------------ */
-
-int sl__hold(sl__inst *target, int chan, const sl_record *r, uint32_t kind) {
-  sl__batch **h = &target->hold[chan];
-  uint32_t size = kind ? (uint32_t)sizeof(sl__entry_hdr) : sl__entry_size(r->key_len, r->value_len);
-  if (!*h && !(*h = sl__batch_new(SL__MAX(4096u, size)))) return -SL_ENOMEM;
-  if (!sl__batch_fits(*h, size) && sl__batch_reserve(*h, SL__MAX(size, (*h)->cap)))
-    return -SL_ENOMEM;
-  if (kind)
-    sl__batch_put_ctrl(*h, kind, r->ts);
-  else
-    sl__batch_put(*h, r);
-  return 0;
-}
-
-static int replay(sl__inst *inst) {
-  for (int c = 0; c < inst->n_inputs; c++) {
-    sl__batch *b = inst->hold[c];
-    if (!b || !b->count) continue;
-    inst->hold[c] = NULL; /* entries may be held again by a later barrier */
-    uint32_t off = 0, kind;
-    sl_record r;
-    int t, rc = 0;
-    while (!rc && (t = sl__batch_next(b, &off, &r, &kind)) != 0) {
-      if (sl__held(inst, c))
-        rc = sl__hold(inst, c, &r, t == 1 ? 0 : kind);
-      else if (t == 1)
-        rc = inst->vt->process(inst, inst->chan_port[c], &r);
-      else if (kind == SL__EV_WATERMARK)
-        rc = sl__inst_watermark(inst, c, r.ts);
-      else if (kind == SL__EV_IDLE)
-        rc = sl__inst_idle(inst, c, (int)r.ts);
-      else if (kind == SL__EV_BARRIER)
-        rc = sl__inst_barrier(inst, c, r.ts);
-      else if (kind == SL__EV_END)
-        rc = sl__inst_input_ended(inst, c, (int)r.ts);
-    }
-    sl__batch_free(b);
-    if (rc) return rc;
-  }
-  return 0;
 }
 
 /* ---- snapshots ------------------------------------------------------------------ */
@@ -235,37 +191,18 @@ static int snapshot(sl__inst *inst, int64_t id) {
   return 0;
 }
 
-/* ---- barriers and alignment ----------------------------------------------------- */
+/* ---- the runtime's alignment hook ------------------------------------------------- */
 
-static int aligned(sl__inst *inst) {
-  int64_t id = inst->align_id;
-  for (int c = 0; c < inst->n_inputs; c++)
-    if (!inst->ch_barrier[c] && !inst->in_ended[c]) return 0;
+/* inst aligned barrier id (src/runtime/input_gate.c): snapshot it, and
+ * sample the pause (first barrier in -> snapshot taken). */
+static int on_aligned(sl__inst *inst, int64_t id, int64_t align_start_ns) {
   int rc = snapshot(inst, id);
-  if (!rc) rc = sl__emit_ctrl(inst, SL__EV_BARRIER, id);
   sl__ckpt *ck = inst->job->ckpt;
-  if (ck && ck->align) { /* first barrier in -> barrier out */
+  if (ck && ck->align) {
     uint32_t k = atomic_fetch_add(&ck->n_align, 1);
-    if (k < SAMPLES) ck->align[k] = sl__now_ns() - inst->align_start_ns;
+    if (k < SAMPLES) ck->align[k] = sl__now_ns() - align_start_ns;
   }
-  inst->align_id = 0;
-  memset(inst->ch_barrier, 0, (size_t)inst->n_inputs);
-  return rc ? rc : replay(inst);
-}
-
-int sl__inst_barrier(sl__inst *inst, int chan, int64_t id) {
-  if (id <= inst->ckpt_id) return 0; /* done already */
-  if (inst->align_id != id) {
-    inst->align_id = id;
-    inst->align_start_ns = sl__now_ns();
-    memset(inst->ch_barrier, 0, (size_t)inst->n_inputs);
-  }
-  inst->ch_barrier[chan] = 1;
-  return aligned(inst);
-}
-
-int sl__ckpt_channel_ended(sl__inst *inst) {
-  return inst->align_id ? aligned(inst) : 0;
+  return rc;
 }
 
 /* Checkpoint id starts: its directory (chk-<id>, or `savepoint` when it
@@ -502,14 +439,6 @@ static void *writer_main(void *arg) {
 int sl__ckpt_start(sl__job *job) {
   const sl__conf *conf = job->conf;
   int64_t interval = SL__CONF_I(conf, CKPT_INTERVAL);
-  for (int w = 0; w < job->P; w++)
-    for (int i = 0; i < job->n_ops; i++) {
-      sl__inst *inst = &job->workers[w].insts[i];
-      int nc = inst->n_inputs ? inst->n_inputs : 1;
-      inst->ch_barrier = sl__calloc((size_t)nc, 1);
-      inst->hold = sl__calloc((size_t)nc, sizeof *inst->hold);
-      if (!inst->ch_barrier || !inst->hold) return -SL_ENOMEM;
-    }
   if (interval <= 0) return 0;
   const char *dir = SL__CONF_S(conf, CKPT_DIR);
   if (!dir || !*dir) {
@@ -671,16 +600,6 @@ int sl__ckpt_stop(sl__job *job, int ok) {
       }
     if (ok && !atomic_load(&job->failed)) rc = final_checkpoint(ck);
   }
-  for (int w = 0; job->workers && w < job->P; w++)
-    for (int i = 0; i < job->n_ops; i++) {
-      sl__inst *inst = &job->workers[w].insts[i];
-      if (inst->hold)
-        for (int c = 0; c < (inst->n_inputs ? inst->n_inputs : 1); c++) sl__batch_free(inst->hold[c]);
-      sl__free(inst->hold);
-      sl__free(inst->ch_barrier);
-      inst->hold = NULL;
-      inst->ch_barrier = NULL;
-    }
   if (!ck) return rc;
   pthread_mutex_destroy(&ck->mu);
   pthread_cond_destroy(&ck->cv);
@@ -977,3 +896,9 @@ static int restore(sl__job *job) {
   sl__ckpt_meta_free(&m);
   return rc;
 }
+
+const sl__job_hooks sl__ckpt_hooks = {.start = sl__ckpt_start,
+                                      .restore = sl__ckpt_restore,
+                                      .worker_step = sl__ckpt_worker_step,
+                                      .aligned = on_aligned,
+                                      .stop = sl__ckpt_stop};

@@ -18,6 +18,15 @@
 
 #include "sluice.h"
 
+/* Invariants the comments state, checked in Debug and sanitizer builds
+ * (CMake defines SL_DEBUG there); nothing in release builds. */
+#ifdef SL_DEBUG
+#include <assert.h>
+#define SL_ASSERT(cond) assert(cond)
+#else
+#define SL_ASSERT(cond) ((void)0)
+#endif
+
 void *sl__malloc(size_t size);
 void *sl__calloc(size_t n, size_t size);
 void *sl__realloc(void *ptr, size_t size);
@@ -85,6 +94,7 @@ static inline int sl__key_group(uint64_t hash, int max_parallelism) {
 }
 static inline int sl__key_group_to_subtask(int kg, int max_parallelism,
                                            int parallelism) {
+  SL_ASSERT(kg >= 0 && kg < max_parallelism && parallelism <= max_parallelism);
   uint32_t m = (uint32_t)max_parallelism, x = (uint32_t)kg * (uint32_t)parallelism;
   return (int)(m & (m - 1) ? x / m : x >> __builtin_ctz(m));
 }
@@ -126,5 +136,6 @@ int sl__parse_bool(const char *s, int64_t *out);
 #define SL__UNUSED(x) (void)(x)
 #define SL__LIKELY(x) __builtin_expect(!!(x), 1)
 #define SL__UNLIKELY(x) __builtin_expect(!!(x), 0)
+
 
 #endif

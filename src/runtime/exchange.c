@@ -18,7 +18,8 @@
 static void chan_send(sl__chan *ch) {
   if (!ch->cur) return;
   int rc = sl__ring_push(&ch->full, ch->cur);
-  (void)rc; /* cannot fail: ring capacity >= ch->limit */
+  SL_ASSERT(rc == 0); /* runtime.h invariant 2: ring capacity >= ch->limit */
+  (void)rc;
   ch->cur = NULL;
   sl__worker_wake(ch->consumer);
 }

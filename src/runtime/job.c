@@ -146,7 +146,7 @@ static int plan(sl__job *job) {
       sl__inst *inst = &wk->insts[i];
       sl__op *op = job->ops[i];
       inst->op = op;
-      inst->vt = sl__op_vtable(op->kind);
+      inst->vt = op->vt;
       inst->w = wk;
       inst->job = job;
       inst->ctx = (struct sl_ctx){.inst = inst, .subtask = w, .parallelism = P,
@@ -222,7 +222,8 @@ static int plan(sl__job *job) {
           inst->chan_port[c++] = e;
       inst->in_idle = sl__calloc((size_t)nc, 1);
       inst->in_ended = sl__calloc((size_t)nc, 1);
-      if (!inst->wm_in || !inst->in_idle || !inst->in_ended) return -SL_ENOMEM;
+      if (!inst->wm_in || !inst->in_idle || !inst->in_ended || sl__gate_init(inst))
+        return -SL_ENOMEM;
       for (int c = 0; c < nc; c++) inst->wm_in[c] = SL_WATERMARK_MIN;
       inst->wm = SL_WATERMARK_MIN;
     }
@@ -242,6 +243,7 @@ static void unplan(sl__job *job) {
           sl__free(wk->insts[i].chan_port);
           sl__free(wk->insts[i].in_idle);
           sl__free(wk->insts[i].in_ended);
+          sl__gate_free(&wk->insts[i]);
         }
       sl__free_private(wk->insts);
       sl__free(wk->in);
@@ -352,13 +354,14 @@ int sl__job_run(sl__job *job) {
         sl__fail(inst, rc, "cannot open: %s", sl_strerror(rc));
     }
 
-  if (!rc && (rc = sl__ckpt_start(job)) && !atomic_load(&job->failed)) {
+  const sl__job_hooks *hk = job->hooks;
+  if (!rc && hk && hk->start && (rc = hk->start(job)) && !atomic_load(&job->failed)) {
     job->err_rc = rc;
     if (!job->err[0])
       sl__fmt(job->err, sizeof job->err, "cannot start checkpointing: %s", sl_strerror(rc));
     atomic_store(&job->failed, 1);
   }
-  if (!rc && (rc = sl__ckpt_restore(job)) && !atomic_load(&job->failed)) {
+  if (!rc && hk && hk->restore && (rc = hk->restore(job)) && !atomic_load(&job->failed)) {
     job->err_rc = rc;
     if (!job->err[0])
       sl__fmt(job->err, sizeof job->err, "cannot restore the checkpoint: %s", sl_strerror(rc));
@@ -388,7 +391,7 @@ int sl__job_run(sl__job *job) {
   sig_unregister(sig_slot);
 
   /* finish queued snapshot writes, take the final checkpoint */
-  sl__ckpt_stop(job, !atomic_load(&job->failed));
+  if (hk && hk->stop) hk->stop(job, !atomic_load(&job->failed));
   int ok = !atomic_load(&job->failed);
   /* Close what was opened: all instances of workers before opened_w, and
    * the first opened_i of worker opened_w. */

@@ -112,6 +112,7 @@ typedef struct sl__op_vt {
 struct sl__op {
   int id; /* creation order = topological rank */
   sl__op_kind kind;
+  const sl__op_vt *vt; /* the kind's behaviour, bound when the graph is built */
   char *name;
   void *fn;
   void *fn2; /* second input's function (connect), on_timer */
@@ -199,8 +200,9 @@ struct sl__inst {
   int idle_out;   /* told downstream that this instance is idle */
   struct sl__timers *timers; /* keyed operators with timers */
   /* checkpoints (src/checkpoint/checkpoint.c) */
-  int64_t ckpt_id;     /* last checkpoint this instance snapshotted */
+  int64_t ckpt_id;     /* last barrier aligned / checkpoint snapshotted */
   int64_t committed_id; /* sinks: last checkpoint told to commit_ckpt */
+  /* input gate (input_gate.c) */
   int64_t align_id;    /* barrier being aligned, 0 = none */
   int64_t align_start_ns;
   uint8_t *ch_barrier; /* per input channel: barrier align_id seen */
@@ -235,8 +237,24 @@ struct sl__worker {
   int efd;
 };
 
+/* What the layers above plug into a job (bound by the caller of
+ * sl__job_run, so the runtime never calls upward): checkpointing.  Every
+ * slot may be NULL. */
+typedef struct sl__job_hooks {
+  int (*start)(sl__job *job);   /* instances opened, workers not started */
+  int (*restore)(sl__job *job); /* then: load the checkpoint to resume from */
+  int (*worker_step)(sl__worker *w); /* every step of every worker (job->ckpt set) */
+  /* inst aligned barrier id (input_gate.c): snapshot it, before the barrier
+   * goes on; align_start_ns: when its first barrier came */
+  int (*aligned)(sl__inst *inst, int64_t id, int64_t align_start_ns);
+  /* workers joined: the final checkpoint when ok, then release (0 or the
+   * final checkpoint's error, recorded with sl__fail) */
+  int (*stop)(sl__job *job, int ok);
+} sl__job_hooks;
+
 struct sl__job {
   sl_env *env;
+  const sl__job_hooks *hooks;
   const sl__conf *conf;
   int P;
   int max_parallelism;
@@ -309,14 +327,6 @@ static inline void sl__worker_wake(sl__worker *w) {
 }
 void sl__job_wake_all(sl__job *job);
 
-/* --- checkpoints (checkpoint.c) -------------------------------------- */
-int sl__ckpt_start(sl__job *job);          /* before workers start */
-int sl__ckpt_restore(sl__job *job);        /* after instances opened */
-/* after workers joined: the final checkpoint when ok (sinks commit it),
- * then releases everything.  0 or the final checkpoint's error (recorded
- * with sl__fail). */
-int sl__ckpt_stop(sl__job *job, int ok);
-int sl__ckpt_worker_step(sl__worker *w);   /* every step */
 
 /* supervisor.c: run attempts of a job in child processes under the restart
  * strategy.  attempt() runs the whole job in the calling (child) process;
@@ -333,14 +343,21 @@ typedef struct sl__supervised {
   size_t errcap;
 } sl__supervised;
 int sl__supervise(const sl__supervised *sv);
+
+/* --- input gate (input_gate.c): control events and barrier alignment ---- */
+/* A control event on input channel chan of inst (one dispatch for every
+ * path: exchange channels, forward calls, replay after alignment). */
+int sl__inst_ctrl(sl__inst *inst, int chan, uint32_t kind, int64_t payload);
 int sl__inst_barrier(sl__inst *inst, int chan, int64_t id);
 /* an input channel ended: alignment may be complete */
-int sl__ckpt_channel_ended(sl__inst *inst);
+int sl__inst_gate_ended(sl__inst *inst);
 /* Forward edges: entries for a channel blocked by alignment are held. */
 static inline int sl__held(const sl__inst *target, int chan) {
   return SL__UNLIKELY(target->align_id != 0) && target->ch_barrier[chan];
 }
 int sl__hold(sl__inst *target, int chan, const sl_record *r, uint32_t kind);
+int sl__gate_init(sl__inst *inst); /* plan */
+void sl__gate_free(sl__inst *inst);
 
 /* --- runtime internals ------------------------------------------------ */
 /* Input channel `chan` ended; nodrain: by a stop without drain. */
@@ -357,6 +374,5 @@ int sl__xchg_ctrl(sl__inst *inst, sl__out *o, uint32_t kind, int64_t payload);
 void sl__xchg_flush(sl__chan *ch, int64_t older_than_ns);
 int sl__worker_drain(sl__worker *w, int min_rank, int *did);
 int sl__job_run(sl__job *job);
-const sl__op_vt *sl__op_vtable(sl__op_kind kind);
 
 #endif

@@ -119,14 +119,9 @@ int sl__emit_ctrl(sl__inst *inst, uint32_t kind, int64_t payload) {
     } else if (sl__held(o->target, o->chan)) {
       sl_record c = {payload, NULL, 0, NULL, 0};
       rc = sl__hold(o->target, o->chan, &c, kind);
-    } else if (kind == SL__EV_BARRIER)
-      rc = sl__inst_barrier(o->target, o->chan, payload);
-    else if (kind == SL__EV_WATERMARK)
-      rc = sl__inst_watermark(o->target, o->chan, payload);
-    else if (kind == SL__EV_IDLE)
-      rc = sl__inst_idle(o->target, o->chan, (int)payload);
-    else
-      rc = sl__inst_input_ended(o->target, o->chan, (int)payload);
+    } else {
+      rc = sl__inst_ctrl(o->target, o->chan, kind, payload);
+    }
     if (rc) return rc;
   }
   return 0;
@@ -212,7 +207,7 @@ int sl__inst_input_ended(sl__inst *inst, int chan, int nodrain) {
   int rc;
   if (++inst->n_ended < inst->n_inputs) {
     rc = advance(inst);
-    return rc ? rc : sl__ckpt_channel_ended(inst);
+    return rc ? rc : sl__inst_gate_ended(inst);
   }
   if (inst->wm < SL_WATERMARK_MAX && !inst->nodrain) {
     inst->wm = SL_WATERMARK_MAX;
@@ -241,29 +236,24 @@ int sl__worker_drain(sl__worker *w, int min_rank, int *did) {
     sl_record r;
     int rc = 0, t, parked = 0;
     while (!rc && (t = sl__batch_next(b, &off, &r, &kind)) != 0) {
-      if (t == 1)
+      if (t == 1) {
         rc = target->vt->process(target, ch->port, &r);
-      else if (kind == SL__EV_BARRIER) {
-        rc = sl__inst_barrier(target, ch->chan, r.ts);
-        if (!rc && sl__held(target, ch->chan) && off < b->used) {
-          ch->parked = b; /* the rest belongs after the checkpoint */
-          ch->parked_off = off;
-          parked = 1;
-          break;
-        }
+        continue;
       }
-      else if (kind == SL__EV_WATERMARK)
-        rc = sl__inst_watermark(target, ch->chan, r.ts);
-      else if (kind == SL__EV_IDLE)
-        rc = sl__inst_idle(target, ch->chan, (int)r.ts);
-      else if (kind == SL__EV_END) {
-        ch->ended = 1;
-        rc = sl__inst_input_ended(target, ch->chan, (int)r.ts);
+      if (kind == SL__EV_END) ch->ended = 1;
+      rc = sl__inst_ctrl(target, ch->chan, kind, r.ts);
+      if (!rc && kind == SL__EV_BARRIER && sl__held(target, ch->chan) && off < b->used) {
+        ch->parked = b; /* the rest belongs after the checkpoint */
+        ch->parked_off = off;
+        parked = 1;
+        break;
       }
     }
     if (!parked) {
       sl__batch_reset(b);
-      sl__ring_push(&ch->free, b); /* cannot fail: capacity >= limit */
+      int prc = sl__ring_push(&ch->free, b);
+      SL_ASSERT(prc == 0); /* runtime.h invariant 2: capacity >= limit */
+      (void)prc;
       sl__worker_wake(ch->producer); /* it may wait for an empty batch */
     }
     if (rc) return rc;
@@ -337,7 +327,7 @@ void *sl__worker_main(void *arg) {
       break;
     }
     int did = 0;
-    rc = job->ckpt ? sl__ckpt_worker_step(w) : 0;
+    rc = job->ckpt && job->hooks->worker_step ? job->hooks->worker_step(w) : 0;
     if (!rc) rc = sl__worker_drain(w, -1, &did);
     if (!rc) rc = poll_sources(w, &did);
     if (!rc && w->job->has_ticks) rc = tick(w);

@@ -1,0 +1,30 @@
+/*
+ * checkpoint.h -- checkpointing as the runtime sees it (internal): the
+ * hooks the api binds on every job (src/runtime/runtime.h, sl__job_hooks).
+ *
+ *   start       instances opened: reads execution.checkpointing.* and, when
+ *               an interval is set, starts the writer threads (job->ckpt);
+ *   restore     loads execution.checkpointing.restore (a checkpoint, a
+ *               savepoint or "latest") into the opened instances, and lets
+ *               two-phase-commit sinks recover;
+ *   worker_step every step of every worker: the coordinator (worker 0:
+ *               trigger, timeout, savepoint requests), sources start a
+ *               checkpoint, finished snapshots are released, sinks commit
+ *               completed checkpoints;
+ *   aligned     an instance aligned a barrier: its synchronous snapshot;
+ *   stop        workers joined: the final checkpoint (when the job ended or
+ *               was stopped without failing), statistics, release.
+ */
+#ifndef SL_CHECKPOINT_H
+#define SL_CHECKPOINT_H
+
+#include "runtime/runtime.h"
+
+extern const sl__job_hooks sl__ckpt_hooks;
+
+int sl__ckpt_start(sl__job *job);
+int sl__ckpt_restore(sl__job *job);
+int sl__ckpt_worker_step(sl__worker *w);
+int sl__ckpt_stop(sl__job *job, int ok);
+
+#endif
