@@ -12,7 +12,8 @@
 #include <stdio.h>
 #include <unistd.h>
 
-#include "api/ops.h"
+#include "api/graph.h"
+#include "operators/ops.h"
 #include "checkpoint/checkpoint.h"
 #include "connectors/connector.h"
 #include "runtime/runtime.h"
@@ -39,8 +40,6 @@ struct sl_env {
   sl_job_stats stats;
 };
 
-void sl__job_collect_stats(sl__job *job, sl_job_stats *st);
-void sl__job_release(sl__job *job);
 
 static void env_err(sl_env *env, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));

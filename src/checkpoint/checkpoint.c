@@ -34,7 +34,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "api/ops.h"
+#include "state/state.h"
 #include "checkpoint/checkpoint.h"
 #include "checkpoint/storage.h"
 #include "connectors/connector.h"

@@ -24,7 +24,6 @@
 #include "connectors/connector.h"
 #include "runtime/runtime.h"
 
-void *sl__worker_main(void *arg);
 
 static const char *inst_name(const sl__inst *inst) { return inst->op->name; }
 

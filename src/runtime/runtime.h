@@ -374,5 +374,9 @@ int sl__xchg_ctrl(sl__inst *inst, sl__out *o, uint32_t kind, int64_t payload);
 void sl__xchg_flush(sl__chan *ch, int64_t older_than_ns);
 int sl__worker_drain(sl__worker *w, int min_rank, int *did);
 int sl__job_run(sl__job *job);
+/* after sl__job_run: the job's counters, then free the physical plan */
+void sl__job_collect_stats(sl__job *job, sl_job_stats *st);
+void sl__job_release(sl__job *job);
+void *sl__worker_main(void *arg); /* a worker thread (worker.c) */
 
 #endif

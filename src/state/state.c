@@ -20,7 +20,32 @@
 #include <stdarg.h>
 #include <stdio.h>
 
+#include "runtime/runtime.h"
 #include "state/state.h"
+
+/* ---- the state of an operator instance ------------------------------------ */
+
+sl__kstate *sl__ctx_kstate(sl_ctx *ctx) { return ctx->inst->ks; }
+sl__kstate *sl__ctx_bstate(sl_ctx *ctx) { return ctx->inst->bs; }
+
+/* Operator and broadcast state: a heap store of one key group (0) and an
+ * empty key; the list or map is the state itself. */
+int sl__unkeyed_state_new(struct sl__inst *inst, const char *what, sl__kstate **out) {
+  sl__backend *be;
+  char err[256];
+  int rc = sl__heap_backend_open(inst->job->conf, 0, 0, inst->job->max_parallelism,
+                                 &be, err, sizeof err);
+  if (!rc) rc = sl__kstate_new(be, &inst->ctx, what, out);
+  if (!rc) sl__kstate_set_key(*out, NULL, 0, 0);
+  return rc;
+}
+
+int sl__ctx_ostate(sl_ctx *ctx, sl__kstate **out) {
+  sl__inst *inst = ctx->inst;
+  int rc = inst->os ? 0 : sl__unkeyed_state_new(inst, "operator", &inst->os);
+  *out = inst->os;
+  return rc;
+}
 
 struct sl_state {
   sl__kstate *ks;

@@ -24,12 +24,16 @@ void sl__kstate_key(const sl__kstate *ks, sl_bytes *out);
 void sl__kstate_set_key(sl__kstate *ks, const void *key, uint32_t klen, int kg);
 
 /* The keyed-state context of the operator instance behind ctx, or NULL
- * when the operator is not keyed (runtime). */
+ * when the operator is not keyed (state.c). */
 sl__kstate *sl__ctx_kstate(sl_ctx *ctx);
 /* Broadcast state of a broadcast connect, or NULL. */
 sl__kstate *sl__ctx_bstate(sl_ctx *ctx);
 /* Operator state of the instance, created on first use. */
 int sl__ctx_ostate(sl_ctx *ctx, sl__kstate **out);
+/* A heap store of one key group and an empty key for an instance's
+ * operator or broadcast state (`what` names it in errors). */
+struct sl__inst;
+int sl__unkeyed_state_new(struct sl__inst *inst, const char *what, sl__kstate **out);
 
 /* Key groups of subtask i of P (Flink's computeKeyGroupRangeForOperatorIndex):
  * exactly the groups g with g * P / max_parallelism == i. */

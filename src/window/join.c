@@ -18,13 +18,9 @@
  */
 #include <stdio.h>
 
-#include "api/ops.h"
+#include "operators/ops.h"
+#include "window/window.h"
 #include "time/timers.h"
-
-sl_stream *sl__add_op_cfg(sl_stream *in, sl__op_kind kind, void *fn, void *fn2, void *ud,
-                          void *cfg, void (*cfg_free)(void *));
-void sl__graph_error(sl_stream *s, const char *msg);
-int sl__stream_keyed(const sl_stream *s);
 
 typedef struct join_cfg {
   sl_join_fn fn;
@@ -79,14 +75,14 @@ static int tag(sl_ctx *ctx, const sl_record *in, sl_record *out, char side) {
   out->value_len = in->value_len + 1;
   return 0;
 }
-static int tag_a(void *ud, sl_ctx *ctx, const sl_record *in, sl_record *out) {
+int sl__join_tag_a(void *ud, sl_ctx *ctx, const sl_record *in, sl_record *out) {
   return tag(ctx, in, out, 'A');
 }
-static int tag_b(void *ud, sl_ctx *ctx, const sl_record *in, sl_record *out) {
+int sl__join_tag_b(void *ud, sl_ctx *ctx, const sl_record *in, sl_record *out) {
   return tag(ctx, in, out, 'B');
 }
 
-static int pair_window(void *ud, sl_ctx *ctx, const sl_window *w, sl_window_elems *we,
+int sl__join_pair_window(void *ud, sl_ctx *ctx, const sl_window *w, sl_window_elems *we,
                        sl_collector *out) {
   const join_cfg *c = ud;
   elems side[2] = {{0}, {0}};
@@ -115,25 +111,10 @@ static int pair_window(void *ud, sl_ctx *ctx, const sl_window *w, sl_window_elem
   return rc;
 }
 
-sl_stream *sl_window_join(sl_stream *a, sl_stream *b, const sl_window_spec *w, sl_join_fn fn,
-                          void *ud) {
-  if (!a || !b) return NULL;
-  if (!fn || !w || w->kind == SL_WINDOW_SESSION || w->kind == SL_WINDOW_GLOBAL ||
-      !sl__stream_keyed(a) || !sl__stream_keyed(b)) {
-    sl__graph_error(a, "sl_window_join: two keyed streams, a join function and a tumbling "
-                       "or sliding window are needed");
-    return NULL;
-  }
+void *sl__join_cfg_new(sl_join_fn fn, void *ud, int64_t lower_ms, int64_t upper_ms) {
   join_cfg *c = sl__calloc(1, sizeof *c);
-  if (!c) return NULL;
-  c->fn = fn;
-  c->ud = ud;
-  /* the tagging map of side A owns the configuration */
-  sl_stream *ins[2] = {sl__add_op_cfg(a, SL__OP_MAP, (void *)tag_a, NULL, NULL, c, sl__free),
-                       sl_map(b, tag_b, NULL)};
-  if (!ins[0] || !ins[1]) return NULL;
-  sl_stream *k = sl_key_by(sl_union(ins, 2), NULL, NULL);
-  return sl_name(sl_window_process(k, w, pair_window, c), "window-join");
+  if (c) *c = (join_cfg){fn, ud, lower_ms, upper_ms};
+  return c;
 }
 
 /* ---- interval join ------------------------------------------------------------------ */
@@ -266,20 +247,3 @@ static const sl__op_vt ij_vt = {.open = ij_open,
                                 .on_watermark = ij_on_watermark};
 
 const sl__op_vt *sl__interval_join_vtable(void) { return &ij_vt; }
-
-sl_stream *sl__add_two_input_op(sl_stream *a, sl_stream *b, sl__op_kind kind, void *cfg,
-                                void (*cfg_free)(void *));
-
-sl_stream *sl_interval_join(sl_stream *a, sl_stream *b, int64_t lower_ms, int64_t upper_ms,
-                            sl_join_fn fn, void *ud) {
-  if (!a || !b) return NULL;
-  if (!fn || lower_ms > upper_ms || !sl__stream_keyed(a) || !sl__stream_keyed(b)) {
-    sl__graph_error(a, "sl_interval_join: two keyed streams, a join function and "
-                       "lower <= upper are needed");
-    return NULL;
-  }
-  join_cfg *c = sl__calloc(1, sizeof *c);
-  if (!c) return NULL;
-  *c = (join_cfg){fn, ud, lower_ms, upper_ms};
-  return sl_name(sl__add_two_input_op(a, b, SL__OP_INTERVAL_JOIN, c, sl__free), "interval-join");
-}

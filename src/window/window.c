@@ -38,15 +38,15 @@
 #include <assert.h>
 #include <stdio.h>
 
-#include "api/ops.h"
+#include "operators/ops.h"
+#include "window/window.h"
 #include "time/timers.h"
 
-typedef enum { WF_AGG, WF_REDUCE, WF_PROCESS } wf_kind;
 
 typedef struct win_cfg {
   sl_window_spec spec;
   char *late_tag;
-  wf_kind fk;
+  sl__wf_kind fk;
   const sl_state_desc *agg;
   sl_reduce_fn reduce;
   sl_window_fn fn;
@@ -209,8 +209,8 @@ static int add_element(sl__inst *inst, const win_cfg *c, win_inst *wi, const sl_
   if (rc) return rc;
   *first = 1;
   switch (c->fk) {
-    case WF_AGG: return sl__aggregating_add(wi->contents, r->value, r->value_len, first);
-    case WF_REDUCE: {
+    case SL__WF_AGG: return sl__aggregating_add(wi->contents, r->value, r->value_len, first);
+    case SL__WF_REDUCE: {
       sl_bytes acc;
       rc = sl_value_get(wi->contents, &acc);
       if (rc < 0) return rc;
@@ -221,7 +221,7 @@ static int add_element(sl__inst *inst, const win_cfg *c, win_inst *wi, const sl_
       rc = c->reduce(inst->op->ud, &inst->ctx, &a, r, &out);
       return rc < 0 ? rc : sl_value_set(wi->contents, out.value, out.value_len);
     }
-    case WF_PROCESS: {
+    case SL__WF_PROCESS: {
       uint8_t *buf = sl_ctx_scratch(&inst->ctx, 8 + r->value_len);
       if (!buf) return -SL_ENOMEM;
       memcpy(buf, &r->ts, 8);
@@ -278,10 +278,10 @@ static int fire(sl__inst *inst, const win_cfg *c, win_inst *wi, const sl_window 
   int rc = use_ns(wi->contents, w);
   if (rc) return rc;
   sl_bytes v;
-  if (c->fk == WF_PROCESS) {
+  if (c->fk == SL__WF_PROCESS) {
     rc = sl_list_get(wi->contents, &e.it);
   } else {
-    rc = c->fk == WF_AGG ? sl_aggregating_get(wi->contents, &v) : sl_value_get(wi->contents, &v);
+    rc = c->fk == SL__WF_AGG ? sl_aggregating_get(wi->contents, &v) : sl_value_get(wi->contents, &v);
     e.single = 1;
     e.rec = (sl_record){w->end - 1, e.key.data, e.key.len, v.data, v.len};
   }
@@ -364,7 +364,7 @@ static int merge_into(sl__inst *inst, const win_cfg *c, win_inst *wi, const sl_w
                       const sl_window *to) {
   int rc = use_ns(wi->contents, from);
   if (rc) return rc;
-  if (c->fk == WF_AGG) {
+  if (c->fk == SL__WF_AGG) {
     uint32_t size = c->agg->size;
     uint8_t *tmp = sl_ctx_scratch(&inst->ctx, 2 * (size_t)size);
     sl_bytes b;
@@ -384,7 +384,7 @@ static int merge_into(sl__inst *inst, const win_cfg *c, win_inst *wi, const sl_w
       }
       if (rc) return rc;
     }
-  } else if (c->fk == WF_REDUCE) {
+  } else if (c->fk == SL__WF_REDUCE) {
     sl_bytes a, b;
     if ((rc = sl_value_get(wi->contents, &a)) < 0) return rc;
     if (rc == 0) {
@@ -506,7 +506,7 @@ static int sliced(const win_cfg *c) {
   return s->kind == SL_WINDOW_SLIDING && s->time == SL_TIME_EVENT &&
          s->trigger == SL_TRIGGER_DEFAULT && !s->purge && s->allowed_lateness_ms == 0 &&
          s->size_ms % s->slide_ms == 0 &&
-         (c->fk == WF_REDUCE || (c->fk == WF_AGG && c->agg->agg_merge));
+         (c->fk == SL__WF_REDUCE || (c->fk == SL__WF_AGG && c->agg->agg_merge));
 }
 
 static int acc_reserve(win_inst *wi, uint32_t n) {
@@ -523,7 +523,7 @@ static int pane_get(const win_cfg *c, win_inst *wi, int64_t ps, sl_bytes *b) {
   sl_window pane = {ps, ps + c->spec.slide_ms};
   int rc = use_ns(wi->contents, &pane);
   if (rc) return rc;
-  return c->fk == WF_AGG ? sl__aggregating_raw(wi->contents, b) : sl_value_get(wi->contents, b);
+  return c->fk == SL__WF_AGG ? sl__aggregating_raw(wi->contents, b) : sl_value_get(wi->contents, b);
 }
 
 /* Merge the panes of w into wi->acc (*len bytes; 0: all empty). */
@@ -542,7 +542,7 @@ static int merge_panes(sl__inst *inst, const win_cfg *c, win_inst *wi, const sl_
     if (!*len) { /* the first pane with contents */
       if (!(rc = acc_reserve(wi, b.len))) memcpy(wi->acc, b.data, b.len);
       *len = b.len;
-    } else if (c->fk == WF_AGG) {
+    } else if (c->fk == SL__WF_AGG) {
       rc = c->agg->agg_merge(c->agg->ud, wi->acc, b.data);
     } else { /* reduce(acc, pane) */
       sl_bytes k;
@@ -570,7 +570,7 @@ static int fire_sliced(sl__inst *inst, const win_cfg *c, win_inst *wi, const sl_
     memset(&e, 0, sizeof e);
     sl_ctx_key(&inst->ctx, &e.key);
     sl_bytes v = {wi->acc, len};
-    if (c->fk == WF_AGG) rc = c->agg->agg_result(c->agg->ud, wi->acc, &v);
+    if (c->fk == SL__WF_AGG) rc = c->agg->agg_result(c->agg->ud, wi->acc, &v);
     e.single = 1;
     e.rec = (sl_record){w->end - 1, e.key.data, e.key.len, v.data, v.len};
     wi->cur = *w;
@@ -726,7 +726,7 @@ static int win_open(sl__inst *inst) {
                  : 1;
   wi->wins = sl__calloc(wi->wcap, sizeof *wi->wins);
   const sl_state_desc *contents =
-      c->fk == WF_AGG ? c->agg : c->fk == WF_REDUCE ? &D_REDUCE : &D_ELEMS;
+      c->fk == SL__WF_AGG ? c->agg : c->fk == SL__WF_REDUCE ? &D_REDUCE : &D_ELEMS;
   if (!wi->wins) rc = -SL_ENOMEM;
   if (!rc) rc = sl_state_get(&inst->ctx, contents, &wi->contents);
   if (!rc && (c->spec.trigger == SL_TRIGGER_COUNT || c->spec.trigger == SL_TRIGGER_CUSTOM))
@@ -777,14 +777,11 @@ static const sl__op_vt win_vt = {.open = win_open,
 
 const sl__op_vt *sl__window_vtable(void) { return &win_vt; }
 
-/* ---- graph ------------------------------------------------------------------------ */
+/* ---- configuration (the api builds the op with it) --------------------------- */
 
-sl_stream *sl__add_op_cfg(sl_stream *in, sl__op_kind kind, void *fn, void *fn2, void *ud,
-                          void *cfg, void (*cfg_free)(void *));
-void sl__graph_error(sl_stream *s, const char *msg);
-
-static void cfg_free(void *p) {
+void sl__window_cfg_free(void *p) {
   win_cfg *c = p;
+  if (!c) return;
   sl__free(c->late_tag);
   sl__free(c);
 }
@@ -805,20 +802,18 @@ static const char *spec_error(const sl_window_spec *w) {
   return "unknown window kind";
 }
 
-static sl_stream *window_op(sl_stream *in, const sl_window_spec *w, wf_kind fk,
-                           const sl_state_desc *agg, sl_reduce_fn reduce, sl_window_fn fn,
-                           void *ud) {
-  if (!in) return NULL;
-  const char *err = !w ? "window spec is NULL" : spec_error(w);
-  if (!err && w->trigger == SL_TRIGGER_COUNT && !w->count) err = "count trigger needs count > 0";
-  if (!err && w->trigger == SL_TRIGGER_CUSTOM && !w->custom) err = "custom trigger needs `custom`";
-  if (!err && fk == WF_AGG && (!agg || agg->kind != SL_STATE_AGGREGATING))
-    err = "sl_window_aggregate needs an SL_STATE_AGGREGATING descriptor";
-  if (!err && fk == WF_AGG && w->kind == SL_WINDOW_SESSION && !agg->agg_merge)
-    err = "session windows need the aggregate's agg_merge";
-  if (!err && ((fk == WF_REDUCE && !reduce) || (fk == WF_PROCESS && !fn)))
-    err = "function is NULL";
-  win_cfg *c = err ? NULL : sl__calloc(1, sizeof *c);
+void *sl__window_cfg_new(const sl_window_spec *w, sl__wf_kind fk, const sl_state_desc *agg,
+                         sl_reduce_fn reduce, sl_window_fn fn, const char **err) {
+  const char *e = !w ? "window spec is NULL" : spec_error(w);
+  if (!e && w->trigger == SL_TRIGGER_COUNT && !w->count) e = "count trigger needs count > 0";
+  if (!e && w->trigger == SL_TRIGGER_CUSTOM && !w->custom) e = "custom trigger needs `custom`";
+  if (!e && fk == SL__WF_AGG && (!agg || agg->kind != SL_STATE_AGGREGATING))
+    e = "sl_window_aggregate needs an SL_STATE_AGGREGATING descriptor";
+  if (!e && fk == SL__WF_AGG && w->kind == SL_WINDOW_SESSION && !agg->agg_merge)
+    e = "session windows need the aggregate's agg_merge";
+  if (!e && ((fk == SL__WF_REDUCE && !reduce) || (fk == SL__WF_PROCESS && !fn)))
+    e = "function is NULL";
+  win_cfg *c = e ? NULL : sl__calloc(1, sizeof *c);
   if (c) {
     c->spec = *w;
     c->late_tag = sl__strdup(w->late_tag ? w->late_tag : "late");
@@ -827,28 +822,10 @@ static sl_stream *window_op(sl_stream *in, const sl_window_spec *w, wf_kind fk,
     c->reduce = reduce;
     c->fn = fn;
     if (!c->late_tag) {
-      cfg_free(c);
+      sl__window_cfg_free(c);
       c = NULL;
     }
   }
-  if (!c) {
-    sl__graph_error(in, err ? err : "out of memory");
-    return NULL;
-  }
-  return sl__add_op_cfg(in, SL__OP_WINDOW, (void *)fn, NULL, ud, c, cfg_free);
-}
-
-sl_stream *sl_window_aggregate(sl_stream *keyed, const sl_window_spec *w,
-                               const sl_state_desc *agg, sl_window_fn fn, void *ud) {
-  return window_op(keyed, w, WF_AGG, agg, NULL, fn, ud);
-}
-
-sl_stream *sl_window_reduce(sl_stream *keyed, const sl_window_spec *w, sl_reduce_fn reduce,
-                            sl_window_fn fn, void *ud) {
-  return window_op(keyed, w, WF_REDUCE, NULL, reduce, fn, ud);
-}
-
-sl_stream *sl_window_process(sl_stream *keyed, const sl_window_spec *w, sl_window_fn fn,
-                             void *ud) {
-  return window_op(keyed, w, WF_PROCESS, NULL, NULL, fn, ud);
+  if (!c) *err = e ? e : "out of memory";
+  return c;
 }

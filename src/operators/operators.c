@@ -12,7 +12,8 @@
 
 #include "connectors/connector.h"
 #include "runtime/runtime.h"
-#include "api/ops.h"
+#include "operators/ops.h"
+#include "operators/time_ops.h"
 #include "time/timers.h"
 #include "state/state.h"
 
@@ -58,28 +59,6 @@ int sl__user_fail(sl__inst *inst, int rc, const sl_record *r) {
 }
 
 /* ---- keyed context -------------------------------------------------------- */
-
-sl__kstate *sl__ctx_kstate(sl_ctx *ctx) { return ctx->inst->ks; }
-sl__kstate *sl__ctx_bstate(sl_ctx *ctx) { return ctx->inst->bs; }
-
-/* Operator and broadcast state: a heap store of one key group (0) and an
- * empty key; the list or map is the state itself. */
-static int unkeyed_store(sl__inst *inst, const char *what, sl__kstate **out) {
-  sl__backend *be;
-  char err[256];
-  int rc = sl__heap_backend_open(inst->job->conf, 0, 0, inst->job->max_parallelism,
-                                 &be, err, sizeof err);
-  if (!rc) rc = sl__kstate_new(be, &inst->ctx, what, out);
-  if (!rc) sl__kstate_set_key(*out, NULL, 0, 0);
-  return rc;
-}
-
-int sl__ctx_ostate(sl_ctx *ctx, sl__kstate **out) {
-  sl__inst *inst = ctx->inst;
-  int rc = inst->os ? 0 : unkeyed_store(inst, "operator", &inst->os);
-  *out = inst->os;
-  return rc;
-}
 
 /* Keyed operators: a state backend over this subtask's key groups. */
 int sl__keyed_open(sl__inst *inst) {
@@ -159,7 +138,7 @@ static int connect_process(sl__inst *inst, int port, const sl_record *r) {
 
 static int bconnect_open(sl__inst *inst) {
   int rc = sl__keyed_open(inst);
-  if (!rc && (rc = unkeyed_store(inst, "broadcast", &inst->bs)))
+  if (!rc && (rc = sl__unkeyed_state_new(inst, "broadcast", &inst->bs)))
     return sl__fail(inst, rc, "cannot create broadcast state");
   return rc;
 }

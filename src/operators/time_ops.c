@@ -16,7 +16,9 @@
  * Processing time (periodic emission, idleness) is sl__clock_ms(), which
  * tests replace to drive it by hand; arithmetic on times saturates.
  */
-#include "api/ops.h"
+#include "operators/ops.h"
+#include "operators/time_ops.h"
+#include "window/window.h"
 #include "time/timers.h"
 
 /* ---- context ------------------------------------------------------------------ */
@@ -173,23 +175,13 @@ static int wm_load(sl__inst *inst, const uint8_t *const *blobs, const size_t *le
   return 0;
 }
 
-sl_stream *sl__add_op_cfg(sl_stream *in, sl__op_kind kind, void *fn, void *fn2, void *ud,
-                          void *cfg, void (*cfg_free)(void *));
-
-void sl__graph_error(sl_stream *s, const char *msg); /* graph.c */
-
-sl_stream *sl_assign_timestamps(sl_stream *in, sl_timestamp_fn ts_fn, void *ud,
-                                const sl_watermark_strategy *strategy) {
-  if (!in) return NULL;
+void *sl__wm_gen_new(sl_timestamp_fn ts_fn, void *ud, const sl_watermark_strategy *strategy) {
   wm_gen *g = sl__calloc(1, sizeof *g);
-  if (!g) {
-    sl__graph_error(in, "out of memory");
-    return NULL;
-  }
+  if (!g) return NULL;
   g->ts_fn = ts_fn;
   g->ud = ud;
   if (strategy) g->ws = *strategy;
-  return sl__add_op_cfg(in, SL__OP_TIMESTAMPS, (void *)ts_fn, NULL, ud, g, sl__free);
+  return g;
 }
 
 /* ---- keyed process function ------------------------------------------------------ */
@@ -226,13 +218,6 @@ static int kp_on_watermark(sl__inst *inst, int64_t wm) {
 static int kp_tick(sl__inst *inst, int64_t now) {
   if (sl__timers_next(inst->timers, SL_TIME_PROCESSING) > now) return 0;
   return sl__timers_fire(inst->timers, SL_TIME_PROCESSING, now);
-}
-
-sl_stream *sl_keyed_process(sl_stream *keyed, sl_flat_map_fn fn, sl_timer_fn on_timer,
-                            void *ud) {
-  if (!keyed) return NULL;
-  return sl__add_op_cfg(keyed, SL__OP_KEYED_PROCESS, (void *)fn, (void *)on_timer, ud, NULL,
-                        NULL);
 }
 
 /* ---- dispatch --------------------------------------------------------------------- */

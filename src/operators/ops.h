@@ -1,6 +1,7 @@
 /*
- * ops.h -- helpers shared by the operator implementations in src/api,
- * src/time and src/window (internal).
+ * ops.h -- the operator layer's shared helpers (internal): used by the
+ * operators in src/operators, src/time (time_ops.c) and src/window, which
+ * sit on the runtime, state and timers and below the api.
  */
 #ifndef SL_OPS_H
 #define SL_OPS_H
@@ -34,10 +35,7 @@ static inline int sl__emit_late(sl__inst *inst, const char *tag, const sl_record
 }
 
 /* The behaviour of an operator kind (operators.c), bound on the op when the
- * graph is built; time/ and window/ provide theirs. */
+ * graph is built; time/ and window/ provide theirs (time_ops.h, window.h). */
 const sl__op_vt *sl__op_vtable(sl__op_kind kind);
-const sl__op_vt *sl__time_vtable(sl__op_kind kind);
-const sl__op_vt *sl__window_vtable(void);
-const sl__op_vt *sl__interval_join_vtable(void);
 
 #endif

@@ -1,0 +1,18 @@
+/*
+ * time_ops.h -- the event-time operators as the api sees them (internal):
+ * the timestamp assigner / watermark generator and the keyed process
+ * function (time_ops.c).
+ */
+#ifndef SL_TIME_OPS_H
+#define SL_TIME_OPS_H
+
+#include "runtime/runtime.h"
+
+/* A timestamp assigner's configuration (freed with sl__free), or NULL when
+ * out of memory.  strategy may be NULL (the defaults). */
+void *sl__wm_gen_new(sl_timestamp_fn ts_fn, void *ud, const sl_watermark_strategy *strategy);
+/* Behaviour of SL__OP_TIMESTAMPS, SL__OP_KEYED_PROCESS, and (through
+ * window.h) SL__OP_WINDOW and SL__OP_INTERVAL_JOIN. */
+const sl__op_vt *sl__time_vtable(sl__op_kind kind);
+
+#endif
