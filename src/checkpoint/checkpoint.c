@@ -448,6 +448,7 @@ static int write_task(sl__ckpt *ck, sl__snap_task *t, char *err, size_t errcap) 
 
 static void completed(sl__ckpt *ck, int64_t id) {
   ck->completed++;
+  sl__job_log(ck->job, SL_LOG_DEBUG, "checkpoint %lld complete in '%s'", (long long)id, ck->cur);
   sl__ckpt_retain(ck->dir, (int)SL__CONF_I(ck->job->conf, CKPT_RETAINED));
   atomic_store(&ck->done_ms, wall_ms());
   atomic_store_explicit(&ck->last_complete, id, memory_order_release);
@@ -485,7 +486,7 @@ static void *writer_main(void *arg) {
       }
       if (ck->reply[0]) { /* a savepoint: no retention, and sinks do not commit it */
         reply(ck->reply, "ok %s", ck->cur);
-        fprintf(stderr, "sluice: savepoint %lld written to '%s'\n", (long long)id, ck->cur);
+        sl__job_log(ck->job, SL_LOG_INFO, "savepoint %lld written to '%s'", (long long)id, ck->cur);
         atomic_store(&ck->done_ms, wall_ms());
         atomic_store(&ck->inflight, 0);
         continue;
@@ -823,8 +824,9 @@ static int restore_inst(sl__job *job, const char *chk, const sl__ckpt_meta *m, s
                 "taken with other input files, split size or source mode?)",
                 inst->op->name, sl_strerror(rc));
     } else if (inst->impl && inst->ctx.subtask == 0) {
-      fprintf(stderr, "sluice: source '%s' cannot resume from a checkpoint; it starts from "
-                      "the beginning (at-least-once for its records)\n", inst->op->name);
+      sl__job_log(inst->job, SL_LOG_WARN,
+                  "source '%s' cannot resume from a checkpoint; it starts from the beginning "
+                  "(at-least-once for its records)", inst->op->name);
     }
   } else if (inst->vt->load) {
     rc = inst->vt->load(inst, blobs, lens, nb);
@@ -929,9 +931,11 @@ static int restore(sl__job *job) {
               "execution.checkpointing.restore=latest needs state.checkpoints.dir");
       return -SL_ECONFIG;
     }
-    rc = sl__ckpt_latest(dir, chk, sizeof chk, &m, err, sizeof err);
+    rc = sl__ckpt_latest(dir, chk, sizeof chk, &m, &job->conf->log, job->log_scope, err,
+                         sizeof err);
     if (rc == -SL_ENOENT) {
-      fprintf(stderr, "sluice: no complete checkpoint in '%s'; starting from the beginning\n", dir);
+      sl__job_log(job, SL_LOG_INFO, "no complete checkpoint in '%s'; starting from the beginning",
+                  dir);
       rc = 0;
       for (int i = 0; !rc && i < job->n_ops; i++)
         rc = recover_sink(job->ops[i], NULL, NULL, job->err, sizeof job->err);
@@ -972,8 +976,8 @@ static int restore(sl__job *job) {
     sl__fmt(job->err, sizeof job->err, "cannot restore from checkpoint '%s': %s", chk,
             err[0] ? err : sl_strerror(rc));
   else
-    fprintf(stderr, "sluice: restored checkpoint %lld from '%s' (parallelism %d -> %d)\n",
-            (long long)m.id, chk, m.P, job->P);
+    sl__job_log(job, SL_LOG_INFO, "restored checkpoint %lld from '%s' (parallelism %d -> %d)",
+                (long long)m.id, chk, m.P, job->P);
   sl__ckpt_meta_free(&m);
   return rc;
 }

@@ -238,6 +238,8 @@ struct sl__worker {
 struct sl__job {
   sl_env *env;
   const sl__conf *conf;
+  const char *name;     /* the job_name given to sl_execute ("" if none) */
+  const char *log_scope; /* "job '<name>'": the scope of the job's messages */
   int P;
   int max_parallelism;
   uint32_t batch_size;
@@ -262,6 +264,11 @@ struct sl__job {
 };
 
 /* --- used by operators and connectors --------------------------------- */
+
+/* Log a message of the job (scope "job '<name>'") through the
+ * environment's logger (core/log.h). */
+#define sl__job_log(job, level, ...) \
+  sl__log(&(job)->conf->log, (level), (job)->log_scope, __VA_ARGS__)
 
 /* Send a record to every output of `inst`. */
 int sl__emit(sl__inst *inst, const sl_record *r);
@@ -325,6 +332,7 @@ int sl__ckpt_worker_step(sl__worker *w);   /* every step */
  * last attempt's (err: why the job failed, with the strategy's verdict). */
 typedef struct sl__supervised {
   const sl__conf *conf;
+  const char *log_scope; /* scope of its messages (the job's) */
   _Atomic int *cancel;
   int (*attempt)(void *arg, int n, sl_job_stats *stats, char *err, size_t errcap);
   void *arg;
