@@ -7,7 +7,8 @@
  *   - the default logger writes "YYYY-MM-DD HH:MM:SS.mmm LEVEL sluice
  *     SCOPE: MESSAGE" lines to stderr;
  *   - log.level=debug adds a line per completed checkpoint;
- *   - log.level takes error|warn|info|debug only.
+ *   - log.level takes error|warn|info|debug only;
+ *   - a failure of the checkpoint coordinator itself names the job.
  * File descriptor 2 is redirected to a file while the jobs run, so a stray
  * fprintf(stderr) of the library is caught.
  */
@@ -240,6 +241,42 @@ static void test_debug_level(void) {
   }
 }
 
+/* The coordinator's own failures name the job, not an arbitrary operator:
+ * the datagen removes the checkpoint directory half-way (and puts a file
+ * in its place), so the final checkpoint cannot create chk-1. */
+static char g_ckdir[1024];
+static int gen_and_break_dir(void *ud, sl_ctx *ctx, uint64_t index, sl_record *out) {
+  (void)ud;
+  if (index == 500) {
+    rm_rf(g_ckdir);
+    FILE *f = fopen(g_ckdir, "w");
+    if (f) fclose(f);
+  }
+  int64_t *v = sl_ctx_scratch(ctx, 8);
+  *v = (int64_t)index;
+  out->value = v;
+  out->value_len = 8;
+  return 0;
+}
+
+static void test_coordinator_failure_names_job(void) {
+  char want[2400];
+  tpath(g_ckdir, sizeof g_ckdir, "ck-gone");
+  rm_rf(g_ckdir);
+  sl_env *env = env_p(2);
+  CHECK_EQ_INT(sl_env_set(env, "execution.checkpointing.interval", "1h"), 0);
+  CHECK_EQ_INT(sl_env_set(env, "state.checkpoints.dir", g_ckdir), 0);
+  sl_stream *s = sl_source_stream(env, sl_datagen_source(1000, gen_and_break_dir, NULL));
+  CHECK_EQ_INT(sl_sink_to(s, sl_discard_sink()), 0);
+  CHECK_EQ_INT(sl_execute(env, "ckdir-gone"), -SL_EIO);
+  snprintf(want, sizeof want,
+           "job 'ckdir-gone': cannot create checkpoint directory '%s/chk-1': Not a directory",
+           g_ckdir);
+  CHECK_EQ_STR(sl_env_last_error(env), want);
+  sl_env_free(env);
+  rm_rf(g_ckdir);
+}
+
 static void test_level_key(void) {
   sl_env *env = sl_env_new();
   CHECK_EQ_STR(sl_env_get(env, "log.level"), "info");
@@ -257,5 +294,6 @@ int main(void) {
   RUN(test_custom_logger_and_level);
   RUN(test_default_logger_line);
   RUN(test_debug_level);
+  RUN(test_coordinator_failure_names_job);
   TEST_MAIN_END();
 }

@@ -281,8 +281,8 @@ static int begin(sl__ckpt *ck, int64_t id, int64_t now, const char *savepoint) {
   int rc = savepoint ? sl__mkdir_p(ck->cur, &bad) : mkdir(ck->cur, 0755) ? -errno : 0;
   sl__free(bad);
   if (rc)
-    return sl__fail(&job->workers[0].insts[0], -SL_EIO,
-                    "cannot create checkpoint directory '%s': %s", ck->cur, strerror(-rc));
+    return sl__job_fail(job, -SL_EIO, "cannot create checkpoint directory '%s': %s", ck->cur,
+                        strerror(-rc));
   for (int i = 0; i < job->n_ops * job->P; i++) ck->meta.inst[i] = (sl__ckpt_inst){0, 0};
   ck->meta.id = id;
   ck->meta.taken_ms = now;
@@ -368,11 +368,11 @@ int sl__ckpt_worker_step(sl__worker *w) {
     }
   } else if (w->index == 0 && sl__now_ns() - ck->trigger_ns > ck->timeout_ms * 1000000) {
     /* as Flink with no tolerable checkpoint failures: the job fails over */
-    return sl__fail(&w->insts[0], -SL_ETIMEDOUT,
-                    "checkpoint %lld expired: not complete after execution.checkpointing."
-                    "timeout (%lld ms); raise the timeout if the state is large, else an "
-                    "operator is stalled (backpressure)", (long long)trigger,
-                    (long long)ck->timeout_ms);
+    return sl__job_fail(job, -SL_ETIMEDOUT,
+                        "checkpoint %lld expired: not complete after execution.checkpointing."
+                        "timeout (%lld ms); raise the timeout if the state is large, else an "
+                        "operator is stalled (backpressure)", (long long)trigger,
+                        (long long)ck->timeout_ms);
   }
   int64_t done = atomic_load_explicit(&ck->last_complete, memory_order_acquire);
   for (int i = 0; i < job->n_ops; i++) {
@@ -481,7 +481,7 @@ static void *writer_main(void *arg) {
     if (atomic_fetch_sub(&ck->acks, 1) == 1) { /* the last instance */
       if (sl__ckpt_meta_write(ck->cur, &ck->meta, err, sizeof err) || sl__fsync_dir(ck->dir)) {
         if (ck->reply[0]) reply(ck->reply, "error %s", err);
-        sl__fail(inst, -SL_EIO, "checkpoint %lld: %s", (long long)id, err);
+        sl__job_fail(ck->job, -SL_EIO, "checkpoint %lld: %s", (long long)id, err);
         continue;
       }
       if (ck->reply[0]) { /* a savepoint: no retention, and sinks do not commit it */
@@ -638,7 +638,7 @@ static int final_checkpoint(sl__ckpt *ck) {
   atomic_store(&ck->trigger, id);
   if (rc) return rc;
   if (sl__ckpt_meta_write(ck->cur, &ck->meta, err, sizeof err) || sl__fsync_dir(ck->dir))
-    return sl__fail(&job->workers[0].insts[0], -SL_EIO, "checkpoint %lld: %s", (long long)id, err);
+    return sl__job_fail(job, -SL_EIO, "checkpoint %lld: %s", (long long)id, err);
   if (ck->dur && ck->n_dur < SAMPLES) ck->dur[ck->n_dur++] = sl__now_ns() - ck->trigger_ns;
   completed(ck, id);
   for (int w = 0; w < job->P; w++)

@@ -282,6 +282,10 @@ static inline int sl__source_emit(sl__inst *inst, const sl_record *r) {
  */
 int sl__fail(sl__inst *inst, int rc, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+/* The same for a failure of the job as a whole (the checkpoint
+ * coordinator's): the message names the job ("job '<name>': ..."). */
+int sl__job_fail(sl__job *job, int rc, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 /* A bad record: written to pipeline.dead-letter.path when configured
  * (returns 0, the caller goes on), else fails the job with the message
  * "<where>: <reason>" (returns -SL_EBADREC). */
