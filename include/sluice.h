@@ -149,6 +149,51 @@ int sl_env_set_kv(sl_env *env, const char *kv);
  * valid until the next call on env. */
 const char *sl_env_last_error(const sl_env *env);
 
+/* ------------------------------------------------------------------------ */
+/* Logging                                                                   */
+/* ------------------------------------------------------------------------ */
+
+/* The library never writes to stderr by itself: everything it has to say
+ * outside an error return (a checkpoint restored, a damaged checkpoint
+ * skipped, a savepoint written, a supervised job restarted ...) goes to the
+ * environment's logger as one levelled message.  Levels are syslog's
+ * numbers; a smaller number is more severe. */
+typedef enum {
+  SL_LOG_ERROR = 3, /* something failed that the job cannot hide */
+  SL_LOG_WARN = 4,  /* the job goes on, but not as asked (a damaged
+                     * checkpoint skipped, a restart, a file left alone) */
+  SL_LOG_INFO = 6,  /* a notable event (a checkpoint restored, a savepoint) */
+  SL_LOG_DEBUG = 7  /* per-checkpoint detail */
+} sl_log_level;
+
+/* A log callback.  `scope` says where the message comes from, e.g.
+ * "job 'window-agg'" (the job_name given to sl_execute) or "supervisor";
+ * it may be "" but never NULL.  `msg` is one line without a trailing
+ * newline.  Both strings are borrowed, valid only during the call.
+ *
+ * Threads: the callback may be called from the thread that runs
+ * sl_execute, from any worker thread, from the checkpoint writer threads
+ * and -- for a supervised job (execution.supervised) -- from the child
+ * process that runs an attempt; calls may be concurrent, so the callback
+ * must be thread-safe.  It must not call any function of this library on
+ * the environment (nor free it), and should return quickly: a worker
+ * waits for it. */
+typedef void (*sl_log_fn)(void *ud, sl_log_level level, const char *scope,
+                          const char *msg);
+
+/* Route the environment's messages to fn(ud, ...); fn NULL restores the
+ * default logger, which writes each message as one line to stderr:
+ *
+ *   2026-11-30 02:15:01.123 INFO  sluice job 'window-agg': restored ...
+ *
+ * (local time, level, "sluice", the scope, the message).  Messages less
+ * severe than the key log.level (error|warn|info|debug, default info) are
+ * dropped before either is called.  fn and ud are borrowed: they must stay
+ * valid until the environment is freed or the logger replaced.  Not while
+ * sl_execute runs.  A process-wide event without an environment (a crash
+ * test's fault injection point firing) always goes to the default logger. */
+void sl_env_set_logger(sl_env *env, sl_log_fn fn, void *ud);
+
 /* Configuration key table, for tools: iterate i = 0.. until NULL. */
 typedef struct sl_config_key {
   const char *key;

@@ -97,7 +97,7 @@ static void test_checkpoints_written(void) {
   CHECK(count_complete(dir) <= 2); /* num-retained */
   char chk[1200], err[1024];
   sl__ckpt_meta m;
-  CHECK_EQ_INT(sl__ckpt_latest(dir, chk, sizeof chk, &m, err, sizeof err), 0);
+  CHECK_EQ_INT(sl__ckpt_latest(dir, chk, sizeof chk, &m, NULL, NULL, err, sizeof err), 0);
   CHECK_EQ_INT(m.P, 2);
   CHECK_EQ_INT(m.n_ops, 4); /* source, key_by, reduce, sink */
   /* the reduce has keyed state: an image, or with RocksDB a native
@@ -344,7 +344,7 @@ static void test_damaged_falls_back(void) {
    * stays incomplete, without _metadata, and is skipped) */
   char chk[1200], older[1200], err[1024];
   sl__ckpt_meta m;
-  CHECK_EQ_INT(sl__ckpt_latest(dir, chk, sizeof chk, &m, err, sizeof err), 0);
+  CHECK_EQ_INT(sl__ckpt_latest(dir, chk, sizeof chk, &m, NULL, NULL, err, sizeof err), 0);
   int64_t newest = m.id;
   sl__ckpt_meta_free(&m);
   /* flip a byte of the reduce's keyed state image in the newest (with
@@ -376,14 +376,14 @@ static void test_damaged_falls_back(void) {
     CHECK_CONTAINS(err, "op-2-1.rocksdb/CURRENT' is missing");
   }
   free(b);
-  CHECK_EQ_INT(sl__ckpt_latest(dir, older, sizeof older, &m, err, sizeof err), 0);
+  CHECK_EQ_INT(sl__ckpt_latest(dir, older, sizeof older, &m, NULL, NULL, err, sizeof err), 0);
   CHECK(m.id < newest); /* fell back to the previous complete one */
   sl__ckpt_meta_free(&m);
   /* a missing _metadata: that one is skipped too */
   char meta[1300];
   snprintf(meta, sizeof meta, "%s/_metadata", older);
   unlink(meta);
-  CHECK(sl__ckpt_latest(dir, chk, sizeof chk, &m, err, sizeof err) == -SL_ENOENT);
+  CHECK(sl__ckpt_latest(dir, chk, sizeof chk, &m, NULL, NULL, err, sizeof err) == -SL_ENOENT);
   /* restoring from an explicit damaged path fails with the file named */
   env = sum_job(1, dir, NULL, older, NULL);
   CHECK(sl_execute(env, "bad-restore") < 0);

@@ -659,7 +659,7 @@ static void plant_sink_state(const char *ck, const uint8_t *blob, size_t len, ch
                              size_t cap) {
   char chk[1200], err[1024];
   sl__ckpt_meta m;
-  CHECK_EQ_INT(sl__ckpt_latest(ck, chk, sizeof chk, &m, err, sizeof err), 0);
+  CHECK_EQ_INT(sl__ckpt_latest(ck, chk, sizeof chk, &m, NULL, NULL, err, sizeof err), 0);
   sl__ckpt_file(file, cap, chk, m.n_ops - 1, 0, "meta");
   sl__ckpt_meta_free(&m);
   uint8_t *old = NULL;

@@ -37,6 +37,8 @@ struct sl_env {
   int oom;      /* ... for want of memory: sl_execute returns -SL_ENOMEM */
   int executed;
   _Atomic int cancel; /* sl_cancel; read by the running job */
+  char job_name[128];  /* sl_execute's job_name (cut), for the job's messages */
+  char log_scope[160]; /* "job '<job_name>'" */
   sl_job_stats stats;
 };
 
@@ -82,6 +84,12 @@ void sl_env_free(sl_env *env) {
   sl__free(env->streams);
   sl__conf_free(&env->conf);
   sl__free(env);
+}
+
+void sl_env_set_logger(sl_env *env, sl_log_fn fn, void *ud) {
+  if (!env) return;
+  env->conf.log.fn = fn;
+  env->conf.log.ud = fn ? ud : NULL;
 }
 
 int sl_env_set(sl_env *env, const char *key, const char *value) {
@@ -458,6 +466,8 @@ static int run_here(void *arg, int restarts, sl_job_stats *stats, char *err, siz
   memset(&job, 0, sizeof job);
   job.env = env;
   job.conf = &env->conf;
+  job.name = env->job_name;
+  job.log_scope = env->log_scope;
   int P = (int)SL__CONF_I(&env->conf, PARALLELISM);
   job.P = P > 0 ? P : online_cpus();
   job.max_parallelism = (int)SL__CONF_I(&env->conf, MAX_PARALLELISM);
@@ -481,7 +491,11 @@ static int run_here(void *arg, int restarts, sl_job_stats *stats, char *err, siz
 
 int sl_execute(sl_env *env, const char *job_name) {
   if (!env) return -SL_EINVAL;
-  (void)job_name;
+  sl__fmt(env->job_name, sizeof env->job_name, "%s", job_name ? job_name : "");
+  if (env->job_name[0])
+    sl__fmt(env->log_scope, sizeof env->log_scope, "job '%s'", env->job_name);
+  else
+    sl__fmt(env->log_scope, sizeof env->log_scope, "job");
   if (env->broken) {
     if (!env->err[0]) env_err(env, "the job graph is incomplete (a graph call failed)");
     return env->oom ? -SL_ENOMEM : -SL_EINVAL;
@@ -529,7 +543,7 @@ int sl_execute(sl_env *env, const char *job_name) {
   int64_t t0 = sl__now_ns();
   memset(&env->stats, 0, sizeof env->stats);
   if (!rc && supervised) {
-    sl__supervised sv = {.conf = &env->conf, .cancel = &env->cancel, .attempt = run_here,
+    sl__supervised sv = {.conf = &env->conf, .log_scope = env->log_scope, .cancel = &env->cancel, .attempt = run_here,
                          .arg = env, .stats = &env->stats, .err = env->err,
                          .errcap = sizeof env->err};
     rc = sl__supervise(&sv);

@@ -218,8 +218,8 @@ static int begin(sl__ckpt *ck, int64_t id, int64_t now, const char *savepoint) {
   int rc = savepoint ? sl__mkdir_p(ck->cur, &bad) : mkdir(ck->cur, 0755) ? -errno : 0;
   sl__free(bad);
   if (rc)
-    return sl__fail(&job->workers[0].insts[0], -SL_EIO,
-                    "cannot create checkpoint directory '%s': %s", ck->cur, strerror(-rc));
+    return sl__job_fail(job, -SL_EIO, "cannot create checkpoint directory '%s': %s", ck->cur,
+                        strerror(-rc));
   for (int i = 0; i < job->n_ops * job->P; i++) ck->meta.inst[i] = (sl__ckpt_inst){0, 0};
   ck->meta.id = id;
   ck->meta.taken_ms = now;
@@ -305,11 +305,11 @@ int sl__ckpt_worker_step(sl__worker *w) {
     }
   } else if (w->index == 0 && sl__now_ns() - ck->trigger_ns > ck->timeout_ms * 1000000) {
     /* as Flink with no tolerable checkpoint failures: the job fails over */
-    return sl__fail(&w->insts[0], -SL_ETIMEDOUT,
-                    "checkpoint %lld expired: not complete after execution.checkpointing."
-                    "timeout (%lld ms); raise the timeout if the state is large, else an "
-                    "operator is stalled (backpressure)", (long long)trigger,
-                    (long long)ck->timeout_ms);
+    return sl__job_fail(job, -SL_ETIMEDOUT,
+                        "checkpoint %lld expired: not complete after execution.checkpointing."
+                        "timeout (%lld ms); raise the timeout if the state is large, else an "
+                        "operator is stalled (backpressure)", (long long)trigger,
+                        (long long)ck->timeout_ms);
   }
   int64_t done = atomic_load_explicit(&ck->last_complete, memory_order_acquire);
   for (int i = 0; i < job->n_ops; i++) {
@@ -385,6 +385,7 @@ static int write_task(sl__ckpt *ck, sl__snap_task *t, char *err, size_t errcap) 
 
 static void completed(sl__ckpt *ck, int64_t id) {
   ck->completed++;
+  sl__job_log(ck->job, SL_LOG_DEBUG, "checkpoint %lld complete in '%s'", (long long)id, ck->cur);
   sl__ckpt_retain(ck->dir, (int)SL__CONF_I(ck->job->conf, CKPT_RETAINED));
   atomic_store(&ck->done_ms, wall_ms());
   atomic_store_explicit(&ck->last_complete, id, memory_order_release);
@@ -417,12 +418,12 @@ static void *writer_main(void *arg) {
     if (atomic_fetch_sub(&ck->acks, 1) == 1) { /* the last instance */
       if (sl__ckpt_meta_write(ck->cur, &ck->meta, err, sizeof err) || sl__fsync_dir(ck->dir)) {
         if (ck->reply[0]) reply(ck->reply, "error %s", err);
-        sl__fail(inst, -SL_EIO, "checkpoint %lld: %s", (long long)id, err);
+        sl__job_fail(ck->job, -SL_EIO, "checkpoint %lld: %s", (long long)id, err);
         continue;
       }
       if (ck->reply[0]) { /* a savepoint: no retention, and sinks do not commit it */
         reply(ck->reply, "ok %s", ck->cur);
-        fprintf(stderr, "sluice: savepoint %lld written to '%s'\n", (long long)id, ck->cur);
+        sl__job_log(ck->job, SL_LOG_INFO, "savepoint %lld written to '%s'", (long long)id, ck->cur);
         atomic_store(&ck->done_ms, wall_ms());
         atomic_store(&ck->inflight, 0);
         continue;
@@ -566,7 +567,7 @@ static int final_checkpoint(sl__ckpt *ck) {
   atomic_store(&ck->trigger, id);
   if (rc) return rc;
   if (sl__ckpt_meta_write(ck->cur, &ck->meta, err, sizeof err) || sl__fsync_dir(ck->dir))
-    return sl__fail(&job->workers[0].insts[0], -SL_EIO, "checkpoint %lld: %s", (long long)id, err);
+    return sl__job_fail(job, -SL_EIO, "checkpoint %lld: %s", (long long)id, err);
   if (ck->dur && ck->n_dur < SAMPLES) ck->dur[ck->n_dur++] = sl__now_ns() - ck->trigger_ns;
   completed(ck, id);
   for (int w = 0; w < job->P; w++)
@@ -742,8 +743,9 @@ static int restore_inst(sl__job *job, const char *chk, const sl__ckpt_meta *m, s
                 "taken with other input files, split size or source mode?)",
                 inst->op->name, sl_strerror(rc));
     } else if (inst->impl && inst->ctx.subtask == 0) {
-      fprintf(stderr, "sluice: source '%s' cannot resume from a checkpoint; it starts from "
-                      "the beginning (at-least-once for its records)\n", inst->op->name);
+      sl__job_log(inst->job, SL_LOG_WARN,
+                  "source '%s' cannot resume from a checkpoint; it starts from the beginning "
+                  "(at-least-once for its records)", inst->op->name);
     }
   } else if (inst->vt->load) {
     rc = inst->vt->load(inst, blobs, lens, nb);
@@ -848,9 +850,11 @@ static int restore(sl__job *job) {
               "execution.checkpointing.restore=latest needs state.checkpoints.dir");
       return -SL_ECONFIG;
     }
-    rc = sl__ckpt_latest(dir, chk, sizeof chk, &m, err, sizeof err);
+    rc = sl__ckpt_latest(dir, chk, sizeof chk, &m, &job->conf->log, job->log_scope, err,
+                         sizeof err);
     if (rc == -SL_ENOENT) {
-      fprintf(stderr, "sluice: no complete checkpoint in '%s'; starting from the beginning\n", dir);
+      sl__job_log(job, SL_LOG_INFO, "no complete checkpoint in '%s'; starting from the beginning",
+                  dir);
       rc = 0;
       for (int i = 0; !rc && i < job->n_ops; i++)
         rc = recover_sink(job->ops[i], NULL, NULL, job->err, sizeof job->err);
@@ -891,8 +895,8 @@ static int restore(sl__job *job) {
     sl__fmt(job->err, sizeof job->err, "cannot restore from checkpoint '%s': %s", chk,
             err[0] ? err : sl_strerror(rc));
   else
-    fprintf(stderr, "sluice: restored checkpoint %lld from '%s' (parallelism %d -> %d)\n",
-            (long long)m.id, chk, m.P, job->P);
+    sl__job_log(job, SL_LOG_INFO, "restored checkpoint %lld from '%s' (parallelism %d -> %d)",
+                (long long)m.id, chk, m.P, job->P);
   sl__ckpt_meta_free(&m);
   return rc;
 }

@@ -436,8 +436,8 @@ int64_t sl__ckpt_max_id(const char *dir) {
   return max;
 }
 
-int sl__ckpt_latest(const char *dir, char *path, size_t cap, sl__ckpt_meta *m, char *err,
-                    size_t errcap) {
+int sl__ckpt_latest(const char *dir, char *path, size_t cap, sl__ckpt_meta *m,
+                    const sl__logger *lg, const char *scope, char *err, size_t errcap) {
   int64_t *ids = NULL;
   int n = sl__ckpt_ids(dir, &ids), rc = -SL_ENOENT;
   for (int i = 0; i < n; i++) {
@@ -448,7 +448,7 @@ int sl__ckpt_latest(const char *dir, char *path, size_t cap, sl__ckpt_meta *m, c
       rc = 0;
       break;
     }
-    fprintf(stderr, "sluice: skipping checkpoint %s: %s\n", p, e);
+    sl__log(lg, SL_LOG_WARN, scope, "skipping checkpoint %s: %s", p, e);
   }
   sl__free(ids);
   if (rc) sl__fmt(err, errcap, "no complete checkpoint in '%s'", dir);

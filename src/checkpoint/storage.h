@@ -25,6 +25,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/log.h"
+
 enum { SL__F_KEYED = 1, SL__F_OPSTATE = 2, SL__F_BSTATE = 4, SL__F_META = 8,
        SL__F_NATIVE = 16 /* keyed state as a RocksDB checkpoint: op-<op>-<s>.rocksdb/ */ };
 
@@ -87,11 +89,12 @@ int sl__ckpt_check(const char *chk_dir, sl__ckpt_meta *m, sl__ckpt_report_fn rep
 void sl__ckpt_path(char *out, size_t cap, const char *dir, int64_t id);
 void sl__ckpt_file(char *out, size_t cap, const char *chk_dir, int op,
                    int subtask, const char *ext);
-/* The newest checkpoint in dir that verifies; older damaged ones are
- * skipped with a warning on stderr naming the problem.  0 with *path and
- * *m filled, -SL_ENOENT when there is none. */
+/* The newest checkpoint in dir that verifies; newer damaged ones are
+ * skipped with a warning naming the problem, logged to lg (NULL: the
+ * default logger) with the given scope (NULL: none).  0 with *path and *m
+ * filled, -SL_ENOENT when there is none. */
 int sl__ckpt_latest(const char *dir, char *path, size_t cap, sl__ckpt_meta *m,
-                    char *err, size_t errcap);
+                    const sl__logger *lg, const char *scope, char *err, size_t errcap);
 /* Keep the newest `keep` complete checkpoints in dir, delete the rest. */
 void sl__ckpt_retain(const char *dir, int keep);
 /* The ids of every chk-<n> directory in dir (complete or not), newest

@@ -127,6 +127,8 @@ typedef struct fs_writer {
   int resume;      /* single-file mode: append to the restored in-progress file */
   fs_pending *pending;
   int n_pending, cap_pending;
+  const sl__logger *log; /* the job's logger and scope, for recover's warnings */
+  const char *log_scope;
 } fs_writer;
 
 struct fs_sink {
@@ -263,6 +265,8 @@ static int fs_open(sl_sink *sink, sl__inst *inst, void **writer) {
   w->subtask = inst->ctx.subtask;
   w->fd = -1;
   w->twopc = SL__CONF_I(inst->job->conf, CKPT_INTERVAL) > 0;
+  w->log = &inst->job->conf->log;
+  w->log_scope = inst->job->log_scope;
   int rc = 0;
   char *bad;
   if (s->dirmode) {
@@ -828,9 +832,10 @@ static int fs_recover(sl_sink *sink, const uint8_t *const *blobs, const size_t *
       }
       int keep = !s->dirmode;
       if (f->foreign) {
-        fprintf(stderr, "sluice: file sink '%s': %s names another output file in progress; "
-                        "it is left as it is, and this output starts empty\n", s->path,
-                blob_name(names, b, nm, sizeof nm));
+        sl__log(s->writers ? s->writers->log : NULL, SL_LOG_WARN,
+                s->writers ? s->writers->log_scope : NULL,
+                "file sink '%s': %s names another output file in progress; it is left as it "
+                "is, and this output starts empty", s->path, blob_name(names, b, nm, sizeof nm));
         sl__free(tmp);
         sl__free(final);
         continue;

@@ -43,6 +43,7 @@ const sl_config_key *sl_config_key_at(size_t i) {
 /* String keys that only take some values: "a|b|c". */
 static const char *const g_choices[SL__CONF_COUNT] = {
     [SL__CONF_STATE_BACKEND] = "hashmap|rocksdb",
+    [SL__CONF_LOG_LEVEL] = "error|warn|info|debug",
 };
 
 static int is_choice(const char *choices, const char *v) {
@@ -90,6 +91,7 @@ static int set_id(sl__conf *conf, int id, const char *value, char *err,
   }
   sl__free(conf->v[id].text);
   sl__free(conf->v[id].s);
+  if (id == SL__CONF_LOG_LEVEL) conf->log.level = v = sl__log_level_parse(value);
   conf->v[id] = (sl__conf_val){v, s, text};
   return 0;
 }

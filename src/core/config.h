@@ -13,6 +13,8 @@
 
 #include <stdint.h>
 
+#include "core/log.h"
+
 typedef enum { SL__T_INT, SL__T_BOOL, SL__T_DURATION, SL__T_SIZE, SL__T_STRING } sl__conf_type;
 
 /* XX(ID, key, type, default, min, max, doc) -- min/max apply to numbers. */
@@ -36,6 +38,11 @@ typedef enum { SL__T_INT, SL__T_BOOL, SL__T_DURATION, SL__T_SIZE, SL__T_STRING }
   XX(HANDLE_SIGNALS, "execution.handle-signals", SL__T_BOOL, "true", 0, 1,    \
      "While sl_execute runs, SIGINT/SIGTERM cancel the job cleanly (sources " \
      "stop, sinks flush); a second signal exits at once.")                    \
+  XX(LOG_LEVEL, "log.level", SL__T_STRING, "info", 0, 0,                     \
+     "Least severe message passed to the logger (sl_env_set_logger; by "      \
+     "default one timestamped line on stderr): error, warn (damaged "         \
+     "checkpoints skipped, restarts), info (checkpoints restored, "           \
+     "savepoints) or debug (every checkpoint completed).")                    \
   XX(MAX_LINE_LENGTH, "pipeline.max-line-length", SL__T_SIZE, "1mb", 16,      \
      (1 << 30), "Longest text line a source accepts; longer lines are bad "   \
      "records.")                                                              \
@@ -178,8 +185,11 @@ typedef struct sl__conf_val {
   char *text;
 } sl__conf_val;
 
+/* log: the environment's logger (sl_env_set_logger); its level follows
+ * the key log.level. */
 typedef struct sl__conf {
   sl__conf_val v[SL__CONF_COUNT];
+  sl__logger log;
 } sl__conf;
 
 #define SL__CONF_I(conf, id) ((conf)->v[SL__CONF_##id].i)

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "core/core.h"
+#include "core/log.h"
 
 static sl_allocator g_alloc = {malloc, realloc, free};
 
@@ -181,7 +182,8 @@ void sl__fault(const char *name) {
   pthread_once(&g_fault_once, fault_init);
   if (g_fault_at > 0 && !strcmp(g_fault_point, name) &&
       atomic_fetch_add(&g_fault_hits, 1) + 1 == g_fault_at) {
-    fprintf(stderr, "%ld killed by fault injection (%s:%ld)\n", (long)getpid(), name, g_fault_at);
+    sl__log(NULL, SL_LOG_ERROR, NULL, "%ld killed by fault injection (%s:%ld)", (long)getpid(),
+            name, g_fault_at);
     raise(SIGKILL);
   }
 }

@@ -9,7 +9,9 @@
  * channels are ordered by the consumer op's rank so draining "ranks above
  * r" is a suffix walk.
  *
- * Failure: the first sl__fail() stores the message and sets `failed`; every
+ * Failure: the first sl__fail() (an instance's failure, naming operator
+ * and subtask) or sl__job_fail() (the job's as a whole, e.g. the checkpoint
+ * coordinator's, naming the job) stores the message and sets `failed`; every
  * worker leaves its loop at its next check; sinks are closed with ok = 0 and
  * not committed.  A stop (sl_cancel, sl_stop, signals) only makes sources
  * end, so what was read is processed and flushed.
@@ -27,23 +29,37 @@
 
 static const char *inst_name(const sl__inst *inst) { return inst->op->name; }
 
-int sl__fail(sl__inst *inst, int rc, const char *fmt, ...) {
-  sl__job *job = inst->job;
-  char msg[1536];
-  va_list ap;
-  va_start(ap, fmt);
-  sl__vfmt(msg, sizeof msg, fmt, ap);
-  va_end(ap);
+/* The first failure wins: its message (prefixed with `where`) and code. */
+static int record_failure(sl__job *job, int rc, const char *where, const char *msg) {
   pthread_mutex_lock(&job->mu);
   if (!atomic_load(&job->failed)) {
-    sl__fmt(job->err, sizeof job->err, "operator '%s' (subtask %d/%d): %s",
-            inst_name(inst), inst->ctx.subtask + 1, job->P, msg);
+    sl__fmt(job->err, sizeof job->err, "%s: %s", where, msg);
     job->err_rc = rc < 0 ? rc : -SL_EINTERNAL;
     atomic_store(&job->failed, 1);
   }
   pthread_mutex_unlock(&job->mu);
   sl__job_wake_all(job); /* every worker leaves its loop now */
   return rc < 0 ? rc : -SL_EINTERNAL;
+}
+
+int sl__fail(sl__inst *inst, int rc, const char *fmt, ...) {
+  char msg[1536], where[320];
+  va_list ap;
+  va_start(ap, fmt);
+  sl__vfmt(msg, sizeof msg, fmt, ap);
+  va_end(ap);
+  sl__fmt(where, sizeof where, "operator '%s' (subtask %d/%d)", inst_name(inst),
+          inst->ctx.subtask + 1, inst->job->P);
+  return record_failure(inst->job, rc, where, msg);
+}
+
+int sl__job_fail(sl__job *job, int rc, const char *fmt, ...) {
+  char msg[1536];
+  va_list ap;
+  va_start(ap, fmt);
+  sl__vfmt(msg, sizeof msg, fmt, ap);
+  va_end(ap);
+  return record_failure(job, rc, job->log_scope, msg);
 }
 
 /* 0 or -errno.  Escape bytes losslessly into one line: printable ASCII as is, the rest
@@ -379,8 +395,7 @@ int sl__job_run(sl__job *job) {
     for (; started < job->P; started++)
       if (pthread_create(&job->workers[started].thread, NULL, sl__worker_main,
                          &job->workers[started])) {
-        sl__fail(&job->workers[0].insts[0], -SL_ENOMEM,
-                 "cannot start worker thread %d", started);
+        sl__job_fail(job, -SL_ENOMEM, "cannot start worker thread %d", started);
         break;
       }
     pthread_sigmask(SIG_SETMASK, &prev, NULL);

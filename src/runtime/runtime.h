@@ -256,6 +256,8 @@ struct sl__job {
   sl_env *env;
   const sl__job_hooks *hooks;
   const sl__conf *conf;
+  const char *name;     /* the job_name given to sl_execute ("" if none) */
+  const char *log_scope; /* "job '<name>'": the scope of the job's messages */
   int P;
   int max_parallelism;
   uint32_t batch_size;
@@ -281,6 +283,11 @@ struct sl__job {
 
 /* --- used by operators and connectors --------------------------------- */
 
+/* Log a message of the job (scope "job '<name>'") through the
+ * environment's logger (core/log.h). */
+#define sl__job_log(job, level, ...) \
+  sl__log(&(job)->conf->log, (level), (job)->log_scope, __VA_ARGS__)
+
 /* Send a record to every output of `inst`. */
 int sl__emit(sl__inst *inst, const sl_record *r);
 /* Sources: count and send. */
@@ -292,6 +299,10 @@ static inline int sl__source_emit(sl__inst *inst, const sl_record *r) {
  * the operator and subtask; returns rc (negative) for `return sl__fail(..)`.
  */
 int sl__fail(sl__inst *inst, int rc, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* The same for a failure of the job as a whole (the checkpoint
+ * coordinator's): the message names the job ("job '<name>': ..."). */
+int sl__job_fail(sl__job *job, int rc, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 /* A bad record: written to pipeline.dead-letter.path when configured
  * (returns 0, the caller goes on), else fails the job with the message
@@ -335,6 +346,7 @@ void sl__job_wake_all(sl__job *job);
  * last attempt's (err: why the job failed, with the strategy's verdict). */
 typedef struct sl__supervised {
   const sl__conf *conf;
+  const char *log_scope; /* scope of its messages (the job's) */
   _Atomic int *cancel;
   int (*attempt)(void *arg, int n, sl_job_stats *stats, char *err, size_t errcap);
   void *arg;

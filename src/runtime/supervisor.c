@@ -16,7 +16,7 @@
  *   failure-rate  restart after `delay` unless the crashes within the last
  *                 `failure-rate-interval` exceed `max-failures-per-interval`.
  *
- * Each restart is logged on stderr with its cause; the restarted child
+ * Each restart is logged (a WARN to the job's logger) with its cause; the restarted child
  * resumes from the latest complete checkpoint (attempt(n > 0)).
  *
  * Cancellation: sl_cancel, or SIGINT/SIGTERM sent to the parent by kill(2)
@@ -224,9 +224,9 @@ int sl__supervise(const sl__supervised *sv) {
                               : "too many failures within the interval");
       break;
     }
-    fprintf(stderr,
-            "sluice: the job crashed: %s; restart %d (restart-strategy %s) in %lld ms, from "
-            "the latest checkpoint\n",
+    sl__log(&sv->conf->log, SL_LOG_WARN, sv->log_scope,
+            "the job crashed: %s; restart %d (restart-strategy %s) in %lld ms, from the "
+            "latest checkpoint",
             why, n + 1, names[kind], (long long)delay);
     sleep_ms(delay, sv->cancel);
     if (atomic_load(sv->cancel) || g_signals) {
