@@ -35,11 +35,13 @@ const sl__backend_vt *sl__backend_native(char *err, size_t errcap) {
   (void)err, (void)errcap;
   return &sl__rocksdb_vt;
 #else
-  sl__fmt(err, errcap,
-          "its keyed state is a native RocksDB checkpoint (incremental), and %s; restore "
-          "it with a build that has RocksDB, or take a savepoint there with "
-          "execution.checkpointing.incremental=false",
-          SL__NO_ROCKSDB);
+  if (err)
+    sl__fmt(err, errcap,
+            "its keyed state is a native RocksDB checkpoint (incremental), and %s; "
+            "restore it with a build that has RocksDB (run there with "
+            "execution.checkpointing.incremental=false, later checkpoints are images "
+            "that any build reads)",
+            SL__NO_ROCKSDB);
   return NULL;
 #endif
 }

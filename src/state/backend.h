@@ -141,8 +141,8 @@ int sl__backend_open(const sl__conf *conf, const char *instance, int kg_lo,
                      char *err, size_t errcap);
 
 /* The kind of backend whose native checkpoints SL__F_NATIVE marks (its
- * vtable: name and native slots), or NULL when this build does not have it,
- * with the reason in err. */
+ * vtable: name and native slots; static, never freed), or NULL when this
+ * build does not have it, with the reason in err (when err is not NULL). */
 const sl__backend_vt *sl__backend_native(char *err, size_t errcap);
 
 int sl__heap_backend_open(const sl__conf *conf, int kg_lo, int kg_hi,
