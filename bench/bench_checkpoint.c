@@ -93,7 +93,10 @@ int bench_checkpoint(int argc, char **argv) {
                      "parallelism,backend,state-mb,checkpoint-dir", e, &o2);
       if (!rc) rc = sl_env_set(e, "execution.checkpointing.restore", "latest") ? SL_EXIT_USAGE : 0;
     }
-    if (!rc && o.backend) rc = sl_env_set(e, "state.backend.type", o.backend) ? SL_EXIT_USAGE : 0;
+    if (!rc && o.backend && sl_env_set(e, "state.backend.type", o.backend)) {
+      fprintf(stderr, "sluice bench checkpoint: %s\n", sl_env_last_error(e));
+      rc = SL_EXIT_USAGE;
+    }
     if (!rc) rc = sl_env_set(e, "state.checkpoints.dir", ck) ? SL_EXIT_USAGE : 0;
     if (!rc) rc = sl_env_set(e, "execution.checkpointing.interval", "1h") ? SL_EXIT_USAGE : 0;
     if (!rc) rc = run(e, keys, pass ? &st2 : &st1);

@@ -5,7 +5,8 @@
 # scripts/fuzz.sh).  Exits non-zero on any failure.  These builds have
 # fault injection (SLUICE_FAULT, for cli_crash) compiled in; a release
 # build of the CLI without it checks that it ignores SLUICE_FAULT
-# (cli_fault_off).
+# (cli_fault_off), and a build without the RocksDB backend runs every test
+# that does not need it (cli_no_rocksdb checks what it says when asked).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/deps.sh
@@ -20,6 +21,11 @@ echo "== release CLI without fault injection"
 cmake -S . -B build-release -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSLUICE_BUILD_EXAMPLES=OFF >/dev/null
 cmake --build build-release -j"$jobs" --target sluice >/dev/null
 (cd build-release && ctest --output-on-failure -R cli_fault_off)
+
+echo "== build without RocksDB (-DSLUICE_WITH_ROCKSDB=OFF) and test"
+cmake -S . -B build-norocks -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSLUICE_WITH_ROCKSDB=OFF >/dev/null
+cmake --build build-norocks -j"$jobs" >/dev/null
+(cd build-norocks && ctest --output-on-failure -j"$jobs" -E '^cli_crash$')
 
 echo "== ASan+UBSan build and test"
 cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DSLUICE_SANITIZE=address,undefined \

@@ -205,7 +205,11 @@ supervised() {
 
 check "heap backend, 2 M records: SIGKILLs, then the committed output equals a crash-free run" \
   crash_loop heap big
-check "RocksDB backend, 200 k records: the same" crash_loop rocksdb small -D state.backend.type=rocksdb
+if [ "${SL_WITH_ROCKSDB:-ON}" = ON ]; then
+  check "RocksDB backend, 200 k records: the same" crash_loop rocksdb small -D state.backend.type=rocksdb
+else
+  echo "skip: RocksDB backend (built with -DSLUICE_WITH_ROCKSDB=OFF)"
+fi
 check "supervisor: kills of the child, restarts by itself, same committed output" \
   supervised supervised big
 finish

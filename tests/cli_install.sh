@@ -13,5 +13,15 @@ printf 'hello\nworld\n' >"$TMP/input.txt"
 check "example runs" bash -c "cd '$TMP' && ./upper"
 check "example output" cmp -s "$TMP/output.txt" <(printf 'HELLO\nWORLD\n')
 check "static link works" cc $san -o "$TMP/upper_static" "$SL_SRC/examples/upper.c" -I"$TMP/prefix/include" \
-  "$(ls "$TMP"/prefix/lib*/libsluice.a "$TMP"/prefix/lib/*/libsluice.a 2>/dev/null | head -1)" -lxxhash -lrocksdb -lpthread
+  "$(ls "$TMP"/prefix/lib*/libsluice.a "$TMP"/prefix/lib/*/libsluice.a 2>/dev/null | head -1)" -lxxhash \
+  $([ "${SL_WITH_ROCKSDB:-ON}" = OFF ] || echo -lrocksdb) -lpthread
+# the RocksDB backend is a build-time choice: the installed .pc file asks for
+# librocksdb exactly when the library was built with it
+if [ "${SL_WITH_ROCKSDB:-ON}" = OFF ]; then
+  check "pkg-config: no rocksdb in a build without it" \
+    bash -c '! pkg-config --print-requires-private sluice | grep -q rocksdb'
+else
+  check "pkg-config: rocksdb required (privately)" \
+    bash -c 'pkg-config --print-requires-private sluice | grep -q "^rocksdb"'
+fi
 finish

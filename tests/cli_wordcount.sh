@@ -24,8 +24,10 @@ for p in 1 4; do
     --parallelism "$p" -D source.file.split-size=20kb
   check "big wordcount P=$p totals = reference" cmp -s "$TMP/ref_big.txt" <(last_per_word "$TMP/wcbig$p.txt")
 done
-# the same totals on the RocksDB backend, at P=1 and P=4
-for p in 1 4; do
+# the same totals on the RocksDB backend, at P=1 and P=4 (when built with it)
+rocksdb_ps="1 4"
+[ "${SL_WITH_ROCKSDB:-ON}" = ON ] || { rocksdb_ps=""; echo "skip: RocksDB backend (built with -DSLUICE_WITH_ROCKSDB=OFF)"; }
+for p in $rocksdb_ps; do
   check "rocksdb wordcount P=$p" "$SLUICE" run wordcount --input "$TMP/big" --output "$TMP/wcrdb$p.txt" \
     --parallelism "$p" -D state.backend.type=rocksdb -D "state.backend.rocksdb.dir=$TMP/rocksdb"
   check "rocksdb P=$p totals = reference" cmp -s "$TMP/ref_big.txt" <(last_per_word "$TMP/wcrdb$p.txt")

@@ -391,15 +391,59 @@ static void test_damaged_falls_back(void) {
   sl_env_free(env);
 }
 
+#ifndef SLUICE_WITH_ROCKSDB
+/* A build without RocksDB cannot read a checkpoint whose keyed state is a
+ * native RocksDB checkpoint: restoring from it (explicitly or as the
+ * latest) fails and says why, rather than skipping it and starting over.
+ * The checkpoint is a heap one whose _metadata is rewritten to say that
+ * the reduce's subtask 0 wrote a native checkpoint. */
+static void test_native_needs_rocksdb(void) {
+  char dir[1024], dir2[1100], chk[1200], nat[1300], err[1024];
+  snprintf(dir, sizeof dir, "%s/native-off", g_tmp);
+  snprintf(dir2, sizeof dir2, "%s/native-off-2", g_tmp);
+  rm_rf(dir);
+  rm_rf(dir2);
+  sl_env *env = sum_job(2, dir, "400000", NULL, NULL);
+  CHECK_EQ_INT(sl_execute(env, "native-off"), 0);
+  sl_env_free(env);
+  sl__ckpt_meta m;
+  CHECK_EQ_INT(sl__ckpt_latest(dir, chk, sizeof chk, &m, err, sizeof err), 0);
+  int64_t id = m.id;
+  CHECK(m.inst[2 * 2].flags & SL__F_KEYED);
+  m.inst[2 * 2].flags = (uint8_t)((m.inst[2 * 2].flags & ~SL__F_KEYED) | SL__F_NATIVE);
+  CHECK_EQ_INT(sl__ckpt_meta_write(chk, &m, err, sizeof err), 0);
+  sl__ckpt_meta_free(&m);
+  sl__ckpt_file(nat, sizeof nat, chk, 2, 0, "rocksdb");
+  CHECK_EQ_INT(mkdir_p(nat), 0);
+  /* still the latest: this build cannot check it, so it does not skip it */
+  CHECK_EQ_INT(sl__ckpt_latest(dir, chk, sizeof chk, &m, err, sizeof err), 0);
+  CHECK_EQ_INT(m.id, id);
+  sl__ckpt_meta_free(&m);
+  const char *restores[2] = {chk, "latest"};
+  for (int i = 0; i < 2; i++) {
+    sl_collect *c = sl_collect_new();
+    env = sum_job(2, i ? dir : dir2, NULL, restores[i], c);
+    CHECK_EQ_INT(sl_execute(env, "native-off-restore"), -SL_ECONFIG);
+    const char *e = sl_env_last_error(env);
+    CHECK_CONTAINS(e, "cannot restore from checkpoint '");
+    CHECK_CONTAINS(e, ", subtask 0 of 2: its keyed state is a native RocksDB checkpoint "
+                      "(incremental), and this build has no RocksDB backend (built with "
+                      "-DSLUICE_WITH_ROCKSDB=OFF)");
+    CHECK_EQ_INT((int)sl_collect_count(c), 0);
+    sl_collect_free(c);
+    sl_env_free(env);
+  }
+}
+#endif
+
 int main(int argc, char **argv) {
   if (argc == 6 && !strcmp(argv[1], "--child")) {
     scratch_init("/tmp/sl_test_checkpoint", 0);
     return child_main(argv);
   }
   scratch_init("/tmp/sl_test_checkpoint", 1);
-  const char *backends[] = {"hashmap", "rocksdb"};
-  for (int b = 0; b < 2; b++) {
-    g_backend = backends[b];
+  for (int b = 0; b < N_BACKENDS; b++) {
+    g_backend = g_backends[b];
     fprintf(stderr, "== backend %s\n", g_backend);
     RUN(test_checkpoints_written);
     RUN(test_crash_restore_2_to_4);
@@ -408,5 +452,8 @@ int main(int argc, char **argv) {
     RUN(test_file_source_resumes);
     RUN(test_damaged_falls_back);
   }
+#ifndef SLUICE_WITH_ROCKSDB
+  RUN(test_native_needs_rocksdb);
+#endif
   TEST_MAIN_END();
 }

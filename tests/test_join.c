@@ -169,9 +169,8 @@ static void test_interval_join_late(void) {
 
 int main(void) {
   scratch_init("/tmp/sl_test_join", 1);
-  const char *backends[] = {"hashmap", "rocksdb"};
-  for (int b = 0; b < 2; b++) {
-    g_backend = backends[b];
+  for (int b = 0; b < N_BACKENDS; b++) {
+    g_backend = g_backends[b];
     fprintf(stderr, "== backend %s\n", g_backend);
     RUN(test_window_join);
     RUN(test_interval_join);

@@ -24,7 +24,7 @@
 #include <errno.h>
 #include <pthread.h>
 
-#include "state/backend.h"
+#include "state/rocksdb_backend.h"
 #include "test.h"
 #include "test_util.h"
 

@@ -16,7 +16,7 @@
 #include <fcntl.h>
 #include <sys/file.h>
 
-#include "state/backend.h"
+#include "state/rocksdb_backend.h"
 #include "test.h"
 #include "test_util.h"
 

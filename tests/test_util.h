@@ -2,7 +2,8 @@
  * test_util.h -- helpers shared by the tests/test_*.c programs; include it
  * after test.h.  It holds what several tests used to carry a copy of:
  *
- *   - env_p(P): a new sl_env with parallelism.default = P;
+ *   - env_p(P): a new sl_env with parallelism.default = P; g_backends, the
+ *     state backends this build has (RocksDB only with it);
  *   - sleep_ms / now_ms: sleeping and a monotonic clock in milliseconds;
  *   - the scratch directory g_tmp from SL_TEST_TMP (scratch_init, tpath,
  *     mkdir_p, rm_rf) and read_file (a whole file, NUL-terminated);
@@ -33,6 +34,16 @@
 #include "test.h"
 
 /* ---- environments and time ------------------------------------------------ */
+
+/* The keyed-state backends of this build (state.backend.type values) that
+ * tests run on: RocksDB only when built with it (-DSLUICE_WITH_ROCKSDB). */
+static const char *const g_backends[] __attribute__((unused)) = {
+    "hashmap",
+#ifdef SLUICE_WITH_ROCKSDB
+    "rocksdb",
+#endif
+};
+#define N_BACKENDS ((int)(sizeof g_backends / sizeof *g_backends))
 
 /* A new environment with parallelism.default = P. */
 static inline sl_env *env_p(int P) {

@@ -851,9 +851,8 @@ static void test_idleness(void) {
 
 int main(void) {
   scratch_init("/tmp/sl_test_window", 1);
-  const char *backends[] = {"hashmap", "rocksdb"};
-  for (int b = 0; b < 2; b++) {
-    g_backend = backends[b];
+  for (int b = 0; b < N_BACKENDS; b++) {
+    g_backend = g_backends[b];
     fprintf(stderr, "== backend %s\n", g_backend);
     RUN(test_tumbling_out_of_order);
     RUN(test_allowed_lateness);

@@ -50,7 +50,7 @@ typedef struct sl__snap_task {
   size_t meta_len;
   _Atomic int written;
   int rc;
-  int native; /* keyed state went into a native RocksDB checkpoint (take) */
+  int native; /* keyed state went into its backend's native checkpoint (take) */
 } sl__snap_task;
 
 typedef struct sl__ckpt {
@@ -146,13 +146,14 @@ static int take(sl__inst *inst, int64_t id, sl__snap_task **out) {
   for (int i = 0; i < 3 && !rc; i++) {
     if (!ks[i]) continue;
     t->be[i] = sl__kstate_backend(ks[i]);
-    if (i == 0 && !strcmp(t->be[0]->vt->name, "rocksdb") &&
+    if (i == 0 && t->be[0]->vt->native_checkpoint &&
         SL__CONF_I(inst->job->conf, CKPT_INCREMENTAL)) {
-      /* incremental: flush and hard-link the SST files, right here */
+      /* incremental: the backend's own files (RocksDB: flushed, SST files
+       * hard-linked), right here */
       char path[4200];
       sl__ckpt_file(path, sizeof path, inst->job->ckpt->cur, inst->op->id, inst->ctx.subtask,
-                    "rocksdb");
-      if ((rc = sl__rocksdb_checkpoint(t->be[0], path)))
+                    t->be[0]->vt->name);
+      if ((rc = t->be[0]->vt->native_checkpoint(t->be[0], path)))
         rc = sl__fail(inst, rc, "checkpoint %lld: %s", (long long)id, t->be[0]->err);
       t->native = 1;
       continue;
@@ -370,7 +371,7 @@ static int write_task(sl__ckpt *ck, sl__snap_task *t, char *err, size_t errcap) 
     ci->flags |= (uint8_t)(1 << i);
   }
   if (t->native) {
-    sl__ckpt_file(path, sizeof path, chk, op, s, "rocksdb");
+    sl__ckpt_file(path, sizeof path, chk, op, s, t->be[0]->vt->name);
     ci->flags |= SL__F_NATIVE;
     ci->bytes += dir_bytes(path);
   }
@@ -678,11 +679,19 @@ static int restore_inst(sl__job *job, const char *chk, const sl__ckpt_meta *m, s
     int lo, hi;
     sl__key_group_range(m->max_parallelism, P_old, s, &lo, &hi);
     if (hi < be->kg_lo || lo > be->kg_hi) continue;
-    sl__ckpt_file(path, sizeof path, chk, op, s, "rocksdb");
-    /* the same key groups into an empty RocksDB backend: take its files;
-     * else copy our key groups out of it */
-    rc = sl__rocksdb_adopt(be, job->conf, path);
-    if (rc == 1) rc = sl__rocksdb_checkpoint_restore(be, job->conf, path);
+    char why[512];
+    const sl__backend_vt *nv = sl__backend_native(why, sizeof why);
+    if (!nv) {
+      sl__fmt(err, errcap, "operator '%s', subtask %d of %d: %s", inst->op->name, s, P_old,
+              why);
+      rc = -SL_ECONFIG;
+      break;
+    }
+    sl__ckpt_file(path, sizeof path, chk, op, s, nv->name);
+    /* the same key groups into an empty backend of the same kind: take its
+     * files; else copy our key groups out of it */
+    rc = be->vt == nv ? nv->native_adopt(be, job->conf, path) : 1;
+    if (rc == 1) rc = nv->native_restore(be, job->conf, path);
     if (rc) sl__fmt(err, errcap, "%s", be->err);
   }
   /* operator state: redistributed (paths of every old subtask's image) */

@@ -16,6 +16,7 @@
 
 #include "connectors/connector.h" /* sl__write_all */
 #include "core/core.h"
+#include "state/backend.h" /* native checkpoints */
 
 #define FRAME_VERSION 1u
 static const char META_MAGIC[8] = {'S', 'L', 'C', 'K', 'P', 'T', '0', '1'};
@@ -371,21 +372,17 @@ int sl__ckpt_check(const char *chk_dir, sl__ckpt_meta *m, sl__ckpt_report_fn rep
         rc = first;
         if (report) report(arg, e);
       }
-  /* a native RocksDB checkpoint: complete when its CURRENT and state list
-   * are there (RocksDB checks its SST files' block checksums as it reads) */
+  /* keyed state as a native checkpoint of its backend: that backend says
+   * whether it is complete (a build without it cannot tell: restoring
+   * from it fails and says why) */
+  const sl__backend_vt *nv = NULL;
   for (int i = 0; (!rc || report) && i < m->n_ops * m->P; i++) {
     if (!(m->inst[i].flags & SL__F_NATIVE)) continue;
-    char path[4096], file[4200];
-    sl__ckpt_file(path, sizeof path, chk_dir, i / m->P, i % m->P, "rocksdb");
-    for (int k = 0; (!rc || report) && k < 2; k++) {
-      sl__fmt(file, sizeof file, "%s/%s", path, k ? "SLUICE_STATES" : "CURRENT");
-      if (access(file, R_OK)) {
-        sl__fmt(e, sizeof e, "'%s' is missing: the RocksDB checkpoint is incomplete", file);
-        if (!rc) sl__fmt(err, errcap, "%s", e);
-        rc = -SL_EIO;
-        if (report) report(arg, e);
-      }
-    }
+    if (!nv && !(nv = sl__backend_native(e, sizeof e))) break;
+    char path[4096];
+    sl__ckpt_file(path, sizeof path, chk_dir, i / m->P, i % m->P, nv->name);
+    int nrc = nv->native_check(path, report, arg, e, sizeof e);
+    if (nrc && !rc) sl__fmt(err, errcap, "%s", e), rc = nrc;
   }
   if (rc) sl__ckpt_meta_free(m);
   return rc;

@@ -6,9 +6,11 @@
  *   chk-<n>/op-<op>-<subtask>.keyed     keyed state image   (state/image.c)
  *   chk-<n>/op-<op>-<subtask>.opstate   operator state image
  *   chk-<n>/op-<op>-<subtask>.bstate    broadcast state image
- *   chk-<n>/op-<op>-<subtask>.rocksdb/  keyed state as a native RocksDB
- *                                       checkpoint (incremental: SST files
- *                                       hard-linked, shared between checkpoints)
+ *   chk-<n>/op-<op>-<subtask>.<backend>/  keyed state as its backend's
+ *                                       native checkpoint (state/backend.h;
+ *                                       RocksDB: .rocksdb/, incremental: SST
+ *                                       files hard-linked, shared between
+ *                                       checkpoints)
  *   chk-<n>/op-<op>-<subtask>.meta      framed: source position, watermarks
  *   chk-<n>/_metadata                   framed: the checkpoint's table of
  *                                       contents, written last
@@ -28,7 +30,8 @@
 #include "core/log.h"
 
 enum { SL__F_KEYED = 1, SL__F_OPSTATE = 2, SL__F_BSTATE = 4, SL__F_META = 8,
-       SL__F_NATIVE = 16 /* keyed state as a RocksDB checkpoint: op-<op>-<s>.rocksdb/ */ };
+       SL__F_NATIVE = 16 /* keyed state as a native checkpoint: op-<op>-<s>.<backend>/,
+                            written by sl__backend_native()'s kind */ };
 
 typedef struct sl__ckpt_inst {
   uint8_t flags;      /* which files the instance wrote */

@@ -46,6 +46,16 @@ static const char *const g_choices[SL__CONF_COUNT] = {
     [SL__CONF_LOG_LEVEL] = "error|warn|info|debug",
 };
 
+/* Choices a build may lack: refused with the reason (still listed above,
+ * so `sluice conf` and docs/CONFIGURATION.md are the same for every build). */
+static const char *missing(int id, const char *v) {
+#ifndef SLUICE_WITH_ROCKSDB
+  if (id == SL__CONF_STATE_BACKEND && !strcmp(v, "rocksdb")) return SL__NO_ROCKSDB;
+#endif
+  (void)id, (void)v;
+  return NULL;
+}
+
 static int is_choice(const char *choices, const char *v) {
   size_t n = strlen(v);
   for (const char *p = choices; p; p = strchr(p, '|'), p = p ? p + 1 : NULL)
@@ -59,6 +69,11 @@ static int set_id(sl__conf *conf, int id, const char *value, char *err,
   if (g_choices[id] && !is_choice(g_choices[id], value)) {
     sl__fmt(err, errcap, "configuration key '%s': '%s' is not one of %s", k->key,
             value, g_choices[id]);
+    return -SL_ECONFIG;
+  }
+  const char *why = missing(id, value);
+  if (why) {
+    sl__fmt(err, errcap, "configuration key '%s': '%s': %s", k->key, value, why);
     return -SL_ECONFIG;
   }
   int64_t v = 0;

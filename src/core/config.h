@@ -192,6 +192,11 @@ typedef struct sl__conf {
   sl__logger log;
 } sl__conf;
 
+/* Why state.backend.type=rocksdb is refused in a build without RocksDB
+ * (the key table, and so the documentation, is the same in every build). */
+#define SL__NO_ROCKSDB \
+  "this build has no RocksDB backend (built with -DSLUICE_WITH_ROCKSDB=OFF)"
+
 #define SL__CONF_I(conf, id) ((conf)->v[SL__CONF_##id].i)
 #define SL__CONF_S(conf, id) ((conf)->v[SL__CONF_##id].s)
 

@@ -1,22 +1,49 @@
 /*
- * backend.c -- what every backend shares: choosing one by configuration and
- * the registry of state names and kinds (a descriptor reused under the same
- * name with another kind is an error, never a silent reinterpretation).
+ * backend.c -- what every backend shares: choosing one by configuration
+ * (the only place above the backends that names them; RocksDB is there
+ * when the build has it, -DSLUICE_WITH_ROCKSDB), and the registry of state
+ * names and kinds (a descriptor reused under the same name with another
+ * kind is an error, never a silent reinterpretation).
  */
 #include <stdio.h>
 
 #include "state/backend.h"
+#ifdef SLUICE_WITH_ROCKSDB
+#include "state/rocksdb_backend.h"
+#endif
 
 int sl__backend_open(const sl__conf *conf, const char *instance, int kg_lo,
                      int kg_hi, int max_parallelism, sl__backend **out,
                      char *err, size_t errcap) {
   *out = NULL;
   const char *type = SL__CONF_S(conf, STATE_BACKEND);
-  if (!strcmp(type, "rocksdb"))
+  if (!strcmp(type, "rocksdb")) {
+#ifdef SLUICE_WITH_ROCKSDB
     return sl__rocksdb_backend_open(conf, instance, kg_lo, kg_hi,
                                     max_parallelism, out, err, errcap);
+#else
+    sl__fmt(err, errcap, "state.backend.type 'rocksdb': %s", SL__NO_ROCKSDB);
+    return -SL_ECONFIG;
+#endif
+  }
   return sl__heap_backend_open(conf, kg_lo, kg_hi, max_parallelism, out, err,
                                errcap);
+}
+
+const sl__backend_vt *sl__backend_native(char *err, size_t errcap) {
+#ifdef SLUICE_WITH_ROCKSDB
+  (void)err, (void)errcap;
+  return &sl__rocksdb_vt;
+#else
+  if (err)
+    sl__fmt(err, errcap,
+            "its keyed state is a native RocksDB checkpoint (incremental), and %s; "
+            "restore it with a build that has RocksDB (run there with "
+            "execution.checkpointing.incremental=false, later checkpoints are images "
+            "that any build reads)",
+            SL__NO_ROCKSDB);
+  return NULL;
+#endif
 }
 
 static const char *kind_name(sl__state_kind k) {

@@ -27,6 +27,29 @@
  * parallelism, either backend) and puts the entries whose key group lies in
  * the backend's range.
  *
+ * Native checkpoints (optional vtable slots, NULL in a backend without
+ * them; the heap backend has none).  A backend that can hand its own files
+ * to a checkpoint (RocksDB: flushed, hard-linked SST files, shared between
+ * checkpoints: incremental) fills
+ *   native_checkpoint()  the synchronous part: the backend's files for a
+ *                        checkpoint into dir (which must not exist).
+ *   native_adopt()       restore by taking such a checkpoint's files as an
+ *                        empty backend of the same kind with exactly the
+ *                        checkpoint's key-group range (milliseconds, no
+ *                        copying); 1 when that does not apply (another
+ *                        range or kind, states already registered).
+ *   native_restore()     copy the key groups of dst's range out of such a
+ *                        checkpoint into dst, whatever dst's kind: how a
+ *                        checkpoint taken at P=2 restores at P=4.
+ *   native_check()       is the native checkpoint in dir complete, without
+ *                        reading it (checkpoint verification)?  0, or
+ *                        -SL_EIO with the first problem in err and every
+ *                        one passed to report (when not NULL).
+ * Checkpoint storage keeps a native checkpoint in op-<op>-<s>.<name>/ and
+ * marks it in _metadata (SL__F_NATIVE); one kind of backend writes them,
+ * found with sl__backend_native().  Code above this header calls these
+ * slots and never names a backend.
+ *
  * Lifetimes: a value returned by get() is a view valid until the next call
  * on the same backend.  iter() callbacks get views valid during the call and
  * must not modify the backend.
@@ -60,8 +83,11 @@ typedef struct sl__snapshot sl__snapshot;
 typedef int (*sl__entry_fn)(void *arg, const void *ck, uint32_t cklen,
                             const void *val, uint32_t vlen);
 
+/* Problem visitor (checks that go on past the first problem). */
+typedef void (*sl__problem_fn)(void *arg, const char *msg);
+
 typedef struct sl__backend_vt {
-  const char *name; /* "hashmap" | "rocksdb" */
+  const char *name; /* state.backend.type: "hashmap" | "rocksdb" */
   /* Register (or find, by name) a state; *sid is dense from 0. */
   int (*add_state)(sl__backend *be, const char *name, sl__state_kind kind,
                    uint32_t *sid);
@@ -82,6 +108,12 @@ typedef struct sl__backend_vt {
                    void *arg);
   void (*snap_release)(sl__snapshot *snap);
   void (*free)(sl__backend *be);
+  /* optional: native checkpoints (above); NULL when the backend has none */
+  int (*native_checkpoint)(sl__backend *be, const char *dir);
+  int (*native_adopt)(sl__backend *be, const sl__conf *conf, const char *dir);
+  int (*native_restore)(sl__backend *dst, const sl__conf *conf, const char *dir);
+  int (*native_check)(const char *dir, sl__problem_fn report, void *arg,
+                      char *err, size_t errcap);
 } sl__backend_vt;
 
 /* Registered states (shared bookkeeping of every backend). */
@@ -103,17 +135,19 @@ struct sl__backend {
  * [kg_lo, kg_hi].  `instance` names this operator instance ("op-3-1"); the
  * RocksDB backend keeps its files in state.backend.rocksdb.dir/<instance>
  * (created; removed again by free).  On failure *out is NULL and err says
- * what and where. */
+ * what and where (-SL_ECONFIG: a backend this build does not have). */
 int sl__backend_open(const sl__conf *conf, const char *instance, int kg_lo,
                      int kg_hi, int max_parallelism, sl__backend **out,
                      char *err, size_t errcap);
 
+/* The kind of backend whose native checkpoints SL__F_NATIVE marks (its
+ * vtable: name and native slots; static, never freed), or NULL when this
+ * build does not have it, with the reason in err (when err is not NULL). */
+const sl__backend_vt *sl__backend_native(char *err, size_t errcap);
+
 int sl__heap_backend_open(const sl__conf *conf, int kg_lo, int kg_hi,
                           int max_parallelism, sl__backend **out, char *err,
                           size_t errcap);
-int sl__rocksdb_backend_open(const sl__conf *conf, const char *instance,
-                             int kg_lo, int kg_hi, int max_parallelism,
-                             sl__backend **out, char *err, size_t errcap);
 
 /* Shared helper for add_state: find `name` or append it; -SL_ESTATE if it
  * exists with another kind (message in be->err). */
@@ -157,20 +191,6 @@ int sl__image_read(sl__backend *be, sl__rstream *in, const char *source);
 /* File streams for images (fd-based, buffered). */
 int sl__image_write_file(sl__backend *be, sl__snapshot *snap, const char *path);
 int sl__image_read_file(sl__backend *be, const char *path);
-
-/* ---- RocksDB native checkpoints (incremental checkpoints build on these) --
- * Checkpoint: flush and hard-link the live SST files into `dir` (which must
- * not exist), plus the states' kinds; unchanged SST files are shared with
- * earlier checkpoints.  Restore: copy the key groups of dst's range from
- * such a checkpoint into dst (any backend). */
-int sl__rocksdb_checkpoint(sl__backend *be, const char *dir);
-int sl__rocksdb_checkpoint_restore(sl__backend *dst, const sl__conf *conf,
-                                   const char *dir);
-/* Restore by taking the checkpoint's files (hard links) as the DB of an
- * empty RocksDB backend with exactly the checkpoint's key-group range: no
- * copying of entries, so it takes milliseconds.  1 when that does not apply
- * (another range or backend, states already registered): copy instead. */
-int sl__rocksdb_adopt(sl__backend *be, const sl__conf *conf, const char *dir);
 
 /* ---- composite keys ------------------------------------------------------ */
 static inline uint32_t sl__varint_put(uint8_t *p, uint32_t v) {

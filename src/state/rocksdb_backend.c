@@ -59,7 +59,7 @@
 
 #include <sys/statvfs.h>
 
-#include "state/backend.h"
+#include "state/rocksdb_backend.h"
 
 typedef struct rdb_backend {
   sl__backend base; /* first: the vtable functions cast back */
@@ -653,8 +653,13 @@ static void rdb_snap_release(sl__snapshot *s) {
 }
 
 static void rdb_free(sl__backend *be);
+static int rdb_native_checkpoint(sl__backend *be, const char *dir);
+static int rdb_native_adopt(sl__backend *be, const sl__conf *conf, const char *dir);
+static int rdb_native_restore(sl__backend *dst, const sl__conf *conf, const char *dir);
+static int rdb_native_check(const char *dir, sl__problem_fn report, void *arg, char *err,
+                            size_t errcap);
 
-static const sl__backend_vt rdb_vt = {
+const sl__backend_vt sl__rocksdb_vt = {
     .name = "rocksdb",
     .add_state = rdb_add_state,
     .get = rdb_get,
@@ -666,6 +671,10 @@ static const sl__backend_vt rdb_vt = {
     .snap_iter = rdb_snap_iter,
     .snap_release = rdb_snap_release,
     .free = rdb_free,
+    .native_checkpoint = rdb_native_checkpoint,
+    .native_adopt = rdb_native_adopt,
+    .native_restore = rdb_native_restore,
+    .native_check = rdb_native_check,
 };
 
 static void rdb_free(sl__backend *be) {
@@ -777,7 +786,7 @@ int sl__rocksdb_backend_open(const sl__conf *conf, const char *instance,
   }
   rdb_backend *b = sl__calloc(1, sizeof *b);
   if (!b) goto oom;
-  b->base.vt = &rdb_vt;
+  b->base.vt = &sl__rocksdb_vt;
   b->base.kg_lo = kg_lo;
   b->base.kg_hi = kg_hi;
   b->base.max_parallelism = max_parallelism;
@@ -841,9 +850,9 @@ oom:
 
 #define STATES_FILE "SLUICE_STATES"
 
-int sl__rocksdb_checkpoint(sl__backend *be, const char *dir) {
+static int rdb_native_checkpoint(sl__backend *be, const char *dir) {
   rdb_backend *b = (rdb_backend *)be;
-  if (be->vt != &rdb_vt) {
+  if (be->vt != &sl__rocksdb_vt) {
     sl__fmt(be->err, sizeof be->err, "native checkpoints need the rocksdb backend");
     return -SL_EINVAL;
   }
@@ -878,6 +887,24 @@ int sl__rocksdb_checkpoint(sl__backend *be, const char *dir) {
   return 0;
 }
 
+/* Complete when its CURRENT and state list are there (RocksDB checks its
+ * SST files' block checksums as it reads). */
+static int rdb_native_check(const char *dir, sl__problem_fn report, void *arg, char *err,
+                            size_t errcap) {
+  int rc = 0;
+  for (int k = 0; (!rc || report) && k < 2; k++) {
+    char file[4200], e[1024];
+    sl__fmt(file, sizeof file, "%s/%s", dir, k ? STATES_FILE : "CURRENT");
+    if (access(file, R_OK)) {
+      sl__fmt(e, sizeof e, "'%s' is missing: the RocksDB checkpoint is incomplete", file);
+      if (!rc) sl__fmt(err, errcap, "%s", e);
+      rc = -SL_EIO;
+      if (report) report(arg, e);
+    }
+  }
+  return rc;
+}
+
 /* link(2) src to dst (link: an immutable SST file), or copy it: a file
  * RocksDB appends to (MANIFEST) must not be shared with the checkpoint, and
  * links do not cross file systems. */
@@ -895,10 +922,10 @@ static int link_or_copy(const char *src, const char *dst, int link_it) {
   return rc;
 }
 
-int sl__rocksdb_adopt(sl__backend *be, const sl__conf *conf, const char *dir) {
+static int rdb_native_adopt(sl__backend *be, const sl__conf *conf, const char *dir) {
   rdb_backend *b = (rdb_backend *)be;
   char path[4096], line[1024];
-  if (be->vt != &rdb_vt || be->n_states) return 1;
+  if (be->vt != &sl__rocksdb_vt || be->n_states) return 1;
   sl__fmt(path, sizeof path, "%s/%s", dir, STATES_FILE);
   FILE *f = fopen(path, "r");
   int maxp = 0, lo = 0, hi = -1, version = 0;
@@ -977,8 +1004,8 @@ typedef struct restore_ctx {
   uint32_t sid;
 } restore_ctx;
 
-int sl__rocksdb_checkpoint_restore(sl__backend *dst, const sl__conf *conf,
-                                   const char *dir) {
+static int rdb_native_restore(sl__backend *dst, const sl__conf *conf,
+                              const char *dir) {
   char path[4096], line[1024];
   sl__fmt(path, sizeof path, "%s/%s", dir, STATES_FILE);
   FILE *f = fopen(path, "r");
