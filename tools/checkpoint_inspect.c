@@ -47,9 +47,8 @@ static void show(const char *chk, const sl__ckpt_meta *m) {
         char p[4200];
         uint8_t *blob;
         size_t len;
-        static const char MAGIC[8] = {'S', 'L', 'O', 'P', 'M', 'E', 'T', 'A'};
         sl__ckpt_file(p, sizeof p, chk, op, s, "meta");
-        if (!sl__frame_read(p, MAGIC, &blob, &len, err, sizeof err)) {
+        if (!sl__frame_read(p, SL__MAGIC_OPMETA, &blob, &len, err, sizeof err)) {
           if (len == 8 + 24) { /* sequence / datagen: first, next, step */
             uint64_t v[3];
             memcpy(v, blob + 8, 24);

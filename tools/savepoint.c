@@ -62,12 +62,11 @@ int cmd_savepoint(int argc, char **argv) {
     unlink(tmp);
     return SL_EXIT_FAILED;
   }
-  static const char MAGIC[8] = {'S', 'L', 'S', 'V', 'P', 'R', 'E', 'P'};
   for (int64_t waited = 0; waited < timeout_ms; waited += 50) {
     uint8_t *msg;
     size_t len;
     char err[1024];
-    if (access(rep, F_OK) == 0 && sl__frame_read(rep, MAGIC, &msg, &len, err, sizeof err) == 0) {
+    if (access(rep, F_OK) == 0 && sl__frame_read(rep, SL__MAGIC_SAVEPOINT_REPLY, &msg, &len, err, sizeof err) == 0) {
       unlink(rep);
       int ok = len > 3 && !memcmp(msg, "ok ", 3);
       if (ok)

@@ -19,7 +19,6 @@
 #include "state/backend.h" /* native checkpoints */
 
 #define FRAME_VERSION 1u
-static const char META_MAGIC[8] = {'S', 'L', 'C', 'K', 'P', 'T', '0', '1'};
 
 
 int sl__frame_write(const char *path, const char magic[8], const void *payload, size_t len,
@@ -248,7 +247,7 @@ int sl__ckpt_meta_write(const char *chk_dir, const sl__ckpt_meta *m, char *err, 
   }
   char path[4096];
   sl__fmt(path, sizeof path, "%s/_metadata", chk_dir);
-  int rc = sl__frame_write(path, META_MAGIC, b.p, b.len, err, errcap);
+  int rc = sl__frame_write(path, SL__MAGIC_METADATA, b.p, b.len, err, errcap);
   sl__free(b.p);
   if (!rc && sl__fsync_dir(chk_dir)) rc = -SL_EIO;
   return rc;
@@ -340,7 +339,7 @@ int sl__ckpt_meta_read(const char *chk_dir, sl__ckpt_meta *m, char *err, size_t 
   uint8_t *p;
   size_t n;
   memset(m, 0, sizeof *m);
-  int rc = sl__frame_read(path, META_MAGIC, &p, &n, err, errcap);
+  int rc = sl__frame_read(path, SL__MAGIC_METADATA, &p, &n, err, errcap);
   if (rc) {
     if (rc == -SL_ENOENT)
       sl__fmt(err, errcap, "'%s' has no _metadata (an incomplete checkpoint)", chk_dir);

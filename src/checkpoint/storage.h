@@ -29,6 +29,13 @@
 
 #include "core/log.h"
 
+/* The magics of checkpoint files (each file is a frame: magic, length,
+ * payload, XXH64; storage.c).  State images have their own format and
+ * magic ("SLSTATE1", src/state/image.c). */
+#define SL__MAGIC_METADATA "SLCKPT01" /* chk-<n>/_metadata */
+#define SL__MAGIC_OPMETA "SLOPMETA"   /* chk-<n>/op-<op>-<s>.meta */
+#define SL__MAGIC_SAVEPOINT_REPLY "SLSVPREP" /* <dir>/_savepoint-<nonce> */
+
 enum { SL__F_KEYED = 1, SL__F_OPSTATE = 2, SL__F_BSTATE = 4, SL__F_META = 8,
        SL__F_NATIVE = 16 /* keyed state as a native checkpoint: op-<op>-<s>.<backend>/,
                             written by sl__backend_native()'s kind */ };
