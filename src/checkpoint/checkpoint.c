@@ -86,12 +86,6 @@ typedef struct sl__ckpt {
   uint32_t n_dur;
 } sl__ckpt;
 
-static int64_t wall_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_REALTIME, &ts);
-  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* ---- holding entries of blocked forward channels ------------------------------ */
 
 int sl__hold(sl__inst *target, int chan, const sl_record *r, uint32_t kind) {
@@ -342,7 +336,7 @@ int sl__ckpt_worker_step(sl__worker *w) {
   sl__ckpt *ck = job->ckpt;
   int64_t trigger = atomic_load_explicit(&ck->trigger, memory_order_acquire);
   if (w->index == 0 && !atomic_load(&ck->inflight)) {
-    int64_t now = wall_ms();
+    int64_t now = sl__clock_ms();
     int64_t earliest = atomic_load(&ck->done_ms) + ck->min_pause_ms;
     char sp[4096];
     int savepoint = 0;
@@ -449,7 +443,7 @@ static int write_task(sl__ckpt *ck, sl__snap_task *t, char *err, size_t errcap) 
 static void completed(sl__ckpt *ck, int64_t id) {
   ck->completed++;
   sl__ckpt_retain(ck->dir, (int)SL__CONF_I(ck->job->conf, CKPT_RETAINED));
-  atomic_store(&ck->done_ms, wall_ms());
+  atomic_store(&ck->done_ms, sl__clock_ms());
   atomic_store_explicit(&ck->last_complete, id, memory_order_release);
   atomic_store(&ck->inflight, 0);
   sl__job_wake_all(ck->job); /* sinks commit at their worker's next step */
@@ -486,7 +480,7 @@ static void *writer_main(void *arg) {
       if (ck->reply[0]) { /* a savepoint: no retention, and sinks do not commit it */
         reply(ck->reply, "ok %s", ck->cur);
         fprintf(stderr, "sluice: savepoint %lld written to '%s'\n", (long long)id, ck->cur);
-        atomic_store(&ck->done_ms, wall_ms());
+        atomic_store(&ck->done_ms, sl__clock_ms());
         atomic_store(&ck->inflight, 0);
         continue;
       }
@@ -534,7 +528,7 @@ int sl__ckpt_start(sl__job *job) {
   ck->interval_ms = interval;
   ck->min_pause_ms = SL__CONF_I(conf, CKPT_MIN_PAUSE);
   ck->timeout_ms = SL__CONF_I(conf, CKPT_TIMEOUT);
-  ck->next_ms = wall_ms() + interval;
+  ck->next_ms = sl__clock_ms() + interval;
   atomic_init(&ck->trigger, sl__ckpt_max_id(dir)); /* ids continue across runs */
   ck->align = sl__calloc(SAMPLES, sizeof *ck->align);
   ck->dur = sl__calloc(SAMPLES, sizeof *ck->dur);
@@ -608,7 +602,7 @@ static int final_checkpoint(sl__ckpt *ck) {
   sl__job *job = ck->job;
   int64_t id = atomic_load(&ck->trigger) + 1;
   ck->reply[0] = 0;
-  int rc = begin(ck, id, wall_ms(), NULL);
+  int rc = begin(ck, id, sl__clock_ms(), NULL);
   char err[1024] = "";
   for (int w = 0; !rc && w < job->P; w++)
     for (int i = 0; !rc && i < job->n_ops; i++) {
