@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # libsluice.so exports its public API and nothing else: every defined
 # dynamic symbol is sl_ followed by a non-underscore (no sl__ internals, no
-# helpers without a prefix), every function declared in the installed
-# headers (sluice.h, sluice_nexmark.h) is exported, and a program that uses
+# helpers without a prefix), exactly the functions declared in the public
+# headers are exported (each of them, and nothing else), and a program that uses
 # only <sluice.h> links against the shared library of the build tree and runs.
+# The public headers are every include/*.h (today sluice.h and
+# sluice_nexmark.h, both installed).
 . "$(dirname "$0")/lib_cli.sh"
 san=${SL_SANITIZE:+-fsanitize=$SL_SANITIZE}
 so=$SL_BUILD/libsluice.so
@@ -17,8 +19,8 @@ check "only sl_* exported ($(wc -l <"$TMP/bad") others, e.g. $(head -3 "$TMP/bad
 
 # the functions the public headers declare (not function-pointer members,
 # not static inline helpers)
-for h in sluice.h sluice_nexmark.h; do
-  gcc -fpreprocessed -dD -E "$SL_SRC/include/$h"
+for h in "$SL_SRC"/include/*.h; do
+  gcc -fpreprocessed -dD -E "$h"
 done >"$TMP/headers"
 grep -oE 'static inline [^(]*\bsl_[a-z0-9_]+\(' "$TMP/headers" | grep -oE 'sl_[a-z0-9_]+\($' |
   tr -d '(' | LC_ALL=C sort -u >"$TMP/inline"
@@ -32,6 +34,9 @@ done
 LC_ALL=C comm -23 "$TMP/declared" "$TMP/exported" >"$TMP/missing"
 check "every declared function is exported (missing: $(head -5 "$TMP/missing" | tr '\n' ' '))" \
   test ! -s "$TMP/missing"
+LC_ALL=C comm -13 "$TMP/declared" "$TMP/exported" >"$TMP/extra"
+check "nothing but declared functions is exported (extra: $(head -5 "$TMP/extra" | tr '\n' ' '))" \
+  test ! -s "$TMP/extra"
 
 # a user program against the shared library: public header only
 cat >"$TMP/user.c" <<'EOF'
