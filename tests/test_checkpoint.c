@@ -7,7 +7,9 @@
  *     parallelism (2 -> 4, 4 -> 1) ends with exactly the right per-key
  *     totals (nothing lost, nothing counted twice), on both backends;
  *   - windows and their timers survive a restore;
- *   - a damaged newest checkpoint is skipped for the one before it.
+ *   - a damaged newest checkpoint is skipped for the one before it;
+ *   - checkpoints read the library's one wall clock (sl__clock_ms), so a
+ *     test's clock (sl__clock_set) times them.
  */
 #include <signal.h>
 #include <sys/stat.h>
@@ -15,6 +17,7 @@
 #include <unistd.h>
 
 #include "checkpoint/storage.h"
+#include "core/core.h" /* sl__clock_set */
 #include "test.h"
 #include "test_util.h"
 
@@ -103,6 +106,34 @@ static void test_checkpoints_written(void) {
   /* the reduce has keyed state: an image, or with RocksDB a native
    * (incremental) checkpoint */
   CHECK(m.inst[2 * 2].flags & (strcmp(g_backend, "rocksdb") ? SL__F_KEYED : SL__F_NATIVE));
+  sl__ckpt_meta_free(&m);
+  sl_env_free(env);
+}
+
+/* The coordinator reads the library's wall clock (sl__clock_ms): with a
+ * test clock stopped at T, the interval (50 ms after T) never comes, so
+ * the only checkpoint is the final one (id 1), and its _metadata says it
+ * was taken at T. */
+#define STOPPED_MS INT64_C(1700000000123)
+static int64_t stopped_clock(void *ud) { return STOPPED_MS; }
+static void test_checkpoint_uses_job_clock(void) {
+  char dir[1024];
+  snprintf(dir, sizeof dir, "%s/clock-%s", g_tmp, g_backend);
+  rm_rf(dir);
+  sl__clock_set(stopped_clock, NULL);
+  sl_env *env = ckpt_env(2, dir, "rocks-clock", NULL);
+  sl_stream *s = sl_source_stream(env, sl_sequence_source(0, 9999));
+  sl_sink_to(sl_reduce(sl_key_by(s, key10, NULL), add, NULL), sl_discard_sink());
+  int rc = sl_execute(env, "clock");
+  sl__clock_set(NULL, NULL);
+  if (rc) fprintf(stderr, "%s\n", sl_env_last_error(env));
+  CHECK_EQ_INT(rc, 0);
+  CHECK_EQ_INT(sl__ckpt_max_id(dir), 1);
+  char chk[1200], err[1024];
+  sl__ckpt_meta m;
+  CHECK_EQ_INT(sl__ckpt_latest(dir, chk, sizeof chk, &m, NULL, NULL, err, sizeof err), 0);
+  CHECK_EQ_INT(m.id, 1);
+  CHECK_EQ_INT(m.taken_ms, STOPPED_MS);
   sl__ckpt_meta_free(&m);
   sl_env_free(env);
 }
@@ -446,6 +477,7 @@ int main(int argc, char **argv) {
     g_backend = g_backends[b];
     fprintf(stderr, "== backend %s\n", g_backend);
     RUN(test_checkpoints_written);
+    RUN(test_checkpoint_uses_job_clock);
     RUN(test_crash_restore_2_to_4);
     RUN(test_crash_restore_4_to_1);
     RUN(test_windows_survive_restore);

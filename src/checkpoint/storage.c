@@ -14,7 +14,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "connectors/connector.h" /* sl__write_all */
 #include "core/core.h"
 #include "state/backend.h" /* native checkpoints */
 

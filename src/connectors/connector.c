@@ -1,4 +1,5 @@
-/* connector.c -- constructors shared by every source and sink, and I/O helpers. */
+/* connector.c -- constructors shared by every source and sink, the
+ * stoppable write of sinks that feed a peer, and generator positions. */
 #include <errno.h>
 #include <limits.h>
 #include <poll.h>
@@ -24,20 +25,6 @@ sl_sink *sl__sink_new(const sl__sink_vt *vt, void *impl, int global) {
   s->impl = impl;
   s->global = global;
   return s;
-}
-
-int sl__write_all(int fd, const void *buf, size_t len) {
-  const char *p = buf;
-  while (len) {
-    ssize_t n = write(fd, p, len);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return -errno;
-    }
-    p += n;
-    len -= (size_t)n;
-  }
-  return 0;
 }
 
 int sl__write_stoppable(sl__inst *inst, int fd, const void *buf, size_t len, int sock) {

@@ -140,9 +140,7 @@ static inline uint64_t sl__gen_skip(const sl__gen_done *d, uint64_t next, uint64
   return next;
 }
 
-/* Write all of buf to fd (retrying on EINTR/short writes). 0 or -errno. */
-int sl__write_all(int fd, const void *buf, size_t len);
-/* The same for a peer that may stop reading (a socket, a pipe): waits for
+/* sl__write_all (core.h) for a peer that may stop reading (a socket, a pipe): waits for
  * room with poll(), so it never blocks for long; when the job is asked to
  * stop (or failed) it gives the peer one more second, then returns
  * -SL_ECANCELED.  sock: fd is a socket (send, MSG_NOSIGNAL). */

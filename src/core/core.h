@@ -48,7 +48,8 @@ void sl__vfmt(char *buf, size_t cap, const char *fmt, va_list ap);
  * input bytes, non-printables as \xNN.  Returns buf. */
 char *sl__preview(char *buf, size_t cap, const void *p, size_t n, size_t max);
 
-/* Monotonic time. */
+/* Monotonic time: durations and deadlines only (never stored, never
+ * compared with a wall-clock value). */
 static inline int64_t sl__now_ns(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -57,9 +58,11 @@ static inline int64_t sl__now_ns(void) {
 static inline int64_t sl__now_ms(void) { return sl__now_ns() / 1000000; }
 
 /* Processing time: wall-clock milliseconds since the epoch
- * (CLOCK_REALTIME).  Every reader of processing time goes through
- * sl__clock_ms(): the workers' tick(), sl_ctx_now() (processing-time
- * windows and timers, the watermark generator's idleness).  A test may
+ * (CLOCK_REALTIME).  The library's one wall clock: every read of wall time
+ * goes through sl__clock_ms(): the workers' tick(), sl_ctx_now()
+ * (processing-time windows and timers, the watermark generator's
+ * idleness), state TTL, and the checkpoint coordinator (interval, minimum
+ * pause, savepoint polling, a checkpoint's taken_ms).  A test may
  * replace the clock process-wide with sl__clock_set(fn, ud) to drive
  * processing time by hand (fn may be called from any worker thread, so it
  * must be thread-safe); sl__clock_set(NULL, NULL) restores the real clock.
@@ -120,6 +123,10 @@ static inline void sl__fault(const char *name) { (void)name; }
 #endif
 /* fsync a directory (after renames in it).  0 or -errno. */
 int sl__fsync_dir(const char *dir);
+/* Write all of buf to fd (retrying on EINTR/short writes). 0 or -errno.
+ * (Sinks writing to a peer that may stop reading use connectors'
+ * sl__write_stoppable.) */
+int sl__write_all(int fd, const void *buf, size_t len);
 
 /* UTF-8 validation: returns the byte index of the first invalid sequence,
  * or len when all of buf is valid. */

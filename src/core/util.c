@@ -1,6 +1,7 @@
 /*
- * util.c -- the allocation hook, small string helpers, key hashing, UTF-8
- * validation and the parsers for configuration values (durations, sizes).
+ * util.c -- the allocation hook, small string helpers, file helpers
+ * (sl__write_all, directories), key hashing, UTF-8 validation and the
+ * parsers for configuration values (durations, sizes).
  */
 #include <ctype.h>
 #include <dirent.h>
@@ -188,6 +189,20 @@ void sl__fault(const char *name) {
   }
 }
 #endif
+
+int sl__write_all(int fd, const void *buf, size_t len) {
+  const char *p = buf;
+  while (len) {
+    ssize_t n = write(fd, p, len);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return -errno;
+    }
+    p += n;
+    len -= (size_t)n;
+  }
+  return 0;
+}
 
 int sl__fsync_dir(const char *dir) {
   int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);

@@ -36,7 +36,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "connectors/connector.h" /* sl__write_all */
 #include "runtime/runtime.h"
 
 typedef struct result {

@@ -15,7 +15,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "connectors/connector.h" /* sl__write_all */
 #include "state/backend.h"
 
 #define MAGIC "SLSTATE1"
