@@ -14,6 +14,8 @@
 
 #include "api/graph.h"
 #include "operators/ops.h"
+#include "operators/time_ops.h"
+#include "window/window.h"
 #include "checkpoint/checkpoint.h"
 #include "connectors/connector.h"
 #include "runtime/runtime.h"
@@ -148,6 +150,17 @@ static const char *kind_name(sl__op_kind k) {
   return names[k];
 }
 
+/* The behaviour of an operator kind, from the module that implements it. */
+static const sl__op_vt *op_vtable(sl__op_kind kind) {
+  switch (kind) {
+    case SL__OP_WINDOW: return sl__window_vtable();
+    case SL__OP_INTERVAL_JOIN: return sl__interval_join_vtable();
+    case SL__OP_TIMESTAMPS:
+    case SL__OP_KEYED_PROCESS: return sl__time_vtable(kind);
+    default: return sl__op_vtable(kind);
+  }
+}
+
 /* Append an op reading from `ins` (n of them); returns its output stream. */
 static sl_stream *add_op(sl_env *env, sl__op_kind kind, sl_stream *const *ins,
                          size_t n, void *fn, void *ud) {
@@ -162,7 +175,7 @@ static sl_stream *add_op(sl_env *env, sl__op_kind kind, sl_stream *const *ins,
   env->ops = ops;
   op->id = env->n_ops;
   op->kind = kind;
-  op->vt = sl__op_vtable(kind); /* bound here: the runtime never looks it up */
+  op->vt = op_vtable(kind); /* bound here: the runtime never looks it up */
   op->fn = fn;
   op->ud = ud;
   char name[64];

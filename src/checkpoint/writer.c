@@ -36,7 +36,7 @@
 #include <unistd.h>
 
 #include "checkpoint/ckpt_int.h"
-#include "connectors/connector.h"
+#include "runtime/source_sink.h"
 #include "time/timers.h"
 
 /* ---- writer ------------------------------------------------------------------------- */

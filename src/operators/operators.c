@@ -10,10 +10,9 @@
 #include <stdarg.h>
 #include <stdio.h>
 
-#include "connectors/connector.h"
+#include "runtime/source_sink.h"
 #include "runtime/runtime.h"
 #include "operators/ops.h"
-#include "operators/time_ops.h"
 #include "time/timers.h"
 #include "state/state.h"
 
@@ -252,7 +251,7 @@ static const sl__op_vt g_vts[] = {
 const sl__op_vt *sl__op_vtable(sl__op_kind kind) {
   if (kind < (int)(sizeof g_vts / sizeof g_vts[0]) && (g_vts[kind].process || g_vts[kind].open))
     return &g_vts[kind];
-  return sl__time_vtable(kind);
+  return NULL;
 }
 
 int sl_ctx_bad_record(sl_ctx *ctx, const char *where, const char *reason,

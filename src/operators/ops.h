@@ -34,8 +34,9 @@ static inline int sl__emit_late(sl__inst *inst, const char *tag, const sl_record
   return 0;
 }
 
-/* The behaviour of an operator kind (operators.c), bound on the op when the
- * graph is built; time/ and window/ provide theirs (time_ops.h, window.h). */
+/* The behaviour of the basic operator kinds (operators.c; NULL for the
+ * others: time_ops.h and window.h have theirs).  The api binds it on the
+ * op when the graph is built (graph.c, op_vtable). */
 const sl__op_vt *sl__op_vtable(sl__op_kind kind);
 
 #endif

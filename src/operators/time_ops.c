@@ -18,7 +18,6 @@
  */
 #include "operators/ops.h"
 #include "operators/time_ops.h"
-#include "window/window.h"
 #include "time/timers.h"
 
 /* ---- context ------------------------------------------------------------------ */
@@ -239,8 +238,6 @@ const sl__op_vt *sl__time_vtable(sl__op_kind kind) {
   switch (kind) {
     case SL__OP_TIMESTAMPS: return &wm_vt;
     case SL__OP_KEYED_PROCESS: return &kp_vt;
-    case SL__OP_WINDOW: return sl__window_vtable();
-    case SL__OP_INTERVAL_JOIN: return sl__interval_join_vtable();
     default: return NULL;
   }
 }

@@ -11,8 +11,7 @@
 /* A timestamp assigner's configuration (freed with sl__free), or NULL when
  * out of memory.  strategy may be NULL (the defaults). */
 void *sl__wm_gen_new(sl_timestamp_fn ts_fn, void *ud, const sl_watermark_strategy *strategy);
-/* Behaviour of SL__OP_TIMESTAMPS, SL__OP_KEYED_PROCESS, and (through
- * window.h) SL__OP_WINDOW and SL__OP_INTERVAL_JOIN. */
+/* Behaviour of SL__OP_TIMESTAMPS and SL__OP_KEYED_PROCESS (else NULL). */
 const sl__op_vt *sl__time_vtable(sl__op_kind kind);
 
 #endif

@@ -23,7 +23,7 @@
 #include <stdio.h>
 #include <unistd.h>
 
-#include "connectors/connector.h"
+#include "runtime/source_sink.h"
 #include "runtime/runtime.h"
 
 

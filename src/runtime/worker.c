@@ -16,7 +16,7 @@
 #include <sched.h>
 #include <stdio.h>
 
-#include "connectors/connector.h"
+#include "runtime/source_sink.h"
 #include "runtime/runtime.h"
 
 #define SL__SOURCE_BUDGET 512
