@@ -438,7 +438,7 @@ static void test_native_needs_rocksdb(void) {
   CHECK_EQ_INT(sl_execute(env, "native-off"), 0);
   sl_env_free(env);
   sl__ckpt_meta m;
-  CHECK_EQ_INT(sl__ckpt_latest(dir, chk, sizeof chk, &m, err, sizeof err), 0);
+  CHECK_EQ_INT(sl__ckpt_latest(dir, chk, sizeof chk, &m, NULL, NULL, err, sizeof err), 0);
   int64_t id = m.id;
   CHECK(m.inst[2 * 2].flags & SL__F_KEYED);
   m.inst[2 * 2].flags = (uint8_t)((m.inst[2 * 2].flags & ~SL__F_KEYED) | SL__F_NATIVE);
@@ -447,7 +447,7 @@ static void test_native_needs_rocksdb(void) {
   sl__ckpt_file(nat, sizeof nat, chk, 2, 0, "rocksdb");
   CHECK_EQ_INT(mkdir_p(nat), 0);
   /* still the latest: this build cannot check it, so it does not skip it */
-  CHECK_EQ_INT(sl__ckpt_latest(dir, chk, sizeof chk, &m, err, sizeof err), 0);
+  CHECK_EQ_INT(sl__ckpt_latest(dir, chk, sizeof chk, &m, NULL, NULL, err, sizeof err), 0);
   CHECK_EQ_INT(m.id, id);
   sl__ckpt_meta_free(&m);
   const char *restores[2] = {chk, "latest"};
