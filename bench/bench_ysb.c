@@ -146,7 +146,7 @@ int bench_ysb(int argc, char **argv) {
                         .size_ms = NX_WINDOW_MS};
     sl_watermark_strategy wm = {.kind = SL_WM_BOUNDED_OUT_OF_ORDERNESS};
     sl_stream *s = sl_source_stream(env, sl_datagen_source(events, gen_event, g));
-    s = sl_name(sl_map(s, nx_ingest_map, ingest), "ingest-clock");
+    s = nx_ingest_clock(s, ingest);
     s = sl_assign_timestamps(s, event_ts, NULL, &wm);
     s = sl_name(sl_flat_map(s, views, NULL), "ysb-views");
     s = sl_key_by(s, campaign_key, g);

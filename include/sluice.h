@@ -226,6 +226,13 @@ int sl_ctx_fail(sl_ctx *ctx, const char *fmt, ...)
 #endif
     ;
 
+/* This subtask's own pointer for the user functions of its operator (Flink:
+ * a field of a RichFunction instance): NULL until set, typically by the
+ * operator's open function (sl_rich); owned by the user, who frees it in
+ * close.  Only the subtask's thread uses it, so it needs no lock. */
+void *sl_ctx_local(const sl_ctx *ctx);
+void sl_ctx_set_local(sl_ctx *ctx, void *local);
+
 /* A bad record found by a user function (e.g. a line that does not parse):
  * written to pipeline.dead-letter.path with the operator, subtask, `where`
  * (e.g. "line 17") and `reason`, and the function goes on (returns 0); when
@@ -602,6 +609,22 @@ sl_stream *sl_global(sl_stream *in);      /* every record to subtask 0 */
 /* Name the operator that produced `s` (used in errors and metrics).
  * Returns s. */
 sl_stream *sl_name(sl_stream *s, const char *name);
+
+/* Rich functions (Flink's RichFunction.open/close): per-subtask set-up and
+ * tear-down for the user functions of the operator that produced `s` (a
+ * map, filter, flat_map, process, reduce, keyed process, connect or window
+ * function).  open(ud, ctx) runs once per subtask before its first record,
+ * on the thread calling sl_execute; it may allocate per-subtask resources
+ * and keep them with sl_ctx_set_local.  A negative return fails the job
+ * before any record is read (the message: sl_ctx_fail).  close(ud, ctx)
+ * runs once for every subtask whose open succeeded, after the workers
+ * stopped, whether the job succeeded or not.  Either may be NULL.  What
+ * open keeps is not in checkpoints: keep state that must survive a
+ * restore in keyed or operator state.  A second call replaces the first.
+ * Returns s (NULL if s is NULL). */
+typedef int (*sl_open_fn)(void *ud, sl_ctx *ctx);
+typedef void (*sl_close_fn)(void *ud, sl_ctx *ctx);
+sl_stream *sl_rich(sl_stream *s, sl_open_fn open, sl_close_fn close, void *ud);
 
 /* Terminate `in` in `sink` (taken over by env).  0 or negative code. */
 int sl_sink_to(sl_stream *in, sl_sink *sink);

@@ -260,6 +260,63 @@ static void test_cancel(void) {
   sl_env_free(env);
 }
 
+/* ---- rich functions: per-subtask open/close and a local pointer ------------ */
+
+typedef struct rich_log {
+  _Atomic int opens, closes;
+  _Atomic long counted; /* records counted by the subtasks' locals */
+  int fail_subtask;     /* open fails there (-1: never) */
+} rich_log;
+
+static int rich_open(void *ud, sl_ctx *ctx) {
+  rich_log *l = ud;
+  if (sl_ctx_subtask(ctx) == l->fail_subtask) return sl_ctx_fail(ctx, "no connection");
+  CHECK(sl_ctx_local(ctx) == NULL);
+  long *n = calloc(1, sizeof *n);
+  sl_ctx_set_local(ctx, n);
+  atomic_fetch_add(&l->opens, 1);
+  return 0;
+}
+static void rich_close(void *ud, sl_ctx *ctx) {
+  rich_log *l = ud;
+  long *n = sl_ctx_local(ctx);
+  CHECK(n != NULL);
+  if (n) atomic_fetch_add(&l->counted, *n);
+  free(n);
+  atomic_fetch_add(&l->closes, 1);
+}
+static int rich_count(void *ud, sl_ctx *ctx, const sl_record *in, sl_record *out) {
+  ++*(long *)sl_ctx_local(ctx);
+  return 0;
+}
+
+static void test_rich_functions(void) {
+  rich_log l = {0, 0, 0, -1};
+  sl_env *env = env_p(3);
+  sl_stream *s = sl_rebalance(sl_source_stream(env, sl_sequence_source(1, 10000)));
+  s = sl_rich(sl_map(s, rich_count, NULL), rich_open, rich_close, &l);
+  sl_sink_to(s, sl_discard_sink());
+  CHECK_EQ_INT(sl_execute(env, "rich"), 0);
+  CHECK_EQ_INT(l.opens, 3);
+  CHECK_EQ_INT(l.closes, 3);
+  CHECK_EQ_INT(l.counted, 10000); /* every record counted once, by its subtask */
+  sl_env_free(env);
+  /* an open that fails fails the job before any record, and every subtask
+   * whose open succeeded is closed */
+  rich_log f = {0, 0, 0, 1};
+  env = env_p(3);
+  s = sl_rebalance(sl_source_stream(env, sl_sequence_source(1, 10000)));
+  s = sl_rich(sl_map(s, rich_count, NULL), rich_open, rich_close, &f);
+  sl_sink_to(s, sl_discard_sink());
+  CHECK_EQ_INT(sl_execute(env, "rich-fail"), -SL_EUSER);
+  CHECK(strstr(sl_env_last_error(env), "open failed: no connection") != NULL);
+  CHECK(strstr(sl_env_last_error(env), "subtask 2/3") != NULL);
+  CHECK_EQ_INT(f.opens, 1);  /* subtask 0; subtask 2 was never opened */
+  CHECK_EQ_INT(f.closes, 1);
+  CHECK_EQ_INT(f.counted, 0);
+  sl_env_free(env);
+}
+
 int main(void) {
   RUN(test_pipeline_p1);
   RUN(test_pipeline_p2);
@@ -271,5 +328,6 @@ int main(void) {
   RUN(test_graph_errors);
   RUN(test_tiny_batches);
   RUN(test_cancel);
+  RUN(test_rich_functions);
   TEST_MAIN_END();
 }

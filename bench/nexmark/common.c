@@ -114,7 +114,6 @@ struct nx_ingest {
   size_t n;
   _Atomic int64_t *ns; /* CLOCK_MONOTONIC ns, 0 = not yet */
   _Atomic int64_t top; /* highest slot noted */
-  int64_t last[256];   /* per subtask: the last slot noted (only its thread) */
 };
 
 static int64_t mono_ns(void) {
@@ -133,7 +132,6 @@ nx_ingest *nx_ingest_new(const sl_nexmark_config *cfg) {
   in->base = cfg->base_time_ms;
   in->ns = calloc(in->n, sizeof *in->ns);
   in->top = -1;
-  for (int i = 0; i < 256; i++) in->last[i] = -1;
   if (!in->ns) {
     free(in);
     return NULL;
@@ -154,12 +152,22 @@ static inline int64_t ingest_slot(const nx_ingest *in, int64_t ts) {
   return (size_t)d < in->n ? d : -1;
 }
 
-int nx_ingest_map(void *ud, sl_ctx *ctx, const sl_record *in, sl_record *out) {
+/* Each subtask's last slot noted (sl_rich: its own, no sharing). */
+static int ingest_open(void *ud, sl_ctx *ctx) {
+  int64_t *last = malloc(sizeof *last);
+  if (!last) return sl_ctx_fail(ctx, "out of memory");
+  *last = -1;
+  sl_ctx_set_local(ctx, last);
+  return 0;
+}
+static void ingest_close(void *ud, sl_ctx *ctx) { free(sl_ctx_local(ctx)); }
+
+static int ingest_map(void *ud, sl_ctx *ctx, const sl_record *in, sl_record *out) {
   nx_ingest *g = ud;
-  int s = sl_ctx_subtask(ctx) & 255;
+  int64_t *last = sl_ctx_local(ctx);
   int64_t slot = ingest_slot(g, in->ts);
-  if (slot > g->last[s]) {
-    g->last[s] = slot;
+  if (slot > *last) {
+    *last = slot;
     int64_t zero = 0;
     atomic_compare_exchange_strong(&g->ns[slot], &zero, mono_ns());
     int64_t top = atomic_load_explicit(&g->top, memory_order_relaxed);
@@ -169,11 +177,16 @@ int nx_ingest_map(void *ud, sl_ctx *ctx, const sl_record *in, sl_record *out) {
   return 0;
 }
 
+sl_stream *nx_ingest_clock(sl_stream *s, nx_ingest *ingest) {
+  s = sl_name(sl_map(s, ingest_map, ingest), "ingest-clock");
+  return sl_rich(s, ingest_open, ingest_close, NULL);
+}
+
 static int64_t event_ts(void *ud, const sl_record *in) { return in->ts; }
 
 sl_stream *nx_events(sl_env *env, const sl_nexmark_config *cfg, nx_ingest *ingest) {
   sl_stream *s = sl_source_stream(env, sl_nexmark_source(cfg));
-  if (ingest) s = sl_name(sl_map(s, nx_ingest_map, ingest), "ingest-clock");
+  if (ingest) s = nx_ingest_clock(s, ingest);
   sl_watermark_strategy wm = {.kind = SL_WM_BOUNDED_OUT_OF_ORDERNESS,
                               .out_of_orderness_ms = NX_WATERMARK_DELAY_MS};
   return sl_assign_timestamps(s, event_ts, NULL, &wm);
@@ -183,18 +196,21 @@ sl_stream *nx_events(sl_env *env, const sl_nexmark_config *cfg, nx_ingest *inges
 
 #define MAX_SAMPLES 65536
 
+/* One subtask's results (sl_rich: made by open, merged into the meter by
+ * close, which runs on the main thread after the workers stopped). */
 typedef struct lane {
   uint64_t results, checksum;
   uint64_t stride, skip; /* keep one in `stride` results */
   size_t n;
   float *samples; /* latencies in ms */
-  char pad[64];
 } lane;
 
 struct nx_meter {
   const nx_ingest *ingest;
   int processing_time;
-  lane lanes[256];
+  uint64_t results, checksum;
+  size_t n;
+  float *samples; /* every lane's, merged */
 };
 
 uint64_t nx_hash(const void *value, uint32_t len) { return XXH3_64bits(value, len); }
@@ -204,14 +220,37 @@ nx_meter *nx_meter_new(const nx_ingest *ingest, int processing_time) {
   if (!m) return NULL;
   m->ingest = ingest;
   m->processing_time = processing_time;
-  for (int i = 0; i < 256; i++) m->lanes[i].stride = 1;
   return m;
 }
 
 void nx_meter_free(nx_meter *m) {
   if (!m) return;
-  for (int i = 0; i < 256; i++) free(m->lanes[i].samples);
+  free(m->samples);
   free(m);
+}
+
+static int lane_open(void *ud, sl_ctx *ctx) {
+  lane *l = calloc(1, sizeof *l);
+  if (!l) return sl_ctx_fail(ctx, "out of memory");
+  l->stride = 1;
+  sl_ctx_set_local(ctx, l);
+  return 0;
+}
+
+static void lane_close(void *ud, sl_ctx *ctx) {
+  nx_meter *m = ud;
+  lane *l = sl_ctx_local(ctx);
+  if (!l) return;
+  m->results += l->results;
+  m->checksum += l->checksum;
+  float *all = l->n ? realloc(m->samples, (m->n + l->n) * sizeof *all) : NULL;
+  if (all) {
+    memcpy(all + m->n, l->samples, l->n * sizeof *all);
+    m->samples = all;
+    m->n += l->n;
+  }
+  free(l->samples);
+  free(l);
 }
 
 static void sample(nx_meter *m, lane *l, sl_ctx *ctx, const sl_record *in) {
@@ -242,7 +281,7 @@ static void sample(nx_meter *m, lane *l, sl_ctx *ctx, const sl_record *in) {
 
 static int meter_map(void *ud, sl_ctx *ctx, const sl_record *in, sl_record *out) {
   nx_meter *m = ud;
-  lane *l = &m->lanes[sl_ctx_subtask(ctx) & 255];
+  lane *l = sl_ctx_local(ctx);
   l->results++;
   l->checksum += nx_hash(in->value, in->value_len);
   sample(m, l, ctx, in);
@@ -250,7 +289,8 @@ static int meter_map(void *ud, sl_ctx *ctx, const sl_record *in, sl_record *out)
 }
 
 int nx_meter_sink(sl_stream *results, nx_meter *m) {
-  return sl_sink_to(sl_name(sl_map(results, meter_map, m), "meter"), sl_discard_sink());
+  sl_stream *s = sl_name(sl_map(results, meter_map, m), "meter");
+  return sl_sink_to(sl_rich(s, lane_open, lane_close, m), sl_discard_sink());
 }
 
 static int cmp_float(const void *a, const void *b) {
@@ -260,20 +300,14 @@ static int cmp_float(const void *a, const void *b) {
 
 void nx_meter_summary(const nx_meter *m, nx_summary *out) {
   memset(out, 0, sizeof *out);
-  size_t total = 0;
-  for (int i = 0; i < 256; i++) {
-    out->results += m->lanes[i].results;
-    out->checksum += m->lanes[i].checksum;
-    total += m->lanes[i].n;
-  }
+  out->results = m->results;
+  out->checksum = m->checksum;
   out->p50_ms = out->p99_ms = -1;
+  size_t total = m->n;
   if (!total) return;
   float *all = malloc(total * sizeof *all);
   if (!all) return;
-  size_t k = 0;
-  for (int i = 0; i < 256; i++)
-    if (m->lanes[i].n) memcpy(all + k, m->lanes[i].samples, m->lanes[i].n * sizeof *all),
-                       k += m->lanes[i].n;
+  memcpy(all, m->samples, total * sizeof *all);
   qsort(all, total, sizeof *all, cmp_float);
   out->p50_ms = all[(total - 1) / 2];
   out->p99_ms = all[(size_t)((double)(total - 1) * 0.99)];

@@ -94,9 +94,9 @@ sl_stream *nx_events(sl_env *env, const sl_nexmark_config *cfg, nx_ingest *inges
 
 nx_ingest *nx_ingest_new(const sl_nexmark_config *cfg);
 void nx_ingest_free(nx_ingest *in);
-/* The map that fills it (ud = the nx_ingest), for other generated streams
- * on the same time line (bench ysb). */
-int nx_ingest_map(void *ud, sl_ctx *ctx, const sl_record *in, sl_record *out);
+/* s behind the map that fills `in` (it keeps per-subtask state through
+ * sl_rich), for other generated streams on the same time line (bench ysb). */
+sl_stream *nx_ingest_clock(sl_stream *s, nx_ingest *in);
 
 typedef struct nx_meter nx_meter;
 /* processing_time: latency = emission - window end (q12) instead of

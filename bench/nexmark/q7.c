@@ -13,6 +13,7 @@
  * full bid records at that price), emitted by an event-time timer at the
  * window's end - 1.
  */
+#include <stdlib.h>
 #include <string.h>
 
 #include "nexmark.h"
@@ -20,7 +21,6 @@
 
 typedef struct local_max {
   int64_t window, price;
-  char pad[48];
 } local_max;
 
 static int64_t window_of(int64_t ts) {
@@ -28,10 +28,21 @@ static int64_t window_of(int64_t ts) {
   return ts - (r < 0 ? r + NX_WINDOW_MS : r);
 }
 
-/* ud: one local_max per subtask (256), each touched by its subtask only */
+/* Each subtask's running maximum, made by its open (sl_rich): an
+ * optimisation only, so it needs no checkpoint (after a restore more bids
+ * pass until it has seen the window's maximum again). */
+static int local_open(void *ud, sl_ctx *ctx) {
+  local_max *m = malloc(sizeof *m);
+  if (!m) return sl_ctx_fail(ctx, "q7: out of memory");
+  *m = (local_max){INT64_MIN, 0};
+  sl_ctx_set_local(ctx, m);
+  return 0;
+}
+static void local_close(void *ud, sl_ctx *ctx) { free(sl_ctx_local(ctx)); }
+
 static int prefilter(void *ud, sl_ctx *ctx, const sl_record *in) {
   if (sl_nexmark_type_of(in) != SL_NEXMARK_BID) return 0;
-  local_max *m = (local_max *)ud + (sl_ctx_subtask(ctx) & 255);
+  local_max *m = sl_ctx_local(ctx);
   sl_nexmark_bid b;
   sl_nexmark_read(in, &b, sizeof b);
   int64_t w = window_of(b.date_time);
@@ -59,11 +70,9 @@ static int on_bid(void *ud, sl_ctx *ctx, const sl_record *in, sl_collector *out)
                       in->value_len);
 }
 
-static local_max g_local[256]; /* stage 1's per-subtask maxima */
-
 static sl_stream *build(sl_stream *events) {
-  for (int i = 0; i < 256; i++) g_local[i] = (local_max){INT64_MIN, 0, {0}};
-  sl_stream *s = sl_name(sl_filter(events, prefilter, g_local), "q7-local-max");
+  sl_stream *s = sl_name(sl_filter(events, prefilter, NULL), "q7-local-max");
+  s = sl_rich(s, local_open, local_close, NULL);
   s = sl_key_by(s, window_key, NULL);
   return sl_name(sl_keyed_process(s, on_bid, nx_emit_top, NULL), "q7-highest");
 }

@@ -9,14 +9,25 @@
  * each side by (id, window) first, so only the first pair of a firing is
  * emitted: each subtask remembers the (key, window) it emitted last.
  */
+#include <stdlib.h>
 #include <string.h>
 
 #include "nexmark.h"
 
 typedef struct last_emit {
   int64_t id, start;
-  char pad[48];
 } last_emit;
+
+/* Each subtask remembers the last (person, window) it emitted, made by its
+ * open (sl_rich). */
+static int last_open(void *ud, sl_ctx *ctx) {
+  last_emit *l = malloc(sizeof *l);
+  if (!l) return sl_ctx_fail(ctx, "q8: out of memory");
+  *l = (last_emit){INT64_MIN, INT64_MIN};
+  sl_ctx_set_local(ctx, l);
+  return 0;
+}
+static void last_close(void *ud, sl_ctx *ctx) { free(sl_ctx_local(ctx)); }
 
 static int person_id(void *ud, sl_ctx *ctx, const sl_record *in, sl_record *out) {
   sl_nexmark_person p;
@@ -30,10 +41,9 @@ static int seller_id(void *ud, sl_ctx *ctx, const sl_record *in, sl_record *out)
   return nx_key_i64(ctx, a.seller, out);
 }
 
-/* ud: one last_emit per subtask (256), each touched by its subtask only */
 static int joined(void *ud, sl_ctx *ctx, const sl_record *person, const sl_record *auction,
                   sl_collector *out) {
-  last_emit *last = (last_emit *)ud + (sl_ctx_subtask(ctx) & 255);
+  last_emit *last = sl_ctx_local(ctx);
   sl_window w;
   sl_nexmark_person p;
   if (sl_ctx_window(ctx, &w)) return sl_ctx_fail(ctx, "q8: no window");
@@ -50,14 +60,12 @@ static int joined(void *ud, sl_ctx *ctx, const sl_record *person, const sl_recor
   return sl_emit(out, &o);
 }
 
-static last_emit g_last[256];
-
 static sl_stream *build(sl_stream *events) {
-  for (int i = 0; i < 256; i++) g_last[i] = (last_emit){INT64_MIN, INT64_MIN, {0}};
   sl_window_spec w = {.kind = SL_WINDOW_TUMBLING, .time = SL_TIME_EVENT, .size_ms = NX_WINDOW_MS};
   sl_stream *persons = sl_key_by(sl_filter(events, nx_is_person, NULL), person_id, NULL);
   sl_stream *auctions = sl_key_by(sl_filter(events, nx_is_auction, NULL), seller_id, NULL);
-  return sl_name(sl_window_join(persons, auctions, &w, joined, g_last), "q8-join");
+  sl_stream *j = sl_name(sl_window_join(persons, auctions, &w, joined, NULL), "q8-join");
+  return sl_rich(j, last_open, last_close, NULL);
 }
 
 const nx_query nx_query_q8 = {"q8", "persons who opened auctions in the 10 s window they joined",

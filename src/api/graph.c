@@ -419,6 +419,14 @@ sl_stream *sl_rebalance(sl_stream *in) { return repartition(in, SL__PART_REBALAN
 sl_stream *sl_broadcast(sl_stream *in) { return repartition(in, SL__PART_BROADCAST); }
 sl_stream *sl_global(sl_stream *in) { return repartition(in, SL__PART_GLOBAL); }
 
+sl_stream *sl_rich(sl_stream *s, sl_open_fn open, sl_close_fn close, void *ud) {
+  if (!s) return NULL;
+  s->op->user_open = open;
+  s->op->user_close = close;
+  s->op->user_ud = ud;
+  return s;
+}
+
 sl_stream *sl_name(sl_stream *s, const char *name) {
   if (!s || !name) return s;
   char *n = sl__strdup(name);

@@ -21,6 +21,10 @@
 int sl_ctx_subtask(const sl_ctx *ctx) { return ctx->subtask; }
 int sl_ctx_parallelism(const sl_ctx *ctx) { return ctx->parallelism; }
 const char *sl_ctx_operator(const sl_ctx *ctx) { return ctx->name; }
+void *sl_ctx_local(const sl_ctx *ctx) { return ctx ? ctx->local : NULL; }
+void sl_ctx_set_local(sl_ctx *ctx, void *local) {
+  if (ctx) ctx->local = local;
+}
 
 void *sl_ctx_scratch(sl_ctx *ctx, size_t size) {
   if (size > ctx->scratch_cap) {

@@ -367,6 +367,14 @@ int sl__job_run(sl__job *job) {
       opened_i = i + 1;
       if (rc && !atomic_load(&job->failed))
         sl__fail(inst, rc, "cannot open: %s", sl_strerror(rc));
+      if (!rc && inst->op->user_open) { /* sl_rich */
+        inst->ctx.msg[0] = 0;
+        int urc = inst->op->user_open(inst->op->user_ud, &inst->ctx);
+        if (urc < 0)
+          rc = sl__fail(inst, urc, "open failed: %s",
+                        inst->ctx.msg[0] ? inst->ctx.msg : sl_strerror(urc));
+      }
+      if (!rc) inst->ctx.user_opened = 1;
     }
 
   const sl__job_hooks *hk = job->hooks;
@@ -412,6 +420,8 @@ int sl__job_run(sl__job *job) {
   for (int w = 0; w <= opened_w && w < job->P; w++)
     for (int i = 0; i < (w < opened_w ? job->n_ops : opened_i); i++) {
       sl__inst *inst = &job->workers[w].insts[i];
+      if (inst->ctx.user_opened && inst->op->user_close)
+        inst->op->user_close(inst->op->user_ud, &inst->ctx);
       if (inst->vt->close) inst->vt->close(inst, ok);
     }
   /* Commit sinks once (e.g. single-file rename) after all writers closed. */

@@ -126,6 +126,10 @@ struct sl__op {
   int keyed;       /* output is keyed (key_by): consumers get hash edges */
   int nonparallel; /* a source that runs on subtask 0 only */
   int keyed_input; /* reads a keyed stream: has keyed state */
+  /* rich functions (sl_rich): per-subtask open/close of the user code */
+  sl_open_fn user_open;
+  sl_close_fn user_close;
+  void *user_ud;
 };
 
 /* One output of an instance: a direct call or an exchange. */
@@ -169,6 +173,8 @@ struct sl_ctx {
   const char *name;
   void *scratch;
   size_t scratch_cap;
+  void *local;     /* sl_ctx_set_local */
+  int user_opened; /* the op's user open ran and succeeded */
   char msg[512]; /* set by sl_ctx_fail */
 };
 
