@@ -152,15 +152,19 @@ static inline int64_t ingest_slot(const nx_ingest *in, int64_t ts) {
   return (size_t)d < in->n ? d : -1;
 }
 
-/* Each subtask's last slot noted (sl_rich: its own, no sharing). */
-static int ingest_open(void *ud, sl_ctx *ctx) {
-  int64_t *last = malloc(sizeof *last);
-  if (!last) return sl_ctx_fail(ctx, "out of memory");
-  *last = -1;
-  sl_ctx_set_local(ctx, last);
+int nx_local_open(void *ud, sl_ctx *ctx) {
+  const nx_local *d = ud;
+  void *p = malloc(d->size);
+  if (!p) return sl_ctx_fail(ctx, "out of memory");
+  memcpy(p, d->init, d->size);
+  sl_ctx_set_local(ctx, p);
   return 0;
 }
-static void ingest_close(void *ud, sl_ctx *ctx) { free(sl_ctx_local(ctx)); }
+void nx_local_close(void *ud, sl_ctx *ctx) { free(sl_ctx_local(ctx)); }
+
+/* Each subtask's last slot noted: its own, no sharing. */
+static const int64_t NO_SLOT = -1;
+static const nx_local LAST_SLOT = {sizeof NO_SLOT, &NO_SLOT};
 
 static int ingest_map(void *ud, sl_ctx *ctx, const sl_record *in, sl_record *out) {
   nx_ingest *g = ud;
@@ -179,7 +183,7 @@ static int ingest_map(void *ud, sl_ctx *ctx, const sl_record *in, sl_record *out
 
 sl_stream *nx_ingest_clock(sl_stream *s, nx_ingest *ingest) {
   s = sl_name(sl_map(s, ingest_map, ingest), "ingest-clock");
-  return sl_rich(s, ingest_open, ingest_close, NULL);
+  return sl_rich(s, nx_local_open, nx_local_close, (void *)&LAST_SLOT);
 }
 
 static int64_t event_ts(void *ud, const sl_record *in) { return in->ts; }

@@ -88,6 +88,14 @@ const nx_query *nx_query_find(const char *name);
  * not NULL, a map right behind the source notes in it when (wall clock)
  * each millisecond of event time was first generated (for latencies). */
 typedef struct nx_ingest nx_ingest;
+/* sl_rich helpers: open gives each subtask its own copy of `size` bytes
+ * from `init` (ud = an nx_local) as its sl_ctx_local; close frees it. */
+typedef struct nx_local {
+  size_t size;
+  const void *init;
+} nx_local;
+int nx_local_open(void *ud, sl_ctx *ctx);
+void nx_local_close(void *ud, sl_ctx *ctx);
 sl_stream *nx_events(sl_env *env, const sl_nexmark_config *cfg, nx_ingest *ingest);
 
 /* ---- the benchmark's meter ---------------------------------------------- */

@@ -13,7 +13,6 @@
  * full bid records at that price), emitted by an event-time timer at the
  * window's end - 1.
  */
-#include <stdlib.h>
 #include <string.h>
 
 #include "nexmark.h"
@@ -28,17 +27,11 @@ static int64_t window_of(int64_t ts) {
   return ts - (r < 0 ? r + NX_WINDOW_MS : r);
 }
 
-/* Each subtask's running maximum, made by its open (sl_rich): an
+/* Each subtask's running maximum, its own (sl_rich): an
  * optimisation only, so it needs no checkpoint (after a restore more bids
  * pass until it has seen the window's maximum again). */
-static int local_open(void *ud, sl_ctx *ctx) {
-  local_max *m = malloc(sizeof *m);
-  if (!m) return sl_ctx_fail(ctx, "q7: out of memory");
-  *m = (local_max){INT64_MIN, 0};
-  sl_ctx_set_local(ctx, m);
-  return 0;
-}
-static void local_close(void *ud, sl_ctx *ctx) { free(sl_ctx_local(ctx)); }
+static const local_max NONE = {INT64_MIN, 0};
+static const nx_local LOCAL_MAX = {sizeof NONE, &NONE};
 
 static int prefilter(void *ud, sl_ctx *ctx, const sl_record *in) {
   if (sl_nexmark_type_of(in) != SL_NEXMARK_BID) return 0;
@@ -72,7 +65,7 @@ static int on_bid(void *ud, sl_ctx *ctx, const sl_record *in, sl_collector *out)
 
 static sl_stream *build(sl_stream *events) {
   sl_stream *s = sl_name(sl_filter(events, prefilter, NULL), "q7-local-max");
-  s = sl_rich(s, local_open, local_close, NULL);
+  s = sl_rich(s, nx_local_open, nx_local_close, (void *)&LOCAL_MAX);
   s = sl_key_by(s, window_key, NULL);
   return sl_name(sl_keyed_process(s, on_bid, nx_emit_top, NULL), "q7-highest");
 }

@@ -9,7 +9,6 @@
  * each side by (id, window) first, so only the first pair of a firing is
  * emitted: each subtask remembers the (key, window) it emitted last.
  */
-#include <stdlib.h>
 #include <string.h>
 
 #include "nexmark.h"
@@ -18,16 +17,9 @@ typedef struct last_emit {
   int64_t id, start;
 } last_emit;
 
-/* Each subtask remembers the last (person, window) it emitted, made by its
- * open (sl_rich). */
-static int last_open(void *ud, sl_ctx *ctx) {
-  last_emit *l = malloc(sizeof *l);
-  if (!l) return sl_ctx_fail(ctx, "q8: out of memory");
-  *l = (last_emit){INT64_MIN, INT64_MIN};
-  sl_ctx_set_local(ctx, l);
-  return 0;
-}
-static void last_close(void *ud, sl_ctx *ctx) { free(sl_ctx_local(ctx)); }
+/* Each subtask remembers the last (person, window) it emitted (sl_rich). */
+static const last_emit NONE = {INT64_MIN, INT64_MIN};
+static const nx_local LAST = {sizeof NONE, &NONE};
 
 static int person_id(void *ud, sl_ctx *ctx, const sl_record *in, sl_record *out) {
   sl_nexmark_person p;
@@ -65,7 +57,7 @@ static sl_stream *build(sl_stream *events) {
   sl_stream *persons = sl_key_by(sl_filter(events, nx_is_person, NULL), person_id, NULL);
   sl_stream *auctions = sl_key_by(sl_filter(events, nx_is_auction, NULL), seller_id, NULL);
   sl_stream *j = sl_name(sl_window_join(persons, auctions, &w, joined, NULL), "q8-join");
-  return sl_rich(j, last_open, last_close, NULL);
+  return sl_rich(j, nx_local_open, nx_local_close, (void *)&LAST);
 }
 
 const nx_query nx_query_q8 = {"q8", "persons who opened auctions in the 10 s window they joined",
