@@ -33,8 +33,16 @@ typedef struct sl__snap_task {
   int native; /* keyed state went into its backend's native checkpoint (take) */
 } sl__snap_task;
 
+/* What checkpointing keeps per operator instance (owned by its worker
+ * thread, like the instance). */
+typedef struct sl__ckpt_per {
+  sl__snap_task *snap;  /* snapshot being written, released by the owner */
+  int64_t committed_id; /* sinks: last checkpoint told to commit_ckpt */
+} sl__ckpt_per;
+
 typedef struct sl__ckpt {
   sl__job *job;
+  sl__ckpt_per *per;    /* [worker * n_ops + op] */
   char *dir;
   int64_t interval_ms, min_pause_ms;
   _Atomic int64_t trigger; /* the newest checkpoint published */
@@ -64,6 +72,11 @@ typedef struct sl__ckpt {
   _Atomic uint32_t n_align;
   uint32_t n_dur;
 } sl__ckpt;
+
+/* The checkpointing state of inst. */
+static inline sl__ckpt_per *sl__ckpt_per_of(sl__ckpt *ck, const sl__inst *inst) {
+  return &ck->per[inst->w->index * ck->job->n_ops + inst->op->id];
+}
 
 /* snapshot.c */
 /* The synchronous part of inst's snapshot for checkpoint id (*out: the

@@ -123,9 +123,10 @@ int sl__ckpt_worker_step(sl__worker *w) {
   int64_t done = atomic_load_explicit(&ck->last_complete, memory_order_acquire);
   for (int i = 0; i < job->n_ops; i++) {
     sl__inst *inst = &w->insts[i];
-    if (inst->snap) sl__ckpt_release(inst);
-    if (done > inst->committed_id && inst->op->kind == SL__OP_SINK) {
-      inst->committed_id = done;
+    sl__ckpt_per *per = sl__ckpt_per_of(ck, inst);
+    if (per->snap) sl__ckpt_release(inst);
+    if (done > per->committed_id && inst->op->kind == SL__OP_SINK) {
+      per->committed_id = done;
       const sl__sink_vt *vt = inst->op->sink->vt;
       int rc = inst->impl && vt->commit_ckpt ? vt->commit_ckpt(inst->impl, inst, done) : 0;
       if (rc) return rc;

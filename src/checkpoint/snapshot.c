@@ -49,19 +49,21 @@ static int meta_blob(sl__inst *inst, int64_t id, uint8_t **out, size_t *len) {
 }
 
 void sl__ckpt_release(sl__inst *inst) {
-  sl__snap_task *t = inst->snap;
+  sl__ckpt_per *per = sl__ckpt_per_of(inst->job->ckpt, inst);
+  sl__snap_task *t = per->snap;
   if (!t || !atomic_load(&t->written)) return;
   for (int i = 0; i < 3; i++)
     if (t->snap[i]) t->be[i]->vt->snap_release(t->snap[i]);
   sl__free(t->meta);
   sl__free(t);
-  inst->snap = NULL;
+  per->snap = NULL;
 }
 
 /* The synchronous part of instance inst's snapshot for checkpoint id. */
 int sl__ckpt_take(sl__inst *inst, int64_t id, sl__snap_task **out) {
-  if (inst->snap) { /* the previous one is written: the checkpoint completed */
-    while (!atomic_load(&inst->snap->written)) sched_yield();
+  sl__ckpt_per *per = sl__ckpt_per_of(inst->job->ckpt, inst);
+  if (per->snap) { /* the previous one is written: the checkpoint completed */
+    while (!atomic_load(&per->snap->written)) sched_yield();
     sl__ckpt_release(inst);
   }
   sl__snap_task *t = sl__calloc(1, sizeof *t);
@@ -97,7 +99,7 @@ int sl__ckpt_take(sl__inst *inst, int64_t id, sl__snap_task **out) {
     return rc;
   }
   inst->ckpt_id = id;
-  inst->snap = t;
+  per->snap = t;
   *out = t;
   return 0;
 }

@@ -179,7 +179,8 @@ int sl__ckpt_start(sl__job *job) {
   ck->meta.op_kind = sl__calloc((size_t)job->n_ops, 1);
   ck->meta.op_name = sl__calloc((size_t)job->n_ops, sizeof(char *));
   ck->meta.inst = sl__calloc((size_t)job->n_ops * (size_t)job->P, sizeof(sl__ckpt_inst));
-  if (!ck->dir || !ck->meta.op_kind || !ck->meta.op_name || !ck->meta.inst) {
+  ck->per = sl__calloc((size_t)job->n_ops * (size_t)job->P, sizeof *ck->per);
+  if (!ck->dir || !ck->meta.op_kind || !ck->meta.op_name || !ck->meta.inst || !ck->per) {
     job->ckpt = ck;
     return -SL_ENOMEM;
   }
@@ -229,8 +230,9 @@ static void *final_write(void *p) {
   char err[1024] = "";
   for (int i = 0; !a->rc && i < a->ck->job->n_ops; i++) {
     sl__inst *inst = &a->w->insts[i];
-    if (inst->snap && (a->rc = sl__ckpt_write_task(a->ck, inst->snap, err, sizeof err)))
-      a->rc = sl__fail(inst, a->rc, "checkpoint %lld: %s", (long long)inst->snap->id, err);
+    sl__snap_task *t = sl__ckpt_per_of(a->ck, inst)->snap;
+    if (t && (a->rc = sl__ckpt_write_task(a->ck, t, err, sizeof err)))
+      a->rc = sl__fail(inst, a->rc, "checkpoint %lld: %s", (long long)t->id, err);
   }
   return NULL;
 }
@@ -266,7 +268,8 @@ static int final_checkpoint(sl__ckpt *ck) {
   for (int w = 0; w < job->P; w++) /* written, or given up on */
     for (int i = 0; i < job->n_ops; i++) {
       sl__inst *inst = &job->workers[w].insts[i];
-      if (inst->snap) atomic_store(&inst->snap->written, 1);
+      sl__snap_task *t = sl__ckpt_per_of(ck, inst)->snap;
+      if (t) atomic_store(&t->written, 1);
       sl__ckpt_release(inst);
     }
   atomic_store(&ck->trigger, id);
@@ -279,7 +282,7 @@ static int final_checkpoint(sl__ckpt *ck) {
     for (int i = 0; i < job->n_ops; i++) {
       sl__inst *inst = &job->workers[w].insts[i];
       if (inst->op->kind != SL__OP_SINK || !inst->impl || !inst->op->sink->vt->commit_ckpt) continue;
-      inst->committed_id = id;
+      sl__ckpt_per_of(ck, inst)->committed_id = id;
       if ((rc = inst->op->sink->vt->commit_ckpt(inst->impl, inst, id))) return rc;
     }
   return 0;
@@ -299,8 +302,9 @@ int sl__ckpt_stop(sl__job *job, int ok) {
     for (int w = 0; w < job->P; w++)
       for (int i = 0; i < job->n_ops; i++) {
         sl__inst *inst = &job->workers[w].insts[i];
-        if (inst->snap) {
-          atomic_store(&inst->snap->written, 1);
+        sl__snap_task *t = sl__ckpt_per_of(ck, inst)->snap;
+        if (t) {
+          atomic_store(&t->written, 1);
           sl__ckpt_release(inst);
         }
       }
@@ -317,6 +321,7 @@ int sl__ckpt_stop(sl__job *job, int ok) {
   job->ckpt_pct[3] = percentile_ms(ck->dur, ck->n_dur, 0.99);
   sl__free(ck->align);
   sl__free(ck->dur);
+  sl__free(ck->per);
   sl__ckpt_meta_free(&ck->meta);
   sl__free(ck->dir);
   sl__free(ck);

@@ -207,7 +207,6 @@ struct sl__inst {
   struct sl__timers *timers; /* keyed operators with timers */
   /* checkpoints (src/checkpoint/checkpoint.c) */
   int64_t ckpt_id;     /* last barrier aligned / checkpoint snapshotted */
-  int64_t committed_id; /* sinks: last checkpoint told to commit_ckpt */
   /* input gate (input_gate.c) */
   int64_t align_id;    /* barrier being aligned, 0 = none */
   int64_t align_start_ns;
@@ -215,7 +214,6 @@ struct sl__inst {
   int n_barrier;
   int *chan_port;      /* input channel -> port */
   sl__batch **hold;    /* per forward channel: entries after its barrier */
-  struct sl__snap_task *snap; /* snapshot being written, released by owner */
   void *impl;   /* per-kind state: source reader, sink writer, reduce state */
   struct sl__kstate *ks; /* keyed state (keyed_input ops), else NULL */
   struct sl__kstate *os; /* operator state (created on first use) */
