@@ -35,7 +35,6 @@
  * window.  At the end of input the final watermark fires every event-time
  * window and processing-time windows fire too.
  */
-#include <assert.h>
 #include <stdio.h>
 
 #include "operators/ops.h"
@@ -110,6 +109,7 @@ static int64_t floor_mod(int64_t x, int64_t m) {
 /* (t - offset) mod m in [0, m), without computing t - offset (which may
  * overflow). */
 static int64_t offset_mod(int64_t t, int64_t offset, int64_t m) {
+  if (!offset) return floor_mod(t, m); /* the usual case: one division */
   int64_t r = floor_mod(t, m) - floor_mod(offset, m);
   return r < 0 ? r + m : r;
 }
@@ -604,12 +604,15 @@ static int fire_sliced(sl__inst *inst, const win_cfg *c, win_inst *wi, const sl_
 
 static int process_sliced(sl__inst *inst, const win_cfg *c, win_inst *wi, const sl_record *r) {
   const sl_window_spec *s = &c->spec;
-  size_t n;
-  if (assign_fixed(s, r->ts, wi->wins, wi->wcap, &n)) return unrepresentable(inst, s, r->ts, r);
-  assert(n >= 1); /* size is a multiple of slide: every record has windows */
-  /* wins[0] is the pane's last window: ps + size is representable */
-  int64_t ps = wi->wins[0].start;
-  sl_window pane = {ps, ps + s->slide_ms}, last = wi->wins[0];
+  /* the record's pane starts at ps; its windows (size is a multiple of
+   * slide) are [ps - size + slide, ps + slide) .. [ps, ps + size): all
+   * representable when the first start and the last end are */
+  int64_t ps, last_end, first_start;
+  if (__builtin_sub_overflow(r->ts, offset_mod(r->ts, s->offset_ms, s->slide_ms), &ps) ||
+      __builtin_add_overflow(ps, s->size_ms, &last_end) ||
+      __builtin_sub_overflow(ps, s->size_ms - s->slide_ms, &first_start))
+    return unrepresentable(inst, s, r->ts, r);
+  sl_window pane = {ps, ps + s->slide_ms}, last = {ps, last_end};
   if (is_late(inst, s, &last)) return sl__emit_late(inst, c->late_tag, r); /* every window */
   int first, rc = add_element(inst, c, wi, &pane, r, &first);
   if (!rc && first) {
