@@ -150,6 +150,13 @@ static const char *kind_name(sl__op_kind k) {
   return names[k];
 }
 
+/* Memory ran out while building the graph: the job will not run, and
+ * sl_execute returns -SL_ENOMEM. */
+static void graph_oom(sl_env *env) {
+  env->broken = env->oom = 1;
+  env_err(env, "out of memory while building the graph");
+}
+
 /* The behaviour of an operator kind, from the module that implements it. */
 static const sl__op_vt *op_vtable(sl__op_kind kind) {
   switch (kind) {
@@ -203,15 +210,11 @@ static sl_stream *add_op(sl_env *env, sl__op_kind kind, sl_stream *const *ins,
 #undef SL__KEYED
   env->ops[env->n_ops++] = op;
   sl_stream *s = new_stream(env, op, SL__PART_FORWARD, 0);
-  if (!s) {
-    env->broken = env->oom = 1;
-    env_err(env, "out of memory while building the graph");
-  }
+  if (!s) graph_oom(env);
   return s;
 oom:
   sl__free(op);
-  env->broken = env->oom = 1;
-  env_err(env, "out of memory while building the graph");
+  graph_oom(env);
   return NULL;
 }
 
@@ -238,8 +241,7 @@ sl_stream *sl_source_stream(sl_env *env, sl_source *src) {
   sl__fmt(name, sizeof name, "%s-source#%d", src->vt->kind, s->op->id);
   char *op_name = sl__strdup(name);
   if (!op_name) { /* the op keeps its generic name; the job will not run */
-    env->broken = env->oom = 1;
-    env_err(env, "out of memory while building the graph");
+    graph_oom(env);
     return NULL;
   }
   sl__free(s->op->name);
@@ -271,16 +273,12 @@ sl_stream *sl_process(sl_stream *in, sl_flat_map_fn fn, void *ud) {
   return unary(in, SL__OP_PROCESS, (void *)fn, ud);
 }
 
-/* A graph call failed: the job will not run, with this message ("out of
- * memory" makes sl_execute return -SL_ENOMEM). */
 void sl__graph_error(sl_stream *s, const char *msg) {
   s->env->broken = 1;
-  if (!strcmp(msg, "out of memory")) {
-    s->env->oom = 1;
-    msg = "out of memory while building the graph";
-  }
   env_err(s->env, "%s", msg);
 }
+
+void sl__graph_oom(sl_stream *s) { graph_oom(s->env); }
 
 /* A single-input operator with a configuration (time and window ops);
  * takes cfg over, also on failure. */
@@ -461,8 +459,7 @@ int sl_sink_to(sl_stream *in, sl_sink *sink) {
   sl__fmt(name, sizeof name, "%s-sink#%d", sink->vt->kind, s->op->id);
   char *op_name = sl__strdup(name);
   if (!op_name) { /* the op keeps its generic name; the job will not run */
-    in->env->broken = in->env->oom = 1;
-    env_err(in->env, "out of memory while building the graph");
+    graph_oom(in->env);
     return -SL_ENOMEM;
   }
   sl__free(s->op->name);

@@ -8,9 +8,10 @@
 
 #include "runtime/runtime.h"
 
-/* A graph call failed: the job will not run, with this message ("out of
- * memory" makes sl_execute return -SL_ENOMEM). */
+/* A graph call failed: the job will not run, with this message. */
 void sl__graph_error(sl_stream *s, const char *msg);
+/* ... for want of memory (sl_execute returns -SL_ENOMEM). */
+void sl__graph_oom(sl_stream *s);
 /* The stream is keyed (sl_key_by) and hash-partitioned. */
 int sl__stream_keyed(const sl_stream *s);
 /* A single-input operator with a configuration; takes cfg over, also on

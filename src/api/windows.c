@@ -14,7 +14,7 @@ sl_stream *sl_assign_timestamps(sl_stream *in, sl_timestamp_fn ts_fn, void *ud,
   if (!in) return NULL;
   void *g = sl__wm_gen_new(ts_fn, ud, strategy);
   if (!g) {
-    sl__graph_error(in, "out of memory");
+    sl__graph_oom(in);
     return NULL;
   }
   return sl__add_op_cfg(in, SL__OP_TIMESTAMPS, (void *)ts_fn, NULL, ud, g, sl__free);
@@ -34,7 +34,10 @@ static sl_stream *window_op(sl_stream *in, const sl_window_spec *w, sl__wf_kind 
   const char *err = NULL;
   void *c = sl__window_cfg_new(w, fk, agg, reduce, fn, &err);
   if (!c) {
-    sl__graph_error(in, err);
+    if (err)
+      sl__graph_error(in, err);
+    else
+      sl__graph_oom(in);
     return NULL;
   }
   return sl__add_op_cfg(in, SL__OP_WINDOW, (void *)fn, NULL, ud, c, sl__window_cfg_free);
@@ -66,7 +69,10 @@ sl_stream *sl_window_join(sl_stream *a, sl_stream *b, const sl_window_spec *w, s
     return NULL;
   }
   void *c = sl__join_cfg_new(fn, ud, 0, 0);
-  if (!c) return NULL;
+  if (!c) {
+    sl__graph_oom(a);
+    return NULL;
+  }
   /* the tagging map of side A owns the configuration */
   sl_stream *ins[2] = {
       sl__add_op_cfg(a, SL__OP_MAP, (void *)sl__join_tag_a, NULL, NULL, c, sl__free),
@@ -85,6 +91,9 @@ sl_stream *sl_interval_join(sl_stream *a, sl_stream *b, int64_t lower_ms, int64_
     return NULL;
   }
   void *c = sl__join_cfg_new(fn, ud, lower_ms, upper_ms);
-  if (!c) return NULL;
+  if (!c) {
+    sl__graph_oom(a);
+    return NULL;
+  }
   return sl_name(sl__add_two_input_op(a, b, SL__OP_INTERVAL_JOIN, c, sl__free), "interval-join");
 }

@@ -829,6 +829,6 @@ void *sl__window_cfg_new(const sl_window_spec *w, sl__wf_kind fk, const sl_state
       c = NULL;
     }
   }
-  if (!c) *err = e ? e : "out of memory";
+  if (!c) *err = e; /* NULL: out of memory */
   return c;
 }

@@ -14,7 +14,7 @@ typedef enum { SL__WF_AGG, SL__WF_REDUCE, SL__WF_PROCESS } sl__wf_kind;
 
 /* A window operator's configuration for the op (freed by
  * sl__window_cfg_free), or NULL with *err saying why (an invalid spec, a
- * missing function, "out of memory"). */
+ * missing function; NULL when memory ran out). */
 void *sl__window_cfg_new(const sl_window_spec *w, sl__wf_kind fk, const sl_state_desc *agg,
                          sl_reduce_fn reduce, sl_window_fn fn, const char **err);
 void sl__window_cfg_free(void *cfg);
