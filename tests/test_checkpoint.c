@@ -31,22 +31,6 @@ static int64_t v64(const void *p) {
   return v;
 }
 
-static int key10(void *ud, sl_ctx *ctx, const sl_record *in, sl_record *out) {
-  uint8_t *k = sl_ctx_scratch(ctx, 1);
-  *k = (uint8_t)(v64(in->value) % 10);
-  out->key = k;
-  out->key_len = 1;
-  return 0;
-}
-
-static int add(void *ud, sl_ctx *ctx, const sl_record *acc, const sl_record *in,
-               sl_record *out) {
-  int64_t *s = sl_ctx_scratch(ctx, 8);
-  *s = v64(acc->value) + v64(in->value);
-  out->value = s;
-  return 0;
-}
-
 /* An environment at P on g_backend (RocksDB files under g_tmp/rocks),
  * checkpointing into dir every 50 ms, restoring from `restore` if set. */
 static sl_env *ckpt_env(int P, const char *dir, const char *rocks, const char *restore) {
@@ -68,7 +52,7 @@ static sl_env *sum_job(int P, const char *dir, const char *rate, const char *res
   sl_env_set(env, "state.checkpoints.num-retained", "2");
   if (rate) sl_env_set(env, "source.datagen.rows-per-second", rate);
   sl_stream *s = sl_source_stream(env, sl_sequence_source(0, N_RECORDS - 1));
-  s = sl_reduce(sl_key_by(s, key10, NULL), add, NULL);
+  s = sl_reduce(sl_key_by(s, key10, NULL), sum_add, NULL);
   sl_sink_to(s, c ? sl_collect_sink(c) : sl_discard_sink());
   return env;
 }
@@ -123,7 +107,7 @@ static void test_checkpoint_uses_job_clock(void) {
   sl__clock_set(stopped_clock, NULL);
   sl_env *env = ckpt_env(2, dir, "rocks-clock", NULL);
   sl_stream *s = sl_source_stream(env, sl_sequence_source(0, 9999));
-  sl_sink_to(sl_reduce(sl_key_by(s, key10, NULL), add, NULL), sl_discard_sink());
+  sl_sink_to(sl_reduce(sl_key_by(s, key10, NULL), sum_add, NULL), sl_discard_sink());
   int rc = sl_execute(env, "clock");
   sl__clock_set(NULL, NULL);
   if (rc) fprintf(stderr, "%s\n", sl_env_last_error(env));
@@ -236,7 +220,7 @@ static sl_env *file_job(int P, const char *dir, const char *input, const char *r
   sl_env *env = ckpt_env(P, dir, "rocksdb-f", restore);
   sl_env_set(env, "source.file.split-size", "300kb"); /* several splits per subtask */
   sl_stream *s = sl_map(sl_source_stream(env, sl_file_source(input)), parse_line, NULL);
-  s = sl_reduce(sl_key_by(s, key10, NULL), add, NULL);
+  s = sl_reduce(sl_key_by(s, key10, NULL), sum_add, NULL);
   sl_sink_to(s, c ? sl_collect_sink(c) : sl_discard_sink());
   return env;
 }
@@ -286,21 +270,6 @@ static void test_file_source_resumes(void) {
 
 /* ---- windows and timers across a restore ------------------------------------------- */
 
-typedef struct cnt {
-  int64_t n;
-} cnt;
-static void c_create(void *ud, void *acc) { memset(acc, 0, sizeof(cnt)); }
-static int c_add(void *ud, void *acc, const void *in, uint32_t n) {
-  ((cnt *)acc)->n++;
-  return 0;
-}
-static int c_result(void *ud, const void *acc, sl_bytes *out) {
-  *out = (sl_bytes){acc, sizeof(cnt)};
-  return 0;
-}
-static const sl_state_desc COUNT = {.name = "count", .kind = SL_STATE_AGGREGATING,
-                                    .size = sizeof(cnt), .agg_create = c_create,
-                                    .agg_add = c_add, .agg_result = c_result};
 static int64_t seq_ts(void *ud, const sl_record *in) { return v64(in->value); }
 
 /* ts = v; tumbling windows of 1000: every window holds exactly 1000
@@ -339,7 +308,7 @@ static void test_windows_survive_restore(void) {
   for (size_t i = 0; i < sl_collect_count(c); i++) {
     sl_record r;
     sl_collect_get(c, i, &r);
-    cnt a;
+    count_acc a;
     memcpy(&a, r.value, sizeof a);
     n++;
     if (a.n != 100) bad++;

@@ -74,30 +74,6 @@ static char *stderr_back(void) {
 
 /* ---- the job ------------------------------------------------------------------------- */
 
-static int64_t v64(const void *p) {
-  int64_t v;
-  memcpy(&v, p, 8);
-  return v;
-}
-
-static int key10(void *ud, sl_ctx *ctx, const sl_record *in, sl_record *out) {
-  (void)ud;
-  uint8_t *k = sl_ctx_scratch(ctx, 1);
-  *k = (uint8_t)(v64(in->value) % 10);
-  out->key = k;
-  out->key_len = 1;
-  return 0;
-}
-
-static int add(void *ud, sl_ctx *ctx, const sl_record *acc, const sl_record *in,
-               sl_record *out) {
-  (void)ud;
-  int64_t *s = sl_ctx_scratch(ctx, 8);
-  *s = v64(acc->value) + v64(in->value);
-  out->value = s;
-  return 0;
-}
-
 /* sequence -> key v % 10 -> rolling sum -> discard, at parallelism P,
  * checkpointed into dir.  The interval is an hour: the only checkpoint of
  * a run is the final one its end writes, so run k writes chk-k. */
@@ -110,7 +86,7 @@ static sl_env *sum_job(int P, const char *dir, int restore, const char *level, c
   if (level) CHECK_EQ_INT(sl_env_set(env, "log.level", level), 0);
   if (c) sl_env_set_logger(env, collect_log, c);
   sl_stream *s = sl_source_stream(env, sl_sequence_source(0, 999));
-  s = sl_reduce(sl_key_by(s, key10, NULL), add, NULL);
+  s = sl_reduce(sl_key_by(s, key10, NULL), sum_add, NULL);
   CHECK_EQ_INT(sl_sink_to(s, sl_discard_sink()), 0);
   return env;
 }

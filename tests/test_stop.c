@@ -18,7 +18,7 @@
 #include "test_util.h"
 
 #define N 60000    /* sequence 0..N-1, event time = value */
-#define KEYS 10    /* key = value % KEYS */
+#define KEYS 10    /* key = value % KEYS (key10) */
 #define WIN 1000   /* tumbling windows: 100 records per key and window */
 
 static int64_t v64(const void *p) {
@@ -27,30 +27,7 @@ static int64_t v64(const void *p) {
   return v;
 }
 
-static int key_of(void *ud, sl_ctx *ctx, const sl_record *in, sl_record *out) {
-  uint8_t *k = sl_ctx_scratch(ctx, 1);
-  *k = (uint8_t)(v64(in->value) % KEYS);
-  out->key = k;
-  out->key_len = 1;
-  return 0;
-}
 static int64_t ts_of(void *ud, const sl_record *in) { return v64(in->value); }
-
-typedef struct cnt {
-  int64_t n;
-} cnt;
-static void c_create(void *ud, void *acc) { memset(acc, 0, sizeof(cnt)); }
-static int c_add(void *ud, void *acc, const void *in, uint32_t n) {
-  ((cnt *)acc)->n++;
-  return 0;
-}
-static int c_result(void *ud, const void *acc, sl_bytes *out) {
-  *out = (sl_bytes){acc, sizeof(cnt)};
-  return 0;
-}
-static const sl_state_desc COUNT = {.name = "count", .kind = SL_STATE_AGGREGATING,
-                                    .size = sizeof(cnt), .agg_create = c_create,
-                                    .agg_add = c_add, .agg_result = c_result};
 
 /* Stops its job (drain or not) at the `at`-th record it sees (-1: never). */
 typedef struct stopper {
@@ -79,7 +56,7 @@ static sl_env *window_job(int P, const char *dir, const char *restore, stopper *
   sl_window_spec w = {.kind = SL_WINDOW_TUMBLING, .size_ms = WIN};
   sl_stream *s = sl_source_stream(env, sl_sequence_source(0, N - 1));
   s = sl_map(s, stop_map, st);
-  s = sl_key_by(sl_assign_timestamps(s, ts_of, NULL, &ws), key_of, NULL);
+  s = sl_key_by(sl_assign_timestamps(s, ts_of, NULL, &ws), key10, NULL);
   sl_sink_to(sl_window_aggregate(s, &w, &COUNT, NULL, NULL), sl_collect_sink(c));
   return env;
 }
@@ -93,7 +70,7 @@ static int64_t tally(sl_collect *c, int fired[N / WIN][KEYS], int64_t counts[N /
     sl_collect_get(c, i, &r);
     int k = *(const uint8_t *)r.key;
     int64_t win = r.ts / WIN; /* a firing's timestamp is its window's end - 1 */
-    cnt a;
+    count_acc a;
     memcpy(&a, r.value, sizeof a);
     CHECK(k >= 0 && k < KEYS && win >= 0 && win < N / WIN);
     if (k < 0 || k >= KEYS || win < 0 || win >= N / WIN) continue;
@@ -213,7 +190,7 @@ static int const_key(void *ud, sl_ctx *ctx, const sl_record *in, sl_record *out)
   return 0;
 }
 static int count_text(void *ud, sl_ctx *ctx, const sl_record *in, sl_record *out) {
-  cnt a;
+  count_acc a;
   memcpy(&a, in->value, sizeof a);
   char *buf = sl_ctx_scratch(ctx, 32);
   out->value = buf;

@@ -11,7 +11,8 @@
  *     sort, compare (same_lines), free;
  *   - listen_loopback: a TCP listener on 127.0.0.1 at a kernel-chosen port;
  *   - bg_job: a job run in a background thread whose records are counted
- *     (count_map) as they pass, so a test can wait_seen() for them.
+ *     (count_map) as they pass, so a test can wait_seen() for them;
+ *   - keyed jobs over int64 values: key10, sum_add, the COUNT aggregate.
  *
  * Everything is static inline (or marked unused), so each test includes
  * the whole header and uses only what it needs without -Wunused warnings.
@@ -300,5 +301,50 @@ static inline int wait_seen(bg_job *j, long n) {
   fprintf(stderr, "  timed out: seen %ld, want %ld\n", atomic_load(&j->seen), n);
   return 0;
 }
+
+/* ---- keyed jobs over int64 values (sequence sources) ----------------------- */
+
+/* key = value % 10, one byte */
+static inline int key10(void *ud, sl_ctx *ctx, const sl_record *in, sl_record *out) {
+  (void)ud;
+  int64_t v;
+  memcpy(&v, in->value, 8);
+  uint8_t *k = sl_ctx_scratch(ctx, 1);
+  *k = (uint8_t)(v % 10);
+  out->key = k;
+  out->key_len = 1;
+  return 0;
+}
+
+/* a rolling sum of int64 values (sl_reduce) */
+static inline int sum_add(void *ud, sl_ctx *ctx, const sl_record *acc, const sl_record *in,
+                          sl_record *out) {
+  (void)ud;
+  int64_t a, b;
+  memcpy(&a, acc->value, 8);
+  memcpy(&b, in->value, 8);
+  int64_t *s = sl_ctx_scratch(ctx, 8);
+  *s = a + b;
+  out->value = s;
+  return 0;
+}
+
+/* COUNT: an aggregate that counts its records (a window's result is a
+ * count_acc) */
+typedef struct count_acc {
+  int64_t n;
+} count_acc;
+static inline void cnt_create(void *ud, void *acc) { memset(acc, 0, sizeof(count_acc)); }
+static inline int cnt_add(void *ud, void *acc, const void *in, uint32_t n) {
+  ((count_acc *)acc)->n++;
+  return 0;
+}
+static inline int cnt_result(void *ud, const void *acc, sl_bytes *out) {
+  *out = (sl_bytes){acc, sizeof(count_acc)};
+  return 0;
+}
+static const sl_state_desc COUNT __attribute__((unused)) = {
+    .name = "count", .kind = SL_STATE_AGGREGATING, .size = sizeof(count_acc),
+    .agg_create = cnt_create, .agg_add = cnt_add, .agg_result = cnt_result};
 
 #endif
