@@ -57,7 +57,7 @@ static int ps_out(ps_writer *w, sl__inst *inst, const void *extra,
   pthread_mutex_unlock(&g_stdout_mu);
   w->len = 0;
   if (rc == -SL_ECANCELED)
-    return sl__fail(inst, rc, "stopped while stdout was not read: output not delivered");
+    return sl__fail(inst, rc, "stopped while stdout was not read: the output still buffered was not delivered (whatever reads the job's stdout stopped reading; write to a file instead)");
   if (rc)
     return sl__fail(inst, -SL_EIO, "cannot write to stdout: %s", strerror(-rc));
   return 0;

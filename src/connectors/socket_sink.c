@@ -48,8 +48,8 @@ typedef struct ss_writer {
 
 static int fail_send(ss_writer *w, sl__inst *inst, int rc) {
   if (rc == -SL_ECANCELED)
-    return sl__fail(inst, rc, "stopped while %s did not read: output not delivered",
-                    w->sink->where);
+    return sl__fail(inst, rc, "stopped while %s did not read: the output still buffered was not "
+                    "delivered (the server stopped reading)", w->sink->where);
   return sl__fail(inst, -SL_ECONN, "connection to %s lost: %s", w->sink->where,
                   strerror(-rc));
 }

@@ -153,7 +153,12 @@ static int plan(sl__job *job) {
     wk->index = w;
     wk->job = job;
     wk->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-    if (wk->efd < 0) return -SL_ENOMEM;
+    if (wk->efd < 0) {
+      sl__fmt(job->err, sizeof job->err,
+              "cannot create worker %d's wake-up descriptor (eventfd): %s; raise the "
+              "open-files limit (ulimit -n) or lower parallelism.default", w, strerror(errno));
+      return -SL_EIO;
+    }
     wk->insts = sl__calloc_private((size_t)n * sizeof *wk->insts);
     if (!wk->insts) return -SL_ENOMEM;
     wk->n_live = n;
@@ -349,8 +354,9 @@ static void sig_unregister(int slot) {
 int sl__job_run(sl__job *job) {
   int rc = plan(job);
   if (rc) {
-    sl__fmt(job->err, sizeof job->err, "cannot build the physical plan: %s",
-            sl_strerror(rc));
+    if (!job->err[0])
+      sl__fmt(job->err, sizeof job->err, "cannot build the physical plan: %s",
+              sl_strerror(rc));
     job->err_rc = rc;
     atomic_store(&job->failed, 1);
     return rc;
