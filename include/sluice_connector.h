@@ -37,7 +37,8 @@
  *             records with sl_ctx_emit and return SL_POLL_MORE (more may be
  *             ready), SL_POLL_IDLE (nothing now) or SL_POLL_END (the
  *             reader is exhausted; never polled again), or a negative
- *             SL_E* code after sl_ctx_error / sl_ctx_bad_record said why.
+ *             SL_E* code after sl_ctx_error / sl_ctx_bad_record /
+ *             sl_ctx_fail said why (other values count as SL_POLL_IDLE).
  *             poll must not block: a worker runs many operators.  A worker
  *             whose sources are all idle parks; it wakes when the reader's
  *             wait_fd becomes readable, when anyone calls sl_ctx_wake, or
@@ -228,8 +229,9 @@ sl_sink *sl_sink_new(const sl_sink_ops *ops, void *ud, unsigned flags);
 /* ------------------------------------------------------------------------ */
 
 /* Fail the job now with `code` (a negative SL_E*) and a message; the job's
- * error reads "operator 'NAME' (subtask i/P): MESSAGE".  The first failure
- * of a job wins.  Returns code, for `return sl_ctx_error(...)`.  In a
+ * error reads "operator 'NAME' (subtask i/P): MESSAGE".  A message that a
+ * user function the connector called left with sl_ctx_fail is appended
+ * (": USER MESSAGE").  The first failure of a job wins.  Returns code, for `return sl_ctx_error(...)`.  In a
  * planning / recover / commit context it acts as sl_ctx_fail (the message
  * is kept) and returns code. */
 int sl_ctx_error(sl_ctx *ctx, int code, const char *fmt, ...)

@@ -113,8 +113,7 @@ static int run_job(const char *path, const job_opts *o) {
   sl_stream *s = sl_source_stream(env, sl_sequence_source(1, o->n));
   if (o->drop_all) s = sl_filter(s, drop, NULL);
   s = sl_map(s, to_text, (void *)o);
-  sl_sink *sink = sl_file_sink(path);
-  if (o->times) sl__file_sink_set_clock(sink, thread_clock, NULL);
+  sl_sink *sink = o->times ? sl__file_sink_new(path, thread_clock, NULL) : sl_file_sink(path);
   CHECK_EQ_INT(sl_sink_to(s, sink), 0);
   int rc = sl_execute(env, "file_sink_test");
   snprintf(g_err, sizeof g_err, "%s", sl_env_last_error(env));
@@ -888,8 +887,7 @@ static void quiet_sink_rolls_at_checkpoint(void) {
   CHECK_EQ_INT(sl_env_set(env, "execution.checkpointing.interval", "20ms"), 0);
   CHECK_EQ_INT(sl_env_set(env, "sink.rolling-policy.rollover-interval", "10s"), 0);
   CHECK_EQ_INT(sl_env_set(env, "sink.rolling-policy.inactivity-interval", "1h"), 0);
-  sl_sink *sink = sl_file_sink(out);
-  sl__file_sink_set_clock(sink, shared_clock, NULL);
+  sl_sink *sink = sl__file_sink_new(out, shared_clock, NULL);
   CHECK_EQ_INT(sl_sink_to(sl_source_stream(env, sl_file_source(in)), sink), 0);
   bg_run r = {env, 0};
   pthread_t th;

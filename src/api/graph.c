@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "api/graph.h"
+#include "runtime/source_sink.h"
 #include "operators/ops.h"
 #include "operators/time_ops.h"
 #include "window/window.h"
@@ -64,11 +65,20 @@ sl_env *sl_env_new(void) {
   return env;
 }
 
+/* A source or sink handle and what its connector owns. */
+static void source_free(sl_source *src) {
+  if (src && src->ops->free) src->ops->free(src->ud);
+  sl__free(src);
+}
+
+static void sink_free(sl_sink *sink) {
+  if (sink && sink->ops->free) sink->ops->free(sink->ud);
+  sl__free(sink);
+}
+
 static void op_free(sl__op *op) {
-  if (op->source && op->source->vt->free) op->source->vt->free(op->source);
-  if (op->sink && op->sink->vt->free) op->sink->vt->free(op->sink);
-  sl__free(op->source);
-  sl__free(op->sink);
+  source_free(op->source);
+  sink_free(op->sink);
   if (op->cfg && op->cfg_free) op->cfg_free(op->cfg);
   sl__free(op->in);
   sl__free(op->name);
@@ -118,10 +128,8 @@ int sl_env_set_kv(sl_env *env, const char *kv) {
 }
 
 const char *sl_env_get(sl_env *env, const char *key) {
-  if (!env || !key) return NULL;
-  for (size_t i = 0; sl_config_key_at(i); i++)
-    if (!strcmp(sl_config_key_at(i)->key, key)) return env->conf.v[i].text;
-  return NULL;
+  int id = env ? sl__conf_find(key) : -1;
+  return id >= 0 ? env->conf.v[id].text : NULL;
 }
 
 const char *sl_env_last_error(const sl_env *env) {
@@ -220,8 +228,7 @@ oom:
 
 sl_stream *sl_source_stream(sl_env *env, sl_source *src) {
   if (!env) {
-    if (src && src->vt->free) src->vt->free(src);
-    sl__free(src);
+    source_free(src);
     return NULL;
   }
   if (!src) {
@@ -231,14 +238,14 @@ sl_stream *sl_source_stream(sl_env *env, sl_source *src) {
   }
   sl_stream *s = add_op(env, SL__OP_SOURCE, NULL, 0, NULL, NULL);
   if (!s) {
-    if (src->vt->free) src->vt->free(src);
-    sl__free(src);
+    source_free(src);
     return NULL;
   }
   s->op->source = src;
-  s->op->nonparallel = src->nonparallel;
+  s->op->nonparallel = (src->flags & SL_SOURCE_NONPARALLEL) != 0;
   char name[64];
-  sl__fmt(name, sizeof name, "%s-source#%d", src->vt->kind, s->op->id);
+  sl__fmt(name, sizeof name, "%s-source#%d", src->ops->kind ? src->ops->kind : "custom",
+          s->op->id);
   char *op_name = sl__strdup(name);
   if (!op_name) { /* the op keeps its generic name; the job will not run */
     graph_oom(env);
@@ -246,7 +253,7 @@ sl_stream *sl_source_stream(sl_env *env, sl_source *src) {
   }
   sl__free(s->op->name);
   s->op->name = op_name;
-  if (src->nonparallel) s->part = SL__PART_REBALANCE;
+  if (s->op->nonparallel) s->part = SL__PART_REBALANCE;
   return s;
 }
 
@@ -437,8 +444,7 @@ sl_stream *sl_name(sl_stream *s, const char *name) {
 
 int sl_sink_to(sl_stream *in, sl_sink *sink) {
   if (!in || !sink) {
-    if (sink && sink->vt->free) sink->vt->free(sink);
-    sl__free(sink);
+    sink_free(sink);
     if (in) {
       in->env->broken = 1;
       if (!in->env->err[0]) env_err(in->env, "sl_sink_to: sink is NULL (its constructor failed)");
@@ -446,17 +452,17 @@ int sl_sink_to(sl_stream *in, sl_sink *sink) {
     return -SL_EINVAL;
   }
   sl_stream tmp = *in;
-  if (sink->global) tmp.part = SL__PART_GLOBAL;
+  if (sink->flags & SL_SINK_GLOBAL) tmp.part = SL__PART_GLOBAL;
   sl_stream *ptmp = &tmp;
   sl_stream *s = add_op(in->env, SL__OP_SINK, &ptmp, 1, NULL, NULL);
   if (!s) {
-    if (sink->vt->free) sink->vt->free(sink);
-    sl__free(sink);
+    sink_free(sink);
     return -SL_ENOMEM;
   }
   s->op->sink = sink;
   char name[64];
-  sl__fmt(name, sizeof name, "%s-sink#%d", sink->vt->kind, s->op->id);
+  sl__fmt(name, sizeof name, "%s-sink#%d", sink->ops->kind ? sink->ops->kind : "custom",
+          s->op->id);
   char *op_name = sl__strdup(name);
   if (!op_name) { /* the op keeps its generic name; the job will not run */
     graph_oom(in->env);
@@ -542,7 +548,8 @@ int sl_execute(sl_env *env, const char *job_name) {
   int supervised = SL__CONF_I(&env->conf, SUPERVISED) ||
                    (restart && *restart && strcmp(restart, "none"));
   for (int i = 0; supervised && i < env->n_ops; i++)
-    if (env->ops[i]->sink && !strcmp(env->ops[i]->sink->vt->kind, "collect")) {
+    if (env->ops[i]->sink && env->ops[i]->sink->ops->kind &&
+        !strcmp(env->ops[i]->sink->ops->kind, "collect")) {
       env_err(env, "operator '%s': a collect sink keeps its records in this process; a "
                    "supervised job runs in a child process", env->ops[i]->name);
       return -SL_ECONFIG;
@@ -552,10 +559,14 @@ int sl_execute(sl_env *env, const char *job_name) {
   int rc = 0;
   for (int i = 0; i < env->n_ops && !rc; i++) {
     sl_source *src = env->ops[i]->source;
-    if (src && src->vt->plan) {
-      char err[1024] = "";
-      rc = src->vt->plan(src, &env->conf, P, err, sizeof err);
-      if (rc) env_err(env, "operator '%s': %s", env->ops[i]->name, err);
+    if (src && src->ops->plan) {
+      sl_ctx ctx;
+      sl__ctx_main(&ctx, &env->conf, env->log_scope, env->ops[i]->name, P);
+      rc = src->ops->plan(src->ud, &ctx);
+      if (rc)
+        env_err(env, "operator '%s': %s", env->ops[i]->name,
+                ctx.msg[0] ? ctx.msg : sl_strerror(rc < 0 ? rc : -SL_EINTERNAL));
+      if (rc > 0) rc = -SL_EINTERNAL;
     }
   }
   int64_t t0 = sl__now_ns();

@@ -127,9 +127,9 @@ int sl__ckpt_worker_step(sl__worker *w) {
     if (per->snap) sl__ckpt_release(inst);
     if (done > per->committed_id && inst->op->kind == SL__OP_SINK) {
       per->committed_id = done;
-      const sl__sink_vt *vt = inst->op->sink->vt;
-      int rc = inst->impl && vt->commit_ckpt ? vt->commit_ckpt(inst->impl, inst, done) : 0;
-      if (rc) return rc;
+      const sl_sink_ops *ops = inst->op->sink->ops;
+      int rc = inst->impl && ops->commit_ckpt ? ops->commit_ckpt(inst->impl, &inst->ctx, done) : 0;
+      if (rc) return sl__conn_fail(inst, rc);
     }
     if (trigger <= inst->ckpt_id) continue;
     /* sources start checkpoint `trigger`; finished instances snapshot their

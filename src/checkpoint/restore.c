@@ -141,14 +141,15 @@ static int restore_inst(sl__job *job, const char *chk, const sl__ckpt_meta *m, s
     lens[s] = om->len[s] >= 8 ? om->len[s] - 8 : 0;
   }
   if (inst->op->kind == SL__OP_SOURCE) {
-    const sl__source_vt *vt = inst->op->source->vt;
-    if (inst->impl && vt->seek) {
-      rc = vt->seek(inst->impl, blobs, lens, nb);
+    const sl_source_ops *ops = inst->op->source->ops;
+    if (inst->impl && ops->seek) {
+      inst->ctx.msg[0] = 0;
+      rc = ops->seek(inst->impl, &inst->ctx, blobs, lens, nb);
       if (rc)
         sl__fmt(err, errcap,
                 "operator '%s': cannot resume the source from this checkpoint (%s: was it "
                 "taken with other input files, split size or source mode?)",
-                inst->op->name, sl_strerror(rc));
+                inst->op->name, inst->ctx.msg[0] ? inst->ctx.msg : sl_strerror(rc));
     } else if (inst->impl && inst->ctx.subtask == 0) {
       sl__job_log(inst->job, SL_LOG_WARN,
                   "source '%s' cannot resume from a checkpoint; it starts from the beginning "
@@ -207,14 +208,14 @@ static int restore_op(sl__job *job, const char *chk, const sl__ckpt_meta *m, int
 /* A two-phase-commit sink re-commits what the checkpoint chk pre-committed
  * (om: every old subtask's bytes; NULL: no checkpoint) and aborts the
  * rest.  Errors go to out. */
-static int recover_sink(sl__op *op, const char *chk, const old_meta *om, char *out,
+static int recover_sink(sl__job *job, sl__op *op, const char *chk, const old_meta *om, char *out,
                         size_t outcap) {
-  if (op->kind != SL__OP_SINK || !op->sink->vt->recover) return 0;
+  if (op->kind != SL__OP_SINK || !op->sink->ops->recover) return 0;
   int n = om ? om->n : 0, rc = 0;
   const uint8_t **blobs = sl__calloc((size_t)n + 1, sizeof *blobs);
   size_t *lens = sl__calloc((size_t)n + 1, sizeof *lens);
   char **names = sl__calloc((size_t)n + 1, sizeof *names);
-  char err[1024] = "", path[4200];
+  char path[4200];
   if (!blobs || !lens || !names) rc = -SL_ENOMEM;
   for (int s = 0; !rc && s < n; s++) {
     blobs[s] = om->len[s] > 8 ? om->blob[s] + 8 : (const uint8_t *)"";
@@ -222,12 +223,15 @@ static int recover_sink(sl__op *op, const char *chk, const old_meta *om, char *o
     sl__ckpt_file(path, sizeof path, chk, op->id, s, "meta");
     if (!(names[s] = sl__strdup(path))) rc = -SL_ENOMEM;
   }
+  sl_ctx ctx;
+  sl__ctx_main(&ctx, job->conf, job->log_scope, op->name, job->P);
   if (!rc)
-    rc = op->sink->vt->recover(op->sink, blobs, lens, n, n ? (const char *const *)names : NULL,
-                               err, sizeof err);
+    rc = op->sink->ops->recover(op->sink->ud, &ctx, blobs, lens, n,
+                                n ? (const char *const *)names : NULL);
   if (rc)
     sl__fmt(out, outcap, "operator '%s': cannot recover the sink: %s", op->name,
-            err[0] ? err : sl_strerror(rc));
+            ctx.msg[0] ? ctx.msg : sl_strerror(rc < 0 ? rc : -SL_EINTERNAL));
+  if (rc > 0) rc = -SL_EINTERNAL;
   for (int s = 0; names && s < n; s++) sl__free(names[s]);
   sl__free(names);
   sl__free(blobs);
@@ -264,7 +268,7 @@ static int restore(sl__job *job) {
                   dir);
       rc = 0;
       for (int i = 0; !rc && i < job->n_ops; i++)
-        rc = recover_sink(job->ops[i], NULL, NULL, job->err, sizeof job->err);
+        rc = recover_sink(job, job->ops[i], NULL, NULL, job->err, sizeof job->err);
       return rc;
     }
   } else {
@@ -295,7 +299,7 @@ static int restore(sl__job *job) {
     old_meta om = {0};
     rc = load_old_meta(chk, &m, i, &om, err, sizeof err);
     if (!rc) rc = restore_op(job, chk, &m, i, &om, err, sizeof err);
-    if (!rc) rc = recover_sink(job->ops[i], chk, &om, err, sizeof err);
+    if (!rc) rc = recover_sink(job, job->ops[i], chk, &om, err, sizeof err);
     old_meta_free(&om);
   }
   if (rc)

@@ -28,12 +28,21 @@ static int meta_blob(sl__inst *inst, int64_t id, uint8_t **out, size_t *len) {
   size_t n = 0;
   int rc = 0;
   if (!b) return -SL_ENOMEM;
-  if (inst->op->kind == SL__OP_SOURCE && inst->impl && inst->op->source->vt->position) {
-    if ((rc = inst->op->source->vt->position(inst->impl, b + 8, META_MAX, &n)))
-      rc = sl__fail(inst, rc, "cannot record the source position for a checkpoint (more "
-                              "than %u bytes?)", META_MAX);
-  } else if (inst->op->kind == SL__OP_SINK && inst->impl && inst->op->sink->vt->precommit) {
-    rc = inst->op->sink->vt->precommit(inst->impl, inst, id, b + 8, META_MAX, &n);
+  if (inst->op->kind == SL__OP_SOURCE && inst->impl && inst->op->source->ops->position) {
+    if ((rc = inst->op->source->ops->position(inst->impl, &inst->ctx, b + 8, META_MAX, &n)) &&
+        !sl__failed(inst->job))
+      rc = sl__fail(inst, rc < 0 ? rc : -SL_EINTERNAL,
+                    "cannot record the source position for a checkpoint: %s (more than %u "
+                    "bytes?)", inst->ctx.msg[0] ? inst->ctx.msg : sl_strerror(rc), META_MAX);
+    else if (!rc && n > META_MAX)
+      rc = sl__fail(inst, -SL_EINTERNAL, "the source's position claims %zu bytes, more than "
+                                          "the %u it was given", n, META_MAX);
+  } else if (inst->op->kind == SL__OP_SINK && inst->impl && inst->op->sink->ops->precommit) {
+    rc = inst->op->sink->ops->precommit(inst->impl, &inst->ctx, id, b + 8, META_MAX, &n);
+    if (rc < 0) rc = sl__conn_fail(inst, rc);
+    else if (!rc && n > META_MAX)
+      rc = sl__fail(inst, -SL_EINTERNAL, "the sink's pre-commit claims %zu bytes, more than "
+                                          "the %u it was given", n, META_MAX);
   } else if (inst->vt->save) {
     rc = inst->vt->save(inst, b + 8, META_MAX, &n);
   }

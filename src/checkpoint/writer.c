@@ -281,9 +281,11 @@ static int final_checkpoint(sl__ckpt *ck) {
   for (int w = 0; w < job->P; w++)
     for (int i = 0; i < job->n_ops; i++) {
       sl__inst *inst = &job->workers[w].insts[i];
-      if (inst->op->kind != SL__OP_SINK || !inst->impl || !inst->op->sink->vt->commit_ckpt) continue;
+      if (inst->op->kind != SL__OP_SINK || !inst->impl || !inst->op->sink->ops->commit_ckpt)
+        continue;
       sl__ckpt_per_of(ck, inst)->committed_id = id;
-      if ((rc = inst->op->sink->vt->commit_ckpt(inst->impl, inst, id))) return rc;
+      if ((rc = inst->op->sink->ops->commit_ckpt(inst->impl, &inst->ctx, id)))
+        return sl__conn_fail(inst, rc);
     }
   return 0;
 }

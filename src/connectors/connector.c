@@ -1,5 +1,5 @@
-/* connector.c -- constructors shared by every source and sink, the
- * stoppable write of sinks that feed a peer, and generator positions. */
+/* connector.c -- the stoppable write of sinks that feed a peer, and
+ * generator positions. */
 #include <errno.h>
 #include <limits.h>
 #include <poll.h>
@@ -8,26 +8,7 @@
 
 #include "connectors/connector.h"
 
-sl_source *sl__source_new(const sl__source_vt *vt, void *impl,
-                          int nonparallel) {
-  sl_source *s = sl__calloc(1, sizeof *s);
-  if (!s) return NULL;
-  s->vt = vt;
-  s->impl = impl;
-  s->nonparallel = nonparallel;
-  return s;
-}
-
-sl_sink *sl__sink_new(const sl__sink_vt *vt, void *impl, int global) {
-  sl_sink *s = sl__calloc(1, sizeof *s);
-  if (!s) return NULL;
-  s->vt = vt;
-  s->impl = impl;
-  s->global = global;
-  return s;
-}
-
-int sl__write_stoppable(sl__inst *inst, int fd, const void *buf, size_t len, int sock) {
+int sl__write_stoppable(sl_ctx *ctx, int fd, const void *buf, size_t len, int sock) {
   const char *p = buf;
   int64_t give_up = 0;
   while (len) {
@@ -46,7 +27,7 @@ int sl__write_stoppable(sl__inst *inst, int fd, const void *buf, size_t len, int
       len -= (size_t)n;
       continue;
     }
-    if (sl__cancelled(inst) || sl__failed(inst->job)) { /* a last second to drain */
+    if (sl_ctx_stopping(ctx)) { /* a last second to drain */
       int64_t now = sl__now_ms();
       if (!give_up)
         give_up = now + 1000;

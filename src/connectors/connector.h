@@ -1,15 +1,32 @@
 /*
- * connector.h -- helpers shared by the built-in sources and sinks (the
- * interface they implement is runtime/source_sink.h): constructors,
- * generator positions, writes to a peer that may stop reading.
+ * connector.h -- helpers shared by the built-in sources and sinks, which
+ * are written on the public connector contract (include/sluice_connector.h)
+ * and nothing of the runtime: generator positions, writes to a peer that
+ * may stop reading.
  */
 #ifndef SL_CONNECTOR_H
 #define SL_CONNECTOR_H
 
-#include "runtime/source_sink.h"
+#include "core/core.h"
+#include "sluice_connector.h"
 
-sl_source *sl__source_new(const sl__source_vt *vt, void *impl, int nonparallel);
-sl_sink *sl__sink_new(const sl__sink_vt *vt, void *impl, int global);
+/* A number-valued configuration key the connector knows exists (0 and an
+ * assertion failure in debug builds otherwise). */
+static inline int64_t sl__conn_int(const sl_ctx *ctx, const char *key) {
+  int64_t v = 0;
+  int rc = sl_ctx_config_int(ctx, key, &v);
+  SL_ASSERT(rc == 0);
+  (void)rc;
+  return v;
+}
+/* The context's monotonic clock in milliseconds, for deadlines. */
+static inline int64_t sl__conn_ms(const sl_ctx *ctx) { return sl_ctx_monotonic_ns(ctx) / 1000000; }
+/* A bad record found in raw input bytes (sl_ctx_bad_record). */
+static inline int sl__conn_bad(sl_ctx *ctx, const char *where, const char *reason,
+                               const void *data, size_t len) {
+  sl_record r = {.ts = SL_NO_TIMESTAMP, .value = data, .value_len = (uint32_t)len};
+  return sl_ctx_bad_record(ctx, where, reason, &r);
+}
 
 /* Positions of generator sources (sequence, datagen, nexmark), which can
  * produce any index on any subtask: a reader emits indexes first,
@@ -48,6 +65,6 @@ static inline uint64_t sl__gen_skip(const sl__gen_done *d, uint64_t next, uint64
  * room with poll(), so it never blocks for long; when the job is asked to
  * stop (or failed) it gives the peer one more second, then returns
  * -SL_ECANCELED.  sock: fd is a socket (send, MSG_NOSIGNAL). */
-int sl__write_stoppable(sl__inst *inst, int fd, const void *buf, size_t len, int sock);
+int sl__write_stoppable(sl_ctx *ctx, int fd, const void *buf, size_t len, int sock);
 
 #endif

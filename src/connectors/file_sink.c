@@ -127,8 +127,6 @@ typedef struct fs_writer {
   int resume;      /* single-file mode: append to the restored in-progress file */
   fs_pending *pending;
   int n_pending, cap_pending;
-  const sl__logger *log; /* the job's logger and scope, for recover's warnings */
-  const char *log_scope;
 } fs_writer;
 
 struct fs_sink {
@@ -158,33 +156,33 @@ static char *fs_printf(const char *fmt, ...) {
   return s;
 }
 
-static int fail_mkdir(sl__inst *inst, const fs_sink *s, int rc, char *bad) {
-  rc = sl__fail(inst, -SL_EIO, "cannot write '%s': cannot create directory '%s': %s",
+static int fail_mkdir(sl_ctx *ctx, const fs_sink *s, int rc, char *bad) {
+  rc = sl_ctx_error(ctx, -SL_EIO, "cannot write '%s': cannot create directory '%s': %s",
                 s->path, bad ? bad : s->dir, strerror(-rc));
   sl__free(bad);
   return rc;
 }
 
-static int fail_io(sl__inst *inst, const char *file) {
-  return sl__fail(inst, -SL_EIO, "cannot write '%s': %s", file, strerror(errno));
+static int fail_io(sl_ctx *ctx, const char *file) {
+  return sl_ctx_error(ctx, -SL_EIO, "cannot write '%s': %s", file, strerror(errno));
 }
 
 /* Write out the buffer. */
-static int buf_out(fs_writer *w, sl__inst *inst) {
+static int buf_out(fs_writer *w, sl_ctx *ctx) {
   if (!w->len) return 0;
   int rc = sl__write_all(w->fd, w->buf, w->len);
   if (rc) {
     errno = -rc;
-    return fail_io(inst, w->tmp);
+    return fail_io(ctx, w->tmp);
   }
   w->len = 0;
   w->dirty = 1;
   return 0;
 }
 
-static int open_file(fs_writer *w, sl__inst *inst) {
+static int open_file(fs_writer *w, sl_ctx *ctx) {
   w->fd = open(w->tmp, O_WRONLY | O_CREAT | (w->resume ? O_APPEND : O_TRUNC) | O_CLOEXEC, 0666);
-  if (w->fd < 0) return fail_io(inst, w->tmp);
+  if (w->fd < 0) return fail_io(ctx, w->tmp);
   struct stat st;
   w->size = w->resume && fstat(w->fd, &st) == 0 ? (int64_t)st.st_size : 0;
   w->resume = 0;
@@ -199,7 +197,7 @@ static void free_names(fs_writer *w) {
 }
 
 /* Directory mode: start part file w->part. */
-static int part_open(fs_writer *w, sl__inst *inst) {
+static int part_open(fs_writer *w, sl_ctx *ctx) {
   const fs_sink *s = w->sink;
   w->tmp = fs_printf("%s/.part-%d-%llu.inprogress", s->dir, w->subtask,
                      (unsigned long long)w->part);
@@ -207,28 +205,28 @@ static int part_open(fs_writer *w, sl__inst *inst) {
                        (unsigned long long)w->part);
   if (!w->tmp || !w->final) {
     free_names(w);
-    return sl__fail(inst, -SL_ENOMEM, "cannot write '%s': out of memory", s->path);
+    return sl_ctx_error(ctx, -SL_ENOMEM, "cannot write '%s': out of memory", s->path);
   }
-  return open_file(w, inst);
+  return open_file(w, ctx);
 }
 
 /* Directory mode: finish the current part file (roll).  With checkpoints
  * it becomes pending; without, it is committed at once. */
-static int part_finish(fs_writer *w, sl__inst *inst) {
-  int rc = buf_out(w, inst);
+static int part_finish(fs_writer *w, sl_ctx *ctx) {
+  int rc = buf_out(w, ctx);
   if (rc) return rc;
   int e = fsync(w->fd) != 0 ? errno : 0;
   if (close(w->fd) != 0 && !e) e = errno;
   w->fd = -1;
   if (e) {
     errno = e;
-    return fail_io(inst, w->tmp);
+    return fail_io(ctx, w->tmp);
   }
   if (w->twopc) {
     if (w->n_pending == w->cap_pending) {
       int cap = w->cap_pending ? 2 * w->cap_pending : 8;
       fs_pending *p = sl__realloc(w->pending, (size_t)cap * sizeof *p);
-      if (!p) return sl__fail(inst, -SL_ENOMEM, "cannot write '%s': out of memory", w->sink->path);
+      if (!p) return sl_ctx_error(ctx, -SL_ENOMEM, "cannot write '%s': out of memory", w->sink->path);
       w->pending = p;
       w->cap_pending = cap;
     }
@@ -238,7 +236,7 @@ static int part_finish(fs_writer *w, sl__inst *inst) {
     return 0;
   }
   if (rename(w->tmp, w->final) != 0)
-    return sl__fail(inst, -SL_EIO, "cannot write '%s': cannot rename '%s' to '%s': %s",
+    return sl_ctx_error(ctx, -SL_EIO, "cannot write '%s': cannot rename '%s' to '%s': %s",
                     w->sink->path, w->tmp, w->final, strerror(errno));
   free_names(w);
   w->part++;
@@ -257,35 +255,33 @@ static void writer_free(fs_writer *w) {
   sl__free_private(w);
 }
 
-static int fs_open(sl_sink *sink, sl__inst *inst, void **writer) {
-  fs_sink *s = sink->impl;
+static int fs_open(void *ud, sl_ctx *ctx, void **writer) {
+  fs_sink *s = ud;
   fs_writer *w = sl__calloc_private(sizeof *w);
-  if (!w) return sl__fail(inst, -SL_ENOMEM, "cannot write '%s': out of memory", s->path);
+  if (!w) return sl_ctx_error(ctx, -SL_ENOMEM, "cannot write '%s': out of memory", s->path);
   w->sink = s;
-  w->subtask = inst->ctx.subtask;
+  w->subtask = sl_ctx_subtask(ctx);
   w->fd = -1;
-  w->twopc = SL__CONF_I(inst->job->conf, CKPT_INTERVAL) > 0;
-  w->log = &inst->job->conf->log;
-  w->log_scope = inst->job->log_scope;
+  w->twopc = sl__conn_int(ctx, "execution.checkpointing.interval") > 0;
   int rc = 0;
   char *bad;
   if (s->dirmode) {
-    w->roll = SL__CONF_I(inst->job->conf, ROLLING_SIZE);
-    w->rollover_ms = SL__CONF_I(inst->job->conf, ROLLING_INTERVAL);
-    w->inactive_ms = SL__CONF_I(inst->job->conf, INACTIVITY_INTERVAL);
+    w->roll = sl__conn_int(ctx, "sink.rolling-policy.file-size");
+    w->rollover_ms = sl__conn_int(ctx, "sink.rolling-policy.rollover-interval");
+    w->inactive_ms = sl__conn_int(ctx, "sink.rolling-policy.inactivity-interval");
     if ((rc = sl__mkdir_p(s->dir, &bad)) != 0) {
-      rc = fail_mkdir(inst, s, rc, bad);
+      rc = fail_mkdir(ctx, s, rc, bad);
       goto fail;
     }
   } else if (w->subtask == 0) {
     if ((rc = sl__mkdir_p(s->dir, &bad)) != 0) {
-      rc = fail_mkdir(inst, s, rc, bad);
+      rc = fail_mkdir(ctx, s, rc, bad);
       goto fail;
     }
     w->tmp = sl__strdup(s->tmp);
     w->final = sl__strdup(s->path);
     if (!w->tmp || !w->final) {
-      rc = sl__fail(inst, -SL_ENOMEM, "cannot write '%s': out of memory", s->path);
+      rc = sl_ctx_error(ctx, -SL_ENOMEM, "cannot write '%s': out of memory", s->path);
       goto fail;
     }
     /* the file is opened at the first record or at the end, after a
@@ -294,7 +290,7 @@ static int fs_open(sl_sink *sink, sl__inst *inst, void **writer) {
   if (s->dirmode || w->subtask == 0) {
     w->buf = sl__malloc(FS_BUF);
     if (!w->buf) {
-      rc = sl__fail(inst, -SL_ENOMEM, "cannot write '%s': out of memory", s->path);
+      rc = sl_ctx_error(ctx, -SL_ENOMEM, "cannot write '%s': out of memory", s->path);
       goto fail;
     }
   }
@@ -318,34 +314,34 @@ static int roll_due(const fs_writer *w, int64_t now) {
 
 static int64_t sink_now(const fs_sink *s) { return s->now_ms(s->now_ud); }
 
-static int fs_write(void *writer, sl__inst *inst, const sl_record *r) {
+static int fs_write(void *writer, sl_ctx *ctx, const sl_record *r) {
   fs_writer *w = writer;
   size_t n = (size_t)r->value_len + 1;
   int rc;
   if (w->sink->dirmode) {
     int64_t now = sink_now(w->sink);
     if (w->fd >= 0 && (w->size >= w->roll || roll_due(w, now)) &&
-        (rc = part_finish(w, inst)) != 0)
+        (rc = part_finish(w, ctx)) != 0)
       return rc;
     if (w->fd < 0) {
-      if ((rc = part_open(w, inst)) != 0) return rc;
+      if ((rc = part_open(w, ctx)) != 0) return rc;
       w->opened_ms = now;
     }
     w->written_ms = now;
   } else if (SL__UNLIKELY(w->fd < 0)) {
     if (!w->buf) /* not subtask 0 */
-      return sl__fail(inst, -SL_EINTERNAL,
+      return sl_ctx_error(ctx, -SL_EINTERNAL,
                       "file sink '%s' got a record on subtask %d, but a "
                       "single-file sink receives every record on subtask 1",
                       w->sink->path, w->subtask + 1);
-    if ((rc = open_file(w, inst)) != 0) return rc; /* the first record */
+    if ((rc = open_file(w, ctx)) != 0) return rc; /* the first record */
   }
-  if (w->len + n > FS_BUF && (rc = buf_out(w, inst)) != 0) return rc;
+  if (w->len + n > FS_BUF && (rc = buf_out(w, ctx)) != 0) return rc;
   if (SL__UNLIKELY(n > FS_BUF)) {
     if ((rc = sl__write_all(w->fd, r->value, r->value_len)) != 0 ||
         (rc = sl__write_all(w->fd, "\n", 1)) != 0) {
       errno = -rc;
-      return fail_io(inst, w->tmp);
+      return fail_io(ctx, w->tmp);
     }
     w->dirty = 1;
   } else {
@@ -357,29 +353,30 @@ static int fs_write(void *writer, sl__inst *inst, const sl_record *r) {
   return 0;
 }
 
-static int fs_flush(void *writer, sl__inst *inst) {
+static int fs_flush(void *writer, sl_ctx *ctx) {
   fs_writer *w = writer;
   int rc;
-  if (!w->sink->dirmode && w->buf && w->fd < 0 && (rc = open_file(w, inst)) != 0)
+  if (!w->sink->dirmode && w->buf && w->fd < 0 && (rc = open_file(w, ctx)) != 0)
     return rc; /* single-file mode: an empty output is still a file */
   if (w->fd < 0) return 0;
-  rc = buf_out(w, inst);
+  rc = buf_out(w, ctx);
   if (rc) return rc;
-  if (w->dirty && fsync(w->fd) != 0) return fail_io(inst, w->tmp);
+  if (w->dirty && fsync(w->fd) != 0) return fail_io(ctx, w->tmp);
   w->dirty = 0;
   return 0;
 }
 
 /* The worker has nothing to do: roll a part file that is due by time
  * (without checkpoints it becomes visible now). */
-static int fs_idle(void *writer, sl__inst *inst) {
+static int fs_idle(void *writer, sl_ctx *ctx) {
   fs_writer *w = writer;
   if (!w->sink->dirmode || !roll_due(w, sink_now(w->sink))) return 0;
-  return part_finish(w, inst);
+  return part_finish(w, ctx);
 }
 
 /* Closes the file; the writer itself lives on until commit (or free). */
-static void fs_close(void *writer, int ok) {
+static void fs_close(void *writer, sl_ctx *ctx, int ok) {
+  (void)ctx;
   fs_writer *w = writer;
   if (w->fd >= 0) {
     /* Normally flush emptied the buffer; after a failure this keeps what
@@ -406,8 +403,10 @@ static int commit_file(const char *tmp, const char *final) {
   return e == ENOENT && access(final, F_OK) == 0 ? 0 : e;
 }
 
-static int fs_commit(sl_sink *sink, int ok, char *err, size_t errcap) {
-  fs_sink *s = sink->impl;
+static int fs_commit(void *ud, sl_ctx *ctx, int ok) {
+  fs_sink *s = ud;
+  char err[4400] = "";
+  size_t errcap = sizeof err;
   int rc = 0, renamed = 0, e;
   pthread_mutex_lock(&s->mu);
   fs_writer *w = s->writers;
@@ -444,6 +443,7 @@ static int fs_commit(sl_sink *sink, int ok, char *err, size_t errcap) {
     w = next;
   }
   if (renamed) sl__fsync_dir(s->dir);
+  if (rc) sl_ctx_fail(ctx, "%s", err);
   return rc;
 }
 
@@ -472,17 +472,17 @@ static int put_file(uint8_t *buf, size_t cap, size_t *n, int kind, int64_t len,
   return 0;
 }
 
-static int fs_precommit(void *writer, sl__inst *inst, int64_t id, uint8_t *buf, size_t cap,
+static int fs_precommit(void *writer, sl_ctx *ctx, int64_t id, uint8_t *buf, size_t cap,
                         size_t *len) {
   fs_writer *w = writer;
   int rc;
   /* a part file due by time rolls here, so a quiet sink's output is
    * committed by this checkpoint */
-  if (w->sink->dirmode && roll_due(w, sink_now(w->sink)) && (rc = part_finish(w, inst)) != 0)
+  if (w->sink->dirmode && roll_due(w, sink_now(w->sink)) && (rc = part_finish(w, ctx)) != 0)
     return rc;
   if (w->fd >= 0) {
-    if ((rc = buf_out(w, inst)) != 0) return rc;
-    if (w->dirty && fsync(w->fd) != 0) return fail_io(inst, w->tmp);
+    if ((rc = buf_out(w, ctx)) != 0) return rc;
+    if (w->dirty && fsync(w->fd) != 0) return fail_io(ctx, w->tmp);
     w->dirty = 0;
   }
   uint32_t count = 0;
@@ -505,11 +505,11 @@ static int fs_precommit(void *writer, sl__inst *inst, int64_t id, uint8_t *buf, 
   *len = n;
   return 0;
 full:
-  return sl__fail(inst, rc, "file sink '%s': too many pending part files for one checkpoint "
+  return sl_ctx_error(ctx, rc, "file sink '%s': too many pending part files for one checkpoint "
                             "(raise sink.rolling-policy.file-size)", w->sink->path);
 }
 
-static int fs_commit_ckpt(void *writer, sl__inst *inst, int64_t id) {
+static int fs_commit_ckpt(void *writer, sl_ctx *ctx, int64_t id) {
   fs_writer *w = writer;
   int k = 0, e;
   for (int i = 0; i < w->n_pending; i++) {
@@ -521,7 +521,7 @@ static int fs_commit_ckpt(void *writer, sl__inst *inst, int64_t id) {
     if ((e = commit_file(p->tmp, p->final)) != 0) {
       for (int j = i; j < w->n_pending; j++) w->pending[k++] = w->pending[j];
       w->n_pending = k;
-      return sl__fail(inst, -SL_EIO, "cannot write '%s': cannot rename '%s' to '%s': %s",
+      return sl_ctx_error(ctx, -SL_EIO, "cannot write '%s': cannot rename '%s' to '%s': %s",
                       w->sink->path, p->tmp, p->final, strerror(e));
     }
     sl__free(p->tmp);
@@ -781,9 +781,9 @@ static const char *blob_name(const char *const *names, int b, char *buf, size_t 
   return buf;
 }
 
-static int fs_recover(sl_sink *sink, const uint8_t *const *blobs, const size_t *lens, int nb,
-                      const char *const *names, char *err, size_t errcap) {
-  fs_sink *s = sink->impl;
+static int recover(fs_sink *s, const sl_ctx *ctx, const uint8_t *const *blobs,
+                   const size_t *lens, int nb, const char *const *names, char *err,
+                   size_t errcap) {
   int rc = 0;
   char msg[600], nm[64];
   sl__fs_state *st = nb ? sl__calloc((size_t)nb, sizeof *st) : NULL;
@@ -832,9 +832,7 @@ static int fs_recover(sl_sink *sink, const uint8_t *const *blobs, const size_t *
       }
       int keep = !s->dirmode;
       if (f->foreign) {
-        sl__log(s->writers ? s->writers->log : NULL, SL_LOG_WARN,
-                s->writers ? s->writers->log_scope : NULL,
-                "file sink '%s': %s names another output file in progress; it is left as it "
+        sl_ctx_log(ctx, SL_LOG_WARN, "file sink '%s': %s names another output file in progress; it is left as it "
                 "is, and this output starts empty", s->path, blob_name(names, b, nm, sizeof nm));
         sl__free(tmp);
         sl__free(final);
@@ -896,8 +894,16 @@ out:
   return rc;
 }
 
-static void fs_free(sl_sink *sink) {
-  fs_sink *s = sink->impl;
+static int fs_recover(void *ud, sl_ctx *ctx, const uint8_t *const *blobs, const size_t *lens,
+                      int nb, const char *const *names) {
+  char err[4400] = "";
+  int rc = recover(ud, ctx, blobs, lens, nb, names, err, sizeof err);
+  if (rc) sl_ctx_fail(ctx, "%s", err[0] ? err : sl_strerror(rc));
+  return rc;
+}
+
+static void fs_free(void *ud) {
+  fs_sink *s = ud;
   if (!s) return;
   fs_writer *w = s->writers;
   while (w) {
@@ -910,7 +916,6 @@ static void fs_free(sl_sink *sink) {
   sl__free(s->dir);
   sl__free(s->tmp);
   sl__free(s);
-  sink->impl = NULL;
 }
 
 /* CLOCK_MONOTONIC_COARSE: a few ns per record; rolling intervals are
@@ -922,16 +927,8 @@ static int64_t coarse_ms(void *ud) {
   return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static const sl__sink_vt fs_vt;
-
-void sl__file_sink_set_clock(sl_sink *sink, int64_t (*now_ms)(void *ud), void *ud) {
-  if (!sink || sink->vt != &fs_vt) return;
-  fs_sink *s = sink->impl;
-  s->now_ms = now_ms ? now_ms : coarse_ms;
-  s->now_ud = now_ms ? ud : NULL;
-}
-
-static const sl__sink_vt fs_vt = {
+static const sl_sink_ops fs_ops = {
+    .version = SL_CONNECTOR_VERSION,
     .kind = "file",
     .open = fs_open,
     .write = fs_write,
@@ -945,12 +942,15 @@ static const sl__sink_vt fs_vt = {
     .recover = fs_recover,
 };
 
-sl_sink *sl_file_sink(const char *path) {
+sl_sink *sl_file_sink(const char *path) { return sl__file_sink_new(path, NULL, NULL); }
+
+sl_sink *sl__file_sink_new(const char *path, int64_t (*now_ms)(void *ud), void *ud) {
   if (!path || !*path) return NULL;
   fs_sink *s = sl__calloc(1, sizeof *s);
   if (!s) return NULL;
   pthread_mutex_init(&s->mu, NULL);
-  s->now_ms = coarse_ms;
+  s->now_ms = now_ms ? now_ms : coarse_ms;
+  s->now_ud = now_ms ? ud : NULL;
   size_t n = strlen(path);
   struct stat st;
   s->dirmode = path[n - 1] == '/' || (stat(path, &st) == 0 && S_ISDIR(st.st_mode));
@@ -972,11 +972,8 @@ sl_sink *sl_file_sink(const char *path) {
     s->tmp = fs_printf("%s.inprogress", path);
     if (!s->dir || !s->tmp) goto fail;
   }
-  sl_sink *sink = sl__sink_new(&fs_vt, s, !s->dirmode);
-  if (sink) return sink;
-fail: {
-  sl_sink tmp = {.impl = s};
-  fs_free(&tmp);
+  return sl_sink_new(&fs_ops, s, s->dirmode ? 0 : SL_SINK_GLOBAL);
+fail:
+  fs_free(s);
   return NULL;
-}
 }

@@ -27,6 +27,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "sluice.h"
+
 enum { SL__FS_PENDING = 0, SL__FS_INPROGRESS = 1 };
 
 typedef struct sl__fs_file {
@@ -59,10 +61,9 @@ int sl__file_sink_decode(const uint8_t *blob, size_t len, int subtask, const cha
                          sl__fs_state *st, char *err, size_t errcap);
 void sl__fs_state_free(sl__fs_state *st);
 
-/* The clock the sink's time-based rolling reads (milliseconds, any
- * origin, never going back), for tests: now_ms(ud) replaces the monotonic
- * clock.  Call before the job runs; sink must come from sl_file_sink. */
-struct sl_sink;
-void sl__file_sink_set_clock(struct sl_sink *sink, int64_t (*now_ms)(void *ud), void *ud);
+/* sl_file_sink with another clock for its time-based rolling
+ * (milliseconds, any origin, never going back), for tests: now_ms(ud)
+ * replaces the monotonic clock; NULL keeps it. */
+sl_sink *sl__file_sink_new(const char *path, int64_t (*now_ms)(void *ud), void *ud);
 
 #endif

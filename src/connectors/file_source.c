@@ -230,13 +230,11 @@ static void src_reset_plan(fs_src *s) {
   s->n_splits = 0;
 }
 
-static int fs_plan(sl_source *src, const sl__conf *conf, int P, char *err,
-                   size_t errcap) {
-  fs_src *s = src->impl;
+static int plan_splits(fs_src *s, const sl_ctx *ctx, char *err, size_t errcap) {
   src_reset_plan(s);
-  s->continuous = SL__CONF_I(conf, MONITOR_INTERVAL) > 0;
-  s->line_numbers = SL__CONF_I(conf, LINE_NUMBERS) != 0;
-  uint64_t split = (uint64_t)SL__CONF_I(conf, FILE_SPLIT_SIZE);
+  s->continuous = sl__conn_int(ctx, "source.monitor-interval") > 0;
+  s->line_numbers = sl__conn_int(ctx, "source.text.line-numbers") != 0;
+  uint64_t split = (uint64_t)sl__conn_int(ctx, "source.file.split-size");
   if (!split) split = 1;
   if (s->line_numbers) split = UINT64_MAX; /* one split per file */
   int rc = list_files(s->path, s->continuous, &s->files, &s->n_files, err,
@@ -276,7 +274,6 @@ static int fs_plan(sl_source *src, const sl__conf *conf, int P, char *err,
     }
   }
   sl__free(sizes);
-  SL__UNUSED(P);
   return 0;
 nomem:
   sl__free(sizes);
@@ -284,10 +281,18 @@ nomem:
   return -SL_ENOMEM;
 }
 
-static int fs_open(sl_source *src, sl__inst *inst, void **reader) {
-  fs_src *s = src->impl;
-  const sl__conf *conf = inst->job->conf;
-  int P = inst->ctx.parallelism, me = inst->ctx.subtask;
+/* On the thread of sl_execute: list the files and cut them into splits
+ * (subtask i reads splits i, i + P, ...). */
+static int fs_plan(void *ud, sl_ctx *ctx) {
+  char err[4400] = "";
+  int rc = plan_splits(ud, ctx, err, sizeof err);
+  if (rc) sl_ctx_fail(ctx, "%s", err[0] ? err : sl_strerror(rc));
+  return rc;
+}
+
+static int fs_open(void *ud, sl_ctx *ctx, void **reader) {
+  fs_src *s = ud;
+  int P = sl_ctx_parallelism(ctx), me = sl_ctx_subtask(ctx);
   *reader = NULL;
   size_t mine = 0;
   if (!s->continuous) {
@@ -301,11 +306,11 @@ static int fs_open(sl_source *src, sl__inst *inst, void **reader) {
   r->subtask = me;
   r->fd = -1;
   r->attached = -1;
-  int rc = sl__lr_init(&r->lr, (size_t)SL__CONF_I(conf, MAX_LINE_LENGTH),
-                       (int)SL__CONF_I(conf, VALIDATE_UTF8), 0);
+  int rc = sl__lr_init(&r->lr, (size_t)sl__conn_int(ctx, "pipeline.max-line-length"),
+                       (int)sl__conn_int(ctx, "pipeline.text.validate-utf8"), 0);
   if (rc) goto fail;
   if (s->continuous) {
-    r->interval_ms = SL__CONF_I(conf, MONITOR_INTERVAL);
+    r->interval_ms = sl__conn_int(ctx, "source.monitor-interval");
     r->next_scan_ms = 0; /* scan at the first poll */
   } else {
     r->mine = sl__calloc(mine, sizeof *r->mine);
@@ -324,7 +329,8 @@ fail:
   return rc;
 }
 
-static void fs_close(void *reader) {
+static void fs_close(void *reader, sl_ctx *ctx) {
+  (void)ctx;
   fs_reader *r = reader;
   if (!r) return;
   if (r->fd >= 0) close(r->fd);
@@ -343,39 +349,39 @@ static void fs_close(void *reader) {
 
 /* Hand one result of the line reader to the job: 0 or a negative code.
  * `ts` is the record's timestamp (its line number, or SL_NO_TIMESTAMP). */
-static int deliver(sl__inst *inst, sl__line_reader *lr, int res,
+static int deliver(sl_ctx *ctx, sl__line_reader *lr, int res,
                    const sl__line *line, const char *path, int64_t ts) {
   if (SL__LIKELY(res == SL__LR_LINE)) {
     sl_record rec = {.ts = ts,
                      .value = line->data,
                      .value_len = (uint32_t)line->len};
-    return sl__source_emit(inst, &rec);
+    return sl_ctx_emit(ctx, &rec);
   }
   char where[4200];
   sl__fmt(where, sizeof where, "file=%s offset=%" PRIu64, path, line->offset);
-  return sl__bad_record(inst, where, lr->reason, line->data, line->len);
+  return sl__conn_bad(ctx, where, lr->reason, line->data, line->len);
 }
 
-static int read_failed(sl__inst *inst, int res, const char *path,
+static int read_failed(sl_ctx *ctx, int res, const char *path,
                        uint64_t off) {
-  return sl__fail(inst, res == -ENOMEM ? -SL_ENOMEM : -SL_EIO,
+  return sl_ctx_error(ctx, res == -ENOMEM ? -SL_ENOMEM : -SL_EIO,
                   "cannot read %s at offset %" PRIu64 ": %s", path, off,
                   strerror(-res));
 }
 
-static int poll_bounded(fs_reader *r, sl__inst *inst, int budget) {
+static int poll_bounded(fs_reader *r, sl_ctx *ctx, int budget) {
   fs_src *s = r->src;
   int n = 0;
   while (n < budget) {
     if (r->fd < 0) {
-      if (r->next >= r->n_mine) return SL__POLL_END;
+      if (r->next >= r->n_mine) return SL_POLL_END;
       const fs_split *sp = &s->splits[r->mine[r->next]];
       const char *path = s->files[sp->file];
       /* O_NONBLOCK: opening a FIFO waits for no writer (it is idle until
        * one connects, see line_reader.c's poll mode) */
       r->fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
       if (r->fd < 0)
-        return sl__fail(inst, errno_code(errno), "cannot open %s: %s", path,
+        return sl_ctx_error(ctx, errno_code(errno), "cannot open %s: %s", path,
                         strerror(errno));
       /* A FIFO or device has one split and is read without blocking. */
       struct stat st;
@@ -402,7 +408,7 @@ static int poll_bounded(fs_reader *r, sl__inst *inst, int budget) {
     int res = sl__lr_next(&r->lr, &line);
     if (res == SL__LR_LINE || res == SL__LR_BAD) {
       int64_t ts = s->line_numbers ? (int64_t)++r->lines : SL_NO_TIMESTAMP;
-      int rc = deliver(inst, &r->lr, res, &line, path, ts);
+      int rc = deliver(ctx, &r->lr, res, &line, path, ts);
       if (rc) return rc;
       n++;
     } else if (res == SL__LR_EOF) {
@@ -410,12 +416,12 @@ static int poll_bounded(fs_reader *r, sl__inst *inst, int budget) {
       r->fd = -1;
       r->next++;
     } else if (res == SL__LR_AGAIN) {
-      return n ? SL__POLL_MORE : SL__POLL_IDLE; /* a FIFO with no data */
+      return n ? SL_POLL_MORE : SL_POLL_IDLE; /* a FIFO with no data */
     } else {
-      return read_failed(inst, res, path, sl__lr_pos(&r->lr));
+      return read_failed(ctx, res, path, sl__lr_pos(&r->lr));
     }
   }
-  return SL__POLL_MORE;
+  return SL_POLL_MORE;
 }
 
 /* ---- continuous mode ---------------------------------------------------- */
@@ -435,7 +441,7 @@ static int owns(const fs_reader *r, const char *path) {
 
 /* List the path again: open new files this subtask owns, drop vanished
  * ones, mark grown ones dirty.  Both lists are sorted, so this is a merge. */
-static int rescan(fs_reader *r, sl__inst *inst) {
+static int rescan(fs_reader *r, sl_ctx *ctx) {
   char err[512] = "";
   char **names;
   size_t n_names;
@@ -451,7 +457,7 @@ static int rescan(fs_reader *r, sl__inst *inst) {
   fs_file *nf = sl__calloc(r->n_files + n_names + 1, sizeof *nf);
   if (!nf) {
     free_names(names, n_names);
-    return sl__fail(inst, -SL_ENOMEM, "out of memory rescanning %s",
+    return sl_ctx_error(ctx, -SL_ENOMEM, "out of memory rescanning %s",
                     r->src->path);
   }
   size_t i = 0, j = 0, m = 0;
@@ -472,7 +478,7 @@ static int rescan(fs_reader *r, sl__inst *inst) {
       int fd = rc ? -1 : open(path, O_RDONLY | O_CLOEXEC);
       if (fd < 0) {
         if (!rc && errno != ENOENT)
-          rc = sl__fail(inst, errno_code(errno), "cannot open %s: %s", path,
+          rc = sl_ctx_error(ctx, errno_code(errno), "cannot open %s: %s", path,
                         strerror(errno));
         sl__free(path);
         continue;
@@ -506,11 +512,10 @@ static int rescan(fs_reader *r, sl__inst *inst) {
   return rc;
 }
 
-static int poll_continuous(fs_reader *r, sl__inst *inst, int budget) {
-  if (sl__cancelled(inst)) return SL__POLL_END;
-  int64_t now = sl__now_ms();
+static int poll_continuous(fs_reader *r, sl_ctx *ctx, int budget) {
+  int64_t now = sl__conn_ms(ctx);
   if (now >= r->next_scan_ms) {
-    int rc = rescan(r, inst);
+    int rc = rescan(r, ctx);
     if (rc) return rc;
     r->next_scan_ms = now + r->interval_ms;
   }
@@ -534,7 +539,7 @@ static int poll_continuous(fs_reader *r, sl__inst *inst, int budget) {
     if (res == SL__LR_LINE || res == SL__LR_BAD) {
       int64_t ts =
           r->src->line_numbers ? (int64_t)++f->lines : SL_NO_TIMESTAMP;
-      int rc = deliver(inst, &r->lr, res, &line, f->path, ts);
+      int rc = deliver(ctx, &r->lr, res, &line, f->path, ts);
       if (rc) return rc;
       n++;
     } else if (res == SL__LR_AGAIN || res == SL__LR_EOF) {
@@ -542,16 +547,16 @@ static int poll_continuous(fs_reader *r, sl__inst *inst, int budget) {
       f->dirty = 0;
       detach(r);
     } else {
-      return read_failed(inst, res, f->path, sl__lr_pos(&r->lr));
+      return read_failed(ctx, res, f->path, sl__lr_pos(&r->lr));
     }
   }
-  return n ? SL__POLL_MORE : SL__POLL_IDLE;
+  return n ? SL_POLL_MORE : SL_POLL_IDLE;
 }
 
-static int fs_poll(void *reader, sl__inst *inst, int budget) {
+static int fs_poll(void *reader, sl_ctx *ctx, int budget) {
   fs_reader *r = reader;
-  return r->src->continuous ? poll_continuous(r, inst, budget)
-                            : poll_bounded(r, inst, budget);
+  return r->src->continuous ? poll_continuous(r, ctx, budget)
+                            : poll_bounded(r, ctx, budget);
 }
 
 /* A FIFO or device being read wakes its parked worker when data comes. */
@@ -560,13 +565,12 @@ static int fs_wait_fd(void *reader) {
   return !r->src->continuous && r->fd >= 0 && (r->lr.flags & SL__LR_POLL) ? r->fd : -1;
 }
 
-static void fs_free(sl_source *src) {
-  fs_src *s = src->impl;
+static void fs_free(void *ud) {
+  fs_src *s = ud;
   if (!s) return;
   src_reset_plan(s);
   sl__free(s->path);
   sl__free(s);
-  src->impl = NULL;
 }
 
 /* ---- checkpoints --------------------------------------------------------- */
@@ -601,7 +605,8 @@ static int put_cfile(wbuf *b, const char *path, uint64_t off, uint64_t lines, ui
 /* bounded: 'B', u32 n_splits, u32 count, {u32 split, u8 state, u8 skipping,
  * u64 off, u64 lines}...;  continuous: 'C', u32 count, {u16 len, path, u64
  * off, u64 lines, u8 skipping}... */
-static int fs_position(void *reader, uint8_t *buf, size_t cap, size_t *len) {
+static int fs_position(void *reader, sl_ctx *ctx, uint8_t *buf, size_t cap, size_t *len) {
+  (void)ctx;
   fs_reader *r = reader;
   wbuf b = {buf, 0, cap};
   int rc = 0;
@@ -652,7 +657,9 @@ static int fs_position(void *reader, uint8_t *buf, size_t cap, size_t *len) {
   return rc;
 }
 
-static int fs_seek(void *reader, const uint8_t *const *blobs, const size_t *lens, int n) {
+static int fs_seek(void *reader, sl_ctx *ctx, const uint8_t *const *blobs, const size_t *lens,
+                   int n) {
+  (void)ctx;
   fs_reader *r = reader;
   fs_src *s = r->src;
   if (!s->continuous) {
@@ -708,20 +715,20 @@ static int fs_seek(void *reader, const uint8_t *const *blobs, const size_t *lens
   return 0;
 }
 
-static const sl__source_vt fs_vt = {.kind = "file", .plan = fs_plan, .open = fs_open,
-                                    .poll = fs_poll, .close = fs_close, .free = fs_free,
-                                    .position = fs_position, .seek = fs_seek,
-                                    .wait_fd = fs_wait_fd};
+static const sl_source_ops fs_ops = {.version = SL_CONNECTOR_VERSION, .kind = "file",
+                                     .plan = fs_plan, .open = fs_open, .poll = fs_poll,
+                                     .close = fs_close, .free = fs_free,
+                                     .position = fs_position, .seek = fs_seek,
+                                     .wait_fd = fs_wait_fd};
 
 sl_source *sl_file_source(const char *path) {
   if (!path || !*path) return NULL;
   fs_src *s = sl__calloc(1, sizeof *s);
   if (!s) return NULL;
   s->path = sl__strdup(path);
-  sl_source *src = s->path ? sl__source_new(&fs_vt, s, 0) : NULL;
-  if (!src) {
-    sl__free(s->path);
-    sl__free(s);
+  if (!s->path) {
+    fs_free(s);
+    return NULL;
   }
-  return src;
+  return sl_source_new(&fs_ops, s, 0);
 }

@@ -6,6 +6,7 @@
  * record arenas, read back in subtask order after the job).
  */
 #include "connectors/connector.h"
+#include "runtime/batch.h" /* the collect sink's arenas */
 
 /* ---- collection / lines ------------------------------------------------- */
 
@@ -20,25 +21,28 @@ typedef struct {
   size_t next;
 } coll_reader;
 
-static int coll_open(sl_source *src, sl__inst *inst, void **reader) {
+static int coll_open(void *ud, sl_ctx *ctx, void **reader) {
+  (void)ctx;
   coll_reader *r = sl__calloc_private(sizeof *r);
   if (!r) return -SL_ENOMEM;
-  r->c = src->impl;
+  r->c = ud;
   *reader = r;
   return 0;
 }
 
-static int coll_poll(void *reader, sl__inst *inst, int budget) {
+static int coll_poll(void *reader, sl_ctx *ctx, int budget) {
   coll_reader *r = reader;
   for (int i = 0; i < budget && r->next < r->c->n; i++) {
-    int rc = sl__source_emit(inst, &r->c->recs[r->next++]);
+    int rc = sl_ctx_emit(ctx, &r->c->recs[r->next++]);
     if (rc) return rc;
   }
-  return r->next < r->c->n ? SL__POLL_MORE : SL__POLL_END;
+  return r->next < r->c->n ? SL_POLL_MORE : SL_POLL_END;
 }
 
 /* Position: the index of the next record (subtask 0 reads them all). */
-static int coll_position(void *reader, uint8_t *buf, size_t cap, size_t *len) {
+static int coll_position(void *reader, sl_ctx *ctx, uint8_t *buf, size_t cap, size_t *len) {
+  (void)ctx;
+  (void)cap; /* >= 8 */
   coll_reader *r = reader;
   uint64_t next = r->next;
   memcpy(buf, &next, 8);
@@ -46,7 +50,9 @@ static int coll_position(void *reader, uint8_t *buf, size_t cap, size_t *len) {
   return 0;
 }
 
-static int coll_seek(void *reader, const uint8_t *const *blobs, const size_t *lens, int n) {
+static int coll_seek(void *reader, sl_ctx *ctx, const uint8_t *const *blobs, const size_t *lens,
+                     int n) {
+  (void)ctx;
   coll_reader *r = reader;
   for (int i = 0; i < n; i++)
     if (lens[i] == 8) {
@@ -57,20 +63,23 @@ static int coll_seek(void *reader, const uint8_t *const *blobs, const size_t *le
   return 0;
 }
 
-static void reader_close(void *reader) { sl__free_private(reader); }
+static void reader_close(void *reader, sl_ctx *ctx) {
+  (void)ctx;
+  sl__free_private(reader);
+}
 
-static void coll_free(sl_source *src) {
-  coll_src *c = src->impl;
+static void coll_free(void *ud) {
+  coll_src *c = ud;
   if (!c) return;
   sl__free(c->recs);
   sl__free(c->buf);
   sl__free(c);
 }
 
-static const sl__source_vt coll_vt = {.kind = "collection", .open = coll_open,
-                                      .poll = coll_poll, .close = reader_close,
-                                      .free = coll_free, .position = coll_position,
-                                      .seek = coll_seek};
+static const sl_source_ops coll_ops = {.version = SL_CONNECTOR_VERSION, .kind = "collection",
+                                       .open = coll_open, .poll = coll_poll,
+                                       .close = reader_close, .free = coll_free,
+                                       .position = coll_position, .seek = coll_seek};
 
 static sl_source *coll_make(const sl_record *recs, const char *const *lines,
                             size_t n) {
@@ -97,12 +106,9 @@ static sl_source *coll_make(const sl_record *recs, const char *const *lines,
     else o->value = p;
   }
   c->n = n;
-  sl_source *s = sl__source_new(&coll_vt, c, 1);
-  if (s) return s;
+  return sl_source_new(&coll_ops, c, SL_SOURCE_NONPARALLEL);
 fail:
-  sl__free(c->recs);
-  sl__free(c->buf);
-  sl__free(c);
+  coll_free(c);
   return NULL;
 }
 
@@ -137,13 +143,13 @@ typedef struct {
   uint64_t emitted;
 } gen_reader;
 
-static int gen_open(sl_source *src, sl__inst *inst, void **reader) {
-  const gen_src *g = src->impl;
+static int gen_open(void *ud, sl_ctx *ctx, void **reader) {
+  const gen_src *g = ud;
   gen_reader *r = sl__calloc_private(sizeof *r);
   if (!r) return -SL_ENOMEM;
   r->g = g;
-  uint64_t P = (uint64_t)inst->ctx.parallelism, i = (uint64_t)inst->ctx.subtask;
-  r->rate = (double)SL__CONF_I(inst->job->conf, DATAGEN_RATE) / (double)P;
+  uint64_t P = (uint64_t)sl_ctx_parallelism(ctx), i = (uint64_t)sl_ctx_subtask(ctx);
+  r->rate = (double)sl__conn_int(ctx, "source.datagen.rows-per-second") / (double)P;
   r->start_ns = 0; /* the schedule starts at the first poll, not at setup */
   if (g->fn) { /* datagen: round robin */
     r->next = i;
@@ -160,15 +166,15 @@ static int gen_open(sl_source *src, sl__inst *inst, void **reader) {
   return 0;
 }
 
-static int gen_poll(void *reader, sl__inst *inst, int budget) {
+static int gen_poll(void *reader, sl_ctx *ctx, int budget) {
   gen_reader *r = reader;
   const gen_src *g = r->g;
   if (SL__UNLIKELY(r->done.n)) /* a restored run skips what was emitted before */
     r->next = sl__gen_skip(&r->done, r->next, r->step, r->end);
   if (r->rate > 0) { /* on schedule: idle until the next record is due */
-    if (!r->start_ns) r->start_ns = sl__now_ns() - 1; /* record 0 is due at once */
-    double due = (double)(sl__now_ns() - r->start_ns) / 1e9 * r->rate;
-    if ((double)r->emitted >= due && r->next < r->end) return SL__POLL_IDLE;
+    if (!r->start_ns) r->start_ns = sl_ctx_monotonic_ns(ctx) - 1; /* record 0 is due at once */
+    double due = (double)(sl_ctx_monotonic_ns(ctx) - r->start_ns) / 1e9 * r->rate;
+    if ((double)r->emitted >= due && r->next < r->end) return SL_POLL_IDLE;
     if (due - (double)r->emitted < budget) budget = (int)(due - (double)r->emitted) + 1;
   }
   for (int i = 0; i < budget && r->next < r->end; i++) {
@@ -176,11 +182,10 @@ static int gen_poll(void *reader, sl__inst *inst, int budget) {
     int64_t v;
     if (g->fn) {
       rec = (sl_record){SL_NO_TIMESTAMP, NULL, 0, NULL, 0};
-      int rc = g->fn(g->ud, &inst->ctx, r->next, &rec);
+      int rc = g->fn(g->ud, ctx, r->next, &rec);
       if (rc < 0)
-        return sl__fail(inst, rc, "datagen function failed at index %llu: %s",
-                        (unsigned long long)r->next,
-                        inst->ctx.msg[0] ? inst->ctx.msg : sl_strerror(rc));
+        return sl_ctx_error(ctx, rc, "datagen function failed at index %llu (%s)",
+                            (unsigned long long)r->next, sl_strerror(rc));
     } else {
       v = g->from + (int64_t)r->next;
       rec = (sl_record){v, NULL, 0, &v, sizeof v}; /* little-endian hosts */
@@ -188,37 +193,43 @@ static int gen_poll(void *reader, sl__inst *inst, int budget) {
     r->next += r->step;
     r->emitted++;
     if (SL__UNLIKELY(r->done.n)) r->next = sl__gen_skip(&r->done, r->next, r->step, r->end);
-    int rc = sl__source_emit(inst, &rec);
+    int rc = sl_ctx_emit(ctx, &rec);
     if (rc) return rc;
   }
-  return r->next < r->end ? SL__POLL_MORE : SL__POLL_END;
+  return r->next < r->end ? SL_POLL_MORE : SL_POLL_END;
 }
 
-static int gen_position(void *reader, uint8_t *buf, size_t cap, size_t *len) {
+static int gen_position(void *reader, sl_ctx *ctx, uint8_t *buf, size_t cap, size_t *len) {
+  (void)ctx;
   gen_reader *r = reader;
   sl__gen_pos own = {r->first, r->next, r->step};
   return sl__gen_position(&own, &r->done, buf, cap, len);
 }
 
-static int gen_seek(void *reader, const uint8_t *const *blobs, const size_t *lens, int n) {
+static int gen_seek(void *reader, sl_ctx *ctx, const uint8_t *const *blobs, const size_t *lens,
+                    int n) {
+  (void)ctx;
   gen_reader *r = reader;
   return sl__gen_seek(&r->done, blobs, lens, n);
 }
 
-static void gen_close(void *reader) {
+static void gen_close(void *reader, sl_ctx *ctx) {
+  (void)ctx;
   gen_reader *r = reader;
   sl__free(r->done.e);
   sl__free_private(r);
 }
 
-static void gen_free(sl_source *src) { sl__free(src->impl); }
+static void gen_free(void *ud) { sl__free(ud); }
 
-static const sl__source_vt seq_vt = {.kind = "sequence", .open = gen_open, .poll = gen_poll,
-                                     .close = gen_close, .free = gen_free,
-                                     .position = gen_position, .seek = gen_seek};
-static const sl__source_vt datagen_vt = {.kind = "datagen", .open = gen_open, .poll = gen_poll,
-                                         .close = gen_close, .free = gen_free,
-                                         .position = gen_position, .seek = gen_seek};
+static const sl_source_ops seq_ops = {.version = SL_CONNECTOR_VERSION, .kind = "sequence",
+                                      .open = gen_open, .poll = gen_poll,
+                                      .close = gen_close, .free = gen_free,
+                                      .position = gen_position, .seek = gen_seek};
+static const sl_source_ops datagen_ops = {.version = SL_CONNECTOR_VERSION, .kind = "datagen",
+                                          .open = gen_open, .poll = gen_poll,
+                                          .close = gen_close, .free = gen_free,
+                                          .position = gen_position, .seek = gen_seek};
 
 sl_source *sl_sequence_source(int64_t from, int64_t to) {
   if (to < from) return NULL;
@@ -226,9 +237,7 @@ sl_source *sl_sequence_source(int64_t from, int64_t to) {
   if (!g) return NULL;
   g->from = from;
   g->to = to;
-  sl_source *s = sl__source_new(&seq_vt, g, 0);
-  if (!s) sl__free(g);
-  return s;
+  return sl_source_new(&seq_ops, g, 0);
 }
 
 sl_source *sl_datagen_source(uint64_t count, sl_datagen_fn fn, void *ud) {
@@ -238,24 +247,25 @@ sl_source *sl_datagen_source(uint64_t count, sl_datagen_fn fn, void *ud) {
   g->count = count;
   g->fn = fn;
   g->ud = ud;
-  sl_source *s = sl__source_new(&datagen_vt, g, 0);
-  if (!s) sl__free(g);
-  return s;
+  return sl_source_new(&datagen_ops, g, 0);
 }
 
 /* ---- discard ------------------------------------------------------------ */
 
-static int discard_open(sl_sink *sink, sl__inst *inst, void **writer) {
-  *writer = sink; /* non-NULL, nothing to keep */
+static int discard_open(void *ud, sl_ctx *ctx, void **writer) {
+  (void)ud;
+  *writer = ctx; /* non-NULL, nothing to keep */
   return 0;
 }
-static int discard_write(void *writer, sl__inst *inst, const sl_record *r) {
+static int discard_write(void *writer, sl_ctx *ctx, const sl_record *r) {
+  (void)writer, (void)ctx, (void)r;
   return 0;
 }
-static const sl__sink_vt discard_vt = {
-    .kind = "discard", .open = discard_open, .write = discard_write};
+static const sl_sink_ops discard_ops = {
+    .version = SL_CONNECTOR_VERSION, .kind = "discard", .open = discard_open,
+    .write = discard_write};
 
-sl_sink *sl_discard_sink(void) { return sl__sink_new(&discard_vt, NULL, 0); }
+sl_sink *sl_discard_sink(void) { return sl_sink_new(&discard_ops, NULL, 0); }
 
 /* ---- collect ------------------------------------------------------------ */
 
@@ -285,41 +295,41 @@ void sl_collect_free(sl_collect *c) {
   sl__free(c);
 }
 
-static int collect_open(sl_sink *sink, sl__inst *inst, void **writer) {
-  sl_collect *c = sink->impl;
-  if (inst->ctx.subtask == 0) { /* opens run on one thread, subtask 0 first */
+static int collect_open(void *ud, sl_ctx *ctx, void **writer) {
+  sl_collect *c = ud;
+  if (sl_ctx_subtask(ctx) == 0) { /* opens run on one thread, subtask 0 first */
     collect_reset(c);
-    c->parts = sl__calloc((size_t)inst->ctx.parallelism, sizeof *c->parts);
+    c->parts = sl__calloc((size_t)sl_ctx_parallelism(ctx), sizeof *c->parts);
     if (!c->parts) return -SL_ENOMEM;
-    c->n_parts = inst->ctx.parallelism;
+    c->n_parts = sl_ctx_parallelism(ctx);
   }
   sl__batch *b = sl__batch_new(4096);
   if (!b) return -SL_ENOMEM;
-  c->parts[inst->ctx.subtask] = b;
+  c->parts[sl_ctx_subtask(ctx)] = b;
   *writer = b;
   return 0;
 }
 
-static int collect_write(void *writer, sl__inst *inst, const sl_record *r) {
+static int collect_write(void *writer, sl_ctx *ctx, const sl_record *r) {
   sl__batch *b = writer;
   uint32_t size = sl__entry_size(r->key_len, r->value_len);
   if (!sl__batch_fits(b, size)) {
     uint32_t grow = SL__MAX(size, b->cap);
     if (sl__batch_reserve(b, grow))
-      return sl__fail(inst, -SL_ENOMEM, "collect sink: out of memory");
+      return sl_ctx_error(ctx, -SL_ENOMEM, "collect sink: out of memory");
   }
   sl__batch_put(b, r);
   return 0;
 }
 
-static int collect_commit(sl_sink *sink, int ok, char *err, size_t errcap) {
-  sl_collect *c = sink->impl;
+static int collect_commit(void *ud, sl_ctx *ctx, int ok) {
+  sl_collect *c = ud;
+  (void)ok;
   size_t n = 0;
   for (int i = 0; i < c->n_parts; i++) n += c->parts[i] ? c->parts[i]->count : 0;
   c->index = sl__calloc(n ? n : 1, sizeof *c->index);
   if (!c->index) {
-    sl__fmt(err, errcap, "collect sink: out of memory");
-    return -SL_ENOMEM;
+    return sl_ctx_error(ctx, -SL_ENOMEM, "collect sink: out of memory");
   }
   size_t k = 0;
   for (int i = 0; i < c->n_parts; i++) {
@@ -331,14 +341,15 @@ static int collect_commit(sl_sink *sink, int ok, char *err, size_t errcap) {
   return 0;
 }
 
-static const sl__sink_vt collect_vt = {.kind = "collect",
-                                       .open = collect_open,
-                                       .write = collect_write,
-                                       .commit = collect_commit};
+static const sl_sink_ops collect_ops = {.version = SL_CONNECTOR_VERSION,
+                                        .kind = "collect",
+                                        .open = collect_open,
+                                        .write = collect_write,
+                                        .commit = collect_commit};
 
 sl_sink *sl_collect_sink(sl_collect *c) {
   if (!c) return NULL;
-  return sl__sink_new(&collect_vt, c, 0);
+  return sl_sink_new(&collect_ops, c, 0);
 }
 
 size_t sl_collect_count(const sl_collect *c) { return c ? c->count : 0; }

@@ -369,12 +369,12 @@ typedef struct nx_reader {
   uint8_t buf[SL_NEXMARK_MAX_EVENT];
 } nx_reader;
 
-static int nx_open(sl_source *src, sl__inst *inst, void **reader) {
+static int nx_open(void *ud, sl_ctx *ctx, void **reader) {
   nx_reader *r = sl__calloc_private(sizeof *r);
   if (!r) return -SL_ENOMEM;
-  r->cfg = src->impl;
-  r->first = r->next = (uint64_t)inst->ctx.subtask;
-  r->step = (uint64_t)inst->ctx.parallelism;
+  r->cfg = ud;
+  r->first = r->next = (uint64_t)sl_ctx_subtask(ctx);
+  r->step = (uint64_t)sl_ctx_parallelism(ctx);
   r->end = r->cfg->events ? r->cfg->events : UINT64_MAX;
   *reader = r;
   return 0;
@@ -384,7 +384,7 @@ static inline void skip_emitted(nx_reader *r) {
   if (SL__UNLIKELY(r->done.n)) r->next = sl__gen_skip(&r->done, r->next, r->step, r->end);
 }
 
-static int nx_poll(void *reader, sl__inst *inst, int budget) {
+static int nx_poll(void *reader, sl_ctx *ctx, int budget) {
   nx_reader *r = reader;
   skip_emitted(r);
   for (int i = 0; i < budget && r->next < r->end; i++) {
@@ -393,34 +393,39 @@ static int nx_poll(void *reader, sl__inst *inst, int budget) {
     sl_record rec = {ts, NULL, 0, r->buf, len};
     r->next = r->end - r->next > r->step ? r->next + r->step : r->end;
     skip_emitted(r);
-    int rc = sl__source_emit(inst, &rec);
+    int rc = sl_ctx_emit(ctx, &rec);
     if (rc) return rc;
   }
-  return r->next < r->end ? SL__POLL_MORE : SL__POLL_END;
+  return r->next < r->end ? SL_POLL_MORE : SL_POLL_END;
 }
 
-static int nx_position(void *reader, uint8_t *buf, size_t cap, size_t *len) {
+static int nx_position(void *reader, sl_ctx *ctx, uint8_t *buf, size_t cap, size_t *len) {
+  (void)ctx;
   nx_reader *r = reader;
   sl__gen_pos own = {r->first, r->next, r->step};
   return sl__gen_position(&own, &r->done, buf, cap, len);
 }
 
-static int nx_seek(void *reader, const uint8_t *const *blobs, const size_t *lens, int n) {
+static int nx_seek(void *reader, sl_ctx *ctx, const uint8_t *const *blobs, const size_t *lens,
+                   int n) {
+  (void)ctx;
   nx_reader *r = reader;
   return sl__gen_seek(&r->done, blobs, lens, n);
 }
 
-static void nx_close(void *reader) {
+static void nx_close(void *reader, sl_ctx *ctx) {
+  (void)ctx;
   nx_reader *r = reader;
   sl__free(r->done.e);
   sl__free_private(r);
 }
 
-static void nx_free(sl_source *src) { sl__free(src->impl); }
+static void nx_free(void *ud) { sl__free(ud); }
 
-static const sl__source_vt nexmark_vt = {.kind = "nexmark", .open = nx_open, .poll = nx_poll,
-                                         .close = nx_close, .free = nx_free,
-                                         .position = nx_position, .seek = nx_seek};
+static const sl_source_ops nexmark_ops = {.version = SL_CONNECTOR_VERSION, .kind = "nexmark",
+                                          .open = nx_open, .poll = nx_poll,
+                                          .close = nx_close, .free = nx_free,
+                                          .position = nx_position, .seek = nx_seek};
 
 sl_source *sl_nexmark_source(const sl_nexmark_config *cfg) {
   char err[256];
@@ -428,7 +433,5 @@ sl_source *sl_nexmark_source(const sl_nexmark_config *cfg) {
   pthread_once(&g_pool_once, pool_init);
   sl_nexmark_config *c = sl__memdup(cfg, sizeof *cfg);
   if (!c) return NULL;
-  sl_source *s = sl__source_new(&nexmark_vt, c, 0);
-  if (!s) sl__free(c);
-  return s;
+  return sl_source_new(&nexmark_ops, c, 0);
 }

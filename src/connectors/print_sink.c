@@ -45,36 +45,37 @@ typedef struct ps_writer {
   char buf[PS_BUF];
 } ps_writer;
 
-static int ps_out(ps_writer *w, sl__inst *inst, const void *extra,
+static int ps_out(ps_writer *w, sl_ctx *ctx, const void *extra,
                   size_t extra_len) {
   pthread_mutex_lock(&g_stdout_mu);
-  int rc = w->len ? sl__write_stoppable(inst, w->fd, w->buf, w->len, 0) : 0;
+  int rc = w->len ? sl__write_stoppable(ctx, w->fd, w->buf, w->len, 0) : 0;
   if (!rc && extra_len) {
-    rc = sl__write_stoppable(inst, w->fd, w->prefix, w->plen, 0);
-    if (!rc) rc = sl__write_stoppable(inst, w->fd, extra, extra_len, 0);
-    if (!rc) rc = sl__write_stoppable(inst, w->fd, "\n", 1, 0);
+    rc = sl__write_stoppable(ctx, w->fd, w->prefix, w->plen, 0);
+    if (!rc) rc = sl__write_stoppable(ctx, w->fd, extra, extra_len, 0);
+    if (!rc) rc = sl__write_stoppable(ctx, w->fd, "\n", 1, 0);
   }
   pthread_mutex_unlock(&g_stdout_mu);
   w->len = 0;
   if (rc == -SL_ECANCELED)
-    return sl__fail(inst, rc, "stopped while stdout was not read: the output still buffered was not delivered (whatever reads the job's stdout stopped reading; write to a file instead)");
+    return sl_ctx_error(ctx, rc, "stopped while stdout was not read: the output still buffered was not delivered (whatever reads the job's stdout stopped reading; write to a file instead)");
   if (rc)
-    return sl__fail(inst, -SL_EIO, "cannot write to stdout: %s", strerror(-rc));
+    return sl_ctx_error(ctx, -SL_EIO, "cannot write to stdout: %s", strerror(-rc));
   return 0;
 }
 
-static int ps_open(sl_sink *sink, sl__inst *inst, void **writer) {
+static int ps_open(void *ud, sl_ctx *ctx, void **writer) {
+  (void)ud;
   ps_writer *w = sl__calloc_private(sizeof *w);
-  if (!w) return sl__fail(inst, -SL_ENOMEM, "print sink: out of memory");
+  if (!w) return sl_ctx_error(ctx, -SL_ENOMEM, "print sink: out of memory");
   w->fd = STDOUT_FILENO;
   w->len = 0;
   w->first_ns = 0;
-  w->timeout_ns = inst->job->buffer_timeout_ns;
+  w->timeout_ns = sl__conn_int(ctx, "execution.buffer-timeout") * 1000000;
   w->immediate = w->timeout_ns <= 0 || isatty(w->fd);
   w->plen = 0;
   w->prefix[0] = '\0';
-  if (inst->ctx.parallelism > 1) {
-    int n = snprintf(w->prefix, sizeof w->prefix, "%d> ", inst->ctx.subtask + 1);
+  if (sl_ctx_parallelism(ctx) > 1) {
+    int n = snprintf(w->prefix, sizeof w->prefix, "%d> ", sl_ctx_subtask(ctx) + 1);
     w->plen = n > 0 ? (size_t)n : 0;
   }
   pthread_mutex_lock(&g_stdout_mu);
@@ -84,32 +85,33 @@ static int ps_open(sl_sink *sink, sl__inst *inst, void **writer) {
   return 0;
 }
 
-static int ps_write(void *writer, sl__inst *inst, const sl_record *r) {
+static int ps_write(void *writer, sl_ctx *ctx, const sl_record *r) {
   ps_writer *w = writer;
   size_t n = w->plen + r->value_len + 1;
-  if (SL__UNLIKELY(n > PS_BUF)) return ps_out(w, inst, r->value, r->value_len);
+  if (SL__UNLIKELY(n > PS_BUF)) return ps_out(w, ctx, r->value, r->value_len);
   if (w->len + n > PS_BUF) {
-    int rc = ps_out(w, inst, NULL, 0);
+    int rc = ps_out(w, ctx, NULL, 0);
     if (rc) return rc;
   }
   char *p = w->buf + w->len;
   memcpy(p, w->prefix, w->plen);
   if (r->value_len) memcpy(p + w->plen, r->value, r->value_len);
   p[n - 1] = '\n';
-  int64_t now = inst->w->now_ns;
+  int64_t now = sl_ctx_monotonic_ns(ctx);
   if (!w->len) w->first_ns = now;
   w->len += n;
   if (w->immediate || now - w->first_ns >= w->timeout_ns)
-    return ps_out(w, inst, NULL, 0);
+    return ps_out(w, ctx, NULL, 0);
   return 0;
 }
 
-static int ps_flush(void *writer, sl__inst *inst) {
+static int ps_flush(void *writer, sl_ctx *ctx) {
   ps_writer *w = writer;
-  return w->len ? ps_out(w, inst, NULL, 0) : 0;
+  return w->len ? ps_out(w, ctx, NULL, 0) : 0;
 }
 
-static void ps_close(void *writer, int ok) {
+static void ps_close(void *writer, sl_ctx *ctx, int ok) {
+  (void)ctx;
   ps_writer *w = writer;
   if (w->len && !ok) { /* what was produced before the failure, best effort:
                         * as much as stdout takes without waiting */
@@ -126,16 +128,14 @@ static void ps_close(void *writer, int ok) {
   sl__free_private(w);
 }
 
-static void ps_free(sl_sink *sink) { SL__UNUSED(sink); }
-
-static const sl__sink_vt ps_vt = {
+static const sl_sink_ops ps_ops = {
+    .version = SL_CONNECTOR_VERSION,
     .kind = "print",
     .open = ps_open,
     .write = ps_write,
     .flush = ps_flush,
     .idle = ps_flush,
     .close = ps_close,
-    .free = ps_free,
 };
 
-sl_sink *sl_print_sink(void) { return sl__sink_new(&ps_vt, NULL, 0); }
+sl_sink *sl_print_sink(void) { return sl_sink_new(&ps_ops, NULL, 0); }

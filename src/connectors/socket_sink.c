@@ -46,21 +46,21 @@ typedef struct ss_writer {
   char buf[SS_BUF];
 } ss_writer;
 
-static int fail_send(ss_writer *w, sl__inst *inst, int rc) {
+static int fail_send(ss_writer *w, sl_ctx *ctx, int rc) {
   if (rc == -SL_ECANCELED)
-    return sl__fail(inst, rc, "stopped while %s did not read: the output still buffered was not "
+    return sl_ctx_error(ctx, rc, "stopped while %s did not read: the output still buffered was not "
                     "delivered (the server stopped reading)", w->sink->where);
-  return sl__fail(inst, -SL_ECONN, "connection to %s lost: %s", w->sink->where,
+  return sl_ctx_error(ctx, -SL_ECONN, "connection to %s lost: %s", w->sink->where,
                   strerror(-rc));
 }
 
-static int ss_out(ss_writer *w, sl__inst *inst) {
-  int rc = sl__write_stoppable(inst, w->fd, w->buf, w->len, 1);
+static int ss_out(ss_writer *w, sl_ctx *ctx) {
+  int rc = sl__write_stoppable(ctx, w->fd, w->buf, w->len, 1);
   w->len = 0;
-  return rc ? fail_send(w, inst, rc) : 0;
+  return rc ? fail_send(w, ctx, rc) : 0;
 }
 
-static int ss_connect(const ss_sink *s, sl__inst *inst) {
+static int ss_connect(const ss_sink *s, sl_ctx *ctx) {
   char port[16];
   snprintf(port, sizeof port, "%d", s->port);
   struct addrinfo hints, *res = NULL;
@@ -69,7 +69,7 @@ static int ss_connect(const ss_sink *s, sl__inst *inst) {
   hints.ai_socktype = SOCK_STREAM;
   int g = getaddrinfo(s->host, port, &hints, &res);
   if (g != 0)
-    return sl__fail(inst, -SL_ECONN, "cannot connect to %s: %s", s->where,
+    return sl_ctx_error(ctx, -SL_ECONN, "cannot connect to %s: %s", s->where,
                     g == EAI_SYSTEM ? strerror(errno) : gai_strerror(g));
   int fd = -1, err = 0;
   for (struct addrinfo *a = res; a; a = a->ai_next) {
@@ -88,73 +88,74 @@ static int ss_connect(const ss_sink *s, sl__inst *inst) {
   }
   freeaddrinfo(res);
   if (fd < 0)
-    return sl__fail(inst, -SL_ECONN, "cannot connect to %s: %s", s->where,
+    return sl_ctx_error(ctx, -SL_ECONN, "cannot connect to %s: %s", s->where,
                     strerror(err ? err : ECONNREFUSED));
   int one = 1;
   (void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
   return fd;
 }
 
-static int ss_open(sl_sink *sink, sl__inst *inst, void **writer) {
-  const ss_sink *s = sink->impl;
+static int ss_open(void *ud, sl_ctx *ctx, void **writer) {
+  const ss_sink *s = ud;
   ss_writer *w = sl__calloc_private(sizeof *w);
-  if (!w) return sl__fail(inst, -SL_ENOMEM, "socket sink %s: out of memory", s->where);
-  int fd = ss_connect(s, inst);
+  if (!w) return sl_ctx_error(ctx, -SL_ENOMEM, "socket sink %s: out of memory", s->where);
+  int fd = ss_connect(s, ctx);
   if (fd < 0) {
     sl__free_private(w);
     return fd;
   }
   w->sink = s;
   w->fd = fd;
-  w->timeout_ns = inst->job->buffer_timeout_ns;
+  w->timeout_ns = sl__conn_int(ctx, "execution.buffer-timeout") * 1000000;
   w->first_ns = 0;
   w->len = 0;
   *writer = w;
   return 0;
 }
 
-static int ss_write(void *writer, sl__inst *inst, const sl_record *r) {
+static int ss_write(void *writer, sl_ctx *ctx, const sl_record *r) {
   ss_writer *w = writer;
   size_t n = (size_t)r->value_len + 1;
   int rc;
-  if (w->len + n > SS_BUF && (rc = ss_out(w, inst)) != 0) return rc;
+  if (w->len + n > SS_BUF && (rc = ss_out(w, ctx)) != 0) return rc;
   if (SL__UNLIKELY(n > SS_BUF)) {
-    if ((rc = sl__write_stoppable(inst, w->fd, r->value, r->value_len, 1)) != 0 ||
-        (rc = sl__write_stoppable(inst, w->fd, "\n", 1, 1)) != 0)
-      return fail_send(w, inst, rc);
+    if ((rc = sl__write_stoppable(ctx, w->fd, r->value, r->value_len, 1)) != 0 ||
+        (rc = sl__write_stoppable(ctx, w->fd, "\n", 1, 1)) != 0)
+      return fail_send(w, ctx, rc);
     return 0;
   }
   if (r->value_len) memcpy(w->buf + w->len, r->value, r->value_len);
   w->buf[w->len + r->value_len] = '\n';
-  int64_t now = inst->w->now_ns;
+  int64_t now = sl_ctx_monotonic_ns(ctx);
   if (!w->len) w->first_ns = now;
   w->len += n;
   if (w->timeout_ns <= 0 || now - w->first_ns >= w->timeout_ns)
-    return ss_out(w, inst);
+    return ss_out(w, ctx);
   return 0;
 }
 
-static int ss_flush(void *writer, sl__inst *inst) {
+static int ss_flush(void *writer, sl_ctx *ctx) {
   ss_writer *w = writer;
-  return w->len ? ss_out(w, inst) : 0;
+  return w->len ? ss_out(w, ctx) : 0;
 }
 
-static void ss_close(void *writer, int ok) {
+static void ss_close(void *writer, sl_ctx *ctx, int ok) {
   ss_writer *w = writer;
-  SL__UNUSED(ok);
+  (void)ctx;
+  (void)ok;
   close(w->fd);
   sl__free_private(w);
 }
 
-static void ss_free(sl_sink *sink) {
-  ss_sink *s = sink->impl;
+static void ss_free(void *ud) {
+  ss_sink *s = ud;
   if (!s) return;
   sl__free(s->host);
   sl__free(s);
-  sink->impl = NULL;
 }
 
-static const sl__sink_vt ss_vt = {
+static const sl_sink_ops ss_ops = {
+    .version = SL_CONNECTOR_VERSION,
     .kind = "socket",
     .open = ss_open,
     .write = ss_write,
@@ -170,13 +171,11 @@ sl_sink *sl_socket_sink(const char *host, int port) {
   if (!s) return NULL;
   s->host = sl__strdup(host);
   s->port = port;
-  if (!s->host) goto fail;
+  if (!s->host) {
+    ss_free(s);
+    return NULL;
+  }
   sl__fmt(s->where, sizeof s->where, strchr(host, ':') ? "[%s]:%d" : "%s:%d",
           host, port);
-  sl_sink *sink = sl__sink_new(&ss_vt, s, 0);
-  if (sink) return sink;
-fail:
-  sl__free(s->host);
-  sl__free(s);
-  return NULL;
+  return sl_sink_new(&ss_ops, s, 0);
 }

@@ -7,7 +7,7 @@
  * Nothing here blocks the worker thread.  The socket is non-blocking from
  * the start: connect() is started and its completion checked with a
  * zero-timeout poll() on later polls (giving up after
- * SL__SOCK_CONNECT_TIMEOUT_MS); reads return SL__POLL_IDLE when no data is
+ * SL__SOCK_CONNECT_TIMEOUT_MS); reads return SL_POLL_IDLE when no data is
  * there; the wait before a reconnect is a deadline checked on each poll.
  * stdin is read only after poll() says it is readable.  (getaddrinfo is
  * the one blocking call: instant for numeric addresses and /etc/hosts
@@ -73,27 +73,26 @@ typedef struct sock_reader {
   char where[300];       /* "socket=HOST:PORT" or "stdin" */
 } sock_reader;
 
-static int sock_open(sl_source *src, sl__inst *inst, void **reader) {
-  sock_src *s = src->impl;
-  const sl__conf *conf = inst->job->conf;
+static int sock_open(void *ud, sl_ctx *ctx, void **reader) {
+  sock_src *s = ud;
   *reader = NULL;
-  if (inst->ctx.subtask != 0) return 0;
+  if (sl_ctx_subtask(ctx) != 0) return 0;
   sock_reader *r = sl__calloc_private(sizeof *r);
   if (!r) return -SL_ENOMEM;
-  int rc = sl__lr_init(&r->lr, (size_t)SL__CONF_I(conf, MAX_LINE_LENGTH),
-                       (int)SL__CONF_I(conf, VALIDATE_UTF8), 0);
+  int rc = sl__lr_init(&r->lr, (size_t)sl__conn_int(ctx, "pipeline.max-line-length"),
+                       (int)sl__conn_int(ctx, "pipeline.text.validate-utf8"), 0);
   if (rc) {
     sl__free_private(r);
     return rc;
   }
   r->src = s;
   r->fd = -1;
-  r->line_numbers = SL__CONF_I(conf, LINE_NUMBERS) != 0;
+  r->line_numbers = sl__conn_int(ctx, "source.text.line-numbers") != 0;
   if (s->host) {
     r->state = S_WAIT;
     r->deadline_ms = 0; /* first attempt at the first poll */
-    r->backoff0_ms = r->backoff_ms = SL__CONF_I(conf, SOCKET_BACKOFF);
-    r->retries_left = SL__CONF_I(conf, SOCKET_MAX_RETRY);
+    r->backoff0_ms = r->backoff_ms = sl__conn_int(ctx, "source.socket.retry-backoff");
+    r->retries_left = sl__conn_int(ctx, "source.socket.max-retry");
     sl__fmt(r->where, sizeof r->where, "socket=%s:%d", s->host, s->port);
   } else {
     r->state = S_CONNECTED;
@@ -106,7 +105,8 @@ static int sock_open(sl_source *src, sl__inst *inst, void **reader) {
   return 0;
 }
 
-static void sock_close(void *reader) {
+static void sock_close(void *reader, sl_ctx *ctx) {
+  (void)ctx;
   sock_reader *r = reader;
   if (!r) return;
   if (r->src->host && r->fd >= 0) close(r->fd);
@@ -121,9 +121,9 @@ static void drop_fd(sock_reader *r) {
 }
 
 /* The connection is gone or an attempt failed (errno e).  Schedule the
- * next attempt, or end: SL__POLL_END after a closed connection, a job
+ * next attempt, or end: SL_POLL_END after a closed connection, a job
  * failure after a failed connect. */
-static int attempt_over(sock_reader *r, sl__inst *inst, int connect_failed,
+static int attempt_over(sock_reader *r, sl_ctx *ctx, int connect_failed,
                         int e) {
   drop_fd(r);
   if (r->ai) {
@@ -132,15 +132,15 @@ static int attempt_over(sock_reader *r, sl__inst *inst, int connect_failed,
   }
   if (r->retries_left == 0) {
     r->state = S_DONE;
-    if (!connect_failed) return SL__POLL_END;
-    return sl__fail(inst, -SL_ECONN, "cannot connect to %s:%d: %s",
+    if (!connect_failed) return SL_POLL_END;
+    return sl_ctx_error(ctx, -SL_ECONN, "cannot connect to %s:%d: %s",
                     r->src->host, r->src->port, e ? strerror(e) : "failed");
   }
   if (r->retries_left > 0) r->retries_left--;
   r->state = S_WAIT;
-  r->deadline_ms = sl__now_ms() + r->backoff_ms;
+  r->deadline_ms = sl__conn_ms(ctx) + r->backoff_ms;
   r->backoff_ms = SL__MIN(r->backoff_ms * 2, SL__SOCK_MAX_BACKOFF_MS);
-  return SL__POLL_IDLE;
+  return SL_POLL_IDLE;
 }
 
 static void connected(sock_reader *r) {
@@ -155,8 +155,8 @@ static void connected(sock_reader *r) {
 }
 
 /* Start connecting to r->ai_cur and the addresses after it.  Returns
- * SL__POLL_IDLE (in progress or connected) or the result of attempt_over. */
-static int try_addresses(sock_reader *r, sl__inst *inst) {
+ * SL_POLL_IDLE (in progress or connected) or the result of attempt_over. */
+static int try_addresses(sock_reader *r, sl_ctx *ctx) {
   for (; r->ai_cur; r->ai_cur = r->ai_cur->ai_next) {
     struct addrinfo *a = r->ai_cur;
     r->fd = socket(a->ai_family, a->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC,
@@ -167,20 +167,20 @@ static int try_addresses(sock_reader *r, sl__inst *inst) {
     }
     if (connect(r->fd, a->ai_addr, a->ai_addrlen) == 0) {
       connected(r);
-      return SL__POLL_IDLE;
+      return SL_POLL_IDLE;
     }
     if (errno == EINPROGRESS || errno == EINTR) {
       r->state = S_CONNECTING;
-      r->deadline_ms = sl__now_ms() + SL__SOCK_CONNECT_TIMEOUT_MS;
-      return SL__POLL_IDLE;
+      r->deadline_ms = sl__conn_ms(ctx) + SL__SOCK_CONNECT_TIMEOUT_MS;
+      return SL_POLL_IDLE;
     }
     r->last_errno = errno;
     drop_fd(r);
   }
-  return attempt_over(r, inst, 1, r->last_errno);
+  return attempt_over(r, ctx, 1, r->last_errno);
 }
 
-static int start_attempt(sock_reader *r, sl__inst *inst) {
+static int start_attempt(sock_reader *r, sl_ctx *ctx) {
   struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM};
   char port[16];
   sl__fmt(port, sizeof port, "%d", r->src->port);
@@ -189,22 +189,22 @@ static int start_attempt(sock_reader *r, sl__inst *inst) {
     r->ai = NULL;
     if (r->retries_left == 0) {
       r->state = S_DONE;
-      return sl__fail(inst, -SL_ECONN, "cannot connect to %s:%d: %s",
+      return sl_ctx_error(ctx, -SL_ECONN, "cannot connect to %s:%d: %s",
                       r->src->host, r->src->port,
                       grc == EAI_SYSTEM ? strerror(errno) : gai_strerror(grc));
     }
-    return attempt_over(r, inst, 1, 0);
+    return attempt_over(r, ctx, 1, 0);
   }
   r->ai_cur = r->ai;
   r->last_errno = ECONNREFUSED;
-  return try_addresses(r, inst);
+  return try_addresses(r, ctx);
 }
 
-static int check_connecting(sock_reader *r, sl__inst *inst) {
+static int check_connecting(sock_reader *r, sl_ctx *ctx) {
   struct pollfd pfd = {.fd = r->fd, .events = POLLOUT};
   int n = poll(&pfd, 1, 0);
   if (n == 0 || (n < 0 && errno == EINTR)) {
-    if (sl__now_ms() < r->deadline_ms) return SL__POLL_IDLE;
+    if (sl__conn_ms(ctx) < r->deadline_ms) return SL_POLL_IDLE;
     r->last_errno = ETIMEDOUT;
   } else {
     int e = 0;
@@ -213,16 +213,16 @@ static int check_connecting(sock_reader *r, sl__inst *inst) {
     else if (getsockopt(r->fd, SOL_SOCKET, SO_ERROR, &e, &len) != 0) e = errno;
     if (!e) {
       connected(r);
-      return SL__POLL_IDLE;
+      return SL_POLL_IDLE;
     }
     r->last_errno = e;
   }
   drop_fd(r);
   r->ai_cur = r->ai_cur->ai_next;
-  return try_addresses(r, inst);
+  return try_addresses(r, ctx);
 }
 
-static int read_lines(sock_reader *r, sl__inst *inst, int budget) {
+static int read_lines(sock_reader *r, sl_ctx *ctx, int budget) {
   int n = 0;
   while (n < budget) {
     sl__line line;
@@ -233,7 +233,7 @@ static int read_lines(sock_reader *r, sl__inst *inst, int budget) {
                                              : SL_NO_TIMESTAMP,
                        .value = line.data,
                        .value_len = (uint32_t)line.len};
-      int rc = sl__source_emit(inst, &rec);
+      int rc = sl_ctx_emit(ctx, &rec);
       if (rc) return rc;
       n++;
     } else if (res == SL__LR_BAD) {
@@ -241,46 +241,42 @@ static int read_lines(sock_reader *r, sl__inst *inst, int budget) {
       char where[340];
       sl__fmt(where, sizeof where, "%s offset=%" PRIu64, r->where,
               line.offset);
-      int rc = sl__bad_record(inst, where, r->lr.reason, line.data, line.len);
+      int rc = sl__conn_bad(ctx, where, r->lr.reason, line.data, line.len);
       if (rc) return rc;
       n++;
     } else if (res == SL__LR_AGAIN) {
-      return n ? SL__POLL_MORE : SL__POLL_IDLE;
+      return n ? SL_POLL_MORE : SL_POLL_IDLE;
     } else if (!r->src->host) { /* stdin */
       r->state = S_DONE;
-      if (res == SL__LR_EOF) return SL__POLL_END;
-      return sl__fail(inst, -SL_EIO, "cannot read stdin: %s", strerror(-res));
+      if (res == SL__LR_EOF) return SL_POLL_END;
+      return sl_ctx_error(ctx, -SL_EIO, "cannot read stdin: %s", strerror(-res));
     } else {
       /* EOF: the peer closed; a read error: the connection is lost. */
       if (res != SL__LR_EOF && r->retries_left == 0) {
         r->state = S_DONE;
         drop_fd(r);
-        return sl__fail(inst, -SL_ECONN, "connection to %s:%d lost: %s",
+        return sl_ctx_error(ctx, -SL_ECONN, "connection to %s:%d lost: %s",
                         r->src->host, r->src->port, strerror(-res));
       }
-      int rc = attempt_over(r, inst, 0, 0);
-      return rc == SL__POLL_IDLE && n ? SL__POLL_MORE : rc;
+      int rc = attempt_over(r, ctx, 0, 0);
+      return rc == SL_POLL_IDLE && n ? SL_POLL_MORE : rc;
     }
   }
-  return SL__POLL_MORE;
+  return SL_POLL_MORE;
 }
 
-static int sock_poll(void *reader, sl__inst *inst, int budget) {
+static int sock_poll(void *reader, sl_ctx *ctx, int budget) {
   sock_reader *r = reader;
-  if (sl__cancelled(inst)) {
-    r->state = S_DONE;
-    return SL__POLL_END;
-  }
   switch (r->state) {
     case S_WAIT:
-      if (sl__now_ms() < r->deadline_ms) return SL__POLL_IDLE;
-      return start_attempt(r, inst);
+      if (sl__conn_ms(ctx) < r->deadline_ms) return SL_POLL_IDLE;
+      return start_attempt(r, ctx);
     case S_CONNECTING:
-      return check_connecting(r, inst);
+      return check_connecting(r, ctx);
     case S_CONNECTED:
-      return read_lines(r, inst, budget);
+      return read_lines(r, ctx, budget);
     default:
-      return SL__POLL_END;
+      return SL_POLL_END;
   }
 }
 
@@ -290,21 +286,22 @@ static int sock_wait_fd(void *reader) {
   return r->state == S_CONNECTED ? r->fd : -1;
 }
 
-static void sock_free(sl_source *src) {
-  sock_src *s = src->impl;
+static void sock_free(void *ud) {
+  sock_src *s = ud;
   if (!s) return;
   sl__free(s->host);
   sl__free(s);
-  src->impl = NULL;
 }
 
 /* No position: a socket cannot replay (at-most-once after a restore). */
-static const sl__source_vt sock_vt = {.kind = "socket", .open = sock_open, .poll = sock_poll,
-                                      .close = sock_close, .free = sock_free,
-                                      .wait_fd = sock_wait_fd};
-static const sl__source_vt stdin_vt = {.kind = "stdin", .open = sock_open, .poll = sock_poll,
+static const sl_source_ops sock_ops = {.version = SL_CONNECTOR_VERSION, .kind = "socket",
+                                       .open = sock_open, .poll = sock_poll,
                                        .close = sock_close, .free = sock_free,
-                                      .wait_fd = sock_wait_fd};
+                                       .wait_fd = sock_wait_fd};
+static const sl_source_ops stdin_ops = {.version = SL_CONNECTOR_VERSION, .kind = "stdin",
+                                        .open = sock_open, .poll = sock_poll,
+                                        .close = sock_close, .free = sock_free,
+                                        .wait_fd = sock_wait_fd};
 
 sl_source *sl_socket_source(const char *host, int port) {
   if (!host || !*host || port <= 0 || port > 65535) return NULL;
@@ -312,18 +309,15 @@ sl_source *sl_socket_source(const char *host, int port) {
   if (!s) return NULL;
   s->host = sl__strdup(host);
   s->port = port;
-  sl_source *src = s->host ? sl__source_new(&sock_vt, s, 1) : NULL;
-  if (!src) {
-    sl__free(s->host);
-    sl__free(s);
+  if (!s->host) {
+    sock_free(s);
+    return NULL;
   }
-  return src;
+  return sl_source_new(&sock_ops, s, SL_SOURCE_NONPARALLEL);
 }
 
 sl_source *sl_stdin_source(void) {
   sock_src *s = sl__calloc(1, sizeof *s);
   if (!s) return NULL;
-  sl_source *src = sl__source_new(&stdin_vt, s, 1);
-  if (!src) sl__free(s);
-  return src;
+  return sl_source_new(&stdin_ops, s, SL_SOURCE_NONPARALLEL);
 }

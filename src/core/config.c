@@ -132,14 +132,22 @@ void sl__conf_free(sl__conf *conf) {
   memset(conf, 0, sizeof *conf);
 }
 
+int sl__conf_find(const char *key) {
+  for (int i = 0; key && i < SL__CONF_COUNT; i++)
+    if (!strcmp(g_keys[i].key, key)) return i;
+  return -1;
+}
+
+int sl__conf_is_text(int id) { return g_keys[id].type == SL__T_STRING; }
+
 int sl__conf_set(sl__conf *conf, const char *key, const char *value,
                  char *err, size_t errcap) {
   if (!key || !value) {
     sl__fmt(err, errcap, "configuration key and value must not be NULL");
     return -SL_EINVAL;
   }
-  for (int i = 0; i < SL__CONF_COUNT; i++)
-    if (!strcmp(g_keys[i].key, key)) return set_id(conf, i, value, err, errcap);
+  int id = sl__conf_find(key);
+  if (id >= 0) return set_id(conf, id, value, err, errcap);
   sl__fmt(err, errcap,
           "unknown configuration key '%s' (see `sluice conf --list`)", key);
   return -SL_ECONFIG;

@@ -201,6 +201,10 @@ typedef struct sl__conf {
 #define SL__CONF_S(conf, id) ((conf)->v[SL__CONF_##id].s)
 
 int sl__conf_init(sl__conf *conf);
+/* The id of `key` (its index in the table), or -1 for an unknown key. */
+int sl__conf_find(const char *key);
+/* Whether key `id` holds text (a string key) rather than a number. */
+int sl__conf_is_text(int id);
 void sl__conf_free(sl__conf *conf);
 /* Set key; on error writes a message to err. */
 int sl__conf_set(sl__conf *conf, const char *key, const char *value,

@@ -203,36 +203,43 @@ static int reduce_process(sl__inst *inst, int port, const sl_record *r) {
 
 static int source_open(sl__inst *inst) {
   sl_source *src = inst->op->source;
-  if (src->nonparallel && inst->ctx.subtask != 0) return 0; /* impl NULL: ends */
-  return src->vt->open(src, inst, &inst->impl);
+  if ((src->flags & SL_SOURCE_NONPARALLEL) && inst->ctx.subtask != 0)
+    return 0; /* impl NULL: ends */
+  int rc = src->ops->open(src->ud, &inst->ctx, &inst->impl);
+  return SL__UNLIKELY(rc < 0) ? sl__conn_fail(inst, rc) : 0;
 }
 
 static void source_close(sl__inst *inst, int ok) {
   sl__keyed_close(inst, ok); /* operator state a datagen function may have used */
-  if (inst->impl && inst->op->source->vt->close)
-    inst->op->source->vt->close(inst->impl);
+  if (inst->impl && inst->op->source->ops->close)
+    inst->op->source->ops->close(inst->impl, &inst->ctx);
   inst->impl = NULL;
+  sl__splits_free(inst);
 }
 
 static int sink_open(sl__inst *inst) {
   sl_sink *sink = inst->op->sink;
-  return sink->vt->open(sink, inst, &inst->impl);
+  int rc = sink->ops->open(sink->ud, &inst->ctx, &inst->impl);
+  return SL__UNLIKELY(rc < 0) ? sl__conn_fail(inst, rc) : 0;
 }
 
 static int sink_process(sl__inst *inst, int port, const sl_record *r) {
+  (void)port;
   inst->n_records++;
-  return inst->op->sink->vt->write(inst->impl, inst, r);
+  int rc = inst->op->sink->ops->write(inst->impl, &inst->ctx, r);
+  return SL__UNLIKELY(rc < 0) ? sl__conn_fail(inst, rc) : 0;
 }
 
 static int sink_finish(sl__inst *inst) {
-  sl_sink *sink = inst->op->sink;
-  return sink->vt->flush ? sink->vt->flush(inst->impl, inst) : 0;
+  const sl_sink_ops *ops = inst->op->sink->ops;
+  int rc = ops->flush ? ops->flush(inst->impl, &inst->ctx) : 0;
+  return SL__UNLIKELY(rc < 0) ? sl__conn_fail(inst, rc) : 0;
 }
 
 static void sink_close(sl__inst *inst, int ok) {
   sl__keyed_close(inst, ok);
-  if (inst->impl && inst->op->sink->vt->close)
-    inst->op->sink->vt->close(inst->impl, ok);
+  if (inst->impl && inst->op->sink->ops->close)
+    inst->op->sink->ops->close(inst->impl, &inst->ctx, ok);
   inst->impl = NULL;
 }
 

@@ -53,6 +53,13 @@ int sl__fail(sl__inst *inst, int rc, const char *fmt, ...) {
   return record_failure(inst->job, rc, where, msg);
 }
 
+int sl__conn_fail(sl__inst *inst, int rc) {
+  if (!sl__failed(inst->job))
+    sl__fail(inst, rc, "%s", inst->ctx.msg[0] ? inst->ctx.msg : sl_strerror(rc));
+  inst->ctx.msg[0] = 0;
+  return rc;
+}
+
 int sl__job_fail(sl__job *job, int rc, const char *fmt, ...) {
   char msg[1536];
   va_list ap;
@@ -170,7 +177,8 @@ static int plan(sl__job *job) {
       inst->w = wk;
       inst->job = job;
       inst->ctx = (struct sl_ctx){.inst = inst, .subtask = w, .parallelism = P,
-                                  .name = op->name};
+                                  .name = op->name, .conf = job->conf,
+                                  .log_scope = job->log_scope};
       inst->coll.inst = inst;
     }
   }
@@ -372,7 +380,8 @@ int sl__job_run(sl__job *job) {
       opened_w = w;
       opened_i = i + 1;
       if (rc && !atomic_load(&job->failed))
-        sl__fail(inst, rc, "cannot open: %s", sl_strerror(rc));
+        sl__fail(inst, rc, "cannot open: %s",
+                 inst->ctx.msg[0] ? inst->ctx.msg : sl_strerror(rc));
       if (!rc && inst->op->user_open) { /* sl_rich */
         inst->ctx.msg[0] = 0;
         int urc = inst->op->user_open(inst->op->user_ud, &inst->ctx);
@@ -433,11 +442,12 @@ int sl__job_run(sl__job *job) {
   /* Commit sinks once (e.g. single-file rename) after all writers closed. */
   for (int i = 0; i < job->n_ops; i++) {
     sl__op *op = job->ops[i];
-    if (op->kind != SL__OP_SINK || !op->sink->vt->commit) continue;
-    char err[1024] = "";
-    int crc = op->sink->vt->commit(op->sink, ok, err, sizeof err);
+    if (op->kind != SL__OP_SINK || !op->sink->ops->commit) continue;
+    sl_ctx ctx;
+    sl__ctx_main(&ctx, job->conf, job->log_scope, op->name, job->P);
+    int crc = op->sink->ops->commit(op->sink->ud, &ctx, ok);
     if (crc && ok) {
-      sl__fail(&job->workers[0].insts[i], crc, "%s", err);
+      sl__fail(&job->workers[0].insts[i], crc, "%s", ctx.msg[0] ? ctx.msg : sl_strerror(crc));
       ok = 0;
     }
   }

@@ -78,6 +78,7 @@ typedef struct sl__inst sl__inst;
 typedef struct sl__worker sl__worker;
 typedef struct sl__job sl__job;
 typedef struct sl__chan sl__chan;
+typedef struct sl__splits sl__splits;
 
 typedef struct sl__edge {
   sl__op *from;
@@ -166,16 +167,22 @@ typedef struct sl__exchange {
 } sl__exchange;
 
 /* The context handed to user callbacks (sl_ctx in the public API). */
+/* The context of user functions and connectors.  On a worker it belongs to
+ * an instance (inst); the contexts of connector calls on the thread of
+ * sl_execute (plan, recover, commit: sl__ctx_main) have inst NULL and
+ * subtask -1. */
 struct sl_ctx {
   sl__inst *inst;
   int subtask;
   int parallelism;
   const char *name;
+  const sl__conf *conf;
+  const char *log_scope; /* the job's scope for sl_ctx_log */
   void *scratch;
   size_t scratch_cap;
   void *local;     /* sl_ctx_set_local */
   int user_opened; /* the op's user open ran and succeeded */
-  char msg[512]; /* set by sl_ctx_fail */
+  char msg[1024]; /* set by sl_ctx_fail (and sl_ctx_error without an instance) */
 };
 
 struct sl_collector {
@@ -205,6 +212,7 @@ struct sl__inst {
   int64_t wm;
   int idle_out;   /* told downstream that this instance is idle */
   struct sl__timers *timers; /* keyed operators with timers */
+  sl__splits *splits; /* sources: per-split watermarks (sl_ctx_split_*) */
   /* checkpoints (src/checkpoint/checkpoint.c) */
   int64_t ckpt_id;     /* last barrier aligned / checkpoint snapshotted */
   /* input gate (input_gate.c) */
@@ -304,6 +312,11 @@ static inline int sl__source_emit(sl__inst *inst, const sl_record *r) {
  */
 int sl__fail(sl__inst *inst, int rc, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+/* A connector call (or a source's poll) returned rc < 0: record the
+ * failure with the message the connector left with sl_ctx_fail (or rc's
+ * name) unless the job already failed (sl_ctx_error, or a failure passing
+ * up from downstream).  Returns rc. */
+int sl__conn_fail(sl__inst *inst, int rc);
 /* The same for a failure of the job as a whole (the checkpoint
  * coordinator's): the message names the job ("job '<name>': ..."). */
 int sl__job_fail(sl__job *job, int rc, const char *fmt, ...)
@@ -379,6 +392,16 @@ void sl__gate_free(sl__inst *inst);
 /* Input channel `chan` ended; nodrain: by a stop without drain. */
 int sl__inst_input_ended(sl__inst *inst, int chan, int nodrain);
 int sl__inst_watermark(sl__inst *inst, int chan, int64_t wm);
+/* A source's own watermark and idleness (per-split watermarks,
+ * connector_api.c): the watermark goes downstream when it rises, the
+ * idleness when it changes. */
+int sl__source_watermark(sl__inst *inst, int64_t wm, int idle);
+/* Frees a source instance's per-split watermarks. */
+void sl__splits_free(sl__inst *inst);
+/* A context for connector calls on the thread of sl_execute (plan,
+ * recover, commit): no instance, subtask -1. */
+void sl__ctx_main(sl_ctx *ctx, const sl__conf *conf, const char *log_scope, const char *name,
+                  int parallelism);
 int sl__inst_idle(sl__inst *inst, int chan, int idle);
 /* Send a control event to every output (all channels of exchanges). */
 int sl__emit_ctrl(sl__inst *inst, uint32_t kind, int64_t payload);

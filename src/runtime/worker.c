@@ -61,8 +61,8 @@ void sl__worker_park(sl__worker *w, sl__ring *also, int min_rank, int timeout_ms
   for (int i = 0; i < job->n_ops && n < 1 + SL__PARK_FDS; i++) {
     sl__inst *inst = &w->insts[i];
     if (inst->op->kind != SL__OP_SOURCE || inst->ended || !inst->impl) continue;
-    const sl__source_vt *vt = inst->op->source->vt;
-    int fd = vt->wait_fd ? vt->wait_fd(inst->impl) : -1;
+    const sl_source_ops *ops = inst->op->source->ops;
+    int fd = ops->wait_fd ? ops->wait_fd(inst->impl) : -1;
     if (fd >= 0) fds[n++] = (struct pollfd){.fd = fd, .events = POLLIN};
   }
   atomic_store_explicit(&w->parked, 1, memory_order_relaxed);
@@ -171,6 +171,23 @@ int sl__inst_watermark(sl__inst *inst, int chan, int64_t wm) {
   return inst->in_idle[chan] ? 0 : advance(inst);
 }
 
+int sl__source_watermark(sl__inst *inst, int64_t wm, int idle) {
+  int rc;
+  if (!idle && inst->idle_out) { /* active again before the watermark moves */
+    inst->idle_out = 0;
+    if ((rc = sl__emit_ctrl(inst, SL__EV_IDLE, 0))) return rc;
+  }
+  if (!idle && wm > inst->wm) {
+    inst->wm = wm;
+    if ((rc = sl__emit_ctrl(inst, SL__EV_WATERMARK, wm))) return rc;
+  }
+  if (idle && !inst->idle_out) {
+    inst->idle_out = 1;
+    if ((rc = sl__emit_ctrl(inst, SL__EV_IDLE, 1))) return rc;
+  }
+  return 0;
+}
+
 int sl__inst_idle(sl__inst *inst, int chan, int idle) {
   if (inst->in_idle[chan] == (uint8_t)!!idle) return 0;
   inst->in_idle[chan] = (uint8_t)!!idle;
@@ -267,9 +284,9 @@ static int on_idle(sl__worker *w) {
   for (int i = 0; i < w->job->n_ops; i++) {
     sl__inst *inst = &w->insts[i];
     if (inst->op->kind != SL__OP_SINK || inst->ended || !inst->impl) continue;
-    const sl__sink_vt *vt = inst->op->sink->vt;
-    int rc = vt->idle ? vt->idle(inst->impl, inst) : 0;
-    if (rc) return rc;
+    const sl_sink_ops *ops = inst->op->sink->ops;
+    int rc = ops->idle ? ops->idle(inst->impl, &inst->ctx) : 0;
+    if (rc) return sl__conn_fail(inst, rc);
   }
   return 0;
 }
@@ -295,19 +312,19 @@ static int poll_sources(sl__worker *w, int *did) {
     if (inst->op->kind != SL__OP_SOURCE || inst->ended) continue;
     int rc, stop = sl__cancelled(inst);
     if (!inst->impl || stop) {
-      rc = SL__POLL_END;
+      rc = SL_POLL_END;
       if (stop == SL__STOP_NODRAIN) inst->nodrain = 1;
     } else {
       uint64_t before = inst->n_records;
-      rc = inst->op->source->vt->poll(inst->impl, inst, SL__SOURCE_BUDGET);
+      rc = inst->op->source->ops->poll(inst->impl, &inst->ctx, SL__SOURCE_BUDGET);
       if (inst->n_records != before) (*did)++;
     }
-    if (rc < 0) return rc;
-    if (rc == SL__POLL_END) {
+    if (rc < 0) return sl__conn_fail(inst, rc);
+    if (rc == SL_POLL_END) {
       (*did)++;
       rc = sl__inst_end(inst);
       if (rc) return rc;
-    } else if (rc == SL__POLL_MORE) {
+    } else if (rc == SL_POLL_MORE) {
       (*did)++;
     }
   }

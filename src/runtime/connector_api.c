@@ -1,0 +1,203 @@
+/*
+ * connector_api.c -- the engine's side of the public connector contract
+ * (include/sluice_connector.h): making sl_source / sl_sink handles from an
+ * ops table, and the context calls connectors make (emit, fail, wake-up,
+ * per-split watermarks, configuration, logging, clock, stop requests).
+ *
+ * Per-split watermarks: a source instance keeps one entry per split id it
+ * reported (sl__splits, grown on demand, searched linearly -- a reader has
+ * few splits and reports once per poll); the instance's watermark is the
+ * minimum over the live (not idle, not done) splits, sent downstream only
+ * when it rises, and the instance is idle downstream while every split it
+ * still reads is idle.
+ */
+#include <stdarg.h>
+
+#include "runtime/runtime.h"
+#include "runtime/source_sink.h"
+
+/* ---- handles ---------------------------------------------------------------------- */
+
+sl_source *sl_source_new(const sl_source_ops *ops, void *ud, unsigned flags) {
+  int ok = ops && ops->version == SL_CONNECTOR_VERSION && ops->open && ops->poll &&
+           !ops->position == !ops->seek && !(flags & ~SL_SOURCE_NONPARALLEL);
+  sl_source *s = ok ? sl__calloc(1, sizeof *s) : NULL;
+  if (!s) {
+    if (ops && ops->free && ud) ops->free(ud);
+    return NULL;
+  }
+  *s = (sl_source){ops, flags, ud};
+  return s;
+}
+
+sl_sink *sl_sink_new(const sl_sink_ops *ops, void *ud, unsigned flags) {
+  int ok = ops && ops->version == SL_CONNECTOR_VERSION && ops->open && ops->write &&
+           !ops->precommit == !ops->commit_ckpt && !ops->precommit == !ops->recover &&
+           !(flags & ~SL_SINK_GLOBAL);
+  sl_sink *s = ok ? sl__calloc(1, sizeof *s) : NULL;
+  if (!s) {
+    if (ops && ops->free && ud) ops->free(ud);
+    return NULL;
+  }
+  *s = (sl_sink){ops, flags, ud};
+  return s;
+}
+
+void sl__ctx_main(sl_ctx *ctx, const sl__conf *conf, const char *log_scope, const char *name,
+                  int parallelism) {
+  memset(ctx, 0, sizeof *ctx);
+  ctx->subtask = -1;
+  ctx->parallelism = parallelism;
+  ctx->name = name;
+  ctx->conf = conf;
+  ctx->log_scope = log_scope;
+}
+
+/* ---- emitting ----------------------------------------------------------------------- */
+
+int sl_ctx_emit(sl_ctx *ctx, const sl_record *rec) {
+  SL_ASSERT(ctx && ctx->inst && ctx->inst->op->kind == SL__OP_SOURCE);
+  return sl__source_emit(ctx->inst, rec);
+}
+
+void sl_ctx_wake(sl_ctx *ctx) {
+  if (ctx && ctx->inst) sl__worker_wake(ctx->inst->w);
+}
+
+/* ---- per-split watermarks ------------------------------------------------------------ */
+
+typedef struct sl__split_wm {
+  uint64_t id;
+  int64_t wm;
+  uint8_t idle, done;
+} sl__split_wm;
+
+struct sl__splits {
+  sl__split_wm *e;
+  int n, cap;
+};
+
+void sl__splits_free(sl__inst *inst) {
+  if (!inst->splits) return;
+  sl__free(inst->splits->e);
+  sl__free(inst->splits);
+  inst->splits = NULL;
+}
+
+static sl__split_wm *split_of(sl__inst *inst, uint64_t id) {
+  sl__splits *s = inst->splits;
+  if (!s && !(s = inst->splits = sl__calloc(1, sizeof *s))) return NULL;
+  for (int i = 0; i < s->n; i++)
+    if (s->e[i].id == id) return &s->e[i];
+  if (s->n == s->cap) {
+    int cap = s->cap ? 2 * s->cap : 8;
+    sl__split_wm *e = sl__realloc(s->e, (size_t)cap * sizeof *e);
+    if (!e) return NULL;
+    s->e = e;
+    s->cap = cap;
+  }
+  s->e[s->n] = (sl__split_wm){id, SL_WATERMARK_MIN, 0, 0};
+  return &s->e[s->n++];
+}
+
+/* Send the combined watermark and idleness of inst's splits downstream. */
+static int splits_changed(sl__inst *inst) {
+  const sl__splits *s = inst->splits;
+  int64_t wm = SL_WATERMARK_MAX;
+  int live = 0, active = 0;
+  for (int i = 0; i < s->n; i++) {
+    if (s->e[i].done) continue;
+    live++;
+    if (s->e[i].idle) continue;
+    active++;
+    if (s->e[i].wm < wm) wm = s->e[i].wm;
+  }
+  if (!live) return 0; /* nothing read any more: the source's end says the rest */
+  return sl__source_watermark(inst, active ? wm : SL_WATERMARK_MIN, !active);
+}
+
+int sl_ctx_split_watermark(sl_ctx *ctx, uint64_t split, int64_t watermark) {
+  if (!ctx || !ctx->inst || ctx->inst->op->kind != SL__OP_SOURCE) return -SL_EINVAL;
+  sl__split_wm *e = split_of(ctx->inst, split);
+  if (!e) return -SL_ENOMEM;
+  int was_idle = e->idle;
+  e->idle = 0;
+  if (watermark <= e->wm && !was_idle) return 0;
+  if (watermark > e->wm) e->wm = watermark;
+  return splits_changed(ctx->inst);
+}
+
+int sl_ctx_split_idle(sl_ctx *ctx, uint64_t split, int idle) {
+  if (!ctx || !ctx->inst || ctx->inst->op->kind != SL__OP_SOURCE) return -SL_EINVAL;
+  sl__split_wm *e = split_of(ctx->inst, split);
+  if (!e) return -SL_ENOMEM;
+  if (e->idle == !!idle) return 0;
+  e->idle = (uint8_t)!!idle;
+  return splits_changed(ctx->inst);
+}
+
+int sl_ctx_split_done(sl_ctx *ctx, uint64_t split) {
+  if (!ctx || !ctx->inst || ctx->inst->op->kind != SL__OP_SOURCE) return -SL_EINVAL;
+  sl__split_wm *e = split_of(ctx->inst, split);
+  if (!e) return -SL_ENOMEM;
+  if (e->done) return 0;
+  e->done = 1;
+  return splits_changed(ctx->inst);
+}
+
+/* ---- failing, configuration, logging, clock ----------------------------------------- */
+
+int sl_ctx_error(sl_ctx *ctx, int code, const char *fmt, ...) {
+  char msg[1536];
+  va_list ap;
+  va_start(ap, fmt);
+  sl__vfmt(msg, sizeof msg, fmt, ap);
+  va_end(ap);
+  if (code >= 0) code = -SL_EINTERNAL;
+  if (!ctx) return code;
+  if (ctx->msg[0]) { /* left by a user function the connector called */
+    size_t n = strlen(msg);
+    sl__fmt(msg + n, sizeof msg - n, ": %s", ctx->msg);
+  }
+  if (!ctx->inst) {
+    sl__fmt(ctx->msg, sizeof ctx->msg, "%s", msg);
+    return code;
+  }
+  ctx->msg[0] = 0;
+  return sl__fail(ctx->inst, code, "%s", msg);
+}
+
+const char *sl_ctx_config(const sl_ctx *ctx, const char *key) {
+  int id = ctx && ctx->conf ? sl__conf_find(key) : -1;
+  return id >= 0 ? ctx->conf->v[id].text : NULL;
+}
+
+int sl_ctx_config_int(const sl_ctx *ctx, const char *key, int64_t *out) {
+  int id = ctx && ctx->conf && out ? sl__conf_find(key) : -1;
+  if (id < 0 || sl__conf_is_text(id)) return -SL_ECONFIG;
+  *out = ctx->conf->v[id].i;
+  return 0;
+}
+
+void sl_ctx_log(const sl_ctx *ctx, sl_log_level level, const char *fmt, ...) {
+  if (!ctx || !ctx->conf || !sl__log_enabled(&ctx->conf->log, level)) return;
+  char msg[1536];
+  va_list ap;
+  va_start(ap, fmt);
+  sl__vfmt(msg, sizeof msg, fmt, ap);
+  va_end(ap);
+  if (ctx->subtask >= 0)
+    sl__log(&ctx->conf->log, level, ctx->log_scope, "operator '%s' (subtask %d/%d): %s",
+            ctx->name, ctx->subtask + 1, ctx->parallelism, msg);
+  else
+    sl__log(&ctx->conf->log, level, ctx->log_scope, "operator '%s': %s", ctx->name, msg);
+}
+
+int64_t sl_ctx_monotonic_ns(const sl_ctx *ctx) {
+  return ctx && ctx->inst && ctx->inst->w->now_ns ? ctx->inst->w->now_ns : sl__now_ns();
+}
+
+int sl_ctx_stopping(const sl_ctx *ctx) {
+  if (!ctx || !ctx->inst) return 0;
+  return sl__cancelled(ctx->inst) || sl__failed(ctx->inst->job);
+}

@@ -1,0 +1,468 @@
+/*
+ * test_sdk_source_sink.c -- the public connector contract
+ * (include/sluice_connector.h), with connectors written here on the public
+ * headers alone: handles are checked when made and freed once; per-split
+ * watermarks drive event time before the input ends (and an idle split, or
+ * an idle source, holds nothing back); failures in plan, open, poll and
+ * write name the operator and keep the connector's message; the context
+ * gives configuration, subtask, logger; sl_ctx_wake from a thread of the
+ * connector's own delivers everything.  (Exactly-once across SIGKILL with
+ * a custom source and transactional sink: tests/cli_sdk_exactly_once.sh.)
+ */
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sluice.h"
+#include "sluice_connector.h"
+#include "test_util.h"
+
+/* ---- handles ------------------------------------------------------------------------- */
+
+static int g_freed;
+static void count_free(void *ud) { g_freed += ud != NULL; }
+static int nop_open(void *ud, sl_ctx *ctx, void **reader) {
+  (void)ud, (void)ctx;
+  *reader = NULL;
+  return 0;
+}
+static int nop_poll(void *reader, sl_ctx *ctx, int budget) {
+  (void)reader, (void)ctx, (void)budget;
+  return SL_POLL_END;
+}
+static int nop_position(void *reader, sl_ctx *ctx, uint8_t *buf, size_t cap, size_t *len) {
+  (void)reader, (void)ctx, (void)buf, (void)cap;
+  *len = 0;
+  return 0;
+}
+static int nop_write(void *writer, sl_ctx *ctx, const sl_record *r) {
+  (void)writer, (void)ctx, (void)r;
+  return 0;
+}
+static int nop_precommit(void *writer, sl_ctx *ctx, int64_t id, uint8_t *buf, size_t cap,
+                         size_t *len) {
+  (void)writer, (void)ctx, (void)id, (void)buf, (void)cap;
+  *len = 0;
+  return 0;
+}
+
+static void test_handles_validated(void) {
+  int ud = 1;
+  g_freed = 0;
+  CHECK(sl_source_new(NULL, NULL, 0) == NULL);
+  sl_source_ops no_poll = {.version = SL_CONNECTOR_VERSION, .open = nop_open, .free = count_free};
+  CHECK(sl_source_new(&no_poll, &ud, 0) == NULL);
+  CHECK_EQ_INT(g_freed, 1); /* the source owned ud from the call on */
+  sl_source_ops other_version = {.version = 99, .open = nop_open, .poll = nop_poll,
+                                 .free = count_free};
+  CHECK(sl_source_new(&other_version, &ud, 0) == NULL);
+  sl_source_ops half_ckpt = {.version = SL_CONNECTOR_VERSION, .open = nop_open,
+                             .poll = nop_poll, .position = nop_position, .free = count_free};
+  CHECK(sl_source_new(&half_ckpt, &ud, 0) == NULL);
+  sl_source_ops ok = {.version = SL_CONNECTOR_VERSION, .open = nop_open, .poll = nop_poll,
+                      .free = count_free};
+  CHECK(sl_source_new(&ok, &ud, 0x80) == NULL); /* an unknown flag */
+  CHECK_EQ_INT(g_freed, 4);
+  sl_sink_ops half_2pc = {.version = SL_CONNECTOR_VERSION, .open = nop_open,
+                          .write = nop_write, .precommit = nop_precommit, .free = count_free};
+  CHECK(sl_sink_new(&half_2pc, &ud, 0) == NULL);
+  CHECK_EQ_INT(g_freed, 5);
+  /* a good source given to an environment that never runs: freed once */
+  sl_env *env = env_p(1);
+  sl_source *src = sl_source_new(&ok, &ud, SL_SOURCE_NONPARALLEL);
+  CHECK(src != NULL);
+  CHECK(sl_source_stream(env, src) != NULL);
+  sl_env_free(env);
+  CHECK_EQ_INT(g_freed, 6);
+}
+
+/* ---- per-split watermarks -------------------------------------------------------------- */
+
+/* What the sink saw ("key start count" lines) and a flag that ends the
+ * sources, shared by the source, the window function and the sink (one
+ * worker: P = 1). */
+typedef struct wm_shared {
+  char seen[8][64];
+  _Atomic int n_seen;
+  int phase;
+  int64_t wait_since_ns;
+  char err[200];
+} wm_shared;
+
+static int wm_window(void *ud, sl_ctx *ctx, const sl_window *w, sl_window_elems *elems,
+                     sl_collector *out) {
+  (void)ud;
+  sl_bytes key;
+  CHECK_EQ_INT(sl_ctx_key(ctx, &key), 0);
+  int n = 0;
+  sl_record r;
+  while (sl_window_next(elems, &r) == 1) n++;
+  char *line = sl_ctx_scratch(ctx, 64);
+  int len = snprintf(line, 64, "%.*s %lld %d", (int)key.len, (const char *)key.data,
+                     (long long)w->start, n);
+  sl_record o = {w->end - 1, NULL, 0, line, (uint32_t)len};
+  return sl_emit(out, &o);
+}
+
+static int wm_sink_write(void *writer, sl_ctx *ctx, const sl_record *r) {
+  (void)ctx;
+  wm_shared *sh = writer;
+  int i = atomic_load(&sh->n_seen);
+  if (i < 8) snprintf(sh->seen[i], sizeof sh->seen[i], "%.*s", (int)r->value_len,
+                      (const char *)r->value);
+  atomic_store(&sh->n_seen, i + 1);
+  return 0;
+}
+static int wm_sink_open(void *ud, sl_ctx *ctx, void **writer) {
+  (void)ctx;
+  *writer = ud;
+  return 0;
+}
+static const sl_sink_ops wm_sink_ops = {.version = SL_CONNECTOR_VERSION, .kind = "seen",
+                                        .open = wm_sink_open, .write = wm_sink_write};
+
+static int wm_open(void *ud, sl_ctx *ctx, void **reader) {
+  (void)ctx;
+  *reader = ud;
+  return 0;
+}
+
+static int emit_kv(sl_ctx *ctx, const char *key, int64_t ts) {
+  sl_record r = {ts, key, (uint32_t)strlen(key), "x", 1};
+  return sl_ctx_emit(ctx, &r);
+}
+
+/* Wait (idle) until the sink saw n results; a job whose watermarks do not
+ * work fails after 20 s instead of hanging. */
+static int wait_seen_n(wm_shared *sh, sl_ctx *ctx, int n, int *rc) {
+  if (atomic_load(&sh->n_seen) >= n) {
+    sh->wait_since_ns = 0;
+    return 1;
+  }
+  int64_t now = sl_ctx_monotonic_ns(ctx);
+  if (!sh->wait_since_ns) sh->wait_since_ns = now;
+  if (now - sh->wait_since_ns > 20000000000LL) {
+    snprintf(sh->err, sizeof sh->err, "phase %d: only %d results", sh->phase,
+             atomic_load(&sh->n_seen));
+    *rc = sl_ctx_error(ctx, -SL_EUSER, "%s", sh->err);
+  } else {
+    *rc = SL_POLL_IDLE;
+  }
+  return 0;
+}
+
+/* Split 0 holds key a at ts 0..9, split 1 key b at ts 0..4.  Tumbling 5 ms
+ * windows: with watermarks 9 (split 0) and 4 (split 1) the source's is 4,
+ * so both [0,5) windows fire and a's [5,10) must not; once split 1 is idle
+ * the watermark is 9 and a's [5,10) fires -- all before the input ends. */
+static int splits_poll(void *reader, sl_ctx *ctx, int budget) {
+  (void)budget;
+  wm_shared *sh = reader;
+  int rc = 0;
+  switch (sh->phase) {
+    case 0:
+      for (int64_t t = 0; t < 10 && !rc; t++) rc = emit_kv(ctx, "a", t);
+      for (int64_t t = 0; t < 5 && !rc; t++) rc = emit_kv(ctx, "b", t);
+      if (!rc) rc = sl_ctx_split_watermark(ctx, 0, 9);
+      if (!rc) rc = sl_ctx_split_watermark(ctx, 1, 4);
+      sh->phase = 1;
+      return rc ? rc : SL_POLL_MORE;
+    case 1:
+      if (!wait_seen_n(sh, ctx, 2, &rc)) return rc;
+      sh->phase = 2;
+      if ((rc = sl_ctx_split_idle(ctx, 1, 1))) return rc;
+      return SL_POLL_MORE;
+    case 2:
+      if (!wait_seen_n(sh, ctx, 3, &rc)) return rc;
+      return SL_POLL_END;
+  }
+  return SL_POLL_END;
+}
+
+static int seen_has(wm_shared *sh, int from, int to, const char *want) {
+  for (int i = from; i < to; i++)
+    if (!strcmp(sh->seen[i], want)) return 1;
+  return 0;
+}
+
+static void run_windows(sl_env *env, sl_stream *s, wm_shared *sh) {
+  sl_window_spec w = {.kind = SL_WINDOW_TUMBLING, .time = SL_TIME_EVENT, .size_ms = 5};
+  s = sl_window_process(sl_key_by(s, NULL, NULL), &w, wm_window, NULL);
+  CHECK_EQ_INT(sl_sink_to(s, sl_sink_new(&wm_sink_ops, sh, 0)), 0);
+  int rc = sl_execute(env, "split-watermarks");
+  if (rc) fprintf(stderr, "  %s\n", sl_env_last_error(env));
+  CHECK_EQ_INT(rc, 0);
+}
+
+static void test_split_watermarks_fire_windows(void) {
+  wm_shared sh = {0};
+  sl_env *env = env_p(1);
+  static const sl_source_ops ops = {.version = SL_CONNECTOR_VERSION, .kind = "splits",
+                                    .open = wm_open, .poll = splits_poll};
+  run_windows(env, sl_source_stream(env, sl_source_new(&ops, &sh, 0)), &sh);
+  CHECK_EQ_INT(atomic_load(&sh.n_seen), 3);
+  CHECK(seen_has(&sh, 0, 2, "a 0 5"));
+  CHECK(seen_has(&sh, 0, 2, "b 0 5"));
+  CHECK_EQ_STR(sh.seen[2], "a 5 5");
+  sl_env_free(env);
+}
+
+/* Two sources into one window: "busy" sends key a at ts 0..9 with split
+ * watermark 9; "quiet" sends nothing and marks its one split idle.  Both
+ * windows of a fire before the end only if the idle source does not hold
+ * the window operator's watermark back (without the idleness it would stay
+ * at its minimum).  The quiet source also tries a split that is then done. */
+static int busy_poll(void *reader, sl_ctx *ctx, int budget) {
+  (void)budget;
+  wm_shared *sh = reader;
+  int rc = 0;
+  if (sh->phase == 0) {
+    for (int64_t t = 0; t < 10 && !rc; t++) rc = emit_kv(ctx, "a", t);
+    if (!rc) rc = sl_ctx_split_watermark(ctx, 7, 9);
+    sh->phase = 1;
+    return rc ? rc : SL_POLL_MORE;
+  }
+  if (!wait_seen_n(sh, ctx, 2, &rc)) return rc;
+  return SL_POLL_END;
+}
+static int quiet_poll(void *reader, sl_ctx *ctx, int budget) {
+  (void)budget;
+  wm_shared *sh = reader;
+  int rc;
+  /* split 1 (watermark 0) is done: it no longer holds anything back */
+  if ((rc = sl_ctx_split_watermark(ctx, 1, 0)) || (rc = sl_ctx_split_done(ctx, 1)) ||
+      (rc = sl_ctx_split_idle(ctx, 0, 1)))
+    return rc;
+  return atomic_load(&sh->n_seen) >= 2 ? SL_POLL_END : SL_POLL_IDLE;
+}
+
+static void test_idle_source_holds_nothing_back(void) {
+  wm_shared sh = {0};
+  sl_env *env = env_p(1);
+  static const sl_source_ops busy = {.version = SL_CONNECTOR_VERSION, .kind = "busy",
+                                     .open = wm_open, .poll = busy_poll};
+  static const sl_source_ops quiet = {.version = SL_CONNECTOR_VERSION, .kind = "quiet",
+                                      .open = wm_open, .poll = quiet_poll};
+  sl_stream *in[2] = {sl_source_stream(env, sl_source_new(&busy, &sh, 0)),
+                      sl_source_stream(env, sl_source_new(&quiet, &sh, 0))};
+  run_windows(env, sl_union(in, 2), &sh);
+  CHECK_EQ_INT(atomic_load(&sh.n_seen), 2);
+  CHECK_EQ_STR(sh.seen[0], "a 0 5");
+  CHECK_EQ_STR(sh.seen[1], "a 5 5");
+  sl_env_free(env);
+}
+
+/* ---- failures name the operator ------------------------------------------------------ */
+
+typedef enum { FAIL_PLAN, FAIL_OPEN, FAIL_POLL, FAIL_WRITE } fail_at;
+
+static int f_plan(void *ud, sl_ctx *ctx) {
+  if (*(fail_at *)ud != FAIL_PLAN) return 0;
+  CHECK_EQ_INT(sl_ctx_subtask(ctx), -1);
+  CHECK_EQ_INT(sl_ctx_parallelism(ctx), 2);
+  sl_ctx_fail(ctx, "topic 'orders' has no partitions");
+  return -SL_ECONFIG;
+}
+static int f_open(void *ud, sl_ctx *ctx, void **reader) {
+  *reader = ud;
+  if (*(fail_at *)ud == FAIL_OPEN && sl_ctx_subtask(ctx) == 1)
+    return sl_ctx_error(ctx, -SL_ECONN, "cannot reach broker %s", "127.0.0.1:1");
+  return 0;
+}
+static int f_poll(void *reader, sl_ctx *ctx, int budget) {
+  (void)budget;
+  if (*(fail_at *)reader == FAIL_POLL) {
+    sl_ctx_fail(ctx, "offset 17 is gone");
+    return -SL_EIO;
+  }
+  return emit_kv(ctx, "k", 1) ? -SL_EINTERNAL : SL_POLL_END;
+}
+static int f_write(void *writer, sl_ctx *ctx, const sl_record *r) {
+  (void)writer, (void)r;
+  return sl_ctx_error(ctx, -SL_EIO, "table 'sales': disk full");
+}
+
+static void test_failures_name_the_operator(void) {
+  static const sl_source_ops src_ops = {.version = SL_CONNECTOR_VERSION, .kind = "topic",
+                                        .plan = f_plan, .open = f_open, .poll = f_poll};
+  static const sl_sink_ops sink_ops = {.version = SL_CONNECTOR_VERSION, .kind = "table",
+                                       .open = wm_sink_open, .write = f_write};
+  struct {
+    fail_at at;
+    int rc;
+    const char *msg;
+  } cases[] = {
+      {FAIL_PLAN, -SL_ECONFIG, "operator 'topic-source#0': topic 'orders' has no partitions"},
+      {FAIL_OPEN, -SL_ECONN,
+       "operator 'topic-source#0' (subtask 2/2): cannot reach broker 127.0.0.1:1"},
+      {FAIL_POLL, -SL_EIO, "operator 'topic-source#0' (subtask 1/2): offset 17 is gone"},
+      {FAIL_WRITE, -SL_EIO, "table-sink#1' (subtask "},
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+    fail_at at = cases[i].at;
+    sl_env *env = env_p(2);
+    sl_stream *s = sl_source_stream(env, sl_source_new(&src_ops, &at, 0));
+    CHECK_EQ_INT(sl_sink_to(s, sl_sink_new(&sink_ops, NULL, 0)), 0);
+    CHECK_EQ_INT(sl_execute(env, "fail"), cases[i].rc);
+    CHECK_CONTAINS(sl_env_last_error(env), cases[i].msg);
+    if (at == FAIL_WRITE) CHECK_CONTAINS(sl_env_last_error(env), "table 'sales': disk full");
+    sl_env_free(env);
+  }
+}
+
+/* ---- context: configuration, subtask, logger ------------------------------------------- */
+
+typedef struct ctx_seen {
+  _Atomic int opened_mask;
+  int64_t timeout_ms, rc_unknown, rc_text;
+  const char *level;
+  char log[512];
+  pthread_mutex_t mu;
+} ctx_seen;
+
+static void grab_log(void *ud, sl_log_level level, const char *scope, const char *msg) {
+  ctx_seen *c = ud;
+  if (level != SL_LOG_WARN || !strstr(msg, "hello")) return;
+  pthread_mutex_lock(&c->mu);
+  snprintf(c->log, sizeof c->log, "%s| %s", scope, msg);
+  pthread_mutex_unlock(&c->mu);
+}
+
+static int c_open(void *ud, sl_ctx *ctx, void **reader) {
+  ctx_seen *c = ud;
+  *reader = NULL;
+  atomic_fetch_or(&c->opened_mask, 1 << sl_ctx_subtask(ctx));
+  if (sl_ctx_subtask(ctx) != 2) return 0;
+  CHECK_EQ_INT(sl_ctx_parallelism(ctx), 3);
+  CHECK_EQ_INT(sl_ctx_stopping(ctx), 0);
+  int64_t v = -1;
+  CHECK_EQ_INT(sl_ctx_config_int(ctx, "execution.buffer-timeout", &v), 0);
+  c->timeout_ms = v;
+  c->rc_unknown = sl_ctx_config_int(ctx, "no.such.key", &v);
+  c->rc_text = sl_ctx_config_int(ctx, "log.level", &v);
+  c->level = sl_ctx_config(ctx, "log.level");
+  CHECK(sl_ctx_config(ctx, "no.such.key") == NULL);
+  sl_ctx_log(ctx, SL_LOG_WARN, "hello %d", 7);
+  return 0;
+}
+
+static void test_context_gives_config_subtask_logger(void) {
+  ctx_seen c = {0};
+  pthread_mutex_init(&c.mu, NULL);
+  static const sl_source_ops ops = {.version = SL_CONNECTOR_VERSION, .kind = "ctx",
+                                    .open = c_open, .poll = nop_poll};
+  sl_env *env = env_p(3);
+  CHECK_EQ_INT(sl_env_set(env, "execution.buffer-timeout", "250ms"), 0);
+  CHECK_EQ_INT(sl_env_set(env, "log.level", "warn"), 0);
+  sl_env_set_logger(env, grab_log, &c);
+  CHECK_EQ_INT(sl_sink_to(sl_source_stream(env, sl_source_new(&ops, &c, 0)),
+                          sl_discard_sink()),
+               0);
+  CHECK_EQ_INT(sl_execute(env, "sdk"), 0);
+  CHECK_EQ_INT(atomic_load(&c.opened_mask), 7); /* subtasks 0, 1, 2 */
+  CHECK_EQ_INT((int)c.timeout_ms, 250);
+  CHECK_EQ_INT((int)c.rc_unknown, -SL_ECONFIG);
+  CHECK_EQ_INT((int)c.rc_text, -SL_ECONFIG);
+  CHECK_EQ_STR(c.level, "warn");
+  CHECK_EQ_STR(c.log, "job 'sdk'| operator 'ctx-source#0' (subtask 3/3): hello 7");
+  sl_env_free(env);
+  pthread_mutex_destroy(&c.mu);
+}
+
+/* ---- wake-ups from a thread of the connector's own ------------------------------------- */
+
+#define WAKE_N 2000
+
+typedef struct wake_src {
+  pthread_t th;
+  pthread_mutex_t mu;
+  int produced, taken;
+  _Atomic int stop;
+  sl_ctx *ctx;
+} wake_src;
+
+static void *producer(void *arg) {
+  wake_src *w = arg;
+  for (int i = 0; i < WAKE_N && !atomic_load(&w->stop); i++) {
+    pthread_mutex_lock(&w->mu);
+    w->produced++;
+    pthread_mutex_unlock(&w->mu);
+    sl_ctx_wake(w->ctx);
+    if (i % 100 == 0) sleep_ms(1);
+  }
+  return NULL;
+}
+
+static int w_open(void *ud, sl_ctx *ctx, void **reader) {
+  wake_src *w = ud;
+  w->ctx = ctx;
+  *reader = w;
+  return pthread_create(&w->th, NULL, producer, w) ? -SL_ENOMEM : 0;
+}
+static int w_poll(void *reader, sl_ctx *ctx, int budget) {
+  wake_src *w = reader;
+  pthread_mutex_lock(&w->mu);
+  int avail = w->produced - w->taken;
+  pthread_mutex_unlock(&w->mu);
+  int n = avail < budget ? avail : budget;
+  for (int i = 0; i < n; i++) {
+    char v[16];
+    int len = snprintf(v, sizeof v, "%d", w->taken + i);
+    sl_record r = {SL_NO_TIMESTAMP, NULL, 0, v, (uint32_t)len};
+    int rc = sl_ctx_emit(ctx, &r);
+    if (rc) return rc;
+  }
+  w->taken += n;
+  if (w->taken == WAKE_N) return SL_POLL_END;
+  return n ? SL_POLL_MORE : SL_POLL_IDLE;
+}
+static void w_close(void *reader, sl_ctx *ctx) {
+  (void)ctx;
+  wake_src *w = reader;
+  atomic_store(&w->stop, 1);
+  pthread_join(w->th, NULL);
+}
+
+static void test_wake_from_own_thread(void) {
+  wake_src w = {0};
+  pthread_mutex_init(&w.mu, NULL);
+  static const sl_source_ops ops = {.version = SL_CONNECTOR_VERSION, .kind = "woken",
+                                    .open = w_open, .poll = w_poll, .close = w_close};
+  sl_env *env = env_p(2);
+  sl_collect *out = sl_collect_new();
+  sl_stream *s = sl_source_stream(env, sl_source_new(&ops, &w, SL_SOURCE_NONPARALLEL));
+  CHECK_EQ_INT(sl_sink_to(s, sl_collect_sink(out)), 0);
+  CHECK_EQ_INT(sl_execute(env, "wake"), 0);
+  CHECK_EQ_INT((int)sl_collect_count(out), WAKE_N);
+  /* every index once */
+  char *got = calloc(WAKE_N, 1);
+  for (size_t i = 0; i < sl_collect_count(out); i++) {
+    sl_record r;
+    sl_collect_get(out, i, &r);
+    char buf[16];
+    size_t l = r.value_len < 15 ? r.value_len : 15;
+    memcpy(buf, r.value, l);
+    buf[l] = 0;
+    int v = atoi(buf);
+    if (v >= 0 && v < WAKE_N) got[v]++;
+  }
+  int once = 0;
+  for (int i = 0; i < WAKE_N; i++) once += got[i] == 1;
+  CHECK_EQ_INT(once, WAKE_N);
+  free(got);
+  sl_collect_free(out);
+  sl_env_free(env);
+  pthread_mutex_destroy(&w.mu);
+}
+
+int main(void) {
+  scratch_init("/tmp/sl_test_sdk", 1);
+  RUN(test_handles_validated);
+  RUN(test_split_watermarks_fire_windows);
+  RUN(test_idle_source_holds_nothing_back);
+  RUN(test_failures_name_the_operator);
+  RUN(test_context_gives_config_subtask_logger);
+  RUN(test_wake_from_own_thread);
+  TEST_MAIN_END();
+}
