@@ -272,14 +272,15 @@ static int f_open(void *ud, sl_ctx *ctx, void **reader) {
 }
 static int f_poll(void *reader, sl_ctx *ctx, int budget) {
   (void)budget;
-  if (*(fail_at *)reader == FAIL_POLL) {
+  if (*(fail_at *)reader == FAIL_POLL && sl_ctx_subtask(ctx) == 0) {
     sl_ctx_fail(ctx, "offset 17 is gone");
     return -SL_EIO;
   }
   return emit_kv(ctx, "k", 1) ? -SL_EINTERNAL : SL_POLL_END;
 }
 static int f_write(void *writer, sl_ctx *ctx, const sl_record *r) {
-  (void)writer, (void)r;
+  (void)r;
+  if (*(fail_at *)writer != FAIL_WRITE) return 0;
   return sl_ctx_error(ctx, -SL_EIO, "table 'sales': disk full");
 }
 
@@ -303,7 +304,7 @@ static void test_failures_name_the_operator(void) {
     fail_at at = cases[i].at;
     sl_env *env = env_p(2);
     sl_stream *s = sl_source_stream(env, sl_source_new(&src_ops, &at, 0));
-    CHECK_EQ_INT(sl_sink_to(s, sl_sink_new(&sink_ops, NULL, 0)), 0);
+    CHECK_EQ_INT(sl_sink_to(s, sl_sink_new(&sink_ops, &at, 0)), 0);
     CHECK_EQ_INT(sl_execute(env, "fail"), cases[i].rc);
     CHECK_CONTAINS(sl_env_last_error(env), cases[i].msg);
     if (at == FAIL_WRITE) CHECK_CONTAINS(sl_env_last_error(env), "table 'sales': disk full");

@@ -144,12 +144,25 @@ static int restore_inst(sl__job *job, const char *chk, const sl__ckpt_meta *m, s
     const sl_source_ops *ops = inst->op->source->ops;
     if (inst->impl && ops->seek) {
       inst->ctx.msg[0] = 0;
+      int failed = sl__failed(inst->job);
       rc = ops->seek(inst->impl, &inst->ctx, blobs, lens, nb);
+      /* the connector's own words: left with sl_ctx_fail, or recorded as
+       * the job's error by sl_ctx_error */
+      char why[1100];
+      if (inst->ctx.msg[0])
+        sl__fmt(why, sizeof why, "%s", inst->ctx.msg);
+      else if (rc && !failed && sl__failed(inst->job))
+        sl__job_error_copy(inst->job, why, sizeof why);
+      else
+        sl__fmt(why, sizeof why, "%s", sl_strerror(rc));
       if (rc)
         sl__fmt(err, errcap,
-                "operator '%s': cannot resume the source from this checkpoint (%s: was it "
-                "taken with other input files, split size or source mode?)",
-                inst->op->name, inst->ctx.msg[0] ? inst->ctx.msg : sl_strerror(rc));
+                "operator '%s': cannot resume the %s source from this checkpoint: %s (was "
+                "the checkpoint taken with another configuration of the source%s?)",
+                inst->op->name, ops->kind ? ops->kind : "custom", why,
+                ops->kind && !strcmp(ops->kind, "file")
+                    ? ": other input files, split size or source mode"
+                    : "");
     } else if (inst->impl && inst->ctx.subtask == 0) {
       sl__job_log(inst->job, SL_LOG_WARN,
                   "source '%s' cannot resume from a checkpoint; it starts from the beginning "

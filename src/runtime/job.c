@@ -53,6 +53,12 @@ int sl__fail(sl__inst *inst, int rc, const char *fmt, ...) {
   return record_failure(inst->job, rc, where, msg);
 }
 
+void sl__job_error_copy(sl__job *job, char *buf, size_t cap) {
+  pthread_mutex_lock(&job->mu);
+  sl__fmt(buf, cap, "%s", job->err);
+  pthread_mutex_unlock(&job->mu);
+}
+
 int sl__conn_fail(sl__inst *inst, int rc) {
   if (!sl__failed(inst->job))
     sl__fail(inst, rc, "%s", inst->ctx.msg[0] ? inst->ctx.msg : sl_strerror(rc));

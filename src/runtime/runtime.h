@@ -317,6 +317,8 @@ int sl__fail(sl__inst *inst, int rc, const char *fmt, ...)
  * name) unless the job already failed (sl_ctx_error, or a failure passing
  * up from downstream).  Returns rc. */
 int sl__conn_fail(sl__inst *inst, int rc);
+/* The job's error message as recorded so far, into buf. */
+void sl__job_error_copy(sl__job *job, char *buf, size_t cap);
 /* The same for a failure of the job as a whole (the checkpoint
  * coordinator's): the message names the job ("job '<name>': ..."). */
 int sl__job_fail(sl__job *job, int rc, const char *fmt, ...)
