@@ -39,7 +39,9 @@
  *   sdk_txn_job run N RATE P OUT CKDIR RESTORE [INTERVAL]
  *     RATE records per millisecond (0: as fast as possible), P the
  *     parallelism, RESTORE "latest" or "" (fresh), INTERVAL the checkpoint
- *     interval (default 50ms).  Exit 0 when the job succeeded, 1 if not.
+ *     interval in milliseconds ("50" or "50ms", the default).  plan()
+ *     checks that the configuration it reads is what main set.  Exit 0
+ *     when the job succeeded, 1 if not.
  *   sdk_txn_job live N P OUT
  *     No checkpoints, and the source never ends: after its N records it
  *     idles for ever (its splits are not marked done), and every reader
@@ -100,6 +102,7 @@ typedef struct src_ud {
   double rate;  /* records per ms for the whole job (0: no limit) */
   int live;     /* never end (live mode) */
   int planned;  /* plan() ran */
+  int64_t interval_ms; /* execution.checkpointing.interval as main set it */
 } src_ud;
 
 typedef struct src_reader {
@@ -123,6 +126,16 @@ static int src_plan(void *ud, sl_ctx *ctx) {
                         sl_ctx_subtask(ctx));
   if (sl_ctx_parallelism(ctx) < 1)
     return sl_ctx_error(ctx, -SL_EINTERNAL, "plan: parallelism %d", sl_ctx_parallelism(ctx));
+  /* the job's configuration, as main set it */
+  int64_t interval = -1;
+  const char *par = sl_ctx_config(ctx, "parallelism.default");
+  if (!par || atoi(par) != sl_ctx_parallelism(ctx) ||
+      sl_ctx_config_int(ctx, "execution.checkpointing.interval", &interval) ||
+      interval != u->interval_ms || sl_ctx_config(ctx, "no.such.key"))
+    return sl_ctx_error(ctx, -SL_EINTERNAL,
+                        "plan: configuration reads parallelism '%s', interval %" PRId64
+                        " ms (want %d, %" PRId64 ")",
+                        par ? par : "(null)", interval, sl_ctx_parallelism(ctx), u->interval_ms);
   if (u->n == 0 || u->n > (uint64_t)1 << 40)
     return sl_ctx_error(ctx, -SL_EINVAL, "plan: %" PRIu64 " records is out of range", u->n);
   u->planned = 1;
@@ -540,7 +553,9 @@ static int sink_recover(void *ud, sl_ctx *ctx, const uint8_t *const *blobs, cons
       if (commit_one(u, run, sub, seq, tag))
         return sl_ctx_error(ctx, -SL_ESTATE,
                             "'%s': cannot commit transaction %u of subtask %u (checkpoint "
-                            "%" PRId64 ") in '%s': %s",
+                            "%" PRId64 ") in '%s': %s; the output directory lost what the "
+                            "checkpoint pre-committed: restore into the directory the job "
+                            "wrote, or start afresh in an empty one",
                             names && names[i] ? names[i] : "?", seq, sub, tag, u->dir,
                             strerror(errno));
       committed++;
@@ -732,6 +747,8 @@ int main(int argc, char **argv) {
   su->n = n;
   su->live = live;
   if (!live) su->rate = strtod(argv[3], NULL);
+  const char *interval = argc == 9 ? argv[8] : "50ms";
+  su->interval_ms = live ? 0 : strtoll(interval, NULL, 10); /* "50ms" or "50" */
   ku->live = live;
   snprintf(ku->dir, sizeof ku->dir, "%s", out);
   struct timespec now;
@@ -740,7 +757,7 @@ int main(int argc, char **argv) {
 
   if (set(env, "parallelism.default", par)) return 1;
   if (!live) {
-    if (set(env, "execution.checkpointing.interval", argc == 9 ? argv[8] : "50ms") ||
+    if (set(env, "execution.checkpointing.interval", interval) ||
         set(env, "state.checkpoints.dir", argv[6]) ||
         set(env, "state.checkpoints.num-retained", "3") ||
         (argv[7][0] && set(env, "execution.checkpointing.restore", argv[7])))
