@@ -8,7 +8,8 @@
  *   source "splits": N records over S = 6 fixed splits (split j holds the
  *     indexes j, j+S, j+2S, ...).  plan() (main thread) fixes S and N;
  *     subtask s of P reads the splits j with j % P == s, in increasing
- *     index order (so event time rises on every split alike).  A record is
+ *     index order (so event time rises on every split alike); a subtask
+ *     without splits (P > S) has no reader.  A record is
  *     ts = index, key "k<index % 97>", value = the index in decimal.  At
  *     most `budget` per poll; after every 1000 records one poll returns
  *     SL_POLL_IDLE; an optional rate (records per ms for the whole job)
@@ -155,6 +156,11 @@ static int src_open(void *ud, sl_ctx *ctx, void **reader) {
     r->split[r->nsp] = j;
     r->next[r->nsp] = j;
     r->nsp++;
+  }
+  if (r->nsp == 0) { /* more subtasks than splits: nothing to read here */
+    free(r);
+    *reader = NULL;
+    return 0;
   }
   /* every own split holds event time back from the start */
   for (int i = 0; i < r->nsp; i++) {
