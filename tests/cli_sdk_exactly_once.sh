@@ -8,7 +8,8 @@
 # missing, none twice -- and no pending transaction may be left.  Then a
 # restore past a damaged newest checkpoint (fallback) puts the output back
 # as of the one before and redoes the rest, still exact, and a finished
-# job restored once more adds nothing.  First, the live mode checks
+# job restored once more adds nothing.  A restore whose positions the
+# source's seek() rejects fails with the source's own message.  First, the live mode checks
 # that the source's per-split watermarks (and a split marked idle) fire
 # every window before the input ends.  SL_SDK_SEED replays the random
 # choices.
@@ -144,10 +145,24 @@ fallback() {
   same "$d/out"
 }
 
+# foreign: positions the source cannot take (a job of 1000 records restored
+# from this one's checkpoint: every split is past its end) fail the restore
+# with the source's own reason, the message its seek() gave sl_ctx_error
+foreign() {
+  local d="$TMP/foreign"
+  rm -rf "$d" && cp -r "$TMP/crash" "$d"
+  if "$JOBBIN" run 1000 0 2 "$d/out" "$d/ck" latest >/dev/null 2>"$d/err"; then
+    echo "  the restore succeeded" >&2
+    return 1
+  fi
+  contains "$d/err" "position not on its split or past its end"
+}
+
 check "live: per-split watermarks (and an idle split) fire every window before the input ends" live
 check "a crash-free run commits exactly the reference" crash_free
 [ "$T" -gt 0 ] || finish
 check "SIGKILLs and restores at random parallelism: the committed output is exact" crash
 check "fallback past a damaged checkpoint: the sink withdraws later commits, output exact" fallback
 check "a finished job restored once more adds nothing" again
+check "a restore from positions the source rejects fails with the source's message" foreign
 finish
