@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Install into a prefix, then build examples/upper.c the way a user would:
-# `cc upper.c $(pkg-config --cflags --libs sluice)`, and run it.
+# Install into a prefix, then build examples/upper.c and
+# examples/counter_source.c (a source on the connector SDK) the way a user
+# would: `cc upper.c $(pkg-config --cflags --libs sluice)`, and run them.
 . "$(dirname "$0")/lib_cli.sh"
 # a sanitizer build's library needs the same -fsanitize at link time
 san=${SL_SANITIZE:+-fsanitize=$SL_SANITIZE}
@@ -12,6 +13,12 @@ check "compile example against the installed library" \
 printf 'hello\nworld\n' >"$TMP/input.txt"
 check "example runs" bash -c "cd '$TMP' && ./upper"
 check "example output" cmp -s "$TMP/output.txt" <(printf 'HELLO\nWORLD\n')
+# a connector written on the installed connector SDK alone
+check "compile the counter source against the installed library" \
+  cc $san -Wall -Wextra -Werror -o "$TMP/counter" "$SL_SRC/examples/counter_source.c" \
+  $(pkg-config --cflags --libs sluice) -Wl,-rpath,"$TMP/prefix/lib"
+check "counter source runs" bash -c "cd '$TMP' && ./counter"
+check "counter output: 0..999 once each" cmp -s <(sort -n "$TMP/counter.txt") <(seq 0 999)
 check "static link works" cc $san -o "$TMP/upper_static" "$SL_SRC/examples/upper.c" -I"$TMP/prefix/include" \
   "$(ls "$TMP"/prefix/lib*/libsluice.a "$TMP"/prefix/lib/*/libsluice.a 2>/dev/null | head -1)" -lxxhash \
   $([ "${SL_WITH_ROCKSDB:-ON}" = OFF ] || echo -lrocksdb) -lpthread

@@ -21,6 +21,8 @@
 #include "connectors/connector.h"
 #include "core/core.h"
 #include "fuzz_util.h"
+#include "runtime/runtime.h"
+#include "runtime/source_sink.h"
 
 static char g_out[600];   /* the scratch output directory, absolute */
 static int g_guard;        /* paths are checked while recover() runs */
@@ -116,17 +118,21 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   size_t lens[4];
   int n = fz_blobs(data + 1, size - 1, 4, blobs, lens);
   fresh_output();
-  char path[800], err[1024] = "";
+  char path[800];
   snprintf(path, sizeof path, single ? "%s/single/out.txt" : "%s/dir/", g_out);
   sl_sink *sink = sl_file_sink(path);
   FZ_CHECK(sink != NULL);
   static const char *const names[4] = {"fuzz-blob-0", "fuzz-blob-1", "fuzz-blob-2",
                                        "fuzz-blob-3"};
+  static sl__conf conf;
+  if (!conf.v[0].text) FZ_CHECK(sl__conf_init(&conf) == 0);
+  sl_ctx ctx;
+  sl__ctx_main(&ctx, &conf, "fuzz", "file-sink", 1);
   g_guard = 1;
-  int rc = sink->vt->recover(sink, blobs, lens, n, names, err, sizeof err);
+  int rc = sink->ops->recover(sink->ud, &ctx, blobs, lens, n, names);
   g_guard = 0;
-  if (rc) FZ_CHECK(err[0] != 0); /* a failed recovery says why */
-  sink->vt->free(sink);
+  if (rc) FZ_CHECK(ctx.msg[0] != 0); /* a failed recovery says why */
+  sink->ops->free(sink->ud);
   sl__free(sink);
   return 0;
 }

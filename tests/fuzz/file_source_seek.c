@@ -1,6 +1,6 @@
 /*
  * file_source_seek.c -- fuzzes the file source's position decoder
- * (fs_seek in src/connectors/file_source.c, through the source vtable):
+ * (fs_seek in src/connectors/file_source.c, through the source's ops):
  * a reader of subtask s of P, bounded (three files cut into 16-byte
  * splits) or continuous (monitoring a directory), is moved to the
  * positions in the input (up to four old subtasks' blobs, fz_blobs).
@@ -11,9 +11,9 @@
 #include "connectors/connector.h"
 #include "fuzz_util.h"
 #include "runtime/runtime.h"
+#include "runtime/source_sink.h"
 
 static sl__conf g_conf[2];
-static sl__job g_job[2];
 static sl_source *g_src[2];
 
 static void setup(void) {
@@ -33,10 +33,11 @@ static void setup(void) {
     FZ_CHECK(sl__conf_set(&g_conf[c], "source.file.split-size", "16", err, sizeof err) == 0);
     FZ_CHECK(sl__conf_set(&g_conf[c], "source.monitor-interval", c ? "1s" : "0", err,
                           sizeof err) == 0);
-    g_job[c].conf = &g_conf[c];
     g_src[c] = sl_file_source(dir);
     FZ_CHECK(g_src[c] != NULL);
-    FZ_CHECK(g_src[c]->vt->plan(g_src[c], &g_conf[c], 4, err, sizeof err) == 0);
+    sl_ctx ctx;
+    sl__ctx_main(&ctx, &g_conf[c], "fuzz", "file-source", 4);
+    FZ_CHECK(g_src[c]->ops->plan(g_src[c]->ud, &ctx) == 0);
   }
 }
 
@@ -44,18 +45,17 @@ static void setup(void) {
  * the seek's error; *len 0 when the subtask has nothing to read. */
 static int seek_and_report(int c, int P, int s, const uint8_t *const *blobs,
                            const size_t *lens, int n, uint8_t *buf, size_t cap, size_t *len) {
-  static sl__inst inst; /* only job->conf and ctx are read */
-  memset(&inst, 0, sizeof inst);
-  inst.job = &g_job[c];
-  inst.ctx.parallelism = P;
-  inst.ctx.subtask = s;
+  sl_ctx ctx; /* a subtask's context without a running job */
+  sl__ctx_main(&ctx, &g_conf[c], "fuzz", "file-source", P);
+  ctx.subtask = s;
+  const sl_source_ops *ops = g_src[c]->ops;
   void *reader = NULL;
   *len = 0;
-  FZ_CHECK(g_src[c]->vt->open(g_src[c], &inst, &reader) == 0);
+  FZ_CHECK(ops->open(g_src[c]->ud, &ctx, &reader) == 0);
   if (!reader) return 0;
-  int rc = g_src[c]->vt->seek(reader, blobs, lens, n);
-  if (!rc) FZ_CHECK(g_src[c]->vt->position(reader, buf, cap, len) == 0);
-  g_src[c]->vt->close(reader);
+  int rc = ops->seek(reader, &ctx, blobs, lens, n);
+  if (!rc) FZ_CHECK(ops->position(reader, &ctx, buf, cap, len) == 0);
+  ops->close(reader, &ctx);
   return rc;
 }
 
