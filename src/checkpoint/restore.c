@@ -157,9 +157,9 @@ static int restore_inst(sl__job *job, const char *chk, const sl__ckpt_meta *m, s
         sl__fmt(why, sizeof why, "%s", sl_strerror(rc));
       if (rc)
         sl__fmt(err, errcap,
-                "operator '%s': cannot resume the %s source from this checkpoint: %s (was "
+                "operator '%s': cannot resume the source from this checkpoint: %s (was "
                 "the checkpoint taken with another configuration of the source%s?)",
-                inst->op->name, ops->kind ? ops->kind : "custom", why,
+                inst->op->name, why,
                 ops->kind && !strcmp(ops->kind, "file")
                     ? ": other input files, split size or source mode"
                     : "");
