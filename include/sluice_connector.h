@@ -184,7 +184,9 @@ void sl_ctx_wake(sl_ctx *ctx);
  * split is idle the source is idle downstream (Flink's WatermarkStatus).
  * A source that never calls these sends no watermarks (a timestamp
  * assigner downstream makes them).  A split marked done (sl_ctx_split_done)
- * holds nothing back any more.  Only from open, seek or poll; 0 or
+ * holds nothing back any more; when every split is done the watermark stays
+ * where it was until the source returns SL_POLL_END, whose end of input
+ * releases it.  Only from open, seek or poll; 0 or
  * -SL_ENOMEM. */
 int sl_ctx_split_watermark(sl_ctx *ctx, uint64_t split, int64_t watermark);
 int sl_ctx_split_idle(sl_ctx *ctx, uint64_t split, int idle);
