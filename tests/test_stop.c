@@ -4,7 +4,8 @@
  * a run never stopped, after any number of stops; stop with drain fires
  * every window of what was read; signals reach every job running in the
  * process and the previous disposition comes back when the last one ends;
- * an idle worker sleeps and wakes for timer output.
+ * an idle worker sleeps and wakes for timer output; the window fast path
+ * and the general path resume each other's checkpoints.
  *
  * The stops are deterministic: a map stops the job when it sees a given
  * record, so a stop lands at the same point of the input in every run.
@@ -120,6 +121,100 @@ static void test_stop_without_drain_resumes_exactly(void) {
     }
   CHECK_EQ_INT(once, N / WIN * KEYS);
   CHECK_EQ_INT(full, N / WIN * KEYS);
+}
+
+/* ---- the window fast path and the general path share checkpoints ---------------------- */
+
+static int cnt_merge(void *ud, void *acc, const void *other) {
+  ((count_acc *)acc)->n += ((const count_acc *)other)->n;
+  return 0;
+}
+static const sl_state_desc COUNT_M = {.name = "count", .kind = SL_STATE_AGGREGATING,
+                                      .size = sizeof(count_acc), .agg_create = cnt_create,
+                                      .agg_add = cnt_add, .agg_merge = cnt_merge,
+                                      .agg_result = cnt_result};
+
+#define SLIDE (WIN / 4)
+#define N_ENDS ((N + WIN) / SLIDE) /* window ends SLIDE, 2 SLIDE, ... */
+
+/* A run of the job of window_job with windows of WIN sliding by `slide`,
+ * on `backend`, with the fast path on or off. */
+static sl_env *path_job(int P, const char *dir, const char *restore, stopper *st,
+                        sl_collect *c, int64_t slide, const char *backend, int fast) {
+  sl_env *env = env_p(P);
+  sl_env_set(env, "state.checkpoints.dir", dir);
+  sl_env_set(env, "execution.checkpointing.interval", "20ms");
+  sl_env_set(env, "pipeline.auto-watermark-interval", "0");
+  sl_env_set(env, "state.backend.type", backend);
+  sl_env_set(env, "state.backend.hashmap.window-fast-path", fast ? "true" : "false");
+  if (restore) sl_env_set(env, "execution.checkpointing.restore", restore);
+  st->env = env;
+  sl_watermark_strategy ws = {.kind = SL_WM_MONOTONOUS};
+  sl_window_spec w = {.kind = slide == WIN ? SL_WINDOW_TUMBLING : SL_WINDOW_SLIDING,
+                      .size_ms = WIN, .slide_ms = slide};
+  sl_stream *s = sl_source_stream(env, sl_sequence_source(0, N - 1));
+  s = sl_map(s, stop_map, st);
+  s = sl_key_by(sl_assign_timestamps(s, ts_of, NULL, &ws), key10, NULL);
+  sl_sink_to(sl_window_aggregate(s, &w, &COUNT_M, NULL, NULL), sl_collect_sink(c));
+  return env;
+}
+
+/* Four runs, three stopped without drain, alternating the fast path (heap)
+ * and the general path (heap with the fast path off, or RocksDB), at
+ * parallelism 2, 3, 1, 2: each resumes the previous one's final
+ * checkpoint, and in the end every window fired exactly once with exactly
+ * its records (counted here from the sequence). */
+static void cross_path(int64_t slide) {
+  char dir[1024];
+  snprintf(dir, sizeof dir, "%s/paths-%lld", g_tmp, (long long)slide);
+  rm_rf(dir);
+  static int fired[N_ENDS][KEYS];
+  static int64_t counts[N_ENDS][KEYS];
+  memset(fired, 0, sizeof fired);
+  memset(counts, 0, sizeof counts);
+  const int64_t stops[] = {7777, 13000, 9000, -1};
+  const int Ps[] = {2, 3, 1, 2};
+  const char *general = N_BACKENDS > 1 ? g_backends[1] : "hashmap";
+  for (int run = 0; run < 4; run++) {
+    sl_collect *c = sl_collect_new();
+    stopper st = {NULL, stops[run], 0, 0};
+    int fast = run % 2 == 0;
+    sl_env *env = path_job(Ps[run], dir, run ? "latest" : NULL, &st, c, slide,
+                           fast ? "hashmap" : run == 1 ? general : "hashmap", fast);
+    int rc = sl_execute(env, "paths");
+    if (rc && rc != -SL_ECANCELED) fprintf(stderr, "  %s\n", sl_env_last_error(env));
+    CHECK_EQ_INT(rc, stops[run] >= 0 ? -SL_ECANCELED : 0);
+    for (size_t i = 0; i < sl_collect_count(c); i++) {
+      sl_record r;
+      sl_collect_get(c, i, &r);
+      int k = *(const uint8_t *)r.key;
+      int64_t m = (r.ts + 1) / slide - 1; /* a firing's timestamp is its window's end - 1 */
+      CHECK(k >= 0 && k < KEYS && m >= 0 && m < N_ENDS && (r.ts + 1) % slide == 0);
+      if (k < 0 || k >= KEYS || m < 0 || m >= N_ENDS) continue;
+      count_acc a;
+      memcpy(&a, r.value, sizeof a);
+      fired[m][k]++;
+      counts[m][k] += a.n;
+    }
+    sl_collect_free(c);
+    sl_env_free(env);
+  }
+  int bad = 0;
+  for (int64_t m = 0; m < N_ENDS; m++)
+    for (int k = 0; k < KEYS; k++) {
+      int64_t end = (m + 1) * slide, want = 0;
+      for (int64_t v = end - WIN < 0 ? 0 : end - WIN; v < end && v < N; v++) want += v % KEYS == k;
+      int ok = want ? fired[m][k] == 1 && counts[m][k] == want : fired[m][k] == 0;
+      if (!ok && bad++ < 5)
+        fprintf(stderr, "  window ending %lld, key %d: fired %d times, %lld records, want %lld\n",
+                (long long)end, k, fired[m][k], (long long)counts[m][k], (long long)want);
+    }
+  CHECK_EQ_INT(bad, 0);
+}
+
+static void test_fast_and_general_window_paths_share_checkpoints(void) {
+  cross_path(WIN);   /* tumbling */
+  cross_path(SLIDE); /* sliding: each record in 4 windows */
 }
 
 /* Stop with drain: every window of what was read fires (partial ones
@@ -312,6 +407,7 @@ int main(void) {
   scratch_init("/tmp/sl_test_stop", 1);
   RUN(test_stop_without_drain_resumes_exactly);
   RUN(test_stop_with_drain_fires_everything);
+  RUN(test_fast_and_general_window_paths_share_checkpoints);
   RUN(test_signal_stops_every_job_and_restores);
   RUN(test_idle_job_sleeps_and_flushes_timers);
   RUN(test_stop_fifo_without_writer);

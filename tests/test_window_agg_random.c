@@ -7,7 +7,9 @@
  * allowed lateness) are run through the CLI binary ($SL_SLUICE) with
  * --watermark-interval 0 --parallelism 1, and its output and late output
  * are compared, as sorted line multisets, with a small single-threaded
- * reference written here in plain C (no engine code).
+ * reference written here in plain C (no engine code).  Every other run
+ * turns the window fast path off (state.backend.hashmap.window-fast-path),
+ * so both window paths meet the reference.
  *
  * Batching.  One CLI run per stream would cost ~15 ms each, so several
  * streams (5-15) share one run and one spec: each stream has its own key
@@ -307,7 +309,9 @@ static size_t gen_stream(rec *recs, size_t n, int id) {
 
 /* Runs `sluice run window-agg` on input `in`; output lines in *out, late
  * lines in *late.  Returns the exit code (-1 if it did not run). */
-static int run_cli(const spec *s, const char *in, lines *out, lines *late) {
+/* fast: the window fast path allowed (it serves the specs without allowed
+ * lateness); 0 forces the general path. */
+static int run_cli(const spec *s, const char *in, int fast, lines *out, lines *late) {
   const char *sluice = getenv("SL_SLUICE");
   char outp[700], latep[700], errp[700], win[64], bound[32], al[32];
   tpath(outp, sizeof outp, "out.txt");
@@ -328,7 +332,10 @@ static int run_cli(const spec *s, const char *in, lines *out, lines *late) {
     execl(sluice, sluice, "run", "window-agg", "--input", in, "--output", outp,
           "--late-output", latep, "--window", win, "--out-of-orderness", bound,
           "--allowed-lateness", al, "--watermark-interval", "0", "--parallelism",
-          "1", (char *)NULL);
+          "1", "-D",
+          fast ? "state.backend.hashmap.window-fast-path=true"
+               : "state.backend.hashmap.window-fast-path=false",
+          (char *)NULL);
     _exit(127);
   }
   int st;
@@ -567,7 +574,7 @@ static void test_random_streams(void) {
     ref r;
     ref_run(&r, &s, recs, n);
     lines got = {0}, got_late = {0};
-    int rc = run_cli(&s, inp, &got, &got_late);
+    int rc = run_cli(&s, inp, runs % 2 == 0, &got, &got_late); /* both window paths */
     CHECK_EQ_INT(rc, 0);
     lines_sort(&r.out);
     lines_sort(&r.late);

@@ -174,6 +174,12 @@ static int restore_inst(sl__job *job, const char *chk, const sl__ckpt_meta *m, s
   sl__free(blobs);
   sl__free(lens);
   if (!rc && inst->timers) rc = sl__timers_restore(inst->timers);
+  if (!rc && inst->vt->restored && (rc = inst->vt->restored(inst))) {
+    if (sl__failed(inst->job))
+      sl__job_error_copy(inst->job, err, errcap);
+    else
+      sl__fmt(err, errcap, "operator '%s': %s", inst->op->name, sl_strerror(rc));
+  }
   return rc;
 }
 

@@ -80,7 +80,9 @@ int sl__ckpt_take(sl__inst *inst, int64_t id, sl__snap_task **out) {
   t->inst = inst;
   t->id = id;
   struct sl__kstate *ks[3] = {inst->ks, inst->os, inst->bs};
-  int rc = 0;
+  int rc = inst->vt->pre_snapshot ? inst->vt->pre_snapshot(inst) : 0;
+  if (rc && !sl__failed(inst->job))
+    rc = sl__fail(inst, rc, "checkpoint %lld: %s", (long long)id, sl_strerror(rc));
   for (int i = 0; i < 3 && !rc; i++) {
     if (!ks[i]) continue;
     t->be[i] = sl__kstate_backend(ks[i]);
@@ -99,6 +101,9 @@ int sl__ckpt_take(sl__inst *inst, int64_t id, sl__snap_task **out) {
     if ((rc = t->be[i]->vt->snapshot(t->be[i], &t->snap[i])))
       rc = sl__fail(inst, rc, "checkpoint %lld: %s", (long long)id, t->be[i]->err);
   }
+  if (!rc && inst->vt->post_snapshot && (rc = inst->vt->post_snapshot(inst)) &&
+      !sl__failed(inst->job))
+    rc = sl__fail(inst, rc, "checkpoint %lld: %s", (long long)id, sl_strerror(rc));
   if (!rc) rc = meta_blob(inst, id, &t->meta, &t->meta_len);
   if (rc) {
     for (int i = 0; i < 3; i++)

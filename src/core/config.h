@@ -144,6 +144,14 @@ typedef enum { SL__T_INT, SL__T_BOOL, SL__T_DURATION, SL__T_SIZE, SL__T_STRING }
   XX(STATE_BACKEND, "state.backend.type", SL__T_STRING, "hashmap", 0, 0,      \
      "Keyed-state backend: hashmap (in memory, copy-on-write snapshots) or "  \
      "rocksdb (on disk, for state larger than memory).")                      \
+  XX(WINDOW_FAST_PATH, "state.backend.hashmap.window-fast-path", SL__T_BOOL,  \
+     "true", 0, 1,                                                            \
+     "On the hashmap backend, event-time tumbling windows and sliding "       \
+     "windows whose size is a multiple of the slide, with a fixed-size "     \
+     "aggregate (sl_window_aggregate), keep per key an array of pane "        \
+     "accumulators updated in place instead of entries in keyed state and "  \
+     "timers; checkpoints are the same either way.  false: the general path " \
+     "(for comparison).")                                                     \
   XX(ROCKSDB_DIR, "state.backend.rocksdb.dir", SL__T_STRING, "", 0, 0,       \
      "Directory for the RocksDB backend's working files.  Empty: "            \
      "$TMPDIR/sluice-<uid> (TMPDIR defaults to /tmp), created with mode "     \

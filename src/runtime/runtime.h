@@ -108,6 +108,13 @@ typedef struct sl__op_vt {
    * timestamp assigner replaces upstream watermarks, as in Flink) */
   int own_watermarks;
   void (*close)(sl__inst *inst, int ok); /* after the workers joined */
+  /* checkpoints of state kept outside the backend (the window fast path):
+   * put it into keyed state right before the backend snapshot, take it
+   * out right after; and take over what a restore put there (after the
+   * backend, timers and load) */
+  int (*pre_snapshot)(sl__inst *inst);
+  int (*post_snapshot)(sl__inst *inst);
+  int (*restored)(sl__inst *inst);
 } sl__op_vt;
 
 struct sl__op {

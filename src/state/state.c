@@ -593,6 +593,35 @@ int sl_aggregating_get(sl_state *s, sl_bytes *out) {
   return s->desc->agg_result(s->desc->ud, acc, out);
 }
 
+/* ---- every entry of a state ------------------------------------------------ */
+
+typedef struct foreach_arg {
+  sl__state_entry_fn fn;
+  void *arg;
+  int kg;
+} foreach_arg;
+
+static int foreach_entry(void *arg, const void *ck, uint32_t cklen, const void *val,
+                         uint32_t vlen) {
+  foreach_arg *a = arg;
+  const uint8_t *p = ck;
+  uint32_t klen, nslen, n1, n2;
+  if (!(n1 = sl__varint_get(p, cklen, &klen)) || klen > cklen - n1) return -SL_ESTATE;
+  if (!(n2 = sl__varint_get(p + n1 + klen, cklen - n1 - klen, &nslen)) ||
+      nslen > cklen - n1 - klen - n2)
+    return -SL_ESTATE;
+  return a->fn(a->arg, p + n1, klen, a->kg, p + n1 + klen + n2, nslen, val, vlen);
+}
+
+int sl__state_foreach(sl_state *s, sl__state_entry_fn fn, void *arg) {
+  sl__backend *be = s->ks->be;
+  foreach_arg a = {fn, arg, 0};
+  int rc = 0;
+  for (a.kg = be->kg_lo; !rc && a.kg <= be->kg_hi; a.kg++)
+    rc = be->vt->iter(be, a.kg, s->sid, NULL, 0, foreach_entry, &a);
+  return rc;
+}
+
 /* ---- clear ------------------------------------------------------------------- */
 
 typedef struct collect_keys {

@@ -55,6 +55,15 @@ int sl__aggregating_raw(sl_state *s, sl_bytes *out);
 /* sl_aggregating_add that also says whether the accumulator was new. */
 int sl__aggregating_add(sl_state *s, const void *in, uint32_t in_len, int *first);
 int sl__aggregating_set_raw(sl_state *s, const void *acc);
+/* Every entry of state s over all key groups of its backend (any key, any
+ * namespace), with the stored value as is (state.c's encodings).  fn
+ * returns 0 to go on; it must not modify the state (collect, then
+ * change).  0, fn's non-zero result, or a negative code (an entry whose
+ * composite key does not parse: -SL_ESTATE). */
+typedef int (*sl__state_entry_fn)(void *arg, const void *key, uint32_t klen, int kg,
+                                  const void *ns, uint32_t nslen, const void *val,
+                                  uint32_t vlen);
+int sl__state_foreach(sl_state *s, sl__state_entry_fn fn, void *arg);
 
 /* Processing-time clock used for TTL (tests install a fake one). */
 void sl__state_set_clock(int64_t (*clock_ms)(void));

@@ -37,82 +37,13 @@
  */
 #include <stdio.h>
 
-#include "operators/ops.h"
-#include "window/window.h"
-#include "time/timers.h"
 
-
-typedef struct win_cfg {
-  sl_window_spec spec;
-  char *late_tag;
-  sl__wf_kind fk;
-  const sl_state_desc *agg;
-  sl_reduce_fn reduce;
-  sl_window_fn fn;
-} win_cfg;
-
-typedef struct win_inst {
-  sl_state *contents, *count, *sessions;
-  sl_window cur; /* the window being fired */
-  int firing;
-  sl_window *wins;
-  size_t wcap;
-  uint8_t *copy; /* bytes copied across state calls */
-  uint32_t copy_cap;
-  sl_window *sess; /* session windows: the key's open sessions (a copy) */
-  size_t n_sess, sess_cap;
-  uint8_t *acc;    /* sliced windows: panes merged for a firing */
-  uint32_t acc_cap;
-} win_inst;
-
-struct sl_window_elems {
-  int single; /* aggregate/reduce: one element */
-  int done;
-  sl_record rec;
-  sl_list_iter it;
-  sl_bytes key;
-  int64_t ts;
-};
+#include "window/win_int.h"
 
 static const sl_state_desc D_REDUCE = {.name = "__window_reduce", .kind = SL_STATE_VALUE};
 static const sl_state_desc D_ELEMS = {.name = "__window_elements", .kind = SL_STATE_LIST};
 static const sl_state_desc D_COUNT = {.name = "__window_count", .kind = SL_STATE_VALUE};
 static const sl_state_desc D_SESSIONS = {.name = "__window_session_list", .kind = SL_STATE_VALUE};
-
-/* ---- window encoding ---------------------------------------------------------- */
-
-static void put_be(uint8_t *p, int64_t v) {
-  uint64_t u = __builtin_bswap64((uint64_t)v ^ (1ull << 63));
-  memcpy(p, &u, 8);
-}
-static int64_t get_be(const uint8_t *p) {
-  uint64_t u;
-  memcpy(&u, p, 8);
-  return (int64_t)(__builtin_bswap64(u) ^ (1ull << 63));
-}
-static void win_ns(const sl_window *w, uint8_t ns[16]) {
-  put_be(ns, w->start);
-  put_be(ns + 8, w->end);
-}
-
-static int use_ns(sl_state *s, const sl_window *w) {
-  uint8_t ns[16];
-  win_ns(w, ns);
-  return sl_state_namespace(s, ns, 16);
-}
-
-static int64_t floor_mod(int64_t x, int64_t m) {
-  int64_t r = x % m;
-  return r < 0 ? r + m : r;
-}
-
-/* (t - offset) mod m in [0, m), without computing t - offset (which may
- * overflow). */
-static int64_t offset_mod(int64_t t, int64_t offset, int64_t m) {
-  if (!offset) return floor_mod(t, m); /* the usual case: one division */
-  int64_t r = floor_mod(t, m) - floor_mod(offset, m);
-  return r < 0 ? r + m : r;
-}
 
 /* ---- window assignment at the ends of the int64 range ----------------------------
  * Signed overflow is undefined, so every bound is computed with the
@@ -146,8 +77,8 @@ static int assign_fixed(const sl_window_spec *s, int64_t t, sl_window *wins, siz
 }
 
 /* Dead letter for a record whose window cannot be represented. */
-static int unrepresentable(sl__inst *inst, const sl_window_spec *s, int64_t t,
-                           const sl_record *r) {
+int sl__win_unrepresentable(sl__inst *inst, const sl_window_spec *s, int64_t t,
+                            const sl_record *r) {
   char where[48], reason[256];
   sl__fmt(where, sizeof where, "timestamp %lld", (long long)t);
   if (s->kind == SL_WINDOW_SESSION)
@@ -611,7 +542,7 @@ static int process_sliced(sl__inst *inst, const win_cfg *c, win_inst *wi, const 
   if (__builtin_sub_overflow(r->ts, offset_mod(r->ts, s->offset_ms, s->slide_ms), &ps) ||
       __builtin_add_overflow(ps, s->size_ms, &last_end) ||
       __builtin_sub_overflow(ps, s->size_ms - s->slide_ms, &first_start))
-    return unrepresentable(inst, s, r->ts, r);
+    return sl__win_unrepresentable(inst, s, r->ts, r);
   sl_window pane = {ps, ps + s->slide_ms}, last = {ps, last_end};
   if (is_late(inst, s, &last)) return sl__emit_late(inst, c->late_tag, r); /* every window */
   int first, rc = add_element(inst, c, wi, &pane, r, &first);
@@ -638,6 +569,7 @@ static int win_on_timer(sl__inst *inst, sl_time_domain d, int64_t ts, const void
   sl_window w = {get_be(ns), get_be((const uint8_t *)ns + 8)};
   sl_trigger_kind trig = trigger_of(&c->spec);
   int rc = 0;
+  if (wi->fast) return 0; /* absorbing a restore: the rings say what fires */
   if (sliced(c)) {
     rc = ts == w.end - 1 && d == SL_TIME_EVENT ? fire_sliced(inst, c, wi, &w) : 0;
   } else if (ts == w.end - 1 && ((trig == SL_TRIGGER_EVENT_TIME && d == SL_TIME_EVENT) ||
@@ -658,6 +590,8 @@ static int win_process(sl__inst *inst, int port, const sl_record *r) {
   const win_cfg *c = inst->op->cfg;
   const sl_window_spec *s = &c->spec;
   win_inst *wi = inst->impl;
+  if (SL__LIKELY(wi->fast != NULL) && r->ts != SL_NO_TIMESTAMP)
+    return sl__fastwin_process(inst, wi->fast, r);
   sl__set_key(inst, r);
   int64_t t = r->ts;
   if (s->time == SL_TIME_PROCESSING) {
@@ -673,10 +607,10 @@ static int win_process(sl__inst *inst, int port, const sl_record *r) {
   switch (s->kind) {
     case SL_WINDOW_TUMBLING:
     case SL_WINDOW_SLIDING:
-      if (assign_fixed(s, t, wi->wins, wi->wcap, &n)) return unrepresentable(inst, s, t, r);
+      if (assign_fixed(s, t, wi->wins, wi->wcap, &n)) return sl__win_unrepresentable(inst, s, t, r);
       break;
     case SL_WINDOW_SESSION:
-      if (t == INT64_MAX) return unrepresentable(inst, s, t, r);
+      if (t == INT64_MAX) return sl__win_unrepresentable(inst, s, t, r);
       rc = session_assign(inst, c, wi, t, &wi->wins[0], &late);
       n = late ? 0 : 1;
       break;
@@ -737,6 +671,7 @@ static int win_open(sl__inst *inst) {
   if (!rc && c->spec.kind == SL_WINDOW_SESSION)
     rc = sl_state_get(&inst->ctx, &D_SESSIONS, &wi->sessions);
   if (!rc) rc = sl__timers_new(inst, win_on_timer, &inst->timers);
+  if (!rc && sl__fastwin_eligible(inst, c)) rc = sl__fastwin_new(inst, c, &wi->fast);
   if (rc)
     return sl__fail(inst, rc, "cannot open the window state: %s",
                     inst->ctx.msg[0] ? inst->ctx.msg : sl_strerror(rc));
@@ -750,6 +685,7 @@ static void win_close(sl__inst *inst, int ok) {
     sl__free(wi->copy);
     sl__free(wi->sess);
     sl__free(wi->acc);
+    sl__fastwin_free(wi->fast);
     sl__free_private(wi);
     inst->impl = NULL;
   }
@@ -757,7 +693,25 @@ static void win_close(sl__inst *inst, int ok) {
 }
 
 static int win_on_watermark(sl__inst *inst, int64_t wm) {
+  win_inst *wi = inst->impl;
+  if (wi->fast) return sl__fastwin_fire(inst, wi->fast, wm);
   return sl__timers_fire(inst->timers, SL_TIME_EVENT, wm);
+}
+
+/* Checkpoints of the fast path hold the general path's state (win_int.h). */
+static int win_pre_snapshot(sl__inst *inst) {
+  win_inst *wi = inst->impl;
+  return wi->fast ? sl__fastwin_materialize(inst, wi->fast) : 0;
+}
+
+static int win_post_snapshot(sl__inst *inst) {
+  win_inst *wi = inst->impl;
+  return wi->fast ? sl__fastwin_dematerialize(inst, wi->fast) : 0;
+}
+
+static int win_restored(sl__inst *inst) {
+  win_inst *wi = inst->impl;
+  return wi->fast ? sl__fastwin_absorb(inst, wi->fast) : 0;
 }
 
 static int win_tick(sl__inst *inst, int64_t now) {
@@ -776,7 +730,10 @@ static const sl__op_vt win_vt = {.open = win_open,
                                  .finish = win_finish,
                                  .close = win_close,
                                  .on_watermark = win_on_watermark,
-                                 .tick = win_tick};
+                                 .tick = win_tick,
+                                 .pre_snapshot = win_pre_snapshot,
+                                 .post_snapshot = win_post_snapshot,
+                                 .restored = win_restored};
 
 const sl__op_vt *sl__window_vtable(void) { return &win_vt; }
 

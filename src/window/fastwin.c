@@ -1,0 +1,683 @@
+/*
+ * fastwin.c -- the window operator's fast path: event-time tumbling and
+ * sliced sliding windows with a fixed-size aggregate (sl_window_aggregate
+ * with desc->size > 0, no TTL), default trigger, no purge, no allowed
+ * lateness, on the heap backend (sl__fastwin_eligible).  Everything else
+ * takes the general path in window.c.
+ *
+ * Time is cut into panes of `slide` ms (tumbling: slide = size), numbered
+ * by index: pane i is [base + i*slide, base + (i+1)*slide) with base the
+ * window offset mod slide.  A window is n = size/slide consecutive panes,
+ * named by the index L of its last pane: it ends at end(L) = base +
+ * (L+1)*slide.  Per key, a ring of pane slots addressed by pane index
+ * modulo its (power-of-two) capacity holds [i64 pane index][accumulator];
+ * a record adds to its pane's accumulator in place.  The pane of the
+ * previous record is cached, so a record in the same pane as the one
+ * before (the common case) needs no division.
+ *
+ * Firing: every key waits for one window, reg = the first window not yet
+ * fired that holds its oldest live pane; `buckets` hold the keys per
+ * window, ascending by L.  When the watermark passes end(L) - 1 the
+ * bucket's keys fire in registration order: the window's panes merge into
+ * one accumulator (agg_merge; tumbling windows use the pane's own), the
+ * result goes out, the window's oldest pane is dropped, and the key waits
+ * for the next window that holds one of its live panes -- or, with none
+ * left, is removed, so memory follows the live keys.  This fires exactly
+ * the windows the general path fires (every window with contents, once,
+ * in order).  Registrations are never taken back: a bucket entry whose key
+ * waits for another window by now (or was removed, and its id reused) is
+ * skipped (invariant: an entry fires only while keys[id].reg equals the
+ * bucket's L).
+ *
+ * Keys live in an array (stable ids, a free list) found through an
+ * open-addressing table of ids (linear probing, backward-shift deletion)
+ * by the key's 64-bit hash.
+ */
+#include "window/win_int.h"
+
+#define FW_NONE INT64_MIN /* an empty pane slot; a key waiting for nothing */
+
+typedef struct fw_key {
+  uint64_t hash;
+  uint32_t klen; /* key bytes in kbuf up to 16, else in kptr (allocated) */
+  int kg;
+  int64_t reg;   /* L of the window the key waits for, or FW_NONE */
+  uint32_t cap;  /* ring slots, a power of two (0: no ring) */
+  uint32_t live; /* live panes */
+  uint8_t *ring; /* cap slots of f->slot bytes */
+  union {
+    uint8_t kbuf[16];
+    uint8_t *kptr;
+  } k;
+} fw_key;
+
+/* The key's bytes (never a pointer into keys[]: that array moves). */
+static inline const uint8_t *kbytes(const fw_key *k) {
+  return k->klen <= sizeof k->k.kbuf ? k->k.kbuf : k->k.kptr;
+}
+
+typedef struct fw_bucket {
+  int64_t L;
+  uint32_t *ids;
+  uint32_t n, cap;
+} fw_bucket;
+
+struct sl__fastwin {
+  const win_cfg *c;
+  const sl_state_desc *agg;
+  int64_t slide, size, n_panes, base;
+  uint32_t acc_size, slot; /* accumulator bytes; slot bytes (8 + acc, 8-aligned) */
+  fw_key *keys;
+  uint32_t n_keys, keys_cap;
+  uint32_t *free_ids;
+  uint32_t n_free, free_cap;
+  uint32_t *tab; /* key id + 1; 0 = empty */
+  uint32_t tab_mask, tab_used;
+  fw_bucket *b; /* pending windows b[head..n), ascending by L */
+  uint32_t b_head, b_n, b_cap;
+  uint32_t **spare; /* id arrays of fired buckets, for reuse */
+  uint32_t *spare_cap;
+  uint32_t n_spare, spare_max;
+  /* the previous record's pane */
+  int64_t cur_start, cur_end, cur_idx, cur_last; /* cur_last: end - 1 of its last window */
+  uint8_t *acc; /* merge scratch (acc_size bytes) */
+};
+
+/* ---- pane arithmetic (int128 where an int64 could overflow) ---------------------------- */
+
+static inline int64_t pane_start(const sl__fastwin *f, int64_t idx) {
+  return (int64_t)((__int128)f->base + (__int128)idx * f->slide);
+}
+/* The end of window L (its last pane's end); representable for every
+ * window of a live pane (records whose windows are not were dead letters). */
+static inline int64_t win_end(const sl__fastwin *f, int64_t L) {
+  return (int64_t)((__int128)f->base + ((__int128)L + 1) * f->slide);
+}
+static inline sl_window win_of(const sl__fastwin *f, int64_t L) {
+  int64_t e = win_end(f, L);
+  return (sl_window){e - f->size, e};
+}
+/* The first window not fired yet (end - 1 > wm) that holds pane idx. */
+static int64_t first_unfired(const sl__fastwin *f, int64_t idx, int64_t wm) {
+  int64_t L = idx;
+  while (win_end(f, L) - 1 <= wm && L < idx + f->n_panes - 1) L++;
+  return L;
+}
+
+/* The pane of t into the cache; 1 when one of t's windows cannot be
+ * represented (as the general path decides: window.c). */
+static int locate(sl__fastwin *f, int64_t t) {
+  const sl_window_spec *s = &f->c->spec;
+  int64_t ps, last_end, first_start, pe;
+  if (__builtin_sub_overflow(t, offset_mod(t, s->offset_ms, f->slide), &ps) ||
+      __builtin_add_overflow(ps, f->size, &last_end) ||
+      __builtin_sub_overflow(ps, f->size - f->slide, &first_start))
+    return 1;
+  (void)first_start;
+  pe = ps + f->slide; /* <= last_end */
+  f->cur_start = ps;
+  f->cur_end = pe;
+  f->cur_idx = (int64_t)(((__int128)ps - f->base) / f->slide);
+  f->cur_last = last_end - 1;
+  return 0;
+}
+
+/* ---- keys ------------------------------------------------------------------------------ */
+
+static fw_key *key_find(const sl__fastwin *f, uint64_t h, const void *key, uint32_t klen,
+                        uint32_t *at) {
+  uint32_t i = (uint32_t)h & f->tab_mask;
+  for (uint32_t e; (e = f->tab[i]) != 0; i = (i + 1) & f->tab_mask) {
+    fw_key *k = &f->keys[e - 1];
+    if (k->hash == h && k->klen == klen && !memcmp(kbytes(k), key, klen)) {
+      if (at) *at = i;
+      return k;
+    }
+  }
+  if (at) *at = i;
+  return NULL;
+}
+
+static int tab_grow(sl__fastwin *f) {
+  uint32_t cap = (f->tab_mask + 1) * 2;
+  uint32_t *t = sl__calloc(cap, sizeof *t);
+  if (!t) return -SL_ENOMEM;
+  for (uint32_t i = 0; i <= f->tab_mask; i++) {
+    uint32_t e = f->tab[i];
+    if (!e) continue;
+    uint32_t j = (uint32_t)f->keys[e - 1].hash & (cap - 1);
+    while (t[j]) j = (j + 1) & (cap - 1);
+    t[j] = e;
+  }
+  sl__free(f->tab);
+  f->tab = t;
+  f->tab_mask = cap - 1;
+  return 0;
+}
+
+/* The key's entry, created when new; NULL when memory ran out. */
+static fw_key *key_get(sl__fastwin *f, sl__inst *inst, uint64_t h, const void *key,
+                       uint32_t klen) {
+  uint32_t at;
+  fw_key *k = key_find(f, h, key, klen, &at);
+  if (SL__LIKELY(k != NULL)) return k;
+  if ((f->tab_used + 1) * 4 > (f->tab_mask + 1) * 3) {
+    if (tab_grow(f)) return NULL;
+    key_find(f, h, key, klen, &at);
+  }
+  uint32_t id;
+  if (f->n_free) {
+    id = f->free_ids[--f->n_free];
+  } else {
+    if (f->n_keys == f->keys_cap) {
+      uint32_t cap = f->keys_cap ? 2 * f->keys_cap : 64;
+      fw_key *ks = sl__realloc(f->keys, (size_t)cap * sizeof *ks);
+      if (!ks) return NULL;
+      f->keys = ks;
+      f->keys_cap = cap;
+      /* every id may be free at once (invariant: free_cap >= keys_cap) */
+      uint32_t *fi = cap > f->free_cap ? sl__realloc(f->free_ids, (size_t)cap * sizeof *fi)
+                                       : f->free_ids;
+      if (!fi) return NULL;
+      f->free_ids = fi;
+      if (cap > f->free_cap) f->free_cap = cap;
+    }
+    id = f->n_keys++;
+  }
+  k = &f->keys[id];
+  memset(k, 0, sizeof *k);
+  uint8_t *kb = klen <= sizeof k->k.kbuf ? k->k.kbuf : (k->k.kptr = sl__malloc(klen));
+  if (!kb) {
+    f->free_ids[f->n_free++] = id; /* room: ids are freed only after being taken */
+    return NULL;
+  }
+  if (klen) memcpy(kb, key, klen);
+  k->klen = klen;
+  k->hash = h;
+  k->kg = sl__key_group(h, inst->job->max_parallelism);
+  k->reg = FW_NONE;
+  f->tab[at] = id + 1;
+  f->tab_used++;
+  return k;
+}
+
+/* keys[id] has no live pane left: out of the table, its memory freed, its
+ * id free for another key. */
+static void key_remove(sl__fastwin *f, uint32_t id) {
+  fw_key *k = &f->keys[id];
+  uint32_t i;
+  fw_key *found = key_find(f, k->hash, kbytes(k), k->klen, &i);
+  SL_ASSERT(found == k);
+  (void)found;
+  /* backward-shift deletion keeps every probe sequence unbroken */
+  f->tab[i] = 0;
+  for (uint32_t j = (i + 1) & f->tab_mask; f->tab[j]; j = (j + 1) & f->tab_mask) {
+    uint32_t home = (uint32_t)f->keys[f->tab[j] - 1].hash & f->tab_mask;
+    int between = i <= j ? (home > i && home <= j) : (home > i || home <= j);
+    if (between) continue;
+    f->tab[i] = f->tab[j];
+    f->tab[j] = 0;
+    i = j;
+  }
+  f->tab_used--;
+  if (k->klen > sizeof k->k.kbuf) sl__free(k->k.kptr);
+  sl__free(k->ring);
+  memset(k, 0, sizeof *k);
+  k->reg = FW_NONE;
+  f->free_ids[f->n_free++] = id;
+}
+
+/* ---- pane rings ------------------------------------------------------------------------ */
+
+static inline uint8_t *slot_at(const sl__fastwin *f, const fw_key *k, int64_t idx) {
+  return k->ring + (size_t)((uint64_t)idx & (k->cap - 1)) * f->slot;
+}
+static inline int64_t slot_idx(const uint8_t *slot) {
+  int64_t v;
+  memcpy(&v, slot, 8);
+  return v;
+}
+/* The live slot of pane idx, or NULL. */
+static inline uint8_t *pane_find(const sl__fastwin *f, const fw_key *k, int64_t idx) {
+  if (!k->cap) return NULL;
+  uint8_t *s = slot_at(f, k, idx);
+  return slot_idx(s) == idx ? s : NULL;
+}
+
+/* A ring of cap slots holding k's live panes and a free slot for idx, each
+ * at index mod cap: 0, 1 when cap is too small (some collide), or
+ * -SL_ENOMEM. */
+static int ring_rebuild(sl__fastwin *f, fw_key *k, uint32_t cap, int64_t idx) {
+  uint8_t *r = sl__malloc((size_t)cap * f->slot);
+  if (!r) return -SL_ENOMEM;
+  for (uint32_t i = 0; i < cap; i++) memcpy(r + (size_t)i * f->slot, &(int64_t){FW_NONE}, 8);
+  fw_key nk = *k;
+  nk.ring = r;
+  nk.cap = cap;
+  for (uint32_t i = 0; i < k->cap; i++) {
+    const uint8_t *s = k->ring + (size_t)i * f->slot;
+    int64_t q = slot_idx(s);
+    if (q == FW_NONE) continue;
+    uint8_t *d = slot_at(f, &nk, q);
+    if (slot_idx(d) != FW_NONE) {
+      sl__free(r);
+      return 1;
+    }
+    memcpy(d, s, f->slot);
+  }
+  if (slot_idx(slot_at(f, &nk, idx)) != FW_NONE) {
+    sl__free(r);
+    return 1;
+  }
+  sl__free(k->ring);
+  k->ring = r;
+  k->cap = cap;
+  return 0;
+}
+
+/* A new live pane idx of k (its slot, accumulator created), or NULL when
+ * memory ran out. */
+static uint8_t *pane_new(sl__fastwin *f, fw_key *k, int64_t idx) {
+  uint8_t *s = k->cap ? slot_at(f, k, idx) : NULL;
+  if (!s || slot_idx(s) != FW_NONE) {
+    uint32_t cap = k->cap ? 2 * k->cap : 2;
+    while (cap < (uint64_t)f->n_panes + 1) cap *= 2;
+    int rc;
+    while ((rc = ring_rebuild(f, k, cap, idx)) == 1) {
+      if (cap >= (1u << 30)) return NULL;
+      cap *= 2;
+    }
+    if (rc) return NULL;
+    s = slot_at(f, k, idx);
+  }
+  memcpy(s, &idx, 8);
+  f->agg->agg_create(f->agg->ud, s + 8);
+  k->live++;
+  return s;
+}
+
+static int64_t oldest_live(const sl__fastwin *f, const fw_key *k) {
+  int64_t m = INT64_MAX;
+  for (uint32_t i = 0; i < k->cap; i++) {
+    int64_t q = slot_idx(k->ring + (size_t)i * f->slot);
+    if (q != FW_NONE && q < m) m = q;
+  }
+  return m;
+}
+
+/* ---- pending windows -------------------------------------------------------------------- */
+
+/* keys[id] waits for window L. */
+static int bucket_add(sl__fastwin *f, int64_t L, uint32_t id) {
+  uint32_t i = f->b_n;
+  while (i > f->b_head && f->b[i - 1].L > L) i--;
+  if (i == f->b_head || f->b[i - 1].L != L) { /* a new bucket at i */
+    if (f->b_n == f->b_cap) {
+      if (f->b_head) { /* slide the live ones down first */
+        memmove(f->b, f->b + f->b_head, (size_t)(f->b_n - f->b_head) * sizeof *f->b);
+        f->b_n -= f->b_head;
+        i -= f->b_head;
+        f->b_head = 0;
+      } else {
+        uint32_t cap = f->b_cap ? 2 * f->b_cap : 16;
+        fw_bucket *nb = sl__realloc(f->b, (size_t)cap * sizeof *nb);
+        if (!nb) return -SL_ENOMEM;
+        f->b = nb;
+        f->b_cap = cap;
+      }
+    }
+    memmove(f->b + i + 1, f->b + i, (size_t)(f->b_n - i) * sizeof *f->b);
+    f->b_n++;
+    fw_bucket *nb = &f->b[i];
+    *nb = (fw_bucket){L, NULL, 0, 0};
+    if (f->n_spare) { /* an id array of a fired bucket */
+      f->n_spare--;
+      nb->ids = f->spare[f->n_spare];
+      nb->cap = f->spare_cap[f->n_spare];
+    }
+    i++;
+  }
+  fw_bucket *b = &f->b[i - 1];
+  if (b->n == b->cap) {
+    uint32_t cap = b->cap ? 2 * b->cap : 64;
+    uint32_t *ids = sl__realloc(b->ids, (size_t)cap * sizeof *ids);
+    if (!ids) return -SL_ENOMEM;
+    b->ids = ids;
+    b->cap = cap;
+  }
+  b->ids[b->n++] = id;
+  return 0;
+}
+
+/* k (id) waits for window L unless it waits for an earlier one. */
+static int wait_for(sl__fastwin *f, fw_key *k, uint32_t id, int64_t L) {
+  if (k->reg != FW_NONE && k->reg <= L) return 0;
+  k->reg = L;
+  return bucket_add(f, L, id);
+}
+
+static void spare_put(sl__fastwin *f, uint32_t *ids, uint32_t cap) {
+  if (!ids) return;
+  if (f->n_spare == f->spare_max) {
+    sl__free(ids);
+    return;
+  }
+  f->spare[f->n_spare] = ids;
+  f->spare_cap[f->n_spare++] = cap;
+}
+
+/* ---- records ------------------------------------------------------------------------------ */
+
+int sl__fastwin_process(sl__inst *inst, sl__fastwin *f, const sl_record *r) {
+  int64_t t = r->ts;
+  if (SL__UNLIKELY(t < f->cur_start || t >= f->cur_end) && locate(f, t))
+    return sl__win_unrepresentable(inst, &f->c->spec, t, r);
+  if (SL__UNLIKELY(f->cur_last <= inst->wm)) /* its last window fired: late */
+    return sl__emit_late(inst, f->c->late_tag, r);
+  uint64_t h = sl__key_hash(r->key, r->key_len);
+  fw_key *k = key_get(f, inst, h, r->key, r->key_len);
+  if (SL__UNLIKELY(!k)) return sl__fail(inst, -SL_ENOMEM, "window: out of memory");
+  int64_t idx = f->cur_idx;
+  uint8_t *s = pane_find(f, k, idx);
+  if (SL__UNLIKELY(!s)) {
+    if (!(s = pane_new(f, k, idx))) return sl__fail(inst, -SL_ENOMEM, "window: out of memory");
+    int rc = wait_for(f, k, (uint32_t)(k - f->keys), first_unfired(f, idx, inst->wm));
+    if (rc) return sl__fail(inst, rc, "window: out of memory");
+  }
+  int rc = f->agg->agg_add(f->agg->ud, s + 8, r->value, r->value_len);
+  return SL__UNLIKELY(rc < 0) ? sl__user_fail(inst, rc, r) : 0;
+}
+
+/* ---- firing -------------------------------------------------------------------------------- */
+
+/* Window L of keys[id] fires: result out, oldest pane dropped, the key
+ * waits for its next window or goes. */
+static int fire_key(sl__inst *inst, sl__fastwin *f, uint32_t id, int64_t L) {
+  fw_key *k = &f->keys[id];
+  if (k->reg != L) return 0; /* stale entry (invariant above) */
+  const win_cfg *c = f->c;
+  win_inst *wi = inst->impl;
+  sl_window w = win_of(f, L);
+  const uint8_t *acc = NULL;
+  int rc = 0;
+  for (int64_t q = L - f->n_panes + 1; !rc && q <= L; q++) {
+    const uint8_t *s = pane_find(f, k, q);
+    if (!s) continue;
+    if (f->n_panes == 1) {
+      acc = s + 8;
+    } else if (!acc) {
+      memcpy(f->acc, s + 8, f->acc_size);
+      acc = f->acc;
+    } else {
+      rc = f->agg->agg_merge(f->agg->ud, f->acc, s + 8);
+    }
+  }
+  if (!rc && acc) {
+    sl_bytes v;
+    rc = f->agg->agg_result(f->agg->ud, acc, &v);
+    if (!rc) {
+      sl_window_elems e;
+      memset(&e, 0, sizeof e);
+      e.key = (sl_bytes){kbytes(k), k->klen};
+      e.single = 1;
+      e.rec = (sl_record){w.end - 1, kbytes(k), k->klen, v.data, v.len};
+      if (c->fn) {
+        sl__kstate_set_key(inst->ks, kbytes(k), k->klen, k->kg);
+        wi->cur = w;
+        wi->firing = 1;
+        rc = c->fn(inst->op->ud, &inst->ctx, &w, &e, &inst->coll);
+        wi->firing = 0;
+      } else {
+        rc = sl__emit(inst, &e.rec);
+      }
+    }
+  }
+  if (rc < 0) {
+    if (sl__failed(inst->job)) return rc;
+    sl_record r = {w.end - 1, kbytes(k), k->klen, NULL, 0};
+    return sl__user_fail(inst, rc, &r);
+  }
+  uint8_t *old = pane_find(f, k, L - f->n_panes + 1);
+  if (old) {
+    memcpy(old, &(int64_t){FW_NONE}, 8);
+    k->live--;
+  }
+  k->reg = FW_NONE;
+  if (!k->live) {
+    key_remove(f, id);
+    return 0;
+  }
+  int64_t next = oldest_live(f, k);
+  if (next < L + 1) next = L + 1; /* window L+1 holds every pane after L's oldest */
+  return wait_for(f, k, id, next) ? sl__fail(inst, -SL_ENOMEM, "window: out of memory") : 0;
+}
+
+int sl__fastwin_fire(sl__inst *inst, sl__fastwin *f, int64_t wm) {
+  int rc = 0;
+  while (!rc && f->b_head < f->b_n && win_end(f, f->b[f->b_head].L) - 1 <= wm) {
+    fw_bucket b = f->b[f->b_head++]; /* out first: firing adds later buckets */
+    for (uint32_t i = 0; !rc && i < b.n; i++) rc = fire_key(inst, f, b.ids[i], b.L);
+    spare_put(f, b.ids, b.cap);
+  }
+  if (f->b_head == f->b_n) f->b_head = f->b_n = 0;
+  return rc;
+}
+
+/* ---- checkpoints ---------------------------------------------------------------------------- */
+
+/* For every live pane of every key: fn(pane slot, its window's key set). */
+static int each_pane(sl__inst *inst, sl__fastwin *f,
+                     int (*fn)(sl__inst *, sl__fastwin *, const uint8_t *slot)) {
+  int rc = 0;
+  for (uint32_t id = 0; !rc && id < f->n_keys; id++) {
+    fw_key *k = &f->keys[id];
+    if (!k->live) continue;
+    sl__kstate_set_key(inst->ks, kbytes(k), k->klen, k->kg);
+    for (uint32_t i = 0; !rc && i < k->cap; i++) {
+      const uint8_t *s = k->ring + (size_t)i * f->slot;
+      if (slot_idx(s) != FW_NONE) rc = fn(inst, f, s);
+    }
+  }
+  return rc;
+}
+
+/* The pane's namespace (the general path's: [start, start + slide)) and
+ * the timer the general path holds for it: the first window not fired
+ * yet that contains it. */
+static void pane_keys(sl__inst *inst, const sl__fastwin *f, const uint8_t *slot,
+                      sl_window *pane, int64_t *timer_ts, uint8_t ns[16]) {
+  int64_t q = slot_idx(slot);
+  *pane = (sl_window){pane_start(f, q), pane_start(f, q) + f->slide};
+  sl_window w = win_of(f, first_unfired(f, q, inst->wm));
+  *timer_ts = w.end - 1;
+  win_ns(&w, ns);
+}
+
+static int put_pane(sl__inst *inst, sl__fastwin *f, const uint8_t *slot) {
+  win_inst *wi = inst->impl;
+  sl_window pane;
+  int64_t ts;
+  uint8_t ns[16];
+  pane_keys(inst, f, slot, &pane, &ts, ns);
+  int rc = use_ns(wi->contents, &pane);
+  if (!rc) rc = sl__aggregating_set_raw(wi->contents, slot + 8);
+  if (!rc) rc = sl__timer_add(inst->timers, SL_TIME_EVENT, ts, ns, 16);
+  return rc;
+}
+
+static int take_pane(sl__inst *inst, sl__fastwin *f, const uint8_t *slot) {
+  win_inst *wi = inst->impl;
+  sl_window pane;
+  int64_t ts;
+  uint8_t ns[16];
+  pane_keys(inst, f, slot, &pane, &ts, ns);
+  int rc = use_ns(wi->contents, &pane);
+  if (!rc) rc = sl_state_clear(wi->contents);
+  if (!rc) rc = sl__timer_del(inst->timers, SL_TIME_EVENT, ts, ns, 16);
+  return rc;
+}
+
+int sl__fastwin_materialize(sl__inst *inst, sl__fastwin *f) {
+  return each_pane(inst, f, put_pane);
+}
+
+int sl__fastwin_dematerialize(sl__inst *inst, sl__fastwin *f) {
+  return each_pane(inst, f, take_pane);
+}
+
+/* Restore: the contents entries collected, then moved into the rings. */
+typedef struct absorbed {
+  uint8_t *buf; /* entries: u32 klen, i32 kg, i64 pane index, key, accumulator */
+  size_t len, cap;
+  const sl__fastwin *f;
+  char why[160];
+} absorbed;
+
+static int collect_pane(void *arg, const void *key, uint32_t klen, int kg, const void *ns,
+                        uint32_t nslen, const void *val, uint32_t vlen) {
+  absorbed *a = arg;
+  const sl__fastwin *f = a->f;
+  if (nslen != 16 || vlen != f->acc_size) {
+    sl__fmt(a->why, sizeof a->why, "an entry with a %u-byte window and a %u-byte value", nslen,
+            vlen);
+    return -SL_ESTATE;
+  }
+  int64_t start = get_be(ns), end = get_be((const uint8_t *)ns + 8);
+  __int128 off = (__int128)start - f->base;
+  if ((__int128)end - start != f->slide || off % f->slide != 0) {
+    sl__fmt(a->why, sizeof a->why, "window contents for [%lld, %lld), not a pane of this window",
+            (long long)start, (long long)end);
+    return -SL_ESTATE;
+  }
+  int64_t idx = (int64_t)(off / f->slide);
+  size_t need = 16 + (size_t)klen + vlen;
+  if (a->len + need > a->cap) {
+    size_t cap = a->cap ? 2 * a->cap : 4096;
+    while (cap < a->len + need) cap *= 2;
+    uint8_t *b = sl__realloc(a->buf, cap);
+    if (!b) return -SL_ENOMEM;
+    a->buf = b;
+    a->cap = cap;
+  }
+  uint8_t *p = a->buf + a->len;
+  int32_t kg32 = kg;
+  memcpy(p, &klen, 4);
+  memcpy(p + 4, &kg32, 4);
+  memcpy(p + 8, &idx, 8);
+  memcpy(p + 16, key, klen);
+  memcpy(p + 16 + klen, val, vlen);
+  a->len += need;
+  return 0;
+}
+
+int sl__fastwin_absorb(sl__inst *inst, sl__fastwin *f) {
+  win_inst *wi = inst->impl;
+  absorbed a = {.f = f};
+  int rc = sl__state_foreach(wi->contents, collect_pane, &a);
+  for (size_t off = 0; !rc && off < a.len;) {
+    uint32_t klen;
+    int32_t kg;
+    int64_t idx;
+    memcpy(&klen, a.buf + off, 4);
+    memcpy(&kg, a.buf + off + 4, 4);
+    memcpy(&idx, a.buf + off + 8, 8);
+    const uint8_t *key = a.buf + off + 16, *acc = key + klen;
+    off += 16 + (size_t)klen + f->acc_size;
+    /* out of the general path's state ... */
+    sl__kstate_set_key(inst->ks, key, klen, kg);
+    sl_window pane = {pane_start(f, idx), pane_start(f, idx) + f->slide};
+    if ((rc = use_ns(wi->contents, &pane)) || (rc = sl_state_clear(wi->contents))) break;
+    /* ... into the key's ring */
+    fw_key *k = key_get(f, inst, sl__key_hash(key, klen), key, klen);
+    uint8_t *s = !k ? NULL : pane_find(f, k, idx) ? NULL : pane_new(f, k, idx);
+    if (!s) {
+      rc = k && pane_find(f, k, idx) ? -SL_ESTATE : -SL_ENOMEM;
+      if (rc == -SL_ESTATE) sl__fmt(a.why, sizeof a.why, "a pane twice");
+      break;
+    }
+    memcpy(s + 8, acc, f->acc_size);
+  }
+  sl__free(a.buf);
+  if (rc == -SL_ESTATE)
+    return sl__fail(inst, rc, "the checkpoint's window state does not fit this window "
+                              "operator (%s): was it taken with another window size or "
+                              "slide?", a.why[0] ? a.why : "an unreadable entry");
+  if (rc) return sl__fail(inst, rc, "cannot take over the restored window state: %s",
+                          sl_strerror(rc));
+  /* the general path's timers go (the rings say which windows wait) */
+  wi->absorbing = 1;
+  rc = sl__timers_fire(inst->timers, SL_TIME_EVENT, INT64_MAX);
+  wi->absorbing = 0;
+  for (uint32_t id = 0; !rc && id < f->n_keys; id++) {
+    fw_key *k = &f->keys[id];
+    if (k->live) rc = wait_for(f, k, id, first_unfired(f, oldest_live(f, k), inst->wm));
+  }
+  return rc;
+}
+
+/* ---- set-up ------------------------------------------------------------------------------ */
+
+int sl__fastwin_eligible(const sl__inst *inst, const win_cfg *c) {
+  const sl_window_spec *s = &c->spec;
+  const sl_state_desc *a = c->agg;
+  const char *backend = SL__CONF_S(inst->job->conf, STATE_BACKEND);
+  int kind_ok = s->kind == SL_WINDOW_TUMBLING ||
+                (s->kind == SL_WINDOW_SLIDING && s->size_ms % s->slide_ms == 0 && a &&
+                 a->agg_merge);
+  return kind_ok && s->time == SL_TIME_EVENT &&
+         (s->trigger == SL_TRIGGER_DEFAULT || s->trigger == SL_TRIGGER_EVENT_TIME) &&
+         !s->purge && s->allowed_lateness_ms == 0 && c->fk == SL__WF_AGG && a &&
+         a->size > 0 && a->ttl_ms == 0 && (!backend || !strcmp(backend, "hashmap")) &&
+         SL__CONF_I(inst->job->conf, WINDOW_FAST_PATH);
+}
+
+int sl__fastwin_new(sl__inst *inst, const win_cfg *c, sl__fastwin **out) {
+  (void)inst;
+  *out = NULL;
+  sl__fastwin *f = sl__calloc(1, sizeof *f);
+  if (!f) return -SL_ENOMEM;
+  const sl_window_spec *s = &c->spec;
+  f->c = c;
+  f->agg = c->agg;
+  f->size = s->size_ms;
+  f->slide = s->kind == SL_WINDOW_TUMBLING ? s->size_ms : s->slide_ms;
+  f->n_panes = f->size / f->slide;
+  f->base = floor_mod(s->offset_ms, f->slide);
+  f->acc_size = c->agg->size;
+  f->slot = 8 + ((f->acc_size + 7u) & ~7u);
+  f->cur_start = INT64_MAX; /* no cached pane */
+  f->cur_end = INT64_MIN;
+  f->tab_mask = 63;
+  f->spare_max = 64;
+  f->tab = sl__calloc(f->tab_mask + 1, sizeof *f->tab);
+  f->acc = sl__malloc(f->slot);
+  f->spare = sl__calloc(f->spare_max, sizeof *f->spare);
+  f->spare_cap = sl__calloc(f->spare_max, sizeof *f->spare_cap);
+  f->free_cap = 64;
+  f->free_ids = sl__malloc(f->free_cap * sizeof *f->free_ids);
+  if (!f->tab || !f->acc || !f->spare || !f->spare_cap || !f->free_ids) {
+    sl__fastwin_free(f);
+    return -SL_ENOMEM;
+  }
+  *out = f;
+  return 0;
+}
+
+void sl__fastwin_free(sl__fastwin *f) {
+  if (!f) return;
+  for (uint32_t id = 0; id < f->n_keys; id++) {
+    fw_key *k = &f->keys[id];
+    if (k->klen > sizeof k->k.kbuf) sl__free(k->k.kptr);
+    sl__free(k->ring);
+  }
+  for (uint32_t i = f->b_head; i < f->b_n; i++) sl__free(f->b[i].ids);
+  for (uint32_t i = 0; i < f->n_spare; i++) sl__free(f->spare[i]);
+  sl__free(f->keys);
+  sl__free(f->free_ids);
+  sl__free(f->tab);
+  sl__free(f->b);
+  sl__free(f->spare);
+  sl__free(f->spare_cap);
+  sl__free(f->acc);
+  sl__free(f);
+}
