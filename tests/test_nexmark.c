@@ -13,17 +13,24 @@
  * compared exactly (as sorted text lines) with a plain-C reference
  * implementation below that loops over the events without the engine;
  * expected values come only from those loops.  Every query whose result
- * does not depend on processing time runs at P=1 and P=2.
+ * does not depend on processing time runs at P=1 and P=2.  q8 also runs
+ * over 40 windows with repeat sellers, and its state is measured: the
+ * library's peak heap (counted through sl_set_allocator) may grow by at
+ * most 512 bytes per distinct (id, window) key the input adds.
  */
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdarg.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include "nexmark.h"
 #include "test.h"
 #include "test_util.h"
 
 static uint64_t g_events = 5000;
+static int g_small;
+#define SMALL_OR(big, small) (g_small ? (small) : (big))
 
 static sl_nexmark_config small_cfg(uint64_t events) {
   sl_nexmark_config c;
@@ -708,6 +715,173 @@ static const qcase CASES[] = {
     {"q11", ref_q11, fmt_count, 40},
 };
 
+/* q8 over many windows in which people open several auctions each: the
+ * join must emit each (person, window) once however many auctions match.
+ * 40,000 events at 100 per second = 400 s of event time, 40 windows. */
+static void test_q8_many_windows(void) {
+  sl_nexmark_config cfg = small_cfg(SMALL_OR(40000, 10000));
+  ev *e = gen_all(&cfg);
+  lines want = {0};
+  ref_q8(e, cfg.events, &want);
+  /* the stream exercises it: results in most windows, and matched
+   * (person, window) pairs with 2 or more auctions of that person */
+  int64_t first = e[0].ts - e[0].ts % 10000, last = e[cfg.events - 1].ts;
+  size_t windows = (size_t)((last - first) / 10000) + 1, with_results = 0, multi = 0;
+  for (int64_t s = first; s <= last; s += 10000) {
+    int any = 0;
+    for (uint64_t i = 0; i < cfg.events; i++) {
+      if (e[i].type != SL_NEXMARK_PERSON || e[i].ts - e[i].ts % 10000 != s) continue;
+      size_t k = 0;
+      for (uint64_t j = 0; j < cfg.events; j++)
+        k += e[j].type == SL_NEXMARK_AUCTION && e[j].a.seller == e[i].p.id &&
+             e[j].ts - e[j].ts % 10000 == s;
+      any |= k > 0;
+      multi += k > 1;
+    }
+    with_results += any;
+  }
+  fprintf(stderr, "  q8: %zu results, %zu of %zu windows with results, %zu with 2+ auctions\n",
+          want.n, with_results, windows, multi);
+  CHECK(windows >= 10);
+  CHECK(with_results >= windows / 2);
+  CHECK(multi >= 5);
+  for (int P = 1; P <= 2; P++) {
+    lines got = {0};
+    run_query(nx_query_find("q8"), &cfg, P, fmt_q8, &got);
+    CHECK(same_lines(&want, &got, 0));
+    lines_free(&got);
+  }
+  lines_free(&want);
+  free(e);
+}
+
+/* ---- q8's state: in proportion to the distinct (id, window) keys -------------
+ *
+ * The library's live heap is counted through sl_set_allocator (in a child
+ * process, so no allocation made before or after crosses the hook).  Run q8
+ * at P=1 on n and on 3n events of one window (the default 10 M events per
+ * second: 3n events are 3n/10^4 ms), with the same graph; the peak grows by
+ * what the extra events leave in state.  The reference (the SQL's GROUP BY
+ * each side per (id, window)) needs one small record per distinct person
+ * and per distinct seller; keeping the events themselves (persons ~200
+ * bytes, auctions ~500 bytes, 3 auctions per person) costs several times
+ * that.  Bound: 512 bytes of peak growth per added distinct key. */
+static _Atomic long long g_live, g_peak;
+
+static void *count_malloc(size_t n) {
+  size_t *p = malloc(n + 16);
+  if (!p) return NULL;
+  p[0] = n;
+  long long live = atomic_fetch_add(&g_live, (long long)n) + (long long)n;
+  long long peak = atomic_load(&g_peak);
+  while (live > peak && !atomic_compare_exchange_weak(&g_peak, &peak, live)) {
+  }
+  return (char *)p + 16;
+}
+static void count_free(void *q) {
+  if (!q) return;
+  size_t *p = (size_t *)((char *)q - 16);
+  atomic_fetch_sub(&g_live, (long long)p[0]);
+  free(p);
+}
+static void *count_realloc(void *q, size_t n) {
+  if (!q) return count_malloc(n);
+  size_t *p = (size_t *)((char *)q - 16), old = p[0];
+  size_t *np = realloc(p, n + 16);
+  if (!np) return NULL;
+  np[0] = n;
+  long long live = atomic_fetch_add(&g_live, (long long)n - (long long)old) + (long long)n -
+                   (long long)old;
+  long long peak = atomic_load(&g_peak);
+  while (live > peak && !atomic_compare_exchange_weak(&g_peak, &peak, live)) {
+  }
+  return (char *)np + 16;
+}
+
+static int cmp_pair(const void *a, const void *b) {
+  const int64_t *x = a, *y = b;
+  return x[0] != y[0] ? (x[0] > y[0]) - (x[0] < y[0]) : (x[1] > y[1]) - (x[1] < y[1]);
+}
+
+/* Distinct (person id, window) and (seller, window) keys of the first n events. */
+static size_t q8_keys(const sl_nexmark_config *c, uint64_t n) {
+  int64_t *k = calloc(2 * n, sizeof *k);
+  size_t m = 0;
+  uint8_t buf[SL_NEXMARK_MAX_EVENT];
+  for (uint64_t i = 0; i < n; i++) {
+    int64_t ts;
+    int len = sl_nexmark_generate(c, i, buf, sizeof buf, &ts);
+    sl_record r = {ts, NULL, 0, buf, (uint32_t)len};
+    int64_t id;
+    if (sl_nexmark_type_of(&r) == SL_NEXMARK_PERSON) {
+      sl_nexmark_person p = {0};
+      sl_nexmark_read(&r, &p, sizeof p);
+      id = p.id;
+    } else if (sl_nexmark_type_of(&r) == SL_NEXMARK_AUCTION) {
+      sl_nexmark_auction a = {0};
+      sl_nexmark_read(&r, &a, sizeof a);
+      id = a.seller;
+    } else {
+      continue;
+    }
+    k[2 * m] = id;
+    k[2 * m + 1] = ts - ts % 10000;
+    m++;
+  }
+  qsort(k, m, 2 * sizeof *k, cmp_pair);
+  size_t d = 0;
+  for (size_t i = 0; i < m; i++) d += i == 0 || cmp_pair(&k[2 * i], &k[2 * (i - 1)]) != 0;
+  free(k);
+  return d;
+}
+
+static long long q8_peak(uint64_t events) {
+  sl_nexmark_config cfg;
+  sl_nexmark_config_default(&cfg);
+  cfg.events = events;
+  atomic_store(&g_peak, atomic_load(&g_live));
+  long long base = atomic_load(&g_live);
+  sl_env *env = env_p(1);
+  sl_env_set(env, "pipeline.auto-watermark-interval", "0");
+  nx_meter *m = nx_meter_new(NULL, 0);
+  CHECK_EQ_INT(nx_meter_sink(nx_query_find("q8")->build(nx_events(env, &cfg, NULL)), m), 0);
+  CHECK_EQ_INT(sl_execute(env, "q8"), 0);
+  sl_env_free(env);
+  nx_meter_free(m);
+  return atomic_load(&g_peak) - base;
+}
+
+static void test_q8_state_per_key(void) {
+  uint64_t n = SMALL_OR(100000, 30000);
+  sl_nexmark_config cfg;
+  sl_nexmark_config_default(&cfg);
+  size_t k1 = q8_keys(&cfg, n), k3 = q8_keys(&cfg, 3 * n);
+  int fd[2], before = t_failures;
+  CHECK_EQ_INT(pipe(fd), 0);
+  pid_t pid = fork();
+  if (pid == 0) {
+    close(fd[0]);
+    sl_allocator a = {count_malloc, count_realloc, count_free};
+    sl_set_allocator(&a);
+    long long p[2] = {q8_peak(n), q8_peak(3 * n)};
+    ssize_t w = write(fd[1], p, sizeof p);
+    _exit(w == sizeof p && t_failures == before ? 0 : 1);
+  }
+  close(fd[1]);
+  long long p[2] = {0, 0};
+  CHECK_EQ_INT(read(fd[0], p, sizeof p), (int)sizeof p);
+  close(fd[0]);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  double per_key = (double)(p[1] - p[0]) / (double)(k3 - k1);
+  fprintf(stderr, "  q8 peak heap: %lld bytes at %llu events (%zu keys), %lld at %llu (%zu keys):"
+                  " %.0f bytes per added key\n",
+          p[0], (unsigned long long)n, k1, p[1], (unsigned long long)(3 * n), k3, per_key);
+  CHECK(k3 > k1 * 2);
+  CHECK(per_key <= 512);
+}
+
 /* q12: processing-time windows -- which window a bid lands in depends on
  * the clock, so compare the per-bidder totals over all windows. */
 static void test_q12_totals(void) {
@@ -766,7 +940,7 @@ static void test_queries(void) {
 
 int main(void) {
   scratch_init("/tmp/sluice_test_nexmark", 1);
-  if (getenv("SL_TEST_SMALL")) g_events = 2500;
+  if (getenv("SL_TEST_SMALL")) g_events = 2500, g_small = 1;
   RUN(test_determinism);
   RUN(test_proportions_and_fields);
   RUN(test_out_of_order_groups);
@@ -775,5 +949,7 @@ int main(void) {
   RUN(test_checkpoint_restore);
   RUN(test_queries);
   RUN(test_q12_totals);
+  RUN(test_q8_many_windows);
+  RUN(test_q8_state_per_key);
   TEST_MAIN_END();
 }
