@@ -71,9 +71,13 @@ check "savepoint: exit 0" test $? -eq 0
 sp=$(cat "$TMP/sp-path")
 check "savepoint: a path under DIR/savepoints" contains "$TMP/sp-path" "$TMP/spck/savepoints/savepoint-"
 check "savepoint: the job logged it" contains "$TMP/sp-err" "savepoint 1 written to"
-kill -9 "$pid"
+kill -9 "$pid" 2>/dev/null
 { wait "$pid"; } 2>/dev/null
-check "the job was still running when killed" test $? -eq 137
+rc=$?
+# usually still running when killed; a fast machine may have finished the
+# job, and then resuming from the savepoint must also withdraw the commits
+# made after it: the checks below hold either way
+check "the job was killed, or had finished (exit $rc)" test $rc -eq 137 -o $rc -eq 0
 "$SLUICE" checkpoint inspect "$sp" >"$TMP/sp-inspect" 2>&1
 check "savepoint: inspect verifies it" test $? -eq 0
 "$SLUICE" "${SP[@]}" --parallelism 3 --output "$TMP/sp-out/" --restore "$sp" 2>"$TMP/sp-err3"

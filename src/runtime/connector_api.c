@@ -75,6 +75,7 @@ typedef struct sl__split_wm {
 struct sl__splits {
   sl__split_wm *e;
   int n, cap;
+  int pending; /* changed before the workers started: sent at the first poll */
 };
 
 void sl__splits_free(sl__inst *inst) {
@@ -100,9 +101,15 @@ static sl__split_wm *split_of(sl__inst *inst, uint64_t id) {
   return &s->e[s->n++];
 }
 
-/* Send the combined watermark and idleness of inst's splits downstream. */
+/* Send the combined watermark and idleness of inst's splits downstream
+ * (once the workers run: before, downstream may not be open). */
 static int splits_changed(sl__inst *inst) {
-  const sl__splits *s = inst->splits;
+  sl__splits *s = inst->splits;
+  if (!inst->job->started) {
+    s->pending = 1;
+    return 0;
+  }
+  s->pending = 0;
   int64_t wm = SL_WATERMARK_MAX;
   int live = 0, active = 0;
   for (int i = 0; i < s->n; i++) {
@@ -114,6 +121,10 @@ static int splits_changed(sl__inst *inst) {
   }
   if (!live) return 0; /* nothing read any more: the source's end says the rest */
   return sl__source_watermark(inst, active ? wm : SL_WATERMARK_MIN, !active);
+}
+
+int sl__splits_flush(sl__inst *inst) {
+  return inst->splits && inst->splits->pending ? splits_changed(inst) : 0;
 }
 
 int sl_ctx_split_watermark(sl_ctx *ctx, uint64_t split, int64_t watermark) {

@@ -191,7 +191,9 @@ static int plan(sl__job *job) {
 
   /* Outputs: count per producer op, then fill.  Input channels of an op
    * are numbered edge by edge: a forward edge is one channel, an exchange
-   * P (one per producer subtask). */
+   * P (one per producer subtask).  At P = 1 every edge is a forward edge:
+   * producer and consumer share the one worker, so records go by direct
+   * call instead of being copied through a channel to the same thread. */
   for (int i = 0; i < n; i++) {
     sl__op *op = job->ops[i];
     if (job->workers[0].insts[i].vt->tick) job->has_ticks = 1;
@@ -200,7 +202,7 @@ static int plan(sl__job *job) {
       sl__edge *edge = &op->in[e];
       int from = edge->from->id;
       sl__exchange *x = NULL;
-      if (edge->part != SL__PART_FORWARD) {
+      if (edge->part != SL__PART_FORWARD && P > 1) {
         x = &job->xs[job->n_xs++];
         x->part = edge->part;
         x->from = edge->from;
@@ -252,7 +254,7 @@ static int plan(sl__job *job) {
       inst->chan_port = sl__calloc((size_t)nc, sizeof *inst->chan_port);
       if (!inst->chan_port) return -SL_ENOMEM;
       for (int e = 0, c = 0; e < inst->op->n_in; e++) /* channels, edge by edge */
-        for (int k = 0; k < (inst->op->in[e].part == SL__PART_FORWARD ? 1 : P); k++)
+        for (int k = 0; k < (inst->op->in[e].part == SL__PART_FORWARD ? 1 : P); k++) /* P=1: 1 */
           inst->chan_port[c++] = e;
       inst->in_idle = sl__calloc((size_t)nc, 1);
       inst->in_ended = sl__calloc((size_t)nc, 1);
@@ -415,6 +417,7 @@ int sl__job_run(sl__job *job) {
   int sig_slot = !rc && SL__CONF_I(job->conf, HANDLE_SIGNALS) ? sig_register(job->cancel) : -1;
 
   int started = 0;
+  job->started = 1; /* before the threads: they see it */
   if (!rc) {
     sigset_t block, prev;
     sigemptyset(&block);

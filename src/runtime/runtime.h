@@ -292,6 +292,8 @@ struct sl__job {
   double ckpt_pct[4];         /* align p50/p99, checkpoint p50/p99 (ms) */
   double restore_ms;          /* time sl__ckpt_restore took */
   _Atomic int failed;
+  int started; /* the workers run (set before they start; sources opened and
+                * restored before it send no watermarks: sl__splits_flush) */
   _Atomic int *cancel; /* the environment's flag (sl_cancel, signals) */
   pthread_mutex_t mu; /* guards err and the dead-letter file */
   int err_rc;
@@ -407,6 +409,10 @@ int sl__inst_watermark(sl__inst *inst, int chan, int64_t wm);
 int sl__source_watermark(sl__inst *inst, int64_t wm, int idle);
 /* Frees a source instance's per-split watermarks. */
 void sl__splits_free(sl__inst *inst);
+/* Sends what the splits' watermarks reported before the workers started
+ * (in open or seek, when the operators downstream may not be open yet);
+ * the worker calls it before a source's first poll. */
+int sl__splits_flush(sl__inst *inst);
 /* A context for connector calls on the thread of sl_execute (plan,
  * recover, commit): no instance, subtask -1. */
 void sl__ctx_main(sl_ctx *ctx, const sl__conf *conf, const char *log_scope, const char *name,

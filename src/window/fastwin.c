@@ -22,7 +22,9 @@
  * one accumulator (agg_merge; tumbling windows use the pane's own), the
  * result goes out, the window's oldest pane is dropped, and the key waits
  * for the next window that holds one of its live panes -- or, with none
- * left, is removed, so memory follows the live keys.  This fires exactly
+ * left, goes on the idle list and is removed when it still has none after
+ * n more windows fired (sweep_idle), so memory follows the live keys while
+ * keys that come back every window keep their entry.  This fires exactly
  * the windows the general path fires (every window with contents, once,
  * in order).  Registrations are never taken back: a bucket entry whose key
  * waits for another window by now (or was removed, and its id reused) is
@@ -44,6 +46,8 @@ typedef struct fw_key {
   int64_t reg;   /* L of the window the key waits for, or FW_NONE */
   uint32_t cap;  /* ring slots, a power of two (0: no ring) */
   uint32_t live; /* live panes */
+  uint8_t idle;  /* on f->idle: no live pane since window idle_L fired */
+  int64_t idle_L;
   uint8_t *ring; /* cap slots of f->slot bytes */
   union {
     uint8_t kbuf[16];
@@ -75,6 +79,8 @@ struct sl__fastwin {
   uint32_t tab_mask, tab_used;
   fw_bucket *b; /* pending windows b[head..n), ascending by L */
   uint32_t b_head, b_n, b_cap;
+  uint32_t *idle; /* keys without live panes, removed when still so later */
+  uint32_t n_idle, idle_cap;
   uint32_t **spare; /* id arrays of fired buckets, for reuse */
   uint32_t *spare_cap;
   uint32_t n_spare, spare_max;
@@ -443,8 +449,19 @@ static int fire_key(sl__inst *inst, sl__fastwin *f, uint32_t id, int64_t L) {
     k->live--;
   }
   k->reg = FW_NONE;
-  if (!k->live) {
-    key_remove(f, id);
+  if (!k->live) { /* removed when it stays so (sweep_idle): keys that come back
+                   * in the next window keep their entry and ring */
+    k->idle_L = L;
+    if (k->idle) return 0;
+    if (f->n_idle == f->idle_cap) {
+      uint32_t cap = f->idle_cap ? 2 * f->idle_cap : 64;
+      uint32_t *ids = sl__realloc(f->idle, (size_t)cap * sizeof *ids);
+      if (!ids) return sl__fail(inst, -SL_ENOMEM, "window: out of memory");
+      f->idle = ids;
+      f->idle_cap = cap;
+    }
+    k->idle = 1;
+    f->idle[f->n_idle++] = id;
     return 0;
   }
   int64_t next = oldest_live(f, k);
@@ -452,14 +469,34 @@ static int fire_key(sl__inst *inst, sl__fastwin *f, uint32_t id, int64_t L) {
   return wait_for(f, k, id, next) ? sl__fail(inst, -SL_ENOMEM, "window: out of memory") : 0;
 }
 
+/* Keys idle since before window L - n_panes fired go; keys with panes
+ * again leave the idle list. */
+static void sweep_idle(sl__fastwin *f, int64_t L) {
+  uint32_t kept = 0;
+  for (uint32_t i = 0; i < f->n_idle; i++) {
+    uint32_t id = f->idle[i];
+    fw_key *k = &f->keys[id];
+    if (k->live)
+      k->idle = 0;
+    else if (k->idle_L < L - f->n_panes)
+      key_remove(f, id);
+    else
+      f->idle[kept++] = id;
+  }
+  f->n_idle = kept;
+}
+
 int sl__fastwin_fire(sl__inst *inst, sl__fastwin *f, int64_t wm) {
   int rc = 0;
+  int64_t fired = FW_NONE;
   while (!rc && f->b_head < f->b_n && win_end(f, f->b[f->b_head].L) - 1 <= wm) {
     fw_bucket b = f->b[f->b_head++]; /* out first: firing adds later buckets */
     for (uint32_t i = 0; !rc && i < b.n; i++) rc = fire_key(inst, f, b.ids[i], b.L);
     spare_put(f, b.ids, b.cap);
+    fired = b.L;
   }
   if (f->b_head == f->b_n) f->b_head = f->b_n = 0;
+  if (!rc && fired != FW_NONE && f->n_idle) sweep_idle(f, fired);
   return rc;
 }
 
@@ -673,6 +710,7 @@ void sl__fastwin_free(sl__fastwin *f) {
   for (uint32_t i = f->b_head; i < f->b_n; i++) sl__free(f->b[i].ids);
   for (uint32_t i = 0; i < f->n_spare; i++) sl__free(f->spare[i]);
   sl__free(f->keys);
+  sl__free(f->idle);
   sl__free(f->free_ids);
   sl__free(f->tab);
   sl__free(f->b);
