@@ -101,10 +101,9 @@ static void test_order_p1(void) {
 /* flat_map emits n copies of "n" for each word "n"; union with itself via
  * rebalance; broadcast doubles at P=2. */
 static int repeat(void *ud, sl_ctx *ctx, const sl_record *in, sl_collector *out) {
-  int n = atoi((const char *)in->value); /* values are NUL-free digits */
-  char buf[16];
+  char buf[16]; /* the value is not NUL-terminated: copy it first */
   int len = snprintf(buf, sizeof buf, "%.*s", (int)in->value_len, (const char *)in->value);
-  n = atoi(buf);
+  int n = atoi(buf);
   for (int i = 0; i < n; i++) {
     sl_record r = {i, NULL, 0, buf, (uint32_t)len};
     int rc = sl_emit(out, &r);

@@ -144,14 +144,13 @@ static int restore_inst(sl__job *job, const char *chk, const sl__ckpt_meta *m, s
     const sl_source_ops *ops = inst->op->source->ops;
     if (inst->impl && ops->seek) {
       inst->ctx.msg[0] = 0;
-      int failed = sl__failed(inst->job);
       rc = ops->seek(inst->impl, &inst->ctx, blobs, lens, nb);
       /* the connector's own words: left with sl_ctx_fail, or recorded as
        * the job's error by sl_ctx_error */
       char why[1100];
       if (inst->ctx.msg[0])
         sl__fmt(why, sizeof why, "%s", inst->ctx.msg);
-      else if (rc && !failed && sl__failed(inst->job))
+      else if (rc && sl__failed(inst->job)) /* (this or another subtask's seek) */
         sl__job_error_copy(inst->job, why, sizeof why);
       else
         sl__fmt(why, sizeof why, "%s", sl_strerror(rc));
