@@ -75,7 +75,7 @@ struct sl__fastwin {
   uint32_t n_keys, keys_cap;
   uint32_t *free_ids;
   uint32_t n_free, free_cap;
-  uint32_t *tab; /* key id + 1; 0 = empty */
+  uint64_t *tab; /* (hash >> 32) << 32 | (key id + 1); 0 = empty */
   uint32_t tab_mask, tab_used;
   fw_bucket *b; /* pending windows b[head..n), ascending by L */
   uint32_t b_head, b_n, b_cap;
@@ -130,12 +130,32 @@ static int locate(sl__fastwin *f, int64_t t) {
 
 /* ---- keys ------------------------------------------------------------------------------ */
 
-static fw_key *key_find(const sl__fastwin *f, uint64_t h, const void *key, uint32_t klen,
-                        uint32_t *at) {
+/* Table entries carry the hash's upper half, so a probe touches a key's
+ * entry only when that matches. */
+static inline uint64_t tab_entry(uint64_t h, uint32_t id) {
+  return (h & 0xffffffff00000000ull) | (id + 1u);
+}
+static inline uint32_t tab_id(uint64_t e) { return (uint32_t)e - 1u; }
+
+static inline int same_key(const fw_key *k, const void *key, uint32_t klen) {
+  if (k->klen != klen) return 0;
+  if (klen == 8) { /* the common integer key: one load each */
+    uint64_t a, b;
+    memcpy(&a, k->k.kbuf, 8);
+    memcpy(&b, key, 8);
+    return a == b;
+  }
+  return !memcmp(kbytes(k), key, klen);
+}
+
+static inline fw_key *key_find(const sl__fastwin *f, uint64_t h, const void *key,
+                               uint32_t klen, uint32_t *at) {
   uint32_t i = (uint32_t)h & f->tab_mask;
-  for (uint32_t e; (e = f->tab[i]) != 0; i = (i + 1) & f->tab_mask) {
-    fw_key *k = &f->keys[e - 1];
-    if (k->hash == h && k->klen == klen && !memcmp(kbytes(k), key, klen)) {
+  uint64_t hi = h & 0xffffffff00000000ull;
+  for (uint64_t e; (e = f->tab[i]) != 0; i = (i + 1) & f->tab_mask) {
+    if ((e & 0xffffffff00000000ull) != hi) continue;
+    fw_key *k = &f->keys[tab_id(e)];
+    if (same_key(k, key, klen)) {
       if (at) *at = i;
       return k;
     }
@@ -146,12 +166,12 @@ static fw_key *key_find(const sl__fastwin *f, uint64_t h, const void *key, uint3
 
 static int tab_grow(sl__fastwin *f) {
   uint32_t cap = (f->tab_mask + 1) * 2;
-  uint32_t *t = sl__calloc(cap, sizeof *t);
+  uint64_t *t = sl__calloc(cap, sizeof *t);
   if (!t) return -SL_ENOMEM;
   for (uint32_t i = 0; i <= f->tab_mask; i++) {
-    uint32_t e = f->tab[i];
+    uint64_t e = f->tab[i];
     if (!e) continue;
-    uint32_t j = (uint32_t)f->keys[e - 1].hash & (cap - 1);
+    uint32_t j = (uint32_t)f->keys[tab_id(e)].hash & (cap - 1);
     while (t[j]) j = (j + 1) & (cap - 1);
     t[j] = e;
   }
@@ -161,12 +181,12 @@ static int tab_grow(sl__fastwin *f) {
   return 0;
 }
 
-/* The key's entry, created when new; NULL when memory ran out. */
-static fw_key *key_get(sl__fastwin *f, sl__inst *inst, uint64_t h, const void *key,
-                       uint32_t klen) {
-  uint32_t at;
-  fw_key *k = key_find(f, h, key, klen, &at);
-  if (SL__LIKELY(k != NULL)) return k;
+/* A new key's entry (not in the table; it would go to slot at); NULL
+ * when memory ran out. */
+static __attribute__((noinline)) fw_key *key_insert(sl__fastwin *f, sl__inst *inst,
+                                                    uint64_t h, const void *key,
+                                                    uint32_t klen, uint32_t at) {
+  fw_key *k;
   if ((f->tab_used + 1) * 4 > (f->tab_mask + 1) * 3) {
     if (tab_grow(f)) return NULL;
     key_find(f, h, key, klen, &at);
@@ -202,9 +222,17 @@ static fw_key *key_get(sl__fastwin *f, sl__inst *inst, uint64_t h, const void *k
   k->hash = h;
   k->kg = sl__key_group(h, inst->job->max_parallelism);
   k->reg = FW_NONE;
-  f->tab[at] = id + 1;
+  f->tab[at] = tab_entry(h, id);
   f->tab_used++;
   return k;
+}
+
+/* The key's entry, created when new; NULL when memory ran out. */
+static inline fw_key *key_get(sl__fastwin *f, sl__inst *inst, uint64_t h, const void *key,
+                              uint32_t klen) {
+  uint32_t at;
+  fw_key *k = key_find(f, h, key, klen, &at);
+  return SL__LIKELY(k != NULL) ? k : key_insert(f, inst, h, key, klen, at);
 }
 
 /* keys[id] has no live pane left: out of the table, its memory freed, its
@@ -218,7 +246,7 @@ static void key_remove(sl__fastwin *f, uint32_t id) {
   /* backward-shift deletion keeps every probe sequence unbroken */
   f->tab[i] = 0;
   for (uint32_t j = (i + 1) & f->tab_mask; f->tab[j]; j = (j + 1) & f->tab_mask) {
-    uint32_t home = (uint32_t)f->keys[f->tab[j] - 1].hash & f->tab_mask;
+    uint32_t home = (uint32_t)f->keys[tab_id(f->tab[j])].hash & f->tab_mask;
     int between = i <= j ? (home > i && home <= j) : (home > i || home <= j);
     if (between) continue;
     f->tab[i] = f->tab[j];

@@ -590,8 +590,6 @@ static int win_process(sl__inst *inst, int port, const sl_record *r) {
   const win_cfg *c = inst->op->cfg;
   const sl_window_spec *s = &c->spec;
   win_inst *wi = inst->impl;
-  if (SL__LIKELY(wi->fast != NULL) && r->ts != SL_NO_TIMESTAMP)
-    return sl__fastwin_process(inst, wi->fast, r);
   sl__set_key(inst, r);
   int64_t t = r->ts;
   if (s->time == SL_TIME_PROCESSING) {
@@ -649,6 +647,8 @@ static int win_process(sl__inst *inst, int port, const sl_record *r) {
   return rc < 0 ? sl__user_fail(inst, rc, r) : rc;
 }
 
+static const sl__op_vt win_fast_vt;
+
 static int win_open(sl__inst *inst) {
   const win_cfg *c = inst->op->cfg;
   int rc = sl__keyed_open(inst);
@@ -671,7 +671,8 @@ static int win_open(sl__inst *inst) {
   if (!rc && c->spec.kind == SL_WINDOW_SESSION)
     rc = sl_state_get(&inst->ctx, &D_SESSIONS, &wi->sessions);
   if (!rc) rc = sl__timers_new(inst, win_on_timer, &inst->timers);
-  if (!rc && sl__fastwin_eligible(inst, c)) rc = sl__fastwin_new(inst, c, &wi->fast);
+  if (!rc && sl__fastwin_eligible(inst, c) && !(rc = sl__fastwin_new(inst, c, &wi->fast)))
+    inst->vt = &win_fast_vt; /* this instance only */
   if (rc)
     return sl__fail(inst, rc, "cannot open the window state: %s",
                     inst->ctx.msg[0] ? inst->ctx.msg : sl_strerror(rc));
@@ -693,8 +694,6 @@ static void win_close(sl__inst *inst, int ok) {
 }
 
 static int win_on_watermark(sl__inst *inst, int64_t wm) {
-  win_inst *wi = inst->impl;
-  if (wi->fast) return sl__fastwin_fire(inst, wi->fast, wm);
   return sl__timers_fire(inst->timers, SL_TIME_EVENT, wm);
 }
 
@@ -724,6 +723,28 @@ static int win_tick(sl__inst *inst, int64_t now) {
 static int win_finish(sl__inst *inst) {
   return sl__timers_fire(inst->timers, SL_TIME_PROCESSING, INT64_MAX);
 }
+
+/* The fast path's instances (win_open binds it on the instance). */
+static int win_fast_process(sl__inst *inst, int port, const sl_record *r) {
+  win_inst *wi = inst->impl;
+  if (SL__UNLIKELY(r->ts == SL_NO_TIMESTAMP)) return win_process(inst, port, r); /* fails */
+  return sl__fastwin_process(inst, wi->fast, r);
+}
+
+static int win_fast_on_watermark(sl__inst *inst, int64_t wm) {
+  win_inst *wi = inst->impl;
+  return sl__fastwin_fire(inst, wi->fast, wm);
+}
+
+static const sl__op_vt win_fast_vt = {.open = win_open,
+                                      .process = win_fast_process,
+                                      .finish = win_finish,
+                                      .close = win_close,
+                                      .on_watermark = win_fast_on_watermark,
+                                      .tick = win_tick,
+                                      .pre_snapshot = win_pre_snapshot,
+                                      .post_snapshot = win_post_snapshot,
+                                      .restored = win_restored};
 
 static const sl__op_vt win_vt = {.open = win_open,
                                  .process = win_process,
