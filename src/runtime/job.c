@@ -245,6 +245,16 @@ static int plan(sl__job *job) {
       chan_base += x ? P : 1;
     }
   }
+  /* The single untagged forward output, called without the loop. */
+  for (int w = 0; w < P; w++)
+    for (int i = 0; i < n; i++) {
+      sl__inst *inst = &job->workers[w].insts[i];
+      if (inst->n_outs == 1 && inst->outs[0].target && !inst->outs[0].tag) {
+        inst->fwd = inst->outs[0].target;
+        inst->fwd_port = inst->outs[0].port;
+        inst->fwd_chan = inst->outs[0].chan;
+      }
+    }
   /* Event time: per-channel watermarks start at the minimum. */
   for (int w = 0; w < P; w++)
     for (int i = 0; i < n; i++) {

@@ -205,6 +205,10 @@ struct sl__inst {
   struct sl_collector coll;
   sl__out *outs;
   int n_outs;
+  /* the one output when it is a forward edge without a tag (most chains):
+   * sl__emit calls it without looking at outs (NULL otherwise) */
+  sl__inst *fwd;
+  int fwd_port, fwd_chan;
   int n_inputs; /* input channels: forward edges count 1, exchanges P */
   int n_ended;
   int ended;
@@ -309,8 +313,16 @@ struct sl__job {
 #define sl__job_log(job, level, ...) \
   sl__log(&(job)->conf->log, (level), (job)->log_scope, __VA_ARGS__)
 
-/* Send a record to every output of `inst`. */
-int sl__emit(sl__inst *inst, const sl_record *r);
+/* Send a record to every output of `inst` (sl__emit_outs: the general
+ * case; the single forward output is called directly). */
+int sl__emit_outs(sl__inst *inst, const sl_record *r);
+static inline int sl__held(const sl__inst *target, int chan);
+static inline int sl__emit(sl__inst *inst, const sl_record *r) {
+  sl__inst *t = inst->fwd;
+  if (SL__LIKELY(t != NULL) && !sl__held(t, inst->fwd_chan))
+    return t->vt->process(t, inst->fwd_port, r);
+  return sl__emit_outs(inst, r);
+}
 /* Sources: count and send. */
 static inline int sl__source_emit(sl__inst *inst, const sl_record *r) {
   inst->n_records++;

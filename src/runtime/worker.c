@@ -81,7 +81,7 @@ void sl__job_wake_all(sl__job *job) {
   for (int i = 0; job->workers && i < job->P; i++) sl__worker_wake(&job->workers[i]);
 }
 
-int sl__emit(sl__inst *inst, const sl_record *r) {
+int sl__emit_outs(sl__inst *inst, const sl_record *r) {
   for (int i = 0; i < inst->n_outs; i++) {
     sl__out *o = &inst->outs[i];
     if (SL__UNLIKELY(o->tag != NULL)) continue; /* side outputs */
