@@ -314,8 +314,9 @@ static int ring_rebuild(sl__fastwin *f, fw_key *k, uint32_t cap, int64_t idx) {
 static uint8_t *pane_new(sl__fastwin *f, fw_key *k, int64_t idx) {
   uint8_t *s = k->cap ? slot_at(f, k, idx) : NULL;
   if (!s || slot_idx(s) != FW_NONE) {
-    uint32_t cap = k->cap ? 2 * k->cap : 2;
-    while (cap < (uint64_t)f->n_panes + 1) cap *= 2;
+    /* one slot first (a key that only ever has one live pane -- most keys
+     * of a sparse stream -- costs one), doubled when panes collide */
+    uint32_t cap = k->cap ? 2 * k->cap : 1;
     int rc;
     while ((rc = ring_rebuild(f, k, cap, idx)) == 1) {
       if (cap >= (1u << 30)) return NULL;
