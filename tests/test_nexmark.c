@@ -766,38 +766,6 @@ static void test_q8_many_windows(void) {
  * and per distinct seller; keeping the events themselves (persons ~200
  * bytes, auctions ~500 bytes, 3 auctions per person) costs several times
  * that.  Bound: 512 bytes of peak growth per added distinct key. */
-static _Atomic long long g_live, g_peak;
-
-static void *count_malloc(size_t n) {
-  size_t *p = malloc(n + 16);
-  if (!p) return NULL;
-  p[0] = n;
-  long long live = atomic_fetch_add(&g_live, (long long)n) + (long long)n;
-  long long peak = atomic_load(&g_peak);
-  while (live > peak && !atomic_compare_exchange_weak(&g_peak, &peak, live)) {
-  }
-  return (char *)p + 16;
-}
-static void count_free(void *q) {
-  if (!q) return;
-  size_t *p = (size_t *)((char *)q - 16);
-  atomic_fetch_sub(&g_live, (long long)p[0]);
-  free(p);
-}
-static void *count_realloc(void *q, size_t n) {
-  if (!q) return count_malloc(n);
-  size_t *p = (size_t *)((char *)q - 16), old = p[0];
-  size_t *np = realloc(p, n + 16);
-  if (!np) return NULL;
-  np[0] = n;
-  long long live = atomic_fetch_add(&g_live, (long long)n - (long long)old) + (long long)n -
-                   (long long)old;
-  long long peak = atomic_load(&g_peak);
-  while (live > peak && !atomic_compare_exchange_weak(&g_peak, &peak, live)) {
-  }
-  return (char *)np + 16;
-}
-
 static int cmp_pair(const void *a, const void *b) {
   const int64_t *x = a, *y = b;
   return x[0] != y[0] ? (x[0] > y[0]) - (x[0] < y[0]) : (x[1] > y[1]) - (x[1] < y[1]);

@@ -21,7 +21,7 @@
 /* ---- handles ------------------------------------------------------------------------- */
 
 static int g_freed;
-static void count_free(void *ud) { g_freed += ud != NULL; }
+static void note_free(void *ud) { g_freed += ud != NULL; }
 static int nop_open(void *ud, sl_ctx *ctx, void **reader) {
   (void)ud, (void)ctx;
   *reader = NULL;
@@ -51,21 +51,21 @@ static void test_handles_validated(void) {
   int ud = 1;
   g_freed = 0;
   CHECK(sl_source_new(NULL, NULL, 0) == NULL);
-  sl_source_ops no_poll = {.version = SL_CONNECTOR_VERSION, .open = nop_open, .free = count_free};
+  sl_source_ops no_poll = {.version = SL_CONNECTOR_VERSION, .open = nop_open, .free = note_free};
   CHECK(sl_source_new(&no_poll, &ud, 0) == NULL);
   CHECK_EQ_INT(g_freed, 1); /* the source owned ud from the call on */
   sl_source_ops other_version = {.version = 99, .open = nop_open, .poll = nop_poll,
-                                 .free = count_free};
+                                 .free = note_free};
   CHECK(sl_source_new(&other_version, &ud, 0) == NULL);
   sl_source_ops half_ckpt = {.version = SL_CONNECTOR_VERSION, .open = nop_open,
-                             .poll = nop_poll, .position = nop_position, .free = count_free};
+                             .poll = nop_poll, .position = nop_position, .free = note_free};
   CHECK(sl_source_new(&half_ckpt, &ud, 0) == NULL);
   sl_source_ops ok = {.version = SL_CONNECTOR_VERSION, .open = nop_open, .poll = nop_poll,
-                      .free = count_free};
+                      .free = note_free};
   CHECK(sl_source_new(&ok, &ud, 0x80) == NULL); /* an unknown flag */
   CHECK_EQ_INT(g_freed, 4);
   sl_sink_ops half_2pc = {.version = SL_CONNECTOR_VERSION, .open = nop_open,
-                          .write = nop_write, .precommit = nop_precommit, .free = count_free};
+                          .write = nop_write, .precommit = nop_precommit, .free = note_free};
   CHECK(sl_sink_new(&half_2pc, &ud, 0) == NULL);
   CHECK_EQ_INT(g_freed, 5);
   /* a good source given to an environment that never runs: freed once */

@@ -347,4 +347,40 @@ static const sl_state_desc COUNT __attribute__((unused)) = {
     .name = "count", .kind = SL_STATE_AGGREGATING, .size = sizeof(count_acc),
     .agg_create = cnt_create, .agg_add = cnt_add, .agg_result = cnt_result};
 
+/* ---- a heap meter: an allocator (sl_set_allocator) that counts live and
+ * peak bytes; install it in a forked child, the library keeps it for the
+ * process ------------------------------------------------------------------ */
+
+static _Atomic long long g_live __attribute__((unused)), g_peak __attribute__((unused));
+
+static inline void *count_malloc(size_t n) {
+  size_t *p = malloc(n + 16);
+  if (!p) return NULL;
+  p[0] = n;
+  long long live = atomic_fetch_add(&g_live, (long long)n) + (long long)n;
+  long long peak = atomic_load(&g_peak);
+  while (live > peak && !atomic_compare_exchange_weak(&g_peak, &peak, live)) {
+  }
+  return (char *)p + 16;
+}
+static inline void count_free(void *q) {
+  if (!q) return;
+  size_t *p = (size_t *)((char *)q - 16);
+  atomic_fetch_sub(&g_live, (long long)p[0]);
+  free(p);
+}
+static inline void *count_realloc(void *q, size_t n) {
+  if (!q) return count_malloc(n);
+  size_t *p = (size_t *)((char *)q - 16), old = p[0];
+  size_t *np = realloc(p, n + 16);
+  if (!np) return NULL;
+  np[0] = n;
+  long long live = atomic_fetch_add(&g_live, (long long)n - (long long)old) + (long long)n -
+                   (long long)old;
+  long long peak = atomic_load(&g_peak);
+  while (live > peak && !atomic_compare_exchange_weak(&g_peak, &peak, live)) {
+  }
+  return (char *)np + 16;
+}
+
 #endif

@@ -12,6 +12,7 @@
  */
 #include <pthread.h>
 #include <stdatomic.h>
+#include <sys/wait.h>
 
 #include "core/core.h" /* sl__clock_set */
 #include "test.h"
@@ -849,6 +850,68 @@ static void test_idleness(void) {
   sl_env_free(env);
 }
 
+/* ---- the fast path's memory follows the live keys ---------------------------------------- */
+
+#define SPAN 20 /* records per key: key = value / SPAN, event time = value */
+
+static int key_span(void *ud, sl_ctx *ctx, const sl_record *in, sl_record *out) {
+  int64_t v, *k = sl_ctx_scratch(ctx, sizeof *k);
+  memcpy(&v, in->value, 8);
+  *k = v / SPAN;
+  out->key = k;
+  out->key_len = sizeof *k;
+  return 0;
+}
+static int64_t ts_value(void *ud, const sl_record *in) {
+  int64_t v;
+  memcpy(&v, in->value, 8);
+  return v;
+}
+
+/* Peak heap of a P=1 job over n records whose keys each live in one 100 ms
+ * window and never come back. */
+static long long distinct_keys_peak(int64_t n) {
+  atomic_store(&g_peak, atomic_load(&g_live));
+  long long base = atomic_load(&g_live);
+  sl_env *env = env_p(1);
+  sl_env_set(env, "pipeline.auto-watermark-interval", "0");
+  sl_watermark_strategy ws = {.kind = SL_WM_MONOTONOUS};
+  sl_window_spec w = {.kind = SL_WINDOW_TUMBLING, .size_ms = 100};
+  sl_stream *s = sl_source_stream(env, sl_sequence_source(0, n - 1));
+  s = sl_key_by(sl_assign_timestamps(s, ts_value, NULL, &ws), key_span, NULL);
+  CHECK_EQ_INT(sl_sink_to(sl_window_aggregate(s, &w, &COUNT, NULL, NULL), sl_discard_sink()),
+               0);
+  CHECK_EQ_INT(sl_execute(env, "distinct-keys"), 0);
+  sl_env_free(env);
+  return atomic_load(&g_peak) - base;
+}
+
+/* 4x the records means 4x the keys over the run, but the same few live at
+ * any time: the peak heap must not grow with them (a key costs ~150 bytes,
+ * so 7500 more keys kept would be ~1 MB). */
+static void test_fast_path_memory_follows_live_keys(void) {
+  int fd[2], before = t_failures;
+  CHECK_EQ_INT(pipe(fd), 0);
+  pid_t pid = fork();
+  if (pid == 0) {
+    close(fd[0]);
+    sl_allocator a = {count_malloc, count_realloc, count_free};
+    sl_set_allocator(&a);
+    long long p[2] = {distinct_keys_peak(50000), distinct_keys_peak(200000)};
+    ssize_t wr = write(fd[1], p, sizeof p);
+    _exit(wr == sizeof p && t_failures == before ? 0 : 1);
+  }
+  close(fd[1]);
+  long long p[2] = {0, 0};
+  CHECK_EQ_INT(read(fd[0], p, sizeof p), (int)sizeof p);
+  close(fd[0]);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  fprintf(stderr, "  peak heap: %lld bytes with 2500 keys, %lld with 10000\n", p[0], p[1]);
+  CHECK(p[1] - p[0] < 256 * 1024);
+}
+
 int main(void) {
   scratch_init("/tmp/sl_test_window", 1);
   for (int b = 0; b < N_BACKENDS; b++) {
@@ -873,5 +936,6 @@ int main(void) {
   RUN(test_keyed_process_timers);
   RUN(test_processing_time_timer);
   RUN(test_idleness);
+  RUN(test_fast_path_memory_follows_live_keys);
   TEST_MAIN_END();
 }
