@@ -4,7 +4,9 @@
  *
  * Routing: hash -> xxHash3(key) -> key group -> subtask (core.h);
  * rebalance -> round robin from the producer's own subtask; broadcast ->
- * every subtask; global -> subtask 0.
+ * every subtask; global -> subtask 0.  Records and control events for the
+ * consumer on the producer's own worker are direct calls (as on a forward
+ * edge): its channel from this producer stays empty.
  *
  * A batch is sent when the next record does not fit, when it is older than
  * execution.buffer-timeout (worker.c calls sl__xchg_flush), or when the
@@ -80,6 +82,20 @@ static int chan_put(sl__inst *inst, sl__chan *ch, const sl_record *r) {
   return 0;
 }
 
+/* A record for the consumer on this worker: a direct call (held while its
+ * channel is aligned at a barrier, as on a forward edge). */
+static int self_put(const sl__out *o, const sl_record *r) {
+  sl__inst *t = o->self;
+  return sl__held(t, o->self_chan) ? sl__hold(t, o->self_chan, r, 0)
+                                   : t->vt->process(t, o->port, r);
+}
+
+/* To consumer subtask c: the channel, or a direct call when c is us. */
+static inline int route(sl__inst *inst, sl__out *o, sl__chan *row, int c, int p,
+                        const sl_record *r) {
+  return c == p ? self_put(o, r) : chan_put(inst, &row[c], r);
+}
+
 int sl__xchg_write(sl__inst *inst, sl__out *o, const sl_record *r) {
   sl__exchange *x = o->x;
   int P = inst->job->P, p = inst->w->index;
@@ -88,18 +104,18 @@ int sl__xchg_write(sl__inst *inst, sl__out *o, const sl_record *r) {
     case SL__PART_HASH: {
       int kg = sl__key_group(sl__key_hash(r->key, r->key_len),
                              inst->job->max_parallelism);
-      return chan_put(inst, &row[sl__key_group_to_subtask(
-                                kg, inst->job->max_parallelism, P)], r);
+      return route(inst, o, row, sl__key_group_to_subtask(kg, inst->job->max_parallelism, P),
+                   p, r);
     }
     case SL__PART_REBALANCE: {
       int c = (int)(o->rr++ % (uint32_t)P);
-      return chan_put(inst, &row[c], r);
+      return route(inst, o, row, c, p, r);
     }
     case SL__PART_GLOBAL:
-      return chan_put(inst, &row[0], r);
+      return route(inst, o, row, 0, p, r);
     case SL__PART_BROADCAST:
       for (int c = 0; c < P; c++) {
-        int rc = chan_put(inst, &row[c], r);
+        int rc = route(inst, o, row, c, p, r);
         if (rc) return rc;
       }
       return 0;
@@ -116,6 +132,17 @@ int sl__xchg_ctrl(sl__inst *inst, sl__out *o, uint32_t kind, int64_t payload) {
   int P = inst->job->P, p = inst->w->index;
   for (int c = 0; c < P; c++) {
     sl__chan *ch = &o->x->ch[(size_t)p * P + c];
+    if (c == p) { /* the consumer on this worker: directly, like its records */
+      int rc;
+      if (sl__held(o->self, o->self_chan)) {
+        sl_record e = {payload, NULL, 0, NULL, 0};
+        rc = sl__hold(o->self, o->self_chan, &e, kind);
+      } else {
+        rc = sl__inst_ctrl(o->self, o->self_chan, kind, payload);
+      }
+      if (rc) return rc;
+      continue;
+    }
     uint32_t size = (uint32_t)sizeof(sl__entry_hdr);
     if (!ch->cur || !sl__batch_fits(ch->cur, size)) {
       if (ch->cur) chan_send(ch);

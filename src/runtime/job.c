@@ -239,7 +239,9 @@ static int plan(sl__job *job) {
                                         .chan = chan_base,
                                         .tag = edge->tag,
                                         .x = x,
-                                        .rr = (uint32_t)w};
+                                        .rr = (uint32_t)w,
+                                        .self = x ? dst : NULL,
+                                        .self_chan = chan_base + w};
         dst->n_inputs += x ? P : 1;
       }
       chan_base += x ? P : 1;

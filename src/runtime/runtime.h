@@ -149,6 +149,11 @@ typedef struct sl__out {
   const char *tag;    /* side output name, NULL = the main output */
   struct sl__exchange *x; /* otherwise: the exchange of this edge */
   uint32_t rr;        /* rebalance cursor */
+  /* exchange: the consumer instance on this same worker and its input
+   * channel from this producer -- records routed to it are a direct call,
+   * not a copy through a channel to the same thread */
+  sl__inst *self;
+  int self_chan;
 } sl__out;
 
 struct sl__chan {
