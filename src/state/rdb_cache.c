@@ -11,18 +11,20 @@
 #include "state/rdb_cache.h"
 
 #define ALIGN8(n) (((n) + 7) & ~(size_t)7)
+#define MIN_VCAP 16
 
 int sl__rc_init(sl__rc *c, size_t limit) {
   memset(c, 0, sizeof *c);
   if (limit < (1u << 20)) limit = 1u << 20;
   /* a quarter of the budget for the table (16-byte slots, filled to 3/4),
+   * room for the dirty list (a pointer per entry, growing in doublings),
    * the rest for chunks of limit/16 (64 KB .. 8 MB) */
   size_t nslots = 1;
   while (nslots * 2 * sizeof(sl__rc_slot) <= limit / 4) nslots *= 2;
   c->chunk_size = limit / 16;
   if (c->chunk_size < (64u << 10)) c->chunk_size = 64u << 10;
   if (c->chunk_size > (8u << 20)) c->chunk_size = 8u << 20;
-  size_t rest = limit - nslots * sizeof(sl__rc_slot);
+  size_t rest = limit - nslots * sizeof(sl__rc_slot) - nslots * sizeof(sl__rc_ent *);
   c->max_chunks = (uint32_t)(rest / c->chunk_size);
   if (c->max_chunks < 2) c->max_chunks = 2;
   c->slots = sl__calloc(nslots, sizeof *c->slots);
@@ -87,7 +89,7 @@ static void *chunk_alloc(sl__rc *c, size_t size) {
 }
 
 int sl__rc_full(const sl__rc *c, uint32_t klen, uint32_t vlen) {
-  if (c->n >= c->max_n) return 1;
+  if (c->n >= c->max_n || c->n_dirty >= c->mask) return 1; /* (moves add to the list) */
   size_t size = ent_size(klen, vlen);
   if (c->cur != UINT32_MAX && c->used + size <= c->chunk_size) return 0;
   return (c->cur == UINT32_MAX ? 0 : c->cur + 1) >= c->max_chunks;
@@ -120,7 +122,9 @@ static void repoint(sl__rc *c, sl__rc_ent *old, sl__rc_ent *e) {
 /* A new entry with room for vcap value bytes; the key copied. */
 static sl__rc_ent *new_ent(sl__rc *c, uint32_t hash, uint32_t sid, const void *key,
                            uint32_t klen, uint32_t vcap) {
-  size_t size = ent_size(klen, vcap);
+  /* room for a small value, so that the put after a get that found
+   * nothing (read-modify-write) does not move the entry */
+  size_t size = ent_size(klen, vcap < MIN_VCAP ? MIN_VCAP : vcap);
   sl__rc_ent *e = chunk_alloc(c, size);
   if (!e) return NULL;
   e->hash = hash;

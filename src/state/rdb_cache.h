@@ -18,8 +18,8 @@
  *
  * Memory: entries live in fixed-size chunks (bump allocation, never freed
  * one by one: an entry that outgrows its place moves and leaves a hole),
- * indexed by an open-addressing table with linear probing.  Chunks and
- * table together stay within `limit` bytes: when the next entry does not
+ * indexed by an open-addressing table with linear probing.  Chunks, table
+ * and dirty list together stay within `limit` bytes: when the next entry does not
  * fit, full() says so and the owner flushes and clears the whole cache (an
  * epoch ends; hot keys are read back in on their next access).  No
  * allocation per operation: chunks are allocated as the cache first fills
