@@ -20,13 +20,26 @@
  *     list-state add never reads the old value.
  *   - Writes skip the WAL (like Flink's RocksDB backend): durability comes
  *     from checkpoints; the DB is never reopened after a crash.
+ *   - A write-back cache (rdb_cache.h; state.backend.rocksdb.write-cache.size,
+ *     0 = none) sits in front of the DB: get/put/append/del of recent keys
+ *     stay on the heap, and its changes reach the DB in sorted batches when
+ *     it is full and before every scan, snapshot and native checkpoint
+ *     ("the write-back cache" below).  A read-modify-write of a key then
+ *     costs one DB read when the key is not cached and no memtable insert
+ *     of its own; the sorted batches insert into the memtable's skiplist in
+ *     key order.
  *
  * Invariants:
  *   1. Keys and values are opaque; the only structure is the 2-byte prefix.
  *   2. The value returned by get() is a pinned slice, released at the next
- *      get() or at free(): valid until the next call on the backend.
+ *      get() or at free(), or the cache's bytes, which the next write may
+ *      move or clear: valid until the next call on the backend.
  *   3. iter() uses no per-backend buffer (stack, or heap for long
- *      prefixes), so a callback may call get().
+ *      prefixes), so a callback may call get() (which may flush the cache
+ *      into the DB under the open iterator: it reads its implicit snapshot).
+ *   6. The DB plus the cache's dirty entries is the state; every reader of
+ *      the DB but get() (iter, snapshot, native_checkpoint) flushes first,
+ *      and the DB receives each key's writes in the order they were made.
  *   4. A snapshot copies the column-family handles that exist when it is
  *      taken, so snap_iter() on another thread never reads the owner's
  *      cf array (which add_state may grow).  Handles live until free().
@@ -41,7 +54,9 @@
  * read-modify-writes per second when the state is larger than a memtable).
  *
  * Every RocksDB error becomes -SL_EIO with a message naming the operation,
- * the state and the DB path in be->err; nothing aborts.
+ * the state and the DB path in be->err; nothing aborts.  (After a failed
+ * flush of the cache the working copy is incomplete: the failure fails the
+ * job, which restores from its last checkpoint.)
  */
 #include <dirent.h>
 #include <errno.h>
