@@ -10,6 +10,8 @@
  *                table; every get is compared, prefix scans now and then,
  *                everything via iter at the end (small memtables, so merges
  *                also go through flushes and compactions);
+ *   random_cached  the same through a 1 MB write-back cache (12k entries:
+ *                flushed and cleared every ~25k operations);
  *   snapshot     snap_iter sees the point-in-time contents while the owner
  *                overwrites, deletes, appends and adds (also concurrently,
  *                from a second thread); one snapshot at a time;
@@ -17,7 +19,14 @@
  *   large        10M 8-byte keys with an 8 MB cache and 16 MB memtables,
  *                100k random reads checked, then a read-modify-write loop;
  *                timings on stderr.  SL_TEST_SMALL=1 shrinks it to 200k keys
- *                (sanitizer runs).
+ *                (sanitizer runs);
+ *   cache_coherence  writes held only in the write-back cache: seen by
+ *                get, iter (prefix scans), snapshots; appends merged with a
+ *                base in the DB; deletes; values too large to cache; a put
+ *                of a value the cache itself returned;
+ *   cache_counters  read-modify-write counters over more keys than the
+ *                cache holds; a native checkpoint taken with writes in the
+ *                cache restores them (adopted, and copied to a sub-range).
  *
  * Scratch directory: $SL_TEST_TMP.  SL_TEST_SEED fixes the random seed.
  */
@@ -353,9 +362,12 @@ static int cmp_entry(void *arg, const void *ck, uint32_t cklen,
   return 0;
 }
 
-static void test_random(void) {
+/* write_cache: state.backend.rocksdb.write-cache.size ("0": none; "1mb":
+ * fewer entries than the 15k keys, so it is flushed and cleared often) */
+static void random_run(const char *write_cache) {
   const char *extra[] = {"state.backend.rocksdb.writebuffer.size", "64kb",
                          "state.backend.rocksdb.block.cache-size", "256kb",
+                         "state.backend.rocksdb.write-cache.size", write_cache,
                          NULL};
   sl__backend *be = open_be("random", R_KG0, R_KG0 + R_KGS - 1, extra);
   if (!be) return;
@@ -454,6 +466,9 @@ static void test_random(void) {
   memset(ref, 0, sizeof ref);
   sl__backend_free(be);
 }
+
+static void test_random(void) { random_run("0"); }
+static void test_random_cached(void) { random_run("1mb"); }
 
 /* ---- 3. snapshots ---------------------------------------------------------- */
 
@@ -716,6 +731,226 @@ static void test_large(void) {
   sl__backend_free(be);
 }
 
+/* ---- 6. the write-back cache ----------------------------------------------- */
+
+static const char *g_small_cache[] = {"state.backend.rocksdb.write-cache.size", "1mb",
+                                      "state.backend.rocksdb.writebuffer.size", "256kb",
+                                      NULL};
+
+/* Puts n keys "e<i>" = "v<i>" (enough to overflow a 1 MB cache). */
+static void fill(sl__backend *be, int kg, uint32_t sid, int n) {
+  char k[32], v[32];
+  for (int i = 0; i < n; i++) {
+    snprintf(k, sizeof k, "e%d", i);
+    snprintf(v, sizeof v, "v%d", i);
+    put_s(be, kg, sid, k, v);
+  }
+}
+
+/* Reads back what fill() wrote; returns how many differ. */
+static int check_fill(sl__backend *be, int kg, uint32_t sid, int n) {
+  char k[32], v[32];
+  int bad = 0;
+  for (int i = 0; i < n; i++) {
+    snprintf(k, sizeof k, "e%d", i);
+    snprintf(v, sizeof v, "v%d", i);
+    if (strcmp(get_s(be, kg, sid, k), v) && bad++ < 3)
+      fprintf(stderr, "  %s = %s, want %s\n", k, get_s(be, kg, sid, k), v);
+  }
+  return bad;
+}
+
+static int count_fn(void *arg, const void *ck, uint32_t cklen, const void *val,
+                    uint32_t vlen) {
+  ++*(int *)arg;
+  return 0;
+}
+
+/* Writes that live in the cache only: get, iter, snapshots see them. */
+static void test_cache_coherence(void) {
+  sl__backend *be = open_be("cache", 0, 7, g_small_cache);
+  if (!be) return;
+  uint32_t a = (uint32_t)add(be, "a", SL__STATE_VALUE);
+  uint32_t l = (uint32_t)add(be, "l", SL__STATE_LIST);
+  uint32_t f = (uint32_t)add(be, "f", SL__STATE_VALUE);
+
+  /* put, then iter: the scan of the DB sees the cached write */
+  put_s(be, 1, a, "k1", "v1");
+  CHECK_ITER(be, 1, a, "k", "k1=v1");
+  put_s(be, 1, a, "k1", "w1");
+  put_s(be, 1, a, "k2", "v2");
+  CHECK_ITER(be, 1, a, "k", "k1=w1 k2=v2");
+  CHECK_ITER(be, 2, a, "", ""); /* another key group */
+
+  /* appends: concatenated, before and after a scan, over a put, a delete */
+  const char *x = "x";
+  for (int i = 0; i < 3; i++)
+    CHECK_EQ_INT(be->vt->append(be, 1, l, x, 1, "abc" + i, 1), 0);
+  CHECK_EQ_STR(get_s(be, 1, l, "x"), "abc");
+  CHECK_EQ_INT(be->vt->append(be, 1, l, x, 1, "d", 1), 0);
+  CHECK_ITER(be, 1, l, "", "x=abcd");
+  CHECK_EQ_INT(be->vt->append(be, 1, l, x, 1, "e", 1), 0);
+  CHECK_EQ_STR(get_s(be, 1, l, "x"), "abcde");
+  put_s(be, 1, l, "y", "P");
+  CHECK_EQ_INT(be->vt->append(be, 1, l, "y", 1, "q", 1), 0);
+  CHECK_EQ_STR(get_s(be, 1, l, "y"), "Pq");
+  CHECK_EQ_INT(be->vt->del(be, 1, l, "y", 1), 0);
+  CHECK_EQ_INT(be->vt->append(be, 1, l, "y", 1, "r", 1), 0);
+  CHECK_EQ_STR(get_s(be, 1, l, "y"), "r");
+  CHECK_ITER(be, 1, l, "", "x=abcde y=r");
+
+  /* a base in the DB only (the cache cleared by 60k other keys), then
+   * appends in the cache: merged on get, and as merges by a scan */
+  put_s(be, 3, l, "z", "base");
+  fill(be, 4, f, 60000);
+  CHECK_EQ_INT(be->vt->append(be, 3, l, "z", 1, "1", 1), 0);
+  CHECK_EQ_INT(be->vt->append(be, 3, l, "z", 1, "2", 1), 0);
+  CHECK_EQ_STR(get_s(be, 3, l, "z"), "base12");
+  CHECK_EQ_INT(be->vt->append(be, 3, l, "z", 1, "3", 1), 0);
+  CHECK_ITER(be, 3, l, "", "z=base123");
+  put_s(be, 3, l, "w", "B");
+  fill(be, 4, f, 60000);
+  CHECK_EQ_INT(be->vt->append(be, 3, l, "w", 1, "4", 1), 0);
+  CHECK_ITER(be, 3, l, "w", "w=B4");
+  CHECK_EQ_STR(get_s(be, 3, l, "w"), "B4");
+
+  /* delete of a cached key, and of a key only in the DB */
+  CHECK_EQ_INT(be->vt->del(be, 1, a, "k1", 2), 0);
+  CHECK_EQ_STR(get_s(be, 1, a, "k1"), "<none>");
+  CHECK_ITER(be, 1, a, "k", "k2=v2");
+  fill(be, 4, f, 60000);
+  CHECK_EQ_INT(be->vt->del(be, 1, a, "k2", 2), 0);
+  CHECK_EQ_STR(get_s(be, 1, a, "k2"), "<none>");
+  CHECK_ITER(be, 1, a, "k", "");
+  put_s(be, 1, a, "k2", "again");
+  CHECK_EQ_STR(get_s(be, 1, a, "k2"), "again");
+
+  /* a snapshot holds the cached writes before it, none after */
+  put_s(be, 5, a, "s", "before");
+  sl__snapshot *snap = NULL;
+  CHECK_EQ_INT(be->vt->snapshot(be, &snap), 0);
+  put_s(be, 5, a, "s", "after");
+  put_s(be, 5, a, "t", "new");
+  char *got = snap_s(snap, be, 5, a);
+  CHECK_EQ_STR(got, "s=before");
+  free(got);
+  be->vt->snap_release(snap);
+  CHECK_EQ_STR(get_s(be, 5, a, "s"), "after");
+
+  /* values larger than the cache holds (over 16 KB with a 1 MB cache) go
+   * to the DB, in order with the key's cached writes */
+  static char big[100001];
+  memset(big, 'b', sizeof big - 1);
+  put_s(be, 6, a, "big", "small");
+  put_s(be, 6, a, "big", big);
+  const void *v;
+  uint32_t vn;
+  CHECK_EQ_INT(be->vt->get(be, 6, a, "big", 3, &v, &vn), 0);
+  CHECK(vn == sizeof big - 1 && !memcmp(v, big, vn));
+  put_s(be, 6, a, "big", "small again");
+  CHECK_EQ_STR(get_s(be, 6, a, "big"), "small again");
+  put_s(be, 6, l, "L", "0");
+  CHECK_EQ_INT(be->vt->append(be, 6, l, "L", 1, big, 20000), 0);
+  CHECK_EQ_INT(be->vt->append(be, 6, l, "L", 1, "1", 1), 0);
+  CHECK_EQ_INT(be->vt->get(be, 6, l, "L", 1, &v, &vn), 0);
+  CHECK_EQ_INT(vn, 20002);
+  CHECK(vn == 20002 && ((const char *)v)[0] == '0' && ((const char *)v)[1] == 'b' &&
+        ((const char *)v)[20001] == '1');
+  /* a list growing by appends past the largest cached value */
+  for (int i = 0; i < 400; i++)
+    CHECK_EQ_INT(be->vt->append(be, 7, l, "G", 1, big, 100), 0);
+  CHECK_EQ_INT(be->vt->get(be, 7, l, "G", 1, &v, &vn), 0);
+  CHECK_EQ_INT(vn, 40000);
+
+  /* put of a value the cache returned (it may move or be cleared) */
+  put_s(be, 6, a, "self", "abcdef");
+  CHECK_EQ_INT(be->vt->get(be, 6, a, "self", 4, &v, &vn), 0);
+  CHECK_EQ_INT(be->vt->put(be, 6, a, "self", 4, v, 3), 0);
+  CHECK_EQ_STR(get_s(be, 6, a, "self"), "abc");
+  CHECK_EQ_INT(be->vt->get(be, 6, a, "self", 4, &v, &vn), 0);
+  CHECK_EQ_INT(be->vt->append(be, 6, a, "self", 4, v, vn), 0);
+  CHECK_EQ_STR(get_s(be, 6, a, "self"), "abcabc");
+
+  /* everything fill() wrote reads back, and a scan counts it */
+  CHECK_EQ_INT(check_fill(be, 4, f, 60000), 0);
+  int n = 0;
+  CHECK_EQ_INT(be->vt->iter(be, 4, f, NULL, 0, count_fn, &n), 0);
+  CHECK_EQ_INT(n, 60000);
+  sl__backend_free(be);
+}
+
+/* Read-modify-write counters over more keys than the cache holds: every
+ * count right after evictions; a native checkpoint (taken with writes in
+ * the cache) restores them, adopted and copied. */
+static void test_cache_counters(void) {
+  enum { KEYS = 50000, ROUNDS = 5 };
+  sl__backend *be = open_be("cache-rmw", 0, 15, g_small_cache);
+  if (!be) return;
+  uint32_t c = (uint32_t)add(be, "count", SL__STATE_VALUE);
+  uint32_t lst = (uint32_t)add(be, "list", SL__STATE_LIST);
+  char k[32];
+  for (int r = 0; r < ROUNDS; r++)
+    for (int i = 0; i < KEYS; i++) {
+      int id = (int)((i * 7919u + (unsigned)r * 104729u) % KEYS); /* a different order each round */
+      uint32_t kl = (uint32_t)snprintf(k, sizeof k, "c%d", id);
+      const void *v;
+      uint32_t vn;
+      int64_t n = 0;
+      int rc = be->vt->get(be, id % 16, c, k, kl, &v, &vn);
+      CHECK(rc == (r == 0 ? 1 : 0));
+      if (rc == 0 && vn == 8) memcpy(&n, v, 8);
+      n += id;
+      CHECK_EQ_INT(be->vt->put(be, id % 16, c, k, kl, &n, 8), 0);
+      if (id % 100 == 0)
+        CHECK_EQ_INT(be->vt->append(be, id % 16, lst, k, kl, "ab" + (r & 1), 1), 0);
+    }
+  /* the last round's writes are (partly) only in the cache now */
+  char dir[700];
+  tpath(dir, sizeof dir, "cache-rmw-ckpt");
+  CHECK_EQ_INT(be->vt->native_checkpoint(be, dir), 0);
+  for (int i = 0; i < KEYS; i += 2) { /* after the checkpoint: not in it */
+    uint32_t kl = (uint32_t)snprintf(k, sizeof k, "c%d", i);
+    CHECK_EQ_INT(be->vt->del(be, i % 16, c, k, kl), 0);
+  }
+  sl__backend *ad = open_be("cache-rmw-adopt", 0, 15, g_small_cache);
+  sl__backend *cp = open_be("cache-rmw-copy", 4, 7, g_small_cache);
+  sl__conf conf;
+  CHECK_EQ_INT(sl__conf_init(&conf), 0);
+  CHECK_EQ_INT(ad->vt->native_adopt(ad, &conf, dir), 0);
+  CHECK_EQ_INT(cp->vt->native_restore(cp, &conf, dir), 0);
+  sl__conf_free(&conf);
+  int bad = 0, bad_ad = 0, bad_cp = 0, bad_list = 0;
+  for (int i = 0; i < KEYS; i++) {
+    uint32_t kl = (uint32_t)snprintf(k, sizeof k, "c%d", i);
+    int64_t want = (int64_t)i * ROUNDS, n = -1;
+    const void *v;
+    uint32_t vn;
+    int rc = be->vt->get(be, i % 16, c, k, kl, &v, &vn);
+    if (i % 2 == 0 ? rc != 1 : rc != 0 || vn != 8 || (memcpy(&n, v, 8), n != want)) bad++;
+    rc = ad->vt->get(ad, i % 16, c, k, kl, &v, &vn);
+    if (rc != 0 || vn != 8 || (memcpy(&n, v, 8), n != want)) bad_ad++;
+    if (i % 100 == 0) {
+      rc = ad->vt->get(ad, i % 16, lst, k, kl, &v, &vn);
+      if (rc != 0 || vn != ROUNDS || memcmp(v, "ababa", ROUNDS)) bad_list++;
+    }
+    if (i % 16 >= 4 && i % 16 <= 7) {
+      rc = cp->vt->get(cp, i % 16, c, k, kl, &v, &vn);
+      if (rc != 0 || vn != 8 || (memcpy(&n, v, 8), n != want)) bad_cp++;
+    }
+  }
+  CHECK_EQ_INT(bad, 0);
+  CHECK_EQ_INT(bad_ad, 0);
+  CHECK_EQ_INT(bad_cp, 0);
+  CHECK_EQ_INT(bad_list, 0);
+  int n = 0;
+  for (int kg = 0; kg < 16; kg++)
+    CHECK_EQ_INT(ad->vt->iter(ad, kg, c, NULL, 0, count_fn, &n), 0);
+  CHECK_EQ_INT(n, KEYS);
+  sl__backend_free(cp);
+  sl__backend_free(ad);
+  sl__backend_free(be);
+}
+
 int main(void) {
   scratch_init("/tmp/sl_test_rocksdb_backend", 1);
   const char *seed = getenv("SL_TEST_SEED");
@@ -724,8 +959,11 @@ int main(void) {
   fprintf(stderr, "seed %" PRIu64 " (SL_TEST_SEED)\n", g_rng);
   RUN(test_basic);
   RUN(test_random);
+  RUN(test_random_cached);
   RUN(test_snapshot);
   RUN(test_errors);
   RUN(test_large);
+  RUN(test_cache_coherence);
+  RUN(test_cache_counters);
   TEST_MAIN_END();
 }

@@ -170,6 +170,13 @@ typedef enum { SL__T_INT, SL__T_BOOL, SL__T_DURATION, SL__T_SIZE, SL__T_STRING }
      "RocksDB memtable size per column family (one per state).")             \
   XX(ROCKSDB_WRITE_BUFFERS, "state.backend.rocksdb.writebuffer.count",        \
      SL__T_INT, "2", 1, 64, "RocksDB memtables per column family.")           \
+  XX(ROCKSDB_WRITE_CACHE, "state.backend.rocksdb.write-cache.size",          \
+     SL__T_SIZE, "64mb", 0, INT64_MAX,                                        \
+     "Write-back cache of recently used keys and their values on the heap, "  \
+     "in front of RocksDB, per operator instance (at least 1mb; 0 turns it "  \
+     "off).  Reads and writes of cached keys do not reach RocksDB; when it "  \
+     "is full its changes go to RocksDB in one sorted batch and it starts "   \
+     "over; scans, snapshots and checkpoints see every change.")             \
   XX(ROCKSDB_THREADS, "state.backend.rocksdb.thread.num", SL__T_INT, "1", 1,  \
      64, "RocksDB background flush/compaction threads per instance.")         \
   XX(ROCKSDB_MIN_FREE, "state.backend.rocksdb.min-free-disk", SL__T_SIZE,      \

@@ -20,13 +20,26 @@
  *     list-state add never reads the old value.
  *   - Writes skip the WAL (like Flink's RocksDB backend): durability comes
  *     from checkpoints; the DB is never reopened after a crash.
+ *   - A write-back cache (rdb_cache.h; state.backend.rocksdb.write-cache.size,
+ *     0 = none) sits in front of the DB: get/put/append/del of recent keys
+ *     stay on the heap, and its changes reach the DB in sorted batches when
+ *     it is full and before every scan, snapshot and native checkpoint
+ *     ("the write-back cache" below).  A read-modify-write of a key then
+ *     costs one DB read when the key is not cached and no memtable insert
+ *     of its own; the sorted batches insert into the memtable's skiplist in
+ *     key order.
  *
  * Invariants:
  *   1. Keys and values are opaque; the only structure is the 2-byte prefix.
  *   2. The value returned by get() is a pinned slice, released at the next
- *      get() or at free(): valid until the next call on the backend.
+ *      get() or at free(), or the cache's bytes, which the next write may
+ *      move or clear: valid until the next call on the backend.
  *   3. iter() uses no per-backend buffer (stack, or heap for long
- *      prefixes), so a callback may call get().
+ *      prefixes), so a callback may call get() (which may flush the cache
+ *      into the DB under the open iterator: it reads its implicit snapshot).
+ *   6. The DB plus the cache's dirty entries is the state; every reader of
+ *      the DB but get() (iter, snapshot, native_checkpoint) flushes first,
+ *      and the DB receives each key's writes in the order they were made.
  *   4. A snapshot copies the column-family handles that exist when it is
  *      taken, so snap_iter() on another thread never reads the owner's
  *      cf array (which add_state may grow).  Handles live until free().
@@ -41,7 +54,9 @@
  * read-modify-writes per second when the state is larger than a memtable).
  *
  * Every RocksDB error becomes -SL_EIO with a message naming the operation,
- * the state and the DB path in be->err; nothing aborts.
+ * the state and the DB path in be->err; nothing aborts.  (After a failed
+ * flush of the cache the working copy is incomplete: the failure fails the
+ * job, which restores from its last checkpoint.)
  */
 #include <dirent.h>
 #include <errno.h>
@@ -59,6 +74,7 @@
 
 #include <sys/statvfs.h>
 
+#include "state/rdb_cache.h"
 #include "state/rocksdb_backend.h"
 
 typedef struct rdb_backend {
@@ -79,6 +95,12 @@ typedef struct rdb_backend {
   int snap_open;
   int64_t min_free;     /* state.backend.rocksdb.min-free-disk */
   uint32_t until_check; /* writes until the next free-space check */
+  /* the write-back cache (state.backend.rocksdb.write-cache.size > 0) */
+  int wc_on;
+  sl__rc wc;
+  rocksdb_writebatch_t *wb; /* flush()'s batch, reused */
+  uint8_t *scratch;         /* a value copied out of the cache before a clear */
+  size_t scratch_cap;
 } rdb_backend;
 
 struct sl__snapshot {
@@ -512,28 +534,6 @@ unregister: /* the new state is the last one registered: take it back */
   return rc;
 }
 
-static int rdb_get(sl__backend *be, int kg, uint32_t sid, const void *ck,
-                   uint32_t cklen, const void **val, uint32_t *vlen) {
-  rdb_backend *b = (rdb_backend *)be;
-  int rc = check_addr(b, kg, sid);
-  if (rc) return rc;
-  if (b->pinned) {
-    rocksdb_pinnableslice_destroy(b->pinned);
-    b->pinned = NULL;
-  }
-  size_t klen = make_key(b, kg, ck, cklen);
-  if (!klen) return -SL_ENOMEM;
-  char *rerr = NULL;
-  b->pinned = rocksdb_get_pinned_cf(b->db, b->ro, b->cf[sid],
-                                    (const char *)b->key, klen, &rerr);
-  if (rerr) return rdb_fail(b, rerr, "get", sid);
-  if (!b->pinned) return 1;
-  size_t n;
-  *val = rocksdb_pinnableslice_value(b->pinned, &n);
-  *vlen = (uint32_t)n;
-  return 0;
-}
-
 /* Free space guard.  The Debian build of RocksDB (7.8.3) aborts on an
  * assertion when a file write fails (ENOSPC, EFBIG) instead of returning
  * an error, so the backend stops the job itself, with a clear message,
@@ -557,51 +557,247 @@ static inline int write_guard(rdb_backend *b) {
   return check_free_space(b, b->base.err, sizeof b->base.err);
 }
 
-/* put, or merge (list append through the concatenating merge operator) */
-static int rdb_write(sl__backend *be, int kg, uint32_t sid, const void *ck, uint32_t cklen,
-                     const void *val, uint32_t vlen, int merge) {
+/* ---- the write-back cache -------------------------------------------------
+ * (rdb_cache.h)  get/put/append/del work on the cache; the DB sees its
+ * dirty entries at flush_cache(): when the cache is full (then it is also
+ * cleared), and before everything that reads the DB other than get --
+ * iter(), snapshot(), native_checkpoint() -- so those see every write.
+ * What the cache cannot hold (a value over max_value, no room for a moved
+ * entry, out of memory) goes to the DB directly after uncache() wrote the
+ * key's pending write: the DB always receives a key's writes in order. */
+
+/* One put/delete/merge straight to the DB (key kg||ck of klen bytes). */
+static int db_write(rdb_backend *b, uint32_t sid, const uint8_t *key, size_t klen, int st,
+                    const void *val, uint32_t vlen) {
+  char *rerr = NULL;
+  const char *v = vlen ? (const char *)val : "";
+  if (st == SL__RC_MERGE)
+    rocksdb_merge_cf(b->db, b->wo, b->cf[sid], (const char *)key, klen, v, vlen, &rerr);
+  else if (st == SL__RC_VAL)
+    rocksdb_put_cf(b->db, b->wo, b->cf[sid], (const char *)key, klen, v, vlen, &rerr);
+  else
+    rocksdb_delete_cf(b->db, b->wo, b->cf[sid], (const char *)key, klen, &rerr);
+  return rerr ? rdb_fail(b, rerr,
+                         st == SL__RC_MERGE ? "append (merge)" : st == SL__RC_VAL ? "put" : "delete",
+                         sid)
+              : 0;
+}
+
+static int write_batch(rdb_backend *b) {
+  char *rerr = NULL;
+  rocksdb_write(b->db, b->wo, b->wb, &rerr);
+  rocksdb_writebatch_clear(b->wb);
+  if (!rerr) return 0;
+  sl__fmt(b->base.err, sizeof b->base.err,
+          "RocksDB backend: writing the write cache's entries to '%s' failed: %s", b->path,
+          rerr);
+  rocksdb_free(rerr);
+  return -SL_EIO;
+}
+
+static int batch_ent(void *arg, sl__rc_ent *e) {
+  rdb_backend *b = arg;
+  const char *k = (const char *)e->data, *v = (const char *)sl__rc_val(e);
+  if (e->st == SL__RC_VAL)
+    rocksdb_writebatch_put_cf(b->wb, b->cf[e->sid], k, e->klen, v, e->vlen);
+  else if (e->st == SL__RC_MERGE)
+    rocksdb_writebatch_merge_cf(b->wb, b->cf[e->sid], k, e->klen, v, e->vlen);
+  else
+    rocksdb_writebatch_delete_cf(b->wb, b->cf[e->sid], k, e->klen);
+  size_t n;
+  rocksdb_writebatch_data(b->wb, &n);
+  return n >= (4u << 20) ? write_batch(b) : 0; /* batches of ~4 MB */
+}
+
+/* Every dirty entry into the DB; with clear, the cache is emptied too. */
+static int flush_cache(rdb_backend *b, int clear) {
+  if (!b->wc_on) return 0;
+  int rc = sl__rc_flush(&b->wc, batch_ent, b);
+  if (!rc && rocksdb_writebatch_count(b->wb)) rc = write_batch(b);
+  rocksdb_writebatch_clear(b->wb);
+  if (!rc && clear) sl__rc_clear(&b->wc);
+  return rc;
+}
+
+/* The cache forgets (sid, key): its pending write, if any, goes to the DB. */
+static int uncache(rdb_backend *b, uint32_t sid, size_t klen, uint32_t hash) {
+  sl__rc_ent *e = sl__rc_find(&b->wc, hash, sid, b->key, (uint32_t)klen);
+  if (!e) return 0;
+  if (e->dirty) {
+    int rc = db_write(b, sid, b->key, klen, e->st, sl__rc_val(e), e->vlen);
+    if (rc) return rc;
+    e->dirty = 0; /* (stays on the dirty list; flush skips it) */
+  }
+  e->st = SL__RC_NONE;
+  e->vlen = 0;
+  return 0;
+}
+
+/* Makes room for an entry of klen + vlen bytes (flushing and clearing the
+ * cache when it is full).  *val is copied to b->scratch first when the
+ * cache is cleared, as it may point into it.  *e becomes NULL then. */
+static int make_room(rdb_backend *b, sl__rc_ent **e, uint32_t klen, const void **val,
+                     uint32_t vlen) {
+  if (!sl__rc_full(&b->wc, klen, vlen)) return 0;
+  if (val && *val && vlen) {
+    if (vlen > b->scratch_cap) {
+      uint8_t *p = sl__realloc(b->scratch, vlen);
+      if (!p) {
+        sl__fmt(b->base.err, sizeof b->base.err,
+                "RocksDB backend: out of memory for a %u-byte value", vlen);
+        return -SL_ENOMEM;
+      }
+      b->scratch = p;
+      b->scratch_cap = vlen;
+    }
+    memcpy(b->scratch, *val, vlen);
+    *val = b->scratch;
+  }
+  *e = NULL;
+  return flush_cache(b, 1);
+}
+
+static int rdb_get(sl__backend *be, int kg, uint32_t sid, const void *ck,
+                   uint32_t cklen, const void **val, uint32_t *vlen) {
   rdb_backend *b = (rdb_backend *)be;
   int rc = check_addr(b, kg, sid);
-  if (!rc) rc = write_guard(b);
+  if (rc) return rc;
+  if (b->pinned) {
+    rocksdb_pinnableslice_destroy(b->pinned);
+    b->pinned = NULL;
+  }
+  size_t klen = make_key(b, kg, ck, cklen);
+  if (!klen) return -SL_ENOMEM;
+  sl__rc_ent *e = NULL;
+  uint32_t h = 0;
+  if (b->wc_on) {
+    h = sl__rc_hash(sid, b->key, (uint32_t)klen);
+    e = sl__rc_find(&b->wc, h, sid, b->key, (uint32_t)klen);
+    if (e && e->st == SL__RC_VAL) {
+      *val = sl__rc_val(e);
+      *vlen = e->vlen;
+      return 0;
+    }
+    if (e && e->st == SL__RC_ABSENT) return 1;
+  }
+  char *rerr = NULL;
+  b->pinned = rocksdb_get_pinned_cf(b->db, b->ro, b->cf[sid],
+                                    (const char *)b->key, klen, &rerr);
+  if (rerr) return rdb_fail(b, rerr, "get", sid);
+  size_t n = 0;
+  const char *dbv = b->pinned ? rocksdb_pinnableslice_value(b->pinned, &n) : NULL;
+  if (b->wc_on && e && e->st == SL__RC_MERGE) {
+    /* pending appends: the value is the DB's value and then the operands */
+    uint64_t total = (uint64_t)n + e->vlen;
+    sl__rc_ent *m = NULL;
+    if (total <= sl__rc_max_value(&b->wc) && total <= e->vcap) {
+      memmove(sl__rc_val(e) + n, sl__rc_val(e), e->vlen);
+      if (n) memcpy(sl__rc_val(e), dbv, n);
+      e->vlen = (uint32_t)total;
+      e->st = SL__RC_VAL;
+      m = e;
+    } else if (total <= sl__rc_max_value(&b->wc) &&
+               !sl__rc_full(&b->wc, (uint32_t)klen, (uint32_t)total)) {
+      /* a new place for base + operands: build it in scratch */
+      if (total > b->scratch_cap) {
+        uint8_t *p = sl__realloc(b->scratch, total);
+        if (p) b->scratch = p, b->scratch_cap = total;
+      }
+      if (total <= b->scratch_cap) {
+        if (n) memcpy(b->scratch, dbv, n);
+        memcpy(b->scratch + n, sl__rc_val(e), e->vlen);
+        m = sl__rc_set(&b->wc, e, h, sid, b->key, (uint32_t)klen, SL__RC_VAL, b->scratch,
+                       (uint32_t)total, 1);
+      }
+    }
+    if (m) {
+      *val = sl__rc_val(m);
+      *vlen = m->vlen;
+      return 0;
+    }
+    /* too big or no room: the operands go to the DB, which merges */
+    if ((rc = uncache(b, sid, klen, h))) return rc;
+    rocksdb_pinnableslice_destroy(b->pinned);
+    b->pinned = rocksdb_get_pinned_cf(b->db, b->ro, b->cf[sid], (const char *)b->key, klen,
+                                      &rerr);
+    if (rerr) return rdb_fail(b, rerr, "get", sid);
+    dbv = b->pinned ? rocksdb_pinnableslice_value(b->pinned, &n) : NULL;
+  } else if (b->wc_on && n <= sl__rc_max_value(&b->wc)) {
+    /* remember what the DB said (a read-modify-write's put finds it) */
+    if (!e || n > e->vcap) { /* (e is a clean NONE: nothing pending) */
+      if ((rc = make_room(b, &e, (uint32_t)klen, NULL, (uint32_t)n))) return rc;
+    }
+    sl__rc_set(&b->wc, e, h, sid, b->key, (uint32_t)klen, dbv ? SL__RC_VAL : SL__RC_ABSENT,
+               dbv, (uint32_t)n, 0); /* (no room: stays uncached) */
+  }
+  if (!dbv) return 1;
+  *val = dbv;
+  *vlen = (uint32_t)n;
+  return 0;
+}
+
+/* put (st VAL), append (MERGE) or delete (ABSENT) */
+static int rdb_write(sl__backend *be, int kg, uint32_t sid, const void *ck, uint32_t cklen,
+                     const void *val, uint32_t vlen, int st) {
+  rdb_backend *b = (rdb_backend *)be;
+  int rc = check_addr(b, kg, sid);
+  if (!rc && st != SL__RC_ABSENT) rc = write_guard(b);
   if (rc) return rc;
   size_t klen = make_key(b, kg, ck, cklen);
   if (!klen) return -SL_ENOMEM;
-  char *rerr = NULL;
-  const char *v = vlen ? (const char *)val : "";
-  if (merge)
-    rocksdb_merge_cf(b->db, b->wo, b->cf[sid], (const char *)b->key, klen, v, vlen, &rerr);
-  else
-    rocksdb_put_cf(b->db, b->wo, b->cf[sid], (const char *)b->key, klen, v, vlen, &rerr);
-  return rerr ? rdb_fail(b, rerr, merge ? "append (merge)" : "put", sid) : 0;
+  if (!b->wc_on) return db_write(b, sid, b->key, klen, st, val, vlen);
+  sl__rc *c = &b->wc;
+  uint32_t h = sl__rc_hash(sid, b->key, (uint32_t)klen);
+  sl__rc_ent *e = sl__rc_find(c, h, sid, b->key, (uint32_t)klen), *r = NULL;
+  if (vlen > sl__rc_max_value(c)) goto direct;
+  if (st == SL__RC_MERGE && e && e->st != SL__RC_NONE) {
+    /* VAL: value + operand; ABSENT: the operand; MERGE: more operands */
+    if (e->st == SL__RC_ABSENT) {
+      st = SL__RC_VAL;
+    } else if ((uint64_t)e->vlen + vlen <= e->vcap) {
+      r = sl__rc_append(c, e, val, vlen);
+      goto done;
+    } else if ((uint64_t)e->vlen + vlen <= sl__rc_max_value(c) &&
+               !sl__rc_full(c, (uint32_t)klen, 2 * (e->vlen + vlen))) {
+      r = sl__rc_append(c, e, val, vlen);
+      goto done;
+    } else {
+      /* no room to grow it: what it holds goes to the DB, the operand
+       * starts a new MERGE entry (after a clear, if need be) */
+      if ((rc = uncache(b, sid, klen, h))) return rc;
+    }
+  }
+  if (!e || vlen > e->vcap) {
+    if ((rc = make_room(b, &e, (uint32_t)klen, &val, vlen))) return rc;
+  }
+  r = sl__rc_set(c, e, h, sid, b->key, (uint32_t)klen, st, val, vlen, 1);
+done:
+  if (r) return 0;
+direct:
+  if ((rc = uncache(b, sid, klen, h))) return rc;
+  return db_write(b, sid, b->key, klen, st, val, vlen);
 }
 
 static int rdb_put(sl__backend *be, int kg, uint32_t sid, const void *ck,
                    uint32_t cklen, const void *val, uint32_t vlen) {
-  return rdb_write(be, kg, sid, ck, cklen, val, vlen, 0);
+  return rdb_write(be, kg, sid, ck, cklen, val, vlen, SL__RC_VAL);
 }
 
 static int rdb_append(sl__backend *be, int kg, uint32_t sid, const void *ck,
                       uint32_t cklen, const void *val, uint32_t vlen) {
-  return rdb_write(be, kg, sid, ck, cklen, val, vlen, 1);
+  return rdb_write(be, kg, sid, ck, cklen, val, vlen, SL__RC_MERGE);
 }
 
 static int rdb_del(sl__backend *be, int kg, uint32_t sid, const void *ck,
                    uint32_t cklen) {
-  rdb_backend *b = (rdb_backend *)be;
-  int rc = check_addr(b, kg, sid);
-  if (rc) return rc;
-  size_t klen = make_key(b, kg, ck, cklen);
-  if (!klen) return -SL_ENOMEM;
-  char *rerr = NULL;
-  rocksdb_delete_cf(b->db, b->wo, b->cf[sid], (const char *)b->key, klen,
-                    &rerr);
-  return rerr ? rdb_fail(b, rerr, "delete", sid) : 0;
+  return rdb_write(be, kg, sid, ck, cklen, NULL, 0, SL__RC_ABSENT);
 }
 
 static int rdb_iter(sl__backend *be, int kg, uint32_t sid, const void *prefix,
                     uint32_t plen, sl__entry_fn fn, void *arg) {
   rdb_backend *b = (rdb_backend *)be;
   int rc = check_addr(b, kg, sid);
+  if (!rc) rc = flush_cache(b, 0); /* the scan reads the DB */
   if (rc) return rc;
   return scan(b, b->cf[sid], NULL, kg, sid, prefix, plen, fn, arg);
 }
@@ -616,6 +812,8 @@ static int rdb_snapshot(sl__backend *be, sl__snapshot **out) {
             b->path);
     return -SL_ESTATE;
   }
+  int rc = flush_cache(b, 0); /* the snapshot is of the DB */
+  if (rc) return rc;
   sl__snapshot *s = sl__calloc(1, sizeof *s);
   if (s && be->n_states) {
     s->cf = sl__memdup(b->cf, be->n_states * sizeof *b->cf);
@@ -687,6 +885,9 @@ static void rdb_free(sl__backend *be) {
     if (b->default_cf) rocksdb_column_family_handle_destroy(b->default_cf);
     rocksdb_close(b->db);
   }
+  if (b->wb) rocksdb_writebatch_destroy(b->wb);
+  if (b->wc_on) sl__rc_free(&b->wc);
+  sl__free(b->scratch);
   if (b->wo) rocksdb_writeoptions_destroy(b->wo);
   if (b->ro) rocksdb_readoptions_destroy(b->ro);
   if (b->opts) rocksdb_options_destroy(b->opts);
@@ -824,6 +1025,17 @@ int sl__rocksdb_backend_open(const sl__conf *conf, const char *instance,
   b->wo = rocksdb_writeoptions_create();
   rocksdb_writeoptions_disable_WAL(b->wo, 1);
   b->ro = rocksdb_readoptions_create();
+  int64_t wc = SL__CONF_I(conf, ROCKSDB_WRITE_CACHE);
+  if (wc > 0) {
+    b->wb = rocksdb_writebatch_create();
+    if (sl__rc_init(&b->wc, (size_t)wc)) {
+      sl__fmt(err, errcap, "RocksDB backend: out of memory for the %lld-byte write cache "
+              "of '%s' (lower state.backend.rocksdb.write-cache.size)", (long long)wc, b->path);
+      rdb_free(&b->base);
+      return -SL_ENOMEM;
+    }
+    b->wc_on = 1;
+  }
   b->min_free = SL__CONF_I(conf, ROCKSDB_MIN_FREE);
   b->until_check = 1024;
   if ((rc = check_free_space(b, err, errcap))) {
@@ -856,6 +1068,8 @@ static int rdb_native_checkpoint(sl__backend *be, const char *dir) {
     sl__fmt(be->err, sizeof be->err, "native checkpoints need the rocksdb backend");
     return -SL_EINVAL;
   }
+  int rc = flush_cache(b, 0); /* the checkpoint is of the DB's files */
+  if (rc) return rc;
   char *rerr = NULL;
   rocksdb_checkpoint_t *cp = rocksdb_checkpoint_object_create(b->db, &rerr);
   if (!rerr) rocksdb_checkpoint_create(cp, dir, 0 /* always flush */, &rerr);
@@ -926,6 +1140,7 @@ static int rdb_native_adopt(sl__backend *be, const sl__conf *conf, const char *d
   rdb_backend *b = (rdb_backend *)be;
   char path[4096], line[1024];
   if (be->vt != &sl__rocksdb_vt || be->n_states) return 1;
+  SL_ASSERT(!b->wc_on || b->wc.n == 0); /* no states: nothing cached */
   sl__fmt(path, sizeof path, "%s/%s", dir, STATES_FILE);
   FILE *f = fopen(path, "r");
   int maxp = 0, lo = 0, hi = -1, version = 0;
