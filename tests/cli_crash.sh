@@ -22,13 +22,13 @@ echo "seed $SEED (SL_CRASH_SEED=$SEED replays the random choices)"
 
 # N lines `ts,key,value` (2 M; 1 M in the sanitizer builds): ts rises by 3
 # with a disorder of 0-5 ms (within the 10 ms bound, so no record is late at
-# any parallelism), 100 keys.  RocksDB runs use the first 200 k (its window
+# any parallelism), 100 keys.  RocksDB runs use the first 600 k (its window
 # state is slower).
 N=2000000
 [ -n "${SL_TEST_SMALL:-}" ] && N=1000000
 awk -v n=$N 'BEGIN { for (i = 0; i < n; i++)
   printf "%d,k%d,%d\n", i * 3 + (i * 7919) % 6, (i * 31) % 100, (i * 17) % 2001 - 1000 }' >"$TMP/big.csv"
-head -n 200000 "$TMP/big.csv" >"$TMP/small.csv"
+head -n 600000 "$TMP/big.csv" >"$TMP/small.csv"
 job() { JOB=(run window-agg --input "$TMP/$1.csv" --window sliding:4000:1000 --out-of-orderness 10); }
 ms_now() { local t=${EPOCHREALTIME/./}; echo $((t / 1000)); }
 # max_ck DIR: the highest checkpoint id begun in DIR (0: none)
@@ -36,10 +36,11 @@ max_ck() { { ls "$1" 2>/dev/null | sed -n 's/^chk-\([0-9]*\)$/\1/p'; echo 0; } |
 
 # The reference: a crash-free run without checkpoints.  4 s windows sliding
 # by 1 s: those starting at -3 s .. S-1 s (S = 3N/1000 s for N lines) each
-# hold all 100 keys (333 records per second); the last record (i = N-1,
-# ts = 3N - 3 + (N-1)*7919 % 6, which is 3N + 2 for 2 M and 3N for 1 M)
-# alone opens the window starting at S.
-for input in big:$((3 * N / 1000 + 3)) small:603; do
+# hold all 100 keys (333 records per second): 100 (3N/1000 + 3) results;
+# and the last record (i = N-1, ts = 3N - 3 + (N-1)*7919 % 6, which is
+# 3N + 2 for 2 M and 3N for 1 M, but 3N - 2 for 600 k) alone opens the
+# window starting at S when ts >= 3N: one more.
+for input in big:$(((3 * N / 1000 + 3) * 100 + 1)) small:$(((1800 + 3) * 100)); do
   name=${input%:*}
   job "$name"
   t0=$(ms_now)
@@ -47,7 +48,7 @@ for input in big:$((3 * N / 1000 + 3)) small:603; do
     { cat "$TMP/ref.err" >&2; exit 1; }
   echo "crash-free run, $name input: $(($(ms_now) - t0)) ms"
   LC_ALL=C sort "$TMP/ref-$name"/part-* >"$TMP/ref-$name.sorted"
-  want=$((${input#*:} * 100 + 1))
+  want=${input#*:}
   [ "$(wc -l <"$TMP/ref-$name.sorted")" -eq $want ] ||
     { echo "reference: $(wc -l <"$TMP/ref-$name.sorted") lines, want $want" >&2; exit 1; }
 done
@@ -78,9 +79,14 @@ kill_loop() {
     # (a commit fault a half: under load the first commit comes after a few
     # checkpoints, ~0.3-0.4 of the job)
     ms=$(((T / 200 + RANDOM % (T / 40 + 1)) / scale))
+    # a fault run is not killed on a timer: it runs until its fault point
+    # fires (or, at the latest, for the whole job's time), so a fast machine
+    # cannot finish it first; K is small next to the job's checkpoints (one
+    # per 100 ms)
+    local kmax=$((T / 300 < 1 ? 1 : T / 300 > 3 ? 3 : T / 300))
     case $((runs % 5)) in # one run in five dies by fault injection
-      2) fault=ckpt-file:$((1 + RANDOM % 12)) ms=$((T / 3 / scale)) ;;
-      4) fault=commit:$((1 + RANDOM % 6)) ms=$((T / 2 / scale)) ;;
+      2) fault=ckpt-file:$((1 + RANDOM % (2 * kmax))) ms=$((T > 2000 ? T : 2000)) ;;
+      4) fault=commit:$((1 + RANDOM % kmax)) ms=$((T > 2000 ? T : 2000)) ;;
       # and one is stopped (no drain) and must resume exactly: SIGTERM a
       # random moment after the run's first checkpoint began (so the job
       # runs: its handler is installed); SIGINT takes the same path, but a
@@ -101,7 +107,12 @@ kill_loop() {
           sleep 0.01
         done
       fi
-      sleep "$((ms / 1000)).$(printf %03d $((ms % 1000)))"
+      if [ -n "$fault" ]; then # until the fault point kills it
+        local i
+        for i in $(seq $((ms / 10))); do kill -0 $pid 2>/dev/null || break; sleep 0.01; done
+      else
+        sleep "$((ms / 1000)).$(printf %03d $((ms % 1000)))"
+      fi
       kill -$sig $pid
       wait $pid
     } 2>/dev/null # (no "Killed" notices)
@@ -137,7 +148,7 @@ crash_loop() {
   # commit comes only after a few checkpoints), so a job can end before its
   # kills: then it starts over in a fresh directory with shorter kills.
   local attempt scale=1
-  for attempt in 1 2 3; do
+  for attempt in 1 2 3 4; do
     rm -rf "$d/ck" "$d/out"
     : >"$d/log"
     kills=0 runs=0 stops=0
@@ -206,7 +217,7 @@ supervised() {
 check "heap backend, 2 M records: SIGKILLs, then the committed output equals a crash-free run" \
   crash_loop heap big
 if [ "${SL_WITH_ROCKSDB:-ON}" = ON ]; then
-  check "RocksDB backend, 200 k records: the same" crash_loop rocksdb small -D state.backend.type=rocksdb
+  check "RocksDB backend, 600 k records: the same" crash_loop rocksdb small -D state.backend.type=rocksdb
 else
   echo "skip: RocksDB backend (built with -DSLUICE_WITH_ROCKSDB=OFF)"
 fi
