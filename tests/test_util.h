@@ -29,6 +29,7 @@
 #include <stdatomic.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -381,6 +382,40 @@ static inline void *count_realloc(void *q, size_t n) {
   while (live > peak && !atomic_compare_exchange_weak(&g_peak, &peak, live)) {
   }
   return (char *)np + 16;
+}
+
+/* Peak heap of run(a) and of run(b), measured in a forked child with the
+ * counting allocator installed (fork before any thread ran: TSan).  0, or
+ * -1 when the child failed (its CHECKs print why). */
+static inline int heap_peaks(long long (*run)(int64_t), int64_t a, int64_t b,
+                             long long out[2]) {
+  int fd[2];
+  out[0] = out[1] = 0;
+  if (pipe(fd)) return -1;
+  pid_t pid = fork();
+  if (pid == 0) {
+    close(fd[0]);
+    int before = t_failures;
+    sl_allocator al = {count_malloc, count_realloc, count_free};
+    sl_set_allocator(&al);
+    long long p[2] = {run(a), run(b)};
+    ssize_t w = write(fd[1], p, sizeof p);
+    _exit(w == sizeof p && t_failures == before ? 0 : 1);
+  }
+  close(fd[1]);
+  ssize_t r = read(fd[0], out, 2 * sizeof *out);
+  close(fd[0]);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  return r == (ssize_t)(2 * sizeof *out) && WIFEXITED(status) && WEXITSTATUS(status) == 0
+             ? 0
+             : -1;
+}
+
+/* Resets the peak to what is live now; returns that base. */
+static inline long long heap_mark(void) {
+  atomic_store(&g_peak, atomic_load(&g_live));
+  return atomic_load(&g_live);
 }
 
 #endif

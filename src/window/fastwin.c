@@ -559,28 +559,25 @@ static void pane_keys(sl__inst *inst, const sl__fastwin *f, const uint8_t *slot,
   win_ns(&w, ns);
 }
 
-static int put_pane(sl__inst *inst, sl__fastwin *f, const uint8_t *slot) {
+/* The pane into the general path's state and timers (put), or out again. */
+static int pane_io(sl__inst *inst, sl__fastwin *f, const uint8_t *slot, int put) {
   win_inst *wi = inst->impl;
   sl_window pane;
   int64_t ts;
   uint8_t ns[16];
   pane_keys(inst, f, slot, &pane, &ts, ns);
   int rc = use_ns(wi->contents, &pane);
-  if (!rc) rc = sl__aggregating_set_raw(wi->contents, slot + 8);
-  if (!rc) rc = sl__timer_add(inst->timers, SL_TIME_EVENT, ts, ns, 16);
+  if (!rc) rc = put ? sl__aggregating_set_raw(wi->contents, slot + 8) : sl_state_clear(wi->contents);
+  if (!rc)
+    rc = put ? sl__timer_add(inst->timers, SL_TIME_EVENT, ts, ns, 16)
+             : sl__timer_del(inst->timers, SL_TIME_EVENT, ts, ns, 16);
   return rc;
 }
-
+static int put_pane(sl__inst *inst, sl__fastwin *f, const uint8_t *slot) {
+  return pane_io(inst, f, slot, 1);
+}
 static int take_pane(sl__inst *inst, sl__fastwin *f, const uint8_t *slot) {
-  win_inst *wi = inst->impl;
-  sl_window pane;
-  int64_t ts;
-  uint8_t ns[16];
-  pane_keys(inst, f, slot, &pane, &ts, ns);
-  int rc = use_ns(wi->contents, &pane);
-  if (!rc) rc = sl_state_clear(wi->contents);
-  if (!rc) rc = sl__timer_del(inst->timers, SL_TIME_EVENT, ts, ns, 16);
-  return rc;
+  return pane_io(inst, f, slot, 0);
 }
 
 int sl__fastwin_materialize(sl__inst *inst, sl__fastwin *f) {
