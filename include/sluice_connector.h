@@ -186,8 +186,8 @@ void sl_ctx_wake(sl_ctx *ctx);
  * assigner downstream makes them).  A split marked done (sl_ctx_split_done)
  * holds nothing back any more; when every split is done the watermark stays
  * where it was until the source returns SL_POLL_END, whose end of input
- * releases it.  Only from open, seek or poll; 0 or
- * -SL_ENOMEM. */
+ * releases it.  Only from open, seek or poll (what open and seek report
+ * goes downstream at the first poll); 0 or -SL_ENOMEM. */
 int sl_ctx_split_watermark(sl_ctx *ctx, uint64_t split, int64_t watermark);
 int sl_ctx_split_idle(sl_ctx *ctx, uint64_t split, int idle);
 int sl_ctx_split_done(sl_ctx *ctx, uint64_t split);

@@ -10,8 +10,9 @@
  * window offset mod slide.  A window is n = size/slide consecutive panes,
  * named by the index L of its last pane: it ends at end(L) = base +
  * (L+1)*slide.  Per key, a ring of pane slots addressed by pane index
- * modulo its (power-of-two) capacity holds [i64 pane index][accumulator];
- * a record adds to its pane's accumulator in place.  The pane of the
+ * modulo its (power-of-two) capacity holds [i64 pane index][accumulator]
+ * (one slot at first, doubled when two live panes collide); a record adds
+ * to its pane's accumulator in place.  The pane of the
  * previous record is cached, so a record in the same pane as the one
  * before (the common case) needs no division.
  *
@@ -32,8 +33,9 @@
  * bucket's L).
  *
  * Keys live in an array (stable ids, a free list) found through an
- * open-addressing table of ids (linear probing, backward-shift deletion)
- * by the key's 64-bit hash.
+ * open-addressing table of (upper half of the key's 64-bit hash, id)
+ * entries (linear probing, backward-shift deletion), so a probe reads a
+ * key only when the hash halves match.
  */
 #include "window/win_int.h"
 
