@@ -469,6 +469,17 @@ static void random_run(const char *write_cache) {
 
 static void test_random(void) { random_run("0"); }
 static void test_random_cached(void) { random_run("1mb"); }
+/* A sequence that once found a key's value deleted: the entry was written
+ * out by uncache, became dirty again with an append, stood twice on the
+ * dirty list, and its second write (after the first made it clean) was a
+ * delete (seed 1796017642, which runs test_random first). */
+static void test_random_cached_listed_twice(void) {
+  uint64_t saved = g_rng;
+  g_rng = 1796017642;
+  random_run("0");
+  random_run("1mb");
+  g_rng = saved;
+}
 
 /* ---- 3. snapshots ---------------------------------------------------------- */
 
@@ -960,6 +971,7 @@ int main(void) {
   RUN(test_basic);
   RUN(test_random);
   RUN(test_random_cached);
+  RUN(test_random_cached_listed_twice);
   RUN(test_snapshot);
   RUN(test_errors);
   RUN(test_large);

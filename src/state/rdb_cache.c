@@ -221,6 +221,10 @@ int sl__rc_flush(sl__rc *c, sl__rc_write_fn fn, void *arg) {
   if (n > 1) qsort(c->dirty, n, sizeof *c->dirty, cmp_ent);
   for (uint32_t i = 0; i < n; i++) {
     sl__rc_ent *e = c->dirty[i];
+    /* an entry can be listed twice (written out by uncache, then dirty
+     * again): the first write makes it clean, and a second one would
+     * write what it holds now -- after a MERGE, nothing: a delete */
+    if (!e->dirty) continue;
     int rc = fn(arg, e);
     if (rc) return rc; /* written ones are clean: skipped next time */
     e->dirty = 0;
