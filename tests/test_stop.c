@@ -43,40 +43,66 @@ static int stop_map(void *ud, sl_ctx *ctx, const sl_record *in, sl_record *out) 
   return 0;
 }
 
+static int cnt_merge(void *ud, void *acc, const void *other) {
+  ((count_acc *)acc)->n += ((const count_acc *)other)->n;
+  return 0;
+}
+static const sl_state_desc COUNT_M = {.name = "count", .kind = SL_STATE_AGGREGATING,
+                                      .size = sizeof(count_acc), .agg_create = cnt_create,
+                                      .agg_add = cnt_add, .agg_merge = cnt_merge,
+                                      .agg_result = cnt_result};
+
+#define SLIDE (WIN / 4)
+#define N_ENDS ((N + WIN) / SLIDE) /* window ends SLIDE, 2 SLIDE, ... */
+
 /* sequence -> stop_map -> timestamps (monotonous, a watermark per record)
- * -> key -> tumbling count -> collect; checkpoints in dir. */
-static sl_env *window_job(int P, const char *dir, const char *restore, stopper *st,
-                          sl_collect *c) {
+ * -> key -> count over windows of WIN sliding by `slide` (tumbling when
+ * slide = WIN) -> collect, on `backend` with the window fast path on or
+ * off; checkpoints in dir. */
+static sl_env *path_job(int P, const char *dir, const char *restore, stopper *st,
+                        sl_collect *c, int64_t slide, const char *backend, int fast) {
   sl_env *env = env_p(P);
   sl_env_set(env, "state.checkpoints.dir", dir);
   sl_env_set(env, "execution.checkpointing.interval", "20ms");
   sl_env_set(env, "pipeline.auto-watermark-interval", "0");
+  sl_env_set(env, "state.backend.type", backend);
+  sl_env_set(env, "state.backend.hashmap.window-fast-path", fast ? "true" : "false");
   if (restore) sl_env_set(env, "execution.checkpointing.restore", restore);
   st->env = env;
   sl_watermark_strategy ws = {.kind = SL_WM_MONOTONOUS};
-  sl_window_spec w = {.kind = SL_WINDOW_TUMBLING, .size_ms = WIN};
+  sl_window_spec w = {.kind = slide == WIN ? SL_WINDOW_TUMBLING : SL_WINDOW_SLIDING,
+                      .size_ms = WIN, .slide_ms = slide};
   sl_stream *s = sl_source_stream(env, sl_sequence_source(0, N - 1));
   s = sl_map(s, stop_map, st);
   s = sl_key_by(sl_assign_timestamps(s, ts_of, NULL, &ws), key10, NULL);
-  sl_sink_to(sl_window_aggregate(s, &w, &COUNT, NULL, NULL), sl_collect_sink(c));
+  sl_sink_to(sl_window_aggregate(s, &w, &COUNT_M, NULL, NULL), sl_collect_sink(c));
   return env;
 }
 
-/* Adds the firings in c to fired[window][key]; returns the records they
- * count. */
-static int64_t tally(sl_collect *c, int fired[N / WIN][KEYS], int64_t counts[N / WIN][KEYS]) {
+/* The stop tests' job: tumbling windows on the default backend. */
+static sl_env *window_job(int P, const char *dir, const char *restore, stopper *st,
+                          sl_collect *c) {
+  return path_job(P, dir, restore, st, c, WIN, "hashmap", 1);
+}
+
+/* Adds the firings in c of windows ending every `slide` ms (window m ends
+ * at (m + 1) * slide; a firing's timestamp is its window's end - 1) to
+ * fired[m][key] and their counts to counts[m][key], for m < n_wins;
+ * returns the records they count. */
+static int64_t tally(sl_collect *c, int64_t slide, int64_t n_wins, int (*fired)[KEYS],
+                     int64_t (*counts)[KEYS]) {
   int64_t total = 0;
   for (size_t i = 0; i < sl_collect_count(c); i++) {
     sl_record r;
     sl_collect_get(c, i, &r);
     int k = *(const uint8_t *)r.key;
-    int64_t win = r.ts / WIN; /* a firing's timestamp is its window's end - 1 */
+    int64_t m = (r.ts + 1) / slide - 1;
     count_acc a;
     memcpy(&a, r.value, sizeof a);
-    CHECK(k >= 0 && k < KEYS && win >= 0 && win < N / WIN);
-    if (k < 0 || k >= KEYS || win < 0 || win >= N / WIN) continue;
-    fired[win][k]++;
-    counts[win][k] += a.n;
+    CHECK(k >= 0 && k < KEYS && m >= 0 && m < n_wins && (r.ts + 1) % slide == 0);
+    if (k < 0 || k >= KEYS || m < 0 || m >= n_wins) continue;
+    fired[m][k]++;
+    counts[m][k] += a.n;
     total += a.n;
   }
   return total;
@@ -103,7 +129,7 @@ static void test_stop_without_drain_resumes_exactly(void) {
     CHECK_EQ_INT(rc, stops[run] >= 0 ? -SL_ECANCELED : 0);
     sl_job_stats js;
     sl_job_stats_get(env, &js);
-    int64_t n = tally(c, fired, counts);
+    int64_t n = tally(c, WIN, N / WIN, fired, counts);
     if (getenv("DEBUG")) fprintf(stderr, "run %d: read %llu fired %lld\n", run, (unsigned long long)js.records_in, (long long)n);
     /* nothing fires on a stop: what fired is below what was read */
     if (stops[run] >= 0) CHECK(n < (int64_t)js.records_in);
@@ -124,40 +150,6 @@ static void test_stop_without_drain_resumes_exactly(void) {
 }
 
 /* ---- the window fast path and the general path share checkpoints ---------------------- */
-
-static int cnt_merge(void *ud, void *acc, const void *other) {
-  ((count_acc *)acc)->n += ((const count_acc *)other)->n;
-  return 0;
-}
-static const sl_state_desc COUNT_M = {.name = "count", .kind = SL_STATE_AGGREGATING,
-                                      .size = sizeof(count_acc), .agg_create = cnt_create,
-                                      .agg_add = cnt_add, .agg_merge = cnt_merge,
-                                      .agg_result = cnt_result};
-
-#define SLIDE (WIN / 4)
-#define N_ENDS ((N + WIN) / SLIDE) /* window ends SLIDE, 2 SLIDE, ... */
-
-/* A run of the job of window_job with windows of WIN sliding by `slide`,
- * on `backend`, with the fast path on or off. */
-static sl_env *path_job(int P, const char *dir, const char *restore, stopper *st,
-                        sl_collect *c, int64_t slide, const char *backend, int fast) {
-  sl_env *env = env_p(P);
-  sl_env_set(env, "state.checkpoints.dir", dir);
-  sl_env_set(env, "execution.checkpointing.interval", "20ms");
-  sl_env_set(env, "pipeline.auto-watermark-interval", "0");
-  sl_env_set(env, "state.backend.type", backend);
-  sl_env_set(env, "state.backend.hashmap.window-fast-path", fast ? "true" : "false");
-  if (restore) sl_env_set(env, "execution.checkpointing.restore", restore);
-  st->env = env;
-  sl_watermark_strategy ws = {.kind = SL_WM_MONOTONOUS};
-  sl_window_spec w = {.kind = slide == WIN ? SL_WINDOW_TUMBLING : SL_WINDOW_SLIDING,
-                      .size_ms = WIN, .slide_ms = slide};
-  sl_stream *s = sl_source_stream(env, sl_sequence_source(0, N - 1));
-  s = sl_map(s, stop_map, st);
-  s = sl_key_by(sl_assign_timestamps(s, ts_of, NULL, &ws), key10, NULL);
-  sl_sink_to(sl_window_aggregate(s, &w, &COUNT_M, NULL, NULL), sl_collect_sink(c));
-  return env;
-}
 
 /* Four runs, three stopped without drain, alternating the fast path (heap)
  * and the general path (heap with the fast path off, or RocksDB), at
@@ -184,18 +176,7 @@ static void cross_path(int64_t slide) {
     int rc = sl_execute(env, "paths");
     if (rc && rc != -SL_ECANCELED) fprintf(stderr, "  %s\n", sl_env_last_error(env));
     CHECK_EQ_INT(rc, stops[run] >= 0 ? -SL_ECANCELED : 0);
-    for (size_t i = 0; i < sl_collect_count(c); i++) {
-      sl_record r;
-      sl_collect_get(c, i, &r);
-      int k = *(const uint8_t *)r.key;
-      int64_t m = (r.ts + 1) / slide - 1; /* a firing's timestamp is its window's end - 1 */
-      CHECK(k >= 0 && k < KEYS && m >= 0 && m < N_ENDS && (r.ts + 1) % slide == 0);
-      if (k < 0 || k >= KEYS || m < 0 || m >= N_ENDS) continue;
-      count_acc a;
-      memcpy(&a, r.value, sizeof a);
-      fired[m][k]++;
-      counts[m][k] += a.n;
-    }
+    tally(c, slide, N_ENDS, fired, counts);
     sl_collect_free(c);
     sl_env_free(env);
   }
@@ -234,7 +215,7 @@ static void test_stop_with_drain_fires_everything(void) {
   sl_job_stats js;
   sl_job_stats_get(env, &js);
   CHECK(js.records_in >= 12345 && js.records_in < N);
-  CHECK_EQ_INT(tally(c, fired, counts), (int64_t)js.records_in);
+  CHECK_EQ_INT(tally(c, WIN, N / WIN, fired, counts), (int64_t)js.records_in);
   sl_collect_free(c);
   sl_env_free(env);
 }

@@ -233,7 +233,10 @@ sl_stream *sl_source_stream(sl_env *env, sl_source *src) {
   }
   if (!src) {
     env->broken = 1;
-    if (!env->err[0]) env_err(env, "sl_source_stream: source is NULL (its constructor failed)");
+    if (!env->err[0]) env_err(env, "sl_source_stream: source is NULL (its constructor failed: a bad "
+                          "argument, out of memory, or for sl_source_new an ops table "
+                          "without SL_CONNECTOR_VERSION, open or poll, or with position "
+                          "and seek not both set)");
     return NULL;
   }
   sl_stream *s = add_op(env, SL__OP_SOURCE, NULL, 0, NULL, NULL);
@@ -447,7 +450,10 @@ int sl_sink_to(sl_stream *in, sl_sink *sink) {
     sink_free(sink);
     if (in) {
       in->env->broken = 1;
-      if (!in->env->err[0]) env_err(in->env, "sl_sink_to: sink is NULL (its constructor failed)");
+      if (!in->env->err[0]) env_err(in->env, "sl_sink_to: sink is NULL (its constructor failed: a bad "
+                                "argument, out of memory, or for sl_sink_new an ops "
+                                "table without SL_CONNECTOR_VERSION, open or write, or "
+                                "with only some of precommit, commit_ckpt and recover)");
     }
     return -SL_EINVAL;
   }

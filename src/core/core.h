@@ -105,6 +105,11 @@ static inline int sl__key_group_to_subtask(int kg, int max_parallelism,
 /* mkdir -p.  0, or -errno; *bad (when bad is not NULL) gets the component
  * that failed (sl__malloc'ed, may be NULL on out-of-memory). */
 int sl__mkdir_p(const char *dir, char **bad);
+/* Room for element n of an array: pp is the address of the array's
+ * pointer (any T *), *cap its capacity in elements of `size` bytes.  When
+ * n >= *cap the capacity doubles (from `first`) until it holds n.  0, or
+ * -SL_ENOMEM with the array and *cap unchanged. */
+int sl__grow(void *pp, uint32_t *cap, uint32_t n, size_t size, uint32_t first);
 /* rm -rf, best effort. */
 void sl__rm_rf(const char *path);
 /* Fault injection for crash tests: with SLUICE_FAULT=NAME:N in the

@@ -212,6 +212,19 @@ int sl__fsync_dir(const char *dir) {
   return rc;
 }
 
+int sl__grow(void *pp, uint32_t *cap, uint32_t n, size_t size, uint32_t first) {
+  if (n < *cap) return 0;
+  uint64_t c = *cap ? *cap : (first ? first : 1);
+  while (c <= n) c *= 2;
+  if (c > UINT32_MAX) return -SL_ENOMEM;
+  void *p; /* the array pointer moves by memcpy: pp may point to any T * */
+  memcpy(&p, pp, sizeof p);
+  if (!(p = sl__realloc(p, (size_t)c * size))) return -SL_ENOMEM;
+  memcpy(pp, &p, sizeof p);
+  *cap = (uint32_t)c;
+  return 0;
+}
+
 void sl__rm_rf(const char *path) {
   struct stat st;
   if (lstat(path, &st) != 0) return;

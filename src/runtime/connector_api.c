@@ -74,7 +74,7 @@ typedef struct sl__split_wm {
 
 struct sl__splits {
   sl__split_wm *e;
-  int n, cap;
+  uint32_t n, cap;
   int pending; /* changed before the workers started: sent at the first poll */
 };
 
@@ -88,15 +88,9 @@ void sl__splits_free(sl__inst *inst) {
 static sl__split_wm *split_of(sl__inst *inst, uint64_t id) {
   sl__splits *s = inst->splits;
   if (!s && !(s = inst->splits = sl__calloc(1, sizeof *s))) return NULL;
-  for (int i = 0; i < s->n; i++)
+  for (uint32_t i = 0; i < s->n; i++)
     if (s->e[i].id == id) return &s->e[i];
-  if (s->n == s->cap) {
-    int cap = s->cap ? 2 * s->cap : 8;
-    sl__split_wm *e = sl__realloc(s->e, (size_t)cap * sizeof *e);
-    if (!e) return NULL;
-    s->e = e;
-    s->cap = cap;
-  }
+  if (sl__grow(&s->e, &s->cap, s->n, sizeof *s->e, 8)) return NULL;
   s->e[s->n] = (sl__split_wm){id, SL_WATERMARK_MIN, 0, 0};
   return &s->e[s->n++];
 }
@@ -112,7 +106,7 @@ static int splits_changed(sl__inst *inst) {
   s->pending = 0;
   int64_t wm = SL_WATERMARK_MAX;
   int live = 0, active = 0;
-  for (int i = 0; i < s->n; i++) {
+  for (uint32_t i = 0; i < s->n; i++) {
     if (s->e[i].done) continue;
     live++;
     if (s->e[i].idle) continue;

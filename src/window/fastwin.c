@@ -197,19 +197,10 @@ static __attribute__((noinline)) fw_key *key_insert(sl__fastwin *f, sl__inst *in
   if (f->n_free) {
     id = f->free_ids[--f->n_free];
   } else {
-    if (f->n_keys == f->keys_cap) {
-      uint32_t cap = f->keys_cap ? 2 * f->keys_cap : 64;
-      fw_key *ks = sl__realloc(f->keys, (size_t)cap * sizeof *ks);
-      if (!ks) return NULL;
-      f->keys = ks;
-      f->keys_cap = cap;
-      /* every id may be free at once (invariant: free_cap >= keys_cap) */
-      uint32_t *fi = cap > f->free_cap ? sl__realloc(f->free_ids, (size_t)cap * sizeof *fi)
-                                       : f->free_ids;
-      if (!fi) return NULL;
-      f->free_ids = fi;
-      if (cap > f->free_cap) f->free_cap = cap;
-    }
+    /* every id may be free at once (invariant: free_cap >= keys_cap) */
+    if (sl__grow(&f->keys, &f->keys_cap, f->n_keys, sizeof *f->keys, 64) ||
+        sl__grow(&f->free_ids, &f->free_cap, f->keys_cap - 1, sizeof *f->free_ids, 64))
+      return NULL;
     id = f->n_keys++;
   }
   k = &f->keys[id];
@@ -355,12 +346,8 @@ static int bucket_add(sl__fastwin *f, int64_t L, uint32_t id) {
         f->b_n -= f->b_head;
         i -= f->b_head;
         f->b_head = 0;
-      } else {
-        uint32_t cap = f->b_cap ? 2 * f->b_cap : 16;
-        fw_bucket *nb = sl__realloc(f->b, (size_t)cap * sizeof *nb);
-        if (!nb) return -SL_ENOMEM;
-        f->b = nb;
-        f->b_cap = cap;
+      } else if (sl__grow(&f->b, &f->b_cap, f->b_n, sizeof *f->b, 16)) {
+        return -SL_ENOMEM;
       }
     }
     memmove(f->b + i + 1, f->b + i, (size_t)(f->b_n - i) * sizeof *f->b);
@@ -375,13 +362,7 @@ static int bucket_add(sl__fastwin *f, int64_t L, uint32_t id) {
     i++;
   }
   fw_bucket *b = &f->b[i - 1];
-  if (b->n == b->cap) {
-    uint32_t cap = b->cap ? 2 * b->cap : 64;
-    uint32_t *ids = sl__realloc(b->ids, (size_t)cap * sizeof *ids);
-    if (!ids) return -SL_ENOMEM;
-    b->ids = ids;
-    b->cap = cap;
-  }
+  if (sl__grow(&b->ids, &b->cap, b->n, sizeof *b->ids, 64)) return -SL_ENOMEM;
   b->ids[b->n++] = id;
   return 0;
 }
@@ -484,13 +465,8 @@ static int fire_key(sl__inst *inst, sl__fastwin *f, uint32_t id, int64_t L) {
                    * in the next window keep their entry and ring */
     k->idle_L = L;
     if (k->idle) return 0;
-    if (f->n_idle == f->idle_cap) {
-      uint32_t cap = f->idle_cap ? 2 * f->idle_cap : 64;
-      uint32_t *ids = sl__realloc(f->idle, (size_t)cap * sizeof *ids);
-      if (!ids) return sl__fail(inst, -SL_ENOMEM, "window: out of memory");
-      f->idle = ids;
-      f->idle_cap = cap;
-    }
+    if (sl__grow(&f->idle, &f->idle_cap, f->n_idle, sizeof *f->idle, 64))
+      return sl__fail(inst, -SL_ENOMEM, "window: out of memory");
     k->idle = 1;
     f->idle[f->n_idle++] = id;
     return 0;
@@ -718,9 +694,7 @@ int sl__fastwin_new(sl__inst *inst, const win_cfg *c, sl__fastwin **out) {
   f->acc = sl__malloc(f->slot);
   f->spare = sl__calloc(f->spare_max, sizeof *f->spare);
   f->spare_cap = sl__calloc(f->spare_max, sizeof *f->spare_cap);
-  f->free_cap = 64;
-  f->free_ids = sl__malloc(f->free_cap * sizeof *f->free_ids);
-  if (!f->tab || !f->acc || !f->spare || !f->spare_cap || !f->free_ids) {
+  if (!f->tab || !f->acc || !f->spare || !f->spare_cap) {
     sl__fastwin_free(f);
     return -SL_ENOMEM;
   }

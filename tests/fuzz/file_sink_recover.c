@@ -98,7 +98,7 @@ static void put(const char *dir, const char *name, const char *text) {
 
 static void fresh_output(void) {
   char d[700];
-  fz_rm_rf(g_out);
+  sl__rm_rf(g_out);
   snprintf(d, sizeof d, "%s/dir", g_out);
   FZ_CHECK(sl__mkdir_p(d, NULL) == 0);
   put(d, "part-0-0", "committed line\n");

@@ -4,7 +4,7 @@
  * tests/fuzz/README.md and scripts/fuzz.sh).
  *
  *   - fz_scratch(): a private scratch directory for this process, made once
- *     under $TMPDIR (or /tmp) and removed at exit; fz_rm_rf();
+ *     under $TMPDIR (or /tmp) and removed at exit (sl__rm_rf, core.h);
  *   - fz_write(): a whole file;
  *   - fz_blobs(): cuts an input into 1..max byte strings ("blobs", as a
  *     restore hands one per old subtask to a decoder): byte 0 says how many
@@ -24,6 +24,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "core/core.h"
+
 #define FZ_CHECK(cond)                                                          \
   do {                                                                          \
     if (!(cond)) {                                                              \
@@ -34,26 +36,8 @@
 
 static char fz_dir[512];
 
-/* rm -rf path (symbolic links are removed, not followed) */
-static inline void fz_rm_rf(const char *path) {
-  struct stat st;
-  if (lstat(path, &st)) return;
-  if (S_ISDIR(st.st_mode)) {
-    DIR *d = opendir(path);
-    struct dirent *e;
-    while (d && (e = readdir(d))) {
-      if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
-      char sub[4096];
-      snprintf(sub, sizeof sub, "%s/%s", path, e->d_name);
-      fz_rm_rf(sub);
-    }
-    if (d) closedir(d);
-  }
-  remove(path);
-}
-
 static void fz_cleanup(void) {
-  if (fz_dir[0]) fz_rm_rf(fz_dir);
+  if (fz_dir[0]) sl__rm_rf(fz_dir);
 }
 
 static inline const char *fz_scratch(void) {
