@@ -339,7 +339,13 @@ void *sl__worker_main(void *arg) {
   int64_t last_flush = 0;
   int rc = 0;
   w->now_ns = sl__now_ns();
-  while (w->n_live > 0) {
+  /* A restored instance's consumers restored one watermark for all of
+   * their inputs, the smallest: each instance announces its own again, or
+   * a consumer would hold the smallest until new records move this one. */
+  for (int i = 0; i < job->n_ops && !rc; i++)
+    if (w->insts[i].wm > SL_WATERMARK_MIN)
+      rc = sl__emit_ctrl(&w->insts[i], SL__EV_WATERMARK, w->insts[i].wm);
+  while (w->n_live > 0 && !rc) {
     if (sl__failed(job)) {
       rc = -SL_ECANCELED;
       break;
