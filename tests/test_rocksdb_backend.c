@@ -79,7 +79,7 @@ static int add(sl__backend *be, const char *name, sl__state_kind kind) {
 
 static void put_s(sl__backend *be, int kg, uint32_t sid, const char *k,
                   const char *v) {
-  CHECK_EQ_INT(be->vt->put(be, kg, sid, k, (uint32_t)strlen(k), v,
+  CHECK_EQ_INT(be->vt->put(be, kg, sid, k, (uint32_t)strlen(k), sl__ck_hash(k, (uint32_t)strlen(k)), v,
                            (uint32_t)strlen(v)), 0);
 }
 
@@ -89,7 +89,7 @@ static const char *get_s(sl__backend *be, int kg, uint32_t sid,
   static char buf[4096];
   const void *v;
   uint32_t n;
-  int rc = be->vt->get(be, kg, sid, k, (uint32_t)strlen(k), &v, &n);
+  int rc = be->vt->get(be, kg, sid, k, (uint32_t)strlen(k), sl__ck_hash(k, (uint32_t)strlen(k)), &v, &n);
   if (rc == 1) return "<none>";
   CHECK_EQ_INT(rc, 0);
   if (rc || n >= sizeof buf) return "<error>";
@@ -176,7 +176,7 @@ static int get_back(void *arg, const void *ck, uint32_t cklen,
   snprintf(want, sizeof want, "%.*s", (int)vlen, (const char *)val);
   const void *v;
   uint32_t n;
-  if (g->be->vt->get(g->be, g->kg, g->sid, ck, cklen, &v, &n) != 0 ||
+  if (g->be->vt->get(g->be, g->kg, g->sid, ck, cklen, sl__ck_hash(ck, cklen), &v, &n) != 0 ||
       n != vlen || memcmp(v, want, n))
     g->bad++;
   g->n++;
@@ -203,12 +203,12 @@ static void test_basic(void) {
   CHECK_EQ_STR(get_s(be, 3, l, "k1"), "<none>"); /* other state */
   put_s(be, 3, a, "k1", "v1-new");
   CHECK_EQ_STR(get_s(be, 3, a, "k1"), "v1-new");
-  CHECK_EQ_INT(be->vt->del(be, 3, a, "k1", 2), 0);
+  CHECK_EQ_INT(be->vt->del(be, 3, a, "k1", 2, sl__ck_hash("k1", 2)), 0);
   CHECK_EQ_STR(get_s(be, 3, a, "k1"), "<none>");
-  CHECK_EQ_INT(be->vt->del(be, 3, a, "k1", 2), 0); /* absent: fine */
+  CHECK_EQ_INT(be->vt->del(be, 3, a, "k1", 2, sl__ck_hash("k1", 2)), 0); /* absent: fine */
   put_s(be, 3, a, "empty", "");
   CHECK_EQ_STR(get_s(be, 3, a, "empty"), "");
-  CHECK_EQ_INT(be->vt->put(be, 3, a, NULL, 0, "root", 4), 0); /* empty ck */
+  CHECK_EQ_INT(be->vt->put(be, 3, a, NULL, 0, sl__ck_hash(NULL, 0), "root", 4), 0); /* empty ck */
   CHECK_EQ_STR(get_s(be, 3, a, ""), "root");
   put_s(be, 5, d, "m", "in-default");
   CHECK_EQ_STR(get_s(be, 5, d, "m"), "in-default");
@@ -217,21 +217,21 @@ static void test_basic(void) {
   const void *v;
   uint32_t vn;
   put_s(be, 3, a, "x", "stable");
-  CHECK_EQ_INT(be->vt->get(be, 3, a, "x", 1, &v, &vn), 0);
+  CHECK_EQ_INT(be->vt->get(be, 3, a, "x", 1, sl__ck_hash("x", 1), &v, &vn), 0);
   put_s(be, 3, a, "y", "other");
   CHECK(vn == 6 && !memcmp(v, "stable", 6));
 
   /* append */
-  CHECK_EQ_INT(be->vt->append(be, 7, l, "list", 4, "x", 1), 0);
-  CHECK_EQ_INT(be->vt->append(be, 7, l, "list", 4, "yy", 2), 0);
-  CHECK_EQ_INT(be->vt->append(be, 7, l, "list", 4, "", 0), 0);
-  CHECK_EQ_INT(be->vt->append(be, 7, l, "list", 4, "zzz", 3), 0);
+  CHECK_EQ_INT(be->vt->append(be, 7, l, "list", 4, sl__ck_hash("list", 4), "x", 1), 0);
+  CHECK_EQ_INT(be->vt->append(be, 7, l, "list", 4, sl__ck_hash("list", 4), "yy", 2), 0);
+  CHECK_EQ_INT(be->vt->append(be, 7, l, "list", 4, sl__ck_hash("list", 4), "", 0), 0);
+  CHECK_EQ_INT(be->vt->append(be, 7, l, "list", 4, sl__ck_hash("list", 4), "zzz", 3), 0);
   CHECK_EQ_STR(get_s(be, 7, l, "list"), "xyyzzz");
   put_s(be, 7, l, "list", "P");
-  CHECK_EQ_INT(be->vt->append(be, 7, l, "list", 4, "q", 1), 0);
+  CHECK_EQ_INT(be->vt->append(be, 7, l, "list", 4, sl__ck_hash("list", 4), "q", 1), 0);
   CHECK_EQ_STR(get_s(be, 7, l, "list"), "Pq");
-  CHECK_EQ_INT(be->vt->del(be, 7, l, "list", 4), 0);
-  CHECK_EQ_INT(be->vt->append(be, 7, l, "list", 4, "r", 1), 0);
+  CHECK_EQ_INT(be->vt->del(be, 7, l, "list", 4, sl__ck_hash("list", 4)), 0);
+  CHECK_EQ_INT(be->vt->append(be, 7, l, "list", 4, sl__ck_hash("list", 4), "r", 1), 0);
   CHECK_EQ_STR(get_s(be, 7, l, "list"), "r");
 
   /* prefix iteration over two key groups and two states */
@@ -257,7 +257,7 @@ static void test_basic(void) {
   CHECK_ITER(be, 10, a, "u1/a", "u1/a=1");
   CHECK_ITER(be, 10, a, "u1/ab", "");
   CHECK_ITER(be, 7, l, "", "list=r");
-  be->vt->del(be, 10, a, "u1/a", 4);
+  be->vt->del(be, 10, a, "u1/a", 4, sl__ck_hash("u1/a", 4));
   CHECK_ITER(be, 10, a, "u1/", "u1/b=2");
 
   /* 0xFF prefixes and key group 255 = 0x00FF next to 256 = 0x0100 */
@@ -305,10 +305,10 @@ static void test_basic(void) {
   lines_free(&lo);
 
   /* bad addresses are errors, not crashes */
-  CHECK_EQ_INT(be->vt->put(be, 301, a, "k", 1, "v", 1), -SL_EINVAL);
+  CHECK_EQ_INT(be->vt->put(be, 301, a, "k", 1, sl__ck_hash("k", 1), "v", 1), -SL_EINVAL);
   CHECK_CONTAINS(be->err, "301");
-  CHECK_EQ_INT(be->vt->get(be, -1, a, "k", 1, &v, &vn), -SL_EINVAL);
-  CHECK_EQ_INT(be->vt->put(be, 3, 7, "k", 1, "v", 1), -SL_EINVAL);
+  CHECK_EQ_INT(be->vt->get(be, -1, a, "k", 1, sl__ck_hash("k", 1), &v, &vn), -SL_EINVAL);
+  CHECK_EQ_INT(be->vt->put(be, 3, 7, "k", 1, sl__ck_hash("k", 1), "v", 1), -SL_EINVAL);
   CHECK_CONTAINS(be->err, "state id 7");
 
   char dir[600];
@@ -387,19 +387,19 @@ static void random_run(const char *write_cache) {
     if (x < 30) { /* put */
       uint32_t n = rndn(24);
       for (uint32_t i = 0; i < n; i++) val[i] = (uint8_t)rnd();
-      CHECK_EQ_INT(be->vt->put(be, kg, sid, ck, cklen, val, n), 0);
+      CHECK_EQ_INT(be->vt->put(be, kg, sid, ck, cklen, sl__ck_hash(ck, cklen), val, n), 0);
       r->val = realloc(r->val, n ? n : 1);
       memcpy(r->val, val, n);
       r->len = n;
       r->present = 1;
     } else if (x < 45) { /* del */
-      CHECK_EQ_INT(be->vt->del(be, kg, sid, ck, cklen), 0);
+      CHECK_EQ_INT(be->vt->del(be, kg, sid, ck, cklen, sl__ck_hash(ck, cklen)), 0);
       r->present = 0;
       r->len = 0;
     } else if (x < 65) { /* append */
       uint32_t n = rndn(9);
       for (uint32_t i = 0; i < n; i++) val[i] = (uint8_t)rnd();
-      CHECK_EQ_INT(be->vt->append(be, kg, sid, ck, cklen, val, n), 0);
+      CHECK_EQ_INT(be->vt->append(be, kg, sid, ck, cklen, sl__ck_hash(ck, cklen), val, n), 0);
       r->val = realloc(r->val, r->len + n + 1);
       memcpy(r->val + r->len, val, n);
       r->len += n;
@@ -407,7 +407,7 @@ static void random_run(const char *write_cache) {
     } else { /* get */
       const void *v;
       uint32_t vn;
-      int rc = be->vt->get(be, kg, sid, ck, cklen, &v, &vn);
+      int rc = be->vt->get(be, kg, sid, ck, cklen, sl__ck_hash(ck, cklen), &v, &vn);
       gets++;
       if (rc == 0) found++;
       if (r->present ? rc != 0 || vn != r->len ||
@@ -505,7 +505,7 @@ static void churn(sl__backend *be, uint32_t sid) {
   for (int i = 0; i < 30000; i++) {
     snprintf(k, sizeof k, "churn%d", i % 3000);
     snprintf(v, sizeof v, "value-%d-padding-padding-padding", i);
-    be->vt->put(be, 7, sid, k, (uint32_t)strlen(k), v, (uint32_t)strlen(v));
+    be->vt->put(be, 7, sid, k, (uint32_t)strlen(k), sl__ck_hash(k, (uint32_t)strlen(k)), v, (uint32_t)strlen(v));
   }
 }
 
@@ -523,7 +523,7 @@ static void test_snapshot(void) {
     put_s(be, 5, a, k, val);
     snprintf(val, sizeof val, "w%d", i);
     if (i < 10) put_s(be, 6, a, k, val);
-    if (i < 5) CHECK_EQ_INT(be->vt->append(be, 5, l, k, 3, "x", 1), 0);
+    if (i < 5) CHECK_EQ_INT(be->vt->append(be, 5, l, k, 3, sl__ck_hash(k, 3), "x", 1), 0);
   }
   char *before[3] = {iter_s(be, 5, a, ""), iter_s(be, 6, a, ""),
                      iter_s(be, 5, l, "")};
@@ -545,7 +545,7 @@ static void test_snapshot(void) {
     for (int i = 0; i < 50; i++) {
       snprintf(k, sizeof k, "k%02d", i);
       if (i % 4 == 0) {
-        be->vt->del(be, 5, a, k, 3);
+        be->vt->del(be, 5, a, k, 3, sl__ck_hash(k, 3));
       } else if (i % 4 == 1) {
         snprintf(val, sizeof val, "new%d", i);
         put_s(be, 5, a, k, val);
@@ -556,7 +556,7 @@ static void test_snapshot(void) {
     }
     for (int i = 0; i < 5; i++) {
       snprintf(k, sizeof k, "k%02d", i);
-      CHECK_EQ_INT(be->vt->append(be, 5, l, k, 3, "y", 1), 0);
+      CHECK_EQ_INT(be->vt->append(be, 5, l, k, 3, sl__ck_hash(k, 3), "y", 1), 0);
     }
     uint32_t late = (uint32_t)add(be, round ? "late1" : "late0",
                                   SL__STATE_VALUE);
@@ -681,7 +681,7 @@ static void test_large(void) {
   for (uint64_t i = 0; i < n; i++) {
     be64(k, perm(i));
     be64(v, i ^ 0x5555);
-    if (be->vt->put(be, (int)(i % 128), sid, k, 8, v, 8)) put_err++;
+    if (be->vt->put(be, (int)(i % 128), sid, k, 8, sl__ck_hash(k, 8), v, 8)) put_err++;
   }
   int64_t t1 = now_ms();
   CHECK_EQ_INT(put_err, 0);
@@ -694,7 +694,7 @@ static void test_large(void) {
     be64(v, i ^ 0x5555);
     const void *got;
     uint32_t glen;
-    if (be->vt->get(be, (int)(i % 128), sid, k, 8, &got, &glen) != 0 ||
+    if (be->vt->get(be, (int)(i % 128), sid, k, 8, sl__ck_hash(k, 8), &got, &glen) != 0 ||
         glen != 8 || memcmp(got, v, 8))
       bad++;
   }
@@ -708,7 +708,7 @@ static void test_large(void) {
     be64(k, perm(i));
     const void *got;
     uint32_t glen;
-    if (be->vt->get(be, (int)(i % 128), sid, k, 8, &got, &glen) != 0 ||
+    if (be->vt->get(be, (int)(i % 128), sid, k, 8, sl__ck_hash(k, 8), &got, &glen) != 0 ||
         glen != 8) {
       bad++;
       continue;
@@ -716,7 +716,7 @@ static void test_large(void) {
     uint64_t x = 0;
     for (int j = 0; j < 8; j++) x = x << 8 | ((const uint8_t *)got)[j];
     be64(v, x + 0x10000);
-    if (be->vt->put(be, (int)(i % 128), sid, k, 8, v, 8)) bad++;
+    if (be->vt->put(be, (int)(i % 128), sid, k, 8, sl__ck_hash(k, 8), v, 8)) bad++;
   }
   int64_t t3 = now_ms();
   CHECK_EQ_INT(bad, 0);
@@ -725,7 +725,7 @@ static void test_large(void) {
     be64(k, perm(i));
     const void *got;
     uint32_t glen;
-    CHECK_EQ_INT(be->vt->get(be, (int)(i % 128), sid, k, 8, &got, &glen), 0);
+    CHECK_EQ_INT(be->vt->get(be, (int)(i % 128), sid, k, 8, sl__ck_hash(k, 8), &got, &glen), 0);
     uint64_t x = 0;
     for (int j = 0; j < 8 && glen == 8; j++)
       x = x << 8 | ((const uint8_t *)got)[j];
@@ -796,17 +796,17 @@ static void test_cache_coherence(void) {
   /* appends: concatenated, before and after a scan, over a put, a delete */
   const char *x = "x";
   for (int i = 0; i < 3; i++)
-    CHECK_EQ_INT(be->vt->append(be, 1, l, x, 1, "abc" + i, 1), 0);
+    CHECK_EQ_INT(be->vt->append(be, 1, l, x, 1, sl__ck_hash(x, 1), "abc" + i, 1), 0);
   CHECK_EQ_STR(get_s(be, 1, l, "x"), "abc");
-  CHECK_EQ_INT(be->vt->append(be, 1, l, x, 1, "d", 1), 0);
+  CHECK_EQ_INT(be->vt->append(be, 1, l, x, 1, sl__ck_hash(x, 1), "d", 1), 0);
   CHECK_ITER(be, 1, l, "", "x=abcd");
-  CHECK_EQ_INT(be->vt->append(be, 1, l, x, 1, "e", 1), 0);
+  CHECK_EQ_INT(be->vt->append(be, 1, l, x, 1, sl__ck_hash(x, 1), "e", 1), 0);
   CHECK_EQ_STR(get_s(be, 1, l, "x"), "abcde");
   put_s(be, 1, l, "y", "P");
-  CHECK_EQ_INT(be->vt->append(be, 1, l, "y", 1, "q", 1), 0);
+  CHECK_EQ_INT(be->vt->append(be, 1, l, "y", 1, sl__ck_hash("y", 1), "q", 1), 0);
   CHECK_EQ_STR(get_s(be, 1, l, "y"), "Pq");
-  CHECK_EQ_INT(be->vt->del(be, 1, l, "y", 1), 0);
-  CHECK_EQ_INT(be->vt->append(be, 1, l, "y", 1, "r", 1), 0);
+  CHECK_EQ_INT(be->vt->del(be, 1, l, "y", 1, sl__ck_hash("y", 1)), 0);
+  CHECK_EQ_INT(be->vt->append(be, 1, l, "y", 1, sl__ck_hash("y", 1), "r", 1), 0);
   CHECK_EQ_STR(get_s(be, 1, l, "y"), "r");
   CHECK_ITER(be, 1, l, "", "x=abcde y=r");
 
@@ -814,23 +814,23 @@ static void test_cache_coherence(void) {
    * appends in the cache: merged on get, and as merges by a scan */
   put_s(be, 3, l, "z", "base");
   fill(be, 4, f, 60000);
-  CHECK_EQ_INT(be->vt->append(be, 3, l, "z", 1, "1", 1), 0);
-  CHECK_EQ_INT(be->vt->append(be, 3, l, "z", 1, "2", 1), 0);
+  CHECK_EQ_INT(be->vt->append(be, 3, l, "z", 1, sl__ck_hash("z", 1), "1", 1), 0);
+  CHECK_EQ_INT(be->vt->append(be, 3, l, "z", 1, sl__ck_hash("z", 1), "2", 1), 0);
   CHECK_EQ_STR(get_s(be, 3, l, "z"), "base12");
-  CHECK_EQ_INT(be->vt->append(be, 3, l, "z", 1, "3", 1), 0);
+  CHECK_EQ_INT(be->vt->append(be, 3, l, "z", 1, sl__ck_hash("z", 1), "3", 1), 0);
   CHECK_ITER(be, 3, l, "", "z=base123");
   put_s(be, 3, l, "w", "B");
   fill(be, 4, f, 60000);
-  CHECK_EQ_INT(be->vt->append(be, 3, l, "w", 1, "4", 1), 0);
+  CHECK_EQ_INT(be->vt->append(be, 3, l, "w", 1, sl__ck_hash("w", 1), "4", 1), 0);
   CHECK_ITER(be, 3, l, "w", "w=B4");
   CHECK_EQ_STR(get_s(be, 3, l, "w"), "B4");
 
   /* delete of a cached key, and of a key only in the DB */
-  CHECK_EQ_INT(be->vt->del(be, 1, a, "k1", 2), 0);
+  CHECK_EQ_INT(be->vt->del(be, 1, a, "k1", 2, sl__ck_hash("k1", 2)), 0);
   CHECK_EQ_STR(get_s(be, 1, a, "k1"), "<none>");
   CHECK_ITER(be, 1, a, "k", "k2=v2");
   fill(be, 4, f, 60000);
-  CHECK_EQ_INT(be->vt->del(be, 1, a, "k2", 2), 0);
+  CHECK_EQ_INT(be->vt->del(be, 1, a, "k2", 2, sl__ck_hash("k2", 2)), 0);
   CHECK_EQ_STR(get_s(be, 1, a, "k2"), "<none>");
   CHECK_ITER(be, 1, a, "k", "");
   put_s(be, 1, a, "k2", "again");
@@ -856,30 +856,30 @@ static void test_cache_coherence(void) {
   put_s(be, 6, a, "big", big);
   const void *v;
   uint32_t vn;
-  CHECK_EQ_INT(be->vt->get(be, 6, a, "big", 3, &v, &vn), 0);
+  CHECK_EQ_INT(be->vt->get(be, 6, a, "big", 3, sl__ck_hash("big", 3), &v, &vn), 0);
   CHECK(vn == sizeof big - 1 && !memcmp(v, big, vn));
   put_s(be, 6, a, "big", "small again");
   CHECK_EQ_STR(get_s(be, 6, a, "big"), "small again");
   put_s(be, 6, l, "L", "0");
-  CHECK_EQ_INT(be->vt->append(be, 6, l, "L", 1, big, 20000), 0);
-  CHECK_EQ_INT(be->vt->append(be, 6, l, "L", 1, "1", 1), 0);
-  CHECK_EQ_INT(be->vt->get(be, 6, l, "L", 1, &v, &vn), 0);
+  CHECK_EQ_INT(be->vt->append(be, 6, l, "L", 1, sl__ck_hash("L", 1), big, 20000), 0);
+  CHECK_EQ_INT(be->vt->append(be, 6, l, "L", 1, sl__ck_hash("L", 1), "1", 1), 0);
+  CHECK_EQ_INT(be->vt->get(be, 6, l, "L", 1, sl__ck_hash("L", 1), &v, &vn), 0);
   CHECK_EQ_INT(vn, 20002);
   CHECK(vn == 20002 && ((const char *)v)[0] == '0' && ((const char *)v)[1] == 'b' &&
         ((const char *)v)[20001] == '1');
   /* a list growing by appends past the largest cached value */
   for (int i = 0; i < 400; i++)
-    CHECK_EQ_INT(be->vt->append(be, 7, l, "G", 1, big, 100), 0);
-  CHECK_EQ_INT(be->vt->get(be, 7, l, "G", 1, &v, &vn), 0);
+    CHECK_EQ_INT(be->vt->append(be, 7, l, "G", 1, sl__ck_hash("G", 1), big, 100), 0);
+  CHECK_EQ_INT(be->vt->get(be, 7, l, "G", 1, sl__ck_hash("G", 1), &v, &vn), 0);
   CHECK_EQ_INT(vn, 40000);
 
   /* put of a value the cache returned (it may move or be cleared) */
   put_s(be, 6, a, "self", "abcdef");
-  CHECK_EQ_INT(be->vt->get(be, 6, a, "self", 4, &v, &vn), 0);
-  CHECK_EQ_INT(be->vt->put(be, 6, a, "self", 4, v, 3), 0);
+  CHECK_EQ_INT(be->vt->get(be, 6, a, "self", 4, sl__ck_hash("self", 4), &v, &vn), 0);
+  CHECK_EQ_INT(be->vt->put(be, 6, a, "self", 4, sl__ck_hash("self", 4), v, 3), 0);
   CHECK_EQ_STR(get_s(be, 6, a, "self"), "abc");
-  CHECK_EQ_INT(be->vt->get(be, 6, a, "self", 4, &v, &vn), 0);
-  CHECK_EQ_INT(be->vt->append(be, 6, a, "self", 4, v, vn), 0);
+  CHECK_EQ_INT(be->vt->get(be, 6, a, "self", 4, sl__ck_hash("self", 4), &v, &vn), 0);
+  CHECK_EQ_INT(be->vt->append(be, 6, a, "self", 4, sl__ck_hash("self", 4), v, vn), 0);
   CHECK_EQ_STR(get_s(be, 6, a, "self"), "abcabc");
 
   /* everything fill() wrote reads back, and a scan counts it */
@@ -907,13 +907,13 @@ static void test_cache_counters(void) {
       const void *v;
       uint32_t vn;
       int64_t n = 0;
-      int rc = be->vt->get(be, id % 16, c, k, kl, &v, &vn);
+      int rc = be->vt->get(be, id % 16, c, k, kl, sl__ck_hash(k, kl), &v, &vn);
       CHECK(rc == (r == 0 ? 1 : 0));
       if (rc == 0 && vn == 8) memcpy(&n, v, 8);
       n += id;
-      CHECK_EQ_INT(be->vt->put(be, id % 16, c, k, kl, &n, 8), 0);
+      CHECK_EQ_INT(be->vt->put(be, id % 16, c, k, kl, sl__ck_hash(k, kl), &n, 8), 0);
       if (id % 100 == 0)
-        CHECK_EQ_INT(be->vt->append(be, id % 16, lst, k, kl, "ab" + (r & 1), 1), 0);
+        CHECK_EQ_INT(be->vt->append(be, id % 16, lst, k, kl, sl__ck_hash(k, kl), "ab" + (r & 1), 1), 0);
     }
   /* the last round's writes are (partly) only in the cache now */
   char dir[700];
@@ -921,7 +921,7 @@ static void test_cache_counters(void) {
   CHECK_EQ_INT(be->vt->native_checkpoint(be, dir), 0);
   for (int i = 0; i < KEYS; i += 2) { /* after the checkpoint: not in it */
     uint32_t kl = (uint32_t)snprintf(k, sizeof k, "c%d", i);
-    CHECK_EQ_INT(be->vt->del(be, i % 16, c, k, kl), 0);
+    CHECK_EQ_INT(be->vt->del(be, i % 16, c, k, kl, sl__ck_hash(k, kl)), 0);
   }
   sl__backend *ad = open_be("cache-rmw-adopt", 0, 15, g_small_cache);
   sl__backend *cp = open_be("cache-rmw-copy", 4, 7, g_small_cache);
@@ -936,16 +936,16 @@ static void test_cache_counters(void) {
     int64_t want = (int64_t)i * ROUNDS, n = -1;
     const void *v;
     uint32_t vn;
-    int rc = be->vt->get(be, i % 16, c, k, kl, &v, &vn);
+    int rc = be->vt->get(be, i % 16, c, k, kl, sl__ck_hash(k, kl), &v, &vn);
     if (i % 2 == 0 ? rc != 1 : rc != 0 || vn != 8 || (memcpy(&n, v, 8), n != want)) bad++;
-    rc = ad->vt->get(ad, i % 16, c, k, kl, &v, &vn);
+    rc = ad->vt->get(ad, i % 16, c, k, kl, sl__ck_hash(k, kl), &v, &vn);
     if (rc != 0 || vn != 8 || (memcpy(&n, v, 8), n != want)) bad_ad++;
     if (i % 100 == 0) {
-      rc = ad->vt->get(ad, i % 16, lst, k, kl, &v, &vn);
+      rc = ad->vt->get(ad, i % 16, lst, k, kl, sl__ck_hash(k, kl), &v, &vn);
       if (rc != 0 || vn != ROUNDS || memcmp(v, "ababa", ROUNDS)) bad_list++;
     }
     if (i % 16 >= 4 && i % 16 <= 7) {
-      rc = cp->vt->get(cp, i % 16, c, k, kl, &v, &vn);
+      rc = cp->vt->get(cp, i % 16, c, k, kl, sl__ck_hash(k, kl), &v, &vn);
       if (rc != 0 || vn != 8 || (memcpy(&n, v, 8), n != want)) bad_cp++;
     }
   }

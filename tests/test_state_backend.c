@@ -67,25 +67,25 @@ static void randomized(const char *type) {
       uint8_t v[24];
       uint32_t len = 1 + (uint32_t)((x >> 8) % 24);
       for (uint32_t j = 0; j < len; j++) v[j] = (uint8_t)(x >> (j % 56));
-      CHECK_EQ_INT(be->vt->put(be, kg, sid[s], ck, cklen, v, len), 0);
+      CHECK_EQ_INT(be->vt->put(be, kg, sid[s], ck, cklen, sl__ck_hash(ck, cklen), v, len), 0);
       memcpy(r->val, v, len);
       r->len = len;
       r->present = 1;
     } else if (op < 6) { /* append up to the reference's capacity */
       uint8_t v[4] = {(uint8_t)i, (uint8_t)(i >> 8), 7, 9};
       if (r->len + 4 > sizeof r->val) continue;
-      CHECK_EQ_INT(be->vt->append(be, kg, sid[s], ck, cklen, v, 4), 0);
+      CHECK_EQ_INT(be->vt->append(be, kg, sid[s], ck, cklen, sl__ck_hash(ck, cklen), v, 4), 0);
       memcpy(r->val + r->len, v, 4);
       r->len += 4;
       r->present = 1;
     } else if (op < 7) {
-      CHECK_EQ_INT(be->vt->del(be, kg, sid[s], ck, cklen), 0);
+      CHECK_EQ_INT(be->vt->del(be, kg, sid[s], ck, cklen, sl__ck_hash(ck, cklen)), 0);
       r->present = 0;
       r->len = 0;
     } else {
       const void *v;
       uint32_t vlen;
-      int rc = be->vt->get(be, kg, sid[s], ck, cklen, &v, &vlen);
+      int rc = be->vt->get(be, kg, sid[s], ck, cklen, sl__ck_hash(ck, cklen), &v, &vlen);
       if (rc != (r->present ? 0 : 1)) bad++;
       else if (!rc && (vlen != r->len || memcmp(v, r->val, vlen))) bad++;
     }
@@ -98,7 +98,7 @@ static void randomized(const char *type) {
       uint32_t cklen = (uint32_t)snprintf(ck, sizeof ck, "key-%d", k);
       const void *v;
       uint32_t vlen;
-      int rc = be->vt->get(be, key_kg(ck, cklen), sid[s], ck, cklen, &v, &vlen);
+      int rc = be->vt->get(be, key_kg(ck, cklen), sid[s], ck, cklen, sl__ck_hash(ck, cklen), &v, &vlen);
       ref_entry *r = &ref[s][k];
       if (rc != (r->present ? 0 : 1) || (!rc && (vlen != r->len || memcmp(v, r->val, vlen))))
         bad++;
@@ -175,9 +175,9 @@ static void fill(sl__backend **bes, int P, const char *type) {
     sl__backend *be = bes[sl__key_group_to_subtask(kg, MAXP, P)];
     char v[32];
     uint32_t vlen = (uint32_t)snprintf(v, sizeof v, "value-%d", k * 7);
-    CHECK_EQ_INT(be->vt->put(be, kg, 0, ck, cklen, v, vlen), 0);
-    for (int j = 0; j < k % 4; j++) CHECK_EQ_INT(be->vt->append(be, kg, 1, ck, cklen, v, vlen), 0);
-    CHECK_EQ_INT(be->vt->put(be, kg, 2, ck, cklen, &k, sizeof k), 0);
+    CHECK_EQ_INT(be->vt->put(be, kg, 0, ck, cklen, sl__ck_hash(ck, cklen), v, vlen), 0);
+    for (int j = 0; j < k % 4; j++) CHECK_EQ_INT(be->vt->append(be, kg, 1, ck, cklen, sl__ck_hash(ck, cklen), v, vlen), 0);
+    CHECK_EQ_INT(be->vt->put(be, kg, 2, ck, cklen, sl__ck_hash(ck, cklen), &k, sizeof k), 0);
   }
 }
 
@@ -360,7 +360,7 @@ static void test_rocksdb_native_checkpoint(void) {
     char ck[32];
     uint32_t cklen = (uint32_t)snprintf(ck, sizeof ck, "extra%d", k);
     int kg = key_kg(ck, cklen);
-    if (kg <= src[0]->kg_hi) src[0]->vt->put(src[0], kg, 0, ck, cklen, "e", 1);
+    if (kg <= src[0]->kg_hi) src[0]->vt->put(src[0], kg, 0, ck, cklen, sl__ck_hash(ck, cklen), "e", 1);
   }
   char second[1024];
   snprintf(second, sizeof second, "%s/native-0-second", g_tmp);
@@ -421,12 +421,12 @@ static void isolation(const char *type) {
     char ck[32];
     uint32_t cklen = (uint32_t)snprintf(ck, sizeof ck, "k%d", k);
     int kg = key_kg(ck, cklen);
-    CHECK_EQ_INT(be->vt->put(be, kg, 0, ck, cklen, "changed", 7), 0);
-    CHECK_EQ_INT(be->vt->append(be, kg, 1, ck, cklen, "more", 4), 0);
-    CHECK_EQ_INT(be->vt->del(be, kg, 2, ck, cklen), 0);
+    CHECK_EQ_INT(be->vt->put(be, kg, 0, ck, cklen, sl__ck_hash(ck, cklen), "changed", 7), 0);
+    CHECK_EQ_INT(be->vt->append(be, kg, 1, ck, cklen, sl__ck_hash(ck, cklen), "more", 4), 0);
+    CHECK_EQ_INT(be->vt->del(be, kg, 2, ck, cklen, sl__ck_hash(ck, cklen)), 0);
     char nk[32];
     uint32_t nlen = (uint32_t)snprintf(nk, sizeof nk, "new%d", k);
-    CHECK_EQ_INT(be->vt->put(be, key_kg(nk, nlen), 0, nk, nlen, "n", 1), 0);
+    CHECK_EQ_INT(be->vt->put(be, key_kg(nk, nlen), 0, nk, nlen, sl__ck_hash(nk, nlen), "n", 1), 0);
   }
   /* the snapshot still shows the old contents, exactly */
   dump d = {.l = {0}};
@@ -485,9 +485,9 @@ static void concurrent_image(const char *type) {
       char ck[32];
       uint32_t cklen = (uint32_t)snprintf(ck, sizeof ck, "k%d", k);
       int kg = key_kg(ck, cklen);
-      be->vt->put(be, kg, 0, ck, cklen, &round, sizeof round);
-      be->vt->append(be, kg, 1, ck, cklen, "x", 1);
-      if (round == 4) be->vt->del(be, kg, 2, ck, cklen);
+      be->vt->put(be, kg, 0, ck, cklen, sl__ck_hash(ck, cklen), &round, sizeof round);
+      be->vt->append(be, kg, 1, ck, cklen, sl__ck_hash(ck, cklen), "x", 1);
+      if (round == 4) be->vt->del(be, kg, 2, ck, cklen, sl__ck_hash(ck, cklen));
     }
   pthread_join(t, NULL);
   CHECK_EQ_INT(b.rc, 0);

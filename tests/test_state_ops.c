@@ -259,14 +259,14 @@ static void write_old_images(char paths[3][1024]) {
       int32_t v = i * 100 + k;
       memcpy(el, &len, 4);
       memcpy(el + 4, &v, 4);
-      be->vt->append(be, 0, list, EMPTY_CK, 2, el, 8);
+      be->vt->append(be, 0, list, EMPTY_CK, 2, sl__ck_hash(EMPTY_CK, 2), el, 8);
     }
     uint8_t el[6];
     uint32_t len = 2;
     memcpy(el, &len, 4);
     el[4] = 'c';
     el[5] = (uint8_t)('0' + i);
-    be->vt->append(be, 0, uni, EMPTY_CK, 2, el, 6);
+    be->vt->append(be, 0, uni, EMPTY_CK, 2, sl__ck_hash(EMPTY_CK, 2), el, 6);
     sl__snapshot *snap;
     be->vt->snapshot(be, &snap);
     snprintf(paths[i], 1024, "%s/opstate-%d", g_tmp, i);
@@ -283,7 +283,7 @@ static int list_elems(sl__backend *be, const char *name, char *out, size_t cap) 
     if (strcmp(be->states[sid].name, name)) continue;
     const void *v;
     uint32_t vlen;
-    if (be->vt->get(be, 0, sid, EMPTY_CK, 2, &v, &vlen)) return 0;
+    if (be->vt->get(be, 0, sid, EMPTY_CK, 2, sl__ck_hash(EMPTY_CK, 2), &v, &vlen)) return 0;
     int n = 0;
     for (const uint8_t *p = v; p < (const uint8_t *)v + vlen; n++) {
       uint32_t len;

@@ -56,31 +56,33 @@ static void test_ring_full(void) {
 static void test_batch_roundtrip(void) {
   sl__batch *b = sl__batch_new(256);
   sl_record a = {42, "k", 1, "hello", 5}, e = {-1, NULL, 0, NULL, 0};
-  CHECK_EQ_INT(sl__entry_size(1, 5), 24); /* 16 header + 6, padded to 8 */
-  sl__batch_put(b, &a);
-  sl__batch_put(b, &e);
+  CHECK_EQ_INT(sl__entry_size(1, 5), 32); /* 24 header + 6, padded to 8 */
+  sl__batch_put(b, &a, 0x1234567890abcdefull);
+  sl__batch_put(b, &e, 0);
   sl__batch_put_ctrl(b, SL__EV_END, 7);
   char big[1000];
   memset(big, 'x', sizeof big);
   sl_record g = {1, NULL, 0, big, sizeof big};
   CHECK(!sl__batch_fits(b, sl__entry_size(0, sizeof big)));
   CHECK_EQ_INT(sl__batch_reserve(b, sl__entry_size(0, sizeof big)), 0);
-  sl__batch_put(b, &g);
+  sl__batch_put(b, &g, 5);
   CHECK_EQ_INT(b->count, 4);
   uint32_t off = 0, kind = 0;
+  uint64_t hash = 0;
   sl_record r;
-  CHECK_EQ_INT(sl__batch_next(b, &off, &r, &kind), 1);
+  CHECK_EQ_INT(sl__batch_next(b, &off, &r, &kind, &hash), 1);
   CHECK_EQ_INT(r.ts, 42);
+  CHECK(hash == 0x1234567890abcdefull);
   CHECK(r.key_len == 1 && !memcmp(r.key, "k", 1));
   CHECK(r.value_len == 5 && !memcmp(r.value, "hello", 5));
-  CHECK_EQ_INT(sl__batch_next(b, &off, &r, &kind), 1);
+  CHECK_EQ_INT(sl__batch_next(b, &off, &r, &kind, &hash), 1);
   CHECK(r.key == NULL && r.key_len == 0 && r.value_len == 0 && r.ts == -1);
-  CHECK_EQ_INT(sl__batch_next(b, &off, &r, &kind), 2);
+  CHECK_EQ_INT(sl__batch_next(b, &off, &r, &kind, &hash), 2);
   CHECK_EQ_INT(kind, SL__EV_END);
   CHECK_EQ_INT(r.ts, 7);
-  CHECK_EQ_INT(sl__batch_next(b, &off, &r, &kind), 1);
-  CHECK(r.value_len == 1000 && !memcmp(r.value, big, 1000));
-  CHECK_EQ_INT(sl__batch_next(b, &off, &r, &kind), 0);
+  CHECK_EQ_INT(sl__batch_next(b, &off, &r, &kind, &hash), 1);
+  CHECK(r.value_len == 1000 && !memcmp(r.value, big, 1000) && hash == 5);
+  CHECK_EQ_INT(sl__batch_next(b, &off, &r, &kind, &hash), 0);
   sl__batch_free(b);
 }
 

@@ -318,7 +318,7 @@ static int collect_write(void *writer, sl_ctx *ctx, const sl_record *r) {
     if (sl__batch_reserve(b, grow))
       return sl_ctx_error(ctx, -SL_ENOMEM, "collect sink: out of memory");
   }
-  sl__batch_put(b, r);
+  sl__batch_put(b, r, 0);
   return 0;
 }
 
@@ -335,7 +335,8 @@ static int collect_commit(void *ud, sl_ctx *ctx, int ok) {
   for (int i = 0; i < c->n_parts; i++) {
     if (!c->parts[i]) continue;
     uint32_t off = 0, kind;
-    while (sl__batch_next(c->parts[i], &off, &c->index[k], &kind) == 1) k++;
+    uint64_t hash;
+    while (sl__batch_next(c->parts[i], &off, &c->index[k], &kind, &hash) == 1) k++;
   }
   c->count = k;
   return 0;

@@ -86,8 +86,11 @@ static inline int64_t sl__sat_sub(int64_t a, int64_t b) {
  * subtask. */
 #define XXH_INLINE_ALL /* short keys: let the compiler specialise XXH3 */
 #include <xxhash.h>
+uint64_t sl__key_hash_long(const void *key, size_t len); /* util.c */
 static inline uint64_t sl__key_hash(const void *key, size_t len) {
-  return XXH3_64bits(key, len);
+  /* keys up to 16 bytes inline (a few instructions), longer ones out of
+   * line, so a caller does not carry all of XXH3 */
+  return __builtin_expect(len <= 16, 1) ? XXH3_64bits(key, len) : sl__key_hash_long(key, len);
 }
 /* (A power-of-two max parallelism, the default 128, avoids 64-bit
  * divisions on the per-record path: mask and shift instead.) */

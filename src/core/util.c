@@ -309,3 +309,5 @@ int sl__parse_size(const char *s, int64_t *out) {
       {"gib", 1 << 30},  {NULL, 0}};
   return parse_with_units(s, units, out);
 }
+
+uint64_t sl__key_hash_long(const void *key, size_t len) { return XXH3_64bits(key, len); }

@@ -91,6 +91,29 @@ void sl__keyed_close(sl__inst *inst, int ok) {
 }
 
 
+/* Prefetch distances, in records: the table slots of record i + FAR, the
+ * entries of record i + NEAR (whose slots were asked for FAR - NEAR records
+ * ago).  A keyed state of a million keys misses the cache on every record;
+ * this keeps several misses in flight instead of one. */
+#define SL__PF_FAR 8
+#define SL__PF_NEAR 4
+
+int sl__keyed_run(sl__inst *inst, int port, const sl__hrec *v, uint32_t n) {
+  sl__kstate *ks = inst->ks;
+  if (ks)
+    for (uint32_t i = 0; i < n && i < SL__PF_FAR; i++) sl__kstate_prefetch(ks, v[i].hash, 0);
+  for (uint32_t i = 0; i < n; i++) {
+    if (ks) {
+      if (i + SL__PF_FAR < n) sl__kstate_prefetch(ks, v[i + SL__PF_FAR].hash, 0);
+      if (i + SL__PF_NEAR < n) sl__kstate_prefetch(ks, v[i + SL__PF_NEAR].hash, 1);
+    }
+    inst->key_hash = v[i].hash;
+    int rc = inst->vt->process(inst, port, &v[i].r);
+    if (rc) return rc;
+  }
+  return 0;
+}
+
 /* ---- stateless ---------------------------------------------------------- */
 
 static int map_process(sl__inst *inst, int port, const sl_record *r) {
@@ -244,20 +267,24 @@ static void sink_close(sl__inst *inst, int ok) {
 }
 
 #define VT(o, p, f, c) {.open = (o), .process = (p), .finish = (f), .close = (c)}
+/* keyed kinds whose state is addressed by the key: runs with prefetch */
+#define VTK(o, p, f, c) \
+  {.open = (o), .process = (p), .process_batch = sl__keyed_run, .finish = (f), .close = (c)}
 static const sl__op_vt g_vts[] = {
     [SL__OP_SOURCE] = VT(source_open, NULL, NULL, source_close),
-    [SL__OP_MAP] = VT(sl__keyed_open, map_process, NULL, sl__keyed_close),
-    [SL__OP_FILTER] = VT(sl__keyed_open, filter_process, NULL, sl__keyed_close),
-    [SL__OP_FLAT_MAP] = VT(sl__keyed_open, flat_map_process, NULL, sl__keyed_close),
-    [SL__OP_PROCESS] = VT(sl__keyed_open, flat_map_process, NULL, sl__keyed_close),
+    [SL__OP_MAP] = VTK(sl__keyed_open, map_process, NULL, sl__keyed_close),
+    [SL__OP_FILTER] = VTK(sl__keyed_open, filter_process, NULL, sl__keyed_close),
+    [SL__OP_FLAT_MAP] = VTK(sl__keyed_open, flat_map_process, NULL, sl__keyed_close),
+    [SL__OP_PROCESS] = VTK(sl__keyed_open, flat_map_process, NULL, sl__keyed_close),
     [SL__OP_KEY_BY] = VT(NULL, key_by_process, NULL, sl__keyed_close),
-    [SL__OP_REDUCE] = VT(reduce_open, reduce_process, NULL, sl__keyed_close),
+    [SL__OP_REDUCE] = VTK(reduce_open, reduce_process, NULL, sl__keyed_close),
     [SL__OP_UNION] = VT(NULL, pass_process, NULL, sl__keyed_close),
     [SL__OP_SINK] = VT(sink_open, sink_process, sink_finish, sink_close),
     [SL__OP_CONNECT] = VT(sl__keyed_open, connect_process, NULL, sl__keyed_close),
     [SL__OP_BROADCAST_CONNECT] = VT(bconnect_open, bconnect_process, NULL, sl__keyed_close),
 };
 #undef VT
+#undef VTK
 
 const sl__op_vt *sl__op_vtable(sl__op_kind kind) {
   if (kind < (int)(sizeof g_vts / sizeof g_vts[0]) && (g_vts[kind].process || g_vts[kind].open))

@@ -18,11 +18,19 @@ void sl__keyed_close(sl__inst *inst, int ok);
  * to pass up. */
 int sl__user_fail(sl__inst *inst, int rc, const sl_record *r);
 
-/* The record's key becomes the current key of the instance's keyed state. */
+/* The record's key becomes the current key of the instance's keyed state
+ * (its hash came with it: inst->key_hash). */
 static inline void sl__set_key(sl__inst *inst, const sl_record *r) {
-  int kg = sl__key_group(sl__key_hash(r->key, r->key_len), inst->job->max_parallelism);
-  sl__kstate_set_key(inst->ks, r->key, r->key_len, kg);
+  SL_ASSERT(inst->key_hash == sl__key_hash(r->key, r->key_len));
+  sl__kstate_set_key_h(inst->ks, r->key, r->key_len, inst->key_hash,
+                       sl__key_group(inst->key_hash, inst->job->max_parallelism));
 }
+
+/* process_batch of keyed operators whose state is addressed by the key
+ * alone (map, flat_map, process, reduce, keyed process): each record goes
+ * through process() while the state of the records a few places ahead is
+ * being loaded from memory (operators.c). */
+int sl__keyed_run(sl__inst *inst, int port, const sl__hrec *v, uint32_t n);
 
 /* A late record (windows, interval join): to the side output `tag`, or,
  * when nothing reads that side output, counted in inst->n_late_dropped

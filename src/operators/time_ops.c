@@ -230,6 +230,7 @@ static const sl__op_vt wm_vt = {.open = wm_open,
                                 .own_watermarks = 1};
 static const sl__op_vt kp_vt = {.open = kp_open,
                                 .process = kp_process,
+                                .process_batch = sl__keyed_run,
                                 .close = sl__keyed_close,
                                 .on_watermark = kp_on_watermark,
                                 .tick = kp_tick};

@@ -3,9 +3,13 @@
  *
  * A batch is one contiguous buffer of entries, each 8-byte aligned:
  *
- *   +---------+---------+---------+---------+-------+-----+
- *   | ts (i64)| klen u32| vlen u32| key ... | value | pad |
- *   +---------+---------+---------+---------+-------+-----+
+ *   +---------+---------+---------+-----------+---------+-------+-----+
+ *   | ts (i64)| klen u32| vlen u32| hash (u64)| key ... | value | pad |
+ *   +---------+---------+---------+-----------+---------+-------+-----+
+ *
+ * hash is the key's 64-bit hash on a hash (key_by) edge, computed once by
+ * the producer to route the record and used again by the consumer's keyed
+ * state and windows (0 on other edges).
  *
  * A control event (end of input; later watermarks and checkpoint barriers)
  * is an entry with klen == SL__CTRL and vlen == the event kind; ts carries
@@ -37,6 +41,7 @@ typedef struct sl__entry_hdr {
   int64_t ts;
   uint32_t klen;
   uint32_t vlen;
+  uint64_t hash;
 } sl__entry_hdr;
 
 typedef struct sl__batch {
@@ -61,9 +66,9 @@ static inline int sl__batch_fits(const sl__batch *b, uint32_t size) {
 }
 
 /* Append (caller checked it fits). */
-static inline void sl__batch_put(sl__batch *b, const sl_record *r) {
+static inline void sl__batch_put(sl__batch *b, const sl_record *r, uint64_t hash) {
   uint8_t *p = b->data + b->used;
-  sl__entry_hdr h = {r->ts, r->key_len, r->value_len};
+  sl__entry_hdr h = {r->ts, r->key_len, r->value_len, hash};
   memcpy(p, &h, sizeof h);
   p += sizeof h;
   if (r->key_len) memcpy(p, r->key, r->key_len);
@@ -74,7 +79,7 @@ static inline void sl__batch_put(sl__batch *b, const sl_record *r) {
 
 static inline void sl__batch_put_ctrl(sl__batch *b, uint32_t kind,
                                       int64_t payload) {
-  sl__entry_hdr h = {payload, SL__CTRL, kind};
+  sl__entry_hdr h = {payload, SL__CTRL, kind, 0};
   memcpy(b->data + b->used, &h, sizeof h);
   b->used += (uint32_t)sizeof h;
   b->count++;
@@ -86,10 +91,11 @@ static inline void sl__batch_reset(sl__batch *b) {
   b->first_ns = 0;
 }
 
-/* Reader: *off starts at 0.  Returns 1 with a data record in *r, 2 with a
- * control event (*kind, r->ts = payload), 0 at the end of the batch. */
+/* Reader: *off starts at 0.  Returns 1 with a data record in *r and its
+ * key hash in *hash, 2 with a control event (*kind, r->ts = payload), 0 at
+ * the end of the batch. */
 static inline int sl__batch_next(const sl__batch *b, uint32_t *off,
-                                 sl_record *r, uint32_t *kind) {
+                                 sl_record *r, uint32_t *kind, uint64_t *hash) {
   if (*off >= b->used) return 0;
   const uint8_t *p = b->data + *off;
   sl__entry_hdr h;
@@ -100,6 +106,7 @@ static inline int sl__batch_next(const sl__batch *b, uint32_t *off,
     *off += (uint32_t)sizeof h;
     return 2;
   }
+  *hash = h.hash;
   r->key_len = h.klen;
   r->key = h.klen ? p + sizeof h : NULL;
   r->value_len = h.vlen;

@@ -6,7 +6,13 @@
  * rebalance -> round robin from the producer's own subtask; broadcast ->
  * every subtask; global -> subtask 0.  Records and control events for the
  * consumer on the producer's own worker are direct calls (as on a forward
- * edge): its channel from this producer stays empty.
+ * edge), except on a batched hash edge (runtime.h): they go through the
+ * worker's channel to itself like any other, and the worker sends that
+ * channel's batch at the end of each step (sl__xchg_flush_self) and drains
+ * it in the next, so the consumer gets runs of records (invariant 3 holds:
+ * the consumer's rank is above the producer's).  On a hash edge the key's
+ * hash goes with the record, in the batch entry or in the consumer's
+ * key_hash.
  *
  * A batch is sent when the next record does not fit, when it is older than
  * execution.buffer-timeout (worker.c calls sl__xchg_flush), or when the
@@ -63,7 +69,14 @@ static int chan_acquire(sl__inst *inst, sl__chan *ch) {
   }
 }
 
-static int chan_put(sl__inst *inst, sl__chan *ch, const sl_record *r) {
+void sl__xchg_flush_self(sl__worker *w) {
+  for (int i = 0; i < w->n_self; i++)
+    if (w->self[i]->cur && w->self[i]->cur->count) chan_send(w->self[i]);
+}
+
+/* (not inlined: keeps sl__xchg_hash's direct call a tail call) */
+static __attribute__((noinline)) int chan_put(sl__inst *inst, sl__chan *ch, const sl_record *r,
+                                              uint64_t hash) {
   uint32_t size = sl__entry_size(r->key_len, r->value_len);
   if (SL__UNLIKELY(!ch->cur || !sl__batch_fits(ch->cur, size))) {
     if (ch->cur && ch->cur->count) chan_send(ch);
@@ -77,7 +90,7 @@ static int chan_put(sl__inst *inst, sl__chan *ch, const sl_record *r) {
   }
   sl__batch *b = ch->cur;
   if (!b->count) b->first_ns = inst->w->now_ns;
-  sl__batch_put(b, r);
+  sl__batch_put(b, r, hash);
   if (SL__UNLIKELY(inst->job->buffer_timeout_ns == 0)) chan_send(ch);
   return 0;
 }
@@ -86,14 +99,30 @@ static int chan_put(sl__inst *inst, sl__chan *ch, const sl_record *r) {
  * channel is aligned at a barrier, as on a forward edge). */
 static int self_put(const sl__out *o, const sl_record *r) {
   sl__inst *t = o->self;
-  return sl__held(t, o->self_chan) ? sl__hold(t, o->self_chan, r, 0)
+  return sl__held(t, o->self_chan) ? sl__hold(t, o->self_chan, r, 0, 0)
                                    : t->vt->process(t, o->port, r);
 }
 
-/* To consumer subtask c: the channel, or a direct call when c is us. */
+/* To consumer subtask c: the channel, or a direct call when c is us (not
+ * on a hash edge: see above). */
 static inline int route(sl__inst *inst, sl__out *o, sl__chan *row, int c, int p,
                         const sl_record *r) {
-  return c == p ? self_put(o, r) : chan_put(inst, &row[c], r);
+  return c == p ? self_put(o, r) : chan_put(inst, &row[c], r, 0);
+}
+
+int sl__xchg_hash(sl__inst *inst, sl__out *o, const sl_record *r, uint64_t hash) {
+  sl__job *job = inst->job;
+  int P = job->P, p = inst->w->index, c = 0;
+  if (P > 1)
+    c = sl__key_group_to_subtask(sl__key_group(hash, job->max_parallelism),
+                                 job->max_parallelism, P);
+  if (c == p && !o->batched) {
+    sl__inst *t = o->self;
+    t->key_hash = hash;
+    if (SL__UNLIKELY(sl__held(t, o->self_chan))) return sl__hold(t, o->self_chan, r, hash, 0);
+    return t->vt->process(t, o->port, r);
+  }
+  return chan_put(inst, &o->x->ch[(size_t)p * P + c], r, hash);
 }
 
 int sl__xchg_write(sl__inst *inst, sl__out *o, const sl_record *r) {
@@ -101,12 +130,8 @@ int sl__xchg_write(sl__inst *inst, sl__out *o, const sl_record *r) {
   int P = inst->job->P, p = inst->w->index;
   sl__chan *row = x->ch + (size_t)p * P;
   switch (o->part) {
-    case SL__PART_HASH: {
-      int kg = sl__key_group(sl__key_hash(r->key, r->key_len),
-                             inst->job->max_parallelism);
-      return route(inst, o, row, sl__key_group_to_subtask(kg, inst->job->max_parallelism, P),
-                   p, r);
-    }
+    case SL__PART_HASH:
+      return sl__xchg_hash(inst, o, r, sl__key_hash(r->key, r->key_len));
     case SL__PART_REBALANCE: {
       int c = (int)(o->rr++ % (uint32_t)P);
       return route(inst, o, row, c, p, r);
@@ -132,11 +157,11 @@ int sl__xchg_ctrl(sl__inst *inst, sl__out *o, uint32_t kind, int64_t payload) {
   int P = inst->job->P, p = inst->w->index;
   for (int c = 0; c < P; c++) {
     sl__chan *ch = &o->x->ch[(size_t)p * P + c];
-    if (c == p) { /* the consumer on this worker: directly, like its records */
+    if (c == p && !o->batched) { /* directly, like its records */
       int rc;
       if (sl__held(o->self, o->self_chan)) {
         sl_record e = {payload, NULL, 0, NULL, 0};
-        rc = sl__hold(o->self, o->self_chan, &e, kind);
+        rc = sl__hold(o->self, o->self_chan, &e, 0, kind);
       } else {
         rc = sl__inst_ctrl(o->self, o->self_chan, kind, payload);
       }

@@ -37,7 +37,7 @@ int sl__inst_ctrl(sl__inst *inst, int chan, uint32_t kind, int64_t payload) {
 
 /* ---- holding entries of blocked forward channels ----------------------------- */
 
-int sl__hold(sl__inst *target, int chan, const sl_record *r, uint32_t kind) {
+int sl__hold(sl__inst *target, int chan, const sl_record *r, uint64_t hash, uint32_t kind) {
   SL_ASSERT(sl__held(target, chan));
   sl__batch **h = &target->hold[chan];
   uint32_t size = kind ? (uint32_t)sizeof(sl__entry_hdr) : sl__entry_size(r->key_len, r->value_len);
@@ -47,7 +47,7 @@ int sl__hold(sl__inst *target, int chan, const sl_record *r, uint32_t kind) {
   if (kind)
     sl__batch_put_ctrl(*h, kind, r->ts);
   else
-    sl__batch_put(*h, r);
+    sl__batch_put(*h, r, hash);
   return 0;
 }
 
@@ -57,15 +57,18 @@ static int replay(sl__inst *inst) {
     if (!b || !b->count) continue;
     inst->hold[c] = NULL; /* entries may be held again by a later barrier */
     uint32_t off = 0, kind;
+    uint64_t hash = 0;
     sl_record r;
     int t, rc = 0;
-    while (!rc && (t = sl__batch_next(b, &off, &r, &kind)) != 0) {
-      if (sl__held(inst, c))
-        rc = sl__hold(inst, c, &r, t == 1 ? 0 : kind);
-      else if (t == 1)
+    while (!rc && (t = sl__batch_next(b, &off, &r, &kind, &hash)) != 0) {
+      if (sl__held(inst, c)) {
+        rc = sl__hold(inst, c, &r, hash, t == 1 ? 0 : kind);
+      } else if (t == 1) {
+        inst->key_hash = hash;
         rc = inst->vt->process(inst, inst->chan_port[c], &r);
-      else
+      } else {
         rc = sl__inst_ctrl(inst, c, kind, r.ts);
+      }
     }
     sl__batch_free(b);
     if (rc) return rc;

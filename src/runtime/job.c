@@ -191,9 +191,11 @@ static int plan(sl__job *job) {
 
   /* Outputs: count per producer op, then fill.  Input channels of an op
    * are numbered edge by edge: a forward edge is one channel, an exchange
-   * P (one per producer subtask).  At P = 1 every edge is a forward edge:
-   * producer and consumer share the one worker, so records go by direct
-   * call instead of being copied through a channel to the same thread. */
+   * P (one per producer subtask).  At P = 1 every edge but a hash edge is
+   * a forward edge: producer and consumer share the one worker, so
+   * records go by direct call instead of being copied through a channel
+   * to the same thread; a hash edge keeps its (1 x 1) channel, so keyed
+   * operators get batches with key hashes (runtime.h). */
   for (int i = 0; i < n; i++) {
     sl__op *op = job->ops[i];
     if (job->workers[0].insts[i].vt->tick) job->has_ticks = 1;
@@ -202,7 +204,8 @@ static int plan(sl__job *job) {
       sl__edge *edge = &op->in[e];
       int from = edge->from->id;
       sl__exchange *x = NULL;
-      if (edge->part != SL__PART_FORWARD && P > 1) {
+      int batched = edge->part == SL__PART_HASH && op->vt->process_batch;
+      if (edge->part == SL__PART_HASH || (edge->part != SL__PART_FORWARD && P > 1)) {
         x = &job->xs[job->n_xs++];
         x->part = edge->part;
         x->from = edge->from;
@@ -223,7 +226,9 @@ static int plan(sl__job *job) {
                 sl__ring_init(&ch->free, (uint32_t)limit))
               return -SL_ENOMEM;
             if (add_chan_ptr(&job->workers[p].out, &job->workers[p].n_out, ch) ||
-                add_chan_ptr(&job->workers[c].in, &job->workers[c].n_in, ch))
+                add_chan_ptr(&job->workers[c].in, &job->workers[c].n_in, ch) ||
+                (p == c && batched &&
+                 add_chan_ptr(&job->workers[p].self, &job->workers[p].n_self, ch)))
               return -SL_ENOMEM;
           }
       }
@@ -241,13 +246,15 @@ static int plan(sl__job *job) {
                                         .x = x,
                                         .rr = (uint32_t)w,
                                         .self = x ? dst : NULL,
-                                        .self_chan = chan_base + w};
+                                        .self_chan = chan_base + w,
+                                        .batched = batched,
+                                        .direct = x && P == 1 && !batched};
         dst->n_inputs += x ? P : 1;
       }
       chan_base += x ? P : 1;
     }
   }
-  /* The single untagged forward output, called without the loop. */
+  /* The single untagged forward or hash output, called without the loop. */
   for (int w = 0; w < P; w++)
     for (int i = 0; i < n; i++) {
       sl__inst *inst = &job->workers[w].insts[i];
@@ -256,6 +263,8 @@ static int plan(sl__job *job) {
         inst->fwd_port = inst->outs[0].port;
         inst->fwd_chan = inst->outs[0].chan;
       }
+      if (inst->n_outs == 1 && inst->outs[0].part == SL__PART_HASH && !inst->outs[0].tag)
+        inst->hout = &inst->outs[0];
     }
   /* Event time: per-channel watermarks start at the minimum. */
   for (int w = 0; w < P; w++)
@@ -266,7 +275,7 @@ static int plan(sl__job *job) {
       inst->chan_port = sl__calloc((size_t)nc, sizeof *inst->chan_port);
       if (!inst->chan_port) return -SL_ENOMEM;
       for (int e = 0, c = 0; e < inst->op->n_in; e++) /* channels, edge by edge */
-        for (int k = 0; k < (inst->op->in[e].part == SL__PART_FORWARD ? 1 : P); k++) /* P=1: 1 */
+        for (int k = 0; k < (inst->op->in[e].part == SL__PART_FORWARD ? 1 : P); k++)
           inst->chan_port[c++] = e;
       inst->in_idle = sl__calloc((size_t)nc, 1);
       inst->in_ended = sl__calloc((size_t)nc, 1);
@@ -296,6 +305,7 @@ static void unplan(sl__job *job) {
       sl__free_private(wk->insts);
       sl__free(wk->in);
       sl__free(wk->out);
+      sl__free(wk->self);
       if (wk->efd >= 0) close(wk->efd);
     }
   }

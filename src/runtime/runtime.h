@@ -15,6 +15,14 @@
  *     batches go producer -> consumer, emptied batches come back.  At most
  *     execution.channel-capacity batches exist per channel, so memory is
  *     bounded and a slow consumer stops its producers (backpressure).
+ *   - Records of an exchange for the consumer on the producer's own worker
+ *     are a direct call, except on a hash edge into an op that takes runs
+ *     of records (process_batch, e.g. to prefetch their state): there they
+ *     go through the worker's channel to itself (sent at the end of each
+ *     step).  A hash edge stays an exchange at P = 1 (one 1 x 1 channel),
+ *     the other edges become forward edges.  Either way a keyed operator
+ *     gets each record's key hash as computed by the producer to route it
+ *     (inst->key_hash): keys are hashed once.
  *
  * Invariants
  *   1. An instance is only touched by its worker's thread.
@@ -86,12 +94,27 @@ typedef struct sl__edge {
   const char *tag; /* side output of `from` (owned by the op), NULL = main */
 } sl__edge;
 
+/* A record read from a batch with its key hash (batch.h). */
+typedef struct sl__hrec {
+  sl_record r;
+  uint64_t hash;
+} sl__hrec;
+
+/* Records of one batch are handed over in runs of at most this many. */
+#define SL__RUN_MAX 64
+
 /* Per-kind behaviour of an operator instance. */
 typedef struct sl__op_vt {
   int (*open)(sl__inst *inst);                        /* worker thread */
   /* a data record arriving on input `port` (the index of the op's input
-   * edge: 0 for single-input ops, 0/1 for connect) */
+   * edge: 0 for single-input ops, 0/1 for connect); on a hash edge
+   * inst->key_hash is its key's hash */
   int (*process)(sl__inst *inst, int port, const sl_record *r);
+  /* optional: a run of n (<= SL__RUN_MAX) records of one batch of an
+   * exchange channel, in order, with their key hashes, so the operator
+   * can work on several at once (prefetch their state); without it the
+   * runtime calls process() for each */
+  int (*process_batch)(sl__inst *inst, int port, const sl__hrec *v, uint32_t n);
   int (*finish)(sl__inst *inst);  /* every input ended; may still emit */
   /* the instance's event-time watermark advanced (fire timers, may emit);
    * the runtime forwards the watermark downstream afterwards */
@@ -154,6 +177,10 @@ typedef struct sl__out {
    * not a copy through a channel to the same thread */
   sl__inst *self;
   int self_chan;
+  /* a hash edge into an op with process_batch: records for the consumer
+   * on this worker go through its channel too, so they come in runs */
+  int batched;
+  int direct; /* a hash edge at P = 1, not batched: always to `self` */
 } sl__out;
 
 struct sl__chan {
@@ -214,7 +241,11 @@ struct sl__inst {
    * sl__emit calls it without looking at outs (NULL otherwise) */
   sl__inst *fwd;
   int fwd_port, fwd_chan;
+  sl__out *hout; /* likewise the one output when it is a hash edge (key_by) */
   int n_inputs; /* input channels: forward edges count 1, exchanges P */
+  /* the key hash of the record being processed (hash edges: computed by
+   * the producer to route it, never again) */
+  uint64_t key_hash;
   int n_ended;
   int ended;
   int nodrain;  /* an input ended by a stop without drain (cancel): no final
@@ -256,6 +287,8 @@ struct sl__worker {
   int n_in;
   sl__chan **out;  /* channels this worker produces into */
   int n_out;
+  sl__chan **self; /* of those, the ones it consumes itself (hash edges) */
+  int n_self;
   int64_t now_ns;  /* refreshed once per step */
   int rc;          /* first error of this worker */
   /* parking (worker.c): a worker with nothing to do sleeps in poll() on
@@ -322,10 +355,20 @@ struct sl__job {
  * case; the single forward output is called directly). */
 int sl__emit_outs(sl__inst *inst, const sl_record *r);
 static inline int sl__held(const sl__inst *target, int chan);
+int sl__xchg_hash(sl__inst *inst, sl__out *o, const sl_record *r, uint64_t hash);
 static inline int sl__emit(sl__inst *inst, const sl_record *r) {
   sl__inst *t = inst->fwd;
   if (SL__LIKELY(t != NULL) && !sl__held(t, inst->fwd_chan))
     return t->vt->process(t, inst->fwd_port, r);
+  sl__out *o = inst->hout;
+  if (o) {
+    uint64_t hash = sl__key_hash(r->key, r->key_len);
+    if (o->direct && !sl__held(o->self, o->self_chan)) {
+      o->self->key_hash = hash; /* P = 1: to the consumer directly */
+      return o->self->vt->process(o->self, o->port, r);
+    }
+    return sl__xchg_hash(inst, o, r, hash);
+  }
   return sl__emit_outs(inst, r);
 }
 /* Sources: count and send. */
@@ -412,7 +455,7 @@ int sl__inst_gate_ended(sl__inst *inst);
 static inline int sl__held(const sl__inst *target, int chan) {
   return SL__UNLIKELY(target->align_id != 0) && target->ch_barrier[chan];
 }
-int sl__hold(sl__inst *target, int chan, const sl_record *r, uint32_t kind);
+int sl__hold(sl__inst *target, int chan, const sl_record *r, uint64_t hash, uint32_t kind);
 int sl__gate_init(sl__inst *inst); /* plan */
 void sl__gate_free(sl__inst *inst);
 
@@ -441,6 +484,10 @@ int sl__emit_ctrl(sl__inst *inst, uint32_t kind, int64_t payload);
 int sl__emit_tagged(sl__inst *inst, const char *tag, const sl_record *r);
 int sl__inst_end(sl__inst *inst);
 int sl__xchg_write(sl__inst *inst, sl__out *o, const sl_record *r);
+/* (sl__xchg_hash, above sl__emit: the same for a hash edge.) */
+/* Records in w's channels to itself (hash edges between its own
+ * instances) go to its next drain. */
+void sl__xchg_flush_self(sl__worker *w);
 int sl__xchg_ctrl(sl__inst *inst, sl__out *o, uint32_t kind, int64_t payload);
 void sl__xchg_flush(sl__chan *ch, int64_t older_than_ns);
 int sl__worker_drain(sl__worker *w, int min_rank, int *did);

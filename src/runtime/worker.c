@@ -86,7 +86,7 @@ int sl__emit_outs(sl__inst *inst, const sl_record *r) {
     sl__out *o = &inst->outs[i];
     if (SL__UNLIKELY(o->tag != NULL)) continue; /* side outputs */
     int rc = !o->target                       ? sl__xchg_write(inst, o, r)
-             : sl__held(o->target, o->chan) ? sl__hold(o->target, o->chan, r, 0)
+             : sl__held(o->target, o->chan) ? sl__hold(o->target, o->chan, r, 0, 0)
                                              : o->target->vt->process(o->target, o->port, r);
     if (SL__UNLIKELY(rc)) return rc;
   }
@@ -98,7 +98,7 @@ int sl__emit_tagged(sl__inst *inst, const char *tag, const sl_record *r) {
     sl__out *o = &inst->outs[i];
     if (!o->tag || strcmp(o->tag, tag)) continue;
     int rc = !o->target                       ? sl__xchg_write(inst, o, r)
-             : sl__held(o->target, o->chan) ? sl__hold(o->target, o->chan, r, 0)
+             : sl__held(o->target, o->chan) ? sl__hold(o->target, o->chan, r, 0, 0)
                                              : o->target->vt->process(o->target, o->port, r);
     if (rc) return rc;
   }
@@ -118,7 +118,7 @@ int sl__emit_ctrl(sl__inst *inst, uint32_t kind, int64_t payload) {
       rc = sl__xchg_ctrl(inst, o, kind, payload);
     } else if (sl__held(o->target, o->chan)) {
       sl_record c = {payload, NULL, 0, NULL, 0};
-      rc = sl__hold(o->target, o->chan, &c, kind);
+      rc = sl__hold(o->target, o->chan, &c, 0, kind);
     } else {
       rc = sl__inst_ctrl(o->target, o->chan, kind, payload);
     }
@@ -235,6 +235,17 @@ int sl__inst_input_ended(sl__inst *inst, int chan, int nodrain) {
   return sl__inst_end(inst);
 }
 
+/* n records of one batch to target: as a run, or one by one. */
+static int process_run(sl__inst *target, int port, const sl__hrec *run, uint32_t n) {
+  if (target->vt->process_batch) return target->vt->process_batch(target, port, run, n);
+  for (uint32_t i = 0; i < n; i++) {
+    target->key_hash = run[i].hash;
+    int rc = target->vt->process(target, port, &run[i].r);
+    if (rc) return rc;
+  }
+  return 0;
+}
+
 int sl__worker_drain(sl__worker *w, int min_rank, int *did) {
   for (int i = 0; i < w->n_in; i++) {
     sl__chan *ch = w->in[i];
@@ -250,16 +261,22 @@ int sl__worker_drain(sl__worker *w, int min_rank, int *did) {
       continue;
     }
     (*did)++;
-    sl_record r;
+    sl__hrec run[SL__RUN_MAX];
+    uint32_t n = 0;
     int rc = 0, t, parked = 0;
-    while (!rc && (t = sl__batch_next(b, &off, &r, &kind)) != 0) {
-      if (t == 1) {
-        rc = target->vt->process(target, ch->port, &r);
-        continue;
-      }
+    for (;;) { /* records in runs, up to the next control event */
+      sl__hrec *e = &run[n];
+      t = sl__batch_next(b, &off, &e->r, &kind, &e->hash);
+      if (t == 1 && ++n < SL__RUN_MAX) continue;
+      int64_t payload = e->r.ts; /* of a control event (t == 2) */
+      if (n && (rc = process_run(target, ch->port, run, n))) break;
+      n = 0;
+      if (t == 0) break;
+      if (t == 1) continue;
       if (kind == SL__EV_END) ch->ended = 1;
-      rc = sl__inst_ctrl(target, ch->chan, kind, r.ts);
-      if (!rc && kind == SL__EV_BARRIER && sl__held(target, ch->chan) && off < b->used) {
+      rc = sl__inst_ctrl(target, ch->chan, kind, payload);
+      if (rc) break;
+      if (kind == SL__EV_BARRIER && sl__held(target, ch->chan) && off < b->used) {
         ch->parked = b; /* the rest belongs after the checkpoint */
         ch->parked_off = off;
         parked = 1;
@@ -356,6 +373,7 @@ void *sl__worker_main(void *arg) {
     if (!rc) rc = poll_sources(w, &did);
     if (!rc && w->job->has_ticks) rc = tick(w);
     if (rc) break;
+    sl__xchg_flush_self(w); /* for the next drain */
     w->now_ns = sl__now_ns();
     if (!did) {
       /* Going idle, and before every sleep: send partial batches and let

@@ -91,15 +91,22 @@ typedef struct sl__backend_vt {
   /* Register (or find, by name) a state; *sid is dense from 0. */
   int (*add_state)(sl__backend *be, const char *name, sl__state_kind kind,
                    uint32_t *sid);
+  /* hash: sl__ck_hash(ck, cklen), which the caller has (the state layer
+   * derives it from the record's key hash: keys are hashed once) */
   int (*get)(sl__backend *be, int kg, uint32_t sid, const void *ck,
-             uint32_t cklen, const void **val, uint32_t *vlen);
+             uint32_t cklen, uint64_t hash, const void **val, uint32_t *vlen);
   int (*put)(sl__backend *be, int kg, uint32_t sid, const void *ck,
-             uint32_t cklen, const void *val, uint32_t vlen);
+             uint32_t cklen, uint64_t hash, const void *val, uint32_t vlen);
   /* Append bytes to the value (creating it): list state's add. */
   int (*append)(sl__backend *be, int kg, uint32_t sid, const void *ck,
-                uint32_t cklen, const void *val, uint32_t vlen);
+                uint32_t cklen, uint64_t hash, const void *val, uint32_t vlen);
   int (*del)(sl__backend *be, int kg, uint32_t sid, const void *ck,
-             uint32_t cklen);
+             uint32_t cklen, uint64_t hash);
+  /* optional: start loading what a get of (kg, sid, hash) will touch
+   * (memory prefetch; no effect on the state).  stage 0 the table slot,
+   * stage 1 (some records later, when the slot is in cache) the entry it
+   * points to. */
+  void (*prefetch)(sl__backend *be, int kg, uint32_t sid, uint64_t hash, int stage);
   /* Every entry of (kg, sid) whose ck starts with prefix (plen 0: all). */
   int (*iter)(sl__backend *be, int kg, uint32_t sid, const void *prefix,
               uint32_t plen, sl__entry_fn fn, void *arg);
@@ -214,6 +221,21 @@ static inline uint32_t sl__varint_get(const uint8_t *p, uint32_t avail,
     }
   }
   return 0; /* malformed */
+}
+
+/* The hash of a composite key: its key's sl__key_hash when it has neither
+ * namespace nor user key (rest is varint 0), else the rest hashed with
+ * the key's hash as the seed -- so the state layer gets it from the hash
+ * the record came with, without hashing the key again. */
+static inline uint64_t sl__ck_hash_rest(uint64_t key_hash, const uint8_t *rest,
+                                        uint32_t restlen) {
+  return restlen == 1 && rest[0] == 0 ? key_hash : XXH3_64bits_withSeed(rest, restlen, key_hash);
+}
+static inline uint64_t sl__ck_hash(const void *ck, uint32_t cklen) {
+  const uint8_t *p = ck;
+  uint32_t klen, n = sl__varint_get(p, cklen, &klen);
+  if (!n || klen > cklen - n) return sl__key_hash(ck, cklen); /* malformed: still stable */
+  return sl__ck_hash_rest(sl__key_hash(p + n, klen), p + n + klen, cklen - n - klen);
 }
 
 #endif

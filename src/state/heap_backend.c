@@ -3,8 +3,10 @@
  * one per (state, key group), with copy-on-write snapshots.
  *
  * Table: open addressing with linear probing and backward-shift deletion
- * (no tombstones); a slot holds the 64-bit hash of the composite key and a
- * pointer to an entry { version, ck, value }.  A value is updated in place
+ * (no tombstones); a slot holds the 64-bit hash of the composite key
+ * (sl__ck_hash, given by the caller) and a pointer to an entry { version,
+ * ck, value }.  A slot's home is taken from the hash's upper half: the
+ * lower bits choose the key group, so within one table they are alike.  A value is updated in place
  * when it fits and the entry is not shared with a snapshot, so a fixed-size
  * value costs no allocation per access.
  *
@@ -121,22 +123,24 @@ static inline int ck_eq(const entry *e, const void *ck, uint32_t cklen) {
   return e->cklen == cklen && bytes_eq(e->data, ck, cklen);
 }
 
+static inline uint32_t home(uint64_t hash, uint32_t mask) { return (uint32_t)(hash >> 32) & mask; }
+
 /* Index of ck's slot, or of the empty slot where it would go. */
 static inline uint32_t find(const table *t, uint64_t hash, const void *ck,
                             uint32_t cklen) {
+  SL_ASSERT(hash == sl__ck_hash(ck, cklen));
   uint32_t mask = t->cap - 1;
-  for (uint32_t i = (uint32_t)hash & mask;; i = (i + 1) & mask) {
+  for (uint32_t i = home(hash, mask);; i = (i + 1) & mask) {
     const slot *s = &t->slots[i];
     if (!s->e || (s->hash == hash && ck_eq(s->e, ck, cklen))) return i;
   }
 }
 
 static int heap_get(sl__backend *be, int kg, uint32_t sid, const void *ck,
-                    uint32_t cklen, const void **val, uint32_t *vlen) {
+                    uint32_t cklen, uint64_t hash, const void **val, uint32_t *vlen) {
   heap_be *h = (heap_be *)be;
   table *t = get_table(h, kg, sid);
   if (!t || !t->count) return 1;
-  uint64_t hash = sl__key_hash(ck, cklen);
   uint32_t i = find(t, hash, ck, cklen);
   h->last_t = t;
   h->last_i = i;
@@ -145,6 +149,18 @@ static int heap_get(sl__backend *be, int kg, uint32_t sid, const void *ck,
   *val = val_of(s->e);
   *vlen = s->e->vlen;
   return 0;
+}
+
+static void heap_prefetch(sl__backend *be, int kg, uint32_t sid, uint64_t hash, int stage) {
+  heap_be *h = (heap_be *)be;
+  table *t = get_table(h, kg, sid);
+  if (!t || !t->cap) return;
+  slot *s = &t->slots[home(hash, t->cap - 1)];
+  if (stage == 0) {
+    __builtin_prefetch(s);
+  } else if (s->e && s->hash == hash) { /* its entry (the first probe's) */
+    __builtin_prefetch(s->e);
+  }
 }
 
 /* ---- mutation ---------------------------------------------------------------- */
@@ -171,7 +187,7 @@ static int grow(heap_be *h, table *t) {
   if (!ns) return fail(h, -SL_ENOMEM, "out of memory");
   for (uint32_t i = 0; i < t->cap; i++) {
     if (!t->slots[i].e) continue;
-    uint32_t j = (uint32_t)t->slots[i].hash & (ncap - 1);
+    uint32_t j = home(t->slots[i].hash, ncap - 1);
     while (ns[j].e) j = (j + 1) & (ncap - 1);
     ns[j] = t->slots[i];
   }
@@ -222,7 +238,7 @@ static int make_writable(heap_be *h, table *t, slot *s, uint32_t vneed,
 
 /* Slot of ck, inserting an empty entry (vcap bytes) if absent. */
 static int upsert(heap_be *h, int kg, uint32_t sid, const void *ck, uint32_t cklen,
-                  uint32_t vcap, table **tout, slot **sout) {
+                  uint64_t hash, uint32_t vcap, table **tout, slot **sout) {
   int rc = check_kg(h, kg);
   if (rc) return rc;
   table *t = get_table(h, kg, sid);
@@ -233,7 +249,6 @@ static int upsert(heap_be *h, int kg, uint32_t sid, const void *ck, uint32_t ckl
     return 0;
   }
   if ((t->count + 1) * 4 > t->cap * 3 && (rc = grow(h, t))) return rc;
-  uint64_t hash = sl__key_hash(ck, cklen);
   slot *s = &t->slots[find(t, hash, ck, cklen)];
   if (!s->e) {
     entry *e = new_entry(h, ck, cklen, vcap);
@@ -248,11 +263,11 @@ static int upsert(heap_be *h, int kg, uint32_t sid, const void *ck, uint32_t ckl
 }
 
 static int heap_put(sl__backend *be, int kg, uint32_t sid, const void *ck,
-                    uint32_t cklen, const void *val, uint32_t vlen) {
+                    uint32_t cklen, uint64_t hash, const void *val, uint32_t vlen) {
   heap_be *h = (heap_be *)be;
   table *t;
   slot *s;
-  int rc = upsert(h, kg, sid, ck, cklen, vlen, &t, &s);
+  int rc = upsert(h, kg, sid, ck, cklen, hash, vlen, &t, &s);
   entry *old = NULL; /* val may point into the entry it replaces */
   if (rc || (rc = make_writable(h, t, s, vlen, 0, &old))) return rc;
   if (vlen == 8) { /* the common fixed-size value: one load, one store */
@@ -268,11 +283,11 @@ static int heap_put(sl__backend *be, int kg, uint32_t sid, const void *ck,
 }
 
 static int heap_append(sl__backend *be, int kg, uint32_t sid, const void *ck,
-                       uint32_t cklen, const void *val, uint32_t vlen) {
+                       uint32_t cklen, uint64_t hash, const void *val, uint32_t vlen) {
   heap_be *h = (heap_be *)be;
   table *t;
   slot *s;
-  int rc = upsert(h, kg, sid, ck, cklen, vlen, &t, &s);
+  int rc = upsert(h, kg, sid, ck, cklen, hash, vlen, &t, &s);
   if (rc) return rc;
   uint32_t old = s->e->vlen;
   if ((uint64_t)old + vlen > UINT32_MAX / 2) return fail(h, -SL_ESTATE, "value too large");
@@ -283,11 +298,11 @@ static int heap_append(sl__backend *be, int kg, uint32_t sid, const void *ck,
 }
 
 static int heap_del(sl__backend *be, int kg, uint32_t sid, const void *ck,
-                    uint32_t cklen) {
+                    uint32_t cklen, uint64_t hash) {
   heap_be *h = (heap_be *)be;
   table *t = get_table(h, kg, sid);
   if (!t || !t->count) return 0;
-  uint32_t mask = t->cap - 1, i = find(t, sl__key_hash(ck, cklen), ck, cklen);
+  uint32_t mask = t->cap - 1, i = find(t, hash, ck, cklen);
   if (!t->slots[i].e) return 0;
   entry *e = t->slots[i].e;
   if (shared(h, e)) {
@@ -306,9 +321,9 @@ static int heap_del(sl__backend *be, int kg, uint32_t sid, const void *ck,
         t->count--;
         return 0;
       }
-      uint32_t home = (uint32_t)t->slots[j].hash & mask;
+      uint32_t hj = home(t->slots[j].hash, mask);
       /* move j back to i unless its home lies cyclically in (i, j] */
-      if (i <= j ? (home <= i || home > j) : (home <= i && home > j)) break;
+      if (i <= j ? (hj <= i || hj > j) : (hj <= i && hj > j)) break;
     }
     t->slots[i] = t->slots[j];
     i = j;
@@ -410,6 +425,7 @@ static const sl__backend_vt heap_vt = {
     .put = heap_put,
     .append = heap_append,
     .del = heap_del,
+    .prefetch = heap_prefetch,
     .iter = heap_iter,
     .snapshot = heap_snapshot,
     .snap_iter = heap_snap_iter,

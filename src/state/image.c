@@ -233,7 +233,8 @@ int sl__image_read(sl__backend *be, sl__rstream *in, const char *source) {
       }
       if ((rc = r_into(&r, &buf, &cap, cklen, vlen))) break;
       if (r.rc) break;
-      if (mine && (rc = be->vt->put(be, (int)kg, sids[sid], buf, cklen, buf + cklen, vlen)))
+      if (mine && (rc = be->vt->put(be, (int)kg, sids[sid], buf, cklen, sl__ck_hash(buf, cklen),
+                                    buf + cklen, vlen)))
         break;
     }
   }

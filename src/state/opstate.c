@@ -93,7 +93,7 @@ int sl__opstate_restore(sl__backend *be, const char *const *paths, int n, int P,
       }
       const void *v;
       uint32_t vlen;
-      if (tmp->vt->get(tmp, 0, sid, EMPTY_CK, 2, &v, &vlen)) continue;
+      if (tmp->vt->get(tmp, 0, sid, EMPTY_CK, 2, sl__ck_hash(EMPTY_CK, 2), &v, &vlen)) continue;
       if (!(v = elems_chunk(&fs[f].el, v, vlen))) {
         rc = -SL_ENOMEM;
         break;
@@ -133,7 +133,7 @@ int sl__opstate_restore(sl__backend *be, const char *const *paths, int n, int P,
       }
       memcpy(buf, &len, 4);
       memcpy(buf + 4, fs[f].el.p[k], len);
-      rc = be->vt->append(be, 0, sid, EMPTY_CK, 2, buf, len + 4);
+      rc = be->vt->append(be, 0, sid, EMPTY_CK, 2, sl__ck_hash(EMPTY_CK, 2), buf, len + 4);
       sl__free(buf);
     }
   }

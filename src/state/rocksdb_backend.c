@@ -658,7 +658,8 @@ static int make_room(rdb_backend *b, sl__rc_ent **e, uint32_t klen, const void *
 }
 
 static int rdb_get(sl__backend *be, int kg, uint32_t sid, const void *ck,
-                   uint32_t cklen, const void **val, uint32_t *vlen) {
+                   uint32_t cklen, uint64_t hash, const void **val, uint32_t *vlen) {
+  (void)hash; /* the write cache hashes its own keys (key group + ck) */
   rdb_backend *b = (rdb_backend *)be;
   int rc = check_addr(b, kg, sid);
   if (rc) return rc;
@@ -779,17 +780,20 @@ direct:
 }
 
 static int rdb_put(sl__backend *be, int kg, uint32_t sid, const void *ck,
-                   uint32_t cklen, const void *val, uint32_t vlen) {
+                   uint32_t cklen, uint64_t hash, const void *val, uint32_t vlen) {
+  (void)hash;
   return rdb_write(be, kg, sid, ck, cklen, val, vlen, SL__RC_VAL);
 }
 
 static int rdb_append(sl__backend *be, int kg, uint32_t sid, const void *ck,
-                      uint32_t cklen, const void *val, uint32_t vlen) {
+                      uint32_t cklen, uint64_t hash, const void *val, uint32_t vlen) {
+  (void)hash;
   return rdb_write(be, kg, sid, ck, cklen, val, vlen, SL__RC_MERGE);
 }
 
 static int rdb_del(sl__backend *be, int kg, uint32_t sid, const void *ck,
-                   uint32_t cklen) {
+                   uint32_t cklen, uint64_t hash) {
+  (void)hash;
   return rdb_write(be, kg, sid, ck, cklen, NULL, 0, SL__RC_ABSENT);
 }
 
@@ -1289,7 +1293,8 @@ static int rdb_native_restore(sl__backend *dst, const sl__conf *conf,
       if (klen < 2) continue;
       int kg = k[0] << 8 | k[1];
       if (kg > to) break;
-      rc = dst->vt->put(dst, kg, sids[i], k + 2, (uint32_t)(klen - 2), v, (uint32_t)vlen);
+      rc = dst->vt->put(dst, kg, sids[i], k + 2, (uint32_t)(klen - 2),
+                        sl__ck_hash(k + 2, (uint32_t)(klen - 2)), v, (uint32_t)vlen);
     }
     rocksdb_iter_get_error(it, &rerr);
     if (rerr && !rc) {

@@ -63,15 +63,18 @@ struct sl__kstate {
   int no_key;       /* keyed state seen from the broadcast side */
   const void *key;
   uint32_t klen;
+  uint64_t key_hash; /* sl__key_hash(key) */
   int kg;
   sl_state **handles;
   uint32_t n_handles;
   uint8_t *ck;
   uint32_t ckcap;
   /* ck holds the key of (ck_owner, epoch): a get and set of one state for
-   * one record build it once.  epoch changes with the key and namespaces. */
+   * one record build it once.  epoch changes with the key and namespaces.
+   * ck_hash is its sl__ck_hash. */
   const sl_state *ck_owner;
   uint32_t ck_epoch, ck_len, epoch;
+  uint64_t ck_hash;
   uint8_t *vbuf; /* scratch for values built here (TTL wrap, accumulators) */
   uint32_t vcap;
 };
@@ -122,11 +125,28 @@ void sl__kstate_key(const sl__kstate *ks, sl_bytes *out) {
 void sl__kstate_set_readonly(sl__kstate *ks, int readonly) { ks->readonly = readonly; }
 void sl__kstate_set_no_key(sl__kstate *ks, int no_key) { ks->no_key = no_key; }
 
-void sl__kstate_set_key(sl__kstate *ks, const void *key, uint32_t klen, int kg) {
+void sl__kstate_set_key_h(sl__kstate *ks, const void *key, uint32_t klen, uint64_t hash,
+                          int kg) {
   ks->key = key;
   ks->klen = klen;
+  ks->key_hash = hash;
   ks->kg = kg;
   ks->epoch++;
+}
+
+void sl__kstate_prefetch(sl__kstate *ks, uint64_t hash, int stage) {
+  sl__backend *be = ks->be;
+  if (!be->vt->prefetch) return;
+  int kg = sl__key_group(hash, be->max_parallelism);
+  for (uint32_t i = 0; i < ks->n_handles; i++) {
+    const sl_state *s = ks->handles[i];
+    /* a composite key of the key alone hashes to the key's hash */
+    if (!s->nslen && s->desc->kind != SL_STATE_MAP) be->vt->prefetch(be, kg, s->sid, hash, stage);
+  }
+}
+
+void sl__kstate_set_key(sl__kstate *ks, const void *key, uint32_t klen, int kg) {
+  sl__kstate_set_key_h(ks, key, klen, sl__key_hash(key, klen), kg);
 }
 
 /* ---- errors ----------------------------------------------------------------- */
@@ -280,11 +300,13 @@ static int build_ck(sl_state *s, const void *ukey, uint32_t uklen, uint32_t *ckl
   uint32_t n = sl__varint_put(p, ks->klen);
   if (ks->klen) memcpy(p + n, ks->key, ks->klen);
   n += ks->klen;
+  uint32_t rest = n;
   n += sl__varint_put(p + n, s->nslen);
   if (s->nslen) memcpy(p + n, s->ns, s->nslen);
   n += s->nslen;
   if (uklen) memcpy(p + n, ukey, uklen);
   *cklen = n + uklen;
+  ks->ck_hash = sl__ck_hash_rest(ks->key_hash, p + rest, *cklen - rest);
   ks->ck_owner = uklen ? NULL : s;
   ks->ck_epoch = ks->epoch;
   ks->ck_len = n;
@@ -305,14 +327,14 @@ static int get_raw(sl_state *s, uint32_t cklen, sl_bytes *out) {
   sl__kstate *ks = s->ks;
   const void *v;
   uint32_t vlen;
-  int rc = ks->be->vt->get(ks->be, ks->kg, s->sid, ks->ck, cklen, &v, &vlen);
+  int rc = ks->be->vt->get(ks->be, ks->kg, s->sid, ks->ck, cklen, ks->ck_hash, &v, &vlen);
   if (rc < 0) return be_fail(s, rc);
   if (rc) return SL_EMPTY;
   if (has_ttl(s) && s->desc->kind != SL_STATE_LIST) {
     if (vlen < 8) return state_fail(s, -SL_ESTATE, "stored value shorter than its TTL header");
     int64_t now = g_clock();
     if (rd64(v) <= now) {
-      rc = ks->be->vt->del(ks->be, ks->kg, s->sid, ks->ck, cklen);
+      rc = ks->be->vt->del(ks->be, ks->kg, s->sid, ks->ck, cklen, ks->ck_hash);
       return rc ? be_fail(s, rc) : SL_EMPTY;
     }
     if (s->desc->ttl_update == SL_TTL_ON_READ_AND_WRITE) {
@@ -320,9 +342,9 @@ static int get_raw(sl_state *s, uint32_t cklen, sl_bytes *out) {
       int64_t exp = now + s->desc->ttl_ms;
       memcpy(ks->vbuf, &exp, 8);
       memcpy(ks->vbuf + 8, (const uint8_t *)v + 8, vlen - 8);
-      rc = ks->be->vt->put(ks->be, ks->kg, s->sid, ks->ck, cklen, ks->vbuf, vlen);
+      rc = ks->be->vt->put(ks->be, ks->kg, s->sid, ks->ck, cklen, ks->ck_hash, ks->vbuf, vlen);
       if (rc) return be_fail(s, rc);
-      rc = ks->be->vt->get(ks->be, ks->kg, s->sid, ks->ck, cklen, &v, &vlen);
+      rc = ks->be->vt->get(ks->be, ks->kg, s->sid, ks->ck, cklen, ks->ck_hash, &v, &vlen);
       if (rc) return rc < 0 ? be_fail(s, rc) : SL_EMPTY;
     }
     v = (const uint8_t *)v + 8;
@@ -348,9 +370,9 @@ static int put_raw(sl_state *s, uint32_t cklen, const void *data, uint32_t len) 
     int64_t exp = g_clock() + s->desc->ttl_ms;
     memmove(ks->vbuf + 8, data, len); /* data may live in vbuf */
     memcpy(ks->vbuf, &exp, 8);
-    rc = ks->be->vt->put(ks->be, ks->kg, s->sid, ks->ck, cklen, ks->vbuf, len + 8);
+    rc = ks->be->vt->put(ks->be, ks->kg, s->sid, ks->ck, cklen, ks->ck_hash, ks->vbuf, len + 8);
   } else {
-    rc = ks->be->vt->put(ks->be, ks->kg, s->sid, ks->ck, cklen, data, len);
+    rc = ks->be->vt->put(ks->be, ks->kg, s->sid, ks->ck, cklen, ks->ck_hash, data, len);
   }
   return rc ? be_fail(s, rc) : 0;
 }
@@ -394,7 +416,7 @@ int sl_list_add(sl_state *s, const void *data, uint32_t len) {
     memcpy(ks->vbuf + 4, &exp, 8);
   }
   memcpy(ks->vbuf + hdr, data, len);
-  rc = ks->be->vt->append(ks->be, ks->kg, s->sid, ks->ck, cklen, ks->vbuf, hdr + len);
+  rc = ks->be->vt->append(ks->be, ks->kg, s->sid, ks->ck, cklen, ks->ck_hash, ks->vbuf, hdr + len);
   return rc ? be_fail(s, rc) : 0;
 }
 
@@ -437,7 +459,7 @@ int sl_list_update(sl_state *s, const sl_bytes *items, size_t n) {
   if (!rc) rc = build_ck(s, NULL, 0, &cklen);
   if (rc) return rc;
   sl__kstate *ks = s->ks;
-  rc = ks->be->vt->del(ks->be, ks->kg, s->sid, ks->ck, cklen);
+  rc = ks->be->vt->del(ks->be, ks->kg, s->sid, ks->ck, cklen, ks->ck_hash);
   if (rc) return be_fail(s, rc);
   for (size_t i = 0; i < n && !rc; i++) rc = sl_list_add(s, items[i].data, items[i].len);
   return rc;
@@ -466,7 +488,7 @@ int sl_map_remove(sl_state *s, const void *ukey, uint32_t uklen) {
   if (!rc) rc = writable(s);
   if (!rc) rc = build_ck(s, ukey, uklen, &cklen);
   if (rc) return rc;
-  rc = s->ks->be->vt->del(s->ks->be, s->ks->kg, s->sid, s->ks->ck, cklen);
+  rc = s->ks->be->vt->del(s->ks->be, s->ks->kg, s->sid, s->ks->ck, cklen, s->ks->ck_hash);
   return rc ? be_fail(s, rc) : 0;
 }
 
@@ -647,7 +669,7 @@ int sl_state_clear(sl_state *s) {
   if (rc) return rc;
   sl__kstate *ks = s->ks;
   if (s->desc->kind != SL_STATE_MAP) {
-    rc = ks->be->vt->del(ks->be, ks->kg, s->sid, ks->ck, cklen);
+    rc = ks->be->vt->del(ks->be, ks->kg, s->sid, ks->ck, cklen, ks->ck_hash);
     return rc ? be_fail(s, rc) : 0;
   }
   /* map: collect the entries' keys, then delete them */
@@ -656,7 +678,7 @@ int sl_state_clear(sl_state *s) {
   for (uint32_t off = 0; !rc && off < c.len;) {
     uint32_t n;
     memcpy(&n, c.buf + off, 4);
-    rc = ks->be->vt->del(ks->be, ks->kg, s->sid, c.buf + off + 4, n);
+    rc = ks->be->vt->del(ks->be, ks->kg, s->sid, c.buf + off + 4, n, sl__ck_hash(c.buf + off + 4, n));
     off += 4 + n;
   }
   sl__free(c.buf);

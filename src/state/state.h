@@ -22,6 +22,13 @@ sl__backend *sl__kstate_backend(sl__kstate *ks);
 void sl__kstate_key(const sl__kstate *ks, sl_bytes *out);
 /* The key (borrowed: valid while the record is processed) and its group. */
 void sl__kstate_set_key(sl__kstate *ks, const void *key, uint32_t klen, int kg);
+/* Start loading the state of the key whose hash is `hash` (its value,
+ * reducing and aggregating states without a namespace) -- see the
+ * backend's prefetch: stage 0 the table slots, stage 1 the entries. */
+void sl__kstate_prefetch(sl__kstate *ks, uint64_t hash, int stage);
+/* The same with the key's hash (sl__key_hash) known already. */
+void sl__kstate_set_key_h(sl__kstate *ks, const void *key, uint32_t klen, uint64_t hash,
+                          int kg);
 
 /* The keyed-state context of the operator instance behind ctx, or NULL
  * when the operator is not keyed (state.c). */

@@ -392,7 +392,7 @@ int sl__fastwin_process(sl__inst *inst, sl__fastwin *f, const sl_record *r) {
     return sl__win_unrepresentable(inst, &f->c->spec, t, r);
   if (SL__UNLIKELY(f->cur_last <= inst->wm)) /* its last window fired: late */
     return sl__emit_late(inst, f->c->late_tag, r);
-  uint64_t h = sl__key_hash(r->key, r->key_len);
+  uint64_t h = inst->key_hash; /* hashed once, by the producer */
   fw_key *k = key_get(f, inst, h, r->key, r->key_len);
   if (SL__UNLIKELY(!k)) return sl__fail(inst, -SL_ENOMEM, "window: out of memory");
   int64_t idx = f->cur_idx;
