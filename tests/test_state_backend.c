@@ -37,6 +37,19 @@ static sl__backend *open_be(const char *type, int lo, int hi, const char *name) 
 
 static int key_kg(const void *k, uint32_t n) { return sl__key_group(sl__key_hash(k, n), MAXP); }
 
+/* A composite key of a key alone, as the state layer builds it for value
+ * and list state ([klen] key [0]; short ones live inline in the heap
+ * backend's slots): the key printed with fmt and k.  Returns its length. */
+static uint32_t ckey(char *ck, size_t cap, const char *fmt, int k) {
+  char key[64];
+  int n = snprintf(key, sizeof key, fmt, k);
+  CHECK(n > 0 && n < 128 && (size_t)n + 2 <= cap);
+  ck[0] = (char)n;
+  memcpy(ck + 1, key, (size_t)n);
+  ck[n + 1] = 0;
+  return (uint32_t)n + 2;
+}
+
 /* ---- randomized vs reference ----------------------------------------------- */
 
 #define RKEYS 600
@@ -46,7 +59,10 @@ typedef struct ref_entry {
   uint32_t len;
 } ref_entry;
 
-static void randomized(const char *type) {
+/* composite: keys as the state layer builds them (heap: inline slots for
+ * the short values, entries for the long ones, and conversions as lists
+ * grow), else raw bytes ("key-%d"). */
+static void randomized(const char *type, int composite) {
   static ref_entry ref[2][RKEYS];
   memset(ref, 0, sizeof ref);
   sl__backend *be = open_be(type, 0, MAXP - 1, "rand");
@@ -60,7 +76,8 @@ static void randomized(const char *type) {
     x ^= x << 13, x ^= x >> 7, x ^= x << 17;
     int s = (int)(x >> 60) & 1, k = (int)((x >> 20) % RKEYS), op = (int)(x % 10);
     char ck[16];
-    uint32_t cklen = (uint32_t)snprintf(ck, sizeof ck, "key-%d", k);
+    uint32_t cklen = composite ? ckey(ck, sizeof ck, "key-%d", k)
+                               : (uint32_t)snprintf(ck, sizeof ck, "key-%d", k);
     int kg = key_kg(ck, cklen);
     ref_entry *r = &ref[s][k];
     if (op < 4) { /* put, random length 1..24 */
@@ -95,7 +112,8 @@ static void randomized(const char *type) {
   for (int s = 0; s < 2; s++)
     for (int k = 0; k < RKEYS; k++) {
       char ck[16];
-      uint32_t cklen = (uint32_t)snprintf(ck, sizeof ck, "key-%d", k);
+      uint32_t cklen = composite ? ckey(ck, sizeof ck, "key-%d", k)
+                                 : (uint32_t)snprintf(ck, sizeof ck, "key-%d", k);
       const void *v;
       uint32_t vlen;
       int rc = be->vt->get(be, key_kg(ck, cklen), sid[s], ck, cklen, sl__ck_hash(ck, cklen), &v, &vlen);
@@ -106,9 +124,12 @@ static void randomized(const char *type) {
   CHECK_EQ_INT(bad, 0);
   sl__backend_free(be);
 }
-static void test_randomized_heap(void) { randomized("hashmap"); }
+static void test_randomized_heap(void) {
+  randomized("hashmap", 0);
+  randomized("hashmap", 1);
+}
 #ifdef SLUICE_WITH_ROCKSDB
-static void test_randomized_rocksdb(void) { randomized("rocksdb"); }
+static void test_randomized_rocksdb(void) { randomized("rocksdb", 1); }
 #endif
 
 /* ---- dumps --------------------------------------------------------------------- */
@@ -170,7 +191,7 @@ static void fill(sl__backend **bes, int P, const char *type) {
   }
   for (int k = 0; k < 3000; k++) {
     char ck[32];
-    uint32_t cklen = (uint32_t)snprintf(ck, sizeof ck, "k%d", k);
+    uint32_t cklen = ckey(ck, sizeof ck, "k%d", k);
     int kg = key_kg(ck, cklen);
     sl__backend *be = bes[sl__key_group_to_subtask(kg, MAXP, P)];
     char v[32];
@@ -358,7 +379,7 @@ static void test_rocksdb_native_checkpoint(void) {
   CHECK(na > 0);
   for (int k = 0; k < 2000; k++) {
     char ck[32];
-    uint32_t cklen = (uint32_t)snprintf(ck, sizeof ck, "extra%d", k);
+    uint32_t cklen = ckey(ck, sizeof ck, "extra%d", k);
     int kg = key_kg(ck, cklen);
     if (kg <= src[0]->kg_hi) src[0]->vt->put(src[0], kg, 0, ck, cklen, sl__ck_hash(ck, cklen), "e", 1);
   }
@@ -419,13 +440,13 @@ static void isolation(const char *type) {
   /* keep writing: overwrite, grow, delete, add */
   for (int k = 0; k < 3000; k += 3) {
     char ck[32];
-    uint32_t cklen = (uint32_t)snprintf(ck, sizeof ck, "k%d", k);
+    uint32_t cklen = ckey(ck, sizeof ck, "k%d", k);
     int kg = key_kg(ck, cklen);
     CHECK_EQ_INT(be->vt->put(be, kg, 0, ck, cklen, sl__ck_hash(ck, cklen), "changed", 7), 0);
     CHECK_EQ_INT(be->vt->append(be, kg, 1, ck, cklen, sl__ck_hash(ck, cklen), "more", 4), 0);
     CHECK_EQ_INT(be->vt->del(be, kg, 2, ck, cklen, sl__ck_hash(ck, cklen)), 0);
     char nk[32];
-    uint32_t nlen = (uint32_t)snprintf(nk, sizeof nk, "new%d", k);
+    uint32_t nlen = ckey(nk, sizeof nk, "new%d", k);
     CHECK_EQ_INT(be->vt->put(be, key_kg(nk, nlen), 0, nk, nlen, sl__ck_hash(nk, nlen), "n", 1), 0);
   }
   /* the snapshot still shows the old contents, exactly */
@@ -483,7 +504,7 @@ static void concurrent_image(const char *type) {
   for (int round = 0; round < 5; round++)
     for (int k = 0; k < 3000; k++) {
       char ck[32];
-      uint32_t cklen = (uint32_t)snprintf(ck, sizeof ck, "k%d", k);
+      uint32_t cklen = ckey(ck, sizeof ck, "k%d", k);
       int kg = key_kg(ck, cklen);
       be->vt->put(be, kg, 0, ck, cklen, sl__ck_hash(ck, cklen), &round, sizeof round);
       be->vt->append(be, kg, 1, ck, cklen, sl__ck_hash(ck, cklen), "x", 1);

@@ -86,6 +86,27 @@ static inline int64_t sl__sat_sub(int64_t a, int64_t b) {
  * subtask. */
 #define XXH_INLINE_ALL /* short keys: let the compiler specialise XXH3 */
 #include <xxhash.h>
+/* Copy n <= 16 bytes without a call (two overlapping moves). */
+static inline void sl__copy16(void *dst, const void *src, uint32_t n) {
+  uint8_t *d = dst;
+  const uint8_t *p = src;
+  if (n >= 8) {
+    uint64_t a, b;
+    memcpy(&a, p, 8);
+    memcpy(&b, p + n - 8, 8);
+    memcpy(d, &a, 8);
+    memcpy(d + n - 8, &b, 8);
+  } else if (n >= 4) {
+    uint32_t a, b;
+    memcpy(&a, p, 4);
+    memcpy(&b, p + n - 4, 4);
+    memcpy(d, &a, 4);
+    memcpy(d + n - 4, &b, 4);
+  } else {
+    for (uint32_t i = 0; i < n; i++) d[i] = p[i];
+  }
+}
+
 uint64_t sl__key_hash_long(const void *key, size_t len); /* util.c */
 static inline uint64_t sl__key_hash(const void *key, size_t len) {
   /* keys up to 16 bytes inline (a few instructions), longer ones out of

@@ -103,10 +103,9 @@ int sl__keyed_run(sl__inst *inst, int port, const sl__hrec *v, uint32_t n) {
   if (ks)
     for (uint32_t i = 0; i < n && i < SL__PF_FAR; i++) sl__kstate_prefetch(ks, v[i].hash, 0);
   for (uint32_t i = 0; i < n; i++) {
-    if (ks) {
-      if (i + SL__PF_FAR < n) sl__kstate_prefetch(ks, v[i + SL__PF_FAR].hash, 0);
-      if (i + SL__PF_NEAR < n) sl__kstate_prefetch(ks, v[i + SL__PF_NEAR].hash, 1);
-    }
+    if (ks && i + SL__PF_NEAR < n)
+      sl__kstate_prefetch(ks, i + SL__PF_FAR < n ? v[i + SL__PF_FAR].hash : 0,
+                          v[i + SL__PF_NEAR].hash);
     inst->key_hash = v[i].hash;
     int rc = inst->vt->process(inst, port, &v[i].r);
     if (rc) return rc;

@@ -71,8 +71,14 @@ static inline void sl__batch_put(sl__batch *b, const sl_record *r, uint64_t hash
   sl__entry_hdr h = {r->ts, r->key_len, r->value_len, hash};
   memcpy(p, &h, sizeof h);
   p += sizeof h;
-  if (r->key_len) memcpy(p, r->key, r->key_len);
-  if (r->value_len) memcpy(p + r->key_len, r->value, r->value_len);
+  if (r->key_len <= 16) /* short keys and values (the usual): no call */
+    sl__copy16(p, r->key, r->key_len);
+  else
+    memcpy(p, r->key, r->key_len);
+  if (r->value_len <= 16)
+    sl__copy16(p + r->key_len, r->value, r->value_len);
+  else
+    memcpy(p + r->key_len, r->value, r->value_len);
   b->used += sl__entry_size(r->key_len, r->value_len);
   b->count++;
 }

@@ -102,11 +102,11 @@ typedef struct sl__backend_vt {
                 uint32_t cklen, uint64_t hash, const void *val, uint32_t vlen);
   int (*del)(sl__backend *be, int kg, uint32_t sid, const void *ck,
              uint32_t cklen, uint64_t hash);
-  /* optional: start loading what a get of (kg, sid, hash) will touch
-   * (memory prefetch; no effect on the state).  stage 0 the table slot,
-   * stage 1 (some records later, when the slot is in cache) the entry it
-   * points to. */
-  void (*prefetch)(sl__backend *be, int kg, uint32_t sid, uint64_t hash, int stage);
+  /* optional: start loading what gets of state sid will touch (memory
+   * prefetch; no effect on the state): the table slot of composite-key
+   * hash slot_hash, and the entry of entry_hash (whose slot was asked for
+   * some records before, so it is in cache by now); 0: none. */
+  void (*prefetch)(sl__backend *be, uint32_t sid, uint64_t slot_hash, uint64_t entry_hash);
   /* Every entry of (kg, sid) whose ck starts with prefix (plen 0: all). */
   int (*iter)(sl__backend *be, int kg, uint32_t sid, const void *prefix,
               uint32_t plen, sl__entry_fn fn, void *arg);

@@ -3,10 +3,16 @@
  * one per (state, key group), with copy-on-write snapshots.
  *
  * Table: open addressing with linear probing and backward-shift deletion
- * (no tombstones); a slot holds the 64-bit hash of the composite key
- * (sl__ck_hash, given by the caller) and a pointer to an entry { version,
- * ck, value }.  A slot's home is taken from the hash's upper half: the
- * lower bits choose the key group, so within one table they are alike.  A value is updated in place
+ * (no tombstones); a slot (32 bytes) holds the 64-bit hash of the
+ * composite key (sl__ck_hash, given by the caller) and either
+ *   - inline, the key and value themselves, when the composite key is a
+ *     key alone ([klen] key [0]) and key + value fit in 16 bytes -- the
+ *     usual value, reducing or aggregating state of a short key: no
+ *     allocation, no second cache miss, and a snapshot's copy of the slot
+ *     array copies them; or
+ *   - a pointer to an entry { version, ck, value } (copy-on-write below).
+ * A slot's home is taken from the hash's upper half: the lower bits choose
+ * the key group, so within one table they are alike.  A value is updated in place
  * when it fits and the entry is not shared with a snapshot, so a fixed-size
  * value costs no allocation per access.
  *
@@ -15,8 +21,9 @@
  *   1. snapshot() copies every table's slot array (pointers only), records
  *      snap_version = version and bumps version.  O(slots) memcpy; processing
  *      resumes immediately.
- *   2. An entry with e->version <= snap_version is shared with the snapshot
- *      and immutable: writing it first copies it (new version) into the live
+ *   2. (Inline slots need nothing: the copy holds their bytes.)  An entry
+ *      with e->version <= snap_version is shared with the snapshot and
+ *      immutable: writing it first copies it (new version) into the live
  *      slot; deleting it only unlinks it.  Either way the old entry goes to
  *      the table's retired list.
  *   3. snap_iter() reads the copied slot arrays and their (immutable) entries,
@@ -36,9 +43,17 @@ typedef struct entry {
   uint8_t data[]; /* ck, then value (vcap bytes) */
 } entry;
 
+enum { SLOT_EMPTY = 0, SLOT_PTR = 1, SLOT_INL = 2 };
+#define INL_BYTES 16
+
 typedef struct slot {
   uint64_t hash;
-  entry *e; /* NULL = empty */
+  uint8_t kind;       /* SLOT_* */
+  uint8_t klen, vlen; /* inline: key and value bytes in d */
+  union {
+    entry *e;              /* SLOT_PTR */
+    uint8_t d[INL_BYTES];  /* SLOT_INL: key, then value */
+  } u;
 } slot;
 
 typedef struct table {
@@ -57,6 +72,8 @@ typedef struct heap_be {
    * without hashing and probing (checked by comparing the key bytes) */
   table *last_t;
   uint32_t last_i;
+  slot *dead; /* the slot array a grow replaced: a value passed to put may
+               * point into it (views live until the next call) */
   table **tables; /* [sid] -> array of (kg_hi - kg_lo + 1) tables */
   uint32_t n_tables;
   uint32_t version;
@@ -123,6 +140,38 @@ static inline int ck_eq(const entry *e, const void *ck, uint32_t cklen) {
   return e->cklen == cklen && bytes_eq(e->data, ck, cklen);
 }
 
+/* ck is [klen] key [0] with klen < 128: the key alone. */
+static inline int ck_is_key(const uint8_t *ck, uint32_t cklen) {
+  return cklen >= 2 && cklen - 2 < 128 && ck[0] == cklen - 2 && ck[cklen - 1] == 0;
+}
+
+static inline int slot_eq(const slot *s, const void *ck, uint32_t cklen) {
+  if (s->kind == SLOT_PTR) return ck_eq(s->u.e, ck, cklen);
+  const uint8_t *c = ck;
+  return cklen == (uint32_t)s->klen + 2 && c[0] == s->klen && c[cklen - 1] == 0 &&
+         bytes_eq(c + 1, s->u.d, s->klen);
+}
+
+static inline uint8_t *slot_val(slot *s) {
+  return s->kind == SLOT_INL ? s->u.d + s->klen : val_of(s->u.e);
+}
+static inline uint32_t slot_vlen(const slot *s) {
+  return s->kind == SLOT_INL ? s->vlen : s->u.e->vlen;
+}
+
+/* The composite key of slot s: into buf (18 bytes) when inline. */
+static inline const uint8_t *slot_ck(const slot *s, uint8_t *buf, uint32_t *cklen) {
+  if (s->kind == SLOT_PTR) {
+    *cklen = s->u.e->cklen;
+    return s->u.e->data;
+  }
+  buf[0] = s->klen;
+  memcpy(buf + 1, s->u.d, s->klen);
+  buf[1 + s->klen] = 0;
+  *cklen = (uint32_t)s->klen + 2;
+  return buf;
+}
+
 static inline uint32_t home(uint64_t hash, uint32_t mask) { return (uint32_t)(hash >> 32) & mask; }
 
 /* Index of ck's slot, or of the empty slot where it would go. */
@@ -132,7 +181,7 @@ static inline uint32_t find(const table *t, uint64_t hash, const void *ck,
   uint32_t mask = t->cap - 1;
   for (uint32_t i = home(hash, mask);; i = (i + 1) & mask) {
     const slot *s = &t->slots[i];
-    if (!s->e || (s->hash == hash && ck_eq(s->e, ck, cklen))) return i;
+    if (!s->kind || (s->hash == hash && slot_eq(s, ck, cklen))) return i;
   }
 }
 
@@ -145,22 +194,26 @@ static int heap_get(sl__backend *be, int kg, uint32_t sid, const void *ck,
   h->last_t = t;
   h->last_i = i;
   slot *s = &t->slots[i];
-  if (!s->e) return 1;
-  *val = val_of(s->e);
-  *vlen = s->e->vlen;
+  if (!s->kind) return 1;
+  *val = slot_val(s);
+  *vlen = slot_vlen(s);
   return 0;
 }
 
-static void heap_prefetch(sl__backend *be, int kg, uint32_t sid, uint64_t hash, int stage) {
+static inline slot *home_slot(heap_be *h, uint32_t sid, uint64_t hash) {
+  table *t = get_table(h, sl__key_group(hash, h->base.max_parallelism), sid);
+  return t && t->cap ? &t->slots[home(hash, t->cap - 1)] : NULL;
+}
+
+static void heap_prefetch(sl__backend *be, uint32_t sid, uint64_t slot_hash,
+                          uint64_t entry_hash) {
   heap_be *h = (heap_be *)be;
-  table *t = get_table(h, kg, sid);
-  if (!t || !t->cap) return;
-  slot *s = &t->slots[home(hash, t->cap - 1)];
-  if (stage == 0) {
-    __builtin_prefetch(s);
-  } else if (s->e && s->hash == hash) { /* its entry (the first probe's) */
-    __builtin_prefetch(s->e);
-  }
+  slot *s;
+  if (slot_hash && (s = home_slot(h, sid, slot_hash))) __builtin_prefetch(s);
+  /* the entry of the first probe's slot, when that is the key's */
+  if (entry_hash && (s = home_slot(h, sid, entry_hash)) && s->kind == SLOT_PTR &&
+      s->hash == entry_hash)
+    __builtin_prefetch(s->u.e);
 }
 
 /* ---- mutation ---------------------------------------------------------------- */
@@ -186,12 +239,13 @@ static int grow(heap_be *h, table *t) {
   slot *ns = sl__calloc(ncap, sizeof *ns);
   if (!ns) return fail(h, -SL_ENOMEM, "out of memory");
   for (uint32_t i = 0; i < t->cap; i++) {
-    if (!t->slots[i].e) continue;
+    if (!t->slots[i].kind) continue;
     uint32_t j = home(t->slots[i].hash, ncap - 1);
-    while (ns[j].e) j = (j + 1) & (ncap - 1);
+    while (ns[j].kind) j = (j + 1) & (ncap - 1);
     ns[j] = t->slots[i];
   }
-  sl__free(t->slots);
+  sl__free(h->dead);
+  h->dead = t->slots;
   t->slots = ns;
   t->cap = ncap;
   return 0;
@@ -208,13 +262,28 @@ static entry *new_entry(heap_be *h, const void *ck, uint32_t cklen, uint32_t vca
   return e;
 }
 
-/* Make slot s hold a private entry with room for vneed value bytes, keeping
- * the first `keep` bytes of the current value.  A replaced private entry
- * is freed, or handed to *later (when not NULL) for the caller to free
- * after it copied a value that may point into it. */
+/* Make slot s writable with room for vneed value bytes, keeping the first
+ * `keep` bytes of the current value: an inline slot stays inline while
+ * key and value fit, else becomes an entry; an entry shared with the
+ * snapshot is copied.  A replaced private entry is freed, or handed to
+ * *later (when not NULL) for the caller to free after it copied a value
+ * that may point into it. */
 static int make_writable(heap_be *h, table *t, slot *s, uint32_t vneed,
                          uint32_t keep, entry **later) {
-  entry *e = s->e;
+  if (s->kind == SLOT_INL) {
+    if (s->klen + vneed <= INL_BYTES) return 0;
+    uint8_t ck[INL_BYTES + 2];
+    uint32_t cklen;
+    slot_ck(s, ck, &cklen);
+    entry *n = new_entry(h, ck, cklen, vneed);
+    if (!n) return fail(h, -SL_ENOMEM, "out of memory");
+    memcpy(val_of(n), s->u.d + s->klen, keep);
+    n->vlen = keep;
+    s->kind = SLOT_PTR;
+    s->u.e = n;
+    return 0;
+  }
+  entry *e = s->u.e;
   if (!shared(h, e) && vneed <= e->vcap) return 0;
   uint32_t vcap = vneed <= e->vcap ? e->vcap : SL__MAX(vneed, e->vcap + e->vcap / 2);
   entry *n = new_entry(h, e->data, e->cklen, vcap);
@@ -232,34 +301,66 @@ static int make_writable(heap_be *h, table *t, slot *s, uint32_t vneed,
   } else {
     sl__free(e);
   }
-  s->e = n;
+  s->u.e = n;
   return 0;
 }
 
-/* Slot of ck, inserting an empty entry (vcap bytes) if absent. */
+/* Slot of ck, inserting an empty value (room for vcap bytes) if absent. */
 static int upsert(heap_be *h, int kg, uint32_t sid, const void *ck, uint32_t cklen,
                   uint64_t hash, uint32_t vcap, table **tout, slot **sout) {
   int rc = check_kg(h, kg);
   if (rc) return rc;
   table *t = get_table(h, kg, sid);
   if (!t) return fail(h, -SL_ESTATE, "unknown state id");
-  if (t == h->last_t && t->slots[h->last_i].e && ck_eq(t->slots[h->last_i].e, ck, cklen)) {
-    *tout = t; /* the key just read: no hash, no probe */
-    *sout = &t->slots[h->last_i];
-    return 0;
+  if (t == h->last_t && h->last_i < t->cap) {
+    slot *s = &t->slots[h->last_i];
+    if (s->kind && s->hash == hash && slot_eq(s, ck, cklen)) {
+      *tout = t; /* the key just read: no probe */
+      *sout = s;
+      return 0;
+    }
   }
   if ((t->count + 1) * 4 > t->cap * 3 && (rc = grow(h, t))) return rc;
   slot *s = &t->slots[find(t, hash, ck, cklen)];
-  if (!s->e) {
-    entry *e = new_entry(h, ck, cklen, vcap);
-    if (!e) return fail(h, -SL_ENOMEM, "out of memory");
+  if (!s->kind) {
+    const uint8_t *c = ck;
+    if (ck_is_key(c, cklen) && cklen - 2 + vcap <= INL_BYTES) {
+      s->kind = SLOT_INL;
+      s->klen = (uint8_t)(cklen - 2);
+      s->vlen = 0;
+      memcpy(s->u.d, c + 1, s->klen);
+    } else {
+      entry *e = new_entry(h, ck, cklen, vcap);
+      if (!e) return fail(h, -SL_ENOMEM, "out of memory");
+      s->kind = SLOT_PTR;
+      s->u.e = e;
+    }
     s->hash = hash;
-    s->e = e;
     t->count++;
   }
   *tout = t;
   *sout = s;
   return 0;
+}
+
+/* A value passed to put or append may be a view into slot s itself,
+ * which make_writable overwrites when the slot stops being inline: the
+ * bytes go to tmp first. */
+static inline const void *own_view(const slot *s, const void *val, uint32_t vlen, uint8_t *tmp) {
+  const uint8_t *v = val;
+  if (s->kind == SLOT_INL && v >= s->u.d && v < s->u.d + INL_BYTES &&
+      vlen <= (uint32_t)(s->u.d + INL_BYTES - v)) {
+    memcpy(tmp, v, vlen);
+    return tmp;
+  }
+  return val;
+}
+
+static inline void set_vlen(slot *s, uint32_t vlen) {
+  if (s->kind == SLOT_INL)
+    s->vlen = (uint8_t)vlen;
+  else
+    s->u.e->vlen = vlen;
 }
 
 static int heap_put(sl__backend *be, int kg, uint32_t sid, const void *ck,
@@ -268,16 +369,20 @@ static int heap_put(sl__backend *be, int kg, uint32_t sid, const void *ck,
   table *t;
   slot *s;
   int rc = upsert(h, kg, sid, ck, cklen, hash, vlen, &t, &s);
+  if (rc) return rc;
+  uint8_t tmp[INL_BYTES];
+  val = own_view(s, val, vlen, tmp);
   entry *old = NULL; /* val may point into the entry it replaces */
-  if (rc || (rc = make_writable(h, t, s, vlen, 0, &old))) return rc;
+  if ((rc = make_writable(h, t, s, vlen, 0, &old))) return rc;
+  uint8_t *dst = slot_val(s);
   if (vlen == 8) { /* the common fixed-size value: one load, one store */
     uint64_t v;
     memcpy(&v, val, 8);
-    memcpy(val_of(s->e), &v, 8);
+    memcpy(dst, &v, 8);
   } else {
-    memmove(val_of(s->e), val, vlen);
+    memmove(dst, val, vlen);
   }
-  s->e->vlen = vlen;
+  set_vlen(s, vlen);
   sl__free(old);
   return 0;
 }
@@ -289,11 +394,13 @@ static int heap_append(sl__backend *be, int kg, uint32_t sid, const void *ck,
   slot *s;
   int rc = upsert(h, kg, sid, ck, cklen, hash, vlen, &t, &s);
   if (rc) return rc;
-  uint32_t old = s->e->vlen;
+  uint32_t old = slot_vlen(s);
   if ((uint64_t)old + vlen > UINT32_MAX / 2) return fail(h, -SL_ESTATE, "value too large");
+  uint8_t tmp[INL_BYTES];
+  val = own_view(s, val, vlen, tmp);
   if ((rc = make_writable(h, t, s, old + vlen, old, NULL))) return rc;
-  memcpy(val_of(s->e) + old, val, vlen);
-  s->e->vlen = old + vlen;
+  memmove(slot_val(s) + old, val, vlen);
+  set_vlen(s, old + vlen);
   return 0;
 }
 
@@ -303,21 +410,23 @@ static int heap_del(sl__backend *be, int kg, uint32_t sid, const void *ck,
   table *t = get_table(h, kg, sid);
   if (!t || !t->count) return 0;
   uint32_t mask = t->cap - 1, i = find(t, hash, ck, cklen);
-  if (!t->slots[i].e) return 0;
-  entry *e = t->slots[i].e;
-  if (shared(h, e)) {
-    int rc = retire(h, t, e);
-    if (rc) return rc;
-  } else {
-    sl__free(e);
+  if (!t->slots[i].kind) return 0;
+  if (t->slots[i].kind == SLOT_PTR) {
+    entry *e = t->slots[i].u.e;
+    if (shared(h, e)) {
+      int rc = retire(h, t, e);
+      if (rc) return rc;
+    } else {
+      sl__free(e);
+    }
   }
   /* backward-shift deletion keeps probe sequences intact */
   uint32_t j = i;
   for (;;) {
-    t->slots[i].e = NULL;
+    t->slots[i].kind = SLOT_EMPTY;
     for (;;) {
       j = (j + 1) & mask;
-      if (!t->slots[j].e) {
+      if (!t->slots[j].kind) {
         t->count--;
         return 0;
       }
@@ -333,9 +442,13 @@ static int heap_del(sl__backend *be, int kg, uint32_t sid, const void *ck,
 static int scan(slot *slots, uint32_t cap, const void *prefix, uint32_t plen,
                 sl__entry_fn fn, void *arg) {
   for (uint32_t i = 0; i < cap; i++) {
-    entry *e = slots[i].e;
-    if (!e || e->cklen < plen || (plen && memcmp(e->data, prefix, plen))) continue;
-    int rc = fn(arg, e->data, e->cklen, val_of(e), e->vlen);
+    slot *s = &slots[i];
+    if (!s->kind) continue;
+    uint8_t buf[INL_BYTES + 2];
+    uint32_t cklen;
+    const uint8_t *ck = slot_ck(s, buf, &cklen);
+    if (cklen < plen || (plen && memcmp(ck, prefix, plen))) continue;
+    int rc = fn(arg, ck, cklen, slot_val(s), slot_vlen(s));
     if (rc) return rc;
   }
   return 0;
@@ -407,13 +520,15 @@ static void heap_free(sl__backend *be) {
   for (uint32_t sid = 0; sid < h->n_tables; sid++) {
     for (int k = 0; k <= be->kg_hi - be->kg_lo; k++) {
       table *t = &h->tables[sid][k];
-      for (uint32_t i = 0; i < t->cap; i++) sl__free(t->slots[i].e);
+      for (uint32_t i = 0; i < t->cap; i++)
+        if (t->slots[i].kind == SLOT_PTR) sl__free(t->slots[i].u.e);
       sl__free(t->slots);
       sl__free(t->retired);
     }
     sl__free(h->tables[sid]);
   }
   sl__free(h->tables);
+  sl__free(h->dead);
   sl__backend_meta_free(be);
   sl__free_private(h);
 }

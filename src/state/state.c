@@ -66,7 +66,7 @@ struct sl__kstate {
   uint64_t key_hash; /* sl__key_hash(key) */
   int kg;
   sl_state **handles;
-  uint32_t n_handles;
+  uint32_t n_handles, last_h;
   uint8_t *ck;
   uint32_t ckcap;
   /* ck holds the key of (ck_owner, epoch): a get and set of one state for
@@ -134,14 +134,14 @@ void sl__kstate_set_key_h(sl__kstate *ks, const void *key, uint32_t klen, uint64
   ks->epoch++;
 }
 
-void sl__kstate_prefetch(sl__kstate *ks, uint64_t hash, int stage) {
+void sl__kstate_prefetch(sl__kstate *ks, uint64_t slot_hash, uint64_t entry_hash) {
   sl__backend *be = ks->be;
   if (!be->vt->prefetch) return;
-  int kg = sl__key_group(hash, be->max_parallelism);
   for (uint32_t i = 0; i < ks->n_handles; i++) {
     const sl_state *s = ks->handles[i];
-    /* a composite key of the key alone hashes to the key's hash */
-    if (!s->nslen && s->desc->kind != SL_STATE_MAP) be->vt->prefetch(be, kg, s->sid, hash, stage);
+    /* a composite key of the key alone hashes to the key's hash (only a
+     * hint: a wrong guess costs a useless load, nothing else) */
+    if (!s->nslen) be->vt->prefetch(be, s->sid, slot_hash, entry_hash);
   }
 }
 
@@ -185,9 +185,14 @@ static int kind_ok(const sl_state_desc *d) {
 
 static int handle_get(sl__kstate *ks, sl_ctx *ctx, const sl_state_desc *desc,
                       sl_state **out) {
+  if (SL__LIKELY(ks->n_handles) && ks->handles[ks->last_h]->desc == desc) {
+    *out = ks->handles[ks->last_h]; /* the one asked for last time */
+    return 0;
+  }
   for (uint32_t i = 0; i < ks->n_handles; i++)
     if (ks->handles[i]->desc == desc) {
       *out = ks->handles[i];
+      ks->last_h = i;
       return 0;
     }
   if (!desc->name || !desc->name[0] || !kind_ok(desc))
@@ -294,6 +299,18 @@ static int build_ck(sl_state *s, const void *ukey, uint32_t uklen, uint32_t *ckl
     *cklen = ks->ck_len;
     return 0;
   }
+  ks->ck_owner = uklen ? NULL : s;
+  ks->ck_epoch = ks->epoch;
+  if (ks->klen <= 16 && !s->nslen && !uklen && ks->ckcap >= 18) {
+    /* the common case, a short key alone: its hash is the key's */
+    uint8_t *p = ks->ck;
+    p[0] = (uint8_t)ks->klen;
+    sl__copy16(p + 1, ks->key, ks->klen);
+    p[1 + ks->klen] = 0;
+    *cklen = ks->ck_len = ks->klen + 2;
+    ks->ck_hash = ks->key_hash;
+    return 0;
+  }
   uint32_t need = 10 + ks->klen + s->nslen + uklen;
   if (reserve(&ks->ck, &ks->ckcap, need)) return state_fail(s, -SL_ENOMEM, "out of memory");
   uint8_t *p = ks->ck;
@@ -307,8 +324,6 @@ static int build_ck(sl_state *s, const void *ukey, uint32_t uklen, uint32_t *ckl
   if (uklen) memcpy(p + n, ukey, uklen);
   *cklen = n + uklen;
   ks->ck_hash = sl__ck_hash_rest(ks->key_hash, p + rest, *cklen - rest);
-  ks->ck_owner = uklen ? NULL : s;
-  ks->ck_epoch = ks->epoch;
   ks->ck_len = n;
   return 0;
 }

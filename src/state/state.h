@@ -22,10 +22,11 @@ sl__backend *sl__kstate_backend(sl__kstate *ks);
 void sl__kstate_key(const sl__kstate *ks, sl_bytes *out);
 /* The key (borrowed: valid while the record is processed) and its group. */
 void sl__kstate_set_key(sl__kstate *ks, const void *key, uint32_t klen, int kg);
-/* Start loading the state of the key whose hash is `hash` (its value,
- * reducing and aggregating states without a namespace) -- see the
- * backend's prefetch: stage 0 the table slots, stage 1 the entries. */
-void sl__kstate_prefetch(sl__kstate *ks, uint64_t hash, int stage);
+/* Start loading the state of keys (states without a namespace): the table
+ * slots of the key whose hash is slot_hash, the entries of entry_hash's
+ * (asked for its slots a few records before); 0: none.  See the
+ * backend's prefetch. */
+void sl__kstate_prefetch(sl__kstate *ks, uint64_t slot_hash, uint64_t entry_hash);
 /* The same with the key's hash (sl__key_hash) known already. */
 void sl__kstate_set_key_h(sl__kstate *ks, const void *key, uint32_t klen, uint64_t hash,
                           int kg);
