@@ -316,6 +316,65 @@ static void test_rich_functions(void) {
   sl_env_free(env);
 }
 
+/* Keyed state that outgrows the caches makes its operator take runs
+ * (prefetching) instead of direct calls, mid-stream: 600 k records over
+ * 200 k keys, each key three times (v, v + 200 k, v + 400 k).  A keyed
+ * process emits the key's count at its third record and, at P = 1 (one
+ * producer, so one order), checks every key's records come in order. */
+#define RS_KEYS 200000
+static int rs_key(void *ud, sl_ctx *ctx, const sl_record *in, sl_record *out) {
+  int64_t *k = sl_ctx_scratch(ctx, 8);
+  *k = v64(in) % RS_KEYS;
+  out->key = k;
+  out->key_len = 8;
+  return 0;
+}
+static const sl_state_desc rs_last = {.name = "last", .kind = SL_STATE_VALUE};
+static int rs_check(void *ud, sl_ctx *ctx, const sl_record *in, sl_collector *out) {
+  sl_state *s;
+  sl_bytes b;
+  int64_t st[2] = {-1, 0}; /* last value, count */
+  int rc = sl_state_get(ctx, &rs_last, &s);
+  if (!rc && (rc = sl_value_get(s, &b)) == 0) memcpy(st, b.data, sizeof st);
+  if (rc < 0) return rc;
+  if (ud && v64(in) <= st[0]) /* in order (P = 1: one producer) */
+    return sl_ctx_fail(ctx, "key %lld: %lld after %lld", (long long)(v64(in) % RS_KEYS),
+                       (long long)v64(in), (long long)st[0]);
+  st[0] = v64(in);
+  st[1]++;
+  if ((rc = sl_value_set(s, st, sizeof st))) return rc;
+  if (st[1] < 3) return 0;
+  sl_record r = {0, in->key, in->key_len, st, sizeof st};
+  return sl_emit(out, &r);
+}
+static void runs_switch(int P) {
+  sl_env *env = env_p(P);
+  sl_collect *c = sl_collect_new();
+  sl_stream *s = sl_source_stream(env, sl_sequence_source(0, 3 * RS_KEYS - 1));
+  s = sl_process(sl_key_by(s, rs_key, NULL), rs_check, P == 1 ? "order" : NULL);
+  CHECK_EQ_INT(sl_sink_to(s, sl_collect_sink(c)), 0);
+  int rc = sl_execute(env, "runs");
+  if (rc) fprintf(stderr, "%s\n", sl_env_last_error(env));
+  CHECK_EQ_INT(rc, 0);
+  CHECK_EQ_INT(sl_collect_count(c), RS_KEYS);
+  static uint8_t seen[RS_KEYS];
+  memset(seen, 0, sizeof seen);
+  int bad = 0;
+  for (size_t i = 0; i < sl_collect_count(c); i++) {
+    sl_record r;
+    sl_collect_get(c, i, &r);
+    int64_t k, st[2];
+    memcpy(&k, r.key, 8);
+    memcpy(st, r.value, sizeof st);
+    bad += k < 0 || k >= RS_KEYS || seen[k]++ || st[1] != 3 || (P == 1 && st[0] != k + 2 * RS_KEYS);
+  }
+  CHECK_EQ_INT(bad, 0);
+  sl_collect_free(c);
+  sl_env_free(env);
+}
+static void test_runs_switch_p1(void) { runs_switch(1); }
+static void test_runs_switch_p2(void) { runs_switch(2); }
+
 int main(void) {
   RUN(test_pipeline_p1);
   RUN(test_pipeline_p2);
@@ -328,5 +387,7 @@ int main(void) {
   RUN(test_tiny_batches);
   RUN(test_cancel);
   RUN(test_rich_functions);
+  RUN(test_runs_switch_p1);
+  RUN(test_runs_switch_p2);
   TEST_MAIN_END();
 }

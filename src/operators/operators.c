@@ -76,6 +76,7 @@ int sl__keyed_open(sl__inst *inst) {
   sl__backend *be;
   int rc = sl__backend_open(job->conf, name, lo, hi, job->max_parallelism, &be, err,
                             sizeof err);
+  if (!rc) be->large = &inst->want_runs; /* runs once the state is large */
   if (!rc) rc = sl__kstate_new(be, &inst->ctx, "keyed", &inst->ks);
   if (rc) return sl__fail(inst, rc, "cannot open keyed state: %s", err[0] ? err : sl_strerror(rc));
   return 0;

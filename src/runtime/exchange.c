@@ -6,13 +6,13 @@
  * rebalance -> round robin from the producer's own subtask; broadcast ->
  * every subtask; global -> subtask 0.  Records and control events for the
  * consumer on the producer's own worker are direct calls (as on a forward
- * edge), except on a batched hash edge (runtime.h): they go through the
- * worker's channel to itself like any other, and the worker sends that
- * channel's batch at the end of each step (sl__xchg_flush_self) and drains
- * it in the next, so the consumer gets runs of records (invariant 3 holds:
- * the consumer's rank is above the producer's).  On a hash edge the key's
- * hash goes with the record, in the batch entry or in the consumer's
- * key_hash.
+ * edge), except on a hash edge into an op that asked for runs (runtime.h,
+ * sl__out_runs): they go through the worker's channel to itself like any
+ * other, and the worker sends that channel's batch at the end of each step
+ * (sl__xchg_flush_self) and drains it in the next, so the consumer gets
+ * runs of records (invariant 3 holds: the consumer's rank is above the
+ * producer's).  On a hash edge the key's hash goes with the record, in the
+ * batch entry or in the consumer's key_hash.
  *
  * A batch is sent when the next record does not fit, when it is older than
  * execution.buffer-timeout (worker.c calls sl__xchg_flush), or when the
@@ -116,7 +116,7 @@ int sl__xchg_hash(sl__inst *inst, sl__out *o, const sl_record *r, uint64_t hash)
   if (P > 1)
     c = sl__key_group_to_subtask(sl__key_group(hash, job->max_parallelism),
                                  job->max_parallelism, P);
-  if (c == p && !o->batched) {
+  if (c == p && !sl__out_runs(o)) {
     sl__inst *t = o->self;
     t->key_hash = hash;
     if (SL__UNLIKELY(sl__held(t, o->self_chan))) return sl__hold(t, o->self_chan, r, hash, 0);
@@ -157,7 +157,7 @@ int sl__xchg_ctrl(sl__inst *inst, sl__out *o, uint32_t kind, int64_t payload) {
   int P = inst->job->P, p = inst->w->index;
   for (int c = 0; c < P; c++) {
     sl__chan *ch = &o->x->ch[(size_t)p * P + c];
-    if (c == p && !o->batched) { /* directly, like its records */
+    if (c == p && !sl__out_runs(o)) { /* directly, like its records */
       int rc;
       if (sl__held(o->self, o->self_chan)) {
         sl_record e = {payload, NULL, 0, NULL, 0};

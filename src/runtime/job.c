@@ -248,7 +248,7 @@ static int plan(sl__job *job) {
                                         .self = x ? dst : NULL,
                                         .self_chan = chan_base + w,
                                         .batched = batched,
-                                        .direct = x && P == 1 && !batched};
+                                        .direct = x && P == 1};
         dst->n_inputs += x ? P : 1;
       }
       chan_base += x ? P : 1;

@@ -17,9 +17,9 @@
  *     bounded and a slow consumer stops its producers (backpressure).
  *   - Records of an exchange for the consumer on the producer's own worker
  *     are a direct call, except on a hash edge into an op that takes runs
- *     of records (process_batch, e.g. to prefetch their state): there they
- *     go through the worker's channel to itself (sent at the end of each
- *     step).  A hash edge stays an exchange at P = 1 (one 1 x 1 channel),
+ *     of records (process_batch, to prefetch their state) once it asks for
+ *     them (want_runs: its state outgrew the caches): then they go through
+ *     the worker's channel to itself (sent at the end of each step).  A hash edge stays an exchange at P = 1 (one 1 x 1 channel),
  *     the other edges become forward edges.  Either way a keyed operator
  *     gets each record's key hash as computed by the producer to route it
  *     (inst->key_hash): keys are hashed once.
@@ -177,11 +177,17 @@ typedef struct sl__out {
    * not a copy through a channel to the same thread */
   sl__inst *self;
   int self_chan;
-  /* a hash edge into an op with process_batch: records for the consumer
-   * on this worker go through its channel too, so they come in runs */
+  /* a hash edge into an op with process_batch: once the consumer asks for
+   * runs (self->want_runs), records for it on this worker go through its
+   * channel too, so they come in runs */
   int batched;
-  int direct; /* a hash edge at P = 1, not batched: always to `self` */
+  int direct; /* a hash edge at P = 1: to `self` (directly unless runs) */
 } sl__out;
+
+/* Records of hash output o for the consumer on this worker go through
+ * the channel (not a direct call).  Switches only from 0 to 1, so nothing
+ * overtakes what went directly before. */
+#define sl__out_runs(o) ((o)->batched && (o)->self->want_runs)
 
 struct sl__chan {
   sl__ring full;   /* producer -> consumer */
@@ -246,6 +252,10 @@ struct sl__inst {
   /* the key hash of the record being processed (hash edges: computed by
    * the producer to route it, never again) */
   uint64_t key_hash;
+  /* an op with process_batch wants its records in runs on every input,
+   * also from its own worker: set (never reset) by its keyed state once
+   * that outgrows the CPU caches, where prefetching pays for the copy */
+  int want_runs;
   int n_ended;
   int ended;
   int nodrain;  /* an input ended by a stop without drain (cancel): no final
@@ -363,7 +373,7 @@ static inline int sl__emit(sl__inst *inst, const sl_record *r) {
   sl__out *o = inst->hout;
   if (o) {
     uint64_t hash = sl__key_hash(r->key, r->key_len);
-    if (o->direct && !sl__held(o->self, o->self_chan)) {
+    if (o->direct && !o->self->want_runs && !sl__held(o->self, o->self_chan)) {
       o->self->key_hash = hash; /* P = 1: to the consumer directly */
       return o->self->vt->process(o->self, o->port, r);
     }

@@ -129,8 +129,15 @@ typedef struct sl__state_meta {
   sl__state_kind kind;
 } sl__state_meta;
 
+/* Keyed state bigger than this no longer fits the CPU caches (an L2): a
+ * keyed operator then takes its records in runs and prefetches. */
+#define SL__STATE_LARGE (1u << 20)
+
 struct sl__backend {
   const sl__backend_vt *vt;
+  /* when not NULL, set to 1 once the state outgrows SL__STATE_LARGE (the
+   * heap backend; a RocksDB backend does not prefetch) */
+  int *large;
   int kg_lo, kg_hi;  /* inclusive key-group range */
   int max_parallelism;
   sl__state_meta *states;

@@ -78,6 +78,7 @@ typedef struct heap_be {
   uint32_t n_tables;
   uint32_t version;
   uint32_t snap_version; /* 0: no snapshot open */
+  uint64_t slot_bytes;   /* of every table's slot array (base.large) */
 } heap_be;
 
 struct sl__snapshot {
@@ -247,7 +248,9 @@ static int grow(heap_be *h, table *t) {
   sl__free(h->dead);
   h->dead = t->slots;
   t->slots = ns;
+  h->slot_bytes += (uint64_t)(ncap - t->cap) * sizeof *ns;
   t->cap = ncap;
+  if (h->base.large && h->slot_bytes > SL__STATE_LARGE) *h->base.large = 1;
   return 0;
 }
 
