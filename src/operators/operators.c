@@ -143,10 +143,10 @@ static int key_by_process(sl__inst *inst, int port, const sl_record *r) {
   sl_record out = *r;
   int rc = ((sl_key_fn)inst->op->fn)(inst->op->ud, &inst->ctx, r, &out);
   if (SL__UNLIKELY(rc < 0)) return sl__user_fail(inst, rc, r);
-  sl_record keyed = *r;
-  keyed.key = out.key;
-  keyed.key_len = out.key_len;
-  return sl__emit(inst, &keyed);
+  out.ts = r->ts; /* only the key is the function's */
+  out.value = r->value;
+  out.value_len = r->value_len;
+  return sl__emit(inst, &out);
 }
 
 static int pass_process(sl__inst *inst, int port, const sl_record *r) {

@@ -62,6 +62,7 @@ typedef struct wm_gen {
 } wm_gen;
 
 typedef struct wm_state {
+  int per_record; /* a watermark may follow each record: interval 0 or on_event */
   int64_t max_ts;
   int64_t emitted;     /* last watermark sent */
   int64_t next_emit;   /* wall-clock ms of the next periodic emission */
@@ -74,6 +75,9 @@ static int wm_open(sl__inst *inst) {
   if (!s) return sl__fail(inst, -SL_ENOMEM, "out of memory");
   s->max_ts = s->emitted = SL_WATERMARK_MIN;
   s->last_record = sl_ctx_now(&inst->ctx);
+  const wm_gen *g = inst->op->cfg;
+  s->per_record = g->ws.kind == SL_WM_CUSTOM ? g->ws.on_event != NULL
+                                             : SL__CONF_I(inst->job->conf, WATERMARK_INTERVAL) == 0;
   inst->impl = s;
   return 0;
 }
@@ -111,17 +115,12 @@ static int wm_process(sl__inst *inst, int port, const sl_record *r) {
   out.ts = g->ts_fn(g->ud, r);
   if (out.ts > s->max_ts) s->max_ts = out.ts;
   if (g->ws.idle_timeout_ms > 0) s->last_record = sl_ctx_now(&inst->ctx);
-  if ((rc = sl__emit(inst, &out))) return rc;
+  if ((rc = sl__emit(inst, &out)) || SL__LIKELY(!s->per_record)) return rc;
   if (g->ws.kind == SL_WM_CUSTOM) {
-    if (g->ws.on_event) {
-      int64_t wm = g->ws.on_event(g->ws.ud, &inst->ctx, &out, out.ts);
-      if (wm != SL_WATERMARK_MIN && (rc = send_wm(inst, s, wm))) return rc;
-    }
-    return 0;
+    int64_t wm = g->ws.on_event(g->ws.ud, &inst->ctx, &out, out.ts);
+    return wm != SL_WATERMARK_MIN ? send_wm(inst, s, wm) : 0;
   }
-  if (SL__CONF_I(inst->job->conf, WATERMARK_INTERVAL) == 0)
-    return send_wm(inst, s, bounded_wm(g, s));
-  return 0;
+  return send_wm(inst, s, bounded_wm(g, s));
 }
 
 static int wm_tick(sl__inst *inst, int64_t now) {
