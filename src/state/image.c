@@ -3,7 +3,9 @@
  * from a snapshot (possibly on another thread while processing goes on) and
  * read back into any backend whose key-group range overlaps the image's.
  * That is what lets state written at parallelism 2 restore at 4 or 1, and a
- * heap snapshot restore into RocksDB.  The format is in backend.h.
+ * heap snapshot restore into RocksDB.  The format is in backend.h.  An
+ * image may also carry entries kept outside the backend (sl__snap_extra:
+ * the window fast path's panes), written into the same blocks.
  *
  * Buffered through a 64 KiB buffer; XXH64 over every byte before the
  * trailing checksum detects damage.  A damaged or truncated image fails the
@@ -60,6 +62,11 @@ static int w_entry(void *arg, const void *ck, uint32_t cklen, const void *val,
 }
 
 int sl__image_write(sl__backend *be, sl__snapshot *snap, sl__wstream *out) {
+  return sl__image_write_extra(be, snap, NULL, out);
+}
+
+int sl__image_write_extra(sl__backend *be, sl__snapshot *snap, sl__snap_extra *extra,
+                          sl__wstream *out) {
   wbuf *w = sl__malloc(sizeof *w);
   if (!w) return -SL_ENOMEM;
   w->out = out;
@@ -84,6 +91,7 @@ int sl__image_write(sl__backend *be, sl__snapshot *snap, sl__wstream *out) {
       w_u32(w, (uint32_t)kg);
       w_u32(w, sid);
       int rc = be->vt->snap_iter(snap, kg, sid, w_entry, w);
+      if (!rc && extra) rc = extra->iter(extra, be->states[sid].name, kg, w_entry, w);
       if (rc && !w->rc) w->rc = rc;
       w_u32(w, END_MARK);
     }
@@ -293,6 +301,11 @@ static int fd_read(void *arg, void *out, size_t n) {
 }
 
 int sl__image_write_file(sl__backend *be, sl__snapshot *snap, const char *path) {
+  return sl__image_write_file_extra(be, snap, NULL, path);
+}
+
+int sl__image_write_file_extra(sl__backend *be, sl__snapshot *snap, sl__snap_extra *extra,
+                               const char *path) {
   char tmp[4096];
   sl__fmt(tmp, sizeof tmp, "%s.tmp", path);
   int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
@@ -302,7 +315,7 @@ int sl__image_write_file(sl__backend *be, sl__snapshot *snap, const char *path) 
     return -SL_EIO;
   }
   sl__wstream ws = {fd_write, &fd};
-  int rc = sl__image_write(be, snap, &ws);
+  int rc = sl__image_write_extra(be, snap, extra, &ws);
   if (!rc && fsync(fd)) rc = -SL_EIO;
   if (close(fd) && !rc) rc = -SL_EIO;
   if (!rc) sl__fault("ckpt-file");
