@@ -27,17 +27,29 @@ typedef struct wbuf {
   sl__wstream *out;
   XXH64_state_t hash;
   uint8_t buf[65536];
-  size_t len;
+  size_t len, hashed; /* buffered bytes; of which hashed already */
   int rc;
 } wbuf;
 
+/* The checksum takes the buffered bytes in 64 KiB pieces, not entry by
+ * entry. */
+static void w_hash(wbuf *w) {
+  XXH64_update(&w->hash, w->buf + w->hashed, w->len - w->hashed);
+  w->hashed = w->len;
+}
+
 static void w_flush(wbuf *w) {
+  w_hash(w);
   if (w->len && !w->rc) w->rc = w->out->write(w->out->arg, w->buf, w->len);
-  w->len = 0;
+  w->len = w->hashed = 0;
 }
 
 static void w_bytes(wbuf *w, const void *p, size_t n) {
-  XXH64_update(&w->hash, p, n);
+  if (SL__LIKELY(n <= sizeof w->buf - w->len)) { /* the usual case: it fits */
+    memcpy(w->buf + w->len, p, n);
+    w->len += n;
+    return;
+  }
   const uint8_t *s = p;
   while (n && !w->rc) {
     if (w->len == sizeof w->buf) w_flush(w);
@@ -70,7 +82,7 @@ int sl__image_write_extra(sl__backend *be, sl__snapshot *snap, sl__snap_extra *e
   wbuf *w = sl__malloc(sizeof *w);
   if (!w) return -SL_ENOMEM;
   w->out = out;
-  w->len = 0;
+  w->len = w->hashed = 0;
   w->rc = 0;
   XXH64_reset(&w->hash, 0);
   w_bytes(w, MAGIC, 8);
@@ -96,8 +108,9 @@ int sl__image_write_extra(sl__backend *be, sl__snapshot *snap, sl__snap_extra *e
       w_u32(w, END_MARK);
     }
   w_u32(w, END_MARK);
+  w_hash(w);
   uint64_t sum = XXH64_digest(&w->hash);
-  w_bytes(w, &sum, 8);
+  w_bytes(w, &sum, 8); /* (hashed too at the flush, into a sum no one reads) */
   w_flush(w);
   int rc = w->rc;
   sl__free(w);

@@ -536,13 +536,11 @@ typedef struct fw_frozen {
   sl__fastwin geo;    /* the window's pane geometry (only the scalars are used) */
   const char *names[2]; /* the states written: contents, event-time timers */
   int64_t wm;         /* the instance's watermark when frozen */
-  uint8_t *buf;       /* n frozen keys */
-  size_t len;
-  uint32_t n, max_klen, max_cap;
+  uint8_t *buf;       /* the frozen keys, key group after key group */
+  size_t *kg_end;     /* [kg]: where key group kg's keys end in buf */
   int max_parallelism;
-  /* built by the writer at its first call: the keys by key group */
-  size_t *by_kg;      /* offsets into buf, key group after key group */
-  uint32_t *kg_end;   /* [kg]: where key group kg's end in by_kg */
+  uint32_t max_klen, max_cap;
+  /* the writer's scratch, allocated at its first call */
   uint8_t *ck;        /* one composite key */
   int64_t *wins;      /* one key's timers (windows by L) */
 } fw_frozen;
@@ -551,41 +549,20 @@ static void frozen_free(sl__snap_extra *x) {
   fw_frozen *z = (fw_frozen *)x;
   if (!z) return;
   sl__free(z->buf);
-  sl__free(z->by_kg);
   sl__free(z->kg_end);
   sl__free(z->ck);
   sl__free(z->wins);
   sl__free(z);
 }
 
-static int frozen_index(fw_frozen *z) {
-  uint32_t nkg = (uint32_t)z->max_parallelism;
-  z->by_kg = sl__malloc((size_t)z->n * sizeof *z->by_kg);
-  z->kg_end = sl__calloc((size_t)nkg + 1, sizeof *z->kg_end);
-  z->ck = sl__malloc(10 + (size_t)z->max_klen + 24);
-  z->wins = sl__malloc((size_t)z->max_cap * sizeof *z->wins);
-  if (!z->by_kg || !z->kg_end || !z->ck || !z->wins) return -SL_ENOMEM;
-  /* counting sort: kg_end[kg + 1] counts, then starts, then ends */
-  for (size_t off = 0; off < z->len;) {
-    fz_rec h;
-    memcpy(&h, z->buf + off, sizeof h);
-    SL_ASSERT(h.kg >= 0 && (uint32_t)h.kg < nkg);
-    z->kg_end[h.kg + 1]++;
-    off += fz_size(&z->geo, h.klen, h.cap);
+/* Sorts a few windows (a key's timers: usually one or two). */
+static void sort_wins(int64_t *v, uint32_t n) {
+  for (uint32_t i = 1; i < n; i++) {
+    int64_t x = v[i];
+    uint32_t j = i;
+    for (; j && v[j - 1] > x; j--) v[j] = v[j - 1];
+    v[j] = x;
   }
-  for (uint32_t g = 0; g < nkg; g++) z->kg_end[g + 1] += z->kg_end[g];
-  for (size_t off = 0; off < z->len;) {
-    fz_rec h;
-    memcpy(&h, z->buf + off, sizeof h);
-    z->by_kg[z->kg_end[h.kg]++] = off; /* kg_end[kg]: key group kg's end after this */
-    off += fz_size(&z->geo, h.klen, h.cap);
-  }
-  return 0;
-}
-
-static int cmp_i64(const void *a, const void *b) {
-  int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
-  return (x > y) - (x < y);
 }
 
 /* One frozen key's entries of state `which` (0 contents, 1 timers). */
@@ -613,7 +590,7 @@ static int frozen_key(fw_frozen *z, const uint8_t *rec, int which, sl__entry_fn 
     }
   }
   if (rc || which == 0) return rc;
-  if (n > 1) qsort(z->wins, n, sizeof *z->wins, cmp_i64);
+  sort_wins(z->wins, n);
   for (uint32_t i = 0; !rc && i < n; i++) { /* each window's timer once */
     if (i && z->wins[i] == z->wins[i - 1]) continue;
     sl_window w = win_of(f, z->wins[i]);
@@ -631,58 +608,70 @@ static int frozen_iter(sl__snap_extra *x, const char *state, int kg, sl__entry_f
   fw_frozen *z = (fw_frozen *)x;
   int which = !strcmp(state, z->names[0]) ? 0 : !strcmp(state, z->names[1]) ? 1 : -1;
   if (which < 0 || kg < 0 || kg >= z->max_parallelism) return 0;
-  if (!z->by_kg) {
-    int rc = frozen_index(z);
-    if (rc) return rc;
+  if (!z->ck) {
+    z->ck = sl__malloc(10 + (size_t)z->max_klen + 24);
+    z->wins = sl__malloc((size_t)z->max_cap * sizeof *z->wins);
+    if (!z->ck || !z->wins) return -SL_ENOMEM;
   }
   int rc = 0;
-  for (uint32_t i = kg ? z->kg_end[kg - 1] : 0; !rc && i < z->kg_end[kg]; i++)
-    rc = frozen_key(z, z->buf + z->by_kg[i], which, fn, arg);
+  for (size_t off = kg ? z->kg_end[kg - 1] : 0, end = z->kg_end[kg]; !rc && off < end;) {
+    fz_rec h;
+    memcpy(&h, z->buf + off, sizeof h);
+    rc = frozen_key(z, z->buf + off, which, fn, arg);
+    off += fz_size(&z->geo, h.klen, h.cap);
+  }
   return rc;
 }
 
+/* Two passes over the keys: the bytes of each key group's live keys, then
+ * each key copied to its group's place, so the writer reads the copy in
+ * order. */
 int sl__fastwin_freeze(sl__inst *inst, sl__fastwin *f, sl__snap_extra **out) {
   *out = NULL;
-  size_t len = 0;
-  uint32_t n = 0, max_klen = 0, max_cap = 0;
+  int maxp = inst->job->max_parallelism;
+  size_t *kg_end = NULL;
+  uint32_t max_klen = 0, max_cap = 0;
   for (uint32_t id = 0; id < f->n_keys; id++) {
     const fw_key *k = &f->keys[id];
     if (!k->live) continue;
-    len += fz_size(f, k->klen, k->cap);
-    n++;
+    if (!kg_end && !(kg_end = sl__calloc((size_t)maxp + 1, sizeof *kg_end)))
+      return -SL_ENOMEM;
+    SL_ASSERT(k->kg >= 0 && k->kg < maxp);
+    kg_end[k->kg + 1] += fz_size(f, k->klen, k->cap);
     if (k->klen > max_klen) max_klen = k->klen;
     if (k->cap > max_cap) max_cap = k->cap;
   }
-  if (!n) return 0; /* nothing outside the backend */
+  if (!kg_end) return 0; /* no live pane: nothing outside the backend */
+  for (int g = 0; g < maxp; g++) kg_end[g + 1] += kg_end[g]; /* kg_end[g]: g's start */
   fw_frozen *z = sl__calloc(1, sizeof *z);
-  if (!z) return -SL_ENOMEM;
-  z->x = (sl__snap_extra){frozen_iter, frozen_free};
-  if (!(z->buf = sl__malloc(len))) {
+  uint8_t *buf = z ? sl__malloc(kg_end[maxp]) : NULL;
+  if (!buf) {
     sl__free(z);
+    sl__free(kg_end);
     return -SL_ENOMEM;
   }
-  z->geo = (sl__fastwin){.slide = f->slide, .size = f->size, .n_panes = f->n_panes,
-                         .base = f->base, .acc_size = f->acc_size, .slot = f->slot};
-  z->names[0] = f->agg->name;
-  z->names[1] = sl__timers_state_name(SL_TIME_EVENT);
-  z->wm = inst->wm;
-  z->len = len;
-  z->n = n;
-  z->max_klen = max_klen;
-  z->max_cap = max_cap;
-  z->max_parallelism = inst->job->max_parallelism;
-  uint8_t *p = z->buf;
   for (uint32_t id = 0; id < f->n_keys; id++) {
     const fw_key *k = &f->keys[id];
+    if (id + 8 < f->n_keys) __builtin_prefetch(f->keys[id + 8].ring); /* rings: anywhere */
     if (!k->live) continue;
+    uint8_t *p = buf + kg_end[k->kg];
     fz_rec h = {k->klen, k->kg, k->cap, 0};
+    size_t kpad = ((size_t)k->klen + 7) & ~(size_t)7, rlen = (size_t)k->cap * f->slot;
     memcpy(p, &h, sizeof h);
     memcpy(p + sizeof h, kbytes(k), k->klen);
-    size_t kpad = ((size_t)k->klen + 7) & ~(size_t)7;
-    memcpy(p + sizeof h + kpad, k->ring, (size_t)k->cap * f->slot);
-    p += sizeof h + kpad + (size_t)k->cap * f->slot;
+    memcpy(p + sizeof h + kpad, k->ring, rlen);
+    kg_end[k->kg] += sizeof h + kpad + rlen; /* g's start moves to its end */
   }
-  SL_ASSERT(p == z->buf + len);
+  *z = (fw_frozen){.x = {frozen_iter, frozen_free},
+                   .geo = {.slide = f->slide, .size = f->size, .n_panes = f->n_panes,
+                           .base = f->base, .acc_size = f->acc_size, .slot = f->slot},
+                   .names = {f->agg->name, sl__timers_state_name(SL_TIME_EVENT)},
+                   .wm = inst->wm,
+                   .buf = buf,
+                   .kg_end = kg_end,
+                   .max_parallelism = maxp,
+                   .max_klen = max_klen,
+                   .max_cap = max_cap};
   *out = &z->x;
   return 0;
 }
