@@ -353,8 +353,13 @@ static const sl_state_desc COUNT __attribute__((unused)) = {
  * process ------------------------------------------------------------------ */
 
 static _Atomic long long g_live __attribute__((unused)), g_peak __attribute__((unused));
+/* allocations (malloc and realloc calls) made by threads that set
+ * t_count_allocs */
+static _Atomic long long g_allocs __attribute__((unused));
+static __thread int t_count_allocs __attribute__((unused));
 
 static inline void *count_malloc(size_t n) {
+  if (t_count_allocs) atomic_fetch_add(&g_allocs, 1);
   size_t *p = malloc(n + 16);
   if (!p) return NULL;
   p[0] = n;
@@ -372,6 +377,7 @@ static inline void count_free(void *q) {
 }
 static inline void *count_realloc(void *q, size_t n) {
   if (!q) return count_malloc(n);
+  if (t_count_allocs) atomic_fetch_add(&g_allocs, 1);
   size_t *p = (size_t *)((char *)q - 16), old = p[0];
   size_t *np = realloc(p, n + 16);
   if (!np) return NULL;

@@ -13,7 +13,9 @@
 #include <pthread.h>
 #include <stdatomic.h>
 
+#include "checkpoint/storage.h"
 #include "core/core.h" /* sl__clock_set */
+#include "state/backend.h"
 #include "test.h"
 #include "test_util.h"
 
@@ -894,10 +896,207 @@ static void test_fast_path_memory_follows_live_keys(void) {
   CHECK(p[1] - p[0] < 256 * 1024);
 }
 
+/* ---- the fast path's checkpoints ------------------------------------------------------------
+ * A checkpoint of the fast path holds the general path's state: its panes
+ * as the contents state's entries and the windows waiting as event-time
+ * timers.  The job: sequence 0..CK_N-1, event time v / 100 (10,000 records
+ * per 100 ms pane), key v % keys, sliding windows of 400 ms every 100 ms
+ * counting, stopped without drain at record CK_STOP (a map stops it: the
+ * same point in every run), so its final checkpoint (taken on the thread
+ * that called sl_execute, after the workers joined) holds the live panes:
+ * those of the windows not fired at event time ~500, about 3 per key. */
+
+#define CK_N 100000
+#define CK_STOP 50000
+
+typedef struct ck_stop {
+  sl_env *env;
+  _Atomic int64_t seen;
+} ck_stop;
+static int ck_stop_map(void *ud, sl_ctx *ctx, const sl_record *in, sl_record *out) {
+  ck_stop *s = ud;
+  if (atomic_fetch_add(&s->seen, 1) + 1 == CK_STOP) sl_stop(s->env, 0);
+  return 0;
+}
+static int64_t ck_ts(void *ud, const sl_record *in) {
+  int64_t v;
+  memcpy(&v, in->value, 8);
+  return v / 100;
+}
+static int ck_key(void *ud, sl_ctx *ctx, const sl_record *in, sl_record *out) {
+  int64_t v, *k = sl_ctx_scratch(ctx, sizeof *k);
+  memcpy(&v, in->value, 8);
+  *k = v % *(const int64_t *)ud;
+  out->key = k;
+  out->key_len = sizeof *k;
+  return 0;
+}
+static int ck_merge(void *ud, void *acc, const void *other) {
+  ((count_acc *)acc)->n += ((const count_acc *)other)->n;
+  return 0;
+}
+static const sl_state_desc CK_COUNT = {.name = "count", .kind = SL_STATE_AGGREGATING,
+                                       .size = sizeof(count_acc), .agg_create = cnt_create,
+                                       .agg_add = cnt_add, .agg_merge = ck_merge,
+                                       .agg_result = cnt_result};
+
+/* Runs the job at P=1 into checkpoint directory dir (fast: the window fast
+ * path on); returns sl_execute's code. */
+static int ck_run(const char *dir, int64_t keys, int fast) {
+  sl_env *env = env_p(1);
+  sl_env_set(env, "state.checkpoints.dir", dir);
+  sl_env_set(env, "execution.checkpointing.interval", "1h"); /* the final one only */
+  sl_env_set(env, "pipeline.auto-watermark-interval", "0");
+  sl_env_set(env, "state.backend.hashmap.window-fast-path", fast ? "true" : "false");
+  ck_stop st = {env, 0};
+  sl_watermark_strategy ws = {.kind = SL_WM_MONOTONOUS};
+  sl_window_spec w = {.kind = SL_WINDOW_SLIDING, .size_ms = 400, .slide_ms = 100};
+  sl_stream *s = sl_source_stream(env, sl_sequence_source(0, CK_N - 1));
+  s = sl_map(s, ck_stop_map, &st);
+  s = sl_key_by(sl_assign_timestamps(s, ck_ts, NULL, &ws), ck_key, &keys);
+  sl_sink_to(sl_window_aggregate(s, &w, &CK_COUNT, NULL, NULL), sl_discard_sink());
+  int rc = sl_execute(env, "fast-ckpt");
+  if (rc != -SL_ECANCELED) fprintf(stderr, "  %s\n", sl_env_last_error(env));
+  sl_env_free(env);
+  return rc;
+}
+
+/* Allocations made on this thread (the one that takes and, at P=1, writes
+ * the final checkpoint) by a run with `keys` keys. */
+static long long ck_allocs(int64_t keys) {
+  char dir[1024];
+  snprintf(dir, sizeof dir, "%s/ck-allocs-%lld", g_tmp, (long long)keys);
+  rm_rf(dir);
+  long long before = atomic_load(&g_allocs);
+  t_count_allocs = 1;
+  int rc = ck_run(dir, keys, 1);
+  t_count_allocs = 0;
+  CHECK_EQ_INT(rc, -SL_ECANCELED);
+  return atomic_load(&g_allocs) - before;
+}
+
+/* 10 keys or 10,000 (~40 live panes or ~30,000): taking and writing the
+ * checkpoint costs the same number of allocations -- the panes are copied
+ * in bulk, not put into keyed state and the timer service one by one
+ * (which cost several allocations per pane). */
+static void test_fast_path_checkpoint_is_a_bulk_copy(void) {
+  long long n[2];
+  CHECK_EQ_INT(heap_peaks(ck_allocs, 10, 10000, n), 0);
+  fprintf(stderr, "  allocations on the checkpointing thread: %lld with 10 keys, %lld with "
+                  "10000\n", n[0], n[1]);
+  CHECK(n[0] > 0);
+  CHECK(n[1] - n[0] < 200);
+}
+
+typedef struct ck_lines {
+  lines *out;
+  const char *state;
+  int kg, n;
+} ck_lines;
+static int ck_line(void *arg, const void *ck, uint32_t cklen, const void *val, uint32_t vlen) {
+  ck_lines *c = arg;
+  size_t cap = strlen(c->state) + 32 + 2 * ((size_t)cklen + vlen);
+  char *b = malloc(cap);
+  size_t n = (size_t)snprintf(b, cap, "%s %d ", c->state, c->kg);
+  for (uint32_t i = 0; i < cklen; i++) n += (size_t)snprintf(b + n, cap - n, "%02x", ((const uint8_t *)ck)[i]);
+  n += (size_t)snprintf(b + n, cap - n, " = ");
+  for (uint32_t i = 0; i < vlen; i++) n += (size_t)snprintf(b + n, cap - n, "%02x", ((const uint8_t *)val)[i]);
+  lines_push(c->out, b);
+  c->n++;
+  return 0;
+}
+
+/* The entries of every state of a keyed image, as sorted lines "state kg
+ * ck-hex = value-hex"; counts the entries of `state` into *n. */
+static void image_entries(const char *path, const char *state, lines *out, int *n) {
+  uint32_t maxp = 0;
+  size_t len;
+  char *raw = read_file(path, &len);
+  CHECK(raw && len > 16);
+  if (raw && len > 16) memcpy(&maxp, raw + 12, 4); /* magic, version, max parallelism */
+  free(raw);
+  sl__conf conf;
+  char err[512];
+  sl__backend *be = NULL;
+  CHECK_EQ_INT(sl__conf_init(&conf), 0);
+  CHECK_EQ_INT(sl__heap_backend_open(&conf, 0, (int)maxp - 1, (int)maxp, &be, err, sizeof err),
+               0);
+  CHECK_EQ_INT(sl__image_read_file(be, path), 0);
+  *n = 0;
+  for (uint32_t sid = 0; be && sid < be->n_states; sid++)
+    for (int kg = 0; kg < (int)maxp; kg++) {
+      ck_lines cl = {out, be->states[sid].name, kg, 0};
+      CHECK_EQ_INT(be->vt->iter(be, kg, sid, NULL, 0, ck_line, &cl), 0);
+      if (!strcmp(be->states[sid].name, state)) *n += cl.n;
+    }
+  lines_sort(out);
+  sl__backend_free(be);
+  sl__conf_free(&conf);
+}
+
+/* The keyed image of the one keyed operator of the latest checkpoint in
+ * dir, into path. */
+static void keyed_image(const char *dir, char *path, size_t cap) {
+  char chk[2048], err[512];
+  sl__ckpt_meta m;
+  path[0] = 0;
+  CHECK_EQ_INT(sl__ckpt_latest(dir, chk, sizeof chk, &m, NULL, NULL, err, sizeof err), 0);
+  sl__ckpt_meta_free(&m);
+  DIR *d = opendir(chk);
+  struct dirent *e;
+  int found = 0;
+  while (d && (e = readdir(d)) != NULL) {
+    size_t l = strlen(e->d_name);
+    if (l > 6 && !strcmp(e->d_name + l - 6, ".keyed")) {
+      snprintf(path, cap, "%s/%s", chk, e->d_name);
+      found++;
+    }
+  }
+  if (d) closedir(d);
+  CHECK_EQ_INT(found, 1);
+}
+
+/* The fast path's checkpoint holds exactly the entries the general path's
+ * does, stopped at the same record: the same contents (pane namespaces,
+ * accumulators) and the same timers, in the same key groups. */
+static void test_fast_path_checkpoint_equals_general(void) {
+  char dir[2][1024], img[2][4200];
+  lines l[2] = {{0}};
+  int panes[2], timers[2];
+  for (int fast = 0; fast < 2; fast++) {
+    snprintf(dir[fast], sizeof dir[fast], "%s/ck-equal-%d", g_tmp, fast);
+    rm_rf(dir[fast]);
+    CHECK_EQ_INT(ck_run(dir[fast], 10000, fast), -SL_ECANCELED);
+    keyed_image(dir[fast], img[fast], sizeof img[fast]);
+    lines t = {0};
+    image_entries(img[fast], "count", &l[fast], &panes[fast]);
+    image_entries(img[fast], "__timers_event", &t, &timers[fast]);
+    lines_free(&t);
+  }
+  fprintf(stderr, "  %d panes, %d timers (general path: %d, %d)\n", panes[1], timers[1],
+          panes[0], timers[0]);
+  /* 10,000 keys in each pane: the panes of the 3 windows not fired, and
+   * the one the stop cut short */
+  CHECK(panes[0] >= 30000 && panes[0] <= 40000);
+  CHECK(timers[0] >= 10000);
+  CHECK_EQ_INT(panes[1], panes[0]);
+  CHECK_EQ_INT(timers[1], timers[0]);
+  CHECK_EQ_INT((int)l[1].n, (int)l[0].n);
+  size_t bad = 0;
+  for (size_t i = 0; i < l[0].n && i < l[1].n; i++)
+    if (strcmp(l[0].v[i], l[1].v[i]) && bad++ < 3)
+      fprintf(stderr, "  general: %s\n  fast:    %s\n", l[0].v[i], l[1].v[i]);
+  CHECK_EQ_INT((int)bad, 0);
+  lines_free(&l[0]);
+  lines_free(&l[1]);
+}
+
 int main(void) {
   scratch_init("/tmp/sl_test_window", 1);
   /* first: it forks, and a process that has run threads should not (TSan) */
   RUN(test_fast_path_memory_follows_live_keys);
+  RUN(test_fast_path_checkpoint_is_a_bulk_copy);
+  RUN(test_fast_path_checkpoint_equals_general);
   for (int b = 0; b < N_BACKENDS; b++) {
     g_backend = g_backends[b];
     fprintf(stderr, "== backend %s\n", g_backend);

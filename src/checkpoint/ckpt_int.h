@@ -26,6 +26,8 @@ typedef struct sl__snap_task {
   int64_t id;
   sl__snapshot *snap[3]; /* keyed, operator, broadcast */
   sl__backend *be[3];
+  sl__snap_extra *extra; /* keyed state kept outside the backend (op vtable's
+                          * snapshot_extra), written into the keyed image */
   uint8_t *meta;
   size_t meta_len;
   _Atomic int written;

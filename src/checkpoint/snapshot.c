@@ -1,9 +1,10 @@
 /*
  * snapshot.c -- the synchronous part of a checkpoint, on the instance's
  * own worker thread: snapshot the instance's state backends (copy-on-write,
- * a RocksDB snapshot, or a native RocksDB checkpoint), record its source
- * position or let its sink pre-commit, add its watermark and operator bytes,
- * and queue the task for the writer threads (writer.c).  Also the
+ * a RocksDB snapshot, or a native RocksDB checkpoint) and the keyed state
+ * it keeps outside them (a frozen copy: the op vtable's snapshot_extra),
+ * record its source position or let its sink pre-commit, add its watermark
+ * and operator bytes, and queue the task for the writer threads (writer.c).  Also the
  * runtime's `aligned` hook, called when an instance aligned a barrier.
  */
 #include <dirent.h>
@@ -63,6 +64,7 @@ void sl__ckpt_release(sl__inst *inst) {
   if (!t || !atomic_load(&t->written)) return;
   for (int i = 0; i < 3; i++)
     if (t->snap[i]) t->be[i]->vt->snap_release(t->snap[i]);
+  if (t->extra) t->extra->free(t->extra);
   sl__free(t->meta);
   sl__free(t);
   per->snap = NULL;
@@ -80,7 +82,9 @@ int sl__ckpt_take(sl__inst *inst, int64_t id, sl__snap_task **out) {
   t->inst = inst;
   t->id = id;
   struct sl__kstate *ks[3] = {inst->ks, inst->os, inst->bs};
-  int rc = inst->vt->pre_snapshot ? inst->vt->pre_snapshot(inst) : 0;
+  /* keyed state kept outside the backend: frozen now, with the backend's
+   * snapshot below (nothing runs in between), written with its image */
+  int rc = inst->vt->snapshot_extra && inst->ks ? inst->vt->snapshot_extra(inst, &t->extra) : 0;
   if (rc && !sl__failed(inst->job))
     rc = sl__fail(inst, rc, "checkpoint %lld: %s", (long long)id, sl_strerror(rc));
   for (int i = 0; i < 3 && !rc; i++) {
@@ -88,6 +92,13 @@ int sl__ckpt_take(sl__inst *inst, int64_t id, sl__snap_task **out) {
     t->be[i] = sl__kstate_backend(ks[i]);
     if (i == 0 && t->be[0]->vt->native_checkpoint &&
         SL__CONF_I(inst->job->conf, CKPT_INCREMENTAL)) {
+      if (t->extra) { /* a native checkpoint has the backend's files only */
+        rc = sl__fail(inst, -SL_EINTERNAL,
+                      "checkpoint %lld: state kept outside the %s backend cannot go into "
+                      "its native checkpoint; set execution.checkpointing.incremental=false",
+                      (long long)id, t->be[0]->vt->name);
+        break;
+      }
       /* incremental: the backend's own files (RocksDB: flushed, SST files
        * hard-linked), right here */
       char path[4200];
@@ -101,13 +112,11 @@ int sl__ckpt_take(sl__inst *inst, int64_t id, sl__snap_task **out) {
     if ((rc = t->be[i]->vt->snapshot(t->be[i], &t->snap[i])))
       rc = sl__fail(inst, rc, "checkpoint %lld: %s", (long long)id, t->be[i]->err);
   }
-  if (!rc && inst->vt->post_snapshot && (rc = inst->vt->post_snapshot(inst)) &&
-      !sl__failed(inst->job))
-    rc = sl__fail(inst, rc, "checkpoint %lld: %s", (long long)id, sl_strerror(rc));
   if (!rc) rc = meta_blob(inst, id, &t->meta, &t->meta_len);
   if (rc) {
     for (int i = 0; i < 3; i++)
       if (t->snap[i]) t->be[i]->vt->snap_release(t->snap[i]);
+    if (t->extra) t->extra->free(t->extra);
     sl__free(t->meta);
     sl__free(t);
     return rc;

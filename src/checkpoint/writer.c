@@ -66,7 +66,7 @@ int sl__ckpt_write_task(sl__ckpt *ck, sl__snap_task *t, char *err, size_t errcap
   for (int i = 0; i < 3; i++) {
     if (!t->snap[i]) continue;
     sl__ckpt_file(path, sizeof path, chk, op, s, ext[i]);
-    int rc = sl__image_write_file(t->be[i], t->snap[i], path);
+    int rc = sl__image_write_file_extra(t->be[i], t->snap[i], i == 0 ? t->extra : NULL, path);
     if (rc) {
       sl__fmt(err, errcap, "%s", t->be[i]->err);
       return rc;

@@ -87,6 +87,7 @@ typedef struct sl__worker sl__worker;
 typedef struct sl__job sl__job;
 typedef struct sl__chan sl__chan;
 typedef struct sl__splits sl__splits;
+struct sl__snap_extra; /* state/backend.h */
 
 typedef struct sl__edge {
   sl__op *from;
@@ -131,12 +132,17 @@ typedef struct sl__op_vt {
    * timestamp assigner replaces upstream watermarks, as in Flink) */
   int own_watermarks;
   void (*close)(sl__inst *inst, int ok); /* after the workers joined */
-  /* checkpoints of state kept outside the backend (the window fast path):
-   * put it into keyed state right before the backend snapshot, take it
-   * out right after; and take over what a restore put there (after the
-   * backend, timers and load) */
-  int (*pre_snapshot)(sl__inst *inst);
-  int (*post_snapshot)(sl__inst *inst);
+  /* checkpoints of keyed state kept outside the backend (the window fast
+   * path).  snapshot_extra: on the worker thread, when the keyed backend's
+   * snapshot is taken, a frozen copy of that state (*out; NULL when it
+   * holds nothing) -- a bulk copy, no state calls -- which the checkpoint
+   * writer turns into the entries the backend would hold for it, in the
+   * keyed image, on its own thread while the instance goes on
+   * (sl__snap_extra in state/backend.h; the checkpoint owns and frees it).
+   * So the image is the one the general path's state would give.
+   * restored: take over what a restore put into the backend (after the
+   * backend, timers and load). */
+  int (*snapshot_extra)(sl__inst *inst, struct sl__snap_extra **out);
   int (*restored)(sl__inst *inst);
 } sl__op_vt;
 

@@ -199,11 +199,33 @@ typedef struct sl__rstream {
 #define SL__IMAGE_MAX_ENTRY (1u << 30)
 
 int sl__image_write(sl__backend *be, sl__snapshot *snap, sl__wstream *out);
+
+/* Entries an image holds besides its backend snapshot's: keyed state that
+ * an operator keeps outside the backend (the window fast path), frozen
+ * when the backend snapshot was taken, so the image reads as if the
+ * backend had held it.  iter() hands fn the entries of the state named
+ * `state` in key group kg -- composite keys and values in the state
+ * layer's encodings (state.c), entries the backend does not hold, for
+ * states the backend has registered -- and returns 0, fn's non-zero
+ * result or a negative code; the image writer calls it once per block
+ * (state, key group), from one thread at a time, on any thread.  free()
+ * releases it (any thread).  Owned by whoever took it (the checkpoint's
+ * snapshot task). */
+typedef struct sl__snap_extra sl__snap_extra;
+struct sl__snap_extra {
+  int (*iter)(sl__snap_extra *x, const char *state, int kg, sl__entry_fn fn, void *arg);
+  void (*free)(sl__snap_extra *x);
+};
+/* sl__image_write with extra's entries in the blocks (extra NULL: none). */
+int sl__image_write_extra(sl__backend *be, sl__snapshot *snap, sl__snap_extra *extra,
+                          sl__wstream *out);
 /* Restore: states are registered in `be` by name; errors name `source`. */
 int sl__image_read(sl__backend *be, sl__rstream *in, const char *source);
 
 /* File streams for images (fd-based, buffered). */
 int sl__image_write_file(sl__backend *be, sl__snapshot *snap, const char *path);
+int sl__image_write_file_extra(sl__backend *be, sl__snapshot *snap, sl__snap_extra *extra,
+                               const char *path);
 int sl__image_read_file(sl__backend *be, const char *path);
 
 /* ---- composite keys ------------------------------------------------------ */
@@ -243,6 +265,19 @@ static inline uint64_t sl__ck_hash(const void *ck, uint32_t cklen) {
   uint32_t klen, n = sl__varint_get(p, cklen, &klen);
   if (!n || klen > cklen - n) return sl__key_hash(ck, cklen); /* malformed: still stable */
   return sl__ck_hash_rest(sl__key_hash(p + n, klen), p + n + klen, cklen - n - klen);
+}
+
+/* The composite key  varint(klen) key varint(nslen) ns  into p (room for
+ * 10 + klen + nslen bytes); returns its length.  (The state layer's
+ * build_ck adds the user key of a map state after it.) */
+static inline uint32_t sl__ck_put(uint8_t *p, const void *key, uint32_t klen, const void *ns,
+                                  uint32_t nslen) {
+  uint32_t n = sl__varint_put(p, klen);
+  if (klen) memcpy(p + n, key, klen);
+  n += klen;
+  n += sl__varint_put(p + n, nslen);
+  if (nslen) memcpy(p + n, ns, nslen);
+  return n + nslen;
 }
 
 #endif

@@ -3,7 +3,9 @@
  * from a snapshot (possibly on another thread while processing goes on) and
  * read back into any backend whose key-group range overlaps the image's.
  * That is what lets state written at parallelism 2 restore at 4 or 1, and a
- * heap snapshot restore into RocksDB.  The format is in backend.h.
+ * heap snapshot restore into RocksDB.  The format is in backend.h.  An
+ * image may also carry entries kept outside the backend (sl__snap_extra:
+ * the window fast path's panes), written into the same blocks.
  *
  * Buffered through a 64 KiB buffer; XXH64 over every byte before the
  * trailing checksum detects damage.  A damaged or truncated image fails the
@@ -25,17 +27,29 @@ typedef struct wbuf {
   sl__wstream *out;
   XXH64_state_t hash;
   uint8_t buf[65536];
-  size_t len;
+  size_t len, hashed; /* buffered bytes; of which hashed already */
   int rc;
 } wbuf;
 
+/* The checksum takes the buffered bytes in 64 KiB pieces, not entry by
+ * entry. */
+static void w_hash(wbuf *w) {
+  XXH64_update(&w->hash, w->buf + w->hashed, w->len - w->hashed);
+  w->hashed = w->len;
+}
+
 static void w_flush(wbuf *w) {
+  w_hash(w);
   if (w->len && !w->rc) w->rc = w->out->write(w->out->arg, w->buf, w->len);
-  w->len = 0;
+  w->len = w->hashed = 0;
 }
 
 static void w_bytes(wbuf *w, const void *p, size_t n) {
-  XXH64_update(&w->hash, p, n);
+  if (SL__LIKELY(n <= sizeof w->buf - w->len)) { /* the usual case: it fits */
+    memcpy(w->buf + w->len, p, n);
+    w->len += n;
+    return;
+  }
   const uint8_t *s = p;
   while (n && !w->rc) {
     if (w->len == sizeof w->buf) w_flush(w);
@@ -60,10 +74,15 @@ static int w_entry(void *arg, const void *ck, uint32_t cklen, const void *val,
 }
 
 int sl__image_write(sl__backend *be, sl__snapshot *snap, sl__wstream *out) {
+  return sl__image_write_extra(be, snap, NULL, out);
+}
+
+int sl__image_write_extra(sl__backend *be, sl__snapshot *snap, sl__snap_extra *extra,
+                          sl__wstream *out) {
   wbuf *w = sl__malloc(sizeof *w);
   if (!w) return -SL_ENOMEM;
   w->out = out;
-  w->len = 0;
+  w->len = w->hashed = 0;
   w->rc = 0;
   XXH64_reset(&w->hash, 0);
   w_bytes(w, MAGIC, 8);
@@ -84,12 +103,14 @@ int sl__image_write(sl__backend *be, sl__snapshot *snap, sl__wstream *out) {
       w_u32(w, (uint32_t)kg);
       w_u32(w, sid);
       int rc = be->vt->snap_iter(snap, kg, sid, w_entry, w);
+      if (!rc && extra) rc = extra->iter(extra, be->states[sid].name, kg, w_entry, w);
       if (rc && !w->rc) w->rc = rc;
       w_u32(w, END_MARK);
     }
   w_u32(w, END_MARK);
+  w_hash(w);
   uint64_t sum = XXH64_digest(&w->hash);
-  w_bytes(w, &sum, 8);
+  w_bytes(w, &sum, 8); /* (hashed too at the flush, into a sum no one reads) */
   w_flush(w);
   int rc = w->rc;
   sl__free(w);
@@ -294,6 +315,11 @@ static int fd_read(void *arg, void *out, size_t n) {
 }
 
 int sl__image_write_file(sl__backend *be, sl__snapshot *snap, const char *path) {
+  return sl__image_write_file_extra(be, snap, NULL, path);
+}
+
+int sl__image_write_file_extra(sl__backend *be, sl__snapshot *snap, sl__snap_extra *extra,
+                               const char *path) {
   char tmp[4096];
   sl__fmt(tmp, sizeof tmp, "%s.tmp", path);
   int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
@@ -303,7 +329,7 @@ int sl__image_write_file(sl__backend *be, sl__snapshot *snap, const char *path) 
     return -SL_EIO;
   }
   sl__wstream ws = {fd_write, &fd};
-  int rc = sl__image_write(be, snap, &ws);
+  int rc = sl__image_write_extra(be, snap, extra, &ws);
   if (!rc && fsync(fd)) rc = -SL_EIO;
   if (close(fd) && !rc) rc = -SL_EIO;
   if (!rc) sl__fault("ckpt-file");

@@ -161,6 +161,15 @@ static timer *heap_pop(tq *q) {
 
 /* ---- persistence (namespace = ts big-endian + ns) ------------------------------ */
 
+const char *sl__timers_state_name(sl_time_domain d) { return persist_desc[d].name; }
+
+uint32_t sl__timer_persist_ns(uint8_t *out, int64_t ts, const void *ns, uint32_t nslen) {
+  uint64_t u = (uint64_t)ts ^ (1ull << 63); /* order-preserving */
+  for (int i = 0; i < 8; i++) out[i] = (uint8_t)(u >> (56 - 8 * i));
+  if (nslen) memcpy(out + 8, ns, nslen);
+  return nslen + 8;
+}
+
 static int persist(sl__timers *t, sl_time_domain d, int64_t ts, const void *ns,
                    uint32_t nslen, int add) {
   if (nslen + 8 > t->nscap) {
@@ -169,9 +178,7 @@ static int persist(sl__timers *t, sl_time_domain d, int64_t ts, const void *ns,
     t->nsbuf = b;
     t->nscap = nslen + 8;
   }
-  uint64_t u = (uint64_t)ts ^ (1ull << 63); /* order-preserving */
-  for (int i = 0; i < 8; i++) t->nsbuf[i] = (uint8_t)(u >> (56 - 8 * i));
-  if (nslen) memcpy(t->nsbuf + 8, ns, nslen);
+  sl__timer_persist_ns(t->nsbuf, ts, ns, nslen);
   sl_state *s = t->persist[d];
   int rc = sl_state_namespace(s, t->nsbuf, nslen + 8);
   if (!rc) rc = add ? sl_value_set(s, "", 0) : sl_state_clear(s);

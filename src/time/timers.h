@@ -34,4 +34,12 @@ int sl__timers_restore(sl__timers *t);
 /* Earliest pending timestamp of d, or INT64_MAX. */
 int64_t sl__timers_next(sl__timers *t, sl_time_domain d);
 
+/* How a timer is kept in keyed state, for code that writes the entries of
+ * timers kept elsewhere into a checkpoint image (the window fast path):
+ * the state's name (a value state; the value is empty), and the entry's
+ * namespace, ts order-preserving big-endian then the timer's own namespace
+ * (nslen + 8 bytes into out; returns that length). */
+const char *sl__timers_state_name(sl_time_domain d);
+uint32_t sl__timer_persist_ns(uint8_t *out, int64_t ts, const void *ns, uint32_t nslen);
+
 #endif

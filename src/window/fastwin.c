@@ -507,63 +507,173 @@ int sl__fastwin_fire(sl__inst *inst, sl__fastwin *f, int64_t wm) {
   return rc;
 }
 
-/* ---- checkpoints ---------------------------------------------------------------------------- */
+/* ---- checkpoints ---------------------------------------------------------------------------- *
+ * A checkpoint holds the general path's state (win_int.h): per live pane
+ * an entry of the contents state (the pane's namespace [start, start +
+ * slide), the accumulator as is: no TTL here), and the event-time timers
+ * the general path would hold -- per pane, the first of its windows not
+ * fired yet (several panes may share one; the timer service keeps it
+ * once).  sl__fastwin_freeze copies the live keys and their rings into
+ * one buffer on the worker thread (a memcpy per key; no hashing, no state
+ * calls); the checkpoint writer hands that copy to the image writer
+ * (frozen_iter), which writes those entries on its own thread. */
 
-/* For every live pane of every key: fn(pane slot, its window's key set). */
-static int each_pane(sl__inst *inst, sl__fastwin *f,
-                     int (*fn)(sl__inst *, sl__fastwin *, const uint8_t *slot)) {
+/* A frozen key in fw_frozen.buf: this header, the key's bytes (padded to
+ * 8), then its ring as it was (cap slots). */
+typedef struct fz_rec {
+  uint32_t klen;
+  int32_t kg;
+  uint32_t cap;
+  uint32_t pad_;
+} fz_rec;
+
+static inline size_t fz_size(const sl__fastwin *f, uint32_t klen, uint32_t cap) {
+  return sizeof(fz_rec) + (((size_t)klen + 7) & ~(size_t)7) + (size_t)cap * f->slot;
+}
+
+typedef struct fw_frozen {
+  sl__snap_extra x;   /* first: the checkpoint's handle */
+  sl__fastwin geo;    /* the window's pane geometry (only the scalars are used) */
+  const char *names[2]; /* the states written: contents, event-time timers */
+  int64_t wm;         /* the instance's watermark when frozen */
+  uint8_t *buf;       /* the frozen keys, key group after key group */
+  size_t *kg_end;     /* [kg]: where key group kg's keys end in buf */
+  int max_parallelism;
+  uint32_t max_klen, max_cap;
+  /* the writer's scratch, allocated at its first call */
+  uint8_t *ck;        /* one composite key */
+  int64_t *wins;      /* one key's timers (windows by L) */
+} fw_frozen;
+
+static void frozen_free(sl__snap_extra *x) {
+  fw_frozen *z = (fw_frozen *)x;
+  if (!z) return;
+  sl__free(z->buf);
+  sl__free(z->kg_end);
+  sl__free(z->ck);
+  sl__free(z->wins);
+  sl__free(z);
+}
+
+/* Sorts a few windows (a key's timers: usually one or two). */
+static void sort_wins(int64_t *v, uint32_t n) {
+  for (uint32_t i = 1; i < n; i++) {
+    int64_t x = v[i];
+    uint32_t j = i;
+    for (; j && v[j - 1] > x; j--) v[j] = v[j - 1];
+    v[j] = x;
+  }
+}
+
+/* One frozen key's entries of state `which` (0 contents, 1 timers). */
+static int frozen_key(fw_frozen *z, const uint8_t *rec, int which, sl__entry_fn fn,
+                      void *arg) {
+  const sl__fastwin *f = &z->geo;
+  fz_rec h;
+  memcpy(&h, rec, sizeof h);
+  const uint8_t *key = rec + sizeof h;
+  const uint8_t *ring = key + (((size_t)h.klen + 7) & ~(size_t)7);
+  uint8_t ns[24];
+  uint32_t n = 0;
   int rc = 0;
-  for (uint32_t id = 0; !rc && id < f->n_keys; id++) {
-    fw_key *k = &f->keys[id];
-    if (!k->live) continue;
-    sl__kstate_set_key(inst->ks, kbytes(k), k->klen, k->kg);
-    for (uint32_t i = 0; !rc && i < k->cap; i++) {
-      const uint8_t *s = k->ring + (size_t)i * f->slot;
-      if (slot_idx(s) != FW_NONE) rc = fn(inst, f, s);
+  for (uint32_t i = 0; !rc && i < h.cap; i++) {
+    const uint8_t *s = ring + (size_t)i * f->slot;
+    int64_t q = slot_idx(s);
+    if (q == FW_NONE) continue;
+    if (which == 0) { /* the pane's contents */
+      sl_window pane = {pane_start(f, q), pane_start(f, q) + f->slide};
+      win_ns(&pane, ns);
+      uint32_t cklen = sl__ck_put(z->ck, key, h.klen, ns, 16);
+      rc = fn(arg, z->ck, cklen, s + 8, f->acc_size);
+    } else {
+      z->wins[n++] = first_unfired(f, q, z->wm);
     }
+  }
+  if (rc || which == 0) return rc;
+  sort_wins(z->wins, n);
+  for (uint32_t i = 0; !rc && i < n; i++) { /* each window's timer once */
+    if (i && z->wins[i] == z->wins[i - 1]) continue;
+    sl_window w = win_of(f, z->wins[i]);
+    uint8_t wns[16];
+    win_ns(&w, wns);
+    uint32_t nslen = sl__timer_persist_ns(ns, w.end - 1, wns, 16);
+    uint32_t cklen = sl__ck_put(z->ck, key, h.klen, ns, nslen);
+    rc = fn(arg, z->ck, cklen, "", 0);
   }
   return rc;
 }
 
-/* The pane's namespace (the general path's: [start, start + slide)) and
- * the timer the general path holds for it: the first window not fired
- * yet that contains it. */
-static void pane_keys(sl__inst *inst, const sl__fastwin *f, const uint8_t *slot,
-                      sl_window *pane, int64_t *timer_ts, uint8_t ns[16]) {
-  int64_t q = slot_idx(slot);
-  *pane = (sl_window){pane_start(f, q), pane_start(f, q) + f->slide};
-  sl_window w = win_of(f, first_unfired(f, q, inst->wm));
-  *timer_ts = w.end - 1;
-  win_ns(&w, ns);
-}
-
-/* The pane into the general path's state and timers (put), or out again. */
-static int pane_io(sl__inst *inst, sl__fastwin *f, const uint8_t *slot, int put) {
-  win_inst *wi = inst->impl;
-  sl_window pane;
-  int64_t ts;
-  uint8_t ns[16];
-  pane_keys(inst, f, slot, &pane, &ts, ns);
-  int rc = use_ns(wi->contents, &pane);
-  if (!rc) rc = put ? sl__aggregating_set_raw(wi->contents, slot + 8) : sl_state_clear(wi->contents);
-  if (!rc)
-    rc = put ? sl__timer_add(inst->timers, SL_TIME_EVENT, ts, ns, 16)
-             : sl__timer_del(inst->timers, SL_TIME_EVENT, ts, ns, 16);
+static int frozen_iter(sl__snap_extra *x, const char *state, int kg, sl__entry_fn fn,
+                       void *arg) {
+  fw_frozen *z = (fw_frozen *)x;
+  int which = !strcmp(state, z->names[0]) ? 0 : !strcmp(state, z->names[1]) ? 1 : -1;
+  if (which < 0 || kg < 0 || kg >= z->max_parallelism) return 0;
+  if (!z->ck) {
+    z->ck = sl__malloc(10 + (size_t)z->max_klen + 24);
+    z->wins = sl__malloc((size_t)z->max_cap * sizeof *z->wins);
+    if (!z->ck || !z->wins) return -SL_ENOMEM;
+  }
+  int rc = 0;
+  for (size_t off = kg ? z->kg_end[kg - 1] : 0, end = z->kg_end[kg]; !rc && off < end;) {
+    fz_rec h;
+    memcpy(&h, z->buf + off, sizeof h);
+    rc = frozen_key(z, z->buf + off, which, fn, arg);
+    off += fz_size(&z->geo, h.klen, h.cap);
+  }
   return rc;
 }
-static int put_pane(sl__inst *inst, sl__fastwin *f, const uint8_t *slot) {
-  return pane_io(inst, f, slot, 1);
-}
-static int take_pane(sl__inst *inst, sl__fastwin *f, const uint8_t *slot) {
-  return pane_io(inst, f, slot, 0);
-}
 
-int sl__fastwin_materialize(sl__inst *inst, sl__fastwin *f) {
-  return each_pane(inst, f, put_pane);
-}
-
-int sl__fastwin_dematerialize(sl__inst *inst, sl__fastwin *f) {
-  return each_pane(inst, f, take_pane);
+/* Two passes over the keys: the bytes of each key group's live keys, then
+ * each key copied to its group's place, so the writer reads the copy in
+ * order. */
+int sl__fastwin_freeze(sl__inst *inst, sl__fastwin *f, sl__snap_extra **out) {
+  *out = NULL;
+  int maxp = inst->job->max_parallelism;
+  size_t *kg_end = NULL;
+  uint32_t max_klen = 0, max_cap = 0;
+  for (uint32_t id = 0; id < f->n_keys; id++) {
+    const fw_key *k = &f->keys[id];
+    if (!k->live) continue;
+    if (!kg_end && !(kg_end = sl__calloc((size_t)maxp + 1, sizeof *kg_end)))
+      return -SL_ENOMEM;
+    SL_ASSERT(k->kg >= 0 && k->kg < maxp);
+    kg_end[k->kg + 1] += fz_size(f, k->klen, k->cap);
+    if (k->klen > max_klen) max_klen = k->klen;
+    if (k->cap > max_cap) max_cap = k->cap;
+  }
+  if (!kg_end) return 0; /* no live pane: nothing outside the backend */
+  for (int g = 0; g < maxp; g++) kg_end[g + 1] += kg_end[g]; /* kg_end[g]: g's start */
+  fw_frozen *z = sl__calloc(1, sizeof *z);
+  uint8_t *buf = z ? sl__malloc(kg_end[maxp]) : NULL;
+  if (!buf) {
+    sl__free(z);
+    sl__free(kg_end);
+    return -SL_ENOMEM;
+  }
+  for (uint32_t id = 0; id < f->n_keys; id++) {
+    const fw_key *k = &f->keys[id];
+    if (id + 8 < f->n_keys) __builtin_prefetch(f->keys[id + 8].ring); /* rings: anywhere */
+    if (!k->live) continue;
+    uint8_t *p = buf + kg_end[k->kg];
+    fz_rec h = {k->klen, k->kg, k->cap, 0};
+    size_t kpad = ((size_t)k->klen + 7) & ~(size_t)7, rlen = (size_t)k->cap * f->slot;
+    memcpy(p, &h, sizeof h);
+    memcpy(p + sizeof h, kbytes(k), k->klen);
+    memcpy(p + sizeof h + kpad, k->ring, rlen);
+    kg_end[k->kg] += sizeof h + kpad + rlen; /* g's start moves to its end */
+  }
+  *z = (fw_frozen){.x = {frozen_iter, frozen_free},
+                   .geo = {.slide = f->slide, .size = f->size, .n_panes = f->n_panes,
+                           .base = f->base, .acc_size = f->acc_size, .slot = f->slot},
+                   .names = {f->agg->name, sl__timers_state_name(SL_TIME_EVENT)},
+                   .wm = inst->wm,
+                   .buf = buf,
+                   .kg_end = kg_end,
+                   .max_parallelism = maxp,
+                   .max_klen = max_klen,
+                   .max_cap = max_cap};
+  *out = &z->x;
+  return 0;
 }
 
 /* Restore: the contents entries collected, then moved into the rings. */

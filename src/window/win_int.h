@@ -7,10 +7,11 @@
  * timers.  fastwin.c is its fast path for the common case (event-time
  * tumbling or sliced sliding windows with a fixed-size aggregate on the
  * heap backend): per key, a small ring of pane accumulators updated in
- * place.  Checkpoints hold the general path's state either way: the fast
- * path writes its panes and timers into keyed state just before a
- * snapshot and takes them out again right after (sl__fastwin_materialize,
- * sl__fastwin_dematerialize), and takes over what a restore put there
+ * place.  Checkpoints hold the general path's state either way: at a
+ * snapshot the fast path hands the checkpoint a frozen copy of its panes,
+ * which the checkpoint writer writes into the keyed image as the general
+ * path's contents entries and timers (sl__fastwin_freeze), and after a
+ * restore it takes over what the restore put into keyed state
  * (sl__fastwin_absorb), so a checkpoint of one path restores on the other.
  */
 #ifndef SL_WIN_INT_H
@@ -107,11 +108,12 @@ void sl__fastwin_free(sl__fastwin *f);
 int sl__fastwin_process(sl__inst *inst, sl__fastwin *f, const sl_record *r);
 /* The watermark advanced to wm: fire every window with end - 1 <= wm. */
 int sl__fastwin_fire(sl__inst *inst, sl__fastwin *f, int64_t wm);
-/* Checkpoint, before the backend snapshot: every live pane into the
- * contents state and every pending window into the timers, as the general
- * path would hold them; after the snapshot: out again. */
-int sl__fastwin_materialize(sl__inst *inst, sl__fastwin *f);
-int sl__fastwin_dematerialize(sl__inst *inst, sl__fastwin *f);
+/* Checkpoint, with the backend snapshot: a frozen copy of the live keys
+ * and their panes (*out, NULL when there are none; 0 or -SL_ENOMEM) from
+ * which the checkpoint writer writes the entries the general path would
+ * hold -- the contents of every live pane and the timers of the windows
+ * waiting -- into the keyed image (sl__snap_extra, state/backend.h). */
+int sl__fastwin_freeze(sl__inst *inst, sl__fastwin *f, sl__snap_extra **out);
 /* After a restore: take every pane out of the contents state and drop the
  * window timers (the fast path fires from its panes). */
 int sl__fastwin_absorb(sl__inst *inst, sl__fastwin *f);

@@ -698,14 +698,10 @@ static int win_on_watermark(sl__inst *inst, int64_t wm) {
 }
 
 /* Checkpoints of the fast path hold the general path's state (win_int.h). */
-static int win_pre_snapshot(sl__inst *inst) {
+static int win_snapshot_extra(sl__inst *inst, sl__snap_extra **out) {
   win_inst *wi = inst->impl;
-  return wi->fast ? sl__fastwin_materialize(inst, wi->fast) : 0;
-}
-
-static int win_post_snapshot(sl__inst *inst) {
-  win_inst *wi = inst->impl;
-  return wi->fast ? sl__fastwin_dematerialize(inst, wi->fast) : 0;
+  *out = NULL;
+  return wi->fast ? sl__fastwin_freeze(inst, wi->fast, out) : 0;
 }
 
 static int win_restored(sl__inst *inst) {
@@ -742,8 +738,7 @@ static const sl__op_vt win_fast_vt = {.open = win_open,
                                       .close = win_close,
                                       .on_watermark = win_fast_on_watermark,
                                       .tick = win_tick,
-                                      .pre_snapshot = win_pre_snapshot,
-                                      .post_snapshot = win_post_snapshot,
+                                      .snapshot_extra = win_snapshot_extra,
                                       .restored = win_restored};
 
 static const sl__op_vt win_vt = {.open = win_open,
@@ -752,8 +747,7 @@ static const sl__op_vt win_vt = {.open = win_open,
                                  .close = win_close,
                                  .on_watermark = win_on_watermark,
                                  .tick = win_tick,
-                                 .pre_snapshot = win_pre_snapshot,
-                                 .post_snapshot = win_post_snapshot,
+                                 .snapshot_extra = win_snapshot_extra,
                                  .restored = win_restored};
 
 const sl__op_vt *sl__window_vtable(void) { return &win_vt; }
