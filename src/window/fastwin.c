@@ -34,8 +34,9 @@
  *
  * Keys live in an array (stable ids, a free list) found through an
  * open-addressing table of (upper half of the key's 64-bit hash, id)
- * entries (linear probing, backward-shift deletion), so a probe reads a
- * key only when the hash halves match.
+ * entries (linear probing, backward-shift deletion; a key's home slot from
+ * that upper half too, tab_home), so a probe reads a key only when the
+ * hash halves match.  The hash is the one the record came with.
  */
 #include "window/win_int.h"
 
@@ -150,9 +151,13 @@ static inline int same_key(const fw_key *k, const void *key, uint32_t klen) {
   return !memcmp(kbytes(k), key, klen);
 }
 
+/* A key's home slot: from the hash's upper half (its lower bits choose the
+ * key group, and one subtask holds a range of those, so they are alike). */
+static inline uint32_t tab_home(uint64_t h, uint32_t mask) { return (uint32_t)(h >> 32) & mask; }
+
 static inline fw_key *key_find(const sl__fastwin *f, uint64_t h, const void *key,
                                uint32_t klen, uint32_t *at) {
-  uint32_t i = (uint32_t)h & f->tab_mask;
+  uint32_t i = tab_home(h, f->tab_mask);
   uint64_t hi = h & 0xffffffff00000000ull;
   for (uint64_t e; (e = f->tab[i]) != 0; i = (i + 1) & f->tab_mask) {
     if ((e & 0xffffffff00000000ull) != hi) continue;
@@ -173,7 +178,7 @@ static int tab_grow(sl__fastwin *f) {
   for (uint32_t i = 0; i <= f->tab_mask; i++) {
     uint64_t e = f->tab[i];
     if (!e) continue;
-    uint32_t j = (uint32_t)f->keys[tab_id(e)].hash & (cap - 1);
+    uint32_t j = tab_home(f->keys[tab_id(e)].hash, cap - 1);
     while (t[j]) j = (j + 1) & (cap - 1);
     t[j] = e;
   }
@@ -239,7 +244,7 @@ static void key_remove(sl__fastwin *f, uint32_t id) {
   /* backward-shift deletion keeps every probe sequence unbroken */
   f->tab[i] = 0;
   for (uint32_t j = (i + 1) & f->tab_mask; f->tab[j]; j = (j + 1) & f->tab_mask) {
-    uint32_t home = (uint32_t)f->keys[tab_id(f->tab[j])].hash & f->tab_mask;
+    uint32_t home = tab_home(f->keys[tab_id(f->tab[j])].hash, f->tab_mask);
     int between = i <= j ? (home > i && home <= j) : (home > i || home <= j);
     if (between) continue;
     f->tab[i] = f->tab[j];
