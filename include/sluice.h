@@ -137,7 +137,9 @@ void sl_env_free(sl_env *env);
  * by the key's type: int ("4"), bool ("true"/"false"), duration ("100ms",
  * "10s", "1m", a bare number is milliseconds), size ("32kb", "1mb", bytes
  * when bare), string.  Returns -SL_ECONFIG for an unknown key or a value
- * that does not parse or is out of range (message in sl_env_last_error). */
+ * that does not parse or is out of range (message in sl_env_last_error).
+ * A failed key that is not set right afterwards makes sl_execute refuse to
+ * run (-SL_EINVAL, naming the key): a typo never runs with defaults. */
 int sl_env_set(sl_env *env, const char *key, const char *value);
 /* Current value of `key` as text, or NULL for an unknown key.  The string
  * is owned by env and valid until the next sl_env_set of that key. */
@@ -213,9 +215,12 @@ int sl_ctx_subtask(const sl_ctx *ctx);
 int sl_ctx_parallelism(const sl_ctx *ctx);
 /* Name of the operator (static for the job's lifetime). */
 const char *sl_ctx_operator(const sl_ctx *ctx);
-/* Scratch memory of at least `size` bytes owned by this operator instance,
- * valid until the next call of the same callback on this instance (so a
- * record built in it may be returned or emitted).  NULL on out-of-memory. */
+/* Scratch memory of at least `size` bytes (16-byte aligned) owned by this
+ * operator instance.  Every call returns memory of its own -- a key and a
+ * value built in two calls never overlap -- and all of it stays valid
+ * until the next callback on this instance begins (so a record built in
+ * it may be returned or emitted; a source's poll is one callback).  NULL
+ * on out-of-memory. */
 void *sl_ctx_scratch(sl_ctx *ctx, size_t size);
 /* Attach a message to the failure a callback is about to return; the job's
  * error then reads "operator 'NAME' (subtask i/P) failed on record ...:
@@ -418,8 +423,9 @@ typedef struct sl_watermark_strategy {
   void *ud;
 } sl_watermark_strategy;
 
-/* Assign event timestamps (ts_fn) and generate watermarks (strategy,
- * copied).  Watermarks are emitted every pipeline.auto-watermark-interval
+/* Assign event timestamps (ts_fn; NULL keeps each record's own timestamp)
+ * and generate watermarks (strategy, copied; NULL: bounded out-of-orderness
+ * 0).  A custom strategy needs on_event or on_periodic.  Watermarks are emitted every pipeline.auto-watermark-interval
  * of processing time, and after every record when that is 0.  An operator
  * forwards the minimum of the watermarks of its inputs (ignoring idle
  * inputs and ended ones). */

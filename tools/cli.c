@@ -120,7 +120,8 @@ static void report_late(sl_env *env, const char *name) {
 }
 
 int cli_execute(sl_env *env, const char *name) {
-  int rc = sl_execute(env, name);
+  const char *pn = sl_env_get(env, "pipeline.name");
+  int rc = sl_execute(env, pn && *pn ? NULL : name); /* -D pipeline.name wins */
   report_late(env, name);
   if (rc == 0) return SL_EXIT_OK;
   if (rc == -SL_ECANCELED) {

@@ -40,6 +40,11 @@ struct sl_env {
   int oom;      /* ... for want of memory: sl_execute returns -SL_ENOMEM */
   int executed;
   _Atomic int cancel; /* sl_cancel; read by the running job */
+  /* configuration keys whose sl_env_set failed (and were not set right
+   * since): sl_execute refuses to run; set_err is the first one's message */
+  char bad_keys[8][64];
+  int n_bad_keys;
+  char set_err[512];
   char job_name[128];  /* sl_execute's job_name (cut), for the job's messages */
   char log_scope[160]; /* "job '<job_name>'" */
   sl_job_stats stats;
@@ -104,9 +109,28 @@ void sl_env_set_logger(sl_env *env, sl_log_fn fn, void *ud) {
   env->conf.log.ud = fn ? ud : NULL;
 }
 
+/* Remember (or forget) a failed key for sl_execute. */
+static void note_set(sl_env *env, const char *key, int failed) {
+  char k[64];
+  sl__fmt(k, sizeof k, "%s", key ? key : "(null)");
+  for (int i = 0; i < env->n_bad_keys; i++)
+    if (!strcmp(env->bad_keys[i], k)) {
+      if (!failed) memmove(env->bad_keys[i], env->bad_keys[i + 1],
+                           (size_t)(--env->n_bad_keys - i) * sizeof env->bad_keys[0]);
+      if (!env->n_bad_keys) env->set_err[0] = 0;
+      return;
+    }
+  if (!failed) return;
+  if (!env->n_bad_keys) sl__fmt(env->set_err, sizeof env->set_err, "%s", env->err);
+  if (env->n_bad_keys < (int)(sizeof env->bad_keys / sizeof env->bad_keys[0]))
+    memcpy(env->bad_keys[env->n_bad_keys++], k, sizeof k);
+}
+
 int sl_env_set(sl_env *env, const char *key, const char *value) {
   if (!env) return -SL_EINVAL;
-  return sl__conf_set(&env->conf, key, value, env->err, sizeof env->err);
+  int rc = sl__conf_set(&env->conf, key, value, env->err, sizeof env->err);
+  note_set(env, key, rc != 0);
+  return rc;
 }
 
 int sl_env_set_kv(sl_env *env, const char *kv) {
@@ -521,6 +545,7 @@ static int run_here(void *arg, int restarts, sl_job_stats *stats, char *err, siz
 
 int sl_execute(sl_env *env, const char *job_name) {
   if (!env) return -SL_EINVAL;
+  if (!job_name || !*job_name) job_name = SL__CONF_S(&env->conf, PIPELINE_NAME);
   sl__fmt(env->job_name, sizeof env->job_name, "%s", job_name ? job_name : "");
   if (env->job_name[0])
     sl__fmt(env->log_scope, sizeof env->log_scope, "job '%s'", env->job_name);
@@ -529,6 +554,11 @@ int sl_execute(sl_env *env, const char *job_name) {
   if (env->broken) {
     if (!env->err[0]) env_err(env, "the job graph is incomplete (a graph call failed)");
     return env->oom ? -SL_ENOMEM : -SL_EINVAL;
+  }
+  if (env->n_bad_keys) {
+    env_err(env, "the job did not run: sl_env_set failed for '%s'%s: %s", env->bad_keys[0],
+            env->n_bad_keys > 1 ? " (and other keys)" : "", env->set_err);
+    return -SL_EINVAL;
   }
   if (env->executed) {
     env_err(env, "this environment already executed its job");

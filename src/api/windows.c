@@ -12,6 +12,11 @@
 sl_stream *sl_assign_timestamps(sl_stream *in, sl_timestamp_fn ts_fn, void *ud,
                                 const sl_watermark_strategy *strategy) {
   if (!in) return NULL;
+  if (strategy && strategy->kind == SL_WM_CUSTOM && !strategy->on_event && !strategy->on_periodic) {
+    sl__graph_error(in, "sl_assign_timestamps: a custom watermark strategy needs on_event or "
+                        "on_periodic (it would never emit a watermark)");
+    return NULL;
+  }
   void *g = sl__wm_gen_new(ts_fn, ud, strategy);
   if (!g) {
     sl__graph_oom(in);

@@ -19,6 +19,12 @@ static inline int64_t sl__conn_int(const sl_ctx *ctx, const char *key) {
   (void)rc;
   return v;
 }
+
+/* execution.runtime-mode is batch: sources must be bounded. */
+static inline int sl__conn_batch(const sl_ctx *ctx) {
+  const char *m = sl_ctx_config(ctx, "execution.runtime-mode");
+  return m && !strcmp(m, "batch");
+}
 /* The context's monotonic clock in milliseconds, for deadlines. */
 static inline int64_t sl__conn_ms(const sl_ctx *ctx) { return sl_ctx_monotonic_ns(ctx) / 1000000; }
 /* A bad record found in raw input bytes (sl_ctx_bad_record). */

@@ -232,7 +232,7 @@ static void src_reset_plan(fs_src *s) {
 
 static int plan_splits(fs_src *s, const sl_ctx *ctx, char *err, size_t errcap) {
   src_reset_plan(s);
-  s->continuous = sl__conn_int(ctx, "source.monitor-interval") > 0;
+  s->continuous = sl__conn_int(ctx, "source.monitor-interval") > 0 && !sl__conn_batch(ctx);
   s->line_numbers = sl__conn_int(ctx, "source.text.line-numbers") != 0;
   uint64_t split = (uint64_t)sl__conn_int(ctx, "source.file.split-size");
   if (!split) split = 1;

@@ -76,6 +76,10 @@ typedef struct sock_reader {
 static int sock_open(void *ud, sl_ctx *ctx, void **reader) {
   sock_src *s = ud;
   *reader = NULL;
+  if (s->host && sl__conn_batch(ctx)) /* (stdin ends at its end of file) */
+    return sl_ctx_error(ctx, -SL_ECONFIG,
+                        "socket %s:%d is unbounded: execution.runtime-mode=batch needs "
+                        "bounded sources (read a file instead)", s->host, s->port);
   if (sl_ctx_subtask(ctx) != 0) return 0;
   sock_reader *r = sl__calloc_private(sizeof *r);
   if (!r) return -SL_ENOMEM;

@@ -44,6 +44,15 @@ const sl_config_key *sl_config_key_at(size_t i) {
 static const char *const g_choices[SL__CONF_COUNT] = {
     [SL__CONF_STATE_BACKEND] = "hashmap|rocksdb",
     [SL__CONF_LOG_LEVEL] = "error|warn|info|debug",
+    [SL__CONF_RUNTIME_MODE] = "streaming|batch|automatic",
+};
+
+/* Other names of keys: Flink's where sluice's table uses another. */
+static const struct {
+  const char *alias, *key;
+} g_aliases[] = {
+    {"execution.checkpointing.dir", "state.checkpoints.dir"}, /* Flink 2 */
+    {"execution.savepoint.path", "execution.checkpointing.restore"},
 };
 
 /* Choices a build may lack: refused with the reason (still listed above,
@@ -135,6 +144,8 @@ void sl__conf_free(sl__conf *conf) {
 int sl__conf_find(const char *key) {
   for (int i = 0; key && i < SL__CONF_COUNT; i++)
     if (!strcmp(g_keys[i].key, key)) return i;
+  for (size_t a = 0; key && a < sizeof g_aliases / sizeof g_aliases[0]; a++)
+    if (!strcmp(g_aliases[a].alias, key)) return sl__conf_find(g_aliases[a].key);
   return -1;
 }
 

@@ -43,6 +43,14 @@ typedef enum { SL__T_INT, SL__T_BOOL, SL__T_DURATION, SL__T_SIZE, SL__T_STRING }
      "default one timestamped line on stderr): error, warn (damaged "         \
      "checkpoints skipped, restarts), info (checkpoints restored, "           \
      "savepoints) or debug (every checkpoint completed).")                    \
+  XX(PIPELINE_NAME, "pipeline.name", SL__T_STRING, "", 0, 0,                 \
+     "The job's name in its messages, logs and summary when sl_execute is "   \
+     "given none (the CLI's jobs: instead of the job's own name).")          \
+  XX(RUNTIME_MODE, "execution.runtime-mode", SL__T_STRING, "streaming", 0, 0, \
+     "streaming, batch or automatic.  batch: every source must be bounded "   \
+     "(a directory is read once, not monitored; a socket is refused), and "   \
+     "the end of input fires every window.  streaming and automatic behave "  \
+     "alike: a bounded source's end fires every window there too.")           \
   XX(MAX_LINE_LENGTH, "pipeline.max-line-length", SL__T_SIZE, "1mb", 16,      \
      (1 << 30), "Longest text line a source accepts; longer lines are bad "   \
      "records.")                                                              \
@@ -109,13 +117,15 @@ typedef enum { SL__T_INT, SL__T_BOOL, SL__T_DURATION, SL__T_SIZE, SL__T_STRING }
      "false writes full state images.  (Flink's default is false.)")          \
   XX(CKPT_DIR, "state.checkpoints.dir", SL__T_STRING, "", 0, 0,               \
      "Directory of checkpoints: chk-<n>/ with one file per operator "         \
-     "instance and a _metadata file written last.")                           \
+     "instance and a _metadata file written last.  Also accepted as "         \
+     "execution.checkpointing.dir (Flink 2's name).")                         \
   XX(CKPT_RETAINED, "state.checkpoints.num-retained", SL__T_INT, "1", 1,      \
      1000, "Complete checkpoints kept; older ones are deleted.")              \
   XX(CKPT_RESTORE, "execution.checkpointing.restore", SL__T_STRING, "", 0, 0, \
      "Start from a checkpoint: a chk-<n> path, or \"latest\" for the newest " \
      "complete one in state.checkpoints.dir (a damaged one is reported and "  \
-     "the one before is used).")                                              \
+     "the one before is used).  Also accepted as execution.savepoint.path "   \
+     "(Flink's name).")                                                       \
   XX(SUPERVISED, "execution.supervised", SL__T_BOOL, "false", 0, 1,          \
      "Run the job in a child process watched by the calling one, which "      \
      "restarts it after a crash (signal, abort, non-zero exit) under "        \

@@ -26,7 +26,7 @@ void sl_ctx_set_local(sl_ctx *ctx, void *local) {
   if (ctx) ctx->local = local;
 }
 
-void *sl_ctx_scratch(sl_ctx *ctx, size_t size) {
+void *sl__ctx_buf(sl_ctx *ctx, size_t size) {
   if (size > ctx->scratch_cap) {
     size_t cap = SL__MAX(size, 2 * ctx->scratch_cap);
     void *p = sl__realloc(ctx->scratch, cap);
@@ -35,6 +35,41 @@ void *sl_ctx_scratch(sl_ctx *ctx, size_t size) {
     ctx->scratch_cap = cap;
   }
   return ctx->scratch;
+}
+
+/* sl_ctx_scratch's arena: each call bumps a 16-byte aligned piece off the
+ * current block; a block too small for the request is kept (its pieces
+ * stay valid) on arena_old, chained through its first word, and a bigger
+ * one takes its place.  sl__user_call frees the old ones and starts over. */
+void *sl_ctx_scratch(sl_ctx *ctx, size_t size) {
+  if (!ctx) return NULL;
+  size_t need = (size + 15) & ~(size_t)15;
+  if (need < size) return NULL; /* overflow */
+  if (!need) need = 16;
+  if (ctx->arena_used + need > ctx->arena_cap) {
+    size_t cap = SL__MAX(SL__MAX(need, 2 * ctx->arena_cap), (size_t)256);
+    uint8_t *b = sl__malloc(cap + 16);
+    if (!b) return NULL;
+    if (ctx->arena) { /* keep the full block until the call ends */
+      memcpy(ctx->arena - 16, &ctx->arena_old, sizeof ctx->arena_old);
+      ctx->arena_old = ctx->arena - 16;
+    }
+    ctx->arena = b + 16;
+    ctx->arena_cap = cap;
+    ctx->arena_used = 0;
+  }
+  void *p = ctx->arena + ctx->arena_used;
+  ctx->arena_used += need;
+  return p;
+}
+
+void sl__arena_trim(sl_ctx *ctx) {
+  while (ctx->arena_old) {
+    void *next;
+    memcpy(&next, ctx->arena_old, sizeof next);
+    sl__free(ctx->arena_old);
+    ctx->arena_old = next;
+  }
 }
 
 int sl_ctx_fail(sl_ctx *ctx, const char *fmt, ...) {
@@ -119,6 +154,7 @@ int sl__keyed_run(sl__inst *inst, int port, const sl__hrec *v, uint32_t n) {
 static int map_process(sl__inst *inst, int port, const sl_record *r) {
   if (inst->ks) sl__set_key(inst, r);
   sl_record out = *r;
+  sl__user_call(&inst->ctx);
   int rc = ((sl_map_fn)inst->op->fn)(inst->op->ud, &inst->ctx, r, &out);
   if (SL__UNLIKELY(rc < 0)) return sl__user_fail(inst, rc, r);
   return sl__emit(inst, &out);
@@ -126,6 +162,7 @@ static int map_process(sl__inst *inst, int port, const sl_record *r) {
 
 static int filter_process(sl__inst *inst, int port, const sl_record *r) {
   if (inst->ks) sl__set_key(inst, r);
+  sl__user_call(&inst->ctx);
   int rc = ((sl_filter_fn)inst->op->fn)(inst->op->ud, &inst->ctx, r);
   if (SL__UNLIKELY(rc < 0)) return sl__user_fail(inst, rc, r);
   return rc ? sl__emit(inst, r) : 0;
@@ -133,6 +170,7 @@ static int filter_process(sl__inst *inst, int port, const sl_record *r) {
 
 static int flat_map_process(sl__inst *inst, int port, const sl_record *r) {
   if (inst->ks) sl__set_key(inst, r);
+  sl__user_call(&inst->ctx);
   int rc = ((sl_flat_map_fn)inst->op->fn)(inst->op->ud, &inst->ctx, r, &inst->coll);
   if (SL__UNLIKELY(rc < 0)) return sl__user_fail(inst, rc, r);
   return 0;
@@ -141,6 +179,7 @@ static int flat_map_process(sl__inst *inst, int port, const sl_record *r) {
 static int key_by_process(sl__inst *inst, int port, const sl_record *r) {
   if (!inst->op->fn) return sl__emit(inst, r);
   sl_record out = *r;
+  sl__user_call(&inst->ctx);
   int rc = ((sl_key_fn)inst->op->fn)(inst->op->ud, &inst->ctx, r, &out);
   if (SL__UNLIKELY(rc < 0)) return sl__user_fail(inst, rc, r);
   out.ts = r->ts; /* only the key is the function's */
@@ -158,6 +197,7 @@ static int pass_process(sl__inst *inst, int port, const sl_record *r) {
 static int connect_process(sl__inst *inst, int port, const sl_record *r) {
   if (inst->ks && inst->op->kind == SL__OP_CONNECT) sl__set_key(inst, r);
   sl_flat_map_fn fn = (sl_flat_map_fn)(port ? inst->op->fn2 : inst->op->fn);
+  sl__user_call(&inst->ctx);
   int rc = fn(inst->op->ud, &inst->ctx, r, &inst->coll);
   return SL__UNLIKELY(rc < 0) ? sl__user_fail(inst, rc, r) : 0;
 }
@@ -210,6 +250,7 @@ static int reduce_process(sl__inst *inst, int port, const sl_record *r) {
    * field stalls on store-to-load forwarding */
   sl_record a = {r->ts, r->key, r->key_len, acc.data, acc.len};
   sl_record out = {r->ts, r->key, r->key_len, acc.data, acc.len};
+  sl__user_call(&inst->ctx);
   rc = ((sl_reduce_fn)inst->op->fn)(inst->op->ud, &inst->ctx, &a, r, &out);
   if (SL__UNLIKELY(rc < 0)) return sl__user_fail(inst, rc, r);
   out.ts = r->ts;
@@ -249,6 +290,7 @@ static int sink_open(sl__inst *inst) {
 static int sink_process(sl__inst *inst, int port, const sl_record *r) {
   (void)port;
   inst->n_records++;
+  sl__user_call(&inst->ctx);
   int rc = inst->op->sink->ops->write(inst->impl, &inst->ctx, r);
   return SL__UNLIKELY(rc < 0) ? sl__conn_fail(inst, rc) : 0;
 }

@@ -112,11 +112,12 @@ static int wm_process(sl__inst *inst, int port, const sl_record *r) {
     if ((rc = sl__inst_idle(inst, 0, 0))) return rc;
   }
   sl_record out = *r;
-  out.ts = g->ts_fn(g->ud, r);
+  out.ts = g->ts_fn(g->ud, r); /* (no ctx: no scratch to free) */
   if (out.ts > s->max_ts) s->max_ts = out.ts;
   if (g->ws.idle_timeout_ms > 0) s->last_record = sl_ctx_now(&inst->ctx);
   if ((rc = sl__emit(inst, &out)) || SL__LIKELY(!s->per_record)) return rc;
   if (g->ws.kind == SL_WM_CUSTOM) {
+    sl__user_call(&inst->ctx);
     int64_t wm = g->ws.on_event(g->ws.ud, &inst->ctx, &out, out.ts);
     return wm != SL_WATERMARK_MIN ? send_wm(inst, s, wm) : 0;
   }
@@ -133,8 +134,10 @@ static int wm_tick(sl__inst *inst, int64_t now) {
     int64_t wm = SL_WATERMARK_MIN;
     if (g->ws.kind != SL_WM_CUSTOM)
       wm = bounded_wm(g, s);
-    else if (g->ws.on_periodic)
+    else if (g->ws.on_periodic) {
+      sl__user_call(&inst->ctx);
       wm = g->ws.on_periodic(g->ws.ud, &inst->ctx);
+    }
     if (wm != SL_WATERMARK_MIN) rc = send_wm(inst, s, wm);
   }
   if (!rc && g->ws.idle_timeout_ms > 0 && !s->idle &&
@@ -173,10 +176,16 @@ static int wm_load(sl__inst *inst, const uint8_t *const *blobs, const size_t *le
   return 0;
 }
 
+/* No timestamp function: the record's own timestamp. */
+static int64_t record_ts(void *ud, const sl_record *in) {
+  (void)ud;
+  return in->ts;
+}
+
 void *sl__wm_gen_new(sl_timestamp_fn ts_fn, void *ud, const sl_watermark_strategy *strategy) {
   wm_gen *g = sl__calloc(1, sizeof *g);
   if (!g) return NULL;
-  g->ts_fn = ts_fn;
+  g->ts_fn = ts_fn ? ts_fn : record_ts;
   g->ud = ud;
   if (strategy) g->ws = *strategy;
   return g;
@@ -186,6 +195,7 @@ void *sl__wm_gen_new(sl_timestamp_fn ts_fn, void *ud, const sl_watermark_strateg
 
 static int kp_on_timer(sl__inst *inst, sl_time_domain d, int64_t ts, const void *ns,
                        uint32_t nslen) {
+  sl__user_call(&inst->ctx);
   int rc = ((sl_timer_fn)inst->op->fn2)(inst->op->ud, &inst->ctx, ts, d, &inst->coll);
   if (rc < 0) {
     sl_record r = {ts, NULL, 0, NULL, 0};
@@ -205,6 +215,7 @@ static int kp_open(sl__inst *inst) {
 
 static int kp_process(sl__inst *inst, int port, const sl_record *r) {
   sl__set_key(inst, r);
+  sl__user_call(&inst->ctx);
   int rc = ((sl_flat_map_fn)inst->op->fn)(inst->op->ud, &inst->ctx, r, &inst->coll);
   return SL__UNLIKELY(rc < 0) ? sl__user_fail(inst, rc, r) : 0;
 }

@@ -229,8 +229,13 @@ struct sl_ctx {
   const char *name;
   const sl__conf *conf;
   const char *log_scope; /* the job's scope for sl_ctx_log */
-  void *scratch;
+  void *scratch;       /* sl__ctx_buf: the runtime's own growable buffer */
   size_t scratch_cap;
+  /* sl_ctx_scratch: a bump arena; a block that filled up waits in
+   * arena_old until the next user call begins (sl__user_call) */
+  uint8_t *arena;
+  size_t arena_used, arena_cap;
+  void *arena_old;
   void *local;     /* sl_ctx_set_local */
   int user_opened; /* the op's user open ran and succeeded */
   char msg[1024]; /* set by sl_ctx_fail (and sl_ctx_error without an instance) */
@@ -361,6 +366,17 @@ struct sl__job {
 };
 
 /* --- used by operators and connectors --------------------------------- */
+
+/* A user callback (or connector call) on ctx is about to run: what
+ * sl_ctx_scratch handed out before is free again (operators.c). */
+void sl__arena_trim(sl_ctx *ctx);
+static inline void sl__user_call(sl_ctx *ctx) {
+  if (SL__UNLIKELY(ctx->arena_old != NULL)) sl__arena_trim(ctx);
+  ctx->arena_used = 0;
+}
+/* A growable buffer of at least size bytes owned by ctx, for the runtime
+ * and operators themselves (never handed to user code). */
+void *sl__ctx_buf(sl_ctx *ctx, size_t size);
 
 /* Log a message of the job (scope "job '<name>'") through the
  * environment's logger (core/log.h). */

@@ -334,6 +334,7 @@ static int poll_sources(sl__worker *w, int *did) {
     } else {
       uint64_t before = inst->n_records;
       if (SL__UNLIKELY(inst->splits != NULL) && (rc = sl__splits_flush(inst))) return rc;
+      sl__user_call(&inst->ctx);
       rc = inst->op->source->ops->poll(inst->impl, &inst->ctx, SL__SOURCE_BUDGET);
       if (inst->n_records != before) (*did)++;
     }

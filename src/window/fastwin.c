@@ -448,6 +448,7 @@ static int fire_key(sl__inst *inst, sl__fastwin *f, uint32_t id, int64_t L) {
         sl__kstate_set_key(inst->ks, kbytes(k), k->klen, k->kg);
         wi->cur = w;
         wi->firing = 1;
+        sl__user_call(&inst->ctx);
         rc = c->fn(inst->op->ud, &inst->ctx, &w, &e, &inst->coll);
         wi->firing = 0;
       } else {

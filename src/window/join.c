@@ -103,6 +103,7 @@ int sl__join_pair_window(void *ud, sl_ctx *ctx, const sl_window *w, sl_window_el
     while (!rc && elems_next(&side[1], &ob, &tb, &vb)) {
       sl_record a = {ta, key.data, key.len, va.data, va.len};
       sl_record b = {tb, key.data, key.len, vb.data, vb.len};
+      sl__user_call(ctx);
       rc = c->fn(c->ud, ctx, &a, &b, out);
     }
   }
@@ -162,7 +163,7 @@ static int ij_process(sl__inst *inst, int port, const sl_record *r) {
     return sl__fail(inst, -SL_EINVAL, "interval join needs event timestamps "
                                       "(sl_assign_timestamps)");
   if (r->ts < inst->wm) return sl__emit_late(inst, "late", r);
-  uint8_t *buf = sl_ctx_scratch(&inst->ctx, 8 + (size_t)r->value_len);
+  uint8_t *buf = sl__ctx_buf(&inst->ctx, 8 + (size_t)r->value_len);
   if (!buf) return -SL_ENOMEM;
   memcpy(buf, &r->ts, 8);
   if (r->value_len) memcpy(buf + 8, r->value, r->value_len);
@@ -178,6 +179,7 @@ static int ij_process(sl__inst *inst, int port, const sl_record *r) {
     sl_record o = {0, r->key, r->key_len, v.data, v.len};
     o.ts = ts;
     const sl_record *a = port == 0 ? r : &o, *b = port == 0 ? &o : r;
+    sl__user_call(&inst->ctx);
     rc = c->fn(c->ud, &inst->ctx, a, b, &inst->coll);
   }
   sl__free(other.buf);
@@ -205,7 +207,7 @@ static int ij_on_timer(sl__inst *inst, sl_time_domain d, int64_t ts, const void 
   if (!rc) rc = sl_state_clear(ij->side[port]);
   off = 0;
   while (!rc && elems_next(&keep, &off, &t, &v)) {
-    uint8_t *buf = sl_ctx_scratch(&inst->ctx, 8 + (size_t)v.len);
+    uint8_t *buf = sl__ctx_buf(&inst->ctx, 8 + (size_t)v.len);
     if (!buf) {
       rc = -SL_ENOMEM;
       break;

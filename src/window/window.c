@@ -153,7 +153,7 @@ static int add_element(sl__inst *inst, const win_cfg *c, win_inst *wi, const sl_
       return rc < 0 ? rc : sl_value_set(wi->contents, out.value, out.value_len);
     }
     case SL__WF_PROCESS: {
-      uint8_t *buf = sl_ctx_scratch(&inst->ctx, 8 + r->value_len);
+      uint8_t *buf = sl__ctx_buf(&inst->ctx, 8 + r->value_len);
       if (!buf) return -SL_ENOMEM;
       memcpy(buf, &r->ts, 8);
       if (r->value_len) memcpy(buf + 8, r->value, r->value_len);
@@ -219,10 +219,12 @@ static int fire(sl__inst *inst, const win_cfg *c, win_inst *wi, const sl_window 
   if (rc) return rc == SL_EMPTY ? 0 : rc; /* nothing in the window: no firing */
   wi->cur = *w;
   wi->firing = 1;
-  if (c->fn)
+  if (c->fn) {
+    sl__user_call(&inst->ctx);
     rc = c->fn(inst->op->ud, &inst->ctx, w, &e, &inst->coll);
-  else
+  } else {
     rc = sl__emit(inst, &e.rec);
+  }
   wi->firing = 0;
   if (!rc && c->spec.purge) {
     if (!(rc = use_ns(wi->contents, w))) rc = sl_state_clear(wi->contents);
@@ -297,7 +299,7 @@ static int merge_into(sl__inst *inst, const win_cfg *c, win_inst *wi, const sl_w
   if (rc) return rc;
   if (c->fk == SL__WF_AGG) {
     uint32_t size = c->agg->size;
-    uint8_t *tmp = sl_ctx_scratch(&inst->ctx, 2 * (size_t)size);
+    uint8_t *tmp = sl__ctx_buf(&inst->ctx, 2 * (size_t)size);
     sl_bytes b;
     if (!tmp) return -SL_ENOMEM;
     if ((rc = sl__aggregating_raw(wi->contents, &b)) < 0) return rc;
@@ -506,6 +508,7 @@ static int fire_sliced(sl__inst *inst, const win_cfg *c, win_inst *wi, const sl_
     e.rec = (sl_record){w->end - 1, e.key.data, e.key.len, v.data, v.len};
     wi->cur = *w;
     wi->firing = 1;
+    if (!rc && c->fn) sl__user_call(&inst->ctx);
     if (!rc) rc = c->fn ? c->fn(inst->op->ud, &inst->ctx, w, &e, &inst->coll) : sl__emit(inst, &e.rec);
     wi->firing = 0;
   }
