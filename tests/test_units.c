@@ -105,6 +105,34 @@ static void test_parsers(void) {
   CHECK(sl__parse_bool("maybe", &v) < 0);
   CHECK(!sl__parse_int("-3", &v) && v == -3);
   CHECK(sl__parse_int("3x", &v) < 0);
+  /* Flink's spellings (TimeUtils, MemorySize), with or without a space */
+  static const struct { const char *s; int64_t ms; } durs[] = {
+      {"5 milli", 5},       {"5millis", 5},     {"5 millisecond", 5}, {"5 milliseconds", 5},
+      {"3 secs", 3000},     {"3 second", 3000}, {"3 seconds", 3000},  {"2 minute", 120000},
+      {"2 minutes", 120000}, {"1 hour", 3600000}, {"2 hours", 7200000}, {"1 day", 86400000},
+      {"2 days", 172800000}, {"4 MIN", 240000}};
+  for (size_t i = 0; i < sizeof durs / sizeof durs[0]; i++)
+    CHECK(!sl__parse_duration_ms(durs[i].s, &v) && v == durs[i].ms);
+  CHECK(!sl__parse_size("2 bytes", &v) && v == 2);
+  CHECK(!sl__parse_size("3 mebibytes", &v) && v == 3 << 20);
+  CHECK(!sl__parse_size("1 tb", &v) && v == INT64_C(1) << 40);
+  CHECK(sl__parse_duration_ms("5 fortnights", &v) < 0);
+}
+
+static void test_config_suggestions(void) {
+  sl__conf c;
+  char err[512];
+  CHECK_EQ_INT(sl__conf_init(&c), 0);
+  CHECK_EQ_INT(sl__conf_set(&c, "parallelism.defualt", "2", err, sizeof err), -SL_ECONFIG);
+  CHECK_CONTAINS(err, "did you mean 'parallelism.default'?");
+  CHECK_EQ_INT(sl__conf_set(&c, "state.checkpoint.dir", "/x", err, sizeof err), -SL_ECONFIG);
+  CHECK_CONTAINS(err, "did you mean 'state.checkpoints.dir'?");
+  CHECK_EQ_INT(sl__conf_set(&c, "completely.different", "1", err, sizeof err), -SL_ECONFIG);
+  CHECK(strstr(err, "did you mean") == NULL);
+  CHECK_EQ_INT(sl__conf_set(&c, "execution.buffer-timeout", "5 fortnights", err, sizeof err),
+               -SL_ECONFIG);
+  CHECK_CONTAINS(err, "min|m|minute|minutes");
+  sl__conf_free(&c);
 }
 
 static void test_config_table(void) {
@@ -232,6 +260,7 @@ int main(void) {
   RUN(test_ring_full);
   RUN(test_batch_roundtrip);
   RUN(test_parsers);
+  RUN(test_config_suggestions);
   RUN(test_config_table);
   RUN(test_utf8);
   RUN(test_key_routing);

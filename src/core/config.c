@@ -95,8 +95,8 @@ static int set_id(sl__conf *conf, int id, const char *value, char *err,
     case SL__T_STRING: break;
   }
   if (rc) {
-    sl__fmt(err, errcap, "configuration key '%s': cannot parse '%s' as %s",
-            k->key, value, type_name(k->type));
+    sl__fmt(err, errcap, "configuration key '%s': cannot parse '%s' as %s%s",
+            k->key, value, type_name(k->type), sl__units_hint(k->type));
     return -SL_ECONFIG;
   }
   if (k->type != SL__T_STRING && (v < k->min || v > k->max)) {
@@ -141,6 +141,51 @@ void sl__conf_free(sl__conf *conf) {
   memset(conf, 0, sizeof *conf);
 }
 
+const char *sl__units_hint(int type) {
+  switch (type) {
+    case SL__T_DURATION:
+      return " (a number and a unit: ms|milli|millis|millisecond|milliseconds, "
+             "s|sec|secs|second|seconds, min|m|minute|minutes, h|hour|hours, d|day|days; "
+             "a bare number is milliseconds)";
+    case SL__T_SIZE:
+      return " (a number and a unit: b|bytes, k|kb|kib|kibibytes, m|mb|mib|mebibytes, "
+             "g|gb|gib|gibibytes, t|tb|tib|tebibytes; a bare number is bytes)";
+    default: return "";
+  }
+}
+
+/* Levenshtein distance of a and b (short strings; -1 when too long). */
+static int edit_distance(const char *a, const char *b) {
+  size_t n = strlen(a), m = strlen(b);
+  if (n > 63 || m > 63) return -1;
+  int row[64];
+  for (size_t j = 0; j <= m; j++) row[j] = (int)j;
+  for (size_t i = 1; i <= n; i++) {
+    int diag = row[0];
+    row[0] = (int)i;
+    for (size_t j = 1; j <= m; j++) {
+      int up = row[j];
+      int best = diag + (a[i - 1] != b[j - 1]);
+      if (up + 1 < best) best = up + 1;
+      if (row[j - 1] + 1 < best) best = row[j - 1] + 1;
+      row[j] = best;
+      diag = up;
+    }
+  }
+  return row[m];
+}
+
+const char *sl__conf_suggest(const char *key) {
+  const char *best = NULL;
+  int bd = 0;
+  for (int i = 0; key && i < SL__CONF_COUNT; i++) {
+    int d = edit_distance(key, g_keys[i].key);
+    if (d >= 0 && (!best || d < bd)) best = g_keys[i].key, bd = d;
+  }
+  /* a suggestion only when it is close: a few edits, under a third */
+  return best && bd <= 4 && (size_t)bd * 3 <= strlen(key) ? best : NULL;
+}
+
 int sl__conf_find(const char *key) {
   for (int i = 0; key && i < SL__CONF_COUNT; i++)
     if (!strcmp(g_keys[i].key, key)) return i;
@@ -159,7 +204,11 @@ int sl__conf_set(sl__conf *conf, const char *key, const char *value,
   }
   int id = sl__conf_find(key);
   if (id >= 0) return set_id(conf, id, value, err, errcap);
-  sl__fmt(err, errcap,
-          "unknown configuration key '%s' (see `sluice conf --list`)", key);
+  const char *near = sl__conf_suggest(key);
+  if (near)
+    sl__fmt(err, errcap, "unknown configuration key '%s': did you mean '%s'? (see `sluice "
+            "conf --list`)", key, near);
+  else
+    sl__fmt(err, errcap, "unknown configuration key '%s' (see `sluice conf --list`)", key);
   return -SL_ECONFIG;
 }

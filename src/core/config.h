@@ -227,6 +227,12 @@ typedef struct sl__conf {
 
 int sl__conf_init(sl__conf *conf);
 /* The id of `key` (its index in the table), or -1 for an unknown key. */
+/* The configuration key nearest to `key` by edit distance, when close
+ * enough to be a typo of it; else NULL. */
+const char *sl__conf_suggest(const char *key);
+/* What a value of type `type` (sl__conf_type) may look like, for errors
+ * (" (...)"; "" for types without units). */
+const char *sl__units_hint(int type);
 int sl__conf_find(const char *key);
 /* Whether key `id` holds text (a string key) rather than a number. */
 int sl__conf_is_text(int id);

@@ -293,20 +293,28 @@ static int parse_with_units(const char *s, const struct sl__unit *units,
   return 0;
 }
 
+/* Flink's TimeUtils spellings (a bare number is milliseconds). */
 int sl__parse_duration_ms(const char *s, int64_t *out) {
   static const struct sl__unit units[] = {
-      {"ms", 1},           {"s", 1000},        {"sec", 1000},
-      {"min", 60000},      {"m", 60000},       {"h", 3600000},
-      {"d", 86400000},     {NULL, 0}};
+      {"ms", 1},          {"milli", 1},        {"millis", 1},      {"millisecond", 1},
+      {"milliseconds", 1}, {"s", 1000},        {"sec", 1000},      {"secs", 1000},
+      {"second", 1000},   {"seconds", 1000},   {"min", 60000},     {"m", 60000},
+      {"minute", 60000},  {"minutes", 60000},  {"h", 3600000},     {"hour", 3600000},
+      {"hours", 3600000}, {"d", 86400000},     {"day", 86400000},  {"days", 86400000},
+      {NULL, 0}};
   return parse_with_units(s, units, out);
 }
 
+/* Flink's MemorySize spellings (a bare number is bytes). */
 int sl__parse_size(const char *s, int64_t *out) {
   static const struct sl__unit units[] = {
-      {"b", 1},          {"k", 1024},       {"kb", 1024},
-      {"kib", 1024},     {"m", 1 << 20},    {"mb", 1 << 20},
-      {"mib", 1 << 20},  {"g", 1 << 30},    {"gb", 1 << 30},
-      {"gib", 1 << 30},  {NULL, 0}};
+      {"b", 1},                 {"bytes", 1},           {"k", 1 << 10},
+      {"kb", 1 << 10},          {"kib", 1 << 10},       {"kibibytes", 1 << 10},
+      {"m", 1 << 20},           {"mb", 1 << 20},        {"mib", 1 << 20},
+      {"mebibytes", 1 << 20},   {"g", 1 << 30},         {"gb", 1 << 30},
+      {"gib", 1 << 30},         {"gibibytes", 1 << 30}, {"t", INT64_C(1) << 40},
+      {"tb", INT64_C(1) << 40}, {"tib", INT64_C(1) << 40}, {"tebibytes", INT64_C(1) << 40},
+      {NULL, 0}};
   return parse_with_units(s, units, out);
 }
 
