@@ -1,11 +1,16 @@
 #!/usr/bin/env bash
-# One command for a new user: install dependencies, build, and run the two
-# built-in example jobs on the sample data in data/.
+# One command for a new user: install dependencies, build the library (shared
+# and static) and the CLI -- everything `cmake --install build --prefix P`
+# installs -- and run the built-in example jobs on the sample data in data/.
+# The tests are not built here (./scripts/test.sh builds and runs them).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+echo "== dependencies (scripts/deps.sh)"
 ./scripts/deps.sh
-cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-cmake --build build -j"$(nproc)" --target sluice >/dev/null
+echo "== configure: cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo"
+cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo
+echo "== build libsluice.so, libsluice.a and the sluice CLI"
+cmake --build build -j"$(nproc)" --target sluice_shared sluice_static sluice
 mkdir -p out
 echo "== sluice run upper --input data/input.txt --output out/upper.txt"
 ./build/sluice run upper --input data/input.txt --output out/upper.txt
@@ -19,3 +24,4 @@ echo "== sluice run window-agg --input data/events.csv --window tumbling:1s ..."
   --out-of-orderness 500ms --watermark-interval 0 --parallelism 1 \
   --late-output out/late.csv --dead-letter out/bad.txt
 echo "late: $(cat out/late.csv)"
+echo '== done. Next: cmake --install build --prefix "$HOME/.local/sluice" (README: "Build your own job")'
