@@ -147,6 +147,18 @@ int bench_nexmark(int argc, char **argv) {
       rc = parse_u64(own[k], v, k == 1 ? &no.events : k == 2 ? &no.rate : &no.seed);
     }
   }
+  for (int i = 0; !rc && i < nrest; i++)
+    if (!strcmp(rest[i], "--help") || !strcmp(rest[i], "-h")) {
+      sl_env *env = sl_env_new();
+      cli_opts o = {0};
+      cli_parse_help(nrest, rest, 0, CMD, "parallelism,checkpoint-dir,checkpoint-interval",
+                     "  --query qN|all                     the query (or all, each in a process)\n"
+                     "  --events N                         events to generate (default 10000000)\n"
+                     "  --rate R                           events per second of event time\n"
+                     "  --seed S                           the generator's seed (default 0)\n",
+                     env, &o); /* prints and exits */
+      sl_env_free(env);
+    }
   if (!rc && !no.query) {
     fprintf(stderr, "%s: --query qN or --query all is needed (queries:", CMD);
     for (size_t i = 0; nx_query_at(i); i++) fprintf(stderr, " %s", nx_query_at(i)->name);

@@ -125,7 +125,10 @@ int bench_ysb(int argc, char **argv) {
     return SL_EXIT_FAILED;
   }
   cli_opts o = {0};
-  rc = cli_parse(nrest, rest, 0, cmd, "parallelism,checkpoint-dir,checkpoint-interval", env, &o);
+  rc = cli_parse_help(nrest, rest, 0, cmd, "parallelism,checkpoint-dir,checkpoint-interval",
+                      "  --events N                         events to generate (default 10000000)\n"
+                      "  --rate R                           events per second of event time\n",
+                      env, &o);
   g->base = 1700000000000LL;
   g->rate = rate;
   for (int a = 0; a < ADS; a++) g->campaign_of[a] = (int64_t)(mix((uint64_t)a + 17) % CAMPAIGNS);

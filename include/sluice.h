@@ -732,6 +732,9 @@ sl_sink *sl_file_sink(const char *path);
 /* Values as lines on stdout; at parallelism > 1 each line is prefixed with
  * "<subtask+1>> " like Flink's print(). */
 sl_sink *sl_print_sink(void);
+/* Values as lines on stdout, without prefixes (output for another program
+ * to read; lines of different subtasks still never interleave). */
+sl_sink *sl_stdout_sink(void);
 /* Values as lines to a TCP server (one connection per subtask). */
 sl_sink *sl_socket_sink(const char *host, int port);
 /* Counts records and drops them. */

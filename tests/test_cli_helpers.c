@@ -5,6 +5,9 @@
  * durations.  Expected values are worked out by hand from the rules in
  * cli.h and `sluice --help`.
  */
+#include <fcntl.h>
+#include <unistd.h>
+
 #include "cli.h"
 #include "test.h"
 
@@ -94,9 +97,71 @@ static void test_parse(void) {
   sl_env_free(env);
 }
 
+/* Flink's short flags, a repeated flag, and --conf (config.yaml) before -D */
+static void test_parse_flink_style(void) {
+  sl_env *env = sl_env_new();
+  cli_opts o = {0};
+  char *argv[] = {"sluice", "run", "upper", "-p", "3", "-s", "latest", "--input=x"};
+  CHECK_EQ_INT(cli_parse(ARGC(argv), argv, 3, "sluice run upper", "input,output,parallelism",
+                         env, &o),
+               0);
+  CHECK_EQ_STR(sl_env_get(env, "parallelism.default"), "3");
+  CHECK_EQ_STR(sl_env_get(env, "execution.checkpointing.restore"), "latest");
+  CHECK_EQ_STR(o.input, "x");
+  sl_env_free(env);
+
+  env = sl_env_new();
+  cli_opts r = {0};
+  char *twice[] = {"sluice", "run", "upper", "--input", "a", "--input=b"};
+  CHECK_EQ_INT(cli_parse(ARGC(twice), twice, 3, "sluice run upper", "input", env, &r),
+               SL_EXIT_USAGE);
+  sl_env_free(env);
+
+  env = sl_env_new();
+  cli_opts pos = {0};
+  char *stray[] = {"sluice", "run", "upper", "--input", "a", "extra"};
+  CHECK_EQ_INT(cli_parse(ARGC(stray), stray, 3, "sluice run upper", "input", env, &pos),
+               SL_EXIT_USAGE);
+  sl_env_free(env);
+
+  /* a config.yaml: nested maps flattened with dots; -D wins over it */
+  char path[] = "/tmp/sl_cli_conf_XXXXXX";
+  int fd = mkstemp(path);
+  CHECK(fd >= 0);
+  const char *yaml = "parallelism:\n  default: 5\n"
+                     "execution:\n  buffer-timeout: 7 ms\n  checkpointing:\n"
+                     "    interval: 2 min\n    dir: /tmp/yck\n"
+                     "pipeline.max-parallelism: 64\n";
+  CHECK(write(fd, yaml, strlen(yaml)) == (ssize_t)strlen(yaml));
+  close(fd);
+  env = sl_env_new();
+  cli_opts c = {0};
+  char *conf[] = {"sluice", "run", "upper", "--conf", path, "-D", "execution.buffer-timeout=9ms"};
+  CHECK_EQ_INT(cli_parse(ARGC(conf), conf, 3, "sluice run upper", "input", env, &c), 0);
+  CHECK_EQ_STR(sl_env_get(env, "parallelism.default"), "5");
+  CHECK_EQ_STR(sl_env_get(env, "execution.buffer-timeout"), "9ms"); /* -D after the file */
+  CHECK_EQ_STR(sl_env_get(env, "execution.checkpointing.interval"), "2 min");
+  CHECK_EQ_STR(sl_env_get(env, "state.checkpoints.dir"), "/tmp/yck"); /* Flink 2's name */
+  CHECK_EQ_STR(sl_env_get(env, "pipeline.max-parallelism"), "64");
+  sl_env_free(env);
+  /* a mistyped key in the file: refused, naming the line */
+  fd = open(path, O_WRONLY | O_TRUNC);
+  const char *bad = "parallelism:\n  default: 2\nexecution.bufer-timeout: 1s\n";
+  CHECK(write(fd, bad, strlen(bad)) == (ssize_t)strlen(bad));
+  close(fd);
+  env = sl_env_new();
+  cli_opts d = {0};
+  char *badconf[] = {"sluice", "run", "upper", "--conf", path};
+  CHECK_EQ_INT(cli_parse(ARGC(badconf), badconf, 3, "sluice run upper", "input", env, &d),
+               SL_EXIT_USAGE);
+  sl_env_free(env);
+  unlink(path);
+}
+
 int main(void) {
   RUN(test_host_port);
   RUN(test_duration);
   RUN(test_parse);
+  RUN(test_parse_flink_style);
   TEST_MAIN_END();
 }

@@ -6,11 +6,14 @@
  * benchmarks (bench/) and tools/sluice.c's dispatch call down into these;
  * nothing here calls back up.
  */
+#include <errno.h>
+#include <getopt.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <yaml.h>
 
 #include "cli.h"
 #include "core/core.h" /* sl__parse_duration_ms: durations read as -D keys do */
@@ -22,71 +25,238 @@ static int flag_allowed(const char *allowed, const char *name) {
   return 0;
 }
 
+/* Every long flag: its cli_opts field, argument and description. */
+#define NO_FIELD ((size_t)-1)
+static const struct flag {
+  const char *name;
+  size_t off;
+  const char *arg, *doc;
+} g_flags[] = {
+    {"input", offsetof(cli_opts, input), "PATH", "file, directory or glob to read"},
+    {"output", offsetof(cli_opts, output), "PATH", "where the results go (default: stdout)"},
+    {"socket", offsetof(cli_opts, socket), "HOST:PORT", "read lines from a TCP socket"},
+    {"parallelism", offsetof(cli_opts, parallelism), "N", "worker threads (-p N)"},
+    {"records", offsetof(cli_opts, records), "N", "records to generate"},
+    {"keys", offsetof(cli_opts, keys), "K", "distinct keys"},
+    {"backend", offsetof(cli_opts, backend), "hashmap|rocksdb", "keyed-state backend"},
+    {"state-mb", offsetof(cli_opts, state_mb), "M", "MB of keyed state"},
+    {"window", offsetof(cli_opts, window), "SPEC", "tumbling:SIZE | sliding:SIZE:SLIDE | session:GAP"},
+    {"time", offsetof(cli_opts, time), "event|processing", "the windows' time"},
+    {"out-of-orderness", offsetof(cli_opts, out_of_orderness), "DUR", "watermark delay"},
+    {"allowed-lateness", offsetof(cli_opts, allowed_lateness), "DUR",
+     "late records re-fire their window"},
+    {"idle-timeout", offsetof(cli_opts, idle_timeout), "DUR",
+     "an input without records this long stops holding the watermark"},
+    {"watermark-interval", offsetof(cli_opts, watermark_interval), "DUR",
+     "watermarks every DUR of processing time (0: after every record)"},
+    {"checkpoint-dir", offsetof(cli_opts, checkpoint_dir), "DIR", "where checkpoints go"},
+    {"checkpoint-interval", offsetof(cli_opts, checkpoint_interval), "DUR",
+     "checkpoint every DUR"},
+    {"restore", offsetof(cli_opts, restore), "latest|PATH",
+     "resume from a checkpoint or savepoint (-s PATH)"},
+    {"late-output", offsetof(cli_opts, late_output), "PATH", "records too late for any window"},
+    {"dead-letter", offsetof(cli_opts, dead_letter), "PATH", "bad records go here"},
+    {"stateless", NO_FIELD, NULL, "no keyed state"},
+    {"conf", offsetof(cli_opts, conf), "FILE",
+     "a Flink-style config.yaml, applied before -D"},
+};
+#define N_FLAGS (sizeof g_flags / sizeof g_flags[0])
+
+/* Flags of this command: its own, and every `sluice run` job's checkpoint
+ * flags and --conf. */
+static int flag_on(const char *cmd, const char *allowed, const char *name) {
+  if (!strcmp(name, "conf")) return 1;
+  if (!strncmp(cmd, "sluice run ", 11) &&
+      (!strcmp(name, "checkpoint-dir") || !strcmp(name, "checkpoint-interval") ||
+       !strcmp(name, "restore")))
+    return 1;
+  return flag_allowed(allowed, name);
+}
+
+static void print_help(const char *cmd, const char *allowed, const char *extra) {
+  printf("usage: %s [options]\n\noptions:\n", cmd);
+  for (size_t f = 0; f < N_FLAGS; f++) {
+    if (!flag_on(cmd, allowed, g_flags[f].name)) continue;
+    char left[64];
+    snprintf(left, sizeof left, "--%s%s%s", g_flags[f].name, g_flags[f].arg ? " " : "",
+             g_flags[f].arg ? g_flags[f].arg : "");
+    printf("  %-34s %s\n", left, g_flags[f].doc);
+  }
+  if (extra) fputs(extra, stdout);
+  printf("  %-34s %s\n", "-D key=value", "set a configuration key (repeatable; `sluice conf "
+                                          "--list` lists them)");
+  printf("  %-34s %s\n", "-h, --help", "this help");
+  printf("\nA flag's value may follow it or be joined with '=' (--parallelism=4).  Durations:\n"
+         "a number and ms, s, min, h or d (Flink's spellings: 10s, 10 seconds, 2 min); a bare\n"
+         "number is milliseconds.\n");
+}
+
+/* A Flink-style config.yaml: nested maps flattened with dots into keys,
+ * each scalar set as sl_env_set would (so every error names the file, line
+ * and key). */
+static int read_conf_yaml(const char *cmd, const char *path, sl_env *env) {
+  FILE *f = fopen(path, "rb");
+  if (!f) {
+    fprintf(stderr, "%s: --conf %s: %s\n", cmd, path, strerror(errno));
+    return SL_EXIT_USAGE;
+  }
+  yaml_parser_t p;
+  if (!yaml_parser_initialize(&p)) {
+    fclose(f);
+    fprintf(stderr, "%s: --conf %s: out of memory\n", cmd, path);
+    return SL_EXIT_USAGE;
+  }
+  yaml_parser_set_input_file(&p, f);
+  char key[512] = "";
+  size_t lens[32]; /* lens[d]: length of the key prefix of the map at depth d + 1 */
+  int depth = 0, want_key = 1, rc = 0, done = 0;
+  while (!rc && !done) {
+    yaml_event_t ev;
+    if (!yaml_parser_parse(&p, &ev)) {
+      fprintf(stderr, "%s: --conf %s:%zu: %s\n", cmd, path, p.problem_mark.line + 1,
+              p.problem ? p.problem : "not YAML");
+      rc = SL_EXIT_USAGE;
+      break;
+    }
+    size_t line = ev.start_mark.line + 1;
+    switch (ev.type) {
+      case YAML_MAPPING_START_EVENT:
+        if (depth == 0 && !key[0]) { /* the document's top-level map */
+          depth = 1, lens[0] = 0, want_key = 1;
+          break;
+        }
+        if (depth >= 31) {
+          fprintf(stderr, "%s: --conf %s:%zu: nested too deeply\n", cmd, path, line);
+          rc = SL_EXIT_USAGE;
+          break;
+        }
+        lens[depth++] = strlen(key); /* key "a.b" becomes the prefix */
+        want_key = 1;
+        break;
+      case YAML_MAPPING_END_EVENT: /* back to the parent map's prefix */
+        if (--depth > 0) key[lens[depth - 1]] = 0;
+        want_key = 1;
+        break;
+      case YAML_SCALAR_EVENT: {
+        const char *v = (const char *)ev.data.scalar.value;
+        if (want_key) {
+          size_t at = depth > 0 ? lens[depth - 1] : 0;
+          if (at && at < sizeof key - 1) key[at++] = '.';
+          snprintf(key + at, sizeof key - at, "%s", v);
+          want_key = 0;
+        } else {
+          if (sl_env_set(env, key, v)) {
+            fprintf(stderr, "%s: --conf %s:%zu: %s\n", cmd, path, line, sl_env_last_error(env));
+            rc = SL_EXIT_USAGE;
+          }
+          key[depth > 0 ? lens[depth - 1] : 0] = 0;
+          want_key = 1;
+        }
+        break;
+      }
+      case YAML_SEQUENCE_START_EVENT:
+        fprintf(stderr, "%s: --conf %s:%zu: '%s': lists are not configuration values\n", cmd,
+                path, line, key);
+        rc = SL_EXIT_USAGE;
+        break;
+      case YAML_STREAM_END_EVENT: done = 1; break;
+      default: break;
+    }
+    yaml_event_delete(&ev);
+  }
+  yaml_parser_delete(&p);
+  fclose(f);
+  return rc;
+}
+
 int cli_parse(int argc, char **argv, int first, const char *cmd,
               const char *allowed, sl_env *env, cli_opts *o) {
-  static const struct {
-    const char *name;
-    size_t off;
-  } flags[] = {{"input", offsetof(cli_opts, input)},
-               {"output", offsetof(cli_opts, output)},
-               {"socket", offsetof(cli_opts, socket)},
-               {"parallelism", offsetof(cli_opts, parallelism)},
-               {"records", offsetof(cli_opts, records)},
-               {"keys", offsetof(cli_opts, keys)},
-               {"backend", offsetof(cli_opts, backend)},
-               {"state-mb", offsetof(cli_opts, state_mb)},
-               {"window", offsetof(cli_opts, window)},
-               {"time", offsetof(cli_opts, time)},
-               {"out-of-orderness", offsetof(cli_opts, out_of_orderness)},
-               {"allowed-lateness", offsetof(cli_opts, allowed_lateness)},
-               {"idle-timeout", offsetof(cli_opts, idle_timeout)},
-               {"watermark-interval", offsetof(cli_opts, watermark_interval)},
-               {"checkpoint-dir", offsetof(cli_opts, checkpoint_dir)},
-               {"checkpoint-interval", offsetof(cli_opts, checkpoint_interval)},
-               {"restore", offsetof(cli_opts, restore)},
-               {"late-output", offsetof(cli_opts, late_output)},
-               {"dead-letter", offsetof(cli_opts, dead_letter)}};
-  for (int i = first; i < argc; i++) {
-    const char *a = argv[i];
-    if (!strcmp(a, "-D") || !strncmp(a, "-D", 2)) {
-      const char *kv = a[2] ? a + 2 : (i + 1 < argc ? argv[++i] : NULL);
-      if (!kv) {
-        fprintf(stderr, "%s: -D needs key=value\n", cmd);
-        return SL_EXIT_USAGE;
+  return cli_parse_help(argc, argv, first, cmd, allowed, NULL, env, o);
+}
+
+int cli_parse_help(int argc, char **argv, int first, const char *cmd, const char *allowed,
+                   const char *extra_help, sl_env *env, cli_opts *o) {
+  /* getopt_long over [cmd, argv[first..]] */
+  int n = argc - first;
+  char **args = calloc((size_t)n + 2, sizeof *args);
+  struct option *lo = calloc(N_FLAGS + 2, sizeof *lo);
+  const char **dkv = calloc((size_t)n + 1, sizeof *dkv); /* -D's, applied after --conf */
+  int n_d = 0, rc = 0;
+  if (!args || !lo || !dkv) {
+    free(args), free(lo), free(dkv);
+    fprintf(stderr, "%s: out of memory\n", cmd);
+    return SL_EXIT_FAILED;
+  }
+  args[0] = (char *)cmd;
+  for (int i = 0; i < n; i++) args[i + 1] = argv[first + i];
+  int nl = 0;
+  for (size_t f = 0; f < N_FLAGS; f++)
+    if (flag_on(cmd, allowed, g_flags[f].name))
+      lo[nl++] = (struct option){g_flags[f].name, g_flags[f].arg ? required_argument : no_argument,
+                                 NULL, 256 + (int)f};
+  lo[nl++] = (struct option){"help", no_argument, NULL, 'h'};
+  char shorts[16] = "+:hD:"; /* '+': options first, no permuting */
+  if (flag_on(cmd, allowed, "parallelism")) strcat(shorts, "p:");
+  if (flag_on(cmd, allowed, "restore")) strcat(shorts, "s:");
+  unsigned char seen[N_FLAGS] = {0};
+  optind = 0; /* a full reset: cli_parse may run more than once */
+  opterr = 0;
+  int c;
+  for (int at = optind ? optind : 1;
+       !rc && (c = getopt_long(n + 1, args, shorts, lo, NULL)) != -1; at = optind) {
+    int f = -1;
+    if (c >= 256) { /* exactly the flag's name: getopt_long takes abbreviations */
+      const char *tok = args[at], *name = g_flags[c - 256].name;
+      size_t len = strlen(name);
+      if (strncmp(tok, "--", 2) || strncmp(tok + 2, name, len) ||
+          (tok[2 + len] && tok[2 + len] != '=')) {
+        fprintf(stderr, "%s: unknown option '%s'; try `%s --help`\n", cmd, tok, cmd);
+        rc = SL_EXIT_USAGE;
+        break;
       }
-      if (sl_env_set_kv(env, kv)) {
-        fprintf(stderr, "%s: %s\n", cmd, sl_env_last_error(env));
-        return SL_EXIT_USAGE;
-      }
-      continue;
     }
-    if (!strcmp(a, "--stateless") && flag_allowed(allowed, "stateless")) {
+    if (c == 'h') {
+      print_help(cmd, allowed, extra_help);
+      free(args), free(lo), free(dkv);
+      exit(SL_EXIT_OK);
+    } else if (c == 'D') {
+      dkv[n_d++] = optarg;
+      continue;
+    } else if (c == 'p' || c == 's') {
+      for (size_t k = 0; k < N_FLAGS; k++)
+        if (!strcmp(g_flags[k].name, c == 'p' ? "parallelism" : "restore")) f = (int)k;
+    } else if (c >= 256) {
+      f = c - 256;
+    } else if (c == ':') {
+      fprintf(stderr, "%s: %s needs a value\n", cmd, args[optind - 1]);
+      rc = SL_EXIT_USAGE;
+      break;
+    } else {
+      fprintf(stderr, "%s: unknown option '%s'; try `%s --help`\n", cmd, args[optind - 1], cmd);
+      rc = SL_EXIT_USAGE;
+      break;
+    }
+    if (seen[f]++) {
+      fprintf(stderr, "%s: --%s given twice\n", cmd, g_flags[f].name);
+      rc = SL_EXIT_USAGE;
+    } else if (g_flags[f].off == NO_FIELD) {
       o->stateless = 1;
-      continue;
-    }
-    int matched = 0;
-    for (size_t f = 0; f < sizeof flags / sizeof flags[0]; f++) {
-      size_t n = strlen(flags[f].name);
-      if (strncmp(a, "--", 2) || strncmp(a + 2, flags[f].name, n)) continue;
-      if (a[2 + n] != 0 && a[2 + n] != '=') continue;
-      int job_flag = !strncmp(cmd, "sluice run ", 11) &&
-                     (!strcmp(flags[f].name, "checkpoint-dir") ||
-                      !strcmp(flags[f].name, "checkpoint-interval") ||
-                      !strcmp(flags[f].name, "restore"));
-      if (!job_flag && !flag_allowed(allowed, flags[f].name)) break;
-      const char *v = a[2 + n] == '=' ? a + 3 + n : (i + 1 < argc ? argv[++i] : NULL);
-      if (!v) {
-        fprintf(stderr, "%s: %s needs a value\n", cmd, a);
-        return SL_EXIT_USAGE;
-      }
-      *(const char **)((char *)o + flags[f].off) = v;
-      matched = 1;
-    }
-    if (!matched) {
-      fprintf(stderr, "%s: unknown option '%s'; try `sluice --help`\n", cmd, a);
-      return SL_EXIT_USAGE;
+    } else {
+      *(const char **)((char *)o + g_flags[f].off) = optarg;
     }
   }
+  if (!rc && optind <= n) {
+    fprintf(stderr, "%s: unexpected argument '%s'; try `%s --help`\n", cmd, args[optind], cmd);
+    rc = SL_EXIT_USAGE;
+  }
+  if (!rc && o->conf) rc = read_conf_yaml(cmd, o->conf, env);
+  for (int i = 0; !rc && i < n_d; i++)
+    if (sl_env_set_kv(env, dkv[i])) {
+      fprintf(stderr, "%s: -D %s: %s\n", cmd, dkv[i], sl_env_last_error(env));
+      rc = SL_EXIT_USAGE;
+    }
+  free(args), free(lo), free(dkv);
+  if (rc) return rc;
   /* checkpoint flags of every job map to configuration keys */
   static const struct {
     size_t off;
@@ -107,6 +277,27 @@ int cli_parse(int argc, char **argv, int first, const char *cmd,
     return SL_EXIT_USAGE;
   }
   return 0;
+}
+
+int cli_run_job(sl_env *env, const char *name) {
+  int rc = cli_execute(env, name);
+  const char *pn = sl_env_get(env, "pipeline.name");
+  if (pn && *pn) name = pn; /* the job's name, as in its log lines */
+  sl_job_stats st;
+  sl_job_stats_get(env, &st);
+  if (st.seconds > 0) /* it ran (not refused before starting) */
+    fprintf(stderr,
+            "%s: summary: %llu records in, %llu out, %llu dead letters, %llu late records "
+            "dropped, %llu checkpoints, %llu restarts, %.3f s, %.0f records/s\n",
+            name, (unsigned long long)st.records_in, (unsigned long long)st.records_out,
+            (unsigned long long)st.dead_letters, (unsigned long long)st.late_records_dropped,
+            (unsigned long long)st.checkpoints, (unsigned long long)st.restarts, st.seconds,
+            (double)st.records_in / st.seconds);
+  return rc;
+}
+
+sl_sink *cli_output_sink(const char *output) {
+  return output && strcmp(output, "-") ? sl_file_sink(output) : sl_stdout_sink();
 }
 
 const char *cli_late_hint = "no side output received them";

@@ -41,21 +41,36 @@ typedef struct cli_opts {
   const char *checkpoint_dir;      /* state.checkpoints.dir */
   const char *checkpoint_interval; /* execution.checkpointing.interval */
   const char *restore;             /* latest | PATH */
+  const char *conf;                /* config.yaml, applied before -D */
   int stateless;
 } cli_opts;
 
-/* Parse argv[first..]: known --flags into opts, -D key=value into env.
+/* Parse argv[first..] (getopt_long): known --flags into opts, -D
+ * key=value into env (after --conf FILE, a Flink-style config.yaml).
  * `allowed` lists the long flags this command takes, e.g.
- * "input,output,parallelism".  Prints the error and returns SL_EXIT_USAGE
- * on a problem, 0 otherwise. */
+ * "input,output,parallelism"; -p N is --parallelism, -s PATH --restore
+ * where those are allowed; a flag given twice is an error.  --help / -h
+ * prints the command's options (and extra_help, lines of its own flags)
+ * and exits 0.  Prints the error and returns SL_EXIT_USAGE on a problem,
+ * 0 otherwise. */
 int cli_parse(int argc, char **argv, int first, const char *cmd,
               const char *allowed, sl_env *env, cli_opts *opts);
+int cli_parse_help(int argc, char **argv, int first, const char *cmd, const char *allowed,
+                   const char *extra_help, sl_env *env, cli_opts *opts);
+
+/* A job's --output: a file or directory, or plain lines on stdout when
+ * NULL or "-" (no subtask prefixes: the output stays valid CSV). */
+sl_sink *cli_output_sink(const char *output);
 
 /* Run env's job; print the error on failure; return the exit code.  At
  * the end it reports late records that no side output received
  * (sl_job_stats.late_records_dropped), when there were any, as
  * "NAME: N late records dropped (HINT)" on stderr. */
 int cli_execute(sl_env *env, const char *name);
+/* cli_execute, then (a `sluice run` job that ran) one summary line on
+ * stderr: "NAME: summary: N records in, M out, D dead letters, L late
+ * records dropped, C checkpoints, R restarts, S s, X records/s". */
+int cli_run_job(sl_env *env, const char *name);
 /* The HINT of that line: what the user can do to keep late records (a
  * command sets it before cli_execute; default: a generic hint). */
 extern const char *cli_late_hint;

@@ -284,7 +284,7 @@ static int build(sl_env *env, const cli_opts *o, wa_job *job) {
   sl_stream *win = sl_window_aggregate(sl_key_by(s, NULL, NULL), &w, &wa_agg,
                                        wa_format, NULL);
   win = sl_name(win, "window");
-  sl_sink_to(win, o->output ? sl_file_sink(o->output) : sl_print_sink());
+  sl_sink_to(win, cli_output_sink(o->output));
   if (o->late_output) { /* else the engine counts them (cli_execute reports) */
     sl_stream *late = sl_side_output(win, "late");
     late = sl_name(sl_map(late, late_line, NULL), "late-lines");
@@ -309,7 +309,7 @@ int job_window_agg(int argc, char **argv) {
   if (!rc) rc = build(env, &o, &job);
   if (!rc) {
     cli_late_hint = "use --late-output PATH";
-    rc = cli_execute(env, "window-agg");
+    rc = cli_run_job(env, "window-agg");
   }
   sl_env_free(env);
   return rc;

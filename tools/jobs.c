@@ -22,9 +22,7 @@ static int to_upper(void *ud, sl_ctx *ctx, const sl_record *in, sl_record *out) 
   return 0;
 }
 
-static sl_sink *output_sink(const cli_opts *o) {
-  return o->output ? sl_file_sink(o->output) : sl_print_sink();
-}
+static sl_sink *output_sink(const cli_opts *o) { return cli_output_sink(o->output); }
 
 static sl_env *new_env(void) {
   sl_env *env = sl_env_new();
@@ -46,7 +44,7 @@ int job_upper(int argc, char **argv) {
     sl_stream *s = sl_source_stream(env, sl_file_source(o.input));
     s = sl_name(sl_map(s, to_upper, NULL), "upper");
     sl_sink_to(s, output_sink(&o));
-    rc = cli_execute(env, "upper");
+    rc = cli_run_job(env, "upper");
   }
   sl_env_free(env);
   return rc;
@@ -117,7 +115,7 @@ int job_wordcount(int argc, char **argv) {
     s = sl_name(sl_reduce(sl_key_by(s, NULL, NULL), add_counts, NULL), "count");
     s = sl_name(sl_map(s, format_count, NULL), "format");
     sl_sink_to(s, output_sink(&o));
-    rc = cli_execute(env, "wordcount");
+    rc = cli_run_job(env, "wordcount");
   }
   sl_env_free(env);
   return rc;

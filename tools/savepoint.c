@@ -27,6 +27,14 @@ int cmd_savepoint(int argc, char **argv) {
   const char *dir = NULL, *target = "";
   int64_t timeout_ms = 60000;
   for (int i = 2; i < argc; i++) {
+    if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+      printf("usage: sluice savepoint CHECKPOINT_DIR [--target PATH] [--timeout DUR]\n\n"
+             "Ask the job checkpointing into CHECKPOINT_DIR for a savepoint and print its path\n"
+             "(resume with --restore PATH; savepoints outlive the job).\n\n"
+             "  --target PATH    where the savepoint goes (default DIR/savepoints/savepoint-<n>-<ms>)\n"
+             "  --timeout DUR    how long to wait for the job's answer (default 60s)\n");
+      return SL_EXIT_OK;
+    }
     if (!strcmp(argv[i], "--target") && i + 1 < argc) {
       target = argv[++i];
     } else if (!strcmp(argv[i], "--timeout") && i + 1 < argc) {

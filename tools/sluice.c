@@ -55,16 +55,20 @@ static const char *USAGE =
     "      configuration keys with type, default and description\n"
     "  sluice --help | --version\n"
     "\n"
-    "job options:\n"
-    "  --parallelism N     worker threads (parallelism.default; default: CPUs)\n"
+    "job options (`sluice run JOB --help` lists a job's own):\n"
+    "  -p, --parallelism N worker threads (parallelism.default; default: CPUs)\n"
     "  -D key=value        set any configuration key (see `sluice conf --list`)\n"
+    "  --conf FILE         a Flink-style config.yaml (nested keys flattened), before -D\n"
     "  --checkpoint-dir DIR --checkpoint-interval DUR\n"
     "                      take checkpoints (state.checkpoints.dir, execution.checkpointing.interval)\n"
-    "  --restore latest|PATH  resume from the newest complete checkpoint in DIR, or from PATH\n"
+    "  -s, --restore latest|PATH  resume from the newest complete checkpoint in DIR, or PATH\n"
     "  --input PATH        a file, a directory or a glob pattern\n"
-    "  --output PATH       a file (written atomically at the end) or a\n"
-    "                      directory (ending in /) of part files; default stdout\n"
-    "  DUR                 a duration: 500ms, 10s, 1m, 2h (a bare number is ms)\n"
+    "  --output PATH       a file (written atomically at the end) or a directory\n"
+    "                      (ending in /) of part files; default (or -) plain lines on stdout\n"
+    "  DUR                 a duration: 500ms, 10s, 10 seconds, 2 min, 1h (Flink's spellings;\n"
+    "                      a bare number is ms)\n"
+    "A job ends with one summary line on stderr (records in/out, dead letters, late\n"
+    "records dropped, checkpoints, restarts, wall time, records/s).\n"
     "\n"
     "exit codes: 0 finished, 1 job failed (message on stderr), 2 usage or\n"
     "configuration error, 130 stopped by SIGINT/SIGTERM (output flushed)\n";
@@ -91,6 +95,27 @@ static void conf_list(int markdown) {
   }
 }
 
+/* The USAGE entries of command `what` ("run", "bench", "checkpoint", ...):
+ * each "  sluice WHAT ..." line and the indented lines under it. */
+static void usage_of(const char *what) {
+  char head[64];
+  snprintf(head, sizeof head, "  sluice %s", what);
+  size_t hn = strlen(head);
+  int on = 0;
+  printf("usage:\n");
+  for (const char *l = USAGE; *l;) {
+    const char *e = strchr(l, '\n');
+    size_t n = e ? (size_t)(e - l) : strlen(l);
+    if (!strncmp(l, "  sluice ", 9) || n == 0) on = !strncmp(l, head, hn) && (l[hn] == ' ' || l[hn] == '\n');
+    if (on) printf("%.*s\n", (int)n, l);
+    l += n + (e != NULL);
+  }
+  printf("\n`sluice %s%s --help` lists a command's options; exit codes: `sluice --help`.\n",
+         what, !strcmp(what, "run") ? " JOB" : !strcmp(what, "bench") ? " NAME" : "");
+}
+
+static int wants_help(const char *a) { return !strcmp(a, "--help") || !strcmp(a, "-h"); }
+
 int main(int argc, char **argv) {
   if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") ||
       !strcmp(argv[1], "help")) {
@@ -101,12 +126,31 @@ int main(int argc, char **argv) {
     printf("sluice %s\n", sl_version());
     return SL_EXIT_OK;
   }
+  static const char *const commands[] = {"run", "bench", "checkpoint", "savepoint", "conf"};
+  for (size_t c = 0; c < sizeof commands / sizeof commands[0]; c++)
+    if (!strcmp(argv[1], commands[c]) && argc == 3 && wants_help(argv[2]))
+      return usage_of(commands[c]), SL_EXIT_OK;
   if (!strcmp(argv[1], "conf")) {
     if (argc == 3 && !strcmp(argv[2], "--list")) return conf_list(0), SL_EXIT_OK;
     if (argc == 3 && !strcmp(argv[2], "--markdown")) return conf_list(1), SL_EXIT_OK;
     fprintf(stderr, "sluice conf: expected --list or --markdown\n");
     return SL_EXIT_USAGE;
   }
+  if (!strcmp(argv[1], "run") && argc == 2) {
+    fprintf(stderr, "sluice run: missing job name (jobs: upper, wordcount, window-agg)\n");
+    return SL_EXIT_USAGE;
+  }
+  if (!strcmp(argv[1], "bench") && argc == 2) {
+    fprintf(stderr, "sluice bench: missing benchmark name (benchmarks: pipeline, state, window, "
+                    "checkpoint, nexmark, ysb)\n");
+    return SL_EXIT_USAGE;
+  }
+  if (!strcmp(argv[1], "checkpoint") && (argc < 3 || strcmp(argv[2], "inspect"))) {
+    fprintf(stderr, "sluice checkpoint: expected `inspect PATH` (`sluice checkpoint --help`)\n");
+    return SL_EXIT_USAGE;
+  }
+  if (!strcmp(argv[1], "checkpoint") && argc == 4 && wants_help(argv[3]))
+    return usage_of("checkpoint"), SL_EXIT_OK;
   if (!strcmp(argv[1], "run") && argc >= 3) {
     if (!strcmp(argv[2], "upper")) return job_upper(argc, argv);
     if (!strcmp(argv[2], "wordcount")) return job_wordcount(argc, argv);

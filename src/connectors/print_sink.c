@@ -64,7 +64,6 @@ static int ps_out(ps_writer *w, sl_ctx *ctx, const void *extra,
 }
 
 static int ps_open(void *ud, sl_ctx *ctx, void **writer) {
-  (void)ud;
   ps_writer *w = sl__calloc_private(sizeof *w);
   if (!w) return sl_ctx_error(ctx, -SL_ENOMEM, "print sink: out of memory");
   w->fd = STDOUT_FILENO;
@@ -74,7 +73,7 @@ static int ps_open(void *ud, sl_ctx *ctx, void **writer) {
   w->immediate = w->timeout_ns <= 0 || isatty(w->fd);
   w->plen = 0;
   w->prefix[0] = '\0';
-  if (sl_ctx_parallelism(ctx) > 1) {
+  if (sl_ctx_parallelism(ctx) > 1 && !ud) { /* ud: sl_stdout_sink, plain lines */
     int n = snprintf(w->prefix, sizeof w->prefix, "%d> ", sl_ctx_subtask(ctx) + 1);
     w->plen = n > 0 ? (size_t)n : 0;
   }
@@ -139,3 +138,5 @@ static const sl_sink_ops ps_ops = {
 };
 
 sl_sink *sl_print_sink(void) { return sl_sink_new(&ps_ops, NULL, 0); }
+static char g_plain; /* any non-NULL user pointer: no prefixes */
+sl_sink *sl_stdout_sink(void) { return sl_sink_new(&ps_ops, &g_plain, 0); }
