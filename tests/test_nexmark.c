@@ -440,6 +440,10 @@ static void test_bad_config(void) {
   CHECK_EQ_INT(sl_nexmark_config_check(&c, err, sizeof err), -SL_ECONFIG);
   CHECK_CONTAINS(err, "sizes");
   sl_nexmark_config_default(&c);
+  c.num_event_generators = 0;
+  CHECK_EQ_INT(sl_nexmark_config_check(&c, err, sizeof err), -SL_ECONFIG);
+  CHECK_CONTAINS(err, "num_event_generators");
+  sl_nexmark_config_default(&c);
   c.hot_bidder_ratio = 0;
   CHECK_EQ_INT(sl_nexmark_config_check(&c, err, sizeof err), -SL_ECONFIG);
   /* a graph on a failed constructor fails with a message */
@@ -465,36 +469,38 @@ static int cmp_u64(const void *a, const void *b) {
   return x < y ? -1 : x > y;
 }
 
+/* The source's stream equals sl_nexmark_generate's: in order at P=1, the
+ * same events at P=2 and P=3 (also with 3 generator timelines whose
+ * counts do not divide evenly). */
 static void test_source_matches_generator(void) {
-  sl_nexmark_config c = small_cfg(4000);
-  c.out_of_order_group = 7;
-  ev *e = gen_all(&c);
-  sl_collect *one = run_source(&c, 1), *two = run_source(&c, 2);
-  CHECK_EQ_INT(sl_collect_count(one), c.events);
-  CHECK_EQ_INT(sl_collect_count(two), c.events);
-  uint64_t *h1 = calloc(c.events, 8), *h2 = calloc(c.events, 8), *h0 = calloc(c.events, 8);
-  for (size_t i = 0; i < c.events && i < sl_collect_count(one); i++) {
-    sl_record r;
-    sl_collect_get(one, i, &r);
-    h0[i] = e[i].hash;
-    h1[i] = nx_hash(r.value, r.value_len);
-    CHECK(r.value_len == e[i].len && h1[i] == h0[i]); /* in order */
-    CHECK_EQ_INT(r.ts, e[i].ts);
+  for (int round = 0; round < 2; round++) {
+    sl_nexmark_config c = small_cfg(round ? 4001 : 4000);
+    c.out_of_order_group = 7;
+    c.num_event_generators = round ? 3 : 1;
+    ev *e = gen_all(&c);
+    uint64_t *h0 = calloc(c.events, 8), *h = calloc(c.events, 8);
+    for (size_t i = 0; i < c.events; i++) h0[i] = e[i].hash;
+    for (int P = 1; P <= 3; P++) {
+      sl_collect *col = run_source(&c, P);
+      CHECK_EQ_INT(sl_collect_count(col), c.events);
+      for (size_t i = 0; i < c.events && i < sl_collect_count(col); i++) {
+        sl_record r;
+        sl_collect_get(col, i, &r);
+        h[i] = nx_hash(r.value, r.value_len);
+        if (P == 1) { /* in order */
+          CHECK(r.value_len == e[i].len && h[i] == h0[i]);
+          CHECK_EQ_INT(r.ts, e[i].ts);
+        }
+      }
+      if (P == 1) qsort(h0, c.events, 8, cmp_u64);
+      qsort(h, c.events, 8, cmp_u64);
+      CHECK(!memcmp(h0, h, c.events * 8)); /* the same events */
+      sl_collect_free(col);
+    }
+    free(h0);
+    free(h);
+    free(e);
   }
-  for (size_t i = 0; i < c.events && i < sl_collect_count(two); i++) {
-    sl_record r;
-    sl_collect_get(two, i, &r);
-    h2[i] = nx_hash(r.value, r.value_len);
-  }
-  qsort(h0, c.events, 8, cmp_u64);
-  qsort(h2, c.events, 8, cmp_u64);
-  CHECK(!memcmp(h0, h2, c.events * 8)); /* P=2: the same events */
-  free(h0);
-  free(h1);
-  free(h2);
-  sl_collect_free(one);
-  sl_collect_free(two);
-  free(e);
 }
 
 /* ---- checkpoint position: kill, restore at another parallelism -------------- */

@@ -24,7 +24,7 @@
  *
  * Strings are written straight into the record: names, emails, item names
  * and descriptions drawn as the reference draws them; a bid's channel and
- * URL copied from a table built once (the reference's channel cache);
+ * URL from a table built once (the reference's channel cache);
  * extra padding a slice of a 1 MiB pool at a random offset (one draw and
  * one memcpy, no per-character draws).  Nothing is allocated per event.
  *
@@ -105,14 +105,25 @@ static inline double rng_unit(rng *r) { return (double)(rng_next(r) >> 11) * 0x1
 
 /* ---- strings ---------------------------------------------------------------- */
 
-/* A channel's name and URL, back to back (the bid copies both at once). */
+/* A hot channel's name and URL, back to back (a bid copies both at once). */
 typedef struct chan {
   uint8_t name_len, url_len;
   char s[94];
 } chan;
 
+/* Channel k < 10000 in 16 bytes, so that the table (160 KB) stays in the
+ * cache: its URL's three path parts (3 or 4 characters each, padded to
+ * 4), their lengths - 3 in bits 0..2 and in bit 3 whether the URL ends in
+ * "&channel_id=".  Name and URL are spelled out per bid (url_of). */
+typedef struct chan16 {
+  char part[12];
+  uint8_t bits;
+  uint8_t pad[3];
+} chan16;
+
 static char g_pool[EXTRA_POOL];
-static chan g_chan[CHANNELS + NELEM(HOT_CHANNELS)]; /* 0..9999, then the hot ones */
+static chan g_hot[NELEM(HOT_CHANNELS)];
+static chan16 g_chan[CHANNELS];
 static pthread_once_t g_once = PTHREAD_ONCE_INIT;
 
 /* The reference's nextString: 3..max-1 characters, each `special` with
@@ -143,6 +154,55 @@ static size_t base_url(rng *r, char *out) {
   return n + sizeof tail - 1;
 }
 
+/* v in decimal at p; returns the length. */
+static size_t put_dec(char *p, uint64_t v) {
+  char tmp[20];
+  size_t n = 0;
+  do tmp[n++] = (char)('0' + v % 10), v /= 10;
+  while (v);
+  for (size_t i = 0; i < n; i++) p[i] = tmp[n - 1 - i];
+  return n;
+}
+
+/* Java's Math.abs(Integer.reverse(k)) in decimal (Math.abs of
+ * Integer.MIN_VALUE stays negative: k = 1 gets "-2147483648"). */
+static size_t put_channel_id(char *p, uint32_t k) {
+  uint32_t rev = 0;
+  for (int i = 0; i < 32; i++, k >>= 1) rev = (rev << 1) | (k & 1);
+  if (rev == 0x80000000u) {
+    memcpy(p, "-2147483648", 11);
+    return 11;
+  }
+  int64_t id = (int32_t)rev;
+  return put_dec(p, (uint64_t)(id < 0 ? -id : id));
+}
+
+/* Channel k's name and URL at p, back to back; lengths in *name, *url. */
+static size_t url_of(char *p, uint32_t k, uint8_t *name, uint8_t *url) {
+  static const char head[] = "https://www.nexmark.com/", tail[] = "item.htm?query=1";
+  const chan16 *c = &g_chan[k];
+  size_t n = 8;
+  memcpy(p, "channel-", 8);
+  n += put_dec(p + n, k);
+  *name = (uint8_t)n;
+  memcpy(p + n, head, 24);
+  n += 24;
+  for (int i = 0; i < 3; i++) {
+    memcpy(p + n, c->part + 4 * i, 4);
+    n += 3 + ((c->bits >> i) & 1);
+    p[n++] = '/';
+  }
+  memcpy(p + n, tail, 16);
+  n += 16;
+  if (c->bits & 8) {
+    memcpy(p + n, "&channel_id=", 12);
+    n += 12;
+    n += put_channel_id(p + n, k);
+  }
+  *url = (uint8_t)(n - *name);
+  return n;
+}
+
 static void strings_init(void) {
   /* the pool: the reference's nextExactString, 'a' + x % 26 for a signed
    * 32-bit x, then x /= 26, six characters per x (C's % and / truncate
@@ -154,28 +214,24 @@ static void strings_init(void) {
     g_pool[i] = (char)('a' + x % 26);
     x /= 26;
   }
-  /* the channel table: hot channels with a plain URL each; channel k's
-   * URL adds "&channel_id=|reverse(k)|" 9 times in 10 (Java's Math.abs of
-   * Integer.MIN_VALUE stays negative: k = 1 gets -2147483648) */
+  /* the channels, as the reference's cache: hot ones with a plain URL
+   * each; channel k's URL adds "&channel_id=..." 9 times in 10 */
   r = rng_for(0, 0x75726cull, 0);
-  for (size_t k = 0; k < NELEM(g_chan); k++) {
-    chan *c = &g_chan[k];
-    char name[16], url[96];
-    int hot = k >= CHANNELS;
-    int nl = hot ? snprintf(name, sizeof name, "%s", HOT_CHANNELS[k - CHANNELS])
-                 : snprintf(name, sizeof name, "channel-%zu", k);
-    size_t ul = base_url(&r, url);
-    if (!hot && rng_below(&r, 10) > 0) {
-      uint32_t v = (uint32_t)k, rev = 0;
-      for (int i = 0; i < 32; i++, v >>= 1) rev = (rev << 1) | (v & 1);
-      int64_t id = (int32_t)rev;
-      if (id < 0 && id != INT32_MIN) id = -id;
-      ul += (size_t)snprintf(url + ul, sizeof url - ul, "&channel_id=%lld", (long long)id);
-    }
+  for (size_t k = 0; k < NELEM(g_hot); k++) {
+    chan *c = &g_hot[k];
+    size_t nl = strlen(HOT_CHANNELS[k]);
+    memcpy(c->s, HOT_CHANNELS[k], nl);
     c->name_len = (uint8_t)nl;
-    c->url_len = (uint8_t)ul;
-    memcpy(c->s, name, (size_t)nl);
-    memcpy(c->s + nl, url, ul);
+    c->url_len = (uint8_t)base_url(&r, c->s + nl);
+  }
+  for (size_t k = 0; k < CHANNELS; k++) {
+    chan16 *c = &g_chan[k];
+    memset(c, 0, sizeof *c);
+    for (int i = 0; i < 3; i++) {
+      size_t len = next_string(&r, c->part + 4 * i, 5, '_');
+      c->bits |= (uint8_t)((len - 3) << i);
+    }
+    if (rng_below(&r, 10) > 0) c->bits |= 8;
   }
 }
 
@@ -396,6 +452,20 @@ static uint32_t make_event(const nx_gen *g, uint64_t n, uint8_t *buf, int64_t *t
   }
   sl_nexmark_bid b;
   char *s = (char *)buf + sizeof b;
+  /* the channel and the extra slice are drawn first and prefetched: the
+   * channel table (160 KB) and the pool (1 MiB) are often out of the cache,
+   * and the draws below hide the wait (the order of independent draws
+   * does not change any distribution) */
+  const chan *hot = NULL;
+  uint32_t channel = 0;
+  if (rng_below(&r, HOT_CHANNEL_RATIO) > 0) hot = &g_hot[rng_below(&r, NELEM(HOT_CHANNELS))];
+  else channel = (uint32_t)rng_below(&r, CHANNELS);
+  /* the reference counts the 4 numbers, not channel and URL */
+  uint32_t xl = extra_len(&r, 4 * 8, c->avg_bid_size);
+  const char *xs = g_pool + rng_below(&r, EXTRA_POOL - xl);
+  if (!hot) __builtin_prefetch(&g_chan[channel]);
+  __builtin_prefetch(xs);
+  __builtin_prefetch(xs + (xl ? xl - 1 : 0));
   memset(&b, 0, sizeof b);
   b.h.type = SL_NEXMARK_BID;
   if (rng_below(&r, c->hot_auction_ratio) > 0)
@@ -410,18 +480,19 @@ static uint32_t make_event(const nx_gen *g, uint64_t n, uint8_t *buf, int64_t *t
   b.bidder += 2 * FIRST_PERSON_ID; /* the reference's quirk: added twice */
   b.price = price(&r);
   b.date_time = t;
-  const chan *ch = rng_below(&r, HOT_CHANNEL_RATIO) > 0
-                       ? &g_chan[CHANNELS + rng_below(&r, NELEM(HOT_CHANNELS))]
-                       : &g_chan[rng_below(&r, CHANNELS)];
-  size_t at = (size_t)ch->name_len + ch->url_len;
-  memcpy(s, ch->s, at);
-  b.h.len[SL_NEXMARK_CHANNEL] = ch->name_len;
-  b.h.len[SL_NEXMARK_URL] = ch->url_len;
-  /* the reference counts the 4 numbers, not channel and URL */
-  b.h.extra_len = (uint16_t)extra_len(&r, 4 * 8, c->avg_bid_size);
-  put_extra(&r, s + at, b.h.extra_len);
+  size_t at;
+  if (hot) {
+    at = (size_t)hot->name_len + hot->url_len;
+    memcpy(s, hot->s, at);
+    b.h.len[SL_NEXMARK_CHANNEL] = hot->name_len;
+    b.h.len[SL_NEXMARK_URL] = hot->url_len;
+  } else {
+    at = url_of(s, channel, &b.h.len[SL_NEXMARK_CHANNEL], &b.h.len[SL_NEXMARK_URL]);
+  }
+  b.h.extra_len = (uint16_t)xl;
+  memcpy(s + at, xs, xl);
   memcpy(buf, &b, sizeof b);
-  return (uint32_t)(sizeof b + at + b.h.extra_len);
+  return (uint32_t)(sizeof b + at + xl);
 }
 
 int sl_nexmark_generate(const sl_nexmark_config *cfg, uint64_t n, void *buf, size_t cap,
