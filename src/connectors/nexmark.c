@@ -379,7 +379,8 @@ static void put4(char *p, uint64_t v) {
 static uint32_t make_event(const nx_gen *g, uint64_t n, uint8_t *buf, int64_t *ts) {
   const sl_nexmark_config *c = &g->c;
   uint64_t gens = c->num_event_generators, i, k;
-  if (n < g->split) i = n % gens, k = n / gens;
+  if (gens == 1) i = 0, k = n; /* no division on the default path */
+  else if (n < g->split) i = n % gens, k = n / gens;
   else i = gens - 1, k = g->sub + (n - g->split);
   uint64_t e = adjusted(g, FIRST_EVENT_NUMBER + k);      /* event number */
   uint64_t x = FIRST_EVENT_ID + i * g->sub + e;          /* event id */
