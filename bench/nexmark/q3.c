@@ -27,8 +27,11 @@ static int relevant(void *ud, sl_ctx *ctx, const sl_record *in) {
   }
   if (t == SL_NEXMARK_PERSON) {
     sl_nexmark_person p;
-    if (!sl_nexmark_read(in, &p, sizeof p)) return 0;
-    return !strcmp(p.state, "OR") || !strcmp(p.state, "ID") || !strcmp(p.state, "CA");
+    const char *tail = sl_nexmark_read(in, &p, sizeof p), *st;
+    size_t n;
+    if (!tail) return 0;
+    st = sl_nexmark_str(&p.h, tail, SL_NEXMARK_STATE, &n);
+    return n == 2 && (!memcmp(st, "OR", 2) || !memcmp(st, "ID", 2) || !memcmp(st, "CA", 2));
   }
   return 0;
 }
@@ -67,11 +70,11 @@ static int join(void *ud, sl_ctx *ctx, const sl_record *in, sl_collector *out) {
     return emit(out, &who, a.id, in->ts);
   }
   sl_nexmark_person p;
-  sl_nexmark_read(in, &p, sizeof p);
+  const char *tail = sl_nexmark_read(in, &p, sizeof p);
   memset(&who, 0, sizeof who);
-  memcpy(who.name, p.name, sizeof who.name);
-  memcpy(who.city, p.city, sizeof who.city);
-  memcpy(who.state, p.state, sizeof who.state);
+  sl_nexmark_strcpy(&p.h, tail, SL_NEXMARK_NAME, who.name, sizeof who.name);
+  sl_nexmark_strcpy(&p.h, tail, SL_NEXMARK_CITY, who.city, sizeof who.city);
+  sl_nexmark_strcpy(&p.h, tail, SL_NEXMARK_STATE, who.state, sizeof who.state);
   if ((rc = sl_value_set(person, &who, sizeof who))) return rc;
   sl_list_iter it;
   if ((rc = sl_list_get(waiting, &it)) < 0) return rc;

@@ -50,12 +50,12 @@ static int64_t window_start(int64_t ts) {
 
 static int person_side(void *ud, sl_ctx *ctx, const sl_record *in, sl_record *out) {
   sl_nexmark_person p;
-  sl_nexmark_read(in, &p, sizeof p);
+  const char *tail = sl_nexmark_read(in, &p, sizeof p);
   side *s = sl_ctx_scratch(ctx, sizeof *s);
   if (!s) return -SL_ENOMEM;
   s->id = p.id;
   s->kind = SIDE_PERSON;
-  memcpy(s->name, p.name, sizeof s->name);
+  sl_nexmark_strcpy(&p.h, tail, SL_NEXMARK_NAME, s->name, sizeof s->name);
   out->value = s;
   out->value_len = sizeof *s;
   return 0;

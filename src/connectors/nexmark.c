@@ -3,29 +3,30 @@
  * what the stream holds; this file says how it is made).
  *
  * Determinism and splitting.  Each event is a pure function of (seed,
- * event number): its random draws come from a small PRNG (wyrand) seeded
- * with splitmix64(seed, event number), never from a stream shared between
- * events.  So any subtask can generate any position on its own, and the
- * stream is the same at every parallelism: subtask s of P emits the
- * positions s, s + P, s + 2P, ... (position n carries event number
- * adj(n), the out-of-order permutation inside groups of g).
+ * event id): its random draws come from a small PRNG (wyrand) seeded with
+ * splitmix64(seed, event id), never from a stream shared between events.
+ * A position n maps to (timeline i, index k) by arithmetic alone (nx_at),
+ * and (i, k) to the event number and id, so any subtask can generate any
+ * position on its own, and the stream is the same at every parallelism:
+ * subtask s of P emits the positions s, s + P, s + 2P, ...  Event ids of
+ * different timelines never collide (disjoint ranges, as the reference's
+ * split), so neither do their draws.
  *
- * Ids (as the reference generator computes them from the event number e):
- *   last person  = e / 50                      (people so far - 1)
- *   last auction = 3 * (e / 50) + clamp(e % 50 - 1, 0..2), minus one epoch
- *                  when e % 50 == 0 (a person: no auction in this epoch yet)
+ * Ids (as the reference generator computes them from the event id x):
+ *   last person  = x / 50                      (people so far - 1)
+ *   last auction = 3 * (x / 50) + clamp(x % 50 - 1, 0..2), minus one epoch
+ *                  when x % 50 == 0 (a person: no auction in this epoch yet)
  *   a "recent" person  = uniform over the last min(people, 1000) people
  *                        plus 10 not generated yet;
  *   a "recent" auction = uniform over the last 100 auctions plus 10 ahead;
  *   hot seller / hot auction = the first id of the latest group of 100,
  *   hot bidder = that person id + 1 (so hot sellers and bidders differ).
  *
- * Auctions expire 1 + uniform[0, 2h) ms after they open, h = the event time
- * the next 100 * 50 / 3 events take (the reference's "in-flight" horizon).
- *
- * Extra padding is cut from a fixed pool of random letters at a random
- * offset (one memcpy, no per-character draws); its length follows the
- * reference so each kind's record size averages the configured size.
+ * Strings are written straight into the record: names, emails, item names
+ * and descriptions drawn as the reference draws them; a bid's channel and
+ * URL from a table built once (the reference's channel cache);
+ * extra padding a slice of a 1 MiB pool at a random offset (one draw and
+ * one memcpy, no per-character draws).  Nothing is allocated per event.
  *
  * Checkpoints: the generator sources' scheme (sl__gen_pos, connector.h):
  * a reader emitted first, first + step, ... below next; a restored reader
@@ -43,16 +44,21 @@
 
 enum {
   PROPORTION = 50, /* 1 person + 3 auctions + 46 bids */
-  FIRST_PERSON_ID = 1000,
-  FIRST_AUCTION_ID = 1000,
+  FIRST_PERSON_ID = SL_NEXMARK_FIRST_PERSON_ID,
+  FIRST_AUCTION_ID = SL_NEXMARK_FIRST_AUCTION_ID,
+  FIRST_EVENT_ID = 1,     /* the nexmark-flink table source's GeneratorConfig */
+  FIRST_EVENT_NUMBER = 1, /* (firstEventId = 1, firstEventNumber = 1) */
   FIRST_CATEGORY_ID = 10,
   NUM_CATEGORIES = 5,
   HOT_GROUP = 100, /* hot ids: the first of the latest group of 100 */
   PERSON_ID_LEAD = 10,
   AUCTION_ID_LEAD = 10,
   HOT_CHANNEL_RATIO = 2,
+  CHANNELS = 10000,
   OOO_MULTIPLIER = 953,
-  EXTRA_POOL = 8192
+  EXTRA_POOL = 1 << 20, /* the reference's REUSABLE_EXTRA_STRING: 1 MiB */
+  MAX_GENERATORS = 65536,
+  MAX_AVG_SIZE = 3072
 };
 
 static const char *const FIRST_NAMES[] = {"Peter", "Paul",  "Luke",  "John",   "Saul",  "Vicky",
@@ -99,87 +105,155 @@ static inline double rng_unit(rng *r) { return (double)(rng_next(r) >> 11) * 0x1
 
 /* ---- strings ---------------------------------------------------------------- */
 
+/* A hot channel's name and URL, back to back (a bid copies both at once). */
+typedef struct chan {
+  uint8_t name_len, url_len;
+  char s[94];
+} chan;
+
+/* Channel k < 10000 in 16 bytes, so that the table (160 KB) stays in the
+ * cache: its URL's three path parts (3 or 4 characters each, padded to
+ * 4), their lengths - 3 in bits 0..2 and in bit 3 whether the URL ends in
+ * "&channel_id=".  Name and URL are spelled out per bid (url_of). */
+typedef struct chan16 {
+  char part[12];
+  uint8_t bits;
+  uint8_t pad[3];
+} chan16;
+
 static char g_pool[EXTRA_POOL];
-static pthread_once_t g_pool_once = PTHREAD_ONCE_INIT;
+static chan g_hot[NELEM(HOT_CHANNELS)];
+static chan16 g_chan[CHANNELS];
+static pthread_once_t g_once = PTHREAD_ONCE_INIT;
 
-static void pool_init(void) {
-  rng r = rng_for(0, 0x6e65786d61726bull, 0);
-  for (size_t i = 0; i < EXTRA_POOL; i++) g_pool[i] = (char)('a' + rng_below(&r, 26));
-}
-
-/* The reference's nextString: 3..max-1 letters, about one in 13 a space,
- * trimmed.  Writes a NUL-terminated string of at most max - 1 chars. */
-static size_t next_string(rng *r, char *out, size_t max, char space) {
+/* The reference's nextString: 3..max-1 characters, each `special` with
+ * probability 1/13, else a lower-case letter; trimmed of spaces.  Returns
+ * the length written to out (not NUL-terminated). */
+static size_t next_string(rng *r, char *out, size_t max, char special) {
   size_t len = 3 + (size_t)rng_below(r, max - 3), n = 0;
   for (size_t i = 0; i < len; i++) {
     uint64_t x = rng_next(r);
-    char c = (x & 0xffffffffu) % 13 == 0 ? space : (char)('a' + (x >> 32) % 26);
+    char c = (x & 0xffffffffu) % 13 == 0 ? special : (char)('a' + (x >> 32) % 26);
     if (c == ' ' && n == 0) continue; /* leading space: trimmed */
     out[n++] = c;
   }
   while (n && out[n - 1] == ' ') n--;
-  out[n] = 0;
   return n;
 }
 
-/* Length of the padding that makes a record of `fixed` bytes average
- * `avg` bytes: uniform in [gap - d, gap + d), d = round(gap / 5). */
-static uint32_t extra_len(rng *r, uint32_t fixed, uint32_t avg) {
-  if (fixed >= avg) return 0;
-  uint32_t gap = avg - fixed, d = (gap + 2) / 5;
+/* A URL as the reference's getBaseUrl draws it. */
+static size_t base_url(rng *r, char *out) {
+  static const char head[] = "https://www.nexmark.com/", tail[] = "item.htm?query=1";
+  size_t n = sizeof head - 1;
+  memcpy(out, head, n);
+  for (int i = 0; i < 3; i++) {
+    n += next_string(r, out + n, 5, '_');
+    out[n++] = '/';
+  }
+  memcpy(out + n, tail, sizeof tail - 1);
+  return n + sizeof tail - 1;
+}
+
+/* v in decimal at p; returns the length. */
+static size_t put_dec(char *p, uint64_t v) {
+  char tmp[20];
+  size_t n = 0;
+  do tmp[n++] = (char)('0' + v % 10), v /= 10;
+  while (v);
+  for (size_t i = 0; i < n; i++) p[i] = tmp[n - 1 - i];
+  return n;
+}
+
+/* Java's Math.abs(Integer.reverse(k)) in decimal (Math.abs of
+ * Integer.MIN_VALUE stays negative: k = 1 gets "-2147483648"). */
+static size_t put_channel_id(char *p, uint32_t k) {
+  uint32_t rev = 0;
+  for (int i = 0; i < 32; i++, k >>= 1) rev = (rev << 1) | (k & 1);
+  if (rev == 0x80000000u) {
+    memcpy(p, "-2147483648", 11);
+    return 11;
+  }
+  int64_t id = (int32_t)rev;
+  return put_dec(p, (uint64_t)(id < 0 ? -id : id));
+}
+
+/* Channel k's name and URL at p, back to back; lengths in *name, *url. */
+static size_t url_of(char *p, uint32_t k, uint8_t *name, uint8_t *url) {
+  static const char head[] = "https://www.nexmark.com/", tail[] = "item.htm?query=1";
+  const chan16 *c = &g_chan[k];
+  size_t n = 8;
+  memcpy(p, "channel-", 8);
+  n += put_dec(p + n, k);
+  *name = (uint8_t)n;
+  memcpy(p + n, head, 24);
+  n += 24;
+  for (int i = 0; i < 3; i++) {
+    memcpy(p + n, c->part + 4 * i, 4);
+    n += 3 + ((c->bits >> i) & 1);
+    p[n++] = '/';
+  }
+  memcpy(p + n, tail, 16);
+  n += 16;
+  if (c->bits & 8) {
+    memcpy(p + n, "&channel_id=", 12);
+    n += 12;
+    n += put_channel_id(p + n, k);
+  }
+  *url = (uint8_t)(n - *name);
+  return n;
+}
+
+static void strings_init(void) {
+  /* the pool: the reference's nextExactString, 'a' + x % 26 for a signed
+   * 32-bit x, then x /= 26, six characters per x (C's % and / truncate
+   * toward zero as Java's do: 51 characters, 'a' twice as likely) */
+  rng r = rng_for(0, 0x6e65786d61726bull, 0);
+  int32_t x = 0;
+  for (size_t i = 0, left = 0; i < EXTRA_POOL; i++, left--) {
+    if (left == 0) x = (int32_t)(uint32_t)rng_next(&r), left = 6;
+    g_pool[i] = (char)('a' + x % 26);
+    x /= 26;
+  }
+  /* the channels, as the reference's cache: hot ones with a plain URL
+   * each; channel k's URL adds "&channel_id=..." 9 times in 10 */
+  r = rng_for(0, 0x75726cull, 0);
+  for (size_t k = 0; k < NELEM(g_hot); k++) {
+    chan *c = &g_hot[k];
+    size_t nl = strlen(HOT_CHANNELS[k]);
+    memcpy(c->s, HOT_CHANNELS[k], nl);
+    c->name_len = (uint8_t)nl;
+    c->url_len = (uint8_t)base_url(&r, c->s + nl);
+  }
+  for (size_t k = 0; k < CHANNELS; k++) {
+    chan16 *c = &g_chan[k];
+    memset(c, 0, sizeof *c);
+    for (int i = 0; i < 3; i++) {
+      size_t len = next_string(&r, c->part + 4 * i, 5, '_');
+      c->bits |= (uint8_t)((len - 3) << i);
+    }
+    if (rng_below(&r, 10) > 0) c->bits |= 8;
+  }
+}
+
+/* Length of the reference's nextExtra for an event of which it counts
+ * `size` bytes: uniform in [gap - d, gap + d), gap = avg - size,
+ * d = round(gap / 5); 0 when size > avg. */
+static uint32_t extra_len(rng *r, uint32_t size, uint32_t avg) {
+  if (size >= avg) return 0;
+  uint32_t gap = avg - size, d = (gap + 2) / 5;
   return gap - d + (d ? (uint32_t)rng_below(r, 2 * (uint64_t)d) : 0);
 }
 
+/* The reference's nextExactString over its pool: a slice at a random
+ * offset. */
 static void put_extra(rng *r, char *dst, uint32_t len) {
-  uint32_t off = (uint32_t)rng_below(r, EXTRA_POOL);
-  while (len) {
-    uint32_t k = EXTRA_POOL - off < len ? EXTRA_POOL - off : len;
-    memcpy(dst, g_pool + off, k);
-    dst += k;
-    len -= k;
-    off = 0;
-  }
+  memcpy(dst, g_pool + rng_below(r, EXTRA_POOL - len), len);
 }
 
-static int copy_str(char *buf, size_t cap, const char *s) {
-  size_t n = strlen(s);
-  if (cap) {
-    size_t k = n < cap - 1 ? n : cap - 1;
-    memcpy(buf, s, k);
-    buf[k] = 0;
-  }
-  return (int)n;
-}
-
-int sl_nexmark_channel(unsigned channel, char *buf, size_t cap) {
-  if (channel >= SL_NEXMARK_CHANNELS) {
-    if (channel - SL_NEXMARK_CHANNELS >= NELEM(HOT_CHANNELS)) return copy_str(buf, cap, "");
-    return copy_str(buf, cap, HOT_CHANNELS[channel - SL_NEXMARK_CHANNELS]);
-  }
-  char tmp[32];
-  snprintf(tmp, sizeof tmp, "channel-%u", channel);
-  return copy_str(buf, cap, tmp);
-}
-
-/* The reference's URLs: three short path parts drawn from a generator seeded
- * by the channel (hot channels: by their index 0..3); 9 in 10 non-hot
- * channels add "&channel_id=<|bit-reversed channel|>". */
-int sl_nexmark_url(unsigned channel, char *buf, size_t cap) {
-  int hot = channel >= SL_NEXMARK_CHANNELS;
-  unsigned k = hot ? channel - SL_NEXMARK_CHANNELS : channel;
-  if (hot && k >= NELEM(HOT_CHANNELS)) return copy_str(buf, cap, "");
-  rng r = rng_for(0, 0x75726cull, k);
-  char part[3][8], tmp[160];
-  for (int i = 0; i < 3; i++) next_string(&r, part[i], 5, '_');
-  int n = snprintf(tmp, sizeof tmp, "https://www.nexmark.com/%s/%s/%s/item.htm?query=1", part[0],
-                   part[1], part[2]);
-  if (!hot && rng_below(&r, 10) > 0) {
-    uint32_t x = k, rev = 0;
-    for (int i = 0; i < 32; i++, x >>= 1) rev = (rev << 1) | (x & 1);
-    int64_t id = (int32_t)rev;
-    snprintf(tmp + n, sizeof tmp - (size_t)n, "&channel_id=%lld", (long long)(id < 0 ? -id : id));
-  }
-  return copy_str(buf, cap, tmp);
+static void put_cstr(char *dst, size_t *n, const char *s) {
+  size_t k = strlen(s);
+  memcpy(dst + *n, s, k);
+  *n += k;
 }
 
 /* ---- configuration ------------------------------------------------------------ */
@@ -197,11 +271,11 @@ void sl_nexmark_config_default(sl_nexmark_config *cfg) {
                              .hot_bidder_ratio = 4,
                              .hot_seller_ratio = 4,
                              .active_people = 1000,
-                             .in_flight_auctions = 100};
+                             .in_flight_auctions = 100,
+                             .num_event_generators = 1};
 }
 
 int sl_nexmark_config_check(const sl_nexmark_config *c, char *err, size_t errcap) {
-  const uint32_t max_size = SL_NEXMARK_MAX_EVENT * 3 / 4;
 #define BAD(...) return sl__fmt(err, errcap, "nexmark: " __VA_ARGS__), -SL_ECONFIG
   if (!c) BAD("no configuration");
   if (c->first_event_rate == 0 || c->first_event_rate > 1000000000000ull)
@@ -213,13 +287,16 @@ int sl_nexmark_config_check(const sl_nexmark_config *c, char *err, size_t errcap
   if (c->events && c->out_of_order_group > c->events)
     BAD("out_of_order_group (%u) must not exceed events (%llu)", c->out_of_order_group,
         (unsigned long long)c->events);
-  if (c->avg_person_size > max_size || c->avg_auction_size > max_size ||
-      c->avg_bid_size > max_size)
-    BAD("average event sizes must be at most %u bytes", max_size);
+  if (c->avg_person_size > MAX_AVG_SIZE || c->avg_auction_size > MAX_AVG_SIZE ||
+      c->avg_bid_size > MAX_AVG_SIZE)
+    BAD("average event sizes must be at most %d bytes", MAX_AVG_SIZE);
   if (c->hot_auction_ratio == 0 || c->hot_bidder_ratio == 0 || c->hot_seller_ratio == 0)
     BAD("hot ratios must be >= 1 (1 = no hot ids)");
   if (c->active_people == 0 || c->in_flight_auctions == 0)
     BAD("active_people and in_flight_auctions must be >= 1");
+  if (c->num_event_generators == 0 || c->num_event_generators > MAX_GENERATORS)
+    BAD("num_event_generators must be 1 .. %d, got %u", MAX_GENERATORS,
+        c->num_event_generators);
   if (c->base_time_ms < 0 || c->base_time_ms > (INT64_C(1) << 52))
     BAD("base_time_ms must be 0 .. 2^52, got %lld", (long long)c->base_time_ms);
 #undef BAD
@@ -229,33 +306,59 @@ int sl_nexmark_config_check(const sl_nexmark_config *c, char *err, size_t errcap
 
 /* ---- events ------------------------------------------------------------------------ */
 
-static inline int64_t ts_of(const sl_nexmark_config *c, uint64_t e) {
-  return c->base_time_ms + (int64_t)((__uint128_t)e * 1000u / c->first_event_rate);
+/* A configuration with what every event needs worked out once. */
+typedef struct nx_gen {
+  sl_nexmark_config c;
+  double delay_us;  /* between two events of one timeline */
+  uint64_t sub;     /* events per timeline (the last one: also the rest) */
+  uint64_t split;   /* positions below: interleaved timelines */
+  uint64_t horizon; /* events until in_flight_auctions more auctions */
+} nx_gen;
+
+static void gen_init(nx_gen *g, const sl_nexmark_config *c) {
+  uint64_t n = c->num_event_generators, max = c->events;
+  if (!max) { /* the reference's cap for an unbounded run */
+    uint32_t big = c->avg_person_size;
+    if (c->avg_auction_size > big) big = c->avg_auction_size;
+    if (c->avg_bid_size > big) big = c->avg_bid_size;
+    max = (uint64_t)INT64_MAX / (PROPORTION * (uint64_t)(big ? big : 1));
+  }
+  g->c = *c;
+  g->delay_us = 1000000.0 / (double)c->first_event_rate * (double)n;
+  g->sub = max / n;
+  g->split = g->sub * n;
+  g->horizon = (uint64_t)c->in_flight_auctions * PROPORTION / 3;
 }
 
-static inline uint64_t adjusted(const sl_nexmark_config *c, uint64_t n) {
-  uint64_t g = c->out_of_order_group;
-  return g == 1 ? n : n / g * g + (uint64_t)(((__uint128_t)n * OOO_MULTIPLIER) % g);
+/* GeneratorConfig.timestampForEvent */
+static inline int64_t ts_of(const nx_gen *g, uint64_t e) {
+  return g->c.base_time_ms + (int64_t)((double)e * g->delay_us) / 1000;
 }
 
-static inline int64_t last_person(uint64_t e) { return (int64_t)(e / PROPORTION); }
+/* GeneratorConfig.nextAdjustedEventNumber */
+static inline uint64_t adjusted(const nx_gen *g, uint64_t e) {
+  uint64_t m = g->c.out_of_order_group;
+  return m == 1 ? e : e / m * m + (uint64_t)(((__uint128_t)e * OOO_MULTIPLIER) % m);
+}
 
-static inline int64_t last_auction(uint64_t e) {
-  int64_t epoch = (int64_t)(e / PROPORTION), off = (int64_t)(e % PROPORTION);
+static inline int64_t last_person(uint64_t x) { return (int64_t)(x / PROPORTION); }
+
+static inline int64_t last_auction(uint64_t x) {
+  int64_t epoch = (int64_t)(x / PROPORTION), off = (int64_t)(x % PROPORTION);
   if (off < 1) epoch--, off = 2;
   else if (off >= 4) off = 2;
   else off -= 1;
   return epoch * 3 + off;
 }
 
-static inline int64_t recent_person(const sl_nexmark_config *c, rng *r, uint64_t e) {
-  int64_t people = last_person(e) + 1;
+static inline int64_t recent_person(const sl_nexmark_config *c, rng *r, uint64_t x) {
+  int64_t people = last_person(x) + 1;
   int64_t active = people < (int64_t)c->active_people ? people : (int64_t)c->active_people;
   return people - active + (int64_t)rng_below(r, (uint64_t)(active + PERSON_ID_LEAD));
 }
 
-static inline int64_t recent_auction(const sl_nexmark_config *c, rng *r, uint64_t e) {
-  int64_t max = last_auction(e), min = max - (int64_t)c->in_flight_auctions;
+static inline int64_t recent_auction(const sl_nexmark_config *c, rng *r, uint64_t x) {
+  int64_t max = last_auction(x), min = max - (int64_t)c->in_flight_auctions;
   if (min < 0) min = 0;
   return min + (int64_t)rng_below(r, (uint64_t)(max - min + 1 + AUCTION_ID_LEAD));
 }
@@ -273,81 +376,124 @@ static void put4(char *p, uint64_t v) {
 
 /* Event at position n into buf (>= SL_NEXMARK_MAX_EVENT bytes); returns its
  * size. */
-static uint32_t make_event(const sl_nexmark_config *c, uint64_t n, uint8_t *buf, int64_t *ts) {
-  uint64_t e = adjusted(c, n);
-  int64_t t = ts_of(c, e);
-  rng r = rng_for(c->seed, 0, e);
-  uint64_t rem = e % PROPORTION;
+static uint32_t make_event(const nx_gen *g, uint64_t n, uint8_t *buf, int64_t *ts) {
+  const sl_nexmark_config *c = &g->c;
+  uint64_t gens = c->num_event_generators, i, k;
+  if (gens == 1) i = 0, k = n; /* no division on the default path */
+  else if (n < g->split) i = n % gens, k = n / gens;
+  else i = gens - 1, k = g->sub + (n - g->split);
+  uint64_t e = adjusted(g, FIRST_EVENT_NUMBER + k);      /* event number */
+  uint64_t x = FIRST_EVENT_ID + i * g->sub + e;          /* event id */
+  int64_t t = ts_of(g, e);
+  rng r = rng_for(c->seed, 0, x);
+  uint64_t rem = x % PROPORTION;
   *ts = t;
   if (rem == 0) {
     sl_nexmark_person p;
+    char *s = (char *)buf + sizeof p;
+    size_t len[5], at = 0;
     memset(&p, 0, sizeof p);
     p.h.type = SL_NEXMARK_PERSON;
-    p.id = last_person(e) + FIRST_PERSON_ID;
+    p.id = last_person(x) + FIRST_PERSON_ID;
     p.date_time = t;
-    snprintf(p.name, sizeof p.name, "%s %s", FIRST_NAMES[rng_below(&r, NELEM(FIRST_NAMES))],
-             LAST_NAMES[rng_below(&r, NELEM(LAST_NAMES))]);
-    size_t k = next_string(&r, p.email, 7, ' ');
-    p.email[k++] = '@';
-    k += next_string(&r, p.email + k, 5, ' ');
-    memcpy(p.email + k, ".com", 5);
-    for (int i = 0; i < 4; i++) {
-      put4(p.credit_card + 5 * i, rng_below(&r, 10000));
-      if (i < 3) p.credit_card[5 * i + 4] = ' ';
+    put_cstr(s, &at, FIRST_NAMES[rng_below(&r, NELEM(FIRST_NAMES))]);
+    s[at++] = ' ';
+    put_cstr(s, &at, LAST_NAMES[rng_below(&r, NELEM(LAST_NAMES))]);
+    len[0] = at;
+    at += next_string(&r, s + at, 7, ' ');
+    s[at++] = '@';
+    at += next_string(&r, s + at, 5, ' ');
+    put_cstr(s, &at, ".com");
+    len[1] = at - len[0];
+    for (int q = 0; q < 4; q++) {
+      put4(s + at, rng_below(&r, 10000));
+      at += 4;
+      if (q < 3) s[at++] = ' ';
     }
-    strcpy(p.city, CITIES[rng_below(&r, NELEM(CITIES))]);
-    strcpy(p.state, STATES[rng_below(&r, NELEM(STATES))]);
-    p.h.extra_len = (uint16_t)extra_len(&r, sizeof p, c->avg_person_size);
+    len[2] = 19;
+    size_t before = at;
+    put_cstr(s, &at, CITIES[rng_below(&r, NELEM(CITIES))]);
+    len[3] = at - before;
+    put_cstr(s, &at, STATES[rng_below(&r, NELEM(STATES))]);
+    len[4] = 2;
+    for (int q = 0; q < 5; q++) p.h.len[q] = (uint8_t)len[q];
+    /* the reference counts id and the strings, not dateTime */
+    p.h.extra_len = (uint16_t)extra_len(&r, 8 + (uint32_t)at, c->avg_person_size);
+    put_extra(&r, s + at, p.h.extra_len);
     memcpy(buf, &p, sizeof p);
-    put_extra(&r, (char *)buf + sizeof p, p.h.extra_len);
-    return (uint32_t)sizeof p + p.h.extra_len;
+    return (uint32_t)(sizeof p + at + p.h.extra_len);
   }
   if (rem < 4) {
     sl_nexmark_auction a;
+    char *s = (char *)buf + sizeof a;
     memset(&a, 0, sizeof a);
     a.h.type = SL_NEXMARK_AUCTION;
-    a.id = last_auction(e) + FIRST_AUCTION_ID;
-    next_string(&r, a.item_name, 20, ' ');
-    next_string(&r, a.description, 100, ' ');
+    a.id = last_auction(x) + FIRST_AUCTION_ID;
+    size_t name = next_string(&r, s, 20, ' ');
+    size_t desc = next_string(&r, s + name, 100, ' ');
+    a.h.len[SL_NEXMARK_ITEM_NAME] = (uint8_t)name;
+    a.h.len[SL_NEXMARK_DESCRIPTION] = (uint8_t)desc;
     a.initial_bid = price(&r);
     a.reserve = a.initial_bid + price(&r);
     a.date_time = t;
-    int64_t horizon = ts_of(c, n + (uint64_t)c->in_flight_auctions * PROPORTION / 3) - t;
+    int64_t horizon = ts_of(g, e + g->horizon) - t;
     a.expires = t + 1 + (int64_t)rng_below(&r, horizon > 0 ? 2 * (uint64_t)horizon : 1);
     if (rng_below(&r, c->hot_seller_ratio) > 0)
-      a.seller = last_person(e) / HOT_GROUP * HOT_GROUP;
+      a.seller = last_person(x) / HOT_GROUP * HOT_GROUP;
     else
-      a.seller = recent_person(c, &r, e);
+      a.seller = recent_person(c, &r, x);
     a.seller += FIRST_PERSON_ID;
     a.category = FIRST_CATEGORY_ID + (int64_t)rng_below(&r, NUM_CATEGORIES);
-    a.h.extra_len = (uint16_t)extra_len(&r, sizeof a, c->avg_auction_size);
+    /* the reference counts id, the strings and 5 numbers, not category */
+    a.h.extra_len =
+        (uint16_t)extra_len(&r, 8 + (uint32_t)(name + desc) + 5 * 8, c->avg_auction_size);
+    put_extra(&r, s + name + desc, a.h.extra_len);
     memcpy(buf, &a, sizeof a);
-    put_extra(&r, (char *)buf + sizeof a, a.h.extra_len);
-    return (uint32_t)sizeof a + a.h.extra_len;
+    return (uint32_t)(sizeof a + name + desc + a.h.extra_len);
   }
   sl_nexmark_bid b;
+  char *s = (char *)buf + sizeof b;
+  /* the channel and the extra slice are drawn first and prefetched: the
+   * channel table (160 KB) and the pool (1 MiB) are often out of the cache,
+   * and the draws below hide the wait (the order of independent draws
+   * does not change any distribution) */
+  const chan *hot = NULL;
+  uint32_t channel = 0;
+  if (rng_below(&r, HOT_CHANNEL_RATIO) > 0) hot = &g_hot[rng_below(&r, NELEM(HOT_CHANNELS))];
+  else channel = (uint32_t)rng_below(&r, CHANNELS);
+  /* the reference counts the 4 numbers, not channel and URL */
+  uint32_t xl = extra_len(&r, 4 * 8, c->avg_bid_size);
+  const char *xs = g_pool + rng_below(&r, EXTRA_POOL - xl);
+  if (!hot) __builtin_prefetch(&g_chan[channel]);
+  __builtin_prefetch(xs);
+  __builtin_prefetch(xs + (xl ? xl - 1 : 0));
   memset(&b, 0, sizeof b);
   b.h.type = SL_NEXMARK_BID;
   if (rng_below(&r, c->hot_auction_ratio) > 0)
-    b.auction = last_auction(e) / HOT_GROUP * HOT_GROUP;
+    b.auction = last_auction(x) / HOT_GROUP * HOT_GROUP;
   else
-    b.auction = recent_auction(c, &r, e);
+    b.auction = recent_auction(c, &r, x);
   b.auction += FIRST_AUCTION_ID;
   if (rng_below(&r, c->hot_bidder_ratio) > 0)
-    b.bidder = last_person(e) / HOT_GROUP * HOT_GROUP + 1;
+    b.bidder = last_person(x) / HOT_GROUP * HOT_GROUP + 1;
   else
-    b.bidder = recent_person(c, &r, e);
-  b.bidder += FIRST_PERSON_ID;
+    b.bidder = recent_person(c, &r, x);
+  b.bidder += 2 * FIRST_PERSON_ID; /* the reference's quirk: added twice */
   b.price = price(&r);
   b.date_time = t;
-  if (rng_below(&r, HOT_CHANNEL_RATIO) > 0)
-    b.h.channel = (uint16_t)(SL_NEXMARK_CHANNELS + rng_below(&r, NELEM(HOT_CHANNELS)));
-  else
-    b.h.channel = (uint16_t)rng_below(&r, SL_NEXMARK_CHANNELS);
-  b.h.extra_len = (uint16_t)extra_len(&r, sizeof b, c->avg_bid_size);
+  size_t at;
+  if (hot) {
+    at = (size_t)hot->name_len + hot->url_len;
+    memcpy(s, hot->s, at);
+    b.h.len[SL_NEXMARK_CHANNEL] = hot->name_len;
+    b.h.len[SL_NEXMARK_URL] = hot->url_len;
+  } else {
+    at = url_of(s, channel, &b.h.len[SL_NEXMARK_CHANNEL], &b.h.len[SL_NEXMARK_URL]);
+  }
+  b.h.extra_len = (uint16_t)xl;
+  memcpy(s + at, xs, xl);
   memcpy(buf, &b, sizeof b);
-  put_extra(&r, (char *)buf + sizeof b, b.h.extra_len);
-  return (uint32_t)sizeof b + b.h.extra_len;
+  return (uint32_t)(sizeof b + at + xl);
 }
 
 int sl_nexmark_generate(const sl_nexmark_config *cfg, uint64_t n, void *buf, size_t cap,
@@ -356,14 +502,16 @@ int sl_nexmark_generate(const sl_nexmark_config *cfg, uint64_t n, void *buf, siz
   if (!buf || !ts || cap < SL_NEXMARK_MAX_EVENT || sl_nexmark_config_check(cfg, err, sizeof err))
     return -SL_EINVAL;
   if (cfg->events && n >= cfg->events) return -SL_EINVAL;
-  pthread_once(&g_pool_once, pool_init);
-  return (int)make_event(cfg, n, buf, ts);
+  pthread_once(&g_once, strings_init);
+  nx_gen g;
+  gen_init(&g, cfg);
+  return (int)make_event(&g, n, buf, ts);
 }
 
 /* ---- the source ------------------------------------------------------------------------ */
 
 typedef struct nx_reader {
-  const sl_nexmark_config *cfg;
+  const nx_gen *gen;
   uint64_t first, next, step, end; /* positions next, next + step, ... < end */
   sl__gen_done done;               /* after a restore */
   uint8_t buf[SL_NEXMARK_MAX_EVENT];
@@ -372,10 +520,10 @@ typedef struct nx_reader {
 static int nx_open(void *ud, sl_ctx *ctx, void **reader) {
   nx_reader *r = sl__calloc_private(sizeof *r);
   if (!r) return -SL_ENOMEM;
-  r->cfg = ud;
+  r->gen = ud;
   r->first = r->next = (uint64_t)sl_ctx_subtask(ctx);
   r->step = (uint64_t)sl_ctx_parallelism(ctx);
-  r->end = r->cfg->events ? r->cfg->events : UINT64_MAX;
+  r->end = r->gen->c.events ? r->gen->c.events : UINT64_MAX;
   *reader = r;
   return 0;
 }
@@ -389,7 +537,7 @@ static int nx_poll(void *reader, sl_ctx *ctx, int budget) {
   skip_emitted(r);
   for (int i = 0; i < budget && r->next < r->end; i++) {
     int64_t ts;
-    uint32_t len = make_event(r->cfg, r->next, r->buf, &ts);
+    uint32_t len = make_event(r->gen, r->next, r->buf, &ts);
     sl_record rec = {ts, NULL, 0, r->buf, len};
     r->next = r->end - r->next > r->step ? r->next + r->step : r->end;
     skip_emitted(r);
@@ -430,8 +578,9 @@ static const sl_source_ops nexmark_ops = {.version = SL_CONNECTOR_VERSION, .kind
 sl_source *sl_nexmark_source(const sl_nexmark_config *cfg) {
   char err[256];
   if (sl_nexmark_config_check(cfg, err, sizeof err)) return NULL;
-  pthread_once(&g_pool_once, pool_init);
-  sl_nexmark_config *c = sl__memdup(cfg, sizeof *cfg);
-  if (!c) return NULL;
-  return sl_source_new(&nexmark_ops, c, 0);
+  pthread_once(&g_once, strings_init);
+  nx_gen *g = sl__malloc(sizeof *g);
+  if (!g) return NULL;
+  gen_init(g, cfg);
+  return sl_source_new(&nexmark_ops, g, 0);
 }
