@@ -16,6 +16,18 @@
  *
  * --checkpoint-interval without --checkpoint-dir takes checkpoints into a
  * temporary directory, removed afterwards.
+ *
+ * Profiles (--profile) are the two published nexmark-flink suites: rate
+ * (TPS), timelines (numEventGenerators = 8, the suites' source
+ * parallelism), warm-up and measured events, and their checkpoints every 3
+ * minutes; an explicit --rate, --events, --warmup-events, --generators or
+ * --checkpoint-interval still wins.
+ *   flink-v1  10 M events/s, 100 M events
+ *   flink-v2  100 K events/s, 150 M warm-up + 50 M measured (GUIDE_V2)
+ * With a warm-up, events_per_sec is over the measured events only: from the
+ * wall time the first measured event's event time was reached to the last
+ * event (the ingest clock), and the line adds warmup_events and
+ * measured_seconds.  --events is always the measured part.
  */
 #define _GNU_SOURCE
 #include <ftw.h>
@@ -31,9 +43,29 @@
 static const char *CMD = "sluice bench nexmark";
 
 typedef struct nx_opts {
-  const char *query;
-  unsigned long long events, rate, seed;
+  const char *query, *profile;
+  unsigned long long events, rate, seed, warmup, generators;
+  const char *ckpt_interval; /* the profile's, unless given */
 } nx_opts;
+
+/* The published suites' settings (see the header). */
+static int apply_profile(nx_opts *no, const char *profile, const unsigned char *given) {
+  unsigned long long rate, events, warmup;
+  if (!strcmp(profile, "flink-v1"))
+    rate = 10000000ULL, events = 100000000ULL, warmup = 0;
+  else if (!strcmp(profile, "flink-v2"))
+    rate = 100000ULL, events = 50000000ULL, warmup = 150000000ULL;
+  else {
+    fprintf(stderr, "%s: unknown profile '%s' (profiles: flink-v1, flink-v2)\n", CMD, profile);
+    return SL_EXIT_USAGE;
+  }
+  if (!given[2]) no->rate = rate;
+  if (!given[1]) no->events = events;
+  if (!given[4]) no->warmup = warmup;
+  if (!given[5]) no->generators = 8;
+  no->ckpt_interval = "3min";
+  return 0;
+}
 
 static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw) {
   return remove(path);
@@ -47,6 +79,11 @@ static int run_one(const nx_query *q, const nx_opts *no, int argc, char **argv) 
   int rc = cli_parse(argc, argv, 0, CMD, "parallelism,checkpoint-dir,checkpoint-interval", env, &o);
   char tmp[] = "/tmp/sluice-nexmark-ckpt-XXXXXX";
   int made_tmp = 0;
+  const char *set_iv = sl_env_get(env, "execution.checkpointing.interval");
+  if (!rc && no->ckpt_interval && !o.checkpoint_interval && set_iv && !strcmp(set_iv, "0")) {
+    o.checkpoint_interval = no->ckpt_interval; /* the profile's, unless -D or the flag */
+    if (sl_env_set(env, "execution.checkpointing.interval", no->ckpt_interval)) rc = SL_EXIT_USAGE;
+  }
   if (!rc && o.checkpoint_interval && !o.checkpoint_dir) {
     if (!mkdtemp(tmp)) {
       perror("sluice bench nexmark: temporary checkpoint directory");
@@ -58,9 +95,10 @@ static int run_one(const nx_query *q, const nx_opts *no, int argc, char **argv) 
   }
   sl_nexmark_config cfg;
   sl_nexmark_config_default(&cfg);
-  cfg.events = no->events;
+  cfg.events = no->warmup + no->events;
   cfg.first_event_rate = no->rate;
   cfg.seed = no->seed;
+  cfg.num_event_generators = (uint32_t)no->generators;
   char err[256];
   if (!rc && sl_nexmark_config_check(&cfg, err, sizeof err)) {
     fprintf(stderr, "%s: %s\n", CMD, err);
@@ -76,9 +114,16 @@ static int run_one(const nx_query *q, const nx_opts *no, int argc, char **argv) 
     rc = cli_execute(env, name);
   }
   if (rc == SL_EXIT_OK) {
-    char head[64];
-    snprintf(head, sizeof head, "bench=nexmark query=%s", q->name);
-    nx_print_summary(head, env, meter);
+    char head[96];
+    snprintf(head, sizeof head, "bench=nexmark query=%s%s%s", q->name,
+             no->profile ? " profile=" : "", no->profile ? no->profile : "");
+    if (no->warmup) { /* the measured part only: from the first measured event's time */
+      int64_t from = cfg.base_time_ms + (int64_t)((__uint128_t)no->warmup * 1000 / no->rate);
+      nx_print_measured(head, env, meter, no->warmup, no->events,
+                        nx_ingest_seconds_since(ingest, from));
+    } else {
+      nx_print_summary(head, env, meter);
+    }
   }
   nx_meter_free(meter);
   nx_ingest_free(ingest);
@@ -104,6 +149,25 @@ void nx_print_summary(const char *head, sl_env *env, nx_meter *meter) {
   fflush(stdout);
 }
 
+void nx_print_measured(const char *head, sl_env *env, nx_meter *meter, uint64_t warmup,
+                       uint64_t measured, double seconds) {
+  sl_job_stats st;
+  nx_summary sum;
+  sl_job_stats_get(env, &st);
+  nx_meter_summary(meter, &sum);
+  double eps = seconds > 0 ? (double)measured / seconds : 0;
+  char ck[64] = "";
+  if (st.checkpoints) snprintf(ck, sizeof ck, " checkpoints=%llu", (unsigned long long)st.checkpoints);
+  printf("%s parallelism=%d events=%llu warmup_events=%llu seconds=%.3f measured_seconds=%.3f "
+         "events_per_sec=%.0f events_per_sec_per_core=%.0f results=%llu checksum=%016llx "
+         "p50_latency_ms=%.1f p99_latency_ms=%.1f peak_rss_mb=%.1f%s\n",
+         head, st.parallelism, (unsigned long long)measured, (unsigned long long)warmup,
+         st.seconds, seconds, eps, eps / (st.parallelism > 0 ? st.parallelism : 1),
+         (unsigned long long)sum.results, (unsigned long long)sum.checksum, sum.p50_ms,
+         sum.p99_ms, cli_peak_rss_mb(), ck);
+  fflush(stdout);
+}
+
 static int parse_u64(const char *flag, const char *v, unsigned long long *out) {
   char *end;
   if (!v || !*v || *v == '-') goto bad;
@@ -116,17 +180,19 @@ bad:
 }
 
 int bench_nexmark(int argc, char **argv) {
-  nx_opts no = {NULL, 10000000ULL, 10000000ULL, 0};
+  nx_opts no = {NULL, NULL, 10000000ULL, 10000000ULL, 0, 0, 1, NULL};
+  unsigned char given[7] = {0}; /* which of own[] the command line set */
   /* our own flags first; the rest (parallelism, checkpoints, -D) go to
    * cli_parse, once per query */
   char **rest = calloc((size_t)argc + 1, sizeof *rest);
   int nrest = 0, rc = 0;
   if (!rest) return SL_EXIT_FAILED;
   for (int i = 3; i < argc && !rc; i++) {
-    static const char *const own[] = {"--query", "--events", "--rate", "--seed"};
+    static const char *const own[] = {"--query",         "--events",     "--rate",   "--seed",
+                                      "--warmup-events", "--generators", "--profile"};
     int k = -1;
     size_t n = 0;
-    for (int j = 0; j < 4; j++) {
+    for (int j = 0; j < 7; j++) {
       n = strlen(own[j]);
       if (!strncmp(argv[i], own[j], n) && (argv[i][n] == 0 || argv[i][n] == '=')) {
         k = j;
@@ -141,11 +207,22 @@ int bench_nexmark(int argc, char **argv) {
     if (!v) {
       fprintf(stderr, "%s: %s needs a value\n", CMD, own[k]);
       rc = SL_EXIT_USAGE;
+    } else if (given[k]++) {
+      fprintf(stderr, "%s: %s given twice\n", CMD, own[k]);
+      rc = SL_EXIT_USAGE;
     } else if (k == 0) {
       no.query = v;
+    } else if (k == 6) {
+      no.profile = v;
     } else {
-      rc = parse_u64(own[k], v, k == 1 ? &no.events : k == 2 ? &no.rate : &no.seed);
+      unsigned long long *dst[] = {NULL, &no.events, &no.rate, &no.seed, &no.warmup, &no.generators};
+      rc = parse_u64(own[k], v, dst[k]);
     }
+  }
+  if (!rc && no.profile) rc = apply_profile(&no, no.profile, given);
+  if (!rc && (no.generators == 0 || no.generators > 65536)) {
+    fprintf(stderr, "%s: --generators must be 1 .. 65536\n", CMD);
+    rc = SL_EXIT_USAGE;
   }
   for (int i = 0; !rc && i < nrest; i++)
     if (!strcmp(rest[i], "--help") || !strcmp(rest[i], "-h")) {
@@ -155,7 +232,10 @@ int bench_nexmark(int argc, char **argv) {
                      "  --query qN|all                     the query (or all, each in a process)\n"
                      "  --events N                         events to generate (default 10000000)\n"
                      "  --rate R                           events per second of event time\n"
-                     "  --seed S                           the generator's seed (default 0)\n",
+                     "  --seed S                           the generator's seed (default 0)\n"
+                     "  --warmup-events N                  events before the measured ones\n"
+                     "  --generators N                     timelines (numEventGenerators; default 1)\n"
+                     "  --profile flink-v1|flink-v2        the published suites' settings\n",
                      env, &o); /* prints and exits */
       sl_env_free(env);
     }

@@ -101,5 +101,8 @@ int bench_ysb(int argc, char **argv);
  * checksum, latency percentiles, peak RSS (and checkpoints, when any). */
 struct nx_meter;
 void nx_print_summary(const char *head, sl_env *env, struct nx_meter *meter);
+/* The same for a run with a warm-up: rates over the measured events. */
+void nx_print_measured(const char *head, sl_env *env, struct nx_meter *meter, uint64_t warmup,
+                       uint64_t measured, double seconds);
 
 #endif

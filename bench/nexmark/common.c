@@ -152,6 +152,14 @@ static inline int64_t ingest_slot(const nx_ingest *in, int64_t ts) {
   return (size_t)d < in->n ? d : -1;
 }
 
+double nx_ingest_seconds_since(const nx_ingest *in, int64_t ts) {
+  int64_t top = atomic_load(&in->top), from = ingest_slot(in, ts);
+  if (from < 0 || top < 0 || from > top) return 0;
+  int64_t a = atomic_load(&in->ns[from]), b = atomic_load(&in->ns[top]);
+  for (int64_t s = from; !a && s <= top; s++) a = atomic_load(&in->ns[s]); /* first seen at or after */
+  return a && b > a ? (double)(b - a) / 1e9 : 0;
+}
+
 int nx_local_open(void *ud, sl_ctx *ctx) {
   const nx_local *d = ud;
   void *p = malloc(d->size);

@@ -102,6 +102,10 @@ sl_stream *nx_events(sl_env *env, const sl_nexmark_config *cfg, nx_ingest *inges
 
 nx_ingest *nx_ingest_new(const sl_nexmark_config *cfg);
 void nx_ingest_free(nx_ingest *in);
+/* Wall-clock seconds from the first event of event time ts being seen to
+ * the last event seen (0 when unknown): the measured part of a run with a
+ * warm-up. */
+double nx_ingest_seconds_since(const nx_ingest *in, int64_t ts);
 /* s behind the map that fills `in` (it keeps per-subtask state through
  * sl_rich), for other generated streams on the same time line (bench ysb). */
 sl_stream *nx_ingest_clock(sl_stream *s, nx_ingest *in);
