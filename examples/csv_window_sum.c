@@ -10,46 +10,30 @@
  *
  * Build: cc csv_window_sum.c $(pkg-config --cflags --libs sluice)
  * Run:   ./csv_window_sum events.csv sums.csv [window_ms]   (default 1000) */
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sluice.h>
 
-/* The field s[0..n) as a decimal int64; 0, or -1 if it is not one. */
-static int parse_i64(const char *s, size_t n, int64_t *v) {
-  char buf[24], *end;
-  if (n == 0 || n >= sizeof buf) return -1;
-  memcpy(buf, s, n);
-  buf[n] = '\0';
-  errno = 0;
-  *v = strtoll(buf, &end, 10);
-  return errno || *end ? -1 : 0;
-}
-
 /* "1500,sensor-b,17" -> {ts 1500, key "sensor-b", value int64 17} */
 static int parse(void *ud, sl_ctx *ctx, const sl_record *in, sl_collector *out) {
-  const char *line = in->value;
-  size_t n = in->value_len;
-  if (n && line[n - 1] == '\r') n--;
-  const char *c1 = memchr(line, ',', n);
-  const char *c2 = c1 ? memchr(c1 + 1, ',', n - (size_t)(c1 + 1 - line)) : NULL;
+  sl_field f[3];
   int64_t ts, value;
   const char *reason = NULL;
-  if (!c2)
+  if (sl_fields_split(ctx, in->value, in->value_len, ',', f, 3) != 3)
     reason = "expected timestamp_ms,key,value";
-  else if (parse_i64(line, (size_t)(c1 - line), &ts))
+  else if (sl_field_i64(&f[0], &ts))
     reason = "timestamp_ms is not an integer";
-  else if (parse_i64(c2 + 1, n - (size_t)(c2 + 1 - line), &value))
+  else if (sl_field_i64(&f[2], &value))
     reason = "value is not an integer";
   if (reason) { /* fails the job, naming the line (or pipeline.dead-letter.path) */
     char where[32];
     snprintf(where, sizeof where, "line %lld", (long long)in->ts);
     return sl_ctx_bad_record(ctx, where, reason, in);
   }
-  sl_record r = {.ts = ts, .key = c1 + 1, .key_len = (uint32_t)(c2 - c1 - 1),
-                 .value = &value, .value_len = sizeof value};
-  return sl_emit(out, &r); /* copies the record */
+  sl_record r = {.ts = ts, .key = f[1].data, .key_len = (uint32_t)f[1].len};
+  int rc = sl_record_set_i64(ctx, &r, value);
+  return rc ? rc : sl_emit(out, &r); /* sl_emit copies the record */
 }
 
 static int64_t event_time(void *ud, const sl_record *in) { return in->ts; }
@@ -79,14 +63,12 @@ static int format(void *ud, sl_ctx *ctx, const sl_window *w, sl_window_elems *el
   sl_record r;
   while (sl_window_next(elems, &r)) {
     int64_t sum;
-    memcpy(&sum, r.value, sizeof sum);
-    size_t cap = r.key_len + 64; /* the key, three int64 and commas */
-    char *line = sl_ctx_scratch(ctx, cap);
-    if (!line) return -SL_ENOMEM;
-    int n = snprintf(line, cap, "%lld,%lld,%.*s,%lld", (long long)w->start, (long long)w->end,
-                     (int)r.key_len, (const char *)r.key, (long long)sum);
-    sl_record o = {.ts = r.ts, .value = line, .value_len = (uint32_t)n};
-    int rc = sl_emit(out, &o);
+    sl_record o = {.ts = r.ts};
+    int rc = sl_record_get_i64(&r, &sum);
+    if (!rc)
+      rc = sl_record_printf(ctx, &o, "%lld,%lld,%.*s,%lld", (long long)w->start,
+                            (long long)w->end, (int)r.key_len, (const char *)r.key, (long long)sum);
+    if (!rc) rc = sl_emit(out, &o);
     if (rc) return rc;
   }
   return 0;

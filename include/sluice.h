@@ -252,6 +252,45 @@ int sl_ctx_bad_record(sl_ctx *ctx, const char *where, const char *reason,
 int sl_emit(sl_collector *out, const sl_record *rec);
 
 /* ------------------------------------------------------------------------ */
+/* Typed values, keys and fields: the boilerplate of every job.  Numbers are */
+/* a record's 8 bytes in host order (what a C int64_t/double holds).  Built  */
+/* values and keys live in sl_ctx_scratch memory (see there: valid until the */
+/* next callback on the instance begins).  -SL_EBADREC: the bytes are not    */
+/* what was asked for (pass it on, or to sl_ctx_bad_record).                 */
+/* ------------------------------------------------------------------------ */
+
+int sl_record_get_i64(const sl_record *r, int64_t *v); /* value_len must be 8 */
+int sl_record_get_f64(const sl_record *r, double *v);
+int sl_record_key_i64(const sl_record *r, int64_t *v); /* key_len must be 8 */
+/* Set r's value (or key) to a copy of v / s[0..len) in scratch memory;
+ * 0 or -SL_ENOMEM. */
+int sl_record_set_i64(sl_ctx *ctx, sl_record *r, int64_t v);
+int sl_record_set_f64(sl_ctx *ctx, sl_record *r, double v);
+int sl_record_set_str(sl_ctx *ctx, sl_record *r, const void *s, size_t len);
+int sl_record_set_key_i64(sl_ctx *ctx, sl_record *r, int64_t v);
+int sl_record_set_key_str(sl_ctx *ctx, sl_record *r, const void *s, size_t len);
+/* r's value = printf-style text (without a NUL) in scratch memory. */
+int sl_record_printf(sl_ctx *ctx, sl_record *r, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* A field of delimited text: a view of len bytes, not NUL-terminated. */
+typedef struct sl_field {
+  const char *data;
+  size_t len;
+} sl_field;
+/* Split text[0..len) (a line: a trailing "\n" or "\r\n" is dropped) at sep
+ * into f[0..max), CSV-style: a field in double quotes may hold sep, and ""
+ * inside it is one quote.  Fields point into text, or into scratch memory
+ * for a quoted field with "" in it.  Returns the number of fields;
+ * -SL_EBADREC for more than max fields, an unterminated quote or text after
+ * a closing quote. */
+int sl_fields_split(sl_ctx *ctx, const void *text, size_t len, char sep, sl_field *f,
+                    int max);
+/* The whole field as a base-10 int64 / a finite double: 0 or -SL_EBADREC. */
+int sl_field_i64(const sl_field *f, int64_t *v);
+int sl_field_f64(const sl_field *f, double *v);
+
+/* ------------------------------------------------------------------------ */
 /* User function types.  Every callback returns 0 on success or a negative  */
 /* code (use sl_ctx_fail for a message); a failure fails the job.           */
 /* ------------------------------------------------------------------------ */

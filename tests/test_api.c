@@ -207,6 +207,109 @@ static void test_batch_refuses_a_socket(void) {
   sl_env_free(env);
 }
 
+/* ---- typed helpers ---------------------------------------------------------------- */
+
+/* each line "key,qty,price" -> key = the key, value = "<key>:<qty*price>";
+ * a line that does not split into three fields or parse: a bad record */
+static int csv_map(void *ud, sl_ctx *ctx, const sl_record *in, sl_collector *out) {
+  sl_field f[3];
+  int64_t qty;
+  double price;
+  int n = sl_fields_split(ctx, in->value, in->value_len, ',', f, 3);
+  if (n != 3 || sl_field_i64(&f[1], &qty) || sl_field_f64(&f[2], &price))
+    return sl_ctx_bad_record(ctx, "line", "not key,qty,price", in);
+  sl_record r = {0};
+  int rc = sl_record_set_key_str(ctx, &r, f[0].data, f[0].len);
+  if (!rc) rc = sl_record_printf(ctx, &r, "%.*s:%.2f", (int)f[0].len, f[0].data, (double)qty * price);
+  return rc ? rc : sl_emit(out, &r);
+}
+
+static void test_fields_and_typed_values(void) {
+  static const char *const text[] = {
+      "plain,2,1.25\n",                /* 2.50 */
+      "\"with,comma\",3,2\r\n",          /* quoted field holding the separator */
+      "\"say \"\"hi\"\"\",1,0.5",        /* "" inside quotes is one quote */
+      ",4,1",                          /* an empty key */
+      "a,b,c,d",                       /* four fields: bad */
+      "\"open,1,2",                    /* unterminated quote: bad */
+      "\"x\"y,1,2",                    /* text after the closing quote: bad */
+      "k,4x,1",                        /* not an integer: bad */
+      "k,1,nan?"};                     /* not a number: bad */
+  sl_env *env = env_p(1);
+  char dl[1024];
+  CHECK_EQ_INT(sl_env_set(env, "pipeline.dead-letter.path", tpath(dl, sizeof dl, "typed.dl")), 0);
+  sl_collect *c = sl_collect_new();
+  sl_stream *s = sl_source_stream(env, sl_lines_source(text, sizeof text / sizeof text[0]));
+  CHECK_EQ_INT(sl_sink_to(sl_flat_map(s, csv_map, NULL), sl_collect_sink(c)), 0);
+  int rc = sl_execute(env, "typed");
+  if (rc) fprintf(stderr, "%s\n", sl_env_last_error(env));
+  CHECK_EQ_INT(rc, 0);
+  sl_job_stats st;
+  sl_job_stats_get(env, &st);
+  CHECK_EQ_INT(st.dead_letters, 5);
+  lines got = {0};
+  for (size_t i = 0; i < sl_collect_count(c); i++) {
+    sl_record r;
+    sl_collect_get(c, i, &r);
+    char buf[128];
+    snprintf(buf, sizeof buf, "[%.*s] %.*s", (int)r.key_len, (const char *)r.key,
+             (int)r.value_len, (const char *)r.value);
+    lines_add(&got, buf, strlen(buf));
+  }
+  lines_sort(&got);
+  CHECK_EQ_INT(got.n, 4);
+  if (got.n == 4) {
+    CHECK_EQ_STR(got.v[0], "[] :4.00");
+    CHECK_EQ_STR(got.v[1], "[plain] plain:2.50");
+    CHECK_EQ_STR(got.v[2], "[say \"hi\"] say \"hi\":0.50");
+    CHECK_EQ_STR(got.v[3], "[with,comma] with,comma:6.00");
+  }
+  lines_free(&got);
+  sl_collect_free(c);
+  sl_env_free(env);
+}
+
+/* int64 and double values and keys round-trip; wrong sizes are refused */
+static int typed_map(void *ud, sl_ctx *ctx, const sl_record *in, sl_record *out) {
+  int64_t v;
+  int rc = sl_record_get_i64(in, &v);
+  if (!rc) rc = sl_record_set_key_i64(ctx, out, v % 7);
+  if (!rc) rc = sl_record_set_f64(ctx, out, (double)v / 2);
+  return rc;
+}
+
+static void test_typed_numbers(void) {
+  sl_env *env = env_p(1);
+  sl_collect *c = sl_collect_new();
+  sl_stream *s = sl_source_stream(env, sl_sequence_source(0, 99));
+  CHECK_EQ_INT(sl_sink_to(sl_map(s, typed_map, NULL), sl_collect_sink(c)), 0);
+  CHECK_EQ_INT(sl_execute(env, "typed"), 0);
+  CHECK_EQ_INT(sl_collect_count(c), 100);
+  int bad = 0;
+  for (size_t i = 0; i < sl_collect_count(c); i++) {
+    sl_record r;
+    sl_collect_get(c, i, &r);
+    int64_t k;
+    double d;
+    bad += sl_record_key_i64(&r, &k) || sl_record_get_f64(&r, &d) || k != r.ts % 7 ||
+           d != (double)r.ts / 2;
+  }
+  CHECK_EQ_INT(bad, 0);
+  sl_record short_rec = {0, "k", 1, "abc", 3};
+  int64_t v;
+  CHECK_EQ_INT(sl_record_get_i64(&short_rec, &v), -SL_EBADREC);
+  CHECK_EQ_INT(sl_record_key_i64(&short_rec, &v), -SL_EBADREC);
+  sl_field f = {"  12", 4};
+  CHECK_EQ_INT(sl_field_i64(&f, &v), -SL_EBADREC); /* no blanks */
+  f = (sl_field){"-12", 3};
+  CHECK(sl_field_i64(&f, &v) == 0 && v == -12);
+  f = (sl_field){"1e400", 5};
+  double d;
+  CHECK_EQ_INT(sl_field_f64(&f, &d), -SL_EBADREC); /* out of range */
+  sl_collect_free(c);
+  sl_env_free(env);
+}
+
 int main(void) {
   scratch_init("/tmp/sl_test_api", 1);
   RUN(test_bad_key_stops_execute);
@@ -218,5 +321,7 @@ int main(void) {
   RUN(test_pipeline_name);
   RUN(test_batch_reads_a_directory_once);
   RUN(test_batch_refuses_a_socket);
+  RUN(test_fields_and_typed_values);
+  RUN(test_typed_numbers);
   TEST_MAIN_END();
 }
