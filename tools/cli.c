@@ -252,7 +252,7 @@ int cli_parse_help(int argc, char **argv, int first, const char *cmd, const char
   if (!rc && o->conf) rc = read_conf_yaml(cmd, o->conf, env);
   for (int i = 0; !rc && i < n_d; i++)
     if (sl_env_set_kv(env, dkv[i])) {
-      fprintf(stderr, "%s: -D %s: %s\n", cmd, dkv[i], sl_env_last_error(env));
+      fprintf(stderr, "%s: %s\n", cmd, sl_env_last_error(env)); /* the message names the key */
       rc = SL_EXIT_USAGE;
     }
   free(args), free(lo), free(dkv);
