@@ -26,52 +26,6 @@ void sl_ctx_set_local(sl_ctx *ctx, void *local) {
   if (ctx) ctx->local = local;
 }
 
-void *sl__ctx_buf(sl_ctx *ctx, size_t size) {
-  if (size > ctx->scratch_cap) {
-    size_t cap = SL__MAX(size, 2 * ctx->scratch_cap);
-    void *p = sl__realloc(ctx->scratch, cap);
-    if (!p) return NULL;
-    ctx->scratch = p;
-    ctx->scratch_cap = cap;
-  }
-  return ctx->scratch;
-}
-
-/* sl_ctx_scratch's arena: each call bumps a 16-byte aligned piece off the
- * current block; a block too small for the request is kept (its pieces
- * stay valid) on arena_old, chained through its first word, and a bigger
- * one takes its place.  sl__user_call frees the old ones and starts over. */
-void *sl_ctx_scratch(sl_ctx *ctx, size_t size) {
-  if (!ctx) return NULL;
-  size_t need = (size + 15) & ~(size_t)15;
-  if (need < size) return NULL; /* overflow */
-  if (!need) need = 16;
-  if (ctx->arena_used + need > ctx->arena_cap) {
-    size_t cap = SL__MAX(SL__MAX(need, 2 * ctx->arena_cap), (size_t)256);
-    uint8_t *b = sl__malloc(cap + 16);
-    if (!b) return NULL;
-    if (ctx->arena) { /* keep the full block until the call ends */
-      memcpy(ctx->arena - 16, &ctx->arena_old, sizeof ctx->arena_old);
-      ctx->arena_old = ctx->arena - 16;
-    }
-    ctx->arena = b + 16;
-    ctx->arena_cap = cap;
-    ctx->arena_used = 0;
-  }
-  void *p = ctx->arena + ctx->arena_used;
-  ctx->arena_used += need;
-  return p;
-}
-
-void sl__arena_trim(sl_ctx *ctx) {
-  while (ctx->arena_old) {
-    void *next;
-    memcpy(&next, ctx->arena_old, sizeof next);
-    sl__free(ctx->arena_old);
-    ctx->arena_old = next;
-  }
-}
-
 int sl_ctx_fail(sl_ctx *ctx, const char *fmt, ...) {
   va_list ap;
   va_start(ap, fmt);

@@ -296,6 +296,8 @@ static void unplan(sl__job *job) {
         for (int i = 0; i < job->n_ops; i++) {
           sl__free(wk->insts[i].outs);
           sl__free(wk->insts[i].ctx.scratch);
+          sl__arena_trim(&wk->insts[i].ctx); /* sl_ctx_scratch's blocks */
+          if (wk->insts[i].ctx.arena) sl__free(wk->insts[i].ctx.arena - 16);
           sl__free(wk->insts[i].wm_in);
           sl__free(wk->insts[i].chan_port);
           sl__free(wk->insts[i].in_idle);
