@@ -723,6 +723,11 @@ typedef struct sl_job_stats {
   uint64_t restarts;      /* supervised job: times the supervisor restarted it
                            * (the other counters are of the last attempt) */
 } sl_job_stats;
+/* The job's statistics.  While sl_execute runs (in this process: not a
+ * supervised job's child), from any thread: the counters so far (records
+ * in and out, late records dropped, dead letters) and the seconds since it
+ * started; the checkpoint figures come at the end.  After sl_execute:
+ * everything, final. */
 void sl_job_stats_get(const sl_env *env, sl_job_stats *stats);
 
 /* ------------------------------------------------------------------------ */

@@ -259,6 +259,33 @@ static void test_cancel(void) {
   sl_env_free(env);
 }
 
+/* sl_job_stats_get during the run: the counters so far, from another
+ * thread (a rate-limited unbounded datagen, then a cancel) */
+static void test_live_stats(void) {
+  sl_env *env = env_p(2);
+  CHECK_EQ_INT(sl_env_set(env, "source.datagen.rows-per-second", "20000"), 0);
+  bg_job j = {0};
+  bg_start(&j, env, sl_datagen_source(UINT64_MAX, gen_val, NULL), "live");
+  sl_job_stats a, b;
+  CHECK(wait_seen(&j, 200));
+  sl_job_stats_get(env, &a);
+  CHECK(wait_seen(&j, a.records_in + 200));
+  sl_job_stats_get(env, &b);
+  CHECK(a.records_in >= 200); /* a source counts a record before it passes the map */
+  CHECK(b.records_in >= a.records_in + 200);
+  CHECK(b.records_out <= b.records_in);
+  CHECK(a.seconds > 0 && b.seconds >= a.seconds);
+  CHECK_EQ_INT(a.parallelism, 2);
+  sl_cancel(env);
+  bg_join(&j);
+  CHECK_EQ_INT(j.rc, -SL_ECANCELED);
+  sl_job_stats st;
+  sl_job_stats_get(env, &st);
+  CHECK(st.records_in >= b.records_in);
+  CHECK_EQ_INT(st.records_out, st.records_in); /* the final figures after the end */
+  bg_free(&j);
+}
+
 /* ---- rich functions: per-subtask open/close and a local pointer ------------ */
 
 typedef struct rich_log {
@@ -386,6 +413,7 @@ int main(void) {
   RUN(test_graph_errors);
   RUN(test_tiny_batches);
   RUN(test_cancel);
+  RUN(test_live_stats);
   RUN(test_rich_functions);
   RUN(test_runs_switch_p1);
   RUN(test_runs_switch_p2);

@@ -48,6 +48,11 @@ struct sl_env {
   char job_name[128];  /* sl_execute's job_name (cut), for the job's messages */
   char log_scope[160]; /* "job '<job_name>'" */
   sl_job_stats stats;
+  /* the job running in this process (run_here), for sl_job_stats_get from
+   * other threads: set and cleared under live_mu, which the reader holds */
+  pthread_mutex_t live_mu;
+  struct sl__job *live_job;
+  int64_t live_t0_ns;
 };
 
 
@@ -67,6 +72,7 @@ sl_env *sl_env_new(void) {
     sl__free(env);
     return NULL;
   }
+  pthread_mutex_init(&env->live_mu, NULL);
   return env;
 }
 
@@ -100,6 +106,7 @@ void sl_env_free(sl_env *env) {
   sl__free(env->ops);
   sl__free(env->streams);
   sl__conf_free(&env->conf);
+  pthread_mutex_destroy(&env->live_mu);
   sl__free(env);
 }
 
@@ -533,7 +540,14 @@ static int run_here(void *arg, int restarts, sl_job_stats *stats, char *err, siz
   job.cancel = &env->cancel;
   job.hooks = &sl__ckpt_hooks;
   pthread_mutex_init(&job.mu, NULL);
+  pthread_mutex_lock(&env->live_mu);
+  env->live_job = &job;
+  env->live_t0_ns = sl__now_ns();
+  pthread_mutex_unlock(&env->live_mu);
   int rc = sl__job_run(&job);
+  pthread_mutex_lock(&env->live_mu); /* no reader from here on */
+  env->live_job = NULL;
+  pthread_mutex_unlock(&env->live_mu);
   if (job.err[0]) sl__fmt(err, errcap, "%s", job.err);
   memset(stats, 0, sizeof *stats);
   sl__job_collect_stats(&job, stats);
@@ -631,5 +645,17 @@ void sl_stop(sl_env *env, int drain) {
 void sl_cancel(sl_env *env) { sl_stop(env, 0); }
 
 void sl_job_stats_get(const sl_env *env, sl_job_stats *stats) {
-  if (env && stats) *stats = env->stats;
+  if (!env || !stats) return;
+  sl_env *e = (sl_env *)env; /* the mutex only */
+  pthread_mutex_lock(&e->live_mu);
+  sl__job *job = e->live_job;
+  if (job && atomic_load_explicit(&job->live, memory_order_acquire)) {
+    /* during the run: the counters so far (checkpoint figures at the end) */
+    memset(stats, 0, sizeof *stats);
+    sl__job_live_stats(job, stats);
+    stats->seconds = (double)(sl__now_ns() - e->live_t0_ns) / 1e9;
+  } else {
+    *stats = e->stats;
+  }
+  pthread_mutex_unlock(&e->live_mu);
 }

@@ -38,7 +38,7 @@ int sl__keyed_run(sl__inst *inst, int port, const sl__hrec *v, uint32_t n);
 static inline int sl__emit_late(sl__inst *inst, const char *tag, const sl_record *r) {
   for (int i = 0; i < inst->n_outs; i++)
     if (inst->outs[i].tag && !strcmp(inst->outs[i].tag, tag)) return sl__emit_tagged(inst, tag, r);
-  inst->n_late_dropped++;
+  sl__count(&inst->n_late_dropped, 1);
   return 0;
 }
 

@@ -401,6 +401,7 @@ int sl__job_run(sl__job *job) {
     atomic_store(&job->failed, 1);
     return rc;
   }
+  atomic_store_explicit(&job->live, 1, memory_order_release); /* counters readable */
 
   /* Open every instance on the calling thread: errors surface before any
    * worker starts.  Non-parallel sources open on subtask 0 only. */
@@ -490,21 +491,26 @@ int sl__job_run(sl__job *job) {
 }
 
 void sl__job_collect_stats(sl__job *job, sl_job_stats *st) {
-  st->parallelism = job->P;
   st->checkpoints = (uint64_t)job->env_ckpt_completed;
   st->align_p50_ms = job->ckpt_pct[0];
   st->align_p99_ms = job->ckpt_pct[1];
   st->checkpoint_p50_ms = job->ckpt_pct[2];
   st->checkpoint_p99_ms = job->ckpt_pct[3];
   st->restore_ms = job->restore_ms;
+  sl__job_live_stats(job, st);
+}
+
+void sl__job_live_stats(sl__job *job, sl_job_stats *st) {
+  st->parallelism = job->P;
   st->dead_letters = atomic_load(&job->dead_letters);
   if (!job->workers) return;
   for (int w = 0; w < job->P; w++)
     for (int i = 0; job->workers[w].insts && i < job->n_ops; i++) {
       sl__inst *inst = &job->workers[w].insts[i];
-      if (inst->op->kind == SL__OP_SOURCE) st->records_in += inst->n_records;
-      if (inst->op->kind == SL__OP_SINK) st->records_out += inst->n_records;
-      st->late_records_dropped += inst->n_late_dropped;
+      uint64_t n = atomic_load_explicit(&inst->n_records, memory_order_relaxed);
+      if (inst->op->kind == SL__OP_SOURCE) st->records_in += n;
+      if (inst->op->kind == SL__OP_SINK) st->records_out += n;
+      st->late_records_dropped += atomic_load_explicit(&inst->n_late_dropped, memory_order_relaxed);
     }
 }
 

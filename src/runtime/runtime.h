@@ -294,8 +294,11 @@ struct sl__inst {
   struct sl__kstate *ks; /* keyed state (keyed_input ops), else NULL */
   struct sl__kstate *os; /* operator state (created on first use) */
   struct sl__kstate *bs; /* broadcast state (broadcast connect) */
-  uint64_t n_records; /* records read (source) or received (sink) */
-  uint64_t n_late_dropped; /* late records without a side output (ops.h) */
+  /* counters written by the owning worker only (sl__count: a relaxed load
+   * and store, no read-modify-write) and read live by other threads
+   * (sl_job_stats_get during the run) */
+  _Atomic uint64_t n_records; /* records read (source) or received (sink) */
+  _Atomic uint64_t n_late_dropped; /* late records without a side output (ops.h) */
 };
 
 struct sl__worker {
@@ -357,6 +360,9 @@ struct sl__job {
   _Atomic int failed;
   int started; /* the workers run (set before they start; sources opened and
                 * restored before it send no watermarks: sl__splits_flush) */
+  /* the plan exists and its counters may be read (sl_job_stats_get during
+   * the run; whoever reads keeps sl__job_release from running meanwhile) */
+  _Atomic int live;
   _Atomic int *cancel; /* the environment's flag (sl_cancel, signals) */
   pthread_mutex_t mu; /* guards err and the dead-letter file */
   int err_rc;
@@ -366,6 +372,12 @@ struct sl__job {
 };
 
 /* --- used by operators and connectors --------------------------------- */
+
+/* Add n to a counter only its owner writes (others read it live). */
+static inline void sl__count(_Atomic uint64_t *c, uint64_t n) {
+  atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + n,
+                        memory_order_relaxed);
+}
 
 /* A user callback (or connector call) on ctx is about to run: what
  * sl_ctx_scratch handed out before is free again (operators.c). */
@@ -405,7 +417,7 @@ static inline int sl__emit(sl__inst *inst, const sl_record *r) {
 }
 /* Sources: count and send. */
 static inline int sl__source_emit(sl__inst *inst, const sl_record *r) {
-  inst->n_records++;
+  sl__count(&inst->n_records, 1);
   return sl__emit(inst, r);
 }
 /* Record the job's failure (the first one wins) with a message that names
@@ -526,6 +538,9 @@ int sl__worker_drain(sl__worker *w, int min_rank, int *did);
 int sl__job_run(sl__job *job);
 /* after sl__job_run: the job's counters, then free the physical plan */
 void sl__job_collect_stats(sl__job *job, sl_job_stats *st);
+/* During the run, from any thread while job->live: the counters only
+ * (records in and out, late records dropped, dead letters). */
+void sl__job_live_stats(sl__job *job, sl_job_stats *st);
 void sl__job_release(sl__job *job);
 void *sl__worker_main(void *arg); /* a worker thread (worker.c) */
 

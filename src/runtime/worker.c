@@ -332,11 +332,11 @@ static int poll_sources(sl__worker *w, int *did) {
       rc = SL_POLL_END;
       if (stop == SL__STOP_NODRAIN) inst->nodrain = 1;
     } else {
-      uint64_t before = inst->n_records;
+      uint64_t before = atomic_load_explicit(&inst->n_records, memory_order_relaxed);
       if (SL__UNLIKELY(inst->splits != NULL) && (rc = sl__splits_flush(inst))) return rc;
       sl__user_call(&inst->ctx);
       rc = inst->op->source->ops->poll(inst->impl, &inst->ctx, SL__SOURCE_BUDGET);
-      if (inst->n_records != before) (*did)++;
+      if (atomic_load_explicit(&inst->n_records, memory_order_relaxed) != before) (*did)++;
     }
     if (rc < 0) return sl__conn_fail(inst, rc);
     if (rc == SL_POLL_END) {
