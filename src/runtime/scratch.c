@@ -21,26 +21,37 @@ void *sl__ctx_buf(sl_ctx *ctx, size_t size) {
  * current block; a block too small for the request is kept (its pieces
  * stay valid) on arena_old, chained through its first word, and a bigger
  * one takes its place.  sl__user_call frees the old ones and starts over. */
-void *sl_ctx_scratch(sl_ctx *ctx, size_t size) {
-  if (!ctx) return NULL;
+/* The slow path: a new block (the full one kept until the call ends). */
+static __attribute__((noinline)) void *scratch_grow(sl_ctx *ctx, size_t size) {
   size_t need = (size + 15) & ~(size_t)15;
   if (need < size) return NULL; /* overflow */
-  if (!need) need = 16;
-  if (ctx->arena_used + need > ctx->arena_cap) {
-    size_t cap = SL__MAX(SL__MAX(need, 2 * ctx->arena_cap), (size_t)256);
-    uint8_t *b = sl__malloc(cap + 16);
-    if (!b) return NULL;
-    if (ctx->arena) { /* keep the full block until the call ends */
-      memcpy(ctx->arena - 16, &ctx->arena_old, sizeof ctx->arena_old);
-      ctx->arena_old = ctx->arena - 16;
-    }
-    ctx->arena = b + 16;
-    ctx->arena_cap = cap;
-    ctx->arena_used = 0;
+  if (!need) need = 16; /* size 0: still a piece of its own */
+  if (need <= ctx->arena_cap - ctx->arena_used) {
+    void *p = ctx->arena + ctx->arena_used;
+    ctx->arena_used += need;
+    return p;
   }
-  void *p = ctx->arena + ctx->arena_used;
-  ctx->arena_used += need;
-  return p;
+  size_t cap = SL__MAX(SL__MAX(need, 2 * ctx->arena_cap), (size_t)256);
+  uint8_t *b = sl__malloc(cap + 16);
+  if (!b) return NULL;
+  if (ctx->arena) { /* keep the full block until the call ends */
+    memcpy(ctx->arena - 16, &ctx->arena_old, sizeof ctx->arena_old);
+    ctx->arena_old = ctx->arena - 16;
+  }
+  ctx->arena = b + 16;
+  ctx->arena_cap = cap;
+  ctx->arena_used = need;
+  return ctx->arena;
+}
+
+void *sl_ctx_scratch(sl_ctx *ctx, size_t size) {
+  if (!ctx) return NULL;
+  size_t used = ctx->arena_used, need = (size + 15) & ~(size_t)15;
+  if (SL__LIKELY(need - 1 < ctx->arena_cap - used)) { /* 0 < need <= room: a bump */
+    ctx->arena_used = used + need;
+    return ctx->arena + used;
+  }
+  return scratch_grow(ctx, size);
 }
 
 void sl__arena_trim(sl_ctx *ctx) {
