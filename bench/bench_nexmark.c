@@ -41,6 +41,8 @@
 #include "nexmark/nexmark.h"
 
 static const char *CMD = "sluice bench nexmark";
+static const char *FLAGS = "query,events,rate,seed,warmup-events,generators,profile,parallelism,"
+                           "checkpoint-dir,checkpoint-interval";
 
 typedef struct nx_opts {
   const char *query, *profile;
@@ -49,7 +51,7 @@ typedef struct nx_opts {
 } nx_opts;
 
 /* The published suites' settings (see the header). */
-static int apply_profile(nx_opts *no, const char *profile, const unsigned char *given) {
+static int apply_profile(nx_opts *no, const char *profile, const cli_opts *given) {
   unsigned long long rate, events, warmup;
   if (!strcmp(profile, "flink-v1"))
     rate = 10000000ULL, events = 100000000ULL, warmup = 0;
@@ -59,10 +61,10 @@ static int apply_profile(nx_opts *no, const char *profile, const unsigned char *
     fprintf(stderr, "%s: unknown profile '%s' (profiles: flink-v1, flink-v2)\n", CMD, profile);
     return SL_EXIT_USAGE;
   }
-  if (!given[2]) no->rate = rate;
-  if (!given[1]) no->events = events;
-  if (!given[4]) no->warmup = warmup;
-  if (!given[5]) no->generators = 8;
+  if (!given->rate) no->rate = rate;
+  if (!given->events) no->events = events;
+  if (!given->warmup_events) no->warmup = warmup;
+  if (!given->generators) no->generators = 8;
   no->ckpt_interval = "3min";
   return 0;
 }
@@ -76,7 +78,7 @@ static int run_one(const nx_query *q, const nx_opts *no, int argc, char **argv) 
   sl_env *env = sl_env_new();
   if (!env) return SL_EXIT_FAILED;
   cli_opts o = {0};
-  int rc = cli_parse(argc, argv, 0, CMD, "parallelism,checkpoint-dir,checkpoint-interval", env, &o);
+  int rc = cli_parse(argc, argv, 3, CMD, FLAGS, env, &o); /* per query: its own environment */
   char tmp[] = "/tmp/sluice-nexmark-ckpt-XXXXXX";
   int made_tmp = 0;
   const char *set_iv = sl_env_get(env, "execution.checkpointing.interval");
@@ -117,13 +119,11 @@ static int run_one(const nx_query *q, const nx_opts *no, int argc, char **argv) 
     char head[96];
     snprintf(head, sizeof head, "bench=nexmark query=%s%s%s", q->name,
              no->profile ? " profile=" : "", no->profile ? no->profile : "");
-    if (no->warmup) { /* the measured part only: from the first measured event's time */
-      int64_t from = cfg.base_time_ms + (int64_t)((__uint128_t)no->warmup * 1000 / no->rate);
-      nx_print_measured(head, env, meter, no->warmup, no->events,
-                        nx_ingest_seconds_since(ingest, from));
-    } else {
-      nx_print_summary(head, env, meter);
-    }
+    /* with a warm-up, the measured part only: from the first measured
+     * event's event time to the end (the ingest clock) */
+    int64_t from = cfg.base_time_ms + (int64_t)((__uint128_t)no->warmup * 1000 / no->rate);
+    nx_print_measured(head, env, meter, no->warmup,
+                      no->warmup ? nx_ingest_seconds_since(ingest, from) : 0);
   }
   nx_meter_free(meter);
   nx_ingest_free(ingest);
@@ -133,112 +133,55 @@ static int run_one(const nx_query *q, const nx_opts *no, int argc, char **argv) 
 }
 
 void nx_print_summary(const char *head, sl_env *env, nx_meter *meter) {
+  nx_print_measured(head, env, meter, 0, 0);
+}
+
+void nx_print_measured(const char *head, sl_env *env, nx_meter *meter, uint64_t warmup,
+                       double measured_seconds) {
   sl_job_stats st;
   nx_summary sum;
   sl_job_stats_get(env, &st);
   nx_meter_summary(meter, &sum);
-  double eps = st.seconds > 0 ? (double)st.records_in / st.seconds : 0;
-  char ck[64] = "";
+  uint64_t events = st.records_in - warmup;
+  double seconds = warmup ? measured_seconds : st.seconds;
+  double eps = seconds > 0 ? (double)events / seconds : 0;
+  char ck[64] = "", wu[96] = "";
   if (st.checkpoints) snprintf(ck, sizeof ck, " checkpoints=%llu", (unsigned long long)st.checkpoints);
-  printf("%s parallelism=%d events=%llu seconds=%.3f events_per_sec=%.0f "
-         "events_per_sec_per_core=%.0f results=%llu checksum=%016llx p50_latency_ms=%.1f "
-         "p99_latency_ms=%.1f peak_rss_mb=%.1f%s\n",
-         head, st.parallelism, (unsigned long long)st.records_in, st.seconds, eps,
+  if (warmup)
+    snprintf(wu, sizeof wu, " warmup_events=%llu seconds=%.3f measured_seconds=%.3f",
+             (unsigned long long)warmup, st.seconds, seconds);
+  else
+    snprintf(wu, sizeof wu, " seconds=%.3f", st.seconds);
+  printf("%s parallelism=%d events=%llu%s events_per_sec=%.0f events_per_sec_per_core=%.0f "
+         "results=%llu checksum=%016llx p50_latency_ms=%.1f p99_latency_ms=%.1f "
+         "peak_rss_mb=%.1f%s\n",
+         head, st.parallelism, (unsigned long long)events, wu, eps,
          eps / (st.parallelism > 0 ? st.parallelism : 1), (unsigned long long)sum.results,
          (unsigned long long)sum.checksum, sum.p50_ms, sum.p99_ms, cli_peak_rss_mb(), ck);
   fflush(stdout);
 }
 
-void nx_print_measured(const char *head, sl_env *env, nx_meter *meter, uint64_t warmup,
-                       uint64_t measured, double seconds) {
-  sl_job_stats st;
-  nx_summary sum;
-  sl_job_stats_get(env, &st);
-  nx_meter_summary(meter, &sum);
-  double eps = seconds > 0 ? (double)measured / seconds : 0;
-  char ck[64] = "";
-  if (st.checkpoints) snprintf(ck, sizeof ck, " checkpoints=%llu", (unsigned long long)st.checkpoints);
-  printf("%s parallelism=%d events=%llu warmup_events=%llu seconds=%.3f measured_seconds=%.3f "
-         "events_per_sec=%.0f events_per_sec_per_core=%.0f results=%llu checksum=%016llx "
-         "p50_latency_ms=%.1f p99_latency_ms=%.1f peak_rss_mb=%.1f%s\n",
-         head, st.parallelism, (unsigned long long)measured, (unsigned long long)warmup,
-         st.seconds, seconds, eps, eps / (st.parallelism > 0 ? st.parallelism : 1),
-         (unsigned long long)sum.results, (unsigned long long)sum.checksum, sum.p50_ms,
-         sum.p99_ms, cli_peak_rss_mb(), ck);
-  fflush(stdout);
-}
-
-static int parse_u64(const char *flag, const char *v, unsigned long long *out) {
-  char *end;
-  if (!v || !*v || *v == '-') goto bad;
-  *out = strtoull(v, &end, 10);
-  if (*end) goto bad;
-  return 0;
-bad:
-  fprintf(stderr, "%s: %s expects a non-negative integer, got '%s'\n", CMD, flag, v ? v : "");
-  return SL_EXIT_USAGE;
-}
 
 int bench_nexmark(int argc, char **argv) {
   nx_opts no = {NULL, NULL, 10000000ULL, 10000000ULL, 0, 0, 1, NULL};
-  unsigned char given[7] = {0}; /* which of own[] the command line set */
-  /* our own flags first; the rest (parallelism, checkpoints, -D) go to
-   * cli_parse, once per query */
-  char **rest = calloc((size_t)argc + 1, sizeof *rest);
-  int nrest = 0, rc = 0;
-  if (!rest) return SL_EXIT_FAILED;
-  for (int i = 3; i < argc && !rc; i++) {
-    static const char *const own[] = {"--query",         "--events",     "--rate",   "--seed",
-                                      "--warmup-events", "--generators", "--profile"};
-    int k = -1;
-    size_t n = 0;
-    for (int j = 0; j < 7; j++) {
-      n = strlen(own[j]);
-      if (!strncmp(argv[i], own[j], n) && (argv[i][n] == 0 || argv[i][n] == '=')) {
-        k = j;
-        break;
-      }
-    }
-    if (k < 0) {
-      rest[nrest++] = argv[i];
-      continue;
-    }
-    const char *v = argv[i][n] == '=' ? argv[i] + n + 1 : (i + 1 < argc ? argv[++i] : NULL);
-    if (!v) {
-      fprintf(stderr, "%s: %s needs a value\n", CMD, own[k]);
-      rc = SL_EXIT_USAGE;
-    } else if (given[k]++) {
-      fprintf(stderr, "%s: %s given twice\n", CMD, own[k]);
-      rc = SL_EXIT_USAGE;
-    } else if (k == 0) {
-      no.query = v;
-    } else if (k == 6) {
-      no.profile = v;
-    } else {
-      unsigned long long *dst[] = {NULL, &no.events, &no.rate, &no.seed, &no.warmup, &no.generators};
-      rc = parse_u64(own[k], v, dst[k]);
-    }
-  }
-  if (!rc && no.profile) rc = apply_profile(&no, no.profile, given);
+  /* parsed once here for the benchmark's own flags (and --help); each
+   * query parses again into its own environment (run_one) */
+  sl_env *penv = sl_env_new();
+  cli_opts o = {0};
+  int rc = penv ? cli_parse(argc, argv, 3, CMD, FLAGS, penv, &o) : SL_EXIT_FAILED;
+  sl_env_free(penv);
+  if (!rc) rc = cli_u64(CMD, "events", o.events, &no.events);
+  if (!rc) rc = cli_u64(CMD, "rate", o.rate, &no.rate);
+  if (!rc) rc = cli_u64(CMD, "seed", o.seed, &no.seed);
+  if (!rc) rc = cli_u64(CMD, "warmup-events", o.warmup_events, &no.warmup);
+  if (!rc) rc = cli_u64(CMD, "generators", o.generators, &no.generators);
+  no.query = o.query;
+  no.profile = o.profile;
+  if (!rc && no.profile) rc = apply_profile(&no, no.profile, &o);
   if (!rc && (no.generators == 0 || no.generators > 65536)) {
     fprintf(stderr, "%s: --generators must be 1 .. 65536\n", CMD);
     rc = SL_EXIT_USAGE;
   }
-  for (int i = 0; !rc && i < nrest; i++)
-    if (!strcmp(rest[i], "--help") || !strcmp(rest[i], "-h")) {
-      sl_env *env = sl_env_new();
-      cli_opts o = {0};
-      cli_parse_help(nrest, rest, 0, CMD, "parallelism,checkpoint-dir,checkpoint-interval",
-                     "  --query qN|all                     the query (or all, each in a process)\n"
-                     "  --events N                         events to generate (default 10000000)\n"
-                     "  --rate R                           events per second of event time\n"
-                     "  --seed S                           the generator's seed (default 0)\n"
-                     "  --warmup-events N                  events before the measured ones\n"
-                     "  --generators N                     timelines (numEventGenerators; default 1)\n"
-                     "  --profile flink-v1|flink-v2        the published suites' settings\n",
-                     env, &o); /* prints and exits */
-      sl_env_free(env);
-    }
   if (!rc && !no.query) {
     fprintf(stderr, "%s: --query qN or --query all is needed (queries:", CMD);
     for (size_t i = 0; nx_query_at(i); i++) fprintf(stderr, " %s", nx_query_at(i)->name);
@@ -257,7 +200,7 @@ int bench_nexmark(int argc, char **argv) {
       fprintf(stderr, ", all)\n");
       rc = SL_EXIT_USAGE;
     } else {
-      rc = run_one(q, &no, nrest, rest);
+      rc = run_one(q, &no, argc, argv);
     }
   } else if (!rc) {
     for (size_t i = 0; nx_query_at(i) && !rc; i++) {
@@ -267,7 +210,7 @@ int bench_nexmark(int argc, char **argv) {
         perror("sluice bench nexmark: fork");
         rc = SL_EXIT_FAILED;
       } else if (pid == 0) {
-        _exit(run_one(nx_query_at(i), &no, nrest, rest));
+        _exit(run_one(nx_query_at(i), &no, argc, argv));
       } else {
         int status;
         if (waitpid(pid, &status, 0) < 0 || !WIFEXITED(status)) rc = SL_EXIT_FAILED;
@@ -275,6 +218,5 @@ int bench_nexmark(int argc, char **argv) {
       }
     }
   }
-  free(rest);
   return rc;
 }

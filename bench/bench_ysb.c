@@ -98,37 +98,23 @@ static int campaign_key(void *ud, sl_ctx *ctx, const sl_record *in, sl_record *o
 int bench_ysb(int argc, char **argv) {
   const char *cmd = "sluice bench ysb";
   unsigned long long events = 10000000ULL, rate = 10000000ULL;
-  char **rest = calloc((size_t)argc + 1, sizeof *rest);
-  int nrest = 0, rc = 0;
-  if (!rest) return SL_EXIT_FAILED;
-  for (int i = 3; i < argc; i++) { /* --events / --rate, the rest to cli_parse */
-    int ev = !strcmp(argv[i], "--events"), ra = !strcmp(argv[i], "--rate");
-    if (!ev && !ra) {
-      rest[nrest++] = argv[i];
-      continue;
-    }
-    char *end = NULL;
-    unsigned long long v = i + 1 < argc ? strtoull(argv[++i], &end, 10) : 0;
-    if (!end || *end || v == 0) {
-      fprintf(stderr, "%s: %s expects a positive integer\n", cmd, ev ? "--events" : "--rate");
-      free(rest);
-      return SL_EXIT_USAGE;
-    }
-    *(ev ? &events : &rate) = v;
-  }
+  int rc = 0;
   sl_env *env = sl_env_new();
   ysb_gen *g = calloc(1, sizeof *g);
   if (!env || !g) {
     sl_env_free(env);
     free(g);
-    free(rest);
     return SL_EXIT_FAILED;
   }
   cli_opts o = {0};
-  rc = cli_parse_help(nrest, rest, 0, cmd, "parallelism,checkpoint-dir,checkpoint-interval",
-                      "  --events N                         events to generate (default 10000000)\n"
-                      "  --rate R                           events per second of event time\n",
-                      env, &o);
+  rc = cli_parse(argc, argv, 3, cmd, "events,rate,parallelism,checkpoint-dir,checkpoint-interval",
+                 env, &o);
+  if (!rc) rc = cli_u64(cmd, "events", o.events, &events);
+  if (!rc) rc = cli_u64(cmd, "rate", o.rate, &rate);
+  if (!rc && (!events || !rate)) {
+    fprintf(stderr, "%s: --events and --rate must be > 0\n", cmd);
+    rc = SL_EXIT_USAGE;
+  }
   g->base = 1700000000000LL;
   g->rate = rate;
   for (int a = 0; a < ADS; a++) g->campaign_of[a] = (int64_t)(mix((uint64_t)a + 17) % CAMPAIGNS);
@@ -162,6 +148,5 @@ int bench_ysb(int argc, char **argv) {
   nx_ingest_free(ingest);
   sl_env_free(env);
   free(g);
-  free(rest);
   return rc;
 }

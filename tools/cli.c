@@ -56,6 +56,15 @@ static const struct flag {
      "resume from a checkpoint or savepoint (-s PATH)"},
     {"late-output", offsetof(cli_opts, late_output), "PATH", "records too late for any window"},
     {"dead-letter", offsetof(cli_opts, dead_letter), "PATH", "bad records go here"},
+    {"query", offsetof(cli_opts, query), "qN|all", "the query (all: each in a process)"},
+    {"events", offsetof(cli_opts, events), "N", "events to generate"},
+    {"rate", offsetof(cli_opts, rate), "R", "events per second of event time"},
+    {"seed", offsetof(cli_opts, seed), "S", "the generator's seed (default 0)"},
+    {"warmup-events", offsetof(cli_opts, warmup_events), "N", "events before the measured ones"},
+    {"generators", offsetof(cli_opts, generators), "N",
+     "generator timelines (numEventGenerators; default 1)"},
+    {"profile", offsetof(cli_opts, profile), "flink-v1|flink-v2",
+     "the published nexmark-flink suites' settings"},
     {"stateless", NO_FIELD, NULL, "no keyed state"},
     {"conf", offsetof(cli_opts, conf), "FILE",
      "a Flink-style config.yaml, applied before -D"},
@@ -73,7 +82,7 @@ static int flag_on(const char *cmd, const char *allowed, const char *name) {
   return flag_allowed(allowed, name);
 }
 
-static void print_help(const char *cmd, const char *allowed, const char *extra) {
+static void print_help(const char *cmd, const char *allowed) {
   printf("usage: %s [options]\n\noptions:\n", cmd);
   for (size_t f = 0; f < N_FLAGS; f++) {
     if (!flag_on(cmd, allowed, g_flags[f].name)) continue;
@@ -82,7 +91,6 @@ static void print_help(const char *cmd, const char *allowed, const char *extra) 
              g_flags[f].arg ? g_flags[f].arg : "");
     printf("  %-34s %s\n", left, g_flags[f].doc);
   }
-  if (extra) fputs(extra, stdout);
   printf("  %-34s %s\n", "-D key=value", "set a configuration key (repeatable; `sluice conf "
                                           "--list` lists them)");
   printf("  %-34s %s\n", "-h, --help", "this help");
@@ -169,13 +177,8 @@ static int read_conf_yaml(const char *cmd, const char *path, sl_env *env) {
   return rc;
 }
 
-int cli_parse(int argc, char **argv, int first, const char *cmd,
-              const char *allowed, sl_env *env, cli_opts *o) {
-  return cli_parse_help(argc, argv, first, cmd, allowed, NULL, env, o);
-}
-
-int cli_parse_help(int argc, char **argv, int first, const char *cmd, const char *allowed,
-                   const char *extra_help, sl_env *env, cli_opts *o) {
+int cli_parse(int argc, char **argv, int first, const char *cmd, const char *allowed, sl_env *env,
+              cli_opts *o) {
   /* getopt_long over [cmd, argv[first..]] */
   int n = argc - first;
   char **args = calloc((size_t)n + 2, sizeof *args);
@@ -216,7 +219,7 @@ int cli_parse_help(int argc, char **argv, int first, const char *cmd, const char
       }
     }
     if (c == 'h') {
-      print_help(cmd, allowed, extra_help);
+      print_help(cmd, allowed);
       free(args), free(lo), free(dkv);
       exit(SL_EXIT_OK);
     } else if (c == 'D') {
@@ -294,6 +297,19 @@ int cli_run_job(sl_env *env, const char *name) {
             (unsigned long long)st.checkpoints, (unsigned long long)st.restarts, st.seconds,
             (double)st.records_in / st.seconds);
   return rc;
+}
+
+int cli_u64(const char *cmd, const char *flag, const char *v, unsigned long long *out) {
+  char *end;
+  if (!v) return 0;
+  errno = 0;
+  unsigned long long x = *v && *v != '-' ? strtoull(v, &end, 10) : 0;
+  if (!*v || *v == '-' || errno || *end) {
+    fprintf(stderr, "%s: --%s expects a non-negative integer, got '%s'\n", cmd, flag, v);
+    return SL_EXIT_USAGE;
+  }
+  *out = x;
+  return 0;
 }
 
 sl_sink *cli_output_sink(const char *output) {

@@ -42,6 +42,8 @@ typedef struct cli_opts {
   const char *checkpoint_interval; /* execution.checkpointing.interval */
   const char *restore;             /* latest | PATH */
   const char *conf;                /* config.yaml, applied before -D */
+  /* bench nexmark / ysb */
+  const char *query, *events, *rate, *seed, *warmup_events, *generators, *profile;
   int stateless;
 } cli_opts;
 
@@ -50,13 +52,13 @@ typedef struct cli_opts {
  * `allowed` lists the long flags this command takes, e.g.
  * "input,output,parallelism"; -p N is --parallelism, -s PATH --restore
  * where those are allowed; a flag given twice is an error.  --help / -h
- * prints the command's options (and extra_help, lines of its own flags)
- * and exits 0.  Prints the error and returns SL_EXIT_USAGE on a problem,
+ * prints the command's options and exits 0.  Prints the error and returns SL_EXIT_USAGE on a problem,
  * 0 otherwise. */
 int cli_parse(int argc, char **argv, int first, const char *cmd,
               const char *allowed, sl_env *env, cli_opts *opts);
-int cli_parse_help(int argc, char **argv, int first, const char *cmd, const char *allowed,
-                   const char *extra_help, sl_env *env, cli_opts *opts);
+/* A flag's value as a non-negative integer into *out (unchanged when the
+ * flag was not given): 0, or SL_EXIT_USAGE with the error printed. */
+int cli_u64(const char *cmd, const char *flag, const char *v, unsigned long long *out);
 
 /* A job's --output: a file or directory, or plain lines on stdout when
  * NULL or "-" (no subtask prefixes: the output stays valid CSV). */
@@ -101,8 +103,9 @@ int bench_ysb(int argc, char **argv);
  * checksum, latency percentiles, peak RSS (and checkpoints, when any). */
 struct nx_meter;
 void nx_print_summary(const char *head, sl_env *env, struct nx_meter *meter);
-/* The same for a run with a warm-up: rates over the measured events. */
+/* The same for a run whose first `warmup` events are not measured (0:
+ * all are): events and rates over the rest, in measured_seconds. */
 void nx_print_measured(const char *head, sl_env *env, struct nx_meter *meter, uint64_t warmup,
-                       uint64_t measured, double seconds);
+                       double measured_seconds);
 
 #endif

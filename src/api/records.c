@@ -39,23 +39,18 @@ static const void *copy(sl_ctx *ctx, const void *p, size_t n) {
   return d;
 }
 
-static int set_value(sl_ctx *ctx, sl_record *r, const void *p, size_t n) {
-  if (!ctx || !r || n > UINT32_MAX) return -SL_EINVAL;
+/* *dst, *dlen = a copy of p[0..n) in scratch memory (a record's value or
+ * key). */
+static int set_bytes(sl_ctx *ctx, const void **dst, uint32_t *dlen, const void *p, size_t n) {
+  if (!ctx || n > UINT32_MAX) return -SL_EINVAL;
   const void *d = copy(ctx, p, n);
   if (!d) return -SL_ENOMEM;
-  r->value = d;
-  r->value_len = (uint32_t)n;
+  *dst = d;
+  *dlen = (uint32_t)n;
   return 0;
 }
-
-static int set_key(sl_ctx *ctx, sl_record *r, const void *p, size_t n) {
-  if (!ctx || !r || n > UINT32_MAX) return -SL_EINVAL;
-  const void *d = copy(ctx, p, n);
-  if (!d) return -SL_ENOMEM;
-  r->key = d;
-  r->key_len = (uint32_t)n;
-  return 0;
-}
+#define set_value(ctx, r, p, n) ((r) ? set_bytes(ctx, &(r)->value, &(r)->value_len, p, n) : -SL_EINVAL)
+#define set_key(ctx, r, p, n) ((r) ? set_bytes(ctx, &(r)->key, &(r)->key_len, p, n) : -SL_EINVAL)
 
 int sl_record_set_i64(sl_ctx *ctx, sl_record *r, int64_t v) { return set_value(ctx, r, &v, 8); }
 int sl_record_set_f64(sl_ctx *ctx, sl_record *r, double v) { return set_value(ctx, r, &v, 8); }

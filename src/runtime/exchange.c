@@ -95,19 +95,10 @@ static __attribute__((noinline)) int chan_put(sl__inst *inst, sl__chan *ch, cons
   return 0;
 }
 
-/* A record for the consumer on this worker: a direct call (held while its
- * channel is aligned at a barrier, as on a forward edge). */
-static int self_put(const sl__out *o, const sl_record *r) {
-  sl__inst *t = o->self;
-  return sl__held(t, o->self_chan) ? sl__hold(t, o->self_chan, r, 0, 0)
-                                   : t->vt->process(t, o->port, r);
-}
-
-/* To consumer subtask c: the channel, or a direct call when c is us (not
- * on a hash edge: see above). */
+/* To consumer subtask c: the channel, or a direct call when c is us. */
 static inline int route(sl__inst *inst, sl__out *o, sl__chan *row, int c, int p,
                         const sl_record *r) {
-  return c == p ? self_put(o, r) : chan_put(inst, &row[c], r, 0);
+  return c == p ? sl__deliver(o->self, o->self_chan, o->port, r, 0) : chan_put(inst, &row[c], r, 0);
 }
 
 int sl__xchg_hash(sl__inst *inst, sl__out *o, const sl_record *r, uint64_t hash) {
@@ -116,12 +107,7 @@ int sl__xchg_hash(sl__inst *inst, sl__out *o, const sl_record *r, uint64_t hash)
   if (P > 1)
     c = sl__key_group_to_subtask(sl__key_group(hash, job->max_parallelism),
                                  job->max_parallelism, P);
-  if (c == p && !sl__out_runs(o)) {
-    sl__inst *t = o->self;
-    t->key_hash = hash;
-    if (SL__UNLIKELY(sl__held(t, o->self_chan))) return sl__hold(t, o->self_chan, r, hash, 0);
-    return t->vt->process(t, o->port, r);
-  }
+  if (c == p && !sl__out_runs(o)) return sl__deliver(o->self, o->self_chan, o->port, r, hash);
   return chan_put(inst, &o->x->ch[(size_t)p * P + c], r, hash);
 }
 
@@ -158,13 +144,7 @@ int sl__xchg_ctrl(sl__inst *inst, sl__out *o, uint32_t kind, int64_t payload) {
   for (int c = 0; c < P; c++) {
     sl__chan *ch = &o->x->ch[(size_t)p * P + c];
     if (c == p && !sl__out_runs(o)) { /* directly, like its records */
-      int rc;
-      if (sl__held(o->self, o->self_chan)) {
-        sl_record e = {payload, NULL, 0, NULL, 0};
-        rc = sl__hold(o->self, o->self_chan, &e, 0, kind);
-      } else {
-        rc = sl__inst_ctrl(o->self, o->self_chan, kind, payload);
-      }
+      int rc = sl__deliver_ctrl(o->self, o->self_chan, kind, payload);
       if (rc) return rc;
       continue;
     }

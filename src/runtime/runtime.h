@@ -19,8 +19,9 @@
  *     are a direct call, except on a hash edge into an op that takes runs
  *     of records (process_batch, to prefetch their state) once it asks for
  *     them (want_runs: its state outgrew the caches): then they go through
- *     the worker's channel to itself (sent at the end of each step).  A hash edge stays an exchange at P = 1 (one 1 x 1 channel),
- *     the other edges become forward edges.  Either way a keyed operator
+ *     the worker's channel to itself (sent at the end of each step).  A
+ *     hash edge stays an exchange at P = 1 (one 1 x 1 channel), the other
+ *     edges become forward edges.  Either way a keyed operator
  *     gets each record's key hash as computed by the producer to route it
  *     (inst->key_hash): keys are hashed once.
  *
@@ -380,7 +381,7 @@ static inline void sl__count(_Atomic uint64_t *c, uint64_t n) {
 }
 
 /* A user callback (or connector call) on ctx is about to run: what
- * sl_ctx_scratch handed out before is free again (operators.c). */
+ * sl_ctx_scratch handed out before is free again (scratch.c). */
 void sl__arena_trim(sl_ctx *ctx);
 static inline void sl__user_call(sl_ctx *ctx) {
   if (SL__UNLIKELY(ctx->arena_old != NULL)) sl__arena_trim(ctx);
@@ -400,14 +401,16 @@ void *sl__ctx_buf(sl_ctx *ctx, size_t size);
 int sl__emit_outs(sl__inst *inst, const sl_record *r);
 static inline int sl__held(const sl__inst *target, int chan);
 int sl__xchg_hash(sl__inst *inst, sl__out *o, const sl_record *r, uint64_t hash);
-static inline int sl__emit(sl__inst *inst, const sl_record *r) {
+/* (always inlined: it is most operators' whole per-record output path) */
+static inline __attribute__((always_inline)) int sl__emit(sl__inst *inst,
+                                                          const sl_record *r) {
   sl__inst *t = inst->fwd;
   if (SL__LIKELY(t != NULL) && !sl__held(t, inst->fwd_chan))
     return t->vt->process(t, inst->fwd_port, r);
   sl__out *o = inst->hout;
   if (o) {
     uint64_t hash = sl__key_hash(r->key, r->key_len);
-    if (o->direct && !o->self->want_runs && !sl__held(o->self, o->self_chan)) {
+    if (o->direct && !sl__out_runs(o) && !sl__held(o->self, o->self_chan)) {
       o->self->key_hash = hash; /* P = 1: to the consumer directly */
       return o->self->vt->process(o->self, o->port, r);
     }
@@ -500,6 +503,22 @@ static inline int sl__held(const sl__inst *target, int chan) {
   return SL__UNLIKELY(target->align_id != 0) && target->ch_barrier[chan];
 }
 int sl__hold(sl__inst *target, int chan, const sl_record *r, uint64_t hash, uint32_t kind);
+/* A record (with its key hash) or a control event to target's input
+ * channel chan by direct call -- forward edges, an exchange's consumer on
+ * the same worker -- or into the hold while that channel is aligned. */
+static inline int sl__deliver(sl__inst *t, int chan, int port, const sl_record *r,
+                              uint64_t hash) {
+  if (SL__UNLIKELY(sl__held(t, chan))) return sl__hold(t, chan, r, hash, 0);
+  t->key_hash = hash;
+  return t->vt->process(t, port, r);
+}
+static inline int sl__deliver_ctrl(sl__inst *t, int chan, uint32_t kind, int64_t payload) {
+  if (sl__held(t, chan)) {
+    sl_record e = {payload, NULL, 0, NULL, 0};
+    return sl__hold(t, chan, &e, 0, kind);
+  }
+  return sl__inst_ctrl(t, chan, kind, payload);
+}
 int sl__gate_init(sl__inst *inst); /* plan */
 void sl__gate_free(sl__inst *inst);
 

@@ -85,9 +85,7 @@ int sl__emit_outs(sl__inst *inst, const sl_record *r) {
   for (int i = 0; i < inst->n_outs; i++) {
     sl__out *o = &inst->outs[i];
     if (SL__UNLIKELY(o->tag != NULL)) continue; /* side outputs */
-    int rc = !o->target                       ? sl__xchg_write(inst, o, r)
-             : sl__held(o->target, o->chan) ? sl__hold(o->target, o->chan, r, 0, 0)
-                                             : o->target->vt->process(o->target, o->port, r);
+    int rc = o->target ? sl__deliver(o->target, o->chan, o->port, r, 0) : sl__xchg_write(inst, o, r);
     if (SL__UNLIKELY(rc)) return rc;
   }
   return 0;
@@ -97,9 +95,7 @@ int sl__emit_tagged(sl__inst *inst, const char *tag, const sl_record *r) {
   for (int i = 0; i < inst->n_outs; i++) {
     sl__out *o = &inst->outs[i];
     if (!o->tag || strcmp(o->tag, tag)) continue;
-    int rc = !o->target                       ? sl__xchg_write(inst, o, r)
-             : sl__held(o->target, o->chan) ? sl__hold(o->target, o->chan, r, 0, 0)
-                                             : o->target->vt->process(o->target, o->port, r);
+    int rc = o->target ? sl__deliver(o->target, o->chan, o->port, r, 0) : sl__xchg_write(inst, o, r);
     if (rc) return rc;
   }
   return 0;
@@ -113,15 +109,8 @@ int sl_emit_side(sl_collector *out, const char *tag, const sl_record *rec) {
 int sl__emit_ctrl(sl__inst *inst, uint32_t kind, int64_t payload) {
   for (int i = 0; i < inst->n_outs; i++) {
     sl__out *o = &inst->outs[i];
-    int rc;
-    if (!o->target) {
-      rc = sl__xchg_ctrl(inst, o, kind, payload);
-    } else if (sl__held(o->target, o->chan)) {
-      sl_record c = {payload, NULL, 0, NULL, 0};
-      rc = sl__hold(o->target, o->chan, &c, 0, kind);
-    } else {
-      rc = sl__inst_ctrl(o->target, o->chan, kind, payload);
-    }
+    int rc = o->target ? sl__deliver_ctrl(o->target, o->chan, kind, payload)
+                       : sl__xchg_ctrl(inst, o, kind, payload);
     if (rc) return rc;
   }
   return 0;

@@ -238,6 +238,11 @@ static inline uint32_t sl__varint_put(uint8_t *p, uint32_t v) {
   p[n++] = (uint8_t)v;
   return n;
 }
+static inline uint32_t sl__varint_size(uint32_t v) {
+  uint32_t n = 1;
+  while (v >= 0x80) v >>= 7, n++;
+  return n;
+}
 static inline uint32_t sl__varint_get(const uint8_t *p, uint32_t avail,
                                       uint32_t *v) {
   uint32_t r = 0, n = 0;

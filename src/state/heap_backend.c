@@ -149,8 +149,7 @@ static inline int ck_is_key(const uint8_t *ck, uint32_t cklen) {
 static inline int slot_eq(const slot *s, const void *ck, uint32_t cklen) {
   if (s->kind == SLOT_PTR) return ck_eq(s->u.e, ck, cklen);
   const uint8_t *c = ck;
-  return cklen == (uint32_t)s->klen + 2 && c[0] == s->klen && c[cklen - 1] == 0 &&
-         bytes_eq(c + 1, s->u.d, s->klen);
+  return ck_is_key(c, cklen) && c[0] == s->klen && bytes_eq(c + 1, s->u.d, s->klen);
 }
 
 static inline uint8_t *slot_val(slot *s) {

@@ -145,6 +145,8 @@ void sl__kstate_prefetch(sl__kstate *ks, uint64_t slot_hash, uint64_t entry_hash
   }
 }
 
+uint64_t sl__kstate_key_hash(const sl__kstate *ks) { return ks->key_hash; }
+
 void sl__kstate_set_key(sl__kstate *ks, const void *key, uint32_t klen, int kg) {
   sl__kstate_set_key_h(ks, key, klen, sl__key_hash(key, klen), kg);
 }
@@ -314,13 +316,8 @@ static int build_ck(sl_state *s, const void *ukey, uint32_t uklen, uint32_t *ckl
   uint32_t need = 10 + ks->klen + s->nslen + uklen;
   if (reserve(&ks->ck, &ks->ckcap, need)) return state_fail(s, -SL_ENOMEM, "out of memory");
   uint8_t *p = ks->ck;
-  uint32_t n = sl__varint_put(p, ks->klen);
-  if (ks->klen) memcpy(p + n, ks->key, ks->klen);
-  n += ks->klen;
-  uint32_t rest = n;
-  n += sl__varint_put(p + n, s->nslen);
-  if (s->nslen) memcpy(p + n, s->ns, s->nslen);
-  n += s->nslen;
+  uint32_t n = sl__ck_put(p, ks->key, ks->klen, s->ns, s->nslen);
+  uint32_t rest = n - s->nslen - sl__varint_size(s->nslen); /* where the key ends */
   if (uklen) memcpy(p + n, ukey, uklen);
   *cklen = n + uklen;
   ks->ck_hash = sl__ck_hash_rest(ks->key_hash, p + rest, *cklen - rest);

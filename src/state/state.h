@@ -27,6 +27,8 @@ void sl__kstate_set_key(sl__kstate *ks, const void *key, uint32_t klen, int kg);
  * (asked for its slots a few records before); 0: none.  See the
  * backend's prefetch. */
 void sl__kstate_prefetch(sl__kstate *ks, uint64_t slot_hash, uint64_t entry_hash);
+/* The current key's sl__key_hash. */
+uint64_t sl__kstate_key_hash(const sl__kstate *ks);
 /* The same with the key's hash (sl__key_hash) known already. */
 void sl__kstate_set_key_h(sl__kstate *ks, const void *key, uint32_t klen, uint64_t hash,
                           int kg);

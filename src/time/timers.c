@@ -13,7 +13,7 @@ typedef struct timer {
   int64_t ts;
   uint64_t hash;
   uint32_t klen, nslen;
-  int kg;
+  uint64_t key_hash; /* sl__key_hash of the key: its key group when it fires */
   uint8_t deleted;
   uint8_t data[]; /* key, then namespace */
 } timer;
@@ -188,7 +188,7 @@ static int persist(sl__timers *t, sl_time_domain d, int64_t ts, const void *ns,
 /* ---- API --------------------------------------------------------------------- */
 
 /* Insert (deduplicated); persist = write it through to keyed state. */
-static int insert(sl__timers *t, sl_time_domain d, int64_t ts, sl_bytes key, int kg,
+static int insert(sl__timers *t, sl_time_domain d, int64_t ts, sl_bytes key, uint64_t key_hash,
                   const void *ns, uint32_t nslen, int persist_it) {
   tq *q = &t->q[d];
   uint64_t h = timer_hash(ts, key.data, key.len, ns, nslen);
@@ -208,7 +208,7 @@ static int insert(sl__timers *t, sl_time_domain d, int64_t ts, sl_bytes key, int
   }
   timer *x = sl__malloc(sizeof *x + key.len + nslen);
   if (!x) return -SL_ENOMEM;
-  *x = (timer){ts, h, key.len, nslen, kg, 0};
+  *x = (timer){ts, h, key.len, nslen, key_hash, 0};
   memcpy(x->data, key.data, key.len);
   if (nslen) memcpy(x->data + key.len, ns, nslen);
   if (!q->set[free_slot]) q->set_used++;
@@ -222,9 +222,14 @@ int sl__timer_add(sl__timers *t, sl_time_domain d, int64_t ts, const void *ns,
                   uint32_t nslen) {
   if (!ns) ns = ""; /* memcmp/memcpy need a pointer even for 0 bytes */
   sl_bytes key;
-  if (sl_ctx_key(&t->inst->ctx, &key)) key = (sl_bytes){"", 0};
-  int kg = sl__key_group(sl__key_hash(key.data, key.len), t->inst->job->max_parallelism);
-  return insert(t, d, ts, key, kg, ns, nslen, 1);
+  uint64_t key_hash;
+  if (sl_ctx_key(&t->inst->ctx, &key)) {
+    key = (sl_bytes){"", 0};
+    key_hash = sl__key_hash("", 0);
+  } else {
+    key_hash = sl__kstate_key_hash(t->inst->ks); /* as the record brought it */
+  }
+  return insert(t, d, ts, key, key_hash, ns, nslen, 1);
 }
 
 /* ---- restore: every persisted timer back into the queues ---------------------- */
@@ -232,7 +237,6 @@ int sl__timer_add(sl__timers *t, sl_time_domain d, int64_t ts, const void *ns,
 typedef struct restore_arg {
   sl__timers *t;
   sl_time_domain d;
-  int kg;
   int rc;
 } restore_arg;
 
@@ -248,7 +252,8 @@ static int restore_entry(void *arg, const void *ck, uint32_t cklen, const void *
   uint64_t u = 0;
   for (int i = 0; i < 8; i++) u = u << 8 | ns[i];
   int64_t ts = (int64_t)(u ^ (1ull << 63));
-  a->rc = insert(a->t, a->d, ts, (sl_bytes){p + n1, klen}, a->kg, ns + 8, nslen - 8, 0);
+  a->rc = insert(a->t, a->d, ts, (sl_bytes){p + n1, klen}, sl__key_hash(p + n1, klen), ns + 8,
+                 nslen - 8, 0);
   return a->rc;
 }
 
@@ -258,7 +263,7 @@ int sl__timers_restore(sl__timers *t) {
     uint32_t sid;
     int rc = be->vt->add_state(be, persist_desc[d].name, SL__STATE_VALUE, &sid);
     for (int kg = be->kg_lo; !rc && kg <= be->kg_hi; kg++) {
-      restore_arg a = {t, (sl_time_domain)d, kg, 0};
+      restore_arg a = {t, (sl_time_domain)d, 0};
       rc = be->vt->iter(be, kg, sid, NULL, 0, restore_entry, &a);
       if (!rc) rc = a.rc;
     }
@@ -296,7 +301,8 @@ int sl__timers_fire(sl__timers *t, sl_time_domain d, int64_t until) {
     ptrdiff_t free_slot,
         i = set_find(q, x->hash, x->ts, x->data, x->klen, x->data + x->klen, x->nslen, &free_slot);
     if (i >= 0 && q->set[i] == x) q->set[i] = TOMB;
-    sl__kstate_set_key(inst->ks, x->data, x->klen, x->kg);
+    sl__kstate_set_key_h(inst->ks, x->data, x->klen, x->key_hash,
+                         sl__key_group(x->key_hash, inst->job->max_parallelism));
     rc = persist(t, d, x->ts, x->data + x->klen, x->nslen, 0);
     if (!rc) rc = t->cb(inst, d, x->ts, x->data + x->klen, x->nslen);
     sl__free(x);

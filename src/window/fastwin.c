@@ -445,7 +445,7 @@ static int fire_key(sl__inst *inst, sl__fastwin *f, uint32_t id, int64_t L) {
       e.single = 1;
       e.rec = (sl_record){w.end - 1, kbytes(k), k->klen, v.data, v.len};
       if (c->fn) {
-        sl__kstate_set_key(inst->ks, kbytes(k), k->klen, k->kg);
+        sl__kstate_set_key_h(inst->ks, kbytes(k), k->klen, k->hash, k->kg);
         wi->cur = w;
         wi->firing = 1;
         sl__user_call(&inst->ctx);
