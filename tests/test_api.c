@@ -47,6 +47,26 @@ static void test_bad_value_then_fixed_runs(void) {
   sl_env_free(env);
 }
 
+/* more failed keys than the environment lists: fixing the listed ones
+ * does not let the job run with the rest at their defaults */
+static void test_many_bad_keys(void) {
+  static const char *const keys[9][2] = {
+      {"parallelism.default", "1"},         {"pipeline.max-parallelism", "128"},
+      {"execution.buffer-timeout", "10ms"}, {"execution.batch-size", "32kb"},
+      {"execution.channel-capacity", "4"},  {"pipeline.max-line-length", "1mb"},
+      {"source.file.split-size", "32mb"},   {"source.monitor-interval", "0"},
+      {"execution.checkpointing.interval", "0"}};
+  sl_env *env = env_p(1);
+  for (int i = 0; i < 9; i++) CHECK(sl_env_set(env, keys[i][0], "not-a-number") < 0);
+  for (int i = 0; i < 8; i++) CHECK_EQ_INT(sl_env_set(env, keys[i][0], keys[i][1]), 0);
+  sl_collect *c = sl_collect_new();
+  CHECK_EQ_INT(run_sequence(env, 10, c), -SL_EINVAL); /* the ninth is still bad */
+  CHECK_CONTAINS(sl_env_last_error(env), "did not run");
+  CHECK_EQ_INT(sl_collect_count(c), 0);
+  sl_collect_free(c);
+  sl_env_free(env);
+}
+
 /* ---- sl_assign_timestamps(s, NULL, ...) ----------------------------------- */
 
 static int key_mod3(void *ud, sl_ctx *ctx, const sl_record *in, sl_record *out) {
@@ -314,6 +334,7 @@ int main(void) {
   scratch_init("/tmp/sl_test_api", 1);
   RUN(test_bad_key_stops_execute);
   RUN(test_bad_value_then_fixed_runs);
+  RUN(test_many_bad_keys);
   RUN(test_timestamps_null_fn);
   RUN(test_custom_strategy_needs_a_callback);
   RUN(test_scratch_calls_do_not_overlap);

@@ -44,6 +44,7 @@ struct sl_env {
    * since): sl_execute refuses to run; set_err is the first one's message */
   char bad_keys[8][64];
   int n_bad_keys;
+  int bad_overflow; /* more failed keys than bad_keys holds: refuse for good */
   char set_err[512];
   char job_name[128];  /* sl_execute's job_name (cut), for the job's messages */
   char log_scope[160]; /* "job '<job_name>'" */
@@ -124,13 +125,15 @@ static void note_set(sl_env *env, const char *key, int failed) {
     if (!strcmp(env->bad_keys[i], k)) {
       if (!failed) memmove(env->bad_keys[i], env->bad_keys[i + 1],
                            (size_t)(--env->n_bad_keys - i) * sizeof env->bad_keys[0]);
-      if (!env->n_bad_keys) env->set_err[0] = 0;
+      if (!env->n_bad_keys && !env->bad_overflow) env->set_err[0] = 0;
       return;
     }
   if (!failed) return;
   if (!env->n_bad_keys) sl__fmt(env->set_err, sizeof env->set_err, "%s", env->err);
   if (env->n_bad_keys < (int)(sizeof env->bad_keys / sizeof env->bad_keys[0]))
     memcpy(env->bad_keys[env->n_bad_keys++], k, sizeof k);
+  else
+    env->bad_overflow = 1;
 }
 
 int sl_env_set(sl_env *env, const char *key, const char *value) {
@@ -569,9 +572,10 @@ int sl_execute(sl_env *env, const char *job_name) {
     if (!env->err[0]) env_err(env, "the job graph is incomplete (a graph call failed)");
     return env->oom ? -SL_ENOMEM : -SL_EINVAL;
   }
-  if (env->n_bad_keys) {
-    env_err(env, "the job did not run: sl_env_set failed for '%s'%s: %s", env->bad_keys[0],
-            env->n_bad_keys > 1 ? " (and other keys)" : "", env->set_err);
+  if (env->n_bad_keys || env->bad_overflow) {
+    env_err(env, "the job did not run: sl_env_set failed for '%s'%s: %s",
+            env->n_bad_keys ? env->bad_keys[0] : "more than 8 keys",
+            env->n_bad_keys > 1 || env->bad_overflow ? " (and other keys)" : "", env->set_err);
     return -SL_EINVAL;
   }
   if (env->executed) {
