@@ -759,6 +759,7 @@ typedef struct sl_metric {
   const char *job;        /* the job's name ("" when it has none) */
   const char *job_id;
   const char *op;         /* operator name (NULL: job scope) */
+  const char *op_kind;    /* "source", "map", ..., "window", "sink" (NULL: job) */
   int subtask;            /* -1: job scope */
   const char *state;      /* state name (SL_METRIC_STATE), else NULL */
   double value;

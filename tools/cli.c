@@ -13,10 +13,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <unistd.h>
 #include <yaml.h>
 
 #include "cli.h"
 #include "core/core.h" /* sl__parse_duration_ms: durations read as -D keys do */
+
+static int g_progress; /* --progress (cli_run_job) */
 
 static int flag_allowed(const char *allowed, const char *name) {
   size_t n = strlen(name);
@@ -25,8 +28,8 @@ static int flag_allowed(const char *allowed, const char *name) {
   return 0;
 }
 
-/* Every long flag: its cli_opts field, argument and description. */
-#define NO_FIELD ((size_t)-1)
+/* Every long flag: its cli_opts field (a string; an int set to 1 for a
+ * flag without argument), argument and description. */
 static const struct flag {
   const char *name;
   size_t off;
@@ -65,7 +68,15 @@ static const struct flag {
      "generator timelines (numEventGenerators; default 1)"},
     {"profile", offsetof(cli_opts, profile), "flink-v1|flink-v2",
      "the published nexmark-flink suites' settings"},
-    {"stateless", NO_FIELD, NULL, "no keyed state"},
+    {"stateless", offsetof(cli_opts, stateless), NULL, "no keyed state"},
+    {"progress", offsetof(cli_opts, progress), NULL,
+     "a progress line on stderr every few seconds (default: when stderr is a terminal)"},
+    {"rest", offsetof(cli_opts, rest), "HOST:PORT", "the job's REST API (default 127.0.0.1:8081)"},
+    {"token", offsetof(cli_opts, token), "TOKEN",
+     "its rest.auth.token (default: $SLUICE_REST_TOKEN)"},
+    {"drain", offsetof(cli_opts, drain), NULL, "end the input first: windows fire (Flink's --drain)"},
+    {"savepoint-path", offsetof(cli_opts, savepoint_path), "DIR",
+     "where the savepoint goes (default: state.savepoints.dir, else <checkpoint dir>/savepoints)"},
     {"conf", offsetof(cli_opts, conf), "FILE",
      "a Flink-style config.yaml, applied before -D"},
 };
@@ -77,7 +88,7 @@ static int flag_on(const char *cmd, const char *allowed, const char *name) {
   if (!strcmp(name, "conf")) return 1;
   if (!strncmp(cmd, "sluice run ", 11) &&
       (!strcmp(name, "checkpoint-dir") || !strcmp(name, "checkpoint-interval") ||
-       !strcmp(name, "restore")))
+       !strcmp(name, "restore") || !strcmp(name, "progress")))
     return 1;
   return flag_allowed(allowed, name);
 }
@@ -242,8 +253,8 @@ int cli_parse(int argc, char **argv, int first, const char *cmd, const char *all
     if (seen[f]++) {
       fprintf(stderr, "%s: --%s given twice\n", cmd, g_flags[f].name);
       rc = SL_EXIT_USAGE;
-    } else if (g_flags[f].off == NO_FIELD) {
-      o->stateless = 1;
+    } else if (!g_flags[f].arg) {
+      *(int *)((char *)o + g_flags[f].off) = 1;
     } else {
       *(const char **)((char *)o + g_flags[f].off) = optarg;
     }
@@ -279,11 +290,17 @@ int cli_parse(int argc, char **argv, int first, const char *cmd, const char *all
     fprintf(stderr, "%s: --parallelism: %s\n", cmd, sl_env_last_error(env));
     return SL_EXIT_USAGE;
   }
+  g_progress = o->progress;
   return 0;
 }
 
 int cli_run_job(sl_env *env, const char *name) {
+  /* REST API and dashboard on by default: 8081, or the next free port */
+  const char *port = sl_env_get(env, "rest.port"), *on = sl_env_get(env, "rest.enabled");
+  if ((!port || !*port) && on && !strcmp(on, "true")) sl_env_set(env, "rest.port", "8081-8181");
+  cli_progress *pr = g_progress || isatty(2) ? cli_progress_start(env, name) : NULL;
   int rc = cli_execute(env, name);
+  cli_progress_stop(pr);
   const char *pn = sl_env_get(env, "pipeline.name");
   if (pn && *pn) name = pn; /* the job's name, as in its log lines */
   sl_job_stats st;

@@ -44,7 +44,11 @@ typedef struct cli_opts {
   const char *conf;                /* config.yaml, applied before -D */
   /* bench nexmark / ysb */
   const char *query, *events, *rate, *seed, *warmup_events, *generators, *profile;
+  /* sluice list / cancel / stop */
+  const char *rest, *token, *savepoint_path;
+  int drain;
   int stateless;
+  int progress; /* sluice run: a progress line every few seconds */
 } cli_opts;
 
 /* Parse argv[first..] (getopt_long): known --flags into opts, -D
@@ -76,6 +80,17 @@ int cli_run_job(sl_env *env, const char *name);
 /* The HINT of that line: what the user can do to keep late records (a
  * command sets it before cli_execute; default: a generic hint). */
 extern const char *cli_late_hint;
+
+/* progress.c: a line on stderr every few seconds while env's job runs
+ * (records/s in and out, watermark, last checkpoint, backpressure). */
+typedef struct cli_progress cli_progress;
+cli_progress *cli_progress_start(sl_env *env, const char *name);
+void cli_progress_stop(cli_progress *p); /* NULL: nothing */
+
+/* rest_client.c: sluice list / cancel / stop over a job's REST API. */
+int cmd_list(int argc, char **argv);
+int cmd_cancel(int argc, char **argv);
+int cmd_stop(int argc, char **argv);
 
 /* "host:port" -> host (into buf) and port.  0 or SL_EXIT_USAGE. */
 int cli_host_port(const char *s, char *host, size_t cap, int *port);

@@ -53,6 +53,13 @@ static const char *USAGE =
     "  sluice savepoint CHECKPOINT_DIR [--target PATH] [--timeout DUR]\n"
     "      ask the job checkpointing into CHECKPOINT_DIR for a savepoint; prints its\n"
     "      path (resume with --restore PATH; savepoints outlive the job)\n"
+    "  sluice list [--rest HOST:PORT] [--token TOKEN]\n"
+    "      the job a REST API serves (`sluice run` prints its URL; default 127.0.0.1:8081)\n"
+    "  sluice cancel JOBID [--rest HOST:PORT] [--token TOKEN]\n"
+    "      stop that job without drain (as Ctrl-C)\n"
+    "  sluice stop JOBID [--drain] [--savepoint-path DIR] [--rest HOST:PORT] [--token TOKEN]\n"
+    "      stop it with a savepoint (its final checkpoint) and print the savepoint's path;\n"
+    "      --drain ends the input first so every window fires\n"
     "  sluice conf --list | --markdown\n"
     "      configuration keys with type, default and description\n"
     "  sluice --help | --version\n"
@@ -64,13 +71,16 @@ static const char *USAGE =
     "  --checkpoint-dir DIR --checkpoint-interval DUR\n"
     "                      take checkpoints (state.checkpoints.dir, execution.checkpointing.interval)\n"
     "  -s, --restore latest|PATH  resume from the newest complete checkpoint in DIR, or PATH\n"
+    "  --progress          a progress line every few seconds (default: on a terminal)\n"
     "  --input PATH        a file, a directory or a glob pattern\n"
     "  --output PATH       a file (written atomically at the end) or a directory\n"
     "                      (ending in /) of part files; default (or -) plain lines on stdout\n"
     "  DUR                 a duration: 500ms, 10s, 10 seconds, 2 min, 1h (Flink's spellings;\n"
     "                      a bare number is ms)\n"
-    "A job ends with one summary line on stderr (records in/out, dead letters, late\n"
-    "records dropped, checkpoints, restarts, wall time, records/s).\n"
+    "A job serves its REST API, Prometheus /metrics and a web dashboard on\n"
+    "127.0.0.1:8081 (or the next free port; -D rest.port=N, -D rest.enabled=false) and\n"
+    "logs the URL.  It ends with one summary line on stderr (records in/out, dead\n"
+    "letters, late records dropped, checkpoints, restarts, wall time, records/s).\n"
     "\n"
     "exit codes: 0 finished, 1 job failed (message on stderr), 2 usage or\n"
     "configuration error, 130 stopped by SIGINT/SIGTERM (output flushed)\n";
@@ -128,7 +138,8 @@ int main(int argc, char **argv) {
     printf("sluice %s\n", sl_version());
     return SL_EXIT_OK;
   }
-  static const char *const commands[] = {"run", "bench", "checkpoint", "savepoint", "conf"};
+  static const char *const commands[] = {"run",  "bench",  "checkpoint", "savepoint",
+                                         "list", "cancel", "stop",       "conf"};
   for (size_t c = 0; c < sizeof commands / sizeof commands[0]; c++)
     if (!strcmp(argv[1], commands[c]) && argc == 3 && wants_help(argv[2]))
       return usage_of(commands[c]), SL_EXIT_OK;
@@ -164,6 +175,9 @@ int main(int argc, char **argv) {
   if (!strcmp(argv[1], "checkpoint") && argc >= 3 && !strcmp(argv[2], "inspect"))
     return checkpoint_inspect(argc, argv);
   if (!strcmp(argv[1], "savepoint")) return cmd_savepoint(argc, argv);
+  if (!strcmp(argv[1], "list")) return cmd_list(argc, argv);
+  if (!strcmp(argv[1], "cancel")) return cmd_cancel(argc, argv);
+  if (!strcmp(argv[1], "stop")) return cmd_stop(argc, argv);
   if (!strcmp(argv[1], "bench") && argc >= 3) {
     if (!strcmp(argv[2], "pipeline")) return bench_pipeline(argc, argv);
     if (!strcmp(argv[2], "state")) return bench_state(argc, argv);

@@ -149,13 +149,13 @@ static sl_stream *new_stream(sl_env *env, sl__op *op, sl__part part, int set) {
   return s;
 }
 
-static const char *kind_name(sl__op_kind k) {
+const char *sl__op_kind_name(sl__op_kind k) {
   static const char *names[] = {"source",     "map",      "filter",  "flat_map",
                                 "process",    "key_by",   "reduce",  "union",
                                 "sink",       "connect",  "broadcast_connect",
                                 "timestamps", "keyed_process", "window",
                                 "interval_join"};
-  return names[k];
+  return (unsigned)k < sizeof names / sizeof names[0] ? names[k] : "operator";
 }
 
 /* Memory ran out while building the graph: the job will not run, and
@@ -194,7 +194,7 @@ static sl_stream *add_op(sl_env *env, sl__op_kind kind, sl_stream *const *ins,
   op->fn = fn;
   op->ud = ud;
   char name[64];
-  sl__fmt(name, sizeof name, "%s#%d", kind_name(kind), op->id);
+  sl__fmt(name, sizeof name, "%s#%d", sl__op_kind_name(kind), op->id);
   op->name = sl__strdup(name);
   op->in = n ? sl__calloc(n, sizeof *op->in) : NULL;
   if (!op->name || (n && !op->in)) {
@@ -264,7 +264,7 @@ static sl_stream *unary(sl_stream *in, sl__op_kind kind, void *fn, void *ud) {
   if (!in) return NULL;
   if (!fn && kind != SL__OP_KEY_BY) {
     in->env->broken = 1;
-    env_err(in->env, "%s: function is NULL", kind_name(kind));
+    env_err(in->env, "%s: function is NULL", sl__op_kind_name(kind));
     return NULL;
   }
   return add_op(in->env, kind, &in, 1, fn, ud);
@@ -299,7 +299,7 @@ sl_stream *sl__add_op_cfg(sl_stream *in, sl__op_kind kind, void *fn, void *fn2, 
       (kind == SL__OP_KEYED_PROCESS && (!fn || !fn2))) {
     if (in) {
       in->env->broken = 1;
-      env_err(in->env, "%s: %s", kind_name(kind),
+      env_err(in->env, "%s: %s", sl__op_kind_name(kind),
               needs_keyed && !(in->op->keyed && in->part == SL__PART_HASH)
                   ? "the input stream is not keyed (call sl_key_by first)"
                   : "function is NULL");
@@ -363,7 +363,7 @@ static sl_stream *two_inputs(sl_stream *a, sl_stream *b, sl__op_kind kind,
   sl_env *env = a->env;
   if (b->env != env || !fn || !fn2) {
     env->broken = 1;
-    env_err(env, "%s: %s", kind_name(kind),
+    env_err(env, "%s: %s", sl__op_kind_name(kind),
             b->env != env ? "streams belong to different environments" : "function is NULL");
     return NULL;
   }
@@ -548,7 +548,10 @@ static int run_here(void *arg, int restarts, sl_job_stats *stats, char *err, siz
   sl__job_collect_stats(&job, stats);
   stats->seconds = (double)(sl__now_ns() - env->live_t0_ns) / 1e9;
   env->stats = *stats; /* what the REST API shows from now on */
-  env->state = rc == 0 ? SL__JOB_FINISHED : rc == -SL_ECANCELED ? SL__JOB_CANCELED : SL__JOB_FAILED;
+  /* stopped with a savepoint: FINISHED, as Flink says */
+  env->state = rc == 0 || (rc == -SL_ECANCELED && env->stop_savepoint[0]) ? SL__JOB_FINISHED
+               : rc == -SL_ECANCELED                                      ? SL__JOB_CANCELED
+                                                                          : SL__JOB_FAILED;
   env->end_ms = sl__clock_ms();
   pthread_mutex_unlock(&env->live_mu);
   if (job.err[0]) sl__fmt(err, errcap, "%s", job.err);
@@ -648,6 +651,7 @@ int sl_execute(sl_env *env, const char *job_name) {
   env->state = SL__JOB_RUNNING;
   env->n_exc = 0;
   env->rest_fd = -1;
+  env->stop_savepoint[0] = 0;
   if (!rc) { /* the REST server's socket, kept across a supervised job's attempts */
     char url[128];
     rc = sl__rest_listen(&env->conf, &env->rest_fd, url, sizeof url, env->err, sizeof env->err);
@@ -672,7 +676,7 @@ int sl_execute(sl_env *env, const char *job_name) {
   env->stats.parallelism = P;
   env->stats.seconds = (double)(sl__now_ns() - t0) / 1e9;
   pthread_mutex_unlock(&env->live_mu);
-  if (rc && !env->err[0]) /* a path that forgot its message */
+  if (rc && rc != -SL_ECANCELED && !env->err[0]) /* a path that forgot its message */
     env_err(env, "the job failed: %s (%s)", sl_strerror(rc), sl_err_name(rc));
   return rc;
 }

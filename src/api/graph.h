@@ -70,6 +70,9 @@ void sl__env_exception(sl_env *env, const char *msg);
  * 1, -1 either; NULL: none); cs->mu held (metrics.c). */
 const sl__ckpt_rec *sl__ckstats_latest(const sl__ckpt_stats *cs, int status, int savepoint);
 
+/* An operator kind's name ("map", "window", ...). */
+const char *sl__op_kind_name(sl__op_kind k);
+
 /* A graph call failed: the job will not run, with this message. */
 void sl__graph_error(sl_stream *s, const char *msg);
 /* ... for want of memory (sl_execute returns -SL_ENOMEM). */

@@ -36,6 +36,7 @@ static int job_metrics(walk *w) {
   sl_env *env = w->env;
   w->m.scope = SL_METRIC_JOB;
   w->m.op = NULL;
+  w->m.op_kind = NULL;
   w->m.subtask = -1;
   w->m.state = NULL;
   int64_t completed = 0, failed = 0, restore_ts = -1;
@@ -125,6 +126,7 @@ static int op_metrics(walk *w) {
         sl__inst_metrics_get(inst, &m);
         if (k == M_WMI && inst->op->kind == SL__OP_SOURCE) m.wm_in = SL_WATERMARK_MIN;
         w->m.op = inst->op->name;
+        w->m.op_kind = sl__op_kind_name(inst->op->kind);
         w->m.subtask = s;
         int rc = emit(w, op_names[k].name, op_names[k].type, op_value(&m, k));
         if (rc) return rc;

@@ -214,14 +214,6 @@ static const char *ship(sl__part p) {
   }
 }
 
-static const char *kind_name(sl__op_kind k) {
-  static const char *const names[] = {"source", "map", "filter", "flat_map", "process",
-                                      "key_by", "reduce", "union", "sink", "connect",
-                                      "broadcast_connect", "timestamps", "keyed_process",
-                                      "window", "interval_join"};
-  return (unsigned)k < sizeof names / sizeof names[0] ? names[k] : "operator";
-}
-
 static cJSON *vertex(sl_env *env, int i) {
   const sl__op *op = env->ops[i];
   char vid[33];
@@ -270,8 +262,8 @@ cJSON *sl__rest_job(sl_env *env) {
     cJSON *n = cJSON_CreateObject();
     cJSON_AddStringToObject(n, "id", vid);
     cJSON_AddNumberToObject(n, "parallelism", op_p(env, op));
-    cJSON_AddStringToObject(n, "operator", kind_name(op->kind));
-    cJSON_AddStringToObject(n, "operator_strategy", kind_name(op->kind));
+    cJSON_AddStringToObject(n, "operator", sl__op_kind_name(op->kind));
+    cJSON_AddStringToObject(n, "operator_strategy", sl__op_kind_name(op->kind));
     cJSON_AddStringToObject(n, "description", op->name);
     if (op->n_in) {
       cJSON *ins = cJSON_AddArrayToObject(n, "inputs");
