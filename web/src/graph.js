@@ -52,6 +52,7 @@ export function drawGraph(svg, nodes, names) {
   if (!nodes.length) {
     svg.setAttribute('viewBox', '0 0 300 40');
     svg.setAttribute('height', 40);
+    svg.style.maxWidth = '300px';
     svg.append(el('text', { x: 10, y: 24, class: 'g-empty' }, 'no plan'));
     return;
   }

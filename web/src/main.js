@@ -43,7 +43,13 @@ async function getJson(path, init) {
     throw e;
   }
   const text = await r.text();
-  return text ? JSON.parse(text) : {};
+  try {
+    return text ? JSON.parse(text) : {};
+  } catch {
+    const e = new Error(`/${path}: the answer is not JSON`);
+    e.status = r.status;
+    throw e;
+  }
 }
 
 function banner(text, kind) {
@@ -62,16 +68,15 @@ function pickJob(jobs) {
 // sum over the vertices that read from outside (no inputs in the plan)
 // and those that write outside (no consumers): the job's in and out rates
 function jobRates(job) {
-  const vertices = Array.isArray(job.vertices) ? job.vertices : [];
-  const nodes = job.plan && Array.isArray(job.plan.nodes) ? job.plan.nodes : [];
+  const { vertices, nodes } = job;
   if (!vertices.length) return [null, null];
   const hasInput = new Set();
   const consumed = new Set();
   for (const n of nodes) {
-    if ((n.inputs || []).length) hasInput.add(n.id);
-    for (const i of n.inputs || []) consumed.add(i.id);
+    if (n.inputs.length) hasInput.add(n.id);
+    for (const i of n.inputs) consumed.add(i.id);
   }
-  const rate = (v, k) => num(v && v.metrics && v.metrics[k]);
+  const rate = (v, k) => num(v.metrics && v.metrics[k]);
   // a source may count what it reads as in or only as out; a sink the same
   const either = (v, a, b) => (rate(v, a) || rate(v, b)) ?? null;
   const sum = (vs, a, b) => {
@@ -84,13 +89,28 @@ function jobRates(job) {
           sum(sinks, 'records-out-per-second', 'records-in-per-second')];
 }
 
-function render(job, ckpts, exc) {
+const isObj = (x) => x !== null && typeof x === 'object' && !Array.isArray(x);
+const objects = (x) => (Array.isArray(x) ? x.filter(isObj) : []);
+
+// the answer of GET /jobs/:jid with every list a list of objects, so the
+// rest of the page need not doubt what it holds
+function normalise(raw) {
+  const job = isObj(raw) ? { ...raw } : {};
+  job.jid = typeof job.jid === 'string' ? job.jid : ui.jid;
+  job.vertices = objects(job.vertices);
+  job.nodes = objects(isObj(job.plan) ? job.plan.nodes : null)
+    .map((n) => ({ ...n, inputs: objects(n.inputs) }));
+  return job;
+}
+
+function render(raw, ckpts, exc) {
+  const job = normalise(raw);
   const now = num(job.now) ?? Date.now();
   renderHeader(job, now);
   if (ui.cancelSent && job.state === 'RUNNING') setState('CANCELLING');
-  const names = new Map((job.vertices || []).map((v) => [v && v.id, v && v.name]));
-  const nodes = job.plan && Array.isArray(job.plan.nodes) ? job.plan.nodes : [];
-  const key = JSON.stringify(nodes.map((n) => [n.id, n.parallelism, (n.inputs || []).map((i) => [i.id, i.ship_strategy])]));
+  const names = new Map(job.vertices.map((v) => [v.id, v.name]));
+  const nodes = job.nodes;
+  const key = JSON.stringify(nodes.map((n) => [n.id, n.parallelism, n.inputs.map((i) => [i.id, i.ship_strategy])]));
   if (key !== ui.planKey) {
     drawGraph($('#graph'), nodes, names);
     ui.planKey = key;
@@ -99,11 +119,11 @@ function render(job, ckpts, exc) {
   colourGraph($('#graph'), levels);
   const [inRate, outRate] = jobRates(job);
   ui.charts.addThroughput(now, inRate, outRate);
-  if (ckpts) {
+  if (isObj(ckpts)) {
     renderCheckpoints(ckpts);
-    ui.charts.addCheckpoints(Array.isArray(ckpts.history) ? ckpts.history : []);
+    ui.charts.addCheckpoints(objects(ckpts.history));
   }
-  if (exc) renderExceptions(exc);
+  if (isObj(exc)) renderExceptions(exc);
   $('#cancel').disabled = ui.cancelSent || !['RUNNING', 'CREATED', 'RESTARTING'].includes(job.state);
 }
 
@@ -124,7 +144,13 @@ async function poll() {
       getJson(`${base}/checkpoints`).catch(() => null),
       getJson(`${base}/exceptions`).catch(() => null),
     ]);
-    render(job, ckpts, exc);
+    try {
+      render(job, ckpts, exc);
+    } catch (e) { // a bug or an answer of a shape never seen: say so, keep polling
+      console.error(e);
+      banner(`Could not show the job's data: ${e.message}`, 'error');
+      return;
+    }
     if (!ui.cancelSent) banner('');
     $('#poll-status').textContent = `updated ${new Date().toLocaleTimeString()} \u00b7 every ${ui.interval} ms`;
   } catch (e) {

@@ -23,6 +23,7 @@ export function h(tag, attrs, ...children) {
 
 const obj = (x) => (x && typeof x === 'object' ? x : {});
 const arr = (x) => (Array.isArray(x) ? x : []);
+const objects = (x) => arr(x).filter((o) => o !== null && typeof o === 'object');
 
 export function renderHeader(job, now) {
   $('#job-name').textContent = job.name || '(unnamed job)';
@@ -52,7 +53,7 @@ function ratioCell(msPerSecond) {
 export function renderOperators(tbody, vertices, now) {
   const levels = new Map();
   const rank = { none: 0, ok: 1, warn: 2, bad: 3 };
-  const rows = arr(vertices).map((v) => {
+  const rows = objects(vertices).map((v) => {
     v = obj(v);
     const m = obj(v.metrics);
     const bp = f.ratio(m['backpressured-time-ms-per-second']);
@@ -126,7 +127,7 @@ export function renderCheckpoints(data) {
       (latest.restored.external_path ? ` (${latest.restored.external_path})` : ''));
   }
   $('#checkpoint-latest').textContent = parts.join(' \u00b7 ');
-  const rows = arr(data.history).map(checkpointRow);
+  const rows = objects(data.history).map(checkpointRow);
   if (!rows.length) rows.push(h('tr', {}, h('td', { colspan: 9, class: 'muted' }, 'no checkpoints yet')));
   $('#checkpoint-history tbody').replaceChildren(...rows);
 }
@@ -140,7 +141,7 @@ export function renderExceptions(data) {
       h('div', { class: 'ex-head' }, 'Root exception', h('span', { class: 'when' }, f.timestamp(data.timestamp))),
       h('pre', {}, String(data['root-exception']))));
   }
-  for (const e of arr(obj(data.exceptionHistory).entries)) {
+  for (const e of objects(obj(data.exceptionHistory).entries)) {
     const x = obj(e);
     items.push(h('div', { class: 'exception' },
       h('div', { class: 'ex-head' }, x.exceptionName || 'exception',
