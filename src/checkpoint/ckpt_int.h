@@ -73,6 +73,7 @@ typedef struct sl__ckpt {
   int64_t *align, *dur;
   _Atomic uint32_t n_align;
   uint32_t n_dur;
+  _Atomic int64_t align_max_ns; /* of the one in flight (statistics) */
 } sl__ckpt;
 
 /* The checkpointing state of inst. */

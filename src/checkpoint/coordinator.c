@@ -35,7 +35,9 @@ int sl__ckpt_begin(sl__ckpt *ck, int64_t id, int64_t now, const char *savepoint)
   ck->meta.id = id;
   ck->meta.taken_ms = now;
   atomic_store(&ck->acks, job->n_ops * job->P);
+  atomic_store(&ck->align_max_ns, 0);
   ck->trigger_ns = sl__now_ns();
+  sl__ckstats_begin(job, id, savepoint != NULL, ck->cur, job->n_ops * job->P);
   return 0;
 }
 
@@ -114,6 +116,7 @@ int sl__ckpt_worker_step(sl__worker *w) {
     }
   } else if (w->index == 0 && sl__now_ns() - ck->trigger_ns > ck->timeout_ms * 1000000) {
     /* as Flink with no tolerable checkpoint failures: the job fails over */
+    sl__ckstats_fail(job, trigger, "expired before completing");
     return sl__job_fail(job, -SL_ETIMEDOUT,
                         "checkpoint %lld expired: not complete after execution.checkpointing."
                         "timeout (%lld ms); raise the timeout if the state is large, else an "

@@ -324,8 +324,12 @@ static int restore(sl__job *job) {
     sl__fmt(job->err, sizeof job->err, "cannot restore from checkpoint '%s': %s", chk,
             err[0] ? err : sl_strerror(rc));
   else
+  {
     sl__job_log(job, SL_LOG_INFO, "restored checkpoint %lld from '%s' (parallelism %d -> %d)",
                 (long long)m.id, chk, m.P, job->P);
+    const char *base = strrchr(chk, '/');
+    sl__ckstats_restored(job, m.id, chk, !strncmp(base ? base + 1 : chk, "savepoint", 9));
+  }
   sl__ckpt_meta_free(&m);
   return rc;
 }

@@ -153,7 +153,10 @@ int sl__ckpt_aligned(sl__inst *inst, int64_t id, int64_t align_start_ns) {
   sl__ckpt *ck = inst->job->ckpt;
   if (ck && ck->align) {
     uint32_t k = atomic_fetch_add(&ck->n_align, 1);
-    if (k < SAMPLES) ck->align[k] = sl__now_ns() - align_start_ns;
+    int64_t d = sl__now_ns() - align_start_ns, max = atomic_load(&ck->align_max_ns);
+    if (k < SAMPLES) ck->align[k] = d;
+    while (d > max && !atomic_compare_exchange_weak(&ck->align_max_ns, &max, d)) {
+    }
   }
   return rc;
 }

@@ -88,8 +88,16 @@ int sl__ckpt_write_task(sl__ckpt *ck, sl__snap_task *t, char *err, size_t errcap
   return 0;
 }
 
+/* Bytes the checkpoint in flight wrote (statistics). */
+static uint64_t ckpt_bytes(const sl__ckpt *ck) {
+  uint64_t n = 0;
+  for (int i = 0; i < ck->job->n_ops * ck->job->P; i++) n += ck->meta.inst[i].bytes;
+  return n;
+}
+
 static void completed(sl__ckpt *ck, int64_t id) {
   ck->completed++;
+  sl__ckstats_done(ck->job, id, ckpt_bytes(ck), atomic_load(&ck->align_max_ns));
   sl__job_log(ck->job, SL_LOG_DEBUG, "checkpoint %lld complete in '%s'", (long long)id, ck->cur);
   sl__ckpt_retain(ck->dir, (int)SL__CONF_I(ck->job->conf, CKPT_RETAINED));
   atomic_store(&ck->done_ms, sl__clock_ms());
@@ -117,11 +125,14 @@ static void *writer_main(void *arg) {
     /* from here on the owner may release and free t */
     atomic_store_explicit(&t->written, 1, memory_order_release);
     if (rc) {
+      sl__ckstats_fail(ck->job, id, err);
       sl__fail(inst, rc, "checkpoint %lld: %s", (long long)id, err);
       continue;
     }
+    sl__ckstats_ack(ck->job, id);
     if (atomic_fetch_sub(&ck->acks, 1) == 1) { /* the last instance */
       if (sl__ckpt_meta_write(ck->cur, &ck->meta, err, sizeof err) || sl__fsync_dir(ck->dir)) {
+        sl__ckstats_fail(ck->job, id, err);
         if (ck->reply[0]) sl__ckpt_reply(ck->reply, "error %s", err);
         sl__job_fail(ck->job, -SL_EIO, "checkpoint %lld: %s", (long long)id, err);
         continue;
@@ -129,6 +140,7 @@ static void *writer_main(void *arg) {
       if (ck->reply[0]) { /* a savepoint: no retention, and sinks do not commit it */
         sl__ckpt_reply(ck->reply, "ok %s", ck->cur);
         sl__job_log(ck->job, SL_LOG_INFO, "savepoint %lld written to '%s'", (long long)id, ck->cur);
+        sl__ckstats_done(ck->job, id, ckpt_bytes(ck), atomic_load(&ck->align_max_ns));
         atomic_store(&ck->done_ms, sl__clock_ms());
         atomic_store(&ck->inflight, 0);
         continue;
@@ -245,7 +257,8 @@ static int final_checkpoint(sl__ckpt *ck) {
   sl__job *job = ck->job;
   int64_t id = atomic_load(&ck->trigger) + 1;
   ck->reply[0] = 0;
-  int rc = sl__ckpt_begin(ck, id, sl__clock_ms(), NULL);
+  /* stop with a savepoint: the final checkpoint is that savepoint */
+  int rc = sl__ckpt_begin(ck, id, sl__clock_ms(), job->final_savepoint);
   char err[1024] = "";
   for (int w = 0; !rc && w < job->P; w++)
     for (int i = 0; !rc && i < job->n_ops; i++) {
@@ -273,11 +286,19 @@ static int final_checkpoint(sl__ckpt *ck) {
       sl__ckpt_release(inst);
     }
   atomic_store(&ck->trigger, id);
-  if (rc) return rc;
-  if (sl__ckpt_meta_write(ck->cur, &ck->meta, err, sizeof err) || sl__fsync_dir(ck->dir))
+  if (rc) {
+    sl__ckstats_fail(job, id, "an instance's snapshot failed");
+    return rc;
+  }
+  if (sl__ckpt_meta_write(ck->cur, &ck->meta, err, sizeof err) || sl__fsync_dir(ck->dir)) {
+    sl__ckstats_fail(job, id, err);
     return sl__job_fail(job, -SL_EIO, "checkpoint %lld: %s", (long long)id, err);
+  }
   if (ck->dur && ck->n_dur < SAMPLES) ck->dur[ck->n_dur++] = sl__now_ns() - ck->trigger_ns;
   completed(ck, id);
+  if (job->final_savepoint)
+    sl__job_log(job, SL_LOG_INFO, "stopped with savepoint %lld written to '%s'", (long long)id,
+                ck->cur);
   for (int w = 0; w < job->P; w++)
     for (int i = 0; i < job->n_ops; i++) {
       sl__inst *inst = &job->workers[w].insts[i];

@@ -193,7 +193,24 @@ typedef enum { SL__T_INT, SL__T_BOOL, SL__T_DURATION, SL__T_SIZE, SL__T_STRING }
      "64mb", 0, INT64_MAX,                                                    \
      "Fail the job with a clear error when the RocksDB directory's file "     \
      "system has less free space than this (checked at open and every 1024 "  \
-     "writes); RocksDB itself aborts on a full disk.  0 disables the check.")
+     "writes); RocksDB itself aborts on a full disk.  0 disables the check.") \
+  XX(REST_ENABLED, "rest.enabled", SL__T_BOOL, "true", 0, 1,                 \
+     "false: no REST server, whatever rest.port says.")                       \
+  XX(REST_PORT, "rest.port", SL__T_STRING, "", 0, 0,                         \
+     "Serve the REST API, Prometheus /metrics and the web dashboard while "   \
+     "the job runs: a port, 0 (any free port) or a range such as 8081-8181 "  \
+     "(the first free one); the URL is logged.  Empty: no server (sluice "    \
+     "run sets 8081-8181 unless rest.enabled=false).")                        \
+  XX(REST_ADDRESS, "rest.bind-address", SL__T_STRING, "127.0.0.1", 0, 0,     \
+     "Address the REST server listens on.  Any other than a loopback "        \
+     "address requires rest.auth.token.")                                     \
+  XX(REST_TOKEN, "rest.auth.token", SL__T_STRING, "", 0, 0,                  \
+     "Bearer token every REST request must carry (Authorization: Bearer "     \
+     "<token>) when set; required off loopback.")                             \
+  XX(WEB_CKPT_HISTORY, "web.checkpoints.history", SL__T_INT, "10", 1, 128,   \
+     "Checkpoints listed in the REST API's checkpoint history.")              \
+  XX(WEB_REFRESH, "web.refresh-interval", SL__T_DURATION, "3s", 100,         \
+     INT64_MAX, "How often the web dashboard refreshes.")
 
 typedef enum {
 #define SL__CONF_ENUM(id, key, type, def, min, max, doc) SL__CONF_##id,

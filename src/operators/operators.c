@@ -243,7 +243,6 @@ static int sink_open(sl__inst *inst) {
 
 static int sink_process(sl__inst *inst, int port, const sl_record *r) {
   (void)port;
-  sl__count(&inst->n_records, 1);
   sl__user_call(&inst->ctx);
   int rc = inst->op->sink->ops->write(inst->impl, &inst->ctx, r);
   return SL__UNLIKELY(rc < 0) ? sl__conn_fail(inst, rc) : 0;

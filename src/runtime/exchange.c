@@ -25,6 +25,7 @@
 /* Send the batch being filled (never blocks: invariant 2). */
 static void chan_send(sl__chan *ch) {
   if (!ch->cur) return;
+  ch->src->m.bytes_out += ch->cur->used;
   int rc = sl__ring_push(&ch->full, ch->cur);
   SL_ASSERT(rc == 0); /* runtime.h invariant 2: ring capacity >= ch->limit */
   (void)rc;
@@ -65,7 +66,7 @@ static int chan_acquire(sl__inst *inst, sl__chan *ch) {
     if (did)
       idle = 0;
     else
-      sl__backoff(w, &idle, &ch->free, inst->op->id);
+      sl__backoff(w, &idle, &ch->free, inst->op->id, &inst->m.bp_ns);
   }
 }
 

@@ -222,6 +222,7 @@ static int plan(sl__job *job) {
             ch->chan = chan_base + p;
             ch->consumer = &job->workers[c];
             ch->producer = &job->workers[p];
+            ch->src = &job->workers[p].insts[x->from->id];
             if (sl__ring_init(&ch->full, (uint32_t)limit) ||
                 sl__ring_init(&ch->free, (uint32_t)limit))
               return -SL_ENOMEM;
@@ -283,6 +284,7 @@ static int plan(sl__job *job) {
         return -SL_ENOMEM;
       for (int c = 0; c < nc; c++) inst->wm_in[c] = SL_WATERMARK_MIN;
       inst->wm = SL_WATERMARK_MIN;
+      inst->m.wm_out = SL_WATERMARK_MIN;
     }
   /* Input channels are added in op order, i.e. already sorted by rank. */
   return 0;
@@ -507,9 +509,10 @@ void sl__job_live_stats(sl__job *job, sl_job_stats *st) {
   for (int w = 0; w < job->P; w++)
     for (int i = 0; job->workers[w].insts && i < job->n_ops; i++) {
       sl__inst *inst = &job->workers[w].insts[i];
-      uint64_t n = atomic_load_explicit(&inst->n_records, memory_order_relaxed);
-      if (inst->op->kind == SL__OP_SOURCE) st->records_in += n;
-      if (inst->op->kind == SL__OP_SINK) st->records_out += n;
+      if (inst->op->kind == SL__OP_SOURCE)
+        st->records_in += atomic_load_explicit(&inst->m.p_out, memory_order_relaxed);
+      if (inst->op->kind == SL__OP_SINK)
+        st->records_out += atomic_load_explicit(&inst->m.p_in, memory_order_relaxed);
       st->late_records_dropped += atomic_load_explicit(&inst->n_late_dropped, memory_order_relaxed);
     }
 }

@@ -209,6 +209,7 @@ struct sl__chan {
   uint32_t parked_off;
   sl__worker *consumer;
   sl__worker *producer;
+  sl__inst *src;   /* producer instance (its bytes_out) */
   int ended;       /* consumer: END seen */
 };
 
@@ -217,6 +218,29 @@ typedef struct sl__exchange {
   sl__op *from, *to;
   sl__chan *ch; /* [p * P + c] */
 } sl__exchange;
+
+/* Metrics of an operator instance (Flink's operator/task metrics).  The
+ * owning worker counts in the plain fields (one add per record: no atomic
+ * on the record path) and publishes them into the atomics every
+ * SL__METRICS_PUBLISH_NS (sl__metrics_publish, metrics.c), with per-second
+ * rates every second; other threads read only the published ones
+ * (relaxed loads), so what they see lags by at most that period. */
+typedef struct sl__imetrics {
+  uint64_t in, out;             /* records received / emitted */
+  uint64_t bytes_in, bytes_out; /* bytes through exchange channels (batches) */
+  int64_t bp_ns;   /* waiting for an empty batch on an output (backpressure) */
+  int64_t wm_out;  /* the last watermark sent downstream */
+  /* the owner's marks at the last per-second computation */
+  uint64_t last_in, last_out;
+  int64_t last_bp_ns;
+  /* published */
+  _Atomic uint64_t p_in, p_out, p_bytes_in, p_bytes_out;
+  _Atomic int64_t p_bp_ns, p_wm_in, p_wm_out;
+  _Atomic double p_in_rate, p_out_rate, p_bp_ms; /* per second */
+  _Atomic int p_state; /* SL__SUB_RUNNING, SL__SUB_FINISHED */
+} sl__imetrics;
+enum { SL__SUB_CREATED = 0, SL__SUB_RUNNING = 1, SL__SUB_FINISHED = 2 };
+#define SL__METRICS_PUBLISH_NS 100000000LL /* 100 ms */
 
 /* The context handed to user callbacks (sl_ctx in the public API). */
 /* The context of user functions and connectors.  On a worker it belongs to
@@ -295,10 +319,9 @@ struct sl__inst {
   struct sl__kstate *ks; /* keyed state (keyed_input ops), else NULL */
   struct sl__kstate *os; /* operator state (created on first use) */
   struct sl__kstate *bs; /* broadcast state (broadcast connect) */
-  /* counters written by the owning worker only (sl__count: a relaxed load
-   * and store, no read-modify-write) and read live by other threads
-   * (sl_job_stats_get during the run) */
-  _Atomic uint64_t n_records; /* records read (source) or received (sink) */
+  sl__imetrics m; /* metrics (metrics.c) */
+  /* written by the owning worker only (sl__count: a relaxed load and
+   * store, no read-modify-write) and read live by other threads */
   _Atomic uint64_t n_late_dropped; /* late records without a side output (ops.h) */
 };
 
@@ -321,6 +344,12 @@ struct sl__worker {
    * that hand it a batch write the eventfd when `parked` is set */
   _Atomic int parked;
   int efd;
+  /* metrics (metrics.c): time parked or yielding with nothing to do; the
+   * owner's marks and what it published */
+  int64_t idle_ns, start_ns, pub_next_ns, sec_next_ns, last_sec_ns, last_idle_ns,
+      last_bp_ns;
+  _Atomic int64_t p_idle_ns, p_bp_ns, p_elapsed_ns;
+  _Atomic double p_idle_ms, p_busy_ms, p_bp_ms; /* per second */
 };
 
 /* What the layers above plug into a job (bound by the caller of
@@ -337,6 +366,32 @@ typedef struct sl__job_hooks {
    * final checkpoint's error, recorded with sl__fail) */
   int (*stop)(sl__job *job, int ok);
 } sl__job_hooks;
+
+/* Checkpoint statistics of a job (Flink's /jobs/:id/checkpoints), written
+ * by the checkpoint layer (sl__ckstats_*, metrics.c) and read by any
+ * thread, under mu.  History: a ring of the newest `cap` checkpoints. */
+#define SL__CKPT_HISTORY_MAX 128
+enum { SL__CK_IN_PROGRESS = 0, SL__CK_COMPLETED = 1, SL__CK_FAILED = 2 };
+typedef struct sl__ckpt_rec {
+  int64_t id;
+  int status; /* SL__CK_* */
+  int savepoint;
+  int64_t trigger_ms, ack_ms; /* wall clock (sl__clock_ms) */
+  int64_t align_ms;           /* the longest alignment of any subtask */
+  uint64_t size;              /* bytes written */
+  int n_subtasks, n_acked;
+  char path[512];
+  char failure[256];
+} sl__ckpt_rec;
+typedef struct sl__ckpt_stats {
+  pthread_mutex_t mu;
+  int64_t total, completed, failed;
+  sl__ckpt_rec hist[SL__CKPT_HISTORY_MAX];
+  int cap, n, next; /* hist[next - 1] is the newest */
+  int restored, restored_savepoint;
+  int64_t restored_id, restored_ms;
+  char restored_path[512];
+} sl__ckpt_stats;
 
 struct sl__job {
   sl_env *env;
@@ -365,6 +420,10 @@ struct sl__job {
    * the run; whoever reads keeps sl__job_release from running meanwhile) */
   _Atomic int live;
   _Atomic int *cancel; /* the environment's flag (sl_cancel, signals) */
+  sl__ckpt_stats *cstats; /* NULL: not kept (set by the caller of sl__job_run) */
+  /* stop with a savepoint (REST): the final checkpoint is written there
+   * (set before the stop request; NULL: into the checkpoint directory) */
+  const char *final_savepoint;
   pthread_mutex_t mu; /* guards err and the dead-letter file */
   int err_rc;
   char err[2048];
@@ -405,22 +464,25 @@ int sl__xchg_hash(sl__inst *inst, sl__out *o, const sl_record *r, uint64_t hash)
 static inline __attribute__((always_inline)) int sl__emit(sl__inst *inst,
                                                           const sl_record *r) {
   sl__inst *t = inst->fwd;
-  if (SL__LIKELY(t != NULL) && !sl__held(t, inst->fwd_chan))
+  inst->m.out++;
+  if (SL__LIKELY(t != NULL) && !sl__held(t, inst->fwd_chan)) {
+    t->m.in++;
     return t->vt->process(t, inst->fwd_port, r);
+  }
   sl__out *o = inst->hout;
   if (o) {
     uint64_t hash = sl__key_hash(r->key, r->key_len);
     if (o->direct && !sl__out_runs(o) && !sl__held(o->self, o->self_chan)) {
       o->self->key_hash = hash; /* P = 1: to the consumer directly */
+      o->self->m.in++;
       return o->self->vt->process(o->self, o->port, r);
     }
     return sl__xchg_hash(inst, o, r, hash);
   }
   return sl__emit_outs(inst, r);
 }
-/* Sources: count and send. */
+/* Sources: send (sl__emit counts). */
 static inline int sl__source_emit(sl__inst *inst, const sl_record *r) {
-  sl__count(&inst->n_records, 1);
   return sl__emit(inst, r);
 }
 /* Record the job's failure (the first one wins) with a message that names
@@ -454,8 +516,10 @@ static inline int sl__failed(const sl__job *job) {
   return atomic_load_explicit(&job->failed, memory_order_relaxed);
 }
 /* Wait a little when there is nothing to do (spins, then parks the
- * worker: see sl__worker_park). */
-void sl__backoff(sl__worker *w, unsigned *idle, sl__ring *also, int min_rank);
+ * worker: see sl__worker_park); the time yielded or parked is added to
+ * *waited_ns (idle or backpressured time, for the metrics). */
+void sl__backoff(sl__worker *w, unsigned *idle, sl__ring *also, int min_rank,
+                 int64_t *waited_ns);
 /* Sleep until woken (sl__worker_wake), a source descriptor is readable, or
  * a short timeout passes.  Returns at once if a batch is waiting in `also`
  * (NULL: none) or on an input channel into an op of rank > min_rank, or
@@ -508,6 +572,7 @@ int sl__hold(sl__inst *target, int chan, const sl_record *r, uint64_t hash, uint
  * the same worker -- or into the hold while that channel is aligned. */
 static inline int sl__deliver(sl__inst *t, int chan, int port, const sl_record *r,
                               uint64_t hash) {
+  t->m.in++;
   if (SL__UNLIKELY(sl__held(t, chan))) return sl__hold(t, chan, r, hash, 0);
   t->key_hash = hash;
   return t->vt->process(t, port, r);
@@ -562,5 +627,32 @@ void sl__job_collect_stats(sl__job *job, sl_job_stats *st);
 void sl__job_live_stats(sl__job *job, sl_job_stats *st);
 void sl__job_release(sl__job *job);
 void *sl__worker_main(void *arg); /* a worker thread (worker.c) */
+
+/* --- metrics (metrics.c) ---------------------------------------------- */
+/* The owner publishes w's instances' counters (every
+ * SL__METRICS_PUBLISH_NS, and with force at its end); per-second figures
+ * once a second. */
+void sl__metrics_publish(sl__worker *w, int64_t now_ns, int force);
+static inline void sl__metrics_tick(sl__worker *w, int64_t now_ns) {
+  if (SL__UNLIKELY(now_ns >= w->pub_next_ns)) sl__metrics_publish(w, now_ns, 0);
+}
+/* Checkpoint statistics (no-ops when job->cstats is NULL). */
+void sl__ckstats_begin(sl__job *job, int64_t id, int savepoint, const char *path, int n_subtasks);
+void sl__ckstats_ack(sl__job *job, int64_t id);
+void sl__ckstats_done(sl__job *job, int64_t id, uint64_t size, int64_t align_ns);
+void sl__ckstats_fail(sl__job *job, int64_t id, const char *why);
+void sl__ckstats_restored(sl__job *job, int64_t id, const char *path, int savepoint);
+
+/* What an instance published, read from any thread while job->live. */
+typedef struct sl__inst_metrics {
+  uint64_t in, out, bytes_in, bytes_out, late_dropped;
+  double in_rate, out_rate;       /* records per second */
+  double bp_ms, busy_ms, idle_ms; /* per second: its own backpressure, its
+                                   * worker's busy and idle time */
+  double acc_bp_ms, acc_busy_ms, acc_idle_ms; /* since the start */
+  int64_t wm_in, wm_out; /* SL_WATERMARK_MIN: none yet */
+  int state;             /* SL__SUB_* */
+} sl__inst_metrics;
+void sl__inst_metrics_get(const sl__inst *inst, sl__inst_metrics *m);
 
 #endif

@@ -29,17 +29,23 @@
                          * periodic watermarks, the checkpoint coordinator),
                          * and of sources without a wait_fd */
 #define SL__PARK_FDS 8  /* source descriptors a parked worker watches */
-void sl__backoff(sl__worker *w, unsigned *idle, sl__ring *also, int min_rank) {
+void sl__backoff(sl__worker *w, unsigned *idle, sl__ring *also, int min_rank,
+                 int64_t *waited_ns) {
   unsigned n = (*idle)++;
   if (n < SL__SPINS) {
 #if defined(__x86_64__) || defined(__i386__)
     __builtin_ia32_pause();
 #endif
-  } else if (n < SL__YIELDS) {
-    sched_yield();
-  } else {
-    sl__worker_park(w, also, min_rank, SL__PARK_MS);
+    return;
   }
+  int64_t t0 = sl__now_ns();
+  if (n < SL__YIELDS)
+    sched_yield();
+  else
+    sl__worker_park(w, also, min_rank, SL__PARK_MS);
+  int64_t t1 = sl__now_ns();
+  *waited_ns += t1 - t0;
+  sl__metrics_tick(w, t1);
 }
 
 /* Is there anything for w to take right now (from channels into ops of
@@ -92,6 +98,7 @@ int sl__emit_outs(sl__inst *inst, const sl_record *r) {
 }
 
 int sl__emit_tagged(sl__inst *inst, const char *tag, const sl_record *r) {
+  inst->m.out++;
   for (int i = 0; i < inst->n_outs; i++) {
     sl__out *o = &inst->outs[i];
     if (!o->tag || strcmp(o->tag, tag)) continue;
@@ -107,6 +114,7 @@ int sl_emit_side(sl_collector *out, const char *tag, const sl_record *rec) {
 }
 
 int sl__emit_ctrl(sl__inst *inst, uint32_t kind, int64_t payload) {
+  if (kind == SL__EV_WATERMARK) inst->m.wm_out = payload;
   for (int i = 0; i < inst->n_outs; i++) {
     sl__out *o = &inst->outs[i];
     int rc = o->target ? sl__deliver_ctrl(o->target, o->chan, kind, payload)
@@ -197,6 +205,7 @@ int sl__inst_end(sl__inst *inst) {
   }
   inst->ended = 1;
   inst->w->n_live--;
+  atomic_store_explicit(&inst->m.p_state, SL__SUB_FINISHED, memory_order_relaxed);
   return sl__emit_ctrl(inst, SL__EV_END, inst->nodrain);
 }
 
@@ -226,6 +235,7 @@ int sl__inst_input_ended(sl__inst *inst, int chan, int nodrain) {
 
 /* n records of one batch to target: as a run, or one by one. */
 static int process_run(sl__inst *target, int port, const sl__hrec *run, uint32_t n) {
+  target->m.in += n;
   if (target->vt->process_batch) return target->vt->process_batch(target, port, run, n);
   for (uint32_t i = 0; i < n; i++) {
     target->key_hash = run[i].hash;
@@ -248,6 +258,8 @@ int sl__worker_drain(sl__worker *w, int min_rank, int *did) {
       ch->parked = NULL;
     } else if (!(b = sl__ring_pop(&ch->full))) {
       continue;
+    } else {
+      target->m.bytes_in += b->used;
     }
     (*did)++;
     sl__hrec run[SL__RUN_MAX];
@@ -321,11 +333,11 @@ static int poll_sources(sl__worker *w, int *did) {
       rc = SL_POLL_END;
       if (stop == SL__STOP_NODRAIN) inst->nodrain = 1;
     } else {
-      uint64_t before = atomic_load_explicit(&inst->n_records, memory_order_relaxed);
+      uint64_t before = inst->m.out;
       if (SL__UNLIKELY(inst->splits != NULL) && (rc = sl__splits_flush(inst))) return rc;
       sl__user_call(&inst->ctx);
       rc = inst->op->source->ops->poll(inst->impl, &inst->ctx, SL__SOURCE_BUDGET);
-      if (atomic_load_explicit(&inst->n_records, memory_order_relaxed) != before) (*did)++;
+      if (inst->m.out != before) (*did)++;
     }
     if (rc < 0) return sl__conn_fail(inst, rc);
     if (rc == SL_POLL_END) {
@@ -346,6 +358,12 @@ void *sl__worker_main(void *arg) {
   int64_t last_flush = 0;
   int rc = 0;
   w->now_ns = sl__now_ns();
+  w->start_ns = w->last_sec_ns = w->now_ns;
+  w->sec_next_ns = w->now_ns + 1000000000LL;
+  w->pub_next_ns = w->now_ns + SL__METRICS_PUBLISH_NS;
+  for (int i = 0; i < job->n_ops; i++)
+    if (!w->insts[i].ended)
+      atomic_store_explicit(&w->insts[i].m.p_state, SL__SUB_RUNNING, memory_order_relaxed);
   /* A restored instance's consumers restored one watermark for all of
    * their inputs, the smallest: each instance announces its own again, or
    * a consumer would hold the smallest until new records move this one. */
@@ -365,12 +383,13 @@ void *sl__worker_main(void *arg) {
     if (rc) break;
     sl__xchg_flush_self(w); /* for the next drain */
     w->now_ns = sl__now_ns();
+    sl__metrics_tick(w, w->now_ns);
     if (!did) {
       /* Going idle, and before every sleep: send partial batches and let
        * sinks write out their buffers, so results of timers that fired
        * while nothing arrived reach the sinks (within one park). */
       if ((idle == 0 || idle >= SL__YIELDS) && (rc = on_idle(w))) break;
-      sl__backoff(w, &idle, NULL, -1);
+      sl__backoff(w, &idle, NULL, -1, &w->idle_ns);
       w->now_ns = sl__now_ns();
     } else {
       idle = 0;
@@ -386,6 +405,7 @@ void *sl__worker_main(void *arg) {
     /* an error path that did not record a message: still fail the job */
     sl__fail(&w->insts[0], rc, "worker %d stopped: %s", w->index, sl_strerror(rc));
   }
+  sl__metrics_publish(w, sl__now_ns(), 1);
   w->rc = rc;
   return NULL;
 }
