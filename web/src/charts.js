@@ -65,6 +65,7 @@ export class Charts {
     // at least the last minute, so that the first point is not a day wide
     this.throughput.setData(this.t, false);
     this.throughput.setScale('x', { min: Math.min(xs[0], s - 60), max: s });
+    this.tNode.dataset.points = String(xs.length);
   }
 
   // the checkpoint history of one poll: completed ones join the chart
@@ -81,5 +82,6 @@ export class Charts {
     for (const id of ids.slice(0, Math.max(ids.length - MAX_CHECKPOINTS, 0))) this.ckpts.delete(id);
     const kept = ids.slice(-MAX_CHECKPOINTS);
     this.checkpoint.setData([kept, kept.map((id) => this.ckpts.get(id))]);
+    this.cNode.dataset.points = String(kept.length);
   }
 }
