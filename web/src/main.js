@@ -61,7 +61,10 @@ function banner(text, kind) {
 
 function pickJob(jobs) {
   const list = Array.isArray(jobs) ? jobs.filter((j) => j && j.id) : [];
-  const want = decodeURIComponent(location.hash.slice(1));
+  let want = location.hash.slice(1);
+  try {
+    want = decodeURIComponent(want);
+  } catch { /* not %-encoded: use as is */ }
   return (list.find((j) => j.id === want) || list.find((j) => j.status === 'RUNNING') || list[0] || {}).id || null;
 }
 
