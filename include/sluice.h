@@ -730,6 +730,48 @@ typedef struct sl_job_stats {
  * everything, final. */
 void sl_job_stats_get(const sl_env *env, sl_job_stats *stats);
 
+/* The id of the job sl_execute runs (or ran last): 32 hex digits, new for
+ * every sl_execute (Flink's JobID; the REST API's :jid).  "" before. */
+const char *sl_job_id(const sl_env *env);
+
+/* Live metrics, with Flink's names and meanings (docs/REST.md lists them):
+ *   job scope (operator NULL, subtask -1): uptime, numRestarts,
+ *     numberOfCompletedCheckpoints, numberOfFailedCheckpoints,
+ *     lastCheckpointDuration, lastCheckpointSize,
+ *     lastCheckpointAlignmentDuration, lastCheckpointRestoreTimestamp,
+ *     numDeadLetters;
+ *   operator scope (one per operator subtask): numRecordsIn, numRecordsOut,
+ *     numBytesIn, numBytesOut (through exchanges between workers),
+ *     numRecordsInPerSecond, numRecordsOutPerSecond,
+ *     backPressuredTimeMsPerSecond, busyTimeMsPerSecond,
+ *     idleTimeMsPerSecond, accumulatedBackPressuredTimeMs,
+ *     accumulatedBusyTimeMs, accumulatedIdleTimeMs, currentInputWatermark,
+ *     currentOutputWatermark (INT64_MIN: none yet), numLateRecordsDropped;
+ *   state scope (operator subtask and state): stateEntries, stateBytes.
+ * Workers publish their counters every 100 ms and per-second figures every
+ * second; durations are ms, times epoch ms. */
+typedef enum { SL_METRIC_JOB, SL_METRIC_OPERATOR, SL_METRIC_STATE } sl_metric_scope;
+typedef enum { SL_METRIC_COUNTER, SL_METRIC_GAUGE } sl_metric_type;
+typedef struct sl_metric {
+  const char *name;
+  sl_metric_scope scope;
+  sl_metric_type type;    /* a counter only grows */
+  const char *job;        /* the job's name ("" when it has none) */
+  const char *job_id;
+  const char *op;         /* operator name (NULL: job scope) */
+  int subtask;            /* -1: job scope */
+  const char *state;      /* state name (SL_METRIC_STATE), else NULL */
+  double value;
+} sl_metric;
+/* Called for every metric, grouped by name; a non-zero return stops the
+ * walk and is returned.  The strings live for the call.  fn must not call
+ * back into env. */
+typedef int (*sl_metric_fn)(void *ud, const sl_metric *m);
+/* Walks the metrics of the job while sl_execute runs it in this process
+ * (from any thread); -SL_ENOENT when no job runs here (a supervised job's
+ * metrics live in its child process: read them over the REST API). */
+int sl_metrics_foreach(const sl_env *env, sl_metric_fn fn, void *ud);
+
 /* ------------------------------------------------------------------------ */
 /* Sources                                                                   */
 /* ------------------------------------------------------------------------ */

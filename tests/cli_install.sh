@@ -19,9 +19,11 @@ check "compile the counter source against the installed library" \
   $(pkg-config --cflags --libs sluice) -Wl,-rpath,"$TMP/prefix/lib"
 check "counter source runs" bash -c "cd '$TMP' && ./counter"
 check "counter output: 0..999 once each" cmp -s <(sort -n "$TMP/counter.txt") <(seq 0 999)
-check "static link works" cc $san -o "$TMP/upper_static" "$SL_SRC/examples/upper.c" -I"$TMP/prefix/include" \
-  "$(ls "$TMP"/prefix/lib*/libsluice.a "$TMP"/prefix/lib/*/libsluice.a 2>/dev/null | head -1)" -lxxhash \
-  $([ "${SL_WITH_ROCKSDB:-ON}" = OFF ] || echo -lrocksdb) -lpthread
+# (its direct dependencies, shared: the .pc file's Requires.private)
+check "static link works" cc $san -o "$TMP/upper_static" "$SL_SRC/examples/upper.c" \
+  -I"$TMP/prefix/include" "$(ls "$TMP"/prefix/lib*/libsluice.a "$TMP"/prefix/lib/*/libsluice.a \
+  2>/dev/null | head -1)" -lxxhash -lmicrohttpd -lcjson \
+  $([ "${SL_WITH_ROCKSDB:-ON}" = OFF ] || echo -lrocksdb) -lpthread -lm
 # the RocksDB backend is a build-time choice: the installed .pc file asks for
 # librocksdb exactly when the library was built with it
 if [ "${SL_WITH_ROCKSDB:-ON}" = OFF ]; then

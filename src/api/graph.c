@@ -10,6 +10,7 @@
  */
 #include <stdarg.h>
 #include <stdio.h>
+#include <sys/random.h>
 #include <unistd.h>
 
 #include "api/graph.h"
@@ -20,42 +21,7 @@
 #include "checkpoint/checkpoint.h"
 #include "connectors/connector.h"
 #include "runtime/runtime.h"
-
-struct sl_stream {
-  sl_env *env;
-  sl__op *op;
-  sl__part part;
-  int part_set; /* chosen explicitly by the user */
-  char *tag;    /* a side output of op (owned), NULL = main output */
-};
-
-struct sl_env {
-  sl__conf conf;
-  char err[2048];
-  sl__op **ops;
-  int n_ops;
-  sl_stream **streams;
-  int n_streams;
-  int broken;   /* a graph call failed */
-  int oom;      /* ... for want of memory: sl_execute returns -SL_ENOMEM */
-  int executed;
-  _Atomic int cancel; /* sl_cancel; read by the running job */
-  /* configuration keys whose sl_env_set failed (and were not set right
-   * since): sl_execute refuses to run; set_err is the first one's message */
-  char bad_keys[8][64];
-  int n_bad_keys;
-  int bad_overflow; /* more failed keys than bad_keys holds: refuse for good */
-  char set_err[512];
-  char job_name[128];  /* sl_execute's job_name (cut), for the job's messages */
-  char log_scope[160]; /* "job '<job_name>'" */
-  sl_job_stats stats;
-  /* the job running in this process (run_here), for sl_job_stats_get from
-   * other threads: set and cleared under live_mu, which the reader holds */
-  pthread_mutex_t live_mu;
-  struct sl__job *live_job;
-  int64_t live_t0_ns;
-};
-
+#include "rest/rest.h"
 
 static void env_err(sl_env *env, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
@@ -520,9 +486,36 @@ static int online_cpus(void) {
   return n > 0 ? (int)n : 1;
 }
 
+void sl__env_exception(sl_env *env, const char *msg) {
+  pthread_mutex_lock(&env->live_mu);
+  if (env->n_exc == SL__EXC_MAX) {
+    memmove(&env->exc[0], &env->exc[1], sizeof env->exc[0] * (SL__EXC_MAX - 1));
+    env->n_exc--;
+  }
+  env->exc[env->n_exc].ms = sl__clock_ms();
+  sl__fmt(env->exc[env->n_exc].msg, sizeof env->exc[0].msg, "%s", msg);
+  env->n_exc++;
+  pthread_mutex_unlock(&env->live_mu);
+}
+
+static void on_crash(void *arg, const char *why) { sl__env_exception(arg, why); }
+
 /* One run of the job in this process (a supervised job: in the child). */
 static int run_here(void *arg, int restarts, sl_job_stats *stats, char *err, size_t errcap) {
   sl_env *env = arg;
+  env->restarts = (uint64_t)restarts;
+  sl__ckpt_stats *cs = sl__calloc(1, sizeof *cs);
+  if (!cs) {
+    sl__fmt(err, errcap, "out of memory");
+    return -SL_ENOMEM;
+  }
+  pthread_mutex_init(&cs->mu, NULL);
+  cs->cap = (int)SL__CONF_I(&env->conf, WEB_CKPT_HISTORY);
+  pthread_mutex_lock(&env->live_mu);
+  env->cstats = cs;
+  pthread_mutex_unlock(&env->live_mu);
+  if (env->rest_fd >= 0) /* a server that fails to start only logs */
+    env->rest = sl__rest_start(env, env->rest_fd);
   const char *dir = SL__CONF_S(&env->conf, CKPT_DIR);
   if (restarts > 0 && dir && *dir) /* resume where the crashed attempt left off */
     sl__conf_set(&env->conf, "execution.checkpointing.restore", "latest", err, errcap);
@@ -542,22 +535,46 @@ static int run_here(void *arg, int restarts, sl_job_stats *stats, char *err, siz
   job.dl_fd = -1;
   job.cancel = &env->cancel;
   job.hooks = &sl__ckpt_hooks;
+  job.cstats = cs;
   pthread_mutex_init(&job.mu, NULL);
   pthread_mutex_lock(&env->live_mu);
   env->live_job = &job;
   env->live_t0_ns = sl__now_ns();
   pthread_mutex_unlock(&env->live_mu);
   int rc = sl__job_run(&job);
+  memset(stats, 0, sizeof *stats);
   pthread_mutex_lock(&env->live_mu); /* no reader from here on */
   env->live_job = NULL;
+  sl__job_collect_stats(&job, stats);
+  stats->seconds = (double)(sl__now_ns() - env->live_t0_ns) / 1e9;
+  env->stats = *stats; /* what the REST API shows from now on */
+  env->state = rc == 0 ? SL__JOB_FINISHED : rc == -SL_ECANCELED ? SL__JOB_CANCELED : SL__JOB_FAILED;
+  env->end_ms = sl__clock_ms();
   pthread_mutex_unlock(&env->live_mu);
   if (job.err[0]) sl__fmt(err, errcap, "%s", job.err);
-  memset(stats, 0, sizeof *stats);
-  sl__job_collect_stats(&job, stats);
+  if (rc && rc != -SL_ECANCELED) sl__env_exception(env, job.err[0] ? job.err : sl_strerror(rc));
+  if (env->rest) sl__rest_stop(env->rest); /* after a stop it waits for its client */
+  env->rest = NULL;
+  pthread_mutex_lock(&env->live_mu);
+  env->cstats = NULL;
+  pthread_mutex_unlock(&env->live_mu);
+  pthread_mutex_destroy(&cs->mu);
+  sl__free(cs);
   sl__job_release(&job);
   if (job.dl_fd >= 0) close(job.dl_fd);
   pthread_mutex_destroy(&job.mu);
   return rc;
+}
+
+/* A new job id: 32 hex digits (Flink's JobID), random. */
+static void new_job_id(char out[33]) {
+  uint8_t b[16];
+  if (getrandom(b, sizeof b, 0) != (ssize_t)sizeof b) { /* no entropy: time and pid */
+    uint64_t t = (uint64_t)sl__now_ns(), p = (uint64_t)getpid();
+    memcpy(b, &t, 8);
+    memcpy(b + 8, &p, 8);
+  }
+  for (int i = 0; i < 16; i++) sprintf(out + 2 * i, "%02x", b[i]);
 }
 
 int sl_execute(sl_env *env, const char *job_name) {
@@ -625,16 +642,36 @@ int sl_execute(sl_env *env, const char *job_name) {
   }
   int64_t t0 = sl__now_ns();
   memset(&env->stats, 0, sizeof env->stats);
+  new_job_id(env->jid);
+  env->start_ms = sl__clock_ms();
+  env->end_ms = 0;
+  env->state = SL__JOB_RUNNING;
+  env->n_exc = 0;
+  env->rest_fd = -1;
+  if (!rc) { /* the REST server's socket, kept across a supervised job's attempts */
+    char url[128];
+    rc = sl__rest_listen(&env->conf, &env->rest_fd, url, sizeof url, env->err, sizeof env->err);
+    if (!rc && env->rest_fd >= 0)
+      sl__log(&env->conf.log, SL_LOG_INFO, env->log_scope,
+              "REST API and dashboard at %s (job id %s)", url, env->jid);
+  }
+  sl_job_stats st;
+  memset(&st, 0, sizeof st);
   if (!rc && supervised) {
-    sl__supervised sv = {.conf = &env->conf, .log_scope = env->log_scope, .cancel = &env->cancel, .attempt = run_here,
-                         .arg = env, .stats = &env->stats, .err = env->err,
-                         .errcap = sizeof env->err};
+    sl__supervised sv = {.conf = &env->conf, .log_scope = env->log_scope, .cancel = &env->cancel,
+                         .attempt = run_here, .arg = env, .on_crash = on_crash, .stats = &st,
+                         .err = env->err, .errcap = sizeof env->err};
     rc = sl__supervise(&sv);
   } else if (!rc) {
-    rc = run_here(env, 0, &env->stats, env->err, sizeof env->err);
+    rc = run_here(env, 0, &st, env->err, sizeof env->err);
   }
+  if (env->rest_fd >= 0) close(env->rest_fd);
+  env->rest_fd = -1;
+  pthread_mutex_lock(&env->live_mu);
+  env->stats = st;
   env->stats.parallelism = P;
   env->stats.seconds = (double)(sl__now_ns() - t0) / 1e9;
+  pthread_mutex_unlock(&env->live_mu);
   if (rc && !env->err[0]) /* a path that forgot its message */
     env_err(env, "the job failed: %s (%s)", sl_strerror(rc), sl_err_name(rc));
   return rc;

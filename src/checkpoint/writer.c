@@ -258,7 +258,8 @@ static int final_checkpoint(sl__ckpt *ck) {
   int64_t id = atomic_load(&ck->trigger) + 1;
   ck->reply[0] = 0;
   /* stop with a savepoint: the final checkpoint is that savepoint */
-  int rc = sl__ckpt_begin(ck, id, sl__clock_ms(), job->final_savepoint);
+  const char *final_sp = atomic_load(&job->final_savepoint);
+  int rc = sl__ckpt_begin(ck, id, sl__clock_ms(), final_sp);
   char err[1024] = "";
   for (int w = 0; !rc && w < job->P; w++)
     for (int i = 0; !rc && i < job->n_ops; i++) {
@@ -296,7 +297,7 @@ static int final_checkpoint(sl__ckpt *ck) {
   }
   if (ck->dur && ck->n_dur < SAMPLES) ck->dur[ck->n_dur++] = sl__now_ns() - ck->trigger_ns;
   completed(ck, id);
-  if (job->final_savepoint)
+  if (final_sp)
     sl__job_log(job, SL_LOG_INFO, "stopped with savepoint %lld written to '%s'", (long long)id,
                 ck->cur);
   for (int w = 0; w < job->P; w++)

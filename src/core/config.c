@@ -212,3 +212,15 @@ int sl__conf_set(sl__conf *conf, const char *key, const char *value,
     sl__fmt(err, errcap, "unknown configuration key '%s' (see `sluice conf --list`)", key);
   return -SL_ECONFIG;
 }
+
+int sl__conf_foreach_set(const sl__conf *conf, int (*fn)(void *ud, const char *key,
+                                                          const char *value), void *ud) {
+  for (int i = 0; i < SL__CONF_COUNT; i++) {
+    const char *t = conf->v[i].text;
+    if (!t || !strcmp(t, g_keys[i].def)) continue;
+    /* secrets are never shown */
+    int rc = fn(ud, g_keys[i].key, i == SL__CONF_REST_TOKEN ? "******" : t);
+    if (rc) return rc;
+  }
+  return 0;
+}

@@ -254,6 +254,10 @@ int sl__conf_find(const char *key);
 /* Whether key `id` holds text (a string key) rather than a number. */
 int sl__conf_is_text(int id);
 void sl__conf_free(sl__conf *conf);
+/* Every key set to something else than its default, with the value as
+ * written (secrets masked); stops at fn's first non-zero return. */
+int sl__conf_foreach_set(const sl__conf *conf, int (*fn)(void *ud, const char *key,
+                                                          const char *value), void *ud);
 /* Set key; on error writes a message to err. */
 int sl__conf_set(sl__conf *conf, const char *key, const char *value,
                  char *err, size_t errcap);

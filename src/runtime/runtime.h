@@ -423,7 +423,7 @@ struct sl__job {
   sl__ckpt_stats *cstats; /* NULL: not kept (set by the caller of sl__job_run) */
   /* stop with a savepoint (REST): the final checkpoint is written there
    * (set before the stop request; NULL: into the checkpoint directory) */
-  const char *final_savepoint;
+  _Atomic(const char *) final_savepoint;
   pthread_mutex_t mu; /* guards err and the dead-letter file */
   int err_rc;
   char err[2048];
@@ -549,6 +549,8 @@ typedef struct sl__supervised {
   _Atomic int *cancel;
   int (*attempt)(void *arg, int n, sl_job_stats *stats, char *err, size_t errcap);
   void *arg;
+  /* a crashed attempt, before the strategy decides (may be NULL) */
+  void (*on_crash)(void *arg, const char *why);
   sl_job_stats *stats;
   char *err;
   size_t errcap;

@@ -202,6 +202,7 @@ int sl__supervise(const sl__supervised *sv) {
       if (!rc && (atomic_load(sv->cancel) || g_signals)) rc = -SL_ECANCELED;
       break;
     }
+    if (sv->on_crash) sv->on_crash(sv->arg, why);
     int restart = 0;
     if (rc == -SL_ECONFIG || rc == -SL_EINVAL) {
       restart = 0; /* would fail the same way again */
