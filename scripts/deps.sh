@@ -1,13 +1,28 @@
 #!/usr/bin/env bash
-# Installs the Debian packages sluice needs to build and test (sudo when not root).
+# Installs what sluice needs to build and test (sudo when not root): the
+# Debian packages, Debian's Chromium for the dashboard's browser test, and
+# the npm packages of web/ (the dashboard's bundler, chart library and
+# playwright-core) -- `npm ci`, only when web/node_modules is missing or
+# older than web/package-lock.json.  The machine's own node and npm are
+# used; Debian's nodejs and npm only where there are none.
 set -euo pipefail
-pkgs=(build-essential cmake pkg-config libxxhash-dev librocksdb-dev libyaml-dev libmicrohttpd-dev libcjson-dev libcurl4-openssl-dev curl clang libclang-rt-14-dev)
+cd "$(dirname "$0")/.."
+pkgs=(build-essential cmake pkg-config libxxhash-dev librocksdb-dev libyaml-dev libmicrohttpd-dev libcjson-dev libcurl4-openssl-dev curl clang libclang-rt-14-dev chromium)
+command -v node >/dev/null || pkgs+=(nodejs)
+command -v npm >/dev/null || pkgs+=(npm)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
-[ ${#missing[@]} -eq 0 ] && exit 0
-SUDO=""
-[ "$(id -u)" -ne 0 ] && SUDO="sudo"
-$SUDO apt-get update -qq
-DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}"
+if [ ${#missing[@]} -gt 0 ]; then
+  SUDO=""
+  [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}"
+fi
+# npm writes node_modules/.package-lock.json on every install: older than
+# the lockfile means the lockfile changed since
+if [ ! -e web/node_modules/.package-lock.json ] || [ web/package-lock.json -nt web/node_modules/.package-lock.json ]; then
+  echo "deps.sh: npm ci --prefix web (no install scripts: none is needed)"
+  npm ci --prefix web --no-audit --no-fund --prefer-offline --ignore-scripts
+fi

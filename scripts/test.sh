@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# The whole test suite: a normal build with every test, the same tests under
-# ASan+UBSan, the runtime/job tests under TSan, and the fuzz suite (every
-# corpus replayed, each libFuzzer harness run for a few seconds: see
-# scripts/fuzz.sh).  Exits non-zero on any failure.  These builds have
+# The whole test suite: a normal build with every test (the dashboard
+# bundled from web/ and opened in headless Chromium: web_dashboard), the
+# same tests under ASan+UBSan, the runtime/job tests under TSan, and the
+# fuzz suite (every corpus replayed, each libFuzzer harness run for a few
+# seconds: see scripts/fuzz.sh).  Exits non-zero on any failure.  These builds have
 # fault injection (SLUICE_FAULT, for cli_crash) compiled in; a release
 # build of the CLI without it checks that it ignores SLUICE_FAULT
 # (cli_fault_off), and a build without the RocksDB backend runs every test
