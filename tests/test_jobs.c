@@ -299,6 +299,69 @@ static void test_live_stats(void) {
   bg_free(&j);
 }
 
+/* sl_metrics_foreach during the run: every metric once per subtask,
+ * grouped by name, job scope first; a non-zero return stops the walk; no
+ * job, no walk */
+typedef struct mwalk {
+  int n, job_n, groups, stop_after;
+  char last[64];
+  double src_out, map_in, map_out; /* summed over subtasks */
+  int bad;
+} mwalk;
+static int on_metric(void *ud, const sl_metric *m) {
+  mwalk *w = ud;
+  if (strcmp(w->last, m->name)) {
+    w->groups++;
+    snprintf(w->last, sizeof w->last, "%s", m->name);
+  }
+  w->n++;
+  if (m->scope == SL_METRIC_JOB) {
+    w->job_n++;
+    if (m->op || m->subtask != -1 || m->op_kind) w->bad++;
+  } else if (!m->op || !m->op_kind || m->subtask < 0 || m->subtask > 1 ||
+             strcmp(m->job, "metrics") || strlen(m->job_id) != 32) {
+    w->bad++;
+  } else if (!strcmp(m->name, "numRecordsOut") && !strcmp(m->op_kind, "source")) {
+    w->src_out += m->value;
+  } else if (!strcmp(m->name, "numRecordsIn") && !strcmp(m->op_kind, "map")) {
+    w->map_in += m->value;
+  } else if (!strcmp(m->name, "numRecordsOut") && !strcmp(m->op_kind, "map")) {
+    w->map_out += m->value;
+  }
+  return w->stop_after && w->n == w->stop_after ? 42 : 0;
+}
+static void test_metrics_foreach(void) {
+  sl_env *env = env_p(2);
+  CHECK_EQ_INT(sl_env_set(env, "source.datagen.rows-per-second", "20000"), 0);
+  mwalk w0 = {0};
+  CHECK_EQ_INT(sl_metrics_foreach(env, on_metric, &w0), -SL_ENOENT); /* not running */
+  CHECK_EQ_INT(w0.n, 0);
+  bg_job j = {0};
+  bg_start(&j, env, sl_datagen_source(UINT64_MAX, gen_val, NULL), "metrics");
+  sl_job_stats a;
+  CHECK(wait_stats(env, 200, &a));
+  mwalk w = {0};
+  CHECK_EQ_INT(sl_metrics_foreach(env, on_metric, &w), 0);
+  /* 9 job metrics; 15 operator metrics x 3 operators x 2 subtasks */
+  CHECK_EQ_INT(w.job_n, 9);
+  CHECK_EQ_INT(w.n, 9 + 15 * 3 * 2);
+  CHECK_EQ_INT(w.groups, 9 + 15); /* each name in one run */
+  CHECK_EQ_INT(w.bad, 0);
+  CHECK(w.src_out >= 200);
+  CHECK(w.map_in <= w.src_out && w.map_out == w.map_in); /* published by the same worker */
+  CHECK(w.map_in <= (double)atomic_load(&j.seen));
+  CHECK_EQ_INT(strlen(sl_job_id(env)), 32);
+  mwalk ws = {.stop_after = 5};
+  CHECK_EQ_INT(sl_metrics_foreach(env, on_metric, &ws), 42);
+  CHECK_EQ_INT(ws.n, 5);
+  sl_cancel(env);
+  bg_join(&j);
+  mwalk w2 = {0};
+  CHECK_EQ_INT(sl_metrics_foreach(env, on_metric, &w2), -SL_ENOENT);
+  CHECK_EQ_INT(strlen(sl_job_id(env)), 32); /* the last job's */
+  bg_free(&j);
+}
+
 /* ---- rich functions: per-subtask open/close and a local pointer ------------ */
 
 typedef struct rich_log {
@@ -427,6 +490,7 @@ int main(void) {
   RUN(test_tiny_batches);
   RUN(test_cancel);
   RUN(test_live_stats);
+  RUN(test_metrics_foreach);
   RUN(test_rich_functions);
   RUN(test_runs_switch_p1);
   RUN(test_runs_switch_p2);

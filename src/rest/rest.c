@@ -211,8 +211,10 @@ static const char *no_savepoints(sl_env *env) {
   if (SL__CONF_I(&env->conf, CKPT_INTERVAL) <= 0 || !dir || !*dir)
     return "savepoints need checkpointing: set execution.checkpointing.interval and "
            "state.checkpoints.dir (--checkpoint-dir)";
-  if (env->end_ms) return "the job has ended";
-  return "";
+  pthread_mutex_lock(&env->live_mu);
+  int ended = env->end_ms != 0;
+  pthread_mutex_unlock(&env->live_mu);
+  return ended ? "the job has ended" : "";
 }
 
 /* The request's JSON body (NULL: none or not JSON). */
