@@ -32,6 +32,14 @@
  *
  *     version:   1 ---- snapshot ----> 2 ------ release ------> 2
  *     entry v1:  mutable               shared (copy on write)    mutable
+ *
+ * Figures (state_stats): per state a running count of its entries and of
+ * the bytes it allocated -- its tables' slot arrays (32 bytes a slot) and
+ * its entries (16 + cklen + vcap bytes each; inline slots cost nothing
+ * more) -- updated where slots and entries are allocated, grown and freed,
+ * so a query is two loads.  Not counted: a snapshot's slot-array copies
+ * and the entries retired while it is open (they go at snap_release), the
+ * per-key-group table headers, and the allocator's own overhead.
  */
 #include <stdio.h>
 
@@ -66,6 +74,11 @@ typedef struct table {
   uint32_t n_retired, cap_retired;
 } table;
 
+/* Running figures of one state (the state_stats slot). */
+typedef struct sstat {
+  uint64_t entries, bytes;
+} sstat;
+
 typedef struct heap_be {
   sl__backend base;
   /* the slot of the last get: a read-modify-write's put finds it again
@@ -75,6 +88,7 @@ typedef struct heap_be {
   slot *dead; /* the slot array a grow replaced: a value passed to put may
                * point into it (views live until the next call) */
   table **tables; /* [sid] -> array of (kg_hi - kg_lo + 1) tables */
+  sstat *stats;   /* [sid] */
   uint32_t n_tables;
   uint32_t version;
   uint32_t snap_version; /* 0: no snapshot open */
@@ -86,6 +100,10 @@ struct sl__snapshot {
 };
 
 static inline uint8_t *val_of(entry *e) { return e->data + e->cklen; }
+/* What an entry allocated (new_entry). */
+static inline uint64_t entry_bytes(const entry *e) {
+  return sizeof *e + (uint64_t)e->cklen + e->vcap;
+}
 
 static table *get_table(heap_be *h, int kg, uint32_t sid) {
   if (sid >= h->n_tables || kg < h->base.kg_lo || kg > h->base.kg_hi) return NULL;
@@ -113,6 +131,10 @@ static int heap_add_state(sl__backend *be, const char *name, sl__state_kind kind
   int is_new;
   int rc = sl__backend_register(be, name, kind, sid, &is_new);
   if (rc || !is_new) return rc;
+  sstat *st = sl__realloc(h->stats, (size_t)(*sid + 1) * sizeof *st);
+  if (!st) return fail(h, -SL_ENOMEM, "out of memory");
+  h->stats = st;
+  st[*sid] = (sstat){0, 0};
   table **t = sl__realloc(h->tables, (size_t)(*sid + 1) * sizeof *t);
   if (!t) return fail(h, -SL_ENOMEM, "out of memory");
   h->tables = t;
@@ -234,7 +256,7 @@ static inline int shared(const heap_be *h, const entry *e) {
   return h->snap_version && e->version <= h->snap_version;
 }
 
-static int grow(heap_be *h, table *t) {
+static int grow(heap_be *h, table *t, sstat *st) {
   uint32_t ncap = t->cap ? t->cap * 2 : 16;
   slot *ns = sl__calloc(ncap, sizeof *ns);
   if (!ns) return fail(h, -SL_ENOMEM, "out of memory");
@@ -248,6 +270,7 @@ static int grow(heap_be *h, table *t) {
   h->dead = t->slots;
   t->slots = ns;
   h->slot_bytes += (uint64_t)(ncap - t->cap) * sizeof *ns;
+  st->bytes += (uint64_t)(ncap - t->cap) * sizeof *ns;
   t->cap = ncap;
   if (h->base.large && h->slot_bytes > SL__STATE_LARGE) *h->base.large = 1;
   return 0;
@@ -270,7 +293,7 @@ static entry *new_entry(heap_be *h, const void *ck, uint32_t cklen, uint32_t vca
  * snapshot is copied.  A replaced private entry is freed, or handed to
  * *later (when not NULL) for the caller to free after it copied a value
  * that may point into it. */
-static int make_writable(heap_be *h, table *t, slot *s, uint32_t vneed,
+static int make_writable(heap_be *h, table *t, sstat *st, slot *s, uint32_t vneed,
                          uint32_t keep, entry **later) {
   if (s->kind == SLOT_INL) {
     if (s->klen + vneed <= INL_BYTES) return 0;
@@ -283,6 +306,7 @@ static int make_writable(heap_be *h, table *t, slot *s, uint32_t vneed,
     n->vlen = keep;
     s->kind = SLOT_PTR;
     s->u.e = n;
+    st->bytes += entry_bytes(n);
     return 0;
   }
   entry *e = s->u.e;
@@ -298,10 +322,13 @@ static int make_writable(heap_be *h, table *t, slot *s, uint32_t vneed,
       sl__free(n);
       return rc;
     }
-  } else if (later) {
-    *later = e;
-  } else {
-    sl__free(e);
+  }
+  st->bytes += entry_bytes(n) - entry_bytes(e); /* (a retired e is the snapshot's) */
+  if (!shared(h, e)) {
+    if (later)
+      *later = e;
+    else
+      sl__free(e);
   }
   s->u.e = n;
   return 0;
@@ -322,7 +349,8 @@ static int upsert(heap_be *h, int kg, uint32_t sid, const void *ck, uint32_t ckl
       return 0;
     }
   }
-  if ((t->count + 1) * 4 > t->cap * 3 && (rc = grow(h, t))) return rc;
+  sstat *st = &h->stats[sid];
+  if ((t->count + 1) * 4 > t->cap * 3 && (rc = grow(h, t, st))) return rc;
   slot *s = &t->slots[find(t, hash, ck, cklen)];
   if (!s->kind) {
     const uint8_t *c = ck;
@@ -336,9 +364,11 @@ static int upsert(heap_be *h, int kg, uint32_t sid, const void *ck, uint32_t ckl
       if (!e) return fail(h, -SL_ENOMEM, "out of memory");
       s->kind = SLOT_PTR;
       s->u.e = e;
+      st->bytes += entry_bytes(e);
     }
     s->hash = hash;
     t->count++;
+    st->entries++;
   }
   *tout = t;
   *sout = s;
@@ -375,7 +405,7 @@ static int heap_put(sl__backend *be, int kg, uint32_t sid, const void *ck,
   uint8_t tmp[INL_BYTES];
   val = own_view(s, val, vlen, tmp);
   entry *old = NULL; /* val may point into the entry it replaces */
-  if ((rc = make_writable(h, t, s, vlen, 0, &old))) return rc;
+  if ((rc = make_writable(h, t, &h->stats[sid], s, vlen, 0, &old))) return rc;
   uint8_t *dst = slot_val(s);
   if (vlen == 8) { /* the common fixed-size value: one load, one store */
     uint64_t v;
@@ -400,7 +430,7 @@ static int heap_append(sl__backend *be, int kg, uint32_t sid, const void *ck,
   if ((uint64_t)old + vlen > UINT32_MAX / 2) return fail(h, -SL_ESTATE, "value too large");
   uint8_t tmp[INL_BYTES];
   val = own_view(s, val, vlen, tmp);
-  if ((rc = make_writable(h, t, s, old + vlen, old, NULL))) return rc;
+  if ((rc = make_writable(h, t, &h->stats[sid], s, old + vlen, old, NULL))) return rc;
   memmove(slot_val(s) + old, val, vlen);
   set_vlen(s, old + vlen);
   return 0;
@@ -413,15 +443,17 @@ static int heap_del(sl__backend *be, int kg, uint32_t sid, const void *ck,
   if (!t || !t->count) return 0;
   uint32_t mask = t->cap - 1, i = find(t, hash, ck, cklen);
   if (!t->slots[i].kind) return 0;
+  sstat *st = &h->stats[sid];
   if (t->slots[i].kind == SLOT_PTR) {
     entry *e = t->slots[i].u.e;
     if (shared(h, e)) {
       int rc = retire(h, t, e);
       if (rc) return rc;
-    } else {
-      sl__free(e);
     }
+    st->bytes -= entry_bytes(e);
+    if (!shared(h, e)) sl__free(e);
   }
+  st->entries--;
   /* backward-shift deletion keeps probe sequences intact */
   uint32_t j = i;
   for (;;) {
@@ -515,6 +547,17 @@ static void heap_snap_release(sl__snapshot *snap) {
   sl__free(snap);
 }
 
+/* ---- figures ----------------------------------------------------------------- */
+
+static int heap_state_stats(sl__backend *be, uint32_t sid, uint64_t *entries,
+                            uint64_t *bytes) {
+  heap_be *h = (heap_be *)be;
+  if (sid >= h->n_tables) return fail(h, -SL_ESTATE, "unknown state id");
+  *entries = h->stats[sid].entries;
+  *bytes = h->stats[sid].bytes;
+  return 0;
+}
+
 static void heap_free(sl__backend *be) {
   heap_be *h = (heap_be *)be;
   if (!h) return;
@@ -530,6 +573,7 @@ static void heap_free(sl__backend *be) {
     sl__free(h->tables[sid]);
   }
   sl__free(h->tables);
+  sl__free(h->stats);
   sl__free(h->dead);
   sl__backend_meta_free(be);
   sl__free_private(h);
@@ -548,6 +592,7 @@ static const sl__backend_vt heap_vt = {
     .snap_iter = heap_snap_iter,
     .snap_release = heap_snap_release,
     .free = heap_free,
+    .state_stats = heap_state_stats,
 };
 
 int sl__heap_backend_open(const sl__conf *conf, int kg_lo, int kg_hi,
