@@ -71,8 +71,20 @@ static void randomized(const char *type, int composite) {
   CHECK_EQ_INT(be->vt->add_state(be, "a", SL__STATE_VALUE, &sid[0]), 0);
   CHECK_EQ_INT(be->vt->add_state(be, "b", SL__STATE_LIST, &sid[1]), 0);
   uint64_t x = 88172645463325252ull;
-  int bad = 0;
+  int bad = 0, heap = !strcmp(type, "hashmap");
+  sl__snapshot *snap = NULL;
   for (int i = 0; i < 60000; i++) {
+    if (i == 20000) CHECK_EQ_INT(be->vt->snapshot(be, &snap), 0); /* copy-on-write */
+    if (i == 40000) be->vt->snap_release(snap);
+    if (heap && i % 1000 == 999) /* the heap's figures are exact (a Debug build also
+                                  * checks its bytes against a walk) */
+      for (int t = 0; t < 2; t++) {
+        uint64_t n = 0, bytes;
+        for (int k = 0; k < RKEYS; k++) n += (uint64_t)ref[t][k].present;
+        uint64_t got = UINT64_MAX;
+        CHECK_EQ_INT(be->vt->state_stats(be, sid[t], &got, &bytes), 0);
+        if (got != n) bad++;
+      }
     x ^= x << 13, x ^= x >> 7, x ^= x << 17;
     int s = (int)(x >> 60) & 1, k = (int)((x >> 20) % RKEYS), op = (int)(x % 10);
     char ck[16];

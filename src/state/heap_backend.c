@@ -70,6 +70,7 @@ typedef struct table {
   uint32_t count;
   slot *snap;   /* slot array copied by the open snapshot */
   uint32_t snap_cap;
+  uint32_t sid; /* its state's (h->stats[sid]) */
   entry **retired;
   uint32_t n_retired, cap_retired;
 } table;
@@ -141,6 +142,7 @@ static int heap_add_state(sl__backend *be, const char *name, sl__state_kind kind
   size_t n = (size_t)(be->kg_hi - be->kg_lo + 1);
   t[*sid] = sl__calloc(n, sizeof(table));
   if (!t[*sid]) return fail(h, -SL_ENOMEM, "out of memory");
+  for (size_t k = 0; k < n; k++) t[*sid][k].sid = *sid;
   h->n_tables = *sid + 1;
   return 0;
 }
@@ -256,7 +258,7 @@ static inline int shared(const heap_be *h, const entry *e) {
   return h->snap_version && e->version <= h->snap_version;
 }
 
-static int grow(heap_be *h, table *t, sstat *st) {
+static int grow(heap_be *h, table *t) {
   uint32_t ncap = t->cap ? t->cap * 2 : 16;
   slot *ns = sl__calloc(ncap, sizeof *ns);
   if (!ns) return fail(h, -SL_ENOMEM, "out of memory");
@@ -270,7 +272,7 @@ static int grow(heap_be *h, table *t, sstat *st) {
   h->dead = t->slots;
   t->slots = ns;
   h->slot_bytes += (uint64_t)(ncap - t->cap) * sizeof *ns;
-  st->bytes += (uint64_t)(ncap - t->cap) * sizeof *ns;
+  h->stats[t->sid].bytes += (uint64_t)(ncap - t->cap) * sizeof *ns;
   t->cap = ncap;
   if (h->base.large && h->slot_bytes > SL__STATE_LARGE) *h->base.large = 1;
   return 0;
@@ -293,7 +295,7 @@ static entry *new_entry(heap_be *h, const void *ck, uint32_t cklen, uint32_t vca
  * snapshot is copied.  A replaced private entry is freed, or handed to
  * *later (when not NULL) for the caller to free after it copied a value
  * that may point into it. */
-static int make_writable(heap_be *h, table *t, sstat *st, slot *s, uint32_t vneed,
+static int make_writable(heap_be *h, table *t, slot *s, uint32_t vneed,
                          uint32_t keep, entry **later) {
   if (s->kind == SLOT_INL) {
     if (s->klen + vneed <= INL_BYTES) return 0;
@@ -306,7 +308,7 @@ static int make_writable(heap_be *h, table *t, sstat *st, slot *s, uint32_t vnee
     n->vlen = keep;
     s->kind = SLOT_PTR;
     s->u.e = n;
-    st->bytes += entry_bytes(n);
+    h->stats[t->sid].bytes += entry_bytes(n);
     return 0;
   }
   entry *e = s->u.e;
@@ -323,7 +325,8 @@ static int make_writable(heap_be *h, table *t, sstat *st, slot *s, uint32_t vnee
       return rc;
     }
   }
-  st->bytes += entry_bytes(n) - entry_bytes(e); /* (a retired e is the snapshot's) */
+  h->stats[t->sid].bytes += entry_bytes(n) - entry_bytes(e); /* (a retired e is the
+                                                              * snapshot's) */
   if (!shared(h, e)) {
     if (later)
       *later = e;
@@ -349,8 +352,7 @@ static int upsert(heap_be *h, int kg, uint32_t sid, const void *ck, uint32_t ckl
       return 0;
     }
   }
-  sstat *st = &h->stats[sid];
-  if ((t->count + 1) * 4 > t->cap * 3 && (rc = grow(h, t, st))) return rc;
+  if ((t->count + 1) * 4 > t->cap * 3 && (rc = grow(h, t))) return rc;
   slot *s = &t->slots[find(t, hash, ck, cklen)];
   if (!s->kind) {
     const uint8_t *c = ck;
@@ -364,11 +366,11 @@ static int upsert(heap_be *h, int kg, uint32_t sid, const void *ck, uint32_t ckl
       if (!e) return fail(h, -SL_ENOMEM, "out of memory");
       s->kind = SLOT_PTR;
       s->u.e = e;
-      st->bytes += entry_bytes(e);
+      h->stats[t->sid].bytes += entry_bytes(e);
     }
     s->hash = hash;
     t->count++;
-    st->entries++;
+    h->stats[t->sid].entries++;
   }
   *tout = t;
   *sout = s;
@@ -405,7 +407,7 @@ static int heap_put(sl__backend *be, int kg, uint32_t sid, const void *ck,
   uint8_t tmp[INL_BYTES];
   val = own_view(s, val, vlen, tmp);
   entry *old = NULL; /* val may point into the entry it replaces */
-  if ((rc = make_writable(h, t, &h->stats[sid], s, vlen, 0, &old))) return rc;
+  if ((rc = make_writable(h, t, s, vlen, 0, &old))) return rc;
   uint8_t *dst = slot_val(s);
   if (vlen == 8) { /* the common fixed-size value: one load, one store */
     uint64_t v;
@@ -430,7 +432,7 @@ static int heap_append(sl__backend *be, int kg, uint32_t sid, const void *ck,
   if ((uint64_t)old + vlen > UINT32_MAX / 2) return fail(h, -SL_ESTATE, "value too large");
   uint8_t tmp[INL_BYTES];
   val = own_view(s, val, vlen, tmp);
-  if ((rc = make_writable(h, t, &h->stats[sid], s, old + vlen, old, NULL))) return rc;
+  if ((rc = make_writable(h, t, s, old + vlen, old, NULL))) return rc;
   memmove(slot_val(s) + old, val, vlen);
   set_vlen(s, old + vlen);
   return 0;
@@ -555,6 +557,17 @@ static int heap_state_stats(sl__backend *be, uint32_t sid, uint64_t *entries,
   if (sid >= h->n_tables) return fail(h, -SL_ESTATE, "unknown state id");
   *entries = h->stats[sid].entries;
   *bytes = h->stats[sid].bytes;
+#ifdef SL_DEBUG /* the running counts are what a walk finds */
+  uint64_t n = 0, b = 0;
+  for (int k = 0; k <= be->kg_hi - be->kg_lo; k++) {
+    const table *t = &h->tables[sid][k];
+    n += t->count;
+    b += (uint64_t)t->cap * sizeof(slot);
+    for (uint32_t i = 0; i < t->cap; i++)
+      if (t->slots[i].kind == SLOT_PTR) b += entry_bytes(t->slots[i].u.e);
+  }
+  SL_ASSERT(n == *entries && b == *bytes);
+#endif
   return 0;
 }
 

@@ -180,23 +180,30 @@ static int pend_room(sl__rc *c, uint32_t sid) {
   return 0;
 }
 
-static sl__rc_ent *set(sl__rc *c, sl__rc_ent *e, uint32_t hash, uint32_t sid, const void *key,
-                       uint32_t klen, int st, const void *v, uint32_t vlen, int dirty);
+/* What an entry adds to its state's pend (rdb_cache.h), without branches:
+ * a dirty one counts an entry when it holds a value or appends (VAL 1 and
+ * MERGE 3: the odd states), and its key + value bytes. */
+_Static_assert(SL__RC_VAL == 1 && SL__RC_MERGE == 3 && SL__RC_ABSENT == 2 && SL__RC_NONE == 0,
+               "pend_n: the odd states count");
+static inline int64_t pend_n(const sl__rc_ent *e) { return (int64_t)(e->dirty & e->st & 1); }
+static inline int64_t pend_b(const sl__rc_ent *e) {
+  return -(int64_t)e->dirty & ((int64_t)e->klen + e->vlen);
+}
 
 sl__rc_ent *sl__rc_set(sl__rc *c, sl__rc_ent *e, uint32_t hash, uint32_t sid,
                        const void *key, uint32_t klen, int st, const void *v,
                        uint32_t vlen, int dirty) {
-  if (!e && pend_room(c, sid)) return NULL;
-  if (e) sl__rc_count(c, e, -1);
-  sl__rc_ent *r = set(c, e, hash, sid, key, klen, st, v, vlen, dirty);
-  if (r || e) sl__rc_count(c, r ? r : e, 1); /* (no room: e is unchanged) */
-  return r;
-}
-
-static sl__rc_ent *set(sl__rc *c, sl__rc_ent *e, uint32_t hash, uint32_t sid, const void *key,
-                       uint32_t klen, int st, const void *v, uint32_t vlen, int dirty) {
+  if (e && e->dirty && e->st == st && e->vlen == vlen) {
+    /* a pending value rewritten (the common case): in place, still dirty,
+     * its figures unchanged */
+    if (vlen) memmove(sl__rc_val(e), v, vlen);
+    return e;
+  }
+  /* pend changes by e's figures after less before (on success: a failure
+   * leaves e as it was, or clean) */
+  int64_t was_n = 0, was_b = 0;
   if (!e) {
-    if (c->n >= c->max_n) return NULL;
+    if (c->n >= c->max_n || (sid >= c->n_pend && pend_room(c, sid))) return NULL;
     e = new_ent(c, hash, sid, key, klen, vlen);
     if (!e) return NULL;
     uint32_t i = hash & c->mask;
@@ -204,11 +211,15 @@ static sl__rc_ent *set(sl__rc *c, sl__rc_ent *e, uint32_t hash, uint32_t sid, co
     c->slots[i].hash = hash;
     c->slots[i].e = e;
     c->n++;
-  } else if (vlen > e->vcap) {
-    /* v may lie in e's old value: the old place stays intact (a hole) */
-    sl__rc_ent *n = move_ent(c, e, vlen, 0);
-    if (!n) return NULL;
-    e = n;
+  } else {
+    was_n = pend_n(e);
+    was_b = pend_b(e);
+    if (vlen > e->vcap) {
+      /* v may lie in e's old value: the old place stays intact (a hole) */
+      sl__rc_ent *n = move_ent(c, e, vlen, 0);
+      if (!n) return NULL;
+      e = n;
+    }
   }
   if (vlen) memmove(sl__rc_val(e), v, vlen);
   e->vlen = vlen;
@@ -217,21 +228,15 @@ static sl__rc_ent *set(sl__rc *c, sl__rc_ent *e, uint32_t hash, uint32_t sid, co
     e->st = SL__RC_NONE; /* the write is lost to the cache: caller goes to the DB */
     return NULL;
   }
+  c->pend[sid].entries += pend_n(e) - was_n;
+  c->pend[sid].bytes += pend_b(e) - was_b;
   return e;
 }
 
-static sl__rc_ent *append(sl__rc *c, sl__rc_ent *e, const void *v, uint32_t vlen);
-
 sl__rc_ent *sl__rc_append(sl__rc *c, sl__rc_ent *e, const void *v, uint32_t vlen) {
-  sl__rc_count(c, e, -1);
-  sl__rc_ent *r = append(c, e, v, vlen);
-  sl__rc_count(c, r ? r : e, 1); /* (no room: e is unchanged) */
-  return r;
-}
-
-static sl__rc_ent *append(sl__rc *c, sl__rc_ent *e, const void *v, uint32_t vlen) {
   uint64_t need = (uint64_t)e->vlen + vlen;
   if (need > sl__rc_max_value(c)) return NULL;
+  int64_t was_n = pend_n(e), was_b = pend_b(e);
   if (need > e->vcap) {
     /* v may point into e's value: it stays readable in the old place */
     sl__rc_ent *n = move_ent(c, e, (uint32_t)need, e->vlen);
@@ -242,6 +247,8 @@ static sl__rc_ent *append(sl__rc *c, sl__rc_ent *e, const void *v, uint32_t vlen
   if (vlen) memmove(sl__rc_val(e) + e->vlen, v, vlen);
   e->vlen = (uint32_t)need;
   c->dirty_bytes += vlen;
+  c->pend[e->sid].entries += pend_n(e) - was_n;
+  c->pend[e->sid].bytes += pend_b(e) - was_b;
   return e;
 }
 
