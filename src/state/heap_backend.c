@@ -325,8 +325,8 @@ static int make_writable(heap_be *h, table *t, slot *s, uint32_t vneed,
       return rc;
     }
   }
-  h->stats[t->sid].bytes += entry_bytes(n) - entry_bytes(e); /* (a retired e is the
-                                                              * snapshot's) */
+  /* (a retired e belongs to the snapshot now: not counted) */
+  h->stats[t->sid].bytes += entry_bytes(n) - entry_bytes(e);
   if (!shared(h, e)) {
     if (later)
       *later = e;
@@ -445,7 +445,7 @@ static int heap_del(sl__backend *be, int kg, uint32_t sid, const void *ck,
   if (!t || !t->count) return 0;
   uint32_t mask = t->cap - 1, i = find(t, hash, ck, cklen);
   if (!t->slots[i].kind) return 0;
-  sstat *st = &h->stats[sid];
+  sstat *st = &h->stats[t->sid];
   if (t->slots[i].kind == SLOT_PTR) {
     entry *e = t->slots[i].u.e;
     if (shared(h, e)) {

@@ -30,8 +30,9 @@
  * (pend, for the backend's state_stats): one entry for a value or appends
  * (none for a delete: whether the DB holds the key is not known, and a key
  * put and deleted within the cache never reaches it), and their key +
- * value bytes -- counted out of an entry before it changes and back in
- * after (sl__rc_count), so a query reads two numbers.
+ * value bytes -- updated by what an entry counted before a change and
+ * after it (a pending value rewritten with its length: no change), so a
+ * query reads two numbers.
  *
  * Invariants:
  *   1. At most one entry per (sid, key), found through the table.
@@ -87,8 +88,9 @@ typedef struct sl__rc {
 } sl__rc;
 
 /* e's figures out of (sign -1) or into (+1) its state's pend: a dirty
- * entry counts, a clean one does not.  Around every change of a dirty
- * flag, state or value length outside rdb_cache.c. */
+ * entry counts, a clean one does not.  The owner calls it around every
+ * change it makes itself to an entry's dirty flag, state or value length
+ * (set, append and flush keep pend themselves). */
 static inline void sl__rc_count(sl__rc *c, const sl__rc_ent *e, int sign) {
   if (!e->dirty || e->sid >= c->n_pend) return;
   sl__rc_pend *p = &c->pend[e->sid];

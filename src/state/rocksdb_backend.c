@@ -870,9 +870,11 @@ static void rdb_snap_release(sl__snapshot *s) {
  * each plus what the write-back cache's dirty entries will add to it
  * (rdb_cache.h: one entry per value or appends, their key and value
  * bytes), so changes still in the cache count; a delete counts once it
- * reached RocksDB (the cache cannot tell whether the DB holds the key).  RocksDB computes the three
- * properties from counters (and the live data by a walk over the column
- * family's SST file list): microseconds. */
+ * reached RocksDB (the cache cannot tell whether the DB holds the key).
+ * Many deletes make RocksDB's count run low (a delete of a key it never
+ * held still takes two off).  RocksDB computes the three properties from
+ * counters (the live data by a walk over the column family's SST file
+ * list): microseconds. */
 static int rdb_state_stats(sl__backend *be, uint32_t sid, uint64_t *entries,
                            uint64_t *bytes) {
   rdb_backend *b = (rdb_backend *)be;
