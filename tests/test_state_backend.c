@@ -71,8 +71,20 @@ static void randomized(const char *type, int composite) {
   CHECK_EQ_INT(be->vt->add_state(be, "a", SL__STATE_VALUE, &sid[0]), 0);
   CHECK_EQ_INT(be->vt->add_state(be, "b", SL__STATE_LIST, &sid[1]), 0);
   uint64_t x = 88172645463325252ull;
-  int bad = 0;
+  int bad = 0, heap = !strcmp(type, "hashmap");
+  sl__snapshot *snap = NULL;
   for (int i = 0; i < 60000; i++) {
+    if (i == 20000) CHECK_EQ_INT(be->vt->snapshot(be, &snap), 0); /* copy-on-write */
+    if (i == 40000) be->vt->snap_release(snap);
+    if (heap && i % 1000 == 999) /* the heap's figures are exact (a Debug build also
+                                  * checks its bytes against a walk) */
+      for (int t = 0; t < 2; t++) {
+        uint64_t n = 0, bytes;
+        for (int k = 0; k < RKEYS; k++) n += (uint64_t)ref[t][k].present;
+        uint64_t got = UINT64_MAX;
+        CHECK_EQ_INT(be->vt->state_stats(be, sid[t], &got, &bytes), 0);
+        if (got != n) bad++;
+      }
     x ^= x << 13, x ^= x >> 7, x ^= x << 17;
     int s = (int)(x >> 60) & 1, k = (int)((x >> 20) % RKEYS), op = (int)(x % 10);
     char ck[16];
@@ -258,6 +270,307 @@ static void test_rescale_heap_2_to_4(void) { rescale("hashmap", 2, "hashmap", 4)
 static void test_rescale_heap_4_to_1(void) { rescale("hashmap", 4, "hashmap", 1); }
 
 /* ---- native checkpoints: the vtable's optional slots -------------------------- */
+
+/* ---- figures (state_stats) --------------------------------------------------
+ * Heap: exact, worked out from what the backend allocates -- a slot is 32
+ * bytes (tables start at 16 slots and double when a 13th entry would fill
+ * them past 3/4), an entry 16 bytes + composite key + value room; a short
+ * key with a value of up to 16 - klen bytes lives in its slot. */
+
+#define SLOT 32
+#define ENTRY(cklen, vcap) (16 + (cklen) + (vcap))
+
+static void stats_of(sl__backend *be, uint32_t sid, uint64_t *entries, uint64_t *bytes) {
+  *entries = *bytes = UINT64_MAX;
+  CHECK(be->vt->state_stats != NULL);
+  if (be->vt->state_stats) CHECK_EQ_INT(be->vt->state_stats(be, sid, entries, bytes), 0);
+}
+
+/* n keys "k<i>" (i from *next on) of key group kg, composite keys in ck. */
+static void keys_in_kg(int kg, int n, int *next, char ck[][16], uint32_t *cklen) {
+  for (int found = 0; found < n; (*next)++) {
+    char key[16];
+    int len = snprintf(key, sizeof key, "k%d", *next);
+    if (key_kg(key, (uint32_t)len) != kg) continue;
+    cklen[found] = ckey(ck[found], sizeof ck[found], "k%d", *next);
+    found++;
+  }
+}
+
+static int put_ck(sl__backend *be, uint32_t sid, const char *ck, uint32_t cklen,
+                  const void *v, uint32_t vlen) {
+  int kg = key_kg(ck + 1, (uint8_t)ck[0]);
+  return be->vt->put(be, kg, sid, ck, cklen, sl__ck_hash(ck, cklen), v, vlen);
+}
+static int append_ck(sl__backend *be, uint32_t sid, const char *ck, uint32_t cklen,
+                     const void *v, uint32_t vlen) {
+  int kg = key_kg(ck + 1, (uint8_t)ck[0]);
+  return be->vt->append(be, kg, sid, ck, cklen, sl__ck_hash(ck, cklen), v, vlen);
+}
+static int del_ck(sl__backend *be, uint32_t sid, const char *ck, uint32_t cklen) {
+  int kg = key_kg(ck + 1, (uint8_t)ck[0]);
+  return be->vt->del(be, kg, sid, ck, cklen, sl__ck_hash(ck, cklen));
+}
+
+static void test_stats_heap(void) {
+  sl__backend *be = open_be("hashmap", 0, MAXP - 1, "stats-heap");
+  uint32_t a, b;
+  CHECK_EQ_INT(be->vt->add_state(be, "a", SL__STATE_VALUE, &a), 0);
+  CHECK_EQ_INT(be->vt->add_state(be, "b", SL__STATE_LIST, &b), 0);
+  uint64_t n, bytes;
+  stats_of(be, a, &n, &bytes);
+  CHECK_EQ_INT(n, 0);
+  CHECK_EQ_INT(bytes, 0);
+  CHECK(be->vt->state_stats(be, 2, &n, &bytes) < 0); /* no such state */
+
+  /* 12 short keys of one key group, 8-byte values: inline, one table of
+   * 16 slots */
+  char ck[13][16];
+  uint32_t cklen[13];
+  int next = 0;
+  keys_in_kg(7, 13, &next, ck, cklen);
+  uint64_t v8 = 42;
+  for (int i = 0; i < 12; i++) CHECK_EQ_INT(put_ck(be, a, ck[i], cklen[i], &v8, 8), 0);
+  stats_of(be, a, &n, &bytes);
+  CHECK_EQ_INT(n, 12);
+  CHECK_EQ_INT(bytes, 16 * SLOT);
+  /* one of them again: no new entry, but the table doubles (a write grows
+   * it before looking when one more entry would fill it past 3/4) */
+  CHECK_EQ_INT(put_ck(be, a, ck[5], cklen[5], &v8, 8), 0);
+  stats_of(be, a, &n, &bytes);
+  CHECK_EQ_INT(n, 12);
+  CHECK_EQ_INT(bytes, 32 * SLOT);
+  /* a 13th */
+  CHECK_EQ_INT(put_ck(be, a, ck[12], cklen[12], &v8, 8), 0);
+  stats_of(be, a, &n, &bytes);
+  CHECK_EQ_INT(n, 13);
+  CHECK_EQ_INT(bytes, 32 * SLOT);
+  /* deletes: one entry fewer; a key that is not there changes nothing */
+  CHECK_EQ_INT(del_ck(be, a, ck[3], cklen[3]), 0);
+  CHECK_EQ_INT(del_ck(be, a, ck[3], cklen[3]), 0);
+  stats_of(be, a, &n, &bytes);
+  CHECK_EQ_INT(n, 12);
+  CHECK_EQ_INT(bytes, 32 * SLOT);
+
+  /* a 40-byte value: an entry (key "long": composite key 6 bytes) in
+   * another key group's table */
+  const char lck[6] = {4, 'l', 'o', 'n', 'g', 0};
+  uint32_t llen = 6;
+  uint8_t val[128];
+  for (int i = 0; i < (int)sizeof val; i++) val[i] = (uint8_t)(i * 7 + 1);
+  int lkg = key_kg("long", 4);
+  uint64_t other = lkg == 7 ? 0 : 16 * SLOT; /* its key group's table, when new */
+  CHECK_EQ_INT(put_ck(be, a, lck, llen, val, 40), 0);
+  stats_of(be, a, &n, &bytes);
+  CHECK_EQ_INT(n, 13);
+  CHECK_EQ_INT(bytes, 32 * SLOT + other + ENTRY(6, 40));
+  /* a shorter value fits its room; a longer one gets a new entry of
+   * max(need, room * 1.5) */
+  CHECK_EQ_INT(put_ck(be, a, lck, llen, val, 20), 0);
+  stats_of(be, a, &n, &bytes);
+  CHECK_EQ_INT(bytes, 32 * SLOT + other + ENTRY(6, 40));
+  CHECK_EQ_INT(put_ck(be, a, lck, llen, val, 100), 0);
+  stats_of(be, a, &n, &bytes);
+  CHECK_EQ_INT(n, 13);
+  CHECK_EQ_INT(bytes, 32 * SLOT + other + ENTRY(6, 100));
+  CHECK_EQ_INT(put_ck(be, a, lck, llen, val, 101), 0); /* 150 = 100 * 1.5 */
+  stats_of(be, a, &n, &bytes);
+  CHECK_EQ_INT(bytes, 32 * SLOT + other + ENTRY(6, 150));
+
+  /* list state b, key "x" (composite key 3 bytes): 10 bytes inline,
+   * 20 in an entry of exactly 20, 50 in one of max(50, 30) */
+  char xck[3] = {1, 'x', 0};
+  uint64_t xtab = 16 * SLOT;
+  CHECK_EQ_INT(append_ck(be, b, xck, 3, val, 10), 0);
+  stats_of(be, b, &n, &bytes);
+  CHECK_EQ_INT(n, 1);
+  CHECK_EQ_INT(bytes, xtab);
+  CHECK_EQ_INT(append_ck(be, b, xck, 3, val, 10), 0);
+  stats_of(be, b, &n, &bytes);
+  CHECK_EQ_INT(n, 1);
+  CHECK_EQ_INT(bytes, xtab + ENTRY(3, 20));
+  CHECK_EQ_INT(append_ck(be, b, xck, 3, val, 30), 0);
+  stats_of(be, b, &n, &bytes);
+  CHECK_EQ_INT(bytes, xtab + ENTRY(3, 50));
+  /* a key with a namespace is never inline: [1] y [2] ns */
+  char nck[5] = {1, 'y', 2, 'n', 's'};
+  CHECK_EQ_INT(append_ck(be, b, nck, 5, val, 8), 0);
+  stats_of(be, b, &n, &bytes);
+  CHECK_EQ_INT(n, 2);
+  uint64_t ytab = key_kg("y", 1) == key_kg("x", 1) ? 0 : 16 * SLOT;
+  CHECK_EQ_INT(bytes, xtab + ytab + ENTRY(3, 50) + ENTRY(5, 8));
+  /* state a did not move */
+  stats_of(be, a, &n, &bytes);
+  CHECK_EQ_INT(n, 13);
+  CHECK_EQ_INT(bytes, 32 * SLOT + other + ENTRY(6, 150));
+
+  /* while a snapshot is open: a write copies the shared entry (the live
+   * one is the same size), a delete drops it from the live figures; the
+   * snapshot's copies are not counted */
+  sl__snapshot *snap;
+  CHECK_EQ_INT(be->vt->snapshot(be, &snap), 0);
+  CHECK_EQ_INT(put_ck(be, a, lck, llen, val, 8), 0);
+  stats_of(be, a, &n, &bytes);
+  CHECK_EQ_INT(n, 13);
+  CHECK_EQ_INT(bytes, 32 * SLOT + other + ENTRY(6, 150));
+  CHECK_EQ_INT(del_ck(be, a, lck, llen), 0);
+  stats_of(be, a, &n, &bytes);
+  CHECK_EQ_INT(n, 12);
+  CHECK_EQ_INT(bytes, 32 * SLOT + other);
+  be->vt->snap_release(snap);
+  stats_of(be, a, &n, &bytes);
+  CHECK_EQ_INT(n, 12);
+  CHECK_EQ_INT(bytes, 32 * SLOT + other);
+  /* every key gone: the tables stay */
+  for (int i = 0; i < 13; i++) CHECK_EQ_INT(del_ck(be, a, ck[i], cklen[i]), 0);
+  stats_of(be, a, &n, &bytes);
+  CHECK_EQ_INT(n, 0);
+  CHECK_EQ_INT(bytes, 32 * SLOT + other);
+  sl__backend_free(be);
+}
+
+/* The walker over a keyed-state handle: every registered state by name,
+ * with what an operator keeps outside the backend added to its state. */
+typedef struct seen_stats {
+  char names[4][16];
+  uint64_t entries[4], bytes[4];
+  int n, stop_at;
+} seen_stats;
+static int see_stats(void *ud, const char *state, uint64_t entries, uint64_t bytes) {
+  seen_stats *s = ud;
+  if (s->n < 4) {
+    snprintf(s->names[s->n], sizeof s->names[s->n], "%s", state);
+    s->entries[s->n] = entries;
+    s->bytes[s->n] = bytes;
+  }
+  s->n++;
+  return s->n == s->stop_at ? 77 : 0;
+}
+static void outside(void *ud, uint64_t *entries, uint64_t *bytes) {
+  *entries += 5;
+  *bytes += *(const uint64_t *)ud;
+}
+
+static void test_kstate_stats(void) {
+  sl__backend *be = open_be("hashmap", 0, MAXP - 1, "stats-kstate");
+  sl__kstate *ks;
+  CHECK_EQ_INT(sl__kstate_new(be, NULL, "keyed", &ks), 0);
+  uint32_t a, b;
+  CHECK_EQ_INT(be->vt->add_state(be, "first", SL__STATE_VALUE, &a), 0);
+  CHECK_EQ_INT(be->vt->add_state(be, "second", SL__STATE_MAP, &b), 0);
+  char xck[3] = {1, 'x', 0};
+  uint8_t val[32] = {1};
+  CHECK_EQ_INT(put_ck(be, b, xck, 3, val, 32), 0);
+  seen_stats s = {.stop_at = -1};
+  CHECK_EQ_INT(sl__kstate_stats(ks, see_stats, &s), 0);
+  CHECK_EQ_INT(s.n, 2);
+  CHECK_EQ_STR(s.names[0], "first");
+  CHECK_EQ_INT(s.entries[0], 0);
+  CHECK_EQ_INT(s.bytes[0], 0);
+  CHECK_EQ_STR(s.names[1], "second");
+  CHECK_EQ_INT(s.entries[1], 1);
+  CHECK_EQ_INT(s.bytes[1], 16 * SLOT + ENTRY(3, 32));
+  /* state kept outside the backend counts as its state's */
+  uint64_t extra = 1000;
+  sl__kstate_set_outside(ks, "first", outside, &extra);
+  s = (seen_stats){.stop_at = -1};
+  CHECK_EQ_INT(sl__kstate_stats(ks, see_stats, &s), 0);
+  CHECK_EQ_INT(s.entries[0], 5);
+  CHECK_EQ_INT(s.bytes[0], 1000);
+  CHECK_EQ_INT(s.entries[1], 1);
+  CHECK_EQ_INT(s.bytes[1], 16 * SLOT + ENTRY(3, 32));
+  /* fn's non-zero result stops the walk */
+  s = (seen_stats){.stop_at = 1};
+  CHECK_EQ_INT(sl__kstate_stats(ks, see_stats, &s), 77);
+  CHECK_EQ_INT(s.n, 1);
+  sl__kstate_set_outside(ks, NULL, NULL, NULL);
+  s = (seen_stats){.stop_at = -1};
+  CHECK_EQ_INT(sl__kstate_stats(ks, see_stats, &s), 0);
+  CHECK_EQ_INT(s.entries[0], 0);
+  CHECK_EQ_INT(sl__kstate_stats(NULL, see_stats, &s), 0);
+  sl__kstate_free(ks);
+}
+
+#ifdef SLUICE_WITH_ROCKSDB
+/* RocksDB: estimates, so ranges -- n keys of 100 random bytes each, the
+ * figures within a factor of the true count and size, with the write-back
+ * cache holding every change (none in RocksDB yet) and after a scan
+ * flushed them into RocksDB; deletes bring the count down. */
+static int count_entry(void *arg, const void *ck, uint32_t cklen, const void *v,
+                       uint32_t vlen) {
+  ++*(int *)arg;
+  return 0;
+}
+
+static void stats_rocksdb(const char *write_cache) {
+  char err[256];
+  sl__conf_set(&g_conf, "state.backend.rocksdb.write-cache.size", write_cache, err, sizeof err);
+  sl__backend *be = open_be("rocksdb", 0, MAXP - 1, "stats-rocksdb");
+  sl__conf_set(&g_conf, "state.backend.rocksdb.write-cache.size", "64mb", err, sizeof err);
+  if (!be) return;
+  uint32_t a, b;
+  CHECK_EQ_INT(be->vt->add_state(be, "a", SL__STATE_VALUE, &a), 0);
+  CHECK_EQ_INT(be->vt->add_state(be, "b", SL__STATE_VALUE, &b), 0);
+  uint64_t n, bytes;
+  stats_of(be, a, &n, &bytes);
+  CHECK_EQ_INT(n, 0);
+  enum { N = 4000, VLEN = 100 };
+  uint64_t x = 0x9E3779B97F4A7C15ull;
+  for (int i = 0; i < N; i++) {
+    char ck[16];
+    uint32_t cklen = ckey(ck, sizeof ck, "k%d", i);
+    uint8_t v[VLEN];
+    for (int j = 0; j < VLEN; j++) x ^= x << 13, x ^= x >> 7, x ^= x << 17, v[j] = (uint8_t)x;
+    CHECK_EQ_INT(put_ck(be, a, ck, cklen, v, VLEN), 0);
+  }
+  uint64_t raw = (uint64_t)N * (VLEN + 2 + 6); /* kg + "k<i>" composite key + value */
+  stats_of(be, a, &n, &bytes);
+  fprintf(stderr, "  write cache %s: %llu entries, %llu bytes (true: %d, %llu)\n", write_cache,
+          (unsigned long long)n, (unsigned long long)bytes, N, (unsigned long long)raw);
+  CHECK(n >= N / 2 && n <= 2 * N);
+  CHECK(bytes >= raw / 2 && bytes <= 8 * raw);
+  stats_of(be, b, &n, &bytes); /* the other state's column family */
+  CHECK_EQ_INT(n, 0);
+  CHECK(bytes < raw / 2);
+  /* a scan flushes the cache into RocksDB */
+  CHECK_EQ_INT(be->vt->iter(be, 0, a, NULL, 0, count_entry, &(int){0}), 0);
+  stats_of(be, a, &n, &bytes);
+  fprintf(stderr, "  after a flush: %llu entries, %llu bytes\n", (unsigned long long)n,
+          (unsigned long long)bytes);
+  CHECK(n >= N / 2 && n <= 2 * N);
+  CHECK(bytes >= raw / 2 && bytes <= 8 * raw);
+  /* N other keys put and deleted again (in the cache, when there is one:
+   * they never reach RocksDB): the count stays */
+  for (int i = N; i < 2 * N; i++) {
+    char ck[16];
+    uint32_t cklen = ckey(ck, sizeof ck, "k%d", i);
+    CHECK_EQ_INT(put_ck(be, a, ck, cklen, "gone", 4), 0);
+    CHECK_EQ_INT(del_ck(be, a, ck, cklen), 0);
+  }
+  stats_of(be, a, &n, &bytes);
+  fprintf(stderr, "  after %d more put and deleted: %llu entries\n", N, (unsigned long long)n);
+  CHECK(n >= N / 2 && n <= 2 * N);
+  uint64_t before = n;
+  /* three quarters deleted */
+  for (int i = 0; i < 3 * N / 4; i++) {
+    char ck[16];
+    uint32_t cklen = ckey(ck, sizeof ck, "k%d", i);
+    CHECK_EQ_INT(del_ck(be, a, ck, cklen), 0);
+  }
+  CHECK_EQ_INT(be->vt->iter(be, 0, a, NULL, 0, count_entry, &(int){0}), 0);
+  stats_of(be, a, &n, &bytes);
+  fprintf(stderr, "  after deleting 3/4: %llu entries, %llu bytes\n", (unsigned long long)n,
+          (unsigned long long)bytes);
+  CHECK(n < before);
+  CHECK(n <= N / 2);
+  CHECK(be->vt->state_stats(be, 2, &n, &bytes) < 0); /* no such state */
+  sl__backend_free(be);
+}
+static void test_stats_rocksdb(void) {
+  stats_rocksdb("64mb");
+  stats_rocksdb("0");
+}
+#endif
 
 /* The heap backend has no native checkpoints; the kind that writes them is
  * RocksDB, with every slot, in a build that has it, and none otherwise. */
@@ -580,7 +893,10 @@ int main(void) {
   RUN(test_damaged_image);
   RUN(test_native_slots);
   RUN(test_rocksdb_type_config);
+  RUN(test_stats_heap);
+  RUN(test_kstate_stats);
 #ifdef SLUICE_WITH_ROCKSDB
+  RUN(test_stats_rocksdb);
   RUN(test_randomized_rocksdb);
   RUN(test_isolation_rocksdb);
   RUN(test_rescale_rocksdb_2_to_4);

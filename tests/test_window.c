@@ -15,7 +15,7 @@
 
 #include "checkpoint/storage.h"
 #include "core/core.h" /* sl__clock_set */
-#include "state/backend.h"
+#include "state/state.h"
 #include "test.h"
 #include "test_util.h"
 
@@ -1091,12 +1091,81 @@ static void test_fast_path_checkpoint_equals_general(void) {
   lines_free(&l[1]);
 }
 
+
+/* ---- state figures (metrics) -------------------------------------------------------------
+ * sl__kstate_stats from inside a window function, as the runtime's metrics
+ * call it on the worker: the contents state's entries are the live panes,
+ * whether the fast path keeps them or the backend does.  Tumbling 10,
+ * out-of-orderness 0: a 1, b 2, c 3, a 4, a 12 (wm 11: [0,10) fires for a,
+ * b, c in that order; a's pane [10,20) is live already), d 13; end:
+ * [10,20) for a and d.  A firing key's pane goes after its function ran:
+ * live panes at each firing 4 (a0 b0 c0 a1), 3, 2, then 2 (a1 d1), 1. */
+typedef struct fig {
+  uint64_t entries, bytes;
+} fig;
+static int fig_of_cs(void *ud, const char *state, uint64_t entries, uint64_t bytes) {
+  if (!strcmp(state, "cs")) *(fig *)ud = (fig){entries, bytes};
+  return 0;
+}
+static int emit_figures(void *ud, sl_ctx *ctx, const sl_window *w, sl_window_elems *e,
+                        sl_collector *out) {
+  fig f = {UINT64_MAX, 0};
+  CHECK_EQ_INT(sl__kstate_stats(sl__ctx_kstate(ctx), fig_of_cs, &f), 0);
+  CHECK(f.bytes > 0);
+  sl_bytes key;
+  sl_ctx_key(ctx, &key);
+  char line[64];
+  int n = snprintf(line, sizeof line, "%lld,%.*s,%llu", (long long)w->start, (int)key.len,
+                   (const char *)key.data, (unsigned long long)f.entries);
+  sl_record o = {w->end - 1, key.data, key.len, line, (uint32_t)n};
+  return sl_emit(out, &o);
+}
+
+static void test_state_figures(void) {
+  ev e[] = {{1, "a", 1}, {2, "b", 1}, {3, "c", 1}, {4, "a", 1}, {12, "a", 1}, {13, "d", 1}};
+  sl_window_spec w = {.kind = SL_WINDOW_TUMBLING, .size_ms = 10};
+  for (int fast = 0; fast < 2; fast++) {
+    sl_env *env = env_p(1);
+    sl_env_set(env, "pipeline.auto-watermark-interval", "0");
+    sl_env_set(env, "state.backend.hashmap.window-fast-path", fast ? "true" : "false");
+    sl_record recs[N(e)];
+    for (size_t i = 0; i < N(e); i++)
+      recs[i] = (sl_record){e[i].ts, e[i].key, 1, &e[i].value, 8};
+    sl_watermark_strategy ws = {.kind = SL_WM_BOUNDED_OUT_OF_ORDERNESS};
+    sl_stream *s = sl_source_stream(env, sl_collection_source(recs, N(e)));
+    s = sl_key_by(sl_assign_timestamps(sl_forward(s), rec_ts, NULL, &ws), NULL, NULL);
+    sl_collect *c = sl_collect_new();
+    sl_sink_to(sl_window_aggregate(s, &w, &CS, emit_figures, NULL), sl_collect_sink(c));
+    CHECK_EQ_INT(sl_execute(env, "figures"), 0);
+    lines got = {0}, want = {0};
+    for (size_t i = 0; i < sl_collect_count(c); i++) {
+      sl_record r;
+      sl_collect_get(c, i, &r);
+      lines_add(&got, r.value, r.value_len);
+    }
+    const char *expect_lines[] = {"0,a,4", "0,b,3", "0,c,2", "10,a,2", "10,d,1"};
+    for (size_t i = 0; i < N(expect_lines); i++)
+      lines_add(&want, expect_lines[i], strlen(expect_lines[i]));
+    if (!same_lines(&want, &got, 1)) {
+      fprintf(stderr, "  fast path %s:", fast ? "on" : "off");
+      for (size_t i = 0; i < got.n; i++) fprintf(stderr, " %s", got.v[i]);
+      fprintf(stderr, "\n");
+      CHECK(0);
+    }
+    lines_free(&got);
+    lines_free(&want);
+    sl_collect_free(c);
+    sl_env_free(env);
+  }
+}
+
 int main(void) {
   scratch_init("/tmp/sl_test_window", 1);
   /* first: it forks, and a process that has run threads should not (TSan) */
   RUN(test_fast_path_memory_follows_live_keys);
   RUN(test_fast_path_checkpoint_is_a_bulk_copy);
   RUN(test_fast_path_checkpoint_equals_general);
+  RUN(test_state_figures);
   for (int b = 0; b < N_BACKENDS; b++) {
     g_backend = g_backends[b];
     fprintf(stderr, "== backend %s\n", g_backend);

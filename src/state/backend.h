@@ -50,6 +50,15 @@
  * found with sl__backend_native().  Code above this header calls these
  * slots and never names a backend.
  *
+ * Figures (optional slot state_stats, NULL in a backend without them):
+ * the entries of state sid (composite keys: every key / namespace / user
+ * key entry) and the bytes they take, for metrics.  On the backend's
+ * owning thread only (no locking), cheap enough for once a second per
+ * state.  Heap: exact running counts (heap_backend.c says what the bytes
+ * include), two loads.  RocksDB: an estimate from the state's column
+ * family's properties plus the write-back cache's pending changes
+ * (rocksdb_backend.c), a few microseconds.
+ *
  * Lifetimes: a value returned by get() is a view valid until the next call
  * on the same backend.  iter() callbacks get views valid during the call and
  * must not modify the backend.
@@ -121,6 +130,9 @@ typedef struct sl__backend_vt {
   int (*native_restore)(sl__backend *dst, const sl__conf *conf, const char *dir);
   int (*native_check)(const char *dir, sl__problem_fn report, void *arg,
                       char *err, size_t errcap);
+  /* optional: figures of state sid (above): 0, or a negative code for an
+   * unknown sid (message in be->err) */
+  int (*state_stats)(sl__backend *be, uint32_t sid, uint64_t *entries, uint64_t *bytes);
 } sl__backend_vt;
 
 /* Registered states (shared bookkeeping of every backend). */

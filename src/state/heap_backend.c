@@ -32,6 +32,14 @@
  *
  *     version:   1 ---- snapshot ----> 2 ------ release ------> 2
  *     entry v1:  mutable               shared (copy on write)    mutable
+ *
+ * Figures (state_stats): per state a running count of its entries and of
+ * the bytes it allocated -- its tables' slot arrays (32 bytes a slot) and
+ * its entries (16 + cklen + vcap bytes each; inline slots cost nothing
+ * more) -- updated where slots and entries are allocated, grown and freed,
+ * so a query is two loads.  Not counted: a snapshot's slot-array copies
+ * and the entries retired while it is open (they go at snap_release), the
+ * per-key-group table headers, and the allocator's own overhead.
  */
 #include <stdio.h>
 
@@ -62,9 +70,15 @@ typedef struct table {
   uint32_t count;
   slot *snap;   /* slot array copied by the open snapshot */
   uint32_t snap_cap;
+  uint32_t sid; /* its state's (h->stats[sid]) */
   entry **retired;
   uint32_t n_retired, cap_retired;
 } table;
+
+/* Running figures of one state (the state_stats slot). */
+typedef struct sstat {
+  uint64_t entries, bytes;
+} sstat;
 
 typedef struct heap_be {
   sl__backend base;
@@ -75,6 +89,7 @@ typedef struct heap_be {
   slot *dead; /* the slot array a grow replaced: a value passed to put may
                * point into it (views live until the next call) */
   table **tables; /* [sid] -> array of (kg_hi - kg_lo + 1) tables */
+  sstat *stats;   /* [sid] */
   uint32_t n_tables;
   uint32_t version;
   uint32_t snap_version; /* 0: no snapshot open */
@@ -86,6 +101,10 @@ struct sl__snapshot {
 };
 
 static inline uint8_t *val_of(entry *e) { return e->data + e->cklen; }
+/* What an entry allocated (new_entry). */
+static inline uint64_t entry_bytes(const entry *e) {
+  return sizeof *e + (uint64_t)e->cklen + e->vcap;
+}
 
 static table *get_table(heap_be *h, int kg, uint32_t sid) {
   if (sid >= h->n_tables || kg < h->base.kg_lo || kg > h->base.kg_hi) return NULL;
@@ -113,12 +132,17 @@ static int heap_add_state(sl__backend *be, const char *name, sl__state_kind kind
   int is_new;
   int rc = sl__backend_register(be, name, kind, sid, &is_new);
   if (rc || !is_new) return rc;
+  sstat *st = sl__realloc(h->stats, (size_t)(*sid + 1) * sizeof *st);
+  if (!st) return fail(h, -SL_ENOMEM, "out of memory");
+  h->stats = st;
+  st[*sid] = (sstat){0, 0};
   table **t = sl__realloc(h->tables, (size_t)(*sid + 1) * sizeof *t);
   if (!t) return fail(h, -SL_ENOMEM, "out of memory");
   h->tables = t;
   size_t n = (size_t)(be->kg_hi - be->kg_lo + 1);
   t[*sid] = sl__calloc(n, sizeof(table));
   if (!t[*sid]) return fail(h, -SL_ENOMEM, "out of memory");
+  for (size_t k = 0; k < n; k++) t[*sid][k].sid = *sid;
   h->n_tables = *sid + 1;
   return 0;
 }
@@ -248,6 +272,7 @@ static int grow(heap_be *h, table *t) {
   h->dead = t->slots;
   t->slots = ns;
   h->slot_bytes += (uint64_t)(ncap - t->cap) * sizeof *ns;
+  h->stats[t->sid].bytes += (uint64_t)(ncap - t->cap) * sizeof *ns;
   t->cap = ncap;
   if (h->base.large && h->slot_bytes > SL__STATE_LARGE) *h->base.large = 1;
   return 0;
@@ -283,6 +308,7 @@ static int make_writable(heap_be *h, table *t, slot *s, uint32_t vneed,
     n->vlen = keep;
     s->kind = SLOT_PTR;
     s->u.e = n;
+    h->stats[t->sid].bytes += entry_bytes(n);
     return 0;
   }
   entry *e = s->u.e;
@@ -298,10 +324,14 @@ static int make_writable(heap_be *h, table *t, slot *s, uint32_t vneed,
       sl__free(n);
       return rc;
     }
-  } else if (later) {
-    *later = e;
-  } else {
-    sl__free(e);
+  }
+  /* (a retired e belongs to the snapshot now: not counted) */
+  h->stats[t->sid].bytes += entry_bytes(n) - entry_bytes(e);
+  if (!shared(h, e)) {
+    if (later)
+      *later = e;
+    else
+      sl__free(e);
   }
   s->u.e = n;
   return 0;
@@ -336,9 +366,11 @@ static int upsert(heap_be *h, int kg, uint32_t sid, const void *ck, uint32_t ckl
       if (!e) return fail(h, -SL_ENOMEM, "out of memory");
       s->kind = SLOT_PTR;
       s->u.e = e;
+      h->stats[t->sid].bytes += entry_bytes(e);
     }
     s->hash = hash;
     t->count++;
+    h->stats[t->sid].entries++;
   }
   *tout = t;
   *sout = s;
@@ -413,15 +445,17 @@ static int heap_del(sl__backend *be, int kg, uint32_t sid, const void *ck,
   if (!t || !t->count) return 0;
   uint32_t mask = t->cap - 1, i = find(t, hash, ck, cklen);
   if (!t->slots[i].kind) return 0;
+  sstat *st = &h->stats[t->sid];
   if (t->slots[i].kind == SLOT_PTR) {
     entry *e = t->slots[i].u.e;
     if (shared(h, e)) {
       int rc = retire(h, t, e);
       if (rc) return rc;
-    } else {
-      sl__free(e);
     }
+    st->bytes -= entry_bytes(e);
+    if (!shared(h, e)) sl__free(e);
   }
+  st->entries--;
   /* backward-shift deletion keeps probe sequences intact */
   uint32_t j = i;
   for (;;) {
@@ -515,6 +549,28 @@ static void heap_snap_release(sl__snapshot *snap) {
   sl__free(snap);
 }
 
+/* ---- figures ----------------------------------------------------------------- */
+
+static int heap_state_stats(sl__backend *be, uint32_t sid, uint64_t *entries,
+                            uint64_t *bytes) {
+  heap_be *h = (heap_be *)be;
+  if (sid >= h->n_tables) return fail(h, -SL_ESTATE, "unknown state id");
+  *entries = h->stats[sid].entries;
+  *bytes = h->stats[sid].bytes;
+#ifdef SL_DEBUG /* the running counts are what a walk finds */
+  uint64_t n = 0, b = 0;
+  for (int k = 0; k <= be->kg_hi - be->kg_lo; k++) {
+    const table *t = &h->tables[sid][k];
+    n += t->count;
+    b += (uint64_t)t->cap * sizeof(slot);
+    for (uint32_t i = 0; i < t->cap; i++)
+      if (t->slots[i].kind == SLOT_PTR) b += entry_bytes(t->slots[i].u.e);
+  }
+  SL_ASSERT(n == *entries && b == *bytes);
+#endif
+  return 0;
+}
+
 static void heap_free(sl__backend *be) {
   heap_be *h = (heap_be *)be;
   if (!h) return;
@@ -530,6 +586,7 @@ static void heap_free(sl__backend *be) {
     sl__free(h->tables[sid]);
   }
   sl__free(h->tables);
+  sl__free(h->stats);
   sl__free(h->dead);
   sl__backend_meta_free(be);
   sl__free_private(h);
@@ -548,6 +605,7 @@ static const sl__backend_vt heap_vt = {
     .snap_iter = heap_snap_iter,
     .snap_release = heap_snap_release,
     .free = heap_free,
+    .state_stats = heap_state_stats,
 };
 
 int sl__heap_backend_open(const sl__conf *conf, int kg_lo, int kg_hi,

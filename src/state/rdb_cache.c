@@ -44,6 +44,7 @@ void sl__rc_free(sl__rc *c) {
   sl__free(c->chunks);
   sl__free(c->slots);
   sl__free(c->dirty);
+  sl__free(c->pend);
   memset(c, 0, sizeof *c);
 }
 
@@ -95,7 +96,7 @@ int sl__rc_full(const sl__rc *c, uint32_t klen, uint32_t vlen) {
   return (c->cur == UINT32_MAX ? 0 : c->cur + 1) >= c->max_chunks;
 }
 
-int sl__rc_mark_dirty(sl__rc *c, sl__rc_ent *e) {
+static int mark_dirty(sl__rc *c, sl__rc_ent *e) {
   if (e->dirty) return 0;
   if (c->n_dirty == c->dirty_cap) {
     uint32_t cap = c->dirty_cap ? c->dirty_cap * 2 : 1024;
@@ -150,7 +151,7 @@ static sl__rc_ent *move_ent(sl__rc *c, sl__rc_ent *e, uint32_t vcap, uint32_t ke
   n->st = e->st;
   repoint(c, e, n);
   if (e->dirty) { /* the dirty list keeps the old pointer: add the new one */
-    if (sl__rc_mark_dirty(c, n)) {
+    if (mark_dirty(c, n)) {
       repoint(c, n, e);
       return NULL;
     }
@@ -160,11 +161,49 @@ static sl__rc_ent *move_ent(sl__rc *c, sl__rc_ent *e, uint32_t vcap, uint32_t ke
   return n;
 }
 
+int sl__rc_mark_dirty(sl__rc *c, sl__rc_ent *e) {
+  sl__rc_count(c, e, -1);
+  int rc = mark_dirty(c, e);
+  sl__rc_count(c, e, 1);
+  return rc;
+}
+
+/* Room in pend for state sid.  0 or -SL_ENOMEM. */
+static int pend_room(sl__rc *c, uint32_t sid) {
+  if (sid < c->n_pend) return 0;
+  uint32_t n = sid + 8;
+  sl__rc_pend *p = sl__realloc(c->pend, (size_t)n * sizeof *p);
+  if (!p) return -SL_ENOMEM;
+  memset(p + c->n_pend, 0, (size_t)(n - c->n_pend) * sizeof *p);
+  c->pend = p;
+  c->n_pend = n;
+  return 0;
+}
+
+/* What an entry adds to its state's pend (rdb_cache.h), without branches:
+ * a dirty one counts an entry when it holds a value or appends (VAL 1 and
+ * MERGE 3: the odd states), and its key + value bytes. */
+_Static_assert(SL__RC_VAL == 1 && SL__RC_MERGE == 3 && SL__RC_ABSENT == 2 && SL__RC_NONE == 0,
+               "pend_n: the odd states count");
+static inline int64_t pend_n(const sl__rc_ent *e) { return (int64_t)(e->dirty & e->st & 1); }
+static inline int64_t pend_b(const sl__rc_ent *e) {
+  return -(int64_t)e->dirty & ((int64_t)e->klen + e->vlen);
+}
+
 sl__rc_ent *sl__rc_set(sl__rc *c, sl__rc_ent *e, uint32_t hash, uint32_t sid,
                        const void *key, uint32_t klen, int st, const void *v,
                        uint32_t vlen, int dirty) {
+  if (e && e->dirty && e->st == st && e->vlen == vlen) {
+    /* a pending value rewritten (the common case): in place, still dirty,
+     * its figures unchanged */
+    if (vlen) memmove(sl__rc_val(e), v, vlen);
+    return e;
+  }
+  /* pend changes by e's figures after less before (on success: a failure
+   * leaves e as it was, or clean) */
+  int64_t was_n = 0, was_b = 0;
   if (!e) {
-    if (c->n >= c->max_n) return NULL;
+    if (c->n >= c->max_n || (sid >= c->n_pend && pend_room(c, sid))) return NULL;
     e = new_ent(c, hash, sid, key, klen, vlen);
     if (!e) return NULL;
     uint32_t i = hash & c->mask;
@@ -172,35 +211,44 @@ sl__rc_ent *sl__rc_set(sl__rc *c, sl__rc_ent *e, uint32_t hash, uint32_t sid,
     c->slots[i].hash = hash;
     c->slots[i].e = e;
     c->n++;
-  } else if (vlen > e->vcap) {
-    /* v may lie in e's old value: the old place stays intact (a hole) */
-    sl__rc_ent *n = move_ent(c, e, vlen, 0);
-    if (!n) return NULL;
-    e = n;
+  } else {
+    was_n = pend_n(e);
+    was_b = pend_b(e);
+    if (vlen > e->vcap) {
+      /* v may lie in e's old value: the old place stays intact (a hole) */
+      sl__rc_ent *n = move_ent(c, e, vlen, 0);
+      if (!n) return NULL;
+      e = n;
+    }
   }
   if (vlen) memmove(sl__rc_val(e), v, vlen);
   e->vlen = vlen;
   e->st = (uint8_t)st;
-  if (dirty && sl__rc_mark_dirty(c, e)) {
+  if (dirty && mark_dirty(c, e)) {
     e->st = SL__RC_NONE; /* the write is lost to the cache: caller goes to the DB */
     return NULL;
   }
+  c->pend[sid].entries += pend_n(e) - was_n;
+  c->pend[sid].bytes += pend_b(e) - was_b;
   return e;
 }
 
 sl__rc_ent *sl__rc_append(sl__rc *c, sl__rc_ent *e, const void *v, uint32_t vlen) {
   uint64_t need = (uint64_t)e->vlen + vlen;
   if (need > sl__rc_max_value(c)) return NULL;
+  int64_t was_n = pend_n(e), was_b = pend_b(e);
   if (need > e->vcap) {
     /* v may point into e's value: it stays readable in the old place */
     sl__rc_ent *n = move_ent(c, e, (uint32_t)need, e->vlen);
     if (!n) return NULL;
     e = n;
   }
-  if (sl__rc_mark_dirty(c, e)) return NULL;
+  if (mark_dirty(c, e)) return NULL;
   if (vlen) memmove(sl__rc_val(e) + e->vlen, v, vlen);
   e->vlen = (uint32_t)need;
   c->dirty_bytes += vlen;
+  c->pend[e->sid].entries += pend_n(e) - was_n;
+  c->pend[e->sid].bytes += pend_b(e) - was_b;
   return e;
 }
 
@@ -227,6 +275,7 @@ int sl__rc_flush(sl__rc *c, sl__rc_write_fn fn, void *arg) {
     if (!e->dirty) continue;
     int rc = fn(arg, e);
     if (rc) return rc; /* written ones are clean: skipped next time */
+    sl__rc_count(c, e, -1);
     e->dirty = 0;
     if (e->st == SL__RC_MERGE) { /* the DB has the operands now */
       e->st = SL__RC_NONE;
@@ -235,6 +284,8 @@ int sl__rc_flush(sl__rc *c, sl__rc_write_fn fn, void *arg) {
   }
   c->n_dirty = 0;
   c->dirty_bytes = 0;
+  for (uint32_t i = 0; i < c->n_pend; i++) /* nothing pending any more */
+    SL_ASSERT(c->pend[i].entries == 0 && c->pend[i].bytes == 0);
   return 0;
 }
 
@@ -245,4 +296,5 @@ void sl__rc_clear(sl__rc *c) {
   c->used = 0;
   c->n_dirty = 0;
   c->dirty_bytes = 0;
+  if (c->n_pend) memset(c->pend, 0, (size_t)c->n_pend * sizeof *c->pend);
 }

@@ -26,6 +26,14 @@
  * and reused after each clear.  A value larger than max_value() is never
  * cached; the owner hands it to the DB directly.
  *
+ * Per state the cache keeps what its dirty entries will add to the DB
+ * (pend, for the backend's state_stats): one entry for a value or appends
+ * (none for a delete: whether the DB holds the key is not known, and a key
+ * put and deleted within the cache never reaches it), and their key +
+ * value bytes -- updated by what an entry counted before a change and
+ * after it (a pending value rewritten with its length: no change), so a
+ * query reads two numbers.
+ *
  * Invariants:
  *   1. At most one entry per (sid, key), found through the table.
  *   2. Every dirty entry is on the dirty list (the list may also hold
@@ -60,6 +68,10 @@ typedef struct sl__rc_slot {
   sl__rc_ent *e;
 } sl__rc_slot;
 
+typedef struct sl__rc_pend {
+  int64_t entries, bytes;
+} sl__rc_pend;
+
 typedef struct sl__rc {
   sl__rc_slot *slots;
   uint32_t mask;      /* slots - 1 */
@@ -70,7 +82,21 @@ typedef struct sl__rc {
   sl__rc_ent **dirty;
   uint32_t n_dirty, dirty_cap;
   size_t dirty_bytes; /* key + value bytes of dirty entries (approx.) */
+  sl__rc_pend *pend;  /* [sid]: the dirty entries' figures (above) */
+  uint32_t n_pend;    /* states with an array slot (grown as entries of
+                       * new states come) */
 } sl__rc;
+
+/* e's figures out of (sign -1) or into (+1) its state's pend: a dirty
+ * entry counts, a clean one does not.  The owner calls it around every
+ * change it makes itself to an entry's dirty flag, state or value length
+ * (set, append and flush keep pend themselves). */
+static inline void sl__rc_count(sl__rc *c, const sl__rc_ent *e, int sign) {
+  if (!e->dirty || e->sid >= c->n_pend) return;
+  sl__rc_pend *p = &c->pend[e->sid];
+  p->entries += sign * (e->st == SL__RC_VAL || e->st == SL__RC_MERGE);
+  p->bytes += sign * ((int64_t)e->klen + e->vlen);
+}
 
 /* Sets up a cache of at most `limit` bytes (>= 1 MB).  0 or -SL_ENOMEM. */
 int sl__rc_init(sl__rc *c, size_t limit);

@@ -77,6 +77,10 @@ struct sl__kstate {
   uint64_t ck_hash;
   uint8_t *vbuf; /* scratch for values built here (TTL wrap, accumulators) */
   uint32_t vcap;
+  /* state kept outside the backend (sl__kstate_set_outside), or NULL fn */
+  const char *out_state;
+  sl__outside_stats_fn out_fn;
+  void *out_ud;
 };
 
 /* ---- clock (processing time for TTL; tests replace it) -------------------- */
@@ -117,6 +121,27 @@ void sl__kstate_free(sl__kstate *ks) {
 }
 
 sl__backend *sl__kstate_backend(sl__kstate *ks) { return ks->be; }
+
+void sl__kstate_set_outside(sl__kstate *ks, const char *state, sl__outside_stats_fn fn,
+                            void *ud) {
+  ks->out_state = fn ? state : NULL;
+  ks->out_fn = fn;
+  ks->out_ud = fn ? ud : NULL;
+}
+
+int sl__kstate_stats(sl__kstate *ks, sl__state_stats_fn fn, void *ud) {
+  if (!ks || !ks->be->vt->state_stats) return 0;
+  sl__backend *be = ks->be;
+  for (uint32_t sid = 0; sid < be->n_states; sid++) {
+    uint64_t entries = 0, bytes = 0;
+    int rc = be->vt->state_stats(be, sid, &entries, &bytes);
+    if (rc) return rc;
+    const char *name = be->states[sid].name;
+    if (ks->out_fn && !strcmp(name, ks->out_state)) ks->out_fn(ks->out_ud, &entries, &bytes);
+    if ((rc = fn(ud, name, entries, bytes))) return rc;
+  }
+  return 0;
+}
 
 void sl__kstate_key(const sl__kstate *ks, sl_bytes *out) {
   *out = (sl_bytes){ks->key ? ks->key : "", ks->klen};

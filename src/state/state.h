@@ -75,6 +75,30 @@ typedef int (*sl__state_entry_fn)(void *arg, const void *key, uint32_t klen, int
                                   uint32_t vlen);
 int sl__state_foreach(sl_state *s, sl__state_entry_fn fn, void *arg);
 
+/* Figures for metrics: each state registered in ks's backend (also those
+ * restored and not yet used), in registration order, as fn(ud, name,
+ * entries, bytes): the backend's state_stats (backend.h: exact running
+ * counts on the heap, an estimate on RocksDB) plus what the operator keeps
+ * of that state outside the backend (sl__kstate_set_outside).  On the
+ * thread that owns ks (the instance's worker), no locking; cost: one
+ * state_stats per state (heap: two loads; RocksDB: three property reads,
+ * microseconds).  name is borrowed, valid while ks lives.  fn returns 0
+ * to go on.  Returns 0 (also for ks NULL, or a backend without
+ * state_stats: fn is not called), fn's non-zero result, or a negative
+ * code (message in the backend's err). */
+typedef int (*sl__state_stats_fn)(void *ud, const char *state, uint64_t entries,
+                                  uint64_t bytes);
+int sl__kstate_stats(sl__kstate *ks, sl__state_stats_fn fn, void *ud);
+
+/* Keyed state an operator keeps outside the backend (the window fast
+ * path): fn adds the entries and bytes it holds of the state named
+ * `state` to that state's figures in sl__kstate_stats (called there, on
+ * the same thread).  One per ks; fn NULL removes it.  state and ud are
+ * borrowed: they must outlive the registration. */
+typedef void (*sl__outside_stats_fn)(void *ud, uint64_t *entries, uint64_t *bytes);
+void sl__kstate_set_outside(sl__kstate *ks, const char *state, sl__outside_stats_fn fn,
+                            void *ud);
+
 /* Processing-time clock used for TTL (tests install a fake one). */
 void sl__state_set_clock(int64_t (*clock_ms)(void));
 

@@ -37,6 +37,11 @@
  * entries (linear probing, backward-shift deletion; a key's home slot from
  * that upper half too, tab_home), so a probe reads a key only when the
  * hash halves match.  The hash is the one the record came with.
+ *
+ * Figures (sl__fastwin_stats, reported as the contents state's): the live
+ * panes -- the entries the general path would hold in that state -- and
+ * the bytes of the key array, the table, the free-id list, the rings and
+ * the long keys, kept as running counts where they change.
  */
 #include "window/win_int.h"
 
@@ -90,6 +95,8 @@ struct sl__fastwin {
   /* the previous record's pane */
   int64_t cur_start, cur_end, cur_idx, cur_last; /* cur_last: end - 1 of its last window */
   uint8_t *acc; /* merge scratch (acc_size bytes) */
+  uint64_t n_live;     /* live panes of all keys */
+  uint64_t ring_bytes; /* of the rings and the allocated (long) keys */
 };
 
 /* ---- pane arithmetic (int128 where an int64 could overflow) ---------------------------- */
@@ -216,6 +223,7 @@ static __attribute__((noinline)) fw_key *key_insert(sl__fastwin *f, sl__inst *in
     return NULL;
   }
   if (klen) memcpy(kb, key, klen);
+  if (klen > sizeof k->k.kbuf) f->ring_bytes += klen;
   k->klen = klen;
   k->hash = h;
   k->kg = sl__key_group(h, inst->job->max_parallelism);
@@ -252,8 +260,12 @@ static void key_remove(sl__fastwin *f, uint32_t id) {
     i = j;
   }
   f->tab_used--;
-  if (k->klen > sizeof k->k.kbuf) sl__free(k->k.kptr);
+  if (k->klen > sizeof k->k.kbuf) {
+    sl__free(k->k.kptr);
+    f->ring_bytes -= k->klen;
+  }
   sl__free(k->ring);
+  f->ring_bytes -= (uint64_t)k->cap * f->slot;
   memset(k, 0, sizeof *k);
   k->reg = FW_NONE;
   f->free_ids[f->n_free++] = id;
@@ -302,6 +314,7 @@ static int ring_rebuild(sl__fastwin *f, fw_key *k, uint32_t cap, int64_t idx) {
     return 1;
   }
   sl__free(k->ring);
+  f->ring_bytes += ((uint64_t)cap - k->cap) * f->slot;
   k->ring = r;
   k->cap = cap;
   return 0;
@@ -326,6 +339,7 @@ static uint8_t *pane_new(sl__fastwin *f, fw_key *k, int64_t idx) {
   memcpy(s, &idx, 8);
   f->agg->agg_create(f->agg->ud, s + 8);
   k->live++;
+  f->n_live++;
   return s;
 }
 
@@ -465,6 +479,7 @@ static int fire_key(sl__inst *inst, sl__fastwin *f, uint32_t id, int64_t L) {
   if (old) {
     memcpy(old, &(int64_t){FW_NONE}, 8);
     k->live--;
+    f->n_live--;
   }
   k->reg = FW_NONE;
   if (!k->live) { /* removed when it stays so (sweep_idle): keys that come back
@@ -816,6 +831,14 @@ int sl__fastwin_new(sl__inst *inst, const win_cfg *c, sl__fastwin **out) {
   }
   *out = f;
   return 0;
+}
+
+void sl__fastwin_stats(void *ud, uint64_t *entries, uint64_t *bytes) {
+  const sl__fastwin *f = ud;
+  *entries += f->n_live;
+  *bytes += f->ring_bytes + (uint64_t)f->keys_cap * sizeof *f->keys +
+            ((uint64_t)f->tab_mask + 1) * sizeof *f->tab +
+            (uint64_t)f->free_cap * sizeof *f->free_ids;
 }
 
 void sl__fastwin_free(sl__fastwin *f) {

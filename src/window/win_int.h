@@ -114,6 +114,10 @@ int sl__fastwin_fire(sl__inst *inst, sl__fastwin *f, int64_t wm);
  * hold -- the contents of every live pane and the timers of the windows
  * waiting -- into the keyed image (sl__snap_extra, state/backend.h). */
 int sl__fastwin_freeze(sl__inst *inst, sl__fastwin *f, sl__snap_extra **out);
+/* Its figures added to *entries and *bytes (an sl__outside_stats_fn,
+ * state/state.h; ud is the sl__fastwin): live panes, and the bytes of its
+ * keys, table and rings.  O(1). */
+void sl__fastwin_stats(void *ud, uint64_t *entries, uint64_t *bytes);
 /* After a restore: take every pane out of the contents state and drop the
  * window timers (the fast path fires from its panes). */
 int sl__fastwin_absorb(sl__inst *inst, sl__fastwin *f);

@@ -674,8 +674,11 @@ static int win_open(sl__inst *inst) {
   if (!rc && c->spec.kind == SL_WINDOW_SESSION)
     rc = sl_state_get(&inst->ctx, &D_SESSIONS, &wi->sessions);
   if (!rc) rc = sl__timers_new(inst, win_on_timer, &inst->timers);
-  if (!rc && sl__fastwin_eligible(inst, c) && !(rc = sl__fastwin_new(inst, c, &wi->fast)))
+  if (!rc && sl__fastwin_eligible(inst, c) && !(rc = sl__fastwin_new(inst, c, &wi->fast))) {
     inst->vt = &win_fast_vt; /* this instance only */
+    /* its panes are the contents state's entries (metrics) */
+    sl__kstate_set_outside(inst->ks, contents->name, sl__fastwin_stats, wi->fast);
+  }
   if (rc)
     return sl__fail(inst, rc, "cannot open the window state: %s",
                     inst->ctx.msg[0] ? inst->ctx.msg : sl_strerror(rc));
@@ -689,6 +692,7 @@ static void win_close(sl__inst *inst, int ok) {
     sl__free(wi->copy);
     sl__free(wi->sess);
     sl__free(wi->acc);
+    if (wi->fast) sl__kstate_set_outside(inst->ks, NULL, NULL, NULL);
     sl__fastwin_free(wi->fast);
     sl__free_private(wi);
     inst->impl = NULL;
