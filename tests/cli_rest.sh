@@ -72,6 +72,10 @@ VID=$(j 'd["vertices"][4]["id"]' <"$TMP/job.json")
 get "jobs/$JID/vertices/$VID" >"$TMP/vertex.json"
 check "GET vertices/:vid: two subtasks reading 1000 records in all" test \
   "$(j 'len(d["subtasks"]) == 2 and sum(s["metrics"]["read-records"] for s in d["subtasks"]) == 1000 and d["subtasks"][1]["subtask"] == 1' <"$TMP/vertex.json")" = 1
+# the window's state: one open pane [9s,10s) per key, 7 over both subtasks
+check "state: the window holds 7 panes" wait_for "7 panes" \
+  'sum(x["entries"] for s in d["subtasks"] for x in s["state"]) == 7 and all(x["bytes"] > 0 for s in d["subtasks"] for x in s["state"])' "jobs/$JID/vertices/$VID"
+check "/metrics: stateEntries of the window sum to 7" test "$(get metrics | awk '/^sluice_taskmanager_job_task_operator_stateEntries\{.*operator="window"/ {s += $NF} END {print s}')" = 7
 check "GET /jobs/overview" test "$(get jobs/overview | j 'd["jobs"][0]["jid"] == "'"$JID"'" and d["jobs"][0]["name"] == "window-agg" and d["jobs"][0]["tasks"]["running"] >= 1')" = 1
 check "GET /overview" test "$(get overview | j 'd["jobs-running"] == 1 and d["slots-total"] == 2')" = 1
 check "GET /config" test "$(get config | j 'd["refresh-interval"] == 3000 and "flink-version" in d')" = 1

@@ -134,6 +134,30 @@ static int op_metrics(walk *w) {
   return 0;
 }
 
+/* State metrics: entries, then bytes, of every state of every subtask. */
+static int state_metrics(walk *w) {
+  sl__job *job = w->job;
+  w->m.scope = SL_METRIC_STATE;
+  for (int k = 0; k < 2; k++)
+    for (int i = 0; i < job->n_ops; i++)
+      for (int s = 0; s < (job->ops[i]->nonparallel ? 1 : job->P); s++) {
+        const sl__imetrics *m = &job->workers[s].insts[i].m;
+        int n = atomic_load_explicit(&m->n_states, memory_order_acquire);
+        w->m.op = job->ops[i]->name;
+        w->m.op_kind = sl__op_kind_name(job->ops[i]->kind);
+        w->m.subtask = s;
+        for (int t = 0; t < n; t++) {
+          w->m.state = m->states[t].name;
+          uint64_t v = atomic_load_explicit(k ? &m->states[t].bytes : &m->states[t].entries,
+                                            memory_order_relaxed);
+          int rc = emit(w, k ? "stateBytes" : "stateEntries", SL_METRIC_GAUGE, (double)v);
+          if (rc) return rc;
+        }
+      }
+  w->m.state = NULL;
+  return 0;
+}
+
 int sl_metrics_foreach(const sl_env *env, sl_metric_fn fn, void *ud) {
   if (!env || !fn) return -SL_EINVAL;
   sl_env *e = (sl_env *)env; /* the mutex only */
@@ -146,6 +170,7 @@ int sl_metrics_foreach(const sl_env *env, sl_metric_fn fn, void *ud) {
     w.m.job_id = e->jid;
     rc = job_metrics(&w);
     if (!rc) rc = op_metrics(&w);
+    if (!rc) rc = state_metrics(&w);
   }
   pthread_mutex_unlock(&e->live_mu);
   return rc;

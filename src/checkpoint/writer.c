@@ -358,5 +358,6 @@ const sl__job_hooks sl__ckpt_hooks = {.start = sl__ckpt_start,
                                       .restore = sl__ckpt_restore,
                                       .worker_step = sl__ckpt_worker_step,
                                       .aligned = sl__ckpt_aligned,
-                                      .stop = sl__ckpt_stop};
+                                      .stop = sl__ckpt_stop,
+                                      .state_stats = sl__inst_state_stats};
 

@@ -306,6 +306,17 @@ cJSON *sl__rest_vertex(sl_env *env, const char *vid) {
       cJSON_AddNumberToObject(st, "end-time", env->end_ms ? (double)env->end_ms : -1);
       cJSON_AddNumberToObject(st, "duration", (double)duration(env));
       cJSON_AddItemToObject(st, "metrics", metrics(env, i, s));
+      cJSON *states = cJSON_AddArrayToObject(st, "state");
+      sl__job *job = live(env);
+      const sl__imetrics *im = job ? &job->workers[s].insts[i].m : NULL;
+      int n = im ? atomic_load_explicit(&im->n_states, memory_order_acquire) : 0;
+      for (int t = 0; t < n; t++) {
+        cJSON *x = cJSON_CreateObject();
+        cJSON_AddStringToObject(x, "name", im->states[t].name);
+        cJSON_AddNumberToObject(x, "entries", (double)atomic_load(&im->states[t].entries));
+        cJSON_AddNumberToObject(x, "bytes", (double)atomic_load(&im->states[t].bytes));
+        cJSON_AddItemToArray(states, x);
+      }
       cJSON_AddItemToArray(subs, st);
     }
     return o;

@@ -15,6 +15,21 @@
  */
 #include "runtime/runtime.h"
 
+/* One state's figures into inst's published ones (a new name takes the
+ * next free place). */
+static void put_state(void *ud, const char *state, uint64_t entries, uint64_t bytes) {
+  sl__imetrics *m = ud;
+  int n = atomic_load_explicit(&m->n_states, memory_order_relaxed), k = 0;
+  while (k < n && m->states[k].name != state && strcmp(m->states[k].name, state)) k++;
+  if (k == n) {
+    if (n == SL__STATE_METRICS) return;
+    m->states[k].name = state;
+  }
+  atomic_store_explicit(&m->states[k].entries, entries, memory_order_relaxed);
+  atomic_store_explicit(&m->states[k].bytes, bytes, memory_order_relaxed);
+  if (k == n) atomic_store_explicit(&m->n_states, n + 1, memory_order_release);
+}
+
 void sl__metrics_publish(sl__worker *w, int64_t now_ns, int force) {
   sl__job *job = w->job;
   int sec = force || now_ns >= w->sec_next_ns;
@@ -40,6 +55,7 @@ void sl__metrics_publish(sl__worker *w, int64_t now_ns, int force) {
       m->last_in = m->in;
       m->last_out = m->out;
       m->last_bp_ns = m->bp_ns;
+      if (job->hooks && job->hooks->state_stats) job->hooks->state_stats(inst, put_state, m);
     }
   }
   atomic_store_explicit(&w->p_idle_ns, w->idle_ns, memory_order_relaxed);

@@ -238,7 +238,15 @@ typedef struct sl__imetrics {
   _Atomic int64_t p_bp_ns, p_wm_in, p_wm_out;
   _Atomic double p_in_rate, p_out_rate, p_bp_ms; /* per second */
   _Atomic int p_state; /* SL__SUB_RUNNING, SL__SUB_FINISHED */
+  /* its states' entries and bytes (once a second; the first
+   * SL__STATE_METRICS states): names set once, before n_states counts them */
+  struct {
+    const char *name; /* borrowed from the keyed state */
+    _Atomic uint64_t entries, bytes;
+  } states[8];
+  _Atomic int n_states;
 } sl__imetrics;
+#define SL__STATE_METRICS 8
 enum { SL__SUB_CREATED = 0, SL__SUB_RUNNING = 1, SL__SUB_FINISHED = 2 };
 #define SL__METRICS_PUBLISH_NS 100000000LL /* 100 ms */
 
@@ -365,6 +373,11 @@ typedef struct sl__job_hooks {
   /* workers joined: the final checkpoint when ok, then release (0 or the
    * final checkpoint's error, recorded with sl__fail) */
   int (*stop)(sl__job *job, int ok);
+  /* metrics: each state of inst with its entries and bytes (its worker's
+   * thread, once a second) */
+  void (*state_stats)(sl__inst *inst,
+                      void (*fn)(void *ud, const char *state, uint64_t entries, uint64_t bytes),
+                      void *ud);
 } sl__job_hooks;
 
 /* Checkpoint statistics of a job (Flink's /jobs/:id/checkpoints), written

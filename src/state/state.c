@@ -721,3 +721,26 @@ int sl_state_clear(sl_state *s) {
   sl__free(c.buf);
   return rc ? (rc == -SL_ENOMEM ? state_fail(s, rc, "out of memory") : be_fail(s, rc)) : 0;
 }
+
+/* ---- metrics: an instance's states (sl__job_hooks.state_stats) ------------- */
+
+typedef struct inst_stats_arg {
+  void (*fn)(void *ud, const char *state, uint64_t entries, uint64_t bytes);
+  void *ud;
+} inst_stats_arg;
+
+static int inst_stats_one(void *ud, const char *state, uint64_t entries, uint64_t bytes) {
+  inst_stats_arg *a = ud;
+  if (strncmp(state, "__", 2)) a->fn(a->ud, state, entries, bytes); /* not the timers' */
+  return 0;
+}
+
+void sl__inst_state_stats(sl__inst *inst,
+                          void (*fn)(void *ud, const char *state, uint64_t entries,
+                                     uint64_t bytes),
+                          void *ud) {
+  inst_stats_arg a = {fn, ud};
+  sl__kstate_stats(inst->ks, inst_stats_one, &a);
+  sl__kstate_stats(inst->os, inst_stats_one, &a);
+  sl__kstate_stats(inst->bs, inst_stats_one, &a);
+}

@@ -99,6 +99,15 @@ typedef void (*sl__outside_stats_fn)(void *ud, uint64_t *entries, uint64_t *byte
 void sl__kstate_set_outside(sl__kstate *ks, const char *state, sl__outside_stats_fn fn,
                             void *ud);
 
+/* Every state of an operator instance (keyed, operator, broadcast; not the
+ * timers') with its entries and bytes, for the metrics (bound as
+ * sl__job_hooks.state_stats; the instance's worker thread). */
+struct sl__inst;
+void sl__inst_state_stats(struct sl__inst *inst,
+                          void (*fn)(void *ud, const char *state, uint64_t entries,
+                                     uint64_t bytes),
+                          void *ud);
+
 /* Processing-time clock used for TTL (tests install a fake one). */
 void sl__state_set_clock(int64_t (*clock_ms)(void));
 
