@@ -644,7 +644,9 @@ int sl_execute(sl_env *env, const char *job_name) {
     }
   }
   int64_t t0 = sl__now_ns();
+  pthread_mutex_lock(&env->live_mu); /* sl_job_stats_get may read it meanwhile */
   memset(&env->stats, 0, sizeof env->stats);
+  pthread_mutex_unlock(&env->live_mu);
   new_job_id(env->jid);
   env->start_ms = sl__clock_ms();
   env->end_ms = 0;
