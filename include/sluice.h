@@ -747,10 +747,12 @@ const char *sl_job_id(const sl_env *env);
  *     idleTimeMsPerSecond, accumulatedBackPressuredTimeMs,
  *     accumulatedBusyTimeMs, accumulatedIdleTimeMs, currentInputWatermark,
  *     currentOutputWatermark (INT64_MIN: none yet), numLateRecordsDropped;
- *   state scope (operator subtask and state): stateEntries, stateBytes.
+ *   state scope (operator subtask and state): stateEntries, stateBytes;
+ *   split scope (source subtask and split, sl_ctx_split_metrics):
+ *     splitRecordsIn, splitPending (-1: unknown).
  * Workers publish their counters every 100 ms and per-second figures every
  * second; durations are ms, times epoch ms. */
-typedef enum { SL_METRIC_JOB, SL_METRIC_OPERATOR, SL_METRIC_STATE } sl_metric_scope;
+typedef enum { SL_METRIC_JOB, SL_METRIC_OPERATOR, SL_METRIC_STATE, SL_METRIC_SPLIT } sl_metric_scope;
 typedef enum { SL_METRIC_COUNTER, SL_METRIC_GAUGE } sl_metric_type;
 typedef struct sl_metric {
   const char *name;
@@ -762,6 +764,7 @@ typedef struct sl_metric {
   const char *op_kind;    /* "source", "map", ..., "window", "sink" (NULL: job) */
   int subtask;            /* -1: job scope */
   const char *state;      /* state name (SL_METRIC_STATE), else NULL */
+  int64_t split;          /* a source's split id (SL_METRIC_SPLIT), else -1 */
   double value;
 } sl_metric;
 /* Called for every metric, grouped by name; a non-zero return stops the

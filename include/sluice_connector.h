@@ -192,6 +192,16 @@ int sl_ctx_split_watermark(sl_ctx *ctx, uint64_t split, int64_t watermark);
 int sl_ctx_split_idle(sl_ctx *ctx, uint64_t split, int idle);
 int sl_ctx_split_done(sl_ctx *ctx, uint64_t split);
 
+/* Per-split metrics: a reader reports, for a split (the same ids as
+ * above), the records it read from it in this run and what is still to
+ * read in it (`pending`: records or bytes, as the source counts them --
+ * Kafka's consumer lag, a file's remaining bytes; -1 unknown).  Shown per
+ * subtask by the REST API and sl_metrics_foreach (splitRecordsIn,
+ * splitPending; the first 16 splits a subtask reports).  Only from poll;
+ * call it when it is cheap (once per poll), not per record.  0, or
+ * -SL_EINVAL outside a source. */
+int sl_ctx_split_metrics(sl_ctx *ctx, uint64_t split, uint64_t records, int64_t pending);
+
 /* ------------------------------------------------------------------------ */
 /* Sinks                                                                     */
 /* ------------------------------------------------------------------------ */

@@ -362,6 +362,58 @@ static void test_metrics_foreach(void) {
   bg_free(&j);
 }
 
+/* Per-split metrics of the file source: after its first poll (512 lines
+ * of 10 bytes) the split reports 512 records and 4880 bytes still to read
+ * of the 10000; a map that waits at line 600 holds the job there. */
+static _Atomic int g_hold = 1;
+static int hold_map(void *ud, sl_ctx *ctx, const sl_record *in, sl_record *out) {
+  (void)ctx, (void)in, (void)out;
+  if (++*(long *)ud == 600)
+    while (atomic_load(&g_hold)) sleep_ms(1);
+  return 0;
+}
+typedef struct split_seen { double records, pending; int n; } split_seen;
+static int on_split(void *ud, const sl_metric *m) {
+  split_seen *s = ud;
+  if (m->scope != SL_METRIC_SPLIT) return 0;
+  s->n++;
+  if (m->split != 0 || m->subtask != 0 || strcmp(m->op_kind, "source")) s->n += 100;
+  if (!strcmp(m->name, "splitRecordsIn")) s->records = m->value;
+  if (!strcmp(m->name, "splitPending")) s->pending = m->value;
+  return 0;
+}
+static void *run_env(void *env) {
+  return (void *)(intptr_t)sl_execute(env, "splits");
+}
+static void test_split_metrics(void) {
+  char path[] = "/tmp/sl_split_XXXXXX";
+  int fd = mkstemp(path);
+  FILE *f = fdopen(fd, "w");
+  for (int i = 0; i < 1000; i++) fprintf(f, "%09d\n", i);
+  fclose(f);
+  sl_env *env = env_p(1);
+  long seen = 0;
+  sl_stream *s = sl_source_stream(env, sl_file_source(path));
+  sl_sink_to(sl_map(s, hold_map, &seen), sl_discard_sink());
+  pthread_t t;
+  pthread_create(&t, NULL, run_env, env);
+  split_seen sp = {0};
+  for (int i = 0; i < 500 && sp.n < 2; i++) {
+    sleep_ms(10);
+    sp = (split_seen){0};
+    sl_metrics_foreach(env, on_split, &sp);
+  }
+  CHECK_EQ_INT(sp.n, 2); /* one split: records and pending */
+  CHECK(sp.records == 512 && sp.pending == 10000 - 5120);
+  atomic_store(&g_hold, 0);
+  void *rc;
+  pthread_join(t, &rc);
+  CHECK_EQ_INT((int)(intptr_t)rc, 0);
+  CHECK_EQ_INT(seen, 1000);
+  sl_env_free(env);
+  unlink(path);
+}
+
 /* ---- rich functions: per-subtask open/close and a local pointer ------------ */
 
 typedef struct rich_log {
@@ -491,6 +543,7 @@ int main(void) {
   RUN(test_cancel);
   RUN(test_live_stats);
   RUN(test_metrics_foreach);
+  RUN(test_split_metrics);
   RUN(test_rich_functions);
   RUN(test_runs_switch_p1);
   RUN(test_runs_switch_p2);

@@ -158,6 +158,33 @@ static int state_metrics(walk *w) {
   return 0;
 }
 
+/* Split metrics of the sources: records, then pending. */
+static int split_metrics(walk *w) {
+  sl__job *job = w->job;
+  w->m.scope = SL_METRIC_SPLIT;
+  for (int k = 0; k < 2; k++)
+    for (int i = 0; i < job->n_ops; i++)
+      for (int s = 0; job->ops[i]->kind == SL__OP_SOURCE && s < job->P; s++) {
+        const sl__imetrics *m = &job->workers[s].insts[i].m;
+        int n = atomic_load_explicit(&m->n_splits, memory_order_acquire);
+        w->m.op = job->ops[i]->name;
+        w->m.op_kind = "source";
+        w->m.subtask = s;
+        for (int t = 0; t < n; t++) {
+          w->m.split = (int64_t)m->splits[t].id;
+          int rc = k ? emit(w, "splitPending", SL_METRIC_GAUGE,
+                            (double)atomic_load_explicit(&m->splits[t].pending,
+                                                         memory_order_relaxed))
+                     : emit(w, "splitRecordsIn", SL_METRIC_COUNTER,
+                            (double)atomic_load_explicit(&m->splits[t].records,
+                                                         memory_order_relaxed));
+          if (rc) return rc;
+        }
+      }
+  w->m.split = -1;
+  return 0;
+}
+
 int sl_metrics_foreach(const sl_env *env, sl_metric_fn fn, void *ud) {
   if (!env || !fn) return -SL_EINVAL;
   sl_env *e = (sl_env *)env; /* the mutex only */
@@ -168,9 +195,11 @@ int sl_metrics_foreach(const sl_env *env, sl_metric_fn fn, void *ud) {
     walk w = {.env = e, .job = job, .fn = fn, .ud = ud};
     w.m.job = e->job_name;
     w.m.job_id = e->jid;
+    w.m.split = -1;
     rc = job_metrics(&w);
     if (!rc) rc = op_metrics(&w);
     if (!rc) rc = state_metrics(&w);
+    if (!rc) rc = split_metrics(&w);
   }
   pthread_mutex_unlock(&e->live_mu);
   return rc;

@@ -87,6 +87,9 @@ typedef struct fs_reader {
   size_t n_mine, next;
   int fd;
   uint64_t lines; /* lines delivered from the current split */
+  uint64_t split_records; /* records from the current split in this run (metrics) */
+  uint64_t split_end;     /* its end (bytes; the file's size for the last split;
+                           * UINT64_MAX: unknown) */
   /* continuous */
   fs_file *files;
   size_t n_files;
@@ -369,6 +372,16 @@ static int read_failed(sl_ctx *ctx, int res, const char *path,
                   strerror(-res));
 }
 
+/* The current split's metrics: records read, bytes still to read. */
+static void report_split(fs_reader *r, sl_ctx *ctx, int at_end) {
+  uint64_t pos = sl__lr_pos(&r->lr);
+  int64_t pending = at_end                     ? 0
+                    : r->split_end == UINT64_MAX ? -1
+                    : r->split_end > pos         ? (int64_t)(r->split_end - pos)
+                                                 : 0;
+  sl_ctx_split_metrics(ctx, r->mine[r->next], r->split_records, pending);
+}
+
 static int poll_bounded(fs_reader *r, sl_ctx *ctx, int budget) {
   fs_src *s = r->src;
   int n = 0;
@@ -385,7 +398,8 @@ static int poll_bounded(fs_reader *r, sl_ctx *ctx, int budget) {
                         strerror(errno));
       /* A FIFO or device has one split and is read without blocking. */
       struct stat st;
-      int flags = fstat(r->fd, &st) == 0 && !S_ISREG(st.st_mode)
+      int regular = fstat(r->fd, &st) == 0 && S_ISREG(st.st_mode);
+      int flags = !regular
                       ? SL__LR_FINAL | SL__LR_POLL
                       : SL__LR_FINAL | SL__LR_PREAD;
       const fs_resume *res = r->resume ? &r->resume[r->mine[r->next]] : NULL;
@@ -402,6 +416,10 @@ static int poll_bounded(fs_reader *r, sl_ctx *ctx, int budget) {
       else
         sl__lr_reset(&r->lr, r->fd, flags, 0, 0, sp->end);
       r->lines = res && res->state == 1 ? res->lines : 0;
+      r->split_records = 0;
+      r->split_end = sp->end != SL__LR_NO_LIMIT ? sp->end
+                     : regular                   ? (uint64_t)st.st_size
+                                                 : UINT64_MAX; /* a FIFO: unknown */
     }
     const char *path = s->files[s->splits[r->mine[r->next]].file];
     sl__line line;
@@ -411,16 +429,20 @@ static int poll_bounded(fs_reader *r, sl_ctx *ctx, int budget) {
       int rc = deliver(ctx, &r->lr, res, &line, path, ts);
       if (rc) return rc;
       n++;
+      r->split_records++;
     } else if (res == SL__LR_EOF) {
+      report_split(r, ctx, 1);
       close(r->fd);
       r->fd = -1;
       r->next++;
     } else if (res == SL__LR_AGAIN) {
+      report_split(r, ctx, 0);
       return n ? SL_POLL_MORE : SL_POLL_IDLE; /* a FIFO with no data */
     } else {
       return read_failed(ctx, res, path, sl__lr_pos(&r->lr));
     }
   }
+  if (r->fd >= 0) report_split(r, ctx, 0);
   return SL_POLL_MORE;
 }
 

@@ -80,6 +80,7 @@ static int sample(void *ud, const sl_metric *m) {
     put(b, ",");
     label(b, "state", m->state);
   }
+  if (m->split >= 0) put(b, ",split=\"%lld\"", (long long)m->split);
   double v = m->value;
   if (v == floor(v) && fabs(v) < 9.007199254740992e15)
     put(b, "} %.0f\n", v);

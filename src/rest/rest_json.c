@@ -317,6 +317,17 @@ cJSON *sl__rest_vertex(sl_env *env, const char *vid) {
         cJSON_AddNumberToObject(x, "bytes", (double)atomic_load(&im->states[t].bytes));
         cJSON_AddItemToArray(states, x);
       }
+      if (env->ops[i]->kind == SL__OP_SOURCE) {
+        cJSON *splits = cJSON_AddArrayToObject(st, "splits");
+        n = im ? atomic_load_explicit(&im->n_splits, memory_order_acquire) : 0;
+        for (int t = 0; t < n; t++) {
+          cJSON *x = cJSON_CreateObject();
+          cJSON_AddNumberToObject(x, "split", (double)im->splits[t].id);
+          cJSON_AddNumberToObject(x, "records", (double)atomic_load(&im->splits[t].records));
+          cJSON_AddNumberToObject(x, "pending", (double)atomic_load(&im->splits[t].pending));
+          cJSON_AddItemToArray(splits, x);
+        }
+      }
       cJSON_AddItemToArray(subs, st);
     }
     return o;

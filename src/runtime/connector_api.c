@@ -150,6 +150,19 @@ int sl_ctx_split_done(sl_ctx *ctx, uint64_t split) {
   return splits_changed(ctx->inst);
 }
 
+int sl_ctx_split_metrics(sl_ctx *ctx, uint64_t split, uint64_t records, int64_t pending) {
+  if (!ctx || !ctx->inst || ctx->inst->op->kind != SL__OP_SOURCE) return -SL_EINVAL;
+  sl__imetrics *m = &ctx->inst->m;
+  int n = atomic_load_explicit(&m->n_splits, memory_order_relaxed), k = 0;
+  while (k < n && m->splits[k].id != split) k++;
+  if (k == SL__SPLIT_METRICS) return 0; /* not shown */
+  if (k == n) m->splits[k].id = split;
+  atomic_store_explicit(&m->splits[k].records, records, memory_order_relaxed);
+  atomic_store_explicit(&m->splits[k].pending, pending, memory_order_relaxed);
+  if (k == n) atomic_store_explicit(&m->n_splits, n + 1, memory_order_release);
+  return 0;
+}
+
 /* ---- failing, configuration, logging, clock ----------------------------------------- */
 
 int sl_ctx_error(sl_ctx *ctx, int code, const char *fmt, ...) {

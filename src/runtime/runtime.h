@@ -245,8 +245,17 @@ typedef struct sl__imetrics {
     _Atomic uint64_t entries, bytes;
   } states[8];
   _Atomic int n_states;
+  /* sources: per split (sl_ctx_split_metrics; the first SL__SPLIT_METRICS
+   * splits: an id set once, before n_splits counts it) */
+  struct {
+    uint64_t id;
+    _Atomic uint64_t records;
+    _Atomic int64_t pending;
+  } splits[16];
+  _Atomic int n_splits;
 } sl__imetrics;
 #define SL__STATE_METRICS 8
+#define SL__SPLIT_METRICS 16
 enum { SL__SUB_CREATED = 0, SL__SUB_RUNNING = 1, SL__SUB_FINISHED = 2 };
 #define SL__METRICS_PUBLISH_NS 100000000LL /* 100 ms */
 
