@@ -370,8 +370,8 @@ struct sl__worker {
 };
 
 /* What the layers above plug into a job (bound by the caller of
- * sl__job_run, so the runtime never calls upward): checkpointing.  Every
- * slot may be NULL. */
+ * sl__job_run, so the runtime never calls upward): checkpointing, and the
+ * states' figures for the metrics.  Every slot may be NULL. */
 typedef struct sl__job_hooks {
   int (*start)(sl__job *job);   /* instances opened, workers not started */
   int (*restore)(sl__job *job); /* then: load the checkpoint to resume from */
