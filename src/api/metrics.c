@@ -11,7 +11,7 @@ const char *sl_job_id(const sl_env *env) { return env ? env->jid : ""; }
 /* The newest completed checkpoint of cs (NULL: none); cs->mu held. */
 const sl__ckpt_rec *sl__ckstats_latest(const sl__ckpt_stats *cs, int status, int savepoint) {
   for (int k = 1; k <= cs->n; k++) {
-    const sl__ckpt_rec *r = &cs->hist[(cs->next - k + SL__CKPT_HISTORY_MAX) % SL__CKPT_HISTORY_MAX];
+    const sl__ckpt_rec *r = sl__ckstats_nth(cs, k);
     if (r->status == status && (savepoint < 0 || r->savepoint == savepoint)) return r;
   }
   return NULL;

@@ -331,8 +331,7 @@ static void op_poll(struct sl__rest *r, sl__rest_op *op) {
   if (cs) {
     pthread_mutex_lock(&cs->mu);
     for (int k = 1; k <= cs->n; k++) {
-      const sl__ckpt_rec *c =
-          &cs->hist[(cs->next - k + SL__CKPT_HISTORY_MAX) % SL__CKPT_HISTORY_MAX];
+      const sl__ckpt_rec *c = sl__ckstats_nth(cs, k);
       if (strcmp(c->path, op->target) || c->status == SL__CK_IN_PROGRESS) continue;
       op->state = c->status == SL__CK_COMPLETED ? 1 : 2;
       sl__fmt(op->result, sizeof op->result, "%s", c->status == SL__CK_COMPLETED ? c->path

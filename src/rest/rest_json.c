@@ -370,7 +370,7 @@ static void summary(cJSON *o, const char *key, const sl__ckpt_stats *cs, int fie
   double mn = 0, mx = 0, sum = 0;
   int n = 0;
   for (int k = 1; k <= cs->n; k++) {
-    const sl__ckpt_rec *r = &cs->hist[(cs->next - k + SL__CKPT_HISTORY_MAX) % SL__CKPT_HISTORY_MAX];
+    const sl__ckpt_rec *r = sl__ckstats_nth(cs, k);
     if (r->status != SL__CK_COMPLETED) continue;
     double v = field == 0 ? (double)r->size : field == 1 ? (double)(r->ack_ms - r->trigger_ms)
                : field == 2 ? 0 : (double)r->align_ms;
@@ -394,9 +394,7 @@ cJSON *sl__rest_checkpoints(sl_env *env) {
   const sl__ckpt_stats *c = cs ? cs : &empty;
   int in_progress = 0;
   for (int k = 1; k <= c->n; k++)
-    in_progress +=
-        c->hist[(c->next - k + SL__CKPT_HISTORY_MAX) % SL__CKPT_HISTORY_MAX].status ==
-        SL__CK_IN_PROGRESS;
+    in_progress += sl__ckstats_nth(c, k)->status == SL__CK_IN_PROGRESS;
   cJSON *counts = cJSON_AddObjectToObject(o, "counts");
   cJSON_AddNumberToObject(counts, "restored", c->restored);
   cJSON_AddNumberToObject(counts, "total", (double)c->total);
@@ -425,8 +423,7 @@ cJSON *sl__rest_checkpoints(sl_env *env) {
   cJSON *hist = cJSON_AddArrayToObject(o, "history");
   int cap = c->cap > 0 ? c->cap : 10;
   for (int k = 1; k <= c->n && k <= cap; k++)
-    cJSON_AddItemToArray(
-        hist, checkpoint(&c->hist[(c->next - k + SL__CKPT_HISTORY_MAX) % SL__CKPT_HISTORY_MAX]));
+    cJSON_AddItemToArray(hist, checkpoint(sl__ckstats_nth(c, k)));
   if (cs) pthread_mutex_unlock(&cs->mu);
   return o;
 }

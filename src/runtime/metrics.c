@@ -106,7 +106,7 @@ void sl__inst_metrics_get(const sl__inst *inst, sl__inst_metrics *out) {
 /* The history record of checkpoint id (NULL when it fell out). */
 static sl__ckpt_rec *ck_find(sl__ckpt_stats *cs, int64_t id) {
   for (int k = 1; k <= cs->n; k++) {
-    sl__ckpt_rec *r = &cs->hist[(cs->next - k + SL__CKPT_HISTORY_MAX) % SL__CKPT_HISTORY_MAX];
+    sl__ckpt_rec *r = sl__ckstats_nth(cs, k);
     if (r->id == id) return r;
   }
   return NULL;

@@ -414,6 +414,10 @@ typedef struct sl__ckpt_stats {
   int64_t restored_id, restored_ms;
   char restored_path[512];
 } sl__ckpt_stats;
+/* The k-th newest record of the history (k from 1 to cs->n). */
+static inline sl__ckpt_rec *sl__ckstats_nth(const sl__ckpt_stats *cs, int k) {
+  return (sl__ckpt_rec *)&cs->hist[(cs->next - k + SL__CKPT_HISTORY_MAX) % SL__CKPT_HISTORY_MAX];
+}
 
 struct sl__job {
   sl_env *env;
