@@ -830,6 +830,67 @@ sl_sink *sl_socket_sink(const char *host, int port);
 /* Counts records and drops them. */
 sl_sink *sl_discard_sink(void);
 
+/* ---- Kafka (librdkafka) -------------------------------------------------
+ * Configured by Flink's Kafka connector option names:
+ *   properties.bootstrap.servers   HOST:PORT[,HOST:PORT...] (required)
+ *   topic                          a topic, or a list separated by ';'
+ *   topic-pattern                  source: topics matching a POSIX regex
+ *   properties.group.id            source: the consumer group (offsets are
+ *                                  committed to it when a checkpoint
+ *                                  completes, for monitoring only)
+ *   scan.startup.mode              earliest-offset | latest-offset |
+ *                                  group-offsets | timestamp (with
+ *                                  scan.startup.timestamp-millis)
+ *   scan.bounded.mode              unbounded | latest-offset | timestamp
+ *                                  (with scan.bounded.timestamp-millis):
+ *                                  a bounded read ends at the offsets found
+ *                                  at start / at that time
+ *   scan.topic-partition-discovery.interval   new partitions (default 5 min)
+ *   sink.delivery-guarantee        none | at-least-once | exactly-once
+ *   sink.transactional-id-prefix   exactly-once: transactional.id prefix
+ *   sink.partitioner               default | fixed | round-robin
+ *   properties.*                   any other: passed to librdkafka as is
+ * The source's partitions are splits assigned to subtasks; offsets go into
+ * checkpoints.  Records: value = the message's value, key = its key,
+ * timestamp = its timestamp.  A bad option fails sl_execute with a message
+ * naming it. */
+typedef struct sl_kafka_option {
+  const char *key, *value;
+} sl_kafka_option;
+sl_source *sl_kafka_source(const sl_kafka_option *options, size_t n);
+sl_sink *sl_kafka_sink(const sl_kafka_option *options, size_t n);
+/* The same from kafka://HOST:PORT[,HOST:PORT...]/TOPIC[?option=value&...]
+ * (the CLI's --input and --output). */
+sl_source *sl_kafka_source_uri(const char *uri);
+sl_sink *sl_kafka_sink_uri(const char *uri);
+
+/* A message as read (views valid during the call). */
+typedef struct sl_kafka_message {
+  const char *topic;
+  int32_t partition;
+  int64_t offset;
+  int64_t timestamp; /* ms, or SL_NO_TIMESTAMP */
+  const void *key;
+  size_t key_len;
+  const void *value;
+  size_t value_len;
+} sl_kafka_message;
+/* Turns a message into the record to emit (*out starts as the default
+ * record: value, key, timestamp); return 0 to emit, 1 to skip, or a
+ * negative SL_E* code (after sl_ctx_bad_record or sl_ctx_fail).  Runs on
+ * the source's worker thread; out may point into sl_ctx_scratch memory. */
+typedef int (*sl_kafka_deserialize_fn)(void *ud, sl_ctx *ctx, const sl_kafka_message *m,
+                                       sl_record *out);
+int sl_kafka_source_set_deserializer(sl_source *src, sl_kafka_deserialize_fn fn, void *ud);
+/* Per-partition watermarks (Flink's WatermarkStrategy on a KafkaSource):
+ * the source tracks each partition's watermark from its records'
+ * timestamps (after the deserializer) under the strategy (bounded
+ * out-of-orderness or monotonous; copied) and emits the minimum over its
+ * active partitions; a partition without records for the strategy's
+ * idle_timeout_ms stops holding it back.  Without this call the source
+ * sends no watermarks.  0, or -SL_EINVAL. */
+int sl_kafka_source_set_watermarks(sl_source *src, const sl_watermark_strategy *strategy);
+
 /* Collect sink for tests: keeps every record in memory.  The sl_collect is
  * the caller's; it must outlive sl_execute.  Records of one subtask keep
  * their order; subtasks follow each other in subtask order. */
