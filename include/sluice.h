@@ -742,7 +742,8 @@ const char *sl_job_id(const sl_env *env);
  *     numDeadLetters;
  *   operator scope (one per operator subtask): numRecordsIn, numRecordsOut,
  *     numBytesIn, numBytesOut (through exchanges between workers),
- *     numRecordsInPerSecond, numRecordsOutPerSecond,
+ *     numRecordsInPerSecond, numRecordsOutPerSecond, numBytesInPerSecond,
+ *     numBytesOutPerSecond,
  *     backPressuredTimeMsPerSecond, busyTimeMsPerSecond,
  *     idleTimeMsPerSecond, accumulatedBackPressuredTimeMs,
  *     accumulatedBusyTimeMs, accumulatedIdleTimeMs, currentInputWatermark,
