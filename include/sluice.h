@@ -855,9 +855,10 @@ sl_sink *sl_discard_sink(void);
  * checkpoints.  Records: value = the message's value, key = its key,
  * timestamp = its timestamp.  A bad option fails sl_execute with a message
  * naming it. */
-typedef struct sl_kafka_option {
+typedef struct sl_option {
   const char *key, *value;
-} sl_kafka_option;
+} sl_option; /* a connector option (Kafka, PostgreSQL) */
+typedef sl_option sl_kafka_option;
 sl_source *sl_kafka_source(const sl_kafka_option *options, size_t n);
 sl_sink *sl_kafka_sink(const sl_kafka_option *options, size_t n);
 /* The same from kafka://HOST:PORT[,HOST:PORT...]/TOPIC[?option=value&...]
