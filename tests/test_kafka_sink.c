@@ -679,8 +679,8 @@ static void test_eos_crash_during_commit_rescale(void) {
   trace_take(tr, sizeof tr);
   CHECK_EQ_INT(drv_recover(&d, b, 2), 0);
   CHECK_EQ_STR(trace_take(tr, sizeof tr),
-               "unresumable p6-0-0 1, init p6-1-0, fence p6-1-0, init p6-1-1, fence p6-1-1, "
-               "init p6-1-2, fence p6-1-2, init p6-1-3, fence p6-1-3, unresumable p6-1-0 1");
+               "unresumable p6-0-0 1, unresumable p6-1-0 1, init p6-1-0, fence p6-1-0, "
+               "init p6-1-1, fence p6-1-1, init p6-1-2, fence p6-1-2, init p6-1-3, fence p6-1-3");
   drv_end(&d, 0, 1);
   /* and from P = 1 to P = 2: the old ids are all owned, none fenced */
   drv_new(&d, topic, "p6", 2, 1);

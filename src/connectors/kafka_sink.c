@@ -76,16 +76,19 @@
  *         that checkpoint completes, while the job runs and by the final
  *         checkpoint of a successful job;
  *      3. NOT guaranteed: a transaction pre-committed by checkpoint c whose
- *         commit did not happen before the process died (the crash falls
- *         between c's completion and commit_ckpt(c) -- the checkpoint
- *         writer commits right after writing c's metadata, so the window
- *         is one commit round trip) cannot be committed by the restored
- *         run: EndTxn needs the old producer id and epoch, which
- *         librdkafka neither reports nor accepts (Flink's KafkaSink sets
- *         them by reflection), and re-initialising the transactional id
- *         aborts the transaction instead.  Its records are then lost (the
- *         restored sources resume after them).  recover reports every
- *         pre-committed transaction it cannot confirm as a warning.
+ *         commit did not happen before the process died cannot be
+ *         committed by the restored run.  The window: from the moment c's
+ *         metadata is written (c is complete) until every writer has run
+ *         commit_ckpt(c) -- each worker does so at its next step, so
+ *         normally milliseconds plus one EndTxn round trip.  EndTxn needs
+ *         the old producer id and epoch, which librdkafka neither reports
+ *         nor accepts (Flink's KafkaSink sets them by reflection), and
+ *         re-initialising the transactional id aborts the transaction
+ *         instead.  Its records are then lost (the restored sources
+ *         resume after them).  recover cannot tell this case from the
+ *         normal one (the mock cluster would not let a test tell either),
+ *         so it names every transaction the checkpoint pre-committed in
+ *         one warning.
  *      4. NOT guaranteed: what a checkpoint later than the restored one
  *         committed stays committed (Kafka cannot take back a committed
  *         transaction), so a restore from an older checkpoint or savepoint
@@ -94,6 +97,9 @@
  *         default transaction.max.timeout.ms) must exceed the checkpoint
  *         interval plus the time a restart takes, or the broker aborts
  *         pre-committed transactions before they are committed.
+ *      6. not covered by recover: a run started without a restore only
+ *         aborts what is open under its own ids (initialised at open), not
+ *         the ids of subtasks >= its parallelism of an earlier run.
  *
  * Errors name the brokers, topic and partition, never a property's value
  * (passwords go through properties.*).  librdkafka retries what Kafka
@@ -610,19 +616,27 @@ static int ks_recover(void *ud, sl_ctx *ctx, const uint8_t *const *blobs, const 
   ks_writer fw = {.sink = k, .ctx = ctx, .subtask = -1};
   int mine_p = sl_ctx_parallelism(ctx);
   int own = k->o.delivery == SL__KAFKA_EXACTLY_ONCE;
+  char ids[600] = "";
+  size_t o = 0;
+  int n_pre = 0;
+  for (int b = 0; b < n; b++)
+    for (uint32_t i = 0; lens[b] && i < old[b].n; i++, n_pre++) {
+      char id[KS_IDLEN + 32];
+      snprintf(id, sizeof id, "%s-%u-%u", old[b].prefix, old[b].subtask, old[b].slot[i]);
+      trace("unresumable", id, old[b].ckpt[i]);
+      if (o < sizeof ids - 1)
+        o += (size_t)snprintf(ids + o, sizeof ids - o, "%s'%s' (checkpoint %lld)",
+                              n_pre ? ", " : "", id, (long long)old[b].ckpt[i]);
+    }
+  if (n_pre)
+    sl_ctx_log(ctx, SL_LOG_WARN,
+               "Kafka sink: the checkpoint restored pre-committed %d transaction(s): %s; the "
+               "previous run normally committed them when the checkpoint completed, but if it "
+               "stopped before that, they are aborted now and their records are lost (librdkafka "
+               "cannot commit another process's transaction)", n_pre, ids);
   for (int b = 0; b < n && !rc; b++) {
     ks_old *st = &old[b];
     if (!lens[b]) continue;
-    for (uint32_t i = 0; i < st->n; i++) {
-      char id[KS_IDLEN + 32];
-      snprintf(id, sizeof id, "%s-%u-%u", st->prefix, st->subtask, st->slot[i]);
-      trace("unresumable", id, st->ckpt[i]);
-      sl_ctx_log(ctx, SL_LOG_WARN,
-                 "Kafka sink: transaction '%s' was pre-committed by checkpoint %lld; if the "
-                 "previous run stopped before committing it, it is aborted now and its records "
-                 "are lost (librdkafka cannot resume another process's transaction)",
-                 id, (long long)st->ckpt[i]);
-    }
     /* the old run's ids: the same for every blob of one prefix; fence them
      * once (at the first blob of that prefix) */
     int seen = 0;
