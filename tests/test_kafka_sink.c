@@ -731,6 +731,41 @@ static void test_eos_bad_state(void) {
   drv_end(&d, 0, 0);
 }
 
+/* A fenced writer (another producer initialised its transactional id: a
+ * second job with the same prefix, or a zombie) fails, saying so.  The
+ * mock does not fence by itself -- a second init_transactions on the id
+ * leaves the first producer working (asserted: when it starts fencing,
+ * this test says so) -- so the broker's answer is injected. */
+static void test_eos_fenced(void) {
+  char topic[32], err[512];
+  new_topic(topic, sizeof topic);
+  driver d;
+  drv_new(&d, topic, "p8", 1, 1);
+  drv_write(&d, 0, "x");
+  rd_kafka_conf_t *c = rd_kafka_conf_new();
+  rd_kafka_conf_set(c, "bootstrap.servers", g_k.bootstraps, err, sizeof err);
+  rd_kafka_conf_set(c, "transactional.id", "p8-0-0", err, sizeof err);
+  rd_kafka_conf_set(c, "log_level", "0", err, sizeof err);
+  rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, c, err, sizeof err);
+  CHECK(rk != NULL);
+  CHECK(rd_kafka_init_transactions(rk, 10000) == NULL);
+  drv_precommit(&d, 0, 1, NULL);
+  drv_commit(&d, 0, 1); /* a real broker: PRODUCER_FENCED */
+  rd_kafka_destroy(rk);
+  drv_write(&d, 0, "y");
+  rd_kafka_mock_push_request_errors(g_k.mc, 26 /* EndTxn */, 1,
+                                    RD_KAFKA_RESP_ERR_PRODUCER_FENCED);
+  drv_precommit(&d, 0, 2, NULL);
+  CHECK(d.sink->ops->commit_ckpt(d.w[0], &d.ctx[0], 2) < 0);
+  CHECK_CONTAINS(d.ctx[0].msg, "Kafka sink (brokers '");
+  CHECK_CONTAINS(d.ctx[0].msg, "topic '");
+  CHECK_CONTAINS(d.ctx[0].msg, "cannot commit transaction 'p8-0-1': ");
+  CHECK_CONTAINS(d.ctx[0].msg, "(fenced: another producer uses the same transactional.id -- is "
+                               "sink.transactional-id-prefix unique per job?)");
+  rd_kafka_mock_clear_request_errors(g_k.mc, 26);
+  drv_end(&d, 0, 0);
+}
+
 /* The mock accepts transactions but does not hide aborted ones from
  * read_committed consumers: end-to-end read_committed checks need a real
  * broker.  (If a librdkafka upgrade changes this, this test fails: then
@@ -783,6 +818,7 @@ int main(void) {
   RUN(test_eos_crash_before_commit);
   RUN(test_eos_crash_during_commit_rescale);
   RUN(test_eos_bad_state);
+  RUN(test_eos_fenced);
   RUN(test_mock_read_committed);
   test_kafka_stop(&g_k);
   TEST_MAIN_END();
