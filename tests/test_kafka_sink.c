@@ -399,6 +399,17 @@ static void test_bad_options(void) {
                          {"properties.sasl.password", "hunter2"},
                          {"properties.no.such.property", "1"}};
   expect_open_error(f, 4, "Kafka option 'properties.no.such.property'");
+  sl_kafka_option h[] = {{"properties.bootstrap.servers", b}, {"topic", "x"},
+                         {"sink.delivery-guarantee", "exactly-once"},
+                         {"sink.transactional-id-prefix", "my job"}};
+  expect_open_error(h, 4, "Kafka option 'sink.transactional-id-prefix': byte 3 is not a "
+                          "printable ASCII character other than space");
+  char long_prefix[400];
+  memset(long_prefix, 'x', 300);
+  long_prefix[300] = 0;
+  h[3].value = long_prefix;
+  expect_open_error(h, 4, "Kafka option 'sink.transactional-id-prefix' is too long (300 bytes, "
+                          "at most 296)");
   sl_kafka_option g[] = {{"topic", "x"}};
   expect_open_error(g, 1, "'properties.bootstrap.servers' is required");
   /* URIs */

@@ -339,14 +339,24 @@ static int ks_open(void *ud, sl_ctx *ctx, void **writer) {
   w->eos = o->delivery == SL__KAFKA_EXACTLY_ONCE;
   w->n_slots = w->eos ? SL__KS_POOL : 1;
   int rc = 0;
-  for (int i = 0; i < w->n_slots; i++) {
-    ks_slot *s = &w->slot[i];
-    if (w->eos && (size_t)snprintf(s->id, sizeof s->id, "%s-%d-%d", o->txn_prefix, w->subtask,
-                                   i) >= sizeof s->id) {
+  if (w->eos) { /* what recover accepts back from a checkpoint */
+    size_t lp = strlen(o->txn_prefix);
+    for (size_t i = 0; i < lp; i++)
+      if ((unsigned char)o->txn_prefix[i] < 0x21 || (unsigned char)o->txn_prefix[i] > 0x7e) {
+        rc = sl_ctx_error(ctx, -SL_ECONFIG, "Kafka option 'sink.transactional-id-prefix': byte "
+                                            "%zu is not a printable ASCII character other than "
+                                            "space", i + 1);
+        goto fail;
+      }
+    if (lp > KS_IDLEN - 24) {
       rc = sl_ctx_error(ctx, -SL_ECONFIG, "Kafka option 'sink.transactional-id-prefix' is too "
-                                          "long (at most %d bytes)", KS_IDLEN - 24);
+                                          "long (%zu bytes, at most %d)", lp, KS_IDLEN - 24);
       goto fail;
     }
+  }
+  for (int i = 0; i < w->n_slots; i++) {
+    ks_slot *s = &w->slot[i];
+    if (w->eos) snprintf(s->id, sizeof s->id, "%s-%d-%d", o->txn_prefix, w->subtask, i);
     if (!(s->rk = ks_producer(w, ctx, w->eos ? s->id : NULL))) {
       rc = -SL_EIO;
       goto fail;
