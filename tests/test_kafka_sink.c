@@ -410,6 +410,10 @@ static void test_bad_options(void) {
   h[3].value = long_prefix;
   expect_open_error(h, 4, "Kafka option 'sink.transactional-id-prefix' is too long (300 bytes, "
                           "at most 296)");
+  sl_kafka_option t[] = {{"properties.bootstrap.servers", b}, {"topic", "x"},
+                         {"properties.transactional.id", "mine"}};
+  expect_open_error(t, 3, "Kafka option 'properties.transactional.id': the sink sets it "
+                          "(exactly-once); use 'sink.transactional-id-prefix'");
   sl_kafka_option g[] = {{"topic", "x"}};
   expect_open_error(g, 1, "'properties.bootstrap.servers' is required");
   /* URIs */

@@ -339,6 +339,13 @@ static int ks_open(void *ud, sl_ctx *ctx, void **writer) {
   w->eos = o->delivery == SL__KAFKA_EXACTLY_ONCE;
   w->n_slots = w->eos ? SL__KS_POOL : 1;
   int rc = 0;
+  for (int i = 0; i < o->n_props; i++)
+    if (!strcmp(o->prop_keys[i], "transactional.id")) {
+      rc = sl_ctx_error(ctx, -SL_ECONFIG, "Kafka option 'properties.transactional.id': the sink "
+                                          "sets it (exactly-once); use "
+                                          "'sink.transactional-id-prefix'");
+      goto fail;
+    }
   if (w->eos) { /* what recover accepts back from a checkpoint */
     size_t lp = strlen(o->txn_prefix);
     for (size_t i = 0; i < lp; i++)
