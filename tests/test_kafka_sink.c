@@ -177,6 +177,8 @@ typedef struct job_opts {
   int keyed;       /* key_by the record key before the sink */
   int tag;         /* tag values with the subtask */
   int n;           /* records (default N_RECS) */
+  const char *dir; /* checkpoint directory (default: a new one) */
+  int restore;     /* from the latest checkpoint in dir */
 } job_opts;
 
 /* Runs collection -> [key_by] -> [tag] -> Kafka sink with the options;
@@ -189,7 +191,9 @@ static int run_job(const job_opts *jo, const sl_kafka_option *kv, size_t nkv, ch
   if (jo->ckpt) {
     snprintf(dir, sizeof dir, "%s/ck%d", g_tmp, ++run_no);
     CHECK_EQ_INT(sl_env_set(env, "execution.checkpointing.interval", "20ms"), 0);
-    CHECK_EQ_INT(sl_env_set(env, "state.checkpoints.dir", dir), 0);
+    CHECK_EQ_INT(sl_env_set(env, "state.checkpoints.dir", jo->dir ? jo->dir : dir), 0);
+    if (jo->restore)
+      CHECK_EQ_INT(sl_env_set(env, "execution.checkpointing.restore", "latest"), 0);
   }
   ksrc *src = calloc(1, sizeof *src);
   src->n = jo->n ? jo->n : N_RECS;
@@ -710,6 +714,44 @@ static void test_eos_crash_during_commit_rescale(void) {
   drv_end(&d, 0, 1);
 }
 
+/* Through the engine: a P = 2 job's checkpoint (its bytes as the engine
+ * stores them) restored at P = 1 -- the ids of old subtask 1 are fenced,
+ * subtask 0's are the new writer's own; all data committed. */
+static void test_eos_restore_through_engine(void) {
+  char topic[32], err[1024], dir[600], tr[8192];
+  new_topic(topic, sizeof topic);
+  snprintf(dir, sizeof dir, "%s/restore-ck", g_tmp);
+  make_records(1);
+  sl_kafka_option kv[] = {{"properties.bootstrap.servers", g_k.bootstraps},
+                          {"topic", topic},
+                          {"sink.delivery-guarantee", "exactly-once"},
+                          {"sink.transactional-id-prefix", topic}};
+  job_opts jo = {.P = 2, .ckpt = 1, .keyed = 1, .dir = dir};
+  trace_take(tr, sizeof tr);
+  CHECK_EQ_INT(run_job(&jo, kv, 4, err, sizeof err), 0);
+  trace_take(tr, sizeof tr);
+  char want[64];
+  for (int s = 0; s < 2; s++) { /* both subtasks committed something */
+    snprintf(want, sizeof want, "commit %s-%d-", topic, s);
+    CHECK_CONTAINS(tr, want);
+  }
+  jo = (job_opts){.P = 1, .ckpt = 1, .keyed = 1, .dir = dir, .restore = 1};
+  CHECK_EQ_INT(run_job(&jo, kv, 4, err, sizeof err), 0);
+  CHECK_EQ_STR(err, "");
+  trace_take(tr, sizeof tr);
+  for (int j = 0; j < 4; j++) {
+    snprintf(want, sizeof want, "fence %s-1-%d", topic, j);
+    CHECK_CONTAINS(tr, want);
+  }
+  snprintf(want, sizeof want, "fence %s-0-", topic);
+  CHECK(!strstr(tr, want));
+  snprintf(want, sizeof want, "fence %s-1-4", topic); /* only the pool */
+  CHECK(!strstr(tr, want));
+  static msgs got;
+  read_topic(topic, 1, &got);
+  CHECK_EQ_INT(got.n, 2 * N_RECS);
+}
+
 /* Checkpoint bytes that are not the sink's: -SL_ESTATE naming the file,
  * and nothing done. */
 static void test_eos_bad_state(void) {
@@ -847,6 +889,7 @@ int main(void) {
   RUN(test_eos_crash_before_precommit);
   RUN(test_eos_crash_before_commit);
   RUN(test_eos_crash_during_commit_rescale);
+  RUN(test_eos_restore_through_engine);
   RUN(test_eos_bad_state);
   RUN(test_eos_fenced);
   RUN(test_mock_read_committed);
