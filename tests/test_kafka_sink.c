@@ -374,6 +374,33 @@ static void test_delivery_error(void) {
   rd_kafka_mock_clear_request_errors(g_k.mc, 0);
 }
 
+/* A retriable produce error (Kafka says so) is retried by librdkafka:
+ * the job succeeds and every record arrives once. */
+static void test_retriable_error(void) {
+  char topic[32], err[1024];
+  new_topic(topic, sizeof topic);
+  make_records(1);
+  sl_kafka_option kv[] = {{"properties.bootstrap.servers", g_k.bootstraps},
+                          {"topic", topic},
+                          {"sink.delivery-guarantee", "at-least-once"},
+                          {"properties.retry.backoff.ms", "10"}};
+  rd_kafka_mock_push_request_errors(g_k.mc, 0 /* Produce */, 3,
+                                    RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS,
+                                    RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS,
+                                    RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS);
+  job_opts jo = {.P = 1, .keyed = 1, .n = 50};
+  CHECK_EQ_INT(run_job(&jo, kv, 4, err, sizeof err), 0);
+  CHECK_EQ_STR(err, "");
+  rd_kafka_mock_clear_request_errors(g_k.mc, 0);
+  static msgs got;
+  read_topic(topic, 0, &got);
+  check_delivered(&got, 50, 1);
+}
+
+/* exactly-once: a failed delivery inside the transaction fails the
+ * pre-commit (so the checkpoint), naming topic and partition */
+static void test_eos_delivery_error(void);
+
 /* ---- errors at open -------------------------------------------------------------------- */
 
 static void expect_open_error(const sl_kafka_option *kv, size_t n, const char *want) {
@@ -752,6 +779,29 @@ static void test_eos_restore_through_engine(void) {
   CHECK_EQ_INT(got.n, 2 * N_RECS);
 }
 
+static void test_eos_delivery_error(void) {
+  char topic[32];
+  new_topic(topic, sizeof topic);
+  driver d;
+  drv_new(&d, topic, "p9", 1, 1);
+  rd_kafka_mock_push_request_errors(g_k.mc, 0 /* Produce */, 4,
+                                    RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED,
+                                    RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED,
+                                    RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED,
+                                    RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED);
+  drv_write(&d, 0, "x");
+  blob b;
+  CHECK(d.sink->ops->precommit(d.w[0], &d.ctx[0], 1, b.b, sizeof b.b, &b.n) < 0);
+  char want[128];
+  snprintf(want, sizeof want, "Kafka sink: cannot deliver 1 message(s) to topic '%s' (brokers '",
+           topic);
+  CHECK_CONTAINS(d.ctx[0].msg, want);
+  CHECK_CONTAINS(d.ctx[0].msg, "the first to partition ");
+  CHECK_CONTAINS(d.ctx[0].msg, ": Broker: Topic authorization failed");
+  rd_kafka_mock_clear_request_errors(g_k.mc, 0);
+  drv_end(&d, 0, 0);
+}
+
 /* Checkpoint bytes that are not the sink's: -SL_ESTATE naming the file,
  * and nothing done. */
 static void test_eos_bad_state(void) {
@@ -880,6 +930,7 @@ int main(void) {
   RUN(test_partitioner_fixed);
   RUN(test_partitioner_round_robin);
   RUN(test_delivery_error);
+  RUN(test_retriable_error);
   RUN(test_bad_options);
   RUN(test_topic_errors);
   RUN(test_unreachable);
@@ -892,6 +943,7 @@ int main(void) {
   RUN(test_eos_restore_through_engine);
   RUN(test_eos_bad_state);
   RUN(test_eos_fenced);
+  RUN(test_eos_delivery_error);
   RUN(test_mock_read_committed);
   test_kafka_stop(&g_k);
   TEST_MAIN_END();
