@@ -520,14 +520,10 @@ typedef struct driver {
   int P;
 } driver;
 
-static void drv_new(driver *d, const char *topic, const char *prefix, int P, int ckpt) {
+static void drv_new_opts(driver *d, const sl_kafka_option *kv, size_t nkv, int P, int ckpt) {
   char err[256];
   memset(d, 0, sizeof *d);
-  sl_kafka_option kv[] = {{"properties.bootstrap.servers", g_k.bootstraps},
-                          {"topic", topic},
-                          {"sink.delivery-guarantee", "exactly-once"},
-                          {"sink.transactional-id-prefix", prefix}};
-  d->sink = sl_kafka_sink(kv, 4);
+  d->sink = sl_kafka_sink(kv, nkv);
   CHECK(d->sink != NULL);
   CHECK_EQ_INT(sl__conf_init(&d->conf), 0);
   CHECK_EQ_INT(sl__conf_set(&d->conf, "execution.checkpointing.interval", ckpt ? "1s" : "0",
@@ -541,6 +537,14 @@ static void drv_new(driver *d, const char *topic, const char *prefix, int P, int
     CHECK_EQ_INT(rc, 0);
     if (rc) fprintf(stderr, "  open: %s\n", d->ctx[s].msg);
   }
+}
+
+static void drv_new(driver *d, const char *topic, const char *prefix, int P, int ckpt) {
+  sl_kafka_option kv[] = {{"properties.bootstrap.servers", g_k.bootstraps},
+                          {"topic", topic},
+                          {"sink.delivery-guarantee", "exactly-once"},
+                          {"sink.transactional-id-prefix", prefix}};
+  drv_new_opts(d, kv, 4, P, ckpt);
 }
 
 static void drv_write(driver *d, int s, const char *value) {
@@ -802,6 +806,32 @@ static void test_eos_delivery_error(void) {
   drv_end(&d, 0, 0);
 }
 
+/* Brokers that go away while the job runs: librdkafka retries until
+ * message.timeout.ms, then the at-least-once checkpoint fails, naming
+ * topic, partition and brokers. */
+static void test_brokers_down(void) {
+  char topic[32];
+  new_topic(topic, sizeof topic);
+  sl_kafka_option kv[] = {{"properties.bootstrap.servers", g_k.bootstraps},
+                          {"topic", topic},
+                          {"sink.partitioner", "fixed"},
+                          {"properties.message.timeout.ms", "1500"}};
+  driver d;
+  drv_new_opts(&d, kv, 4, 1, 1);
+  for (int b = 1; b <= 3; b++) rd_kafka_mock_broker_set_down(g_k.mc, b);
+  drv_write(&d, 0, "x");
+  drv_write(&d, 0, "y");
+  blob bl;
+  CHECK(d.sink->ops->precommit(d.w[0], &d.ctx[0], 1, bl.b, sizeof bl.b, &bl.n) < 0);
+  char want[256];
+  snprintf(want, sizeof want, "Kafka sink: cannot deliver 2 message(s) to topic '%s' (brokers "
+                              "'%s'); the first to partition 0: Local: Message timed out",
+           topic, g_k.bootstraps);
+  CHECK_EQ_STR(d.ctx[0].msg, want);
+  for (int b = 1; b <= 3; b++) rd_kafka_mock_broker_set_up(g_k.mc, b);
+  drv_end(&d, 0, 0);
+}
+
 /* Checkpoint bytes that are not the sink's: -SL_ESTATE naming the file,
  * and nothing done. */
 static void test_eos_bad_state(void) {
@@ -944,6 +974,7 @@ int main(void) {
   RUN(test_eos_bad_state);
   RUN(test_eos_fenced);
   RUN(test_eos_delivery_error);
+  RUN(test_brokers_down);
   RUN(test_mock_read_committed);
   test_kafka_stop(&g_k);
   TEST_MAIN_END();
