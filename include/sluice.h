@@ -854,7 +854,27 @@ sl_sink *sl_discard_sink(void);
  * The source's partitions are splits assigned to subtasks; offsets go into
  * checkpoints.  Records: value = the message's value, key = its key,
  * timestamp = its timestamp.  A bad option fails sl_execute with a message
- * naming it. */
+ * naming it.
+ *
+ * The sink writes each record as one message (value; key when the record
+ * has one; timestamp when set) to the one topic, which must exist (open
+ * fails naming brokers and topic otherwise).  sink.partitioner: default =
+ * librdkafka's (key hash), fixed = subtask s writes partition
+ * s % partitions, round-robin.  sink.delivery-guarantee (default
+ * at-least-once): none = failed deliveries are only logged;
+ * at-least-once = every checkpoint and the end of input wait for
+ * delivery, and a failed one fails the job naming topic and partition;
+ * exactly-once = Kafka transactions committed when the checkpoint that
+ * covers them completes (without checkpoints: one transaction, committed
+ * when the job succeeds).  Subtask s uses the transactional ids
+ * PREFIX-s-0 .. PREFIX-s-3; the prefix must be unique per job writing the
+ * topic.  A restore aborts every transaction an earlier run left open,
+ * also of subtasks that no longer exist; but a transaction whose
+ * checkpoint completed and whose commit the crashed run had not yet sent
+ * cannot be committed by another process with librdkafka (it lacks
+ * Flink's resume by producer id/epoch): its records are lost, and the
+ * restore warns.  Set properties.transaction.timeout.ms (default here 15
+ * min) above the checkpoint interval plus restart time. */
 typedef struct sl_option {
   const char *key, *value;
 } sl_option; /* a connector option (Kafka, PostgreSQL) */
