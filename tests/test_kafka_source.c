@@ -351,6 +351,47 @@ static void test_partition_watermarks(void) {
   lines_free(&want);
 }
 
+/* An unbounded job whose watermark must move although a subtask has no
+ * partition (P = 3, 2 partitions; discovery on, so that reader lives) or
+ * a partition gets no record (idle after idle_ms): the window [0, 100)
+ * fires for its 3 keys. */
+static void idle_case(const char *topic, int parts, int fill, int P, int64_t idle_ms) {
+  CHECK_EQ_INT(test_kafka_topic(&g_k, topic, parts), 0);
+  for (int p = 0; p < fill; p++) {
+    for (int i = 0; i < 10; i++) {
+      char v[16], key[8];
+      snprintf(v, sizeof v, "%d", i);
+      snprintf(key, sizeof key, "k%d", i % 3);
+      CHECK_EQ_INT(test_kafka_produce(&g_k, topic, p, key, strlen(key), v, strlen(v), 1 + i * 9), 0);
+    }
+    CHECK_EQ_INT(test_kafka_produce(&g_k, topic, p, "k0", 2, "late", 4, 10000), 0);
+  }
+  sl_kafka_option kv[8];
+  size_t n = 0;
+  opt(kv, &n, "properties.bootstrap.servers", g_k.bootstraps);
+  opt(kv, &n, "topic", topic);
+  opt(kv, &n, "scan.startup.mode", "earliest-offset");
+  sl_source *src = sl_kafka_source(kv, n);
+  sl_watermark_strategy wm = {.kind = SL_WM_BOUNDED_OUT_OF_ORDERNESS, .idle_timeout_ms = idle_ms};
+  CHECK_EQ_INT(sl_kafka_source_set_watermarks(src, &wm), 0);
+  bg_job j = {.env = env_p(P), .name = "idle", .c = sl_collect_new()};
+  sl_stream *s = sl_key_by(sl_source_stream(j.env, src), key_of_key, NULL);
+  sl_window_spec w = {.kind = SL_WINDOW_TUMBLING, .time = SL_TIME_EVENT, .size_ms = 100};
+  s = sl_window_aggregate(s, &w, &COUNT_M, NULL, NULL);
+  s = sl_map(s, count_map, (void *)&j.seen);
+  CHECK_EQ_INT(sl_sink_to(s, sl_collect_sink(j.c)), 0);
+  CHECK_EQ_INT(pthread_create(&j.thread, NULL, bg_main, &j), 0);
+  CHECK(wait_seen(&j, 3));
+  sl_cancel(j.env);
+  bg_join(&j);
+  bg_free(&j);
+}
+
+static void test_idle(void) {
+  idle_case("i2", 2, 2, 3, 0);   /* one subtask without a partition */
+  idle_case("i3", 2, 1, 1, 200); /* partition 1 never gets a record */
+}
+
 /* ---- checkpoints: stop in the middle, restore at another parallelism ------------------ */
 
 typedef struct stopper {
@@ -410,6 +451,19 @@ static void test_checkpoint_restore(void) {
   sl_collect_free(c2);
 }
 
+typedef struct split_m {
+  double records, pending;
+  int64_t split;
+} split_m;
+static int split_metric(void *ud, const sl_metric *m) {
+  split_m *x = ud;
+  if (m->scope != SL_METRIC_SPLIT) return 0;
+  x->split = m->split;
+  if (!strcmp(m->name, "splitRecordsIn")) x->records = m->value;
+  if (!strcmp(m->name, "splitPending")) x->pending = m->value;
+  return 0;
+}
+
 /* Offsets go to the group when checkpoints are taken (those of the
  * checkpoint before), for monitoring: an unbounded job that read all 50
  * messages shows offset 50 in the group after two more checkpoints. */
@@ -434,6 +488,16 @@ static void test_commit_to_group(void) {
   int64_t off = -1;
   for (int i = 0; i < 500 && (off = committed("g-mon", "g1", 0)) != 50; i++) sleep_ms(10);
   CHECK_EQ_INT(off, 50);
+  /* per-partition metrics: records read and the lag (0 once caught up) */
+  split_m m = {0};
+  for (int i = 0; i < 500; i++, sleep_ms(10)) {
+    m = (split_m){-1, -1, 0};
+    sl_metrics_foreach(j.env, split_metric, &m);
+    if (m.records == 50 && m.pending == 0) break;
+  }
+  CHECK_EQ_INT(m.records, 50);
+  CHECK_EQ_INT(m.pending, 0);
+  CHECK_EQ_INT(m.split, 0); /* one named topic: the split id is the partition */
   sl_cancel(j.env);
   bg_join(&j);
   CHECK_EQ_INT(sl_collect_count(j.c), 50);
@@ -566,6 +630,7 @@ int main(void) {
   RUN(test_startup_modes);
   RUN(test_deserializer);
   RUN(test_partition_watermarks);
+  RUN(test_idle);
   RUN(test_checkpoint_restore);
   RUN(test_commit_to_group);
   RUN(test_discovery);

@@ -102,6 +102,7 @@
 #define KS_VERSION 1
 #define KS_NOT_STARTED RD_KAFKA_OFFSET_BEGINNING /* -2 */
 #define KS_PLAN_TIMEOUT_MS 30000
+#define KS_NO_SPLIT UINT64_MAX /* the idle pseudo-split of a reader that may discover */
 
 /* A partition as planned. */
 typedef struct ks_part {
@@ -850,6 +851,11 @@ static int start(ks_reader *r, sl_ctx *ctx) {
   if (rc) return rc;
   const ks_src *s = r->src;
   if (s->o.bounded == SL__KAFKA_UNBOUNDED && s->o.discovery_ms > 0) {
+    /* a reader waiting for partitions (or with some) must not hold event
+     * time back by itself: an idle pseudo-split makes it idle downstream
+     * while it has no live partition (Flink: a reader without splits is
+     * idle) */
+    if (s->has_wm && (rc = sl_ctx_split_idle(ctx, KS_NO_SPLIT, 1))) return rc;
     for (size_t i = 0; i < r->n_splits; i++)
       if (push_found(&r->known, &r->n_known, r->splits[i].topic, r->splits[i].partition))
         return -SL_ENOMEM;
@@ -883,11 +889,6 @@ static void report(ks_reader *r, sl_ctx *ctx, int all_metrics) {
         sl_ctx_split_idle(ctx, sp->id, 0);
         sp->idle = 0;
       }
-      if (!sp->done && !sp->idle && s->wm.idle_timeout_ms > 0 &&
-          now - sp->last_ms >= s->wm.idle_timeout_ms) {
-        sl_ctx_split_idle(ctx, sp->id, 1);
-        sp->idle = 1;
-      }
       if (sp->done) {
         sl_ctx_split_done(ctx, sp->id);
         sp->done_reported = 1;
@@ -902,6 +903,20 @@ static void report(ks_reader *r, sl_ctx *ctx, int all_metrics) {
       sl_ctx_split_metrics(ctx, sp->id, sp->records, lag);
     }
     sp->touched = 0;
+  }
+  /* idle timeouts, the longest silent partition first: each one that goes
+   * idle lets the others' watermarks through before they go idle too */
+  while (s->has_wm && s->wm.idle_timeout_ms > 0) {
+    ks_split *oldest = NULL;
+    for (size_t i = 0; i < r->n_splits; i++) {
+      ks_split *sp = &r->splits[i];
+      if (!sp->done && !sp->idle && now - sp->last_ms >= s->wm.idle_timeout_ms &&
+          (!oldest || sp->last_ms < oldest->last_ms))
+        oldest = sp;
+    }
+    if (!oldest) break;
+    sl_ctx_split_idle(ctx, oldest->id, 1);
+    oldest->idle = 1;
   }
 }
 
