@@ -12,6 +12,8 @@
  */
 #include <stdatomic.h>
 
+#include "checkpoint/storage.h"
+#include "core/core.h"
 #include "test.h"
 #include "test_util.h"
 #include "kafka_mock.h"
@@ -451,6 +453,69 @@ static void test_checkpoint_restore(void) {
   sl_collect_free(c2);
 }
 
+/* The position bytes come from disk: a damaged one (the file's checksum
+ * made right again, as an attacker or a bug would) fails the restore with
+ * the reason, naming the old subtask. */
+static void damaged_case(const char *meta, const uint8_t *orig, size_t len, size_t at,
+                         const void *bytes, size_t n, const char *why) {
+  uint8_t *p = malloc(len);
+  memcpy(p, orig, len);
+  memcpy(p + 8 + at, bytes, n); /* after the frame's i64 watermark */
+  char err[512];
+  CHECK_EQ_INT(sl__frame_write(meta, "SLOPMETA", p, len, err, sizeof err), 0);
+  free(p);
+  char dir[600];
+  tpath(dir, sizeof dir, "ckpt");
+  sl_env *env = env_p(2);
+  sl_env_set(env, "state.checkpoints.dir", dir);
+  sl_env_set(env, "execution.checkpointing.interval", "30ms");
+  sl_env_set(env, "execution.checkpointing.restore", "latest");
+  stopper st = {.env = env, .at = -1};
+  sl_stream *s = sl_source_stream(env, bounded("c4", "earliest-offset"));
+  s = sl_map(s, stop_map, &st); /* the graph of the checkpoint's job */
+  sl_collect *c = sl_collect_new();
+  sl_sink_to(s, sl_collect_sink(c));
+  CHECK(sl_execute(env, "damaged") < 0);
+  CHECK_CONTAINS(sl_env_last_error(env), "the Kafka position of old subtask 0 is damaged");
+  CHECK_CONTAINS(sl_env_last_error(env), why);
+  CHECK_EQ_INT(sl_collect_count(c), 0);
+  sl_collect_free(c);
+  sl_env_free(env);
+}
+
+static void test_damaged_position(void) {
+  char dir[600], meta[1200];
+  tpath(dir, sizeof dir, "ckpt");
+  DIR *d = opendir(dir);
+  struct dirent *e;
+  meta[0] = 0;
+  while (d && (e = readdir(d)))
+    if (!strncmp(e->d_name, "chk-", 4)) snprintf(meta, sizeof meta, "%s/%s/op-0-0.meta", dir, e->d_name);
+  if (d) closedir(d);
+  uint8_t *orig;
+  size_t len;
+  char err[512];
+  CHECK_EQ_INT(sl__frame_read(meta, "SLOPMETA", &orig, &len, err, sizeof err), 0);
+  if (t_failures) return;
+  CHECK(len > 8 + 9 && !memcmp(orig + 8, "KSRC", 4));
+  uint32_t count;
+  memcpy(&count, orig + 8 + 5, 4);
+  CHECK(count >= 1);
+  uint16_t tl;
+  memcpy(&tl, orig + 8 + 9, 2);
+  uint32_t huge = 0xFFFFFFFFu, fewer = count - 1;
+  uint16_t big = 0xFFFF;
+  int32_t neg = -5;
+  damaged_case(meta, orig, len, 0, "XSRC", 4, "no KSRC header");
+  damaged_case(meta, orig, len, 4, "\x09", 1, "unknown version");
+  damaged_case(meta, orig, len, 5, &huge, 4, "count past the end");
+  damaged_case(meta, orig, len, 9, &big, 2, "bad topic length");
+  damaged_case(meta, orig, len, 11 + tl, &neg, 4, "bad partition or offsets");
+  damaged_case(meta, orig, len, 5, &fewer, 4, "trailing bytes");
+  CHECK_EQ_INT(sl__frame_write(meta, "SLOPMETA", orig, len, err, sizeof err), 0);
+  sl__free(orig);
+}
+
 typedef struct split_m {
   double records, pending;
   int64_t split;
@@ -632,6 +697,7 @@ int main(void) {
   RUN(test_partition_watermarks);
   RUN(test_idle);
   RUN(test_checkpoint_restore);
+  RUN(test_damaged_position);
   RUN(test_commit_to_group);
   RUN(test_discovery);
   RUN(test_errors);
