@@ -310,7 +310,9 @@ static int build(sl_env *env, const cli_opts *o, wa_job *job) {
   sl_stream *win = sl_window_aggregate(sl_key_by(s, NULL, NULL), &w, &wa_agg,
                                        wa_format, NULL);
   win = sl_name(win, "window");
-  sl_sink_to(win, cli_output_sink(o->output));
+  sl_sink_to(win, cli_output_sink_table(o->output, "window_start BIGINT, window_end BIGINT, "
+                                       "key TEXT, count BIGINT, sum NUMERIC, min NUMERIC, "
+                                       "max NUMERIC", NULL));
   if (o->late_output) { /* else the engine counts them (cli_execute reports) */
     sl_stream *late = sl_side_output(win, "late");
     late = sl_name(sl_map(late, late_line, NULL), "late-lines");
