@@ -11,7 +11,10 @@
 #     gives the same windows as the same rows read from a file;
 #   - the sink: window-agg into a table created by the sink equals the CSV
 #     output, with and without checkpoints; wordcount upserts the totals;
-#     upper fills a one-column table; nothing is left prepared.
+#     upper fills a one-column table; nothing is left prepared;
+#   - the C API (pg_api_test.c): keys, option lists, NULL vs '';
+#   - checkpoints against a server without prepared transactions: the
+#     message says what to set.
 . "$(dirname "$0")/lib_cli.sh"
 . "$(dirname "$0")/pg_server.sh"
 pg_start
@@ -139,4 +142,16 @@ check "upper into a table" test $? -eq 0
 printf '\nA,B\nSAY "X" \\N\n' >"$TMP/up.want"
 PSQL -c "SELECT line FROM up ORDER BY line" >"$TMP/up.got"
 check "upper's lines" cmp "$TMP/up.got" "$TMP/up.want"
+# the C API
+"${SL_PG_API_TEST:?}" >"$TMP/api.out" 2>&1
+check "C API (pg_api_test)" test $? -eq 0
+[ $fails -eq 0 ] || cat "$TMP/api.out" >&2
+
+# exactly-once needs max_prepared_transactions > 0: restart without
+pg_as "$PG_BIN/pg_ctl" restart -w -D "$PG_DIR/data" -l "$PG_DIR/server.log" -m fast \
+  -o "-p $PGPORT -c listen_addresses=127.0.0.1 -c unix_socket_directories=$PG_DIR -c max_prepared_transactions=0" >/dev/null
+err run upper --input "$TMP/hi.txt" --checkpoint-dir "$TMP/ck9" --checkpoint-interval 1s \
+  --output "$U?table-name=up"
+check "no prepared transactions: said" contains "$TMP/err.txt" \
+  "two-phase commit, but max_prepared_transactions is 0 on host 127.0.0.1 port $PGPORT database postgres user sluice: set it in postgresql.conf"
 finish
