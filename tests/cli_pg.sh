@@ -39,6 +39,17 @@ PSQL -c "CREATE TABLE two (a int, b int)"
 err run upper --input "$TMP/hi.txt" --output "$U?table-name=two"
 check "record with too few fields" contains "$TMP/err.txt" \
   "PostgreSQL table 'two': fewer fields for the table's 2 columns"
+printf '1,2\n3,x\n' >"$TMP/bad.txt"
+err run upper --input "$TMP/bad.txt" --output "$U?table-name=two"
+check "type mismatch named" contains "$TMP/err.txt" \
+  "PostgreSQL table 'two': INSERT failed: invalid input syntax for type integer: \"X\" (SQLSTATE 22P02)"
+err run upper --input "$U?table-name=t1&scan.partition.column=nope"
+check "missing partition column" contains "$TMP/err.txt" \
+  "PostgreSQL table 't1' has no column 'nope' (scan.partition.column)"
+PSQL -c "CREATE TABLE t2 (a int, b text)"
+err run upper --input "$U?table-name=t2&scan.partition.column=b"
+check "text partition column" contains "$TMP/err.txt" \
+  "PostgreSQL table 't2': scan.partition.column 'b' is not an integer column"
 err run upper --input "$U?table-name=t1&scan.mode=cdc"
 check "cdc refused" contains "$TMP/err.txt" "scan.mode=cdc (change data capture) is not built yet"
 bad=$(pg_free_port)

@@ -309,9 +309,18 @@ const char *sl__pg_where(PGconn *c, char *buf, size_t cap) {
 }
 
 const char *sl__pg_error(const sl__pg_opts *o, PGconn *c, PGresult *r, char *buf, size_t cap) {
-  const char *m = r ? PQresultErrorMessage(r) : NULL;
-  if (!m || !*m) m = c ? PQerrorMessage(c) : "no connection";
-  sl__fmt(buf, cap, "%s", m);
+  const char *primary = r ? PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY) : NULL;
+  if (primary) { /* the server's words, without the statement text it quotes */
+    const char *detail = PQresultErrorField(r, PG_DIAG_MESSAGE_DETAIL);
+    const char *col = PQresultErrorField(r, PG_DIAG_COLUMN_NAME);
+    const char *state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
+    sl__fmt(buf, cap, "%s%s%s%s%s (SQLSTATE %s)", primary, detail ? "; " : "", detail ? detail : "",
+            col ? "; column " : "", col ? col : "", state ? state : "?");
+  } else {
+    const char *m = r ? PQresultErrorMessage(r) : NULL;
+    if (!m || !*m) m = c ? PQerrorMessage(c) : "no connection";
+    sl__fmt(buf, cap, "%s", m);
+  }
   /* "ERROR:  ..." lines: keep them on one line */
   for (char *p = buf; *p; p++)
     if (*p == '\n' && p[1]) *p = ' ';

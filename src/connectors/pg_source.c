@@ -125,8 +125,7 @@ static int split_int(pg_src *s, const char *col, int has_nulls, int64_t lo, int6
     else if (n == 1) sl__fmt(buf, sizeof buf, "TRUE");
     else if (b0 > hi) sl__fmt(buf, sizeof buf, "FALSE");
     else if (i == 0)
-      sl__fmt(buf, sizeof buf, "(%s < %lld%s)", col, (long long)b1,
-              has_nulls ? "" : "");
+      sl__fmt(buf, sizeof buf, "%s < %lld", col, (long long)b1);
     else if (i == n - 1 || b1 > hi)
       sl__fmt(buf, sizeof buf, "%s >= %lld", col, (long long)b0);
     else
@@ -134,7 +133,7 @@ static int split_int(pg_src *s, const char *col, int has_nulls, int64_t lo, int6
               (long long)b1);
     if (i == 0 && lo <= hi && n > 1 && has_nulls) {
       size_t l = strlen(buf);
-      sl__fmt(buf + l, sizeof buf - l, " OR %s IS NULL", col);
+      sl__fmt(buf + l, sizeof buf - l, " OR %s IS NULL", col); /* NULLs: the first split */
     }
     if (!(s->where[i] = sl__strdup(buf))) return -SL_ENOMEM;
   }
@@ -213,8 +212,7 @@ static int src_plan(void *ud, sl_ctx *ctx) {
   s->key_cols = sl__calloc((size_t)s->n_key + 1, sizeof *s->key_cols);
   sl__pg_buf sel = {0}, ord = {0};
   rc = s->key_cols ? sl__pg_buf_str(&sel, "SELECT ") : -SL_ENOMEM;
-  const char *split_col = NULL; /* an integer column to split by */
-  char *qsplit = NULL;
+  char *qsplit = NULL; /* an integer column to split by, quoted */
   for (int i = 0; !rc && i < s->n_cols; i++) {
     char *q = ident(c, PQgetvalue(cols, i, 0));
     if (!q) rc = -SL_ENOMEM;
@@ -232,7 +230,7 @@ static int src_plan(void *ud, sl_ctx *ctx) {
                           "column (smallint, integer, bigint)", s->o.table, s->o.part_col);
         break;
       }
-      if (is_int_type(PQgetvalue(cols, i, 1))) split_col = PQgetvalue(cols, i, 0), qsplit = q, q = NULL;
+      if (is_int_type(PQgetvalue(cols, i, 1))) qsplit = q, q = NULL;
     }
     sl__free(q);
   }
@@ -255,7 +253,6 @@ static int src_plan(void *ud, sl_ctx *ctx) {
   if (!rc && !s->n_key) rc = sl__pg_buf_str(&ord, "ctid");
   PQclear(cols);
   PQclear(pk);
-  (void)split_col;
   s->select = sel.p, s->order = ord.p;
   int p = sl_ctx_parallelism(ctx);
   s->n_splits = s->o.part_num ? (int)s->o.part_num : (p > 8 ? p : 8);
