@@ -129,6 +129,20 @@ table_csv wa_eo >"$TMP/wa_eo.csv"
 check "exactly-once table = CSV output" cmp "$TMP/wa_eo.csv" "$TMP/ev.ref.sorted"
 check "nothing left prepared" test "$(PSQL -c "SELECT count(*) FROM pg_prepared_xacts")" = 0
 
+# a fresh exactly-once start rolls back what a crashed run left prepared
+PSQL -c "CREATE TABLE wa_left (LIKE wa_eo)" -c "BEGIN" \
+  -c "INSERT INTO wa_left VALUES (1, 2, 'stale', 1, 1, 1, 1)" -c "PREPARE TRANSACTION 'sluice-wa_left-s1-c7'"
+PSQL -c "BEGIN" -c "INSERT INTO wa_left VALUES (1, 2, 'other', 1, 1, 1, 1)" \
+  -c "PREPARE TRANSACTION 'sluice-wa_left2-s1-c7'"
+"$SLUICE" run window-agg --input "$TMP/ev.csv" --window tumbling:1000 --out-of-orderness 10 \
+  -p 2 --checkpoint-dir "$TMP/ck3" --checkpoint-interval 50ms \
+  --output "$U?table-name=wa_left" 2>"$TMP/wa_left.err"
+table_csv wa_left >"$TMP/wa_left.csv"
+check "fresh start: stale prepared rows rolled back" cmp "$TMP/wa_left.csv" "$TMP/ev.ref.sorted"
+check "fresh start: another sink's prepared transaction kept" test \
+  "$(PSQL -c "SELECT string_agg(gid, ' ') FROM pg_prepared_xacts")" = sluice-wa_left2-s1-c7
+PSQL -c "ROLLBACK PREPARED 'sluice-wa_left2-s1-c7'"
+
 # wordcount: upserted totals
 printf 'the cat, the hat\nThe end of the Cat\n' >"$TMP/words.txt"
 for i in $(seq 200); do echo "w$((i % 13)) the x$((i % 5))"; done >>"$TMP/words.txt"

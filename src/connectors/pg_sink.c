@@ -45,6 +45,9 @@
  *      table converges to the same totals).
  *   5. A connection lost inside a transaction fails the job (the restore
  *      replays from the checkpoint).
+ *   6. A fresh start with checkpoints (no restore: recover is not called)
+ *      rolls back, in subtask 0's open, whatever an earlier run of this
+ *      sink left prepared: it is covered by no checkpoint of this run.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -127,6 +130,9 @@ static char *ident(PGconn *c, const char *name) {
   PQfreemem(q);
   return d;
 }
+
+static int is_ours(const pg_sink *s, const char *name, size_t n);
+static int abort_ours(pg_sink *s, sl_ctx *ctx, PGconn *c);
 
 static void writer_free(pg_writer *w) {
   if (w->c) PQfinish(w->c);
@@ -268,6 +274,10 @@ static int sink_open(void *ud, sl_ctx *ctx, void **out) {
                         "the server", s->o.table, sl__pg_where(c, where, sizeof where));
       goto out;
     }
+    /* a fresh start (no restore, so no recover): what a crashed run of this
+     * sink left prepared is not covered by anything; roll it back (once) */
+    const char *restore = sl_ctx_config(ctx, "execution.checkpointing.restore");
+    if (w->subtask == 0 && (!restore || !*restore) && (rc = abort_ours(s, ctx, c))) goto out;
   }
 out:
   if (rc) {
@@ -503,6 +513,24 @@ static int is_ours(const pg_sink *s, const char *name, size_t n) {
   return i > d && i == n;
 }
 
+/* ROLLBACK PREPARED every prepared transaction of this sink (any subtask,
+ * any run) in the database. */
+static int abort_ours(pg_sink *s, sl_ctx *ctx, PGconn *c) {
+  PGresult *r = query1(s, ctx, c, "listing prepared transactions",
+                       "SELECT gid FROM pg_prepared_xacts WHERE database = current_database() "
+                       "AND starts_with(gid, $1)", s->o.txn_prefix);
+  int rc = r ? 0 : -SL_EIO;
+  for (int i = 0; !rc && i < PQntuples(r); i++) {
+    const char *gid = PQgetvalue(r, i, 0);
+    if (!is_ours(s, gid, strlen(gid))) continue;
+    char sql[300];
+    sl__fmt(sql, sizeof sql, "ROLLBACK PREPARED '%s'", gid);
+    rc = exec(s, ctx, c, "ROLLBACK PREPARED", sql, "42704");
+  }
+  PQclear(r);
+  return rc;
+}
+
 static int sink_recover(void *ud, sl_ctx *ctx, const uint8_t *const *blobs, const size_t *lens,
                         int n, const char *const *names) {
   pg_sink *s = ud;
@@ -551,19 +579,7 @@ static int sink_recover(void *ud, sl_ctx *ctx, const uint8_t *const *blobs, cons
     }
   }
   /* every other prepared transaction of this sink: written after the checkpoint */
-  PGresult *r = rc ? NULL : query1(s, ctx, c, "listing prepared transactions",
-                                   "SELECT gid FROM pg_prepared_xacts WHERE database = "
-                                   "current_database() AND starts_with(gid, $1)",
-                                   s->o.txn_prefix);
-  if (!rc && !r) rc = -SL_EIO;
-  for (int i = 0; !rc && r && i < PQntuples(r); i++) {
-    const char *gid = PQgetvalue(r, i, 0);
-    if (!is_ours(s, gid, strlen(gid))) continue;
-    char sql[300];
-    sl__fmt(sql, sizeof sql, "ROLLBACK PREPARED '%s'", gid);
-    rc = exec(s, ctx, c, "ROLLBACK PREPARED", sql, "42704");
-  }
-  PQclear(r);
+  if (!rc) rc = abort_ours(s, ctx, c);
   PQfinish(c);
   return rc;
 }
