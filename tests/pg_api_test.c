@@ -9,7 +9,11 @@
  *     delimiters, doubled quotes, backslashes, an unquoted empty field
  *     (NULL) and a quoted one (''), checked through libpq;
  *   - an unknown option and a missing table fail sl_execute with messages
- *     naming them.
+ *     naming them;
+ *   - a sink whose connection the server drops between two batches
+ *     (pg_terminate_backend, from a source written on the connector SDK)
+ *     reconnects and writes everything (sink.max-retries), or, with
+ *     sink.max-retries=0, fails naming the table.
  * Exit 0 when every check passed.
  */
 #include <libpq-fe.h>
@@ -17,7 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "sluice.h"
+#include "sluice_connector.h"
 
 static int fails;
 #define CHECK(c)                                                  \
@@ -75,6 +79,53 @@ static int value_is(const char *q, const char *want) {
             PQntuples(r) ? PQgetvalue(r, 0, 0) : PQerrorMessage(conn), want);
   PQclear(r);
   return ok;
+}
+
+/* A source that emits "1", then terminates every other "sluice"
+ * connection of the server (the sink's), then emits "2" and "3". */
+static int kill_poll(void *reader, sl_ctx *ctx, int budget) {
+  int *step = reader;
+  (void)budget;
+  if (*step == 3) return SL_POLL_END;
+  if (*step == 1) {
+    PGconn *k = PQconnectdb(conninfo);
+    PGresult *r = PQexec(k, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE "
+                            "application_name = 'sluice' AND pid <> pg_backend_pid()");
+    if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) < 1) {
+      fprintf(stderr, "FAIL: no sink connection to terminate\n");
+      fails++;
+    }
+    PQclear(r);
+    PQfinish(k);
+  }
+  char v[2] = {(char)('1' + *step), 0};
+  sl_record rec = {.ts = SL_NO_TIMESTAMP, .value = v, .value_len = 1};
+  (*step)++;
+  return sl_ctx_emit(ctx, &rec) ? -SL_ECANCELED : SL_POLL_MORE;
+}
+static int kill_open(void *ud, sl_ctx *ctx, void **reader) {
+  (void)ctx;
+  *reader = ud;
+  return 0;
+}
+static const sl_source_ops kill_ops = {.version = SL_CONNECTOR_VERSION, .kind = "killer",
+                                       .open = kill_open, .poll = kill_poll};
+
+/* One run of the killer source into table t (a column), retries r. */
+static int run_killed(const char *t, const char *retries, char *err, size_t cap) {
+  static int step;
+  step = 0;
+  sl_env *env = sl_env_new();
+  sl_env_set(env, "rest.enabled", "false");
+  sl_env_set(env, "parallelism.default", "1");
+  sl_stream *s = sl_source_stream(env, sl_source_new(&kill_ops, &step, SL_SOURCE_NONPARALLEL));
+  sl_option o[] = {{"table-name", t}, {"sink.buffer-flush.max-rows", "1"},
+                   {"sink.max-retries", retries}};
+  sl_sink_to(s, sl_postgres_sink(conninfo, o, 3));
+  int rc = sl_execute(env, "pg_api_retry");
+  snprintf(err, cap, "%s", rc ? sl_env_last_error(env) : "");
+  sl_env_free(env);
+  return rc;
 }
 
 int main(void) {
@@ -135,6 +186,16 @@ int main(void) {
   CHECK(value_is("SELECT t FROM api_sink WHERE n = 4", "q\"q\\\\"));
   CHECK(value_is("SELECT t FROM api_sink WHERE n = 5", "it's"));
   CHECK(value_is("SELECT x::text FROM api_sink WHERE n = 5", "1000"));
+  /* the connection dropped between batches: retried, or not */
+  sql("CREATE TABLE api_retry (v int)");
+  rc = run_killed("api_retry", "3", err, sizeof err);
+  if (rc) fprintf(stderr, "  retry: %s\n", err);
+  CHECK(rc == 0);
+  CHECK(value_is("SELECT string_agg(v::text, ',' ORDER BY v) FROM api_retry", "1,2,3"));
+  sql("CREATE TABLE api_noretry (v int)");
+  rc = run_killed("api_noretry", "0", err, sizeof err);
+  CHECK(rc == -SL_EIO && strstr(err, "PostgreSQL table 'api_noretry': INSERT failed: "));
+  if (!strstr(err, "PostgreSQL table 'api_noretry': INSERT failed: ")) fprintf(stderr, "  %s\n", err);
   PQfinish(conn);
   printf("pg_api_test: %s\n", fails ? "FAILED" : "ok");
   return fails ? 1 : 0;
