@@ -50,6 +50,11 @@ PSQL -c "CREATE TABLE t2 (a int, b text)"
 err run upper --input "$U?table-name=t2&scan.partition.column=b"
 check "text partition column" contains "$TMP/err.txt" \
   "PostgreSQL table 't2': scan.partition.column 'b' is not an integer column"
+PSQL -c "CREATE TABLE badrow (ts text, key text, value text)" -c "INSERT INTO badrow VALUES ('x1', 'k', '1')"
+err run window-agg --input "$U?table-name=badrow" --window tumbling:1000
+cp "$TMP/err.txt" "$TMP/badrow.txt"
+check "a bad row: no line number" contains "$TMP/err.txt" "bad record at input row: timestamp"
+check "a bad row: the row" contains "$TMP/err.txt" "x1,k,1"
 err run upper --input "$U?table-name=t1&scan.mode=cdc"
 check "cdc refused" contains "$TMP/err.txt" "scan.mode=cdc (change data capture) is not built yet"
 bad=$(pg_free_port)

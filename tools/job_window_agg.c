@@ -66,7 +66,10 @@ static int wa_parse(void *ud, sl_ctx *ctx, const sl_record *in,
   const char *reason = wa_split(s, n, &f, buf, sizeof buf);
   if (reason) {
     char where[32];
-    snprintf(where, sizeof where, "line %lld", (long long)in->ts);
+    if (in->ts == SL_NO_TIMESTAMP) /* a source without line numbers (a table's rows) */
+      snprintf(where, sizeof where, "input row");
+    else
+      snprintf(where, sizeof where, "line %lld", (long long)in->ts);
     return sl_ctx_bad_record(ctx, where, reason, in);
   }
   uint8_t *val = sl_ctx_scratch(ctx, WA_HDR + in->value_len);
