@@ -907,7 +907,7 @@ int sl_kafka_source_set_watermarks(sl_source *src, const sl_watermark_strategy *
  *   scan.fetch-size              source: rows per FETCH (default 1000)
  *   scan.mode                    snapshot (default); cdc is not built yet
  *   slot.name, decoding.plugin.name, slot.drop-on-stop   reserved for CDC
- *   sink.buffer-flush.max-rows   sink: rows per statement batch (default 1000)
+ *   sink.buffer-flush.max-rows   sink: rows per batch (default 5000)
  *   sink.buffer-flush.interval   sink: without checkpoints, buffered rows are
  *                                written after this long (default 1 s)
  *   sink.max-retries             sink: retries of a batch after a lost

@@ -42,7 +42,7 @@ check "record with too few fields" contains "$TMP/err.txt" \
 printf '1,2\n3,x\n' >"$TMP/bad.txt"
 err run upper --input "$TMP/bad.txt" --output "$U?table-name=two"
 check "type mismatch named" contains "$TMP/err.txt" \
-  "PostgreSQL table 'two': INSERT failed: invalid input syntax for type integer: \"X\" (SQLSTATE 22P02)"
+  "PostgreSQL table 'two': COPY failed: invalid input syntax for type integer: \"X\"; COPY two, line 2, column b: \"X\" (SQLSTATE 22P02)"
 err run upper --input "$U?table-name=t1&scan.partition.column=nope"
 check "missing partition column" contains "$TMP/err.txt" \
   "PostgreSQL table 't1' has no column 'nope' (scan.partition.column)"

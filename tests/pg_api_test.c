@@ -194,8 +194,8 @@ int main(void) {
   CHECK(value_is("SELECT string_agg(v::text, ',' ORDER BY v) FROM api_retry", "1,2,3"));
   sql("CREATE TABLE api_noretry (v int)");
   rc = run_killed("api_noretry", "0", err, sizeof err);
-  CHECK(rc == -SL_EIO && strstr(err, "PostgreSQL table 'api_noretry': INSERT failed: "));
-  if (!strstr(err, "PostgreSQL table 'api_noretry': INSERT failed: ")) fprintf(stderr, "  %s\n", err);
+  CHECK(rc == -SL_EIO && strstr(err, "PostgreSQL table 'api_noretry': COPY failed: "));
+  if (!strstr(err, "PostgreSQL table 'api_noretry': COPY failed: ")) fprintf(stderr, "  %s\n", err);
   PQfinish(conn);
   printf("pg_api_test: %s\n", fails ? "FAILED" : "ok");
   return fails ? 1 : 0;

@@ -157,7 +157,7 @@ static int check_conninfo(sl__pg_opts *o) {
 
 static void defaults(sl__pg_opts *o) {
   o->fetch = 1000;
-  o->max_rows = 1000;
+  o->max_rows = 5000;
   o->interval_ms = 1000;
   o->retries = 3;
   o->delim = ',';
@@ -314,8 +314,11 @@ const char *sl__pg_error(const sl__pg_opts *o, PGconn *c, PGresult *r, char *buf
     const char *detail = PQresultErrorField(r, PG_DIAG_MESSAGE_DETAIL);
     const char *col = PQresultErrorField(r, PG_DIAG_COLUMN_NAME);
     const char *state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
-    sl__fmt(buf, cap, "%s%s%s%s%s (SQLSTATE %s)", primary, detail ? "; " : "", detail ? detail : "",
-            col ? "; column " : "", col ? col : "", state ? state : "?");
+    const char *where = PQresultErrorField(r, PG_DIAG_CONTEXT); /* COPY t, line N, column c */
+    if (where && strncmp(where, "COPY ", 5)) where = NULL;
+    sl__fmt(buf, cap, "%s%s%s%s%s%s%s (SQLSTATE %s)", primary, detail ? "; " : "",
+            detail ? detail : "", col ? "; column " : "", col ? col : "", where ? "; " : "",
+            where ? where : "", state ? state : "?");
   } else {
     const char *m = r ? PQresultErrorMessage(r) : NULL;
     if (!m || !*m) m = c ? PQerrorMessage(c) : "no connection";

@@ -5,13 +5,13 @@
  * A record's value is split like a CSV line (sink.field-delimiter, default
  * ','; double quotes hold the delimiter, "" is a quote; an unquoted empty
  * field is NULL, a quoted one an empty string) into the table's columns in
- * table order; a table of one column takes the whole value.  Each row is a
- * string literal the server casts to its column's type, so NUMERIC keeps
- * every digit.  Rows are batched into the statement text (no allocation
- * per record once the buffer has grown): one multi-row INSERT per
- * sink.buffer-flush.max-rows rows, or, when the table has a primary key,
- * one INSERT ... ON CONFLICT (key) DO UPDATE per row in one query string
- * (a multi-row upsert may not touch a key twice).
+ * table order; a table of one column takes the whole value.  Each field is
+ * text the server casts to its column's type, so NUMERIC keeps
+ * every digit.  Rows are batched (no allocation per record once the
+ * buffer has grown), sink.buffer-flush.max-rows at a time: into one COPY
+ * (text format) for a table without a primary key, else into one query
+ * string of an INSERT ... ON CONFLICT (key) DO UPDATE per row (a
+ * multi-row upsert may not touch a key twice).
  *
  * Writer states (one connection per subtask):
  *
@@ -75,6 +75,7 @@ typedef struct pg_writer {
   int twopc;    /* checkpoints on */
   char *prefix; /* INSERT INTO t (cols) VALUES */
   char *suffix; /* ON CONFLICT ...; or "" */
+  char *copy;   /* COPY t (cols) FROM STDIN: tables without a primary key */
   sl__pg_buf sql;
   int64_t rows;     /* buffered */
   int64_t first_ms; /* when the first buffered row came */
@@ -137,6 +138,7 @@ static int abort_ours(pg_sink *s, sl_ctx *ctx, PGconn *c);
 static void writer_free(pg_writer *w) {
   if (w->c) PQfinish(w->c);
   sl__free(w->prefix), sl__free(w->suffix), sl__free(w->pending), sl__free(w->f);
+  sl__free(w->copy);
   sl__pg_buf_free(&w->sql);
   sl__free_private(w);
 }
@@ -248,6 +250,11 @@ static int sink_open(void *ud, sl_ctx *ctx, void **out) {
   }
   PQclear(cols), PQclear(pk), PQclear(qt);
   w->prefix = pre.p, w->suffix = suf.p;
+  if (!rc && !w->upsert) { /* "INSERT INTO t (cols) VALUES " -> "COPY t (cols) FROM STDIN" */
+    size_t body = strlen(pre.p) - strlen("INSERT INTO ") - strlen(" VALUES ");
+    if (!(w->copy = sl__malloc(body + 32))) rc = -SL_ENOMEM;
+    else sl__fmt(w->copy, body + 32, "COPY %.*s FROM STDIN", (int)body, pre.p + strlen("INSERT INTO "));
+  }
   if (!rc && !(w->f = sl__calloc((size_t)w->n_cols + 1, sizeof *w->f))) rc = -SL_ENOMEM;
   if (rc) {
     rc = sl_ctx_error(ctx, rc, "out of memory");
@@ -288,30 +295,59 @@ out:
   return 0;
 }
 
+/* The buffered rows to the server: COPY, or the INSERT statements.  0, or
+ * -1 with the failed result in *bad (NULL: the connection's error). */
+static int run_batch(pg_writer *w, PGresult **bad) {
+  *bad = NULL;
+  if (!w->copy) {
+    PGresult *r = PQexec(w->c, w->sql.p);
+    if (r && PQresultStatus(r) == PGRES_COMMAND_OK) {
+      PQclear(r);
+      return 0;
+    }
+    *bad = r;
+    return -1;
+  }
+  PGresult *r = PQexec(w->c, w->copy);
+  if (!r || PQresultStatus(r) != PGRES_COPY_IN) {
+    *bad = r;
+    return -1;
+  }
+  PQclear(r);
+  int ok = PQputCopyData(w->c, w->sql.p, (int)w->sql.len) == 1 && PQputCopyEnd(w->c, NULL) == 1;
+  int rc = -1;
+  while ((r = PQgetResult(w->c))) { /* COPY's result, then NULL */
+    if (ok && rc && PQresultStatus(r) == PGRES_COMMAND_OK) rc = 0;
+    if (PQresultStatus(r) != PGRES_COMMAND_OK && !*bad) *bad = r;
+    else PQclear(r);
+    if (PQstatus(w->c) == CONNECTION_BAD) break;
+  }
+  if (*bad) rc = -1;
+  return ok ? rc : -1;
+}
+
+static const char *batch_kind(const pg_writer *w) {
+  return w->copy ? "COPY" : w->upsert ? "INSERT ... ON CONFLICT (upsert)" : "INSERT";
+}
+
 /* Send the buffered rows.  Without checkpoints: a transaction of their
  * own, retried after a lost connection. */
 static int send_rows(pg_writer *w, sl_ctx *ctx) {
   pg_sink *s = w->s;
   if (!w->rows) return 0;
   int rc;
+  PGresult *bad;
   if (w->twopc) {
     if (!w->in_txn && (rc = exec(s, ctx, w->c, "BEGIN", "BEGIN", NULL))) return rc;
     w->in_txn = 1;
-    if ((rc = exec(s, ctx, w->c, w->upsert ? "INSERT ... ON CONFLICT (upsert)" : "INSERT",
-                   w->sql.p, NULL)))
-      return rc;
+    if (run_batch(w, &bad)) return fail_sql(s, ctx, w->c, bad, batch_kind(w));
   } else {
     int64_t backoff_ms = 100;
     for (int attempt = 0;; attempt++) {
-      PGresult *r = PQexec(w->c, w->sql.p);
-      ExecStatusType st = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;
-      if (st == PGRES_COMMAND_OK) {
-        PQclear(r);
-        break;
-      }
+      if (!run_batch(w, &bad)) break;
       if (PQstatus(w->c) != CONNECTION_BAD || attempt >= s->o.retries)
-        return fail_sql(s, ctx, w->c, r, w->upsert ? "INSERT ... ON CONFLICT (upsert)" : "INSERT");
-      PQclear(r);
+        return fail_sql(s, ctx, w->c, bad, batch_kind(w));
+      PQclear(bad);
       char where[300];
       sl_ctx_log(ctx, SL_LOG_WARN, "PostgreSQL table '%s': connection lost (%s); retry %d of "
                  "%lld", s->o.table, sl__pg_where(w->c, where, sizeof where), attempt + 1,
@@ -341,6 +377,25 @@ static int put_literal(sl__pg_buf *b, const pg_field *f, int never_null) {
     if (!rc) rc = sl__pg_buf_c(b, ch);
   }
   return rc ? rc : sl__pg_buf_c(b, '\'');
+}
+
+/* A field in COPY's text format: \N for NULL; backslash, tab, LF and CR
+ * escaped. */
+static int put_copy(sl__pg_buf *b, const pg_field *f, int never_null) {
+  if (!f->len && !f->quoted && !never_null) return sl__pg_buf_str(b, "\\N");
+  int rc = 0;
+  for (size_t i = 0; !rc && i < f->len; i++) {
+    char ch = f->p[i];
+    if (f->quoted && !never_null && ch == '"') i++; /* "" inside quotes */
+    switch (ch) {
+      case '\\': rc = sl__pg_buf_put(b, "\\\\", 2); break;
+      case '\t': rc = sl__pg_buf_put(b, "\\t", 2); break;
+      case '\n': rc = sl__pg_buf_put(b, "\\n", 2); break;
+      case '\r': rc = sl__pg_buf_put(b, "\\r", 2); break;
+      default: rc = sl__pg_buf_c(b, ch);
+    }
+  }
+  return rc;
 }
 
 /* Split v[0..n) into at most max fields; the count, or -1 (bad quotes). */
@@ -396,6 +451,14 @@ static int sink_write(void *writer, sl_ctx *ctx, const sl_record *rec) {
   if (memchr(v, 0, n)) return sl_ctx_bad_record(ctx, "PostgreSQL table", "a NUL byte", rec);
   int rc = 0;
   if (!w->rows) w->first_ms = sl__conn_ms(ctx);
+  if (w->copy) { /* COPY's text format: tab-separated, \N for NULL */
+    for (int i = 0; !rc && i < k; i++) {
+      if (i) rc = sl__pg_buf_c(&w->sql, '\t');
+      if (!rc) rc = put_copy(&w->sql, &w->f[i], w->n_cols == 1);
+    }
+    if (!rc) rc = sl__pg_buf_c(&w->sql, '\n');
+    goto added;
+  }
   if (w->upsert || !w->rows) rc = sl__pg_buf_str(&w->sql, w->prefix);
   else rc = sl__pg_buf_c(&w->sql, ',');
   if (!rc) rc = sl__pg_buf_c(&w->sql, '(');
@@ -405,6 +468,7 @@ static int sink_write(void *writer, sl_ctx *ctx, const sl_record *rec) {
   }
   if (!rc) rc = sl__pg_buf_c(&w->sql, ')');
   if (!rc && w->upsert) rc = sl__pg_buf_str(&w->sql, w->suffix);
+added:
   if (rc) return sl_ctx_error(ctx, rc, "out of memory");
   w->rows++;
   if (w->rows >= s->o.max_rows && may_send(w)) return send_rows(w, ctx);
