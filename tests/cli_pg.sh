@@ -165,6 +165,29 @@ check "wordcount key" test "$(PSQL -c "SELECT a.attname FROM pg_index i JOIN pg_
   ON a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey) WHERE i.indrelid = 'wc_plain'::regclass
   AND i.indisprimary")" = word
 
+# an unbounded job without checkpoints: buffered rows go out after
+# sink.buffer-flush.interval, while the input stays open
+port=$(pg_free_port)
+python3 -c "
+import socket, time
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(('127.0.0.1', $port)); s.listen(1); c, _ = s.accept()
+c.sendall(b'alpha beta alpha\n'); time.sleep(60)" &
+srv=$!
+sleep 0.2
+"$SLUICE" run wordcount --socket 127.0.0.1:$port \
+  --output "$U?table-name=wc_live&sink.buffer-flush.interval=200ms" 2>"$TMP/live.err" &
+job=$!
+got=
+for i in $(seq 300); do # up to 30 s: the flush comes after ~200 ms
+  got=$(PSQL -c "SELECT count FROM wc_live WHERE word = 'alpha'" 2>/dev/null)
+  [ "$got" = 2 ] && break
+  sleep 0.1
+done
+check "interval flush while the input is open" test "$got" = 2
+kill $job $srv 2>/dev/null
+wait $job $srv 2>/dev/null
+
 # upper: one text column, whole lines (commas, quotes and backslashes as they are)
 printf 'a,b\nsay "x" \\n\n\n' >"$TMP/up.txt"
 "$SLUICE" run upper --input "$TMP/up.txt" --output "$U?table-name=up" 2>"$TMP/up.err"
