@@ -35,8 +35,10 @@ static const struct flag {
   size_t off;
   const char *arg, *doc;
 } g_flags[] = {
-    {"input", offsetof(cli_opts, input), "PATH", "file, directory or glob to read"},
-    {"output", offsetof(cli_opts, output), "PATH", "where the results go (default: stdout)"},
+    {"input", offsetof(cli_opts, input), "PATH",
+     "file, directory or glob to read (or kafka://..., postgresql://...?table-name=T)"},
+    {"output", offsetof(cli_opts, output), "PATH",
+     "where the results go (default: stdout; or kafka://..., postgresql://...?table-name=T)"},
     {"socket", offsetof(cli_opts, socket), "HOST:PORT", "read lines from a TCP socket"},
     {"parallelism", offsetof(cli_opts, parallelism), "N", "worker threads (-p N)"},
     {"records", offsetof(cli_opts, records), "N", "records to generate"},
