@@ -22,7 +22,7 @@ U="$PG_URI"
 
 # ---- errors ---------------------------------------------------------------
 PSQL -c "CREATE TABLE t1 (a int)"
-err() { "$SLUICE" "$@" >"$TMP/err.out" 2>"$TMP/err.txt"; echo $? >"$TMP/err.rc"; }
+err() { "$SLUICE" "$@" >"$TMP/err.out" 2>"$TMP/err.txt"; echo $? >"$TMP/err.rc"; cat "$TMP/err.txt" >>"$TMP/all_errors.txt"; }
 rc_is() { [ "$(cat "$TMP/err.rc")" = "$1" ] || { echo "  exit $(cat "$TMP/err.rc"), want $1" >&2; cat "$TMP/err.txt" >&2; return 1; }; }
 err run upper --input "$U?table-name=t1&bogus=1"
 check "unknown libpq parameter" contains "$TMP/err.txt" 'invalid URI query parameter: "bogus"'
@@ -207,4 +207,6 @@ err run upper --input "$TMP/hi.txt" --checkpoint-dir "$TMP/ck9" --checkpoint-int
   --output "$U?table-name=up"
 check "no prepared transactions: said" contains "$TMP/err.txt" \
   "two-phase commit, but max_prepared_transactions is 0 on host 127.0.0.1 port $PGPORT database postgres user sluice: set it in postgresql.conf"
+# (the sanitizer builds: no report from any run, failed ones included)
+check "no sanitizer report" bash -c "! cat '$TMP'/*.err '$TMP/all_errors.txt' '$TMP/api.out' | grep -E 'Sanitizer|runtime error'"
 finish

@@ -138,4 +138,5 @@ echo "  source: $kills kills in $runs runs, $(grep -c 'restored checkpoint' "$LO
 check "source: the last run" test $? -eq 0
 LC_ALL=C sort "$TMP"/src_out/part-* >"$TMP/src.sorted"
 check "source: part files = crash-free output" cmp -s "$TMP/src.sorted" "$TMP/ref.sorted"
+check "no sanitizer report" bash -c "! cat '$TMP'/*.log | grep -E 'Sanitizer|runtime error'"
 finish

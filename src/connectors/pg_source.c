@@ -66,7 +66,7 @@ typedef struct pg_reader {
 static void free_plan(pg_src *s) {
   if (s->exporter) PQfinish(s->exporter);
   s->exporter = NULL;
-  for (int i = 0; i < s->n_splits; i++) sl__free(s->where[i]);
+  for (int i = 0; s->where && i < s->n_splits; i++) sl__free(s->where[i]);
   sl__free(s->where);
   s->where = NULL;
   s->n_splits = 0;
