@@ -41,7 +41,9 @@ pg_start() {
     exit 1
   }
   if [ "$(id -u)" -eq 0 ] && ! id sluicepg >/dev/null 2>&1; then
-    useradd -r -M -s /usr/sbin/nologin sluicepg || { echo "FAIL: cannot create user sluicepg" >&2; exit 1; }
+    # (two tests may race here: the user existing afterwards is what counts)
+    useradd -r -M -s /usr/sbin/nologin sluicepg 2>/dev/null || id sluicepg >/dev/null 2>&1 ||
+      { echo "FAIL: cannot create the system user sluicepg (initdb refuses root)" >&2; exit 1; }
   fi
   PG_DIR=$(mktemp -d /tmp/sluicepg.XXXXXX)
   chmod 755 "$PG_DIR"
