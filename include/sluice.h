@@ -910,9 +910,11 @@ int sl_kafka_source_set_watermarks(sl_source *src, const sl_watermark_strategy *
  *   sink.buffer-flush.max-rows   sink: rows per batch (default 5000)
  *   sink.buffer-flush.interval   sink: without checkpoints, buffered rows are
  *                                written after this long (default 1 s)
- *   sink.max-retries             sink: retries of a batch after a lost
- *                                connection, with back-off (default 3;
- *                                without checkpoints only)
+ *   sink.max-retries             connecting is retried this often, with
+ *                                back-off from 100 ms (default 3); so is a
+ *                                sink's batch after a lost connection when
+ *                                checkpoints are off (with them the job
+ *                                fails and restores)
  *   sink.create-table-columns    sink: column definitions ("a BIGINT, b
  *                                TEXT") to CREATE TABLE IF NOT EXISTS with
  *   sink.field-delimiter         sink: the record value's field separator
@@ -933,7 +935,8 @@ int sl_kafka_source_set_watermarks(sl_source *src, const sl_watermark_strategy *
  * it, separated by ','; NULL is empty, and a value that is empty or holds
  * ',', '"', CR or LF is in double quotes with '"' doubled (CSV).  Its key is
  * the primary key's text (columns joined by ','; none without a primary
- * key); timestamp SL_NO_TIMESTAMP.  Checkpoints store each split's rows
+ * key); timestamp SL_NO_TIMESTAMP.  sl_fields_split(ctx, value, len, ',',
+ * ...) gives the columns back (NULL and '' both as empty fields there).  Checkpoints store each split's rows
  * read; a restore takes a new snapshot and skips them, so it is exact for a
  * table that did not change in between.
  *
