@@ -14,10 +14,12 @@
  *           REPEATABLE READ READ ONLY, SET TRANSACTION SNAPSHOT.  The last
  *           open closes the exporter.
  *   poll    one split at a time through a server-side cursor (DECLARE ...
- *           ORDER BY the primary key, else ctid), one FETCH of
- *           scan.fetch-size rows per poll at most, rows emitted as CSV
- *           text (sluice.h).  A FETCH blocks the worker for as long as the
- *           server takes to send those rows.
+ *           ORDER BY the primary key, else ctid), scan.fetch-size rows per
+ *           FETCH, rows emitted as CSV text (sluice.h).  A FETCH is sent
+ *           without waiting (PQsendQuery); poll returns SL_POLL_IDLE until
+ *           its rows are in (wait_fd is the connection's socket meanwhile),
+ *           so the worker never blocks on the server's reading.  DECLARE,
+ *           MOVE and CLOSE are quick and run blocking.
  *   position  per split of this reader: rows emitted, and whether it is
  *           done; with the number of splits.
  *   seek    each reader takes the entries of its own splits from every old
@@ -58,6 +60,7 @@ typedef struct pg_reader {
   uint8_t *done;
   int n_own, cur;
   int declared;
+  int busy;          /* a FETCH was sent, its rows not yet read */
   PGresult *res;
   int row, n_rows;
   sl__pg_buf line, key;
@@ -364,6 +367,19 @@ static int put_value(sl__pg_buf *b, PGresult *res, int row, int col) {
   return rc ? rc : sl__pg_buf_c(b, '"');
 }
 
+static int fetch_failed(pg_reader *r, sl_ctx *ctx, PGresult *q) {
+  char why[600];
+  sl__pg_error(&r->src->o, r->c, q, why, sizeof why);
+  PQclear(q);
+  return sl_ctx_error(ctx, -SL_EIO, "PostgreSQL table '%s': FETCH failed: %s", r->src->o.table,
+                      why);
+}
+
+static int src_wait_fd(void *reader) {
+  const pg_reader *r = reader;
+  return r->busy ? PQsocket(r->c) : -1;
+}
+
 static int src_poll(void *reader, sl_ctx *ctx, int budget) {
   pg_reader *r = reader;
   pg_src *s = r->src;
@@ -403,8 +419,17 @@ static int src_poll(void *reader, sl_ctx *ctx, int budget) {
         PQclear(q);
       }
     }
-    sl__fmt(sql, sizeof sql, "FETCH FORWARD %lld FROM sluice_c", (long long)s->o.fetch);
-    if (!(q = query(s, ctx, r->c, "FETCH", sql, 0, NULL, PGRES_TUPLES_OK))) return -SL_EIO;
+    if (!r->busy) { /* the next FETCH, sent without waiting for its rows */
+      sl__fmt(sql, sizeof sql, "FETCH FORWARD %lld FROM sluice_c", (long long)s->o.fetch);
+      if (!PQsendQuery(r->c, sql)) return fetch_failed(r, ctx, NULL);
+      r->busy = 1;
+    }
+    if (!PQconsumeInput(r->c)) return fetch_failed(r, ctx, NULL);
+    if (PQisBusy(r->c)) return SL_POLL_IDLE; /* wait_fd: the socket */
+    q = PQgetResult(r->c);
+    for (PGresult *x; (x = PQgetResult(r->c));) PQclear(x); /* up to the end (NULL) */
+    r->busy = 0;
+    if (!q || PQresultStatus(q) != PGRES_TUPLES_OK) return fetch_failed(r, ctx, q);
     if (PQntuples(q) == 0) {
       PQclear(q);
       if (!(q = query(s, ctx, r->c, "CLOSE", "CLOSE sluice_c", 0, NULL, PGRES_COMMAND_OK)))
@@ -416,6 +441,10 @@ static int src_poll(void *reader, sl_ctx *ctx, int budget) {
       continue;
     }
     r->res = q, r->row = 0, r->n_rows = PQntuples(q);
+    /* the next batch is read by the server while these rows are emitted */
+    sl__fmt(sql, sizeof sql, "FETCH FORWARD %lld FROM sluice_c", (long long)s->o.fetch);
+    if (!PQsendQuery(r->c, sql)) return fetch_failed(r, ctx, NULL);
+    r->busy = 1;
   }
   int j = r->cur;
   for (int n = 0; n < budget && r->row < r->n_rows; n++, r->row++) {
@@ -508,6 +537,7 @@ static const sl_source_ops pg_source_ops = {
     .free = src_free,
     .position = src_position,
     .seek = src_seek,
+    .wait_fd = src_wait_fd,
 };
 
 static sl_source *make(pg_src *s, int rc) {
