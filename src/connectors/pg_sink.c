@@ -30,7 +30,8 @@
  *      blob; commit_ckpt commits the pending names <= the checkpoint (a
  *      name already committed -- SQLSTATE 42704 -- is fine: a repeat after
  *      a crash).  The fault point "pg-commit" sits between PREPARE and
- *      COMMIT PREPARED (tests kill the process there).
+ *      COMMIT PREPARED, "pg-recover" before each COMMIT PREPARED of recover
+ *      (tests kill the process there).
  *   3. While a prepared transaction of an upsert table waits for its
  *      commit, full batches stay buffered: the next transaction's upsert of
  *      a key the prepared one holds would wait for a commit this writer
@@ -541,9 +542,9 @@ static int sink_precommit(void *writer, sl_ctx *ctx, int64_t id, uint8_t *buf, s
   return 0;
 }
 
-static int commit_gid(pg_sink *s, sl_ctx *ctx, PGconn *c, const char *gid) {
+static int commit_gid(pg_sink *s, sl_ctx *ctx, PGconn *c, const char *gid, const char *fault) {
   char sql[300];
-  sl__fault("pg-commit"); /* crash tests: prepared, not yet committed */
+  sl__fault(fault); /* crash tests: prepared, not yet committed */
   sl__fmt(sql, sizeof sql, "COMMIT PREPARED '%s'", gid);
   return exec(s, ctx, c, "COMMIT PREPARED", sql, "42704"); /* gone: committed before */
 }
@@ -558,7 +559,7 @@ static int sink_commit_ckpt(void *writer, sl_ctx *ctx, int64_t id) {
     }
     char gid[256];
     gid_of(w->s, w->subtask, w->pending[i], gid, sizeof gid);
-    if ((rc = commit_gid(w->s, ctx, w->c, gid))) w->pending[keep++] = w->pending[i];
+    if ((rc = commit_gid(w->s, ctx, w->c, gid, "pg-commit"))) w->pending[keep++] = w->pending[i];
   }
   w->n_pending = keep;
   if (!rc && w->rows >= w->s->o.max_rows && may_send(w)) rc = send_rows(w, ctx);
@@ -639,7 +640,7 @@ static int sink_recover(void *ud, sl_ctx *ctx, const uint8_t *const *blobs, cons
       memcpy(gid, blobs[b] + at + 2, l);
       gid[l] = 0;
       at += 2 + (size_t)l;
-      rc = commit_gid(s, ctx, c, gid);
+      rc = commit_gid(s, ctx, c, gid, "pg-recover"); /* (may be committed already) */
     }
   }
   /* every other prepared transaction of this sink: written after the checkpoint */
