@@ -48,8 +48,8 @@ kill_loop() {
   while [ $kills -lt "$KILLS" ]; do
     runs=$((runs + 1))
     local p=$((1 + RANDOM % 3)) fault= ms=$((KMIN + RANDOM % (T / KDIV + 1)))
-    if [ "$FAULTS" = 1 ] && [ $((runs % 3)) = 0 ]; then fault=pg-commit:$((1 + RANDOM % 3)) ms=$((T * 3)); fi
-    if [ "$FAULTS" = 1 ] && [ $((runs % 5)) = 4 ]; then fault=pg-recover:1 ms=$((T * 3)); fi
+    if [ "$FAULTS" = 1 ] && [ $((runs % 3)) = 0 ]; then fault=pg-commit:$((1 + RANDOM % 3)) ms=$((T0 * 3)); fi
+    if [ "$FAULTS" = 1 ] && [ $((runs % 5)) = 4 ]; then fault=pg-recover:1 ms=$((T0 * 3)); fi
     {
       SLUICE_FAULT=$fault "$SLUICE" "${RUN[@]}" --parallelism $p "$@" >/dev/null 2>>"$LOG" &
       local pid=$! i
@@ -87,6 +87,7 @@ check "crash-free run into a table" test $? -eq 0
 T=$(($(ms_now) - t0))
 [ $T -lt 300 ] && T=300
 echo "crash-free run: $T ms"
+T0=$T # a fault run lives until its fault point (or 3 x T0), however short T gets
 PSQL -F, -c "SELECT $COLS FROM wa_clean" | LC_ALL=C sort >"$TMP/clean.sorted"
 check "crash-free table = CSV" cmp -s "$TMP/clean.sorted" "$TMP/ref.sorted"
 
