@@ -913,6 +913,72 @@ int sl_kafka_source_set_deserializer(sl_source *src, sl_kafka_deserialize_fn fn,
  * sends no watermarks.  0, or -SL_EINVAL. */
 int sl_kafka_source_set_watermarks(sl_source *src, const sl_watermark_strategy *strategy);
 
+/* ---- PostgreSQL (libpq) -------------------------------------------------
+ * conninfo: a libpq connection string ("host=H port=P dbname=D user=U") or
+ * URI; options: the connector's own, Flink JDBC's names:
+ *   table-name                   the table (required; "schema.table" or a
+ *                                name as PostgreSQL folds it)
+ *   scan.partition.column        source: an integer column to split the
+ *                                snapshot by (min..max in scan.partition.num
+ *                                ranges; NULLs go to the first)
+ *   scan.partition.num           source: the number of splits (default
+ *                                max(8, parallelism)); a restore needs the
+ *                                same number
+ *   scan.fetch-size              source: rows per FETCH (default 1000)
+ *   scan.mode                    snapshot (default); cdc is not built yet
+ *   slot.name, decoding.plugin.name, slot.drop-on-stop   reserved for CDC
+ *   sink.buffer-flush.max-rows   sink: rows per batch (default 5000)
+ *   sink.buffer-flush.interval   sink: without checkpoints, buffered rows are
+ *                                written after this long (default 1 s)
+ *   sink.max-retries             connecting is retried this often, with
+ *                                back-off from 100 ms (default 3); so is a
+ *                                sink's batch after a lost connection when
+ *                                checkpoints are off (with them the job
+ *                                fails and restores)
+ *   sink.create-table-columns    sink: column definitions ("a BIGINT, b
+ *                                TEXT") to CREATE TABLE IF NOT EXISTS with
+ *   sink.field-delimiter         sink: the record value's field separator
+ *                                (default ','; "\t" for a tab)
+ *   sink.transaction-id-prefix   sink: prefix of the prepared transactions'
+ *                                names (default "sluice-<table>"); two jobs
+ *                                writing one table need different ones
+ * Any other key must be a libpq connection parameter (it is added to
+ * conninfo); else sl_execute fails naming it.  Messages name host, port,
+ * database, user and table, never the password.
+ *
+ * Source (bounded): one consistent snapshot of the table (REPEATABLE READ,
+ * exported by the planner and imported by every subtask), split by the
+ * partition column, else by an integer primary key, else by block (ctid)
+ * ranges; splits are dealt to subtasks round-robin and read through
+ * server-side cursors in key (else ctid) order.  A record's value is the
+ * row: its columns in table order, each as PostgreSQL's text output prints
+ * it, separated by ','; NULL is empty, and a value that is empty or holds
+ * ',', '"', CR or LF is in double quotes with '"' doubled (CSV).  Its key is
+ * the primary key's text (columns joined by ','; none without a primary
+ * key); timestamp SL_NO_TIMESTAMP.  sl_fields_split(ctx, value, len, ',',
+ * ...) gives the columns back (NULL and '' both as empty fields there).  Checkpoints store each split's rows
+ * read; a restore takes a new snapshot and skips them, so it is exact for a
+ * table that did not change in between.
+ *
+ * Sink: each record's value is split like a CSV line (quotes as above; an
+ * unquoted empty field is NULL, "" an empty string) into the table's
+ * columns in order (a table of one column takes the whole value); with a
+ * primary key rows are upserted (INSERT ... ON CONFLICT DO UPDATE), else
+ * inserted.  With checkpoints it is exactly-once by two-phase commit: each
+ * subtask writes a checkpoint's rows in one transaction, PREPARE
+ * TRANSACTION '<prefix>-s<subtask>-c<checkpoint>' at the barrier, COMMIT
+ * PREPARED when the checkpoint completes; a restore commits the restored
+ * checkpoint's and rolls back every other prepared transaction with the
+ * prefix (needs max_prepared_transactions > 0).  Without checkpoints
+ * batches are committed as written (at-least-once). */
+sl_source *sl_postgres_source(const char *conninfo, const sl_option *options, size_t n);
+sl_sink *sl_postgres_sink(const char *conninfo, const sl_option *options, size_t n);
+/* The same from postgresql://[USER[:PASSWORD]@]HOST[:PORT]/DB?table-name=T
+ * [&option=value...] (also postgres://): the connector's options are taken
+ * out of the query, the rest is libpq's (the CLI's --input / --output). */
+sl_source *sl_postgres_source_uri(const char *uri);
+sl_sink *sl_postgres_sink_uri(const char *uri);
+
 /* Collect sink for tests: keeps every record in memory.  The sl_collect is
  * the caller's; it must outlive sl_execute.  Records of one subtask keep
  * their order; subtasks follow each other in subtask order. */

@@ -22,7 +22,7 @@ check "counter output: 0..999 once each" cmp -s <(sort -n "$TMP/counter.txt") <(
 # (its direct dependencies, shared: the .pc file's Requires.private)
 check "static link works" cc $san -o "$TMP/upper_static" "$SL_SRC/examples/upper.c" \
   -I"$TMP/prefix/include" "$(ls "$TMP"/prefix/lib*/libsluice.a "$TMP"/prefix/lib/*/libsluice.a \
-  2>/dev/null | head -1)" -lxxhash -lmicrohttpd -lcjson -lrdkafka \
+  2>/dev/null | head -1)" -lxxhash -lmicrohttpd -lcjson -lrdkafka -lpq \
   $([ "${SL_WITH_ROCKSDB:-ON}" = OFF ] || echo -lrocksdb) -lpthread -lm
 # the RocksDB backend is a build-time choice: the installed .pc file asks for
 # librocksdb exactly when the library was built with it

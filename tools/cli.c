@@ -35,8 +35,10 @@ static const struct flag {
   size_t off;
   const char *arg, *doc;
 } g_flags[] = {
-    {"input", offsetof(cli_opts, input), "PATH", "file, directory or glob to read"},
-    {"output", offsetof(cli_opts, output), "PATH", "where the results go (default: stdout)"},
+    {"input", offsetof(cli_opts, input), "PATH",
+     "file, directory or glob to read (or kafka://..., postgresql://...?table-name=T)"},
+    {"output", offsetof(cli_opts, output), "PATH",
+     "where the results go (default: stdout; or kafka://..., postgresql://...?table-name=T)"},
     {"socket", offsetof(cli_opts, socket), "HOST:PORT", "read lines from a TCP socket"},
     {"parallelism", offsetof(cli_opts, parallelism), "N", "worker threads (-p N)"},
     {"records", offsetof(cli_opts, records), "N", "records to generate"},
@@ -192,13 +194,13 @@ static int read_conf_yaml(const char *cmd, const char *path, sl_env *env) {
  * never becomes a file path. */
 static int check_uri(const char *cmd, const char *flag, const char *v) {
   const char *sep = v ? strstr(v, "://") : NULL;
-  if (!sep || !strncmp(v, "kafka://", 8)) return 0;
+  if (!sep || !strncmp(v, "kafka://", 8) || cli_is_postgres(v)) return 0;
   for (const char *c = v; c < sep; c++)
     if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') ||
           *c == '+' || *c == '-' || *c == '.'))
       return 0; /* a path that happens to contain "://" */
-  fprintf(stderr, "%s: --%s '%s': unknown scheme '%.*s://' (kafka://HOST:PORT/TOPIC, or a "
-                  "file path)\n", cmd, flag, v, (int)(sep - v), v);
+  fprintf(stderr, "%s: --%s '%s': unknown scheme '%.*s://' (kafka://HOST:PORT/TOPIC, "
+                  "postgresql://USER@HOST:PORT/DB?table-name=T, or a file path)\n", cmd, flag, v, (int)(sep - v), v);
   return SL_EXIT_USAGE;
 }
 
@@ -347,14 +349,57 @@ int cli_u64(const char *cmd, const char *flag, const char *v, unsigned long long
 
 int cli_is_kafka(const char *uri) { return uri && !strncmp(uri, "kafka://", 8); }
 
+int cli_is_postgres(const char *uri) {
+  return uri && (!strncmp(uri, "postgresql://", 13) || !strncmp(uri, "postgres://", 11));
+}
+
 sl_source *cli_input_source(const char *input) {
+  if (cli_is_postgres(input)) return sl_postgres_source_uri(input);
   return cli_is_kafka(input) ? sl_kafka_source_uri(input) : sl_file_source(input);
 }
 
-sl_sink *cli_output_sink(const char *output) {
+/* uri's query has option `key` already (the user's wins). */
+static int has_query_key(const char *uri, const char *key) {
+  const char *q = strchr(uri, '?');
+  size_t n = strlen(key);
+  for (const char *p = q; p; p = strchr(p + 1, '&'))
+    if (!strncmp(p + 1, key, n) && p[1 + n] == '=') return 1;
+  return 0;
+}
+
+/* &key=percent-encoded value */
+static void add_query(char *buf, size_t cap, const char *key, const char *value) {
+  size_t at = strlen(buf);
+  at += (size_t)snprintf(buf + at, at < cap ? cap - at : 0, "%c%s=", strchr(buf, '?') ? '&' : '?', key);
+  for (const unsigned char *v = (const unsigned char *)value; *v && at + 4 < cap; v++) {
+    if ((*v >= 'a' && *v <= 'z') || (*v >= 'A' && *v <= 'Z') || (*v >= '0' && *v <= '9') ||
+        *v == '-' || *v == '_' || *v == '.')
+      buf[at++] = (char)*v;
+    else
+      at += (size_t)snprintf(buf + at, cap - at, "%%%02X", *v);
+  }
+  if (at < cap) buf[at] = 0;
+}
+
+sl_sink *cli_output_sink_table(const char *output, const char *columns, const char *delim) {
   if (cli_is_kafka(output)) return sl_kafka_sink_uri(output);
+  if (cli_is_postgres(output)) {
+    size_t cap = strlen(output) + 1024;
+    char *uri = malloc(cap);
+    if (!uri) return NULL;
+    snprintf(uri, cap, "%s", output);
+    if (columns && !has_query_key(output, "sink.create-table-columns"))
+      add_query(uri, cap, "sink.create-table-columns", columns);
+    if (delim && !has_query_key(output, "sink.field-delimiter"))
+      add_query(uri, cap, "sink.field-delimiter", delim);
+    sl_sink *k = sl_postgres_sink_uri(uri);
+    free(uri);
+    return k;
+  }
   return output && strcmp(output, "-") ? sl_file_sink(output) : sl_stdout_sink();
 }
+
+sl_sink *cli_output_sink(const char *output) { return cli_output_sink_table(output, NULL, NULL); }
 
 
 

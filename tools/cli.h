@@ -67,9 +67,16 @@ int cli_u64(const char *cmd, const char *flag, const char *v, unsigned long long
 /* A job's --output: a file or directory, or plain lines on stdout when
  * NULL or "-" (no subtask prefixes: the output stays valid CSV). */
 sl_sink *cli_output_sink(const char *output);
-/* A job's --input: kafka://... (sl_kafka_source_uri) or a path. */
+/* The same, for a job whose output has a fixed shape: a postgresql://
+ * output gets the columns to create the table with when it is missing
+ * (sink.create-table-columns) and the field delimiter of the job's lines
+ * (sink.field-delimiter; NULL: ','), unless the URI sets them. */
+sl_sink *cli_output_sink_table(const char *output, const char *columns, const char *delim);
+/* A job's --input: kafka://..., postgresql://... (a snapshot read of the
+ * table) or a path. */
 sl_source *cli_input_source(const char *input);
 int cli_is_kafka(const char *uri);
+int cli_is_postgres(const char *uri);
 
 /* Run env's job; print the error on failure; return the exit code.  At
  * the end it reports late records that no side output received

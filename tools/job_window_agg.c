@@ -66,7 +66,10 @@ static int wa_parse(void *ud, sl_ctx *ctx, const sl_record *in,
   const char *reason = wa_split(s, n, &f, buf, sizeof buf);
   if (reason) {
     char where[32];
-    snprintf(where, sizeof where, "line %lld", (long long)in->ts);
+    if (in->ts == SL_NO_TIMESTAMP) /* a source without line numbers (a table's rows) */
+      snprintf(where, sizeof where, "input row");
+    else
+      snprintf(where, sizeof where, "line %lld", (long long)in->ts);
     return sl_ctx_bad_record(ctx, where, reason, in);
   }
   uint8_t *val = sl_ctx_scratch(ctx, WA_HDR + in->value_len);
@@ -310,7 +313,9 @@ static int build(sl_env *env, const cli_opts *o, wa_job *job) {
   sl_stream *win = sl_window_aggregate(sl_key_by(s, NULL, NULL), &w, &wa_agg,
                                        wa_format, NULL);
   win = sl_name(win, "window");
-  sl_sink_to(win, cli_output_sink(o->output));
+  sl_sink_to(win, cli_output_sink_table(o->output, "window_start BIGINT, window_end BIGINT, "
+                                       "key TEXT, count BIGINT, sum NUMERIC, min NUMERIC, "
+                                       "max NUMERIC", NULL));
   if (o->late_output) { /* else the engine counts them (cli_execute reports) */
     sl_stream *late = sl_side_output(win, "late");
     late = sl_name(sl_map(late, late_line, NULL), "late-lines");

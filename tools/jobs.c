@@ -22,7 +22,6 @@ static int to_upper(void *ud, sl_ctx *ctx, const sl_record *in, sl_record *out) 
   return 0;
 }
 
-static sl_sink *output_sink(const cli_opts *o) { return cli_output_sink(o->output); }
 
 static sl_env *new_env(void) {
   sl_env *env = sl_env_new();
@@ -43,7 +42,7 @@ int job_upper(int argc, char **argv) {
   if (!rc) {
     sl_stream *s = sl_source_stream(env, cli_input_source(o.input));
     s = sl_name(sl_map(s, to_upper, NULL), "upper");
-    sl_sink_to(s, output_sink(&o));
+    sl_sink_to(s, cli_output_sink_table(o.output, "line TEXT", NULL));
     rc = cli_run_job(env, "upper");
   }
   sl_env_free(env);
@@ -114,7 +113,8 @@ int job_wordcount(int argc, char **argv) {
     s = sl_name(sl_flat_map(s, tokenize, NULL), "tokenize");
     s = sl_name(sl_reduce(sl_key_by(s, NULL, NULL), add_counts, NULL), "count");
     s = sl_name(sl_map(s, format_count, NULL), "format");
-    sl_sink_to(s, output_sink(&o));
+    /* into a table: upserted, so it holds each word's total */
+    sl_sink_to(s, cli_output_sink_table(o.output, "word TEXT PRIMARY KEY, count BIGINT", "\t"));
     rc = cli_run_job(env, "wordcount");
   }
   sl_env_free(env);
