@@ -102,6 +102,7 @@
 #define KS_VERSION 1
 #define KS_NOT_STARTED RD_KAFKA_OFFSET_BEGINNING /* -2 */
 #define KS_PLAN_TIMEOUT_MS 30000
+#define KS_TRANSPORT_GRACE_MS 3000 /* plan: after a connection failed */
 #define KS_NO_SPLIT UINT64_MAX /* the idle pseudo-split of a reader that may discover */
 
 /* A partition as planned. */
@@ -277,11 +278,16 @@ static int permanent(rd_kafka_resp_err_t e) {
 typedef struct plan_state {
   sl_ctx *ctx;
   rd_kafka_resp_err_t down; /* all brokers down, authentication failed, ... */
+  int64_t transport;        /* when a connection first failed (ms), else 0 */
   char why[512];
 } plan_state;
 
 /* an error event of plan's handle (served from its main queue) */
 static void plan_on_error(plan_state *ps, rd_kafka_resp_err_t err, const char *reason) {
+  if (err == RD_KAFKA_RESP_ERR__TRANSPORT && !ps->transport) {
+    ps->transport = sl__now_ms();
+    if (!ps->down) sl__fmt(ps->why, sizeof ps->why, "%s", reason);
+  }
   if (err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN || err == RD_KAFKA_RESP_ERR__RESOLVE ||
       permanent(err)) {
     if (!ps->down) sl__fmt(ps->why, sizeof ps->why, "%s", reason);
@@ -383,7 +389,7 @@ static int ks_plan(void *ud, sl_ctx *ctx) {
   rd_kafka_resp_err_t e = RD_KAFKA_RESP_ERR__TIMED_OUT;
   for (;;) {
     e = rd_kafka_metadata(rk, 1, NULL, &md, 500);
-    /* serve the main queue: log lines and error events */
+    /* serve the queues: log lines and error events */
     rd_kafka_event_t *ev;
     rd_kafka_queue_t *mq = rd_kafka_queue_get_main(rk);
     while ((ev = rd_kafka_queue_poll(mq, 0))) {
@@ -398,13 +404,16 @@ static int ks_plan(void *ud, sl_ctx *ctx) {
       rd_kafka_event_destroy(ev);
     }
     rd_kafka_queue_destroy(mq);
+    /* a broker refused or timed out: give the others 3 s more, not 30 */
+    if (ps.transport && deadline > ps.transport + KS_TRANSPORT_GRACE_MS)
+      deadline = ps.transport + KS_TRANSPORT_GRACE_MS;
     if (!e || ps.down || sl__now_ns() / 1000000 >= deadline) break;
   }
   if (e || !md) {
     rc = plan_fail(ctx, -SL_EIO,
                    "cannot reach the Kafka brokers %s (properties.bootstrap.servers): %s; check "
                    "the address and that Kafka runs there",
-                   s->o.bootstrap, ps.down ? ps.why : rd_kafka_err2str(e));
+                   s->o.bootstrap, ps.why[0] ? ps.why : rd_kafka_err2str(e));
     goto out;
   }
   size_t cap = 0;
