@@ -151,6 +151,7 @@ typedef struct ks_found {
 typedef struct ks_reader {
   ks_src *src;
   sl_ctx *ctx; /* the poll context (logging from librdkafka's callbacks) */
+  sl_ctx *wake_ctx; /* the same, for the discovery thread (set before it starts) */
   int P, subtask;
   rd_kafka_t *rk;
   rd_kafka_queue_t *queue;
@@ -625,8 +626,8 @@ static void free_found(ks_found *f, size_t n) {
 static void ks_close(void *reader, sl_ctx *ctx) {
   ks_reader *r = reader;
   if (!r) return;
-  r->ctx = ctx;
   stop_thread(r);
+  r->ctx = ctx;
   if (r->to_commit) rd_kafka_topic_partition_list_destroy(r->to_commit);
   if (r->queue) {
     rd_kafka_queue_io_event_enable(r->queue, -1, NULL, 0);
@@ -678,7 +679,7 @@ static void *discovery_main(void *arg) {
     if (r->quit) break;
     pthread_mutex_unlock(&r->mu);
     const struct rd_kafka_metadata *md = NULL;
-    int timeout = s->o.discovery_ms < 10000 ? (int)s->o.discovery_ms + 1000 : 10000;
+    int timeout = s->o.discovery_ms < 4000 ? (int)s->o.discovery_ms + 1000 : 5000;
     int woke = 0;
     if (!rd_kafka_metadata(r->rk, 1, NULL, &md, timeout) && md) {
       for (int k = 0; k < md->topic_cnt; k++) {
@@ -696,7 +697,7 @@ static void *discovery_main(void *arg) {
       }
       rd_kafka_metadata_destroy(md);
     }
-    if (woke) sl_ctx_wake(r->ctx);
+    if (woke) sl_ctx_wake(r->wake_ctx);
     pthread_mutex_lock(&r->mu);
   }
   pthread_mutex_unlock(&r->mu);
@@ -870,6 +871,7 @@ static int start(ks_reader *r, sl_ctx *ctx) {
         return -SL_ENOMEM;
     pthread_mutex_init(&r->mu, NULL);
     pthread_cond_init(&r->cv, NULL);
+    r->wake_ctx = ctx;
     if (pthread_create(&r->thread, NULL, discovery_main, r)) {
       pthread_mutex_destroy(&r->mu);
       pthread_cond_destroy(&r->cv);
