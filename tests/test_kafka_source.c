@@ -632,7 +632,8 @@ static void test_errors(void) {
   opt(kv, &n, "properties.bootstrap.servers", g_k.bootstraps);
   opt(kv, &n, "topic", "b4");
   opt(kv, &n, "scan.startup.mode", "bogus");
-  fails_with(sl_kafka_source(kv, n), "Kafka option 'scan.startup.mode': 'bogus' is not one of",
+  fails_with(sl_kafka_source(kv, n), "Kafka option 'scan.startup.mode': 'bogus' is not one of "
+                                       "earliest-offset, latest-offset, group-offsets, timestamp",
              NULL);
   n = 2;
   opt(kv, &n, "sink.partitioner", "fixed");
