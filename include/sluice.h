@@ -742,7 +742,8 @@ const char *sl_job_id(const sl_env *env);
  *     numDeadLetters;
  *   operator scope (one per operator subtask): numRecordsIn, numRecordsOut,
  *     numBytesIn, numBytesOut (through exchanges between workers),
- *     numRecordsInPerSecond, numRecordsOutPerSecond,
+ *     numRecordsInPerSecond, numRecordsOutPerSecond, numBytesInPerSecond,
+ *     numBytesOutPerSecond,
  *     backPressuredTimeMsPerSecond, busyTimeMsPerSecond,
  *     idleTimeMsPerSecond, accumulatedBackPressuredTimeMs,
  *     accumulatedBusyTimeMs, accumulatedIdleTimeMs, currentInputWatermark,
@@ -866,10 +867,31 @@ sl_sink *sl_discard_sink(void);
  * metrics (split id = the partition for one named topic, else
  * javaHash(topic) << 32 | partition).  A bad option fails sl_execute with
  * a message naming it; so do unreachable brokers (naming the bootstrap
- * servers) and unknown topics. */
-typedef struct sl_kafka_option {
+ * servers) and unknown topics.
+ *
+ * The sink writes each record as one message (value; key when the record
+ * has one; timestamp when set) to the one topic, which must exist (open
+ * fails naming brokers and topic otherwise).  sink.partitioner: default =
+ * librdkafka's (key hash), fixed = subtask s writes partition
+ * s % partitions, round-robin.  sink.delivery-guarantee (default
+ * at-least-once): none = failed deliveries are only logged;
+ * at-least-once = every checkpoint and the end of input wait for
+ * delivery, and a failed one fails the job naming topic and partition;
+ * exactly-once = Kafka transactions committed when the checkpoint that
+ * covers them completes (without checkpoints: one transaction, committed
+ * when the job succeeds).  Subtask s uses the transactional ids
+ * PREFIX-s-0 .. PREFIX-s-3; the prefix must be unique per job writing the
+ * topic.  A restore aborts every transaction an earlier run left open,
+ * also of subtasks that no longer exist; but a transaction whose
+ * checkpoint completed and whose commit the crashed run had not yet sent
+ * cannot be committed by another process with librdkafka (it lacks
+ * Flink's resume by producer id/epoch): its records are lost, and the
+ * restore warns.  Set properties.transaction.timeout.ms (default here 15
+ * min) above the checkpoint interval plus restart time. */
+typedef struct sl_option {
   const char *key, *value;
-} sl_kafka_option;
+} sl_option; /* a connector option (Kafka, PostgreSQL) */
+typedef sl_option sl_kafka_option;
 sl_source *sl_kafka_source(const sl_kafka_option *options, size_t n);
 sl_sink *sl_kafka_sink(const sl_kafka_option *options, size_t n);
 /* The same from kafka://HOST:PORT[,HOST:PORT...]/TOPIC[?option=value&...]

@@ -41,4 +41,11 @@ run run wordcount --output "$TMP/x"
 check "wordcount without input exit 2" rc_is 2
 run run wordcount --socket nohostport
 check "bad socket spec exit 2" rc_is 2
+# a URI never becomes a file path
+run run upper --input 'xyz://host/topic'
+check "unknown input scheme exit 2" rc_is 2
+check "unknown input scheme named" contains "$TMP/err" "--input 'xyz://host/topic': unknown scheme 'xyz://'"
+run run window-agg --window tumbling:1s --output 's3://bucket/x'
+check "unknown output scheme exit 2" rc_is 2
+check "unknown output scheme named" contains "$TMP/err" "--output 's3://bucket/x': unknown scheme 's3://'"
 finish

@@ -39,7 +39,7 @@ lines() { awk -v t0="$1" -v n="$2" 'BEGIN { for (i = 0; i < n; i++) printf "%d,k
 # ---- 1. a running window-agg, fed exactly --------------------------------
 mkfifo "$TMP/in.fifo"
 "$SLUICE" run window-agg --window tumbling:1s -p 2 -D rest.port=0 --checkpoint-interval 200ms \
-  --checkpoint-dir "$TMP/ck" --output "$TMP/out.csv" <"$TMP/in.fifo" 2>"$TMP/err" &
+  --checkpoint-dir "$TMP/ck" --output "$TMP/out.csv" --progress <"$TMP/in.fifo" 2>"$TMP/err" &
 run=$!
 pids+=("$run")
 exec 3>"$TMP/in.fifo"
@@ -138,6 +138,10 @@ check "savepoint completes" wait_for "savepoint" 'd["status"]["id"] == "COMPLETE
 loc=$(get "jobs/$JID/savepoints/$tid" | j 'd["operation"]["location"]')
 check "savepoint location under the target ($loc)" bash -c "[[ '$loc' == '$TMP/sp/savepoint-'* ]] && test -f '$loc/_metadata'"
 check "the history marks it a savepoint" test "$(get "jobs/$JID/checkpoints" | j 'd["latest"]["savepoint"]["external_path"] == "'"$loc"'"')" = 1
+
+# --progress: a line every 3 s
+for _ in $(seq 100); do grep -q 'progress:' "$TMP/err" && break; sleep 0.1; done
+check "--progress prints a line" grep -qE '^window-agg: progress: [0-9]+ records/s in, [0-9]+ out, (watermark [0-9]+|no watermark), ([0-9]+ checkpoints \(last [0-9]+ ms, [0-9]+ bytes\)|no checkpoint yet), backpressure [0-9]+%$' "$TMP/err"
 
 # stop with drain through the CLI
 "$SLUICE" list --rest "127.0.0.1:$PORT" >"$TMP/list.txt"

@@ -342,10 +342,10 @@ static void test_metrics_foreach(void) {
   CHECK(wait_stats(env, 200, &a));
   mwalk w = {0};
   CHECK_EQ_INT(sl_metrics_foreach(env, on_metric, &w), 0);
-  /* 9 job metrics; 15 operator metrics x 3 operators x 2 subtasks */
+  /* 9 job metrics; 17 operator metrics x 3 operators x 2 subtasks */
   CHECK_EQ_INT(w.job_n, 9);
-  CHECK_EQ_INT(w.n, 9 + 15 * 3 * 2);
-  CHECK_EQ_INT(w.groups, 9 + 15); /* each name in one run */
+  CHECK_EQ_INT(w.n, 9 + 17 * 3 * 2);
+  CHECK_EQ_INT(w.groups, 9 + 17); /* each name in one run */
   CHECK_EQ_INT(w.bad, 0);
   CHECK(w.src_out >= 200);
   CHECK(w.map_in <= w.src_out && w.map_out == w.map_in); /* published by the same worker */

@@ -188,6 +188,20 @@ static int read_conf_yaml(const char *cmd, const char *path, sl_env *env) {
   return rc;
 }
 
+/* A --input/--output that looks like a URI must be one we know: a URI
+ * never becomes a file path. */
+static int check_uri(const char *cmd, const char *flag, const char *v) {
+  const char *sep = v ? strstr(v, "://") : NULL;
+  if (!sep || !strncmp(v, "kafka://", 8)) return 0;
+  for (const char *c = v; c < sep; c++)
+    if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') ||
+          *c == '+' || *c == '-' || *c == '.'))
+      return 0; /* a path that happens to contain "://" */
+  fprintf(stderr, "%s: --%s '%s': unknown scheme '%.*s://' (kafka://HOST:PORT/TOPIC, or a "
+                  "file path)\n", cmd, flag, v, (int)(sep - v), v);
+  return SL_EXIT_USAGE;
+}
+
 int cli_parse(int argc, char **argv, int first, const char *cmd, const char *allowed, sl_env *env,
               cli_opts *o) {
   /* getopt_long over [cmd, argv[first..]] */
@@ -291,6 +305,8 @@ int cli_parse(int argc, char **argv, int first, const char *cmd, const char *all
     return SL_EXIT_USAGE;
   }
   g_progress = o->progress;
+  if (check_uri(cmd, "input", o->input) || check_uri(cmd, "output", o->output))
+    return SL_EXIT_USAGE;
   return 0;
 }
 
@@ -329,9 +345,18 @@ int cli_u64(const char *cmd, const char *flag, const char *v, unsigned long long
   return 0;
 }
 
+int cli_is_kafka(const char *uri) { return uri && !strncmp(uri, "kafka://", 8); }
+
+sl_source *cli_input_source(const char *input) {
+  return cli_is_kafka(input) ? sl_kafka_source_uri(input) : sl_file_source(input);
+}
+
 sl_sink *cli_output_sink(const char *output) {
+  if (cli_is_kafka(output)) return sl_kafka_sink_uri(output);
   return output && strcmp(output, "-") ? sl_file_sink(output) : sl_stdout_sink();
 }
+
+
 
 const char *cli_late_hint = "no side output received them";
 

@@ -67,6 +67,9 @@ int cli_u64(const char *cmd, const char *flag, const char *v, unsigned long long
 /* A job's --output: a file or directory, or plain lines on stdout when
  * NULL or "-" (no subtask prefixes: the output stays valid CSV). */
 sl_sink *cli_output_sink(const char *output);
+/* A job's --input: kafka://... (sl_kafka_source_uri) or a path. */
+sl_source *cli_input_source(const char *input);
+int cli_is_kafka(const char *uri);
 
 /* Run env's job; print the error on failure; return the exit code.  At
  * the end it reports late records that no side output received
@@ -91,6 +94,8 @@ void cli_progress_stop(cli_progress *p); /* NULL: nothing */
 int cmd_list(int argc, char **argv);
 int cmd_cancel(int argc, char **argv);
 int cmd_stop(int argc, char **argv);
+/* kafka_mock.c: sluice kafka-mock */
+int cmd_kafka_mock(int argc, char **argv);
 
 /* "host:port" -> host (into buf) and port.  0 or SL_EXIT_USAGE. */
 int cli_host_port(const char *s, char *host, size_t cap, int *port);

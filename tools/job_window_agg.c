@@ -81,6 +81,28 @@ static int wa_parse(void *ud, sl_ctx *ctx, const sl_record *in,
 
 static int64_t wa_ts(void *ud, const sl_record *in) { return in->ts; }
 
+/* Kafka input: a message's event time is its line's first field, so the
+ * source keeps a watermark per partition; a bad line is a bad record of
+ * the source, named by topic, partition and offset. */
+static int wa_kafka_message(void *ud, sl_ctx *ctx, const sl_kafka_message *m, sl_record *out) {
+  const wa_job *job = ud;
+  const char *s = m->value;
+  size_t n = m->value_len;
+  if (n && s[n - 1] == '\r') n--;
+  char buf[96];
+  wa_fields f;
+  const char *reason = wa_split(s, n, &f, buf, sizeof buf);
+  if (reason) {
+    char where[320];
+    snprintf(where, sizeof where, "topic %s partition %d offset %lld", m->topic,
+             (int)m->partition, (long long)m->offset);
+    int rc = sl_ctx_bad_record(ctx, where, reason, out);
+    return rc ? rc : 1; /* to the dead-letter file: skipped */
+  }
+  if (!job->processing_time) out->ts = f.ts;
+  return 0;
+}
+
 /* ---- the accumulator -------------------------------------------------------- */
 
 static void acc_create(void *ud, void *acc) {
@@ -270,17 +292,21 @@ static int build(sl_env *env, const cli_opts *o, wa_job *job) {
     return SL_EXIT_FAILED;
   }
 
-  sl_source *src = o->input    ? sl_file_source(o->input)
+  sl_source *src = o->input    ? cli_input_source(o->input)
                    : o->socket ? sl_socket_source(host, port)
                                : sl_stdin_source();
+  sl_watermark_strategy wm = {.kind = SL_WM_BOUNDED_OUT_OF_ORDERNESS,
+                              .out_of_orderness_ms = ooo,
+                              .idle_timeout_ms = idle};
+  int kafka = cli_is_kafka(o->input);
+  if (kafka && src) { /* event time and watermarks per partition, in the source */
+    sl_kafka_source_set_deserializer(src, wa_kafka_message, job);
+    if (!job->processing_time) sl_kafka_source_set_watermarks(src, &wm);
+  }
   sl_stream *s = sl_source_stream(env, src);
   s = sl_name(sl_flat_map(s, wa_parse, job), "parse");
-  if (!job->processing_time) {
-    sl_watermark_strategy wm = {.kind = SL_WM_BOUNDED_OUT_OF_ORDERNESS,
-                                .out_of_orderness_ms = ooo,
-                                .idle_timeout_ms = idle};
+  if (!job->processing_time && !kafka)
     s = sl_name(sl_assign_timestamps(s, wa_ts, NULL, &wm), "timestamps");
-  }
   sl_stream *win = sl_window_aggregate(sl_key_by(s, NULL, NULL), &w, &wa_agg,
                                        wa_format, NULL);
   win = sl_name(win, "window");

@@ -41,7 +41,7 @@ int job_upper(int argc, char **argv) {
     rc = SL_EXIT_USAGE;
   }
   if (!rc) {
-    sl_stream *s = sl_source_stream(env, sl_file_source(o.input));
+    sl_stream *s = sl_source_stream(env, cli_input_source(o.input));
     s = sl_name(sl_map(s, to_upper, NULL), "upper");
     sl_sink_to(s, output_sink(&o));
     rc = cli_run_job(env, "upper");
@@ -109,7 +109,7 @@ int job_wordcount(int argc, char **argv) {
     rc = SL_EXIT_USAGE;
   }
   if (!rc) {
-    sl_source *src = o.input ? sl_file_source(o.input) : sl_socket_source(host, port);
+    sl_source *src = o.input ? cli_input_source(o.input) : sl_socket_source(host, port);
     sl_stream *s = sl_source_stream(env, src);
     s = sl_name(sl_flat_map(s, tokenize, NULL), "tokenize");
     s = sl_name(sl_reduce(sl_key_by(s, NULL, NULL), add_counts, NULL), "count");

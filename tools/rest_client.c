@@ -1,16 +1,21 @@
 /*
  * rest_client.c -- `sluice list`, `sluice cancel JOBID` and `sluice stop
  * JOBID`: what `flink list/cancel/stop` do, over a running job's REST API
- * (libcurl, cJSON; docs/REST.md).  --rest HOST:PORT (default
+ * (plain HTTP/1.1 over a socket: the API is served without TLS, on
+ * loopback by default; cJSON; docs/REST.md).  --rest HOST:PORT (default
  * 127.0.0.1:8081), --token TOKEN or $SLUICE_REST_TOKEN for a server with
  * rest.auth.token.
  */
 #include <cjson/cJSON.h>
-#include <curl/curl.h>
+#include <errno.h>
+#include <netdb.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "cli.h"
 
@@ -20,52 +25,90 @@ typedef struct reply {
   long status;
 } reply;
 
-static size_t on_data(char *p, size_t size, size_t n, void *ud) {
-  reply *r = ud;
-  size_t k = size * n;
-  char *b = realloc(r->body, r->len + k + 1);
-  if (!b) return 0;
-  memcpy(b + r->len, p, k);
-  r->body = b;
-  r->len += k;
-  b[r->len] = 0;
-  return k;
+/* Reads until the peer closes (Connection: close); 0 or -1. */
+static int read_all(int fd, char **out, size_t *len) {
+  size_t cap = 8192, n = 0;
+  char *b = malloc(cap);
+  while (b) {
+    if (n + 4096 > cap) {
+      char *nb = cap < ((size_t)64 << 20) ? realloc(b, cap *= 2) : NULL;
+      if (!nb) break;
+      b = nb;
+    }
+    ssize_t k = read(fd, b + n, cap - n - 1);
+    if (k < 0 && errno == EINTR) continue;
+    if (k < 0) break;
+    if (k == 0) {
+      b[n] = 0;
+      *out = b;
+      *len = n;
+      return 0;
+    }
+    n += (size_t)k;
+  }
+  free(b);
+  return -1;
 }
 
-/* One request; 0 with *out (status and body), or SL_EXIT_FAILED with the
- * error printed. */
+/* One HTTP/1.1 request to the REST API (plain HTTP, Connection: close);
+ * 0 with *out (status and body), or SL_EXIT_FAILED with the error printed. */
 static int request(const char *cmd, const cli_opts *o, const char *method, const char *path,
                    const char *body, reply *out) {
-  char url[1024], auth[1100];
-  snprintf(url, sizeof url, "http://%s%s", o->rest ? o->rest : "127.0.0.1:8081", path);
+  const char *rest = o->rest ? o->rest : "127.0.0.1:8081";
+  char host[256], port[16];
+  const char *colon = strrchr(rest, ':');
   memset(out, 0, sizeof *out);
-  CURL *c = curl_easy_init();
-  if (!c) return SL_EXIT_FAILED;
-  struct curl_slist *h = curl_slist_append(NULL, "Content-Type: application/json");
-  const char *token = o->token ? o->token : getenv("SLUICE_REST_TOKEN");
-  if (token && *token) {
-    snprintf(auth, sizeof auth, "Authorization: Bearer %s", token);
-    h = curl_slist_append(h, auth);
+  if (!colon || colon == rest || (size_t)(colon - rest) >= sizeof host || strlen(colon + 1) >= sizeof port) {
+    fprintf(stderr, "%s: --rest expects HOST:PORT, got '%s'\n", cmd, rest);
+    return SL_EXIT_USAGE;
   }
-  curl_easy_setopt(c, CURLOPT_URL, url);
-  curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
-  curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
-  curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
-  curl_easy_setopt(c, CURLOPT_WRITEDATA, out);
-  curl_easy_setopt(c, CURLOPT_TIMEOUT, 30L);
-  curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-  if (body) curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
-  CURLcode rc = curl_easy_perform(c);
-  if (rc == CURLE_OK) curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &out->status);
-  curl_slist_free_all(h);
-  curl_easy_cleanup(c);
-  if (rc != CURLE_OK) {
-    fprintf(stderr, "%s: cannot reach the REST API at %s: %s (is a job running? `sluice run` "
-                    "prints its URL; --rest HOST:PORT)\n", cmd, url, curl_easy_strerror(rc));
-    free(out->body);
-    out->body = NULL;
+  memcpy(host, rest, (size_t)(colon - rest));
+  host[colon - rest] = 0;
+  snprintf(port, sizeof port, "%s", colon + 1);
+  struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM}, *ai = NULL;
+  int fd = -1, gai = getaddrinfo(host, port, &hints, &ai);
+  const char *why = gai ? gai_strerror(gai) : NULL;
+  for (struct addrinfo *a = ai; a && fd < 0; a = a->ai_next) {
+    fd = socket(a->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd >= 0 && connect(fd, a->ai_addr, a->ai_addrlen)) {
+      why = strerror(errno);
+      close(fd);
+      fd = -1;
+    }
+  }
+  if (ai) freeaddrinfo(ai);
+  if (fd < 0) {
+    fprintf(stderr, "%s: cannot reach the REST API at http://%s%s: %s (is a job running? "
+                    "`sluice run` prints its URL; --rest HOST:PORT)\n", cmd, rest, path,
+            why ? why : "no address");
     return SL_EXIT_FAILED;
   }
+  struct timeval tv = {30, 0}; /* a server that stops answering */
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  const char *token = o->token ? o->token : getenv("SLUICE_REST_TOKEN");
+  char head[2048];
+  int hn = snprintf(head, sizeof head,
+                    "%s %s HTTP/1.1\r\nHost: %s\r\nConnection: close\r\nContent-Type: "
+                    "application/json\r\nContent-Length: %zu\r\n%s%s%s\r\n",
+                    method, path, rest, body ? strlen(body) : 0,
+                    token && *token ? "Authorization: Bearer " : "", token && *token ? token : "",
+                    token && *token ? "\r\n" : "");
+  int ok = hn > 0 && (size_t)hn < sizeof head && write(fd, head, (size_t)hn) == hn &&
+           (!body || write(fd, body, strlen(body)) == (ssize_t)strlen(body));
+  char *resp = NULL;
+  size_t len = 0;
+  ok = ok && read_all(fd, &resp, &len) == 0;
+  close(fd);
+  char *sep = ok ? strstr(resp, "\r\n\r\n") : NULL;
+  if (!sep || sscanf(resp, "HTTP/1.%*d %ld", &out->status) != 1) {
+    fprintf(stderr, "%s: no HTTP answer from http://%s%s\n", cmd, rest, path);
+    free(resp);
+    return SL_EXIT_FAILED;
+  }
+  /* the body (libmicrohttpd answers with Content-Length, never chunked to us) */
+  out->len = len - (size_t)(sep + 4 - resp);
+  memmove(resp, sep + 4, out->len + 1);
+  out->body = resp;
   return 0;
 }
 

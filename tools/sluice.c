@@ -60,6 +60,9 @@ static const char *USAGE =
     "  sluice stop JOBID [--drain] [--savepoint-path DIR] [--rest HOST:PORT] [--token TOKEN]\n"
     "      stop it with a savepoint (its final checkpoint) and print the savepoint's path;\n"
     "      --drain ends the input first so every window fires\n"
+    "  sluice kafka-mock [--brokers N] [--port P] [--topic NAME[:PARTITIONS]]...\n"
+    "      librdkafka's mock cluster until Ctrl-C (for trying Kafka jobs; not a real\n"
+    "      broker); prints its bootstrap servers\n"
     "  sluice conf --list | --markdown\n"
     "      configuration keys with type, default and description\n"
     "  sluice --help | --version\n"
@@ -178,6 +181,7 @@ int main(int argc, char **argv) {
   if (!strcmp(argv[1], "list")) return cmd_list(argc, argv);
   if (!strcmp(argv[1], "cancel")) return cmd_cancel(argc, argv);
   if (!strcmp(argv[1], "stop")) return cmd_stop(argc, argv);
+  if (!strcmp(argv[1], "kafka-mock")) return cmd_kafka_mock(argc, argv);
   if (!strcmp(argv[1], "bench") && argc >= 3) {
     if (!strcmp(argv[2], "pipeline")) return bench_pipeline(argc, argv);
     if (!strcmp(argv[2], "state")) return bench_state(argc, argv);

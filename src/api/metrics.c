@@ -71,7 +71,7 @@ static int job_metrics(walk *w) {
 }
 
 /* Operator metrics: one name at a time over every subtask. */
-enum { M_IN, M_OUT, M_BIN, M_BOUT, M_INR, M_OUTR, M_BP, M_BUSY, M_IDLE, M_ABP, M_ABUSY, M_AIDLE,
+enum { M_IN, M_OUT, M_BIN, M_BOUT, M_INR, M_OUTR, M_BINR, M_BOUTR, M_BP, M_BUSY, M_IDLE, M_ABP, M_ABUSY, M_AIDLE,
        M_WMI, M_WMO, M_LATE, M_COUNT };
 static const struct {
   const char *name;
@@ -83,6 +83,8 @@ static const struct {
     {"numBytesOut", SL_METRIC_COUNTER},
     {"numRecordsInPerSecond", SL_METRIC_GAUGE},
     {"numRecordsOutPerSecond", SL_METRIC_GAUGE},
+    {"numBytesInPerSecond", SL_METRIC_GAUGE},
+    {"numBytesOutPerSecond", SL_METRIC_GAUGE},
     {"backPressuredTimeMsPerSecond", SL_METRIC_GAUGE},
     {"busyTimeMsPerSecond", SL_METRIC_GAUGE},
     {"idleTimeMsPerSecond", SL_METRIC_GAUGE},
@@ -102,6 +104,8 @@ static double op_value(const sl__inst_metrics *m, int k) {
     case M_BOUT: return (double)m->bytes_out;
     case M_INR: return m->in_rate;
     case M_OUTR: return m->out_rate;
+    case M_BINR: return m->bytes_in_rate;
+    case M_BOUTR: return m->bytes_out_rate;
     case M_BP: return m->bp_ms;
     case M_BUSY: return m->busy_ms;
     case M_IDLE: return m->idle_ms;

@@ -158,6 +158,7 @@ static cJSON *metrics(sl_env *env, int op, int subtask) {
     t.in += m.in, t.out += m.out, t.bytes_in += m.bytes_in, t.bytes_out += m.bytes_out;
     t.late_dropped += m.late_dropped;
     t.in_rate += m.in_rate, t.out_rate += m.out_rate;
+    t.bytes_in_rate += m.bytes_in_rate, t.bytes_out_rate += m.bytes_out_rate;
     t.bp_ms = fmax(t.bp_ms, m.bp_ms), t.busy_ms = fmax(t.busy_ms, m.busy_ms);
     t.idle_ms += m.idle_ms;
     t.acc_bp_ms = fmax(t.acc_bp_ms, m.acc_bp_ms), t.acc_busy_ms = fmax(t.acc_busy_ms, m.acc_busy_ms);
@@ -181,6 +182,8 @@ static cJSON *metrics(sl_env *env, int op, int subtask) {
   cJSON_AddNumberToObject(o, "accumulated-busy-time", round(t.acc_busy_ms));
   cJSON_AddNumberToObject(o, "records-in-per-second", t.in_rate);
   cJSON_AddNumberToObject(o, "records-out-per-second", t.out_rate);
+  cJSON_AddNumberToObject(o, "bytes-in-per-second", t.bytes_in_rate);
+  cJSON_AddNumberToObject(o, "bytes-out-per-second", t.bytes_out_rate);
   cJSON_AddNumberToObject(o, "backpressured-time-ms-per-second", round(t.bp_ms));
   cJSON_AddNumberToObject(o, "busy-time-ms-per-second", round(t.busy_ms));
   cJSON_AddNumberToObject(o, "idle-time-ms-per-second", round(t.idle_ms));

@@ -50,10 +50,16 @@ void sl__metrics_publish(sl__worker *w, int64_t now_ns, int force) {
       atomic_store_explicit(&m->p_in_rate, (double)(m->in - m->last_in) / dt, memory_order_relaxed);
       atomic_store_explicit(&m->p_out_rate, (double)(m->out - m->last_out) / dt,
                             memory_order_relaxed);
+      atomic_store_explicit(&m->p_bytes_in_rate, (double)(m->bytes_in - m->last_bytes_in) / dt,
+                            memory_order_relaxed);
+      atomic_store_explicit(&m->p_bytes_out_rate, (double)(m->bytes_out - m->last_bytes_out) / dt,
+                            memory_order_relaxed);
       atomic_store_explicit(&m->p_bp_ms, (double)(m->bp_ns - m->last_bp_ns) / 1e6 / dt,
                             memory_order_relaxed);
       m->last_in = m->in;
       m->last_out = m->out;
+      m->last_bytes_in = m->bytes_in;
+      m->last_bytes_out = m->bytes_out;
       m->last_bp_ns = m->bp_ns;
       if (job->hooks && job->hooks->state_stats) job->hooks->state_stats(inst, put_state, m);
     }
@@ -88,6 +94,8 @@ void sl__inst_metrics_get(const sl__inst *inst, sl__inst_metrics *out) {
   out->late_dropped = LD(inst->n_late_dropped);
   out->in_rate = LD(m->p_in_rate);
   out->out_rate = LD(m->p_out_rate);
+  out->bytes_in_rate = LD(m->p_bytes_in_rate);
+  out->bytes_out_rate = LD(m->p_bytes_out_rate);
   out->bp_ms = LD(m->p_bp_ms);
   out->busy_ms = LD(w->p_busy_ms);
   out->idle_ms = LD(w->p_idle_ms);

@@ -231,12 +231,13 @@ typedef struct sl__imetrics {
   int64_t bp_ns;   /* waiting for an empty batch on an output (backpressure) */
   int64_t wm_out;  /* the last watermark sent downstream */
   /* the owner's marks at the last per-second computation */
-  uint64_t last_in, last_out;
+  uint64_t last_in, last_out, last_bytes_in, last_bytes_out;
   int64_t last_bp_ns;
   /* published */
   _Atomic uint64_t p_in, p_out, p_bytes_in, p_bytes_out;
   _Atomic int64_t p_bp_ns, p_wm_in, p_wm_out;
-  _Atomic double p_in_rate, p_out_rate, p_bp_ms; /* per second */
+  _Atomic double p_in_rate, p_out_rate, p_bytes_in_rate, p_bytes_out_rate,
+      p_bp_ms; /* per second */
   _Atomic int p_state; /* SL__SUB_RUNNING, SL__SUB_FINISHED */
   /* its states' entries and bytes (once a second; the first
    * SL__STATE_METRICS states): names set once, before n_states counts them */
@@ -675,6 +676,7 @@ void sl__ckstats_restored(sl__job *job, int64_t id, const char *path, int savepo
 typedef struct sl__inst_metrics {
   uint64_t in, out, bytes_in, bytes_out, late_dropped;
   double in_rate, out_rate;       /* records per second */
+  double bytes_in_rate, bytes_out_rate;
   double bp_ms, busy_ms, idle_ms; /* per second: its own backpressure, its
                                    * worker's busy and idle time */
   double acc_bp_ms, acc_busy_ms, acc_idle_ms; /* since the start */

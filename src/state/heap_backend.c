@@ -295,10 +295,10 @@ static entry *new_entry(heap_be *h, const void *ck, uint32_t cklen, uint32_t vca
  * snapshot is copied.  A replaced private entry is freed, or handed to
  * *later (when not NULL) for the caller to free after it copied a value
  * that may point into it. */
-static int make_writable(heap_be *h, table *t, slot *s, uint32_t vneed,
-                         uint32_t keep, entry **later) {
+static __attribute__((noinline)) int make_writable_slow(heap_be *h, table *t, slot *s,
+                                                        uint32_t vneed, uint32_t keep,
+                                                        entry **later) {
   if (s->kind == SLOT_INL) {
-    if (s->klen + vneed <= INL_BYTES) return 0;
     uint8_t ck[INL_BYTES + 2];
     uint32_t cklen;
     slot_ck(s, ck, &cklen);
@@ -312,7 +312,6 @@ static int make_writable(heap_be *h, table *t, slot *s, uint32_t vneed,
     return 0;
   }
   entry *e = s->u.e;
-  if (!shared(h, e) && vneed <= e->vcap) return 0;
   uint32_t vcap = vneed <= e->vcap ? e->vcap : SL__MAX(vneed, e->vcap + e->vcap / 2);
   entry *n = new_entry(h, e->data, e->cklen, vcap);
   if (!n) return fail(h, -SL_ENOMEM, "out of memory");
@@ -335,6 +334,15 @@ static int make_writable(heap_be *h, table *t, slot *s, uint32_t vneed,
   }
   s->u.e = n;
   return 0;
+}
+/* The common case -- the value fits where it is and no snapshot shares
+ * it -- inline; the rest (allocation, figures) out of line. */
+static inline int make_writable(heap_be *h, table *t, slot *s, uint32_t vneed,
+                                uint32_t keep, entry **later) {
+  if (s->kind == SLOT_INL ? s->klen + vneed <= INL_BYTES
+                          : !shared(h, s->u.e) && vneed <= s->u.e->vcap)
+    return 0;
+  return make_writable_slow(h, t, s, vneed, keep, later);
 }
 
 /* Slot of ck, inserting an empty value (room for vcap bytes) if absent. */
