@@ -851,10 +851,23 @@ sl_sink *sl_discard_sink(void);
  *   sink.transactional-id-prefix   exactly-once: transactional.id prefix
  *   sink.partitioner               default | fixed | round-robin
  *   properties.*                   any other: passed to librdkafka as is
- * The source's partitions are splits assigned to subtasks; offsets go into
- * checkpoints.  Records: value = the message's value, key = its key,
- * timestamp = its timestamp.  A bad option fails sl_execute with a message
- * naming it.
+ * The source's partitions are splits assigned to subtasks as Flink's
+ * KafkaSource does (partition p of topic t to subtask
+ * ((javaHash(t) * 31 & 0x7FFFFFFF) % P + p) % P); start and stop offsets
+ * are resolved when sl_execute starts.  Offsets go into checkpoints and a
+ * restore at any parallelism resumes from them (a partition the checkpoint
+ * does not hold starts from its earliest offset).  With a group id the
+ * offsets of each checkpoint are committed to the group when the next one
+ * is taken (for monitoring; never read when a checkpoint exists);
+ * group-offsets without a committed offset starts where
+ * properties.auto.offset.reset says (earliest by default; none/error
+ * fails).  Records: value = the message's value, key = its key, timestamp
+ * = its timestamp (SL_NO_TIMESTAMP when it has none).  Per partition,
+ * the records read and the lag (high watermark - next offset) are split
+ * metrics (split id = the partition for one named topic, else
+ * javaHash(topic) << 32 | partition).  A bad option fails sl_execute with
+ * a message naming it; so do unreachable brokers (naming the bootstrap
+ * servers) and unknown topics.
  *
  * The sink writes each record as one message (value; key when the record
  * has one; timestamp when set) to the one topic, which must exist (open
@@ -898,9 +911,12 @@ typedef struct sl_kafka_message {
   size_t value_len;
 } sl_kafka_message;
 /* Turns a message into the record to emit (*out starts as the default
- * record: value, key, timestamp); return 0 to emit, 1 to skip, or a
- * negative SL_E* code (after sl_ctx_bad_record or sl_ctx_fail).  Runs on
- * the source's worker thread; out may point into sl_ctx_scratch memory. */
+ * record: value, key, timestamp); return 0 to emit, 1 to skip (the offset
+ * still counts as read), or a negative SL_E* code (after sl_ctx_bad_record
+ * or sl_ctx_fail; the job fails naming topic, partition and offset).  Runs
+ * on the source's worker thread; out may point into sl_ctx_scratch
+ * memory.  Set before sl_execute; 0, or -SL_EINVAL when src is not a
+ * Kafka source. */
 typedef int (*sl_kafka_deserialize_fn)(void *ud, sl_ctx *ctx, const sl_kafka_message *m,
                                        sl_record *out);
 int sl_kafka_source_set_deserializer(sl_source *src, sl_kafka_deserialize_fn fn, void *ud);
@@ -908,9 +924,13 @@ int sl_kafka_source_set_deserializer(sl_source *src, sl_kafka_deserialize_fn fn,
  * the source tracks each partition's watermark from its records'
  * timestamps (after the deserializer) under the strategy (bounded
  * out-of-orderness or monotonous; copied) and emits the minimum over its
- * active partitions; a partition without records for the strategy's
- * idle_timeout_ms stops holding it back.  Without this call the source
- * sends no watermarks.  0, or -SL_EINVAL. */
+ * active partitions; a partition holds it back from its assignment on
+ * (also before its first record) until it has records, ends (bounded) or
+ * has had none for the strategy's idle_timeout_ms; a subtask with no
+ * partition is idle.  Records interleaved from partitions that are each
+ * in order within the bound are never late.  Without this call the source
+ * sends no watermarks.  0, or -SL_EINVAL (not a Kafka source, a custom
+ * strategy, a negative bound or timeout). */
 int sl_kafka_source_set_watermarks(sl_source *src, const sl_watermark_strategy *strategy);
 
 /* ---- PostgreSQL (libpq) -------------------------------------------------

@@ -113,6 +113,8 @@ int sl__kafka_opts_parse(sl__kafka_opts *o, const sl_kafka_option *kv, size_t n,
       break;
     }
     int x = 0;
+    const char *const *choices = NULL; /* of a bad choice, for the message */
+    int n_choices = 0;
     if (!strcmp(k, "properties.bootstrap.servers")) {
       sl__free(o->bootstrap);
       if (!(o->bootstrap = sl__strdup(v))) rc = -SL_ENOMEM;
@@ -125,13 +127,13 @@ int sl__kafka_opts_parse(sl__kafka_opts *o, const sl_kafka_option *kv, size_t n,
       sl__free(o->group_id);
       if (!(o->group_id = sl__strdup(v))) rc = -SL_ENOMEM;
     } else if (!strcmp(k, "scan.startup.mode")) {
-      if ((x = one_of(v, startup, 4)) < 0) goto bad_choice;
+      if ((x = one_of(v, choices = startup, n_choices = 4)) < 0) goto bad_choice;
       o->startup = x;
     } else if (!strcmp(k, "scan.startup.timestamp-millis")) {
       if (parse_i64(v, &o->startup_ts)) goto bad_number;
       has_startup_ts = 1;
     } else if (!strcmp(k, "scan.bounded.mode")) {
-      if ((x = one_of(v, bounded, 3)) < 0) goto bad_choice;
+      if ((x = one_of(v, choices = bounded, n_choices = 3)) < 0) goto bad_choice;
       o->bounded = x;
     } else if (!strcmp(k, "scan.bounded.timestamp-millis")) {
       if (parse_i64(v, &o->bounded_ts)) goto bad_number;
@@ -143,13 +145,13 @@ int sl__kafka_opts_parse(sl__kafka_opts *o, const sl_kafka_option *kv, size_t n,
         rc = -SL_ECONFIG;
       }
     } else if (!strcmp(k, "sink.delivery-guarantee")) {
-      if ((x = one_of(v, delivery, 3)) < 0) goto bad_choice;
+      if ((x = one_of(v, choices = delivery, n_choices = 3)) < 0) goto bad_choice;
       o->delivery = x;
     } else if (!strcmp(k, "sink.transactional-id-prefix")) {
       sl__free(o->txn_prefix);
       if (!(o->txn_prefix = sl__strdup(v))) rc = -SL_ENOMEM;
     } else if (!strcmp(k, "sink.partitioner")) {
-      if ((x = one_of(v, parts, 3)) < 0) goto bad_choice;
+      if ((x = one_of(v, choices = parts, n_choices = 3)) < 0) goto bad_choice;
       o->partitioner = x;
     } else if (!strncmp(k, "properties.", 11) && k[11]) {
       rc = add_prop(o, k + 11, v);
@@ -159,8 +161,13 @@ int sl__kafka_opts_parse(sl__kafka_opts *o, const sl_kafka_option *kv, size_t n,
       rc = -SL_ECONFIG;
     }
     continue;
-  bad_choice:
-    sl__fmt(err, errcap, "Kafka option '%s': '%s' is not one of its values", k, v);
+  bad_choice: {
+    char list[160] = "";
+    for (int c = 0; c < n_choices; c++)
+      sl__fmt(list + strlen(list), sizeof list - strlen(list), "%s%s", c ? ", " : "",
+              choices[c]);
+    sl__fmt(err, errcap, "Kafka option '%s': '%s' is not one of %s", k, v, list);
+  }
     rc = -SL_ECONFIG;
     continue;
   bad_number:

@@ -102,6 +102,7 @@
 #define KS_VERSION 1
 #define KS_NOT_STARTED RD_KAFKA_OFFSET_BEGINNING /* -2 */
 #define KS_PLAN_TIMEOUT_MS 30000
+#define KS_TRANSPORT_GRACE_MS 3000 /* plan: after a connection failed */
 #define KS_NO_SPLIT UINT64_MAX /* the idle pseudo-split of a reader that may discover */
 
 /* A partition as planned. */
@@ -150,6 +151,7 @@ typedef struct ks_found {
 typedef struct ks_reader {
   ks_src *src;
   sl_ctx *ctx; /* the poll context (logging from librdkafka's callbacks) */
+  sl_ctx *wake_ctx; /* the same, for the discovery thread (set before it starts) */
   int P, subtask;
   rd_kafka_t *rk;
   rd_kafka_queue_t *queue;
@@ -277,11 +279,16 @@ static int permanent(rd_kafka_resp_err_t e) {
 typedef struct plan_state {
   sl_ctx *ctx;
   rd_kafka_resp_err_t down; /* all brokers down, authentication failed, ... */
+  int64_t transport;        /* when a connection first failed (ms), else 0 */
   char why[512];
 } plan_state;
 
 /* an error event of plan's handle (served from its main queue) */
 static void plan_on_error(plan_state *ps, rd_kafka_resp_err_t err, const char *reason) {
+  if (err == RD_KAFKA_RESP_ERR__TRANSPORT && !ps->transport) {
+    ps->transport = sl__now_ms();
+    if (!ps->down) sl__fmt(ps->why, sizeof ps->why, "%s", reason);
+  }
   if (err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN || err == RD_KAFKA_RESP_ERR__RESOLVE ||
       permanent(err)) {
     if (!ps->down) sl__fmt(ps->why, sizeof ps->why, "%s", reason);
@@ -383,7 +390,7 @@ static int ks_plan(void *ud, sl_ctx *ctx) {
   rd_kafka_resp_err_t e = RD_KAFKA_RESP_ERR__TIMED_OUT;
   for (;;) {
     e = rd_kafka_metadata(rk, 1, NULL, &md, 500);
-    /* serve the main queue: log lines and error events */
+    /* serve the queues: log lines and error events */
     rd_kafka_event_t *ev;
     rd_kafka_queue_t *mq = rd_kafka_queue_get_main(rk);
     while ((ev = rd_kafka_queue_poll(mq, 0))) {
@@ -398,13 +405,16 @@ static int ks_plan(void *ud, sl_ctx *ctx) {
       rd_kafka_event_destroy(ev);
     }
     rd_kafka_queue_destroy(mq);
+    /* a broker refused or timed out: give the others 3 s more, not 30 */
+    if (ps.transport && deadline > ps.transport + KS_TRANSPORT_GRACE_MS)
+      deadline = ps.transport + KS_TRANSPORT_GRACE_MS;
     if (!e || ps.down || sl__now_ns() / 1000000 >= deadline) break;
   }
   if (e || !md) {
     rc = plan_fail(ctx, -SL_EIO,
                    "cannot reach the Kafka brokers %s (properties.bootstrap.servers): %s; check "
                    "the address and that Kafka runs there",
-                   s->o.bootstrap, ps.down ? ps.why : rd_kafka_err2str(e));
+                   s->o.bootstrap, ps.why[0] ? ps.why : rd_kafka_err2str(e));
     goto out;
   }
   size_t cap = 0;
@@ -616,8 +626,8 @@ static void free_found(ks_found *f, size_t n) {
 static void ks_close(void *reader, sl_ctx *ctx) {
   ks_reader *r = reader;
   if (!r) return;
-  r->ctx = ctx;
   stop_thread(r);
+  r->ctx = ctx;
   if (r->to_commit) rd_kafka_topic_partition_list_destroy(r->to_commit);
   if (r->queue) {
     rd_kafka_queue_io_event_enable(r->queue, -1, NULL, 0);
@@ -669,7 +679,7 @@ static void *discovery_main(void *arg) {
     if (r->quit) break;
     pthread_mutex_unlock(&r->mu);
     const struct rd_kafka_metadata *md = NULL;
-    int timeout = s->o.discovery_ms < 10000 ? (int)s->o.discovery_ms + 1000 : 10000;
+    int timeout = s->o.discovery_ms < 4000 ? (int)s->o.discovery_ms + 1000 : 5000;
     int woke = 0;
     if (!rd_kafka_metadata(r->rk, 1, NULL, &md, timeout) && md) {
       for (int k = 0; k < md->topic_cnt; k++) {
@@ -687,7 +697,7 @@ static void *discovery_main(void *arg) {
       }
       rd_kafka_metadata_destroy(md);
     }
-    if (woke) sl_ctx_wake(r->ctx);
+    if (woke) sl_ctx_wake(r->wake_ctx);
     pthread_mutex_lock(&r->mu);
   }
   pthread_mutex_unlock(&r->mu);
@@ -861,6 +871,7 @@ static int start(ks_reader *r, sl_ctx *ctx) {
         return -SL_ENOMEM;
     pthread_mutex_init(&r->mu, NULL);
     pthread_cond_init(&r->cv, NULL);
+    r->wake_ctx = ctx;
     if (pthread_create(&r->thread, NULL, discovery_main, r)) {
       pthread_mutex_destroy(&r->mu);
       pthread_cond_destroy(&r->cv);
