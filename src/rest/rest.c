@@ -85,34 +85,35 @@ int sl__rest_listen(const sl__conf *conf, int *fd, char *url, size_t urlcap, cha
             addr);
     return -SL_ECONFIG;
   }
-  int s = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  int rc = s < 0 ? -errno : 0, e = 0;
-  int one = 1;
-  if (!rc) setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-  for (long p = lo; !rc && p <= hi; p++) {
+  /* A port is ours once listen() succeeds: with SO_REUSEADDR two
+   * processes may both bind a port that neither listens on yet, and the
+   * second listen() then fails with EADDRINUSE -- try the next one. */
+  int s = -1, rc = 0, e = 0, one = 1;
+  for (long p = lo; p <= hi; p++) {
     struct sockaddr_storage ss;
     memcpy(&ss, ai->ai_addr, ai->ai_addrlen);
     if (ss.ss_family == AF_INET)
       ((struct sockaddr_in *)&ss)->sin_port = htons((uint16_t)p);
     else
       ((struct sockaddr_in6 *)&ss)->sin6_port = htons((uint16_t)p);
-    if (bind(s, (struct sockaddr *)&ss, ai->ai_addrlen) == 0) {
+    if ((s = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0) {
+      e = errno;
+      break;
+    }
+    setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    if (bind(s, (struct sockaddr *)&ss, ai->ai_addrlen) == 0 && listen(s, 64) == 0) {
       e = 0;
       break;
     }
     e = errno;
+    close(s);
+    s = -1;
     if (e != EADDRINUSE) break;
   }
-  if (!rc && e) {
+  if (e) {
     sl__fmt(err, errcap, "rest.port %s on %s: %s%s", ports, addr, strerror(e),
             e == EADDRINUSE ? " (another job or program listens there: choose another "
                               "port, 0 for any free one, or set rest.enabled=false)" : "");
-    rc = -SL_EIO;
-  } else if (!rc && listen(s, 64) != 0) {
-    sl__fmt(err, errcap, "rest.port: cannot listen on %s: %s", addr, strerror(errno));
-    rc = -SL_EIO;
-  } else if (rc) {
-    sl__fmt(err, errcap, "rest: cannot create a socket: %s", strerror(-rc));
     rc = -SL_EIO;
   }
   if (!rc) {
