@@ -171,11 +171,12 @@ port=$(pg_free_port)
 python3 -c "
 import socket, time
 s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-s.bind(('127.0.0.1', $port)); s.listen(1); c, _ = s.accept()
+s.bind(('127.0.0.1', $port)); s.listen(1); open('$TMP/srv.ready', 'w').close()
+c, _ = s.accept()
 c.sendall(b'alpha beta alpha\n'); time.sleep(60)" &
 srv=$!
-sleep 0.2
-"$SLUICE" run wordcount --socket 127.0.0.1:$port \
+for _ in $(seq 300); do [ -e "$TMP/srv.ready" ] && break; sleep 0.05; done # listening
+"$SLUICE" run wordcount --socket 127.0.0.1:$port -D source.socket.max-retry=20 \
   --output "$U?table-name=wc_live&sink.buffer-flush.interval=200ms" 2>"$TMP/live.err" &
 job=$!
 got=
