@@ -12,6 +12,7 @@
  * from it.  Exit 0 with the path on stdout, 1 when the job answered with
  * an error or none answered in time (default 60 s).
  */
+#include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,7 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "checkpoint/storage.h"
+#include "checkpoint/checkpoint.h"
 #include "cli.h"
 #include "core/core.h"
 
@@ -57,39 +58,29 @@ int cmd_savepoint(int argc, char **argv) {
     fprintf(stderr, "sluice savepoint: '%s' is not a writable checkpoint directory\n", dir);
     return SL_EXIT_FAILED;
   }
-  char nonce[32], req[4200], tmp[4300], rep[4200];
+  char nonce[32], msg[4400];
   struct timespec ts;
   clock_gettime(CLOCK_REALTIME, &ts);
   snprintf(nonce, sizeof nonce, "%lx%lx", (unsigned long)getpid(), (unsigned long)ts.tv_nsec);
-  snprintf(req, sizeof req, "%s/_savepoint-request", dir);
-  snprintf(tmp, sizeof tmp, "%s.%s", req, nonce);
-  snprintf(rep, sizeof rep, "%s/_savepoint-%s", dir, nonce);
-  FILE *f = fopen(tmp, "w");
-  if (!f || fprintf(f, "%s %s\n", nonce, target) < 0 || fclose(f) != 0 || rename(tmp, req) != 0) {
-    perror("sluice savepoint: cannot write the request");
-    unlink(tmp);
+  int rc = sl__savepoint_request(dir, nonce, target);
+  if (rc) {
+    fprintf(stderr, "sluice savepoint: cannot write the request into '%s': %s\n", dir,
+            strerror(-rc));
     return SL_EXIT_FAILED;
   }
   for (int64_t waited = 0; waited < timeout_ms; waited += 50) {
-    uint8_t *msg;
-    size_t len;
-    char err[1024];
-    if (access(rep, F_OK) == 0 && sl__frame_read(rep, SL__MAGIC_SAVEPOINT_REPLY, &msg, &len, err, sizeof err) == 0) {
-      unlink(rep);
-      int ok = len > 3 && !memcmp(msg, "ok ", 3);
+    int ok;
+    if (sl__savepoint_answer(dir, nonce, &ok, msg, sizeof msg)) {
       if (ok)
-        printf("%.*s\n", (int)len - 3, (const char *)msg + 3);
+        printf("%s\n", msg);
       else
-        fprintf(stderr, "sluice savepoint: the job failed to take it: %.*s\n",
-                len > 6 ? (int)len - 6 : 0, (const char *)msg + 6);
-      sl__free(msg);
+        fprintf(stderr, "sluice savepoint: the job failed to take it: %s\n", msg);
       return ok ? SL_EXIT_OK : SL_EXIT_FAILED;
     }
     struct timespec d = {0, 50 * 1000000};
     nanosleep(&d, NULL);
   }
-  /* withdraw the request unless the job took it meanwhile */
-  if (rename(req, tmp) == 0) unlink(tmp);
+  sl__savepoint_withdraw(dir, nonce); /* unless the job took it meanwhile */
   fprintf(stderr,
           "sluice savepoint: no job answered within %lld ms (is a job running with "
           "--checkpoint-dir %s and a checkpoint interval?)\n",

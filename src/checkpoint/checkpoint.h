@@ -27,4 +27,15 @@ int sl__ckpt_restore(sl__job *job);
 int sl__ckpt_worker_step(sl__worker *w);
 int sl__ckpt_stop(sl__job *job, int ok);
 
+/* Savepoint requests from outside the job (`sluice savepoint`, the REST
+ * API), answered by the coordinator (coordinator.c): the request is
+ * dir/_savepoint-request ("<nonce> <target>", written atomically; nonce
+ * [0-9a-z]+), the answer dir/_savepoint-<nonce>.  request: 0 or -errno.
+ * answer: 1 when the answer is there (read, removed; *ok, msg = the
+ * savepoint's path or the job's error), 0 not yet. */
+int sl__savepoint_request(const char *dir, const char *nonce, const char *target);
+int sl__savepoint_answer(const char *dir, const char *nonce, int *ok, char *msg, size_t cap);
+/* Takes a request back unless the job already took it (0 or -errno). */
+int sl__savepoint_withdraw(const char *dir, const char *nonce);
+
 #endif

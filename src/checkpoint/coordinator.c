@@ -56,6 +56,43 @@ void sl__ckpt_reply(const char *path, const char *fmt, ...) {
   sl__frame_write(path, SL__MAGIC_SAVEPOINT_REPLY, msg, strlen(msg), err, sizeof err);
 }
 
+int sl__savepoint_request(const char *dir, const char *nonce, const char *target) {
+  char req[4200], tmp[4300];
+  snprintf(req, sizeof req, "%s/_savepoint-request", dir);
+  snprintf(tmp, sizeof tmp, "%s.%s", req, nonce);
+  FILE *f = fopen(tmp, "w");
+  int ok = f && fprintf(f, "%s %s\n", nonce, target ? target : "") > 0;
+  if (f && fclose(f)) ok = 0;
+  if (ok && rename(tmp, req) == 0) return 0;
+  int e = errno ? errno : EIO;
+  unlink(tmp);
+  return -e;
+}
+
+int sl__savepoint_answer(const char *dir, const char *nonce, int *ok, char *msg, size_t cap) {
+  char rep[4200], err[256];
+  snprintf(rep, sizeof rep, "%s/_savepoint-%s", dir, nonce);
+  uint8_t *b;
+  size_t len;
+  if (access(rep, F_OK) || sl__frame_read(rep, SL__MAGIC_SAVEPOINT_REPLY, &b, &len, err, sizeof err))
+    return 0; /* not there, or not written whole yet */
+  unlink(rep);
+  *ok = len > 3 && !memcmp(b, "ok ", 3);
+  size_t skip = *ok ? 3 : len > 6 ? 6 : 0; /* "ok " / "error " */
+  sl__fmt(msg, cap, "%.*s", (int)(len - skip), (const char *)b + skip);
+  sl__free(b);
+  return 1;
+}
+
+int sl__savepoint_withdraw(const char *dir, const char *nonce) {
+  char req[4200], tmp[4300];
+  snprintf(req, sizeof req, "%s/_savepoint-request", dir);
+  snprintf(tmp, sizeof tmp, "%s.%s", req, nonce);
+  if (rename(req, tmp)) return -errno;
+  unlink(tmp);
+  return 0;
+}
+
 /* A request waiting?  Fills target (the savepoint's directory) and
  * ck->reply, and removes the request. */
 static int savepoint_requested(sl__ckpt *ck, int64_t id, int64_t now, char *target, size_t cap) {

@@ -22,7 +22,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "checkpoint/storage.h"
+#include "checkpoint/checkpoint.h"
 #include "rest/dashboard.h"
 #include "rest/rest_int.h"
 
@@ -253,18 +253,12 @@ static enum MHD_Result trigger_savepoint(struct sl__rest *r, struct MHD_Connecti
   const char *target = json_str(j, "target-directory");
   const char *dir = SL__CONF_S(&env->conf, CKPT_DIR);
   sl__rest_op *op = new_op(r);
-  char req[4200], tmp[4300];
-  snprintf(req, sizeof req, "%s/_savepoint-request", dir);
-  snprintf(tmp, sizeof tmp, "%s.%s", req, op->tid);
-  FILE *f = fopen(tmp, "w");
-  int ok = f && fprintf(f, "%s %s\n", op->tid, target ? target : "") > 0;
-  if (f && fclose(f)) ok = 0;
-  if (!ok || rename(tmp, req)) {
-    unlink(tmp);
+  int rc = sl__savepoint_request(dir, op->tid, target);
+  if (rc) {
     cJSON_Delete(j);
     op->state = 2;
-    return send_error(c, 500, "cannot write the savepoint request in '%s': %s", dir,
-                      strerror(errno));
+    return send_error(c, 500, "cannot write the savepoint request into '%s': %s", dir,
+                      strerror(-rc));
   }
   cJSON_Delete(j);
   cJSON *o = cJSON_CreateObject();
@@ -313,18 +307,10 @@ static void op_poll(struct sl__rest *r, sl__rest_op *op) {
   sl_env *env = r->env;
   if (op->state) return;
   if (!op->stop) { /* the coordinator's answer file */
-    char rep[4200], err[256];
-    snprintf(rep, sizeof rep, "%s/_savepoint-%s", SL__CONF_S(&env->conf, CKPT_DIR), op->tid);
-    uint8_t *msg;
-    size_t len;
-    if (access(rep, F_OK) || sl__frame_read(rep, SL__MAGIC_SAVEPOINT_REPLY, &msg, &len, err,
-                                            sizeof err))
-      return;
-    unlink(rep);
-    op->state = len > 3 && !memcmp(msg, "ok ", 3) ? 1 : 2;
-    int skip = op->state == 1 ? 3 : len > 6 ? 6 : 0;
-    sl__fmt(op->result, sizeof op->result, "%.*s", (int)(len - (size_t)skip), msg + skip);
-    sl__free(msg);
+    int ok;
+    if (sl__savepoint_answer(SL__CONF_S(&env->conf, CKPT_DIR), op->tid, &ok, op->result,
+                             sizeof op->result))
+      op->state = ok ? 1 : 2;
     return;
   }
   pthread_mutex_lock(&env->live_mu); /* the final checkpoint's record */
@@ -529,8 +515,11 @@ struct sl__rest *sl__rest_start(sl_env *env, int fd) {
                           MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)10,
                           MHD_OPTION_CONNECTION_LIMIT, (unsigned)64, MHD_OPTION_END);
   if (!r->d) {
+    int e = errno;
     sl__log(&env->conf.log, SL_LOG_WARN, env->log_scope,
-            "the REST server did not start (libmicrohttpd); the job runs without it");
+            "the REST server did not start on its socket (libmicrohttpd: %s); the job runs "
+            "without REST API and dashboard (rest.enabled=false turns them off)",
+            e ? strerror(e) : "no reason given");
     pthread_mutex_destroy(&r->mu);
     sl__free(r);
     return NULL;
