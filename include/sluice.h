@@ -314,6 +314,10 @@ typedef int (*sl_key_fn)(void *ud, sl_ctx *ctx, const sl_record *in,
  * becomes the accumulator as is. */
 typedef int (*sl_reduce_fn)(void *ud, sl_ctx *ctx, const sl_record *acc,
                             const sl_record *in, sl_record *out);
+/* batch flat_map: a run of n >= 1 records in[0..n), in stream order; emit
+ * 0..any records with sl_emit.  The views live for the call. */
+typedef int (*sl_batch_fn)(void *ud, sl_ctx *ctx, const sl_record *in, size_t n,
+                           sl_collector *out);
 
 /* ------------------------------------------------------------------------ */
 /* Keyed state                                                               */
@@ -618,6 +622,16 @@ sl_stream *sl_map(sl_stream *in, sl_map_fn fn, void *ud);
 sl_stream *sl_filter(sl_stream *in, sl_filter_fn fn, void *ud);
 sl_stream *sl_flat_map(sl_stream *in, sl_flat_map_fn fn, void *ud);
 sl_stream *sl_process(sl_stream *in, sl_flat_map_fn fn, void *ud);
+/* A stateless flat_map whose function takes runs of records (up to 64 per
+ * call, in order) instead of one: for callers whose per-call cost is high
+ * (a language binding that takes a lock per call).  Runs never span a
+ * watermark, a checkpoint barrier or the end of input, nor a step of the
+ * worker's loop, so they add no latency and checkpoints stay exact.  The
+ * function has no keyed state and no current key (records keep theirs: a
+ * record's key bytes are in the run).  On failure the job's error reads
+ * "... failed on a run of N records: MESSAGE" (name the record in the
+ * sl_ctx_fail message). */
+sl_stream *sl_flat_map_batch(sl_stream *in, sl_batch_fn fn, void *ud);
 /* Key the stream: `fn` extracts the key (fn == NULL keeps each record's
  * existing key).  The next operator receives records hash-partitioned by
  * key: xxHash3(key) % pipeline.max-parallelism is the key group, and key

@@ -154,7 +154,7 @@ const char *sl__op_kind_name(sl__op_kind k) {
                                 "process",    "key_by",   "reduce",  "union",
                                 "sink",       "connect",  "broadcast_connect",
                                 "timestamps", "keyed_process", "window",
-                                "interval_join"};
+                                "interval_join", "batch"};
   return (unsigned)k < sizeof names / sizeof names[0] ? names[k] : "operator";
 }
 
@@ -169,6 +169,7 @@ static void graph_oom(sl_env *env) {
 static const sl__op_vt *op_vtable(sl__op_kind kind) {
   switch (kind) {
     case SL__OP_WINDOW: return sl__window_vtable();
+    case SL__OP_BATCH: return sl__batch_vtable();
     case SL__OP_INTERVAL_JOIN: return sl__interval_join_vtable();
     case SL__OP_TIMESTAMPS:
     case SL__OP_KEYED_PROCESS: return sl__time_vtable(kind);
@@ -281,6 +282,9 @@ sl_stream *sl_flat_map(sl_stream *in, sl_flat_map_fn fn, void *ud) {
 }
 sl_stream *sl_process(sl_stream *in, sl_flat_map_fn fn, void *ud) {
   return unary(in, SL__OP_PROCESS, (void *)fn, ud);
+}
+sl_stream *sl_flat_map_batch(sl_stream *in, sl_batch_fn fn, void *ud) {
+  return unary(in, SL__OP_BATCH, (void *)fn, ud);
 }
 
 void sl__graph_error(sl_stream *s, const char *msg) {
