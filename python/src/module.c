@@ -1016,8 +1016,8 @@ static PyObject *env_op(EnvObject *e, PyObject *args) {
     s = sl_keyed_process(in, kprocess_fn, ktimer_fn, op);
   else
     s = sl_flat_map_batch(in, batch_fn, op);
-  if (mode == M_KEY) s = sl_key_by(s, NULL, NULL);
   s = sl_rich(s, op_open, op_close, op);
+  if (mode == M_KEY) s = sl_key_by(s, NULL, NULL); /* keeps the key the batch op set */
   return add_stream(e, s, g_mode_names[mode]);
 }
 

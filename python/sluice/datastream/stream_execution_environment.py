@@ -68,7 +68,7 @@ class JobClient(object):
 
     def _run(self):
         try:
-            self._result = self._env._run_native(self._native, self._name, self._collect)
+            self._result = self._env._run_native(self._native, self._name, self._collect, self)
             self._status = JobStatus.FINISHED
         except BaseException as e:  # noqa: B902 -- handed to the waiting thread
             self._error = e
@@ -77,7 +77,13 @@ class JobClient(object):
             self._done.set()
 
     def get_job_id(self):
-        return self._native.job_id() if self._native is not None else self._job_id
+        if self._done.is_set():
+            return self._job_id
+        try:
+            return self._native.job_id()
+        except RuntimeError:  # ended just now
+            self._done.wait()
+            return self._job_id
 
     def get_job_status(self):
         return self._status
@@ -272,11 +278,13 @@ class StreamExecutionEnvironment(object):
         memo[id(node)] = h
         return h
 
-    def _run_native(self, ne, job_name, collect):
+    def _run_native(self, ne, job_name, collect, client=None):
         try:
             sys.stdout.flush()
             r = ne.execute(job_name)
             sys.stdout.flush()
+            if client is not None:
+                client._job_id = ne.job_id()
             if r["rc"]:
                 exc = ne.take_error()
                 msg = "job '%s' failed: %s" % (job_name, r["error"])
