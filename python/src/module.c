@@ -44,16 +44,22 @@
 static PyInterpreterState *g_interp;
 static __thread PyThreadState *t_ts;   /* this worker's thread state */
 static __thread int t_depth;           /* GIL holds nested on this thread */
-static pthread_mutex_t g_ts_mu = PTHREAD_MUTEX_INITIALIZER;
-static PyThreadState **g_ts_list;      /* created by gil_take, for cleanup */
-static size_t g_ts_n, g_ts_cap;
+
+/* The thread states gil_take created for one job's workers (an Env's),
+ * deleted by execute() once they joined: jobs run concurrently
+ * (execute_async) each clean up their own. */
+typedef struct ts_list {
+  pthread_mutex_t mu;
+  PyThreadState **v;
+  size_t n, cap;
+} ts_list;
 
 typedef struct gil {
   int kind; /* 0 nested, 1 own thread state, 2 PyGILState */
   PyGILState_STATE st;
 } gil;
 
-static void gil_take(gil *g) {
+static void gil_take(gil *g, ts_list *l) {
   if (t_depth++) {
     g->kind = 0;
     return;
@@ -66,14 +72,14 @@ static void gil_take(gil *g) {
     g->kind = 2;
   } else {
     PyThreadState *ts = PyThreadState_New(g_interp);
-    pthread_mutex_lock(&g_ts_mu);
-    if (g_ts_n == g_ts_cap) {
-      size_t cap = g_ts_cap ? 2 * g_ts_cap : 16;
-      PyThreadState **l = PyMem_RawRealloc(g_ts_list, cap * sizeof *l);
-      if (l) g_ts_list = l, g_ts_cap = cap;
+    pthread_mutex_lock(&l->mu);
+    if (l->n == l->cap) {
+      size_t cap = l->cap ? 2 * l->cap : 16;
+      PyThreadState **v = PyMem_RawRealloc(l->v, cap * sizeof *v);
+      if (v) l->v = v, l->cap = cap;
     }
-    if (g_ts_n < g_ts_cap) g_ts_list[g_ts_n++] = ts;
-    pthread_mutex_unlock(&g_ts_mu);
+    if (l->n < l->cap) l->v[l->n++] = ts; /* else leaked: memory ran out */
+    pthread_mutex_unlock(&l->mu);
     PyEval_RestoreThread(ts);
     t_ts = ts;
     g->kind = 1;
@@ -88,15 +94,15 @@ static void gil_drop(gil *g) {
     PyGILState_Release(g->st);
 }
 
-/* After the workers joined (GIL held): their thread states go. */
-static void gil_cleanup(void) {
-  pthread_mutex_lock(&g_ts_mu);
-  for (size_t i = 0; i < g_ts_n; i++) {
-    PyThreadState_Clear(g_ts_list[i]);
-    PyThreadState_Delete(g_ts_list[i]);
+/* After the job's workers joined (GIL held): their thread states go. */
+static void gil_cleanup(ts_list *l) {
+  pthread_mutex_lock(&l->mu);
+  for (size_t i = 0; i < l->n; i++) {
+    PyThreadState_Clear(l->v[i]);
+    PyThreadState_Delete(l->v[i]);
   }
-  g_ts_n = 0;
-  pthread_mutex_unlock(&g_ts_mu);
+  l->n = 0;
+  pthread_mutex_unlock(&l->mu);
 }
 
 /* ---- operators -------------------------------------------------------------------- */
@@ -154,6 +160,7 @@ struct EnvObject {
   int n_colls, cap_colls;
   PyObject *error; /* the first exception a user function raised */
   int running;
+  ts_list tss; /* thread states of this job's workers */
 };
 
 /* The subtask's RuntimeContext (sl_ctx of one operator instance). */
@@ -284,7 +291,7 @@ static PyObject *ctx_new(sl_ctx *ctx, pyop *op) {
 static int op_open(void *ud, sl_ctx *ctx) {
   pyop *op = ud;
   gil g;
-  gil_take(&g);
+  gil_take(&g, &op->env->tss);
   int rc = 0;
   pysub *sub = PyMem_RawCalloc(1, sizeof *sub);
   PyObject *res = NULL;
@@ -321,7 +328,7 @@ static void op_close(void *ud, sl_ctx *ctx) {
   pysub *sub = sl_ctx_local(ctx);
   if (!sub) return;
   gil g;
-  gil_take(&g);
+  gil_take(&g, &op->env->tss);
   if (sub->close && sub->close != Py_None) {
     PyObject *r = PyObject_CallNoArgs(sub->close);
     if (!r) {
@@ -349,7 +356,7 @@ static int batch_fn(void *ud, sl_ctx *ctx, const sl_record *in, size_t n, sl_col
   pysub *sub = sl_ctx_local(ctx);
   CtxObject *c = (CtxObject *)sub->rctx;
   gil g;
-  gil_take(&g);
+  gil_take(&g, &op->env->tss);
   int rc = 0;
   for (size_t i = 0; i < n && !rc; i++) {
     const sl_record *r = &in[i];
@@ -458,7 +465,7 @@ static int reduce_fn(void *ud, sl_ctx *ctx, const sl_record *acc, const sl_recor
   pyop *op = ud;
   pysub *sub = sl_ctx_local(ctx);
   gil g;
-  gil_take(&g);
+  gil_take(&g, &op->env->tss);
   int rc = 0;
   PyObject *a = slpy_decode(acc->value, acc->value_len);
   PyObject *v = a ? slpy_decode(in->value, in->value_len) : NULL;
@@ -500,7 +507,7 @@ static int kprocess_fn(void *ud, sl_ctx *ctx, const sl_record *in, sl_collector 
   pysub *sub = sl_ctx_local(ctx);
   CtxObject *c = (CtxObject *)sub->rctx;
   gil g;
-  gil_take(&g);
+  gil_take(&g, &op->env->tss);
   int rc = 0;
   PyObject *v = slpy_decode(in->value, in->value_len), *res = NULL;
   if (!v) {
@@ -530,7 +537,7 @@ static int ktimer_fn(void *ud, sl_ctx *ctx, int64_t ts, sl_time_domain domain,
   if (!sub || sub->on_timer == Py_None) return 0;
   CtxObject *c = (CtxObject *)sub->rctx;
   gil g;
-  gil_take(&g);
+  gil_take(&g, &op->env->tss);
   int rc = 0;
   c->ts = ts;
   PyObject *res = PyObject_CallFunction(sub->on_timer, "Li", (long long)ts, (int)domain);
@@ -610,7 +617,7 @@ static int to_text_fn(void *ud, sl_ctx *ctx, const sl_record *in, size_t n, sl_c
     }
   slow:
     if (!held) {
-      gil_take(&g);
+      gil_take(&g, &op->env->tss);
       held = 1;
     }
     {
@@ -905,6 +912,8 @@ static pyop *new_op(EnvObject *e, int mode, PyObject *factory) {
 }
 
 static int env_init(EnvObject *e, PyObject *args, PyObject *kw) {
+  if (e->env) return 0;
+  pthread_mutex_init(&e->tss.mu, NULL);
   if (!(e->env = sl_env_new())) {
     PyErr_NoMemory();
     return -1;
@@ -938,7 +947,10 @@ static void env_release(EnvObject *e) {
 }
 
 static void env_dealloc(EnvObject *e) {
-  if (!e->running) env_release(e); /* else leak rather than free under a job */
+  if (!e->running) { /* else leak rather than free under a job */
+    env_release(e);
+    PyMem_RawFree(e->tss.v);
+  }
   Py_XDECREF(e->error);
   Py_TYPE(e)->tp_free((PyObject *)e);
 }
@@ -1127,7 +1139,7 @@ static PyObject *env_execute(EnvObject *e, PyObject *args) {
   rc = sl_execute(e->env, name);
   Py_END_ALLOW_THREADS
   e->running = 0;
-  gil_cleanup();
+  gil_cleanup(&e->tss);
   sl_job_stats st;
   sl_job_stats_get(e->env, &st);
   return Py_BuildValue("{s:i,s:s,s:s,s:K,s:K,s:d,s:K,s:i}", "rc", rc, "error",

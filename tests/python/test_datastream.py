@@ -288,6 +288,27 @@ class DataStreamTest(unittest.TestCase):
         self.assertTrue(client.wait(60))
         self.assertEqual(client.get_job_status(), JobStatus.CANCELED)
 
+    def test_concurrent_jobs(self):
+        clients, outs = [], []
+        for j in range(3):
+            env = env_p(2)
+            out = []
+            lock = threading.Lock()
+
+            def sink(v, out=out, lock=lock):
+                with lock:
+                    out.append(v)
+            (env.from_collection(list(range(3000))).map(lambda x, j=j: (x % 10, x + j))
+             .key_by(lambda t: t[0]).reduce(lambda a, b: (a[0], a[1] + b[1])).add_sink(sink))
+            clients.append(env.execute_async("job%d" % j))
+            outs.append(out)
+        for j, c in enumerate(clients):
+            c.get_job_execution_result()
+            final = {}
+            for k, v in outs[j]:
+                final[k] = max(final.get(k, v), v)
+            self.assertEqual(final, {k: sum(x + j for x in range(3000) if x % 10 == k) for k in range(10)})
+
     def test_no_sink(self):
         env = env_p(1)
         env.from_collection([1]).map(lambda x: x)

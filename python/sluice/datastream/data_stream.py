@@ -338,19 +338,19 @@ class KeyedStream(DataStream):
         return s
 
     def sum(self, position_to_sum=0):
-        return self.reduce(_agg(position_to_sum, lambda x, y: x + y)).name("sum")
+        return self.reduce(_agg(position_to_sum, lambda x, y: x + y))
 
     def min(self, position_to_min=0):
-        return self.reduce(_agg(position_to_min, lambda x, y: y if y < x else x)).name("min")
+        return self.reduce(_agg(position_to_min, lambda x, y: y if y < x else x))
 
     def max(self, position_to_max=0):
-        return self.reduce(_agg(position_to_max, lambda x, y: y if y > x else x)).name("max")
+        return self.reduce(_agg(position_to_max, lambda x, y: y if y > x else x))
 
     def min_by(self, position_to_min_by=0):
-        return self.reduce(_agg_by(position_to_min_by, lambda n, o: n < o)).name("min_by")
+        return self.reduce(_agg_by(position_to_min_by, lambda n, o: n < o))
 
     def max_by(self, position_to_max_by=0):
-        return self.reduce(_agg_by(position_to_max_by, lambda n, o: n > o)).name("max_by")
+        return self.reduce(_agg_by(position_to_max_by, lambda n, o: n > o))
 
     def process(self, func, output_type=None):
         return self._op(_native.KEYED_PROCESS, func, "process", output_type)

@@ -63,7 +63,9 @@ class JobClient(object):
         self._error = None
         self._done = threading.Event()
         self._job_id = None
-        self._thread = threading.Thread(target=self._run, name="sluice job " + name, daemon=True)
+        # not a daemon: the interpreter waits for the job at exit (finalising
+        # it under running workers would crash them)
+        self._thread = threading.Thread(target=self._run, name="sluice job " + name)
         self._thread.start()
 
     def _run(self):
@@ -203,7 +205,6 @@ class StreamExecutionEnvironment(object):
     def from_collection(self, collection, type_info=None):
         check_type_info(type_info, "type_info")
         items = list(collection)
-        _native.Env().close()  # the module loads
         for i, v in enumerate(items):
             try:
                 _native.encode(v)
