@@ -287,7 +287,20 @@ static PyObject *ctx_new(sl_ctx *ctx, pyop *op) {
   return (PyObject *)c;
 }
 
-/* sl_rich open: the subtask's own function object (invariant 4). */
+static void sub_free(pysub *sub) {
+  if (sub->rctx) ((CtxObject *)sub->rctx)->ctx = NULL;
+  Py_XDECREF(sub->call);
+  Py_XDECREF(sub->on_timer);
+  Py_XDECREF(sub->close);
+  Py_XDECREF(sub->rctx);
+  slpy_buf_free(&sub->obuf);
+  slpy_buf_free(&sub->kbuf);
+  PyMem_RawFree(sub->recs);
+  PyMem_RawFree(sub);
+}
+
+/* sl_rich open: the subtask's own function object (invariant 4).  On
+ * failure nothing is kept (close is not called then). */
 static int op_open(void *ud, sl_ctx *ctx) {
   pyop *op = ud;
   gil g;
@@ -300,7 +313,6 @@ static int op_open(void *ud, sl_ctx *ctx) {
     rc = py_fail(op, ctx, NULL, "could not start:");
     goto out;
   }
-  sl_ctx_set_local(ctx, sub);
   if (!(sub->rctx = ctx_new(ctx, op))) {
     rc = py_fail(op, ctx, NULL, "could not start:");
     goto out;
@@ -317,7 +329,9 @@ static int op_open(void *ud, sl_ctx *ctx) {
   Py_INCREF(sub->call);
   Py_INCREF(sub->on_timer);
   Py_INCREF(sub->close);
+  sl_ctx_set_local(ctx, sub);
 out:
+  if (rc && sub) sub_free(sub);
   Py_XDECREF(res);
   gil_drop(&g);
   return rc;
@@ -337,15 +351,7 @@ static void op_close(void *ud, sl_ctx *ctx) {
     }
     Py_XDECREF(r);
   }
-  if (sub->rctx) ((CtxObject *)sub->rctx)->ctx = NULL;
-  Py_XDECREF(sub->call);
-  Py_XDECREF(sub->on_timer);
-  Py_XDECREF(sub->close);
-  Py_XDECREF(sub->rctx);
-  slpy_buf_free(&sub->obuf);
-  slpy_buf_free(&sub->kbuf);
-  PyMem_RawFree(sub->recs);
-  PyMem_RawFree(sub);
+  sub_free(sub);
   sl_ctx_set_local(ctx, NULL);
   gil_drop(&g);
 }
