@@ -984,6 +984,15 @@ static PyObject *env_file_source(EnvObject *e, PyObject *args) {
   return add_stream(e, s, "file source");
 }
 
+static PyObject *env_socket_source(EnvObject *e, PyObject *args) {
+  const char *host;
+  int port;
+  if (!PyArg_ParseTuple(args, "si", &host, &port) || !env_ok(e)) return NULL;
+  sl_stream *s = sl_source_stream(e->env, sl_socket_source(host, port));
+  s = sl_map(s, text_to_codec, NULL);
+  return add_stream(e, s, "socket source");
+}
+
 static PyObject *env_collection_source(EnvObject *e, PyObject *args) {
   PyObject *items;
   if (!PyArg_ParseTuple(args, "O", &items) || !env_ok(e)) return NULL;
@@ -1027,6 +1036,10 @@ static PyObject *env_op(EnvObject *e, PyObject *args) {
     return PyErr_Format(PyExc_ValueError, "sluice: bad operator (mode %d)", mode);
   pyop *op = new_op(e, mode, factory);
   if (!op) return NULL;
+  /* a key selector runs where its input is (Flink computes the key in the
+   * producer, on the edge): no rebalance in between, which would reorder
+   * the records of one key (a non-parallel source's output, say) */
+  if (mode == M_KEY) in = sl_forward(in);
   sl_stream *s;
   if (mode == M_REDUCE)
     s = sl_reduce(in, reduce_fn, op);
@@ -1203,6 +1216,7 @@ static PyMethodDef env_methods[] = {
     {"get", (PyCFunction)env_get, METH_VARARGS, "get(key) -> value"},
     {"file_source", (PyCFunction)env_file_source, METH_VARARGS, "text lines of files"},
     {"collection_source", (PyCFunction)env_collection_source, METH_VARARGS, "values"},
+    {"socket_source", (PyCFunction)env_socket_source, METH_VARARGS, "text lines of a TCP server"},
     {"op", (PyCFunction)env_op, METH_VARARGS, "op(h, mode, factory) -> h"},
     {"union", (PyCFunction)env_union, METH_VARARGS, "union([h...]) -> h"},
     {"name", (PyCFunction)env_name, METH_VARARGS, "name(h, name)"},

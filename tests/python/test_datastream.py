@@ -309,6 +309,25 @@ class DataStreamTest(unittest.TestCase):
                 final[k] = max(final.get(k, v), v)
             self.assertEqual(final, {k: sum(x + j for x in range(3000) if x % 10 == k) for k in range(10)})
 
+    def test_socket_text_stream(self):
+        import socket
+        srv = socket.socket()
+        srv.bind(("127.0.0.1", 0))
+        srv.listen(1)
+        port = srv.getsockname()[1]
+
+        def serve():
+            c, _ = srv.accept()
+            c.sendall(b"one\ntwo\nthree")  # the last line has no newline
+            c.close()
+        t = threading.Thread(target=serve)
+        t.start()
+        env = env_p(2)
+        got = list(env.socket_text_stream("127.0.0.1", port).map(str.upper).execute_and_collect())
+        t.join()
+        srv.close()
+        self.assertEqual(sorted(got), ["ONE", "THREE", "TWO"])
+
     def test_no_sink(self):
         env = env_p(1)
         env.from_collection([1]).map(lambda x: x)

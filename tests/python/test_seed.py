@@ -62,5 +62,18 @@ class WordCountExampleTest(unittest.TestCase):
             self.assertEqual(final, dict(collections.Counter(words)))
 
 
+class KeyedStateExampleTest(unittest.TestCase):
+    def test_keyed_state_example(self):
+        # by hand from PURCHASES: alice 10, 3, 40 (40 >= 13: alert); bob 5, 20
+        # (20 >= 5: alert), 2; carol 7, 1
+        want = sorted(["alert: bob spent 20 after 5 so far", "alert: alice spent 40 after 13 so far",
+                       "total: alice 53", "total: bob 27", "total: carol 8"])
+        for p in (1, 2):
+            r = run_py([os.path.join(SRC, "examples", "python", "keyed_state.py"), "--parallelism", str(p)])
+            self.assertEqual(r.returncode, 0, r.stderr)
+            lines = [line.split("> ", 1)[1] if p > 1 else line for line in r.stdout.splitlines()]
+            self.assertEqual(sorted(lines), want)
+
+
 if __name__ == "__main__":
     unittest.main()

@@ -214,6 +214,15 @@ class StreamExecutionEnvironment(object):
         node.output_type = type_info
         return DataStream(node)
 
+    def socket_text_stream(self, hostname, port, delimiter="\n", max_retry=0):
+        """Lines from a TCP server (Flink's socketTextStream).  The stream
+        ends when the server closes the connection, after max_retry
+        reconnects (-1: never)."""
+        if delimiter != "\n":
+            raise ValueError("sluice's socket source splits lines at '\\n' only")
+        self._set("source.socket.max-retry", int(max_retry))
+        return DataStream(_Node(self, "socket_source", host=str(hostname), port=int(port)))
+
     def from_source(self, source, watermark_strategy=None, source_name=None, type_info=None):
         from sluice.datastream.connectors.file_system import FileSource
         if not isinstance(source, FileSource):
@@ -262,6 +271,8 @@ class StreamExecutionEnvironment(object):
         a = node.args
         if node.kind == "file_source":
             h = ne.file_source(a["path"])
+        elif node.kind == "socket_source":
+            h = ne.socket_source(a["host"], a["port"])
         elif node.kind == "collection":
             h = ne.collection_source(a["items"])
         elif node.kind == "op":
