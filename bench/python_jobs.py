@@ -4,7 +4,6 @@ argv: map|reduce INPUT OUTPUT PARALLELISM; prints one summary line:
 JOB P=N: R records in, S s, X records/s (the job's own time, as the CLI's)."""
 import sys
 
-from sluice.common import Encoder
 from sluice.datastream import StreamExecutionEnvironment
 from sluice.datastream.connectors.file_system import _TextFile
 

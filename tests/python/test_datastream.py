@@ -256,6 +256,9 @@ class DataStreamTest(unittest.TestCase):
         env.enable_checkpointing(500)
         self.assertEqual(env.get_checkpoint_config().get_checkpoint_interval(), 500)
         self.assertTrue(env.get_checkpoint_config().is_checkpointing_enabled())
+        env.get_config().set_auto_watermark_interval(50)
+        self.assertEqual(env.get_config().get_auto_watermark_interval(), 50)
+        self.assertEqual(env.get_config().get_parallelism(), 2)
         bad = Configuration().set_string("parallelism.defualt", "2")
         with self.assertRaises(ValueError) as cm:
             env.configure(bad)

@@ -9,7 +9,6 @@ sluice.JobExecutionError with the engine's error (operator, subtask,
 record) and the Python traceback, the exception as its __cause__."""
 import sys
 import threading
-import time
 import traceback
 
 from sluice._native import native as _native
@@ -143,6 +142,10 @@ class StreamExecutionEnvironment(object):
         for k, v in configuration.to_dict().items():
             self._set(k, v)
         return self
+
+    def get_config(self):
+        from sluice.common.execution_config import ExecutionConfig
+        return ExecutionConfig(self)
 
     def get_configuration(self):
         return Configuration(self._conf)
