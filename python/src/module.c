@@ -249,7 +249,9 @@ static int out_obj(pysub *sub, int64_t ts, PyObject *obj, const void *key, uint3
   return out_add(sub, ts, key, klen, voff, sub->obuf.len - voff);
 }
 
-/* Every item of the iterable a flat_map / process returned (None: none). */
+/* Every item of the iterable a flat_map / process returned (None: none):
+ * 0, -1 when iterating raised (the user's code: a generator runs here), -2
+ * when an item could not be serialised. */
 static int out_iter(pysub *sub, int64_t ts, PyObject *res) {
   if (res == Py_None) return 0;
   PyObject *it = PyObject_GetIter(res);
@@ -257,11 +259,15 @@ static int out_iter(pysub *sub, int64_t ts, PyObject *res) {
   PyObject *item;
   int rc = 0;
   while (!rc && (item = PyIter_Next(it))) {
-    rc = out_obj(sub, ts, item, NULL, 0);
+    rc = out_obj(sub, ts, item, NULL, 0) ? -2 : 0;
     Py_DECREF(item);
   }
   Py_DECREF(it);
-  return rc || PyErr_Occurred() ? -1 : 0;
+  return rc ? rc : PyErr_Occurred() ? -1 : 0;
+}
+
+static const char *iter_what(PyObject *res, int rc, const char *fn) {
+  return !res || rc == -1 ? fn : "function's results could not be serialised:";
 }
 
 /* Emit what the function produced (GIL released: invariant 2). */
@@ -403,9 +409,8 @@ static int batch_fn(void *ud, sl_ctx *ctx, const sl_record *in, size_t n, sl_col
         c->ts = r->ts;
         res = op->mode == M_FLAT_MAP ? PyObject_CallOneArg(sub->call, v)
                                      : PyObject_CallFunctionObjArgs(sub->call, v, NULL);
-        if (!res || out_iter(sub, r->ts, res))
-          rc = py_fail(op, ctx, v, res ? "function's results could not be serialised:"
-                                       : "function raised");
+        if (!res || (rc = out_iter(sub, r->ts, res)))
+          rc = py_fail(op, ctx, v, iter_what(res, rc, "function raised"));
         break;
       case M_KEY: {
         res = PyObject_CallOneArg(sub->call, v);
@@ -521,9 +526,8 @@ static int kprocess_fn(void *ud, sl_ctx *ctx, const sl_record *in, sl_collector 
   } else {
     c->ts = in->ts;
     res = PyObject_CallFunctionObjArgs(sub->call, v, NULL);
-    if (!res || out_iter(sub, in->ts, res))
-      rc = py_fail(op, ctx, v, res ? "function's results could not be serialised:"
-                                   : "function raised");
+    if (!res || (rc = out_iter(sub, in->ts, res)))
+      rc = py_fail(op, ctx, v, iter_what(res, rc, "function raised"));
   }
   Py_XDECREF(v);
   Py_XDECREF(res);
@@ -547,9 +551,9 @@ static int ktimer_fn(void *ud, sl_ctx *ctx, int64_t ts, sl_time_domain domain,
   int rc = 0;
   c->ts = ts;
   PyObject *res = PyObject_CallFunction(sub->on_timer, "Li", (long long)ts, (int)domain);
-  if (!res || out_iter(sub, ts, res))
-    rc = py_fail(op, ctx, NULL, res ? "on_timer's results could not be serialised:"
-                                    : "on_timer raised");
+  if (!res || (rc = out_iter(sub, ts, res)))
+    rc = py_fail(op, ctx, NULL, !res || rc == -1 ? "function's on_timer raised"
+                                                 : "on_timer's results could not be serialised:");
   Py_XDECREF(res);
   gil_drop(&g);
   if (rc) {

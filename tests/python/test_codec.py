@@ -82,6 +82,19 @@ class CodecTest(unittest.TestCase):
         # the same key from two separate encodings (no salted hash anywhere)
         self.assertEqual(native.encode_key(("k", 2 ** 70)), native.encode_key(("k", 2 ** 70)))
 
+    def test_keys_are_the_same_in_every_process(self):
+        import os
+        import subprocess
+        import sys
+        code = ("import sluice; from sluice._sluice import encode_key; "
+                "print(encode_key(('k', 1, 2.5, None, b'b', True, 2 ** 80)).hex())")
+        outs = set()
+        for seed in ("1", "2", "random"):
+            env = dict(os.environ, PYTHONHASHSEED=seed)
+            outs.add(subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
+                                    check=True).stdout)
+        self.assertEqual(len(outs), 1)
+
     def test_bad_keys(self):
         for k in ([1], {"a": 1}, Point(1, 2), frozenset([1]), (1, [2])):
             with self.assertRaises(TypeError) as cm:

@@ -57,6 +57,20 @@ class ErrorsTest(unittest.TestCase):
         self.assertIn("in helper", msg)
         self.assertIn("on record ('x', 1)", msg)
 
+    def test_exception_inside_a_generator(self):
+        def words(line):
+            for w in line.split():
+                if w == "x":
+                    raise ValueError("no x please")
+                yield w
+        env = self.env()
+        env.from_collection(["a b", "c x d"]).flat_map(words).add_sink(lambda v: None)
+        with self.assertRaises(JobExecutionError) as cm:
+            env.execute()
+        msg = str(cm.exception)
+        self.assertIn("Python flat_map function raised ValueError: no x please on record 'c x d'", msg)
+        self.assertIn('raise ValueError("no x please")', msg)
+
     def test_long_record_is_truncated(self):
         env = self.env()
         env.from_collection(["y" * 5000]).map(lambda s: s + 1).add_sink(lambda v: None)
