@@ -136,6 +136,36 @@ class DataStreamTest(unittest.TestCase):
         self.assertEqual(list(env.from_collection([1, 2, 3]).key_by(lambda x: 0).sum().execute_and_collect()),
                          [1, 3, 6])
 
+    def test_batch_mode_reduce_emits_final_results(self):
+        from sluice.datastream import RuntimeExecutionMode
+
+        def run(p):
+            env = env_p(p)
+            env.set_runtime_mode(RuntimeExecutionMode.BATCH)
+            out = (env.from_collection(WORDS).map(lambda w: (w, 1)).key_by(lambda t: t[0])
+                   .sum(1).execute_and_collect())
+            self.assertEqual(sorted(out), sorted(collections.Counter(WORDS).items()))
+        self.both(run)
+
+    def test_typed_tuples_print_as_flink_does(self):
+        d = scratch("typed")
+        script = ("from sluice.datastream import StreamExecutionEnvironment\n"
+                  "from sluice.common import Types, Row\n"
+                  "env = StreamExecutionEnvironment.get_execution_environment()\n"
+                  "env.set_parallelism(1)\n"
+                  "s = env.from_collection([('a', 1, True, None)])\n"
+                  "s.map(lambda t: t, output_type=Types.TUPLE([Types.STRING(), Types.INT(), Types.BOOLEAN(),"
+                  " Types.STRING()])).print()\n"
+                  "s.map(lambda t: Row(t[0], [1, 2], {'k': 2.5}), output_type=Types.ROW([Types.STRING(),"
+                  " Types.LIST(Types.INT()), Types.MAP(Types.STRING(), Types.DOUBLE())])).print()\n"
+                  "s.map(lambda t: t[0] + 'x', output_type=Types.STRING()).print()\n"
+                  "s.print()\n"
+                  "env.execute()\n")
+        r = run_py(["-c", script], cwd=d)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(sorted(r.stdout.splitlines()),
+                         sorted(["(a,1,true,null)", "+I[a, [1, 2], {k=2.5}]", "ax", "('a', 1, True, None)"]))
+
     def test_union(self):
         def run(p):
             env = env_p(p)

@@ -90,6 +90,54 @@ def _factory(mode, fn):
     return make
 
 
+def _batch_reduce_factory(fn):
+    """BATCH mode: a keyed reduce that emits each key's result once, when
+    the end of the input fires an event-time timer per key (Flink's batch
+    reduce), over the engine's keyed state."""
+    inner = _factory(_native.REDUCE, fn)
+    end = 2 ** 63 - 1  # the final watermark (end of input) fires it
+
+    def make(native_ctx):
+        call, _, close = inner(native_ctx)
+        acc = native_ctx.value_state("__sluice_reduce")
+        register = native_ctx.register_timer
+        event = _native.EVENT_TIME
+
+        def process(v):
+            a = acc.value()
+            acc.update(v if a is None else call(a, v))
+            register(event, end)
+            return None
+
+        def on_timer(ts, domain):
+            return (acc.value(),)
+        return (process, on_timer, close)
+    return make
+
+
+def _java_str(v):
+    """What Flink's toString prints for a typed value (the text of sinks,
+    Encoder.simple_string_encoder and print): (a,1) for a tuple, true,
+    null, [a, b] for a list, {k=v} for a map, +I[a, 1] for a Row."""
+    if v is None:
+        return "null"
+    if v is True or v is False:
+        return "true" if v else "false"
+    if isinstance(v, tuple):
+        return "(" + ",".join(_java_str(x) for x in v) + ")"
+    if isinstance(v, list):
+        return "[" + ", ".join(_java_str(x) for x in v) + "]"
+    if isinstance(v, dict):
+        return "{" + ", ".join("%s=%s" % (_java_str(k), _java_str(x)) for k, x in v.items()) + "}"
+    if isinstance(v, Row):
+        return "%s[%s]" % (v.get_row_kind().short_string(), ", ".join(_java_str(x) for x in v))
+    return str(v)
+
+
+def _java_str_factory(native_ctx):
+    return (_java_str, None, None)
+
+
 class DataStream(object):
     def __init__(self, node):
         self._node = node
@@ -143,7 +191,7 @@ class DataStream(object):
     # ---- transformations -------------------------------------------------------------
     def _op(self, mode, fn, what, output_type=None, cls=None):
         _check_fn(mode, fn, what)
-        node = _Node(self._env, "op", [self._node], mode=mode, factory=_factory(mode, fn), what=what)
+        node = _Node(self._env, "op", [self._node], mode=mode, factory=_factory(mode, fn), fn=fn, what=what)
         node.output_type = check_type_info(output_type)
         return (cls or DataStream)(node)
 
@@ -175,10 +223,14 @@ class DataStream(object):
                 raise TypeError("union() takes DataStreams, got %r" % (s,))
             if s._env is not self._env:
                 raise ValueError("union(): every stream must come from the same environment")
-        return DataStream(_Node(self._env, "union", [self._node] + [s._node for s in streams]))
+        node = _Node(self._env, "union", [self._node] + [s._node for s in streams])
+        node.output_type = self._node.output_type
+        return DataStream(node)
 
     def _partition(self, how):
-        return DataStream(_Node(self._env, "partition", [self._node], how=how))
+        node = _Node(self._env, "partition", [self._node], how=how)
+        node.output_type = self._node.output_type
+        return DataStream(node)
 
     def rebalance(self):
         return self._partition("rebalance")

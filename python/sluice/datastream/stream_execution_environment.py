@@ -16,7 +16,8 @@ from sluice.common.configuration import Configuration
 from sluice.common.job_status import JobStatus
 from sluice.common.typeinfo import check_type_info
 from sluice.datastream.checkpoint_config import CheckpointConfig, CheckpointingMode
-from sluice.datastream.data_stream import DataStream, _Node
+from sluice.common.typeinfo import Types
+from sluice.datastream.data_stream import DataStream, _Node, _batch_reduce_factory, _java_str_factory
 from sluice.datastream.state_backend import StateBackend
 
 DEFAULT_JOB_NAME = "Flink Streaming Job"
@@ -196,6 +197,9 @@ class StreamExecutionEnvironment(object):
         return self
 
     def set_runtime_mode(self, execution_mode):
+        """RuntimeExecutionMode.STREAMING / BATCH / AUTOMATIC.  BATCH: every
+        source must be bounded, and a keyed reduce (sum, min, max) emits one
+        final record per key at the end of the input, as in Flink."""
         return self._set("execution.runtime-mode", getattr(execution_mode, "name", str(execution_mode)).lower())
 
     # ---- sources ------------------------------------------------------------------------
@@ -278,6 +282,8 @@ class StreamExecutionEnvironment(object):
             h = ne.socket_source(a["host"], a["port"])
         elif node.kind == "collection":
             h = ne.collection_source(a["items"])
+        elif node.kind == "op" and a["mode"] == _native.REDUCE and self._batch_mode():
+            h = ne.op(ins[0], _native.KEYED_PROCESS, _batch_reduce_factory(a["fn"]))
         elif node.kind == "op":
             h = ne.op(ins[0], a["mode"], a["factory"])
         elif node.kind == "union":
@@ -285,13 +291,22 @@ class StreamExecutionEnvironment(object):
         elif node.kind == "partition":
             h = ne.partition(ins[0], a["how"])
         elif node.kind == "sink":
-            h = ne.sink(ins[0], a["sink"], a.get("path"))
+            src = ins[0]
+            t = node.inputs[0].output_type
+            if a["sink"] in ("file", "print") and t is not None and t != Types.STRING():
+                # a typed stream prints as Flink prints it: (a,1), true, +I[a, 1]
+                src = ne.op(src, _native.MAP, _java_str_factory)
+                ne.name(src, "to-string")
+            h = ne.sink(src, a["sink"], a.get("path"))
         else:
             raise AssertionError(node.kind)
         if node.name and node.kind not in ("sink", "partition"):
             ne.name(h, node.name)
         memo[id(node)] = h
         return h
+
+    def _batch_mode(self):
+        return (self._conf.get_string("execution.runtime-mode") or "").lower() == "batch"
 
     def _run_native(self, ne, job_name, collect, client=None):
         try:

@@ -79,6 +79,41 @@ class RollingPolicy(object):
         return RollingPolicy({})
 
 
+class OutputFileConfig(object):
+    """Part file names.  sluice's file sink names them part-<subtask>-<n>
+    (Flink's default prefix "part" and no suffix); another prefix or suffix
+    is not applied, with a warning."""
+
+    def __init__(self, part_prefix="part", part_suffix=""):
+        self._prefix = part_prefix
+        self._suffix = part_suffix
+
+    def get_part_prefix(self):
+        return self._prefix
+
+    def get_part_suffix(self):
+        return self._suffix
+
+    class OutputFileConfigBuilder(object):
+        def __init__(self):
+            self._prefix, self._suffix = "part", ""
+
+        def with_part_prefix(self, prefix):
+            self._prefix = prefix
+            return self
+
+        def with_part_suffix(self, suffix):
+            self._suffix = suffix
+            return self
+
+        def build(self):
+            return OutputFileConfig(self._prefix, self._suffix)
+
+    @staticmethod
+    def builder():
+        return OutputFileConfig.OutputFileConfigBuilder()
+
+
 class FileSink(object):
     def __init__(self, path, rolling):
         self._path = path if path.endswith("/") else path + "/"
@@ -97,6 +132,14 @@ class FileSink(object):
 
         def with_rolling_policy(self, policy):
             self._rolling = policy
+            return self
+
+        def with_output_file_config(self, output_file_config):
+            if (output_file_config.get_part_prefix(), output_file_config.get_part_suffix()) != ("part", ""):
+                import warnings
+                warnings.warn("sluice's FileSink names part files part-<subtask>-<n>: the part prefix "
+                              "%r and suffix %r are not applied" % (output_file_config.get_part_prefix(),
+                                                                     output_file_config.get_part_suffix()))
             return self
 
         def with_bucket_check_interval(self, interval):
