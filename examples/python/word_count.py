@@ -4,8 +4,10 @@
     PYTHONPATH=python SLUICE_LIBRARY=build/libsluice.so \\
         python3 examples/python/word_count.py --input data/input.txt [--output counts/]
 
-Prints (or writes as part files to --output) a running (word, count) per
-word occurrence; the last line of each word holds its total."""
+Prints (or writes as part files to --output) a running count per word
+occurrence, "(word,count)" as Flink prints a typed tuple; the last line of
+each word holds its total (with env.set_runtime_mode(RuntimeExecutionMode.
+BATCH) only the totals, as in Flink)."""
 import argparse
 
 from sluice.common import Encoder, Types
