@@ -3,7 +3,7 @@
 # in C (`sluice run upper`, `sluice run wordcount`), at P=1 and P=2.
 #   bench/python.sh [BUILD_DIR] [LINES]     (default build, 1000000 lines)
 # Input: LINES lines of 5 words from a vocabulary of 10000 (word count: one
-# rolling count out per word).  Each figure is the job's own time (read,
+# rolling count out per word); the C and Python outputs are checked equal.  Each figure is the job's own time (read,
 # process, write the output file), the best of 3 runs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -27,6 +27,8 @@ for p in 1 2; do
           --parallelism "$p" -D rest.enabled=false 2>&1 | sed -n 's/.*, \([0-9.]*\) records\/s.*/x,\1/p'; done | best | cut -d, -f2)
     py=$(for i in 1 2 3; do python3 bench/python_jobs.py "$job" "$tmp/in.txt" "$tmp/py.txt" "$p" |
           sed -n 's/.*, \([0-9.]*\) records\/s.*/x,\1/p'; done | best | cut -d, -f2)
+    # the same output (as a multiset: subtasks interleave at P=2)
+    cmp -s <(sort "$tmp/c.txt") <(sort "$tmp/py.txt") || { echo "python.sh: $job P=$p: outputs differ" >&2; exit 1; }
     printf '%-7s P=%d  C %12.0f records/s   Python %10.0f records/s   (C/Python %.1fx)\n' \
       "$job" "$p" "$c" "$py" "$(echo "$c / $py" | bc -l)"
   done

@@ -490,6 +490,17 @@ typedef int (*sl_timer_fn)(void *ud, sl_ctx *ctx, int64_t ts,
                            sl_time_domain domain, sl_collector *out);
 sl_stream *sl_keyed_process(sl_stream *keyed, sl_flat_map_fn fn,
                             sl_timer_fn on_timer, void *ud);
+/* The same with runs of records per call (sl_flat_map_batch's runs: up to
+ * 64, in order, never spanning a watermark, barrier, end of input or
+ * worker step): before using keyed state or timers for record i of the
+ * run, bind them to its key with sl_ctx_run_key(ctx, i).  on_timer is
+ * called per timer, after the records before the watermark were handed
+ * over.  For bindings whose per-call cost is high. */
+sl_stream *sl_keyed_process_batch(sl_stream *keyed, sl_batch_fn fn, sl_timer_fn on_timer,
+                                  void *ud);
+/* In sl_keyed_process_batch's function: the current key becomes in[i]'s.
+ * 0, or -SL_EINVAL (elsewhere, or i outside the run). */
+int sl_ctx_run_key(sl_ctx *ctx, size_t i);
 /* Timers of the current key: one per (key, domain, ts) however often it is
  * registered.  Event-time timers fire when the watermark reaches ts,
  * processing-time timers when the clock does.  0 or negative SL_E*. */

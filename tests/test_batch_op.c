@@ -43,6 +43,12 @@ static int double_run(void *ud, sl_ctx *ctx, const sl_record *in, size_t n, sl_c
   return 0;
 }
 
+static int key_mod13(void *ud, sl_ctx *ctx, const sl_record *in, sl_record *out) {
+  int64_t v;
+  sl_record_get_i64(in, &v);
+  return sl_record_set_key_i64(ctx, out, v % 13);
+}
+
 static int key_mod7(void *ud, sl_ctx *ctx, const sl_record *in, sl_record *out) {
   int64_t v;
   sl_record_get_i64(in, &v);
@@ -258,6 +264,126 @@ static void test_no_held_record_passes_a_barrier(void) {
   sl_env_free(env);
 }
 
+/* ---- sl_keyed_process_batch ----------------------------------------------------------
+ * A running count per key (v % 13) in value state, one output per record
+ * (key, count), and at the end of the input one timer per key emitting
+ * -(final count). */
+static const sl_state_desc g_count = {.name = "count", .kind = SL_STATE_VALUE};
+
+static int count_run(void *ud, sl_ctx *ctx, const sl_record *in, size_t n, sl_collector *out) {
+  stats *st = ud;
+  atomic_fetch_add(&st->calls, 1);
+  atomic_fetch_add(&st->records, n);
+  uint64_t m = atomic_load(&st->max_run);
+  while (n > m && !atomic_compare_exchange_weak(&st->max_run, &m, n)) {
+  }
+  for (size_t i = 0; i < n; i++) {
+    int rc = sl_ctx_run_key(ctx, i);
+    sl_state *s;
+    sl_bytes b;
+    int64_t c = 0;
+    if (rc || (rc = sl_state_get(ctx, &g_count, &s))) return rc;
+    if ((rc = sl_value_get(s, &b)) < 0) return rc;
+    if (rc == 0) memcpy(&c, b.data, 8);
+    c++;
+    if ((rc = sl_value_set(s, &c, 8)) || (rc = sl_timer_register(ctx, SL_TIME_EVENT, 1000)))
+      return rc;
+    sl_record r = in[i];
+    r.value = &c;
+    r.value_len = 8;
+    if ((rc = sl_emit(out, &r))) return rc;
+  }
+  return 0;
+}
+
+static int count_timer(void *ud, sl_ctx *ctx, int64_t ts, sl_time_domain d, sl_collector *out) {
+  sl_state *s;
+  sl_bytes b;
+  int64_t c;
+  int rc = sl_state_get(ctx, &g_count, &s);
+  if (rc || (rc = sl_value_get(s, &b))) return rc < 0 ? rc : sl_ctx_fail(ctx, "no count");
+  memcpy(&c, b.data, 8);
+  c = -c;
+  sl_bytes k;
+  sl_ctx_key(ctx, &k);
+  sl_record r = {ts, k.data, k.len, &c, 8};
+  return sl_emit(out, &r);
+}
+
+static void keyed_job(int P) {
+  sl_env *env = sl_env_new();
+  char p[8];
+  snprintf(p, sizeof p, "%d", P);
+  sl_env_set(env, "parallelism.default", p);
+  stats st = {.fail_at = -1};
+  int64_t n = 5000;
+  sl_stream *s = sl_key_by(sl_source_stream(env, sl_sequence_source(0, n - 1)), key_mod13, NULL);
+  s = sl_keyed_process_batch(s, count_run, count_timer, &st);
+  sl_collect *c = sl_collect_new();
+  CHECK_EQ_INT(sl_sink_to(s, sl_collect_sink(c)), 0);
+  CHECK_EQ_INT(sl_execute(env, "keyed-batch"), 0);
+  /* reference: key k gets the values v = k (mod 13) of 0..n-1, counted
+   * 1, 2, ... in order; its timer says -(that many) */
+  int64_t seen[13] = {0}, finals[13] = {0}, want[13] = {0};
+  for (int64_t v = 0; v < n; v++) want[v % 13]++;
+  size_t cnt = sl_collect_count(c);
+  int ok = 1;
+  for (size_t i = 0; i < cnt; i++) {
+    sl_record r;
+    int64_t k, v;
+    sl_collect_get(c, i, &r);
+    sl_record_key_i64(&r, &k);
+    sl_record_get_i64(&r, &v);
+    if (k < 0 || k >= 13) {
+      ok = 0;
+      continue;
+    }
+    if (v > 0) {
+      if (v != seen[k] + 1) ok = 0; /* per key in order, no gap */
+      seen[k] = v;
+    } else {
+      finals[k] = -v;
+    }
+  }
+  CHECK(ok);
+  CHECK_EQ_INT(cnt, n + 13);
+  for (int k = 0; k < 13; k++) {
+    CHECK_EQ_INT(seen[k], want[k]);
+    CHECK_EQ_INT(finals[k], want[k]);
+  }
+  CHECK(atomic_load(&st.max_run) > 1 && atomic_load(&st.max_run) <= 64);
+  CHECK(atomic_load(&st.calls) < (uint64_t)n / 4);
+  sl_collect_free(c);
+  sl_env_free(env);
+}
+
+static void test_keyed_p1(void) { keyed_job(1); }
+static void test_keyed_p2(void) { keyed_job(2); }
+
+static int no_run_key(void *ud, sl_ctx *ctx, const sl_record *in, size_t n, sl_collector *out) {
+  return sl_ctx_run_key(ctx, n); /* one past the run */
+}
+
+static void test_run_key_misuse(void) {
+  sl_env *env = sl_env_new();
+  sl_env_set(env, "parallelism.default", "1");
+  sl_stream *src = sl_source_stream(env, sl_sequence_source(0, 9));
+  /* not keyed: refused when the graph is built */
+  CHECK(sl_keyed_process_batch(src, count_run, count_timer, NULL) == NULL);
+  CHECK_CONTAINS(sl_env_last_error(env), "not keyed");
+  sl_env_free(env);
+  env = sl_env_new();
+  sl_env_set(env, "parallelism.default", "1");
+  sl_stream *s = sl_key_by(sl_source_stream(env, sl_sequence_source(0, 9)), key_mod13, NULL);
+  s = sl_keyed_process_batch(s, no_run_key, count_timer, NULL);
+  sl_collect *c = sl_collect_new();
+  sl_sink_to(s, sl_collect_sink(c));
+  CHECK_EQ_INT(sl_execute(env, "misuse"), -SL_EINVAL);
+  CHECK_CONTAINS(sl_env_last_error(env), "sl_ctx_run_key(");
+  sl_collect_free(c);
+  sl_env_free(env);
+}
+
 int main(void) {
   scratch_init("/tmp/sl_test_batch_op", 1);
   RUN(test_forward_p1);
@@ -268,5 +394,8 @@ int main(void) {
   RUN(test_failure_names_operator_and_run);
   RUN(test_null_fn);
   RUN(test_no_held_record_passes_a_barrier);
+  RUN(test_keyed_p1);
+  RUN(test_keyed_p2);
+  RUN(test_run_key_misuse);
   TEST_MAIN_END();
 }

@@ -10,11 +10,13 @@
  * operator that needs no interpreter for str, int, bool and None.
  *
  * Calling Python from the workers
- *   1. Stateless functions (map, flat_map, filter, key selectors, process,
- *      Python sinks) run in an sl_flat_map_batch operator: one interpreter
- *      lock (GIL) per run of up to 64 records.  Keyed functions (reduce,
- *      keyed process) take it per record (the engine binds keyed state to
- *      one record at a time).
+ *   1. Every function runs on runs of up to 64 records with one
+ *      interpreter lock (GIL) per run: stateless ones (map, flat_map,
+ *      filter, key selectors, process, Python sinks) in an
+ *      sl_flat_map_batch operator, keyed ones (reduce, keyed process) in an
+ *      sl_keyed_process_batch operator, which binds keyed state and timers
+ *      to each record's key in turn (sl_ctx_run_key).  Timers: one GIL
+ *      each.
  *   2. Nothing is emitted while the GIL is held: results are encoded into
  *      the instance's output buffer and emitted after the GIL is released.
  *      An emit can wait for a full channel to drain, and the worker that
@@ -470,67 +472,78 @@ static int batch_fn(void *ud, sl_ctx *ctx, const sl_record *in, size_t n, sl_col
   return out_flush(sub, out);
 }
 
-/* Keyed reduce: per record (the engine binds state to one key at a time). */
-static int reduce_fn(void *ud, sl_ctx *ctx, const sl_record *acc, const sl_record *in,
-                     sl_record *out) {
-  pyop *op = ud;
-  pysub *sub = sl_ctx_local(ctx);
-  gil g;
-  gil_take(&g, &op->env->tss);
+/* The engine's keyed state of a Python reduce: the accumulator per key. */
+static const sl_state_desc g_reduce_desc = {.name = "reduce", .kind = SL_STATE_VALUE};
+
+/* One keyed record of a run (GIL held, key bound): reduce or process. */
+static int keyed_one(pyop *op, sl_ctx *ctx, pysub *sub, const sl_record *r) {
+  PyObject *v = slpy_decode(r->value, r->value_len), *res = NULL, *a = NULL;
   int rc = 0;
-  PyObject *a = slpy_decode(acc->value, acc->value_len);
-  PyObject *v = a ? slpy_decode(in->value, in->value_len) : NULL;
-  PyObject *res = NULL;
-  if (!v) {
-    rc = py_fail(op, ctx, NULL, "could not read its input:");
+  if (!v) return py_fail(op, ctx, NULL, "could not read its input:");
+  if (op->mode == M_KPROCESS) {
+    ((CtxObject *)sub->rctx)->ts = r->ts;
+    res = PyObject_CallOneArg(sub->call, v);
+    if (!res || (rc = out_iter(sub, r->ts, res)))
+      rc = py_fail(op, ctx, v, iter_what(res, rc, "function raised"));
     goto out;
   }
-  res = PyObject_CallFunctionObjArgs(sub->call, a, v, NULL);
-  sub->obuf.len = 0;
-  if (!res) {
-    rc = py_fail(op, ctx, v, "function raised");
-    goto out;
-  }
-  if (slpy_encode(&sub->obuf, res)) {
-    rc = py_fail(op, ctx, v, "function's result could not be serialised:");
-    goto out;
-  }
-  void *mem = sl_ctx_scratch(ctx, sub->obuf.len ? sub->obuf.len : 1);
-  if (!mem) {
-    PyErr_NoMemory();
+  /* reduce: the first record of a key is the accumulator as it is */
+  sl_state *st;
+  sl_bytes b;
+  size_t voff = sub->obuf.len;
+  if ((rc = sl_state_get(ctx, &g_reduce_desc, &st)) || (rc = sl_value_get(st, &b)) < 0) {
+    PyErr_Format(PyExc_RuntimeError, "reduce state: %s", sl_strerror(rc));
     rc = py_fail(op, ctx, v, "failed:");
     goto out;
   }
-  memcpy(mem, sub->obuf.p, sub->obuf.len);
-  out->value = mem;
-  out->value_len = (uint32_t)sub->obuf.len;
+  if (rc == SL_EMPTY) {
+    rc = 0;
+    if (slpy_buf_reserve(&sub->obuf, r->value_len)) {
+      rc = py_fail(op, ctx, v, "failed:");
+      goto out;
+    }
+    memcpy(sub->obuf.p + voff, r->value, r->value_len);
+    sub->obuf.len += r->value_len;
+  } else {
+    if (!(a = slpy_decode(b.data, b.len))) {
+      rc = py_fail(op, ctx, v, "could not read its state:");
+      goto out;
+    }
+    res = PyObject_CallFunctionObjArgs(sub->call, a, v, NULL);
+    if (!res) {
+      rc = py_fail(op, ctx, v, "function raised");
+      goto out;
+    }
+    if (slpy_encode(&sub->obuf, res)) {
+      rc = py_fail(op, ctx, v, "function's result could not be serialised:");
+      goto out;
+    }
+  }
+  size_t vlen = sub->obuf.len - voff;
+  if ((rc = sl_value_set(st, sub->obuf.p + voff, (uint32_t)vlen))) {
+    PyErr_Format(PyExc_RuntimeError, "reduce state: %s", sl_strerror(rc));
+    rc = py_fail(op, ctx, v, "failed:");
+    goto out;
+  }
+  if (out_add(sub, r->ts, r->key, r->key_len, voff, vlen)) rc = py_fail(op, ctx, v, "failed:");
 out:
   Py_XDECREF(a);
-  Py_XDECREF(v);
   Py_XDECREF(res);
-  gil_drop(&g);
+  Py_DECREF(v);
   return rc;
 }
 
-/* Keyed process: records and timers of the current key. */
-static int kprocess_fn(void *ud, sl_ctx *ctx, const sl_record *in, sl_collector *out) {
+/* Keyed reduce and keyed process: one GIL per run too (invariant 1); the
+ * engine's keyed state and timers follow each record's key
+ * (sl_ctx_run_key). */
+static int kbatch_fn(void *ud, sl_ctx *ctx, const sl_record *in, size_t n, sl_collector *out) {
   pyop *op = ud;
   pysub *sub = sl_ctx_local(ctx);
-  CtxObject *c = (CtxObject *)sub->rctx;
   gil g;
   gil_take(&g, &op->env->tss);
   int rc = 0;
-  PyObject *v = slpy_decode(in->value, in->value_len), *res = NULL;
-  if (!v) {
-    rc = py_fail(op, ctx, NULL, "could not read its input:");
-  } else {
-    c->ts = in->ts;
-    res = PyObject_CallFunctionObjArgs(sub->call, v, NULL);
-    if (!res || (rc = out_iter(sub, in->ts, res)))
-      rc = py_fail(op, ctx, v, iter_what(res, rc, "function raised"));
-  }
-  Py_XDECREF(v);
-  Py_XDECREF(res);
+  for (size_t i = 0; i < n && !rc; i++)
+    if (!(rc = sl_ctx_run_key(ctx, i))) rc = keyed_one(op, ctx, sub, &in[i]);
   gil_drop(&g);
   if (rc) {
     sub->n_recs = 0;
@@ -1045,10 +1058,8 @@ static PyObject *env_op(EnvObject *e, PyObject *args) {
    * the records of one key (a non-parallel source's output, say) */
   if (mode == M_KEY) in = sl_forward(in);
   sl_stream *s;
-  if (mode == M_REDUCE)
-    s = sl_reduce(in, reduce_fn, op);
-  else if (mode == M_KPROCESS)
-    s = sl_keyed_process(in, kprocess_fn, ktimer_fn, op);
+  if (mode == M_REDUCE || mode == M_KPROCESS)
+    s = sl_keyed_process_batch(in, kbatch_fn, ktimer_fn, op);
   else
     s = sl_flat_map_batch(in, batch_fn, op);
   s = sl_rich(s, op_open, op_close, op);

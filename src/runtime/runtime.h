@@ -72,7 +72,8 @@ typedef enum {
   SL__OP_KEYED_PROCESS,     /* fn + on_timer (fn2) */
   SL__OP_WINDOW,            /* window operator (cfg) */
   SL__OP_INTERVAL_JOIN,     /* two keyed inputs (cfg) */
-  SL__OP_BATCH              /* sl_flat_map_batch: runs of records per call */
+  SL__OP_BATCH,             /* sl_flat_map_batch: runs of records per call */
+  SL__OP_KEYED_BATCH        /* sl_keyed_process_batch: the same, keyed, timers */
 } sl__op_kind;
 
 typedef enum {
