@@ -495,7 +495,8 @@ sl_stream *sl_keyed_process(sl_stream *keyed, sl_flat_map_fn fn,
  * worker step): before using keyed state or timers for record i of the
  * run, bind them to its key with sl_ctx_run_key(ctx, i).  on_timer is
  * called per timer, after the records before the watermark were handed
- * over.  For bindings whose per-call cost is high. */
+ * over.  fn and on_timer are both required, as for sl_keyed_process.  For
+ * bindings whose per-call cost is high. */
 sl_stream *sl_keyed_process_batch(sl_stream *keyed, sl_batch_fn fn, sl_timer_fn on_timer,
                                   void *ud);
 /* In sl_keyed_process_batch's function: the current key becomes in[i]'s.

@@ -473,7 +473,7 @@ static int batch_fn(void *ud, sl_ctx *ctx, const sl_record *in, size_t n, sl_col
 }
 
 /* The engine's keyed state of a Python reduce: the accumulator per key. */
-static const sl_state_desc g_reduce_desc = {.name = "reduce", .kind = SL_STATE_VALUE};
+static const sl_state_desc g_reduce_desc = {.name = "__sluice_reduce", .kind = SL_STATE_VALUE};
 
 /* One keyed record of a run (GIL held, key bound): reduce or process. */
 static int keyed_one(pyop *op, sl_ctx *ctx, pysub *sub, const sl_record *r) {
