@@ -93,6 +93,21 @@ class ErrorsTest(unittest.TestCase):
             env.execute()
         self.assertIn("open() raised RuntimeError: cannot connect", str(cm.exception))
 
+    def test_exception_in_close(self):
+        class BadClose(MapFunction):
+            def map(self, v):
+                return v
+
+            def close(self):
+                raise OSError("cannot flush")
+        env = self.env()
+        env.from_collection([1]).map(BadClose()).add_sink(lambda v: None)
+        with self.assertRaises(JobExecutionError) as cm:
+            env.execute("closing")
+        self.assertIn("job 'closing' failed: a user function's close() raised OSError: cannot flush",
+                      str(cm.exception))
+        self.assertIsInstance(cm.exception.__cause__, OSError)
+
     def test_non_picklable_value(self):
         env = self.env()
         env.from_collection([1]).map(lambda x: {"lock": threading.Lock()}).add_sink(lambda v: None)

@@ -328,6 +328,13 @@ class StreamExecutionEnvironment(object):
                 if exc is not None:
                     raise err from exc
                 raise err
+            exc = ne.take_error()
+            if exc is not None:  # the job ended well, but a function's close() raised
+                from sluice import JobExecutionError
+                tb = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+                msg = ("job '%s' failed: a user function's close() raised %s: %s\n\nPython traceback "
+                       "of the user function:\n%s" % (job_name, type(exc).__name__, exc, tb))
+                raise JobExecutionError(msg, "", tb) from exc
             res = JobExecutionResult(ne.job_id(), r)
             if collect is not None:
                 res._collected = ne.collected(collect)
