@@ -11,6 +11,12 @@ echo "== configure: cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo"
 cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo
 echo "== build libsluice.so, libsluice.a and the sluice CLI"
 cmake --build build -j"$(nproc)" --target sluice_shared sluice_static sluice
+# the Python package's extension (built when python3-dev is there)
+py=0
+if cmake --build build --target help | grep sluice_python >/dev/null; then
+  cmake --build build -j"$(nproc)" --target sluice_python
+  py=1
+fi
 mkdir -p out
 echo "== sluice run upper --input data/input.txt --output out/upper.txt"
 ./build/sluice run upper --input data/input.txt --output out/upper.txt
@@ -24,4 +30,11 @@ echo "== sluice run window-agg --input data/events.csv --window tumbling:1s ..."
   --out-of-orderness 500ms --watermark-interval 0 --parallelism 1 \
   --late-output out/late.csv --dead-letter out/bad.txt
 echo "late: $(cat out/late.csv)"
+if [ "$py" = 1 ]; then
+  echo "== python3 examples/python/seed_example.py (in out/python/, with PYTHONPATH=python SLUICE_LIBRARY=build/libsluice.so)"
+  mkdir -p out/python && cp data/input.txt out/python/input.txt
+  (cd out/python && PYTHONPATH="$OLDPWD/python" SLUICE_LIBRARY="$OLDPWD/build/libsluice.so" \
+     python3 "$OLDPWD/examples/python/seed_example.py")
+  head -n 3 out/python/output.txt
+fi
 echo '== done. Next: cmake --install build --prefix "$HOME/.local/sluice" (README: "Build your own job")'

@@ -16,6 +16,9 @@ check "quickstart runs" bash -c './scripts/quickstart.sh >quickstart.log 2>&1'
 tail -n 20 quickstart.log
 check "quickstart shows the build's progress" grep -q '^\[ *[0-9]*%\] Built target sluice$' quickstart.log
 check "quickstart ran the window-agg job" contains quickstart.log "1000,2000,sensor-a,2,41.75,20.50,21.25"
+check "quickstart ran the seed's Python example" contains quickstart.log "== python3 examples/python/seed_example.py"
+check "the Python example's output is every line upper-cased" \
+  bash -c 'tr "[:lower:]" "[:upper:]" < data/input.txt | cmp - out/python/output.txt'
 check "cmake --install after the quickstart" cmake --install build --prefix "$TMP/prefix"
 check "shared library installed" test -f "$TMP/prefix/lib/libsluice.so.0.1.0"
 check "soname link installed" test -L "$TMP/prefix/lib/libsluice.so.0"
