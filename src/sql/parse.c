@@ -154,6 +154,12 @@ static int kw(const char *p, const char *word) {
   return !strncasecmp(p, word, n) && !isalnum((unsigned char)p[n]) && p[n] != '_';
 }
 
+static int has_doubled_quote(const char *p, const char *end) {
+  for (; p + 1 < end; p++)
+    if (p[0] == '\'' && p[1] == '\'') return 1;
+  return 0;
+}
+
 static void rewrite_keys(char *s) {
   int depth = 0, with_depth = -1; /* paren depth of the WITH ( ... ) list */
   const char *prev = "";             /* the previous significant token's start */
@@ -166,7 +172,7 @@ static void rewrite_keys(char *s) {
       int key_pos = (with_depth >= 0 && depth == with_depth && (prev_c == '(' || prev_c == ',')) ||
                     prev_set;
       if (q == p && key_pos && e[-1] == '\'' && *skip_ws(e) == '=' && skip_ws(e)[1] != '=' &&
-          !memchr(q + 1, '"', (size_t)(e - q - 2)) && !strstr(q + 1, "''")) {
+          !memchr(q + 1, '"', (size_t)(e - q - 2)) && !has_doubled_quote(q + 1, e - 1)) {
         *q = '"';
         e[-1] = '"';
       }

@@ -92,7 +92,8 @@ static sql_plan *plan_from(sql_ctx *c, const cJSON *item, const char **rel) {
   }
   if (!strcmp(kind, "RangeSubselect")) {
     *rel = alias_of(b);
-    return sql_plan_select(c, sql_j(b, "subquery"));
+    sql_plan *p = sql_plan_select(c, sql_j(b, "subquery"));
+    return p && !sql_unique_names(c, p, loc) ? p : NULL;
   }
   if (!strcmp(kind, "JoinExpr")) {
     const char *jt = sql_js(b, "jointype");
@@ -133,6 +134,15 @@ static char *derived_name(sql_ctx *c, const cJSON *val, int i) {
   char buf[32];
   snprintf(buf, sizeof buf, "EXPR$%d", i);
   return sql_strndup(c->arena, buf, strlen(buf));
+}
+
+int sql_unique_names(sql_ctx *c, const sql_plan *p, int loc) {
+  for (int a = 0; a < p->n; a++)
+    for (int b = a + 1; b < p->n; b++)
+      if (!strcmp(p->names[a], p->names[b]))
+        return sql_error(c, p->kind == SQL_P_CALC && p->proj[b]->loc >= 0 ? p->proj[b]->loc : loc,
+                         "two columns named '%s' (rename one with AS)", p->names[a]);
+  return 0;
 }
 
 sql_plan *sql_plan_select(sql_ctx *c, const cJSON *node) {
@@ -242,12 +252,14 @@ sql_plan *sql_plan_select(sql_ctx *c, const cJSON *node) {
     p->proj[i] = e, p->types[i] = e->type;
     i++;
   }
+  /* a derived name (a function's) that repeats becomes EXPR$i, as Flink names them */
   for (int a = 0; a < n; a++)
     for (int b2 = a + 1; b2 < n; b2++)
-      if (!strcmp(p->names[a], p->names[b2])) {
-        sql_error(c, p->proj[b2]->loc, "the query has two columns named '%s' (rename one with AS)",
-                  p->names[a]);
-        return NULL;
+      if (!strcmp(p->names[a], p->names[b2]) && p->proj[b2]->op != SQL_E_COL &&
+          !sql_js(sql_j(cJSON_GetArrayItem(targets, b2), "ResTarget"), "name")) {
+        char buf[32];
+        snprintf(buf, sizeof buf, "EXPR$%d", b2);
+        if (!(p->names[b2] = sql_strndup(c->arena, buf, strlen(buf)))) return sql_oom(c), NULL;
       }
   cJSON *where = sql_j(sel, "whereClause");
   if (where) {

@@ -391,7 +391,7 @@ static int create_view(sql_ctx *c, const cJSON *b) {
     return sql_error(c, loc, "a view's column list is not supported: name the columns with AS");
   /* plan it once now: errors show at CREATE VIEW */
   sql_plan *p = sql_plan_select(c, sql_j(b, "query"));
-  if (!p) return -SL_EINVAL;
+  if (!p || sql_unique_names(c, p, loc)) return -SL_EINVAL;
   sql_table *t = sl__calloc(1, sizeof *t);
   if (!t) return sql_oom(c);
   t->name = sl__strdup(name);

@@ -195,6 +195,8 @@ typedef struct sql_insert {
 /* Plan an InsertStmt / SelectStmt body. */
 int sql_plan_insert(sql_ctx *c, const cJSON *ins, sql_insert *out);
 sql_plan *sql_plan_select(sql_ctx *c, const cJSON *sel);
+/* A view's or subquery's columns need distinct names: 0 or sql_error. */
+int sql_unique_names(sql_ctx *c, const sql_plan *p, int loc);
 /* EXPLAIN text of the inserts (or of one query when sink is NULL). */
 void sql_explain(const sql_insert *ins, int n, char **buf, size_t *len, size_t *cap);
 /* Build the job of the inserts on c->env (public API calls only). */
