@@ -287,12 +287,22 @@ size_t sl__row_format_text(sl__row_type t, const sl__val *v, char *buf, size_t c
     case SL__T_INT:
     case SL__T_BIGINT:
     case SL__T_INTERVAL: n = snprintf(tmp, sizeof tmp, "%lld", (long long)v->u.i); break;
-    case SL__T_DOUBLE:
-      for (int prec = 1; prec <= 17; prec++) { /* the shortest text that reads back */
-        n = snprintf(tmp, sizeof tmp, "%.*g", prec, v->u.f);
+    case SL__T_DOUBLE: {
+      /* the fewest significant digits that read back; plain notation for
+       * exponents -5 .. 16 (10, not 1e+01), else an exponent */
+      int prec = 1;
+      for (; prec < 17; prec++) {
+        snprintf(tmp, sizeof tmp, "%.*e", prec - 1, v->u.f);
         if (strtod(tmp, NULL) == v->u.f) break;
       }
+      snprintf(tmp, sizeof tmp, "%.*e", prec - 1, v->u.f);
+      int x = atoi(strchr(tmp, 'e') + 1);
+      if (x >= -5 && x < 17)
+        n = snprintf(tmp, sizeof tmp, "%.*f", prec - 1 - x > 0 ? prec - 1 - x : 0, v->u.f);
+      else
+        n = snprintf(tmp, sizeof tmp, "%.*g", prec, v->u.f);
       break;
+    }
     case SL__T_DECIMAL: {
       int64_t x = v->u.i;
       unsigned long long a = x < 0 ? 0ULL - (unsigned long long)x : (unsigned long long)x;

@@ -657,6 +657,8 @@ static sql_expr *func(sql_ctx *c, const cJSON *b, const sql_scope *sc, int loc) 
   for (char *p = lname; *p; p++) *p = (char)tolower((unsigned char)*p);
   static const char *const aggs[] = {"count", "sum", "min", "max", "avg"};
   for (size_t i = 0; i < 5; i++)
+    if (!strcmp(lname, aggs[i]) && sc->agg) return sc->agg(c, sc, b, loc, lname);
+  for (size_t i = 0; i < 5; i++)
     if (!strcmp(lname, aggs[i]))
       return sql_error(c, loc,
                        "aggregate %s() outside a windowed GROUP BY would need updates/retractions "
@@ -777,6 +779,10 @@ static sql_expr *column(sql_ctx *c, const cJSON *b, const sql_scope *sc, int loc
       if (e) e->col = i;
       return e;
     }
+  if (sc->inner)
+    for (int i = 0; i < sc->inner->n; i++)
+      if (!strcmp(sc->inner->names[i], name))
+        return sql_error(c, loc, "column '%s' must appear in GROUP BY or be used in an aggregate", name), NULL;
   char list[512];
   size_t at = 0;
   list[0] = 0;

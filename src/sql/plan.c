@@ -51,7 +51,111 @@ static sql_plan *new_plan(sql_ctx *c, int kind, int n) {
 
 static const char *alias_of(const cJSON *b) { return sql_js(sql_j(b, "alias"), "aliasname"); }
 
-static sql_plan *plan_from(sql_ctx *c, const cJSON *item, const char **rel) {
+/* A window table function in FROM: TUMBLE(t, col, size), HOP(t, col,
+ * slide, size), SESSION(t, col, gap). */
+typedef struct sql_window {
+  int kind; /* 0: none; else SL_WINDOW_* + 1 */
+  int64_t size, slide, gap;
+  int time_col;
+  int loc;
+} sql_window;
+
+static int window_arg_ms(sql_ctx *c, const cJSON *node, const char *what, int64_t *ms) {
+  sql_scope none = {0};
+  sql_expr *e = sql_compile(c, node, &none);
+  if (!e) return -SL_EINVAL;
+  if (e->op != SQL_E_CONST || e->k.null ||
+      (e->type.kind != SL__T_INTERVAL && e->type.kind != SL__T_INT && e->type.kind != SL__T_BIGINT) ||
+      e->k.u.i <= 0)
+    return sql_error(c, e->loc, "the window's %s is a positive INTERVAL (INTERVAL '10' SECOND) or a "
+                                "number of milliseconds", what);
+  *ms = e->k.u.i;
+  return 0;
+}
+
+static sql_plan *plan_from(sql_ctx *c, const cJSON *item, const char **rel, sql_window *win);
+
+static sql_plan *plan_window_tvf(sql_ctx *c, const cJSON *b, const char **rel, sql_window *win) {
+  const cJSON *fn = sql_j(sql_j(cJSON_GetArrayItem(sql_j(b, "functions"), 0), "List"), "items");
+  cJSON *fb;
+  if (strcmp(sql_node_kind(cJSON_GetArrayItem(fn, 0), &fb), "FuncCall")) {
+    sql_error(c, sql_jloc(cJSON_GetArrayItem(fn, 0)), "only window table functions (TUMBLE, HOP, SESSION) may be in FROM");
+    return NULL;
+  }
+  int loc = sql_jloc(cJSON_GetArrayItem(fn, 0));
+  const char *name = sql_last_name(sql_j(fb, "funcname"));
+  cJSON *args = sql_j(fb, "args");
+  int n = cJSON_GetArraySize(args), kind = 0, want = 0;
+  if (name && !strcasecmp(name, "tumble")) kind = SL_WINDOW_TUMBLING + 1, want = 3;
+  if (name && !strcasecmp(name, "hop")) kind = SL_WINDOW_SLIDING + 1, want = 4;
+  if (name && !strcasecmp(name, "session")) kind = SL_WINDOW_SESSION + 1, want = 3;
+  if (!kind) {
+    sql_error(c, loc, "unknown table function '%s' (window table functions: TUMBLE(t, col, size), "
+                      "HOP(t, col, slide, size), SESSION(t, col, gap))", name ? name : "?");
+    return NULL;
+  }
+  if (n != want) {
+    sql_error(c, loc, "%s takes %d arguments: %s", name, want,
+              want == 4 ? "HOP(table, time column, slide, size)"
+              : kind == SL_WINDOW_SESSION + 1 ? "SESSION(table, time column, gap)"
+                                              : "TUMBLE(table, time column, size)");
+    return NULL;
+  }
+  /* the table: a name, as a column reference */
+  cJSON *tb;
+  const cJSON *targ = cJSON_GetArrayItem(args, 0);
+  const char *tname = NULL;
+  if (!strcmp(sql_node_kind(targ, &tb), "ColumnRef") && cJSON_GetArraySize(sql_j(tb, "fields")) == 1) {
+    cJSON *nb;
+    sql_node_kind(cJSON_GetArrayItem(sql_j(tb, "fields"), 0), &nb);
+    tname = sql_js(nb, "sval");
+  }
+  sql_table *t = tname ? sql_find_table(c->sess, tname) : NULL;
+  if (!t || t->view) {
+    sql_error(c, sql_jloc(targ), tname && t ? "a window table function reads a table, not a view ('%s')"
+                                            : "the first argument of %s is a table name",
+              tname && t ? tname : name);
+    return NULL;
+  }
+  /* plan the scan as FROM t */
+  cJSON *rv = cJSON_CreateObject(), *rb = cJSON_AddObjectToObject(rv, "RangeVar");
+  cJSON_AddStringToObject(rb, "relname", tname);
+  cJSON_AddNumberToObject(rb, "location", sql_jloc(targ));
+  const char *alias = sql_js(sql_j(b, "alias"), "aliasname");
+  sql_plan *p = plan_from(c, rv, rel, NULL);
+  cJSON_Delete(rv);
+  if (!p) return NULL;
+  if (alias) *rel = alias;
+  /* the time column: the table's event time (its watermark's column) */
+  cJSON *cb;
+  const cJSON *carg = cJSON_GetArrayItem(args, 1);
+  const char *cname = NULL;
+  if (!strcmp(sql_node_kind(carg, &cb), "ColumnRef")) {
+    cJSON *nb, *last = NULL, *f;
+    cJSON_ArrayForEach(f, sql_j(cb, "fields")) last = f;
+    sql_node_kind(last, &nb);
+    cname = sql_js(nb, "sval");
+  }
+  if (t->rowtime < 0) {
+    sql_error(c, sql_jloc(carg), "table '%s' has no event time: declare it with WITH (watermark = "
+                                 "'%s - INTERVAL ''1'' SECOND')", t->name, cname ? cname : "column");
+    return NULL;
+  }
+  if (!cname || strcmp(cname, t->names[t->rowtime])) {
+    sql_error(c, sql_jloc(carg), "the window's time column must be '%s', the table's event time (its "
+                                 "watermark's column)", t->names[t->rowtime]);
+    return NULL;
+  }
+  win->kind = kind, win->time_col = t->rowtime, win->loc = loc;
+  if (kind == SL_WINDOW_TUMBLING + 1 && window_arg_ms(c, cJSON_GetArrayItem(args, 2), "size", &win->size)) return NULL;
+  if (kind == SL_WINDOW_SESSION + 1 && window_arg_ms(c, cJSON_GetArrayItem(args, 2), "gap", &win->gap)) return NULL;
+  if (kind == SL_WINDOW_SLIDING + 1 && (window_arg_ms(c, cJSON_GetArrayItem(args, 2), "slide", &win->slide) ||
+                                        window_arg_ms(c, cJSON_GetArrayItem(args, 3), "size", &win->size)))
+    return NULL;
+  return p;
+}
+
+static sql_plan *plan_from(sql_ctx *c, const cJSON *item, const char **rel, sql_window *win) {
   cJSON *b;
   const char *kind = sql_node_kind(item, &b);
   int loc = sql_jloc(item);
@@ -106,9 +210,11 @@ static sql_plan *plan_from(sql_ctx *c, const cJSON *item, const char **rel) {
     return NULL;
   }
   if (!strcmp(kind, "RangeFunction")) {
-    sql_error(c, loc < 0 ? sql_jloc(cJSON_GetArrayItem(cJSON_GetArrayItem(sql_j(sql_j(cJSON_GetArrayItem(sql_j(b, "functions"), 0), "List"), "items"), 0), 0)) : loc,
-              "window table functions (TUMBLE, HOP, SESSION) are not built yet in sluice SQL");
-    return NULL;
+    if (!win) {
+      sql_error(c, loc, "a window table function must be the FROM of a query");
+      return NULL;
+    }
+    return plan_window_tvf(c, b, rel, win);
   }
   sql_error(c, loc, "unsupported FROM item (%s)", kind);
   return NULL;
@@ -136,6 +242,322 @@ static char *derived_name(sql_ctx *c, const cJSON *val, int i) {
   return sql_strndup(c->arena, buf, strlen(buf));
 }
 
+/* ---- windowed aggregation ---------------------------------------------------- */
+
+typedef struct win_ctx {
+  sql_plan *w;           /* the WINAGG node */
+  sql_expr **args;       /* the window input row's aggregate-argument expressions */
+  int n_args, cap;
+  const sql_scope *isc;  /* the input's columns */
+} win_ctx;
+
+static sql_expr *on_agg(sql_ctx *c, const sql_scope *sc, const cJSON *call, int loc, const char *fn) {
+  win_ctx *wc = sc->agg_ud;
+  sql_plan *w = wc->w;
+  static const char *const names[] = {"count", "count", "sum", "min", "max", "avg"};
+  int f = -1;
+  for (int i = 1; i < 6; i++)
+    if (!strcmp(fn, names[i])) f = i;
+  cJSON *args = sql_j(call, "args");
+  int star = cJSON_IsTrue(sql_j(call, "agg_star"));
+  if (cJSON_IsTrue(sql_j(call, "agg_distinct")))
+    return sql_error(c, loc, "%s(DISTINCT ...) is not built yet", fn), NULL;
+  if (sql_j(call, "agg_filter") || sql_j(call, "agg_order"))
+    return sql_error(c, loc, "FILTER and ORDER BY in an aggregate are not supported"), NULL;
+  if (star && f != SQL_AGG_COUNT) return sql_error(c, loc, "only COUNT takes *"), NULL;
+  if (star) f = SQL_AGG_COUNT_STAR;
+  else if (cJSON_GetArraySize(args) != 1) return sql_error(c, loc, "%s() takes one argument", fn), NULL;
+  if (w->n_aggs == 64) return sql_error(c, loc, "more than 64 aggregates"), NULL;
+  sql_agg *a = &w->aggs[w->n_aggs];
+  a->fn = f, a->arg = -1;
+  if (!star) {
+    sql_expr *x = sql_compile(c, cJSON_GetArrayItem(args, 0), wc->isc);
+    if (!x) return NULL;
+    if (x->type.kind == SL__T_NULL) x->type.kind = SL__T_BIGINT;
+    int k = x->type.kind;
+    char tn[32];
+    int num = k == SL__T_INT || k == SL__T_BIGINT || k == SL__T_DECIMAL || k == SL__T_DOUBLE;
+    if ((f == SQL_AGG_SUM || f == SQL_AGG_AVG) && !num)
+      return sql_error(c, x->loc, "%s() takes a number, not %s", fn, sl__row_type_name(x->type, tn, sizeof tn)), NULL;
+    if ((f == SQL_AGG_MIN || f == SQL_AGG_MAX) && !num && k != SL__T_TIMESTAMP && k != SL__T_BOOL)
+      return sql_error(c, x->loc, "%s() of %s is not built yet (numbers, BOOLEAN and TIMESTAMP)", fn,
+                       sl__row_type_name(x->type, tn, sizeof tn)), NULL;
+    for (int q = 0; q < wc->n_args && x->op == SQL_E_COL; q++) /* the same column: one argument */
+      if (wc->args[q]->op == SQL_E_COL && wc->args[q]->col == x->col) {
+        a->arg = w->n_keys + q, a->in = x->type;
+        goto typed;
+      }
+    if (wc->n_args == wc->cap) {
+      int nc = wc->cap ? 2 * wc->cap : 8;
+      sql_expr **na = sql_alloc(c->arena, (size_t)nc * sizeof *na);
+      if (!na) return sql_oom(c), NULL;
+      if (wc->n_args) memcpy(na, wc->args, (size_t)wc->n_args * sizeof *na);
+      wc->args = na, wc->cap = nc;
+    }
+    a->arg = w->n_keys + wc->n_args;
+    wc->args[wc->n_args++] = x;
+    a->in = x->type;
+  }
+typed:
+  switch (f) {
+    case SQL_AGG_COUNT_STAR:
+    case SQL_AGG_COUNT: a->out = (sl__row_type){SL__T_BIGINT, 0, 0}; break;
+    case SQL_AGG_SUM:
+      a->out = a->in.kind == SL__T_INT ? (sl__row_type){SL__T_BIGINT, 0, 0}
+               : a->in.kind == SL__T_DECIMAL ? (sl__row_type){SL__T_DECIMAL, 18, a->in.scale}
+                                             : a->in;
+      break;
+    case SQL_AGG_AVG: a->out = (sl__row_type){SL__T_DOUBLE, 0, 0}; break;
+    default: a->out = a->in;
+  }
+  sql_expr *e = sql_alloc(c->arena, sizeof *e);
+  if (!e) return sql_oom(c), NULL;
+  e->op = SQL_E_COL, e->type = a->out, e->col = 2 + w->n_keys + w->n_aggs, e->loc = loc;
+  w->n_aggs++;
+  return e;
+}
+
+/* The accumulator: 24 bytes per aggregate, [value (int128 or double),
+ * count (int64)], read and written with memcpy (state memory need not be
+ * aligned). */
+#define ACC_SLOT 24
+typedef struct acc_slot {
+  __int128 i;
+  double f;
+  int64_t n;
+} acc_slot;
+
+static void slot_get(const void *acc, int j, acc_slot *s) {
+  const uint8_t *p = (const uint8_t *)acc + (size_t)j * ACC_SLOT;
+  memcpy(&s->i, p, 16);
+  memcpy(&s->f, p, 8);
+  memcpy(&s->n, p + 16, 8);
+}
+
+static void slot_put(void *acc, int j, const acc_slot *s, int is_f) {
+  uint8_t *p = (uint8_t *)acc + (size_t)j * ACC_SLOT;
+  if (is_f) {
+    memset(p, 0, 16);
+    memcpy(p, &s->f, 8);
+  } else {
+    memcpy(p, &s->i, 16);
+  }
+  memcpy(p + 16, &s->n, 8);
+}
+
+static void acc_create(void *ud, void *acc) {
+  const sql_plan *w = ud;
+  memset(acc, 0, (size_t)w->n_aggs * ACC_SLOT);
+}
+
+/* Fold value v (the argument's type) into slot s. */
+static void fold(const sql_agg *a, acc_slot *s, const acc_slot *v, int64_t n) {
+  int is_f = a->in.kind == SL__T_DOUBLE;
+  switch (a->fn) {
+    case SQL_AGG_COUNT_STAR:
+    case SQL_AGG_COUNT: break;
+    case SQL_AGG_SUM:
+    case SQL_AGG_AVG:
+      if (is_f) s->f += v->f;
+      else s->i += v->i;
+      break;
+    case SQL_AGG_MIN:
+    case SQL_AGG_MAX: {
+      int lt = is_f ? v->f < s->f : v->i < s->i;
+      int gt = is_f ? v->f > s->f : v->i > s->i;
+      if (!s->n || (a->fn == SQL_AGG_MIN ? lt : gt)) s->i = v->i, s->f = v->f;
+      break;
+    }
+  }
+  s->n += n;
+}
+
+static int acc_add(void *ud, void *acc, const void *in, uint32_t in_len) {
+  const sql_plan *w = ud;
+  const sql_plan *pre = w->in;
+  for (int j = 0; j < w->n_aggs; j++) {
+    const sql_agg *a = &w->aggs[j];
+    acc_slot s, v = {0};
+    slot_get(acc, j, &s);
+    if (a->arg >= 0) {
+      sl__val x;
+      sl__row_get(in, pre->n, pre->types, a->arg, &x);
+      if (x.null) continue;
+      if (a->in.kind == SL__T_DOUBLE) v.f = x.u.f;
+      else v.i = x.u.i, v.f = 0;
+    }
+    fold(a, &s, &v, 1);
+    slot_put(acc, j, &s, a->in.kind == SL__T_DOUBLE);
+  }
+  return 0;
+}
+
+static int acc_merge(void *ud, void *acc, const void *other) {
+  const sql_plan *w = ud;
+  for (int j = 0; j < w->n_aggs; j++) {
+    acc_slot s, o;
+    slot_get(acc, j, &s);
+    slot_get(other, j, &o);
+    if (!o.n) continue;
+    fold(&w->aggs[j], &s, &o, o.n);
+    slot_put(acc, j, &s, w->aggs[j].in.kind == SL__T_DOUBLE);
+  }
+  return 0;
+}
+
+static int acc_result(void *ud, const void *acc, sl_bytes *out) {
+  const sql_plan *w = ud;
+  out->data = acc;
+  out->len = (uint32_t)w->n_aggs * ACC_SLOT;
+  return 0;
+}
+
+static sql_plan *plan_windowed(sql_ctx *c, const cJSON *sel, sql_plan *in, const char *rel,
+                               const sql_window *win) {
+  cJSON *group = sql_j(sel, "groupClause"), *g;
+  if (!cJSON_GetArraySize(group)) {
+    sql_error(c, win->loc, "a window table function needs GROUP BY window_start, window_end, ... "
+                           "(windowed aggregation; its rows alone are not built yet)");
+    return NULL;
+  }
+  sql_scope isc = {rel, in->n, in->names, in->types, NULL, NULL, NULL};
+  /* GROUP BY: window_start, window_end and columns of the input */
+  int has_ws = 0, has_we = 0, n_keys = 0, keys[64];
+  cJSON_ArrayForEach(g, group) {
+    cJSON *gb, *last = NULL, *f, *nb;
+    if (strcmp(sql_node_kind(g, &gb), "ColumnRef")) {
+      sql_error(c, sql_jloc(g), "GROUP BY takes columns (window_start, window_end, and columns of the input)");
+      return NULL;
+    }
+    cJSON_ArrayForEach(f, sql_j(gb, "fields")) last = f;
+    sql_node_kind(last, &nb);
+    const char *name = sql_js(nb, "sval");
+    if (name && !strcmp(name, "window_start")) { has_ws = 1; continue; }
+    if (name && !strcmp(name, "window_end")) { has_we = 1; continue; }
+    sql_expr *e = sql_compile(c, g, &isc);
+    if (!e) return NULL;
+    for (int k = 0; k < n_keys; k++)
+      if (keys[k] == e->col) e = NULL;
+    if (!e) continue;
+    if (n_keys == 64) return sql_error(c, sql_jloc(g), "more than 64 GROUP BY columns"), NULL;
+    keys[n_keys++] = e->col;
+  }
+  if (!has_ws || !has_we) {
+    sql_error(c, sql_jloc(cJSON_GetArrayItem(group, 0)),
+              "GROUP BY over a window table function needs both window_start and window_end (grouping "
+              "across windows would need updates/retractions)");
+    return NULL;
+  }
+  /* the window's output: [window_start, window_end, keys..., aggregates...] */
+  sql_plan *w = sql_alloc(c->arena, sizeof *w);
+  sql_agg *aggs = sql_alloc(c->arena, 64 * sizeof *aggs);
+  char **pnames = sql_alloc(c->arena, (size_t)(2 + n_keys) * sizeof *pnames);
+  sl__row_type *ptypes = sql_alloc(c->arena, (size_t)(2 + n_keys) * sizeof *ptypes);
+  if (!w || !aggs || !pnames || !ptypes) return sql_oom(c), NULL;
+  w->kind = SQL_P_WINAGG, w->aggs = aggs, w->n_keys = n_keys;
+  w->wkind = win->kind - 1, w->size_ms = win->size, w->slide_ms = win->slide, w->gap_ms = win->gap;
+  w->wm_delay_ms = in->kind == SQL_P_SCAN ? in->table->wm_delay_ms : 0;
+  sl__row_type tt = in->types[win->time_col];
+  pnames[0] = "window_start", pnames[1] = "window_end", ptypes[0] = ptypes[1] = tt;
+  for (int k = 0; k < n_keys; k++) pnames[2 + k] = in->names[keys[k]], ptypes[2 + k] = in->types[keys[k]];
+  win_ctx wc = {w, NULL, 0, 0, &isc};
+  sql_scope psc = {rel, 2 + n_keys, pnames, ptypes, on_agg, &wc, &isc};
+  /* the SELECT list over the groups */
+  cJSON *targets = sql_j(sel, "targetList"), *t;
+  int n = cJSON_GetArraySize(targets), i = 0;
+  sql_plan *post = new_plan(c, SQL_P_CALC, n);
+  if (!post) return NULL;
+  cJSON_ArrayForEach(t, targets) {
+    cJSON *tb;
+    sql_node_kind(t, &tb);
+    cJSON *val = sql_j(tb, "val"), *vb;
+    const char *vk = sql_node_kind(val, &vb);
+    cJSON *last = NULL, *f;
+    cJSON_ArrayForEach(f, sql_j(vb, "fields")) last = f;
+    if (!strcmp(vk, "ColumnRef") && last && !strcmp(sql_node_kind(last, NULL), "A_Star")) {
+      sql_error(c, sql_jloc(val), "SELECT * over a windowed GROUP BY: name the columns");
+      return NULL;
+    }
+    sql_expr *e = sql_compile(c, val, &psc);
+    if (!e) return NULL;
+    if (e->type.kind == SL__T_NULL) e->type.kind = SL__T_VARCHAR;
+    const char *as = sql_js(tb, "name");
+    post->names[i] = as ? sql_strndup(c->arena, as, strlen(as)) : derived_name(c, val, i);
+    if (!post->names[i]) return sql_oom(c), NULL;
+    post->proj[i] = e, post->types[i] = e->type;
+    i++;
+  }
+  for (int a = 0; a < n; a++)
+    for (int b2 = a + 1; b2 < n; b2++)
+      if (!strcmp(post->names[a], post->names[b2]) && post->proj[b2]->op != SQL_E_COL) {
+        char buf[32];
+        snprintf(buf, sizeof buf, "EXPR$%d", b2);
+        if (!(post->names[b2] = sql_strndup(c->arena, buf, strlen(buf)))) return sql_oom(c), NULL;
+      }
+  cJSON *having = sql_j(sel, "havingClause");
+  if (having) {
+    sql_expr *h = sql_compile(c, having, &psc);
+    if (!h) return NULL;
+    if (h->type.kind != SL__T_BOOL) {
+      char tb[32];
+      sql_error(c, h->loc, "HAVING must be BOOLEAN, not %s", sl__row_type_name(h->type, tb, sizeof tb));
+      return NULL;
+    }
+    post->where = h;
+  }
+  /* the window's input: WHERE, then [keys..., aggregate arguments...] */
+  sql_plan *pre = new_plan(c, SQL_P_CALC, n_keys + wc.n_args);
+  if (!pre) return NULL;
+  pre->in = in;
+  for (int k = 0; k < n_keys; k++) {
+    sql_expr *e = sql_alloc(c->arena, sizeof *e);
+    if (!e) return sql_oom(c), NULL;
+    e->op = SQL_E_COL, e->col = keys[k], e->type = in->types[keys[k]], e->loc = -1;
+    pre->proj[k] = e, pre->names[k] = in->names[keys[k]], pre->types[k] = e->type;
+  }
+  for (int a = 0; a < wc.n_args; a++) {
+    char buf[32];
+    snprintf(buf, sizeof buf, "agg$%d", a);
+    pre->proj[n_keys + a] = wc.args[a], pre->types[n_keys + a] = wc.args[a]->type;
+    if (!(pre->names[n_keys + a] = sql_strndup(c->arena, buf, strlen(buf)))) return sql_oom(c), NULL;
+  }
+  cJSON *where = sql_j(sel, "whereClause");
+  if (where) {
+    sql_expr *e = sql_compile(c, where, &isc);
+    if (!e) return NULL;
+    if (e->type.kind != SL__T_BOOL && e->type.kind != SL__T_NULL) {
+      char tb[32];
+      sql_error(c, e->loc, "WHERE must be BOOLEAN, not %s", sl__row_type_name(e->type, tb, sizeof tb));
+      return NULL;
+    }
+    pre->where = e;
+  }
+  /* the window node's own columns */
+  int wn = 2 + n_keys + w->n_aggs;
+  w->n = wn, w->in = pre;
+  w->names = sql_alloc(c->arena, (size_t)wn * sizeof *w->names);
+  w->types = sql_alloc(c->arena, (size_t)wn * sizeof *w->types);
+  w->acc = sql_alloc(c->arena, sizeof *w->acc);
+  if (!w->names || !w->types || !w->acc) return sql_oom(c), NULL;
+  for (int k = 0; k < 2 + n_keys; k++) w->names[k] = pnames[k], w->types[k] = ptypes[k];
+  for (int a = 0; a < w->n_aggs; a++) {
+    char buf[32];
+    snprintf(buf, sizeof buf, "agg$%d", a);
+    if (!(w->names[2 + n_keys + a] = sql_strndup(c->arena, buf, strlen(buf)))) return sql_oom(c), NULL;
+    w->types[2 + n_keys + a] = w->aggs[a].out;
+  }
+  *w->acc = (sl_state_desc){.name = "sql-window-aggregate",
+                            .kind = SL_STATE_AGGREGATING,
+                            .size = (uint32_t)(w->n_aggs ? w->n_aggs : 1) * ACC_SLOT,
+                            .agg_create = acc_create,
+                            .agg_add = acc_add,
+                            .agg_merge = acc_merge,
+                            .agg_result = acc_result,
+                            .ud = w};
+  post->in = w;
+  return post;
+}
+
 int sql_unique_names(sql_ctx *c, const sql_plan *p, int loc) {
   for (int a = 0; a < p->n; a++)
     for (int b = a + 1; b < p->n; b++)
@@ -160,20 +582,8 @@ sql_plan *sql_plan_select(sql_ctx *c, const cJSON *node) {
     sql_error(c, -1, "VALUES is not supported: read from a table (INSERT INTO sink SELECT ... FROM source)");
     return NULL;
   }
-  cJSON *group = sql_j(sel, "groupClause");
-  if (cJSON_GetArraySize(group)) {
-    sql_error(c, sql_jloc(cJSON_GetArrayItem(group, 0)),
-              "GROUP BY without a window would need updates/retractions (each new row changes a "
-              "group's result; changelog streams are not built yet): group by window_start, "
-              "window_end of a window table function instead");
-    return NULL;
-  }
   if (sql_j(sel, "distinctClause")) {
     sql_error(c, -1, "SELECT DISTINCT would need updates/retractions (changelog streams are not built yet)");
-    return NULL;
-  }
-  if (sql_j(sel, "havingClause")) {
-    sql_error(c, sql_jloc(sql_j(sel, "havingClause")), "HAVING needs a windowed GROUP BY");
     return NULL;
   }
   if (sql_j(sel, "sortClause") || sql_j(sel, "limitCount")) {
@@ -195,9 +605,23 @@ sql_plan *sql_plan_select(sql_ctx *c, const cJSON *node) {
     return NULL;
   }
   const char *rel = NULL;
-  sql_plan *in = plan_from(c, cJSON_GetArrayItem(from, 0), &rel);
+  sql_window win = {0};
+  sql_plan *in = plan_from(c, cJSON_GetArrayItem(from, 0), &rel, &win);
   if (!in) return NULL;
-  sql_scope sc = {rel, in->n, in->names, in->types};
+  cJSON *group = sql_j(sel, "groupClause");
+  if (win.kind) return plan_windowed(c, sel, in, rel, &win);
+  if (cJSON_GetArraySize(group)) {
+    sql_error(c, sql_jloc(cJSON_GetArrayItem(group, 0)),
+              "GROUP BY without a window would need updates/retractions (each new row changes a "
+              "group's result; changelog streams are not built yet): group by window_start, "
+              "window_end of a window table function instead");
+    return NULL;
+  }
+  if (sql_j(sel, "havingClause")) {
+    sql_error(c, sql_jloc(sql_j(sel, "havingClause")), "HAVING needs a windowed GROUP BY");
+    return NULL;
+  }
+  sql_scope sc = {rel, in->n, in->names, in->types, NULL, NULL, NULL};
   /* the SELECT list, with * expanded */
   cJSON *targets = sql_j(sel, "targetList"), *t;
   int n = 0;
@@ -337,8 +761,32 @@ static void opts_text(const sql_table *t, char *buf, size_t cap) {
 
 static void explain_plan(const sql_plan *p, int depth, char **buf, size_t *len, size_t *cap) {
   char tmp[1024];
+  if (p->kind == SQL_P_WINAGG) {
+    static const char *const kinds[] = {"TUMBLE", "HOP", "SESSION"};
+    static const char *const fns[] = {"COUNT(*)", "COUNT", "SUM", "MIN", "MAX", "AVG"};
+    sql_appendf(buf, len, cap, "%*swindow: %s", depth, "", kinds[p->wkind]);
+    if (p->wkind == SL_WINDOW_SESSION) sql_appendf(buf, len, cap, " gap %lld ms", (long long)p->gap_ms);
+    else sql_appendf(buf, len, cap, " size %lld ms", (long long)p->size_ms);
+    if (p->wkind == SL_WINDOW_SLIDING) sql_appendf(buf, len, cap, " slide %lld ms", (long long)p->slide_ms);
+    sql_appendf(buf, len, cap, ", key [");
+    for (int k = 0; k < p->n_keys; k++) sql_appendf(buf, len, cap, "%s%s", k ? ", " : "", p->in->names[k]);
+    sql_appendf(buf, len, cap, "], aggregates [");
+    for (int j = 0; j < p->n_aggs; j++) {
+      const sql_agg *a = &p->aggs[j];
+      sql_appendf(buf, len, cap, "%s%s", j ? ", " : "", fns[a->fn]);
+      if (a->arg >= 0) sql_appendf(buf, len, cap, "(%s)", p->in->names[a->arg]);
+    }
+    sql_appendf(buf, len, cap, "]\n");
+    explain_plan(p->in, depth + 2, buf, len, cap);
+    return;
+  }
   if (p->kind == SQL_P_SCAN) {
     const sql_table *t = p->table;
+    if (t->rowtime >= 0) {
+      sql_appendf(buf, len, cap, "%*swatermarks: %s (event time %s, bounded out-of-orderness %lld ms)\n",
+                  depth, "", t->name, t->names[t->rowtime], (long long)t->wm_delay_ms);
+      depth += 2;
+    }
     if (t->connector == SQL_CONN_FILESYSTEM)
       sql_appendf(buf, len, cap, "%*sdecode: %s (%s -> row of %d columns)\n", depth, "", t->name,
                   t->format == SQL_FMT_JSON ? "json" : "csv", t->n_cols);
@@ -347,7 +795,7 @@ static void explain_plan(const sql_plan *p, int depth, char **buf, size_t *len, 
                 "", t->name, tmp);
     return;
   }
-  sql_scope sc = {NULL, p->in->n, p->in->names, p->in->types};
+  sql_scope sc = {NULL, p->in->n, p->in->names, p->in->types, NULL, NULL, NULL};
   sql_appendf(buf, len, cap, "%*scalc: select ", depth, "");
   for (int i = 0; i < p->n; i++) {
     sql_expr_text(p->proj[i], &sc, tmp, sizeof tmp);
@@ -444,11 +892,21 @@ static int decode(void *ud, sl_ctx *ctx, const sl_record *in, sl_collector *out)
       }
     }
   }
+  int64_t ts = in->ts;
+  if (t->rowtime >= 0) { /* the event time */
+    if (vals[t->rowtime].null) {
+      snprintf(reason, sizeof reason, "column '%s' is NULL: it is the table's event time",
+               t->names[t->rowtime]);
+      why = reason;
+      goto badrec;
+    }
+    ts = vals[t->rowtime].u.i;
+  }
   size_t sz = sl__row_size(t->types, vals, n);
   void *row = sl_ctx_scratch(ctx, sz);
   if (!row) return -SL_ENOMEM;
   sl__row_write(row, t->types, vals, n);
-  sl_record r = {in->ts, NULL, 0, row, (uint32_t)sz};
+  sl_record r = {ts, NULL, 0, row, (uint32_t)sz};
   return sl_emit(out, &r);
 badrec: {
   char where[512];
@@ -582,8 +1040,77 @@ static int gen(void *ud, sl_ctx *ctx, uint64_t index, sl_record *out) {
   void *row = sl_ctx_scratch(ctx, sz);
   if (!row) return -SL_ENOMEM;
   sl__row_write(row, t->types, vals, n);
-  *out = (sl_record){SL_NO_TIMESTAMP, NULL, 0, row, (uint32_t)sz};
+  *out = (sl_record){t->rowtime >= 0 ? vals[t->rowtime].u.i : SL_NO_TIMESTAMP, NULL, 0, row, (uint32_t)sz};
   return 0;
+}
+
+/* The window's key: the key columns (the first n_keys of its input row) as
+ * a row of their own; one constant byte without keys. */
+static int win_key(void *ud, sl_ctx *ctx, const sl_record *in, sl_record *out) {
+  const sql_plan *w = ud;
+  const sql_plan *pre = w->in;
+  static const char one = 1;
+  if (!w->n_keys) {
+    out->key = &one, out->key_len = 1;
+    return 0;
+  }
+  sl__val *vals = sl_ctx_scratch(ctx, (size_t)w->n_keys * sizeof *vals);
+  if (!vals) return -SL_ENOMEM;
+  for (int k = 0; k < w->n_keys; k++) sl__row_get(in->value, pre->n, pre->types, k, &vals[k]);
+  size_t sz = sl__row_size(pre->types, vals, w->n_keys);
+  void *key = sl_ctx_scratch(ctx, sz);
+  if (!key) return -SL_ENOMEM;
+  sl__row_write(key, pre->types, vals, w->n_keys);
+  out->key = key, out->key_len = (uint32_t)sz;
+  return 0;
+}
+
+/* A window fires: [window_start, window_end, keys..., aggregates...]. */
+static int win_fire(void *ud, sl_ctx *ctx, const sl_window *win, sl_window_elems *elems, sl_collector *out) {
+  const sql_plan *w = ud;
+  sl_record r;
+  sl_bytes key = {NULL, 0};
+  if (sl_window_next(elems, &r) != 1 || r.value_len != (uint32_t)w->n_aggs * ACC_SLOT)
+    return sl_ctx_fail(ctx, "window [%lld, %lld): no aggregate", (long long)win->start, (long long)win->end);
+  if (w->n_keys && sl_ctx_key(ctx, &key) != 0) return sl_ctx_fail(ctx, "window without its key");
+  sl__val *vals = sl_ctx_scratch(ctx, (size_t)w->n * sizeof *vals);
+  if (!vals) return -SL_ENOMEM;
+  vals[0] = (sl__val){.u.i = win->start};
+  vals[1] = (sl__val){.u.i = win->end};
+  for (int k = 0; k < w->n_keys; k++) sl__row_get(key.data, w->n_keys, w->in->types, k, &vals[2 + k]);
+  for (int j = 0; j < w->n_aggs; j++) {
+    const sql_agg *a = &w->aggs[j];
+    sl__val *v = &vals[2 + w->n_keys + j];
+    acc_slot s;
+    slot_get(r.value, j, &s);
+    *v = (sl__val){0};
+    if (a->fn == SQL_AGG_COUNT_STAR || a->fn == SQL_AGG_COUNT) {
+      v->u.i = s.n;
+      continue;
+    }
+    if (!s.n) {
+      v->null = 1;
+      continue;
+    }
+    if (a->fn == SQL_AGG_AVG) {
+      double scale = 1;
+      for (int d = 0; a->in.kind == SL__T_DECIMAL && d < a->in.scale; d++) scale *= 10;
+      v->u.f = (a->in.kind == SL__T_DOUBLE ? s.f : (double)s.i / scale) / (double)s.n;
+    } else if (a->in.kind == SL__T_DOUBLE) {
+      v->u.f = s.f;
+    } else {
+      if (s.i > INT64_MAX || s.i < INT64_MIN || (a->out.kind == SL__T_DECIMAL && (s.i >= (__int128)1000000000000000000LL || s.i <= -(__int128)1000000000000000000LL)))
+        return sl_ctx_fail(ctx, "window [%lld, %lld): SUM out of range for %s", (long long)win->start,
+                           (long long)win->end, a->out.kind == SL__T_DECIMAL ? "DECIMAL(18)" : "BIGINT");
+      v->u.i = (int64_t)s.i;
+    }
+  }
+  size_t sz = sl__row_size(w->types, vals, w->n);
+  void *row = sl_ctx_scratch(ctx, sz);
+  if (!row) return -SL_ENOMEM;
+  sl__row_write(row, w->types, vals, w->n);
+  sl_record o = {win->end - 1, NULL, 0, row, (uint32_t)sz};
+  return sl_emit(out, &o);
 }
 
 static sl_stream *build_plan(sql_ctx *c, const sql_plan *p) {
@@ -591,13 +1118,32 @@ static sl_stream *build_plan(sql_ctx *c, const sql_plan *p) {
   if (p->kind == SQL_P_SCAN) {
     const sql_table *t = p->table;
     snprintf(name, sizeof name, "source: %s", t->name);
+    sl_stream *s;
     if (t->connector == SQL_CONN_DATAGEN) {
-      sl_stream *s = sl_source_stream(c->env, sl_datagen_source(t->rows, gen, (void *)p));
-      return sl_name(s, name);
+      s = sl_name(sl_source_stream(c->env, sl_datagen_source(t->rows, gen, (void *)p)), name);
+    } else {
+      s = sl_name(sl_source_stream(c->env, sl_file_source(t->path)), name);
+      snprintf(name, sizeof name, "decode: %s", t->name);
+      s = sl_name(sl_flat_map(s, decode, (void *)p), name);
     }
-    sl_stream *s = sl_name(sl_source_stream(c->env, sl_file_source(t->path)), name);
-    snprintf(name, sizeof name, "decode: %s", t->name);
-    return sl_name(sl_flat_map(s, decode, (void *)p), name);
+    if (t->rowtime >= 0) { /* event time: the record's timestamp, bounded out-of-orderness */
+      sl_watermark_strategy wm = {.kind = SL_WM_BOUNDED_OUT_OF_ORDERNESS,
+                                  .out_of_orderness_ms = t->wm_delay_ms};
+      snprintf(name, sizeof name, "watermarks: %s", t->name);
+      s = sl_name(sl_assign_timestamps(s, NULL, NULL, &wm), name);
+    }
+    return s;
+  }
+  if (p->kind == SQL_P_WINAGG) {
+    sl_stream *in = build_plan(c, p->in);
+    sl_window_spec spec = {.kind = (sl_window_kind)p->wkind,
+                           .time = SL_TIME_EVENT,
+                           .size_ms = p->size_ms,
+                           .slide_ms = p->slide_ms,
+                           .gap_ms = p->gap_ms,
+                           .late_tag = "late"};
+    sl_stream *keyed = sl_key_by(in, win_key, (void *)p);
+    return sl_name(sl_window_aggregate(keyed, &spec, p->acc, win_fire, (void *)p), "window");
   }
   sl_stream *in = build_plan(c, p->in);
   return sl_name(sl_flat_map(in, calc, (void *)p), "calc");

@@ -214,12 +214,20 @@ static int check_watermark(sql_ctx *c, sql_table *t, int loc) {
   if (tl) {
     cJSON *tb;
     sql_node_kind(tl, &tb);
-    sql_scope sc = {t->name, t->n_cols, t->names, t->types};
+    sql_scope sc = {t->name, t->n_cols, t->names, t->types, NULL, NULL, NULL};
     sql_expr *e = sql_compile(&sub, sql_j(tb, "val"), &sc);
     if (e && e->type.kind != SL__T_TIMESTAMP && e->type.kind != SL__T_BIGINT) {
       char tn[32];
       sql_error(&sub, -1, "it is %s; a watermark is a TIMESTAMP or a BIGINT of epoch milliseconds",
                 sl__row_type_name(e->type, tn, sizeof tn));
+    } else if (e && e->op == SQL_E_COL) { /* bounded out-of-orderness 0 */
+      t->rowtime = e->col, t->wm_delay_ms = 0;
+    } else if (e && e->op == SQL_E_SUB && e->args[0]->op == SQL_E_COL && e->args[1]->op == SQL_E_CONST &&
+               !e->args[1]->k.null && e->args[1]->k.u.i >= 0) {
+      t->rowtime = e->args[0]->col, t->wm_delay_ms = e->args[1]->k.u.i;
+    } else if (e) {
+      sql_error(&sub, -1, "a watermark is COLUMN - INTERVAL 'n' UNIT (a TIMESTAMP column) or "
+                          "COLUMN - n (a BIGINT column of epoch ms): bounded out-of-orderness");
     }
   }
   if (root) cJSON_Delete(root);
@@ -255,6 +263,7 @@ static int create_table(sql_ctx *c, const cJSON *b) {
   t->keys = sl__calloc((size_t)no + 1, sizeof *t->keys);
   t->vals = sl__calloc((size_t)no + 1, sizeof *t->vals);
   if (!t->name || !t->names || !t->types || !t->keys || !t->vals) goto oom;
+  t->rowtime = -1;
   cJSON_ArrayForEach(it, elts) {
     cJSON *cb;
     const char *k = sql_node_kind(it, &cb);
@@ -394,6 +403,7 @@ static int create_view(sql_ctx *c, const cJSON *b) {
   if (!p || sql_unique_names(c, p, loc)) return -SL_EINVAL;
   sql_table *t = sl__calloc(1, sizeof *t);
   if (!t) return sql_oom(c);
+  t->rowtime = -1;
   t->name = sl__strdup(name);
   t->view = cJSON_Duplicate(sql_j(b, "query"), 1);
   t->view_text = sl__strdup(c->text);

@@ -65,6 +65,8 @@ typedef struct sql_table {
   int connector, format;
   const char *path;     /* filesystem: vals[...] */
   char *watermark;      /* the watermark option's expression (kept for event time) */
+  int rowtime;          /* the watermark's column (event time), -1: none */
+  int64_t wm_delay_ms;  /* watermark = COLUMN - this (bounded out-of-orderness) */
   sql_gen *gen;         /* datagen: one per column */
   uint64_t rows;        /* datagen: number-of-rows (UINT64_MAX: unbounded) */
   /* a view: its SELECT (a detached copy of the parse tree) and the text
@@ -140,12 +142,22 @@ typedef struct sql_expr {
   sl__val k;              /* CONST */
 } sql_expr;
 
-/* The columns an expression can name: one input relation. */
+/* The columns an expression can name: one input relation.  Over a
+ * windowed GROUP BY the scope is the group's columns (window_start,
+ * window_end, the keys), `agg` turns an aggregate call into a column of
+ * the aggregate's output, and `inner` is the scope the aggregates' own
+ * arguments read (a column found only there is "not in GROUP BY"). */
+struct sql_scope;
+typedef struct sql_expr *(*sql_agg_fn)(struct sql_ctx *c, const struct sql_scope *sc,
+                                       const cJSON *call, int loc, const char *fn);
 typedef struct sql_scope {
   const char *rel;        /* the relation's name or alias (qualifier) */
   int n;
   char *const *names;
   const sl__row_type *types;
+  sql_agg_fn agg;
+  void *agg_ud;
+  const struct sql_scope *inner;
 } sql_scope;
 
 /* Compile a parse-tree expression against the scope; NULL with the
@@ -172,7 +184,15 @@ int sql_eval_expr(const sql_expr *e, sql_eval *ev, sl__val *out);
 
 /* ---- plans ---------------------------------------------------------------- */
 
-enum { SQL_P_SCAN = 1, SQL_P_CALC };
+enum { SQL_P_SCAN = 1, SQL_P_CALC, SQL_P_WINAGG };
+
+/* One aggregate of a windowed GROUP BY. */
+enum { SQL_AGG_COUNT_STAR, SQL_AGG_COUNT, SQL_AGG_SUM, SQL_AGG_MIN, SQL_AGG_MAX, SQL_AGG_AVG };
+typedef struct sql_agg {
+  int fn;                /* SQL_AGG_* */
+  int arg;               /* its argument: a column of the window's input row (-1: COUNT(*)) */
+  sl__row_type in, out;  /* argument and result types */
+} sql_agg;
 
 typedef struct sql_plan {
   int kind;
@@ -184,6 +204,14 @@ typedef struct sql_plan {
   sql_expr *where;     /* CALC (NULL: none) */
   sql_expr **proj;     /* CALC: n expressions over in's columns */
   const char *rel;     /* SCAN: alias */
+  /* WINAGG: in's row is [keys..., aggregate arguments...]; the output is
+   * [window_start, window_end, keys..., aggregates...] */
+  int wkind;           /* SL_WINDOW_TUMBLING / SLIDING / SESSION */
+  int64_t size_ms, slide_ms, gap_ms;
+  int n_keys, n_aggs;
+  sql_agg *aggs;
+  sl_state_desc *acc;  /* the accumulator (24 bytes per aggregate) */
+  int64_t wm_delay_ms; /* for EXPLAIN */
 } sql_plan;
 
 /* One INSERT: the query's plan and the sink table. */
