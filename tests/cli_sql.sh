@@ -106,6 +106,34 @@ run sql "$TMP/bad.sql" -p 1 $NOREST -D pipeline.dead-letter.path="$TMP/dead2.txt
 check "-D dead letter: exit 0" rc_is 0
 check "-D dead letter: the line with its reason" contains "$TMP/dead2.txt" "line 2	1 fields, the table has 2 columns	2"
 
+# ---- windows equal `sluice run window-agg` on the same data ------------------
+# 3000 lines `ts,key,value`: ts grows by 0..3 ms per line plus a jitter of
+# 0..40 ms, so every record is within the 50 ms bound (none is late and the
+# output does not depend on when watermarks go out); integer values, so
+# window-agg's sums, minima and maxima print as the BIGINTs of SQL.
+awk 'BEGIN { s = 7; t = 1000; for (i = 0; i < 3000; i++) {
+  s = (s * 16807) % 2147483647; t += int(s / 3) % 4;
+  j = int(s / 7) % 41; k = substr("abcdefg", int(s / 11) % 7 + 1, 1); v = int(s / 13) % 201 - 100;
+  print t + j "," k "," v } }' >"$TMP/ev.csv"
+for spec in "tumbling:100|TUMBLE(ev, ts, 100)" "sliding:100:20|HOP(ev, ts, 20, 100)" "session:30|SESSION(ev, ts, 30)"; do
+  wa=${spec%%|*} tvf=${spec#*|}
+  for P in 1 2; do
+    run run window-agg -p $P $NOREST --input "$TMP/ev.csv" --output "$TMP/wa.out" --window "$wa" --out-of-orderness 50
+    check "window-agg $wa P=$P: exit 0" rc_is 0
+    run sql -p $P $NOREST -e "
+      CREATE TABLE ev (ts BIGINT, k VARCHAR, v BIGINT)
+        WITH (connector = 'filesystem', path = '$TMP/ev.csv', watermark = 'ts - 50');
+      CREATE TABLE agg (window_start BIGINT, window_end BIGINT, k VARCHAR, c BIGINT, s BIGINT, mn BIGINT, mx BIGINT)
+        WITH (connector = 'filesystem', path = '$TMP/sql.out');
+      INSERT INTO agg SELECT window_start, window_end, k, COUNT(*), SUM(v), MIN(v), MAX(v)
+        FROM $tvf GROUP BY window_start, window_end, k"
+    check "sql $tvf P=$P: exit 0" rc_is 0
+    check "sql $tvf P=$P: rows" test "$(wc -l <"$TMP/sql.out")" -gt 100
+    check "sql $tvf P=$P = window-agg $wa" same_sorted "$TMP/sql.out" "$(cat "$TMP/wa.out")
+"
+  done
+done
+
 # ---- statement errors ----------------------------------------------------------
 cat >"$TMP/err.sql" <<'EOF'
 CREATE TABLE t (a INT) WITH (connector = 'datagen');

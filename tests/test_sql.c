@@ -433,6 +433,129 @@ static void watermark_and_set(void) {
   sl_env_free(env);
 }
 
+/* ---- windows ------------------------------------------------------------------- */
+
+static const char *WIN_CSV =
+    "2024-01-01 00:00:01,a,5,1.50\n"
+    "2024-01-01 00:00:03,b,2,\n"
+    "2024-01-01 00:00:07,a,-1,2.25\n"
+    "2024-01-01 00:00:12,a,4,1.00\n"
+    "2024-01-01 00:00:15,b,10,\n"
+    "2024-01-01 00:00:21,a,1,3.00\n";
+
+#define WIN_SRC                                                                                   \
+  "CREATE TABLE t (ts TIMESTAMP, k VARCHAR, v INT, d DECIMAL(5, 2)) WITH (connector = "          \
+  "'filesystem', path = '%1$s/win.csv', watermark = 'ts - INTERVAL ''2'' SECOND');\n"
+
+static int same_sorted_text(const char *got, const char *want) {
+  lines g = {0}, w = {0};
+  lines_split_copy(&g, got, strlen(got));
+  lines_split_copy(&w, want, strlen(want));
+  int ok = same_lines(&w, &g, 0);
+  if (!ok) fprintf(stderr, "  got:\n%s  want:\n%s", got, want);
+  lines_free(&g), lines_free(&w);
+  return ok;
+}
+
+/* TUMBLE with keys, WHERE, HAVING, every aggregate, NULLs, an expression
+ * over aggregates.  After WHERE v <> 4 (drops 00:00:12):
+ *   [0s, 10s) a: (5, 1.50) (-1, 2.25) -> 2 rows, 2 d, sum v 4, sum d 3.75,
+ *             min d 1.50, max v 5, avg v 2, 4 * 10 + 2 = 42
+ *   [0s, 10s) b: (2, NULL) -> 1, 0, 2, NULL, NULL, 2, 2, 21
+ *   [10s, 20s) b: (10, NULL) -> 1, 0, 10, NULL, NULL, 10, 10, 101
+ *   [20s, 30s) a: (1, 3.00) -> sum v 1: HAVING SUM(v) > 1 drops it */
+static void window_tumble(void) {
+  char p[1024];
+  write_text(tpath(p, sizeof p, "win.csv"), WIN_CSV);
+  for (int P = 1; P <= 2; P++) {
+    int rc = run_sql(P, NULL, 0,
+                     WIN_SRC
+                     "CREATE TABLE o (ws TIMESTAMP, we TIMESTAMP, k VARCHAR, c BIGINT, cd BIGINT, sv BIGINT,\n"
+                     "  sd DECIMAL(18, 2), mind DECIMAL(5, 2), maxv INT, av DOUBLE, e BIGINT)\n"
+                     "  WITH (connector = 'filesystem', path = '%1$s/tumble%2$d.csv');\n"
+                     "INSERT INTO o SELECT window_start, window_end, k, COUNT(*), COUNT(d), SUM(v), SUM(d),\n"
+                     "  MIN(d), MAX(v), AVG(v), SUM(v) * 10 + COUNT(*) AS e\n"
+                     "FROM TUMBLE(t, ts, INTERVAL '10' SECOND) WHERE v <> 4\n"
+                     "GROUP BY window_start, window_end, k HAVING SUM(v) > 1",
+                     g_tmp, P);
+    CHECK_EQ_INT(rc, 0);
+    char name[32];
+    snprintf(name, sizeof name, "tumble%d.csv", P);
+    char *o = slurp(name);
+    CHECK(same_sorted_text(o, "2024-01-01 00:00:00,2024-01-01 00:00:10,a,2,2,4,3.75,1.50,5,2,42\n"
+                              "2024-01-01 00:00:00,2024-01-01 00:00:10,b,1,0,2,,,2,2,21\n"
+                              "2024-01-01 00:00:10,2024-01-01 00:00:20,b,1,0,10,,,10,10,101\n"));
+    free(o);
+  }
+}
+
+/* HOP size 10 s slide 5 s without keys: a row at t is in [s, s + 10) for
+ * the multiples s of 5 with t - 10 < s <= t:
+ *   1 -> [-5,5) [0,10)   3 -> [-5,5) [0,10)   7 -> [0,10) [5,15)
+ *   12 -> [5,15) [10,20) 15 -> [10,20) [15,25) 21 -> [15,25) [20,30)
+ * SESSION gap 7 s per key: a 1, 7, 12 merge into [1, 19); 21 -> [21, 28);
+ * b 3 -> [3, 10); 15 -> [15, 22). */
+static void window_hop_session(void) {
+  char p[1024];
+  write_text(tpath(p, sizeof p, "win.csv"), WIN_CSV);
+  int rc = run_sql(1, NULL, 0,
+                   WIN_SRC
+                   "CREATE TABLE h (ws TIMESTAMP, we TIMESTAMP, c BIGINT, s BIGINT) WITH (connector = "
+                   "'filesystem', path = '%1$s/hop.csv');\n"
+                   "CREATE TABLE s (ws TIMESTAMP, we TIMESTAMP, k VARCHAR, c BIGINT, s BIGINT) WITH ("
+                   "connector = 'filesystem', path = '%1$s/session.csv');\n"
+                   "INSERT INTO h SELECT window_start, window_end, COUNT(*), SUM(v)\n"
+                   "  FROM HOP(t, ts, INTERVAL '5' SECOND, INTERVAL '10' SECOND) GROUP BY window_start, window_end;\n"
+                   "INSERT INTO s SELECT window_start, window_end, k, COUNT(*), SUM(v)\n"
+                   "  FROM SESSION(t, ts, INTERVAL '7' SECOND) GROUP BY window_end, k, window_start;",
+                   g_tmp);
+  CHECK_EQ_INT(rc, 0);
+  char *h = slurp("hop.csv"), *se = slurp("session.csv");
+  CHECK(same_sorted_text(h, "2023-12-31 23:59:55,2024-01-01 00:00:05,2,7\n"
+                            "2024-01-01 00:00:00,2024-01-01 00:00:10,3,6\n"
+                            "2024-01-01 00:00:05,2024-01-01 00:00:15,2,3\n"
+                            "2024-01-01 00:00:10,2024-01-01 00:00:20,2,14\n"
+                            "2024-01-01 00:00:15,2024-01-01 00:00:25,2,11\n"
+                            "2024-01-01 00:00:20,2024-01-01 00:00:30,1,1\n"));
+  CHECK(same_sorted_text(se, "2024-01-01 00:00:01,2024-01-01 00:00:19,a,3,8\n"
+                             "2024-01-01 00:00:21,2024-01-01 00:00:28,a,1,1\n"
+                             "2024-01-01 00:00:03,2024-01-01 00:00:10,b,1,2\n"
+                             "2024-01-01 00:00:15,2024-01-01 00:00:22,b,1,10\n"));
+  free(h), free(se);
+}
+
+static void window_errors(void) {
+  char text[4096];
+  const char *src = "CREATE TABLE t (ts TIMESTAMP, k VARCHAR, v INT) WITH (connector = 'datagen', "
+                    "watermark = 'ts');\n";
+  snprintf(text, sizeof text, "%sSELECT window_start, COUNT(*) FROM TUMBLE(t, ts, INTERVAL '1' SECOND) "
+                              "GROUP BY window_start;", src);
+  expect_error(text, "line 2, column 80: GROUP BY over a window table function needs both window_start "
+                     "and window_end (grouping across windows would need updates/retractions)\n"
+                     "  SELECT window_start, COUNT(*) FROM TUMBLE(t, ts, INTERVAL '1' SECOND) GROUP BY "
+                     "window_start;\n"
+                     "                                                                                 ^");
+  snprintf(text, sizeof text, "%sSELECT window_start, window_end, v FROM TUMBLE(t, ts, 1000) "
+                              "GROUP BY window_start, window_end;", src);
+  expect_error(text, "line 2, column 34: column 'v' must appear in GROUP BY or be used in an aggregate\n"
+                     "  SELECT window_start, window_end, v FROM TUMBLE(t, ts, 1000) GROUP BY window_start, "
+                     "window_end;\n"
+                     "                                   ^");
+  expect_error("CREATE TABLE t (ts TIMESTAMP, v INT) WITH (connector = 'datagen');\n"
+               "SELECT window_start, window_end, COUNT(*) FROM TUMBLE(t, ts, 1000) GROUP BY window_start, window_end;",
+               "line 2, column 58: table 't' has no event time: declare it with WITH (watermark = 'ts - "
+               "INTERVAL ''1'' SECOND')\n"
+               "  SELECT window_start, window_end, COUNT(*) FROM TUMBLE(t, ts, 1000) GROUP BY "
+               "window_start, window_end;\n"
+               "                                                           ^");
+  snprintf(text, sizeof text, "%sSELECT window_start, window_end, SUM(k) FROM TUMBLE(t, ts, 1000) "
+                              "GROUP BY window_start, window_end;", src);
+  expect_error(text, "line 2, column 38: sum() takes a number, not VARCHAR\n"
+                     "  SELECT window_start, window_end, SUM(k) FROM TUMBLE(t, ts, 1000) GROUP BY "
+                     "window_start, window_end;\n"
+                     "                                       ^");
+}
+
 int main(void) {
   scratch_init("/tmp/sl_test_sql", 1);
   RUN(row_layout);
@@ -446,5 +569,8 @@ int main(void) {
   RUN(explain_and_show);
   RUN(errors);
   RUN(watermark_and_set);
+  RUN(window_tumble);
+  RUN(window_hop_session);
+  RUN(window_errors);
   TEST_MAIN_END();
 }
