@@ -8,6 +8,7 @@
 #include <stdarg.h>
 
 #include "row/row.h"
+#include "sluice_nexmark.h"
 #include "sluice_sql.h"
 #include "test.h"
 #include "test_util.h"
@@ -404,8 +405,8 @@ static void errors(void) {
                "  INSERT INTO o SELECT t.a FROM t LEFT JOIN t u ON t.a = u.a;\n"
                "                                            ^");
   expect_error("CREATE TABLE t (a INT) WITH (connector = 'kafak');",
-               "line 1, column 30: unknown connector 'kafak' (connectors: filesystem, datagen, print, "
-               "blackhole)\n"
+               "line 1, column 30: unknown connector 'kafak' (connectors: filesystem, datagen, nexmark, "
+               "print, blackhole)\n"
                "  CREATE TABLE t (a INT) WITH (connector = 'kafak');\n"
                "                               ^");
   expect_error("CREATE TABLE t (a INT, ts TIMESTAMP) WITH (connector = 'datagen', watermark = 'tss - "
@@ -556,6 +557,53 @@ static void window_errors(void) {
                      "                                       ^");
 }
 
+/* The nexmark table bid: its rows are the generator's bids, field by
+ * field, in the order the generator emits them (P = 1), against the
+ * events sl_nexmark_generate returns for positions 0 .. 999; of 1000
+ * events (ids 2 .. 1001) 920 are bids (46 of every 50 ids). */
+static void nexmark_bids(void) {
+  int rc = run_sql(1, NULL, 0,
+                   "CREATE TABLE bid (auction BIGINT, bidder BIGINT, price BIGINT, channel VARCHAR,\n"
+                   "  date_time BIGINT) WITH (connector = 'nexmark', 'nexmark.events' = '1000',\n"
+                   "  'nexmark.seed' = '3');\n"
+                   "CREATE TABLE o (a BIGINT, b BIGINT, p BIGINT, c VARCHAR, d BIGINT)\n"
+                   "  WITH (connector = 'filesystem', path = '%1$s/bids.csv');\n"
+                   "INSERT INTO o SELECT * FROM bid",
+                   g_tmp);
+  CHECK_EQ_INT(rc, 0);
+  sl_nexmark_config cfg;
+  sl_nexmark_config_default(&cfg);
+  cfg.events = 1000, cfg.seed = 3;
+  char *want = calloc(1, 1 << 20);
+  size_t at = 0;
+  int bids = 0;
+  for (uint64_t n = 0; n < 1000; n++) {
+    static char ev[SL_NEXMARK_MAX_EVENT];
+    int64_t ts;
+    int len = sl_nexmark_generate(&cfg, n, ev, sizeof ev, &ts);
+    sl_record r = {ts, NULL, 0, ev, (uint32_t)(len > 0 ? len : 0)};
+    if (len <= 0 || sl_nexmark_type_of(&r) != SL_NEXMARK_BID) continue;
+    sl_nexmark_bid b = {0};
+    const char *tail = sl_nexmark_read(&r, &b, sizeof b);
+    if (!tail) continue;
+    size_t cl;
+    const char *ch = sl_nexmark_str(&b.h, tail, SL_NEXMARK_CHANNEL, &cl);
+    at += (size_t)snprintf(want + at, (1 << 20) - at, "%lld,%lld,%lld,%.*s,%lld\n", (long long)b.auction,
+                           (long long)b.bidder, (long long)b.price, (int)cl, ch, (long long)b.date_time);
+    bids++;
+  }
+  CHECK_EQ_INT(bids, 920);
+  char *got = slurp("bids.csv");
+  CHECK(!strcmp(got, want));
+  free(got), free(want);
+  /* a field the kind lacks */
+  expect_error("CREATE TABLE person (id BIGINT, price BIGINT) WITH (connector = 'nexmark');",
+               "line 1, column 14: nexmark table person has no field 'price' (fields: id, name, "
+               "email_address, credit_card, city, state, date_time, extra)\n"
+               "  CREATE TABLE person (id BIGINT, price BIGINT) WITH (connector = 'nexmark');\n"
+               "               ^");
+}
+
 int main(void) {
   scratch_init("/tmp/sl_test_sql", 1);
   RUN(row_layout);
@@ -572,5 +620,6 @@ int main(void) {
   RUN(window_tumble);
   RUN(window_hop_session);
   RUN(window_errors);
+  RUN(nexmark_bids);
   TEST_MAIN_END();
 }

@@ -34,6 +34,7 @@
 #include <string.h>
 
 #include "core/core.h"
+#include "sluice_nexmark.h"
 #include "sql/sql.h"
 
 /* ---- planning ----------------------------------------------------------------- */
@@ -706,8 +707,9 @@ int sql_plan_insert(sql_ctx *c, const cJSON *ins, sql_insert *out) {
   sql_table *t = sql_find_table(c->sess, name);
   if (!t) return sql_error(c, loc, "unknown table '%s' (CREATE TABLE it first)", name);
   if (t->view) return sql_error(c, loc, "'%s' is a view: INSERT INTO a table", name);
-  if (t->connector == SQL_CONN_DATAGEN)
-    return sql_error(c, loc, "table '%s' (connector datagen) is a source: it cannot be written", name);
+  if (t->connector == SQL_CONN_DATAGEN || t->connector == SQL_CONN_NEXMARK)
+    return sql_error(c, loc, "table '%s' (connector %s) is a source: it cannot be written", name,
+                     t->connector == SQL_CONN_DATAGEN ? "datagen" : "nexmark");
   sql_plan *p = sql_plan_select(c, sql_j(ins, "selectStmt"));
   if (!p) return -SL_EINVAL;
   cJSON *cols = sql_j(ins, "cols"), *col;
@@ -787,11 +789,13 @@ static void explain_plan(const sql_plan *p, int depth, char **buf, size_t *len, 
                   depth, "", t->name, t->names[t->rowtime], (long long)t->wm_delay_ms);
       depth += 2;
     }
-    if (t->connector == SQL_CONN_FILESYSTEM)
+    if (t->connector == SQL_CONN_FILESYSTEM || t->connector == SQL_CONN_NEXMARK)
       sql_appendf(buf, len, cap, "%*sdecode: %s (%s -> row of %d columns)\n", depth, "", t->name,
-                  t->format == SQL_FMT_JSON ? "json" : "csv", t->n_cols);
+                  t->connector == SQL_CONN_NEXMARK ? "nexmark events" : t->format == SQL_FMT_JSON ? "json" : "csv",
+                  t->n_cols);
     opts_text(t, tmp, sizeof tmp);
-    sql_appendf(buf, len, cap, "%*ssource: %s [%s]\n", depth + (t->connector == SQL_CONN_FILESYSTEM ? 2 : 0),
+    sql_appendf(buf, len, cap, "%*ssource: %s [%s]\n",
+                depth + (t->connector == SQL_CONN_FILESYSTEM || t->connector == SQL_CONN_NEXMARK ? 2 : 0),
                 "", t->name, tmp);
     return;
   }
@@ -913,6 +917,67 @@ badrec: {
   where_of(where, sizeof where, t, in);
   return sl_ctx_bad_record(ctx, where, why, in);
 }
+}
+
+/* nexmark: an event of the table's kind -> a row (other kinds are skipped) */
+static int decode_nexmark(void *ud, sl_ctx *ctx, const sl_record *in, sl_collector *out) {
+  const sql_plan *p = ud;
+  const sql_table *t = p->table;
+  if (sl_nexmark_type_of(in) != t->nx_type) return 0;
+  int n = t->n_cols;
+  sl__val *vals = sl_ctx_scratch(ctx, (size_t)n * sizeof *vals);
+  if (!vals) return -SL_ENOMEM;
+  sl_nexmark_person pe;
+  sl_nexmark_auction au;
+  sl_nexmark_bid bi;
+  const char *tail = NULL;
+  const sl_nexmark_header *h = NULL;
+  if (t->nx_type == SL_NEXMARK_PERSON) tail = sl_nexmark_read(in, &pe, sizeof pe), h = &pe.h;
+  if (t->nx_type == SL_NEXMARK_AUCTION) tail = sl_nexmark_read(in, &au, sizeof au), h = &au.h;
+  if (t->nx_type == SL_NEXMARK_BID) tail = sl_nexmark_read(in, &bi, sizeof bi), h = &bi.h;
+  if (!tail) return sl_ctx_fail(ctx, "a nexmark event shorter than its kind");
+  for (int i = 0; i < n; i++) {
+    sl__val *v = &vals[i];
+    *v = (sl__val){0};
+    int str = -1;
+    switch (t->nx_field[i]) {
+      case SQL_NX_ID: v->u.i = t->nx_type == SL_NEXMARK_PERSON ? pe.id : au.id; break;
+      case SQL_NX_DATE_TIME:
+        v->u.i = t->nx_type == SL_NEXMARK_PERSON ? pe.date_time : t->nx_type == SL_NEXMARK_AUCTION ? au.date_time : bi.date_time;
+        break;
+      case SQL_NX_INITIAL_BID: v->u.i = au.initial_bid; break;
+      case SQL_NX_RESERVE: v->u.i = au.reserve; break;
+      case SQL_NX_EXPIRES: v->u.i = au.expires; break;
+      case SQL_NX_SELLER: v->u.i = au.seller; break;
+      case SQL_NX_CATEGORY: v->u.i = au.category; break;
+      case SQL_NX_AUCTION: v->u.i = bi.auction; break;
+      case SQL_NX_BIDDER: v->u.i = bi.bidder; break;
+      case SQL_NX_PRICE: v->u.i = bi.price; break;
+      case SQL_NX_NAME: str = SL_NEXMARK_NAME; break;
+      case SQL_NX_EMAIL: str = SL_NEXMARK_EMAIL; break;
+      case SQL_NX_CARD: str = SL_NEXMARK_CREDIT_CARD; break;
+      case SQL_NX_CITY: str = SL_NEXMARK_CITY; break;
+      case SQL_NX_STATE: str = SL_NEXMARK_STATE; break;
+      case SQL_NX_ITEM_NAME: str = SL_NEXMARK_ITEM_NAME; break;
+      case SQL_NX_DESCRIPTION: str = SL_NEXMARK_DESCRIPTION; break;
+      case SQL_NX_CHANNEL: str = SL_NEXMARK_CHANNEL; break;
+      case SQL_NX_URL: str = SL_NEXMARK_URL; break;
+      case SQL_NX_EXTRA:
+        v->u.s.p = sl_nexmark_extra(h, tail), v->u.s.n = h->extra_len;
+        break;
+    }
+    if (str >= 0) {
+      size_t len;
+      v->u.s.p = sl_nexmark_str(h, tail, str, &len);
+      v->u.s.n = (uint32_t)len;
+    }
+  }
+  size_t sz = sl__row_size(t->types, vals, n);
+  void *row = sl_ctx_scratch(ctx, sz);
+  if (!row) return -SL_ENOMEM;
+  sl__row_write(row, t->types, vals, n);
+  sl_record r = {t->rowtime >= 0 ? vals[t->rowtime].u.i : in->ts, NULL, 0, row, (uint32_t)sz};
+  return sl_emit(out, &r);
 }
 
 /* The row as a CSV line in scratch memory (for bad records). */
@@ -1121,6 +1186,10 @@ static sl_stream *build_plan(sql_ctx *c, const sql_plan *p) {
     sl_stream *s;
     if (t->connector == SQL_CONN_DATAGEN) {
       s = sl_name(sl_source_stream(c->env, sl_datagen_source(t->rows, gen, (void *)p)), name);
+    } else if (t->connector == SQL_CONN_NEXMARK) {
+      s = sl_name(sl_source_stream(c->env, sl_nexmark_source(t->nx_cfg)), name);
+      snprintf(name, sizeof name, "decode: %s", t->name);
+      s = sl_name(sl_flat_map(s, decode_nexmark, (void *)p), name);
     } else {
       s = sl_name(sl_source_stream(c->env, sl_file_source(t->path)), name);
       snprintf(name, sizeof name, "decode: %s", t->name);

@@ -20,6 +20,7 @@
 #include <string.h>
 
 #include "api/env_ext.h"
+#include "sluice_nexmark.h"
 #include "core/core.h"
 #include "sql/sql.h"
 
@@ -31,6 +32,7 @@ static void table_free(sql_table *t) {
   for (int i = 0; i < t->n_opts; i++) sl__free(t->keys[i]), sl__free(t->vals[i]);
   sl__free(t->names), sl__free(t->types), sl__free(t->keys), sl__free(t->vals);
   sl__free(t->watermark), sl__free(t->gen), sl__free(t->name), sl__free(t->view_text);
+  sl__free(t->nx_field), sl__free(t->nx_cfg);
   if (t->view) cJSON_Delete(t->view);
   sl__free(t);
 }
@@ -193,6 +195,100 @@ static int datagen_opts(sql_ctx *c, sql_table *t, const int *locs) {
   return 0;
 }
 
+/* The nexmark options and columns: the table's kind (nexmark.table.type,
+ * else its name), the generator's settings, and each column a field of
+ * that kind by name (RisingWave's snake_case, or Flink's camelCase as
+ * PostgreSQL folds it: emailaddress, datetime, ...). */
+static int nexmark_opts(sql_ctx *c, sql_table *t, const int *locs, int loc) {
+  static const char *const kinds[] = {"person", "auction", "bid"};
+  const char *kind = sql_opt(t, "nexmark.table.type");
+  t->nx_type = -1;
+  for (int i = 0; i < 3; i++)
+    if (!strcasecmp(kind ? kind : t->name, kinds[i])) t->nx_type = i;
+  if (t->nx_type < 0)
+    return sql_error(c, kind ? opt_loc(t, locs, "nexmark.table.type") : loc,
+                     "a nexmark table is person, auction or bid: name it so or set "
+                     "'nexmark.table.type'%s%s%s", kind ? " (not '" : "", kind ? kind : "", kind ? "')" : "");
+  if (!(t->nx_cfg = sl__calloc(1, sizeof *t->nx_cfg)) || !(t->nx_field = sl__calloc((size_t)t->n_cols, sizeof *t->nx_field)))
+    return sql_oom(c);
+  sl_nexmark_config_default(t->nx_cfg);
+  static const struct {
+    const char *key;
+    int what;
+  } opts[] = {{"nexmark.events", 0}, {"nexmark.rate", 1}, {"nexmark.seed", 2},
+              {"nexmark.out-of-order-group", 3}, {"nexmark.generators", 4}, {"nexmark.base-time", 5}};
+  for (int o = 0; o < t->n_opts; o++) {
+    const char *k = t->keys[o];
+    if (!strcasecmp(k, "connector") || !strcasecmp(k, "watermark") || !strcasecmp(k, "nexmark.table.type"))
+      continue;
+    int w = -1;
+    for (int i = 0; i < 6; i++)
+      if (!strcasecmp(k, opts[i].key)) w = opts[i].what;
+    int64_t v;
+    if (w < 0)
+      return sql_error(c, locs[o], "unknown option '%s' for connector nexmark (options: nexmark.table.type, "
+                                   "nexmark.events, nexmark.rate, nexmark.seed, nexmark.out-of-order-group, "
+                                   "nexmark.generators, nexmark.base-time)", k);
+    if (parse_i64(t->vals[o], &v) || (w != 5 && v < 0))
+      return sql_error(c, locs[o], "'%s' must be a non-negative integer, got '%s'", k, t->vals[o]);
+    switch (w) {
+      case 0: t->nx_cfg->events = (uint64_t)v; break;
+      case 1: t->nx_cfg->first_event_rate = (uint64_t)v; break;
+      case 2: t->nx_cfg->seed = (uint64_t)v; break;
+      case 3: t->nx_cfg->out_of_order_group = (uint32_t)v; break;
+      case 4: t->nx_cfg->num_event_generators = (uint32_t)v; break;
+      case 5: t->nx_cfg->base_time_ms = v; break;
+    }
+  }
+  char err[256];
+  if (sl_nexmark_config_check(t->nx_cfg, err, sizeof err)) return sql_error(c, loc, "nexmark: %s", err);
+  static const struct {
+    int kind;
+    const char *name, *alt;
+    int field, type; /* type: 0 BIGINT, 1 VARCHAR, 2 TIMESTAMP or BIGINT */
+  } fields[] = {
+      {0, "id", NULL, SQL_NX_ID, 0},           {0, "name", NULL, SQL_NX_NAME, 1},
+      {0, "email_address", "emailaddress", SQL_NX_EMAIL, 1},
+      {0, "credit_card", "creditcard", SQL_NX_CARD, 1},
+      {0, "city", NULL, SQL_NX_CITY, 1},       {0, "state", NULL, SQL_NX_STATE, 1},
+      {0, "date_time", "datetime", SQL_NX_DATE_TIME, 2}, {0, "extra", NULL, SQL_NX_EXTRA, 1},
+      {1, "id", NULL, SQL_NX_ID, 0},           {1, "item_name", "itemname", SQL_NX_ITEM_NAME, 1},
+      {1, "description", NULL, SQL_NX_DESCRIPTION, 1},
+      {1, "initial_bid", "initialbid", SQL_NX_INITIAL_BID, 0},
+      {1, "reserve", NULL, SQL_NX_RESERVE, 0}, {1, "date_time", "datetime", SQL_NX_DATE_TIME, 2},
+      {1, "expires", NULL, SQL_NX_EXPIRES, 2}, {1, "seller", NULL, SQL_NX_SELLER, 0},
+      {1, "category", NULL, SQL_NX_CATEGORY, 0}, {1, "extra", NULL, SQL_NX_EXTRA, 1},
+      {2, "auction", NULL, SQL_NX_AUCTION, 0}, {2, "bidder", NULL, SQL_NX_BIDDER, 0},
+      {2, "price", NULL, SQL_NX_PRICE, 0},     {2, "channel", NULL, SQL_NX_CHANNEL, 1},
+      {2, "url", NULL, SQL_NX_URL, 1},         {2, "date_time", "datetime", SQL_NX_DATE_TIME, 2},
+      {2, "extra", NULL, SQL_NX_EXTRA, 1}};
+  for (int i = 0; i < t->n_cols; i++) {
+    int f = -1;
+    char list[400] = "";
+    size_t at = 0;
+    for (size_t k = 0; k < sizeof fields / sizeof fields[0]; k++) {
+      if (fields[k].kind != t->nx_type) continue;
+      at += (size_t)snprintf(list + at, sizeof list - at, "%s%s", at ? ", " : "", fields[k].name);
+      if (!strcmp(t->names[i], fields[k].name) || (fields[k].alt && !strcmp(t->names[i], fields[k].alt)))
+        f = (int)k;
+    }
+    if (f < 0)
+      return sql_error(c, loc, "nexmark table %s has no field '%s' (fields: %s)", kinds[t->nx_type],
+                       t->names[i], list);
+    int k = t->types[i].kind;
+    int ok = fields[f].type == 0 ? k == SL__T_BIGINT : fields[f].type == 1 ? k == SL__T_VARCHAR
+                                                       : k == SL__T_TIMESTAMP || k == SL__T_BIGINT;
+    if (!ok) {
+      char tn[32];
+      return sql_error(c, loc, "nexmark field '%s' is %s, not %s", t->names[i],
+                       fields[f].type == 0 ? "BIGINT" : fields[f].type == 1 ? "VARCHAR" : "TIMESTAMP (or BIGINT ms)",
+                       sl__row_type_name(t->types[i], tn, sizeof tn));
+    }
+    t->nx_field[i] = fields[f].field;
+  }
+  return 0;
+}
+
 /* The watermark option is SQL over the table's columns: compile it now
  * (so a typo fails at CREATE TABLE); event time uses it with windows. */
 static int check_watermark(sql_ctx *c, sql_table *t, int loc) {
@@ -316,7 +412,7 @@ static int create_table(sql_ctx *c, const cJSON *b) {
   const char *conn = sql_opt(t, "connector");
   if (!conn) {
     rc = sql_error(c, loc,
-                   "table '%s' needs WITH (connector = '...'): filesystem, datagen, print or blackhole", name);
+                   "table '%s' needs WITH (connector = '...'): filesystem, datagen, nexmark, print or blackhole", name);
     goto fail;
   }
   static const struct {
@@ -326,13 +422,14 @@ static int create_table(sql_ctx *c, const cJSON *b) {
   } conns[] = {{"filesystem", SQL_CONN_FILESYSTEM, "connector,path,format,watermark"},
                {"print", SQL_CONN_PRINT, "connector"},
                {"blackhole", SQL_CONN_BLACKHOLE, "connector"},
-               {"datagen", SQL_CONN_DATAGEN, NULL}};
+               {"datagen", SQL_CONN_DATAGEN, NULL},
+               {"nexmark", SQL_CONN_NEXMARK, NULL}};
   int ci = -1;
-  for (int i = 0; i < 4; i++)
+  for (int i = 0; i < 5; i++)
     if (!strcasecmp(conn, conns[i].name)) ci = i;
   if (ci < 0) {
     rc = sql_error(c, opt_loc(t, locs, "connector"),
-                   "unknown connector '%s' (connectors: filesystem, datagen, print, blackhole)", conn);
+                   "unknown connector '%s' (connectors: filesystem, datagen, nexmark, print, blackhole)", conn);
     goto fail;
   }
   t->connector = conns[ci].id;
@@ -367,6 +464,7 @@ static int create_table(sql_ctx *c, const cJSON *b) {
     }
   }
   if (t->connector == SQL_CONN_DATAGEN && (rc = datagen_opts(c, t, locs))) goto fail;
+  if (t->connector == SQL_CONN_NEXMARK && (rc = nexmark_opts(c, t, locs, loc))) goto fail;
   const char *wm = sql_opt(t, "watermark");
   if (wm) {
     if (!(t->watermark = sl__strdup(wm))) goto oom;

@@ -41,7 +41,7 @@ void sql_arena_free(sql_arena *a);
 
 /* ---- catalog -------------------------------------------------------------- */
 
-enum { SQL_CONN_FILESYSTEM = 1, SQL_CONN_PRINT, SQL_CONN_BLACKHOLE, SQL_CONN_DATAGEN };
+enum { SQL_CONN_FILESYSTEM = 1, SQL_CONN_PRINT, SQL_CONN_BLACKHOLE, SQL_CONN_DATAGEN, SQL_CONN_NEXMARK };
 enum { SQL_FMT_CSV = 1, SQL_FMT_JSON };
 
 /* datagen: how one column's values are made (from the fields.COL.* options) */
@@ -69,6 +69,9 @@ typedef struct sql_table {
   int64_t wm_delay_ms;  /* watermark = COLUMN - this (bounded out-of-orderness) */
   sql_gen *gen;         /* datagen: one per column */
   uint64_t rows;        /* datagen: number-of-rows (UINT64_MAX: unbounded) */
+  int nx_type;          /* nexmark: sl_nexmark_type of the table's rows */
+  int *nx_field;        /* nexmark: per column, its field (SQL_NX_*) */
+  struct sl_nexmark_config *nx_cfg;
   /* a view: its SELECT (a detached copy of the parse tree) and the text
    * its locations point into */
   cJSON *view;
@@ -82,6 +85,14 @@ typedef struct sql_session {
   sl_sql_output_fn out;
   void *out_ud;
 } sql_session;
+
+/* The Nexmark event fields a nexmark table's columns name. */
+enum {
+  SQL_NX_ID, SQL_NX_NAME, SQL_NX_EMAIL, SQL_NX_CARD, SQL_NX_CITY, SQL_NX_STATE, SQL_NX_DATE_TIME,
+  SQL_NX_EXTRA, SQL_NX_ITEM_NAME, SQL_NX_DESCRIPTION, SQL_NX_INITIAL_BID, SQL_NX_RESERVE,
+  SQL_NX_EXPIRES, SQL_NX_SELLER, SQL_NX_CATEGORY, SQL_NX_AUCTION, SQL_NX_BIDDER, SQL_NX_PRICE,
+  SQL_NX_CHANNEL, SQL_NX_URL
+};
 
 sql_table *sql_find_table(sql_session *s, const char *name);
 /* A table's option value (keys compared without case), or NULL. */
