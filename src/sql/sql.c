@@ -332,7 +332,7 @@ static int check_watermark(sql_ctx *c, sql_table *t, int loc) {
   const char *m = sub.msg, *colon = strstr(m, ": ");
   if (!strncmp(m, "line ", 5) && colon) m = colon + 2;
   char inner[600];
-  snprintf(inner, sizeof inner, "%s", m);
+  snprintf(inner, sizeof inner, "%.590s", m);
   char *nl = strchr(inner, '\n');
   if (nl) *nl = 0;
   return sql_error(c, loc, "watermark '%s': %s", t->watermark, inner);
