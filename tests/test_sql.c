@@ -405,8 +405,8 @@ static void errors(void) {
                "  INSERT INTO o SELECT t.a FROM t LEFT JOIN t u ON t.a = u.a;\n"
                "                                            ^");
   expect_error("CREATE TABLE t (a INT) WITH (connector = 'kafak');",
-               "line 1, column 30: unknown connector 'kafak' (connectors: filesystem, datagen, nexmark, "
-               "print, blackhole)\n"
+               "line 1, column 30: unknown connector 'kafak' (connectors: filesystem, kafka, postgres, "
+               "datagen, nexmark, print, blackhole)\n"
                "  CREATE TABLE t (a INT) WITH (connector = 'kafak');\n"
                "                               ^");
   expect_error("CREATE TABLE t (a INT, ts TIMESTAMP) WITH (connector = 'datagen', watermark = 'tss - "

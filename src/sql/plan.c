@@ -754,11 +754,52 @@ int sql_plan_insert(sql_ctx *c, const cJSON *ins, sql_insert *out) {
 
 /* ---- EXPLAIN ------------------------------------------------------------------ */
 
+/* The options as key=value; passwords (a key with "password", a URL's
+ * USER:PASSWORD@) shown as ***. */
 static void opts_text(const sql_table *t, char *buf, size_t cap) {
   size_t at = 0;
   buf[0] = 0;
-  for (int i = 0; i < t->n_opts && at < cap; i++)
-    at += (size_t)snprintf(buf + at, cap - at, "%s%s=%s", i ? ", " : "", t->keys[i], t->vals[i]);
+  for (int i = 0; i < t->n_opts && at < cap; i++) {
+    const char *v = t->vals[i], *scheme = strstr(v, "://"), *atsign = scheme ? strchr(scheme + 3, '@') : NULL;
+    const char *colon = atsign ? memchr(scheme + 3, ':', (size_t)(atsign - scheme - 3)) : NULL;
+    if (strstr(t->keys[i], "password"))
+      at += (size_t)snprintf(buf + at, cap - at, "%s%s=***", i ? ", " : "", t->keys[i]);
+    else if (colon)
+      at += (size_t)snprintf(buf + at, cap - at, "%s%s=%.*s:***%s", i ? ", " : "", t->keys[i],
+                             (int)(colon - v), v, atsign);
+    else
+      at += (size_t)snprintf(buf + at, cap - at, "%s%s=%s", i ? ", " : "", t->keys[i], v);
+  }
+}
+
+/* The connector's own options: all but connector, format, watermark (and
+ * url, the PostgreSQL connection); a postgres sink gets the columns to
+ * create its table with unless given. */
+static sl_option *conn_opts(sql_ctx *c, const sql_table *t, size_t *n, int sink) {
+  sl_option *o = sql_alloc(c->arena, (size_t)(t->n_opts + 2) * sizeof *o);
+  if (!o) return NULL;
+  *n = 0;
+  for (int i = 0; i < t->n_opts; i++) {
+    const char *k = t->keys[i];
+    if (!strcasecmp(k, "connector") || !strcasecmp(k, "format") || !strcasecmp(k, "watermark") ||
+        (t->connector == SQL_CONN_POSTGRES && !strcasecmp(k, "url")))
+      continue;
+    o[(*n)++] = (sl_option){k, t->vals[i]};
+  }
+  if (sink && t->connector == SQL_CONN_POSTGRES && !sql_opt(t, "sink.create-table-columns")) {
+    char *cols = sql_alloc(c->arena, (size_t)t->n_cols * 96 + 1);
+    if (!cols) return NULL;
+    size_t at = 0;
+    for (int i = 0; i < t->n_cols; i++) {
+      static const char *const pg[] = {"TEXT", "BOOLEAN", "INTEGER", "BIGINT", "NUMERIC",
+                                       "DOUBLE PRECISION", "TEXT", "TIMESTAMP", "BIGINT"};
+      const sl__row_type *ty = &t->types[i];
+      at += (size_t)sprintf(cols + at, "%s\"%.60s\" %s", i ? ", " : "", t->names[i], pg[ty->kind]);
+      if (ty->kind == SL__T_DECIMAL) at += (size_t)sprintf(cols + at, "(%d, %d)", ty->precision, ty->scale);
+    }
+    o[(*n)++] = (sl_option){"sink.create-table-columns", cols};
+  }
+  return o;
 }
 
 static void explain_plan(const sql_plan *p, int depth, char **buf, size_t *len, size_t *cap) {
@@ -789,13 +830,15 @@ static void explain_plan(const sql_plan *p, int depth, char **buf, size_t *len, 
                   depth, "", t->name, t->names[t->rowtime], (long long)t->wm_delay_ms);
       depth += 2;
     }
-    if (t->connector == SQL_CONN_FILESYSTEM || t->connector == SQL_CONN_NEXMARK)
+    if (t->connector == SQL_CONN_FILESYSTEM || t->connector == SQL_CONN_NEXMARK ||
+        t->connector == SQL_CONN_POSTGRES)
       sql_appendf(buf, len, cap, "%*sdecode: %s (%s -> row of %d columns)\n", depth, "", t->name,
                   t->connector == SQL_CONN_NEXMARK ? "nexmark events" : t->format == SQL_FMT_JSON ? "json" : "csv",
                   t->n_cols);
     opts_text(t, tmp, sizeof tmp);
     sql_appendf(buf, len, cap, "%*ssource: %s [%s]\n",
-                depth + (t->connector == SQL_CONN_FILESYSTEM || t->connector == SQL_CONN_NEXMARK ? 2 : 0),
+                depth + (t->connector == SQL_CONN_FILESYSTEM || t->connector == SQL_CONN_NEXMARK ||
+                                 t->connector == SQL_CONN_POSTGRES ? 2 : 0),
                 "", t->name, tmp);
     return;
   }
@@ -823,7 +866,9 @@ void sql_explain(const sql_insert *ins, int n, char **buf, size_t *len, size_t *
       opts_text(t, tmp, sizeof tmp);
       sql_appendf(buf, len, cap, "sink: %s [%s]\n", t->name, tmp);
       sql_appendf(buf, len, cap, "  encode: %s (row -> %s)\n", t->name,
-                  t->connector == SQL_CONN_FILESYSTEM ? (t->format == SQL_FMT_JSON ? "json" : "csv")
+                  t->connector == SQL_CONN_FILESYSTEM || t->connector == SQL_CONN_KAFKA ||
+                          t->connector == SQL_CONN_POSTGRES
+                      ? (t->format == SQL_FMT_JSON ? "json" : "csv")
                   : t->connector == SQL_CONN_PRINT   ? "+I[...] text"
                                                      : "nothing");
     } else {
@@ -847,40 +892,35 @@ static void where_of(char *buf, size_t cap, const sql_table *t, const sl_record 
     snprintf(buf, cap, "row");
 }
 
-static int decode(void *ud, sl_ctx *ctx, const sl_record *in, sl_collector *out) {
-  const sql_plan *p = ud;
-  const sql_table *t = p->table;
+/* A text line (CSV or JSON) of table t -> a row in scratch memory (*row,
+ * *row_len) and its event time (*ts, unchanged without one).  0; 1 with
+ * the reason in reason[] for a bad line; or a negative SL_E* code. */
+static int decode_line(sl_ctx *ctx, const sql_table *t, const char *line, size_t len, void **row,
+                       uint32_t *row_len, int64_t *ts, char *reason, size_t rcap) {
   int n = t->n_cols;
   sl__val *vals = sl_ctx_scratch(ctx, (size_t)n * sizeof *vals);
-  char *buf = sl_ctx_scratch(ctx, in->value_len + 1);
+  char *buf = sl_ctx_scratch(ctx, len + 1);
   if (!vals || !buf) return -SL_ENOMEM;
   const char *why = NULL;
-  char reason[256];
   int bad = -1;
-  const char *line = in->value;
-  size_t len = in->value_len;
   if (len && line[len - 1] == '\r') len--;
   if (t->format == SQL_FMT_JSON) {
-    if (sl__row_from_json(line, len, n, t->types, (const char *const *)t->names, vals, buf,
-                          in->value_len + 1, &why, &bad)) {
-      if (bad >= 0) {
-        char tn[32];
-        snprintf(reason, sizeof reason, "column '%s' (%s): %s", t->names[bad],
+    if (sl__row_from_json(line, len, n, t->types, (const char *const *)t->names, vals, buf, len + 1,
+                          &why, &bad)) {
+      char tn[32];
+      if (bad >= 0)
+        snprintf(reason, rcap, "column '%s' (%s): %s", t->names[bad],
                  sl__row_type_name(t->types[bad], tn, sizeof tn), why);
-        why = reason;
-      }
-      goto badrec;
+      else
+        snprintf(reason, rcap, "%s", why);
+      return 1;
     }
   } else {
     sl__csv_field *f = sl_ctx_scratch(ctx, (size_t)(n + 1) * sizeof *f);
     if (!f) return -SL_ENOMEM;
-    int nf = sl__csv_split(line, len, f, n + 1, buf, in->value_len + 1, &why);
-    if (nf < 0) goto badrec;
-    if (nf != n) {
-      snprintf(reason, sizeof reason, "%d fields, the table has %d columns", nf, n);
-      why = reason;
-      goto badrec;
-    }
+    int nf = sl__csv_split(line, len, f, n + 1, buf, len + 1, &why);
+    if (nf < 0) return snprintf(reason, rcap, "%s", why), 1;
+    if (nf != n) return snprintf(reason, rcap, "%d fields, the table has %d columns", nf, n), 1;
     for (int i = 0; i < n; i++) {
       if (!f[i].quoted && f[i].n == 0) {
         vals[i] = (sl__val){.null = 1};
@@ -888,35 +928,61 @@ static int decode(void *ud, sl_ctx *ctx, const sl_record *in, sl_collector *out)
       }
       if (sl__row_parse_text(t->types[i], f[i].p, f[i].n, &vals[i], &why)) {
         char tn[32];
-        snprintf(reason, sizeof reason, "column '%s' (%s): %s: '%.*s'", t->names[i],
+        snprintf(reason, rcap, "column '%s' (%s): %s: '%.*s'", t->names[i],
                  sl__row_type_name(t->types[i], tn, sizeof tn), why, (int)(f[i].n > 40 ? 40 : f[i].n),
                  f[i].p);
-        why = reason;
-        goto badrec;
+        return 1;
       }
     }
   }
-  int64_t ts = in->ts;
   if (t->rowtime >= 0) { /* the event time */
-    if (vals[t->rowtime].null) {
-      snprintf(reason, sizeof reason, "column '%s' is NULL: it is the table's event time",
-               t->names[t->rowtime]);
-      why = reason;
-      goto badrec;
-    }
-    ts = vals[t->rowtime].u.i;
+    if (vals[t->rowtime].null)
+      return snprintf(reason, rcap, "column '%s' is NULL: it is the table's event time",
+                      t->names[t->rowtime]), 1;
+    *ts = vals[t->rowtime].u.i;
   }
   size_t sz = sl__row_size(t->types, vals, n);
-  void *row = sl_ctx_scratch(ctx, sz);
-  if (!row) return -SL_ENOMEM;
-  sl__row_write(row, t->types, vals, n);
-  sl_record r = {ts, NULL, 0, row, (uint32_t)sz};
-  return sl_emit(out, &r);
-badrec: {
+  if (!(*row = sl_ctx_scratch(ctx, sz))) return -SL_ENOMEM;
+  sl__row_write(*row, t->types, vals, n);
+  *row_len = (uint32_t)sz;
+  return 0;
+}
+
+static int decode(void *ud, sl_ctx *ctx, const sl_record *in, sl_collector *out) {
+  const sql_plan *p = ud;
+  const sql_table *t = p->table;
+  char reason[256];
+  sl_record r = {in->ts, NULL, 0, NULL, 0};
+  int rc = decode_line(ctx, t, in->value, in->value_len, (void **)&r.value, &r.value_len, &r.ts, reason,
+                       sizeof reason);
+  if (rc < 0) return rc;
+  if (rc == 0) return sl_emit(out, &r);
   char where[512];
   where_of(where, sizeof where, t, in);
-  return sl_ctx_bad_record(ctx, where, why, in);
+  return sl_ctx_bad_record(ctx, where, reason, in);
 }
+
+/* Kafka: a message -> a row, in the source (so its event time drives the
+ * per-partition watermarks); a bad one is named by topic, partition and
+ * offset. */
+static int decode_kafka(void *ud, sl_ctx *ctx, const sl_kafka_message *m, sl_record *out) {
+  const sql_plan *p = ud;
+  char reason[256];
+  void *row = NULL;
+  uint32_t len = 0;
+  int64_t ts = out->ts;
+  int rc = decode_line(ctx, p->table, m->value, m->value_len, &row, &len, &ts, reason, sizeof reason);
+  if (rc < 0) return rc;
+  if (rc == 1) {
+    char where[384];
+    snprintf(where, sizeof where, "table '%s' (topic %s partition %d offset %lld)", p->table->name,
+             m->topic, (int)m->partition, (long long)m->offset);
+    rc = sl_ctx_bad_record(ctx, where, reason, out);
+    return rc ? rc : 1; /* to the dead-letter file: skipped */
+  }
+  out->value = row, out->value_len = len, out->ts = ts;
+  out->key = NULL, out->key_len = 0;
+  return 0;
 }
 
 /* nexmark: an event of the table's kind -> a row (other kinds are skipped) */
@@ -1186,6 +1252,25 @@ static sl_stream *build_plan(sql_ctx *c, const sql_plan *p) {
     sl_stream *s;
     if (t->connector == SQL_CONN_DATAGEN) {
       s = sl_name(sl_source_stream(c->env, sl_datagen_source(t->rows, gen, (void *)p)), name);
+    } else if (t->connector == SQL_CONN_KAFKA) {
+      size_t no;
+      sl_option *o = conn_opts(c, t, &no, 0);
+      if (!o) return sql_oom(c), NULL;
+      sl_source *src = sl_kafka_source(o, no);
+      if (src) sl_kafka_source_set_deserializer(src, decode_kafka, (void *)p);
+      if (src && t->rowtime >= 0) { /* per-partition watermarks, in the source */
+        sl_watermark_strategy wm = {.kind = SL_WM_BOUNDED_OUT_OF_ORDERNESS,
+                                    .out_of_orderness_ms = t->wm_delay_ms};
+        sl_kafka_source_set_watermarks(src, &wm);
+      }
+      return sl_name(sl_source_stream(c->env, src), name);
+    } else if (t->connector == SQL_CONN_POSTGRES) {
+      size_t no;
+      sl_option *o = conn_opts(c, t, &no, 0);
+      if (!o) return sql_oom(c), NULL;
+      s = sl_name(sl_source_stream(c->env, sl_postgres_source(sql_opt(t, "url"), o, no)), name);
+      snprintf(name, sizeof name, "decode: %s", t->name);
+      s = sl_name(sl_flat_map(s, decode, (void *)p), name);
     } else if (t->connector == SQL_CONN_NEXMARK) {
       s = sl_name(sl_source_stream(c->env, sl_nexmark_source(t->nx_cfg)), name);
       snprintf(name, sizeof name, "decode: %s", t->name);
@@ -1246,9 +1331,17 @@ int sql_build(sql_ctx *c, const sql_insert *ins, int n) {
     char name[192];
     snprintf(name, sizeof name, "encode: %s", t ? t->name : "print");
     s = sl_name(sl_map(s, encode, su), name);
-    sl_sink *k = !t || t->connector == SQL_CONN_PRINT ? sl_print_sink()
-                 : t->connector == SQL_CONN_BLACKHOLE ? sl_discard_sink()
-                                                      : sl_file_sink(t->path);
+    sl_sink *k;
+    size_t no = 0;
+    sl_option *o = t && (t->connector == SQL_CONN_KAFKA || t->connector == SQL_CONN_POSTGRES)
+                       ? conn_opts(c, t, &no, 1)
+                       : NULL;
+    if (t && (t->connector == SQL_CONN_KAFKA || t->connector == SQL_CONN_POSTGRES) && !o) return sql_oom(c);
+    if (!t || t->connector == SQL_CONN_PRINT) k = sl_print_sink();
+    else if (t->connector == SQL_CONN_BLACKHOLE) k = sl_discard_sink();
+    else if (t->connector == SQL_CONN_KAFKA) k = sl_kafka_sink(o, no);
+    else if (t->connector == SQL_CONN_POSTGRES) k = sl_postgres_sink(sql_opt(t, "url"), o, no);
+    else k = sl_file_sink(t->path);
     if (sl_sink_to(s, k)) break; /* sl_execute reports the graph's error */
   }
   return 0;

@@ -412,7 +412,8 @@ static int create_table(sql_ctx *c, const cJSON *b) {
   const char *conn = sql_opt(t, "connector");
   if (!conn) {
     rc = sql_error(c, loc,
-                   "table '%s' needs WITH (connector = '...'): filesystem, datagen, nexmark, print or blackhole", name);
+                   "table '%s' needs WITH (connector = '...'): filesystem, kafka, postgres, datagen, nexmark, "
+                   "print or blackhole", name);
     goto fail;
   }
   static const struct {
@@ -423,13 +424,17 @@ static int create_table(sql_ctx *c, const cJSON *b) {
                {"print", SQL_CONN_PRINT, "connector"},
                {"blackhole", SQL_CONN_BLACKHOLE, "connector"},
                {"datagen", SQL_CONN_DATAGEN, NULL},
-               {"nexmark", SQL_CONN_NEXMARK, NULL}};
+               {"nexmark", SQL_CONN_NEXMARK, NULL},
+               /* the connectors' own option names, checked when the job starts */
+               {"kafka", SQL_CONN_KAFKA, NULL},
+               {"postgres", SQL_CONN_POSTGRES, NULL}};
   int ci = -1;
-  for (int i = 0; i < 5; i++)
+  for (int i = 0; i < 7; i++)
     if (!strcasecmp(conn, conns[i].name)) ci = i;
   if (ci < 0) {
     rc = sql_error(c, opt_loc(t, locs, "connector"),
-                   "unknown connector '%s' (connectors: filesystem, datagen, nexmark, print, blackhole)", conn);
+                   "unknown connector '%s' (connectors: filesystem, kafka, postgres, datagen, nexmark, print, "
+                   "blackhole)", conn);
     goto fail;
   }
   t->connector = conns[ci].id;
@@ -460,6 +465,32 @@ static int create_table(sql_ctx *c, const cJSON *b) {
     t->format = !fmt || !strcasecmp(fmt, "csv") ? SQL_FMT_CSV : !strcasecmp(fmt, "json") ? SQL_FMT_JSON : 0;
     if (!t->format) {
       rc = sql_error(c, opt_loc(t, locs, "format"), "unknown format '%s' (formats: csv, json)", fmt);
+      goto fail;
+    }
+  }
+  if (t->connector == SQL_CONN_KAFKA) {
+    const char *fmt = sql_opt(t, "format");
+    t->format = !fmt || !strcasecmp(fmt, "csv") ? SQL_FMT_CSV : !strcasecmp(fmt, "json") ? SQL_FMT_JSON : 0;
+    if (!t->format) {
+      rc = sql_error(c, opt_loc(t, locs, "format"), "unknown format '%s' (formats: csv, json)", fmt);
+      goto fail;
+    }
+    if (!sql_opt(t, "topic") && !sql_opt(t, "topic-pattern")) {
+      rc = sql_error(c, loc, "table '%s' (connector kafka) needs topic = '...' (and "
+                             "'properties.bootstrap.servers')", name);
+      goto fail;
+    }
+  }
+  if (t->connector == SQL_CONN_POSTGRES) {
+    t->format = SQL_FMT_CSV; /* the connector's rows are CSV text */
+    const char *url = sql_opt(t, "url");
+    if (!url || !sql_opt(t, "table-name")) {
+      rc = sql_error(c, loc, "table '%s' (connector postgres) needs url = 'postgresql://USER@HOST:PORT/DB' "
+                             "and 'table-name' = '...'", name);
+      goto fail;
+    }
+    if (sql_opt(t, "format")) {
+      rc = sql_error(c, opt_loc(t, locs, "format"), "a postgres table has no format: its columns are the table's");
       goto fail;
     }
   }

@@ -41,7 +41,10 @@ void sql_arena_free(sql_arena *a);
 
 /* ---- catalog -------------------------------------------------------------- */
 
-enum { SQL_CONN_FILESYSTEM = 1, SQL_CONN_PRINT, SQL_CONN_BLACKHOLE, SQL_CONN_DATAGEN, SQL_CONN_NEXMARK };
+enum {
+  SQL_CONN_FILESYSTEM = 1, SQL_CONN_PRINT, SQL_CONN_BLACKHOLE, SQL_CONN_DATAGEN, SQL_CONN_NEXMARK,
+  SQL_CONN_KAFKA, SQL_CONN_POSTGRES
+};
 enum { SQL_FMT_CSV = 1, SQL_FMT_JSON };
 
 /* datagen: how one column's values are made (from the fields.COL.* options) */
