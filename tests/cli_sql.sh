@@ -155,6 +155,14 @@ check "no statements: exit 2" rc_is 2
 run sql "$TMP/none.sql"
 check "missing file: exit 2" rc_is 2
 check "missing file: says so" contains "$TMP/err" "cannot read '$TMP/none.sql'"
+# ---- layering: src/sql builds jobs with the public API alone ------------------
+# (plus the row format, the allocator hook and its session slot on the env)
+grep -ho '#include "[^"]*"' "$SL_SRC"/src/sql/*.[ch] | sort -u | grep -v -e '"sluice.h"' -e '"sluice_sql.h"' \
+  -e '"sluice_nexmark.h"' -e '"row/row.h"' -e '"core/core.h"' -e '"api/env_ext.h"' -e '"sql/sql.h"' >"$TMP/includes"
+check "src/sql includes no runtime, operator or state header ($(tr '\n' ' ' <"$TMP/includes"))" test ! -s "$TMP/includes"
+grep -ho '#include "[^"]*"' "$SL_SRC"/src/row/*.[ch] | sort -u | grep -v -e '"row/row.h"' >"$TMP/includes"
+check "src/row includes nothing of the engine" test ! -s "$TMP/includes"
+
 run sql --help
 check "--help: exit 0" rc_is 0
 check "--help: lists -e" contains "$TMP/out" "--execute STATEMENTS"
