@@ -802,8 +802,14 @@ static sl_option *conn_opts(sql_ctx *c, const sql_table *t, size_t *n, int sink)
   return o;
 }
 
+static int calc_is_identity(const sql_plan *p);
+
 static void explain_plan(const sql_plan *p, int depth, char **buf, size_t *len, size_t *cap) {
   char tmp[1024];
+  if (p->kind == SQL_P_CALC && calc_is_identity(p)) { /* built as nothing */
+    explain_plan(p->in, depth, buf, len, cap);
+    return;
+  }
   if (p->kind == SQL_P_WINAGG) {
     static const char *const kinds[] = {"TUMBLE", "HOP", "SESSION"};
     static const char *const fns[] = {"COUNT(*)", "COUNT", "SUM", "MIN", "MAX", "AVG"};
@@ -865,7 +871,8 @@ void sql_explain(const sql_insert *ins, int n, char **buf, size_t *len, size_t *
     if (t) {
       opts_text(t, tmp, sizeof tmp);
       sql_appendf(buf, len, cap, "sink: %s [%s]\n", t->name, tmp);
-      sql_appendf(buf, len, cap, "  encode: %s (row -> %s)\n", t->name,
+      if (t->connector != SQL_CONN_BLACKHOLE)
+        sql_appendf(buf, len, cap, "  encode: %s (row -> %s)\n", t->name,
                   t->connector == SQL_CONN_FILESYSTEM || t->connector == SQL_CONN_KAFKA ||
                           t->connector == SQL_CONN_POSTGRES
                       ? (t->format == SQL_FMT_JSON ? "json" : "csv")
@@ -1244,6 +1251,16 @@ static int win_fire(void *ud, sl_ctx *ctx, const sl_window *win, sl_window_elems
   return sl_emit(out, &o);
 }
 
+/* A CALC without WHERE whose columns are its input's, in order and type. */
+static int calc_is_identity(const sql_plan *p) {
+  if (p->where || p->n != p->in->n) return 0;
+  for (int i = 0; i < p->n; i++)
+    if (p->proj[i]->op != SQL_E_COL || p->proj[i]->col != i ||
+        p->types[i].kind != p->in->types[i].kind || p->types[i].scale != p->in->types[i].scale)
+      return 0;
+  return 1;
+}
+
 static sl_stream *build_plan(sql_ctx *c, const sql_plan *p) {
   char name[192];
   if (p->kind == SQL_P_SCAN) {
@@ -1300,6 +1317,7 @@ static sl_stream *build_plan(sql_ctx *c, const sql_plan *p) {
     return sl_name(sl_window_aggregate(keyed, &spec, p->acc, win_fire, (void *)p), "window");
   }
   sl_stream *in = build_plan(c, p->in);
+  if (calc_is_identity(p)) return in; /* SELECT * (or its columns in order): nothing to do */
   return sl_name(sl_flat_map(in, calc, (void *)p), "calc");
 }
 
@@ -1330,7 +1348,8 @@ int sql_build(sql_ctx *c, const sql_insert *ins, int n) {
     su->plan = ins[i].plan, su->sink = t;
     char name[192];
     snprintf(name, sizeof name, "encode: %s", t ? t->name : "print");
-    s = sl_name(sl_map(s, encode, su), name);
+    if (!t || t->connector != SQL_CONN_BLACKHOLE) /* a blackhole drops the rows as they are */
+      s = sl_name(sl_map(s, encode, su), name);
     sl_sink *k;
     size_t no = 0;
     sl_option *o = t && (t->connector == SQL_CONN_KAFKA || t->connector == SQL_CONN_POSTGRES)
