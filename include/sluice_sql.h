@@ -28,12 +28,25 @@
  * environment).  The catalog (tables, views) lives with env across calls
  * and is freed by sl_env_free.
  *
+ * Types: see above; connectors also kafka (Flink's Kafka option names,
+ * format csv | json) and postgres (url = 'postgresql://...', 'table-name';
+ * the rows as the PostgreSQL connector reads and writes them), and nexmark
+ * (tables person, auction, bid of the built-in generator).  A table's
+ * watermark option (COLUMN - INTERVAL 'n' UNIT, or COLUMN - n for a BIGINT
+ * of epoch ms) makes COLUMN its event time with bounded out-of-orderness;
+ * TUMBLE(t, col, size), HOP(t, col, slide, size) and SESSION(t, col, gap)
+ * in FROM with GROUP BY window_start, window_end, ... aggregate per window
+ * (COUNT, SUM, MIN, MAX, AVG), emitted once when the window closes.  A
+ * query whose result would need updates/retractions (GROUP BY without a
+ * window, DISTINCT, an outer join) is refused with that reason.
+ *
  * Returns 0, or a negative SL_E* code with the message in
  * sl_env_last_error(env): for a statement that does not parse or names an
  * unknown table, column or function it reads
  *   "line L, column C: MESSAGE" + the line + a caret under the token,
- * (-SL_EINVAL); a failed job returns sl_execute's code and message.  A
- * statement before the failing one has taken effect (a table created).
+ * (-SL_EINVAL); a failed job returns sl_execute's code and message.  The
+ * statements before a failing one have taken effect (a table created, a
+ * key set) but no INSERT of the call runs.
  */
 #ifndef SLUICE_SQL_H
 #define SLUICE_SQL_H

@@ -64,7 +64,7 @@ check "-e P=2: part files hold every row once" same_sorted "$TMP/parts.all" '{"k
 '
 check "-e P=2: no file left in progress" bash -c "! ls '$TMP/parts' | grep -q inprogress"
 
-# ---- print, SHOW TABLES, EXPLAIN --------------------------------------------
+# ---- print, SHOW TABLES, EXPLAIN, a bare SELECT (to stdout, as print) ----------
 run sql -p 1 $NOREST -e "
   CREATE TABLE g (n INT, s VARCHAR) WITH (connector = 'datagen', 'number-of-rows' = '3',
     'fields.n.kind' = 'sequence', 'fields.n.start' = '1', 'fields.s.kind' = 'sequence');
@@ -82,6 +82,11 @@ sink: p [connector=print]
 +I[10, 0!]
 +I[20, 1!]
 +I[30, 2!]
+'
+run sql -p 1 $NOREST -e "CREATE TABLE g (n INT, s VARCHAR) WITH (connector = 'datagen', 'number-of-rows' = '3',
+    'fields.n.kind' = 'sequence', 'fields.s.kind' = 'sequence', 'fields.s.start' = '7');
+  SELECT s, n FROM g WHERE n = 2"
+check "a bare SELECT prints its rows" same "$TMP/out" '+I[9, 2]
 '
 
 # ---- bad lines ------------------------------------------------------------------

@@ -432,6 +432,16 @@ static void watermark_and_set(void) {
   CHECK_EQ_STR(sl_env_get(env, "pipeline.name"), "my sql job");
   CHECK_EQ_STR(sl_env_get(env, "execution.checkpointing.interval"), "2s");
   sl_env_free(env);
+  /* one environment runs one job; the catalog stays across calls */
+  env = env_p(1);
+  CHECK_EQ_INT(sl_sql_execute(env, "CREATE TABLE g (a INT) WITH (connector = 'datagen', 'number-of-rows' = '2');\n"
+                                   "CREATE TABLE o (a INT) WITH (connector = 'blackhole');"),
+               0);
+  CHECK_EQ_INT(sl_sql_execute(env, "INSERT INTO o SELECT a FROM g"), 0);
+  CHECK_EQ_INT(sl_sql_execute(env, "INSERT INTO o SELECT a FROM g"), -SL_EINVAL);
+  CHECK_EQ_STR(sl_env_last_error(env), "this environment has run its job already: one environment runs one "
+                                       "job (its INSERT statements together); use a new one");
+  sl_env_free(env);
 }
 
 /* ---- windows ------------------------------------------------------------------- */
