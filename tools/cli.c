@@ -106,7 +106,8 @@ static int flag_on(const char *cmd, const char *allowed, const char *name) {
 }
 
 static void print_help(const char *cmd, const char *allowed) {
-  printf("usage: %s [options]\n\noptions:\n", cmd);
+  printf("usage: %s%s [options]\n\noptions:\n", cmd,
+         flag_allowed(allowed, "ARG") ? " FILE" : "");
   for (size_t f = 0; f < N_FLAGS; f++) {
     if (!flag_on(cmd, allowed, g_flags[f].name)) continue;
     char left[64];
