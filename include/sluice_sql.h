@@ -36,7 +36,9 @@
  * of epoch ms) makes COLUMN its event time with bounded out-of-orderness;
  * TUMBLE(t, col, size), HOP(t, col, slide, size) and SESSION(t, col, gap)
  * in FROM with GROUP BY window_start, window_end, ... aggregate per window
- * (COUNT, SUM, MIN, MAX, AVG), emitted once when the window closes.  A
+ * (COUNT, SUM, MIN, MAX, AVG), emitted once when the window closes;
+ * TUMBLE and HOP without GROUP BY give each row once per window, with
+ * window_start and window_end.  A
  * query whose result would need updates/retractions (GROUP BY without a
  * window, DISTINCT, an outer join) is refused with that reason.
  *

@@ -614,6 +614,46 @@ static void nexmark_bids(void) {
                "               ^");
 }
 
+/* A window table function's rows, no GROUP BY: each row once per window
+ * it falls in, with window_start and window_end.  HOP 10 s / 5 s: a row at
+ * t is in the windows starting at the multiples s of 5 s with
+ * t - 10 s < s <= t -- 00:00:01 in [-5 s, 5 s) and [0, 10 s), 00:00:12 in
+ * [5 s, 15 s) and [10 s, 20 s), and 1969-12-31 23:59:58 (-2 s) in
+ * [-10 s, 0) and [-5 s, 5 s).  WHERE sees the window columns. */
+static void window_rows(void) {
+  char p[1024];
+  write_text(tpath(p, sizeof p, "rows.csv"), "2024-01-01 00:00:01,a,5\n2024-01-01 00:00:12,b,4\n"
+                                             "1969-12-31 23:59:58,c,1\n");
+  int rc = run_sql(1, NULL, 0,
+                   "CREATE TABLE t (ts TIMESTAMP, k VARCHAR, v INT) WITH (connector = 'filesystem',\n"
+                   "  path = '%1$s/rows.csv', watermark = 'ts - INTERVAL ''1'' HOUR');\n"
+                   "CREATE TABLE h (k VARCHAR, ws TIMESTAMP, we TIMESTAMP) WITH (connector = 'filesystem',\n"
+                   "  path = '%1$s/rows_hop.csv');\n"
+                   "CREATE TABLE u (ts TIMESTAMP, k VARCHAR, v INT, ws TIMESTAMP, we TIMESTAMP)\n"
+                   "  WITH (connector = 'filesystem', path = '%1$s/rows_tumble.csv');\n"
+                   "INSERT INTO h SELECT k, window_start, window_end\n"
+                   "  FROM HOP(t, ts, INTERVAL '5' SECOND, INTERVAL '10' SECOND);\n"
+                   "INSERT INTO u SELECT * FROM TUMBLE(t, ts, INTERVAL '10' SECOND) AS w\n"
+                   "  WHERE w.v > 1 AND window_end > '2024-01-01 00:00:10'",
+                   g_tmp);
+  CHECK_EQ_INT(rc, 0);
+  char *h = slurp("rows_hop.csv"), *u = slurp("rows_tumble.csv");
+  CHECK_EQ_STR(h, "a,2023-12-31 23:59:55,2024-01-01 00:00:05\n"
+                  "a,2024-01-01 00:00:00,2024-01-01 00:00:10\n"
+                  "b,2024-01-01 00:00:05,2024-01-01 00:00:15\n"
+                  "b,2024-01-01 00:00:10,2024-01-01 00:00:20\n"
+                  "c,1969-12-31 23:59:50,1970-01-01 00:00:00\n"
+                  "c,1969-12-31 23:59:55,1970-01-01 00:00:05\n");
+  CHECK_EQ_STR(u, "2024-01-01 00:00:12,b,4,2024-01-01 00:00:10,2024-01-01 00:00:20\n");
+  free(h), free(u);
+  expect_error("CREATE TABLE t (ts BIGINT) WITH (connector = 'datagen', watermark = 'ts');\n"
+               "SELECT * FROM SESSION(t, ts, 10);",
+               "line 2, column 15: SESSION windows need GROUP BY window_start, window_end, ... (a session "
+               "is known only when it closes)\n"
+               "  SELECT * FROM SESSION(t, ts, 10);\n"
+               "                ^");
+}
+
 int main(void) {
   scratch_init("/tmp/sl_test_sql", 1);
   RUN(row_layout);
@@ -630,6 +670,7 @@ int main(void) {
   RUN(window_tumble);
   RUN(window_hop_session);
   RUN(window_errors);
+  RUN(window_rows);
   RUN(nexmark_bids);
   TEST_MAIN_END();
 }

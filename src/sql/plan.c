@@ -3,12 +3,21 @@
  *
  * The logical plan is a chain of nodes, each with its output columns:
  *
- *   SCAN  a table (its connector and format) or, recursively, a view or a
- *         subquery in FROM
- *   CALC  Flink's Calc: an optional WHERE and the SELECT list, one pass
+ *   SCAN       a table (its connector and format) or, recursively, a view
+ *              or a subquery in FROM
+ *   CALC       Flink's Calc: an optional WHERE and the SELECT list, one pass
+ *   WINASSIGN  a window table function's rows (TUMBLE / HOP in FROM without
+ *              GROUP BY): the input's columns + window_start, window_end
+ *   WINAGG     TUMBLE / HOP / SESSION with GROUP BY window_start,
+ *              window_end, keys: a CALC below it computes [keys...,
+ *              aggregate arguments...] (and WHERE), the window aggregates
+ *              per key (24-byte accumulator slots, merged for sessions) and
+ *              emits [window_start, window_end, keys..., aggregates...]
+ *              once when the window closes; a CALC above it is the SELECT
+ *              list (and HAVING) over those columns
  *
- * and an INSERT adds the sink.  Later nodes (windowed aggregates, joins,
- * Top-N) slot in between.  A query whose result would change rows already
+ * and an INSERT adds the sink.  Later nodes (joins, Top-N) slot in
+ * between.  A query whose result would change rows already
  * emitted -- GROUP BY without a window, DISTINCT, an outer join -- needs
  * updates/retractions, which sluice's streams do not carry yet: it is
  * refused with that reason rather than approximated.
@@ -20,12 +29,23 @@
  *               types is a bad record "table 'T' (PATH) line N": to
  *               pipeline.dead-letter.path, else the job fails naming it)
  *   datagen:    sl_datagen_source producing rows directly
+ *   nexmark:    sl_nexmark_source -> "decode: T" (the table's kind only)
+ *   kafka:      sl_kafka_source, rows decoded in its deserializer (bad
+ *               messages named by topic, partition, offset; per-partition
+ *               watermarks); postgres: sl_postgres_source -> "decode: T"
+ *   [-> "watermarks: T" (sl_assign_timestamps, bounded out-of-orderness)
+ *      when the table has a watermark option; the row's time column is
+ *      the record's timestamp from decode on]
  *   -> "calc" (flat_map: WHERE, then the SELECT list into a new row; a row
  *      whose expressions fail -- division by zero, a cast that does not
- *      parse -- is a bad record, written out as CSV)
+ *      parse -- is a bad record, written out as CSV; not built when it
+ *      would pass its input on unchanged)
+ *   [-> key_by(the key columns as a row) -> "window" (sl_window_aggregate)
+ *      -> "calc"] or [-> "windows" (flat_map: a row per window)]
  *   -> "encode: S" (map: row -> CSV/JSON line, or Flink's +I[...] for
- *      print) -> the sink (sl_file_sink: one file, or exactly-once part
- *      files in a directory; sl_print_sink; sl_discard_sink)
+ *      print; none for blackhole) -> the sink (sl_file_sink: one file, or
+ *      exactly-once part files in a directory; sl_kafka_sink;
+ *      sl_postgres_sink; sl_print_sink; sl_discard_sink)
  *
  * Rows travel as the binary row of row/row.h; every operator builds its
  * output in sl_ctx_scratch memory, so nothing is allocated per row.
@@ -413,14 +433,33 @@ static int acc_result(void *ud, const void *acc, sl_bytes *out) {
   return 0;
 }
 
+/* A window table function's rows without GROUP BY: WINASSIGN adds
+ * window_start and window_end to every row (one row per window: HOP
+ * gives size / slide of them), then the query is an ordinary calc over
+ * that.  SESSION windows exist only once merged: they need GROUP BY. */
+static sql_plan *plan_select_over(sql_ctx *c, const cJSON *sel, sql_plan *in, const char *rel);
+
+static sql_plan *plan_window_rows(sql_ctx *c, const cJSON *sel, sql_plan *in, const char *rel,
+                                  const sql_window *win) {
+  if (win->kind - 1 == SL_WINDOW_SESSION) {
+    sql_error(c, win->loc, "SESSION windows need GROUP BY window_start, window_end, ... (a session "
+                           "is known only when it closes)");
+    return NULL;
+  }
+  sql_plan *a = new_plan(c, SQL_P_WINASSIGN, in->n + 2);
+  if (!a) return NULL;
+  a->in = in, a->wkind = win->kind - 1, a->size_ms = win->size, a->slide_ms = win->slide;
+  a->time_col = win->time_col;
+  for (int i = 0; i < in->n; i++) a->names[i] = in->names[i], a->types[i] = in->types[i];
+  a->names[in->n] = "window_start", a->names[in->n + 1] = "window_end";
+  a->types[in->n] = a->types[in->n + 1] = in->types[win->time_col];
+  return plan_select_over(c, sel, a, rel);
+}
+
 static sql_plan *plan_windowed(sql_ctx *c, const cJSON *sel, sql_plan *in, const char *rel,
                                const sql_window *win) {
   cJSON *group = sql_j(sel, "groupClause"), *g;
-  if (!cJSON_GetArraySize(group)) {
-    sql_error(c, win->loc, "a window table function needs GROUP BY window_start, window_end, ... "
-                           "(windowed aggregation; its rows alone are not built yet)");
-    return NULL;
-  }
+  if (!cJSON_GetArraySize(group)) return plan_window_rows(c, sel, in, rel, win);
   sql_scope isc = {rel, in->n, in->names, in->types, NULL, NULL, NULL};
   /* GROUP BY: window_start, window_end and columns of the input */
   int has_ws = 0, has_we = 0, n_keys = 0, keys[64];
@@ -618,6 +657,11 @@ sql_plan *sql_plan_select(sql_ctx *c, const cJSON *node) {
               "window_end of a window table function instead");
     return NULL;
   }
+  return plan_select_over(c, sel, in, rel);
+}
+
+/* SELECT list and WHERE over the input plan `in` (no GROUP BY): a CALC. */
+static sql_plan *plan_select_over(sql_ctx *c, const cJSON *sel, sql_plan *in, const char *rel) {
   if (sql_j(sel, "havingClause")) {
     sql_error(c, sql_jloc(sql_j(sel, "havingClause")), "HAVING needs a windowed GROUP BY");
     return NULL;
@@ -808,6 +852,14 @@ static void explain_plan(const sql_plan *p, int depth, char **buf, size_t *len, 
   char tmp[1024];
   if (p->kind == SQL_P_CALC && calc_is_identity(p)) { /* built as nothing */
     explain_plan(p->in, depth, buf, len, cap);
+    return;
+  }
+  if (p->kind == SQL_P_WINASSIGN) {
+    sql_appendf(buf, len, cap, "%*swindows: %s size %lld ms", depth, "", p->wkind == SL_WINDOW_SLIDING ? "HOP" : "TUMBLE",
+                (long long)p->size_ms);
+    if (p->wkind == SL_WINDOW_SLIDING) sql_appendf(buf, len, cap, " slide %lld ms", (long long)p->slide_ms);
+    sql_appendf(buf, len, cap, " of %s (adds window_start, window_end)\n", p->in->names[p->time_col]);
+    explain_plan(p->in, depth + 2, buf, len, cap);
     return;
   }
   if (p->kind == SQL_P_WINAGG) {
@@ -1251,6 +1303,39 @@ static int win_fire(void *ud, sl_ctx *ctx, const sl_window *win, sl_window_elems
   return sl_emit(out, &o);
 }
 
+/* floor(a / b) * b for b > 0 */
+static int64_t floor_to(int64_t a, int64_t b) {
+  int64_t r = a % b;
+  return a - (r < 0 ? r + b : r);
+}
+
+/* A row of each window its time falls in: [start, start + size) for the
+ * starts (multiples of slide, or of size for TUMBLE) with
+ * t - size < start <= t, in ascending order. */
+static int win_assign(void *ud, sl_ctx *ctx, const sl_record *in, sl_collector *out) {
+  const sql_plan *a = ud;
+  const sql_plan *src = a->in;
+  sl__val *vals = sl_ctx_scratch(ctx, (size_t)a->n * sizeof *vals);
+  if (!vals) return -SL_ENOMEM;
+  for (int i = 0; i < src->n; i++) sl__row_get(in->value, src->n, src->types, i, &vals[i]);
+  if (vals[a->time_col].null) return 0; /* no time, no window (a source's rows always have one) */
+  int64_t t = vals[a->time_col].u.i;
+  int64_t slide = a->wkind == SL_WINDOW_SLIDING ? a->slide_ms : a->size_ms;
+  int64_t last = floor_to(t, slide), first = last;
+  while (first - slide > t - a->size_ms && first - slide < first) first -= slide;
+  for (int64_t s = first;; s += slide) {
+    vals[src->n] = (sl__val){.u.i = s};
+    vals[src->n + 1] = (sl__val){.u.i = s > INT64_MAX - a->size_ms ? INT64_MAX : s + a->size_ms};
+    size_t sz = sl__row_size(a->types, vals, a->n);
+    void *row = sl_ctx_scratch(ctx, sz);
+    if (!row) return -SL_ENOMEM;
+    sl__row_write(row, a->types, vals, a->n);
+    sl_record r = {in->ts, NULL, 0, row, (uint32_t)sz};
+    int rc = sl_emit(out, &r);
+    if (rc || s >= last) return rc;
+  }
+}
+
 /* A CALC without WHERE whose columns are its input's, in order and type. */
 static int calc_is_identity(const sql_plan *p) {
   if (p->where || p->n != p->in->n) return 0;
@@ -1304,6 +1389,10 @@ static sl_stream *build_plan(sql_ctx *c, const sql_plan *p) {
       s = sl_name(sl_assign_timestamps(s, NULL, NULL, &wm), name);
     }
     return s;
+  }
+  if (p->kind == SQL_P_WINASSIGN) {
+    sl_stream *in = build_plan(c, p->in);
+    return sl_name(sl_flat_map(in, win_assign, (void *)p), "windows");
   }
   if (p->kind == SQL_P_WINAGG) {
     sl_stream *in = build_plan(c, p->in);

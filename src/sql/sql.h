@@ -198,7 +198,7 @@ int sql_eval_expr(const sql_expr *e, sql_eval *ev, sl__val *out);
 
 /* ---- plans ---------------------------------------------------------------- */
 
-enum { SQL_P_SCAN = 1, SQL_P_CALC, SQL_P_WINAGG };
+enum { SQL_P_SCAN = 1, SQL_P_CALC, SQL_P_WINAGG, SQL_P_WINASSIGN };
 
 /* One aggregate of a windowed GROUP BY. */
 enum { SQL_AGG_COUNT_STAR, SQL_AGG_COUNT, SQL_AGG_SUM, SQL_AGG_MIN, SQL_AGG_MAX, SQL_AGG_AVG };
@@ -226,6 +226,10 @@ typedef struct sql_plan {
   sql_agg *aggs;
   sl_state_desc *acc;  /* the accumulator (24 bytes per aggregate) */
   int64_t wm_delay_ms; /* for EXPLAIN */
+  /* WINASSIGN (a window table function's rows, no GROUP BY): the input's
+   * columns + window_start, window_end, one row per window of the row's
+   * time column `time_col` (wkind, size_ms, slide_ms as above) */
+  int time_col;
 } sql_plan;
 
 /* One INSERT: the query's plan and the sink table. */
