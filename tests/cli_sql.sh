@@ -139,6 +139,22 @@ for spec in "tumbling:100|TUMBLE(ev, ts, 100)" "sliding:100:20|HOP(ev, ts, 20, 1
   done
 done
 
+# ---- the C example (examples/sql_revenue.c, on libsluice.so; built unless
+# -DSLUICE_BUILD_EXAMPLES=OFF): minutes 12:00 apple 3 x 0.50 + 2 x 0.50,
+# pear 1 x 0.75; 12:01 apple 10 x 0.45, pear 4 x 0.70 (a line of quantity
+# 0 is left out by WHERE)
+if [ -x "$SL_BUILD/sql_revenue" ]; then
+  printf '2024-05-01 12:00:03,apple,3,0.50\n2024-05-01 12:00:41,pear,1,0.75\n2024-05-01 12:00:58,apple,2,0.50\n2024-05-01 12:01:02,pear,4,0.70\n2024-05-01 12:01:09,pear,0,9.99\n2024-05-01 12:01:30,apple,10,0.45\n' >"$TMP/orders.csv"
+  "$SL_BUILD/sql_revenue" "$TMP/orders.csv" "$TMP/revenue.json" 2>"$TMP/ex.err"
+  check "example sql_revenue: exit 0" test $? -eq 0
+  check "example sql_revenue: the plan" contains "$TMP/ex.err" "window: TUMBLE size 60000 ms, key [product], aggregates [COUNT(*), SUM(agg\$0)]"
+  check "example sql_revenue: output" same_sorted "$TMP/revenue.json" '{"minute":"2024-05-01 12:00:00","product":"apple","orders":2,"total":2.50}
+{"minute":"2024-05-01 12:00:00","product":"pear","orders":1,"total":0.75}
+{"minute":"2024-05-01 12:01:00","product":"apple","orders":1,"total":4.50}
+{"minute":"2024-05-01 12:01:00","product":"pear","orders":1,"total":2.80}
+'
+fi
+
 # ---- statement errors ----------------------------------------------------------
 cat >"$TMP/err.sql" <<'EOF'
 CREATE TABLE t (a INT) WITH (connector = 'datagen');
