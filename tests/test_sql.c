@@ -133,6 +133,15 @@ static void json_codec(void) {
   CHECK_EQ_INT(bad, 0);
   CHECK_EQ_INT(sl__row_from_json("[1]", 3, 5, types, names, v, buf, sizeof buf, &why, &bad), -1);
   CHECK_EQ_STR(why, "not a JSON object");
+  /* a TIMESTAMP: a string, or a number of epoch ms */
+  sl__row_type tt[1] = {{SL__T_TIMESTAMP, 0, 0}};
+  const char *tn[1] = {"t"};
+  const char *j1 = "{\"t\": 1583298367500}", *j2 = "{\"t\": \"2020-03-04 05:06:07.5\"}", *j3 = "{\"t\": 1.5}";
+  CHECK_EQ_INT(sl__row_from_json(j1, strlen(j1), 1, tt, tn, v, buf, sizeof buf, &why, &bad), 0);
+  CHECK_EQ_INT(v[0].u.i, 1583298367500LL);
+  CHECK_EQ_INT(sl__row_from_json(j2, strlen(j2), 1, tt, tn, v, buf, sizeof buf, &why, &bad), 0);
+  CHECK_EQ_INT(v[0].u.i, 1583298367500LL);
+  CHECK_EQ_INT(sl__row_from_json(j3, strlen(j3), 1, tt, tn, v, buf, sizeof buf, &why, &bad), -1);
   uint8_t row[128];
   v[0] = (sl__val){.u.i = 5}, v[1] = (sl__val){.u.s = {"a\"\n", 3}}, v[2] = (sl__val){.u.i = 15};
   v[3] = (sl__val){.u.i = 1}, v[4] = (sl__val){.null = 1};

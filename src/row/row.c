@@ -636,6 +636,11 @@ int sl__row_from_json(const char *line, size_t len, int n, const sl__row_type *t
         while (p < e && *p != ',' && *p != '}' && *p != ' ' && *p != '\t') p++;
         if (types[col].kind == SL__T_VARCHAR) { /* a number or boolean as text */
           vals[col] = (sl__val){.u.s = {s, (uint32_t)(p - s)}};
+        } else if (types[col].kind == SL__T_TIMESTAMP) { /* a number: epoch milliseconds */
+          if (sl__row_parse_text((sl__row_type){SL__T_BIGINT, 0, 0}, s, (size_t)(p - s), &vals[col], why)) {
+            *why = "not a TIMESTAMP (a string YYYY-MM-DD HH:MM:SS[.fff] or a number of epoch ms)";
+            return *bad_col = col, -1;
+          }
         } else if (sl__row_parse_text(types[col], s, (size_t)(p - s), &vals[col], why)) {
           return *bad_col = col, -1;
         }
