@@ -69,10 +69,10 @@ static int same_type(sl__row_type a, sl__row_type b) {
 static const char *tn(sl__row_type t, char *buf) { return sl__row_type_name(t, buf, 32); }
 
 static sql_expr *mk(sql_ctx *c, sql_op op, sl__row_type t, int loc, int n) {
-  sql_expr *e = sql_alloc(c->arena, sizeof *e);
-  if (!e) return sql_oom(c), NULL;
+  sql_expr *e = sl__sql_alloc(c->arena, sizeof *e);
+  if (!e) return sl__sql_oom(c), NULL;
   e->op = op, e->type = t, e->loc = loc, e->n = n;
-  if (n && !(e->args = sql_alloc(c->arena, (size_t)n * sizeof *e->args))) return sql_oom(c), NULL;
+  if (n && !(e->args = sl__sql_alloc(c->arena, (size_t)n * sizeof *e->args))) return sl__sql_oom(c), NULL;
   return e;
 }
 
@@ -225,7 +225,7 @@ static int cmp_vals(sl__row_type t, const sl__val *a, const sl__val *b) {
   return (a->u.i > b->u.i) - (a->u.i < b->u.i);
 }
 
-int sql_eval_expr(const sql_expr *e, sql_eval *ev, sl__val *out) {
+int sl__sql_eval_expr(const sql_expr *e, sql_eval *ev, sl__val *out) {
   sl__val a, b;
   out->null = 0;
   switch (e->op) {
@@ -235,7 +235,7 @@ int sql_eval_expr(const sql_expr *e, sql_eval *ev, sl__val *out) {
     case SQL_E_OR: {
       int is_and = e->op == SQL_E_AND, any_null = 0;
       for (int i = 0; i < e->n; i++) {
-        if (sql_eval_expr(e->args[i], ev, &a)) return -1;
+        if (sl__sql_eval_expr(e->args[i], ev, &a)) return -1;
         if (a.null) any_null = 1;
         else if (a.u.i == !is_and) return out->u.i = !is_and, 0; /* false for AND, true for OR */
       }
@@ -244,27 +244,27 @@ int sql_eval_expr(const sql_expr *e, sql_eval *ev, sl__val *out) {
       return 0;
     }
     case SQL_E_NOT:
-      if (sql_eval_expr(e->args[0], ev, &a)) return -1;
+      if (sl__sql_eval_expr(e->args[0], ev, &a)) return -1;
       out->null = a.null, out->u.i = !a.u.i;
       return 0;
     case SQL_E_ISNULL:
     case SQL_E_ISNOTNULL:
-      if (sql_eval_expr(e->args[0], ev, &a)) return -1;
+      if (sl__sql_eval_expr(e->args[0], ev, &a)) return -1;
       out->u.i = (e->op == SQL_E_ISNULL) == (a.null != 0);
       return 0;
     case SQL_E_CASE: {
       int i = 0;
       for (; i + 1 < e->n; i += 2) {
-        if (sql_eval_expr(e->args[i], ev, &a)) return -1;
-        if (!a.null && a.u.i) return sql_eval_expr(e->args[i + 1], ev, out);
+        if (sl__sql_eval_expr(e->args[i], ev, &a)) return -1;
+        if (!a.null && a.u.i) return sl__sql_eval_expr(e->args[i + 1], ev, out);
       }
-      if (i < e->n) return sql_eval_expr(e->args[i], ev, out);
+      if (i < e->n) return sl__sql_eval_expr(e->args[i], ev, out);
       out->null = 1;
       return 0;
     }
     case SQL_E_COALESCE:
       for (int i = 0; i < e->n; i++) {
-        if (sql_eval_expr(e->args[i], ev, out)) return -1;
+        if (sl__sql_eval_expr(e->args[i], ev, out)) return -1;
         if (!out->null) return 0;
       }
       return 0;
@@ -273,7 +273,7 @@ int sql_eval_expr(const sql_expr *e, sql_eval *ev, sl__val *out) {
       size_t total = 0;
       sl__val parts[16];
       for (int i = 0; i < e->n; i++) {
-        if (sql_eval_expr(e->args[i], ev, &parts[i])) return -1;
+        if (sl__sql_eval_expr(e->args[i], ev, &parts[i])) return -1;
         if (parts[i].null) {
           if (e->op == SQL_E_CONCAT) return out->null = 1, 0;
           continue;
@@ -292,11 +292,11 @@ int sql_eval_expr(const sql_expr *e, sql_eval *ev, sl__val *out) {
   }
   /* the rest: NULL in, NULL out */
   if (e->n >= 1) {
-    if (sql_eval_expr(e->args[0], ev, &a)) return -1;
+    if (sl__sql_eval_expr(e->args[0], ev, &a)) return -1;
     if (a.null) return out->null = 1, 0;
   }
   if (e->n >= 2) {
-    if (sql_eval_expr(e->args[1], ev, &b)) return -1;
+    if (sl__sql_eval_expr(e->args[1], ev, &b)) return -1;
     if (b.null) return out->null = 1, 0;
   }
   sl__row_type at = e->n ? e->args[0]->type : e->type;
@@ -361,7 +361,7 @@ int sql_eval_expr(const sql_expr *e, sql_eval *ev, sl__val *out) {
       int64_t start = b.u.i, len = INT64_MAX;
       if (e->n == 3) {
         sl__val c3;
-        if (sql_eval_expr(e->args[2], ev, &c3)) return -1;
+        if (sl__sql_eval_expr(e->args[2], ev, &c3)) return -1;
         if (c3.null) return out->null = 1, 0;
         if (c3.u.i < 0) return fail(ev, "negative substring length not allowed");
         len = c3.u.i;
@@ -411,7 +411,7 @@ int sql_eval_expr(const sql_expr *e, sql_eval *ev, sl__val *out) {
 
 /* ---- compilation --------------------------------------------------------------- */
 
-static void *arena_alloc(void *ud, size_t n) { return sql_alloc(ud, n); }
+static void *arena_alloc(void *ud, size_t n) { return sl__sql_alloc(ud, n); }
 
 /* A cast node (folded when its argument is a constant). */
 static sql_expr *cast_to(sql_ctx *c, sql_expr *e, sl__row_type t) {
@@ -423,7 +423,7 @@ static sql_expr *cast_to(sql_ctx *c, sql_expr *e, sl__row_type t) {
     if (e->k.null) {
       k->k.null = 1;
     } else if (cast_val(&ev, e->type, t, &e->k, &k->k)) {
-      sql_error(c, e->loc, "%s", ev.err);
+      sl__sql_error(c, e->loc, "%s", ev.err);
       return NULL;
     }
     return k;
@@ -459,7 +459,7 @@ static sl__row_type common(sql_expr *a, sql_expr *b) {
   return T(0xFF);
 }
 
-sql_expr *sql_coerce(sql_ctx *c, sql_expr *e, sl__row_type t, const char *what) {
+sql_expr *sl__sql_coerce(sql_ctx *c, sql_expr *e, sl__row_type t, const char *what) {
   if (!e) return NULL;
   int k = e->type.kind;
   int ok = same_type(e->type, t) || k == SL__T_NULL || is_str_const(e) ||
@@ -468,7 +468,7 @@ sql_expr *sql_coerce(sql_ctx *c, sql_expr *e, sl__row_type t, const char *what) 
              (k == SL__T_BIGINT && t.kind == SL__T_BIGINT)));
   if (!ok) {
     char a[32], b[32];
-    sql_error(c, e->loc, "type mismatch: %s is %s, the value given is %s (CAST it)", what,
+    sl__sql_error(c, e->loc, "type mismatch: %s is %s, the value given is %s (CAST it)", what,
               tn(t, a), tn(e->type, b));
     return NULL;
   }
@@ -501,8 +501,8 @@ static sql_expr *binary(sql_ctx *c, sql_op op, sql_expr *l, sql_expr *r, int loc
     if (!(l = cast_to(c, l, t)) || !(r = cast_to(c, r, t))) return NULL;
     e = mk(c, op, T(SL__T_BOOL), loc, 2);
   } else if (op == SQL_E_LIKE) {
-    if (!(l = sql_coerce(c, l, T(SL__T_VARCHAR), "LIKE's operand")) ||
-        !(r = sql_coerce(c, r, T(SL__T_VARCHAR), "LIKE's pattern")))
+    if (!(l = sl__sql_coerce(c, l, T(SL__T_VARCHAR), "LIKE's operand")) ||
+        !(r = sl__sql_coerce(c, r, T(SL__T_VARCHAR), "LIKE's pattern")))
       return NULL;
     e = mk(c, op, T(SL__T_BOOL), loc, 2);
   } else if (op == SQL_E_CONCAT) {
@@ -537,7 +537,7 @@ static sql_expr *binary(sql_ctx *c, sql_op op, sql_expr *l, sql_expr *r, int loc
       sl__row_type dl = as_dec(lk == SL__T_NULL ? t : l->type), dr = as_dec(rk == SL__T_NULL ? t : r->type);
       if (!(l = cast_to(c, l, dl)) || !(r = cast_to(c, r, dr))) return NULL;
       int s = op == SQL_E_MUL ? dl.scale + dr.scale : (dl.scale > 6 ? dl.scale : 6);
-      if (s > 18) return sql_error(c, loc, "DECIMAL scale %d too large (the product of scales %d and %d)",
+      if (s > 18) return sl__sql_error(c, loc, "DECIMAL scale %d too large (the product of scales %d and %d)",
                                    s, dl.scale, dr.scale), NULL;
       rt = TDEC(18, s);
     } else {
@@ -550,7 +550,7 @@ static sql_expr *binary(sql_ctx *c, sql_op op, sql_expr *l, sql_expr *r, int loc
   if (e) e->args[0] = l, e->args[1] = r;
   return e;
 mismatch:
-  sql_error(c, loc, "operator %s does not apply to %s and %s", op_name(op), tn(l->type, a),
+  sl__sql_error(c, loc, "operator %s does not apply to %s and %s", op_name(op), tn(l->type, a),
             tn(r->type, b));
   return NULL;
 }
@@ -560,7 +560,7 @@ static sql_expr *boolean(sql_ctx *c, sql_expr *e, const char *what) {
   if (e->type.kind == SL__T_NULL) return cast_to(c, e, T(SL__T_BOOL));
   if (e->type.kind != SL__T_BOOL) {
     char b[32];
-    sql_error(c, e->loc, "%s must be BOOLEAN, not %s", what, tn(e->type, b));
+    sl__sql_error(c, e->loc, "%s must be BOOLEAN, not %s", what, tn(e->type, b));
     return NULL;
   }
   return e;
@@ -569,30 +569,30 @@ static sql_expr *boolean(sql_ctx *c, sql_expr *e, const char *what) {
 static sql_expr *constant(sql_ctx *c, const cJSON *b, int loc) {
   cJSON *v;
   sql_expr *e;
-  if (cJSON_IsTrue(sql_j(b, "isnull"))) {
+  if (cJSON_IsTrue(sl__sql_j(b, "isnull"))) {
     if ((e = mk(c, SQL_E_CONST, T(SL__T_NULL), loc, 0))) e->k.null = 1;
     return e;
   }
-  if ((v = sql_j(b, "ival"))) {
-    cJSON *x = sql_j(v, "ival");
+  if ((v = sl__sql_j(b, "ival"))) {
+    cJSON *x = sl__sql_j(v, "ival");
     if ((e = mk(c, SQL_E_CONST, T(SL__T_INT), loc, 0))) e->k.u.i = x ? (int64_t)x->valuedouble : 0;
     return e;
   }
-  if ((v = sql_j(b, "boolval"))) {
-    if ((e = mk(c, SQL_E_CONST, T(SL__T_BOOL), loc, 0))) e->k.u.i = cJSON_IsTrue(sql_j(v, "boolval"));
+  if ((v = sl__sql_j(b, "boolval"))) {
+    if ((e = mk(c, SQL_E_CONST, T(SL__T_BOOL), loc, 0))) e->k.u.i = cJSON_IsTrue(sl__sql_j(v, "boolval"));
     return e;
   }
-  if ((v = sql_j(b, "sval"))) {
-    const char *s = sql_js(v, "sval");
+  if ((v = sl__sql_j(b, "sval"))) {
+    const char *s = sl__sql_js(v, "sval");
     if (!s) s = "";
     if (!(e = mk(c, SQL_E_CONST, T(SL__T_VARCHAR), loc, 0))) return NULL;
     size_t n = strlen(s);
-    e->k.u.s.p = sql_strndup(c->arena, s, n);
+    e->k.u.s.p = sl__sql_strndup(c->arena, s, n);
     e->k.u.s.n = (uint32_t)n;
-    return e->k.u.s.p ? e : (sql_oom(c), NULL);
+    return e->k.u.s.p ? e : (sl__sql_oom(c), NULL);
   }
-  if ((v = sql_j(b, "fval"))) {
-    const char *s = sql_js(v, "fval");
+  if ((v = sl__sql_j(b, "fval"))) {
+    const char *s = sl__sql_js(v, "fval");
     if (!s) s = "0";
     const char *dot = strchr(s, '.');
     size_t n = strlen(s);
@@ -605,25 +605,25 @@ static sql_expr *constant(sql_ctx *c, const cJSON *b, int loc) {
       int scale = dot ? (int)(s + n - dot - 1) : 0;
       sl__row_type t = dot ? TDEC(digits < scale + 1 ? scale + 1 : digits, scale) : T(SL__T_BIGINT);
       if (!sl__row_parse_text(t, s, n, &out, &why) && (e = mk(c, SQL_E_CONST, t, loc, 0))) e->k = out;
-      return e ? e : (sql_error(c, loc, "bad number '%s'", s), NULL);
+      return e ? e : (sl__sql_error(c, loc, "bad number '%s'", s), NULL);
     }
-    if (sl__row_parse_text(T(SL__T_DOUBLE), s, n, &out, &why)) return sql_error(c, loc, "bad number '%s'", s), NULL;
+    if (sl__row_parse_text(T(SL__T_DOUBLE), s, n, &out, &why)) return sl__sql_error(c, loc, "bad number '%s'", s), NULL;
     if ((e = mk(c, SQL_E_CONST, T(SL__T_DOUBLE), loc, 0))) e->k = out;
     return e;
   }
-  sql_error(c, loc, "unsupported constant");
+  sl__sql_error(c, loc, "unsupported constant");
   return NULL;
 }
 
 /* INTERVAL 'n' UNIT (the unit as libpg_query's typmod mask) or
  * INTERVAL 'n unit' -> milliseconds. */
 static sql_expr *interval(sql_ctx *c, const char *s, const cJSON *tn_, int loc) {
-  cJSON *mods = sql_j(tn_, "typmods"), *m;
+  cJSON *mods = sl__sql_j(tn_, "typmods"), *m;
   int64_t mask = 0;
   cJSON_ArrayForEach(m, mods) {
     cJSON *b;
-    sql_node_kind(m, &b);
-    cJSON *iv = sql_j(sql_j(b, "ival"), "ival");
+    sl__sql_node_kind(m, &b);
+    cJSON *iv = sl__sql_j(sl__sql_j(b, "ival"), "ival");
     if (iv && !mask) mask = (int64_t)iv->valuedouble;
   }
   int64_t unit = 0;
@@ -632,7 +632,7 @@ static sql_expr *interval(sql_ctx *c, const char *s, const cJSON *tn_, int loc) 
   else if (mask & (1 << 10)) unit = 3600000;  /* HOUR */
   else if (mask & (1 << 3)) unit = 86400000;  /* DAY */
   else if (mask & ((1 << 1) | (1 << 2)))
-    return sql_error(c, loc, "INTERVAL of months or years has no fixed length; use DAY, HOUR, MINUTE or SECOND"), NULL;
+    return sl__sql_error(c, loc, "INTERVAL of months or years has no fixed length; use DAY, HOUR, MINUTE or SECOND"), NULL;
   int64_t ms = 0;
   char *end;
   double v = strtod(s, &end);
@@ -642,15 +642,15 @@ static sql_expr *interval(sql_ctx *c, const char *s, const cJSON *tn_, int loc) 
     else ms = (int64_t)llround(v * (double)unit);
   }
   if (!unit && sl__parse_duration_ms(s, &ms))
-    return sql_error(c, loc, "bad INTERVAL '%s' (INTERVAL '10' SECOND, INTERVAL '1 minute')", s), NULL;
+    return sl__sql_error(c, loc, "bad INTERVAL '%s' (INTERVAL '10' SECOND, INTERVAL '1 minute')", s), NULL;
   sql_expr *e = mk(c, SQL_E_CONST, T(SL__T_INTERVAL), loc, 0);
   if (e) e->k.u.i = ms;
   return e;
 }
 
 static sql_expr *func(sql_ctx *c, const cJSON *b, const sql_scope *sc, int loc) {
-  const char *name = sql_last_name(sql_j(b, "funcname"));
-  cJSON *args = sql_j(b, "args"), *a;
+  const char *name = sl__sql_last_name(sl__sql_j(b, "funcname"));
+  cJSON *args = sl__sql_j(b, "args"), *a;
   int n = cJSON_GetArraySize(args);
   char lname[64];
   snprintf(lname, sizeof lname, "%.40s", name ? name : "");
@@ -660,26 +660,26 @@ static sql_expr *func(sql_ctx *c, const cJSON *b, const sql_scope *sc, int loc) 
     if (!strcmp(lname, aggs[i]) && sc->agg) return sc->agg(c, sc, b, loc, lname);
   for (size_t i = 0; i < 5; i++)
     if (!strcmp(lname, aggs[i]))
-      return sql_error(c, loc,
+      return sl__sql_error(c, loc,
                        "aggregate %s() outside a windowed GROUP BY would need updates/retractions "
                        "(changelog streams are not built yet); aggregate per window instead",
                        aggs[i]), NULL;
   if (!strcmp(lname, "tumble") || !strcmp(lname, "hop") || !strcmp(lname, "session"))
-    return sql_error(c, loc, "%s() is a window table function: it belongs in FROM", lname), NULL;
-  if (sql_j(b, "over")) return sql_error(c, loc, "window functions (OVER) are not built yet"), NULL;
+    return sl__sql_error(c, loc, "%s() is a window table function: it belongs in FROM", lname), NULL;
+  if (sl__sql_j(b, "over")) return sl__sql_error(c, loc, "window functions (OVER) are not built yet"), NULL;
   if (!strcmp(lname, "extract") || !strcmp(lname, "date_part")) {
     static const char *const fields[] = {"year", "month", "day", "hour", "minute", "second",
                                          "millisecond", "dow", "doy", "epoch", "quarter"};
     cJSON *fb;
-    sql_node_kind(cJSON_GetArrayItem(args, 0), &fb);
-    const char *f = sql_js(sql_j(fb, "sval"), "sval");
+    sl__sql_node_kind(cJSON_GetArrayItem(args, 0), &fb);
+    const char *f = sl__sql_js(sl__sql_j(fb, "sval"), "sval");
     int fi = -1;
     for (int i = 0; f && i < 11; i++)
       if (!strcasecmp(f, fields[i])) fi = i;
     if (n != 2 || fi < 0)
-      return sql_error(c, loc, "EXTRACT(field FROM timestamp): field is one of YEAR, MONTH, DAY, HOUR, "
+      return sl__sql_error(c, loc, "EXTRACT(field FROM timestamp): field is one of YEAR, MONTH, DAY, HOUR, "
                                "MINUTE, SECOND, MILLISECOND, DOW, DOY, EPOCH, QUARTER"), NULL;
-    sql_expr *x = sql_coerce(c, compile(c, cJSON_GetArrayItem(args, 1), sc), T(SL__T_TIMESTAMP),
+    sql_expr *x = sl__sql_coerce(c, compile(c, cJSON_GetArrayItem(args, 1), sc), T(SL__T_TIMESTAMP),
                              "EXTRACT's argument");
     sql_expr *e = x ? mk(c, SQL_E_EXTRACT, T(SL__T_BIGINT), loc, 1) : NULL;
     if (e) e->args[0] = x, e->col = fi;
@@ -700,12 +700,12 @@ static sql_expr *func(sql_ctx *c, const cJSON *b, const sql_scope *sc, int loc) 
   for (int i = 0; i < (int)(sizeof fns / sizeof fns[0]); i++)
     if (!strcmp(lname, fns[i].name)) fi = i;
   if (fi < 0)
-    return sql_error(c, loc,
+    return sl__sql_error(c, loc,
                      "unknown function '%s' (functions: UPPER, LOWER, CHAR_LENGTH, SUBSTRING, TRIM, "
                      "CONCAT, ABS, COALESCE, EXTRACT, CAST)",
                      name ? name : "?"), NULL;
   if (n < fns[fi].min || n > fns[fi].max)
-    return sql_error(c, loc, "%s() takes %d%s%s argument%s, not %d", lname, fns[fi].min,
+    return sl__sql_error(c, loc, "%s() takes %d%s%s argument%s, not %d", lname, fns[fi].min,
                      fns[fi].max > fns[fi].min ? " to " : "",
                      fns[fi].max > fns[fi].min ? (fns[fi].max == 3 ? "3" : fns[fi].max == 2 ? "2" : "16") : "",
                      fns[fi].max > 1 ? "s" : "", n), NULL;
@@ -719,12 +719,12 @@ static sql_expr *func(sql_ctx *c, const cJSON *b, const sql_scope *sc, int loc) 
     snprintf(what, sizeof what, "argument %d of %s()", i + 1, lname);
     switch (e->op) {
       case SQL_E_SUBSTR:
-        x = i ? sql_coerce(c, x, T(SL__T_BIGINT), what) : sql_coerce(c, x, T(SL__T_VARCHAR), what);
+        x = i ? sl__sql_coerce(c, x, T(SL__T_BIGINT), what) : sl__sql_coerce(c, x, T(SL__T_VARCHAR), what);
         break;
       case SQL_E_CONCAT_WS_NULL: x = cast_to(c, x, T(SL__T_VARCHAR)); break;
       case SQL_E_ABS:
       case SQL_E_COALESCE: break;
-      default: x = sql_coerce(c, x, T(SL__T_VARCHAR), what);
+      default: x = sl__sql_coerce(c, x, T(SL__T_VARCHAR), what);
     }
     if (!x) return NULL;
     e->args[i++] = x;
@@ -734,7 +734,7 @@ static sql_expr *func(sql_ctx *c, const cJSON *b, const sql_scope *sc, int loc) 
   if (e->op == SQL_E_ABS) {
     if (!is_num(e->args[0]->type.kind)) {
       char t1[32];
-      return sql_error(c, loc, "abs() takes a number, not %s", tn(e->args[0]->type, t1)), NULL;
+      return sl__sql_error(c, loc, "abs() takes a number, not %s", tn(e->args[0]->type, t1)), NULL;
     }
     e->type = e->args[0]->type;
   }
@@ -745,12 +745,12 @@ static sql_expr *func(sql_ctx *c, const cJSON *b, const sql_scope *sc, int loc) 
       sl__row_type u = common(&tmp, e->args[k]);
       if (u.kind == 0xFF) {
         char t1[32], t2[32];
-        return sql_error(c, e->args[k]->loc, "COALESCE mixes %s and %s", tn(t, t1), tn(e->args[k]->type, t2)), NULL;
+        return sl__sql_error(c, e->args[k]->loc, "COALESCE mixes %s and %s", tn(t, t1), tn(e->args[k]->type, t2)), NULL;
       }
       t = u;
     }
     for (int k = 0; k < n; k++)
-      if (!(e->args[k] = e->args[k]->type.kind == SL__T_NULL ? sql_coerce(c, e->args[k], t, "") : cast_to(c, e->args[k], t)))
+      if (!(e->args[k] = e->args[k]->type.kind == SL__T_NULL ? sl__sql_coerce(c, e->args[k], t, "") : cast_to(c, e->args[k], t)))
         return NULL;
     e->type = t;
   }
@@ -758,20 +758,20 @@ static sql_expr *func(sql_ctx *c, const cJSON *b, const sql_scope *sc, int loc) 
 }
 
 static sql_expr *column(sql_ctx *c, const cJSON *b, const sql_scope *sc, int loc) {
-  cJSON *fields = sql_j(b, "fields"), *f;
+  cJSON *fields = sl__sql_j(b, "fields"), *f;
   const char *parts[3] = {0};
   int np = 0;
   cJSON_ArrayForEach(f, fields) {
     cJSON *fb;
-    const char *k = sql_node_kind(f, &fb);
-    if (!strcmp(k, "A_Star")) return sql_error(c, loc, "* is only allowed in a SELECT list"), NULL;
-    if (np < 3) parts[np] = sql_js(fb, "sval");
+    const char *k = sl__sql_node_kind(f, &fb);
+    if (!strcmp(k, "A_Star")) return sl__sql_error(c, loc, "* is only allowed in a SELECT list"), NULL;
+    if (np < 3) parts[np] = sl__sql_js(fb, "sval");
     np++;
   }
-  if (np > 2) return sql_error(c, loc, "a column is name or table.name"), NULL;
+  if (np > 2) return sl__sql_error(c, loc, "a column is name or table.name"), NULL;
   const char *name = parts[np - 1];
   if (np == 2 && (!sc->rel || strcmp(parts[0], sc->rel)))
-    return sql_error(c, loc, "unknown table '%s' in column reference (the query reads '%s')", parts[0],
+    return sl__sql_error(c, loc, "unknown table '%s' in column reference (the query reads '%s')", parts[0],
                      sc->rel ? sc->rel : "?"), NULL;
   for (int i = 0; i < sc->n; i++)
     if (!strcmp(sc->names[i], name)) {
@@ -782,35 +782,35 @@ static sql_expr *column(sql_ctx *c, const cJSON *b, const sql_scope *sc, int loc
   if (sc->inner)
     for (int i = 0; i < sc->inner->n; i++)
       if (!strcmp(sc->inner->names[i], name))
-        return sql_error(c, loc, "column '%s' must appear in GROUP BY or be used in an aggregate", name), NULL;
+        return sl__sql_error(c, loc, "column '%s' must appear in GROUP BY or be used in an aggregate", name), NULL;
   char list[512];
   size_t at = 0;
   list[0] = 0;
   for (int i = 0; i < sc->n && at < sizeof list - 64; i++)
     at += (size_t)snprintf(list + at, sizeof list - at, "%s%s", i ? ", " : "", sc->names[i]);
-  sql_error(c, loc, "unknown column '%s' (%s%s%s has: %s)", name, sc->rel ? "'" : "",
+  sl__sql_error(c, loc, "unknown column '%s' (%s%s%s has: %s)", name, sc->rel ? "'" : "",
             sc->rel ? sc->rel : "the input", sc->rel ? "'" : "", list);
   return NULL;
 }
 
 static sql_expr *compile(sql_ctx *c, const cJSON *node, const sql_scope *sc) {
   cJSON *b;
-  const char *kind = sql_node_kind(node, &b);
-  int loc = sql_jloc(node);
+  const char *kind = sl__sql_node_kind(node, &b);
+  int loc = sl__sql_jloc(node);
   if (!strcmp(kind, "ColumnRef")) return column(c, b, sc, loc);
   if (!strcmp(kind, "A_Const")) return constant(c, b, loc);
   if (!strcmp(kind, "TypeCast")) {
     sl__row_type t;
-    cJSON *tn_ = sql_j(b, "typeName");
+    cJSON *tn_ = sl__sql_j(b, "typeName");
     cJSON *ab;
-    if (sql_type_of(c, tn_, &t)) return NULL;
+    if (sl__sql_type_of(c, tn_, &t)) return NULL;
     if (t.kind == SL__T_INTERVAL) {
-      const char *k = sql_node_kind(sql_j(b, "arg"), &ab);
-      const char *s = sql_js(sql_j(ab, "sval"), "sval");
-      if (strcmp(k, "A_Const") || !s) return sql_error(c, loc, "INTERVAL needs a literal: INTERVAL '10' SECOND"), NULL;
-      return interval(c, s, tn_, sql_jloc(sql_j(b, "arg")));
+      const char *k = sl__sql_node_kind(sl__sql_j(b, "arg"), &ab);
+      const char *s = sl__sql_js(sl__sql_j(ab, "sval"), "sval");
+      if (strcmp(k, "A_Const") || !s) return sl__sql_error(c, loc, "INTERVAL needs a literal: INTERVAL '10' SECOND"), NULL;
+      return interval(c, s, tn_, sl__sql_jloc(sl__sql_j(b, "arg")));
     }
-    sql_expr *x = compile(c, sql_j(b, "arg"), sc);
+    sql_expr *x = compile(c, sl__sql_j(b, "arg"), sc);
     if (!x) return NULL;
     int f = x->type.kind;
     int ok = f == SL__T_NULL || f == t.kind || f == SL__T_VARCHAR || t.kind == SL__T_VARCHAR ||
@@ -819,17 +819,17 @@ static sql_expr *compile(sql_ctx *c, const cJSON *node, const sql_scope *sc) {
              (is_int(f) && t.kind == SL__T_TIMESTAMP);
     if (!ok || f == SL__T_INTERVAL) {
       char t1[32], t2[32];
-      return sql_error(c, loc < 0 ? x->loc : loc, "cannot CAST %s to %s", tn(x->type, t1), tn(t, t2)), NULL;
+      return sl__sql_error(c, loc < 0 ? x->loc : loc, "cannot CAST %s to %s", tn(x->type, t1), tn(t, t2)), NULL;
     }
-    if (f == SL__T_NULL) return sql_coerce(c, x, t, "");
+    if (f == SL__T_NULL) return sl__sql_coerce(c, x, t, "");
     return cast_to(c, x, t);
   }
   if (!strcmp(kind, "A_Expr")) {
-    const char *ak = sql_js(b, "kind");
-    const char *opn = sql_last_name(sql_j(b, "name"));
-    cJSON *lj = sql_j(b, "lexpr"), *rj = sql_j(b, "rexpr");
+    const char *ak = sl__sql_js(b, "kind");
+    const char *opn = sl__sql_last_name(sl__sql_j(b, "name"));
+    cJSON *lj = sl__sql_j(b, "lexpr"), *rj = sl__sql_j(b, "rexpr");
     if (!strcmp(ak, "AEXPR_BETWEEN") || !strcmp(ak, "AEXPR_NOT_BETWEEN")) {
-      cJSON *items = sql_j(sql_j(rj, "List"), "items");
+      cJSON *items = sl__sql_j(sl__sql_j(rj, "List"), "items");
       sql_expr *x = compile(c, lj, sc), *lo = compile(c, cJSON_GetArrayItem(items, 0), sc),
                *hi = x && lo ? compile(c, cJSON_GetArrayItem(items, 1), sc) : NULL;
       sql_expr *ge = binary(c, SQL_E_GE, x, lo, loc), *le = ge ? binary(c, SQL_E_LE, x, hi, loc) : NULL;
@@ -844,7 +844,7 @@ static sql_expr *compile(sql_ctx *c, const cJSON *node, const sql_scope *sc) {
       return e;
     }
     if (!strcmp(ak, "AEXPR_IN")) {
-      cJSON *items = sql_j(sql_j(rj, "List"), "items"), *it;
+      cJSON *items = sl__sql_j(sl__sql_j(rj, "List"), "items"), *it;
       int neg = opn && !strcmp(opn, "<>");
       sql_expr *x = compile(c, lj, sc);
       sql_expr *e = x ? mk(c, neg ? SQL_E_AND : SQL_E_OR, T(SL__T_BOOL), loc, cJSON_GetArraySize(items)) : NULL;
@@ -861,7 +861,7 @@ static sql_expr *compile(sql_ctx *c, const cJSON *node, const sql_scope *sc) {
       return e;
     }
     if (strcmp(ak, "AEXPR_OP") || !opn)
-      return sql_error(c, loc, "unsupported expression (%s)", ak), NULL;
+      return sl__sql_error(c, loc, "unsupported expression (%s)", ak), NULL;
     static const struct {
       const char *s;
       sql_op op;
@@ -872,14 +872,14 @@ static sql_expr *compile(sql_ctx *c, const cJSON *node, const sql_scope *sc) {
     int oi = -1;
     for (int i = 0; i < (int)(sizeof ops / sizeof ops[0]); i++)
       if (!strcmp(opn, ops[i].s)) oi = i;
-    if (oi < 0) return sql_error(c, loc, "unknown operator '%s'", opn), NULL;
+    if (oi < 0) return sl__sql_error(c, loc, "unknown operator '%s'", opn), NULL;
     if (!lj) { /* unary */
       sql_expr *x = compile(c, rj, sc);
       if (!x) return NULL;
       if (ops[oi].op == SQL_E_ADD && is_num(x->type.kind)) return x;
       if (ops[oi].op != SQL_E_SUB || !is_num(x->type.kind)) {
         char t1[32];
-        return sql_error(c, loc, "unary %s does not apply to %s", opn, tn(x->type, t1)), NULL;
+        return sl__sql_error(c, loc, "unary %s does not apply to %s", opn, tn(x->type, t1)), NULL;
       }
       if (x->op == SQL_E_CONST) {
         if (x->type.kind == SL__T_DOUBLE) x->k.u.f = -x->k.u.f;
@@ -896,8 +896,8 @@ static sql_expr *compile(sql_ctx *c, const cJSON *node, const sql_scope *sc) {
     return binary(c, ops[oi].op, l, r, loc);
   }
   if (!strcmp(kind, "BoolExpr")) {
-    const char *bo = sql_js(b, "boolop");
-    cJSON *args = sql_j(b, "args"), *a;
+    const char *bo = sl__sql_js(b, "boolop");
+    cJSON *args = sl__sql_j(b, "args"), *a;
     sql_op op = !strcmp(bo, "AND_EXPR") ? SQL_E_AND : !strcmp(bo, "OR_EXPR") ? SQL_E_OR : SQL_E_NOT;
     sql_expr *e = mk(c, op, T(SL__T_BOOL), loc, cJSON_GetArraySize(args));
     if (!e) return NULL;
@@ -909,26 +909,26 @@ static sql_expr *compile(sql_ctx *c, const cJSON *node, const sql_scope *sc) {
     return e;
   }
   if (!strcmp(kind, "NullTest")) {
-    sql_expr *x = compile(c, sql_j(b, "arg"), sc);
-    const char *t = sql_js(b, "nulltesttype");
+    sql_expr *x = compile(c, sl__sql_j(b, "arg"), sc);
+    const char *t = sl__sql_js(b, "nulltesttype");
     sql_expr *e = x ? mk(c, t && !strcmp(t, "IS_NOT_NULL") ? SQL_E_ISNOTNULL : SQL_E_ISNULL, T(SL__T_BOOL), loc, 1) : NULL;
     if (e) e->args[0] = x;
     return e;
   }
   if (!strcmp(kind, "CaseExpr")) {
-    cJSON *args = sql_j(b, "args"), *w, *def = sql_j(b, "defresult");
+    cJSON *args = sl__sql_j(b, "args"), *w, *def = sl__sql_j(b, "defresult");
     int nw = cJSON_GetArraySize(args);
     sql_expr *e = mk(c, SQL_E_CASE, T(SL__T_NULL), loc, 2 * nw + (def != NULL));
-    sql_expr *subject = sql_j(b, "arg") ? compile(c, sql_j(b, "arg"), sc) : NULL;
-    if (!e || (sql_j(b, "arg") && !subject)) return NULL;
+    sql_expr *subject = sl__sql_j(b, "arg") ? compile(c, sl__sql_j(b, "arg"), sc) : NULL;
+    if (!e || (sl__sql_j(b, "arg") && !subject)) return NULL;
     int i = 0;
     cJSON_ArrayForEach(w, args) {
       cJSON *wb;
-      sql_node_kind(w, &wb);
-      sql_expr *cond = compile(c, sql_j(wb, "expr"), sc);
-      if (subject) cond = binary(c, SQL_E_EQ, subject, cond, sql_jloc(w));
+      sl__sql_node_kind(w, &wb);
+      sql_expr *cond = compile(c, sl__sql_j(wb, "expr"), sc);
+      if (subject) cond = binary(c, SQL_E_EQ, subject, cond, sl__sql_jloc(w));
       if (!(e->args[i++] = boolean(c, cond, "a WHEN condition"))) return NULL;
-      if (!(e->args[i++] = compile(c, sql_j(wb, "result"), sc))) return NULL;
+      if (!(e->args[i++] = compile(c, sl__sql_j(wb, "result"), sc))) return NULL;
     }
     if (def && !(e->args[i++] = compile(c, def, sc))) return NULL;
     /* the results: args[1], args[3], ... and the ELSE (the last, when n is odd) */
@@ -939,7 +939,7 @@ static sql_expr *compile(sql_ctx *c, const cJSON *node, const sql_scope *sc) {
       sl__row_type u = common(&tmp, e->args[r]);
       if (u.kind == 0xFF) {
         char t1[32], t2[32];
-        return sql_error(c, e->args[r]->loc, "CASE mixes result types %s and %s", tn(tmp.type, t1),
+        return sl__sql_error(c, e->args[r]->loc, "CASE mixes result types %s and %s", tn(tmp.type, t1),
                          tn(e->args[r]->type, t2)), NULL;
       }
       tmp.type = u;
@@ -948,30 +948,30 @@ static sql_expr *compile(sql_ctx *c, const cJSON *node, const sql_scope *sc) {
     for (int k = 1; k <= e->n; k += 2) {
       int r = k < e->n ? k : e->n - 1;
       if (k == e->n && !(e->n & 1)) break;
-      if (!(e->args[r] = sql_coerce(c, e->args[r], e->type, "a CASE result"))) return NULL;
+      if (!(e->args[r] = sl__sql_coerce(c, e->args[r], e->type, "a CASE result"))) return NULL;
     }
     return e;
   }
   if (!strcmp(kind, "CoalesceExpr")) {
     /* same as the function */
     cJSON *fn = cJSON_CreateObject();
-    if (!fn) return sql_oom(c), NULL;
+    if (!fn) return sl__sql_oom(c), NULL;
     cJSON *names = cJSON_AddArrayToObject(fn, "funcname");
     cJSON *sv = cJSON_CreateObject();
     cJSON *str = cJSON_AddObjectToObject(sv, "String");
     cJSON_AddStringToObject(str, "sval", "coalesce");
     cJSON_AddItemToArray(names, sv);
-    cJSON_AddItemReferenceToObject(fn, "args", sql_j(b, "args"));
+    cJSON_AddItemReferenceToObject(fn, "args", sl__sql_j(b, "args"));
     sql_expr *e = func(c, fn, sc, loc);
     cJSON_Delete(fn);
     return e;
   }
   if (!strcmp(kind, "FuncCall")) return func(c, b, sc, loc);
-  if (!strcmp(kind, "SubLink")) return sql_error(c, loc, "subqueries are not supported"), NULL;
-  return sql_error(c, loc, "unsupported expression (%s)", kind[0] ? kind : "empty"), NULL;
+  if (!strcmp(kind, "SubLink")) return sl__sql_error(c, loc, "subqueries are not supported"), NULL;
+  return sl__sql_error(c, loc, "unsupported expression (%s)", kind[0] ? kind : "empty"), NULL;
 }
 
-sql_expr *sql_compile(sql_ctx *c, const cJSON *node, const sql_scope *sc) { return compile(c, node, sc); }
+sql_expr *sl__sql_compile(sql_ctx *c, const cJSON *node, const sql_scope *sc) { return compile(c, node, sc); }
 
 /* ---- EXPLAIN text -------------------------------------------------------------- */
 
@@ -1042,7 +1042,7 @@ static size_t text(const sql_expr *e, const sql_scope *sc, char *buf, size_t cap
 #undef SUB
 }
 
-void sql_expr_text(const sql_expr *e, const sql_scope *sc, char *buf, size_t cap) {
+void sl__sql_expr_text(const sql_expr *e, const sql_scope *sc, char *buf, size_t cap) {
   size_t n = text(e, sc, buf, cap);
   if (n >= cap && cap) {
     if (cap > 4) memcpy(buf + cap - 4, "...", 4);

@@ -30,7 +30,7 @@ struct sql_block {
   _Alignas(16) unsigned char data[];
 };
 
-void *sql_alloc(sql_arena *a, size_t n) {
+void *sl__sql_alloc(sql_arena *a, size_t n) {
   n = (n + 15) & ~(size_t)15;
   struct sql_block *b = a->head;
   if (!b || b->used + n > b->cap) {
@@ -46,13 +46,13 @@ void *sql_alloc(sql_arena *a, size_t n) {
   return p;
 }
 
-char *sql_strndup(sql_arena *a, const char *s, size_t n) {
-  char *d = sql_alloc(a, n + 1);
+char *sl__sql_strndup(sql_arena *a, const char *s, size_t n) {
+  char *d = sl__sql_alloc(a, n + 1);
   if (d) memcpy(d, s, n), d[n] = 0;
   return d;
 }
 
-void sql_arena_free(sql_arena *a) {
+void sl__sql_arena_free(sql_arena *a) {
   while (a->head) {
     struct sql_block *n = a->head->next;
     sl__free(a->head);
@@ -60,7 +60,7 @@ void sql_arena_free(sql_arena *a) {
   }
 }
 
-void sql_appendf(char **buf, size_t *len, size_t *cap, const char *fmt, ...) {
+void sl__sql_appendf(char **buf, size_t *len, size_t *cap, const char *fmt, ...) {
   va_list ap;
   va_start(ap, fmt);
   int n = vsnprintf(NULL, 0, fmt, ap);
@@ -81,7 +81,7 @@ void sql_appendf(char **buf, size_t *len, size_t *cap, const char *fmt, ...) {
 
 /* ---- messages ------------------------------------------------------------------ */
 
-int sql_error(sql_ctx *c, int loc, const char *fmt, ...) {
+int sl__sql_error(sql_ctx *c, int loc, const char *fmt, ...) {
   char m[1024];
   va_list ap;
   va_start(ap, fmt);
@@ -117,7 +117,7 @@ int sql_error(sql_ctx *c, int loc, const char *fmt, ...) {
   return -SL_EINVAL;
 }
 
-int sql_oom(sql_ctx *c) {
+int sl__sql_oom(sql_ctx *c) {
   c->failed = 1;
   snprintf(c->msg, sizeof c->msg, "out of memory");
   return -SL_ENOMEM;
@@ -225,9 +225,9 @@ static void rewrite_keys(char *s) {
   }
 }
 
-cJSON *sql_parse(sql_ctx *c, const char *text) {
+cJSON *sl__sql_parse(sql_ctx *c, const char *text) {
   char *t = sl__strdup(text);
-  if (!t) return sql_oom(c), NULL;
+  if (!t) return sl__sql_oom(c), NULL;
   rewrite_keys(t);
   PgQueryParseResult r = pg_query_parse(t);
   sl__free(t);
@@ -242,10 +242,10 @@ cJSON *sql_parse(sql_ctx *c, const char *text) {
         if (((unsigned char)*p & 0xC0) != 0x80 && ++chars == r.error->cursorpos) break;
       }
     }
-    sql_error(c, loc, "%s", r.error->message);
+    sl__sql_error(c, loc, "%s", r.error->message);
   } else {
     root = cJSON_Parse(r.parse_tree);
-    if (!root) sql_oom(c);
+    if (!root) sl__sql_oom(c);
   }
   pg_query_free_parse_result(r);
   return root;
@@ -253,45 +253,45 @@ cJSON *sql_parse(sql_ctx *c, const char *text) {
 
 /* ---- the tree ------------------------------------------------------------------ */
 
-cJSON *sql_j(const cJSON *o, const char *key) {
+cJSON *sl__sql_j(const cJSON *o, const char *key) {
   return o ? cJSON_GetObjectItemCaseSensitive(o, key) : NULL;
 }
 
-const char *sql_js(const cJSON *o, const char *key) {
-  cJSON *v = sql_j(o, key);
+const char *sl__sql_js(const cJSON *o, const char *key) {
+  cJSON *v = sl__sql_j(o, key);
   return cJSON_IsString(v) ? v->valuestring : NULL;
 }
 
-const char *sql_node_kind(const cJSON *node, cJSON **body) {
+const char *sl__sql_node_kind(const cJSON *node, cJSON **body) {
   cJSON *k = node ? node->child : NULL;
   if (body) *body = k;
   return k ? k->string : "";
 }
 
-int sql_jloc(const cJSON *node) {
+int sl__sql_jloc(const cJSON *node) {
   cJSON *b;
-  sql_node_kind(node, &b);
-  cJSON *l = sql_j(b, "location");
+  sl__sql_node_kind(node, &b);
+  cJSON *l = sl__sql_j(b, "location");
   return cJSON_IsNumber(l) ? l->valueint : -1;
 }
 
-const char *sql_last_name(const cJSON *names) {
+const char *sl__sql_last_name(const cJSON *names) {
   const cJSON *last = NULL, *it;
   cJSON_ArrayForEach(it, names) last = it;
   cJSON *b;
-  if (!last || strcmp(sql_node_kind(last, &b), "String")) return NULL;
-  return sql_js(b, "sval");
+  if (!last || strcmp(sl__sql_node_kind(last, &b), "String")) return NULL;
+  return sl__sql_js(b, "sval");
 }
 
-int sql_type_of(sql_ctx *c, const cJSON *tn, sl__row_type *t) {
-  const char *name = sql_last_name(sql_j(tn, "names"));
-  int loc = cJSON_IsNumber(sql_j(tn, "location")) ? sql_j(tn, "location")->valueint : -1;
-  cJSON *mods = sql_j(tn, "typmods");
+int sl__sql_type_of(sql_ctx *c, const cJSON *tn, sl__row_type *t) {
+  const char *name = sl__sql_last_name(sl__sql_j(tn, "names"));
+  int loc = cJSON_IsNumber(sl__sql_j(tn, "location")) ? sl__sql_j(tn, "location")->valueint : -1;
+  cJSON *mods = sl__sql_j(tn, "typmods");
   int nmods = cJSON_GetArraySize(mods);
   *t = (sl__row_type){0};
-  if (!name) return sql_error(c, loc, "a type name was expected");
-  if (cJSON_GetArraySize(sql_j(tn, "arrayBounds")))
-    return sql_error(c, loc, "array types are not supported");
+  if (!name) return sl__sql_error(c, loc, "a type name was expected");
+  if (cJSON_GetArraySize(sl__sql_j(tn, "arrayBounds")))
+    return sl__sql_error(c, loc, "array types are not supported");
   static const struct {
     const char *n;
     int kind;
@@ -306,7 +306,7 @@ int sql_type_of(sql_ctx *c, const cJSON *tn, sl__row_type *t) {
   for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
     if (!strcasecmp(name, names[i].n)) t->kind = (uint8_t)names[i].kind;
   if (!t->kind)
-    return sql_error(c, loc,
+    return sl__sql_error(c, loc,
                      "unknown type '%s' (types: BOOLEAN, INT, BIGINT, DOUBLE, DECIMAL(p, s), "
                      "VARCHAR, TEXT, TIMESTAMP)",
                      name);
@@ -316,12 +316,12 @@ int sql_type_of(sql_ctx *c, const cJSON *tn, sl__row_type *t) {
     int i = 0;
     cJSON_ArrayForEach(m, mods) {
       cJSON *b;
-      sql_node_kind(m, &b);
-      cJSON *iv = sql_j(sql_j(b, "ival"), "ival");
+      sl__sql_node_kind(m, &b);
+      cJSON *iv = sl__sql_j(sl__sql_j(b, "ival"), "ival");
       if (i < 2) v[i++] = cJSON_IsNumber(iv) ? iv->valueint : 0;
     }
     if (nmods > 2 || v[0] < 1 || v[0] > 18 || v[1] < 0 || v[1] > v[0])
-      return sql_error(c, loc, "DECIMAL(p, s) needs 1 <= p <= 18 and 0 <= s <= p (got p = %d, s = %d)",
+      return sl__sql_error(c, loc, "DECIMAL(p, s) needs 1 <= p <= 18 and 0 <= s <= p (got p = %d, s = %d)",
                        v[0], v[1]);
     t->precision = (uint8_t)v[0], t->scale = (uint8_t)v[1];
   }

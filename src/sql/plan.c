@@ -22,7 +22,7 @@
  * updates/retractions, which sluice's streams do not carry yet: it is
  * refused with that reason rather than approximated.
  *
- * The job (sql_build) is made of public API calls only:
+ * The job (sl__sql_build) is made of public API calls only:
  *
  *   filesystem: sl_file_source -> "decode: T" (flat_map: a CSV or JSON
  *               line -> a row; a line that does not parse as the declared
@@ -60,17 +60,17 @@
 /* ---- planning ----------------------------------------------------------------- */
 
 static sql_plan *new_plan(sql_ctx *c, int kind, int n) {
-  sql_plan *p = sql_alloc(c->arena, sizeof *p);
-  if (!p) return sql_oom(c), NULL;
+  sql_plan *p = sl__sql_alloc(c->arena, sizeof *p);
+  if (!p) return sl__sql_oom(c), NULL;
   p->kind = kind, p->n = n;
-  p->names = sql_alloc(c->arena, (size_t)(n ? n : 1) * sizeof *p->names);
-  p->types = sql_alloc(c->arena, (size_t)(n ? n : 1) * sizeof *p->types);
-  p->proj = kind == SQL_P_CALC ? sql_alloc(c->arena, (size_t)(n ? n : 1) * sizeof *p->proj) : NULL;
-  if (!p->names || !p->types || (kind == SQL_P_CALC && !p->proj)) return sql_oom(c), NULL;
+  p->names = sl__sql_alloc(c->arena, (size_t)(n ? n : 1) * sizeof *p->names);
+  p->types = sl__sql_alloc(c->arena, (size_t)(n ? n : 1) * sizeof *p->types);
+  p->proj = kind == SQL_P_CALC ? sl__sql_alloc(c->arena, (size_t)(n ? n : 1) * sizeof *p->proj) : NULL;
+  if (!p->names || !p->types || (kind == SQL_P_CALC && !p->proj)) return sl__sql_oom(c), NULL;
   return p;
 }
 
-static const char *alias_of(const cJSON *b) { return sql_js(sql_j(b, "alias"), "aliasname"); }
+static const char *alias_of(const cJSON *b) { return sl__sql_js(sl__sql_j(b, "alias"), "aliasname"); }
 
 /* A window table function in FROM: TUMBLE(t, col, size), HOP(t, col,
  * slide, size), SESSION(t, col, gap). */
@@ -83,12 +83,12 @@ typedef struct sql_window {
 
 static int window_arg_ms(sql_ctx *c, const cJSON *node, const char *what, int64_t *ms) {
   sql_scope none = {0};
-  sql_expr *e = sql_compile(c, node, &none);
+  sql_expr *e = sl__sql_compile(c, node, &none);
   if (!e) return -SL_EINVAL;
   if (e->op != SQL_E_CONST || e->k.null ||
       (e->type.kind != SL__T_INTERVAL && e->type.kind != SL__T_INT && e->type.kind != SL__T_BIGINT) ||
       e->k.u.i <= 0)
-    return sql_error(c, e->loc, "the window's %s is a positive INTERVAL (INTERVAL '10' SECOND) or a "
+    return sl__sql_error(c, e->loc, "the window's %s is a positive INTERVAL (INTERVAL '10' SECOND) or a "
                                 "number of milliseconds", what);
   *ms = e->k.u.i;
   return 0;
@@ -97,26 +97,26 @@ static int window_arg_ms(sql_ctx *c, const cJSON *node, const char *what, int64_
 static sql_plan *plan_from(sql_ctx *c, const cJSON *item, const char **rel, sql_window *win);
 
 static sql_plan *plan_window_tvf(sql_ctx *c, const cJSON *b, const char **rel, sql_window *win) {
-  const cJSON *fn = sql_j(sql_j(cJSON_GetArrayItem(sql_j(b, "functions"), 0), "List"), "items");
+  const cJSON *fn = sl__sql_j(sl__sql_j(cJSON_GetArrayItem(sl__sql_j(b, "functions"), 0), "List"), "items");
   cJSON *fb;
-  if (strcmp(sql_node_kind(cJSON_GetArrayItem(fn, 0), &fb), "FuncCall")) {
-    sql_error(c, sql_jloc(cJSON_GetArrayItem(fn, 0)), "only window table functions (TUMBLE, HOP, SESSION) may be in FROM");
+  if (strcmp(sl__sql_node_kind(cJSON_GetArrayItem(fn, 0), &fb), "FuncCall")) {
+    sl__sql_error(c, sl__sql_jloc(cJSON_GetArrayItem(fn, 0)), "only window table functions (TUMBLE, HOP, SESSION) may be in FROM");
     return NULL;
   }
-  int loc = sql_jloc(cJSON_GetArrayItem(fn, 0));
-  const char *name = sql_last_name(sql_j(fb, "funcname"));
-  cJSON *args = sql_j(fb, "args");
+  int loc = sl__sql_jloc(cJSON_GetArrayItem(fn, 0));
+  const char *name = sl__sql_last_name(sl__sql_j(fb, "funcname"));
+  cJSON *args = sl__sql_j(fb, "args");
   int n = cJSON_GetArraySize(args), kind = 0, want = 0;
   if (name && !strcasecmp(name, "tumble")) kind = SL_WINDOW_TUMBLING + 1, want = 3;
   if (name && !strcasecmp(name, "hop")) kind = SL_WINDOW_SLIDING + 1, want = 4;
   if (name && !strcasecmp(name, "session")) kind = SL_WINDOW_SESSION + 1, want = 3;
   if (!kind) {
-    sql_error(c, loc, "unknown table function '%s' (window table functions: TUMBLE(t, col, size), "
+    sl__sql_error(c, loc, "unknown table function '%s' (window table functions: TUMBLE(t, col, size), "
                       "HOP(t, col, slide, size), SESSION(t, col, gap))", name ? name : "?");
     return NULL;
   }
   if (n != want) {
-    sql_error(c, loc, "%s takes %d arguments: %s", name, want,
+    sl__sql_error(c, loc, "%s takes %d arguments: %s", name, want,
               want == 4 ? "HOP(table, time column, slide, size)"
               : kind == SL_WINDOW_SESSION + 1 ? "SESSION(table, time column, gap)"
                                               : "TUMBLE(table, time column, size)");
@@ -126,14 +126,14 @@ static sql_plan *plan_window_tvf(sql_ctx *c, const cJSON *b, const char **rel, s
   cJSON *tb;
   const cJSON *targ = cJSON_GetArrayItem(args, 0);
   const char *tname = NULL;
-  if (!strcmp(sql_node_kind(targ, &tb), "ColumnRef") && cJSON_GetArraySize(sql_j(tb, "fields")) == 1) {
+  if (!strcmp(sl__sql_node_kind(targ, &tb), "ColumnRef") && cJSON_GetArraySize(sl__sql_j(tb, "fields")) == 1) {
     cJSON *nb;
-    sql_node_kind(cJSON_GetArrayItem(sql_j(tb, "fields"), 0), &nb);
-    tname = sql_js(nb, "sval");
+    sl__sql_node_kind(cJSON_GetArrayItem(sl__sql_j(tb, "fields"), 0), &nb);
+    tname = sl__sql_js(nb, "sval");
   }
-  sql_table *t = tname ? sql_find_table(c->sess, tname) : NULL;
+  sql_table *t = tname ? sl__sql_find_table(c->sess, tname) : NULL;
   if (!t || t->view) {
-    sql_error(c, sql_jloc(targ), tname && t ? "a window table function reads a table, not a view ('%s')"
+    sl__sql_error(c, sl__sql_jloc(targ), tname && t ? "a window table function reads a table, not a view ('%s')"
                                             : "the first argument of %s is a table name",
               tname && t ? tname : name);
     return NULL;
@@ -141,8 +141,8 @@ static sql_plan *plan_window_tvf(sql_ctx *c, const cJSON *b, const char **rel, s
   /* plan the scan as FROM t */
   cJSON *rv = cJSON_CreateObject(), *rb = cJSON_AddObjectToObject(rv, "RangeVar");
   cJSON_AddStringToObject(rb, "relname", tname);
-  cJSON_AddNumberToObject(rb, "location", sql_jloc(targ));
-  const char *alias = sql_js(sql_j(b, "alias"), "aliasname");
+  cJSON_AddNumberToObject(rb, "location", sl__sql_jloc(targ));
+  const char *alias = sl__sql_js(sl__sql_j(b, "alias"), "aliasname");
   sql_plan *p = plan_from(c, rv, rel, NULL);
   cJSON_Delete(rv);
   if (!p) return NULL;
@@ -151,19 +151,19 @@ static sql_plan *plan_window_tvf(sql_ctx *c, const cJSON *b, const char **rel, s
   cJSON *cb;
   const cJSON *carg = cJSON_GetArrayItem(args, 1);
   const char *cname = NULL;
-  if (!strcmp(sql_node_kind(carg, &cb), "ColumnRef")) {
+  if (!strcmp(sl__sql_node_kind(carg, &cb), "ColumnRef")) {
     cJSON *nb, *last = NULL, *f;
-    cJSON_ArrayForEach(f, sql_j(cb, "fields")) last = f;
-    sql_node_kind(last, &nb);
-    cname = sql_js(nb, "sval");
+    cJSON_ArrayForEach(f, sl__sql_j(cb, "fields")) last = f;
+    sl__sql_node_kind(last, &nb);
+    cname = sl__sql_js(nb, "sval");
   }
   if (t->rowtime < 0) {
-    sql_error(c, sql_jloc(carg), "table '%s' has no event time: declare it with WITH (watermark = "
+    sl__sql_error(c, sl__sql_jloc(carg), "table '%s' has no event time: declare it with WITH (watermark = "
                                  "'%s - INTERVAL ''1'' SECOND')", t->name, cname ? cname : "column");
     return NULL;
   }
   if (!cname || strcmp(cname, t->names[t->rowtime])) {
-    sql_error(c, sql_jloc(carg), "the window's time column must be '%s', the table's event time (its "
+    sl__sql_error(c, sl__sql_jloc(carg), "the window's time column must be '%s', the table's event time (its "
                                  "watermark's column)", t->names[t->rowtime]);
     return NULL;
   }
@@ -178,17 +178,17 @@ static sql_plan *plan_window_tvf(sql_ctx *c, const cJSON *b, const char **rel, s
 
 static sql_plan *plan_from(sql_ctx *c, const cJSON *item, const char **rel, sql_window *win) {
   cJSON *b;
-  const char *kind = sql_node_kind(item, &b);
-  int loc = sql_jloc(item);
+  const char *kind = sl__sql_node_kind(item, &b);
+  int loc = sl__sql_jloc(item);
   if (!strcmp(kind, "RangeVar")) {
-    const char *name = sql_js(b, "relname");
-    sql_table *t = sql_find_table(c->sess, name);
+    const char *name = sl__sql_js(b, "relname");
+    sql_table *t = sl__sql_find_table(c->sess, name);
     if (!t) {
       char list[400] = "";
       size_t at = 0;
       for (int i = 0; i < c->sess->n_tables && at < sizeof list - 64; i++)
         at += (size_t)snprintf(list + at, sizeof list - at, "%s%s", i ? ", " : "", c->sess->tables[i]->name);
-      sql_error(c, loc, "unknown table '%s' (%s%s)", name, at ? "tables: " : "no table is defined yet",
+      sl__sql_error(c, loc, "unknown table '%s' (%s%s)", name, at ? "tables: " : "no table is defined yet",
                 list);
       return NULL;
     }
@@ -196,7 +196,7 @@ static sql_plan *plan_from(sql_ctx *c, const cJSON *item, const char **rel, sql_
     if (t->view) { /* plan the view's query, its locations pointing at its own text */
       const char *saved = c->text;
       c->text = t->view_text;
-      sql_plan *p = sql_plan_select(c, t->view);
+      sql_plan *p = sl__sql_plan_select(c, t->view);
       c->text = saved;
       if (!p && c->failed && !strstr(c->msg, "(in view")) {
         size_t n = strlen(c->msg);
@@ -205,7 +205,7 @@ static sql_plan *plan_from(sql_ctx *c, const cJSON *item, const char **rel, sql_
       return p;
     }
     if (t->connector == SQL_CONN_PRINT || t->connector == SQL_CONN_BLACKHOLE) {
-      sql_error(c, loc, "table '%s' (connector %s) is a sink: it cannot be read", t->name,
+      sl__sql_error(c, loc, "table '%s' (connector %s) is a sink: it cannot be read", t->name,
                 t->connector == SQL_CONN_PRINT ? "print" : "blackhole");
       return NULL;
     }
@@ -217,14 +217,14 @@ static sql_plan *plan_from(sql_ctx *c, const cJSON *item, const char **rel, sql_
   }
   if (!strcmp(kind, "RangeSubselect")) {
     *rel = alias_of(b);
-    sql_plan *p = sql_plan_select(c, sql_j(b, "subquery"));
-    return p && !sql_unique_names(c, p, loc) ? p : NULL;
+    sql_plan *p = sl__sql_plan_select(c, sl__sql_j(b, "subquery"));
+    return p && !sl__sql_unique_names(c, p, loc) ? p : NULL;
   }
   if (!strcmp(kind, "JoinExpr")) {
-    const char *jt = sql_js(b, "jointype");
+    const char *jt = sl__sql_js(b, "jointype");
     int outer = jt && strcmp(jt, "JOIN_INNER");
-    const cJSON *at = sql_j(b, "rarg");
-    sql_error(c, sql_jloc(at),
+    const cJSON *at = sl__sql_j(b, "rarg");
+    sl__sql_error(c, sl__sql_jloc(at),
               outer ? "an outer join would need updates/retractions (changelog streams are not built "
                       "yet); it is refused rather than approximated"
                     : "joins are not built yet in sluice SQL (window and interval joins come next)");
@@ -232,12 +232,12 @@ static sql_plan *plan_from(sql_ctx *c, const cJSON *item, const char **rel, sql_
   }
   if (!strcmp(kind, "RangeFunction")) {
     if (!win) {
-      sql_error(c, loc, "a window table function must be the FROM of a query");
+      sl__sql_error(c, loc, "a window table function must be the FROM of a query");
       return NULL;
     }
     return plan_window_tvf(c, b, rel, win);
   }
-  sql_error(c, loc, "unsupported FROM item (%s)", kind);
+  sl__sql_error(c, loc, "unsupported FROM item (%s)", kind);
   return NULL;
 }
 
@@ -245,22 +245,22 @@ static sql_plan *plan_from(sql_ctx *c, const cJSON *item, const char **rel, sql_
  * function's name, else EXPR$i (Flink's). */
 static char *derived_name(sql_ctx *c, const cJSON *val, int i) {
   cJSON *b;
-  const char *kind = sql_node_kind(val, &b);
+  const char *kind = sl__sql_node_kind(val, &b);
   if (!strcmp(kind, "ColumnRef")) {
     const cJSON *last = NULL, *f;
-    cJSON_ArrayForEach(f, sql_j(b, "fields")) last = f;
+    cJSON_ArrayForEach(f, sl__sql_j(b, "fields")) last = f;
     cJSON *fb;
-    sql_node_kind(last, &fb);
-    const char *s = sql_js(fb, "sval");
-    if (s) return sql_strndup(c->arena, s, strlen(s));
+    sl__sql_node_kind(last, &fb);
+    const char *s = sl__sql_js(fb, "sval");
+    if (s) return sl__sql_strndup(c->arena, s, strlen(s));
   }
   if (!strcmp(kind, "FuncCall")) {
-    const char *s = sql_last_name(sql_j(b, "funcname"));
-    if (s) return sql_strndup(c->arena, s, strlen(s));
+    const char *s = sl__sql_last_name(sl__sql_j(b, "funcname"));
+    if (s) return sl__sql_strndup(c->arena, s, strlen(s));
   }
   char buf[32];
   snprintf(buf, sizeof buf, "EXPR$%d", i);
-  return sql_strndup(c->arena, buf, strlen(buf));
+  return sl__sql_strndup(c->arena, buf, strlen(buf));
 }
 
 /* ---- windowed aggregation ---------------------------------------------------- */
@@ -279,29 +279,29 @@ static sql_expr *on_agg(sql_ctx *c, const sql_scope *sc, const cJSON *call, int 
   int f = -1;
   for (int i = 1; i < 6; i++)
     if (!strcmp(fn, names[i])) f = i;
-  cJSON *args = sql_j(call, "args");
-  int star = cJSON_IsTrue(sql_j(call, "agg_star"));
-  if (cJSON_IsTrue(sql_j(call, "agg_distinct")))
-    return sql_error(c, loc, "%s(DISTINCT ...) is not built yet", fn), NULL;
-  if (sql_j(call, "agg_filter") || sql_j(call, "agg_order"))
-    return sql_error(c, loc, "FILTER and ORDER BY in an aggregate are not supported"), NULL;
-  if (star && f != SQL_AGG_COUNT) return sql_error(c, loc, "only COUNT takes *"), NULL;
+  cJSON *args = sl__sql_j(call, "args");
+  int star = cJSON_IsTrue(sl__sql_j(call, "agg_star"));
+  if (cJSON_IsTrue(sl__sql_j(call, "agg_distinct")))
+    return sl__sql_error(c, loc, "%s(DISTINCT ...) is not built yet", fn), NULL;
+  if (sl__sql_j(call, "agg_filter") || sl__sql_j(call, "agg_order"))
+    return sl__sql_error(c, loc, "FILTER and ORDER BY in an aggregate are not supported"), NULL;
+  if (star && f != SQL_AGG_COUNT) return sl__sql_error(c, loc, "only COUNT takes *"), NULL;
   if (star) f = SQL_AGG_COUNT_STAR;
-  else if (cJSON_GetArraySize(args) != 1) return sql_error(c, loc, "%s() takes one argument", fn), NULL;
-  if (w->n_aggs == 64) return sql_error(c, loc, "more than 64 aggregates"), NULL;
+  else if (cJSON_GetArraySize(args) != 1) return sl__sql_error(c, loc, "%s() takes one argument", fn), NULL;
+  if (w->n_aggs == 64) return sl__sql_error(c, loc, "more than 64 aggregates"), NULL;
   sql_agg *a = &w->aggs[w->n_aggs];
   a->fn = f, a->arg = -1;
   if (!star) {
-    sql_expr *x = sql_compile(c, cJSON_GetArrayItem(args, 0), wc->isc);
+    sql_expr *x = sl__sql_compile(c, cJSON_GetArrayItem(args, 0), wc->isc);
     if (!x) return NULL;
     if (x->type.kind == SL__T_NULL) x->type.kind = SL__T_BIGINT;
     int k = x->type.kind;
     char tn[32];
     int num = k == SL__T_INT || k == SL__T_BIGINT || k == SL__T_DECIMAL || k == SL__T_DOUBLE;
     if ((f == SQL_AGG_SUM || f == SQL_AGG_AVG) && !num)
-      return sql_error(c, x->loc, "%s() takes a number, not %s", fn, sl__row_type_name(x->type, tn, sizeof tn)), NULL;
+      return sl__sql_error(c, x->loc, "%s() takes a number, not %s", fn, sl__row_type_name(x->type, tn, sizeof tn)), NULL;
     if ((f == SQL_AGG_MIN || f == SQL_AGG_MAX) && !num && k != SL__T_TIMESTAMP && k != SL__T_BOOL)
-      return sql_error(c, x->loc, "%s() of %s is not built yet (numbers, BOOLEAN and TIMESTAMP)", fn,
+      return sl__sql_error(c, x->loc, "%s() of %s is not built yet (numbers, BOOLEAN and TIMESTAMP)", fn,
                        sl__row_type_name(x->type, tn, sizeof tn)), NULL;
     for (int q = 0; q < wc->n_args && x->op == SQL_E_COL; q++) /* the same column: one argument */
       if (wc->args[q]->op == SQL_E_COL && wc->args[q]->col == x->col) {
@@ -310,8 +310,8 @@ static sql_expr *on_agg(sql_ctx *c, const sql_scope *sc, const cJSON *call, int 
       }
     if (wc->n_args == wc->cap) {
       int nc = wc->cap ? 2 * wc->cap : 8;
-      sql_expr **na = sql_alloc(c->arena, (size_t)nc * sizeof *na);
-      if (!na) return sql_oom(c), NULL;
+      sql_expr **na = sl__sql_alloc(c->arena, (size_t)nc * sizeof *na);
+      if (!na) return sl__sql_oom(c), NULL;
       if (wc->n_args) memcpy(na, wc->args, (size_t)wc->n_args * sizeof *na);
       wc->args = na, wc->cap = nc;
     }
@@ -331,8 +331,8 @@ typed:
     case SQL_AGG_AVG: a->out = (sl__row_type){SL__T_DOUBLE, 0, 0}; break;
     default: a->out = a->in;
   }
-  sql_expr *e = sql_alloc(c->arena, sizeof *e);
-  if (!e) return sql_oom(c), NULL;
+  sql_expr *e = sl__sql_alloc(c->arena, sizeof *e);
+  if (!e) return sl__sql_oom(c), NULL;
   e->op = SQL_E_COL, e->type = a->out, e->col = 2 + w->n_keys + w->n_aggs, e->loc = loc;
   w->n_aggs++;
   return e;
@@ -442,7 +442,7 @@ static sql_plan *plan_select_over(sql_ctx *c, const cJSON *sel, sql_plan *in, co
 static sql_plan *plan_window_rows(sql_ctx *c, const cJSON *sel, sql_plan *in, const char *rel,
                                   const sql_window *win) {
   if (win->kind - 1 == SL_WINDOW_SESSION) {
-    sql_error(c, win->loc, "SESSION windows need GROUP BY window_start, window_end, ... (a session "
+    sl__sql_error(c, win->loc, "SESSION windows need GROUP BY window_start, window_end, ... (a session "
                            "is known only when it closes)");
     return NULL;
   }
@@ -458,42 +458,42 @@ static sql_plan *plan_window_rows(sql_ctx *c, const cJSON *sel, sql_plan *in, co
 
 static sql_plan *plan_windowed(sql_ctx *c, const cJSON *sel, sql_plan *in, const char *rel,
                                const sql_window *win) {
-  cJSON *group = sql_j(sel, "groupClause"), *g;
+  cJSON *group = sl__sql_j(sel, "groupClause"), *g;
   if (!cJSON_GetArraySize(group)) return plan_window_rows(c, sel, in, rel, win);
   sql_scope isc = {rel, in->n, in->names, in->types, NULL, NULL, NULL};
   /* GROUP BY: window_start, window_end and columns of the input */
   int has_ws = 0, has_we = 0, n_keys = 0, keys[64];
   cJSON_ArrayForEach(g, group) {
     cJSON *gb, *last = NULL, *f, *nb;
-    if (strcmp(sql_node_kind(g, &gb), "ColumnRef")) {
-      sql_error(c, sql_jloc(g), "GROUP BY takes columns (window_start, window_end, and columns of the input)");
+    if (strcmp(sl__sql_node_kind(g, &gb), "ColumnRef")) {
+      sl__sql_error(c, sl__sql_jloc(g), "GROUP BY takes columns (window_start, window_end, and columns of the input)");
       return NULL;
     }
-    cJSON_ArrayForEach(f, sql_j(gb, "fields")) last = f;
-    sql_node_kind(last, &nb);
-    const char *name = sql_js(nb, "sval");
+    cJSON_ArrayForEach(f, sl__sql_j(gb, "fields")) last = f;
+    sl__sql_node_kind(last, &nb);
+    const char *name = sl__sql_js(nb, "sval");
     if (name && !strcmp(name, "window_start")) { has_ws = 1; continue; }
     if (name && !strcmp(name, "window_end")) { has_we = 1; continue; }
-    sql_expr *e = sql_compile(c, g, &isc);
+    sql_expr *e = sl__sql_compile(c, g, &isc);
     if (!e) return NULL;
     for (int k = 0; k < n_keys; k++)
       if (keys[k] == e->col) e = NULL;
     if (!e) continue;
-    if (n_keys == 64) return sql_error(c, sql_jloc(g), "more than 64 GROUP BY columns"), NULL;
+    if (n_keys == 64) return sl__sql_error(c, sl__sql_jloc(g), "more than 64 GROUP BY columns"), NULL;
     keys[n_keys++] = e->col;
   }
   if (!has_ws || !has_we) {
-    sql_error(c, sql_jloc(cJSON_GetArrayItem(group, 0)),
+    sl__sql_error(c, sl__sql_jloc(cJSON_GetArrayItem(group, 0)),
               "GROUP BY over a window table function needs both window_start and window_end (grouping "
               "across windows would need updates/retractions)");
     return NULL;
   }
   /* the window's output: [window_start, window_end, keys..., aggregates...] */
-  sql_plan *w = sql_alloc(c->arena, sizeof *w);
-  sql_agg *aggs = sql_alloc(c->arena, 64 * sizeof *aggs);
-  char **pnames = sql_alloc(c->arena, (size_t)(2 + n_keys) * sizeof *pnames);
-  sl__row_type *ptypes = sql_alloc(c->arena, (size_t)(2 + n_keys) * sizeof *ptypes);
-  if (!w || !aggs || !pnames || !ptypes) return sql_oom(c), NULL;
+  sql_plan *w = sl__sql_alloc(c->arena, sizeof *w);
+  sql_agg *aggs = sl__sql_alloc(c->arena, 64 * sizeof *aggs);
+  char **pnames = sl__sql_alloc(c->arena, (size_t)(2 + n_keys) * sizeof *pnames);
+  sl__row_type *ptypes = sl__sql_alloc(c->arena, (size_t)(2 + n_keys) * sizeof *ptypes);
+  if (!w || !aggs || !pnames || !ptypes) return sl__sql_oom(c), NULL;
   w->kind = SQL_P_WINAGG, w->aggs = aggs, w->n_keys = n_keys;
   w->wkind = win->kind - 1, w->size_ms = win->size, w->slide_ms = win->slide, w->gap_ms = win->gap;
   w->wm_delay_ms = in->kind == SQL_P_SCAN ? in->table->wm_delay_ms : 0;
@@ -503,27 +503,27 @@ static sql_plan *plan_windowed(sql_ctx *c, const cJSON *sel, sql_plan *in, const
   win_ctx wc = {w, NULL, 0, 0, &isc};
   sql_scope psc = {rel, 2 + n_keys, pnames, ptypes, on_agg, &wc, &isc};
   /* the SELECT list over the groups */
-  cJSON *targets = sql_j(sel, "targetList"), *t;
+  cJSON *targets = sl__sql_j(sel, "targetList"), *t;
   int n = cJSON_GetArraySize(targets), i = 0;
   sql_plan *post = new_plan(c, SQL_P_CALC, n);
   if (!post) return NULL;
   cJSON_ArrayForEach(t, targets) {
     cJSON *tb;
-    sql_node_kind(t, &tb);
-    cJSON *val = sql_j(tb, "val"), *vb;
-    const char *vk = sql_node_kind(val, &vb);
+    sl__sql_node_kind(t, &tb);
+    cJSON *val = sl__sql_j(tb, "val"), *vb;
+    const char *vk = sl__sql_node_kind(val, &vb);
     cJSON *last = NULL, *f;
-    cJSON_ArrayForEach(f, sql_j(vb, "fields")) last = f;
-    if (!strcmp(vk, "ColumnRef") && last && !strcmp(sql_node_kind(last, NULL), "A_Star")) {
-      sql_error(c, sql_jloc(val), "SELECT * over a windowed GROUP BY: name the columns");
+    cJSON_ArrayForEach(f, sl__sql_j(vb, "fields")) last = f;
+    if (!strcmp(vk, "ColumnRef") && last && !strcmp(sl__sql_node_kind(last, NULL), "A_Star")) {
+      sl__sql_error(c, sl__sql_jloc(val), "SELECT * over a windowed GROUP BY: name the columns");
       return NULL;
     }
-    sql_expr *e = sql_compile(c, val, &psc);
+    sql_expr *e = sl__sql_compile(c, val, &psc);
     if (!e) return NULL;
     if (e->type.kind == SL__T_NULL) e->type.kind = SL__T_VARCHAR;
-    const char *as = sql_js(tb, "name");
-    post->names[i] = as ? sql_strndup(c->arena, as, strlen(as)) : derived_name(c, val, i);
-    if (!post->names[i]) return sql_oom(c), NULL;
+    const char *as = sl__sql_js(tb, "name");
+    post->names[i] = as ? sl__sql_strndup(c->arena, as, strlen(as)) : derived_name(c, val, i);
+    if (!post->names[i]) return sl__sql_oom(c), NULL;
     post->proj[i] = e, post->types[i] = e->type;
     i++;
   }
@@ -532,15 +532,15 @@ static sql_plan *plan_windowed(sql_ctx *c, const cJSON *sel, sql_plan *in, const
       if (!strcmp(post->names[a], post->names[b2]) && post->proj[b2]->op != SQL_E_COL) {
         char buf[32];
         snprintf(buf, sizeof buf, "EXPR$%d", b2);
-        if (!(post->names[b2] = sql_strndup(c->arena, buf, strlen(buf)))) return sql_oom(c), NULL;
+        if (!(post->names[b2] = sl__sql_strndup(c->arena, buf, strlen(buf)))) return sl__sql_oom(c), NULL;
       }
-  cJSON *having = sql_j(sel, "havingClause");
+  cJSON *having = sl__sql_j(sel, "havingClause");
   if (having) {
-    sql_expr *h = sql_compile(c, having, &psc);
+    sql_expr *h = sl__sql_compile(c, having, &psc);
     if (!h) return NULL;
     if (h->type.kind != SL__T_BOOL) {
       char tb[32];
-      sql_error(c, h->loc, "HAVING must be BOOLEAN, not %s", sl__row_type_name(h->type, tb, sizeof tb));
+      sl__sql_error(c, h->loc, "HAVING must be BOOLEAN, not %s", sl__row_type_name(h->type, tb, sizeof tb));
       return NULL;
     }
     post->where = h;
@@ -550,8 +550,8 @@ static sql_plan *plan_windowed(sql_ctx *c, const cJSON *sel, sql_plan *in, const
   if (!pre) return NULL;
   pre->in = in;
   for (int k = 0; k < n_keys; k++) {
-    sql_expr *e = sql_alloc(c->arena, sizeof *e);
-    if (!e) return sql_oom(c), NULL;
+    sql_expr *e = sl__sql_alloc(c->arena, sizeof *e);
+    if (!e) return sl__sql_oom(c), NULL;
     e->op = SQL_E_COL, e->col = keys[k], e->type = in->types[keys[k]], e->loc = -1;
     pre->proj[k] = e, pre->names[k] = in->names[keys[k]], pre->types[k] = e->type;
   }
@@ -559,15 +559,15 @@ static sql_plan *plan_windowed(sql_ctx *c, const cJSON *sel, sql_plan *in, const
     char buf[32];
     snprintf(buf, sizeof buf, "agg$%d", a);
     pre->proj[n_keys + a] = wc.args[a], pre->types[n_keys + a] = wc.args[a]->type;
-    if (!(pre->names[n_keys + a] = sql_strndup(c->arena, buf, strlen(buf)))) return sql_oom(c), NULL;
+    if (!(pre->names[n_keys + a] = sl__sql_strndup(c->arena, buf, strlen(buf)))) return sl__sql_oom(c), NULL;
   }
-  cJSON *where = sql_j(sel, "whereClause");
+  cJSON *where = sl__sql_j(sel, "whereClause");
   if (where) {
-    sql_expr *e = sql_compile(c, where, &isc);
+    sql_expr *e = sl__sql_compile(c, where, &isc);
     if (!e) return NULL;
     if (e->type.kind != SL__T_BOOL && e->type.kind != SL__T_NULL) {
       char tb[32];
-      sql_error(c, e->loc, "WHERE must be BOOLEAN, not %s", sl__row_type_name(e->type, tb, sizeof tb));
+      sl__sql_error(c, e->loc, "WHERE must be BOOLEAN, not %s", sl__row_type_name(e->type, tb, sizeof tb));
       return NULL;
     }
     pre->where = e;
@@ -575,15 +575,15 @@ static sql_plan *plan_windowed(sql_ctx *c, const cJSON *sel, sql_plan *in, const
   /* the window node's own columns */
   int wn = 2 + n_keys + w->n_aggs;
   w->n = wn, w->in = pre;
-  w->names = sql_alloc(c->arena, (size_t)wn * sizeof *w->names);
-  w->types = sql_alloc(c->arena, (size_t)wn * sizeof *w->types);
-  w->acc = sql_alloc(c->arena, sizeof *w->acc);
-  if (!w->names || !w->types || !w->acc) return sql_oom(c), NULL;
+  w->names = sl__sql_alloc(c->arena, (size_t)wn * sizeof *w->names);
+  w->types = sl__sql_alloc(c->arena, (size_t)wn * sizeof *w->types);
+  w->acc = sl__sql_alloc(c->arena, sizeof *w->acc);
+  if (!w->names || !w->types || !w->acc) return sl__sql_oom(c), NULL;
   for (int k = 0; k < 2 + n_keys; k++) w->names[k] = pnames[k], w->types[k] = ptypes[k];
   for (int a = 0; a < w->n_aggs; a++) {
     char buf[32];
     snprintf(buf, sizeof buf, "agg$%d", a);
-    if (!(w->names[2 + n_keys + a] = sql_strndup(c->arena, buf, strlen(buf)))) return sql_oom(c), NULL;
+    if (!(w->names[2 + n_keys + a] = sl__sql_strndup(c->arena, buf, strlen(buf)))) return sl__sql_oom(c), NULL;
     w->types[2 + n_keys + a] = w->aggs[a].out;
   }
   *w->acc = (sl_state_desc){.name = "sql-window-aggregate",
@@ -598,48 +598,48 @@ static sql_plan *plan_windowed(sql_ctx *c, const cJSON *sel, sql_plan *in, const
   return post;
 }
 
-int sql_unique_names(sql_ctx *c, const sql_plan *p, int loc) {
+int sl__sql_unique_names(sql_ctx *c, const sql_plan *p, int loc) {
   for (int a = 0; a < p->n; a++)
     for (int b = a + 1; b < p->n; b++)
       if (!strcmp(p->names[a], p->names[b]))
-        return sql_error(c, p->kind == SQL_P_CALC && p->proj[b]->loc >= 0 ? p->proj[b]->loc : loc,
+        return sl__sql_error(c, p->kind == SQL_P_CALC && p->proj[b]->loc >= 0 ? p->proj[b]->loc : loc,
                          "two columns named '%s' (rename one with AS)", p->names[a]);
   return 0;
 }
 
-sql_plan *sql_plan_select(sql_ctx *c, const cJSON *node) {
+sql_plan *sl__sql_plan_select(sql_ctx *c, const cJSON *node) {
   cJSON *sel;
-  if (strcmp(sql_node_kind(node, &sel), "SelectStmt")) {
-    sql_error(c, sql_jloc(node), "a SELECT was expected");
+  if (strcmp(sl__sql_node_kind(node, &sel), "SelectStmt")) {
+    sl__sql_error(c, sl__sql_jloc(node), "a SELECT was expected");
     return NULL;
   }
-  const char *op = sql_js(sel, "op");
+  const char *op = sl__sql_js(sel, "op");
   if (op && strcmp(op, "SETOP_NONE")) {
-    sql_error(c, sql_jloc(sql_j(sel, "larg")), "UNION, INTERSECT and EXCEPT are not built yet");
+    sl__sql_error(c, sl__sql_jloc(sl__sql_j(sel, "larg")), "UNION, INTERSECT and EXCEPT are not built yet");
     return NULL;
   }
-  if (sql_j(sel, "valuesLists")) {
-    sql_error(c, -1, "VALUES is not supported: read from a table (INSERT INTO sink SELECT ... FROM source)");
+  if (sl__sql_j(sel, "valuesLists")) {
+    sl__sql_error(c, -1, "VALUES is not supported: read from a table (INSERT INTO sink SELECT ... FROM source)");
     return NULL;
   }
-  if (sql_j(sel, "distinctClause")) {
-    sql_error(c, -1, "SELECT DISTINCT would need updates/retractions (changelog streams are not built yet)");
+  if (sl__sql_j(sel, "distinctClause")) {
+    sl__sql_error(c, -1, "SELECT DISTINCT would need updates/retractions (changelog streams are not built yet)");
     return NULL;
   }
-  if (sql_j(sel, "sortClause") || sql_j(sel, "limitCount")) {
-    const cJSON *s = cJSON_GetArrayItem(sql_j(sel, "sortClause"), 0);
-    sql_error(c, s ? sql_jloc(sql_j(sql_j(s, "SortBy"), "node")) : sql_jloc(sql_j(sel, "limitCount")),
+  if (sl__sql_j(sel, "sortClause") || sl__sql_j(sel, "limitCount")) {
+    const cJSON *s = cJSON_GetArrayItem(sl__sql_j(sel, "sortClause"), 0);
+    sl__sql_error(c, s ? sl__sql_jloc(sl__sql_j(sl__sql_j(s, "SortBy"), "node")) : sl__sql_jloc(sl__sql_j(sel, "limitCount")),
               "ORDER BY and LIMIT on an unbounded stream are not supported (Top-N per window comes "
               "with ROW_NUMBER() OVER)");
     return NULL;
   }
-  if (sql_j(sel, "withClause")) {
-    sql_error(c, -1, "WITH (common table expressions) is not supported: CREATE VIEW instead");
+  if (sl__sql_j(sel, "withClause")) {
+    sl__sql_error(c, -1, "WITH (common table expressions) is not supported: CREATE VIEW instead");
     return NULL;
   }
-  cJSON *from = sql_j(sel, "fromClause");
+  cJSON *from = sl__sql_j(sel, "fromClause");
   if (cJSON_GetArraySize(from) != 1) {
-    sql_error(c, cJSON_GetArraySize(from) ? sql_jloc(cJSON_GetArrayItem(from, 1)) : -1,
+    sl__sql_error(c, cJSON_GetArraySize(from) ? sl__sql_jloc(cJSON_GetArrayItem(from, 1)) : -1,
               cJSON_GetArraySize(from) ? "joins are not built yet in sluice SQL (a comma list in FROM)"
                                        : "a streaming query needs FROM a table");
     return NULL;
@@ -648,10 +648,10 @@ sql_plan *sql_plan_select(sql_ctx *c, const cJSON *node) {
   sql_window win = {0};
   sql_plan *in = plan_from(c, cJSON_GetArrayItem(from, 0), &rel, &win);
   if (!in) return NULL;
-  cJSON *group = sql_j(sel, "groupClause");
+  cJSON *group = sl__sql_j(sel, "groupClause");
   if (win.kind) return plan_windowed(c, sel, in, rel, &win);
   if (cJSON_GetArraySize(group)) {
-    sql_error(c, sql_jloc(cJSON_GetArrayItem(group, 0)),
+    sl__sql_error(c, sl__sql_jloc(cJSON_GetArrayItem(group, 0)),
               "GROUP BY without a window would need updates/retractions (each new row changes a "
               "group's result; changelog streams are not built yet): group by window_start, "
               "window_end of a window table function instead");
@@ -662,21 +662,21 @@ sql_plan *sql_plan_select(sql_ctx *c, const cJSON *node) {
 
 /* SELECT list and WHERE over the input plan `in` (no GROUP BY): a CALC. */
 static sql_plan *plan_select_over(sql_ctx *c, const cJSON *sel, sql_plan *in, const char *rel) {
-  if (sql_j(sel, "havingClause")) {
-    sql_error(c, sql_jloc(sql_j(sel, "havingClause")), "HAVING needs a windowed GROUP BY");
+  if (sl__sql_j(sel, "havingClause")) {
+    sl__sql_error(c, sl__sql_jloc(sl__sql_j(sel, "havingClause")), "HAVING needs a windowed GROUP BY");
     return NULL;
   }
   sql_scope sc = {rel, in->n, in->names, in->types, NULL, NULL, NULL};
   /* the SELECT list, with * expanded */
-  cJSON *targets = sql_j(sel, "targetList"), *t;
+  cJSON *targets = sl__sql_j(sel, "targetList"), *t;
   int n = 0;
   cJSON_ArrayForEach(t, targets) {
     cJSON *tb, *vb;
-    sql_node_kind(t, &tb);
-    const char *vk = sql_node_kind(sql_j(tb, "val"), &vb);
+    sl__sql_node_kind(t, &tb);
+    const char *vk = sl__sql_node_kind(sl__sql_j(tb, "val"), &vb);
     cJSON *last = NULL, *f;
-    cJSON_ArrayForEach(f, sql_j(vb, "fields")) last = f;
-    n += !strcmp(vk, "ColumnRef") && last && !strcmp(sql_node_kind(last, NULL), "A_Star") ? in->n : 1;
+    cJSON_ArrayForEach(f, sl__sql_j(vb, "fields")) last = f;
+    n += !strcmp(vk, "ColumnRef") && last && !strcmp(sl__sql_node_kind(last, NULL), "A_Star") ? in->n : 1;
   }
   sql_plan *p = new_plan(c, SQL_P_CALC, n);
   if (!p) return NULL;
@@ -684,40 +684,40 @@ static sql_plan *plan_select_over(sql_ctx *c, const cJSON *sel, sql_plan *in, co
   int i = 0;
   cJSON_ArrayForEach(t, targets) {
     cJSON *tb, *vb;
-    sql_node_kind(t, &tb);
-    cJSON *val = sql_j(tb, "val");
-    const char *vk = sql_node_kind(val, &vb);
+    sl__sql_node_kind(t, &tb);
+    cJSON *val = sl__sql_j(tb, "val");
+    const char *vk = sl__sql_node_kind(val, &vb);
     cJSON *last = NULL, *f;
-    cJSON_ArrayForEach(f, sql_j(vb, "fields")) last = f;
-    if (!strcmp(vk, "ColumnRef") && last && !strcmp(sql_node_kind(last, NULL), "A_Star")) {
-      if (cJSON_GetArraySize(sql_j(vb, "fields")) == 2) {
+    cJSON_ArrayForEach(f, sl__sql_j(vb, "fields")) last = f;
+    if (!strcmp(vk, "ColumnRef") && last && !strcmp(sl__sql_node_kind(last, NULL), "A_Star")) {
+      if (cJSON_GetArraySize(sl__sql_j(vb, "fields")) == 2) {
         cJSON *qb;
-        sql_node_kind(cJSON_GetArrayItem(sql_j(vb, "fields"), 0), &qb);
-        const char *q = sql_js(qb, "sval");
+        sl__sql_node_kind(cJSON_GetArrayItem(sl__sql_j(vb, "fields"), 0), &qb);
+        const char *q = sl__sql_js(qb, "sval");
         if (!rel || !q || strcmp(q, rel)) {
-          sql_error(c, sql_jloc(val), "unknown table '%s' in %s.* (the query reads '%s')", q ? q : "?",
+          sl__sql_error(c, sl__sql_jloc(val), "unknown table '%s' in %s.* (the query reads '%s')", q ? q : "?",
                     q ? q : "?", rel ? rel : "?");
           return NULL;
         }
       }
       for (int k = 0; k < in->n; k++, i++) {
-        sql_expr *e = sql_alloc(c->arena, sizeof *e);
-        if (!e) return sql_oom(c), NULL;
-        e->op = SQL_E_COL, e->type = in->types[k], e->col = k, e->loc = sql_jloc(val);
+        sql_expr *e = sl__sql_alloc(c->arena, sizeof *e);
+        if (!e) return sl__sql_oom(c), NULL;
+        e->op = SQL_E_COL, e->type = in->types[k], e->col = k, e->loc = sl__sql_jloc(val);
         p->proj[i] = e, p->names[i] = in->names[k], p->types[i] = in->types[k];
       }
       continue;
     }
-    sql_expr *e = sql_compile(c, val, &sc);
+    sql_expr *e = sl__sql_compile(c, val, &sc);
     if (!e) return NULL;
     if (e->type.kind == SL__T_NULL) e->type.kind = SL__T_VARCHAR; /* SELECT NULL */
     if (e->type.kind == SL__T_INTERVAL) {
-      sql_error(c, e->loc, "an INTERVAL is not a column type: add it to a TIMESTAMP");
+      sl__sql_error(c, e->loc, "an INTERVAL is not a column type: add it to a TIMESTAMP");
       return NULL;
     }
-    const char *as = sql_js(tb, "name");
-    p->names[i] = as ? sql_strndup(c->arena, as, strlen(as)) : derived_name(c, val, i);
-    if (!p->names[i]) return sql_oom(c), NULL;
+    const char *as = sl__sql_js(tb, "name");
+    p->names[i] = as ? sl__sql_strndup(c->arena, as, strlen(as)) : derived_name(c, val, i);
+    if (!p->names[i]) return sl__sql_oom(c), NULL;
     p->proj[i] = e, p->types[i] = e->type;
     i++;
   }
@@ -725,18 +725,18 @@ static sql_plan *plan_select_over(sql_ctx *c, const cJSON *sel, sql_plan *in, co
   for (int a = 0; a < n; a++)
     for (int b2 = a + 1; b2 < n; b2++)
       if (!strcmp(p->names[a], p->names[b2]) && p->proj[b2]->op != SQL_E_COL &&
-          !sql_js(sql_j(cJSON_GetArrayItem(targets, b2), "ResTarget"), "name")) {
+          !sl__sql_js(sl__sql_j(cJSON_GetArrayItem(targets, b2), "ResTarget"), "name")) {
         char buf[32];
         snprintf(buf, sizeof buf, "EXPR$%d", b2);
-        if (!(p->names[b2] = sql_strndup(c->arena, buf, strlen(buf)))) return sql_oom(c), NULL;
+        if (!(p->names[b2] = sl__sql_strndup(c->arena, buf, strlen(buf)))) return sl__sql_oom(c), NULL;
       }
-  cJSON *where = sql_j(sel, "whereClause");
+  cJSON *where = sl__sql_j(sel, "whereClause");
   if (where) {
-    sql_expr *w = sql_compile(c, where, &sc);
+    sql_expr *w = sl__sql_compile(c, where, &sc);
     if (!w) return NULL;
     if (w->type.kind != SL__T_BOOL && w->type.kind != SL__T_NULL) {
       char tb[32];
-      sql_error(c, w->loc, "WHERE must be BOOLEAN, not %s", sl__row_type_name(w->type, tb, sizeof tb));
+      sl__sql_error(c, w->loc, "WHERE must be BOOLEAN, not %s", sl__row_type_name(w->type, tb, sizeof tb));
       return NULL;
     }
     p->where = w;
@@ -744,50 +744,50 @@ static sql_plan *plan_select_over(sql_ctx *c, const cJSON *sel, sql_plan *in, co
   return p;
 }
 
-int sql_plan_insert(sql_ctx *c, const cJSON *ins, sql_insert *out) {
-  cJSON *rv = sql_j(ins, "relation");
-  const char *name = sql_js(rv, "relname");
-  int loc = cJSON_IsNumber(sql_j(rv, "location")) ? sql_j(rv, "location")->valueint : -1;
-  sql_table *t = sql_find_table(c->sess, name);
-  if (!t) return sql_error(c, loc, "unknown table '%s' (CREATE TABLE it first)", name);
-  if (t->view) return sql_error(c, loc, "'%s' is a view: INSERT INTO a table", name);
+int sl__sql_plan_insert(sql_ctx *c, const cJSON *ins, sql_insert *out) {
+  cJSON *rv = sl__sql_j(ins, "relation");
+  const char *name = sl__sql_js(rv, "relname");
+  int loc = cJSON_IsNumber(sl__sql_j(rv, "location")) ? sl__sql_j(rv, "location")->valueint : -1;
+  sql_table *t = sl__sql_find_table(c->sess, name);
+  if (!t) return sl__sql_error(c, loc, "unknown table '%s' (CREATE TABLE it first)", name);
+  if (t->view) return sl__sql_error(c, loc, "'%s' is a view: INSERT INTO a table", name);
   if (t->connector == SQL_CONN_DATAGEN || t->connector == SQL_CONN_NEXMARK)
-    return sql_error(c, loc, "table '%s' (connector %s) is a source: it cannot be written", name,
+    return sl__sql_error(c, loc, "table '%s' (connector %s) is a source: it cannot be written", name,
                      t->connector == SQL_CONN_DATAGEN ? "datagen" : "nexmark");
-  sql_plan *p = sql_plan_select(c, sql_j(ins, "selectStmt"));
+  sql_plan *p = sl__sql_plan_select(c, sl__sql_j(ins, "selectStmt"));
   if (!p) return -SL_EINVAL;
-  cJSON *cols = sql_j(ins, "cols"), *col;
+  cJSON *cols = sl__sql_j(ins, "cols"), *col;
   int nc = cJSON_GetArraySize(cols);
-  int *map = sql_alloc(c->arena, (size_t)(t->n_cols + 1) * sizeof *map); /* sink column -> query column */
-  if (!map) return sql_oom(c);
+  int *map = sl__sql_alloc(c->arena, (size_t)(t->n_cols + 1) * sizeof *map); /* sink column -> query column */
+  if (!map) return sl__sql_oom(c);
   for (int j = 0; j < t->n_cols; j++) map[j] = nc ? -1 : j;
   int i = 0;
   cJSON_ArrayForEach(col, cols) {
     cJSON *cb;
-    sql_node_kind(col, &cb);
-    const char *cn = sql_js(cb, "name");
+    sl__sql_node_kind(col, &cb);
+    const char *cn = sl__sql_js(cb, "name");
     int j = 0;
     while (j < t->n_cols && strcmp(t->names[j], cn)) j++;
-    if (j == t->n_cols) return sql_error(c, sql_jloc(col), "table '%s' has no column '%s'", t->name, cn);
+    if (j == t->n_cols) return sl__sql_error(c, sl__sql_jloc(col), "table '%s' has no column '%s'", t->name, cn);
     map[j] = i++;
   }
   int want = nc ? nc : t->n_cols;
   if (p->n != want)
-    return sql_error(c, loc, "INSERT INTO %s: the %s %d columns, the query gives %d", t->name,
+    return sl__sql_error(c, loc, "INSERT INTO %s: the %s %d columns, the query gives %d", t->name,
                      nc ? "column list names" : "table has", want, p->n);
   /* the final CALC yields the sink's columns, in its order and types */
   sql_plan *f = new_plan(c, SQL_P_CALC, t->n_cols);
-  if (!f) return sql_oom(c);
+  if (!f) return sl__sql_oom(c);
   f->in = p->in, f->where = p->where;
   for (int j = 0; j < t->n_cols; j++) {
     char what[160];
     snprintf(what, sizeof what, "column '%s' of '%s'", t->names[j], t->name);
     sql_expr *e;
     if (map[j] < 0) {
-      e = sql_alloc(c->arena, sizeof *e);
-      if (!e) return sql_oom(c);
+      e = sl__sql_alloc(c->arena, sizeof *e);
+      if (!e) return sl__sql_oom(c);
       e->op = SQL_E_CONST, e->type = t->types[j], e->k.null = 1, e->loc = -1;
-    } else if (!(e = sql_coerce(c, p->proj[map[j]], t->types[j], what))) {
+    } else if (!(e = sl__sql_coerce(c, p->proj[map[j]], t->types[j], what))) {
       return -SL_EINVAL;
     }
     f->proj[j] = e, f->names[j] = t->names[j], f->types[j] = t->types[j];
@@ -820,7 +820,7 @@ static void opts_text(const sql_table *t, char *buf, size_t cap) {
  * url, the PostgreSQL connection); a postgres sink gets the columns to
  * create its table with unless given. */
 static sl_option *conn_opts(sql_ctx *c, const sql_table *t, size_t *n, int sink) {
-  sl_option *o = sql_alloc(c->arena, (size_t)(t->n_opts + 2) * sizeof *o);
+  sl_option *o = sl__sql_alloc(c->arena, (size_t)(t->n_opts + 2) * sizeof *o);
   if (!o) return NULL;
   *n = 0;
   for (int i = 0; i < t->n_opts; i++) {
@@ -830,8 +830,8 @@ static sl_option *conn_opts(sql_ctx *c, const sql_table *t, size_t *n, int sink)
       continue;
     o[(*n)++] = (sl_option){k, t->vals[i]};
   }
-  if (sink && t->connector == SQL_CONN_POSTGRES && !sql_opt(t, "sink.create-table-columns")) {
-    char *cols = sql_alloc(c->arena, (size_t)t->n_cols * 96 + 1);
+  if (sink && t->connector == SQL_CONN_POSTGRES && !sl__sql_opt(t, "sink.create-table-columns")) {
+    char *cols = sl__sql_alloc(c->arena, (size_t)t->n_cols * 96 + 1);
     if (!cols) return NULL;
     size_t at = 0;
     for (int i = 0; i < t->n_cols; i++) {
@@ -855,83 +855,83 @@ static void explain_plan(const sql_plan *p, int depth, char **buf, size_t *len, 
     return;
   }
   if (p->kind == SQL_P_WINASSIGN) {
-    sql_appendf(buf, len, cap, "%*swindows: %s size %lld ms", depth, "", p->wkind == SL_WINDOW_SLIDING ? "HOP" : "TUMBLE",
+    sl__sql_appendf(buf, len, cap, "%*swindows: %s size %lld ms", depth, "", p->wkind == SL_WINDOW_SLIDING ? "HOP" : "TUMBLE",
                 (long long)p->size_ms);
-    if (p->wkind == SL_WINDOW_SLIDING) sql_appendf(buf, len, cap, " slide %lld ms", (long long)p->slide_ms);
-    sql_appendf(buf, len, cap, " of %s (adds window_start, window_end)\n", p->in->names[p->time_col]);
+    if (p->wkind == SL_WINDOW_SLIDING) sl__sql_appendf(buf, len, cap, " slide %lld ms", (long long)p->slide_ms);
+    sl__sql_appendf(buf, len, cap, " of %s (adds window_start, window_end)\n", p->in->names[p->time_col]);
     explain_plan(p->in, depth + 2, buf, len, cap);
     return;
   }
   if (p->kind == SQL_P_WINAGG) {
     static const char *const kinds[] = {"TUMBLE", "HOP", "SESSION"};
     static const char *const fns[] = {"COUNT(*)", "COUNT", "SUM", "MIN", "MAX", "AVG"};
-    sql_appendf(buf, len, cap, "%*swindow: %s", depth, "", kinds[p->wkind]);
-    if (p->wkind == SL_WINDOW_SESSION) sql_appendf(buf, len, cap, " gap %lld ms", (long long)p->gap_ms);
-    else sql_appendf(buf, len, cap, " size %lld ms", (long long)p->size_ms);
-    if (p->wkind == SL_WINDOW_SLIDING) sql_appendf(buf, len, cap, " slide %lld ms", (long long)p->slide_ms);
-    sql_appendf(buf, len, cap, ", key [");
-    for (int k = 0; k < p->n_keys; k++) sql_appendf(buf, len, cap, "%s%s", k ? ", " : "", p->in->names[k]);
-    sql_appendf(buf, len, cap, "], aggregates [");
+    sl__sql_appendf(buf, len, cap, "%*swindow: %s", depth, "", kinds[p->wkind]);
+    if (p->wkind == SL_WINDOW_SESSION) sl__sql_appendf(buf, len, cap, " gap %lld ms", (long long)p->gap_ms);
+    else sl__sql_appendf(buf, len, cap, " size %lld ms", (long long)p->size_ms);
+    if (p->wkind == SL_WINDOW_SLIDING) sl__sql_appendf(buf, len, cap, " slide %lld ms", (long long)p->slide_ms);
+    sl__sql_appendf(buf, len, cap, ", key [");
+    for (int k = 0; k < p->n_keys; k++) sl__sql_appendf(buf, len, cap, "%s%s", k ? ", " : "", p->in->names[k]);
+    sl__sql_appendf(buf, len, cap, "], aggregates [");
     for (int j = 0; j < p->n_aggs; j++) {
       const sql_agg *a = &p->aggs[j];
-      sql_appendf(buf, len, cap, "%s%s", j ? ", " : "", fns[a->fn]);
-      if (a->arg >= 0) sql_appendf(buf, len, cap, "(%s)", p->in->names[a->arg]);
+      sl__sql_appendf(buf, len, cap, "%s%s", j ? ", " : "", fns[a->fn]);
+      if (a->arg >= 0) sl__sql_appendf(buf, len, cap, "(%s)", p->in->names[a->arg]);
     }
-    sql_appendf(buf, len, cap, "]\n");
+    sl__sql_appendf(buf, len, cap, "]\n");
     explain_plan(p->in, depth + 2, buf, len, cap);
     return;
   }
   if (p->kind == SQL_P_SCAN) {
     const sql_table *t = p->table;
     if (t->rowtime >= 0) {
-      sql_appendf(buf, len, cap, "%*swatermarks: %s (event time %s, bounded out-of-orderness %lld ms)\n",
+      sl__sql_appendf(buf, len, cap, "%*swatermarks: %s (event time %s, bounded out-of-orderness %lld ms)\n",
                   depth, "", t->name, t->names[t->rowtime], (long long)t->wm_delay_ms);
       depth += 2;
     }
     if (t->connector == SQL_CONN_FILESYSTEM || t->connector == SQL_CONN_NEXMARK ||
         t->connector == SQL_CONN_POSTGRES)
-      sql_appendf(buf, len, cap, "%*sdecode: %s (%s -> row of %d columns)\n", depth, "", t->name,
+      sl__sql_appendf(buf, len, cap, "%*sdecode: %s (%s -> row of %d columns)\n", depth, "", t->name,
                   t->connector == SQL_CONN_NEXMARK ? "nexmark events" : t->format == SQL_FMT_JSON ? "json" : "csv",
                   t->n_cols);
     opts_text(t, tmp, sizeof tmp);
-    sql_appendf(buf, len, cap, "%*ssource: %s [%s]\n",
+    sl__sql_appendf(buf, len, cap, "%*ssource: %s [%s]\n",
                 depth + (t->connector == SQL_CONN_FILESYSTEM || t->connector == SQL_CONN_NEXMARK ||
                                  t->connector == SQL_CONN_POSTGRES ? 2 : 0),
                 "", t->name, tmp);
     return;
   }
   sql_scope sc = {NULL, p->in->n, p->in->names, p->in->types, NULL, NULL, NULL};
-  sql_appendf(buf, len, cap, "%*scalc: select ", depth, "");
+  sl__sql_appendf(buf, len, cap, "%*scalc: select ", depth, "");
   for (int i = 0; i < p->n; i++) {
-    sql_expr_text(p->proj[i], &sc, tmp, sizeof tmp);
+    sl__sql_expr_text(p->proj[i], &sc, tmp, sizeof tmp);
     char tn[32];
-    sql_appendf(buf, len, cap, "%s%s AS %s %s", i ? ", " : "", tmp, p->names[i],
+    sl__sql_appendf(buf, len, cap, "%s%s AS %s %s", i ? ", " : "", tmp, p->names[i],
                 sl__row_type_name(p->types[i], tn, sizeof tn));
   }
   if (p->where) {
-    sql_expr_text(p->where, &sc, tmp, sizeof tmp);
-    sql_appendf(buf, len, cap, " where %s", tmp);
+    sl__sql_expr_text(p->where, &sc, tmp, sizeof tmp);
+    sl__sql_appendf(buf, len, cap, " where %s", tmp);
   }
-  sql_appendf(buf, len, cap, "\n");
+  sl__sql_appendf(buf, len, cap, "\n");
   explain_plan(p->in, depth + 2, buf, len, cap);
 }
 
-void sql_explain(const sql_insert *ins, int n, char **buf, size_t *len, size_t *cap) {
+void sl__sql_explain(const sql_insert *ins, int n, char **buf, size_t *len, size_t *cap) {
   for (int i = 0; i < n; i++) {
     const sql_table *t = ins[i].sink;
     char tmp[1024];
     if (t) {
       opts_text(t, tmp, sizeof tmp);
-      sql_appendf(buf, len, cap, "sink: %s [%s]\n", t->name, tmp);
+      sl__sql_appendf(buf, len, cap, "sink: %s [%s]\n", t->name, tmp);
       if (t->connector != SQL_CONN_BLACKHOLE)
-        sql_appendf(buf, len, cap, "  encode: %s (row -> %s)\n", t->name,
+        sl__sql_appendf(buf, len, cap, "  encode: %s (row -> %s)\n", t->name,
                   t->connector == SQL_CONN_FILESYSTEM || t->connector == SQL_CONN_KAFKA ||
                           t->connector == SQL_CONN_POSTGRES
                       ? (t->format == SQL_FMT_JSON ? "json" : "csv")
                   : t->connector == SQL_CONN_PRINT   ? "+I[...] text"
                                                      : "nothing");
     } else {
-      sql_appendf(buf, len, cap, "sink: print (a query's result)\n  encode: (row -> +I[...] text)\n");
+      sl__sql_appendf(buf, len, cap, "sink: print (a query's result)\n  encode: (row -> +I[...] text)\n");
     }
     explain_plan(ins[i].plan, 4, buf, len, cap);
   }
@@ -1123,13 +1123,13 @@ static int calc(void *ud, sl_ctx *ctx, const sl_record *in, sl_collector *out) {
   sql_eval ev = {in->value, src->n, src->types, scratch, ctx, {0}};
   sl__val v;
   if (p->where) {
-    if (sql_eval_expr(p->where, &ev, &v)) goto bad;
+    if (sl__sql_eval_expr(p->where, &ev, &v)) goto bad;
     if (v.null || !v.u.i) return 0;
   }
   sl__val *vals = sl_ctx_scratch(ctx, (size_t)p->n * sizeof *vals);
   if (!vals) return -SL_ENOMEM;
   for (int i = 0; i < p->n; i++)
-    if (sql_eval_expr(p->proj[i], &ev, &vals[i])) goto bad;
+    if (sl__sql_eval_expr(p->proj[i], &ev, &vals[i])) goto bad;
   size_t sz = sl__row_size(p->types, vals, p->n);
   void *row = sl_ctx_scratch(ctx, sz);
   if (!row) return -SL_ENOMEM;
@@ -1357,7 +1357,7 @@ static sl_stream *build_plan(sql_ctx *c, const sql_plan *p) {
     } else if (t->connector == SQL_CONN_KAFKA) {
       size_t no;
       sl_option *o = conn_opts(c, t, &no, 0);
-      if (!o) return sql_oom(c), NULL;
+      if (!o) return sl__sql_oom(c), NULL;
       sl_source *src = sl_kafka_source(o, no);
       if (src) sl_kafka_source_set_deserializer(src, decode_kafka, (void *)p);
       if (src && t->rowtime >= 0) { /* per-partition watermarks, in the source */
@@ -1369,8 +1369,8 @@ static sl_stream *build_plan(sql_ctx *c, const sql_plan *p) {
     } else if (t->connector == SQL_CONN_POSTGRES) {
       size_t no;
       sl_option *o = conn_opts(c, t, &no, 0);
-      if (!o) return sql_oom(c), NULL;
-      s = sl_name(sl_source_stream(c->env, sl_postgres_source(sql_opt(t, "url"), o, no)), name);
+      if (!o) return sl__sql_oom(c), NULL;
+      s = sl_name(sl_source_stream(c->env, sl_postgres_source(sl__sql_opt(t, "url"), o, no)), name);
       snprintf(name, sizeof name, "decode: %s", t->name);
       s = sl_name(sl_flat_map(s, decode, (void *)p), name);
     } else if (t->connector == SQL_CONN_NEXMARK) {
@@ -1416,24 +1416,24 @@ static int uses_files(const sql_plan *p) {
   return 0;
 }
 
-int sql_build(sql_ctx *c, const sql_insert *ins, int n) {
+int sl__sql_build(sql_ctx *c, const sql_insert *ins, int n) {
   int files = 0;
   for (int i = 0; i < n; i++) files |= uses_files(ins[i].plan);
   /* bad lines are reported by number: the text sources put it in the timestamp */
   if (files && sl_env_set(c->env, "source.text.line-numbers", "true"))
-    return sql_error(c, -1, "%s", sl_env_last_error(c->env));
+    return sl__sql_error(c, -1, "%s", sl_env_last_error(c->env));
   for (int i = 0; i < n; i++) {
     const sql_table *t = ins[i].sink;
     for (const sql_plan *p = ins[i].plan; p; p = p->in)
       if (p->kind == SQL_P_SCAN && p->table->connector == SQL_CONN_DATAGEN) {
-        const char *rps = sql_opt(p->table, "rows-per-second");
+        const char *rps = sl__sql_opt(p->table, "rows-per-second");
         if (rps && sl_env_set(c->env, "source.datagen.rows-per-second", rps))
-          return sql_error(c, -1, "table '%s': rows-per-second: %s", p->table->name,
+          return sl__sql_error(c, -1, "table '%s': rows-per-second: %s", p->table->name,
                            sl_env_last_error(c->env));
       }
     sl_stream *s = build_plan(c, ins[i].plan);
-    sink_ud *su = sql_alloc(c->arena, sizeof *su);
-    if (!su) return sql_oom(c);
+    sink_ud *su = sl__sql_alloc(c->arena, sizeof *su);
+    if (!su) return sl__sql_oom(c);
     su->plan = ins[i].plan, su->sink = t;
     char name[192];
     snprintf(name, sizeof name, "encode: %s", t ? t->name : "print");
@@ -1444,11 +1444,11 @@ int sql_build(sql_ctx *c, const sql_insert *ins, int n) {
     sl_option *o = t && (t->connector == SQL_CONN_KAFKA || t->connector == SQL_CONN_POSTGRES)
                        ? conn_opts(c, t, &no, 1)
                        : NULL;
-    if (t && (t->connector == SQL_CONN_KAFKA || t->connector == SQL_CONN_POSTGRES) && !o) return sql_oom(c);
+    if (t && (t->connector == SQL_CONN_KAFKA || t->connector == SQL_CONN_POSTGRES) && !o) return sl__sql_oom(c);
     if (!t || t->connector == SQL_CONN_PRINT) k = sl_print_sink();
     else if (t->connector == SQL_CONN_BLACKHOLE) k = sl_discard_sink();
     else if (t->connector == SQL_CONN_KAFKA) k = sl_kafka_sink(o, no);
-    else if (t->connector == SQL_CONN_POSTGRES) k = sl_postgres_sink(sql_opt(t, "url"), o, no);
+    else if (t->connector == SQL_CONN_POSTGRES) k = sl_postgres_sink(sl__sql_opt(t, "url"), o, no);
     else k = sl_file_sink(t->path);
     if (sl_sink_to(s, k)) break; /* sl_execute reports the graph's error */
   }

@@ -35,9 +35,9 @@
 typedef struct sql_arena {
   struct sql_block *head;
 } sql_arena;
-void *sql_alloc(sql_arena *a, size_t n); /* zeroed, 16-byte aligned; NULL on OOM */
-char *sql_strndup(sql_arena *a, const char *s, size_t n);
-void sql_arena_free(sql_arena *a);
+void *sl__sql_alloc(sql_arena *a, size_t n); /* zeroed, 16-byte aligned; NULL on OOM */
+char *sl__sql_strndup(sql_arena *a, const char *s, size_t n);
+void sl__sql_arena_free(sql_arena *a);
 
 /* ---- catalog -------------------------------------------------------------- */
 
@@ -97,9 +97,9 @@ enum {
   SQL_NX_CHANNEL, SQL_NX_URL
 };
 
-sql_table *sql_find_table(sql_session *s, const char *name);
+sql_table *sl__sql_find_table(sql_session *s, const char *name);
 /* A table's option value (keys compared without case), or NULL. */
-const char *sql_opt(const sql_table *t, const char *key);
+const char *sl__sql_opt(const sql_table *t, const char *key);
 
 /* ---- statement context and messages --------------------------------------- */
 
@@ -114,24 +114,24 @@ typedef struct sql_ctx {
 
 /* The message "line L, column C: ..." + the line + a caret under byte
  * offset loc of c->text (loc < 0: no position).  Returns -SL_EINVAL. */
-int sql_error(sql_ctx *c, int loc, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-int sql_oom(sql_ctx *c);
+int sl__sql_error(sql_ctx *c, int loc, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+int sl__sql_oom(sql_ctx *c);
 
 /* Parse text (';'-separated statements) into libpg_query's JSON tree;
  * NULL with the message (line, column, caret) in c. */
-cJSON *sql_parse(sql_ctx *c, const char *text);
+cJSON *sl__sql_parse(sql_ctx *c, const char *text);
 
 /* JSON helpers over the parse tree. */
-cJSON *sql_j(const cJSON *o, const char *key);      /* member or NULL */
-const char *sql_js(const cJSON *o, const char *key); /* string member or NULL */
-int sql_jloc(const cJSON *node);                     /* the node's location or -1 */
+cJSON *sl__sql_j(const cJSON *o, const char *key);      /* member or NULL */
+const char *sl__sql_js(const cJSON *o, const char *key); /* string member or NULL */
+int sl__sql_jloc(const cJSON *node);                     /* the node's location or -1 */
 /* The single member {"Kind": {...}} of a node: its kind and body. */
-const char *sql_node_kind(const cJSON *node, cJSON **body);
+const char *sl__sql_node_kind(const cJSON *node, cJSON **body);
 /* The last name of a list of String nodes ("pg_catalog"."int4" -> "int4"). */
-const char *sql_last_name(const cJSON *names);
+const char *sl__sql_last_name(const cJSON *names);
 
-/* A type name node (TypeName) -> a column type; 0 or sql_error. */
-int sql_type_of(sql_ctx *c, const cJSON *type_name, sl__row_type *t);
+/* A type name node (TypeName) -> a column type; 0 or sl__sql_error. */
+int sl__sql_type_of(sql_ctx *c, const cJSON *type_name, sl__row_type *t);
 
 /* ---- expressions ---------------------------------------------------------- */
 
@@ -176,12 +176,12 @@ typedef struct sql_scope {
 
 /* Compile a parse-tree expression against the scope; NULL with the
  * message in c. */
-sql_expr *sql_compile(sql_ctx *c, const cJSON *node, const sql_scope *sc);
+sql_expr *sl__sql_compile(sql_ctx *c, const cJSON *node, const sql_scope *sc);
 /* e cast to t when the types differ (assignment: to a column of type t);
  * NULL with "what" and both types in the message when they cannot. */
-sql_expr *sql_coerce(sql_ctx *c, sql_expr *e, sl__row_type t, const char *what);
+sql_expr *sl__sql_coerce(sql_ctx *c, sql_expr *e, sl__row_type t, const char *what);
 /* An expression as text, for EXPLAIN. */
-void sql_expr_text(const sql_expr *e, const sql_scope *sc, char *buf, size_t cap);
+void sl__sql_expr_text(const sql_expr *e, const sql_scope *sc, char *buf, size_t cap);
 
 /* Evaluation: one input row; string results are written into memory from
  * alloc(alloc_ud, n) (sl_ctx_scratch in a job).  0, or -1 with a reason
@@ -194,7 +194,7 @@ typedef struct sql_eval {
   void *alloc_ud;
   char err[200];
 } sql_eval;
-int sql_eval_expr(const sql_expr *e, sql_eval *ev, sl__val *out);
+int sl__sql_eval_expr(const sql_expr *e, sql_eval *ev, sl__val *out);
 
 /* ---- plans ---------------------------------------------------------------- */
 
@@ -239,17 +239,17 @@ typedef struct sql_insert {
 } sql_insert;
 
 /* Plan an InsertStmt / SelectStmt body. */
-int sql_plan_insert(sql_ctx *c, const cJSON *ins, sql_insert *out);
-sql_plan *sql_plan_select(sql_ctx *c, const cJSON *sel);
-/* A view's or subquery's columns need distinct names: 0 or sql_error. */
-int sql_unique_names(sql_ctx *c, const sql_plan *p, int loc);
+int sl__sql_plan_insert(sql_ctx *c, const cJSON *ins, sql_insert *out);
+sql_plan *sl__sql_plan_select(sql_ctx *c, const cJSON *sel);
+/* A view's or subquery's columns need distinct names: 0 or sl__sql_error. */
+int sl__sql_unique_names(sql_ctx *c, const sql_plan *p, int loc);
 /* EXPLAIN text of the inserts (or of one query when sink is NULL). */
-void sql_explain(const sql_insert *ins, int n, char **buf, size_t *len, size_t *cap);
+void sl__sql_explain(const sql_insert *ins, int n, char **buf, size_t *len, size_t *cap);
 /* Build the job of the inserts on c->env (public API calls only). */
-int sql_build(sql_ctx *c, const sql_insert *ins, int n);
+int sl__sql_build(sql_ctx *c, const sql_insert *ins, int n);
 
 /* Growable text (EXPLAIN, SHOW). */
-void sql_appendf(char **buf, size_t *len, size_t *cap, const char *fmt, ...)
+void sl__sql_appendf(char **buf, size_t *len, size_t *cap, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 
 #endif
