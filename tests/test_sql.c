@@ -424,6 +424,12 @@ static void errors(void) {
                "  CREATE TABLE t (a INT, ts TIMESTAMP) WITH (connector = 'datagen', watermark = 'tss - "
                "INTERVAL ''1'' SECOND');\n"
                "                                                                    ^");
+  expect_error(T_OUT "INSERT INTO o VALUES (1);",
+               "line 2, column 23: VALUES is not supported: read from a table (INSERT INTO sink SELECT ... "
+               "FROM source)\n"
+               "  INSERT INTO o VALUES (1);\n"
+               "                        ^");
+  expect_error("SELECT 1;", "line 1, column 8: a streaming query needs FROM a table\n  SELECT 1;\n         ^");
   expect_error("SET 'no.such.key' = '1';", "line 1, column 1: unknown configuration key 'no.such.key' (see `sluice conf --list`)\n"
                                            "  SET 'no.such.key' = '1';\n  ^");
 }

@@ -619,7 +619,10 @@ sql_plan *sl__sql_plan_select(sql_ctx *c, const cJSON *node) {
     return NULL;
   }
   if (sl__sql_j(sel, "valuesLists")) {
-    sl__sql_error(c, -1, "VALUES is not supported: read from a table (INSERT INTO sink SELECT ... FROM source)");
+    const cJSON *first = cJSON_GetArrayItem(sl__sql_j(sl__sql_j(cJSON_GetArrayItem(sl__sql_j(sel, "valuesLists"), 0),
+                                                              "List"), "items"), 0);
+    sl__sql_error(c, sl__sql_jloc(first),
+                  "VALUES is not supported: read from a table (INSERT INTO sink SELECT ... FROM source)");
     return NULL;
   }
   if (sl__sql_j(sel, "distinctClause")) {
@@ -639,7 +642,8 @@ sql_plan *sl__sql_plan_select(sql_ctx *c, const cJSON *node) {
   }
   cJSON *from = sl__sql_j(sel, "fromClause");
   if (cJSON_GetArraySize(from) != 1) {
-    sl__sql_error(c, cJSON_GetArraySize(from) ? sl__sql_jloc(cJSON_GetArrayItem(from, 1)) : -1,
+    sl__sql_error(c, cJSON_GetArraySize(from) ? sl__sql_jloc(cJSON_GetArrayItem(from, 1))
+                                              : sl__sql_jloc(cJSON_GetArrayItem(sl__sql_j(sel, "targetList"), 0)),
               cJSON_GetArraySize(from) ? "joins are not built yet in sluice SQL (a comma list in FROM)"
                                        : "a streaming query needs FROM a table");
     return NULL;
