@@ -314,6 +314,10 @@ typedef int (*sl_key_fn)(void *ud, sl_ctx *ctx, const sl_record *in,
  * becomes the accumulator as is. */
 typedef int (*sl_reduce_fn)(void *ud, sl_ctx *ctx, const sl_record *acc,
                             const sl_record *in, sl_record *out);
+/* batch flat_map: a run of n >= 1 records in[0..n), in stream order; emit
+ * 0..any records with sl_emit.  The views live for the call. */
+typedef int (*sl_batch_fn)(void *ud, sl_ctx *ctx, const sl_record *in, size_t n,
+                           sl_collector *out);
 
 /* ------------------------------------------------------------------------ */
 /* Keyed state                                                               */
@@ -486,6 +490,18 @@ typedef int (*sl_timer_fn)(void *ud, sl_ctx *ctx, int64_t ts,
                            sl_time_domain domain, sl_collector *out);
 sl_stream *sl_keyed_process(sl_stream *keyed, sl_flat_map_fn fn,
                             sl_timer_fn on_timer, void *ud);
+/* The same with runs of records per call (sl_flat_map_batch's runs: up to
+ * 64, in order, never spanning a watermark, barrier, end of input or
+ * worker step): before using keyed state or timers for record i of the
+ * run, bind them to its key with sl_ctx_run_key(ctx, i).  on_timer is
+ * called per timer, after the records before the watermark were handed
+ * over.  fn and on_timer are both required, as for sl_keyed_process.  For
+ * bindings whose per-call cost is high. */
+sl_stream *sl_keyed_process_batch(sl_stream *keyed, sl_batch_fn fn, sl_timer_fn on_timer,
+                                  void *ud);
+/* In sl_keyed_process_batch's function: the current key becomes in[i]'s.
+ * 0, or -SL_EINVAL (elsewhere, or i outside the run). */
+int sl_ctx_run_key(sl_ctx *ctx, size_t i);
 /* Timers of the current key: one per (key, domain, ts) however often it is
  * registered.  Event-time timers fire when the watermark reaches ts,
  * processing-time timers when the clock does.  0 or negative SL_E*. */
@@ -618,6 +634,16 @@ sl_stream *sl_map(sl_stream *in, sl_map_fn fn, void *ud);
 sl_stream *sl_filter(sl_stream *in, sl_filter_fn fn, void *ud);
 sl_stream *sl_flat_map(sl_stream *in, sl_flat_map_fn fn, void *ud);
 sl_stream *sl_process(sl_stream *in, sl_flat_map_fn fn, void *ud);
+/* A stateless flat_map whose function takes runs of records (up to 64 per
+ * call, in order) instead of one: for callers whose per-call cost is high
+ * (a language binding that takes a lock per call).  Runs never span a
+ * watermark, a checkpoint barrier or the end of input, nor a step of the
+ * worker's loop, so they add no latency and checkpoints stay exact.  The
+ * function has no keyed state and no current key (records keep theirs: a
+ * record's key bytes are in the run).  On failure the job's error reads
+ * "... failed on a run of N records: MESSAGE" (name the record in the
+ * sl_ctx_fail message). */
+sl_stream *sl_flat_map_batch(sl_stream *in, sl_batch_fn fn, void *ud);
 /* Key the stream: `fn` extracts the key (fn == NULL keeps each record's
  * existing key).  The next operator receives records hash-partitioned by
  * key: xxHash3(key) % pipeline.max-parallelism is the key group, and key

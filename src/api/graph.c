@@ -167,7 +167,7 @@ const char *sl__op_kind_name(sl__op_kind k) {
                                 "process",    "key_by",   "reduce",  "union",
                                 "sink",       "connect",  "broadcast_connect",
                                 "timestamps", "keyed_process", "window",
-                                "interval_join"};
+                                "interval_join", "batch", "keyed_batch"};
   return (unsigned)k < sizeof names / sizeof names[0] ? names[k] : "operator";
 }
 
@@ -182,6 +182,8 @@ static void graph_oom(sl_env *env) {
 static const sl__op_vt *op_vtable(sl__op_kind kind) {
   switch (kind) {
     case SL__OP_WINDOW: return sl__window_vtable();
+    case SL__OP_BATCH:
+    case SL__OP_KEYED_BATCH: return sl__batch_vtable(kind);
     case SL__OP_INTERVAL_JOIN: return sl__interval_join_vtable();
     case SL__OP_TIMESTAMPS:
     case SL__OP_KEYED_PROCESS: return sl__time_vtable(kind);
@@ -295,6 +297,9 @@ sl_stream *sl_flat_map(sl_stream *in, sl_flat_map_fn fn, void *ud) {
 sl_stream *sl_process(sl_stream *in, sl_flat_map_fn fn, void *ud) {
   return unary(in, SL__OP_PROCESS, (void *)fn, ud);
 }
+sl_stream *sl_flat_map_batch(sl_stream *in, sl_batch_fn fn, void *ud) {
+  return unary(in, SL__OP_BATCH, (void *)fn, ud);
+}
 
 void sl__graph_error(sl_stream *s, const char *msg) {
   s->env->broken = 1;
@@ -307,9 +312,10 @@ void sl__graph_oom(sl_stream *s) { graph_oom(s->env); }
  * takes cfg over, also on failure. */
 sl_stream *sl__add_op_cfg(sl_stream *in, sl__op_kind kind, void *fn, void *fn2, void *ud,
                           void *cfg, void (*cfg_free)(void *)) {
-  int needs_keyed = kind == SL__OP_KEYED_PROCESS || kind == SL__OP_WINDOW;
+  int needs_keyed =
+      kind == SL__OP_KEYED_PROCESS || kind == SL__OP_KEYED_BATCH || kind == SL__OP_WINDOW;
   if (!in || (needs_keyed && !(in->op->keyed && in->part == SL__PART_HASH)) ||
-      (kind == SL__OP_KEYED_PROCESS && (!fn || !fn2))) {
+      ((kind == SL__OP_KEYED_PROCESS || kind == SL__OP_KEYED_BATCH) && (!fn || !fn2))) {
     if (in) {
       in->env->broken = 1;
       env_err(in->env, "%s: %s", sl__op_kind_name(kind),

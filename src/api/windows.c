@@ -32,6 +32,11 @@ sl_stream *sl_keyed_process(sl_stream *keyed, sl_flat_map_fn fn, sl_timer_fn on_
                         NULL);
 }
 
+sl_stream *sl_keyed_process_batch(sl_stream *keyed, sl_batch_fn fn, sl_timer_fn on_timer,
+                                  void *ud) {
+  return sl__add_op_cfg(keyed, SL__OP_KEYED_BATCH, (void *)fn, (void *)on_timer, ud, NULL, NULL);
+}
+
 static sl_stream *window_op(sl_stream *in, const sl_window_spec *w, sl__wf_kind fk,
                            const sl_state_desc *agg, sl_reduce_fn reduce, sl_window_fn fn,
                            void *ud) {

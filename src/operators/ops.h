@@ -46,5 +46,8 @@ static inline int sl__emit_late(sl__inst *inst, const char *tag, const sl_record
  * others: time_ops.h and window.h have theirs).  The api binds it on the
  * op when the graph is built (graph.c, op_vtable). */
 const sl__op_vt *sl__op_vtable(sl__op_kind kind);
+/* The operators of sl_flat_map_batch (SL__OP_BATCH) and
+ * sl_keyed_process_batch (SL__OP_KEYED_BATCH) (batch_op.c). */
+const sl__op_vt *sl__batch_vtable(sl__op_kind kind);
 
 #endif

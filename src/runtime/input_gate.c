@@ -83,7 +83,8 @@ static int aligned(sl__inst *inst) {
   for (int c = 0; c < inst->n_inputs; c++)
     if (!inst->ch_barrier[c] && !inst->in_ended[c]) return 0;
   const sl__job_hooks *h = inst->job->hooks;
-  int rc = h && h->aligned ? h->aligned(inst, id, inst->align_start_ns) : 0;
+  int rc = inst->vt->flush_held ? inst->vt->flush_held(inst) : 0;
+  if (!rc && h && h->aligned) rc = h->aligned(inst, id, inst->align_start_ns);
   if (!rc) rc = sl__emit_ctrl(inst, SL__EV_BARRIER, id);
   inst->align_id = 0;
   memset(inst->ch_barrier, 0, (size_t)inst->n_inputs);

@@ -71,7 +71,9 @@ typedef enum {
   SL__OP_TIMESTAMPS,        /* timestamp assigner + watermark generator */
   SL__OP_KEYED_PROCESS,     /* fn + on_timer (fn2) */
   SL__OP_WINDOW,            /* window operator (cfg) */
-  SL__OP_INTERVAL_JOIN      /* two keyed inputs (cfg) */
+  SL__OP_INTERVAL_JOIN,     /* two keyed inputs (cfg) */
+  SL__OP_BATCH,             /* sl_flat_map_batch: runs of records per call */
+  SL__OP_KEYED_BATCH        /* sl_keyed_process_batch: the same, keyed, timers */
 } sl__op_kind;
 
 typedef enum {
@@ -145,6 +147,10 @@ typedef struct sl__op_vt {
    * backend, timers and load). */
   int (*snapshot_extra)(sl__inst *inst, struct sl__snap_extra **out);
   int (*restored)(sl__inst *inst);
+  /* optional: records the operator holds back (a batch op's pending run)
+   * go out now -- the input gate calls it before a checkpoint barrier is
+   * snapshotted and forwarded, so no held record passes the barrier */
+  int (*flush_held)(sl__inst *inst);
 } sl__op_vt;
 
 struct sl__op {

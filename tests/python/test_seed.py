@@ -1,0 +1,79 @@
+"""The seed's example, examples/python/seed_example.py, run verbatim in a
+directory with input.txt: output.txt holds every line upper-cased (the
+reference: Python's str.upper per line)."""
+import os
+import shutil
+import sys
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from util import SRC, run_py, scratch  # noqa: E402
+
+SEED = os.path.join(SRC, "examples", "python", "seed_example.py")
+
+
+class SeedTest(unittest.TestCase):
+    def test_seed_example_verbatim(self):
+        d = scratch("seed")
+        lines = ["hello world", "Sluice streams", "", "ünïcode ß and ǆ", "MiXeD 123 !?",
+                 "tab\there", "last line without newline"]
+        with open(os.path.join(d, "input.txt"), "w", encoding="utf-8") as f:
+            f.write("\n".join(lines))
+        shutil.copy(SEED, os.path.join(d, "seed_example.py"))
+        r = run_py(["seed_example.py"], cwd=d)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        with open(os.path.join(d, "output.txt"), encoding="utf-8") as f:
+            self.assertEqual(f.read().split("\n")[:-1], [s.upper() for s in lines])
+        self.assertFalse(os.path.exists(os.path.join(d, "output.txt.inprogress")))
+
+    def test_seed_example_is_the_seeds(self):
+        seed = os.path.join(os.path.dirname(SRC), "shared", "examples", "seed_example.py")
+        if not os.path.exists(seed):
+            self.skipTest("no ../shared/examples/seed_example.py next to the source tree")
+        with open(seed, "rb") as a, open(SEED, "rb") as b:
+            self.assertEqual(a.read(), b.read())
+
+    def test_missing_input_fails_clearly(self):
+        d = scratch("seed_missing")
+        shutil.copy(SEED, os.path.join(d, "seed_example.py"))
+        r = run_py(["seed_example.py"], cwd=d)
+        self.assertNotEqual(r.returncode, 0)
+        self.assertIn("input.txt", r.stderr)
+
+
+class WordCountExampleTest(unittest.TestCase):
+    def test_word_count_example(self):
+        import collections
+        d = scratch("wordcount")
+        text = "The cat and the hat.\nA cat, a HAT; the end!\n"
+        with open(os.path.join(d, "in.txt"), "w") as f:
+            f.write(text)
+        for p in (1, 2):
+            r = run_py([os.path.join(SRC, "examples", "python", "word_count.py"), "--input", "in.txt",
+                        "--output", "out%d" % p, "--parallelism", str(p)], cwd=d)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            final = {}
+            for name in os.listdir(os.path.join(d, "out%d" % p)):
+                with open(os.path.join(d, "out%d" % p, name)) as f:
+                    for line in f:
+                        w, c = line.strip()[1:-1].rsplit(",", 1)  # "(cat,2)": a typed tuple
+                        final[w] = max(final.get(w, 0), int(c))
+            words = [w.strip(".,;:!?\"'()") for w in text.lower().split()]
+            self.assertEqual(final, dict(collections.Counter(words)))
+
+
+class KeyedStateExampleTest(unittest.TestCase):
+    def test_keyed_state_example(self):
+        # by hand from PURCHASES: alice 10, 3, 40 (40 >= 13: alert); bob 5, 20
+        # (20 >= 5: alert), 2; carol 7, 1
+        want = sorted(["alert: bob spent 20 after 5 so far", "alert: alice spent 40 after 13 so far",
+                       "total: alice 53", "total: bob 27", "total: carol 8"])
+        for p in (1, 2):
+            r = run_py([os.path.join(SRC, "examples", "python", "keyed_state.py"), "--parallelism", str(p)])
+            self.assertEqual(r.returncode, 0, r.stderr)
+            lines = [line.split("> ", 1)[1] if p > 1 else line for line in r.stdout.splitlines()]
+            self.assertEqual(sorted(lines), want)
+
+
+if __name__ == "__main__":
+    unittest.main()
