@@ -7,7 +7,7 @@
 # used; Debian's nodejs and npm only where there are none.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-pkgs=(build-essential cmake pkg-config libxxhash-dev librocksdb-dev libyaml-dev libmicrohttpd-dev libcjson-dev curl python3 python3-dev librdkafka-dev kcat libpq-dev postgresql clang libclang-rt-14-dev chromium)
+pkgs=(build-essential cmake pkg-config libxxhash-dev librocksdb-dev libyaml-dev libmicrohttpd-dev libcjson-dev curl python3 python3-dev librdkafka-dev kcat libpq-dev libpg-query-dev postgresql clang libclang-rt-14-dev chromium)
 command -v node >/dev/null || pkgs+=(nodejs)
 command -v npm >/dev/null || pkgs+=(npm)
 missing=()

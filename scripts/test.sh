@@ -41,7 +41,7 @@ echo "== TSan build and runtime tests"
 cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=Debug -DSLUICE_SANITIZE=thread \
   -DCMAKE_C_COMPILER=clang -DSLUICE_BUILD_EXAMPLES=OFF -DSLUICE_FAULT_INJECTION=ON >/dev/null
 cmake --build build-tsan -j"$jobs" >/dev/null
-(cd build-tsan && SL_TEST_SMALL=1 TSAN_OPTIONS="halt_on_error=1 suppressions=$PWD/../tests/tsan.supp" ctest --output-on-failure -j"$jobs" -R 'test_jobs|test_units|test_batch_op|test_backpressure|test_state|test_window$|test_join|test_checkpoint|test_stop|test_log|source|sink|cli_rest' -E 'kafka')
+(cd build-tsan && SL_TEST_SMALL=1 TSAN_OPTIONS="halt_on_error=1 suppressions=$PWD/../tests/tsan.supp" ctest --output-on-failure -j"$jobs" -R 'test_jobs|test_units|test_batch_op|test_backpressure|test_state|test_window$|test_join|test_checkpoint|test_stop|test_log|source|sink|cli_rest|test_sql' -E 'kafka')
 
 echo "== fuzz suite (clang, libFuzzer + ASan/UBSan): corpora replayed, each harness fuzzed ${SLUICE_FUZZ_TIME:-4}s"
 ./scripts/fuzz.sh

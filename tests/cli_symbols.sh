@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# libsluice.so exports its public API and nothing else: every defined
+# libsluice.so exports its public API and nothing else (and libsluice.a
+# defines no global name outside sl_): every defined
 # dynamic symbol is sl_ followed by a non-underscore (no sl__ internals, no
 # helpers without a prefix), exactly the functions declared in the public
 # headers are exported (each of them, and nothing else), and a program that uses
@@ -16,6 +17,15 @@ check "libsluice.so exports something" test -s "$TMP/exported"
 grep -v '^sl_[^_]' "$TMP/exported" >"$TMP/bad"
 check "only sl_* exported ($(wc -l <"$TMP/bad") others, e.g. $(head -3 "$TMP/bad" | tr '\n' ' '))" \
   test ! -s "$TMP/bad"
+
+# the static library keeps the sl__ internals for the CLI and the tests, but
+# defines no global name outside sl_ either (a program linking libsluice.a
+# must not meet, say, a `sql_error` of ours)
+# (names the compiler reserves, `__`, are the sanitizers' own: __odr_asan.*)
+nm -g --defined-only "$SL_BUILD/libsluice.a" 2>/dev/null | awk 'NF == 3 {print $3}' | LC_ALL=C sort -u |
+  grep -v -e '^sl_' -e '^__' >"$TMP/static_bad"
+check "libsluice.a defines only sl_* globals (others: $(head -3 "$TMP/static_bad" | tr '\n' ' '))" \
+  test ! -s "$TMP/static_bad"
 
 # the functions the public headers declare (not function-pointer members,
 # not static inline helpers)

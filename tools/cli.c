@@ -21,6 +21,15 @@
 
 static int g_progress; /* --progress (cli_run_job) */
 
+static int run_execute(void *ud, sl_env *env, const char *name) {
+  const char *pn = sl_env_get(env, "pipeline.name");
+  return sl_execute(env, pn && *pn ? NULL : name); /* -D pipeline.name wins */
+}
+
+static cli_run_fn g_run = run_execute; /* what cli_execute runs */
+static void *g_run_ud;
+
+
 static int flag_allowed(const char *allowed, const char *name) {
   size_t n = strlen(name);
   for (const char *p = allowed; (p = strstr(p, name)); p += n)
@@ -81,6 +90,7 @@ static const struct flag {
      "where the savepoint goes (default: state.savepoints.dir, else <checkpoint dir>/savepoints)"},
     {"conf", offsetof(cli_opts, conf), "FILE",
      "a Flink-style config.yaml, applied before -D"},
+    {"execute", offsetof(cli_opts, execute), "STATEMENTS", "SQL statements to run (-e)"},
 };
 #define N_FLAGS (sizeof g_flags / sizeof g_flags[0])
 
@@ -96,7 +106,8 @@ static int flag_on(const char *cmd, const char *allowed, const char *name) {
 }
 
 static void print_help(const char *cmd, const char *allowed) {
-  printf("usage: %s [options]\n\noptions:\n", cmd);
+  printf("usage: %s%s [options]\n\noptions:\n", cmd,
+         flag_allowed(allowed, "ARG") ? " FILE" : "");
   for (size_t f = 0; f < N_FLAGS; f++) {
     if (!flag_on(cmd, allowed, g_flags[f].name)) continue;
     char left[64];
@@ -228,12 +239,19 @@ int cli_parse(int argc, char **argv, int first, const char *cmd, const char *all
   char shorts[16] = "+:hD:"; /* '+': options first, no permuting */
   if (flag_on(cmd, allowed, "parallelism")) strcat(shorts, "p:");
   if (flag_on(cmd, allowed, "restore")) strcat(shorts, "s:");
+  if (flag_on(cmd, allowed, "execute")) strcat(shorts, "e:");
   unsigned char seen[N_FLAGS] = {0};
   optind = 0; /* a full reset: cli_parse may run more than once */
   opterr = 0;
   int c;
-  for (int at = optind ? optind : 1;
-       !rc && (c = getopt_long(n + 1, args, shorts, lo, NULL)) != -1; at = optind) {
+  int positional = flag_allowed(allowed, "ARG");
+  for (int at = optind ? optind : 1; !rc; at = optind) {
+    if ((c = getopt_long(n + 1, args, shorts, lo, NULL)) == -1) {
+      /* '+' stops at the first positional argument: take it, go on */
+      if (!positional || o->arg || optind > n || !strcmp(args[optind - 1], "--")) break;
+      o->arg = args[optind++];
+      continue;
+    }
     int f = -1;
     if (c >= 256) { /* exactly the flag's name: getopt_long takes abbreviations */
       const char *tok = args[at], *name = g_flags[c - 256].name;
@@ -252,9 +270,10 @@ int cli_parse(int argc, char **argv, int first, const char *cmd, const char *all
     } else if (c == 'D') {
       dkv[n_d++] = optarg;
       continue;
-    } else if (c == 'p' || c == 's') {
+    } else if (c == 'p' || c == 's' || c == 'e') {
       for (size_t k = 0; k < N_FLAGS; k++)
-        if (!strcmp(g_flags[k].name, c == 'p' ? "parallelism" : "restore")) f = (int)k;
+        if (!strcmp(g_flags[k].name, c == 'p' ? "parallelism" : c == 's' ? "restore" : "execute"))
+          f = (int)k;
     } else if (c >= 256) {
       f = c - 256;
     } else if (c == ':') {
@@ -310,6 +329,11 @@ int cli_parse(int argc, char **argv, int first, const char *cmd, const char *all
   if (check_uri(cmd, "input", o->input) || check_uri(cmd, "output", o->output))
     return SL_EXIT_USAGE;
   return 0;
+}
+
+int cli_run_job_with(sl_env *env, const char *name, cli_run_fn run, void *ud) {
+  g_run = run, g_run_ud = ud;
+  return cli_run_job(env, name);
 }
 
 int cli_run_job(sl_env *env, const char *name) {
@@ -414,10 +438,11 @@ static void report_late(sl_env *env, const char *name) {
 }
 
 int cli_execute(sl_env *env, const char *name) {
-  const char *pn = sl_env_get(env, "pipeline.name");
-  int rc = sl_execute(env, pn && *pn ? NULL : name); /* -D pipeline.name wins */
+  int rc = g_run(g_run_ud, env, name);
+  g_run = run_execute, g_run_ud = NULL;
   report_late(env, name);
   if (rc == 0) return SL_EXIT_OK;
+  if (rc > 0) return rc; /* the run reported it and chose the exit code */
   if (rc == -SL_ECANCELED) {
     const char *why = sl_env_last_error(env);
     if (why && *why) /* stopped, but a sink could not deliver everything */

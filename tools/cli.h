@@ -46,6 +46,9 @@ typedef struct cli_opts {
   const char *query, *events, *rate, *seed, *warmup_events, *generators, *profile;
   /* sluice list / cancel / stop */
   const char *rest, *token, *savepoint_path;
+  /* sluice sql */
+  const char *execute; /* -e STATEMENTS */
+  const char *arg;     /* the one positional argument (FILE.sql) */
   int drain;
   int stateless;
   int progress; /* sluice run: a progress line every few seconds */
@@ -55,7 +58,9 @@ typedef struct cli_opts {
  * key=value into env (after --conf FILE, a Flink-style config.yaml).
  * `allowed` lists the long flags this command takes, e.g.
  * "input,output,parallelism"; -p N is --parallelism, -s PATH --restore
- * where those are allowed; a flag given twice is an error.  --help / -h
+ * where those are allowed, -e TEXT --execute; a command whose `allowed`
+ * has "ARG" takes one positional argument (anywhere among the flags) into
+ * opts->arg; a flag given twice is an error.  --help / -h
  * prints the command's options and exits 0.  Prints the error and returns SL_EXIT_USAGE on a problem,
  * 0 otherwise. */
 int cli_parse(int argc, char **argv, int first, const char *cmd,
@@ -87,6 +92,12 @@ int cli_execute(sl_env *env, const char *name);
  * stderr: "NAME: summary: N records in, M out, D dead letters, L late
  * records dropped, C checkpoints, R restarts, S s, X records/s". */
 int cli_run_job(sl_env *env, const char *name);
+/* cli_run_job with another way to run the job than sl_execute (`sluice
+ * sql` runs statements that build and execute it): run returns 0, a
+ * negative SL_E* code (reported as a job failure) or a positive exit code
+ * when it printed its own message. */
+typedef int (*cli_run_fn)(void *ud, sl_env *env, const char *name);
+int cli_run_job_with(sl_env *env, const char *name, cli_run_fn run, void *ud);
 /* The HINT of that line: what the user can do to keep late records (a
  * command sets it before cli_execute; default: a generic hint). */
 extern const char *cli_late_hint;
@@ -117,6 +128,7 @@ double cli_peak_rss_mb(void);
 int job_upper(int argc, char **argv);
 int job_wordcount(int argc, char **argv);
 int job_window_agg(int argc, char **argv);
+int cmd_sql(int argc, char **argv);
 int bench_pipeline(int argc, char **argv);
 int checkpoint_inspect(int argc, char **argv);
 int cmd_savepoint(int argc, char **argv);

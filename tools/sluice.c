@@ -32,6 +32,12 @@ static const char *USAGE =
     "        --late-output PATH         records too late for any window, as read\n"
     "        --dead-letter PATH         bad records (malformed lines, windows beyond the\n"
     "                                   int64 range of ms) go here instead of failing\n"
+    "  sluice sql FILE.sql | -e 'STATEMENTS' [-p N] [-D key=value] [--checkpoint-dir DIR] [options]\n"
+    "      streaming SQL (PostgreSQL grammar): CREATE TABLE ... WITH (connector = ...),\n"
+    "      CREATE VIEW, SET, SHOW TABLES, EXPLAIN, INSERT INTO sink SELECT ... FROM source\n"
+    "      [TUMBLE|HOP|SESSION(...) GROUP BY window_start, window_end, ...]; the INSERTs of\n"
+    "      a file run as one job (connectors: filesystem csv|json, kafka, postgres, datagen,\n"
+    "      nexmark, print, blackhole)\n"
     "  sluice bench pipeline [--parallelism P] [--records N] [--keys K] [--stateless]\n"
     "      generator -> map -> filter -> key_by -> reduce -> discard\n"
     "  sluice bench state [--backend hashmap|rocksdb] [--keys N] [--records OPS] [--parallelism P]\n"
@@ -182,6 +188,7 @@ int main(int argc, char **argv) {
   if (!strcmp(argv[1], "cancel")) return cmd_cancel(argc, argv);
   if (!strcmp(argv[1], "stop")) return cmd_stop(argc, argv);
   if (!strcmp(argv[1], "kafka-mock")) return cmd_kafka_mock(argc, argv);
+  if (!strcmp(argv[1], "sql")) return cmd_sql(argc, argv);
   if (!strcmp(argv[1], "bench") && argc >= 3) {
     if (!strcmp(argv[2], "pipeline")) return bench_pipeline(argc, argv);
     if (!strcmp(argv[2], "state")) return bench_state(argc, argv);

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "api/graph.h"
+#include "api/env_ext.h"
 #include "runtime/source_sink.h"
 #include "operators/ops.h"
 #include "operators/time_ops.h"
@@ -65,6 +66,7 @@ static void op_free(sl__op *op) {
 
 void sl_env_free(sl_env *env) {
   if (!env) return;
+  if (env->sql && env->sql_free) env->sql_free(env->sql);
   for (int i = 0; i < env->n_ops; i++) op_free(env->ops[i]);
   for (int i = 0; i < env->n_streams; i++) {
     sl__free(env->streams[i]->tag);
@@ -130,6 +132,17 @@ int sl_env_set_kv(sl_env *env, const char *kv) {
 const char *sl_env_get(sl_env *env, const char *key) {
   int id = env ? sl__conf_find(key) : -1;
   return id >= 0 ? env->conf.v[id].text : NULL;
+}
+
+void *sl__env_sql(sl_env *env) { return env ? env->sql : NULL; }
+
+void sl__env_set_sql(sl_env *env, void *sql, void (*free_fn)(void *sql)) {
+  env->sql = sql;
+  env->sql_free = free_fn;
+}
+
+void sl__env_error(sl_env *env, const char *msg) {
+  if (env) sl__fmt(env->err, sizeof env->err, "%s", msg);
 }
 
 const char *sl_env_last_error(const sl_env *env) {

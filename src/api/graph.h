@@ -58,6 +58,8 @@ struct sl_env {
   struct sl__rest *rest;  /* the REST server while it serves */
   int rest_fd;            /* its listening socket, -1: none */
   char stop_savepoint[4096]; /* stop with savepoint: the target (REST) */
+  void *sql;                  /* the SQL layer's session (api/env_ext.h) */
+  void (*sql_free)(void *sql);
 };
 
 

@@ -167,6 +167,16 @@ for i, line in enumerate([b"1000,k1,42", b"0,key,-7.25", b"9223372036854775807,k
                           b"1,,2", b"1,k,2,3", b"x,k,1", b"1,k,1e5", b"007,k,1.50"]):
     put("window_agg_fields", "line-%02d" % i, line)
 
+# ---- SQL rows: CSV and JSON lines of (INT, VARCHAR, DECIMAL(6,2), TIMESTAMP, DOUBLE, BOOLEAN)
+for i, line in enumerate([b'1,ann,12.50,2024-01-01 00:00:00,0.1,true',
+                          b',"",,,,',
+                          b'-2147483648,"say ""hi"", ok",-9999.99,1969-12-31T23:59:59.999Z,1e308,f',
+                          b'7,x,0.005,2020-02-29 12:30,-0,1',
+                          b'{"i": 5, "s": "a\\"b\\u00e9\\ud83d\\ude00", "d": "1.5", "t": "2024-01-01", "f": 2.5, "b": true}',
+                          b'{"s": null, "x": {"y": [1, {"z": 2}]}, "i": 0}',
+                          b'{"i": 2147483648}', b'1,a,1,2024-13-01 00:00:00,1,t', b'"unterminated']):
+    put("sql_row", "line-%02d" % i, line)
+
 # ---- a real checkpoint's files ----------------------------------------------------
 if len(sys.argv) > 1:
     chk = sys.argv[1]

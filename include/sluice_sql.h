@@ -1,0 +1,73 @@
+/*
+ * sluice_sql.h -- streaming SQL on sluice (public API, installed next to
+ * sluice.h; part of libsluice).
+ *
+ * sl_sql_execute(env, text) runs SQL statements separated by ';' on an
+ * environment, in the PostgreSQL grammar (parsed by libpg_query) with
+ * streaming semantics in the style of Flink SQL and RisingWave:
+ *
+ *   CREATE TABLE name (col type, ...) WITH (connector = '...', ...)
+ *   CREATE VIEW name AS SELECT ...
+ *   SET 'key' = 'value'          any configuration key (sl_env_set)
+ *   SHOW TABLES                  tables and views, one per line
+ *   EXPLAIN INSERT ... | SELECT  the operator plan as text
+ *   INSERT INTO sink SELECT ...  see below
+ *
+ * Types: BOOLEAN, INT, BIGINT, DOUBLE, DECIMAL(p, s) (p <= 18), VARCHAR /
+ * TEXT, TIMESTAMP (millisecond precision, no time zone).  Connectors:
+ * filesystem (path; format csv | json), datagen, print, blackhole.
+ * Option keys may be written as in Flink ('connector' = 'filesystem') or
+ * as PostgreSQL reloptions (connector = 'filesystem', "number-of-rows" =
+ * '10').
+ *
+ * The INSERT statements of one call form one job, built on env with the
+ * public API (sources, map/filter operators, sinks) and run with
+ * sl_execute before sl_sql_execute returns -- at env's parallelism, with
+ * its checkpoints and restore settings, as any job.  An environment runs
+ * one job: a second call with INSERTs on it fails (use a new
+ * environment).  The catalog (tables, views) lives with env across calls
+ * and is freed by sl_env_free.
+ *
+ * Types: see above; connectors also kafka (Flink's Kafka option names,
+ * format csv | json) and postgres (url = 'postgresql://...', 'table-name';
+ * the rows as the PostgreSQL connector reads and writes them), and nexmark
+ * (tables person, auction, bid of the built-in generator).  A table's
+ * watermark option (COLUMN - INTERVAL 'n' UNIT, or COLUMN - n for a BIGINT
+ * of epoch ms) makes COLUMN its event time with bounded out-of-orderness;
+ * TUMBLE(t, col, size), HOP(t, col, slide, size) and SESSION(t, col, gap)
+ * in FROM with GROUP BY window_start, window_end, ... aggregate per window
+ * (COUNT, SUM, MIN, MAX, AVG), emitted once when the window closes;
+ * TUMBLE and HOP without GROUP BY give each row once per window, with
+ * window_start and window_end.  A
+ * query whose result would need updates/retractions (GROUP BY without a
+ * window, DISTINCT, an outer join) is refused with that reason.
+ *
+ * Returns 0, or a negative SL_E* code with the message in
+ * sl_env_last_error(env): for a statement that does not parse or names an
+ * unknown table, column or function it reads
+ *   "line L, column C: MESSAGE" + the line + a caret under the token,
+ * (-SL_EINVAL); a failed job returns sl_execute's code and message.  The
+ * statements before a failing one have taken effect (a table created, a
+ * key set) but no INSERT of the call runs.
+ */
+#ifndef SLUICE_SQL_H
+#define SLUICE_SQL_H
+
+#include "sluice.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+int sl_sql_execute(sl_env *env, const char *text);
+
+/* Where the results of SHOW and EXPLAIN go: fn(ud, text) with the whole
+ * result (lines ending in '\n'; borrowed for the call).  Default (fn
+ * NULL): stdout. */
+typedef void (*sl_sql_output_fn)(void *ud, const char *text);
+void sl_sql_set_output(sl_env *env, sl_sql_output_fn fn, void *ud);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* SLUICE_SQL_H */

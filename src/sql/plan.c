@@ -1,0 +1,1460 @@
+/*
+ * plan.c -- queries: SELECT -> a logical plan, EXPLAIN, and the job.
+ *
+ * The logical plan is a chain of nodes, each with its output columns:
+ *
+ *   SCAN       a table (its connector and format) or, recursively, a view
+ *              or a subquery in FROM
+ *   CALC       Flink's Calc: an optional WHERE and the SELECT list, one pass
+ *   WINASSIGN  a window table function's rows (TUMBLE / HOP in FROM without
+ *              GROUP BY): the input's columns + window_start, window_end
+ *   WINAGG     TUMBLE / HOP / SESSION with GROUP BY window_start,
+ *              window_end, keys: a CALC below it computes [keys...,
+ *              aggregate arguments...] (and WHERE), the window aggregates
+ *              per key (24-byte accumulator slots, merged for sessions) and
+ *              emits [window_start, window_end, keys..., aggregates...]
+ *              once when the window closes; a CALC above it is the SELECT
+ *              list (and HAVING) over those columns
+ *
+ * and an INSERT adds the sink.  Later nodes (joins, Top-N) slot in
+ * between.  A query whose result would change rows already
+ * emitted -- GROUP BY without a window, DISTINCT, an outer join -- needs
+ * updates/retractions, which sluice's streams do not carry yet: it is
+ * refused with that reason rather than approximated.
+ *
+ * The job (sl__sql_build) is made of public API calls only:
+ *
+ *   filesystem: sl_file_source -> "decode: T" (flat_map: a CSV or JSON
+ *               line -> a row; a line that does not parse as the declared
+ *               types is a bad record "table 'T' (PATH) line N": to
+ *               pipeline.dead-letter.path, else the job fails naming it)
+ *   datagen:    sl_datagen_source producing rows directly
+ *   nexmark:    sl_nexmark_source -> "decode: T" (the table's kind only)
+ *   kafka:      sl_kafka_source, rows decoded in its deserializer (bad
+ *               messages named by topic, partition, offset; per-partition
+ *               watermarks); postgres: sl_postgres_source -> "decode: T"
+ *   [-> "watermarks: T" (sl_assign_timestamps, bounded out-of-orderness)
+ *      when the table has a watermark option; the row's time column is
+ *      the record's timestamp from decode on]
+ *   -> "calc" (flat_map: WHERE, then the SELECT list into a new row; a row
+ *      whose expressions fail -- division by zero, a cast that does not
+ *      parse -- is a bad record, written out as CSV; not built when it
+ *      would pass its input on unchanged)
+ *   [-> key_by(the key columns as a row) -> "window" (sl_window_aggregate)
+ *      -> "calc"] or [-> "windows" (flat_map: a row per window)]
+ *   -> "encode: S" (map: row -> CSV/JSON line, or Flink's +I[...] for
+ *      print; none for blackhole) -> the sink (sl_file_sink: one file, or
+ *      exactly-once part files in a directory; sl_kafka_sink;
+ *      sl_postgres_sink; sl_print_sink; sl_discard_sink)
+ *
+ * Rows travel as the binary row of row/row.h; every operator builds its
+ * output in sl_ctx_scratch memory, so nothing is allocated per row.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "core/core.h"
+#include "sluice_nexmark.h"
+#include "sql/sql.h"
+
+/* ---- planning ----------------------------------------------------------------- */
+
+static sql_plan *new_plan(sql_ctx *c, int kind, int n) {
+  sql_plan *p = sl__sql_alloc(c->arena, sizeof *p);
+  if (!p) return sl__sql_oom(c), NULL;
+  p->kind = kind, p->n = n;
+  p->names = sl__sql_alloc(c->arena, (size_t)(n ? n : 1) * sizeof *p->names);
+  p->types = sl__sql_alloc(c->arena, (size_t)(n ? n : 1) * sizeof *p->types);
+  p->proj = kind == SQL_P_CALC ? sl__sql_alloc(c->arena, (size_t)(n ? n : 1) * sizeof *p->proj) : NULL;
+  if (!p->names || !p->types || (kind == SQL_P_CALC && !p->proj)) return sl__sql_oom(c), NULL;
+  return p;
+}
+
+static const char *alias_of(const cJSON *b) { return sl__sql_js(sl__sql_j(b, "alias"), "aliasname"); }
+
+/* A window table function in FROM: TUMBLE(t, col, size), HOP(t, col,
+ * slide, size), SESSION(t, col, gap). */
+typedef struct sql_window {
+  int kind; /* 0: none; else SL_WINDOW_* + 1 */
+  int64_t size, slide, gap;
+  int time_col;
+  int loc;
+} sql_window;
+
+static int window_arg_ms(sql_ctx *c, const cJSON *node, const char *what, int64_t *ms) {
+  sql_scope none = {0};
+  sql_expr *e = sl__sql_compile(c, node, &none);
+  if (!e) return -SL_EINVAL;
+  if (e->op != SQL_E_CONST || e->k.null ||
+      (e->type.kind != SL__T_INTERVAL && e->type.kind != SL__T_INT && e->type.kind != SL__T_BIGINT) ||
+      e->k.u.i <= 0)
+    return sl__sql_error(c, e->loc, "the window's %s is a positive INTERVAL (INTERVAL '10' SECOND) or a "
+                                "number of milliseconds", what);
+  *ms = e->k.u.i;
+  return 0;
+}
+
+static sql_plan *plan_from(sql_ctx *c, const cJSON *item, const char **rel, sql_window *win);
+
+static sql_plan *plan_window_tvf(sql_ctx *c, const cJSON *b, const char **rel, sql_window *win) {
+  const cJSON *fn = sl__sql_j(sl__sql_j(cJSON_GetArrayItem(sl__sql_j(b, "functions"), 0), "List"), "items");
+  cJSON *fb;
+  if (strcmp(sl__sql_node_kind(cJSON_GetArrayItem(fn, 0), &fb), "FuncCall")) {
+    sl__sql_error(c, sl__sql_jloc(cJSON_GetArrayItem(fn, 0)), "only window table functions (TUMBLE, HOP, SESSION) may be in FROM");
+    return NULL;
+  }
+  int loc = sl__sql_jloc(cJSON_GetArrayItem(fn, 0));
+  const char *name = sl__sql_last_name(sl__sql_j(fb, "funcname"));
+  cJSON *args = sl__sql_j(fb, "args");
+  int n = cJSON_GetArraySize(args), kind = 0, want = 0;
+  if (name && !strcasecmp(name, "tumble")) kind = SL_WINDOW_TUMBLING + 1, want = 3;
+  if (name && !strcasecmp(name, "hop")) kind = SL_WINDOW_SLIDING + 1, want = 4;
+  if (name && !strcasecmp(name, "session")) kind = SL_WINDOW_SESSION + 1, want = 3;
+  if (!kind) {
+    sl__sql_error(c, loc, "unknown table function '%s' (window table functions: TUMBLE(t, col, size), "
+                      "HOP(t, col, slide, size), SESSION(t, col, gap))", name ? name : "?");
+    return NULL;
+  }
+  if (n != want) {
+    sl__sql_error(c, loc, "%s takes %d arguments: %s", name, want,
+              want == 4 ? "HOP(table, time column, slide, size)"
+              : kind == SL_WINDOW_SESSION + 1 ? "SESSION(table, time column, gap)"
+                                              : "TUMBLE(table, time column, size)");
+    return NULL;
+  }
+  /* the table: a name, as a column reference */
+  cJSON *tb;
+  const cJSON *targ = cJSON_GetArrayItem(args, 0);
+  const char *tname = NULL;
+  if (!strcmp(sl__sql_node_kind(targ, &tb), "ColumnRef") && cJSON_GetArraySize(sl__sql_j(tb, "fields")) == 1) {
+    cJSON *nb;
+    sl__sql_node_kind(cJSON_GetArrayItem(sl__sql_j(tb, "fields"), 0), &nb);
+    tname = sl__sql_js(nb, "sval");
+  }
+  sql_table *t = tname ? sl__sql_find_table(c->sess, tname) : NULL;
+  if (!t || t->view) {
+    sl__sql_error(c, sl__sql_jloc(targ), tname && t ? "a window table function reads a table, not a view ('%s')"
+                                            : "the first argument of %s is a table name",
+              tname && t ? tname : name);
+    return NULL;
+  }
+  /* plan the scan as FROM t */
+  cJSON *rv = cJSON_CreateObject(), *rb = cJSON_AddObjectToObject(rv, "RangeVar");
+  cJSON_AddStringToObject(rb, "relname", tname);
+  cJSON_AddNumberToObject(rb, "location", sl__sql_jloc(targ));
+  const char *alias = sl__sql_js(sl__sql_j(b, "alias"), "aliasname");
+  sql_plan *p = plan_from(c, rv, rel, NULL);
+  cJSON_Delete(rv);
+  if (!p) return NULL;
+  if (alias) *rel = alias;
+  /* the time column: the table's event time (its watermark's column) */
+  cJSON *cb;
+  const cJSON *carg = cJSON_GetArrayItem(args, 1);
+  const char *cname = NULL;
+  if (!strcmp(sl__sql_node_kind(carg, &cb), "ColumnRef")) {
+    cJSON *nb, *last = NULL, *f;
+    cJSON_ArrayForEach(f, sl__sql_j(cb, "fields")) last = f;
+    sl__sql_node_kind(last, &nb);
+    cname = sl__sql_js(nb, "sval");
+  }
+  if (t->rowtime < 0) {
+    sl__sql_error(c, sl__sql_jloc(carg), "table '%s' has no event time: declare it with WITH (watermark = "
+                                 "'%s - INTERVAL ''1'' SECOND')", t->name, cname ? cname : "column");
+    return NULL;
+  }
+  if (!cname || strcmp(cname, t->names[t->rowtime])) {
+    sl__sql_error(c, sl__sql_jloc(carg), "the window's time column must be '%s', the table's event time (its "
+                                 "watermark's column)", t->names[t->rowtime]);
+    return NULL;
+  }
+  win->kind = kind, win->time_col = t->rowtime, win->loc = loc;
+  if (kind == SL_WINDOW_TUMBLING + 1 && window_arg_ms(c, cJSON_GetArrayItem(args, 2), "size", &win->size)) return NULL;
+  if (kind == SL_WINDOW_SESSION + 1 && window_arg_ms(c, cJSON_GetArrayItem(args, 2), "gap", &win->gap)) return NULL;
+  if (kind == SL_WINDOW_SLIDING + 1 && (window_arg_ms(c, cJSON_GetArrayItem(args, 2), "slide", &win->slide) ||
+                                        window_arg_ms(c, cJSON_GetArrayItem(args, 3), "size", &win->size)))
+    return NULL;
+  return p;
+}
+
+static sql_plan *plan_from(sql_ctx *c, const cJSON *item, const char **rel, sql_window *win) {
+  cJSON *b;
+  const char *kind = sl__sql_node_kind(item, &b);
+  int loc = sl__sql_jloc(item);
+  if (!strcmp(kind, "RangeVar")) {
+    const char *name = sl__sql_js(b, "relname");
+    sql_table *t = sl__sql_find_table(c->sess, name);
+    if (!t) {
+      char list[400] = "";
+      size_t at = 0;
+      for (int i = 0; i < c->sess->n_tables && at < sizeof list - 64; i++)
+        at += (size_t)snprintf(list + at, sizeof list - at, "%s%s", i ? ", " : "", c->sess->tables[i]->name);
+      sl__sql_error(c, loc, "unknown table '%s' (%s%s)", name, at ? "tables: " : "no table is defined yet",
+                list);
+      return NULL;
+    }
+    *rel = alias_of(b) ? alias_of(b) : t->name;
+    if (t->view) { /* plan the view's query, its locations pointing at its own text */
+      const char *saved = c->text;
+      c->text = t->view_text;
+      sql_plan *p = sl__sql_plan_select(c, t->view);
+      c->text = saved;
+      if (!p && c->failed && !strstr(c->msg, "(in view")) {
+        size_t n = strlen(c->msg);
+        snprintf(c->msg + n, sizeof c->msg - n, "\n(in view '%s')", t->name);
+      }
+      return p;
+    }
+    if (t->connector == SQL_CONN_PRINT || t->connector == SQL_CONN_BLACKHOLE) {
+      sl__sql_error(c, loc, "table '%s' (connector %s) is a sink: it cannot be read", t->name,
+                t->connector == SQL_CONN_PRINT ? "print" : "blackhole");
+      return NULL;
+    }
+    sql_plan *p = new_plan(c, SQL_P_SCAN, t->n_cols);
+    if (!p) return NULL;
+    p->table = t, p->rel = *rel;
+    for (int i = 0; i < t->n_cols; i++) p->names[i] = t->names[i], p->types[i] = t->types[i];
+    return p;
+  }
+  if (!strcmp(kind, "RangeSubselect")) {
+    *rel = alias_of(b);
+    sql_plan *p = sl__sql_plan_select(c, sl__sql_j(b, "subquery"));
+    return p && !sl__sql_unique_names(c, p, loc) ? p : NULL;
+  }
+  if (!strcmp(kind, "JoinExpr")) {
+    const char *jt = sl__sql_js(b, "jointype");
+    int outer = jt && strcmp(jt, "JOIN_INNER");
+    const cJSON *at = sl__sql_j(b, "rarg");
+    sl__sql_error(c, sl__sql_jloc(at),
+              outer ? "an outer join would need updates/retractions (changelog streams are not built "
+                      "yet); it is refused rather than approximated"
+                    : "joins are not built yet in sluice SQL (window and interval joins come next)");
+    return NULL;
+  }
+  if (!strcmp(kind, "RangeFunction")) {
+    if (!win) {
+      sl__sql_error(c, loc, "a window table function must be the FROM of a query");
+      return NULL;
+    }
+    return plan_window_tvf(c, b, rel, win);
+  }
+  sl__sql_error(c, loc, "unsupported FROM item (%s)", kind);
+  return NULL;
+}
+
+/* The name of a SELECT list item without AS: a column's own name, a
+ * function's name, else EXPR$i (Flink's). */
+static char *derived_name(sql_ctx *c, const cJSON *val, int i) {
+  cJSON *b;
+  const char *kind = sl__sql_node_kind(val, &b);
+  if (!strcmp(kind, "ColumnRef")) {
+    const cJSON *last = NULL, *f;
+    cJSON_ArrayForEach(f, sl__sql_j(b, "fields")) last = f;
+    cJSON *fb;
+    sl__sql_node_kind(last, &fb);
+    const char *s = sl__sql_js(fb, "sval");
+    if (s) return sl__sql_strndup(c->arena, s, strlen(s));
+  }
+  if (!strcmp(kind, "FuncCall")) {
+    const char *s = sl__sql_last_name(sl__sql_j(b, "funcname"));
+    if (s) return sl__sql_strndup(c->arena, s, strlen(s));
+  }
+  char buf[32];
+  snprintf(buf, sizeof buf, "EXPR$%d", i);
+  return sl__sql_strndup(c->arena, buf, strlen(buf));
+}
+
+/* ---- windowed aggregation ---------------------------------------------------- */
+
+typedef struct win_ctx {
+  sql_plan *w;           /* the WINAGG node */
+  sql_expr **args;       /* the window input row's aggregate-argument expressions */
+  int n_args, cap;
+  const sql_scope *isc;  /* the input's columns */
+} win_ctx;
+
+static sql_expr *on_agg(sql_ctx *c, const sql_scope *sc, const cJSON *call, int loc, const char *fn) {
+  win_ctx *wc = sc->agg_ud;
+  sql_plan *w = wc->w;
+  static const char *const names[] = {"count", "count", "sum", "min", "max", "avg"};
+  int f = -1;
+  for (int i = 1; i < 6; i++)
+    if (!strcmp(fn, names[i])) f = i;
+  cJSON *args = sl__sql_j(call, "args");
+  int star = cJSON_IsTrue(sl__sql_j(call, "agg_star"));
+  if (cJSON_IsTrue(sl__sql_j(call, "agg_distinct")))
+    return sl__sql_error(c, loc, "%s(DISTINCT ...) is not built yet", fn), NULL;
+  if (sl__sql_j(call, "agg_filter") || sl__sql_j(call, "agg_order"))
+    return sl__sql_error(c, loc, "FILTER and ORDER BY in an aggregate are not supported"), NULL;
+  if (star && f != SQL_AGG_COUNT) return sl__sql_error(c, loc, "only COUNT takes *"), NULL;
+  if (star) f = SQL_AGG_COUNT_STAR;
+  else if (cJSON_GetArraySize(args) != 1) return sl__sql_error(c, loc, "%s() takes one argument", fn), NULL;
+  if (w->n_aggs == 64) return sl__sql_error(c, loc, "more than 64 aggregates"), NULL;
+  sql_agg *a = &w->aggs[w->n_aggs];
+  a->fn = f, a->arg = -1;
+  if (!star) {
+    sql_expr *x = sl__sql_compile(c, cJSON_GetArrayItem(args, 0), wc->isc);
+    if (!x) return NULL;
+    if (x->type.kind == SL__T_NULL) x->type.kind = SL__T_BIGINT;
+    int k = x->type.kind;
+    char tn[32];
+    int num = k == SL__T_INT || k == SL__T_BIGINT || k == SL__T_DECIMAL || k == SL__T_DOUBLE;
+    if ((f == SQL_AGG_SUM || f == SQL_AGG_AVG) && !num)
+      return sl__sql_error(c, x->loc, "%s() takes a number, not %s", fn, sl__row_type_name(x->type, tn, sizeof tn)), NULL;
+    if ((f == SQL_AGG_MIN || f == SQL_AGG_MAX) && !num && k != SL__T_TIMESTAMP && k != SL__T_BOOL)
+      return sl__sql_error(c, x->loc, "%s() of %s is not built yet (numbers, BOOLEAN and TIMESTAMP)", fn,
+                       sl__row_type_name(x->type, tn, sizeof tn)), NULL;
+    for (int q = 0; q < wc->n_args && x->op == SQL_E_COL; q++) /* the same column: one argument */
+      if (wc->args[q]->op == SQL_E_COL && wc->args[q]->col == x->col) {
+        a->arg = w->n_keys + q, a->in = x->type;
+        goto typed;
+      }
+    if (wc->n_args == wc->cap) {
+      int nc = wc->cap ? 2 * wc->cap : 8;
+      sql_expr **na = sl__sql_alloc(c->arena, (size_t)nc * sizeof *na);
+      if (!na) return sl__sql_oom(c), NULL;
+      if (wc->n_args) memcpy(na, wc->args, (size_t)wc->n_args * sizeof *na);
+      wc->args = na, wc->cap = nc;
+    }
+    a->arg = w->n_keys + wc->n_args;
+    wc->args[wc->n_args++] = x;
+    a->in = x->type;
+  }
+typed:
+  switch (f) {
+    case SQL_AGG_COUNT_STAR:
+    case SQL_AGG_COUNT: a->out = (sl__row_type){SL__T_BIGINT, 0, 0}; break;
+    case SQL_AGG_SUM:
+      a->out = a->in.kind == SL__T_INT ? (sl__row_type){SL__T_BIGINT, 0, 0}
+               : a->in.kind == SL__T_DECIMAL ? (sl__row_type){SL__T_DECIMAL, 18, a->in.scale}
+                                             : a->in;
+      break;
+    case SQL_AGG_AVG: a->out = (sl__row_type){SL__T_DOUBLE, 0, 0}; break;
+    default: a->out = a->in;
+  }
+  sql_expr *e = sl__sql_alloc(c->arena, sizeof *e);
+  if (!e) return sl__sql_oom(c), NULL;
+  e->op = SQL_E_COL, e->type = a->out, e->col = 2 + w->n_keys + w->n_aggs, e->loc = loc;
+  w->n_aggs++;
+  return e;
+}
+
+/* The accumulator: 24 bytes per aggregate, [value (int128 or double),
+ * count (int64)], read and written with memcpy (state memory need not be
+ * aligned). */
+#define ACC_SLOT 24
+typedef struct acc_slot {
+  __int128 i;
+  double f;
+  int64_t n;
+} acc_slot;
+
+static void slot_get(const void *acc, int j, acc_slot *s) {
+  const uint8_t *p = (const uint8_t *)acc + (size_t)j * ACC_SLOT;
+  memcpy(&s->i, p, 16);
+  memcpy(&s->f, p, 8);
+  memcpy(&s->n, p + 16, 8);
+}
+
+static void slot_put(void *acc, int j, const acc_slot *s, int is_f) {
+  uint8_t *p = (uint8_t *)acc + (size_t)j * ACC_SLOT;
+  if (is_f) {
+    memset(p, 0, 16);
+    memcpy(p, &s->f, 8);
+  } else {
+    memcpy(p, &s->i, 16);
+  }
+  memcpy(p + 16, &s->n, 8);
+}
+
+static void acc_create(void *ud, void *acc) {
+  const sql_plan *w = ud;
+  memset(acc, 0, (size_t)w->n_aggs * ACC_SLOT);
+}
+
+/* Fold value v (the argument's type) into slot s. */
+static void fold(const sql_agg *a, acc_slot *s, const acc_slot *v, int64_t n) {
+  int is_f = a->in.kind == SL__T_DOUBLE;
+  switch (a->fn) {
+    case SQL_AGG_COUNT_STAR:
+    case SQL_AGG_COUNT: break;
+    case SQL_AGG_SUM:
+    case SQL_AGG_AVG:
+      if (is_f) s->f += v->f;
+      else s->i += v->i;
+      break;
+    case SQL_AGG_MIN:
+    case SQL_AGG_MAX: {
+      int lt = is_f ? v->f < s->f : v->i < s->i;
+      int gt = is_f ? v->f > s->f : v->i > s->i;
+      if (!s->n || (a->fn == SQL_AGG_MIN ? lt : gt)) s->i = v->i, s->f = v->f;
+      break;
+    }
+  }
+  s->n += n;
+}
+
+static int acc_add(void *ud, void *acc, const void *in, uint32_t in_len) {
+  const sql_plan *w = ud;
+  const sql_plan *pre = w->in;
+  for (int j = 0; j < w->n_aggs; j++) {
+    const sql_agg *a = &w->aggs[j];
+    acc_slot s, v = {0};
+    slot_get(acc, j, &s);
+    if (a->arg >= 0) {
+      sl__val x;
+      sl__row_get(in, pre->n, pre->types, a->arg, &x);
+      if (x.null) continue;
+      if (a->in.kind == SL__T_DOUBLE) v.f = x.u.f;
+      else v.i = x.u.i, v.f = 0;
+    }
+    fold(a, &s, &v, 1);
+    slot_put(acc, j, &s, a->in.kind == SL__T_DOUBLE);
+  }
+  return 0;
+}
+
+static int acc_merge(void *ud, void *acc, const void *other) {
+  const sql_plan *w = ud;
+  for (int j = 0; j < w->n_aggs; j++) {
+    acc_slot s, o;
+    slot_get(acc, j, &s);
+    slot_get(other, j, &o);
+    if (!o.n) continue;
+    fold(&w->aggs[j], &s, &o, o.n);
+    slot_put(acc, j, &s, w->aggs[j].in.kind == SL__T_DOUBLE);
+  }
+  return 0;
+}
+
+static int acc_result(void *ud, const void *acc, sl_bytes *out) {
+  const sql_plan *w = ud;
+  out->data = acc;
+  out->len = (uint32_t)w->n_aggs * ACC_SLOT;
+  return 0;
+}
+
+/* A window table function's rows without GROUP BY: WINASSIGN adds
+ * window_start and window_end to every row (one row per window: HOP
+ * gives size / slide of them), then the query is an ordinary calc over
+ * that.  SESSION windows exist only once merged: they need GROUP BY. */
+static sql_plan *plan_select_over(sql_ctx *c, const cJSON *sel, sql_plan *in, const char *rel);
+
+static sql_plan *plan_window_rows(sql_ctx *c, const cJSON *sel, sql_plan *in, const char *rel,
+                                  const sql_window *win) {
+  if (win->kind - 1 == SL_WINDOW_SESSION) {
+    sl__sql_error(c, win->loc, "SESSION windows need GROUP BY window_start, window_end, ... (a session "
+                           "is known only when it closes)");
+    return NULL;
+  }
+  sql_plan *a = new_plan(c, SQL_P_WINASSIGN, in->n + 2);
+  if (!a) return NULL;
+  a->in = in, a->wkind = win->kind - 1, a->size_ms = win->size, a->slide_ms = win->slide;
+  a->time_col = win->time_col;
+  for (int i = 0; i < in->n; i++) a->names[i] = in->names[i], a->types[i] = in->types[i];
+  a->names[in->n] = "window_start", a->names[in->n + 1] = "window_end";
+  a->types[in->n] = a->types[in->n + 1] = in->types[win->time_col];
+  return plan_select_over(c, sel, a, rel);
+}
+
+static sql_plan *plan_windowed(sql_ctx *c, const cJSON *sel, sql_plan *in, const char *rel,
+                               const sql_window *win) {
+  cJSON *group = sl__sql_j(sel, "groupClause"), *g;
+  if (!cJSON_GetArraySize(group)) return plan_window_rows(c, sel, in, rel, win);
+  sql_scope isc = {rel, in->n, in->names, in->types, NULL, NULL, NULL};
+  /* GROUP BY: window_start, window_end and columns of the input */
+  int has_ws = 0, has_we = 0, n_keys = 0, keys[64];
+  cJSON_ArrayForEach(g, group) {
+    cJSON *gb, *last = NULL, *f, *nb;
+    if (strcmp(sl__sql_node_kind(g, &gb), "ColumnRef")) {
+      sl__sql_error(c, sl__sql_jloc(g), "GROUP BY takes columns (window_start, window_end, and columns of the input)");
+      return NULL;
+    }
+    cJSON_ArrayForEach(f, sl__sql_j(gb, "fields")) last = f;
+    sl__sql_node_kind(last, &nb);
+    const char *name = sl__sql_js(nb, "sval");
+    if (name && !strcmp(name, "window_start")) { has_ws = 1; continue; }
+    if (name && !strcmp(name, "window_end")) { has_we = 1; continue; }
+    sql_expr *e = sl__sql_compile(c, g, &isc);
+    if (!e) return NULL;
+    for (int k = 0; k < n_keys; k++)
+      if (keys[k] == e->col) e = NULL;
+    if (!e) continue;
+    if (n_keys == 64) return sl__sql_error(c, sl__sql_jloc(g), "more than 64 GROUP BY columns"), NULL;
+    keys[n_keys++] = e->col;
+  }
+  if (!has_ws || !has_we) {
+    sl__sql_error(c, sl__sql_jloc(cJSON_GetArrayItem(group, 0)),
+              "GROUP BY over a window table function needs both window_start and window_end (grouping "
+              "across windows would need updates/retractions)");
+    return NULL;
+  }
+  /* the window's output: [window_start, window_end, keys..., aggregates...] */
+  sql_plan *w = sl__sql_alloc(c->arena, sizeof *w);
+  sql_agg *aggs = sl__sql_alloc(c->arena, 64 * sizeof *aggs);
+  char **pnames = sl__sql_alloc(c->arena, (size_t)(2 + n_keys) * sizeof *pnames);
+  sl__row_type *ptypes = sl__sql_alloc(c->arena, (size_t)(2 + n_keys) * sizeof *ptypes);
+  if (!w || !aggs || !pnames || !ptypes) return sl__sql_oom(c), NULL;
+  w->kind = SQL_P_WINAGG, w->aggs = aggs, w->n_keys = n_keys;
+  w->wkind = win->kind - 1, w->size_ms = win->size, w->slide_ms = win->slide, w->gap_ms = win->gap;
+  w->wm_delay_ms = in->kind == SQL_P_SCAN ? in->table->wm_delay_ms : 0;
+  sl__row_type tt = in->types[win->time_col];
+  pnames[0] = "window_start", pnames[1] = "window_end", ptypes[0] = ptypes[1] = tt;
+  for (int k = 0; k < n_keys; k++) pnames[2 + k] = in->names[keys[k]], ptypes[2 + k] = in->types[keys[k]];
+  win_ctx wc = {w, NULL, 0, 0, &isc};
+  sql_scope psc = {rel, 2 + n_keys, pnames, ptypes, on_agg, &wc, &isc};
+  /* the SELECT list over the groups */
+  cJSON *targets = sl__sql_j(sel, "targetList"), *t;
+  int n = cJSON_GetArraySize(targets), i = 0;
+  sql_plan *post = new_plan(c, SQL_P_CALC, n);
+  if (!post) return NULL;
+  cJSON_ArrayForEach(t, targets) {
+    cJSON *tb;
+    sl__sql_node_kind(t, &tb);
+    cJSON *val = sl__sql_j(tb, "val"), *vb;
+    const char *vk = sl__sql_node_kind(val, &vb);
+    cJSON *last = NULL, *f;
+    cJSON_ArrayForEach(f, sl__sql_j(vb, "fields")) last = f;
+    if (!strcmp(vk, "ColumnRef") && last && !strcmp(sl__sql_node_kind(last, NULL), "A_Star")) {
+      sl__sql_error(c, sl__sql_jloc(val), "SELECT * over a windowed GROUP BY: name the columns");
+      return NULL;
+    }
+    sql_expr *e = sl__sql_compile(c, val, &psc);
+    if (!e) return NULL;
+    if (e->type.kind == SL__T_NULL) e->type.kind = SL__T_VARCHAR;
+    const char *as = sl__sql_js(tb, "name");
+    post->names[i] = as ? sl__sql_strndup(c->arena, as, strlen(as)) : derived_name(c, val, i);
+    if (!post->names[i]) return sl__sql_oom(c), NULL;
+    post->proj[i] = e, post->types[i] = e->type;
+    i++;
+  }
+  for (int a = 0; a < n; a++)
+    for (int b2 = a + 1; b2 < n; b2++)
+      if (!strcmp(post->names[a], post->names[b2]) && post->proj[b2]->op != SQL_E_COL) {
+        char buf[32];
+        snprintf(buf, sizeof buf, "EXPR$%d", b2);
+        if (!(post->names[b2] = sl__sql_strndup(c->arena, buf, strlen(buf)))) return sl__sql_oom(c), NULL;
+      }
+  cJSON *having = sl__sql_j(sel, "havingClause");
+  if (having) {
+    sql_expr *h = sl__sql_compile(c, having, &psc);
+    if (!h) return NULL;
+    if (h->type.kind != SL__T_BOOL) {
+      char tb[32];
+      sl__sql_error(c, h->loc, "HAVING must be BOOLEAN, not %s", sl__row_type_name(h->type, tb, sizeof tb));
+      return NULL;
+    }
+    post->where = h;
+  }
+  /* the window's input: WHERE, then [keys..., aggregate arguments...] */
+  sql_plan *pre = new_plan(c, SQL_P_CALC, n_keys + wc.n_args);
+  if (!pre) return NULL;
+  pre->in = in;
+  for (int k = 0; k < n_keys; k++) {
+    sql_expr *e = sl__sql_alloc(c->arena, sizeof *e);
+    if (!e) return sl__sql_oom(c), NULL;
+    e->op = SQL_E_COL, e->col = keys[k], e->type = in->types[keys[k]], e->loc = -1;
+    pre->proj[k] = e, pre->names[k] = in->names[keys[k]], pre->types[k] = e->type;
+  }
+  for (int a = 0; a < wc.n_args; a++) {
+    char buf[32];
+    snprintf(buf, sizeof buf, "agg$%d", a);
+    pre->proj[n_keys + a] = wc.args[a], pre->types[n_keys + a] = wc.args[a]->type;
+    if (!(pre->names[n_keys + a] = sl__sql_strndup(c->arena, buf, strlen(buf)))) return sl__sql_oom(c), NULL;
+  }
+  cJSON *where = sl__sql_j(sel, "whereClause");
+  if (where) {
+    sql_expr *e = sl__sql_compile(c, where, &isc);
+    if (!e) return NULL;
+    if (e->type.kind != SL__T_BOOL && e->type.kind != SL__T_NULL) {
+      char tb[32];
+      sl__sql_error(c, e->loc, "WHERE must be BOOLEAN, not %s", sl__row_type_name(e->type, tb, sizeof tb));
+      return NULL;
+    }
+    pre->where = e;
+  }
+  /* the window node's own columns */
+  int wn = 2 + n_keys + w->n_aggs;
+  w->n = wn, w->in = pre;
+  w->names = sl__sql_alloc(c->arena, (size_t)wn * sizeof *w->names);
+  w->types = sl__sql_alloc(c->arena, (size_t)wn * sizeof *w->types);
+  w->acc = sl__sql_alloc(c->arena, sizeof *w->acc);
+  if (!w->names || !w->types || !w->acc) return sl__sql_oom(c), NULL;
+  for (int k = 0; k < 2 + n_keys; k++) w->names[k] = pnames[k], w->types[k] = ptypes[k];
+  for (int a = 0; a < w->n_aggs; a++) {
+    char buf[32];
+    snprintf(buf, sizeof buf, "agg$%d", a);
+    if (!(w->names[2 + n_keys + a] = sl__sql_strndup(c->arena, buf, strlen(buf)))) return sl__sql_oom(c), NULL;
+    w->types[2 + n_keys + a] = w->aggs[a].out;
+  }
+  *w->acc = (sl_state_desc){.name = "sql-window-aggregate",
+                            .kind = SL_STATE_AGGREGATING,
+                            .size = (uint32_t)(w->n_aggs ? w->n_aggs : 1) * ACC_SLOT,
+                            .agg_create = acc_create,
+                            .agg_add = acc_add,
+                            .agg_merge = acc_merge,
+                            .agg_result = acc_result,
+                            .ud = w};
+  post->in = w;
+  return post;
+}
+
+int sl__sql_unique_names(sql_ctx *c, const sql_plan *p, int loc) {
+  for (int a = 0; a < p->n; a++)
+    for (int b = a + 1; b < p->n; b++)
+      if (!strcmp(p->names[a], p->names[b]))
+        return sl__sql_error(c, p->kind == SQL_P_CALC && p->proj[b]->loc >= 0 ? p->proj[b]->loc : loc,
+                         "two columns named '%s' (rename one with AS)", p->names[a]);
+  return 0;
+}
+
+sql_plan *sl__sql_plan_select(sql_ctx *c, const cJSON *node) {
+  cJSON *sel;
+  if (strcmp(sl__sql_node_kind(node, &sel), "SelectStmt")) {
+    sl__sql_error(c, sl__sql_jloc(node), "a SELECT was expected");
+    return NULL;
+  }
+  const char *op = sl__sql_js(sel, "op");
+  if (op && strcmp(op, "SETOP_NONE")) {
+    sl__sql_error(c, sl__sql_jloc(sl__sql_j(sel, "larg")), "UNION, INTERSECT and EXCEPT are not built yet");
+    return NULL;
+  }
+  if (sl__sql_j(sel, "valuesLists")) {
+    const cJSON *first = cJSON_GetArrayItem(sl__sql_j(sl__sql_j(cJSON_GetArrayItem(sl__sql_j(sel, "valuesLists"), 0),
+                                                              "List"), "items"), 0);
+    sl__sql_error(c, sl__sql_jloc(first),
+                  "VALUES is not supported: read from a table (INSERT INTO sink SELECT ... FROM source)");
+    return NULL;
+  }
+  if (sl__sql_j(sel, "distinctClause")) {
+    sl__sql_error(c, -1, "SELECT DISTINCT would need updates/retractions (changelog streams are not built yet)");
+    return NULL;
+  }
+  if (sl__sql_j(sel, "sortClause") || sl__sql_j(sel, "limitCount")) {
+    const cJSON *s = cJSON_GetArrayItem(sl__sql_j(sel, "sortClause"), 0);
+    sl__sql_error(c, s ? sl__sql_jloc(sl__sql_j(sl__sql_j(s, "SortBy"), "node")) : sl__sql_jloc(sl__sql_j(sel, "limitCount")),
+              "ORDER BY and LIMIT on an unbounded stream are not supported (Top-N per window comes "
+              "with ROW_NUMBER() OVER)");
+    return NULL;
+  }
+  if (sl__sql_j(sel, "withClause")) {
+    sl__sql_error(c, -1, "WITH (common table expressions) is not supported: CREATE VIEW instead");
+    return NULL;
+  }
+  cJSON *from = sl__sql_j(sel, "fromClause");
+  if (cJSON_GetArraySize(from) != 1) {
+    sl__sql_error(c, cJSON_GetArraySize(from) ? sl__sql_jloc(cJSON_GetArrayItem(from, 1))
+                                              : sl__sql_jloc(cJSON_GetArrayItem(sl__sql_j(sel, "targetList"), 0)),
+              cJSON_GetArraySize(from) ? "joins are not built yet in sluice SQL (a comma list in FROM)"
+                                       : "a streaming query needs FROM a table");
+    return NULL;
+  }
+  const char *rel = NULL;
+  sql_window win = {0};
+  sql_plan *in = plan_from(c, cJSON_GetArrayItem(from, 0), &rel, &win);
+  if (!in) return NULL;
+  cJSON *group = sl__sql_j(sel, "groupClause");
+  if (win.kind) return plan_windowed(c, sel, in, rel, &win);
+  if (cJSON_GetArraySize(group)) {
+    sl__sql_error(c, sl__sql_jloc(cJSON_GetArrayItem(group, 0)),
+              "GROUP BY without a window would need updates/retractions (each new row changes a "
+              "group's result; changelog streams are not built yet): group by window_start, "
+              "window_end of a window table function instead");
+    return NULL;
+  }
+  return plan_select_over(c, sel, in, rel);
+}
+
+/* SELECT list and WHERE over the input plan `in` (no GROUP BY): a CALC. */
+static sql_plan *plan_select_over(sql_ctx *c, const cJSON *sel, sql_plan *in, const char *rel) {
+  if (sl__sql_j(sel, "havingClause")) {
+    sl__sql_error(c, sl__sql_jloc(sl__sql_j(sel, "havingClause")), "HAVING needs a windowed GROUP BY");
+    return NULL;
+  }
+  sql_scope sc = {rel, in->n, in->names, in->types, NULL, NULL, NULL};
+  /* the SELECT list, with * expanded */
+  cJSON *targets = sl__sql_j(sel, "targetList"), *t;
+  int n = 0;
+  cJSON_ArrayForEach(t, targets) {
+    cJSON *tb, *vb;
+    sl__sql_node_kind(t, &tb);
+    const char *vk = sl__sql_node_kind(sl__sql_j(tb, "val"), &vb);
+    cJSON *last = NULL, *f;
+    cJSON_ArrayForEach(f, sl__sql_j(vb, "fields")) last = f;
+    n += !strcmp(vk, "ColumnRef") && last && !strcmp(sl__sql_node_kind(last, NULL), "A_Star") ? in->n : 1;
+  }
+  sql_plan *p = new_plan(c, SQL_P_CALC, n);
+  if (!p) return NULL;
+  p->in = in;
+  int i = 0;
+  cJSON_ArrayForEach(t, targets) {
+    cJSON *tb, *vb;
+    sl__sql_node_kind(t, &tb);
+    cJSON *val = sl__sql_j(tb, "val");
+    const char *vk = sl__sql_node_kind(val, &vb);
+    cJSON *last = NULL, *f;
+    cJSON_ArrayForEach(f, sl__sql_j(vb, "fields")) last = f;
+    if (!strcmp(vk, "ColumnRef") && last && !strcmp(sl__sql_node_kind(last, NULL), "A_Star")) {
+      if (cJSON_GetArraySize(sl__sql_j(vb, "fields")) == 2) {
+        cJSON *qb;
+        sl__sql_node_kind(cJSON_GetArrayItem(sl__sql_j(vb, "fields"), 0), &qb);
+        const char *q = sl__sql_js(qb, "sval");
+        if (!rel || !q || strcmp(q, rel)) {
+          sl__sql_error(c, sl__sql_jloc(val), "unknown table '%s' in %s.* (the query reads '%s')", q ? q : "?",
+                    q ? q : "?", rel ? rel : "?");
+          return NULL;
+        }
+      }
+      for (int k = 0; k < in->n; k++, i++) {
+        sql_expr *e = sl__sql_alloc(c->arena, sizeof *e);
+        if (!e) return sl__sql_oom(c), NULL;
+        e->op = SQL_E_COL, e->type = in->types[k], e->col = k, e->loc = sl__sql_jloc(val);
+        p->proj[i] = e, p->names[i] = in->names[k], p->types[i] = in->types[k];
+      }
+      continue;
+    }
+    sql_expr *e = sl__sql_compile(c, val, &sc);
+    if (!e) return NULL;
+    if (e->type.kind == SL__T_NULL) e->type.kind = SL__T_VARCHAR; /* SELECT NULL */
+    if (e->type.kind == SL__T_INTERVAL) {
+      sl__sql_error(c, e->loc, "an INTERVAL is not a column type: add it to a TIMESTAMP");
+      return NULL;
+    }
+    const char *as = sl__sql_js(tb, "name");
+    p->names[i] = as ? sl__sql_strndup(c->arena, as, strlen(as)) : derived_name(c, val, i);
+    if (!p->names[i]) return sl__sql_oom(c), NULL;
+    p->proj[i] = e, p->types[i] = e->type;
+    i++;
+  }
+  /* a derived name (a function's) that repeats becomes EXPR$i, as Flink names them */
+  for (int a = 0; a < n; a++)
+    for (int b2 = a + 1; b2 < n; b2++)
+      if (!strcmp(p->names[a], p->names[b2]) && p->proj[b2]->op != SQL_E_COL &&
+          !sl__sql_js(sl__sql_j(cJSON_GetArrayItem(targets, b2), "ResTarget"), "name")) {
+        char buf[32];
+        snprintf(buf, sizeof buf, "EXPR$%d", b2);
+        if (!(p->names[b2] = sl__sql_strndup(c->arena, buf, strlen(buf)))) return sl__sql_oom(c), NULL;
+      }
+  cJSON *where = sl__sql_j(sel, "whereClause");
+  if (where) {
+    sql_expr *w = sl__sql_compile(c, where, &sc);
+    if (!w) return NULL;
+    if (w->type.kind != SL__T_BOOL && w->type.kind != SL__T_NULL) {
+      char tb[32];
+      sl__sql_error(c, w->loc, "WHERE must be BOOLEAN, not %s", sl__row_type_name(w->type, tb, sizeof tb));
+      return NULL;
+    }
+    p->where = w;
+  }
+  return p;
+}
+
+int sl__sql_plan_insert(sql_ctx *c, const cJSON *ins, sql_insert *out) {
+  cJSON *rv = sl__sql_j(ins, "relation");
+  const char *name = sl__sql_js(rv, "relname");
+  int loc = cJSON_IsNumber(sl__sql_j(rv, "location")) ? sl__sql_j(rv, "location")->valueint : -1;
+  sql_table *t = sl__sql_find_table(c->sess, name);
+  if (!t) return sl__sql_error(c, loc, "unknown table '%s' (CREATE TABLE it first)", name);
+  if (t->view) return sl__sql_error(c, loc, "'%s' is a view: INSERT INTO a table", name);
+  if (t->connector == SQL_CONN_DATAGEN || t->connector == SQL_CONN_NEXMARK)
+    return sl__sql_error(c, loc, "table '%s' (connector %s) is a source: it cannot be written", name,
+                     t->connector == SQL_CONN_DATAGEN ? "datagen" : "nexmark");
+  sql_plan *p = sl__sql_plan_select(c, sl__sql_j(ins, "selectStmt"));
+  if (!p) return -SL_EINVAL;
+  cJSON *cols = sl__sql_j(ins, "cols"), *col;
+  int nc = cJSON_GetArraySize(cols);
+  int *map = sl__sql_alloc(c->arena, (size_t)(t->n_cols + 1) * sizeof *map); /* sink column -> query column */
+  if (!map) return sl__sql_oom(c);
+  for (int j = 0; j < t->n_cols; j++) map[j] = nc ? -1 : j;
+  int i = 0;
+  cJSON_ArrayForEach(col, cols) {
+    cJSON *cb;
+    sl__sql_node_kind(col, &cb);
+    const char *cn = sl__sql_js(cb, "name");
+    int j = 0;
+    while (j < t->n_cols && strcmp(t->names[j], cn)) j++;
+    if (j == t->n_cols) return sl__sql_error(c, sl__sql_jloc(col), "table '%s' has no column '%s'", t->name, cn);
+    map[j] = i++;
+  }
+  int want = nc ? nc : t->n_cols;
+  if (p->n != want)
+    return sl__sql_error(c, loc, "INSERT INTO %s: the %s %d columns, the query gives %d", t->name,
+                     nc ? "column list names" : "table has", want, p->n);
+  /* the final CALC yields the sink's columns, in its order and types */
+  sql_plan *f = new_plan(c, SQL_P_CALC, t->n_cols);
+  if (!f) return sl__sql_oom(c);
+  f->in = p->in, f->where = p->where;
+  for (int j = 0; j < t->n_cols; j++) {
+    char what[160];
+    snprintf(what, sizeof what, "column '%s' of '%s'", t->names[j], t->name);
+    sql_expr *e;
+    if (map[j] < 0) {
+      e = sl__sql_alloc(c->arena, sizeof *e);
+      if (!e) return sl__sql_oom(c);
+      e->op = SQL_E_CONST, e->type = t->types[j], e->k.null = 1, e->loc = -1;
+    } else if (!(e = sl__sql_coerce(c, p->proj[map[j]], t->types[j], what))) {
+      return -SL_EINVAL;
+    }
+    f->proj[j] = e, f->names[j] = t->names[j], f->types[j] = t->types[j];
+  }
+  out->plan = f, out->sink = t;
+  return 0;
+}
+
+/* ---- EXPLAIN ------------------------------------------------------------------ */
+
+/* The options as key=value; passwords (a key with "password", a URL's
+ * USER:PASSWORD@) shown as ***. */
+static void opts_text(const sql_table *t, char *buf, size_t cap) {
+  size_t at = 0;
+  buf[0] = 0;
+  for (int i = 0; i < t->n_opts && at < cap; i++) {
+    const char *v = t->vals[i], *scheme = strstr(v, "://"), *atsign = scheme ? strchr(scheme + 3, '@') : NULL;
+    const char *colon = atsign ? memchr(scheme + 3, ':', (size_t)(atsign - scheme - 3)) : NULL;
+    if (strstr(t->keys[i], "password"))
+      at += (size_t)snprintf(buf + at, cap - at, "%s%s=***", i ? ", " : "", t->keys[i]);
+    else if (colon)
+      at += (size_t)snprintf(buf + at, cap - at, "%s%s=%.*s:***%s", i ? ", " : "", t->keys[i],
+                             (int)(colon - v), v, atsign);
+    else
+      at += (size_t)snprintf(buf + at, cap - at, "%s%s=%s", i ? ", " : "", t->keys[i], v);
+  }
+}
+
+/* The connector's own options: all but connector, format, watermark (and
+ * url, the PostgreSQL connection); a postgres sink gets the columns to
+ * create its table with unless given. */
+static sl_option *conn_opts(sql_ctx *c, const sql_table *t, size_t *n, int sink) {
+  sl_option *o = sl__sql_alloc(c->arena, (size_t)(t->n_opts + 2) * sizeof *o);
+  if (!o) return NULL;
+  *n = 0;
+  for (int i = 0; i < t->n_opts; i++) {
+    const char *k = t->keys[i];
+    if (!strcasecmp(k, "connector") || !strcasecmp(k, "format") || !strcasecmp(k, "watermark") ||
+        (t->connector == SQL_CONN_POSTGRES && !strcasecmp(k, "url")))
+      continue;
+    o[(*n)++] = (sl_option){k, t->vals[i]};
+  }
+  if (sink && t->connector == SQL_CONN_POSTGRES && !sl__sql_opt(t, "sink.create-table-columns")) {
+    char *cols = sl__sql_alloc(c->arena, (size_t)t->n_cols * 96 + 1);
+    if (!cols) return NULL;
+    size_t at = 0;
+    for (int i = 0; i < t->n_cols; i++) {
+      static const char *const pg[] = {"TEXT", "BOOLEAN", "INTEGER", "BIGINT", "NUMERIC",
+                                       "DOUBLE PRECISION", "TEXT", "TIMESTAMP", "BIGINT"};
+      const sl__row_type *ty = &t->types[i];
+      at += (size_t)sprintf(cols + at, "%s\"%.60s\" %s", i ? ", " : "", t->names[i], pg[ty->kind]);
+      if (ty->kind == SL__T_DECIMAL) at += (size_t)sprintf(cols + at, "(%d, %d)", ty->precision, ty->scale);
+    }
+    o[(*n)++] = (sl_option){"sink.create-table-columns", cols};
+  }
+  return o;
+}
+
+static int calc_is_identity(const sql_plan *p);
+
+static void explain_plan(const sql_plan *p, int depth, char **buf, size_t *len, size_t *cap) {
+  char tmp[1024];
+  if (p->kind == SQL_P_CALC && calc_is_identity(p)) { /* built as nothing */
+    explain_plan(p->in, depth, buf, len, cap);
+    return;
+  }
+  if (p->kind == SQL_P_WINASSIGN) {
+    sl__sql_appendf(buf, len, cap, "%*swindows: %s size %lld ms", depth, "", p->wkind == SL_WINDOW_SLIDING ? "HOP" : "TUMBLE",
+                (long long)p->size_ms);
+    if (p->wkind == SL_WINDOW_SLIDING) sl__sql_appendf(buf, len, cap, " slide %lld ms", (long long)p->slide_ms);
+    sl__sql_appendf(buf, len, cap, " of %s (adds window_start, window_end)\n", p->in->names[p->time_col]);
+    explain_plan(p->in, depth + 2, buf, len, cap);
+    return;
+  }
+  if (p->kind == SQL_P_WINAGG) {
+    static const char *const kinds[] = {"TUMBLE", "HOP", "SESSION"};
+    static const char *const fns[] = {"COUNT(*)", "COUNT", "SUM", "MIN", "MAX", "AVG"};
+    sl__sql_appendf(buf, len, cap, "%*swindow: %s", depth, "", kinds[p->wkind]);
+    if (p->wkind == SL_WINDOW_SESSION) sl__sql_appendf(buf, len, cap, " gap %lld ms", (long long)p->gap_ms);
+    else sl__sql_appendf(buf, len, cap, " size %lld ms", (long long)p->size_ms);
+    if (p->wkind == SL_WINDOW_SLIDING) sl__sql_appendf(buf, len, cap, " slide %lld ms", (long long)p->slide_ms);
+    sl__sql_appendf(buf, len, cap, ", key [");
+    for (int k = 0; k < p->n_keys; k++) sl__sql_appendf(buf, len, cap, "%s%s", k ? ", " : "", p->in->names[k]);
+    sl__sql_appendf(buf, len, cap, "], aggregates [");
+    for (int j = 0; j < p->n_aggs; j++) {
+      const sql_agg *a = &p->aggs[j];
+      sl__sql_appendf(buf, len, cap, "%s%s", j ? ", " : "", fns[a->fn]);
+      if (a->arg >= 0) sl__sql_appendf(buf, len, cap, "(%s)", p->in->names[a->arg]);
+    }
+    sl__sql_appendf(buf, len, cap, "]\n");
+    explain_plan(p->in, depth + 2, buf, len, cap);
+    return;
+  }
+  if (p->kind == SQL_P_SCAN) {
+    const sql_table *t = p->table;
+    if (t->rowtime >= 0) {
+      sl__sql_appendf(buf, len, cap, "%*swatermarks: %s (event time %s, bounded out-of-orderness %lld ms)\n",
+                  depth, "", t->name, t->names[t->rowtime], (long long)t->wm_delay_ms);
+      depth += 2;
+    }
+    if (t->connector == SQL_CONN_FILESYSTEM || t->connector == SQL_CONN_NEXMARK ||
+        t->connector == SQL_CONN_POSTGRES)
+      sl__sql_appendf(buf, len, cap, "%*sdecode: %s (%s -> row of %d columns)\n", depth, "", t->name,
+                  t->connector == SQL_CONN_NEXMARK ? "nexmark events" : t->format == SQL_FMT_JSON ? "json" : "csv",
+                  t->n_cols);
+    opts_text(t, tmp, sizeof tmp);
+    sl__sql_appendf(buf, len, cap, "%*ssource: %s [%s]\n",
+                depth + (t->connector == SQL_CONN_FILESYSTEM || t->connector == SQL_CONN_NEXMARK ||
+                                 t->connector == SQL_CONN_POSTGRES ? 2 : 0),
+                "", t->name, tmp);
+    return;
+  }
+  sql_scope sc = {NULL, p->in->n, p->in->names, p->in->types, NULL, NULL, NULL};
+  sl__sql_appendf(buf, len, cap, "%*scalc: select ", depth, "");
+  for (int i = 0; i < p->n; i++) {
+    sl__sql_expr_text(p->proj[i], &sc, tmp, sizeof tmp);
+    char tn[32];
+    sl__sql_appendf(buf, len, cap, "%s%s AS %s %s", i ? ", " : "", tmp, p->names[i],
+                sl__row_type_name(p->types[i], tn, sizeof tn));
+  }
+  if (p->where) {
+    sl__sql_expr_text(p->where, &sc, tmp, sizeof tmp);
+    sl__sql_appendf(buf, len, cap, " where %s", tmp);
+  }
+  sl__sql_appendf(buf, len, cap, "\n");
+  explain_plan(p->in, depth + 2, buf, len, cap);
+}
+
+void sl__sql_explain(const sql_insert *ins, int n, char **buf, size_t *len, size_t *cap) {
+  for (int i = 0; i < n; i++) {
+    const sql_table *t = ins[i].sink;
+    char tmp[1024];
+    if (t) {
+      opts_text(t, tmp, sizeof tmp);
+      sl__sql_appendf(buf, len, cap, "sink: %s [%s]\n", t->name, tmp);
+      if (t->connector != SQL_CONN_BLACKHOLE)
+        sl__sql_appendf(buf, len, cap, "  encode: %s (row -> %s)\n", t->name,
+                  t->connector == SQL_CONN_FILESYSTEM || t->connector == SQL_CONN_KAFKA ||
+                          t->connector == SQL_CONN_POSTGRES
+                      ? (t->format == SQL_FMT_JSON ? "json" : "csv")
+                  : t->connector == SQL_CONN_PRINT   ? "+I[...] text"
+                                                     : "nothing");
+    } else {
+      sl__sql_appendf(buf, len, cap, "sink: print (a query's result)\n  encode: (row -> +I[...] text)\n");
+    }
+    explain_plan(ins[i].plan, 4, buf, len, cap);
+  }
+}
+
+/* ---- the job ------------------------------------------------------------------- */
+
+static void *scratch(void *ud, size_t n) { return sl_ctx_scratch(ud, n); }
+
+/* "line N" of a record from a text source, else "row". */
+static void where_of(char *buf, size_t cap, const sql_table *t, const sl_record *in) {
+  if (t && t->path && in->ts != SL_NO_TIMESTAMP)
+    snprintf(buf, cap, "table '%s' (%s) line %lld", t->name, t->path, (long long)in->ts);
+  else if (t)
+    snprintf(buf, cap, "table '%s'", t->name);
+  else
+    snprintf(buf, cap, "row");
+}
+
+/* A text line (CSV or JSON) of table t -> a row in scratch memory (*row,
+ * *row_len) and its event time (*ts, unchanged without one).  0; 1 with
+ * the reason in reason[] for a bad line; or a negative SL_E* code. */
+static int decode_line(sl_ctx *ctx, const sql_table *t, const char *line, size_t len, void **row,
+                       uint32_t *row_len, int64_t *ts, char *reason, size_t rcap) {
+  int n = t->n_cols;
+  sl__val *vals = sl_ctx_scratch(ctx, (size_t)n * sizeof *vals);
+  char *buf = sl_ctx_scratch(ctx, len + 1);
+  if (!vals || !buf) return -SL_ENOMEM;
+  const char *why = NULL;
+  int bad = -1;
+  if (len && line[len - 1] == '\r') len--;
+  if (t->format == SQL_FMT_JSON) {
+    if (sl__row_from_json(line, len, n, t->types, (const char *const *)t->names, vals, buf, len + 1,
+                          &why, &bad)) {
+      char tn[32];
+      if (bad >= 0)
+        snprintf(reason, rcap, "column '%s' (%s): %s", t->names[bad],
+                 sl__row_type_name(t->types[bad], tn, sizeof tn), why);
+      else
+        snprintf(reason, rcap, "%s", why);
+      return 1;
+    }
+  } else {
+    sl__csv_field *f = sl_ctx_scratch(ctx, (size_t)(n + 1) * sizeof *f);
+    if (!f) return -SL_ENOMEM;
+    int nf = sl__csv_split(line, len, f, n + 1, buf, len + 1, &why);
+    if (nf < 0) return snprintf(reason, rcap, "%s", why), 1;
+    if (nf != n) return snprintf(reason, rcap, "%d fields, the table has %d columns", nf, n), 1;
+    for (int i = 0; i < n; i++) {
+      if (!f[i].quoted && f[i].n == 0) {
+        vals[i] = (sl__val){.null = 1};
+        continue;
+      }
+      if (sl__row_parse_text(t->types[i], f[i].p, f[i].n, &vals[i], &why)) {
+        char tn[32];
+        snprintf(reason, rcap, "column '%s' (%s): %s: '%.*s'", t->names[i],
+                 sl__row_type_name(t->types[i], tn, sizeof tn), why, (int)(f[i].n > 40 ? 40 : f[i].n),
+                 f[i].p);
+        return 1;
+      }
+    }
+  }
+  if (t->rowtime >= 0) { /* the event time */
+    if (vals[t->rowtime].null)
+      return snprintf(reason, rcap, "column '%s' is NULL: it is the table's event time",
+                      t->names[t->rowtime]), 1;
+    *ts = vals[t->rowtime].u.i;
+  }
+  size_t sz = sl__row_size(t->types, vals, n);
+  if (!(*row = sl_ctx_scratch(ctx, sz))) return -SL_ENOMEM;
+  sl__row_write(*row, t->types, vals, n);
+  *row_len = (uint32_t)sz;
+  return 0;
+}
+
+static int decode(void *ud, sl_ctx *ctx, const sl_record *in, sl_collector *out) {
+  const sql_plan *p = ud;
+  const sql_table *t = p->table;
+  char reason[256];
+  sl_record r = {in->ts, NULL, 0, NULL, 0};
+  int rc = decode_line(ctx, t, in->value, in->value_len, (void **)&r.value, &r.value_len, &r.ts, reason,
+                       sizeof reason);
+  if (rc < 0) return rc;
+  if (rc == 0) return sl_emit(out, &r);
+  char where[512];
+  where_of(where, sizeof where, t, in);
+  return sl_ctx_bad_record(ctx, where, reason, in);
+}
+
+/* Kafka: a message -> a row, in the source (so its event time drives the
+ * per-partition watermarks); a bad one is named by topic, partition and
+ * offset. */
+static int decode_kafka(void *ud, sl_ctx *ctx, const sl_kafka_message *m, sl_record *out) {
+  const sql_plan *p = ud;
+  char reason[256];
+  void *row = NULL;
+  uint32_t len = 0;
+  int64_t ts = out->ts;
+  int rc = decode_line(ctx, p->table, m->value, m->value_len, &row, &len, &ts, reason, sizeof reason);
+  if (rc < 0) return rc;
+  if (rc == 1) {
+    char where[384];
+    snprintf(where, sizeof where, "table '%s' (topic %s partition %d offset %lld)", p->table->name,
+             m->topic, (int)m->partition, (long long)m->offset);
+    rc = sl_ctx_bad_record(ctx, where, reason, out);
+    return rc ? rc : 1; /* to the dead-letter file: skipped */
+  }
+  out->value = row, out->value_len = len, out->ts = ts;
+  out->key = NULL, out->key_len = 0;
+  return 0;
+}
+
+/* nexmark: an event of the table's kind -> a row (other kinds are skipped) */
+static int decode_nexmark(void *ud, sl_ctx *ctx, const sl_record *in, sl_collector *out) {
+  const sql_plan *p = ud;
+  const sql_table *t = p->table;
+  if (sl_nexmark_type_of(in) != t->nx_type) return 0;
+  int n = t->n_cols;
+  sl__val *vals = sl_ctx_scratch(ctx, (size_t)n * sizeof *vals);
+  if (!vals) return -SL_ENOMEM;
+  sl_nexmark_person pe;
+  sl_nexmark_auction au;
+  sl_nexmark_bid bi;
+  const char *tail = NULL;
+  const sl_nexmark_header *h = NULL;
+  if (t->nx_type == SL_NEXMARK_PERSON) tail = sl_nexmark_read(in, &pe, sizeof pe), h = &pe.h;
+  if (t->nx_type == SL_NEXMARK_AUCTION) tail = sl_nexmark_read(in, &au, sizeof au), h = &au.h;
+  if (t->nx_type == SL_NEXMARK_BID) tail = sl_nexmark_read(in, &bi, sizeof bi), h = &bi.h;
+  if (!tail) return sl_ctx_fail(ctx, "a nexmark event shorter than its kind");
+  for (int i = 0; i < n; i++) {
+    sl__val *v = &vals[i];
+    *v = (sl__val){0};
+    int str = -1;
+    switch (t->nx_field[i]) {
+      case SQL_NX_ID: v->u.i = t->nx_type == SL_NEXMARK_PERSON ? pe.id : au.id; break;
+      case SQL_NX_DATE_TIME:
+        v->u.i = t->nx_type == SL_NEXMARK_PERSON ? pe.date_time : t->nx_type == SL_NEXMARK_AUCTION ? au.date_time : bi.date_time;
+        break;
+      case SQL_NX_INITIAL_BID: v->u.i = au.initial_bid; break;
+      case SQL_NX_RESERVE: v->u.i = au.reserve; break;
+      case SQL_NX_EXPIRES: v->u.i = au.expires; break;
+      case SQL_NX_SELLER: v->u.i = au.seller; break;
+      case SQL_NX_CATEGORY: v->u.i = au.category; break;
+      case SQL_NX_AUCTION: v->u.i = bi.auction; break;
+      case SQL_NX_BIDDER: v->u.i = bi.bidder; break;
+      case SQL_NX_PRICE: v->u.i = bi.price; break;
+      case SQL_NX_NAME: str = SL_NEXMARK_NAME; break;
+      case SQL_NX_EMAIL: str = SL_NEXMARK_EMAIL; break;
+      case SQL_NX_CARD: str = SL_NEXMARK_CREDIT_CARD; break;
+      case SQL_NX_CITY: str = SL_NEXMARK_CITY; break;
+      case SQL_NX_STATE: str = SL_NEXMARK_STATE; break;
+      case SQL_NX_ITEM_NAME: str = SL_NEXMARK_ITEM_NAME; break;
+      case SQL_NX_DESCRIPTION: str = SL_NEXMARK_DESCRIPTION; break;
+      case SQL_NX_CHANNEL: str = SL_NEXMARK_CHANNEL; break;
+      case SQL_NX_URL: str = SL_NEXMARK_URL; break;
+      case SQL_NX_EXTRA:
+        v->u.s.p = sl_nexmark_extra(h, tail), v->u.s.n = h->extra_len;
+        break;
+    }
+    if (str >= 0) {
+      size_t len;
+      v->u.s.p = sl_nexmark_str(h, tail, str, &len);
+      v->u.s.n = (uint32_t)len;
+    }
+  }
+  size_t sz = sl__row_size(t->types, vals, n);
+  void *row = sl_ctx_scratch(ctx, sz);
+  if (!row) return -SL_ENOMEM;
+  sl__row_write(row, t->types, vals, n);
+  sl_record r = {t->rowtime >= 0 ? vals[t->rowtime].u.i : in->ts, NULL, 0, row, (uint32_t)sz};
+  return sl_emit(out, &r);
+}
+
+/* The row as a CSV line in scratch memory (for bad records). */
+static sl_record row_as_text(sl_ctx *ctx, const sl_record *in, const sql_plan *p) {
+  sl_record r = *in;
+  size_t need = sl__row_to_csv(in->value, p->n, p->types, NULL, 0);
+  char *buf = sl_ctx_scratch(ctx, need);
+  if (buf) {
+    sl__row_to_csv(in->value, p->n, p->types, buf, need);
+    r.value = buf, r.value_len = (uint32_t)need;
+  }
+  return r;
+}
+
+static int calc(void *ud, sl_ctx *ctx, const sl_record *in, sl_collector *out) {
+  const sql_plan *p = ud;
+  const sql_plan *src = p->in;
+  sql_eval ev = {in->value, src->n, src->types, scratch, ctx, {0}};
+  sl__val v;
+  if (p->where) {
+    if (sl__sql_eval_expr(p->where, &ev, &v)) goto bad;
+    if (v.null || !v.u.i) return 0;
+  }
+  sl__val *vals = sl_ctx_scratch(ctx, (size_t)p->n * sizeof *vals);
+  if (!vals) return -SL_ENOMEM;
+  for (int i = 0; i < p->n; i++)
+    if (sl__sql_eval_expr(p->proj[i], &ev, &vals[i])) goto bad;
+  size_t sz = sl__row_size(p->types, vals, p->n);
+  void *row = sl_ctx_scratch(ctx, sz);
+  if (!row) return -SL_ENOMEM;
+  sl__row_write(row, p->types, vals, p->n);
+  sl_record r = {in->ts, NULL, 0, row, (uint32_t)sz};
+  return sl_emit(out, &r);
+bad: {
+  char where[512];
+  const sql_plan *s = src;
+  while (s->kind != SQL_P_SCAN) s = s->in;
+  where_of(where, sizeof where, s->table, in);
+  sl_record text = row_as_text(ctx, in, src);
+  return sl_ctx_bad_record(ctx, where, ev.err, &text);
+}
+}
+
+typedef struct sink_ud {
+  const sql_plan *plan;
+  const sql_table *sink; /* NULL: print */
+} sink_ud;
+
+static int encode(void *ud, sl_ctx *ctx, const sl_record *in, sl_record *out) {
+  const sink_ud *s = ud;
+  const sql_plan *p = s->plan;
+  int fmt = !s->sink || s->sink->connector == SQL_CONN_PRINT ? 0 : s->sink->format;
+  size_t cap = (size_t)in->value_len * 2 + 64, need;
+  for (;;) {
+    char *buf = sl_ctx_scratch(ctx, cap);
+    if (!buf) return -SL_ENOMEM;
+    need = fmt == SQL_FMT_CSV    ? sl__row_to_csv(in->value, p->n, p->types, buf, cap)
+           : fmt == SQL_FMT_JSON ? sl__row_to_json(in->value, p->n, p->types,
+                                                   (const char *const *)p->names, buf, cap)
+                                 : sl__row_to_print(in->value, p->n, p->types, buf, cap);
+    if (need <= cap) {
+      out->value = buf, out->value_len = (uint32_t)need;
+      return 0;
+    }
+    cap = need;
+  }
+}
+
+/* datagen: column i of row `index`, deterministic in (seed, column, index) */
+static uint64_t mix(uint64_t x) {
+  x += 0x9E3779B97F4A7C15ULL;
+  x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ULL;
+  x = (x ^ (x >> 27)) * 0x94D049BB133111EBULL;
+  return x ^ (x >> 31);
+}
+
+static int gen(void *ud, sl_ctx *ctx, uint64_t index, sl_record *out) {
+  const sql_plan *p = ud;
+  const sql_table *t = p->table;
+  int n = t->n_cols;
+  sl__val *vals = sl_ctx_scratch(ctx, (size_t)n * sizeof *vals);
+  size_t strs = 0;
+  for (int i = 0; i < n; i++)
+    if (t->types[i].kind == SL__T_VARCHAR) strs += (size_t)t->gen[i].length;
+  char *sbuf = sl_ctx_scratch(ctx, strs + 1);
+  if (!vals || !sbuf) return -SL_ENOMEM;
+  for (int i = 0; i < n; i++) {
+    const sql_gen *g = &t->gen[i];
+    sl__val *v = &vals[i];
+    *v = (sl__val){0};
+    uint64_t r = mix(g->seed ^ mix((uint64_t)i * 0x9E3779B97F4A7C15ULL ^ mix(index)));
+    int k = t->types[i].kind;
+    if (g->kind == SQL_GEN_SEQUENCE) {
+      int64_t x = g->start + (int64_t)index * g->step;
+      if (k == SL__T_DOUBLE) v->u.f = (double)x;
+      else if (k == SL__T_VARCHAR) {
+        int len = snprintf(sbuf, 24, "%lld", (long long)x);
+        v->u.s.p = sbuf, v->u.s.n = (uint32_t)len;
+        sbuf += len;
+      } else if (k == SL__T_BOOL) v->u.i = x & 1;
+      else v->u.i = x;
+      if (k == SL__T_DECIMAL) /* the sequence counts whole units */
+        for (int sc = 0; sc < t->types[i].scale; sc++) v->u.i *= 10;
+      continue;
+    }
+    switch (k) {
+      case SL__T_BOOL: v->u.i = (int64_t)(r & 1); break;
+      case SL__T_INT:
+      case SL__T_BIGINT:
+      case SL__T_TIMESTAMP:
+      case SL__T_DECIMAL: {
+        uint64_t span = (uint64_t)(g->max - g->min) + 1;
+        v->u.i = span ? g->min + (int64_t)(r % span) : (int64_t)r;
+        break;
+      }
+      case SL__T_DOUBLE: v->u.f = g->fmin + (double)(r >> 11) / 9007199254740992.0 * (g->fmax - g->fmin); break;
+      case SL__T_VARCHAR:
+        for (int c = 0; c < g->length; c++) sbuf[c] = (char)('a' + mix(r + (uint64_t)c) % 26);
+        v->u.s.p = sbuf, v->u.s.n = (uint32_t)g->length;
+        sbuf += g->length;
+        break;
+    }
+  }
+  size_t sz = sl__row_size(t->types, vals, n);
+  void *row = sl_ctx_scratch(ctx, sz);
+  if (!row) return -SL_ENOMEM;
+  sl__row_write(row, t->types, vals, n);
+  *out = (sl_record){t->rowtime >= 0 ? vals[t->rowtime].u.i : SL_NO_TIMESTAMP, NULL, 0, row, (uint32_t)sz};
+  return 0;
+}
+
+/* The window's key: the key columns (the first n_keys of its input row) as
+ * a row of their own; one constant byte without keys. */
+static int win_key(void *ud, sl_ctx *ctx, const sl_record *in, sl_record *out) {
+  const sql_plan *w = ud;
+  const sql_plan *pre = w->in;
+  static const char one = 1;
+  if (!w->n_keys) {
+    out->key = &one, out->key_len = 1;
+    return 0;
+  }
+  sl__val *vals = sl_ctx_scratch(ctx, (size_t)w->n_keys * sizeof *vals);
+  if (!vals) return -SL_ENOMEM;
+  for (int k = 0; k < w->n_keys; k++) sl__row_get(in->value, pre->n, pre->types, k, &vals[k]);
+  size_t sz = sl__row_size(pre->types, vals, w->n_keys);
+  void *key = sl_ctx_scratch(ctx, sz);
+  if (!key) return -SL_ENOMEM;
+  sl__row_write(key, pre->types, vals, w->n_keys);
+  out->key = key, out->key_len = (uint32_t)sz;
+  return 0;
+}
+
+/* A window fires: [window_start, window_end, keys..., aggregates...]. */
+static int win_fire(void *ud, sl_ctx *ctx, const sl_window *win, sl_window_elems *elems, sl_collector *out) {
+  const sql_plan *w = ud;
+  sl_record r;
+  sl_bytes key = {NULL, 0};
+  if (sl_window_next(elems, &r) != 1 || r.value_len != (uint32_t)w->n_aggs * ACC_SLOT)
+    return sl_ctx_fail(ctx, "window [%lld, %lld): no aggregate", (long long)win->start, (long long)win->end);
+  if (w->n_keys && sl_ctx_key(ctx, &key) != 0) return sl_ctx_fail(ctx, "window without its key");
+  sl__val *vals = sl_ctx_scratch(ctx, (size_t)w->n * sizeof *vals);
+  if (!vals) return -SL_ENOMEM;
+  vals[0] = (sl__val){.u.i = win->start};
+  vals[1] = (sl__val){.u.i = win->end};
+  for (int k = 0; k < w->n_keys; k++) sl__row_get(key.data, w->n_keys, w->in->types, k, &vals[2 + k]);
+  for (int j = 0; j < w->n_aggs; j++) {
+    const sql_agg *a = &w->aggs[j];
+    sl__val *v = &vals[2 + w->n_keys + j];
+    acc_slot s;
+    slot_get(r.value, j, &s);
+    *v = (sl__val){0};
+    if (a->fn == SQL_AGG_COUNT_STAR || a->fn == SQL_AGG_COUNT) {
+      v->u.i = s.n;
+      continue;
+    }
+    if (!s.n) {
+      v->null = 1;
+      continue;
+    }
+    if (a->fn == SQL_AGG_AVG) {
+      double scale = 1;
+      for (int d = 0; a->in.kind == SL__T_DECIMAL && d < a->in.scale; d++) scale *= 10;
+      v->u.f = (a->in.kind == SL__T_DOUBLE ? s.f : (double)s.i / scale) / (double)s.n;
+    } else if (a->in.kind == SL__T_DOUBLE) {
+      v->u.f = s.f;
+    } else {
+      if (s.i > INT64_MAX || s.i < INT64_MIN || (a->out.kind == SL__T_DECIMAL && (s.i >= (__int128)1000000000000000000LL || s.i <= -(__int128)1000000000000000000LL)))
+        return sl_ctx_fail(ctx, "window [%lld, %lld): SUM out of range for %s", (long long)win->start,
+                           (long long)win->end, a->out.kind == SL__T_DECIMAL ? "DECIMAL(18)" : "BIGINT");
+      v->u.i = (int64_t)s.i;
+    }
+  }
+  size_t sz = sl__row_size(w->types, vals, w->n);
+  void *row = sl_ctx_scratch(ctx, sz);
+  if (!row) return -SL_ENOMEM;
+  sl__row_write(row, w->types, vals, w->n);
+  sl_record o = {win->end - 1, NULL, 0, row, (uint32_t)sz};
+  return sl_emit(out, &o);
+}
+
+/* floor(a / b) * b for b > 0 */
+static int64_t floor_to(int64_t a, int64_t b) {
+  int64_t r = a % b;
+  return a - (r < 0 ? r + b : r);
+}
+
+/* A row of each window its time falls in: [start, start + size) for the
+ * starts (multiples of slide, or of size for TUMBLE) with
+ * t - size < start <= t, in ascending order. */
+static int win_assign(void *ud, sl_ctx *ctx, const sl_record *in, sl_collector *out) {
+  const sql_plan *a = ud;
+  const sql_plan *src = a->in;
+  sl__val *vals = sl_ctx_scratch(ctx, (size_t)a->n * sizeof *vals);
+  if (!vals) return -SL_ENOMEM;
+  for (int i = 0; i < src->n; i++) sl__row_get(in->value, src->n, src->types, i, &vals[i]);
+  if (vals[a->time_col].null) return 0; /* no time, no window (a source's rows always have one) */
+  int64_t t = vals[a->time_col].u.i;
+  int64_t slide = a->wkind == SL_WINDOW_SLIDING ? a->slide_ms : a->size_ms;
+  int64_t last = floor_to(t, slide), first = last;
+  while (first - slide > t - a->size_ms && first - slide < first) first -= slide;
+  for (int64_t s = first;; s += slide) {
+    vals[src->n] = (sl__val){.u.i = s};
+    vals[src->n + 1] = (sl__val){.u.i = s > INT64_MAX - a->size_ms ? INT64_MAX : s + a->size_ms};
+    size_t sz = sl__row_size(a->types, vals, a->n);
+    void *row = sl_ctx_scratch(ctx, sz);
+    if (!row) return -SL_ENOMEM;
+    sl__row_write(row, a->types, vals, a->n);
+    sl_record r = {in->ts, NULL, 0, row, (uint32_t)sz};
+    int rc = sl_emit(out, &r);
+    if (rc || s >= last) return rc;
+  }
+}
+
+/* A CALC without WHERE whose columns are its input's, in order and type. */
+static int calc_is_identity(const sql_plan *p) {
+  if (p->where || p->n != p->in->n) return 0;
+  for (int i = 0; i < p->n; i++)
+    if (p->proj[i]->op != SQL_E_COL || p->proj[i]->col != i ||
+        p->types[i].kind != p->in->types[i].kind || p->types[i].scale != p->in->types[i].scale)
+      return 0;
+  return 1;
+}
+
+static sl_stream *build_plan(sql_ctx *c, const sql_plan *p) {
+  char name[192];
+  if (p->kind == SQL_P_SCAN) {
+    const sql_table *t = p->table;
+    snprintf(name, sizeof name, "source: %s", t->name);
+    sl_stream *s;
+    if (t->connector == SQL_CONN_DATAGEN) {
+      s = sl_name(sl_source_stream(c->env, sl_datagen_source(t->rows, gen, (void *)p)), name);
+    } else if (t->connector == SQL_CONN_KAFKA) {
+      size_t no;
+      sl_option *o = conn_opts(c, t, &no, 0);
+      if (!o) return sl__sql_oom(c), NULL;
+      sl_source *src = sl_kafka_source(o, no);
+      if (src) sl_kafka_source_set_deserializer(src, decode_kafka, (void *)p);
+      if (src && t->rowtime >= 0) { /* per-partition watermarks, in the source */
+        sl_watermark_strategy wm = {.kind = SL_WM_BOUNDED_OUT_OF_ORDERNESS,
+                                    .out_of_orderness_ms = t->wm_delay_ms};
+        sl_kafka_source_set_watermarks(src, &wm);
+      }
+      return sl_name(sl_source_stream(c->env, src), name);
+    } else if (t->connector == SQL_CONN_POSTGRES) {
+      size_t no;
+      sl_option *o = conn_opts(c, t, &no, 0);
+      if (!o) return sl__sql_oom(c), NULL;
+      s = sl_name(sl_source_stream(c->env, sl_postgres_source(sl__sql_opt(t, "url"), o, no)), name);
+      snprintf(name, sizeof name, "decode: %s", t->name);
+      s = sl_name(sl_flat_map(s, decode, (void *)p), name);
+    } else if (t->connector == SQL_CONN_NEXMARK) {
+      s = sl_name(sl_source_stream(c->env, sl_nexmark_source(t->nx_cfg)), name);
+      snprintf(name, sizeof name, "decode: %s", t->name);
+      s = sl_name(sl_flat_map(s, decode_nexmark, (void *)p), name);
+    } else {
+      s = sl_name(sl_source_stream(c->env, sl_file_source(t->path)), name);
+      snprintf(name, sizeof name, "decode: %s", t->name);
+      s = sl_name(sl_flat_map(s, decode, (void *)p), name);
+    }
+    if (t->rowtime >= 0) { /* event time: the record's timestamp, bounded out-of-orderness */
+      sl_watermark_strategy wm = {.kind = SL_WM_BOUNDED_OUT_OF_ORDERNESS,
+                                  .out_of_orderness_ms = t->wm_delay_ms};
+      snprintf(name, sizeof name, "watermarks: %s", t->name);
+      s = sl_name(sl_assign_timestamps(s, NULL, NULL, &wm), name);
+    }
+    return s;
+  }
+  if (p->kind == SQL_P_WINASSIGN) {
+    sl_stream *in = build_plan(c, p->in);
+    return sl_name(sl_flat_map(in, win_assign, (void *)p), "windows");
+  }
+  if (p->kind == SQL_P_WINAGG) {
+    sl_stream *in = build_plan(c, p->in);
+    sl_window_spec spec = {.kind = (sl_window_kind)p->wkind,
+                           .time = SL_TIME_EVENT,
+                           .size_ms = p->size_ms,
+                           .slide_ms = p->slide_ms,
+                           .gap_ms = p->gap_ms,
+                           .late_tag = "late"};
+    sl_stream *keyed = sl_key_by(in, win_key, (void *)p);
+    return sl_name(sl_window_aggregate(keyed, &spec, p->acc, win_fire, (void *)p), "window");
+  }
+  sl_stream *in = build_plan(c, p->in);
+  if (calc_is_identity(p)) return in; /* SELECT * (or its columns in order): nothing to do */
+  return sl_name(sl_flat_map(in, calc, (void *)p), "calc");
+}
+
+static int uses_files(const sql_plan *p) {
+  for (; p; p = p->in)
+    if (p->kind == SQL_P_SCAN && p->table->connector == SQL_CONN_FILESYSTEM) return 1;
+  return 0;
+}
+
+int sl__sql_build(sql_ctx *c, const sql_insert *ins, int n) {
+  int files = 0;
+  for (int i = 0; i < n; i++) files |= uses_files(ins[i].plan);
+  /* bad lines are reported by number: the text sources put it in the timestamp */
+  if (files && sl_env_set(c->env, "source.text.line-numbers", "true"))
+    return sl__sql_error(c, -1, "%s", sl_env_last_error(c->env));
+  for (int i = 0; i < n; i++) {
+    const sql_table *t = ins[i].sink;
+    for (const sql_plan *p = ins[i].plan; p; p = p->in)
+      if (p->kind == SQL_P_SCAN && p->table->connector == SQL_CONN_DATAGEN) {
+        const char *rps = sl__sql_opt(p->table, "rows-per-second");
+        if (rps && sl_env_set(c->env, "source.datagen.rows-per-second", rps))
+          return sl__sql_error(c, -1, "table '%s': rows-per-second: %s", p->table->name,
+                           sl_env_last_error(c->env));
+      }
+    sl_stream *s = build_plan(c, ins[i].plan);
+    sink_ud *su = sl__sql_alloc(c->arena, sizeof *su);
+    if (!su) return sl__sql_oom(c);
+    su->plan = ins[i].plan, su->sink = t;
+    char name[192];
+    snprintf(name, sizeof name, "encode: %s", t ? t->name : "print");
+    if (!t || t->connector != SQL_CONN_BLACKHOLE) /* a blackhole drops the rows as they are */
+      s = sl_name(sl_map(s, encode, su), name);
+    sl_sink *k;
+    size_t no = 0;
+    sl_option *o = t && (t->connector == SQL_CONN_KAFKA || t->connector == SQL_CONN_POSTGRES)
+                       ? conn_opts(c, t, &no, 1)
+                       : NULL;
+    if (t && (t->connector == SQL_CONN_KAFKA || t->connector == SQL_CONN_POSTGRES) && !o) return sl__sql_oom(c);
+    if (!t || t->connector == SQL_CONN_PRINT) k = sl_print_sink();
+    else if (t->connector == SQL_CONN_BLACKHOLE) k = sl_discard_sink();
+    else if (t->connector == SQL_CONN_KAFKA) k = sl_kafka_sink(o, no);
+    else if (t->connector == SQL_CONN_POSTGRES) k = sl_postgres_sink(sl__sql_opt(t, "url"), o, no);
+    else k = sl_file_sink(t->path);
+    if (sl_sink_to(s, k)) break; /* sl_execute reports the graph's error */
+  }
+  return 0;
+}

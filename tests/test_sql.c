@@ -1,0 +1,691 @@
+/*
+ * test_sql.c -- streaming SQL (src/sql) and the binary row (src/row):
+ * the row's byte layout, its text forms (CSV quoting, JSON, decimals,
+ * timestamps), expressions run as jobs through sl_sql_execute against rows
+ * worked out by hand, views, datagen, bad input lines, EXPLAIN and SHOW,
+ * and the error messages with their line, column and caret.
+ */
+#include <stdarg.h>
+
+#include "row/row.h"
+#include "sluice_nexmark.h"
+#include "sluice_sql.h"
+#include "test.h"
+#include "test_util.h"
+
+static const sl__row_type TI = {SL__T_INT, 0, 0}, TV = {SL__T_VARCHAR, 0, 0},
+                          TD = {SL__T_DOUBLE, 0, 0}, TB = {SL__T_BIGINT, 0, 0},
+                          TBOOL = {SL__T_BOOL, 0, 0};
+
+/* ---- the row ------------------------------------------------------------------ */
+
+static void row_layout(void) {
+  sl__row_type types[4] = {TI, TV, TD, TV};
+  sl__val v[4] = {{.u.i = 7}, {.u.s = {"ab", 2}}, {.null = 1}, {.u.s = {"", 0}}};
+  /* bitmap 8 bytes + 4 slots of 8 + "ab" */
+  CHECK_EQ_INT(sl__row_size(types, v, 4), 42);
+  uint8_t buf[64];
+  memset(buf, 0xEE, sizeof buf);
+  CHECK_EQ_INT(sl__row_write(buf, types, v, 4), 42);
+  uint8_t want[42] = {0};
+  want[0] = 4;                       /* column 2 is NULL */
+  want[8] = 7;                       /* INT 7 */
+  want[16] = 40, want[20] = 2;       /* "ab" at offset 40, length 2 */
+  want[32] = 42, want[36] = 0;       /* "" at offset 42, length 0 */
+  want[40] = 'a', want[41] = 'b';
+  CHECK(memcmp(buf, want, 42) == 0);
+  sl__val g;
+  sl__row_get(buf, 4, types, 1, &g);
+  CHECK(!g.null && g.u.s.n == 2 && !memcmp(g.u.s.p, "ab", 2));
+  sl__row_get(buf, 4, types, 2, &g);
+  CHECK(g.null);
+  CHECK_EQ_INT(sl__row_check(buf, 42, types, 4), 0);
+  CHECK_EQ_INT(sl__row_check(buf, 41, types, 4), -1); /* "ab" cut */
+  CHECK_EQ_INT(sl__row_check(buf, 30, types, 4), -1);
+}
+
+static size_t fmt(sl__row_type t, sl__val v, char *buf) {
+  size_t n = sl__row_format_text(t, &v, buf, 63);
+  buf[n] = 0;
+  return n;
+}
+
+static void row_text(void) {
+  sl__row_type dec = {SL__T_DECIMAL, 5, 2}, ts = {SL__T_TIMESTAMP, 0, 0};
+  sl__val v;
+  const char *why = NULL;
+  char buf[64];
+  CHECK_EQ_INT(sl__row_parse_text(dec, "12.345", 6, &v, &why), 0);
+  CHECK_EQ_INT(v.u.i, 1235); /* half away from zero */
+  CHECK_EQ_INT(sl__row_parse_text(dec, "-0.005", 6, &v, &why), 0);
+  CHECK_EQ_INT(v.u.i, -1);
+  fmt(dec, v, buf);
+  CHECK_EQ_STR(buf, "-0.01");
+  CHECK_EQ_INT(sl__row_parse_text(dec, "1000.00", 7, &v, &why), -1); /* 5 - 2 = 3 integer digits */
+  CHECK_EQ_INT(sl__row_parse_text(dec, "7", 1, &v, &why), 0);
+  fmt(dec, v, buf);
+  CHECK_EQ_STR(buf, "7.00");
+  CHECK_EQ_INT(sl__row_parse_text(ts, "2020-03-04 05:06:07.5", 21, &v, &why), 0);
+  CHECK_EQ_INT(v.u.i, 1583298367500LL); /* checked with Python's datetime */
+  fmt(ts, v, buf);
+  CHECK_EQ_STR(buf, "2020-03-04 05:06:07.5");
+  CHECK_EQ_INT(sl__row_parse_text(ts, "1969-12-31T23:59:59Z", 20, &v, &why), 0);
+  CHECK_EQ_INT(v.u.i, -1000);
+  fmt(ts, v, buf);
+  CHECK_EQ_STR(buf, "1969-12-31 23:59:59");
+  CHECK_EQ_INT(sl__row_parse_text(ts, "2021-02-29", 10, &v, &why), -1); /* not a leap year */
+  CHECK_EQ_INT(sl__row_parse_text(TI, "2147483648", 10, &v, &why), -1);
+  CHECK_EQ_INT(sl__row_parse_text(TB, "2147483648", 10, &v, &why), 0);
+  CHECK_EQ_INT(sl__row_parse_text(TBOOL, "TRUE", 4, &v, &why), 0);
+  CHECK_EQ_INT(v.u.i, 1);
+  v.u.f = 0.1;
+  fmt(TD, v, buf);
+  CHECK_EQ_STR(buf, "0.1");
+  v.u.f = 1e20;
+  fmt(TD, v, buf);
+  CHECK_EQ_STR(buf, "1e+20");
+}
+
+static void csv_split(void) {
+  sl__csv_field f[8];
+  char buf[64];
+  const char *why = NULL;
+  const char *line = "a,\"b,\"\"c\"\"\",,\"\"\r\n";
+  CHECK_EQ_INT(sl__csv_split(line, strlen(line), f, 8, buf, sizeof buf, &why), 4);
+  CHECK(f[0].n == 1 && f[0].p[0] == 'a' && !f[0].quoted);
+  CHECK(f[1].n == 5 && !memcmp(f[1].p, "b,\"c\"", 5) && f[1].quoted);
+  CHECK(f[2].n == 0 && !f[2].quoted); /* NULL */
+  CHECK(f[3].n == 0 && f[3].quoted);  /* the empty string */
+  CHECK_EQ_INT(sl__csv_split("\"abc", 4, f, 8, buf, sizeof buf, &why), -1);
+  CHECK_EQ_STR(why, "unterminated quoted field");
+  CHECK_EQ_INT(sl__csv_split("\"a\"x", 4, f, 8, buf, sizeof buf, &why), -1);
+  CHECK_EQ_STR(why, "text after a closing quote");
+  CHECK_EQ_INT(sl__csv_split("1,2,3", 5, f, 2, buf, sizeof buf, &why), -1);
+  /* and back: NULL empty, "" quoted, quotes doubled */
+  sl__row_type types[4] = {TV, TV, TV, TI};
+  sl__val v[4] = {{.null = 1}, {.u.s = {"", 0}}, {.u.s = {"say \"hi\", ok", 12}}, {.u.i = -3}};
+  uint8_t row[128];
+  sl__row_write(row, types, v, 4);
+  char out[128];
+  size_t n = sl__row_to_csv(row, 4, types, out, sizeof out);
+  CHECK_EQ_INT(n, strlen(",\"\",\"say \"\"hi\"\", ok\",-3"));
+  out[n] = 0;
+  CHECK_EQ_STR(out, ",\"\",\"say \"\"hi\"\", ok\",-3");
+  CHECK_EQ_INT(sl__row_to_csv(row, 4, types, out, 3), n); /* too small: the size it needs */
+}
+
+static void json_codec(void) {
+  sl__row_type types[5] = {TB, TV, {SL__T_DECIMAL, 4, 1}, TBOOL, TI};
+  const char *names[5] = {"id", "name", "amount", "ok", "missing"};
+  sl__val v[5];
+  char buf[128];
+  const char *why = NULL;
+  int bad = 0;
+  const char *line =
+      "{\"id\": 5, \"name\": \"x\\\"y\\u00e9\", \"skip\": {\"a\": [1, {\"b\": 2}]}, \"amount\": \"1.5\", \"ok\": true}";
+  CHECK_EQ_INT(sl__row_from_json(line, strlen(line), 5, types, names, v, buf, sizeof buf, &why, &bad), 0);
+  CHECK(!v[0].null && v[0].u.i == 5);
+  CHECK(!v[1].null && v[1].u.s.n == 5 && !memcmp(v[1].u.s.p, "x\"y\xc3\xa9", 5));
+  CHECK(!v[2].null && v[2].u.i == 15);
+  CHECK(!v[3].null && v[3].u.i == 1);
+  CHECK(v[4].null); /* absent */
+  CHECK_EQ_INT(sl__row_from_json("{\"id\": \"x\"}", 11, 5, types, names, v, buf, sizeof buf, &why, &bad), -1);
+  CHECK_EQ_INT(bad, 0);
+  CHECK_EQ_INT(sl__row_from_json("[1]", 3, 5, types, names, v, buf, sizeof buf, &why, &bad), -1);
+  CHECK_EQ_STR(why, "not a JSON object");
+  /* a TIMESTAMP: a string, or a number of epoch ms */
+  sl__row_type tt[1] = {{SL__T_TIMESTAMP, 0, 0}};
+  const char *tn[1] = {"t"};
+  const char *j1 = "{\"t\": 1583298367500}", *j2 = "{\"t\": \"2020-03-04 05:06:07.5\"}", *j3 = "{\"t\": 1.5}";
+  CHECK_EQ_INT(sl__row_from_json(j1, strlen(j1), 1, tt, tn, v, buf, sizeof buf, &why, &bad), 0);
+  CHECK_EQ_INT(v[0].u.i, 1583298367500LL);
+  CHECK_EQ_INT(sl__row_from_json(j2, strlen(j2), 1, tt, tn, v, buf, sizeof buf, &why, &bad), 0);
+  CHECK_EQ_INT(v[0].u.i, 1583298367500LL);
+  CHECK_EQ_INT(sl__row_from_json(j3, strlen(j3), 1, tt, tn, v, buf, sizeof buf, &why, &bad), -1);
+  uint8_t row[128];
+  v[0] = (sl__val){.u.i = 5}, v[1] = (sl__val){.u.s = {"a\"\n", 3}}, v[2] = (sl__val){.u.i = 15};
+  v[3] = (sl__val){.u.i = 1}, v[4] = (sl__val){.null = 1};
+  sl__row_write(row, types, v, 5);
+  char out[256];
+  size_t n = sl__row_to_json(row, 5, types, names, out, sizeof out - 1);
+  out[n] = 0;
+  CHECK_EQ_STR(out, "{\"id\":5,\"name\":\"a\\\"\\u000a\",\"amount\":1.5,\"ok\":true,\"missing\":null}");
+}
+
+/* ---- jobs ---------------------------------------------------------------------- */
+
+static void write_text(const char *path, const char *text) {
+  FILE *f = fopen(path, "wb");
+  CHECK(f != NULL);
+  if (!f) return;
+  fputs(text, f);
+  fclose(f);
+}
+
+/* Runs the statements (printf-style; %1$s is g_tmp) at parallelism P.
+ * Returns sl_sql_execute's code; the message in msg. */
+static int run_sql(int P, char *msg, size_t cap, const char *fmt_, ...) {
+  char text[8192];
+  va_list ap;
+  va_start(ap, fmt_);
+  vsnprintf(text, sizeof text, fmt_, ap);
+  va_end(ap);
+  sl_env *env = env_p(P);
+  int rc = sl_sql_execute(env, text);
+  if (msg) snprintf(msg, cap, "%s", sl_env_last_error(env));
+  if (rc && !msg) fprintf(stderr, "sl_sql_execute: %s\n", sl_env_last_error(env));
+  sl_env_free(env);
+  return rc;
+}
+
+static char *slurp(const char *name) {
+  char p[1024];
+  size_t len;
+  char *s = read_file(tpath(p, sizeof p, name), &len);
+  return s ? s : strdup("(missing)");
+}
+
+static const char *SRC_CSV =
+    "1,Alice,10.50,2020-01-01 00:00:01,  x  \n"
+    "2,bob,3.25,2020-02-29 12:30:00,\n"
+    "3,\"Carol, Jr\",100,2021-12-31 23:59:59.250,\"\"\"q\"\"\"\n"
+    "4,,,1969-12-31 23:59:59,z\n";
+
+static void expressions(void) {
+  char p[1024];
+  write_text(tpath(p, sizeof p, "src.csv"), SRC_CSV);
+  int rc = run_sql(
+      1, NULL, 0,
+      "CREATE TABLE src (id INT, name VARCHAR, amount DECIMAL(6, 2), ts TIMESTAMP, tag TEXT)\n"
+      "  WITH ('connector' = 'filesystem', 'path' = '%1$s/src.csv', 'format' = 'csv');\n"
+      "CREATE TABLE out1 (id INT, up VARCHAR, lo VARCHAR, len INT, sub VARCHAR, cat VARCHAR,\n"
+      "  cc VARCHAR, tr VARCHAR, dbl DECIMAL(8, 2), sz VARCHAR, y BIGINT, mo BIGINT, d BIGINT,\n"
+      "  h BIGINT, ai INT, half INT, m3 INT, q DOUBLE)\n"
+      "  WITH (connector = 'filesystem', path = '%1$s/out1.csv');\n"
+      "CREATE TABLE out2 (id INT, name TEXT, amount DECIMAL(6, 2), ts TIMESTAMP, mid BOOLEAN,\n"
+      "  c BOOLEAN, one_or_four BOOLEAN)\n"
+      "  WITH (connector = 'filesystem', path = '%1$s/out2.json', format = 'json');\n"
+      "INSERT INTO out1 SELECT id, UPPER(name), LOWER(name), CHAR_LENGTH(name),\n"
+      "  SUBSTRING(name FROM 2 FOR 3), name || '-' || CAST(id AS VARCHAR), CONCAT(name, '/', tag),\n"
+      "  TRIM(tag), COALESCE(amount, 0) * 2,\n"
+      "  CASE WHEN amount > 50 THEN 'big' WHEN amount IS NULL THEN 'none' ELSE 'small' END,\n"
+      "  EXTRACT(YEAR FROM ts), EXTRACT(MONTH FROM ts), EXTRACT(DAY FROM ts), EXTRACT(HOUR FROM ts),\n"
+      "  CAST(amount AS INT), id / 2, id %% 3, CAST(id AS DOUBLE) / 4\n"
+      "FROM src WHERE id <> 2 OR amount IS NULL;\n"
+      "INSERT INTO out2 SELECT id, name, amount, ts, id BETWEEN 2 AND 3, name LIKE 'C%%',\n"
+      "  id IN (1, 4) FROM src WHERE ts >= '2020-01-01 00:00:00'",
+      g_tmp);
+  CHECK_EQ_INT(rc, 0);
+  char *o1 = slurp("out1.csv"), *o2 = slurp("out2.json");
+  CHECK_EQ_STR(o1,
+               "1,ALICE,alice,5,lic,Alice-1,Alice/  x  ,x,21.00,small,2020,1,1,0,11,0,1,0.25\n"
+               "3,\"CAROL, JR\",\"carol, jr\",9,aro,\"Carol, Jr-3\",\"Carol, Jr/\"\"q\"\"\",\"\"\"q\"\"\","
+               "200.00,big,2021,12,31,23,100,1,0,0.75\n"
+               "4,,,,,,/z,z,0.00,none,1969,12,31,23,,2,1,1\n");
+  CHECK_EQ_STR(o2,
+               "{\"id\":1,\"name\":\"Alice\",\"amount\":10.50,\"ts\":\"2020-01-01 00:00:01\",\"mid\":false,"
+               "\"c\":false,\"one_or_four\":true}\n"
+               "{\"id\":2,\"name\":\"bob\",\"amount\":3.25,\"ts\":\"2020-02-29 12:30:00\",\"mid\":true,"
+               "\"c\":false,\"one_or_four\":false}\n"
+               "{\"id\":3,\"name\":\"Carol, Jr\",\"amount\":100.00,\"ts\":\"2021-12-31 23:59:59.25\","
+               "\"mid\":true,\"c\":true,\"one_or_four\":false}\n");
+  free(o1), free(o2);
+}
+
+/* A JSON table read back, a view over it, SELECT * and a column list. */
+static void json_source_and_views(void) {
+  char p[1024];
+  write_text(tpath(p, sizeof p, "in.json"),
+             "{\"k\": \"a\", \"v\": 1}\n{\"v\": 2, \"k\": \"b\", \"extra\": [1]}\n{\"k\": null, \"v\": 3}\n"
+             "{\"k\": \"d\", \"v\": 4}\n");
+  int rc = run_sql(2, NULL, 0,
+                   "CREATE TABLE j (k VARCHAR, v BIGINT) WITH (connector = 'filesystem', path = "
+                   "'%1$s/in.json', format = 'json');\n"
+                   "CREATE VIEW big AS SELECT k, v * 10 AS v10 FROM j WHERE v > 1;\n"
+                   "CREATE VIEW named AS SELECT * FROM big WHERE k IS NOT NULL;\n"
+                   "CREATE TABLE o (x BIGINT, y TEXT, z INT) WITH (connector = 'filesystem', path = "
+                   "'%1$s/views.csv');\n"
+                   "INSERT INTO o (y, x) SELECT * FROM named",
+                   g_tmp);
+  CHECK_EQ_INT(rc, 0);
+  char *o = slurp("views.csv");
+  lines got = {0}, want = {0};
+  lines_split_copy(&got, o, strlen(o));
+  const char *w = "20,b,\n40,d,\n";
+  lines_split_copy(&want, w, strlen(w));
+  CHECK(same_lines(&want, &got, 0)); /* P = 2: any order */
+  lines_free(&got), lines_free(&want);
+  free(o);
+}
+
+/* datagen: a sequence is exact, random values are the same at every
+ * parallelism and inside their bounds. */
+static void datagen(void) {
+  for (int P = 1; P <= 2; P++) {
+    int rc = run_sql(P, NULL, 0,
+                     "CREATE TABLE g (id BIGINT, r INT, s VARCHAR) WITH (connector = 'datagen',\n"
+                     "  'number-of-rows' = '50', 'fields.id.kind' = 'sequence', 'fields.id.start' = '10',\n"
+                     "  'fields.r.min' = '-3', 'fields.r.max' = '3', 'fields.s.length' = '4', seed = '7');\n"
+                     "CREATE TABLE o (id BIGINT, r INT, s VARCHAR) WITH (connector = 'filesystem', "
+                     "path = '%1$s/gen%2$d.csv');\n"
+                     "INSERT INTO o SELECT * FROM g",
+                     g_tmp, P);
+    CHECK_EQ_INT(rc, 0);
+  }
+  char *a = slurp("gen1.csv"), *b = slurp("gen2.csv");
+  lines la = {0}, lb = {0};
+  lines_split_copy(&la, a, strlen(a));
+  lines_split_copy(&lb, b, strlen(b));
+  CHECK_EQ_INT(la.n, 50);
+  CHECK(same_lines(&la, &lb, 0));
+  int in_order = 1, bounded = 1;
+  for (size_t i = 0; i < la.n; i++) {
+    long id, r;
+    char s[16];
+    if (sscanf(la.v[i], "%ld,%ld,%15s", &id, &r, s) != 3 || id != 10 + (long)i) in_order = 0;
+    if (r < -3 || r > 3 || strlen(s) != 4) bounded = 0;
+  }
+  CHECK(in_order);
+  CHECK(bounded);
+  lines_free(&la), lines_free(&lb);
+  free(a), free(b);
+}
+
+/* A line that does not parse as the declared types: the job fails naming
+ * table, file and line; with a dead-letter file the line goes there. */
+static void bad_lines(void) {
+  char p[1024], msg[2048];
+  write_text(tpath(p, sizeof p, "bad.csv"), "1,2.5\n2,x\n3,4\n4,1,extra\n");
+  const char *q =
+      "CREATE TABLE b (id INT, v DOUBLE) WITH (connector = 'filesystem', path = '%1$s/bad.csv');\n"
+      "CREATE TABLE o (id INT, v DOUBLE) WITH (connector = 'filesystem', path = '%1$s/bad_out.csv');\n"
+      "INSERT INTO o SELECT id, v * 2 FROM b";
+  CHECK_EQ_INT(run_sql(1, msg, sizeof msg, q, g_tmp), -SL_EBADREC);
+  char want[1024];
+  snprintf(want, sizeof want,
+           "bad record at table 'b' (%s/bad.csv) line 2: column 'v' (DOUBLE): not a DOUBLE (a finite number): 'x'",
+           g_tmp);
+  CHECK_CONTAINS(msg, want);
+  char dl[1024];
+  tpath(dl, sizeof dl, "dead.txt");
+  char text[2048];
+  snprintf(text, sizeof text, "SET 'pipeline.dead-letter.path' = '%s';\n%s", dl, q);
+  CHECK_EQ_INT(run_sql(1, msg, sizeof msg, text, g_tmp), 0);
+  char *o = slurp("bad_out.csv"), *d = slurp("dead.txt");
+  CHECK_EQ_STR(o, "1,5\n3,8\n");
+  CHECK_CONTAINS(d, "line 2\tcolumn 'v' (DOUBLE): not a DOUBLE (a finite number): 'x'\t2,x\n");
+  CHECK_CONTAINS(d, "line 4\t3 fields, the table has 2 columns\t4,1,extra\n");
+  free(o), free(d);
+  /* a row whose expression fails: division by zero is a bad record too */
+  write_text(tpath(p, sizeof p, "div.csv"), "1,0\n6,3\n");
+  snprintf(text, sizeof text,
+           "CREATE TABLE b (x INT, y INT) WITH (connector = 'filesystem', path = '%s/div.csv');\n"
+           "CREATE TABLE o (q INT) WITH (connector = 'filesystem', path = '%s/div_out.csv');\n"
+           "INSERT INTO o SELECT x / y FROM b",
+           g_tmp, g_tmp);
+  CHECK_EQ_INT(run_sql(1, msg, sizeof msg, "%s", text), -SL_EBADREC);
+  CHECK_CONTAINS(msg, "line 1: division by zero; record \"1,0\"");
+}
+
+static void capture(void *ud, const char *text) {
+  size_t n = strlen(ud);
+  snprintf((char *)ud + n, 4096 - n, "%s", text);
+}
+
+static void explain_and_show(void) {
+  char out[4096] = "";
+  sl_env *env = env_p(1);
+  sl_sql_set_output(env, capture, out);
+  int rc = sl_sql_execute(env,
+                          "CREATE TABLE t (a INT, s VARCHAR) WITH (connector = 'datagen');\n"
+                          "CREATE TABLE p (a BIGINT, s VARCHAR) WITH (connector = 'print');\n"
+                          "CREATE VIEW v AS SELECT a + 1 AS b FROM t;\n"
+                          "SHOW TABLES;\n"
+                          "EXPLAIN INSERT INTO p SELECT a * 2, UPPER(s) FROM t WHERE a > 0 AND s LIKE 'x%';");
+  CHECK_EQ_INT(rc, 0);
+  CHECK_EQ_STR(out,
+               "p\nt\nv\n"
+               "sink: p [connector=print]\n"
+               "  encode: p (row -> +I[...] text)\n"
+               "    calc: select CAST((a * 2) AS BIGINT) AS a BIGINT, UPPER(s) AS s VARCHAR where "
+               "((a > 0) AND (s LIKE 'x%'))\n"
+               "      source: t [connector=datagen]\n");
+  sl_env_free(env);
+}
+
+/* Errors: line, column and a caret under the token; types named. */
+static void expect_error(const char *text, const char *want) {
+  sl_env *env = env_p(1);
+  int rc = sl_sql_execute(env, text);
+  CHECK_EQ_INT(rc, -SL_EINVAL);
+  CHECK_EQ_STR(sl_env_last_error(env), want);
+  sl_env_free(env);
+}
+
+#define T_SRC "CREATE TABLE t (a INT, s VARCHAR) WITH (connector = 'datagen');\n"
+#define T_OUT "CREATE TABLE o (a INT) WITH (connector = 'blackhole');\n"
+
+static void errors(void) {
+  expect_error("SELEC 1", "line 1, column 1: syntax error at or near \"SELEC\"\n  SELEC 1\n  ^");
+  expect_error(T_SRC "\nINSERT INTO o\n  SELECT a FROM t WHERE a >",
+               "line 4, column 28: syntax error at end of input\n"
+               "    SELECT a FROM t WHERE a >\n"
+               "                             ^");
+  expect_error(T_SRC T_OUT "INSERT INTO nope SELECT a FROM t;",
+               "line 3, column 13: unknown table 'nope' (CREATE TABLE it first)\n"
+               "  INSERT INTO nope SELECT a FROM t;\n"
+               "              ^");
+  expect_error(T_SRC T_OUT "INSERT INTO o SELECT a FROM tt;",
+               "line 3, column 29: unknown table 'tt' (tables: t, o)\n"
+               "  INSERT INTO o SELECT a FROM tt;\n"
+               "                              ^");
+  expect_error(T_SRC T_OUT "INSERT INTO o SELECT b FROM t;",
+               "line 3, column 22: unknown column 'b' ('t' has: a, s)\n"
+               "  INSERT INTO o SELECT b FROM t;\n"
+               "                       ^");
+  expect_error(T_SRC T_OUT "INSERT INTO o SELECT nope(a) FROM t;",
+               "line 3, column 22: unknown function 'nope' (functions: UPPER, LOWER, CHAR_LENGTH, "
+               "SUBSTRING, TRIM, CONCAT, ABS, COALESCE, EXTRACT, CAST)\n"
+               "  INSERT INTO o SELECT nope(a) FROM t;\n"
+               "                       ^");
+  expect_error(T_SRC T_OUT "INSERT INTO o SELECT a FROM t WHERE s > 1;",
+               "line 3, column 39: operator > does not apply to VARCHAR and INT\n"
+               "  INSERT INTO o SELECT a FROM t WHERE s > 1;\n"
+               "                                        ^");
+  expect_error(T_SRC T_OUT "INSERT INTO o SELECT s FROM t;",
+               "line 3, column 22: type mismatch: column 'a' of 'o' is INT, the value given is VARCHAR "
+               "(CAST it)\n"
+               "  INSERT INTO o SELECT s FROM t;\n"
+               "                       ^");
+  expect_error(T_SRC T_OUT "INSERT INTO o SELECT COUNT(*) FROM t GROUP BY s;",
+               "line 3, column 47: GROUP BY without a window would need updates/retractions (each new "
+               "row changes a group's result; changelog streams are not built yet): group by "
+               "window_start, window_end of a window table function instead\n"
+               "  INSERT INTO o SELECT COUNT(*) FROM t GROUP BY s;\n"
+               "                                                ^");
+  expect_error(T_SRC T_OUT "INSERT INTO o SELECT COUNT(*) FROM t;",
+               "line 3, column 22: aggregate count() outside a windowed GROUP BY would need "
+               "updates/retractions (changelog streams are not built yet); aggregate per window instead\n"
+               "  INSERT INTO o SELECT COUNT(*) FROM t;\n"
+               "                       ^");
+  expect_error(T_SRC T_OUT "INSERT INTO o SELECT t.a FROM t LEFT JOIN t u ON t.a = u.a;",
+               "line 3, column 43: an outer join would need updates/retractions (changelog streams are "
+               "not built yet); it is refused rather than approximated\n"
+               "  INSERT INTO o SELECT t.a FROM t LEFT JOIN t u ON t.a = u.a;\n"
+               "                                            ^");
+  expect_error("CREATE TABLE t (a INT) WITH (connector = 'kafak');",
+               "line 1, column 30: unknown connector 'kafak' (connectors: filesystem, kafka, postgres, "
+               "datagen, nexmark, print, blackhole)\n"
+               "  CREATE TABLE t (a INT) WITH (connector = 'kafak');\n"
+               "                               ^");
+  expect_error("CREATE TABLE t (a INT, ts TIMESTAMP) WITH (connector = 'datagen', watermark = 'tss - "
+               "INTERVAL ''1'' SECOND');",
+               "line 1, column 67: watermark 'tss - INTERVAL '1' SECOND': unknown column 'tss' ('t' has: a, ts)\n"
+               "  CREATE TABLE t (a INT, ts TIMESTAMP) WITH (connector = 'datagen', watermark = 'tss - "
+               "INTERVAL ''1'' SECOND');\n"
+               "                                                                    ^");
+  expect_error(T_OUT "INSERT INTO o VALUES (1);",
+               "line 2, column 23: VALUES is not supported: read from a table (INSERT INTO sink SELECT ... "
+               "FROM source)\n"
+               "  INSERT INTO o VALUES (1);\n"
+               "                        ^");
+  expect_error("SELECT 1;", "line 1, column 8: a streaming query needs FROM a table\n  SELECT 1;\n         ^");
+  expect_error("SET 'no.such.key' = '1';", "line 1, column 1: unknown configuration key 'no.such.key' (see `sluice conf --list`)\n"
+                                           "  SET 'no.such.key' = '1';\n  ^");
+}
+
+/* The watermark option parses and is kept; SET reaches the environment. */
+static void watermark_and_set(void) {
+  sl_env *env = env_p(1);
+  CHECK_EQ_INT(sl_sql_execute(env,
+                              "SET 'pipeline.name' = 'my sql job';\n"
+                              "SET execution.checkpointing.interval = '2s';\n"
+                              "CREATE TABLE t (a INT, ts TIMESTAMP, ms BIGINT) WITH (connector = 'datagen', "
+                              "watermark = 'ts - INTERVAL ''4'' SECOND');\n"
+                              "CREATE TABLE u (ms BIGINT) WITH (connector = 'datagen', watermark = 'ms - 200')"),
+               0);
+  CHECK_EQ_STR(sl_env_get(env, "pipeline.name"), "my sql job");
+  CHECK_EQ_STR(sl_env_get(env, "execution.checkpointing.interval"), "2s");
+  sl_env_free(env);
+  /* one environment runs one job; the catalog stays across calls */
+  env = env_p(1);
+  CHECK_EQ_INT(sl_sql_execute(env, "CREATE TABLE g (a INT) WITH (connector = 'datagen', 'number-of-rows' = '2');\n"
+                                   "CREATE TABLE o (a INT) WITH (connector = 'blackhole');"),
+               0);
+  CHECK_EQ_INT(sl_sql_execute(env, "INSERT INTO o SELECT a FROM g"), 0);
+  CHECK_EQ_INT(sl_sql_execute(env, "INSERT INTO o SELECT a FROM g"), -SL_EINVAL);
+  CHECK_EQ_STR(sl_env_last_error(env), "this environment has run its job already: one environment runs one "
+                                       "job (its INSERT statements together); use a new one");
+  sl_env_free(env);
+}
+
+/* ---- windows ------------------------------------------------------------------- */
+
+static const char *WIN_CSV =
+    "2024-01-01 00:00:01,a,5,1.50\n"
+    "2024-01-01 00:00:03,b,2,\n"
+    "2024-01-01 00:00:07,a,-1,2.25\n"
+    "2024-01-01 00:00:12,a,4,1.00\n"
+    "2024-01-01 00:00:15,b,10,\n"
+    "2024-01-01 00:00:21,a,1,3.00\n";
+
+#define WIN_SRC                                                                                   \
+  "CREATE TABLE t (ts TIMESTAMP, k VARCHAR, v INT, d DECIMAL(5, 2)) WITH (connector = "          \
+  "'filesystem', path = '%1$s/win.csv', watermark = 'ts - INTERVAL ''2'' SECOND');\n"
+
+static int same_sorted_text(const char *got, const char *want) {
+  lines g = {0}, w = {0};
+  lines_split_copy(&g, got, strlen(got));
+  lines_split_copy(&w, want, strlen(want));
+  int ok = same_lines(&w, &g, 0);
+  if (!ok) fprintf(stderr, "  got:\n%s  want:\n%s", got, want);
+  lines_free(&g), lines_free(&w);
+  return ok;
+}
+
+/* TUMBLE with keys, WHERE, HAVING, every aggregate, NULLs, an expression
+ * over aggregates.  After WHERE v <> 4 (drops 00:00:12):
+ *   [0s, 10s) a: (5, 1.50) (-1, 2.25) -> 2 rows, 2 d, sum v 4, sum d 3.75,
+ *             min d 1.50, max v 5, avg v 2, 4 * 10 + 2 = 42
+ *   [0s, 10s) b: (2, NULL) -> 1, 0, 2, NULL, NULL, 2, 2, 21
+ *   [10s, 20s) b: (10, NULL) -> 1, 0, 10, NULL, NULL, 10, 10, 101
+ *   [20s, 30s) a: (1, 3.00) -> sum v 1: HAVING SUM(v) > 1 drops it */
+static void window_tumble(void) {
+  char p[1024];
+  write_text(tpath(p, sizeof p, "win.csv"), WIN_CSV);
+  for (int P = 1; P <= 2; P++) {
+    int rc = run_sql(P, NULL, 0,
+                     WIN_SRC
+                     "CREATE TABLE o (ws TIMESTAMP, we TIMESTAMP, k VARCHAR, c BIGINT, cd BIGINT, sv BIGINT,\n"
+                     "  sd DECIMAL(18, 2), mind DECIMAL(5, 2), maxv INT, av DOUBLE, e BIGINT)\n"
+                     "  WITH (connector = 'filesystem', path = '%1$s/tumble%2$d.csv');\n"
+                     "INSERT INTO o SELECT window_start, window_end, k, COUNT(*), COUNT(d), SUM(v), SUM(d),\n"
+                     "  MIN(d), MAX(v), AVG(v), SUM(v) * 10 + COUNT(*) AS e\n"
+                     "FROM TUMBLE(t, ts, INTERVAL '10' SECOND) WHERE v <> 4\n"
+                     "GROUP BY window_start, window_end, k HAVING SUM(v) > 1",
+                     g_tmp, P);
+    CHECK_EQ_INT(rc, 0);
+    char name[32];
+    snprintf(name, sizeof name, "tumble%d.csv", P);
+    char *o = slurp(name);
+    CHECK(same_sorted_text(o, "2024-01-01 00:00:00,2024-01-01 00:00:10,a,2,2,4,3.75,1.50,5,2,42\n"
+                              "2024-01-01 00:00:00,2024-01-01 00:00:10,b,1,0,2,,,2,2,21\n"
+                              "2024-01-01 00:00:10,2024-01-01 00:00:20,b,1,0,10,,,10,10,101\n"));
+    free(o);
+  }
+}
+
+/* HOP size 10 s slide 5 s without keys: a row at t is in [s, s + 10) for
+ * the multiples s of 5 with t - 10 < s <= t:
+ *   1 -> [-5,5) [0,10)   3 -> [-5,5) [0,10)   7 -> [0,10) [5,15)
+ *   12 -> [5,15) [10,20) 15 -> [10,20) [15,25) 21 -> [15,25) [20,30)
+ * SESSION gap 7 s per key: a 1, 7, 12 merge into [1, 19); 21 -> [21, 28);
+ * b 3 -> [3, 10); 15 -> [15, 22). */
+static void window_hop_session(void) {
+  char p[1024];
+  write_text(tpath(p, sizeof p, "win.csv"), WIN_CSV);
+  int rc = run_sql(1, NULL, 0,
+                   WIN_SRC
+                   "CREATE TABLE h (ws TIMESTAMP, we TIMESTAMP, c BIGINT, s BIGINT) WITH (connector = "
+                   "'filesystem', path = '%1$s/hop.csv');\n"
+                   "CREATE TABLE s (ws TIMESTAMP, we TIMESTAMP, k VARCHAR, c BIGINT, s BIGINT) WITH ("
+                   "connector = 'filesystem', path = '%1$s/session.csv');\n"
+                   "INSERT INTO h SELECT window_start, window_end, COUNT(*), SUM(v)\n"
+                   "  FROM HOP(t, ts, INTERVAL '5' SECOND, INTERVAL '10' SECOND) GROUP BY window_start, window_end;\n"
+                   "INSERT INTO s SELECT window_start, window_end, k, COUNT(*), SUM(v)\n"
+                   "  FROM SESSION(t, ts, INTERVAL '7' SECOND) GROUP BY window_end, k, window_start;",
+                   g_tmp);
+  CHECK_EQ_INT(rc, 0);
+  char *h = slurp("hop.csv"), *se = slurp("session.csv");
+  CHECK(same_sorted_text(h, "2023-12-31 23:59:55,2024-01-01 00:00:05,2,7\n"
+                            "2024-01-01 00:00:00,2024-01-01 00:00:10,3,6\n"
+                            "2024-01-01 00:00:05,2024-01-01 00:00:15,2,3\n"
+                            "2024-01-01 00:00:10,2024-01-01 00:00:20,2,14\n"
+                            "2024-01-01 00:00:15,2024-01-01 00:00:25,2,11\n"
+                            "2024-01-01 00:00:20,2024-01-01 00:00:30,1,1\n"));
+  CHECK(same_sorted_text(se, "2024-01-01 00:00:01,2024-01-01 00:00:19,a,3,8\n"
+                             "2024-01-01 00:00:21,2024-01-01 00:00:28,a,1,1\n"
+                             "2024-01-01 00:00:03,2024-01-01 00:00:10,b,1,2\n"
+                             "2024-01-01 00:00:15,2024-01-01 00:00:22,b,1,10\n"));
+  free(h), free(se);
+}
+
+static void window_errors(void) {
+  char text[4096];
+  const char *src = "CREATE TABLE t (ts TIMESTAMP, k VARCHAR, v INT) WITH (connector = 'datagen', "
+                    "watermark = 'ts');\n";
+  snprintf(text, sizeof text, "%sSELECT window_start, COUNT(*) FROM TUMBLE(t, ts, INTERVAL '1' SECOND) "
+                              "GROUP BY window_start;", src);
+  expect_error(text, "line 2, column 80: GROUP BY over a window table function needs both window_start "
+                     "and window_end (grouping across windows would need updates/retractions)\n"
+                     "  SELECT window_start, COUNT(*) FROM TUMBLE(t, ts, INTERVAL '1' SECOND) GROUP BY "
+                     "window_start;\n"
+                     "                                                                                 ^");
+  snprintf(text, sizeof text, "%sSELECT window_start, window_end, v FROM TUMBLE(t, ts, 1000) "
+                              "GROUP BY window_start, window_end;", src);
+  expect_error(text, "line 2, column 34: column 'v' must appear in GROUP BY or be used in an aggregate\n"
+                     "  SELECT window_start, window_end, v FROM TUMBLE(t, ts, 1000) GROUP BY window_start, "
+                     "window_end;\n"
+                     "                                   ^");
+  expect_error("CREATE TABLE t (ts TIMESTAMP, v INT) WITH (connector = 'datagen');\n"
+               "SELECT window_start, window_end, COUNT(*) FROM TUMBLE(t, ts, 1000) GROUP BY window_start, window_end;",
+               "line 2, column 58: table 't' has no event time: declare it with WITH (watermark = 'ts - "
+               "INTERVAL ''1'' SECOND')\n"
+               "  SELECT window_start, window_end, COUNT(*) FROM TUMBLE(t, ts, 1000) GROUP BY "
+               "window_start, window_end;\n"
+               "                                                           ^");
+  snprintf(text, sizeof text, "%sSELECT window_start, window_end, SUM(k) FROM TUMBLE(t, ts, 1000) "
+                              "GROUP BY window_start, window_end;", src);
+  expect_error(text, "line 2, column 38: sum() takes a number, not VARCHAR\n"
+                     "  SELECT window_start, window_end, SUM(k) FROM TUMBLE(t, ts, 1000) GROUP BY "
+                     "window_start, window_end;\n"
+                     "                                       ^");
+}
+
+/* The nexmark table bid: its rows are the generator's bids, field by
+ * field, in the order the generator emits them (P = 1), against the
+ * events sl_nexmark_generate returns for positions 0 .. 999; of 1000
+ * events (ids 2 .. 1001) 920 are bids (46 of every 50 ids). */
+static void nexmark_bids(void) {
+  int rc = run_sql(1, NULL, 0,
+                   "CREATE TABLE bid (auction BIGINT, bidder BIGINT, price BIGINT, channel VARCHAR,\n"
+                   "  date_time BIGINT) WITH (connector = 'nexmark', 'nexmark.events' = '1000',\n"
+                   "  'nexmark.seed' = '3');\n"
+                   "CREATE TABLE o (a BIGINT, b BIGINT, p BIGINT, c VARCHAR, d BIGINT)\n"
+                   "  WITH (connector = 'filesystem', path = '%1$s/bids.csv');\n"
+                   "INSERT INTO o SELECT * FROM bid",
+                   g_tmp);
+  CHECK_EQ_INT(rc, 0);
+  sl_nexmark_config cfg;
+  sl_nexmark_config_default(&cfg);
+  cfg.events = 1000, cfg.seed = 3;
+  char *want = calloc(1, 1 << 20);
+  size_t at = 0;
+  int bids = 0;
+  for (uint64_t n = 0; n < 1000; n++) {
+    static char ev[SL_NEXMARK_MAX_EVENT];
+    int64_t ts;
+    int len = sl_nexmark_generate(&cfg, n, ev, sizeof ev, &ts);
+    sl_record r = {ts, NULL, 0, ev, (uint32_t)(len > 0 ? len : 0)};
+    if (len <= 0 || sl_nexmark_type_of(&r) != SL_NEXMARK_BID) continue;
+    sl_nexmark_bid b = {0};
+    const char *tail = sl_nexmark_read(&r, &b, sizeof b);
+    if (!tail) continue;
+    size_t cl;
+    const char *ch = sl_nexmark_str(&b.h, tail, SL_NEXMARK_CHANNEL, &cl);
+    at += (size_t)snprintf(want + at, (1 << 20) - at, "%lld,%lld,%lld,%.*s,%lld\n", (long long)b.auction,
+                           (long long)b.bidder, (long long)b.price, (int)cl, ch, (long long)b.date_time);
+    bids++;
+  }
+  CHECK_EQ_INT(bids, 920);
+  char *got = slurp("bids.csv");
+  CHECK(!strcmp(got, want));
+  free(got), free(want);
+  /* a field the kind lacks */
+  expect_error("CREATE TABLE person (id BIGINT, price BIGINT) WITH (connector = 'nexmark');",
+               "line 1, column 14: nexmark table person has no field 'price' (fields: id, name, "
+               "email_address, credit_card, city, state, date_time, extra)\n"
+               "  CREATE TABLE person (id BIGINT, price BIGINT) WITH (connector = 'nexmark');\n"
+               "               ^");
+}
+
+/* A window table function's rows, no GROUP BY: each row once per window
+ * it falls in, with window_start and window_end.  HOP 10 s / 5 s: a row at
+ * t is in the windows starting at the multiples s of 5 s with
+ * t - 10 s < s <= t -- 00:00:01 in [-5 s, 5 s) and [0, 10 s), 00:00:12 in
+ * [5 s, 15 s) and [10 s, 20 s), and 1969-12-31 23:59:58 (-2 s) in
+ * [-10 s, 0) and [-5 s, 5 s).  WHERE sees the window columns. */
+static void window_rows(void) {
+  char p[1024];
+  write_text(tpath(p, sizeof p, "rows.csv"), "2024-01-01 00:00:01,a,5\n2024-01-01 00:00:12,b,4\n"
+                                             "1969-12-31 23:59:58,c,1\n");
+  int rc = run_sql(1, NULL, 0,
+                   "CREATE TABLE t (ts TIMESTAMP, k VARCHAR, v INT) WITH (connector = 'filesystem',\n"
+                   "  path = '%1$s/rows.csv', watermark = 'ts - INTERVAL ''1'' HOUR');\n"
+                   "CREATE TABLE h (k VARCHAR, ws TIMESTAMP, we TIMESTAMP) WITH (connector = 'filesystem',\n"
+                   "  path = '%1$s/rows_hop.csv');\n"
+                   "CREATE TABLE u (ts TIMESTAMP, k VARCHAR, v INT, ws TIMESTAMP, we TIMESTAMP)\n"
+                   "  WITH (connector = 'filesystem', path = '%1$s/rows_tumble.csv');\n"
+                   "INSERT INTO h SELECT k, window_start, window_end\n"
+                   "  FROM HOP(t, ts, INTERVAL '5' SECOND, INTERVAL '10' SECOND);\n"
+                   "INSERT INTO u SELECT * FROM TUMBLE(t, ts, INTERVAL '10' SECOND) AS w\n"
+                   "  WHERE w.v > 1 AND window_end > '2024-01-01 00:00:10'",
+                   g_tmp);
+  CHECK_EQ_INT(rc, 0);
+  char *h = slurp("rows_hop.csv"), *u = slurp("rows_tumble.csv");
+  CHECK_EQ_STR(h, "a,2023-12-31 23:59:55,2024-01-01 00:00:05\n"
+                  "a,2024-01-01 00:00:00,2024-01-01 00:00:10\n"
+                  "b,2024-01-01 00:00:05,2024-01-01 00:00:15\n"
+                  "b,2024-01-01 00:00:10,2024-01-01 00:00:20\n"
+                  "c,1969-12-31 23:59:50,1970-01-01 00:00:00\n"
+                  "c,1969-12-31 23:59:55,1970-01-01 00:00:05\n");
+  CHECK_EQ_STR(u, "2024-01-01 00:00:12,b,4,2024-01-01 00:00:10,2024-01-01 00:00:20\n");
+  free(h), free(u);
+  expect_error("CREATE TABLE t (ts BIGINT) WITH (connector = 'datagen', watermark = 'ts');\n"
+               "SELECT * FROM SESSION(t, ts, 10);",
+               "line 2, column 15: SESSION windows need GROUP BY window_start, window_end, ... (a session "
+               "is known only when it closes)\n"
+               "  SELECT * FROM SESSION(t, ts, 10);\n"
+               "                ^");
+}
+
+int main(void) {
+  scratch_init("/tmp/sl_test_sql", 1);
+  RUN(row_layout);
+  RUN(row_text);
+  RUN(csv_split);
+  RUN(json_codec);
+  RUN(expressions);
+  RUN(json_source_and_views);
+  RUN(datagen);
+  RUN(bad_lines);
+  RUN(explain_and_show);
+  RUN(errors);
+  RUN(watermark_and_set);
+  RUN(window_tumble);
+  RUN(window_hop_session);
+  RUN(window_errors);
+  RUN(window_rows);
+  RUN(nexmark_bids);
+  TEST_MAIN_END();
+}
