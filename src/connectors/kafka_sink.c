@@ -913,7 +913,8 @@ static int ks_recover(void *ud, sl_ctx *ctx, const uint8_t *const *blobs, const 
         if (own && !strcmp(st->prefix, k->o.txn_prefix) && s < mine_p && j < SL__KS_POOL)
           continue;
         ks_slot fs = {0};
-        snprintf(fs.id, sizeof fs.id, "%s-%d-%u", st->prefix, s, j);
+        int idn = snprintf(fs.id, sizeof fs.id, "%s-%d-%u", st->prefix, s, j);
+        if (idn < 0 || (size_t)idn >= sizeof fs.id) continue; /* (decode bounds the prefix) */
         fw.subtask = s;
         rc = ks_producer(&fw, ctx, &fs, 1);
         if (!rc) rc = slot_init(&fw, ctx, &fs);
