@@ -197,6 +197,7 @@ static void get_str(rbuf *r, char *out, size_t cap) {
 static int call(kt *t, int fd, const char *who, int16_t key, int16_t version, const wbuf *body,
                 uint8_t *resp, size_t *resp_len) {
   wbuf w = {.n = 0};
+  int rc = 0;
   int32_t corr = ++t->corr;
   put(&w, 0, 4); /* the size, set below */
   put(&w, (uint16_t)key, 2);
@@ -212,8 +213,7 @@ static int call(kt *t, int fd, const char *who, int16_t key, int16_t version, co
   uint32_t size = (uint32_t)(w.n - 4);
   for (int i = 0; i < 4; i++) w.b[i] = (uint8_t)(size >> (24 - 8 * i));
   for (size_t off = 0; off < w.n;) {
-    int rc = wait_fd(t, fd, POLLOUT);
-    if (rc) goto io;
+    if ((rc = wait_fd(t, fd, POLLOUT)) != 0) goto io;
     ssize_t k = send(fd, w.b + off, w.n - off, MSG_NOSIGNAL);
     if (k < 0 && (errno == EAGAIN || errno == EINTR)) continue;
     if (k <= 0) {
@@ -227,8 +227,7 @@ static int call(kt *t, int fd, const char *who, int16_t key, int16_t version, co
   uint8_t *dst = head;
   for (int part = 0; part < 2; part++) {
     while (got < want) {
-      int rc = wait_fd(t, fd, POLLIN);
-      if (rc) goto io;
+      if ((rc = wait_fd(t, fd, POLLIN)) != 0) goto io;
       ssize_t k = recv(fd, dst + got, want - got, 0);
       if (k < 0 && (errno == EAGAIN || errno == EINTR)) continue;
       if (k <= 0) {
@@ -258,11 +257,11 @@ static int call(kt *t, int fd, const char *who, int16_t key, int16_t version, co
   memmove(resp, resp + 4, want - 4);
   *resp_len = want - 4;
   return 0;
-io : {
-  int rc = t->stop && t->stop(t->stop_ud) ? -SL_ECANCELED : -SL_ETIMEDOUT;
-  sl__fmt(t->why, sizeof t->why, "%s: %s", who, rc == -SL_ECANCELED ? "stopped" : "no answer in time");
+io:
+  sl__fmt(t->why, sizeof t->why, "%s: %s", who,
+          rc == -SL_ECANCELED ? "stopped" : rc == -SL_ETIMEDOUT ? "no answer in time"
+                                                                : "poll failed");
   return rc;
-}
 }
 
 /* HOST:PORT (IPv6 in brackets) of one bootstrap entry, an optional
