@@ -198,6 +198,7 @@ typedef struct ks_writer {
   int twopc;        /* checkpoints on */
   int eos;          /* exactly-once */
   int crashed;      /* test hook: close drops everything */
+  int warned_pid;   /* said once that a producer id is not known */
   int ready;        /* exactly-once: the pool is initialised and a transaction
                      * begun (deferred past recover when restoring) */
   int32_t parts;    /* the topic's partitions */
@@ -690,6 +691,11 @@ static int ks_precommit(void *writer, sl_ctx *ctx, int64_t id, uint8_t *buf, siz
     cur->pre_pid = cur->pid;
     cur->pre_epoch = cur->epoch;
     pthread_mutex_unlock(&g_pid_mu);
+    if (cur->pre_pid < 0 && !w->warned_pid++)
+      sl_ctx_log(ctx, SL_LOG_WARN, "Kafka sink: the producer id of transaction '%s' is not known "
+                                   "(librdkafka did not log 'Acquired PID'): if the job dies "
+                                   "after checkpoint %lld completes and before its commit, a "
+                                   "restore cannot commit it", cur->id, (long long)id);
     trace("precommit", cur->id, id);
     w->cur = next;
     if ((rc = slot_begin(w, ctx, &w->slot[next])) != 0) return rc;
