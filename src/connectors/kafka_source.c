@@ -940,13 +940,17 @@ static void report(ks_reader *r, sl_ctx *ctx, int all_metrics) {
     sp->touched = 0;
   }
   /* idle timeouts, the longest silent partition first: each one that goes
-   * idle lets the others' watermarks through before they go idle too */
+   * idle lets the others' watermarks through before they go idle too.
+   * Silent since the same millisecond (a partition whose records all came
+   * within the millisecond it was assigned in, and one that never had
+   * any), the lower watermark first, for the same reason. */
   while (s->has_wm && s->wm.idle_timeout_ms > 0) {
     ks_split *oldest = NULL;
     for (size_t i = 0; i < r->n_splits; i++) {
       ks_split *sp = &r->splits[i];
       if (!sp->done && !sp->idle && now - sp->last_ms >= s->wm.idle_timeout_ms &&
-          (!oldest || sp->last_ms < oldest->last_ms))
+          (!oldest || sp->last_ms < oldest->last_ms ||
+           (sp->last_ms == oldest->last_ms && sp->reported_wm < oldest->reported_wm)))
         oldest = sp;
     }
     if (!oldest) break;
