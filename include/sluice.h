@@ -907,13 +907,22 @@ sl_sink *sl_discard_sink(void);
  * covers them completes (without checkpoints: one transaction, committed
  * when the job succeeds).  Subtask s uses the transactional ids
  * PREFIX-s-0 .. PREFIX-s-3; the prefix must be unique per job writing the
- * topic.  A restore aborts every transaction an earlier run left open,
- * also of subtasks that no longer exist; but a transaction whose
- * checkpoint completed and whose commit the crashed run had not yet sent
- * cannot be committed by another process with librdkafka (it lacks
- * Flink's resume by producer id/epoch): its records are lost, and the
- * restore warns.  Set properties.transaction.timeout.ms (default here 15
- * min) above the checkpoint interval plus restart time. */
+ * topic.  A restore first commits the transactions the restored
+ * checkpoint pre-committed (also when the run stopped after the
+ * checkpoint completed but before it committed them), as Flink's
+ * KafkaSink does, by their producer id and epoch, which the checkpoint
+ * holds; then it aborts every transaction an earlier run left open, also
+ * of subtasks that no longer exist.  If Kafka says the transaction was
+ * ended by someone else (e.g. properties.transaction.timeout.ms expired),
+ * the restore warns, naming it: its records may be missing.  That commit
+ * is sent by sluice's own minimal Kafka client, which speaks PLAINTEXT
+ * only: with properties.security.protocol SSL, SASL_PLAINTEXT or
+ * SASL_SSL a transaction left uncommitted by a crash cannot be committed
+ * by the restore (it warns, and the records are lost).  A failing job
+ * leaves its pre-committed transactions open for the restore (they hold
+ * back read_committed consumers until then or until the timeout).  Set
+ * properties.transaction.timeout.ms (default here 15 min) above the
+ * checkpoint interval plus restart time. */
 typedef struct sl_option {
   const char *key, *value;
 } sl_option; /* a connector option (Kafka, PostgreSQL) */

@@ -15,13 +15,25 @@
  *     (kafka_sink.h): what is committed, aborted or fenced when a run
  *     dies before a pre-commit, between pre-commit and commit, and during
  *     the commit (at another parallelism), and damaged checkpoint bytes;
+ *   - the restore commits what the checkpoint pre-committed with the
+ *     producer id and epoch of the producer that began it (kafka_txn.c's
+ *     requests are traced; the mock checks that the id and epoch are the
+ *     transactional id's), before any id is initialised, retrying what
+ *     Kafka says is retriable and warning when Kafka says another actor
+ *     ended it; a reused transactional id gets a new producer (epoch);
  *   - what the mock does with transactions: it accepts them but does not
  *     hide aborted ones from read_committed consumers (asserted, so the
  *     day it does, this test says so).
  */
+#include <arpa/inet.h>
 #include <librdkafka/rdkafka.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "connectors/kafka_sink.h"
+#include "connectors/kafka_txn.h"
 #include "core/config.h"
 #include "kafka_mock.h"
 #include "runtime/runtime.h"
@@ -485,7 +497,7 @@ static void test_unreachable(void) {
 
 /* ---- the exactly-once protocol, step by step ------------------------------------------ */
 
-static char g_trace[256][96];
+static char g_trace[256][160];
 static int g_ntrace;
 static pthread_mutex_t g_trace_mu = PTHREAD_MUTEX_INITIALIZER;
 
@@ -493,10 +505,53 @@ static void on_trace(void *ud, const char *event, const char *id, int64_t ckpt) 
   (void)ud;
   pthread_mutex_lock(&g_trace_mu);
   if (g_ntrace < 256) {
-    if (ckpt) snprintf(g_trace[g_ntrace++], 96, "%s %s %lld", event, id, (long long)ckpt);
-    else snprintf(g_trace[g_ntrace++], 96, "%s %s", event, id);
+    if (ckpt) snprintf(g_trace[g_ntrace++], 160, "%s %s %lld", event, id, (long long)ckpt);
+    else snprintf(g_trace[g_ntrace++], 160, "%s %s", event, id);
   }
   pthread_mutex_unlock(&g_trace_mu);
+}
+
+/* kafka_txn.c's requests, into the same trace (in order with the sink's
+ * events) */
+static void on_txn_trace(void *ud, const char *line) {
+  (void)ud;
+  pthread_mutex_lock(&g_trace_mu);
+  if (g_ntrace < 256) snprintf(g_trace[g_ntrace++], 160, "%s", line);
+  pthread_mutex_unlock(&g_trace_mu);
+}
+
+/* The trace without kafka_txn.c's lines (FindCoordinator names a broker
+ * port that changes from run to run). */
+static const char *trace_take_events(char *buf, size_t cap) {
+  size_t o = 0;
+  buf[0] = 0;
+  pthread_mutex_lock(&g_trace_mu);
+  for (int i = 0; i < g_ntrace && o < cap; i++)
+    if (strncmp(g_trace[i], "FindCoordinator ", 16) && strncmp(g_trace[i], "EndTxn ", 7))
+      o += (size_t)snprintf(buf + o, cap - o, "%s%s", o ? ", " : "", g_trace[i]);
+  g_ntrace = 0;
+  pthread_mutex_unlock(&g_trace_mu);
+  return buf;
+}
+
+/* Everything logged through the driver's configuration (any level). */
+static char g_log[1 << 18];
+static size_t g_log_n;
+static pthread_mutex_t g_log_mu = PTHREAD_MUTEX_INITIALIZER;
+static void on_log(void *ud, sl_log_level level, const char *scope, const char *text) {
+  (void)ud, (void)scope;
+  pthread_mutex_lock(&g_log_mu);
+  if (g_log_n < sizeof g_log - 1)
+    g_log_n += (size_t)snprintf(g_log + g_log_n, sizeof g_log - g_log_n, "%d %s\n", (int)level,
+                                text);
+  if (g_log_n > sizeof g_log - 1) g_log_n = sizeof g_log - 1;
+  pthread_mutex_unlock(&g_log_mu);
+}
+static void log_clear(void) {
+  pthread_mutex_lock(&g_log_mu);
+  g_log_n = 0;
+  g_log[0] = 0;
+  pthread_mutex_unlock(&g_log_mu);
 }
 
 /* The trace since the last call, events separated by ", ". */
@@ -520,14 +575,20 @@ typedef struct driver {
   int P;
 } driver;
 
+static int g_drv_restore; /* the next drivers restore (execution.checkpointing.restore) */
+
 static void drv_new_opts(driver *d, const sl_kafka_option *kv, size_t nkv, int P, int ckpt) {
   char err[256];
   memset(d, 0, sizeof *d);
   d->sink = sl_kafka_sink(kv, nkv);
   CHECK(d->sink != NULL);
   CHECK_EQ_INT(sl__conf_init(&d->conf), 0);
+  d->conf.log = (sl__logger){.fn = on_log, .level = SL_LOG_DEBUG};
   CHECK_EQ_INT(sl__conf_set(&d->conf, "execution.checkpointing.interval", ckpt ? "1s" : "0",
                             err, sizeof err), 0);
+  if (g_drv_restore)
+    CHECK_EQ_INT(sl__conf_set(&d->conf, "execution.checkpointing.restore", "latest", err,
+                              sizeof err), 0);
   d->P = P;
   sl__ctx_main(&d->main, &d->conf, "test", "kafka", P);
   for (int s = 0; s < P; s++) {
@@ -643,9 +704,10 @@ static void test_eos_pool_full(void) {
   CHECK(d.sink->ops->precommit(d.w[0], &d.ctx[0], 4, b.b, sizeof b.b, &b.n) < 0);
   CHECK_CONTAINS(d.ctx[0].msg, "Kafka sink: 3 transactions pre-committed and none committed yet");
   trace_take(tr, sizeof tr);
-  drv_end(&d, 0, 0); /* a failed job aborts everything */
-  CHECK_EQ_STR(trace_take(tr, sizeof tr),
-               "abort p2-0-0 1, abort p2-0-1 2, abort p2-0-2 3, abort p2-0-3");
+  /* a failed job aborts its open transaction but leaves the pre-committed
+   * ones: their checkpoint may have completed, and a restore commits them */
+  drv_end(&d, 0, 0);
+  CHECK_EQ_STR(trace_take(tr, sizeof tr), "abort p2-0-3");
 }
 
 /* Without checkpoints: one transaction, committed by a successful close,
@@ -686,36 +748,86 @@ static void test_eos_crash_before_precommit(void) {
   drv_end(&d, 0, 1);
 }
 
-/* A crash between pre-commit and commit: the checkpoint names the
- * pre-committed transaction; the restored run cannot commit it (it is
- * reported as unresumable and aborted by the re-initialisation at open). */
+/* The first producer id librdkafka logged since log_clear (its eos debug
+ * line, "Acquired PID{Id:N,Epoch:E}"), skipping `skip` of them. */
+static long long logged_pid(int skip, int *epoch) {
+  long long pid = -1;
+  pthread_mutex_lock(&g_log_mu);
+  const char *a = g_log;
+  for (int i = 0; a && i <= skip; i++)
+    if ((a = strstr(a, "Acquired PID{Id:")) != NULL && i < skip) a++;
+  if (!a || sscanf(a, "Acquired PID{Id:%lld,Epoch:%d}", &pid, epoch) != 2) pid = -1;
+  pthread_mutex_unlock(&g_log_mu);
+  return pid;
+}
+
+/* The run crashes after checkpoint 1 completed but before its commit ran
+ * (Flink: between notifyCheckpointComplete and the commit): the restored
+ * run commits the pre-committed transaction with EndTxn and exactly the
+ * producer id and epoch of the producer that began it (librdkafka's own
+ * log line, which the user's properties.debug=eos lets through, says
+ * which), and the mock, which checks both against the transactional id,
+ * accepts it -- before the restored writer initialises the id (which
+ * would abort the transaction).  The records are there once. */
 static void test_eos_crash_before_commit(void) {
-  char topic[32], tr[4096];
+  char topic[32], tr[4096], want[256];
   new_topic(topic, sizeof topic);
+  sl_kafka_option kv[] = {{"properties.bootstrap.servers", g_k.bootstraps},
+                          {"topic", topic},
+                          {"sink.delivery-guarantee", "exactly-once"},
+                          {"sink.transactional-id-prefix", "p5"},
+                          {"properties.debug", "eos"}};
   driver d;
   blob b[1];
-  drv_new(&d, topic, "p5", 1, 1);
+  log_clear();
+  drv_new_opts(&d, kv, 5, 1, 1);
+  int epoch = -1;
+  long long pid = logged_pid(0, &epoch); /* p5-0-0 is initialised first */
+  CHECK(pid > 0);
+  CHECK_EQ_INT(epoch, 0);
   drv_write(&d, 0, "x");
   drv_precommit(&d, 0, 1, &b[0]);
   trace_take(tr, sizeof tr);
-  drv_end(&d, 1, 0);
+  drv_end(&d, 1, 0); /* checkpoint 1 is complete; its commit never ran */
   CHECK_EQ_STR(trace_take(tr, sizeof tr), "");
+  g_drv_restore = 1;
   drv_new(&d, topic, "p5", 1, 1);
-  trace_take(tr, sizeof tr);
+  g_drv_restore = 0;
+  CHECK_EQ_STR(trace_take(tr, sizeof tr), ""); /* restoring: no id initialised at open */
   CHECK_EQ_INT(drv_recover(&d, b, 1), 0);
-  /* the ids are this run's own (initialised at open): nothing to fence */
-  CHECK_EQ_STR(trace_take(tr, sizeof tr), "unresumable p5-0-0 1");
+  trace_take(tr, sizeof tr);
+  CHECK_CONTAINS(tr, "FindCoordinator p5-0-0 -> 127.0.0.1:");
+  snprintf(want, sizeof want, "EndTxn p5-0-0 pid %lld epoch 0 commit -> NONE, resume p5-0-0 1",
+           pid);
+  CHECK_CONTAINS(tr, want);
+  CHECK(!strstr(tr, "init ")); /* the ids own by this run are not touched by recover */
+  drv_write(&d, 0, "y"); /* the first call after recover initialises the pool */
+  CHECK_EQ_STR(trace_take(tr, sizeof tr),
+               "init p5-0-0, init p5-0-1, init p5-0-2, init p5-0-3, begin p5-0-0");
+  drv_precommit(&d, 0, 2, NULL);
+  drv_commit(&d, 0, 2);
   drv_end(&d, 0, 1);
+  static msgs got;
+  read_topic(topic, 1, &got);
+  CHECK_EQ_INT(got.n, 2);
+  int x = 0, y = 0;
+  for (int i = 0; i < got.n; i++) x += !strcmp(got.m[i].value, "x"), y += !strcmp(got.m[i].value, "y");
+  CHECK_EQ_INT(x, 1);
+  CHECK_EQ_INT(y, 1);
 }
 
 /* A crash during the commit at P = 2 (subtask 0 committed, subtask 1 not),
- * restored at P = 1: subtask 1's ids belong to nobody now and are fenced
- * (their open and pre-committed transactions aborted). */
+ * restored at P = 1: both pre-committed transactions are committed (the
+ * one already committed again, which Kafka answers with NONE), then
+ * subtask 1's ids, which belong to nobody now, are fenced (aborting what
+ * was written after the checkpoint).  Without properties.debug, none of
+ * the eos debug lines the sink asks librdkafka for reaches the logger. */
 static void test_eos_crash_during_commit_rescale(void) {
   char topic[32], tr[4096];
   new_topic(topic, sizeof topic);
   driver d;
   blob b[2];
+  log_clear();
   drv_new(&d, topic, "p6", 2, 1);
   drv_write(&d, 0, "x");
   drv_write(&d, 1, "y");
@@ -725,12 +837,13 @@ static void test_eos_crash_during_commit_rescale(void) {
   drv_write(&d, 1, "z"); /* after the checkpoint: must not become visible */
   trace_take(tr, sizeof tr);
   drv_end(&d, 1, 0);
+  g_drv_restore = 1;
   drv_new(&d, topic, "p6", 1, 1);
   trace_take(tr, sizeof tr);
   CHECK_EQ_INT(drv_recover(&d, b, 2), 0);
-  CHECK_EQ_STR(trace_take(tr, sizeof tr),
-               "unresumable p6-0-0 1, unresumable p6-1-0 1, init p6-1-0, fence p6-1-0, "
-               "init p6-1-1, fence p6-1-1, init p6-1-2, fence p6-1-2, init p6-1-3, fence p6-1-3");
+  CHECK_EQ_STR(trace_take_events(tr, sizeof tr),
+               "resume p6-0-0 1, resume p6-1-0 1, init p6-1-0, fence p6-1-0, init p6-1-1, "
+               "fence p6-1-1, init p6-1-2, fence p6-1-2, init p6-1-3, fence p6-1-3");
   drv_end(&d, 0, 1);
   /* and from P = 1 to P = 2: the old ids are all owned, none fenced */
   drv_new(&d, topic, "p6", 2, 1);
@@ -739,10 +852,232 @@ static void test_eos_crash_during_commit_rescale(void) {
   memcpy(&one[0], &b[0], sizeof b[0]);
   /* a P = 1 checkpoint of subtask 0 is b[0] rewritten with P = 1 */
   uint32_t p1 = 1;
-  memcpy(one[0].b + 6 + 2 + 4, &p1, 4); /* after "KSK1", len, "p6", subtask */
+  memcpy(one[0].b + 6 + 2 + 4, &p1, 4); /* after "KSK2", len, "p6", subtask */
   CHECK_EQ_INT(drv_recover(&d, one, 1), 0);
-  CHECK_EQ_STR(trace_take(tr, sizeof tr), "unresumable p6-0-0 1");
+  CHECK_EQ_STR(trace_take_events(tr, sizeof tr), "resume p6-0-0 1");
   drv_end(&d, 0, 1);
+  g_drv_restore = 0;
+  pthread_mutex_lock(&g_log_mu);
+  CHECK(!strstr(g_log, "Acquired PID"));
+  int debug_lines = 0; /* librdkafka's debug lines (level 7) */
+  for (const char *l = g_log; *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : l + strlen(l)) {
+    const char *e = strchr(l, '\n');
+    const char *lib = strstr(l, ": librdkafka ");
+    debug_lines += !strncmp(l, "7 ", 2) && lib && (!e || lib < e);
+  }
+  CHECK_EQ_INT(debug_lines, 0);
+  CHECK_CONTAINS(g_log, "6 operator 'kafka': Kafka sink: committed transaction 'p6-1-0', which checkpoint 1 "
+                        "pre-committed (producer id ");
+  pthread_mutex_unlock(&g_log_mu);
+}
+
+/* One pre-committed transaction of prefix `prefix` left by a crash into
+ * *b (checkpoint 1), and a restoring driver for topic. */
+static void crash_after_precommit(driver *d, const char *topic, const char *prefix, blob *b) {
+  char tr[4096];
+  drv_new(d, topic, prefix, 1, 1);
+  drv_write(d, 0, "x");
+  drv_precommit(d, 0, 1, b);
+  drv_end(d, 1, 0);
+  g_drv_restore = 1;
+  drv_new(d, topic, prefix, 1, 1);
+  g_drv_restore = 0;
+  trace_take(tr, sizeof tr);
+}
+
+/* What Kafka calls retriable is retried (NOT_COORDINATOR: the coordinator
+ * is found again; CONCURRENT_TRANSACTIONS: resent after a back-off). */
+static void test_eos_resume_retries(void) {
+  char topic[32], tr[4096];
+  new_topic(topic, sizeof topic);
+  driver d;
+  blob b;
+  crash_after_precommit(&d, topic, "p10", &b);
+  rd_kafka_mock_push_request_errors(g_k.mc, 26 /* EndTxn */, 3, RD_KAFKA_RESP_ERR_NOT_COORDINATOR,
+                                    RD_KAFKA_RESP_ERR_CONCURRENT_TRANSACTIONS,
+                                    RD_KAFKA_RESP_ERR_CONCURRENT_TRANSACTIONS);
+  CHECK_EQ_INT(drv_recover(&d, &b, 1), 0);
+  trace_take(tr, sizeof tr);
+  const char *steps[] = {"FindCoordinator p10-0-0 -> ", "commit -> NOT_COORDINATOR, FindCoordinator p10-0-0 -> ",
+                         "commit -> CONCURRENT_TRANSACTIONS, EndTxn p10-0-0 pid ",
+                         "commit -> CONCURRENT_TRANSACTIONS, EndTxn p10-0-0 pid ",
+                         "commit -> NONE, resume p10-0-0 1"};
+  const char *at = tr;
+  for (int i = 0; i < 5; i++) {
+    const char *f = strstr(at, steps[i]);
+    CHECK(f != NULL);
+    if (!f) fprintf(stderr, "  step %d '%s' not in '%s'\n", i, steps[i], tr);
+    else at = f + 1;
+  }
+  rd_kafka_mock_clear_request_errors(g_k.mc, 26);
+  drv_end(&d, 0, 1);
+}
+
+/* Kafka says another actor ended the transaction (the broker aborted it
+ * when transaction.timeout.ms expired, or a newer producer session):
+ * a loud warning naming the transaction and topic, and the restore goes
+ * on (Flink does the same). */
+static void test_eos_resume_fenced(void) {
+  char topic[32], tr[4096], want[256];
+  new_topic(topic, sizeof topic);
+  driver d;
+  blob b;
+  crash_after_precommit(&d, topic, "p11", &b);
+  rd_kafka_mock_push_request_errors(g_k.mc, 26 /* EndTxn */, 1,
+                                    RD_KAFKA_RESP_ERR_PRODUCER_FENCED);
+  log_clear();
+  CHECK_EQ_INT(drv_recover(&d, &b, 1), 0);
+  CHECK_EQ_STR(trace_take_events(tr, sizeof tr), "unresumable p11-0-0 1");
+  snprintf(want, sizeof want, "4 operator 'kafka': Kafka sink (brokers '%s', topic '%s'): cannot commit "
+                              "transaction 'p11-0-0', which checkpoint 1 pre-committed (producer "
+                              "id ", g_k.bootstraps, topic);
+  pthread_mutex_lock(&g_log_mu);
+  CHECK_CONTAINS(g_log, want);
+  CHECK_CONTAINS(g_log, "epoch 0): Kafka answered PRODUCER_FENCED: another producer session or "
+                        "the broker ended it first.");
+  snprintf(want, sizeof want, "RECORDS MAY BE MISSING from topic '%s'", topic);
+  CHECK_CONTAINS(g_log, want);
+  pthread_mutex_unlock(&g_log_mu);
+  rd_kafka_mock_clear_request_errors(g_k.mc, 26);
+  drv_end(&d, 0, 1);
+}
+
+/* A checkpoint without the producer id (-1: librdkafka never logged it):
+ * no EndTxn; the warning says why and that the records are then lost. */
+static void test_eos_resume_unknown_pid(void) {
+  char topic[32], tr[4096];
+  new_topic(topic, sizeof topic);
+  driver d;
+  blob b;
+  crash_after_precommit(&d, topic, "p13", &b);
+  int64_t none = -1;
+  int16_t none16 = -1;
+  memcpy(b.b + b.n - 10, &none, 8); /* the entry's producer id, epoch */
+  memcpy(b.b + b.n - 2, &none16, 2);
+  log_clear();
+  CHECK_EQ_INT(drv_recover(&d, &b, 1), 0);
+  CHECK_EQ_STR(trace_take(tr, sizeof tr), "unresumable p13-0-0 1");
+  pthread_mutex_lock(&g_log_mu);
+  CHECK_CONTAINS(g_log, "transaction 'p13-0-0', which checkpoint 1 pre-committed, cannot be "
+                        "committed from here: the previous run did not learn the id of the "
+                        "producer that began it");
+  pthread_mutex_unlock(&g_log_mu);
+  drv_end(&d, 0, 1);
+}
+
+/* A transactional id used again gets a new producer (session, epoch)
+ * first: a checkpoint's producer id + epoch then names its transaction
+ * only, and the EndTxn of a restore from that (older) checkpoint carries
+ * the old producer's id, not the one of the later transaction open under
+ * the same transactional id (which a real broker therefore refuses to
+ * commit). */
+static void test_eos_reused_id_new_producer(void) {
+  char topic[32], tr[4096], want[256];
+  new_topic(topic, sizeof topic);
+  sl_kafka_option kv[] = {{"properties.bootstrap.servers", g_k.bootstraps},
+                          {"topic", topic},
+                          {"sink.delivery-guarantee", "exactly-once"},
+                          {"sink.transactional-id-prefix", "p12"},
+                          {"properties.debug", "eos"}};
+  driver d;
+  blob b1;
+  log_clear();
+  drv_new_opts(&d, kv, 5, 1, 1);
+  int e0 = -1, e4 = -1;
+  long long pid0 = logged_pid(0, &e0);
+  drv_write(&d, 0, "a");
+  drv_precommit(&d, 0, 1, &b1);
+  drv_commit(&d, 0, 1);
+  for (int c = 2; c <= 4; c++) {
+    drv_write(&d, 0, "b");
+    trace_take(tr, sizeof tr);
+    drv_precommit(&d, 0, c, NULL);
+    drv_commit(&d, 0, c);
+  }
+  /* checkpoint 4 went to p12-0-3; the next transaction is p12-0-0's again */
+  CHECK_EQ_STR(trace_take(tr, sizeof tr),
+               "precommit p12-0-3 4, init p12-0-0, begin p12-0-0, commit p12-0-3 4");
+  long long pid4 = logged_pid(4, &e4); /* the 5th producer: p12-0-0's new one */
+  CHECK(pid0 > 0 && pid4 > 0 && pid4 != pid0);
+  drv_write(&d, 0, "later");
+  drv_end(&d, 1, 0); /* crash with p12-0-0's second transaction open */
+  g_drv_restore = 1;
+  drv_new(&d, topic, "p12", 1, 1);
+  g_drv_restore = 0;
+  trace_take(tr, sizeof tr);
+  CHECK_EQ_INT(drv_recover(&d, &b1, 1), 0); /* an older checkpoint */
+  trace_take(tr, sizeof tr);
+  snprintf(want, sizeof want, "EndTxn p12-0-0 pid %lld epoch %d commit -> ", pid0, e0);
+  CHECK_CONTAINS(tr, want);
+  snprintf(want, sizeof want, "pid %lld ", pid4);
+  CHECK(!strstr(tr, want));
+  drv_end(&d, 0, 1);
+}
+
+/* kafka_txn.c on its own: a bad bootstrap list, an unreachable broker, a
+ * peer that does not speak Kafka, and a stop while a broker is silent. */
+typedef struct peer {
+  int fd, mode; /* mode 0: silent; 1: answers a frame of 2^31 bytes */
+  volatile int done;
+} peer;
+static void *peer_main(void *arg) {
+  peer *p = arg;
+  while (!p->done) {
+    struct pollfd pf = {.fd = p->fd, .events = POLLIN};
+    if (poll(&pf, 1, 50) <= 0) continue;
+    int c = accept(p->fd, NULL, NULL);
+    if (c < 0) continue;
+    char buf[256];
+    if (recv(c, buf, sizeof buf, 0) > 0 && p->mode == 1) {
+      const unsigned char big[8] = {0x80, 0, 0, 0, 0, 0, 0, 1};
+      if (send(c, big, sizeof big, MSG_NOSIGNAL) < 0) { /* the client may be gone */ }
+    }
+    if (p->mode == 0)
+      while (!p->done) poll(NULL, 0, 20);
+    close(c);
+  }
+  return NULL;
+}
+static int g_stop_calls;
+static int stop_after_some(void *ud) {
+  (void)ud;
+  return ++g_stop_calls > 5;
+}
+static void test_txn_client(void) {
+  char err[512];
+  int kerr = 0;
+  CHECK_EQ_INT(sl__kafka_end_txn("nohost", "t", 1, 0, 1, 1000, NULL, NULL, &kerr, err, sizeof err),
+               -SL_EINVAL);
+  CHECK_EQ_STR(err, "bootstrap server 1 of 'nohost' is not HOST:PORT");
+  CHECK_EQ_INT(sl__kafka_end_txn("127.0.0.1:1", "t", 1, 0, 1, 300, NULL, NULL, &kerr, err,
+                                 sizeof err), -SL_EIO);
+  CHECK_CONTAINS(err, "no broker of '127.0.0.1:1' answered within 300 ms (last: 127.0.0.1:1: "
+                      "cannot connect: Connection refused)");
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+  CHECK_EQ_INT(bind(fd, (struct sockaddr *)&sa, sizeof sa), 0);
+  CHECK_EQ_INT(listen(fd, 8), 0);
+  socklen_t sl = sizeof sa;
+  getsockname(fd, (struct sockaddr *)&sa, &sl);
+  char where[64];
+  snprintf(where, sizeof where, "PLAINTEXT://127.0.0.1:%d", ntohs(sa.sin_port));
+  peer p = {.fd = fd, .mode = 1};
+  pthread_t t;
+  pthread_create(&t, NULL, peer_main, &p);
+  CHECK_EQ_INT(sl__kafka_end_txn(where, "t", 1, 0, 1, 300, NULL, NULL, &kerr, err, sizeof err),
+               -SL_EIO);
+  CHECK_CONTAINS(err, ": an answer of 2147483648 bytes (not Kafka?))");
+  p.done = 1;
+  pthread_join(t, NULL);
+  p = (peer){.fd = fd, .mode = 0};
+  pthread_create(&t, NULL, peer_main, &p);
+  g_stop_calls = 0;
+  CHECK_EQ_INT(sl__kafka_end_txn(where, "t", 1, 0, 1, 600000, stop_after_some, NULL, &kerr, err,
+                                 sizeof err), -SL_ECANCELED);
+  CHECK_EQ_STR(err, "stopped before the transaction 't' was ended");
+  p.done = 1;
+  pthread_join(t, NULL);
+  close(fd);
 }
 
 /* Through the engine: a P = 2 job's checkpoint (its bytes as the engine
@@ -861,9 +1196,21 @@ static void test_eos_bad_state(void) {
   CHECK_EQ_INT(drv_recover(&d, bad, 1), -SL_ESTATE);
   CHECK_CONTAINS(d.main.msg, "holds byte 0x0a");
   bad[0] = good[0];
-  bad[0].b[bad[0].n - 4] = 9; /* slot 9 of 4 */
+  bad[0].b[bad[0].n - 14] = 9; /* slot 9 of 4 */
   CHECK_EQ_INT(drv_recover(&d, bad, 1), -SL_ESTATE);
   CHECK_CONTAINS(d.main.msg, "checkpoint 1, slot 9 of 4");
+  bad[0] = good[0];
+  int16_t ep = -1; /* an epoch without a producer id */
+  memcpy(bad[0].b + bad[0].n - 2, &ep, 2);
+  CHECK_EQ_INT(drv_recover(&d, bad, 1), -SL_ESTATE);
+  CHECK_CONTAINS(d.main.msg, "damaged Kafka sink state: transaction 1: producer id ");
+  CHECK_CONTAINS(d.main.msg, ", epoch -1");
+  bad[0] = good[0];
+  bad[0].b[3] = '1'; /* format 1: an older sluice's, without producer ids */
+  CHECK_EQ_INT(drv_recover(&d, bad, 1), -SL_ESTATE);
+  CHECK_EQ_STR(d.main.msg, "'ck/0.meta': Kafka sink state of format 1 (written by an older "
+                           "sluice); this sluice reads format 2: restore with the sluice that "
+                           "wrote it, or start without restoring");
   CHECK_EQ_STR(trace_take(tr, sizeof tr), ""); /* nothing done */
   drv_end(&d, 0, 0);
 }
@@ -938,6 +1285,7 @@ int main(void) {
     return 1;
   }
   sl__kafka_sink_trace = on_trace;
+  sl__kafka_txn_trace = on_txn_trace;
   RUN(test_delivery_none);
   RUN(test_delivery_at_least_once);
   RUN(test_delivery_exactly_once);
@@ -955,6 +1303,11 @@ int main(void) {
   RUN(test_eos_crash_before_precommit);
   RUN(test_eos_crash_before_commit);
   RUN(test_eos_crash_during_commit_rescale);
+  RUN(test_eos_resume_retries);
+  RUN(test_eos_resume_fenced);
+  RUN(test_eos_resume_unknown_pid);
+  RUN(test_eos_reused_id_new_producer);
+  RUN(test_txn_client);
   RUN(test_eos_restore_through_engine);
   RUN(test_eos_bad_state);
   RUN(test_eos_fenced);

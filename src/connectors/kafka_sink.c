@@ -29,8 +29,11 @@
  *     Each subtask s owns a pool of SL__KS_POOL transactional producers,
  *     transactional.id = PREFIX-s-j (j < SL__KS_POOL), all initialised at
  *     open (init_transactions, which aborts whatever an earlier run left
- *     open under the id).  Records go into the open transaction of the
- *     current slot.
+ *     open under the id) -- when restoring, at the writer's first call
+ *     instead, which comes after recover.  Records go into the open
+ *     transaction of the current slot.  A slot whose producer already
+ *     ended a transaction gets a new producer (a new epoch) before it
+ *     begins the next one, so a (producer id, epoch) names one transaction.
  *
  *       slot:  FREE --begin--> OPEN --precommit(c)--> PRECOMMITTED(c)
  *               ^                                         |
@@ -50,24 +53,55 @@
  *     transaction can end it.
  *     Without checkpoints the two-phase calls never come: the one
  *     transaction is committed when the job succeeds (close) and aborted
- *     when it fails -- all or nothing.
+ *     when it fails -- all or nothing.  With checkpoints a failing job
+ *     aborts its OPEN transaction only: a PRECOMMITTED one may belong to a
+ *     checkpoint that completed, and recover commits it (or the id's next
+ *     initialisation aborts it; until then, at most
+ *     transaction.timeout.ms, it holds back read_committed consumers of
+ *     its partitions -- as Flink's KafkaSink).
+ *
+ *     The producer id and epoch of each transaction go into the
+ *     checkpoint with it.  librdkafka has no getter for them; its debug
+ *     line "Acquired PID{Id:N,Epoch:E}" (context eos, facility GETPID) is
+ *     the one place it says them, so every transactional producer runs
+ *     with the eos debug context added to the user's properties.debug and
+ *     ks_log keeps the last id it logged; the eos lines themselves are
+ *     dropped unless the user asked for debug output.
  *
  *     Ids are a fixed pool, not Flink KafkaSink's PREFIX-s-checkpointId,
  *     because recovery must enumerate every id an old run may have left a
  *     transaction open under: Flink probes ids upward until it finds one
- *     with producer epoch 0 (never used), and librdkafka does not expose
- *     the epoch.  (Flink's older FlinkKafkaProducer used such a pool.)
+ *     with producer epoch 0 (never used), which would take a producer
+ *     per probed id here.  (Flink's older FlinkKafkaProducer used such a
+ *     pool.)
  *
  *     recover (a restore): the checkpoint's bytes are checked in full
  *     first.  Each names the old writer's subtask, parallelism, prefix,
- *     pool size and its pre-committed (checkpoint, slot) pairs.  Every id
+ *     pool size and its pre-committed (checkpoint, slot, producer id,
+ *     epoch) entries.  Each pre-committed transaction is then committed
+ *     as Flink's KafkaSink does (it resumes the producer by id and epoch):
+ *     kafka_txn.c sends EndTxn(commit) with the id and epoch to the
+ *     transaction coordinator, before anything initialises the id.  Kafka
+ *     answers NONE when it commits it, and also when it was committed
+ *     already (the usual case: the previous run committed it when the
+ *     checkpoint completed); retriable answers are retried; an answer
+ *     that another actor ended it (PRODUCER_FENCED, INVALID_PRODUCER_EPOCH,
+ *     INVALID_TXN_STATE, ...: the broker aborted it after
+ *     transaction.timeout.ms, or the slot had gone on to a new producer
+ *     session) is a loud warning naming the transaction and topic, as
+ *     in Flink; no answer at all fails the restore (a retry can still
+ *     commit it).  Not resumable, with a warning as before: a
+ *     transaction whose producer id was not captured, and brokers spoken
+ *     to over TLS or SASL (properties.security.protocol other than
+ *     PLAINTEXT: kafka_txn.c speaks plain TCP only).  After that every id
  *     PREFIX-k-j of the old run (k < old P, j < its pool) that no writer
  *     of this run owns is fenced: initialised by a throw-away producer,
  *     which aborts a transaction left open there (a subtask that no longer
  *     exists after a rescale down, or a pool slot a new writer does not
- *     have); the ids this run owns were initialised, so fenced, at open.
+ *     have); the ids this run owns are initialised, so fenced, by their
+ *     writer's first call.
  *
- *     What this guarantees, with librdkafka's public API only:
+ *     What this guarantees:
  *      1. nothing written after the restored checkpoint becomes visible to
  *         read_committed consumers (open transactions are aborted by the
  *         fencing above, pre-committed ones of later, incomplete
@@ -75,20 +109,13 @@
  *      2. every transaction a checkpoint pre-committed is committed when
  *         that checkpoint completes, while the job runs and by the final
  *         checkpoint of a successful job;
- *      3. NOT guaranteed: a transaction pre-committed by checkpoint c whose
- *         commit did not happen before the process died cannot be
- *         committed by the restored run.  The window: from the moment c's
- *         metadata is written (c is complete) until every writer has run
- *         commit_ckpt(c) -- each worker does so at its next step, so
- *         normally milliseconds plus one EndTxn round trip.  EndTxn needs
- *         the old producer id and epoch, which librdkafka neither reports
- *         nor accepts (Flink's KafkaSink sets them by reflection), and
- *         re-initialising the transactional id aborts the transaction
- *         instead.  Its records are then lost (the restored sources
- *         resume after them).  recover cannot tell this case from the
- *         normal one (the mock cluster would not let a test tell either),
- *         so it names every transaction the checkpoint pre-committed in
- *         one warning.
+ *      3. a transaction pre-committed by checkpoint c whose commit did not
+ *         happen before the process died (the window: from the moment c's
+ *         metadata is written until every writer ran commit_ckpt(c)) is
+ *         committed by the restore from c -- over PLAINTEXT, when its
+ *         producer id was captured, and before transaction.timeout.ms
+ *         aborts it; otherwise a warning names it and its records are
+ *         lost (the restored sources resume after them).
  *      4. NOT guaranteed: what a checkpoint later than the restored one
  *         committed stays committed (Kafka cannot take back a committed
  *         transaction), so a restore from an older checkpoint or savepoint
@@ -111,10 +138,12 @@
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #include "connectors/connector.h"
 #include "connectors/kafka_conf.h"
 #include "connectors/kafka_sink.h"
+#include "connectors/kafka_txn.h"
 
 void (*sl__kafka_sink_trace)(void *ud, const char *event, const char *txn_id, int64_t ckpt);
 void *sl__kafka_sink_trace_ud;
@@ -125,6 +154,7 @@ static void trace(const char *event, const char *id, int64_t ckpt) {
 
 #define KS_META_MS 10000  /* metadata at open */
 #define KS_TXN_MS 60000   /* init / commit / abort of a transaction */
+#define KS_RESUME_MS 30000 /* recover: committing a pre-committed transaction */
 #define KS_POLL_EVERY 256 /* records between two rd_kafka_poll calls */
 #define KS_IDLEN 320
 
@@ -136,14 +166,30 @@ typedef struct ks_sink {
 
 enum { KS_FREE, KS_OPEN, KS_PRECOMMITTED };
 
+struct ks_writer;
+
+/* One producer.  Its librdkafka opaque is the slot (callbacks find the
+ * writer through w). */
 typedef struct ks_slot {
+  struct ks_writer *w;
   rd_kafka_t *rk;
   rd_kafka_topic_t *rkt;
   char id[KS_IDLEN]; /* transactional.id */
   int state;
+  int inited;        /* init_transactions done on rk */
+  int used;          /* rk ended a transaction: a new one needs a new rk */
+  int quiet;         /* debug=eos is ours alone: drop librdkafka's debug lines */
   int64_t ckpt;      /* PRECOMMITTED: for this checkpoint */
   uint64_t records;  /* produced in the current transaction */
+  /* rk's producer id and epoch, from librdkafka's log (-1: not seen);
+   * written on librdkafka's threads, under g_pid_mu */
+  int64_t pid;
+  int16_t epoch;
+  int64_t pre_pid;   /* PRECOMMITTED: the transaction's producer id, epoch */
+  int16_t pre_epoch;
 } ks_slot;
+
+static pthread_mutex_t g_pid_mu = PTHREAD_MUTEX_INITIALIZER;
 
 typedef struct ks_writer {
   ks_sink *sink;
@@ -152,6 +198,9 @@ typedef struct ks_writer {
   int twopc;        /* checkpoints on */
   int eos;          /* exactly-once */
   int crashed;      /* test hook: close drops everything */
+  int warned_pid;   /* said once that a producer id is not known */
+  int ready;        /* exactly-once: the pool is initialised and a transaction
+                     * begun (deferred past recover when restoring) */
   int32_t parts;    /* the topic's partitions */
   uint32_t rr;      /* round-robin position */
   unsigned since_poll;
@@ -166,8 +215,47 @@ typedef struct ks_writer {
 
 /* ---- librdkafka callbacks ------------------------------------------------------------ */
 
+/* "...Acquired PID{Id:N,Epoch:E}" (librdkafka's eos debug line once
+ * init_transactions, or an epoch bump, got a producer id): 0 with id and
+ * epoch, else -1.  Strict: digits only, in range, nothing after '}'. */
+static int parse_pid(const char *buf, int64_t *id, int16_t *epoch) {
+  static const char pre[] = "Acquired PID{Id:", mid[] = ",Epoch:";
+  const char *p = strstr(buf, pre);
+  if (!p) return -1;
+  p += sizeof pre - 1;
+  int64_t v = 0;
+  int nd = 0;
+  for (; *p >= '0' && *p <= '9'; p++, nd++) {
+    if (v > (INT64_MAX - 9) / 10) return -1;
+    v = v * 10 + (*p - '0');
+  }
+  if (!nd || strncmp(p, mid, sizeof mid - 1)) return -1;
+  p += sizeof mid - 1;
+  int e = 0;
+  nd = 0;
+  for (; *p >= '0' && *p <= '9'; p++, nd++) {
+    e = e * 10 + (*p - '0');
+    if (e > 32767) return -1;
+  }
+  if (!nd || strcmp(p, "}")) return -1;
+  *id = v;
+  *epoch = (int16_t)e;
+  return 0;
+}
+
 static void ks_log(const rd_kafka_t *rk, int level, const char *fac, const char *buf) {
-  ks_writer *w = rd_kafka_opaque(rk);
+  ks_slot *s = rd_kafka_opaque(rk);
+  if (!s) return;
+  int64_t id;
+  int16_t epoch;
+  if (!strcmp(fac, "GETPID") && !parse_pid(buf, &id, &epoch)) {
+    pthread_mutex_lock(&g_pid_mu);
+    s->pid = id;
+    s->epoch = epoch;
+    pthread_mutex_unlock(&g_pid_mu);
+  }
+  if (level >= 7 && s->quiet) return;
+  ks_writer *w = s->w;
   if (!w || !w->ctx) return;
   sl_log_level l = level <= 3 ? SL_LOG_ERROR : level == 4 ? SL_LOG_WARN
                                             : level <= 6 ? SL_LOG_INFO : SL_LOG_DEBUG;
@@ -176,7 +264,7 @@ static void ks_log(const rd_kafka_t *rk, int level, const char *fac, const char 
 
 static void ks_error(rd_kafka_t *rk, int err, const char *reason, void *opaque) {
   (void)rk;
-  ks_writer *w = opaque;
+  ks_writer *w = opaque ? ((ks_slot *)opaque)->w : NULL;
   if (w && w->ctx)
     sl_ctx_log(w->ctx, err == RD_KAFKA_RESP_ERR__FATAL ? SL_LOG_ERROR : SL_LOG_WARN,
                "Kafka (brokers '%s'): %s", w->sink->o.bootstrap, reason);
@@ -184,7 +272,7 @@ static void ks_error(rd_kafka_t *rk, int err, const char *reason, void *opaque) 
 
 static void ks_dr(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque) {
   (void)rk;
-  ks_writer *w = opaque;
+  ks_writer *w = ((ks_slot *)opaque)->w;
   if (!m->err) return;
   if (!w->dr_failed++) {
     w->dr_err = m->err;
@@ -194,51 +282,81 @@ static void ks_dr(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque) {
 
 /* ---- producers ----------------------------------------------------------------------- */
 
-/* A producer for w (txn_id: transactional, initialised; NULL: plain).
- * NULL after sl_ctx_error. */
-static rd_kafka_t *ks_producer(ks_writer *w, sl_ctx *ctx, const char *txn_id) {
+/* Whether the comma-separated list holds item. */
+static int has_item(const char *list, const char *item) {
+  size_t n = strlen(item);
+  for (const char *p = list; *p; p += strcspn(p, ",") + (p[strcspn(p, ",")] == ',')) {
+    while (*p == ' ') p++;
+    if (!strncmp(p, item, n) && (p[n] == 0 || p[n] == ',' || p[n] == ' ')) return 1;
+  }
+  return 0;
+}
+
+/* s->rk and s->rkt: a producer for w, transactional with id s->id when txn
+ * (not initialised yet: slot_init).  A transactional producer logs its
+ * producer id (librdkafka's debug context eos, added to the user's debug
+ * setting), which ks_log keeps in s->pid / s->epoch.  0, or an error
+ * after sl_ctx_error. */
+static int ks_producer(ks_writer *w, sl_ctx *ctx, ks_slot *s, int txn) {
   const sl__kafka_opts *o = &w->sink->o;
-  char err[512], e[512], client[KS_IDLEN + 16];
+  char err[512], e[512], client[KS_IDLEN + 16], dbg[512];
   snprintf(client, sizeof client, "sluice-%s-%d", o->topics[0], w->subtask);
   rd_kafka_conf_t *c = sl__kafka_conf(o, client, err, sizeof err);
-  if (!c) {
-    sl_ctx_error(ctx, -SL_ECONFIG, "%s", err);
-    return NULL;
-  }
+  if (!c) return sl_ctx_error(ctx, -SL_ECONFIG, "%s", err);
   int has_tt = 0;
   for (int i = 0; i < o->n_props; i++) has_tt |= !strcmp(o->prop_keys[i], "transaction.timeout.ms");
-  if (txn_id && (rd_kafka_conf_set(c, "transactional.id", txn_id, e, sizeof e) ||
-                 (!has_tt && rd_kafka_conf_set(c, "transaction.timeout.ms", "900000", e,
-                                               sizeof e)))) {
+  s->w = w;
+  s->pid = -1;
+  s->epoch = -1;
+  s->inited = s->used = s->quiet = 0;
+  if (txn && (rd_kafka_conf_set(c, "transactional.id", s->id, e, sizeof e) ||
+              (!has_tt && rd_kafka_conf_set(c, "transaction.timeout.ms", "900000", e,
+                                            sizeof e)))) {
     rd_kafka_conf_destroy(c);
-    sl_ctx_error(ctx, -SL_ECONFIG, "Kafka sink: transactional id '%s': %s", txn_id, e);
-    return NULL;
+    return sl_ctx_error(ctx, -SL_ECONFIG, "Kafka sink: transactional id '%s': %s", s->id, e);
   }
-  rd_kafka_conf_set_opaque(c, w);
+  size_t dn = sizeof dbg;
+  if (txn && rd_kafka_conf_get(c, "debug", dbg, &dn) == RD_KAFKA_CONF_OK &&
+      !has_item(dbg, "eos") && !has_item(dbg, "all")) {
+    char want[600];
+    snprintf(want, sizeof want, "%s%seos", dbg, dbg[0] ? "," : "");
+    /* (if librdkafka refused, the id is never seen: recover says so) */
+    if (rd_kafka_conf_set(c, "debug", want, e, sizeof e) == RD_KAFKA_CONF_OK) s->quiet = !dbg[0];
+  }
+  rd_kafka_conf_set_opaque(c, s);
   rd_kafka_conf_set_log_cb(c, ks_log);
   rd_kafka_conf_set_error_cb(c, ks_error);
   rd_kafka_conf_set_dr_msg_cb(c, ks_dr);
   rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, c, e, sizeof e);
   if (!rk) { /* the conf is still ours */
     rd_kafka_conf_destroy(c);
-    sl_ctx_error(ctx, -SL_ECONFIG, "Kafka sink (brokers '%s'): cannot make a producer: %s",
-                 o->bootstrap, e);
-    return NULL;
+    return sl_ctx_error(ctx, -SL_ECONFIG, "Kafka sink (brokers '%s'): cannot make a producer: %s",
+                        o->bootstrap, e);
   }
-  if (txn_id) {
-    rd_kafka_error_t *x = rd_kafka_init_transactions(rk, KS_TXN_MS);
-    if (x) {
-      sl_ctx_error(ctx, -SL_EIO, "Kafka sink (brokers '%s', topic '%s'): cannot initialise "
-                                 "the transactional producer '%s': %s%s", o->bootstrap,
-                   o->topics[0], txn_id, rd_kafka_error_string(x),
-                   rd_kafka_error_is_retriable(x) ? " (check that the brokers are reachable)" : "");
-      rd_kafka_error_destroy(x);
-      rd_kafka_destroy(rk);
-      return NULL;
-    }
-    trace("init", txn_id, 0);
+  s->rk = rk;
+  if (!(s->rkt = rd_kafka_topic_new(rk, o->topics[0], NULL)))
+    return sl_ctx_error(ctx, -SL_EIO, "Kafka sink: topic '%s': %s", o->topics[0],
+                        rd_kafka_err2str(rd_kafka_last_error()));
+  return 0;
+}
+
+/* init_transactions on the slot's producer: aborts whatever an earlier
+ * producer left open under the id. */
+static int slot_init(ks_writer *w, sl_ctx *ctx, ks_slot *s) {
+  const sl__kafka_opts *o = &w->sink->o;
+  rd_kafka_error_t *x = rd_kafka_init_transactions(s->rk, KS_TXN_MS);
+  if (x) {
+    int rc = sl_ctx_error(ctx, -SL_EIO, "Kafka sink (brokers '%s', topic '%s'): cannot initialise "
+                                        "the transactional producer '%s': %s%s", o->bootstrap,
+                          o->topics[0], s->id, rd_kafka_error_string(x),
+                          rd_kafka_error_is_retriable(x) ? " (check that the brokers are reachable)"
+                                                         : "");
+    rd_kafka_error_destroy(x);
+    return rc;
   }
-  return rk;
+  s->inited = 1;
+  trace("init", s->id, 0);
+  return 0;
 }
 
 /* The topic exists and the brokers answer: its partition count into
@@ -296,7 +414,18 @@ static int txn_fail(ks_writer *w, sl_ctx *ctx, ks_slot *s, const char *what,
   return rc;
 }
 
+/* Begins a transaction in the slot.  A producer that already ended one
+ * is replaced first (a new producer session, so a new epoch): a producer
+ * id + epoch then names one transaction only, and recover's EndTxn with a
+ * checkpoint's (id, epoch) can never commit a later transaction of the
+ * same transactional id. */
 static int slot_begin(ks_writer *w, sl_ctx *ctx, ks_slot *s) {
+  if (s->used) {
+    slot_free(s);
+    int rc = ks_producer(w, ctx, s, 1);
+    if (!rc) rc = slot_init(w, ctx, s);
+    if (rc) return rc;
+  }
   rd_kafka_error_t *x = rd_kafka_begin_transaction(s->rk);
   if (x) return txn_fail(w, ctx, s, "begin", x);
   s->state = KS_OPEN;
@@ -317,6 +446,7 @@ static int slot_end(ks_writer *w, sl_ctx *ctx, ks_slot *s, int commit) {
     x = NULL;
   }
   if (x) return txn_fail(w, ctx, s, commit ? "commit" : "abort", x);
+  s->used = 1;
   trace(commit ? "commit" : "abort", s->id, s->ckpt);
   s->state = KS_FREE;
   s->ckpt = 0;
@@ -325,6 +455,27 @@ static int slot_end(ks_writer *w, sl_ctx *ctx, ks_slot *s, int commit) {
 }
 
 /* ---- the writer ---------------------------------------------------------------------- */
+
+/* Exactly-once: initialise every producer of the pool and begin the first
+ * transaction (at open, or -- restoring -- at the first call after
+ * recover). */
+static int ks_ready(ks_writer *w, sl_ctx *ctx) {
+  for (int i = 0; i < w->n_slots; i++) {
+    int rc = w->slot[i].inited ? 0 : slot_init(w, ctx, &w->slot[i]);
+    if (rc) return rc;
+  }
+  int rc = slot_begin(w, ctx, &w->slot[w->cur]);
+  if (!rc) w->ready = 1;
+  return rc;
+}
+
+#define KS_READY(w, ctx)                          \
+  do {                                            \
+    if (SL__UNLIKELY(!(w)->ready)) {              \
+      int ready_rc_ = ks_ready((w), (ctx));       \
+      if (ready_rc_) return ready_rc_;            \
+    }                                             \
+  } while (0)
 
 static int ks_open(void *ud, sl_ctx *ctx, void **writer) {
   ks_sink *k = ud;
@@ -364,18 +515,15 @@ static int ks_open(void *ud, sl_ctx *ctx, void **writer) {
   for (int i = 0; i < w->n_slots; i++) {
     ks_slot *s = &w->slot[i];
     if (w->eos) snprintf(s->id, sizeof s->id, "%s-%d-%d", o->txn_prefix, w->subtask, i);
-    if (!(s->rk = ks_producer(w, ctx, w->eos ? s->id : NULL))) {
-      rc = -SL_EIO;
-      goto fail;
-    }
-    if (!(s->rkt = rd_kafka_topic_new(s->rk, o->topics[0], NULL))) {
-      rc = sl_ctx_error(ctx, -SL_EIO, "Kafka sink: topic '%s': %s", o->topics[0],
-                        rd_kafka_err2str(rd_kafka_last_error()));
-      goto fail;
-    }
+    if ((rc = ks_producer(w, ctx, s, w->eos)) != 0) goto fail;
     if (i == 0 && (rc = ks_metadata(w, ctx, s->rk, s->rkt))) goto fail;
   }
-  if (w->eos && (rc = slot_begin(w, ctx, &w->slot[0]))) goto fail;
+  /* Restoring, init_transactions waits until recover has committed what
+   * the checkpoint pre-committed under these ids (initialising an id
+   * aborts its open transaction): the first call after recover does it. */
+  const char *restore = sl_ctx_config(ctx, "execution.checkpointing.restore");
+  w->ready = !w->eos;
+  if (w->eos && !(w->twopc && restore && *restore) && (rc = ks_ready(w, ctx))) goto fail;
   *writer = w;
   return 0;
 fail:
@@ -417,6 +565,7 @@ static int fatal_check(ks_writer *w, sl_ctx *ctx, rd_kafka_t *rk) {
 
 static int ks_write(void *writer, sl_ctx *ctx, const sl_record *r) {
   ks_writer *w = writer;
+  KS_READY(w, ctx);
   ks_slot *s = &w->slot[w->cur];
   int32_t part = RD_KAFKA_PARTITION_UA;
   if (w->sink->o.partitioner == SL__KAFKA_PART_FIXED) part = w->subtask % w->parts;
@@ -466,12 +615,14 @@ static int drain(ks_writer *w, sl_ctx *ctx, rd_kafka_t *rk) {
 
 static int ks_idle(void *writer, sl_ctx *ctx) {
   ks_writer *w = writer;
+  KS_READY(w, ctx);
   rd_kafka_poll(w->slot[w->cur].rk, 0);
   return dr_check(w, ctx);
 }
 
 static int ks_flush(void *writer, sl_ctx *ctx) {
   ks_writer *w = writer;
+  KS_READY(w, ctx);
   return drain(w, ctx, w->slot[w->cur].rk);
 }
 
@@ -490,26 +641,38 @@ static void ks_close(void *writer, sl_ctx *ctx, int ok) {
       if (ok && drain(w, ctx, s->rk)) ok = 0;
       continue;
     }
+    /* restoring and never ready: none of its ids was initialised, and
+     * initialising one now would abort what recover could not commit */
+    if (!w->ready) continue;
     /* without checkpoints the job's one transaction commits here */
     int commit = ok && !w->twopc && s->state == KS_OPEN && s->records;
-    if (s->state != KS_FREE && slot_end(w, ctx, s, commit)) ok = 0;
+    /* a failed job leaves its pre-committed transactions open: their
+     * checkpoint may have completed, and a restore commits them (the
+     * ids' next initialisation aborts them otherwise) */
+    if ((s->state == KS_OPEN || (ok && s->state == KS_PRECOMMITTED)) &&
+        slot_end(w, ctx, s, commit))
+      ok = 0;
   }
   writer_free(w);
 }
 
 /* ---- two-phase commit ---------------------------------------------------------------- */
 
-/* Checkpoint bytes (little-endian as the host writes them):
- *   "KSK1", u16 prefix length, prefix, u32 subtask, u32 parallelism,
- *   u32 pool size, u32 n, n x (i64 checkpoint, u32 slot)
- * Empty for none / at-least-once. */
-static const char KS_TAG[4] = {'K', 'S', 'K', '1'};
+/* Checkpoint bytes (little-endian as the host writes them), format 2:
+ *   "KSK2", u16 prefix length, prefix, u32 subtask, u32 parallelism,
+ *   u32 pool size, u32 n, n x (i64 checkpoint, u32 slot, i64 producer id,
+ *   i16 producer epoch)
+ * (producer id and epoch -1: not known).  Format 1 ("KSK1") had no
+ * producer ids.  Empty for none / at-least-once. */
+static const char KS_TAG[4] = {'K', 'S', 'K', '2'};
+#define KS_ENTRY 22
 
 static int ks_precommit(void *writer, sl_ctx *ctx, int64_t id, uint8_t *buf, size_t cap,
                         size_t *len) {
   ks_writer *w = writer;
   *len = 0;
   if (w->sink->o.delivery == SL__KAFKA_NONE) return 0;
+  KS_READY(w, ctx);
   int rc = drain(w, ctx, w->slot[w->cur].rk);
   if (rc || !w->eos) return rc;
   ks_slot *cur = &w->slot[w->cur];
@@ -524,6 +687,15 @@ static int ks_precommit(void *writer, sl_ctx *ctx, int64_t id, uint8_t *buf, siz
                           w->n_slots - 1);
     cur->state = KS_PRECOMMITTED;
     cur->ckpt = id;
+    pthread_mutex_lock(&g_pid_mu);
+    cur->pre_pid = cur->pid;
+    cur->pre_epoch = cur->epoch;
+    pthread_mutex_unlock(&g_pid_mu);
+    if (cur->pre_pid < 0 && !w->warned_pid++)
+      sl_ctx_log(ctx, SL_LOG_WARN, "Kafka sink: the producer id of transaction '%s' is not known "
+                                   "(librdkafka did not log 'Acquired PID'): if the job dies "
+                                   "after checkpoint %lld completes and before its commit, a "
+                                   "restore cannot commit it", cur->id, (long long)id);
     trace("precommit", cur->id, id);
     w->cur = next;
     if ((rc = slot_begin(w, ctx, &w->slot[next])) != 0) return rc;
@@ -533,7 +705,7 @@ static int ks_precommit(void *writer, sl_ctx *ctx, int64_t id, uint8_t *buf, siz
   uint32_t head[4] = {(uint32_t)w->subtask, (uint32_t)sl_ctx_parallelism(ctx),
                       (uint32_t)w->n_slots, 0};
   size_t n = 4 + 2 + lp + sizeof head;
-  if (cap < n + (size_t)w->n_slots * 12) return sl_ctx_error(ctx, -SL_ENOMEM, "Kafka sink: "
+  if (cap < n + (size_t)w->n_slots * KS_ENTRY) return sl_ctx_error(ctx, -SL_ENOMEM, "Kafka sink: "
                                                              "no room for the checkpoint");
   memcpy(buf, KS_TAG, 4);
   memcpy(buf + 4, &lp, 2);
@@ -544,7 +716,9 @@ static int ks_precommit(void *writer, sl_ctx *ctx, int64_t id, uint8_t *buf, siz
     uint32_t slot = (uint32_t)i;
     memcpy(buf + n, &s->ckpt, 8);
     memcpy(buf + n + 8, &slot, 4);
-    n += 12;
+    memcpy(buf + n + 12, &s->pre_pid, 8);
+    memcpy(buf + n + 20, &s->pre_epoch, 2);
+    n += KS_ENTRY;
     head[3]++;
   }
   memcpy(buf + 6 + lp, head, sizeof head);
@@ -554,9 +728,11 @@ static int ks_precommit(void *writer, sl_ctx *ctx, int64_t id, uint8_t *buf, siz
 
 static int ks_commit_ckpt(void *writer, sl_ctx *ctx, int64_t id) {
   ks_writer *w = writer;
+  KS_READY(w, ctx);
   for (int i = 0; i < w->n_slots; i++) {
     ks_slot *s = &w->slot[i];
     if (s->state != KS_PRECOMMITTED || s->ckpt > id) continue;
+    sl__fault("kafka-commit"); /* crash tests: checkpoint id complete, not committed */
     int rc = slot_end(w, ctx, s, 1);
     if (rc) return rc;
   }
@@ -569,11 +745,20 @@ typedef struct ks_old {
   uint32_t subtask, parallelism, pool, n;
   int64_t ckpt[64];
   uint32_t slot[64];
+  int64_t pid[64];
+  int16_t epoch[64];
 } ks_old;
 
 static int decode(const uint8_t *p, size_t len, int b, int n_blobs, ks_old *st, char *err,
                   size_t errcap) {
   uint16_t lp;
+  if (len >= 4 && !memcmp(p, "KSK", 3) && p[3] >= '0' && p[3] <= '9' && p[3] != KS_TAG[3]) {
+    sl__fmt(err, errcap, "Kafka sink state of format %c (written by %s sluice); this sluice "
+                         "reads format %c: restore with the sluice that wrote it, or start "
+                         "without restoring", p[3], p[3] < KS_TAG[3] ? "an older" : "a newer",
+            KS_TAG[3]);
+    return -SL_ESTATE;
+  }
   if (len < 6 || memcmp(p, KS_TAG, 4)) {
     sl__fmt(err, errcap, "it does not start as the Kafka sink's state does");
     return -SL_ESTATE;
@@ -600,20 +785,92 @@ static int decode(const uint8_t *p, size_t len, int b, int n_blobs, ks_old *st, 
                          "of %d", st->subtask, st->parallelism, b, n_blobs);
     return -SL_ESTATE;
   }
-  if (st->pool < 1 || st->pool > 64 || st->n > st->pool || len != at + (size_t)st->n * 12) {
+  if (st->pool < 1 || st->pool > 64 || st->n > st->pool ||
+      len != at + (size_t)st->n * KS_ENTRY) {
     sl__fmt(err, errcap, "damaged Kafka sink state: %u transactions of a pool of %u in %zu "
                          "bytes", st->n, st->pool, len);
     return -SL_ESTATE;
   }
-  for (uint32_t i = 0; i < st->n; i++, at += 12) {
+  for (uint32_t i = 0; i < st->n; i++, at += KS_ENTRY) {
     memcpy(&st->ckpt[i], p + at, 8);
     memcpy(&st->slot[i], p + at + 8, 4);
+    memcpy(&st->pid[i], p + at + 12, 8);
+    memcpy(&st->epoch[i], p + at + 20, 2);
     if (st->ckpt[i] <= 0 || st->slot[i] >= st->pool) {
       sl__fmt(err, errcap, "damaged Kafka sink state: transaction %u: checkpoint %lld, slot "
                            "%u of %u", i + 1, (long long)st->ckpt[i], st->slot[i], st->pool);
       return -SL_ESTATE;
     }
+    if (st->pid[i] < -1 || st->epoch[i] < -1 || (st->pid[i] < 0) != (st->epoch[i] < 0)) {
+      sl__fmt(err, errcap, "damaged Kafka sink state: transaction %u: producer id %lld, epoch "
+                           "%d", i + 1, (long long)st->pid[i], (int)st->epoch[i]);
+      return -SL_ESTATE;
+    }
   }
+  return 0;
+}
+
+static int ks_stopping(void *ctx) { return sl_ctx_stopping(ctx); }
+
+/* Commits transaction id, which the restored checkpoint pre-committed for
+ * checkpoint ckpt with producer id pid, epoch (-1: not known), by EndTxn
+ * (kafka_txn.h).  0 when it is committed now or cannot be (said in a
+ * warning); an error when Kafka could not be asked -- the restore fails,
+ * so that a later one can still commit it. */
+static int resume_commit(ks_sink *k, sl_ctx *ctx, const char *id, int64_t ckpt, int64_t pid,
+                         int16_t epoch) {
+  const sl__kafka_opts *o = &k->o;
+  const char *proto = "plaintext";
+  for (int i = 0; i < o->n_props; i++)
+    if (!strcmp(o->prop_keys[i], "security.protocol")) proto = o->prop_values[i];
+  char why[600], err[600];
+  if (pid < 0) {
+    sl__fmt(why, sizeof why, "the previous run did not learn the id of the producer that began "
+                             "it (librdkafka's debug line 'Acquired PID' never came)");
+  } else if (strcasecmp(proto, "plaintext")) {
+    sl__fmt(why, sizeof why, "properties.security.protocol is '%s', and the client that commits "
+                             "another process's transaction speaks PLAINTEXT only", proto);
+  } else {
+    int kerr = -1;
+    int rc = sl__kafka_end_txn(o->bootstrap, id, pid, epoch, 1, KS_RESUME_MS, ks_stopping, ctx,
+                               &kerr, err, sizeof err);
+    if (!rc && kerr == SL__KT_NONE) {
+      trace("resume", id, ckpt);
+      sl_ctx_log(ctx, SL_LOG_INFO, "Kafka sink: committed transaction '%s', which checkpoint "
+                                   "%lld pre-committed (producer id %lld, epoch %d)", id,
+                 (long long)ckpt, (long long)pid, (int)epoch);
+      return 0;
+    }
+    if (!rc && sl__kafka_txn_ended_elsewhere(kerr)) {
+      trace("unresumable", id, ckpt);
+      sl_ctx_log(ctx, SL_LOG_WARN,
+                 "Kafka sink (brokers '%s', topic '%s'): cannot commit transaction '%s', which "
+                 "checkpoint %lld pre-committed (producer id %lld, epoch %d): Kafka answered %s: "
+                 "another producer session or the broker ended it first.  If the previous run "
+                 "committed it (it does when the checkpoint completes; so always when an older "
+                 "checkpoint or a savepoint is restored), nothing is missing; if it was aborted "
+                 "(e.g. properties.transaction.timeout.ms expired before this restore), RECORDS "
+                 "MAY BE MISSING from topic '%s'", o->bootstrap, o->topics[0], id,
+                 (long long)ckpt, (long long)pid, (int)epoch,
+                 rd_kafka_err2name((rd_kafka_resp_err_t)kerr), o->topics[0]);
+      return 0;
+    }
+    if (rc || kerr != SL__KT_UNSUPPORTED_VERSION)
+      return sl_ctx_error(ctx, rc ? rc : -SL_EIO,
+                          "Kafka sink (brokers '%s', topic '%s'): cannot commit transaction '%s', "
+                          "which checkpoint %lld pre-committed: %s; the restore fails so that a "
+                          "later one can still commit it (within "
+                          "properties.transaction.timeout.ms)", o->bootstrap, o->topics[0], id,
+                          (long long)ckpt, err);
+    sl__fmt(why, sizeof why, "the brokers do not accept EndTxn version 0 (%s)", err);
+  }
+  trace("unresumable", id, ckpt);
+  sl_ctx_log(ctx, SL_LOG_WARN,
+             "Kafka sink (brokers '%s', topic '%s'): transaction '%s', which checkpoint %lld "
+             "pre-committed, cannot be committed from here: %s.  The previous run normally "
+             "committed it when the checkpoint completed; if it stopped before that, the "
+             "transaction is aborted now and its records are missing from topic '%s'",
+             o->bootstrap, o->topics[0], id, (long long)ckpt, why, o->topics[0]);
   return 0;
 }
 
@@ -633,29 +890,19 @@ static int ks_recover(void *ud, sl_ctx *ctx, const uint8_t *const *blobs, const 
       goto out;
     }
   }
-  /* 2. fence every old id this run's writers do not own (those were
-   *    initialised at open); report what cannot be confirmed */
+  /* 2. commit every transaction the checkpoint pre-committed (before any
+   *    of its ids is initialised, which would abort it) */
+  for (int b = 0; b < n && !rc; b++)
+    for (uint32_t i = 0; lens[b] && i < old[b].n && !rc; i++) {
+      char id[KS_IDLEN + 32];
+      snprintf(id, sizeof id, "%s-%u-%u", old[b].prefix, old[b].subtask, old[b].slot[i]);
+      rc = resume_commit(k, ctx, id, old[b].ckpt[i], old[b].pid[i], old[b].epoch[i]);
+    }
+  /* 3. fence every old id this run's writers do not own (those are
+   *    initialised by their writer's first call, after this) */
   ks_writer fw = {.sink = k, .ctx = ctx, .subtask = -1};
   int mine_p = sl_ctx_parallelism(ctx);
   int own = k->o.delivery == SL__KAFKA_EXACTLY_ONCE;
-  char ids[600] = "";
-  size_t o = 0;
-  int n_pre = 0;
-  for (int b = 0; b < n; b++)
-    for (uint32_t i = 0; lens[b] && i < old[b].n; i++, n_pre++) {
-      char id[KS_IDLEN + 32];
-      snprintf(id, sizeof id, "%s-%u-%u", old[b].prefix, old[b].subtask, old[b].slot[i]);
-      trace("unresumable", id, old[b].ckpt[i]);
-      if (o < sizeof ids - 1)
-        o += (size_t)snprintf(ids + o, sizeof ids - o, "%s'%s' (checkpoint %lld)",
-                              n_pre ? ", " : "", id, (long long)old[b].ckpt[i]);
-    }
-  if (n_pre)
-    sl_ctx_log(ctx, SL_LOG_WARN,
-               "Kafka sink: the checkpoint restored pre-committed %d transaction(s): %s; the "
-               "previous run normally committed them when the checkpoint completed, but if it "
-               "stopped before that, they are aborted now and their records are lost (librdkafka "
-               "cannot commit another process's transaction)", n_pre, ids);
   for (int b = 0; b < n && !rc; b++) {
     ks_old *st = &old[b];
     if (!lens[b]) continue;
@@ -671,16 +918,14 @@ static int ks_recover(void *ud, sl_ctx *ctx, const uint8_t *const *blobs, const 
       for (uint32_t j = 0; j < pool && !rc; j++) {
         if (own && !strcmp(st->prefix, k->o.txn_prefix) && s < mine_p && j < SL__KS_POOL)
           continue;
-        char id[KS_IDLEN + 32];
-        snprintf(id, sizeof id, "%s-%d-%u", st->prefix, s, j);
+        ks_slot fs = {0};
+        int idn = snprintf(fs.id, sizeof fs.id, "%s-%d-%u", st->prefix, s, j);
+        if (idn < 0 || (size_t)idn >= sizeof fs.id) continue; /* (decode bounds the prefix) */
         fw.subtask = s;
-        rd_kafka_t *rk = ks_producer(&fw, ctx, id);
-        if (!rk) {
-          rc = -SL_EIO;
-          break;
-        }
-        trace("fence", id, 0);
-        rd_kafka_destroy(rk);
+        rc = ks_producer(&fw, ctx, &fs, 1);
+        if (!rc) rc = slot_init(&fw, ctx, &fs);
+        if (!rc) trace("fence", fs.id, 0);
+        slot_free(&fs);
       }
   }
 out:

@@ -15,12 +15,15 @@
 #define SL__KS_POOL 4
 
 /* When set, every step of the exactly-once protocol is reported:
- * event is "init" (init_transactions on the id: aborts whatever was open
- * under it), "begin", "precommit" (ckpt: the checkpoint), "commit" (ckpt),
- * "abort", "fence" (recover: an old run's id that no writer of this run
- * owns is initialised and dropped, which aborts its open transaction),
- * "unresumable" (recover: a transaction the restored checkpoint
- * pre-committed, which cannot be committed from this process; ckpt).
+ * event is "init" (init_transactions on the id, by a new producer: aborts
+ * whatever was open under it), "begin", "precommit" (ckpt: the
+ * checkpoint), "commit" (ckpt), "abort", "fence" (recover: an old run's id
+ * that no writer of this run owns is initialised and dropped, which
+ * aborts its open transaction), "resume" (recover: a transaction the
+ * restored checkpoint pre-committed was committed by EndTxn with its
+ * producer id and epoch -- or Kafka says it was committed already; ckpt),
+ * "unresumable" (recover: such a transaction could not be committed:
+ * a warning says why; ckpt).
  * Called from the thread doing the step; for tests (one job at a time). */
 extern void (*sl__kafka_sink_trace)(void *ud, const char *event, const char *txn_id,
                                     int64_t ckpt);

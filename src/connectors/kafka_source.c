@@ -22,7 +22,13 @@
  * Readers.  open makes one consumer per subtask that owns partitions (or
  * may get some by discovery): no subscription, no group membership, no
  * auto-commit; the first poll assigns its partitions at explicit offsets
- * (after seek moved them).  poll takes messages without waiting
+ * (after seek moved them).  open also asks for its topics' metadata
+ * (prime_metadata), so the assignment finds the partitions' leaders in
+ * librdkafka's cache: left to itself, a consumer whose first, brokers-only
+ * metadata request is still in flight when the partitions are assigned
+ * may not ask for the topic until its 1 s topic scan ("Topic ... metadata
+ * information unknown"), and a bounded read then took a second longer at
+ * random.  poll takes messages without waiting
  * (rd_kafka_consumer_poll(rk, 0)) up to its budget; the consumer queue's
  * io event writes to a pipe, the reader's wait_fd, so a parked worker
  * wakes when messages come.  librdkafka's log and error events are served
@@ -103,6 +109,7 @@
 #define KS_NOT_STARTED RD_KAFKA_OFFSET_BEGINNING /* -2 */
 #define KS_PLAN_TIMEOUT_MS 30000
 #define KS_TRANSPORT_GRACE_MS 3000 /* plan: after a connection failed */
+#define KS_PRIME_MS 2000 /* open: the metadata of a reader's topics */
 #define KS_NO_SPLIT UINT64_MAX /* the idle pseudo-split of a reader that may discover */
 
 /* A partition as planned. */
@@ -551,6 +558,22 @@ static ks_split *find_split(ks_reader *r, const char *topic, int32_t p) {
 
 static void ks_close(void *reader, sl_ctx *ctx);
 
+/* Fetches the metadata of every topic r reads into librdkafka's cache
+ * (see "Readers" above).  Only a hint: a failure is left to librdkafka's
+ * own retries. */
+static void prime_metadata(ks_reader *r) {
+  for (size_t i = 0; i < r->n_splits; i++) {
+    int seen = 0;
+    for (size_t j = 0; j < i && !seen; j++) seen = !strcmp(r->splits[j].topic, r->splits[i].topic);
+    if (seen) continue;
+    rd_kafka_topic_t *rkt = rd_kafka_topic_new(r->rk, r->splits[i].topic, NULL);
+    if (!rkt) continue;
+    const struct rd_kafka_metadata *md = NULL;
+    if (!rd_kafka_metadata(r->rk, 0, rkt, &md, KS_PRIME_MS)) rd_kafka_metadata_destroy(md);
+    rd_kafka_topic_destroy(rkt);
+  }
+}
+
 static int ks_open(void *ud, sl_ctx *ctx, void **reader) {
   ks_src *s = ud;
   int P = sl_ctx_parallelism(ctx), me = sl_ctx_subtask(ctx);
@@ -599,6 +622,7 @@ static int ks_open(void *ud, sl_ctx *ctx, void **reader) {
   r->pipe_r = fds[0];
   r->pipe_w = fds[1];
   rd_kafka_queue_io_event_enable(r->queue, r->pipe_w, "1", 1);
+  prime_metadata(r);
   *reader = r;
   return 0;
 fail:
@@ -916,13 +940,17 @@ static void report(ks_reader *r, sl_ctx *ctx, int all_metrics) {
     sp->touched = 0;
   }
   /* idle timeouts, the longest silent partition first: each one that goes
-   * idle lets the others' watermarks through before they go idle too */
+   * idle lets the others' watermarks through before they go idle too.
+   * Silent since the same millisecond (a partition whose records all came
+   * within the millisecond it was assigned in, and one that never had
+   * any), the lower watermark first, for the same reason. */
   while (s->has_wm && s->wm.idle_timeout_ms > 0) {
     ks_split *oldest = NULL;
     for (size_t i = 0; i < r->n_splits; i++) {
       ks_split *sp = &r->splits[i];
       if (!sp->done && !sp->idle && now - sp->last_ms >= s->wm.idle_timeout_ms &&
-          (!oldest || sp->last_ms < oldest->last_ms))
+          (!oldest || sp->last_ms < oldest->last_ms ||
+           (sp->last_ms == oldest->last_ms && sp->reported_wm < oldest->reported_wm)))
         oldest = sp;
     }
     if (!oldest) break;

@@ -140,7 +140,9 @@ void sl__rm_rf(const char *path);
  * environment, the Nth call of sl__fault("NAME") (process-wide) kills the
  * process with SIGKILL.  Points: "ckpt-file" (a checkpoint file is written
  * under its temporary name, before the rename), "commit" (a sink renamed
- * one committed file; others of the same commit may still be pending).
+ * one committed file; others of the same commit may still be pending),
+ * "kafka-commit" (the Kafka sink is about to commit a transaction whose
+ * checkpoint completed).
  * Only called on checkpoint and commit paths, never per record.  Compiled
  * in only with the CMake option SLUICE_FAULT_INJECTION (test builds). */
 #ifdef SLUICE_FAULT_INJECTION
