@@ -234,7 +234,10 @@ class StreamExecutionEnvironment(object):
         from sluice.datastream.connectors.file_system import FileSource
         if not isinstance(source, FileSource):
             raise TypeError("from_source() needs a FileSource, got %r" % (source,))
-        return self._text_files(source._paths, source._monitor_ms, source_name)
+        s = self._text_files(source._paths, source._monitor_ms, source_name)
+        if watermark_strategy is not None and watermark_strategy._kind != "none":
+            s = s.assign_timestamps_and_watermarks(watermark_strategy)
+        return s
 
     def add_source(self, source_func, source_name="Custom Source", type_info=None):
         from sluice.datastream.connectors.file_system import FileSource, _TextFile
@@ -286,6 +289,22 @@ class StreamExecutionEnvironment(object):
             h = ne.op(ins[0], _native.KEYED_PROCESS, _batch_reduce_factory(a["fn"]))
         elif node.kind == "op":
             h = ne.op(ins[0], a["mode"], a["factory"])
+        elif node.kind == "timestamps":
+            st = a["strategy"]
+            if st._kind == "none":
+                h = ins[0]
+            else:
+                up = node.inputs[0]
+                # after a key_by or an explicit partitioning the edge keeps it
+                forward = not ((up.kind == "op" and up.args["mode"] == _native.KEY) or up.kind == "partition")
+                kind = _native.WM_MONOTONOUS if st._kind == "monotonous" else _native.WM_BOUNDED
+                h = ne.assign_timestamps(ins[0], a["factory"], forward, kind, st._bound_ms, st._idle_ms)
+        elif node.kind == "window":
+            h = ne.window(ins[0], a["factory"], *a["spec"])
+        elif node.kind == "connect":
+            h = ne.connect(ins[0], ins[1], a["factory"])
+        elif node.kind == "side":
+            h = ne.side_output(ins[0], a["tag"])
         elif node.kind == "union":
             h = ne.union(ins)
         elif node.kind == "partition":
@@ -300,7 +319,7 @@ class StreamExecutionEnvironment(object):
             h = ne.sink(src, a["sink"], a.get("path"))
         else:
             raise AssertionError(node.kind)
-        if node.name and node.kind not in ("sink", "partition"):
+        if node.name and node.kind not in ("sink", "partition", "side") and h != (ins[0] if ins else None):
             ne.name(h, node.name)
         memo[id(node)] = h
         return h
