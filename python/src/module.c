@@ -31,6 +31,20 @@
  *   5. A Python exception fails the job: the operator gets a short message
  *      (exception, record) for the engine's error, and the first exception
  *      is kept with its traceback for execute() to raise.
+ *   6. Event time: a Python timestamp assigner is a batch operator (one
+ *      GIL per run) that stamps records; the engine's sl_assign_timestamps
+ *      behind it keeps those timestamps and makes the watermarks in C.
+ *   7. Windows are the engine's sl_window_process: each window's values
+ *      are buffered serialised in keyed list state (checkpointed like any
+ *      state; window bookkeeping, triggers, lateness and the late side
+ *      output run in C without the GIL), and the Python function (reduce,
+ *      aggregate, process, apply, composed by the package) runs once per
+ *      firing with one GIL over the window's values.
+ *   8. Side outputs: a function's item (OutputTag, value) is emitted with
+ *      sl_emit_side under the tag's name, interned in the Env (the
+ *      buffered output points at it without the GIL).
+ *   9. connect is the engine's two-input sl_connect, which calls per
+ *      record: one GIL per record there.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -126,8 +140,8 @@ enum {
 };
 static const char *const g_mode_names[M__N] = {"map", "flat_map", "filter", "key selector",
                                                "process", "sink", "reduce", "process",
-                                               "to-text", "timestamp assigner", "window function",
-                                               "co-function"};
+                                               "to-text", "timestamp assigner", "window",
+                                               "connect"};
 
 typedef struct EnvObject EnvObject;
 

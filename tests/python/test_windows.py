@@ -384,6 +384,52 @@ class SideOutputAndConnectTest(unittest.TestCase):
                              collections.Counter([(r[0], 1) for r in a] + [(r[0], 2) for r in b]))
 
 
+class WindowErrorTest(unittest.TestCase):
+    def test_window_function_raises(self):
+        import sluice
+
+        def bad(k, w, xs):
+            if k == "b":
+                raise ValueError("no b please")
+            return [k]
+        env = env_p(1)
+        (env.from_collection([("a", 1), ("b", 2)])
+         .assign_timestamps_and_watermarks(WatermarkStrategy.for_monotonous_timestamps()
+                                           .with_timestamp_assigner(lambda v, ts: v[1]))
+         .key_by(lambda v: v[0]).window(TumblingEventTimeWindows.of(Time.seconds(1))).apply(bad)
+         .add_sink(lambda v: None))
+        with self.assertRaises(sluice.JobExecutionError) as cm:
+            env.execute("bad window")
+        msg = str(cm.exception)
+        self.assertIn("Python window function raised ValueError: no b please", msg)
+        self.assertIn("('b', 2)", msg)  # the window's first element
+        self.assertIn('raise ValueError("no b please")', msg)  # the traceback
+        self.assertIsInstance(cm.exception.__cause__, ValueError)
+
+    def test_bad_timestamp(self):
+        import sluice
+        env = env_p(1)
+        (env.from_collection(["x"]).assign_timestamps_and_watermarks(
+            WatermarkStrategy.for_monotonous_timestamps().with_timestamp_assigner(lambda v, ts: "soon"))
+         .add_sink(lambda v: None))
+        with self.assertRaises(sluice.JobExecutionError) as cm:
+            env.execute("bad ts")
+        self.assertIn("extract_timestamp must return an int (milliseconds), got str", str(cm.exception))
+        self.assertIn("on record 'x'", str(cm.exception))
+
+    def test_api_misuse(self):
+        env = env_p(1)
+        ks = env.from_collection([1]).key_by(lambda v: v)
+        with self.assertRaises(TypeError):
+            ks.window(Time.seconds(1))
+        with self.assertRaises(TypeError):
+            ks.window(TumblingEventTimeWindows.of(Time.seconds(1))).aggregate(lambda a, b: a)
+        with self.assertRaises(ValueError):
+            TumblingEventTimeWindows.of(Time.seconds(1), Time.seconds(2))
+        with self.assertRaises(TypeError):
+            env.from_collection([1]).get_side_output("late")
+
+
 class StateTest(unittest.TestCase):
     def test_list_map_reducing_aggregating(self):
         class Avg2(AggregateFunction):
