@@ -1443,6 +1443,57 @@ out:
   return r;
 }
 
+/* [(key, value)] -> sl_option array (views into the list's str objects:
+ * valid while opts lives); NULL with an exception. */
+static sl_option *options_of(PyObject *seq, size_t *n) {
+  Py_ssize_t k = PySequence_Fast_GET_SIZE(seq);
+  sl_option *o = PyMem_RawCalloc((size_t)(k ? k : 1), sizeof *o);
+  if (!o) return (sl_option *)PyErr_NoMemory();
+  for (Py_ssize_t i = 0; i < k; i++) {
+    PyObject *t = PySequence_Fast_GET_ITEM(seq, i);
+    if (!PyTuple_Check(t) || PyTuple_GET_SIZE(t) != 2 ||
+        !(o[i].key = PyUnicode_AsUTF8(PyTuple_GET_ITEM(t, 0))) ||
+        !(o[i].value = PyUnicode_AsUTF8(PyTuple_GET_ITEM(t, 1)))) {
+      if (!PyErr_Occurred()) PyErr_SetString(PyExc_TypeError, "options: (str, str) pairs");
+      PyMem_RawFree(o);
+      return NULL;
+    }
+  }
+  *n = (size_t)k;
+  return o;
+}
+
+/* kafka_source([(option, value)], wm_kind (-1: none), bound_ms, idle_ms) ->
+ * h: message values as str (SimpleStringSchema), per-partition watermarks
+ * from the messages' timestamps when wm_kind >= 0. */
+static PyObject *env_kafka_source(EnvObject *e, PyObject *args) {
+  PyObject *opts;
+  int kind;
+  long long bound, idle;
+  if (!PyArg_ParseTuple(args, "OiLL", &opts, &kind, &bound, &idle) || !env_ok(e)) return NULL;
+  PyObject *seq = PySequence_Fast(opts, "kafka_source needs a list of options");
+  if (!seq) return NULL;
+  size_t n = 0;
+  sl_option *o = options_of(seq, &n);
+  PyObject *r = NULL;
+  if (o) {
+    sl_source *src = sl_kafka_source(o, n);
+    if (src && kind >= 0) {
+      sl_watermark_strategy ws = {.kind = (sl_wm_kind)kind, .out_of_orderness_ms = bound,
+                                  .idle_timeout_ms = idle};
+      if (sl_kafka_source_set_watermarks(src, &ws))
+        PyErr_SetString(PyExc_ValueError, "KafkaSource: the watermark strategy was refused");
+    }
+    if (!PyErr_Occurred()) {
+      sl_stream *s = src ? sl_source_stream(e->env, src) : NULL;
+      r = add_stream(e, s ? sl_map(s, text_to_codec, NULL) : NULL, "Kafka source");
+    }
+  }
+  PyMem_RawFree(o);
+  Py_DECREF(seq);
+  return r;
+}
+
 /* op(handle, mode, factory) -> handle */
 static PyObject *env_op(EnvObject *e, PyObject *args) {
   int h, mode;
@@ -1600,11 +1651,13 @@ static PyObject *env_partition(EnvObject *e, PyObject *args) {
   return add_stream(e, s, how);
 }
 
-/* sink(handle, kind, path) -> collect index for "collect", else None */
+/* sink(handle, kind, path or None, [(option, value)] for "kafka") -> collect
+ * index for "collect", else None */
 static PyObject *env_sink(EnvObject *e, PyObject *args) {
   int h;
   const char *kind, *path = NULL;
-  if (!PyArg_ParseTuple(args, "is|z", &h, &kind, &path) || !env_ok(e)) return NULL;
+  PyObject *opts = NULL;
+  if (!PyArg_ParseTuple(args, "is|zO", &h, &kind, &path, &opts) || !env_ok(e)) return NULL;
   sl_stream *s = get_stream(e, h);
   if (!s) return NULL;
   if (!strcmp(kind, "collect")) {
@@ -1633,7 +1686,16 @@ static PyObject *env_sink(EnvObject *e, PyObject *args) {
     sink = sl_stdout_sink();
   else if (!strcmp(kind, "discard"))
     sink = sl_discard_sink();
-  else
+  else if (!strcmp(kind, "kafka") && opts) {
+    PyObject *seq = PySequence_Fast(opts, "a Kafka sink needs a list of options");
+    if (!seq) return NULL;
+    size_t n = 0;
+    sl_option *o = options_of(seq, &n);
+    sink = o ? sl_kafka_sink(o, n) : NULL;
+    PyMem_RawFree(o);
+    Py_DECREF(seq);
+    if (!o) return NULL;
+  } else
     return PyErr_Format(PyExc_ValueError, "unknown sink '%s'", kind);
   if (strcmp(kind, "discard")) { /* text sinks: str(value) */
     pyop *op = new_op(e, M_TO_TEXT, NULL);
@@ -1718,6 +1780,7 @@ static PyMethodDef env_methods[] = {
     {"file_source", (PyCFunction)env_file_source, METH_VARARGS, "text lines of files"},
     {"collection_source", (PyCFunction)env_collection_source, METH_VARARGS, "values"},
     {"socket_source", (PyCFunction)env_socket_source, METH_VARARGS, "text lines of a TCP server"},
+    {"kafka_source", (PyCFunction)env_kafka_source, METH_VARARGS, "message values of Kafka topics"},
     {"op", (PyCFunction)env_op, METH_VARARGS, "op(h, mode, factory) -> h"},
     {"union", (PyCFunction)env_union, METH_VARARGS, "union([h...]) -> h"},
     {"assign_timestamps", (PyCFunction)env_assign_timestamps, METH_VARARGS, "timestamps, watermarks"},

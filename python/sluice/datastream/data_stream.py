@@ -310,12 +310,15 @@ class DataStream(object):
 
     def sink_to(self, sink):
         from sluice.datastream.connectors.file_system import FileSink, _TextFile
+        from sluice.datastream.connectors.kafka import KafkaSink
+        if isinstance(sink, KafkaSink):
+            return self._sink("kafka", options=sink._options)
         if isinstance(sink, FileSink):
             sink._apply(self._env)
             return self._sink("file", path=sink._path)
         if isinstance(sink, _TextFile):
             return self._sink("file", path=sink.path)
-        raise TypeError("sink_to() needs a FileSink, got %r" % (sink,))
+        raise TypeError("sink_to() needs a FileSink or a KafkaSink, got %r" % (sink,))
 
     def execute_and_collect(self, job_execution_name=None, limit=None):
         """Runs the job (with every sink added so far) and returns an iterator

@@ -232,8 +232,21 @@ class StreamExecutionEnvironment(object):
 
     def from_source(self, source, watermark_strategy=None, source_name=None, type_info=None):
         from sluice.datastream.connectors.file_system import FileSource
+        from sluice.datastream.connectors.kafka import KafkaSource
+        if isinstance(source, KafkaSource):
+            st = watermark_strategy
+            in_source = st is not None and st._kind != "none" and st._assigner is None
+            kind = -1 if not in_source else (_native.WM_MONOTONOUS if st._kind == "monotonous"
+                                             else _native.WM_BOUNDED)
+            s = DataStream(_Node(self, "kafka_source", options=source._options, wm=(
+                kind, st._bound_ms if in_source else 0, st._idle_ms if in_source else 0)))
+            if source_name:
+                s.name(source_name)
+            if st is not None and st._kind != "none" and not in_source:
+                s = s.assign_timestamps_and_watermarks(st)
+            return s
         if not isinstance(source, FileSource):
-            raise TypeError("from_source() needs a FileSource, got %r" % (source,))
+            raise TypeError("from_source() needs a FileSource or a KafkaSource, got %r" % (source,))
         s = self._text_files(source._paths, source._monitor_ms, source_name)
         if watermark_strategy is not None and watermark_strategy._kind != "none":
             s = s.assign_timestamps_and_watermarks(watermark_strategy)
@@ -283,6 +296,8 @@ class StreamExecutionEnvironment(object):
             h = ne.file_source(a["path"])
         elif node.kind == "socket_source":
             h = ne.socket_source(a["host"], a["port"])
+        elif node.kind == "kafka_source":
+            h = ne.kafka_source(a["options"], *a["wm"])
         elif node.kind == "collection":
             h = ne.collection_source(a["items"])
         elif node.kind == "op" and a["mode"] == _native.REDUCE and self._batch_mode():
@@ -312,11 +327,11 @@ class StreamExecutionEnvironment(object):
         elif node.kind == "sink":
             src = ins[0]
             t = node.inputs[0].output_type
-            if a["sink"] in ("file", "print") and t is not None and t != Types.STRING():
+            if a["sink"] in ("file", "print", "kafka") and t is not None and t != Types.STRING():
                 # a typed stream prints as Flink prints it: (a,1), true, +I[a, 1]
                 src = ne.op(src, _native.MAP, _java_str_factory)
                 ne.name(src, "to-string")
-            h = ne.sink(src, a["sink"], a.get("path"))
+            h = ne.sink(src, a["sink"], a.get("path"), a.get("options"))
         else:
             raise AssertionError(node.kind)
         if node.name and node.kind not in ("sink", "partition", "side") and h != (ins[0] if ins else None):
