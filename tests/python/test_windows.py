@@ -13,7 +13,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import winref  # noqa: E402
 
 from sluice.common import Duration, Time, TimestampAssigner, WatermarkStrategy  # noqa: E402
-from sluice.datastream import (AggregateFunction, CoFlatMapFunction, CoMapFunction,  # noqa: E402
+from sluice.datastream import (AggregateFunction, EmbeddedRocksDBStateBackend, CoFlatMapFunction, CoMapFunction,  # noqa: E402
                                CoProcessFunction, KeyedCoProcessFunction, KeyedProcessFunction, OutputTag,
                                ProcessFunction, ProcessWindowFunction, ReduceFunction, StreamExecutionEnvironment,
                                WindowFunction)
@@ -90,8 +90,10 @@ class EventTimeTest(unittest.TestCase):
             with self.subTest(parallelism=p):
                 fn(p)
 
-    def run_windows(self, p, recs, assigner, bound, lateness, build):
+    def run_windows(self, p, recs, assigner, bound, lateness, build, backend=None):
         env = env_p(p)
+        if backend is not None:
+            env.set_state_backend(backend)
         late = OutputTag("late-data")
         sinks = Sinks()
         ws = (WatermarkStrategy.for_bounded_out_of_orderness(Duration.of_millis(bound))
@@ -120,10 +122,11 @@ class EventTimeTest(unittest.TestCase):
         want, want_late = winref.event_time_windows([(k, t, (k, t, v)) for k, t, v in recs], 10, 10, 5, 7, fn)
         self.assertGreater(len(want_late), 10)  # the data has late records
         self.assertGreater(len(want), 3 * 20 + 10)  # and re-firings within the lateness
-        got, late = self.run_windows(1, recs, TumblingEventTimeWindows.of(Time.milliseconds(10)), 5, 7,
-                                     lambda w: w.reduce(Sum()))
-        self.assertEqual(sorted(got), sorted(r[3] for r in want))
-        self.assertEqual(sorted(late), sorted(x[2] for x in want_late))
+        for backend in (None, EmbeddedRocksDBStateBackend()):  # window contents in either backend
+            got, late = self.run_windows(1, recs, TumblingEventTimeWindows.of(Time.milliseconds(10)), 5, 7,
+                                         lambda w: w.reduce(Sum()), backend)
+            self.assertEqual(sorted(got), sorted(r[3] for r in want))
+            self.assertEqual(sorted(late), sorted(x[2] for x in want_late))
         # P=2: no record is late in the reference (disorder within the bound)
         recs2 = out_of_order(600, ["a", "b", "c"], 1, spread=5)
         want, want_late = winref.event_time_windows([(k, t, (k, t, v)) for k, t, v in recs2], 10, 10, 5, 7, fn)
@@ -314,6 +317,34 @@ class SideOutputAndConnectTest(unittest.TestCase):
             self.assertEqual(sorted(sinks.lists["even"]), list(range(0, 20, 2)))
             self.assertEqual(sorted(sinks.lists["odd"]), sorted("odd %d" % i for i in range(1, 20, 2)))
             self.assertEqual(sorted(sinks.lists["big"]), [16, 17, 18, 19])
+
+    def test_keyed_process_side_output(self):
+        """A KeyedProcessFunction's records and timers may yield (tag, value)."""
+        firsts = OutputTag("first")
+
+        class F(KeyedProcessFunction):
+            def open(self, rc):
+                self.seen = rc.get_state(ValueStateDescriptor("seen"))
+
+            def process_element(self, value, ctx):
+                if self.seen.value() is None:
+                    self.seen.update(1)
+                    yield firsts, value
+                    ctx.timer_service().register_event_time_timer(10)
+                yield value[1]
+
+            def on_timer(self, ts, ctx):
+                yield firsts, ("timer", ctx.get_current_key())
+
+        for p in (1, 2):
+            env = env_p(p)
+            sinks = Sinks()
+            s = env.from_collection([("a", 1), ("b", 2), ("a", 3)]).key_by(lambda v: v[0]).process(F())
+            s.add_sink(sinks("main"))
+            s.get_side_output(firsts).add_sink(sinks("first"))
+            env.execute("keyed side")
+            self.assertEqual(sorted(sinks.lists["main"]), [1, 2, 3])
+            self.assertEqual(sorted(sinks.lists["first"]), [("a", 1), ("b", 2), ("timer", "a"), ("timer", "b")])
 
     def test_connect(self):
         class M(CoMapFunction):
