@@ -1,5 +1,5 @@
 """The Python jobs of bench/python.sh: the same jobs as `sluice run upper`,
-`sluice run wordcount` and `sluice run window-agg --window tumbling:1s`,
+`sluice run wordcount` and `sluice run window-agg --window tumbling:10s`,
 written with sluice's Python API.
 argv: map|reduce|window INPUT OUTPUT PARALLELISM; prints one summary line:
 JOB P=N: R records in, S s, X records/s (the job's own time, as the CLI's)."""
@@ -21,7 +21,7 @@ elif job == "reduce":
               .map(lambda t: "%s\t%d" % t))
 elif job == "window":
     # CSV lines timestamp_ms,key,value -> per key, count,sum,min,max in
-    # tumbling event-time windows of 1 s: `start,end,key,count,sum,min,max`
+    # tumbling event-time windows of 10 s: `start,end,key,count,sum,min,max`
     from sluice.common import Duration, Time, WatermarkStrategy
     from sluice.datastream import AggregateFunction, ProcessWindowFunction
     from sluice.datastream.window import TumblingEventTimeWindows
@@ -55,7 +55,7 @@ elif job == "window":
               .assign_timestamps_and_watermarks(WatermarkStrategy.for_bounded_out_of_orderness(Duration.of_millis(0))
                                                 .with_timestamp_assigner(lambda v, ts: v[0]))
               .key_by(lambda v: v[1])
-              .window(TumblingEventTimeWindows.of(Time.seconds(1)))
+              .window(TumblingEventTimeWindows.of(Time.seconds(10)))
               .aggregate(Stats(), Line()))
 else:
     sys.exit("job: map, reduce or window")
