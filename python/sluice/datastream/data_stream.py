@@ -468,8 +468,8 @@ class KeyedStream(DataStream):
             w = WindowedStream(self, CountTumblingWindowAssigner())
             return w.trigger(PurgingTrigger.of(CountTrigger.of(size)))
         w = WindowedStream(self, CountSlidingWindowAssigner())
-        w._evict = size
-        return w.trigger(CountTrigger.of(slide))
+        w._sliding_count = (size, slide)
+        return w
 
 
 def _open_fn(f, native_ctx):
@@ -481,6 +481,14 @@ def _open_fn(f, native_ctx):
             pass
         f.open(RuntimeContext(native_ctx))
     return f
+
+
+def _closer(opened):
+    def close():
+        for f in opened:
+            if isinstance(f, Function):
+                f.close()
+    return close
 
 
 def _assigner_factory(extract):
@@ -507,7 +515,7 @@ class WindowedStream(object):
         self._trigger = None
         self._lateness = 0
         self._late_tag = None
-        self._evict = 0
+        self._sliding_count = None
 
     def get_execution_environment(self):
         return self._keyed._env
@@ -520,6 +528,7 @@ class WindowedStream(object):
         if not isinstance(trigger, Trigger):
             raise TypeError("trigger() takes one of sluice's triggers (CountTrigger, EventTimeTrigger, "
                             "ProcessingTimeTrigger, PurgingTrigger), got %r" % (trigger,))
+        self._no_sliding_count("trigger")
         self._trigger = trigger
         return self
 
@@ -540,6 +549,11 @@ class WindowedStream(object):
         raise NotImplementedError("sluice's windows have no evictors (count_window(size, slide) keeps "
                                   "the last size records itself)")
 
+    def _no_sliding_count(self, what):
+        if self._sliding_count:
+            raise ValueError("%s: not for count_window(size, slide), which fires every slide records"
+                             % what)
+
     # ---- the window function ------------------------------------------------------------
     def _window_of(self):
         from sluice.datastream.window import GlobalWindow, TimeWindow
@@ -550,23 +564,17 @@ class WindowedStream(object):
 
     def _build(self, name, make_call, fns, output_type):
         """make_call(opened fns, native ctx) -> call(key, window, values)."""
+        if self._sliding_count:
+            return self._build_sliding_count(make_call, fns, output_type)
         win = self._window_of()
-        evict = self._evict
 
         def make(native_ctx):
             opened = [_open_fn(f, native_ctx) if f is not None else None for f in fns]
             inner = make_call(opened, native_ctx)
 
             def call(key, start, end, values):
-                if evict and len(values) > evict:
-                    values = values[-evict:]
                 return inner(key, win(start, end), values)
-
-            def close():
-                for f in opened:
-                    if isinstance(f, Function):
-                        f.close()
-            return (call, None, close)
+            return (call, None, _closer(opened))
         a = self._assigner
         t = self._trigger
         node = _Node(self._keyed._env, "window", [self._keyed._node], factory=make,
@@ -575,7 +583,43 @@ class WindowedStream(object):
                            bool(t and t._purge), self._lateness if a._time == _native.EVENT_TIME else 0,
                            self._late_tag))
         node.output_type = check_type_info(output_type)
+        return DataStream(node)
 
+    def _build_sliding_count(self, make_call, fns, output_type):
+        """count_window(size, slide) (Flink: a global window, CountTrigger
+        of slide, CountEvictor of size): a keyed process over the engine's
+        keyed state -- the key's last `size` values (list state) and the
+        records since the last firing (value state) -- calling the window
+        function every `slide` records, so the state stays bounded."""
+        from sluice.datastream.window import GlobalWindow
+        size, slide = self._sliding_count
+        g = GlobalWindow.get()
+
+        def make(native_ctx):
+            opened = [_open_fn(f, native_ctx) if f is not None else None for f in fns]
+            inner = make_call(opened, native_ctx)
+            last = native_ctx.list_state("__sluice_count_window")
+            count = native_ctx.value_state("__sluice_count_window_n")
+            key = native_ctx.current_key
+
+            def call(v):
+                vals = last.get()
+                vals.append(v)
+                if len(vals) > size:
+                    vals = vals[-size:]
+                    last.update(vals)
+                else:
+                    last.add(v)
+                n = (count.value() or 0) + 1
+                if n < slide:
+                    count.update(n)
+                    return None
+                count.clear()
+                return inner(key(), g, vals)
+            return (call, None, _closer(opened))
+        node = _Node(self._keyed._env, "op", [self._keyed._node], mode=_native.KEYED_PROCESS, factory=make,
+                     what="count_window")
+        node.output_type = check_type_info(output_type)
         return DataStream(node)
 
     @staticmethod
