@@ -526,9 +526,10 @@ static int batch_fn(void *ud, sl_ctx *ctx, const sl_record *in, size_t n, sl_col
         if (!res) rc = py_fail(op, ctx, v, "function raised");
         break;
       case M_TIMESTAMP: {
-        /* the record as it is, with the timestamp the assigner returns */
-        PyObject *rts = r->ts == SL_NO_TIMESTAMP ? Py_None : PyLong_FromLongLong(r->ts);
-        if (r->ts == SL_NO_TIMESTAMP) Py_INCREF(rts);
+        /* the record as it is, with the timestamp the assigner returns; no
+         * timestamp is passed as SL_NO_TIMESTAMP, Flink's NO_TIMESTAMP
+         * (Long.MIN_VALUE) too */
+        PyObject *rts = PyLong_FromLongLong(r->ts);
         res = rts ? PyObject_CallFunctionObjArgs(sub->call, v, rts, NULL) : NULL;
         Py_XDECREF(rts);
         long long ts = res ? PyLong_AsLongLong(res) : -1;

@@ -235,6 +235,13 @@ class EventTimeTest(unittest.TestCase):
                 .with_timestamp_assigner(a).with_idleness(Duration.of_seconds(5))).process(Ts())
                 .execute_and_collect())
             self.assertEqual(got, [(3, 30), (1, 10), (2, 20)])
+        # a record without a timestamp: record_timestamp is Long.MIN_VALUE (Flink's NO_TIMESTAMP)
+        env = env_p(1)
+        got = list(env.from_collection([7]).assign_timestamps_and_watermarks(
+            WatermarkStrategy.for_monotonous_timestamps().with_timestamp_assigner(lambda v, ts: 5 if ts == -2 ** 63
+                                                                                  else 0))
+            .process(Ts()).execute_and_collect())
+        self.assertEqual(got, [(7, 5)])
 
     def test_count_windows(self):
         rnd = random.Random(5)
