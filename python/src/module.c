@@ -43,8 +43,10 @@
  *   8. Side outputs: a function's item (OutputTag, value) is emitted with
  *      sl_emit_side under the tag's name, interned in the Env (the
  *      buffered output points at it without the GIL).
- *   9. connect is the engine's two-input sl_connect, which calls per
- *      record: one GIL per record there.
+ *   9. connect: each input's records get a tag byte (0 or 1) in C, the
+ *      two are unioned into one batch operator (keyed, with state and
+ *      timers, when both inputs are keyed) that calls the function of
+ *      each record's input: one GIL per run here too.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -443,12 +445,21 @@ static int batch_fn(void *ud, sl_ctx *ctx, const sl_record *in, size_t n, sl_col
   int rc = 0;
   for (size_t i = 0; i < n && !rc; i++) {
     const sl_record *r = &in[i];
-    PyObject *v = slpy_decode(r->value, r->value_len), *res = NULL;
+    int co = op->mode == M_CO;
+    PyObject *v = r->value_len > (uint32_t)co ? slpy_decode(r->value + co, r->value_len - co) : NULL,
+             *res = NULL;
     if (!v) {
+      if (!PyErr_Occurred()) PyErr_SetString(PyExc_ValueError, "an empty record");
       rc = py_fail(op, ctx, NULL, "could not read its input:");
       break;
     }
     switch (op->mode) {
+      case M_CO: /* connect: the input's tag byte picks the function (co_tag) */
+        c->ts = r->ts;
+        res = PyObject_CallOneArg(PyTuple_GET_ITEM(sub->call, ((const uint8_t *)r->value)[0] & 1), v);
+        if (!res || (rc = out_iter(sub, op->env, r->ts, res)))
+          rc = py_fail(op, ctx, v, iter_what(res, rc, "function raised"));
+        break;
       case M_MAP:
         res = PyObject_CallOneArg(sub->call, v);
         if (!res) {
@@ -574,12 +585,18 @@ static const sl_state_desc g_reduce_desc = {.name = "__sluice_reduce", .kind = S
 
 /* One keyed record of a run (GIL held, key bound): reduce or process. */
 static int keyed_one(pyop *op, sl_ctx *ctx, pysub *sub, const sl_record *r) {
-  PyObject *v = slpy_decode(r->value, r->value_len), *res = NULL, *a = NULL;
+  int co = op->mode == M_CO;
+  PyObject *v = r->value_len > (uint32_t)co ? slpy_decode(r->value + co, r->value_len - co) : NULL,
+           *res = NULL, *a = NULL;
   int rc = 0;
-  if (!v) return py_fail(op, ctx, NULL, "could not read its input:");
-  if (op->mode == M_KPROCESS) {
+  if (!v) {
+    if (!PyErr_Occurred()) PyErr_SetString(PyExc_ValueError, "an empty record");
+    return py_fail(op, ctx, NULL, "could not read its input:");
+  }
+  if (op->mode == M_KPROCESS || co) {
     ((CtxObject *)sub->rctx)->ts = r->ts;
-    res = PyObject_CallOneArg(sub->call, v);
+    res = PyObject_CallOneArg(co ? PyTuple_GET_ITEM(sub->call, ((const uint8_t *)r->value)[0] & 1)
+                                 : sub->call, v);
     if (!res || (rc = out_iter(sub, op->env, r->ts, res)))
       rc = py_fail(op, ctx, v, iter_what(res, rc, "function raised"));
     goto out;
@@ -726,37 +743,24 @@ out:
   return out_flush(sub, out);
 }
 
-/* connect: input i's records go to the i-th function (one GIL per record:
- * the engine's two-input operator calls per record). */
-static int co_fn(pyop *op, sl_ctx *ctx, const sl_record *in, sl_collector *out, int i) {
-  pysub *sub = sl_ctx_local(ctx);
-  gil g;
-  gil_take(&g, &op->env->tss);
-  int rc = 0;
-  PyObject *v = slpy_decode(in->value, in->value_len), *res = NULL;
-  if (!v) {
-    rc = py_fail(op, ctx, NULL, "could not read its input:");
-  } else {
-    ((CtxObject *)sub->rctx)->ts = in->ts;
-    res = PyObject_CallOneArg(PyTuple_GET_ITEM(sub->call, i), v);
-    if (!res || (rc = out_iter(sub, op->env, in->ts, res)))
-      rc = py_fail(op, ctx, v, iter_what(res, rc, "function raised"));
-  }
-  Py_XDECREF(v);
-  Py_XDECREF(res);
-  gil_drop(&g);
-  if (rc) {
-    sub->n_recs = 0;
-    sub->obuf.len = 0;
-    return rc;
-  }
-  return out_flush(sub, out);
+/* connect: each input's records get a tag byte in front of the value
+ * (0: first input, 1: second; no GIL), so that the two inputs, unioned,
+ * reach one batch operator that calls the function of each record's
+ * input: one GIL per run as everywhere (sl_connect calls per record). */
+static int co_tag(sl_ctx *ctx, const sl_record *in, sl_record *out, uint8_t tag) {
+  uint8_t *p = sl_ctx_scratch(ctx, (size_t)in->value_len + 1);
+  if (!p) return sl_ctx_fail(ctx, "out of memory");
+  p[0] = tag;
+  if (in->value_len) memcpy(p + 1, in->value, in->value_len);
+  out->value = p;
+  out->value_len = in->value_len + 1;
+  return 0;
 }
-static int co_fn1(void *ud, sl_ctx *ctx, const sl_record *in, sl_collector *out) {
-  return co_fn(ud, ctx, in, out, 0);
+static int co_tag0(void *ud, sl_ctx *ctx, const sl_record *in, sl_record *out) {
+  return co_tag(ctx, in, out, 0);
 }
-static int co_fn2(void *ud, sl_ctx *ctx, const sl_record *in, sl_collector *out) {
-  return co_fn(ud, ctx, in, out, 1);
+static int co_tag1(void *ud, sl_ctx *ctx, const sl_record *in, sl_record *out) {
+  return co_tag(ctx, in, out, 1);
 }
 
 /* Text lines -> codec strings (no GIL). */
@@ -1578,17 +1582,23 @@ static PyObject *env_window(EnvObject *e, PyObject *args) {
   return add_stream(e, sl_rich(s, op_open, op_close, op), "window");
 }
 
-/* connect(h1, h2, factory) -> h: the engine's two-input operator (keyed
- * when both inputs are). */
+/* connect(h1, h2, factory, keyed) -> h: both inputs tagged (co_tag),
+ * unioned, into one batch operator; keyed (both inputs keyed): a keyed
+ * batch operator with keyed state and timers, the records keeping the
+ * keys their key selectors gave them. */
 static PyObject *env_connect(EnvObject *e, PyObject *args) {
-  int h1, h2;
+  int h1, h2, keyed;
   PyObject *factory;
-  if (!PyArg_ParseTuple(args, "iiO", &h1, &h2, &factory) || !env_ok(e)) return NULL;
+  if (!PyArg_ParseTuple(args, "iiOp", &h1, &h2, &factory, &keyed) || !env_ok(e)) return NULL;
   sl_stream *a = get_stream(e, h1), *b = a ? get_stream(e, h2) : NULL;
   if (!b) return NULL;
   pyop *op = new_op(e, M_CO, factory);
   if (!op) return NULL;
-  sl_stream *s = sl_connect(a, b, co_fn1, co_fn2, op);
+  sl_stream *ins[2] = {sl_map(a, co_tag0, NULL), sl_map(b, co_tag1, NULL)};
+  if (!ins[0] || !ins[1]) return graph_error(e, "connect");
+  sl_stream *s = sl_union(ins, 2);
+  if (s && keyed) s = sl_keyed_process_batch(sl_key_by(s, NULL, NULL), kbatch_fn, ktimer_fn, op);
+  else if (s) s = sl_flat_map_batch(s, batch_fn, op);
   if (!s) return graph_error(e, "connect");
   return add_stream(e, sl_rich(s, op_open, op_close, op), "connect");
 }

@@ -421,6 +421,38 @@ class SideOutputAndConnectTest(unittest.TestCase):
             self.assertEqual(collections.Counter((k, side) for k, _, side in got),
                              collections.Counter([(r[0], 1) for r in a] + [(r[0], 2) for r in b]))
 
+    def test_keyed_connect_timers(self):
+        """A KeyedCoProcessFunction's event-time timer (registered by either
+        input, one per key) fires at the end of the input with the key's
+        count over both streams."""
+        class Final(KeyedCoProcessFunction):
+            def open(self, runtime_context):
+                self.n = runtime_context.get_state(ValueStateDescriptor("n"))
+
+            def bump(self, ctx):
+                self.n.update((self.n.value() or 0) + 1)
+                ctx.timer_service().register_event_time_timer(1000)
+                return []
+
+            def process_element1(self, value, ctx):
+                return self.bump(ctx)
+
+            def process_element2(self, value, ctx):
+                return self.bump(ctx)
+
+            def on_timer(self, timestamp, ctx):
+                yield (ctx.get_current_key(), self.n.value(), timestamp)
+
+        a = [("k%d" % (i % 5), i) for i in range(40)]
+        b = [("k%d" % (i % 3), i) for i in range(30)]
+        for p in (1, 2):
+            env = env_p(p)
+            got = list(env.from_collection(a).key_by(lambda r: r[0])
+                       .connect(env.from_collection(b).key_by(lambda r: r[0])).process(Final())
+                       .execute_and_collect())
+            want = collections.Counter(r[0] for r in a + b)
+            self.assertEqual(sorted(got), sorted((k, n, 1000) for k, n in want.items()))
+
 
 class WindowErrorTest(unittest.TestCase):
     def test_window_function_raises(self):

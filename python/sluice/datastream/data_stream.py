@@ -720,8 +720,10 @@ def _check_window_function(wf, what):
 
 class ConnectedStreams(object):
     """Two connected streams (DataStream.connect): map / flat_map / process
-    with a two-input function, in one engine operator (sl_connect; keyed
-    when both inputs are keyed: the functions share keyed state)."""
+    with a two-input function, in one batch operator (one interpreter lock
+    per run of records of either input); keyed when both inputs are keyed:
+    the functions share keyed state, and a KeyedCoProcessFunction has
+    timers (ctx.timer_service(), on_timer)."""
 
     def __init__(self, stream1, stream2):
         self.stream1 = stream1
@@ -744,8 +746,18 @@ class ConnectedStreams(object):
                 ctx = (KeyedCoProcessFunction.Context if keyed else CoProcessFunction.Context)(native_ctx)
                 p1, p2 = f.process_element1, f.process_element2
                 calls = (lambda v: p1(v, ctx), lambda v: p2(v, ctx))
+                if keyed and both_keyed:
+                    tctx = KeyedProcessFunction.OnTimerContext(native_ctx)
+                    ot = f.on_timer
+
+                    def on_timer(ts, domain):
+                        tctx._domain = domain
+                        return ot(ts, tctx)
+                    return (calls, on_timer, f.close)
             return (calls, None, f.close)
-        node = _Node(self.stream1._env, "connect", [self.stream1._node, self.stream2._node], factory=make)
+        both_keyed = isinstance(self.stream1, KeyedStream) and isinstance(self.stream2, KeyedStream)
+        node = _Node(self.stream1._env, "connect", [self.stream1._node, self.stream2._node], factory=make,
+                     keyed=both_keyed)
         node.output_type = check_type_info(output_type)
 
         return DataStream(node)

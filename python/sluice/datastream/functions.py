@@ -273,8 +273,10 @@ class CoProcessFunction(Function):
 
 class KeyedCoProcessFunction(CoProcessFunction):
     """On two connected keyed streams: keyed state shared by both inputs,
-    ctx.get_current_key().  (Timers are not available on connected streams
-    in this version.)"""
+    ctx.get_current_key(), ctx.timer_service() timers and on_timer."""
 
     class Context(KeyedProcessFunction.Context):
+        pass
+
+    def on_timer(self, timestamp, ctx):
         pass

@@ -317,7 +317,7 @@ class StreamExecutionEnvironment(object):
         elif node.kind == "window":
             h = ne.window(ins[0], a["factory"], *a["spec"])
         elif node.kind == "connect":
-            h = ne.connect(ins[0], ins[1], a["factory"])
+            h = ne.connect(ins[0], ins[1], a["factory"], a["keyed"])
         elif node.kind == "side":
             h = ne.side_output(ins[0], a["tag"])
         elif node.kind == "union":
