@@ -131,6 +131,7 @@ class EventTimeTest(unittest.TestCase):
         recs2 = out_of_order(600, ["a", "b", "c"], 1, spread=5)
         want, want_late = winref.event_time_windows([(k, t, (k, t, v)) for k, t, v in recs2], 10, 10, 5, 7, fn)
         self.assertEqual(want_late, [])
+        self.assertEqual(len(set(r[:3] for r in want)), len(want))  # and no window fires twice
         for p in (1, 2):
             got, late = self.run_windows(p, recs2, TumblingEventTimeWindows.of(Time.milliseconds(10)), 5, 7,
                                          lambda w: w.reduce(Sum()))
@@ -164,6 +165,8 @@ class EventTimeTest(unittest.TestCase):
             recs = out_of_order(400, ["x", "y"], 2, spread)
             want, want_late = winref.event_time_windows(recs, 20, 5, 3, 4, fn)
             self.assertEqual(p == 2, not want_late)
+            if p == 2:  # and no window fires twice
+                self.assertEqual(len(set(r[:3] for r in want)), len(want))
             got, late = self.run_windows(p, recs, SlidingEventTimeWindows.of(Time.milliseconds(20),
                                                                              Time.milliseconds(5)), 3, 4,
                                          lambda w: w.aggregate(Avg(), Tag()))
@@ -179,6 +182,8 @@ class EventTimeTest(unittest.TestCase):
             recs = out_of_order(300, ["a", "b"], 3, spread)
             want, want_late = winref.event_time_windows(recs, 10, 10, 2, 0, lambda k, s, e, vs: (k, s, e, list(vs)))
             self.assertEqual(p == 2, not want_late)
+            if p == 2:  # and no window fires twice
+                self.assertEqual(len(set(r[:3] for r in want)), len(want))
             for build in (lambda w: w.process(Describe()), lambda w: w.apply(Apply()),
                           lambda w: w.apply(lambda k, win, xs: [(k, win.start, win.end, [x[2] for x in xs])])):
                 got, late = self.run_windows(p, recs, TumblingEventTimeWindows.of(Time.milliseconds(10)), 2, 0,
