@@ -31,6 +31,22 @@
  *   5. A Python exception fails the job: the operator gets a short message
  *      (exception, record) for the engine's error, and the first exception
  *      is kept with its traceback for execute() to raise.
+ *   6. Event time: a Python timestamp assigner is a batch operator (one
+ *      GIL per run) that stamps records; the engine's sl_assign_timestamps
+ *      behind it keeps those timestamps and makes the watermarks in C.
+ *   7. Windows are the engine's sl_window_process: each window's values
+ *      are buffered serialised in keyed list state (checkpointed like any
+ *      state; window bookkeeping, triggers, lateness and the late side
+ *      output run in C without the GIL), and the Python function (reduce,
+ *      aggregate, process, apply, composed by the package) runs once per
+ *      firing with one GIL over the window's values.
+ *   8. Side outputs: a function's item (OutputTag, value) is emitted with
+ *      sl_emit_side under the tag's name, interned in the Env (the
+ *      buffered output points at it without the GIL).
+ *   9. connect: each input's records get a tag byte (0 or 1) in C, the
+ *      two are unioned into one batch operator (keyed, with state and
+ *      timers, when both inputs are keyed) that calls the function of
+ *      each record's input: one GIL per run here too.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -119,11 +135,15 @@ enum {
   M_REDUCE,   /* call(acc, value) -> acc (keyed) */
   M_KPROCESS, /* KeyedProcessFunction: call(value, ts) -> iterable (keyed) */
   M_TO_TEXT,  /* str(value) for text sinks, in C where it can */
+  M_TIMESTAMP, /* TimestampAssigner: call(value, record_ts) -> int (the record's new ts) */
+  M_WINDOW,   /* window function: call(key, start, end, [values]) -> iterable (keyed) */
+  M_CO,       /* connect: call is (call1, call2), each call(value) -> iterable */
   M__N
 };
 static const char *const g_mode_names[M__N] = {"map", "flat_map", "filter", "key selector",
                                                "process", "sink", "reduce", "process",
-                                               "to-text"};
+                                               "to-text", "timestamp assigner", "window",
+                                               "connect"};
 
 typedef struct EnvObject EnvObject;
 
@@ -137,6 +157,7 @@ typedef struct pyop {
 
 /* A record the function produced, in the instance's output buffer. */
 typedef struct outrec {
+  const char *tag; /* side output (an Env's interned name), NULL: the main output */
   int64_t ts;
   size_t koff, voff;
   uint32_t klen, vlen;
@@ -161,6 +182,8 @@ struct EnvObject {
   sl_collect **colls;
   int n_colls, cap_colls;
   PyObject *error; /* the first exception a user function raised */
+  char **tags;     /* side output names (interned: the strings never move) */
+  int n_tags, cap_tags;
   int running;
   ts_list tss; /* thread states of this job's workers */
 };
@@ -240,7 +263,7 @@ static int out_add(pysub *sub, int64_t ts, const void *key, uint32_t klen, size_
     if (t_depth) PyErr_SetString(PyExc_ValueError, "a record value is larger than 4 GB");
     return -1;
   }
-  sub->recs[sub->n_recs++] = (outrec){ts, koff, voff, klen, (uint32_t)vlen};
+  sub->recs[sub->n_recs++] = (outrec){NULL, ts, koff, voff, klen, (uint32_t)vlen};
   return 0;
 }
 
@@ -251,17 +274,59 @@ static int out_obj(pysub *sub, int64_t ts, PyObject *obj, const void *key, uint3
   return out_add(sub, ts, key, klen, voff, sub->obuf.len - voff);
 }
 
+/* The interned copy of side output name `name` (GIL held): it lives as
+ * long as the Env, so records in flight can point at it without the GIL. */
+static PyObject *g_output_tag_type; /* sluice's OutputTag class (setup_tags) */
+
+static const char *env_tag(EnvObject *e, const char *name) {
+  for (int i = 0; i < e->n_tags; i++)
+    if (!strcmp(e->tags[i], name)) return e->tags[i];
+  if (e->n_tags == e->cap_tags) {
+    int cap = e->cap_tags ? 2 * e->cap_tags : 8;
+    char **l = PyMem_RawRealloc(e->tags, (size_t)cap * sizeof *l);
+    if (!l) return (const char *)PyErr_NoMemory();
+    e->tags = l;
+    e->cap_tags = cap;
+  }
+  char *t = PyMem_RawMalloc(strlen(name) + 1);
+  if (!t) return (const char *)PyErr_NoMemory();
+  strcpy(t, name);
+  e->tags[e->n_tags++] = t;
+  return t;
+}
+
+/* (OutputTag, value), PyFlink's way of emitting to a side output: the
+ * tag's name, NULL when item is a plain record, or NULL with an exception. */
+static const char *item_tag(EnvObject *e, PyObject *item) {
+  if (!g_output_tag_type || !PyTuple_CheckExact(item) || PyTuple_GET_SIZE(item) != 2 ||
+      !PyObject_TypeCheck(PyTuple_GET_ITEM(item, 0), (PyTypeObject *)g_output_tag_type))
+    return NULL;
+  PyObject *id = PyObject_GetAttrString(PyTuple_GET_ITEM(item, 0), "tag_id");
+  const char *name = id && PyUnicode_Check(id) ? PyUnicode_AsUTF8(id) : NULL;
+  const char *t = name ? env_tag(e, name) : NULL;
+  if (id && !PyUnicode_Check(id)) PyErr_SetString(PyExc_TypeError, "an OutputTag's tag_id must be a str");
+  Py_XDECREF(id);
+  return t;
+}
+
 /* Every item of the iterable a flat_map / process returned (None: none):
  * 0, -1 when iterating raised (the user's code: a generator runs here), -2
- * when an item could not be serialised. */
-static int out_iter(pysub *sub, int64_t ts, PyObject *res) {
+ * when an item could not be serialised.  An item (OutputTag, value) goes
+ * to that side output. */
+static int out_iter(pysub *sub, EnvObject *e, int64_t ts, PyObject *res) {
   if (res == Py_None) return 0;
   PyObject *it = PyObject_GetIter(res);
   if (!it) return -1;
   PyObject *item;
   int rc = 0;
   while (!rc && (item = PyIter_Next(it))) {
-    rc = out_obj(sub, ts, item, NULL, 0) ? -2 : 0;
+    const char *tag = item_tag(e, item);
+    if (tag) {
+      rc = out_obj(sub, ts, PyTuple_GET_ITEM(item, 1), NULL, 0) ? -2 : 0;
+      if (!rc) sub->recs[sub->n_recs - 1].tag = tag;
+    } else {
+      rc = PyErr_Occurred() ? -2 : out_obj(sub, ts, item, NULL, 0) ? -2 : 0;
+    }
     Py_DECREF(item);
   }
   Py_DECREF(it);
@@ -279,7 +344,7 @@ static int out_flush(pysub *sub, sl_collector *out) {
     outrec *o = &sub->recs[i];
     sl_record r = {o->ts, o->klen ? sub->obuf.p + o->koff : NULL, o->klen,
                    sub->obuf.p + o->voff, o->vlen};
-    rc = sl_emit(out, &r);
+    rc = o->tag ? sl_emit_side(out, o->tag, &r) : sl_emit(out, &r);
   }
   sub->n_recs = 0;
   sub->obuf.len = 0;
@@ -331,6 +396,12 @@ static int op_open(void *ud, sl_ctx *ctx) {
     rc = py_fail(op, ctx, NULL, "function's open() raised");
     goto out;
   }
+  if (op->mode == M_CO && !(PyTuple_Check(PyTuple_GET_ITEM(res, 0)) &&
+                            PyTuple_GET_SIZE(PyTuple_GET_ITEM(res, 0)) == 2)) {
+    PyErr_SetString(PyExc_TypeError, "sluice: a co-function's factory must return 2 calls");
+    rc = py_fail(op, ctx, NULL, "function's open() raised");
+    goto out;
+  }
   sub->call = PyTuple_GET_ITEM(res, 0);
   sub->on_timer = PyTuple_GET_ITEM(res, 1);
   sub->close = PyTuple_GET_ITEM(res, 2);
@@ -374,12 +445,21 @@ static int batch_fn(void *ud, sl_ctx *ctx, const sl_record *in, size_t n, sl_col
   int rc = 0;
   for (size_t i = 0; i < n && !rc; i++) {
     const sl_record *r = &in[i];
-    PyObject *v = slpy_decode(r->value, r->value_len), *res = NULL;
+    int co = op->mode == M_CO;
+    PyObject *v = r->value_len > (uint32_t)co ? slpy_decode(r->value + co, r->value_len - co) : NULL,
+             *res = NULL;
     if (!v) {
+      if (!PyErr_Occurred()) PyErr_SetString(PyExc_ValueError, "an empty record");
       rc = py_fail(op, ctx, NULL, "could not read its input:");
       break;
     }
     switch (op->mode) {
+      case M_CO: /* connect: the input's tag byte picks the function (co_tag) */
+        c->ts = r->ts;
+        res = PyObject_CallOneArg(PyTuple_GET_ITEM(sub->call, ((const uint8_t *)r->value)[0] & 1), v);
+        if (!res || (rc = out_iter(sub, op->env, r->ts, res)))
+          rc = py_fail(op, ctx, v, iter_what(res, rc, "function raised"));
+        break;
       case M_MAP:
         res = PyObject_CallOneArg(sub->call, v);
         if (!res) {
@@ -411,7 +491,7 @@ static int batch_fn(void *ud, sl_ctx *ctx, const sl_record *in, size_t n, sl_col
         c->ts = r->ts;
         res = op->mode == M_FLAT_MAP ? PyObject_CallOneArg(sub->call, v)
                                      : PyObject_CallFunctionObjArgs(sub->call, v, NULL);
-        if (!res || (rc = out_iter(sub, r->ts, res)))
+        if (!res || (rc = out_iter(sub, op->env, r->ts, res)))
           rc = py_fail(op, ctx, v, iter_what(res, rc, "function raised"));
         break;
       case M_KEY: {
@@ -456,6 +536,34 @@ static int batch_fn(void *ud, sl_ctx *ctx, const sl_record *in, size_t n, sl_col
         res = PyObject_CallOneArg(sub->call, v);
         if (!res) rc = py_fail(op, ctx, v, "function raised");
         break;
+      case M_TIMESTAMP: {
+        /* the record as it is, with the timestamp the assigner returns; no
+         * timestamp is passed as SL_NO_TIMESTAMP, Flink's NO_TIMESTAMP
+         * (Long.MIN_VALUE) too */
+        PyObject *rts = PyLong_FromLongLong(r->ts);
+        res = rts ? PyObject_CallFunctionObjArgs(sub->call, v, rts, NULL) : NULL;
+        Py_XDECREF(rts);
+        long long ts = res ? PyLong_AsLongLong(res) : -1;
+        if (!res || (ts == -1 && PyErr_Occurred())) {
+          if (res && PyErr_ExceptionMatches(PyExc_TypeError)) {
+            PyErr_Clear();
+            PyErr_Format(PyExc_TypeError, "extract_timestamp must return an int (milliseconds), "
+                         "got %.100s", Py_TYPE(res)->tp_name);
+          }
+          rc = py_fail(op, ctx, v, res ? "returned a bad timestamp:" : "function raised");
+          break;
+        }
+        if (slpy_buf_reserve(&sub->obuf, r->value_len)) {
+          rc = py_fail(op, ctx, v, "failed:");
+          break;
+        }
+        size_t voff = sub->obuf.len;
+        memcpy(sub->obuf.p + voff, r->value, r->value_len);
+        sub->obuf.len += r->value_len;
+        if (out_add(sub, (int64_t)ts, r->key, r->key_len, voff, r->value_len))
+          rc = py_fail(op, ctx, v, "failed:");
+        break;
+      }
       default:
         PyErr_SetString(PyExc_SystemError, "sluice: bad operator mode");
         rc = py_fail(op, ctx, v, "failed:");
@@ -477,13 +585,19 @@ static const sl_state_desc g_reduce_desc = {.name = "__sluice_reduce", .kind = S
 
 /* One keyed record of a run (GIL held, key bound): reduce or process. */
 static int keyed_one(pyop *op, sl_ctx *ctx, pysub *sub, const sl_record *r) {
-  PyObject *v = slpy_decode(r->value, r->value_len), *res = NULL, *a = NULL;
+  int co = op->mode == M_CO;
+  PyObject *v = r->value_len > (uint32_t)co ? slpy_decode(r->value + co, r->value_len - co) : NULL,
+           *res = NULL, *a = NULL;
   int rc = 0;
-  if (!v) return py_fail(op, ctx, NULL, "could not read its input:");
-  if (op->mode == M_KPROCESS) {
+  if (!v) {
+    if (!PyErr_Occurred()) PyErr_SetString(PyExc_ValueError, "an empty record");
+    return py_fail(op, ctx, NULL, "could not read its input:");
+  }
+  if (op->mode == M_KPROCESS || co) {
     ((CtxObject *)sub->rctx)->ts = r->ts;
-    res = PyObject_CallOneArg(sub->call, v);
-    if (!res || (rc = out_iter(sub, r->ts, res)))
+    res = PyObject_CallOneArg(co ? PyTuple_GET_ITEM(sub->call, ((const uint8_t *)r->value)[0] & 1)
+                                 : sub->call, v);
+    if (!res || (rc = out_iter(sub, op->env, r->ts, res)))
       rc = py_fail(op, ctx, v, iter_what(res, rc, "function raised"));
     goto out;
   }
@@ -564,7 +678,7 @@ static int ktimer_fn(void *ud, sl_ctx *ctx, int64_t ts, sl_time_domain domain,
   int rc = 0;
   c->ts = ts;
   PyObject *res = PyObject_CallFunction(sub->on_timer, "Li", (long long)ts, (int)domain);
-  if (!res || (rc = out_iter(sub, ts, res)))
+  if (!res || (rc = out_iter(sub, op->env, ts, res)))
     rc = py_fail(op, ctx, NULL, !res || rc == -1 ? "function's on_timer raised"
                                                  : "on_timer's results could not be serialised:");
   Py_XDECREF(res);
@@ -575,6 +689,78 @@ static int ktimer_fn(void *ud, sl_ctx *ctx, int64_t ts, sl_time_domain domain,
     return rc;
   }
   return out_flush(sub, out);
+}
+
+/* A window firing: one GIL per firing (the elements were buffered in the
+ * engine's list state, serialised, without the GIL): call(key, start, end,
+ * [values]) yields the results, stamped end - 1. */
+static int window_fn(void *ud, sl_ctx *ctx, const sl_window *w, sl_window_elems *elems,
+                     sl_collector *out) {
+  pyop *op = ud;
+  pysub *sub = sl_ctx_local(ctx);
+  gil g;
+  gil_take(&g, &op->env->tss);
+  int rc = 0;
+  sl_bytes k;
+  sl_record r;
+  PyObject *key = NULL, *l = PyList_New(0), *res = NULL;
+  if (!l) {
+    rc = py_fail(op, ctx, NULL, "failed:");
+    goto out;
+  }
+  if (sl_ctx_key(ctx, &k) == 0) key = slpy_decode(k.data, k.len);
+  else key = Py_None, Py_INCREF(key);
+  if (!key) {
+    rc = py_fail(op, ctx, NULL, "could not read its key:");
+    goto out;
+  }
+  while (sl_window_next(elems, &r)) {
+    PyObject *v = slpy_decode(r.value, r.value_len);
+    if (!v || PyList_Append(l, v)) {
+      Py_XDECREF(v);
+      rc = py_fail(op, ctx, NULL, "could not read its window's elements:");
+      goto out;
+    }
+    Py_DECREF(v);
+  }
+  int64_t ts = w->end - 1;
+  ((CtxObject *)sub->rctx)->ts = ts;
+  res = PyObject_CallFunction(sub->call, "OLLO", key, (long long)w->start, (long long)w->end, l);
+  if (!res || (rc = out_iter(sub, op->env, ts, res))) {
+    PyObject *first = PyList_GET_SIZE(l) ? PyList_GET_ITEM(l, 0) : NULL;
+    rc = py_fail(op, ctx, first, iter_what(res, rc, "function raised"));
+  }
+out:
+  Py_XDECREF(key);
+  Py_XDECREF(l);
+  Py_XDECREF(res);
+  gil_drop(&g);
+  if (rc) {
+    sub->n_recs = 0;
+    sub->obuf.len = 0;
+    return rc;
+  }
+  return out_flush(sub, out);
+}
+
+/* connect: each input's records get a tag byte in front of the value
+ * (0: first input, 1: second; no GIL), so that the two inputs, unioned,
+ * reach one batch operator that calls the function of each record's
+ * input: one GIL per run as everywhere (sl_connect calls per record). */
+static int co_tag(sl_ctx *ctx, const sl_record *in, sl_record *out, uint8_t tag) {
+  uint8_t *p = sl_ctx_scratch(ctx, (size_t)in->value_len + 1);
+  if (!p) return sl_ctx_fail(ctx, "out of memory");
+  p[0] = tag;
+  if (in->value_len) memcpy(p + 1, in->value, in->value_len);
+  out->value = p;
+  out->value_len = in->value_len + 1;
+  return 0;
+}
+static int co_tag0(void *ud, sl_ctx *ctx, const sl_record *in, sl_record *out) {
+  return co_tag(ctx, in, out, 0);
+}
+static int co_tag1(void *ud, sl_ctx *ctx, const sl_record *in, sl_record *out) {
+  return co_tag(ctx, in, out, 1);
 }
 
 /* Text lines -> codec strings (no GIL). */
@@ -742,7 +928,8 @@ static PyObject *ctx_delete_timer(CtxObject *c, PyObject *args) { return ctx_tim
 
 /* The operator's descriptor for keyed state `name` (one per name: the
  * engine's descriptors live as long as the job). */
-static sl_state_desc *op_desc(pyop *op, const char *name, sl_state_kind kind) {
+static sl_state_desc *op_desc(pyop *op, const char *name, sl_state_kind kind, int64_t ttl_ms,
+                              int ttl_update) {
   for (int i = 0; i < op->n_descs; i++)
     if (!strcmp(op->descs[i]->name, name)) {
       if (op->descs[i]->kind != kind) {
@@ -764,28 +951,48 @@ static sl_state_desc *op_desc(pyop *op, const char *name, sl_state_kind kind) {
   strcpy(nm, name);
   d->name = nm;
   d->kind = kind;
+  d->ttl_ms = ttl_ms > 0 ? ttl_ms : 0;
+  d->ttl_update = ttl_update ? SL_TTL_ON_READ_AND_WRITE : SL_TTL_ON_CREATE_AND_WRITE;
   op->descs[op->n_descs++] = d;
   return d;
 }
 
-static PyObject *ctx_value_state(CtxObject *c, PyObject *args) {
+static PyTypeObject ListStateType, MapStateType;
+
+/* value_state / list_state / map_state(name, ttl_ms=0, ttl_update=0): a
+ * handle on the engine's keyed state of this operator, bound to the key
+ * being processed at each call. */
+static PyObject *ctx_state(CtxObject *c, PyObject *args, sl_state_kind kind, PyTypeObject *type) {
   const char *name;
-  if (!PyArg_ParseTuple(args, "s", &name) || !ctx_live(c)) return NULL;
-  if (c->op->mode != M_REDUCE && c->op->mode != M_KPROCESS) {
+  long long ttl = 0;
+  int upd = 0;
+  if (!PyArg_ParseTuple(args, "s|Li", &name, &ttl, &upd) || !ctx_live(c)) return NULL;
+  int m = c->op->mode;
+  if (m != M_REDUCE && m != M_KPROCESS && m != M_CO && m != M_WINDOW) {
     PyErr_Format(PyExc_RuntimeError,
                  "keyed state '%s' is only available in functions of a keyed stream "
-                 "(KeyedStream.process / reduce): operator '%s' is not keyed",
+                 "(KeyedStream.process / reduce / window, keyed connect): operator '%s' is not keyed",
                  name, sl_ctx_operator(c->ctx));
     return NULL;
   }
-  sl_state_desc *d = op_desc(c->op, name, SL_STATE_VALUE);
+  sl_state_desc *d = op_desc(c->op, name, kind, ttl, upd);
   if (!d) return NULL;
-  StateObject *s = PyObject_New(StateObject, &ValueStateType);
+  StateObject *s = PyObject_New(StateObject, type);
   if (!s) return NULL;
   Py_INCREF(c);
   s->c = c;
   s->desc = d;
   return (PyObject *)s;
+}
+
+static PyObject *ctx_value_state(CtxObject *c, PyObject *args) {
+  return ctx_state(c, args, SL_STATE_VALUE, &ValueStateType);
+}
+static PyObject *ctx_list_state(CtxObject *c, PyObject *args) {
+  return ctx_state(c, args, SL_STATE_LIST, &ListStateType);
+}
+static PyObject *ctx_map_state(CtxObject *c, PyObject *args) {
+  return ctx_state(c, args, SL_STATE_MAP, &MapStateType);
 }
 
 static PyMethodDef ctx_methods[] = {
@@ -799,6 +1006,8 @@ static PyMethodDef ctx_methods[] = {
     {"register_timer", (PyCFunction)ctx_register_timer, METH_VARARGS, "(domain, ts)"},
     {"delete_timer", (PyCFunction)ctx_delete_timer, METH_VARARGS, "(domain, ts)"},
     {"value_state", (PyCFunction)ctx_value_state, METH_VARARGS, "ValueState by name"},
+    {"list_state", (PyCFunction)ctx_list_state, METH_VARARGS, "ListState by name"},
+    {"map_state", (PyCFunction)ctx_map_state, METH_VARARGS, "MapState by name"},
     {NULL, NULL, 0, NULL}};
 
 static PyTypeObject CtxType = {
@@ -878,6 +1087,199 @@ static PyTypeObject ValueStateType = {
     .tp_dealloc = (destructor)state_dealloc,
     .tp_methods = state_methods,
     .tp_doc = "keyed value state in the engine's state backend",
+};
+
+/* ---- ListState and MapState ---------------------------------------------------------- */
+
+static PyObject *state_err(StateObject *s, int rc) {
+  return PyErr_Format(PyExc_RuntimeError, "state '%s': %s", s->desc->name, sl_strerror(rc));
+}
+
+/* get() -> [values] of the current key */
+static PyObject *list_get(StateObject *s, PyObject *unused) {
+  sl_state *st = state_handle(s);
+  if (!st) return NULL;
+  sl_list_iter it;
+  memset(&it, 0, sizeof it);
+  int rc = sl_list_get(st, &it);
+  PyObject *l = PyList_New(0);
+  if (!l) return NULL;
+  if (rc == SL_EMPTY) return l;
+  if (rc) {
+    Py_DECREF(l);
+    return state_err(s, rc);
+  }
+  sl_bytes b;
+  while (sl_list_next(&it, &b)) {
+    PyObject *v = slpy_decode(b.data, b.len);
+    if (!v || PyList_Append(l, v)) {
+      Py_XDECREF(v);
+      Py_DECREF(l);
+      return NULL;
+    }
+    Py_DECREF(v);
+  }
+  return l;
+}
+
+static PyObject *list_add(StateObject *s, PyObject *v) {
+  sl_state *st = state_handle(s);
+  if (!st) return NULL;
+  slpy_buf b = {0};
+  if (slpy_encode(&b, v)) {
+    slpy_buf_free(&b);
+    return NULL;
+  }
+  int rc = sl_list_add(st, b.p, (uint32_t)b.len);
+  slpy_buf_free(&b);
+  if (rc) return state_err(s, rc);
+  Py_RETURN_NONE;
+}
+
+/* update([values]): the current key's list becomes values */
+static PyObject *list_update(StateObject *s, PyObject *values) {
+  sl_state *st = state_handle(s);
+  if (!st) return NULL;
+  PyObject *seq = PySequence_Fast(values, "ListState.update needs a list");
+  if (!seq) return NULL;
+  Py_ssize_t n = PySequence_Fast_GET_SIZE(seq);
+  slpy_buf b = {0};
+  size_t *offs = PyMem_RawMalloc((size_t)(n + 1) * sizeof *offs);
+  sl_bytes *items = PyMem_RawMalloc((size_t)(n ? n : 1) * sizeof *items);
+  PyObject *r = NULL;
+  if (!offs || !items) {
+    PyErr_NoMemory();
+    goto out;
+  }
+  for (Py_ssize_t i = 0; i < n; i++) {
+    offs[i] = b.len;
+    if (slpy_encode(&b, PySequence_Fast_GET_ITEM(seq, i))) goto out;
+  }
+  offs[n] = b.len;
+  for (Py_ssize_t i = 0; i < n; i++)
+    items[i] = (sl_bytes){b.p + offs[i], (uint32_t)(offs[i + 1] - offs[i])};
+  int rc = n ? sl_list_update(st, items, (size_t)n) : sl_state_clear(st);
+  if (rc) {
+    state_err(s, rc);
+    goto out;
+  }
+  r = Py_None;
+  Py_INCREF(r);
+out:
+  slpy_buf_free(&b);
+  PyMem_RawFree(offs);
+  PyMem_RawFree(items);
+  Py_DECREF(seq);
+  return r;
+}
+
+static PyMethodDef list_methods[] = {
+    {"get", (PyCFunction)list_get, METH_NOARGS, "the current key's elements"},
+    {"add", (PyCFunction)list_add, METH_O, "append an element"},
+    {"update", (PyCFunction)list_update, METH_O, "replace the elements"},
+    {"clear", (PyCFunction)state_clear, METH_NOARGS, "remove the current key's elements"},
+    {NULL, NULL, 0, NULL}};
+
+static PyTypeObject ListStateType = {
+    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "_sluice.ListState",
+    .tp_basicsize = sizeof(StateObject),
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_dealloc = (destructor)state_dealloc,
+    .tp_methods = list_methods,
+    .tp_doc = "keyed list state in the engine's state backend",
+};
+
+/* A map's user keys are encoded canonically (as record keys are). */
+static PyObject *map_get(StateObject *s, PyObject *k) {
+  sl_state *st = state_handle(s);
+  if (!st) return NULL;
+  slpy_buf kb = {0};
+  if (slpy_encode_key(&kb, k)) {
+    slpy_buf_free(&kb);
+    return NULL;
+  }
+  sl_bytes b;
+  int rc = sl_map_get(st, kb.p, (uint32_t)kb.len, &b);
+  slpy_buf_free(&kb);
+  if (rc == SL_EMPTY) Py_RETURN_NONE;
+  if (rc) return state_err(s, rc);
+  return slpy_decode(b.data, b.len);
+}
+
+static PyObject *map_put(StateObject *s, PyObject *args) {
+  PyObject *k, *v;
+  if (!PyArg_ParseTuple(args, "OO", &k, &v)) return NULL;
+  sl_state *st = state_handle(s);
+  if (!st) return NULL;
+  slpy_buf kb = {0}, vb = {0};
+  PyObject *r = NULL;
+  if (!slpy_encode_key(&kb, k) && !slpy_encode(&vb, v)) {
+    int rc = sl_map_put(st, kb.p, (uint32_t)kb.len, vb.p, (uint32_t)vb.len);
+    if (rc) state_err(s, rc);
+    else r = Py_None, Py_INCREF(r);
+  }
+  slpy_buf_free(&kb);
+  slpy_buf_free(&vb);
+  return r;
+}
+
+static PyObject *map_remove(StateObject *s, PyObject *k) {
+  sl_state *st = state_handle(s);
+  if (!st) return NULL;
+  slpy_buf kb = {0};
+  if (slpy_encode_key(&kb, k)) {
+    slpy_buf_free(&kb);
+    return NULL;
+  }
+  int rc = sl_map_remove(st, kb.p, (uint32_t)kb.len);
+  slpy_buf_free(&kb);
+  if (rc < 0) return state_err(s, rc);
+  Py_RETURN_NONE;
+}
+
+static int map_visit(void *ud, sl_bytes k, sl_bytes v) {
+  PyObject *l = ud, *kk = slpy_decode(k.data, k.len), *vv = kk ? slpy_decode(v.data, v.len) : NULL;
+  PyObject *t = vv ? PyTuple_Pack(2, kk, vv) : NULL;
+  int rc = t && !PyList_Append(l, t) ? 0 : -1;
+  Py_XDECREF(kk);
+  Py_XDECREF(vv);
+  Py_XDECREF(t);
+  return rc;
+}
+
+/* items() -> [(key, value)] of the current key's map (a copy) */
+static PyObject *map_items(StateObject *s, PyObject *unused) {
+  sl_state *st = state_handle(s);
+  if (!st) return NULL;
+  PyObject *l = PyList_New(0);
+  if (!l) return NULL;
+  int rc = sl_map_foreach(st, map_visit, l);
+  if (PyErr_Occurred()) {
+    Py_DECREF(l);
+    return NULL;
+  }
+  if (rc < 0) {
+    Py_DECREF(l);
+    return state_err(s, rc);
+  }
+  return l;
+}
+
+static PyMethodDef map_methods[] = {
+    {"get", (PyCFunction)map_get, METH_O, "the value of a user key (None: none)"},
+    {"put", (PyCFunction)map_put, METH_VARARGS, "put(key, value)"},
+    {"remove", (PyCFunction)map_remove, METH_O, "remove a user key"},
+    {"items", (PyCFunction)map_items, METH_NOARGS, "[(key, value)] of the current key"},
+    {"clear", (PyCFunction)state_clear, METH_NOARGS, "remove the current key's entries"},
+    {NULL, NULL, 0, NULL}};
+
+static PyTypeObject MapStateType = {
+    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "_sluice.MapState",
+    .tp_basicsize = sizeof(StateObject),
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_dealloc = (destructor)state_dealloc,
+    .tp_methods = map_methods,
+    .tp_doc = "keyed map state in the engine's state backend",
 };
 
 /* ---- Env ---------------------------------------------------------------------------- */
@@ -964,6 +1366,10 @@ static void env_release(EnvObject *e) {
   PyMem_RawFree(e->colls);
   e->colls = NULL;
   e->n_colls = e->cap_colls = 0;
+  for (int i = 0; i < e->n_tags; i++) PyMem_RawFree(e->tags[i]);
+  PyMem_RawFree(e->tags);
+  e->tags = NULL;
+  e->n_tags = e->cap_tags = 0;
   PyMem_RawFree(e->streams);
   e->streams = NULL;
   e->n_streams = e->cap_streams = 0;
@@ -1042,6 +1448,57 @@ out:
   return r;
 }
 
+/* [(key, value)] -> sl_option array (views into the list's str objects:
+ * valid while opts lives); NULL with an exception. */
+static sl_option *options_of(PyObject *seq, size_t *n) {
+  Py_ssize_t k = PySequence_Fast_GET_SIZE(seq);
+  sl_option *o = PyMem_RawCalloc((size_t)(k ? k : 1), sizeof *o);
+  if (!o) return (sl_option *)PyErr_NoMemory();
+  for (Py_ssize_t i = 0; i < k; i++) {
+    PyObject *t = PySequence_Fast_GET_ITEM(seq, i);
+    if (!PyTuple_Check(t) || PyTuple_GET_SIZE(t) != 2 ||
+        !(o[i].key = PyUnicode_AsUTF8(PyTuple_GET_ITEM(t, 0))) ||
+        !(o[i].value = PyUnicode_AsUTF8(PyTuple_GET_ITEM(t, 1)))) {
+      if (!PyErr_Occurred()) PyErr_SetString(PyExc_TypeError, "options: (str, str) pairs");
+      PyMem_RawFree(o);
+      return NULL;
+    }
+  }
+  *n = (size_t)k;
+  return o;
+}
+
+/* kafka_source([(option, value)], wm_kind (-1: none), bound_ms, idle_ms) ->
+ * h: message values as str (SimpleStringSchema), per-partition watermarks
+ * from the messages' timestamps when wm_kind >= 0. */
+static PyObject *env_kafka_source(EnvObject *e, PyObject *args) {
+  PyObject *opts;
+  int kind;
+  long long bound, idle;
+  if (!PyArg_ParseTuple(args, "OiLL", &opts, &kind, &bound, &idle) || !env_ok(e)) return NULL;
+  PyObject *seq = PySequence_Fast(opts, "kafka_source needs a list of options");
+  if (!seq) return NULL;
+  size_t n = 0;
+  sl_option *o = options_of(seq, &n);
+  PyObject *r = NULL;
+  if (o) {
+    sl_source *src = sl_kafka_source(o, n);
+    if (src && kind >= 0) {
+      sl_watermark_strategy ws = {.kind = (sl_wm_kind)kind, .out_of_orderness_ms = bound,
+                                  .idle_timeout_ms = idle};
+      if (sl_kafka_source_set_watermarks(src, &ws))
+        PyErr_SetString(PyExc_ValueError, "KafkaSource: the watermark strategy was refused");
+    }
+    if (!PyErr_Occurred()) {
+      sl_stream *s = src ? sl_source_stream(e->env, src) : NULL;
+      r = add_stream(e, s ? sl_map(s, text_to_codec, NULL) : NULL, "Kafka source");
+    }
+  }
+  PyMem_RawFree(o);
+  Py_DECREF(seq);
+  return r;
+}
+
 /* op(handle, mode, factory) -> handle */
 static PyObject *env_op(EnvObject *e, PyObject *args) {
   int h, mode;
@@ -1065,6 +1522,97 @@ static PyObject *env_op(EnvObject *e, PyObject *args) {
   s = sl_rich(s, op_open, op_close, op);
   if (mode == M_KEY) s = sl_key_by(s, NULL, NULL); /* keeps the key the batch op set */
   return add_stream(e, s, g_mode_names[mode]);
+}
+
+/* assign_timestamps(h, factory or None, forward, kind, bound_ms, idle_ms) -> h:
+ * the Python assigner runs in a batch operator (one GIL per run) that
+ * stamps each record; the engine's sl_assign_timestamps then keeps those
+ * timestamps (ts_fn NULL) and generates the watermarks.  forward: the
+ * assigner runs where its input is (after a non-parallel source: in its
+ * subtask, so watermarks follow the source's order). */
+static PyObject *env_assign_timestamps(EnvObject *e, PyObject *args) {
+  int h, forward, kind;
+  long long bound, idle;
+  PyObject *factory;
+  if (!PyArg_ParseTuple(args, "iOpiLL", &h, &factory, &forward, &kind, &bound, &idle) ||
+      !env_ok(e))
+    return NULL;
+  sl_stream *s = get_stream(e, h);
+  if (!s) return NULL;
+  if (kind != SL_WM_BOUNDED_OUT_OF_ORDERNESS && kind != SL_WM_MONOTONOUS)
+    return PyErr_Format(PyExc_ValueError, "sluice: bad watermark kind %d", kind);
+  if (forward) s = sl_forward(s);
+  if (factory != Py_None) {
+    pyop *op = new_op(e, M_TIMESTAMP, factory);
+    if (!op) return NULL;
+    s = sl_rich(sl_flat_map_batch(s, batch_fn, op), op_open, op_close, op);
+    if (!s) return graph_error(e, "timestamp assigner");
+    sl_name(s, "timestamp assigner");
+  }
+  sl_watermark_strategy ws = {.kind = (sl_wm_kind)kind, .out_of_orderness_ms = bound,
+                              .idle_timeout_ms = idle};
+  return add_stream(e, sl_assign_timestamps(s, NULL, NULL, &ws), "watermarks");
+}
+
+/* window(h, factory, kind, time, size, slide, gap, offset, trigger, count,
+ * purge, lateness, late_tag or None) -> h: the engine's window operator
+ * buffering each window's serialised values (sl_window_process), the
+ * Python function called once per firing. */
+static PyObject *env_window(EnvObject *e, PyObject *args) {
+  int h, kind, time, trigger, purge;
+  long long size, slide, gap, offset, lateness;
+  unsigned long long count;
+  PyObject *factory;
+  const char *late_tag;
+  if (!PyArg_ParseTuple(args, "iOiiLLLLiKpLz", &h, &factory, &kind, &time, &size, &slide, &gap,
+                        &offset, &trigger, &count, &purge, &lateness, &late_tag) ||
+      !env_ok(e))
+    return NULL;
+  sl_stream *s = get_stream(e, h);
+  if (!s) return NULL;
+  sl_window_spec w = {.kind = (sl_window_kind)kind, .time = (sl_time_domain)time,
+                      .size_ms = size, .slide_ms = slide, .gap_ms = gap, .offset_ms = offset,
+                      .trigger = (sl_trigger_kind)trigger, .count = count, .purge = purge,
+                      .allowed_lateness_ms = lateness};
+  if (late_tag && !(w.late_tag = env_tag(e, late_tag))) return NULL;
+  pyop *op = new_op(e, M_WINDOW, factory);
+  if (!op) return NULL;
+  s = sl_window_process(s, &w, window_fn, op);
+  if (!s) return graph_error(e, "window");
+  return add_stream(e, sl_rich(s, op_open, op_close, op), "window");
+}
+
+/* connect(h1, h2, factory, keyed) -> h: both inputs tagged (co_tag),
+ * unioned, into one batch operator; keyed (both inputs keyed): a keyed
+ * batch operator with keyed state and timers, the records keeping the
+ * keys their key selectors gave them. */
+static PyObject *env_connect(EnvObject *e, PyObject *args) {
+  int h1, h2, keyed;
+  PyObject *factory;
+  if (!PyArg_ParseTuple(args, "iiOp", &h1, &h2, &factory, &keyed) || !env_ok(e)) return NULL;
+  sl_stream *a = get_stream(e, h1), *b = a ? get_stream(e, h2) : NULL;
+  if (!b) return NULL;
+  pyop *op = new_op(e, M_CO, factory);
+  if (!op) return NULL;
+  sl_stream *ins[2] = {sl_map(a, co_tag0, NULL), sl_map(b, co_tag1, NULL)};
+  if (!ins[0] || !ins[1]) return graph_error(e, "connect");
+  sl_stream *s = sl_union(ins, 2);
+  if (s && keyed) s = sl_keyed_process_batch(sl_key_by(s, NULL, NULL), kbatch_fn, ktimer_fn, op);
+  else if (s) s = sl_flat_map_batch(s, batch_fn, op);
+  if (!s) return graph_error(e, "connect");
+  return add_stream(e, sl_rich(s, op_open, op_close, op), "connect");
+}
+
+/* side_output(h, tag) -> h */
+static PyObject *env_side_output(EnvObject *e, PyObject *args) {
+  int h;
+  const char *tag;
+  if (!PyArg_ParseTuple(args, "is", &h, &tag) || !env_ok(e)) return NULL;
+  sl_stream *s = get_stream(e, h);
+  if (!s) return NULL;
+  const char *t = env_tag(e, tag);
+  if (!t) return NULL;
+  return add_stream(e, sl_side_output(s, t), "side output");
 }
 
 static PyObject *env_union(EnvObject *e, PyObject *args) {
@@ -1114,11 +1662,13 @@ static PyObject *env_partition(EnvObject *e, PyObject *args) {
   return add_stream(e, s, how);
 }
 
-/* sink(handle, kind, path) -> collect index for "collect", else None */
+/* sink(handle, kind, path or None, [(option, value)] for "kafka") -> collect
+ * index for "collect", else None */
 static PyObject *env_sink(EnvObject *e, PyObject *args) {
   int h;
   const char *kind, *path = NULL;
-  if (!PyArg_ParseTuple(args, "is|z", &h, &kind, &path) || !env_ok(e)) return NULL;
+  PyObject *opts = NULL;
+  if (!PyArg_ParseTuple(args, "is|zO", &h, &kind, &path, &opts) || !env_ok(e)) return NULL;
   sl_stream *s = get_stream(e, h);
   if (!s) return NULL;
   if (!strcmp(kind, "collect")) {
@@ -1147,7 +1697,16 @@ static PyObject *env_sink(EnvObject *e, PyObject *args) {
     sink = sl_stdout_sink();
   else if (!strcmp(kind, "discard"))
     sink = sl_discard_sink();
-  else
+  else if (!strcmp(kind, "kafka") && opts) {
+    PyObject *seq = PySequence_Fast(opts, "a Kafka sink needs a list of options");
+    if (!seq) return NULL;
+    size_t n = 0;
+    sl_option *o = options_of(seq, &n);
+    sink = o ? sl_kafka_sink(o, n) : NULL;
+    PyMem_RawFree(o);
+    Py_DECREF(seq);
+    if (!o) return NULL;
+  } else
     return PyErr_Format(PyExc_ValueError, "unknown sink '%s'", kind);
   if (strcmp(kind, "discard")) { /* text sinks: str(value) */
     pyop *op = new_op(e, M_TO_TEXT, NULL);
@@ -1232,8 +1791,13 @@ static PyMethodDef env_methods[] = {
     {"file_source", (PyCFunction)env_file_source, METH_VARARGS, "text lines of files"},
     {"collection_source", (PyCFunction)env_collection_source, METH_VARARGS, "values"},
     {"socket_source", (PyCFunction)env_socket_source, METH_VARARGS, "text lines of a TCP server"},
+    {"kafka_source", (PyCFunction)env_kafka_source, METH_VARARGS, "message values of Kafka topics"},
     {"op", (PyCFunction)env_op, METH_VARARGS, "op(h, mode, factory) -> h"},
     {"union", (PyCFunction)env_union, METH_VARARGS, "union([h...]) -> h"},
+    {"assign_timestamps", (PyCFunction)env_assign_timestamps, METH_VARARGS, "timestamps, watermarks"},
+    {"window", (PyCFunction)env_window, METH_VARARGS, "a window operator -> h"},
+    {"connect", (PyCFunction)env_connect, METH_VARARGS, "connect(h1, h2, factory) -> h"},
+    {"side_output", (PyCFunction)env_side_output, METH_VARARGS, "side_output(h, tag) -> h"},
     {"name", (PyCFunction)env_name, METH_VARARGS, "name(h, name)"},
     {"partition", (PyCFunction)env_partition, METH_VARARGS, "partition(h, how) -> h"},
     {"sink", (PyCFunction)env_sink, METH_VARARGS, "sink(h, kind, path=None)"},
@@ -1262,6 +1826,14 @@ static PyObject *mod_setup(PyObject *m, PyObject *args) {
   PyObject *row, *dumps, *loads;
   if (!PyArg_ParseTuple(args, "OOO", &row, &dumps, &loads)) return NULL;
   slpy_codec_setup(row, dumps, loads);
+  Py_RETURN_NONE;
+}
+
+static PyObject *mod_setup_tags(PyObject *m, PyObject *cls) {
+  if (!PyType_Check(cls)) return PyErr_Format(PyExc_TypeError, "setup_tags needs a class");
+  Py_XDECREF(g_output_tag_type);
+  Py_INCREF(cls);
+  g_output_tag_type = cls;
   Py_RETURN_NONE;
 }
 
@@ -1305,6 +1877,7 @@ static PyObject *mod_config_keys(PyObject *m, PyObject *unused) {
 
 static PyMethodDef mod_methods[] = {
     {"setup", mod_setup, METH_VARARGS, "setup(Row, pickle.dumps, pickle.loads)"},
+    {"setup_tags", mod_setup_tags, METH_O, "setup_tags(OutputTag)"},
     {"encode", mod_encode, METH_O, "a value's record bytes"},
     {"encode_key", mod_encode_key, METH_O, "a key's record bytes (canonical)"},
     {"decode", mod_decode, METH_O, "the value of record bytes"},
@@ -1321,7 +1894,8 @@ static struct PyModuleDef g_module = {PyModuleDef_HEAD_INIT, "_sluice",
 PyMODINIT_FUNC PyInit__sluice(void) {
   g_interp = PyInterpreterState_Get();
   if (PyType_Ready(&EnvType) < 0 || PyType_Ready(&CtxType) < 0 ||
-      PyType_Ready(&ValueStateType) < 0)
+      PyType_Ready(&ValueStateType) < 0 || PyType_Ready(&ListStateType) < 0 ||
+      PyType_Ready(&MapStateType) < 0)
     return NULL;
   PyObject *m = PyModule_Create(&g_module);
   if (!m) return NULL;
@@ -1335,6 +1909,21 @@ PyMODINIT_FUNC PyInit__sluice(void) {
   PyModule_AddIntConstant(m, "SINK", M_SINK);
   PyModule_AddIntConstant(m, "REDUCE", M_REDUCE);
   PyModule_AddIntConstant(m, "KEYED_PROCESS", M_KPROCESS);
+  PyModule_AddIntConstant(m, "TIMESTAMP", M_TIMESTAMP);
+  PyModule_AddIntConstant(m, "WINDOW", M_WINDOW);
+  PyModule_AddIntConstant(m, "CO", M_CO);
+  PyModule_AddIntConstant(m, "WM_BOUNDED", SL_WM_BOUNDED_OUT_OF_ORDERNESS);
+  PyModule_AddIntConstant(m, "WM_MONOTONOUS", SL_WM_MONOTONOUS);
+  PyModule_AddIntConstant(m, "WINDOW_TUMBLING", SL_WINDOW_TUMBLING);
+  PyModule_AddIntConstant(m, "WINDOW_SLIDING", SL_WINDOW_SLIDING);
+  PyModule_AddIntConstant(m, "WINDOW_SESSION", SL_WINDOW_SESSION);
+  PyModule_AddIntConstant(m, "WINDOW_GLOBAL", SL_WINDOW_GLOBAL);
+  PyModule_AddIntConstant(m, "TRIGGER_DEFAULT", SL_TRIGGER_DEFAULT);
+  PyModule_AddIntConstant(m, "TRIGGER_EVENT_TIME", SL_TRIGGER_EVENT_TIME);
+  PyModule_AddIntConstant(m, "TRIGGER_PROCESSING_TIME", SL_TRIGGER_PROCESSING_TIME);
+  PyModule_AddIntConstant(m, "TRIGGER_COUNT", SL_TRIGGER_COUNT);
+  PyModule_AddIntConstant(m, "TTL_ON_CREATE_AND_WRITE", SL_TTL_ON_CREATE_AND_WRITE);
+  PyModule_AddIntConstant(m, "TTL_ON_READ_AND_WRITE", SL_TTL_ON_READ_AND_WRITE);
   PyModule_AddIntConstant(m, "EVENT_TIME", SL_TIME_EVENT);
   PyModule_AddIntConstant(m, "PROCESSING_TIME", SL_TIME_PROCESSING);
   PyModule_AddObject(m, "WATERMARK_MIN", PyLong_FromLongLong(SL_WATERMARK_MIN));

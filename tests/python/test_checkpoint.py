@@ -1,7 +1,9 @@
 """A checkpointed Python job (file source -> key_by -> reduce -> file sink)
 SIGKILLed after its first complete checkpoint and restored: the committed
 output holds every running count exactly once (the reference: counting
-the words in Python), at P=1 and P=2."""
+the words in Python), at P=1 and P=2.  The same for an event-time window
+job (the windows' contents are in the engine's keyed state, the pending
+windows' timers too): every window's count exactly once."""
 import collections
 import glob
 import os
@@ -18,12 +20,18 @@ JOB = os.path.join(HERE, "ckpt_job.py")
 
 
 class CheckpointTest(unittest.TestCase):
-    def crash_and_restore(self, p):
-        d = scratch("ckpt%d" % p)
-        # lines of 1..3 words: the records between two barriers downstream of
-        # the flat_map are not a multiple of the source's batch, so the batch
-        # operators hold a partial run when a barrier comes
-        lines = [" ".join("w%d" % ((i * 7 + k) % 37) for k in range(i % 3 + 1)) for i in range(3000)]
+    def crash_and_restore(self, p, job="count"):
+        d = scratch("ckpt%d%s" % (p, job))
+        if job == "window":
+            # "key ts" lines, timestamps ascending up to 15 ms out of order (the
+            # bound is 20: no record is late, so the output is the same
+            # whatever the watermark's timing)
+            lines = ["k%d %d" % (i % 7, i * 3 + (i * 5) % 16 - 15 if i > 5 else i) for i in range(3000)]
+        else:
+            # lines of 1..3 words: the records between two barriers downstream of
+            # the flat_map are not a multiple of the source's batch, so the batch
+            # operators hold a partial run when a barrier comes
+            lines = [" ".join("w%d" % ((i * 7 + k) % 37) for k in range(i % 3 + 1)) for i in range(3000)]
         words = [w for line in lines for w in line.split()]
         inp = os.path.join(d, "in.txt")
         with open(inp, "w") as f:
@@ -31,7 +39,7 @@ class CheckpointTest(unittest.TestCase):
         out, ck = os.path.join(d, "out"), os.path.join(d, "ck")
         log = open(os.path.join(d, "run1.log"), "w")
         self.addCleanup(log.close)
-        child = subprocess.Popen([sys.executable, JOB, inp, out, ck, "1", "", str(p)], env=child_env(),
+        child = subprocess.Popen([sys.executable, JOB, inp, out, ck, "1", "", str(p), job], env=child_env(),
                                  stdout=subprocess.DEVNULL, stderr=log)
         deadline = time.time() + 60
         while not glob.glob(os.path.join(ck, "chk-*", "_metadata")) and time.time() < deadline:
@@ -42,7 +50,7 @@ class CheckpointTest(unittest.TestCase):
         time.sleep(0.1)
         child.send_signal(signal.SIGKILL)
         child.wait()
-        r = run_py([JOB, inp, out, ck, "0", "latest", str(p)])
+        r = run_py([JOB, inp, out, ck, "0", "latest", str(p), job])
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertIn("restored", r.stderr)  # the engine's log line
         got = []
@@ -50,8 +58,15 @@ class CheckpointTest(unittest.TestCase):
             if name.startswith("part-"):
                 with open(os.path.join(out, name)) as f:
                     got += f.read().splitlines()
-        counts = collections.Counter(words)
-        want = ["%s %d" % (w, i) for w, n in counts.items() for i in range(1, n + 1)]
+        if job == "window":
+            wins = collections.Counter()
+            for line in lines:
+                k, ts = line.split()
+                wins[(k, int(ts) // 100 * 100)] += 1
+            want = ["%s %d %d %d" % (k, s, s + 100, n) for (k, s), n in wins.items()]
+        else:
+            counts = collections.Counter(words)
+            want = ["%s %d" % (w, i) for w, n in counts.items() for i in range(1, n + 1)]
         self.assertEqual(sorted(got), sorted(want))
 
     def test_crash_restore_p1(self):
@@ -59,6 +74,12 @@ class CheckpointTest(unittest.TestCase):
 
     def test_crash_restore_p2(self):
         self.crash_and_restore(2)
+
+    def test_window_crash_restore_p1(self):
+        self.crash_and_restore(1, "window")
+
+    def test_window_crash_restore_p2(self):
+        self.crash_and_restore(2, "window")
 
 
 if __name__ == "__main__":

@@ -75,5 +75,22 @@ class KeyedStateExampleTest(unittest.TestCase):
             self.assertEqual(sorted(lines), want)
 
 
+class EventTimeWindowExampleTest(unittest.TestCase):
+    def test_event_time_window_example(self):
+        # by hand, in the example's comments: the watermark is max ts - 2001;
+        # /home [0,10) fires at wm 9999 with ann,bob,cid, again with dan (wm
+        # 10999) and eve (wm 13999), is cleaned at wm 14999; fay@2s is late
+        want = ["/home [0s, 10s): 3 users ann,bob,cid", "/cart [0s, 10s): 1 users ann",
+                "/home [0s, 10s): 4 users ann,bob,cid,dan", "/home [0s, 10s): 5 users ann,bob,cid,dan,eve",
+                "/home [10s, 20s): 1 users ann", "/cart [10s, 20s): 2 users bob,cid", "late: fay /cart at 2s",
+                "/home [20s, 30s): 3 users ann,bob,cid", "/cart [30s, 40s): 1 users dan"]
+        r = run_py([os.path.join(SRC, "examples", "python", "event_time_window.py")])
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(sorted(r.stdout.splitlines()), sorted(want))
+        # a window's firings come in order
+        home0 = [line for line in r.stdout.splitlines() if line.startswith("/home [0s")]
+        self.assertEqual(home0, want[0:1] + want[2:4])
+
+
 if __name__ == "__main__":
     unittest.main()

@@ -1,4 +1,5 @@
-"""DataStream and KeyedStream (PyFlink's pyflink.datastream.data_stream).
+"""DataStream, KeyedStream, WindowedStream and ConnectedStreams (PyFlink's
+pyflink.datastream.data_stream).
 
 A stream is a node of the environment's graph; nothing runs until
 execute().  The graph is built into a libsluice job at each execute (see
@@ -8,9 +9,12 @@ import copy
 from sluice._native import native as _native
 from sluice.common.typeinfo import check_type_info
 from sluice.common.types import Row
-from sluice.datastream.functions import (FilterFunction, FlatMapFunction, Function, KeyedProcessFunction,
-                                         KeySelector, MapFunction, ProcessFunction, ReduceFunction,
-                                         RuntimeContext, SinkFunction)
+from sluice.datastream.functions import (AggregateFunction, CoFlatMapFunction, CoMapFunction,
+                                         CoProcessFunction, FilterFunction, FlatMapFunction, Function,
+                                         KeyedCoProcessFunction, KeyedProcessFunction, KeySelector,
+                                         MapFunction, ProcessFunction, ProcessWindowFunction, ReduceFunction,
+                                         RuntimeContext, SinkFunction, WindowFunction)
+from sluice.datastream.output_tag import OutputTag
 
 
 class _Node(object):
@@ -250,6 +254,39 @@ class DataStream(object):
     def global_(self):
         return self._partition("global")
 
+    def assign_timestamps_and_watermarks(self, watermark_strategy):
+        """Event time: the strategy's timestamp assigner stamps each record
+        (in Python, one interpreter lock per run of records) and the engine
+        generates the watermarks (see sluice.common.watermark_strategy).
+        After a non-parallel source (from_collection, a socket) it runs in
+        the source's subtask, so watermarks follow the source's order."""
+        from sluice.common.watermark_strategy import WatermarkStrategy
+        if not isinstance(watermark_strategy, WatermarkStrategy):
+            raise TypeError("assign_timestamps_and_watermarks needs a WatermarkStrategy, got %r"
+                            % (watermark_strategy,))
+        node = _Node(self._env, "timestamps", [self._node], strategy=watermark_strategy,
+                     factory=_assigner_factory(watermark_strategy._extract()))
+        node.output_type = self._node.output_type
+        return DataStream(node)
+
+    def get_side_output(self, output_tag):
+        """The records this stream's operator sent to output_tag (a process
+        function's `yield tag, value`, a window's late records)."""
+        if not isinstance(output_tag, OutputTag):
+            raise TypeError("get_side_output needs an OutputTag, got %r" % (output_tag,))
+        node = _Node(self._env, "side", [self._node], tag=output_tag.tag_id)
+        node.output_type = output_tag.type_info
+        return DataStream(node)
+
+    def connect(self, ds):
+        """Two streams into one operator (CoMapFunction, CoFlatMapFunction,
+        CoProcessFunction); keyed state when both are keyed."""
+        if not isinstance(ds, DataStream):
+            raise TypeError("connect() takes a DataStream, got %r" % (ds,))
+        if ds._env is not self._env:
+            raise ValueError("connect(): both streams must come from the same environment")
+        return ConnectedStreams(self, ds)
+
     # ---- sinks --------------------------------------------------------------------------
     def _sink(self, kind, **args):
         node = _Node(self._env, "sink", [self._node], sink=kind, **args)
@@ -273,12 +310,15 @@ class DataStream(object):
 
     def sink_to(self, sink):
         from sluice.datastream.connectors.file_system import FileSink, _TextFile
+        from sluice.datastream.connectors.kafka import KafkaSink
+        if isinstance(sink, KafkaSink):
+            return self._sink("kafka", options=sink._options)
         if isinstance(sink, FileSink):
             sink._apply(self._env)
             return self._sink("file", path=sink._path)
         if isinstance(sink, _TextFile):
             return self._sink("file", path=sink.path)
-        raise TypeError("sink_to() needs a FileSink, got %r" % (sink,))
+        raise TypeError("sink_to() needs a FileSink or a KafkaSink, got %r" % (sink,))
 
     def execute_and_collect(self, job_execution_name=None, limit=None):
         """Runs the job (with every sink added so far) and returns an iterator
@@ -406,3 +446,334 @@ class KeyedStream(DataStream):
 
     def process(self, func, output_type=None):
         return self._op(_native.KEYED_PROCESS, func, "process", output_type)
+
+    def window(self, window_assigner):
+        """A WindowedStream over the engine's window operator."""
+        from sluice.datastream.window import WindowAssigner
+        if not isinstance(window_assigner, WindowAssigner):
+            raise TypeError("window() needs a WindowAssigner (sluice.datastream.window), got %r"
+                            % (window_assigner,))
+        return WindowedStream(self, window_assigner)
+
+    def count_window(self, size, slide=0):
+        """Count windows: every `size` records of a key (tumbling), or every
+        `slide` records the last `size` of them (sliding).  A count window
+        that never fills never fires (as in Flink)."""
+        from sluice.datastream.window import CountSlidingWindowAssigner, CountTrigger, PurgingTrigger, \
+            CountTumblingWindowAssigner
+        size, slide = int(size), int(slide)
+        if size < 1 or slide < 0:
+            raise ValueError("count_window needs size >= 1 and slide >= 0")
+        if slide == 0:
+            w = WindowedStream(self, CountTumblingWindowAssigner())
+            return w.trigger(PurgingTrigger.of(CountTrigger.of(size)))
+        w = WindowedStream(self, CountSlidingWindowAssigner())
+        w._sliding_count = (size, slide)
+        return w
+
+
+def _open_fn(f, native_ctx):
+    """The subtask's own opened copy of a Function (a callable as is)."""
+    if isinstance(f, Function):
+        try:
+            f = copy.deepcopy(f)
+        except Exception:
+            pass
+        f.open(RuntimeContext(native_ctx))
+    return f
+
+
+def _closer(opened):
+    def close():
+        for f in opened:
+            if isinstance(f, Function):
+                f.close()
+    return close
+
+
+def _assigner_factory(extract):
+    if extract is None:
+        return None
+
+    def make(native_ctx):
+        return (extract, None, None)
+    return make
+
+
+class WindowedStream(object):
+    """KeyedStream.window(assigner) / count_window(...): reduce, aggregate,
+    process and apply compile onto the engine's window operator
+    (sl_window_process): each window's values are buffered serialised in
+    the engine's keyed state (checkpointed, restored, rescaled with it) and
+    the Python function runs once per firing, with one interpreter lock,
+    over the window's values in arrival order (the same results as Flink's
+    incremental reduce and aggregate)."""
+
+    def __init__(self, keyed_stream, window_assigner):
+        self._keyed = keyed_stream
+        self._assigner = window_assigner
+        self._trigger = None
+        self._lateness = 0
+        self._late_tag = None
+        self._sliding_count = None
+
+    def get_execution_environment(self):
+        return self._keyed._env
+
+    def get_input_type(self):
+        return self._keyed._node.output_type
+
+    def trigger(self, trigger):
+        from sluice.datastream.window import Trigger
+        if not isinstance(trigger, Trigger):
+            raise TypeError("trigger() takes one of sluice's triggers (CountTrigger, EventTimeTrigger, "
+                            "ProcessingTimeTrigger, PurgingTrigger), got %r" % (trigger,))
+        self._no_sliding_count("trigger")
+        self._trigger = trigger
+        return self
+
+    def allowed_lateness(self, time_ms):
+        ms = time_ms.to_milliseconds() if hasattr(time_ms, "to_milliseconds") else int(time_ms)
+        if ms < 0:
+            raise ValueError("allowed_lateness must be >= 0")
+        self._lateness = ms
+        return self
+
+    def side_output_late_data(self, output_tag):
+        if not isinstance(output_tag, OutputTag):
+            raise TypeError("side_output_late_data needs an OutputTag, got %r" % (output_tag,))
+        self._late_tag = output_tag.tag_id
+        return self
+
+    def evictor(self, evictor):
+        raise NotImplementedError("sluice's windows have no evictors (count_window(size, slide) keeps "
+                                  "the last size records itself)")
+
+    def _no_sliding_count(self, what):
+        if self._sliding_count:
+            raise ValueError("%s: not for count_window(size, slide), which fires every slide records"
+                             % what)
+
+    # ---- the window function ------------------------------------------------------------
+    def _window_of(self):
+        from sluice.datastream.window import GlobalWindow, TimeWindow
+        if self._assigner._kind == _native.WINDOW_GLOBAL:
+            g = GlobalWindow.get()
+            return lambda s, e: g
+        return TimeWindow
+
+    def _build(self, name, make_call, fns, output_type):
+        """make_call(opened fns, native ctx) -> call(key, window, values)."""
+        if self._sliding_count:
+            return self._build_sliding_count(make_call, fns, output_type)
+        win = self._window_of()
+
+        def make(native_ctx):
+            opened = [_open_fn(f, native_ctx) if f is not None else None for f in fns]
+            inner = make_call(opened, native_ctx)
+
+            def call(key, start, end, values):
+                return inner(key, win(start, end), values)
+            return (call, None, _closer(opened))
+        a = self._assigner
+        t = self._trigger
+        node = _Node(self._keyed._env, "window", [self._keyed._node], factory=make,
+                     spec=(a._kind, a._time, a._size, a._slide, a._gap, a._offset,
+                           t._kind if t else _native.TRIGGER_DEFAULT, t._count if t else 0,
+                           bool(t and t._purge), self._lateness if a._time == _native.EVENT_TIME else 0,
+                           self._late_tag))
+        node.output_type = check_type_info(output_type)
+        return DataStream(node)
+
+    def _build_sliding_count(self, make_call, fns, output_type):
+        """count_window(size, slide) (Flink: a global window, CountTrigger
+        of slide, CountEvictor of size): a keyed process over the engine's
+        keyed state -- the key's last `size` values (list state) and the
+        records since the last firing (value state) -- calling the window
+        function every `slide` records, so the state stays bounded."""
+        from sluice.datastream.window import GlobalWindow
+        size, slide = self._sliding_count
+        g = GlobalWindow.get()
+
+        def make(native_ctx):
+            opened = [_open_fn(f, native_ctx) if f is not None else None for f in fns]
+            inner = make_call(opened, native_ctx)
+            last = native_ctx.list_state("__sluice_count_window")
+            count = native_ctx.value_state("__sluice_count_window_n")
+            key = native_ctx.current_key
+
+            def call(v):
+                vals = last.get()
+                vals.append(v)
+                if len(vals) > size:
+                    vals = vals[-size:]
+                    last.update(vals)
+                else:
+                    last.add(v)
+                n = (count.value() or 0) + 1
+                if n < slide:
+                    count.update(n)
+                    return None
+                count.clear()
+                return inner(key(), g, vals)
+            return (call, None, _closer(opened))
+        node = _Node(self._keyed._env, "op", [self._keyed._node], mode=_native.KEYED_PROCESS, factory=make,
+                     what="count_window")
+        node.output_type = check_type_info(output_type)
+        return DataStream(node)
+
+    @staticmethod
+    def _then(window_function, opened, native_ctx):
+        """result -> iterable: [result] through the optional window function."""
+        if window_function is None:
+            return lambda key, w, r: (r,)
+        if isinstance(window_function, ProcessWindowFunction):
+            ctx = ProcessWindowFunction.Context(native_ctx)
+            f = opened
+
+            def pwf(key, w, r):
+                ctx._window = w
+                return f.process(key, ctx, [r])
+            return pwf
+        if isinstance(window_function, WindowFunction):
+            return lambda key, w, r: opened.apply(key, w, [r])
+        return lambda key, w, r: opened(key, w, [r])
+
+    def reduce(self, reduce_function, window_function=None, output_type=None):
+        """The window's values reduced in order (ReduceFunction or a
+        callable); the result goes out, or to window_function (a
+        ProcessWindowFunction or WindowFunction) as its one element."""
+        if not isinstance(reduce_function, ReduceFunction) and (isinstance(reduce_function, Function) or
+                                                                not callable(reduce_function)):
+            raise TypeError("reduce() needs a ReduceFunction or a callable, got %r" % (reduce_function,))
+        _check_window_function(window_function, "reduce")
+
+        def make_call(opened, native_ctx):
+            f, wf = opened
+            red = f.reduce if isinstance(f, ReduceFunction) else f
+            then = WindowedStream._then(window_function, wf, native_ctx)
+
+            def call(key, w, values):
+                it = iter(values)
+                acc = next(it)
+                for v in it:
+                    acc = red(acc, v)
+                return then(key, w, acc)
+            return call
+        return self._build("window reduce", make_call, [reduce_function, window_function],
+                           output_type if window_function is not None else output_type or
+                           self._keyed._node.output_type)
+
+    def aggregate(self, aggregate_function, window_function=None, accumulator_type=None, output_type=None):
+        """create_accumulator, add(value, acc) per value in order,
+        get_result; the result goes out or to window_function."""
+        if not isinstance(aggregate_function, AggregateFunction):
+            raise TypeError("aggregate() needs an AggregateFunction, got %r" % (aggregate_function,))
+        check_type_info(accumulator_type, "accumulator_type")
+        _check_window_function(window_function, "aggregate")
+
+        def make_call(opened, native_ctx):
+            f, wf = opened
+            then = WindowedStream._then(window_function, wf, native_ctx)
+
+            def call(key, w, values):
+                acc = f.create_accumulator()
+                for v in values:
+                    acc = f.add(v, acc)
+                return then(key, w, f.get_result(acc))
+            return call
+        return self._build("window aggregate", make_call, [aggregate_function, window_function], output_type)
+
+    def process(self, process_window_function, output_type=None):
+        """process(key, context, elements) with every element of the window."""
+        if not isinstance(process_window_function, ProcessWindowFunction):
+            raise TypeError("process() needs a ProcessWindowFunction, got %r" % (process_window_function,))
+
+        def make_call(opened, native_ctx):
+            f = opened[0]
+            ctx = ProcessWindowFunction.Context(native_ctx)
+
+            def call(key, w, values):
+                ctx._window = w
+                return f.process(key, ctx, values)
+            return call
+        return self._build("window process", make_call, [process_window_function], output_type)
+
+    def apply(self, window_function, output_type=None):
+        """apply(key, window, inputs) (a WindowFunction or a callable)."""
+        if not isinstance(window_function, WindowFunction) and (isinstance(window_function, Function) or
+                                                                not callable(window_function)):
+            raise TypeError("apply() needs a WindowFunction or a callable, got %r" % (window_function,))
+
+        def make_call(opened, native_ctx):
+            f = opened[0]
+            return f.apply if isinstance(f, WindowFunction) else f
+        return self._build("window apply", make_call, [window_function], output_type)
+
+
+def _check_window_function(wf, what):
+    if wf is not None and not isinstance(wf, (ProcessWindowFunction, WindowFunction)) and \
+            (isinstance(wf, Function) or not callable(wf)):
+        raise TypeError("%s(): window_function must be a ProcessWindowFunction or a WindowFunction, got %r"
+                        % (what, wf))
+
+
+class ConnectedStreams(object):
+    """Two connected streams (DataStream.connect): map / flat_map / process
+    with a two-input function, in one batch operator (one interpreter lock
+    per run of records of either input); keyed when both inputs are keyed:
+    the functions share keyed state, and a KeyedCoProcessFunction has
+    timers (ctx.timer_service(), on_timer)."""
+
+    def __init__(self, stream1, stream2):
+        self.stream1 = stream1
+        self.stream2 = stream2
+
+    def key_by(self, key_selector1, key_selector2, key_type=None):
+        return ConnectedStreams(self.stream1.key_by(key_selector1, key_type),
+                                self.stream2.key_by(key_selector2, key_type))
+
+    def _co(self, fn, kind, output_type):
+        def make(native_ctx):
+            f = _open_fn(fn, native_ctx)
+            if kind == "map":
+                m1, m2 = f.map1, f.map2
+                calls = (lambda v: (m1(v),), lambda v: (m2(v),))
+            elif kind == "flat_map":
+                calls = (f.flat_map1, f.flat_map2)
+            else:
+                keyed = isinstance(f, KeyedCoProcessFunction)
+                ctx = (KeyedCoProcessFunction.Context if keyed else CoProcessFunction.Context)(native_ctx)
+                p1, p2 = f.process_element1, f.process_element2
+                calls = (lambda v: p1(v, ctx), lambda v: p2(v, ctx))
+                if keyed and both_keyed:
+                    tctx = KeyedProcessFunction.OnTimerContext(native_ctx)
+                    ot = f.on_timer
+
+                    def on_timer(ts, domain):
+                        tctx._domain = domain
+                        return ot(ts, tctx)
+                    return (calls, on_timer, f.close)
+            return (calls, None, f.close)
+        both_keyed = isinstance(self.stream1, KeyedStream) and isinstance(self.stream2, KeyedStream)
+        node = _Node(self.stream1._env, "connect", [self.stream1._node, self.stream2._node], factory=make,
+                     keyed=both_keyed)
+        node.output_type = check_type_info(output_type)
+
+        return DataStream(node)
+
+    def map(self, func, output_type=None):
+        if not isinstance(func, CoMapFunction):
+            raise TypeError("ConnectedStreams.map needs a CoMapFunction, got %r" % (func,))
+        return self._co(func, "map", output_type)
+
+    def flat_map(self, func, output_type=None):
+        if not isinstance(func, CoFlatMapFunction):
+            raise TypeError("ConnectedStreams.flat_map needs a CoFlatMapFunction, got %r" % (func,))
+        return self._co(func, "flat_map", output_type)
+
+    def process(self, func, output_type=None):
+        if not isinstance(func, CoProcessFunction):
+            raise TypeError("ConnectedStreams.process needs a CoProcessFunction or a "
+                            "KeyedCoProcessFunction, got %r" % (func,))
+        return self._co(func, "process", output_type)

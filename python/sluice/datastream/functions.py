@@ -32,13 +32,52 @@ class RuntimeContext(object):
     def get_attempt_number(self):
         return 0
 
+    def _ttl(self, d):
+        t = d._ttl_config
+        return (0, 0) if t is None else (t._ttl_ms, t._update_type)
+
     def get_state(self, state_descriptor):
         """Keyed ValueState, kept in the engine's state backend (so it is in
         checkpoints and savepoints and restores at any parallelism)."""
         from sluice.datastream.state import ValueState, ValueStateDescriptor
         if not isinstance(state_descriptor, ValueStateDescriptor):
             raise TypeError("get_state needs a ValueStateDescriptor, got %r" % (state_descriptor,))
-        return ValueState(self._ctx.value_state(state_descriptor.get_name()))
+        return ValueState(self._ctx.value_state(state_descriptor.get_name(), *self._ttl(state_descriptor)))
+
+    def get_list_state(self, state_descriptor):
+        """Keyed ListState (the engine's list state: add appends without
+        reading the list)."""
+        from sluice.datastream.state import ListState, ListStateDescriptor
+        if not isinstance(state_descriptor, ListStateDescriptor):
+            raise TypeError("get_list_state needs a ListStateDescriptor, got %r" % (state_descriptor,))
+        return ListState(self._ctx.list_state(state_descriptor.get_name(), *self._ttl(state_descriptor)))
+
+    def get_map_state(self, state_descriptor):
+        """Keyed MapState (the engine's map state: one entry per user key)."""
+        from sluice.datastream.state import MapState, MapStateDescriptor
+        if not isinstance(state_descriptor, MapStateDescriptor):
+            raise TypeError("get_map_state needs a MapStateDescriptor, got %r" % (state_descriptor,))
+        return MapState(self._ctx.map_state(state_descriptor.get_name(), *self._ttl(state_descriptor)))
+
+    def get_reducing_state(self, state_descriptor):
+        """Keyed ReducingState: the reduced value, kept serialised in a value
+        state of the engine (Python values have no fixed size)."""
+        from sluice.datastream.state import ReducingState, ReducingStateDescriptor
+        if not isinstance(state_descriptor, ReducingStateDescriptor):
+            raise TypeError("get_reducing_state needs a ReducingStateDescriptor, got %r" % (state_descriptor,))
+        return ReducingState(self._ctx.value_state(state_descriptor.get_name(), *self._ttl(state_descriptor)),
+                             state_descriptor._reduce)
+
+    def get_aggregating_state(self, state_descriptor):
+        """Keyed AggregatingState: the accumulator, kept serialised in a
+        value state of the engine; get() is the AggregateFunction's result."""
+        from sluice.datastream.state import AggregatingState, AggregatingStateDescriptor
+        if not isinstance(state_descriptor, AggregatingStateDescriptor):
+            raise TypeError("get_aggregating_state needs an AggregatingStateDescriptor, got %r"
+                            % (state_descriptor,))
+        return AggregatingState(self._ctx.value_state(state_descriptor.get_name(),
+                                                      *self._ttl(state_descriptor)),
+                                state_descriptor._agg)
 
 
 class Function(object):
@@ -147,6 +186,97 @@ class KeyedProcessFunction(Function):
 
     def process_element(self, value, ctx):
         raise NotImplementedError
+
+    def on_timer(self, timestamp, ctx):
+        pass
+
+
+class AggregateFunction(Function):
+    """Incremental aggregation: create_accumulator, add(value, acc) -> acc,
+    get_result(acc), merge(acc_a, acc_b) -> acc (session windows)."""
+
+    def create_accumulator(self):
+        raise NotImplementedError
+
+    def add(self, value, accumulator):
+        raise NotImplementedError
+
+    def get_result(self, accumulator):
+        raise NotImplementedError
+
+    def merge(self, acc_a, acc_b):
+        raise NotImplementedError
+
+
+class WindowFunction(Function):
+    """apply(key, window, inputs) yields (or returns an iterable of) results."""
+
+    def apply(self, key, window, inputs):
+        raise NotImplementedError
+
+
+class ProcessWindowFunction(Function):
+    """process(key, context, elements) yields (or returns an iterable of)
+    results; context.window() is the TimeWindow (start, end) firing."""
+
+    class Context(object):
+        def __init__(self, ctx):
+            self._ctx = ctx
+            self._window = None
+
+        def window(self):
+            return self._window
+
+        def current_processing_time(self):
+            return self._ctx.now()
+
+        def current_watermark(self):
+            return self._ctx.watermark()
+
+    def process(self, key, context, elements):
+        raise NotImplementedError
+
+    def clear(self, context):
+        pass
+
+
+class CoMapFunction(Function):
+    """map1 for the first connected stream's records, map2 for the second's."""
+
+    def map1(self, value):
+        raise NotImplementedError
+
+    def map2(self, value):
+        raise NotImplementedError
+
+
+class CoFlatMapFunction(Function):
+    def flat_map1(self, value):
+        raise NotImplementedError
+
+    def flat_map2(self, value):
+        raise NotImplementedError
+
+
+class CoProcessFunction(Function):
+    """process_element1/2(value, ctx) yield results (or (OutputTag, value))."""
+
+    class Context(ProcessFunction.Context):
+        pass
+
+    def process_element1(self, value, ctx):
+        raise NotImplementedError
+
+    def process_element2(self, value, ctx):
+        raise NotImplementedError
+
+
+class KeyedCoProcessFunction(CoProcessFunction):
+    """On two connected keyed streams: keyed state shared by both inputs,
+    ctx.get_current_key(), ctx.timer_service() timers and on_timer."""
+
+    class Context(KeyedProcessFunction.Context):
+        pass
 
     def on_timer(self, timestamp, ctx):
         pass

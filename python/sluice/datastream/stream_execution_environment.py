@@ -232,9 +232,25 @@ class StreamExecutionEnvironment(object):
 
     def from_source(self, source, watermark_strategy=None, source_name=None, type_info=None):
         from sluice.datastream.connectors.file_system import FileSource
+        from sluice.datastream.connectors.kafka import KafkaSource
+        if isinstance(source, KafkaSource):
+            st = watermark_strategy
+            in_source = st is not None and st._kind != "none" and st._assigner is None
+            kind = -1 if not in_source else (_native.WM_MONOTONOUS if st._kind == "monotonous"
+                                             else _native.WM_BOUNDED)
+            s = DataStream(_Node(self, "kafka_source", options=source._options, wm=(
+                kind, st._bound_ms if in_source else 0, st._idle_ms if in_source else 0)))
+            if source_name:
+                s.name(source_name)
+            if st is not None and st._kind != "none" and not in_source:
+                s = s.assign_timestamps_and_watermarks(st)
+            return s
         if not isinstance(source, FileSource):
-            raise TypeError("from_source() needs a FileSource, got %r" % (source,))
-        return self._text_files(source._paths, source._monitor_ms, source_name)
+            raise TypeError("from_source() needs a FileSource or a KafkaSource, got %r" % (source,))
+        s = self._text_files(source._paths, source._monitor_ms, source_name)
+        if watermark_strategy is not None and watermark_strategy._kind != "none":
+            s = s.assign_timestamps_and_watermarks(watermark_strategy)
+        return s
 
     def add_source(self, source_func, source_name="Custom Source", type_info=None):
         from sluice.datastream.connectors.file_system import FileSource, _TextFile
@@ -280,12 +296,30 @@ class StreamExecutionEnvironment(object):
             h = ne.file_source(a["path"])
         elif node.kind == "socket_source":
             h = ne.socket_source(a["host"], a["port"])
+        elif node.kind == "kafka_source":
+            h = ne.kafka_source(a["options"], *a["wm"])
         elif node.kind == "collection":
             h = ne.collection_source(a["items"])
         elif node.kind == "op" and a["mode"] == _native.REDUCE and self._batch_mode():
             h = ne.op(ins[0], _native.KEYED_PROCESS, _batch_reduce_factory(a["fn"]))
         elif node.kind == "op":
             h = ne.op(ins[0], a["mode"], a["factory"])
+        elif node.kind == "timestamps":
+            st = a["strategy"]
+            if st._kind == "none":
+                h = ins[0]
+            else:
+                up = node.inputs[0]
+                # after a key_by or an explicit partitioning the edge keeps it
+                forward = not ((up.kind == "op" and up.args["mode"] == _native.KEY) or up.kind == "partition")
+                kind = _native.WM_MONOTONOUS if st._kind == "monotonous" else _native.WM_BOUNDED
+                h = ne.assign_timestamps(ins[0], a["factory"], forward, kind, st._bound_ms, st._idle_ms)
+        elif node.kind == "window":
+            h = ne.window(ins[0], a["factory"], *a["spec"])
+        elif node.kind == "connect":
+            h = ne.connect(ins[0], ins[1], a["factory"], a["keyed"])
+        elif node.kind == "side":
+            h = ne.side_output(ins[0], a["tag"])
         elif node.kind == "union":
             h = ne.union(ins)
         elif node.kind == "partition":
@@ -293,14 +327,14 @@ class StreamExecutionEnvironment(object):
         elif node.kind == "sink":
             src = ins[0]
             t = node.inputs[0].output_type
-            if a["sink"] in ("file", "print") and t is not None and t != Types.STRING():
+            if a["sink"] in ("file", "print", "kafka") and t is not None and t != Types.STRING():
                 # a typed stream prints as Flink prints it: (a,1), true, +I[a, 1]
                 src = ne.op(src, _native.MAP, _java_str_factory)
                 ne.name(src, "to-string")
-            h = ne.sink(src, a["sink"], a.get("path"))
+            h = ne.sink(src, a["sink"], a.get("path"), a.get("options"))
         else:
             raise AssertionError(node.kind)
-        if node.name and node.kind not in ("sink", "partition"):
+        if node.name and node.kind not in ("sink", "partition", "side") and h != (ins[0] if ins else None):
             ne.name(h, node.name)
         memo[id(node)] = h
         return h
