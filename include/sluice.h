@@ -954,14 +954,16 @@ int sl_kafka_source_set_watermarks(sl_source *src, const sl_watermark_strategy *
  *                                characters '_'); 1..63 of a-z 0-9 _; two
  *                                jobs reading one table need different ones
  *   decoding.plugin.name         cdc: pgoutput (the only one; the default)
- *   slot.drop-on-stop            cdc: true drops the slot (and the
- *                                publication the job created) when the job
- *                                ends by a stop or cancel, so the server
- *                                keeps no WAL for it (default false: the
- *                                slot keeps the WAL since the last completed
- *                                checkpoint, so a restore can go on; a slot
- *                                left behind holds WAL until dropped with
- *                                SELECT pg_drop_replication_slot('NAME'))
+ *   slot.drop-on-stop            cdc: true drops the slot when the job
+ *                                ends (a stop, a cancel, also a failure;
+ *                                not a SIGKILL), so the server keeps no WAL
+ *                                for it, and a restore cannot go on (default
+ *                                false: the slot keeps the WAL since the
+ *                                last completed checkpoint, so a restore
+ *                                can go on; a slot left behind holds WAL
+ *                                until dropped with SELECT
+ *                                pg_drop_replication_slot('NAME')).  The
+ *                                publication stays (it holds no WAL)
  *   sink.buffer-flush.max-rows   sink: rows per batch (default 5000)
  *   sink.buffer-flush.interval   sink: without checkpoints, buffered rows are
  *                                written after this long (default 1 s)
@@ -1011,7 +1013,9 @@ int sl_kafka_source_set_watermarks(sl_source *src, const sl_watermark_strategy *
  * the user the REPLICATION privilege (or superuser) and the right to
  * create a publication on the table).  plan creates the publication
  * (FOR TABLE t) and the logical slot (pgoutput) when missing; a job that
- * does not restore drops a slot of that name left behind and makes it anew.
+ * does not restore drops a slot of that name left behind and makes it anew
+ * (a slot in use by another process is an error, after 5 s of waiting for
+ * a killed run's server process to go).
  * The slot is created on a replication connection with an exported
  * snapshot; the snapshot splits are read in that snapshot (as above), so
  * the stream, which starts at the slot's consistent point, holds exactly

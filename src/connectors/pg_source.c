@@ -341,7 +341,7 @@ static int src_open(void *ud, sl_ctx *ctx, void **out) {
   if (!rc && s->cdc && i == 0) rc = sl__pg_stream_new(&r->st, s->cdc, &s->o, &s->deser);
   if (!rc && s->deser.fn && !(r->cols = sl__calloc((size_t)s->n_cols + 1, sizeof *r->cols)))
     rc = -SL_ENOMEM;
-  if (!rc && !r->n_own && !r->st) { /* nothing to read here */
+  if (!rc && !r->n_own && !s->cdc) { /* nothing to read here */
     if (s->opens >= p && s->exporter) PQfinish(s->exporter), s->exporter = NULL;
     sl__free(r->own), sl__free(r->rows), sl__free(r->done), sl__free(r->cols);
     sl__free_private(r);
@@ -464,7 +464,8 @@ static int src_poll(void *reader, sl_ctx *ctx, int budget) {
         PQclear(q);
         r->snap_closed = 1;
       }
-      if (!r->st) return SL_POLL_END;
+      if (!r->st) /* cdc: the job is unbounded, the reader stays (idle) */
+        return s->cdc ? SL_POLL_IDLE : SL_POLL_END;
       if (r->c) PQfinish(r->c), r->c = NULL;
       return sl__pg_stream_poll(r->st, ctx, budget,
                                 atomic_load(&s->splits_done) >= s->n_splits);
