@@ -11,7 +11,7 @@
 #   - exactly-once: rows inserted, updated and deleted in transactions while
 #     the job runs into part files with checkpoints; a SIGKILL in the middle,
 #     more changes while it is down, `--restore latest` at another
-#     parallelism, more changes: the committed lines are exactly the
+#     parallelism (and number of snapshot splits), more changes: the committed lines are exactly the
 #     snapshot plus one line per insert and per update (a reference built
 #     from the statements the test ran), the deletes counted in the log;
 #   - the slot's confirmed_flush_lsn: stays put without checkpoints (also
@@ -139,7 +139,11 @@ wait $chg
 check "ev: the slot advanced with checkpoints" test "$(lsn_ge "$(slot_lsn ev_slot)" "$l0")" = true
 check "ev: ... past the snapshot's point" test "$(slot_lsn ev_slot)" != "$l0"
 changes 401 600 # while it is down
-"$SLUICE" "${RUN[@]}" -p 3 >/dev/null 2>"$TMP/ev2.log" &
+# (another parallelism and another number of snapshot splits: the snapshot
+# was read completely)
+RUN2=("${RUN[@]}")
+RUN2[3]="$EVU&scan.partition.num=5"
+"$SLUICE" "${RUN2[@]}" -p 3 >/dev/null 2>"$TMP/ev2.log" &
 job=$!
 changes 601 700
 pre=$(PSQL -c "SELECT pg_current_wal_lsn()")

@@ -106,6 +106,7 @@ struct sl__pg_stream {
   int64_t commit_ms;
   uint64_t received, confirmed;
   int restored;
+  int began; /* restored from a position taken while streaming */
   pos_ent pend[16];
   int n_pend;
   /* the table's relation (from 'R') */
@@ -296,10 +297,10 @@ static int cdc_plan(sl__pg_cdc *cdc, const sl__pg_opts *o, sl_ctx *ctx, PGconn *
     PQclear(r);
     break;
   }
-  if (restoring)
-    sl_ctx_log(ctx, SL_LOG_WARN,
-               "PostgreSQL table '%s': restoring, but replication slot '%s' is missing: made "
-               "anew (a restore from a checkpoint past the snapshot fails)", o->table, cdc->slot);
+  if (restoring) /* (also a first run with --restore latest) */
+    sl_ctx_log(ctx, SL_LOG_INFO,
+               "PostgreSQL table '%s': replication slot '%s' does not exist: made (a checkpoint "
+               "that read past the snapshot cannot be restored with it)", o->table, cdc->slot);
   char err[800];
   PGconn *rep = sl__pg_connect_repl(o, (int)o->retries, err, sizeof err);
   if (!rep) {
@@ -697,10 +698,12 @@ int sl__pg_stream_wait_fd(const sl__pg_stream *st) {
   return st->state == ST_STREAM && st->c ? PQsocket(st->c) : -1;
 }
 
-/* Position: "SLCD", u32 0, u64 upto, u64 txn, u64 done (host order). */
+/* Position: "SLCD", u32 streaming (1: the snapshot was read completely and
+ * the stream began), u64 upto, u64 txn, u64 done (host order). */
 void sl__pg_stream_position(sl__pg_stream *st, sl_ctx *ctx, uint8_t *buf) {
   memcpy(buf, "SLCD", 4);
-  memset(buf + 4, 0, 4);
+  uint32_t streaming = st->state == ST_STREAM || st->began;
+  memcpy(buf + 4, &streaming, 4);
   uint64_t txn = st->in_txn ? st->txn : 0, done = st->in_txn ? st->done : 0;
   memcpy(buf + 8, &st->upto, 8);
   memcpy(buf + 16, &txn, 8);
@@ -719,10 +722,12 @@ int sl__pg_stream_seek(sl__pg_stream *st, sl_ctx *ctx, const uint8_t *buf, int o
                         "PostgreSQL table '%s': the stream position of old subtask %d is damaged "
                         "(no SLCD mark)", st->o->table, old);
   uint64_t upto, txn, done;
+  uint32_t streaming;
+  memcpy(&streaming, buf + 4, 4);
   memcpy(&upto, buf + 8, 8);
   memcpy(&txn, buf + 16, 8);
   memcpy(&done, buf + 24, 8);
-  if ((txn && txn <= upto) || (!txn && done))
+  if ((txn && txn <= upto) || (!txn && done) || streaming > 1 || (!streaming && (upto || txn)))
     return sl_ctx_error(ctx, -SL_ESTATE,
                         "PostgreSQL table '%s': the stream position of old subtask %d is damaged "
                         "(transaction %llx at or before %llx)", st->o->table, old,
@@ -731,7 +736,14 @@ int sl__pg_stream_seek(sl__pg_stream *st, sl_ctx *ctx, const uint8_t *buf, int o
     st->upto = upto, st->skip_txn = txn, st->skip_n = done;
     st->restored = 1;
   }
+  st->began |= streaming;
   return 0;
+}
+
+int sl__pg_stream_began(const uint8_t *buf) {
+  uint32_t streaming;
+  memcpy(&streaming, buf + 4, 4);
+  return !memcmp(buf, "SLCD", 4) && streaming == 1;
 }
 
 int sl__pg_stream_complete(sl__pg_stream *st, sl_ctx *ctx, int64_t id) {

@@ -598,10 +598,29 @@ static int src_position(void *reader, sl_ctx *ctx, uint8_t *buf, size_t cap, siz
   return 0;
 }
 
+/* cdc: an old reader's stream position (after the header checks of seek),
+ * or NULL */
+static const uint8_t *stream_pos(const uint8_t *blob, size_t len) {
+  uint32_t hdr[3], has;
+  if (len < 16 + 4 + SL__PG_STREAM_POS_LEN || memcmp(blob, PG_MAGIC, 4)) return NULL;
+  memcpy(hdr, blob + 4, sizeof hdr);
+  if (hdr[0] != 2 || hdr[2] > (1u << 24) || len != 16 + (size_t)hdr[2] * 13 + 4 + SL__PG_STREAM_POS_LEN)
+    return NULL;
+  memcpy(&has, blob + 16 + (size_t)hdr[2] * 13, 4);
+  return has == 1 ? blob + 16 + (size_t)hdr[2] * 13 + 4 : NULL;
+}
+
 static int src_seek(void *reader, sl_ctx *ctx, const uint8_t *const *blobs, const size_t *lens,
                     int n) {
   pg_reader *r = reader;
   int cdc = r->src->cdc != NULL;
+  /* cdc: once the stream began the snapshot was read completely: the
+   * splits are done whatever their number was (any parallelism) */
+  int began = 0;
+  for (int b = 0; cdc && b < n; b++) {
+    const uint8_t *sp = stream_pos(blobs[b], lens[b]);
+    if (sp && sl__pg_stream_began(sp)) began = 1;
+  }
   for (int b = 0; b < n; b++) {
     if (!lens[b]) continue;
     uint32_t hdr[3];
@@ -629,7 +648,7 @@ static int src_seek(void *reader, sl_ctx *ctx, const uint8_t *const *blobs, cons
     if (lens[b] != body + (cdc ? 4 + (has == 1 ? SL__PG_STREAM_POS_LEN : 0) : 0) || has > 1)
       return sl_ctx_error(ctx, -SL_ESTATE, "PostgreSQL table '%s': checkpoint position %d is "
                           "damaged (version %u, %zu bytes)", r->src->o.table, b, hdr[0], lens[b]);
-    if ((int)hdr[1] != r->src->n_splits)
+    if ((int)hdr[1] != r->src->n_splits && !began)
       return sl_ctx_error(ctx, -SL_ESTATE,
                           "PostgreSQL table '%s': the checkpoint read the table in %u splits, "
                           "this run in %d: restore with scan.partition.num=%u",
@@ -641,7 +660,7 @@ static int src_seek(void *reader, sl_ctx *ctx, const uint8_t *const *blobs, cons
       if (sp >= hdr[1] || p[12] > 1)
         return sl_ctx_error(ctx, -SL_ESTATE, "PostgreSQL table '%s': checkpoint position %d is "
                             "damaged (split %u of %u)", r->src->o.table, b, sp, hdr[1]);
-      for (int j = 0; j < r->n_own; j++)
+      for (int j = 0; !began && j < r->n_own; j++)
         if ((uint32_t)r->own[j] == sp) {
           memcpy(&r->rows[j], p + 4, 8);
           r->done[j] = p[12] != 0;
@@ -652,8 +671,10 @@ static int src_seek(void *reader, sl_ctx *ctx, const uint8_t *const *blobs, cons
       if (rc) return rc;
     }
   }
-  for (int j = 0; j < r->n_own; j++)
+  for (int j = 0; j < r->n_own; j++) {
+    if (began) r->done[j] = 1;
     if (r->done[j]) atomic_fetch_add(&r->src->splits_done, 1);
+  }
   return 0;
 }
 
