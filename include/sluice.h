@@ -1046,11 +1046,14 @@ int sl_kafka_source_set_watermarks(sl_source *src, const sl_watermark_strategy *
  * (pg_replication_slots.confirmed_flush_lsn) is advanced only to what a
  * completed checkpoint covers (checkpoint_complete), in the standby status
  * updates sent every 10 s and when the server asks.  Until the snapshot is
- * read completely a restore takes a new snapshot and skips the rows read
- * (as the snapshot source) and replays the stream from the slot's start:
- * changes made meanwhile to rows read after the restore may come twice
- * (at-least-once for that window only).  Without checkpoints a restart
- * reads a new snapshot. */
+ * read completely (the stream has not begun), a restore is at-least-once:
+ * the whole table is read again in a new snapshot (the table changed, so
+ * the old splits' bounds and row counts say nothing) and the stream
+ * replays from the slot's start, so rows and changes since the first
+ * snapshot may come twice (a consumer that upserts by key ends in the
+ * exact state); from the first checkpoint after the snapshot on it is
+ * exact.  Without checkpoints a
+ * restart reads a new snapshot. */
 sl_source *sl_postgres_source(const char *conninfo, const sl_option *options, size_t n);
 sl_sink *sl_postgres_sink(const char *conninfo, const sl_option *options, size_t n);
 /* The same from postgresql://[USER[:PASSWORD]@]HOST[:PORT]/DB?table-name=T

@@ -26,7 +26,10 @@
  *           reader's blob and skips that many rows (MOVE) when it opens the
  *           split's cursor.  A restore reads a new snapshot: exact for a
  *           table that did not change (rows in the same order); a changed
- *           table is read as of the restore past the same row counts.
+ *           table is read as of the restore past the same row counts (and
+ *           split bounds from the new min/max).  cdc: the split entries are
+ *           checked but not used: after the stream began every split is
+ *           done; before, the whole table is read again (at-least-once).
  *
  * scan.mode=cdc (pg_cdc.c): plan also sets up the publication and the
  * slot, whose exported snapshot replaces the planner's; subtask 0's reader
@@ -614,8 +617,10 @@ static int src_seek(void *reader, sl_ctx *ctx, const uint8_t *const *blobs, cons
                     int n) {
   pg_reader *r = reader;
   int cdc = r->src->cdc != NULL;
-  /* cdc: once the stream began the snapshot was read completely: the
-   * splits are done whatever their number was (any parallelism) */
+  /* cdc: once the stream began the snapshot was read completely: every
+   * split is done, whatever their number was (any parallelism).  Before,
+   * the whole snapshot is read again: the table changed, so the splits'
+   * bounds (from min/max) and row counts may not match the old ones. */
   int began = 0;
   for (int b = 0; cdc && b < n; b++) {
     const uint8_t *sp = stream_pos(blobs[b], lens[b]);
@@ -648,7 +653,7 @@ static int src_seek(void *reader, sl_ctx *ctx, const uint8_t *const *blobs, cons
     if (lens[b] != body + (cdc ? 4 + (has == 1 ? SL__PG_STREAM_POS_LEN : 0) : 0) || has > 1)
       return sl_ctx_error(ctx, -SL_ESTATE, "PostgreSQL table '%s': checkpoint position %d is "
                           "damaged (version %u, %zu bytes)", r->src->o.table, b, hdr[0], lens[b]);
-    if ((int)hdr[1] != r->src->n_splits && !began)
+    if ((int)hdr[1] != r->src->n_splits && !cdc)
       return sl_ctx_error(ctx, -SL_ESTATE,
                           "PostgreSQL table '%s': the checkpoint read the table in %u splits, "
                           "this run in %d: restore with scan.partition.num=%u",
@@ -660,7 +665,7 @@ static int src_seek(void *reader, sl_ctx *ctx, const uint8_t *const *blobs, cons
       if (sp >= hdr[1] || p[12] > 1)
         return sl_ctx_error(ctx, -SL_ESTATE, "PostgreSQL table '%s': checkpoint position %d is "
                             "damaged (split %u of %u)", r->src->o.table, b, sp, hdr[1]);
-      for (int j = 0; !began && j < r->n_own; j++)
+      for (int j = 0; !cdc && j < r->n_own; j++)
         if ((uint32_t)r->own[j] == sp) {
           memcpy(&r->rows[j], p + 4, 8);
           r->done[j] = p[12] != 0;
@@ -672,7 +677,7 @@ static int src_seek(void *reader, sl_ctx *ctx, const uint8_t *const *blobs, cons
     }
   }
   for (int j = 0; j < r->n_own; j++) {
-    if (began) r->done[j] = 1;
+    if (cdc) r->done[j] = (uint8_t)began, r->rows[j] = 0;
     if (r->done[j]) atomic_fetch_add(&r->src->splits_done, 1);
   }
   return 0;
