@@ -91,6 +91,8 @@ int sl__pg_cdc_plan(sl__pg_cdc **out, const sl__pg_opts *o, sl_ctx *ctx, const c
                     const char *qtable, int n_key, PGconn **exporter, char *snapshot,
                     size_t cap);
 void sl__pg_cdc_free(sl__pg_cdc *cdc);
+/* The plan's result for a table oid and slot, without a server (tests). */
+int sl__pg_cdc_new(sl__pg_cdc **out, const char *table, const char *slot, uint32_t oid);
 
 typedef struct sl__pg_deser sl__pg_deser;
 int sl__pg_stream_new(sl__pg_stream **out, sl__pg_cdc *cdc, const sl__pg_opts *o,
@@ -98,6 +100,11 @@ int sl__pg_stream_new(sl__pg_stream **out, sl__pg_cdc *cdc, const sl__pg_opts *o
 /* Poll (snapshot_done: every snapshot split of every reader is read). */
 int sl__pg_stream_poll(sl__pg_stream *st, sl_ctx *ctx, int budget, int snapshot_done);
 int sl__pg_stream_wait_fd(const sl__pg_stream *st);
+/* One CopyData message of the stream ('w' XLogData, 'k' keepalive), as
+ * untrusted bytes: the rows it made (0..2: the deserializer may have
+ * skipped some; counted against poll's budget), or a negative code after
+ * sl_ctx_error.  (poll's step; tests feed it directly.) */
+int sl__pg_stream_feed(sl__pg_stream *st, sl_ctx *ctx, const uint8_t *buf, size_t n);
 /* Position: STREAM_POS_LEN bytes. */
 #define SL__PG_STREAM_POS_LEN 32
 void sl__pg_stream_position(sl__pg_stream *st, sl_ctx *ctx, uint8_t *buf);

@@ -157,16 +157,25 @@ static int cdc_plan(sl__pg_cdc *cdc, const sl__pg_opts *o, sl_ctx *ctx, PGconn *
                     const char *oid, const char *qtable, int n_key, PGconn **exporter,
                     char *snapshot, size_t cap);
 
+int sl__pg_cdc_new(sl__pg_cdc **out, const char *table, const char *slot, uint32_t oid) {
+  sl__pg_cdc *cdc = sl__calloc(1, sizeof *cdc);
+  if (!cdc || !(cdc->table = sl__strdup(table))) {
+    sl__free(cdc);
+    return -SL_ENOMEM;
+  }
+  sl__fmt(cdc->slot, sizeof cdc->slot, "%s", slot);
+  cdc->table_oid = oid;
+  *out = cdc;
+  return 0;
+}
+
 int sl__pg_cdc_plan(sl__pg_cdc **out, const sl__pg_opts *o, sl_ctx *ctx, const char *oid,
                     const char *qtable, int n_key, PGconn **exporter, char *snapshot,
                     size_t cap) {
   *exporter = NULL;
-  sl__pg_cdc *cdc = sl__calloc(1, sizeof *cdc);
-  if (!cdc || !(cdc->table = sl__strdup(o->table))) {
-    sl__free(cdc);
+  if (sl__pg_cdc_new(out, o->table, o->slot, (uint32_t)strtoul(oid, NULL, 10)))
     return sl_ctx_error(ctx, -SL_ENOMEM, "out of memory");
-  }
-  *out = cdc;
+  sl__pg_cdc *cdc = *out;
   char err[800];
   PGconn *c = sl__pg_connect(o, (int)o->retries, err, sizeof err); /* outside any transaction */
   if (!c) return sl_ctx_error(ctx, -SL_EIO, "PostgreSQL table '%s': %s", o->table, err);
@@ -180,8 +189,6 @@ static int cdc_plan(sl__pg_cdc *cdc, const sl__pg_opts *o, sl_ctx *ctx, PGconn *
                     char *snapshot, size_t cap) {
   char where[300];
   sl__pg_where(c, where, sizeof where);
-  sl__fmt(cdc->slot, sizeof cdc->slot, "%s", o->slot);
-  cdc->table_oid = (uint32_t)strtoul(oid, NULL, 10);
   /* 1. checks */
   PGresult *r = run(o, ctx, c, "SHOW wal_level", "SHOW wal_level", 0, NULL, PGRES_TUPLES_OK);
   if (!r) return -SL_EIO;
@@ -370,6 +377,7 @@ static void put64(uint8_t *p, uint64_t v) {
 }
 
 static int send_status(sl__pg_stream *st, sl_ctx *ctx) {
+  if (!st->c) return 0; /* (sl__pg_stream_feed from a test) */
   uint8_t m[34];
   m[0] = 'r';
   put64(m + 1, st->received > st->confirmed ? st->received : st->confirmed);
@@ -642,6 +650,31 @@ static int on_message(sl__pg_stream *st, sl_ctx *ctx, rd *r, uint64_t lsn) {
   }
 }
 
+int sl__pg_stream_feed(sl__pg_stream *st, sl_ctx *ctx, const uint8_t *buf, size_t n) {
+  rd r = {buf, n, 0};
+  char kind = (char)rd_n(&r, 1);
+  int rc = 0;
+  if (kind == 'w') {
+    uint64_t at = rd_n(&r, 8), end = rd_n(&r, 8);
+    (void)rd_n(&r, 8);
+    if (r.bad) return bad_msg(st, ctx, st->received, "XLogData header");
+    if (end > st->received) st->received = end;
+    rc = on_message(st, ctx, &r, at);
+  } else if (kind == 'k') {
+    uint64_t end = rd_n(&r, 8);
+    (void)rd_n(&r, 8);
+    int reply = (int)rd_n(&r, 1);
+    if (r.bad) return bad_msg(st, ctx, st->received, "keepalive");
+    if (end > st->received) st->received = end;
+    /* invariant 2: between transactions, everything before wal_end was sent */
+    if (!st->in_txn && end > 0 && end - 1 > st->upto) st->upto = end - 1;
+    if (reply) rc = send_status(st, ctx);
+  } else {
+    rc = bad_msg(st, ctx, st->received, "unknown CopyData message");
+  }
+  return rc;
+}
+
 int sl__pg_stream_poll(sl__pg_stream *st, sl_ctx *ctx, int budget, int snapshot_done) {
   if (st->state == ST_WAIT) {
     if (!snapshot_done) return SL_POLL_IDLE; /* the snapshot goes first */
@@ -660,30 +693,10 @@ int sl__pg_stream_poll(sl__pg_stream *st, sl_ctx *ctx, int budget, int snapshot_
     }
     if (n == -1) return stream_fail(st, ctx, "the server ended the stream");
     if (n < 0) return stream_fail(st, ctx, "reading the stream failed");
-    rd r = {(const uint8_t *)buf, (size_t)n, 0};
-    char kind = (char)rd_n(&r, 1);
-    int rc = 0;
-    if (kind == 'w') {
-      uint64_t at = rd_n(&r, 8), end = rd_n(&r, 8);
-      (void)rd_n(&r, 8);
-      if (r.bad) rc = bad_msg(st, ctx, st->received, "XLogData header");
-      if (end > st->received) st->received = end;
-      if (!rc) rc = on_message(st, ctx, &r, at);
-      if (rc > 0) emitted += rc, rc = 0;
-    } else if (kind == 'k') {
-      uint64_t end = rd_n(&r, 8);
-      (void)rd_n(&r, 8);
-      int reply = (int)rd_n(&r, 1);
-      if (r.bad) rc = bad_msg(st, ctx, st->received, "keepalive");
-      if (end > st->received) st->received = end;
-      /* invariant 2: between transactions, everything before wal_end was sent */
-      if (!rc && !st->in_txn && end > 0 && end - 1 > st->upto) st->upto = end - 1;
-      if (!rc && reply) rc = send_status(st, ctx);
-    } else {
-      rc = bad_msg(st, ctx, st->received, "unknown CopyData message");
-    }
+    int rc = sl__pg_stream_feed(st, ctx, (const uint8_t *)buf, (size_t)n);
     PQfreemem(buf);
     if (rc < 0) return rc;
+    emitted += rc;
   }
   if (sl__conn_ms(ctx) >= st->next_status_ms) {
     int rc = send_status(st, ctx);
