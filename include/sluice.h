@@ -942,8 +942,9 @@ int sl_kafka_source_set_watermarks(sl_source *src, const sl_watermark_strategy *
  *                                snapshot by (min..max in scan.partition.num
  *                                ranges; NULLs go to the first)
  *   scan.partition.num           source: the number of splits (default
- *                                max(8, parallelism)); a restore needs the
- *                                same number
+ *                                max(8, parallelism)); a restore of a
+ *                                snapshot read needs the same number (a cdc
+ *                                read does not)
  *   scan.fetch-size              source: rows per FETCH (default 1000)
  *   scan.mode                    snapshot (default, bounded) or cdc (the
  *                                snapshot, then the table's changes through
@@ -1052,8 +1053,9 @@ int sl_kafka_source_set_watermarks(sl_source *src, const sl_watermark_strategy *
  * replays from the slot's start, so rows and changes since the first
  * snapshot may come twice (a consumer that upserts by key ends in the
  * exact state); from the first checkpoint after the snapshot on it is
- * exact.  Without checkpoints a
- * restart reads a new snapshot. */
+ * exact.  Without checkpoints a restart reads a new snapshot.  The
+ * stream's reader sends the server nothing but status updates and does
+ * not block (the socket is its wait_fd). */
 sl_source *sl_postgres_source(const char *conninfo, const sl_option *options, size_t n);
 sl_sink *sl_postgres_sink(const char *conninfo, const sl_option *options, size_t n);
 /* The same from postgresql://[USER[:PASSWORD]@]HOST[:PORT]/DB?table-name=T
