@@ -717,7 +717,9 @@ void sl__pg_stream_position(sl__pg_stream *st, sl_ctx *ctx, uint8_t *buf) {
   memcpy(buf, "SLCD", 4);
   uint32_t streaming = st->state == ST_STREAM || st->began;
   memcpy(buf + 4, &streaming, 4);
-  uint64_t txn = st->in_txn ? st->txn : 0, done = st->in_txn ? st->done : 0;
+  /* (a transaction replayed at or before upto is covered by upto) */
+  int open = st->in_txn && !st->skipping_txn;
+  uint64_t txn = open ? st->txn : 0, done = open ? st->done : 0;
   memcpy(buf + 8, &st->upto, 8);
   memcpy(buf + 16, &txn, 8);
   memcpy(buf + 24, &done, 8);
