@@ -977,11 +977,29 @@ int sl_kafka_source_set_watermarks(sl_source *src, const sl_watermark_strategy *
  *                                snapshot by (min..max in scan.partition.num
  *                                ranges; NULLs go to the first)
  *   scan.partition.num           source: the number of splits (default
- *                                max(8, parallelism)); a restore needs the
- *                                same number
+ *                                max(8, parallelism)); a restore of a
+ *                                snapshot read needs the same number (a cdc
+ *                                read does not)
  *   scan.fetch-size              source: rows per FETCH (default 1000)
- *   scan.mode                    snapshot (default); cdc is not built yet
- *   slot.name, decoding.plugin.name, slot.drop-on-stop   reserved for CDC
+ *   scan.mode                    snapshot (default, bounded) or cdc (the
+ *                                snapshot, then the table's changes through
+ *                                logical replication, unbounded; below)
+ *   slot.name                    cdc: the replication slot, also the
+ *                                publication's name (default "sluice_" +
+ *                                the table's name, lower-cased, other
+ *                                characters '_'); 1..63 of a-z 0-9 _; two
+ *                                jobs reading one table need different ones
+ *   decoding.plugin.name         cdc: pgoutput (the only one; the default)
+ *   slot.drop-on-stop            cdc: true drops the slot when the job
+ *                                ends (a stop, a cancel, also a failure;
+ *                                not a SIGKILL), so the server keeps no WAL
+ *                                for it, and a restore cannot go on (default
+ *                                false: the slot keeps the WAL since the
+ *                                last completed checkpoint, so a restore
+ *                                can go on; a slot left behind holds WAL
+ *                                until dropped with SELECT
+ *                                pg_drop_replication_slot('NAME')).  The
+ *                                publication stays (it holds no WAL)
  *   sink.buffer-flush.max-rows   sink: rows per batch (default 5000)
  *   sink.buffer-flush.interval   sink: without checkpoints, buffered rows are
  *                                written after this long (default 1 s)
@@ -1025,7 +1043,54 @@ int sl_kafka_source_set_watermarks(sl_source *src, const sl_watermark_strategy *
  * PREPARED when the checkpoint completes; a restore commits the restored
  * checkpoint's and rolls back every other prepared transaction with the
  * prefix (needs max_prepared_transactions > 0).  Without checkpoints
- * batches are committed as written (at-least-once). */
+ * batches are committed as written (at-least-once).
+ *
+ * Change data capture (scan.mode=cdc; the server needs wal_level=logical,
+ * the user the REPLICATION privilege (or superuser) and the right to
+ * create a publication on the table).  plan creates the publication
+ * (FOR TABLE t) and the logical slot (pgoutput) when missing; a job that
+ * does not restore drops a slot of that name left behind and makes it anew
+ * (a slot in use by another process is an error, after 5 s of waiting for
+ * a killed run's server process to go).
+ * The slot is created on a replication connection with an exported
+ * snapshot; the snapshot splits are read in that snapshot (as above), so
+ * the stream, which starts at the slot's consistent point, holds exactly
+ * the changes committed after it.  The stream is read by subtask 0 once
+ * every snapshot split is read (in any subtask): whole transactions in
+ * commit order (pgoutput sends committed transactions only).  Rows of the
+ * snapshot are inserts.  A record's value is the row as above (CSV, table
+ * order); by default inserts (+I) and the new image of updates (+U) are
+ * emitted and deletes (-D) and old images (-U) are not (they are counted:
+ * the reader logs "N inserts, N updates, N deletes" when it closes); a
+ * deserializer (below) sees all four kinds with typed columns.  Old
+ * images: with REPLICA IDENTITY DEFAULT (the primary key) the server sends
+ * only the key columns of a deleted row and of an update that changed the
+ * key; an update that did not change it sends no old image, and -U then
+ * has the key from the new row; the other columns are `unknown` (sl_pg_column).
+ * REPLICA IDENTITY FULL sends every column.  A table without a primary
+ * key under DEFAULT (or with REPLICA IDENTITY NOTHING) is refused in plan:
+ * the server could not publish its updates and deletes.  A TRUNCATE of the
+ * table fails the job (it is no row change; restart without --restore).
+ * Unchanged TOASTed values (large values an update did not touch) are not
+ * sent: empty in the CSV, `unknown` for a deserializer, unless FULL.
+ *
+ * Checkpoints (CDC): the position holds each split's progress and the
+ * commit LSN of the last whole transaction emitted (with how many changes
+ * of the next one were); a restore, at any parallelism, resumes the stream
+ * there (skipping what was emitted), so with an exactly-once sink every
+ * change reaches the output once.  The slot's confirmed position
+ * (pg_replication_slots.confirmed_flush_lsn) is advanced only to what a
+ * completed checkpoint covers (checkpoint_complete), in the standby status
+ * updates sent every 10 s and when the server asks.  Until the snapshot is
+ * read completely (the stream has not begun), a restore is at-least-once:
+ * the whole table is read again in a new snapshot (the table changed, so
+ * the old splits' bounds and row counts say nothing) and the stream
+ * replays from the slot's start, so rows and changes since the first
+ * snapshot may come twice (a consumer that upserts by key ends in the
+ * exact state); from the first checkpoint after the snapshot on it is
+ * exact.  Without checkpoints a restart reads a new snapshot.  The
+ * stream's reader sends the server nothing but status updates and does
+ * not block (the socket is its wait_fd). */
 sl_source *sl_postgres_source(const char *conninfo, const sl_option *options, size_t n);
 sl_sink *sl_postgres_sink(const char *conninfo, const sl_option *options, size_t n);
 /* The same from postgresql://[USER[:PASSWORD]@]HOST[:PORT]/DB?table-name=T
@@ -1033,6 +1098,59 @@ sl_sink *sl_postgres_sink(const char *conninfo, const sl_option *options, size_t
  * out of the query, the rest is libpq's (the CLI's --input / --output). */
 sl_source *sl_postgres_source_uri(const char *uri);
 sl_sink *sl_postgres_sink_uri(const char *uri);
+
+/* Rows with their types and change kind (Flink CDC's RowKind). */
+typedef enum sl_pg_kind {
+  SL_PG_INSERT = 0,        /* +I: a snapshot row, or an insert */
+  SL_PG_UPDATE_BEFORE = 1, /* -U: an update's old image */
+  SL_PG_UPDATE_AFTER = 2,  /* +U: an update's new image */
+  SL_PG_DELETE = 3         /* -D: a deleted row (its old image) */
+} sl_pg_kind;
+typedef struct sl_pg_column {
+  const char *name;
+  uint32_t type;    /* pg_type oid: 16 boolean, 17 bytea, 20 bigint, 21
+                     * smallint, 23 integer, 25 text, 700 real, 701 double
+                     * precision, 1043 varchar, 1082 date, 1114 timestamp,
+                     * 1184 timestamptz, 1700 numeric, ... */
+  int is_null;
+  int unknown;      /* CDC: the server did not send the value (see above) */
+  const char *text; /* PostgreSQL's text output, NUL-terminated ("" when
+                     * is_null or unknown) */
+  size_t len;
+} sl_pg_column;
+typedef struct sl_pg_row {
+  sl_pg_kind kind;
+  const char *table; /* as the server names it ("public.t" or "t") */
+  int n_cols;
+  const sl_pg_column *cols; /* table order */
+  uint64_t lsn;      /* CDC: the commit LSN of the row's transaction; 0 for
+                      * a snapshot row */
+  int64_t commit_ms; /* CDC: the commit time, ms since the epoch;
+                      * SL_NO_TIMESTAMP for a snapshot row */
+} sl_pg_row;
+/* Turns a row into the record to emit (*out starts as the default record:
+ * the CSV value and the key, also for -U and -D); return 0 to emit, 1 to
+ * skip, or a negative SL_E* code (after sl_ctx_bad_record or sl_ctx_fail).
+ * Runs on the reader's worker thread; the row's views live for the call;
+ * out may point into sl_ctx_scratch memory.  Without one, the source emits
+ * +I and +U rows only.  Set before sl_execute; 0, or -SL_EINVAL when src
+ * is not a PostgreSQL source. */
+typedef int (*sl_pg_deserialize_fn)(void *ud, sl_ctx *ctx, const sl_pg_row *row,
+                                    sl_record *out);
+int sl_postgres_source_set_deserializer(sl_source *src, sl_pg_deserialize_fn fn, void *ud);
+/* Typed values of a column: 0, or -SL_EINVAL when it is NULL, unknown or
+ * of another type.  int64: smallint, integer, bigint.  double: those,
+ * real, double precision, numeric (rounded).  bool: boolean.  bytea: the
+ * bytes (PostgreSQL's hex output decoded) into buf (at most cap; *len is
+ * the full length, also when it did not fit: then -SL_EINVAL).  time_us: timestamp
+ * and timestamptz as microseconds since the epoch (timestamp read as UTC;
+ * timestamptz needs the session's TimeZone to be UTC, e.g. the libpq
+ * option options=-c TimeZone=UTC, else -SL_EINVAL), date as midnight UTC. */
+int sl_pg_column_int64(const sl_pg_column *c, int64_t *out);
+int sl_pg_column_double(const sl_pg_column *c, double *out);
+int sl_pg_column_bool(const sl_pg_column *c, int *out);
+int sl_pg_column_bytea(const sl_pg_column *c, uint8_t *buf, size_t cap, size_t *len);
+int sl_pg_column_time_us(const sl_pg_column *c, int64_t *out);
 
 /* Collect sink for tests: keeps every record in memory.  The sl_collect is
  * the caller's; it must outlive sl_execute.  Records of one subtask keep

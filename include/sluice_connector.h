@@ -47,6 +47,19 @@
  *             polls: write the reader's position (at most cap bytes; more
  *             fails the checkpoint).  Every record emitted before the call
  *             is covered by the position; every record after it is not.
+ *   checkpoint_complete   optional (contract version 2): checkpoint `id`
+ *             is complete -- durable with every operator's state -- so what
+ *             the reader's position for it covered may be acknowledged
+ *             upstream (commit Kafka offsets, advance a replication slot).
+ *             On the reader's worker thread between two polls, once per
+ *             completed checkpoint, ids increasing; never for a checkpoint
+ *             that failed (a position call is no promise it completes) nor
+ *             for the final checkpoint a job takes after its workers
+ *             stopped.  sl_ctx_checkpoint_id(ctx) in position tells which
+ *             checkpoint a position is for.  A crash can lose the call (the
+ *             next run restores the checkpoint and is told of its own), so
+ *             acknowledging is an optimisation, never a condition for
+ *             exactly-once.  An error fails the job.
  *   close     once per opened reader, after the workers stopped.
  *   free      once, when the environment is freed (also if never run).
  *
@@ -124,8 +137,11 @@
 extern "C" {
 #endif
 
-/* The version of this contract; put it in the ops table's `version`. */
-#define SL_CONNECTOR_VERSION 1
+/* The version of this contract; put it in the ops table's `version`.
+ * Version 2 appended sl_source_ops.checkpoint_complete; tables of version
+ * 1 (built against the older header, so without that field) are still
+ * accepted and never asked for it. */
+#define SL_CONNECTOR_VERSION 2
 
 /* ------------------------------------------------------------------------ */
 /* Sources                                                                   */
@@ -153,6 +169,8 @@ typedef struct sl_source_ops {
    * again (a socket, a pipe, an eventfd), or -1 for none right now.  Asked
    * each time the worker is about to park. */
   int (*wait_fd)(void *reader);
+  /* Optional, version >= 2: checkpoint `id` completed (see the top). */
+  int (*checkpoint_complete)(void *reader, sl_ctx *ctx, int64_t id);
 } sl_source_ops;
 
 /* Flags of sl_source_new. */
@@ -162,7 +180,8 @@ typedef struct sl_source_ops {
  * the environment is freed) and ud (owned by the source from now on: ops
  * ->free(ud) is called when the source is freed, also when this call
  * fails).  NULL when ops is NULL, lacks open/poll, has position without
- * seek or the other way round, has another version, or memory is out. */
+ * seek or the other way round, has checkpoint_complete without position,
+ * has a version other than 1 or 2, or memory is out. */
 sl_source *sl_source_new(const sl_source_ops *ops, void *ud, unsigned flags);
 
 /* Emit a record from poll (the record is copied before the call returns).
@@ -231,7 +250,7 @@ typedef struct sl_sink_ops {
 
 /* A sink driven by ops (borrowed) and ud (owned, as for sl_source_new).
  * NULL when ops is NULL, lacks open/write, has only some of the two-phase
- * calls, has another version, or memory is out. */
+ * calls, has a version other than 1 or 2, or memory is out. */
 sl_sink *sl_sink_new(const sl_sink_ops *ops, void *ud, unsigned flags);
 
 /* ------------------------------------------------------------------------ */
@@ -267,6 +286,10 @@ void sl_ctx_log(const sl_ctx *ctx, sl_log_level level, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)))
 #endif
     ;
+
+/* The id of the checkpoint a source's position call is writing (1, 2, ...
+ * as checkpoint_complete will name it), or -1 outside position. */
+int64_t sl_ctx_checkpoint_id(const sl_ctx *ctx);
 
 /* A monotonic clock in nanoseconds for timeouts and rates (sl_ctx_now is
  * the wall clock in milliseconds, for processing time).  On a worker it is

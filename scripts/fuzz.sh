@@ -16,7 +16,7 @@ cmake -S . -B build-fuzz -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=RelWithDebI
 cmake --build build-fuzz -j"$(nproc)" --target fuzzers >/dev/null
 harnesses=("$@")
 [ ${#harnesses[@]} -eq 0 ] && harnesses=(ckpt_meta state_image opstate_image file_source_seek
-  gen_seek file_sink_recover line_reader config window_agg_fields sql_row)
+  gen_seek file_sink_recover line_reader config window_agg_fields sql_row pg_stream)
 work=$(mktemp -d "${TMPDIR:-/tmp}/sluice-fuzz-run.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 failed=0

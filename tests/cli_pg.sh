@@ -2,7 +2,7 @@
 # The PostgreSQL connector through the CLI, against a real private server
 # (pg_server.sh; no server installed is a failure):
 #   - errors: a bad URI option, an unknown connector option, a missing
-#     table-name or table, a wrong port, scan.mode=cdc -- each message
+#     table-name or table, a wrong port, a bad scan.mode -- each message
 #     asserted, and a password in the URI never printed;
 #   - type coverage: a row of every common type read as PostgreSQL's text
 #     output prints it (NULL empty; CSV quotes around ',', '"' and '');
@@ -55,8 +55,8 @@ err run window-agg --input "$U?table-name=badrow" --window tumbling:1000
 cp "$TMP/err.txt" "$TMP/badrow.txt"
 check "a bad row: no line number" contains "$TMP/err.txt" "bad record at input row: timestamp"
 check "a bad row: the row" contains "$TMP/err.txt" "x1,k,1"
-err run upper --input "$U?table-name=t1&scan.mode=cdc"
-check "cdc refused" contains "$TMP/err.txt" "scan.mode=cdc (change data capture) is not built yet"
+err run upper --input "$U?table-name=t1&scan.mode=cdc2"
+check "bad scan.mode" contains "$TMP/err.txt" "option 'scan.mode': expected snapshot or cdc, got 'cdc2'"
 bad=$(pg_free_port)
 err run upper --input "postgresql://sluice:S3cretPw99@127.0.0.1:$bad/postgres?table-name=t1&sink.max-retries=0&connect_timeout=2"
 check "wrong port named" contains "$TMP/err.txt" \

@@ -606,9 +606,9 @@ static int split_metric(void *ud, const sl_metric *m) {
   return 0;
 }
 
-/* Offsets go to the group when checkpoints are taken (those of the
- * checkpoint before), for monitoring: an unbounded job that read all 50
- * messages shows offset 50 in the group after two more checkpoints. */
+/* Offsets go to the group when the checkpoint that holds them completes
+ * (checkpoint_complete), for monitoring: an unbounded job that read all 50
+ * messages shows offset 50 in the group after one more checkpoint. */
 static void test_commit_to_group(void) {
   CHECK_EQ_INT(test_kafka_topic(&g_k, "g1", 1), 0);
   produce("g1", 1, 50, NULL);

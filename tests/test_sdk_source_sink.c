@@ -6,7 +6,9 @@
  * an idle source, holds nothing back); failures in plan, open, poll and
  * write name the operator and keep the connector's message; the context
  * gives configuration, subtask, logger; sl_ctx_wake from a thread of the
- * connector's own delivers everything.  (Exactly-once across SIGKILL with
+ * connector's own delivers everything; checkpoint_complete reaches each
+ * reader once per completed checkpoint it took a position for, on its
+ * thread, never for a failed one.  (Exactly-once across SIGKILL with
  * a custom source and transactional sink: tests/cli_sdk_exactly_once.sh.)
  */
 #include <stdatomic.h>
@@ -457,6 +459,130 @@ static void test_wake_from_own_thread(void) {
   pthread_mutex_destroy(&w.mu);
 }
 
+/* ---- checkpoint_complete --------------------------------------------------------- */
+
+#define CC_MAX 256
+typedef struct cc_reader {
+  pthread_t th;
+  int64_t pos[CC_MAX], done[CC_MAX];
+  int n_pos, n_done, wrong_thread, bad_id, emitted;
+} cc_reader;
+typedef struct cc_src {
+  cc_reader r[2];
+  int64_t fail_at; /* subtask 0's position fails for this checkpoint */
+  int64_t t0;
+} cc_src;
+
+static int cc_open(void *ud, sl_ctx *ctx, void **reader) {
+  *reader = &((cc_src *)ud)->r[sl_ctx_subtask(ctx)];
+  return 0;
+}
+static int cc_poll(void *reader, sl_ctx *ctx, int budget) {
+  (void)budget;
+  cc_reader *r = reader;
+  if (!r->emitted) r->th = pthread_self(); /* the reader's worker thread */
+  /* until both readers heard of 3 checkpoints (or 20 s: the test fails) */
+  cc_src *s = (cc_src *)(r - sl_ctx_subtask(ctx));
+  if ((s->r[0].n_done >= 3 && s->r[1].n_done >= 3) || now_ms() - s->t0 > 20000)
+    return SL_POLL_END;
+  char v[16];
+  int len = snprintf(v, sizeof v, "%d", r->emitted++);
+  sl_record rec = {SL_NO_TIMESTAMP, NULL, 0, v, (uint32_t)len};
+  int rc = sl_ctx_emit(ctx, &rec);
+  return rc ? rc : SL_POLL_IDLE;
+}
+static int cc_position(void *reader, sl_ctx *ctx, uint8_t *buf, size_t cap, size_t *len) {
+  (void)buf, (void)cap;
+  cc_reader *r = reader;
+  cc_src *s = (cc_src *)(r - sl_ctx_subtask(ctx));
+  int64_t id = sl_ctx_checkpoint_id(ctx);
+  if (id == s->fail_at && sl_ctx_subtask(ctx) == 0)
+    return sl_ctx_error(ctx, -SL_EIO, "position refused for checkpoint %lld", (long long)id);
+  if (r->n_pos < CC_MAX) r->pos[r->n_pos++] = id;
+  *len = 0;
+  return 0;
+}
+static int cc_seek(void *reader, sl_ctx *ctx, const uint8_t *const *blobs, const size_t *lens,
+                   int n) {
+  (void)reader, (void)ctx, (void)blobs, (void)lens, (void)n;
+  return 0;
+}
+static int cc_complete(void *reader, sl_ctx *ctx, int64_t id) {
+  cc_reader *r = reader;
+  (void)ctx;
+  if (!pthread_equal(r->th, pthread_self())) r->wrong_thread++;
+  int known = 0;
+  for (int i = 0; i < r->n_pos; i++) known |= r->pos[i] == id;
+  if (!known || (r->n_done && id <= r->done[r->n_done - 1])) r->bad_id++;
+  if (r->n_done < CC_MAX) r->done[r->n_done++] = id;
+  return 0;
+}
+static const sl_source_ops cc_ops = {.version = SL_CONNECTOR_VERSION, .kind = "cc",
+                                     .open = cc_open, .poll = cc_poll, .position = cc_position,
+                                     .seek = cc_seek, .checkpoint_complete = cc_complete};
+
+static int cc_run(cc_src *s, const char *dir) {
+  s->t0 = now_ms();
+  sl_env *env = env_p(2);
+  sl_env_set(env, "execution.checkpointing.interval", "5ms");
+  char path[4200];
+  sl_env_set(env, "state.checkpoints.dir", tpath(path, sizeof path, dir));
+  sl_collect *out = sl_collect_new();
+  sl_stream *st = sl_source_stream(env, sl_source_new(&cc_ops, s, 0));
+  CHECK_EQ_INT(sl_sink_to(st, sl_collect_sink(out)), 0);
+  int rc = sl_execute(env, "cc");
+  sl_collect_free(out);
+  sl_env_free(env);
+  return rc;
+}
+
+static void test_checkpoint_complete_reaches_readers(void) {
+  cc_src s = {0};
+  CHECK_EQ_INT(cc_run(&s, "cc_ok"), 0);
+  for (int i = 0; i < 2; i++) {
+    cc_reader *r = &s.r[i];
+    CHECK(r->n_done >= 3);      /* told, once per checkpoint, ids increasing */
+    CHECK_EQ_INT(r->bad_id, 0); /* ... and only of checkpoints it positioned */
+    CHECK_EQ_INT(r->wrong_thread, 0);
+    /* every checkpoint both readers positioned and that a later one
+     * followed completed (one in flight at a time): each was told */
+    for (int k = 0; k + 1 < r->n_pos && k < r->n_done; k++) CHECK_EQ_INT(r->done[k], r->pos[k]);
+  }
+  /* both readers hear of the same checkpoints */
+  int n = s.r[0].n_done < s.r[1].n_done ? s.r[0].n_done : s.r[1].n_done;
+  for (int k = 0; k < n; k++) CHECK_EQ_INT(s.r[0].done[k], s.r[1].done[k]);
+
+  /* a checkpoint that fails (its position does) is never reported */
+  cc_src f = {.fail_at = 2};
+  CHECK(cc_run(&f, "cc_fail") < 0);
+  for (int i = 0; i < 2; i++) {
+    CHECK_EQ_INT(f.r[i].bad_id, 0);
+    CHECK(f.r[i].n_done <= 1);
+    if (f.r[i].n_done) CHECK_EQ_INT(f.r[i].done[0], 1);
+  }
+  /* a version 1 table (no checkpoint_complete field) still works */
+  static const struct { /* sl_source_ops as contract version 1 declared it */
+    int version;
+    const char *kind;
+    int (*plan)(void *, sl_ctx *);
+    int (*open)(void *, sl_ctx *, void **);
+    int (*poll)(void *, sl_ctx *, int);
+    void (*close)(void *, sl_ctx *);
+    void (*free)(void *);
+    int (*position)(void *, sl_ctx *, uint8_t *, size_t, size_t *);
+    int (*seek)(void *, sl_ctx *, const uint8_t *const *, const size_t *, int);
+    int (*wait_fd)(void *);
+  } v1 = {.version = 1, .kind = "v1", .open = nop_open, .poll = nop_poll};
+  sl_source *old = sl_source_new((const sl_source_ops *)&v1, NULL, 0);
+  CHECK(old != NULL);
+  sl_env *env = env_p(1);
+  sl_collect *out = sl_collect_new();
+  CHECK_EQ_INT(sl_sink_to(sl_source_stream(env, old), sl_collect_sink(out)), 0);
+  CHECK_EQ_INT(sl_execute(env, "v1"), 0);
+  sl_collect_free(out);
+  sl_env_free(env);
+}
+
 int main(void) {
   scratch_init("/tmp/sl_test_sdk", 1);
   RUN(test_handles_validated);
@@ -465,5 +591,6 @@ int main(void) {
   RUN(test_failures_name_the_operator);
   RUN(test_context_gives_config_subtask_logger);
   RUN(test_wake_from_own_thread);
+  RUN(test_checkpoint_complete_reaches_readers);
   TEST_MAIN_END();
 }

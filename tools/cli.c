@@ -45,7 +45,8 @@ static const struct flag {
   const char *arg, *doc;
 } g_flags[] = {
     {"input", offsetof(cli_opts, input), "PATH",
-     "file, directory or glob to read (or kafka://..., postgresql://...?table-name=T)"},
+     "file, directory or glob to read (or kafka://..., postgresql://...?table-name=T,\n"
+     "                                     with &scan.mode=cdc: the table, then its changes)"},
     {"output", offsetof(cli_opts, output), "PATH",
      "where the results go (default: stdout; or kafka://..., postgresql://...?table-name=T)"},
     {"socket", offsetof(cli_opts, socket), "HOST:PORT", "read lines from a TCP socket"},

@@ -39,7 +39,9 @@ typedef struct sl__snap_task {
  * thread, like the instance). */
 typedef struct sl__ckpt_per {
   sl__snap_task *snap;  /* snapshot being written, released by the owner */
-  int64_t committed_id; /* sinks: last checkpoint told to commit_ckpt */
+  int64_t committed_id; /* sinks: last checkpoint told to commit_ckpt;
+                         * sources: last completion seen */
+  int64_t positioned;   /* sources: last checkpoint this run took a position for */
 } sl__ckpt_per;
 
 typedef struct sl__ckpt {

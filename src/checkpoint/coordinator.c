@@ -170,6 +170,13 @@ int sl__ckpt_worker_step(sl__worker *w) {
       const sl_sink_ops *ops = inst->op->sink->ops;
       int rc = inst->impl && ops->commit_ckpt ? ops->commit_ckpt(inst->impl, &inst->ctx, done) : 0;
       if (rc) return sl__conn_fail(inst, rc);
+    } else if (done > per->committed_id && inst->op->kind == SL__OP_SOURCE) {
+      /* sources hear of a checkpoint they took a position for in this run
+       * (not of the checkpoint a restore started from) */
+      int (*cc)(void *, sl_ctx *, int64_t) = sl__source_ckpt_complete(inst->op->source);
+      per->committed_id = done;
+      int rc = inst->impl && cc && per->positioned == done ? cc(inst->impl, &inst->ctx, done) : 0;
+      if (rc) return sl__conn_fail(inst, rc);
     }
     if (trigger <= inst->ckpt_id) continue;
     /* sources start checkpoint `trigger`; finished instances snapshot their

@@ -30,7 +30,11 @@ static int meta_blob(sl__inst *inst, int64_t id, uint8_t **out, size_t *len) {
   int rc = 0;
   if (!b) return -SL_ENOMEM;
   if (inst->op->kind == SL__OP_SOURCE && inst->impl && inst->op->source->ops->position) {
-    if ((rc = inst->op->source->ops->position(inst->impl, &inst->ctx, b + 8, META_MAX, &n)) &&
+    inst->ctx.ckpt_taking = id;
+    rc = inst->op->source->ops->position(inst->impl, &inst->ctx, b + 8, META_MAX, &n);
+    inst->ctx.ckpt_taking = 0;
+    if (!rc) sl__ckpt_per_of(inst->job->ckpt, inst)->positioned = id;
+    if (rc &&
         !sl__failed(inst->job))
       rc = sl__fail(inst, rc < 0 ? rc : -SL_EINTERNAL,
                     "cannot record the source position for a checkpoint: %s (more than %u "

@@ -79,12 +79,11 @@
  * partitions); without any partition in the checkpoint, the startup mode
  * applies.
  *
- * Committed offsets (properties.group.id given).  The SDK has no
- * checkpoint-complete call for sources, so position commits,
- * asynchronously, the offsets of the previous position call: those of a
- * checkpoint that was taken before (complete, unless it failed).  They
- * are for monitoring (consumer lag in Kafka's tools) and are never read
- * when a checkpoint exists.
+ * Committed offsets (properties.group.id given).  position keeps the
+ * offsets it wrote with the checkpoint's id; checkpoint_complete for that
+ * id commits them to the group, asynchronously.  They are for monitoring
+ * (consumer lag in Kafka's tools) and are never read when a checkpoint
+ * exists.
  *
  * Metrics: per partition (split) the records read in this run and the lag
  * (high watermark - next offset, from librdkafka's cached watermarks).
@@ -169,7 +168,8 @@ typedef struct ks_reader {
   int started; /* the first poll assigned the partitions */
   int failed_rc;
   int64_t next_metrics_ms;
-  rd_kafka_topic_partition_list_t *to_commit; /* the previous position's offsets */
+  rd_kafka_topic_partition_list_t *to_commit; /* the last position's offsets */
+  int64_t to_commit_id;                        /* ... for this checkpoint */
   /* discovery */
   pthread_t thread;
   int thread_on;
@@ -1022,15 +1022,10 @@ static int ks_position(void *reader, sl_ctx *ctx, uint8_t *buf, size_t cap, size
     p += 20;
   }
   *len = (size_t)(p - buf);
-  /* offsets to the group: those of the previous position (a checkpoint
-   * taken before this one), for monitoring only */
+  /* offsets to the group when this checkpoint completes (ks_complete),
+   * for monitoring only */
   if (r->src->o.group_id && r->rk) {
-    if (r->to_commit && r->to_commit->cnt) {
-      rd_kafka_resp_err_t e = rd_kafka_commit(r->rk, r->to_commit, 1);
-      if (e)
-        sl_ctx_log(ctx, SL_LOG_WARN, "Kafka: cannot commit offsets to group '%s': %s",
-                   r->src->o.group_id, rd_kafka_err2str(e));
-    }
+    r->to_commit_id = sl_ctx_checkpoint_id(ctx);
     if (r->to_commit) rd_kafka_topic_partition_list_destroy(r->to_commit);
     r->to_commit = rd_kafka_topic_partition_list_new((int)r->n_splits);
     for (size_t i = 0; i < r->n_splits; i++)
@@ -1038,6 +1033,16 @@ static int ks_position(void *reader, sl_ctx *ctx, uint8_t *buf, size_t cap, size
         rd_kafka_topic_partition_list_add(r->to_commit, r->splits[i].topic,
                                           r->splits[i].partition)->offset = r->splits[i].next;
   }
+  return 0;
+}
+
+static int ks_complete(void *reader, sl_ctx *ctx, int64_t id) {
+  ks_reader *r = reader;
+  if (!r->to_commit || !r->to_commit->cnt || r->to_commit_id != id) return 0;
+  rd_kafka_resp_err_t e = rd_kafka_commit(r->rk, r->to_commit, 1);
+  if (e)
+    sl_ctx_log(ctx, SL_LOG_WARN, "Kafka: cannot commit offsets to group '%s': %s",
+               r->src->o.group_id, rd_kafka_err2str(e));
   return 0;
 }
 
@@ -1115,6 +1120,7 @@ static const sl_source_ops ks_ops = {.version = SL_CONNECTOR_VERSION, .kind = "k
                                      .plan = ks_plan, .open = ks_open, .poll = ks_poll,
                                      .close = ks_close, .free = ks_free,
                                      .position = ks_position, .seek = ks_seek,
+                                     .checkpoint_complete = ks_complete,
                                      .wait_fd = ks_wait_fd};
 
 sl_source *sl_kafka_source(const sl_kafka_option *options, size_t n) {

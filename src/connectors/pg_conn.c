@@ -5,6 +5,7 @@
  * connection parameters (PQconninfoParse / PQconndefaults), connecting
  * with back-off, and messages that never show the password.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -42,6 +43,7 @@ void sl__pg_opts_free(sl__pg_opts *o) {
   sl__free(o->part_col);
   sl__free(o->create_cols);
   sl__free(o->txn_prefix);
+  sl__free(o->slot);
   sl__free(o->err);
   memset(o, 0, sizeof *o);
 }
@@ -108,12 +110,28 @@ static int set_opt(sl__pg_opts *o, const char *k, const char *v) {
     else if (strlen(v) == 1 && v[0] != '"' && v[0] != '\n') o->delim = v[0];
     else set_err(o, "option '%s': expected one character (or \\t), got '%s'", k, v);
   } else if (!strcmp(k, "scan.mode")) {
-    if (!strcmp(v, "cdc"))
-      set_err(o, "scan.mode=cdc (change data capture) is not built yet: only snapshot reads "
-                 "(scan.mode=snapshot, the default)");
-    else if (strcmp(v, "snapshot"))
-      set_err(o, "option 'scan.mode': expected snapshot or cdc, got '%s'", v);
-  } /* slot.name, decoding.plugin.name, slot.drop-on-stop: reserved for CDC */
+    if (!strcmp(v, "cdc") || !strcmp(v, "snapshot")) o->cdc = v[0] == 'c';
+    else set_err(o, "option 'scan.mode': expected snapshot or cdc, got '%s'", v);
+  } else if (!strcmp(k, "slot.name")) {
+    size_t n = strlen(v);
+    int ok = n >= 1 && n <= 63;
+    for (size_t i = 0; ok && i < n; i++)
+      ok = (v[i] >= 'a' && v[i] <= 'z') || (v[i] >= '0' && v[i] <= '9') || v[i] == '_';
+    if (!ok) {
+      set_err(o, "option 'slot.name': a replication slot's name is 1 to 63 of a-z, 0-9 and _, "
+                 "got '%s'", v);
+      return 0;
+    }
+    sl__free(o->slot);
+    return (o->slot = sl__strdup(v)) ? 0 : -SL_ENOMEM;
+  } else if (!strcmp(k, "decoding.plugin.name")) {
+    if (strcmp(v, "pgoutput"))
+      set_err(o, "option 'decoding.plugin.name': only pgoutput (PostgreSQL's built-in logical "
+                 "decoding plugin) is supported, got '%s'", v);
+  } else if (!strcmp(k, "slot.drop-on-stop")) {
+    if (!strcmp(v, "true") || !strcmp(v, "false")) o->drop_on_stop = v[0] == 't';
+    else set_err(o, "option 'slot.drop-on-stop': expected true or false, got '%s'", v);
+  }
   return 0;
 }
 
@@ -169,6 +187,16 @@ static int finish(sl__pg_opts *o) {
     size_t n = strlen(o->table) + 8;
     if (!(o->txn_prefix = sl__malloc(n))) return -SL_ENOMEM;
     sl__fmt(o->txn_prefix, n, "sluice-%s", o->table);
+  }
+  if (!o->slot && o->table) { /* sluice_<table>: lower-cased, others '_' (a-z 0-9 _) */
+    char slot[64] = "sluice_";
+    size_t n = 7;
+    for (const char *p = o->table; *p && n < 63; p++, n++) {
+      char ch = (char)tolower((unsigned char)*p);
+      slot[n] = (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') ? ch : '_';
+    }
+    slot[n] = 0;
+    if (!(o->slot = sl__strdup(slot))) return -SL_ENOMEM;
   }
   if (o->txn_prefix && strlen(o->txn_prefix) > 150)
     set_err(o, "option 'sink.transaction-id-prefix' is longer than 150 bytes");
@@ -331,12 +359,13 @@ const char *sl__pg_error(const sl__pg_opts *o, PGconn *c, PGresult *r, char *buf
   return buf;
 }
 
-PGconn *sl__pg_connect(const sl__pg_opts *o, int retries, char *err, size_t cap) {
+static PGconn *pg_open(const sl__pg_opts *o, int retries, int repl, char *err, size_t cap) {
   const char *keys[40], *vals[40];
   int n = 0;
   keys[n] = "dbname", vals[n++] = o->conninfo;
   keys[n] = "application_name", vals[n++] = "sluice";
-  for (int i = 0; i < o->n_kv && n < 38; i++) keys[n] = o->keys[i], vals[n++] = o->values[i];
+  for (int i = 0; i < o->n_kv && n < 37; i++) keys[n] = o->keys[i], vals[n++] = o->values[i];
+  if (repl) keys[n] = "replication", vals[n++] = "database";
   keys[n] = vals[n] = NULL;
   int64_t backoff_ms = 100;
   for (int attempt = 0;; attempt++) {
@@ -358,4 +387,12 @@ PGconn *sl__pg_connect(const sl__pg_opts *o, int retries, char *err, size_t cap)
     nanosleep(&ts, NULL);
     backoff_ms = backoff_ms * 2 > 5000 ? 5000 : backoff_ms * 2;
   }
+}
+
+PGconn *sl__pg_connect(const sl__pg_opts *o, int retries, char *err, size_t cap) {
+  return pg_open(o, retries, 0, err, cap);
+}
+
+PGconn *sl__pg_connect_repl(const sl__pg_opts *o, int retries, char *err, size_t cap) {
+  return pg_open(o, retries, 1, err, cap);
 }

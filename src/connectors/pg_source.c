@@ -26,16 +26,33 @@
  *           reader's blob and skips that many rows (MOVE) when it opens the
  *           split's cursor.  A restore reads a new snapshot: exact for a
  *           table that did not change (rows in the same order); a changed
- *           table is read as of the restore past the same row counts.
+ *           table is read as of the restore past the same row counts (and
+ *           split bounds from the new min/max).  cdc: the split entries are
+ *           checked but not used: after the stream began every split is
+ *           done; before, the whole table is read again (at-least-once).
  *
- * Blob: "SLPG" u32 version (1), u32 splits, u32 entries, then per entry
- * u32 split, u64 rows, u8 done (little-endian as the host writes it).
+ * scan.mode=cdc (pg_cdc.c): plan also sets up the publication and the
+ * slot, whose exported snapshot replaces the planner's; subtask 0's reader
+ * (made even when it has no split) reads the stream after its splits,
+ * once every reader's splits are read (splits_done, counted by all).
+ *
+ * Rows: by default the CSV line (fast path); with a deserializer
+ * (sl_postgres_source_set_deserializer) each row becomes an sl_pg_row of
+ * typed columns, kind +I, first.
+ *
+ * Blob: "SLPG" u32 version (1: snapshot, 2: cdc), u32 splits, u32 entries,
+ * then per entry u32 split, u64 rows, u8 done; version 2 then has u32
+ * stream (0 or 1) and, when 1, the stream's 32 bytes (pg_cdc.c) (host byte
+ * order, as the other sources).
  */
+#include <errno.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "connectors/pg.h"
+#include "runtime/source_sink.h" /* the handle, for the set_* call */
 
 typedef struct pg_src {
   sl__pg_opts o;
@@ -50,6 +67,9 @@ typedef struct pg_src {
   char **where;       /* per split */
   int n_splits;
   int opens;
+  sl__pg_cdc *cdc;         /* scan.mode=cdc: the plan's slot and table */
+  sl__pg_deser deser;      /* typed rows, when set */
+  _Atomic int splits_done; /* splits read completely, by every reader */
 } pg_src;
 
 typedef struct pg_reader {
@@ -64,6 +84,9 @@ typedef struct pg_reader {
   PGresult *res;
   int row, n_rows;
   sl__pg_buf line, key;
+  int snap_closed;   /* the snapshot's transaction is committed */
+  sl__pg_stream *st; /* cdc, subtask 0: the stream */
+  sl_pg_column *cols; /* typed rows (deserializer) */
 } pg_reader;
 
 static void free_plan(pg_src *s) {
@@ -77,6 +100,9 @@ static void free_plan(pg_src *s) {
   s->qtable = s->select = s->order = NULL;
   s->key_cols = NULL;
   s->n_key = s->n_cols = s->opens = 0;
+  sl__pg_cdc_free(s->cdc);
+  s->cdc = NULL;
+  atomic_store(&s->splits_done, 0);
 }
 
 static void src_free(void *ud) {
@@ -287,6 +313,16 @@ static int src_plan(void *ud, sl_ctx *ctx) {
     }
   }
   sl__free(qsplit);
+  if (!rc && s->o.cdc) {
+    PGconn *rep = NULL;
+    char snap[128];
+    rc = sl__pg_cdc_plan(&s->cdc, &s->o, ctx, oid, s->qtable, s->n_key, &rep, snap, sizeof snap);
+    if (!rc && rep) { /* the slot's snapshot: the stream starts where it ends */
+      PQfinish(s->exporter);
+      s->exporter = rep;
+      sl__fmt(s->snapshot, sizeof s->snapshot, "%s", snap);
+    }
+  }
   if (rc == -SL_ENOMEM) sl_ctx_error(ctx, rc, "out of memory");
   return rc;
 }
@@ -305,9 +341,12 @@ static int src_open(void *ud, sl_ctx *ctx, void **out) {
   r->done = sl__calloc((size_t)r->n_own + 1, 1);
   if (!r->own || !r->rows || !r->done) rc = -SL_ENOMEM;
   for (int k = i, j = 0; !rc && k < s->n_splits; k += p) r->own[j++] = k;
-  if (!rc && !r->n_own) { /* nothing to read here */
+  if (!rc && s->cdc && i == 0) rc = sl__pg_stream_new(&r->st, s->cdc, &s->o, &s->deser);
+  if (!rc && s->deser.fn && !(r->cols = sl__calloc((size_t)s->n_cols + 1, sizeof *r->cols)))
+    rc = -SL_ENOMEM;
+  if (!rc && !r->n_own && !s->cdc) { /* nothing to read here */
     if (s->opens >= p && s->exporter) PQfinish(s->exporter), s->exporter = NULL;
-    sl__free(r->own), sl__free(r->rows), sl__free(r->done);
+    sl__free(r->own), sl__free(r->rows), sl__free(r->done), sl__free(r->cols);
     sl__free_private(r);
     return 0;
   }
@@ -333,30 +372,28 @@ static int src_open(void *ud, sl_ctx *ctx, void **out) {
   }
   if (rc) {
     if (r->c) PQfinish(r->c);
-    sl__free(r->own), sl__free(r->rows), sl__free(r->done);
+    if (r->st) sl__pg_stream_close(r->st, ctx, 0);
+    sl__free(r->own), sl__free(r->rows), sl__free(r->done), sl__free(r->cols);
     sl__free_private(r);
-    return rc;
+    return rc == -SL_ENOMEM ? sl_ctx_error(ctx, rc, "out of memory") : rc;
   }
   *out = r;
   return 0;
 }
 
 static void src_close(void *reader, sl_ctx *ctx) {
-  (void)ctx;
   pg_reader *r = reader;
   PQclear(r->res);
   if (r->c) PQfinish(r->c);
+  if (r->st) sl__pg_stream_close(r->st, ctx, sl_ctx_stopping(ctx));
   sl__pg_buf_free(&r->line);
   sl__pg_buf_free(&r->key);
-  sl__free(r->own), sl__free(r->rows), sl__free(r->done);
+  sl__free(r->own), sl__free(r->rows), sl__free(r->done), sl__free(r->cols);
   sl__free_private(r);
 }
 
-/* A value as CSV: NULL empty; quoted when empty or holding , " CR LF. */
-static int put_value(sl__pg_buf *b, PGresult *res, int row, int col) {
-  if (PQgetisnull(res, row, col)) return 0;
-  const char *v = PQgetvalue(res, row, col);
-  size_t n = (size_t)PQgetlength(res, row, col);
+int sl__pg_csv_value(sl__pg_buf *b, const char *v, size_t n, int is_null) {
+  if (is_null) return 0;
   if (n && !memchr(v, ',', n) && !memchr(v, '"', n) && !memchr(v, '\n', n) && !memchr(v, '\r', n))
     return sl__pg_buf_put(b, v, n);
   int rc = sl__pg_buf_c(b, '"');
@@ -365,6 +402,44 @@ static int put_value(sl__pg_buf *b, PGresult *res, int row, int col) {
     if (!rc) rc = sl__pg_buf_c(b, v[i]);
   }
   return rc ? rc : sl__pg_buf_c(b, '"');
+}
+
+/* A value as CSV: NULL empty; quoted when empty or holding , " CR LF. */
+static int put_value(sl__pg_buf *b, PGresult *res, int row, int col) {
+  return sl__pg_csv_value(b, PQgetvalue(res, row, col), (size_t)PQgetlength(res, row, col),
+                          PQgetisnull(res, row, col));
+}
+
+int sl__pg_emit_row(sl_ctx *ctx, const sl__pg_deser *d, const sl_pg_row *row, const int *key_cols,
+                    int n_key, sl__pg_buf *line, sl__pg_buf *key) {
+  if (!d->fn && (row->kind == SL_PG_UPDATE_BEFORE || row->kind == SL_PG_DELETE)) return 0;
+  line->len = key->len = 0;
+  int rc = 0;
+  for (int col = 0; !rc && col < row->n_cols; col++) {
+    const sl_pg_column *c = &row->cols[col];
+    if (col) rc = sl__pg_buf_c(line, ',');
+    if (!rc) rc = sl__pg_csv_value(line, c->text, c->len, c->is_null || c->unknown);
+  }
+  for (int k = 0; !rc && k < n_key; k++) {
+    const sl_pg_column *c = &row->cols[key_cols[k]];
+    if (k) rc = sl__pg_buf_c(key, ',');
+    if (!rc) rc = sl__pg_csv_value(key, c->text, c->len, c->is_null || c->unknown);
+  }
+  if (rc) return sl_ctx_error(ctx, rc, "out of memory");
+  sl_record rec = {.ts = SL_NO_TIMESTAMP,
+                   .key = n_key ? key->p : NULL,
+                   .key_len = n_key ? (uint32_t)key->len : 0,
+                   .value = line->p ? line->p : "",
+                   .value_len = (uint32_t)line->len};
+  if (d->fn) {
+    rc = d->fn(d->ud, ctx, row, &rec);
+    if (rc < 0) return rc;
+    if (rc == 1) return 0;
+    if (rc)
+      return sl_ctx_error(ctx, -SL_EINVAL, "PostgreSQL table '%s': the deserializer returned %d "
+                          "(0 emits, 1 skips, < 0 fails)", row->table, rc);
+  }
+  return sl_ctx_emit(ctx, &rec);
 }
 
 static int fetch_failed(pg_reader *r, sl_ctx *ctx, PGresult *q) {
@@ -377,6 +452,7 @@ static int fetch_failed(pg_reader *r, sl_ctx *ctx, PGresult *q) {
 
 static int src_wait_fd(void *reader) {
   const pg_reader *r = reader;
+  if (r->st && r->cur >= r->n_own) return sl__pg_stream_wait_fd(r->st);
   return r->busy ? PQsocket(r->c) : -1;
 }
 
@@ -385,10 +461,17 @@ static int src_poll(void *reader, sl_ctx *ctx, int budget) {
   pg_src *s = r->src;
   while (!r->res) { /* the next FETCH */
     if (r->cur >= r->n_own) {
-      PGresult *q = query(s, ctx, r->c, "COMMIT", "COMMIT", 0, NULL, PGRES_COMMAND_OK);
-      if (!q) return -SL_EIO;
-      PQclear(q);
-      return SL_POLL_END;
+      if (r->c && !r->snap_closed) {
+        PGresult *q = query(s, ctx, r->c, "COMMIT", "COMMIT", 0, NULL, PGRES_COMMAND_OK);
+        if (!q) return -SL_EIO;
+        PQclear(q);
+        r->snap_closed = 1;
+      }
+      if (!r->st) /* cdc: the job is unbounded, the reader stays (idle) */
+        return s->cdc ? SL_POLL_IDLE : SL_POLL_END;
+      if (r->c) PQfinish(r->c), r->c = NULL;
+      return sl__pg_stream_poll(r->st, ctx, budget,
+                                atomic_load(&s->splits_done) >= s->n_splits);
     }
     int j = r->cur;
     if (r->done[j]) {
@@ -437,6 +520,7 @@ static int src_poll(void *reader, sl_ctx *ctx, int budget) {
       PQclear(q);
       r->declared = 0;
       r->done[j] = 1;
+      atomic_fetch_add(&s->splits_done, 1);
       r->cur++;
       continue;
     }
@@ -448,8 +532,25 @@ static int src_poll(void *reader, sl_ctx *ctx, int budget) {
   }
   int j = r->cur;
   for (int n = 0; n < budget && r->row < r->n_rows; n++, r->row++) {
-    r->line.len = r->key.len = 0;
     int rc = 0;
+    if (s->deser.fn) { /* typed rows */
+      for (int col = 0; col < s->n_cols; col++) {
+        sl_pg_column *c = &r->cols[col];
+        c->name = PQfname(r->res, col);
+        c->type = (uint32_t)PQftype(r->res, col);
+        c->is_null = PQgetisnull(r->res, r->row, col);
+        c->unknown = 0;
+        c->text = PQgetvalue(r->res, r->row, col);
+        c->len = (size_t)PQgetlength(r->res, r->row, col);
+      }
+      sl_pg_row row = {.kind = SL_PG_INSERT, .table = s->qtable, .n_cols = s->n_cols,
+                       .cols = r->cols, .lsn = 0, .commit_ms = SL_NO_TIMESTAMP};
+      if ((rc = sl__pg_emit_row(ctx, &s->deser, &row, s->key_cols, s->n_key, &r->line, &r->key)))
+        return rc;
+      r->rows[j]++;
+      continue;
+    }
+    r->line.len = r->key.len = 0;
     for (int col = 0; !rc && col < s->n_cols; col++) {
       if (col) rc = sl__pg_buf_c(&r->line, ',');
       if (!rc) rc = put_value(&r->line, r->res, r->row, col);
@@ -477,11 +578,11 @@ static int src_poll(void *reader, sl_ctx *ctx, int budget) {
 #define PG_MAGIC "SLPG"
 
 static int src_position(void *reader, sl_ctx *ctx, uint8_t *buf, size_t cap, size_t *len) {
-  (void)ctx;
   pg_reader *r = reader;
-  size_t need = 16 + (size_t)r->n_own * 13;
+  int cdc = r->src->cdc != NULL;
+  size_t need = 16 + (size_t)r->n_own * 13 + (cdc ? 4 + (r->st ? SL__PG_STREAM_POS_LEN : 0) : 0);
   if (need > cap) return sl_ctx_error(ctx, -SL_EINVAL, "PostgreSQL source: %d splits do not fit the checkpoint", r->n_own);
-  uint32_t hdr[3] = {1, (uint32_t)r->src->n_splits, (uint32_t)r->n_own};
+  uint32_t hdr[3] = {cdc ? 2 : 1, (uint32_t)r->src->n_splits, (uint32_t)r->n_own};
   memcpy(buf, PG_MAGIC, 4);
   memcpy(buf + 4, hdr, sizeof hdr);
   uint8_t *p = buf + 16;
@@ -491,13 +592,40 @@ static int src_position(void *reader, sl_ctx *ctx, uint8_t *buf, size_t cap, siz
     memcpy(p + 4, &r->rows[j], 8);
     p[12] = r->done[j];
   }
+  if (cdc) {
+    uint32_t has = r->st != NULL;
+    memcpy(p, &has, 4);
+    if (r->st) sl__pg_stream_position(r->st, ctx, p + 4);
+  }
   *len = need;
   return 0;
+}
+
+/* cdc: an old reader's stream position (after the header checks of seek),
+ * or NULL */
+static const uint8_t *stream_pos(const uint8_t *blob, size_t len) {
+  uint32_t hdr[3], has;
+  if (len < 16 + 4 + SL__PG_STREAM_POS_LEN || memcmp(blob, PG_MAGIC, 4)) return NULL;
+  memcpy(hdr, blob + 4, sizeof hdr);
+  if (hdr[0] != 2 || hdr[2] > (1u << 24) || len != 16 + (size_t)hdr[2] * 13 + 4 + SL__PG_STREAM_POS_LEN)
+    return NULL;
+  memcpy(&has, blob + 16 + (size_t)hdr[2] * 13, 4);
+  return has == 1 ? blob + 16 + (size_t)hdr[2] * 13 + 4 : NULL;
 }
 
 static int src_seek(void *reader, sl_ctx *ctx, const uint8_t *const *blobs, const size_t *lens,
                     int n) {
   pg_reader *r = reader;
+  int cdc = r->src->cdc != NULL;
+  /* cdc: once the stream began the snapshot was read completely: every
+   * split is done, whatever their number was (any parallelism).  Before,
+   * the whole snapshot is read again: the table changed, so the splits'
+   * bounds (from min/max) and row counts may not match the old ones. */
+  int began = 0;
+  for (int b = 0; cdc && b < n; b++) {
+    const uint8_t *sp = stream_pos(blobs[b], lens[b]);
+    if (sp && sl__pg_stream_began(sp)) began = 1;
+  }
   for (int b = 0; b < n; b++) {
     if (!lens[b]) continue;
     uint32_t hdr[3];
@@ -505,10 +633,27 @@ static int src_seek(void *reader, sl_ctx *ctx, const uint8_t *const *blobs, cons
       return sl_ctx_error(ctx, -SL_ESTATE, "PostgreSQL table '%s': checkpoint position %d is "
                           "not a PostgreSQL source's", r->src->o.table, b);
     memcpy(hdr, blobs[b] + 4, sizeof hdr);
-    if (hdr[0] != 1 || lens[b] != 16 + (size_t)hdr[2] * 13)
+    if (hdr[0] != 1 && hdr[0] != 2)
       return sl_ctx_error(ctx, -SL_ESTATE, "PostgreSQL table '%s': checkpoint position %d is "
                           "damaged (version %u, %zu bytes)", r->src->o.table, b, hdr[0], lens[b]);
-    if ((int)hdr[1] != r->src->n_splits)
+    if ((hdr[0] == 2) != cdc)
+      return sl_ctx_error(ctx, -SL_ESTATE, "PostgreSQL table '%s': checkpoint position %d was "
+                          "written by a %s read, this run is a %s read (scan.mode)",
+                          r->src->o.table, b, hdr[0] == 2 ? "cdc" : "snapshot",
+                          cdc ? "cdc" : "snapshot");
+    size_t body = 16 + (size_t)hdr[2] * 13, has = 0;
+    if (hdr[2] > (1u << 24) || lens[b] < body + (cdc ? 4 : 0))
+      return sl_ctx_error(ctx, -SL_ESTATE, "PostgreSQL table '%s': checkpoint position %d is "
+                          "damaged (version %u, %zu bytes)", r->src->o.table, b, hdr[0], lens[b]);
+    if (cdc) {
+      uint32_t h;
+      memcpy(&h, blobs[b] + body, 4);
+      has = h;
+    }
+    if (lens[b] != body + (cdc ? 4 + (has == 1 ? SL__PG_STREAM_POS_LEN : 0) : 0) || has > 1)
+      return sl_ctx_error(ctx, -SL_ESTATE, "PostgreSQL table '%s': checkpoint position %d is "
+                          "damaged (version %u, %zu bytes)", r->src->o.table, b, hdr[0], lens[b]);
+    if ((int)hdr[1] != r->src->n_splits && !cdc)
       return sl_ctx_error(ctx, -SL_ESTATE,
                           "PostgreSQL table '%s': the checkpoint read the table in %u splits, "
                           "this run in %d: restore with scan.partition.num=%u",
@@ -517,14 +662,30 @@ static int src_seek(void *reader, sl_ctx *ctx, const uint8_t *const *blobs, cons
     for (uint32_t e = 0; e < hdr[2]; e++, p += 13) {
       uint32_t sp;
       memcpy(&sp, p, 4);
-      for (int j = 0; j < r->n_own; j++)
+      if (sp >= hdr[1] || p[12] > 1)
+        return sl_ctx_error(ctx, -SL_ESTATE, "PostgreSQL table '%s': checkpoint position %d is "
+                            "damaged (split %u of %u)", r->src->o.table, b, sp, hdr[1]);
+      for (int j = 0; !cdc && j < r->n_own; j++)
         if ((uint32_t)r->own[j] == sp) {
           memcpy(&r->rows[j], p + 4, 8);
           r->done[j] = p[12] != 0;
         }
     }
+    if (has && r->st) {
+      int rc = sl__pg_stream_seek(r->st, ctx, blobs[b] + body + 4, b);
+      if (rc) return rc;
+    }
+  }
+  for (int j = 0; j < r->n_own; j++) {
+    if (cdc) r->done[j] = (uint8_t)began, r->rows[j] = 0;
+    if (r->done[j]) atomic_fetch_add(&r->src->splits_done, 1);
   }
   return 0;
+}
+
+static int src_complete(void *reader, sl_ctx *ctx, int64_t id) {
+  pg_reader *r = reader;
+  return r->st ? sl__pg_stream_complete(r->st, ctx, id) : 0;
 }
 
 static const sl_source_ops pg_source_ops = {
@@ -538,6 +699,7 @@ static const sl_source_ops pg_source_ops = {
     .position = src_position,
     .seek = src_seek,
     .wait_fd = src_wait_fd,
+    .checkpoint_complete = src_complete,
 };
 
 static sl_source *make(pg_src *s, int rc) {
@@ -556,4 +718,97 @@ sl_source *sl_postgres_source(const char *conninfo, const sl_option *options, si
 sl_source *sl_postgres_source_uri(const char *uri) {
   pg_src *s = sl__calloc(1, sizeof *s);
   return s ? make(s, sl__pg_opts_uri(&s->o, uri)) : NULL;
+}
+
+int sl_postgres_source_set_deserializer(sl_source *src, sl_pg_deserialize_fn fn, void *ud) {
+  if (!src || src->ops != &pg_source_ops) return -SL_EINVAL;
+  pg_src *s = src->ud;
+  s->deser.fn = fn, s->deser.ud = ud;
+  return 0;
+}
+
+/* ---- typed values ------------------------------------------------------------------ */
+
+static int usable(const sl_pg_column *c) { return c && !c->is_null && !c->unknown && c->text; }
+
+int sl_pg_column_int64(const sl_pg_column *c, int64_t *out) {
+  if (!usable(c) || (c->type != 20 && c->type != 21 && c->type != 23)) return -SL_EINVAL;
+  errno = 0;
+  char *end;
+  long long v = strtoll(c->text, &end, 10);
+  if (!*c->text || *end || errno) return -SL_EINVAL;
+  *out = v;
+  return 0;
+}
+
+int sl_pg_column_double(const sl_pg_column *c, double *out) {
+  if (!usable(c) || (c->type != 20 && c->type != 21 && c->type != 23 && c->type != 700 &&
+                     c->type != 701 && c->type != 1700))
+    return -SL_EINVAL;
+  char *end;
+  double v = strtod(c->text, &end); /* also NaN, Infinity, -Infinity */
+  if (!*c->text || *end) return -SL_EINVAL;
+  *out = v;
+  return 0;
+}
+
+int sl_pg_column_bool(const sl_pg_column *c, int *out) {
+  if (!usable(c) || c->type != 16 || (strcmp(c->text, "t") && strcmp(c->text, "f")))
+    return -SL_EINVAL;
+  *out = c->text[0] == 't';
+  return 0;
+}
+
+static int hexdigit(int ch) {
+  return ch >= '0' && ch <= '9' ? ch - '0' : ch >= 'a' && ch <= 'f' ? ch - 'a' + 10
+       : ch >= 'A' && ch <= 'F' ? ch - 'A' + 10 : -1;
+}
+
+int sl_pg_column_bytea(const sl_pg_column *c, uint8_t *buf, size_t cap, size_t *len) {
+  if (!usable(c) || c->type != 17 || c->len < 2 || c->len % 2 || memcmp(c->text, "\\x", 2))
+    return -SL_EINVAL; /* bytea_output = hex, PostgreSQL's default */
+  size_t n = (c->len - 2) / 2;
+  for (size_t i = 0; i < n; i++) {
+    int h = hexdigit(c->text[2 + 2 * i]), l = hexdigit(c->text[3 + 2 * i]);
+    if (h < 0 || l < 0) return -SL_EINVAL;
+    if (i < cap) buf[i] = (uint8_t)(h * 16 + l);
+  }
+  *len = n;
+  return n <= cap ? 0 : -SL_EINVAL;
+}
+
+/* days from 1970-01-01 to y-m-d (proleptic Gregorian; Howard Hinnant's) */
+static int64_t days_from_civil(int64_t y, int m, int d) {
+  y -= m <= 2;
+  int64_t era = (y >= 0 ? y : y - 399) / 400;
+  int64_t yoe = y - era * 400;
+  int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+  int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+  return era * 146097 + doe - 719468;
+}
+
+int sl_pg_column_time_us(const sl_pg_column *c, int64_t *out) {
+  if (!usable(c) || (c->type != 1082 && c->type != 1114 && c->type != 1184)) return -SL_EINVAL;
+  const char *t = c->text;
+  int y, mo, d, h = 0, mi = 0, n = 0;
+  if (sscanf(t, "%4d-%2d-%2d%n", &y, &mo, &d, &n) != 3 || n != 10 || mo < 1 || mo > 12 ||
+      d < 1 || d > 31)
+    return -SL_EINVAL; /* DateStyle ISO (the default); no BC dates, no infinity */
+  int64_t us = days_from_civil(y, mo, d) * 86400LL * 1000000;
+  t += 10;
+  if (c->type != 1082) {
+    int sec = 0, k = 0;
+    if (sscanf(t, " %2d:%2d:%2d%n", &h, &mi, &sec, &k) != 3) return -SL_EINVAL;
+    t += k;
+    int64_t frac = 0, scale = 100000;
+    if (*t == '.')
+      for (t++; *t >= '0' && *t <= '9'; t++, scale /= 10) frac += (*t - '0') * scale;
+    us += ((int64_t)h * 3600 + mi * 60 + sec) * 1000000 + frac;
+    if (c->type == 1184 && strcmp(t, "+00")) return -SL_EINVAL; /* TimeZone must be UTC */
+    if (c->type == 1114 && *t) return -SL_EINVAL;
+  } else if (*t) {
+    return -SL_EINVAL;
+  }
+  *out = us;
+  return 0;
 }

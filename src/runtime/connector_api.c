@@ -19,8 +19,9 @@
 /* ---- handles ---------------------------------------------------------------------- */
 
 sl_source *sl_source_new(const sl_source_ops *ops, void *ud, unsigned flags) {
-  int ok = ops && ops->version == SL_CONNECTOR_VERSION && ops->open && ops->poll &&
-           !ops->position == !ops->seek && !(flags & ~SL_SOURCE_NONPARALLEL);
+  int ok = ops && (ops->version == 1 || ops->version == SL_CONNECTOR_VERSION) && ops->open &&
+           ops->poll && !ops->position == !ops->seek && !(flags & ~SL_SOURCE_NONPARALLEL) &&
+           (ops->version < 2 || !ops->checkpoint_complete || ops->position);
   sl_source *s = ok ? sl__calloc(1, sizeof *s) : NULL;
   if (!s) {
     if (ops && ops->free && ud) ops->free(ud);
@@ -31,7 +32,8 @@ sl_source *sl_source_new(const sl_source_ops *ops, void *ud, unsigned flags) {
 }
 
 sl_sink *sl_sink_new(const sl_sink_ops *ops, void *ud, unsigned flags) {
-  int ok = ops && ops->version == SL_CONNECTOR_VERSION && ops->open && ops->write &&
+  int ok = ops && (ops->version == 1 || ops->version == SL_CONNECTOR_VERSION) && ops->open &&
+           ops->write &&
            !ops->precommit == !ops->commit_ckpt && !ops->precommit == !ops->recover &&
            !(flags & ~SL_SINK_GLOBAL);
   sl_sink *s = ok ? sl__calloc(1, sizeof *s) : NULL;
@@ -209,6 +211,10 @@ void sl_ctx_log(const sl_ctx *ctx, sl_log_level level, const char *fmt, ...) {
             ctx->name, ctx->subtask + 1, ctx->parallelism, msg);
   else
     sl__log(&ctx->conf->log, level, ctx->log_scope, "operator '%s': %s", ctx->name, msg);
+}
+
+int64_t sl_ctx_checkpoint_id(const sl_ctx *ctx) {
+  return ctx && ctx->ckpt_taking > 0 ? ctx->ckpt_taking : -1;
 }
 
 int64_t sl_ctx_monotonic_ns(const sl_ctx *ctx) {

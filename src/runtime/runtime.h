@@ -287,6 +287,7 @@ struct sl_ctx {
   void *arena_old;
   void *local;     /* sl_ctx_set_local */
   int user_opened; /* the op's user open ran and succeeded */
+  int64_t ckpt_taking; /* in a source's position: the checkpoint's id; else 0 */
   char msg[1024]; /* set by sl_ctx_fail (and sl_ctx_error without an instance) */
 };
 

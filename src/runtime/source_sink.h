@@ -22,4 +22,10 @@ struct sl_sink {
   void *ud;
 };
 
+/* The source's checkpoint_complete, or NULL (also for a version 1 table,
+ * which is shorter and has no such field). */
+static inline int (*sl__source_ckpt_complete(const sl_source *s))(void *, sl_ctx *, int64_t) {
+  return s->ops->version >= 2 ? s->ops->checkpoint_complete : NULL;
+}
+
 #endif
