@@ -67,6 +67,16 @@ int sl_sql_execute(sl_env *env, const char *text);
 typedef void (*sl_sql_output_fn)(void *ud, const char *text);
 void sl_sql_set_output(sl_env *env, sl_sql_output_fn fn, void *ud);
 
+/* Where the rows of INSERT statements go instead of their sink tables'
+ * connectors (tools and benchmarks: `sluice bench nexmark --sql`):
+ * fn(ud, table, rows) gets each INSERT's stream of result rows -- record
+ * values in sluice's binary row format (src/row/row.h), in the sink
+ * table's column order and types -- and attaches what it likes (maps, a
+ * sink); it returns 0 or a negative SL_E* code, which fails the
+ * statement.  fn NULL: the tables' connectors again. */
+typedef int (*sl_sql_sink_fn)(void *ud, const char *table, sl_stream *rows);
+void sl_sql_set_sink(sl_env *env, sl_sql_sink_fn fn, void *ud);
+
 #ifdef __cplusplus
 }
 #endif

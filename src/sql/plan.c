@@ -1436,6 +1436,12 @@ int sl__sql_build(sql_ctx *c, const sql_insert *ins, int n) {
                            sl_env_last_error(c->env));
       }
     sl_stream *s = build_plan(c, ins[i].plan);
+    if (c->sess->sink) { /* sl_sql_set_sink: the caller takes the rows */
+      int rc = c->sess->sink(c->sess->sink_ud, t ? t->name : "", s);
+      if (rc) return sl__sql_error(c, -1, "the rows of INSERT INTO %s: %s", t ? t->name : "(print)",
+                                   sl_strerror(rc));
+      continue;
+    }
     sink_ud *su = sl__sql_alloc(c->arena, sizeof *su);
     if (!su) return sl__sql_oom(c);
     su->plan = ins[i].plan, su->sink = t;

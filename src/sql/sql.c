@@ -55,6 +55,11 @@ void sl_sql_set_output(sl_env *env, sl_sql_output_fn fn, void *ud) {
   if (s) s->out = fn, s->out_ud = ud;
 }
 
+void sl_sql_set_sink(sl_env *env, sl_sql_sink_fn fn, void *ud) {
+  sql_session *s = env ? session(env) : NULL;
+  if (s) s->sink = fn, s->sink_ud = ud;
+}
+
 static void output(sql_session *s, const char *text) {
   if (s->out) {
     s->out(s->out_ud, text);

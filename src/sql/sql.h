@@ -87,6 +87,8 @@ typedef struct sql_session {
   int ran; /* a job ran on the environment */
   sl_sql_output_fn out;
   void *out_ud;
+  sl_sql_sink_fn sink;  /* sl_sql_set_sink: rows of every INSERT go here */
+  void *sink_ud;
 } sql_session;
 
 /* The Nexmark event fields a nexmark table's columns name. */
