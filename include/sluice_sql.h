@@ -38,7 +38,10 @@
  * in FROM with GROUP BY window_start, window_end, ... aggregate per window
  * (COUNT, SUM, MIN, MAX, AVG), emitted once when the window closes;
  * TUMBLE and HOP without GROUP BY give each row once per window, with
- * window_start and window_end.  A
+ * window_start and window_end.  Window Top-N: ROW_NUMBER() or RANK()
+ * OVER (PARTITION BY window_start, window_end[, ...] ORDER BY ...) AS rn
+ * in a subquery, with WHERE rn <= N around it, emits the best N rows of
+ * each window (RANK: ties share a number) when the window ends.  A
  * query whose result would need updates/retractions (GROUP BY without a
  * window, DISTINCT, an outer join) is refused with that reason.
  *

@@ -669,6 +669,65 @@ static void window_rows(void) {
                "                ^");
 }
 
+/* Window Top-N over TUMBLE 10 s (RANK: ties share a number; ROW_NUMBER
+ * ascending), worked out by hand:
+ *   [0, 10):  a 5, b 9, c 9, d 7, e 1  -> RANK DESC: b 1, c 1, d 3 (a 4, e 5)
+ *                                        ROW_NUMBER ASC: e 1, a 2
+ *   [10, 20): f 3, g 8, h 8, i 2       -> RANK DESC: g 1, h 1, f 3 (i 4)
+ *                                        ROW_NUMBER ASC: i 1, f 2 */
+static void window_top_n(void) {
+  char p[1024];
+  write_text(tpath(p, sizeof p, "topn.csv"),
+             "2024-01-01 00:00:01,a,5\n2024-01-01 00:00:02,b,9\n2024-01-01 00:00:03,c,9\n"
+             "2024-01-01 00:00:04,d,7\n2024-01-01 00:00:05,e,1\n2024-01-01 00:00:12,f,3\n"
+             "2024-01-01 00:00:13,g,8\n2024-01-01 00:00:15,h,8\n2024-01-01 00:00:17,i,2\n");
+  for (int P = 1; P <= 2; P++) {
+    int rc = run_sql(P, NULL, 0,
+                     "CREATE TABLE t (ts TIMESTAMP, k VARCHAR, v INT) WITH (connector = 'filesystem',\n"
+                     "  path = '%1$s/topn.csv', watermark = 'ts - INTERVAL ''1'' SECOND');\n"
+                     "CREATE TABLE r (k VARCHAR, v INT, rk BIGINT, ws TIMESTAMP) WITH (connector = "
+                     "'filesystem', path = '%1$s/topn_rank%2$d.csv');\n"
+                     "CREATE TABLE n (ws TIMESTAMP, k VARCHAR, rn BIGINT) WITH (connector = "
+                     "'filesystem', path = '%1$s/topn_rn%2$d.csv');\n"
+                     "INSERT INTO r SELECT k, v, rk, window_start FROM (\n"
+                     "  SELECT *, RANK() OVER (PARTITION BY window_start, window_end ORDER BY v DESC) AS rk\n"
+                     "  FROM TUMBLE(t, ts, INTERVAL '10' SECOND)) x WHERE rk <= 3;\n"
+                     "INSERT INTO n SELECT window_start, k, rn FROM (\n"
+                     "  SELECT k, window_start, window_end, ROW_NUMBER() OVER (PARTITION BY window_end,\n"
+                     "    window_start ORDER BY v) AS rn FROM TUMBLE(t, ts, INTERVAL '10' SECOND)) x\n"
+                     "  WHERE rn < 3",
+                     g_tmp, P);
+    CHECK_EQ_INT(rc, 0);
+    char name[2][32];
+    snprintf(name[0], sizeof name[0], "topn_rank%d.csv", P);
+    snprintf(name[1], sizeof name[1], "topn_rn%d.csv", P);
+    char *r = slurp(name[0]), *n = slurp(name[1]);
+    CHECK(same_sorted_text(r, "b,9,1,2024-01-01 00:00:00\nc,9,1,2024-01-01 00:00:00\n"
+                              "d,7,3,2024-01-01 00:00:00\ng,8,1,2024-01-01 00:00:10\n"
+                              "h,8,1,2024-01-01 00:00:10\nf,3,3,2024-01-01 00:00:10\n"));
+    CHECK(same_sorted_text(n, "2024-01-01 00:00:00,e,1\n2024-01-01 00:00:00,a,2\n"
+                              "2024-01-01 00:00:10,i,1\n2024-01-01 00:00:10,f,2\n"));
+    free(r), free(n);
+  }
+  const char *src = "CREATE TABLE t (ts TIMESTAMP, v INT) WITH (connector = 'datagen', watermark = 'ts');\n";
+  char text[2048];
+  snprintf(text, sizeof text, "%sSELECT * FROM (SELECT v, ROW_NUMBER() OVER (PARTITION BY window_start, "
+                              "window_end ORDER BY v) AS rn FROM TUMBLE(t, ts, 10)) x;", src);
+  expect_error(text, "line 2, column 26: ROW_NUMBER() OVER needs WHERE rn <= N in the query around it (a "
+                     "Top-N without a limit would keep every row of the window)\n"
+                     "  SELECT * FROM (SELECT v, ROW_NUMBER() OVER (PARTITION BY window_start, window_end "
+                     "ORDER BY v) AS rn FROM TUMBLE(t, ts, 10)) x;\n"
+                     "                           ^");
+  snprintf(text, sizeof text, "%sSELECT v FROM (SELECT v, RANK() OVER (PARTITION BY v ORDER BY ts) AS r "
+                              "FROM t) x WHERE r <= 1;", src);
+  expect_error(text, "line 2, column 26: rank() OVER needs PARTITION BY window_start, window_end (of a window "
+                     "table function or a windowed GROUP BY): a Top-N over the unbounded stream would "
+                     "need updates/retractions\n"
+                     "  SELECT v FROM (SELECT v, RANK() OVER (PARTITION BY v ORDER BY ts) AS r FROM t) x "
+                     "WHERE r <= 1;\n"
+                     "                           ^");
+}
+
 int main(void) {
   scratch_init("/tmp/sl_test_sql", 1);
   RUN(row_layout);
@@ -687,5 +746,6 @@ int main(void) {
   RUN(window_errors);
   RUN(window_rows);
   RUN(nexmark_bids);
+  RUN(window_top_n);
   TEST_MAIN_END();
 }

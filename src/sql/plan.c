@@ -16,8 +16,14 @@
  *              once when the window closes; a CALC above it is the SELECT
  *              list (and HAVING) over those columns
  *
- * and an INSERT adds the sink.  Later nodes (joins, Top-N) slot in
- * between.  A query whose result would change rows already
+ *   TOPN       Window Top-N: ROW_NUMBER() / RANK() OVER (PARTITION BY
+ *              window_start, window_end, ... ORDER BY ...) in a SELECT list,
+ *              the limit from WHERE rn <= N of the query around it: keyed
+ *              by the partition, the best N rows (ties at the edge too for
+ *              RANK) in value state, emitted with their number by an
+ *              event-time timer at window_end - 1, then forgotten
+ *
+ * and an INSERT adds the sink.  Later nodes (joins) slot in between.  A query whose result would change rows already
  * emitted -- GROUP BY without a window, DISTINCT, an outer join -- needs
  * updates/retractions, which sluice's streams do not carry yet: it is
  * refused with that reason rather than approximated.
@@ -632,8 +638,8 @@ sql_plan *sl__sql_plan_select(sql_ctx *c, const cJSON *node) {
   if (sl__sql_j(sel, "sortClause") || sl__sql_j(sel, "limitCount")) {
     const cJSON *s = cJSON_GetArrayItem(sl__sql_j(sel, "sortClause"), 0);
     sl__sql_error(c, s ? sl__sql_jloc(sl__sql_j(sl__sql_j(s, "SortBy"), "node")) : sl__sql_jloc(sl__sql_j(sel, "limitCount")),
-              "ORDER BY and LIMIT on an unbounded stream are not supported (Top-N per window comes "
-              "with ROW_NUMBER() OVER)");
+              "ORDER BY and LIMIT on an unbounded stream are not supported (Top-N per window: "
+              "ROW_NUMBER() OVER (PARTITION BY window_start, window_end ORDER BY ...))");
     return NULL;
   }
   if (sl__sql_j(sel, "withClause")) {
@@ -664,15 +670,128 @@ sql_plan *sl__sql_plan_select(sql_ctx *c, const cJSON *node) {
   return plan_select_over(c, sel, in, rel);
 }
 
+/* The SELECT list's window function (a FuncCall with OVER), or NULL. */
+static const cJSON *over_call(const cJSON *targets, int *index) {
+  const cJSON *t;
+  int i = 0;
+  cJSON_ArrayForEach(t, targets) {
+    cJSON *tb, *vb;
+    sl__sql_node_kind(t, &tb);
+    if (!strcmp(sl__sql_node_kind(sl__sql_j(tb, "val"), &vb), "FuncCall") && sl__sql_j(vb, "over")) {
+      *index = i;
+      return vb;
+    }
+    i++;
+  }
+  return NULL;
+}
+
+/* A column reference of `in` (Top-N's PARTITION BY / ORDER BY): its index. */
+static int topn_col(sql_ctx *c, const cJSON *node, const sql_scope *sc, const char *what) {
+  sql_expr *e = sl__sql_compile(c, node, sc);
+  if (!e) return -1;
+  if (e->op != SQL_E_COL)
+    return sl__sql_error(c, e->loc, "%s: name a column (compute expressions in a subquery)", what), -1;
+  return e->col;
+}
+
+/* ROW_NUMBER() / RANK() OVER (PARTITION BY window_start, window_end, ...
+ * ORDER BY ...) in the SELECT list: Flink's Window Top-N.  The node adds
+ * the number as the last column; the query around it sets the limit with
+ * WHERE rn <= N (topn_limit). */
+static sql_plan *plan_topn(sql_ctx *c, const cJSON *call, sql_plan *in, const char *rel, const char *as) {
+  int loc = cJSON_IsNumber(sl__sql_j(call, "location")) ? sl__sql_j(call, "location")->valueint : -1;
+  const char *fn = sl__sql_last_name(sl__sql_j(call, "funcname"));
+  int rank;
+  if (fn && !strcmp(fn, "row_number")) rank = 0;
+  else if (fn && !strcmp(fn, "rank")) rank = 1;
+  else
+    return sl__sql_error(c, loc, "window function %s() OVER is not built (Top-N per window: ROW_NUMBER() "
+                                 "or RANK() OVER (PARTITION BY window_start, window_end ... ORDER BY ...))",
+                         fn ? fn : "?"), NULL;
+  if (cJSON_GetArraySize(sl__sql_j(call, "args")))
+    return sl__sql_error(c, loc, "%s() takes no arguments", fn), NULL;
+  const cJSON *over = sl__sql_j(call, "over");
+  const cJSON *parts = sl__sql_j(over, "partitionClause"), *ords = sl__sql_j(over, "orderClause"), *x;
+  sql_plan *p = new_plan(c, SQL_P_TOPN, in->n + 1);
+  if (!p) return NULL;
+  p->in = in, p->rank = rank, p->time_col = -1, p->size_ms = loc; /* size_ms: where, for messages */
+  for (int i = 0; i < in->n; i++) p->names[i] = in->names[i], p->types[i] = in->types[i];
+  p->names[in->n] = (char *)(as ? as : fn), p->types[in->n].kind = SL__T_BIGINT;
+  p->n_part = cJSON_GetArraySize(parts), p->n_ord = cJSON_GetArraySize(ords);
+  p->part = sl__sql_alloc(c->arena, (size_t)(p->n_part + 1) * sizeof *p->part);
+  p->ord = sl__sql_alloc(c->arena, (size_t)(p->n_ord + 1) * sizeof *p->ord);
+  p->desc = sl__sql_alloc(c->arena, (size_t)p->n_ord + 1);
+  p->top = sl__sql_alloc(c->arena, sizeof *p->top);
+  if (!p->part || !p->ord || !p->desc || !p->top) return sl__sql_oom(c), NULL;
+  p->top->name = "top-n", p->top->kind = SL_STATE_VALUE;
+  sql_scope sc = {rel, in->n, in->names, in->types, NULL, NULL, NULL};
+  int k = 0, has_start = 0;
+  cJSON_ArrayForEach(x, parts) {
+    int col = topn_col(c, x, &sc, "PARTITION BY");
+    if (col < 0) return NULL;
+    p->part[k++] = col;
+    if (!strcmp(in->names[col], "window_start")) has_start = 1;
+    if (!strcmp(in->names[col], "window_end")) p->time_col = col;
+  }
+  if (!has_start || p->time_col < 0 || in->types[p->time_col].kind == SL__T_VARCHAR)
+    return sl__sql_error(c, loc, "%s() OVER needs PARTITION BY window_start, window_end (of a window "
+                                 "table function or a windowed GROUP BY): a Top-N over the unbounded "
+                                 "stream would need updates/retractions", fn), NULL;
+  if (!p->n_ord) return sl__sql_error(c, loc, "%s() OVER needs ORDER BY", fn), NULL;
+  k = 0;
+  cJSON_ArrayForEach(x, ords) {
+    cJSON *sb;
+    sl__sql_node_kind(x, &sb);
+    int col = topn_col(c, sl__sql_j(sb, "node"), &sc, "ORDER BY");
+    if (col < 0) return NULL;
+    const char *dir = sl__sql_js(sb, "sortby_dir");
+    p->desc[k] = dir && !strcmp(dir, "SORTBY_DESC");
+    p->ord[k++] = col;
+  }
+  return p;
+}
+
+/* WHERE rn <= N (or rn < N, rn = 1) over a Top-N's number: its limit. */
+static void topn_limit(const sql_expr *w, const sql_plan *in) {
+  if (!w) return;
+  if (w->op == SQL_E_AND) {
+    for (int i = 0; i < w->n; i++) topn_limit(w->args[i], in);
+    return;
+  }
+  if ((w->op != SQL_E_LE && w->op != SQL_E_LT && w->op != SQL_E_EQ) || w->n != 2 ||
+      w->args[0]->op != SQL_E_COL || w->args[1]->op != SQL_E_CONST || w->args[1]->k.null)
+    return;
+  const sql_plan *calc = in;
+  if (calc->kind != SQL_P_CALC || !calc->in || calc->in->kind != SQL_P_TOPN) return;
+  sql_plan *t = (sql_plan *)calc->in;
+  const sql_expr *col = calc->proj[w->args[0]->col];
+  if (col->op != SQL_E_COL || col->col != t->n - 1) return;
+  int64_t k = w->args[1]->k.u.i - (w->op == SQL_E_LT);
+  if (w->op == SQL_E_EQ && k != 1) return;
+  if (k >= 1 && (!t->limit || k < t->limit)) t->limit = k;
+}
+
 /* SELECT list and WHERE over the input plan `in` (no GROUP BY): a CALC. */
 static sql_plan *plan_select_over(sql_ctx *c, const cJSON *sel, sql_plan *in, const char *rel) {
   if (sl__sql_j(sel, "havingClause")) {
     sl__sql_error(c, sl__sql_jloc(sl__sql_j(sel, "havingClause")), "HAVING needs a windowed GROUP BY");
     return NULL;
   }
-  sql_scope sc = {rel, in->n, in->names, in->types, NULL, NULL, NULL};
   /* the SELECT list, with * expanded */
   cJSON *targets = sl__sql_j(sel, "targetList"), *t;
+  int over_at = -1;
+  const cJSON *over = over_call(targets, &over_at);
+  if (over) { /* Top-N: the number is the node's last column */
+    if (sl__sql_j(sel, "whereClause"))
+      return sl__sql_error(c, sl__sql_jloc(sl__sql_j(sel, "whereClause")),
+                           "WHERE next to ROW_NUMBER() OVER filters before the numbering: filter in a "
+                           "subquery, and put WHERE rn <= N in the query around this one"), NULL;
+    const char *as = sl__sql_js(sl__sql_j(cJSON_GetArrayItem(targets, over_at), "ResTarget"), "name");
+    if (!(in = plan_topn(c, over, in, rel, as))) return NULL;
+  }
+  int n_star = over ? in->n - 1 : in->n; /* * is the input's columns, not the number */
+  sql_scope sc = {rel, in->n, in->names, in->types, NULL, NULL, NULL};
   int n = 0;
   cJSON_ArrayForEach(t, targets) {
     cJSON *tb, *vb;
@@ -680,14 +799,15 @@ static sql_plan *plan_select_over(sql_ctx *c, const cJSON *sel, sql_plan *in, co
     const char *vk = sl__sql_node_kind(sl__sql_j(tb, "val"), &vb);
     cJSON *last = NULL, *f;
     cJSON_ArrayForEach(f, sl__sql_j(vb, "fields")) last = f;
-    n += !strcmp(vk, "ColumnRef") && last && !strcmp(sl__sql_node_kind(last, NULL), "A_Star") ? in->n : 1;
+    n += !strcmp(vk, "ColumnRef") && last && !strcmp(sl__sql_node_kind(last, NULL), "A_Star") ? n_star : 1;
   }
   sql_plan *p = new_plan(c, SQL_P_CALC, n);
   if (!p) return NULL;
   p->in = in;
-  int i = 0;
+  int i = 0, ti = -1;
   cJSON_ArrayForEach(t, targets) {
     cJSON *tb, *vb;
+    ti++;
     sl__sql_node_kind(t, &tb);
     cJSON *val = sl__sql_j(tb, "val");
     const char *vk = sl__sql_node_kind(val, &vb);
@@ -704,7 +824,7 @@ static sql_plan *plan_select_over(sql_ctx *c, const cJSON *sel, sql_plan *in, co
           return NULL;
         }
       }
-      for (int k = 0; k < in->n; k++, i++) {
+      for (int k = 0; k < n_star; k++, i++) {
         sql_expr *e = sl__sql_alloc(c->arena, sizeof *e);
         if (!e) return sl__sql_oom(c), NULL;
         e->op = SQL_E_COL, e->type = in->types[k], e->col = k, e->loc = sl__sql_jloc(val);
@@ -712,8 +832,13 @@ static sql_plan *plan_select_over(sql_ctx *c, const cJSON *sel, sql_plan *in, co
       }
       continue;
     }
-    sql_expr *e = sl__sql_compile(c, val, &sc);
-    if (!e) return NULL;
+    sql_expr *e;
+    if (over && ti == over_at) { /* ROW_NUMBER() OVER (...): the Top-N's number */
+      if (!(e = sl__sql_alloc(c->arena, sizeof *e))) return sl__sql_oom(c), NULL;
+      e->op = SQL_E_COL, e->type = in->types[in->n - 1], e->col = in->n - 1, e->loc = sl__sql_jloc(val);
+    } else if (!(e = sl__sql_compile(c, val, &sc))) {
+      return NULL;
+    }
     if (e->type.kind == SL__T_NULL) e->type.kind = SL__T_VARCHAR; /* SELECT NULL */
     if (e->type.kind == SL__T_INTERVAL) {
       sl__sql_error(c, e->loc, "an INTERVAL is not a column type: add it to a TIMESTAMP");
@@ -744,6 +869,7 @@ static sql_plan *plan_select_over(sql_ctx *c, const cJSON *sel, sql_plan *in, co
       return NULL;
     }
     p->where = w;
+    topn_limit(w, in);
   }
   return p;
 }
@@ -882,6 +1008,17 @@ static void explain_plan(const sql_plan *p, int depth, char **buf, size_t *len, 
       if (a->arg >= 0) sl__sql_appendf(buf, len, cap, "(%s)", p->in->names[a->arg]);
     }
     sl__sql_appendf(buf, len, cap, "]\n");
+    explain_plan(p->in, depth + 2, buf, len, cap);
+    return;
+  }
+  if (p->kind == SQL_P_TOPN) {
+    sl__sql_appendf(buf, len, cap, "%*stop-n: %s <= %lld per [", depth, "", p->rank ? "RANK" : "ROW_NUMBER",
+                    (long long)p->limit);
+    for (int k = 0; k < p->n_part; k++) sl__sql_appendf(buf, len, cap, "%s%s", k ? ", " : "", p->in->names[p->part[k]]);
+    sl__sql_appendf(buf, len, cap, "] order by [");
+    for (int k = 0; k < p->n_ord; k++)
+      sl__sql_appendf(buf, len, cap, "%s%s%s", k ? ", " : "", p->in->names[p->ord[k]], p->desc[k] ? " DESC" : "");
+    sl__sql_appendf(buf, len, cap, "], emitted when window_end passes (adds %s)\n", p->names[p->n - 1]);
     explain_plan(p->in, depth + 2, buf, len, cap);
     return;
   }
@@ -1340,6 +1477,155 @@ static int win_assign(void *ud, sl_ctx *ctx, const sl_record *in, sl_collector *
   }
 }
 
+/* ---- Top-N per window ------------------------------------------------------- */
+
+/* Key: the PARTITION BY columns, each as its 8-byte slot or (VARCHAR)
+ * length + bytes. */
+static int topn_key(void *ud, sl_ctx *ctx, const sl_record *in, sl_record *out) {
+  const sql_plan *p = ud, *src = p->in;
+  size_t sz = 0;
+  sl__val v;
+  for (int k = 0; k < p->n_part; k++) {
+    sl__row_get(in->value, src->n, src->types, p->part[k], &v);
+    sz += src->types[p->part[k]].kind == SL__T_VARCHAR ? 4 + (v.null ? 0 : v.u.s.n) : 8;
+  }
+  uint8_t *key = sl_ctx_scratch(ctx, sz ? sz : 1), *at = key;
+  if (!key) return -SL_ENOMEM;
+  for (int k = 0; k < p->n_part; k++) {
+    sl__row_get(in->value, src->n, src->types, p->part[k], &v);
+    if (src->types[p->part[k]].kind == SL__T_VARCHAR) {
+      uint32_t n = v.null ? 0 : v.u.s.n;
+      memcpy(at, &n, 4), memcpy(at + 4, v.u.s.p, n), at += 4 + n;
+    } else {
+      int64_t i = v.null ? 0 : v.u.i;
+      memcpy(at, &i, 8), at += 8;
+    }
+  }
+  out->key = key, out->key_len = (uint32_t)sz;
+  return 0;
+}
+
+/* < 0: row a comes before row b in the ORDER BY (NULLs first, as the
+ * smallest), 0: a tie. */
+static int topn_cmp(const sql_plan *p, const void *a, const void *b) {
+  const sql_plan *src = p->in;
+  for (int k = 0; k < p->n_ord; k++) {
+    sl__val x, y;
+    sl__row_get(a, src->n, src->types, p->ord[k], &x);
+    sl__row_get(b, src->n, src->types, p->ord[k], &y);
+    int r;
+    if (x.null || y.null) {
+      r = y.null - x.null;
+    } else if (src->types[p->ord[k]].kind == SL__T_DOUBLE) {
+      r = (x.u.f > y.u.f) - (x.u.f < y.u.f);
+    } else if (src->types[p->ord[k]].kind == SL__T_VARCHAR) {
+      uint32_t n = x.u.s.n < y.u.s.n ? x.u.s.n : y.u.s.n;
+      r = memcmp(x.u.s.p, y.u.s.p, n);
+      if (!r) r = (x.u.s.n > y.u.s.n) - (x.u.s.n < y.u.s.n);
+    } else {
+      r = (x.u.i > y.u.i) - (x.u.i < y.u.i);
+    }
+    if (r) return p->desc[k] ? -r : r;
+  }
+  return 0;
+}
+
+/* The kept rows: [u32 length][row bytes]... in order; split into views. */
+typedef struct topn_row {
+  const uint8_t *p;
+  uint32_t n;
+} topn_row;
+
+static int topn_split(sl_ctx *ctx, const sl_bytes *v, topn_row **rows, int extra) {
+  int n = 0;
+  for (size_t at = 0; at + 4 <= v->len; n++) {
+    uint32_t l;
+    memcpy(&l, (const uint8_t *)v->data + at, 4);
+    at += 4 + l;
+  }
+  if (!(*rows = sl_ctx_scratch(ctx, (size_t)(n + extra) * sizeof **rows))) return -SL_ENOMEM;
+  n = 0;
+  for (size_t at = 0; at + 4 <= v->len; n++) {
+    uint32_t l;
+    memcpy(&l, (const uint8_t *)v->data + at, 4);
+    (*rows)[n] = (topn_row){(const uint8_t *)v->data + at + 4, l};
+    at += 4 + l;
+  }
+  return n;
+}
+
+/* rank of row i of the sorted rows (1-based): RANK's ties share one */
+static int64_t topn_number(const sql_plan *p, const topn_row *r, int i, int64_t prev) {
+  if (!i) return 1;
+  if (!p->rank || topn_cmp(p, r[i - 1].p, r[i].p) < 0) return i + 1;
+  return prev;
+}
+
+static int topn_add(void *ud, sl_ctx *ctx, const sl_record *in, sl_collector *out) {
+  const sql_plan *p = ud, *src = p->in;
+  sl__val end;
+  sl__row_get(in->value, src->n, src->types, p->time_col, &end);
+  if (end.null) return 0;
+  if (end.u.i - 1 <= sl_ctx_watermark(ctx)) return sl_emit_side(out, "late", in); /* its window has fired */
+  sl_state *st;
+  sl_bytes v = {NULL, 0};
+  int rc;
+  if ((rc = sl_state_get(ctx, p->top, &st)) || (rc = sl_value_get(st, &v)) < 0) return rc;
+  if (rc != 0) v.data = NULL, v.len = 0;
+  topn_row *rows;
+  int n = topn_split(ctx, &v, &rows, 1);
+  if (n < 0) return n;
+  int pos = 0, better = 0;
+  for (int i = 0; i < n; i++) {
+    int r = topn_cmp(p, rows[i].p, in->value);
+    pos += r <= 0, better += r < 0;
+  }
+  if ((p->rank ? better : pos) >= p->limit) return 0; /* cannot make it */
+  memmove(rows + pos + 1, rows + pos, (size_t)(n - pos) * sizeof *rows);
+  rows[pos] = (topn_row){in->value, in->value_len};
+  n++;
+  int64_t num = 0;
+  size_t sz = 0;
+  int keep = 0;
+  for (; keep < n; keep++) {
+    num = topn_number(p, rows, keep, num);
+    if (num > p->limit) break;
+    sz += 4 + rows[keep].n;
+  }
+  uint8_t *buf = sl_ctx_scratch(ctx, sz), *at = buf;
+  if (!buf) return -SL_ENOMEM;
+  for (int i = 0; i < keep; i++) memcpy(at, &rows[i].n, 4), memcpy(at + 4, rows[i].p, rows[i].n), at += 4 + rows[i].n;
+  if (!v.len && (rc = sl_timer_register(ctx, SL_TIME_EVENT, end.u.i - 1))) return rc;
+  return sl_value_set(st, buf, sz);
+}
+
+static int topn_fire(void *ud, sl_ctx *ctx, int64_t ts, sl_time_domain d, sl_collector *out) {
+  const sql_plan *p = ud, *src = p->in;
+  sl_state *st;
+  sl_bytes v;
+  int rc;
+  if ((rc = sl_state_get(ctx, p->top, &st)) || (rc = sl_value_get(st, &v)) < 0) return rc;
+  if (rc != 0) return 0;
+  topn_row *rows;
+  int n = topn_split(ctx, &v, &rows, 0);
+  if (n < 0) return n;
+  sl__val *vals = sl_ctx_scratch(ctx, (size_t)p->n * sizeof *vals);
+  if (!vals) return -SL_ENOMEM;
+  int64_t num = 0;
+  for (int i = 0; i < n; i++) {
+    num = topn_number(p, rows, i, num);
+    for (int k = 0; k < src->n; k++) sl__row_get(rows[i].p, src->n, src->types, k, &vals[k]);
+    vals[src->n] = (sl__val){.u.i = num};
+    size_t sz = sl__row_size(p->types, vals, p->n);
+    void *row = sl_ctx_scratch(ctx, sz);
+    if (!row) return -SL_ENOMEM;
+    sl__row_write(row, p->types, vals, p->n);
+    sl_record o = {ts, NULL, 0, row, (uint32_t)sz};
+    if ((rc = sl_emit(out, &o))) return rc;
+  }
+  return sl_state_clear(st);
+}
+
 /* A CALC without WHERE whose columns are its input's, in order and type. */
 static int calc_is_identity(const sql_plan *p) {
   if (p->where || p->n != p->in->n) return 0;
@@ -1394,6 +1680,10 @@ static sl_stream *build_plan(sql_ctx *c, const sql_plan *p) {
     }
     return s;
   }
+  if (p->kind == SQL_P_TOPN) {
+    sl_stream *keyed = sl_key_by(build_plan(c, p->in), topn_key, (void *)p);
+    return sl_name(sl_keyed_process(keyed, topn_add, topn_fire, (void *)p), "top-n");
+  }
   if (p->kind == SQL_P_WINASSIGN) {
     sl_stream *in = build_plan(c, p->in);
     return sl_name(sl_flat_map(in, win_assign, (void *)p), "windows");
@@ -1435,6 +1725,12 @@ int sl__sql_build(sql_ctx *c, const sql_insert *ins, int n) {
           return sl__sql_error(c, -1, "table '%s': rows-per-second: %s", p->table->name,
                            sl_env_last_error(c->env));
       }
+    for (const sql_plan *p = ins[i].plan; p; p = p->in)
+      if (p->kind == SQL_P_TOPN && !p->limit)
+        return sl__sql_error(c, (int)p->size_ms,
+                             "%s() OVER needs WHERE %s <= N in the query around it (a Top-N without a "
+                             "limit would keep every row of the window)",
+                             p->rank ? "RANK" : "ROW_NUMBER", p->names[p->n - 1]);
     sl_stream *s = build_plan(c, ins[i].plan);
     if (c->sess->sink) { /* sl_sql_set_sink: the caller takes the rows */
       int rc = c->sess->sink(c->sess->sink_ud, t ? t->name : "", s);

@@ -200,7 +200,7 @@ int sl__sql_eval_expr(const sql_expr *e, sql_eval *ev, sl__val *out);
 
 /* ---- plans ---------------------------------------------------------------- */
 
-enum { SQL_P_SCAN = 1, SQL_P_CALC, SQL_P_WINAGG, SQL_P_WINASSIGN };
+enum { SQL_P_SCAN = 1, SQL_P_CALC, SQL_P_WINAGG, SQL_P_WINASSIGN, SQL_P_TOPN };
 
 /* One aggregate of a windowed GROUP BY. */
 enum { SQL_AGG_COUNT_STAR, SQL_AGG_COUNT, SQL_AGG_SUM, SQL_AGG_MIN, SQL_AGG_MAX, SQL_AGG_AVG };
@@ -232,6 +232,16 @@ typedef struct sql_plan {
    * columns + window_start, window_end, one row per window of the row's
    * time column `time_col` (wkind, size_ms, slide_ms as above) */
   int time_col;
+  /* TOPN (ROW_NUMBER() / RANK() OVER (PARTITION BY window_start,
+   * window_end, ... ORDER BY ...) with WHERE rn <= limit around it): the
+   * input's columns + the number; per partition the best `limit` rows are
+   * kept and emitted when the window ends (time_col: window_end) */
+  int rank;            /* 0: ROW_NUMBER, 1: RANK (ties share a number) */
+  int n_part, n_ord;
+  int *part, *ord;     /* columns of in */
+  uint8_t *desc;       /* per ORDER BY column */
+  int64_t limit;       /* 0: not found yet (refused) */
+  sl_state_desc *top;  /* the kept rows */
 } sql_plan;
 
 /* One INSERT: the query's plan and the sink table. */
