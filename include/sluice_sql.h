@@ -41,9 +41,17 @@
  * window_start and window_end.  Window Top-N: ROW_NUMBER() or RANK()
  * OVER (PARTITION BY window_start, window_end[, ...] ORDER BY ...) AS rn
  * in a subquery, with WHERE rn <= N around it, emits the best N rows of
- * each window (RANK: ties share a number) when the window ends.  A
+ * each window (RANK: ties share a number) when the window ends.  Inner
+ * joins (a JOIN b ON a.x = b.y [AND ...]) of append-only inputs: when ON
+ * pairs the two sides' window_end (TUMBLE / HOP rows or windowed
+ * aggregates, renamed or not) it is a window join -- pairs emitted when
+ * the window ends, state dropped then; otherwise a regular join whose two
+ * sides stay in keyed state for good (as Flink without
+ * table.exec.state.ttl), each pair emitted as soon as both rows are
+ * there.  A
  * query whose result would need updates/retractions (GROUP BY without a
- * window, DISTINCT, an outer join) is refused with that reason.
+ * window, DISTINCT, an outer join, a Top-N not per window) is refused with
+ * that reason.
  *
  * Returns 0, or a negative SL_E* code with the message in
  * sl_env_last_error(env): for a statement that does not parse or names an

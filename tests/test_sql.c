@@ -728,6 +728,63 @@ static void window_top_n(void) {
                      "                           ^");
 }
 
+/* Joins, worked out by hand.  orders (ts, cust, amt) and custs (ts, id, name):
+ *   orders: 1 s cust 1 10 | 3 s cust 2 20 | 12 s cust 1 30 | 14 s cust 3 40
+ *   custs:  2 s 1 ann | 11 s 2 bob | 13 s 3 cy | 4 s 1 ann2
+ * regular join on cust = id: 10 ann, 10 ann2, 30 ann, 30 ann2, 20 bob,
+ *   40 cy; with amt > 15 in ON as well: 30 ann, 30 ann2, 20 bob, 40 cy
+ * window join (TUMBLE 10 s, same window): [0, 10) cust 1: 10 ann, 10 ann2
+ *   (bob is in [10, 20), order 20 in [0, 10)); [10, 20): 40 cy. */
+static void joins(void) {
+  char p[1024];
+  write_text(tpath(p, sizeof p, "orders.csv"),
+             "2024-01-01 00:00:01,1,10\n2024-01-01 00:00:03,2,20\n2024-01-01 00:00:12,1,30\n"
+             "2024-01-01 00:00:14,3,40\n");
+  write_text(tpath(p, sizeof p, "custs.csv"),
+             "2024-01-01 00:00:02,1,ann\n2024-01-01 00:00:11,2,bob\n2024-01-01 00:00:13,3,cy\n"
+             "2024-01-01 00:00:04,1,ann2\n");
+  for (int P = 1; P <= 2; P++) {
+    int rc = run_sql(P, NULL, 0,
+                     "CREATE TABLE orders (ts TIMESTAMP, cust INT, amt INT) WITH (connector = 'filesystem',\n"
+                     "  path = '%1$s/orders.csv', watermark = 'ts - INTERVAL ''1'' HOUR');\n"
+                     "CREATE TABLE custs (ts TIMESTAMP, id BIGINT, name VARCHAR) WITH (connector = 'filesystem',\n"
+                     "  path = '%1$s/custs.csv', watermark = 'ts - INTERVAL ''1'' HOUR');\n"
+                     "CREATE TABLE j (amt INT, name VARCHAR) WITH (connector = 'filesystem', path = '%1$s/j%2$d.csv');\n"
+                     "CREATE TABLE f (amt INT, name VARCHAR) WITH (connector = 'filesystem', path = '%1$s/f%2$d.csv');\n"
+                     "CREATE TABLE w (amt INT, name VARCHAR, ws TIMESTAMP) WITH (connector = 'filesystem',\n"
+                     "  path = '%1$s/w%2$d.csv');\n"
+                     "INSERT INTO j SELECT o.amt, name FROM orders o JOIN custs AS c ON o.cust = c.id;\n"
+                     "INSERT INTO f SELECT amt, c.name FROM orders o JOIN custs c ON c.id = o.cust AND amt > 15;\n"
+                     "INSERT INTO w SELECT o.amt, c.name, c.window_start\n"
+                     "  FROM TUMBLE(orders, ts, INTERVAL '10' SECOND) o JOIN TUMBLE(custs, ts, INTERVAL '10' SECOND) c\n"
+                     "  ON o.cust = c.id AND o.window_start = c.window_start AND o.window_end = c.window_end",
+                     g_tmp, P);
+    CHECK_EQ_INT(rc, 0);
+    char name[3][32];
+    snprintf(name[0], sizeof name[0], "j%d.csv", P);
+    snprintf(name[1], sizeof name[1], "f%d.csv", P);
+    snprintf(name[2], sizeof name[2], "w%d.csv", P);
+    char *j = slurp(name[0]), *f = slurp(name[1]), *w = slurp(name[2]);
+    CHECK(same_sorted_text(j, "10,ann\n10,ann2\n30,ann\n30,ann2\n20,bob\n40,cy\n"));
+    CHECK(same_sorted_text(f, "30,ann\n30,ann2\n20,bob\n40,cy\n"));
+    CHECK(same_sorted_text(w, "10,ann,2024-01-01 00:00:00\n10,ann2,2024-01-01 00:00:00\n"
+                              "40,cy,2024-01-01 00:00:10\n"));
+    free(j), free(f), free(w);
+  }
+  const char *src = "CREATE TABLE a (ts TIMESTAMP, k INT) WITH (connector = 'datagen', watermark = 'ts');\n"
+                    "CREATE TABLE b (ts TIMESTAMP, k INT) WITH (connector = 'datagen', watermark = 'ts');\n";
+  char text[2048];
+  snprintf(text, sizeof text, "%sSELECT k FROM a JOIN b ON a.k = b.k;", src);
+  expect_error(text, "line 3, column 8: column 'k' is ambiguous: both 'a' and 'b' have it (write table.k)\n"
+                     "  SELECT k FROM a JOIN b ON a.k = b.k;\n"
+                     "         ^");
+  snprintf(text, sizeof text, "%sSELECT a.k FROM a JOIN b ON a.k < b.k;", src);
+  expect_error(text, "line 3, column 33: a join needs an equality of a column of each side in ON (a join "
+                     "without one would pair every row with every row)\n"
+                     "  SELECT a.k FROM a JOIN b ON a.k < b.k;\n"
+                     "                                  ^");
+}
+
 int main(void) {
   scratch_init("/tmp/sl_test_sql", 1);
   RUN(row_layout);
@@ -747,5 +804,6 @@ int main(void) {
   RUN(window_rows);
   RUN(nexmark_bids);
   RUN(window_top_n);
+  RUN(joins);
   TEST_MAIN_END();
 }

@@ -23,7 +23,15 @@
  *              RANK) in value state, emitted with their number by an
  *              event-time timer at window_end - 1, then forgotten
  *
- * and an INSERT adds the sink.  Later nodes (joins) slot in between.  A query whose result would change rows already
+ *   JOIN       an inner equi-join of two inputs (in, right): a window
+ *              join when ON pairs both sides' window_end (each side's rows
+ *              restamped to window_end - 1, keyed by the equalities, met
+ *              in sl_window_join's 1 ms tumbling window: pairs when the
+ *              window ends), else a regular join (sl_connect of the keyed
+ *              sides, list state per side kept for good, pairs at once);
+ *              the rest of ON is a CALC filter above it
+ *
+ * and an INSERT adds the sink.  A query whose result would change rows already
  * emitted -- GROUP BY without a window, DISTINCT, an outer join -- needs
  * updates/retractions, which sluice's streams do not carry yet: it is
  * refused with that reason rather than approximated.
@@ -182,6 +190,141 @@ static sql_plan *plan_window_tvf(sql_ctx *c, const cJSON *b, const char **rel, s
   return p;
 }
 
+/* The column that is a window's end (window_end, or what a CALC renamed
+ * it to), -1: none. */
+static int wend_of(const sql_plan *p) {
+  switch (p->kind) {
+  case SQL_P_WINAGG: return 1;
+  case SQL_P_WINASSIGN: return p->n - 1;
+  case SQL_P_TOPN: return wend_of(p->in);
+  case SQL_P_JOIN: return p->wend;
+  case SQL_P_CALC: {
+    int w = wend_of(p->in);
+    for (int k = 0; w >= 0 && k < p->n; k++)
+      if (p->proj[k]->op == SQL_E_COL && p->proj[k]->col == w) return k;
+    return -1;
+  }
+  default: return -1;
+  }
+}
+
+static sql_plan *window_rows_node(sql_ctx *c, sql_plan *in, const sql_window *win);
+
+/* One side of a join: a table, view or subquery, or a window table
+ * function's rows (TUMBLE / HOP with window_start, window_end). */
+static sql_plan *join_side(sql_ctx *c, const cJSON *item, const char **rel) {
+  sql_window w = {0};
+  sql_plan *p = plan_from(c, item, rel, &w);
+  if (p && w.kind) p = window_rows_node(c, p, &w);
+  return p;
+}
+
+static void conjuncts(const sql_expr *e, const sql_expr **out, int *n, int cap) {
+  if (e->op == SQL_E_AND) {
+    for (int i = 0; i < e->n; i++) conjuncts(e->args[i], out, n, cap);
+  } else if (*n < cap) {
+    out[(*n)++] = e;
+  }
+}
+
+static int int_kind(int k) { return k == SL__T_INT || k == SL__T_BIGINT || k == SL__T_BOOL; }
+
+/* An INT column widened to BIGINT for a comparison is the column (both
+ * are int64 in the row). */
+static const sql_expr *uncast_int(const sql_expr *e) {
+  if (e->op == SQL_E_CAST && e->n == 1 && e->args[0]->op == SQL_E_COL && int_kind(e->type.kind) &&
+      int_kind(e->args[0]->type.kind))
+    return e->args[0];
+  return e;
+}
+
+/* a JOIN b ON ...: inner equi-joins of append-only inputs. */
+static sql_plan *plan_join(sql_ctx *c, const cJSON *b, const char **rel) {
+  const char *jt = sl__sql_js(b, "jointype");
+  const cJSON *rarg = sl__sql_j(b, "rarg");
+  if (jt && strcmp(jt, "JOIN_INNER"))
+    return sl__sql_error(c, sl__sql_jloc(rarg),
+                         "an outer join would need updates/retractions (changelog streams are not built "
+                         "yet); it is refused rather than approximated"), NULL;
+  const cJSON *quals = sl__sql_j(b, "quals");
+  if (!quals || sl__sql_j(b, "usingClause") || cJSON_IsTrue(sl__sql_j(b, "isNatural")))
+    return sl__sql_error(c, sl__sql_jloc(rarg), "a join needs ON with an equality of the two sides "
+                                               "(USING, NATURAL and cross joins are not built)"), NULL;
+  const char *lrel = NULL, *rrel = NULL;
+  sql_plan *l = join_side(c, sl__sql_j(b, "larg"), &lrel);
+  if (!l) return NULL;
+  sql_plan *r = join_side(c, rarg, &rrel);
+  if (!r) return NULL;
+  sql_plan *j = new_plan(c, SQL_P_JOIN, l->n + r->n);
+  if (!j) return NULL;
+  j->in = l, j->right = r, j->wend = -1;
+  if (!(j->rels = sl__sql_alloc(c->arena, (size_t)j->n * sizeof *j->rels))) return sl__sql_oom(c), NULL;
+  for (int i = 0; i < j->n; i++) {
+    const sql_plan *side = i < l->n ? l : r;
+    int k = i < l->n ? i : i - l->n;
+    j->names[i] = side->names[k], j->types[i] = side->types[k];
+    j->rels[i] = (char *)(i < l->n ? lrel : rrel);
+  }
+  *rel = NULL;
+  sql_scope sc = {NULL, j->n, j->names, j->types, NULL, NULL, NULL, j->rels};
+  sql_expr *on = sl__sql_compile(c, quals, &sc);
+  if (!on) return NULL;
+  if (on->type.kind != SL__T_BOOL) {
+    char tb[32];
+    return sl__sql_error(c, on->loc, "ON must be BOOLEAN, not %s", sl__row_type_name(on->type, tb, sizeof tb)), NULL;
+  }
+  const sql_expr *cs[64];
+  int n = 0;
+  conjuncts(on, cs, &n, 64);
+  j->lk = sl__sql_alloc(c->arena, (size_t)n * sizeof *j->lk);
+  j->rk = sl__sql_alloc(c->arena, (size_t)n * sizeof *j->rk);
+  sql_expr **rest = sl__sql_alloc(c->arena, (size_t)n * sizeof *rest);
+  if (!j->lk || !j->rk || !rest) return sl__sql_oom(c), NULL;
+  int n_rest = 0, lw = wend_of(l), rw = wend_of(r);
+  for (int i = 0; i < n; i++) {
+    const sql_expr *e = cs[i];
+    const sql_expr *x = e->n == 2 ? uncast_int(e->args[0]) : NULL, *y = e->n == 2 ? uncast_int(e->args[1]) : NULL;
+    if (e->op == SQL_E_EQ && x->op == SQL_E_COL && y->op == SQL_E_COL && (x->col < l->n) != (y->col < l->n)) {
+      int a = x->col, bb = y->col;
+      if (a >= l->n) a = bb, bb = x->col;
+      int ka = j->types[a].kind, kb = j->types[bb].kind;
+      if (ka == kb || (int_kind(ka) && int_kind(kb))) {
+        j->lk[j->n_eq] = a, j->rk[j->n_eq] = bb - l->n;
+        if (a == lw && bb - l->n == rw && lw >= 0) j->window = 1;
+        j->n_eq++;
+        continue;
+      }
+    }
+    rest[n_rest++] = (sql_expr *)e;
+  }
+  if (!j->n_eq)
+    return sl__sql_error(c, on->loc, "a join needs an equality of a column of each side in ON (a join "
+                                     "without one would pair every row with every row)"), NULL;
+  if (j->window) j->wend = lw;
+  if (!n_rest) return j;
+  /* the rest of ON: a filter over the joined rows */
+  sql_plan *f = new_plan(c, SQL_P_CALC, j->n);
+  if (!f) return NULL;
+  f->in = j;
+  for (int i = 0; i < j->n; i++) {
+    sql_expr *e = sl__sql_alloc(c->arena, sizeof *e);
+    if (!e) return sl__sql_oom(c), NULL;
+    e->op = SQL_E_COL, e->type = j->types[i], e->col = i, e->loc = -1;
+    f->proj[i] = e, f->names[i] = j->names[i], f->types[i] = j->types[i];
+  }
+  f->where = rest[0];
+  for (int i = 1; i < n_rest; i++) {
+    sql_expr *a = sl__sql_alloc(c->arena, sizeof *a);
+    sql_expr **args = sl__sql_alloc(c->arena, 2 * sizeof *args);
+    if (!a || !args) return sl__sql_oom(c), NULL;
+    a->op = SQL_E_AND, a->type.kind = SL__T_BOOL, a->loc = rest[i]->loc, a->n = 2, a->args = args;
+    args[0] = f->where, args[1] = rest[i];
+    f->where = a;
+  }
+  f->rels = j->rels; /* the filter's columns are the join's */
+  return f;
+}
+
 static sql_plan *plan_from(sql_ctx *c, const cJSON *item, const char **rel, sql_window *win) {
   cJSON *b;
   const char *kind = sl__sql_node_kind(item, &b);
@@ -226,16 +369,7 @@ static sql_plan *plan_from(sql_ctx *c, const cJSON *item, const char **rel, sql_
     sql_plan *p = sl__sql_plan_select(c, sl__sql_j(b, "subquery"));
     return p && !sl__sql_unique_names(c, p, loc) ? p : NULL;
   }
-  if (!strcmp(kind, "JoinExpr")) {
-    const char *jt = sl__sql_js(b, "jointype");
-    int outer = jt && strcmp(jt, "JOIN_INNER");
-    const cJSON *at = sl__sql_j(b, "rarg");
-    sl__sql_error(c, sl__sql_jloc(at),
-              outer ? "an outer join would need updates/retractions (changelog streams are not built "
-                      "yet); it is refused rather than approximated"
-                    : "joins are not built yet in sluice SQL (window and interval joins come next)");
-    return NULL;
-  }
+  if (!strcmp(kind, "JoinExpr")) return plan_join(c, b, rel);
   if (!strcmp(kind, "RangeFunction")) {
     if (!win) {
       sl__sql_error(c, loc, "a window table function must be the FROM of a query");
@@ -452,6 +586,16 @@ static sql_plan *plan_window_rows(sql_ctx *c, const cJSON *sel, sql_plan *in, co
                            "is known only when it closes)");
     return NULL;
   }
+  sql_plan *a = window_rows_node(c, in, win);
+  return a ? plan_select_over(c, sel, a, rel) : NULL;
+}
+
+static sql_plan *window_rows_node(sql_ctx *c, sql_plan *in, const sql_window *win) {
+  if (win->kind - 1 == SL_WINDOW_SESSION) {
+    sl__sql_error(c, win->loc, "SESSION windows need GROUP BY window_start, window_end, ... (a session "
+                           "is known only when it closes)");
+    return NULL;
+  }
   sql_plan *a = new_plan(c, SQL_P_WINASSIGN, in->n + 2);
   if (!a) return NULL;
   a->in = in, a->wkind = win->kind - 1, a->size_ms = win->size, a->slide_ms = win->slide;
@@ -459,14 +603,14 @@ static sql_plan *plan_window_rows(sql_ctx *c, const cJSON *sel, sql_plan *in, co
   for (int i = 0; i < in->n; i++) a->names[i] = in->names[i], a->types[i] = in->types[i];
   a->names[in->n] = "window_start", a->names[in->n + 1] = "window_end";
   a->types[in->n] = a->types[in->n + 1] = in->types[win->time_col];
-  return plan_select_over(c, sel, a, rel);
+  return a;
 }
 
 static sql_plan *plan_windowed(sql_ctx *c, const cJSON *sel, sql_plan *in, const char *rel,
                                const sql_window *win) {
   cJSON *group = sl__sql_j(sel, "groupClause"), *g;
   if (!cJSON_GetArraySize(group)) return plan_window_rows(c, sel, in, rel, win);
-  sql_scope isc = {rel, in->n, in->names, in->types, NULL, NULL, NULL};
+  sql_scope isc = {rel, in->n, in->names, in->types, NULL, NULL, NULL, NULL};
   /* GROUP BY: window_start, window_end and columns of the input */
   int has_ws = 0, has_we = 0, n_keys = 0, keys[64];
   cJSON_ArrayForEach(g, group) {
@@ -507,7 +651,7 @@ static sql_plan *plan_windowed(sql_ctx *c, const cJSON *sel, sql_plan *in, const
   pnames[0] = "window_start", pnames[1] = "window_end", ptypes[0] = ptypes[1] = tt;
   for (int k = 0; k < n_keys; k++) pnames[2 + k] = in->names[keys[k]], ptypes[2 + k] = in->types[keys[k]];
   win_ctx wc = {w, NULL, 0, 0, &isc};
-  sql_scope psc = {rel, 2 + n_keys, pnames, ptypes, on_agg, &wc, &isc};
+  sql_scope psc = {rel, 2 + n_keys, pnames, ptypes, on_agg, &wc, &isc, NULL};
   /* the SELECT list over the groups */
   cJSON *targets = sl__sql_j(sel, "targetList"), *t;
   int n = cJSON_GetArraySize(targets), i = 0;
@@ -725,7 +869,7 @@ static sql_plan *plan_topn(sql_ctx *c, const cJSON *call, sql_plan *in, const ch
   p->top = sl__sql_alloc(c->arena, sizeof *p->top);
   if (!p->part || !p->ord || !p->desc || !p->top) return sl__sql_oom(c), NULL;
   p->top->name = "top-n", p->top->kind = SL_STATE_VALUE;
-  sql_scope sc = {rel, in->n, in->names, in->types, NULL, NULL, NULL};
+  sql_scope sc = {rel, in->n, in->names, in->types, NULL, NULL, NULL, in->rels};
   int k = 0, has_start = 0;
   cJSON_ArrayForEach(x, parts) {
     int col = topn_col(c, x, &sc, "PARTITION BY");
@@ -791,7 +935,7 @@ static sql_plan *plan_select_over(sql_ctx *c, const cJSON *sel, sql_plan *in, co
     if (!(in = plan_topn(c, over, in, rel, as))) return NULL;
   }
   int n_star = over ? in->n - 1 : in->n; /* * is the input's columns, not the number */
-  sql_scope sc = {rel, in->n, in->names, in->types, NULL, NULL, NULL};
+  sql_scope sc = {rel, in->n, in->names, in->types, NULL, NULL, NULL, in->rels};
   int n = 0;
   cJSON_ArrayForEach(t, targets) {
     cJSON *tb, *vb;
@@ -1011,6 +1155,18 @@ static void explain_plan(const sql_plan *p, int depth, char **buf, size_t *len, 
     explain_plan(p->in, depth + 2, buf, len, cap);
     return;
   }
+  if (p->kind == SQL_P_JOIN) {
+    sl__sql_appendf(buf, len, cap, "%*s%s on ", depth, "", p->window ? "window join (pairs when the window ends)"
+                                                                       : "join (both sides kept in state for good)");
+    for (int k = 0; k < p->n_eq; k++)
+      sl__sql_appendf(buf, len, cap, "%s%s.%s = %s.%s", k ? " AND " : "", p->rels[p->lk[k]] ? p->rels[p->lk[k]] : "?",
+                      p->names[p->lk[k]], p->rels[p->in->n + p->rk[k]] ? p->rels[p->in->n + p->rk[k]] : "?",
+                      p->names[p->in->n + p->rk[k]]);
+    sl__sql_appendf(buf, len, cap, "\n");
+    explain_plan(p->in, depth + 2, buf, len, cap);
+    explain_plan(p->right, depth + 2, buf, len, cap);
+    return;
+  }
   if (p->kind == SQL_P_TOPN) {
     sl__sql_appendf(buf, len, cap, "%*stop-n: %s <= %lld per [", depth, "", p->rank ? "RANK" : "ROW_NUMBER",
                     (long long)p->limit);
@@ -1041,7 +1197,7 @@ static void explain_plan(const sql_plan *p, int depth, char **buf, size_t *len, 
                 "", t->name, tmp);
     return;
   }
-  sql_scope sc = {NULL, p->in->n, p->in->names, p->in->types, NULL, NULL, NULL};
+  sql_scope sc = {NULL, p->in->n, p->in->names, p->in->types, NULL, NULL, NULL, p->in->rels};
   sl__sql_appendf(buf, len, cap, "%*scalc: select ", depth, "");
   for (int i = 0; i < p->n; i++) {
     sl__sql_expr_text(p->proj[i], &sc, tmp, sizeof tmp);
@@ -1477,6 +1633,121 @@ static int win_assign(void *ud, sl_ctx *ctx, const sl_record *in, sl_collector *
   }
 }
 
+/* ---- joins ------------------------------------------------------------------ */
+
+/* The join's key on either side: its equality columns, each as its 8-byte
+ * slot (integers as int64) or (VARCHAR) length + bytes. */
+typedef struct join_side_ud {
+  const sql_plan *join, *side;
+  const int *cols;
+} join_side_ud;
+
+static int join_key(void *ud, sl_ctx *ctx, const sl_record *in, sl_record *out) {
+  const join_side_ud *j = ud;
+  const sql_plan *src = j->side;
+  size_t sz = 0;
+  sl__val v;
+  for (int k = 0; k < j->join->n_eq; k++) {
+    sl__row_get(in->value, src->n, src->types, j->cols[k], &v);
+    sz += src->types[j->cols[k]].kind == SL__T_VARCHAR ? 4 + (v.null ? 0 : v.u.s.n) : 8;
+  }
+  uint8_t *key = sl_ctx_scratch(ctx, sz ? sz : 1), *at = key;
+  if (!key) return -SL_ENOMEM;
+  for (int k = 0; k < j->join->n_eq; k++) {
+    sl__row_get(in->value, src->n, src->types, j->cols[k], &v);
+    if (src->types[j->cols[k]].kind == SL__T_VARCHAR) {
+      uint32_t n = v.null ? 0 : v.u.s.n;
+      memcpy(at, &n, 4), memcpy(at + 4, v.u.s.p, n), at += 4 + n;
+    } else {
+      int64_t i = v.null ? 0 : v.u.i;
+      memcpy(at, &i, 8), at += 8;
+    }
+  }
+  out->key = key, out->key_len = (uint32_t)sz;
+  return 0;
+}
+
+/* A NULL in an equality column joins nothing (NULL = x is not true). */
+static int key_has_null(const sql_plan *side, const int *cols, int n, const void *row) {
+  sl__val v;
+  for (int k = 0; k < n; k++) {
+    sl__row_get(row, side->n, side->types, cols[k], &v);
+    if (v.null) return 1;
+  }
+  return 0;
+}
+
+/* The joined row: a's columns then b's. */
+static int join_emit(const sql_plan *j, sl_ctx *ctx, const void *a, const void *b, int64_t ts,
+                     sl_collector *out) {
+  const sql_plan *l = j->in, *r = j->right;
+  sl__val *vals = sl_ctx_scratch(ctx, (size_t)j->n * sizeof *vals);
+  if (!vals) return -SL_ENOMEM;
+  for (int k = 0; k < l->n; k++) sl__row_get(a, l->n, l->types, k, &vals[k]);
+  for (int k = 0; k < r->n; k++) sl__row_get(b, r->n, r->types, k, &vals[l->n + k]);
+  size_t sz = sl__row_size(j->types, vals, j->n);
+  void *row = sl_ctx_scratch(ctx, sz);
+  if (!row) return -SL_ENOMEM;
+  sl__row_write(row, j->types, vals, j->n);
+  sl_record o = {ts, NULL, 0, row, (uint32_t)sz};
+  return sl_emit(out, &o);
+}
+
+/* Window join: both sides' records are stamped window_end - 1 (restamp)
+ * and meet in sl_window_join's 1 ms tumbling window at that time, keyed by
+ * the equalities (which include window_end): every pair, when the window
+ * ends. */
+static int window_join_pair(void *ud, sl_ctx *ctx, const sl_record *a, const sl_record *b, sl_collector *out) {
+  const sql_plan *j = ud;
+  if (key_has_null(j->in, j->lk, j->n_eq, a->value) || key_has_null(j->right, j->rk, j->n_eq, b->value)) return 0;
+  return join_emit(j, ctx, a->value, b->value, a->ts, out);
+}
+
+static int restamp(void *ud, sl_ctx *ctx, const sl_record *in, sl_collector *out) {
+  const sql_plan *side = ud;
+  sl__val end;
+  sl__row_get(in->value, side->n, side->types, wend_of(side), &end);
+  if (end.null) return 0;
+  sl_record r = *in;
+  r.ts = end.u.i - 1;
+  return sl_emit(out, &r);
+}
+
+/* Regular join of append-only inputs (sl_connect of the keyed sides): each
+ * side's rows are kept in list state under the key for good (Flink keeps
+ * both sides too unless table.exec.state.ttl is set; sluice SQL has no TTL
+ * yet), and a row joins every row of the other side seen so far, emitted
+ * at once. */
+static const sl_state_desc JOIN_LEFT = {.name = "join-left", .kind = SL_STATE_LIST};
+static const sl_state_desc JOIN_RIGHT = {.name = "join-right", .kind = SL_STATE_LIST};
+
+static int regular_join_side(const sql_plan *j, sl_ctx *ctx, const sl_record *in, int left, sl_collector *out) {
+  if (left ? key_has_null(j->in, j->lk, j->n_eq, in->value) : key_has_null(j->right, j->rk, j->n_eq, in->value))
+    return 0;
+  sl_state *mine, *other;
+  int rc;
+  if ((rc = sl_state_get(ctx, left ? &JOIN_LEFT : &JOIN_RIGHT, &mine)) ||
+      (rc = sl_state_get(ctx, left ? &JOIN_RIGHT : &JOIN_LEFT, &other)))
+    return rc;
+  sl_list_iter it;
+  if ((rc = sl_list_get(other, &it)) < 0) return rc;
+  if (rc != SL_EMPTY) {
+    sl_bytes v;
+    while (sl_list_next(&it, &v) == 1)
+      if ((rc = left ? join_emit(j, ctx, in->value, v.data, in->ts, out)
+                     : join_emit(j, ctx, v.data, in->value, in->ts, out)))
+        return rc;
+  }
+  return sl_list_add(mine, in->value, in->value_len);
+}
+
+static int regular_join_left(void *ud, sl_ctx *ctx, const sl_record *in, sl_collector *out) {
+  return regular_join_side(ud, ctx, in, 1, out);
+}
+static int regular_join_right(void *ud, sl_ctx *ctx, const sl_record *in, sl_collector *out) {
+  return regular_join_side(ud, ctx, in, 0, out);
+}
+
 /* ---- Top-N per window ------------------------------------------------------- */
 
 /* Key: the PARTITION BY columns, each as its 8-byte slot or (VARCHAR)
@@ -1680,6 +1951,24 @@ static sl_stream *build_plan(sql_ctx *c, const sql_plan *p) {
     }
     return s;
   }
+  if (p->kind == SQL_P_JOIN) {
+    join_side_ud *sides = sl__sql_alloc(c->arena, 2 * sizeof *sides);
+    if (!sides) return NULL;
+    sides[0] = (join_side_ud){p, p->in, p->lk};
+    sides[1] = (join_side_ud){p, p->right, p->rk};
+    sl_stream *l = build_plan(c, p->in), *r = build_plan(c, p->right);
+    if (p->window) {
+      l = sl_name(sl_flat_map(l, restamp, (void *)p->in), "at window end: left");
+      r = sl_name(sl_flat_map(r, restamp, (void *)p->right), "at window end: right");
+    }
+    l = sl_key_by(l, join_key, &sides[0]);
+    r = sl_key_by(r, join_key, &sides[1]);
+    if (p->window) {
+      sl_window_spec w = {.kind = SL_WINDOW_TUMBLING, .time = SL_TIME_EVENT, .size_ms = 1, .late_tag = "late"};
+      return sl_name(sl_window_join(l, r, &w, window_join_pair, (void *)p), "window join");
+    }
+    return sl_name(sl_connect(l, r, regular_join_left, regular_join_right, (void *)p), "join");
+  }
   if (p->kind == SQL_P_TOPN) {
     sl_stream *keyed = sl_key_by(build_plan(c, p->in), topn_key, (void *)p);
     return sl_name(sl_keyed_process(keyed, topn_add, topn_fire, (void *)p), "top-n");
@@ -1705,8 +1994,30 @@ static sl_stream *build_plan(sql_ctx *c, const sql_plan *p) {
 }
 
 static int uses_files(const sql_plan *p) {
-  for (; p; p = p->in)
+  for (; p; p = p->in) {
     if (p->kind == SQL_P_SCAN && p->table->connector == SQL_CONN_FILESYSTEM) return 1;
+    if (p->right && uses_files(p->right)) return 1;
+  }
+  return 0;
+}
+
+/* Every node of the plan (both sides of joins): datagen rates, Top-N limits. */
+static int check_plan(sql_ctx *c, const sql_plan *p) {
+  for (; p; p = p->in) {
+    if (p->kind == SQL_P_SCAN && p->table->connector == SQL_CONN_DATAGEN) {
+      const char *rps = sl__sql_opt(p->table, "rows-per-second");
+      if (rps && sl_env_set(c->env, "source.datagen.rows-per-second", rps))
+        return sl__sql_error(c, -1, "table '%s': rows-per-second: %s", p->table->name,
+                             sl_env_last_error(c->env));
+    }
+    if (p->kind == SQL_P_TOPN && !p->limit)
+      return sl__sql_error(c, (int)p->size_ms,
+                           "%s() OVER needs WHERE %s <= N in the query around it (a Top-N without a "
+                           "limit would keep every row of the window)",
+                           p->rank ? "RANK" : "ROW_NUMBER", p->names[p->n - 1]);
+    int rc;
+    if (p->right && (rc = check_plan(c, p->right))) return rc;
+  }
   return 0;
 }
 
@@ -1718,22 +2029,11 @@ int sl__sql_build(sql_ctx *c, const sql_insert *ins, int n) {
     return sl__sql_error(c, -1, "%s", sl_env_last_error(c->env));
   for (int i = 0; i < n; i++) {
     const sql_table *t = ins[i].sink;
-    for (const sql_plan *p = ins[i].plan; p; p = p->in)
-      if (p->kind == SQL_P_SCAN && p->table->connector == SQL_CONN_DATAGEN) {
-        const char *rps = sl__sql_opt(p->table, "rows-per-second");
-        if (rps && sl_env_set(c->env, "source.datagen.rows-per-second", rps))
-          return sl__sql_error(c, -1, "table '%s': rows-per-second: %s", p->table->name,
-                           sl_env_last_error(c->env));
-      }
-    for (const sql_plan *p = ins[i].plan; p; p = p->in)
-      if (p->kind == SQL_P_TOPN && !p->limit)
-        return sl__sql_error(c, (int)p->size_ms,
-                             "%s() OVER needs WHERE %s <= N in the query around it (a Top-N without a "
-                             "limit would keep every row of the window)",
-                             p->rank ? "RANK" : "ROW_NUMBER", p->names[p->n - 1]);
+    int rc = check_plan(c, ins[i].plan);
+    if (rc) return rc;
     sl_stream *s = build_plan(c, ins[i].plan);
     if (c->sess->sink) { /* sl_sql_set_sink: the caller takes the rows */
-      int rc = c->sess->sink(c->sess->sink_ud, t ? t->name : "", s);
+      rc = c->sess->sink(c->sess->sink_ud, t ? t->name : "", s);
       if (rc) return sl__sql_error(c, -1, "the rows of INSERT INTO %s: %s", t ? t->name : "(print)",
                                    sl_strerror(rc));
       continue;

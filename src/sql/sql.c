@@ -315,7 +315,7 @@ static int check_watermark(sql_ctx *c, sql_table *t, int loc) {
   if (tl) {
     cJSON *tb;
     sl__sql_node_kind(tl, &tb);
-    sql_scope sc = {t->name, t->n_cols, t->names, t->types, NULL, NULL, NULL};
+    sql_scope sc = {t->name, t->n_cols, t->names, t->types, NULL, NULL, NULL, NULL};
     sql_expr *e = sl__sql_compile(&sub, sl__sql_j(tb, "val"), &sc);
     if (e && e->type.kind != SL__T_TIMESTAMP && e->type.kind != SL__T_BIGINT) {
       char tn[32];

@@ -174,6 +174,7 @@ typedef struct sql_scope {
   sql_agg_fn agg;
   void *agg_ud;
   const struct sql_scope *inner;
+  char *const *rels;      /* a join's: each column's relation (rel is NULL) */
 } sql_scope;
 
 /* Compile a parse-tree expression against the scope; NULL with the
@@ -200,7 +201,7 @@ int sl__sql_eval_expr(const sql_expr *e, sql_eval *ev, sl__val *out);
 
 /* ---- plans ---------------------------------------------------------------- */
 
-enum { SQL_P_SCAN = 1, SQL_P_CALC, SQL_P_WINAGG, SQL_P_WINASSIGN, SQL_P_TOPN };
+enum { SQL_P_SCAN = 1, SQL_P_CALC, SQL_P_WINAGG, SQL_P_WINASSIGN, SQL_P_TOPN, SQL_P_JOIN };
 
 /* One aggregate of a windowed GROUP BY. */
 enum { SQL_AGG_COUNT_STAR, SQL_AGG_COUNT, SQL_AGG_SUM, SQL_AGG_MIN, SQL_AGG_MAX, SQL_AGG_AVG };
@@ -242,6 +243,16 @@ typedef struct sql_plan {
   uint8_t *desc;       /* per ORDER BY column */
   int64_t limit;       /* 0: not found yet (refused) */
   sl_state_desc *top;  /* the kept rows */
+  /* JOIN (inner, equi): in is the left input, right the right one; the
+   * output is left's columns then right's (rels: each column's relation);
+   * lk[i] = rk[i] are the equalities.  window: one equality pairs the two
+   * sides' window_end (a window join: state lives until the window ends),
+   * else a regular join of append-only inputs (state kept for good) */
+  struct sql_plan *right;
+  char **rels;
+  int n_eq, window;
+  int *lk, *rk;
+  int wend;            /* JOIN: the window_end column of the output */
 } sql_plan;
 
 /* One INSERT: the query's plan and the sink table. */
