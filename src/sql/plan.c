@@ -91,7 +91,8 @@ static const char *alias_of(const cJSON *b) { return sl__sql_js(sl__sql_j(b, "al
 typedef struct sql_window {
   int kind; /* 0: none; else SL_WINDOW_* + 1 */
   int64_t size, slide, gap;
-  int time_col;
+  int time_col; /* -1: PROCTIME() */
+  int proctime;
   int loc;
 } sql_window;
 
@@ -171,17 +172,27 @@ static sql_plan *plan_window_tvf(sql_ctx *c, const cJSON *b, const char **rel, s
     sl__sql_node_kind(last, &nb);
     cname = sl__sql_js(nb, "sval");
   }
-  if (t->rowtime < 0) {
+  cJSON *pb;
+  if (!strcmp(sl__sql_node_kind(carg, &pb), "FuncCall")) { /* PROCTIME(): processing time */
+    const char *fname = sl__sql_last_name(sl__sql_j(pb, "funcname"));
+    if (!fname || strcasecmp(fname, "proctime") || cJSON_GetArraySize(sl__sql_j(pb, "args"))) {
+      sl__sql_error(c, sl__sql_jloc(carg), "the window's time is the table's event time column or PROCTIME()");
+      return NULL;
+    }
+    win->proctime = 1;
+    cname = t->rowtime >= 0 ? t->names[t->rowtime] : NULL;
+  }
+  if (!win->proctime && t->rowtime < 0) {
     sl__sql_error(c, sl__sql_jloc(carg), "table '%s' has no event time: declare it with WITH (watermark = "
                                  "'%s - INTERVAL ''1'' SECOND')", t->name, cname ? cname : "column");
     return NULL;
   }
-  if (!cname || strcmp(cname, t->names[t->rowtime])) {
+  if (!win->proctime && (!cname || strcmp(cname, t->names[t->rowtime]))) {
     sl__sql_error(c, sl__sql_jloc(carg), "the window's time column must be '%s', the table's event time (its "
                                  "watermark's column)", t->names[t->rowtime]);
     return NULL;
   }
-  win->kind = kind, win->time_col = t->rowtime, win->loc = loc;
+  win->kind = kind, win->time_col = win->proctime ? -1 : t->rowtime, win->loc = loc;
   if (kind == SL_WINDOW_TUMBLING + 1 && window_arg_ms(c, cJSON_GetArrayItem(args, 2), "size", &win->size)) return NULL;
   if (kind == SL_WINDOW_SESSION + 1 && window_arg_ms(c, cJSON_GetArrayItem(args, 2), "gap", &win->gap)) return NULL;
   if (kind == SL_WINDOW_SLIDING + 1 && (window_arg_ms(c, cJSON_GetArrayItem(args, 2), "slide", &win->slide) ||
@@ -194,7 +205,7 @@ static sql_plan *plan_window_tvf(sql_ctx *c, const cJSON *b, const char **rel, s
  * it to), -1: none. */
 static int wend_of(const sql_plan *p) {
   switch (p->kind) {
-  case SQL_P_WINAGG: return 1;
+  case SQL_P_WINAGG: return p->proctime ? -1 : 1;
   case SQL_P_WINASSIGN: return p->n - 1;
   case SQL_P_TOPN: return wend_of(p->in);
   case SQL_P_JOIN: return p->wend;
@@ -591,6 +602,11 @@ static sql_plan *plan_window_rows(sql_ctx *c, const cJSON *sel, sql_plan *in, co
 }
 
 static sql_plan *window_rows_node(sql_ctx *c, sql_plan *in, const sql_window *win) {
+  if (win->proctime) {
+    sl__sql_error(c, win->loc, "processing-time windows (PROCTIME()) need GROUP BY window_start, "
+                               "window_end, ...: a row's window is known only when it is processed");
+    return NULL;
+  }
   if (win->kind - 1 == SL_WINDOW_SESSION) {
     sl__sql_error(c, win->loc, "SESSION windows need GROUP BY window_start, window_end, ... (a session "
                            "is known only when it closes)");
@@ -647,7 +663,9 @@ static sql_plan *plan_windowed(sql_ctx *c, const cJSON *sel, sql_plan *in, const
   w->kind = SQL_P_WINAGG, w->aggs = aggs, w->n_keys = n_keys;
   w->wkind = win->kind - 1, w->size_ms = win->size, w->slide_ms = win->slide, w->gap_ms = win->gap;
   w->wm_delay_ms = in->kind == SQL_P_SCAN ? in->table->wm_delay_ms : 0;
-  sl__row_type tt = in->types[win->time_col];
+  sl__row_type tt = {SL__T_TIMESTAMP, 0, 0};
+  if (!win->proctime) tt = in->types[win->time_col];
+  w->proctime = win->proctime;
   pnames[0] = "window_start", pnames[1] = "window_end", ptypes[0] = ptypes[1] = tt;
   for (int k = 0; k < n_keys; k++) pnames[2 + k] = in->names[keys[k]], ptypes[2 + k] = in->types[keys[k]];
   win_ctx wc = {w, NULL, 0, 0, &isc};
@@ -1142,6 +1160,7 @@ static void explain_plan(const sql_plan *p, int depth, char **buf, size_t *len, 
     sl__sql_appendf(buf, len, cap, "%*swindow: %s", depth, "", kinds[p->wkind]);
     if (p->wkind == SL_WINDOW_SESSION) sl__sql_appendf(buf, len, cap, " gap %lld ms", (long long)p->gap_ms);
     else sl__sql_appendf(buf, len, cap, " size %lld ms", (long long)p->size_ms);
+    if (p->proctime) sl__sql_appendf(buf, len, cap, " of processing time");
     if (p->wkind == SL_WINDOW_SLIDING) sl__sql_appendf(buf, len, cap, " slide %lld ms", (long long)p->slide_ms);
     sl__sql_appendf(buf, len, cap, ", key [");
     for (int k = 0; k < p->n_keys; k++) sl__sql_appendf(buf, len, cap, "%s%s", k ? ", " : "", p->in->names[k]);
@@ -1980,7 +1999,7 @@ static sl_stream *build_plan(sql_ctx *c, const sql_plan *p) {
   if (p->kind == SQL_P_WINAGG) {
     sl_stream *in = build_plan(c, p->in);
     sl_window_spec spec = {.kind = (sl_window_kind)p->wkind,
-                           .time = SL_TIME_EVENT,
+                           .time = p->proctime ? SL_TIME_PROCESSING : SL_TIME_EVENT,
                            .size_ms = p->size_ms,
                            .slide_ms = p->slide_ms,
                            .gap_ms = p->gap_ms,

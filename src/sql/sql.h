@@ -253,6 +253,7 @@ typedef struct sql_plan {
   int n_eq, window;
   int *lk, *rk;
   int wend;            /* JOIN: the window_end column of the output */
+  int proctime;        /* WINAGG: processing-time windows (PROCTIME()) */
 } sql_plan;
 
 /* One INSERT: the query's plan and the sink table. */
