@@ -46,7 +46,10 @@
  * joins (a JOIN b ON a.x = b.y [AND ...]) of append-only inputs: when ON
  * pairs the two sides' window_end (TUMBLE / HOP rows or windowed
  * aggregates, renamed or not) it is a window join -- pairs emitted when
- * the window ends, state dropped then; otherwise a regular join whose two
+ * the window ends, state dropped then; when ON bounds the two sides'
+ * event times (a.ts BETWEEN b.ts - INTERVAL ... AND b.ts + INTERVAL ...)
+ * an interval join -- pairs at once, each row kept until the watermark
+ * passes its last partner; otherwise a regular join whose two
  * sides stay in keyed state for good (as Flink without
  * table.exec.state.ttl), each pair emitted as soon as both rows are
  * there.  A

@@ -734,7 +734,10 @@ static void window_top_n(void) {
  * regular join on cust = id: 10 ann, 10 ann2, 30 ann, 30 ann2, 20 bob,
  *   40 cy; with amt > 15 in ON as well: 30 ann, 30 ann2, 20 bob, 40 cy
  * window join (TUMBLE 10 s, same window): [0, 10) cust 1: 10 ann, 10 ann2
- *   (bob is in [10, 20), order 20 in [0, 10)); [10, 20): 40 cy. */
+ *   (bob is in [10, 20), order 20 in [0, 10)); [10, 20): 40 cy.
+ * interval join, o.ts BETWEEN c.ts - 2 s AND c.ts + 1 s: cust 1: order 1 s
+ *   with ann 2 s (0 <= 1 <= 3) only; cust 2: 3 s not in [9, 12]; cust 3:
+ *   14 s in [11, 14] (bounds included): 10 ann, 40 cy. */
 static void joins(void) {
   char p[1024];
   write_text(tpath(p, sizeof p, "orders.csv"),
@@ -753,6 +756,9 @@ static void joins(void) {
                      "CREATE TABLE f (amt INT, name VARCHAR) WITH (connector = 'filesystem', path = '%1$s/f%2$d.csv');\n"
                      "CREATE TABLE w (amt INT, name VARCHAR, ws TIMESTAMP) WITH (connector = 'filesystem',\n"
                      "  path = '%1$s/w%2$d.csv');\n"
+                     "CREATE TABLE i (amt INT, name VARCHAR) WITH (connector = 'filesystem', path = '%1$s/i%2$d.csv');\n"
+                     "INSERT INTO i SELECT amt, name FROM orders o JOIN custs c\n"
+                     "  ON o.cust = c.id AND o.ts BETWEEN c.ts - INTERVAL '2' SECOND AND c.ts + INTERVAL '1' SECOND;\n"
                      "INSERT INTO j SELECT o.amt, name FROM orders o JOIN custs AS c ON o.cust = c.id;\n"
                      "INSERT INTO f SELECT amt, c.name FROM orders o JOIN custs c ON c.id = o.cust AND amt > 15;\n"
                      "INSERT INTO w SELECT o.amt, c.name, c.window_start\n"
@@ -769,7 +775,10 @@ static void joins(void) {
     CHECK(same_sorted_text(f, "30,ann\n30,ann2\n20,bob\n40,cy\n"));
     CHECK(same_sorted_text(w, "10,ann,2024-01-01 00:00:00\n10,ann2,2024-01-01 00:00:00\n"
                               "40,cy,2024-01-01 00:00:10\n"));
-    free(j), free(f), free(w);
+    snprintf(name[0], sizeof name[0], "i%d.csv", P);
+    char *iv = slurp(name[0]);
+    CHECK(same_sorted_text(iv, "10,ann\n40,cy\n"));
+    free(j), free(f), free(w), free(iv);
   }
   const char *src = "CREATE TABLE a (ts TIMESTAMP, k INT) WITH (connector = 'datagen', watermark = 'ts');\n"
                     "CREATE TABLE b (ts TIMESTAMP, k INT) WITH (connector = 'datagen', watermark = 'ts');\n";

@@ -27,7 +27,9 @@
  *              join when ON pairs both sides' window_end (each side's rows
  *              restamped to window_end - 1, keyed by the equalities, met
  *              in sl_window_join's 1 ms tumbling window: pairs when the
- *              window ends), else a regular join (sl_connect of the keyed
+ *              window ends); an interval join when ON bounds both sides'
+ *              event times from below and above (sl_interval_join);
+ *              else a regular join (sl_connect of the keyed
  *              sides, list state per side kept for good, pairs at once);
  *              the rest of ON is a CALC filter above it
  *
@@ -221,6 +223,66 @@ static int wend_of(const sql_plan *p) {
 
 static sql_plan *window_rows_node(sql_ctx *c, sql_plan *in, const sql_window *win);
 
+static int int_kind(int k) { return k == SL__T_INT || k == SL__T_BIGINT || k == SL__T_BOOL; }
+
+/* The column whose value is the records' timestamp (the table's event
+ * time, carried through calcs and window rows), -1: none. */
+static int rowtime_of(const sql_plan *p) {
+  switch (p->kind) {
+  case SQL_P_SCAN: return p->table->rowtime;
+  case SQL_P_WINASSIGN: return rowtime_of(p->in);
+  case SQL_P_CALC: {
+    int t = rowtime_of(p->in);
+    for (int k = 0; t >= 0 && k < p->n; k++)
+      if (p->proj[k]->op == SQL_E_COL && p->proj[k]->col == t) return k;
+    return -1;
+  }
+  default: return -1;
+  }
+}
+
+/* e = COL [+- constant ms]: the column and the offset; 0 if not that. */
+static int time_term(const sql_expr *e, int *col, int64_t *off) {
+  *off = 0;
+  if ((e->op == SQL_E_ADD || e->op == SQL_E_SUB) && e->n == 2 && e->args[1]->op == SQL_E_CONST &&
+      !e->args[1]->k.null && (e->args[1]->type.kind == SL__T_INTERVAL || int_kind(e->args[1]->type.kind))) {
+    *off = e->op == SQL_E_ADD ? e->args[1]->k.u.i : -e->args[1]->k.u.i;
+    e = e->args[0];
+  }
+  if (e->op != SQL_E_COL) return 0;
+  *col = e->col;
+  return 1;
+}
+
+/* A bound of the ON condition on d = left.time - right.time (lt, rt: the
+ * join's columns of both sides' times): narrows [*lo, *hi]. */
+static void time_bound(const sql_expr *e, int lt, int rt, int64_t *lo, int64_t *hi, int *has_lo, int *has_hi) {
+  if ((e->op != SQL_E_LE && e->op != SQL_E_LT && e->op != SQL_E_GE && e->op != SQL_E_GT) || e->n != 2) return;
+  int xc, yc;
+  int64_t xo, yo;
+  if (!time_term(e->args[0], &xc, &xo) || !time_term(e->args[1], &yc, &yo)) return;
+  int le = e->op == SQL_E_LE || e->op == SQL_E_LT, strict = e->op == SQL_E_LT || e->op == SQL_E_GT;
+  if (xc == rt && yc == lt) { /* swap into left op right */
+    int t = xc;
+    xc = yc, yc = t;
+    int64_t o = xo;
+    xo = yo, yo = o;
+    le = !le;
+  }
+  if (xc != lt || yc != rt) return;
+  /* l + xo (<= | >=) r + yo  ->  d (<= | >=) yo - xo */
+  int64_t k = yo - xo;
+  if (le) {
+    k -= strict;
+    if (!*has_hi || k < *hi) *hi = k;
+    *has_hi = 1;
+  } else {
+    k += strict;
+    if (!*has_lo || k > *lo) *lo = k;
+    *has_lo = 1;
+  }
+}
+
 /* One side of a join: a table, view or subquery, or a window table
  * function's rows (TUMBLE / HOP with window_start, window_end). */
 static sql_plan *join_side(sql_ctx *c, const cJSON *item, const char **rel) {
@@ -238,7 +300,6 @@ static void conjuncts(const sql_expr *e, const sql_expr **out, int *n, int cap) 
   }
 }
 
-static int int_kind(int k) { return k == SL__T_INT || k == SL__T_BIGINT || k == SL__T_BOOL; }
 
 /* An INT column widened to BIGINT for a comparison is the column (both
  * are int64 in the row). */
@@ -312,6 +373,17 @@ static sql_plan *plan_join(sql_ctx *c, const cJSON *b, const char **rel) {
     return sl__sql_error(c, on->loc, "a join needs an equality of a column of each side in ON (a join "
                                      "without one would pair every row with every row)"), NULL;
   if (j->window) j->wend = lw;
+  int lt = rowtime_of(l), rt = rowtime_of(r);
+  if (!j->window && lt >= 0 && rt >= 0) { /* an interval join: both sides' times bounded */
+    int64_t lo = 0, hi = 0;
+    int has_lo = 0, has_hi = 0;
+    for (int i = 0; i < n_rest; i++) time_bound(rest[i], lt, l->n + rt, &lo, &hi, &has_lo, &has_hi);
+    if (has_lo && has_hi) { /* lo <= l - r <= hi  <=>  -hi <= r - l <= -lo */
+      if (lo > hi)
+        return sl__sql_error(c, on->loc, "the join's time bounds are empty (no pair can match)"), NULL;
+      j->interval = 1, j->lower = -hi, j->upper = -lo;
+    }
+  }
   if (!n_rest) return j;
   /* the rest of ON: a filter over the joined rows */
   sql_plan *f = new_plan(c, SQL_P_CALC, j->n);
@@ -1175,8 +1247,14 @@ static void explain_plan(const sql_plan *p, int depth, char **buf, size_t *len, 
     return;
   }
   if (p->kind == SQL_P_JOIN) {
-    sl__sql_appendf(buf, len, cap, "%*s%s on ", depth, "", p->window ? "window join (pairs when the window ends)"
-                                                                       : "join (both sides kept in state for good)");
+    char what[160];
+    if (p->interval)
+      snprintf(what, sizeof what, "interval join (right time - left time in [%lld, %lld] ms)", (long long)p->lower,
+               (long long)p->upper);
+    else
+      snprintf(what, sizeof what, "%s", p->window ? "window join (pairs when the window ends)"
+                                                  : "join (both sides kept in state for good)");
+    sl__sql_appendf(buf, len, cap, "%*s%s on ", depth, "", what);
     for (int k = 0; k < p->n_eq; k++)
       sl__sql_appendf(buf, len, cap, "%s%s.%s = %s.%s", k ? " AND " : "", p->rels[p->lk[k]] ? p->rels[p->lk[k]] : "?",
                       p->names[p->lk[k]], p->rels[p->in->n + p->rk[k]] ? p->rels[p->in->n + p->rk[k]] : "?",
@@ -1722,6 +1800,14 @@ static int window_join_pair(void *ud, sl_ctx *ctx, const sl_record *a, const sl_
   return join_emit(j, ctx, a->value, b->value, a->ts, out);
 }
 
+/* Interval join: sl_interval_join keeps each side until the watermark
+ * passes its last partner; a pair's time is the later of the two. */
+static int interval_join_pair(void *ud, sl_ctx *ctx, const sl_record *a, const sl_record *b, sl_collector *out) {
+  const sql_plan *j = ud;
+  if (key_has_null(j->in, j->lk, j->n_eq, a->value) || key_has_null(j->right, j->rk, j->n_eq, b->value)) return 0;
+  return join_emit(j, ctx, a->value, b->value, a->ts > b->ts ? a->ts : b->ts, out);
+}
+
 static int restamp(void *ud, sl_ctx *ctx, const sl_record *in, sl_collector *out) {
   const sql_plan *side = ud;
   sl__val end;
@@ -1986,6 +2072,8 @@ static sl_stream *build_plan(sql_ctx *c, const sql_plan *p) {
       sl_window_spec w = {.kind = SL_WINDOW_TUMBLING, .time = SL_TIME_EVENT, .size_ms = 1, .late_tag = "late"};
       return sl_name(sl_window_join(l, r, &w, window_join_pair, (void *)p), "window join");
     }
+    if (p->interval)
+      return sl_name(sl_interval_join(l, r, p->lower, p->upper, interval_join_pair, (void *)p), "interval join");
     return sl_name(sl_connect(l, r, regular_join_left, regular_join_right, (void *)p), "join");
   }
   if (p->kind == SQL_P_TOPN) {

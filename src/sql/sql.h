@@ -254,6 +254,8 @@ typedef struct sql_plan {
   int *lk, *rk;
   int wend;            /* JOIN: the window_end column of the output */
   int proctime;        /* WINAGG: processing-time windows (PROCTIME()) */
+  int interval;        /* JOIN: ON bounds right.time - left.time to [lower, upper] ms */
+  int64_t lower, upper;
 } sql_plan;
 
 /* One INSERT: the query's plan and the sink table. */
