@@ -1283,10 +1283,19 @@ static void explain_plan(const sql_plan *p, int depth, char **buf, size_t *len, 
       depth += 2;
     }
     if (t->connector == SQL_CONN_FILESYSTEM || t->connector == SQL_CONN_NEXMARK ||
-        t->connector == SQL_CONN_POSTGRES)
-      sl__sql_appendf(buf, len, cap, "%*sdecode: %s (%s -> row of %d columns)\n", depth, "", t->name,
+        t->connector == SQL_CONN_POSTGRES) {
+      sl__sql_appendf(buf, len, cap, "%*sdecode: %s (%s -> row of %d columns", depth, "", t->name,
                   t->connector == SQL_CONN_NEXMARK ? "nexmark events" : t->format == SQL_FMT_JSON ? "json" : "csv",
                   t->n_cols);
+      int all = 1;
+      for (int i = 0; p->used && i < t->n_cols; i++) all &= p->used[i];
+      if (t->connector == SQL_CONN_NEXMARK && !all) { /* only these are filled in */
+        sl__sql_appendf(buf, len, cap, "; reads ");
+        for (int i = 0, k = 0; i < t->n_cols; i++)
+          if (p->used[i]) sl__sql_appendf(buf, len, cap, "%s%s", k++ ? ", " : "", t->names[i]);
+      }
+      sl__sql_appendf(buf, len, cap, ")\n");
+    }
     opts_text(t, tmp, sizeof tmp);
     sl__sql_appendf(buf, len, cap, "%*ssource: %s [%s]\n",
                 depth + (t->connector == SQL_CONN_FILESYSTEM || t->connector == SQL_CONN_NEXMARK ||
@@ -1458,6 +1467,10 @@ static int decode_nexmark(void *ud, sl_ctx *ctx, const sl_record *in, sl_collect
   for (int i = 0; i < n; i++) {
     sl__val *v = &vals[i];
     *v = (sl__val){0};
+    if (p->used && !p->used[i]) { /* not read by the query: NULL, not copied */
+      v->null = 1;
+      continue;
+    }
     int str = -1;
     switch (t->nx_field[i]) {
       case SQL_NX_ID: v->u.i = t->nx_type == SL_NEXMARK_PERSON ? pe.id : au.id; break;
@@ -2100,6 +2113,68 @@ static sl_stream *build_plan(sql_ctx *c, const sql_plan *p) {
   return sl_name(sl_flat_map(in, calc, (void *)p), "calc");
 }
 
+/* ---- the columns a query reads ----------------------------------------------- */
+
+static void expr_cols(const sql_expr *e, uint8_t *mask) {
+  if (!e) return;
+  if (e->op == SQL_E_COL) mask[e->col] = 1;
+  for (int i = 0; i < e->n; i++) expr_cols(e->args[i], mask);
+}
+
+/* need[i]: output column i of p is read above; marks what p reads of its
+ * inputs, down to each SCAN's `used`.  0 or -SL_ENOMEM. */
+static int mark_used(sql_ctx *c, sql_plan *p, const uint8_t *need) {
+  if (p->kind == SQL_P_SCAN) {
+    if (!(p->used = sl__sql_alloc(c->arena, (size_t)p->n + 1))) return -SL_ENOMEM;
+    memcpy(p->used, need, (size_t)p->n);
+    if (p->table->rowtime >= 0) p->used[p->table->rowtime] = 1;
+    return 0;
+  }
+  sql_plan *in = p->in;
+  uint8_t *m = sl__sql_alloc(c->arena, (size_t)in->n + 1);
+  if (!m) return -SL_ENOMEM;
+  switch (p->kind) {
+    case SQL_P_CALC:
+      for (int k = 0; k < p->n; k++)
+        if (need[k]) expr_cols(p->proj[k], m);
+      expr_cols(p->where, m);
+      break;
+    case SQL_P_WINASSIGN:
+      memcpy(m, need, (size_t)in->n);
+      if (p->time_col >= 0) m[p->time_col] = 1;
+      break;
+    case SQL_P_TOPN:
+      memcpy(m, need, (size_t)in->n);
+      for (int k = 0; k < p->n_part; k++) m[p->part[k]] = 1;
+      for (int k = 0; k < p->n_ord; k++) m[p->ord[k]] = 1;
+      break;
+    case SQL_P_JOIN: {
+      uint8_t *r = sl__sql_alloc(c->arena, (size_t)p->right->n + 1);
+      if (!r) return -SL_ENOMEM;
+      memcpy(m, need, (size_t)in->n);
+      memcpy(r, need + in->n, (size_t)p->right->n);
+      for (int k = 0; k < p->n_eq; k++) m[p->lk[k]] = 1, r[p->rk[k]] = 1;
+      int rc = mark_used(c, p->right, r);
+      if (rc) return rc;
+      break;
+    }
+    default: /* WINAGG: its input is [keys..., aggregate arguments...], all read */
+      memset(m, 1, (size_t)in->n);
+      break;
+  }
+  return mark_used(c, in, m);
+}
+
+int sl__sql_prune(sql_ctx *c, const sql_insert *ins, int n) {
+  for (int i = 0; i < n; i++) {
+    uint8_t *all = sl__sql_alloc(c->arena, (size_t)ins[i].plan->n + 1);
+    if (!all) return sl__sql_oom(c);
+    memset(all, 1, (size_t)ins[i].plan->n); /* the sink reads every column */
+    if (mark_used(c, ins[i].plan, all)) return sl__sql_oom(c);
+  }
+  return 0;
+}
+
 static int uses_files(const sql_plan *p) {
   for (; p; p = p->in) {
     if (p->kind == SQL_P_SCAN && p->table->connector == SQL_CONN_FILESYSTEM) return 1;
@@ -2138,6 +2213,7 @@ int sl__sql_build(sql_ctx *c, const sql_insert *ins, int n) {
     const sql_table *t = ins[i].sink;
     int rc = check_plan(c, ins[i].plan);
     if (rc) return rc;
+    if ((rc = sl__sql_prune(c, &ins[i], 1))) return rc;
     sl_stream *s = build_plan(c, ins[i].plan);
     if (c->sess->sink) { /* sl_sql_set_sink: the caller takes the rows */
       rc = c->sess->sink(c->sess->sink_ud, t ? t->name : "", s);

@@ -652,6 +652,7 @@ int sl_sql_execute(sl_env *env, const char *text) {
       if (explain) {
         char *buf = NULL;
         size_t len = 0, cap = 0;
+        if ((rc = sl__sql_prune(&c, &one, 1))) break;
         sl__sql_explain(&one, 1, &buf, &len, &cap);
         if (buf) output(sess, buf);
         sl__free(buf);

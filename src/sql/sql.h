@@ -255,6 +255,8 @@ typedef struct sql_plan {
   int wend;            /* JOIN: the window_end column of the output */
   int proctime;        /* WINAGG: processing-time windows (PROCTIME()) */
   int interval;        /* JOIN: ON bounds right.time - left.time to [lower, upper] ms */
+  uint8_t *used;       /* SCAN: the columns the query reads (NULL: all); the
+                          nexmark decode leaves the others NULL */
   int64_t lower, upper;
 } sql_plan;
 
@@ -271,6 +273,9 @@ sql_plan *sl__sql_plan_select(sql_ctx *c, const cJSON *sel);
 int sl__sql_unique_names(sql_ctx *c, const sql_plan *p, int loc);
 /* EXPLAIN text of the inserts (or of one query when sink is NULL). */
 void sl__sql_explain(const sql_insert *ins, int n, char **buf, size_t *len, size_t *cap);
+/* Mark the columns each scan's rows need (sql_plan.used); EXPLAIN and
+ * sl__sql_build call it.  0 or sl__sql_oom. */
+int sl__sql_prune(sql_ctx *c, const sql_insert *ins, int n);
 /* Build the job of the inserts on c->env (public API calls only). */
 int sl__sql_build(sql_ctx *c, const sql_insert *ins, int n);
 
