@@ -884,7 +884,7 @@ sql_plan *sl__sql_plan_select(sql_ctx *c, const cJSON *node) {
   if (cJSON_GetArraySize(from) != 1) {
     sl__sql_error(c, cJSON_GetArraySize(from) ? sl__sql_jloc(cJSON_GetArrayItem(from, 1))
                                               : sl__sql_jloc(cJSON_GetArrayItem(sl__sql_j(sel, "targetList"), 0)),
-              cJSON_GetArraySize(from) ? "joins are not built yet in sluice SQL (a comma list in FROM)"
+              cJSON_GetArraySize(from) ? "a comma list in FROM is not supported: write a JOIN ... ON with the equality of the two sides"
                                        : "a streaming query needs FROM a table");
     return NULL;
   }
