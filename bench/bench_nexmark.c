@@ -39,15 +39,20 @@
 
 #include "cli.h"
 #include "nexmark/nexmark.h"
+#include "nexmark_sql.h"
+
+static void print_line(const char *head, sl_env *env, nx_meter *meter, uint64_t warmup,
+                       double measured_seconds, uint64_t events);
 
 static const char *CMD = "sluice bench nexmark";
 static const char *FLAGS = "query,events,rate,seed,warmup-events,generators,profile,parallelism,"
-                           "checkpoint-dir,checkpoint-interval";
+                           "checkpoint-dir,checkpoint-interval,sql";
 
 typedef struct nx_opts {
   const char *query, *profile;
   unsigned long long events, rate, seed, warmup, generators;
   const char *ckpt_interval; /* the profile's, unless given */
+  int sql;                   /* --sql: bench/nexmark/sql/qN.sql */
 } nx_opts;
 
 /* The published suites' settings (see the header). */
@@ -109,22 +114,31 @@ static int run_one(const nx_query *q, const nx_opts *no, int argc, char **argv) 
   nx_ingest *ingest = rc ? NULL : nx_ingest_new(&cfg);
   nx_meter *meter = ingest ? nx_meter_new(ingest, q->processing_time) : NULL;
   if (!rc && !meter) rc = SL_EXIT_FAILED;
+  nx_sql_job *sql = NULL;
   if (!rc) {
-    nx_meter_sink(q->build(nx_events(env, &cfg, ingest)), meter);
     char name[32];
-    snprintf(name, sizeof name, "nexmark-%s", q->name);
-    rc = cli_execute(env, name);
+    if (no->sql) {
+      snprintf(name, sizeof name, "%s", q->name); /* messages name the file: q2.sql */
+      rc = nx_sql_prepare(env, q->name, &cfg, meter, &sql);
+    } else {
+      snprintf(name, sizeof name, "nexmark-%s", q->name);
+      nx_meter_sink(q->build(nx_events(env, &cfg, ingest)), meter);
+    }
+    if (!rc) rc = cli_execute(env, name);
   }
   if (rc == SL_EXIT_OK) {
     char head[96];
-    snprintf(head, sizeof head, "bench=nexmark query=%s%s%s", q->name,
+    snprintf(head, sizeof head, "bench=nexmark query=%s%s%s%s", q->name, no->sql ? " sql=1" : "",
              no->profile ? " profile=" : "", no->profile ? no->profile : "");
     /* with a warm-up, the measured part only: from the first measured
      * event's event time to the end (the ingest clock) */
     int64_t from = cfg.base_time_ms + (int64_t)((__uint128_t)no->warmup * 1000 / no->rate);
-    nx_print_measured(head, env, meter, no->warmup,
-                      no->warmup ? nx_ingest_seconds_since(ingest, from) : 0);
+    /* SQL: each table is its own generator source (records_in counts
+     * every table's events): the generated events are the run's */
+    print_line(head, env, meter, no->warmup,
+               no->warmup ? nx_ingest_seconds_since(ingest, from) : 0, no->sql ? no->events : 0);
   }
+  nx_sql_job_free(sql);
   nx_meter_free(meter);
   nx_ingest_free(ingest);
   sl_env_free(env);
@@ -138,11 +152,17 @@ void nx_print_summary(const char *head, sl_env *env, nx_meter *meter) {
 
 void nx_print_measured(const char *head, sl_env *env, nx_meter *meter, uint64_t warmup,
                        double measured_seconds) {
+  print_line(head, env, meter, warmup, measured_seconds, 0);
+}
+
+/* events: the measured events (0: the job's records in, less the warm-up) */
+static void print_line(const char *head, sl_env *env, nx_meter *meter, uint64_t warmup,
+                       double measured_seconds, uint64_t events) {
   sl_job_stats st;
   nx_summary sum;
   sl_job_stats_get(env, &st);
   nx_meter_summary(meter, &sum);
-  uint64_t events = st.records_in - warmup;
+  if (!events) events = st.records_in - warmup;
   double seconds = warmup ? measured_seconds : st.seconds;
   double eps = seconds > 0 ? (double)events / seconds : 0;
   char ck[64] = "", wu[96] = "";
@@ -163,7 +183,7 @@ void nx_print_measured(const char *head, sl_env *env, nx_meter *meter, uint64_t 
 
 
 int bench_nexmark(int argc, char **argv) {
-  nx_opts no = {NULL, NULL, 10000000ULL, 10000000ULL, 0, 0, 1, NULL};
+  nx_opts no = {NULL, NULL, 10000000ULL, 10000000ULL, 0, 0, 1, NULL, 0};
   /* parsed once here for the benchmark's own flags (and --help); each
    * query parses again into its own environment (run_one) */
   sl_env *penv = sl_env_new();
@@ -176,6 +196,7 @@ int bench_nexmark(int argc, char **argv) {
   if (!rc) rc = cli_u64(CMD, "warmup-events", o.warmup_events, &no.warmup);
   if (!rc) rc = cli_u64(CMD, "generators", o.generators, &no.generators);
   no.query = o.query;
+  no.sql = o.sql;
   no.profile = o.profile;
   if (!rc && no.profile) rc = apply_profile(&no, no.profile, &o);
   if (!rc && (no.generators == 0 || no.generators > 65536)) {
@@ -186,6 +207,11 @@ int bench_nexmark(int argc, char **argv) {
     fprintf(stderr, "%s: --query qN or --query all is needed (queries:", CMD);
     for (size_t i = 0; nx_query_at(i); i++) fprintf(stderr, " %s", nx_query_at(i)->name);
     fprintf(stderr, ")\n");
+    rc = SL_EXIT_USAGE;
+  }
+  if (!rc && no.sql && no.warmup) {
+    fprintf(stderr, "%s: --sql runs measure the whole run: no --warmup-events (nor a profile "
+                    "with one)\n", CMD);
     rc = SL_EXIT_USAGE;
   }
   if (!rc && no.events == 0) {
@@ -204,6 +230,7 @@ int bench_nexmark(int argc, char **argv) {
     }
   } else if (!rc) {
     for (size_t i = 0; nx_query_at(i) && !rc; i++) {
+      if (no.sql && !nx_sql_text(nx_query_at(i)->name)) continue; /* no SQL version */
       fflush(stdout);
       pid_t pid = fork();
       if (pid < 0) {

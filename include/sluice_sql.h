@@ -36,11 +36,26 @@
  * of epoch ms) makes COLUMN its event time with bounded out-of-orderness;
  * TUMBLE(t, col, size), HOP(t, col, slide, size) and SESSION(t, col, gap)
  * in FROM with GROUP BY window_start, window_end, ... aggregate per window
- * (COUNT, SUM, MIN, MAX, AVG), emitted once when the window closes;
+ * (COUNT, SUM, MIN, MAX, AVG), emitted once when the window closes
+ * (PROCTIME() as the time column: processing-time windows);
  * TUMBLE and HOP without GROUP BY give each row once per window, with
- * window_start and window_end.  A
+ * window_start and window_end.  Window Top-N: ROW_NUMBER() or RANK()
+ * OVER (PARTITION BY window_start, window_end[, ...] ORDER BY ...) AS rn
+ * in a subquery, with WHERE rn <= N around it, emits the best N rows of
+ * each window (RANK: ties share a number) when the window ends.  Inner
+ * joins (a JOIN b ON a.x = b.y [AND ...]) of append-only inputs: when ON
+ * pairs the two sides' window_end (TUMBLE / HOP rows or windowed
+ * aggregates, renamed or not) it is a window join -- pairs emitted when
+ * the window ends, state dropped then; when ON bounds the two sides'
+ * event times (a.ts BETWEEN b.ts - INTERVAL ... AND b.ts + INTERVAL ...)
+ * an interval join -- pairs at once, each row kept until the watermark
+ * passes its last partner; otherwise a regular join whose two
+ * sides stay in keyed state for good (as Flink without
+ * table.exec.state.ttl), each pair emitted as soon as both rows are
+ * there.  A
  * query whose result would need updates/retractions (GROUP BY without a
- * window, DISTINCT, an outer join) is refused with that reason.
+ * window, DISTINCT, an outer join, a Top-N not per window) is refused with
+ * that reason.
  *
  * Returns 0, or a negative SL_E* code with the message in
  * sl_env_last_error(env): for a statement that does not parse or names an
@@ -66,6 +81,16 @@ int sl_sql_execute(sl_env *env, const char *text);
  * NULL): stdout. */
 typedef void (*sl_sql_output_fn)(void *ud, const char *text);
 void sl_sql_set_output(sl_env *env, sl_sql_output_fn fn, void *ud);
+
+/* Where the rows of INSERT statements go instead of their sink tables'
+ * connectors (tools and benchmarks: `sluice bench nexmark --sql`):
+ * fn(ud, table, rows) gets each INSERT's stream of result rows -- record
+ * values in sluice's binary row format (src/row/row.h), in the sink
+ * table's column order and types -- and attaches what it likes (maps, a
+ * sink); it returns 0 or a negative SL_E* code, which fails the
+ * statement.  fn NULL: the tables' connectors again. */
+typedef int (*sl_sql_sink_fn)(void *ud, const char *table, sl_stream *rows);
+void sl_sql_set_sink(sl_env *env, sl_sql_sink_fn fn, void *ud);
 
 #ifdef __cplusplus
 }

@@ -80,6 +80,8 @@ static const struct flag {
      "generator timelines (numEventGenerators; default 1)"},
     {"profile", offsetof(cli_opts, profile), "flink-v1|flink-v2",
      "the published nexmark-flink suites' settings"},
+    {"sql", offsetof(cli_opts, sql), NULL,
+     "the query's SQL version (bench/nexmark/sql/qN.sql) instead of its C graph"},
     {"stateless", offsetof(cli_opts, stateless), NULL, "no keyed state"},
     {"progress", offsetof(cli_opts, progress), NULL,
      "a progress line on stderr every few seconds (default: when stderr is a terminal)"},
@@ -331,6 +333,8 @@ int cli_parse(int argc, char **argv, int first, const char *cmd, const char *all
     return SL_EXIT_USAGE;
   return 0;
 }
+
+void cli_run_next_with(cli_run_fn run, void *ud) { g_run = run, g_run_ud = ud; }
 
 int cli_run_job_with(sl_env *env, const char *name, cli_run_fn run, void *ud) {
   g_run = run, g_run_ud = ud;

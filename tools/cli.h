@@ -52,6 +52,7 @@ typedef struct cli_opts {
   int drain;
   int stateless;
   int progress; /* sluice run: a progress line every few seconds */
+  int sql;      /* bench nexmark: the queries' SQL versions */
 } cli_opts;
 
 /* Parse argv[first..] (getopt_long): known --flags into opts, -D
@@ -98,6 +99,8 @@ int cli_run_job(sl_env *env, const char *name);
  * when it printed its own message. */
 typedef int (*cli_run_fn)(void *ud, sl_env *env, const char *name);
 int cli_run_job_with(sl_env *env, const char *name, cli_run_fn run, void *ud);
+/* The next cli_execute runs run(ud, env, name) instead of sl_execute. */
+void cli_run_next_with(cli_run_fn run, void *ud);
 /* The HINT of that line: what the user can do to keep late records (a
  * command sets it before cli_execute; default: a generic hint). */
 extern const char *cli_late_hint;

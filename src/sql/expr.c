@@ -770,6 +770,30 @@ static sql_expr *column(sql_ctx *c, const cJSON *b, const sql_scope *sc, int loc
   }
   if (np > 2) return sl__sql_error(c, loc, "a column is name or table.name"), NULL;
   const char *name = parts[np - 1];
+  if (sc->rels) { /* a join: table.column, or a column only one side has */
+    int found = -1;
+    for (int i = 0; i < sc->n; i++)
+      if (!strcmp(sc->names[i], name) && (np == 1 || (sc->rels[i] && !strcmp(sc->rels[i], parts[0])))) {
+        if (found >= 0)
+          return sl__sql_error(c, loc, "column '%s' is ambiguous: both '%s' and '%s' have it (write "
+                               "table.%s)", name, sc->rels[found] ? sc->rels[found] : "?",
+                               sc->rels[i] ? sc->rels[i] : "?", name), NULL;
+        found = i;
+      }
+    if (found >= 0) {
+      sql_expr *e = mk(c, SQL_E_COL, sc->types[found], loc, 0);
+      if (e) e->col = found;
+      return e;
+    }
+    char list[512];
+    size_t at = 0;
+    list[0] = 0;
+    for (int i = 0; i < sc->n && at < sizeof list - 96; i++)
+      at += (size_t)snprintf(list + at, sizeof list - at, "%s%s.%s", i ? ", " : "",
+                             sc->rels[i] ? sc->rels[i] : "?", sc->names[i]);
+    return sl__sql_error(c, loc, "unknown column '%s%s%s' (the join has: %s)", np == 2 ? parts[0] : "",
+                         np == 2 ? "." : "", name, list), NULL;
+  }
   if (np == 2 && (!sc->rel || strcmp(parts[0], sc->rel)))
     return sl__sql_error(c, loc, "unknown table '%s' in column reference (the query reads '%s')", parts[0],
                      sc->rel ? sc->rel : "?"), NULL;

@@ -16,8 +16,24 @@
  *              once when the window closes; a CALC above it is the SELECT
  *              list (and HAVING) over those columns
  *
- * and an INSERT adds the sink.  Later nodes (joins, Top-N) slot in
- * between.  A query whose result would change rows already
+ *   TOPN       Window Top-N: ROW_NUMBER() / RANK() OVER (PARTITION BY
+ *              window_start, window_end, ... ORDER BY ...) in a SELECT list,
+ *              the limit from WHERE rn <= N of the query around it: keyed
+ *              by the partition, the best N rows (ties at the edge too for
+ *              RANK) in value state, emitted with their number by an
+ *              event-time timer at window_end - 1, then forgotten
+ *
+ *   JOIN       an inner equi-join of two inputs (in, right): a window
+ *              join when ON pairs both sides' window_end (each side's rows
+ *              restamped to window_end - 1, keyed by the equalities, met
+ *              in sl_window_join's 1 ms tumbling window: pairs when the
+ *              window ends); an interval join when ON bounds both sides'
+ *              event times from below and above (sl_interval_join);
+ *              else a regular join (sl_connect of the keyed
+ *              sides, list state per side kept for good, pairs at once);
+ *              the rest of ON is a CALC filter above it
+ *
+ * and an INSERT adds the sink.  A query whose result would change rows already
  * emitted -- GROUP BY without a window, DISTINCT, an outer join -- needs
  * updates/retractions, which sluice's streams do not carry yet: it is
  * refused with that reason rather than approximated.
@@ -77,7 +93,8 @@ static const char *alias_of(const cJSON *b) { return sl__sql_js(sl__sql_j(b, "al
 typedef struct sql_window {
   int kind; /* 0: none; else SL_WINDOW_* + 1 */
   int64_t size, slide, gap;
-  int time_col;
+  int time_col; /* -1: PROCTIME() */
+  int proctime;
   int loc;
 } sql_window;
 
@@ -157,23 +174,238 @@ static sql_plan *plan_window_tvf(sql_ctx *c, const cJSON *b, const char **rel, s
     sl__sql_node_kind(last, &nb);
     cname = sl__sql_js(nb, "sval");
   }
-  if (t->rowtime < 0) {
+  cJSON *pb;
+  if (!strcmp(sl__sql_node_kind(carg, &pb), "FuncCall")) { /* PROCTIME(): processing time */
+    const char *fname = sl__sql_last_name(sl__sql_j(pb, "funcname"));
+    if (!fname || strcasecmp(fname, "proctime") || cJSON_GetArraySize(sl__sql_j(pb, "args"))) {
+      sl__sql_error(c, sl__sql_jloc(carg), "the window's time is the table's event time column or PROCTIME()");
+      return NULL;
+    }
+    win->proctime = 1;
+    cname = t->rowtime >= 0 ? t->names[t->rowtime] : NULL;
+  }
+  if (!win->proctime && t->rowtime < 0) {
     sl__sql_error(c, sl__sql_jloc(carg), "table '%s' has no event time: declare it with WITH (watermark = "
                                  "'%s - INTERVAL ''1'' SECOND')", t->name, cname ? cname : "column");
     return NULL;
   }
-  if (!cname || strcmp(cname, t->names[t->rowtime])) {
+  if (!win->proctime && (!cname || strcmp(cname, t->names[t->rowtime]))) {
     sl__sql_error(c, sl__sql_jloc(carg), "the window's time column must be '%s', the table's event time (its "
                                  "watermark's column)", t->names[t->rowtime]);
     return NULL;
   }
-  win->kind = kind, win->time_col = t->rowtime, win->loc = loc;
+  win->kind = kind, win->time_col = win->proctime ? -1 : t->rowtime, win->loc = loc;
   if (kind == SL_WINDOW_TUMBLING + 1 && window_arg_ms(c, cJSON_GetArrayItem(args, 2), "size", &win->size)) return NULL;
   if (kind == SL_WINDOW_SESSION + 1 && window_arg_ms(c, cJSON_GetArrayItem(args, 2), "gap", &win->gap)) return NULL;
   if (kind == SL_WINDOW_SLIDING + 1 && (window_arg_ms(c, cJSON_GetArrayItem(args, 2), "slide", &win->slide) ||
                                         window_arg_ms(c, cJSON_GetArrayItem(args, 3), "size", &win->size)))
     return NULL;
   return p;
+}
+
+/* The column that is a window's end (window_end, or what a CALC renamed
+ * it to), -1: none. */
+static int wend_of(const sql_plan *p) {
+  switch (p->kind) {
+  case SQL_P_WINAGG: return p->proctime ? -1 : 1;
+  case SQL_P_WINASSIGN: return p->n - 1;
+  case SQL_P_TOPN: return wend_of(p->in);
+  case SQL_P_JOIN: return p->wend;
+  case SQL_P_CALC: {
+    int w = wend_of(p->in);
+    for (int k = 0; w >= 0 && k < p->n; k++)
+      if (p->proj[k]->op == SQL_E_COL && p->proj[k]->col == w) return k;
+    return -1;
+  }
+  default: return -1;
+  }
+}
+
+static sql_plan *window_rows_node(sql_ctx *c, sql_plan *in, const sql_window *win);
+
+static int int_kind(int k) { return k == SL__T_INT || k == SL__T_BIGINT || k == SL__T_BOOL; }
+
+/* The column whose value is the records' timestamp (the table's event
+ * time, carried through calcs and window rows), -1: none. */
+static int rowtime_of(const sql_plan *p) {
+  switch (p->kind) {
+  case SQL_P_SCAN: return p->table->rowtime;
+  case SQL_P_WINASSIGN: return rowtime_of(p->in);
+  case SQL_P_CALC: {
+    int t = rowtime_of(p->in);
+    for (int k = 0; t >= 0 && k < p->n; k++)
+      if (p->proj[k]->op == SQL_E_COL && p->proj[k]->col == t) return k;
+    return -1;
+  }
+  default: return -1;
+  }
+}
+
+/* e = COL [+- constant ms]: the column and the offset; 0 if not that. */
+static int time_term(const sql_expr *e, int *col, int64_t *off) {
+  *off = 0;
+  if ((e->op == SQL_E_ADD || e->op == SQL_E_SUB) && e->n == 2 && e->args[1]->op == SQL_E_CONST &&
+      !e->args[1]->k.null && (e->args[1]->type.kind == SL__T_INTERVAL || int_kind(e->args[1]->type.kind))) {
+    *off = e->op == SQL_E_ADD ? e->args[1]->k.u.i : -e->args[1]->k.u.i;
+    e = e->args[0];
+  }
+  if (e->op != SQL_E_COL) return 0;
+  *col = e->col;
+  return 1;
+}
+
+/* A bound of the ON condition on d = left.time - right.time (lt, rt: the
+ * join's columns of both sides' times): narrows [*lo, *hi]. */
+static void time_bound(const sql_expr *e, int lt, int rt, int64_t *lo, int64_t *hi, int *has_lo, int *has_hi) {
+  if ((e->op != SQL_E_LE && e->op != SQL_E_LT && e->op != SQL_E_GE && e->op != SQL_E_GT) || e->n != 2) return;
+  int xc, yc;
+  int64_t xo, yo;
+  if (!time_term(e->args[0], &xc, &xo) || !time_term(e->args[1], &yc, &yo)) return;
+  int le = e->op == SQL_E_LE || e->op == SQL_E_LT, strict = e->op == SQL_E_LT || e->op == SQL_E_GT;
+  if (xc == rt && yc == lt) { /* swap into left op right */
+    int t = xc;
+    xc = yc, yc = t;
+    int64_t o = xo;
+    xo = yo, yo = o;
+    le = !le;
+  }
+  if (xc != lt || yc != rt) return;
+  /* l + xo (<= | >=) r + yo  ->  d (<= | >=) yo - xo */
+  int64_t k = yo - xo;
+  if (le) {
+    k -= strict;
+    if (!*has_hi || k < *hi) *hi = k;
+    *has_hi = 1;
+  } else {
+    k += strict;
+    if (!*has_lo || k > *lo) *lo = k;
+    *has_lo = 1;
+  }
+}
+
+/* One side of a join: a table, view or subquery, or a window table
+ * function's rows (TUMBLE / HOP with window_start, window_end). */
+static sql_plan *join_side(sql_ctx *c, const cJSON *item, const char **rel) {
+  sql_window w = {0};
+  sql_plan *p = plan_from(c, item, rel, &w);
+  if (p && w.kind) p = window_rows_node(c, p, &w);
+  return p;
+}
+
+static void conjuncts(const sql_expr *e, const sql_expr **out, int *n, int cap) {
+  if (e->op == SQL_E_AND) {
+    for (int i = 0; i < e->n; i++) conjuncts(e->args[i], out, n, cap);
+  } else if (*n < cap) {
+    out[(*n)++] = e;
+  }
+}
+
+
+/* An INT column widened to BIGINT for a comparison is the column (both
+ * are int64 in the row). */
+static const sql_expr *uncast_int(const sql_expr *e) {
+  if (e->op == SQL_E_CAST && e->n == 1 && e->args[0]->op == SQL_E_COL && int_kind(e->type.kind) &&
+      int_kind(e->args[0]->type.kind))
+    return e->args[0];
+  return e;
+}
+
+/* a JOIN b ON ...: inner equi-joins of append-only inputs. */
+static sql_plan *plan_join(sql_ctx *c, const cJSON *b, const char **rel) {
+  const char *jt = sl__sql_js(b, "jointype");
+  const cJSON *rarg = sl__sql_j(b, "rarg");
+  if (jt && strcmp(jt, "JOIN_INNER"))
+    return sl__sql_error(c, sl__sql_jloc(rarg),
+                         "an outer join would need updates/retractions (changelog streams are not built "
+                         "yet); it is refused rather than approximated"), NULL;
+  const cJSON *quals = sl__sql_j(b, "quals");
+  if (!quals || sl__sql_j(b, "usingClause") || cJSON_IsTrue(sl__sql_j(b, "isNatural")))
+    return sl__sql_error(c, sl__sql_jloc(rarg), "a join needs ON with an equality of the two sides "
+                                               "(USING, NATURAL and cross joins are not built)"), NULL;
+  const char *lrel = NULL, *rrel = NULL;
+  sql_plan *l = join_side(c, sl__sql_j(b, "larg"), &lrel);
+  if (!l) return NULL;
+  sql_plan *r = join_side(c, rarg, &rrel);
+  if (!r) return NULL;
+  sql_plan *j = new_plan(c, SQL_P_JOIN, l->n + r->n);
+  if (!j) return NULL;
+  j->in = l, j->right = r, j->wend = -1;
+  if (!(j->rels = sl__sql_alloc(c->arena, (size_t)j->n * sizeof *j->rels))) return sl__sql_oom(c), NULL;
+  for (int i = 0; i < j->n; i++) {
+    const sql_plan *side = i < l->n ? l : r;
+    int k = i < l->n ? i : i - l->n;
+    j->names[i] = side->names[k], j->types[i] = side->types[k];
+    j->rels[i] = (char *)(i < l->n ? lrel : rrel);
+  }
+  *rel = NULL;
+  sql_scope sc = {NULL, j->n, j->names, j->types, NULL, NULL, NULL, j->rels};
+  sql_expr *on = sl__sql_compile(c, quals, &sc);
+  if (!on) return NULL;
+  if (on->type.kind != SL__T_BOOL) {
+    char tb[32];
+    return sl__sql_error(c, on->loc, "ON must be BOOLEAN, not %s", sl__row_type_name(on->type, tb, sizeof tb)), NULL;
+  }
+  const sql_expr *cs[64];
+  int n = 0;
+  conjuncts(on, cs, &n, 64);
+  j->lk = sl__sql_alloc(c->arena, (size_t)n * sizeof *j->lk);
+  j->rk = sl__sql_alloc(c->arena, (size_t)n * sizeof *j->rk);
+  sql_expr **rest = sl__sql_alloc(c->arena, (size_t)n * sizeof *rest);
+  if (!j->lk || !j->rk || !rest) return sl__sql_oom(c), NULL;
+  int n_rest = 0, lw = wend_of(l), rw = wend_of(r);
+  for (int i = 0; i < n; i++) {
+    const sql_expr *e = cs[i];
+    const sql_expr *x = e->n == 2 ? uncast_int(e->args[0]) : NULL, *y = e->n == 2 ? uncast_int(e->args[1]) : NULL;
+    if (e->op == SQL_E_EQ && x->op == SQL_E_COL && y->op == SQL_E_COL && (x->col < l->n) != (y->col < l->n)) {
+      int a = x->col, bb = y->col;
+      if (a >= l->n) a = bb, bb = x->col;
+      int ka = j->types[a].kind, kb = j->types[bb].kind;
+      if (ka == kb || (int_kind(ka) && int_kind(kb))) {
+        j->lk[j->n_eq] = a, j->rk[j->n_eq] = bb - l->n;
+        if (a == lw && bb - l->n == rw && lw >= 0) j->window = 1;
+        j->n_eq++;
+        continue;
+      }
+    }
+    rest[n_rest++] = (sql_expr *)e;
+  }
+  if (!j->n_eq)
+    return sl__sql_error(c, on->loc, "a join needs an equality of a column of each side in ON (a join "
+                                     "without one would pair every row with every row)"), NULL;
+  if (j->window) j->wend = lw;
+  int lt = rowtime_of(l), rt = rowtime_of(r);
+  if (!j->window && lt >= 0 && rt >= 0) { /* an interval join: both sides' times bounded */
+    int64_t lo = 0, hi = 0;
+    int has_lo = 0, has_hi = 0;
+    for (int i = 0; i < n_rest; i++) time_bound(rest[i], lt, l->n + rt, &lo, &hi, &has_lo, &has_hi);
+    if (has_lo && has_hi) { /* lo <= l - r <= hi  <=>  -hi <= r - l <= -lo */
+      if (lo > hi)
+        return sl__sql_error(c, on->loc, "the join's time bounds are empty (no pair can match)"), NULL;
+      j->interval = 1, j->lower = -hi, j->upper = -lo;
+    }
+  }
+  if (!n_rest) return j;
+  /* the rest of ON: a filter over the joined rows */
+  sql_plan *f = new_plan(c, SQL_P_CALC, j->n);
+  if (!f) return NULL;
+  f->in = j;
+  for (int i = 0; i < j->n; i++) {
+    sql_expr *e = sl__sql_alloc(c->arena, sizeof *e);
+    if (!e) return sl__sql_oom(c), NULL;
+    e->op = SQL_E_COL, e->type = j->types[i], e->col = i, e->loc = -1;
+    f->proj[i] = e, f->names[i] = j->names[i], f->types[i] = j->types[i];
+  }
+  f->where = rest[0];
+  for (int i = 1; i < n_rest; i++) {
+    sql_expr *a = sl__sql_alloc(c->arena, sizeof *a);
+    sql_expr **args = sl__sql_alloc(c->arena, 2 * sizeof *args);
+    if (!a || !args) return sl__sql_oom(c), NULL;
+    a->op = SQL_E_AND, a->type.kind = SL__T_BOOL, a->loc = rest[i]->loc, a->n = 2, a->args = args;
+    args[0] = f->where, args[1] = rest[i];
+    f->where = a;
+  }
+  f->rels = j->rels; /* the filter's columns are the join's */
+  return f;
 }
 
 static sql_plan *plan_from(sql_ctx *c, const cJSON *item, const char **rel, sql_window *win) {
@@ -220,16 +452,7 @@ static sql_plan *plan_from(sql_ctx *c, const cJSON *item, const char **rel, sql_
     sql_plan *p = sl__sql_plan_select(c, sl__sql_j(b, "subquery"));
     return p && !sl__sql_unique_names(c, p, loc) ? p : NULL;
   }
-  if (!strcmp(kind, "JoinExpr")) {
-    const char *jt = sl__sql_js(b, "jointype");
-    int outer = jt && strcmp(jt, "JOIN_INNER");
-    const cJSON *at = sl__sql_j(b, "rarg");
-    sl__sql_error(c, sl__sql_jloc(at),
-              outer ? "an outer join would need updates/retractions (changelog streams are not built "
-                      "yet); it is refused rather than approximated"
-                    : "joins are not built yet in sluice SQL (window and interval joins come next)");
-    return NULL;
-  }
+  if (!strcmp(kind, "JoinExpr")) return plan_join(c, b, rel);
   if (!strcmp(kind, "RangeFunction")) {
     if (!win) {
       sl__sql_error(c, loc, "a window table function must be the FROM of a query");
@@ -446,6 +669,21 @@ static sql_plan *plan_window_rows(sql_ctx *c, const cJSON *sel, sql_plan *in, co
                            "is known only when it closes)");
     return NULL;
   }
+  sql_plan *a = window_rows_node(c, in, win);
+  return a ? plan_select_over(c, sel, a, rel) : NULL;
+}
+
+static sql_plan *window_rows_node(sql_ctx *c, sql_plan *in, const sql_window *win) {
+  if (win->proctime) {
+    sl__sql_error(c, win->loc, "processing-time windows (PROCTIME()) need GROUP BY window_start, "
+                               "window_end, ...: a row's window is known only when it is processed");
+    return NULL;
+  }
+  if (win->kind - 1 == SL_WINDOW_SESSION) {
+    sl__sql_error(c, win->loc, "SESSION windows need GROUP BY window_start, window_end, ... (a session "
+                           "is known only when it closes)");
+    return NULL;
+  }
   sql_plan *a = new_plan(c, SQL_P_WINASSIGN, in->n + 2);
   if (!a) return NULL;
   a->in = in, a->wkind = win->kind - 1, a->size_ms = win->size, a->slide_ms = win->slide;
@@ -453,14 +691,14 @@ static sql_plan *plan_window_rows(sql_ctx *c, const cJSON *sel, sql_plan *in, co
   for (int i = 0; i < in->n; i++) a->names[i] = in->names[i], a->types[i] = in->types[i];
   a->names[in->n] = "window_start", a->names[in->n + 1] = "window_end";
   a->types[in->n] = a->types[in->n + 1] = in->types[win->time_col];
-  return plan_select_over(c, sel, a, rel);
+  return a;
 }
 
 static sql_plan *plan_windowed(sql_ctx *c, const cJSON *sel, sql_plan *in, const char *rel,
                                const sql_window *win) {
   cJSON *group = sl__sql_j(sel, "groupClause"), *g;
   if (!cJSON_GetArraySize(group)) return plan_window_rows(c, sel, in, rel, win);
-  sql_scope isc = {rel, in->n, in->names, in->types, NULL, NULL, NULL};
+  sql_scope isc = {rel, in->n, in->names, in->types, NULL, NULL, NULL, NULL};
   /* GROUP BY: window_start, window_end and columns of the input */
   int has_ws = 0, has_we = 0, n_keys = 0, keys[64];
   cJSON_ArrayForEach(g, group) {
@@ -497,11 +735,13 @@ static sql_plan *plan_windowed(sql_ctx *c, const cJSON *sel, sql_plan *in, const
   w->kind = SQL_P_WINAGG, w->aggs = aggs, w->n_keys = n_keys;
   w->wkind = win->kind - 1, w->size_ms = win->size, w->slide_ms = win->slide, w->gap_ms = win->gap;
   w->wm_delay_ms = in->kind == SQL_P_SCAN ? in->table->wm_delay_ms : 0;
-  sl__row_type tt = in->types[win->time_col];
+  sl__row_type tt = {SL__T_TIMESTAMP, 0, 0};
+  if (!win->proctime) tt = in->types[win->time_col];
+  w->proctime = win->proctime;
   pnames[0] = "window_start", pnames[1] = "window_end", ptypes[0] = ptypes[1] = tt;
   for (int k = 0; k < n_keys; k++) pnames[2 + k] = in->names[keys[k]], ptypes[2 + k] = in->types[keys[k]];
   win_ctx wc = {w, NULL, 0, 0, &isc};
-  sql_scope psc = {rel, 2 + n_keys, pnames, ptypes, on_agg, &wc, &isc};
+  sql_scope psc = {rel, 2 + n_keys, pnames, ptypes, on_agg, &wc, &isc, NULL};
   /* the SELECT list over the groups */
   cJSON *targets = sl__sql_j(sel, "targetList"), *t;
   int n = cJSON_GetArraySize(targets), i = 0;
@@ -632,8 +872,8 @@ sql_plan *sl__sql_plan_select(sql_ctx *c, const cJSON *node) {
   if (sl__sql_j(sel, "sortClause") || sl__sql_j(sel, "limitCount")) {
     const cJSON *s = cJSON_GetArrayItem(sl__sql_j(sel, "sortClause"), 0);
     sl__sql_error(c, s ? sl__sql_jloc(sl__sql_j(sl__sql_j(s, "SortBy"), "node")) : sl__sql_jloc(sl__sql_j(sel, "limitCount")),
-              "ORDER BY and LIMIT on an unbounded stream are not supported (Top-N per window comes "
-              "with ROW_NUMBER() OVER)");
+              "ORDER BY and LIMIT on an unbounded stream are not supported (Top-N per window: "
+              "ROW_NUMBER() OVER (PARTITION BY window_start, window_end ORDER BY ...))");
     return NULL;
   }
   if (sl__sql_j(sel, "withClause")) {
@@ -644,7 +884,7 @@ sql_plan *sl__sql_plan_select(sql_ctx *c, const cJSON *node) {
   if (cJSON_GetArraySize(from) != 1) {
     sl__sql_error(c, cJSON_GetArraySize(from) ? sl__sql_jloc(cJSON_GetArrayItem(from, 1))
                                               : sl__sql_jloc(cJSON_GetArrayItem(sl__sql_j(sel, "targetList"), 0)),
-              cJSON_GetArraySize(from) ? "joins are not built yet in sluice SQL (a comma list in FROM)"
+              cJSON_GetArraySize(from) ? "a comma list in FROM is not supported: write a JOIN ... ON with the equality of the two sides"
                                        : "a streaming query needs FROM a table");
     return NULL;
   }
@@ -664,15 +904,128 @@ sql_plan *sl__sql_plan_select(sql_ctx *c, const cJSON *node) {
   return plan_select_over(c, sel, in, rel);
 }
 
+/* The SELECT list's window function (a FuncCall with OVER), or NULL. */
+static const cJSON *over_call(const cJSON *targets, int *index) {
+  const cJSON *t;
+  int i = 0;
+  cJSON_ArrayForEach(t, targets) {
+    cJSON *tb, *vb;
+    sl__sql_node_kind(t, &tb);
+    if (!strcmp(sl__sql_node_kind(sl__sql_j(tb, "val"), &vb), "FuncCall") && sl__sql_j(vb, "over")) {
+      *index = i;
+      return vb;
+    }
+    i++;
+  }
+  return NULL;
+}
+
+/* A column reference of `in` (Top-N's PARTITION BY / ORDER BY): its index. */
+static int topn_col(sql_ctx *c, const cJSON *node, const sql_scope *sc, const char *what) {
+  sql_expr *e = sl__sql_compile(c, node, sc);
+  if (!e) return -1;
+  if (e->op != SQL_E_COL)
+    return sl__sql_error(c, e->loc, "%s: name a column (compute expressions in a subquery)", what), -1;
+  return e->col;
+}
+
+/* ROW_NUMBER() / RANK() OVER (PARTITION BY window_start, window_end, ...
+ * ORDER BY ...) in the SELECT list: Flink's Window Top-N.  The node adds
+ * the number as the last column; the query around it sets the limit with
+ * WHERE rn <= N (topn_limit). */
+static sql_plan *plan_topn(sql_ctx *c, const cJSON *call, sql_plan *in, const char *rel, const char *as) {
+  int loc = cJSON_IsNumber(sl__sql_j(call, "location")) ? sl__sql_j(call, "location")->valueint : -1;
+  const char *fn = sl__sql_last_name(sl__sql_j(call, "funcname"));
+  int rank;
+  if (fn && !strcmp(fn, "row_number")) rank = 0;
+  else if (fn && !strcmp(fn, "rank")) rank = 1;
+  else
+    return sl__sql_error(c, loc, "window function %s() OVER is not built (Top-N per window: ROW_NUMBER() "
+                                 "or RANK() OVER (PARTITION BY window_start, window_end ... ORDER BY ...))",
+                         fn ? fn : "?"), NULL;
+  if (cJSON_GetArraySize(sl__sql_j(call, "args")))
+    return sl__sql_error(c, loc, "%s() takes no arguments", fn), NULL;
+  const cJSON *over = sl__sql_j(call, "over");
+  const cJSON *parts = sl__sql_j(over, "partitionClause"), *ords = sl__sql_j(over, "orderClause"), *x;
+  sql_plan *p = new_plan(c, SQL_P_TOPN, in->n + 1);
+  if (!p) return NULL;
+  p->in = in, p->rank = rank, p->time_col = -1, p->size_ms = loc; /* size_ms: where, for messages */
+  for (int i = 0; i < in->n; i++) p->names[i] = in->names[i], p->types[i] = in->types[i];
+  p->names[in->n] = (char *)(as ? as : fn), p->types[in->n].kind = SL__T_BIGINT;
+  p->n_part = cJSON_GetArraySize(parts), p->n_ord = cJSON_GetArraySize(ords);
+  p->part = sl__sql_alloc(c->arena, (size_t)(p->n_part + 1) * sizeof *p->part);
+  p->ord = sl__sql_alloc(c->arena, (size_t)(p->n_ord + 1) * sizeof *p->ord);
+  p->desc = sl__sql_alloc(c->arena, (size_t)p->n_ord + 1);
+  p->top = sl__sql_alloc(c->arena, sizeof *p->top);
+  if (!p->part || !p->ord || !p->desc || !p->top) return sl__sql_oom(c), NULL;
+  p->top->name = "top-n", p->top->kind = SL_STATE_VALUE;
+  sql_scope sc = {rel, in->n, in->names, in->types, NULL, NULL, NULL, in->rels};
+  int k = 0, has_start = 0;
+  cJSON_ArrayForEach(x, parts) {
+    int col = topn_col(c, x, &sc, "PARTITION BY");
+    if (col < 0) return NULL;
+    p->part[k++] = col;
+    if (!strcmp(in->names[col], "window_start")) has_start = 1;
+    if (!strcmp(in->names[col], "window_end")) p->time_col = col;
+  }
+  if (!has_start || p->time_col < 0 || in->types[p->time_col].kind == SL__T_VARCHAR)
+    return sl__sql_error(c, loc, "%s() OVER needs PARTITION BY window_start, window_end (of a window "
+                                 "table function or a windowed GROUP BY): a Top-N over the unbounded "
+                                 "stream would need updates/retractions", fn), NULL;
+  if (!p->n_ord) return sl__sql_error(c, loc, "%s() OVER needs ORDER BY", fn), NULL;
+  k = 0;
+  cJSON_ArrayForEach(x, ords) {
+    cJSON *sb;
+    sl__sql_node_kind(x, &sb);
+    int col = topn_col(c, sl__sql_j(sb, "node"), &sc, "ORDER BY");
+    if (col < 0) return NULL;
+    const char *dir = sl__sql_js(sb, "sortby_dir");
+    p->desc[k] = dir && !strcmp(dir, "SORTBY_DESC");
+    p->ord[k++] = col;
+  }
+  return p;
+}
+
+/* WHERE rn <= N (or rn < N, rn = 1) over a Top-N's number: its limit. */
+static void topn_limit(const sql_expr *w, const sql_plan *in) {
+  if (!w) return;
+  if (w->op == SQL_E_AND) {
+    for (int i = 0; i < w->n; i++) topn_limit(w->args[i], in);
+    return;
+  }
+  if ((w->op != SQL_E_LE && w->op != SQL_E_LT && w->op != SQL_E_EQ) || w->n != 2 ||
+      w->args[0]->op != SQL_E_COL || w->args[1]->op != SQL_E_CONST || w->args[1]->k.null)
+    return;
+  const sql_plan *calc = in;
+  if (calc->kind != SQL_P_CALC || !calc->in || calc->in->kind != SQL_P_TOPN) return;
+  sql_plan *t = (sql_plan *)calc->in;
+  const sql_expr *col = calc->proj[w->args[0]->col];
+  if (col->op != SQL_E_COL || col->col != t->n - 1) return;
+  int64_t k = w->args[1]->k.u.i - (w->op == SQL_E_LT);
+  if (w->op == SQL_E_EQ && k != 1) return;
+  if (k >= 1 && (!t->limit || k < t->limit)) t->limit = k;
+}
+
 /* SELECT list and WHERE over the input plan `in` (no GROUP BY): a CALC. */
 static sql_plan *plan_select_over(sql_ctx *c, const cJSON *sel, sql_plan *in, const char *rel) {
   if (sl__sql_j(sel, "havingClause")) {
     sl__sql_error(c, sl__sql_jloc(sl__sql_j(sel, "havingClause")), "HAVING needs a windowed GROUP BY");
     return NULL;
   }
-  sql_scope sc = {rel, in->n, in->names, in->types, NULL, NULL, NULL};
   /* the SELECT list, with * expanded */
   cJSON *targets = sl__sql_j(sel, "targetList"), *t;
+  int over_at = -1;
+  const cJSON *over = over_call(targets, &over_at);
+  if (over) { /* Top-N: the number is the node's last column */
+    if (sl__sql_j(sel, "whereClause"))
+      return sl__sql_error(c, sl__sql_jloc(sl__sql_j(sel, "whereClause")),
+                           "WHERE next to ROW_NUMBER() OVER filters before the numbering: filter in a "
+                           "subquery, and put WHERE rn <= N in the query around this one"), NULL;
+    const char *as = sl__sql_js(sl__sql_j(cJSON_GetArrayItem(targets, over_at), "ResTarget"), "name");
+    if (!(in = plan_topn(c, over, in, rel, as))) return NULL;
+  }
+  int n_star = over ? in->n - 1 : in->n; /* * is the input's columns, not the number */
+  sql_scope sc = {rel, in->n, in->names, in->types, NULL, NULL, NULL, in->rels};
   int n = 0;
   cJSON_ArrayForEach(t, targets) {
     cJSON *tb, *vb;
@@ -680,14 +1033,15 @@ static sql_plan *plan_select_over(sql_ctx *c, const cJSON *sel, sql_plan *in, co
     const char *vk = sl__sql_node_kind(sl__sql_j(tb, "val"), &vb);
     cJSON *last = NULL, *f;
     cJSON_ArrayForEach(f, sl__sql_j(vb, "fields")) last = f;
-    n += !strcmp(vk, "ColumnRef") && last && !strcmp(sl__sql_node_kind(last, NULL), "A_Star") ? in->n : 1;
+    n += !strcmp(vk, "ColumnRef") && last && !strcmp(sl__sql_node_kind(last, NULL), "A_Star") ? n_star : 1;
   }
   sql_plan *p = new_plan(c, SQL_P_CALC, n);
   if (!p) return NULL;
   p->in = in;
-  int i = 0;
+  int i = 0, ti = -1;
   cJSON_ArrayForEach(t, targets) {
     cJSON *tb, *vb;
+    ti++;
     sl__sql_node_kind(t, &tb);
     cJSON *val = sl__sql_j(tb, "val");
     const char *vk = sl__sql_node_kind(val, &vb);
@@ -704,7 +1058,7 @@ static sql_plan *plan_select_over(sql_ctx *c, const cJSON *sel, sql_plan *in, co
           return NULL;
         }
       }
-      for (int k = 0; k < in->n; k++, i++) {
+      for (int k = 0; k < n_star; k++, i++) {
         sql_expr *e = sl__sql_alloc(c->arena, sizeof *e);
         if (!e) return sl__sql_oom(c), NULL;
         e->op = SQL_E_COL, e->type = in->types[k], e->col = k, e->loc = sl__sql_jloc(val);
@@ -712,8 +1066,13 @@ static sql_plan *plan_select_over(sql_ctx *c, const cJSON *sel, sql_plan *in, co
       }
       continue;
     }
-    sql_expr *e = sl__sql_compile(c, val, &sc);
-    if (!e) return NULL;
+    sql_expr *e;
+    if (over && ti == over_at) { /* ROW_NUMBER() OVER (...): the Top-N's number */
+      if (!(e = sl__sql_alloc(c->arena, sizeof *e))) return sl__sql_oom(c), NULL;
+      e->op = SQL_E_COL, e->type = in->types[in->n - 1], e->col = in->n - 1, e->loc = sl__sql_jloc(val);
+    } else if (!(e = sl__sql_compile(c, val, &sc))) {
+      return NULL;
+    }
     if (e->type.kind == SL__T_NULL) e->type.kind = SL__T_VARCHAR; /* SELECT NULL */
     if (e->type.kind == SL__T_INTERVAL) {
       sl__sql_error(c, e->loc, "an INTERVAL is not a column type: add it to a TIMESTAMP");
@@ -744,6 +1103,7 @@ static sql_plan *plan_select_over(sql_ctx *c, const cJSON *sel, sql_plan *in, co
       return NULL;
     }
     p->where = w;
+    topn_limit(w, in);
   }
   return p;
 }
@@ -872,6 +1232,7 @@ static void explain_plan(const sql_plan *p, int depth, char **buf, size_t *len, 
     sl__sql_appendf(buf, len, cap, "%*swindow: %s", depth, "", kinds[p->wkind]);
     if (p->wkind == SL_WINDOW_SESSION) sl__sql_appendf(buf, len, cap, " gap %lld ms", (long long)p->gap_ms);
     else sl__sql_appendf(buf, len, cap, " size %lld ms", (long long)p->size_ms);
+    if (p->proctime) sl__sql_appendf(buf, len, cap, " of processing time");
     if (p->wkind == SL_WINDOW_SLIDING) sl__sql_appendf(buf, len, cap, " slide %lld ms", (long long)p->slide_ms);
     sl__sql_appendf(buf, len, cap, ", key [");
     for (int k = 0; k < p->n_keys; k++) sl__sql_appendf(buf, len, cap, "%s%s", k ? ", " : "", p->in->names[k]);
@@ -885,6 +1246,35 @@ static void explain_plan(const sql_plan *p, int depth, char **buf, size_t *len, 
     explain_plan(p->in, depth + 2, buf, len, cap);
     return;
   }
+  if (p->kind == SQL_P_JOIN) {
+    char what[160];
+    if (p->interval)
+      snprintf(what, sizeof what, "interval join (right time - left time in [%lld, %lld] ms)", (long long)p->lower,
+               (long long)p->upper);
+    else
+      snprintf(what, sizeof what, "%s", p->window ? "window join (pairs when the window ends)"
+                                                  : "join (both sides kept in state for good)");
+    sl__sql_appendf(buf, len, cap, "%*s%s on ", depth, "", what);
+    for (int k = 0; k < p->n_eq; k++)
+      sl__sql_appendf(buf, len, cap, "%s%s.%s = %s.%s", k ? " AND " : "", p->rels[p->lk[k]] ? p->rels[p->lk[k]] : "?",
+                      p->names[p->lk[k]], p->rels[p->in->n + p->rk[k]] ? p->rels[p->in->n + p->rk[k]] : "?",
+                      p->names[p->in->n + p->rk[k]]);
+    sl__sql_appendf(buf, len, cap, "\n");
+    explain_plan(p->in, depth + 2, buf, len, cap);
+    explain_plan(p->right, depth + 2, buf, len, cap);
+    return;
+  }
+  if (p->kind == SQL_P_TOPN) {
+    sl__sql_appendf(buf, len, cap, "%*stop-n: %s <= %lld per [", depth, "", p->rank ? "RANK" : "ROW_NUMBER",
+                    (long long)p->limit);
+    for (int k = 0; k < p->n_part; k++) sl__sql_appendf(buf, len, cap, "%s%s", k ? ", " : "", p->in->names[p->part[k]]);
+    sl__sql_appendf(buf, len, cap, "] order by [");
+    for (int k = 0; k < p->n_ord; k++)
+      sl__sql_appendf(buf, len, cap, "%s%s%s", k ? ", " : "", p->in->names[p->ord[k]], p->desc[k] ? " DESC" : "");
+    sl__sql_appendf(buf, len, cap, "], emitted when window_end passes (adds %s)\n", p->names[p->n - 1]);
+    explain_plan(p->in, depth + 2, buf, len, cap);
+    return;
+  }
   if (p->kind == SQL_P_SCAN) {
     const sql_table *t = p->table;
     if (t->rowtime >= 0) {
@@ -893,10 +1283,19 @@ static void explain_plan(const sql_plan *p, int depth, char **buf, size_t *len, 
       depth += 2;
     }
     if (t->connector == SQL_CONN_FILESYSTEM || t->connector == SQL_CONN_NEXMARK ||
-        t->connector == SQL_CONN_POSTGRES)
-      sl__sql_appendf(buf, len, cap, "%*sdecode: %s (%s -> row of %d columns)\n", depth, "", t->name,
+        t->connector == SQL_CONN_POSTGRES) {
+      sl__sql_appendf(buf, len, cap, "%*sdecode: %s (%s -> row of %d columns", depth, "", t->name,
                   t->connector == SQL_CONN_NEXMARK ? "nexmark events" : t->format == SQL_FMT_JSON ? "json" : "csv",
                   t->n_cols);
+      int all = 1;
+      for (int i = 0; p->used && i < t->n_cols; i++) all &= p->used[i];
+      if (t->connector == SQL_CONN_NEXMARK && !all) { /* only these are filled in */
+        sl__sql_appendf(buf, len, cap, "; reads ");
+        for (int i = 0, k = 0; i < t->n_cols; i++)
+          if (p->used[i]) sl__sql_appendf(buf, len, cap, "%s%s", k++ ? ", " : "", t->names[i]);
+      }
+      sl__sql_appendf(buf, len, cap, ")\n");
+    }
     opts_text(t, tmp, sizeof tmp);
     sl__sql_appendf(buf, len, cap, "%*ssource: %s [%s]\n",
                 depth + (t->connector == SQL_CONN_FILESYSTEM || t->connector == SQL_CONN_NEXMARK ||
@@ -904,7 +1303,7 @@ static void explain_plan(const sql_plan *p, int depth, char **buf, size_t *len, 
                 "", t->name, tmp);
     return;
   }
-  sql_scope sc = {NULL, p->in->n, p->in->names, p->in->types, NULL, NULL, NULL};
+  sql_scope sc = {NULL, p->in->n, p->in->names, p->in->types, NULL, NULL, NULL, p->in->rels};
   sl__sql_appendf(buf, len, cap, "%*scalc: select ", depth, "");
   for (int i = 0; i < p->n; i++) {
     sl__sql_expr_text(p->proj[i], &sc, tmp, sizeof tmp);
@@ -1068,6 +1467,10 @@ static int decode_nexmark(void *ud, sl_ctx *ctx, const sl_record *in, sl_collect
   for (int i = 0; i < n; i++) {
     sl__val *v = &vals[i];
     *v = (sl__val){0};
+    if (p->used && !p->used[i]) { /* not read by the query: NULL, not copied */
+      v->null = 1;
+      continue;
+    }
     int str = -1;
     switch (t->nx_field[i]) {
       case SQL_NX_ID: v->u.i = t->nx_type == SL_NEXMARK_PERSON ? pe.id : au.id; break;
@@ -1340,6 +1743,278 @@ static int win_assign(void *ud, sl_ctx *ctx, const sl_record *in, sl_collector *
   }
 }
 
+/* ---- joins ------------------------------------------------------------------ */
+
+/* The join's key on either side: its equality columns, each as its 8-byte
+ * slot (integers as int64) or (VARCHAR) length + bytes. */
+typedef struct join_side_ud {
+  const sql_plan *join, *side;
+  const int *cols;
+} join_side_ud;
+
+static int join_key(void *ud, sl_ctx *ctx, const sl_record *in, sl_record *out) {
+  const join_side_ud *j = ud;
+  const sql_plan *src = j->side;
+  size_t sz = 0;
+  sl__val v;
+  for (int k = 0; k < j->join->n_eq; k++) {
+    sl__row_get(in->value, src->n, src->types, j->cols[k], &v);
+    sz += src->types[j->cols[k]].kind == SL__T_VARCHAR ? 4 + (v.null ? 0 : v.u.s.n) : 8;
+  }
+  uint8_t *key = sl_ctx_scratch(ctx, sz ? sz : 1), *at = key;
+  if (!key) return -SL_ENOMEM;
+  for (int k = 0; k < j->join->n_eq; k++) {
+    sl__row_get(in->value, src->n, src->types, j->cols[k], &v);
+    if (src->types[j->cols[k]].kind == SL__T_VARCHAR) {
+      uint32_t n = v.null ? 0 : v.u.s.n;
+      memcpy(at, &n, 4), memcpy(at + 4, v.u.s.p, n), at += 4 + n;
+    } else {
+      int64_t i = v.null ? 0 : v.u.i;
+      memcpy(at, &i, 8), at += 8;
+    }
+  }
+  out->key = key, out->key_len = (uint32_t)sz;
+  return 0;
+}
+
+/* A NULL in an equality column joins nothing (NULL = x is not true). */
+static int key_has_null(const sql_plan *side, const int *cols, int n, const void *row) {
+  sl__val v;
+  for (int k = 0; k < n; k++) {
+    sl__row_get(row, side->n, side->types, cols[k], &v);
+    if (v.null) return 1;
+  }
+  return 0;
+}
+
+/* The joined row: a's columns then b's. */
+static int join_emit(const sql_plan *j, sl_ctx *ctx, const void *a, const void *b, int64_t ts,
+                     sl_collector *out) {
+  const sql_plan *l = j->in, *r = j->right;
+  sl__val *vals = sl_ctx_scratch(ctx, (size_t)j->n * sizeof *vals);
+  if (!vals) return -SL_ENOMEM;
+  for (int k = 0; k < l->n; k++) sl__row_get(a, l->n, l->types, k, &vals[k]);
+  for (int k = 0; k < r->n; k++) sl__row_get(b, r->n, r->types, k, &vals[l->n + k]);
+  size_t sz = sl__row_size(j->types, vals, j->n);
+  void *row = sl_ctx_scratch(ctx, sz);
+  if (!row) return -SL_ENOMEM;
+  sl__row_write(row, j->types, vals, j->n);
+  sl_record o = {ts, NULL, 0, row, (uint32_t)sz};
+  return sl_emit(out, &o);
+}
+
+/* Window join: both sides' records are stamped window_end - 1 (restamp)
+ * and meet in sl_window_join's 1 ms tumbling window at that time, keyed by
+ * the equalities (which include window_end): every pair, when the window
+ * ends. */
+static int window_join_pair(void *ud, sl_ctx *ctx, const sl_record *a, const sl_record *b, sl_collector *out) {
+  const sql_plan *j = ud;
+  if (key_has_null(j->in, j->lk, j->n_eq, a->value) || key_has_null(j->right, j->rk, j->n_eq, b->value)) return 0;
+  return join_emit(j, ctx, a->value, b->value, a->ts, out);
+}
+
+/* Interval join: sl_interval_join keeps each side until the watermark
+ * passes its last partner; a pair's time is the later of the two. */
+static int interval_join_pair(void *ud, sl_ctx *ctx, const sl_record *a, const sl_record *b, sl_collector *out) {
+  const sql_plan *j = ud;
+  if (key_has_null(j->in, j->lk, j->n_eq, a->value) || key_has_null(j->right, j->rk, j->n_eq, b->value)) return 0;
+  return join_emit(j, ctx, a->value, b->value, a->ts > b->ts ? a->ts : b->ts, out);
+}
+
+static int restamp(void *ud, sl_ctx *ctx, const sl_record *in, sl_collector *out) {
+  const sql_plan *side = ud;
+  sl__val end;
+  sl__row_get(in->value, side->n, side->types, wend_of(side), &end);
+  if (end.null) return 0;
+  sl_record r = *in;
+  r.ts = end.u.i - 1;
+  return sl_emit(out, &r);
+}
+
+/* Regular join of append-only inputs (sl_connect of the keyed sides): each
+ * side's rows are kept in list state under the key for good (Flink keeps
+ * both sides too unless table.exec.state.ttl is set; sluice SQL has no TTL
+ * yet), and a row joins every row of the other side seen so far, emitted
+ * at once. */
+static const sl_state_desc JOIN_LEFT = {.name = "join-left", .kind = SL_STATE_LIST};
+static const sl_state_desc JOIN_RIGHT = {.name = "join-right", .kind = SL_STATE_LIST};
+
+static int regular_join_side(const sql_plan *j, sl_ctx *ctx, const sl_record *in, int left, sl_collector *out) {
+  if (left ? key_has_null(j->in, j->lk, j->n_eq, in->value) : key_has_null(j->right, j->rk, j->n_eq, in->value))
+    return 0;
+  sl_state *mine, *other;
+  int rc;
+  if ((rc = sl_state_get(ctx, left ? &JOIN_LEFT : &JOIN_RIGHT, &mine)) ||
+      (rc = sl_state_get(ctx, left ? &JOIN_RIGHT : &JOIN_LEFT, &other)))
+    return rc;
+  sl_list_iter it;
+  if ((rc = sl_list_get(other, &it)) < 0) return rc;
+  if (rc != SL_EMPTY) {
+    sl_bytes v;
+    while (sl_list_next(&it, &v) == 1)
+      if ((rc = left ? join_emit(j, ctx, in->value, v.data, in->ts, out)
+                     : join_emit(j, ctx, v.data, in->value, in->ts, out)))
+        return rc;
+  }
+  return sl_list_add(mine, in->value, in->value_len);
+}
+
+static int regular_join_left(void *ud, sl_ctx *ctx, const sl_record *in, sl_collector *out) {
+  return regular_join_side(ud, ctx, in, 1, out);
+}
+static int regular_join_right(void *ud, sl_ctx *ctx, const sl_record *in, sl_collector *out) {
+  return regular_join_side(ud, ctx, in, 0, out);
+}
+
+/* ---- Top-N per window ------------------------------------------------------- */
+
+/* Key: the PARTITION BY columns, each as its 8-byte slot or (VARCHAR)
+ * length + bytes. */
+static int topn_key(void *ud, sl_ctx *ctx, const sl_record *in, sl_record *out) {
+  const sql_plan *p = ud, *src = p->in;
+  size_t sz = 0;
+  sl__val v;
+  for (int k = 0; k < p->n_part; k++) {
+    sl__row_get(in->value, src->n, src->types, p->part[k], &v);
+    sz += src->types[p->part[k]].kind == SL__T_VARCHAR ? 4 + (v.null ? 0 : v.u.s.n) : 8;
+  }
+  uint8_t *key = sl_ctx_scratch(ctx, sz ? sz : 1), *at = key;
+  if (!key) return -SL_ENOMEM;
+  for (int k = 0; k < p->n_part; k++) {
+    sl__row_get(in->value, src->n, src->types, p->part[k], &v);
+    if (src->types[p->part[k]].kind == SL__T_VARCHAR) {
+      uint32_t n = v.null ? 0 : v.u.s.n;
+      memcpy(at, &n, 4), memcpy(at + 4, v.u.s.p, n), at += 4 + n;
+    } else {
+      int64_t i = v.null ? 0 : v.u.i;
+      memcpy(at, &i, 8), at += 8;
+    }
+  }
+  out->key = key, out->key_len = (uint32_t)sz;
+  return 0;
+}
+
+/* < 0: row a comes before row b in the ORDER BY (NULLs first, as the
+ * smallest), 0: a tie. */
+static int topn_cmp(const sql_plan *p, const void *a, const void *b) {
+  const sql_plan *src = p->in;
+  for (int k = 0; k < p->n_ord; k++) {
+    sl__val x, y;
+    sl__row_get(a, src->n, src->types, p->ord[k], &x);
+    sl__row_get(b, src->n, src->types, p->ord[k], &y);
+    int r;
+    if (x.null || y.null) {
+      r = y.null - x.null;
+    } else if (src->types[p->ord[k]].kind == SL__T_DOUBLE) {
+      r = (x.u.f > y.u.f) - (x.u.f < y.u.f);
+    } else if (src->types[p->ord[k]].kind == SL__T_VARCHAR) {
+      uint32_t n = x.u.s.n < y.u.s.n ? x.u.s.n : y.u.s.n;
+      r = memcmp(x.u.s.p, y.u.s.p, n);
+      if (!r) r = (x.u.s.n > y.u.s.n) - (x.u.s.n < y.u.s.n);
+    } else {
+      r = (x.u.i > y.u.i) - (x.u.i < y.u.i);
+    }
+    if (r) return p->desc[k] ? -r : r;
+  }
+  return 0;
+}
+
+/* The kept rows: [u32 length][row bytes]... in order; split into views. */
+typedef struct topn_row {
+  const uint8_t *p;
+  uint32_t n;
+} topn_row;
+
+static int topn_split(sl_ctx *ctx, const sl_bytes *v, topn_row **rows, int extra) {
+  int n = 0;
+  for (size_t at = 0; at + 4 <= v->len; n++) {
+    uint32_t l;
+    memcpy(&l, (const uint8_t *)v->data + at, 4);
+    at += 4 + l;
+  }
+  if (!(*rows = sl_ctx_scratch(ctx, (size_t)(n + extra) * sizeof **rows))) return -SL_ENOMEM;
+  n = 0;
+  for (size_t at = 0; at + 4 <= v->len; n++) {
+    uint32_t l;
+    memcpy(&l, (const uint8_t *)v->data + at, 4);
+    (*rows)[n] = (topn_row){(const uint8_t *)v->data + at + 4, l};
+    at += 4 + l;
+  }
+  return n;
+}
+
+/* rank of row i of the sorted rows (1-based): RANK's ties share one */
+static int64_t topn_number(const sql_plan *p, const topn_row *r, int i, int64_t prev) {
+  if (!i) return 1;
+  if (!p->rank || topn_cmp(p, r[i - 1].p, r[i].p) < 0) return i + 1;
+  return prev;
+}
+
+static int topn_add(void *ud, sl_ctx *ctx, const sl_record *in, sl_collector *out) {
+  const sql_plan *p = ud, *src = p->in;
+  sl__val end;
+  sl__row_get(in->value, src->n, src->types, p->time_col, &end);
+  if (end.null) return 0;
+  if (end.u.i - 1 <= sl_ctx_watermark(ctx)) return sl_emit_side(out, "late", in); /* its window has fired */
+  sl_state *st;
+  sl_bytes v = {NULL, 0};
+  int rc;
+  if ((rc = sl_state_get(ctx, p->top, &st)) || (rc = sl_value_get(st, &v)) < 0) return rc;
+  if (rc != 0) v.data = NULL, v.len = 0;
+  topn_row *rows;
+  int n = topn_split(ctx, &v, &rows, 1);
+  if (n < 0) return n;
+  int pos = 0, better = 0;
+  for (int i = 0; i < n; i++) {
+    int r = topn_cmp(p, rows[i].p, in->value);
+    pos += r <= 0, better += r < 0;
+  }
+  if ((p->rank ? better : pos) >= p->limit) return 0; /* cannot make it */
+  memmove(rows + pos + 1, rows + pos, (size_t)(n - pos) * sizeof *rows);
+  rows[pos] = (topn_row){in->value, in->value_len};
+  n++;
+  int64_t num = 0;
+  size_t sz = 0;
+  int keep = 0;
+  for (; keep < n; keep++) {
+    num = topn_number(p, rows, keep, num);
+    if (num > p->limit) break;
+    sz += 4 + rows[keep].n;
+  }
+  uint8_t *buf = sl_ctx_scratch(ctx, sz), *at = buf;
+  if (!buf) return -SL_ENOMEM;
+  for (int i = 0; i < keep; i++) memcpy(at, &rows[i].n, 4), memcpy(at + 4, rows[i].p, rows[i].n), at += 4 + rows[i].n;
+  if (!v.len && (rc = sl_timer_register(ctx, SL_TIME_EVENT, end.u.i - 1))) return rc;
+  return sl_value_set(st, buf, sz);
+}
+
+static int topn_fire(void *ud, sl_ctx *ctx, int64_t ts, sl_time_domain d, sl_collector *out) {
+  const sql_plan *p = ud, *src = p->in;
+  sl_state *st;
+  sl_bytes v;
+  int rc;
+  if ((rc = sl_state_get(ctx, p->top, &st)) || (rc = sl_value_get(st, &v)) < 0) return rc;
+  if (rc != 0) return 0;
+  topn_row *rows;
+  int n = topn_split(ctx, &v, &rows, 0);
+  if (n < 0) return n;
+  sl__val *vals = sl_ctx_scratch(ctx, (size_t)p->n * sizeof *vals);
+  if (!vals) return -SL_ENOMEM;
+  int64_t num = 0;
+  for (int i = 0; i < n; i++) {
+    num = topn_number(p, rows, i, num);
+    for (int k = 0; k < src->n; k++) sl__row_get(rows[i].p, src->n, src->types, k, &vals[k]);
+    vals[src->n] = (sl__val){.u.i = num};
+    size_t sz = sl__row_size(p->types, vals, p->n);
+    void *row = sl_ctx_scratch(ctx, sz);
+    if (!row) return -SL_ENOMEM;
+    sl__row_write(row, p->types, vals, p->n);
+    sl_record o = {ts, NULL, 0, row, (uint32_t)sz};
+    if ((rc = sl_emit(out, &o))) return rc;
+  }
+  return sl_state_clear(st);
+}
+
 /* A CALC without WHERE whose columns are its input's, in order and type. */
 static int calc_is_identity(const sql_plan *p) {
   if (p->where || p->n != p->in->n) return 0;
@@ -1394,6 +2069,30 @@ static sl_stream *build_plan(sql_ctx *c, const sql_plan *p) {
     }
     return s;
   }
+  if (p->kind == SQL_P_JOIN) {
+    join_side_ud *sides = sl__sql_alloc(c->arena, 2 * sizeof *sides);
+    if (!sides) return NULL;
+    sides[0] = (join_side_ud){p, p->in, p->lk};
+    sides[1] = (join_side_ud){p, p->right, p->rk};
+    sl_stream *l = build_plan(c, p->in), *r = build_plan(c, p->right);
+    if (p->window) {
+      l = sl_name(sl_flat_map(l, restamp, (void *)p->in), "at window end: left");
+      r = sl_name(sl_flat_map(r, restamp, (void *)p->right), "at window end: right");
+    }
+    l = sl_key_by(l, join_key, &sides[0]);
+    r = sl_key_by(r, join_key, &sides[1]);
+    if (p->window) {
+      sl_window_spec w = {.kind = SL_WINDOW_TUMBLING, .time = SL_TIME_EVENT, .size_ms = 1, .late_tag = "late"};
+      return sl_name(sl_window_join(l, r, &w, window_join_pair, (void *)p), "window join");
+    }
+    if (p->interval)
+      return sl_name(sl_interval_join(l, r, p->lower, p->upper, interval_join_pair, (void *)p), "interval join");
+    return sl_name(sl_connect(l, r, regular_join_left, regular_join_right, (void *)p), "join");
+  }
+  if (p->kind == SQL_P_TOPN) {
+    sl_stream *keyed = sl_key_by(build_plan(c, p->in), topn_key, (void *)p);
+    return sl_name(sl_keyed_process(keyed, topn_add, topn_fire, (void *)p), "top-n");
+  }
   if (p->kind == SQL_P_WINASSIGN) {
     sl_stream *in = build_plan(c, p->in);
     return sl_name(sl_flat_map(in, win_assign, (void *)p), "windows");
@@ -1401,7 +2100,7 @@ static sl_stream *build_plan(sql_ctx *c, const sql_plan *p) {
   if (p->kind == SQL_P_WINAGG) {
     sl_stream *in = build_plan(c, p->in);
     sl_window_spec spec = {.kind = (sl_window_kind)p->wkind,
-                           .time = SL_TIME_EVENT,
+                           .time = p->proctime ? SL_TIME_PROCESSING : SL_TIME_EVENT,
                            .size_ms = p->size_ms,
                            .slide_ms = p->slide_ms,
                            .gap_ms = p->gap_ms,
@@ -1414,9 +2113,93 @@ static sl_stream *build_plan(sql_ctx *c, const sql_plan *p) {
   return sl_name(sl_flat_map(in, calc, (void *)p), "calc");
 }
 
+/* ---- the columns a query reads ----------------------------------------------- */
+
+static void expr_cols(const sql_expr *e, uint8_t *mask) {
+  if (!e) return;
+  if (e->op == SQL_E_COL) mask[e->col] = 1;
+  for (int i = 0; i < e->n; i++) expr_cols(e->args[i], mask);
+}
+
+/* need[i]: output column i of p is read above; marks what p reads of its
+ * inputs, down to each SCAN's `used`.  0 or -SL_ENOMEM. */
+static int mark_used(sql_ctx *c, sql_plan *p, const uint8_t *need) {
+  if (p->kind == SQL_P_SCAN) {
+    if (!(p->used = sl__sql_alloc(c->arena, (size_t)p->n + 1))) return -SL_ENOMEM;
+    memcpy(p->used, need, (size_t)p->n);
+    if (p->table->rowtime >= 0) p->used[p->table->rowtime] = 1;
+    return 0;
+  }
+  sql_plan *in = p->in;
+  uint8_t *m = sl__sql_alloc(c->arena, (size_t)in->n + 1);
+  if (!m) return -SL_ENOMEM;
+  switch (p->kind) {
+    case SQL_P_CALC:
+      for (int k = 0; k < p->n; k++)
+        if (need[k]) expr_cols(p->proj[k], m);
+      expr_cols(p->where, m);
+      break;
+    case SQL_P_WINASSIGN:
+      memcpy(m, need, (size_t)in->n);
+      if (p->time_col >= 0) m[p->time_col] = 1;
+      break;
+    case SQL_P_TOPN:
+      memcpy(m, need, (size_t)in->n);
+      for (int k = 0; k < p->n_part; k++) m[p->part[k]] = 1;
+      for (int k = 0; k < p->n_ord; k++) m[p->ord[k]] = 1;
+      break;
+    case SQL_P_JOIN: {
+      uint8_t *r = sl__sql_alloc(c->arena, (size_t)p->right->n + 1);
+      if (!r) return -SL_ENOMEM;
+      memcpy(m, need, (size_t)in->n);
+      memcpy(r, need + in->n, (size_t)p->right->n);
+      for (int k = 0; k < p->n_eq; k++) m[p->lk[k]] = 1, r[p->rk[k]] = 1;
+      int rc = mark_used(c, p->right, r);
+      if (rc) return rc;
+      break;
+    }
+    default: /* WINAGG: its input is [keys..., aggregate arguments...], all read */
+      memset(m, 1, (size_t)in->n);
+      break;
+  }
+  return mark_used(c, in, m);
+}
+
+int sl__sql_prune(sql_ctx *c, const sql_insert *ins, int n) {
+  for (int i = 0; i < n; i++) {
+    uint8_t *all = sl__sql_alloc(c->arena, (size_t)ins[i].plan->n + 1);
+    if (!all) return sl__sql_oom(c);
+    memset(all, 1, (size_t)ins[i].plan->n); /* the sink reads every column */
+    if (mark_used(c, ins[i].plan, all)) return sl__sql_oom(c);
+  }
+  return 0;
+}
+
 static int uses_files(const sql_plan *p) {
-  for (; p; p = p->in)
+  for (; p; p = p->in) {
     if (p->kind == SQL_P_SCAN && p->table->connector == SQL_CONN_FILESYSTEM) return 1;
+    if (p->right && uses_files(p->right)) return 1;
+  }
+  return 0;
+}
+
+/* Every node of the plan (both sides of joins): datagen rates, Top-N limits. */
+static int check_plan(sql_ctx *c, const sql_plan *p) {
+  for (; p; p = p->in) {
+    if (p->kind == SQL_P_SCAN && p->table->connector == SQL_CONN_DATAGEN) {
+      const char *rps = sl__sql_opt(p->table, "rows-per-second");
+      if (rps && sl_env_set(c->env, "source.datagen.rows-per-second", rps))
+        return sl__sql_error(c, -1, "table '%s': rows-per-second: %s", p->table->name,
+                             sl_env_last_error(c->env));
+    }
+    if (p->kind == SQL_P_TOPN && !p->limit)
+      return sl__sql_error(c, (int)p->size_ms,
+                           "%s() OVER needs WHERE %s <= N in the query around it (a Top-N without a "
+                           "limit would keep every row of the window)",
+                           p->rank ? "RANK" : "ROW_NUMBER", p->names[p->n - 1]);
+    int rc;
+    if (p->right && (rc = check_plan(c, p->right))) return rc;
+  }
   return 0;
 }
 
@@ -1428,14 +2211,16 @@ int sl__sql_build(sql_ctx *c, const sql_insert *ins, int n) {
     return sl__sql_error(c, -1, "%s", sl_env_last_error(c->env));
   for (int i = 0; i < n; i++) {
     const sql_table *t = ins[i].sink;
-    for (const sql_plan *p = ins[i].plan; p; p = p->in)
-      if (p->kind == SQL_P_SCAN && p->table->connector == SQL_CONN_DATAGEN) {
-        const char *rps = sl__sql_opt(p->table, "rows-per-second");
-        if (rps && sl_env_set(c->env, "source.datagen.rows-per-second", rps))
-          return sl__sql_error(c, -1, "table '%s': rows-per-second: %s", p->table->name,
-                           sl_env_last_error(c->env));
-      }
+    int rc = check_plan(c, ins[i].plan);
+    if (rc) return rc;
+    if ((rc = sl__sql_prune(c, &ins[i], 1))) return rc;
     sl_stream *s = build_plan(c, ins[i].plan);
+    if (c->sess->sink) { /* sl_sql_set_sink: the caller takes the rows */
+      rc = c->sess->sink(c->sess->sink_ud, t ? t->name : "", s);
+      if (rc) return sl__sql_error(c, -1, "the rows of INSERT INTO %s: %s", t ? t->name : "(print)",
+                                   sl_strerror(rc));
+      continue;
+    }
     sink_ud *su = sl__sql_alloc(c->arena, sizeof *su);
     if (!su) return sl__sql_oom(c);
     su->plan = ins[i].plan, su->sink = t;

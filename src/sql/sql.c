@@ -55,6 +55,11 @@ void sl_sql_set_output(sl_env *env, sl_sql_output_fn fn, void *ud) {
   if (s) s->out = fn, s->out_ud = ud;
 }
 
+void sl_sql_set_sink(sl_env *env, sl_sql_sink_fn fn, void *ud) {
+  sql_session *s = env ? session(env) : NULL;
+  if (s) s->sink = fn, s->sink_ud = ud;
+}
+
 static void output(sql_session *s, const char *text) {
   if (s->out) {
     s->out(s->out_ud, text);
@@ -310,7 +315,7 @@ static int check_watermark(sql_ctx *c, sql_table *t, int loc) {
   if (tl) {
     cJSON *tb;
     sl__sql_node_kind(tl, &tb);
-    sql_scope sc = {t->name, t->n_cols, t->names, t->types, NULL, NULL, NULL};
+    sql_scope sc = {t->name, t->n_cols, t->names, t->types, NULL, NULL, NULL, NULL};
     sql_expr *e = sl__sql_compile(&sub, sl__sql_j(tb, "val"), &sc);
     if (e && e->type.kind != SL__T_TIMESTAMP && e->type.kind != SL__T_BIGINT) {
       char tn[32];
@@ -647,6 +652,7 @@ int sl_sql_execute(sl_env *env, const char *text) {
       if (explain) {
         char *buf = NULL;
         size_t len = 0, cap = 0;
+        if ((rc = sl__sql_prune(&c, &one, 1))) break;
         sl__sql_explain(&one, 1, &buf, &len, &cap);
         if (buf) output(sess, buf);
         sl__free(buf);

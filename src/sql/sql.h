@@ -87,6 +87,8 @@ typedef struct sql_session {
   int ran; /* a job ran on the environment */
   sl_sql_output_fn out;
   void *out_ud;
+  sl_sql_sink_fn sink;  /* sl_sql_set_sink: rows of every INSERT go here */
+  void *sink_ud;
 } sql_session;
 
 /* The Nexmark event fields a nexmark table's columns name. */
@@ -172,6 +174,7 @@ typedef struct sql_scope {
   sql_agg_fn agg;
   void *agg_ud;
   const struct sql_scope *inner;
+  char *const *rels;      /* a join's: each column's relation (rel is NULL) */
 } sql_scope;
 
 /* Compile a parse-tree expression against the scope; NULL with the
@@ -198,7 +201,7 @@ int sl__sql_eval_expr(const sql_expr *e, sql_eval *ev, sl__val *out);
 
 /* ---- plans ---------------------------------------------------------------- */
 
-enum { SQL_P_SCAN = 1, SQL_P_CALC, SQL_P_WINAGG, SQL_P_WINASSIGN };
+enum { SQL_P_SCAN = 1, SQL_P_CALC, SQL_P_WINAGG, SQL_P_WINASSIGN, SQL_P_TOPN, SQL_P_JOIN };
 
 /* One aggregate of a windowed GROUP BY. */
 enum { SQL_AGG_COUNT_STAR, SQL_AGG_COUNT, SQL_AGG_SUM, SQL_AGG_MIN, SQL_AGG_MAX, SQL_AGG_AVG };
@@ -230,6 +233,31 @@ typedef struct sql_plan {
    * columns + window_start, window_end, one row per window of the row's
    * time column `time_col` (wkind, size_ms, slide_ms as above) */
   int time_col;
+  /* TOPN (ROW_NUMBER() / RANK() OVER (PARTITION BY window_start,
+   * window_end, ... ORDER BY ...) with WHERE rn <= limit around it): the
+   * input's columns + the number; per partition the best `limit` rows are
+   * kept and emitted when the window ends (time_col: window_end) */
+  int rank;            /* 0: ROW_NUMBER, 1: RANK (ties share a number) */
+  int n_part, n_ord;
+  int *part, *ord;     /* columns of in */
+  uint8_t *desc;       /* per ORDER BY column */
+  int64_t limit;       /* 0: not found yet (refused) */
+  sl_state_desc *top;  /* the kept rows */
+  /* JOIN (inner, equi): in is the left input, right the right one; the
+   * output is left's columns then right's (rels: each column's relation);
+   * lk[i] = rk[i] are the equalities.  window: one equality pairs the two
+   * sides' window_end (a window join: state lives until the window ends),
+   * else a regular join of append-only inputs (state kept for good) */
+  struct sql_plan *right;
+  char **rels;
+  int n_eq, window;
+  int *lk, *rk;
+  int wend;            /* JOIN: the window_end column of the output */
+  int proctime;        /* WINAGG: processing-time windows (PROCTIME()) */
+  int interval;        /* JOIN: ON bounds right.time - left.time to [lower, upper] ms */
+  uint8_t *used;       /* SCAN: the columns the query reads (NULL: all); the
+                          nexmark decode leaves the others NULL */
+  int64_t lower, upper;
 } sql_plan;
 
 /* One INSERT: the query's plan and the sink table. */
@@ -245,6 +273,9 @@ sql_plan *sl__sql_plan_select(sql_ctx *c, const cJSON *sel);
 int sl__sql_unique_names(sql_ctx *c, const sql_plan *p, int loc);
 /* EXPLAIN text of the inserts (or of one query when sink is NULL). */
 void sl__sql_explain(const sql_insert *ins, int n, char **buf, size_t *len, size_t *cap);
+/* Mark the columns each scan's rows need (sql_plan.used); EXPLAIN and
+ * sl__sql_build call it.  0 or sl__sql_oom. */
+int sl__sql_prune(sql_ctx *c, const sql_insert *ins, int n);
 /* Build the job of the inserts on c->env (public API calls only). */
 int sl__sql_build(sql_ctx *c, const sql_insert *ins, int n);
 
