@@ -78,7 +78,9 @@
  *             next run restores the checkpoint and is told of its own), so
  *             acknowledging is an optimisation, never a condition for
  *             exactly-once.  An error fails the job.
- *   close     once per opened reader, after the workers stopped.
+ *   close     once per opened reader, after the workers stopped (and after
+ *             the final checkpoint); sl_ctx_failed tells a failed job from
+ *             a stopped or ended one.
  *   free      once, when the environment is freed (also if never run).
  *
  * A source without position/seek restarts from the beginning after a
@@ -332,6 +334,12 @@ int64_t sl_ctx_monotonic_ns(const sl_ctx *ctx);
  * has failed: a call that waits on a peer (a full socket) should give up
  * soon.  0 in planning contexts. */
 int sl_ctx_stopping(const sl_ctx *ctx);
+
+/* Nonzero once the job has failed (an error, a checkpoint that could not
+ * complete), as opposed to stopped, cancelled or ended: in close, a
+ * connector keeps then what a restore will need (a replication slot)
+ * and releases it only after a clean stop.  0 in planning contexts. */
+int sl_ctx_failed(const sl_ctx *ctx);
 
 #ifdef __cplusplus
 }

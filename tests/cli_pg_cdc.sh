@@ -21,7 +21,8 @@
 #   - the slot's confirmed_flush_lsn: stays put without checkpoints (also
 #     after the 10 s status updates), covers the last transaction once a
 #     checkpoint completed;
-#   - slot.drop-on-stop drops the slot when the job is stopped;
+#   - slot.drop-on-stop drops the slot when the job is stopped, not when it
+#     fails;
 #   - the C API's typed rows and change kinds (pg_cdc_api_test.c).
 . "$(dirname "$0")/lib_cli.sh"
 . "$(dirname "$0")/pg_server.sh"
@@ -250,6 +251,21 @@ wait $job
 check "slot.drop-on-stop: dropped" test -z "$(slot_lsn sluice_quiet)"
 check "slot.drop-on-stop: said" contains "$TMP/quiet.log" \
   "replication slot 'sluice_quiet' dropped (slot.drop-on-stop)"
+
+# ---- slot.drop-on-stop keeps the slot when the job fails ----------------------
+# (a restore needs it; a TRUNCATE fails the job)
+PSQL -c "CREATE TABLE tr (id int PRIMARY KEY)" -c "INSERT INTO tr VALUES (1)"
+"$SLUICE" run upper --input "$U?table-name=tr&scan.mode=cdc&slot.drop-on-stop=true" \
+  >/dev/null 2>"$TMP/tr.log" &
+job=$!
+check "failed job: the slot streams" wait_for 30 is_active sluice_tr
+PSQL -c "TRUNCATE tr"
+wait $job
+rc=$?
+check "failed job: failed" test $rc -ne 0 -a $rc -ne 130
+check "failed job: why" contains "$TMP/tr.log" "PostgreSQL table 'tr' was truncated"
+check "failed job: the slot kept (slot.drop-on-stop drops on a stop only)" test -n "$(slot_lsn sluice_tr)"
+PSQL -c "SELECT pg_drop_replication_slot('sluice_tr')" >/dev/null
 
 # ---- the C API: typed rows and change kinds ----------------------------------
 "${SL_PG_CDC_API_TEST:?}" >"$TMP/api.out" 2>&1

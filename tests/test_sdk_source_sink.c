@@ -775,6 +775,48 @@ static void test_declined_checkpoints_never_complete(void) {
   free(j);
 }
 
+/* ---- close: a failed job told from a stopped one ---------------------------------------- */
+
+typedef struct fc_src {
+  int fail;
+  int closed, failed_at_close;
+} fc_src;
+static int fc_open(void *ud, sl_ctx *ctx, void **reader) {
+  (void)ctx;
+  *reader = ud;
+  return 0;
+}
+static int fc_poll(void *reader, sl_ctx *ctx, int budget) {
+  (void)budget;
+  fc_src *f = reader;
+  CHECK_EQ_INT(sl_ctx_failed(ctx), 0);
+  if (f->fail) return sl_ctx_error(ctx, -SL_EIO, "replication stream broke");
+  return emit_kv(ctx, "k", 1) ? -SL_EINTERNAL : SL_POLL_END;
+}
+static void fc_close(void *reader, sl_ctx *ctx) {
+  fc_src *f = reader;
+  f->closed++;
+  f->failed_at_close = sl_ctx_failed(ctx);
+}
+
+static void test_close_tells_failure(void) {
+  static const sl_source_ops ops = {.version = SL_CONNECTOR_VERSION, .kind = "fc",
+                                    .open = fc_open, .poll = fc_poll, .close = fc_close};
+  for (int fail = 0; fail < 2; fail++) {
+    fc_src f = {.fail = fail, .failed_at_close = -1};
+    sl_env *env = env_p(1);
+    sl_collect *out = sl_collect_new();
+    CHECK_EQ_INT(sl_sink_to(sl_source_stream(env, sl_source_new(&ops, &f, 0)),
+                            sl_collect_sink(out)), 0);
+    CHECK_EQ_INT(sl_execute(env, "fc"), fail ? -SL_EIO : 0);
+    CHECK_EQ_INT(f.closed, 1);
+    CHECK_EQ_INT(f.failed_at_close, fail); /* a failure, not an end (or a stop) */
+    sl_collect_free(out);
+    sl_env_free(env);
+  }
+  CHECK_EQ_INT(sl_ctx_failed(NULL), 0);
+}
+
 int main(void) {
   scratch_init("/tmp/sl_test_sdk", 1);
   RUN(test_handles_validated);
@@ -785,5 +827,6 @@ int main(void) {
   RUN(test_wake_from_own_thread);
   RUN(test_checkpoint_complete_reaches_readers);
   RUN(test_declined_checkpoints_never_complete);
+  RUN(test_close_tells_failure);
   TEST_MAIN_END();
 }

@@ -385,7 +385,9 @@ static void src_close(void *reader, sl_ctx *ctx) {
   pg_reader *r = reader;
   PQclear(r->res);
   if (r->c) PQfinish(r->c);
-  if (r->st) sl__pg_stream_close(r->st, ctx, sl_ctx_stopping(ctx));
+  /* slot.drop-on-stop: after a stop or cancel, never after a failure (the
+   * restore needs the slot) */
+  if (r->st) sl__pg_stream_close(r->st, ctx, sl_ctx_stopping(ctx) && !sl_ctx_failed(ctx));
   sl__pg_buf_free(&r->line);
   sl__pg_buf_free(&r->key);
   sl__free(r->own), sl__free(r->rows), sl__free(r->done), sl__free(r->cols);

@@ -231,6 +231,10 @@ int64_t sl_ctx_monotonic_ns(const sl_ctx *ctx) {
   return ctx && ctx->inst && ctx->inst->w->now_ns ? ctx->inst->w->now_ns : sl__now_ns();
 }
 
+int sl_ctx_failed(const sl_ctx *ctx) {
+  return ctx && ctx->inst ? sl__failed(ctx->inst->job) : 0;
+}
+
 int sl_ctx_stopping(const sl_ctx *ctx) {
   if (!ctx || !ctx->inst) return 0;
   return sl__cancelled(ctx->inst) || sl__failed(ctx->inst->job);
