@@ -29,7 +29,9 @@
  *           table is read as of the restore past the same row counts (and
  *           split bounds from the new min/max).  cdc: the split entries are
  *           checked but not used: after the stream began every split is
- *           done; before, the whole table is read again (at-least-once).
+ *           done, and position declines every checkpoint before (so no
+ *           completed checkpoint of this code is restored mid-snapshot;
+ *           an older one is: the whole table is read again).
  *
  * scan.mode=cdc (pg_cdc.c): plan also sets up the publication and the
  * slot, whose exported snapshot replaces the planner's; subtask 0's reader
