@@ -991,8 +991,9 @@ int sl_kafka_source_set_watermarks(sl_source *src, const sl_watermark_strategy *
  *                                jobs reading one table need different ones
  *   decoding.plugin.name         cdc: pgoutput (the only one; the default)
  *   slot.drop-on-stop            cdc: true drops the slot when the job
- *                                ends (a stop, a cancel, also a failure;
- *                                not a SIGKILL), so the server keeps no WAL
+ *                                is stopped or cancelled (not when it
+ *                                fails, nor on a SIGKILL: a restore needs
+ *                                the slot), so the server keeps no WAL
  *                                for it, and a restore cannot go on (default
  *                                false: the slot keeps the WAL since the
  *                                last completed checkpoint, so a restore
@@ -1081,14 +1082,17 @@ int sl_kafka_source_set_watermarks(sl_source *src, const sl_watermark_strategy *
  * change reaches the output once.  The slot's confirmed position
  * (pg_replication_slots.confirmed_flush_lsn) is advanced only to what a
  * completed checkpoint covers (checkpoint_complete), in the standby status
- * updates sent every 10 s and when the server asks.  Until the snapshot is
- * read completely (the stream has not begun), a restore is at-least-once:
- * the whole table is read again in a new snapshot (the table changed, so
- * the old splits' bounds and row counts say nothing) and the stream
- * replays from the slot's start, so rows and changes since the first
- * snapshot may come twice (a consumer that upserts by key ends in the
- * exact state); from the first checkpoint after the snapshot on it is
- * exact.  Without checkpoints a restart reads a new snapshot.  The
+ * updates sent every 10 s and when the server asks.  While the snapshot
+ * is read (until every split is read and the stream began) the readers
+ * decline checkpoints (Flink CDC's legacy source; logged at info, counted
+ * as failed checkpoints, the job goes on), so every completed checkpoint
+ * is past the snapshot: a crash during the snapshot leaves no checkpoint
+ * of this run, and `--restore latest` then starts afresh (the leftover
+ * slot dropped, a new snapshot), as a job that does not restore.  A stop
+ * during the snapshot fails the job (its final checkpoint is declined;
+ * nothing since the last completed checkpoint is committed).  So with an
+ * exactly-once sink every row and change reaches the output once across
+ * crashes.  Without checkpoints a restart reads a new snapshot.  The
  * stream's reader sends the server nothing but status updates and does
  * not block (the socket is its wait_fd). */
 sl_source *sl_postgres_source(const char *conninfo, const sl_option *options, size_t n);

@@ -47,6 +47,24 @@
  *             polls: write the reader's position (at most cap bytes; more
  *             fails the checkpoint).  Every record emitted before the call
  *             is covered by the position; every record after it is not.
+ *             Or decline the checkpoint: `return sl_ctx_decline_checkpoint(
+ *             ctx, "why")` (SL_POSITION_DECLINE) when no position written
+ *             now could be restored exactly (Flink CDC's legacy source
+ *             while it reads its snapshot).  The checkpoint then never
+ *             completes: it runs through the job as usual (barriers,
+ *             snapshots, sinks' precommit) but is discarded at the end --
+ *             its files removed, no sink's commit_ckpt and no source's
+ *             checkpoint_complete for it, never restorable; a 2PC sink's
+ *             data of it is made visible only by the next checkpoint that
+ *             completes, which covers it.  The engine logs "source 'NAME'
+ *             (subtask i/P) declined checkpoint N: why" at info and counts
+ *             it as failed in the checkpoint statistics (its reason
+ *             starting "declined"), but the job goes on whatever else
+ *             fails checkpoints, and the next trigger proceeds normally.
+ *             A savepoint declined answers its requester with an error; a
+ *             final checkpoint declined (a job stopped while a source
+ *             declines) fails the job, so no sink commits output it does
+ *             not cover.
  *   checkpoint_complete   optional (contract version 2): checkpoint `id`
  *             is complete -- durable with every operator's state -- so what
  *             the reader's position for it covered may be acknowledged
@@ -60,7 +78,9 @@
  *             next run restores the checkpoint and is told of its own), so
  *             acknowledging is an optimisation, never a condition for
  *             exactly-once.  An error fails the job.
- *   close     once per opened reader, after the workers stopped.
+ *   close     once per opened reader, after the workers stopped (and after
+ *             the final checkpoint); sl_ctx_failed tells a failed job from
+ *             a stopped or ended one.
  *   free      once, when the environment is freed (also if never run).
  *
  * A source without position/seek restarts from the beginning after a
@@ -172,6 +192,20 @@ typedef struct sl_source_ops {
   /* Optional, version >= 2: checkpoint `id` completed (see the top). */
   int (*checkpoint_complete)(void *reader, sl_ctx *ctx, int64_t id);
 } sl_source_ops;
+
+/* position's "not now" (see position at the top): a positive result, not
+ * an error. */
+enum { SL_POSITION_DECLINE = 1 };
+
+/* Decline the checkpoint a position call is for, saying why (printf-style;
+ * the reason is logged and kept in the checkpoint statistics).  Returns
+ * SL_POSITION_DECLINE, for `return sl_ctx_decline_checkpoint(ctx, ...)`.
+ * Only in position; elsewhere it does nothing and returns -SL_EINVAL. */
+int sl_ctx_decline_checkpoint(sl_ctx *ctx, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
 
 /* Flags of sl_source_new. */
 #define SL_SOURCE_NONPARALLEL 1u /* one reader, on subtask 0 */
@@ -300,6 +334,12 @@ int64_t sl_ctx_monotonic_ns(const sl_ctx *ctx);
  * has failed: a call that waits on a peer (a full socket) should give up
  * soon.  0 in planning contexts. */
 int sl_ctx_stopping(const sl_ctx *ctx);
+
+/* Nonzero once the job has failed (an error, a checkpoint that could not
+ * complete), as opposed to stopped, cancelled or ended: in close, a
+ * connector keeps then what a restore will need (a replication slot)
+ * and releases it only after a clean stop.  0 in planning contexts. */
+int sl_ctx_failed(const sl_ctx *ctx);
 
 #ifdef __cplusplus
 }

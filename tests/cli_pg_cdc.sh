@@ -14,12 +14,15 @@
 #     parallelism (and number of snapshot splits), more changes: the committed lines are exactly the
 #     snapshot plus one line per insert and per update (a reference built
 #     from the statements the test ran), the deletes counted in the log;
-#   - a SIGKILL while the snapshot is read: at-least-once (every row of the
-#     final table in the output, nothing else);
+#   - a SIGKILL while the snapshot is read (test builds: a fault point
+#     slows the FETCHes and kills at one): the checkpoints meanwhile are
+#     declined, none completes, and the restore (`--restore latest` finding
+#     none) starts afresh: every row and change exactly once;
 #   - the slot's confirmed_flush_lsn: stays put without checkpoints (also
 #     after the 10 s status updates), covers the last transaction once a
 #     checkpoint completed;
-#   - slot.drop-on-stop drops the slot when the job is stopped;
+#   - slot.drop-on-stop drops the slot when the job is stopped, not when it
+#     fails;
 #   - the C API's typed rows and change kinds (pg_cdc_api_test.c).
 . "$(dirname "$0")/lib_cli.sh"
 . "$(dirname "$0")/pg_server.sh"
@@ -168,35 +171,54 @@ check "ev: each change exactly once" cmp -s "$TMP/ev.got" "$TMP/ev.want"
 d1=$(grep -o '[0-9]* deletes in this run' "$TMP/ev2.log" | awk '{ print $1 }')
 check "ev: the second run counted its deletes" test "${d1:-0}" -ge 1
 
-# ---- a SIGKILL while the snapshot is read: at-least-once ---------------------
-# (the splits not finished are read again in a new snapshot, the stream
-# replays from the slot's start: every row of the final table is in the
-# output, and nothing that was never a row's value)
+# ---- a SIGKILL while the snapshot is read: exactly-once --------------------
+# (no checkpoint completes while the snapshot is read: the readers decline
+# them; the restore finds none, so it starts afresh -- the leftover slot
+# dropped, a new snapshot -- and every row and change is in the committed
+# output once.  Test builds only: a fault point slows each FETCH and kills
+# the job at a given one.)
+if [ "${SL_FAULT_INJECTION:-}" = ON ]; then
 PSQL -c "CREATE TABLE ms (id bigint PRIMARY KEY, v text)" \
   -c "INSERT INTO ms SELECT g, 's' || g FROM generate_series(1, 20000) g"
-MSU="$U?table-name=ms&scan.mode=cdc&slot.name=ms_slot&scan.fetch-size=1"
+MSU="$U?table-name=ms&scan.mode=cdc&slot.name=ms_slot&scan.fetch-size=50"
 RUNM=(run upper --input "$MSU" --output "$TMP/ms_out/" --checkpoint-dir "$TMP/ckm"
-  --checkpoint-interval 50ms --restore latest -D sink.rolling-policy.inactivity-interval=20ms
+  --checkpoint-interval 100ms --restore latest -D sink.rolling-policy.inactivity-interval=20ms
   -D sink.rolling-policy.rollover-interval=50ms)
-"$SLUICE" "${RUNM[@]}" -p 2 >/dev/null 2>"$TMP/ms1.log" &
-job=$!
-wait_for 60 lines_ge "$TMP/ms_out" 5000 # (some splits read, the bounds move with the inserts)
-PSQL -c "UPDATE ms SET v = 'u' || id WHERE id <= 50" -c "DELETE FROM ms WHERE (id - 1) % 2500 < 10 AND id > 50" \
+# 400 FETCHes of 50 rows, each 10 ms slower (the snapshot spans ~20 checkpoint
+# triggers); SIGKILL at the 200th
+SLUICE_FAULT=pg-fetch:200 SLUICE_FAULT_DELAY=pg-fetch:10 "$SLUICE" "${RUNM[@]}" -p 2 \
+  >/dev/null 2>"$TMP/ms1.log"
+check "snapshot killed: by the fault point" test $? -eq 137
+check "snapshot killed: checkpoints declined meanwhile" grep -Eq \
+  "source '[^']*' \(subtask [12]/2\) declined checkpoint [0-9]+: snapshot still being read" "$TMP/ms1.log"
+check "snapshot killed: none completed" test -z "$(ls "$TMP"/ckm/chk-*/_metadata 2>/dev/null)"
+check "snapshot killed: nothing committed" test -z "$(ls "$TMP"/ms_out/part-* 2>/dev/null)"
+# changes while it is down (in the new snapshot)
+PSQL -c "UPDATE ms SET v = 'u' || id WHERE id <= 50" -c "DELETE FROM ms WHERE id BETWEEN 10001 AND 10010" \
   -c "INSERT INTO ms SELECT g, 'i' || g FROM generate_series(100001, 100010) g"
-kill -KILL $job
-wait $job 2>/dev/null
-echo "  killed with $(cat "$TMP"/ms_out/part-* | wc -l) of 20000 snapshot rows committed"
+PSQL -A -t -F, -c "SELECT id, upper(v) FROM ms" >"$TMP/ms.ref"
+n_snap=$(wc -l <"$TMP/ms.ref")
 "$SLUICE" "${RUNM[@]}" -p 3 >/dev/null 2>"$TMP/ms2.log" &
 job=$!
-PSQL -A -t -F, -c "SELECT id, upper(v) FROM ms" | LC_ALL=C sort >"$TMP/ms.final"
-has_final() { LC_ALL=C sort -u "$TMP"/ms_out/part-* >"$TMP/ms.got" 2>/dev/null; [ -z "$(LC_ALL=C comm -23 "$TMP/ms.final" "$TMP/ms.got")" ]; }
-check "snapshot killed: every row of the table in the output" wait_for 60 has_final
+check "snapshot killed: the restore committed the new snapshot" wait_for 60 lines_ge "$TMP/ms_out" "$n_snap"
+check "snapshot killed: the slot streams" wait_for 30 is_active ms_slot
+# changes after the snapshot (in the stream)
+PSQL -c "INSERT INTO ms SELECT g, 'j' || g FROM generate_series(200001, 200010) g" \
+  -c "UPDATE ms SET v = 'w' || id WHERE id BETWEEN 51 AND 60" -c "DELETE FROM ms WHERE id = 61"
+{ seq 200001 200010 | awk '{ print $1 ",J" $1 }'; seq 51 60 | awk '{ print $1 ",W" $1 }'; } >>"$TMP/ms.ref"
+want=$(wc -l <"$TMP/ms.ref")
+check "snapshot killed: every change committed" wait_for 60 lines_ge "$TMP/ms_out" "$want"
+sleep 0.5 # (a duplicate would come now)
 kill -TERM $job
 wait $job
-{ seq 1 20000 | awk '{ print $1 ",S" $1 }'; seq 1 50 | awk '{ print $1 ",U" $1 }'
-  seq 100001 100010 | awk '{ print $1 ",I" $1 }'; } | LC_ALL=C sort >"$TMP/ms.possible"
-LC_ALL=C sort -u "$TMP"/ms_out/part-* >"$TMP/ms.got"
-check "snapshot killed: nothing that was never a row" test -z "$(LC_ALL=C comm -23 "$TMP/ms.got" "$TMP/ms.possible")"
+check "snapshot killed: stopped" test $? -eq 130
+check "snapshot killed: no checkpoint to restore, a fresh start" contains "$TMP/ms2.log" \
+  "replication slot 'ms_slot' exists but the job does not restore: dropped and made anew"
+LC_ALL=C sort "$TMP"/ms_out/part-* >"$TMP/ms.got"
+LC_ALL=C sort "$TMP/ms.ref" >"$TMP/ms.want"
+check "snapshot killed: each row and change exactly once" cmp -s "$TMP/ms.got" "$TMP/ms.want"
+[ $fails -eq 0 ] || { diff "$TMP/ms.got" "$TMP/ms.want" | head -20 >&2; grep -v INFO "$TMP"/ms*.log | tail >&2; }
+fi
 
 # ---- damaged or foreign positions ------------------------------------------
 cp -r "$TMP/ck" "$TMP/ck_bad"
@@ -229,6 +251,21 @@ wait $job
 check "slot.drop-on-stop: dropped" test -z "$(slot_lsn sluice_quiet)"
 check "slot.drop-on-stop: said" contains "$TMP/quiet.log" \
   "replication slot 'sluice_quiet' dropped (slot.drop-on-stop)"
+
+# ---- slot.drop-on-stop keeps the slot when the job fails ----------------------
+# (a restore needs it; a TRUNCATE fails the job)
+PSQL -c "CREATE TABLE tr (id int PRIMARY KEY)" -c "INSERT INTO tr VALUES (1)"
+"$SLUICE" run upper --input "$U?table-name=tr&scan.mode=cdc&slot.drop-on-stop=true" \
+  >/dev/null 2>"$TMP/tr.log" &
+job=$!
+check "failed job: the slot streams" wait_for 30 is_active sluice_tr
+PSQL -c "TRUNCATE tr"
+wait $job
+rc=$?
+check "failed job: failed" test $rc -ne 0 -a $rc -ne 130
+check "failed job: why" contains "$TMP/tr.log" "PostgreSQL table 'tr' was truncated"
+check "failed job: the slot kept (slot.drop-on-stop drops on a stop only)" test -n "$(slot_lsn sluice_tr)"
+PSQL -c "SELECT pg_drop_replication_slot('sluice_tr')" >/dev/null
 
 # ---- the C API: typed rows and change kinds ----------------------------------
 "${SL_PG_CDC_API_TEST:?}" >"$TMP/api.out" 2>&1

@@ -8,13 +8,15 @@
  * gives configuration, subtask, logger; sl_ctx_wake from a thread of the
  * connector's own delivers everything; checkpoint_complete reaches each
  * reader once per completed checkpoint it took a position for, on its
- * thread, never for a failed one.  (Exactly-once across SIGKILL with
+ * thread, never for a failed one; a checkpoint a source declines never
+ * completes (no sink commits it) and does not fail the job.  (Exactly-once across SIGKILL with
  * a custom source and transactional sink: tests/cli_sdk_exactly_once.sh.)
  */
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "sluice.h"
 #include "sluice_connector.h"
@@ -583,6 +585,238 @@ static void test_checkpoint_complete_reaches_readers(void) {
   sl_env_free(env);
 }
 
+/* ---- declined checkpoints -------------------------------------------------------- */
+
+/* Subtask 0 of a P=2 source declines its first DC_K positions (Flink CDC's
+ * legacy source while its snapshot is read); a two-phase-commit sink keeps
+ * per checkpoint what it pre-committed and what was committed. */
+#define DC_K 3
+#define DC_MAX 256
+typedef struct dc_job {
+  _Atomic int n_pos0, n_done1;
+  int64_t done1[DC_MAX];          /* checkpoint_complete on subtask 1 */
+  int64_t done0[DC_MAX];
+  int n_done0;
+  _Atomic int emitted;
+  int64_t t0;
+  pthread_mutex_t mu;
+  int64_t pre[DC_MAX], committed[DC_MAX]; /* sink: precommit / commit_ckpt ids */
+  int n_pre, n_committed;
+  int64_t visible;           /* records committed */
+  int64_t written;           /* records written */
+  char log[512];
+  int bad_decline_rc;
+} dc_job;
+typedef struct dc_writer {
+  dc_job *j;
+  int64_t buffered;
+  int64_t pend_id[DC_MAX], pend_n[DC_MAX];
+  int n_pend;
+} dc_writer;
+
+static int dc_open(void *ud, sl_ctx *ctx, void **reader) {
+  (void)ctx;
+  *reader = ud;
+  return 0;
+}
+static int dc_poll(void *reader, sl_ctx *ctx, int budget) {
+  (void)budget;
+  dc_job *j = reader;
+  /* until subtask 1 heard of 2 completed checkpoints (20 s: the test fails) */
+  if (atomic_load(&j->n_done1) >= 2 || now_ms() - j->t0 > 20000) return SL_POLL_END;
+  char v[32];
+  int len = snprintf(v, sizeof v, "%d-%d", sl_ctx_subtask(ctx), atomic_fetch_add(&j->emitted, 1));
+  sl_record rec = {SL_NO_TIMESTAMP, NULL, 0, v, (uint32_t)len};
+  int rc = sl_ctx_emit(ctx, &rec);
+  return rc ? rc : SL_POLL_IDLE;
+}
+static int dc_position(void *reader, sl_ctx *ctx, uint8_t *buf, size_t cap, size_t *len) {
+  (void)buf, (void)cap;
+  dc_job *j = reader;
+  *len = 0;
+  if (sl_ctx_subtask(ctx) == 0 && atomic_fetch_add(&j->n_pos0, 1) < DC_K)
+    return sl_ctx_decline_checkpoint(ctx, "warming up (%d)", 7);
+  return 0;
+}
+static int dc_seek(void *reader, sl_ctx *ctx, const uint8_t *const *blobs, const size_t *lens,
+                   int n) {
+  (void)reader, (void)ctx, (void)blobs, (void)lens, (void)n;
+  return 0;
+}
+static int dc_complete(void *reader, sl_ctx *ctx, int64_t id) {
+  dc_job *j = reader;
+  if (sl_ctx_subtask(ctx) == 1) {
+    int k = atomic_load(&j->n_done1);
+    if (k < DC_MAX) j->done1[k] = id;
+    atomic_store(&j->n_done1, k + 1);
+  } else if (j->n_done0 < DC_MAX) {
+    j->done0[j->n_done0++] = id;
+  }
+  return 0;
+}
+static const sl_source_ops dc_src_ops = {.version = SL_CONNECTOR_VERSION, .kind = "dc",
+                                         .open = dc_open, .poll = dc_poll,
+                                         .position = dc_position, .seek = dc_seek,
+                                         .checkpoint_complete = dc_complete};
+
+static int dcs_open(void *ud, sl_ctx *ctx, void **writer) {
+  (void)ctx;
+  dc_writer *w = calloc(1, sizeof *w);
+  if (!w) return -SL_ENOMEM;
+  w->j = ud;
+  *writer = w;
+  return 0;
+}
+static int dcs_write(void *writer, sl_ctx *ctx, const sl_record *r) {
+  (void)ctx, (void)r;
+  dc_writer *w = writer;
+  w->buffered++;
+  pthread_mutex_lock(&w->j->mu);
+  w->j->written++;
+  pthread_mutex_unlock(&w->j->mu);
+  return 0;
+}
+static int dcs_precommit(void *writer, sl_ctx *ctx, int64_t id, uint8_t *buf, size_t cap,
+                         size_t *len) {
+  (void)ctx, (void)buf, (void)cap;
+  dc_writer *w = writer;
+  *len = 0;
+  if (w->n_pend < DC_MAX) w->pend_id[w->n_pend] = id, w->pend_n[w->n_pend++] = w->buffered;
+  w->buffered = 0;
+  pthread_mutex_lock(&w->j->mu);
+  if (w->j->n_pre < DC_MAX) w->j->pre[w->j->n_pre++] = id;
+  pthread_mutex_unlock(&w->j->mu);
+  return 0;
+}
+static int dcs_commit_ckpt(void *writer, sl_ctx *ctx, int64_t id) {
+  (void)ctx;
+  dc_writer *w = writer;
+  int k = 0;
+  int64_t n = 0;
+  for (; k < w->n_pend && w->pend_id[k] <= id; k++) n += w->pend_n[k];
+  memmove(w->pend_id, w->pend_id + k, sizeof w->pend_id[0] * (size_t)(w->n_pend - k));
+  memmove(w->pend_n, w->pend_n + k, sizeof w->pend_n[0] * (size_t)(w->n_pend - k));
+  w->n_pend -= k;
+  pthread_mutex_lock(&w->j->mu);
+  if (w->j->n_committed < DC_MAX) w->j->committed[w->j->n_committed++] = id;
+  w->j->visible += n;
+  pthread_mutex_unlock(&w->j->mu);
+  return 0;
+}
+static int dcs_recover(void *ud, sl_ctx *ctx, const uint8_t *const *blobs, const size_t *lens,
+                       int n, const char *const *names) {
+  (void)ud, (void)ctx, (void)blobs, (void)lens, (void)n, (void)names;
+  return 0;
+}
+static void dcs_close(void *writer, sl_ctx *ctx, int ok) {
+  (void)ctx, (void)ok;
+  free(writer);
+}
+static const sl_sink_ops dc_sink_ops = {.version = SL_CONNECTOR_VERSION, .kind = "dc2pc",
+                                        .open = dcs_open, .write = dcs_write,
+                                        .close = dcs_close, .precommit = dcs_precommit,
+                                        .commit_ckpt = dcs_commit_ckpt,
+                                        .recover = dcs_recover};
+
+static void dc_log(void *ud, sl_log_level level, const char *scope, const char *msg) {
+  (void)scope;
+  dc_job *j = ud;
+  if (level != SL_LOG_INFO || !strstr(msg, "declined checkpoint 1:")) return;
+  pthread_mutex_lock(&j->mu);
+  snprintf(j->log, sizeof j->log, "%s", msg);
+  pthread_mutex_unlock(&j->mu);
+}
+
+static void test_declined_checkpoints_never_complete(void) {
+  dc_job *j = calloc(1, sizeof *j);
+  pthread_mutex_init(&j->mu, NULL);
+  j->t0 = now_ms();
+  sl_env *env = env_p(2);
+  sl_env_set_logger(env, dc_log, j);
+  sl_env_set(env, "execution.checkpointing.interval", "5ms");
+  char path[4200];
+  sl_env_set(env, "state.checkpoints.dir", tpath(path, sizeof path, "dc"));
+  sl_stream *st = sl_source_stream(env, sl_source_new(&dc_src_ops, j, 0));
+  CHECK_EQ_INT(sl_sink_to(st, sl_sink_new(&dc_sink_ops, j, 0)), 0);
+  CHECK_EQ_INT(sl_execute(env, "dc"), 0); /* declines do not fail the job */
+  sl_job_stats js;
+  sl_job_stats_get(env, &js);
+  sl_env_free(env);
+  CHECK(now_ms() - j->t0 < 20000);
+  /* checkpoints 1..K were declined: no source and no sink heard of them */
+  CHECK(atomic_load(&j->n_done1) >= 2);
+  CHECK_EQ_INT(j->done1[0], DC_K + 1); /* the next trigger proceeds normally */
+  for (int i = 0; i < atomic_load(&j->n_done1) && i < DC_MAX; i++) CHECK(j->done1[i] > DC_K);
+  for (int i = 0; i < j->n_done0; i++) CHECK(j->done0[i] > DC_K);
+  CHECK(j->n_committed >= 2);
+  for (int i = 0; i < j->n_committed; i++) CHECK(j->committed[i] > DC_K);
+  /* ... though the sink pre-committed them (the checkpoint ran through) */
+  int pre1 = 0;
+  for (int i = 0; i < j->n_pre; i++) pre1 += j->pre[i] == 1;
+  CHECK_EQ_INT(pre1, 2);
+  /* everything written became visible once, through completed checkpoints
+   * (the final one included) */
+  CHECK_EQ_INT(j->visible, j->written);
+  CHECK_EQ_INT(j->written, atomic_load(&j->emitted));
+  /* the completed checkpoints counted: K+1, K+2, ..., and the final one */
+  CHECK(js.checkpoints >= 3);
+  /* the decline is logged, naming the operator, the subtask and why */
+  CHECK(strstr(j->log, "source '") != NULL);
+  CHECK(strstr(j->log, "(subtask 1/2) declined checkpoint 1: warming up (7)") != NULL);
+  /* declined checkpoints left no directory behind */
+  char d[4300];
+  for (int id = 1; id <= DC_K; id++) {
+    snprintf(d, sizeof d, "%s/chk-%d", path, id);
+    CHECK(access(d, F_OK) != 0);
+  }
+  /* outside position the call does nothing */
+  CHECK_EQ_INT(sl_ctx_decline_checkpoint(NULL, "x"), -SL_EINVAL);
+  pthread_mutex_destroy(&j->mu);
+  free(j);
+}
+
+/* ---- close: a failed job told from a stopped one ---------------------------------------- */
+
+typedef struct fc_src {
+  int fail;
+  int closed, failed_at_close;
+} fc_src;
+static int fc_open(void *ud, sl_ctx *ctx, void **reader) {
+  (void)ctx;
+  *reader = ud;
+  return 0;
+}
+static int fc_poll(void *reader, sl_ctx *ctx, int budget) {
+  (void)budget;
+  fc_src *f = reader;
+  CHECK_EQ_INT(sl_ctx_failed(ctx), 0);
+  if (f->fail) return sl_ctx_error(ctx, -SL_EIO, "replication stream broke");
+  return emit_kv(ctx, "k", 1) ? -SL_EINTERNAL : SL_POLL_END;
+}
+static void fc_close(void *reader, sl_ctx *ctx) {
+  fc_src *f = reader;
+  f->closed++;
+  f->failed_at_close = sl_ctx_failed(ctx);
+}
+
+static void test_close_tells_failure(void) {
+  static const sl_source_ops ops = {.version = SL_CONNECTOR_VERSION, .kind = "fc",
+                                    .open = fc_open, .poll = fc_poll, .close = fc_close};
+  for (int fail = 0; fail < 2; fail++) {
+    fc_src f = {.fail = fail, .failed_at_close = -1};
+    sl_env *env = env_p(1);
+    sl_collect *out = sl_collect_new();
+    CHECK_EQ_INT(sl_sink_to(sl_source_stream(env, sl_source_new(&ops, &f, 0)),
+                            sl_collect_sink(out)), 0);
+    CHECK_EQ_INT(sl_execute(env, "fc"), fail ? -SL_EIO : 0);
+    CHECK_EQ_INT(f.closed, 1);
+    CHECK_EQ_INT(f.failed_at_close, fail); /* a failure, not an end (or a stop) */
+    sl_collect_free(out);
+    sl_env_free(env);
+  }
+  CHECK_EQ_INT(sl_ctx_failed(NULL), 0);
+}
+
 int main(void) {
   scratch_init("/tmp/sl_test_sdk", 1);
   RUN(test_handles_validated);
@@ -592,5 +826,7 @@ int main(void) {
   RUN(test_context_gives_config_subtask_logger);
   RUN(test_wake_from_own_thread);
   RUN(test_checkpoint_complete_reaches_readers);
+  RUN(test_declined_checkpoints_never_complete);
+  RUN(test_close_tells_failure);
   TEST_MAIN_END();
 }

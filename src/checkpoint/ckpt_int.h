@@ -76,6 +76,11 @@ typedef struct sl__ckpt {
   _Atomic uint32_t n_align;
   uint32_t n_dur;
   _Atomic int64_t align_max_ns; /* of the one in flight (statistics) */
+  /* the newest checkpoint a source declined (under mu) and why: it is
+   * discarded instead of completed (sl_ctx_decline_checkpoint) */
+  int64_t declined;
+  char decline_why[512];
+  int64_t n_declined; /* count, for inspection */
 } sl__ckpt;
 
 /* The checkpointing state of inst. */
@@ -92,6 +97,8 @@ int sl__ckpt_snapshot(sl__inst *inst, int64_t id);
 /* Release inst's written snapshot (its owner's thread). */
 void sl__ckpt_release(sl__inst *inst);
 int sl__ckpt_aligned(sl__inst *inst, int64_t id, int64_t align_start_ns);
+/* Source inst declined checkpoint id, saying why. */
+void sl__ckpt_decline(sl__inst *inst, int64_t id, const char *why);
 
 /* coordinator.c */
 /* Checkpoint id starts (directory chk-<id>, or `savepoint` when it is one). */

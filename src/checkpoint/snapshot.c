@@ -31,9 +31,15 @@ static int meta_blob(sl__inst *inst, int64_t id, uint8_t **out, size_t *len) {
   if (!b) return -SL_ENOMEM;
   if (inst->op->kind == SL__OP_SOURCE && inst->impl && inst->op->source->ops->position) {
     inst->ctx.ckpt_taking = id;
+    inst->ctx.decline[0] = 0;
     rc = inst->op->source->ops->position(inst->impl, &inst->ctx, b + 8, META_MAX, &n);
     inst->ctx.ckpt_taking = 0;
-    if (!rc) sl__ckpt_per_of(inst->job->ckpt, inst)->positioned = id;
+    if (rc == SL_POSITION_DECLINE) { /* not now: the checkpoint is discarded (writer.c) */
+      sl__ckpt_decline(inst, id, inst->ctx.decline[0] ? inst->ctx.decline : "no reason given");
+      rc = 0, n = 0;
+    } else if (!rc) {
+      sl__ckpt_per_of(inst->job->ckpt, inst)->positioned = id;
+    }
     if (rc &&
         !sl__failed(inst->job))
       rc = sl__fail(inst, rc < 0 ? rc : -SL_EINTERNAL,
@@ -129,6 +135,22 @@ int sl__ckpt_take(sl__inst *inst, int64_t id, sl__snap_task **out) {
   per->snap = t;
   *out = t;
   return 0;
+}
+
+/* Source inst declined checkpoint id (its position returned
+ * SL_POSITION_DECLINE): the first decliner's reason is kept for the
+ * statistics; every decliner is logged. */
+void sl__ckpt_decline(sl__inst *inst, int64_t id, const char *why) {
+  sl__ckpt *ck = inst->job->ckpt;
+  sl__job_log(inst->job, SL_LOG_INFO, "source '%s' (subtask %d/%d) declined checkpoint %lld: %s",
+              inst->op->name, inst->ctx.subtask + 1, inst->ctx.parallelism, (long long)id, why);
+  pthread_mutex_lock(&ck->mu);
+  if (ck->declined != id) {
+    ck->declined = id;
+    sl__fmt(ck->decline_why, sizeof ck->decline_why, "declined by source '%s' (subtask %d/%d): %s",
+            inst->op->name, inst->ctx.subtask + 1, inst->ctx.parallelism, why);
+  }
+  pthread_mutex_unlock(&ck->mu);
 }
 
 /* Snapshot and hand the writing to the writer threads. */

@@ -106,6 +106,25 @@ static void completed(sl__ckpt *ck, int64_t id) {
   sl__job_wake_all(ck->job); /* sinks commit at their worker's next step */
 }
 
+/* Checkpoint id was declined by a source (sl_ctx_decline_checkpoint)?
+ * Then discard it: no _metadata (so nothing restores it; invariant 3), its
+ * files removed, counted as failed with the reason; neither last_complete
+ * nor any sink or source hears of it.  1 when discarded. */
+static int discard_declined(sl__ckpt *ck, int64_t id) {
+  char why[512];
+  pthread_mutex_lock(&ck->mu);
+  int declined = ck->declined == id;
+  sl__fmt(why, sizeof why, "%s", ck->decline_why);
+  pthread_mutex_unlock(&ck->mu);
+  if (!declined) return 0;
+  sl__rm_rf(ck->cur);
+  ck->n_declined++;
+  sl__ckstats_fail(ck->job, id, why);
+  if (ck->reply[0]) sl__ckpt_reply(ck->reply, "error savepoint %lld %s", (long long)id, why);
+  sl__job_log(ck->job, SL_LOG_INFO, "checkpoint %lld discarded: %s", (long long)id, why);
+  return 1;
+}
+
 static void *writer_main(void *arg) {
   sl__ckpt *ck = arg;
   for (;;) {
@@ -131,6 +150,11 @@ static void *writer_main(void *arg) {
     }
     sl__ckstats_ack(ck->job, id);
     if (atomic_fetch_sub(&ck->acks, 1) == 1) { /* the last instance */
+      if (discard_declined(ck, id)) { /* the job goes on; the next trigger as usual */
+        atomic_store(&ck->done_ms, sl__clock_ms());
+        atomic_store(&ck->inflight, 0);
+        continue;
+      }
       if (sl__ckpt_meta_write(ck->cur, &ck->meta, err, sizeof err) || sl__fsync_dir(ck->dir)) {
         sl__ckstats_fail(ck->job, id, err);
         if (ck->reply[0]) sl__ckpt_reply(ck->reply, "error %s", err);
@@ -291,6 +315,12 @@ static int final_checkpoint(sl__ckpt *ck) {
     sl__ckstats_fail(job, id, "an instance's snapshot failed");
     return rc;
   }
+  if (discard_declined(ck, id)) /* no sink may commit what no checkpoint covers */
+    return sl__job_fail(job, -SL_ESTATE,
+                        "the final checkpoint %lld was %s: the output since the last completed "
+                        "checkpoint stays uncommitted; go on with --restore latest (a restore "
+                        "from that checkpoint) and stop the job once the source accepts "
+                        "checkpoints", (long long)id, ck->decline_why);
   if (sl__ckpt_meta_write(ck->cur, &ck->meta, err, sizeof err) || sl__fsync_dir(ck->dir)) {
     sl__ckstats_fail(job, id, err);
     return sl__job_fail(job, -SL_EIO, "checkpoint %lld: %s", (long long)id, err);

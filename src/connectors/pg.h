@@ -112,9 +112,12 @@ void sl__pg_stream_position(sl__pg_stream *st, sl_ctx *ctx, uint8_t *buf);
 int sl__pg_stream_seek(sl__pg_stream *st, sl_ctx *ctx, const uint8_t *buf, int old);
 /* The position says the snapshot was read completely (the stream began). */
 int sl__pg_stream_began(const uint8_t *buf);
+/* The stream began (in this run, or in the run a restore continues): the
+ * snapshot was read completely. */
+int sl__pg_stream_started(const sl__pg_stream *st);
 int sl__pg_stream_complete(sl__pg_stream *st, sl_ctx *ctx, int64_t id);
-/* Close (stopped: the job ended by a stop or cancel; drops the slot with
- * slot.drop-on-stop). */
+/* Close (stopped: the job ended by a stop or cancel, not a failure; drops
+ * the slot with slot.drop-on-stop). */
 void sl__pg_stream_close(sl__pg_stream *st, sl_ctx *ctx, int stopped);
 
 /* The typed rows' deserializer (sl_postgres_source_set_deserializer). */

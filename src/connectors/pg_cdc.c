@@ -12,7 +12,8 @@
  *   2. the publication (named as the slot) FOR TABLE t, created when
  *      missing, the table added when it lacks it;
  *   3. the slot (pgoutput): in use -> an error; present and the job does
- *      not restore -> dropped and made anew; made on a replication
+ *      not restore (also `--restore latest` finding no checkpoint) ->
+ *      dropped and made anew; made on a replication
  *      connection with CREATE_REPLICATION_SLOT ... EXPORT_SNAPSHOT, whose
  *      snapshot the snapshot splits are read in (that connection stays
  *      open, idle, until every reader imported it).  The stream then holds
@@ -63,6 +64,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "checkpoint/storage.h"
 #include "connectors/pg.h"
 
 struct sl__pg_cdc {
@@ -184,6 +186,26 @@ int sl__pg_cdc_plan(sl__pg_cdc **out, const sl__pg_opts *o, sl_ctx *ctx, const c
   return rc;
 }
 
+/* Will the job restore a checkpoint?  execution.checkpointing.restore names
+ * one, or is "latest" and state.checkpoints.dir holds a complete one (a
+ * `--restore latest` that finds none starts afresh: a new slot and
+ * snapshot, as a job that does not restore). */
+static void no_log(void *ud, sl_log_level level, const char *scope, const char *msg) {
+  (void)ud, (void)level, (void)scope, (void)msg;
+}
+static int will_restore(sl_ctx *ctx) {
+  const char *restore = sl_ctx_config(ctx, "execution.checkpointing.restore");
+  if (!restore || !*restore) return 0;
+  const char *dir = sl_ctx_config(ctx, "state.checkpoints.dir");
+  if (strcmp(restore, "latest") || !dir || !*dir) return 1; /* (the restore says what is wrong) */
+  char path[4200], err[256];
+  sl__ckpt_meta m;
+  sl__logger quiet = {.fn = no_log}; /* (the restore warns of damaged ones) */
+  int rc = sl__ckpt_latest(dir, path, sizeof path, &m, &quiet, NULL, err, sizeof err);
+  if (!rc) sl__ckpt_meta_free(&m);
+  return rc != -SL_ENOENT;
+}
+
 static int cdc_plan(sl__pg_cdc *cdc, const sl__pg_opts *o, sl_ctx *ctx, PGconn *c,
                     const char *oid, const char *qtable, int n_key, PGconn **exporter,
                     char *snapshot, size_t cap) {
@@ -255,8 +277,7 @@ static int cdc_plan(sl__pg_cdc *cdc, const sl__pg_opts *o, sl_ctx *ctx, PGconn *
   }
   if (!has_pub || !has_rel) PQclear(r);
   /* 3. the slot */
-  const char *restore = sl_ctx_config(ctx, "execution.checkpointing.restore");
-  int restoring = restore && *restore;
+  int restoring = will_restore(ctx);
   for (int attempt = 0;; attempt++) {
     if (!(r = run(o, ctx, c, "slot lookup",
                   "SELECT active::text, plugin, (database = current_database())::text, "
@@ -304,7 +325,7 @@ static int cdc_plan(sl__pg_cdc *cdc, const sl__pg_opts *o, sl_ctx *ctx, PGconn *
     PQclear(r);
     break;
   }
-  if (restoring) /* (also a first run with --restore latest) */
+  if (restoring)
     sl_ctx_log(ctx, SL_LOG_INFO,
                "PostgreSQL table '%s': replication slot '%s' does not exist: made (a checkpoint "
                "that read past the snapshot cannot be restored with it)", o->table, cdc->slot);
@@ -760,6 +781,8 @@ int sl__pg_stream_began(const uint8_t *buf) {
   memcpy(&streaming, buf + 4, 4);
   return !memcmp(buf, "SLCD", 4) && streaming == 1;
 }
+
+int sl__pg_stream_started(const sl__pg_stream *st) { return st->state == ST_STREAM || st->began; }
 
 int sl__pg_stream_complete(sl__pg_stream *st, sl_ctx *ctx, int64_t id) {
   int k = 0;

@@ -29,7 +29,9 @@
  *           table is read as of the restore past the same row counts (and
  *           split bounds from the new min/max).  cdc: the split entries are
  *           checked but not used: after the stream began every split is
- *           done; before, the whole table is read again (at-least-once).
+ *           done, and position declines every checkpoint before (so no
+ *           completed checkpoint of this code is restored mid-snapshot;
+ *           an older one is: the whole table is read again).
  *
  * scan.mode=cdc (pg_cdc.c): plan also sets up the publication and the
  * slot, whose exported snapshot replaces the planner's; subtask 0's reader
@@ -385,7 +387,9 @@ static void src_close(void *reader, sl_ctx *ctx) {
   pg_reader *r = reader;
   PQclear(r->res);
   if (r->c) PQfinish(r->c);
-  if (r->st) sl__pg_stream_close(r->st, ctx, sl_ctx_stopping(ctx));
+  /* slot.drop-on-stop: after a stop or cancel, never after a failure (the
+   * restore needs the slot) */
+  if (r->st) sl__pg_stream_close(r->st, ctx, sl_ctx_stopping(ctx) && !sl_ctx_failed(ctx));
   sl__pg_buf_free(&r->line);
   sl__pg_buf_free(&r->key);
   sl__free(r->own), sl__free(r->rows), sl__free(r->done), sl__free(r->cols);
@@ -512,6 +516,8 @@ static int src_poll(void *reader, sl_ctx *ctx, int budget) {
     q = PQgetResult(r->c);
     for (PGresult *x; (x = PQgetResult(r->c));) PQclear(x); /* up to the end (NULL) */
     r->busy = 0;
+    sl__fault_delay("pg-fetch"); /* (test builds: a slow snapshot, a crash in it) */
+    sl__fault("pg-fetch");
     if (!q || PQresultStatus(q) != PGRES_TUPLES_OK) return fetch_failed(r, ctx, q);
     if (PQntuples(q) == 0) {
       PQclear(q);
@@ -580,6 +586,19 @@ static int src_poll(void *reader, sl_ctx *ctx, int budget) {
 static int src_position(void *reader, sl_ctx *ctx, uint8_t *buf, size_t cap, size_t *len) {
   pg_reader *r = reader;
   int cdc = r->src->cdc != NULL;
+  /* cdc: no checkpoint completes before the snapshot was emitted whole and
+   * the stream began (Flink CDC's legacy source): every reader declines
+   * while a split of its own is unread, subtask 0 also until its stream
+   * began (it starts once every reader's splits are read).  A checkpoint
+   * all readers accept therefore covers the whole snapshot, and a restore
+   * is either past it or (no checkpoint) a fresh start. */
+  for (int j = 0; cdc && j < r->n_own; j++)
+    if (!r->done[j])
+      return sl_ctx_decline_checkpoint(ctx, "snapshot still being read (split %d of %d)",
+                                       r->own[j] + 1, r->src->n_splits);
+  if (cdc && r->st && !sl__pg_stream_started(r->st))
+    return sl_ctx_decline_checkpoint(ctx, "snapshot still being read (%d of %d splits done)",
+                                     atomic_load(&r->src->splits_done), r->src->n_splits);
   size_t need = 16 + (size_t)r->n_own * 13 + (cdc ? 4 + (r->st ? SL__PG_STREAM_POS_LEN : 0) : 0);
   if (need > cap) return sl_ctx_error(ctx, -SL_EINVAL, "PostgreSQL source: %d splits do not fit the checkpoint", r->n_own);
   uint32_t hdr[3] = {cdc ? 2 : 1, (uint32_t)r->src->n_splits, (uint32_t)r->n_own};

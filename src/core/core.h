@@ -142,15 +142,22 @@ void sl__rm_rf(const char *path);
  * under its temporary name, before the rename), "commit" (a sink renamed
  * one committed file; others of the same commit may still be pending),
  * "kafka-commit" (the Kafka sink is about to commit a transaction whose
- * checkpoint completed).
+ * checkpoint completed), "pg-fetch" (a PostgreSQL snapshot read's FETCH
+ * was answered; once per scan.fetch-size rows).
  * Only called on checkpoint and commit paths, never per record.  Compiled
  * in only with the CMake option SLUICE_FAULT_INJECTION (test builds). */
 #ifdef SLUICE_FAULT_INJECTION
 void sl__fault(const char *name);
+/* With SLUICE_FAULT_DELAY=NAME:MS in the environment, every call of
+ * sl__fault_delay("NAME") sleeps MS milliseconds (a slow peer, for tests
+ * that must act while something is in progress).  Point: "pg-fetch" (a
+ * PostgreSQL snapshot read's FETCH answered). */
+void sl__fault_delay(const char *name);
 #else
 /* A build without -DSLUICE_FAULT_INJECTION=ON (every release build)
  * compiles the points away: SLUICE_FAULT is never read. */
 static inline void sl__fault(const char *name) { (void)name; }
+static inline void sl__fault_delay(const char *name) { (void)name; }
 #endif
 /* fsync a directory (after renames in it).  0 or -errno. */
 int sl__fsync_dir(const char *dir);

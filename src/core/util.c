@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "core/core.h"
@@ -186,6 +187,27 @@ void sl__fault(const char *name) {
     sl__log(NULL, SL_LOG_ERROR, NULL, "%ld killed by fault injection (%s:%ld)", (long)getpid(),
             name, g_fault_at);
     raise(SIGKILL);
+  }
+}
+
+static char g_delay_point[64];
+static long g_delay_ms;
+static pthread_once_t g_delay_once = PTHREAD_ONCE_INIT;
+
+static void delay_init(void) {
+  const char *env = getenv("SLUICE_FAULT_DELAY");
+  const char *colon = env ? strchr(env, ':') : NULL;
+  if (!colon || (size_t)(colon - env) >= sizeof g_delay_point) return;
+  memcpy(g_delay_point, env, (size_t)(colon - env));
+  g_delay_ms = strtol(colon + 1, NULL, 10);
+}
+
+void sl__fault_delay(const char *name) {
+  pthread_once(&g_delay_once, delay_init);
+  if (g_delay_ms > 0 && !strcmp(g_delay_point, name)) {
+    struct timespec ts = {g_delay_ms / 1000, (g_delay_ms % 1000) * 1000000};
+    while (nanosleep(&ts, &ts) && errno == EINTR) {
+    }
   }
 }
 #endif

@@ -217,8 +217,22 @@ int64_t sl_ctx_checkpoint_id(const sl_ctx *ctx) {
   return ctx && ctx->ckpt_taking > 0 ? ctx->ckpt_taking : -1;
 }
 
+int sl_ctx_decline_checkpoint(sl_ctx *ctx, const char *fmt, ...) {
+  if (!ctx || ctx->ckpt_taking <= 0) return -SL_EINVAL;
+  va_list ap;
+  va_start(ap, fmt);
+  sl__vfmt(ctx->decline, sizeof ctx->decline, fmt, ap);
+  va_end(ap);
+  if (!ctx->decline[0]) sl__fmt(ctx->decline, sizeof ctx->decline, "no reason given");
+  return SL_POSITION_DECLINE;
+}
+
 int64_t sl_ctx_monotonic_ns(const sl_ctx *ctx) {
   return ctx && ctx->inst && ctx->inst->w->now_ns ? ctx->inst->w->now_ns : sl__now_ns();
+}
+
+int sl_ctx_failed(const sl_ctx *ctx) {
+  return ctx && ctx->inst ? sl__failed(ctx->inst->job) : 0;
 }
 
 int sl_ctx_stopping(const sl_ctx *ctx) {
