@@ -9,6 +9,8 @@ import tempfile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SRC = os.path.dirname(os.path.dirname(HERE))
+# whether this build has the RocksDB backend (-DSLUICE_WITH_ROCKSDB)
+WITH_ROCKSDB = os.environ.get("SL_WITH_ROCKSDB", "ON") == "ON"
 
 
 def scratch(name):
