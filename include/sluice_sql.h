@@ -50,8 +50,9 @@
  * event times (a.ts BETWEEN b.ts - INTERVAL ... AND b.ts + INTERVAL ...)
  * an interval join -- pairs at once, each row kept until the watermark
  * passes its last partner; otherwise a regular join whose two
- * sides stay in keyed state for good (as Flink without
- * table.exec.state.ttl), each pair emitted as soon as both rows are
+ * sides stay in keyed state for good (or, with SET
+ * 'table.exec.state.ttl' = '1 h', each row that long in processing time:
+ * the state TTL, as Flink), each pair emitted as soon as both rows are
  * there.  A
  * query whose result would need updates/retractions (GROUP BY without a
  * window, DISTINCT, an outer join, a Top-N not per window) is refused with

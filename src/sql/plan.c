@@ -1833,9 +1833,10 @@ static int restamp(void *ud, sl_ctx *ctx, const sl_record *in, sl_collector *out
 
 /* Regular join of append-only inputs (sl_connect of the keyed sides): each
  * side's rows are kept in list state under the key for good (Flink keeps
- * both sides too unless table.exec.state.ttl is set; sluice SQL has no TTL
- * yet), and a row joins every row of the other side seen so far, emitted
- * at once. */
+ * both sides too), and a row joins every row of the other side seen so
+ * far, emitted at once.  table.exec.state.ttl > 0 gives each kept row that
+ * time-to-live (processing time, per list element: the engine's state
+ * TTL): p->jstate[0..1], the descriptors with it. */
 static const sl_state_desc JOIN_LEFT = {.name = "join-left", .kind = SL_STATE_LIST};
 static const sl_state_desc JOIN_RIGHT = {.name = "join-right", .kind = SL_STATE_LIST};
 
@@ -1844,8 +1845,8 @@ static int regular_join_side(const sql_plan *j, sl_ctx *ctx, const sl_record *in
     return 0;
   sl_state *mine, *other;
   int rc;
-  if ((rc = sl_state_get(ctx, left ? &JOIN_LEFT : &JOIN_RIGHT, &mine)) ||
-      (rc = sl_state_get(ctx, left ? &JOIN_RIGHT : &JOIN_LEFT, &other)))
+  const sl_state_desc *dl = j->jstate ? &j->jstate[0] : &JOIN_LEFT, *dr = j->jstate ? &j->jstate[1] : &JOIN_RIGHT;
+  if ((rc = sl_state_get(ctx, left ? dl : dr, &mine)) || (rc = sl_state_get(ctx, left ? dr : dl, &other)))
     return rc;
   sl_list_iter it;
   if ((rc = sl_list_get(other, &it)) < 0) return rc;
@@ -2087,6 +2088,16 @@ static sl_stream *build_plan(sql_ctx *c, const sql_plan *p) {
     }
     if (p->interval)
       return sl_name(sl_interval_join(l, r, p->lower, p->upper, interval_join_pair, (void *)p), "interval join");
+    const char *ttl = sl_env_get(c->env, "table.exec.state.ttl");
+    int64_t ttl_ms = 0;
+    if (ttl && *ttl && sl__parse_duration_ms(ttl, &ttl_ms)) ttl_ms = 0; /* sl_env_set checked it */
+    if (ttl_ms > 0) {
+      sl_state_desc *d = sl__sql_alloc(c->arena, 2 * sizeof *d);
+      if (!d) return sl__sql_oom(c), NULL;
+      d[0] = JOIN_LEFT, d[1] = JOIN_RIGHT;
+      d[0].ttl_ms = d[1].ttl_ms = ttl_ms;
+      ((sql_plan *)p)->jstate = d; /* the plan is built once, before the job runs */
+    }
     return sl_name(sl_connect(l, r, regular_join_left, regular_join_right, (void *)p), "join");
   }
   if (p->kind == SQL_P_TOPN) {

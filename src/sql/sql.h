@@ -258,6 +258,7 @@ typedef struct sql_plan {
   uint8_t *used;       /* SCAN: the columns the query reads (NULL: all); the
                           nexmark decode leaves the others NULL */
   int64_t lower, upper;
+  sl_state_desc *jstate; /* JOIN, regular: [left, right] with table.exec.state.ttl (NULL: none) */
 } sql_plan;
 
 /* One INSERT: the query's plan and the sink table. */
