@@ -36,7 +36,9 @@
  * of epoch ms) makes COLUMN its event time with bounded out-of-orderness;
  * TUMBLE(t, col, size), HOP(t, col, slide, size) and SESSION(t, col, gap)
  * in FROM with GROUP BY window_start, window_end, ... aggregate per window
- * (COUNT, SUM, MIN, MAX, AVG), emitted once when the window closes
+ * (COUNT, SUM, MIN, MAX, AVG; COUNT(DISTINCT x); MIN / MAX also of
+ * VARCHAR -- with these two the window keeps its rows, in keyed state,
+ * until it fires), emitted once when the window closes
  * (PROCTIME() as the time column: processing-time windows);
  * TUMBLE and HOP without GROUP BY give each row once per window, with
  * window_start and window_end.  Window Top-N: ROW_NUMBER() or RANK()
