@@ -7,7 +7,7 @@ import unittest
 from sluice import JobExecutionError
 from sluice.common.job_status import JobStatus
 from sluice.datastream import StreamExecutionEnvironment
-from sluice.table import StreamTableEnvironment, TableException
+from sluice.table import EnvironmentSettings, StreamTableEnvironment, TableException
 
 from util import scratch
 
@@ -110,6 +110,18 @@ class TableTest(unittest.TestCase):
         self.assertIn("nope", str(cm.exception))
         self.assertIn("^", str(cm.exception))
         self.assertFalse(os.path.exists(os.path.join(d, "out.csv")))
+
+    def test_settings_and_table_config(self):
+        d = scratch("table_settings")
+        env = StreamExecutionEnvironment.get_execution_environment()
+        t = StreamTableEnvironment.create(env, EnvironmentSettings.new_instance().in_streaming_mode().build())
+        t.get_config().set("parallelism.default", "2")
+        self.assertEqual(t.get_config().get("parallelism.default"), "2")
+        self.ddl(t, d, "out/")
+        t.execute_sql(self.AGG).wait()
+        self.assertEqual(read_rows(os.path.join(d, "out/")), EXPECTED)
+        with self.assertRaises(TableException):
+            t.get_config().set("no.such.key", "1")
 
     def test_failed_job_raised_by_wait(self):
         d = scratch("table_fail")

@@ -7,7 +7,8 @@
     t_env.execute_sql("CREATE TABLE ...")
     t_env.execute_sql("INSERT INTO sink SELECT ...").wait()
 """
-from sluice.table.table_environment import (StreamTableEnvironment, StatementSet, TableConfig,
-                                            TableException, TableResult)
+from sluice.table.table_environment import (EnvironmentSettings, StreamTableEnvironment, StatementSet,
+                                            TableConfig, TableException, TableResult)
 
-__all__ = ["StreamTableEnvironment", "StatementSet", "TableConfig", "TableException", "TableResult"]
+__all__ = ["EnvironmentSettings", "StreamTableEnvironment", "StatementSet", "TableConfig", "TableException",
+           "TableResult"]

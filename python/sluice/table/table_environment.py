@@ -49,6 +49,44 @@ class ResultKind(object):
     SUCCESS_WITH_CONTENT = "SUCCESS_WITH_CONTENT"
 
 
+class EnvironmentSettings(object):
+    """PyFlink's settings: streaming (the default) or batch mode
+    (execution.runtime-mode)."""
+
+    class Builder(object):
+        def __init__(self):
+            self._mode = "streaming"
+
+        def in_streaming_mode(self):
+            self._mode = "streaming"
+            return self
+
+        def in_batch_mode(self):
+            self._mode = "batch"
+            return self
+
+        def build(self):
+            return EnvironmentSettings(self._mode)
+
+    def __init__(self, mode="streaming"):
+        self._mode = mode
+
+    @staticmethod
+    def new_instance():
+        return EnvironmentSettings.Builder()
+
+    @staticmethod
+    def in_streaming_mode():
+        return EnvironmentSettings("streaming")
+
+    @staticmethod
+    def in_batch_mode():
+        return EnvironmentSettings("batch")
+
+    def is_streaming_mode(self):
+        return self._mode == "streaming"
+
+
 class TableConfig(object):
     """The table environment's configuration: set(key, value) with any
     sluice configuration key (`sluice conf --list`), e.g.
@@ -182,18 +220,23 @@ class StatementSet(object):
 
 
 class StreamTableEnvironment(object):
-    def __init__(self, stream_execution_environment=None):
+    def __init__(self, stream_execution_environment=None, environment_settings=None):
         if stream_execution_environment is None:
             from sluice.datastream import StreamExecutionEnvironment
             stream_execution_environment = StreamExecutionEnvironment.get_execution_environment()
         self._env = stream_execution_environment
         self._conf = dict(stream_execution_environment._conf.to_dict())
         self._replay = []  # the statements that built the catalog, in order
+        if environment_settings is not None and not environment_settings.is_streaming_mode():
+            self._conf["execution.runtime-mode"] = "batch"
         self._catalog = self._new_env(replay=False)
 
     @staticmethod
     def create(stream_execution_environment=None, environment_settings=None):
-        return StreamTableEnvironment(stream_execution_environment)
+        """create(env[, settings]); create(settings) as in PyFlink too."""
+        if isinstance(stream_execution_environment, EnvironmentSettings):
+            stream_execution_environment, environment_settings = None, stream_execution_environment
+        return StreamTableEnvironment(stream_execution_environment, environment_settings)
 
     def _new_env(self, replay=True):
         ne = _native.Env()
