@@ -36,7 +36,9 @@
  * of epoch ms) makes COLUMN its event time with bounded out-of-orderness;
  * TUMBLE(t, col, size), HOP(t, col, slide, size) and SESSION(t, col, gap)
  * in FROM with GROUP BY window_start, window_end, ... aggregate per window
- * (COUNT, SUM, MIN, MAX, AVG), emitted once when the window closes
+ * (COUNT, SUM, MIN, MAX, AVG; COUNT(DISTINCT x); MIN / MAX also of
+ * VARCHAR -- with these two the window keeps its rows, in keyed state,
+ * until it fires), emitted once when the window closes
  * (PROCTIME() as the time column: processing-time windows);
  * TUMBLE and HOP without GROUP BY give each row once per window, with
  * window_start and window_end.  Window Top-N: ROW_NUMBER() or RANK()
@@ -50,8 +52,9 @@
  * event times (a.ts BETWEEN b.ts - INTERVAL ... AND b.ts + INTERVAL ...)
  * an interval join -- pairs at once, each row kept until the watermark
  * passes its last partner; otherwise a regular join whose two
- * sides stay in keyed state for good (as Flink without
- * table.exec.state.ttl), each pair emitted as soon as both rows are
+ * sides stay in keyed state for good (or, with SET
+ * 'table.exec.state.ttl' = '1 h', each row that long in processing time:
+ * the state TTL, as Flink), each pair emitted as soon as both rows are
  * there.  A
  * query whose result would need updates/retractions (GROUP BY without a
  * window, DISTINCT, an outer join, a Top-N not per window) is refused with

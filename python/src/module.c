@@ -47,6 +47,12 @@
  *      two are unioned into one batch operator (keyed, with state and
  *      timers, when both inputs are keyed) that calls the function of
  *      each record's input: one GIL per run here too.
+ *  10. SQL (sluice.table): Env.sql(text, validate) runs sl_sql_execute with
+ *      the GIL released; SHOW / EXPLAIN text is gathered into a buffer (no
+ *      Python object touched without the GIL).  With validate, each
+ *      INSERT's sink callback refuses its stream: every statement is parsed
+ *      and planned, and no job runs (the table environment checks an
+ *      INSERT that way before running it on a thread).
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -56,6 +62,7 @@
 
 #include "codec.h"
 #include "sluice.h"
+#include "sluice_sql.h"
 
 /* ---- the GIL on worker threads (invariant 3) -------------------------------------- */
 
@@ -1785,6 +1792,76 @@ static PyObject *env_close(EnvObject *e, PyObject *unused) {
   Py_RETURN_NONE;
 }
 
+
+/* ---- SQL (sluice.table) --------------------------------------------------------------- */
+
+typedef struct {
+  char *buf;
+  size_t len, cap;
+  int failed;
+} sql_out;
+
+static void sql_output(void *ud, const char *text) { /* without the GIL: raw memory only */
+  sql_out *o = ud;
+  size_t n = strlen(text);
+  if (o->failed) return;
+  if (o->len + n + 1 > o->cap) {
+    size_t cap = o->cap ? 2 * o->cap : 256;
+    while (cap < o->len + n + 1) cap *= 2;
+    char *b = PyMem_RawRealloc(o->buf, cap);
+    if (!b) {
+      o->failed = 1;
+      return;
+    }
+    o->buf = b;
+    o->cap = cap;
+  }
+  memcpy(o->buf + o->len, text, n + 1);
+  o->len += n;
+}
+
+#define SQL_VALIDATED (-SL_ECANCELED)
+static int sql_validate_sink(void *ud, const char *table, sl_stream *rows) {
+  (void)table;
+  (void)rows;
+  *(int *)ud = 1; /* planned: every statement parsed, every name resolved */
+  return SQL_VALIDATED;
+}
+
+static PyObject *env_sql(EnvObject *e, PyObject *args) {
+  const char *text;
+  int validate = 0;
+  if (!PyArg_ParseTuple(args, "s|p", &text, &validate) || !env_ok(e)) return NULL;
+  if (e->running) {
+    PyErr_SetString(PyExc_RuntimeError, "sluice: this job is already running");
+    return NULL;
+  }
+  sql_out out = {0};
+  int planned = 0, rc;
+  sl_sql_set_output(e->env, sql_output, &out);
+  if (validate) sl_sql_set_sink(e->env, sql_validate_sink, &planned);
+  Py_CLEAR(e->error);
+  e->running = 1;
+  Py_BEGIN_ALLOW_THREADS
+  rc = sl_sql_execute(e->env, text);
+  Py_END_ALLOW_THREADS
+  e->running = 0;
+  gil_cleanup(&e->tss);
+  sl_sql_set_output(e->env, NULL, NULL);
+  if (validate) {
+    sl_sql_set_sink(e->env, NULL, NULL);
+    if (planned) rc = 0; /* the first sink refused: whatever rc says is that */
+  }
+  PyObject *r = Py_BuildValue("{s:i,s:s,s:s,s:s}", "rc", rc, "error", rc ? sl_env_last_error(e->env) : "",
+                              "code", rc ? sl_err_name(rc) : "", "output", out.buf ? out.buf : "");
+  PyMem_RawFree(out.buf);
+  if (!r || out.failed) {
+    Py_XDECREF(r);
+    return out.failed ? PyErr_NoMemory() : NULL;
+  }
+  return r;
+}
+
 static PyMethodDef env_methods[] = {
     {"set", (PyCFunction)env_set, METH_VARARGS, "set(key, value): configuration"},
     {"get", (PyCFunction)env_get, METH_VARARGS, "get(key) -> value"},
@@ -1807,6 +1884,7 @@ static PyMethodDef env_methods[] = {
     {"job_id", (PyCFunction)env_job_id, METH_NOARGS, "the job's id"},
     {"collected", (PyCFunction)env_collected, METH_VARARGS, "values of a collect sink"},
     {"close", (PyCFunction)env_close, METH_NOARGS, "free the engine's environment"},
+    {"sql", (PyCFunction)env_sql, METH_VARARGS, "sql(text, validate=False) -> result dict"},
     {NULL, NULL, 0, NULL}};
 
 static PyTypeObject EnvType = {

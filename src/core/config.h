@@ -210,7 +210,12 @@ typedef enum { SL__T_INT, SL__T_BOOL, SL__T_DURATION, SL__T_SIZE, SL__T_STRING }
   XX(WEB_CKPT_HISTORY, "web.checkpoints.history", SL__T_INT, "10", 1, 128,   \
      "Checkpoints listed in the REST API's checkpoint history.")              \
   XX(WEB_REFRESH, "web.refresh-interval", SL__T_DURATION, "3s", 100,         \
-     INT64_MAX, "How often the web dashboard refreshes.")
+     INT64_MAX, "How often the web dashboard refreshes.")                    \
+  XX(TABLE_STATE_TTL, "table.exec.state.ttl", SL__T_DURATION, "0", 0,         \
+     INT64_MAX,                                                               \
+     "SQL: how long a regular join keeps each row of its two sides in "       \
+     "state (processing time since the row arrived, as Flink's state TTL); " \
+     "a row expired is never joined again.  0: for good.")
 
 typedef enum {
 #define SL__CONF_ENUM(id, key, type, def, min, max, doc) SL__CONF_##id,

@@ -56,7 +56,8 @@
  *      whose expressions fail -- division by zero, a cast that does not
  *      parse -- is a bad record, written out as CSV; not built when it
  *      would pass its input on unchanged)
- *   [-> key_by(the key columns as a row) -> "window" (sl_window_aggregate)
+ *   [-> key_by(the key columns as a row) -> "window" (sl_window_aggregate;
+ *      sl_window_process with COUNT(DISTINCT) or MIN/MAX of VARCHAR)
  *      -> "calc"] or [-> "windows" (flat_map: a row per window)]
  *   -> "encode: S" (map: row -> CSV/JSON line, or Flink's +I[...] for
  *      print; none for blackhole) -> the sink (sl_file_sink: one file, or
@@ -504,8 +505,9 @@ static sql_expr *on_agg(sql_ctx *c, const sql_scope *sc, const cJSON *call, int 
     if (!strcmp(fn, names[i])) f = i;
   cJSON *args = sl__sql_j(call, "args");
   int star = cJSON_IsTrue(sl__sql_j(call, "agg_star"));
-  if (cJSON_IsTrue(sl__sql_j(call, "agg_distinct")))
-    return sl__sql_error(c, loc, "%s(DISTINCT ...) is not built yet", fn), NULL;
+  int distinct = cJSON_IsTrue(sl__sql_j(call, "agg_distinct"));
+  if (distinct && f != SQL_AGG_COUNT)
+    return sl__sql_error(c, loc, "%s(DISTINCT ...) is not built yet (COUNT(DISTINCT ...) is)", fn), NULL;
   if (sl__sql_j(call, "agg_filter") || sl__sql_j(call, "agg_order"))
     return sl__sql_error(c, loc, "FILTER and ORDER BY in an aggregate are not supported"), NULL;
   if (star && f != SQL_AGG_COUNT) return sl__sql_error(c, loc, "only COUNT takes *"), NULL;
@@ -513,7 +515,8 @@ static sql_expr *on_agg(sql_ctx *c, const sql_scope *sc, const cJSON *call, int 
   else if (cJSON_GetArraySize(args) != 1) return sl__sql_error(c, loc, "%s() takes one argument", fn), NULL;
   if (w->n_aggs == 64) return sl__sql_error(c, loc, "more than 64 aggregates"), NULL;
   sql_agg *a = &w->aggs[w->n_aggs];
-  a->fn = f, a->arg = -1;
+  a->fn = f, a->arg = -1, a->distinct = distinct;
+  if (distinct) w->buffered = 1;
   if (!star) {
     sql_expr *x = sl__sql_compile(c, cJSON_GetArrayItem(args, 0), wc->isc);
     if (!x) return NULL;
@@ -523,9 +526,11 @@ static sql_expr *on_agg(sql_ctx *c, const sql_scope *sc, const cJSON *call, int 
     int num = k == SL__T_INT || k == SL__T_BIGINT || k == SL__T_DECIMAL || k == SL__T_DOUBLE;
     if ((f == SQL_AGG_SUM || f == SQL_AGG_AVG) && !num)
       return sl__sql_error(c, x->loc, "%s() takes a number, not %s", fn, sl__row_type_name(x->type, tn, sizeof tn)), NULL;
-    if ((f == SQL_AGG_MIN || f == SQL_AGG_MAX) && !num && k != SL__T_TIMESTAMP && k != SL__T_BOOL)
-      return sl__sql_error(c, x->loc, "%s() of %s is not built yet (numbers, BOOLEAN and TIMESTAMP)", fn,
+    if ((f == SQL_AGG_MIN || f == SQL_AGG_MAX) && !num && k != SL__T_TIMESTAMP && k != SL__T_BOOL &&
+        k != SL__T_VARCHAR)
+      return sl__sql_error(c, x->loc, "%s() of %s is not built yet (numbers, BOOLEAN, TIMESTAMP and VARCHAR)", fn,
                        sl__row_type_name(x->type, tn, sizeof tn)), NULL;
+    if ((f == SQL_AGG_MIN || f == SQL_AGG_MAX) && k == SL__T_VARCHAR) w->buffered = 1;
     for (int q = 0; q < wc->n_args && x->op == SQL_E_COL; q++) /* the same column: one argument */
       if (wc->args[q]->op == SQL_E_COL && wc->args[q]->col == x->col) {
         a->arg = w->n_keys + q, a->in = x->type;
@@ -1240,9 +1245,9 @@ static void explain_plan(const sql_plan *p, int depth, char **buf, size_t *len, 
     for (int j = 0; j < p->n_aggs; j++) {
       const sql_agg *a = &p->aggs[j];
       sl__sql_appendf(buf, len, cap, "%s%s", j ? ", " : "", fns[a->fn]);
-      if (a->arg >= 0) sl__sql_appendf(buf, len, cap, "(%s)", p->in->names[a->arg]);
+      if (a->arg >= 0) sl__sql_appendf(buf, len, cap, "(%s%s)", a->distinct ? "DISTINCT " : "", p->in->names[a->arg]);
     }
-    sl__sql_appendf(buf, len, cap, "]\n");
+    sl__sql_appendf(buf, len, cap, "]%s\n", p->buffered ? ", rows kept until the window fires" : "");
     explain_plan(p->in, depth + 2, buf, len, cap);
     return;
   }
@@ -1662,13 +1667,115 @@ static int win_key(void *ud, sl_ctx *ctx, const sl_record *in, sl_record *out) {
   return 0;
 }
 
+static int win_emit(const sql_plan *w, sl_ctx *ctx, const sl_window *win, const void *acc, const sl__val *strs,
+                    sl_collector *out);
+
 /* A window fires: [window_start, window_end, keys..., aggregates...]. */
 static int win_fire(void *ud, sl_ctx *ctx, const sl_window *win, sl_window_elems *elems, sl_collector *out) {
   const sql_plan *w = ud;
   sl_record r;
-  sl_bytes key = {NULL, 0};
   if (sl_window_next(elems, &r) != 1 || r.value_len != (uint32_t)w->n_aggs * ACC_SLOT)
     return sl_ctx_fail(ctx, "window [%lld, %lld): no aggregate", (long long)win->start, (long long)win->end);
+  return win_emit(w, ctx, win, r.value, NULL, out);
+}
+
+/* A distinct value of COUNT(DISTINCT): its bytes (a VARCHAR's, else the
+ * 8-byte slot), copied into scratch memory. */
+typedef struct dist_val {
+  const uint8_t *p;
+  uint32_t n;
+} dist_val;
+
+static int dist_cmp(const void *a, const void *b) {
+  const dist_val *x = a, *y = b;
+  uint32_t n = x->n < y->n ? x->n : y->n;
+  int r = memcmp(x->p, y->p, n);
+  return r ? r : (x->n > y->n) - (x->n < y->n);
+}
+
+typedef struct buf_agg {
+  dist_val *v; /* COUNT(DISTINCT): the values seen (duplicates too, until the end) */
+  int n, cap;
+  sl__val best; /* MIN/MAX of VARCHAR: the best so far (copied) */
+} buf_agg;
+
+/* A buffered window fires (COUNT(DISTINCT), MIN/MAX of VARCHAR): its rows
+ * are folded into an accumulator as acc_add does; the distinct values of
+ * each COUNT(DISTINCT) are gathered, sorted and counted, and the least /
+ * greatest string kept -- all in scratch memory of this firing. */
+static int win_fire_buffered(void *ud, sl_ctx *ctx, const sl_window *win, sl_window_elems *elems,
+                             sl_collector *out) {
+  const sql_plan *w = ud, *pre = w->in;
+  void *acc = sl_ctx_scratch(ctx, (size_t)(w->n_aggs ? w->n_aggs : 1) * ACC_SLOT);
+  buf_agg *ba = sl_ctx_scratch(ctx, (size_t)(w->n_aggs ? w->n_aggs : 1) * sizeof *ba);
+  sl__val *strs = sl_ctx_scratch(ctx, (size_t)(w->n_aggs ? w->n_aggs : 1) * sizeof *strs);
+  if (!acc || !ba || !strs) return -SL_ENOMEM;
+  acc_create(ud, acc);
+  memset(ba, 0, (size_t)(w->n_aggs ? w->n_aggs : 1) * sizeof *ba);
+  sl_record r;
+  int rc;
+  while ((rc = sl_window_next(elems, &r)) == 1) {
+    if ((rc = acc_add(ud, acc, r.value, r.value_len))) return rc;
+    for (int j = 0; j < w->n_aggs; j++) {
+      const sql_agg *a = &w->aggs[j];
+      int str = a->in.kind == SL__T_VARCHAR;
+      if (!a->distinct && !(str && (a->fn == SQL_AGG_MIN || a->fn == SQL_AGG_MAX))) continue;
+      sl__val x;
+      sl__row_get(r.value, pre->n, pre->types, a->arg, &x);
+      if (x.null) continue;
+      buf_agg *b = &ba[j];
+      if (!a->distinct) { /* MIN / MAX of VARCHAR */
+        if (!b->best.null && b->best.u.s.p) {
+          dist_val nv = {(const uint8_t *)x.u.s.p, x.u.s.n}, bv = {(const uint8_t *)b->best.u.s.p, b->best.u.s.n};
+          int c = dist_cmp(&nv, &bv);
+          if (a->fn == SQL_AGG_MIN ? c >= 0 : c <= 0) continue;
+        }
+        char *cp = sl_ctx_scratch(ctx, x.u.s.n ? x.u.s.n : 1);
+        if (!cp) return -SL_ENOMEM;
+        memcpy(cp, x.u.s.p, x.u.s.n);
+        b->best = (sl__val){0};
+        b->best.u.s.p = cp, b->best.u.s.n = x.u.s.n;
+        continue;
+      }
+      if (b->n == b->cap) {
+        int nc = b->cap ? 2 * b->cap : 64;
+        dist_val *nv = sl_ctx_scratch(ctx, (size_t)nc * sizeof *nv);
+        if (!nv) return -SL_ENOMEM;
+        if (b->n) memcpy(nv, b->v, (size_t)b->n * sizeof *nv);
+        b->v = nv, b->cap = nc;
+      }
+      uint32_t n = str ? x.u.s.n : 8;
+      uint8_t *cp = sl_ctx_scratch(ctx, n ? n : 1);
+      if (!cp) return -SL_ENOMEM;
+      if (str) memcpy(cp, x.u.s.p, n);
+      else if (a->in.kind == SL__T_DOUBLE) memcpy(cp, &x.u.f, 8);
+      else memcpy(cp, &x.u.i, 8);
+      b->v[b->n++] = (dist_val){cp, n};
+    }
+  }
+  if (rc < 0) return rc;
+  for (int j = 0; j < w->n_aggs; j++) {
+    const sql_agg *a = &w->aggs[j];
+    strs[j] = (sl__val){.null = 1};
+    if (a->distinct) {
+      buf_agg *b = &ba[j];
+      if (b->n) qsort(b->v, (size_t)b->n, sizeof *b->v, dist_cmp);
+      int64_t u = 0;
+      for (int i = 0; i < b->n; i++) u += !i || dist_cmp(&b->v[i - 1], &b->v[i]) != 0;
+      acc_slot sl;
+      slot_get(acc, j, &sl);
+      sl.n = u;
+      slot_put(acc, j, &sl, a->in.kind == SL__T_DOUBLE);
+    } else if (a->in.kind == SL__T_VARCHAR && (a->fn == SQL_AGG_MIN || a->fn == SQL_AGG_MAX) && ba[j].best.u.s.p) {
+      strs[j] = ba[j].best;
+    }
+  }
+  return win_emit(w, ctx, win, acc, strs, out);
+}
+
+static int win_emit(const sql_plan *w, sl_ctx *ctx, const sl_window *win, const void *acc, const sl__val *strs,
+                    sl_collector *out) {
+  sl_bytes key = {NULL, 0};
   if (w->n_keys && sl_ctx_key(ctx, &key) != 0) return sl_ctx_fail(ctx, "window without its key");
   sl__val *vals = sl_ctx_scratch(ctx, (size_t)w->n * sizeof *vals);
   if (!vals) return -SL_ENOMEM;
@@ -1679,10 +1786,14 @@ static int win_fire(void *ud, sl_ctx *ctx, const sl_window *win, sl_window_elems
     const sql_agg *a = &w->aggs[j];
     sl__val *v = &vals[2 + w->n_keys + j];
     acc_slot s;
-    slot_get(r.value, j, &s);
+    slot_get(acc, j, &s);
     *v = (sl__val){0};
     if (a->fn == SQL_AGG_COUNT_STAR || a->fn == SQL_AGG_COUNT) {
       v->u.i = s.n;
+      continue;
+    }
+    if (a->in.kind == SL__T_VARCHAR) { /* MIN / MAX: buffered windows only */
+      *v = strs ? strs[j] : (sl__val){.null = 1};
       continue;
     }
     if (!s.n) {
@@ -1833,9 +1944,10 @@ static int restamp(void *ud, sl_ctx *ctx, const sl_record *in, sl_collector *out
 
 /* Regular join of append-only inputs (sl_connect of the keyed sides): each
  * side's rows are kept in list state under the key for good (Flink keeps
- * both sides too unless table.exec.state.ttl is set; sluice SQL has no TTL
- * yet), and a row joins every row of the other side seen so far, emitted
- * at once. */
+ * both sides too), and a row joins every row of the other side seen so
+ * far, emitted at once.  table.exec.state.ttl > 0 gives each kept row that
+ * time-to-live (processing time, per list element: the engine's state
+ * TTL): p->jstate[0..1], the descriptors with it. */
 static const sl_state_desc JOIN_LEFT = {.name = "join-left", .kind = SL_STATE_LIST};
 static const sl_state_desc JOIN_RIGHT = {.name = "join-right", .kind = SL_STATE_LIST};
 
@@ -1844,8 +1956,8 @@ static int regular_join_side(const sql_plan *j, sl_ctx *ctx, const sl_record *in
     return 0;
   sl_state *mine, *other;
   int rc;
-  if ((rc = sl_state_get(ctx, left ? &JOIN_LEFT : &JOIN_RIGHT, &mine)) ||
-      (rc = sl_state_get(ctx, left ? &JOIN_RIGHT : &JOIN_LEFT, &other)))
+  const sl_state_desc *dl = j->jstate ? &j->jstate[0] : &JOIN_LEFT, *dr = j->jstate ? &j->jstate[1] : &JOIN_RIGHT;
+  if ((rc = sl_state_get(ctx, left ? dl : dr, &mine)) || (rc = sl_state_get(ctx, left ? dr : dl, &other)))
     return rc;
   sl_list_iter it;
   if ((rc = sl_list_get(other, &it)) < 0) return rc;
@@ -2087,6 +2199,16 @@ static sl_stream *build_plan(sql_ctx *c, const sql_plan *p) {
     }
     if (p->interval)
       return sl_name(sl_interval_join(l, r, p->lower, p->upper, interval_join_pair, (void *)p), "interval join");
+    const char *ttl = sl_env_get(c->env, "table.exec.state.ttl");
+    int64_t ttl_ms = 0;
+    if (ttl && *ttl && sl__parse_duration_ms(ttl, &ttl_ms)) ttl_ms = 0; /* sl_env_set checked it */
+    if (ttl_ms > 0) {
+      sl_state_desc *d = sl__sql_alloc(c->arena, 2 * sizeof *d);
+      if (!d) return sl__sql_oom(c), NULL;
+      d[0] = JOIN_LEFT, d[1] = JOIN_RIGHT;
+      d[0].ttl_ms = d[1].ttl_ms = ttl_ms;
+      ((sql_plan *)p)->jstate = d; /* the plan is built once, before the job runs */
+    }
     return sl_name(sl_connect(l, r, regular_join_left, regular_join_right, (void *)p), "join");
   }
   if (p->kind == SQL_P_TOPN) {
@@ -2106,6 +2228,7 @@ static sl_stream *build_plan(sql_ctx *c, const sql_plan *p) {
                            .gap_ms = p->gap_ms,
                            .late_tag = "late"};
     sl_stream *keyed = sl_key_by(in, win_key, (void *)p);
+    if (p->buffered) return sl_name(sl_window_process(keyed, &spec, win_fire_buffered, (void *)p), "window");
     return sl_name(sl_window_aggregate(keyed, &spec, p->acc, win_fire, (void *)p), "window");
   }
   sl_stream *in = build_plan(c, p->in);

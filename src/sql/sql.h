@@ -209,6 +209,7 @@ typedef struct sql_agg {
   int fn;                /* SQL_AGG_* */
   int arg;               /* its argument: a column of the window's input row (-1: COUNT(*)) */
   sl__row_type in, out;  /* argument and result types */
+  int distinct;          /* COUNT(DISTINCT arg) */
 } sql_agg;
 
 typedef struct sql_plan {
@@ -254,10 +255,13 @@ typedef struct sql_plan {
   int *lk, *rk;
   int wend;            /* JOIN: the window_end column of the output */
   int proctime;        /* WINAGG: processing-time windows (PROCTIME()) */
+  int buffered;        /* WINAGG: COUNT(DISTINCT) or MIN/MAX of VARCHAR -- the window keeps its
+                          rows (sl_window_process) and aggregates them when it fires */
   int interval;        /* JOIN: ON bounds right.time - left.time to [lower, upper] ms */
   uint8_t *used;       /* SCAN: the columns the query reads (NULL: all); the
                           nexmark decode leaves the others NULL */
   int64_t lower, upper;
+  sl_state_desc *jstate; /* JOIN, regular: [left, right] with table.exec.state.ttl (NULL: none) */
 } sql_plan;
 
 /* One INSERT: the query's plan and the sink table. */
