@@ -12,25 +12,25 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const int64_t POW10[19] = {1LL,
-                                  10LL,
-                                  100LL,
-                                  1000LL,
-                                  10000LL,
-                                  100000LL,
-                                  1000000LL,
-                                  10000000LL,
-                                  100000000LL,
-                                  1000000000LL,
-                                  10000000000LL,
-                                  100000000000LL,
-                                  1000000000000LL,
-                                  10000000000000LL,
-                                  100000000000000LL,
-                                  1000000000000000LL,
-                                  10000000000000000LL,
-                                  100000000000000000LL,
-                                  1000000000000000000LL};
+const int64_t sl__row_pow10[19] = {1LL,
+                                   10LL,
+                                   100LL,
+                                   1000LL,
+                                   10000LL,
+                                   100000LL,
+                                   1000000LL,
+                                   10000000LL,
+                                   100000000LL,
+                                   1000000000LL,
+                                   10000000000LL,
+                                   100000000000LL,
+                                   1000000000000LL,
+                                   10000000000000LL,
+                                   100000000000000LL,
+                                   1000000000000000LL,
+                                   10000000000000000LL,
+                                   100000000000000000LL,
+                                   1000000000000000000LL};
 
 const char *sl__row_type_name(sl__row_type t, char *buf, size_t cap) {
   static const char *const names[] = {"NULL",   "BOOLEAN", "INT",       "BIGINT",  "DECIMAL",
@@ -199,7 +199,7 @@ static int parse_decimal(sl__row_type t, const char *s, size_t len, int64_t *out
   if (!any || p != e) return -1;
   for (int f = frac_digits < t.scale ? frac_digits : t.scale; f < t.scale; f++) v *= 10;
   v += round_up;
-  if (v >= POW10[t.precision]) return -2;
+  if (v >= sl__row_pow10[t.precision]) return -2;
   *out = (int64_t)(neg ? -v : v);
   return 0;
 }
@@ -306,7 +306,7 @@ size_t sl__row_format_text(sl__row_type t, const sl__val *v, char *buf, size_t c
     case SL__T_DECIMAL: {
       int64_t x = v->u.i;
       unsigned long long a = x < 0 ? 0ULL - (unsigned long long)x : (unsigned long long)x;
-      unsigned long long p = (unsigned long long)POW10[t.scale];
+      unsigned long long p = (unsigned long long)sl__row_pow10[t.scale];
       if (t.scale)
         n = snprintf(tmp, sizeof tmp, "%s%llu.%0*llu", x < 0 ? "-" : "", a / p, (int)t.scale, a % p);
       else

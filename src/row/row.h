@@ -72,6 +72,8 @@ typedef struct sl__val {
 
 /* "BIGINT", "DECIMAL(10, 2)", ... into buf; returns buf. */
 const char *sl__row_type_name(sl__row_type t, char *buf, size_t cap);
+/* 10^0 .. 10^18: DECIMAL scaling (a DECIMAL(p,s) holds |v| < 10^p) */
+extern const int64_t sl__row_pow10[19];
 
 static inline size_t sl__row_bitmap_size(int n) { return (size_t)((n + 63) / 64) * 8; }
 static inline size_t sl__row_fixed_size(int n) { return sl__row_bitmap_size(n) + 8 * (size_t)n; }

@@ -39,25 +39,7 @@
 #include "core/core.h"
 #include "sql/sql.h"
 
-static const int64_t P10[19] = {1LL,
-                                10LL,
-                                100LL,
-                                1000LL,
-                                10000LL,
-                                100000LL,
-                                1000000LL,
-                                10000000LL,
-                                100000000LL,
-                                1000000000LL,
-                                10000000000LL,
-                                100000000000LL,
-                                1000000000000LL,
-                                10000000000000LL,
-                                100000000000000LL,
-                                1000000000000000LL,
-                                10000000000000000LL,
-                                100000000000000000LL,
-                                1000000000000000000LL};
+#define P10 sl__row_pow10
 
 static sl__row_type T(int kind) { return (sl__row_type){(uint8_t)kind, 0, 0}; }
 static sl__row_type TDEC(int p, int s) { return (sl__row_type){SL__T_DECIMAL, (uint8_t)p, (uint8_t)s}; }
