@@ -1856,29 +1856,29 @@ static int win_assign(void *ud, sl_ctx *ctx, const sl_record *in, sl_collector *
 
 /* ---- joins ------------------------------------------------------------------ */
 
-/* The join's key on either side: its equality columns, each as its 8-byte
- * slot (integers as int64) or (VARCHAR) length + bytes. */
+/* The join's key on either side: its equality columns (columns_key). */
 typedef struct join_side_ud {
   const sql_plan *join, *side;
   const int *cols;
 } join_side_ud;
 
-static int join_key(void *ud, sl_ctx *ctx, const sl_record *in, sl_record *out) {
-  const join_side_ud *j = ud;
-  const sql_plan *src = j->side;
+/* A key of the columns cols[0..n) of `src`'s row `row`, each as its 8-byte
+ * slot (integers as int64) or (VARCHAR) length + bytes, in scratch. */
+static int columns_key(sl_ctx *ctx, const sql_plan *src, const void *row, const int *cols, int n,
+                       sl_record *out) {
   size_t sz = 0;
   sl__val v;
-  for (int k = 0; k < j->join->n_eq; k++) {
-    sl__row_get(in->value, src->n, src->types, j->cols[k], &v);
-    sz += src->types[j->cols[k]].kind == SL__T_VARCHAR ? 4 + (v.null ? 0 : v.u.s.n) : 8;
+  for (int k = 0; k < n; k++) {
+    sl__row_get(row, src->n, src->types, cols[k], &v);
+    sz += src->types[cols[k]].kind == SL__T_VARCHAR ? 4 + (v.null ? 0 : v.u.s.n) : 8;
   }
   uint8_t *key = sl_ctx_scratch(ctx, sz ? sz : 1), *at = key;
   if (!key) return -SL_ENOMEM;
-  for (int k = 0; k < j->join->n_eq; k++) {
-    sl__row_get(in->value, src->n, src->types, j->cols[k], &v);
-    if (src->types[j->cols[k]].kind == SL__T_VARCHAR) {
-      uint32_t n = v.null ? 0 : v.u.s.n;
-      memcpy(at, &n, 4), memcpy(at + 4, v.u.s.p, n), at += 4 + n;
+  for (int k = 0; k < n; k++) {
+    sl__row_get(row, src->n, src->types, cols[k], &v);
+    if (src->types[cols[k]].kind == SL__T_VARCHAR) {
+      uint32_t len = v.null ? 0 : v.u.s.n;
+      memcpy(at, &len, 4), memcpy(at + 4, v.u.s.p, len), at += 4 + len;
     } else {
       int64_t i = v.null ? 0 : v.u.i;
       memcpy(at, &i, 8), at += 8;
@@ -1886,6 +1886,11 @@ static int join_key(void *ud, sl_ctx *ctx, const sl_record *in, sl_record *out) 
   }
   out->key = key, out->key_len = (uint32_t)sz;
   return 0;
+}
+
+static int join_key(void *ud, sl_ctx *ctx, const sl_record *in, sl_record *out) {
+  const join_side_ud *j = ud;
+  return columns_key(ctx, j->side, in->value, j->cols, j->join->n_eq, out);
 }
 
 /* A NULL in an equality column joins nothing (NULL = x is not true). */
@@ -1980,30 +1985,10 @@ static int regular_join_right(void *ud, sl_ctx *ctx, const sl_record *in, sl_col
 
 /* ---- Top-N per window ------------------------------------------------------- */
 
-/* Key: the PARTITION BY columns, each as its 8-byte slot or (VARCHAR)
- * length + bytes. */
+/* Key: the PARTITION BY columns (columns_key). */
 static int topn_key(void *ud, sl_ctx *ctx, const sl_record *in, sl_record *out) {
-  const sql_plan *p = ud, *src = p->in;
-  size_t sz = 0;
-  sl__val v;
-  for (int k = 0; k < p->n_part; k++) {
-    sl__row_get(in->value, src->n, src->types, p->part[k], &v);
-    sz += src->types[p->part[k]].kind == SL__T_VARCHAR ? 4 + (v.null ? 0 : v.u.s.n) : 8;
-  }
-  uint8_t *key = sl_ctx_scratch(ctx, sz ? sz : 1), *at = key;
-  if (!key) return -SL_ENOMEM;
-  for (int k = 0; k < p->n_part; k++) {
-    sl__row_get(in->value, src->n, src->types, p->part[k], &v);
-    if (src->types[p->part[k]].kind == SL__T_VARCHAR) {
-      uint32_t n = v.null ? 0 : v.u.s.n;
-      memcpy(at, &n, 4), memcpy(at + 4, v.u.s.p, n), at += 4 + n;
-    } else {
-      int64_t i = v.null ? 0 : v.u.i;
-      memcpy(at, &i, 8), at += 8;
-    }
-  }
-  out->key = key, out->key_len = (uint32_t)sz;
-  return 0;
+  const sql_plan *p = ud;
+  return columns_key(ctx, p->in, in->value, p->part, p->n_part, out);
 }
 
 /* < 0: row a comes before row b in the ORDER BY (NULLs first, as the
