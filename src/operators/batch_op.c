@@ -34,6 +34,7 @@
 #include <string.h>
 
 #include "operators/ops.h"
+#include "operators/time_ops.h"
 #include "runtime/runtime.h"
 #include "time/timers.h"
 
@@ -169,23 +170,10 @@ int sl_ctx_run_key(sl_ctx *ctx, size_t i) {
   return 0;
 }
 
-static int kb_on_timer(sl__inst *inst, sl_time_domain d, int64_t ts, const void *ns,
-                       uint32_t nslen) {
-  sl__user_call(&inst->ctx);
-  int rc = ((sl_timer_fn)inst->op->fn2)(inst->op->ud, &inst->ctx, ts, d, &inst->coll);
-  if (rc < 0) {
-    sl_record r = {ts, NULL, 0, NULL, 0};
-    sl_bytes k;
-    if (!sl_ctx_key(&inst->ctx, &k)) r.key = k.data, r.key_len = k.len;
-    return sl__user_fail(inst, rc, &r);
-  }
-  return 0;
-}
-
 static int kb_open(sl__inst *inst) {
   int rc = batch_open(inst);
   if (!rc) rc = sl__keyed_open(inst);
-  if (!rc && (rc = sl__timers_new(inst, kb_on_timer, &inst->timers)))
+  if (!rc && (rc = sl__timers_new(inst, sl__keyed_on_timer, &inst->timers)))
     return sl__fail(inst, rc, "cannot create timers: %s", inst->ctx.msg);
   return rc;
 }

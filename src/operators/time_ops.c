@@ -193,7 +193,7 @@ void *sl__wm_gen_new(sl_timestamp_fn ts_fn, void *ud, const sl_watermark_strateg
 
 /* ---- keyed process function ------------------------------------------------------ */
 
-static int kp_on_timer(sl__inst *inst, sl_time_domain d, int64_t ts, const void *ns,
+int sl__keyed_on_timer(sl__inst *inst, sl_time_domain d, int64_t ts, const void *ns,
                        uint32_t nslen) {
   sl__user_call(&inst->ctx);
   int rc = ((sl_timer_fn)inst->op->fn2)(inst->op->ud, &inst->ctx, ts, d, &inst->coll);
@@ -208,7 +208,7 @@ static int kp_on_timer(sl__inst *inst, sl_time_domain d, int64_t ts, const void 
 
 static int kp_open(sl__inst *inst) {
   int rc = sl__keyed_open(inst);
-  if (!rc && (rc = sl__timers_new(inst, kp_on_timer, &inst->timers)))
+  if (!rc && (rc = sl__timers_new(inst, sl__keyed_on_timer, &inst->timers)))
     return sl__fail(inst, rc, "cannot create timers: %s", inst->ctx.msg);
   return rc;
 }

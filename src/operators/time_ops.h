@@ -13,5 +13,9 @@
 void *sl__wm_gen_new(sl_timestamp_fn ts_fn, void *ud, const sl_watermark_strategy *strategy);
 /* Behaviour of SL__OP_TIMESTAMPS and SL__OP_KEYED_PROCESS (else NULL). */
 const sl__op_vt *sl__time_vtable(sl__op_kind kind);
+/* A keyed process function's timer callback (sl__timers_new): calls the
+ * op's sl_timer_fn (fn2) with the collector; a failure names the key. */
+int sl__keyed_on_timer(sl__inst *inst, sl_time_domain d, int64_t ts, const void *ns,
+                       uint32_t nslen);
 
 #endif
