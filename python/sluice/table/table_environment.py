@@ -19,6 +19,7 @@ import threading
 from sluice import JobExecutionError
 from sluice._native import native as _native
 from sluice.common.job_status import JobStatus
+from sluice.datastream.stream_execution_environment import JobClient
 
 
 class TableException(RuntimeError):
@@ -111,14 +112,15 @@ class TableConfig(object):
         return c
 
 
-class TableJobClient(object):
+class TableJobClient(JobClient):
     """The job of an INSERT (or a statement set): it runs on a thread of
-    this process."""
+    this process (status, cancel and wait are the DataStream JobClient's)."""
 
-    def __init__(self, native_env, text):
+    def __init__(self, native_env, text):  # noqa: super().__init__ runs a DataStream job
         self._native = native_env
         self._status = JobStatus.RUNNING
         self._error = None
+        self._result = self
         self._done = threading.Event()
         self._thread = threading.Thread(target=self._run, args=(text,), name="sluice sql job")
         self._thread.start()
@@ -146,23 +148,6 @@ class TableJobClient(object):
     def get_job_id(self):
         self._done.wait()
         return self._job_id
-
-    def get_job_status(self):
-        return self._status
-
-    def cancel(self):
-        if not self._done.is_set():
-            self._status = JobStatus.CANCELLING
-            self._native.cancel()
-
-    def wait(self, timeout=None):
-        return self._done.wait(timeout)
-
-    def get_job_execution_result(self):
-        self._done.wait()
-        if self._error is not None:
-            raise self._error
-        return self
 
 
 class TableResult(object):
