@@ -25,6 +25,10 @@ from sluice.datastream.connectors.jdbc import (JdbcConnectionOptions, JdbcExecut
                                                JdbcSink)
 from sluice.datastream.connectors.postgres import PostgresSource, StartupOptions  # noqa: E402
 
+# the server and psql run without the sanitizer runtimes the ASan build
+# preloads into this interpreter (postgres hangs under them)
+PLAIN_ENV = {k: v for k, v in os.environ.items() if k not in ("LD_PRELOAD", "ASAN_OPTIONS", "UBSAN_OPTIONS")}
+
 I, UB, UA, D = RowKind.INSERT, RowKind.UPDATE_BEFORE, RowKind.UPDATE_AFTER, RowKind.DELETE
 
 
@@ -41,7 +45,7 @@ class PostgresTest(unittest.TestCase):
         script = ('. "%s/tests/pg_server.sh"; pg_start; echo "PG $PGPORT $PG_BIN"; read -r _; exit 0'
                   % SRC)
         cls.server = subprocess.Popen(["bash", "-c", script], stdin=subprocess.PIPE,
-                                      stdout=subprocess.PIPE, text=True)
+                                      stdout=subprocess.PIPE, text=True, env=PLAIN_ENV)
         line = cls.server.stdout.readline().split()
         if not line or line[0] != "PG":
             cls.server.wait()
@@ -61,7 +65,7 @@ class PostgresTest(unittest.TestCase):
                 "-h", "127.0.0.1", "-p", str(self.port), "-U", "sluice", "postgres"]
         for s in sql:
             args += ["-c", s]
-        return subprocess.run(args, check=True, capture_output=True, text=True).stdout
+        return subprocess.run(args, check=True, capture_output=True, text=True, env=PLAIN_ENV).stdout
 
     def conn(self):
         return (JdbcConnectionOptions.JdbcConnectionOptionsBuilder().with_url(self.url)
