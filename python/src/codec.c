@@ -128,8 +128,20 @@ static int encode_row(slpy_buf *b, PyObject *obj, int key) {
       goto out;
     }
   }
+  long kind = 0; /* RowKind's value, 0..3, in the flag byte (not in a key) */
+  if (!key) {
+    PyObject *k = PyObject_GetAttrString(obj, "_row_kind");
+    PyObject *kv = k ? PyObject_GetAttrString(k, "value") : NULL;
+    kind = kv ? PyLong_AsLong(kv) : -1;
+    Py_XDECREF(kv);
+    Py_XDECREF(k);
+    if (kind < 0 || kind > 3) {
+      if (!PyErr_Occurred()) PyErr_SetString(PyExc_ValueError, "Row._row_kind must be a RowKind");
+      goto out;
+    }
+  }
   if (put_byte(b, SLPY_T_ROW) || slpy_buf_put_varint(b, (uint64_t)n) ||
-      put_byte(b, (uint8_t)named))
+      put_byte(b, (uint8_t)(named | kind << 1)))
     goto out;
   for (Py_ssize_t i = 0; named && i < n; i++) {
     PyObject *nm = PySequence_Fast_GET_ITEM(names, i);
@@ -275,7 +287,8 @@ static PyObject *decode_row(const uint8_t **p, const uint8_t *end) {
   uint64_t n;
   if (slpy_get_varint(p, end, &n) || n > (uint64_t)(end - *p) || *p >= end)
     return malformed("a Row's size");
-  int named = *(*p)++;
+  int flags = *(*p)++, named = flags & 1, kind = flags >> 1;
+  if (kind > 3) return malformed("a Row's kind");
   PyObject *names = Py_None, *vals = NULL, *row = NULL;
   Py_INCREF(Py_None);
   if (named) {
@@ -300,7 +313,8 @@ static PyObject *decode_row(const uint8_t **p, const uint8_t *end) {
     PyErr_SetString(PyExc_RuntimeError, "sluice codec: Row is not set up (import sluice)");
     goto out;
   }
-  row = PyObject_CallMethod(g_row_type, "_from_codec", "OO", names, vals);
+  row = kind ? PyObject_CallMethod(g_row_type, "_from_codec", "OOi", names, vals, kind)
+             : PyObject_CallMethod(g_row_type, "_from_codec", "OO", names, vals);
 out:
   Py_XDECREF(names);
   Py_XDECREF(vals);

@@ -13,7 +13,8 @@
  *   0x07 bytes  varint n + n bytes
  *   0x08 tuple  varint n + n items      0x09 list  varint n + n items
  *   0x0a dict   varint n + n (key, value) items, in the dict's order
- *   0x0b Row    varint n + flag (1: named) + [n str names] + n items
+ *   0x0b Row    varint n + flags (bit 0: named; bits 1-2: RowKind, 0 INSERT,
+ *               not in a key) + [n str names] + n items
  *   0x0c pickle varint n + n bytes of pickle (anything else, by value)
  *
  * Only exact built-in types take the tagged forms (a subclass of int or str

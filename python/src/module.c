@@ -1862,6 +1862,94 @@ static PyObject *env_sql(EnvObject *e, PyObject *args) {
   return r;
 }
 
+/* ---- PostgreSQL (sluice.datastream.connectors.jdbc / .postgres) ---------------------
+ * pg_source: every row, of every change kind, as bytes for the package's
+ * decoder (jdbc.py _decode_row): "<kind 0..3>\0" then per column
+ * "<flag n|u|v><type oid>\0<name>\0<text>\0" (flag: NULL, unknown -- not
+ * sent by the server --, or a value; PostgreSQL's text output never holds a
+ * NUL).  The key stays the primary key's text. */
+static int pg_row_to_bytes(void *ud, sl_ctx *ctx, const sl_pg_row *row, sl_record *out) {
+  size_t need = 2;
+  for (int i = 0; i < row->n_cols; i++) {
+    const sl_pg_column *c = &row->cols[i];
+    need += 4 + (size_t)snprintf(NULL, 0, "%u", (unsigned)c->type) + strlen(c->name) +
+            (c->is_null || c->unknown ? 0 : c->len);
+  }
+  uint8_t *p = sl_ctx_scratch(ctx, need + 11);
+  if (!p) return sl_ctx_fail(ctx, "PostgreSQL source: out of memory");
+  size_t hdr = 1, len = need, n; /* n == need at the end */
+  while (len >>= 7) hdr++; /* the codec's varint of the length, filled in below */
+  char *b = (char *)p + 1 + hdr;
+  n = 0;
+  b[n++] = (char)('0' + (int)row->kind);
+  b[n++] = 0;
+  for (int i = 0; i < row->n_cols; i++) {
+    const sl_pg_column *c = &row->cols[i];
+    b[n++] = c->unknown ? 'u' : c->is_null ? 'n' : 'v';
+    n += (size_t)snprintf(b + n, 12, "%u", (unsigned)c->type); /* 10 digits at most */
+    b[n++] = 0;
+    size_t nl = strlen(c->name);
+    memcpy(b + n, c->name, nl);
+    n += nl;
+    b[n++] = 0;
+    if (!c->is_null && !c->unknown && c->len) memcpy(b + n, c->text, c->len), n += c->len;
+    b[n++] = 0;
+  }
+  p[0] = SLPY_T_BYTES;
+  len = need;
+  for (size_t k = 0; k < hdr; k++, len >>= 7) p[1 + k] = (uint8_t)((len & 0x7f) | (k + 1 < hdr ? 0x80 : 0));
+  out->value = p;
+  out->value_len = (uint32_t)(1 + hdr + need);
+  (void)ud;
+  return 0;
+}
+
+/* postgres_source(conninfo, [(option, value)]) -> h: bytes per row (above) */
+static PyObject *env_postgres_source(EnvObject *e, PyObject *args) {
+  const char *conninfo;
+  PyObject *opts;
+  if (!PyArg_ParseTuple(args, "sO", &conninfo, &opts) || !env_ok(e)) return NULL;
+  PyObject *seq = PySequence_Fast(opts, "postgres_source needs a list of options");
+  if (!seq) return NULL;
+  size_t n = 0;
+  sl_option *o = options_of(seq, &n);
+  PyObject *r = NULL;
+  if (o) {
+    sl_source *src = sl_postgres_source(conninfo, o, n);
+    if (src && sl_postgres_source_set_deserializer(src, pg_row_to_bytes, NULL))
+      PyErr_SetString(PyExc_ValueError, "PostgresSource: the deserializer was refused");
+    if (!PyErr_Occurred()) r = add_stream(e, src ? sl_source_stream(e->env, src) : NULL, "PostgreSQL source");
+  }
+  PyMem_RawFree(o);
+  Py_DECREF(seq);
+  return r;
+}
+
+/* postgres_sink(h, conninfo, [(option, value)]): str records (CSV lines made
+ * by jdbc.py) into sl_postgres_sink */
+static PyObject *env_postgres_sink(EnvObject *e, PyObject *args) {
+  int h;
+  const char *conninfo;
+  PyObject *opts;
+  if (!PyArg_ParseTuple(args, "isO", &h, &conninfo, &opts) || !env_ok(e)) return NULL;
+  sl_stream *s = get_stream(e, h);
+  if (!s) return NULL;
+  PyObject *seq = PySequence_Fast(opts, "postgres_sink needs a list of options");
+  if (!seq) return NULL;
+  size_t n = 0;
+  sl_option *o = options_of(seq, &n);
+  sl_sink *sink = o ? sl_postgres_sink(conninfo, o, n) : NULL;
+  PyMem_RawFree(o);
+  Py_DECREF(seq);
+  if (!o) return NULL;
+  pyop *op = new_op(e, M_TO_TEXT, NULL);
+  if (!op) return NULL;
+  s = sl_rich(sl_flat_map_batch(s, to_text_fn, op), plain_open, plain_close, op);
+  if (s) sl_name(s, "to-text");
+  if (!s || sl_sink_to(s, sink)) return graph_error(e, "PostgreSQL sink");
+  Py_RETURN_NONE;
+}
+
 static PyMethodDef env_methods[] = {
     {"set", (PyCFunction)env_set, METH_VARARGS, "set(key, value): configuration"},
     {"get", (PyCFunction)env_get, METH_VARARGS, "get(key) -> value"},
@@ -1885,6 +1973,8 @@ static PyMethodDef env_methods[] = {
     {"collected", (PyCFunction)env_collected, METH_VARARGS, "values of a collect sink"},
     {"close", (PyCFunction)env_close, METH_NOARGS, "free the engine's environment"},
     {"sql", (PyCFunction)env_sql, METH_VARARGS, "sql(text, validate=False) -> result dict"},
+    {"postgres_source", (PyCFunction)env_postgres_source, METH_VARARGS, "rows of a PostgreSQL table"},
+    {"postgres_sink", (PyCFunction)env_postgres_sink, METH_VARARGS, "CSV lines into a PostgreSQL table"},
     {NULL, NULL, 0, NULL}};
 
 static PyTypeObject EnvType = {

@@ -9,6 +9,7 @@ import unittest
 import sluice  # noqa: F401 -- sets the codec up
 from sluice._native import native
 from sluice.common import Row
+from sluice.common.types import RowKind
 
 
 class Point(object):
@@ -62,6 +63,27 @@ class CodecTest(unittest.TestCase):
         self.assertEqual(r["name"], "a")
         self.assertEqual(r.as_dict(), {"id": 1, "name": "a"})
         self.assertEqual(repr(r), "Row(id=1, name='a')")
+
+    def test_row_keeps_its_kind(self):
+        # the kind rides in the flag byte after the size: named | kind << 1
+        # (INSERT is 0: the bytes of an INSERT row are as before)
+        r = Row(a=None)
+        r.set_row_kind(RowKind.DELETE)
+        self.assertEqual(native.encode(r), b"\x0b\x01\x07\x01a\x00")
+        r = Row(1 == 1)
+        r.set_row_kind(RowKind.UPDATE_BEFORE)
+        self.assertEqual(native.encode(r), b"\x0b\x01\x02\x02")
+        for kind in RowKind:
+            r = Row(id=1, s="x")
+            r.set_row_kind(kind)
+            for got in (native.decode(native.encode(r)), pickle.loads(pickle.dumps(r))):
+                self.assertEqual(got.get_row_kind(), kind)
+                self.assertEqual(got, r)
+        # a key is the row's values: -U and +U of one row have one key
+        a, b = Row(1, "k"), Row(1, "k")
+        a.set_row_kind(RowKind.UPDATE_BEFORE)
+        b.set_row_kind(RowKind.UPDATE_AFTER)
+        self.assertEqual(native.encode_key(a), native.encode_key(b))
 
     def test_subclasses_are_pickled(self):
         b = native.encode(MyStr("s"))

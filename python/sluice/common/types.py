@@ -12,6 +12,9 @@ class RowKind(Enum):
         return ("+I", "-U", "+U", "-D")[self.value]
 
 
+_KINDS = (RowKind.INSERT, RowKind.UPDATE_BEFORE, RowKind.UPDATE_AFTER, RowKind.DELETE)
+
+
 class Row(object):
     """A row of values, optionally with field names: Row(1, "a") or
     Row(id=1, name="a"); Row("id", "name") is also a factory of named rows:
@@ -31,11 +34,11 @@ class Row(object):
         self._row_kind = RowKind.INSERT
 
     @classmethod
-    def _from_codec(cls, fields, values):
+    def _from_codec(cls, fields, values, kind=0):
         r = cls.__new__(cls)
         r._fields = fields if fields is None else tuple(fields)
         r._values = values
-        r._row_kind = RowKind.INSERT
+        r._row_kind = _KINDS[kind]
         return r
 
     def __call__(self, *args):
@@ -120,7 +123,7 @@ class Row(object):
         return hash((self._fields, tuple(self._values)))
 
     def __reduce__(self):
-        return (Row._from_codec, (self._fields, self._values))
+        return (Row._from_codec, (self._fields, self._values, self._row_kind.value))
 
     def __repr__(self):
         if self._fields is not None:

@@ -7,7 +7,7 @@ stream_execution_environment.py)."""
 import copy
 
 from sluice._native import native as _native
-from sluice.common.typeinfo import check_type_info
+from sluice.common.typeinfo import Types, check_type_info
 from sluice.common.types import Row
 from sluice.datastream.functions import (AggregateFunction, CoFlatMapFunction, CoMapFunction,
                                          CoProcessFunction, FilterFunction, FlatMapFunction, Function,
@@ -299,7 +299,8 @@ class DataStream(object):
 
     def add_sink(self, sink_func):
         from sluice.datastream.connectors.file_system import FileSink, _TextFile
-        if isinstance(sink_func, FileSink):
+        from sluice.datastream.connectors.jdbc import JdbcSink
+        if isinstance(sink_func, (FileSink, JdbcSink)):
             return self.sink_to(sink_func)
         if isinstance(sink_func, _TextFile):
             return self._sink("file", path=sink_func.path)
@@ -311,6 +312,11 @@ class DataStream(object):
     def sink_to(self, sink):
         from sluice.datastream.connectors.file_system import FileSink, _TextFile
         from sluice.datastream.connectors.kafka import KafkaSink
+        from sluice.datastream.connectors.jdbc import JdbcSink
+        if isinstance(sink, JdbcSink):
+            csv = self.map(sink._encoder(), output_type=Types.STRING()).name("jdbc-rows")
+            return csv._sink("postgres", conninfo=sink._conninfo, options=sink._options, table=sink._table,
+                             exactly_once=sink._exactly_once)
         if isinstance(sink, KafkaSink):
             return self._sink("kafka", options=sink._options)
         if isinstance(sink, FileSink):
@@ -318,7 +324,7 @@ class DataStream(object):
             return self._sink("file", path=sink._path)
         if isinstance(sink, _TextFile):
             return self._sink("file", path=sink.path)
-        raise TypeError("sink_to() needs a FileSink or a KafkaSink, got %r" % (sink,))
+        raise TypeError("sink_to() needs a FileSink, a KafkaSink or a JdbcSink, got %r" % (sink,))
 
     def execute_and_collect(self, job_execution_name=None, limit=None):
         """Runs the job (with every sink added so far) and returns an iterator

@@ -233,6 +233,14 @@ class StreamExecutionEnvironment(object):
     def from_source(self, source, watermark_strategy=None, source_name=None, type_info=None):
         from sluice.datastream.connectors.file_system import FileSource
         from sluice.datastream.connectors.kafka import KafkaSource
+        from sluice.datastream.connectors.postgres import PostgresSource, _decode_row
+        if isinstance(source, PostgresSource):
+            s = DataStream(_Node(self, "postgres_source", conninfo=source._conninfo, options=source._options))
+            s.name(source_name or "PostgreSQL source")
+            s = s.map(_decode_row).name("postgres-rows")
+            if watermark_strategy is not None and watermark_strategy._kind != "none":
+                s = s.assign_timestamps_and_watermarks(watermark_strategy)
+            return s
         if isinstance(source, KafkaSource):
             st = watermark_strategy
             in_source = st is not None and st._kind != "none" and st._assigner is None
@@ -246,7 +254,8 @@ class StreamExecutionEnvironment(object):
                 s = s.assign_timestamps_and_watermarks(st)
             return s
         if not isinstance(source, FileSource):
-            raise TypeError("from_source() needs a FileSource or a KafkaSource, got %r" % (source,))
+            raise TypeError("from_source() needs a FileSource, a KafkaSource or a PostgresSource, got %r"
+                            % (source,))
         s = self._text_files(source._paths, source._monitor_ms, source_name)
         if watermark_strategy is not None and watermark_strategy._kind != "none":
             s = s.assign_timestamps_and_watermarks(watermark_strategy)
@@ -298,6 +307,8 @@ class StreamExecutionEnvironment(object):
             h = ne.socket_source(a["host"], a["port"])
         elif node.kind == "kafka_source":
             h = ne.kafka_source(a["options"], *a["wm"])
+        elif node.kind == "postgres_source":
+            h = ne.postgres_source(a["conninfo"], a["options"])
         elif node.kind == "collection":
             h = ne.collection_source(a["items"])
         elif node.kind == "op" and a["mode"] == _native.REDUCE and self._batch_mode():
@@ -324,6 +335,12 @@ class StreamExecutionEnvironment(object):
             h = ne.union(ins)
         elif node.kind == "partition":
             h = ne.partition(ins[0], a["how"])
+        elif node.kind == "sink" and a["sink"] == "postgres":
+            if a["exactly_once"] and self.get_checkpoint_interval() <= 0:
+                raise ValueError("JdbcSink.exactly_once_sink (table %s): needs checkpointing "
+                                 "(env.enable_checkpointing(interval_ms)): its transactions are "
+                                 "committed by completed checkpoints" % (a["table"],))
+            h = ne.postgres_sink(ins[0], a["conninfo"], a["options"])
         elif node.kind == "sink":
             src = ins[0]
             t = node.inputs[0].output_type
