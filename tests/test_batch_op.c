@@ -384,6 +384,46 @@ static void test_run_key_misuse(void) {
   sl_env_free(env);
 }
 
+/* The watermark a function sees for a record is the one before the record
+ * (Flink: the operator's current watermark when processElement runs), also
+ * when its run was held and handed over because the next watermark came.
+ * P=1, a forward edge (direct calls, so runs are held), timestamps = the
+ * values 0..n-1 in order, bounded out-of-orderness 0 and a watermark after
+ * every record: record t sees t-2 (the watermark after record t-1), record
+ * 0 sees none yet. */
+#define WM_N 3000
+static int64_t g_wm_seen[WM_N];
+static int64_t value_ts(void *ud, const sl_record *in) {
+  (void)ud;
+  int64_t v = -1;
+  sl_record_get_i64(in, &v);
+  return v;
+}
+static int wm_run(void *ud, sl_ctx *ctx, const sl_record *in, size_t n, sl_collector *out) {
+  (void)ud, (void)out;
+  for (size_t i = 0; i < n; i++)
+    if (in[i].ts >= 0 && in[i].ts < WM_N) g_wm_seen[in[i].ts] = sl_ctx_watermark(ctx);
+  return 0;
+}
+static void test_watermark_seen_is_the_one_before(void) {
+  sl_env *env = sl_env_new();
+  sl_env_set(env, "parallelism.default", "1");
+  sl_env_set(env, "pipeline.auto-watermark-interval", "0");
+  for (int i = 0; i < WM_N; i++) g_wm_seen[i] = 42;
+  sl_stream *s = sl_assign_timestamps(sl_source_stream(env, sl_sequence_source(0, WM_N - 1)),
+                                      value_ts, NULL, NULL);
+  s = sl_flat_map_batch(s, wm_run, NULL);
+  CHECK_EQ_INT(sl_sink_to(s, sl_discard_sink()), 0);
+  CHECK_EQ_INT(sl_execute(env, "wm-seen"), 0);
+  int bad = 0;
+  for (int t = 1; t < WM_N; t++)
+    if (g_wm_seen[t] != t - 2 && !bad++)
+      fprintf(stderr, "  record %d saw watermark %lld, want %d\n", t, (long long)g_wm_seen[t], t - 2);
+  CHECK(g_wm_seen[0] < 0 && g_wm_seen[0] != 42);
+  CHECK_EQ_INT(bad, 0);
+  sl_env_free(env);
+}
+
 int main(void) {
   scratch_init("/tmp/sl_test_batch_op", 1);
   RUN(test_forward_p1);
@@ -397,5 +437,6 @@ int main(void) {
   RUN(test_keyed_p1);
   RUN(test_keyed_p2);
   RUN(test_run_key_misuse);
+  RUN(test_watermark_seen_is_the_one_before);
   TEST_MAIN_END();
 }

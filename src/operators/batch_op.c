@@ -28,7 +28,9 @@
  *   2. Nothing is held across worker steps: tick (once per step, after the
  *      step drained its channels and polled its sources) empties the
  *      buffer, so a quiet stream is never held back.
- *   3. The buffer is allocated once per instance and grows to the largest
+ *   3. The function sees, for a held run, the watermark of when the run
+ *      began (wm_held), not the one that handed it over.
+ *   4. The buffer is allocated once per instance and grows to the largest
  *      run seen; no allocation per record.
  */
 #include <string.h>
@@ -47,6 +49,10 @@ typedef struct run_buf {
   uint8_t *bytes;
   size_t used, cap;
   uint32_t n;
+  /* the operator's watermark when the held run began: its records came
+   * before any later watermark (which hands the run over first), so the
+   * function sees this one for them, as a per-record operator would */
+  int64_t wm_held;
   /* the run being handed to the function (sl_ctx_run_key) */
   const sl_record *cur;
   const uint64_t *cur_hash;
@@ -104,7 +110,11 @@ static int flush_run(sl__inst *inst) {
   uint32_t n = rb->n;
   rb->n = 0; /* before the call: a failure leaves nothing held */
   rb->used = 0;
-  return call_fn(inst, rb->recs, rb->hash, n);
+  int64_t wm = inst->wm; /* newer when a watermark hands the run over */
+  inst->wm = rb->wm_held;
+  int rc = call_fn(inst, rb->recs, rb->hash, n);
+  inst->wm = wm;
+  return rc;
 }
 
 static int batch_process(sl__inst *inst, int port, const sl_record *r) {
@@ -123,6 +133,7 @@ static int batch_process(sl__inst *inst, int port, const sl_record *r) {
     rb->bytes = b;
     rb->cap = cap;
   }
+  if (!rb->n) rb->wm_held = inst->wm;
   rb->off[rb->n] = rb->used;
   if (r->key_len) memcpy(rb->bytes + rb->used, r->key, r->key_len);
   if (r->value_len) memcpy(rb->bytes + rb->used + r->key_len, r->value, r->value_len);
