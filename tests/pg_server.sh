@@ -48,7 +48,9 @@ pg_start() {
   PG_DIR=$(mktemp -d /tmp/sluicepg.XXXXXX)
   chmod 755 "$PG_DIR"
   [ "$(id -u)" -eq 0 ] && chown sluicepg "$PG_DIR"
-  trap pg_stop EXIT
+  # stop the server at exit; a script with its own EXIT trap (which must
+  # then call pg_stop) keeps it: replacing it would leak what it cleans up
+  [ -n "$(trap -p EXIT)" ] || trap pg_stop EXIT
   if ! pg_as "$PG_BIN/initdb" -D "$PG_DIR/data" -U sluice --auth=trust -E UTF8 --no-locale \
     >"$PG_DIR/initdb.log" 2>&1; then
     echo "FAIL: initdb failed:" >&2; tail -20 "$PG_DIR/initdb.log" >&2; exit 1
