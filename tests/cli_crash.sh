@@ -83,7 +83,9 @@ kill_loop() {
     # fires (or, at the latest, for the whole job's time), so a fast machine
     # cannot finish it first; K is small next to the job's checkpoints (one
     # per 100 ms)
-    local kmax=$((T / 300 < 1 ? 1 : T / 300 > 3 ? 3 : T / 300))
+    # (a later attempt, scale > 1, shortens these too: K = 1, and the
+    # SIGTERM a shorter time after its checkpoint)
+    local kmax=$((T / 300 < 1 || scale > 1 ? 1 : T / 300 > 3 ? 3 : T / 300))
     case $((runs % 5)) in # one run in five dies by fault injection
       2) fault=ckpt-file:$((1 + RANDOM % (2 * kmax))) ms=$((T > 2000 ? T : 2000)) ;;
       4) fault=commit:$((1 + RANDOM % kmax)) ms=$((T > 2000 ? T : 2000)) ;;
@@ -91,7 +93,7 @@ kill_loop() {
       # random moment after the run's first checkpoint began (so the job
       # runs: its handler is installed); SIGINT takes the same path, but a
       # script's background job starts with SIGINT ignored
-      1) sig=TERM want=130 ms=$((RANDOM % 50)) ;;
+      1) sig=TERM want=130 ms=$((RANDOM % (50 / scale + 1))) ;;
     esac
     {
       local before
