@@ -949,7 +949,7 @@ static void nexmark_pruning(void) {
  * 0, for good) nothing expires within the job: the 6 pairs of joins(). */
 void sl__state_set_clock(int64_t (*clock_ms)(void)); /* state/state.h (its config.h types clash with row.h's) */
 static _Atomic int64_t g_ttl_now = 1000000;
-static int64_t jumping_clock(void) { return g_ttl_now += 1000; }
+static int64_t jumping_clock(void) { return atomic_fetch_add(&g_ttl_now, 1000) + 1000; }
 
 static void join_state_ttl(void) {
   char p[1024];
