@@ -485,7 +485,10 @@ static int cc_poll(void *reader, sl_ctx *ctx, int budget) {
   if (!r->emitted) r->th = pthread_self(); /* the reader's worker thread */
   /* until both readers heard of 3 checkpoints (or 20 s: the test fails) */
   cc_src *s = (cc_src *)(r - sl_ctx_subtask(ctx));
-  if ((s->r[0].n_done >= 3 && s->r[1].n_done >= 3) || now_ms() - s->t0 > 20000)
+  /* (the other reader's count is written by its own thread) */
+  if ((__atomic_load_n(&s->r[0].n_done, __ATOMIC_ACQUIRE) >= 3 &&
+       __atomic_load_n(&s->r[1].n_done, __ATOMIC_ACQUIRE) >= 3) ||
+      now_ms() - s->t0 > 20000)
     return SL_POLL_END;
   char v[16];
   int len = snprintf(v, sizeof v, "%d", r->emitted++);
@@ -516,7 +519,10 @@ static int cc_complete(void *reader, sl_ctx *ctx, int64_t id) {
   int known = 0;
   for (int i = 0; i < r->n_pos; i++) known |= r->pos[i] == id;
   if (!known || (r->n_done && id <= r->done[r->n_done - 1])) r->bad_id++;
-  if (r->n_done < CC_MAX) r->done[r->n_done++] = id;
+  if (r->n_done < CC_MAX) {
+    r->done[r->n_done] = id;
+    __atomic_store_n(&r->n_done, r->n_done + 1, __ATOMIC_RELEASE);
+  }
   return 0;
 }
 static const sl_source_ops cc_ops = {.version = SL_CONNECTOR_VERSION, .kind = "cc",
