@@ -16,21 +16,21 @@
  * binds the state to record i's key with sl_ctx_run_key(ctx, i) (each
  * record's key hash comes with it: from the channel, or inst->key_hash of
  * the direct call, kept in the buffer).  Timers fire after the held run
- * was handed over (a watermark, a tick), one on_timer call each.
+ * was handed over (before the watermark moved, at a tick), one on_timer
+ * call each.
  *
  * Invariants
- *   1. A held record never passes a control event: the buffer is emptied
- *      before a watermark is forwarded (on_watermark), before a checkpoint
- *      barrier is snapshotted and forwarded (flush_held, called by the input
- *      gate), and before the end of input (finish).  So a checkpoint covers
- *      exactly the records emitted before its barrier, as for a per-record
- *      operator.
+ *   1. A held record never passes a control event: flush_held empties the
+ *      buffer, and the runtime calls it before the instance's watermark
+ *      moves (so the function sees, for a held run, the watermark its
+ *      records came under) and before a checkpoint barrier is snapshotted
+ *      and forwarded; finish empties it at the end of input.  So a
+ *      checkpoint covers exactly the records emitted before its barrier, as
+ *      for a per-record operator.
  *   2. Nothing is held across worker steps: tick (once per step, after the
  *      step drained its channels and polled its sources) empties the
  *      buffer, so a quiet stream is never held back.
- *   3. The function sees, for a held run, the watermark of when the run
- *      began (wm_held), not the one that handed it over.
- *   4. The buffer is allocated once per instance and grows to the largest
+ *   3. The buffer is allocated once per instance and grows to the largest
  *      run seen; no allocation per record.
  */
 #include <string.h>
@@ -49,10 +49,6 @@ typedef struct run_buf {
   uint8_t *bytes;
   size_t used, cap;
   uint32_t n;
-  /* the operator's watermark when the held run began: its records came
-   * before any later watermark (which hands the run over first), so the
-   * function sees this one for them, as a per-record operator would */
-  int64_t wm_held;
   /* the run being handed to the function (sl_ctx_run_key) */
   const sl_record *cur;
   const uint64_t *cur_hash;
@@ -110,11 +106,7 @@ static int flush_run(sl__inst *inst) {
   uint32_t n = rb->n;
   rb->n = 0; /* before the call: a failure leaves nothing held */
   rb->used = 0;
-  int64_t wm = inst->wm; /* newer when a watermark hands the run over */
-  inst->wm = rb->wm_held;
-  int rc = call_fn(inst, rb->recs, rb->hash, n);
-  inst->wm = wm;
-  return rc;
+  return call_fn(inst, rb->recs, rb->hash, n);
 }
 
 static int batch_process(sl__inst *inst, int port, const sl_record *r) {
@@ -133,7 +125,6 @@ static int batch_process(sl__inst *inst, int port, const sl_record *r) {
     rb->bytes = b;
     rb->cap = cap;
   }
-  if (!rb->n) rb->wm_held = inst->wm;
   rb->off[rb->n] = rb->used;
   if (r->key_len) memcpy(rb->bytes + rb->used, r->key, r->key_len);
   if (r->value_len) memcpy(rb->bytes + rb->used + r->key_len, r->value, r->value_len);
@@ -154,7 +145,6 @@ static int batch_run(sl__inst *inst, int port, const sl__hrec *v, uint32_t n) {
 }
 
 static int batch_finish(sl__inst *inst) { return flush_run(inst); }
-static int batch_watermark(sl__inst *inst, int64_t wm) { return flush_run(inst); }
 static int batch_tick(sl__inst *inst, int64_t now_ms) { return flush_run(inst); }
 
 static const sl__op_vt g_batch_vt = {
@@ -162,7 +152,6 @@ static const sl__op_vt g_batch_vt = {
     .process = batch_process,
     .process_batch = batch_run,
     .finish = batch_finish,
-    .on_watermark = batch_watermark,
     .tick = batch_tick,
     .flush_held = flush_run,
     .close = batch_close,
@@ -194,10 +183,9 @@ static void kb_close(sl__inst *inst, int ok) {
   batch_close(inst, ok);
 }
 
-/* the held run first: its records come before the watermark */
+/* (the held run went out first: flush_held, before the watermark moved) */
 static int kb_watermark(sl__inst *inst, int64_t wm) {
-  int rc = flush_run(inst);
-  return rc ? rc : sl__timers_fire(inst->timers, SL_TIME_EVENT, wm);
+  return sl__timers_fire(inst->timers, SL_TIME_EVENT, wm);
 }
 
 static int kb_tick(sl__inst *inst, int64_t now) {

@@ -149,7 +149,9 @@ typedef struct sl__op_vt {
   int (*restored)(sl__inst *inst);
   /* optional: records the operator holds back (a batch op's pending run)
    * go out now -- the input gate calls it before a checkpoint barrier is
-   * snapshotted and forwarded, so no held record passes the barrier */
+   * snapshotted and forwarded, and the worker before the instance's
+   * watermark moves (worker.c: set_watermark), so no held record passes a
+   * barrier or a watermark, and each sees the watermark it came under */
   int (*flush_held)(sl__inst *inst);
 } sl__op_vt;
 

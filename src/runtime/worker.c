@@ -130,6 +130,18 @@ int sl__emit_ctrl(sl__inst *inst, uint32_t kind, int64_t payload) {
  * idle, the instance tells its consumers it is idle, so they stop waiting
  * for it (Flink's WatermarkStatus). */
 
+/* Move the instance's watermark forward to wm: the records it holds
+ * (flush_held) came before wm and go first, seeing the watermark they came
+ * under; then the operator's own reaction (timers, windows); then wm goes
+ * downstream. */
+static int set_watermark(sl__inst *inst, int64_t wm) {
+  int rc = inst->vt->flush_held ? inst->vt->flush_held(inst) : 0;
+  if (rc) return rc;
+  inst->wm = wm;
+  if (inst->vt->on_watermark && (rc = inst->vt->on_watermark(inst, wm))) return rc;
+  return sl__emit_ctrl(inst, SL__EV_WATERMARK, wm);
+}
+
 static int advance(sl__inst *inst) {
   int64_t wm = SL_WATERMARK_MAX;
   int live = 0, active = 0;
@@ -149,11 +161,7 @@ static int advance(sl__inst *inst) {
     for (int c = 0; c < inst->n_inputs; c++)
       if (inst->wm_in[c] > wm) wm = inst->wm_in[c];
   }
-  if (wm > inst->wm) {
-    inst->wm = wm;
-    if (inst->vt->on_watermark && (rc = inst->vt->on_watermark(inst, wm))) return rc;
-    if ((rc = sl__emit_ctrl(inst, SL__EV_WATERMARK, wm))) return rc;
-  }
+  if (wm > inst->wm && (rc = set_watermark(inst, wm))) return rc;
   if (idle != inst->idle_out) {
     inst->idle_out = idle;
     if ((rc = sl__emit_ctrl(inst, SL__EV_IDLE, idle))) return rc;
@@ -224,12 +232,8 @@ int sl__inst_input_ended(sl__inst *inst, int chan, int nodrain) {
     rc = advance(inst);
     return rc ? rc : sl__inst_gate_ended(inst);
   }
-  if (inst->wm < SL_WATERMARK_MAX && !inst->nodrain) {
-    inst->wm = SL_WATERMARK_MAX;
-    if (inst->vt->on_watermark && (rc = inst->vt->on_watermark(inst, SL_WATERMARK_MAX)))
-      return rc;
-    if ((rc = sl__emit_ctrl(inst, SL__EV_WATERMARK, SL_WATERMARK_MAX))) return rc;
-  }
+  if (inst->wm < SL_WATERMARK_MAX && !inst->nodrain && (rc = set_watermark(inst, SL_WATERMARK_MAX)))
+    return rc;
   return sl__inst_end(inst);
 }
 
