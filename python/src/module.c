@@ -442,6 +442,19 @@ static void op_close(void *ud, sl_ctx *ctx) {
   gil_drop(&g);
 }
 
+/* A record's value as the Python object its encoding holds (after the
+ * connect tag byte in M_CO), or NULL with the exception set: every record
+ * between Python operators carries an encoded value, so an empty one came
+ * from a C operator or source that left it out. */
+static PyObject *input_value(const pyop *op, const sl_record *r) {
+  uint32_t skip = op->mode == M_CO;
+  if (r->value_len > skip) return slpy_decode((const uint8_t *)r->value + skip, r->value_len - skip);
+  PyErr_SetString(PyExc_ValueError,
+                  "a record without a value reached a Python function (its producer wrote no "
+                  "encoded value: records between Python operators carry one)");
+  return NULL;
+}
+
 /* The stateless modes: one GIL per run (invariant 1). */
 static int batch_fn(void *ud, sl_ctx *ctx, const sl_record *in, size_t n, sl_collector *out) {
   pyop *op = ud;
@@ -452,11 +465,8 @@ static int batch_fn(void *ud, sl_ctx *ctx, const sl_record *in, size_t n, sl_col
   int rc = 0;
   for (size_t i = 0; i < n && !rc; i++) {
     const sl_record *r = &in[i];
-    int co = op->mode == M_CO;
-    PyObject *v = r->value_len > (uint32_t)co ? slpy_decode(r->value + co, r->value_len - co) : NULL,
-             *res = NULL;
+    PyObject *v = input_value(op, r), *res = NULL;
     if (!v) {
-      if (!PyErr_Occurred()) PyErr_SetString(PyExc_ValueError, "an empty record");
       rc = py_fail(op, ctx, NULL, "could not read its input:");
       break;
     }
@@ -593,13 +603,9 @@ static const sl_state_desc g_reduce_desc = {.name = "__sluice_reduce", .kind = S
 /* One keyed record of a run (GIL held, key bound): reduce or process. */
 static int keyed_one(pyop *op, sl_ctx *ctx, pysub *sub, const sl_record *r) {
   int co = op->mode == M_CO;
-  PyObject *v = r->value_len > (uint32_t)co ? slpy_decode(r->value + co, r->value_len - co) : NULL,
-           *res = NULL, *a = NULL;
+  PyObject *v = input_value(op, r), *res = NULL, *a = NULL;
   int rc = 0;
-  if (!v) {
-    if (!PyErr_Occurred()) PyErr_SetString(PyExc_ValueError, "an empty record");
-    return py_fail(op, ctx, NULL, "could not read its input:");
-  }
+  if (!v) return py_fail(op, ctx, NULL, "could not read its input:");
   if (op->mode == M_KPROCESS || co) {
     ((CtxObject *)sub->rctx)->ts = r->ts;
     res = PyObject_CallOneArg(co ? PyTuple_GET_ITEM(sub->call, ((const uint8_t *)r->value)[0] & 1)
@@ -1494,7 +1500,11 @@ static PyObject *env_kafka_source(EnvObject *e, PyObject *args) {
       sl_watermark_strategy ws = {.kind = (sl_wm_kind)kind, .out_of_orderness_ms = bound,
                                   .idle_timeout_ms = idle};
       if (sl_kafka_source_set_watermarks(src, &ws))
-        PyErr_SetString(PyExc_ValueError, "KafkaSource: the watermark strategy was refused");
+        PyErr_Format(PyExc_ValueError,
+                     "KafkaSource: watermark strategy refused (out-of-orderness %lld ms, idleness "
+                     "%lld ms): a Kafka source takes bounded out-of-orderness or monotonous "
+                     "timestamps, with durations >= 0",
+                     bound, idle);
     }
     if (!PyErr_Occurred()) {
       sl_stream *s = src ? sl_source_stream(e->env, src) : NULL;
