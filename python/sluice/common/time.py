@@ -1,10 +1,22 @@
 """Duration and Time (PyFlink's pyflink.common.time), in milliseconds."""
 
 
-class Duration(object):
+class _Millis(object):
+    """A span of milliseconds; equal only to a span of the same class."""
+
     def __init__(self, millis):
         self._ms = int(millis)
 
+    def to_milliseconds(self): return self._ms
+
+    def __eq__(self, o): return type(o) is type(self) and o._ms == self._ms
+
+    def __hash__(self): return hash(self._ms)
+
+    def __repr__(self): return "%s(%d ms)" % (type(self).__name__, self._ms)
+
+
+class Duration(_Millis):
     @staticmethod
     def of_millis(m): return Duration(m)
 
@@ -23,19 +35,8 @@ class Duration(object):
     @staticmethod
     def of_nanos(n): return Duration(n // 1000000)
 
-    def to_milliseconds(self): return self._ms
 
-    def __eq__(self, o): return isinstance(o, Duration) and o._ms == self._ms
-
-    def __hash__(self): return hash(self._ms)
-
-    def __repr__(self): return "Duration(%d ms)" % self._ms
-
-
-class Time(object):
-    def __init__(self, millis):
-        self._ms = int(millis)
-
+class Time(_Millis):
     @staticmethod
     def milliseconds(m): return Time(m)
 
@@ -50,11 +51,3 @@ class Time(object):
 
     @staticmethod
     def days(d): return Time(d * 86400000)
-
-    def to_milliseconds(self): return self._ms
-
-    def __eq__(self, o): return isinstance(o, Time) and o._ms == self._ms
-
-    def __hash__(self): return hash(self._ms)
-
-    def __repr__(self): return "Time(%d ms)" % self._ms
