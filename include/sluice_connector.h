@@ -341,6 +341,15 @@ int sl_ctx_stopping(const sl_ctx *ctx);
  * and releases it only after a clean stop.  0 in planning contexts. */
 int sl_ctx_failed(const sl_ctx *ctx);
 
+/* In plan: nonzero when this run will restore a checkpoint or savepoint
+ * (execution.checkpointing.restore names one, or is "latest" and the
+ * checkpoint directory holds a complete one), so the readers will get
+ * seek; 0 for a run that starts from the beginning (also a "latest" that
+ * finds nothing).  A source whose plan creates outside state (a
+ * replication slot) decides here whether to keep what an earlier run left.
+ * 0 outside plan. */
+int sl_ctx_restoring(const sl_ctx *ctx);
+
 #ifdef __cplusplus
 }
 #endif

@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "sluice.h"
@@ -805,6 +806,50 @@ static void fc_close(void *reader, sl_ctx *ctx) {
   f->failed_at_close = sl_ctx_failed(ctx);
 }
 
+/* sl_ctx_restoring in plan: 0 without a restore, 0 for "latest" over a
+ * directory without a complete checkpoint (the run starts afresh), 1 when a
+ * restore names a checkpoint (the restore then says it is missing). */
+static int g_plan_restoring = -1;
+static int rs_plan(void *ud, sl_ctx *ctx) {
+  (void)ud;
+  g_plan_restoring = sl_ctx_restoring(ctx);
+  return 0;
+}
+static int rs_open(void *ud, sl_ctx *ctx, void **reader) {
+  (void)ud, (void)ctx;
+  *reader = NULL;
+  return 0;
+}
+static int rs_poll(void *reader, sl_ctx *ctx, int budget) {
+  (void)reader, (void)ctx, (void)budget;
+  return SL_POLL_END;
+}
+static const sl_source_ops rs_ops = {.version = SL_CONNECTOR_VERSION, .kind = "rs",
+                                     .plan = rs_plan, .open = rs_open, .poll = rs_poll};
+static int rs_run(const char *restore, const char *dir) {
+  sl_env *env = sl_env_new();
+  sl_env_set(env, "parallelism.default", "1");
+  if (dir) sl_env_set(env, "state.checkpoints.dir", dir);
+  if (restore) sl_env_set(env, "execution.checkpointing.restore", restore);
+  sl_sink_to(sl_source_stream(env, sl_source_new(&rs_ops, NULL, 0)), sl_discard_sink());
+  g_plan_restoring = -1;
+  int rc = sl_execute(env, "restoring");
+  sl_env_free(env);
+  return rc;
+}
+static void test_plan_knows_restoring(void) {
+  char dir[600], chk[700];
+  tpath(dir, sizeof dir, "rs-ck");
+  mkdir(dir, 0700);
+  CHECK_EQ_INT(rs_run(NULL, NULL), 0);
+  CHECK_EQ_INT(g_plan_restoring, 0);
+  CHECK_EQ_INT(rs_run("latest", dir), 0);
+  CHECK_EQ_INT(g_plan_restoring, 0);
+  snprintf(chk, sizeof chk, "%s/chk-7", dir);
+  CHECK(rs_run(chk, dir) != 0); /* no such checkpoint: the restore fails */
+  CHECK_EQ_INT(g_plan_restoring, 1);
+}
+
 static void test_close_tells_failure(void) {
   static const sl_source_ops ops = {.version = SL_CONNECTOR_VERSION, .kind = "fc",
                                     .open = fc_open, .poll = fc_poll, .close = fc_close};
@@ -834,5 +879,6 @@ int main(void) {
   RUN(test_checkpoint_complete_reaches_readers);
   RUN(test_declined_checkpoints_never_complete);
   RUN(test_close_tells_failure);
+  RUN(test_plan_knows_restoring);
   TEST_MAIN_END();
 }

@@ -649,12 +649,14 @@ int sl_execute(sl_env *env, const char *job_name) {
     }
 
   /* Plan the sources (file enumeration, splits): errors surface here. */
-  int rc = 0;
+  int rc = 0, restoring = -1;
   for (int i = 0; i < env->n_ops && !rc; i++) {
     sl_source *src = env->ops[i]->source;
     if (src && src->ops->plan) {
       sl_ctx ctx;
       sl__ctx_main(&ctx, &env->conf, env->log_scope, env->ops[i]->name, P);
+      if (restoring < 0) restoring = sl__ckpt_will_restore(&env->conf);
+      ctx.restoring = restoring;
       rc = src->ops->plan(src->ud, &ctx);
       if (rc)
         env_err(env, "operator '%s': %s", env->ops[i]->name,

@@ -24,6 +24,10 @@ extern const sl__job_hooks sl__ckpt_hooks;
 
 int sl__ckpt_start(sl__job *job);
 int sl__ckpt_restore(sl__job *job);
+/* Will a run with this configuration restore?  The rule sl__ckpt_restore
+ * follows (a "latest" that finds no complete checkpoint starts afresh),
+ * read without logging: the restore itself reports what it finds. */
+int sl__ckpt_will_restore(const sl__conf *conf);
 int sl__ckpt_worker_step(sl__worker *w);
 int sl__ckpt_stop(sl__job *job, int ok);
 

@@ -259,6 +259,23 @@ static int recover_sink(sl__job *job, sl__op *op, const char *chk, const old_met
 
 static int restore(sl__job *job);
 
+static void no_log(void *ud, sl_log_level level, const char *scope, const char *msg) {
+  (void)ud, (void)level, (void)scope, (void)msg;
+}
+
+int sl__ckpt_will_restore(const sl__conf *conf) {
+  const char *want = SL__CONF_S(conf, CKPT_RESTORE);
+  if (!want || !*want) return 0;
+  const char *dir = SL__CONF_S(conf, CKPT_DIR);
+  if (strcmp(want, "latest") || !dir || !*dir) return 1; /* (the restore says what is wrong) */
+  char chk[4096], err[256];
+  sl__ckpt_meta m;
+  sl__logger quiet = {.fn = no_log};
+  int rc = sl__ckpt_latest(dir, chk, sizeof chk, &m, &quiet, NULL, err, sizeof err);
+  if (!rc) sl__ckpt_meta_free(&m);
+  return rc != -SL_ENOENT;
+}
+
 int sl__ckpt_restore(sl__job *job) {
   int64_t t0 = sl__now_ns();
   int rc = restore(job);

@@ -64,7 +64,6 @@
 #include <string.h>
 #include <time.h>
 
-#include "checkpoint/storage.h"
 #include "connectors/pg.h"
 
 struct sl__pg_cdc {
@@ -186,26 +185,6 @@ int sl__pg_cdc_plan(sl__pg_cdc **out, const sl__pg_opts *o, sl_ctx *ctx, const c
   return rc;
 }
 
-/* Will the job restore a checkpoint?  execution.checkpointing.restore names
- * one, or is "latest" and state.checkpoints.dir holds a complete one (a
- * `--restore latest` that finds none starts afresh: a new slot and
- * snapshot, as a job that does not restore). */
-static void no_log(void *ud, sl_log_level level, const char *scope, const char *msg) {
-  (void)ud, (void)level, (void)scope, (void)msg;
-}
-static int will_restore(sl_ctx *ctx) {
-  const char *restore = sl_ctx_config(ctx, "execution.checkpointing.restore");
-  if (!restore || !*restore) return 0;
-  const char *dir = sl_ctx_config(ctx, "state.checkpoints.dir");
-  if (strcmp(restore, "latest") || !dir || !*dir) return 1; /* (the restore says what is wrong) */
-  char path[4200], err[256];
-  sl__ckpt_meta m;
-  sl__logger quiet = {.fn = no_log}; /* (the restore warns of damaged ones) */
-  int rc = sl__ckpt_latest(dir, path, sizeof path, &m, &quiet, NULL, err, sizeof err);
-  if (!rc) sl__ckpt_meta_free(&m);
-  return rc != -SL_ENOENT;
-}
-
 static int cdc_plan(sl__pg_cdc *cdc, const sl__pg_opts *o, sl_ctx *ctx, PGconn *c,
                     const char *oid, const char *qtable, int n_key, PGconn **exporter,
                     char *snapshot, size_t cap) {
@@ -277,7 +256,7 @@ static int cdc_plan(sl__pg_cdc *cdc, const sl__pg_opts *o, sl_ctx *ctx, PGconn *
   }
   if (!has_pub || !has_rel) PQclear(r);
   /* 3. the slot */
-  int restoring = will_restore(ctx);
+  int restoring = sl_ctx_restoring(ctx);
   for (int attempt = 0;; attempt++) {
     if (!(r = run(o, ctx, c, "slot lookup",
                   "SELECT active::text, plugin, (database = current_database())::text, "

@@ -231,6 +231,8 @@ int64_t sl_ctx_monotonic_ns(const sl_ctx *ctx) {
   return ctx && ctx->inst && ctx->inst->w->now_ns ? ctx->inst->w->now_ns : sl__now_ns();
 }
 
+int sl_ctx_restoring(const sl_ctx *ctx) { return ctx && !ctx->inst && ctx->restoring; }
+
 int sl_ctx_failed(const sl_ctx *ctx) {
   return ctx && ctx->inst ? sl__failed(ctx->inst->job) : 0;
 }

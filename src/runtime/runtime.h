@@ -290,6 +290,7 @@ struct sl_ctx {
   void *local;     /* sl_ctx_set_local */
   int user_opened; /* the op's user open ran and succeeded */
   int64_t ckpt_taking; /* in a source's position: the checkpoint's id; else 0 */
+  int restoring;       /* a planning context of a run that restores (sl_ctx_restoring) */
   char decline[256];   /* sl_ctx_decline_checkpoint's reason, read after position */
   char msg[1024]; /* set by sl_ctx_fail (and sl_ctx_error without an instance) */
 };
