@@ -8,15 +8,6 @@
 # caret (exit 2).  Output order across subtasks is not defined, so those
 # outputs are compared sorted.
 . "$(dirname "$0")/lib_cli.sh"
-run() { "$SLUICE" "$@" </dev/null >"$TMP/out" 2>"$TMP/err"; echo $? >"$TMP/rc"; }
-rc_is() { [ "$(cat "$TMP/rc")" = "$1" ] || { echo "  exit $(cat "$TMP/rc") != $1" >&2; cat "$TMP/err" >&2; return 1; }; }
-same_sorted() {
-  if ! cmp -s <(LC_ALL=C sort "$1") <(printf '%s' "$2" | LC_ALL=C sort); then
-    echo "  $1 differs (sorted; < got, > want):" >&2
-    diff <(LC_ALL=C sort "$1") <(printf '%s' "$2" | LC_ALL=C sort) >&2
-    return 1
-  fi
-}
 same() { cmp -s "$1" <(printf '%s' "$2") || { echo "  $1 differs (< got, > want):" >&2; diff "$1" <(printf '%s' "$2") >&2; return 1; }; }
 export SLUICE_REST_TOKEN= # nothing of the REST API is used here
 NOREST="-D rest.enabled=false"

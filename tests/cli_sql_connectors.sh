@@ -12,9 +12,7 @@ command -v kcat >/dev/null || { echo "FAIL: kcat is not installed (scripts/deps.
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null; done; }
 trap 'cleanup; pg_stop' EXIT
-run() { "$SLUICE" "$@" </dev/null >"$TMP/out" 2>"$TMP/err"; echo $? >"$TMP/rc"; }
-rc_is() { [ "$(cat "$TMP/rc")" = "$1" ] || { echo "  exit $(cat "$TMP/rc") != $1" >&2; cat "$TMP/err" >&2; return 1; }; }
-same_sorted() {
+same_sorted_files() {
   if ! cmp -s <(LC_ALL=C sort "$1") <(LC_ALL=C sort "$2"); then
     echo "  $1 differs from $2 (sorted; < got, > want):" >&2
     diff <(LC_ALL=C sort "$1") <(LC_ALL=C sort "$2") >&2
@@ -50,7 +48,7 @@ run sql -p 2 $NOREST -e "
 check "kafka -> window -> kafka: exit 0" rc_is 0
 check "kafka: no late records" bash -c "! grep -q 'late records dropped ([1-9]' '$TMP/err'"
 kcat -C -b "$B" -t agg -e -q >"$TMP/agg.got"
-check "kafka: the windows' rows equal the reference" same_sorted "$TMP/agg.got" "$TMP/agg.ref"
+check "kafka: the windows' rows equal the reference" same_sorted_files "$TMP/agg.got" "$TMP/agg.ref"
 
 printf '1,a,1\n2,b,oops\n3,c,3\n' | kcat -P -b "$B" -t bad -p 0
 run sql -p 1 $NOREST --dead-letter "$TMP/dead.txt" -e "

@@ -9,16 +9,6 @@
 # generated input without late records.  Output order across keys is not
 # defined, so outputs are compared sorted.
 . "$(dirname "$0")/lib_cli.sh"
-run() { "$SLUICE" "$@" </dev/null >"$TMP/out" 2>"$TMP/err"; echo $? >"$TMP/rc"; }
-rc_is() { [ "$(cat "$TMP/rc")" = "$1" ] || { echo "  exit $(cat "$TMP/rc") != $1" >&2; cat "$TMP/err" >&2; return 1; }; }
-# same_sorted FILE EXPECTED_TEXT: FILE's lines equal the expected lines as a multiset
-same_sorted() {
-  if ! cmp -s <(LC_ALL=C sort "$1") <(printf '%s' "$2" | LC_ALL=C sort); then
-    echo "  $1 differs (sorted; < got, > want):" >&2
-    diff <(LC_ALL=C sort "$1") <(printf '%s' "$2" | LC_ALL=C sort) >&2
-    return 1
-  fi
-}
 wa() { run run window-agg --parallelism 1 --watermark-interval 0 "$@"; }
 
 # ---- tumbling -------------------------------------------------------------
