@@ -17,26 +17,9 @@
 #include <string.h>
 #include <time.h>
 
+#include "pg_test.h"
 #include "sluice_connector.h"
 
-static int fails;
-#define CHECK(c)                                                  \
-  do {                                                            \
-    if (!(c)) {                                                   \
-      fprintf(stderr, "FAIL %s:%d: %s\n", __FILE__, __LINE__, #c); \
-      fails++;                                                    \
-    }                                                             \
-  } while (0)
-
-static PGconn *conn;
-static void sql(const char *q) {
-  PGresult *r = PQexec(conn, q);
-  if (PQresultStatus(r) != PGRES_COMMAND_OK && PQresultStatus(r) != PGRES_TUPLES_OK) {
-    fprintf(stderr, "FAIL: %s: %s", q, PQerrorMessage(conn));
-    fails++;
-  }
-  PQclear(r);
-}
 
 #define MAXROWS 16
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
