@@ -208,6 +208,10 @@ typedef struct StateObject {
   PyObject_HEAD
   CtxObject *c;
   sl_state_desc *desc;
+  /* the encoded user key and value of the call being made, reused from
+   * call to call (a state object serves one subtask, under the GIL): no
+   * allocation per state access */
+  slpy_buf kb, vb;
 } StateObject;
 static PyTypeObject ValueStateType;
 
@@ -995,6 +999,7 @@ static PyObject *ctx_state(CtxObject *c, PyObject *args, sl_state_kind kind, PyT
   Py_INCREF(c);
   s->c = c;
   s->desc = d;
+  s->kb = s->vb = (slpy_buf){0};
   return (PyObject *)s;
 }
 
@@ -1055,21 +1060,23 @@ static PyObject *state_value(StateObject *s, PyObject *unused) {
   return slpy_decode(b.data, b.len);
 }
 
+/* One of a state object's reused buffers, emptied for the call. */
+static slpy_buf *state_buf(slpy_buf *b) {
+  b->len = 0;
+  return b;
+}
+
 static PyObject *state_update(StateObject *s, PyObject *v) {
   sl_state *st = state_handle(s);
   if (!st) return NULL;
-  slpy_buf b = {0};
   int rc;
   if (v == Py_None) {
     rc = sl_state_clear(st);
   } else {
-    if (slpy_encode(&b, v)) {
-      slpy_buf_free(&b);
-      return NULL;
-    }
-    rc = sl_value_set(st, b.p, (uint32_t)b.len);
+    slpy_buf *b = state_buf(&s->vb);
+    if (slpy_encode(b, v)) return NULL;
+    rc = sl_value_set(st, b->p, (uint32_t)b->len);
   }
-  slpy_buf_free(&b);
   if (rc) return PyErr_Format(PyExc_RuntimeError, "state '%s': %s", s->desc->name, sl_strerror(rc));
   Py_RETURN_NONE;
 }
@@ -1083,6 +1090,8 @@ static PyObject *state_clear(StateObject *s, PyObject *unused) {
 }
 
 static void state_dealloc(StateObject *s) {
+  slpy_buf_free(&s->kb);
+  slpy_buf_free(&s->vb);
   Py_XDECREF(s->c);
   PyObject_Free(s);
 }
@@ -1138,13 +1147,9 @@ static PyObject *list_get(StateObject *s, PyObject *unused) {
 static PyObject *list_add(StateObject *s, PyObject *v) {
   sl_state *st = state_handle(s);
   if (!st) return NULL;
-  slpy_buf b = {0};
-  if (slpy_encode(&b, v)) {
-    slpy_buf_free(&b);
-    return NULL;
-  }
-  int rc = sl_list_add(st, b.p, (uint32_t)b.len);
-  slpy_buf_free(&b);
+  slpy_buf *b = state_buf(&s->vb);
+  if (slpy_encode(b, v)) return NULL;
+  int rc = sl_list_add(st, b->p, (uint32_t)b->len);
   if (rc) return state_err(s, rc);
   Py_RETURN_NONE;
 }
@@ -1206,14 +1211,10 @@ static PyTypeObject ListStateType = {
 static PyObject *map_get(StateObject *s, PyObject *k) {
   sl_state *st = state_handle(s);
   if (!st) return NULL;
-  slpy_buf kb = {0};
-  if (slpy_encode_key(&kb, k)) {
-    slpy_buf_free(&kb);
-    return NULL;
-  }
+  slpy_buf *kb = state_buf(&s->kb);
+  if (slpy_encode_key(kb, k)) return NULL;
   sl_bytes b;
-  int rc = sl_map_get(st, kb.p, (uint32_t)kb.len, &b);
-  slpy_buf_free(&kb);
+  int rc = sl_map_get(st, kb->p, (uint32_t)kb->len, &b);
   if (rc == SL_EMPTY) Py_RETURN_NONE;
   if (rc) return state_err(s, rc);
   return slpy_decode(b.data, b.len);
@@ -1224,28 +1225,19 @@ static PyObject *map_put(StateObject *s, PyObject *args) {
   if (!PyArg_ParseTuple(args, "OO", &k, &v)) return NULL;
   sl_state *st = state_handle(s);
   if (!st) return NULL;
-  slpy_buf kb = {0}, vb = {0};
-  PyObject *r = NULL;
-  if (!slpy_encode_key(&kb, k) && !slpy_encode(&vb, v)) {
-    int rc = sl_map_put(st, kb.p, (uint32_t)kb.len, vb.p, (uint32_t)vb.len);
-    if (rc) state_err(s, rc);
-    else r = Py_None, Py_INCREF(r);
-  }
-  slpy_buf_free(&kb);
-  slpy_buf_free(&vb);
-  return r;
+  slpy_buf *kb = state_buf(&s->kb), *vb = state_buf(&s->vb);
+  if (slpy_encode_key(kb, k) || slpy_encode(vb, v)) return NULL;
+  int rc = sl_map_put(st, kb->p, (uint32_t)kb->len, vb->p, (uint32_t)vb->len);
+  if (rc) return state_err(s, rc);
+  Py_RETURN_NONE;
 }
 
 static PyObject *map_remove(StateObject *s, PyObject *k) {
   sl_state *st = state_handle(s);
   if (!st) return NULL;
-  slpy_buf kb = {0};
-  if (slpy_encode_key(&kb, k)) {
-    slpy_buf_free(&kb);
-    return NULL;
-  }
-  int rc = sl_map_remove(st, kb.p, (uint32_t)kb.len);
-  slpy_buf_free(&kb);
+  slpy_buf *kb = state_buf(&s->kb);
+  if (slpy_encode_key(kb, k)) return NULL;
+  int rc = sl_map_remove(st, kb->p, (uint32_t)kb->len);
   if (rc < 0) return state_err(s, rc);
   Py_RETURN_NONE;
 }
