@@ -1016,6 +1016,12 @@ int sl_kafka_source_set_watermarks(sl_source *src, const sl_watermark_strategy *
  *   sink.transaction-id-prefix   sink: prefix of the prepared transactions'
  *                                names (default "sluice-<table>"); two jobs
  *                                writing one table need different ones
+ *   sink.changelog               sink: true when each value starts with its
+ *                                change kind (+I, -U, +U or -D, then the
+ *                                field delimiter, then the row): an
+ *                                updating stream applied by primary key
+ *                                (below); the table needs one (default
+ *                                false: every value is a row to write)
  * Any other key must be a libpq connection parameter (it is added to
  * conninfo); else sl_execute fails naming it.  Messages name host, port,
  * database, user and table, never the password.
@@ -1045,6 +1051,22 @@ int sl_kafka_source_set_watermarks(sl_source *src, const sl_watermark_strategy *
  * checkpoint's and rolls back every other prepared transaction with the
  * prefix (needs max_prepared_transactions > 0).  Without checkpoints
  * batches are committed as written (at-least-once).
+ *
+ * Changelog (sink.changelog=true; Flink JDBC's upsert mode): each value
+ * is a change kind as Flink prints RowKind -- exactly "+I", "-U", "+U" or
+ * "-D" -- then the field delimiter, then the row as above ("+U,7,b,").
+ * +I and +U upsert the row; -U is skipped (the +U after it upserts the
+ * key; counted); -D deletes by the row's primary-key fields (DELETE FROM
+ * t WHERE k1 = v1 AND ...; the other fields are not used, and a key that
+ * is not there is no error).  Deletes go into the same batches and
+ * transactions as the upserts, in record order, so a subtask's changes
+ * apply in the order they came (+I k, -D k, +I k leaves k); changes of
+ * one key must reach one subtask (key the stream by it, as the SQL
+ * planner does).  Checkpoints make it exactly-once as above.  The table
+ * must have a primary key (open fails naming the table and server
+ * otherwise); a value that starts with no change kind fails the job,
+ * quoting up to 64 bytes of it; a -D whose key field is empty (NULL) is a
+ * bad record (pipeline.dead-letter.path).
  *
  * Change data capture (scan.mode=cdc; the server needs wal_level=logical,
  * the user the REPLICATION privilege (or superuser) and the right to

@@ -13,7 +13,16 @@
  *   - a sink whose connection the server drops between two batches
  *     (pg_terminate_backend, from a source written on the connector SDK)
  *     reconnects and writes everything (sink.max-retries), or, with
- *     sink.max-retries=0, fails naming the table.
+ *     sink.max-retries=0, fails naming the table;
+ *   - sink.changelog=true: a hand-written changelog (+I/-U/+U/-D; an
+ *     update of an existing key, -D then +I of one key in one batch, +I
+ *     then -D, a -D of a missing key, NULL non-key columns, a composite
+ *     key in another order than the table's, through the URI form too)
+ *     leaves the table worked out by hand, in one batch, in batches of 2,
+ *     and exactly-once with checkpoints completing between the records
+ *     (batches of 2; nothing left prepared); a table without a primary
+ *     key, a value without a change kind (quoted, bounded), a -D with a
+ *     NULL key and a bad option value fail with their messages.
  * Exit 0 when every check passed.
  */
 #include <libpq-fe.h>
@@ -111,6 +120,183 @@ static int run_killed(const char *t, const char *retries, char *err, size_t cap)
   return rc;
 }
 
+/* ---- sink.changelog ------------------------------------------------------
+ * A source of lines, from subtask 0; with checkpoints, a NULL line waits
+ * (idle) until one more checkpoint completed, so the lines after it go
+ * into the next checkpoint's transaction. */
+typedef struct phased {
+  const char *const *lines;
+  int n, at, completed, waited, ckpt;
+} phased;
+static int ph_open(void *ud, sl_ctx *ctx, void **reader) {
+  (void)ctx;
+  *reader = ud;
+  return 0;
+}
+static int ph_poll(void *reader, sl_ctx *ctx, int budget) {
+  phased *p = reader;
+  for (; budget > 0 && p->at < p->n; budget--) {
+    const char *l = p->lines[p->at];
+    if (!l) {
+      if (p->ckpt && p->completed <= p->waited) return SL_POLL_IDLE;
+      p->waited = p->completed;
+      p->at++;
+      continue;
+    }
+    sl_record rec = {.ts = SL_NO_TIMESTAMP, .value = l, .value_len = strlen(l)};
+    if (sl_ctx_emit(ctx, &rec)) return -SL_ECANCELED;
+    p->at++;
+  }
+  return p->at < p->n ? SL_POLL_MORE : SL_POLL_END;
+}
+static int ph_position(void *reader, sl_ctx *ctx, uint8_t *buf, size_t cap, size_t *len) {
+  (void)reader, (void)ctx, (void)buf, (void)cap;
+  *len = 0;
+  return 0;
+}
+static int ph_seek(void *reader, sl_ctx *ctx, const uint8_t *const *blobs, const size_t *lens,
+                   int n) {
+  (void)reader, (void)ctx, (void)blobs, (void)lens, (void)n;
+  return 0;
+}
+static int ph_complete(void *reader, sl_ctx *ctx, int64_t id) {
+  (void)ctx, (void)id;
+  ((phased *)reader)->completed++;
+  return 0;
+}
+static const sl_source_ops ph_ops = {.version = 2, .kind = "phased", .open = ph_open,
+                                     .poll = ph_poll, .position = ph_position, .seek = ph_seek,
+                                     .checkpoint_complete = ph_complete};
+
+static phased p;
+
+/* lines -> sink k; ckpt: checkpoints every 50 ms into dir ck.  The
+ * sl_execute result, its message in err. */
+static int run_lines(const char *const *lines, int n, sl_sink *k, const char *ck, char *err,
+                     size_t cap) {
+  p = (phased){lines, n, 0, 0, 0, ck != NULL};
+  sl_env *env = sl_env_new();
+  sl_env_set(env, "rest.enabled", "false");
+  sl_env_set(env, "parallelism.default", "1");
+  if (ck) {
+    sl_env_set(env, "execution.checkpointing.interval", "50ms");
+    sl_env_set(env, "state.checkpoints.dir", ck);
+  }
+  sl_stream *s = sl_source_stream(env, sl_source_new(&ph_ops, &p, SL_SOURCE_NONPARALLEL));
+  sl_sink_to(s, k);
+  int rc = sl_execute(env, "pg_api_changelog");
+  snprintf(err, cap, "%s", rc ? sl_env_last_error(env) : "");
+  sl_env_free(env);
+  return rc;
+}
+
+/* The changelog of table (id int PRIMARY KEY, name text, n int) and the
+ * table it leaves, worked out by hand; NULL: a checkpoint completes here. */
+static const char *const cl_lines[] = {
+    "+I,1,a,10",   "+I,2,b,20",
+    "-U,1,a,10",   "+U,1,a2,11",   /* 1 -> (a2, 11) */
+    NULL,
+    "-D,2,b,20",   "+I,2,b2,",     /* -D then +I: 2 -> (b2, NULL) */
+    "-D,9,x,1",                    /* no such key: nothing */
+    "+I,3,c,30",   NULL,
+    "-D,3,c,30",                   /* +I then -D: 3 gone */
+    "+I,4,d,40",   "-D,4,d,40",   "+I,4,d2,41", /* 4 -> (d2, 41) */
+    "+I,5,\"e,f\",50", "-D,5,,",   /* the key is all a -D needs */
+    "-U,6,zz,0",                   /* a lone -U: ignored */
+    "+U,7,\"it's\",",              /* +U of a new key inserts */
+};
+#define CL_N ((int)(sizeof cl_lines / sizeof cl_lines[0]))
+#define CL_WANT "1|a2|11;2|b2|<NULL>;4|d2|41;7|it's|<NULL>"
+#define CL_GOT                                                                        \
+  "SELECT string_agg(id || '|' || name || '|' || coalesce(n::text, '<NULL>'), ';' " \
+  "ORDER BY id) FROM cl"
+
+static void changelog_tests(const char *tmp) {
+  char err[2048], ck[512], uri[512];
+  int rc;
+  /* one batch, batches of 2, exactly-once with batches of 2 */
+  static const char *const rows[] = {"100000", "2", "2"};
+  for (int run = 0; run < 3; run++) {
+    sql("DROP TABLE IF EXISTS cl");
+    sql("CREATE TABLE cl (id int PRIMARY KEY, name text, n int)");
+    sl_option o[] = {{"table-name", "cl"}, {"sink.changelog", "true"},
+                     {"sink.buffer-flush.max-rows", rows[run]}};
+    snprintf(ck, sizeof ck, "%s/api_cl_ck", tmp);
+    rc = run_lines(cl_lines, CL_N, sl_postgres_sink(conninfo, o, 3), run == 2 ? ck : NULL, err,
+                   sizeof err);
+    if (rc) fprintf(stderr, "  changelog run %d: %s\n", run, err);
+    CHECK(rc == 0);
+    CHECK(value_is(CL_GOT, CL_WANT));
+    CHECK(run < 2 || p.completed >= 2); /* the two waits were checkpoints */
+  }
+  CHECK(value_is("SELECT count(*) FROM pg_prepared_xacts", "0"));
+
+  /* a composite key, in another order than the table's; the URI form */
+  sql("CREATE TABLE cl2 (v text, b text, a int, w int, PRIMARY KEY (a, b))");
+  static const char *const cl2[] = {
+      "+I,p,x,1,1", "+I,q,y,1,2",   "+I,r,x,2,3", "+I,s,it's,3,4",
+      "-D,,x,1,",                   /* (1, x) gone; (1, y) stays */
+      "-U,q,y,1,2", "+U,q2,y,1,", /* (1, y) -> q2, NULL */
+      "-D,r,y,2,3",                 /* no (2, y): (2, x) stays */
+      "-D,,it's,3,",                /* a quote in the key */
+  };
+  snprintf(uri, sizeof uri, "postgresql://%s@%s:%s/%s?table-name=cl2&sink.changelog=true",
+           getenv("PGUSER") ? getenv("PGUSER") : "sluice",
+           getenv("PGHOST") ? getenv("PGHOST") : "127.0.0.1",
+           getenv("PGPORT") ? getenv("PGPORT") : "5432",
+           getenv("PGDATABASE") ? getenv("PGDATABASE") : "postgres");
+  rc = run_lines(cl2, 9, sl_postgres_sink_uri(uri), NULL, err, sizeof err);
+  if (rc) fprintf(stderr, "  composite key: %s\n", err);
+  CHECK(rc == 0);
+  CHECK(value_is("SELECT string_agg(a || ',' || b || ',' || v || ',' || coalesce(w::text, "
+                 "'<NULL>'), ';' ORDER BY a, b) FROM cl2",
+                 "1,y,q2,<NULL>;2,x,r,3"));
+
+  /* no primary key: refused at open, nothing written */
+  sql("CREATE TABLE clnopk (a int, b text)");
+  static const char *const one[] = {"+I,1,a"};
+  sl_option np[] = {{"table-name", "clnopk"}, {"sink.changelog", "true"}};
+  rc = run_lines(one, 1, sl_postgres_sink(conninfo, np, 2), NULL, err, sizeof err);
+  CHECK(rc == -SL_ECONFIG);
+  CHECK(strstr(err, "PostgreSQL table 'clnopk' (host ") && strstr(err, " database ") &&
+        strstr(err, "has no primary key, and sink.changelog=true needs one: the sink cannot "
+                    "apply update and delete changes (-U/+U/-D) without a key"));
+  if (rc != -SL_ECONFIG || !strstr(err, "has no primary key")) fprintf(stderr, "  %s\n", err);
+  CHECK(value_is("SELECT count(*) FROM clnopk", "0"));
+
+  /* a value without a change kind: the job fails, quoting it (bounded) */
+  sql("CREATE TABLE clbad (id int PRIMARY KEY, t text)");
+  static const char *const bad[] = {"+I,1,a", "*X,2,b"};
+  sl_option bo[] = {{"table-name", "clbad"}, {"sink.changelog", "true"}};
+  rc = run_lines(bad, 2, sl_postgres_sink(conninfo, bo, 2), NULL, err, sizeof err);
+  CHECK(rc == -SL_EBADREC);
+  CHECK(strstr(err, "(subtask 1/1)") &&
+        strstr(err, "PostgreSQL table 'clbad': sink.changelog=true, but a value does not "
+                    "start with a change kind (+I, -U, +U or -D) and the field delimiter ',': "
+                    "'*X,2,b'"));
+  if (!strstr(err, "'*X,2,b'")) fprintf(stderr, "  %s\n", err);
+  CHECK(value_is("SELECT count(*) FROM clbad", "0"));
+  static char longv[200];
+  memset(longv, 'x', sizeof longv - 1);
+  memcpy(longv, "+Ix", 3);
+  static const char *const bad2[] = {longv};
+  rc = run_lines(bad2, 1, sl_postgres_sink(conninfo, bo, 2), NULL, err, sizeof err);
+  CHECK(rc == -SL_EBADREC);
+  CHECK(strstr(err, "'+Ixxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx...' "
+                    "(199 bytes)"));
+  if (!strstr(err, "(199 bytes)")) fprintf(stderr, "  %s\n", err);
+  static const char *const nullkey[] = {"-D,,a"};
+  rc = run_lines(nullkey, 1, sl_postgres_sink(conninfo, bo, 2), NULL, err, sizeof err);
+  CHECK(rc == -SL_EBADREC && strstr(err, "a -D row whose primary-key field is empty (NULL)"));
+  static const char *const bad3[] = {"+I"};
+  rc = run_lines(bad3, 1, sl_postgres_sink(conninfo, bo, 2), NULL, err, sizeof err);
+  CHECK(rc == -SL_EBADREC && strstr(err, "',': '+I'"));
+  sl_option bv[] = {{"table-name", "clbad"}, {"sink.changelog", "yes"}};
+  rc = run_lines(one, 1, sl_postgres_sink(conninfo, bv, 2), NULL, err, sizeof err);
+  CHECK(rc == -SL_ECONFIG && strstr(err, "option 'sink.changelog': expected true or false, "
+                                         "got 'yes'"));
+}
+
 int main(void) {
   snprintf(conninfo, sizeof conninfo, "host=%s port=%s user=%s dbname=%s",
            getenv("PGHOST") ? getenv("PGHOST") : "127.0.0.1", getenv("PGPORT") ? getenv("PGPORT") : "5432",
@@ -179,6 +365,7 @@ int main(void) {
   rc = run_killed("api_noretry", "0", err, sizeof err);
   CHECK(rc == -SL_EIO && strstr(err, "PostgreSQL table 'api_noretry': COPY failed: "));
   if (!strstr(err, "PostgreSQL table 'api_noretry': COPY failed: ")) fprintf(stderr, "  %s\n", err);
+  changelog_tests(getenv("SL_TEST_TMP") ? getenv("SL_TEST_TMP") : "/tmp");
   PQfinish(conn);
   printf("pg_api_test: %s\n", fails ? "FAILED" : "ok");
   return fails ? 1 : 0;

@@ -31,6 +31,7 @@ typedef struct sl__pg_opts {
   char *create_cols;        /* sink.create-table-columns */
   char delim;               /* sink.field-delimiter */
   char *txn_prefix;         /* sink.transaction-id-prefix */
+  int changelog;            /* sink.changelog: values start with +I/-U/+U/-D */
   int cdc;                  /* scan.mode=cdc */
   char *slot;               /* slot.name (default from the table, see finish) */
   int drop_on_stop;         /* slot.drop-on-stop */

@@ -64,7 +64,8 @@ static int is_connector_key(const char *k) {
       "table-name", "scan.partition.column", "scan.partition.num", "scan.fetch-size",
       "scan.mode", "slot.name", "decoding.plugin.name", "slot.drop-on-stop",
       "sink.buffer-flush.max-rows", "sink.buffer-flush.interval", "sink.max-retries",
-      "sink.create-table-columns", "sink.field-delimiter", "sink.transaction-id-prefix"};
+      "sink.create-table-columns", "sink.field-delimiter", "sink.transaction-id-prefix",
+      "sink.changelog"};
   for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
     if (!strcmp(k, keys[i])) return 1;
   return 0;
@@ -131,6 +132,9 @@ static int set_opt(sl__pg_opts *o, const char *k, const char *v) {
   } else if (!strcmp(k, "slot.drop-on-stop")) {
     if (!strcmp(v, "true") || !strcmp(v, "false")) o->drop_on_stop = v[0] == 't';
     else set_err(o, "option 'slot.drop-on-stop': expected true or false, got '%s'", v);
+  } else if (!strcmp(k, "sink.changelog")) {
+    if (!strcmp(v, "true") || !strcmp(v, "false")) o->changelog = v[0] == 't';
+    else set_err(o, "option 'sink.changelog': expected true or false, got '%s'", v);
   }
   return 0;
 }

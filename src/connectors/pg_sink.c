@@ -13,6 +13,17 @@
  * string of an INSERT ... ON CONFLICT (key) DO UPDATE per row (a
  * multi-row upsert may not touch a key twice).
  *
+ * sink.changelog=true (Flink JDBC's upsert sink): a value is "+I", "-U",
+ * "+U" or "-D", the delimiter, then the row.  change_kind reads it; +I
+ * and +U append the upsert, -D appends "DELETE FROM t WHERE k1 = E'..'
+ * AND ...;" (del_part holds the fixed pieces, pk_col the key's fields)
+ * to the same query string, so one batch -- one server-side transaction
+ * without checkpoints, or part of the checkpoint's transaction with
+ * them -- applies the changes in record order; -U is counted and
+ * skipped.  Open refuses a table without a primary key; a value with no
+ * kind fails the job (bad_kind quotes a bounded prefix).  The counts are
+ * logged at close.
+ *
  * Writer states (one connection per subtask):
  *
  *   IDLE ──first batch──> IN_TXN ──precommit(n): PREPARE 'P-s<i>-c<n>'──> IDLE
@@ -33,9 +44,9 @@
  *      COMMIT PREPARED, "pg-recover" before each COMMIT PREPARED of recover
  *      (tests kill the process there).
  *   3. While a prepared transaction of an upsert table waits for its
- *      commit, full batches stay buffered: the next transaction's upsert of
- *      a key the prepared one holds would wait for a commit this writer
- *      has yet to send.  (A barrier comes only after the checkpoint before
+ *      commit, full batches stay buffered: the next transaction's upsert
+ *      (or changelog delete) of a key the prepared one holds would wait
+ *      for a commit this writer has yet to send.  (A barrier comes only after the checkpoint before
  *      it completed -- one checkpoint in flight -- so precommit sends.)
  *   4. recover: commit the restored checkpoint's names, then ROLLBACK
  *      PREPARED every other prepared transaction of this database whose
@@ -74,6 +85,11 @@ typedef struct pg_writer {
   int n_cols;
   int upsert;
   int twopc;    /* checkpoints on */
+  int changelog; /* sink.changelog: values start with a change kind */
+  int n_pk;
+  int *pk_col;     /* changelog: the key's columns, key order -> table order */
+  char **del_part; /* changelog: "DELETE FROM t WHERE k1 = ", " AND k2 = " ... */
+  int64_t n_upsert, n_delete, n_before; /* changelog: +I/+U, -D, -U (skipped) */
   char *prefix; /* INSERT INTO t (cols) VALUES */
   char *suffix; /* ON CONFLICT ...; or "" */
   char *copy;   /* COPY t (cols) FROM STDIN: tables without a primary key */
@@ -140,6 +156,8 @@ static void writer_free(pg_writer *w) {
   if (w->c) PQfinish(w->c);
   sl__free(w->prefix), sl__free(w->suffix), sl__free(w->pending), sl__free(w->f);
   sl__free(w->copy);
+  for (int k = 0; w->del_part && k < w->n_pk; k++) sl__free(w->del_part[k]);
+  sl__free(w->del_part), sl__free(w->pk_col);
   sl__pg_buf_free(&w->sql);
   sl__free_private(w);
 }
@@ -163,6 +181,7 @@ static int sink_open(void *ud, sl_ctx *ctx, void **out) {
   w->s = s;
   w->subtask = sl_ctx_subtask(ctx);
   w->twopc = sl__conn_int(ctx, "execution.checkpointing.interval") > 0;
+  w->changelog = s->o.changelog;
   char err[800], where[300], oid[32];
   int rc = 0;
   if (!(w->c = sl__pg_connect(&s->o, (int)s->o.retries, err, sizeof err))) {
@@ -211,6 +230,41 @@ static int sink_open(void *ud, sl_ctx *ctx, void **out) {
   w->n_cols = PQntuples(cols);
   int n_pk = PQntuples(pk);
   w->upsert = n_pk > 0;
+  if (w->changelog && !n_pk) {
+    rc = sl_ctx_error(ctx, -SL_ECONFIG, "PostgreSQL table '%s' (%s) has no primary key, and "
+                      "sink.changelog=true needs one: the sink cannot apply update and delete "
+                      "changes (-U/+U/-D) without a key; add a PRIMARY KEY to the table (or to "
+                      "sink.create-table-columns), or write an insert-only stream with "
+                      "sink.changelog=false", s->o.table, sl__pg_where(c, where, sizeof where));
+    PQclear(cols), PQclear(pk), PQclear(qt);
+    goto out;
+  }
+  if (w->changelog) { /* -D: the key's columns in table order, and the DELETE's pieces */
+    w->n_pk = n_pk;
+    w->pk_col = sl__calloc((size_t)n_pk, sizeof *w->pk_col);
+    w->del_part = sl__calloc((size_t)n_pk, sizeof *w->del_part);
+    rc = w->pk_col && w->del_part ? 0 : -SL_ENOMEM;
+    for (int k = 0; !rc && k < n_pk; k++) {
+      for (int i = 0; i < w->n_cols; i++)
+        if (!strcmp(PQgetvalue(pk, k, 0), PQgetvalue(cols, i, 0))) w->pk_col[k] = i;
+      char *q = ident(c, PQgetvalue(pk, k, 0));
+      sl__pg_buf part = {0};
+      rc = q ? 0 : -SL_ENOMEM;
+      if (!rc && !k) rc = sl__pg_buf_str(&part, "DELETE FROM ");
+      if (!rc && !k) rc = sl__pg_buf_str(&part, PQgetvalue(qt, 0, 0));
+      if (!rc) rc = sl__pg_buf_str(&part, k ? " AND " : " WHERE ");
+      if (!rc) rc = sl__pg_buf_str(&part, q);
+      if (!rc) rc = sl__pg_buf_str(&part, " = ");
+      sl__free(q);
+      if (rc) sl__pg_buf_free(&part);
+      w->del_part[k] = part.p;
+    }
+    if (rc) {
+      PQclear(cols), PQclear(pk), PQclear(qt);
+      rc = sl_ctx_error(ctx, rc, "out of memory");
+      goto out;
+    }
+  }
   sl__pg_buf pre = {0}, suf = {0};
   rc = sl__pg_buf_str(&pre, "INSERT INTO ");
   if (!rc) rc = sl__pg_buf_str(&pre, PQgetvalue(qt, 0, 0));
@@ -328,7 +382,8 @@ static int run_batch(pg_writer *w, PGresult **bad) {
 }
 
 static const char *batch_kind(const pg_writer *w) {
-  return w->copy ? "COPY" : w->upsert ? "INSERT ... ON CONFLICT (upsert)" : "INSERT";
+  return w->copy ? "COPY" : w->changelog ? "changelog batch (INSERT ... ON CONFLICT, DELETE)"
+       : w->upsert ? "INSERT ... ON CONFLICT (upsert)" : "INSERT";
 }
 
 /* Send the buffered rows.  Without checkpoints: a transaction of their
@@ -428,12 +483,53 @@ static int split(const char *v, size_t n, char sep, pg_field *f, int max) {
   }
 }
 
+/* sink.changelog: the kind a value starts with ("+I," ...): 'I' (+I,
+ * +U: upsert), 'D' (-D), 'B' (-U), or 0 when it starts with none. */
+static int change_kind(const char *v, size_t n, char delim) {
+  if (n < 3 || v[2] != delim) return 0;
+  if (v[0] == '+' && (v[1] == 'I' || v[1] == 'U')) return 'I';
+  if (v[0] == '-' && v[1] == 'D') return 'D';
+  if (v[0] == '-' && v[1] == 'U') return 'B';
+  return 0;
+}
+
+/* A value without a change kind: fails the job, quoting at most 64 bytes
+ * of it (control bytes as '?'). */
+static int bad_kind(pg_writer *w, sl_ctx *ctx, const char *v, size_t n) {
+  char shown[65], delim[3] = {w->s->o.delim, 0, 0};
+  size_t cut = n > 64 ? 64 : n;
+  while (cut < n && cut && ((unsigned char)v[cut] & 0xC0) == 0x80) cut--; /* whole UTF-8 */
+  for (size_t i = 0; i < cut; i++)
+    shown[i] = (unsigned char)v[i] < 0x20 || v[i] == 0x7f ? '?' : v[i];
+  shown[cut] = 0;
+  if (delim[0] == '\t') memcpy(delim, "\\t", 3);
+  char more[40] = "";
+  if (cut < n) sl__fmt(more, sizeof more, "...' (%zu bytes)", n);
+  return sl_ctx_error(ctx, -SL_EBADREC, "PostgreSQL table '%s': sink.changelog=true, but a value "
+                      "does not start with a change kind (+I, -U, +U or -D) and the field "
+                      "delimiter '%s': '%s%s; the stream written must be a changelog, or set "
+                      "sink.changelog=false", w->s->o.table, delim, shown, *more ? more : "'");
+}
+
+/* Rows waited long enough (without checkpoints)? */
+static int due(const pg_writer *w, sl_ctx *ctx) {
+  return w->rows && !w->twopc && sl__conn_ms(ctx) - w->first_ms >= w->s->o.interval_ms;
+}
+
 static int sink_write(void *writer, sl_ctx *ctx, const sl_record *rec) {
   pg_writer *w = writer;
   pg_sink *s = w->s;
   const char *v = rec->value ? rec->value : "";
   size_t n = rec->value_len;
-  int k;
+  int k, kind = 'I';
+  if (w->changelog) {
+    if (!(kind = change_kind(v, n, s->o.delim))) return bad_kind(w, ctx, v, n);
+    if (kind == 'B') { /* the +U after it upserts the key */
+      w->n_before++;
+      return due(w, ctx) ? send_rows(w, ctx) : 0;
+    }
+    v += 3, n -= 3;
+  }
   if (w->n_cols == 1) { /* the whole value; never NULL */
     w->f[0] = (pg_field){v, n, 0};
     k = 1;
@@ -451,6 +547,23 @@ static int sink_write(void *writer, sl_ctx *ctx, const sl_record *rec) {
   }
   if (memchr(v, 0, n)) return sl_ctx_bad_record(ctx, "PostgreSQL table", "a NUL byte", rec);
   int rc = 0;
+  if (kind == 'D') { /* DELETE FROM t WHERE k1 = E'..' AND ...; */
+    for (int i = 0; i < w->n_pk && w->n_cols > 1; i++) {
+      const pg_field *f = &w->f[w->pk_col[i]];
+      if (!f->len && !f->quoted)
+        return sl_ctx_bad_record(ctx, "PostgreSQL table", "a -D row whose primary-key field is "
+                                 "empty (NULL)", rec);
+    }
+    if (!w->rows) w->first_ms = sl__conn_ms(ctx);
+    for (int i = 0; !rc && i < w->n_pk; i++) {
+      rc = sl__pg_buf_str(&w->sql, w->del_part[i]);
+      if (!rc) rc = put_literal(&w->sql, &w->f[w->pk_col[i]], w->n_cols == 1);
+    }
+    if (!rc) rc = sl__pg_buf_c(&w->sql, ';');
+    w->n_delete++;
+    goto added;
+  }
+  w->n_upsert += w->changelog;
   if (!w->rows) w->first_ms = sl__conn_ms(ctx);
   if (w->copy) { /* COPY's text format: tab-separated, \N for NULL */
     for (int i = 0; !rc && i < k; i++) {
@@ -473,15 +586,12 @@ added:
   if (rc) return sl_ctx_error(ctx, rc, "out of memory");
   w->rows++;
   if (w->rows >= s->o.max_rows && may_send(w)) return send_rows(w, ctx);
-  if (!w->twopc && sl__conn_ms(ctx) - w->first_ms >= s->o.interval_ms) return send_rows(w, ctx);
-  return 0;
+  return due(w, ctx) ? send_rows(w, ctx) : 0;
 }
 
 static int sink_idle(void *writer, sl_ctx *ctx) {
   pg_writer *w = writer;
-  if (w->rows && !w->twopc && sl__conn_ms(ctx) - w->first_ms >= w->s->o.interval_ms)
-    return send_rows(w, ctx);
-  return 0;
+  return due(w, ctx) ? send_rows(w, ctx) : 0;
 }
 
 static int sink_flush(void *writer, sl_ctx *ctx) {
@@ -490,8 +600,12 @@ static int sink_flush(void *writer, sl_ctx *ctx) {
 }
 
 static void sink_close(void *writer, sl_ctx *ctx, int ok) {
-  (void)ctx, (void)ok;
+  (void)ok;
   pg_writer *w = writer;
+  if (w->changelog)
+    sl_ctx_log(ctx, SL_LOG_INFO, "PostgreSQL table '%s': changelog: %lld upserts (+I, +U), %lld "
+               "deletes (-D), %lld update-befores (-U) skipped", w->s->o.table,
+               (long long)w->n_upsert, (long long)w->n_delete, (long long)w->n_before);
   if (w->in_txn && w->c) PQclear(PQexec(w->c, "ROLLBACK")); /* not pre-committed: not covered */
   writer_free(w);
 }
