@@ -20,7 +20,8 @@
  *     key in another order than the table's, through the URI form too)
  *     leaves the table worked out by hand, in one batch, in batches of 2,
  *     and exactly-once with checkpoints completing between the records
- *     (batches of 2; nothing left prepared); a table without a primary
+ *     (batches of 2; nothing left prepared), also when a failed run is
+ *     restored from its checkpoint; a table without a primary
  *     key, a value without a change kind (quoted, bounded), a -D with a
  *     NULL key and a bad option value fail with their messages.
  * Exit 0 when every check passed.
@@ -127,6 +128,8 @@ static int run_killed(const char *t, const char *retries, char *err, size_t cap)
 typedef struct phased {
   const char *const *lines;
   int n, at, completed, waited, ckpt;
+  int fail;   /* the line "!FAIL" fails the job (else it is skipped) */
+  int seeked; /* where seek put it; -1 none */
 } phased;
 static int ph_open(void *ud, sl_ctx *ctx, void **reader) {
   (void)ctx;
@@ -143,6 +146,11 @@ static int ph_poll(void *reader, sl_ctx *ctx, int budget) {
       p->at++;
       continue;
     }
+    if (!strcmp(l, "!FAIL")) {
+      p->at++;
+      if (p->fail) return sl_ctx_error(ctx, -SL_EIO, "test failure");
+      continue;
+    }
     sl_record rec = {.ts = SL_NO_TIMESTAMP, .value = l, .value_len = strlen(l)};
     if (sl_ctx_emit(ctx, &rec)) return -SL_ECANCELED;
     p->at++;
@@ -150,13 +158,17 @@ static int ph_poll(void *reader, sl_ctx *ctx, int budget) {
   return p->at < p->n ? SL_POLL_MORE : SL_POLL_END;
 }
 static int ph_position(void *reader, sl_ctx *ctx, uint8_t *buf, size_t cap, size_t *len) {
-  (void)reader, (void)ctx, (void)buf, (void)cap;
-  *len = 0;
+  (void)ctx, (void)cap;
+  memcpy(buf, &((phased *)reader)->at, sizeof(int));
+  *len = sizeof(int);
   return 0;
 }
 static int ph_seek(void *reader, sl_ctx *ctx, const uint8_t *const *blobs, const size_t *lens,
                    int n) {
-  (void)reader, (void)ctx, (void)blobs, (void)lens, (void)n;
+  (void)ctx;
+  if (n != 1 || lens[0] != sizeof(int)) return -SL_ESTATE;
+  memcpy(&((phased *)reader)->at, blobs[0], sizeof(int));
+  ((phased *)reader)->seeked = ((phased *)reader)->at;
   return 0;
 }
 static int ph_complete(void *reader, sl_ctx *ctx, int64_t id) {
@@ -170,11 +182,14 @@ static const sl_source_ops ph_ops = {.version = 2, .kind = "phased", .open = ph_
 
 static phased p;
 
-/* lines -> sink k; ckpt: checkpoints every 50 ms into dir ck.  The
- * sl_execute result, its message in err. */
+/* lines -> sink k; ck: checkpoints every 50 ms into that directory, and
+ * with restore the job restores the latest one there ("!FAIL" fails only
+ * a run that does not restore).  The sl_execute result, its message in
+ * err. */
+static int restore;
 static int run_lines(const char *const *lines, int n, sl_sink *k, const char *ck, char *err,
                      size_t cap) {
-  p = (phased){lines, n, 0, 0, 0, ck != NULL};
+  p = (phased){lines, n, 0, 0, 0, ck != NULL, 0, -1};
   sl_env *env = sl_env_new();
   sl_env_set(env, "rest.enabled", "false");
   sl_env_set(env, "parallelism.default", "1");
@@ -182,6 +197,8 @@ static int run_lines(const char *const *lines, int n, sl_sink *k, const char *ck
     sl_env_set(env, "execution.checkpointing.interval", "50ms");
     sl_env_set(env, "state.checkpoints.dir", ck);
   }
+  if (ck && restore) sl_env_set(env, "execution.checkpointing.restore", "latest");
+  p.fail = !restore;
   sl_stream *s = sl_source_stream(env, sl_source_new(&ph_ops, &p, SL_SOURCE_NONPARALLEL));
   sl_sink_to(s, k);
   int rc = sl_execute(env, "pg_api_changelog");
@@ -229,6 +246,29 @@ static void changelog_tests(const char *tmp) {
     CHECK(value_is(CL_GOT, CL_WANT));
     CHECK(run < 2 || p.completed >= 2); /* the two waits were checkpoints */
   }
+  CHECK(value_is("SELECT count(*) FROM pg_prepared_xacts", "0"));
+
+  /* exactly-once across a failure: the first run fails after changes a
+   * completed checkpoint does not cover; the restored run replays them */
+  static const char *const rl[] = {
+      "+I,1,a,10", "+I,2,b,20", "+I,3,c,30", NULL,  /* committed */
+      "-U,1,a,10", "+U,1,a2,11", "-D,2,b,20", "+I,4,d,40", "!FAIL",
+      "-D,3,c,30", "+I,3,c2,", "-D,8,,",
+  };
+  sql("DROP TABLE cl");
+  sql("CREATE TABLE cl (id int PRIMARY KEY, name text, n int)");
+  snprintf(ck, sizeof ck, "%s/api_cl_ck2", tmp);
+  sl_option ro[] = {{"table-name", "cl"}, {"sink.changelog", "true"},
+                    {"sink.buffer-flush.max-rows", "2"}};
+  rc = run_lines(rl, 12, sl_postgres_sink(conninfo, ro, 3), ck, err, sizeof err);
+  CHECK(rc == -SL_EIO && strstr(err, "test failure"));
+  restore = 1;
+  rc = run_lines(rl, 12, sl_postgres_sink(conninfo, ro, 3), ck, err, sizeof err);
+  restore = 0;
+  CHECK(p.seeked >= 3 && p.seeked <= 8); /* restored past the committed changes */
+  if (rc) fprintf(stderr, "  changelog restore: %s\n", err);
+  CHECK(rc == 0);
+  CHECK(value_is(CL_GOT, "1|a2|11;3|c2|<NULL>;4|d|40"));
   CHECK(value_is("SELECT count(*) FROM pg_prepared_xacts", "0"));
 
   /* a composite key, in another order than the table's; the URI form */
