@@ -46,8 +46,9 @@
  *   3. While a prepared transaction of an upsert table waits for its
  *      commit, full batches stay buffered: the next transaction's upsert
  *      (or changelog delete) of a key the prepared one holds would wait
- *      for a commit this writer has yet to send.  (A barrier comes only after the checkpoint before
- *      it completed -- one checkpoint in flight -- so precommit sends.)
+ *      for a commit this writer has yet to send.  (A barrier comes only
+ *      after the checkpoint before it completed -- one checkpoint in
+ *      flight -- so precommit sends.)
  *   4. recover: commit the restored checkpoint's names, then ROLLBACK
  *      PREPARED every other prepared transaction of this database whose
  *      name is <prefix>-s<digits>-c<digits> (any old subtask, any run):
