@@ -122,7 +122,9 @@ static int run_one(const nx_query *q, const nx_opts *no, int argc, char **argv) 
       rc = nx_sql_prepare(env, q->name, &cfg, meter, &sql);
     } else {
       snprintf(name, sizeof name, "nexmark-%s", q->name);
-      nx_meter_sink(q->build(nx_events(env, &cfg, ingest)), meter);
+      sl_stream *results = q->build(nx_events(env, &cfg, ingest));
+      if (q->table) nx_meter_changelog_sink(q->table(results), meter);
+      else nx_meter_sink(results, meter);
     }
     if (!rc) rc = cli_execute(env, name);
   }

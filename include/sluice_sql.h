@@ -92,7 +92,7 @@ void sl_sql_set_output(sl_env *env, sl_sql_output_fn fn, void *ud);
  * table's column order and types -- and attaches what it likes (maps, a
  * sink); it returns 0 or a negative SL_E* code, which fails the
  * statement.  fn NULL: the tables' connectors again. */
-typedef int (*sl_sql_sink_fn)(void *ud, const char *table, sl_stream *rows);
+typedef int (*sl_sql_sink_fn)(void *ud, const char *table, sl_stream *rows, int changelog);
 void sl_sql_set_sink(sl_env *env, sl_sql_sink_fn fn, void *ud);
 
 #ifdef __cplusplus

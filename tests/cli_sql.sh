@@ -158,10 +158,22 @@ check "syntax error: FILE:LINE:COLUMN and a caret" same "$TMP/err" "sluice sql: 
   INSERT INTO o SELECT a + FROM t;
                            ^
 "
-run sql -e "CREATE TABLE t (a INT) WITH (connector = 'datagen');
-SELECT a FROM t GROUP BY a"
-check "GROUP BY: exit 2" rc_is 2
-check "GROUP BY: refused for retractions" contains "$TMP/err" "sluice sql: -e:2:26: GROUP BY without a window would need updates/retractions"
+# GROUP BY without a window: a changelog, printed as Flink prints it
+# (worked out by hand: a new group +I, a changed one -U old, +U new)
+printf 'a,1\nb,5\na,3\n' >"$TMP/grp.csv"
+run sql -p 1 -e "CREATE TABLE t (k VARCHAR, v INT) WITH (connector = 'filesystem', path = '$TMP/grp.csv');
+SELECT k, COUNT(*) AS n, SUM(v) AS s FROM t GROUP BY k"
+check "GROUP BY: exit 0" rc_is 0
+check "GROUP BY: its changes on stdout" same "$TMP/out" '+I[a, 1, 1]
++I[b, 1, 5]
+-U[a, 1, 1]
++U[a, 2, 4]
+'
+run sql -e "CREATE TABLE t (k VARCHAR, v INT) WITH (connector = 'filesystem', path = '$TMP/grp.csv');
+CREATE TABLE f (k VARCHAR, n BIGINT) WITH (connector = 'filesystem', path = '$TMP/f.csv');
+INSERT INTO f SELECT k, COUNT(*) FROM t GROUP BY k"
+check "GROUP BY into a file: exit 2" rc_is 2
+check "GROUP BY into a file: refused, the file takes inserts only" contains "$TMP/err" "sluice sql: -e:3:13: table 'f' (connector filesystem) takes inserts only"
 run sql
 check "no statements: exit 2" rc_is 2
 run sql "$TMP/none.sql"

@@ -300,9 +300,26 @@ static int meter_map(void *ud, sl_ctx *ctx, const sl_record *in, sl_record *out)
   return 0;
 }
 
-int nx_meter_sink(sl_stream *results, nx_meter *m) {
-  sl_stream *s = sl_name(sl_map(results, meter_map, m), "meter");
+static int meter_changelog_map(void *ud, sl_ctx *ctx, const sl_record *in, sl_record *out) {
+  nx_meter *m = ud;
+  lane *l = sl_ctx_local(ctx);
+  const uint8_t *v = in->value;
+  if (!in->value_len || v[0] > 3) return sl_ctx_fail(ctx, "meter: a change without its kind byte");
+  uint64_t h = nx_hash(v + 1, in->value_len - 1);
+  if (v[0] == 0 || v[0] == 2) l->results++, l->checksum += h; /* +I, +U */
+  else l->results--, l->checksum -= h;                      /* -U, -D: modulo 2^64, as the sums */
+  sample(m, l, ctx, in);
+  return 0;
+}
+
+static int meter_to(sl_stream *results, nx_meter *m, sl_map_fn fn) {
+  sl_stream *s = sl_name(sl_map(results, fn, m), "meter");
   return sl_sink_to(sl_rich(s, lane_open, lane_close, m), sl_discard_sink());
+}
+
+int nx_meter_sink(sl_stream *results, nx_meter *m) { return meter_to(results, m, meter_map); }
+int nx_meter_changelog_sink(sl_stream *changes, nx_meter *m) {
+  return meter_to(changes, m, meter_changelog_map);
 }
 
 static int cmp_float(const void *a, const void *b) {

@@ -47,6 +47,10 @@ typedef struct nx_q3 {
 typedef struct nx_q4 {
   int64_t category, closed_at, avg, auctions;
 } nx_q4;
+/* q4's result table (nexmark-flink's nexmark_q4): a row per category. */
+typedef struct nx_q4_row {
+  int64_t category, avg;
+} nx_q4_row;
 
 /* q6: after the seller's auction closed at closed_at, the average winning
  * price of it and the seller's 10 auctions closed before it. */
@@ -78,6 +82,12 @@ typedef struct nx_query {
   const char *about; /* one line */
   int processing_time; /* results depend on wall-clock time (q12) */
   sl_stream *(*build)(sl_stream *events);
+  /* An updating query (q4: its SQL is a GROUP BY without a window): its
+   * results as the changelog of its result table -- values of one kind
+   * byte (0 +I, 1 -U, 2 +U, 3 -D, as SQL's changelog rows) then the row --
+   * which the meter takes with nx_meter_changelog_sink.  NULL: results are
+   * rows that stay. */
+  sl_stream *(*table)(sl_stream *results);
 } nx_query;
 
 /* Query i = 0.. (NULL past the end) and by name (NULL if unknown). */
@@ -117,6 +127,10 @@ nx_meter *nx_meter_new(const nx_ingest *ingest, int processing_time);
 void nx_meter_free(nx_meter *m);
 /* results -> meter -> discard sink.  0 or a negative code. */
 int nx_meter_sink(sl_stream *results, nx_meter *m);
+/* The same for a changelog (see nx_query.table): a +I / +U counts its row
+ * (the bytes after the kind) in, a -U / -D counts it out, so results and
+ * checksum are those of the result table at the end. */
+int nx_meter_changelog_sink(sl_stream *changes, nx_meter *m);
 
 typedef struct nx_summary {
   uint64_t results;

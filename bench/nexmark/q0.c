@@ -9,4 +9,4 @@ static sl_stream *build(sl_stream *events) {
   return sl_name(sl_filter(events, nx_is_bid, NULL), "q0-bids");
 }
 
-const nx_query nx_query_q0 = {"q0", "passthrough of every bid", 0, build};
+const nx_query nx_query_q0 = {"q0", "passthrough of every bid", 0, build, NULL};

@@ -24,4 +24,4 @@ static sl_stream *build(sl_stream *events) {
   return sl_name(sl_map(s, to_euro, NULL), "q1-euro");
 }
 
-const nx_query nx_query_q1 = {"q1", "bids with price * 0.908 (dollars to euros)", 0, build};
+const nx_query nx_query_q1 = {"q1", "bids with price * 0.908 (dollars to euros)", 0, build, NULL};

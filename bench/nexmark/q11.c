@@ -17,4 +17,4 @@ static sl_stream *build(sl_stream *events) {
   return sl_name(sl_window_aggregate(s, &w, &nx_count_desc, nx_emit_count, NULL), "q11-sessions");
 }
 
-const nx_query nx_query_q11 = {"q11", "bids per bidder per session (10 s gap)", 0, build};
+const nx_query nx_query_q11 = {"q11", "bids per bidder per session (10 s gap)", 0, build, NULL};

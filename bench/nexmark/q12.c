@@ -21,4 +21,4 @@ static sl_stream *build(sl_stream *events) {
 }
 
 const nx_query nx_query_q12 = {"q12", "bids per bidder per processing-time 10 s window", 1,
-                               build};
+                               build, NULL};

@@ -17,4 +17,4 @@ static sl_stream *build(sl_stream *events) {
   return sl_name(sl_flat_map(events, select_q2, NULL), "q2-select");
 }
 
-const nx_query nx_query_q2 = {"q2", "(auction, price) of bids with auction % 123 == 0", 0, build};
+const nx_query nx_query_q2 = {"q2", "(auction, price) of bids with auction % 123 == 0", 0, build, NULL};

@@ -94,4 +94,4 @@ static sl_stream *build(sl_stream *events) {
 }
 
 const nx_query nx_query_q3 = {"q3", "category-10 auctions joined with sellers from OR/ID/CA",
-                              0, build};
+                              0, build, NULL};

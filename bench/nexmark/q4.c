@@ -56,5 +56,48 @@ static sl_stream *build(sl_stream *events) {
   return sl_name(sl_keyed_process(s, on_closed, on_timer, NULL), "q4-average");
 }
 
+/* The result table (nexmark_q4: category, average): each result replaces
+ * its category's row -- +I the first time, then -U old, +U new when the
+ * average changed.  At the end of input every auction has closed, so the
+ * table is the SQL query's: the average over all auctions of the category
+ * of their highest bid in [dateTime, expires] (integer division, as
+ * Flink's AVG of BIGINT). */
+static const sl_state_desc ROW = {.name = "row", .kind = SL_STATE_VALUE};
+
+static int result_category_key(void *ud, sl_ctx *ctx, const sl_record *in, sl_record *out) {
+  return nx_key_i64(ctx, nx_i64((const char *)in->value + offsetof(nx_q4, category)), out);
+}
+
+static int emit_change(sl_collector *out, int64_t ts, uint8_t kind, const nx_q4_row *row) {
+  uint8_t v[1 + sizeof *row];
+  v[0] = kind;
+  memcpy(v + 1, row, sizeof *row);
+  sl_record o = {ts, NULL, 0, v, sizeof v};
+  return sl_emit(out, &o);
+}
+
+static int on_result(void *ud, sl_ctx *ctx, const sl_record *in, sl_collector *out) {
+  nx_q4 r;
+  memcpy(&r, in->value, sizeof r);
+  nx_q4_row now = {r.category, r.avg}, was;
+  sl_state *st;
+  sl_bytes v;
+  int rc;
+  if ((rc = sl_state_get(ctx, &ROW, &st)) || (rc = sl_value_get(st, &v)) < 0) return rc;
+  int found = rc == 0;
+  if (found) memcpy(&was, v.data, sizeof was);
+  if (found && was.avg == now.avg) return 0;
+  if ((rc = sl_value_set(st, &now, sizeof now))) return rc;
+  if (found && (rc = emit_change(out, in->ts, 1, &was))) return rc;
+  return emit_change(out, in->ts, found ? 2 : 0, &now);
+}
+
+static int no_timer(void *ud, sl_ctx *ctx, int64_t ts, sl_time_domain d, sl_collector *out) { return 0; }
+
+static sl_stream *table(sl_stream *results) {
+  sl_stream *s = sl_key_by(results, result_category_key, NULL);
+  return sl_name(sl_keyed_process(s, on_result, no_timer, NULL), "q4-table");
+}
+
 const nx_query nx_query_q4 = {"q4", "average winning price per category over closed auctions",
-                              0, build};
+                              0, build, table};

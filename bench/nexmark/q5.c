@@ -44,4 +44,4 @@ static sl_stream *build(sl_stream *events) {
 }
 
 const nx_query nx_query_q5 = {"q5", "auctions with the most bids per 10 s window sliding by 2 s",
-                              0, build};
+                              0, build, NULL};

@@ -64,4 +64,4 @@ static sl_stream *build(sl_stream *events) {
 }
 
 const nx_query nx_query_q6 = {"q6", "average winning price of each seller's last 11 closed auctions",
-                              0, build};
+                              0, build, NULL};

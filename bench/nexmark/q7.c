@@ -71,4 +71,4 @@ static sl_stream *build(sl_stream *events) {
 }
 
 const nx_query nx_query_q7 = {"q7", "bids with the highest price per tumbling 10 s window", 0,
-                              build};
+                              build, NULL};

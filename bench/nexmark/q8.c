@@ -136,4 +136,4 @@ static sl_stream *build(sl_stream *events) {
 }
 
 const nx_query nx_query_q8 = {"q8", "persons who opened auctions in the 10 s window they joined",
-                              0, build};
+                              0, build, NULL};

@@ -11,4 +11,4 @@
 
 static sl_stream *build(sl_stream *events) { return nx_winning_bids(events); }
 
-const nx_query nx_query_q9 = {"q9", "winning bid of every closed auction", 0, build};
+const nx_query nx_query_q9 = {"q9", "winning bid of every closed auction", 0, build, NULL};

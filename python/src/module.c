@@ -1823,9 +1823,10 @@ static void sql_output(void *ud, const char *text) { /* without the GIL: raw mem
 }
 
 #define SQL_VALIDATED (-SL_ECANCELED)
-static int sql_validate_sink(void *ud, const char *table, sl_stream *rows) {
+static int sql_validate_sink(void *ud, const char *table, sl_stream *rows, int changelog) {
   (void)table;
   (void)rows;
+  (void)changelog;
   *(int *)ud = 1; /* planned: every statement parsed, every name resolved */
   return SQL_VALIDATED;
 }

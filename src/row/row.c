@@ -424,8 +424,12 @@ size_t sl__row_to_csv(const void *row, int n, const sl__row_type *types, char *b
   return at;
 }
 
-size_t sl__row_to_print(const void *row, int n, const sl__row_type *types, char *buf, size_t cap) {
-  size_t at = put(buf, cap, 0, "+I[", 3);
+const char sl__row_kind_text[4][3] = {"+I", "-U", "+U", "-D"};
+
+size_t sl__row_to_print(int kind, const void *row, int n, const sl__row_type *types, char *buf,
+                        size_t cap) {
+  size_t at = put(buf, cap, 0, sl__row_kind_text[kind & 3], 2);
+  at = put(buf, cap, at, "[", 1);
   for (int i = 0; i < n; i++) {
     sl__val v;
     sl__row_get(row, n, types, i, &v);

@@ -119,8 +119,20 @@ int sl__csv_split(const char *line, size_t len, sl__csv_field *f, int max, char 
 size_t sl__row_to_csv(const void *row, int n, const sl__row_type *types, char *buf, size_t cap);
 size_t sl__row_to_json(const void *row, int n, const sl__row_type *types, const char *const *names,
                        char *buf, size_t cap);
-/* Flink's print format: "+I[v1, v2, ...]", NULL as "null". */
-size_t sl__row_to_print(const void *row, int n, const sl__row_type *types, char *buf, size_t cap);
+/* Flink's print format: "+I[v1, v2, ...]" (the kind's text, below), NULL
+ * as "null". */
+size_t sl__row_to_print(int kind, const void *row, int n, const sl__row_type *types, char *buf,
+                        size_t cap);
+
+/* ---- changelog rows ---------------------------------------------------- */
+
+/* The result of an updating query (a GROUP BY without a window) is a
+ * changelog: each row says how it changes the result, as Flink's RowKind
+ * -- +I a new row, -U the old image of an updated row, +U its new image,
+ * -D a deleted row.  A changelog row is one byte of kind (the values
+ * below, Flink's RowKind.toByteValue()) followed by the row. */
+enum { SL__ROW_INSERT = 0, SL__ROW_UPDATE_BEFORE = 1, SL__ROW_UPDATE_AFTER = 2, SL__ROW_DELETE = 3 };
+extern const char sl__row_kind_text[4][3]; /* "+I", "-U", "+U", "-D" */
 
 /* A JSON object line -> values (vals[n]; strings point into line, or into
  * buf for strings with escapes).  Keys match names exactly; unknown keys

@@ -643,8 +643,8 @@ static sql_expr *func(sql_ctx *c, const cJSON *b, const sql_scope *sc, int loc) 
   for (size_t i = 0; i < 5; i++)
     if (!strcmp(lname, aggs[i]))
       return sl__sql_error(c, loc,
-                       "aggregate %s() outside a windowed GROUP BY would need updates/retractions "
-                       "(changelog streams are not built yet); aggregate per window instead",
+                       "aggregate %s() is not allowed here (an aggregate belongs in the SELECT list or "
+                       "HAVING, not in WHERE, ON, GROUP BY or another aggregate)",
                        aggs[i]), NULL;
   if (!strcmp(lname, "tumble") || !strcmp(lname, "hop") || !strcmp(lname, "session"))
     return sl__sql_error(c, loc, "%s() is a window table function: it belongs in FROM", lname), NULL;

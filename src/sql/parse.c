@@ -215,6 +215,14 @@ static void rewrite_keys(char *s) {
       p++;
       continue;
     }
+    /* Flink's PRIMARY KEY (...) NOT ENFORCED (sluice keeps no constraint
+     * either): blanked, so PostgreSQL's grammar takes the key */
+    if (kw(p, "not") && (prev_c == ')' || kw(prev, "key")) && kw(skip_ws(p + 3), "enforced")) {
+      char *e = (char *)skip_ws(p + 3) + 8;
+      memset(p, ' ', (size_t)(e - p));
+      p = e;
+      continue;
+    }
     prev = p;
     prev_c = 0;
     prev_set = kw(p, "set");

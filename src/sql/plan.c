@@ -67,6 +67,7 @@
  * Rows travel as the binary row of row/row.h; every operator builds its
  * output in sl_ctx_scratch memory, so nothing is allocated per row.
  */
+#include <assert.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -317,8 +318,8 @@ static sql_plan *plan_join(sql_ctx *c, const cJSON *b, const char **rel) {
   const cJSON *rarg = sl__sql_j(b, "rarg");
   if (jt && strcmp(jt, "JOIN_INNER"))
     return sl__sql_error(c, sl__sql_jloc(rarg),
-                         "an outer join would need updates/retractions (changelog streams are not built "
-                         "yet); it is refused rather than approximated"), NULL;
+                         "an outer join is not built yet (its rows padded with NULL would be retracted "
+                         "when a partner arrives); it is refused rather than approximated"), NULL;
   const cJSON *quals = sl__sql_j(b, "quals");
   if (!quals || sl__sql_j(b, "usingClause") || cJSON_IsTrue(sl__sql_j(b, "isNatural")))
     return sl__sql_error(c, sl__sql_jloc(rarg), "a join needs ON with an equality of the two sides "
@@ -328,6 +329,12 @@ static sql_plan *plan_join(sql_ctx *c, const cJSON *b, const char **rel) {
   if (!l) return NULL;
   sql_plan *r = join_side(c, rarg, &rrel);
   if (!r) return NULL;
+  int uloc = sl__sql_jloc(l->changelog ? sl__sql_j(b, "larg") : rarg);
+  if (uloc < 0) uloc = sl__sql_jloc(l->changelog ? rarg : sl__sql_j(b, "larg")); /* a subquery has none */
+  if (l->changelog || r->changelog)
+    return sl__sql_error(c, uloc,
+                         "a join of an updating input (a GROUP BY without a window, or DISTINCT) is not "
+                         "built yet: join first, then aggregate"), NULL;
   sql_plan *j = new_plan(c, SQL_P_JOIN, l->n + r->n);
   if (!j) return NULL;
   j->in = l, j->right = r, j->wend = -1;
@@ -490,10 +497,12 @@ static char *derived_name(sql_ctx *c, const cJSON *val, int i) {
 /* ---- windowed aggregation ---------------------------------------------------- */
 
 typedef struct win_ctx {
-  sql_plan *w;           /* the WINAGG node */
+  sql_plan *w;           /* the WINAGG or GROUPAGG node */
+  int nw;                /* its window columns before the keys: 2 (window_start, window_end) or 0 */
   sql_expr **args;       /* the window input row's aggregate-argument expressions */
   int n_args, cap;
   const sql_scope *isc;  /* the input's columns */
+  int isc_changelog;     /* ... are an updating input's (rows retracted too) */
 } win_ctx;
 
 static sql_expr *on_agg(sql_ctx *c, const sql_scope *sc, const cJSON *call, int loc, const char *fn) {
@@ -508,6 +517,12 @@ static sql_expr *on_agg(sql_ctx *c, const sql_scope *sc, const cJSON *call, int 
   int distinct = cJSON_IsTrue(sl__sql_j(call, "agg_distinct"));
   if (distinct && f != SQL_AGG_COUNT)
     return sl__sql_error(c, loc, "%s(DISTINCT ...) is not built yet (COUNT(DISTINCT ...) is)", fn), NULL;
+  if (distinct && w->kind == SQL_P_GROUPAGG)
+    return sl__sql_error(c, loc, "COUNT(DISTINCT ...) without a window is not built yet (it is per window: "
+                                 "GROUP BY window_start, window_end, ...)"), NULL;
+  if ((f == SQL_AGG_MIN || f == SQL_AGG_MAX) && w->kind == SQL_P_GROUPAGG && wc->isc_changelog)
+    return sl__sql_error(c, loc, "%s() over an updating input (a GROUP BY of a GROUP BY) is not built yet: "
+                                 "it would need every value kept to retract the current %s", fn, fn), NULL;
   if (sl__sql_j(call, "agg_filter") || sl__sql_j(call, "agg_order"))
     return sl__sql_error(c, loc, "FILTER and ORDER BY in an aggregate are not supported"), NULL;
   if (star && f != SQL_AGG_COUNT) return sl__sql_error(c, loc, "only COUNT takes *"), NULL;
@@ -530,7 +545,12 @@ static sql_expr *on_agg(sql_ctx *c, const sql_scope *sc, const cJSON *call, int 
         k != SL__T_VARCHAR)
       return sl__sql_error(c, x->loc, "%s() of %s is not built yet (numbers, BOOLEAN, TIMESTAMP and VARCHAR)", fn,
                        sl__row_type_name(x->type, tn, sizeof tn)), NULL;
-    if ((f == SQL_AGG_MIN || f == SQL_AGG_MAX) && k == SL__T_VARCHAR) w->buffered = 1;
+    if ((f == SQL_AGG_MIN || f == SQL_AGG_MAX) && k == SL__T_VARCHAR) {
+      if (w->kind == SQL_P_GROUPAGG)
+        return sl__sql_error(c, x->loc, "%s() of VARCHAR without a window is not built yet (it is per "
+                                        "window: GROUP BY window_start, window_end, ...)", fn), NULL;
+      w->buffered = 1;
+    }
     for (int q = 0; q < wc->n_args && x->op == SQL_E_COL; q++) /* the same column: one argument */
       if (wc->args[q]->op == SQL_E_COL && wc->args[q]->col == x->col) {
         a->arg = w->n_keys + q, a->in = x->type;
@@ -561,7 +581,7 @@ typed:
   }
   sql_expr *e = sl__sql_alloc(c->arena, sizeof *e);
   if (!e) return sl__sql_oom(c), NULL;
-  e->op = SQL_E_COL, e->type = a->out, e->col = 2 + w->n_keys + w->n_aggs, e->loc = loc;
+  e->op = SQL_E_COL, e->type = a->out, e->col = wc->nw + w->n_keys + w->n_aggs, e->loc = loc;
   w->n_aggs++;
   return e;
 }
@@ -621,8 +641,20 @@ static void fold(const sql_agg *a, acc_slot *s, const acc_slot *v, int64_t n) {
   s->n += n;
 }
 
-static int acc_add(void *ud, void *acc, const void *in, uint32_t in_len) {
-  const sql_plan *w = ud;
+/* Take value v out of slot s again (a retraction: COUNT, SUM, AVG only --
+ * the planner refuses MIN / MAX over an updating input). */
+static void unfold(const sql_agg *a, acc_slot *s, const acc_slot *v) {
+  assert(a->fn != SQL_AGG_MIN && a->fn != SQL_AGG_MAX);
+  if (a->fn == SQL_AGG_SUM || a->fn == SQL_AGG_AVG) {
+    if (a->in.kind == SL__T_DOUBLE) s->f -= v->f;
+    else s->i -= v->i;
+  }
+  s->n--;
+}
+
+/* Fold the row `in` of w's input ([keys..., aggregate arguments...]) into
+ * the accumulator, or take it out (retract). */
+static void fold_row(const sql_plan *w, void *acc, const void *in, int retract) {
   const sql_plan *pre = w->in;
   for (int j = 0; j < w->n_aggs; j++) {
     const sql_agg *a = &w->aggs[j];
@@ -635,9 +667,14 @@ static int acc_add(void *ud, void *acc, const void *in, uint32_t in_len) {
       if (a->in.kind == SL__T_DOUBLE) v.f = x.u.f;
       else v.i = x.u.i, v.f = 0;
     }
-    fold(a, &s, &v, 1);
+    if (retract) unfold(a, &s, &v);
+    else fold(a, &s, &v, 1);
     slot_put(acc, j, &s, a->in.kind == SL__T_DOUBLE);
   }
+}
+
+static int acc_add(void *ud, void *acc, const void *in, uint32_t in_len) {
+  fold_row(ud, acc, in, 0);
   return 0;
 }
 
@@ -699,11 +736,31 @@ static sql_plan *window_rows_node(sql_ctx *c, sql_plan *in, const sql_window *wi
   return a;
 }
 
-static sql_plan *plan_windowed(sql_ctx *c, const cJSON *sel, sql_plan *in, const char *rel,
-                               const sql_window *win) {
+/* The WHERE of a SELECT, unless a comma join took it as its ON. */
+static cJSON *sel_where(const sql_ctx *c, const cJSON *sel) {
+  cJSON *w = sl__sql_j(sel, "whereClause");
+  return w == c->where_in_join ? NULL : w;
+}
+
+/* The value state of a GROUPAGG node: int64 rows, then the accumulator. */
+static sl_state_desc *group_state(sql_ctx *c) {
+  sl_state_desc *d = sl__sql_alloc(c->arena, sizeof *d);
+  if (!d) return sl__sql_oom(c), NULL;
+  d->name = "sql-group-aggregate", d->kind = SL_STATE_VALUE;
+  return d;
+}
+
+/* GROUP BY over a window table function's rows (win: WINAGG, emitted once
+ * per window) or over any input (win NULL: GROUPAGG, updated with every
+ * row).  pre (CALC: WHERE, [keys..., aggregate arguments...]) -> the node
+ * -> post (CALC: the SELECT list and HAVING over [window_start,
+ * window_end (WINAGG only), keys..., aggregates...]). */
+static sql_plan *plan_grouped(sql_ctx *c, const cJSON *sel, sql_plan *in, const char *rel,
+                              const sql_window *win) {
   cJSON *group = sl__sql_j(sel, "groupClause"), *g;
-  if (!cJSON_GetArraySize(group)) return plan_window_rows(c, sel, in, rel, win);
-  sql_scope isc = {rel, in->n, in->names, in->types, NULL, NULL, NULL, NULL};
+  if (win && !cJSON_GetArraySize(group)) return plan_window_rows(c, sel, in, rel, win);
+  sql_scope isc = {rel, in->n, in->names, in->types, NULL, NULL, NULL, in->rels};
+  int nw = win ? 2 : 0;
   /* GROUP BY: window_start, window_end and columns of the input */
   int has_ws = 0, has_we = 0, n_keys = 0, keys[64];
   cJSON_ArrayForEach(g, group) {
@@ -715,8 +772,8 @@ static sql_plan *plan_windowed(sql_ctx *c, const cJSON *sel, sql_plan *in, const
     cJSON_ArrayForEach(f, sl__sql_j(gb, "fields")) last = f;
     sl__sql_node_kind(last, &nb);
     const char *name = sl__sql_js(nb, "sval");
-    if (name && !strcmp(name, "window_start")) { has_ws = 1; continue; }
-    if (name && !strcmp(name, "window_end")) { has_we = 1; continue; }
+    if (win && name && !strcmp(name, "window_start")) { has_ws = 1; continue; }
+    if (win && name && !strcmp(name, "window_end")) { has_we = 1; continue; }
     sql_expr *e = sl__sql_compile(c, g, &isc);
     if (!e) return NULL;
     for (int k = 0; k < n_keys; k++)
@@ -725,7 +782,7 @@ static sql_plan *plan_windowed(sql_ctx *c, const cJSON *sel, sql_plan *in, const
     if (n_keys == 64) return sl__sql_error(c, sl__sql_jloc(g), "more than 64 GROUP BY columns"), NULL;
     keys[n_keys++] = e->col;
   }
-  if (!has_ws || !has_we) {
+  if (win && (!has_ws || !has_we)) {
     sl__sql_error(c, sl__sql_jloc(cJSON_GetArrayItem(group, 0)),
               "GROUP BY over a window table function needs both window_start and window_end (grouping "
               "across windows would need updates/retractions)");
@@ -737,16 +794,23 @@ static sql_plan *plan_windowed(sql_ctx *c, const cJSON *sel, sql_plan *in, const
   char **pnames = sl__sql_alloc(c->arena, (size_t)(2 + n_keys) * sizeof *pnames);
   sl__row_type *ptypes = sl__sql_alloc(c->arena, (size_t)(2 + n_keys) * sizeof *ptypes);
   if (!w || !aggs || !pnames || !ptypes) return sl__sql_oom(c), NULL;
-  w->kind = SQL_P_WINAGG, w->aggs = aggs, w->n_keys = n_keys;
-  w->wkind = win->kind - 1, w->size_ms = win->size, w->slide_ms = win->slide, w->gap_ms = win->gap;
-  w->wm_delay_ms = in->kind == SQL_P_SCAN ? in->table->wm_delay_ms : 0;
-  sl__row_type tt = {SL__T_TIMESTAMP, 0, 0};
-  if (!win->proctime) tt = in->types[win->time_col];
-  w->proctime = win->proctime;
-  pnames[0] = "window_start", pnames[1] = "window_end", ptypes[0] = ptypes[1] = tt;
-  for (int k = 0; k < n_keys; k++) pnames[2 + k] = in->names[keys[k]], ptypes[2 + k] = in->types[keys[k]];
-  win_ctx wc = {w, NULL, 0, 0, &isc};
-  sql_scope psc = {rel, 2 + n_keys, pnames, ptypes, on_agg, &wc, &isc, NULL};
+  w->kind = win ? SQL_P_WINAGG : SQL_P_GROUPAGG, w->aggs = aggs, w->n_keys = n_keys;
+  if (win) {
+    w->wkind = win->kind - 1, w->size_ms = win->size, w->slide_ms = win->slide, w->gap_ms = win->gap;
+    w->wm_delay_ms = in->kind == SQL_P_SCAN ? in->table->wm_delay_ms : 0;
+    sl__row_type tt = {SL__T_TIMESTAMP, 0, 0};
+    if (!win->proctime) tt = in->types[win->time_col];
+    w->proctime = win->proctime;
+    pnames[0] = "window_start", pnames[1] = "window_end", ptypes[0] = ptypes[1] = tt;
+  }
+  for (int k = 0; k < n_keys; k++) pnames[nw + k] = in->names[keys[k]], ptypes[nw + k] = in->types[keys[k]];
+  char **prels = NULL; /* over a join: each group column's relation */
+  if (in->rels) {
+    if (!(prels = sl__sql_alloc(c->arena, (size_t)(2 + n_keys) * sizeof *prels))) return sl__sql_oom(c), NULL;
+    for (int k = 0; k < n_keys; k++) prels[nw + k] = in->rels[keys[k]];
+  }
+  win_ctx wc = {w, nw, NULL, 0, 0, &isc, in->changelog};
+  sql_scope psc = {rel, nw + n_keys, pnames, ptypes, on_agg, &wc, &isc, prels};
   /* the SELECT list over the groups */
   cJSON *targets = sl__sql_j(sel, "targetList"), *t;
   int n = cJSON_GetArraySize(targets), i = 0;
@@ -760,7 +824,7 @@ static sql_plan *plan_windowed(sql_ctx *c, const cJSON *sel, sql_plan *in, const
     cJSON *last = NULL, *f;
     cJSON_ArrayForEach(f, sl__sql_j(vb, "fields")) last = f;
     if (!strcmp(vk, "ColumnRef") && last && !strcmp(sl__sql_node_kind(last, NULL), "A_Star")) {
-      sl__sql_error(c, sl__sql_jloc(val), "SELECT * over a windowed GROUP BY: name the columns");
+      sl__sql_error(c, sl__sql_jloc(val), "SELECT * over a GROUP BY: name the columns");
       return NULL;
     }
     sql_expr *e = sl__sql_compile(c, val, &psc);
@@ -806,7 +870,7 @@ static sql_plan *plan_windowed(sql_ctx *c, const cJSON *sel, sql_plan *in, const
     pre->proj[n_keys + a] = wc.args[a], pre->types[n_keys + a] = wc.args[a]->type;
     if (!(pre->names[n_keys + a] = sl__sql_strndup(c->arena, buf, strlen(buf)))) return sl__sql_oom(c), NULL;
   }
-  cJSON *where = sl__sql_j(sel, "whereClause");
+  cJSON *where = sel_where(c, sel);
   if (where) {
     sql_expr *e = sl__sql_compile(c, where, &isc);
     if (!e) return NULL;
@@ -818,19 +882,23 @@ static sql_plan *plan_windowed(sql_ctx *c, const cJSON *sel, sql_plan *in, const
     pre->where = e;
   }
   /* the window node's own columns */
-  int wn = 2 + n_keys + w->n_aggs;
+  int wn = nw + n_keys + w->n_aggs;
   w->n = wn, w->in = pre;
+  pre->changelog = in->changelog;
+  w->changelog = post->changelog = !win;
   w->names = sl__sql_alloc(c->arena, (size_t)wn * sizeof *w->names);
   w->types = sl__sql_alloc(c->arena, (size_t)wn * sizeof *w->types);
-  w->acc = sl__sql_alloc(c->arena, sizeof *w->acc);
+  w->acc = win ? sl__sql_alloc(c->arena, sizeof *w->acc) : group_state(c);
   if (!w->names || !w->types || !w->acc) return sl__sql_oom(c), NULL;
-  for (int k = 0; k < 2 + n_keys; k++) w->names[k] = pnames[k], w->types[k] = ptypes[k];
+  for (int k = 0; k < nw + n_keys; k++) w->names[k] = pnames[k], w->types[k] = ptypes[k];
   for (int a = 0; a < w->n_aggs; a++) {
     char buf[32];
     snprintf(buf, sizeof buf, "agg$%d", a);
-    if (!(w->names[2 + n_keys + a] = sl__sql_strndup(c->arena, buf, strlen(buf)))) return sl__sql_oom(c), NULL;
-    w->types[2 + n_keys + a] = w->aggs[a].out;
+    if (!(w->names[nw + n_keys + a] = sl__sql_strndup(c->arena, buf, strlen(buf)))) return sl__sql_oom(c), NULL;
+    w->types[nw + n_keys + a] = w->aggs[a].out;
   }
+  post->in = w;
+  if (!win) return post;
   *w->acc = (sl_state_desc){.name = "sql-window-aggregate",
                             .kind = SL_STATE_AGGREGATING,
                             .size = (uint32_t)(w->n_aggs ? w->n_aggs : 1) * ACC_SLOT,
@@ -839,7 +907,6 @@ static sql_plan *plan_windowed(sql_ctx *c, const cJSON *sel, sql_plan *in, const
                             .agg_merge = acc_merge,
                             .agg_result = acc_result,
                             .ud = w};
-  post->in = w;
   return post;
 }
 
@@ -850,6 +917,37 @@ int sl__sql_unique_names(sql_ctx *c, const sql_plan *p, int loc) {
         return sl__sql_error(c, p->kind == SQL_P_CALC && p->proj[b]->loc >= 0 ? p->proj[b]->loc : loc,
                          "two columns named '%s' (rename one with AS)", p->names[a]);
   return 0;
+}
+
+/* An aggregate call (not OVER, not inside a subquery) in the tree. */
+static int has_agg(const cJSON *n) {
+  static const char *const aggs[] = {"count", "sum", "min", "max", "avg"};
+  const cJSON *x, *fc = cJSON_IsObject(n) ? sl__sql_j(n, "FuncCall") : NULL;
+  if (fc && !sl__sql_j(fc, "over")) {
+    const char *fn = sl__sql_last_name(sl__sql_j(fc, "funcname"));
+    for (int i = 0; fn && i < 5; i++)
+      if (!strcasecmp(fn, aggs[i])) return 1;
+  }
+  if (cJSON_IsObject(n) && sl__sql_j(n, "SubLink")) return 0;
+  cJSON_ArrayForEach(x, n) if (has_agg(x)) return 1;
+  return 0;
+}
+
+/* SELECT DISTINCT: a GROUPAGG keyed by every column of the query's rows,
+ * without aggregates, under an identity CALC (a query ends in a CALC). */
+static sql_plan *plan_distinct(sql_ctx *c, sql_plan *p) {
+  sql_plan *g = new_plan(c, SQL_P_GROUPAGG, p->n), *top = new_plan(c, SQL_P_CALC, p->n);
+  if (!g || !top || !(g->acc = group_state(c))) return NULL;
+  g->in = p, g->n_keys = p->n, g->changelog = 1;
+  top->in = g, top->changelog = 1, top->rels = p->rels;
+  for (int i = 0; i < p->n; i++) {
+    sql_expr *e = sl__sql_alloc(c->arena, sizeof *e);
+    if (!e) return sl__sql_oom(c), NULL;
+    e->op = SQL_E_COL, e->type = p->types[i], e->col = i, e->loc = -1;
+    g->names[i] = top->names[i] = p->names[i], g->types[i] = top->types[i] = p->types[i];
+    top->proj[i] = e;
+  }
+  return top;
 }
 
 sql_plan *sl__sql_plan_select(sql_ctx *c, const cJSON *node) {
@@ -870,8 +968,9 @@ sql_plan *sl__sql_plan_select(sql_ctx *c, const cJSON *node) {
                   "VALUES is not supported: read from a table (INSERT INTO sink SELECT ... FROM source)");
     return NULL;
   }
-  if (sl__sql_j(sel, "distinctClause")) {
-    sl__sql_error(c, -1, "SELECT DISTINCT would need updates/retractions (changelog streams are not built yet)");
+  const cJSON *distinct = sl__sql_j(sel, "distinctClause");
+  if (distinct && cJSON_GetArraySize(cJSON_GetArrayItem(distinct, 0))) {
+    sl__sql_error(c, sl__sql_jloc(cJSON_GetArrayItem(distinct, 0)), "DISTINCT ON is not built (SELECT DISTINCT is)");
     return NULL;
   }
   if (sl__sql_j(sel, "sortClause") || sl__sql_j(sel, "limitCount")) {
@@ -886,27 +985,45 @@ sql_plan *sl__sql_plan_select(sql_ctx *c, const cJSON *node) {
     return NULL;
   }
   cJSON *from = sl__sql_j(sel, "fromClause");
-  if (cJSON_GetArraySize(from) != 1) {
-    sl__sql_error(c, cJSON_GetArraySize(from) ? sl__sql_jloc(cJSON_GetArrayItem(from, 1))
-                                              : sl__sql_jloc(cJSON_GetArrayItem(sl__sql_j(sel, "targetList"), 0)),
-              cJSON_GetArraySize(from) ? "a comma list in FROM is not supported: write a JOIN ... ON with the equality of the two sides"
-                                       : "a streaming query needs FROM a table");
+  int n_from = cJSON_GetArraySize(from);
+  if (n_from != 1 && n_from != 2) {
+    sl__sql_error(c, n_from ? sl__sql_jloc(cJSON_GetArrayItem(from, 2))
+                            : sl__sql_jloc(cJSON_GetArrayItem(sl__sql_j(sel, "targetList"), 0)),
+                  n_from ? "a comma list in FROM joins two relations: join more with JOIN ... ON"
+                         : "a streaming query needs FROM a table");
     return NULL;
   }
   const char *rel = NULL;
   sql_window win = {0};
-  sql_plan *in = plan_from(c, cJSON_GetArrayItem(from, 0), &rel, &win);
-  if (!in) return NULL;
-  cJSON *group = sl__sql_j(sel, "groupClause");
-  if (win.kind) return plan_windowed(c, sel, in, rel, &win);
-  if (cJSON_GetArraySize(group)) {
-    sl__sql_error(c, sl__sql_jloc(cJSON_GetArrayItem(group, 0)),
-              "GROUP BY without a window would need updates/retractions (each new row changes a "
-              "group's result; changelog streams are not built yet): group by window_start, "
-              "window_end of a window table function instead");
-    return NULL;
+  sql_plan *in;
+  if (n_from == 2) { /* FROM a, b WHERE ...: the inner join a JOIN b ON (the WHERE) */
+    cJSON *where = sl__sql_j(sel, "whereClause"), *je = cJSON_CreateObject();
+    if (!where) {
+      cJSON_Delete(je);
+      sl__sql_error(c, sl__sql_jloc(cJSON_GetArrayItem(from, 1)),
+                    "FROM a, b needs WHERE with an equality of a column of each (a join without one would "
+                    "pair every row with every row)");
+      return NULL;
+    }
+    if (!je || !cJSON_AddStringToObject(je, "jointype", "JOIN_INNER") ||
+        !cJSON_AddItemReferenceToObject(je, "larg", cJSON_GetArrayItem(from, 0)) ||
+        !cJSON_AddItemReferenceToObject(je, "rarg", cJSON_GetArrayItem(from, 1)) ||
+        !cJSON_AddItemReferenceToObject(je, "quals", where)) {
+      cJSON_Delete(je);
+      return sl__sql_oom(c), NULL;
+    }
+    in = plan_join(c, je, &rel);
+    cJSON_Delete(je);
+    c->where_in_join = where;
+  } else {
+    in = plan_from(c, cJSON_GetArrayItem(from, 0), &rel, &win);
   }
-  return plan_select_over(c, sel, in, rel);
+  if (!in) return NULL;
+  sql_plan *p = win.kind || cJSON_GetArraySize(sl__sql_j(sel, "groupClause")) ||
+                        has_agg(sl__sql_j(sel, "targetList")) || sl__sql_j(sel, "havingClause")
+                    ? plan_grouped(c, sel, in, rel, win.kind ? &win : NULL)
+                    : plan_select_over(c, sel, in, rel);
+  return p && distinct ? plan_distinct(c, p) : p;
 }
 
 /* The SELECT list's window function (a FuncCall with OVER), or NULL. */
@@ -950,6 +1067,9 @@ static sql_plan *plan_topn(sql_ctx *c, const cJSON *call, sql_plan *in, const ch
                          fn ? fn : "?"), NULL;
   if (cJSON_GetArraySize(sl__sql_j(call, "args")))
     return sl__sql_error(c, loc, "%s() takes no arguments", fn), NULL;
+  if (in->changelog)
+    return sl__sql_error(c, loc, "%s() OVER an updating input (a GROUP BY without a window, or DISTINCT) "
+                                 "is not built yet", fn), NULL;
   const cJSON *over = sl__sql_j(call, "over");
   const cJSON *parts = sl__sql_j(over, "partitionClause"), *ords = sl__sql_j(over, "orderClause"), *x;
   sql_plan *p = new_plan(c, SQL_P_TOPN, in->n + 1);
@@ -1014,7 +1134,7 @@ static void topn_limit(const sql_expr *w, const sql_plan *in) {
 /* SELECT list and WHERE over the input plan `in` (no GROUP BY): a CALC. */
 static sql_plan *plan_select_over(sql_ctx *c, const cJSON *sel, sql_plan *in, const char *rel) {
   if (sl__sql_j(sel, "havingClause")) {
-    sl__sql_error(c, sl__sql_jloc(sl__sql_j(sel, "havingClause")), "HAVING needs a windowed GROUP BY");
+    sl__sql_error(c, sl__sql_jloc(sl__sql_j(sel, "havingClause")), "HAVING needs a GROUP BY");
     return NULL;
   }
   /* the SELECT list, with * expanded */
@@ -1022,8 +1142,8 @@ static sql_plan *plan_select_over(sql_ctx *c, const cJSON *sel, sql_plan *in, co
   int over_at = -1;
   const cJSON *over = over_call(targets, &over_at);
   if (over) { /* Top-N: the number is the node's last column */
-    if (sl__sql_j(sel, "whereClause"))
-      return sl__sql_error(c, sl__sql_jloc(sl__sql_j(sel, "whereClause")),
+    if (sel_where(c, sel))
+      return sl__sql_error(c, sl__sql_jloc(sel_where(c, sel)),
                            "WHERE next to ROW_NUMBER() OVER filters before the numbering: filter in a "
                            "subquery, and put WHERE rn <= N in the query around this one"), NULL;
     const char *as = sl__sql_js(sl__sql_j(cJSON_GetArrayItem(targets, over_at), "ResTarget"), "name");
@@ -1042,7 +1162,7 @@ static sql_plan *plan_select_over(sql_ctx *c, const cJSON *sel, sql_plan *in, co
   }
   sql_plan *p = new_plan(c, SQL_P_CALC, n);
   if (!p) return NULL;
-  p->in = in;
+  p->in = in, p->changelog = in->changelog;
   int i = 0, ti = -1;
   cJSON_ArrayForEach(t, targets) {
     cJSON *tb, *vb;
@@ -1098,7 +1218,7 @@ static sql_plan *plan_select_over(sql_ctx *c, const cJSON *sel, sql_plan *in, co
         snprintf(buf, sizeof buf, "EXPR$%d", b2);
         if (!(p->names[b2] = sl__sql_strndup(c->arena, buf, strlen(buf)))) return sl__sql_oom(c), NULL;
       }
-  cJSON *where = sl__sql_j(sel, "whereClause");
+  cJSON *where = sel_where(c, sel);
   if (where) {
     sql_expr *w = sl__sql_compile(c, where, &sc);
     if (!w) return NULL;
@@ -1125,6 +1245,18 @@ int sl__sql_plan_insert(sql_ctx *c, const cJSON *ins, sql_insert *out) {
                      t->connector == SQL_CONN_DATAGEN ? "datagen" : "nexmark");
   sql_plan *p = sl__sql_plan_select(c, sl__sql_j(ins, "selectStmt"));
   if (!p) return -SL_EINVAL;
+  if (p->changelog && t->connector == SQL_CONN_POSTGRES && !t->n_pk)
+    return sl__sql_error(c, loc, "table '%s' takes an updating result (a GROUP BY without a window, or "
+                                 "DISTINCT: its rows change as input arrives): declare its PRIMARY KEY (the "
+                                 "columns the result is grouped by) NOT ENFORCED, so that each row is upserted "
+                                 "by its key and deleted by it on a retraction", name);
+  if (p->changelog && t->connector != SQL_CONN_PRINT && t->connector != SQL_CONN_BLACKHOLE &&
+      t->connector != SQL_CONN_POSTGRES)
+    return sl__sql_error(c, loc, "table '%s' (connector %s) takes inserts only, and the query's result is "
+                                 "updating (a GROUP BY without a window, or DISTINCT: its rows change as input "
+                                 "arrives): write it to a print, blackhole or postgres table (with a PRIMARY "
+                                 "KEY), or aggregate per window (TUMBLE, HOP, SESSION) for rows that are final",
+                         name, t->connector == SQL_CONN_KAFKA ? "kafka" : "filesystem");
   cJSON *cols = sl__sql_j(ins, "cols"), *col;
   int nc = cJSON_GetArraySize(cols);
   int *map = sl__sql_alloc(c->arena, (size_t)(t->n_cols + 1) * sizeof *map); /* sink column -> query column */
@@ -1147,7 +1279,7 @@ int sl__sql_plan_insert(sql_ctx *c, const cJSON *ins, sql_insert *out) {
   /* the final CALC yields the sink's columns, in its order and types */
   sql_plan *f = new_plan(c, SQL_P_CALC, t->n_cols);
   if (!f) return sl__sql_oom(c);
-  f->in = p->in, f->where = p->where;
+  f->in = p->in, f->where = p->where, f->changelog = p->changelog;
   for (int j = 0; j < t->n_cols; j++) {
     char what[160];
     snprintf(what, sizeof what, "column '%s' of '%s'", t->names[j], t->name);
@@ -1188,8 +1320,8 @@ static void opts_text(const sql_table *t, char *buf, size_t cap) {
 /* The connector's own options: all but connector, format, watermark (and
  * url, the PostgreSQL connection); a postgres sink gets the columns to
  * create its table with unless given. */
-static sl_option *conn_opts(sql_ctx *c, const sql_table *t, size_t *n, int sink) {
-  sl_option *o = sl__sql_alloc(c->arena, (size_t)(t->n_opts + 2) * sizeof *o);
+static sl_option *conn_opts(sql_ctx *c, const sql_table *t, size_t *n, int sink, int changelog) {
+  sl_option *o = sl__sql_alloc(c->arena, (size_t)(t->n_opts + 3) * sizeof *o);
   if (!o) return NULL;
   *n = 0;
   for (int i = 0; i < t->n_opts; i++) {
@@ -1200,7 +1332,7 @@ static sl_option *conn_opts(sql_ctx *c, const sql_table *t, size_t *n, int sink)
     o[(*n)++] = (sl_option){k, t->vals[i]};
   }
   if (sink && t->connector == SQL_CONN_POSTGRES && !sl__sql_opt(t, "sink.create-table-columns")) {
-    char *cols = sl__sql_alloc(c->arena, (size_t)t->n_cols * 96 + 1);
+    char *cols = sl__sql_alloc(c->arena, (size_t)t->n_cols * 160 + 32);
     if (!cols) return NULL;
     size_t at = 0;
     for (int i = 0; i < t->n_cols; i++) {
@@ -1210,8 +1342,12 @@ static sl_option *conn_opts(sql_ctx *c, const sql_table *t, size_t *n, int sink)
       at += (size_t)sprintf(cols + at, "%s\"%.60s\" %s", i ? ", " : "", t->names[i], pg[ty->kind]);
       if (ty->kind == SL__T_DECIMAL) at += (size_t)sprintf(cols + at, "(%d, %d)", ty->precision, ty->scale);
     }
+    for (int k = 0; k < t->n_pk; k++)
+      at += (size_t)sprintf(cols + at, "%s\"%.60s\"%s", k ? ", " : ", PRIMARY KEY (", t->names[t->pk[k]],
+                            k == t->n_pk - 1 ? ")" : "");
     o[(*n)++] = (sl_option){"sink.create-table-columns", cols};
   }
+  if (sink && changelog) o[(*n)++] = (sl_option){"sink.changelog", "true"};
   return o;
 }
 
@@ -1231,14 +1367,19 @@ static void explain_plan(const sql_plan *p, int depth, char **buf, size_t *len, 
     explain_plan(p->in, depth + 2, buf, len, cap);
     return;
   }
-  if (p->kind == SQL_P_WINAGG) {
+  if (p->kind == SQL_P_WINAGG || p->kind == SQL_P_GROUPAGG) {
     static const char *const kinds[] = {"TUMBLE", "HOP", "SESSION"};
     static const char *const fns[] = {"COUNT(*)", "COUNT", "SUM", "MIN", "MAX", "AVG"};
-    sl__sql_appendf(buf, len, cap, "%*swindow: %s", depth, "", kinds[p->wkind]);
-    if (p->wkind == SL_WINDOW_SESSION) sl__sql_appendf(buf, len, cap, " gap %lld ms", (long long)p->gap_ms);
-    else sl__sql_appendf(buf, len, cap, " size %lld ms", (long long)p->size_ms);
-    if (p->proctime) sl__sql_appendf(buf, len, cap, " of processing time");
-    if (p->wkind == SL_WINDOW_SLIDING) sl__sql_appendf(buf, len, cap, " slide %lld ms", (long long)p->slide_ms);
+    if (p->kind == SQL_P_GROUPAGG) {
+      sl__sql_appendf(buf, len, cap, "%*sgroup aggregate (updates its rows: +I, -U, +U, -D%s)", depth, "",
+                      p->in->changelog ? "; retracts what its input retracts" : "");
+    } else {
+      sl__sql_appendf(buf, len, cap, "%*swindow: %s", depth, "", kinds[p->wkind]);
+      if (p->wkind == SL_WINDOW_SESSION) sl__sql_appendf(buf, len, cap, " gap %lld ms", (long long)p->gap_ms);
+      else sl__sql_appendf(buf, len, cap, " size %lld ms", (long long)p->size_ms);
+      if (p->proctime) sl__sql_appendf(buf, len, cap, " of processing time");
+      if (p->wkind == SL_WINDOW_SLIDING) sl__sql_appendf(buf, len, cap, " slide %lld ms", (long long)p->slide_ms);
+    }
     sl__sql_appendf(buf, len, cap, ", key [");
     for (int k = 0; k < p->n_keys; k++) sl__sql_appendf(buf, len, cap, "%s%s", k ? ", " : "", p->in->names[k]);
     sl__sql_appendf(buf, len, cap, "], aggregates [");
@@ -1331,15 +1472,19 @@ void sl__sql_explain(const sql_insert *ins, int n, char **buf, size_t *len, size
     if (t) {
       opts_text(t, tmp, sizeof tmp);
       sl__sql_appendf(buf, len, cap, "sink: %s [%s]\n", t->name, tmp);
+      int cl = ins[i].plan->changelog;
       if (t->connector != SQL_CONN_BLACKHOLE)
         sl__sql_appendf(buf, len, cap, "  encode: %s (row -> %s)\n", t->name,
-                  t->connector == SQL_CONN_FILESYSTEM || t->connector == SQL_CONN_KAFKA ||
+                  t->connector == SQL_CONN_POSTGRES && cl ? "the change kind and csv: upserted and deleted by "
+                                                            "the primary key"
+                  : t->connector == SQL_CONN_FILESYSTEM || t->connector == SQL_CONN_KAFKA ||
                           t->connector == SQL_CONN_POSTGRES
                       ? (t->format == SQL_FMT_JSON ? "json" : "csv")
-                  : t->connector == SQL_CONN_PRINT   ? "+I[...] text"
+                  : t->connector == SQL_CONN_PRINT   ? (cl ? "+I/-U/+U/-D[...] text" : "+I[...] text")
                                                      : "nothing");
     } else {
-      sl__sql_appendf(buf, len, cap, "sink: print (a query's result)\n  encode: (row -> +I[...] text)\n");
+      sl__sql_appendf(buf, len, cap, "sink: print (a query's result)\n  encode: (row -> %s text)\n",
+                      ins[i].plan->changelog ? "+I/-U/+U/-D[...]" : "+I[...]");
     }
     explain_plan(ins[i].plan, 4, buf, len, cap);
   }
@@ -1518,21 +1663,23 @@ static int decode_nexmark(void *ud, sl_ctx *ctx, const sl_record *in, sl_collect
 }
 
 /* The row as a CSV line in scratch memory (for bad records). */
-static sl_record row_as_text(sl_ctx *ctx, const sl_record *in, const sql_plan *p) {
+static sl_record row_as_text(sl_ctx *ctx, const sl_record *in, const void *row, const sql_plan *p) {
   sl_record r = *in;
-  size_t need = sl__row_to_csv(in->value, p->n, p->types, NULL, 0);
+  size_t need = sl__row_to_csv(row, p->n, p->types, NULL, 0);
   char *buf = sl_ctx_scratch(ctx, need);
   if (buf) {
-    sl__row_to_csv(in->value, p->n, p->types, buf, need);
+    sl__row_to_csv(row, p->n, p->types, buf, need);
     r.value = buf, r.value_len = (uint32_t)need;
   }
   return r;
 }
 
+/* WHERE, then the SELECT list; a changelog row keeps its kind. */
 static int calc(void *ud, sl_ctx *ctx, const sl_record *in, sl_collector *out) {
   const sql_plan *p = ud;
   const sql_plan *src = p->in;
-  sql_eval ev = {in->value, src->n, src->types, scratch, ctx, {0}};
+  int cl = src->changelog; /* the kind byte before the row */
+  sql_eval ev = {(const uint8_t *)in->value + cl, src->n, src->types, scratch, ctx, {0}};
   sl__val v;
   if (p->where) {
     if (sl__sql_eval_expr(p->where, &ev, &v)) goto bad;
@@ -1543,17 +1690,18 @@ static int calc(void *ud, sl_ctx *ctx, const sl_record *in, sl_collector *out) {
   for (int i = 0; i < p->n; i++)
     if (sl__sql_eval_expr(p->proj[i], &ev, &vals[i])) goto bad;
   size_t sz = sl__row_size(p->types, vals, p->n);
-  void *row = sl_ctx_scratch(ctx, sz);
+  uint8_t *row = sl_ctx_scratch(ctx, sz + (size_t)cl);
   if (!row) return -SL_ENOMEM;
-  sl__row_write(row, p->types, vals, p->n);
-  sl_record r = {in->ts, NULL, 0, row, (uint32_t)sz};
+  if (cl) row[0] = *(const uint8_t *)in->value;
+  sl__row_write(row + cl, p->types, vals, p->n);
+  sl_record r = {in->ts, NULL, 0, row, (uint32_t)(sz + (size_t)cl)};
   return sl_emit(out, &r);
 bad: {
   char where[512];
   const sql_plan *s = src;
   while (s->kind != SQL_P_SCAN) s = s->in;
   where_of(where, sizeof where, s->table, in);
-  sl_record text = row_as_text(ctx, in, src);
+  sl_record text = row_as_text(ctx, in, ev.row, src);
   return sl_ctx_bad_record(ctx, where, ev.err, &text);
 }
 }
@@ -1563,18 +1711,34 @@ typedef struct sink_ud {
   const sql_table *sink; /* NULL: print */
 } sink_ud;
 
+static int columns_key(sl_ctx *ctx, const sql_plan *src, const void *row, const int *cols, int n,
+                       sl_record *out);
+
+/* The sink table's primary key of a changelog row. */
+static int sink_key(void *ud, sl_ctx *ctx, const sl_record *in, sl_record *out) {
+  const sink_ud *s = ud;
+  return columns_key(ctx, s->plan, (const uint8_t *)in->value + 1, s->sink->pk, s->sink->n_pk, out);
+}
+
+/* A row as its sink's text: CSV, JSON or the print format; a changelog
+ * row to print as "-U[...]", to postgres as "-U,csv..." (the sink's
+ * sink.changelog form). */
 static int encode(void *ud, sl_ctx *ctx, const sl_record *in, sl_record *out) {
   const sink_ud *s = ud;
   const sql_plan *p = s->plan;
   int fmt = !s->sink || s->sink->connector == SQL_CONN_PRINT ? 0 : s->sink->format;
+  int cl = p->changelog, kind = cl ? *(const uint8_t *)in->value : SL__ROW_INSERT;
+  const void *row = (const uint8_t *)in->value + cl;
+  size_t pre = cl && fmt ? 3 : 0; /* "+U," */
   size_t cap = (size_t)in->value_len * 2 + 64, need;
   for (;;) {
     char *buf = sl_ctx_scratch(ctx, cap);
     if (!buf) return -SL_ENOMEM;
-    need = fmt == SQL_FMT_CSV    ? sl__row_to_csv(in->value, p->n, p->types, buf, cap)
-           : fmt == SQL_FMT_JSON ? sl__row_to_json(in->value, p->n, p->types,
+    if (pre) memcpy(buf, sl__row_kind_text[kind & 3], 2), buf[2] = ',';
+    need = fmt == SQL_FMT_CSV    ? pre + sl__row_to_csv(row, p->n, p->types, buf + pre, cap - pre)
+           : fmt == SQL_FMT_JSON ? sl__row_to_json(row, p->n, p->types,
                                                    (const char *const *)p->names, buf, cap)
-                                 : sl__row_to_print(in->value, p->n, p->types, buf, cap);
+                                 : sl__row_to_print(kind, row, p->n, p->types, buf, cap);
     if (need <= cap) {
       out->value = buf, out->value_len = (uint32_t)need;
       return 0;
@@ -1658,7 +1822,8 @@ static int win_key(void *ud, sl_ctx *ctx, const sl_record *in, sl_record *out) {
   }
   sl__val *vals = sl_ctx_scratch(ctx, (size_t)w->n_keys * sizeof *vals);
   if (!vals) return -SL_ENOMEM;
-  for (int k = 0; k < w->n_keys; k++) sl__row_get(in->value, pre->n, pre->types, k, &vals[k]);
+  const uint8_t *row = (const uint8_t *)in->value + pre->changelog; /* past a changelog row's kind */
+  for (int k = 0; k < w->n_keys; k++) sl__row_get(row, pre->n, pre->types, k, &vals[k]);
   size_t sz = sl__row_size(pre->types, vals, w->n_keys);
   void *key = sl_ctx_scratch(ctx, sz);
   if (!key) return -SL_ENOMEM;
@@ -1773,18 +1938,13 @@ static int win_fire_buffered(void *ud, sl_ctx *ctx, const sl_window *win, sl_win
   return win_emit(w, ctx, win, acc, strs, out);
 }
 
-static int win_emit(const sql_plan *w, sl_ctx *ctx, const sl_window *win, const void *acc, const sl__val *strs,
-                    sl_collector *out) {
-  sl_bytes key = {NULL, 0};
-  if (w->n_keys && sl_ctx_key(ctx, &key) != 0) return sl_ctx_fail(ctx, "window without its key");
-  sl__val *vals = sl_ctx_scratch(ctx, (size_t)w->n * sizeof *vals);
-  if (!vals) return -SL_ENOMEM;
-  vals[0] = (sl__val){.u.i = win->start};
-  vals[1] = (sl__val){.u.i = win->end};
-  for (int k = 0; k < w->n_keys; k++) sl__row_get(key.data, w->n_keys, w->in->types, k, &vals[2 + k]);
+/* The aggregates' values from the accumulator into v[0..n_aggs) (strs:
+ * MIN / MAX of VARCHAR, buffered windows only); 0, or 1 + the aggregate
+ * whose SUM does not fit its type. */
+static int agg_values(const sql_plan *w, const void *acc, const sl__val *strs, sl__val *vals) {
   for (int j = 0; j < w->n_aggs; j++) {
     const sql_agg *a = &w->aggs[j];
-    sl__val *v = &vals[2 + w->n_keys + j];
+    sl__val *v = &vals[j];
     acc_slot s;
     slot_get(acc, j, &s);
     *v = (sl__val){0};
@@ -1808,11 +1968,30 @@ static int win_emit(const sql_plan *w, sl_ctx *ctx, const sl_window *win, const 
       v->u.f = s.f;
     } else {
       if (s.i > INT64_MAX || s.i < INT64_MIN || (a->out.kind == SL__T_DECIMAL && (s.i >= (__int128)1000000000000000000LL || s.i <= -(__int128)1000000000000000000LL)))
-        return sl_ctx_fail(ctx, "window [%lld, %lld): SUM out of range for %s", (long long)win->start,
-                           (long long)win->end, a->out.kind == SL__T_DECIMAL ? "DECIMAL(18)" : "BIGINT");
+        return 1 + j;
       v->u.i = (int64_t)s.i;
     }
   }
+  return 0;
+}
+
+static const char *sum_type(const sql_plan *w, int bad) {
+  return w->aggs[bad - 1].out.kind == SL__T_DECIMAL ? "DECIMAL(18)" : "BIGINT";
+}
+
+static int win_emit(const sql_plan *w, sl_ctx *ctx, const sl_window *win, const void *acc, const sl__val *strs,
+                    sl_collector *out) {
+  sl_bytes key = {NULL, 0};
+  if (w->n_keys && sl_ctx_key(ctx, &key) != 0) return sl_ctx_fail(ctx, "window without its key");
+  sl__val *vals = sl_ctx_scratch(ctx, (size_t)w->n * sizeof *vals);
+  if (!vals) return -SL_ENOMEM;
+  vals[0] = (sl__val){.u.i = win->start};
+  vals[1] = (sl__val){.u.i = win->end};
+  for (int k = 0; k < w->n_keys; k++) sl__row_get(key.data, w->n_keys, w->in->types, k, &vals[2 + k]);
+  int bad = agg_values(w, acc, strs, &vals[2 + w->n_keys]);
+  if (bad)
+    return sl_ctx_fail(ctx, "window [%lld, %lld): SUM out of range for %s", (long long)win->start,
+                       (long long)win->end, sum_type(w, bad));
   size_t sz = sl__row_size(w->types, vals, w->n);
   void *row = sl_ctx_scratch(ctx, sz);
   if (!row) return -SL_ENOMEM;
@@ -1820,6 +1999,89 @@ static int win_emit(const sql_plan *w, sl_ctx *ctx, const sl_window *win, const 
   sl_record o = {win->end - 1, NULL, 0, row, (uint32_t)sz};
   return sl_emit(out, &o);
 }
+
+/* ---- GROUP BY without a window: a changelog ------------------------------------ */
+
+/* Flink's GroupAggFunction.  Per key (win_key: the group's columns) a value
+ * state holds [int64 rows][accumulator]: the rows the group counts now (+1
+ * per +I / +U, -1 per -U / -D of an updating input) and the aggregates
+ * over them.  Each input row updates the group and emits what changed:
+ *   the group's first row             +I new
+ *   a change of the result            -U old, +U new  (nothing if equal)
+ *   the group's last row retracted    -D old, and the state is cleared
+ * A retraction for a group with no rows (its state expired) is ignored, as
+ * Flink does.  The output rows are [keys..., aggregates...] with the kind
+ * byte before them. */
+#define GROUP_ROWS 8 /* the accumulator follows the row count */
+
+/* The group's result row for accumulator acc ([rows][slots]) with its kind. */
+static int group_result(const sql_plan *g, sl_ctx *ctx, const uint8_t *acc, int kind, int64_t ts, sl_record *r) {
+  sl_bytes key = {NULL, 0};
+  if (g->n_keys && sl_ctx_key(ctx, &key) != 0) return sl_ctx_fail(ctx, "GROUP BY: a row without its key");
+  sl__val *vals = sl_ctx_scratch(ctx, (size_t)(g->n ? g->n : 1) * sizeof *vals);
+  if (!vals) return -SL_ENOMEM;
+  for (int k = 0; k < g->n_keys; k++) sl__row_get(key.data, g->n_keys, g->in->types, k, &vals[k]);
+  int bad = agg_values(g, acc + GROUP_ROWS, NULL, &vals[g->n_keys]);
+  if (bad) return sl_ctx_fail(ctx, "GROUP BY: SUM out of range for %s", sum_type(g, bad));
+  size_t sz = sl__row_size(g->types, vals, g->n);
+  uint8_t *row = sl_ctx_scratch(ctx, sz + 1);
+  if (!row) return -SL_ENOMEM;
+  row[0] = (uint8_t)kind;
+  sl__row_write(row + 1, g->types, vals, g->n);
+  *r = (sl_record){ts, NULL, 0, row, (uint32_t)sz + 1};
+  return 0;
+}
+
+static int group_update(void *ud, sl_ctx *ctx, const sl_record *in, sl_collector *out) {
+  const sql_plan *g = ud;
+  const uint8_t *row = in->value;
+  int kind = SL__ROW_INSERT;
+  if (g->in->changelog) kind = *row++;
+  assert(kind <= SL__ROW_DELETE);
+  int retract = kind == SL__ROW_UPDATE_BEFORE || kind == SL__ROW_DELETE;
+  size_t asz = GROUP_ROWS + (size_t)g->n_aggs * ACC_SLOT;
+  sl_state *st;
+  sl_bytes v;
+  int rc;
+  if ((rc = sl_state_get(ctx, g->acc, &st)) || (rc = sl_value_get(st, &v)) < 0) return rc;
+  uint8_t *acc = sl_ctx_scratch(ctx, 2 * asz), *prev = acc + asz;
+  if (!acc) return -SL_ENOMEM;
+  int64_t rows = 0, prev_rows;
+  if (rc == 0) {
+    if (v.len != asz)
+      return sl_ctx_fail(ctx, "GROUP BY: the state of a group is %u bytes, not %zu (not this query's state)",
+                         v.len, asz);
+    memcpy(acc, v.data, asz);
+    memcpy(&rows, acc, GROUP_ROWS);
+  } else {
+    memset(acc, 0, asz);
+  }
+  if (!rows && retract) return 0;
+  memcpy(prev, acc, asz);
+  prev_rows = rows;
+  fold_row(g, acc + GROUP_ROWS, row, retract);
+  rows += retract ? -1 : 1;
+  memcpy(acc, &rows, GROUP_ROWS);
+  sl_record a, b;
+  if (!rows) { /* the group is gone */
+    if ((rc = sl_state_clear(st)) || (rc = group_result(g, ctx, prev, SL__ROW_DELETE, in->ts, &a))) return rc;
+    return sl_emit(out, &a);
+  }
+  if ((rc = sl_value_set(st, acc, (uint32_t)asz))) return rc;
+  if (!prev_rows) {
+    if ((rc = group_result(g, ctx, acc, SL__ROW_INSERT, in->ts, &a))) return rc;
+    return sl_emit(out, &a);
+  }
+  if ((rc = group_result(g, ctx, prev, SL__ROW_UPDATE_BEFORE, in->ts, &a)) ||
+      (rc = group_result(g, ctx, acc, SL__ROW_UPDATE_AFTER, in->ts, &b)))
+    return rc;
+  if (a.value_len == b.value_len && !memcmp((const uint8_t *)a.value + 1, (const uint8_t *)b.value + 1, a.value_len - 1))
+    return 0; /* the result did not change */
+  if ((rc = sl_emit(out, &a))) return rc;
+  return sl_emit(out, &b);
+}
+
+static int no_timer(void *ud, sl_ctx *ctx, int64_t ts, sl_time_domain d, sl_collector *out) { return 0; }
 
 /* floor(a / b) * b for b > 0 */
 static int64_t floor_to(int64_t a, int64_t b) {
@@ -2132,7 +2394,7 @@ static sl_stream *build_plan(sql_ctx *c, const sql_plan *p) {
       s = sl_name(sl_source_stream(c->env, sl_datagen_source(t->rows, gen, (void *)p)), name);
     } else if (t->connector == SQL_CONN_KAFKA) {
       size_t no;
-      sl_option *o = conn_opts(c, t, &no, 0);
+      sl_option *o = conn_opts(c, t, &no, 0, 0);
       if (!o) return sl__sql_oom(c), NULL;
       sl_source *src = sl_kafka_source(o, no);
       if (src) sl_kafka_source_set_deserializer(src, decode_kafka, (void *)p);
@@ -2144,7 +2406,7 @@ static sl_stream *build_plan(sql_ctx *c, const sql_plan *p) {
       return sl_name(sl_source_stream(c->env, src), name);
     } else if (t->connector == SQL_CONN_POSTGRES) {
       size_t no;
-      sl_option *o = conn_opts(c, t, &no, 0);
+      sl_option *o = conn_opts(c, t, &no, 0, 0);
       if (!o) return sl__sql_oom(c), NULL;
       s = sl_name(sl_source_stream(c->env, sl_postgres_source(sl__sql_opt(t, "url"), o, no)), name);
       snprintf(name, sizeof name, "decode: %s", t->name);
@@ -2203,6 +2465,10 @@ static sl_stream *build_plan(sql_ctx *c, const sql_plan *p) {
   if (p->kind == SQL_P_WINASSIGN) {
     sl_stream *in = build_plan(c, p->in);
     return sl_name(sl_flat_map(in, win_assign, (void *)p), "windows");
+  }
+  if (p->kind == SQL_P_GROUPAGG) {
+    sl_stream *keyed = sl_key_by(build_plan(c, p->in), win_key, (void *)p);
+    return sl_name(sl_keyed_process(keyed, group_update, no_timer, (void *)p), "group aggregate");
   }
   if (p->kind == SQL_P_WINAGG) {
     sl_stream *in = build_plan(c, p->in);
@@ -2324,7 +2590,7 @@ int sl__sql_build(sql_ctx *c, const sql_insert *ins, int n) {
     if ((rc = sl__sql_prune(c, &ins[i], 1))) return rc;
     sl_stream *s = build_plan(c, ins[i].plan);
     if (c->sess->sink) { /* sl_sql_set_sink: the caller takes the rows */
-      rc = c->sess->sink(c->sess->sink_ud, t ? t->name : "", s);
+      rc = c->sess->sink(c->sess->sink_ud, t ? t->name : "", s, ins[i].plan->changelog);
       if (rc) return sl__sql_error(c, -1, "the rows of INSERT INTO %s: %s", t ? t->name : "(print)",
                                    sl_strerror(rc));
       continue;
@@ -2332,6 +2598,8 @@ int sl__sql_build(sql_ctx *c, const sql_insert *ins, int n) {
     sink_ud *su = sl__sql_alloc(c->arena, sizeof *su);
     if (!su) return sl__sql_oom(c);
     su->plan = ins[i].plan, su->sink = t;
+    if (ins[i].plan->changelog && t && t->n_pk) /* every change of a key to one writer, in order */
+      s = sl_key_by(s, sink_key, su);
     char name[192];
     snprintf(name, sizeof name, "encode: %s", t ? t->name : "print");
     if (!t || t->connector != SQL_CONN_BLACKHOLE) /* a blackhole drops the rows as they are */
@@ -2339,7 +2607,7 @@ int sl__sql_build(sql_ctx *c, const sql_insert *ins, int n) {
     sl_sink *k;
     size_t no = 0;
     sl_option *o = t && (t->connector == SQL_CONN_KAFKA || t->connector == SQL_CONN_POSTGRES)
-                       ? conn_opts(c, t, &no, 1)
+                       ? conn_opts(c, t, &no, 1, ins[i].plan->changelog)
                        : NULL;
     if (t && (t->connector == SQL_CONN_KAFKA || t->connector == SQL_CONN_POSTGRES) && !o) return sl__sql_oom(c);
     if (!t || t->connector == SQL_CONN_PRINT) k = sl_print_sink();

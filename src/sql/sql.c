@@ -32,7 +32,7 @@ static void table_free(sql_table *t) {
   for (int i = 0; i < t->n_opts; i++) sl__free(t->keys[i]), sl__free(t->vals[i]);
   sl__free(t->names), sl__free(t->types), sl__free(t->keys), sl__free(t->vals);
   sl__free(t->watermark), sl__free(t->gen), sl__free(t->name), sl__free(t->view_text);
-  sl__free(t->nx_field), sl__free(t->nx_cfg);
+  sl__free(t->nx_field), sl__free(t->nx_cfg), sl__free(t->pk);
   if (t->view) cJSON_Delete(t->view);
   sl__free(t);
 }
@@ -301,7 +301,7 @@ static int check_watermark(sql_ctx *c, sql_table *t, int loc) {
   char *q = sl__sql_alloc(c->arena, n + 8);
   if (!q) return sl__sql_oom(c);
   memcpy(q, "SELECT ", 7), memcpy(q + 7, t->watermark, n + 1);
-  sql_ctx sub = {c->env, c->sess, q, c->arena, {0}, 0};
+  sql_ctx sub = {c->env, c->sess, q, c->arena, {0}, 0, NULL};
   cJSON *root = sl__sql_parse(&sub, q);
   cJSON *tl = NULL;
   if (root) {
@@ -363,13 +363,28 @@ static int create_table(sql_ctx *c, const cJSON *b) {
   t->types = sl__calloc((size_t)nc, sizeof *t->types);
   t->keys = sl__calloc((size_t)no + 1, sizeof *t->keys);
   t->vals = sl__calloc((size_t)no + 1, sizeof *t->vals);
-  if (!t->name || !t->names || !t->types || !t->keys || !t->vals) goto oom;
+  t->pk = sl__calloc((size_t)nc, sizeof *t->pk);
+  if (!t->name || !t->names || !t->types || !t->keys || !t->vals || !t->pk) goto oom;
   t->rowtime = -1;
+  const cJSON *pk_node = NULL, *x;
+  int pk_loc = -1;
   cJSON_ArrayForEach(it, elts) {
     cJSON *cb;
     const char *k = sl__sql_node_kind(it, &cb);
+    if (!strcmp(k, "Constraint")) { /* PRIMARY KEY (cols), resolved after the columns */
+      if (!sl__sql_js(cb, "contype") || strcmp(sl__sql_js(cb, "contype"), "CONSTR_PRIMARY")) {
+        rc = sl__sql_error(c, sl__sql_jloc(it), "only PRIMARY KEY (columns) is supported as a table constraint");
+        goto fail;
+      }
+      if (pk_node || t->n_pk) {
+        rc = sl__sql_error(c, sl__sql_jloc(it), "a second PRIMARY KEY");
+        goto fail;
+      }
+      pk_node = sl__sql_j(cb, "keys"), pk_loc = sl__sql_jloc(it);
+      continue;
+    }
     if (strcmp(k, "ColumnDef")) {
-      rc = sl__sql_error(c, sl__sql_jloc(it), "only column definitions are supported here (no constraints yet)");
+      rc = sl__sql_error(c, sl__sql_jloc(it), "only column definitions and PRIMARY KEY are supported here");
       goto fail;
     }
     const char *cn = sl__sql_js(cb, "colname");
@@ -384,7 +399,35 @@ static int create_table(sql_ctx *c, const cJSON *b) {
       goto fail;
     }
     if (!(t->names[t->n_cols] = sl__strdup(cn))) goto oom;
+    cJSON_ArrayForEach(x, sl__sql_j(cb, "constraints")) { /* col TYPE PRIMARY KEY */
+      cJSON *xb;
+      sl__sql_node_kind(x, &xb);
+      if (!sl__sql_js(xb, "contype") || strcmp(sl__sql_js(xb, "contype"), "CONSTR_PRIMARY")) continue;
+      if (t->n_pk) {
+        rc = sl__sql_error(c, sl__sql_jloc(x), "a second PRIMARY KEY");
+        goto fail;
+      }
+      t->pk[t->n_pk++] = t->n_cols;
+    }
     t->n_cols++;
+  }
+  cJSON_ArrayForEach(x, pk_node) {
+    cJSON *xb;
+    sl__sql_node_kind(x, &xb);
+    const char *kn = sl__sql_js(xb, "sval");
+    int i = 0;
+    while (kn && i < t->n_cols && strcmp(t->names[i], kn)) i++;
+    if (!kn || i == t->n_cols) {
+      rc = sl__sql_error(c, pk_loc, "PRIMARY KEY names column '%s', which table '%s' does not have",
+                         kn ? kn : "?", name);
+      goto fail;
+    }
+    for (int j = 0; j < t->n_pk; j++)
+      if (t->pk[j] == i) {
+        rc = sl__sql_error(c, pk_loc, "PRIMARY KEY names '%s' twice", kn);
+        goto fail;
+      }
+    t->pk[t->n_pk++] = i;
   }
   cJSON_ArrayForEach(it, opts) {
     cJSON *db, *ab;
@@ -619,7 +662,7 @@ int sl_sql_execute(sl_env *env, const char *text) {
   sql_session *sess = session(env);
   if (!sess) return sl__env_error(env, "out of memory"), -SL_ENOMEM;
   sql_arena arena = {0};
-  sql_ctx c = {env, sess, text, &arena, {0}, 0};
+  sql_ctx c = {env, sess, text, &arena, {0}, 0, NULL};
   int rc = 0, n_ins = 0, cap_ins = 0;
   sql_insert *ins = NULL;
   cJSON *root = sl__sql_parse(&c, text), *st;

@@ -79,6 +79,8 @@ typedef struct sql_table {
    * its locations point into */
   cJSON *view;
   char *view_text;
+  int n_pk;             /* PRIMARY KEY (cols) NOT ENFORCED: its columns */
+  int *pk;
 } sql_table;
 
 typedef struct sql_session {
@@ -112,6 +114,7 @@ typedef struct sql_ctx {
   sql_arena *arena;
   char msg[1800];
   int failed;
+  const cJSON *where_in_join; /* FROM a, b WHERE ...: the WHERE planned as the join's ON */
 } sql_ctx;
 
 /* The message "line L, column C: ..." + the line + a caret under byte
@@ -201,9 +204,9 @@ int sl__sql_eval_expr(const sql_expr *e, sql_eval *ev, sl__val *out);
 
 /* ---- plans ---------------------------------------------------------------- */
 
-enum { SQL_P_SCAN = 1, SQL_P_CALC, SQL_P_WINAGG, SQL_P_WINASSIGN, SQL_P_TOPN, SQL_P_JOIN };
+enum { SQL_P_SCAN = 1, SQL_P_CALC, SQL_P_WINAGG, SQL_P_WINASSIGN, SQL_P_TOPN, SQL_P_JOIN, SQL_P_GROUPAGG };
 
-/* One aggregate of a windowed GROUP BY. */
+/* One aggregate of a GROUP BY (windowed or not). */
 enum { SQL_AGG_COUNT_STAR, SQL_AGG_COUNT, SQL_AGG_SUM, SQL_AGG_MIN, SQL_AGG_MAX, SQL_AGG_AVG };
 typedef struct sql_agg {
   int fn;                /* SQL_AGG_* */
@@ -262,6 +265,12 @@ typedef struct sql_plan {
                           nexmark decode leaves the others NULL */
   int64_t lower, upper;
   sl_state_desc *jstate; /* JOIN, regular: [left, right] with table.exec.state.ttl (NULL: none) */
+  /* GROUPAGG (GROUP BY without a window, SELECT DISTINCT): as WINAGG
+   * without the window -- in's row is [keys..., aggregate arguments...],
+   * the output [keys..., aggregates...], updated with every input row:
+   * state `acc` (VALUE: int64 rows, then the accumulator) per key */
+  int changelog;       /* the node's rows are changelog rows (row.h: a kind byte, then the row):
+                          GROUPAGG's, and a CALC's over one */
 } sql_plan;
 
 /* One INSERT: the query's plan and the sink table. */
