@@ -5,7 +5,8 @@
 # JSON rows, equal to an awk reference; a bad message going to the
 # dead-letter file named by topic, partition and offset; a PostgreSQL table
 # (pg_server.sh) filtered and projected into another table that the sink
-# creates from the SQL columns, read back with psql.
+# creates from the SQL columns, read back with psql; an updating GROUP BY
+# upserted into a table with a primary key.
 . "$(dirname "$0")/lib_cli.sh"
 command -v kcat >/dev/null || { echo "FAIL: kcat is not installed (scripts/deps.sh)"; exit 1; }
 . "$(dirname "$0")/pg_server.sh"
@@ -76,6 +77,25 @@ run sql -p 2 $NOREST -e "
 check "postgres -> postgres: exit 0" rc_is 0
 check "postgres: the rows (the sink created the table)" cmp -s <(PSQL -F '|' -c "SELECT id, coalesce(who, '<null>'), doubled, yr FROM best ORDER BY id") \
   <(printf '1|ANN|25.00|2024\n3|<null>|80.50|2024\n4|DEE, JR|22.00|2023\n')
+# an updating query (GROUP BY without a window) into a table with a
+# PRIMARY KEY: each group's row upserted as it changes; the table at the
+# end equals an awk reference (cli_sql_crash: also across SIGKILLs)
+awk 'BEGIN { for (i = 0; i < 60000; i++) printf "k%d,%d\n", (i * 7) % 40, (i * 13) % 1001 - 500 }' >"$TMP/grp.csv"
+awk -F, '{ n[$1]++; s[$1] += $2; if (!($1 in m) || $2 > m[$1]) m[$1] = $2 }
+  END { for (k in n) printf "%s|%d|%d|%d\n", k, n[k], s[k], m[k] }' "$TMP/grp.csv" | LC_ALL=C sort >"$TMP/grp.want"
+grpjob() { # grpjob TABLE
+  cat <<SQL
+CREATE TABLE t (k VARCHAR, v BIGINT) WITH (connector = 'filesystem', path = '$TMP/grp.csv');
+CREATE TABLE $1 (k VARCHAR, n BIGINT, s BIGINT, mx BIGINT, PRIMARY KEY (k) NOT ENFORCED)
+  WITH (connector = 'postgres', url = '$PG_URI', 'table-name' = '$1');
+INSERT INTO $1 SELECT k, COUNT(*), SUM(v), MAX(v) FROM t GROUP BY k;
+SQL
+}
+grpjob grp >"$TMP/grp.sql"
+run sql "$TMP/grp.sql" -p 2 $NOREST
+check "GROUP BY -> postgres: exit 0" rc_is 0
+check "GROUP BY -> postgres: the table equals awk's" cmp -s <(PSQL -F '|' -c "SELECT k, n, s, mx FROM grp" | LC_ALL=C sort) "$TMP/grp.want"
+check "GROUP BY -> postgres: the sink made the key" test "$(PSQL -c "SELECT count(*) FROM pg_indexes WHERE tablename = 'grp' AND indexdef LIKE '%UNIQUE%(k)%'")" = 1
 run sql $NOREST -e "
   CREATE TABLE t (a INT) WITH (connector = 'postgres', url = 'postgresql://u:secret@127.0.0.1:1/db', 'table-name' = 't');
   EXPLAIN SELECT a FROM t"

@@ -6,8 +6,15 @@
 # ckpt-file:K) up to five times and restarted with --restore latest, at
 # parallelism 1, 2 or 3 in turn; when it finally runs to the end, the
 # committed part files equal a crash-free run's (no missing line, no
-# duplicate).  Needs -DSLUICE_FAULT_INJECTION=ON (scripts/test.sh).
+# duplicate).  Then an updating query (GROUP BY without a window) into a
+# PostgreSQL table with a primary key (pg_server.sh), killed the same way
+# at parallelism 1, 2, 3: the table at the end equals an awk reference (the
+# groups' state restored exactly, the sink's prepared transactions
+# committed or rolled back).  Needs -DSLUICE_FAULT_INJECTION=ON
+# (scripts/test.sh).
 . "$(dirname "$0")/lib_cli.sh"
+. "$(dirname "$0")/pg_server.sh"
+NOREST="-D rest.enabled=false"
 N=300000
 awk -v n=$N 'BEGIN { for (i = 0; i < n; i++)
   printf "%d,k%d,%d\n", i * 3 + (i * 7919) % 6, (i * 31) % 50, (i * 17) % 2001 - 1000 }' >"$TMP/ev.csv"
@@ -53,4 +60,32 @@ check "it was killed at least once" test $kills -ge 1
 LC_ALL=C sort "$TMP"/out/part-* >"$TMP/out.sorted"
 check "the committed output equals the crash-free run's" cmp -s "$TMP/out.sorted" "$TMP/ref.sorted"
 check "no file left in progress" bash -c "! ls -a '$TMP/out' | grep -q -e inprogress -e pending"
+# ---- an updating query into PostgreSQL, killed and restored ------------------
+pg_start
+awk 'BEGIN { for (i = 0; i < 60000; i++) printf "k%d,%d\n", (i * 7) % 40, (i * 13) % 1001 - 500 }' >"$TMP/grp.csv"
+awk -F, '{ n[$1]++; s[$1] += $2; if (!($1 in m) || $2 > m[$1]) m[$1] = $2 }
+  END { for (k in n) printf "%s|%d|%d|%d\n", k, n[k], s[k], m[k] }' "$TMP/grp.csv" | LC_ALL=C sort >"$TMP/grp.want"
+cat >"$TMP/grpk.sql" <<SQL
+CREATE TABLE t (k VARCHAR, v BIGINT) WITH (connector = 'filesystem', path = '$TMP/grp.csv');
+CREATE TABLE grpk (k VARCHAR, n BIGINT, s BIGINT, mx BIGINT, PRIMARY KEY (k) NOT ENFORCED)
+  WITH (connector = 'postgres', url = '$PG_URI', 'table-name' = 'grpk');
+INSERT INTO grpk SELECT k, COUNT(*), SUM(v), MAX(v) FROM t GROUP BY k;
+SQL
+kills=0 runs=0 rc=137
+while [ $rc -ne 0 ] && [ $runs -lt 6 ]; do
+  fault=ckpt-file:$((20 * (runs + 1)))
+  [ $runs -eq 5 ] && fault=
+  SLUICE_FAULT=$fault "$SLUICE" sql "$TMP/grpk.sql" -p $((runs % 3 + 1)) $NOREST \
+    --checkpoint-dir "$TMP/grpck" --checkpoint-interval 20ms --restore latest >"$TMP/run.out" 2>"$TMP/run.err"
+  rc=$?
+  runs=$((runs + 1))
+  if [ $rc -eq 137 ]; then kills=$((kills + 1)); elif [ $rc -ne 0 ]; then cat "$TMP/run.err" >&2; break; fi
+done
+echo "GROUP BY -> postgres: $runs runs, $kills killed in a checkpoint write"
+check "GROUP BY -> postgres, killed and restored: ran to the end (last exit $rc)" test $rc -eq 0
+check "GROUP BY -> postgres, killed and restored: killed at least once" test $kills -ge 1
+check "GROUP BY -> postgres, killed and restored: the table equals awk's" \
+  cmp -s <(PSQL -F '|' -c "SELECT k, n, s, mx FROM grpk" | LC_ALL=C sort) "$TMP/grp.want"
+check "GROUP BY -> postgres, killed and restored: no transaction left prepared" \
+  test "$(PSQL -c "SELECT count(*) FROM pg_prepared_xacts")" = 0
 finish

@@ -103,6 +103,12 @@ void sl__ckpt_decline(sl__inst *inst, int64_t id, const char *why);
 /* coordinator.c */
 /* Checkpoint id starts (directory chk-<id>, or `savepoint` when it is one). */
 int sl__ckpt_begin(sl__ckpt *ck, int64_t id, int64_t now, const char *savepoint);
+/* Sink inst hears of the checkpoints completed since it last did
+ * (commit_ckpt).  The worker's poll calls it, and so does the sink's
+ * pre-commit: the barrier of checkpoint n + 1 (triggered once n completed)
+ * can reach the sink before its worker polls again, and the transaction
+ * it prepares could wait for the locks of the one it prepared for n. */
+int sl__ckpt_commit_sink(sl__inst *inst);
 /* Answer a savepoint request (file at path). */
 void sl__ckpt_reply(const char *path, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 

@@ -122,6 +122,17 @@ static int savepoint_requested(sl__ckpt *ck, int64_t id, int64_t now, char *targ
 
 /* ---- per worker step ---------------------------------------------------------------- */
 
+int sl__ckpt_commit_sink(sl__inst *inst) {
+  sl__ckpt *ck = inst->job->ckpt;
+  sl__ckpt_per *per = sl__ckpt_per_of(ck, inst);
+  int64_t done = atomic_load_explicit(&ck->last_complete, memory_order_acquire);
+  if (done <= per->committed_id) return 0;
+  per->committed_id = done;
+  const sl_sink_ops *ops = inst->op->sink->ops;
+  int rc = inst->impl && ops->commit_ckpt ? ops->commit_ckpt(inst->impl, &inst->ctx, done) : 0;
+  return rc ? sl__conn_fail(inst, rc) : 0;
+}
+
 int sl__ckpt_worker_step(sl__worker *w) {
   sl__job *job = w->job;
   sl__ckpt *ck = job->ckpt;
@@ -166,10 +177,8 @@ int sl__ckpt_worker_step(sl__worker *w) {
     sl__ckpt_per *per = sl__ckpt_per_of(ck, inst);
     if (per->snap) sl__ckpt_release(inst);
     if (done > per->committed_id && inst->op->kind == SL__OP_SINK) {
-      per->committed_id = done;
-      const sl_sink_ops *ops = inst->op->sink->ops;
-      int rc = inst->impl && ops->commit_ckpt ? ops->commit_ckpt(inst->impl, &inst->ctx, done) : 0;
-      if (rc) return sl__conn_fail(inst, rc);
+      int rc = sl__ckpt_commit_sink(inst);
+      if (rc) return rc;
     } else if (done > per->committed_id && inst->op->kind == SL__OP_SOURCE) {
       /* sources hear of a checkpoint they took a position for in this run
        * (not of the checkpoint a restore started from) */

@@ -49,7 +49,9 @@ static int meta_blob(sl__inst *inst, int64_t id, uint8_t **out, size_t *len) {
       rc = sl__fail(inst, -SL_EINTERNAL, "the source's position claims %zu bytes, more than "
                                           "the %u it was given", n, META_MAX);
   } else if (inst->op->kind == SL__OP_SINK && inst->impl && inst->op->sink->ops->precommit) {
-    rc = inst->op->sink->ops->precommit(inst->impl, &inst->ctx, id, b + 8, META_MAX, &n);
+    /* what completed before this barrier is committed before its pre-commit */
+    if (!(rc = sl__ckpt_commit_sink(inst)))
+      rc = inst->op->sink->ops->precommit(inst->impl, &inst->ctx, id, b + 8, META_MAX, &n);
     if (rc < 0) rc = sl__conn_fail(inst, rc);
     else if (!rc && n > META_MAX)
       rc = sl__fail(inst, -SL_EINTERNAL, "the sink's pre-commit claims %zu bytes, more than "
