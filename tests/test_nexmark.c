@@ -1019,6 +1019,63 @@ static const qcase CASES[] = {
     {"q11", ref_q11, fmt_count, 40},
 };
 
+/* q4's result table (nx_query.table, what the bench meters): a changelog in
+ * which every -U retracts the category's current row and every +I / +U
+ * adds one for a category without a row, leaving one row per category:
+ * its average over all auctions, the reference's last line for it. */
+static void test_q4_table(void) {
+  sl_nexmark_config cfg = small_cfg(g_events);
+  ev *e = gen_all(&cfg);
+  lines ref = {0}, want = {0};
+  ref_q4(e, cfg.events, &ref); /* category,T,avg,count in (category, T) order */
+  for (size_t i = 0; i < ref.n; i++) {
+    long long cat, t, avg, cnt, next = -1;
+    sscanf(ref.v[i], "%lld,%lld,%lld,%lld", &cat, &t, &avg, &cnt);
+    if (i + 1 < ref.n) sscanf(ref.v[i + 1], "%lld", &next);
+    if (next != cat) addf(&want, "%lld,%lld", cat, avg);
+  }
+  CHECK(want.n >= 3);
+  const nx_query *q = nx_query_find("q4");
+  CHECK(q && q->table);
+  for (int P = 1; q && q->table && P <= 2; P++) {
+    sl_env *env = env_p(P);
+    sl_collect *c = sl_collect_new();
+    CHECK_EQ_INT(sl_sink_to(q->table(q->build(nx_events(env, &cfg, NULL))), sl_collect_sink(c)), 0);
+    CHECK_EQ_INT(sl_execute(env, "q4-table"), 0);
+    enum { MAXC = 64 };
+    int64_t cat[MAXC], avg[MAXC];
+    size_t n = 0, bad = 0, retracts = 0;
+    for (size_t i = 0; i < sl_collect_count(c); i++) {
+      sl_record r;
+      sl_collect_get(c, i, &r);
+      nx_q4_row row;
+      const uint8_t *v = r.value;
+      if (r.value_len != 1 + sizeof row || v[0] > 2) { bad++; continue; }
+      memcpy(&row, v + 1, sizeof row);
+      size_t k = 0;
+      while (k < n && cat[k] != row.category) k++;
+      if (v[0] == 1) { /* -U: the category's current row */
+        if (k == n || avg[k] != row.avg) bad++;
+        else cat[k] = cat[n - 1], avg[k] = avg[n - 1], n--, retracts++;
+      } else if (k < n || n == MAXC) {
+        bad++;
+      } else {
+        cat[n] = row.category, avg[n++] = row.avg;
+      }
+    }
+    CHECK_EQ_INT(bad, 0);
+    CHECK(retracts > 0);
+    lines got = {0};
+    for (size_t k = 0; k < n; k++) addf(&got, "%lld,%lld", (long long)cat[k], (long long)avg[k]);
+    CHECK(same_lines(&want, &got, 0));
+    lines_free(&got);
+    sl_collect_free(c);
+    sl_env_free(env);
+  }
+  lines_free(&ref), lines_free(&want);
+  free(e);
+}
+
 /* q8 over many windows in which people open several auctions each: the
  * join must emit each (person, window) once however many auctions match.
  * 40,000 events at 100 per second = 400 s of event time, 40 windows. */
@@ -1248,6 +1305,7 @@ int main(void) {
   RUN(test_queries);
   RUN(test_queries_long);
   RUN(test_q12_totals);
+  RUN(test_q4_table);
   RUN(test_q8_many_windows);
   RUN(test_q8_state_per_key);
   TEST_MAIN_END();
