@@ -14,7 +14,9 @@
  *   INSERT INTO sink SELECT ...  see below
  *
  * Types: BOOLEAN, INT, BIGINT, DOUBLE, DECIMAL(p, s) (p <= 18), VARCHAR /
- * TEXT, TIMESTAMP (millisecond precision, no time zone).  Connectors:
+ * TEXT, TIMESTAMP (millisecond precision, no time zone).  A table may
+ * declare PRIMARY KEY (cols) [NOT ENFORCED] (Flink's form; nothing checks
+ * it): a postgres sink upserts by it.  Connectors:
  * filesystem (path; format csv | json), datagen, print, blackhole.
  * Option keys may be written as in Flink ('connector' = 'filesystem') or
  * as PostgreSQL reloptions (connector = 'filesystem', "number-of-rows" =
@@ -55,10 +57,22 @@
  * sides stay in keyed state for good (or, with SET
  * 'table.exec.state.ttl' = '1 h', each row that long in processing time:
  * the state TTL, as Flink), each pair emitted as soon as both rows are
- * there.  A
- * query whose result would need updates/retractions (GROUP BY without a
- * window, DISTINCT, an outer join, a Top-N not per window) is refused with
- * that reason.
+ * there.  FROM a, b WHERE ... is the inner join with the WHERE as ON.
+ *
+ * Updating queries (Flink's changelog): GROUP BY without a window, SELECT
+ * DISTINCT, aggregates with no GROUP BY (one group of every row) and
+ * aggregates over such results.  Each input row updates its group (keyed
+ * value state) and emits what changed: +I a new group's row, -U the old
+ * row then +U the new one when the result changed, -D the row of a group
+ * whose last input row was retracted; an aggregate over an updating input
+ * retracts what it retracts (COUNT, SUM, AVG).  Such a result goes to
+ * print (printed as +I[...], -U[...], ...), blackhole, or a postgres table
+ * with PRIMARY KEY (cols) [NOT ENFORCED] in its DDL (upserted by the key,
+ * deleted on -D: the sink's sink.changelog mode, the changes keyed by the
+ * primary key to the sink's subtasks); filesystem and kafka tables refuse
+ * it.  Not built yet, refused with the reason: joins and Top-N of an
+ * updating input, MIN / MAX over one, COUNT(DISTINCT) and MIN / MAX of
+ * VARCHAR without a window, outer joins, a Top-N not per window.
  *
  * Returns 0, or a negative SL_E* code with the message in
  * sl_env_last_error(env): for a statement that does not parse or names an
