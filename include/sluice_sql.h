@@ -60,8 +60,12 @@
  * there.  FROM a, b WHERE ... is the inner join with the WHERE as ON.
  *
  * Updating queries (Flink's changelog): GROUP BY without a window, SELECT
- * DISTINCT, aggregates with no GROUP BY (one group of every row) and
- * aggregates over such results.  Each input row updates its group (keyed
+ * DISTINCT, aggregates with no GROUP BY (one group of every row), LEFT /
+ * RIGHT / FULL [OUTER] joins and aggregates over such results.  An outer
+ * join is a regular join (both sides kept; ON's conditions beyond the
+ * equalities decide which pairs match): a row without a partner is
+ * emitted NULL-padded (+I) and retracted (-D) when its first partner
+ * arrives.  Each input row updates its group (keyed
  * value state) and emits what changed: +I a new group's row, -U the old
  * row then +U the new one when the result changed, -D the row of a group
  * whose last input row was retracted; an aggregate over an updating input
@@ -72,7 +76,7 @@
  * primary key to the sink's subtasks); filesystem and kafka tables refuse
  * it.  Not built yet, refused with the reason: joins and Top-N of an
  * updating input, MIN / MAX over one, COUNT(DISTINCT) and MIN / MAX of
- * VARCHAR without a window, outer joins, a Top-N not per window.
+ * VARCHAR without a window, a Top-N not per window.
  *
  * Returns 0, or a negative SL_E* code with the message in
  * sl_env_last_error(env): for a statement that does not parse or names an

@@ -31,12 +31,18 @@
  *              event times from below and above (sl_interval_join);
  *              else a regular join (sl_connect of the keyed
  *              sides, list state per side kept for good, pairs at once);
- *              the rest of ON is a CALC filter above it
+ *              the rest of ON is a CALC filter above it; LEFT /
+ *              RIGHT / FULL joins are regular joins that check the rest
+ *              of ON per pair (jcond) and emit a changelog
+ *   GROUPAGG   GROUP BY without a window, DISTINCT, aggregates of every
+ *              row: as WINAGG without the window columns, updated per row
  *
- * and an INSERT adds the sink.  A query whose result would change rows already
- * emitted -- GROUP BY without a window, DISTINCT, an outer join -- needs
- * updates/retractions, which sluice's streams do not carry yet: it is
- * refused with that reason rather than approximated.
+ * and an INSERT adds the sink.  A node whose result changes rows already
+ * emitted -- GROUPAGG, an outer JOIN, a CALC over either -- is a changelog
+ * (sql_plan.changelog): its rows carry Flink's RowKind byte (+I, -U, +U,
+ * -D; row.h) before the row.  What cannot take one yet (windows, inner
+ * joins and Top-N of an updating input, MIN / MAX retracting, append-only
+ * sinks) refuses it with the reason rather than approximating.
  *
  * The job (sl__sql_build) is made of public API calls only:
  *
@@ -59,6 +65,7 @@
  *   [-> key_by(the key columns as a row) -> "window" (sl_window_aggregate;
  *      sl_window_process with COUNT(DISTINCT) or MIN/MAX of VARCHAR)
  *      -> "calc"] or [-> "windows" (flat_map: a row per window)]
+ *   [-> key_by(group) -> "group aggregate" (sl_keyed_process, value state)]
  *   -> "encode: S" (map: row -> CSV/JSON line, or Flink's +I[...] for
  *      print; none for blackhole) -> the sink (sl_file_sink: one file, or
  *      exactly-once part files in a directory; sl_kafka_sink;
@@ -312,14 +319,28 @@ static const sql_expr *uncast_int(const sql_expr *e) {
   return e;
 }
 
-/* a JOIN b ON ...: inner equi-joins of append-only inputs. */
+/* a AND b (a NULL: b); NULL on OOM. */
+static sql_expr *and_of(sql_ctx *c, sql_expr *a, sql_expr *b) {
+  if (!a) return b;
+  sql_expr *e = sl__sql_alloc(c->arena, sizeof *e);
+  sql_expr **args = sl__sql_alloc(c->arena, 2 * sizeof *args);
+  if (!e || !args) return sl__sql_oom(c), NULL;
+  e->op = SQL_E_AND, e->type.kind = SL__T_BOOL, e->loc = b->loc, e->n = 2, e->args = args;
+  args[0] = a, args[1] = b;
+  return e;
+}
+
+/* a JOIN b ON ...: equi-joins of append-only inputs; inner, or LEFT /
+ * RIGHT / FULL [OUTER] as regular joins whose result is a changelog. */
 static sql_plan *plan_join(sql_ctx *c, const cJSON *b, const char **rel) {
   const char *jt = sl__sql_js(b, "jointype");
   const cJSON *rarg = sl__sql_j(b, "rarg");
-  if (jt && strcmp(jt, "JOIN_INNER"))
-    return sl__sql_error(c, sl__sql_jloc(rarg),
-                         "an outer join is not built yet (its rows padded with NULL would be retracted "
-                         "when a partner arrives); it is refused rather than approximated"), NULL;
+  int outer = !jt || !strcmp(jt, "JOIN_INNER") ? 0
+              : !strcmp(jt, "JOIN_LEFT")       ? SQL_OUTER_LEFT
+              : !strcmp(jt, "JOIN_RIGHT")      ? SQL_OUTER_RIGHT
+              : !strcmp(jt, "JOIN_FULL")       ? SQL_OUTER_LEFT | SQL_OUTER_RIGHT
+                                               : -1;
+  if (outer < 0) return sl__sql_error(c, sl__sql_jloc(rarg), "this kind of join is not built"), NULL;
   const cJSON *quals = sl__sql_j(b, "quals");
   if (!quals || sl__sql_j(b, "usingClause") || cJSON_IsTrue(sl__sql_j(b, "isNatural")))
     return sl__sql_error(c, sl__sql_jloc(rarg), "a join needs ON with an equality of the two sides "
@@ -333,11 +354,11 @@ static sql_plan *plan_join(sql_ctx *c, const cJSON *b, const char **rel) {
   if (uloc < 0) uloc = sl__sql_jloc(l->changelog ? rarg : sl__sql_j(b, "larg")); /* a subquery has none */
   if (l->changelog || r->changelog)
     return sl__sql_error(c, uloc,
-                         "a join of an updating input (a GROUP BY without a window, or DISTINCT) is not "
+                         "a join of an updating input (a GROUP BY without a window, DISTINCT or an outer join) is not "
                          "built yet: join first, then aggregate"), NULL;
   sql_plan *j = new_plan(c, SQL_P_JOIN, l->n + r->n);
   if (!j) return NULL;
-  j->in = l, j->right = r, j->wend = -1;
+  j->in = l, j->right = r, j->wend = -1, j->outer = outer, j->changelog = outer != 0;
   if (!(j->rels = sl__sql_alloc(c->arena, (size_t)j->n * sizeof *j->rels))) return sl__sql_oom(c), NULL;
   for (int i = 0; i < j->n; i++) {
     const sql_plan *side = i < l->n ? l : r;
@@ -380,6 +401,12 @@ static sql_plan *plan_join(sql_ctx *c, const cJSON *b, const char **rel) {
   if (!j->n_eq)
     return sl__sql_error(c, on->loc, "a join needs an equality of a column of each side in ON (a join "
                                      "without one would pair every row with every row)"), NULL;
+  if (outer) { /* a regular join always: the rest of ON decides which pairs match */
+    j->window = 0;
+    for (int i = 0; i < n_rest; i++)
+      if (!(j->jcond = and_of(c, j->jcond, rest[i]))) return NULL;
+    return j;
+  }
   if (j->window) j->wend = lw;
   int lt = rowtime_of(l), rt = rowtime_of(r);
   if (!j->window && lt >= 0 && rt >= 0) { /* an interval join: both sides' times bounded */
@@ -403,15 +430,8 @@ static sql_plan *plan_join(sql_ctx *c, const cJSON *b, const char **rel) {
     e->op = SQL_E_COL, e->type = j->types[i], e->col = i, e->loc = -1;
     f->proj[i] = e, f->names[i] = j->names[i], f->types[i] = j->types[i];
   }
-  f->where = rest[0];
-  for (int i = 1; i < n_rest; i++) {
-    sql_expr *a = sl__sql_alloc(c->arena, sizeof *a);
-    sql_expr **args = sl__sql_alloc(c->arena, 2 * sizeof *args);
-    if (!a || !args) return sl__sql_oom(c), NULL;
-    a->op = SQL_E_AND, a->type.kind = SL__T_BOOL, a->loc = rest[i]->loc, a->n = 2, a->args = args;
-    args[0] = f->where, args[1] = rest[i];
-    f->where = a;
-  }
+  for (int i = 0; i < n_rest; i++)
+    if (!(f->where = and_of(c, f->where, rest[i]))) return NULL;
   f->rels = j->rels; /* the filter's columns are the join's */
   return f;
 }
@@ -1068,7 +1088,7 @@ static sql_plan *plan_topn(sql_ctx *c, const cJSON *call, sql_plan *in, const ch
   if (cJSON_GetArraySize(sl__sql_j(call, "args")))
     return sl__sql_error(c, loc, "%s() takes no arguments", fn), NULL;
   if (in->changelog)
-    return sl__sql_error(c, loc, "%s() OVER an updating input (a GROUP BY without a window, or DISTINCT) "
+    return sl__sql_error(c, loc, "%s() OVER an updating input (a GROUP BY without a window, DISTINCT or an outer join) "
                                  "is not built yet", fn), NULL;
   const cJSON *over = sl__sql_j(call, "over");
   const cJSON *parts = sl__sql_j(over, "partitionClause"), *ords = sl__sql_j(over, "orderClause"), *x;
@@ -1246,14 +1266,14 @@ int sl__sql_plan_insert(sql_ctx *c, const cJSON *ins, sql_insert *out) {
   sql_plan *p = sl__sql_plan_select(c, sl__sql_j(ins, "selectStmt"));
   if (!p) return -SL_EINVAL;
   if (p->changelog && t->connector == SQL_CONN_POSTGRES && !t->n_pk)
-    return sl__sql_error(c, loc, "table '%s' takes an updating result (a GROUP BY without a window, or "
-                                 "DISTINCT: its rows change as input arrives): declare its PRIMARY KEY (the "
+    return sl__sql_error(c, loc, "table '%s' takes an updating result (a GROUP BY without a window, "
+                                 "DISTINCT or an outer join: its rows change as input arrives): declare its PRIMARY KEY (the "
                                  "columns the result is grouped by) NOT ENFORCED, so that each row is upserted "
                                  "by its key and deleted by it on a retraction", name);
   if (p->changelog && t->connector != SQL_CONN_PRINT && t->connector != SQL_CONN_BLACKHOLE &&
       t->connector != SQL_CONN_POSTGRES)
     return sl__sql_error(c, loc, "table '%s' (connector %s) takes inserts only, and the query's result is "
-                                 "updating (a GROUP BY without a window, or DISTINCT: its rows change as input "
+                                 "updating (a GROUP BY without a window, DISTINCT or an outer join: its rows change as input "
                                  "arrives): write it to a print, blackhole or postgres table (with a PRIMARY "
                                  "KEY), or aggregate per window (TUMBLE, HOP, SESSION) for rows that are final",
                          name, t->connector == SQL_CONN_KAFKA ? "kafka" : "filesystem");
@@ -1397,6 +1417,10 @@ static void explain_plan(const sql_plan *p, int depth, char **buf, size_t *len, 
     if (p->interval)
       snprintf(what, sizeof what, "interval join (right time - left time in [%lld, %lld] ms)", (long long)p->lower,
                (long long)p->upper);
+    else if (p->outer)
+      snprintf(what, sizeof what, "%s outer join (both sides kept in state for good; unmatched rows "
+               "NULL-padded, retracted at their first match)",
+               p->outer == SQL_OUTER_LEFT ? "left" : p->outer == SQL_OUTER_RIGHT ? "right" : "full");
     else
       snprintf(what, sizeof what, "%s", p->window ? "window join (pairs when the window ends)"
                                                   : "join (both sides kept in state for good)");
@@ -1405,6 +1429,11 @@ static void explain_plan(const sql_plan *p, int depth, char **buf, size_t *len, 
       sl__sql_appendf(buf, len, cap, "%s%s.%s = %s.%s", k ? " AND " : "", p->rels[p->lk[k]] ? p->rels[p->lk[k]] : "?",
                       p->names[p->lk[k]], p->rels[p->in->n + p->rk[k]] ? p->rels[p->in->n + p->rk[k]] : "?",
                       p->names[p->in->n + p->rk[k]]);
+    if (p->jcond) {
+      sql_scope sc = {NULL, p->n, p->names, p->types, NULL, NULL, NULL, p->rels};
+      sl__sql_expr_text(p->jcond, &sc, tmp, sizeof tmp);
+      sl__sql_appendf(buf, len, cap, " AND %s", tmp);
+    }
     sl__sql_appendf(buf, len, cap, "\n");
     explain_plan(p->in, depth + 2, buf, len, cap);
     explain_plan(p->right, depth + 2, buf, len, cap);
@@ -2165,19 +2194,32 @@ static int key_has_null(const sql_plan *side, const int *cols, int n, const void
   return 0;
 }
 
-/* The joined row: a's columns then b's. */
-static int join_emit(const sql_plan *j, sl_ctx *ctx, const void *a, const void *b, int64_t ts,
-                     sl_collector *out) {
+/* The joined row, a's columns then b's (a or b NULL: NULLs), in scratch
+ * after `pre` bytes (an outer join's kind byte). */
+static int join_row(const sql_plan *j, sl_ctx *ctx, const void *a, const void *b, size_t pre, sl_record *o) {
   const sql_plan *l = j->in, *r = j->right;
   sl__val *vals = sl_ctx_scratch(ctx, (size_t)j->n * sizeof *vals);
   if (!vals) return -SL_ENOMEM;
-  for (int k = 0; k < l->n; k++) sl__row_get(a, l->n, l->types, k, &vals[k]);
-  for (int k = 0; k < r->n; k++) sl__row_get(b, r->n, r->types, k, &vals[l->n + k]);
+  for (int k = 0; k < l->n; k++)
+    if (a) sl__row_get(a, l->n, l->types, k, &vals[k]);
+    else vals[k] = (sl__val){.null = 1};
+  for (int k = 0; k < r->n; k++)
+    if (b) sl__row_get(b, r->n, r->types, k, &vals[l->n + k]);
+    else vals[l->n + k] = (sl__val){.null = 1};
   size_t sz = sl__row_size(j->types, vals, j->n);
-  void *row = sl_ctx_scratch(ctx, sz);
+  uint8_t *row = sl_ctx_scratch(ctx, sz + pre);
   if (!row) return -SL_ENOMEM;
-  sl__row_write(row, j->types, vals, j->n);
-  sl_record o = {ts, NULL, 0, row, (uint32_t)sz};
+  sl__row_write(row + pre, j->types, vals, j->n);
+  *o = (sl_record){0, NULL, 0, row, (uint32_t)(sz + pre)};
+  return 0;
+}
+
+static int join_emit(const sql_plan *j, sl_ctx *ctx, const void *a, const void *b, int64_t ts,
+                     sl_collector *out) {
+  sl_record o;
+  int rc = join_row(j, ctx, a, b, 0, &o);
+  if (rc) return rc;
+  o.ts = ts;
   return sl_emit(out, &o);
 }
 
@@ -2243,6 +2285,100 @@ static int regular_join_left(void *ud, sl_ctx *ctx, const sl_record *in, sl_coll
 }
 static int regular_join_right(void *ud, sl_ctx *ctx, const sl_record *in, sl_collector *out) {
   return regular_join_side(ud, ctx, in, 0, out);
+}
+
+/* Outer joins (Flink's regular outer join of append-only inputs): each
+ * side's rows are kept per key as [matched byte][row].  A row that matches
+ * nothing yet is emitted NULL-padded (+I) if its side is outer; when its
+ * first partner arrives that row is retracted (-D) before the pair (+I).
+ * A pair matches when ON's conditions beyond the equalities (jcond) hold
+ * for it; a row with a NULL key matches nothing and is not kept. */
+static int outer_emit(const sql_plan *j, sl_ctx *ctx, int kind, const void *a, const void *b, int64_t ts,
+                      sl_collector *out) {
+  sl_record o;
+  int rc = join_row(j, ctx, a, b, 1, &o);
+  if (rc) return rc;
+  *(uint8_t *)o.value = (uint8_t)kind;
+  o.ts = ts;
+  return sl_emit(out, &o);
+}
+
+static int outer_match(const sql_plan *j, sl_ctx *ctx, const void *a, const void *b, int *match) {
+  *match = 1;
+  if (!j->jcond) return 0;
+  sl_record o;
+  int rc = join_row(j, ctx, a, b, 0, &o);
+  if (rc) return rc;
+  sql_eval ev = {o.value, j->n, j->types, scratch, ctx, {0}};
+  sl__val v;
+  if (sl__sql_eval_expr(j->jcond, &ev, &v)) return sl_ctx_fail(ctx, "join condition: %s", ev.err);
+  *match = !v.null && v.u.i;
+  return 0;
+}
+
+static int outer_join_side(const sql_plan *j, sl_ctx *ctx, const sl_record *in, int left, sl_collector *out) {
+  int me_outer = j->outer & (left ? SQL_OUTER_LEFT : SQL_OUTER_RIGHT);
+  int other_outer = j->outer & (left ? SQL_OUTER_RIGHT : SQL_OUTER_LEFT);
+  const void *row = in->value;
+  const void *pad_l = left ? row : NULL, *pad_r = left ? NULL : row;
+  if (left ? key_has_null(j->in, j->lk, j->n_eq, row) : key_has_null(j->right, j->rk, j->n_eq, row))
+    return me_outer ? outer_emit(j, ctx, SL__ROW_INSERT, pad_l, pad_r, in->ts, out) : 0;
+  sl_state *mine, *other;
+  int rc;
+  const sl_state_desc *dl = j->jstate ? &j->jstate[0] : &JOIN_LEFT, *dr = j->jstate ? &j->jstate[1] : &JOIN_RIGHT;
+  if ((rc = sl_state_get(ctx, left ? dl : dr, &mine)) || (rc = sl_state_get(ctx, left ? dr : dl, &other)))
+    return rc;
+  sl_list_iter it;
+  if ((rc = sl_list_get(other, &it)) < 0) return rc;
+  int matched = 0, flipped = 0;
+  size_t n = 0, cap = 0;
+  sl_bytes *kept = NULL; /* the other side's entries, copied: rewritten when a flag flips */
+  if (rc != SL_EMPTY) {
+    sl_bytes v;
+    while (sl_list_next(&it, &v) == 1) {
+      if (!v.len) return sl_ctx_fail(ctx, "join state: an empty entry");
+      const uint8_t *orow = (const uint8_t *)v.data + 1;
+      const void *a = left ? row : orow, *b = left ? orow : row;
+      int m;
+      if ((rc = outer_match(j, ctx, a, b, &m))) return rc;
+      if (other_outer) { /* keep a copy to rewrite the flags */
+        if (n == cap) {
+          size_t nc = cap ? 2 * cap : 16;
+          sl_bytes *nk = sl_ctx_scratch(ctx, nc * sizeof *nk);
+          if (!nk) return -SL_ENOMEM;
+          if (n) memcpy(nk, kept, n * sizeof *nk);
+          kept = nk, cap = nc;
+        }
+        uint8_t *copy = sl_ctx_scratch(ctx, v.len);
+        if (!copy) return -SL_ENOMEM;
+        memcpy(copy, v.data, v.len);
+        kept[n++] = (sl_bytes){copy, v.len};
+        if (m && !copy[0]) { /* its first partner: the NULL-padded row goes */
+          if ((rc = outer_emit(j, ctx, SL__ROW_DELETE, left ? NULL : orow, left ? orow : NULL, in->ts, out)))
+            return rc;
+          copy[0] = 1, flipped = 1;
+        }
+      }
+      if (m) {
+        matched = 1;
+        if ((rc = outer_emit(j, ctx, SL__ROW_INSERT, a, b, in->ts, out))) return rc;
+      }
+    }
+  }
+  if (flipped && (rc = sl_list_update(other, kept, n))) return rc;
+  if (!matched && me_outer && (rc = outer_emit(j, ctx, SL__ROW_INSERT, pad_l, pad_r, in->ts, out))) return rc;
+  uint8_t *entry = sl_ctx_scratch(ctx, (size_t)in->value_len + 1);
+  if (!entry) return -SL_ENOMEM;
+  entry[0] = (uint8_t)matched;
+  memcpy(entry + 1, row, in->value_len);
+  return sl_list_add(mine, entry, in->value_len + 1);
+}
+
+static int outer_join_left(void *ud, sl_ctx *ctx, const sl_record *in, sl_collector *out) {
+  return outer_join_side(ud, ctx, in, 1, out);
+}
+static int outer_join_right(void *ud, sl_ctx *ctx, const sl_record *in, sl_collector *out) {
+  return outer_join_side(ud, ctx, in, 0, out);
 }
 
 /* ---- Top-N per window ------------------------------------------------------- */
@@ -2456,6 +2592,9 @@ static sl_stream *build_plan(sql_ctx *c, const sql_plan *p) {
       d[0].ttl_ms = d[1].ttl_ms = ttl_ms;
       ((sql_plan *)p)->jstate = d; /* the plan is built once, before the job runs */
     }
+    if (p->outer)
+      return sl_name(sl_connect(l, r, outer_join_left, outer_join_right, (void *)p),
+                     p->outer == SQL_OUTER_LEFT ? "left join" : p->outer == SQL_OUTER_RIGHT ? "right join" : "full join");
     return sl_name(sl_connect(l, r, regular_join_left, regular_join_right, (void *)p), "join");
   }
   if (p->kind == SQL_P_TOPN) {
@@ -2528,6 +2667,13 @@ static int mark_used(sql_ctx *c, sql_plan *p, const uint8_t *need) {
       memcpy(m, need, (size_t)in->n);
       memcpy(r, need + in->n, (size_t)p->right->n);
       for (int k = 0; k < p->n_eq; k++) m[p->lk[k]] = 1, r[p->rk[k]] = 1;
+      if (p->jcond) { /* an outer join's condition reads both sides */
+        uint8_t *jm = sl__sql_alloc(c->arena, (size_t)p->n + 1);
+        if (!jm) return -SL_ENOMEM;
+        expr_cols(p->jcond, jm);
+        for (int k = 0; k < p->n; k++)
+          if (jm[k]) (k < in->n ? m : r)[k < in->n ? k : k - in->n] = 1;
+      }
       int rc = mark_used(c, p->right, r);
       if (rc) return rc;
       break;

@@ -269,9 +269,17 @@ typedef struct sql_plan {
    * without the window -- in's row is [keys..., aggregate arguments...],
    * the output [keys..., aggregates...], updated with every input row:
    * state `acc` (VALUE: int64 rows, then the accumulator) per key */
+  /* JOIN, outer (regular joins only): which sides keep their unmatched
+   * rows (NULL-padded, +I, retracted with -D at their first match), and
+   * ON's conditions beyond the equalities, checked per pair (a row that
+   * fails them is unmatched, not dropped) */
+  int outer;           /* SQL_OUTER_LEFT | SQL_OUTER_RIGHT */
+  sql_expr *jcond;
   int changelog;       /* the node's rows are changelog rows (row.h: a kind byte, then the row):
                           GROUPAGG's, and a CALC's over one */
 } sql_plan;
+
+enum { SQL_OUTER_LEFT = 1, SQL_OUTER_RIGHT = 2 };
 
 /* One INSERT: the query's plan and the sink table. */
 typedef struct sql_insert {
