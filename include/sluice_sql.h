@@ -69,14 +69,16 @@
  * value state) and emits what changed: +I a new group's row, -U the old
  * row then +U the new one when the result changed, -D the row of a group
  * whose last input row was retracted; an aggregate over an updating input
- * retracts what it retracts (COUNT, SUM, AVG).  Such a result goes to
+ * retracts what it retracts (COUNT, SUM and AVG from their sums; MIN, MAX
+ * and COUNT(DISTINCT) count each value in map state, so a retracted best
+ * gives way to the next).  Such a result goes to
  * print (printed as +I[...], -U[...], ...), blackhole, or a postgres table
  * with PRIMARY KEY (cols) [NOT ENFORCED] in its DDL (upserted by the key,
  * deleted on -D: the sink's sink.changelog mode, the changes keyed by the
  * primary key to the sink's subtasks); filesystem and kafka tables refuse
  * it.  Not built yet, refused with the reason: joins and Top-N of an
- * updating input, MIN / MAX over one, COUNT(DISTINCT) and MIN / MAX of
- * VARCHAR without a window, a Top-N not per window.
+ * updating input, MIN / MAX of VARCHAR without a window, a Top-N not per
+ * window.
  *
  * Returns 0, or a negative SL_E* code with the message in
  * sl_env_last_error(env): for a statement that does not parse or names an

@@ -537,12 +537,6 @@ static sql_expr *on_agg(sql_ctx *c, const sql_scope *sc, const cJSON *call, int 
   int distinct = cJSON_IsTrue(sl__sql_j(call, "agg_distinct"));
   if (distinct && f != SQL_AGG_COUNT)
     return sl__sql_error(c, loc, "%s(DISTINCT ...) is not built yet (COUNT(DISTINCT ...) is)", fn), NULL;
-  if (distinct && w->kind == SQL_P_GROUPAGG)
-    return sl__sql_error(c, loc, "COUNT(DISTINCT ...) without a window is not built yet (it is per window: "
-                                 "GROUP BY window_start, window_end, ...)"), NULL;
-  if ((f == SQL_AGG_MIN || f == SQL_AGG_MAX) && w->kind == SQL_P_GROUPAGG && wc->isc_changelog)
-    return sl__sql_error(c, loc, "%s() over an updating input (a GROUP BY of a GROUP BY) is not built yet: "
-                                 "it would need every value kept to retract the current %s", fn, fn), NULL;
   if (sl__sql_j(call, "agg_filter") || sl__sql_j(call, "agg_order"))
     return sl__sql_error(c, loc, "FILTER and ORDER BY in an aggregate are not supported"), NULL;
   if (star && f != SQL_AGG_COUNT) return sl__sql_error(c, loc, "only COUNT takes *"), NULL;
@@ -551,7 +545,10 @@ static sql_expr *on_agg(sql_ctx *c, const sql_scope *sc, const cJSON *call, int 
   if (w->n_aggs == 64) return sl__sql_error(c, loc, "more than 64 aggregates"), NULL;
   sql_agg *a = &w->aggs[w->n_aggs];
   a->fn = f, a->arg = -1, a->distinct = distinct;
-  if (distinct) w->buffered = 1;
+  if (w->kind == SQL_P_GROUPAGG) /* values counted, so that a retraction finds the next best */
+    a->multiset = distinct || ((f == SQL_AGG_MIN || f == SQL_AGG_MAX) && wc->isc_changelog);
+  else if (distinct)
+    w->buffered = 1;
   if (!star) {
     sql_expr *x = sl__sql_compile(c, cJSON_GetArrayItem(args, 0), wc->isc);
     if (!x) return NULL;
@@ -661,10 +658,10 @@ static void fold(const sql_agg *a, acc_slot *s, const acc_slot *v, int64_t n) {
   s->n += n;
 }
 
-/* Take value v out of slot s again (a retraction: COUNT, SUM, AVG only --
- * the planner refuses MIN / MAX over an updating input). */
+/* Take value v out of slot s again (a retraction: COUNT, SUM, AVG; MIN
+ * and MAX over an updating input are multiset aggregates, group_fold). */
 static void unfold(const sql_agg *a, acc_slot *s, const acc_slot *v) {
-  assert(a->fn != SQL_AGG_MIN && a->fn != SQL_AGG_MAX);
+  assert(a->fn != SQL_AGG_MIN && a->fn != SQL_AGG_MAX && !a->distinct);
   if (a->fn == SQL_AGG_SUM || a->fn == SQL_AGG_AVG) {
     if (a->in.kind == SL__T_DOUBLE) s->f -= v->f;
     else s->i -= v->i;
@@ -918,7 +915,14 @@ static sql_plan *plan_grouped(sql_ctx *c, const cJSON *sel, sql_plan *in, const 
     w->types[nw + n_keys + a] = w->aggs[a].out;
   }
   post->in = w;
-  if (!win) return post;
+  if (!win) {
+    for (int a = 0; a < w->n_aggs && !w->vals; a++)
+      if (w->aggs[a].multiset) {
+        if (!(w->vals = sl__sql_alloc(c->arena, sizeof *w->vals))) return sl__sql_oom(c), NULL;
+        w->vals->name = "sql-group-values", w->vals->kind = SL_STATE_MAP;
+      }
+    return post;
+  }
   *w->acc = (sl_state_desc){.name = "sql-window-aggregate",
                             .kind = SL_STATE_AGGREGATING,
                             .size = (uint32_t)(w->n_aggs ? w->n_aggs : 1) * ACC_SLOT,
@@ -2061,6 +2065,93 @@ static int group_result(const sql_plan *g, sl_ctx *ctx, const uint8_t *acc, int 
   return 0;
 }
 
+/* A multiset aggregate's best value again, after its best was retracted:
+ * the least (MIN) or greatest (MAX) value of aggregate j in the map. */
+typedef struct best_scan {
+  const sql_agg *a;
+  int j;
+  acc_slot *s;
+  int any;
+} best_scan;
+
+static int scan_best(void *ud, sl_bytes k, sl_bytes v) {
+  best_scan *b = ud;
+  const uint8_t *p = k.data;
+  if (k.len != 9 || p[0] != b->j) return 0;
+  acc_slot x = {0};
+  int64_t i;
+  memcpy(&i, p + 1, 8);
+  if (b->a->in.kind == SL__T_DOUBLE) memcpy(&x.f, p + 1, 8);
+  else x.i = i;
+  int64_t n = b->s->n;
+  if (!b->any) b->s->n = 0; /* fold takes the first value as the best */
+  fold(b->a, b->s, &x, 0);
+  b->s->n = n, b->any = 1;
+  return 0;
+}
+
+/* Fold a row into the group's accumulator, or take it out (retract).  A
+ * multiset aggregate counts each value in the group's map state
+ * [j][value] -> int64: COUNT(DISTINCT) counts the values whose count is
+ * not 0; MIN / MAX over an updating input looks for the best again when
+ * the last copy of the best is retracted. */
+static int group_fold(const sql_plan *g, sl_ctx *ctx, void *acc, const void *row, int retract) {
+  if (!g->vals) {
+    fold_row(g, acc, row, retract);
+    return 0;
+  }
+  const sql_plan *pre = g->in;
+  sl_state *vs;
+  int rc = sl_state_get(ctx, g->vals, &vs);
+  if (rc) return rc;
+  for (int j = 0; j < g->n_aggs; j++) {
+    const sql_agg *a = &g->aggs[j];
+    int is_f = a->in.kind == SL__T_DOUBLE;
+    acc_slot s, v = {0};
+    sl__val x = {0};
+    slot_get(acc, j, &s);
+    if (a->arg >= 0) {
+      sl__row_get(row, pre->n, pre->types, a->arg, &x);
+      if (x.null) continue;
+      if (is_f) v.f = x.u.f;
+      else if (a->in.kind != SL__T_VARCHAR) v.i = x.u.i;
+    }
+    if (!a->multiset) {
+      if (retract) unfold(a, &s, &v);
+      else fold(a, &s, &v, 1);
+      slot_put(acc, j, &s, is_f);
+      continue;
+    }
+    uint32_t vn = a->in.kind == SL__T_VARCHAR ? x.u.s.n : 8;
+    uint8_t *key = sl_ctx_scratch(ctx, 1 + (size_t)vn);
+    if (!key) return -SL_ENOMEM;
+    key[0] = (uint8_t)j;
+    if (a->in.kind == SL__T_VARCHAR) memcpy(key + 1, x.u.s.p, vn);
+    else memcpy(key + 1, is_f ? (const void *)&v.f : (const void *)&x.u.i, 8);
+    sl_bytes cb;
+    int64_t cnt = 0;
+    if ((rc = sl_map_get(vs, key, 1 + vn, &cb)) < 0) return rc;
+    if (rc == 0 && cb.len == 8) memcpy(&cnt, cb.data, 8);
+    if (retract && !cnt) continue; /* a value this group never counted */
+    cnt += retract ? -1 : 1;
+    rc = cnt ? sl_map_put(vs, key, 1 + vn, &cnt, 8) : sl_map_remove(vs, key, 1 + vn);
+    if (rc) return rc;
+    if (a->distinct) {
+      if (cnt == !retract) s.n += retract ? -1 : 1; /* a value appeared or went */
+    } else if (!retract) {
+      fold(a, &s, &v, 1);
+    } else {
+      s.n--;
+      if (!cnt && s.n && (is_f ? v.f == s.f : v.i == s.i)) { /* the best went: find the next */
+        best_scan b = {a, j, &s, 0};
+        if ((rc = sl_map_foreach(vs, scan_best, &b))) return rc;
+      }
+    }
+    slot_put(acc, j, &s, is_f);
+  }
+  return 0;
+}
+
 static int group_update(void *ud, sl_ctx *ctx, const sl_record *in, sl_collector *out) {
   const sql_plan *g = ud;
   const uint8_t *row = in->value;
@@ -2088,11 +2179,13 @@ static int group_update(void *ud, sl_ctx *ctx, const sl_record *in, sl_collector
   if (!rows && retract) return 0;
   memcpy(prev, acc, asz);
   prev_rows = rows;
-  fold_row(g, acc + GROUP_ROWS, row, retract);
+  if ((rc = group_fold(g, ctx, acc + GROUP_ROWS, row, retract))) return rc;
   rows += retract ? -1 : 1;
   memcpy(acc, &rows, GROUP_ROWS);
   sl_record a, b;
   if (!rows) { /* the group is gone */
+    sl_state *vs;
+    if (g->vals && ((rc = sl_state_get(ctx, g->vals, &vs)) || (rc = sl_state_clear(vs)))) return rc;
     if ((rc = sl_state_clear(st)) || (rc = group_result(g, ctx, prev, SL__ROW_DELETE, in->ts, &a))) return rc;
     return sl_emit(out, &a);
   }

@@ -213,6 +213,8 @@ typedef struct sql_agg {
   int arg;               /* its argument: a column of the window's input row (-1: COUNT(*)) */
   sl__row_type in, out;  /* argument and result types */
   int distinct;          /* COUNT(DISTINCT arg) */
+  int multiset;          /* GROUPAGG: its values counted in the group's map state (COUNT(DISTINCT),
+                            MIN / MAX over an updating input: a retracted best is found again) */
 } sql_agg;
 
 typedef struct sql_plan {
@@ -273,6 +275,7 @@ typedef struct sql_plan {
    * rows (NULL-padded, +I, retracted with -D at their first match), and
    * ON's conditions beyond the equalities, checked per pair (a row that
    * fails them is unmatched, not dropped) */
+  sl_state_desc *vals; /* GROUPAGG with multiset aggregates: MAP [agg][value] -> int64 count */
   int outer;           /* SQL_OUTER_LEFT | SQL_OUTER_RIGHT */
   sql_expr *jcond;
   int changelog;       /* the node's rows are changelog rows (row.h: a kind byte, then the row):
