@@ -92,6 +92,27 @@ class TableTest(unittest.TestCase):
             t.execute_sql("SET 'no.such.key' = '1'")
         self.assertIn("no.such.key", str(cm.exception))
 
+    def test_group_by_is_a_changelog(self):
+        # GROUP BY without a window: each row updates its group, printed as
+        # Flink prints a changelog (worked out by hand from EVENTS' order)
+        d = scratch("table_changelog")
+        t = self.t_env(1)
+        self.ddl(t, d)
+        t.execute_sql("CREATE TABLE o (k VARCHAR, n BIGINT, s BIGINT) WITH ('connector' = 'print')")
+        out = os.path.join(d, "stdout.txt")
+        fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        saved = os.dup(1)
+        try:
+            os.dup2(fd, 1)
+            t.execute_sql("INSERT INTO o SELECT k, COUNT(*), SUM(v) FROM ev GROUP BY k").wait()
+        finally:
+            os.dup2(saved, 1)
+            os.close(saved)
+            os.close(fd)
+        self.assertEqual(read(out).split("\n"), [
+            "+I[a, 1, 1]", "+I[b, 1, 5]", "-U[a, 1, 1]", "+U[a, 2, 3]", "-U[a, 2, 3]", "+U[a, 3, 7]",
+            "-U[b, 1, 5]", "+U[b, 2, 8]", "-U[b, 2, 8]", "+U[b, 3, 14]", "-U[a, 3, 7]", "+U[a, 4, 14]", ""])
+
     def test_syntax_error_has_caret(self):
         t = self.t_env()
         with self.assertRaises(TableException) as cm:
