@@ -76,9 +76,11 @@
  * with PRIMARY KEY (cols) [NOT ENFORCED] in its DDL (upserted by the key,
  * deleted on -D: the sink's sink.changelog mode, the changes keyed by the
  * primary key to the sink's subtasks); filesystem and kafka tables refuse
- * it.  Not built yet, refused with the reason: joins and Top-N of an
- * updating input, MIN / MAX of VARCHAR without a window, a Top-N not per
- * window.
+ * it.  An inner join of an updating input is a regular join that takes a
+ * -U / -D row out of its side's state and retracts its pairs (each pair
+ * has the kind of the row that made it).  Not built yet, refused with the
+ * reason: outer joins and Top-N of an updating input, MIN / MAX of VARCHAR
+ * without a window, a Top-N not per window.
  *
  * Returns 0, or a negative SL_E* code with the message in
  * sl_env_last_error(env): for a statement that does not parse or names an

@@ -38,11 +38,12 @@
  *              row: as WINAGG without the window columns, updated per row
  *
  * and an INSERT adds the sink.  A node whose result changes rows already
- * emitted -- GROUPAGG, an outer JOIN, a CALC over either -- is a changelog
+ * emitted -- GROUPAGG, an outer JOIN, a join or CALC over one -- is a changelog
  * (sql_plan.changelog): its rows carry Flink's RowKind byte (+I, -U, +U,
- * -D; row.h) before the row.  What cannot take one yet (windows, inner
- * joins and Top-N of an updating input, MIN / MAX retracting, append-only
- * sinks) refuses it with the reason rather than approximating.
+ * -D; row.h) before the row.  A regular inner join of an updating input
+ * retracts the pairs of a retracted row; what cannot take one yet
+ * (windows, outer joins and Top-N of an updating input, append-only sinks)
+ * refuses it with the reason rather than approximating.
  *
  * The job (sl__sql_build) is made of public API calls only:
  *
@@ -352,13 +353,14 @@ static sql_plan *plan_join(sql_ctx *c, const cJSON *b, const char **rel) {
   if (!r) return NULL;
   int uloc = sl__sql_jloc(l->changelog ? sl__sql_j(b, "larg") : rarg);
   if (uloc < 0) uloc = sl__sql_jloc(l->changelog ? rarg : sl__sql_j(b, "larg")); /* a subquery has none */
-  if (l->changelog || r->changelog)
+  if ((l->changelog || r->changelog) && outer)
     return sl__sql_error(c, uloc,
-                         "a join of an updating input (a GROUP BY without a window, DISTINCT or an outer join) is not "
-                         "built yet: join first, then aggregate"), NULL;
+                         "an outer join of an updating input (a GROUP BY without a window, DISTINCT or an outer "
+                         "join) is not built yet: an inner join of it is"), NULL;
+  int updating = l->changelog || r->changelog; /* an inner join that retracts what its inputs retract */
   sql_plan *j = new_plan(c, SQL_P_JOIN, l->n + r->n);
   if (!j) return NULL;
-  j->in = l, j->right = r, j->wend = -1, j->outer = outer, j->changelog = outer != 0;
+  j->in = l, j->right = r, j->wend = -1, j->outer = outer, j->changelog = outer || updating;
   if (!(j->rels = sl__sql_alloc(c->arena, (size_t)j->n * sizeof *j->rels))) return sl__sql_oom(c), NULL;
   for (int i = 0; i < j->n; i++) {
     const sql_plan *side = i < l->n ? l : r;
@@ -407,9 +409,10 @@ static sql_plan *plan_join(sql_ctx *c, const cJSON *b, const char **rel) {
       if (!(j->jcond = and_of(c, j->jcond, rest[i]))) return NULL;
     return j;
   }
+  if (updating) j->window = 0; /* a regular join: window_end is a column like another */
   if (j->window) j->wend = lw;
   int lt = rowtime_of(l), rt = rowtime_of(r);
-  if (!j->window && lt >= 0 && rt >= 0) { /* an interval join: both sides' times bounded */
+  if (!j->window && !updating && lt >= 0 && rt >= 0) { /* an interval join: both sides' times bounded */
     int64_t lo = 0, hi = 0;
     int has_lo = 0, has_hi = 0;
     for (int i = 0; i < n_rest; i++) time_bound(rest[i], lt, l->n + rt, &lo, &hi, &has_lo, &has_hi);
@@ -433,6 +436,7 @@ static sql_plan *plan_join(sql_ctx *c, const cJSON *b, const char **rel) {
   for (int i = 0; i < n_rest; i++)
     if (!(f->where = and_of(c, f->where, rest[i]))) return NULL;
   f->rels = j->rels; /* the filter's columns are the join's */
+  f->changelog = j->changelog;
   return f;
 }
 
@@ -2274,7 +2278,7 @@ static int columns_key(sl_ctx *ctx, const sql_plan *src, const void *row, const 
 
 static int join_key(void *ud, sl_ctx *ctx, const sl_record *in, sl_record *out) {
   const join_side_ud *j = ud;
-  return columns_key(ctx, j->side, in->value, j->cols, j->join->n_eq, out);
+  return columns_key(ctx, j->side, (const uint8_t *)in->value + j->side->changelog, j->cols, j->join->n_eq, out);
 }
 
 /* A NULL in an equality column joins nothing (NULL = x is not true). */
@@ -2373,6 +2377,67 @@ static int regular_join_side(const sql_plan *j, sl_ctx *ctx, const sl_record *in
   return sl_list_add(mine, in->value, in->value_len);
 }
 
+static int pair_emit(const sql_plan *j, sl_ctx *ctx, int kind, const void *a, const void *b, int64_t ts,
+                     sl_collector *out);
+
+/* A regular inner join of an updating input: a +I / +U row is kept and
+ * pairs with the other side's rows as they are; a -U / -D row takes one
+ * equal row out of its side's state and retracts its pairs.  Each pair
+ * carries the kind of the row that made it (Flink's inner join). */
+static int updating_join_side(const sql_plan *j, sl_ctx *ctx, const sl_record *in, int left, sl_collector *out) {
+  const sql_plan *side = left ? j->in : j->right;
+  int kind = side->changelog ? *(const uint8_t *)in->value : SL__ROW_INSERT;
+  const uint8_t *row = (const uint8_t *)in->value + side->changelog;
+  uint32_t len = in->value_len - (uint32_t)side->changelog;
+  int retract = kind == SL__ROW_UPDATE_BEFORE || kind == SL__ROW_DELETE;
+  if (key_has_null(side, left ? j->lk : j->rk, j->n_eq, row)) return 0;
+  sl_state *mine, *other;
+  int rc;
+  const sl_state_desc *dl = j->jstate ? &j->jstate[0] : &JOIN_LEFT, *dr = j->jstate ? &j->jstate[1] : &JOIN_RIGHT;
+  if ((rc = sl_state_get(ctx, left ? dl : dr, &mine)) || (rc = sl_state_get(ctx, left ? dr : dl, &other)))
+    return rc;
+  sl_list_iter it;
+  sl_bytes v;
+  if (retract) { /* one equal row out of this side, or nothing to retract */
+    if ((rc = sl_list_get(mine, &it)) < 0) return rc;
+    size_t n = 0, cap = 0;
+    sl_bytes *kept = NULL;
+    int found = 0;
+    while (rc != SL_EMPTY && sl_list_next(&it, &v) == 1) {
+      if (!found && v.len == len && !memcmp(v.data, row, len)) {
+        found = 1;
+        continue;
+      }
+      if (n == cap) {
+        size_t nc = cap ? 2 * cap : 16;
+        sl_bytes *nk = sl_ctx_scratch(ctx, nc * sizeof *nk);
+        if (!nk) return -SL_ENOMEM;
+        if (n) memcpy(nk, kept, n * sizeof *nk);
+        kept = nk, cap = nc;
+      }
+      uint8_t *copy = sl_ctx_scratch(ctx, v.len ? v.len : 1);
+      if (!copy) return -SL_ENOMEM;
+      memcpy(copy, v.data, v.len);
+      kept[n++] = (sl_bytes){copy, v.len};
+    }
+    if (!found) return 0; /* never counted (its state expired): as Flink, nothing to retract */
+    if ((rc = n ? sl_list_update(mine, kept, n) : sl_state_clear(mine))) return rc;
+  }
+  if ((rc = sl_list_get(other, &it)) < 0) return rc;
+  while (rc != SL_EMPTY && sl_list_next(&it, &v) == 1) {
+    const void *a = left ? row : v.data, *b = left ? v.data : row;
+    if ((rc = pair_emit(j, ctx, kind, a, b, in->ts, out))) return rc;
+  }
+  return retract ? 0 : sl_list_add(mine, row, len);
+}
+
+static int updating_join_left(void *ud, sl_ctx *ctx, const sl_record *in, sl_collector *out) {
+  return updating_join_side(ud, ctx, in, 1, out);
+}
+static int updating_join_right(void *ud, sl_ctx *ctx, const sl_record *in, sl_collector *out) {
+  return updating_join_side(ud, ctx, in, 0, out);
+}
+
 static int regular_join_left(void *ud, sl_ctx *ctx, const sl_record *in, sl_collector *out) {
   return regular_join_side(ud, ctx, in, 1, out);
 }
@@ -2386,8 +2451,9 @@ static int regular_join_right(void *ud, sl_ctx *ctx, const sl_record *in, sl_col
  * first partner arrives that row is retracted (-D) before the pair (+I).
  * A pair matches when ON's conditions beyond the equalities (jcond) hold
  * for it; a row with a NULL key matches nothing and is not kept. */
-static int outer_emit(const sql_plan *j, sl_ctx *ctx, int kind, const void *a, const void *b, int64_t ts,
-                      sl_collector *out) {
+/* The pair (a or b NULL: NULL-padded) as a changelog row of this kind. */
+static int pair_emit(const sql_plan *j, sl_ctx *ctx, int kind, const void *a, const void *b, int64_t ts,
+                     sl_collector *out) {
   sl_record o;
   int rc = join_row(j, ctx, a, b, 1, &o);
   if (rc) return rc;
@@ -2415,7 +2481,7 @@ static int outer_join_side(const sql_plan *j, sl_ctx *ctx, const sl_record *in, 
   const void *row = in->value;
   const void *pad_l = left ? row : NULL, *pad_r = left ? NULL : row;
   if (left ? key_has_null(j->in, j->lk, j->n_eq, row) : key_has_null(j->right, j->rk, j->n_eq, row))
-    return me_outer ? outer_emit(j, ctx, SL__ROW_INSERT, pad_l, pad_r, in->ts, out) : 0;
+    return me_outer ? pair_emit(j, ctx, SL__ROW_INSERT, pad_l, pad_r, in->ts, out) : 0;
   sl_state *mine, *other;
   int rc;
   const sl_state_desc *dl = j->jstate ? &j->jstate[0] : &JOIN_LEFT, *dr = j->jstate ? &j->jstate[1] : &JOIN_RIGHT;
@@ -2447,19 +2513,19 @@ static int outer_join_side(const sql_plan *j, sl_ctx *ctx, const sl_record *in, 
         memcpy(copy, v.data, v.len);
         kept[n++] = (sl_bytes){copy, v.len};
         if (m && !copy[0]) { /* its first partner: the NULL-padded row goes */
-          if ((rc = outer_emit(j, ctx, SL__ROW_DELETE, left ? NULL : orow, left ? orow : NULL, in->ts, out)))
+          if ((rc = pair_emit(j, ctx, SL__ROW_DELETE, left ? NULL : orow, left ? orow : NULL, in->ts, out)))
             return rc;
           copy[0] = 1, flipped = 1;
         }
       }
       if (m) {
         matched = 1;
-        if ((rc = outer_emit(j, ctx, SL__ROW_INSERT, a, b, in->ts, out))) return rc;
+        if ((rc = pair_emit(j, ctx, SL__ROW_INSERT, a, b, in->ts, out))) return rc;
       }
     }
   }
   if (flipped && (rc = sl_list_update(other, kept, n))) return rc;
-  if (!matched && me_outer && (rc = outer_emit(j, ctx, SL__ROW_INSERT, pad_l, pad_r, in->ts, out))) return rc;
+  if (!matched && me_outer && (rc = pair_emit(j, ctx, SL__ROW_INSERT, pad_l, pad_r, in->ts, out))) return rc;
   uint8_t *entry = sl_ctx_scratch(ctx, (size_t)in->value_len + 1);
   if (!entry) return -SL_ENOMEM;
   entry[0] = (uint8_t)matched;
@@ -2685,6 +2751,8 @@ static sl_stream *build_plan(sql_ctx *c, const sql_plan *p) {
       d[0].ttl_ms = d[1].ttl_ms = ttl_ms;
       ((sql_plan *)p)->jstate = d; /* the plan is built once, before the job runs */
     }
+    if (p->changelog && !p->outer)
+      return sl_name(sl_connect(l, r, updating_join_left, updating_join_right, (void *)p), "join (updating)");
     if (p->outer)
       return sl_name(sl_connect(l, r, outer_join_left, outer_join_right, (void *)p),
                      p->outer == SQL_OUTER_LEFT ? "left join" : p->outer == SQL_OUTER_RIGHT ? "right join" : "full join");
