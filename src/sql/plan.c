@@ -2311,13 +2311,33 @@ static int join_row(const sql_plan *j, sl_ctx *ctx, const void *a, const void *b
   return 0;
 }
 
-static int join_emit(const sql_plan *j, sl_ctx *ctx, const void *a, const void *b, int64_t ts,
+/* The pair (a or b NULL: NULL-padded); as a changelog row of this kind,
+ * or (kind < 0) a plain row. */
+static int pair_emit(const sql_plan *j, sl_ctx *ctx, int kind, const void *a, const void *b, int64_t ts,
                      sl_collector *out) {
   sl_record o;
-  int rc = join_row(j, ctx, a, b, 0, &o);
+  int rc = join_row(j, ctx, a, b, kind >= 0, &o);
   if (rc) return rc;
+  if (kind >= 0) *(uint8_t *)o.value = (uint8_t)kind;
   o.ts = ts;
   return sl_emit(out, &o);
+}
+
+/* A copy of list entry v (in scratch) appended to the scratch vector
+ * *kept: what a list update writes back. */
+static int keep_copy(sl_ctx *ctx, sl_bytes **kept, size_t *n, size_t *cap, sl_bytes v) {
+  if (*n == *cap) {
+    size_t nc = *cap ? 2 * *cap : 16;
+    sl_bytes *nk = sl_ctx_scratch(ctx, nc * sizeof *nk);
+    if (!nk) return -SL_ENOMEM;
+    if (*n) memcpy(nk, *kept, *n * sizeof *nk);
+    *kept = nk, *cap = nc;
+  }
+  uint8_t *copy = sl_ctx_scratch(ctx, v.len ? v.len : 1);
+  if (!copy) return -SL_ENOMEM;
+  memcpy(copy, v.data, v.len);
+  (*kept)[(*n)++] = (sl_bytes){copy, v.len};
+  return 0;
 }
 
 /* Window join: both sides' records are stamped window_end - 1 (restamp)
@@ -2327,7 +2347,7 @@ static int join_emit(const sql_plan *j, sl_ctx *ctx, const void *a, const void *
 static int window_join_pair(void *ud, sl_ctx *ctx, const sl_record *a, const sl_record *b, sl_collector *out) {
   const sql_plan *j = ud;
   if (key_has_null(j->in, j->lk, j->n_eq, a->value) || key_has_null(j->right, j->rk, j->n_eq, b->value)) return 0;
-  return join_emit(j, ctx, a->value, b->value, a->ts, out);
+  return pair_emit(j, ctx, -1, a->value, b->value, a->ts, out);
 }
 
 /* Interval join: sl_interval_join keeps each side until the watermark
@@ -2335,7 +2355,7 @@ static int window_join_pair(void *ud, sl_ctx *ctx, const sl_record *a, const sl_
 static int interval_join_pair(void *ud, sl_ctx *ctx, const sl_record *a, const sl_record *b, sl_collector *out) {
   const sql_plan *j = ud;
   if (key_has_null(j->in, j->lk, j->n_eq, a->value) || key_has_null(j->right, j->rk, j->n_eq, b->value)) return 0;
-  return join_emit(j, ctx, a->value, b->value, a->ts > b->ts ? a->ts : b->ts, out);
+  return pair_emit(j, ctx, -1, a->value, b->value, a->ts > b->ts ? a->ts : b->ts, out);
 }
 
 static int restamp(void *ud, sl_ctx *ctx, const sl_record *in, sl_collector *out) {
@@ -2370,15 +2390,12 @@ static int regular_join_side(const sql_plan *j, sl_ctx *ctx, const sl_record *in
   if (rc != SL_EMPTY) {
     sl_bytes v;
     while (sl_list_next(&it, &v) == 1)
-      if ((rc = left ? join_emit(j, ctx, in->value, v.data, in->ts, out)
-                     : join_emit(j, ctx, v.data, in->value, in->ts, out)))
+      if ((rc = left ? pair_emit(j, ctx, -1, in->value, v.data, in->ts, out)
+                     : pair_emit(j, ctx, -1, v.data, in->value, in->ts, out)))
         return rc;
   }
   return sl_list_add(mine, in->value, in->value_len);
 }
-
-static int pair_emit(const sql_plan *j, sl_ctx *ctx, int kind, const void *a, const void *b, int64_t ts,
-                     sl_collector *out);
 
 /* A regular inner join of an updating input: a +I / +U row is kept and
  * pairs with the other side's rows as they are; a -U / -D row takes one
@@ -2408,17 +2425,7 @@ static int updating_join_side(const sql_plan *j, sl_ctx *ctx, const sl_record *i
         found = 1;
         continue;
       }
-      if (n == cap) {
-        size_t nc = cap ? 2 * cap : 16;
-        sl_bytes *nk = sl_ctx_scratch(ctx, nc * sizeof *nk);
-        if (!nk) return -SL_ENOMEM;
-        if (n) memcpy(nk, kept, n * sizeof *nk);
-        kept = nk, cap = nc;
-      }
-      uint8_t *copy = sl_ctx_scratch(ctx, v.len ? v.len : 1);
-      if (!copy) return -SL_ENOMEM;
-      memcpy(copy, v.data, v.len);
-      kept[n++] = (sl_bytes){copy, v.len};
+      if ((rc = keep_copy(ctx, &kept, &n, &cap, v))) return rc;
     }
     if (!found) return 0; /* never counted (its state expired): as Flink, nothing to retract */
     if ((rc = n ? sl_list_update(mine, kept, n) : sl_state_clear(mine))) return rc;
@@ -2451,17 +2458,6 @@ static int regular_join_right(void *ud, sl_ctx *ctx, const sl_record *in, sl_col
  * first partner arrives that row is retracted (-D) before the pair (+I).
  * A pair matches when ON's conditions beyond the equalities (jcond) hold
  * for it; a row with a NULL key matches nothing and is not kept. */
-/* The pair (a or b NULL: NULL-padded) as a changelog row of this kind. */
-static int pair_emit(const sql_plan *j, sl_ctx *ctx, int kind, const void *a, const void *b, int64_t ts,
-                     sl_collector *out) {
-  sl_record o;
-  int rc = join_row(j, ctx, a, b, 1, &o);
-  if (rc) return rc;
-  *(uint8_t *)o.value = (uint8_t)kind;
-  o.ts = ts;
-  return sl_emit(out, &o);
-}
-
 static int outer_match(const sql_plan *j, sl_ctx *ctx, const void *a, const void *b, int *match) {
   *match = 1;
   if (!j->jcond) return 0;
@@ -2501,17 +2497,8 @@ static int outer_join_side(const sql_plan *j, sl_ctx *ctx, const sl_record *in, 
       int m;
       if ((rc = outer_match(j, ctx, a, b, &m))) return rc;
       if (other_outer) { /* keep a copy to rewrite the flags */
-        if (n == cap) {
-          size_t nc = cap ? 2 * cap : 16;
-          sl_bytes *nk = sl_ctx_scratch(ctx, nc * sizeof *nk);
-          if (!nk) return -SL_ENOMEM;
-          if (n) memcpy(nk, kept, n * sizeof *nk);
-          kept = nk, cap = nc;
-        }
-        uint8_t *copy = sl_ctx_scratch(ctx, v.len);
-        if (!copy) return -SL_ENOMEM;
-        memcpy(copy, v.data, v.len);
-        kept[n++] = (sl_bytes){copy, v.len};
+        if ((rc = keep_copy(ctx, &kept, &n, &cap, v))) return rc;
+        uint8_t *copy = (uint8_t *)kept[n - 1].data;
         if (m && !copy[0]) { /* its first partner: the NULL-padded row goes */
           if ((rc = pair_emit(j, ctx, SL__ROW_DELETE, left ? NULL : orow, left ? orow : NULL, in->ts, out)))
             return rc;
