@@ -48,7 +48,8 @@
  *      (or changelog delete) of a key the prepared one holds would wait
  *      for a commit this writer has yet to send.  (A barrier comes only
  *      after the checkpoint before it completed -- one checkpoint in
- *      flight -- so precommit sends.)
+ *      flight -- and the runtime tells the sink of that completion before
+ *      its pre-commit, so precommit sends.)
  *   4. recover: commit the restored checkpoint's names, then ROLLBACK
  *      PREPARED every other prepared transaction of this database whose
  *      name is <prefix>-s<digits>-c<digits> (any old subtask, any run):
@@ -61,6 +62,11 @@
  *   6. A fresh start with checkpoints (no restore: recover is not called)
  *      rolls back, in subtask 0's open, whatever an earlier run of this
  *      sink left prepared: it is covered by no checkpoint of this run.
+ *   7. COMMIT PREPARED cannot run inside a transaction block: when a
+ *      checkpoint completes while the writer's connection has the next
+ *      checkpoint's transaction open (rows already sent: tables without a
+ *      primary key), its commits wait until that transaction is prepared
+ *      (the next precommit, or the end of input).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -98,6 +104,7 @@ typedef struct pg_writer {
   int64_t rows;     /* buffered */
   int64_t first_ms; /* when the first buffered row came */
   int in_txn;
+  int64_t commit_due; /* the newest completed checkpoint whose commits wait (rule 7) */
   int64_t *pending; /* prepared, not yet committed: checkpoint ids */
   int n_pending, cap_pending;
   pg_field *f;
@@ -617,6 +624,8 @@ static void gid_of(const pg_sink *s, int subtask, int64_t id, char *buf, size_t 
 
 #define PGS_MAGIC "SLPS"
 
+static int commit_through(pg_writer *w, sl_ctx *ctx, int64_t id);
+
 static int sink_precommit(void *writer, sl_ctx *ctx, int64_t id, uint8_t *buf, size_t cap,
                           size_t *len) {
   pg_writer *w = writer;
@@ -637,6 +646,7 @@ static int sink_precommit(void *writer, sl_ctx *ctx, int64_t id, uint8_t *buf, s
     }
     w->pending[w->n_pending++] = id;
   }
+  if (w->commit_due && (rc = commit_through(w, ctx, w->commit_due))) return rc; /* rule 7 */
   /* blob: magic, u32 count, then u16 length + name per prepared one */
   size_t at = 8;
   if (cap < at) return sl_ctx_error(ctx, -SL_EINVAL, "checkpoint blob too small");
@@ -664,8 +674,8 @@ static int commit_gid(pg_sink *s, sl_ctx *ctx, PGconn *c, const char *gid, const
   return exec(s, ctx, c, "COMMIT PREPARED", sql, "42704"); /* gone: committed before */
 }
 
-static int sink_commit_ckpt(void *writer, sl_ctx *ctx, int64_t id) {
-  pg_writer *w = writer;
+/* COMMIT PREPARED the pending transactions of checkpoints <= id. */
+static int commit_through(pg_writer *w, sl_ctx *ctx, int64_t id) {
   int keep = 0, rc = 0;
   for (int i = 0; i < w->n_pending; i++) {
     if (rc || w->pending[i] > id) {
@@ -679,6 +689,18 @@ static int sink_commit_ckpt(void *writer, sl_ctx *ctx, int64_t id) {
   w->n_pending = keep;
   if (!rc && w->rows >= w->s->o.max_rows && may_send(w)) rc = send_rows(w, ctx);
   return rc;
+}
+
+/* Checkpoint id completed.  COMMIT PREPARED cannot run inside the
+ * connection's open transaction (the next checkpoint's rows, already
+ * sent): then the commits wait for that transaction's PREPARE (rule 7). */
+static int sink_commit_ckpt(void *writer, sl_ctx *ctx, int64_t id) {
+  pg_writer *w = writer;
+  if (w->in_txn) {
+    if (id > w->commit_due) w->commit_due = id;
+    return 0;
+  }
+  return commit_through(w, ctx, id);
 }
 
 /* name is <prefix>-s<digits>-c<digits>: one of this sink's. */
