@@ -70,6 +70,10 @@
  *      print; none for blackhole) -> the sink (sl_file_sink: one file, or
  *      exactly-once part files in a directory; sl_kafka_sink;
  *      sl_postgres_sink; sl_print_sink; sl_discard_sink)
+ *   upsert-kafka: -> key_by(the primary key) -> "encode: S" (flat_map:
+ *      key = the key columns in key.format, value = the row in
+ *      value.format; -U dropped; -D with an empty value) -> sl_kafka_sink
+ *      with sink.empty-value-as-null (the -D a NULL value: a tombstone)
  *
  * Rows travel as the binary row of row/row.h; every operator builds its
  * output in sl_ctx_scratch memory, so nothing is allocated per row.
