@@ -26,7 +26,7 @@ NOREST="-D rest.enabled=false"
 
 # ---- Kafka -------------------------------------------------------------------
 "$SLUICE" kafka-mock --brokers 1 --topic ev:2 --topic agg:1 --topic bad:1 --topic up1:1 --topic up2:1 \
-  --topic up3:3 --topic up4:3 >"$TMP/mock.out" 2>"$TMP/mock.err" &
+  --topic up3:3 --topic up4:3 --topic up5:1 >"$TMP/mock.out" 2>"$TMP/mock.err" &
 pids+=($!)
 for _ in $(seq 100); do [ -s "$TMP/mock.out" ] && break; sleep 0.05; done
 B=$(head -1 "$TMP/mock.out")
@@ -97,6 +97,13 @@ kcat -C -b "$B" -t up2 -e -q -Z -f '%k|%s\n' >"$TMP/up2.got"
 check "upsert-kafka count of counts: the -D of group 1 is a tombstone (NULL value)" \
   cmp -s "$TMP/up2.got" <(printf '%s\n' '{"cnt":1}|1,1' '{"cnt":1}|1,2' '{"cnt":1}|1,1' '{"cnt":2}|2,1' \
     '{"cnt":1}|NULL' '{"cnt":2}|2,2' '{"cnt":2}|2,1' '{"cnt":3}|3,1')
+# an append-only result: every row an upsert of its key
+upjob up5 csv csv k "k VARCHAR, v BIGINT" "SELECT k, v FROM t" >"$TMP/up5.sql"
+run sql "$TMP/up5.sql" -p 1 $NOREST
+check "upsert-kafka append-only: exit 0" rc_is 0
+kcat -C -b "$B" -t up5 -e -q -Z -f '%k|%s\n' >"$TMP/up5.got"
+check "upsert-kafka append-only: each row keyed by k" \
+  cmp -s "$TMP/up5.got" <(printf '%s\n' 'a|a,1' 'b|b,2' 'a|a,3' 'b|b,4' 'a|a,5')
 # compacted: the last value per key, a tombstone removing the key (per
 # partition in offset order; a key lives in one partition)
 compact() { awk -F'|' '{ if ($3 == "NULL") delete last[$2]; else last[$2] = $3 } END { for (k in last) print k "|" last[k] }' "$1"; }
