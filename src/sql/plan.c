@@ -1283,7 +1283,7 @@ int sl__sql_plan_insert(sql_ctx *c, const cJSON *ins, sql_insert *out) {
                                  "DISTINCT or an outer join: its rows change as input arrives): declare its PRIMARY KEY (the "
                                  "columns the result is grouped by) NOT ENFORCED, so that each row is upserted "
                                  "by its key and deleted by it on a retraction", name);
-  if (t->connector == SQL_CONN_UPSERT_KAFKA && !t->n_pk) /* CREATE TABLE requires it: kept in step */
+  if (t->connector == SQL_CONN_UPSERT_KAFKA && !t->n_pk) /* defensive: CREATE TABLE requires one */
     return sl__sql_error(c, loc, "table '%s' (connector upsert-kafka) has no PRIMARY KEY: each message's key "
                                  "is the row's primary key", name);
   if (p->changelog && t->connector != SQL_CONN_PRINT && t->connector != SQL_CONN_BLACKHOLE &&
