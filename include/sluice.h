@@ -876,6 +876,9 @@ sl_sink *sl_discard_sink(void);
  *   sink.delivery-guarantee        none | at-least-once | exactly-once
  *   sink.transactional-id-prefix   exactly-once: transactional.id prefix
  *   sink.partitioner               default | fixed | round-robin
+ *   sink.empty-value-as-null       false | true: a record with an empty
+ *                                  value is sent with a NULL value (a
+ *                                  tombstone)
  *   properties.*                   any other: passed to librdkafka as is
  * The source's partitions are splits assigned to subtasks as Flink's
  * KafkaSource does (partition p of topic t to subtask
@@ -899,7 +902,12 @@ sl_sink *sl_discard_sink(void);
  * has one; timestamp when set) to the one topic, which must exist (open
  * fails naming brokers and topic otherwise).  sink.partitioner: default =
  * librdkafka's (key hash), fixed = subtask s writes partition
- * s % partitions, round-robin.  sink.delivery-guarantee (default
+ * s % partitions, round-robin.  A record with value_len 0 is a message
+ * with an empty (0-byte) value, unless sink.empty-value-as-null is true:
+ * then its value is NULL, Kafka's tombstone (log compaction deletes the
+ * key; SQL's upsert-kafka writes a -D so).  A record has no NULL value of
+ * its own -- exchanges carry a length -- so this option is the way to
+ * write one.  sink.delivery-guarantee (default
  * at-least-once): none = failed deliveries are only logged;
  * at-least-once = every checkpoint and the end of input wait for
  * delivery, and a failed one fails the job naming topic and partition;

@@ -31,7 +31,7 @@
  * and is freed by sl_env_free.
  *
  * Types: see above; connectors also kafka (Flink's Kafka option names,
- * format csv | json) and postgres (url = 'postgresql://...', 'table-name';
+ * format csv | json), upsert-kafka (a sink; below) and postgres (url = 'postgresql://...', 'table-name';
  * the rows as the PostgreSQL connector reads and writes them), and nexmark
  * (tables person, auction, bid of the built-in generator).  A table's
  * watermark option (COLUMN - INTERVAL 'n' UNIT, or COLUMN - n for a BIGINT
@@ -75,12 +75,38 @@
  * print (printed as +I[...], -U[...], ...), blackhole, or a postgres table
  * with PRIMARY KEY (cols) [NOT ENFORCED] in its DDL (upserted by the key,
  * deleted on -D: the sink's sink.changelog mode, the changes keyed by the
- * primary key to the sink's subtasks); filesystem and kafka tables refuse
- * it.  An inner join of an updating input is a regular join that takes a
- * -U / -D row out of its side's state and retracts its pairs (each pair
- * has the kind of the row that made it).  Not built yet, refused with the
- * reason: outer joins and Top-N of an updating input, MIN / MAX of VARCHAR
- * without a window, a Top-N not per window.
+ * primary key to the sink's subtasks), or an upsert-kafka table (below);
+ * filesystem and kafka tables refuse it.  An inner join of an updating
+ * input is a regular join that takes a -U / -D row out of its side's
+ * state and retracts its pairs (each pair has the kind of the row that
+ * made it).  Not built yet, refused with the reason: outer joins and
+ * Top-N of an updating input, MIN / MAX of VARCHAR without a window, a
+ * Top-N not per window.
+ *
+ * upsert-kafka (Flink's connector of that name) is a Kafka sink table
+ * that holds the latest row per primary key:
+ *   CREATE TABLE t (..., PRIMARY KEY (k, ...) NOT ENFORCED) WITH (
+ *     connector = 'upsert-kafka', topic = '...',
+ *     'properties.bootstrap.servers' = '...', 'key.format' = 'csv' | 'json',
+ *     'value.format' = 'csv' | 'json'[, any other Kafka sink option:
+ *     sink.delivery-guarantee, sink.transactional-id-prefix,
+ *     sink.partitioner, properties.*])
+ * The PRIMARY KEY and both formats are required (CREATE TABLE says which
+ * is missing).  Each change of the result is one message: the key is the
+ * primary-key columns in key.format (csv: those fields; json: an object
+ * of them), the value the whole row in value.format; +I and +U are
+ * upserts, -U is not written (the +U after it replaces it), -D is a
+ * tombstone -- the key with a NULL value (the Kafka sink's
+ * sink.empty-value-as-null; a compacted topic then drops the key).  An
+ * append-only result is written the same way, every row an upsert.  The
+ * rows are keyed by the primary key before the sink, so each key's
+ * changes reach one writer in order and, with the default partitioner
+ * (librdkafka's hash of the key), one partition.  Delivery is the Kafka
+ * sink's (at-least-once by default; exactly-once with Kafka
+ * transactions).  Caveat: with value.format csv, a one-column row that
+ * is NULL reads as a tombstone (its CSV line is empty).  Reading an
+ * upsert-kafka table (a changelog source) is not built: read the topic
+ * with connector kafka.
  *
  * Returns 0, or a negative SL_E* code with the message in
  * sl_env_last_error(env): for a statement that does not parse or names an

@@ -6,7 +6,9 @@
 # dead-letter file named by topic, partition and offset; a PostgreSQL table
 # (pg_server.sh) filtered and projected into another table that the sink
 # creates from the SQL columns, read back with psql; an updating GROUP BY
-# upserted into a table with a primary key.
+# upserted into a table with a primary key; upsert-kafka topics of an
+# updating GROUP BY and a count of counts (tombstones), read back with kcat
+# against changelogs worked out by hand and compacted against the result.
 . "$(dirname "$0")/lib_cli.sh"
 command -v kcat >/dev/null || { echo "FAIL: kcat is not installed (scripts/deps.sh)"; exit 1; }
 . "$(dirname "$0")/pg_server.sh"
@@ -23,7 +25,8 @@ same_sorted_files() {
 NOREST="-D rest.enabled=false"
 
 # ---- Kafka -------------------------------------------------------------------
-"$SLUICE" kafka-mock --brokers 1 --topic ev:2 --topic agg:1 --topic bad:1 >"$TMP/mock.out" 2>"$TMP/mock.err" &
+"$SLUICE" kafka-mock --brokers 1 --topic ev:2 --topic agg:1 --topic bad:1 --topic up1:1 --topic up2:1 \
+  --topic up3:3 --topic up4:3 --topic up5:1 >"$TMP/mock.out" 2>"$TMP/mock.err" &
 pids+=($!)
 for _ in $(seq 100); do [ -s "$TMP/mock.out" ] && break; sleep 0.05; done
 B=$(head -1 "$TMP/mock.out")
@@ -62,6 +65,87 @@ check "kafka bad message: exit 0" rc_is 0
 check "kafka bad message: the others" cmp -s "$TMP/bad.out" <(printf 'a,1\nc,3\n')
 check "kafka bad message: named by topic, partition, offset" contains "$TMP/dead.txt" \
   "table 'b' (topic bad partition 0 offset 1)	column 'v' (BIGINT): not a BIGINT: 'oops'"
+
+# ---- upsert-kafka ----------------------------------------------------------------
+# An updating GROUP BY into an upsert-kafka topic: each change but -U one
+# message keyed by the primary key, -D a tombstone (a NULL value, which
+# kcat -Z prints as NULL; an empty value would print as nothing).  The
+# changelogs were worked out by hand from the five rows: k's counts go
+# a1 b1 a2 b2 a3, so count-of-counts retracts group 1 to nothing (-D) at
+# b's second row.
+printf 'a,1\nb,2\na,3\nb,4\na,5\n' >"$TMP/up.csv"
+upjob() { # upjob TABLE KEYFMT VALFMT PK COLS QUERY [OPTIONS]
+  cat <<SQL
+CREATE TABLE t (k VARCHAR, v BIGINT) WITH (connector = 'filesystem', path = '$TMP/up${UPIN:-}.csv');
+CREATE TABLE $1 ($5, PRIMARY KEY ($4) NOT ENFORCED) WITH (connector = 'upsert-kafka', topic = '$1',
+  'properties.bootstrap.servers' = '$B', 'key.format' = '$2', 'value.format' = '$3'${7:-});
+INSERT INTO $1 $6;
+SQL
+}
+upjob up1 csv json k "k VARCHAR, n BIGINT, s BIGINT" "SELECT k, COUNT(*), SUM(v) FROM t GROUP BY k" >"$TMP/up1.sql"
+run sql "$TMP/up1.sql" -p 1 $NOREST
+check "upsert-kafka GROUP BY: exit 0" rc_is 0
+kcat -C -b "$B" -t up1 -e -q -Z -f '%k|%s\n' >"$TMP/up1.got"
+check "upsert-kafka GROUP BY: +I/+U as upserts keyed by k (csv), values json, -U skipped" \
+  cmp -s "$TMP/up1.got" <(printf '%s\n' 'a|{"k":"a","n":1,"s":1}' 'b|{"k":"b","n":1,"s":2}' 'a|{"k":"a","n":2,"s":4}' \
+    'b|{"k":"b","n":2,"s":6}' 'a|{"k":"a","n":3,"s":9}')
+upjob up2 json csv cnt "cnt BIGINT, m BIGINT" \
+  "SELECT cnt, COUNT(*) FROM (SELECT k, COUNT(*) AS cnt FROM t GROUP BY k) x GROUP BY cnt" >"$TMP/up2.sql"
+run sql "$TMP/up2.sql" -p 1 $NOREST
+check "upsert-kafka count of counts: exit 0" rc_is 0
+kcat -C -b "$B" -t up2 -e -q -Z -f '%k|%s\n' >"$TMP/up2.got"
+check "upsert-kafka count of counts: the -D of group 1 is a tombstone (NULL value)" \
+  cmp -s "$TMP/up2.got" <(printf '%s\n' '{"cnt":1}|1,1' '{"cnt":1}|1,2' '{"cnt":1}|1,1' '{"cnt":2}|2,1' \
+    '{"cnt":1}|NULL' '{"cnt":2}|2,2' '{"cnt":2}|2,1' '{"cnt":3}|3,1')
+# an append-only result: every row an upsert of its key
+upjob up5 csv csv k "k VARCHAR, v BIGINT" "SELECT k, v FROM t" >"$TMP/up5.sql"
+run sql "$TMP/up5.sql" -p 1 $NOREST
+check "upsert-kafka append-only: exit 0" rc_is 0
+kcat -C -b "$B" -t up5 -e -q -Z -f '%k|%s\n' >"$TMP/up5.got"
+check "upsert-kafka append-only: each row keyed by k" \
+  cmp -s "$TMP/up5.got" <(printf '%s\n' 'a|a,1' 'b|b,2' 'a|a,3' 'b|b,4' 'a|a,5')
+# compacted: the last value per key, a tombstone removing the key (per
+# partition in offset order; a key lives in one partition)
+compact() { awk -F'|' '{ if ($3 == "NULL") delete last[$2]; else last[$2] = $3 } END { for (k in last) print k "|" last[k] }' "$1"; }
+kcat -C -b "$B" -t up2 -e -q -Z -f '%p|%k|%s\n' >"$TMP/up2.all"
+check "upsert-kafka count of counts: compacted = the query's result (cnt 2: b, cnt 3: a)" \
+  same_sorted <(compact "$TMP/up2.all") $'{"cnt":2}|2,1\n{"cnt":3}|3,1\n'
+# P=2 into 3 partitions, exactly-once: 40 keys, 3000 rows, k's i-th row
+# at its count i.  Every key in one partition (librdkafka's key hash),
+# its counts 1..75 in offset order; compacted = awk's per-key result; the
+# count of counts ends with the one group 75 -> 40, every other one
+# tombstoned.
+awk 'BEGIN { for (i = 0; i < 3000; i++) printf "k%d,%d\n", (i * 7) % 40, i % 11 }' >"$TMP/up_big.csv"
+awk -F, '{ n[$1]++; s[$1] += $2 } END { for (k in n) printf "%s|{\"k\":\"%s\",\"n\":%d,\"s\":%d}\n", k, k, n[k], s[k] }' \
+  "$TMP/up_big.csv" >"$TMP/up3.want"
+EO=", 'sink.delivery-guarantee' = 'exactly-once', 'sink.transactional-id-prefix' = 'upk'"
+UPIN=_big upjob up3 csv json k "k VARCHAR, n BIGINT, s BIGINT" "SELECT k, COUNT(*), SUM(v) FROM t GROUP BY k" "$EO" >"$TMP/up3.sql"
+run sql "$TMP/up3.sql" -p 2 $NOREST
+check "upsert-kafka P=2 exactly-once: exit 0" rc_is 0
+kcat -C -b "$B" -t up3 -e -q -Z -X isolation.level=read_committed -f '%p|%k|%s\n' >"$TMP/up3.all"
+check "upsert-kafka P=2: 3000 upserts, no tombstones" test "$(wc -l <"$TMP/up3.all")-$(grep -c '|NULL$' "$TMP/up3.all")" = 3000-0
+check "upsert-kafka P=2: each key in one partition, its counts 1..75 in order" awk -F'|' '
+  { if (($2 in p) && p[$2] != $1) bad = bad " " $2 " in two partitions"; p[$2] = $1
+    match($3, /"n":[0-9]+/); n = substr($3, RSTART + 4, RLENGTH - 4) + 0
+    if (n != ++c[$2]) bad = bad " " $2 ": count " n " after " (c[$2] - 1) }
+  END { for (k in c) if (c[k] != 75) bad = bad " " k ": " c[k] " messages"; if (bad != "") print bad > "/dev/stderr"; exit bad != "" }' "$TMP/up3.all"
+check "upsert-kafka P=2: compacted = awk's sums per key" same_sorted_files <(compact "$TMP/up3.all") "$TMP/up3.want"
+UPIN=_big upjob up4 csv csv cnt "cnt BIGINT, m BIGINT" \
+  "SELECT cnt, COUNT(*) FROM (SELECT k, COUNT(*) AS cnt FROM t GROUP BY k) x GROUP BY cnt" >"$TMP/up4.sql"
+run sql "$TMP/up4.sql" -p 2 $NOREST
+check "upsert-kafka P=2 count of counts: exit 0" rc_is 0
+kcat -C -b "$B" -t up4 -e -q -Z -f '%p|%k|%s\n' >"$TMP/up4.all"
+check "upsert-kafka P=2 count of counts: groups 1..74 tombstoned, compacted = 75 -> 40" \
+  same_sorted <(compact "$TMP/up4.all") $'75|75,40\n'
+check "upsert-kafka P=2 count of counts: a tombstone for each of groups 1..74" \
+  cmp -s <(awk -F'|' '$3 == "NULL" { print $2 }' "$TMP/up4.all" | sort -un) <(seq 74)
+run sql $NOREST -e "CREATE TABLE u (k VARCHAR, n BIGINT) WITH (connector = 'upsert-kafka', topic = 'up1',
+  'properties.bootstrap.servers' = '$B', 'key.format' = 'csv', 'value.format' = 'csv')"
+check "upsert-kafka without a primary key: refused" contains "$TMP/err" \
+  "table 'u' (connector upsert-kafka) needs PRIMARY KEY (columns) NOT ENFORCED"
+run sql $NOREST -e "CREATE TABLE u (k VARCHAR PRIMARY KEY, n BIGINT) WITH (connector = 'upsert-kafka', topic = 'up1',
+  'properties.bootstrap.servers' = '$B', 'key.format' = 'avro', 'value.format' = 'csv')"
+check "upsert-kafka key.format avro: refused" contains "$TMP/err" "unknown key.format 'avro' (formats: csv, json)"
 
 # ---- PostgreSQL ----------------------------------------------------------------
 pg_start

@@ -58,6 +58,7 @@ typedef struct msg {
   int64_t offset, ts;
   char key[32], value[64];
   int has_key;
+  int null_value; /* the message's value is NULL (a tombstone), not bytes */
 } msg;
 
 typedef struct msgs {
@@ -100,6 +101,7 @@ static void read_topic(const char *topic, int committed, msgs *out) {
       o->offset = m->offset;
       o->ts = rd_kafka_message_timestamp(m, NULL);
       snprintf(o->value, sizeof o->value, "%.*s", (int)m->len, (const char *)m->payload);
+      o->null_value = m->payload == NULL;
       if ((o->has_key = m->key != NULL))
         snprintf(o->key, sizeof o->key, "%.*s", (int)m->key_len, (const char *)m->key);
     } else if (m->err) {
@@ -351,6 +353,63 @@ static void test_partitioner_round_robin(void) {
     CHECK_EQ_INT(got.m[i].offset, per_part[idx % 4]++);
   }
   for (int p = 0; p < 4; p++) CHECK_EQ_INT(per_part[p], 10);
+}
+
+/* sink.empty-value-as-null: a record with an empty value (every third
+ * here, after a key_by exchange at P=2) becomes a message whose value is
+ * NULL -- Kafka's tombstone, as upsert-kafka writes a delete; without the
+ * option it stays an empty value (0 bytes, not NULL). */
+static void empty_values_case(const char *flag, int P, const char *guarantee) {
+  char topic[32], err[1024];
+  new_topic(topic, sizeof topic);
+  make_records(1);
+  for (int i = 0; i < N_RECS; i += 3) g_recs[i].value_len = 0;
+  sl_kafka_option kv[] = {{"properties.bootstrap.servers", g_k.bootstraps},
+                          {"topic", topic},
+                          {"sink.delivery-guarantee", guarantee},
+                          {"sink.transactional-id-prefix", topic},
+                          {"sink.empty-value-as-null", flag}};
+  job_opts jo = {.P = P, .keyed = 1, .ckpt = !strcmp(guarantee, "exactly-once")};
+  int rc = run_job(&jo, kv, flag ? 5 : 4, err, sizeof err);
+  CHECK_EQ_INT(rc, 0);
+  if (rc) fprintf(stderr, "  %s\n", err);
+  static msgs got;
+  read_topic(topic, 1, &got);
+  CHECK_EQ_INT(got.n, N_RECS);
+  int nulls = 0, empties = 0, part[N_KEYS];
+  for (int k = 0; k < N_KEYS; k++) part[k] = -1;
+  for (int i = 0; i < got.n; i++) {
+    const msg *m = &got.m[i];
+    int k = -1;
+    CHECK_EQ_INT(sscanf(m->key, "k%d", &k), 1);
+    if (k < 0 || k >= N_KEYS) continue;
+    if (part[k] < 0) part[k] = m->partition; /* one partition per key */
+    CHECK_EQ_INT(m->partition, part[k]);
+    if (!m->value[0]) {
+      nulls += m->null_value, empties += !m->null_value;
+    } else {
+      CHECK_EQ_INT(m->null_value, 0);
+    }
+  }
+  int on = flag && !strcmp(flag, "true");
+  CHECK_EQ_INT(nulls, on ? N_RECS / 3 : 0);
+  CHECK_EQ_INT(empties, on ? 0 : N_RECS / 3);
+  make_records(1);
+}
+
+static void test_empty_value_as_null(void) {
+  empty_values_case("true", 1, "at-least-once");
+  empty_values_case("true", 2, "at-least-once");
+  empty_values_case("true", 2, "exactly-once");
+  empty_values_case("false", 2, "at-least-once");
+  empty_values_case(NULL, 1, "at-least-once");
+  char b[256];
+  snprintf(b, sizeof b, "%s", g_k.bootstraps);
+  sl_kafka_option a[] = {{"properties.bootstrap.servers", b}, {"topic", "x"}, {"sink.empty-value-as-null", "yes"}};
+  char err[1024];
+  job_opts jo = {.P = 1, .n = 1};
+  CHECK(run_job(&jo, a, 3, err, sizeof err) < 0);
+  CHECK_CONTAINS(err, "Kafka option 'sink.empty-value-as-null': 'yes' is not one of false, true");
 }
 
 /* at-least-once: a produce error Kafka does not call retriable fails the
@@ -1292,6 +1351,7 @@ int main(void) {
   RUN(test_uri);
   RUN(test_partitioner_fixed);
   RUN(test_partitioner_round_robin);
+  RUN(test_empty_value_as_null);
   RUN(test_delivery_error);
   RUN(test_retriable_error);
   RUN(test_bad_options);

@@ -401,13 +401,13 @@ static void errors(void) {
                      "INSERT INTO f SELECT t.a FROM t LEFT JOIN t u ON t.a = u.a;",
                "line 3, column 13: table 'f' (connector filesystem) takes inserts only, and the query's result "
                "is updating (a GROUP BY without a window, DISTINCT or an outer join: its rows change as input "
-               "arrives): write it to a print, blackhole or postgres table (with a PRIMARY KEY), or aggregate "
-               "per window (TUMBLE, HOP, SESSION) for rows that are final\n"
+               "arrives): write it to a print, blackhole, postgres or upsert-kafka table (with a PRIMARY KEY), "
+               "or aggregate per window (TUMBLE, HOP, SESSION) for rows that are final\n"
                "  INSERT INTO f SELECT t.a FROM t LEFT JOIN t u ON t.a = u.a;\n"
                "              ^");
   expect_error("CREATE TABLE t (a INT) WITH (connector = 'kafak');",
-               "line 1, column 30: unknown connector 'kafak' (connectors: filesystem, kafka, postgres, "
-               "datagen, nexmark, print, blackhole)\n"
+               "line 1, column 30: unknown connector 'kafak' (connectors: filesystem, kafka, upsert-kafka, "
+               "postgres, datagen, nexmark, print, blackhole)\n"
                "  CREATE TABLE t (a INT) WITH (connector = 'kafak');\n"
                "                               ^");
   expect_error("CREATE TABLE t (a INT, ts TIMESTAMP) WITH (connector = 'datagen', watermark = 'tss - "
@@ -1240,8 +1240,8 @@ static void changelog_errors(void) {
                               "INSERT INTO f SELECT k, COUNT(*) FROM a GROUP BY k;", j);
   expect_error(text, "line 4, column 13: table 'f' (connector filesystem) takes inserts only, and the query's "
                      "result is updating (a GROUP BY without a window, DISTINCT or an outer join: its rows change as input "
-                     "arrives): write it to a print, blackhole or postgres table (with a PRIMARY KEY), or "
-                     "aggregate per window (TUMBLE, HOP, SESSION) for rows that are final\n"
+                     "arrives): write it to a print, blackhole, postgres or upsert-kafka table (with a PRIMARY "
+                     "KEY), or aggregate per window (TUMBLE, HOP, SESSION) for rows that are final\n"
                      "  INSERT INTO f SELECT k, COUNT(*) FROM a GROUP BY k;\n"
                      "              ^");
   snprintf(text, sizeof text, "%sCREATE TABLE g (k INT, n BIGINT) WITH (connector = 'postgres', url = "
@@ -1284,6 +1284,74 @@ static void changelog_errors(void) {
                      "                      ^");
 }
 
+/* upsert-kafka: a sink table with a PRIMARY KEY whose messages are keyed
+ * by it (cli_sql_connectors.sh runs one against the mock cluster); here
+ * EXPLAIN and the errors. */
+#define UK_SRC "CREATE TABLE t (k VARCHAR, v BIGINT) WITH (connector = 'datagen');\n"
+#define UK_OPTS "connector = 'upsert-kafka', topic = 'u', 'properties.bootstrap.servers' = 'h:1'"
+
+static void upsert_kafka(void) {
+  char out[4096] = "";
+  sl_env *env = env_p(1);
+  sl_sql_set_output(env, capture, out);
+  int rc = sl_sql_execute(env, UK_SRC
+                          "CREATE TABLE u (n BIGINT, k VARCHAR, c BIGINT, PRIMARY KEY (k, n) NOT ENFORCED) WITH ("
+                          UK_OPTS ", 'key.format' = 'json', 'value.format' = 'csv');\n"
+                          "EXPLAIN INSERT INTO u SELECT MAX(v), k, COUNT(*) FROM t GROUP BY k;\n"
+                          "EXPLAIN INSERT INTO u SELECT v, k, v FROM t;");
+  CHECK_EQ_INT(rc, 0);
+  if (rc) fprintf(stderr, "  %s\n", sl_env_last_error(env));
+  CHECK_EQ_STR(out,
+               "sink: u [connector=upsert-kafka, topic=u, properties.bootstrap.servers=h:1, key.format=json, "
+               "value.format=csv]\n"
+               "  encode: u (row -> key: k, n in json, value: row in csv; -U skipped, -D as a tombstone)\n"
+               "    calc: select agg$0 AS n BIGINT, k AS k VARCHAR, agg$1 AS c BIGINT\n"
+               "      group aggregate (updates its rows: +I, -U, +U, -D), key [k], aggregates [MAX(agg$0), "
+               "COUNT(*)]\n"
+               "        source: t [connector=datagen]\n"
+               "sink: u [connector=upsert-kafka, topic=u, properties.bootstrap.servers=h:1, key.format=json, "
+               "value.format=csv]\n"
+               "  encode: u (row -> key: k, n in json, value: row in csv; -U skipped, -D as a tombstone)\n"
+               "    calc: select v AS n BIGINT, k AS k VARCHAR, v AS c BIGINT\n"
+               "      source: t [connector=datagen]\n");
+  sl_env_free(env);
+  expect_error("CREATE TABLE u (k VARCHAR, n BIGINT)\n"
+               "  WITH (" UK_OPTS ", 'key.format' = 'csv', 'value.format' = 'csv');",
+               "line 1, column 14: table 'u' (connector upsert-kafka) needs PRIMARY KEY (columns) NOT ENFORCED: "
+               "each message's key is the row's primary key, and the topic keeps the last value per key\n"
+               "  CREATE TABLE u (k VARCHAR, n BIGINT)\n"
+               "               ^");
+  expect_error("CREATE TABLE u (k VARCHAR, PRIMARY KEY (k) NOT ENFORCED) WITH (" UK_OPTS ",\n"
+               "  'key.format' = 'avro', 'value.format' = 'csv');",
+               "line 2, column 3: unknown key.format 'avro' (formats: csv, json)\n"
+               "    'key.format' = 'avro', 'value.format' = 'csv');\n"
+               "    ^");
+  expect_error("CREATE TABLE u (k VARCHAR, PRIMARY KEY (k) NOT ENFORCED) WITH (" UK_OPTS ",\n"
+               "  'key.format' = 'csv', 'value.format' = 'xml');",
+               "line 2, column 25: unknown value.format 'xml' (formats: csv, json)\n"
+               "    'key.format' = 'csv', 'value.format' = 'xml');\n"
+               "                          ^");
+  expect_error("CREATE TABLE u (k VARCHAR, PRIMARY KEY (k) NOT ENFORCED)\n"
+               "  WITH (" UK_OPTS ", 'key.format' = 'csv');",
+               "line 1, column 14: table 'u' (connector upsert-kafka) needs 'value.format' = 'csv' or 'json' "
+               "(the row's form in each message's value)\n"
+               "  CREATE TABLE u (k VARCHAR, PRIMARY KEY (k) NOT ENFORCED)\n"
+               "               ^");
+  expect_error("CREATE TABLE u (k VARCHAR, PRIMARY KEY (k) NOT ENFORCED) WITH (" UK_OPTS ",\n"
+               "  format = 'csv', 'key.format' = 'csv', 'value.format' = 'csv');",
+               "line 2, column 3: an upsert-kafka table has 'key.format' and 'value.format' (csv or json), not "
+               "'format'\n"
+               "    format = 'csv', 'key.format' = 'csv', 'value.format' = 'csv');\n"
+               "    ^");
+  expect_error(UK_SRC "CREATE TABLE u (k VARCHAR, PRIMARY KEY (k) NOT ENFORCED) WITH (" UK_OPTS
+               ", 'key.format' = 'csv', 'value.format' = 'csv');\n"
+               "SELECT k FROM u;",
+               "line 3, column 15: table 'u' (connector upsert-kafka) is a sink: reading an upsert-kafka topic "
+               "is not built (read it with connector kafka)\n"
+               "  SELECT k FROM u;\n"
+               "                ^");
+}
+
 int main(void) {
   scratch_init("/tmp/sl_test_sql", 1);
   RUN(row_layout);
@@ -1313,5 +1381,6 @@ int main(void) {
   RUN(outer_joins);
   RUN(join_of_updating_input);
   RUN(changelog_errors);
+  RUN(upsert_kafka);
   TEST_MAIN_END();
 }

@@ -93,6 +93,7 @@ int sl__kafka_opts_parse(sl__kafka_opts *o, const sl_kafka_option *kv, size_t n,
   static const char *const bounded[] = {"unbounded", "latest-offset", "timestamp"};
   static const char *const delivery[] = {"none", "at-least-once", "exactly-once"};
   static const char *const parts[] = {"default", "fixed", "round-robin"};
+  static const char *const bools[] = {"false", "true"};
   memset(o, 0, sizeof *o);
   o->startup = -1;
   o->discovery_ms = 300000;
@@ -153,6 +154,9 @@ int sl__kafka_opts_parse(sl__kafka_opts *o, const sl_kafka_option *kv, size_t n,
     } else if (!strcmp(k, "sink.partitioner")) {
       if ((x = one_of(v, choices = parts, n_choices = 3)) < 0) goto bad_choice;
       o->partitioner = x;
+    } else if (!strcmp(k, "sink.empty-value-as-null")) {
+      if ((x = one_of(v, choices = bools, n_choices = 2)) < 0) goto bad_choice;
+      o->empty_as_null = x;
     } else if (!strncmp(k, "properties.", 11) && k[11]) {
       rc = add_prop(o, k + 11, v);
     } else {

@@ -33,6 +33,9 @@ typedef struct sl__kafka_opts {
   int delivery;           /* sink.delivery-guarantee (default at-least-once) */
   char *txn_prefix;       /* sink.transactional-id-prefix (exactly-once) */
   int partitioner;        /* sink.partitioner (default: default) */
+  int empty_as_null;      /* sink.empty-value-as-null: a record with an empty
+                           * value is a message with a NULL value (a
+                           * tombstone; default false: 0 bytes) */
   /* every other properties.* key, without the prefix, for librdkafka */
   char **prop_keys, **prop_values;
   int n_props;

@@ -7,7 +7,11 @@
  * partition (sink.partitioner): `default` leaves it to librdkafka (a hash
  * of the key; keyless messages spread), `fixed` sends everything of
  * subtask s to partition s % partitions (Flink's FlinkFixedPartitioner),
- * `round-robin` cycles through the partitions.  The partition count is read
+ * `round-robin` cycles through the partitions.  With
+ * sink.empty-value-as-null = true a record whose value is empty
+ * (value_len 0) becomes a message with a NULL value -- Kafka's tombstone,
+ * which compaction reads as "delete the key" (upsert-kafka's -D); an
+ * sl_record cannot say NULL by itself, as exchanges carry a length only.  The partition count is read
  * from the topic's metadata at open, which also checks that the brokers
  * answer and the topic exists: both fail open with the brokers / topic
  * named.
@@ -573,7 +577,8 @@ static int ks_write(void *writer, sl_ctx *ctx, const sl_record *r) {
   for (;;) {
     rd_kafka_resp_err_t e = rd_kafka_producev(
         s->rk, RD_KAFKA_V_RKT(s->rkt), RD_KAFKA_V_PARTITION(part),
-        RD_KAFKA_V_VALUE((void *)r->value, r->value_len),
+        RD_KAFKA_V_VALUE(!r->value_len && w->sink->o.empty_as_null ? NULL : (void *)r->value,
+                         r->value_len),
         RD_KAFKA_V_KEY((void *)r->key, r->key ? r->key_len : 0),
         RD_KAFKA_V_TIMESTAMP(r->ts == SL_NO_TIMESTAMP ? 0 : r->ts),
         RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END);

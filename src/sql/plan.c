@@ -71,6 +71,10 @@
  *      print; none for blackhole) -> the sink (sl_file_sink: one file, or
  *      exactly-once part files in a directory; sl_kafka_sink;
  *      sl_postgres_sink; sl_print_sink; sl_discard_sink)
+ *   upsert-kafka: -> key_by(the primary key) -> "encode: S" (flat_map:
+ *      key = the key columns in key.format, value = the row in
+ *      value.format; -U dropped; -D with an empty value) -> sl_kafka_sink
+ *      with sink.empty-value-as-null (the -D a NULL value: a tombstone)
  *
  * Rows travel as the binary row of row/row.h; every operator builds its
  * output in sl_ctx_scratch memory, so nothing is allocated per row.
@@ -467,6 +471,11 @@ static sql_plan *plan_from(sql_ctx *c, const cJSON *item, const char **rel, sql_
         snprintf(c->msg + n, sizeof c->msg - n, "\n(in view '%s')", t->name);
       }
       return p;
+    }
+    if (t->connector == SQL_CONN_UPSERT_KAFKA) {
+      sl__sql_error(c, loc, "table '%s' (connector upsert-kafka) is a sink: reading an upsert-kafka topic "
+                            "is not built (read it with connector kafka)", t->name);
+      return NULL;
     }
     if (t->connector == SQL_CONN_PRINT || t->connector == SQL_CONN_BLACKHOLE) {
       sl__sql_error(c, loc, "table '%s' (connector %s) is a sink: it cannot be read", t->name,
@@ -1278,12 +1287,15 @@ int sl__sql_plan_insert(sql_ctx *c, const cJSON *ins, sql_insert *out) {
                                  "DISTINCT or an outer join: its rows change as input arrives): declare its PRIMARY KEY (the "
                                  "columns the result is grouped by) NOT ENFORCED, so that each row is upserted "
                                  "by its key and deleted by it on a retraction", name);
+  if (t->connector == SQL_CONN_UPSERT_KAFKA && !t->n_pk) /* defensive: CREATE TABLE requires one */
+    return sl__sql_error(c, loc, "table '%s' (connector upsert-kafka) has no PRIMARY KEY: each message's key "
+                                 "is the row's primary key", name);
   if (p->changelog && t->connector != SQL_CONN_PRINT && t->connector != SQL_CONN_BLACKHOLE &&
-      t->connector != SQL_CONN_POSTGRES)
+      t->connector != SQL_CONN_POSTGRES && t->connector != SQL_CONN_UPSERT_KAFKA)
     return sl__sql_error(c, loc, "table '%s' (connector %s) takes inserts only, and the query's result is "
                                  "updating (a GROUP BY without a window, DISTINCT or an outer join: its rows change as input "
-                                 "arrives): write it to a print, blackhole or postgres table (with a PRIMARY "
-                                 "KEY), or aggregate per window (TUMBLE, HOP, SESSION) for rows that are final",
+                                 "arrives): write it to a print, blackhole, postgres or upsert-kafka table (with a "
+                                 "PRIMARY KEY), or aggregate per window (TUMBLE, HOP, SESSION) for rows that are final",
                          name, t->connector == SQL_CONN_KAFKA ? "kafka" : "filesystem");
   cJSON *cols = sl__sql_j(ins, "cols"), *col;
   int nc = cJSON_GetArraySize(cols);
@@ -1355,7 +1367,8 @@ static sl_option *conn_opts(sql_ctx *c, const sql_table *t, size_t *n, int sink,
   for (int i = 0; i < t->n_opts; i++) {
     const char *k = t->keys[i];
     if (!strcasecmp(k, "connector") || !strcasecmp(k, "format") || !strcasecmp(k, "watermark") ||
-        (t->connector == SQL_CONN_POSTGRES && !strcasecmp(k, "url")))
+        (t->connector == SQL_CONN_POSTGRES && !strcasecmp(k, "url")) ||
+        (t->connector == SQL_CONN_UPSERT_KAFKA && (!strcasecmp(k, "key.format") || !strcasecmp(k, "value.format"))))
       continue;
     o[(*n)++] = (sl_option){k, t->vals[i]};
   }
@@ -1375,7 +1388,10 @@ static sl_option *conn_opts(sql_ctx *c, const sql_table *t, size_t *n, int sink,
                             k == t->n_pk - 1 ? ")" : "");
     o[(*n)++] = (sl_option){"sink.create-table-columns", cols};
   }
-  if (sink && changelog) o[(*n)++] = (sl_option){"sink.changelog", "true"};
+  if (t->connector == SQL_CONN_UPSERT_KAFKA) /* a -D is a message with a NULL value */
+    o[(*n)++] = (sl_option){"sink.empty-value-as-null", "true"};
+  else if (sink && changelog)
+    o[(*n)++] = (sl_option){"sink.changelog", "true"};
   return o;
 }
 
@@ -1510,7 +1526,12 @@ void sl__sql_explain(const sql_insert *ins, int n, char **buf, size_t *len, size
       opts_text(t, tmp, sizeof tmp);
       sl__sql_appendf(buf, len, cap, "sink: %s [%s]\n", t->name, tmp);
       int cl = ins[i].plan->changelog;
-      if (t->connector != SQL_CONN_BLACKHOLE)
+      if (t->connector == SQL_CONN_UPSERT_KAFKA) {
+        sl__sql_appendf(buf, len, cap, "  encode: %s (row -> key: ", t->name);
+        for (int k = 0; k < t->n_pk; k++) sl__sql_appendf(buf, len, cap, "%s%s", k ? ", " : "", t->names[t->pk[k]]);
+        sl__sql_appendf(buf, len, cap, " in %s, value: row in %s; -U skipped, -D as a tombstone)\n",
+                        t->key_format == SQL_FMT_JSON ? "json" : "csv", t->format == SQL_FMT_JSON ? "json" : "csv");
+      } else if (t->connector != SQL_CONN_BLACKHOLE)
         sl__sql_appendf(buf, len, cap, "  encode: %s (row -> %s)\n", t->name,
                   t->connector == SQL_CONN_POSTGRES && cl ? "the change kind and csv: upserted and deleted by "
                                                             "the primary key"
@@ -1746,6 +1767,9 @@ bad: {
 typedef struct sink_ud {
   const sql_plan *plan;
   const sql_table *sink; /* NULL: print */
+  /* upsert-kafka: the primary key's columns' types and names */
+  sl__row_type *ktypes;
+  const char **knames;
 } sink_ud;
 
 static int columns_key(sl_ctx *ctx, const sql_plan *src, const void *row, const int *cols, int n,
@@ -1755,6 +1779,13 @@ static int columns_key(sl_ctx *ctx, const sql_plan *src, const void *row, const 
 static int sink_key(void *ud, sl_ctx *ctx, const sl_record *in, sl_record *out) {
   const sink_ud *s = ud;
   return columns_key(ctx, s->plan, (const uint8_t *)in->value + 1, s->sink->pk, s->sink->n_pk, out);
+}
+
+/* upsert-kafka's primary key of a row, changelog or not. */
+static int upsert_key(void *ud, sl_ctx *ctx, const sl_record *in, sl_record *out) {
+  const sink_ud *s = ud;
+  return columns_key(ctx, s->plan, (const uint8_t *)in->value + s->plan->changelog, s->sink->pk,
+                     s->sink->n_pk, out);
 }
 
 /* A row as its sink's text: CSV, JSON or the print format; a changelog
@@ -1782,6 +1813,50 @@ static int encode(void *ud, sl_ctx *ctx, const sl_record *in, sl_record *out) {
     }
     cap = need;
   }
+}
+
+/* A row's text in fmt (SQL_FMT_CSV / _JSON) in scratch memory. */
+static int row_text_in(sl_ctx *ctx, int fmt, const void *row, int n, const sl__row_type *types,
+                       const char *const *names, size_t hint, const char **text, uint32_t *len) {
+  size_t cap = hint * 2 + 64, need;
+  for (;;) {
+    char *buf = sl_ctx_scratch(ctx, cap);
+    if (!buf) return -SL_ENOMEM;
+    need = fmt == SQL_FMT_JSON ? sl__row_to_json(row, n, types, names, buf, cap)
+                               : sl__row_to_csv(row, n, types, buf, cap);
+    if (need <= cap) {
+      *text = buf, *len = (uint32_t)need;
+      return 0;
+    }
+    cap = need;
+  }
+}
+
+/* upsert-kafka: one message per change but -U -- key = the primary key's
+ * columns in key.format, value = the row in value.format; a -D's value is
+ * empty, which the sink (sink.empty-value-as-null) sends as NULL: a
+ * tombstone. */
+static int upsert_encode(void *ud, sl_ctx *ctx, const sl_record *in, sl_collector *out) {
+  const sink_ud *s = ud;
+  const sql_plan *p = s->plan;
+  const sql_table *t = s->sink;
+  int cl = p->changelog, kind = cl ? *(const uint8_t *)in->value : SL__ROW_INSERT;
+  if (kind == SL__ROW_UPDATE_BEFORE) return 0; /* the +U that follows replaces it */
+  const void *row = (const uint8_t *)in->value + cl;
+  sl__val *vals = sl_ctx_scratch(ctx, (size_t)t->n_pk * sizeof *vals);
+  if (!vals) return -SL_ENOMEM;
+  for (int k = 0; k < t->n_pk; k++) sl__row_get(row, p->n, p->types, t->pk[k], &vals[k]);
+  size_t ksz = sl__row_size(s->ktypes, vals, t->n_pk);
+  void *krow = sl_ctx_scratch(ctx, ksz);
+  if (!krow) return -SL_ENOMEM;
+  sl__row_write(krow, s->ktypes, vals, t->n_pk);
+  sl_record r = {in->ts, NULL, 0, "", 0};
+  int rc = row_text_in(ctx, t->key_format, krow, t->n_pk, s->ktypes, s->knames, ksz,
+                       (const char **)&r.key, &r.key_len);
+  if (!rc && kind != SL__ROW_DELETE)
+    rc = row_text_in(ctx, t->format, row, p->n, p->types, (const char *const *)p->names,
+                     (size_t)in->value_len, (const char **)&r.value, &r.value_len);
+  return rc ? rc : sl_emit(out, &r);
 }
 
 /* datagen: column i of row `index`, deterministic in (seed, column, index) */
@@ -2892,21 +2967,29 @@ int sl__sql_build(sql_ctx *c, const sql_insert *ins, int n) {
     sink_ud *su = sl__sql_alloc(c->arena, sizeof *su);
     if (!su) return sl__sql_oom(c);
     su->plan = ins[i].plan, su->sink = t;
-    if (ins[i].plan->changelog && t && t->n_pk) /* every change of a key to one writer, in order */
-      s = sl_key_by(s, sink_key, su);
+    int upsert = t && t->connector == SQL_CONN_UPSERT_KAFKA;
+    if (upsert) {
+      su->ktypes = sl__sql_alloc(c->arena, (size_t)t->n_pk * sizeof *su->ktypes);
+      su->knames = sl__sql_alloc(c->arena, (size_t)t->n_pk * sizeof *su->knames);
+      if (!su->ktypes || !su->knames) return sl__sql_oom(c);
+      for (int k = 0; k < t->n_pk; k++) su->ktypes[k] = t->types[t->pk[k]], su->knames[k] = t->names[t->pk[k]];
+    }
+    /* every change of a key to one writer, in order (upsert-kafka: inserts too) */
+    if ((ins[i].plan->changelog || upsert) && t && t->n_pk) s = sl_key_by(s, upsert ? upsert_key : sink_key, su);
     char name[192];
     snprintf(name, sizeof name, "encode: %s", t ? t->name : "print");
-    if (!t || t->connector != SQL_CONN_BLACKHOLE) /* a blackhole drops the rows as they are */
+    if (upsert)
+      s = sl_name(sl_flat_map(s, upsert_encode, su), name);
+    else if (!t || t->connector != SQL_CONN_BLACKHOLE) /* a blackhole drops the rows as they are */
       s = sl_name(sl_map(s, encode, su), name);
     sl_sink *k;
     size_t no = 0;
-    sl_option *o = t && (t->connector == SQL_CONN_KAFKA || t->connector == SQL_CONN_POSTGRES)
-                       ? conn_opts(c, t, &no, 1, ins[i].plan->changelog)
-                       : NULL;
-    if (t && (t->connector == SQL_CONN_KAFKA || t->connector == SQL_CONN_POSTGRES) && !o) return sl__sql_oom(c);
+    int opts = t && (t->connector == SQL_CONN_KAFKA || t->connector == SQL_CONN_POSTGRES || upsert);
+    sl_option *o = opts ? conn_opts(c, t, &no, 1, ins[i].plan->changelog) : NULL;
+    if (opts && !o) return sl__sql_oom(c);
     if (!t || t->connector == SQL_CONN_PRINT) k = sl_print_sink();
     else if (t->connector == SQL_CONN_BLACKHOLE) k = sl_discard_sink();
-    else if (t->connector == SQL_CONN_KAFKA) k = sl_kafka_sink(o, no);
+    else if (t->connector == SQL_CONN_KAFKA || upsert) k = sl_kafka_sink(o, no);
     else if (t->connector == SQL_CONN_POSTGRES) k = sl_postgres_sink(sl__sql_opt(t, "url"), o, no);
     else k = sl_file_sink(t->path);
     if (sl_sink_to(s, k)) break; /* sl_execute reports the graph's error */

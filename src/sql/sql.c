@@ -460,8 +460,8 @@ static int create_table(sql_ctx *c, const cJSON *b) {
   const char *conn = sl__sql_opt(t, "connector");
   if (!conn) {
     rc = sl__sql_error(c, loc,
-                   "table '%s' needs WITH (connector = '...'): filesystem, kafka, postgres, datagen, nexmark, "
-                   "print or blackhole", name);
+                   "table '%s' needs WITH (connector = '...'): filesystem, kafka, upsert-kafka, postgres, "
+                   "datagen, nexmark, print or blackhole", name);
     goto fail;
   }
   static const struct {
@@ -475,14 +475,16 @@ static int create_table(sql_ctx *c, const cJSON *b) {
                {"nexmark", SQL_CONN_NEXMARK, NULL},
                /* the connectors' own option names, checked when the job starts */
                {"kafka", SQL_CONN_KAFKA, NULL},
-               {"postgres", SQL_CONN_POSTGRES, NULL}};
+               {"postgres", SQL_CONN_POSTGRES, NULL},
+               /* a Kafka sink keyed by the primary key (Flink's upsert-kafka) */
+               {"upsert-kafka", SQL_CONN_UPSERT_KAFKA, NULL}};
   int ci = -1;
-  for (int i = 0; i < 7; i++)
+  for (int i = 0; i < (int)(sizeof conns / sizeof conns[0]); i++)
     if (!strcasecmp(conn, conns[i].name)) ci = i;
   if (ci < 0) {
     rc = sl__sql_error(c, opt_loc(t, locs, "connector"),
-                   "unknown connector '%s' (connectors: filesystem, kafka, postgres, datagen, nexmark, print, "
-                   "blackhole)", conn);
+                   "unknown connector '%s' (connectors: filesystem, kafka, upsert-kafka, postgres, datagen, "
+                   "nexmark, print, blackhole)", conn);
     goto fail;
   }
   t->connector = conns[ci].id;
@@ -526,6 +528,41 @@ static int create_table(sql_ctx *c, const cJSON *b) {
     if (!sl__sql_opt(t, "topic") && !sl__sql_opt(t, "topic-pattern")) {
       rc = sl__sql_error(c, loc, "table '%s' (connector kafka) needs topic = '...' (and "
                              "'properties.bootstrap.servers')", name);
+      goto fail;
+    }
+  }
+  if (t->connector == SQL_CONN_UPSERT_KAFKA) { /* key.format, value.format; PRIMARY KEY required */
+    static const char *const which[2] = {"key.format", "value.format"};
+    static const char *const what[2] = {"the primary key's form in each message's key",
+                                        "the row's form in each message's value"};
+    int *fmts[2] = {&t->key_format, &t->format};
+    if (sl__sql_opt(t, "format")) {
+      rc = sl__sql_error(c, opt_loc(t, locs, "format"), "an upsert-kafka table has 'key.format' and "
+                                                         "'value.format' (csv or json), not 'format'");
+      goto fail;
+    }
+    if (!t->n_pk) {
+      rc = sl__sql_error(c, loc, "table '%s' (connector upsert-kafka) needs PRIMARY KEY (columns) NOT "
+                                 "ENFORCED: each message's key is the row's primary key, and the topic keeps "
+                                 "the last value per key", name);
+      goto fail;
+    }
+    for (int f = 0; f < 2; f++) {
+      const char *fmt = sl__sql_opt(t, which[f]);
+      if (!fmt) {
+        rc = sl__sql_error(c, loc, "table '%s' (connector upsert-kafka) needs '%s' = 'csv' or 'json' (%s)",
+                           name, which[f], what[f]);
+        goto fail;
+      }
+      *fmts[f] = !strcasecmp(fmt, "csv") ? SQL_FMT_CSV : !strcasecmp(fmt, "json") ? SQL_FMT_JSON : 0;
+      if (!*fmts[f]) {
+        rc = sl__sql_error(c, opt_loc(t, locs, which[f]), "unknown %s '%s' (formats: csv, json)", which[f], fmt);
+        goto fail;
+      }
+    }
+    if (!sl__sql_opt(t, "topic") || !sl__sql_opt(t, "properties.bootstrap.servers")) {
+      rc = sl__sql_error(c, loc, "table '%s' (connector upsert-kafka) needs topic = '...' and "
+                                 "'properties.bootstrap.servers'", name);
       goto fail;
     }
   }

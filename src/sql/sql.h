@@ -43,7 +43,7 @@ void sl__sql_arena_free(sql_arena *a);
 
 enum {
   SQL_CONN_FILESYSTEM = 1, SQL_CONN_PRINT, SQL_CONN_BLACKHOLE, SQL_CONN_DATAGEN, SQL_CONN_NEXMARK,
-  SQL_CONN_KAFKA, SQL_CONN_POSTGRES
+  SQL_CONN_KAFKA, SQL_CONN_POSTGRES, SQL_CONN_UPSERT_KAFKA
 };
 enum { SQL_FMT_CSV = 1, SQL_FMT_JSON };
 
@@ -65,7 +65,8 @@ typedef struct sql_table {
   sl__row_type *types;  /* column types */
   int n_opts;
   char **keys, **vals;  /* WITH options as written */
-  int connector, format;
+  int connector, format; /* upsert-kafka: format is value.format */
+  int key_format;       /* upsert-kafka: key.format (the primary key's form) */
   const char *path;     /* filesystem: vals[...] */
   char *watermark;      /* the watermark option's expression (kept for event time) */
   int rowtime;          /* the watermark's column (event time), -1: none */
