@@ -1,0 +1,115 @@
+#!/usr/bin/env bash
+# `sluice sql` over PostgreSQL change data capture: a table with
+# 'scan.mode' = 'cdc' is a changelog source (+I/-U/+U/-D), against a real
+# private server (pg_server.sh; wal_level=logical):
+#   - REPLICA IDENTITY FULL: 500 rows before the job (its snapshot), then,
+#     while it runs (P=2, checkpoints), inserts, updates of values, of the
+#     group column and of the primary key, NULLs, deletes (one emptying a
+#     group, one of a row inserted in the same transaction).  One job
+#     writes SELECT k, COUNT(*), SUM(v) ... GROUP BY k into a table with a
+#     PRIMARY KEY and replicates the table (INSERT INTO cp SELECT *) into
+#     another: both equal psql's own aggregate of the source and the source
+#     itself (the independent reference), after the snapshot and after the
+#     changes, and still after the job is stopped;
+#   - REPLICA IDENTITY DEFAULT: the first update fails the job, naming the
+#     table and the ALTER TABLE to run, and no row with made-up values was
+#     emitted.
+# (EXPLAIN, windows over a CDC table, append-only sinks: test_sql.c's
+# cdc_changelog.)
+. "$(dirname "$0")/lib_cli.sh"
+. "$(dirname "$0")/pg_server.sh"
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null; done; }
+trap 'cleanup; pg_stop' EXIT
+pg_start
+NOREST="-D rest.enabled=false"
+wait_for() { # wait_for SECONDS COMMAND...: until the command succeeds
+  local i
+  for i in $(seq $(($1 * 10))); do "${@:2}" && return 0; sleep 0.1; done
+  return 1
+}
+is_active() { [ "$(PSQL -c "SELECT count(*) FROM pg_replication_slots WHERE slot_name = '$1' AND active")" = 1 ]; }
+# the references: psql's aggregate of the source, and the source's rows
+agg_ref() { PSQL -F '|' -c "SELECT k, count(*), coalesce(sum(v)::text, '<null>') FROM src GROUP BY k" | LC_ALL=C sort; }
+agg_got() { PSQL -F '|' -c "SELECT k, n, coalesce(s::text, '<null>') FROM agg" 2>/dev/null | LC_ALL=C sort; }
+cp_ref() { PSQL -F '|' -c "SELECT id, k, coalesce(v::text, '<null>') FROM src" | LC_ALL=C sort; }
+cp_got() { PSQL -F '|' -c "SELECT id, k, coalesce(v::text, '<null>') FROM cp" 2>/dev/null | LC_ALL=C sort; }
+agg_same() { cmp -s <(agg_got) <(agg_ref); }
+cp_same() { cmp -s <(cp_got) <(cp_ref); }
+show_diff() { diff <("$1_got") <("$1_ref") | head -20 >&2; }
+
+# ---- REPLICA IDENTITY FULL: a GROUP BY and a replica, one job -----------------
+PSQL -c "CREATE TABLE src (id int PRIMARY KEY, k text, v bigint)" -c "ALTER TABLE src REPLICA IDENTITY FULL" \
+  -c "INSERT INTO src SELECT g, 'k' || (g % 7), (g * 37) % 101 - 20 FROM generate_series(1, 500) g"
+cat >"$TMP/job.sql" <<SQL
+CREATE TABLE src (id INT, k VARCHAR, v BIGINT) WITH (connector = 'postgres', url = '$PG_URI',
+  'table-name' = 'src', 'scan.mode' = 'cdc', 'slot.name' = 'agg_slot');
+-- a second read of the table: a slot of its own
+CREATE TABLE src2 (id INT, k VARCHAR, v BIGINT) WITH (connector = 'postgres', url = '$PG_URI',
+  'table-name' = 'src', 'scan.mode' = 'cdc', 'slot.name' = 'cp_slot');
+CREATE TABLE agg (k VARCHAR, n BIGINT, s BIGINT, PRIMARY KEY (k) NOT ENFORCED)
+  WITH (connector = 'postgres', url = '$PG_URI', 'table-name' = 'agg');
+CREATE TABLE cp (id INT, k VARCHAR, v BIGINT, PRIMARY KEY (id) NOT ENFORCED)
+  WITH (connector = 'postgres', url = '$PG_URI', 'table-name' = 'cp');
+INSERT INTO agg SELECT k, COUNT(*), SUM(v) FROM src GROUP BY k;
+INSERT INTO cp SELECT * FROM src2;
+SQL
+"$SLUICE" sql "$TMP/job.sql" -p 2 $NOREST --checkpoint-dir "$TMP/ck" --checkpoint-interval 200ms \
+  </dev/null >"$TMP/job.out" 2>"$TMP/job.err" &
+job=$!
+pids+=($job)
+both_active() { is_active agg_slot && is_active cp_slot; }
+check "full: both slots stream" wait_for 60 both_active
+check "full: the snapshot's aggregate equals psql's" wait_for 60 agg_same
+[ $fails -eq 0 ] || show_diff agg
+check "full: the snapshot's replica equals the table" wait_for 60 cp_same
+[ $fails -eq 0 ] || show_diff cp
+PSQL <<'SQL'
+INSERT INTO src SELECT g, 'k' || (g % 7), g % 50 FROM generate_series(501, 600) g;
+UPDATE src SET v = v + 1000 WHERE id % 10 = 3;
+UPDATE src SET k = 'k9' WHERE id % 25 = 1;
+UPDATE src SET id = id + 10000 WHERE id % 40 = 7;
+UPDATE src SET v = NULL WHERE id IN (2, 20, 200);
+DELETE FROM src WHERE id % 9 = 4;
+DELETE FROM src WHERE k = 'k3';
+BEGIN;
+INSERT INTO src VALUES (700, 'k3', 5), (701, 'k10', NULL);
+UPDATE src SET v = v * 2 WHERE id = 700;
+DELETE FROM src WHERE id = 700;
+COMMIT;
+SQL
+# (by construction: group k3 gone, k9 and k10 new, k10's sum NULL)
+check "full: the changes made group k3 go" test -z "$(PSQL -c "SELECT 1 FROM src WHERE k = 'k3'")"
+check "full: after the changes the aggregate equals psql's" wait_for 60 agg_same
+[ $fails -eq 0 ] || show_diff agg
+check "full: ... group k3 deleted from it" test -z "$(PSQL -c "SELECT 1 FROM agg WHERE k = 'k3'")"
+check "full: after the changes the replica equals the table" wait_for 60 cp_same
+[ $fails -eq 0 ] || show_diff cp
+check "full: ... the rows whose key changed moved" test "$(PSQL -c "SELECT count(*) FROM cp WHERE id > 10000")" = \
+  "$(PSQL -c "SELECT count(*) FROM src WHERE id > 10000")"
+sleep 0.5 # (a late or duplicate change would come now)
+kill -TERM $job
+wait $job
+check "full: stopped by SIGTERM" test $? -eq 130
+check "full: the aggregate still equals psql's" agg_same
+check "full: the replica still equals the table" cp_same
+[ $fails -eq 0 ] || grep -v INFO "$TMP/job.err" | tail -20 >&2
+
+# ---- REPLICA IDENTITY DEFAULT: the first update fails the job -------------------
+PSQL -c "CREATE TABLE dflt (id int PRIMARY KEY, k text, v bigint)" -c "INSERT INTO dflt VALUES (1, 'a', 10)"
+timeout 120 "$SLUICE" sql -p 1 $NOREST -e "
+  CREATE TABLE d (id INT, k VARCHAR, v BIGINT) WITH (connector = 'postgres', url = '$PG_URI',
+    'table-name' = 'dflt', 'scan.mode' = 'cdc');
+  CREATE TABLE o (k VARCHAR, s BIGINT) WITH (connector = 'print');
+  INSERT INTO o SELECT k, SUM(v) FROM d GROUP BY k" </dev/null >"$TMP/d.out" 2>"$TMP/d.err" &
+job=$!
+pids+=($job)
+check "default: the slot streams" wait_for 60 is_active sluice_dflt
+PSQL -c "INSERT INTO dflt VALUES (2, 'b', 20)" -c "UPDATE dflt SET v = 11 WHERE id = 1"
+wait $job
+rc=$?
+check "default: the job failed (not timed out: $rc)" test $rc -ne 0 -a $rc -ne 124
+check "default: the message names the table and the fix" contains "$TMP/d.err" \
+  "table 'd' (PostgreSQL table 'dflt', change data capture): an update's old image (-U) has no value for column 'k': the server sends only the key's columns of old images under REPLICA IDENTITY DEFAULT (and no unchanged TOASTed value), and an updating query cannot retract values it does not know: run ALTER TABLE dflt REPLICA IDENTITY FULL; and start the job afresh (without --restore: the changes already logged lack them)"
+check "default: the rows before it" same_sorted "$TMP/d.out" $'+I[a, 10]\n+I[b, 20]\n'
+finish
