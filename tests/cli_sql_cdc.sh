@@ -7,10 +7,12 @@
 #     group column and of the primary key, NULLs, deletes (one emptying a
 #     group, one of a row inserted in the same transaction).  One job
 #     writes SELECT k, COUNT(*), SUM(v) ... GROUP BY k into a table with a
-#     PRIMARY KEY and replicates the table (INSERT INTO cp SELECT *) into
-#     another: both equal psql's own aggregate of the source and the source
-#     itself (the independent reference), after the snapshot and after the
-#     changes, and still after the job is stopped;
+#     PRIMARY KEY, replicates the table (INSERT INTO cp SELECT *) into
+#     another and joins it with a CSV table of labels, aggregated per label,
+#     into a third: they equal psql's own aggregate of the source, the
+#     source itself and psql's aggregate of the join (the independent
+#     references), after the snapshot and after the changes, and still
+#     after the job is stopped;
 #   - REPLICA IDENTITY DEFAULT: the first update fails the job, naming the
 #     table and the ALTER TABLE to run, and no row with made-up values was
 #     emitted;
@@ -40,6 +42,7 @@ cp_ref() { PSQL -F '|' -c "SELECT id, k, coalesce(v::text, '<null>') FROM src" |
 cp_got() { PSQL -F '|' -c "SELECT id, k, coalesce(v::text, '<null>') FROM cp" 2>/dev/null | LC_ALL=C sort; }
 agg_same() { cmp -s <(agg_got) <(agg_ref); }
 cp_same() { cmp -s <(cp_got) <(cp_ref); }
+drop_slots() { PSQL -c "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE NOT active" >/dev/null; }
 show_diff() { diff <("$1_got") <("$1_ref") | head -20 >&2; }
 
 # ---- REPLICA IDENTITY FULL: a GROUP BY and a replica, one job -----------------
@@ -57,17 +60,31 @@ CREATE TABLE cp (id INT, k VARCHAR, v BIGINT, PRIMARY KEY (id) NOT ENFORCED)
   WITH (connector = 'postgres', url = '$PG_URI', 'table-name' = 'cp');
 INSERT INTO agg SELECT k, COUNT(*), SUM(v) FROM src GROUP BY k;
 INSERT INTO cp SELECT * FROM src2;
+-- the join (first job only): src's rows with their group's label, aggregated per label
+CREATE TABLE src3 (id INT, k VARCHAR, v BIGINT) WITH (connector = 'postgres', url = '$PG_URI',
+  'table-name' = 'src', 'scan.mode' = 'cdc', 'slot.name' = 'jn_slot');
+CREATE TABLE dim (k VARCHAR, label VARCHAR) WITH (connector = 'filesystem', path = '$TMP/dim.csv');
+CREATE TABLE jn (label VARCHAR, n BIGINT, s BIGINT, PRIMARY KEY (label) NOT ENFORCED)
+  WITH (connector = 'postgres', url = '$PG_URI', 'table-name' = 'jn');
+INSERT INTO jn SELECT d.label, COUNT(*), SUM(s.v) FROM src3 s JOIN dim d ON s.k = d.k GROUP BY d.label;
 SQL
+for i in 0 1 2 3 4 5 6 7 8 9; do echo "k$i,L$i"; done >"$TMP/dim.csv"
+PSQL -c "CREATE TABLE dim (k text, label text)" -c "\copy dim FROM '$TMP/dim.csv' CSV"
+jn_ref() { PSQL -F '|' -c "SELECT d.label, count(*), coalesce(sum(s.v)::text, '<null>') FROM src s JOIN dim d ON s.k = d.k GROUP BY d.label" | LC_ALL=C sort; }
+jn_got() { PSQL -F '|' -c "SELECT label, n, coalesce(s::text, '<null>') FROM jn" 2>/dev/null | LC_ALL=C sort; }
+jn_same() { cmp -s <(jn_got) <(jn_ref); }
 "$SLUICE" sql "$TMP/job.sql" -p 2 $NOREST --checkpoint-dir "$TMP/ck" --checkpoint-interval 200ms \
   </dev/null >"$TMP/job.out" 2>"$TMP/job.err" &
 job=$!
 pids+=($job)
-both_active() { is_active agg_slot && is_active cp_slot; }
+both_active() { is_active agg_slot && is_active cp_slot && is_active jn_slot; }
 check "full: both slots stream" wait_for 60 both_active
 check "full: the snapshot's aggregate equals psql's" wait_for 60 agg_same
 [ $fails -eq 0 ] || show_diff agg
 check "full: the snapshot's replica equals the table" wait_for 60 cp_same
 [ $fails -eq 0 ] || show_diff cp
+check "full: the snapshot's join equals psql's" wait_for 60 jn_same
+[ $fails -eq 0 ] || show_diff jn
 PSQL <<'SQL'
 INSERT INTO src SELECT g, 'k' || (g % 7), g % 50 FROM generate_series(501, 600) g;
 UPDATE src SET v = v + 1000 WHERE id % 10 = 3;
@@ -89,6 +106,8 @@ check "full: after the changes the aggregate equals psql's" wait_for 60 agg_same
 check "full: ... group k3 deleted from it" test -z "$(PSQL -c "SELECT 1 FROM agg WHERE k = 'k3'")"
 check "full: after the changes the replica equals the table" wait_for 60 cp_same
 [ $fails -eq 0 ] || show_diff cp
+check "full: after the changes the join equals psql's" wait_for 60 jn_same
+[ $fails -eq 0 ] || show_diff jn
 check "full: ... the rows whose key changed moved" test "$(PSQL -c "SELECT count(*) FROM cp WHERE id > 10000")" = \
   "$(PSQL -c "SELECT count(*) FROM src WHERE id > 10000")"
 sleep 0.5 # (a late or duplicate change would come now)
@@ -97,6 +116,8 @@ wait $job
 check "full: stopped by SIGTERM" test $? -eq 130
 check "full: the aggregate still equals psql's" agg_same
 check "full: the replica still equals the table" cp_same
+check "full: the join still equals psql's" jn_same
+drop_slots # (the server has a few)
 [ $fails -eq 0 ] || grep -v INFO "$TMP/job.err" | tail -20 >&2
 
 # ---- REPLICA IDENTITY DEFAULT: the first update fails the job -------------------
@@ -115,6 +136,7 @@ rc=$?
 check "default: the job failed (not timed out: $rc)" test $rc -ne 0 -a $rc -ne 124
 check "default: the message names the table and the fix" contains "$TMP/d.err" \
   "table 'd' (PostgreSQL table 'dflt', change data capture): an update's old image (-U) has no value for column 'k': the server sends only the key's columns of old images under REPLICA IDENTITY DEFAULT (and no unchanged TOASTed value), and an updating query cannot retract values it does not know: run ALTER TABLE dflt REPLICA IDENTITY FULL; and start the job afresh (without --restore: the changes already logged lack them)"
+drop_slots
 check "default: the rows before it" same_sorted "$TMP/d.out" $'+I[a, 10]\n+I[b, 20]\n'
 
 # ---- SIGKILLed and restored: exactly the source's aggregate and rows ----------
@@ -139,7 +161,7 @@ changes() { # changes A B: transactions A..B of inserts, updates (of v, k, id) a
     } }' >"$TMP/changes.sql"
   PSQL -f "$TMP/changes.sql"
 }
-sed -e 's/\bsrc2\b/ev2/g; s/\bsrc\b/ev/g; s/agg_slot/evagg_slot/; s/cp_slot/evcp_slot/' \
+sed -e '/^-- the join/,$d' -e 's/\bsrc2\b/ev2/g; s/\bsrc\b/ev/g; s/agg_slot/evagg_slot/; s/cp_slot/evcp_slot/' \
   -e "s/'table-name' = 'agg'/'table-name' = 'evagg'/; s/'table-name' = 'cp'/'table-name' = 'evcp'/" \
   "$TMP/job.sql" >"$TMP/ev.sql"
 agg_ref() { PSQL -F '|' -c "SELECT k, count(*), coalesce(sum(v)::text, '<null>') FROM ev GROUP BY k" | LC_ALL=C sort; }

@@ -1279,6 +1279,13 @@ static sql_plan *plan_select_over(sql_ctx *c, const cJSON *sel, sql_plan *in, co
   return p;
 }
 
+/* The CDC table whose rows the plan only projects and filters (no
+ * aggregate or join between), else NULL. */
+static const sql_table *cdc_rows_of(const sql_plan *p) {
+  while (p->kind == SQL_P_CALC) p = p->in;
+  return p->kind == SQL_P_SCAN && p->changelog ? p->table : NULL;
+}
+
 int sl__sql_plan_insert(sql_ctx *c, const cJSON *ins, sql_insert *out) {
   cJSON *rv = sl__sql_j(ins, "relation");
   const char *name = sl__sql_js(rv, "relname");
@@ -1291,6 +1298,19 @@ int sl__sql_plan_insert(sql_ctx *c, const cJSON *ins, sql_insert *out) {
                      t->connector == SQL_CONN_DATAGEN ? "datagen" : "nexmark");
   sql_plan *p = sl__sql_plan_select(c, sl__sql_j(ins, "selectStmt"));
   if (!p) return -SL_EINVAL;
+  const sql_table *cdc = p->changelog ? cdc_rows_of(p) : NULL;
+  if (cdc && t->connector == SQL_CONN_POSTGRES && !t->n_pk)
+    return sl__sql_error(c, loc, "table '%s' takes an updating result (the rows of CDC table '%s', which are "
+                                 "updated and deleted): declare its PRIMARY KEY (the source table's key) NOT "
+                                 "ENFORCED, so that each row is upserted by its key and deleted by it", name,
+                         cdc->name);
+  if (cdc && t->connector != SQL_CONN_PRINT && t->connector != SQL_CONN_BLACKHOLE &&
+      t->connector != SQL_CONN_POSTGRES)
+    return sl__sql_error(c, loc, "table '%s' (connector %s) takes inserts only, and the query's result is "
+                                 "updating (the rows of CDC table '%s', which are updated and deleted): write "
+                                 "it to a print, blackhole or postgres table (with a PRIMARY KEY), or read the "
+                                 "table as a snapshot (without 'scan.mode')",
+                         name, t->connector == SQL_CONN_KAFKA ? "kafka" : "filesystem", cdc->name);
   if (p->changelog && t->connector == SQL_CONN_POSTGRES && !t->n_pk)
     return sl__sql_error(c, loc, "table '%s' takes an updating result (a GROUP BY without a window, "
                                  "DISTINCT or an outer join: its rows change as input arrives): declare its PRIMARY KEY (the "
@@ -1402,15 +1422,17 @@ static sl_option *conn_opts(sql_ctx *c, const sql_table *t, size_t *n, int sink,
 static int calc_is_identity(const sql_plan *p);
 
 /* The plan's changelog is a CDC table's rows, only projected and filtered
- * (no aggregate between): an update's -U and +U may then differ in the
- * sink's primary key (an UPDATE of the key, or a sink keyed otherwise), so
- * a postgres sink gets the -U as a -D of its key (the +U after it upserts
- * the new row).  An aggregate's -U and +U share the group's key: skipped
- * by the sink, as Flink's upsert sink does. */
-static int updates_change_keys(const sql_plan *p) {
-  while (p->kind == SQL_P_CALC) p = p->in;
-  return p->kind == SQL_P_SCAN && p->changelog;
-}
+ * (no aggregate or join between): an update's -U and +U may then differ in
+ * the sink's primary key (an UPDATE of the key, or a sink keyed
+ * otherwise), so a postgres sink gets the -U as a -D of its key (the +U
+ * after it upserts the new row; one DELETE more per update).  Both come
+ * from the one reader of the table, in order, and each reaches its key's
+ * sink subtask on one channel: the delete of a key is never overtaken by
+ * a later upsert of it.  (Not so after a join or GROUP BY: the -U and +U
+ * of one sink key may come from two subtasks, in either order -- there the
+ * sink skips the -U, as Flink's upsert sink does; a GROUP BY's share the
+ * group's key.) */
+static int updates_change_keys(const sql_plan *p) { return cdc_rows_of(p) != NULL; }
 
 static void explain_plan(const sql_plan *p, int depth, char **buf, size_t *len, size_t *cap) {
   char tmp[1024];
