@@ -44,14 +44,13 @@
  * an old row, and the first such change fails the job with the ALTER
  * TABLE to run (no row with made-up values is emitted).  GROUP BY over it
  * retracts; a SELECT of it into a postgres table with PRIMARY KEY
- * replicates it (upserts, and deletes -- an update's -U too, so an update
- * of the key moves the row: a -U of its rows is a delete of its key for a
- * postgres table); an inner join of it retracts its pairs; filesystem and
- * kafka tables, windows (TUMBLE, HOP, SESSION), outer joins and Top-N over
- * it are refused.  Its snapshot is
+ * replicates it (upserts, and deletes: an update's -U too is a delete of
+ * its key, so an update of the key moves the row); an inner join of it
+ * retracts its pairs; filesystem and kafka tables, windows (TUMBLE, HOP,
+ * SESSION), outer joins and Top-N over it are refused.  Its snapshot is
  * read in one split (one reader emits the snapshot, then the stream: in
- * order); each read of a CDC table in a job needs its own replication slot
- * (declare a second table with another slot.name).  A table's
+ * order); each read of a CDC table in a job needs its own replication
+ * slot (declare a second table with another slot.name).  A table's
  * watermark option (COLUMN - INTERVAL 'n' UNIT, or COLUMN - n for a BIGINT
  * of epoch ms) makes COLUMN its event time with bounded out-of-orderness;
  * TUMBLE(t, col, size), HOP(t, col, slide, size) and SESSION(t, col, gap)
