@@ -33,7 +33,24 @@
  * Types: see above; connectors also kafka (Flink's Kafka option names,
  * format csv | json), upsert-kafka (a sink; below) and postgres (url = 'postgresql://...', 'table-name';
  * the rows as the PostgreSQL connector reads and writes them), and nexmark
- * (tables person, auction, bid of the built-in generator).  A table's
+ * (tables person, auction, bid of the built-in generator).  A postgres
+ * table with 'scan.mode' = 'cdc' (and the connector's CDC options:
+ * slot.name, slot.drop-on-stop, ...) is read as Flink CDC's postgres-cdc
+ * table: an updating table, a changelog -- its snapshot as +I rows, then
+ * each insert +I, update -U (old row) +U (new row) and delete -D as the
+ * server's logical replication stream says, with the column values parsed
+ * as the SQL types.  The PostgreSQL table needs REPLICA IDENTITY FULL for
+ * its updates and deletes: under DEFAULT the server sends only the key of
+ * an old row, and the first such change fails the job with the ALTER
+ * TABLE to run (no row with made-up values is emitted).  GROUP BY over it
+ * retracts; a SELECT of it into a postgres table with PRIMARY KEY
+ * replicates it (upserts, and deletes: an update's -U too is a delete of
+ * its key, so an update of the key moves the row); an inner join of it
+ * retracts its pairs; filesystem and kafka tables, windows (TUMBLE, HOP,
+ * SESSION), outer joins and Top-N over it are refused.  Its snapshot is
+ * read in one split (one reader emits the snapshot, then the stream: in
+ * order); each read of a CDC table in a job needs its own replication
+ * slot (declare a second table with another slot.name).  A table's
  * watermark option (COLUMN - INTERVAL 'n' UNIT, or COLUMN - n for a BIGINT
  * of epoch ms) makes COLUMN its event time with bounded out-of-orderness;
  * TUMBLE(t, col, size), HOP(t, col, slide, size) and SESSION(t, col, gap)

@@ -1352,6 +1352,103 @@ static void upsert_kafka(void) {
                "                ^");
 }
 
+/* A PostgreSQL table with 'scan.mode' = 'cdc' is a changelog source: EXPLAIN
+ * shows it so (no decode: typed rows in the source), a GROUP BY over it
+ * retracts, a plain SELECT into a postgres sink turns -U into -D; windows
+ * over it, append-only sinks, more than one snapshot split and a second
+ * read of one replication slot are refused (nothing here connects: the
+ * runs are cli_sql_cdc.sh's). */
+#define CDC_SRC "CREATE TABLE src (id INT, k VARCHAR, v BIGINT, ts TIMESTAMP) WITH (connector = 'postgres', " \
+                "url = 'postgresql://x/y', 'table-name' = 'src', 'scan.mode' = 'cdc', " \
+                "watermark = 'ts - INTERVAL ''1'' SECOND');\n"
+static void cdc_changelog(void) {
+  char out[4096] = "";
+  sl_env *env = env_p(1);
+  sl_sql_set_output(env, capture, out);
+  int rc = sl_sql_execute(env, CDC_SRC
+                          "CREATE TABLE agg (k VARCHAR, n BIGINT, s BIGINT, PRIMARY KEY (k) NOT ENFORCED) WITH "
+                          "(connector = 'postgres', url = 'postgresql://x/y', 'table-name' = 'agg');\n"
+                          "CREATE TABLE cp (id INT, k VARCHAR, v BIGINT, PRIMARY KEY (id) NOT ENFORCED) WITH "
+                          "(connector = 'postgres', url = 'postgresql://x/y', 'table-name' = 'cp');\n"
+                          "EXPLAIN INSERT INTO agg SELECT k, COUNT(*), SUM(v) FROM src GROUP BY k;\n"
+                          "EXPLAIN INSERT INTO cp SELECT id, k, v FROM src WHERE v > 0;");
+  CHECK_EQ_INT(rc, 0);
+  CHECK_EQ_STR(out,
+               "sink: agg [connector=postgres, url=postgresql://x/y, table-name=agg]\n"
+               "  encode: agg (row -> the change kind and csv: upserted and deleted by the primary key)\n"
+               "    group aggregate (updates its rows: +I, -U, +U, -D; retracts what its input retracts), "
+               "key [k], aggregates [COUNT(*), SUM(agg$0)]\n"
+               "      calc: select k AS k VARCHAR, v AS agg$0 BIGINT\n"
+               "        watermarks: src (event time ts, bounded out-of-orderness 1000 ms)\n"
+               "          source: src [connector=postgres, url=postgresql://x/y, table-name=src, scan.mode=cdc, "
+               "watermark=ts - INTERVAL '1' SECOND] (CDC: a changelog +I/-U/+U/-D, typed rows)\n"
+               "sink: cp [connector=postgres, url=postgresql://x/y, table-name=cp]\n"
+               "  encode: cp (row -> the change kind and csv: upserted and deleted by the primary key, -U as -D "
+               "(an update may change the key))\n"
+               "    calc: select id AS id INT, k AS k VARCHAR, v AS v BIGINT where (v > 0)\n"
+               "      watermarks: src (event time ts, bounded out-of-orderness 1000 ms)\n"
+               "        source: src [connector=postgres, url=postgresql://x/y, table-name=src, scan.mode=cdc, "
+               "watermark=ts - INTERVAL '1' SECOND] (CDC: a changelog +I/-U/+U/-D, typed rows)\n");
+  sl_env_free(env);
+  /* a join of it: the -U and +U of a sink key may come from two of the
+   * join's subtasks (an update of the join key), in either order: a -U
+   * turned into a delete could come after the +U, so it is skipped */
+  out[0] = 0;
+  env = env_p(1);
+  sl_sql_set_output(env, capture, out);
+  rc = sl_sql_execute(env, CDC_SRC
+                      "CREATE TABLE names (id INT, name VARCHAR) WITH (connector = 'datagen');\n"
+                      "CREATE TABLE cp (id INT, name VARCHAR, PRIMARY KEY (id) NOT ENFORCED) WITH "
+                      "(connector = 'postgres', url = 'postgresql://x/y', 'table-name' = 'cp');\n"
+                      "EXPLAIN INSERT INTO cp SELECT s.id, n.name FROM src s JOIN names n ON s.id = n.id;");
+  CHECK_EQ_INT(rc, 0);
+  CHECK_CONTAINS(out, "  encode: cp (row -> the change kind and csv: upserted and deleted by the primary key)\n");
+  sl_env_free(env);
+  expect_error(CDC_SRC "SELECT window_start, COUNT(*) FROM TUMBLE(src, ts, INTERVAL '1' SECOND) "
+                       "GROUP BY window_start, window_end;",
+               "line 2, column 43: TUMBLE/HOP/SESSION over an updating table (a CDC table: 'src' has "
+               "'scan.mode' = 'cdc', its rows are updated and deleted) is not built: aggregate it without a "
+               "window (GROUP BY), or read it as a snapshot (no 'scan.mode')\n"
+               "  SELECT window_start, COUNT(*) FROM TUMBLE(src, ts, INTERVAL '1' SECOND) GROUP BY "
+               "window_start, window_end;\n"
+               "                                            ^");
+  expect_error(CDC_SRC "CREATE TABLE f (id INT) WITH (connector = 'filesystem', path = '/tmp/f');\n"
+                       "INSERT INTO f SELECT id FROM src;",
+               "line 3, column 13: table 'f' (connector filesystem) takes inserts only, and the query's "
+               "result is updating (the rows of CDC table 'src', which are updated and deleted): write it to "
+               "a print, blackhole, postgres or upsert-kafka table (with a PRIMARY KEY), or read the table as "
+               "a snapshot (without 'scan.mode')\n"
+               "  INSERT INTO f SELECT id FROM src;\n"
+               "              ^");
+  expect_error(CDC_SRC "CREATE TABLE g (id INT) WITH (connector = 'postgres', url = 'postgresql://x/y', "
+                       "'table-name' = 'g');\nINSERT INTO g SELECT id FROM src WHERE v > 1;",
+               "line 3, column 13: table 'g' takes an updating result (the rows of CDC table 'src', which are "
+               "updated and deleted): declare its PRIMARY KEY (the source table's key) NOT ENFORCED, so that "
+               "each row is upserted by its key and deleted by it\n"
+               "  INSERT INTO g SELECT id FROM src WHERE v > 1;\n"
+               "              ^");
+  /* an aggregate of it: the aggregate's message */
+  expect_error(CDC_SRC "CREATE TABLE f (k VARCHAR, n BIGINT) WITH (connector = 'filesystem', path = '/tmp/f');\n"
+                       "INSERT INTO f SELECT k, COUNT(*) FROM src GROUP BY k;",
+               "line 3, column 13: table 'f' (connector filesystem) takes inserts only, and the query's result "
+               "is updating (a GROUP BY without a window, DISTINCT or an outer join: its rows change as input "
+               "arrives): write it to a print, blackhole, postgres or upsert-kafka table (with a PRIMARY KEY), "
+               "or aggregate per window (TUMBLE, HOP, SESSION) for rows that are final\n"
+               "  INSERT INTO f SELECT k, COUNT(*) FROM src GROUP BY k;\n"
+               "              ^");
+  expect_error("CREATE TABLE s (a INT) WITH (connector = 'postgres', url = 'postgresql://x/y', 'table-name' = 's',\n"
+               "  'scan.mode' = 'cdc', 'scan.partition.num' = '4');",
+               "line 2, column 24: a CDC table ('scan.mode' = 'cdc') reads its snapshot in one split, so that "
+               "each row's snapshot image comes before its changes: drop 'scan.partition.num' (or set it to 1)\n"
+               "    'scan.mode' = 'cdc', 'scan.partition.num' = '4');\n"
+               "                         ^");
+  expect_error(CDC_SRC "CREATE TABLE o (n BIGINT) WITH (connector = 'blackhole');\n"
+                       "INSERT INTO o SELECT COUNT(*) FROM src;\nINSERT INTO o SELECT v FROM src;",
+               "table 'src' is read twice by this job, and each read of a CDC table needs a replication slot "
+               "of its own ('sluice_src' is this one's): declare another table of it with its own 'slot.name' "
+               "for the second read");
+}
+
 int main(void) {
   scratch_init("/tmp/sl_test_sql", 1);
   RUN(row_layout);
@@ -1382,5 +1479,6 @@ int main(void) {
   RUN(join_of_updating_input);
   RUN(changelog_errors);
   RUN(upsert_kafka);
+  RUN(cdc_changelog);
   TEST_MAIN_END();
 }

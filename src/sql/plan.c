@@ -56,6 +56,16 @@
  *   kafka:      sl_kafka_source, rows decoded in its deserializer (bad
  *               messages named by topic, partition, offset; per-partition
  *               watermarks); postgres: sl_postgres_source -> "decode: T"
+ *   postgres with 'scan.mode' = 'cdc': sl_postgres_source with a typed
+ *               deserializer (decode_cdc) producing changelog rows [kind
+ *               byte][row] directly: the SCAN's changelog is 1.  One
+ *               snapshot split (scan.partition.num = 1: one reader emits
+ *               the snapshot, then the stream, in order; rows of two
+ *               readers reach an operator in no order between them, and a
+ *               change could overtake its row's snapshot image); a value
+ *               the server did not send (REPLICA IDENTITY DEFAULT's old
+ *               images) fails the job; each CDC scan of a job needs a
+ *               replication slot of its own (check_slots)
  *   [-> "watermarks: T" (sl_assign_timestamps, bounded out-of-orderness)
  *      when the table has a watermark option; the row's time column is
  *      the record's timestamp from decode on]
@@ -80,6 +90,7 @@
  * output in sl_ctx_scratch memory, so nothing is allocated per row.
  */
 #include <assert.h>
+#include <ctype.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -177,6 +188,13 @@ static sql_plan *plan_window_tvf(sql_ctx *c, const cJSON *b, const char **rel, s
   sql_plan *p = plan_from(c, rv, rel, NULL);
   cJSON_Delete(rv);
   if (!p) return NULL;
+  if (p->changelog) {
+    sl__sql_error(c, sl__sql_jloc(targ), "TUMBLE/HOP/SESSION over an updating table (a CDC table: '%s' "
+                                         "has 'scan.mode' = 'cdc', its rows are updated and deleted) is not "
+                                         "built: aggregate it without a window (GROUP BY), or read it as a "
+                                         "snapshot (no 'scan.mode')", tname);
+    return NULL;
+  }
   if (alias) *rel = alias;
   /* the time column: the table's event time (its watermark's column) */
   cJSON *cb;
@@ -484,7 +502,7 @@ static sql_plan *plan_from(sql_ctx *c, const cJSON *item, const char **rel, sql_
     }
     sql_plan *p = new_plan(c, SQL_P_SCAN, t->n_cols);
     if (!p) return NULL;
-    p->table = t, p->rel = *rel;
+    p->table = t, p->rel = *rel, p->changelog = t->cdc;
     for (int i = 0; i < t->n_cols; i++) p->names[i] = t->names[i], p->types[i] = t->types[i];
     return p;
   }
@@ -1270,6 +1288,13 @@ static sql_plan *plan_select_over(sql_ctx *c, const cJSON *sel, sql_plan *in, co
   return p;
 }
 
+/* The CDC table whose rows the plan only projects and filters (no
+ * aggregate or join between), else NULL. */
+static const sql_table *cdc_rows_of(const sql_plan *p) {
+  while (p->kind == SQL_P_CALC) p = p->in;
+  return p->kind == SQL_P_SCAN && p->changelog ? p->table : NULL;
+}
+
 int sl__sql_plan_insert(sql_ctx *c, const cJSON *ins, sql_insert *out) {
   cJSON *rv = sl__sql_j(ins, "relation");
   const char *name = sl__sql_js(rv, "relname");
@@ -1282,6 +1307,19 @@ int sl__sql_plan_insert(sql_ctx *c, const cJSON *ins, sql_insert *out) {
                      t->connector == SQL_CONN_DATAGEN ? "datagen" : "nexmark");
   sql_plan *p = sl__sql_plan_select(c, sl__sql_j(ins, "selectStmt"));
   if (!p) return -SL_EINVAL;
+  const sql_table *cdc = p->changelog ? cdc_rows_of(p) : NULL;
+  if (cdc && t->connector == SQL_CONN_POSTGRES && !t->n_pk)
+    return sl__sql_error(c, loc, "table '%s' takes an updating result (the rows of CDC table '%s', which are "
+                                 "updated and deleted): declare its PRIMARY KEY (the source table's key) NOT "
+                                 "ENFORCED, so that each row is upserted by its key and deleted by it", name,
+                         cdc->name);
+  if (cdc && t->connector != SQL_CONN_PRINT && t->connector != SQL_CONN_BLACKHOLE &&
+      t->connector != SQL_CONN_POSTGRES && t->connector != SQL_CONN_UPSERT_KAFKA)
+    return sl__sql_error(c, loc, "table '%s' (connector %s) takes inserts only, and the query's result is "
+                                 "updating (the rows of CDC table '%s', which are updated and deleted): write "
+                                 "it to a print, blackhole, postgres or upsert-kafka table (with a PRIMARY KEY), "
+                                 "or read the table as a snapshot (without 'scan.mode')",
+                         name, t->connector == SQL_CONN_KAFKA ? "kafka" : "filesystem", cdc->name);
   if (p->changelog && t->connector == SQL_CONN_POSTGRES && !t->n_pk)
     return sl__sql_error(c, loc, "table '%s' takes an updating result (a GROUP BY without a window, "
                                  "DISTINCT or an outer join: its rows change as input arrives): declare its PRIMARY KEY (the "
@@ -1392,10 +1430,25 @@ static sl_option *conn_opts(sql_ctx *c, const sql_table *t, size_t *n, int sink,
     o[(*n)++] = (sl_option){"sink.empty-value-as-null", "true"};
   else if (sink && changelog)
     o[(*n)++] = (sl_option){"sink.changelog", "true"};
+  if (!sink && t->cdc && !sl__sql_opt(t, "scan.partition.num")) /* sql.c: one reader, in order */
+    o[(*n)++] = (sl_option){"scan.partition.num", "1"};
   return o;
 }
 
 static int calc_is_identity(const sql_plan *p);
+
+/* The plan's changelog is a CDC table's rows, only projected and filtered
+ * (no aggregate or join between): an update's -U and +U may then differ in
+ * the sink's primary key (an UPDATE of the key, or a sink keyed
+ * otherwise), so a postgres sink gets the -U as a -D of its key (the +U
+ * after it upserts the new row; one DELETE more per update).  Both come
+ * from the one reader of the table, in order, and each reaches its key's
+ * sink subtask on one channel: the delete of a key is never overtaken by
+ * a later upsert of it.  (Not so after a join or GROUP BY: the -U and +U
+ * of one sink key may come from two subtasks, in either order -- there the
+ * sink skips the -U, as Flink's upsert sink does; a GROUP BY's share the
+ * group's key.) */
+static int updates_change_keys(const sql_plan *p) { return cdc_rows_of(p) != NULL; }
 
 static void explain_plan(const sql_plan *p, int depth, char **buf, size_t *len, size_t *cap) {
   char tmp[1024];
@@ -1481,8 +1534,9 @@ static void explain_plan(const sql_plan *p, int depth, char **buf, size_t *len, 
                   depth, "", t->name, t->names[t->rowtime], (long long)t->wm_delay_ms);
       depth += 2;
     }
-    if (t->connector == SQL_CONN_FILESYSTEM || t->connector == SQL_CONN_NEXMARK ||
-        t->connector == SQL_CONN_POSTGRES) {
+    int decoded = !t->cdc && (t->connector == SQL_CONN_FILESYSTEM || t->connector == SQL_CONN_NEXMARK ||
+                              t->connector == SQL_CONN_POSTGRES);
+    if (decoded) {
       sl__sql_appendf(buf, len, cap, "%*sdecode: %s (%s -> row of %d columns", depth, "", t->name,
                   t->connector == SQL_CONN_NEXMARK ? "nexmark events" : t->format == SQL_FMT_JSON ? "json" : "csv",
                   t->n_cols);
@@ -1496,10 +1550,8 @@ static void explain_plan(const sql_plan *p, int depth, char **buf, size_t *len, 
       sl__sql_appendf(buf, len, cap, ")\n");
     }
     opts_text(t, tmp, sizeof tmp);
-    sl__sql_appendf(buf, len, cap, "%*ssource: %s [%s]\n",
-                depth + (t->connector == SQL_CONN_FILESYSTEM || t->connector == SQL_CONN_NEXMARK ||
-                                 t->connector == SQL_CONN_POSTGRES ? 2 : 0),
-                "", t->name, tmp);
+    sl__sql_appendf(buf, len, cap, "%*ssource: %s [%s]%s\n", depth + (decoded ? 2 : 0), "", t->name, tmp,
+                    t->cdc ? " (CDC: a changelog +I/-U/+U/-D, typed rows)" : "");
     return;
   }
   sql_scope sc = {NULL, p->in->n, p->in->names, p->in->types, NULL, NULL, NULL, p->in->rels};
@@ -1533,7 +1585,10 @@ void sl__sql_explain(const sql_insert *ins, int n, char **buf, size_t *len, size
                         t->key_format == SQL_FMT_JSON ? "json" : "csv", t->format == SQL_FMT_JSON ? "json" : "csv");
       } else if (t->connector != SQL_CONN_BLACKHOLE)
         sl__sql_appendf(buf, len, cap, "  encode: %s (row -> %s)\n", t->name,
-                  t->connector == SQL_CONN_POSTGRES && cl ? "the change kind and csv: upserted and deleted by "
+                  t->connector == SQL_CONN_POSTGRES && cl && updates_change_keys(ins[i].plan)
+                      ? "the change kind and csv: upserted and deleted by the primary key, -U as -D (an "
+                        "update may change the key)"
+                  : t->connector == SQL_CONN_POSTGRES && cl ? "the change kind and csv: upserted and deleted by "
                                                             "the primary key"
                   : t->connector == SQL_CONN_FILESYSTEM || t->connector == SQL_CONN_KAFKA ||
                           t->connector == SQL_CONN_POSTGRES
@@ -1655,6 +1710,76 @@ static int decode_kafka(void *ud, sl_ctx *ctx, const sl_kafka_message *m, sl_rec
   return 0;
 }
 
+/* PostgreSQL change data capture ('scan.mode' = 'cdc'): a typed change ->
+ * [kind byte][row], in the source (no decode operator).  The kind is
+ * Flink's RowKind as the stream says (sl_pg_kind is row.h's SL__ROW_*):
+ * snapshot rows and inserts +I, an update its old image -U then its new
+ * one +U, a delete its old image -D.  Each column's text (PostgreSQL's
+ * output) is parsed as the SQL column's type.  A value the server did not
+ * send (sl_pg_column.unknown: the non-key columns of an old image under
+ * REPLICA IDENTITY DEFAULT, an unchanged TOASTed value) fails the job: a
+ * row with made-up values would be retracted wrongly downstream.  A value
+ * that does not parse is a bad record, named by table and LSN. */
+static int decode_cdc(void *ud, sl_ctx *ctx, const sl_pg_row *in, sl_record *out) {
+  _Static_assert((int)SL_PG_INSERT == SL__ROW_INSERT && (int)SL_PG_UPDATE_BEFORE == SL__ROW_UPDATE_BEFORE &&
+                     (int)SL_PG_UPDATE_AFTER == SL__ROW_UPDATE_AFTER && (int)SL_PG_DELETE == SL__ROW_DELETE,
+                 "sl_pg_kind is Flink's RowKind as row.h numbers it");
+  const sql_plan *p = ud;
+  const sql_table *t = p->table;
+  const char *pg = sl__sql_opt(t, "table-name");
+  int n = t->n_cols;
+  if (in->n_cols != n)
+    return sl_ctx_fail(ctx, "table '%s': PostgreSQL table '%s' has %d columns, the SQL table %d: declare them "
+                       "all, in the PostgreSQL table's order", t->name, pg, in->n_cols, n);
+  sl__val *vals = sl_ctx_scratch(ctx, (size_t)n * sizeof *vals);
+  if (!vals) return -SL_ENOMEM;
+  char reason[256], where[384];
+  for (int i = 0; i < n; i++) {
+    const sl_pg_column *col = &in->cols[i];
+    const char *why = NULL;
+    if (col->unknown)
+      return sl_ctx_fail(ctx, "table '%s' (PostgreSQL table '%s', change data capture): %s has no value for "
+                         "column '%s': the server sends only the key's columns of old images under REPLICA "
+                         "IDENTITY DEFAULT (and no unchanged TOASTed value), and an updating query cannot "
+                         "retract values it does not know: run ALTER TABLE %s REPLICA IDENTITY FULL; and "
+                         "start the job afresh (without --restore: the changes already logged lack them)",
+                         t->name, pg,
+                         in->kind == SL_PG_UPDATE_BEFORE ? "an update's old image (-U)"
+                         : in->kind == SL_PG_DELETE      ? "a delete's old image (-D)"
+                                                         : "an update's new image (+U)",
+                         col->name ? col->name : t->names[i], pg);
+    if (col->is_null) {
+      vals[i] = (sl__val){.null = 1};
+    } else if (sl__row_parse_text(t->types[i], col->text, col->len, &vals[i], &why)) {
+      char tn[32];
+      snprintf(reason, sizeof reason, "column '%s' (%s): %s: '%.*s'", t->names[i],
+               sl__row_type_name(t->types[i], tn, sizeof tn), why, (int)(col->len > 40 ? 40 : col->len),
+               col->text);
+      goto bad;
+    }
+  }
+  if (t->rowtime >= 0) { /* the event time */
+    if (vals[t->rowtime].null) {
+      snprintf(reason, sizeof reason, "column '%s' is NULL: it is the table's event time", t->names[t->rowtime]);
+      goto bad;
+    }
+    out->ts = vals[t->rowtime].u.i;
+  }
+  size_t sz = sl__row_size(t->types, vals, n);
+  uint8_t *row = sl_ctx_scratch(ctx, sz + 1);
+  if (!row) return -SL_ENOMEM;
+  row[0] = (uint8_t)in->kind;
+  sl__row_write(row + 1, t->types, vals, n);
+  out->value = row, out->value_len = (uint32_t)sz + 1;
+  out->key = NULL, out->key_len = 0;
+  return 0;
+bad:
+  snprintf(where, sizeof where, "table '%s' (PostgreSQL table '%s', %s %X/%X)", t->name, pg,
+           in->lsn ? "change data capture at LSN" : "snapshot", (unsigned)(in->lsn >> 32), (unsigned)in->lsn);
+  int rc = sl_ctx_bad_record(ctx, where, reason, out);
+  return rc ? rc : 1; /* to the dead-letter file: skipped */
+}
+
 /* nexmark: an event of the table's kind -> a row (other kinds are skipped) */
 static int decode_nexmark(void *ud, sl_ctx *ctx, const sl_record *in, sl_collector *out) {
   const sql_plan *p = ud;
@@ -1770,6 +1895,7 @@ typedef struct sink_ud {
   /* upsert-kafka: the primary key's columns' types and names */
   sl__row_type *ktypes;
   const char **knames;
+  int before_as_delete;  /* updates_change_keys: a postgres or upsert-kafka sink's -U as -D */
 } sink_ud;
 
 static int columns_key(sl_ctx *ctx, const sql_plan *src, const void *row, const int *cols, int n,
@@ -1802,7 +1928,9 @@ static int encode(void *ud, sl_ctx *ctx, const sl_record *in, sl_record *out) {
   for (;;) {
     char *buf = sl_ctx_scratch(ctx, cap);
     if (!buf) return -SL_ENOMEM;
-    if (pre) memcpy(buf, sl__row_kind_text[kind & 3], 2), buf[2] = ',';
+    if (pre)
+      memcpy(buf, sl__row_kind_text[s->before_as_delete && kind == SL__ROW_UPDATE_BEFORE ? SL__ROW_DELETE : kind & 3], 2),
+          buf[2] = ',';
     need = fmt == SQL_FMT_CSV    ? pre + sl__row_to_csv(row, p->n, p->types, buf + pre, cap - pre)
            : fmt == SQL_FMT_JSON ? sl__row_to_json(row, p->n, p->types,
                                                    (const char *const *)p->names, buf, cap)
@@ -1841,7 +1969,8 @@ static int upsert_encode(void *ud, sl_ctx *ctx, const sl_record *in, sl_collecto
   const sql_plan *p = s->plan;
   const sql_table *t = s->sink;
   int cl = p->changelog, kind = cl ? *(const uint8_t *)in->value : SL__ROW_INSERT;
-  if (kind == SL__ROW_UPDATE_BEFORE) return 0; /* the +U that follows replaces it */
+  if (kind == SL__ROW_UPDATE_BEFORE && !s->before_as_delete) return 0; /* the +U that follows replaces it */
+  if (kind == SL__ROW_UPDATE_BEFORE) kind = SL__ROW_DELETE; /* the key may change: the old one goes */
   const void *row = (const uint8_t *)in->value + cl;
   sl__val *vals = sl_ctx_scratch(ctx, (size_t)t->n_pk * sizeof *vals);
   if (!vals) return -SL_ENOMEM;
@@ -2765,9 +2894,13 @@ static sl_stream *build_plan(sql_ctx *c, const sql_plan *p) {
       size_t no;
       sl_option *o = conn_opts(c, t, &no, 0, 0);
       if (!o) return sl__sql_oom(c), NULL;
-      s = sl_name(sl_source_stream(c->env, sl_postgres_source(sl__sql_opt(t, "url"), o, no)), name);
-      snprintf(name, sizeof name, "decode: %s", t->name);
-      s = sl_name(sl_flat_map(s, decode, (void *)p), name);
+      sl_source *src = sl_postgres_source(sl__sql_opt(t, "url"), o, no);
+      if (src && t->cdc) sl_postgres_source_set_deserializer(src, decode_cdc, (void *)p); /* rows in the source */
+      s = sl_name(sl_source_stream(c->env, src), name);
+      if (!t->cdc) {
+        snprintf(name, sizeof name, "decode: %s", t->name);
+        s = sl_name(sl_flat_map(s, decode, (void *)p), name);
+      }
     } else if (t->connector == SQL_CONN_NEXMARK) {
       s = sl_name(sl_source_stream(c->env, sl_nexmark_source(t->nx_cfg)), name);
       snprintf(name, sizeof name, "decode: %s", t->name);
@@ -2946,7 +3079,59 @@ static int check_plan(sql_ctx *c, const sql_plan *p) {
   return 0;
 }
 
+/* The replication slot a CDC table reads: slot.name, else the connector's
+ * default sluice_<table-name> (pg_conn.c: lower-cased, others '_'). */
+static void slot_of(const sql_table *t, char *slot, size_t cap) {
+  const char *name = sl__sql_opt(t, "slot.name"), *tn = sl__sql_opt(t, "table-name");
+  if (name) {
+    snprintf(slot, cap, "%s", name);
+    return;
+  }
+  size_t k = (size_t)snprintf(slot, cap, "sluice_");
+  for (; tn && *tn && k + 1 < cap && k < 63; tn++, k++) {
+    char ch = (char)tolower((unsigned char)*tn);
+    slot[k] = (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') ? ch : '_';
+  }
+  slot[k] = 0;
+}
+
+/* Each CDC scan of a job reads a replication slot of its own: a second
+ * scan of one slot (a table read twice, two tables of one slot.name) is
+ * refused here rather than failing with the slot in use. */
+static int check_slots(sql_ctx *c, const sql_plan *p, const sql_table **seen, int *n, int cap) {
+  for (; p; p = p->in) {
+    if (p->kind == SQL_P_SCAN && p->table->cdc) {
+      char a[80], b[80];
+      slot_of(p->table, a, sizeof a);
+      for (int i = 0; i < *n; i++) {
+        slot_of(seen[i], b, sizeof b);
+        if (!strcmp(a, b) && !strcmp(sl__sql_opt(seen[i], "url"), sl__sql_opt(p->table, "url")) &&
+            seen[i] == p->table)
+          return sl__sql_error(c, -1, "table '%s' is read twice by this job, and each read of a CDC table "
+                                      "needs a replication slot of its own ('%s' is this one's): declare "
+                                      "another table of it with its own 'slot.name' for the second read",
+                               p->table->name, a);
+        if (!strcmp(a, b) && !strcmp(sl__sql_opt(seen[i], "url"), sl__sql_opt(p->table, "url")))
+          return sl__sql_error(c, -1, "table '%s' and table '%s' of this job read one replication slot "
+                                      "('%s'): each read of a CDC table needs its own: declare another table "
+                                      "with its own 'slot.name' for each further read",
+                               seen[i]->name, p->table->name, a);
+      }
+      if (*n < cap) seen[(*n)++] = p->table;
+    }
+    int rc;
+    if (p->right && (rc = check_slots(c, p->right, seen, n, cap))) return rc;
+  }
+  return 0;
+}
+
 int sl__sql_build(sql_ctx *c, const sql_insert *ins, int n) {
+  const sql_table *cdc[64];
+  int n_cdc = 0;
+  for (int i = 0; i < n; i++) {
+    int rc = check_slots(c, ins[i].plan, cdc, &n_cdc, 64);
+    if (rc) return rc;
+  }
   int files = 0;
   for (int i = 0; i < n; i++) files |= uses_files(ins[i].plan);
   /* bad lines are reported by number: the text sources put it in the timestamp */
@@ -2974,6 +3159,7 @@ int sl__sql_build(sql_ctx *c, const sql_insert *ins, int n) {
       if (!su->ktypes || !su->knames) return sl__sql_oom(c);
       for (int k = 0; k < t->n_pk; k++) su->ktypes[k] = t->types[t->pk[k]], su->knames[k] = t->names[t->pk[k]];
     }
+    su->before_as_delete = t && (t->connector == SQL_CONN_POSTGRES || upsert) && updates_change_keys(ins[i].plan);
     /* every change of a key to one writer, in order (upsert-kafka: inserts too) */
     if ((ins[i].plan->changelog || upsert) && t && t->n_pk) s = sl_key_by(s, upsert ? upsert_key : sink_key, su);
     char name[192];

@@ -578,6 +578,18 @@ static int create_table(sql_ctx *c, const cJSON *b) {
       rc = sl__sql_error(c, opt_loc(t, locs, "format"), "a postgres table has no format: its columns are the table's");
       goto fail;
     }
+    const char *mode = sl__sql_opt(t, "scan.mode"), *parts = sl__sql_opt(t, "scan.partition.num");
+    t->cdc = mode && !strcasecmp(mode, "cdc");
+    /* one split: the snapshot and the stream come from one reader, so each
+     * row's snapshot image reaches the operators before its changes (rows
+     * of two readers travel on two channels, in no order between them) */
+    if (t->cdc && parts && strcmp(parts, "1")) {
+      rc = sl__sql_error(c, opt_loc(t, locs, "scan.partition.num"),
+                         "a CDC table ('scan.mode' = 'cdc') reads its snapshot in one split, so that each "
+                         "row's snapshot image comes before its changes: drop 'scan.partition.num' (or set "
+                         "it to 1)");
+      goto fail;
+    }
   }
   if (t->connector == SQL_CONN_DATAGEN && (rc = datagen_opts(c, t, locs))) goto fail;
   if (t->connector == SQL_CONN_NEXMARK && (rc = nexmark_opts(c, t, locs, loc))) goto fail;

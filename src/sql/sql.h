@@ -82,6 +82,7 @@ typedef struct sql_table {
   char *view_text;
   int n_pk;             /* PRIMARY KEY (cols) NOT ENFORCED: its columns */
   int *pk;
+  int cdc;              /* postgres with 'scan.mode' = 'cdc': a changelog source */
 } sql_table;
 
 typedef struct sql_session {
