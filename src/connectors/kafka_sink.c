@@ -574,11 +574,12 @@ static int ks_write(void *writer, sl_ctx *ctx, const sl_record *r) {
   int32_t part = RD_KAFKA_PARTITION_UA;
   if (w->sink->o.partitioner == SL__KAFKA_PART_FIXED) part = w->subtask % w->parts;
   else if (w->sink->o.partitioner == SL__KAFKA_PART_ROUND_ROBIN) part = (int32_t)(w->rr++ % (uint32_t)w->parts);
+  /* a tombstone: NULL (librdkafka's macros do not parenthesize their arguments) */
+  void *value = !r->value_len && w->sink->o.empty_as_null ? NULL : (void *)r->value;
   for (;;) {
     rd_kafka_resp_err_t e = rd_kafka_producev(
         s->rk, RD_KAFKA_V_RKT(s->rkt), RD_KAFKA_V_PARTITION(part),
-        RD_KAFKA_V_VALUE(!r->value_len && w->sink->o.empty_as_null ? NULL : (void *)r->value,
-                         r->value_len),
+        RD_KAFKA_V_VALUE(value, r->value_len),
         RD_KAFKA_V_KEY((void *)r->key, r->key ? r->key_len : 0),
         RD_KAFKA_V_TIMESTAMP(r->ts == SL_NO_TIMESTAMP ? 0 : r->ts),
         RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END);
