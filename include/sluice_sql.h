@@ -92,7 +92,10 @@
  * print (printed as +I[...], -U[...], ...), blackhole, or a postgres table
  * with PRIMARY KEY (cols) [NOT ENFORCED] in its DDL (upserted by the key,
  * deleted on -D: the sink's sink.changelog mode, the changes keyed by the
- * primary key to the sink's subtasks), or an upsert-kafka table (below);
+ * primary key to the sink's subtasks; when the changes do not come by
+ * that key -- a join's rows, a key that updates change -- an upsert
+ * materializer before the sink keeps the rows now in the result per key,
+ * as Flink's SinkUpsertMaterializer), or an upsert-kafka table (below);
  * filesystem and kafka tables refuse it.  An inner join of an updating
  * input is a regular join that takes a -U / -D row out of its side's
  * state and retracts its pairs (each pair has the kind of the row that

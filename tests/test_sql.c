@@ -1305,6 +1305,8 @@ static void upsert_kafka(void) {
                "sink: u [connector=upsert-kafka, topic=u, properties.bootstrap.servers=h:1, key.format=json, "
                "value.format=csv]\n"
                "  encode: u (row -> key: k, n in json, value: row in csv; -U skipped, -D as a tombstone)\n"
+               "  upsert materializer: the rows now in the result per primary key (its changes do not come "
+               "by that key)\n"
                "    calc: select agg$0 AS n BIGINT, k AS k VARCHAR, agg$1 AS c BIGINT\n"
                "      group aggregate (updates its rows: +I, -U, +U, -D), key [k], aggregates [MAX(agg$0), "
                "COUNT(*)]\n"

@@ -1450,6 +1450,8 @@ static int calc_is_identity(const sql_plan *p);
  * group's key.) */
 static int updates_change_keys(const sql_plan *p) { return cdc_rows_of(p) != NULL; }
 
+static int needs_materializer(const sql_plan *p, const sql_table *t);
+
 static void explain_plan(const sql_plan *p, int depth, char **buf, size_t *len, size_t *cap) {
   char tmp[1024];
   if (p->kind == SQL_P_CALC && calc_is_identity(p)) { /* built as nothing */
@@ -1595,6 +1597,9 @@ void sl__sql_explain(const sql_insert *ins, int n, char **buf, size_t *len, size
                       ? (t->format == SQL_FMT_JSON ? "json" : "csv")
                   : t->connector == SQL_CONN_PRINT   ? (cl ? "+I/-U/+U/-D[...] text" : "+I[...] text")
                                                      : "nothing");
+      if (needs_materializer(ins[i].plan, t))
+        sl__sql_appendf(buf, len, cap, "  upsert materializer: the rows now in the result per primary key (its "
+                                       "changes do not come by that key)\n");
     } else {
       sl__sql_appendf(buf, len, cap, "sink: print (a query's result)\n  encode: (row -> %s text)\n",
                       ins[i].plan->changelog ? "+I/-U/+U/-D[...]" : "+I[...]");
@@ -1986,6 +1991,88 @@ static int upsert_encode(void *ud, sl_ctx *ctx, const sl_record *in, sl_collecto
     rc = row_text_in(ctx, t->format, row, p->n, p->types, (const char *const *)p->names,
                      (size_t)in->value_len, (const char **)&r.value, &r.value_len);
   return rc ? rc : sl_emit(out, &r);
+}
+
+/* ---- the upsert sinks' materializer ------------------------------------------- */
+
+/* Does p's changelog update by the sink's primary key: a GROUP BY whose
+ * group columns are exactly the key, through CALCs that pass them on?
+ * Then the changes of one key come from one place, in order. */
+static int updates_by_key(const sql_plan *p, const sql_table *t) {
+  int cols[64], n = t->n_pk;
+  if (n > 64) return 0;
+  for (int k = 0; k < n; k++) cols[k] = t->pk[k];
+  for (; p->kind == SQL_P_CALC; p = p->in)
+    for (int k = 0; k < n; k++) {
+      const sql_expr *e = p->proj[cols[k]];
+      if (e->op != SQL_E_COL) return 0;
+      cols[k] = e->col;
+    }
+  if (p->kind != SQL_P_GROUPAGG || n != p->n_keys) return 0;
+  for (int k = 0; k < n; k++) {
+    if (cols[k] >= p->n_keys) return 0;
+    for (int q = 0; q < k; q++)
+      if (cols[q] == cols[k]) return 0;
+  }
+  return 1;
+}
+
+/* Needs the sink an upsert materializer (below)?  Not when the changes
+ * come by its key, nor for a CDC table's own rows (one reader, in order:
+ * their -U goes as a delete, updates_change_keys). */
+static int needs_materializer(const sql_plan *p, const sql_table *t) {
+  return p->changelog && t && t->n_pk &&
+         (t->connector == SQL_CONN_POSTGRES || t->connector == SQL_CONN_UPSERT_KAFKA) && !updates_by_key(p, t) &&
+         !updates_change_keys(p);
+}
+
+/* Flink's SinkUpsertMaterializer, before an upsert sink (postgres,
+ * upsert-kafka) whose primary key is not what the changelog updates by (a
+ * join's rows, rows whose key changes): then the changes of one sink key
+ * come from several places in any order, and a -U may carry another key
+ * than its +U.  Keyed by the sink's key, a list state holds the rows now in
+ * the result with that key; +I / +U adds one and upserts it; -U / -D takes
+ * an equal one out, and if that was the row the sink shows, the one before
+ * it is upserted instead, or (none left) the key is deleted.  The sink sees
+ * +I, +U and -D. */
+static const sl_state_desc SINK_ROWS = {.name = "sink-upsert-rows", .kind = SL_STATE_LIST};
+static int keep_copy(sl_ctx *ctx, sl_bytes **kept, size_t *n, size_t *cap, sl_bytes v);
+
+static int emit_kind(sl_ctx *ctx, int kind, const void *row, uint32_t len, int64_t ts, sl_collector *out) {
+  uint8_t *v = sl_ctx_scratch(ctx, (size_t)len + 1);
+  if (!v) return -SL_ENOMEM;
+  v[0] = (uint8_t)kind;
+  memcpy(v + 1, row, len);
+  sl_record r = {ts, NULL, 0, v, len + 1};
+  return sl_emit(out, &r);
+}
+
+static int materialize(void *ud, sl_ctx *ctx, const sl_record *in, sl_collector *out) {
+  const uint8_t *row = (const uint8_t *)in->value + 1;
+  uint32_t len = in->value_len - 1;
+  int kind = *(const uint8_t *)in->value;
+  sl_state *st;
+  sl_list_iter it;
+  int rc;
+  if ((rc = sl_state_get(ctx, &SINK_ROWS, &st)) || (rc = sl_list_get(st, &it)) < 0) return rc;
+  int empty = rc == SL_EMPTY;
+  if (kind == SL__ROW_INSERT || kind == SL__ROW_UPDATE_AFTER) {
+    if ((rc = sl_list_add(st, row, len))) return rc;
+    return emit_kind(ctx, empty ? SL__ROW_INSERT : SL__ROW_UPDATE_AFTER, row, len, in->ts, out);
+  }
+  size_t n = 0, cap = 0, at = SIZE_MAX;
+  sl_bytes *kept = NULL, v;
+  while (!empty && sl_list_next(&it, &v) == 1) {
+    if (v.len == len && !memcmp(v.data, row, len)) at = n; /* the last equal one */
+    if ((rc = keep_copy(ctx, &kept, &n, &cap, v))) return rc;
+  }
+  if (at == SIZE_MAX) return 0; /* not in the result (its state expired) */
+  int shown = at == n - 1;
+  memmove(&kept[at], &kept[at + 1], (n - at - 1) * sizeof *kept);
+  if ((rc = --n ? sl_list_update(st, kept, n) : sl_state_clear(st))) return rc;
+  if (!shown) return 0;
+  return n ? emit_kind(ctx, SL__ROW_UPDATE_AFTER, kept[n - 1].data, kept[n - 1].len, in->ts, out)
+           : emit_kind(ctx, SL__ROW_DELETE, row, len, in->ts, out);
 }
 
 /* datagen: column i of row `index`, deterministic in (seed, column, index) */
@@ -3162,6 +3249,8 @@ int sl__sql_build(sql_ctx *c, const sql_insert *ins, int n) {
     su->before_as_delete = t && (t->connector == SQL_CONN_POSTGRES || upsert) && updates_change_keys(ins[i].plan);
     /* every change of a key to one writer, in order (upsert-kafka: inserts too) */
     if ((ins[i].plan->changelog || upsert) && t && t->n_pk) s = sl_key_by(s, upsert ? upsert_key : sink_key, su);
+    if (needs_materializer(ins[i].plan, t))
+      s = sl_name(sl_keyed_process(s, materialize, no_timer, su), "upsert materializer");
     char name[192];
     snprintf(name, sizeof name, "encode: %s", t ? t->name : "print");
     if (upsert)
