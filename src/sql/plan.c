@@ -2668,14 +2668,20 @@ static int restamp(void *ud, sl_ctx *ctx, const sl_record *in, sl_collector *out
 static const sl_state_desc JOIN_LEFT = {.name = "join-left", .kind = SL_STATE_LIST};
 static const sl_state_desc JOIN_RIGHT = {.name = "join-right", .kind = SL_STATE_LIST};
 
+/* The list states of this side's rows and the other side's (with the
+ * state TTL when there is one). */
+static int join_states(const sql_plan *j, sl_ctx *ctx, int left, sl_state **mine, sl_state **other) {
+  const sl_state_desc *dl = j->jstate ? &j->jstate[0] : &JOIN_LEFT, *dr = j->jstate ? &j->jstate[1] : &JOIN_RIGHT;
+  int rc = sl_state_get(ctx, left ? dl : dr, mine);
+  return rc ? rc : sl_state_get(ctx, left ? dr : dl, other);
+}
+
 static int regular_join_side(const sql_plan *j, sl_ctx *ctx, const sl_record *in, int left, sl_collector *out) {
   if (left ? key_has_null(j->in, j->lk, j->n_eq, in->value) : key_has_null(j->right, j->rk, j->n_eq, in->value))
     return 0;
   sl_state *mine, *other;
   int rc;
-  const sl_state_desc *dl = j->jstate ? &j->jstate[0] : &JOIN_LEFT, *dr = j->jstate ? &j->jstate[1] : &JOIN_RIGHT;
-  if ((rc = sl_state_get(ctx, left ? dl : dr, &mine)) || (rc = sl_state_get(ctx, left ? dr : dl, &other)))
-    return rc;
+  if ((rc = join_states(j, ctx, left, &mine, &other))) return rc;
   sl_list_iter it;
   if ((rc = sl_list_get(other, &it)) < 0) return rc;
   if (rc != SL_EMPTY) {
@@ -2701,9 +2707,7 @@ static int updating_join_side(const sql_plan *j, sl_ctx *ctx, const sl_record *i
   if (key_has_null(side, left ? j->lk : j->rk, j->n_eq, row)) return 0;
   sl_state *mine, *other;
   int rc;
-  const sl_state_desc *dl = j->jstate ? &j->jstate[0] : &JOIN_LEFT, *dr = j->jstate ? &j->jstate[1] : &JOIN_RIGHT;
-  if ((rc = sl_state_get(ctx, left ? dl : dr, &mine)) || (rc = sl_state_get(ctx, left ? dr : dl, &other)))
-    return rc;
+  if ((rc = join_states(j, ctx, left, &mine, &other))) return rc;
   sl_list_iter it;
   sl_bytes v;
   if (retract) { /* one equal row out of this side, or nothing to retract */
@@ -2771,9 +2775,7 @@ static int outer_join_side(const sql_plan *j, sl_ctx *ctx, const sl_record *in, 
     return me_outer ? pair_emit(j, ctx, SL__ROW_INSERT, pad_l, pad_r, in->ts, out) : 0;
   sl_state *mine, *other;
   int rc;
-  const sl_state_desc *dl = j->jstate ? &j->jstate[0] : &JOIN_LEFT, *dr = j->jstate ? &j->jstate[1] : &JOIN_RIGHT;
-  if ((rc = sl_state_get(ctx, left ? dl : dr, &mine)) || (rc = sl_state_get(ctx, left ? dr : dl, &other)))
-    return rc;
+  if ((rc = join_states(j, ctx, left, &mine, &other))) return rc;
   sl_list_iter it;
   if ((rc = sl_list_get(other, &it)) < 0) return rc;
   int matched = 0, flipped = 0;
