@@ -796,7 +796,7 @@ static void test_cache_coherence(void) {
   /* appends: concatenated, before and after a scan, over a put, a delete */
   const char *x = "x";
   for (int i = 0; i < 3; i++)
-    CHECK_EQ_INT(be->vt->append(be, 1, l, x, 1, sl__ck_hash(x, 1), "abc" + i, 1), 0);
+    CHECK_EQ_INT(be->vt->append(be, 1, l, x, 1, sl__ck_hash(x, 1), &"abc"[i], 1), 0);
   CHECK_EQ_STR(get_s(be, 1, l, "x"), "abc");
   CHECK_EQ_INT(be->vt->append(be, 1, l, x, 1, sl__ck_hash(x, 1), "d", 1), 0);
   CHECK_ITER(be, 1, l, "", "x=abcd");
@@ -913,7 +913,7 @@ static void test_cache_counters(void) {
       n += id;
       CHECK_EQ_INT(be->vt->put(be, id % 16, c, k, kl, sl__ck_hash(k, kl), &n, 8), 0);
       if (id % 100 == 0)
-        CHECK_EQ_INT(be->vt->append(be, id % 16, lst, k, kl, sl__ck_hash(k, kl), "ab" + (r & 1), 1), 0);
+        CHECK_EQ_INT(be->vt->append(be, id % 16, lst, k, kl, sl__ck_hash(k, kl), &"ab"[r & 1], 1), 0);
     }
   /* the last round's writes are (partly) only in the cache now */
   char dir[700];
