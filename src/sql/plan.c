@@ -1295,6 +1295,32 @@ static const sql_table *cdc_rows_of(const sql_plan *p) {
   return p->kind == SQL_P_SCAN && p->changelog ? p->table : NULL;
 }
 
+/* A CALC that only picks columns of the CALC below it becomes one CALC
+ * (the lower one's WHERE, its expressions in the upper one's order), as
+ * Flink merges Calcs: one row written instead of two.  Bottom-up over the
+ * whole plan (both sides of joins). */
+sql_plan *sl__sql_fuse(sql_ctx *c, sql_plan *p) {
+  if (!p) return p;
+  if (p->in) p->in = sl__sql_fuse(c, p->in);
+  if (p->right) p->right = sl__sql_fuse(c, p->right);
+  if (p->kind != SQL_P_CALC || p->where || !p->in || p->in->kind != SQL_P_CALC) return p;
+  const sql_plan *low = p->in;
+  for (int i = 0; i < p->n; i++) {
+    const sql_expr *e = p->proj[i];
+    if (e->op != SQL_E_COL || low->types[e->col].kind != p->types[i].kind ||
+        low->types[e->col].scale != p->types[i].scale)
+      return p;
+  }
+  sql_plan *f = new_plan(c, SQL_P_CALC, p->n);
+  if (!f) return p; /* not fused: the same rows */
+  *f = *p;
+  f->proj = sl__sql_alloc(c->arena, (size_t)(p->n ? p->n : 1) * sizeof *f->proj);
+  if (!f->proj) return p;
+  for (int i = 0; i < p->n; i++) f->proj[i] = low->proj[p->proj[i]->col];
+  f->in = low->in, f->where = low->where;
+  return f;
+}
+
 int sl__sql_plan_insert(sql_ctx *c, const cJSON *ins, sql_insert *out) {
   cJSON *rv = sl__sql_j(ins, "relation");
   const char *name = sl__sql_js(rv, "relname");

@@ -741,6 +741,7 @@ int sl_sql_execute(sl_env *env, const char *text) {
       if (!strcmp(kind, "InsertStmt")) rc = sl__sql_plan_insert(&c, q, &one);
       else rc = (one.plan = sl__sql_plan_select(&c, sl__sql_j(explain ? b : st, explain ? "query" : "stmt"))) ? 0 : -SL_EINVAL;
       if (rc) break;
+      one.plan = sl__sql_fuse(&c, one.plan);
       if (explain) {
         char *buf = NULL;
         size_t len = 0, cap = 0;

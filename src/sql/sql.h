@@ -297,6 +297,9 @@ int sl__sql_plan_insert(sql_ctx *c, const cJSON *ins, sql_insert *out);
 sql_plan *sl__sql_plan_select(sql_ctx *c, const cJSON *sel);
 /* A view's or subquery's columns need distinct names: 0 or sl__sql_error. */
 int sl__sql_unique_names(sql_ctx *c, const sql_plan *p, int loc);
+/* Merge each CALC that only picks columns of a CALC below it into that
+ * one (returns the plan; EXPLAIN and the job both see it). */
+sql_plan *sl__sql_fuse(sql_ctx *c, sql_plan *p);
 /* EXPLAIN text of the inserts (or of one query when sink is NULL). */
 void sl__sql_explain(const sql_insert *ins, int n, char **buf, size_t *len, size_t *cap);
 /* Mark the columns each scan's rows need (sql_plan.used); EXPLAIN and
