@@ -485,7 +485,8 @@ int sl_ctx_key(const sl_ctx *ctx, sl_bytes *key);
 
 /* Keyed process function with timers (Flink's KeyedProcessFunction):
  * fn gets records, on_timer gets timers of the current key, both may use
- * keyed state and emit.  `keyed` must come from sl_key_by. */
+ * keyed state and emit.  `keyed` must come from sl_key_by.  on_timer may
+ * be NULL for a function without timers (sl_timer_register then fails). */
 typedef int (*sl_timer_fn)(void *ud, sl_ctx *ctx, int64_t ts,
                            sl_time_domain domain, sl_collector *out);
 sl_stream *sl_keyed_process(sl_stream *keyed, sl_flat_map_fn fn,
@@ -495,7 +496,7 @@ sl_stream *sl_keyed_process(sl_stream *keyed, sl_flat_map_fn fn,
  * worker step): before using keyed state or timers for record i of the
  * run, bind them to its key with sl_ctx_run_key(ctx, i).  on_timer is
  * called per timer, after the records before the watermark were handed
- * over.  fn and on_timer are both required, as for sl_keyed_process.  For
+ * over.  fn is required; on_timer may be NULL, as for sl_keyed_process.  For
  * bindings whose per-call cost is high. */
 sl_stream *sl_keyed_process_batch(sl_stream *keyed, sl_batch_fn fn, sl_timer_fn on_timer,
                                   void *ud);

@@ -133,6 +133,26 @@ static void test_null_fn(void) {
   sl_env_free(env);
 }
 
+/* A keyed process function without on_timer runs; registering a timer in
+ * it fails (nothing would take the timer). */
+static int try_timer(void *ud, sl_ctx *ctx, const sl_record *in, sl_collector *out) {
+  int rc = sl_timer_register(ctx, SL_TIME_EVENT, 5);
+  return rc == -SL_ESTATE ? sl_emit(out, in) : sl_ctx_fail(ctx, "a timer was taken: %d", rc);
+}
+
+static int key_mod5(void *ud, sl_ctx *ctx, const sl_record *in, sl_record *out);
+
+static void test_keyed_process_without_on_timer(void) {
+  sl_env *env = sl_env_new();
+  sl_collect *c = sl_collect_new();
+  sl_stream *s = sl_key_by(sl_source_stream(env, sl_sequence_source(1, 10)), key_mod5, NULL);
+  CHECK_EQ_INT(sl_sink_to(sl_keyed_process(s, try_timer, NULL, NULL), sl_collect_sink(c)), 0);
+  CHECK_EQ_INT(sl_execute(env, "no-on-timer"), 0);
+  CHECK_EQ_INT(sl_collect_count(c), 10);
+  sl_collect_free(c);
+  sl_env_free(env);
+}
+
 /* ---- no held record passes a checkpoint barrier ------------------------------------
  * Two source subtasks emit 7 records per poll; a hash edge (batches held
  * up to the buffer timeout, so a batch carries records and then a barrier)
@@ -443,6 +463,7 @@ int main(void) {
   RUN(test_hash_p2);
   RUN(test_failure_names_operator_and_run);
   RUN(test_null_fn);
+  RUN(test_keyed_process_without_on_timer);
   RUN(test_no_held_record_passes_a_barrier);
   RUN(test_keyed_p1);
   RUN(test_keyed_p2);

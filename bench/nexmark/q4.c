@@ -92,11 +92,10 @@ static int on_result(void *ud, sl_ctx *ctx, const sl_record *in, sl_collector *o
   return emit_change(out, in->ts, found ? 2 : 0, &now);
 }
 
-static int no_timer(void *ud, sl_ctx *ctx, int64_t ts, sl_time_domain d, sl_collector *out) { return 0; }
 
 static sl_stream *table(sl_stream *results) {
   sl_stream *s = sl_key_by(results, result_category_key, NULL);
-  return sl_name(sl_keyed_process(s, on_result, no_timer, NULL), "q4-table");
+  return sl_name(sl_keyed_process(s, on_result, NULL, NULL), "q4-table");
 }
 
 const nx_query nx_query_q4 = {"q4", "average winning price per category over closed auctions",

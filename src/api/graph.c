@@ -315,7 +315,7 @@ sl_stream *sl__add_op_cfg(sl_stream *in, sl__op_kind kind, void *fn, void *fn2, 
   int needs_keyed =
       kind == SL__OP_KEYED_PROCESS || kind == SL__OP_KEYED_BATCH || kind == SL__OP_WINDOW;
   if (!in || (needs_keyed && !(in->op->keyed && in->part == SL__PART_HASH)) ||
-      ((kind == SL__OP_KEYED_PROCESS || kind == SL__OP_KEYED_BATCH) && (!fn || !fn2))) {
+      ((kind == SL__OP_KEYED_PROCESS || kind == SL__OP_KEYED_BATCH) && !fn)) {
     if (in) {
       in->env->broken = 1;
       env_err(in->env, "%s: %s", sl__op_kind_name(kind),

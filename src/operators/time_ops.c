@@ -36,14 +36,19 @@ int sl_ctx_key(const sl_ctx *ctx, sl_bytes *key) {
 }
 
 static int no_timers(sl_ctx *ctx) {
-  return sl_ctx_fail(ctx, "timers need a keyed process function (sl_keyed_process) "
-                          "or a window"),
+  return sl_ctx_fail(ctx, "timers need a keyed process function (sl_keyed_process) with an on_timer "
+                          "function, or a window"),
          -SL_ESTATE;
 }
 
 int sl_timer_register(sl_ctx *ctx, sl_time_domain domain, int64_t ts) {
   if (!ctx) return -SL_EINVAL;
-  if (!ctx->inst->timers) return no_timers(ctx);
+  /* a keyed process function without on_timer has the timer service (its
+   * watermark and checkpoint paths are the same) but takes no timer */
+  const sl__op *op = ctx->inst->op;
+  if (!ctx->inst->timers ||
+      ((op->kind == SL__OP_KEYED_PROCESS || op->kind == SL__OP_KEYED_BATCH) && !op->fn2))
+    return no_timers(ctx);
   return sl__timer_add(ctx->inst->timers, domain, ts, NULL, 0);
 }
 

@@ -2524,7 +2524,6 @@ static int group_update(void *ud, sl_ctx *ctx, const sl_record *in, sl_collector
   return sl_emit(out, &b);
 }
 
-static int no_timer(void *ud, sl_ctx *ctx, int64_t ts, sl_time_domain d, sl_collector *out) { return 0; }
 
 /* floor(a / b) * b for b > 0 */
 static int64_t floor_to(int64_t a, int64_t b) {
@@ -3078,7 +3077,7 @@ static sl_stream *build_plan(sql_ctx *c, const sql_plan *p) {
   }
   if (p->kind == SQL_P_GROUPAGG) {
     sl_stream *keyed = sl_key_by(build_plan(c, p->in), win_key, (void *)p);
-    return sl_name(sl_keyed_process(keyed, group_update, no_timer, (void *)p), "group aggregate");
+    return sl_name(sl_keyed_process(keyed, group_update, NULL, (void *)p), "group aggregate");
   }
   if (p->kind == SQL_P_WINAGG) {
     sl_stream *in = build_plan(c, p->in);
@@ -3278,7 +3277,7 @@ int sl__sql_build(sql_ctx *c, const sql_insert *ins, int n) {
     /* every change of a key to one writer, in order (upsert-kafka: inserts too) */
     if ((ins[i].plan->changelog || upsert) && t && t->n_pk) s = sl_key_by(s, upsert ? upsert_key : sink_key, su);
     if (needs_materializer(ins[i].plan, t))
-      s = sl_name(sl_keyed_process(s, materialize, no_timer, su), "upsert materializer");
+      s = sl_name(sl_keyed_process(s, materialize, NULL, su), "upsert materializer");
     char name[192];
     snprintf(name, sizeof name, "encode: %s", t ? t->name : "print");
     if (upsert)
