@@ -630,6 +630,14 @@ static sql_expr *interval(sql_ctx *c, const char *s, const cJSON *tn_, int loc) 
   return e;
 }
 
+int sl__sql_agg_fn(const char *name) {
+  static const char *const names[] = {[SQL_AGG_COUNT] = "count", [SQL_AGG_SUM] = "sum",
+                                      [SQL_AGG_MIN] = "min", [SQL_AGG_MAX] = "max", [SQL_AGG_AVG] = "avg"};
+  for (int i = SQL_AGG_COUNT; name && i <= SQL_AGG_AVG; i++)
+    if (!strcasecmp(name, names[i])) return i;
+  return -1;
+}
+
 static sql_expr *func(sql_ctx *c, const cJSON *b, const sql_scope *sc, int loc) {
   const char *name = sl__sql_last_name(sl__sql_j(b, "funcname"));
   cJSON *args = sl__sql_j(b, "args"), *a;
@@ -637,15 +645,13 @@ static sql_expr *func(sql_ctx *c, const cJSON *b, const sql_scope *sc, int loc) 
   char lname[64];
   snprintf(lname, sizeof lname, "%.40s", name ? name : "");
   for (char *p = lname; *p; p++) *p = (char)tolower((unsigned char)*p);
-  static const char *const aggs[] = {"count", "sum", "min", "max", "avg"};
-  for (size_t i = 0; i < 5; i++)
-    if (!strcmp(lname, aggs[i]) && sc->agg) return sc->agg(c, sc, b, loc, lname);
-  for (size_t i = 0; i < 5; i++)
-    if (!strcmp(lname, aggs[i]))
-      return sl__sql_error(c, loc,
-                       "aggregate %s() is not allowed here (an aggregate belongs in the SELECT list or "
-                       "HAVING, not in WHERE, ON, GROUP BY or another aggregate)",
-                       aggs[i]), NULL;
+  if (sl__sql_agg_fn(lname) >= 0) {
+    if (sc->agg) return sc->agg(c, sc, b, loc, lname);
+    return sl__sql_error(c, loc,
+                         "aggregate %s() is not allowed here (an aggregate belongs in the SELECT list or "
+                         "HAVING, not in WHERE, ON, GROUP BY or another aggregate)",
+                         lname), NULL;
+  }
   if (!strcmp(lname, "tumble") || !strcmp(lname, "hop") || !strcmp(lname, "session"))
     return sl__sql_error(c, loc, "%s() is a window table function: it belongs in FROM", lname), NULL;
   if (sl__sql_j(b, "over")) return sl__sql_error(c, loc, "window functions (OVER) are not built yet"), NULL;

@@ -559,10 +559,7 @@ typedef struct win_ctx {
 static sql_expr *on_agg(sql_ctx *c, const sql_scope *sc, const cJSON *call, int loc, const char *fn) {
   win_ctx *wc = sc->agg_ud;
   sql_plan *w = wc->w;
-  static const char *const names[] = {"count", "count", "sum", "min", "max", "avg"};
-  int f = -1;
-  for (int i = 1; i < 6; i++)
-    if (!strcmp(fn, names[i])) f = i;
+  int f = sl__sql_agg_fn(fn);
   cJSON *args = sl__sql_j(call, "args");
   int star = cJSON_IsTrue(sl__sql_j(call, "agg_star"));
   int distinct = cJSON_IsTrue(sl__sql_j(call, "agg_distinct"));
@@ -976,13 +973,9 @@ int sl__sql_unique_names(sql_ctx *c, const sql_plan *p, int loc) {
 
 /* An aggregate call (not OVER, not inside a subquery) in the tree. */
 static int has_agg(const cJSON *n) {
-  static const char *const aggs[] = {"count", "sum", "min", "max", "avg"};
   const cJSON *x, *fc = cJSON_IsObject(n) ? sl__sql_j(n, "FuncCall") : NULL;
-  if (fc && !sl__sql_j(fc, "over")) {
-    const char *fn = sl__sql_last_name(sl__sql_j(fc, "funcname"));
-    for (int i = 0; fn && i < 5; i++)
-      if (!strcasecmp(fn, aggs[i])) return 1;
-  }
+  if (fc && !sl__sql_j(fc, "over") && sl__sql_agg_fn(sl__sql_last_name(sl__sql_j(fc, "funcname"))) >= 0)
+    return 1;
   if (cJSON_IsObject(n) && sl__sql_j(n, "SubLink")) return 0;
   cJSON_ArrayForEach(x, n) if (has_agg(x)) return 1;
   return 0;

@@ -210,6 +210,9 @@ enum { SQL_P_SCAN = 1, SQL_P_CALC, SQL_P_WINAGG, SQL_P_WINASSIGN, SQL_P_TOPN, SQ
 
 /* One aggregate of a GROUP BY (windowed or not). */
 enum { SQL_AGG_COUNT_STAR, SQL_AGG_COUNT, SQL_AGG_SUM, SQL_AGG_MIN, SQL_AGG_MAX, SQL_AGG_AVG };
+/* The aggregate function of this name (any case): SQL_AGG_COUNT .. AVG,
+ * or -1 (not an aggregate). */
+int sl__sql_agg_fn(const char *name);
 typedef struct sql_agg {
   int fn;                /* SQL_AGG_* */
   int arg;               /* its argument: a column of the window's input row (-1: COUNT(*)) */
