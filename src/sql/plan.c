@@ -363,7 +363,9 @@ static sql_plan *plan_join(sql_ctx *c, const cJSON *b, const char **rel) {
               : !strcmp(jt, "JOIN_RIGHT")      ? SQL_OUTER_RIGHT
               : !strcmp(jt, "JOIN_FULL")       ? SQL_OUTER_LEFT | SQL_OUTER_RIGHT
                                                : -1;
-  if (outer < 0) return sl__sql_error(c, sl__sql_jloc(rarg), "this kind of join is not built"), NULL;
+  if (outer < 0)
+    return sl__sql_error(c, sl__sql_jloc(rarg), "%s is not built (joins: [INNER] JOIN, LEFT, RIGHT or FULL "
+                                                "[OUTER] JOIN ... ON)", jt), NULL;
   const cJSON *quals = sl__sql_j(b, "quals");
   if (!quals || sl__sql_j(b, "usingClause") || cJSON_IsTrue(sl__sql_j(b, "isNatural")))
     return sl__sql_error(c, sl__sql_jloc(rarg), "a join needs ON with an equality of the two sides "
@@ -2369,7 +2371,9 @@ static int group_result(const sql_plan *g, sl_ctx *ctx, const uint8_t *acc, int 
   if (!vals) return -SL_ENOMEM;
   for (int k = 0; k < g->n_keys; k++) sl__row_get(key.data, g->n_keys, g->in->types, k, &vals[k]);
   int bad = agg_values(g, acc + GROUP_ROWS, NULL, &vals[g->n_keys]);
-  if (bad) return sl_ctx_fail(ctx, "GROUP BY: SUM out of range for %s", sum_type(g, bad));
+  if (bad)
+    return sl_ctx_fail(ctx, "GROUP BY: a group's SUM does not fit %s (sum a DECIMAL or DOUBLE: CAST the "
+                            "argument)", sum_type(g, bad));
   size_t sz = sl__row_size(g->types, vals, g->n);
   uint8_t *row = sl_ctx_scratch(ctx, sz + 1);
   if (!row) return -SL_ENOMEM;
@@ -2483,7 +2487,8 @@ static int group_update(void *ud, sl_ctx *ctx, const sl_record *in, sl_collector
   int64_t rows = 0, prev_rows;
   if (rc == 0) {
     if (v.len != asz)
-      return sl_ctx_fail(ctx, "GROUP BY: the state of a group is %u bytes, not %zu (not this query's state)",
+      return sl_ctx_fail(ctx, "GROUP BY: the state of a group is %u bytes, not %zu: it is not this query's "
+                              "(restore from a checkpoint of this query, or start without --restore)",
                          v.len, asz);
     memcpy(acc, v.data, asz);
     memcpy(&rows, acc, GROUP_ROWS);
@@ -2779,7 +2784,9 @@ static int outer_match(const sql_plan *j, sl_ctx *ctx, const void *a, const void
   if (rc) return rc;
   sql_eval ev = {o.value, j->n, j->types, scratch, ctx, {0}};
   sl__val v;
-  if (sl__sql_eval_expr(j->jcond, &ev, &v)) return sl_ctx_fail(ctx, "join condition: %s", ev.err);
+  if (sl__sql_eval_expr(j->jcond, &ev, &v))
+    return sl_ctx_fail(ctx, "outer join: ON failed on a pair of rows with equal keys: %s (ON is evaluated "
+                            "per pair; guard it, e.g. with CASE or NULLIF)", ev.err);
   *match = !v.null && v.u.i;
   return 0;
 }
@@ -2802,7 +2809,9 @@ static int outer_join_side(const sql_plan *j, sl_ctx *ctx, const sl_record *in, 
   if (rc != SL_EMPTY) {
     sl_bytes v;
     while (sl_list_next(&it, &v) == 1) {
-      if (!v.len) return sl_ctx_fail(ctx, "join state: an empty entry");
+      if (!v.len)
+        return sl_ctx_fail(ctx, "outer join: a kept row without its matched flag: the state is not this "
+                                "query's (restore from a checkpoint of this query, or start without --restore)");
       const uint8_t *orow = (const uint8_t *)v.data + 1;
       const void *a = left ? row : orow, *b = left ? orow : row;
       int m;
