@@ -44,8 +44,10 @@
  * an old row, and the first such change fails the job with the ALTER
  * TABLE to run (no row with made-up values is emitted).  GROUP BY over it
  * retracts; a SELECT of it into a postgres table with PRIMARY KEY
- * replicates it (upserts, and deletes: an update's -U too is a delete of
- * its key, so an update of the key moves the row); an inner join of it
+ * replicates it (upserts and deletes; declare the CDC table's PRIMARY KEY
+ * too: keyed by it, an update's -U is a delete of its key, so an update of
+ * the key moves the row; keyed otherwise, the upsert materializer keeps
+ * the rows per sink key); an inner join of it
  * retracts its pairs; filesystem and kafka tables, windows (TUMBLE, HOP,
  * SESSION), outer joins and Top-N over it are refused.  Its snapshot is
  * read in one split (one reader emits the snapshot, then the stream: in

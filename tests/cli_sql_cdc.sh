@@ -52,7 +52,7 @@ cat >"$TMP/job.sql" <<SQL
 CREATE TABLE src (id INT, k VARCHAR, v BIGINT) WITH (connector = 'postgres', url = '$PG_URI',
   'table-name' = 'src', 'scan.mode' = 'cdc', 'slot.name' = 'agg_slot');
 -- a second read of the table: a slot of its own
-CREATE TABLE src2 (id INT, k VARCHAR, v BIGINT) WITH (connector = 'postgres', url = '$PG_URI',
+CREATE TABLE src2 (id INT, k VARCHAR, v BIGINT, PRIMARY KEY (id) NOT ENFORCED) WITH (connector = 'postgres', url = '$PG_URI',
   'table-name' = 'src', 'scan.mode' = 'cdc', 'slot.name' = 'cp_slot');
 CREATE TABLE agg (k VARCHAR, n BIGINT, s BIGINT, PRIMARY KEY (k) NOT ENFORCED)
   WITH (connector = 'postgres', url = '$PG_URI', 'table-name' = 'agg');

@@ -1360,9 +1360,26 @@ static void upsert_kafka(void) {
  * over it, append-only sinks, more than one snapshot split and a second
  * read of one replication slot are refused (nothing here connects: the
  * runs are cli_sql_cdc.sh's). */
-#define CDC_SRC "CREATE TABLE src (id INT, k VARCHAR, v BIGINT, ts TIMESTAMP) WITH (connector = 'postgres', " \
+#define CDC_SRC "CREATE TABLE src (id INT, k VARCHAR, v BIGINT, ts TIMESTAMP, PRIMARY KEY (id) NOT ENFORCED) " \
+                "WITH (connector = 'postgres', " \
                 "url = 'postgresql://x/y', 'table-name' = 'src', 'scan.mode' = 'cdc', " \
                 "watermark = 'ts - INTERVAL ''1'' SECOND');\n"
+/* A CDC table's rows into an upsert sink keyed otherwise than by the
+ * table's PRIMARY KEY (a key several source rows share, which their
+ * updates change): the upsert materializer keeps the rows per sink key. */
+static void cdc_into_another_key(void) {
+  char out[4096] = "";
+  sl_env *env = env_p(1);
+  sl_sql_set_output(env, capture, out);
+  CHECK_EQ_INT(sl_sql_execute(env, CDC_SRC
+                              "CREATE TABLE byk (k VARCHAR, v BIGINT, PRIMARY KEY (k) NOT ENFORCED) WITH "
+                              "(connector = 'postgres', url = 'postgresql://x/y', 'table-name' = 'byk');\n"
+                              "EXPLAIN INSERT INTO byk SELECT k, v FROM src;"), 0);
+  CHECK_CONTAINS(out, "  upsert materializer: the rows now in the result per primary key");
+  CHECK(!strstr(out, "-U as -D"));
+  sl_env_free(env);
+}
+
 static void cdc_changelog(void) {
   char out[4096] = "";
   sl_env *env = env_p(1);
@@ -1482,5 +1499,6 @@ int main(void) {
   RUN(changelog_errors);
   RUN(upsert_kafka);
   RUN(cdc_changelog);
+  RUN(cdc_into_another_key);
   TEST_MAIN_END();
 }

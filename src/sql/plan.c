@@ -1458,20 +1458,21 @@ static sl_option *conn_opts(sql_ctx *c, const sql_table *t, size_t *n, int sink,
 
 static int calc_is_identity(const sql_plan *p);
 
-/* The plan's changelog is a CDC table's rows, only projected and filtered
- * (no aggregate or join between): an update's -U and +U may then differ in
- * the sink's primary key (an UPDATE of the key, or a sink keyed
- * otherwise), so a postgres sink gets the -U as a -D of its key (the +U
- * after it upserts the new row; one DELETE more per update).  Both come
- * from the one reader of the table, in order, and each reaches its key's
- * sink subtask on one channel: the delete of a key is never overtaken by
- * a later upsert of it.  (Not so after a join or GROUP BY: the -U and +U
- * of one sink key may come from two subtasks, in either order -- there the
- * sink skips the -U, as Flink's upsert sink does; a GROUP BY's share the
- * group's key.) */
-static int updates_change_keys(const sql_plan *p) { return cdc_rows_of(p) != NULL; }
-
 static int needs_materializer(const sql_plan *p, const sql_table *t);
+static int updates_by_key(const sql_plan *p, const sql_table *t);
+
+/* The plan's changelog is a CDC table's rows, only projected and filtered,
+ * into an upsert sink keyed by the table's declared PRIMARY KEY (so no
+ * materializer): an UPDATE of the key gives a -U and a +U of two keys, so
+ * the sink takes the -U as a -D of the old key (the +U upserts the new
+ * row; one DELETE more per update).  Both come from the one reader of the
+ * table, in order, and each reaches its key's sink subtask on one channel:
+ * the delete of a key is never overtaken by a later upsert of it.  Keyed
+ * otherwise, the materializer keeps the rows per sink key instead. */
+static int updates_change_keys(const sql_plan *p, const sql_table *t) {
+  return t && t->n_pk && cdc_rows_of(p) && updates_by_key(p, t);
+}
+
 
 static void explain_plan(const sql_plan *p, int depth, char **buf, size_t *len, size_t *cap) {
   char tmp[1024];
@@ -1608,7 +1609,7 @@ void sl__sql_explain(const sql_insert *ins, int n, char **buf, size_t *len, size
                         t->key_format == SQL_FMT_JSON ? "json" : "csv", t->format == SQL_FMT_JSON ? "json" : "csv");
       } else if (t->connector != SQL_CONN_BLACKHOLE)
         sl__sql_appendf(buf, len, cap, "  encode: %s (row -> %s)\n", t->name,
-                  t->connector == SQL_CONN_POSTGRES && cl && updates_change_keys(ins[i].plan)
+                  t->connector == SQL_CONN_POSTGRES && cl && updates_change_keys(ins[i].plan, t)
                       ? "the change kind and csv: upserted and deleted by the primary key, -U as -D (an "
                         "update may change the key)"
                   : t->connector == SQL_CONN_POSTGRES && cl ? "the change kind and csv: upserted and deleted by "
@@ -2016,9 +2017,10 @@ static int upsert_encode(void *ud, sl_ctx *ctx, const sl_record *in, sl_collecto
 
 /* ---- the upsert sinks' materializer ------------------------------------------- */
 
-/* Does p's changelog update by the sink's primary key: a GROUP BY whose
- * group columns are exactly the key, through CALCs that pass them on?
- * Then the changes of one key come from one place, in order. */
+/* Does p's changelog update by the sink's primary key, passed on by
+ * CALCs: a GROUP BY whose group columns are exactly the key, or a CDC
+ * table's own rows whose declared PRIMARY KEY is exactly the key?  Then
+ * the changes of one key come from one place, in order. */
 static int updates_by_key(const sql_plan *p, const sql_table *t) {
   int cols[64], n = t->n_pk;
   if (n > 64) return 0;
@@ -2029,9 +2031,12 @@ static int updates_by_key(const sql_plan *p, const sql_table *t) {
       if (e->op != SQL_E_COL) return 0;
       cols[k] = e->col;
     }
-  if (p->kind != SQL_P_GROUPAGG || n != p->n_keys) return 0;
+  int m = p->kind == SQL_P_GROUPAGG ? p->n_keys : p->kind == SQL_P_SCAN && p->changelog ? p->table->n_pk : -1;
+  if (n != m) return 0;
   for (int k = 0; k < n; k++) {
-    if (cols[k] >= p->n_keys) return 0;
+    int in_key = 0;
+    for (int q = 0; q < m && !in_key; q++) in_key = cols[k] == (p->kind == SQL_P_GROUPAGG ? q : p->table->pk[q]);
+    if (!in_key) return 0;
     for (int q = 0; q < k; q++)
       if (cols[q] == cols[k]) return 0;
   }
@@ -2039,12 +2044,10 @@ static int updates_by_key(const sql_plan *p, const sql_table *t) {
 }
 
 /* Needs the sink an upsert materializer (below)?  Not when the changes
- * come by its key, nor for a CDC table's own rows (one reader, in order:
- * their -U goes as a delete, updates_change_keys). */
+ * come by its key. */
 static int needs_materializer(const sql_plan *p, const sql_table *t) {
   return p->changelog && t && t->n_pk &&
-         (t->connector == SQL_CONN_POSTGRES || t->connector == SQL_CONN_UPSERT_KAFKA) && !updates_by_key(p, t) &&
-         !updates_change_keys(p);
+         (t->connector == SQL_CONN_POSTGRES || t->connector == SQL_CONN_UPSERT_KAFKA) && !updates_by_key(p, t);
 }
 
 /* Flink's SinkUpsertMaterializer, before an upsert sink (postgres,
@@ -3275,7 +3278,7 @@ int sl__sql_build(sql_ctx *c, const sql_insert *ins, int n) {
       if (!su->ktypes || !su->knames) return sl__sql_oom(c);
       for (int k = 0; k < t->n_pk; k++) su->ktypes[k] = t->types[t->pk[k]], su->knames[k] = t->names[t->pk[k]];
     }
-    su->before_as_delete = t && (t->connector == SQL_CONN_POSTGRES || upsert) && updates_change_keys(ins[i].plan);
+    su->before_as_delete = t && (t->connector == SQL_CONN_POSTGRES || upsert) && updates_change_keys(ins[i].plan, t);
     /* every change of a key to one writer, in order (upsert-kafka: inserts too) */
     if ((ins[i].plan->changelog || upsert) && t && t->n_pk) s = sl_key_by(s, upsert ? upsert_key : sink_key, su);
     if (needs_materializer(ins[i].plan, t))
