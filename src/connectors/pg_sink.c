@@ -104,7 +104,7 @@ typedef struct pg_writer {
   int64_t rows;     /* buffered */
   int64_t first_ms; /* when the first buffered row came */
   int in_txn;
-  int64_t commit_due; /* the newest completed checkpoint whose commits wait (rule 7) */
+  int64_t commit_due; /* the newest completed checkpoint whose commits wait (rule 7); 0: none */
   int64_t *pending; /* prepared, not yet committed: checkpoint ids */
   int n_pending, cap_pending;
   pg_field *f;
@@ -646,7 +646,11 @@ static int sink_precommit(void *writer, sl_ctx *ctx, int64_t id, uint8_t *buf, s
     }
     w->pending[w->n_pending++] = id;
   }
-  if (w->commit_due && (rc = commit_through(w, ctx, w->commit_due))) return rc; /* rule 7 */
+  if (w->commit_due) { /* rule 7: the commits that waited for this PREPARE */
+    int64_t due = w->commit_due;
+    w->commit_due = 0;
+    if ((rc = commit_through(w, ctx, due))) return rc;
+  }
   /* blob: magic, u32 count, then u16 length + name per prepared one */
   size_t at = 8;
   if (cap < at) return sl_ctx_error(ctx, -SL_EINVAL, "checkpoint blob too small");
