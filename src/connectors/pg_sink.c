@@ -524,6 +524,13 @@ static int due(const pg_writer *w, sl_ctx *ctx) {
   return w->rows && !w->twopc && sl__conn_ms(ctx) - w->first_ms >= w->s->o.interval_ms;
 }
 
+/* A record this table cannot take: a bad record named by the table. */
+static int bad_row(const pg_writer *w, sl_ctx *ctx, const sl_record *rec, const char *reason) {
+  char where[300];
+  sl__fmt(where, sizeof where, "PostgreSQL table '%s'", w->s->o.table);
+  return sl_ctx_bad_record(ctx, where, reason, rec);
+}
+
 static int sink_write(void *writer, sl_ctx *ctx, const sl_record *rec) {
   pg_writer *w = writer;
   pg_sink *s = w->s;
@@ -545,22 +552,20 @@ static int sink_write(void *writer, sl_ctx *ctx, const sl_record *rec) {
     k = split(v, n, s->o.delim, w->f, w->n_cols);
   }
   if (k != w->n_cols) {
-    char where[300], reason[200];
-    sl__fmt(where, sizeof where, "PostgreSQL table '%s'", s->o.table);
+    char reason[200];
     if (k < 0) sl__fmt(reason, sizeof reason, "unbalanced double quotes");
     else
       sl__fmt(reason, sizeof reason, "%s fields for the table's %d columns",
               k > w->n_cols ? "more" : "fewer", w->n_cols);
-    return sl_ctx_bad_record(ctx, where, reason, rec);
+    return bad_row(w, ctx, rec, reason);
   }
-  if (memchr(v, 0, n)) return sl_ctx_bad_record(ctx, "PostgreSQL table", "a NUL byte", rec);
+  if (memchr(v, 0, n)) return bad_row(w, ctx, rec, "a NUL byte");
   int rc = 0;
   if (kind == 'D') { /* DELETE FROM t WHERE k1 = E'..' AND ...; */
     for (int i = 0; i < w->n_pk && w->n_cols > 1; i++) {
       const pg_field *f = &w->f[w->pk_col[i]];
       if (!f->len && !f->quoted)
-        return sl_ctx_bad_record(ctx, "PostgreSQL table", "a -D row whose primary-key field is "
-                                 "empty (NULL)", rec);
+        return bad_row(w, ctx, rec, "a -D row whose primary-key field is empty (NULL): nothing to delete by");
     }
     if (!w->rows) w->first_ms = sl__conn_ms(ctx);
     for (int i = 0; !rc && i < w->n_pk; i++) {
