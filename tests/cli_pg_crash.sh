@@ -94,6 +94,12 @@ check "crash-free table = CSV" cmp -s "$TMP/clean.sorted" "$TMP/ref.sorted"
 RUN=(run window-agg --input "$TMP/in.csv" "${WIN[@]}" --checkpoint-dir "$TMP/ck1"
   --checkpoint-interval 50ms --restore latest)
 LOG="$TMP/sink.log"
+# each batch of 100 rows sent sleeps 5 ms (a slow server): a run's progress
+# is bounded by the time it lives, not by how fast this machine is, so the
+# runs killed after KMIN + a random time below T/KDIV (T: the crash-free
+# run, without the delay) are caught mid-way and the job cannot finish
+# before its kills however fast the machine
+export SLUICE_FAULT_DELAY=pg-write:5
 FAULTS=1 KMIN=60 KDIV=8
 ok=0
 for attempt in 1 2 3 4 5; do
@@ -122,6 +128,7 @@ check "sink: no prepared transaction left" test "$(prepared)" = 0
 PSQL -F, -c "SELECT $COLS FROM wa" | LC_ALL=C sort >"$TMP/wa2.sorted"
 check "sink: a finished job restored again adds nothing" cmp -s "$TMP/wa2.sorted" "$TMP/ref.sorted"
 
+unset SLUICE_FAULT_DELAY
 # ---- 2. the snapshot source ---------------------------------------------------
 PSQL -c "CREATE TABLE src (ts bigint PRIMARY KEY, key text, value numeric)" \
   -c "\\copy src FROM '$TMP/in.csv' CSV"

@@ -42,7 +42,8 @@
  *      name already committed -- SQLSTATE 42704 -- is fine: a repeat after
  *      a crash).  The fault point "pg-commit" sits between PREPARE and
  *      COMMIT PREPARED, "pg-recover" before each COMMIT PREPARED of recover
- *      (tests kill the process there).
+ *      (tests kill the process there); SLUICE_FAULT_DELAY=pg-write:MS
+ *      slows each batch sent (a slow server).
  *   3. While a prepared transaction of an upsert table waits for its
  *      commit, full batches stay buffered: the next transaction's upsert
  *      (or changelog delete) of a key the prepared one holds would wait
@@ -399,6 +400,7 @@ static const char *batch_kind(const pg_writer *w) {
 static int send_rows(pg_writer *w, sl_ctx *ctx) {
   pg_sink *s = w->s;
   if (!w->rows) return 0;
+  sl__fault_delay("pg-write"); /* (test builds: a slow server, so crash tests catch runs mid-way) */
   int rc;
   PGresult *bad;
   if (w->twopc) {
