@@ -4,7 +4,7 @@
 #   1. sink: `sluice run window-agg` from a CSV file into a table (two-phase
 #      commit; checkpoints every 50 ms) is killed with SIGKILL at random
 #      moments and by fault injection between PREPARE TRANSACTION and
-#      COMMIT PREPARED (SLUICE_FAULT=pg-commit:K: afterwards a prepared
+#      COMMIT PREPARED (SLUICE_FAULT=pg-commit:1: afterwards a prepared
 #      transaction must be waiting) and in recover's commits (pg-recover:1),
 #      restored with `--restore latest` at a
 #      random parallelism (1-3) each time; when it finally runs to the end
@@ -40,16 +40,22 @@ prepared() { PSQL -c "SELECT count(*) FROM pg_prepared_xacts"; }
 COLS="window_start, window_end, key, count, sum, min, max"
 
 # kill_loop OUT...: runs "$SLUICE" "${RUN[@]}" --parallelism P OUT... KILLS
-# times, killing each (SIGKILL after KMIN ms + a random time below T/KDIV, or, one run
-# in three when FAULTS=1, at fault point pg-commit:K); 0, or 1 when a run
+# times, killing each (SIGKILL after KMIN ms + a random time below T/KDIV, or,
+# when FAULTS=1, at fault point pg-commit:1 one run in three and at pg-recover:1
+# in the run after it); 0, or 1 when a run
 # failed or the job finished too soon (rc 0)
 kill_loop() {
   kills=0 runs=0 faults=0 waiting=0 recovers=0
   while [ $kills -lt "$KILLS" ]; do
     runs=$((runs + 1))
     local p=$((1 + RANDOM % 3)) fault= ms=$((KMIN + RANDOM % (T / KDIV + 1)))
-    if [ "$FAULTS" = 1 ] && [ $((runs % 3)) = 0 ]; then fault=pg-commit:$((1 + RANDOM % 3)) ms=$((T0 * 3)); fi
-    if [ "$FAULTS" = 1 ] && [ $((runs % 5)) = 4 ]; then fault=pg-recover:1 ms=$((T0 * 3)); fi
+    # a commit-fault run lives until its first COMMIT PREPARED however slow
+    # the checkpoints (60 s at most: then a plain kill); it leaves a prepared
+    # transaction, so the next run's recover commits one and its fault point
+    # is reached at start-up, within the crash-free run's time
+    if [ "$FAULTS" = 1 ] && [ $((runs % 3)) = 0 ]; then fault=pg-commit:1 ms=60000; fi
+    if [ "$FAULTS" = 1 ] && [ $((runs % 3)) = 1 ] && [ $runs -gt 1 ]; then fault=pg-recover:1 ms=$T0; fi
+    local from=$(($(wc -c <"$LOG") + 1)) # (this run's lines: tail -c +$from)
     {
       SLUICE_FAULT=$fault "$SLUICE" "${RUN[@]}" --parallelism $p "$@" >/dev/null 2>>"$LOG" &
       local pid=$! i
@@ -60,11 +66,11 @@ kill_loop() {
     local rc=$?
     if [ $rc -eq 137 ]; then
       kills=$((kills + 1))
-      if [ -n "$fault" ] && tail -3 "$LOG" | grep -q "killed by fault injection (pg-commit"; then
+      if [ -n "$fault" ] && tail -c +$from "$LOG" | grep -q "killed by fault injection (pg-commit"; then
         faults=$((faults + 1))
         [ "$(prepared)" -gt 0 ] && waiting=$((waiting + 1))
       fi
-      if [ -n "$fault" ] && tail -3 "$LOG" | grep -q "killed by fault injection (pg-recover"; then
+      if [ -n "$fault" ] && tail -c +$from "$LOG" | grep -q "killed by fault injection (pg-recover"; then
         recovers=$((recovers + 1))
       fi
     elif [ $rc -eq 0 ]; then
@@ -117,6 +123,7 @@ echo "  sink: $kills kills in $runs runs, $faults between PREPARE and COMMIT PRE
   "$(grep -c 'restored checkpoint' "$LOG") restores"
 check "sink: a kill between PREPARE and COMMIT PREPARED" test "$faults" -ge 1
 check "sink: each left a prepared transaction behind" test "$waiting" -eq "$faults"
+check "sink: a kill in recover's commits" test "$recovers" -ge 1
 "$SLUICE" "${RUN[@]}" --parallelism 2 --output "$URI" >/dev/null 2>>"$LOG"
 check "sink: the last run" test $? -eq 0
 [ $fails -eq 0 ] || grep -v INFO "$LOG" | tail -5 >&2
