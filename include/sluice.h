@@ -986,9 +986,11 @@ int sl_kafka_source_set_watermarks(sl_source *src, const sl_watermark_strategy *
  *                                snapshot by (min..max in scan.partition.num
  *                                ranges; NULLs go to the first)
  *   scan.partition.num           source: the number of splits (default
- *                                max(8, parallelism)); a restore of a
- *                                snapshot read needs the same number (a cdc
- *                                read does not)
+ *                                max(8, parallelism); cdc: 1, so each row's
+ *                                snapshot image comes before its changes --
+ *                                more read in parallel but lose that order,
+ *                                with a warning); a restore of a snapshot
+ *                                read needs the same number (cdc does not)
  *   scan.fetch-size              source: rows per FETCH (default 1000)
  *   scan.mode                    snapshot (default, bounded) or cdc (the
  *                                snapshot, then the table's changes through

@@ -156,6 +156,9 @@ changes 701 701
 want=$(wc -l <"$TMP/ev.ref")
 check "ev: every change committed" wait_for 60 lines_ge "$TMP/ev_out" "$want"
 check "ev: restored from a checkpoint" contains "$TMP/ev2.log" "restored checkpoint"
+check "ev: several snapshot splits with cdc are warned of" contains "$TMP/ev2.log" \
+  "scan.partition.num=5 with scan.mode=cdc: the snapshot is read by several subtasks"
+check "ev: one split by default, no warning" test -z "$(grep -F "scan.partition.num" "$TMP/ev1.log")"
 check "ev: the slot covers the last transaction" wait_for 30 covers ev_slot "$pre"
 sleep 0.5 # (a duplicate would come now)
 kill -TERM $job
@@ -189,8 +192,9 @@ RUNM=(run upper --input "$MSU" --output "$TMP/ms_out/" --checkpoint-dir "$TMP/ck
 SLUICE_FAULT=pg-fetch:200 SLUICE_FAULT_DELAY=pg-fetch:10 "$SLUICE" "${RUNM[@]}" -p 2 \
   >/dev/null 2>"$TMP/ms1.log"
 check "snapshot killed: by the fault point" test $? -eq 137
+# (one snapshot split, cdc's default: subtask 1 reads it, then the stream)
 check "snapshot killed: checkpoints declined meanwhile" grep -Eq \
-  "source '[^']*' \(subtask [12]/2\) declined checkpoint [0-9]+: snapshot still being read" "$TMP/ms1.log"
+  "source '[^']*' \(subtask 1/2\) declined checkpoint [0-9]+: snapshot still being read \(split 1 of 1\)" "$TMP/ms1.log"
 check "snapshot killed: none completed" test -z "$(ls "$TMP"/ckm/chk-*/_metadata 2>/dev/null)"
 check "snapshot killed: nothing committed" test -z "$(ls "$TMP"/ms_out/part-* 2>/dev/null)"
 # changes while it is down (in the new snapshot)

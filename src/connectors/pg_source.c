@@ -6,7 +6,7 @@
  *           snapshot (pg_export_snapshot()); read the table's columns and
  *           primary key from the catalog (a missing table is named); split
  *           the table into N splits (scan.partition.num, default
- *           max(8, parallelism)): by scan.partition.column, else by an
+ *           max(8, parallelism); 1 for scan.mode=cdc, see there): by scan.partition.column, else by an
  *           integer primary key (min..max in N ranges; NULLs in the first),
  *           else by block ranges (ctid).  The exporting connection stays
  *           open in ud until every subtask has imported the snapshot.
@@ -36,7 +36,11 @@
  * scan.mode=cdc (pg_cdc.c): plan also sets up the publication and the
  * slot, whose exported snapshot replaces the planner's; subtask 0's reader
  * (made even when it has no split) reads the stream after its splits,
- * once every reader's splits are read (splits_done, counted by all).
+ * once every reader's splits are read (splits_done, counted by all).  The
+ * snapshot is one split unless scan.partition.num says otherwise: then
+ * subtask 0 reads it all before the stream, on one channel, so each row's
+ * snapshot image comes before its changes (with several splits a change
+ * can overtake an image in another reader's channel: a warning says so).
  *
  * Rows: by default the CSV line (fast path); with a deserializer
  * (sl_postgres_source_set_deserializer) each row becomes an sl_pg_row of
@@ -286,7 +290,16 @@ static int src_plan(void *ud, sl_ctx *ctx) {
   PQclear(pk);
   s->select = sel.p, s->order = ord.p;
   int p = sl_ctx_parallelism(ctx);
-  s->n_splits = s->o.part_num ? (int)s->o.part_num : (p > 8 ? p : 8);
+  /* cdc: one split by default, so the snapshot and the stream come from
+   * subtask 0's reader in order: rows of two readers travel on two
+   * channels, so a change could reach a keyed operator before its row's
+   * snapshot image from another reader.  More splits are the user's call. */
+  s->n_splits = s->o.part_num ? (int)s->o.part_num : s->o.cdc ? 1 : (p > 8 ? p : 8);
+  if (!rc && s->o.cdc && s->n_splits > 1)
+    sl_ctx_log(ctx, SL_LOG_WARN, "PostgreSQL table '%s': scan.partition.num=%d with scan.mode=cdc: "
+               "the snapshot is read by several subtasks, so a change may reach a keyed operator "
+               "before its row's snapshot image; leave scan.partition.num unset (one split) when "
+               "the order per key matters", s->o.table, s->n_splits);
   if (!rc && !(s->where = sl__calloc((size_t)s->n_splits, sizeof *s->where))) rc = -SL_ENOMEM;
   if (!rc && qsplit) {
     char sql[1200];

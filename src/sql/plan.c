@@ -59,10 +59,11 @@
  *   postgres with 'scan.mode' = 'cdc': sl_postgres_source with a typed
  *               deserializer (decode_cdc) producing changelog rows [kind
  *               byte][row] directly: the SCAN's changelog is 1.  One
- *               snapshot split (scan.partition.num = 1: one reader emits
- *               the snapshot, then the stream, in order; rows of two
- *               readers reach an operator in no order between them, and a
- *               change could overtake its row's snapshot image); a value
+ *               snapshot split (the connector's default for cdc; sql.c
+ *               refuses more: one reader emits the snapshot, then the
+ *               stream, in order; rows of two readers reach an operator in
+ *               no order between them, and a change could overtake its
+ *               row's snapshot image); a value
  *               the server did not send (REPLICA IDENTITY DEFAULT's old
  *               images) fails the job; each CDC scan of a job needs a
  *               replication slot of its own (check_slots)
@@ -1451,8 +1452,6 @@ static sl_option *conn_opts(sql_ctx *c, const sql_table *t, size_t *n, int sink,
     o[(*n)++] = (sl_option){"sink.empty-value-as-null", "true"};
   else if (sink && changelog)
     o[(*n)++] = (sl_option){"sink.changelog", "true"};
-  if (!sink && t->cdc && !sl__sql_opt(t, "scan.partition.num")) /* sql.c: one reader, in order */
-    o[(*n)++] = (sl_option){"scan.partition.num", "1"};
   return o;
 }
 
