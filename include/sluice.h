@@ -953,6 +953,8 @@ typedef struct sl_kafka_message {
   size_t key_len;
   const void *value;
   size_t value_len;
+  int value_null; /* 1: the message has no value (a tombstone, Kafka's delete
+                   * of its key in a compacted topic); value is "" then */
 } sl_kafka_message;
 /* Turns a message into the record to emit (*out starts as the default
  * record: value, key, timestamp); return 0 to emit, 1 to skip (the offset

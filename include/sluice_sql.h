@@ -31,7 +31,7 @@
  * and is freed by sl_env_free.
  *
  * Types: see above; connectors also kafka (Flink's Kafka option names,
- * format csv | json), upsert-kafka (a sink; below) and postgres (url = 'postgresql://...', 'table-name';
+ * format csv | json), upsert-kafka (below) and postgres (url = 'postgresql://...', 'table-name';
  * the rows as the PostgreSQL connector reads and writes them), and nexmark
  * (tables person, auction, bid of the built-in generator).  A postgres
  * table with 'scan.mode' = 'cdc' (and the connector's CDC options:
@@ -105,8 +105,8 @@
  * Top-N of an updating input, MIN / MAX of VARCHAR without a window, a
  * Top-N not per window.
  *
- * upsert-kafka (Flink's connector of that name) is a Kafka sink table
- * that holds the latest row per primary key:
+ * upsert-kafka (Flink's connector of that name) is a Kafka table that
+ * holds the latest row per primary key, written and read:
  *   CREATE TABLE t (..., PRIMARY KEY (k, ...) NOT ENFORCED) WITH (
  *     connector = 'upsert-kafka', topic = '...',
  *     'properties.bootstrap.servers' = '...', 'key.format' = 'csv' | 'json',
@@ -126,9 +126,18 @@
  * (librdkafka's hash of the key), one partition.  Delivery is the Kafka
  * sink's (at-least-once by default; exactly-once with Kafka
  * transactions).  Caveat: with value.format csv, a one-column row that
- * is NULL reads as a tombstone (its CSV line is empty).  Reading an
- * upsert-kafka table (a changelog source) is not built: read the topic
- * with connector kafka.
+ * is NULL reads as a tombstone (its CSV line is empty).
+ * Read, the table is a changelog (Flink's upsert-kafka source with
+ * ChangelogNormalize): the topic from its earliest offset (unless
+ * scan.startup.mode says otherwise; any Kafka source option applies), each
+ * value decoded as the whole row in value.format is an upsert of its key,
+ * each tombstone (a NULL value) deletes the key it names in key.format;
+ * keyed by the primary key, the row now per key (keyed state) turns them
+ * into +I, -U/+U (nothing for an equal row) and -D (nothing for a key
+ * without a row).  A message that does not decode goes to the dead-letter
+ * output named by topic, partition and offset.  Windows over it are
+ * refused; a sink keyed by the same primary key takes the changes as they
+ * are (no materializer).
  *
  * Returns 0, or a negative SL_E* code with the message in
  * sl_env_last_error(env): for a statement that does not parse or names an

@@ -26,7 +26,7 @@ NOREST="-D rest.enabled=false"
 
 # ---- Kafka -------------------------------------------------------------------
 "$SLUICE" kafka-mock --brokers 1 --topic ev:2 --topic agg:1 --topic bad:1 --topic up1:1 --topic up2:1 \
-  --topic up3:3 --topic up4:3 --topic up5:1 >"$TMP/mock.out" 2>"$TMP/mock.err" &
+  --topic up3:3 --topic up4:3 --topic up5:1 --topic up6:1 >"$TMP/mock.out" 2>"$TMP/mock.err" &
 pids+=($!)
 for _ in $(seq 100); do [ -s "$TMP/mock.out" ] && break; sleep 0.05; done
 B=$(head -1 "$TMP/mock.out")
@@ -139,6 +139,35 @@ check "upsert-kafka P=2 count of counts: groups 1..74 tombstoned, compacted = 75
   same_sorted <(compact "$TMP/up4.all") $'75|75,40\n'
 check "upsert-kafka P=2 count of counts: a tombstone for each of groups 1..74" \
   cmp -s <(awk -F'|' '$3 == "NULL" { print $2 }' "$TMP/up4.all" | sort -un) <(seq 74)
+# reading an upsert-kafka topic: each key's row now, as a changelog (Flink's
+# upsert-kafka source and ChangelogNormalize).  A topic written by hand,
+# offsets 0-9: a:a,1  b:b,2  a:a,3  b:NULL  c:c,5  a:a,3 (the same row:
+# nothing)  d:NULL (no row: nothing)  c:c,oops (bad value)  e,f:NULL (bad
+# key: two fields)  c:c,6
+printf '%s\n' 'a:a,1' 'b:b,2' 'a:a,3' 'b:' 'c:c,5' 'a:a,3' 'd:' 'c:c,oops' 'e,f:' 'c:c,6' |
+  kcat -P -b "$B" -t up6 -p 0 -K: -Z
+uksrc() { # uksrc TABLE TOPIC KEYFMT VALFMT COLS
+  echo "CREATE TABLE $1 ($5) WITH (connector = 'upsert-kafka', topic = '$2', 'properties.bootstrap.servers' = '$B',
+    'key.format' = '$3', 'value.format' = '$4', 'scan.bounded.mode' = 'latest-offset',
+    'properties.isolation.level' = 'read_committed');"
+}
+run sql -p 1 $NOREST --dead-letter "$TMP/ukdead.txt" -e "$(uksrc h up6 csv csv "k VARCHAR PRIMARY KEY NOT ENFORCED, v BIGINT")
+  SELECT k, v FROM h"
+check "upsert-kafka read: exit 0" rc_is 0
+check "upsert-kafka read: the changelog per key (worked out by hand)" \
+  cmp -s "$TMP/out" <(printf '%s\n' '+I[a, 1]' '+I[b, 2]' '-U[a, 1]' '+U[a, 3]' '-D[b, 2]' '+I[c, 5]' '-U[c, 5]' '+U[c, 6]')
+check "upsert-kafka read: a bad value named by topic, partition, offset" contains "$TMP/ukdead.txt" \
+  "table 'h' (topic up6 partition 0 offset 7)	column 'v' (BIGINT): not a BIGINT: 'oops'"
+check "upsert-kafka read: a tombstone's bad key too" contains "$TMP/ukdead.txt" \
+  "table 'h' (topic up6 partition 0 offset 8)	2 fields, the table has 1 columns (the key of a tombstone, in key.format: 'e,f')"
+check "upsert-kafka read: two dead letters" test "$(wc -l <"$TMP/ukdead.txt")" = 2
+# what the count-of-counts job wrote (json keys, a tombstone), read back
+run sql -p 1 $NOREST -e "$(uksrc r up2 json csv "cnt BIGINT, m BIGINT, PRIMARY KEY (cnt) NOT ENFORCED")
+  SELECT cnt, m FROM r"
+check "upsert-kafka read back: exit 0" rc_is 0
+check "upsert-kafka read back: the changelog of up2's messages (by hand)" \
+  cmp -s "$TMP/out" <(printf '%s\n' '+I[1, 1]' '-U[1, 1]' '+U[1, 2]' '-U[1, 2]' '+U[1, 1]' '+I[2, 1]' '-D[1, 1]' \
+    '-U[2, 1]' '+U[2, 2]' '-U[2, 2]' '+U[2, 1]' '+I[3, 1]')
 run sql $NOREST -e "CREATE TABLE u (k VARCHAR, n BIGINT) WITH (connector = 'upsert-kafka', topic = 'up1',
   'properties.bootstrap.servers' = '$B', 'key.format' = 'csv', 'value.format' = 'csv')"
 check "upsert-kafka without a primary key: refused" contains "$TMP/err" \
@@ -195,6 +224,16 @@ for p in 1 2; do
   check "GROUP BY -> postgres keyed by the count, P=$p: the result, no stale row" \
     cmp -s <(PSQL -F '|' -c "SELECT n, k FROM bycount$p ORDER BY n") <(printf '2|b\n3|a\n')
 done
+# the P=2 topic of per-key sums (3 partitions), read at P=2 into a table
+# keyed the same: the table equals awk's sums per key
+run sql -p 2 $NOREST -e "$(uksrc s3 up3 csv json "k VARCHAR, n BIGINT, s BIGINT, PRIMARY KEY (k) NOT ENFORCED")
+  CREATE TABLE sums (k VARCHAR, n BIGINT, s BIGINT, PRIMARY KEY (k) NOT ENFORCED)
+    WITH (connector = 'postgres', url = '$PG_URI', 'table-name' = 'sums');
+  INSERT INTO sums SELECT k, n, s FROM s3"
+check "upsert-kafka -> postgres, P=2: exit 0" rc_is 0
+check "upsert-kafka -> postgres, P=2: the table equals awk's sums per key" cmp -s \
+  <(PSQL -F '|' -c "SELECT k, k, n, s FROM sums" | awk -F'|' '{ printf "%s|{\"k\":\"%s\",\"n\":%d,\"s\":%d}\n", $1, $2, $3, $4 }' | LC_ALL=C sort) \
+  <(LC_ALL=C sort "$TMP/up3.want")
 run sql $NOREST -e "
   CREATE TABLE t (a INT) WITH (connector = 'postgres', url = 'postgresql://u:secret@127.0.0.1:1/db', 'table-name' = 't');
   EXPLAIN SELECT a FROM t"

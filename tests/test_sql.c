@@ -1284,9 +1284,9 @@ static void changelog_errors(void) {
                      "                      ^");
 }
 
-/* upsert-kafka: a sink table with a PRIMARY KEY whose messages are keyed
- * by it (cli_sql_connectors.sh runs one against the mock cluster); here
- * EXPLAIN and the errors. */
+/* upsert-kafka: a table with a PRIMARY KEY whose messages are keyed by it,
+ * written and read (cli_sql_connectors.sh runs them against the mock
+ * cluster); here EXPLAIN and the errors. */
 #define UK_SRC "CREATE TABLE t (k VARCHAR, v BIGINT) WITH (connector = 'datagen');\n"
 #define UK_OPTS "connector = 'upsert-kafka', topic = 'u', 'properties.bootstrap.servers' = 'h:1'"
 
@@ -1345,13 +1345,45 @@ static void upsert_kafka(void) {
                "'format'\n"
                "    format = 'csv', 'key.format' = 'csv', 'value.format' = 'csv');\n"
                "    ^");
-  expect_error(UK_SRC "CREATE TABLE u (k VARCHAR, PRIMARY KEY (k) NOT ENFORCED) WITH (" UK_OPTS
-               ", 'key.format' = 'csv', 'value.format' = 'csv');\n"
-               "SELECT k FROM u;",
-               "line 3, column 15: table 'u' (connector upsert-kafka) is a sink: reading an upsert-kafka topic "
-               "is not built (read it with connector kafka)\n"
-               "  SELECT k FROM u;\n"
-               "                ^");
+  /* read: the topic's messages as upserts and tombstones, normalized per
+   * primary key into a changelog; a sink keyed by that key takes it as it
+   * is (no materializer, a -U skipped: the key cannot change) */
+  out[0] = 0;
+  env = env_p(1);
+  sl_sql_set_output(env, capture, out);
+  rc = sl_sql_execute(env, "CREATE TABLE u (k VARCHAR, n BIGINT, ts BIGINT, PRIMARY KEY (k) NOT ENFORCED) WITH ("
+                      UK_OPTS ", 'key.format' = 'json', 'value.format' = 'csv', watermark = 'ts');\n"
+                      "CREATE TABLE g (k VARCHAR, n BIGINT, PRIMARY KEY (k) NOT ENFORCED) WITH "
+                      "(connector = 'postgres', url = 'postgresql://x/y', 'table-name' = 'g');\n"
+                      "EXPLAIN INSERT INTO g SELECT k, n FROM u WHERE n > 1;");
+  CHECK_EQ_INT(rc, 0);
+  if (rc) fprintf(stderr, "  %s\n", sl_env_last_error(env));
+  CHECK_EQ_STR(out,
+               "sink: g [connector=postgres, url=postgresql://x/y, table-name=g]\n"
+               "  encode: g (row -> the change kind and csv: upserted and deleted by the primary key)\n"
+               "    calc: select k AS k VARCHAR, n AS n BIGINT where (n > 1)\n"
+               "      watermarks: u (event time ts, bounded out-of-orderness 0 ms)\n"
+               "        changelog normalize: u (the row now per primary key [k]: an upsert -> +I or -U, +U; a "
+               "tombstone -> -D)\n"
+               "          source: u [connector=upsert-kafka, topic=u, properties.bootstrap.servers=h:1, "
+               "key.format=json, value.format=csv, watermark=ts] (upserts: key in json, value: row in csv)\n");
+  sl_env_free(env);
+#define UK_READ "CREATE TABLE u (k VARCHAR, ts BIGINT, PRIMARY KEY (k) NOT ENFORCED) WITH (" UK_OPTS \
+                ", 'key.format' = 'csv', 'value.format' = 'csv', watermark = 'ts');\n"
+  expect_error(UK_READ "SELECT window_start, COUNT(*) FROM TUMBLE(u, ts, 10) GROUP BY window_start, window_end;",
+               "line 2, column 43: TUMBLE/HOP/SESSION over an updating table (an upsert-kafka table: 'u' holds "
+               "the last row per key, updated and deleted) is not built: aggregate it without a window (GROUP "
+               "BY), or read the topic's messages as rows (connector 'kafka')\n"
+               "  SELECT window_start, COUNT(*) FROM TUMBLE(u, ts, 10) GROUP BY window_start, window_end;\n"
+               "                                            ^");
+  expect_error(UK_READ "CREATE TABLE f (k VARCHAR) WITH (connector = 'filesystem', path = '/tmp/f');\n"
+                       "INSERT INTO f SELECT k FROM u;",
+               "line 3, column 13: table 'f' (connector filesystem) takes inserts only, and the query's result "
+               "is updating (the rows of upsert-kafka table 'u', which are updated and deleted): write it to a "
+               "print, blackhole, postgres or upsert-kafka table (with a PRIMARY KEY), or read the topic's "
+               "messages as rows (connector 'kafka')\n"
+               "  INSERT INTO f SELECT k FROM u;\n"
+               "              ^");
 }
 
 /* A PostgreSQL table with 'scan.mode' = 'cdc' is a changelog source: EXPLAIN

@@ -836,7 +836,7 @@ static int on_message(ks_reader *r, sl_ctx *ctx, const rd_kafka_message_t *m, in
     int skip = 0;
     if (s->deser) {
       sl_kafka_message km = {sp->topic, m->partition, m->offset, ts, m->key, m->key_len,
-                             rec.value, m->len};
+                             rec.value, m->len, m->payload == NULL};
       int rc = s->deser(s->deser_ud, ctx, &km, &rec);
       if (rc < 0)
         return sl_ctx_error(ctx, rc, "Kafka message topic=%s partition=%" PRId32

@@ -189,11 +189,18 @@ static sql_plan *plan_window_tvf(sql_ctx *c, const cJSON *b, const char **rel, s
   sql_plan *p = plan_from(c, rv, rel, NULL);
   cJSON_Delete(rv);
   if (!p) return NULL;
-  if (p->changelog) {
+  if (p->changelog && p->table->cdc) {
     sl__sql_error(c, sl__sql_jloc(targ), "TUMBLE/HOP/SESSION over an updating table (a CDC table: '%s' "
                                          "has 'scan.mode' = 'cdc', its rows are updated and deleted) is not "
                                          "built: aggregate it without a window (GROUP BY), or read it as a "
                                          "snapshot (no 'scan.mode')", tname);
+    return NULL;
+  }
+  if (p->changelog) {
+    sl__sql_error(c, sl__sql_jloc(targ), "TUMBLE/HOP/SESSION over an updating table (an upsert-kafka table: "
+                                         "'%s' holds the last row per key, updated and deleted) is not built: "
+                                         "aggregate it without a window (GROUP BY), or read the topic's "
+                                         "messages as rows (connector 'kafka')", tname);
     return NULL;
   }
   if (alias) *rel = alias;
@@ -493,11 +500,6 @@ static sql_plan *plan_from(sql_ctx *c, const cJSON *item, const char **rel, sql_
       }
       return p;
     }
-    if (t->connector == SQL_CONN_UPSERT_KAFKA) {
-      sl__sql_error(c, loc, "table '%s' (connector upsert-kafka) is a sink: reading an upsert-kafka topic "
-                            "is not built (read it with connector kafka)", t->name);
-      return NULL;
-    }
     if (t->connector == SQL_CONN_PRINT || t->connector == SQL_CONN_BLACKHOLE) {
       sl__sql_error(c, loc, "table '%s' (connector %s) is a sink: it cannot be read", t->name,
                 t->connector == SQL_CONN_PRINT ? "print" : "blackhole");
@@ -505,7 +507,7 @@ static sql_plan *plan_from(sql_ctx *c, const cJSON *item, const char **rel, sql_
     }
     sql_plan *p = new_plan(c, SQL_P_SCAN, t->n_cols);
     if (!p) return NULL;
-    p->table = t, p->rel = *rel, p->changelog = t->cdc;
+    p->table = t, p->rel = *rel, p->changelog = t->cdc || t->connector == SQL_CONN_UPSERT_KAFKA;
     for (int i = 0; i < t->n_cols; i++) p->names[i] = t->names[i], p->types[i] = t->types[i];
     return p;
   }
@@ -1330,18 +1332,21 @@ int sl__sql_plan_insert(sql_ctx *c, const cJSON *ins, sql_insert *out) {
   sql_plan *p = sl__sql_plan_select(c, sl__sql_j(ins, "selectStmt"));
   if (!p) return -SL_EINVAL;
   const sql_table *cdc = p->changelog ? cdc_rows_of(p) : NULL;
+  const char *ck = cdc && cdc->cdc ? "CDC" : "upsert-kafka";
   if (cdc && t->connector == SQL_CONN_POSTGRES && !t->n_pk)
-    return sl__sql_error(c, loc, "table '%s' takes an updating result (the rows of CDC table '%s', which are "
+    return sl__sql_error(c, loc, "table '%s' takes an updating result (the rows of %s table '%s', which are "
                                  "updated and deleted): declare its PRIMARY KEY (the source table's key) NOT "
                                  "ENFORCED, so that each row is upserted by its key and deleted by it", name,
-                         cdc->name);
+                         ck, cdc->name);
   if (cdc && t->connector != SQL_CONN_PRINT && t->connector != SQL_CONN_BLACKHOLE &&
       t->connector != SQL_CONN_POSTGRES && t->connector != SQL_CONN_UPSERT_KAFKA)
     return sl__sql_error(c, loc, "table '%s' (connector %s) takes inserts only, and the query's result is "
-                                 "updating (the rows of CDC table '%s', which are updated and deleted): write "
+                                 "updating (the rows of %s table '%s', which are updated and deleted): write "
                                  "it to a print, blackhole, postgres or upsert-kafka table (with a PRIMARY KEY), "
-                                 "or read the table as a snapshot (without 'scan.mode')",
-                         name, t->connector == SQL_CONN_KAFKA ? "kafka" : "filesystem", cdc->name);
+                                 "or %s",
+                         name, t->connector == SQL_CONN_KAFKA ? "kafka" : "filesystem", ck, cdc->name,
+                         cdc->cdc ? "read the table as a snapshot (without 'scan.mode')"
+                                  : "read the topic's messages as rows (connector 'kafka')");
   if (p->changelog && t->connector == SQL_CONN_POSTGRES && !t->n_pk)
     return sl__sql_error(c, loc, "table '%s' takes an updating result (a GROUP BY without a window, "
                                  "DISTINCT or an outer join: its rows change as input arrives): declare its PRIMARY KEY (the "
@@ -1432,6 +1437,8 @@ static sl_option *conn_opts(sql_ctx *c, const sql_table *t, size_t *n, int sink,
       continue;
     o[(*n)++] = (sl_option){k, t->vals[i]};
   }
+  if (!sink && t->connector == SQL_CONN_UPSERT_KAFKA && !sl__sql_opt(t, "scan.startup.mode"))
+    o[(*n)++] = (sl_option){"scan.startup.mode", "earliest-offset"}; /* the whole topic: every key's row */
   if (sink && t->connector == SQL_CONN_POSTGRES && !sl__sql_opt(t, "sink.create-table-columns")) {
     char *cols = sl__sql_alloc(c->arena, (size_t)t->n_cols * 160 + 32);
     if (!cols) return NULL;
@@ -1448,7 +1455,7 @@ static sl_option *conn_opts(sql_ctx *c, const sql_table *t, size_t *n, int sink,
                             k == t->n_pk - 1 ? ")" : "");
     o[(*n)++] = (sl_option){"sink.create-table-columns", cols};
   }
-  if (t->connector == SQL_CONN_UPSERT_KAFKA) /* a -D is a message with a NULL value */
+  if (sink && t->connector == SQL_CONN_UPSERT_KAFKA) /* a -D is a message with a NULL value */
     o[(*n)++] = (sl_option){"sink.empty-value-as-null", "true"};
   else if (sink && changelog)
     o[(*n)++] = (sl_option){"sink.changelog", "true"};
@@ -1469,7 +1476,8 @@ static int updates_by_key(const sql_plan *p, const sql_table *t);
  * the delete of a key is never overtaken by a later upsert of it.  Keyed
  * otherwise, the materializer keeps the rows per sink key instead. */
 static int updates_change_keys(const sql_plan *p, const sql_table *t) {
-  return t && t->n_pk && cdc_rows_of(p) && updates_by_key(p, t);
+  const sql_table *src = cdc_rows_of(p);
+  return t && t->n_pk && src && src->cdc && updates_by_key(p, t);
 }
 
 
@@ -1572,9 +1580,20 @@ static void explain_plan(const sql_plan *p, int depth, char **buf, size_t *len, 
       }
       sl__sql_appendf(buf, len, cap, ")\n");
     }
+    if (t->connector == SQL_CONN_UPSERT_KAFKA) {
+      sl__sql_appendf(buf, len, cap, "%*schangelog normalize: %s (the row now per primary key [", depth, "",
+                      t->name);
+      for (int k = 0; k < t->n_pk; k++) sl__sql_appendf(buf, len, cap, "%s%s", k ? ", " : "", t->names[t->pk[k]]);
+      sl__sql_appendf(buf, len, cap, "]: an upsert -> +I or -U, +U; a tombstone -> -D)\n");
+      depth += 2;
+    }
+    char how[80] = "";
+    if (t->cdc) snprintf(how, sizeof how, " (CDC: a changelog +I/-U/+U/-D, typed rows)");
+    if (t->connector == SQL_CONN_UPSERT_KAFKA)
+      snprintf(how, sizeof how, " (upserts: key in %s, value: row in %s)",
+               t->key_format == SQL_FMT_JSON ? "json" : "csv", t->format == SQL_FMT_JSON ? "json" : "csv");
     opts_text(t, tmp, sizeof tmp);
-    sl__sql_appendf(buf, len, cap, "%*ssource: %s [%s]%s\n", depth + (decoded ? 2 : 0), "", t->name, tmp,
-                    t->cdc ? " (CDC: a changelog +I/-U/+U/-D, typed rows)" : "");
+    sl__sql_appendf(buf, len, cap, "%*ssource: %s [%s]%s\n", depth + (decoded ? 2 : 0), "", t->name, tmp, how);
     return;
   }
   sql_scope sc = {NULL, p->in->n, p->in->names, p->in->types, NULL, NULL, NULL, p->in->rels};
@@ -1643,15 +1662,14 @@ static void where_of(char *buf, size_t cap, const sql_table *t, const sl_record 
     snprintf(buf, cap, "row");
 }
 
-/* A text line (CSV or JSON) of table t -> a row in scratch memory (*row,
- * *row_len) and its event time (*ts, unchanged without one).  0; 1 with
- * the reason in reason[] for a bad line; or a negative SL_E* code. */
-static int decode_line(sl_ctx *ctx, const sql_table *t, const char *line, size_t len, void **row,
-                       uint32_t *row_len, int64_t *ts, char *reason, size_t rcap) {
+/* A text line (CSV or JSON) of table t -> its columns' values in vals[]
+ * (strings in scratch memory).  0; 1 with the reason in reason[] for a bad
+ * line; or a negative SL_E* code. */
+static int decode_vals(sl_ctx *ctx, const sql_table *t, const char *line, size_t len, sl__val *vals,
+                       char *reason, size_t rcap) {
   int n = t->n_cols;
-  sl__val *vals = sl_ctx_scratch(ctx, (size_t)n * sizeof *vals);
   char *buf = sl_ctx_scratch(ctx, len + 1);
-  if (!vals || !buf) return -SL_ENOMEM;
+  if (!buf) return -SL_ENOMEM;
   const char *why = NULL;
   int bad = -1;
   if (len && line[len - 1] == '\r') len--;
@@ -1686,17 +1704,37 @@ static int decode_line(sl_ctx *ctx, const sql_table *t, const char *line, size_t
       }
     }
   }
+  return 0;
+}
+
+/* values -> a row in scratch memory (*row, *row_len; pre bytes before it,
+ * left for the caller) and its event time (*ts, unchanged without one).
+ * 0; 1 with the reason for a NULL event time; or a negative SL_E* code. */
+static int row_of_vals(sl_ctx *ctx, const sql_table *t, const sl__val *vals, size_t pre, void **row,
+                       uint32_t *row_len, int64_t *ts, char *reason, size_t rcap) {
   if (t->rowtime >= 0) { /* the event time */
     if (vals[t->rowtime].null)
       return snprintf(reason, rcap, "column '%s' is NULL: it is the table's event time",
                       t->names[t->rowtime]), 1;
     *ts = vals[t->rowtime].u.i;
   }
-  size_t sz = sl__row_size(t->types, vals, n);
-  if (!(*row = sl_ctx_scratch(ctx, sz))) return -SL_ENOMEM;
-  sl__row_write(*row, t->types, vals, n);
-  *row_len = (uint32_t)sz;
+  size_t sz = sl__row_size(t->types, vals, t->n_cols);
+  uint8_t *r = sl_ctx_scratch(ctx, pre + sz);
+  if (!r) return -SL_ENOMEM;
+  sl__row_write(r + pre, t->types, vals, t->n_cols);
+  *row = r, *row_len = (uint32_t)(pre + sz);
   return 0;
+}
+
+/* A text line (CSV or JSON) of table t -> a row in scratch memory (*row,
+ * *row_len) and its event time (*ts, unchanged without one).  0; 1 with
+ * the reason in reason[] for a bad line; or a negative SL_E* code. */
+static int decode_line(sl_ctx *ctx, const sql_table *t, const char *line, size_t len, void **row,
+                       uint32_t *row_len, int64_t *ts, char *reason, size_t rcap) {
+  sl__val *vals = sl_ctx_scratch(ctx, (size_t)t->n_cols * sizeof *vals);
+  if (!vals) return -SL_ENOMEM;
+  int rc = decode_vals(ctx, t, line, len, vals, reason, rcap);
+  return rc ? rc : row_of_vals(ctx, t, vals, 0, row, row_len, ts, reason, rcap);
 }
 
 static int decode(void *ud, sl_ctx *ctx, const sl_record *in, sl_collector *out) {
@@ -1734,6 +1772,98 @@ static int decode_kafka(void *ud, sl_ctx *ctx, const sl_kafka_message *m, sl_rec
   out->value = row, out->value_len = len, out->ts = ts;
   out->key = NULL, out->key_len = 0;
   return 0;
+}
+
+/* upsert-kafka read (Flink's upsert-kafka source): a message -> [kind][row]
+ * in the source.  A value is an upsert of its key's row, the value decoded
+ * as the whole row (Flink's value.fields-include = ALL, as the sink writes
+ * it), marked +I; a tombstone (no value) deletes its key, marked -D: the
+ * row's primary-key columns from the message's key (key.format), NULL
+ * elsewhere, its time the message's.  "changelog normalize" (below) makes
+ * a changelog of them.  A message that does not decode is a bad record
+ * named by topic, partition and offset. */
+typedef struct upsert_src {
+  const sql_plan *scan;
+  sql_table key; /* the primary key's columns, in key.format */
+} upsert_src;
+
+static int decode_upsert_kafka(void *ud, sl_ctx *ctx, const sl_kafka_message *m, sl_record *out) {
+  const upsert_src *u = ud;
+  const sql_table *t = u->scan->table;
+  char reason[256];
+  void *row = NULL;
+  uint32_t len = 0;
+  int64_t ts = out->ts;
+  int rc, kind = m->value_null ? SL__ROW_DELETE : SL__ROW_INSERT;
+  sl__val *vals = sl_ctx_scratch(ctx, (size_t)t->n_cols * sizeof *vals);
+  if (!vals) return -SL_ENOMEM;
+  if (!m->value_null) {
+    rc = decode_vals(ctx, t, m->value, m->value_len, vals, reason, sizeof reason);
+  } else if (!m->key_len) {
+    rc = 1, snprintf(reason, sizeof reason, "a tombstone (no value) without a key: no row to delete");
+  } else {
+    sl__val *kv = sl_ctx_scratch(ctx, (size_t)t->n_pk * sizeof *kv);
+    if (!kv) return -SL_ENOMEM;
+    rc = decode_vals(ctx, &u->key, m->key, m->key_len, kv, reason, sizeof reason);
+    if (rc == 1) {
+      size_t n = strlen(reason);
+      snprintf(reason + n, sizeof reason - n, " (the key of a tombstone, in key.format: '%.*s')",
+               (int)(m->key_len > 40 ? 40 : m->key_len), (const char *)m->key);
+    }
+    for (int i = 0; i < t->n_cols; i++) vals[i] = (sl__val){.null = 1};
+    for (int k = 0; !rc && k < t->n_pk; k++) vals[t->pk[k]] = kv[k];
+    if (t->rowtime >= 0 && vals[t->rowtime].null) /* the message's time */
+      vals[t->rowtime] = (sl__val){.u.i = ts == SL_NO_TIMESTAMP ? 0 : ts};
+  }
+  if (!rc) rc = row_of_vals(ctx, t, vals, 1, &row, &len, &ts, reason, sizeof reason);
+  if (rc < 0) return rc;
+  if (rc == 1) {
+    char where[384];
+    snprintf(where, sizeof where, "table '%s' (topic %s partition %d offset %lld)", t->name, m->topic,
+             (int)m->partition, (long long)m->offset);
+    rc = sl_ctx_bad_record(ctx, where, reason, out);
+    return rc ? rc : 1; /* to the dead-letter file: skipped */
+  }
+  *(uint8_t *)row = (uint8_t)kind;
+  out->value = row, out->value_len = len, out->ts = ts;
+  out->key = NULL, out->key_len = 0;
+  return 0;
+}
+
+/* Flink's ChangelogNormalize after an upsert source, keyed by the primary
+ * key: a value state holds the key's row now.  An upsert of a new key is
+ * +I; of a held key -U the old row, +U the new one (nothing when equal);
+ * a tombstone -D the held row (nothing when none).  Its output is a
+ * changelog by the table's primary key, as a CDC table's. */
+static const sl_state_desc UPSERT_ROW = {.name = "upsert-source-row", .kind = SL_STATE_VALUE};
+static int emit_kind(sl_ctx *ctx, int kind, const void *row, uint32_t len, int64_t ts, sl_collector *out);
+static int columns_key(sl_ctx *ctx, const sql_plan *src, const void *row, const int *cols, int n,
+                       sl_record *out);
+
+static int normalize(void *ud, sl_ctx *ctx, const sl_record *in, sl_collector *out) {
+  (void)ud;
+  const uint8_t *row = (const uint8_t *)in->value + 1;
+  uint32_t len = in->value_len - 1;
+  sl_state *st;
+  sl_bytes prev;
+  int rc;
+  if ((rc = sl_state_get(ctx, &UPSERT_ROW, &st)) || (rc = sl_value_get(st, &prev)) < 0) return rc;
+  int held = rc != SL_EMPTY;
+  if (*(const uint8_t *)in->value == SL__ROW_DELETE) {
+    if (!held) return 0;
+    if ((rc = emit_kind(ctx, SL__ROW_DELETE, prev.data, prev.len, in->ts, out))) return rc;
+    return sl_state_clear(st);
+  }
+  if (held && prev.len == len && !memcmp(prev.data, row, len)) return 0;
+  if (held && (rc = emit_kind(ctx, SL__ROW_UPDATE_BEFORE, prev.data, prev.len, in->ts, out))) return rc;
+  if ((rc = sl_value_set(st, row, len))) return rc;
+  return emit_kind(ctx, held ? SL__ROW_UPDATE_AFTER : SL__ROW_INSERT, row, len, in->ts, out);
+}
+
+/* The table's primary key of a scanned changelog row. */
+static int scan_key(void *ud, sl_ctx *ctx, const sl_record *in, sl_record *out) {
+  const sql_plan *p = ((const upsert_src *)ud)->scan;
+  return columns_key(ctx, p, (const uint8_t *)in->value + 1, p->table->pk, p->table->n_pk, out);
 }
 
 /* PostgreSQL change data capture ('scan.mode' = 'cdc'): a typed change ->
@@ -3008,6 +3138,29 @@ static sl_stream *build_plan(sql_ctx *c, const sql_plan *p) {
         sl_kafka_source_set_watermarks(src, &wm);
       }
       return sl_name(sl_source_stream(c->env, src), name);
+    } else if (t->connector == SQL_CONN_UPSERT_KAFKA) {
+      size_t no;
+      sl_option *o = conn_opts(c, t, &no, 0, 0);
+      upsert_src *u = sl__sql_alloc(c->arena, sizeof *u);
+      sql_table *k = u ? &u->key : NULL;
+      if (k) {
+        *k = (sql_table){.name = t->name, .n_cols = t->n_pk, .format = t->key_format, .rowtime = -1};
+        k->names = sl__sql_alloc(c->arena, (size_t)t->n_pk * sizeof *k->names);
+        k->types = sl__sql_alloc(c->arena, (size_t)t->n_pk * sizeof *k->types);
+      }
+      if (!o || !k || !k->names || !k->types) return sl__sql_oom(c), NULL;
+      for (int i = 0; i < t->n_pk; i++) k->names[i] = t->names[t->pk[i]], k->types[i] = t->types[t->pk[i]];
+      u->scan = p;
+      sl_source *src = sl_kafka_source(o, no);
+      if (src) sl_kafka_source_set_deserializer(src, decode_upsert_kafka, u);
+      if (src && t->rowtime >= 0) {
+        sl_watermark_strategy wm = {.kind = SL_WM_BOUNDED_OUT_OF_ORDERNESS,
+                                    .out_of_orderness_ms = t->wm_delay_ms};
+        sl_kafka_source_set_watermarks(src, &wm);
+      }
+      s = sl_key_by(sl_name(sl_source_stream(c->env, src), name), scan_key, u);
+      snprintf(name, sizeof name, "changelog normalize: %s", t->name);
+      return sl_name(sl_keyed_process(s, normalize, NULL, NULL), name);
     } else if (t->connector == SQL_CONN_POSTGRES) {
       size_t no;
       sl_option *o = conn_opts(c, t, &no, 0, 0);
