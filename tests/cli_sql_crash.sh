@@ -63,6 +63,21 @@ LC_ALL=C sort "$TMP"/out/part-* >"$TMP/out.sorted"
 check "the committed output equals the crash-free run's" cmp -s "$TMP/out.sorted" "$TMP/ref.sorted"
 check "no file left in progress" bash -c "! ls -a '$TMP/out' | grep -q -e inprogress -e pending"
 # ---- an updating query into PostgreSQL, killed and restored ------------------
+# kill_restore SQL CKDIR: runs the job, killed at its (20 x run)-th
+# checkpoint file and restored at P = 1, 2, 3, ... until it runs to the end
+# (the sixth run has no fault); sets runs, kills and rc (the last exit)
+kill_restore() {
+  kills=0 runs=0 rc=137
+  while [ $rc -ne 0 ] && [ $runs -lt 6 ]; do
+    fault=ckpt-file:$((20 * (runs + 1)))
+    [ $runs -eq 5 ] && fault=
+    SLUICE_FAULT=$fault "$SLUICE" sql "$1" -p $((runs % 3 + 1)) $NOREST \
+      --checkpoint-dir "$2" --checkpoint-interval 20ms --restore latest >"$TMP/run.out" 2>"$TMP/run.err"
+    rc=$?
+    runs=$((runs + 1))
+    if [ $rc -eq 137 ]; then kills=$((kills + 1)); elif [ $rc -ne 0 ]; then cat "$TMP/run.err" >&2; break; fi
+  done
+}
 pg_start
 awk 'BEGIN { for (i = 0; i < 60000; i++) printf "k%d,%d\n", (i * 7) % 40, (i * 13) % 1001 - 500 }' >"$TMP/grp.csv"
 awk -F, '{ n[$1]++; s[$1] += $2; if (!($1 in m) || $2 > m[$1]) m[$1] = $2 }
@@ -73,16 +88,7 @@ CREATE TABLE grpk (k VARCHAR, n BIGINT, s BIGINT, mx BIGINT, PRIMARY KEY (k) NOT
   WITH (connector = 'postgres', url = '$PG_URI', 'table-name' = 'grpk');
 INSERT INTO grpk SELECT k, COUNT(*), SUM(v), MAX(v) FROM t GROUP BY k;
 SQL
-kills=0 runs=0 rc=137
-while [ $rc -ne 0 ] && [ $runs -lt 6 ]; do
-  fault=ckpt-file:$((20 * (runs + 1)))
-  [ $runs -eq 5 ] && fault=
-  SLUICE_FAULT=$fault "$SLUICE" sql "$TMP/grpk.sql" -p $((runs % 3 + 1)) $NOREST \
-    --checkpoint-dir "$TMP/grpck" --checkpoint-interval 20ms --restore latest >"$TMP/run.out" 2>"$TMP/run.err"
-  rc=$?
-  runs=$((runs + 1))
-  if [ $rc -eq 137 ]; then kills=$((kills + 1)); elif [ $rc -ne 0 ]; then cat "$TMP/run.err" >&2; break; fi
-done
+kill_restore "$TMP/grpk.sql" "$TMP/grpck"
 echo "GROUP BY -> postgres: $runs runs, $kills killed in a checkpoint write"
 check "GROUP BY -> postgres, killed and restored: ran to the end (last exit $rc)" test $rc -eq 0
 check "GROUP BY -> postgres, killed and restored: killed at least once" test $kills -ge 1
@@ -118,16 +124,7 @@ CREATE TABLE upg (g VARCHAR, n BIGINT, s BIGINT, PRIMARY KEY (g) NOT ENFORCED)
   WITH (connector = 'postgres', url = '$PG_URI', 'table-name' = 'upg');
 INSERT INTO upg SELECT g, COUNT(*), SUM(v) FROM u GROUP BY g;
 SQL
-kills=0 runs=0 rc=137
-while [ $rc -ne 0 ] && [ $runs -lt 6 ]; do
-  fault=ckpt-file:$((20 * (runs + 1)))
-  [ $runs -eq 5 ] && fault=
-  SLUICE_FAULT=$fault "$SLUICE" sql "$TMP/ups.sql" -p $((runs % 3 + 1)) $NOREST \
-    --checkpoint-dir "$TMP/upsck" --checkpoint-interval 20ms --restore latest >"$TMP/run.out" 2>"$TMP/run.err"
-  rc=$?
-  runs=$((runs + 1))
-  if [ $rc -eq 137 ]; then kills=$((kills + 1)); elif [ $rc -ne 0 ]; then cat "$TMP/run.err" >&2; break; fi
-done
+kill_restore "$TMP/ups.sql" "$TMP/upsck"
 echo "upsert-kafka -> GROUP BY -> postgres: $runs runs, $kills killed in a checkpoint write"
 check "upsert-kafka read, killed and restored: ran to the end (last exit $rc)" test $rc -eq 0
 check "upsert-kafka read, killed and restored: killed at least once" test $kills -ge 1
