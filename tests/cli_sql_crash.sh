@@ -63,10 +63,12 @@ LC_ALL=C sort "$TMP"/out/part-* >"$TMP/out.sorted"
 check "the committed output equals the crash-free run's" cmp -s "$TMP/out.sorted" "$TMP/ref.sorted"
 check "no file left in progress" bash -c "! ls -a '$TMP/out' | grep -q -e inprogress -e pending"
 # ---- an updating query into PostgreSQL, killed and restored ------------------
-# kill_restore SQL CKDIR: runs the job, killed at its (20 x run)-th
+# kill_restore NAME SQL CKDIR: runs the job, killed at its (20 x run)-th
 # checkpoint file and restored at P = 1, 2, 3, ... until it runs to the end
-# (the sixth run has no fault); sets runs, kills and rc (the last exit)
+# (the sixth run has no fault); checks that it ran to the end, killed
 kill_restore() {
+  local name=$1
+  shift
   kills=0 runs=0 rc=137
   while [ $rc -ne 0 ] && [ $runs -lt 6 ]; do
     fault=ckpt-file:$((20 * (runs + 1)))
@@ -77,6 +79,9 @@ kill_restore() {
     runs=$((runs + 1))
     if [ $rc -eq 137 ]; then kills=$((kills + 1)); elif [ $rc -ne 0 ]; then cat "$TMP/run.err" >&2; break; fi
   done
+  echo "$name: $runs runs, $kills killed in a checkpoint write"
+  check "$name: ran to the end (last exit $rc)" test $rc -eq 0
+  check "$name: killed at least once" test $kills -ge 1
 }
 pg_start
 awk 'BEGIN { for (i = 0; i < 60000; i++) printf "k%d,%d\n", (i * 7) % 40, (i * 13) % 1001 - 500 }' >"$TMP/grp.csv"
@@ -88,10 +93,7 @@ CREATE TABLE grpk (k VARCHAR, n BIGINT, s BIGINT, mx BIGINT, PRIMARY KEY (k) NOT
   WITH (connector = 'postgres', url = '$PG_URI', 'table-name' = 'grpk');
 INSERT INTO grpk SELECT k, COUNT(*), SUM(v), MAX(v) FROM t GROUP BY k;
 SQL
-kill_restore "$TMP/grpk.sql" "$TMP/grpck"
-echo "GROUP BY -> postgres: $runs runs, $kills killed in a checkpoint write"
-check "GROUP BY -> postgres, killed and restored: ran to the end (last exit $rc)" test $rc -eq 0
-check "GROUP BY -> postgres, killed and restored: killed at least once" test $kills -ge 1
+kill_restore "GROUP BY -> postgres, killed and restored" "$TMP/grpk.sql" "$TMP/grpck"
 check "GROUP BY -> postgres, killed and restored: the table equals awk's" \
   cmp -s <(PSQL -F '|' -c "SELECT k, n, s, mx FROM grpk" | LC_ALL=C sort) "$TMP/grp.want"
 check "GROUP BY -> postgres, killed and restored: no transaction left prepared" \
@@ -124,10 +126,7 @@ CREATE TABLE upg (g VARCHAR, n BIGINT, s BIGINT, PRIMARY KEY (g) NOT ENFORCED)
   WITH (connector = 'postgres', url = '$PG_URI', 'table-name' = 'upg');
 INSERT INTO upg SELECT g, COUNT(*), SUM(v) FROM u GROUP BY g;
 SQL
-kill_restore "$TMP/ups.sql" "$TMP/upsck"
-echo "upsert-kafka -> GROUP BY -> postgres: $runs runs, $kills killed in a checkpoint write"
-check "upsert-kafka read, killed and restored: ran to the end (last exit $rc)" test $rc -eq 0
-check "upsert-kafka read, killed and restored: killed at least once" test $kills -ge 1
+kill_restore "upsert-kafka read, killed and restored" "$TMP/ups.sql" "$TMP/upsck"
 check "upsert-kafka read, killed and restored: the groups equal awk's over each key's last message" \
   cmp -s <(PSQL -F '|' -c "SELECT g, n, s FROM upg" | LC_ALL=C sort) "$TMP/ups.want"
 [ $fails -eq 0 ] || diff <(PSQL -F '|' -c "SELECT g, n, s FROM upg" | LC_ALL=C sort) "$TMP/ups.want" >&2
