@@ -17,7 +17,8 @@
  * TEXT, TIMESTAMP (millisecond precision, no time zone).  A table may
  * declare PRIMARY KEY (cols) [NOT ENFORCED] (Flink's form; nothing checks
  * it): a postgres sink upserts by it.  Connectors:
- * filesystem (path; format csv | json), datagen, print, blackhole.
+ * filesystem (path; format csv | json | debezium-json, below), datagen,
+ * print, blackhole.
  * Option keys may be written as in Flink ('connector' = 'filesystem') or
  * as PostgreSQL reloptions (connector = 'filesystem', "number-of-rows" =
  * '10').
@@ -31,7 +32,7 @@
  * and is freed by sl_env_free.
  *
  * Types: see above; connectors also kafka (Flink's Kafka option names,
- * format csv | json), upsert-kafka (below) and postgres (url = 'postgresql://...', 'table-name';
+ * format csv | json | debezium-json), upsert-kafka (below) and postgres (url = 'postgresql://...', 'table-name';
  * the rows as the PostgreSQL connector reads and writes them), and nexmark
  * (tables person, auction, bid of the built-in generator).  A postgres
  * table with 'scan.mode' = 'cdc' (and the connector's CDC options:
@@ -138,6 +139,19 @@
  * output named by topic, partition and offset.  Windows over it are
  * refused; a sink keyed by the same primary key takes the changes as they
  * are (no materializer).
+ *
+ * format = 'debezium-json' (Flink's format; filesystem and kafka tables)
+ * holds Debezium change events, one per line or message: {"before": row
+ * | null, "after": row | null, "op": "c" | "r" | "u" | "d"}, also inside
+ * "payload" beside a "schema"; the rows are JSON objects of the columns.
+ * Read, the table is a changelog: c and r +I after, u -U before and +U
+ * after, d -D before; a Kafka tombstone is skipped; an event that does
+ * not decode goes to the dead-letter output (file and line, or topic,
+ * partition and offset); an update or delete whose before is null fails
+ * the job (it cannot be retracted: REPLICA IDENTITY FULL on the source
+ * table).  Written, it takes any result, an updating one too: +I and +U
+ * as {"before":null,"after":{...},"op":"c"}, -U and -D as
+ * {"before":{...},"after":null,"op":"d"}, as Flink writes them.
  *
  * Returns 0, or a negative SL_E* code with the message in
  * sl_env_last_error(env): for a statement that does not parse or names an

@@ -102,6 +102,23 @@ run sql "$TMP/bad.sql" -p 1 $NOREST -D pipeline.dead-letter.path="$TMP/dead2.txt
 check "-D dead letter: exit 0" rc_is 0
 check "-D dead letter: the line with its reason" contains "$TMP/dead2.txt" "line 2	1 fields, the table has 2 columns	2"
 
+# a file of Debezium change events: a bad one to the dead letters by file
+# and line; a delete without its before image fails the job, saying where
+printf '%s\n' '{"before":null,"after":{"id":1,"s":"x"},"op":"c"}' '{"before":null,"after":{"id":2},"op":"x"}' \
+  '{"before":{"id":1,"s":"x"},"after":null,"op":"d"}' >"$TMP/ev.json"
+DBZ="CREATE TABLE d (id INT, s TEXT) WITH (connector = 'filesystem', path = '$TMP/ev.json', format = 'debezium-json');"
+run sql -p 1 $NOREST --dead-letter "$TMP/dead3.txt" -e "$DBZ SELECT id, s FROM d"
+check "debezium-json file: exit 0" rc_is 0
+check "debezium-json file: the changelog" same "$TMP/out" '+I[1, x]
+-D[1, x]
+'
+check "debezium-json file: a bad event by file and line" contains "$TMP/dead3.txt" \
+  "table 'd' ($TMP/ev.json) line 2	\"op\" \"x\" is not one of"
+printf '%s\n' '{"before":null,"after":null,"op":"d"}' >"$TMP/ev.json"
+run sql -p 1 $NOREST -e "$DBZ SELECT id, s FROM d"
+check "debezium-json file: a delete without before fails the job" contains "$TMP/err" \
+  "table 'd' ($TMP/ev.json) line 1: the \"before\" image of a delete (\"d\") is null"
+
 # ---- windows equal `sluice run window-agg` on the same data ------------------
 # 3000 lines `ts,key,value`: ts grows by 0..3 ms per line plus a jitter of
 # 0..40 ms, so every record is within the 50 ms bound (none is late and the

@@ -401,8 +401,9 @@ static void errors(void) {
                      "INSERT INTO f SELECT t.a FROM t LEFT JOIN t u ON t.a = u.a;",
                "line 3, column 13: table 'f' (connector filesystem) takes inserts only, and the query's result "
                "is updating (a GROUP BY without a window, DISTINCT or an outer join: its rows change as input "
-               "arrives): write it to a print, blackhole, postgres or upsert-kafka table (with a PRIMARY KEY), "
-               "or aggregate per window (TUMBLE, HOP, SESSION) for rows that are final\n"
+               "arrives): write it to a print, blackhole, postgres or upsert-kafka table (with a PRIMARY KEY) "
+               "or as change events (format = 'debezium-json'), or aggregate per window (TUMBLE, HOP, SESSION) "
+               "for rows that are final\n"
                "  INSERT INTO f SELECT t.a FROM t LEFT JOIN t u ON t.a = u.a;\n"
                "              ^");
   expect_error("CREATE TABLE t (a INT) WITH (connector = 'kafak');",
@@ -1241,7 +1242,8 @@ static void changelog_errors(void) {
   expect_error(text, "line 4, column 13: table 'f' (connector filesystem) takes inserts only, and the query's "
                      "result is updating (a GROUP BY without a window, DISTINCT or an outer join: its rows change as input "
                      "arrives): write it to a print, blackhole, postgres or upsert-kafka table (with a PRIMARY "
-                     "KEY), or aggregate per window (TUMBLE, HOP, SESSION) for rows that are final\n"
+                     "KEY) or as change events (format = 'debezium-json'), or aggregate per window (TUMBLE, "
+                     "HOP, SESSION) for rows that are final\n"
                      "  INSERT INTO f SELECT k, COUNT(*) FROM a GROUP BY k;\n"
                      "              ^");
   snprintf(text, sizeof text, "%sCREATE TABLE g (k INT, n BIGINT) WITH (connector = 'postgres', url = "
@@ -1380,10 +1382,93 @@ static void upsert_kafka(void) {
                        "INSERT INTO f SELECT k FROM u;",
                "line 3, column 13: table 'f' (connector filesystem) takes inserts only, and the query's result "
                "is updating (the rows of upsert-kafka table 'u', which are updated and deleted): write it to a "
-               "print, blackhole, postgres or upsert-kafka table (with a PRIMARY KEY), or read the topic's "
-               "messages as rows (connector 'kafka')\n"
+               "print, blackhole, postgres or upsert-kafka table (with a PRIMARY KEY) or as change events (format = "
+               "'debezium-json'), or read the topic's messages as rows (connector 'kafka')\n"
                "  INSERT INTO f SELECT k FROM u;\n"
                "              ^");
+}
+
+/* debezium-json: a file of Debezium change events is a changelog source
+ * (c and r +I, u -U and +U, d -D; an event may sit in "payload" beside a
+ * "schema"), and a sink table of that format takes an updating result as
+ * create and delete events.  The changelogs are worked out by hand. */
+#define DBZ_SRC "CREATE TABLE d (id INT, k VARCHAR, v BIGINT) WITH (connector = 'filesystem', " \
+                "path = '%1$s/dbz.json', format = 'debezium-json');\n"
+static void debezium_json(void) {
+  char p[1024];
+  write_text(tpath(p, sizeof p, "dbz.json"),
+             "{\"before\":null,\"after\":{\"id\":1,\"k\":\"a\",\"v\":10},\"op\":\"c\"}\n"
+             "{\"schema\":{\"type\":\"struct\",\"fields\":[]},\"payload\":{\"before\":null,\"after\":{\"id\":2,"
+             "\"k\":\"b\",\"v\":20},\"op\":\"r\",\"source\":{\"lsn\":7}}}\n"
+             "{\"before\":{\"id\":1,\"k\":\"a\",\"v\":10},\"after\":{\"id\":1,\"k\":\"a\",\"v\":15},\"op\":\"u\","
+             "\"ts_ms\":5}\n"
+             "{\"op\":\"d\",\"before\":{\"id\":2,\"k\":\"b\",\"v\":20},\"after\":null}\n"
+             "{\"before\":null,\"after\":{\"id\":3,\"k\":\"a\",\"v\":1},\"op\":\"c\"}\n");
+  sl__row_type row[3] = {TI, TV, TB}, agg[3] = {TV, TB, TB};
+  char *c = changes(1, row, 3, DBZ_SRC "CREATE TABLE o (id INT, k VARCHAR, v BIGINT) WITH (connector = 'print');\n"
+                    "INSERT INTO o SELECT id, k, v FROM d", g_tmp);
+  CHECK_EQ_STR(c, "+I[1, a, 10]\n+I[2, b, 20]\n-U[1, a, 10]\n+U[1, a, 15]\n-D[2, b, 20]\n+I[3, a, 1]\n");
+  free(c);
+  /* a's only row retracted (-U): the group goes (-D) and comes again (+I) */
+  c = changes(1, agg, 3, DBZ_SRC "CREATE TABLE o (k VARCHAR, s BIGINT, n BIGINT) WITH (connector = 'print');\n"
+              "INSERT INTO o SELECT k, SUM(v), COUNT(*) FROM d GROUP BY k", g_tmp);
+  CHECK_EQ_STR(c, "+I[a, 10, 1]\n+I[b, 20, 1]\n-D[a, 10, 1]\n+I[a, 15, 1]\n-D[b, 20, 1]\n-U[a, 15, 1]\n"
+                  "+U[a, 16, 2]\n");
+  free(c);
+  /* the same GROUP BY written as change events, read back: the same changelog */
+  char out[4096] = "";
+  int rc = run_sql(1, out, sizeof out, DBZ_SRC
+                   "CREATE TABLE e (k VARCHAR, s BIGINT, n BIGINT) WITH (connector = 'filesystem', "
+                   "path = '%1$s/dbz_out.json', format = 'debezium-json');\n"
+                   "INSERT INTO e SELECT k, SUM(v), COUNT(*) FROM d GROUP BY k", g_tmp);
+  CHECK_EQ_INT(rc, 0);
+  char *ev = slurp("dbz_out.json");
+  CHECK_EQ_STR(ev, "{\"before\":null,\"after\":{\"k\":\"a\",\"s\":10,\"n\":1},\"op\":\"c\"}\n"
+                   "{\"before\":null,\"after\":{\"k\":\"b\",\"s\":20,\"n\":1},\"op\":\"c\"}\n"
+                   "{\"before\":{\"k\":\"a\",\"s\":10,\"n\":1},\"after\":null,\"op\":\"d\"}\n"
+                   "{\"before\":null,\"after\":{\"k\":\"a\",\"s\":15,\"n\":1},\"op\":\"c\"}\n"
+                   "{\"before\":{\"k\":\"b\",\"s\":20,\"n\":1},\"after\":null,\"op\":\"d\"}\n"
+                   "{\"before\":{\"k\":\"a\",\"s\":15,\"n\":1},\"after\":null,\"op\":\"d\"}\n"
+                   "{\"before\":null,\"after\":{\"k\":\"a\",\"s\":16,\"n\":2},\"op\":\"c\"}\n");
+  free(ev);
+  c = changes(1, agg, 3, "CREATE TABLE e (k VARCHAR, s BIGINT, n BIGINT) WITH (connector = 'filesystem', "
+              "path = '%1$s/dbz_out.json', format = 'debezium-json');\n"
+              "CREATE TABLE o (k VARCHAR, s BIGINT, n BIGINT) WITH (connector = 'print');\n"
+              "INSERT INTO o SELECT k, s, n FROM e", g_tmp);
+  /* (-U and +U were written as d and c events: they read as -D and +I) */
+  CHECK_EQ_STR(c, "+I[a, 10, 1]\n+I[b, 20, 1]\n-D[a, 10, 1]\n+I[a, 15, 1]\n-D[b, 20, 1]\n-D[a, 15, 1]\n"
+                  "+I[a, 16, 2]\n");
+  free(c);
+  out[0] = 0;
+  sl_env *env = env_p(1);
+  sl_sql_set_output(env, capture, out);
+  CHECK_EQ_INT(sl_sql_execute(env, "CREATE TABLE d (id INT, k VARCHAR) WITH (connector = 'filesystem', path = '/x', "
+                                   "format = 'debezium-json');\n"
+                                   "CREATE TABLE e (k VARCHAR, n BIGINT) WITH (connector = 'kafka', topic = 't', "
+                                   "'properties.bootstrap.servers' = 'h:1', format = 'debezium-json');\n"
+                                   "EXPLAIN INSERT INTO e SELECT k, COUNT(*) FROM d GROUP BY k;"),
+               0);
+  CHECK_EQ_STR(out, "sink: e [connector=kafka, topic=t, properties.bootstrap.servers=h:1, format=debezium-json]\n"
+                    "  encode: e (row -> debezium-json: +I and +U as create events (c), -U and -D as delete events "
+                    "(d))\n"
+                    "    group aggregate (updates its rows: +I, -U, +U, -D; retracts what its input retracts), key "
+                    "[k], aggregates [COUNT(*)]\n"
+                    "      calc: select k AS k VARCHAR\n"
+                    "        decode: d (debezium-json -> row of 2 columns)\n"
+                    "          source: d [connector=filesystem, path=/x, format=debezium-json] (change events: a "
+                    "changelog +I/-U/+U/-D)\n");
+  sl_env_free(env);
+  expect_error("CREATE TABLE d (id INT, ts BIGINT) WITH (connector = 'filesystem', path = '/x', format = "
+               "'debezium-json', watermark = 'ts');\n"
+               "SELECT window_start, COUNT(*) FROM TUMBLE(d, ts, 10) GROUP BY window_start, window_end;",
+               "line 2, column 43: TUMBLE/HOP/SESSION over an updating table (a debezium-json table: 'd' is a "
+               "changelog of inserts, updates and deletes) is not built: aggregate it without a window (GROUP BY)\n"
+               "  SELECT window_start, COUNT(*) FROM TUMBLE(d, ts, 10) GROUP BY window_start, window_end;\n"
+               "                                            ^");
+  expect_error("CREATE TABLE d (id INT) WITH (connector = 'filesystem', path = '/x', format = 'avro');",
+               "line 1, column 70: unknown format 'avro' (formats: csv, json, debezium-json)\n"
+               "  CREATE TABLE d (id INT) WITH (connector = 'filesystem', path = '/x', format = 'avro');\n"
+               "                                                                       ^");
 }
 
 /* A PostgreSQL table with 'scan.mode' = 'cdc' is a changelog source: EXPLAIN
@@ -1467,8 +1552,8 @@ static void cdc_changelog(void) {
                        "INSERT INTO f SELECT id FROM src;",
                "line 3, column 13: table 'f' (connector filesystem) takes inserts only, and the query's "
                "result is updating (the rows of CDC table 'src', which are updated and deleted): write it to "
-               "a print, blackhole, postgres or upsert-kafka table (with a PRIMARY KEY), or read the table as "
-               "a snapshot (without 'scan.mode')\n"
+               "a print, blackhole, postgres or upsert-kafka table (with a PRIMARY KEY) or as change events "
+               "(format = 'debezium-json'), or read it as a snapshot (no 'scan.mode')\n"
                "  INSERT INTO f SELECT id FROM src;\n"
                "              ^");
   expect_error(CDC_SRC "CREATE TABLE g (id INT) WITH (connector = 'postgres', url = 'postgresql://x/y', "
@@ -1483,8 +1568,9 @@ static void cdc_changelog(void) {
                        "INSERT INTO f SELECT k, COUNT(*) FROM src GROUP BY k;",
                "line 3, column 13: table 'f' (connector filesystem) takes inserts only, and the query's result "
                "is updating (a GROUP BY without a window, DISTINCT or an outer join: its rows change as input "
-               "arrives): write it to a print, blackhole, postgres or upsert-kafka table (with a PRIMARY KEY), "
-               "or aggregate per window (TUMBLE, HOP, SESSION) for rows that are final\n"
+               "arrives): write it to a print, blackhole, postgres or upsert-kafka table (with a PRIMARY KEY) "
+               "or as change events (format = 'debezium-json'), or aggregate per window (TUMBLE, HOP, SESSION) "
+               "for rows that are final\n"
                "  INSERT INTO f SELECT k, COUNT(*) FROM src GROUP BY k;\n"
                "              ^");
   expect_error("CREATE TABLE s (a INT) WITH (connector = 'postgres', url = 'postgresql://x/y', 'table-name' = 's',\n"
@@ -1530,6 +1616,7 @@ int main(void) {
   RUN(join_of_updating_input);
   RUN(changelog_errors);
   RUN(upsert_kafka);
+  RUN(debezium_json);
   RUN(cdc_changelog);
   RUN(cdc_into_another_key);
   TEST_MAIN_END();

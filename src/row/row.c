@@ -597,6 +597,44 @@ static const char *json_skip(const char *p, const char *e) {
   return p;
 }
 
+int sl__json_members(const char *line, size_t len, int n, const char *const *names,
+                     sl__json_span *spans, const char **why) {
+  const char *p = line, *e = line + len;
+  char kbuf[256];
+  for (int i = 0; i < n; i++) spans[i] = (sl__json_span){NULL, 0};
+  p = ws(p, e);
+  if (p >= e || *p++ != '{') goto notobj;
+  p = ws(p, e);
+  if (p < e && *p == '}') return ws(p + 1, e) == e ? 0 : (*why = "not a JSON object", -1);
+  for (;;) {
+    p = ws(p, e);
+    if (p >= e || *p++ != '"') goto notobj;
+    const char *k;
+    uint32_t kn;
+    size_t used = 0;
+    if (json_str(&p, e, &k, &kn, kbuf, sizeof kbuf, &used)) goto notobj;
+    p = ws(p, e);
+    if (p >= e || *p++ != ':') goto notobj;
+    p = ws(p, e);
+    const char *v = p;
+    if (!(p = json_skip(p, e))) goto notobj;
+    size_t vn = (size_t)(p - v);
+    while (vn && (v[vn - 1] == ' ' || v[vn - 1] == '\t' || v[vn - 1] == '\r' || v[vn - 1] == '\n')) vn--;
+    for (int i = 0; i < n; i++)
+      if (strlen(names[i]) == kn && !memcmp(names[i], k, kn)) spans[i] = (sl__json_span){v, vn};
+    p = ws(p, e);
+    if (p < e && *p == ',') {
+      p++;
+      continue;
+    }
+    if (p < e && *p == '}' && ws(p + 1, e) == e) return 0;
+    goto notobj;
+  }
+notobj:
+  *why = "not a JSON object";
+  return -1;
+}
+
 int sl__row_from_json(const char *line, size_t len, int n, const sl__row_type *types,
                       const char *const *names, sl__val *vals, char *buf, size_t cap,
                       const char **why, int *bad_col) {

@@ -142,4 +142,15 @@ int sl__row_from_json(const char *line, size_t len, int n, const sl__row_type *t
                       const char *const *names, sl__val *vals, char *buf, size_t cap,
                       const char **why, int *bad_col);
 
+/* The raw text of members of a JSON object line (an envelope such as
+ * Debezium's): spans[i] is the value of key names[i] as written (an
+ * object, "string" with its quotes, null, ...), {NULL, 0} when absent;
+ * other members are skipped.  0, or -1 with *why. */
+typedef struct sl__json_span {
+  const char *p;
+  size_t n;
+} sl__json_span;
+int sl__json_members(const char *line, size_t len, int n, const char *const *names,
+                     sl__json_span *spans, const char **why);
+
 #endif

@@ -114,6 +114,13 @@ static sql_plan *new_plan(sql_ctx *c, int kind, int n) {
 
 static const char *alias_of(const cJSON *b) { return sl__sql_js(sl__sql_j(b, "alias"), "aliasname"); }
 
+/* What else a message about a changelog source table t can suggest. */
+static const char *changelog_alt(const sql_table *t) {
+  return t->cdc ? ", or read it as a snapshot (no 'scan.mode')"
+         : t->connector == SQL_CONN_UPSERT_KAFKA ? ", or read the topic's messages as rows (connector 'kafka')"
+                                                 : "";
+}
+
 /* A window table function in FROM: TUMBLE(t, col, size), HOP(t, col,
  * slide, size), SESSION(t, col, gap). */
 typedef struct sql_window {
@@ -189,18 +196,17 @@ static sql_plan *plan_window_tvf(sql_ctx *c, const cJSON *b, const char **rel, s
   sql_plan *p = plan_from(c, rv, rel, NULL);
   cJSON_Delete(rv);
   if (!p) return NULL;
-  if (p->changelog && p->table->cdc) {
-    sl__sql_error(c, sl__sql_jloc(targ), "TUMBLE/HOP/SESSION over an updating table (a CDC table: '%s' "
-                                         "has 'scan.mode' = 'cdc', its rows are updated and deleted) is not "
-                                         "built: aggregate it without a window (GROUP BY), or read it as a "
-                                         "snapshot (no 'scan.mode')", tname);
-    return NULL;
-  }
   if (p->changelog) {
-    sl__sql_error(c, sl__sql_jloc(targ), "TUMBLE/HOP/SESSION over an updating table (an upsert-kafka table: "
-                                         "'%s' holds the last row per key, updated and deleted) is not built: "
-                                         "aggregate it without a window (GROUP BY), or read the topic's "
-                                         "messages as rows (connector 'kafka')", tname);
+    const sql_table *st = p->kind == SQL_P_SCAN ? p->table : NULL; /* else a view's query */
+    sl__sql_error(c, sl__sql_jloc(targ), "TUMBLE/HOP/SESSION over an updating table (%s '%s' %s) is not built: "
+                                         "aggregate it without a window (GROUP BY)%s",
+                  !st ? "the view" : st->cdc ? "a CDC table:"
+                  : st->connector == SQL_CONN_UPSERT_KAFKA ? "an upsert-kafka table:" : "a debezium-json table:",
+                  tname,
+                  !st ? "is an updating query's result" : st->cdc ? "has 'scan.mode' = 'cdc', its rows are updated and deleted"
+                  : st->connector == SQL_CONN_UPSERT_KAFKA ? "holds the last row per key, updated and deleted"
+                                                           : "is a changelog of inserts, updates and deletes",
+                  st ? changelog_alt(st) : "");
     return NULL;
   }
   if (alias) *rel = alias;
@@ -507,7 +513,7 @@ static sql_plan *plan_from(sql_ctx *c, const cJSON *item, const char **rel, sql_
     }
     sql_plan *p = new_plan(c, SQL_P_SCAN, t->n_cols);
     if (!p) return NULL;
-    p->table = t, p->rel = *rel, p->changelog = t->cdc || t->connector == SQL_CONN_UPSERT_KAFKA;
+    p->table = t, p->rel = *rel, p->changelog = t->cdc || t->connector == SQL_CONN_UPSERT_KAFKA || t->format == SQL_FMT_DEBEZIUM;
     for (int i = 0; i < t->n_cols; i++) p->names[i] = t->names[i], p->types[i] = t->types[i];
     return p;
   }
@@ -1332,21 +1338,22 @@ int sl__sql_plan_insert(sql_ctx *c, const cJSON *ins, sql_insert *out) {
   sql_plan *p = sl__sql_plan_select(c, sl__sql_j(ins, "selectStmt"));
   if (!p) return -SL_EINVAL;
   const sql_table *cdc = p->changelog ? cdc_rows_of(p) : NULL;
-  const char *ck = cdc && cdc->cdc ? "CDC" : "upsert-kafka";
+  const char *ck = !cdc ? "" : cdc->cdc ? "CDC" : cdc->connector == SQL_CONN_UPSERT_KAFKA ? "upsert-kafka"
+                                                                                            : "debezium-json";
+  int events = t->format == SQL_FMT_DEBEZIUM; /* a filesystem or kafka table of change events */
   if (cdc && t->connector == SQL_CONN_POSTGRES && !t->n_pk)
     return sl__sql_error(c, loc, "table '%s' takes an updating result (the rows of %s table '%s', which are "
                                  "updated and deleted): declare its PRIMARY KEY (the source table's key) NOT "
                                  "ENFORCED, so that each row is upserted by its key and deleted by it", name,
                          ck, cdc->name);
-  if (cdc && t->connector != SQL_CONN_PRINT && t->connector != SQL_CONN_BLACKHOLE &&
+  if (cdc && !events && t->connector != SQL_CONN_PRINT && t->connector != SQL_CONN_BLACKHOLE &&
       t->connector != SQL_CONN_POSTGRES && t->connector != SQL_CONN_UPSERT_KAFKA)
     return sl__sql_error(c, loc, "table '%s' (connector %s) takes inserts only, and the query's result is "
                                  "updating (the rows of %s table '%s', which are updated and deleted): write "
-                                 "it to a print, blackhole, postgres or upsert-kafka table (with a PRIMARY KEY), "
-                                 "or %s",
+                                 "it to a print, blackhole, postgres or upsert-kafka table (with a PRIMARY KEY) "
+                                 "or as change events (format = 'debezium-json')%s",
                          name, t->connector == SQL_CONN_KAFKA ? "kafka" : "filesystem", ck, cdc->name,
-                         cdc->cdc ? "read the table as a snapshot (without 'scan.mode')"
-                                  : "read the topic's messages as rows (connector 'kafka')");
+                         changelog_alt(cdc));
   if (p->changelog && t->connector == SQL_CONN_POSTGRES && !t->n_pk)
     return sl__sql_error(c, loc, "table '%s' takes an updating result (a GROUP BY without a window, "
                                  "DISTINCT or an outer join: its rows change as input arrives): declare its PRIMARY KEY (the "
@@ -1355,12 +1362,13 @@ int sl__sql_plan_insert(sql_ctx *c, const cJSON *ins, sql_insert *out) {
   if (t->connector == SQL_CONN_UPSERT_KAFKA && !t->n_pk) /* defensive: CREATE TABLE requires one */
     return sl__sql_error(c, loc, "table '%s' (connector upsert-kafka) has no PRIMARY KEY: each message's key "
                                  "is the row's primary key", name);
-  if (p->changelog && t->connector != SQL_CONN_PRINT && t->connector != SQL_CONN_BLACKHOLE &&
+  if (p->changelog && !events && t->connector != SQL_CONN_PRINT && t->connector != SQL_CONN_BLACKHOLE &&
       t->connector != SQL_CONN_POSTGRES && t->connector != SQL_CONN_UPSERT_KAFKA)
     return sl__sql_error(c, loc, "table '%s' (connector %s) takes inserts only, and the query's result is "
                                  "updating (a GROUP BY without a window, DISTINCT or an outer join: its rows change as input "
                                  "arrives): write it to a print, blackhole, postgres or upsert-kafka table (with a "
-                                 "PRIMARY KEY), or aggregate per window (TUMBLE, HOP, SESSION) for rows that are final",
+                                 "PRIMARY KEY) or as change events (format = 'debezium-json'), or aggregate per "
+                                 "window (TUMBLE, HOP, SESSION) for rows that are final",
                          name, t->connector == SQL_CONN_KAFKA ? "kafka" : "filesystem");
   cJSON *cols = sl__sql_j(ins, "cols"), *col;
   int nc = cJSON_GetArraySize(cols);
@@ -1457,7 +1465,7 @@ static sl_option *conn_opts(sql_ctx *c, const sql_table *t, size_t *n, int sink,
   }
   if (sink && t->connector == SQL_CONN_UPSERT_KAFKA) /* a -D is a message with a NULL value */
     o[(*n)++] = (sl_option){"sink.empty-value-as-null", "true"};
-  else if (sink && changelog)
+  else if (sink && changelog && t->connector == SQL_CONN_POSTGRES)
     o[(*n)++] = (sl_option){"sink.changelog", "true"};
   return o;
 }
@@ -1477,7 +1485,7 @@ static int updates_by_key(const sql_plan *p, const sql_table *t);
  * otherwise, the materializer keeps the rows per sink key instead. */
 static int updates_change_keys(const sql_plan *p, const sql_table *t) {
   const sql_table *src = cdc_rows_of(p);
-  return t && t->n_pk && src && src->cdc && updates_by_key(p, t);
+  return t && t->n_pk && src && (src->cdc || src->format == SQL_FMT_DEBEZIUM) && updates_by_key(p, t);
 }
 
 
@@ -1569,7 +1577,7 @@ static void explain_plan(const sql_plan *p, int depth, char **buf, size_t *len, 
                               t->connector == SQL_CONN_POSTGRES);
     if (decoded) {
       sl__sql_appendf(buf, len, cap, "%*sdecode: %s (%s -> row of %d columns", depth, "", t->name,
-                  t->connector == SQL_CONN_NEXMARK ? "nexmark events" : t->format == SQL_FMT_JSON ? "json" : "csv",
+                  t->connector == SQL_CONN_NEXMARK ? "nexmark events" : sl__sql_fmt_name[t->format],
                   t->n_cols);
       int all = 1;
       for (int i = 0; p->used && i < t->n_cols; i++) all &= p->used[i];
@@ -1589,9 +1597,10 @@ static void explain_plan(const sql_plan *p, int depth, char **buf, size_t *len, 
     }
     char how[80] = "";
     if (t->cdc) snprintf(how, sizeof how, " (CDC: a changelog +I/-U/+U/-D, typed rows)");
+    if (t->format == SQL_FMT_DEBEZIUM) snprintf(how, sizeof how, " (change events: a changelog +I/-U/+U/-D)");
     if (t->connector == SQL_CONN_UPSERT_KAFKA)
       snprintf(how, sizeof how, " (upserts: key in %s, value: row in %s)",
-               t->key_format == SQL_FMT_JSON ? "json" : "csv", t->format == SQL_FMT_JSON ? "json" : "csv");
+               sl__sql_fmt_name[t->key_format], sl__sql_fmt_name[t->format]);
     opts_text(t, tmp, sizeof tmp);
     sl__sql_appendf(buf, len, cap, "%*ssource: %s [%s]%s\n", depth + (decoded ? 2 : 0), "", t->name, tmp, how);
     return;
@@ -1624,7 +1633,7 @@ void sl__sql_explain(const sql_insert *ins, int n, char **buf, size_t *len, size
         sl__sql_appendf(buf, len, cap, "  encode: %s (row -> key: ", t->name);
         for (int k = 0; k < t->n_pk; k++) sl__sql_appendf(buf, len, cap, "%s%s", k ? ", " : "", t->names[t->pk[k]]);
         sl__sql_appendf(buf, len, cap, " in %s, value: row in %s; -U skipped, -D as a tombstone)\n",
-                        t->key_format == SQL_FMT_JSON ? "json" : "csv", t->format == SQL_FMT_JSON ? "json" : "csv");
+                        sl__sql_fmt_name[t->key_format], sl__sql_fmt_name[t->format]);
       } else if (t->connector != SQL_CONN_BLACKHOLE)
         sl__sql_appendf(buf, len, cap, "  encode: %s (row -> %s)\n", t->name,
                   t->connector == SQL_CONN_POSTGRES && cl && updates_change_keys(ins[i].plan, t)
@@ -1632,9 +1641,11 @@ void sl__sql_explain(const sql_insert *ins, int n, char **buf, size_t *len, size
                         "update may change the key)"
                   : t->connector == SQL_CONN_POSTGRES && cl ? "the change kind and csv: upserted and deleted by "
                                                             "the primary key"
+                  : t->format == SQL_FMT_DEBEZIUM ? "debezium-json: +I and +U as create events (c), -U and -D "
+                                                    "as delete events (d)"
                   : t->connector == SQL_CONN_FILESYSTEM || t->connector == SQL_CONN_KAFKA ||
                           t->connector == SQL_CONN_POSTGRES
-                      ? (t->format == SQL_FMT_JSON ? "json" : "csv")
+                      ? sl__sql_fmt_name[t->format]
                   : t->connector == SQL_CONN_PRINT   ? (cl ? "+I/-U/+U/-D[...] text" : "+I[...] text")
                                                      : "nothing");
       if (needs_materializer(ins[i].plan, t))
@@ -1673,7 +1684,7 @@ static int decode_vals(sl_ctx *ctx, const sql_table *t, const char *line, size_t
   const char *why = NULL;
   int bad = -1;
   if (len && line[len - 1] == '\r') len--;
-  if (t->format == SQL_FMT_JSON) {
+  if (t->format != SQL_FMT_CSV) { /* json; debezium-json's images */
     if (sl__row_from_json(line, len, n, t->types, (const char *const *)t->names, vals, buf, len + 1,
                           &why, &bad)) {
       char tn[32];
@@ -1772,6 +1783,122 @@ static int decode_kafka(void *ud, sl_ctx *ctx, const sl_kafka_message *m, sl_rec
   out->value = row, out->value_len = len, out->ts = ts;
   out->key = NULL, out->key_len = 0;
   return 0;
+}
+
+/* debezium-json (Flink's format of that name): a change event {"before":
+ * row | null, "after": row | null, "op": "c" | "r" | "u" | "d", ...}, or
+ * the same in "payload" (with "schema" beside it) -> its changelog rows:
+ * c and r (a snapshot read) +I after; u -U before, +U after; d -D before.
+ * rows[0..*n) are [kind][row] in scratch memory, ts[k] their event times
+ * (unchanged without one).  0; 1 with the reason for a bad event; 2 with
+ * the reason for an update or delete without its before image (the job
+ * fails: it cannot be retracted); or a negative SL_E* code. */
+static int dbz_decode(sl_ctx *ctx, const sql_table *t, const char *line, size_t len, sl_bytes rows[2],
+                      int64_t ts[2], int *n, char *reason, size_t rcap) {
+  static const char *const keys[4] = {"before", "after", "op", "payload"};
+  static const char *const image[2] = {"before", "after"};
+  sl__json_span sp[4];
+  const char *why;
+  *n = 0;
+  if (sl__json_members(line, len, 4, keys, sp, &why)) return snprintf(reason, rcap, "%s", why), 1;
+  if (!sp[2].p && sp[3].p && sl__json_members(sp[3].p, sp[3].n, 3, keys, sp, &why))
+    return snprintf(reason, rcap, "\"payload\": %s", why), 1;
+  char op = sp[2].p && sp[2].n == 3 && sp[2].p[0] == '"' && sp[2].p[2] == '"' ? sp[2].p[1] : 0;
+  int img[2] = {-1, -1}, kind[2] = {0, 0}; /* per row: 0 before, 1 after */
+  if (op == 'c' || op == 'r') img[0] = 1, kind[0] = SL__ROW_INSERT;
+  else if (op == 'u') img[0] = 0, kind[0] = SL__ROW_UPDATE_BEFORE, img[1] = 1, kind[1] = SL__ROW_UPDATE_AFTER;
+  else if (op == 'd') img[0] = 0, kind[0] = SL__ROW_DELETE;
+  else if (!sp[2].p) return snprintf(reason, rcap, "no \"op\": not a Debezium change event"), 1;
+  else return snprintf(reason, rcap, "\"op\" %.*s is not one of \"c\", \"r\", \"u\", \"d\"",
+                       (int)(sp[2].n > 20 ? 20 : sp[2].n), sp[2].p), 1;
+  sl__val *vals = sl_ctx_scratch(ctx, (size_t)t->n_cols * sizeof *vals);
+  if (!vals) return -SL_ENOMEM;
+  for (int k = 0; k < 2 && img[k] >= 0; k++) {
+    sl__json_span im = sp[img[k]];
+    if (!im.p || (im.n == 4 && !memcmp(im.p, "null", 4))) {
+      if (img[k] == 1) return snprintf(reason, rcap, "the \"after\" image of a \"%c\" event is null", op), 1;
+      return snprintf(reason, rcap, "the \"before\" image of %s is null, so it cannot be retracted: "
+                      "Debezium's PostgreSQL connector sends it for tables with REPLICA IDENTITY FULL "
+                      "(ALTER TABLE ... REPLICA IDENTITY FULL)", op == 'u' ? "an update (\"u\")" : "a delete (\"d\")"),
+             2;
+    }
+    char r[224];
+    void *row;
+    uint32_t rl;
+    int rc = decode_vals(ctx, t, im.p, im.n, vals, r, sizeof r);
+    if (!rc) rc = row_of_vals(ctx, t, vals, 1, &row, &rl, &ts[k], r, sizeof r);
+    if (rc == 1) return snprintf(reason, rcap, "\"%s\": %s", image[img[k]], r), 1;
+    if (rc) return rc;
+    *(uint8_t *)row = (uint8_t)kind[k];
+    rows[(*n)++] = (sl_bytes){row, rl};
+  }
+  return 0;
+}
+
+/* A debezium-json line of a file (decode: T, as decode) -> its rows. */
+static int decode_dbz(void *ud, sl_ctx *ctx, const sl_record *in, sl_collector *out) {
+  const sql_table *t = ((const sql_plan *)ud)->table;
+  sl_bytes rows[2];
+  int64_t ts[2] = {in->ts, in->ts};
+  int n;
+  char reason[256], where[512];
+  int rc = dbz_decode(ctx, t, in->value, in->value_len, rows, ts, &n, reason, sizeof reason);
+  for (int k = 0; rc == 0 && k < n; k++) {
+    sl_record r = {ts[k], NULL, 0, rows[k].data, rows[k].len};
+    rc = sl_emit(out, &r);
+  }
+  if (rc <= 0) return rc;
+  where_of(where, sizeof where, t, in);
+  return rc == 2 ? sl_ctx_fail(ctx, "%s: %s", where, reason) : sl_ctx_bad_record(ctx, where, reason, in);
+}
+
+/* A debezium-json Kafka message -> its rows in the source (so the
+ * partitions' watermarks see their times); an update's two are one record
+ * [DBZ_PAIR][u32 length of the first][first][second] that dbz_split
+ * parts.  A tombstone (Debezium's, after a delete, for compaction) is no
+ * change: skipped. */
+#define DBZ_PAIR 4
+static int decode_kafka_dbz(void *ud, sl_ctx *ctx, const sl_kafka_message *m, sl_record *out) {
+  const sql_table *t = ((const sql_plan *)ud)->table;
+  if (m->value_null) return 1;
+  sl_bytes rows[2];
+  int64_t ts[2] = {out->ts, out->ts};
+  int n;
+  char reason[256], where[384];
+  int rc = dbz_decode(ctx, t, m->value, m->value_len, rows, ts, &n, reason, sizeof reason);
+  if (rc < 0) return rc;
+  if (rc) {
+    snprintf(where, sizeof where, "table '%s' (topic %s partition %d offset %lld)", t->name, m->topic,
+             (int)m->partition, (long long)m->offset);
+    if (rc == 2) return sl_ctx_fail(ctx, "%s: %s", where, reason);
+    rc = sl_ctx_bad_record(ctx, where, reason, out);
+    return rc ? rc : 1; /* to the dead-letter file: skipped */
+  }
+  out->key = NULL, out->key_len = 0, out->ts = ts[n - 1];
+  if (n == 1) {
+    out->value = rows[0].data, out->value_len = rows[0].len;
+    return 0;
+  }
+  uint8_t *v = sl_ctx_scratch(ctx, 5 + (size_t)rows[0].len + rows[1].len);
+  if (!v) return -SL_ENOMEM;
+  v[0] = DBZ_PAIR;
+  memcpy(v + 1, &rows[0].len, 4);
+  memcpy(v + 5, rows[0].data, rows[0].len);
+  memcpy(v + 5 + rows[0].len, rows[1].data, rows[1].len);
+  out->value = v, out->value_len = 5 + rows[0].len + rows[1].len;
+  return 0;
+}
+
+static int dbz_split(void *ud, sl_ctx *ctx, const sl_record *in, sl_collector *out) {
+  (void)ud, (void)ctx;
+  const uint8_t *v = in->value;
+  if (v[0] != DBZ_PAIR) return sl_emit(out, in);
+  uint32_t l0;
+  memcpy(&l0, v + 1, 4);
+  assert(5 + (size_t)l0 < in->value_len);
+  sl_record a = {in->ts, NULL, 0, v + 5, l0}, b = {in->ts, NULL, 0, v + 5 + l0, in->value_len - 5 - l0};
+  int rc = sl_emit(out, &a);
+  return rc ? rc : sl_emit(out, &b);
 }
 
 /* upsert-kafka read (Flink's upsert-kafka source): a message -> [kind][row]
@@ -2070,6 +2197,24 @@ static int upsert_key(void *ud, sl_ctx *ctx, const sl_record *in, sl_record *out
                      s->sink->n_pk, out);
 }
 
+/* debezium-json (as Flink writes it): +I and +U as a create event
+ * {"before":null,"after":{row},"op":"c"}, -U and -D as a delete event
+ * {"before":{row},"after":null,"op":"d"}; the length needed, as the row
+ * printers. */
+static size_t dbz_put(char *buf, size_t cap, size_t at, const char *s) {
+  size_t n = strlen(s);
+  if (at + n <= cap) memcpy(buf + at, s, n);
+  return at + n;
+}
+
+static size_t dbz_encode(const sql_plan *p, int kind, const void *row, char *buf, size_t cap) {
+  int add = kind == SL__ROW_INSERT || kind == SL__ROW_UPDATE_AFTER;
+  size_t at = dbz_put(buf, cap, 0, add ? "{\"before\":null,\"after\":" : "{\"before\":");
+  at += sl__row_to_json(row, p->n, p->types, (const char *const *)p->names, at < cap ? buf + at : NULL,
+                        at < cap ? cap - at : 0);
+  return dbz_put(buf, cap, at, add ? ",\"op\":\"c\"}" : ",\"after\":null,\"op\":\"d\"}");
+}
+
 /* A row as its sink's text: CSV, JSON or the print format; a changelog
  * row to print as "-U[...]", to postgres as "-U,csv..." (the sink's
  * sink.changelog form). */
@@ -2079,7 +2224,7 @@ static int encode(void *ud, sl_ctx *ctx, const sl_record *in, sl_record *out) {
   int fmt = !s->sink || s->sink->connector == SQL_CONN_PRINT ? 0 : s->sink->format;
   int cl = p->changelog, kind = cl ? *(const uint8_t *)in->value : SL__ROW_INSERT;
   const void *row = (const uint8_t *)in->value + cl;
-  size_t pre = cl && fmt ? 3 : 0; /* "+U," */
+  size_t pre = cl && fmt && fmt != SQL_FMT_DEBEZIUM ? 3 : 0; /* "+U," */
   size_t cap = (size_t)in->value_len * 2 + 64, need;
   for (;;) {
     char *buf = sl_ctx_scratch(ctx, cap);
@@ -2087,10 +2232,11 @@ static int encode(void *ud, sl_ctx *ctx, const sl_record *in, sl_record *out) {
     if (pre)
       memcpy(buf, sl__row_kind_text[s->before_as_delete && kind == SL__ROW_UPDATE_BEFORE ? SL__ROW_DELETE : kind & 3], 2),
           buf[2] = ',';
-    need = fmt == SQL_FMT_CSV    ? pre + sl__row_to_csv(row, p->n, p->types, buf + pre, cap - pre)
-           : fmt == SQL_FMT_JSON ? sl__row_to_json(row, p->n, p->types,
-                                                   (const char *const *)p->names, buf, cap)
-                                 : sl__row_to_print(kind, row, p->n, p->types, buf, cap);
+    need = fmt == SQL_FMT_CSV        ? pre + sl__row_to_csv(row, p->n, p->types, buf + pre, cap - pre)
+           : fmt == SQL_FMT_JSON     ? sl__row_to_json(row, p->n, p->types,
+                                                       (const char *const *)p->names, buf, cap)
+           : fmt == SQL_FMT_DEBEZIUM ? dbz_encode(p, kind, row, buf, cap)
+                                     : sl__row_to_print(kind, row, p->n, p->types, buf, cap);
     if (need <= cap) {
       out->value = buf, out->value_len = (uint32_t)need;
       return 0;
@@ -3131,13 +3277,16 @@ static sl_stream *build_plan(sql_ctx *c, const sql_plan *p) {
       sl_option *o = conn_opts(c, t, &no, 0, 0);
       if (!o) return sl__sql_oom(c), NULL;
       sl_source *src = sl_kafka_source(o, no);
-      if (src) sl_kafka_source_set_deserializer(src, decode_kafka, (void *)p);
+      int dbz = t->format == SQL_FMT_DEBEZIUM;
+      if (src) sl_kafka_source_set_deserializer(src, dbz ? decode_kafka_dbz : decode_kafka, (void *)p);
       if (src && t->rowtime >= 0) { /* per-partition watermarks, in the source */
         sl_watermark_strategy wm = {.kind = SL_WM_BOUNDED_OUT_OF_ORDERNESS,
                                     .out_of_orderness_ms = t->wm_delay_ms};
         sl_kafka_source_set_watermarks(src, &wm);
       }
-      return sl_name(sl_source_stream(c->env, src), name);
+      s = sl_name(sl_source_stream(c->env, src), name);
+      snprintf(name, sizeof name, "split updates: %s", t->name);
+      return dbz ? sl_name(sl_flat_map(s, dbz_split, NULL), name) : s;
     } else if (t->connector == SQL_CONN_UPSERT_KAFKA) {
       size_t no;
       sl_option *o = conn_opts(c, t, &no, 0, 0);
@@ -3179,7 +3328,7 @@ static sl_stream *build_plan(sql_ctx *c, const sql_plan *p) {
     } else {
       s = sl_name(sl_source_stream(c->env, sl_file_source(t->path)), name);
       snprintf(name, sizeof name, "decode: %s", t->name);
-      s = sl_name(sl_flat_map(s, decode, (void *)p), name);
+      s = sl_name(sl_flat_map(s, t->format == SQL_FMT_DEBEZIUM ? decode_dbz : decode, (void *)p), name);
     }
     if (t->rowtime >= 0) { /* event time: the record's timestamp, bounded out-of-orderness */
       sl_watermark_strategy wm = {.kind = SL_WM_BOUNDED_OUT_OF_ORDERNESS,

@@ -343,6 +343,19 @@ static int check_watermark(sql_ctx *c, sql_table *t, int loc) {
   return sl__sql_error(c, loc, "watermark '%s': %s", t->watermark, inner);
 }
 
+const char *const sl__sql_fmt_name[4] = {"", "csv", "json", "debezium-json"};
+
+/* A filesystem or kafka table's format option (csv by default). */
+static int table_format(sql_ctx *c, sql_table *t, const int *locs, const char *fmt) {
+  t->format = SQL_FMT_CSV;
+  for (int f = SQL_FMT_CSV; fmt && f <= SQL_FMT_DEBEZIUM; f++)
+    if (!strcasecmp(fmt, sl__sql_fmt_name[f])) t->format = f;
+  if (fmt && strcasecmp(fmt, sl__sql_fmt_name[t->format]))
+    return sl__sql_error(c, opt_loc(t, locs, "format"), "unknown format '%s' (formats: csv, json, debezium-json)",
+                         fmt);
+  return 0;
+}
+
 static int create_table(sql_ctx *c, const cJSON *b) {
   cJSON *rv = sl__sql_j(b, "relation");
   const char *name = sl__sql_js(rv, "relname");
@@ -512,19 +525,11 @@ static int create_table(sql_ctx *c, const cJSON *b) {
       rc = sl__sql_error(c, loc, "table '%s' (connector filesystem) needs path = '...'", name);
       goto fail;
     }
-    t->format = !fmt || !strcasecmp(fmt, "csv") ? SQL_FMT_CSV : !strcasecmp(fmt, "json") ? SQL_FMT_JSON : 0;
-    if (!t->format) {
-      rc = sl__sql_error(c, opt_loc(t, locs, "format"), "unknown format '%s' (formats: csv, json)", fmt);
-      goto fail;
-    }
+    if ((rc = table_format(c, t, locs, fmt))) goto fail;
   }
   if (t->connector == SQL_CONN_KAFKA) {
     const char *fmt = sl__sql_opt(t, "format");
-    t->format = !fmt || !strcasecmp(fmt, "csv") ? SQL_FMT_CSV : !strcasecmp(fmt, "json") ? SQL_FMT_JSON : 0;
-    if (!t->format) {
-      rc = sl__sql_error(c, opt_loc(t, locs, "format"), "unknown format '%s' (formats: csv, json)", fmt);
-      goto fail;
-    }
+    if ((rc = table_format(c, t, locs, fmt))) goto fail;
     if (!sl__sql_opt(t, "topic") && !sl__sql_opt(t, "topic-pattern")) {
       rc = sl__sql_error(c, loc, "table '%s' (connector kafka) needs topic = '...' (and "
                              "'properties.bootstrap.servers')", name);

@@ -45,7 +45,8 @@ enum {
   SQL_CONN_FILESYSTEM = 1, SQL_CONN_PRINT, SQL_CONN_BLACKHOLE, SQL_CONN_DATAGEN, SQL_CONN_NEXMARK,
   SQL_CONN_KAFKA, SQL_CONN_POSTGRES, SQL_CONN_UPSERT_KAFKA
 };
-enum { SQL_FMT_CSV = 1, SQL_FMT_JSON };
+enum { SQL_FMT_CSV = 1, SQL_FMT_JSON, SQL_FMT_DEBEZIUM /* debezium-json: change events */ };
+extern const char *const sl__sql_fmt_name[4]; /* by SQL_FMT_*: "csv", "json", "debezium-json" */
 
 /* datagen: how one column's values are made (from the fields.COL.* options) */
 enum { SQL_GEN_RANDOM = 0, SQL_GEN_SEQUENCE = 1 };

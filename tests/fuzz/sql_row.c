@@ -5,7 +5,8 @@
  * a line that decodes gives a well-formed row (sl__row_check); the row
  * printed as CSV (and as JSON) decodes again to the same values, NULL and
  * the empty string kept apart; the printers never write past the size
- * they report, and report the same size with too small a buffer.
+ * they report, and report the same size with too small a buffer; read as
+ * a Debezium envelope (sl__json_members), its members lie in the line.
  */
 #include "fuzz_util.h"
 #include "row/row.h"
@@ -86,8 +87,27 @@ static void check_line(const char *line, size_t len, int json) {
   free(buf);
 }
 
+/* The line as a Debezium envelope: each member found lies in the line, and
+ * an object member decodes as a row or fails cleanly. */
+static void check_envelope(const char *line, size_t len) {
+  static const char *const keys[3] = {"before", "after", "op"};
+  sl__json_span sp[3];
+  const char *why;
+  if (sl__json_members(line, len, 3, keys, sp, &why)) return;
+  for (int k = 0; k < 3; k++) {
+    if (!sp[k].p) continue;
+    FZ_CHECK(sp[k].p >= line && sp[k].p + sp[k].n <= line + len);
+    sl__val v[NC];
+    char *buf = malloc(sp[k].n + 1);
+    int bad;
+    (void)sl__row_from_json(sp[k].p, sp[k].n, NC, T, NAMES, v, buf, sp[k].n + 1, &why, &bad);
+    free(buf);
+  }
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   check_line((const char *)data, size, 0);
   check_line((const char *)data, size, 1);
+  check_envelope((const char *)data, size);
   return 0;
 }
