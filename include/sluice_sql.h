@@ -103,8 +103,7 @@
  * input is a regular join that takes a -U / -D row out of its side's
  * state and retracts its pairs (each pair has the kind of the row that
  * made it).  Not built yet, refused with the reason: outer joins and
- * Top-N of an updating input, MIN / MAX of VARCHAR without a window, a
- * Top-N not per window.
+ * Top-N of an updating input, a Top-N not per window.
  *
  * upsert-kafka (Flink's connector of that name) is a Kafka table that
  * holds the latest row per primary key, written and read:

@@ -601,12 +601,8 @@ static sql_expr *on_agg(sql_ctx *c, const sql_scope *sc, const cJSON *call, int 
         k != SL__T_VARCHAR)
       return sl__sql_error(c, x->loc, "%s() of %s is not built yet (numbers, BOOLEAN, TIMESTAMP and VARCHAR)", fn,
                        sl__row_type_name(x->type, tn, sizeof tn)), NULL;
-    if ((f == SQL_AGG_MIN || f == SQL_AGG_MAX) && k == SL__T_VARCHAR) {
-      if (w->kind == SQL_P_GROUPAGG)
-        return sl__sql_error(c, x->loc, "%s() of VARCHAR without a window is not built yet (it is per "
-                                        "window: GROUP BY window_start, window_end, ...)", fn), NULL;
-      w->buffered = 1;
-    }
+    if ((f == SQL_AGG_MIN || f == SQL_AGG_MAX) && k == SL__T_VARCHAR && w->kind != SQL_P_GROUPAGG)
+      w->buffered = 1; /* (a group keeps its best string in its state: group_update) */
     for (int q = 0; q < wc->n_args && x->op == SQL_E_COL; q++) /* the same column: one argument */
       if (wc->args[q]->op == SQL_E_COL && wc->args[q]->col == x->col) {
         a->arg = w->n_keys + q, a->in = x->type;
@@ -2642,13 +2638,14 @@ static int win_emit(const sql_plan *w, sl_ctx *ctx, const sl_window *win, const 
 #define GROUP_ROWS 8 /* the accumulator follows the row count */
 
 /* The group's result row for accumulator acc ([rows][slots]) with its kind. */
-static int group_result(const sql_plan *g, sl_ctx *ctx, const uint8_t *acc, int kind, int64_t ts, sl_record *r) {
+static int group_result(const sql_plan *g, sl_ctx *ctx, const uint8_t *acc, const sl__val *strs, int kind,
+                        int64_t ts, sl_record *r) {
   sl_bytes key = {NULL, 0};
   if (g->n_keys && sl_ctx_key(ctx, &key) != 0) return sl_ctx_fail(ctx, "GROUP BY: a row without its key");
   sl__val *vals = sl_ctx_scratch(ctx, (size_t)(g->n ? g->n : 1) * sizeof *vals);
   if (!vals) return -SL_ENOMEM;
   for (int k = 0; k < g->n_keys; k++) sl__row_get(key.data, g->n_keys, g->in->types, k, &vals[k]);
-  int bad = agg_values(g, acc + GROUP_ROWS, NULL, &vals[g->n_keys]);
+  int bad = agg_values(g, acc + GROUP_ROWS, strs, &vals[g->n_keys]);
   if (bad)
     return sl_ctx_fail(ctx, "GROUP BY: a group's SUM does not fit %s (sum a DECIMAL or DOUBLE: CAST the "
                             "argument)", sum_type(g, bad));
@@ -2691,14 +2688,87 @@ static int scan_best(void *ud, sl_bytes k, sl_bytes v) {
  * [j][value] -> int64: COUNT(DISTINCT) counts the values whose count is
  * not 0; MIN / MAX over an updating input looks for the best again when
  * the last copy of the best is retracted. */
-static int group_fold(const sql_plan *g, sl_ctx *ctx, void *acc, const void *row, int retract) {
-  if (!g->vals) {
+static int str_best(const sql_agg *a) {
+  return a->in.kind == SL__T_VARCHAR && (a->fn == SQL_AGG_MIN || a->fn == SQL_AGG_MAX);
+}
+
+/* Is string x better than the best b (NULL: none) for MIN / MAX a? */
+static int str_better(const sql_agg *a, const sl__val *x, const sl__val *b) {
+  if (b->null) return 1;
+  dist_val nv = {(const uint8_t *)x->u.s.p, x->u.s.n}, bv = {(const uint8_t *)b->u.s.p, b->u.s.n};
+  int c = dist_cmp(&nv, &bv);
+  return a->fn == SQL_AGG_MIN ? c < 0 : c > 0;
+}
+
+/* The best string of aggregate j again among the group's values in the
+ * map ([j][bytes] -> count), copied into scratch memory. */
+typedef struct str_scan {
+  const sql_agg *a;
+  int j;
+  sl__val *best;
+  sl_ctx *ctx;
+  int rc;
+} str_scan;
+
+static int scan_str(void *ud, sl_bytes k, sl_bytes v) {
+  (void)v;
+  str_scan *b = ud;
+  const uint8_t *p = k.data;
+  if (k.len < 1 || p[0] != b->j) return 0;
+  sl__val x = {0};
+  x.u.s.p = (const char *)p + 1, x.u.s.n = k.len - 1;
+  if (!str_better(b->a, &x, b->best)) return 0;
+  char *cp = sl_ctx_scratch(b->ctx, x.u.s.n ? x.u.s.n : 1);
+  if (!cp) return b->rc = -SL_ENOMEM, 1;
+  memcpy(cp, x.u.s.p, x.u.s.n);
+  *b->best = (sl__val){0};
+  b->best->u.s.p = cp, b->best->u.s.n = x.u.s.n;
+  return 0;
+}
+
+/* MIN / MAX of VARCHAR in a group: strs[j] is the best string (NULL when
+ * none), kept in the group's state; over an updating input each value is
+ * also counted in the map, so a retracted best is found again there. */
+static int group_fold_str(const sql_plan *g, sl_ctx *ctx, sl_state *vs, int j, acc_slot *s, const sl__val *x,
+                          int retract, sl__val *strs) {
+  const sql_agg *a = &g->aggs[j];
+  if (!a->multiset) { /* an append-only input: the best only gets better */
+    s->n++;
+    if (str_better(a, x, &strs[j])) strs[j] = *x;
+    return 0;
+  }
+  uint8_t *key = sl_ctx_scratch(ctx, 1 + (size_t)x->u.s.n);
+  if (!key) return -SL_ENOMEM;
+  key[0] = (uint8_t)j;
+  memcpy(key + 1, x->u.s.p, x->u.s.n);
+  sl_bytes cb;
+  int64_t cnt = 0;
+  int rc = sl_map_get(vs, key, 1 + x->u.s.n, &cb);
+  if (rc < 0) return rc;
+  if (rc == 0 && cb.len == 8) memcpy(&cnt, cb.data, 8);
+  if (retract && !cnt) return 0; /* a value this group never counted */
+  cnt += retract ? -1 : 1;
+  if ((rc = cnt ? sl_map_put(vs, key, 1 + x->u.s.n, &cnt, 8) : sl_map_remove(vs, key, 1 + x->u.s.n))) return rc;
+  s->n += retract ? -1 : 1;
+  if (!retract) {
+    if (str_better(a, x, &strs[j])) strs[j] = *x;
+    return 0;
+  }
+  if (cnt || strs[j].null || str_better(a, x, &strs[j]) || str_better(a, &strs[j], x)) return 0;
+  strs[j] = (sl__val){.null = 1}; /* the best went: find the next */
+  str_scan b = {a, j, &strs[j], ctx, 0};
+  if ((rc = sl_map_foreach(vs, scan_str, &b))) return rc;
+  return b.rc;
+}
+
+static int group_fold(const sql_plan *g, sl_ctx *ctx, void *acc, const void *row, int retract, sl__val *strs) {
+  if (!g->vals && !strs) {
     fold_row(g, acc, row, retract);
     return 0;
   }
   const sql_plan *pre = g->in;
-  sl_state *vs;
-  int rc = sl_state_get(ctx, g->vals, &vs);
+  sl_state *vs = NULL;
+  int rc = g->vals ? sl_state_get(ctx, g->vals, &vs) : 0;
   if (rc) return rc;
   for (int j = 0; j < g->n_aggs; j++) {
     const sql_agg *a = &g->aggs[j];
@@ -2711,6 +2781,11 @@ static int group_fold(const sql_plan *g, sl_ctx *ctx, void *acc, const void *row
       if (x.null) continue;
       if (is_f) v.f = x.u.f;
       else if (a->in.kind != SL__T_VARCHAR) v.i = x.u.i;
+    }
+    if (str_best(a)) {
+      if ((rc = group_fold_str(g, ctx, vs, j, &s, &x, retract, strs))) return rc;
+      slot_put(acc, j, &s, 0);
+      continue;
     }
     if (!a->multiset) {
       if (retract) unfold(a, &s, &v);
@@ -2748,6 +2823,53 @@ static int group_fold(const sql_plan *g, sl_ctx *ctx, void *acc, const void *row
   return 0;
 }
 
+/* The best strings of MIN / MAX of VARCHAR follow a group's accumulator
+ * in its state: per such aggregate, in order, u32 length (UINT32_MAX:
+ * NULL) and the bytes.  strs_of reads them (views into tail, which the
+ * caller copied: a state view lasts until the next state call); 0, or -1
+ * for a tail that is not this query's. */
+static int strs_of(const sql_plan *g, const uint8_t *tail, size_t n, sl__val *strs) {
+  size_t at = 0;
+  for (int j = 0; j < g->n_aggs; j++) {
+    if (!str_best(&g->aggs[j])) continue;
+    uint32_t len;
+    if (n - at < 4) return -1;
+    memcpy(&len, tail + at, 4);
+    at += 4;
+    if (len == UINT32_MAX) {
+      strs[j] = (sl__val){.null = 1};
+      continue;
+    }
+    if (len > n - at) return -1;
+    strs[j] = (sl__val){0};
+    strs[j].u.s.p = (const char *)tail + at, strs[j].u.s.n = len;
+    at += len;
+  }
+  return at == n ? 0 : -1;
+}
+
+/* A group's state: the accumulator acc (asz bytes) and the strings; in
+ * scratch memory. */
+static int group_state_bytes(const sql_plan *g, sl_ctx *ctx, const uint8_t *acc, size_t asz, const sl__val *strs,
+                             sl_bytes *out) {
+  size_t n = asz;
+  for (int j = 0; strs && j < g->n_aggs; j++)
+    if (str_best(&g->aggs[j])) n += 4 + (strs[j].null ? 0 : strs[j].u.s.n);
+  uint8_t *b = sl_ctx_scratch(ctx, n);
+  if (!b) return -SL_ENOMEM;
+  memcpy(b, acc, asz);
+  size_t at = asz;
+  for (int j = 0; strs && j < g->n_aggs; j++) {
+    if (!str_best(&g->aggs[j])) continue;
+    uint32_t len = strs[j].null ? UINT32_MAX : strs[j].u.s.n;
+    memcpy(b + at, &len, 4);
+    at += 4;
+    if (!strs[j].null) memcpy(b + at, strs[j].u.s.p, len), at += len;
+  }
+  *out = (sl_bytes){b, (uint32_t)n};
+  return 0;
+}
+
 static int group_update(void *ud, sl_ctx *ctx, const sl_record *in, sl_collector *out) {
   const sql_plan *g = ud;
   const uint8_t *row = in->value;
@@ -2756,18 +2878,28 @@ static int group_update(void *ud, sl_ctx *ctx, const sl_record *in, sl_collector
   assert(kind <= SL__ROW_DELETE);
   int retract = kind == SL__ROW_UPDATE_BEFORE || kind == SL__ROW_DELETE;
   size_t asz = GROUP_ROWS + (size_t)g->n_aggs * ACC_SLOT;
+  sl__val *strs = NULL, *prev_strs = NULL;
+  for (int j = 0; j < g->n_aggs && !strs; j++)
+    if (str_best(&g->aggs[j])) {
+      strs = sl_ctx_scratch(ctx, 2 * (size_t)g->n_aggs * sizeof *strs);
+      if (!strs) return -SL_ENOMEM;
+      prev_strs = strs + g->n_aggs;
+      for (int k = 0; k < 2 * g->n_aggs; k++) strs[k] = (sl__val){.null = 1};
+    }
   sl_state *st;
   sl_bytes v;
   int rc;
   if ((rc = sl_state_get(ctx, g->acc, &st)) || (rc = sl_value_get(st, &v)) < 0) return rc;
-  uint8_t *acc = sl_ctx_scratch(ctx, 2 * asz), *prev = acc + asz;
+  uint8_t *acc = sl_ctx_scratch(ctx, 2 * asz + (rc == 0 && v.len > asz ? v.len - asz : 0)), *prev = acc + asz;
   if (!acc) return -SL_ENOMEM;
   int64_t rows = 0, prev_rows;
   if (rc == 0) {
-    if (v.len != asz)
-      return sl_ctx_fail(ctx, "GROUP BY: the state of a group is %u bytes, not %zu: it is not this query's "
+    uint8_t *tail = acc + 2 * asz;
+    if (v.len < asz || (!strs && v.len != asz) ||
+        (strs && (memcpy(tail, (const uint8_t *)v.data + asz, v.len - asz), strs_of(g, tail, v.len - asz, strs))))
+      return sl_ctx_fail(ctx, "GROUP BY: the state of a group is %u bytes, not %zu%s: it is not this query's "
                               "(restore from a checkpoint of this query, or start without --restore)",
-                         v.len, asz);
+                         v.len, asz, strs ? " and its strings" : "");
     memcpy(acc, v.data, asz);
     memcpy(&rows, acc, GROUP_ROWS);
   } else {
@@ -2775,24 +2907,27 @@ static int group_update(void *ud, sl_ctx *ctx, const sl_record *in, sl_collector
   }
   if (!rows && retract) return 0;
   memcpy(prev, acc, asz);
+  if (strs) memcpy(prev_strs, strs, (size_t)g->n_aggs * sizeof *strs);
   prev_rows = rows;
-  if ((rc = group_fold(g, ctx, acc + GROUP_ROWS, row, retract))) return rc;
+  if ((rc = group_fold(g, ctx, acc + GROUP_ROWS, row, retract, strs))) return rc;
   rows += retract ? -1 : 1;
   memcpy(acc, &rows, GROUP_ROWS);
   sl_record a, b;
   if (!rows) { /* the group is gone */
     sl_state *vs;
     if (g->vals && ((rc = sl_state_get(ctx, g->vals, &vs)) || (rc = sl_state_clear(vs)))) return rc;
-    if ((rc = sl_state_clear(st)) || (rc = group_result(g, ctx, prev, SL__ROW_DELETE, in->ts, &a))) return rc;
+    if ((rc = sl_state_clear(st)) || (rc = group_result(g, ctx, prev, prev_strs, SL__ROW_DELETE, in->ts, &a)))
+      return rc;
     return sl_emit(out, &a);
   }
-  if ((rc = sl_value_set(st, acc, (uint32_t)asz))) return rc;
+  sl_bytes ns;
+  if ((rc = group_state_bytes(g, ctx, acc, asz, strs, &ns)) || (rc = sl_value_set(st, ns.data, ns.len))) return rc;
   if (!prev_rows) {
-    if ((rc = group_result(g, ctx, acc, SL__ROW_INSERT, in->ts, &a))) return rc;
+    if ((rc = group_result(g, ctx, acc, strs, SL__ROW_INSERT, in->ts, &a))) return rc;
     return sl_emit(out, &a);
   }
-  if ((rc = group_result(g, ctx, prev, SL__ROW_UPDATE_BEFORE, in->ts, &a)) ||
-      (rc = group_result(g, ctx, acc, SL__ROW_UPDATE_AFTER, in->ts, &b)))
+  if ((rc = group_result(g, ctx, prev, prev_strs, SL__ROW_UPDATE_BEFORE, in->ts, &a)) ||
+      (rc = group_result(g, ctx, acc, strs, SL__ROW_UPDATE_AFTER, in->ts, &b)))
     return rc;
   if (a.value_len == b.value_len && !memcmp((const uint8_t *)a.value + 1, (const uint8_t *)b.value + 1, a.value_len - 1))
     return 0; /* the result did not change */
