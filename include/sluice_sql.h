@@ -66,7 +66,11 @@
  * window_start and window_end.  Window Top-N: ROW_NUMBER() or RANK()
  * OVER (PARTITION BY window_start, window_end[, ...] ORDER BY ...) AS rn
  * in a subquery, with WHERE rn <= N around it, emits the best N rows of
- * each window (RANK: ties share a number) when the window ends.  Inner
+ * each window (RANK: ties share a number) when the window ends.
+ * Partitioned otherwise (or not at all), it is a Top-N over the
+ * unbounded stream (Flink's AppendOnlyTopNFunction): an updating result
+ * whose every rank that changes is a -U of the old row and a +U of the
+ * new one (a new rank +I; a row RANK's ties push past N -D).  Inner
  * joins (a JOIN b ON a.x = b.y [AND ...]) of append-only inputs: when ON
  * pairs the two sides' window_end (TUMBLE / HOP rows or windowed
  * aggregates, renamed or not) it is a window join -- pairs emitted when
@@ -103,7 +107,7 @@
  * input is a regular join that takes a -U / -D row out of its side's
  * state and retracts its pairs (each pair has the kind of the row that
  * made it).  Not built yet, refused with the reason: outer joins and
- * Top-N of an updating input, a Top-N not per window.
+ * Top-N of an updating input.
  *
  * upsert-kafka (Flink's connector of that name) is a Kafka table that
  * holds the latest row per primary key, written and read:

@@ -255,7 +255,7 @@ static int wend_of(const sql_plan *p) {
   switch (p->kind) {
   case SQL_P_WINAGG: return p->proctime ? -1 : 1;
   case SQL_P_WINASSIGN: return p->n - 1;
-  case SQL_P_TOPN: return wend_of(p->in);
+  case SQL_P_TOPN: return p->time_col >= 0 ? wend_of(p->in) : -1; /* (unbounded: updating) */
   case SQL_P_JOIN: return p->wend;
   case SQL_P_CALC: {
     int w = wend_of(p->in);
@@ -1107,9 +1107,11 @@ static int topn_col(sql_ctx *c, const cJSON *node, const sql_scope *sc, const ch
 }
 
 /* ROW_NUMBER() / RANK() OVER (PARTITION BY window_start, window_end, ...
- * ORDER BY ...) in the SELECT list: Flink's Window Top-N.  The node adds
- * the number as the last column; the query around it sets the limit with
- * WHERE rn <= N (topn_limit). */
+ * ORDER BY ...) in the SELECT list: Flink's Window Top-N; partitioned
+ * otherwise, a Top-N over the unbounded stream whose ranks change (a
+ * changelog: Flink's AppendOnlyTopNFunction).  The node adds the number as
+ * the last column; the query around it sets the limit with WHERE rn <= N
+ * (topn_limit). */
 static sql_plan *plan_topn(sql_ctx *c, const cJSON *call, sql_plan *in, const char *rel, const char *as) {
   int loc = cJSON_IsNumber(sl__sql_j(call, "location")) ? sl__sql_j(call, "location")->valueint : -1;
   const char *fn = sl__sql_last_name(sl__sql_j(call, "funcname"));
@@ -1149,9 +1151,7 @@ static sql_plan *plan_topn(sql_ctx *c, const cJSON *call, sql_plan *in, const ch
     if (!strcmp(in->names[col], "window_end")) p->time_col = col;
   }
   if (!has_start || p->time_col < 0 || in->types[p->time_col].kind == SL__T_VARCHAR)
-    return sl__sql_error(c, loc, "%s() OVER needs PARTITION BY window_start, window_end (of a window "
-                                 "table function or a windowed GROUP BY): a Top-N over the unbounded "
-                                 "stream would need updates/retractions", fn), NULL;
+    p->time_col = -1, p->changelog = 1; /* a Top-N over the unbounded stream: it updates its ranks */
   if (!p->n_ord) return sl__sql_error(c, loc, "%s() OVER needs ORDER BY", fn), NULL;
   k = 0;
   cJSON_ArrayForEach(x, ords) {
@@ -1558,7 +1558,11 @@ static void explain_plan(const sql_plan *p, int depth, char **buf, size_t *len, 
     sl__sql_appendf(buf, len, cap, "] order by [");
     for (int k = 0; k < p->n_ord; k++)
       sl__sql_appendf(buf, len, cap, "%s%s%s", k ? ", " : "", p->in->names[p->ord[k]], p->desc[k] ? " DESC" : "");
-    sl__sql_appendf(buf, len, cap, "], emitted when window_end passes (adds %s)\n", p->names[p->n - 1]);
+    if (p->time_col >= 0)
+      sl__sql_appendf(buf, len, cap, "], emitted when window_end passes (adds %s)\n", p->names[p->n - 1]);
+    else
+      sl__sql_appendf(buf, len, cap, "], updated as rows arrive: -U/+U of the ranks that change, +I of a new "
+                                     "one (adds %s)\n", p->names[p->n - 1]);
     explain_plan(p->in, depth + 2, buf, len, cap);
     return;
   }
@@ -3389,6 +3393,72 @@ static int topn_fire(void *ud, sl_ctx *ctx, int64_t ts, sl_time_domain d, sl_col
   return sl_state_clear(st);
 }
 
+/* Row r of the Top-N's input with its number: [kind][row, number]. */
+static int topn_emit(const sql_plan *p, sl_ctx *ctx, int kind, const topn_row *r, int64_t num, int64_t ts,
+                     sl_collector *out) {
+  const sql_plan *src = p->in;
+  sl__val *vals = sl_ctx_scratch(ctx, (size_t)p->n * sizeof *vals);
+  if (!vals) return -SL_ENOMEM;
+  for (int k = 0; k < src->n; k++) sl__row_get(r->p, src->n, src->types, k, &vals[k]);
+  vals[src->n] = (sl__val){.u.i = num};
+  size_t sz = sl__row_size(p->types, vals, p->n);
+  uint8_t *row = sl_ctx_scratch(ctx, sz + 1);
+  if (!row) return -SL_ENOMEM;
+  row[0] = (uint8_t)kind;
+  sl__row_write(row + 1, p->types, vals, p->n);
+  sl_record o = {ts, NULL, 0, row, (uint32_t)sz + 1};
+  return sl_emit(out, &o);
+}
+
+/* Top-N over the unbounded stream (no window; Flink's
+ * AppendOnlyTopNFunction): the kept rows of the partition as topn_add keeps
+ * them, changed by each row that makes it.  Every rank whose row or number
+ * changed is emitted: -U the old row, +U the new one; a rank that is new
+ * +I; one that went (RANK's ties pushed past N) -D.  The output carries
+ * the number, so a row moved down is an update of each rank it passes. */
+static int topn_update(void *ud, sl_ctx *ctx, const sl_record *in, sl_collector *out) {
+  const sql_plan *p = ud;
+  sl_state *st;
+  sl_bytes v = {NULL, 0};
+  int rc;
+  if ((rc = sl_state_get(ctx, p->top, &st)) || (rc = sl_value_get(st, &v)) < 0) return rc;
+  if (rc != 0) v.data = NULL, v.len = 0;
+  topn_row *rows, *old;
+  int n = topn_split(ctx, &v, &rows, 1);
+  if (n < 0) return n;
+  int pos = 0, better = 0;
+  for (int i = 0; i < n; i++) {
+    int r = topn_cmp(p, rows[i].p, in->value);
+    pos += r <= 0, better += r < 0;
+  }
+  if ((p->rank ? better : pos) >= p->limit) return 0; /* cannot make it */
+  int64_t *nums = sl_ctx_scratch(ctx, 2 * ((size_t)n + 1) * sizeof *nums), *onums = nums + n + 1;
+  if (!nums || !(old = sl_ctx_scratch(ctx, ((size_t)n + 1) * sizeof *old))) return -SL_ENOMEM;
+  memcpy(old, rows, (size_t)n * sizeof *old);
+  for (int i = 0; i < n; i++) onums[i] = topn_number(p, old, i, i ? onums[i - 1] : 0);
+  memmove(rows + pos + 1, rows + pos, (size_t)(n - pos) * sizeof *rows);
+  rows[pos] = (topn_row){in->value, in->value_len};
+  int keep = 0;
+  size_t sz = 0;
+  for (; keep < n + 1; keep++) {
+    nums[keep] = topn_number(p, rows, keep, keep ? nums[keep - 1] : 0);
+    if (nums[keep] > p->limit) break;
+    sz += 4 + rows[keep].n;
+  }
+  for (int i = pos; i < (keep > n ? keep : n); i++) { /* ranks before pos are as they were */
+    if (i < n && i < keep && old[i].n == rows[i].n && !memcmp(old[i].p, rows[i].p, rows[i].n) && onums[i] == nums[i])
+      continue;
+    if (i < n && (rc = topn_emit(p, ctx, i < keep ? SL__ROW_UPDATE_BEFORE : SL__ROW_DELETE, &old[i], onums[i], in->ts, out)))
+      return rc;
+    if (i < keep && (rc = topn_emit(p, ctx, i < n ? SL__ROW_UPDATE_AFTER : SL__ROW_INSERT, &rows[i], nums[i], in->ts, out)))
+      return rc;
+  }
+  uint8_t *buf = sl_ctx_scratch(ctx, sz), *at = buf;
+  if (!buf) return -SL_ENOMEM;
+  for (int i = 0; i < keep; i++) memcpy(at, &rows[i].n, 4), memcpy(at + 4, rows[i].p, rows[i].n), at += 4 + rows[i].n;
+  return sl_value_set(st, buf, (uint32_t)sz);
+}
+
 /* A CALC without WHERE whose columns are its input's, in order and type. */
 static int calc_is_identity(const sql_plan *p) {
   if (p->where || p->n != p->in->n) return 0;
@@ -3510,6 +3580,7 @@ static sl_stream *build_plan(sql_ctx *c, const sql_plan *p) {
   }
   if (p->kind == SQL_P_TOPN) {
     sl_stream *keyed = sl_key_by(build_plan(c, p->in), topn_key, (void *)p);
+    if (p->time_col < 0) return sl_name(sl_keyed_process(keyed, topn_update, NULL, (void *)p), "top-n (updating)");
     return sl_name(sl_keyed_process(keyed, topn_add, topn_fire, (void *)p), "top-n");
   }
   if (p->kind == SQL_P_WINASSIGN) {
@@ -3626,8 +3697,8 @@ static int check_plan(sql_ctx *c, const sql_plan *p) {
     if (p->kind == SQL_P_TOPN && !p->limit)
       return sl__sql_error(c, (int)p->size_ms,
                            "%s() OVER needs WHERE %s <= N in the query around it (a Top-N without a "
-                           "limit would keep every row of the window)",
-                           p->rank ? "RANK" : "ROW_NUMBER", p->names[p->n - 1]);
+                           "limit would keep every row%s)",
+                           p->rank ? "RANK" : "ROW_NUMBER", p->names[p->n - 1], p->time_col >= 0 ? " of the window" : "");
     int rc;
     if (p->right && (rc = check_plan(c, p->right))) return rc;
   }
