@@ -21,7 +21,10 @@
  *              the limit from WHERE rn <= N of the query around it: keyed
  *              by the partition, the best N rows (ties at the edge too for
  *              RANK) in value state, emitted with their number by an
- *              event-time timer at window_end - 1, then forgotten
+ *              event-time timer at window_end - 1, then forgotten.
+ *              Partitioned otherwise: a Top-N over the unbounded stream,
+ *              its kept rows updated per row and each changed rank
+ *              emitted as -U/+U (a changelog; topn_update)
  *
  *   JOIN       an inner equi-join of two inputs (in, right): a window
  *              join when ON pairs both sides' window_end (each side's rows
@@ -36,6 +39,7 @@
  *              of ON per pair (jcond) and emit a changelog
  *   GROUPAGG   GROUP BY without a window, DISTINCT, aggregates of every
  *              row: as WINAGG without the window columns, updated per row
+ *              (MIN / MAX of VARCHAR: the best string after the slots)
  *
  * and an INSERT adds the sink.  A node whose result changes rows already
  * emitted -- GROUPAGG, an outer JOIN, a join or CALC over one -- is a changelog
@@ -67,6 +71,13 @@
  *               the server did not send (REPLICA IDENTITY DEFAULT's old
  *               images) fails the job; each CDC scan of a job needs a
  *               replication slot of its own (check_slots)
+ *   upsert-kafka: sl_kafka_source decoding upserts and tombstones in
+ *               its deserializer -> key_by(the primary key) -> "changelog
+ *               normalize: T" (value state of the row now: +I, -U/+U, -D)
+ *   format 'debezium-json' (filesystem, kafka): change events decoded
+ *               into changelog rows (a file's in "decode: T"; a Kafka
+ *               message's in the deserializer, an update's two rows split
+ *               by "split updates: T")
  *   [-> "watermarks: T" (sl_assign_timestamps, bounded out-of-orderness)
  *      when the table has a watermark option; the row's time column is
  *      the record's timestamp from decode on]
@@ -78,8 +89,8 @@
  *      sl_window_process with COUNT(DISTINCT) or MIN/MAX of VARCHAR)
  *      -> "calc"] or [-> "windows" (flat_map: a row per window)]
  *   [-> key_by(group) -> "group aggregate" (sl_keyed_process, value state)]
- *   -> "encode: S" (map: row -> CSV/JSON line, or Flink's +I[...] for
- *      print; none for blackhole) -> the sink (sl_file_sink: one file, or
+ *   -> "encode: S" (map: row -> CSV/JSON line, a Debezium c / d event, or
+ *      Flink's +I[...] for print; none for blackhole) -> the sink (sl_file_sink: one file, or
  *      exactly-once part files in a directory; sl_kafka_sink;
  *      sl_postgres_sink; sl_print_sink; sl_discard_sink)
  *   upsert-kafka: -> key_by(the primary key) -> "encode: S" (flat_map:
@@ -2687,11 +2698,6 @@ static int scan_best(void *ud, sl_bytes k, sl_bytes v) {
   return 0;
 }
 
-/* Fold a row into the group's accumulator, or take it out (retract).  A
- * multiset aggregate counts each value in the group's map state
- * [j][value] -> int64: COUNT(DISTINCT) counts the values whose count is
- * not 0; MIN / MAX over an updating input looks for the best again when
- * the last copy of the best is retracted. */
 static int str_best(const sql_agg *a) {
   return a->in.kind == SL__T_VARCHAR && (a->fn == SQL_AGG_MIN || a->fn == SQL_AGG_MAX);
 }
@@ -2765,6 +2771,12 @@ static int group_fold_str(const sql_plan *g, sl_ctx *ctx, sl_state *vs, int j, a
   return b.rc;
 }
 
+/* Fold a row into the group's accumulator, or take it out (retract).  A
+ * multiset aggregate counts each value in the group's map state
+ * [j][value] -> int64: COUNT(DISTINCT) counts the values whose count is
+ * not 0; MIN / MAX over an updating input looks for the best again when
+ * the last copy of the best is retracted; MIN / MAX of VARCHAR keep their
+ * best string in strs (group_fold_str). */
 static int group_fold(const sql_plan *g, sl_ctx *ctx, void *acc, const void *row, int retract, sl__val *strs) {
   if (!g->vals && !strs) {
     fold_row(g, acc, row, retract);
