@@ -215,7 +215,12 @@ typedef enum { SL__T_INT, SL__T_BOOL, SL__T_DURATION, SL__T_SIZE, SL__T_STRING }
      INT64_MAX,                                                               \
      "SQL: how long a regular join keeps each row of its two sides in "       \
      "state (processing time since the row arrived, as Flink's state TTL); " \
-     "a row expired is never joined again.  0: for good.")
+     "a row expired is never joined again.  0: for good.")                   \
+  XX(TABLE_MINI_BATCH, "table.exec.mini-batch.enabled", SL__T_BOOL, "false", \
+     0, 1,                                                                    \
+     "SQL: a GROUP BY without a window folds the rows of each key in a run "  \
+     "the engine hands it (up to 64, never across a watermark or barrier) "  \
+     "and emits once per key and run: fewer -U/+U pairs, no added latency.")
 
 typedef enum {
 #define SL__CONF_ENUM(id, key, type, def, min, max, doc) SL__CONF_##id,
