@@ -49,8 +49,9 @@
  * too: keyed by it, an update's -U is a delete of its key, so an update of
  * the key moves the row; keyed otherwise, the upsert materializer keeps
  * the rows per sink key); an inner join of it
- * retracts its pairs; filesystem and kafka tables, windows (TUMBLE, HOP,
- * SESSION), outer joins and Top-N over it are refused.  Its snapshot is
+ * retracts its pairs, an outer join of it NULL-pads and retracts as
+ * Flink's; filesystem and kafka tables (but format debezium-json),
+ * windows (TUMBLE, HOP, SESSION) and Top-N over it are refused.  Its snapshot is
  * read in one split (one reader emits the snapshot, then the stream: in
  * order); each read of a CDC table in a job needs its own replication
  * slot (declare a second table with another slot.name).  A table's
@@ -111,8 +112,10 @@
  * filesystem and kafka tables refuse it.  An inner join of an updating
  * input is a regular join that takes a -U / -D row out of its side's
  * state and retracts its pairs (each pair has the kind of the row that
- * made it).  Not built yet, refused with the reason: outer joins and
- * Top-N of an updating input.
+ * made it); an outer join of one keeps a match count per row, so a row
+ * whose last partner is retracted is NULL-padded again (outputs +I and
+ * -D, as Flink's).  Not built yet, refused with the reason: Top-N of an
+ * updating input.
  *
  * upsert-kafka (Flink's connector of that name) is a Kafka table that
  * holds the latest row per primary key, written and read:

@@ -46,7 +46,7 @@
  * (sql_plan.changelog): its rows carry Flink's RowKind byte (+I, -U, +U,
  * -D; row.h) before the row.  A regular inner join of an updating input
  * retracts the pairs of a retracted row; what cannot take one yet
- * (windows, outer joins and Top-N of an updating input, append-only sinks)
+ * (windows and Top-N of an updating input, append-only sinks)
  * refuses it with the reason rather than approximating.
  *
  * The job (sl__sql_build) is made of public API calls only:
@@ -124,6 +124,7 @@ static sql_plan *new_plan(sql_ctx *c, int kind, int n) {
 }
 
 static const char *alias_of(const cJSON *b) { return sl__sql_js(sl__sql_j(b, "alias"), "aliasname"); }
+static int counted_join(const sql_plan *j);
 
 /* What else a message about a changelog source table t can suggest. */
 static const char *changelog_alt(const sql_table *t) {
@@ -378,8 +379,8 @@ static sql_expr *and_of(sql_ctx *c, sql_expr *a, sql_expr *b) {
   return e;
 }
 
-/* a JOIN b ON ...: equi-joins of append-only inputs; inner, or LEFT /
- * RIGHT / FULL [OUTER] as regular joins whose result is a changelog. */
+/* a JOIN b ON ...: equi-joins; inner, or LEFT / RIGHT / FULL [OUTER] as
+ * regular joins whose result is a changelog; of updating inputs too. */
 static sql_plan *plan_join(sql_ctx *c, const cJSON *b, const char **rel) {
   const char *jt = sl__sql_js(b, "jointype");
   const cJSON *rarg = sl__sql_j(b, "rarg");
@@ -402,11 +403,8 @@ static sql_plan *plan_join(sql_ctx *c, const cJSON *b, const char **rel) {
   if (!r) return NULL;
   int uloc = sl__sql_jloc(l->changelog ? sl__sql_j(b, "larg") : rarg);
   if (uloc < 0) uloc = sl__sql_jloc(l->changelog ? rarg : sl__sql_j(b, "larg")); /* a subquery has none */
-  if ((l->changelog || r->changelog) && outer)
-    return sl__sql_error(c, uloc,
-                         "an outer join of an updating input (a GROUP BY without a window, DISTINCT or an outer "
-                         "join) is not built yet: an inner join of it is"), NULL;
-  int updating = l->changelog || r->changelog; /* an inner join that retracts what its inputs retract */
+  (void)uloc;
+  int updating = l->changelog || r->changelog; /* a join that retracts what its inputs retract */
   sql_plan *j = new_plan(c, SQL_P_JOIN, l->n + r->n);
   if (!j) return NULL;
   j->in = l, j->right = r, j->wend = -1, j->outer = outer, j->changelog = outer || updating;
@@ -1401,7 +1399,7 @@ int sl__sql_plan_insert(sql_ctx *c, const cJSON *ins, sql_insert *out) {
   if (!f) return sl__sql_oom(c);
   f->in = p->in, f->where = p->where, f->changelog = p->changelog;
   for (int j = 0; j < t->n_cols; j++) {
-    char what[160];
+    char what[256];
     snprintf(what, sizeof what, "column '%s' of '%s'", t->names[j], t->name);
     sql_expr *e;
     if (map[j] < 0) {
@@ -1536,14 +1534,15 @@ static void explain_plan(const sql_plan *p, int depth, char **buf, size_t *len, 
     return;
   }
   if (p->kind == SQL_P_JOIN) {
-    char what[160];
+    char what[256];
     if (p->interval)
       snprintf(what, sizeof what, "interval join (right time - left time in [%lld, %lld] ms)", (long long)p->lower,
                (long long)p->upper);
     else if (p->outer)
       snprintf(what, sizeof what, "%s outer join (both sides kept in state for good; unmatched rows "
-               "NULL-padded, retracted at their first match)",
-               p->outer == SQL_OUTER_LEFT ? "left" : p->outer == SQL_OUTER_RIGHT ? "right" : "full");
+               "NULL-padded, retracted at their first match%s)",
+               p->outer == SQL_OUTER_LEFT ? "left" : p->outer == SQL_OUTER_RIGHT ? "right" : "full",
+               counted_join(p) ? ", padded again when their last one is retracted" : "");
     else
       snprintf(what, sizeof what, "%s", p->window ? "window join (pairs when the window ends)"
                                                   : "join (both sides kept in state for good)");
@@ -3172,10 +3171,20 @@ static int restamp(void *ud, sl_ctx *ctx, const sl_record *in, sl_collector *out
 static const sl_state_desc JOIN_LEFT = {.name = "join-left", .kind = SL_STATE_LIST};
 static const sl_state_desc JOIN_RIGHT = {.name = "join-right", .kind = SL_STATE_LIST};
 
+/* An outer join of an updating input keeps [u32 matches][row] entries,
+ * under names of their own (a checkpoint of the other form is not read as
+ * this one). */
+static const sl_state_desc OJOIN_LEFT = {.name = "outer-join-left", .kind = SL_STATE_LIST};
+static const sl_state_desc OJOIN_RIGHT = {.name = "outer-join-right", .kind = SL_STATE_LIST};
+
+static int counted_join(const sql_plan *j) { return j->outer && (j->in->changelog || j->right->changelog); }
+
 /* The list states of this side's rows and the other side's (with the
  * state TTL when there is one). */
 static int join_states(const sql_plan *j, sl_ctx *ctx, int left, sl_state **mine, sl_state **other) {
-  const sl_state_desc *dl = j->jstate ? &j->jstate[0] : &JOIN_LEFT, *dr = j->jstate ? &j->jstate[1] : &JOIN_RIGHT;
+  int cj = counted_join(j);
+  const sl_state_desc *dl = j->jstate ? &j->jstate[0] : cj ? &OJOIN_LEFT : &JOIN_LEFT,
+                      *dr = j->jstate ? &j->jstate[1] : cj ? &OJOIN_RIGHT : &JOIN_RIGHT;
   int rc = sl_state_get(ctx, left ? dl : dr, mine);
   return rc ? rc : sl_state_get(ctx, left ? dr : dl, other);
 }
@@ -3326,6 +3335,95 @@ static int outer_join_left(void *ud, sl_ctx *ctx, const sl_record *in, sl_collec
 }
 static int outer_join_right(void *ud, sl_ctx *ctx, const sl_record *in, sl_collector *out) {
   return outer_join_side(ud, ctx, in, 0, out);
+}
+
+/* An outer join of an updating input (Flink's outer join with its
+ * OuterJoinRecordStateView): each side's rows are kept per key as
+ * [u32 matches][row], matches counting the other side's rows it pairs
+ * with now.  A +I / +U row: each pair +I, a partner of an outer side whose
+ * count leaves 0 loses its NULL-padded row first (-D); unmatched on an
+ * outer side, it is emitted NULL-padded (+I).  A -U / -D row takes one
+ * equal row out of its side: each pair -D, a partner of an outer side
+ * whose count reaches 0 is NULL-padded again (+I); the row's own
+ * NULL-padded row goes (-D) if it had no partner.  Outputs are +I / -D
+ * only, as Flink's outer joins. */
+static int outer_updating_side(const sql_plan *j, sl_ctx *ctx, const sl_record *in, int left, sl_collector *out) {
+  const sql_plan *side = left ? j->in : j->right;
+  int kind = side->changelog ? *(const uint8_t *)in->value : SL__ROW_INSERT;
+  const uint8_t *row = (const uint8_t *)in->value + side->changelog;
+  uint32_t len = in->value_len - (uint32_t)side->changelog;
+  int retract = kind == SL__ROW_UPDATE_BEFORE || kind == SL__ROW_DELETE;
+  int okind = retract ? SL__ROW_DELETE : SL__ROW_INSERT;
+  int me_outer = j->outer & (left ? SQL_OUTER_LEFT : SQL_OUTER_RIGHT);
+  int other_outer = j->outer & (left ? SQL_OUTER_RIGHT : SQL_OUTER_LEFT);
+  const void *pad_l = left ? row : NULL, *pad_r = left ? NULL : row;
+  if (key_has_null(side, left ? j->lk : j->rk, j->n_eq, row)) /* matches nothing, not kept */
+    return me_outer ? pair_emit(j, ctx, okind, pad_l, pad_r, in->ts, out) : 0;
+  sl_state *mine, *other;
+  sl_list_iter it;
+  sl_bytes v;
+  size_t n = 0, cap = 0;
+  sl_bytes *kept = NULL;
+  int rc;
+  if ((rc = join_states(j, ctx, left, &mine, &other))) return rc;
+  if (retract) { /* one equal row out of this side, or nothing to retract */
+    if ((rc = sl_list_get(mine, &it)) < 0) return rc;
+    int found = 0;
+    while (rc != SL_EMPTY && sl_list_next(&it, &v) == 1) {
+      if (v.len < 4) goto foreign;
+      if (!found && v.len - 4 == len && !memcmp((const uint8_t *)v.data + 4, row, len)) {
+        found = 1;
+        continue;
+      }
+      if ((rc = keep_copy(ctx, &kept, &n, &cap, v))) return rc;
+    }
+    if (!found) return 0; /* never counted (its state expired): as Flink, nothing to retract */
+    if ((rc = n ? sl_list_update(mine, kept, n) : sl_state_clear(mine))) return rc;
+    n = 0, cap = 0, kept = NULL;
+  }
+  if ((rc = sl_list_get(other, &it)) < 0) return rc;
+  uint32_t matches = 0;
+  int changed = 0;
+  while (rc != SL_EMPTY && sl_list_next(&it, &v) == 1) {
+    if (v.len < 4) goto foreign;
+    if ((rc = keep_copy(ctx, &kept, &n, &cap, v))) return rc;
+    uint8_t *e = (uint8_t *)kept[n - 1].data, *orow = e + 4;
+    const void *a = left ? row : orow, *b = left ? orow : row;
+    int m;
+    if ((rc = outer_match(j, ctx, a, b, &m))) return rc;
+    if (!m) continue;
+    uint32_t cnt;
+    memcpy(&cnt, e, 4);
+    matches++, changed = 1;
+    if (!retract && !cnt && other_outer && /* its NULL-padded row goes */
+        (rc = pair_emit(j, ctx, SL__ROW_DELETE, left ? NULL : orow, left ? orow : NULL, in->ts, out)))
+      return rc;
+    if ((rc = pair_emit(j, ctx, okind, a, b, in->ts, out))) return rc;
+    if (retract && !cnt) continue; /* (counted none: its partners' state expired) */
+    cnt = retract ? cnt - 1 : cnt + 1;
+    memcpy(e, &cnt, 4);
+    if (retract && !cnt && other_outer && /* its last partner went: NULL-padded again */
+        (rc = pair_emit(j, ctx, SL__ROW_INSERT, left ? NULL : orow, left ? orow : NULL, in->ts, out)))
+      return rc;
+  }
+  if (changed && (rc = sl_list_update(other, kept, n))) return rc;
+  if (!matches && me_outer && (rc = pair_emit(j, ctx, okind, pad_l, pad_r, in->ts, out))) return rc;
+  if (retract) return 0;
+  uint8_t *entry = sl_ctx_scratch(ctx, (size_t)len + 4);
+  if (!entry) return -SL_ENOMEM;
+  memcpy(entry, &matches, 4);
+  memcpy(entry + 4, row, len);
+  return sl_list_add(mine, entry, len + 4);
+foreign:
+  return sl_ctx_fail(ctx, "outer join: a kept row without its match count: the state is not this query's "
+                          "(restore from a checkpoint of this query, or start without --restore)");
+}
+
+static int outer_updating_left(void *ud, sl_ctx *ctx, const sl_record *in, sl_collector *out) {
+  return outer_updating_side(ud, ctx, in, 1, out);
+}
+static int outer_updating_right(void *ud, sl_ctx *ctx, const sl_record *in, sl_collector *out) {
+  return outer_updating_side(ud, ctx, in, 0, out);
 }
 
 /* ---- Top-N per window ------------------------------------------------------- */
@@ -3631,15 +3729,16 @@ static sl_stream *build_plan(sql_ctx *c, const sql_plan *p) {
     if (ttl_ms > 0) {
       sl_state_desc *d = sl__sql_alloc(c->arena, 2 * sizeof *d);
       if (!d) return sl__sql_oom(c), NULL;
-      d[0] = JOIN_LEFT, d[1] = JOIN_RIGHT;
+      d[0] = counted_join(p) ? OJOIN_LEFT : JOIN_LEFT, d[1] = counted_join(p) ? OJOIN_RIGHT : JOIN_RIGHT;
       d[0].ttl_ms = d[1].ttl_ms = ttl_ms;
       ((sql_plan *)p)->jstate = d; /* the plan is built once, before the job runs */
     }
     if (p->changelog && !p->outer)
       return sl_name(sl_connect(l, r, updating_join_left, updating_join_right, (void *)p), "join (updating)");
-    if (p->outer)
-      return sl_name(sl_connect(l, r, outer_join_left, outer_join_right, (void *)p),
-                     p->outer == SQL_OUTER_LEFT ? "left join" : p->outer == SQL_OUTER_RIGHT ? "right join" : "full join");
+    const char *oname = p->outer == SQL_OUTER_LEFT ? "left join" : p->outer == SQL_OUTER_RIGHT ? "right join" : "full join";
+    if (counted_join(p))
+      return sl_name(sl_connect(l, r, outer_updating_left, outer_updating_right, (void *)p), oname);
+    if (p->outer) return sl_name(sl_connect(l, r, outer_join_left, outer_join_right, (void *)p), oname);
     return sl_name(sl_connect(l, r, regular_join_left, regular_join_right, (void *)p), "join");
   }
   if (p->kind == SQL_P_TOPN) {
