@@ -3490,6 +3490,50 @@ static int64_t topn_number(const sql_plan *p, const topn_row *r, int i, int64_t 
   return prev;
 }
 
+/* The partition's kept rows (views into its state: valid until the next
+ * state call; room for one more) and where in's row goes among them.  1
+ * when it cannot make the limit (nothing changes), 0, or negative. */
+static int topn_find(const sql_plan *p, sl_ctx *ctx, const sl_record *in, sl_state **st, uint32_t *had,
+                     topn_row **rows, int *n, int *pos) {
+  sl_bytes v = {NULL, 0};
+  int rc;
+  if ((rc = sl_state_get(ctx, p->top, st)) || (rc = sl_value_get(*st, &v)) < 0) return rc;
+  if (rc != 0) v.data = NULL, v.len = 0;
+  *had = v.len;
+  if ((*n = topn_split(ctx, &v, rows, 1)) < 0) return *n;
+  int better = 0;
+  *pos = 0;
+  for (int i = 0; i < *n; i++) {
+    int r = topn_cmp(p, (*rows)[i].p, in->value);
+    *pos += r <= 0, better += r < 0;
+  }
+  return (p->rank ? better : *pos) >= p->limit;
+}
+
+/* in's row into rows[pos] (n rows before), the numbers into nums[] (room
+ * for n + 1); returns how many stay within the limit, their bytes in *sz. */
+static int topn_insert(const sql_plan *p, const sl_record *in, topn_row *rows, int n, int pos, int64_t *nums,
+                       size_t *sz) {
+  memmove(rows + pos + 1, rows + pos, (size_t)(n - pos) * sizeof *rows);
+  rows[pos] = (topn_row){in->value, in->value_len};
+  int keep = 0;
+  *sz = 0;
+  for (; keep < n + 1; keep++) {
+    nums[keep] = topn_number(p, rows, keep, keep ? nums[keep - 1] : 0);
+    if (nums[keep] > p->limit) break;
+    *sz += 4 + rows[keep].n;
+  }
+  return keep;
+}
+
+/* The kept rows[0..keep) ([u32 length][row]...) as the partition's state. */
+static int topn_store(sl_ctx *ctx, sl_state *st, const topn_row *rows, int keep, size_t sz) {
+  uint8_t *buf = sl_ctx_scratch(ctx, sz ? sz : 1), *at = buf;
+  if (!buf) return -SL_ENOMEM;
+  for (int i = 0; i < keep; i++) memcpy(at, &rows[i].n, 4), memcpy(at + 4, rows[i].p, rows[i].n), at += 4 + rows[i].n;
+  return sl_value_set(st, buf, (uint32_t)sz);
+}
+
 static int topn_add(void *ud, sl_ctx *ctx, const sl_record *in, sl_collector *out) {
   const sql_plan *p = ud, *src = p->in;
   sl__val end;
@@ -3497,35 +3541,16 @@ static int topn_add(void *ud, sl_ctx *ctx, const sl_record *in, sl_collector *ou
   if (end.null) return 0;
   if (end.u.i - 1 <= sl_ctx_watermark(ctx)) return sl_emit_side(out, "late", in); /* its window has fired */
   sl_state *st;
-  sl_bytes v = {NULL, 0};
-  int rc;
-  if ((rc = sl_state_get(ctx, p->top, &st)) || (rc = sl_value_get(st, &v)) < 0) return rc;
-  if (rc != 0) v.data = NULL, v.len = 0;
   topn_row *rows;
-  int n = topn_split(ctx, &v, &rows, 1);
-  if (n < 0) return n;
-  int pos = 0, better = 0;
-  for (int i = 0; i < n; i++) {
-    int r = topn_cmp(p, rows[i].p, in->value);
-    pos += r <= 0, better += r < 0;
-  }
-  if ((p->rank ? better : pos) >= p->limit) return 0; /* cannot make it */
-  memmove(rows + pos + 1, rows + pos, (size_t)(n - pos) * sizeof *rows);
-  rows[pos] = (topn_row){in->value, in->value_len};
-  n++;
-  int64_t num = 0;
-  size_t sz = 0;
-  int keep = 0;
-  for (; keep < n; keep++) {
-    num = topn_number(p, rows, keep, num);
-    if (num > p->limit) break;
-    sz += 4 + rows[keep].n;
-  }
-  uint8_t *buf = sl_ctx_scratch(ctx, sz), *at = buf;
-  if (!buf) return -SL_ENOMEM;
-  for (int i = 0; i < keep; i++) memcpy(at, &rows[i].n, 4), memcpy(at + 4, rows[i].p, rows[i].n), at += 4 + rows[i].n;
-  if (!v.len && (rc = sl_timer_register(ctx, SL_TIME_EVENT, end.u.i - 1))) return rc;
-  return sl_value_set(st, buf, sz);
+  uint32_t had;
+  int n, pos, rc = topn_find(p, ctx, in, &st, &had, &rows, &n, &pos);
+  if (rc) return rc < 0 ? rc : 0;
+  int64_t *nums = sl_ctx_scratch(ctx, ((size_t)n + 1) * sizeof *nums);
+  if (!nums) return -SL_ENOMEM;
+  size_t sz;
+  int keep = topn_insert(p, in, rows, n, pos, nums, &sz);
+  if (!had && (rc = sl_timer_register(ctx, SL_TIME_EVENT, end.u.i - 1))) return rc;
+  return topn_store(ctx, st, rows, keep, sz);
 }
 
 static int topn_fire(void *ud, sl_ctx *ctx, int64_t ts, sl_time_domain d, sl_collector *out) {
@@ -3581,32 +3606,16 @@ static int topn_emit(const sql_plan *p, sl_ctx *ctx, int kind, const topn_row *r
 static int topn_update(void *ud, sl_ctx *ctx, const sl_record *in, sl_collector *out) {
   const sql_plan *p = ud;
   sl_state *st;
-  sl_bytes v = {NULL, 0};
-  int rc;
-  if ((rc = sl_state_get(ctx, p->top, &st)) || (rc = sl_value_get(st, &v)) < 0) return rc;
-  if (rc != 0) v.data = NULL, v.len = 0;
   topn_row *rows, *old;
-  int n = topn_split(ctx, &v, &rows, 1);
-  if (n < 0) return n;
-  int pos = 0, better = 0;
-  for (int i = 0; i < n; i++) {
-    int r = topn_cmp(p, rows[i].p, in->value);
-    pos += r <= 0, better += r < 0;
-  }
-  if ((p->rank ? better : pos) >= p->limit) return 0; /* cannot make it */
+  uint32_t had;
+  int n, pos, rc = topn_find(p, ctx, in, &st, &had, &rows, &n, &pos);
+  if (rc) return rc < 0 ? rc : 0;
   int64_t *nums = sl_ctx_scratch(ctx, 2 * ((size_t)n + 1) * sizeof *nums), *onums = nums + n + 1;
   if (!nums || !(old = sl_ctx_scratch(ctx, ((size_t)n + 1) * sizeof *old))) return -SL_ENOMEM;
   memcpy(old, rows, (size_t)n * sizeof *old);
   for (int i = 0; i < n; i++) onums[i] = topn_number(p, old, i, i ? onums[i - 1] : 0);
-  memmove(rows + pos + 1, rows + pos, (size_t)(n - pos) * sizeof *rows);
-  rows[pos] = (topn_row){in->value, in->value_len};
-  int keep = 0;
-  size_t sz = 0;
-  for (; keep < n + 1; keep++) {
-    nums[keep] = topn_number(p, rows, keep, keep ? nums[keep - 1] : 0);
-    if (nums[keep] > p->limit) break;
-    sz += 4 + rows[keep].n;
-  }
+  size_t sz;
+  int keep = topn_insert(p, in, rows, n, pos, nums, &sz);
   for (int i = pos; i < (keep > n ? keep : n); i++) { /* ranks before pos are as they were */
     if (i < n && i < keep && old[i].n == rows[i].n && !memcmp(old[i].p, rows[i].p, rows[i].n) && onums[i] == nums[i])
       continue;
@@ -3615,10 +3624,7 @@ static int topn_update(void *ud, sl_ctx *ctx, const sl_record *in, sl_collector 
     if (i < keep && (rc = topn_emit(p, ctx, i < n ? SL__ROW_UPDATE_AFTER : SL__ROW_INSERT, &rows[i], nums[i], in->ts, out)))
       return rc;
   }
-  uint8_t *buf = sl_ctx_scratch(ctx, sz), *at = buf;
-  if (!buf) return -SL_ENOMEM;
-  for (int i = 0; i < keep; i++) memcpy(at, &rows[i].n, 4), memcpy(at + 4, rows[i].p, rows[i].n), at += 4 + rows[i].n;
-  return sl_value_set(st, buf, (uint32_t)sz);
+  return topn_store(ctx, st, rows, keep, sz);
 }
 
 /* A CALC without WHERE whose columns are its input's, in order and type. */
