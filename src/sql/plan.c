@@ -3207,43 +3207,63 @@ static int regular_join_side(const sql_plan *j, sl_ctx *ctx, const sl_record *in
   return sl_list_add(mine, in->value, in->value_len);
 }
 
+/* A join side's input row: its kind (+I on an append-only side) and bytes. */
+typedef struct side_row {
+  int kind, retract;
+  const uint8_t *row;
+  uint32_t len;
+} side_row;
+
+static side_row side_row_of(const sql_plan *side, const sl_record *in) {
+  side_row r = {side->changelog ? *(const uint8_t *)in->value : SL__ROW_INSERT, 0,
+                (const uint8_t *)in->value + side->changelog, in->value_len - (uint32_t)side->changelog};
+  r.retract = r.kind == SL__ROW_UPDATE_BEFORE || r.kind == SL__ROW_DELETE;
+  return r;
+}
+
+/* Takes one entry equal to row (after hdr bytes of each entry) out of the
+ * list: 1 when found, 0 when not there, or negative (a foreign entry
+ * shorter than hdr: -SL_ESTATE). */
+static int take_out(sl_ctx *ctx, sl_state *list, const uint8_t *row, uint32_t len, uint32_t hdr) {
+  sl_list_iter it;
+  sl_bytes v, *kept = NULL;
+  size_t n = 0, cap = 0;
+  int rc, found = 0;
+  if ((rc = sl_list_get(list, &it)) < 0) return rc;
+  while (rc != SL_EMPTY && sl_list_next(&it, &v) == 1) {
+    if (v.len < hdr) return -SL_ESTATE;
+    if (!found && v.len - hdr == len && !memcmp((const uint8_t *)v.data + hdr, row, len)) {
+      found = 1;
+      continue;
+    }
+    if ((rc = keep_copy(ctx, &kept, &n, &cap, v))) return rc;
+  }
+  if (!found) return 0;
+  return (rc = n ? sl_list_update(list, kept, n) : sl_state_clear(list)) ? rc : 1;
+}
+
 /* A regular inner join of an updating input: a +I / +U row is kept and
  * pairs with the other side's rows as they are; a -U / -D row takes one
  * equal row out of its side's state and retracts its pairs.  Each pair
  * carries the kind of the row that made it (Flink's inner join). */
 static int updating_join_side(const sql_plan *j, sl_ctx *ctx, const sl_record *in, int left, sl_collector *out) {
   const sql_plan *side = left ? j->in : j->right;
-  int kind = side->changelog ? *(const uint8_t *)in->value : SL__ROW_INSERT;
-  const uint8_t *row = (const uint8_t *)in->value + side->changelog;
-  uint32_t len = in->value_len - (uint32_t)side->changelog;
-  int retract = kind == SL__ROW_UPDATE_BEFORE || kind == SL__ROW_DELETE;
-  if (key_has_null(side, left ? j->lk : j->rk, j->n_eq, row)) return 0;
+  side_row r = side_row_of(side, in);
+  if (key_has_null(side, left ? j->lk : j->rk, j->n_eq, r.row)) return 0;
   sl_state *mine, *other;
   int rc;
   if ((rc = join_states(j, ctx, left, &mine, &other))) return rc;
+  /* one equal row out of this side, or nothing to retract (never counted:
+   * its state expired; as Flink) */
+  if (r.retract && (rc = take_out(ctx, mine, r.row, r.len, 0)) <= 0) return rc;
   sl_list_iter it;
   sl_bytes v;
-  if (retract) { /* one equal row out of this side, or nothing to retract */
-    if ((rc = sl_list_get(mine, &it)) < 0) return rc;
-    size_t n = 0, cap = 0;
-    sl_bytes *kept = NULL;
-    int found = 0;
-    while (rc != SL_EMPTY && sl_list_next(&it, &v) == 1) {
-      if (!found && v.len == len && !memcmp(v.data, row, len)) {
-        found = 1;
-        continue;
-      }
-      if ((rc = keep_copy(ctx, &kept, &n, &cap, v))) return rc;
-    }
-    if (!found) return 0; /* never counted (its state expired): as Flink, nothing to retract */
-    if ((rc = n ? sl_list_update(mine, kept, n) : sl_state_clear(mine))) return rc;
-  }
   if ((rc = sl_list_get(other, &it)) < 0) return rc;
   while (rc != SL_EMPTY && sl_list_next(&it, &v) == 1) {
-    const void *a = left ? row : v.data, *b = left ? v.data : row;
-    if ((rc = pair_emit(j, ctx, kind, a, b, in->ts, out))) return rc;
+    const void *a = left ? r.row : v.data, *b = left ? v.data : r.row;
+    if ((rc = pair_emit(j, ctx, r.kind, a, b, in->ts, out))) return rc;
   }
-  return retract ? 0 : sl_list_add(mine, row, len);
+  return r.retract ? 0 : sl_list_add(mine, r.row, r.len);
 }
 
 static int updating_join_left(void *ud, sl_ctx *ctx, const sl_record *in, sl_collector *out) {
@@ -3349,11 +3369,10 @@ static int outer_join_right(void *ud, sl_ctx *ctx, const sl_record *in, sl_colle
  * only, as Flink's outer joins. */
 static int outer_updating_side(const sql_plan *j, sl_ctx *ctx, const sl_record *in, int left, sl_collector *out) {
   const sql_plan *side = left ? j->in : j->right;
-  int kind = side->changelog ? *(const uint8_t *)in->value : SL__ROW_INSERT;
-  const uint8_t *row = (const uint8_t *)in->value + side->changelog;
-  uint32_t len = in->value_len - (uint32_t)side->changelog;
-  int retract = kind == SL__ROW_UPDATE_BEFORE || kind == SL__ROW_DELETE;
-  int okind = retract ? SL__ROW_DELETE : SL__ROW_INSERT;
+  side_row r = side_row_of(side, in);
+  const uint8_t *row = r.row;
+  uint32_t len = r.len;
+  int retract = r.retract, okind = retract ? SL__ROW_DELETE : SL__ROW_INSERT;
   int me_outer = j->outer & (left ? SQL_OUTER_LEFT : SQL_OUTER_RIGHT);
   int other_outer = j->outer & (left ? SQL_OUTER_RIGHT : SQL_OUTER_LEFT);
   const void *pad_l = left ? row : NULL, *pad_r = left ? NULL : row;
@@ -3366,20 +3385,9 @@ static int outer_updating_side(const sql_plan *j, sl_ctx *ctx, const sl_record *
   sl_bytes *kept = NULL;
   int rc;
   if ((rc = join_states(j, ctx, left, &mine, &other))) return rc;
-  if (retract) { /* one equal row out of this side, or nothing to retract */
-    if ((rc = sl_list_get(mine, &it)) < 0) return rc;
-    int found = 0;
-    while (rc != SL_EMPTY && sl_list_next(&it, &v) == 1) {
-      if (v.len < 4) goto foreign;
-      if (!found && v.len - 4 == len && !memcmp((const uint8_t *)v.data + 4, row, len)) {
-        found = 1;
-        continue;
-      }
-      if ((rc = keep_copy(ctx, &kept, &n, &cap, v))) return rc;
-    }
-    if (!found) return 0; /* never counted (its state expired): as Flink, nothing to retract */
-    if ((rc = n ? sl_list_update(mine, kept, n) : sl_state_clear(mine))) return rc;
-    n = 0, cap = 0, kept = NULL;
+  if (retract && (rc = take_out(ctx, mine, row, len, 4)) <= 0) { /* as updating_join_side */
+    if (rc == -SL_ESTATE) goto foreign;
+    return rc;
   }
   if ((rc = sl_list_get(other, &it)) < 0) return rc;
   uint32_t matches = 0;
