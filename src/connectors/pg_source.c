@@ -6,7 +6,8 @@
  *           snapshot (pg_export_snapshot()); read the table's columns and
  *           primary key from the catalog (a missing table is named); split
  *           the table into N splits (scan.partition.num, default
- *           max(8, parallelism); 1 for scan.mode=cdc, see there): by scan.partition.column, else by an
+ *           max(8, parallelism); 1 for scan.mode=cdc, see there): by
+ *           scan.partition.column, else by an
  *           integer primary key (min..max in N ranges; NULLs in the first),
  *           else by block ranges (ctid).  The exporting connection stays
  *           open in ud until every subtask has imported the snapshot.
