@@ -813,6 +813,17 @@ static void concurrent_image(const char *type) {
   CHECK_EQ_INT(be->vt->snapshot(be, &b.snap), 0);
   pthread_t t;
   pthread_create(&t, NULL, image_thread, &b);
+  /* the owner registers states while the image is written (the registry
+   * and the heap's tables grow and move; the image holds the states of the
+   * snapshot only, read from the snapshot's copy) */
+  uint32_t n_before = be->n_states;
+  for (int i = 0; i < 300; i++) {
+    char name[32];
+    uint32_t sid;
+    snprintf(name, sizeof name, "later-%d", i);
+    CHECK_EQ_INT(be->vt->add_state(be, name, SL__STATE_VALUE, &sid), 0);
+    CHECK_EQ_INT(be->vt->put(be, 0, sid, "k", 1, sl__ck_hash("k", 1), "v", 1), 0);
+  }
   /* the owner keeps changing every entry while the image is written */
   for (int round = 0; round < 5; round++)
     for (int k = 0; k < 3000; k++) {
@@ -829,6 +840,7 @@ static void concurrent_image(const char *type) {
   /* the image holds the state as of the snapshot */
   sl__backend *dst = open_be(type, 0, MAXP - 1, "concurrent-restore");
   CHECK_EQ_INT(sl__image_read_file(dst, b.path), 0);
+  CHECK_EQ_INT((int)dst->n_states, (int)n_before);
   lines after;
   dump_all(&dst, 1, &after);
   CHECK(same_dump(&before, &after));

@@ -96,7 +96,21 @@ int sl__backend_register(sl__backend *be, const char *name,
   return 0;
 }
 
+int sl__backend_snap_meta(sl__backend *be) {
+  sl__free(be->snap_states);
+  be->snap_states = be->n_states ? sl__memdup(be->states, be->n_states * sizeof *be->states) : NULL;
+  be->snap_n_states = be->snap_states ? be->n_states : 0;
+  return be->n_states && !be->snap_states ? -SL_ENOMEM : 0;
+}
+
+void sl__backend_snap_meta_free(sl__backend *be) {
+  sl__free(be->snap_states);
+  be->snap_states = NULL;
+  be->snap_n_states = 0;
+}
+
 void sl__backend_meta_free(sl__backend *be) {
+  sl__backend_snap_meta_free(be);
   for (uint32_t i = 0; i < be->n_states; i++) sl__free(be->states[i].name);
   sl__free(be->states);
   be->states = NULL;

@@ -154,6 +154,12 @@ struct sl__backend {
   int max_parallelism;
   sl__state_meta *states;
   uint32_t n_states;
+  /* the registry as the open snapshot was taken (sl__backend_snap_meta):
+   * what the image writer reads on its thread while the owner may register
+   * more states, growing `states` (names are never freed before the
+   * backend is) */
+  sl__state_meta *snap_states;
+  uint32_t snap_n_states;
   char err[1024];
 };
 
@@ -211,6 +217,10 @@ typedef struct sl__rstream {
 #define SL__IMAGE_MAX_ENTRY (1u << 30)
 
 int sl__image_write(sl__backend *be, sl__snapshot *snap, sl__wstream *out);
+/* A backend's snapshot() copies the registry (0 or -SL_ENOMEM);
+ * snap_release() drops the copy.  Both on the owner's thread. */
+int sl__backend_snap_meta(sl__backend *be);
+void sl__backend_snap_meta_free(sl__backend *be);
 
 /* Entries an image holds besides its backend snapshot's: keyed state that
  * an operator keeps outside the backend (the window fast path), frozen

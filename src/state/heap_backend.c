@@ -27,7 +27,10 @@
  *      slot; deleting it only unlinks it.  Either way the old entry goes to
  *      the table's retired list.
  *   3. snap_iter() reads the copied slot arrays and their (immutable) entries,
- *      from any thread, while the owner keeps writing.
+ *      from any thread, while the owner keeps writing -- through the
+ *      snapshot's own copy of the per-state table array, since add_state
+ *      may grow the owner's meanwhile (and the image writer reads the
+ *      registry's copy, sl__backend_snap_meta).
  *   4. snap_release() frees the copies and the retired entries.
  *
  *     version:   1 ---- snapshot ----> 2 ------ release ------> 2
@@ -98,6 +101,8 @@ typedef struct heap_be {
 
 struct sl__snapshot {
   heap_be *be;
+  table **tables; /* h->tables as it was (add_state may grow the owner's) */
+  uint32_t n_tables;
 };
 
 static inline uint8_t *val_of(entry *e) { return e->data + e->cklen; }
@@ -523,8 +528,17 @@ static int heap_snapshot(sl__backend *be, sl__snapshot **out) {
   heap_be *h = (heap_be *)be;
   if (h->snap_version) return fail(h, -SL_ESTATE, "a snapshot is already open");
   sl__snapshot *snap = sl__calloc(1, sizeof *snap);
-  if (!snap) return fail(h, -SL_ENOMEM, "out of memory");
+  if (snap && h->n_tables && !(snap->tables = sl__memdup(h->tables, h->n_tables * sizeof *h->tables))) {
+    sl__free(snap);
+    snap = NULL;
+  }
+  if (!snap || sl__backend_snap_meta(be)) {
+    if (snap) sl__free(snap->tables);
+    sl__free(snap);
+    return fail(h, -SL_ENOMEM, "out of memory");
+  }
   snap->be = h;
+  snap->n_tables = h->n_tables;
   for (uint32_t sid = 0; sid < h->n_tables; sid++)
     for (int k = 0; k <= be->kg_hi - be->kg_lo; k++) {
       table *t = &h->tables[sid][k];
@@ -532,6 +546,8 @@ static int heap_snapshot(sl__backend *be, sl__snapshot **out) {
       t->snap = sl__memdup(t->slots, t->cap * sizeof *t->slots);
       if (!t->snap) {
         release_copies(h);
+        sl__backend_snap_meta_free(be);
+        sl__free(snap->tables);
         sl__free(snap);
         return fail(h, -SL_ENOMEM, "out of memory for a snapshot");
       }
@@ -545,8 +561,10 @@ static int heap_snapshot(sl__backend *be, sl__snapshot **out) {
 static int heap_snap_iter(sl__snapshot *snap, int kg, uint32_t sid,
                           sl__entry_fn fn, void *arg) {
   heap_be *h = snap->be;
-  table *t = get_table(h, kg, sid);
-  if (!t || !t->snap) return 0;
+  /* states registered after the snapshot have no entries in it */
+  if (sid >= snap->n_tables || kg < h->base.kg_lo || kg > h->base.kg_hi) return 0;
+  table *t = &snap->tables[sid][kg - h->base.kg_lo];
+  if (!t->snap) return 0;
   return scan(t->snap, t->snap_cap, NULL, 0, fn, arg);
 }
 
@@ -554,6 +572,8 @@ static void heap_snap_release(sl__snapshot *snap) {
   if (!snap) return;
   release_copies(snap->be);
   snap->be->snap_version = 0;
+  sl__backend_snap_meta_free(&snap->be->base);
+  sl__free(snap->tables);
   sl__free(snap);
 }
 

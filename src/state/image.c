@@ -90,20 +90,23 @@ int sl__image_write_extra(sl__backend *be, sl__snapshot *snap, sl__snap_extra *e
   w_u32(w, (uint32_t)be->max_parallelism);
   w_u32(w, (uint32_t)be->kg_lo);
   w_u32(w, (uint32_t)be->kg_hi);
-  w_u32(w, be->n_states);
-  for (uint32_t i = 0; i < be->n_states; i++) {
-    uint8_t kind = (uint8_t)be->states[i].kind;
-    uint16_t nlen = (uint16_t)strlen(be->states[i].name);
+  /* the registry as the snapshot was taken (the owner may register more) */
+  const sl__state_meta *states = be->snap_states;
+  uint32_t n_states = be->snap_n_states;
+  w_u32(w, n_states);
+  for (uint32_t i = 0; i < n_states; i++) {
+    uint8_t kind = (uint8_t)states[i].kind;
+    uint16_t nlen = (uint16_t)strlen(states[i].name);
     w_bytes(w, &kind, 1);
     w_bytes(w, &nlen, 2);
-    w_bytes(w, be->states[i].name, nlen);
+    w_bytes(w, states[i].name, nlen);
   }
-  for (uint32_t sid = 0; sid < be->n_states && !w->rc; sid++)
+  for (uint32_t sid = 0; sid < n_states && !w->rc; sid++)
     for (int kg = be->kg_lo; kg <= be->kg_hi && !w->rc; kg++) {
       w_u32(w, (uint32_t)kg);
       w_u32(w, sid);
       int rc = be->vt->snap_iter(snap, kg, sid, w_entry, w);
-      if (!rc && extra) rc = extra->iter(extra, be->states[sid].name, kg, w_entry, w);
+      if (!rc && extra) rc = extra->iter(extra, states[sid].name, kg, w_entry, w);
       if (rc && !w->rc) w->rc = rc;
       w_u32(w, END_MARK);
     }

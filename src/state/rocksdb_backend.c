@@ -829,6 +829,11 @@ static int rdb_snapshot(sl__backend *be, sl__snapshot **out) {
       s = NULL;
     }
   }
+  if (s && sl__backend_snap_meta(be)) {
+    sl__free(s->cf);
+    sl__free(s);
+    s = NULL;
+  }
   if (!s) {
     sl__fmt(be->err, sizeof be->err, "RocksDB backend: out of memory for a "
                                      "snapshot");
@@ -853,6 +858,7 @@ static void rdb_snap_release(sl__snapshot *s) {
   if (!s) return;
   rocksdb_release_snapshot(s->b->db, s->snap);
   s->b->snap_open = 0;
+  sl__backend_snap_meta_free(&s->b->base);
   sl__free(s->cf);
   sl__free(s);
 }
