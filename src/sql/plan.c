@@ -401,9 +401,6 @@ static sql_plan *plan_join(sql_ctx *c, const cJSON *b, const char **rel) {
   if (!l) return NULL;
   sql_plan *r = join_side(c, rarg, &rrel);
   if (!r) return NULL;
-  int uloc = sl__sql_jloc(l->changelog ? sl__sql_j(b, "larg") : rarg);
-  if (uloc < 0) uloc = sl__sql_jloc(l->changelog ? rarg : sl__sql_j(b, "larg")); /* a subquery has none */
-  (void)uloc;
   int updating = l->changelog || r->changelog; /* a join that retracts what its inputs retract */
   sql_plan *j = new_plan(c, SQL_P_JOIN, l->n + r->n);
   if (!j) return NULL;
